@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvmtrust: out-of-tree module, userspace tools and tests.
+#
+#   make              module + userspace
+#   make module       kvmtrust.ko against the Debian 6.1 headers (KDIR= overrides)
+#   make user         kvmtrust CLI, kvmtrustd, libkvmtrust.a, host tests
+#   make check        every test (host and in a 6.1 VM), ends with "N passed, N failed"
+#   make demo         boots the test VM, runs a KVM guest, measures it
+#   make style        checkpatch on the module
+#   make sparse       sparse on the module
+
+KERNELRELEASE_TARGET ?= $(shell scripts/kernel-release 2>/dev/null)
+KDIR ?= /lib/modules/$(KERNELRELEASE_TARGET)/build
+PREFIX ?= /usr
+DESTDIR ?=
+
+KVMTRUST_VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo 0.1.0)
+export KVMTRUST_VERSION
+
+.PHONY: all module module-debug user check demo bench style sparse install dkms-install clean
+
+all: module user
+
+module:
+	@test -d "$(KDIR)" || { echo "no kernel headers at '$(KDIR)': run scripts/setup or set KDIR=" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+module-debug:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules ccflags-y+=-DDEBUG
+
+user:
+	$(MAKE) -C user
+
+check: all
+	scripts/run-tests
+
+demo: all
+	scripts/demo
+
+bench: all
+	scripts/bench
+
+style:
+	scripts/checkpatch
+
+sparse:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 modules
+
+install: all
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	$(MAKE) -C user install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+dkms-install:
+	scripts/dkms-install
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C user clean
+	rm -rf build selftests/build

@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Placeholder until the 'ledger' command group lands; it refuses honestly. */
+#include <stdio.h>
+
+#include "subcommands.h"
+#include "exitcodes.h"
+
+int ledger_main(int argc, char *argv[])
+{
+	(void)argc;
+	fprintf(stderr, "%s: '%s' is not implemented yet\n", prog, argv[0]);
+	return KT_EXIT_UNAVAILABLE;
+}
