@@ -295,27 +295,36 @@ TEST_F(tree, pki_wrong_kind_is_refused)
 	EXPECT_EQ(0, verify_cred(self, self->inter, KT_CERT_CA, &err)) TH_LOG("%s", err.msg);
 }
 
-TEST_F(tree, pki_expired_intermediate_is_refused)
+/* An intermediate that expired yesterday and a host it issued that is still valid. */
+static char *host_under_expired_ca(FIXTURE_DATA(tree) *self)
 {
-	struct kt_cert_req req;
 	char *old = path_in(self->dir, "old"), *host = path_in(self->dir, "host-old");
 	char *crl_file = path_in(self->crls, "old.crl");
-	struct kt_err err = { 0 };
+	struct kt_cert_req req;
 
 	req_init(&req, KT_CERT_CA, "expired intermediate", self->now - 9 * DAY, self->now - DAY);
-	ASSERT_EQ(0, issue(self->root, &req, old));
+	if (issue(self->root, &req, old))
+		abort();
 	req_init(&req, KT_CERT_HOST, "host under expired", self->now - 8 * DAY, self->now + DAY);
 	req.host_uuid = HOST_UUID;
 	req.region = "eu-west";
 	req.site = "fra1";
-	ASSERT_EQ(0, issue(old, &req, host));
-	ASSERT_EQ(0, crl(old, crl_file));
+	if (issue(old, &req, host) || crl(old, crl_file))
+		abort();
+	free(old);
+	free(crl_file);
+	return host;
+}
+
+TEST_F(tree, pki_expired_intermediate_is_refused)
+{
+	char *host = host_under_expired_ca(self);
+	struct kt_err err = { 0 };
+
 	EXPECT_NE(0, verify_cred(self, host, KT_CERT_HOST, &err));
 	EXPECT_STREQ("validity", err.check);
 	EXPECT_NE(NULL, strstr(err.msg, "depth 1")) TH_LOG("%s", err.msg);
-	free(old);
 	free(host);
-	free(crl_file);
 }
 
 TEST_F(tree, pki_revoked_intermediate_is_refused)
@@ -698,27 +707,14 @@ TEST_F(tree, token_from_unknown_root_is_refused)
 
 TEST_F(tree, token_under_expired_intermediate_is_refused)
 {
-	char *old = path_in(self->dir, "old"), *host = path_in(self->dir, "host-old");
-	char *crl_file = path_in(self->crls, "old.crl"), *token;
-	struct kt_cert_req req;
+	char *host = host_under_expired_ca(self), *token = token_from(self, host, NULL);
 	struct kt_err err = { 0 };
 
-	req_init(&req, KT_CERT_CA, "expired intermediate", self->now - 9 * DAY, self->now - DAY);
-	ASSERT_EQ(0, issue(self->root, &req, old));
-	req_init(&req, KT_CERT_HOST, "host under expired", self->now - 8 * DAY, self->now + DAY);
-	req.host_uuid = HOST_UUID;
-	req.region = "eu-west";
-	req.site = "fra1";
-	ASSERT_EQ(0, issue(old, &req, host));
-	ASSERT_EQ(0, crl(old, crl_file));
-	token = token_from(self, host, NULL);
 	ASSERT_NE(NULL, token);
 	EXPECT_NE(0, verify_token(self, token, &err));
 	EXPECT_STREQ("validity", err.check);
 	free(token);
-	free(old);
 	free(host);
-	free(crl_file);
 }
 
 TEST_F(tree, token_under_revoked_intermediate_is_refused)
