@@ -25,6 +25,7 @@
 
 #include "encoding.h"
 #include "jws.h"
+#include "keystore.h"
 #include "pki.h"
 #include "secfile.h"
 #include "token.h"
@@ -846,6 +847,102 @@ TEST_F(tree, token_revocation_lists_trust_only_the_token_path)
 	kt_token_free(&tok);
 	free(trl);
 	free(token);
+}
+
+
+FIXTURE(tmp) {
+	char dir[64];
+};
+
+FIXTURE_SETUP(tmp)
+{
+	strcpy(self->dir, "/tmp/kt-keystore-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+}
+
+FIXTURE_TEARDOWN(tmp)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
+	if (system(cmd))
+		TH_LOG("cannot remove %s", self->dir);
+}
+
+/* Rewrites a JSON member of a keystore file (keeping mode 0600). */
+static void edit_keystore(const char *path, const char *name, json_t *value)
+{
+	json_t *obj = json_load_file(path, 0, NULL);
+	char *text;
+
+	json_object_set_new(obj, name, value);
+	text = json_dumps(obj, 0);
+	if (kt_file_write(path, text, strlen(text), 0600, NULL))
+		abort();
+	free(text);
+	json_decref(obj);
+}
+
+TEST_F(tmp, keystore_round_trip_and_refusals)
+{
+	char *store = path_in(self->dir, "guest.ks"), *keyfile = path_in(self->dir, "guest.key");
+	struct kt_keystore_unlock by_file = { .keyfile = keyfile };
+	struct kt_keystore_unlock by_pass = { .passphrase = "correct horse battery staple" };
+	struct kt_keystore_unlock wrong = { .passphrase = "Tr0ub4dor&3" };
+	EVP_PKEY *key = kt_pki_new_key(NULL), *back = NULL;
+	struct kt_err err = { 0 };
+	char *token = NULL, *ct;
+	struct stat st;
+	json_t *obj;
+
+	ASSERT_EQ(0, kt_keyfile_create(keyfile, &err));
+	ASSERT_EQ(0, kt_keystore_save(store, &by_file, "hdr.payload.sig", key, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, stat(store, &st));
+	EXPECT_EQ(0600U, st.st_mode & 0777);
+	ASSERT_EQ(0, kt_keystore_load(store, &by_file, &token, &back, &err)) TH_LOG("%s", err.msg);
+	EXPECT_STREQ("hdr.payload.sig", token);
+	EXPECT_EQ(1, EVP_PKEY_eq(key, back));
+	free(token);
+	EVP_PKEY_free(back);
+	/* a keystore made with a keyfile cannot be opened with a passphrase */
+	EXPECT_NE(0, kt_keystore_load(store, &by_pass, &token, &back, &err));
+	EXPECT_STREQ("keystore", err.check);
+
+	ASSERT_EQ(0, kt_keystore_save(store, &by_pass, "t.o.k", key, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, kt_keystore_load(store, &by_pass, &token, &back, &err)) TH_LOG("%s", err.msg);
+	EXPECT_STREQ("t.o.k", token);
+	free(token);
+	EVP_PKEY_free(back);
+	EXPECT_NE(0, kt_keystore_load(store, &wrong, &token, &back, &err));
+	EXPECT_STREQ("decrypt", err.check);
+
+	/* any header member is authenticated */
+	edit_keystore(store, "comment", json_string("added later"));
+	EXPECT_NE(0, kt_keystore_load(store, &by_pass, &token, &back, &err));
+	EXPECT_STREQ("decrypt", err.check);
+	/* a flipped ciphertext bit */
+	ASSERT_EQ(0, kt_keystore_save(store, &by_pass, "t.o.k", key, &err));
+	obj = json_load_file(store, 0, NULL);
+	ct = strdup(json_string_value(json_object_get(obj, "ciphertext")));
+	json_decref(obj);
+	ct[4] = ct[4] == 'A' ? 'B' : 'A';
+	edit_keystore(store, "ciphertext", json_string(ct));
+	free(ct);
+	EXPECT_NE(0, kt_keystore_load(store, &by_pass, &token, &back, &err));
+	EXPECT_STREQ("decrypt", err.check);
+
+	/* permissions: the keystore and the keyfile must be private */
+	ASSERT_EQ(0, kt_keystore_save(store, &by_file, "t.o.k", key, &err));
+	ASSERT_EQ(0, chmod(store, 0640));
+	EXPECT_NE(0, kt_keystore_load(store, &by_file, &token, &back, &err));
+	EXPECT_STREQ("permissions", err.check);
+	ASSERT_EQ(0, chmod(store, 0600));
+	ASSERT_EQ(0, chmod(keyfile, 0604));
+	EXPECT_NE(0, kt_keystore_load(store, &by_file, &token, &back, &err));
+	EXPECT_STREQ("permissions", err.check);
+	EVP_PKEY_free(key);
+	free(store);
+	free(keyfile);
 }
 
 TEST_HARNESS_MAIN
