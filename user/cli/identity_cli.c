@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "identity_cli.h"
 #include "jws.h"
 #include "secfile.h"
@@ -102,4 +104,39 @@ char *kt_cli_read_token(const char *path, struct kt_err *err)
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		buf[--len] = '\0';
 	return (char *)buf;
+}
+
+int kt_cli_unlock(const char *keyfile, const char *passfile, struct kt_keystore_unlock *u,
+		  char **secret, struct kt_err *err)
+{
+	uint8_t *buf;
+	size_t len;
+
+	memset(u, 0, sizeof(*u));
+	*secret = NULL;
+	if (!keyfile == !passfile)
+		return kt_fail(err, "keystore", "give exactly one of --keyfile and --passphrase-file");
+	if (keyfile) {
+		u->keyfile = keyfile;
+		return 0;
+	}
+	if (kt_file_read(passfile, 4096, KT_FILE_PRIVATE, &buf, &len, err))
+		return -1;
+	buf[strcspn((char *)buf, "\r\n")] = '\0';
+	if (!buf[0]) {
+		free(buf);
+		return kt_fail(err, "keystore", "passphrase file '%s' is empty", passfile);
+	}
+	*secret = (char *)buf;
+	u->passphrase = *secret;
+	return 0;
+}
+
+void kt_cli_drop_secret(char **secret)
+{
+	if (*secret) {
+		OPENSSL_cleanse(*secret, strlen(*secret));
+		free(*secret);
+		*secret = NULL;
+	}
 }

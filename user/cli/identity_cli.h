@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "keystore.h"
 #include "exitcodes.h"
 
 /* Verification or handshake refused by a named check (see kvmtrust-token(8)). */
@@ -32,5 +33,14 @@ int kt_cli_refused(const struct kt_err *err);
 
 /* Reads a token from a file ("-" is stdin), trailing newline removed. */
 char *kt_cli_read_token(const char *path, struct kt_err *err);
+
+/*
+ * The keystore secret from --keyfile or --passphrase-file (exactly one; the
+ * passphrase is the first line of a private file). *secret holds the
+ * passphrase copy for kt_cli_drop_secret().
+ */
+int kt_cli_unlock(const char *keyfile, const char *passfile, struct kt_keystore_unlock *u,
+		  char **secret, struct kt_err *err);
+void kt_cli_drop_secret(char **secret);
 
 #endif

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "identity_cli.h"
 #include "keystore.h"
 #include "pki.h"
@@ -122,38 +120,14 @@ static int need(const char *value, const char *opt)
 	return -1;
 }
 
-/* The keystore secret: a keyfile, or the first line of a private passphrase file. */
 static int unlock_of(struct token_args *a, struct kt_keystore_unlock *u, struct kt_err *err)
 {
-	uint8_t *buf;
-	size_t len;
-
-	memset(u, 0, sizeof(*u));
-	if (!a->keyfile == !a->passfile)
-		return kt_fail(err, "keystore", "give exactly one of --keyfile and --passphrase-file");
-	if (a->keyfile) {
-		u->keyfile = a->keyfile;
-		return 0;
-	}
-	if (kt_file_read(a->passfile, 4096, KT_FILE_PRIVATE, &buf, &len, err))
-		return -1;
-	buf[strcspn((char *)buf, "\r\n")] = '\0';
-	if (!buf[0]) {
-		free(buf);
-		return kt_fail(err, "keystore", "passphrase file '%s' is empty", a->passfile);
-	}
-	a->passphrase = (char *)buf;
-	u->passphrase = a->passphrase;
-	return 0;
+	return kt_cli_unlock(a->keyfile, a->passfile, u, &a->passphrase, err);
 }
 
 static void drop_passphrase(struct token_args *a)
 {
-	if (a->passphrase) {
-		OPENSSL_cleanse(a->passphrase, strlen(a->passphrase));
-		free(a->passphrase);
-		a->passphrase = NULL;
-	}
+	kt_cli_drop_secret(&a->passphrase);
 }
 
 /* The guest key for a new token: given, or generated (and saved 0600). */
