@@ -64,6 +64,7 @@ static const struct option options[] = {
 	{ "pubkey", required_argument, NULL, O_PUBKEY }, { "reason", required_argument, NULL, O_REASON },
 	{ "not-before", required_argument, NULL, O_NB }, { "not-after", required_argument, NULL, O_NA },
 	{ "anchors", required_argument, NULL, O_ANCHORS }, { "crls", required_argument, NULL, O_CRLS },
+	{ "revocations", required_argument, NULL, O_CRLS },
 	{ "kind", required_argument, NULL, O_KIND }, { "at", required_argument, NULL, O_AT },
 	{ "json", no_argument, NULL, O_JSON }, { "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
