@@ -132,6 +132,7 @@ int kt_token_verify(const char *compact, const struct kt_token_verify_opts *opts
 {
 	time_t now = opts->now ? opts->now : time(NULL);
 	unsigned int skew = opts->skew;
+	struct kt_err crl_err;
 	struct kt_jws jws;
 	char want_iss[sizeof(tok->signer.subject)];
 
@@ -142,8 +143,15 @@ int kt_token_verify(const char *compact, const struct kt_token_verify_opts *opts
 		return kt_fail(err, "request", "the verifier needs an audience");
 	if (kt_token_decode(compact, tok, err))
 		return -1;
-	if (check_path(tok, opts, now, KT_PKI_NO_TIME | KT_PKI_NO_CRL, NULL, err) ||
-	    check_path(tok, opts, now, KT_PKI_NO_CRL, "validity", err))
+	/*
+	 * One full path check is the fast path. Only when it fails are the
+	 * stages re-run to find which check comes first: a chain or validity
+	 * failure is reported now, a CRL failure after the claim checks.
+	 */
+	kt_err_clear(&crl_err);
+	if (check_path(tok, opts, now, 0, "revocation", &crl_err) &&
+	    (check_path(tok, opts, now, KT_PKI_NO_TIME | KT_PKI_NO_CRL, NULL, err) ||
+	     check_path(tok, opts, now, KT_PKI_NO_CRL, "validity", err)))
 		goto fail;
 	/* Decoded twice (here and in kt_token_decode) so the claims stay untrusted until now. */
 	if (kt_jws_parse(compact, &jws, err))
@@ -166,9 +174,13 @@ int kt_token_verify(const char *compact, const struct kt_token_verify_opts *opts
 			opts->audience);
 		goto fail;
 	}
-	if ((opts->trl_dir && kt_trl_check(opts->trl_dir, tok->path, tok->claims.jti, err)) ||
-	    check_path(tok, opts, now, 0, "revocation", err))
+	if (opts->trl_dir && kt_trl_check(opts->trl_dir, tok->path, tok->claims.jti, err))
 		goto fail;
+	if (crl_err.check) {
+		if (err)
+			*err = crl_err;
+		goto fail;
+	}
 	return 0;
 fail:
 	kt_token_free(tok);
