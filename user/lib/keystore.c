@@ -10,6 +10,7 @@
 #include "encoding.h"
 #include "keystore.h"
 #include "secfile.h"
+#include "tpm_seal.h"
 
 #define KEYSTORE_MAX (1024 * 1024)
 #define SALT_LEN 16
@@ -26,6 +27,66 @@ int kt_keyfile_create(const char *path, struct kt_err *err)
 		return kt_fail_ssl(err, "keystore", "no randomness for the keyfile");
 	ret = kt_file_write(path, secret, sizeof(secret), 0600, err);
 	OPENSSL_cleanse(secret, sizeof(secret));
+	return ret;
+}
+
+static uint8_t *member(const json_t *obj, const char *name, size_t *len)
+{
+	const char *b64 = json_string_value(json_object_get(obj, name));
+
+	return b64 ? kt_b64_decode(b64, strlen(b64), len) : NULL;
+}
+
+/* HKDF of the secret the TPM unseals from the header's sealed blobs. */
+static int tpm_key(const json_t *hdr, const char *tcti, const uint8_t *salt, size_t salt_len,
+		   uint8_t key[KT_AEAD_KEY_LEN], struct kt_err *err)
+{
+	uint8_t secret[KT_TPM_SEAL_MAX], *pub, *priv;
+	size_t pub_len, priv_len, len = 0;
+	int ret = -1;
+
+	pub = member(hdr, "sealed_pub", &pub_len);
+	priv = member(hdr, "sealed_priv", &priv_len);
+	if (!pub || !priv)
+		kt_fail(err, "keystore", "the sealed key blobs are missing");
+	else if (!kt_tpm_unseal(tcti, pub, pub_len, priv, priv_len, secret, &len, err))
+		ret = kt_hkdf_sha256(secret, len, salt, salt_len, HKDF_INFO, key,
+				     KT_AEAD_KEY_LEN, err);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	free(pub);
+	free(priv);
+	return ret;
+}
+
+/* Seals a fresh secret and records the blobs in hdr. */
+static int tpm_seal_new(json_t *hdr, const char *tcti, struct kt_err *err)
+{
+	uint8_t secret[KT_KEYFILE_MIN_LEN], *pub = NULL, *priv = NULL;
+	size_t pub_len, priv_len;
+	char *pub64 = NULL, *priv64 = NULL;
+	int ret = -1;
+
+	if (RAND_priv_bytes(secret, sizeof(secret)) != 1) {
+		kt_fail_ssl(err, "keystore", "no randomness");
+		goto out;
+	}
+	if (kt_tpm_seal(tcti, secret, sizeof(secret), &pub, &pub_len, &priv, &priv_len, err))
+		goto out;
+	pub64 = kt_b64_encode(pub, pub_len);
+	priv64 = kt_b64_encode(priv, priv_len);
+	if (!pub64 || !priv64 || json_object_set_new(hdr, "kdf", json_string("tpm-hkdf-sha256")) ||
+	    json_object_set_new(hdr, "sealed_pub", json_string(pub64)) ||
+	    json_object_set_new(hdr, "sealed_priv", json_string(priv64))) {
+		kt_fail(err, "keystore", "out of memory");
+		goto out;
+	}
+	ret = 0;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	free(pub);
+	free(priv);
+	free(pub64);
+	free(priv64);
 	return ret;
 }
 
@@ -65,9 +126,12 @@ static int derive(const json_t *hdr, const struct kt_keystore_unlock *unlock,
 			OPENSSL_cleanse(secret, secret_len);
 			free(secret);
 		}
+	} else if (!strcmp(kdf, "tpm-hkdf-sha256") && unlock->tpm) {
+		ret = tpm_key(hdr, unlock->tpm, salt, salt_len, key, err);
 	} else {
 		kt_fail(err, "keystore", "keystore uses kdf \"%s\": give the %s", kdf,
-			!strcmp(kdf, "scrypt") ? "passphrase" : "keyfile");
+			!strcmp(kdf, "scrypt") ? "passphrase" :
+			!strcmp(kdf, "tpm-hkdf-sha256") ? "TPM" : "keyfile");
 	}
 	free(salt);
 	return ret;
@@ -84,8 +148,8 @@ static json_t *new_header(const struct kt_keystore_unlock *unlock, struct kt_err
 	char *salt64, *nonce64;
 	json_t *hdr = NULL;
 
-	if ((!unlock->keyfile) == (!unlock->passphrase)) {
-		kt_fail(err, "keystore", "give exactly one of a keyfile and a passphrase");
+	if (!!unlock->keyfile + !!unlock->passphrase + !!unlock->tpm != 1) {
+		kt_fail(err, "keystore", "give exactly one of a keyfile, a passphrase and a TPM");
 		return NULL;
 	}
 	if (RAND_bytes(salt, sizeof(salt)) != 1 || RAND_bytes(nonce, sizeof(nonce)) != 1) {
@@ -100,12 +164,18 @@ static json_t *new_header(const struct kt_keystore_unlock *unlock, struct kt_err
 	if (hdr && unlock->passphrase)
 		json_object_update_new(hdr, json_pack("{s:s, s:i, s:i, s:i}", "kdf", "scrypt",
 						      "n", SCRYPT_N, "r", 8, "p", 1));
-	else if (hdr)
+	else if (hdr && unlock->keyfile)
 		json_object_set_new(hdr, "kdf", json_string("hkdf-sha256"));
 	free(salt64);
 	free(nonce64);
-	if (!hdr)
+	if (!hdr) {
 		kt_fail(err, "keystore", "out of memory");
+		return NULL;
+	}
+	if (unlock->tpm && tpm_seal_new(hdr, unlock->tpm, err)) {
+		json_decref(hdr);
+		return NULL;
+	}
 	return hdr;
 }
 
@@ -182,13 +252,6 @@ out:
 	free(text);
 	json_decref(hdr);
 	return ret;
-}
-
-static uint8_t *member(json_t *obj, const char *name, size_t *len)
-{
-	const char *b64 = json_string_value(json_object_get(obj, name));
-
-	return b64 ? kt_b64_decode(b64, strlen(b64), len) : NULL;
 }
 
 static int unpack(const char *plain, size_t len, char **token, EVP_PKEY **key,

@@ -5,19 +5,22 @@
  *
  *   {"version":1, "kdf":"scrypt", "n":32768, "r":8, "p":1,   (passphrase)
  *    or "kdf":"hkdf-sha256",                               (keyfile)
+ *    or "kdf":"tpm-hkdf-sha256", "sealed_pub", "sealed_priv" (TPM)
  *    "salt":b64(16), "cipher":"aes-256-gcm", "nonce":b64(12),
  *    "ciphertext":b64, "tag":b64(16)}
  *
- * The key is scrypt(passphrase, salt) or HKDF-SHA256(keyfile, salt, "kvmtrust
- * keystore v1"); a new salt and nonce are drawn on every save. Every member
+ * The key is scrypt(passphrase, salt), HKDF-SHA256(keyfile, salt, "kvmtrust
+ * keystore v1"), or the same HKDF of 32 random bytes sealed to the TPM
+ * (tpm_seal.h; the sealed blobs are stored in the header); a new salt, nonce
+ * and sealed secret are drawn on every save. Every member
  * other than ciphertext and tag, serialized as sorted compact JSON, is the
  * GCM additional data, so a changed KDF parameter fails like a changed byte.
  * The plaintext is {"token": compact JWT, "key": PKCS#8 PEM}.
  *
  * The keystore and the keyfile must be mode 0600 (or stricter) and owned by
- * the caller; anything else is refused with check "permissions". Sealing the
- * keyfile to a TPM (tpm2-tss, PCR policy) is future work: today the keyfile
- * is as safe as the filesystem that holds it.
+ * the caller; anything else is refused with check "permissions". A sealed
+ * keystore opens only on the TPM that sealed it; binding it to PCR values
+ * (boot state) is future work.
  */
 #ifndef KVMTRUST_KEYSTORE_H
 #define KVMTRUST_KEYSTORE_H
@@ -28,10 +31,11 @@
 
 #define KT_KEYFILE_MIN_LEN 32
 
-/* Exactly one of the two is set. */
+/* Exactly one of the three is set. */
 struct kt_keystore_unlock {
 	const char *keyfile;	/* path of a file of >= 32 random bytes */
 	const char *passphrase;
+	const char *tpm;	/* TCTI of the TPM that seals the key */
 };
 
 /* Writes 32 random bytes to path (mode 0600). */
@@ -42,7 +46,7 @@ int kt_keystore_save(const char *path, const struct kt_keystore_unlock *unlock,
 
 /*
  * Decrypts; *token is malloc'd. Failures: "permissions", "file", "keystore"
- * (not a keystore, unsupported parameters) and "decrypt" (wrong secret or
+ * (not a keystore, unsupported parameters), "tpm" and "decrypt" (wrong secret or
  * altered file).
  */
 int kt_keystore_load(const char *path, const struct kt_keystore_unlock *unlock,

@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -1347,6 +1349,130 @@ TEST(channel_refuses_reordered_and_truncated_records)
 	free(r2);
 	kt_channel_free(tx);
 	kt_channel_free(rx);
+}
+
+
+/* A software TPM (swtpm) on a free 127.0.0.1 port pair, for the sealed keystore. */
+FIXTURE(swtpm) {
+	char dir[64], tcti[64];
+	pid_t pid;
+};
+
+static bool port_free(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static bool port_open(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+FIXTURE_SETUP(swtpm)
+{
+	char state[128], server[96], ctrl[96];
+	int port = 0, i;
+
+	self->pid = 0;
+	strcpy(self->dir, "/tmp/kt-swtpm-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	if (access("/usr/bin/swtpm", X_OK))
+		SKIP(return, "swtpm is not installed (scripts/setup installs it)");
+	for (i = 0; i < 50 && !port; i++) {
+		int p = 30000 + (int)((getpid() * 7 + i * 613) % 10000) * 2;
+
+		if (port_free(p) && port_free(p + 1))
+			port = p;
+	}
+	ASSERT_NE(0, port);
+	snprintf(state, sizeof(state), "dir=%s", self->dir);
+	snprintf(server, sizeof(server), "type=tcp,port=%d,bindaddr=127.0.0.1", port);
+	snprintf(ctrl, sizeof(ctrl), "type=tcp,port=%d,bindaddr=127.0.0.1", port + 1);
+	snprintf(self->tcti, sizeof(self->tcti), "swtpm:host=127.0.0.1,port=%d", port);
+	self->pid = fork();
+	ASSERT_GE(self->pid, 0);
+	if (!self->pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execl("/usr/bin/swtpm", "swtpm", "socket", "--tpm2", "--tpmstate", state,
+		      "--server", server, "--ctrl", ctrl, "--flags", "not-need-init,startup-clear",
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 100 && !port_open(port); i++)
+		usleep(50000);
+	ASSERT_TRUE(port_open(port)) TH_LOG("swtpm did not start on port %d", port);
+}
+
+FIXTURE_TEARDOWN(swtpm)
+{
+	char cmd[128];
+
+	if (self->pid > 0) {
+		kill(self->pid, SIGTERM);
+		waitpid(self->pid, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
+	if (system(cmd))
+		TH_LOG("cannot remove %s", self->dir);
+}
+
+TEST_F(swtpm, keystore_sealed_to_the_tpm)
+{
+	char *store = path_in(self->dir, "guest.ks"), *token = NULL;
+	struct kt_keystore_unlock by_tpm = { .tpm = self->tcti };
+	struct kt_keystore_unlock no_tpm = { .tpm = "swtpm:host=127.0.0.1,port=1" };
+	EVP_PKEY *key = kt_pki_new_key(NULL), *back = NULL;
+	struct kt_err err = { 0 };
+	json_t *obj;
+	char *pub, *priv;
+
+	setenv("TSS2_LOG", "all+NONE", 1);	/* the missing TPM below is expected */
+	ASSERT_EQ(0, kt_keystore_save(store, &by_tpm, "sealed.to.tpm", key, &err))
+		TH_LOG("%s: %s", err.check, err.msg);
+	ASSERT_EQ(0, kt_keystore_load(store, &by_tpm, &token, &back, &err))
+		TH_LOG("%s: %s", err.check, err.msg);
+	EXPECT_STREQ("sealed.to.tpm", token);
+	EXPECT_EQ(1, EVP_PKEY_eq(key, back));
+	free(token);
+	EVP_PKEY_free(back);
+	/* no TPM there */
+	EXPECT_NE(0, kt_keystore_load(store, &no_tpm, &token, &back, &err));
+	EXPECT_STREQ("tpm", err.check);
+	/* the TPM refuses a private blob that is not the public blob's */
+	obj = json_load_file(store, 0, NULL);
+	ASSERT_NE(NULL, obj);
+	priv = strdup(json_string_value(json_object_get(obj, "sealed_priv")));
+	pub = strdup(json_string_value(json_object_get(obj, "sealed_pub")));
+	json_decref(obj);
+	ASSERT_EQ(0, kt_keystore_save(store, &by_tpm, "sealed.to.tpm", key, &err));
+	edit_keystore(store, "sealed_priv", json_string(priv));
+	EXPECT_NE(0, kt_keystore_load(store, &by_tpm, &token, &back, &err));
+	EXPECT_STREQ("tpm", err.check) TH_LOG("%s", err.msg);
+	/* both blobs of another save unseal another secret: the AEAD refuses */
+	edit_keystore(store, "sealed_pub", json_string(pub));
+	EXPECT_NE(0, kt_keystore_load(store, &by_tpm, &token, &back, &err));
+	EXPECT_STREQ("decrypt", err.check) TH_LOG("%s", err.msg);
+	free(priv);
+	free(pub);
+	EVP_PKEY_free(key);
+	free(store);
 }
 
 TEST_HARNESS_MAIN
