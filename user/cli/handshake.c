@@ -35,7 +35,7 @@ static void usage(FILE *f)
 		"              --revocations DIR --aud AUDIENCE [--skew SECONDS] [--count N]\n"
 		"              [--timeout SECONDS] [--json]\n"
 		"       %s handshake --connect ADDR:PORT --anchors DIR [--revocations DIR]\n"
-		"              (--keystore FILE (--keyfile F | --passphrase-file F) |\n"
+		"              (--keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI) |\n"
 		"               --token FILE --guest-key FILE)\n"
 		"              [--expect-host UUID] [--send FILE] [--timeout SECONDS] [--json]\n"
 		"See kvmtrust-handshake(8).\n", prog, prog);
@@ -43,13 +43,13 @@ static void usage(FILE *f)
 
 struct hs_args {
 	const char *listen, *connect, *cred, *anchors, *revocations, *aud, *keystore, *keyfile;
-	const char *passfile, *token, *guest_key, *expect_host, *send;
+	const char *passfile, *token, *guest_key, *expect_host, *send, *tpm;
 	unsigned long skew, count, timeout;
 	bool json;
 };
 
 enum { O_LISTEN = 256, O_CONNECT, O_CRED, O_ANCH, O_REV, O_AUD, O_SKEW, O_COUNT, O_TIMEOUT,
-       O_JSON, O_KS, O_KF, O_PF, O_TOKEN, O_GKEY, O_EXPECT, O_SEND };
+       O_JSON, O_KS, O_KF, O_PF, O_TOKEN, O_GKEY, O_EXPECT, O_SEND, O_TPM };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -60,6 +60,7 @@ static const struct option options[] = {
 	{ "timeout", required_argument, NULL, O_TIMEOUT }, { "json", no_argument, NULL, O_JSON },
 	{ "keystore", required_argument, NULL, O_KS }, { "keyfile", required_argument, NULL, O_KF },
 	{ "passphrase-file", required_argument, NULL, O_PF },
+	{ "tpm", required_argument, NULL, O_TPM },
 	{ "token", required_argument, NULL, O_TOKEN },
 	{ "guest-key", required_argument, NULL, O_GKEY },
 	{ "expect-host", required_argument, NULL, O_EXPECT },
@@ -87,6 +88,7 @@ static int parse(int argc, char *argv[], struct hs_args *a)
 		case O_KF: a->keyfile = optarg; break;
 		case O_PF: a->passfile = optarg; break;
 		case O_TOKEN: a->token = optarg; break;
+		case O_TPM: a->tpm = optarg; break;
 		case O_GKEY: a->guest_key = optarg; break;
 		case O_EXPECT: a->expect_host = optarg; break;
 		case O_SEND: a->send = optarg; break;
@@ -327,7 +329,7 @@ static int guest_identity(struct hs_args *a, char **token, EVP_PKEY **key, struc
 	if (!a->keystore == !(a->token && a->guest_key))
 		return kt_fail(err, "request", "give --keystore, or --token and --guest-key");
 	if (a->keystore) {
-		ret = kt_cli_unlock(a->keyfile, a->passfile, &unlock, &secret, err) ||
+		ret = kt_cli_unlock(a->keyfile, a->passfile, a->tpm, &unlock, &secret, err) ||
 		      kt_keystore_load(a->keystore, &unlock, token, key, err) ? -1 : 0;
 		kt_cli_drop_secret(&secret);
 		return ret;

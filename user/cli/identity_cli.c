@@ -106,20 +106,21 @@ char *kt_cli_read_token(const char *path, struct kt_err *err)
 	return (char *)buf;
 }
 
-int kt_cli_unlock(const char *keyfile, const char *passfile, struct kt_keystore_unlock *u,
-		  char **secret, struct kt_err *err)
+int kt_cli_unlock(const char *keyfile, const char *passfile, const char *tpm,
+		  struct kt_keystore_unlock *u, char **secret, struct kt_err *err)
 {
 	uint8_t *buf;
 	size_t len;
 
 	memset(u, 0, sizeof(*u));
 	*secret = NULL;
-	if (!keyfile == !passfile)
-		return kt_fail(err, "keystore", "give exactly one of --keyfile and --passphrase-file");
-	if (keyfile) {
-		u->keyfile = keyfile;
+	if (!!keyfile + !!passfile + !!tpm != 1)
+		return kt_fail(err, "keystore",
+			       "give exactly one of --keyfile, --passphrase-file and --tpm");
+	u->keyfile = keyfile;
+	u->tpm = tpm;
+	if (!passfile)
 		return 0;
-	}
 	if (kt_file_read(passfile, 4096, KT_FILE_PRIVATE, &buf, &len, err))
 		return -1;
 	buf[strcspn((char *)buf, "\r\n")] = '\0';

@@ -35,12 +35,12 @@ int kt_cli_refused(const struct kt_err *err);
 char *kt_cli_read_token(const char *path, struct kt_err *err);
 
 /*
- * The keystore secret from --keyfile or --passphrase-file (exactly one; the
- * passphrase is the first line of a private file). *secret holds the
- * passphrase copy for kt_cli_drop_secret().
+ * The keystore secret from --keyfile, --passphrase-file or --tpm (exactly
+ * one; the passphrase is the first line of a private file). *secret holds
+ * the passphrase copy for kt_cli_drop_secret().
  */
-int kt_cli_unlock(const char *keyfile, const char *passfile, struct kt_keystore_unlock *u,
-		  char **secret, struct kt_err *err);
+int kt_cli_unlock(const char *keyfile, const char *passfile, const char *tpm,
+		  struct kt_keystore_unlock *u, char **secret, struct kt_err *err);
 void kt_cli_drop_secret(char **secret);
 
 #endif

@@ -26,12 +26,12 @@ static void usage(FILE *f)
 		"Usage: %s token issue --cred DIR --guest UUID --aud AUDIENCE\n"
 		"              (--guest-key FILE | --guest-pubkey FILE | --new-guest-key FILE)\n"
 		"              [--lifetime SECONDS] [--nbf TIME] [--jti ID] [--out FILE]\n"
-		"              [--keystore FILE (--keyfile FILE | --passphrase-file FILE)]\n"
+		"              [--keystore FILE (--keyfile FILE | --passphrase-file FILE | --tpm TCTI)]\n"
 		"       %s token verify --anchors DIR --revocations DIR --aud AUDIENCE\n"
 		"              [--skew SECONDS] [--at TIME] [--json] TOKEN|-\n"
 		"       %s token revoke --cred DIR --trl FILE (TOKEN | --jti ID --exp TIME)\n"
-		"       %s token show [--json] (TOKEN|- | --keystore FILE (--keyfile F | --passphrase-file F))\n"
-		"       %s token store --keystore FILE (--keyfile F | --passphrase-file F)\n"
+		"       %s token show [--json] (TOKEN|- | --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI))\n"
+		"       %s token store --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI)\n"
 		"              --token TOKEN --guest-key FILE\n"
 		"       %s token keyfile FILE\n"
 		"See kvmtrust-token(8).\n", prog, prog, prog, prog, prog, prog);
@@ -40,14 +40,14 @@ static void usage(FILE *f)
 struct token_args {
 	const char *cred, *guest, *aud, *guest_key, *guest_pub, *new_guest_key, *nbf, *jti;
 	const char *out, *keystore, *keyfile, *passfile, *anchors, *revocations, *at, *trl;
-	const char *exp, *token;
+	const char *exp, *token, *tpm;
 	unsigned long lifetime, skew;
 	bool json;
 	char *passphrase;
 };
 
 enum { O_CRED = 256, O_GUEST, O_AUD, O_GKEY, O_GPUB, O_NEWKEY, O_LIFE, O_NBF, O_JTI, O_OUT,
-       O_KS, O_KF, O_PF, O_ANCH, O_REV, O_SKEW, O_AT, O_JSON, O_TRL, O_EXP, O_TOKEN };
+       O_KS, O_KF, O_PF, O_ANCH, O_REV, O_SKEW, O_AT, O_JSON, O_TRL, O_EXP, O_TOKEN, O_TPM };
 
 static const struct option options[] = {
 	{ "cred", required_argument, NULL, O_CRED }, { "guest", required_argument, NULL, O_GUEST },
@@ -58,6 +58,7 @@ static const struct option options[] = {
 	{ "jti", required_argument, NULL, O_JTI }, { "out", required_argument, NULL, O_OUT },
 	{ "keystore", required_argument, NULL, O_KS }, { "keyfile", required_argument, NULL, O_KF },
 	{ "passphrase-file", required_argument, NULL, O_PF },
+	{ "tpm", required_argument, NULL, O_TPM },
 	{ "anchors", required_argument, NULL, O_ANCH },
 	{ "revocations", required_argument, NULL, O_REV },
 	{ "skew", required_argument, NULL, O_SKEW }, { "at", required_argument, NULL, O_AT },
@@ -94,6 +95,7 @@ static int parse(int argc, char *argv[], struct token_args *a)
 		case O_TRL: a->trl = optarg; break;
 		case O_EXP: a->exp = optarg; break;
 		case O_TOKEN: a->token = optarg; break;
+		case O_TPM: a->tpm = optarg; break;
 		case O_JSON: a->json = true; break;
 		case O_LIFE: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_LIFETIME, &a->lifetime) ||
 				   !a->lifetime; break;
@@ -122,7 +124,7 @@ static int need(const char *value, const char *opt)
 
 static int unlock_of(struct token_args *a, struct kt_keystore_unlock *u, struct kt_err *err)
 {
-	return kt_cli_unlock(a->keyfile, a->passfile, u, &a->passphrase, err);
+	return kt_cli_unlock(a->keyfile, a->passfile, a->tpm, u, &a->passphrase, err);
 }
 
 static void drop_passphrase(struct token_args *a)
