@@ -32,9 +32,9 @@ static void usage(FILE *f)
 		"              [--pubkey FILE]\n"
 		"       %s ca revoke --ca DIR [--reason REASON] CERT\n"
 		"       %s ca crl --ca DIR [--days N] [--out FILE]\n"
-		"       %s ca show [--json] CERT|DIR\n"
+		"       %s ca show [--json|--script] CERT|DIR\n"
 		"       %s ca verify --anchors DIR --crls DIR [--kind root|ca|host|user]\n"
-		"              [--at TIME] [--json] CERT|DIR\n"
+		"              [--at TIME] [--json|--script] CERT|DIR\n"
 		"See kvmtrust-ca(8).\n", prog, prog, prog, prog, prog, prog);
 }
 
@@ -46,12 +46,12 @@ struct ca_args {
 	unsigned long days;
 	long pathlen;
 	time_t not_before, not_after;
-	bool json;
+	bool json, script;
 };
 
 enum { O_CN = 256, O_DAYS, O_PATHLEN, O_PERMIT, O_EXCLUDE, O_UUID, O_REGION, O_SITE, O_DNS,
-       O_PUBKEY, O_REASON, O_NB, O_NA, O_ANCHORS, O_CRLS, O_KIND, O_AT, O_JSON, O_CA, O_OUT,
-       O_DIR };
+       O_PUBKEY, O_REASON, O_NB, O_NA, O_ANCHORS, O_CRLS, O_KIND, O_AT, O_JSON, O_SCRIPT,
+       O_CA, O_OUT, O_DIR };
 
 static const struct option options[] = {
 	{ "dir", required_argument, NULL, O_DIR }, { "ca", required_argument, NULL, O_CA },
@@ -66,7 +66,8 @@ static const struct option options[] = {
 	{ "anchors", required_argument, NULL, O_ANCHORS }, { "crls", required_argument, NULL, O_CRLS },
 	{ "revocations", required_argument, NULL, O_CRLS },
 	{ "kind", required_argument, NULL, O_KIND }, { "at", required_argument, NULL, O_AT },
-	{ "json", no_argument, NULL, O_JSON }, { "help", no_argument, NULL, 'h' },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "script", no_argument, NULL, O_SCRIPT }, { "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -103,6 +104,7 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 		case O_KIND: a->kind = optarg; break;
 		case O_AT: a->at = optarg; break;
 		case O_JSON: a->json = true; break;
+		case O_SCRIPT: a->script = true; break;
 		case O_DAYS: bad = kt_cli_uint(optarg, 100 * 366, &a->days) || !a->days; break;
 		case O_PATHLEN: bad = kt_cli_uint(optarg, 16, &v); a->pathlen = (long)v; break;
 		case O_PERMIT: bad = add_name(a->permit, &a->npermit, optarg); break;
@@ -340,22 +342,25 @@ static void print_time(const char *key, const char *fmt, time_t t)
 	kt_print_string(key, fmt, buf);
 }
 
-/* The one description of a certificate, shared with kvmtrust-token show. */
+/*
+ * One certificate. Every field is always emitted, so JSON members and script
+ * columns are fixed (kvmtrust-ca(8)); text hides what does not apply.
+ */
 static void print_cert(const struct kt_cert_info *info)
 {
+	bool ca = info->kind == KT_CERT_ROOT || info->kind == KT_CERT_CA;
+	bool host = info->host_uuid[0];
+
 	kt_print_string("kind", "kind:        %s\n", kt_cert_kind_name(info->kind));
 	kt_print_string("subject", "subject:     %s\n", info->subject);
 	kt_print_string("issuer", "issuer:      %s\n", info->issuer);
 	kt_print_string("serial", "serial:      %s\n", info->serial);
 	print_time("not_before", "not before:  %s\n", info->not_before);
 	print_time("not_after", "not after:   %s\n", info->not_after);
-	if (info->kind == KT_CERT_ROOT || info->kind == KT_CERT_CA)
-		kt_print_s64("pathlen", "pathlen:     %s\n", info->pathlen);
-	if (info->host_uuid[0]) {
-		kt_print_string("host_uuid", "host uuid:   %s\n", info->host_uuid);
-		kt_print_string("region", "region:      %s\n", info->region);
-		kt_print_string("site", "site:        %s\n", info->site);
-	}
+	kt_print_s64("pathlen", ca ? "pathlen:     %s\n" : NULL, info->pathlen);
+	kt_print_string("host_uuid", host ? "host uuid:   %s\n" : NULL, host ? info->host_uuid : NULL);
+	kt_print_string("region", host ? "region:      %s\n" : NULL, info->region[0] ? info->region : NULL);
+	kt_print_string("site", host ? "site:        %s\n" : NULL, info->site[0] ? info->site : NULL);
 	kt_print_string("ski", "key id:      %s\n", info->ski);
 	kt_print_string("aki", "issuer key:  %s\n", info->aki[0] ? info->aki : NULL);
 }
@@ -372,7 +377,7 @@ static int cmd_show(struct ca_args *a, const char *arg)
 	certs = load_subject(arg, &err);
 	if (!certs)
 		return kt_cli_error("cannot read certificates", &err);
-	kt_print_start(a->json ? KT_PRINT_JSON : KT_PRINT_TEXT);
+	kt_print_start(kt_cli_print_mode(a->json, a->script));
 	kt_print_open_array(NULL);
 	for (i = 0; i < sk_X509_num(certs); i++) {
 		if (kt_pki_cert_info(sk_X509_value(certs, i), &info, &err))
@@ -413,7 +418,7 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 		goto out;
 	}
 	opts.untrusted = certs;
-	kt_print_start(a->json ? KT_PRINT_JSON : KT_PRINT_TEXT);
+	kt_print_start(kt_cli_print_mode(a->json, a->script));
 	kt_print_open_object(NULL);
 	if (kt_pki_verify(sk_X509_value(certs, 0), &opts, &path, &err)) {
 		kt_print_bool("valid", NULL, false);

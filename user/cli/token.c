@@ -28,9 +28,9 @@ static void usage(FILE *f)
 		"              [--lifetime SECONDS] [--nbf TIME] [--jti ID] [--out FILE]\n"
 		"              [--keystore FILE (--keyfile FILE | --passphrase-file FILE | --tpm TCTI)]\n"
 		"       %s token verify --anchors DIR --revocations DIR --aud AUDIENCE\n"
-		"              [--skew SECONDS] [--at TIME] [--json] TOKEN|-\n"
+		"              [--skew SECONDS] [--at TIME] [--json|--script] TOKEN|-\n"
 		"       %s token revoke --cred DIR --trl FILE (TOKEN | --jti ID --exp TIME)\n"
-		"       %s token show [--json] (TOKEN|- | --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI))\n"
+		"       %s token show [--json|--script] (TOKEN|- | --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI))\n"
 		"       %s token store --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI)\n"
 		"              --token TOKEN --guest-key FILE\n"
 		"       %s token keyfile FILE\n"
@@ -42,12 +42,13 @@ struct token_args {
 	const char *out, *keystore, *keyfile, *passfile, *anchors, *revocations, *at, *trl;
 	const char *exp, *token, *tpm;
 	unsigned long lifetime, skew;
-	bool json;
+	bool json, script;
 	char *passphrase;
 };
 
 enum { O_CRED = 256, O_GUEST, O_AUD, O_GKEY, O_GPUB, O_NEWKEY, O_LIFE, O_NBF, O_JTI, O_OUT,
-       O_KS, O_KF, O_PF, O_ANCH, O_REV, O_SKEW, O_AT, O_JSON, O_TRL, O_EXP, O_TOKEN, O_TPM };
+       O_KS, O_KF, O_PF, O_ANCH, O_REV, O_SKEW, O_AT, O_JSON, O_SCRIPT, O_TRL, O_EXP, O_TOKEN,
+       O_TPM };
 
 static const struct option options[] = {
 	{ "cred", required_argument, NULL, O_CRED }, { "guest", required_argument, NULL, O_GUEST },
@@ -62,7 +63,8 @@ static const struct option options[] = {
 	{ "anchors", required_argument, NULL, O_ANCH },
 	{ "revocations", required_argument, NULL, O_REV },
 	{ "skew", required_argument, NULL, O_SKEW }, { "at", required_argument, NULL, O_AT },
-	{ "json", no_argument, NULL, O_JSON }, { "trl", required_argument, NULL, O_TRL },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "script", no_argument, NULL, O_SCRIPT }, { "trl", required_argument, NULL, O_TRL },
 	{ "exp", required_argument, NULL, O_EXP }, { "token", required_argument, NULL, O_TOKEN },
 	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 };
@@ -97,6 +99,7 @@ static int parse(int argc, char *argv[], struct token_args *a)
 		case O_TOKEN: a->token = optarg; break;
 		case O_TPM: a->tpm = optarg; break;
 		case O_JSON: a->json = true; break;
+		case O_SCRIPT: a->script = true; break;
 		case O_LIFE: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_LIFETIME, &a->lifetime) ||
 				   !a->lifetime; break;
 		case O_SKEW: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
@@ -269,7 +272,7 @@ static int cmd_verify(struct token_args *a, const char *file)
 		ret = kt_cli_error("cannot load", &err);
 		goto out;
 	}
-	kt_print_start(a->json ? KT_PRINT_JSON : KT_PRINT_TEXT);
+	kt_print_start(kt_cli_print_mode(a->json, a->script));
 	kt_print_open_object(NULL);
 	if (kt_token_verify(token, &opts, &tok, &err)) {
 		kt_print_bool("valid", NULL, false);
@@ -362,7 +365,7 @@ static int cmd_show(struct token_args *a, const char *file)
 		ret = kt_cli_error("not a token", &err);
 		goto out;
 	}
-	kt_print_start(a->json ? KT_PRINT_JSON : KT_PRINT_TEXT);
+	kt_print_start(kt_cli_print_mode(a->json, a->script));
 	kt_print_open_object(NULL);
 	kt_print_text("(not verified: use 'kvmtrust token verify')\n");
 	print_token(&tok);
