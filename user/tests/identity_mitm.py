@@ -8,8 +8,8 @@
       see channel.h) to RECORD as a JSON list of hex strings; --swap-eph replaces the X25519 key in the
       guest hello with the attacker's own.
   replay RECORD TARGET
-      sends the recorded guest frames to TARGET and prints the "error" the
-      host answers with, if any.
+      plays the recorded guest hello and signature to TARGET in protocol
+      order and prints the "error" the host answers with, if any.
 """
 import json
 import os
@@ -84,15 +84,17 @@ def relay(portfile, dest, record, swap):
 
 
 def replay(record, dest):
+    """Plays the guest's side from the recording: F1, then F4 after F2 and F3."""
     with open(record) as f:
         frames = [bytes.fromhex(b) for b in json.load(f)]
     host = target(dest)
-    for body in frames:
-        host.sendall(frame(body))
+    host.sendall(frame(frames[0]))
+    received = 0
     while True:
         body = read_frame(host)
         if body is None:
-            break
+            return
+        received += 1
         try:
             msg = json.loads(body)
         except ValueError:
@@ -100,6 +102,8 @@ def replay(record, dest):
         if isinstance(msg, dict) and "error" in msg:
             print(msg["error"])
             return
+        if received == 2:
+            host.sendall(frame(frames[1]))
 
 
 if __name__ == "__main__":
