@@ -463,7 +463,7 @@ static int writer_may_write(const struct kt_ledger_entry *e, const uint8_t signe
 		return 0;
 	kt_uuid_format(signer, a);
 	kt_uuid_format(e->host_id, b);
-	return kt_fail(err, "authorization", "host %s may not write a %s entry for host %s", a,
+	return kt_fail(err, "authorization", "host %s may not write %s entries for host %s", a,
 		       kt_ledger_kind_name(e->kind), b);
 }
 

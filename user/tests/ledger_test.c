@@ -286,20 +286,21 @@ TEST_F(ledger, rogue_entry_is_named)
 	EXPECT_EQ(0, strncmp(self->err.msg, "entry 5:", 8)) TH_LOG("%s", self->err.msg);
 }
 
-/* Flips one byte of entry `index` at `off` (negative: from the end), behind the library. */
-static int flip_byte(FIXTURE_DATA(ledger) *self, uint64_t index, long off)
+/* Flips one byte (at off; negative: from the end) of a blob, behind the library. */
+static int flip_blob(FIXTURE_DATA(ledger) *self, const char *table, const char *column,
+		     const char *key, uint64_t id, long off)
 {
 	sqlite3_stmt *st = NULL;
 	uint8_t *raw = NULL;
 	sqlite3 *db;
 	size_t len = 0;
-	char sql[96];
+	char sql[128];
 	int ret = -1;
 
 	if (sqlite3_open(self->db + 7, &db) != SQLITE_OK)
 		return -1;
-	snprintf(sql, sizeof(sql), "SELECT data FROM ledger_entries WHERE idx = %llu",
-		 (unsigned long long)index);
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s = %llu", column, table, key,
+		 (unsigned long long)id);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
 		len = (size_t)sqlite3_column_bytes(st, 0);
@@ -312,11 +313,16 @@ static int flip_byte(FIXTURE_DATA(ledger) *self, uint64_t index, long off)
 	if (!raw)
 		return -1;
 	raw[off < 0 ? (long)len + off : off] ^= 0x40;
-	snprintf(sql, sizeof(sql), "UPDATE ledger_entries SET data = ?1 WHERE idx = %llu",
-		 (unsigned long long)index);
+	snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ?1 WHERE %s = %llu", table, column, key,
+		 (unsigned long long)id);
 	ret = tamper(self, sql, raw, len);
 	free(raw);
 	return ret;
+}
+
+static int flip_byte(FIXTURE_DATA(ledger) *self, uint64_t index, long off)
+{
+	return flip_blob(self, "ledger_entries", "data", "idx", index, off);
 }
 
 TEST_F(ledger, tamper_edit_byte)
@@ -406,11 +412,18 @@ TEST_F(ledger, tamper_head)
 
 	ASSERT_EQ(0, fill(self, 4));
 	/* Byte 2 + 17 is the first root byte of the signed tree head. */
-	ASSERT_EQ(0, tamper(self, "UPDATE ledger_head SET record = "
-			    "substr(record, 1, 19) || x'00' || substr(record, 21)", NULL, 0));
+	ASSERT_EQ(0, flip_blob(self, "ledger_head", "record", "id", 1, 2 + 17));
 	ASSERT_NE(0, verify(self, &size, &bad));
 	EXPECT_STREQ("head", self->err.check);
 	EXPECT_EQ(UINT64_MAX, bad);
+	TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, flip_blob(self, "ledger_head", "record", "id", 1, 2 + 17));
+	ASSERT_EQ(0, verify(self, &size, &bad));
+	/* The head's signature: last STH byte, before the frontier (4 entries: 1 hash). */
+	ASSERT_EQ(0, flip_blob(self, "ledger_head", "record", "id", 1, -(1 + 32) - 1));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_STREQ("head", self->err.check);
+	TH_LOG("%s", self->err.msg);
 }
 
 /* The test binary lives in user/tests/; scripts/ is two levels up. */
