@@ -11,11 +11,12 @@
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
+. scripts/lib/ledger-pki.sh
 
 KT=$PWD/user/kvmtrust
 RFC=$PWD/scripts/lib/rfc9162.py
-H1=11111111-1111-4111-8111-111111111111
-H2=22222222-2222-4222-8222-222222222222
+H1=$LEDGER_H1
+H2=$LEDGER_H2
 dir=$(mktemp -d /tmp/kvmtrust-ledger-sh.XXXXXX)
 writer=
 cleanup() {
@@ -24,27 +25,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pki() {
-	cd "$dir" || return 1
-	ca() {
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			-keyout "$1.key" -out "$1.pem" -days 30 -subj "/CN=$1" \
-			-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-	}
-	host() {
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			-keyout "$1.key" -out "$1.csr" -subj "/CN=$1" 2>/dev/null &&
-		echo "subjectAltName=URI:urn:uuid:$3" > "$1.ext" &&
-		openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial \
-			-out "$1.pem" -days 30 -extfile "$1.ext" 2>/dev/null
-	}
-	ca ca && ca rogue && host host1 ca $H1 && host host2 ca $H2 &&
-		host intruder rogue 33333333-3333-4333-8333-333333333333
-	local rc=$?
-	cd - >/dev/null
-	return $rc
-}
-
 export KVMTRUST_LEDGER=sqlite:$dir/ledger.db KVMTRUST_LEDGER_CA=$dir/ca.pem
 as1=(--key "$dir/host1.key" --cert "$dir/host1.pem")
 as2=(--key "$dir/host2.key" --cert "$dir/host2.pem")
@@ -52,7 +32,7 @@ L() { "$KT" ledger "$@"; }
 status() { "$@" >/dev/null 2>&1; echo $?; }
 
 tap_plan 27
-tap_ok "test PKI from the openssl CLI" pki
+tap_ok "test PKI from the openssl CLI" ledger_pki "$dir"
 
 now=$(date +%s)
 t=$((now + 60))	# entry times inside the certificates' validity
