@@ -26,6 +26,7 @@
 struct kt_ledger {
 	struct kt_ledger_backend *backend;
 	struct kt_ledger_auth *auth;
+	unsigned int jitter;	/* rand_r() state for append back-off */
 };
 
 /*
@@ -585,12 +586,18 @@ int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 			       KT_LEDGER_VM_MAX);
 	if (writer_may_write(e, signer_host, err))
 		return -1;
-	/* Contention backs off a little more each time, with jitter. */
+	/*
+	 * Contention backs off a little more each time, with jitter that
+	 * differs between writers so two losers do not collide again.
+	 */
+	if (!log->jitter)
+		log->jitter = (unsigned int)getpid() ^ (unsigned int)now;
 	for (attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
 		ret = append_once(log, s, e, leaf, now, err);
 		if (ret != KT_LEDGER_CONFLICT)
 			return ret;
-		usleep((useconds_t)(1000 * (attempt < 20 ? attempt : 20) + rand() % 2000));
+		usleep((useconds_t)(1000 * (attempt < 20 ? attempt : 20) +
+				    rand_r(&log->jitter) % 2000));
 	}
 	return kt_fail(err, "conflict", "gave up after %d conflicting appends", APPEND_ATTEMPTS);
 }
