@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 
@@ -300,11 +301,24 @@ static int cmd_prove(struct ledger_opts *o, int argc, char *argv[])
 	return 0;
 }
 
+/* Long verifies report progress on a terminal. */
+static int progress(const struct kt_ledger_entry *e, void *arg)
+{
+	(void)arg;
+	if (e->index && e->index % 10000 == 0)
+		fprintf(stderr, "\rverified %llu entries...", (unsigned long long)e->index);
+	return 0;
+}
+
 static int cmd_verify(struct ledger_opts *o)
 {
 	struct kt_err err = { 0 };
 	uint64_t size = 0, bad;
-	int ret = kt_ledger_verify(o->log, &size, &bad, &err);
+	bool tty = isatty(STDERR_FILENO);
+	int ret = kt_ledger_walk(o->log, tty ? progress : NULL, NULL, &size, &bad, &err);
+
+	if (tty && size >= 10000)
+		fprintf(stderr, "\r\033[K");
 
 	kt_print_open_object(NULL);
 	kt_print_bool("verified", NULL, ret == 0);

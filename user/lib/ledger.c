@@ -678,8 +678,8 @@ bad:
 	return fail_at(err, "entry", at);
 }
 
-static int walk_log(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint64_t *size,
-		    uint64_t *bad_index, struct kt_err *err)
+int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint64_t *size,
+		   uint64_t *bad_index, struct kt_err *err)
 {
 	struct walk w = { .log = log, .visit = fn, .arg = arg, .err = err };
 	struct kt_err head_err = { 0 };
@@ -726,13 +726,13 @@ static int walk_log(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uin
 int kt_ledger_verify(struct kt_ledger *log, uint64_t *size, uint64_t *bad_index,
 		     struct kt_err *err)
 {
-	return walk_log(log, NULL, NULL, size, bad_index, err);
+	return kt_ledger_walk(log, NULL, NULL, size, bad_index, err);
 }
 
 int kt_ledger_for_each(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg,
 		       struct kt_err *err)
 {
-	return walk_log(log, fn, arg, NULL, NULL, err);
+	return kt_ledger_walk(log, fn, arg, NULL, NULL, err);
 }
 
 /* Leaf hashes of entries [0, n), read without verification (proofs are checked by their user). */

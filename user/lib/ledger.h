@@ -131,6 +131,9 @@ int kt_ledger_verify(struct kt_ledger *log, uint64_t *size, uint64_t *bad_index,
 typedef int (*kt_ledger_visit_fn)(const struct kt_ledger_entry *e, void *arg);
 int kt_ledger_for_each(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg,
 		       struct kt_err *err);
+/* Both at once: verify, visiting each good entry (progress, scoring). */
+int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint64_t *size,
+		   uint64_t *bad_index, struct kt_err *err);
 
 /* Audit path for index in the tree of the first `size` entries (0: current). */
 int kt_ledger_prove_inclusion(struct kt_ledger *log, uint64_t index, uint64_t size,
