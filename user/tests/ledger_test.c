@@ -467,6 +467,28 @@ TEST_F(ledger, tamper_head)
 	TH_LOG("%s", self->err.msg);
 }
 
+/* A pinned state (size, root) must be extended, never rewritten or cut. */
+TEST_F(ledger, pin_detects_fork_and_rollback)
+{
+	uint64_t size, bad;
+	kt_hash root;
+
+	ASSERT_EQ(0, fill(self, 5));
+	ASSERT_EQ(0, kt_ledger_walk(self->log, NULL, NULL, &size, root, &bad, &self->err));
+	kt_ledger_pin(self->log, size, root);
+	ASSERT_EQ(0, fill(self, 2));
+	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	/* Another, validly signed history of the same length. */
+	ASSERT_EQ(0, tamper(self, "DELETE FROM ledger_entries", NULL, 0));
+	ASSERT_EQ(0, tamper(self, "DELETE FROM ledger_head", NULL, 0));
+	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, "vm1", NULL, 0));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_STREQ("rollback", self->err.check);
+	ASSERT_EQ(0, fill(self, 6));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_STREQ("fork", self->err.check) TH_LOG("%s", self->err.msg);
+}
+
 /* The test binary lives in user/tests/; scripts/ is two levels up. */
 static char *python_lines(const char *cmd, const char *args, char *out, size_t cap)
 {
