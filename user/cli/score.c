@@ -41,7 +41,8 @@ static void print_result(const char *vm, uint64_t now, const struct kt_score_res
 		kt_print_open_object(NULL);
 		kt_print_u64("index", "  #%s", r->steps[i].index);
 		kt_print_string("reason", " %s", r->steps[i].reason);
-		kt_print_s64("delta", " %s", r->steps[i].delta);
+		kt_print_s64("delta", NULL, r->steps[i].delta);
+		kt_print_text(" %+d", r->steps[i].delta);
 		kt_print_s64("score", " -> %s\n", r->steps[i].score);
 		kt_print_close_object();
 	}
