@@ -112,7 +112,9 @@ for round in 1 2 3; do
 	yes "attest crash pass" | "$KT" ledger --ledger "$db" "${as1[@]}" --script append - \
 		> "$dir/ack.$round" 2>/dev/null &
 	writer=$!
-	sleep "0.$((RANDOM % 9 + 3))"
+	# Let it acknowledge something first (slow under load), then kill at random.
+	for i in $(seq 200); do [ -s "$dir/ack.$round" ] && break; sleep 0.05; done
+	sleep "0.$((RANDOM % 9 + 1))"
 	kill -9 "$writer"
 	wait "$writer" 2>/dev/null
 	writer=
