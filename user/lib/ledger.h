@@ -125,8 +125,10 @@ int kt_ledger_verify(struct kt_ledger *log, uint64_t *size, uint64_t *bad_index,
 		     struct kt_err *err);
 
 /*
- * Visits every entry of a verified log in order (the same checks as
- * kt_ledger_verify; nothing is visited from a log that fails them).
+ * Visits every entry of a verified log in order, with the same checks as
+ * kt_ledger_verify. Entries are visited as they pass, so on failure (-1)
+ * the caller must discard what it gathered. *e and its cert are valid only
+ * during the call.
  */
 typedef int (*kt_ledger_visit_fn)(const struct kt_ledger_entry *e, void *arg);
 int kt_ledger_for_each(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg,
