@@ -1,31 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/x509v3.h>
 
 #include "encoding.h"
 #include "grant.h"
-
-bool kt_uuid_valid(const char *s)
-{
-	size_t i;
-
-	if (strlen(s) != KT_UUID_LEN)
-		return false;
-	for (i = 0; i < KT_UUID_LEN; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i])) {
-			/* One spelling per UUID, so list membership is a string compare. */
-			return false;
-		}
-	}
-	return true;
-}
+#include "pki.h"
 
 int kt_strlist_add(struct kt_strlist *l, const char *s)
 {
@@ -89,11 +70,16 @@ int kt_cert_sha256(X509 *cert, char out[65])
 
 int kt_cert_spki_sha256(X509 *cert, char out[65])
 {
+	return kt_pubkey_sha256(X509_get0_pubkey(cert), out);
+}
+
+int kt_pubkey_sha256(EVP_PKEY *key, char out[65])
+{
 	unsigned char *der = NULL;
 	unsigned char md[32];
 	int len;
 
-	len = i2d_PUBKEY(X509_get0_pubkey(cert), &der);
+	len = key ? i2d_PUBKEY(key, &der) : -1;
 	if (len <= 0)
 		return -1;
 	len = EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL) == 1;
@@ -168,8 +154,18 @@ static json_t *strlist_json(const struct kt_strlist *l)
 	return arr;
 }
 
-static int check_claims(const struct kt_grant *g, struct kt_err *err)
+static int check_claims(struct kt_grant *g, struct kt_err *err)
 {
+	size_t i, j;
+
+	for (i = 0; i < NLISTS; i++) {
+		const struct kt_strlist *l = list_of(g, &lists[i]);
+
+		for (j = 0; j < l->n; j++)
+			if (!lists[i].valid(l->v[j]))
+				return kt_fail(err, "structure", "%s.%s[%zu] \"%s\" is not valid",
+					       lists[i].object, lists[i].name, j, l->v[j]);
+	}
 	if (!kt_uuid_valid(g->id))
 		return kt_fail(err, "structure", "grant id \"%s\" is not a lowercase UUID", g->id);
 	if (!kt_uuid_valid(g->vm))
@@ -251,13 +247,13 @@ static int parse_object(struct kt_grant *g, json_t *claims, const char *name, st
 	return 0;
 }
 
-static int copy_uuid(char dst[KT_UUID_LEN + 1], json_t *v, const char *name, struct kt_err *err)
+static int copy_uuid(char dst[KT_UUID_STR_LEN + 1], json_t *v, const char *name, struct kt_err *err)
 {
 	const char *s = json_string_value(v);
 
 	if (!s || !kt_uuid_valid(s))
 		return kt_fail(err, "structure", "claim \"%s\" must be a lowercase UUID", name);
-	memcpy(dst, s, KT_UUID_LEN + 1);
+	memcpy(dst, s, KT_UUID_STR_LEN + 1);
 	return 0;
 }
 
@@ -306,30 +302,14 @@ static int parse_claims(struct kt_grant *g, json_t *claims, struct kt_err *err)
 
 /* Signing and verification ---------------------------------------------- */
 
-static char *subject_of(X509 *cert)
+/* A grant is signed by a person's or a service's key: never a CA's or a host's. */
+static int check_signer(X509 *leaf, struct kt_cert_info *info, struct kt_err *err)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data, *out = NULL;
-	long len;
-
-	if (!bio)
-		return NULL;
-	if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
-		len = BIO_get_mem_data(bio, &data);
-		out = strndup(data, (size_t)len);
-	}
-	BIO_free(bio);
-	return out;
-}
-
-/* A grant is signed by a person's or service's key, never by a CA's. */
-static int check_signer_cert(X509 *leaf, struct kt_err *err)
-{
-	if (X509_check_ca(leaf))
-		return kt_fail(err, "signer", "grant signer is a CA certificate, not an owner's key");
-	if ((X509_get_extension_flags(leaf) & EXFLAG_KUSAGE) &&
-	    !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
-		return kt_fail(err, "signer", "grant signer's key usage excludes digitalSignature");
+	if (kt_pki_cert_info(leaf, info, err))
+		return -1;
+	if (info->kind != KT_CERT_USER)
+		return kt_fail(err, "signer", "grant signer \"%s\" is a %s certificate, not an owner's",
+			       info->subject, kt_cert_kind_name(info->kind));
 	return 0;
 }
 
@@ -338,6 +318,7 @@ int kt_grant_issue(struct kt_grant *g, EVP_PKEY *key, STACK_OF(X509) *chain,
 {
 	X509 *leaf = sk_X509_value(chain, 0);
 	json_t *header = NULL, *claims = NULL;
+	struct kt_cert_info info;
 	int ret = -1;
 
 	if (!leaf)
@@ -346,10 +327,10 @@ int kt_grant_issue(struct kt_grant *g, EVP_PKEY *key, STACK_OF(X509) *chain,
 		ERR_clear_error();
 		return kt_fail(err, "signer", "the key does not match the signer certificate");
 	}
-	if (check_signer_cert(leaf, err))
+	if (check_signer(leaf, &info, err))
 		return -1;
 	free(g->issuer);
-	g->issuer = subject_of(leaf);
+	g->issuer = strdup(info.subject);
 	if (!g->issuer)
 		return kt_fail(err, "structure", "out of memory");
 	if (check_claims(g, err))
@@ -388,55 +369,53 @@ fail:
 	return -1;
 }
 
-static int verify_chain(STACK_OF(X509) *chain, X509_STORE *anchors, time_t now,
-			struct kt_err *err)
+/* The signer's certificate, the rest of x5c as untrusted intermediates. */
+static int verify_path(const struct kt_grant *g, struct kt_pki_dir *anchors,
+		       struct kt_pki_dir *crls, time_t now, unsigned int flags,
+		       struct kt_err *err)
 {
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	STACK_OF(X509) *untrusted = NULL;
-	int i, ret = -1;
+	struct kt_pki_verify_opts opts = {
+		.anchors = anchors,
+		.crls = crls ? crls : anchors,
+		.at = now,
+		.flags = flags,
+		.require_kind = KT_CERT_USER,
+	};
+	int ret;
 
-	untrusted = sk_X509_new_null();
-	if (!ctx || !untrusted) {
-		kt_fail(err, "chain", "out of memory");
-		goto out;
-	}
-	for (i = 1; i < sk_X509_num(chain); i++)
-		sk_X509_push(untrusted, sk_X509_value(chain, i));
-	if (!X509_STORE_CTX_init(ctx, anchors, sk_X509_value(chain, 0), untrusted)) {
-		kt_fail_ssl(err, "chain", "cannot set up chain verification");
-		goto out;
-	}
-	X509_STORE_CTX_set_time(ctx, 0, now);
-	if (X509_verify_cert(ctx) != 1) {
-		kt_fail(err, "chain", "grant signer does not chain to an owner trust anchor: %s",
-			X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-		ERR_clear_error();
-		goto out;
-	}
-	ret = 0;
-out:
-	sk_X509_free(untrusted);
-	X509_STORE_CTX_free(ctx);
+	opts.untrusted = sk_X509_dup(g->chain);
+	if (!opts.untrusted)
+		return kt_fail(err, "chain", "out of memory");
+	(void)sk_X509_shift(opts.untrusted);
+	ret = kt_pki_verify(sk_X509_value(g->chain, 0), &opts, NULL, err);
+	sk_X509_free(opts.untrusted);
 	return ret;
 }
 
-int kt_grant_verify(const struct kt_grant *g, X509_STORE *owner_anchors, time_t now,
+int kt_grant_verify(const struct kt_grant *g, const struct kt_grant_trust *trust, time_t now,
 		    struct kt_err *err)
 {
 	X509 *leaf = sk_X509_value(g->chain, 0);
-	char *subject;
-	int mismatch;
+	struct kt_cert_info info;
+	struct kt_err why = { 0 };
 
-	if (!leaf || !owner_anchors)
+	if (!leaf || !trust->owner_anchors)
 		return kt_fail(err, "chain", "no signer certificate or no owner trust anchor");
-	if (verify_chain(g->chain, owner_anchors, now, err) || check_signer_cert(leaf, err))
+	if (check_signer(leaf, &info, err))
 		return -1;
-	subject = subject_of(leaf);
-	mismatch = !subject || strcmp(subject, g->issuer);
-	free(subject);
-	if (mismatch)
-		return kt_fail(err, "signer", "iss \"%s\" is not the signer certificate's subject",
-			       g->issuer);
+	if (verify_path(g, trust->owner_anchors, trust->owner_crls, now, 0, &why))
+		return kt_fail(err, why.check, "grant signer \"%s\" refused by the owner trust anchors: %s",
+			       info.subject, why.msg);
+	/*
+	 * Owner and host trust must stay apart: a signer the host CAs vouch
+	 * for is refused even if someone also made it an owner anchor.
+	 */
+	if (trust->host_anchors &&
+	    !verify_path(g, trust->host_anchors, NULL, now, KT_PKI_NO_CRL, &why))
+		return kt_fail(err, "anchors", "grant signer \"%s\" is certified by a host CA", info.subject);
+	if (strcmp(info.subject, g->issuer))
+		return kt_fail(err, "signer", "iss \"%s\" is not the signer certificate's subject \"%s\"",
+			       g->issuer, info.subject);
 	return kt_jws_verify(&g->jws, X509_get0_pubkey(leaf), err);
 }
 

@@ -42,9 +42,9 @@
 
 #include "error.h"
 #include "jws.h"
+#include "pki.h"
 
 #define KT_GRANT_TYP "kvmtrust-migration-grant"
-#define KT_UUID_LEN 36
 #define KT_KEYID_LEN 20		/* SHA-1 key identifier */
 #define KT_GRANT_MAX_ITEMS 64	/* per list: a bound on untrusted input */
 #define KT_GRANT_MAX_STRING 128
@@ -55,8 +55,8 @@ struct kt_strlist {
 };
 
 struct kt_grant {
-	char id[KT_UUID_LEN + 1];
-	char vm[KT_UUID_LEN + 1];
+	char id[KT_UUID_STR_LEN + 1];
+	char vm[KT_UUID_STR_LEN + 1];
 	char *issuer;
 	int64_t iat, nbf, exp;
 	struct kt_strlist ca_keyids;	/* lowercase hex, 40 digits */
@@ -83,14 +83,21 @@ int kt_grant_issue(struct kt_grant *g, EVP_PKEY *key, STACK_OF(X509) *chain,
  */
 int kt_grant_parse(const char *compact, struct kt_grant *g, struct kt_err *err);
 
+struct kt_grant_trust {
+	struct kt_pki_dir *owner_anchors;	/* owner roots: required */
+	struct kt_pki_dir *owner_crls;		/* NULL: CRLs kept with the anchors */
+	struct kt_pki_dir *host_anchors;	/* optional: a signer these vouch for is refused */
+};
+
 /*
- * Checks that the x5c chain ends at one of owner_anchors and every
- * certificate is valid at now (check "chain"), that the signer is an
- * end-entity certificate whose subject is iss ("signer"), and the ES256
- * signature ("signature"). The validity window is a separate question:
- * kt_grant_check_window().
+ * Checks that the signer (x5c[0]) is a user certificate ("signer"), that
+ * it chains to an owner anchor with every certificate valid and unrevoked
+ * at now (kt_pki_verify()'s checks: "chain", "validity", "revocation",
+ * ...), that no host CA vouches for it ("anchors"), that iss is its
+ * subject ("signer"), and the ES256 signature ("signature"). The validity
+ * window is a separate question: kt_grant_check_window().
  */
-int kt_grant_verify(const struct kt_grant *g, X509_STORE *owner_anchors, time_t now,
+int kt_grant_verify(const struct kt_grant *g, const struct kt_grant_trust *trust, time_t now,
 		    struct kt_err *err);
 
 /* nbf <= now < exp; check "window". */
@@ -99,7 +106,6 @@ int kt_grant_check_window(const struct kt_grant *g, time_t now, struct kt_err *e
 void kt_grant_free(struct kt_grant *g);
 
 /* Helpers shared with the policy and the CLI. */
-bool kt_uuid_valid(const char *s);
 int kt_strlist_add(struct kt_strlist *l, const char *s);
 bool kt_strlist_has(const struct kt_strlist *l, const char *s);
 void kt_strlist_free(struct kt_strlist *l);
@@ -109,5 +115,6 @@ int kt_cert_keyid(X509 *cert, char out[2 * KT_KEYID_LEN + 1]);
 /* Lowercase hex SHA-256 of the certificate DER / of its SubjectPublicKeyInfo. */
 int kt_cert_sha256(X509 *cert, char out[65]);
 int kt_cert_spki_sha256(X509 *cert, char out[65]);
+int kt_pubkey_sha256(EVP_PKEY *key, char out[65]);
 
 #endif
