@@ -141,6 +141,8 @@ static int post(struct etcd_backend *e, const char *path, json_t *req, bool idem
 		e->cur = (e->cur + 1) % e->n;
 		return KT_LEDGER_UNKNOWN;
 	}
+	if (o != REFUSED && err)
+		err->check = "unavailable";
 	return -1;
 }
 

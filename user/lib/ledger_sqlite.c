@@ -31,8 +31,14 @@ static const char schema[] =
 	"  idx INTEGER PRIMARY KEY,"
 	"  data BLOB NOT NULL);";
 
+/* "unavailable" when trying again later may help, "storage" when the file is bad. */
 static int db_fail(struct sqlite_backend *s, struct kt_err *err, const char *what)
 {
+	switch (sqlite3_errcode(s->db)) {
+	case SQLITE_BUSY: case SQLITE_LOCKED: case SQLITE_CANTOPEN: case SQLITE_PERM:
+	case SQLITE_READONLY: case SQLITE_FULL: case SQLITE_NOMEM:
+		return kt_fail(err, "unavailable", "%s: %s", what, sqlite3_errmsg(s->db));
+	}
 	return kt_fail(err, "storage", "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
@@ -192,7 +198,7 @@ struct kt_ledger_backend *kt_ledger_sqlite_open(const char *path, struct kt_err 
 	};
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
-		kt_fail(err, "storage", "cannot open ledger '%s': %s", path,
+		kt_fail(err, "unavailable", "cannot open ledger '%s': %s", path,
 			s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Options and errors shared by 'kvmtrust ledger' and 'kvmtrust score'. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger_cli.h"
+#include "subcommands.h"
+
+static const struct option long_opts[] = {
+	{ "ledger", required_argument, NULL, 'l' },
+	{ "ca", required_argument, NULL, 'c' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "cert", required_argument, NULL, 'C' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "script", no_argument, NULL, 's' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int ledger_opts_parse(int argc, char *argv[], struct ledger_opts *o, void (*usage)(FILE *),
+		      int *status)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->spec = getenv("KVMTRUST_LEDGER");
+	o->ca = getenv("KVMTRUST_LEDGER_CA");
+	o->key = getenv("KVMTRUST_LEDGER_KEY");
+	o->cert = getenv("KVMTRUST_LEDGER_CERT");
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+l:c:k:C:jsh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': o->spec = optarg; break;
+		case 'c': o->ca = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'C': o->cert = optarg; break;
+		case 'j': o->mode = KT_PRINT_JSON; break;
+		case 's': o->mode = KT_PRINT_SCRIPT; break;
+		case 'h':
+			usage(stdout);
+			*status = KT_EXIT_OK;
+			return -1;
+		default:
+			usage(stderr);
+			*status = KT_EXIT_USAGE;
+			return -1;
+		}
+	}
+	if (optind >= argc || !strcmp(argv[optind], "help")) {
+		usage(optind >= argc ? stderr : stdout);
+		*status = optind >= argc ? KT_EXIT_USAGE : KT_EXIT_OK;
+		return -1;
+	}
+	return optind;
+}
+
+int ledger_opts_open(struct ledger_opts *o, int need_ca)
+{
+	struct kt_err err = { 0 };
+
+	if ((need_ca || o->ca) && kt_ledger_auth_load(o->ca, &o->auth, &err))
+		return ledger_error(&err);
+	if (kt_ledger_open(o->spec, o->auth, &o->log, &err)) {
+		kt_ledger_auth_free(o->auth);
+		o->auth = NULL;
+		return ledger_error(&err);
+	}
+	kt_print_start(o->mode);
+	return 0;
+}
+
+void ledger_opts_close(struct ledger_opts *o)
+{
+	kt_ledger_close(o->log);
+	kt_ledger_auth_free(o->auth);
+	o->log = NULL;
+	o->auth = NULL;
+}
+
+int ledger_error(const struct kt_err *err)
+{
+	const char *check = err->check ? err->check : "";
+
+	fprintf(stderr, "Error: %s\n", err->msg);
+	if (!strcmp(check, "missing") || !strcmp(check, "vm"))
+		return KT_EXIT_NOT_FOUND;
+	if (!strcmp(check, "unavailable"))
+		return KT_EXIT_UNAVAILABLE;
+	if (!strcmp(check, "authorization") || !strcmp(check, "key"))
+		return KT_EXIT_PERM;
+	return KT_EXIT_FAILURE;
+}
+
+int ledger_parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno || *end ? -1 : 0;
+}

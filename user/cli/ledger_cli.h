@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What 'kvmtrust ledger' and 'kvmtrust score' share: the options naming
+ * the ledger, its CA and the output form, and the exit codes of their
+ * verdicts (beyond exitcodes.h).
+ */
+#ifndef KVMTRUST_LEDGER_CLI_H
+#define KVMTRUST_LEDGER_CLI_H
+
+#include <stdio.h>
+
+#include "error.h"
+#include "exitcodes.h"
+#include "ledger.h"
+#include "ledger_auth.h"
+#include "print.h"
+
+enum {
+	KT_EXIT_SCORE_VERIFY = KT_EXIT_DECISION_BASE,	/* 50..75: extra verification */
+	KT_EXIT_SCORE_DENY,				/* < 50: blocked */
+	KT_EXIT_LEDGER_BAD,				/* verify found a bad entry */
+};
+
+struct ledger_opts {
+	const char *spec, *ca, *key, *cert;
+	enum kt_print_mode mode;
+	struct kt_ledger_auth *auth;
+	struct kt_ledger *log;
+};
+
+/*
+ * Parses the options before the command word; returns the index of the
+ * command word, or -1 after printing usage (exit code in *status).
+ */
+int ledger_opts_parse(int argc, char *argv[], struct ledger_opts *o,
+		      void (*usage)(FILE *), int *status);
+/* Opens the ledger, with its CA when need_ca (or when --ca was given). */
+int ledger_opts_open(struct ledger_opts *o, int need_ca);
+void ledger_opts_close(struct ledger_opts *o);
+
+/* Prints "Error: <msg>" and maps the failed check to an exit code. */
+int ledger_error(const struct kt_err *err);
+
+/* Strict unsigned decimal; -1 if not one. */
+int ledger_parse_u64(const char *s, uint64_t *out);
+
+#endif
