@@ -30,7 +30,8 @@ static void usage(FILE *file)
 		"       %s grant show GRANT [--json | --script]\n"
 		"       %s grant verify GRANT [--owner-anchors DIR] [--owner-crls DIR]\n"
 		"                      [--host-anchors DIR] [--at TIME] [--json | --script]\n"
-		"       %s grant revoke GRANT|--id UUID --signer DIR [--ledger SPEC] [--ledger-ca PATH]\n"
+		"       %s grant revoke GRANT|--id UUID [--key KEY --cert CERT] [--ledger SPEC]\n"
+		"                      [--ledger-ca PATH]\n"
 		"\nTIME is 2026-11-23T04:00:00Z, @SECONDS or now. GRANT is a file or '-'.\n"
 		"See kvmtrust-grant(8).\n", prog, prog, prog, prog);
 }
@@ -371,20 +372,20 @@ out:
 
 static int do_revoke(int argc, char *argv[])
 {
-	enum { O_ID = 256, O_SIGNER, O_LEDGER, O_LEDGER_CA };
+	enum { O_ID = 256, O_KEY, O_CERT, O_LEDGER, O_LEDGER_CA };
 	static const struct option opts[] = {
 		{ "id", required_argument, NULL, O_ID },
-		{ "signer", required_argument, NULL, O_SIGNER },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "cert", required_argument, NULL, O_CERT },
 		{ "ledger", required_argument, NULL, O_LEDGER },
 		{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *id = NULL, *signer_dir = NULL, *spec = NULL, *ca = NULL;
+	const char *id = NULL, *key = NULL, *cert = NULL, *spec = NULL, *ca = NULL;
 	struct kt_ledger_signer signer = { 0 };
-	struct kt_ledger *log = NULL;
+	struct grant_cli_ledger ledger = { 0 };
 	struct kt_err err = { 0 };
-	char key[4096], cert[4096];
 	struct kt_grant g = { 0 };
 	char *text = NULL;
 	uint64_t index;
@@ -393,17 +394,18 @@ static int do_revoke(int argc, char *argv[])
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case O_ID: id = optarg; break;
-		case O_SIGNER: signer_dir = optarg; break;
+		case O_KEY: key = optarg; break;
+		case O_CERT: cert = optarg; break;
 		case O_LEDGER: spec = optarg; break;
 		case O_LEDGER_CA: ca = optarg; break;
 		case 'h': usage(stdout); return KT_EXIT_OK;
 		default: usage(stderr); return KT_EXIT_USAGE;
 		}
 	}
-	if (!signer_dir || (!id) == (optind == argc) || argc - optind > 1)
-		return bad_usage("%s", "revoke needs --signer and either a grant file or --id");
+	if ((!id) == (optind == argc) || argc - optind > 1)
+		return bad_usage("%s", "revoke needs either a grant file or --id");
 	if (!id) {
-		/* Revoking needs no trust in the grant: any id it names may go. */
+		/* Revoking needs no trust in the grant: whatever id it names may go. */
 		text = grant_cli_read(argv[optind], &err);
 		if (!text || kt_grant_parse(text, &g, &err))
 			goto fail;
@@ -411,11 +413,10 @@ static int do_revoke(int argc, char *argv[])
 	} else if (!kt_uuid_valid(id)) {
 		return bad_usage("grant id '%s' is not a lowercase UUID", id);
 	}
-	snprintf(key, sizeof(key), "%s/key.pem", signer_dir);
-	snprintf(cert, sizeof(cert), "%s/cert.pem", signer_dir);
-	if (kt_ledger_signer_load(key, cert, &signer, &err) ||
-	    grant_cli_ledger(spec, ca, &log, &err) ||
-	    kt_grant_ledger_revoke(log, &signer, id, time(NULL), &index, &err))
+	if (kt_ledger_signer_load(grant_cli_path(key, KT_LEDGER_KEY_ENV, NULL),
+				  grant_cli_path(cert, KT_LEDGER_CERT_ENV, NULL), &signer, &err) ||
+	    grant_cli_ledger_open(spec, ca, &ledger, &err) ||
+	    kt_grant_ledger_revoke(ledger.log, &signer, id, time(NULL), &index, &err))
 		goto fail;
 	printf("grant %s revoked (ledger entry %llu)\n", id, (unsigned long long)index);
 	ret = KT_EXIT_OK;
@@ -423,7 +424,7 @@ static int do_revoke(int argc, char *argv[])
 fail:
 	ret = grant_cli_error(&err, KT_EXIT_FAILURE);
 out:
-	kt_ledger_close(log);
+	grant_cli_ledger_close(&ledger);
 	kt_ledger_signer_free(&signer);
 	kt_grant_free(&g);
 	free(text);

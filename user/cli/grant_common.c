@@ -73,19 +73,24 @@ const char *grant_cli_path(const char *option, const char *env, const char *fall
 	return value && *value ? value : fallback;
 }
 
-int grant_cli_ledger(const char *spec, const char *ca, struct kt_ledger **out,
-		     struct kt_err *err)
+int grant_cli_ledger_open(const char *spec, const char *ca, struct grant_cli_ledger *l,
+			  struct kt_err *err)
 {
-	struct kt_ledger_auth *auth;
-
-	if (kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, KT_LEDGER_CA_DEFAULT),
-				&auth, err))
+	memset(l, 0, sizeof(*l));
+	if (kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, NULL), &l->auth, err))
 		return -1;
-	if (kt_ledger_open(spec, auth, out, err)) {
-		kt_ledger_auth_free(auth);
+	if (kt_ledger_open(spec, l->auth, &l->log, err)) {
+		grant_cli_ledger_close(l);
 		return -1;
 	}
 	return 0;
+}
+
+void grant_cli_ledger_close(struct grant_cli_ledger *l)
+{
+	kt_ledger_close(l->log);
+	kt_ledger_auth_free(l->auth);
+	memset(l, 0, sizeof(*l));
 }
 
 int grant_cli_error(const struct kt_err *err, int status)

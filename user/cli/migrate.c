@@ -109,6 +109,7 @@ static int do_check(int argc, char *argv[])
 	struct kt_migrate_request req = { 0 };
 	struct kt_migrate_result res;
 	struct kt_err err = { 0 }, ledger_err = { 0 };
+	struct grant_cli_ledger ledger = { 0 };
 	STACK_OF(X509) *host_chain = NULL;
 	int opt, ret = KT_EXIT_MIGRATE_ERROR;
 	char *text = NULL;
@@ -162,8 +163,9 @@ static int do_check(int argc, char *argv[])
 	req.host = sk_X509_shift(host_chain);
 	req.host_untrusted = host_chain;
 	/* An unreadable ledger still lets every other rule report; it ends in "error". */
-	if (grant_cli_ledger(spec, ledger_ca, &req.ledger, &ledger_err))
+	if (grant_cli_ledger_open(spec, ledger_ca, &ledger, &ledger_err))
 		grant_cli_error(&ledger_err, 0);
+	req.ledger = ledger.log;
 	if (kt_migrate_check(&req, &res, &err)) {
 		ret = grant_cli_error(&err, KT_EXIT_MIGRATE_ERROR);
 		goto out;
@@ -181,7 +183,7 @@ out:
 	kt_pki_dir_free(req.owner_crls);
 	kt_pki_dir_free(req.host_anchors);
 	kt_pki_dir_free(req.host_crls);
-	kt_ledger_close(req.ledger);
+	grant_cli_ledger_close(&ledger);
 	return ret;
 }
 
