@@ -207,7 +207,9 @@ out:
 	return ret;
 }
 
-static void print_list(const char *key, const char *label, const struct kt_strlist *l)
+/* An empty list reads "empty" as text, "-" in the script form, [] in JSON. */
+static void print_list(const char *key, const char *label, const struct kt_strlist *l,
+		       const char *empty)
 {
 	size_t i;
 
@@ -215,8 +217,8 @@ static void print_list(const char *key, const char *label, const struct kt_strli
 	kt_print_text("  %-15s", label);
 	for (i = 0; i < l->n; i++)
 		kt_print_string(NULL, i ? ", %s" : "%s", l->v[i]);
-	if (!l->n)
-		kt_print_text("(any)");
+	if (!l->n && !kt_print_is_json())
+		kt_print_string(NULL, empty, NULL);
 	kt_print_text("\n");
 	kt_print_close_array();
 }
@@ -233,7 +235,11 @@ static void print_time(const char *key, const char *label, int64_t t)
 	kt_print_text(" (%s)\n", buf);
 }
 
-/* Columns of the script form: id vm issuer iat nbf exp, then one line per list. */
+/*
+ * Script form: "id vm issuer iat nbf exp", then one line per list in the
+ * order ca_keyids regions sites hosts_allow hosts_deny delegate_certs
+ * delegate_keys ("-" when empty).
+ */
 static void print_grant(const struct kt_grant *g)
 {
 	kt_print_open_object(NULL);
@@ -243,13 +249,13 @@ static void print_grant(const struct kt_grant *g)
 	print_time("iat", "issued", g->iat);
 	print_time("nbf", "not before", g->nbf);
 	print_time("exp", "not after", g->exp);
-	print_list("ca_keyids", "host CAs", &g->ca_keyids);
-	print_list("regions", "regions", &g->regions);
-	print_list("sites", "sites", &g->sites);
-	print_list("hosts_allow", "allowed hosts", &g->hosts_allow);
-	print_list("hosts_deny", "denied hosts", &g->hosts_deny);
-	print_list("delegate_certs", "delegate certs", &g->delegate_certs);
-	print_list("delegate_keys", "delegate keys", &g->delegate_spkis);
+	print_list("ca_keyids", "host CAs", &g->ca_keyids, "(none)");
+	print_list("regions", "regions", &g->regions, "(any)");
+	print_list("sites", "sites", &g->sites, "(any)");
+	print_list("hosts_allow", "allowed hosts", &g->hosts_allow, "(any)");
+	print_list("hosts_deny", "denied hosts", &g->hosts_deny, "(none)");
+	print_list("delegate_certs", "delegate certs", &g->delegate_certs, "(none)");
+	print_list("delegate_keys", "delegate keys", &g->delegate_spkis, "(none)");
 }
 
 static int parse_print_mode(const char *arg, enum kt_print_mode *mode)

@@ -422,11 +422,11 @@ int kt_grant_verify(const struct kt_grant *g, const struct kt_grant_trust *trust
 int kt_grant_check_window(const struct kt_grant *g, time_t now, struct kt_err *err)
 {
 	if ((int64_t)now < g->nbf)
-		return kt_fail(err, "window", "grant is not valid before %lld (now %lld)",
-			       (long long)g->nbf, (long long)now);
+		return kt_fail(err, "window", "grant is not valid before %lld, %lld s from now",
+			       (long long)g->nbf, (long long)(g->nbf - (int64_t)now));
 	if ((int64_t)now >= g->exp)
-		return kt_fail(err, "window", "grant expired at %lld (now %lld)",
-			       (long long)g->exp, (long long)now);
+		return kt_fail(err, "window", "grant expired at %lld, %lld s ago",
+			       (long long)g->exp, (long long)((int64_t)now - g->exp));
 	return 0;
 }
 

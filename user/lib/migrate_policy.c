@@ -59,6 +59,28 @@ static enum kt_rule_outcome pass(struct kt_err *err, const char *fmt, ...)
 /* kt_fail() for rule functions: records the check and reports FAIL. */
 #define FAIL(err, check, ...) (kt_fail(err, check, __VA_ARGS__), KT_RULE_FAIL)
 
+static const char *subject(X509 *cert, char *buf, size_t len)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	int n = 0;
+
+	if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0)
+		n = BIO_read(bio, buf, (int)len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	BIO_free(bio);
+	return buf;
+}
+
+/* ISO 8601 UTC, for details a person reads. */
+static const char *iso(int64_t t, char buf[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
+	return buf;
+}
+
 static enum kt_rule_outcome rule_grant(struct ctx *c, struct kt_err *err)
 {
 	const struct kt_grant_trust trust = {
@@ -87,7 +109,7 @@ static enum kt_rule_outcome rule_grant_revoked(struct ctx *c, struct kt_err *err
 	if (c->facts.grant_revoked)
 		return FAIL(err, "revoked", "grant %s is revoked (ledger entry %llu)", c->grant.id,
 			    (unsigned long long)c->facts.grant_revoked_at);
-	return pass(err, "no revocation of grant %s in %llu ledger entries", c->grant.id,
+	return pass(err, "grant %s not revoked (ledger of %llu entries)", c->grant.id,
 		    (unsigned long long)c->facts.entries);
 }
 
@@ -105,7 +127,7 @@ static enum kt_rule_outcome rule_delegate(struct ctx *c, struct kt_err *err)
 
 	if (!c->req->admin)
 		return FAIL(err, "delegate", "no administrator certificate given");
-	X509_NAME_oneline(X509_get_subject_name(c->req->admin), name, sizeof(name));
+	subject(c->req->admin, name, sizeof(name));
 	if (kt_cert_sha256(c->req->admin, fp) || kt_cert_spki_sha256(c->req->admin, spki))
 		return FAIL(err, "delegate", "cannot hash the administrator certificate");
 	if (!kt_strlist_has(&c->grant.delegate_certs, fp) &&
@@ -154,7 +176,7 @@ static enum kt_rule_outcome rule_host_ca(struct ctx *c, struct kt_err *err)
 		if (kt_cert_keyid(ca, keyid))
 			return FAIL(err, "host-ca", "cannot compute a CA key identifier");
 		if (kt_strlist_has(&c->grant.ca_keyids, keyid)) {
-			X509_NAME_oneline(X509_get_subject_name(ca), name, sizeof(name));
+			subject(ca, name, sizeof(name));
 			return pass(err, "allowed CA \"%s\" (%s) at depth %d", name, keyid, i);
 		}
 	}
@@ -188,10 +210,12 @@ static enum kt_rule_outcome rule_host_list(struct ctx *c, struct kt_err *err)
 
 static enum kt_rule_outcome rule_window(struct ctx *c, struct kt_err *err)
 {
+	char a[32], b[32], n[32];
+
 	if (kt_grant_check_window(&c->grant, c->now, err))
 		return KT_RULE_FAIL;
-	return pass(err, "%lld <= now %lld < %lld", (long long)c->grant.nbf,
-		    (long long)c->now, (long long)c->grant.exp);
+	return pass(err, "%s <= now %s < %s", iso(c->grant.nbf, a), iso(c->now, n),
+		    iso(c->grant.exp, b));
 }
 
 static enum kt_rule_outcome rule_host_compromise(struct ctx *c, struct kt_err *err)
