@@ -1,0 +1,197 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# End to end: kvmtrust grant issue|show|verify|revoke and kvmtrust migrate
+# check through the CLI, against a CA tree made with the openssl command
+# (the same profiles as pki.h writes: host UUID as a urn:uuid SAN, region
+# and site in the KtLocation extension) and a SQLite ledger.
+#
+#   owner root ── alice (owner), bob (delegate), mallory
+#   host root ─┬─ CA eu ─┬─ host a   eu-west/fra1
+#              │         └─ CA eu-sub ── host a1   eu-west/fra2
+#              └─ CA us ── host b   us-east/nyc1   (the VM runs here, writes the ledger)
+#
+# Exit codes of migrate check: 0 allow, 10 verify, 11 deny, 12 error.
+set -u
+cd "$(dirname "$0")/../.."
+. scripts/lib/tap.sh
+
+KVMTRUST=$PWD/user/kvmtrust
+VM=7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b
+HOST_A=0b7e6a3c-5f1d-4c2e-9a8b-1d2c3e4f5a6b
+HOST_A1=1c8f7b4d-6a2e-4d3f-8b9c-2e3d4f5a6b7c
+HOST_B=2d9a8c5e-7b3f-4e4a-9cad-3f4e5a6b7c8d
+LOCATION_OID=2.25.264286144897116771463239012726682064709
+
+dir=$(mktemp -d /tmp/kt-grant-sh.XXXXXX)
+cleanup() { [ -n "${KT_KEEP:-}" ] || rm -rf "$dir"; }
+trap cleanup EXIT
+cd "$dir"
+
+export KVMTRUST_OWNER_ANCHORS=$dir/owner-anchors
+export KVMTRUST_HOST_ANCHORS=$dir/host-anchors
+export KVMTRUST_LEDGER=sqlite:$dir/ledger.db
+export KVMTRUST_LEDGER_CA=$dir/ledger-ca
+export KVMTRUST_LEDGER_KEY=$dir/host-b/key.pem
+export KVMTRUST_LEDGER_CERT=$dir/host-b/cert.pem
+
+kt() { echo "# kvmtrust $*" >&2; "$KVMTRUST" "$@"; }
+# Exit status of a command; its output kept in $dir/out, errors in $dir/err.
+status_of() { "$@" >"$dir/out" 2>"$dir/err"; echo $?; }
+# The script-form line of one rule: "rule outcome check detail".
+rule_line() { grep -P "^$1\t" "$dir/out" | cut -f1-3; }
+
+# --- a CA tree with the openssl command ----------------------------------
+
+# make_cert NAME ISSUER KIND [UUID REGION SITE]: ISSUER "-" for a root.
+make_cert() {
+	local name=$1 issuer=$2 kind=$3 uuid=${4:-} region=${5:-} site=${6:-}
+	mkdir -p "$name"
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$name/key.pem" 2>/dev/null || return 1
+	chmod 600 "$name/key.pem"
+	{
+		echo "[ext]"
+		echo "subjectKeyIdentifier = hash"
+		[ "$issuer" = - ] || echo "authorityKeyIdentifier = keyid"
+		case $kind in
+		ca)	echo "basicConstraints = critical, CA:TRUE"
+			echo "keyUsage = critical, keyCertSign, cRLSign" ;;
+		host)	echo "basicConstraints = critical, CA:FALSE"
+			echo "keyUsage = critical, digitalSignature"
+			echo "subjectAltName = URI:urn:uuid:$uuid"
+			echo "$LOCATION_OID = ASN1:SEQUENCE:location"
+			echo "[location]"
+			echo "region = UTF8:$region"
+			echo "site = UTF8:$site" ;;
+		user)	echo "basicConstraints = critical, CA:FALSE"
+			echo "keyUsage = critical, digitalSignature" ;;
+		esac
+	} >"$name/ext.cnf"
+	if [ "$issuer" = - ]; then
+		openssl req -x509 -new -key "$name/key.pem" -subj "/CN=$name" -days 3650 \
+			-config "$name/ext.cnf" -extensions ext -out "$name/cert.pem" 2>/dev/null || return 1
+		: >"$name/chain.pem"
+	else
+		openssl req -new -key "$name/key.pem" -subj "/CN=$name" -config "$name/ext.cnf" 2>/dev/null |
+		openssl x509 -req -CA "$issuer/cert.pem" -CAkey "$issuer/key.pem" -days 365 \
+			-set_serial "0x$(openssl rand -hex 15)" -extfile "$name/ext.cnf" -extensions ext \
+			-out "$name/cert.pem" 2>/dev/null || return 1
+		cat "$name/cert.pem" "$issuer/chain.pem" >"$name/chain.pem"
+	fi
+	if [ "$kind" = ca ]; then
+		printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s\ncrlnumber = %s\ndefault_md = sha256\ndefault_crl_days = 7\n' \
+			"$dir/$name/index.txt" "$dir/$name/crlnumber" >"$name/ca.cnf"
+		: >"$name/index.txt"
+		echo 01 >"$name/crlnumber"
+		openssl ca -gencrl -config "$name/ca.cnf" -keyfile "$name/key.pem" \
+			-cert "$name/cert.pem" -out "$name/crl.pem" 2>/dev/null || return 1
+	fi
+}
+
+make_tree() {
+	make_cert owner-root - ca &&
+	make_cert alice owner-root user && make_cert bob owner-root user &&
+	make_cert mallory owner-root user &&
+	make_cert host-root - ca && make_cert eu host-root ca && make_cert eu-sub eu ca &&
+	make_cert us host-root ca &&
+	make_cert host-a eu host "$HOST_A" eu-west fra1 &&
+	make_cert host-a1 eu-sub host "$HOST_A1" eu-west fra2 &&
+	make_cert host-b us host "$HOST_B" us-east nyc1 || return 1
+	mkdir -p owner-anchors host-anchors ledger-ca
+	cp owner-root/cert.pem owner-anchors/owner-root.pem
+	cp owner-root/crl.pem owner-anchors/owner-root.crl
+	cp host-root/cert.pem host-anchors/host-root.pem
+	for ca in host-root eu eu-sub us; do
+		cp "$ca/crl.pem" "host-anchors/$ca.crl"
+		cp "$ca/cert.pem" "ledger-ca/$ca.pem"
+	done
+}
+
+issue() { kt grant issue --owner alice --vm "$VM" --ca eu/cert.pem --delegate bob/cert.pem "$@"; }
+check() { kt migrate check --vm "$VM" --grant vm.grant --by bob/cert.pem --script "$@"; }
+
+tap_plan 31
+
+if ! command -v openssl >/dev/null || ! make_tree >setup.log 2>&1; then
+	cat setup.log 2>/dev/null | tap_diag
+	for i in $(seq 31); do tap_skip "grant end to end $i" "cannot build a CA tree with openssl"; done
+	exit 0
+fi
+
+# --- the grant document ----------------------------------------------------
+
+tap_ok "the owner issues a grant" \
+	issue --region eu-west --deny-host "$HOST_B" --days 30 --id 5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d -o vm.grant
+kt grant show vm.grant --script >"$dir/out"
+tap_is "show --script: id, vm and issuer" "$(head -1 "$dir/out" | cut -f1-3)" \
+	"5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d	$VM	CN=alice"
+tap_is "show --script: the CA key identifier, regions, sites" "$(sed -n 2,4p "$dir/out" | tr '\n' ' ')" \
+	"$(openssl x509 -in eu/cert.pem -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' :' | tr A-F a-f) eu-west - "
+tap_ok "show --json is JSON naming the vm" \
+	bash -c "'$KVMTRUST' grant show vm.grant --json | grep -q '\"vm\": \"$VM\"'"
+tap_ok "verify accepts the owner's grant" kt grant verify vm.grant --host-anchors host-anchors
+tap_fails_with "verify under the host anchors refuses it" "Error: chain: .*owner trust anchors" \
+	kt grant verify vm.grant --owner-anchors host-anchors
+sed 's/\(^[^.]*\.[^.]\{20\}\)./\1A/' vm.grant >tampered.grant
+cmp -s vm.grant tampered.grant && sed -i 's/\(^[^.]*\.[^.]\{20\}\)./\1B/' tampered.grant
+tap_fails_with "verify refuses a tampered byte" "Error: (signature|structure): " \
+	kt grant verify tampered.grant
+tap_fails_with "a host CA cannot issue a grant" "Error: signer: .*ca certificate" \
+	kt grant issue --owner eu --vm "$VM" --ca eu/cert.pem --delegate bob/cert.pem --days 1
+tap_fails_with "a grant without a delegate is refused" "delegate" \
+	kt grant issue --owner alice --vm "$VM" --ca eu/cert.pem --days 1
+tap_is "bad usage exits 2" "$(status_of kt grant issue --vm "$VM")" 2
+
+# --- the decision ----------------------------------------------------------
+
+tap_ok "host b attests the VM" kt ledger append attest "$VM" pass
+tap_is "host a (under CA eu): allow, exit 0" "$(status_of check --to host-a/chain.pem)" 0
+tap_is "  decision line" "$(head -1 "$dir/out" | cut -f1,2,4,5)" "allow	$VM	$HOST_A	100"
+tap_is "  every rule listed" "$(tail -n +2 "$dir/out" | cut -f1 | tr '\n' ' ')" \
+	"grant vm grant-revoked delegate host-cert host-ca region host-list window host-compromise trust-score "
+tap_is "host a1 (under sub-CA eu-sub): allow" "$(status_of check --to host-a1/chain.pem)" 0
+tap_is "host b (sibling CA us): deny, exit 11" "$(status_of check --to host-b/chain.pem)" 11
+tap_is "  host-ca fails" "$(rule_line host-ca)" "host-ca	fail	host-ca"
+tap_is "  region and deny list fail too" "$(rule_line region; rule_line host-list)" \
+	"region	fail	region
+host-list	fail	deny-list"
+tap_is "mallory is not a delegate: deny" \
+	"$(status_of kt migrate check --vm "$VM" --to host-a/chain.pem --grant vm.grant --by mallory/cert.pem --script)" 11
+tap_is "  delegate fails, later rules still pass" "$(rule_line delegate; rule_line host-ca)" \
+	"delegate	fail	delegate
+host-ca	pass	-"
+tap_is "--json: deny with the eleven rules" \
+	"$(kt migrate check --vm "$VM" --to host-b/chain.pem --grant vm.grant --by bob/cert.pem --json |
+	   grep -cE '"rule"|"decision": "deny"')" 12
+
+tap_ok "two failed attestations" bash -c "'$KVMTRUST' ledger append attest $VM fail && '$KVMTRUST' ledger append attest $VM fail"
+tap_is "score 60: allow after full verification, exit 10" "$(status_of check --to host-a/chain.pem)" 10
+tap_is "  the trust score asks for verification" "$(rule_line trust-score)" "trust-score	verify	-"
+
+# Wrong-window grants, issued with explicit times.
+now=$(date +%s)
+issue --not-before "@$((now - 7200))" --not-after "@$((now - 3600))" -o expired.grant 2>&1 | tap_diag
+issue --not-before "@$((now + 3600))" --days 1 -o future.grant 2>&1 | tap_diag
+tap_is "expired grant: deny by window" \
+	"$(status_of check --to host-a/chain.pem --grant expired.grant; rule_line window)" "11
+window	fail	window"
+tap_is "not yet valid grant: deny by window" \
+	"$(status_of check --to host-a/chain.pem --grant future.grant; rule_line window)" "11
+window	fail	window"
+
+tap_ok "a host flags host a1 compromised" kt ledger append compromise "$HOST_A1"
+tap_is "compromised host a1: deny" \
+	"$(status_of check --to host-a1/chain.pem; rule_line host-compromise)" "11
+host-compromise	fail	compromised"
+
+tap_ok "the grant is revoked in the ledger" kt grant revoke vm.grant
+tap_is "revoked grant: deny by grant-revoked" \
+	"$(status_of check --to host-a/chain.pem; rule_line grant-revoked)" "11
+grant-revoked	fail	revoked"
+
+tap_is "unreadable ledger: error, exit 12, rules still listed" \
+	"$(status_of check --to host-a/chain.pem --ledger sqlite:/nonexistent/kt/ledger.db; grep -c "	" "$dir/out"; rule_line grant-revoked)" "12
+12
+grant-revoked	error	ledger"
+
+tap_done
