@@ -59,16 +59,10 @@ static enum kt_rule_outcome pass(struct kt_err *err, const char *fmt, ...)
 /* kt_fail() for rule functions: records the check and reports FAIL. */
 #define FAIL(err, check, ...) (kt_fail(err, check, __VA_ARGS__), KT_RULE_FAIL)
 
-static const char *subject(X509 *cert, char *buf, size_t len)
+/* The RFC 2253 subject, as pki.h reads it everywhere else. */
+static const char *subject(X509 *cert, struct kt_cert_info *info)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	int n = 0;
-
-	if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0)
-		n = BIO_read(bio, buf, (int)len - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	BIO_free(bio);
-	return buf;
+	return kt_pki_cert_info(cert, info, NULL) ? "(unreadable certificate)" : info->subject;
 }
 
 /* ISO 8601 UTC, for details a person reads. */
@@ -123,11 +117,13 @@ static int cert_time_valid(X509 *cert, time_t now)
 
 static enum kt_rule_outcome rule_delegate(struct ctx *c, struct kt_err *err)
 {
-	char fp[65], spki[65], name[256];
+	struct kt_cert_info info;
+	char fp[65], spki[65];
+	const char *name;
 
 	if (!c->req->admin)
 		return FAIL(err, "delegate", "no administrator certificate given");
-	subject(c->req->admin, name, sizeof(name));
+	name = subject(c->req->admin, &info);
 	if (kt_cert_sha256(c->req->admin, fp) || kt_cert_spki_sha256(c->req->admin, spki))
 		return FAIL(err, "delegate", "cannot hash the administrator certificate");
 	if (!kt_strlist_has(&c->grant.delegate_certs, fp) &&
@@ -166,7 +162,8 @@ static enum kt_rule_outcome rule_host_cert(struct ctx *c, struct kt_err *err)
 
 static enum kt_rule_outcome rule_host_ca(struct ctx *c, struct kt_err *err)
 {
-	char keyid[2 * KT_KEYID_LEN + 1], name[256];
+	char keyid[2 * KT_KEYID_LEN + 1];
+	struct kt_cert_info info;
 	X509 *ca;
 	int i;
 
@@ -176,8 +173,8 @@ static enum kt_rule_outcome rule_host_ca(struct ctx *c, struct kt_err *err)
 		if (kt_cert_keyid(ca, keyid))
 			return FAIL(err, "host-ca", "cannot compute a CA key identifier");
 		if (kt_strlist_has(&c->grant.ca_keyids, keyid)) {
-			subject(ca, name, sizeof(name));
-			return pass(err, "allowed CA \"%s\" (%s) at depth %d", name, keyid, i);
+			return pass(err, "allowed CA \"%s\" (%s) at depth %d", subject(ca, &info),
+				    keyid, i);
 		}
 	}
 	return FAIL(err, "host-ca", "no CA on the host's path to its root is allowed by the grant");
@@ -300,7 +297,8 @@ static void run_rule(struct ctx *c, size_t i)
 		return;
 	}
 	r->outcome = rules[i].fn(c, &err);
-	r->check = r->outcome == KT_RULE_FAIL ? (err.check ? err.check : rules[i].name) : NULL;
+	if (r->outcome == KT_RULE_FAIL || r->outcome == KT_RULE_ERROR)
+		r->check = err.check ? err.check : rules[i].name;
 	snprintf(r->detail, sizeof(r->detail), "%s", err.msg);
 }
 
