@@ -132,6 +132,9 @@ static int append_one(struct ledger_opts *o, struct kt_ledger_signer *s, int arg
 
 	if (ret)
 		return ret;
+	/* Words checked before the key is even loaded: usage errors stay usage errors. */
+	if (!s)
+		return 0;
 	if (kt_ledger_append(o->log, s, &e, leaf, &err))
 		return ledger_error(&err);
 	print_appended(&e, leaf);
@@ -168,11 +171,17 @@ static int cmd_append(struct ledger_opts *o, int argc, char *argv[])
 {
 	struct kt_ledger_signer signer;
 	struct kt_err err = { 0 };
+	bool batch = argc == 1 && !strcmp(argv[0], "-");
 	int ret;
 
+	if (!batch) {
+		ret = append_one(o, NULL, argc, argv);
+		if (ret)
+			return ret;
+	}
 	if (kt_ledger_signer_load(o->key, o->cert, &signer, &err))
 		return ledger_error(&err);
-	if (argc == 1 && !strcmp(argv[0], "-"))
+	if (batch)
 		ret = append_batch(o, &signer);
 	else
 		ret = append_one(o, &signer, argc, argv);

@@ -463,7 +463,7 @@ static int writer_may_write(const struct kt_ledger_entry *e, const uint8_t signe
 		return 0;
 	kt_uuid_format(signer, a);
 	kt_uuid_format(e->host_id, b);
-	return kt_fail(err, "authorization", "host %s may not write a %s entry for host %s", a,
+	return kt_fail(err, "authorization", "host %s may not write %s entries for host %s", a,
 		       kt_ledger_kind_name(e->kind), b);
 }
 
@@ -566,12 +566,14 @@ int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 
 	if (!log->auth)
 		return kt_fail(err, "authorization", "appending needs the ledger CA (--ca)");
-	if (kt_ledger_auth_check(log->auth, s->cert, s->cert_len, now, &pub, signer_host, err))
+	if (!e->time)
+		e->time = now;
+	/* verify judges the certificate at the entry's time: so must append. */
+	if (kt_ledger_auth_check(log->auth, s->cert, s->cert_len, now, &pub, signer_host, err) ||
+	    kt_ledger_auth_check(log->auth, s->cert, s->cert_len, e->time, &pub, signer_host, err))
 		return -1;
 	if (EVP_PKEY_eq(pub, s->key) != 1)
 		return kt_fail(err, "key", "signing key does not match its certificate");
-	if (!e->time)
-		e->time = now;
 	if ((e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE) &&
 	    is_zero(e->host_id, KT_UUID_LEN))
 		memcpy(e->host_id, signer_host, KT_UUID_LEN);

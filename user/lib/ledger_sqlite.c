@@ -5,6 +5,7 @@
  * inserts the entry and replaces the head; SQLite's atomic commit makes a
  * process killed at any point leave the old head or the new one.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ struct sqlite_backend {
 	struct kt_ledger_backend ops;
 	sqlite3 *db;
 	sqlite3_stmt *get_head, *get_entry, *scan, *put_entry, *put_head;
+	bool damaged;		/* opened read-only for forensics, see open_damaged() */
 };
 
 static const char schema[] =
@@ -133,6 +135,8 @@ static int sq_append(struct kt_ledger_backend *b, uint64_t version, uint64_t ind
 	size_t len;
 	int ret = -1;
 
+	if (s->damaged)
+		return kt_fail(err, "storage", "the ledger file is damaged: run 'kvmtrust ledger verify'");
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return db_fail(s, err, "cannot start the append");
 	if (sq_head(b, &rec, &len, &current, err))
@@ -184,6 +188,38 @@ static int prepare(struct sqlite_backend *s, const char *sql, sqlite3_stmt **st)
 	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
 }
 
+static int prepare_all(struct sqlite_backend *s)
+{
+	return prepare(s, "SELECT size, record FROM ledger_head WHERE id = 1", &s->get_head) ||
+	       prepare(s, "SELECT data FROM ledger_entries WHERE idx = ?1", &s->get_entry) ||
+	       prepare(s, "SELECT idx, data FROM ledger_entries WHERE idx >= ?1 AND idx < ?2 "
+		          "ORDER BY idx", &s->scan) ||
+	       prepare(s, "INSERT INTO ledger_entries (idx, data) VALUES (?1, ?2)",
+		       &s->put_entry) ||
+	       prepare(s, "INSERT OR REPLACE INTO ledger_head (id, size, record) "
+		          "VALUES (1, ?1, ?2)", &s->put_head);
+}
+
+/*
+ * A file cut short makes SQLite refuse it whole (its header counts more
+ * pages than there are). For verify to name the first entry lost, such a
+ * file is opened read-only with writable_schema, which makes SQLite read
+ * what is there and fail at the first missing page. Appends are refused.
+ */
+static int open_damaged(struct sqlite_backend *s)
+{
+	sqlite3_stmt **st[] = { &s->get_head, &s->get_entry, &s->scan, &s->put_entry, &s->put_head };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		sqlite3_finalize(*st[i]);
+		*st[i] = NULL;
+	}
+	s->damaged = true;
+	return sqlite3_exec(s->db, "PRAGMA query_only=ON; PRAGMA writable_schema=ON;", NULL,
+			    NULL, NULL) != SQLITE_OK || prepare_all(s);
+}
+
 struct kt_ledger_backend *kt_ledger_sqlite_open(const char *path, struct kt_err *err)
 {
 	struct sqlite_backend *s = calloc(1, sizeof(*s));
@@ -203,16 +239,12 @@ struct kt_ledger_backend *kt_ledger_sqlite_open(const char *path, struct kt_err 
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    prepare(s, "SELECT size, record FROM ledger_head WHERE id = 1", &s->get_head) ||
-	    prepare(s, "SELECT data FROM ledger_entries WHERE idx = ?1", &s->get_entry) ||
-	    prepare(s, "SELECT idx, data FROM ledger_entries WHERE idx >= ?1 AND idx < ?2 "
-		       "ORDER BY idx", &s->scan) ||
-	    prepare(s, "INSERT INTO ledger_entries (idx, data) VALUES (?1, ?2)", &s->put_entry) ||
-	    prepare(s, "INSERT OR REPLACE INTO ledger_head (id, size, record) VALUES (1, ?1, ?2)",
-		    &s->put_head)) {
-		kt_fail(err, "storage", "ledger '%s' unusable: %s", path, sqlite3_errmsg(s->db));
-		goto fail;
+	if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK || prepare_all(s)) {
+		if (sqlite3_errcode(s->db) != SQLITE_CORRUPT || open_damaged(s)) {
+			kt_fail(err, "storage", "ledger '%s' unusable: %s", path,
+				sqlite3_errmsg(s->db));
+			goto fail;
+		}
 	}
 	return &s->ops;
 fail:

@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# A 3-member etcd cluster on 127.0.0.1 for tests and benchmarks.
+#   etcd_cluster_start DIR   picks six free ports, starts members m1..m3 with
+#                            data in DIR/m<i>, waits until all are healthy;
+#                            sets ETCD_ENDPOINTS (comma-separated URLs) and
+#                            ETCD_CLIENT[i], ETCD_PID[i]
+#   etcd_leader              prints the member number (1..3) of the leader
+#   etcd_kill N              kill -9 of member N
+#   etcd_cluster_stop        stops every member still running (TERM, then KILL)
+# Ports: a random base in 20000-29999 so parallel runs do not clash; the
+# short heartbeat and election timeout make a lost leader cheap to replace.
+
+ETCD_PID=()
+ETCD_CLIENT=()
+
+etcd_port_free() {
+	! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+}
+
+etcd_cluster_start() {
+	local dir=$1 base i p cluster="" tries
+	for tries in 1 2 3 4 5 6 7 8 9 10; do
+		base=$((20000 + (RANDOM % 1000) * 10))
+		for p in 1 2 3 4 5 6; do etcd_port_free $((base + p)) || continue 2; done
+		break
+	done
+	for i in 1 2 3; do
+		cluster+="${cluster:+,}m$i=http://127.0.0.1:$((base + 3 + i))"
+	done
+	ETCD_ENDPOINTS=
+	for i in 1 2 3; do
+		ETCD_CLIENT[i]=http://127.0.0.1:$((base + i))
+		ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}${ETCD_CLIENT[i]}"
+		etcd --name "m$i" --data-dir "$dir/m$i" \
+			--listen-client-urls "${ETCD_CLIENT[i]}" \
+			--advertise-client-urls "${ETCD_CLIENT[i]}" \
+			--listen-peer-urls "http://127.0.0.1:$((base + 3 + i))" \
+			--initial-advertise-peer-urls "http://127.0.0.1:$((base + 3 + i))" \
+			--initial-cluster "$cluster" --initial-cluster-token "kvmtrust-$$-$base" \
+			--initial-cluster-state new --heartbeat-interval 50 --election-timeout 500 \
+			--logger zap --log-level error > "$dir/m$i.log" 2>&1 &
+		ETCD_PID[i]=$!
+	done
+	for tries in $(seq 100); do
+		sleep 0.1
+		for i in 1 2 3; do
+			curl -sf "${ETCD_CLIENT[i]}/health" 2>/dev/null | grep -q '"health":"true"' ||
+				continue 2
+		done
+		return 0
+	done
+	return 1
+}
+
+etcd_leader() {
+	local i status
+	for i in 1 2 3; do
+		[ -n "${ETCD_PID[i]}" ] || continue
+		status=$(curl -sf -X POST "${ETCD_CLIENT[i]}/v3/maintenance/status" -d '{}') || continue
+		python3 -c 'import json,sys; s=json.loads(sys.argv[1]); sys.exit(s["header"]["member_id"] != s.get("leader"))' "$status" &&
+			{ echo "$i"; return 0; }
+	done
+	return 1
+}
+
+etcd_kill() {
+	kill -9 "${ETCD_PID[$1]}" 2>/dev/null
+	wait "${ETCD_PID[$1]}" 2>/dev/null
+	ETCD_PID[$1]=
+}
+
+etcd_cluster_stop() {
+	local i n
+	for i in 1 2 3; do
+		[ -n "${ETCD_PID[i]:-}" ] && kill "${ETCD_PID[i]}" 2>/dev/null
+	done
+	for i in 1 2 3; do
+		[ -n "${ETCD_PID[i]:-}" ] || continue
+		for n in $(seq 50); do kill -0 "${ETCD_PID[i]}" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "${ETCD_PID[i]}" 2>/dev/null
+		wait "${ETCD_PID[i]}" 2>/dev/null
+		ETCD_PID[i]=
+	done
+}

@@ -1,0 +1,761 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Trust ledger and trust scores on the SQLite backend:
+ *   - appends verify, unauthorized writers are refused;
+ *   - tampering (a byte edited, entries reordered, dropped, the log or the
+ *     file truncated, the head rewritten) is caught with the entry named;
+ *   - inclusion and consistency proofs agree with scripts/lib/rfc9162.py;
+ *   - concurrent writers do not fork the log;
+ *   - the scoring table: steps, clamping, decay, thresholds, compromise.
+ * Certificates come from the openssl CLI in a temporary directory.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "kselftest_harness.h"
+
+#include "encoding.h"
+#include "ledger.h"
+#include "ledger_auth.h"
+#include "score.h"
+
+#define HOST1 "11111111-1111-4111-8111-111111111111"
+#define HOST2 "22222222-2222-4222-8222-222222222222"
+#define HOST3 "33333333-3333-4333-8333-333333333333"
+
+/* CA, two hosts, a host without a UUID SAN and a host under a rogue CA. */
+static const char pki_script[] =
+	"set -e; cd \"$0\"\n"
+	"ca() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	"  -keyout $1.key -out $1.pem -days 30 -subj /CN=$1 "
+	"  -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null; }\n"
+	"host() { openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	"  -keyout $1.key -out $1.csr -subj /CN=$1 2>/dev/null\n"
+	"  if [ -n \"$3\" ]; then echo \"subjectAltName=URI:urn:uuid:$3\" > $1.ext; "
+	"  else echo subjectAltName=DNS:$1.example > $1.ext; fi\n"
+	"  openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial "
+	"  -out $1.pem -days 30 -extfile $1.ext 2>/dev/null; }\n"
+	"ca ca; ca rogue\n"
+	"host host1 ca " HOST1 "; host host2 ca " HOST2 "\n"
+	"host nouuid ca; host intruder rogue " HOST3 "\n";
+
+/* Made once before the harness forks its tests; removed when the runner exits. */
+static char pki_dir[64];
+static pid_t pki_owner;
+
+static void pki_remove(void)
+{
+	char cmd[128];
+
+	if (getpid() != pki_owner)
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki_dir);
+	if (system(cmd))
+		fprintf(stderr, "# could not remove %s\n", pki_dir);
+}
+
+static void __attribute__((constructor)) pki_make(void)
+{
+	char cmd[128];
+
+	strcpy(pki_dir, "/tmp/kvmtrust-ledger-pki-XXXXXX");
+	if (!mkdtemp(pki_dir))
+		return;
+	pki_owner = getpid();
+	atexit(pki_remove);
+	setenv("KT_PKI", pki_script, 1);
+	snprintf(cmd, sizeof(cmd), "sh -c 'eval \"$KT_PKI\"' %s", pki_dir);
+	if (system(cmd))
+		pki_dir[0] = '\0';
+}
+
+FIXTURE(ledger) {
+	char dir[64], db[128], path[256];
+	struct kt_ledger_auth *auth;
+	struct kt_ledger *log;
+	struct kt_ledger_signer host1, host2;
+	struct kt_err err;
+};
+
+/* Files of the test PKI. */
+static const char *in(FIXTURE_DATA(ledger) *self, const char *name)
+{
+	snprintf(self->path, sizeof(self->path), "%s/%s", pki_dir, name);
+	return self->path;
+}
+
+static int load_signer(FIXTURE_DATA(ledger) *self, const char *name,
+		       struct kt_ledger_signer *s)
+{
+	char key[256], cert[256];
+
+	snprintf(key, sizeof(key), "%s/%s.key", pki_dir, name);
+	snprintf(cert, sizeof(cert), "%s/%s.pem", pki_dir, name);
+	return kt_ledger_signer_load(key, cert, s, &self->err);
+}
+
+FIXTURE_SETUP(ledger)
+{
+	ASSERT_NE(0, pki_dir[0]) TH_LOG("openssl could not make the test PKI");
+	strcpy(self->dir, "/tmp/kvmtrust-ledger-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	snprintf(self->db, sizeof(self->db), "sqlite:%s/ledger.db", self->dir);
+	ASSERT_EQ(0, kt_ledger_auth_load(in(self, "ca.pem"), &self->auth, &self->err));
+	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, &self->log, &self->err))
+		TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, load_signer(self, "host1", &self->host1)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, load_signer(self, "host2", &self->host2)) TH_LOG("%s", self->err.msg);
+}
+
+FIXTURE_TEARDOWN(ledger)
+{
+	char cmd[128];
+
+	kt_ledger_close(self->log);
+	kt_ledger_auth_free(self->auth);
+	kt_ledger_signer_free(&self->host1);
+	kt_ledger_signer_free(&self->host2);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
+	if (system(cmd))
+		TH_LOG("could not remove %s", self->dir);
+}
+
+static void entry_init(struct kt_ledger_entry *e, int kind, int result, const char *vm,
+		       const char *host, uint64_t time)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = (uint8_t)kind;
+	e->result = (uint8_t)result;
+	e->time = time;
+	snprintf(e->vm_id, sizeof(e->vm_id), "%s", vm ? vm : "");
+	if (host)
+		kt_uuid_parse(host, e->host_id);
+}
+
+static int append(FIXTURE_DATA(ledger) *self, const struct kt_ledger_signer *s, int kind,
+		  int result, const char *vm, const char *host, uint64_t time)
+{
+	struct kt_ledger_entry e;
+	kt_hash leaf;
+
+	entry_init(&e, kind, result, vm, host, time);
+	return kt_ledger_append(self->log, s, &e, leaf, &self->err);
+}
+
+/* n attestations alternating between the two hosts' VMs. */
+static int fill(FIXTURE_DATA(ledger) *self, int n)
+{
+	char vm[16];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(vm, sizeof(vm), "vm%d", i % 4);
+		if (append(self, i % 2 ? &self->host2 : &self->host1, KT_LEDGER_ATTEST,
+			   i % 5 ? KT_LEDGER_PASS : KT_LEDGER_FAIL, vm, NULL, 0))
+			return -1;
+	}
+	return 0;
+}
+
+static int verify(FIXTURE_DATA(ledger) *self, uint64_t *size, uint64_t *bad)
+{
+	kt_err_clear(&self->err);
+	return kt_ledger_verify(self->log, size, bad, &self->err);
+}
+
+/* Runs SQL with an optional blob parameter on the ledger file behind the library's back. */
+static int tamper(FIXTURE_DATA(ledger) *self, const char *sql, const uint8_t *blob, size_t len)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int rc;
+
+	if (sqlite3_open(self->db + 7, &db) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK && blob)
+		sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+TEST_F(ledger, append_get_head_verify)
+{
+	struct kt_ledger_entry e;
+	struct kt_ledger_sth sth;
+	uint64_t size, bad;
+	uint8_t *raw;
+	size_t len;
+	char host[37];
+
+	ASSERT_EQ(0, verify(self, &size, &bad));
+	EXPECT_EQ(0ULL, size);
+	ASSERT_EQ(0, fill(self, 10)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_MOVE, 0, "vm9", NULL, 0));
+	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_COMPROMISE, 0, NULL, HOST1, 0));
+	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_REVOKE, 0, "vm3", NULL, 0));
+	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(13ULL, size);
+	ASSERT_EQ(0, kt_ledger_head(self->log, &sth, &raw, &self->err));
+	EXPECT_EQ(13ULL, sth.size);
+	free(raw);
+	ASSERT_EQ(0, kt_ledger_get(self->log, 10, &e, &raw, &len, &self->err));
+	EXPECT_EQ(KT_LEDGER_MOVE, e.kind);
+	EXPECT_STREQ("vm9", e.vm_id);
+	kt_uuid_format(e.host_id, host);
+	EXPECT_STREQ(HOST1, host);	/* filled in from the signer's certificate */
+	free(raw);
+	EXPECT_NE(0, kt_ledger_get(self->log, 13, &e, &raw, &len, &self->err));
+	EXPECT_STREQ("missing", self->err.check);
+}
+
+TEST_F(ledger, unauthorized_writers_are_refused)
+{
+	struct kt_ledger_signer s;
+	uint64_t size, bad;
+	char key[256];
+
+	ASSERT_EQ(0, load_signer(self, "intruder", &s));
+	EXPECT_NE(0, append(self, &s, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm1", NULL, 0));
+	EXPECT_STREQ("authorization", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "not trusted")) TH_LOG("%s", self->err.msg);
+	kt_ledger_signer_free(&s);
+
+	ASSERT_EQ(0, load_signer(self, "nouuid", &s));
+	EXPECT_NE(0, append(self, &s, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm1", NULL, 0));
+	EXPECT_STREQ("authorization", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "urn:uuid")) TH_LOG("%s", self->err.msg);
+	kt_ledger_signer_free(&s);
+
+	/* host1 may not report attestations of VMs on host2. */
+	EXPECT_NE(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, "vm1", HOST2, 0));
+	EXPECT_STREQ("authorization", self->err.check);
+
+	/* A key that does not match the certificate. */
+	EXPECT_NE(0, kt_ledger_signer_load(in(self, "host1.key"), "/nonexistent", &s, &self->err));
+	EXPECT_STREQ("key", self->err.check);
+	snprintf(key, sizeof(key), "%s/host2.key", pki_dir);
+	EXPECT_NE(0, kt_ledger_signer_load(key, in(self, "host1.pem"), &s, &self->err));
+	EXPECT_STREQ("key", self->err.check);
+	ASSERT_EQ(0, verify(self, &size, &bad));
+	EXPECT_EQ(0ULL, size);
+}
+
+/*
+ * A writer whose ledger configuration trusts a rogue CA as well (a CA
+ * directory holding both) appends a well-chained entry; verify with the
+ * real CA names it.
+ */
+TEST_F(ledger, rogue_entry_is_named)
+{
+	struct kt_ledger_auth *rogue_auth;
+	struct kt_ledger *rogue;
+	struct kt_ledger_signer s;
+	struct kt_ledger_entry e;
+	uint64_t size, bad;
+	char cmd[512];
+	kt_hash leaf;
+
+	ASSERT_EQ(0, fill(self, 5));
+	snprintf(cmd, sizeof(cmd), "mkdir %s/both && cp %s/ca.pem %s/rogue.pem %s/both/",
+		 self->dir, pki_dir, pki_dir, self->dir);
+	ASSERT_EQ(0, system(cmd));
+	snprintf(cmd, sizeof(cmd), "%s/both", self->dir);
+	ASSERT_EQ(0, kt_ledger_auth_load(cmd, &rogue_auth, &self->err))
+		TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, kt_ledger_open(self->db, rogue_auth, &rogue, &self->err));
+	ASSERT_EQ(0, load_signer(self, "intruder", &s));
+	entry_init(&e, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, "vm1", NULL, 0);
+	ASSERT_EQ(0, kt_ledger_append(rogue, &s, &e, leaf, &self->err)) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(rogue);
+	kt_ledger_auth_free(rogue_auth);
+	kt_ledger_signer_free(&s);
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_EQ(5ULL, bad);
+	EXPECT_STREQ("authorization", self->err.check);
+	EXPECT_EQ(0, strncmp(self->err.msg, "entry 5:", 8)) TH_LOG("%s", self->err.msg);
+}
+
+/* Flips one byte (at off; negative: from the end) of a blob, behind the library. */
+static int flip_blob(FIXTURE_DATA(ledger) *self, const char *table, const char *column,
+		     const char *key, uint64_t id, long off)
+{
+	sqlite3_stmt *st = NULL;
+	uint8_t *raw = NULL;
+	sqlite3 *db;
+	size_t len = 0;
+	char sql[128];
+	int ret = -1;
+
+	if (sqlite3_open(self->db + 7, &db) != SQLITE_OK)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s = %llu", column, table, key,
+		 (unsigned long long)id);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		len = (size_t)sqlite3_column_bytes(st, 0);
+		raw = malloc(len);
+		if (raw)
+			memcpy(raw, sqlite3_column_blob(st, 0), len);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	if (!raw)
+		return -1;
+	raw[off < 0 ? (long)len + off : off] ^= 0x40;
+	snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ?1 WHERE %s = %llu", table, column, key,
+		 (unsigned long long)id);
+	ret = tamper(self, sql, raw, len);
+	free(raw);
+	return ret;
+}
+
+static int flip_byte(FIXTURE_DATA(ledger) *self, uint64_t index, long off)
+{
+	return flip_blob(self, "ledger_entries", "data", "idx", index, off);
+}
+
+TEST_F(ledger, tamper_edit_byte)
+{
+	/* result, time, prev_root, vm_id, certificate, signature */
+	static const long offsets[] = { 2, 15, 30, 101, 300, -1 };
+	uint64_t size, bad;
+	unsigned int i;
+
+	ASSERT_EQ(0, fill(self, 12));
+	for (i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+		ASSERT_EQ(0, flip_byte(self, 7, offsets[i]));
+		ASSERT_NE(0, verify(self, &size, &bad)) TH_LOG("offset %ld", offsets[i]);
+		EXPECT_EQ(7ULL, bad);
+		EXPECT_EQ(0, strncmp(self->err.msg, "entry 7:", 8)) TH_LOG("%s", self->err.msg);
+		ASSERT_EQ(0, flip_byte(self, 7, offsets[i]));
+		ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	}
+}
+
+TEST_F(ledger, tamper_reorder)
+{
+	uint64_t size, bad;
+
+	ASSERT_EQ(0, fill(self, 10));
+	ASSERT_EQ(0, tamper(self, "UPDATE ledger_entries SET idx = -1 WHERE idx = 3", NULL, 0));
+	ASSERT_EQ(0, tamper(self, "UPDATE ledger_entries SET idx = 3 WHERE idx = 6", NULL, 0));
+	ASSERT_EQ(0, tamper(self, "UPDATE ledger_entries SET idx = 6 WHERE idx = -1", NULL, 0));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_EQ(3ULL, bad);
+	EXPECT_STREQ("order", self->err.check);
+	EXPECT_EQ(0, strncmp(self->err.msg, "entry 3:", 8)) TH_LOG("%s", self->err.msg);
+}
+
+TEST_F(ledger, tamper_drop)
+{
+	uint64_t size, bad;
+
+	ASSERT_EQ(0, fill(self, 10));
+	ASSERT_EQ(0, tamper(self, "DELETE FROM ledger_entries WHERE idx = 5", NULL, 0));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_EQ(5ULL, bad);
+	EXPECT_STREQ("missing", self->err.check);
+	EXPECT_EQ(0, strncmp(self->err.msg, "entry 5:", 8)) TH_LOG("%s", self->err.msg);
+	/* Closing the gap does not help: entry 6 now claims to be entry 6 at place 5. */
+	ASSERT_EQ(0, tamper(self, "UPDATE ledger_entries SET idx = idx - 1 WHERE idx > 5", NULL, 0));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_EQ(5ULL, bad);
+	EXPECT_STREQ("order", self->err.check);
+}
+
+TEST_F(ledger, tamper_truncate_log)
+{
+	uint64_t size, bad;
+
+	ASSERT_EQ(0, fill(self, 10));
+	ASSERT_EQ(0, tamper(self, "DELETE FROM ledger_entries WHERE idx >= 8", NULL, 0));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_EQ(8ULL, bad);
+	EXPECT_STREQ("missing", self->err.check);
+	EXPECT_EQ(0, strncmp(self->err.msg, "entry 8:", 8)) TH_LOG("%s", self->err.msg);
+}
+
+TEST_F(ledger, tamper_truncate_file)
+{
+	uint64_t size, bad;
+	struct stat st;
+
+	ASSERT_EQ(0, fill(self, 200));
+	/* Closing checkpoints the WAL into the file, which is then cut short. */
+	kt_ledger_close(self->log);
+	self->log = NULL;
+	ASSERT_EQ(0, stat(self->db + 7, &st));
+	ASSERT_EQ(0, truncate(self->db + 7, st.st_size / 2));
+	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, &self->log, &self->err))
+		TH_LOG("%s", self->err.msg);
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_GT(bad, 0ULL);
+	EXPECT_LT(bad, 200ULL);
+	EXPECT_EQ(0, strncmp(self->err.msg, "entry ", 6)) TH_LOG("%s", self->err.msg);
+	TH_LOG("%s", self->err.msg);
+}
+
+TEST_F(ledger, tamper_head)
+{
+	uint64_t size, bad;
+
+	ASSERT_EQ(0, fill(self, 4));
+	/* Byte 2 + 17 is the first root byte of the signed tree head. */
+	ASSERT_EQ(0, flip_blob(self, "ledger_head", "record", "id", 1, 2 + 17));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_STREQ("head", self->err.check);
+	EXPECT_EQ(UINT64_MAX, bad);
+	TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, flip_blob(self, "ledger_head", "record", "id", 1, 2 + 17));
+	ASSERT_EQ(0, verify(self, &size, &bad));
+	/* The head's signature: last STH byte, before the frontier (4 entries: 1 hash). */
+	ASSERT_EQ(0, flip_blob(self, "ledger_head", "record", "id", 1, -(1 + 32) - 1));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_STREQ("head", self->err.check);
+	TH_LOG("%s", self->err.msg);
+}
+
+/* The test binary lives in user/tests/; scripts/ is two levels up. */
+static char *python_lines(const char *cmd, const char *args, char *out, size_t cap)
+{
+	static char dir[4096];
+	ssize_t len = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	size_t got;
+	char *full;
+	FILE *p;
+
+	if (len < 0)
+		return NULL;
+	dir[len] = '\0';
+	*strrchr(dir, '/') = '\0';
+	if (asprintf(&full, "python3 %s/../../scripts/lib/rfc9162.py %s %s", dir, cmd, args) < 0)
+		return NULL;
+	p = popen(full, "r");
+	free(full);
+	if (!p)
+		return NULL;
+	got = fread(out, 1, cap - 1, p);
+	out[got] = '\0';
+	return pclose(p) == 0 ? out : NULL;
+}
+
+/* Space-separated hex of the first n raw entries. */
+static char *entries_hex(FIXTURE_DATA(ledger) *self, uint64_t n)
+{
+	struct kt_ledger_entry e;
+	char *all = calloc(1, 1), *hex, *grown;
+	size_t used = 0, len;
+	uint8_t *raw;
+	uint64_t i;
+
+	for (i = 0; i < n && all; i++) {
+		if (kt_ledger_get(self->log, i, &e, &raw, &len, &self->err))
+			return NULL;
+		hex = malloc(2 * len + 1);
+		grown = realloc(all, used + 2 * len + 2);
+		if (!hex || !grown)
+			return NULL;
+		all = grown;
+		kt_hex_encode(raw, len, hex);
+		used += (size_t)sprintf(all + used, " %s", hex);
+		free(hex);
+		free(raw);
+	}
+	return all;
+}
+
+static void proof_text(const kt_hash *proof, size_t len, char *out)
+{
+	size_t i;
+
+	*out = '\0';
+	for (i = 0; i < len; i++) {
+		kt_hex_encode(proof[i], KT_HASH_LEN, out);
+		out += 2 * KT_HASH_LEN;
+		*out++ = '\n';
+		*out = '\0';
+	}
+}
+
+TEST_F(ledger, proofs_match_rfc9162_py)
+{
+	kt_hash proof[KT_MERKLE_MAX_PROOF], leaf, root, root_m;
+	char got[4096], want[4096], args[64], *hex, *cmd;
+	struct kt_ledger_sth sth;
+	uint64_t n = 13, i, m;
+	size_t len;
+	uint8_t *raw;
+
+	ASSERT_EQ(0, fill(self, (int)n));
+	hex = entries_hex(self, n);
+	ASSERT_NE(NULL, hex);
+	ASSERT_NE(NULL, python_lines("root", hex, want, sizeof(want)));
+	ASSERT_EQ(0, kt_ledger_head(self->log, &sth, &raw, &self->err));
+	kt_hex_encode(sth.root, KT_HASH_LEN, got);
+	free(raw);
+	EXPECT_EQ(0, strncmp(want, got, 2 * KT_HASH_LEN)) TH_LOG("signed root %s", got);
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, kt_ledger_prove_inclusion(self->log, i, 0, leaf, root, proof, &len,
+						       &self->err));
+		EXPECT_EQ(0, kt_merkle_verify_inclusion(leaf, i, n, proof, len, sth.root));
+		proof_text(proof, len, got);
+		ASSERT_GT(asprintf(&cmd, "%llu %s", (unsigned long long)i, hex), 0);
+		ASSERT_NE(NULL, python_lines("path", cmd, want, sizeof(want)));
+		free(cmd);
+		EXPECT_STREQ(want, got) TH_LOG("inclusion of %llu", (unsigned long long)i);
+	}
+	for (m = 1; m <= n; m++) {
+		ASSERT_EQ(0, kt_ledger_prove_consistency(self->log, m, 0, root_m, root, proof,
+							 &len, &self->err));
+		EXPECT_EQ(0, kt_merkle_verify_consistency(m, n, root_m, sth.root, proof, len));
+		proof_text(proof, len, got);
+		snprintf(args, sizeof(args), "%llu", (unsigned long long)m);
+		ASSERT_GT(asprintf(&cmd, "%s %s", args, hex), 0);
+		ASSERT_NE(NULL, python_lines("proof", cmd, want, sizeof(want)));
+		free(cmd);
+		EXPECT_STREQ(want, got) TH_LOG("consistency %llu -> %llu", (unsigned long long)m,
+					       (unsigned long long)n);
+	}
+	free(hex);
+	EXPECT_NE(0, kt_ledger_prove_inclusion(self->log, n, 0, leaf, root, proof, &len,
+					       &self->err));
+	EXPECT_NE(0, kt_ledger_prove_consistency(self->log, 3, n + 1, root_m, root, proof, &len,
+						 &self->err));
+}
+
+/* Two processes appending at once through SQLite's compare-and-swap. */
+TEST_F(ledger, concurrent_writers_do_not_fork)
+{
+	uint64_t size, bad;
+	pid_t pids[2];
+	int i, status;
+
+	kt_ledger_close(self->log);
+	self->log = NULL;
+	for (i = 0; i < 2; i++) {
+		pids[i] = fork();
+		ASSERT_GE(pids[i], 0);
+		if (!pids[i]) {
+			struct kt_ledger *log;
+			int j, bad_appends = 0;
+
+			if (kt_ledger_open(self->db, self->auth, &log, &self->err))
+				_exit(2);
+			self->log = log;
+			for (j = 0; j < 40; j++)
+				bad_appends += append(self, i ? &self->host2 : &self->host1,
+						      KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm1", NULL, 0) != 0;
+			kt_ledger_close(log);
+			_exit(bad_appends ? 1 : 0);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_EQ(0, status);
+	}
+	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, &self->log, &self->err));
+	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(80ULL, size);
+}
+
+/* Score through a real ledger: same answer as the table, from verified entries only. */
+TEST_F(ledger, score_from_ledger)
+{
+	struct kt_score_result r;
+	/* Entry times must lie within the certificates' validity, which starts now. */
+	uint64_t t = (uint64_t)time(NULL) + 60;
+
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, "web", NULL, t));
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "db", NULL, t));
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "web", NULL, t + 60));
+	ASSERT_EQ(0, kt_score_compute(self->log, "web", t + 60 + 2 * 3600 + 59, &r, &self->err))
+		TH_LOG("%s", self->err.msg);
+	/* 100 - 20 + 5 = 85, then 2 full hours of decay. */
+	EXPECT_EQ(83, r.score);
+	EXPECT_EQ((int)KT_SCORE_ALLOW, (int)r.decision);
+	ASSERT_EQ(3U, r.nsteps);
+	EXPECT_EQ(0ULL, r.steps[0].index);
+	EXPECT_EQ(2ULL, r.steps[1].index);
+	EXPECT_STREQ("decay", r.steps[2].reason);
+	kt_score_result_free(&r);
+
+	EXPECT_NE(0, kt_score_compute(self->log, "nosuchvm", t, &r, &self->err));
+	EXPECT_STREQ("vm", self->err.check);
+
+	ASSERT_EQ(0, flip_byte(self, 1, 101));
+	EXPECT_NE(0, kt_score_compute(self->log, "web", t, &r, &self->err));
+	EXPECT_EQ(0, strncmp(self->err.msg, "entry 1:", 8)) TH_LOG("%s", self->err.msg);
+}
+
+/* Scoring table: entries fed straight to the scorer. */
+struct ev {
+	int kind, result;
+	const char *vm, *host, *signer;
+	uint64_t time;
+};
+
+struct score_case {
+	const char *name;
+	struct ev ev[12];
+	uint64_t now;
+	int score;
+	enum kt_score_decision decision;
+	bool compromised;
+};
+
+#define H 3600ULL
+#define T0 1000000000ULL
+#define PASS(t) { KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm", HOST1, HOST1, (t) }
+#define FAIL(t) { KT_LEDGER_ATTEST, KT_LEDGER_FAIL, "vm", HOST1, HOST1, (t) }
+#define OTHER_FAIL(vm, t) { KT_LEDGER_ATTEST, KT_LEDGER_FAIL, vm, HOST1, HOST1, (t) }
+
+static const struct score_case score_table[] = {
+	{ "one pass clamps at 100", { PASS(T0) }, T0, 100, KT_SCORE_ALLOW, false },
+	{ "one fail", { FAIL(T0) }, T0, 80, KT_SCORE_ALLOW, false },
+	{ "clamp after each step: pass, fail is 80 not 85", { PASS(T0), FAIL(T0) }, T0, 80,
+	  KT_SCORE_ALLOW, false },
+	{ "fail then pass", { FAIL(T0), PASS(T0) }, T0, 85, KT_SCORE_ALLOW, false },
+	{ "six fails clamp at 0", { FAIL(T0), FAIL(T0 + 2 * 86400), FAIL(T0 + 4 * 86400),
+	  FAIL(T0 + 6 * 86400), FAIL(T0 + 8 * 86400), FAIL(T0 + 10 * 86400) },
+	  T0 + 10 * 86400, 0, KT_SCORE_DENY, false },
+	{ "decay counts full hours only", { PASS(T0) }, T0 + 10 * H + H - 1, 90, KT_SCORE_ALLOW,
+	  false },
+	{ "decay from the last entry", { PASS(T0), FAIL(T0 + 5 * H) }, T0 + 5 * H + 3 * H, 77,
+	  KT_SCORE_ALLOW, false },
+	{ "decay clamps at 0", { PASS(T0) }, T0 + 1000 * H, 0, KT_SCORE_DENY, false },
+	{ "exactly 75 needs verification", { FAIL(T0), PASS(T0) }, T0 + 10 * H, 75,
+	  KT_SCORE_VERIFY, false },
+	{ "76 is allowed", { FAIL(T0), PASS(T0) }, T0 + 9 * H, 76, KT_SCORE_ALLOW, false },
+	{ "exactly 50 needs verification", { FAIL(T0), FAIL(T0 + 2 * 86400) },
+	  T0 + 2 * 86400 + 10 * H, 50, KT_SCORE_VERIFY, false },
+	{ "49 is denied", { FAIL(T0), FAIL(T0 + 2 * 86400) }, T0 + 2 * 86400 + 11 * H, 49,
+	  KT_SCORE_DENY, false },
+	{ "entries after now do not count", { FAIL(T0), FAIL(T0 + H) }, T0, 80, KT_SCORE_ALLOW,
+	  false },
+	{ "three failures on the host within 24 h (inclusive): compromised",
+	  { OTHER_FAIL("a", T0), OTHER_FAIL("b", T0 + 1), OTHER_FAIL("c", T0 + 86400),
+	    PASS(T0 + 86400) }, T0 + 86400, 50, KT_SCORE_VERIFY, true },
+	{ "three failures spread over more than 24 h: not compromised",
+	  { OTHER_FAIL("a", T0), OTHER_FAIL("b", T0 + 1), OTHER_FAIL("c", T0 + 86401),
+	    PASS(T0 + 86401) }, T0 + 86401, 100, KT_SCORE_ALLOW, false },
+	{ "failures of the VM itself count towards its host",
+	  { FAIL(T0), FAIL(T0 + 1), FAIL(T0 + 2) }, T0 + 2, 0, KT_SCORE_DENY, true },
+	{ "explicit compromise flag",
+	  { PASS(T0), { KT_LEDGER_COMPROMISE, 0, "", HOST1, HOST2, T0 } }, T0, 50,
+	  KT_SCORE_VERIFY, true },
+	{ "compromise flag on another host does not matter",
+	  { PASS(T0), { KT_LEDGER_COMPROMISE, 0, "", HOST2, HOST2, T0 } }, T0, 100,
+	  KT_SCORE_ALLOW, false },
+	{ "moving onto a compromised host lowers the VM",
+	  { PASS(T0), { KT_LEDGER_COMPROMISE, 0, "", HOST2, HOST1, T0 },
+	    { KT_LEDGER_MOVE, 0, "vm", HOST2, HOST2, T0 } }, T0, 50, KT_SCORE_VERIFY, true },
+	{ "moving off a compromised host restores it",
+	  { PASS(T0), { KT_LEDGER_COMPROMISE, 0, "", HOST1, HOST2, T0 },
+	    { KT_LEDGER_MOVE, 0, "vm", HOST2, HOST2, T0 } }, T0, 100, KT_SCORE_ALLOW, false },
+	{ "compromise and a failure: 80 - 50",
+	  { FAIL(T0), { KT_LEDGER_COMPROMISE, 0, "", HOST1, HOST2, T0 } }, T0, 30,
+	  KT_SCORE_DENY, true },
+	{ "revoked VM is denied",
+	  { PASS(T0), { KT_LEDGER_REVOKE, 0, "vm", NULL, HOST2, T0 } }, T0, 0, KT_SCORE_DENY,
+	  false },
+	{ "revoked host counts as compromised and its later entries are ignored",
+	  { { KT_LEDGER_REVOKE, 0, "", HOST2, HOST1, T0 }, PASS(T0),
+	    { KT_LEDGER_ATTEST, KT_LEDGER_FAIL, "vm", HOST2, HOST2, T0 } }, T0, 100,
+	  KT_SCORE_ALLOW, false },
+	{ "VMs on a revoked host are lowered",
+	  { { KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm", HOST2, HOST2, T0 },
+	    { KT_LEDGER_REVOKE, 0, "", HOST2, HOST1, T0 } }, T0, 50, KT_SCORE_VERIFY, true },
+};
+
+TEST(scoring_table)
+{
+	unsigned int c, i;
+
+	for (c = 0; c < sizeof(score_table) / sizeof(score_table[0]); c++) {
+		const struct score_case *sc = &score_table[c];
+		struct kt_score *s = kt_score_new("vm", sc->now);
+		struct kt_score_result r;
+		struct kt_err err = { 0 };
+		struct kt_ledger_entry e;
+
+		ASSERT_NE(NULL, s);
+		for (i = 0; i < 12 && sc->ev[i].kind; i++) {
+			entry_init(&e, sc->ev[i].kind, sc->ev[i].result, sc->ev[i].vm,
+				   sc->ev[i].host, sc->ev[i].time);
+			kt_uuid_parse(sc->ev[i].signer, e.signer_id);
+			e.index = i;
+			ASSERT_EQ(0, kt_score_feed(s, &e));
+		}
+		ASSERT_EQ(0, kt_score_finish(s, &r, &err)) TH_LOG("%s: %s", sc->name, err.msg);
+		EXPECT_EQ(sc->score, r.score) TH_LOG("%s", sc->name);
+		EXPECT_EQ((int)sc->decision, (int)r.decision) TH_LOG("%s", sc->name);
+		EXPECT_EQ(sc->compromised, r.host_compromised) TH_LOG("%s", sc->name);
+		/* Every step's score is the previous one plus its delta, clamped. */
+		for (i = 0; i < r.nsteps; i++) {
+			int before = i ? r.steps[i - 1].score : KT_SCORE_START;
+			int want = before + r.steps[i].delta;
+
+			want = want < 0 ? 0 : want > 100 ? 100 : want;
+			EXPECT_EQ(want, r.steps[i].score) TH_LOG("%s step %u", sc->name, i);
+		}
+		if (r.nsteps)
+			EXPECT_EQ(r.score, r.steps[r.nsteps - 1].score) TH_LOG("%s", sc->name);
+		kt_score_result_free(&r);
+		kt_score_free(s);
+	}
+}
+
+TEST(thresholds)
+{
+	EXPECT_EQ((int)KT_SCORE_ALLOW, (int)kt_score_decide(100));
+	EXPECT_EQ((int)KT_SCORE_ALLOW, (int)kt_score_decide(76));
+	EXPECT_EQ((int)KT_SCORE_VERIFY, (int)kt_score_decide(75));
+	EXPECT_EQ((int)KT_SCORE_VERIFY, (int)kt_score_decide(50));
+	EXPECT_EQ((int)KT_SCORE_DENY, (int)kt_score_decide(49));
+	EXPECT_EQ((int)KT_SCORE_DENY, (int)kt_score_decide(0));
+}
+
+TEST(entry_encoding_is_strict)
+{
+	static const uint8_t cert[3] = { 0x30, 0x01, 0x00 };
+	struct kt_ledger_entry e, d;
+	struct kt_err err = { 0 };
+	size_t len, tbs;
+	uint8_t *buf;
+
+	entry_init(&e, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm-1", HOST1, 42);
+	e.index = 7;
+	e.cert = cert;
+	e.cert_len = sizeof(cert);
+	ASSERT_EQ(0, kt_ledger_entry_encode(&e, &buf, &len, &tbs));
+	EXPECT_EQ(166U + 4 + 3, len);
+	EXPECT_EQ(len - 64, tbs);
+	ASSERT_EQ(0, kt_ledger_entry_decode(buf, len, &d, &tbs, &err)) TH_LOG("%s", err.msg);
+	EXPECT_EQ(7ULL, d.index);
+	EXPECT_EQ(42ULL, d.time);
+	EXPECT_STREQ("vm-1", d.vm_id);
+	EXPECT_NE(0, kt_ledger_entry_decode(buf, len - 1, &d, &tbs, &err));
+	EXPECT_STREQ("format", err.check);
+	buf[2] = KT_LEDGER_NONE;	/* an attestation without a result */
+	EXPECT_NE(0, kt_ledger_entry_decode(buf, len, &d, &tbs, &err));
+	buf[2] = KT_LEDGER_PASS;
+	buf[100] = '/';			/* outside the VM id alphabet */
+	EXPECT_NE(0, kt_ledger_entry_decode(buf, len, &d, &tbs, &err));
+	buf[100] = 'v';
+	buf[0] = 2;			/* unknown version */
+	EXPECT_NE(0, kt_ledger_entry_decode(buf, len, &d, &tbs, &err));
+	free(buf);
+}
+
+TEST_HARNESS_MAIN
