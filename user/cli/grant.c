@@ -345,6 +345,8 @@ static int do_verify(int argc, char *argv[])
 	if (optind != argc - 1)
 		return bad_usage("%s", "verify needs exactly one grant file");
 	owner_anchors = grant_cli_path(owner_anchors, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
+	/* Optional here: only the "no host CA vouches for the signer" check needs them. */
+	host_anchors = grant_cli_path(host_anchors, KT_HOST_ANCHORS_ENV, NULL);
 	text = grant_cli_read(argv[optind], &err);
 	if (!text || kt_grant_parse(text, &g, &err) ||
 	    kt_pki_dir_open(owner_anchors, &oa, &err) ||

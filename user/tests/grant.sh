@@ -110,11 +110,11 @@ make_tree() {
 issue() { kt grant issue --owner alice --vm "$VM" --ca eu/cert.pem --delegate bob/cert.pem "$@"; }
 check() { kt migrate check --vm "$VM" --grant vm.grant --by bob/cert.pem --script "$@"; }
 
-tap_plan 31
+tap_plan 32
 
 if ! command -v openssl >/dev/null || ! make_tree >setup.log 2>&1; then
 	cat setup.log 2>/dev/null | tap_diag
-	for i in $(seq 31); do tap_skip "grant end to end $i" "cannot build a CA tree with openssl"; done
+	for i in $(seq 32); do tap_skip "grant end to end $i" "cannot build a CA tree with openssl"; done
 	exit 0
 fi
 
@@ -132,6 +132,8 @@ tap_ok "show --json is JSON naming the vm" \
 tap_ok "verify accepts the owner's grant" kt grant verify vm.grant --host-anchors host-anchors
 tap_fails_with "verify under the host anchors refuses it" "Error: chain: .*owner trust anchors" \
 	kt grant verify vm.grant --owner-anchors host-anchors
+tap_fails_with "owner anchors reused as host anchors are refused" "Error: anchors: " \
+	kt grant verify vm.grant --host-anchors owner-anchors
 sed 's/\(^[^.]*\.[^.]\{20\}\)./\1A/' vm.grant >tampered.grant
 cmp -s vm.grant tampered.grant && sed -i 's/\(^[^.]*\.[^.]\{20\}\)./\1B/' tampered.grant
 tap_fails_with "verify refuses a tampered byte" "Error: (signature|structure): " \
