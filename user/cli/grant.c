@@ -29,7 +29,8 @@ static void usage(FILE *file)
 		"                      [--not-before TIME] (--not-after TIME | --days N) [-o FILE]\n"
 		"       %s grant show GRANT [--json | --script]\n"
 		"       %s grant verify GRANT [--owner-anchors DIR] [--owner-crls DIR]\n"
-		"                      [--host-anchors DIR] [--at TIME] [--json | --script]\n"
+		"                      [--host-anchors DIR] [--ledger SPEC] [--ledger-ca PATH]\n"
+		"                      [--at TIME] [--json | --script]\n"
 		"       %s grant revoke GRANT|--id UUID [--key KEY --cert CERT] [--ledger SPEC]\n"
 		"                      [--ledger-ca PATH]\n"
 		"\nTIME is 2026-11-23T04:00:00Z, @SECONDS or now. GRANT is a file or '-'.\n"
@@ -305,13 +306,48 @@ static int do_show(int argc, char *argv[])
 	return kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
 }
 
+/*
+ * Signature, chain and window; then, when a ledger is named (--ledger or
+ * $KVMTRUST_LEDGER), revocation. Without one the grant can be checked
+ * offline, on the owner's own machine.
+ */
+static int check_grant(const struct kt_grant *g, const struct kt_grant_trust *trust, time_t now,
+		       const char *spec, const char *ca, bool *revocation_checked,
+		       struct kt_err *err)
+{
+	struct grant_cli_ledger ledger;
+	struct kt_migrate_facts facts;
+	int ret;
+
+	*revocation_checked = false;
+	if (kt_grant_verify(g, trust, now, err) || kt_grant_check_window(g, now, err))
+		return -1;
+	spec = grant_cli_path(spec, "KVMTRUST_LEDGER", NULL);
+	if (!spec)
+		return 0;
+	if (grant_cli_ledger_open(spec, ca, &ledger, err))
+		return -1;
+	ret = kt_migrate_facts_read(ledger.log, g->vm, g->id, NULL, now, &facts, err);
+	grant_cli_ledger_close(&ledger);
+	if (ret)
+		return -1;
+	if (facts.grant_revoked)
+		return kt_fail(err, "revoked", "grant %s is revoked (ledger entry %llu)", g->id,
+			       (unsigned long long)facts.grant_revoked_at);
+	*revocation_checked = true;
+	return 0;
+}
+
 static int do_verify(int argc, char *argv[])
 {
-	enum { O_OWNER_ANCHORS = 256, O_OWNER_CRLS, O_HOST_ANCHORS, O_AT, O_JSON, O_SCRIPT };
+	enum { O_OWNER_ANCHORS = 256, O_OWNER_CRLS, O_HOST_ANCHORS, O_LEDGER, O_LEDGER_CA, O_AT,
+	       O_JSON, O_SCRIPT };
 	static const struct option opts[] = {
 		{ "owner-anchors", required_argument, NULL, O_OWNER_ANCHORS },
 		{ "owner-crls", required_argument, NULL, O_OWNER_CRLS },
 		{ "host-anchors", required_argument, NULL, O_HOST_ANCHORS },
+		{ "ledger", required_argument, NULL, O_LEDGER },
+		{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
 		{ "at", required_argument, NULL, O_AT },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "script", no_argument, NULL, O_SCRIPT },
@@ -319,8 +355,10 @@ static int do_verify(int argc, char *argv[])
 		{ 0 },
 	};
 	const char *owner_anchors = NULL, *owner_crls = NULL, *host_anchors = NULL;
+	const char *spec = NULL, *ledger_ca = NULL;
 	struct kt_pki_dir *oa = NULL, *oc = NULL, *ha = NULL;
 	enum kt_print_mode mode = KT_PRINT_TEXT;
+	bool revocation_checked;
 	struct kt_grant g = { 0 };
 	struct kt_err err = { 0 };
 	time_t now = time(NULL);
@@ -332,6 +370,8 @@ static int do_verify(int argc, char *argv[])
 		case O_OWNER_ANCHORS: owner_anchors = optarg; break;
 		case O_OWNER_CRLS: owner_crls = optarg; break;
 		case O_HOST_ANCHORS: host_anchors = optarg; break;
+		case O_LEDGER: spec = optarg; break;
+		case O_LEDGER_CA: ledger_ca = optarg; break;
 		case O_AT:
 			if (grant_cli_time(optarg, &now))
 				return bad_usage("bad time '%s'", optarg);
@@ -358,7 +398,7 @@ static int do_verify(int argc, char *argv[])
 	{
 		const struct kt_grant_trust trust = { oa, oc, ha };
 
-		if (kt_grant_verify(&g, &trust, now, &err) || kt_grant_check_window(&g, now, &err)) {
+		if (check_grant(&g, &trust, now, spec, ledger_ca, &revocation_checked, &err)) {
 			ret = grant_cli_error(&err, KT_EXIT_FAILURE);
 			goto out;
 		}
@@ -366,7 +406,10 @@ static int do_verify(int argc, char *argv[])
 	kt_print_start(mode);
 	print_grant(&g);
 	kt_print_string("verified", "  %-15s", "ok");
-	kt_print_text("signed by the owner, valid now\n");
+	kt_print_text("signed by the owner, valid now");
+	kt_print_bool("revocation_checked", NULL, revocation_checked);
+	kt_print_text(revocation_checked ? ", not revoked in the ledger\n" :
+		      " (no ledger named: revocation not checked)\n");
 	kt_print_close_object();
 	ret = kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
 out:

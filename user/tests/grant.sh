@@ -110,11 +110,11 @@ make_tree() {
 issue() { kt grant issue --owner alice --vm "$VM" --ca eu/cert.pem --delegate bob/cert.pem "$@"; }
 check() { kt migrate check --vm "$VM" --grant vm.grant --by bob/cert.pem --script "$@"; }
 
-tap_plan 32
+tap_plan 33
 
 if ! command -v openssl >/dev/null || ! make_tree >setup.log 2>&1; then
 	cat setup.log 2>/dev/null | tap_diag
-	for i in $(seq 32); do tap_skip "grant end to end $i" "cannot build a CA tree with openssl"; done
+	for i in $(seq 33); do tap_skip "grant end to end $i" "cannot build a CA tree with openssl"; done
 	exit 0
 fi
 
@@ -187,6 +187,8 @@ tap_is "compromised host a1: deny" \
 host-compromise	fail	compromised"
 
 tap_ok "the grant is revoked in the ledger" kt grant revoke vm.grant
+tap_fails_with "grant verify sees the revocation" "Error: revoked: grant 5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d is revoked" \
+	kt grant verify vm.grant
 tap_is "revoked grant: deny by grant-revoked" \
 	"$(status_of check --to host-a/chain.pem; rule_line grant-revoked)" "11
 grant-revoked	fail	revoked"
