@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "exitcodes.h"
 #include "grant.h"
 #include "grant_common.h"
@@ -44,18 +42,6 @@ static int bad_usage(const char *fmt, const char *arg)
 	fputc('\n', stderr);
 	usage(stderr);
 	return KT_EXIT_USAGE;
-}
-
-static int random_uuid(char out[KT_UUID_STR_LEN + 1])
-{
-	uint8_t b[KT_UUID_LEN];
-
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		return -1;
-	b[6] = (b[6] & 0x0f) | 0x40;	/* RFC 4122 version 4 */
-	b[8] = (b[8] & 0x3f) | 0x80;
-	kt_uuid_format(b, out);
-	return 0;
 }
 
 /* --ca: a CA certificate file, or its key identifier in hex. */
@@ -180,7 +166,7 @@ static int do_issue(int argc, char *argv[])
 		ret = bad_usage("%s", "issue needs --owner, --vm and one of --not-after or --days");
 		goto out;
 	}
-	if (!g.id[0] && random_uuid(g.id)) {
+	if (!g.id[0] && kt_uuid_random(g.id)) {
 		kt_fail(&err, "random", "no random bytes for a grant id");
 		ret = grant_cli_error(&err, KT_EXIT_FAILURE);
 		goto out;

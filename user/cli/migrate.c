@@ -12,6 +12,7 @@
 #include "grant_common.h"
 #include "ledger.h"
 #include "migrate_exit.h"
+#include "migrate_order.h"
 #include "migrate_policy.h"
 #include "pki.h"
 #include "print.h"
@@ -20,13 +21,16 @@
 static void usage(FILE *file)
 {
 	fprintf(file,
-		"Usage: %s migrate check --vm UUID --to HOST-CERT --grant GRANT --by ADMIN-CERT\n"
+		"Usage: %s migrate check --vm UUID --to HOST-CERT --grant GRANT\n"
+		"                        (--by ADMIN-CERT | --order ORDER)\n"
 		"                        [--owner-anchors DIR] [--owner-crls DIR]\n"
 		"                        [--host-anchors DIR] [--host-crls DIR]\n"
 		"                        [--ledger SPEC] [--ledger-ca PATH] [--at TIME]\n"
 		"                        [--json | --script]\n"
-		"\nExit status: 0 allow, %d allow after full verification, %d deny, %d error,\n"
-		"%d usage. See kvmtrust-migrate(8).\n", prog, KT_EXIT_MIGRATE_VERIFY,
+		"       %s migrate order --vm UUID --to HOST-CERT --grant GRANT --key KEY --cert CERT\n"
+		"                        [--lifetime SECONDS] [-o FILE]\n"
+		"\nExit status of check: 0 allow, %d allow after full verification, %d deny, %d error,\n"
+		"%d usage. See kvmtrust-migrate(8).\n", prog, prog, KT_EXIT_MIGRATE_VERIFY,
 		KT_EXIT_MIGRATE_DENY, KT_EXIT_MIGRATE_ERROR, KT_EXIT_USAGE);
 }
 
@@ -84,13 +88,14 @@ static int print_result(const char *vm, const struct kt_migrate_result *res)
 
 static int do_check(int argc, char *argv[])
 {
-	enum { O_VM = 256, O_TO, O_GRANT, O_BY, O_OWNER_ANCHORS, O_OWNER_CRLS,
+	enum { O_VM = 256, O_TO, O_GRANT, O_BY, O_ORDER, O_OWNER_ANCHORS, O_OWNER_CRLS,
 	       O_HOST_ANCHORS, O_HOST_CRLS, O_LEDGER, O_LEDGER_CA, O_AT, O_JSON, O_SCRIPT };
 	static const struct option opts[] = {
 		{ "vm", required_argument, NULL, O_VM },
 		{ "to", required_argument, NULL, O_TO },
 		{ "grant", required_argument, NULL, O_GRANT },
 		{ "by", required_argument, NULL, O_BY },
+		{ "order", required_argument, NULL, O_ORDER },
 		{ "owner-anchors", required_argument, NULL, O_OWNER_ANCHORS },
 		{ "owner-crls", required_argument, NULL, O_OWNER_CRLS },
 		{ "host-anchors", required_argument, NULL, O_HOST_ANCHORS },
@@ -103,7 +108,8 @@ static int do_check(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *to = NULL, *grant = NULL, *by = NULL, *spec = NULL, *ledger_ca = NULL;
+	const char *to = NULL, *grant = NULL, *by = NULL, *order = NULL, *spec = NULL;
+	const char *ledger_ca = NULL;
 	const char *owner_anchors = NULL, *owner_crls = NULL, *host_anchors = NULL, *host_crls = NULL;
 	enum kt_print_mode mode = KT_PRINT_TEXT;
 	struct kt_migrate_request req = { 0 };
@@ -112,7 +118,7 @@ static int do_check(int argc, char *argv[])
 	struct grant_cli_ledger ledger = { 0 };
 	STACK_OF(X509) *host_chain = NULL;
 	int opt, ret = KT_EXIT_MIGRATE_ERROR;
-	char *text = NULL;
+	char *text = NULL, *order_text = NULL;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -120,6 +126,7 @@ static int do_check(int argc, char *argv[])
 		case O_TO: to = optarg; break;
 		case O_GRANT: grant = optarg; break;
 		case O_BY: by = optarg; break;
+		case O_ORDER: order = optarg; break;
 		case O_OWNER_ANCHORS: owner_anchors = optarg; break;
 		case O_OWNER_CRLS: owner_crls = optarg; break;
 		case O_HOST_ANCHORS: host_anchors = optarg; break;
@@ -138,8 +145,9 @@ static int do_check(int argc, char *argv[])
 		default: usage(stderr); return KT_EXIT_USAGE;
 		}
 	}
-	if (!req.vm || !to || !grant || !by || optind != argc) {
-		fprintf(stderr, "%s migrate check: --vm, --to, --grant and --by are required\n", prog);
+	if (!req.vm || !to || !grant || (!by && !order) || optind != argc) {
+		fprintf(stderr, "%s migrate check: --vm, --to, --grant and --by or --order are required\n",
+			prog);
 		usage(stderr);
 		return KT_EXIT_USAGE;
 	}
@@ -151,8 +159,12 @@ static int do_check(int argc, char *argv[])
 	host_anchors = grant_cli_path(host_anchors, KT_HOST_ANCHORS_ENV, KT_HOST_ANCHORS_DEFAULT);
 	text = grant_cli_read(grant, &err);
 	host_chain = text ? kt_pki_load_certs(to, &err) : NULL;
-	req.admin = host_chain ? kt_pki_load_cert(by, &err) : NULL;
-	if (!req.admin || kt_pki_dir_open(owner_anchors, &req.owner_anchors, &err) ||
+	if (host_chain && by)
+		req.admin = kt_pki_load_cert(by, &err);
+	if (host_chain && order)
+		req.admin_order = order_text = grant_cli_read(order, &err);
+	if (!host_chain || (by && !req.admin) || (order && !order_text) ||
+	    kt_pki_dir_open(owner_anchors, &req.owner_anchors, &err) ||
 	    kt_pki_dir_open(host_anchors, &req.host_anchors, &err) ||
 	    (owner_crls && kt_pki_dir_open(owner_crls, &req.owner_crls, &err)) ||
 	    (host_crls && kt_pki_dir_open(host_crls, &req.host_crls, &err))) {
@@ -176,6 +188,7 @@ static int do_check(int argc, char *argv[])
 	ret = decision_status(res.decision);
 out:
 	free(text);
+	free(order_text);
 	X509_free(req.host);
 	X509_free(req.admin);
 	sk_X509_pop_free(host_chain, X509_free);
@@ -184,6 +197,90 @@ out:
 	kt_pki_dir_free(req.host_anchors);
 	kt_pki_dir_free(req.host_crls);
 	grant_cli_ledger_close(&ledger);
+	return ret;
+}
+
+static int do_order(int argc, char *argv[])
+{
+	enum { O_VM = 256, O_TO, O_GRANT, O_KEY, O_CERT, O_LIFETIME };
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, O_VM },
+		{ "to", required_argument, NULL, O_TO },
+		{ "grant", required_argument, NULL, O_GRANT },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "cert", required_argument, NULL, O_CERT },
+		{ "lifetime", required_argument, NULL, O_LIFETIME },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *vm = NULL, *to = NULL, *grant = NULL, *key_path = NULL, *cert_path = NULL;
+	const char *output = NULL;
+	struct kt_migrate_intent in = { 0 };
+	struct kt_err err = { 0 };
+	struct kt_cert_info host;
+	struct kt_grant g = { 0 };
+	long lifetime = KT_MIGRATE_ORDER_LIFETIME;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL, *dest = NULL;
+	char *text = NULL, *out = NULL, *end;
+	int opt, ret = KT_EXIT_FAILURE;
+	FILE *file;
+
+	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case O_VM: vm = optarg; break;
+		case O_TO: to = optarg; break;
+		case O_GRANT: grant = optarg; break;
+		case O_KEY: key_path = optarg; break;
+		case O_CERT: cert_path = optarg; break;
+		case O_LIFETIME:
+			lifetime = strtol(optarg, &end, 10);
+			if (*end || lifetime <= 0 || lifetime > KT_MIGRATE_ORDER_MAX_LIFETIME) {
+				fprintf(stderr, "%s migrate order: --lifetime wants 1 to %d seconds\n",
+					prog, KT_MIGRATE_ORDER_MAX_LIFETIME);
+				return KT_EXIT_USAGE;
+			}
+			break;
+		case 'o': output = optarg; break;
+		case 'h': usage(stdout); return KT_EXIT_OK;
+		default: usage(stderr); return KT_EXIT_USAGE;
+		}
+	}
+	if (!vm || !to || !grant || !key_path || !cert_path || optind != argc) {
+		fprintf(stderr, "%s migrate order: --vm, --to, --grant, --key and --cert are required\n",
+			prog);
+		return KT_EXIT_USAGE;
+	}
+	/* The order names the grant by id and the host by UUID; neither is trusted here. */
+	text = grant_cli_read(grant, &err);
+	if (!text || kt_grant_parse(text, &g, &err) || !(dest = kt_pki_load_cert(to, &err)) ||
+	    kt_pki_cert_info(dest, &host, &err) || !(key = kt_pki_load_key(key_path, &err)) ||
+	    !(cert = kt_pki_load_cert(cert_path, &err)))
+		goto fail;
+	snprintf(in.vm, sizeof(in.vm), "%s", vm);
+	memcpy(in.grant, g.id, sizeof(in.grant));
+	memcpy(in.host, host.host_uuid, sizeof(in.host));
+	in.iat = (int64_t)time(NULL);
+	in.exp = in.iat + lifetime;
+	if (kt_migrate_order_sign(&in, key, cert, &out, &err))
+		goto fail;
+	file = output ? fopen(output, "w") : stdout;
+	if (!file || fprintf(file, "%s\n", out) < 0 || (output && fclose(file))) {
+		fprintf(stderr, "Unable to write the order to '%s'\n", output ? output : "stdout");
+		goto out;
+	}
+	ret = KT_EXIT_OK;
+	goto out;
+fail:
+	ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+out:
+	free(out);
+	free(text);
+	kt_grant_free(&g);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	X509_free(dest);
 	return ret;
 }
 
@@ -199,6 +296,8 @@ int migrate_main(int argc, char *argv[])
 	}
 	if (!strcmp(argv[1], "check"))
 		return do_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "order"))
+		return do_order(argc - 1, argv + 1);
 	fprintf(stderr, "%s migrate: unknown command '%s'\n", prog, argv[1]);
 	usage(stderr);
 	return KT_EXIT_USAGE;

@@ -106,6 +106,7 @@ int kt_grant_check_window(const struct kt_grant *g, time_t now, struct kt_err *e
 void kt_grant_free(struct kt_grant *g);
 
 /* Helpers shared with the policy and the CLI. */
+int kt_uuid_random(char out[KT_UUID_STR_LEN + 1]);	/* RFC 4122 version 4 */
 int kt_strlist_add(struct kt_strlist *l, const char *s);
 bool kt_strlist_has(const struct kt_strlist *l, const char *s);
 void kt_strlist_free(struct kt_strlist *l);

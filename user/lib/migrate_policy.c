@@ -15,6 +15,7 @@
 #include "grant.h"
 #include "grant_ledger.h"
 #include "migrate_policy.h"
+#include "migrate_order.h"
 #include "pki.h"
 #include "score.h"
 
@@ -30,6 +31,7 @@ struct ctx {
 	struct kt_migrate_facts facts;
 	bool have_facts;
 	struct kt_err facts_err;
+	X509 *order_signer;		/* from the administrator's signed order */
 	struct kt_migrate_result *res;
 };
 
@@ -115,24 +117,50 @@ static int cert_time_valid(X509 *cert, time_t now)
 	       X509_cmp_time(X509_get0_notAfter(cert), &t) >= 0;
 }
 
+/*
+ * A signed order proves the administrator holds the key and binds it to
+ * this VM, grant and host; a bare certificate only names them, and the
+ * caller must have authenticated them some other way.
+ */
+static int check_order(struct ctx *c, X509 **admin, struct kt_err *err)
+{
+	struct kt_migrate_intent in;
+
+	if (kt_migrate_order_verify(c->req->admin_order, c->now, &in, &c->order_signer, err))
+		return -1;
+	if (*admin && X509_cmp(*admin, c->order_signer))
+		return kt_fail(err, "order", "the order is signed by another certificate than the administrator's");
+	*admin = c->order_signer;
+	if (strcmp(in.vm, c->req->vm) || strcmp(in.grant, c->grant.id) ||
+	    !c->have_host || strcmp(in.host, c->host.host_uuid))
+		return kt_fail(err, "order", "the order is for VM %s to host %s under grant %s",
+			       in.vm, in.host, in.grant);
+	return 0;
+}
+
 static enum kt_rule_outcome rule_delegate(struct ctx *c, struct kt_err *err)
 {
+	X509 *admin = c->req->admin;
 	struct kt_cert_info info;
 	char fp[65], spki[65];
 	const char *name;
 
-	if (!c->req->admin)
+	if (c->req->admin_order && check_order(c, &admin, err))
+		return KT_RULE_FAIL;
+	if (!admin)
 		return FAIL(err, "delegate", "no administrator certificate given");
-	name = subject(c->req->admin, &info);
-	if (kt_cert_sha256(c->req->admin, fp) || kt_cert_spki_sha256(c->req->admin, spki))
+	name = subject(admin, &info);
+	if (kt_cert_sha256(admin, fp) || kt_cert_spki_sha256(admin, spki))
 		return FAIL(err, "delegate", "cannot hash the administrator certificate");
 	if (!kt_strlist_has(&c->grant.delegate_certs, fp) &&
 	    !kt_strlist_has(&c->grant.delegate_spkis, spki))
 		return FAIL(err, "delegate", "\"%s\" (certificate sha256 %.16s..., key sha256 %.16s...) is not a delegate of the grant",
 			    name, fp, spki);
-	if (!cert_time_valid(c->req->admin, c->now))
+	if (!cert_time_valid(admin, c->now))
 		return FAIL(err, "validity", "delegate certificate \"%s\" is outside its validity period", name);
-	return pass(err, "\"%s\" is a delegate", name);
+	return pass(err, "\"%s\" is a delegate%s", name,
+		    c->req->admin_order ? ", proven by its signed order" :
+					    " (certificate presented, not a signed order)");
 }
 
 static enum kt_rule_outcome rule_host_cert(struct ctx *c, struct kt_err *err)
@@ -369,7 +397,7 @@ int kt_migrate_check(const struct kt_migrate_request *req, struct kt_migrate_res
 	memset(res, 0, sizeof(*res));
 	res->score = -1;
 	if (!req->vm || !req->grant || !req->host || !req->owner_anchors || !req->host_anchors)
-		return kt_fail(err, "request",
+		return kt_fail(err, "order",
 			       "a migration check needs the VM, the grant, the host certificate and both trust anchor sets");
 	c.now = req->now ? req->now : time(NULL);
 	gather(&c);
@@ -379,6 +407,7 @@ int kt_migrate_check(const struct kt_migrate_request *req, struct kt_migrate_res
 	res->decision = decide(res);
 	kt_grant_free(&c.grant);
 	sk_X509_pop_free(c.host_chain, X509_free);
+	X509_free(c.order_signer);
 	return 0;
 }
 

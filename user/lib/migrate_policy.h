@@ -14,6 +14,8 @@
  *   vm               the grant names the VM being moved
  *   grant-revoked    no ledger revocation of the grant id
  *   delegate         the administrator's certificate or key is a delegate
+ *                    (with a signed order: its signature, and that it names
+ *                    this VM, grant and host and is fresh)
  *   host-cert        destination chain to the host CAs, validity, CRLs,
  *                    and no ledger revocation of the host
  *   host-ca          an allowed CA (or a sub-CA under one) certified the host
@@ -73,6 +75,7 @@ struct kt_migrate_request {
 	X509 *host;			/* destination host certificate */
 	STACK_OF(X509) *host_untrusted;	/* intermediates it presented; may be NULL */
 	X509 *admin;			/* certificate of the administrator starting it */
+	const char *admin_order;	/* or (and) their signed order, migrate_order.h */
 	struct kt_pki_dir *owner_anchors; /* owner roots only: never the host CAs */
 	struct kt_pki_dir *owner_crls;	/* NULL: the CRLs kept with the owner anchors */
 	struct kt_pki_dir *host_anchors; /* host CA roots */

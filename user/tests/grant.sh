@@ -110,11 +110,11 @@ make_tree() {
 issue() { kt grant issue --owner alice --vm "$VM" --ca eu/cert.pem --delegate bob/cert.pem "$@"; }
 check() { kt migrate check --vm "$VM" --grant vm.grant --by bob/cert.pem --script "$@"; }
 
-tap_plan 33
+tap_plan 36
 
 if ! command -v openssl >/dev/null || ! make_tree >setup.log 2>&1; then
 	cat setup.log 2>/dev/null | tap_diag
-	for i in $(seq 33); do tap_skip "grant end to end $i" "cannot build a CA tree with openssl"; done
+	for i in $(seq 36); do tap_skip "grant end to end $i" "cannot build a CA tree with openssl"; done
 	exit 0
 fi
 
@@ -165,6 +165,15 @@ host-ca	pass	-"
 tap_is "--json: deny with the eleven rules" \
 	"$(kt migrate check --vm "$VM" --to host-b/chain.pem --grant vm.grant --by bob/cert.pem --json |
 	   grep -cE '"rule"|"decision": "deny"')" 12
+
+tap_ok "bob signs an order for host a" \
+	kt migrate order --vm "$VM" --to host-a/chain.pem --grant vm.grant --key bob/key.pem --cert bob/cert.pem -o bob.order
+tap_is "the order proves the delegate: allow" \
+	"$(status_of kt migrate check --vm "$VM" --to host-a/chain.pem --grant vm.grant --order bob.order --script; rule_line delegate)" "0
+delegate	pass	-"
+tap_is "the same order for host a1: deny by delegate" \
+	"$(status_of kt migrate check --vm "$VM" --to host-a1/chain.pem --grant vm.grant --order bob.order --script; rule_line delegate)" "11
+delegate	fail	order"
 
 tap_ok "two failed attestations" bash -c "'$KVMTRUST' ledger append attest $VM fail && '$KVMTRUST' ledger append attest $VM fail"
 tap_is "score 60: allow after full verification, exit 10" "$(status_of check --to host-a/chain.pem)" 10

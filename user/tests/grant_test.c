@@ -26,6 +26,7 @@
 #include "jws.h"
 #include "ledger.h"
 #include "ledger_auth.h"
+#include "migrate_order.h"
 #include "migrate_policy.h"
 #include "pki.h"
 #include "secfile.h"
@@ -309,6 +310,10 @@ struct scenario {
 	bool no_ledger;
 	/* the request */
 	const char *dest, *admin;
+	/* a signed order instead of a bare administrator certificate */
+	const char *order_key, *order_cert;	/* whose key signs, whose cert is in x5c */
+	const char *order_host;			/* default: the destination's UUID */
+	long order_age;				/* seconds since it was signed */
 };
 
 static void add_all(struct kt_strlist *l, const char *const *v, size_t n)
@@ -435,6 +440,35 @@ static int revoke_crl(struct pki *p, const char *ca_name, const char *cert_name)
 	return ret || publish_crl(p, ca_name, p->host_anchors) ? -1 : 0;
 }
 
+/*
+ * An administrator's order, signed by hand so a test can also forge one
+ * (another key behind the certificate) that kt_migrate_order_sign() refuses.
+ */
+static char *make_order(struct pki *p, const struct scenario *s, const char *host_uuid)
+{
+	char *key_path = cred_path(p, s->order_key, "key.pem"), *out = NULL, nonce[37];
+	X509 *cert = load_cert(p, s->order_cert ? s->order_cert : s->order_key);
+	EVP_PKEY *key = kt_pki_load_key(key_path, NULL);
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	time_t iat = time(NULL) - s->order_age;
+	json_t *header, *claims;
+
+	if (!cert || !key || !chain || !sk_X509_push(chain, cert) || kt_uuid_random(nonce))
+		abort();
+	header = json_pack("{s:s, s:o}", "typ", KT_MIGRATE_ORDER_TYP, "x5c", kt_jws_x5c_from_chain(chain));
+	claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "jti", nonce, "vm", VM, "grant", GRANT_ID,
+			   "host", s->order_host ? s->order_host : host_uuid, "iat", (json_int_t)iat,
+			   "exp", (json_int_t)(iat + KT_MIGRATE_ORDER_LIFETIME));
+	if (kt_jws_sign(key, header, claims, &out, NULL))
+		abort();
+	json_decref(header);
+	json_decref(claims);
+	sk_X509_pop_free(chain, X509_free);
+	EVP_PKEY_free(key);
+	free(key_path);
+	return out;
+}
+
 /* Builds the world the scenario describes and runs the decision. */
 static int run(struct pki *p, const struct scenario *s, struct kt_migrate_result *res)
 {
@@ -444,7 +478,7 @@ static int run(struct pki *p, const struct scenario *s, struct kt_migrate_result
 		.ledger = s->no_ledger ? NULL : p->log,
 	};
 	struct kt_err err = { 0 };
-	char *grant;
+	char *grant, *order = NULL;
 	int ret;
 
 	if (set_score(p, s->score ? s->score : 100) ||
@@ -462,7 +496,14 @@ static int run(struct pki *p, const struct scenario *s, struct kt_migrate_result
 	req.grant = grant;
 	req.host_untrusted = load_chain(p, dest);
 	req.host = sk_X509_shift(req.host_untrusted);
-	req.admin = load_cert(p, s->admin ? s->admin : "bob");
+	if (s->order_key) {
+		struct kt_cert_info host;
+
+		kt_pki_cert_info(req.host, &host, NULL);
+		req.admin_order = order = make_order(p, s, host.host_uuid);
+	} else {
+		req.admin = load_cert(p, s->admin ? s->admin : "bob");
+	}
 	ret = kt_migrate_check(&req, res, &err);
 	if (ret)
 		fprintf(stderr, "# check: %s: %s\n", err.check, err.msg);
@@ -470,6 +511,7 @@ static int run(struct pki *p, const struct scenario *s, struct kt_migrate_result
 	X509_free(req.admin);
 	sk_X509_pop_free(req.host_untrusted, X509_free);
 	free(grant);
+	free(order);
 	return ret;
 }
 
@@ -537,6 +579,31 @@ FIXTURE_VARIANT_ADD(policy, all_lists_satisfied_allows) {
 FIXTURE_VARIANT_ADD(policy, delegate_by_key_allows) {
 	.s = { .delegate_key = "bob" },
 	.decision = KT_MIGRATE_ALLOW,
+};
+
+FIXTURE_VARIANT_ADD(policy, signed_order_allows) {
+	.s = { .order_key = "bob" },
+	.decision = KT_MIGRATE_ALLOW,
+};
+
+FIXTURE_VARIANT_ADD(policy, order_for_another_host_denied) {
+	.s = { .order_key = "bob", .order_host = HOST_A1 },
+	.decision = KT_MIGRATE_DENY, .rule = "delegate", .check = "order",
+};
+
+FIXTURE_VARIANT_ADD(policy, order_forged_behind_delegate_cert_denied) {
+	.s = { .order_key = "mallory", .order_cert = "bob" },
+	.decision = KT_MIGRATE_DENY, .rule = "delegate", .check = "order",
+};
+
+FIXTURE_VARIANT_ADD(policy, stale_order_denied) {
+	.s = { .order_key = "bob", .order_age = KT_MIGRATE_ORDER_LIFETIME + 1 },
+	.decision = KT_MIGRATE_DENY, .rule = "delegate", .check = "order",
+};
+
+FIXTURE_VARIANT_ADD(policy, order_by_non_delegate_denied) {
+	.s = { .order_key = "mallory" },
+	.decision = KT_MIGRATE_DENY, .rule = "delegate", .check = "delegate",
 };
 
 FIXTURE_VARIANT_ADD(policy, tampered_grant_byte_denied) {
@@ -908,6 +975,50 @@ TEST_F(doc, revoked_owner_certificate_refuses_its_grants)
 	X509_free(alice);
 	free(text);
 	free(dir);
+}
+
+TEST_F(doc, orders_bind_the_administrators_key)
+{
+	struct kt_migrate_intent in = { .iat = self->p.now, .exp = self->p.now + 60 }, got;
+	char *bob_key = cred_path(&self->p, "bob", "key.pem");
+	char *mallory_key = cred_path(&self->p, "mallory", "key.pem");
+	EVP_PKEY *bob = kt_pki_load_key(bob_key, NULL), *mallory = kt_pki_load_key(mallory_key, NULL);
+	X509 *cert = load_cert(&self->p, "bob"), *signer = NULL;
+	const struct scenario s = { 0 };
+	char *order = NULL, *grant = issue_grant(&self->p, &s);
+	struct kt_err err = { 0 };
+
+	ASSERT_NE(NULL, bob);
+	ASSERT_NE(NULL, grant);
+	strcpy(in.vm, VM);
+	strcpy(in.grant, GRANT_ID);
+	strcpy(in.host, HOST_A);
+	EXPECT_NE(0, kt_migrate_order_sign(&in, mallory, cert, &order, &err));
+	EXPECT_STREQ("order", err.check);
+	in.exp = in.iat + KT_MIGRATE_ORDER_MAX_LIFETIME + 1;
+	EXPECT_NE(0, kt_migrate_order_sign(&in, bob, cert, &order, &err));
+	in.exp = in.iat + 60;
+	ASSERT_EQ(0, kt_migrate_order_sign(&in, bob, cert, &order, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, kt_migrate_order_verify(order, self->p.now, &got, &signer, &err)) TH_LOG("%s", err.msg);
+	EXPECT_EQ(0, X509_cmp(cert, signer));
+	EXPECT_STREQ(HOST_A, got.host);
+	EXPECT_STREQ(in.nonce, got.nonce);
+	X509_free(signer);
+	/* Not yet valid beyond the allowed skew, expired at exp. */
+	EXPECT_NE(0, kt_migrate_order_verify(order, self->p.now - KT_MIGRATE_ORDER_SKEW - 1, &got,
+					     &signer, &err));
+	EXPECT_NE(0, kt_migrate_order_verify(order, self->p.now + 60, &got, &signer, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "not fresh"));
+	/* A grant is not an order, whoever signed it. */
+	EXPECT_NE(0, kt_migrate_order_verify(grant, self->p.now, &got, &signer, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "typ"));
+	free(order);
+	free(grant);
+	free(bob_key);
+	free(mallory_key);
+	EVP_PKEY_free(bob);
+	EVP_PKEY_free(mallory);
+	X509_free(cert);
 }
 
 TEST_HARNESS_MAIN
