@@ -9,9 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/x509v3.h>
-
 #include "grant.h"
 #include "grant_ledger.h"
 #include "migrate_policy.h"
@@ -109,12 +106,13 @@ static enum kt_rule_outcome rule_grant_revoked(struct ctx *c, struct kt_err *err
 		    (unsigned long long)c->facts.entries);
 }
 
-static int cert_time_valid(X509 *cert, time_t now)
+/* X509_cmp_time() is -1 for "at or before", 1 for "after", 0 for an unreadable time. */
+static bool cert_time_valid(X509 *cert, time_t now)
 {
 	time_t t = now;
 
-	return X509_cmp_time(X509_get0_notBefore(cert), &t) <= 0 &&
-	       X509_cmp_time(X509_get0_notAfter(cert), &t) >= 0;
+	return X509_cmp_time(X509_get0_notBefore(cert), &t) == -1 &&
+	       X509_cmp_time(X509_get0_notAfter(cert), &t) == 1;
 }
 
 /*
@@ -200,10 +198,9 @@ static enum kt_rule_outcome rule_host_ca(struct ctx *c, struct kt_err *err)
 		ca = sk_X509_value(c->host_chain, i);
 		if (kt_cert_keyid(ca, keyid))
 			return FAIL(err, "host-ca", "cannot compute a CA key identifier");
-		if (kt_strlist_has(&c->grant.ca_keyids, keyid)) {
+		if (kt_strlist_has(&c->grant.ca_keyids, keyid))
 			return pass(err, "allowed CA \"%s\" (%s) at depth %d", subject(ca, &info),
 				    keyid, i);
-		}
 	}
 	return FAIL(err, "host-ca", "no CA on the host's path to its root is allowed by the grant");
 }
