@@ -5,7 +5,8 @@
  * certificates, CRLs and a SQLite ledger, and asserts the decision, the
  * first failing rule and the check it names.
  *
- *   owner root ── alice (owner: signs grants), bob (admin, delegate), mallory
+ *   owner root ── alice (owner: signs grants), bob (admin, delegate), mallory,
+ *                 bob-old (expired)
  *   host root ─┬─ CA eu (allowed) ─┬─ host a   eu-west/fra1 (destination)
  *              │                   ├─ host old eu-west/fra1 (expired)
  *              │                   └─ CA eu-sub ── host a1 eu-west/fra2
@@ -143,6 +144,7 @@ static const struct cert_spec tree[] = {
 	{ "alice", "owner-root", KT_CERT_USER, .not_after = 365 },
 	{ "bob", "owner-root", KT_CERT_USER, .not_after = 365 },
 	{ "mallory", "owner-root", KT_CERT_USER, .not_after = 365 },
+	{ "bob-old", "owner-root", KT_CERT_USER, .not_after = -1 },
 	{ "host-root", NULL, KT_CERT_ROOT, .not_after = 3650 },
 	{ "eu", "host-root", KT_CERT_CA, .not_after = 365 },
 	{ "eu-sub", "eu", KT_CERT_CA, .not_after = 365 },
@@ -640,6 +642,11 @@ FIXTURE_VARIANT_ADD(policy, revoked_grant_denied) {
 FIXTURE_VARIANT_ADD(policy, delegate_not_named_denied) {
 	.s = { .admin = "mallory" },
 	.decision = KT_MIGRATE_DENY, .rule = "delegate", .check = "delegate",
+};
+
+FIXTURE_VARIANT_ADD(policy, expired_delegate_certificate_denied) {
+	.s = { .delegate = "bob-old", .admin = "bob-old" },
+	.decision = KT_MIGRATE_DENY, .rule = "delegate", .check = "validity",
 };
 
 FIXTURE_VARIANT_ADD(policy, host_revoked_by_crl_denied) {
