@@ -65,8 +65,8 @@ etcd_leader() {
 }
 
 etcd_kill() {
-	kill -9 "${ETCD_PID[$1]}" 2>/dev/null
-	wait "${ETCD_PID[$1]}" 2>/dev/null
+	kill -9 "${ETCD_PID[$1]}" 2>/dev/null || true
+	wait "${ETCD_PID[$1]}" 2>/dev/null || true
 	ETCD_PID[$1]=
 }
 
@@ -78,8 +78,8 @@ etcd_cluster_stop() {
 	for i in 1 2 3; do
 		[ -n "${ETCD_PID[i]:-}" ] || continue
 		for n in $(seq 50); do kill -0 "${ETCD_PID[i]}" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "${ETCD_PID[i]}" 2>/dev/null
-		wait "${ETCD_PID[i]}" 2>/dev/null
+		kill -9 "${ETCD_PID[i]}" 2>/dev/null || true
+		wait "${ETCD_PID[i]}" 2>/dev/null || true
 		ETCD_PID[i]=
 	done
 }

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 
@@ -29,7 +30,7 @@ static void usage(FILE *f)
 		"  head\n"
 		"  prove inclusion INDEX [size N]\n"
 		"  prove consistency M [N]\n"
-		"  verify\n"
+		"  verify [pin FILE]             FILE: last state accepted, refuses rollbacks\n"
 		"SPEC is sqlite:PATH or etcd:http://HOST:PORT[,http://...] (default\n"
 		"$KVMTRUST_LEDGER, else %s).\n",
 		prog, KT_LEDGER_DEFAULT);
@@ -300,11 +301,76 @@ static int cmd_prove(struct ledger_opts *o, int argc, char *argv[])
 	return 0;
 }
 
-static int cmd_verify(struct ledger_opts *o)
+/* Long verifies report progress on a terminal. */
+static int progress(const struct kt_ledger_entry *e, void *arg)
+{
+	(void)arg;
+	if (e->index && e->index % 10000 == 0)
+		fprintf(stderr, "\rverified %llu entries...", (unsigned long long)e->index);
+	return 0;
+}
+
+/* A pin file holds "SIZE ROOT-HEX\n": the last log state verify accepted. */
+static int pin_read(const char *path, struct kt_ledger *log)
+{
+	char hex[2 * KT_HASH_LEN + 2];
+	unsigned long long size;
+	kt_hash root;
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return 0;	/* first verify: nothing pinned yet */
+	ok = fscanf(f, "%llu %65s", &size, hex) == 2 && strlen(hex) == 2 * KT_HASH_LEN &&
+	     !kt_hex_decode(hex, root, KT_HASH_LEN);
+	fclose(f);
+	if (!ok) {
+		fprintf(stderr, "Error: pin file '%s' is not \"SIZE ROOT\"\n", path);
+		return -1;
+	}
+	kt_ledger_pin(log, size, root);
+	return 0;
+}
+
+static int pin_write(const char *path, uint64_t size, const kt_hash root)
+{
+	char hex[2 * KT_HASH_LEN + 1], *tmp;
+	FILE *f;
+	int ok;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return -1;
+	kt_hex_encode(root, KT_HASH_LEN, hex);
+	f = fopen(tmp, "w");
+	ok = f && fprintf(f, "%llu %s\n", (unsigned long long)size, hex) > 0;
+	ok = f && !fclose(f) && ok && !rename(tmp, path);
+	if (!ok)
+		fprintf(stderr, "Error: cannot write pin file '%s'\n", path);
+	free(tmp);
+	return ok ? 0 : -1;
+}
+
+static int cmd_verify(struct ledger_opts *o, int argc, char *argv[])
 {
 	struct kt_err err = { 0 };
 	uint64_t size = 0, bad;
-	int ret = kt_ledger_verify(o->log, &size, &bad, &err);
+	bool tty = isatty(STDERR_FILENO);
+	const char *pin = NULL;
+	kt_hash root;
+	int ret;
+
+	if (argc == 2 && !strcmp(argv[0], "pin"))
+		pin = argv[1];
+	else if (argc)
+		return bad_usage("%s: verify [pin FILE]", "usage");
+	if (pin && pin_read(pin, o->log))
+		return KT_EXIT_FAILURE;
+	ret = kt_ledger_walk(o->log, tty ? progress : NULL, NULL, &size, root, &bad, &err);
+	if (!ret && pin && pin_write(pin, size, root))
+		return KT_EXIT_FAILURE;
+
+	if (tty && size >= 10000)
+		fprintf(stderr, "\r\033[K");
 
 	kt_print_open_object(NULL);
 	kt_print_bool("verified", NULL, ret == 0);
@@ -350,7 +416,7 @@ int ledger_main(int argc, char *argv[])
 	else if (!strcmp(cmd, "prove"))
 		ret = cmd_prove(&o, argc - i, argv + i);
 	else
-		ret = argc == i ? cmd_verify(&o) : bad_usage("%s: verify takes no argument", "usage");
+		ret = cmd_verify(&o, argc - i, argv + i);
 	if (kt_print_end() && !ret)
 		ret = KT_EXIT_FAILURE;
 	ledger_opts_close(&o);

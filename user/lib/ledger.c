@@ -26,6 +26,10 @@
 struct kt_ledger {
 	struct kt_ledger_backend *backend;
 	struct kt_ledger_auth *auth;
+	unsigned int jitter;	/* rand_r() state for append back-off */
+	bool pinned;		/* kt_ledger_pin(): a state the log must extend */
+	uint64_t pin_size;
+	kt_hash pin_root;
 };
 
 /*
@@ -585,12 +589,18 @@ int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 			       KT_LEDGER_VM_MAX);
 	if (writer_may_write(e, signer_host, err))
 		return -1;
-	/* Contention backs off a little more each time, with jitter. */
+	/*
+	 * Contention backs off a little more each time, with jitter that
+	 * differs between writers so two losers do not collide again.
+	 */
+	if (!log->jitter)
+		log->jitter = (unsigned int)getpid() ^ (unsigned int)now;
 	for (attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
 		ret = append_once(log, s, e, leaf, now, err);
 		if (ret != KT_LEDGER_CONFLICT)
 			return ret;
-		usleep((useconds_t)(1000 * (attempt < 20 ? attempt : 20) + rand() % 2000));
+		usleep((useconds_t)(1000 * (attempt < 20 ? attempt : 20) +
+				    rand_r(&log->jitter) % 2000));
 	}
 	return kt_fail(err, "conflict", "gave up after %d conflicting appends", APPEND_ATTEMPTS);
 }
@@ -634,6 +644,27 @@ struct walk {
 	struct kt_err *err;
 };
 
+void kt_ledger_pin(struct kt_ledger *log, uint64_t size, const kt_hash root)
+{
+	log->pinned = true;
+	log->pin_size = size;
+	memcpy(log->pin_root, root, KT_HASH_LEN);
+}
+
+/* At the pinned size, the entries so far must hash to the pinned root. */
+static int pin_differs(struct walk *w, uint64_t at)
+{
+	kt_hash root;
+
+	if (!w->log->pinned || at != w->log->pin_size)
+		return 0;
+	tree_root(&w->tree, root);
+	if (!CRYPTO_memcmp(root, w->log->pin_root, KT_HASH_LEN))
+		return 0;
+	return kt_fail(w->err, "fork", "the first %llu entries differ from the pinned log: "
+		       "history was rewritten", (unsigned long long)at);
+}
+
 static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 {
 	struct walk *w = arg;
@@ -648,6 +679,8 @@ static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 	if (key != at)
 		return kt_fail(err, "missing", "entry %llu: missing (next stored entry is %llu)",
 			       (unsigned long long)at, (unsigned long long)key);
+	if (pin_differs(w, at))
+		return -1;
 	if (kt_ledger_entry_decode(data, len, &e, &tbs_len, err))
 		goto bad;
 	if (e.index != at) {
@@ -671,8 +704,8 @@ bad:
 	return fail_at(err, "entry", at);
 }
 
-static int walk_log(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint64_t *size,
-		    uint64_t *bad_index, struct kt_err *err)
+int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint64_t *size,
+		   uint8_t *root_out, uint64_t *bad_index, struct kt_err *err)
 {
 	struct walk w = { .log = log, .visit = fn, .arg = arg, .err = err };
 	struct kt_err head_err = { 0 };
@@ -690,8 +723,15 @@ static int walk_log(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uin
 	ret = log->backend->scan(log->backend, 0, UINT64_MAX, walk_entry, &w, err);
 	if (ret) {
 		*bad_index = w.tree.size;
-		if (ret < 0 && strncmp(err->msg, "entry ", 6) && strcmp(err->check, "unavailable"))
+		if (ret < 0 && strncmp(err->msg, "entry ", 6) && strcmp(err->check, "unavailable") &&
+		    strcmp(err->check, "fork"))
 			fail_at(err, "entry", w.tree.size);
+		ret = -1;
+	} else if (log->pinned && w.tree.size < log->pin_size) {
+		ret = kt_fail(err, "rollback", "the log holds %llu entries, the pinned log %llu: "
+			      "rolled back", (unsigned long long)w.tree.size,
+			      (unsigned long long)log->pin_size);
+	} else if (pin_differs(&w, w.tree.size)) {
 		ret = -1;
 	} else if (!head_ok) {
 		ret = kt_fail(err, head_err.check, "%s", head_err.msg);
@@ -712,6 +752,8 @@ static int walk_log(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uin
 	}
 	if (size)
 		*size = w.tree.size;
+	if (root_out)
+		tree_root(&w.tree, root_out);
 	free(h.raw);
 	return ret;
 }
@@ -719,13 +761,13 @@ static int walk_log(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uin
 int kt_ledger_verify(struct kt_ledger *log, uint64_t *size, uint64_t *bad_index,
 		     struct kt_err *err)
 {
-	return walk_log(log, NULL, NULL, size, bad_index, err);
+	return kt_ledger_walk(log, NULL, NULL, size, NULL, bad_index, err);
 }
 
 int kt_ledger_for_each(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg,
 		       struct kt_err *err)
 {
-	return walk_log(log, fn, arg, NULL, NULL, err);
+	return kt_ledger_walk(log, fn, arg, NULL, NULL, NULL, err);
 }
 
 /* Leaf hashes of entries [0, n), read without verification (proofs are checked by their user). */

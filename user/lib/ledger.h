@@ -131,6 +131,20 @@ int kt_ledger_verify(struct kt_ledger *log, uint64_t *size, uint64_t *bad_index,
 typedef int (*kt_ledger_visit_fn)(const struct kt_ledger_entry *e, void *arg);
 int kt_ledger_for_each(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg,
 		       struct kt_err *err);
+/*
+ * Both at once: verify, visiting each good entry (progress, scoring); also
+ * returns the size and the root (KT_HASH_LEN bytes, if root is not NULL)
+ * of what was verified.
+ */
+int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint64_t *size,
+		   uint8_t *root, uint64_t *bad_index, struct kt_err *err);
+
+/*
+ * Pins a state seen before (tree size and root, e.g. from a saved head):
+ * later walks also fail with check "rollback" if the log is now shorter,
+ * or "fork" if its first `size` entries no longer hash to `root`.
+ */
+void kt_ledger_pin(struct kt_ledger *log, uint64_t size, const kt_hash root);
 
 /* Audit path for index in the tree of the first `size` entries (0: current). */
 int kt_ledger_prove_inclusion(struct kt_ledger *log, uint64_t index, uint64_t size,

@@ -26,8 +26,8 @@ void kt_ledger_auth_free(struct kt_ledger_auth *auth);
 
 /*
  * Checks that the DER certificate chains to the CA and is valid at `when`;
- * returns its public key (owned by auth, valid until kt_ledger_auth_free)
- * and the host UUID from its subjectAltName.
+ * returns its public key (owned by auth, valid until the next call: the cache
+ * recycles its oldest slot when full) and the host UUID from its subjectAltName.
  */
 int kt_ledger_auth_check(struct kt_ledger_auth *auth, const uint8_t *der, size_t len,
 			 uint64_t when, EVP_PKEY **pub, uint8_t host_id[KT_UUID_LEN],

@@ -31,7 +31,7 @@ as2=(--key "$dir/host2.key" --cert "$dir/host2.pem")
 L() { "$KT" ledger "$@"; }
 status() { "$@" >/dev/null 2>&1; echo $?; }
 
-tap_plan 27
+tap_plan 31
 tap_ok "test PKI from the openssl CLI" ledger_pki "$dir"
 
 now=$(date +%s)
@@ -77,6 +77,17 @@ tap_is "revoked VM is denied" "$(status "$KT" score show old at $((t + 3)))" 11
 tap_is "unknown VM exits 3" "$(status "$KT" score show nosuch)" 3
 tap_is "JSON score lists contributing entries" \
 	"$("$KT" score --json show web at $((t + 2)) | grep -c '"reason"')" 3
+
+# Rollback: restore an older copy of the whole file (validly signed, shorter).
+tap_ok "verify pins the state it accepted" L verify pin "$dir/pin"
+python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' \
+	"$dir/ledger.db" "$dir/old.db"
+L "${as1[@]}" append attest web pass time $((t + 4)) >/dev/null
+tap_ok "a longer log extends the pin" L verify pin "$dir/pin"
+cp "$dir/old.db" "$dir/ledger.db"
+rm -f "$dir/ledger.db-wal" "$dir/ledger.db-shm"
+tap_ok "the restored old copy verifies on its own" L verify
+tap_fails_with "but not against the pin: rolled back" "rolled back" L verify pin "$dir/pin"
 
 # Tamper behind the tool's back: flip the VM id of entry 1.
 python3 - "$dir/ledger.db" <<'EOF'

@@ -44,7 +44,16 @@ static const char pki_script[] =
 	"  -out $1.pem -days 30 -extfile $1.ext 2>/dev/null; }\n"
 	"ca ca; ca rogue\n"
 	"host host1 ca " HOST1 "; host host2 ca " HOST2 "\n"
-	"host nouuid ca; host intruder rogue " HOST3 "\n";
+	"host nouuid ca; host intruder rogue " HOST3 "\n"
+	/* An intermediate CA under ca, and a host under it. */
+	"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout inter.key "
+	"  -out inter.csr -subj /CN=inter 2>/dev/null\n"
+	"printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=critical,keyCertSign,cRLSign\\n' "
+	"  > inter.ext\n"
+	"openssl x509 -req -in inter.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out inter.pem "
+	"  -days 30 -extfile inter.ext 2>/dev/null\n"
+	"host host3 inter " HOST3 "\n"
+	"mkdir cadir && cp ca.pem inter.pem cadir/\n";
 
 /* Made once before the harness forks its tests; removed when the runner exits. */
 static char pki_dir[64];
@@ -252,6 +261,38 @@ TEST_F(ledger, unauthorized_writers_are_refused)
 }
 
 /*
+ * Entries carry only the signer's certificate: intermediates belong in the
+ * ledger's CA directory, next to the root.
+ */
+TEST_F(ledger, intermediate_ca_in_ca_directory)
+{
+	struct kt_ledger_auth *dir_auth;
+	struct kt_ledger *log;
+	struct kt_ledger_signer s;
+	struct kt_ledger_entry e;
+	uint64_t size, bad;
+	kt_hash leaf;
+
+	ASSERT_EQ(0, load_signer(self, "host3", &s)) TH_LOG("%s", self->err.msg);
+	EXPECT_NE(0, append(self, &s, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm1", NULL, 0));
+	EXPECT_STREQ("authorization", self->err.check);
+	ASSERT_EQ(0, kt_ledger_auth_load(in(self, "cadir"), &dir_auth, &self->err))
+		TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, kt_ledger_open(self->db, dir_auth, &log, &self->err));
+	entry_init(&e, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm1", NULL, 0);
+	ASSERT_EQ(0, kt_ledger_append(log, &s, &e, leaf, &self->err)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, kt_ledger_verify(log, &size, &bad, &self->err)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(1ULL, size);
+	kt_ledger_close(log);
+	kt_ledger_auth_free(dir_auth);
+	kt_ledger_signer_free(&s);
+	/* The root alone cannot place host3's certificate. */
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_EQ(0ULL, bad);
+	EXPECT_STREQ("authorization", self->err.check);
+}
+
+/*
  * A writer whose ledger configuration trusts a rogue CA as well (a CA
  * directory holding both) appends a well-chained entry; verify with the
  * real CA names it.
@@ -424,6 +465,28 @@ TEST_F(ledger, tamper_head)
 	ASSERT_NE(0, verify(self, &size, &bad));
 	EXPECT_STREQ("head", self->err.check);
 	TH_LOG("%s", self->err.msg);
+}
+
+/* A pinned state (size, root) must be extended, never rewritten or cut. */
+TEST_F(ledger, pin_detects_fork_and_rollback)
+{
+	uint64_t size, bad;
+	kt_hash root;
+
+	ASSERT_EQ(0, fill(self, 5));
+	ASSERT_EQ(0, kt_ledger_walk(self->log, NULL, NULL, &size, root, &bad, &self->err));
+	kt_ledger_pin(self->log, size, root);
+	ASSERT_EQ(0, fill(self, 2));
+	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	/* Another, validly signed history of the same length. */
+	ASSERT_EQ(0, tamper(self, "DELETE FROM ledger_entries", NULL, 0));
+	ASSERT_EQ(0, tamper(self, "DELETE FROM ledger_head", NULL, 0));
+	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, "vm1", NULL, 0));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_STREQ("rollback", self->err.check);
+	ASSERT_EQ(0, fill(self, 6));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_STREQ("fork", self->err.check) TH_LOG("%s", self->err.msg);
 }
 
 /* The test binary lives in user/tests/; scripts/ is two levels up. */
