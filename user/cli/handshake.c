@@ -1,13 +1,440 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder until the 'handshake' command group lands; it refuses honestly. */
+/*
+ * kvmtrust handshake: the federated handshake (handshake.h) over TCP. The
+ * listening side is the destination host; the connecting side presents the
+ * guest's token and proves its key. After the handshake the guest sends a
+ * file (or nothing) over the encrypted channel and the host echoes it back,
+ * which checks the channel end to end.
+ */
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "encoding.h"
+#include "handshake.h"
+#include "identity_cli.h"
+#include "print.h"
+#include "secfile.h"
 #include "subcommands.h"
-#include "exitcodes.h"
+
+#define SEND_MAX (64 * 1024 * 1024)
+#define REPLAY_CACHE 4096
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s handshake --listen ADDR:PORT --cred DIR --anchors DIR\n"
+		"              --revocations DIR --aud AUDIENCE [--skew SECONDS] [--count N]\n"
+		"              [--timeout SECONDS] [--json]\n"
+		"       %s handshake --connect ADDR:PORT --anchors DIR [--revocations DIR]\n"
+		"              (--keystore FILE (--keyfile F | --passphrase-file F) |\n"
+		"               --token FILE --guest-key FILE)\n"
+		"              [--expect-host UUID] [--send FILE] [--timeout SECONDS] [--json]\n"
+		"See kvmtrust-handshake(8).\n", prog, prog);
+}
+
+struct hs_args {
+	const char *listen, *connect, *cred, *anchors, *revocations, *aud, *keystore, *keyfile;
+	const char *passfile, *token, *guest_key, *expect_host, *send;
+	unsigned long skew, count, timeout;
+	bool json;
+};
+
+enum { O_LISTEN = 256, O_CONNECT, O_CRED, O_ANCH, O_REV, O_AUD, O_SKEW, O_COUNT, O_TIMEOUT,
+       O_JSON, O_KS, O_KF, O_PF, O_TOKEN, O_GKEY, O_EXPECT, O_SEND };
+
+static const struct option options[] = {
+	{ "listen", required_argument, NULL, O_LISTEN },
+	{ "connect", required_argument, NULL, O_CONNECT },
+	{ "cred", required_argument, NULL, O_CRED }, { "anchors", required_argument, NULL, O_ANCH },
+	{ "revocations", required_argument, NULL, O_REV }, { "aud", required_argument, NULL, O_AUD },
+	{ "skew", required_argument, NULL, O_SKEW }, { "count", required_argument, NULL, O_COUNT },
+	{ "timeout", required_argument, NULL, O_TIMEOUT }, { "json", no_argument, NULL, O_JSON },
+	{ "keystore", required_argument, NULL, O_KS }, { "keyfile", required_argument, NULL, O_KF },
+	{ "passphrase-file", required_argument, NULL, O_PF },
+	{ "token", required_argument, NULL, O_TOKEN },
+	{ "guest-key", required_argument, NULL, O_GKEY },
+	{ "expect-host", required_argument, NULL, O_EXPECT },
+	{ "send", required_argument, NULL, O_SEND }, { "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse(int argc, char *argv[], struct hs_args *a)
+{
+	int c, bad = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->skew = 60;
+	a->count = 1;
+	a->timeout = 30;
+	while (!bad && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case O_LISTEN: a->listen = optarg; break;
+		case O_CONNECT: a->connect = optarg; break;
+		case O_CRED: a->cred = optarg; break;
+		case O_ANCH: a->anchors = optarg; break;
+		case O_REV: a->revocations = optarg; break;
+		case O_AUD: a->aud = optarg; break;
+		case O_KS: a->keystore = optarg; break;
+		case O_KF: a->keyfile = optarg; break;
+		case O_PF: a->passfile = optarg; break;
+		case O_TOKEN: a->token = optarg; break;
+		case O_GKEY: a->guest_key = optarg; break;
+		case O_EXPECT: a->expect_host = optarg; break;
+		case O_SEND: a->send = optarg; break;
+		case O_JSON: a->json = true; break;
+		case O_SKEW: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
+		case O_COUNT: bad = kt_cli_uint(optarg, 1000000, &a->count) || !a->count; break;
+		case O_TIMEOUT: bad = kt_cli_uint(optarg, 3600, &a->timeout) || !a->timeout; break;
+		case 'h': usage(stdout); return 1;
+		default: bad = 1;
+		}
+		if (bad && c != '?')
+			fprintf(stderr, "%s handshake: invalid value '%s'\n", prog, optarg);
+	}
+	if (!bad && !a->listen == !a->connect) {
+		fprintf(stderr, "%s handshake: give one of --listen and --connect\n", prog);
+		bad = 1;
+	}
+	if (bad) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int need(const char *value, const char *opt)
+{
+	if (value)
+		return 0;
+	fprintf(stderr, "%s handshake: %s is required\n", prog, opt);
+	usage(stderr);
+	return -1;
+}
+
+/* "127.0.0.1:4000", "[::1]:4000" or "localhost:4000". */
+static struct addrinfo *resolve(const char *arg, bool passive)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0 };
+	struct addrinfo *res = NULL;
+	char host[256];
+	const char *colon = strrchr(arg, ':');
+	size_t len;
+	int rc;
+
+	if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof(host)) {
+		fprintf(stderr, "%s handshake: '%s' is not ADDR:PORT\n", prog, arg);
+		return NULL;
+	}
+	len = (size_t)(colon - arg);
+	memcpy(host, arg, len);
+	host[len] = '\0';
+	if (host[0] == '[' && host[len - 1] == ']') {
+		memmove(host, host + 1, len - 2);
+		host[len - 2] = '\0';
+	}
+	rc = getaddrinfo(host, colon + 1, &hints, &res);
+	if (rc) {
+		fprintf(stderr, "Unable to resolve '%s': %s\n", arg, gai_strerror(rc));
+		return NULL;
+	}
+	return res;
+}
+
+static void set_timeouts(int fd, unsigned long secs)
+{
+	struct timeval tv = { .tv_sec = (time_t)secs };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int listen_on(const char *arg)
+{
+	struct addrinfo *ai = resolve(arg, true);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[64], port[16];
+	int fd, one = 1;
+
+	if (!ai)
+		return -1;
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV)) {
+		fprintf(stderr, "Unable to listen on %s: %m\n", arg);
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	} else {
+		/* Tests and scripts wait for this line (port 0 picks a free port). */
+		fprintf(stderr, "listening on %s:%s\n", host, port);
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static int connect_to(const char *arg, unsigned long timeout)
+{
+	struct addrinfo *ai = resolve(arg, false), *p;
+	int fd = -1;
+
+	for (p = ai; p; p = p->ai_next) {
+		fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		set_timeouts(fd, timeout);
+		if (!connect(fd, p->ai_addr, p->ai_addrlen))
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (ai && fd < 0)
+		fprintf(stderr, "Unable to connect to %s: %m\n", arg);
+	if (ai)
+		freeaddrinfo(ai);
+	return fd;
+}
+
+static void print_digest(const char *key, const char *fmt, EVP_MD_CTX *md)
+{
+	uint8_t digest[32];
+
+	EVP_DigestFinal_ex(md, digest, NULL);
+	kt_print_hex(key, fmt, digest, sizeof(digest));
+}
+
+/* Host side: reads everything until the guest closes, echoing it back. */
+static int echo(struct kt_channel *ch, uint64_t *bytes, EVP_MD_CTX *md, struct kt_err *err)
+{
+	uint8_t buf[KT_CHANNEL_MAX_DATA];
+	ssize_t n;
+
+	while ((n = kt_channel_recv(ch, buf, sizeof(buf), err)) > 0) {
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		*bytes += (uint64_t)n;
+		if (kt_channel_send(ch, buf, (size_t)n, err))
+			return -1;
+	}
+	return n < 0 ? -1 : kt_channel_close(ch, err);
+}
+
+static int serve_one(int fd, const struct kt_hs_host_cfg *cfg)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct kt_err err = { 0 };
+	struct kt_hs_result res;
+	uint64_t bytes = 0;
+	int ret;
+
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	kt_print_open_object(NULL);
+	if (kt_handshake_host(fd, cfg, &res, &err) ||
+	    echo(res.channel, &bytes, md, &err)) {
+		kt_print_bool("accepted", NULL, false);
+		kt_print_string("check", NULL, err.check);
+		kt_print_string("message", NULL, err.msg);
+		kt_print_close_object();
+		ret = kt_cli_refused(&err);
+	} else {
+		kt_print_bool("accepted", "accepted:    %s\n", true);
+		kt_print_string("guest", "guest:       %s\n", res.token.claims.sub);
+		kt_print_string("issuing_host", "issued by:   %s\n", res.token.claims.host);
+		kt_print_string("jti", "token jti:   %s\n", res.token.claims.jti);
+		kt_print_hex("transcript", "transcript:  %s\n", res.transcript, sizeof(res.transcript));
+		kt_print_u64("bytes", "received:    %s bytes\n", bytes);
+		print_digest("sha256", "sha256:      %s\n", md);
+		kt_print_close_object();
+		ret = KT_EXIT_OK;
+	}
+	fflush(stdout);
+	kt_hs_result_free(&res);
+	EVP_MD_CTX_free(md);
+	return ret;
+}
+
+static int cmd_listen(struct hs_args *a)
+{
+	struct kt_hs_host_cfg cfg = { 0 };
+	struct kt_err err = { 0 };
+	struct kt_cred host = { 0 };
+	unsigned long i;
+	int lfd = -1, fd, ret = KT_EXIT_FAILURE, rc;
+
+	if (need(a->cred, "--cred") || need(a->anchors, "--anchors") ||
+	    need(a->revocations, "--revocations") || need(a->aud, "--aud"))
+		return KT_EXIT_USAGE;
+	cfg.verify.audience = a->aud;
+	cfg.verify.skew = (unsigned int)a->skew;
+	cfg.verify.trl_dir = a->revocations;
+	cfg.replay = kt_replay_cache_new(REPLAY_CACHE);
+	if (!cfg.replay || kt_cred_load(a->cred, &host, &err) ||
+	    kt_pki_dir_open(a->anchors, &cfg.verify.anchors, &err) ||
+	    kt_pki_dir_open(a->revocations, &cfg.verify.crls, &err)) {
+		ret = kt_cli_error("cannot load", &err);
+		goto out;
+	}
+	cfg.host = &host;
+	lfd = listen_on(a->listen);
+	if (lfd < 0)
+		goto out;
+	kt_print_start(a->json ? KT_PRINT_JSON : KT_PRINT_TEXT);
+	kt_print_open_array(NULL);
+	ret = KT_EXIT_OK;
+	for (i = 0; i < a->count; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "Unable to accept: %m\n");
+			ret = KT_EXIT_FAILURE;
+			break;
+		}
+		set_timeouts(fd, a->timeout);
+		rc = serve_one(fd, &cfg);
+		close(fd);
+		if (rc && ret == KT_EXIT_OK)
+			ret = rc;
+	}
+	kt_print_close_array();
+	kt_print_end();
+out:
+	if (lfd >= 0)
+		close(lfd);
+	kt_cred_free(&host);
+	kt_pki_dir_free(cfg.verify.anchors);
+	kt_pki_dir_free(cfg.verify.crls);
+	kt_replay_cache_free(cfg.replay);
+	return ret;
+}
+
+/* The guest's token and key: from the keystore, or from two files. */
+static int guest_identity(struct hs_args *a, char **token, EVP_PKEY **key, struct kt_err *err)
+{
+	struct kt_keystore_unlock unlock;
+	char *secret = NULL;
+	int ret;
+
+	if (!a->keystore == !(a->token && a->guest_key))
+		return kt_fail(err, "request", "give --keystore, or --token and --guest-key");
+	if (a->keystore) {
+		ret = kt_cli_unlock(a->keyfile, a->passfile, &unlock, &secret, err) ||
+		      kt_keystore_load(a->keystore, &unlock, token, key, err) ? -1 : 0;
+		kt_cli_drop_secret(&secret);
+		return ret;
+	}
+	*token = kt_cli_read_token(a->token, err);
+	*key = *token ? kt_pki_load_key(a->guest_key, err) : NULL;
+	return *key ? 0 : -1;
+}
+
+static int send_file(struct kt_channel *ch, const char *path, uint8_t **data, size_t *len,
+		     struct kt_err *err)
+{
+	*data = NULL;
+	*len = 0;
+	if (path && kt_file_read(path, SEND_MAX, 0, data, len, err))
+		return -1;
+	if (*len && kt_channel_send(ch, *data, *len, err))
+		return -1;
+	return kt_channel_close(ch, err);
+}
+
+static int cmd_connect(struct hs_args *a)
+{
+	struct kt_hs_guest_cfg cfg = { .expect_host = a->expect_host };
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct kt_err err = { 0 };
+	struct kt_hs_result res = { 0 };
+	uint8_t *data = NULL, *back = NULL;
+	char *token = NULL;
+	EVP_PKEY *key = NULL;
+	size_t len;
+	int fd = -1, ret = KT_EXIT_FAILURE;
+
+	if (need(a->anchors, "--anchors"))
+		return KT_EXIT_USAGE;
+	if (guest_identity(a, &token, &key, &err) ||
+	    kt_pki_dir_open(a->anchors, &cfg.anchors, &err) ||
+	    (a->revocations && kt_pki_dir_open(a->revocations, &cfg.crls, &err))) {
+		ret = kt_cli_error("cannot load", &err);
+		goto out;
+	}
+	cfg.token = token;
+	cfg.guest_key = key;
+	fd = connect_to(a->connect, a->timeout);
+	if (fd < 0)
+		goto out;
+	kt_print_start(a->json ? KT_PRINT_JSON : KT_PRINT_TEXT);
+	kt_print_open_object(NULL);
+	if (kt_handshake_guest(fd, &cfg, &res, &err) || send_file(res.channel, a->send, &data, &len, &err) ||
+	    !(back = malloc(len + 1)) || kt_channel_recv_all(res.channel, back, len, &err) ||
+	    kt_channel_recv(res.channel, back, 1, &err) != 0) {
+		kt_print_bool("accepted", NULL, false);
+		kt_print_string("check", NULL, err.check);
+		kt_print_string("message", NULL, err.msg);
+		kt_print_close_object();
+		kt_print_end();
+		ret = err.check ? kt_cli_refused(&err) : KT_EXIT_FAILURE;
+		goto out;
+	}
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	EVP_DigestUpdate(md, data, len);
+	kt_print_bool("accepted", "accepted:    %s\n", true);
+	kt_print_string("host", "host:        %s\n", res.peer.host_uuid);
+	kt_print_string("region", "region:      %s\n", res.peer.region);
+	kt_print_string("site", "site:        %s\n", res.peer.site);
+	kt_print_hex("transcript", "transcript:  %s\n", res.transcript, sizeof(res.transcript));
+	kt_print_u64("bytes", "sent:        %s bytes\n", len);
+	print_digest("sha256", "sha256:      %s\n", md);
+	kt_print_bool("echo", "echoed:      %s\n", !memcmp(data, back, len));
+	kt_print_close_object();
+	kt_print_end();
+	ret = memcmp(data, back, len) ? KT_EXIT_FAILURE : KT_EXIT_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	kt_hs_result_free(&res);
+	kt_pki_dir_free(cfg.anchors);
+	kt_pki_dir_free(cfg.crls);
+	EVP_PKEY_free(key);
+	EVP_MD_CTX_free(md);
+	free(token);
+	free(data);
+	free(back);
+	return ret;
+}
 
 int handshake_main(int argc, char *argv[])
 {
-	(void)argc;
-	fprintf(stderr, "%s: '%s' is not implemented yet\n", prog, argv[0]);
-	return KT_EXIT_UNAVAILABLE;
+	struct hs_args a;
+	int rc;
+
+	if (argc < 2) {
+		usage(stderr);
+		return KT_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "help")) {
+		usage(stdout);
+		return KT_EXIT_OK;
+	}
+	rc = parse(argc, argv, &a);
+	if (rc)
+		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;
+	if (optind < argc) {
+		fprintf(stderr, "%s handshake: unexpected argument '%s'\n", prog, argv[optind]);
+		return KT_EXIT_USAGE;
+	}
+	/* A peer that disappears must fail a write, not kill the process. */
+	signal(SIGPIPE, SIG_IGN);
+	return a.listen ? cmd_listen(&a) : cmd_connect(&a);
 }

@@ -1,13 +1,450 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder until the 'token' command group lands; it refuses honestly. */
+/*
+ * kvmtrust token: guest identity tokens (token.h) and the guest keystore
+ * (keystore.h). Issues, verifies, revokes and shows tokens; stores a token
+ * and its guest key encrypted at rest.
+ */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "identity_cli.h"
+#include "keystore.h"
+#include "pki.h"
+#include "print.h"
+#include "secfile.h"
 #include "subcommands.h"
-#include "exitcodes.h"
+#include "token.h"
+
+#define DEFAULT_LIFETIME 3600
+#define DEFAULT_SKEW 60
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s token issue --cred DIR --guest UUID --aud AUDIENCE\n"
+		"              (--guest-key FILE | --guest-pubkey FILE | --new-guest-key FILE)\n"
+		"              [--lifetime SECONDS] [--nbf TIME] [--jti ID] [--out FILE]\n"
+		"              [--keystore FILE (--keyfile FILE | --passphrase-file FILE)]\n"
+		"       %s token verify --anchors DIR --revocations DIR --aud AUDIENCE\n"
+		"              [--skew SECONDS] [--at TIME] [--json] TOKEN|-\n"
+		"       %s token revoke --cred DIR --trl FILE (TOKEN | --jti ID --exp TIME)\n"
+		"       %s token show [--json] (TOKEN|- | --keystore FILE (--keyfile F | --passphrase-file F))\n"
+		"       %s token store --keystore FILE (--keyfile F | --passphrase-file F)\n"
+		"              --token TOKEN --guest-key FILE\n"
+		"       %s token keyfile FILE\n"
+		"See kvmtrust-token(8).\n", prog, prog, prog, prog, prog, prog);
+}
+
+struct token_args {
+	const char *cred, *guest, *aud, *guest_key, *guest_pub, *new_guest_key, *nbf, *jti;
+	const char *out, *keystore, *keyfile, *passfile, *anchors, *revocations, *at, *trl;
+	const char *exp, *token;
+	unsigned long lifetime, skew;
+	bool json;
+	char *passphrase;
+};
+
+enum { O_CRED = 256, O_GUEST, O_AUD, O_GKEY, O_GPUB, O_NEWKEY, O_LIFE, O_NBF, O_JTI, O_OUT,
+       O_KS, O_KF, O_PF, O_ANCH, O_REV, O_SKEW, O_AT, O_JSON, O_TRL, O_EXP, O_TOKEN };
+
+static const struct option options[] = {
+	{ "cred", required_argument, NULL, O_CRED }, { "guest", required_argument, NULL, O_GUEST },
+	{ "aud", required_argument, NULL, O_AUD }, { "guest-key", required_argument, NULL, O_GKEY },
+	{ "guest-pubkey", required_argument, NULL, O_GPUB },
+	{ "new-guest-key", required_argument, NULL, O_NEWKEY },
+	{ "lifetime", required_argument, NULL, O_LIFE }, { "nbf", required_argument, NULL, O_NBF },
+	{ "jti", required_argument, NULL, O_JTI }, { "out", required_argument, NULL, O_OUT },
+	{ "keystore", required_argument, NULL, O_KS }, { "keyfile", required_argument, NULL, O_KF },
+	{ "passphrase-file", required_argument, NULL, O_PF },
+	{ "anchors", required_argument, NULL, O_ANCH },
+	{ "revocations", required_argument, NULL, O_REV },
+	{ "skew", required_argument, NULL, O_SKEW }, { "at", required_argument, NULL, O_AT },
+	{ "json", no_argument, NULL, O_JSON }, { "trl", required_argument, NULL, O_TRL },
+	{ "exp", required_argument, NULL, O_EXP }, { "token", required_argument, NULL, O_TOKEN },
+	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+};
+
+static int parse(int argc, char *argv[], struct token_args *a)
+{
+	int c, bad = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->lifetime = DEFAULT_LIFETIME;
+	a->skew = DEFAULT_SKEW;
+	optind = 1;
+	while (!bad && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case O_CRED: a->cred = optarg; break;
+		case O_GUEST: a->guest = optarg; break;
+		case O_AUD: a->aud = optarg; break;
+		case O_GKEY: a->guest_key = optarg; break;
+		case O_GPUB: a->guest_pub = optarg; break;
+		case O_NEWKEY: a->new_guest_key = optarg; break;
+		case O_NBF: a->nbf = optarg; break;
+		case O_JTI: a->jti = optarg; break;
+		case O_OUT: a->out = optarg; break;
+		case O_KS: a->keystore = optarg; break;
+		case O_KF: a->keyfile = optarg; break;
+		case O_PF: a->passfile = optarg; break;
+		case O_ANCH: a->anchors = optarg; break;
+		case O_REV: a->revocations = optarg; break;
+		case O_AT: a->at = optarg; break;
+		case O_TRL: a->trl = optarg; break;
+		case O_EXP: a->exp = optarg; break;
+		case O_TOKEN: a->token = optarg; break;
+		case O_JSON: a->json = true; break;
+		case O_LIFE: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_LIFETIME, &a->lifetime) ||
+				   !a->lifetime; break;
+		case O_SKEW: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
+		case 'h': usage(stdout); return 1;
+		default: bad = 1;
+		}
+		if (bad && c != '?')
+			fprintf(stderr, "%s token: invalid value '%s'\n", prog, optarg);
+	}
+	if (bad) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int need(const char *value, const char *opt)
+{
+	if (value)
+		return 0;
+	fprintf(stderr, "%s token: %s is required\n", prog, opt);
+	usage(stderr);
+	return -1;
+}
+
+static int unlock_of(struct token_args *a, struct kt_keystore_unlock *u, struct kt_err *err)
+{
+	return kt_cli_unlock(a->keyfile, a->passfile, u, &a->passphrase, err);
+}
+
+static void drop_passphrase(struct token_args *a)
+{
+	kt_cli_drop_secret(&a->passphrase);
+}
+
+/* The guest key for a new token: given, or generated (and saved 0600). */
+static EVP_PKEY *guest_key_of(struct token_args *a, bool *private, struct kt_err *err)
+{
+	EVP_PKEY *key;
+
+	*private = !a->guest_pub;
+	if ((a->guest_key != NULL) + (a->guest_pub != NULL) + (a->new_guest_key != NULL) != 1) {
+		kt_fail(err, "request", "give one of --guest-key, --guest-pubkey, --new-guest-key");
+		return NULL;
+	}
+	if (a->guest_key)
+		return kt_pki_load_key(a->guest_key, err);
+	if (a->guest_pub)
+		return kt_pki_load_pubkey(a->guest_pub, err);
+	key = kt_pki_new_key(err);
+	if (key && kt_pki_save_key(a->new_guest_key, key, err)) {
+		EVP_PKEY_free(key);
+		key = NULL;
+	}
+	return key;
+}
+
+static int cmd_issue(struct token_args *a)
+{
+	struct kt_token_claims c = { 0 };
+	struct kt_keystore_unlock unlock;
+	struct kt_err err = { 0 };
+	struct kt_cred cred = { 0 };
+	char *token = NULL;
+	time_t nbf = 0, now = time(NULL);
+	bool private;
+	int ret = KT_EXIT_FAILURE;
+
+	if (need(a->cred, "--cred") || need(a->guest, "--guest") || need(a->aud, "--aud"))
+		return KT_EXIT_USAGE;
+	if (a->nbf && kt_cli_time(a->nbf, &nbf)) {
+		fprintf(stderr, "%s token issue: bad --nbf time '%s'\n", prog, a->nbf);
+		return KT_EXIT_USAGE;
+	}
+	if (strlen(a->guest) > KT_UUID_STR_LEN || strlen(a->aud) >= sizeof(c.aud) ||
+	    (a->jti && strlen(a->jti) > KT_TOKEN_JTI_MAX)) {
+		fprintf(stderr, "%s token issue: --guest, --aud or --jti too long\n", prog);
+		return KT_EXIT_USAGE;
+	}
+	strcpy(c.sub, a->guest);
+	strcpy(c.aud, a->aud);
+	if (a->jti)
+		strcpy(c.jti, a->jti);
+	c.iat = (int64_t)now;
+	c.nbf = nbf ? (int64_t)nbf : c.iat;
+	c.exp = c.nbf + (int64_t)a->lifetime;
+	if (kt_cred_load(a->cred, &cred, &err))
+		return kt_cli_error("cannot load the host credential", &err);
+	c.cnf = guest_key_of(a, &private, &err);
+	if (!c.cnf || kt_token_issue(&cred, &c, &token, &err)) {
+		ret = kt_cli_error("cannot issue the token", &err);
+		goto out;
+	}
+	if (a->keystore) {
+		if (!private) {
+			fprintf(stderr, "%s token issue: --keystore needs the guest's private key\n", prog);
+			ret = KT_EXIT_USAGE;
+			goto out;
+		}
+		if (unlock_of(a, &unlock, &err) ||
+		    kt_keystore_save(a->keystore, &unlock, token, c.cnf, &err)) {
+			ret = kt_cli_error("cannot write the keystore", &err);
+			goto out;
+		}
+	}
+	if (a->out) {
+		if (kt_file_write(a->out, token, strlen(token), 0644, &err)) {
+			ret = kt_cli_error("cannot write the token", &err);
+			goto out;
+		}
+	} else if (!a->keystore) {
+		printf("%s\n", token);
+	}
+	fprintf(stderr, "token %s for guest %s, audience \"%s\", valid until @%lld\n",
+		c.jti, c.sub, c.aud, (long long)c.exp);
+	ret = KT_EXIT_OK;
+out:
+	drop_passphrase(a);
+	free(token);
+	EVP_PKEY_free(c.cnf);
+	kt_cred_free(&cred);
+	return ret;
+}
+
+static void print_time(const char *key, const char *fmt, int64_t t)
+{
+	time_t tt = (time_t)t;
+	char buf[32];
+
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", gmtime(&tt));
+	kt_print_string(key, fmt, buf);
+}
+
+static void print_token(const struct kt_token *tok)
+{
+	kt_print_string("sub", "guest:       %s\n", tok->claims.sub);
+	kt_print_string("host", "host:        %s\n", tok->claims.host);
+	kt_print_string("iss", "issuer:      %s\n", tok->claims.iss);
+	kt_print_string("aud", "audience:    %s\n", tok->claims.aud);
+	kt_print_string("jti", "jti:         %s\n", tok->claims.jti);
+	print_time("iat", "issued:      %s\n", tok->claims.iat);
+	print_time("nbf", "not before:  %s\n", tok->claims.nbf);
+	print_time("exp", "expires:     %s\n", tok->claims.exp);
+	kt_print_string("region", "region:      %s\n", tok->signer.region[0] ? tok->signer.region : NULL);
+	kt_print_string("site", "site:        %s\n", tok->signer.site[0] ? tok->signer.site : NULL);
+	kt_print_string("signer", "signed by:   %s\n", tok->signer.subject);
+	kt_print_string("signer_ski", "signer key:  %s\n", tok->signer.ski);
+}
+
+static int cmd_verify(struct token_args *a, const char *file)
+{
+	struct kt_token_verify_opts opts = { .skew = (unsigned int)a->skew };
+	struct kt_err err = { 0 };
+	struct kt_token tok;
+	char *token = NULL;
+	int ret = KT_EXIT_FAILURE;
+
+	if (need(a->anchors, "--anchors") || need(a->revocations, "--revocations") ||
+	    need(a->aud, "--aud") || need(file, "TOKEN"))
+		return KT_EXIT_USAGE;
+	if (a->at && kt_cli_time(a->at, &opts.now)) {
+		fprintf(stderr, "%s token verify: bad --at time '%s'\n", prog, a->at);
+		return KT_EXIT_USAGE;
+	}
+	opts.audience = a->aud;
+	opts.trl_dir = a->revocations;
+	token = kt_cli_read_token(file, &err);
+	if (!token || kt_pki_dir_open(a->anchors, &opts.anchors, &err) ||
+	    kt_pki_dir_open(a->revocations, &opts.crls, &err)) {
+		ret = kt_cli_error("cannot load", &err);
+		goto out;
+	}
+	kt_print_start(a->json ? KT_PRINT_JSON : KT_PRINT_TEXT);
+	kt_print_open_object(NULL);
+	if (kt_token_verify(token, &opts, &tok, &err)) {
+		kt_print_bool("valid", NULL, false);
+		kt_print_string("check", NULL, err.check);
+		kt_print_string("message", NULL, err.msg);
+		kt_print_close_object();
+		kt_print_end();
+		ret = kt_cli_refused(&err);
+		goto out;
+	}
+	kt_print_bool("valid", "valid:       %s\n", true);
+	print_token(&tok);
+	kt_print_close_object();
+	kt_print_end();
+	kt_token_free(&tok);
+	ret = KT_EXIT_OK;
+out:
+	free(token);
+	kt_pki_dir_free(opts.anchors);
+	kt_pki_dir_free(opts.crls);
+	return ret;
+}
+
+static int cmd_revoke(struct token_args *a, const char *file)
+{
+	struct kt_err err = { 0 };
+	struct kt_cred cred;
+	struct kt_token tok = { 0 };
+	const char *jti = a->jti;
+	char *token = NULL;
+	time_t exp = 0;
+	int ret = KT_EXIT_FAILURE;
+
+	if (need(a->cred, "--cred") || need(a->trl, "--trl"))
+		return KT_EXIT_USAGE;
+	if (!file == !a->jti || (a->jti && (!a->exp || kt_cli_time(a->exp, &exp)))) {
+		fprintf(stderr, "%s token revoke: give a TOKEN, or --jti and --exp\n", prog);
+		return KT_EXIT_USAGE;
+	}
+	if (file) {
+		token = kt_cli_read_token(file, &err);
+		if (!token || kt_token_decode(token, &tok, &err)) {
+			ret = kt_cli_error("cannot read the token", &err);
+			goto out;
+		}
+		jti = tok.claims.jti;
+		exp = (time_t)tok.claims.exp;
+	}
+	if (kt_cred_load(a->cred, &cred, &err)) {
+		ret = kt_cli_error("cannot load the signing credential", &err);
+		goto out;
+	}
+	if (kt_trl_revoke(a->trl, &cred, jti, exp, &err))
+		ret = kt_cli_error("cannot revoke", &err);
+	else
+		ret = KT_EXIT_OK;
+	if (!ret)
+		printf("token %s revoked in %s: copy it into every verifier's revocation directory\n",
+		       jti, a->trl);
+	kt_cred_free(&cred);
+out:
+	kt_token_free(&tok);
+	free(token);
+	return ret;
+}
+
+static int cmd_show(struct token_args *a, const char *file)
+{
+	struct kt_keystore_unlock unlock;
+	struct kt_err err = { 0 };
+	struct kt_token tok;
+	EVP_PKEY *key = NULL;
+	char *token = NULL;
+	int ret = KT_EXIT_FAILURE;
+
+	if (!file == !a->keystore) {
+		fprintf(stderr, "%s token show: give a TOKEN or --keystore\n", prog);
+		return KT_EXIT_USAGE;
+	}
+	if (a->keystore && (unlock_of(a, &unlock, &err) ||
+			    kt_keystore_load(a->keystore, &unlock, &token, &key, &err))) {
+		ret = kt_cli_error("cannot open the keystore", &err);
+		goto out;
+	}
+	if (file && !(token = kt_cli_read_token(file, &err))) {
+		ret = kt_cli_error("cannot read the token", &err);
+		goto out;
+	}
+	if (kt_token_decode(token, &tok, &err)) {
+		ret = kt_cli_error("not a token", &err);
+		goto out;
+	}
+	kt_print_start(a->json ? KT_PRINT_JSON : KT_PRINT_TEXT);
+	kt_print_open_object(NULL);
+	kt_print_text("(not verified: use 'kvmtrust token verify')\n");
+	print_token(&tok);
+	if (key)
+		kt_print_string("guest_key", "guest key:   %s\n", "(hidden)");
+	kt_print_close_object();
+	kt_print_end();
+	kt_token_free(&tok);
+	ret = KT_EXIT_OK;
+out:
+	drop_passphrase(a);
+	EVP_PKEY_free(key);
+	free(token);
+	return ret;
+}
+
+static int cmd_store(struct token_args *a)
+{
+	struct kt_keystore_unlock unlock;
+	struct kt_err err = { 0 };
+	struct kt_token tok;
+	EVP_PKEY *key = NULL;
+	char *token = NULL;
+	int ret = KT_EXIT_FAILURE;
+
+	if (need(a->keystore, "--keystore") || need(a->token, "--token") ||
+	    need(a->guest_key, "--guest-key"))
+		return KT_EXIT_USAGE;
+	token = kt_cli_read_token(a->token, &err);
+	key = token ? kt_pki_load_key(a->guest_key, &err) : NULL;
+	if (!key || kt_token_decode(token, &tok, &err)) {
+		ret = kt_cli_error("cannot read the token and key", &err);
+		goto out;
+	}
+	if (EVP_PKEY_eq(key, tok.claims.cnf) != 1) {
+		fprintf(stderr, "Error: the guest key is not the key in the token's cnf claim\n");
+		kt_token_free(&tok);
+		goto out;
+	}
+	kt_token_free(&tok);
+	if (unlock_of(a, &unlock, &err) || kt_keystore_save(a->keystore, &unlock, token, key, &err)) {
+		ret = kt_cli_error("cannot write the keystore", &err);
+		goto out;
+	}
+	ret = KT_EXIT_OK;
+out:
+	drop_passphrase(a);
+	EVP_PKEY_free(key);
+	free(token);
+	return ret;
+}
 
 int token_main(int argc, char *argv[])
 {
-	(void)argc;
-	fprintf(stderr, "%s: '%s' is not implemented yet\n", prog, argv[0]);
-	return KT_EXIT_UNAVAILABLE;
+	const char *cmd = argc > 1 ? argv[1] : NULL, *arg;
+	struct token_args a;
+	struct kt_err err = { 0 };
+	int rc;
+
+	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(cmd ? stdout : stderr);
+		return cmd ? KT_EXIT_OK : KT_EXIT_USAGE;
+	}
+	rc = parse(argc - 1, argv + 1, &a);
+	if (rc)
+		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;
+	arg = optind < argc - 1 ? argv[1 + optind] : NULL;
+	if (!strcmp(cmd, "issue"))
+		return cmd_issue(&a);
+	if (!strcmp(cmd, "verify"))
+		return cmd_verify(&a, arg);
+	if (!strcmp(cmd, "revoke"))
+		return cmd_revoke(&a, arg);
+	if (!strcmp(cmd, "show"))
+		return cmd_show(&a, arg);
+	if (!strcmp(cmd, "store"))
+		return cmd_store(&a);
+	if (!strcmp(cmd, "keyfile")) {
+		if (need(arg, "FILE"))
+			return KT_EXIT_USAGE;
+		return kt_keyfile_create(arg, &err) ? kt_cli_error("cannot create the keyfile", &err) :
+						      KT_EXIT_OK;
+	}
+	fprintf(stderr, "%s token: unknown command '%s'\n", prog, cmd);
+	usage(stderr);
+	return KT_EXIT_USAGE;
 }

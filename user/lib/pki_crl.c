@@ -25,6 +25,7 @@
 
 #define DB_MAX (16 * 1024 * 1024)
 #define DEFAULT_CRL_DAYS 30
+#define CRL_BACKDATE 300
 
 static const char *const reasons[] = {
 	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
@@ -169,7 +170,8 @@ static X509_CRL *build_crl(const struct kt_cred *ca, json_t *db, unsigned int da
 {
 	time_t now = time(NULL);
 	X509_CRL *crl = X509_CRL_new();
-	ASN1_TIME *last = ASN1_TIME_set(NULL, now);
+	/* Backdated so verifiers whose clocks run a little behind accept it. */
+	ASN1_TIME *last = ASN1_TIME_set(NULL, now - CRL_BACKDATE);
 	ASN1_TIME *next = ASN1_TIME_set(NULL, now + (time_t)days * 86400);
 	ASN1_INTEGER *number = ASN1_INTEGER_new();
 	X509_EXTENSION *aki = NULL;

@@ -23,7 +23,9 @@
 
 #include "kselftest_harness.h"
 
+#include "channel.h"
 #include "encoding.h"
+#include "handshake.h"
 #include "jws.h"
 #include "keystore.h"
 #include "pki.h"
@@ -455,7 +457,7 @@ static int verify_token(FIXTURE_DATA(tree) *self, const char *token, struct kt_e
 {
 	struct kt_token_verify_opts opts = {
 		.anchors = self->anchor_dir, .crls = self->crl_dir, .trl_dir = self->trls,
-		.audience = AUDIENCE, .skew = 60,
+		.audience = AUDIENCE, .skew = 60, .now = self->now,
 	};
 	struct kt_token tok;
 
@@ -943,6 +945,408 @@ TEST_F(tmp, keystore_round_trip_and_refusals)
 	EVP_PKEY_free(key);
 	free(store);
 	free(keyfile);
+}
+
+
+/*
+ * Handshake tests run the host and the guest in separate processes joined by
+ * socketpairs; each reports "ok <transcript hex>" or its failed check on a
+ * pipe. The parent may sit in the middle and relay, record or alter frames.
+ */
+static void report(int fd, const struct kt_hs_result *res, int rc, const struct kt_err *err)
+{
+	char line[128], hex[65];
+
+	if (rc) {
+		snprintf(line, sizeof(line), "%s\n", err->check ? err->check : "?");
+	} else {
+		kt_hex_encode(res->transcript, sizeof(res->transcript), hex);
+		snprintf(line, sizeof(line), "ok %s\n", hex);
+	}
+	if (write(fd, line, strlen(line)) < 0)
+		_exit(99);
+}
+
+static void read_report(int fd, char *line, size_t size)
+{
+	ssize_t n = read(fd, line, size - 1);
+
+	line[n > 0 ? n : 0] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+}
+
+/* In a child: closes every descriptor but stdio and the listed ones, so peers see EOF. */
+static void close_others(const int *keep, int n, int also)
+{
+	int fd, i;
+
+	for (fd = 3; fd < 1024; fd++) {
+		for (i = 0; i < n && keep[i] != fd; i++)
+			;
+		if (i == n && fd != also)
+			close(fd);
+	}
+}
+
+/* Serves n connections in turn with one replay cache; echoes channel data back. */
+static pid_t run_host(FIXTURE_DATA(tree) *self, const int *fds, int n, bool cache, int out)
+{
+	pid_t pid = fork();
+	struct kt_replay_cache *replay;
+	struct kt_hs_result res;
+	struct kt_err err = { 0 };
+	struct kt_cred host;
+	uint8_t buf[65536];
+	ssize_t got;
+	int i, rc;
+
+	if (pid) {
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		return pid;
+	}
+	close_others(fds, n, out);
+	signal(SIGPIPE, SIG_IGN);
+	replay = cache ? kt_replay_cache_new(64) : NULL;
+	if (kt_cred_load(self->host, &host, &err))
+		_exit(98);
+	for (i = 0; i < n; i++) {
+		struct kt_hs_host_cfg cfg = {
+			.host = &host, .replay = replay,
+			.verify = { .anchors = self->anchor_dir, .crls = self->crl_dir,
+				    .trl_dir = self->trls, .audience = AUDIENCE, .skew = 60 },
+		};
+
+		kt_err_clear(&err);
+		rc = kt_handshake_host(fds[i], &cfg, &res, &err);
+		report(out, &res, rc, &err);
+		while (!rc && (got = kt_channel_recv(res.channel, buf, sizeof(buf), &err)) > 0)
+			rc = kt_channel_send(res.channel, buf, (size_t)got, &err);
+		if (!rc)
+			kt_channel_close(res.channel, &err);
+		kt_hs_result_free(&res);
+		close(fds[i]);
+	}
+	_exit(0);
+}
+
+/* Runs the guest side; with echo, sends len random bytes and checks the echo. */
+static pid_t run_guest(FIXTURE_DATA(tree) *self, int fd, const char *token, EVP_PKEY *key,
+		       const char *expect_host, size_t echo, int out)
+{
+	struct kt_hs_guest_cfg cfg = {
+		.token = token, .guest_key = key, .anchors = self->anchor_dir,
+		.crls = self->crl_dir, .expect_host = expect_host,
+	};
+	pid_t pid = fork();
+	struct kt_hs_result res;
+	struct kt_err err = { 0 };
+	uint8_t *data, *back;
+	int rc;
+
+	if (pid) {
+		close(fd);
+		return pid;
+	}
+	close_others(&fd, 1, out);
+	signal(SIGPIPE, SIG_IGN);
+	rc = kt_handshake_guest(fd, &cfg, &res, &err);
+	report(out, &res, rc, &err);
+	if (rc || !echo)
+		_exit(rc ? 1 : 0);
+	data = malloc(echo);
+	back = malloc(echo);
+	for (size_t i = 0; i < echo; i++)
+		data[i] = (uint8_t)(i * 131 + 7);
+	if (kt_channel_send(res.channel, data, echo, &err) || kt_channel_close(res.channel, &err) ||
+	    kt_channel_recv_all(res.channel, back, echo, &err) || memcmp(data, back, echo) ||
+	    kt_channel_recv(res.channel, back, 1, &err) != 0)
+		_exit(2);
+	_exit(0);
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Relays one frame from -> to; keeps a copy in *saved if asked. */
+static int relay_frame(int from, int to, uint8_t **saved, size_t *saved_len)
+{
+	uint8_t *buf;
+	size_t len;
+
+	if (kt_frame_recv(from, KT_FRAME_MAX, &buf, &len, NULL))
+		return -1;
+	if (kt_frame_send(to, buf, len, NULL)) {
+		free(buf);
+		return -1;
+	}
+	if (saved) {
+		*saved = buf;
+		*saved_len = len;
+	} else {
+		free(buf);
+	}
+	return 0;
+}
+
+TEST_F(tree, handshake_runs_between_two_processes_and_carries_data)
+{
+	int sv[2], rg[2], rh[2];
+	char *token = token_from(self, self->host, NULL), guest_line[128], host_line[128];
+	pid_t host, guest;
+
+	ASSERT_NE(NULL, token);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_EQ(0, pipe(rg));
+	ASSERT_EQ(0, pipe(rh));
+	host = run_host(self, &sv[1], 1, true, rh[1]);
+	guest = run_guest(self, sv[0], token, self->guest, HOST_UUID, 200000, rg[1]);
+	read_report(rg[0], guest_line, sizeof(guest_line));
+	read_report(rh[0], host_line, sizeof(host_line));
+	EXPECT_EQ(0, strncmp(guest_line, "ok ", 3)) TH_LOG("guest: %s", guest_line);
+	EXPECT_STREQ(guest_line, host_line) TH_LOG("the transcripts must agree");
+	EXPECT_EQ(0, wait_exit(guest));
+	EXPECT_EQ(0, wait_exit(host));
+	free(token);
+}
+
+/* One guest/host session over a socketpair; both report lines are returned. */
+static void session(FIXTURE_DATA(tree) *self, const char *token, EVP_PKEY *key,
+		    const char *expect_host, char *guest_line, char *host_line)
+{
+	int sv[2], rg[2], rh[2];
+	pid_t host, guest;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || pipe(rg) || pipe(rh))
+		abort();
+	host = run_host(self, &sv[1], 1, true, rh[1]);
+	guest = run_guest(self, sv[0], token, key, expect_host, 0, rg[1]);
+	close(rg[1]);
+	close(rh[1]);
+	read_report(rg[0], guest_line, 128);
+	read_report(rh[0], host_line, 128);
+	wait_exit(guest);
+	wait_exit(host);
+	close(rg[0]);
+	close(rh[0]);
+}
+
+TEST_F(tree, handshake_refusals_name_the_check_on_both_sides)
+{
+	char *token = token_from(self, self->host, NULL);
+	char *other_token = token_from(self, self->host, other_audience);
+	char guest_line[128], host_line[128];
+	EVP_PKEY *wrong = kt_pki_new_key(NULL);
+
+	/* key substitution: the token's cnf key is not the key that signs */
+	session(self, token, wrong, NULL, guest_line, host_line);
+	EXPECT_STREQ("guest-signature", host_line);
+	EXPECT_STREQ("refused", guest_line);
+	/* the host checks the token: here its audience */
+	session(self, other_token, self->guest, NULL, guest_line, host_line);
+	EXPECT_STREQ("audience", host_line);
+	EXPECT_STREQ("refused", guest_line);
+	/* the guest checks the host: not the host it expected */
+	session(self, token, self->guest, GUEST_UUID, guest_line, host_line);
+	EXPECT_STREQ("host-identity", guest_line);
+	EXPECT_STREQ("truncated", host_line);
+	/* and the expected one */
+	session(self, token, self->guest, HOST_UUID, guest_line, host_line);
+	EXPECT_EQ(0, strncmp(guest_line, "ok ", 3)) TH_LOG("%s", guest_line);
+	free(other_token);
+	free(token);
+	EVP_PKEY_free(wrong);
+}
+
+/*
+ * Session 1 runs through the parent, which records the guest's frames.
+ * Session 2 replays them to the same host (replay cache: "replay"), session 3
+ * to a host without a cache (fresh nonce: "guest-signature").
+ */
+TEST_F(tree, handshake_replay_is_refused)
+{
+	char *token = token_from(self, self->host, NULL), guest_line[128], host_line[128];
+	int g[2], h1[2], h2[2], h3[2], rg[2], rh[2], hosts[2];
+	uint8_t *f1 = NULL, *f4 = NULL, *reply;
+	size_t f1_len, f4_len, len;
+	pid_t host, guest, host3;
+
+	ASSERT_EQ(0, pipe(rg));
+	ASSERT_EQ(0, pipe(rh));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, g));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, h1));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, h2));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, h3));
+	hosts[0] = h1[1];
+	hosts[1] = h2[1];
+	host = run_host(self, hosts, 2, true, rh[1]);
+	guest = run_guest(self, g[0], token, self->guest, NULL, 0, rg[1]);
+	ASSERT_EQ(0, relay_frame(g[1], h1[0], &f1, &f1_len));	/* F1 */
+	ASSERT_EQ(0, relay_frame(h1[0], g[1], NULL, NULL));	/* F2 */
+	ASSERT_EQ(0, relay_frame(h1[0], g[1], NULL, NULL));	/* F3 */
+	ASSERT_EQ(0, relay_frame(g[1], h1[0], &f4, &f4_len));	/* F4 */
+	ASSERT_EQ(0, relay_frame(h1[0], g[1], NULL, NULL));	/* F5 */
+	ASSERT_EQ(0, relay_frame(h1[0], g[1], NULL, NULL));	/* key confirmation */
+	read_report(rg[0], guest_line, sizeof(guest_line));
+	read_report(rh[0], host_line, sizeof(host_line));
+	ASSERT_EQ(0, strncmp(guest_line, "ok ", 3)) TH_LOG("%s", guest_line);
+	ASSERT_STREQ(guest_line, host_line);
+	wait_exit(guest);
+	close(h1[0]);
+
+	/* the same host: the nonce is remembered */
+	ASSERT_EQ(0, kt_frame_send(h2[0], f1, f1_len, NULL));
+	ASSERT_EQ(0, kt_frame_recv(h2[0], KT_FRAME_MAX, &reply, &len, NULL));
+	EXPECT_NE(NULL, strstr((char *)reply, "\"error\":\"replay\""));
+	free(reply);
+	read_report(rh[0], host_line, sizeof(host_line));
+	EXPECT_STREQ("replay", host_line);
+	close(h2[0]);
+	EXPECT_EQ(0, wait_exit(host));
+
+	/* a host that never saw it: the old guest signature does not cover its nonce */
+	host3 = run_host(self, &h3[1], 1, false, rh[1]);
+	ASSERT_EQ(0, kt_frame_send(h3[0], f1, f1_len, NULL));
+	ASSERT_EQ(0, kt_frame_recv(h3[0], KT_FRAME_MAX, &reply, &len, NULL));	/* F2 */
+	free(reply);
+	ASSERT_EQ(0, kt_frame_recv(h3[0], KT_FRAME_MAX, &reply, &len, NULL));	/* F3 */
+	free(reply);
+	ASSERT_EQ(0, kt_frame_send(h3[0], f4, f4_len, NULL));
+	read_report(rh[0], host_line, sizeof(host_line));
+	EXPECT_STREQ("guest-signature", host_line);
+	close(h3[0]);
+	EXPECT_EQ(0, wait_exit(host3));
+	free(f1);
+	free(f4);
+	free(token);
+}
+
+/* A man in the middle swaps the guest's ephemeral key for its own. */
+TEST_F(tree, handshake_ephemeral_key_substitution_is_refused)
+{
+	char *token = token_from(self, self->host, NULL), guest_line[128], host_line[128];
+	int g[2], h[2], rg[2], rh[2];
+	uint8_t *f1, mitm[32];
+	size_t len;
+	json_t *obj;
+	char *b64, *text;
+	pid_t host, guest;
+
+	ASSERT_EQ(0, pipe(rg));
+	ASSERT_EQ(0, pipe(rh));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, g));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, h));
+	host = run_host(self, &h[1], 1, true, rh[1]);
+	guest = run_guest(self, g[0], token, self->guest, NULL, 0, rg[1]);
+	ASSERT_EQ(0, kt_frame_recv(g[1], KT_FRAME_MAX, &f1, &len, NULL));
+	obj = json_loadb((char *)f1, len, 0, NULL);
+	ASSERT_NE(NULL, obj);
+	memset(mitm, 0x42, sizeof(mitm));
+	b64 = kt_b64url_encode(mitm, sizeof(mitm));
+	json_object_set_new(obj, "eph", json_string(b64));
+	text = json_dumps(obj, JSON_COMPACT);
+	ASSERT_EQ(0, kt_frame_send(h[0], text, strlen(text), NULL));
+	ASSERT_EQ(0, relay_frame(h[0], g[1], NULL, NULL));	/* F2 */
+	ASSERT_EQ(0, relay_frame(h[0], g[1], NULL, NULL));	/* F3 */
+	read_report(rg[0], guest_line, sizeof(guest_line));
+	EXPECT_STREQ("host-signature", guest_line);
+	close(g[1]);
+	close(h[0]);
+	read_report(rh[0], host_line, sizeof(host_line));
+	EXPECT_STREQ("truncated", host_line);
+	wait_exit(guest);
+	wait_exit(host);
+	free(text);
+	free(b64);
+	json_decref(obj);
+	free(f1);
+	free(token);
+}
+
+TEST_F(tree, handshake_guest_refuses_an_uncertified_host)
+{
+	char *token = token_from(self, self->host, NULL), *empty = path_in(self->dir, "no-anchors");
+	struct kt_pki_dir *none;
+	struct kt_hs_result res;
+	struct kt_err err = { 0 };
+	int sv[2], rh[2];
+	pid_t host;
+
+	ASSERT_EQ(0, mkdir(empty, 0755));
+	ASSERT_EQ(0, kt_pki_dir_open(empty, &none, NULL));
+	ASSERT_EQ(0, pipe(rh));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	host = run_host(self, &sv[1], 1, true, rh[1]);
+	{
+		struct kt_hs_guest_cfg cfg = {
+			.token = token, .guest_key = self->guest, .anchors = none,
+			.crls = self->crl_dir,
+		};
+
+		EXPECT_NE(0, kt_handshake_guest(sv[0], &cfg, &res, &err));
+	}
+	EXPECT_STREQ("host-chain", err.check);
+	close(sv[0]);
+	wait_exit(host);
+	kt_pki_dir_free(none);
+	free(empty);
+	free(token);
+}
+
+/* Records are bound to their sequence number and direction. */
+TEST(channel_refuses_reordered_and_truncated_records)
+{
+	struct kt_channel_keys a = { 0 }, b;
+	struct kt_channel *tx, *rx;
+	struct kt_err err = { 0 };
+	uint8_t *r1, *r2, buf[16];
+	size_t l1, l2;
+	int sv[2], tap[2];
+
+	memset(a.tx_key, 1, sizeof(a.tx_key));
+	memset(a.rx_key, 2, sizeof(a.rx_key));
+	b = a;
+	memcpy(b.rx_key, a.tx_key, sizeof(b.rx_key));
+	memcpy(b.tx_key, a.rx_key, sizeof(b.tx_key));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, tap));
+	tx = kt_channel_new(sv[0], &a);
+	rx = kt_channel_new(tap[1], &b);
+	ASSERT_EQ(0, kt_channel_send(tx, "first", 5, &err));
+	ASSERT_EQ(0, kt_channel_send(tx, "second", 6, &err));
+	ASSERT_EQ(0, kt_frame_recv(sv[1], KT_FRAME_MAX, &r1, &l1, NULL));
+	ASSERT_EQ(0, kt_frame_recv(sv[1], KT_FRAME_MAX, &r2, &l2, NULL));
+	/* swapped order */
+	ASSERT_EQ(0, kt_frame_send(tap[0], r2, l2, NULL));
+	EXPECT_EQ(-1, kt_channel_recv(rx, buf, sizeof(buf), &err));
+	EXPECT_STREQ("decrypt", err.check);
+	kt_channel_free(rx);
+	/* in order, then EOF without a close record */
+	rx = kt_channel_new(tap[1], &b);
+	ASSERT_EQ(0, kt_frame_send(tap[0], r1, l1, NULL));
+	ASSERT_EQ(0, kt_frame_send(tap[0], r2, l2, NULL));
+	EXPECT_EQ(5, kt_channel_recv(rx, buf, sizeof(buf), &err));
+	EXPECT_EQ(0, memcmp(buf, "first", 5));
+	EXPECT_EQ(6, kt_channel_recv(rx, buf, sizeof(buf), &err));
+	/* a replayed record */
+	ASSERT_EQ(0, kt_frame_send(tap[0], r2, l2, NULL));
+	EXPECT_EQ(-1, kt_channel_recv(rx, buf, sizeof(buf), &err));
+	EXPECT_STREQ("decrypt", err.check);
+	kt_channel_free(rx);
+	rx = kt_channel_new(tap[1], &b);
+	close(tap[0]);
+	EXPECT_EQ(-1, kt_channel_recv(rx, buf, sizeof(buf), &err));
+	EXPECT_STREQ("truncated", err.check);
+	free(r1);
+	free(r2);
+	kt_channel_free(tx);
+	kt_channel_free(rx);
 }
 
 TEST_HARNESS_MAIN
