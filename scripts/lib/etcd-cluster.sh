@@ -8,6 +8,7 @@
 #   etcd_leader              prints the member number (1..3) of the leader
 #   etcd_kill N              kill -9 of member N
 #   etcd_cluster_stop        stops every member still running (TERM, then KILL)
+#   etcd_free_base           prints a base port with base+1..base+6 free
 # Ports: a random base in 20000-29999 so parallel runs do not clash; the
 # short heartbeat and election timeout make a lost leader cheap to replace.
 
@@ -18,13 +19,20 @@ etcd_port_free() {
 	! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
 }
 
-etcd_cluster_start() {
-	local dir=$1 base i p cluster="" tries
+# Prints a base port with base+1..base+6 free.
+etcd_free_base() {
+	local base p tries
 	for tries in 1 2 3 4 5 6 7 8 9 10; do
 		base=$((20000 + (RANDOM % 1000) * 10))
 		for p in 1 2 3 4 5 6; do etcd_port_free $((base + p)) || continue 2; done
 		break
 	done
+	echo "$base"
+}
+
+etcd_cluster_start() {
+	local dir=$1 base i cluster="" tries
+	base=$(etcd_free_base)
 	for i in 1 2 3; do
 		cluster+="${cluster:+,}m$i=http://127.0.0.1:$((base + 3 + i))"
 	done

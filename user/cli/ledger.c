@@ -310,46 +310,6 @@ static int progress(const struct kt_ledger_entry *e, void *arg)
 	return 0;
 }
 
-/* A pin file holds "SIZE ROOT-HEX\n": the last log state verify accepted. */
-static int pin_read(const char *path, struct kt_ledger *log)
-{
-	char hex[2 * KT_HASH_LEN + 2];
-	unsigned long long size;
-	kt_hash root;
-	FILE *f = fopen(path, "r");
-	int ok;
-
-	if (!f)
-		return 0;	/* first verify: nothing pinned yet */
-	ok = fscanf(f, "%llu %65s", &size, hex) == 2 && strlen(hex) == 2 * KT_HASH_LEN &&
-	     !kt_hex_decode(hex, root, KT_HASH_LEN);
-	fclose(f);
-	if (!ok) {
-		fprintf(stderr, "Error: pin file '%s' is not \"SIZE ROOT\"\n", path);
-		return -1;
-	}
-	kt_ledger_pin(log, size, root);
-	return 0;
-}
-
-static int pin_write(const char *path, uint64_t size, const kt_hash root)
-{
-	char hex[2 * KT_HASH_LEN + 1], *tmp;
-	FILE *f;
-	int ok;
-
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		return -1;
-	kt_hex_encode(root, KT_HASH_LEN, hex);
-	f = fopen(tmp, "w");
-	ok = f && fprintf(f, "%llu %s\n", (unsigned long long)size, hex) > 0;
-	ok = f && !fclose(f) && ok && !rename(tmp, path);
-	if (!ok)
-		fprintf(stderr, "Error: cannot write pin file '%s'\n", path);
-	free(tmp);
-	return ok ? 0 : -1;
-}
-
 static int cmd_verify(struct ledger_opts *o, int argc, char *argv[])
 {
 	struct kt_err err = { 0 };
@@ -363,10 +323,10 @@ static int cmd_verify(struct ledger_opts *o, int argc, char *argv[])
 		pin = argv[1];
 	else if (argc)
 		return bad_usage("%s: verify [pin FILE]", "usage");
-	if (pin && pin_read(pin, o->log))
+	if (pin && ledger_state_read(pin, o->log, false))
 		return KT_EXIT_FAILURE;
 	ret = kt_ledger_walk(o->log, tty ? progress : NULL, NULL, &size, root, &bad, &err);
-	if (!ret && pin && pin_write(pin, size, root))
+	if (!ret && pin && ledger_state_write(pin, size, root))
 		return KT_EXIT_FAILURE;
 
 	if (tty && size >= 10000)

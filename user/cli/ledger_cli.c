@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoding.h"
 #include "ledger_cli.h"
 #include "subcommands.h"
 
@@ -102,4 +103,46 @@ int ledger_parse_u64(const char *s, uint64_t *out)
 	errno = 0;
 	*out = strtoull(s, &end, 10);
 	return errno || *end ? -1 : 0;
+}
+
+int ledger_state_read(const char *path, struct kt_ledger *log, bool verified)
+{
+	char hex[2 * KT_HASH_LEN + 2];
+	unsigned long long size;
+	kt_hash root;
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return 0;	/* first run: nothing recorded yet */
+	ok = fscanf(f, "%llu %65s", &size, hex) == 2 && strlen(hex) == 2 * KT_HASH_LEN &&
+	     !kt_hex_decode(hex, root, KT_HASH_LEN);
+	fclose(f);
+	if (!ok) {
+		fprintf(stderr, "Error: state file '%s' is not \"SIZE ROOT\"\n", path);
+		return -1;
+	}
+	if (verified)
+		kt_ledger_trust_prefix(log, size, root);
+	else
+		kt_ledger_pin(log, size, root);
+	return 0;
+}
+
+int ledger_state_write(const char *path, uint64_t size, const kt_hash root)
+{
+	char hex[2 * KT_HASH_LEN + 1], *tmp;
+	FILE *f;
+	int ok;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return -1;
+	kt_hex_encode(root, KT_HASH_LEN, hex);
+	f = fopen(tmp, "w");
+	ok = f && fprintf(f, "%llu %s\n", (unsigned long long)size, hex) > 0;
+	ok = f && !fclose(f) && ok && !rename(tmp, path);
+	if (!ok)
+		fprintf(stderr, "Error: cannot write state file '%s'\n", path);
+	free(tmp);
+	return ok ? 0 : -1;
 }

@@ -7,6 +7,8 @@
 #ifndef KVMTRUST_LEDGER_CLI_H
 #define KVMTRUST_LEDGER_CLI_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "error.h"
@@ -40,6 +42,15 @@ void ledger_opts_close(struct ledger_opts *o);
 
 /* Prints "Error: <msg>" and maps the failed check to an exit code. */
 int ledger_error(const struct kt_err *err);
+
+/*
+ * A state file holds "SIZE ROOT-HEX\n": a log state accepted before. Read:
+ * pin it (the log must extend it) or, when `verified`, also skip the
+ * signature checks below it (kt_ledger_trust_prefix). A missing file is
+ * no state. Written atomically after a walk succeeded.
+ */
+int ledger_state_read(const char *path, struct kt_ledger *log, bool verified);
+int ledger_state_write(const char *path, uint64_t size, const kt_hash root);
 
 /* Strict unsigned decimal; -1 if not one. */
 int ledger_parse_u64(const char *s, uint64_t *out);

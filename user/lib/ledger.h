@@ -145,6 +145,14 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
  * or "fork" if its first `size` entries no longer hash to `root`.
  */
 void kt_ledger_pin(struct kt_ledger *log, uint64_t size, const kt_hash root);
+/*
+ * As kt_ledger_pin(), for a state this host verified itself: walks skip the
+ * signature checks of the first `size` entries (everything else is still
+ * checked, and those entries must still hash to `root`, or the walk fails
+ * with "fork" before anyone uses what it visited). Cuts a re-verification
+ * to hashing; keep the state where only this host can write it.
+ */
+void kt_ledger_trust_prefix(struct kt_ledger *log, uint64_t size, const kt_hash root);
 
 /* Audit path for index in the tree of the first `size` entries (0: current). */
 int kt_ledger_prove_inclusion(struct kt_ledger *log, uint64_t index, uint64_t size,

@@ -70,6 +70,19 @@ static bool transient(long status, const char *body)
 			 strstr(body, "unavailable") || strstr(body, "\"code\":14")));
 }
 
+static bool not_sent(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
+}
+
+/* TLS set up wrong: trying another member or later will not help. */
+static bool misconfigured(CURLcode rc)
+{
+	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CERTPROBLEM ||
+	       rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CIPHER ||
+	       rc == CURLE_UNSUPPORTED_PROTOCOL;
+}
+
 static enum outcome post_once(struct etcd_backend *e, const char *path, const char *req,
 			      json_t **resp, struct kt_err *err)
 {
@@ -87,8 +100,7 @@ static enum outcome post_once(struct etcd_backend *e, const char *path, const ch
 	if (rc != CURLE_OK) {
 		free(body.data);
 		kt_fail(err, "storage", "etcd %s: %s", e->endpoints[e->cur], curl_easy_strerror(rc));
-		return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ?
-		       NOT_SENT : MAYBE_SENT;
+		return not_sent(rc) ? NOT_SENT : misconfigured(rc) ? REFUSED : MAYBE_SENT;
 	}
 	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
@@ -390,6 +402,13 @@ struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, struct kt_err *e
 	curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
 	curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, 10000L);
 	curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
+	/* https:// endpoints: the cluster's CA and a client certificate, as etcdctl's. */
+	if (getenv("KVMTRUST_ETCD_CACERT"))
+		curl_easy_setopt(e->curl, CURLOPT_CAINFO, getenv("KVMTRUST_ETCD_CACERT"));
+	if (getenv("KVMTRUST_ETCD_CERT"))
+		curl_easy_setopt(e->curl, CURLOPT_SSLCERT, getenv("KVMTRUST_ETCD_CERT"));
+	if (getenv("KVMTRUST_ETCD_KEY"))
+		curl_easy_setopt(e->curl, CURLOPT_SSLKEY, getenv("KVMTRUST_ETCD_KEY"));
 	e->cur = (int)(getpid() % e->n);
 	free(list);
 	return &e->ops;

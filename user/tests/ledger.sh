@@ -31,7 +31,7 @@ as2=(--key "$dir/host2.key" --cert "$dir/host2.pem")
 L() { "$KT" ledger "$@"; }
 status() { "$@" >/dev/null 2>&1; echo $?; }
 
-tap_plan 31
+tap_plan 32
 tap_ok "test PKI from the openssl CLI" ledger_pki "$dir"
 
 now=$(date +%s)
@@ -75,6 +75,10 @@ tap_is "one more hour of decay: deny (exit 11)" \
 tap_is "80 after one failure: allow (exit 0)" "$(status "$KT" score show db at $t)" 0
 tap_is "revoked VM is denied" "$(status "$KT" score show old at $((t + 3)))" 11
 tap_is "unknown VM exits 3" "$(status "$KT" score show nosuch)" 3
+first=$("$KT" score --script show web at $((t + 2)) cache "$dir/cache")
+tap_is "score with a cache: same result, cache written" \
+	"$("$KT" score --script show web at $((t + 2)) cache "$dir/cache") $(cut -d' ' -f1 "$dir/cache")" \
+	"$first 5"
 tap_is "JSON score lists contributing entries" \
 	"$("$KT" score --json show web at $((t + 2)) | grep -c '"reason"')" 3
 

@@ -11,7 +11,8 @@
 #    acknowledged entry present exactly once;
 # 2. the leader is killed (-9) in the middle of a stream: the writer fails
 #    over and the log keeps every acknowledged entry;
-# 3. the log verifies through the surviving members, proofs and scores work.
+# 3. the log verifies through the surviving members, proofs and scores work;
+# 4. a member serving TLS with client-certificate auth (KVMTRUST_ETCD_*).
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
@@ -20,17 +21,20 @@ cd "$(dirname "$0")/../.."
 
 KT=$PWD/user/kvmtrust
 N=150
-tap_plan 14
+tap_plan 17
 
 if ! command -v etcd >/dev/null; then
-	for i in $(seq 14); do tap_skip "etcd ledger step $i" "etcd not installed (scripts/setup installs etcd-server)"; done
+	for i in $(seq 17); do tap_skip "etcd ledger step $i" "etcd not installed (scripts/setup installs etcd-server)"; done
 	exit 0
 fi
 
 dir=$(mktemp -d /tmp/kvmtrust-ledger-etcd.XXXXXX)
+tls_pid=
 cleanup() {
-	jobs -p | xargs -r kill -9 2>/dev/null
 	etcd_cluster_stop
+	[ -n "$tls_pid" ] && kill "$tls_pid" 2>/dev/null && wait "$tls_pid" 2>/dev/null
+	# Writers still running after a failed step.
+	jobs -p | xargs -r kill -9 2>/dev/null
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -106,5 +110,51 @@ tap_ok "appending goes on with one member down" L "${as2[@]}" append move b $LED
 tap_is "score of a: allow" "$("$KT" score show a >/dev/null 2>&1; echo $?)" 0
 tap_is "score of b: deny (fails and a compromised host)" \
 	"$("$KT" score --script show b | head -1 | cut -f2,3,5)" "0	deny	true"
+
+# 4. One member serving TLS with client certificates (--client-cert-auth).
+tls_member() {
+	local base url
+	mkdir -p "$dir/tls" && cd "$dir/tls" || return 1
+	ledger_pki_ca . etcd-ca &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key \
+		-out srv.csr -subj /CN=etcd 2>/dev/null &&
+	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > srv.ext &&
+	openssl x509 -req -in srv.csr -CA etcd-ca.pem -CAkey etcd-ca.key -CAcreateserial \
+		-out srv.pem -days 30 -extfile srv.ext 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout cli.key \
+		-out cli.csr -subj /CN=client 2>/dev/null &&
+	printf 'extendedKeyUsage=clientAuth\n' > cli.ext &&
+	openssl x509 -req -in cli.csr -CA etcd-ca.pem -CAkey etcd-ca.key -CAcreateserial \
+		-out cli.pem -days 30 -extfile cli.ext 2>/dev/null || return 1
+	cd - >/dev/null || return 1
+	base=$(etcd_free_base)
+	url=https://127.0.0.1:$((base + 1))
+	etcd --name t1 --data-dir "$dir/tls/data" --listen-client-urls "$url" \
+		--advertise-client-urls "$url" \
+		--listen-peer-urls "http://127.0.0.1:$((base + 2))" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$((base + 2))" \
+		--initial-cluster "t1=http://127.0.0.1:$((base + 2))" \
+		--cert-file "$dir/tls/srv.pem" --key-file "$dir/tls/srv.key" \
+		--trusted-ca-file "$dir/tls/etcd-ca.pem" --client-cert-auth \
+		--logger zap --log-level error > "$dir/tls/etcd.log" 2>&1 &
+	tls_pid=$!
+	TLS_URL=$url
+	for i in $(seq 100); do
+		sleep 0.1
+		curl -sf --cacert "$dir/tls/etcd-ca.pem" --cert "$dir/tls/cli.pem" \
+			--key "$dir/tls/cli.key" "$url/health" 2>/dev/null | grep -q true && return 0
+	done
+	return 1
+}
+tls_member
+tap_result $? "etcd member with TLS and client certificate auth"
+tls() {
+	KVMTRUST_ETCD_CACERT=$dir/tls/etcd-ca.pem KVMTRUST_ETCD_CERT=$dir/tls/cli.pem \
+	KVMTRUST_ETCD_KEY=$dir/tls/cli.key L --ledger "etcd:$TLS_URL" "$@"
+}
+tap_ok "append and verify over TLS with a client certificate" \
+	eval 'tls "${as1[@]}" append attest t pass && tls verify'
+tap_fails_with "a server the CA does not vouch for is refused" "certificate|SSL" \
+	env KVMTRUST_ETCD_CACERT="$dir/ca.pem" "$KT" ledger --ledger "etcd:$TLS_URL" head
 
 tap_done

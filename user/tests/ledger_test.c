@@ -489,6 +489,37 @@ TEST_F(ledger, pin_detects_fork_and_rollback)
 	EXPECT_STREQ("fork", self->err.check) TH_LOG("%s", self->err.msg);
 }
 
+/* A prefix verified before is not re-checked signature by signature, but still bound by its root. */
+TEST_F(ledger, trusted_prefix)
+{
+	uint64_t size, bad;
+	kt_hash root;
+
+	ASSERT_EQ(0, fill(self, 6));
+	ASSERT_EQ(0, kt_ledger_walk(self->log, NULL, NULL, &size, root, &bad, &self->err));
+	kt_ledger_trust_prefix(self->log, size, root);
+	ASSERT_EQ(0, fill(self, 2));
+	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(8ULL, size);
+	/* A signature byte inside the prefix: the next entry's prev_root names it. */
+	ASSERT_EQ(0, flip_byte(self, 2, -1));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_STREQ("chain", self->err.check) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(3ULL, bad);
+	ASSERT_EQ(0, flip_byte(self, 2, -1));
+	/* In its last entry: the prefix root catches it. */
+	ASSERT_EQ(0, flip_byte(self, 5, -1));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_STREQ("fork", self->err.check) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, flip_byte(self, 5, -1));
+	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	/* Beyond it: the signature check names the entry. */
+	ASSERT_EQ(0, flip_byte(self, 7, -1));
+	ASSERT_NE(0, verify(self, &size, &bad));
+	EXPECT_STREQ("signature", self->err.check);
+	EXPECT_EQ(7ULL, bad);
+}
+
 /* The test binary lives in user/tests/; scripts/ is two levels up. */
 static char *python_lines(const char *cmd, const char *args, char *out, size_t cap)
 {
