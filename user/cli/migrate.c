@@ -1,13 +1,304 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder until the 'migrate' command group lands; it refuses honestly. */
+/*
+ * kvmtrust migrate check: the migration decision of migrate_policy.h for one
+ * VM, destination host, grant and administrator, with every rule listed.
+ */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "grant.h"
+#include "grant_common.h"
+#include "ledger.h"
+#include "migrate_exit.h"
+#include "migrate_order.h"
+#include "migrate_policy.h"
+#include "pki.h"
+#include "print.h"
 #include "subcommands.h"
-#include "exitcodes.h"
+
+static void usage(FILE *file)
+{
+	fprintf(file,
+		"Usage: %s migrate check --vm UUID --to HOST-CERT --grant GRANT\n"
+		"                        (--by ADMIN-CERT | --order ORDER)\n"
+		"                        [--owner-anchors DIR] [--owner-crls DIR]\n"
+		"                        [--host-anchors DIR] [--host-crls DIR]\n"
+		"                        [--ledger SPEC] [--ledger-ca PATH] [--at TIME]\n"
+		"                        [--json | --script]\n"
+		"       %s migrate order --vm UUID --to HOST-CERT --grant GRANT --key KEY --cert CERT\n"
+		"                        [--lifetime SECONDS] [-o FILE]\n"
+		"\nExit status of check: 0 allow, %d allow after full verification, %d deny, %d error,\n"
+		"%d usage. See kvmtrust-migrate(8).\n", prog, prog, KT_EXIT_MIGRATE_VERIFY,
+		KT_EXIT_MIGRATE_DENY, KT_EXIT_MIGRATE_ERROR, KT_EXIT_USAGE);
+}
+
+static int decision_status(enum kt_migrate_decision d)
+{
+	switch (d) {
+	case KT_MIGRATE_ALLOW:
+		return KT_EXIT_MIGRATE_ALLOW;
+	case KT_MIGRATE_ALLOW_VERIFY:
+		return KT_EXIT_MIGRATE_VERIFY;
+	case KT_MIGRATE_DENY:
+		return KT_EXIT_MIGRATE_DENY;
+	default:
+		return KT_EXIT_MIGRATE_ERROR;
+	}
+}
+
+/*
+ * Script form: one line "decision vm grant host score", then one line per
+ * rule "rule outcome check detail" in evaluation order.
+ */
+static int print_result(const char *vm, const struct kt_migrate_result *res)
+{
+	const struct kt_migrate_rule_result *first = kt_migrate_first_failure(res);
+	size_t i;
+
+	kt_print_open_object(NULL);
+	kt_print_string("decision", "decision: %s", kt_migrate_decision_name(res->decision));
+	if (first)
+		kt_print_text(" (rule %s: %s)", first->rule, first->detail);
+	kt_print_text("\n");
+	kt_print_string("vm", "  vm     %s\n", vm);
+	kt_print_string("grant", "  grant  %s\n", res->grant_id[0] ? res->grant_id : NULL);
+	kt_print_string("host", "  host   %s\n", res->host_uuid[0] ? res->host_uuid : NULL);
+	if (res->score >= 0)
+		kt_print_s64("score", "  score  %s\n", res->score);
+	else
+		kt_print_string("score", "  score  %s\n", NULL);
+	kt_print_text("rules, in evaluation order:\n");
+	kt_print_open_array("rules");
+	for (i = 0; i < res->n_rules; i++) {
+		const struct kt_migrate_rule_result *r = &res->rules[i];
+
+		kt_print_open_object(NULL);
+		kt_print_string("rule", "  %-16s", r->rule);
+		kt_print_string("outcome", "%-7s", kt_rule_outcome_name(r->outcome));
+		kt_print_string("check", r->check ? "[%s] " : NULL, r->check);
+		kt_print_string("detail", "%s\n", r->detail);
+		kt_print_close_object();
+	}
+	kt_print_close_array();
+	kt_print_close_object();
+	return kt_print_end();
+}
+
+static int do_check(int argc, char *argv[])
+{
+	enum { O_VM = 256, O_TO, O_GRANT, O_BY, O_ORDER, O_OWNER_ANCHORS, O_OWNER_CRLS,
+	       O_HOST_ANCHORS, O_HOST_CRLS, O_LEDGER, O_LEDGER_CA, O_AT, O_JSON, O_SCRIPT };
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, O_VM },
+		{ "to", required_argument, NULL, O_TO },
+		{ "grant", required_argument, NULL, O_GRANT },
+		{ "by", required_argument, NULL, O_BY },
+		{ "order", required_argument, NULL, O_ORDER },
+		{ "owner-anchors", required_argument, NULL, O_OWNER_ANCHORS },
+		{ "owner-crls", required_argument, NULL, O_OWNER_CRLS },
+		{ "host-anchors", required_argument, NULL, O_HOST_ANCHORS },
+		{ "host-crls", required_argument, NULL, O_HOST_CRLS },
+		{ "ledger", required_argument, NULL, O_LEDGER },
+		{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
+		{ "at", required_argument, NULL, O_AT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "script", no_argument, NULL, O_SCRIPT },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *to = NULL, *grant = NULL, *by = NULL, *order = NULL, *spec = NULL;
+	const char *ledger_ca = NULL;
+	const char *owner_anchors = NULL, *owner_crls = NULL, *host_anchors = NULL, *host_crls = NULL;
+	enum kt_print_mode mode = KT_PRINT_TEXT;
+	struct kt_migrate_request req = { 0 };
+	struct kt_migrate_result res;
+	struct kt_err err = { 0 }, ledger_err = { 0 };
+	struct grant_cli_ledger ledger = { 0 };
+	STACK_OF(X509) *host_chain = NULL;
+	int opt, ret = KT_EXIT_MIGRATE_ERROR;
+	char *text = NULL, *order_text = NULL;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case O_VM: req.vm = optarg; break;
+		case O_TO: to = optarg; break;
+		case O_GRANT: grant = optarg; break;
+		case O_BY: by = optarg; break;
+		case O_ORDER: order = optarg; break;
+		case O_OWNER_ANCHORS: owner_anchors = optarg; break;
+		case O_OWNER_CRLS: owner_crls = optarg; break;
+		case O_HOST_ANCHORS: host_anchors = optarg; break;
+		case O_HOST_CRLS: host_crls = optarg; break;
+		case O_LEDGER: spec = optarg; break;
+		case O_LEDGER_CA: ledger_ca = optarg; break;
+		case O_AT:
+			if (grant_cli_time(optarg, &req.now)) {
+				fprintf(stderr, "%s migrate: bad time '%s'\n", prog, optarg);
+				return KT_EXIT_USAGE;
+			}
+			break;
+		case O_JSON: mode = KT_PRINT_JSON; break;
+		case O_SCRIPT: mode = KT_PRINT_SCRIPT; break;
+		case 'h': usage(stdout); return KT_EXIT_OK;
+		default: usage(stderr); return KT_EXIT_USAGE;
+		}
+	}
+	if (!req.vm || !to || !grant || (!by && !order) || optind != argc) {
+		fprintf(stderr, "%s migrate check: --vm, --to, --grant and --by or --order are required\n",
+			prog);
+		usage(stderr);
+		return KT_EXIT_USAGE;
+	}
+	if (!kt_uuid_valid(req.vm)) {
+		fprintf(stderr, "%s migrate check: VM '%s' is not a lowercase UUID\n", prog, req.vm);
+		return KT_EXIT_USAGE;
+	}
+	owner_anchors = grant_cli_path(owner_anchors, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
+	host_anchors = grant_cli_path(host_anchors, KT_HOST_ANCHORS_ENV, KT_HOST_ANCHORS_DEFAULT);
+	text = grant_cli_read(grant, &err);
+	host_chain = text ? kt_pki_load_certs(to, &err) : NULL;
+	if (host_chain && by)
+		req.admin = kt_pki_load_cert(by, &err);
+	if (host_chain && order)
+		req.admin_order = order_text = grant_cli_read(order, &err);
+	if (!host_chain || (by && !req.admin) || (order && !order_text) ||
+	    kt_pki_dir_open(owner_anchors, &req.owner_anchors, &err) ||
+	    kt_pki_dir_open(host_anchors, &req.host_anchors, &err) ||
+	    (owner_crls && kt_pki_dir_open(owner_crls, &req.owner_crls, &err)) ||
+	    (host_crls && kt_pki_dir_open(host_crls, &req.host_crls, &err))) {
+		ret = grant_cli_error(&err, KT_EXIT_MIGRATE_ERROR);
+		goto out;
+	}
+	req.grant = text;
+	req.host = sk_X509_shift(host_chain);
+	req.host_untrusted = host_chain;
+	/* An unreadable ledger still lets every other rule report; it ends in "error". */
+	if (grant_cli_ledger_open(spec, ledger_ca, &ledger, &ledger_err))
+		grant_cli_error(&ledger_err, 0);
+	req.ledger = ledger.log;
+	if (kt_migrate_check(&req, &res, &err)) {
+		ret = grant_cli_error(&err, KT_EXIT_MIGRATE_ERROR);
+		goto out;
+	}
+	kt_print_start(mode);
+	if (print_result(req.vm, &res))
+		goto out;
+	ret = decision_status(res.decision);
+out:
+	free(text);
+	free(order_text);
+	X509_free(req.host);
+	X509_free(req.admin);
+	sk_X509_pop_free(host_chain, X509_free);
+	kt_pki_dir_free(req.owner_anchors);
+	kt_pki_dir_free(req.owner_crls);
+	kt_pki_dir_free(req.host_anchors);
+	kt_pki_dir_free(req.host_crls);
+	grant_cli_ledger_close(&ledger);
+	return ret;
+}
+
+static int do_order(int argc, char *argv[])
+{
+	enum { O_VM = 256, O_TO, O_GRANT, O_KEY, O_CERT, O_LIFETIME };
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, O_VM },
+		{ "to", required_argument, NULL, O_TO },
+		{ "grant", required_argument, NULL, O_GRANT },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "cert", required_argument, NULL, O_CERT },
+		{ "lifetime", required_argument, NULL, O_LIFETIME },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *vm = NULL, *to = NULL, *grant = NULL, *key_path = NULL, *cert_path = NULL;
+	const char *output = NULL;
+	struct kt_migrate_intent in = { 0 };
+	struct kt_err err = { 0 };
+	struct kt_cert_info host;
+	struct kt_grant g = { 0 };
+	long lifetime = KT_MIGRATE_ORDER_LIFETIME;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL, *dest = NULL;
+	char *text = NULL, *out = NULL, *end;
+	int opt, ret = KT_EXIT_FAILURE;
+	FILE *file;
+
+	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case O_VM: vm = optarg; break;
+		case O_TO: to = optarg; break;
+		case O_GRANT: grant = optarg; break;
+		case O_KEY: key_path = optarg; break;
+		case O_CERT: cert_path = optarg; break;
+		case O_LIFETIME:
+			lifetime = strtol(optarg, &end, 10);
+			if (*end || lifetime <= 0 || lifetime > KT_MIGRATE_ORDER_MAX_LIFETIME) {
+				fprintf(stderr, "%s migrate order: --lifetime wants 1 to %d seconds\n",
+					prog, KT_MIGRATE_ORDER_MAX_LIFETIME);
+				return KT_EXIT_USAGE;
+			}
+			break;
+		case 'o': output = optarg; break;
+		case 'h': usage(stdout); return KT_EXIT_OK;
+		default: usage(stderr); return KT_EXIT_USAGE;
+		}
+	}
+	if (!vm || !to || !grant || !key_path || !cert_path || optind != argc) {
+		fprintf(stderr, "%s migrate order: --vm, --to, --grant, --key and --cert are required\n",
+			prog);
+		return KT_EXIT_USAGE;
+	}
+	/* The order names the grant by id and the host by UUID; neither is trusted here. */
+	text = grant_cli_read(grant, &err);
+	if (!text || kt_grant_parse(text, &g, &err) || !(dest = kt_pki_load_cert(to, &err)) ||
+	    kt_pki_cert_info(dest, &host, &err) || !(key = kt_pki_load_key(key_path, &err)) ||
+	    !(cert = kt_pki_load_cert(cert_path, &err)))
+		goto fail;
+	snprintf(in.vm, sizeof(in.vm), "%s", vm);
+	memcpy(in.grant, g.id, sizeof(in.grant));
+	memcpy(in.host, host.host_uuid, sizeof(in.host));
+	in.iat = (int64_t)time(NULL);
+	in.exp = in.iat + lifetime;
+	if (kt_migrate_order_sign(&in, key, cert, &out, &err))
+		goto fail;
+	file = output ? fopen(output, "w") : stdout;
+	if (!file || fprintf(file, "%s\n", out) < 0 || (output && fclose(file))) {
+		fprintf(stderr, "Unable to write the order to '%s'\n", output ? output : "stdout");
+		goto out;
+	}
+	ret = KT_EXIT_OK;
+	goto out;
+fail:
+	ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+out:
+	free(out);
+	free(text);
+	kt_grant_free(&g);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	X509_free(dest);
+	return ret;
+}
 
 int migrate_main(int argc, char *argv[])
 {
-	(void)argc;
-	fprintf(stderr, "%s: '%s' is not implemented yet\n", prog, argv[0]);
-	return KT_EXIT_UNAVAILABLE;
+	if (argc < 2) {
+		usage(stderr);
+		return KT_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return KT_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "check"))
+		return do_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "order"))
+		return do_order(argc - 1, argv + 1);
+	fprintf(stderr, "%s migrate: unknown command '%s'\n", prog, argv[1]);
+	usage(stderr);
+	return KT_EXIT_USAGE;
 }

@@ -261,3 +261,17 @@ int kt_score_compute(struct kt_ledger *log, const char *vm_id, uint64_t now,
 	kt_score_free(s);
 	return ret;
 }
+
+bool kt_score_host_compromised(struct kt_score *s, const uint8_t host_id[KT_UUID_LEN],
+			       uint64_t *cause)
+{
+	size_t i;
+
+	for (i = 0; i < s->nhosts; i++) {
+		if (!memcmp(s->hosts[i].id, host_id, KT_UUID_LEN)) {
+			*cause = compromised_by(&s->hosts[i]);
+			return *cause != NONE;
+		}
+	}
+	return false;
+}

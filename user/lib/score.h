@@ -83,4 +83,13 @@ int kt_score_feed(struct kt_score *s, const struct kt_ledger_entry *e);
 int kt_score_finish(struct kt_score *s, struct kt_score_result *res, struct kt_err *err);
 void kt_score_free(struct kt_score *s);
 
+/*
+ * Whether host_id is compromised by rule 3 above (compromise entry, revoke
+ * entry, or the failure burst), from the entries fed so far; *cause is the
+ * entry that made it so. The migration decision asks this of the
+ * destination host, which need not be the host the VM is on.
+ */
+bool kt_score_host_compromised(struct kt_score *s, const uint8_t host_id[KT_UUID_LEN],
+			       uint64_t *cause);
+
 #endif
