@@ -98,7 +98,7 @@ static int write_meta(const struct kt_hostkey *hk, struct kt_err *err)
 	char *text;
 	int ret;
 
-	meta = json_pack("{s:i, s:s, s:s, s:i, s:s?}", "version", 1,
+	meta = json_pack("{s:i, s:s, s:s, s:i, s:s*}", "version", 1,
 			 "origin", kt_key_origin_name(hk->origin), "host_id", hk->host_id,
 			 "pcr", (int)hk->pcr, "tcti", hk->tcti);
 	text = meta ? json_dumps(meta, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
