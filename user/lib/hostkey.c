@@ -459,14 +459,8 @@ static int lock_dir(const char *dir, struct kt_err *err)
 
 	if (!path)
 		return kt_fail(err, "file", "out of memory");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = kt_file_lock(path, err);
 	free(path);
-	if (fd < 0 || flock(fd, LOCK_EX)) {
-		kt_fail(err, "file", "cannot lock '%s/lock': %s", dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
 	return fd;
 }
 

@@ -18,6 +18,8 @@ int kt_file_read(const char *path, size_t max, uint8_t **data, size_t *len,
 		 struct kt_err *err);
 int kt_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct kt_err *err);
+/* Opens (creating) path and takes an exclusive flock; returns the fd or -1. */
+int kt_file_lock(const char *path, struct kt_err *err);
 /* malloc'd "dir/name". */
 char *kt_path_join(const char *dir, const char *name);
 

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest_cli.h"
+#include "jws.h"
+#include "statefile.h"
+#include "subcommands.h"
+
+static int is_hash_hex(const char *s)
+{
+	return strlen(s) == 64 && strspn(s, "0123456789abcdefABCDEF") == 64;
+}
+
+int attest_policy_option(struct attest_policy_args *a, int opt, const char *arg)
+{
+	struct kt_report_policy *p = &a->policy;
+	char *end;
+
+	switch (opt) {
+	case ATTEST_OPT_KEY: a->key_file = arg; return 0;
+	case ATTEST_OPT_CA: p->ca_file = arg; return 0;
+	case ATTEST_OPT_NONCE: p->nonce = arg; return 0;
+	case ATTEST_OPT_LAST_SEEN: p->last_seen = arg; return 0;
+	case ATTEST_OPT_REQUIRE_TPM: p->require_tpm = true; return 0;
+	case ATTEST_OPT_MAX_AGE:
+		p->max_age = strtoll(arg, &end, 10);
+		if (*end || !*arg || p->max_age == 0) {
+			fprintf(stderr, "%s: --max-age takes seconds (> 0) or -1\n", prog);
+			return -1;
+		}
+		return 0;
+	case ATTEST_OPT_EXPECT_MEMORY:
+	case ATTEST_OPT_EXPECT_VCPU:
+	case ATTEST_OPT_EXPECT_CONFIG:
+		if (!is_hash_hex(arg)) {
+			fprintf(stderr, "%s: expected roots are 64 hex digits\n", prog);
+			return -1;
+		}
+		if (opt == ATTEST_OPT_EXPECT_MEMORY)
+			p->expect_memory_root = arg;
+		else if (opt == ATTEST_OPT_EXPECT_VCPU)
+			p->expect_vcpu_root = arg;
+		else
+			p->expect_config_root = arg;
+		return 0;
+	}
+	return -1;
+}
+
+int attest_policy_ready(struct attest_policy_args *a)
+{
+	struct kt_err err = { 0 };
+
+	if (!a->key_file)
+		return 0;
+	a->policy.key = kt_report_load_pubkey(a->key_file, &err);
+	if (!a->policy.key) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+void attest_policy_free(struct attest_policy_args *a)
+{
+	EVP_PKEY_free(a->policy.key);
+	a->policy.key = NULL;
+}
+
+int attest_refused(const struct kt_err *err)
+{
+	fprintf(stderr, "%s: refused: %s: %s\n", prog, err->check ? err->check : "error",
+		err->msg);
+	return KT_EXIT_REFUSED;
+}
+
+char *attest_read_report(const char *path)
+{
+	struct kt_err err = { 0 };
+	uint8_t *data = NULL;
+	size_t len = 0;
+
+	if (kt_file_read(strcmp(path, "-") ? path : "/dev/stdin", KT_JWS_MAX_LEN + 2,
+			 &data, &len, &err)) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		return NULL;
+	}
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		data[--len] = '\0';
+	return (char *)data;
+}
