@@ -12,7 +12,6 @@
 #include "encoding.h"
 #include "hostkey.h"
 #include "report.h"
-#include "statefile.h"
 #include "subcommands.h"
 
 static void usage(FILE *f)
@@ -53,27 +52,6 @@ static int measure_pid(long pid, struct kt_measurement *m, struct kt_err *err)
 		       "measure with 'kvmtrust measure --json' and use --measurement");
 }
 
-static int write_report(const char *path, const char *jwt)
-{
-	struct kt_err err = { 0 };
-	char *line;
-	int ret;
-
-	if (!path) {
-		printf("%s\n", jwt);
-		return fflush(stdout) ? KT_EXIT_FAILURE : KT_EXIT_OK;
-	}
-	if (asprintf(&line, "%s\n", jwt) < 0)
-		return KT_EXIT_FAILURE;
-	ret = kt_file_write_atomic(path, line, strlen(line), 0644, &err);
-	free(line);
-	if (ret) {
-		fprintf(stderr, "%s: %s\n", prog, err.msg);
-		return KT_EXIT_FAILURE;
-	}
-	return KT_EXIT_OK;
-}
-
 static int do_attest(const struct attest_args *a)
 {
 	struct kt_hostkey *hk = NULL;
@@ -108,7 +86,7 @@ static int do_attest(const struct attest_args *a)
 			claims ? err.msg : "out of memory");
 		goto out;
 	}
-	ret = write_report(a->output, jwt);
+	ret = attest_write_report(a->output, jwt);
 out:
 	free(jwt);
 	json_decref(claims);

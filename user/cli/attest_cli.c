@@ -91,3 +91,49 @@ char *attest_read_report(const char *path)
 		data[--len] = '\0';
 	return (char *)data;
 }
+
+int attest_load_config(const char *path, int argc, char *const argv[],
+		       const char *package_manifest, struct kt_config *cfg)
+{
+	struct kt_err err = { 0 };
+	char *base;
+	int ret;
+
+	if (path ? kt_config_load(path, cfg, &err) : kt_config_from_qemu(argc, argv, cfg, &err))
+		goto fail;
+	if (!package_manifest)
+		return 0;
+	/* The manifest named on our command line is relative to the cwd. */
+	base = cfg->base_dir;
+	cfg->base_dir = NULL;
+	ret = kt_config_add_file_hash(cfg, "packages.sha256", package_manifest, &err) ||
+	      kt_config_finish(cfg, &err);
+	cfg->base_dir = base;
+	if (!ret)
+		return 0;
+fail:
+	fprintf(stderr, "%s: unable to read the configuration: %s\n", prog, err.msg);
+	kt_config_free(cfg);
+	return -1;
+}
+
+int attest_write_report(const char *path, const char *jwt)
+{
+	struct kt_err err = { 0 };
+	char *line;
+	int ret;
+
+	if (!path) {
+		printf("%s\n", jwt);
+		return fflush(stdout) ? KT_EXIT_FAILURE : KT_EXIT_OK;
+	}
+	if (asprintf(&line, "%s\n", jwt) < 0)
+		return KT_EXIT_FAILURE;
+	ret = kt_file_write_atomic(path, line, strlen(line), 0644, &err);
+	free(line);
+	if (ret) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		return KT_EXIT_FAILURE;
+	}
+	return KT_EXIT_OK;
+}

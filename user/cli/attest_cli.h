@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "config_tree.h"
 #include "error.h"
 #include "exitcodes.h"
 #include "report.h"
@@ -65,5 +66,16 @@ void attest_policy_free(struct attest_policy_args *a);
 int attest_refused(const struct kt_err *err);
 /* Reads a whole report file ("-": stdin) without its trailing newline. */
 char *attest_read_report(const char *path);
+
+/* Writes a report to path (NULL: stdout) with a newline; returns an exit code. */
+int attest_write_report(const char *path, const char *jwt);
+
+/*
+ * A launch configuration from a file (JSON, libvirt XML, QEMU command line)
+ * or, with path NULL, from a QEMU argv; plus an optional package manifest.
+ * Prints the error and returns -1 on failure.
+ */
+int attest_load_config(const char *path, int argc, char *const argv[],
+		       const char *package_manifest, struct kt_config *cfg);
 
 #endif
