@@ -44,7 +44,7 @@ struct attest_args {
 	const char *measurement, *vm_id, *nonce, *config_root, *output, *key_dir, *tcti;
 };
 
-static int measure_pid(long pid, struct kt_measurement *m, struct kt_err *err)
+static int measure_pid(long pid, struct kt_vm_state *m, struct kt_err *err)
 {
 	(void)pid;
 	memset(m, 0, sizeof(*m));
@@ -55,7 +55,7 @@ static int measure_pid(long pid, struct kt_measurement *m, struct kt_err *err)
 static int do_attest(const struct attest_args *a)
 {
 	struct kt_hostkey *hk = NULL;
-	struct kt_measurement m;
+	struct kt_vm_state m;
 	struct kt_err err = { 0 };
 	kt_hash config_root;
 	char vm_id[64], *jwt = NULL;
@@ -67,7 +67,7 @@ static int do_attest(const struct attest_args *a)
 		fprintf(stderr, "%s: --config-root takes 64 hex digits\n", prog);
 		return KT_EXIT_USAGE;
 	}
-	if (a->measurement ? kt_measurement_load(a->measurement, &m, &err)
+	if (a->measurement ? kt_vm_state_load(a->measurement, &m, &err)
 			   : measure_pid(a->pid, &m, &err)) {
 		fprintf(stderr, "%s: unable to measure: %s\n", prog, err.msg);
 		return a->measurement ? KT_EXIT_FAILURE : KT_EXIT_UNAVAILABLE;

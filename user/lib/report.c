@@ -39,7 +39,7 @@ static json_t *json_hex(const uint8_t *buf, size_t len)
 	return json_string(hex);
 }
 
-int kt_measurement_load(const char *path, struct kt_measurement *m, struct kt_err *err)
+int kt_vm_state_load(const char *path, struct kt_vm_state *m, struct kt_err *err)
 {
 	json_t *doc, *obj, *vcpu;
 	json_error_t jerr;
@@ -81,7 +81,7 @@ out:
 	return ret;
 }
 
-json_t *kt_report_vm_claims(const char *vm_id, const struct kt_measurement *m,
+json_t *kt_report_vm_claims(const char *vm_id, const struct kt_vm_state *m,
 			    const char *nonce, const kt_hash config_root)
 {
 	json_t *c = json_pack("{s:s, s:s, s:I, s:I, s:o}", "kind", "vm-state", "vm_id", vm_id,

@@ -40,8 +40,8 @@
 #define KT_REPORT_DEFAULT_MAX_AGE 300
 #define KT_REPORT_CLOCK_SKEW 60
 
-/* What `kvmtrust measure --json` prints and the module's MEASURE returns. */
-struct kt_measurement {
+/* The measured VM state a report attests (from kvmtrust measure --json or the module). */
+struct kt_vm_state {
 	kt_hash memory_root;
 	kt_hash vcpu_root;
 	bool has_vcpu_root;
@@ -50,10 +50,10 @@ struct kt_measurement {
 };
 
 /* Reads {memory_root, vcpu_root?, pages, seq, ...} from a JSON file. */
-int kt_measurement_load(const char *path, struct kt_measurement *m, struct kt_err *err);
+int kt_vm_state_load(const char *path, struct kt_vm_state *m, struct kt_err *err);
 
 /* vm-state claims; nonce and config_root may be NULL. */
-json_t *kt_report_vm_claims(const char *vm_id, const struct kt_measurement *m,
+json_t *kt_report_vm_claims(const char *vm_id, const struct kt_vm_state *m,
 			    const char *nonce, const kt_hash config_root);
 
 /*

@@ -51,7 +51,7 @@ FIXTURE(report)
 	char dir[64];
 	struct kt_hostkey *hk;
 	struct kt_report_policy policy;
-	struct kt_measurement m;
+	struct kt_vm_state m;
 };
 
 FIXTURE_SETUP(report)
@@ -87,7 +87,7 @@ FIXTURE_TEARDOWN(report)
 		TH_LOG("could not remove %s", self->dir);
 }
 
-static char *sign_vm(struct kt_hostkey *hk, const struct kt_measurement *m, const char *nonce)
+static char *sign_vm(struct kt_hostkey *hk, const struct kt_vm_state *m, const char *nonce)
 {
 	json_t *claims = kt_report_vm_claims("vm-1", m, nonce, NULL);
 	struct kt_err err = { 0 };
@@ -289,19 +289,19 @@ TEST_F(report, measurement_file)
 {
 	char *path = in_dir(self->dir, "m.json");
 	struct kt_err err = { 0 };
-	struct kt_measurement m;
+	struct kt_vm_state m;
 
 	write_text(self->dir, "m.json", "{\"measurement\": {\"memory_root\": \"1111111111111111111111"
 		   "111111111111111111111111111111111111111111\", \"pages\": 3, \"seq\": 2}}");
-	ASSERT_EQ(0, kt_measurement_load(path, &m, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, kt_vm_state_load(path, &m, &err)) TH_LOG("%s", err.msg);
 	EXPECT_EQ(2u, m.seq);
 	EXPECT_EQ(3u, m.pages);
 	EXPECT_FALSE(m.has_vcpu_root);
 	write_text(self->dir, "m.json", "{\"memory_root\": \"11\", \"pages\": 3, \"seq\": 2}");
-	EXPECT_EQ(-1, kt_measurement_load(path, &m, &err));
+	EXPECT_EQ(-1, kt_vm_state_load(path, &m, &err));
 	EXPECT_STREQ("measurement", err.check);
 	write_text(self->dir, "m.json", "{\"seq\": 1, \"seq\": 2}");
-	EXPECT_EQ(-1, kt_measurement_load(path, &m, &err));
+	EXPECT_EQ(-1, kt_vm_state_load(path, &m, &err));
 	free(path);
 }
 
