@@ -109,6 +109,7 @@ enum kvmtrust_cmd {
 
 	__KVMTRUST_CMD_LAST
 };
+
 #define KVMTRUST_CMD_MAX (__KVMTRUST_CMD_LAST - 1)
 
 /* KVMTRUST_A_FEATURES: what this module can do. */
@@ -150,6 +151,7 @@ enum kvmtrust_attr {
 
 	__KVMTRUST_A_LAST
 };
+
 #define KVMTRUST_A_MAX (__KVMTRUST_A_LAST - 1)
 
 /* Inside KVMTRUST_A_VCPU_FDS. */
@@ -159,6 +161,7 @@ enum kvmtrust_vcpu_attr {
 
 	__KVMTRUST_VCPU_A_LAST
 };
+
 #define KVMTRUST_VCPU_A_MAX (__KVMTRUST_VCPU_A_LAST - 1)
 
 #endif /* _UAPI_LINUX_KVMTRUST_H */
