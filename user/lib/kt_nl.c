@@ -152,7 +152,8 @@ static int transact(struct kt_nl *nl, struct nl_msg *msg, struct request *req,
 	while (ret >= 0 && !req->done)
 		ret = nl_recvmsgs(nl->sock, cb);
 	nl_cb_put(cb);
-	if (ret < 0) {
+	/* An error ack also makes nl_recvmsgs fail: the ack is the answer. */
+	if (ret < 0 && !req->done) {
 		kt_fail(err, "netlink", "Unable to %s: %s", what, nl_geterror(ret));
 		return -EIO;
 	}
