@@ -32,10 +32,15 @@ module-debug:
 user:
 	$(MAKE) -C user
 
-check: all
+# check and demo install what they need first, so they work on a fresh machine.
+check:
+	scripts/setup
+	$(MAKE) all
 	scripts/run-tests
 
-demo: all
+demo:
+	scripts/setup
+	$(MAKE) all
 	scripts/demo
 
 bench: all

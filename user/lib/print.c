@@ -142,34 +142,32 @@ void kt_print_string(const char *key, const char *fmt, const char *value)
 	}
 }
 
+/* Numbers: JSON gets an integer, text and script the decimal digits. */
+static void print_number(const char *key, const char *fmt, json_int_t json_value,
+			 const char *digits)
+{
+	if (mode == KT_PRINT_JSON)
+		json_add(key, json_integer(json_value));
+	else if (mode == KT_PRINT_SCRIPT)
+		script_field(digits);
+	else
+		print_text(fmt, digits);
+}
+
 void kt_print_u64(const char *key, const char *fmt, uint64_t value)
 {
 	char buf[32];
 
-	if (mode == KT_PRINT_JSON) {
-		json_add(key, json_integer((json_int_t)value));
-		return;
-	}
 	snprintf(buf, sizeof(buf), "%" PRIu64, value);
-	if (mode == KT_PRINT_SCRIPT)
-		script_field(buf);
-	else
-		print_text(fmt, buf);
+	print_number(key, fmt, (json_int_t)value, buf);
 }
 
 void kt_print_s64(const char *key, const char *fmt, int64_t value)
 {
 	char buf[32];
 
-	if (mode == KT_PRINT_JSON) {
-		json_add(key, json_integer(value));
-		return;
-	}
 	snprintf(buf, sizeof(buf), "%" PRId64, value);
-	if (mode == KT_PRINT_SCRIPT)
-		script_field(buf);
-	else
-		print_text(fmt, buf);
+	print_number(key, fmt, value, buf);
 }
 
 void kt_print_bool(const char *key, const char *fmt, bool value)
