@@ -3,14 +3,18 @@
  * kvmtrust attest: measures a VM (through kvmtrust.ko) or takes a recorded
  * measurement, and signs an attestation report with the host key.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attest_cli.h"
+#include "cli_util.h"
 #include "encoding.h"
 #include "hostkey.h"
+#include "kt_attach.h"
+#include "kt_nl.h"
 #include "report.h"
 #include "subcommands.h"
 
@@ -44,12 +48,34 @@ struct attest_args {
 	const char *measurement, *vm_id, *nonce, *config_root, *output, *key_dir, *tcti;
 };
 
+/*
+ * Attaches the VM of process pid if needed (it stays attached, as with
+ * kvmtrust measure --pid) and measures it through kvmtrust.ko.
+ */
 static int measure_pid(long pid, struct kt_vm_state *m, struct kt_err *err)
 {
-	(void)pid;
+	struct kt_measurement km;
+	struct kt_nl *nl;
+	struct kt_vm vm;
+	bool attached;
+	int ret;
+
 	memset(m, 0, sizeof(*m));
-	return kt_fail(err, "module", "this build has no kernel measurement client yet; "
-		       "measure with 'kvmtrust measure --json' and use --measurement");
+	nl = kt_nl_open(err);
+	if (!nl)
+		return -EPROTONOSUPPORT;	/* no module: KT_EXIT_UNAVAILABLE */
+	ret = kt_vm_attach_pid(nl, (pid_t)pid, &vm, &attached, err);
+	if (!ret)
+		ret = kt_nl_measure(nl, vm.vm_id, 0, &km, err);
+	kt_nl_close(nl);
+	if (ret)
+		return ret;
+	memcpy(m->memory_root, km.memory_root, KT_HASH_LEN);
+	memcpy(m->vcpu_root, km.vcpu_root, KT_HASH_LEN);
+	m->has_vcpu_root = km.has_vcpu_root;
+	m->pages = km.pages;
+	m->seq = km.seq;
+	return 0;
 }
 
 static int do_attest(const struct attest_args *a)
@@ -67,10 +93,14 @@ static int do_attest(const struct attest_args *a)
 		fprintf(stderr, "%s: --config-root takes 64 hex digits\n", prog);
 		return KT_EXIT_USAGE;
 	}
-	if (a->measurement ? kt_vm_state_load(a->measurement, &m, &err)
-			   : measure_pid(a->pid, &m, &err)) {
-		fprintf(stderr, "%s: unable to measure: %s\n", prog, err.msg);
-		return a->measurement ? KT_EXIT_FAILURE : KT_EXIT_UNAVAILABLE;
+	if (a->measurement && kt_vm_state_load(a->measurement, &m, &err)) {
+		fprintf(stderr, "%s: unable to read the measurement: %s\n", prog, err.msg);
+		return KT_EXIT_FAILURE;
+	}
+	if (!a->measurement) {
+		ret = measure_pid(a->pid, &m, &err);
+		if (ret)
+			return cli_fail(&err, ret);
 	}
 	if (!a->vm_id)
 		snprintf(vm_id, sizeof(vm_id), "pid-%ld", a->pid);

@@ -193,7 +193,13 @@ tap_is "a software-key report says so and has no quote" \
 tap_fails_with "a TPM-requiring verifier refuses it (key)" "refused: key" \
 	"$K" verify "$tmp/soft.jwt" --key "$tmp/softkey/public.pem" --require-tpm
 
-tap_skip "attest --pid measures a live VM" "needs kvmtrust.ko: the in-VM suite covers it"
+if [ -e /sys/module/kvmtrust ]; then
+	tap_skip "attest --pid without the module says unavailable" "kvmtrust.ko is loaded here"
+else
+	"$K" attest --pid $$ --vm-id vm-1 >/dev/null 2>"$tmp/pid.err"
+	tap_is "attest --pid without kvmtrust.ko exits 5 (unavailable)" \
+		"$? $(grep -c 'module is not loaded' "$tmp/pid.err")" "5 1"
+fi
 
 # ---- launch configuration ---------------------------------------------------
 cfg=$tmp/cfg
