@@ -18,53 +18,16 @@ cd "$(dirname "$0")/../.."
 
 K=$PWD/user/kvmtrust
 RFC9162=$PWD/scripts/lib/rfc9162.py
+. scripts/lib/swtpm.sh
 tmp=$(mktemp -d /tmp/kt-attest-sh.XXXXXX)
-swtpm_pid=
 
 cleanup() {
-	if [ -n "$swtpm_pid" ]; then
-		kill "$swtpm_pid" 2>/dev/null
-		wait "$swtpm_pid" 2>/dev/null
-	fi
+	swtpm_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 run() { echo "# \$ $*"; "$@"; }
-
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-
-# A port pair no one listens on, spread by our pid so parallel runs differ.
-pick_ports() {
-	local i p
-	for i in $(seq 0 49); do
-		p=$((20000 + (($$ * 7 + i * 613) % 20000) * 2))
-		if port_free "$p" && port_free $((p + 1)); then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-start_swtpm() {
-	local i
-	mkdir -p "$tmp/swtpm"
-	swtpm_setup --tpm2 --tpmstate "$tmp/swtpm" --overwrite >"$tmp/swtpm_setup.log" 2>&1 ||
-		return 1
-	port=$(pick_ports) || return 1
-	swtpm socket --tpm2 --tpmstate dir="$tmp/swtpm" \
-		--server type=tcp,port="$port",bindaddr=127.0.0.1 \
-		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-		--flags not-need-init,startup-clear >"$tmp/swtpm.log" 2>&1 &
-	swtpm_pid=$!
-	for i in $(seq 50); do
-		port_free "$port" || return 0
-		kill -0 "$swtpm_pid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
 
 # JWS helpers: the parts of a compact serialization, and its claims.
 b64url_dec() { python3 -c 'import base64,sys; s=sys.argv[1]; sys.stdout.buffer.write(base64.urlsafe_b64decode(s+"="*(-len(s)%4)))' "$1"; }
@@ -100,14 +63,14 @@ VCPU=$(printf 'b%.0s' $(seq 64))
 
 tap_plan 35
 
-if ! command -v swtpm >/dev/null || ! start_swtpm; then
+if ! swtpm_start "$tmp/swtpm"; then
 	echo "# swtpm could not be started:"; cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
 	for i in $(seq 35); do tap_skip "attest step $i" "swtpm not available"; done
 	exit 0
 fi
-export KVMTRUST_TCTI="swtpm:host=127.0.0.1,port=$port"
+export KVMTRUST_TCTI=$SWTPM_TCTI
 export KVMTRUST_KEY_DIR="$tmp/hostkey"
-echo "# swtpm on 127.0.0.1:$port (pid $swtpm_pid)"
+echo "# swtpm on 127.0.0.1:$SWTPM_PORT (pid $SWTPM_PID)"
 
 # ---- host key ---------------------------------------------------------------
 tap_ok "tpm init creates a TPM key" run "$K" tpm init --host-id host-a
