@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "attest_cli.h"
 #include "jws.h"
@@ -92,6 +94,17 @@ char *attest_read_report(const char *path)
 	return (char *)data;
 }
 
+/* Progress on standard error for images of 256 MiB and more, when it is a terminal. */
+static void show_progress(const char *path, uint64_t done, uint64_t total)
+{
+	fprintf(stderr, "\rhashing %s: %" PRIu64 " MiB", path, done >> 20);
+	if (total)
+		fprintf(stderr, " of %" PRIu64 " MiB (%" PRIu64 "%%)", total >> 20,
+			100 * done / total);
+	if (done == total)
+		fputc('\n', stderr);
+}
+
 int attest_load_config(const char *path, int argc, char *const argv[],
 		       const char *package_manifest, struct kt_config *cfg)
 {
@@ -99,6 +112,8 @@ int attest_load_config(const char *path, int argc, char *const argv[],
 	char *base;
 	int ret;
 
+	if (isatty(STDERR_FILENO))
+		kt_config_set_progress(show_progress);
 	if (path ? kt_config_load(path, cfg, &err) : kt_config_from_qemu(argc, argv, cfg, &err))
 		goto fail;
 	if (!package_manifest)

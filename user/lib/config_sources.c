@@ -222,6 +222,8 @@ int kt_config_from_json(const char *path, struct kt_config *cfg, struct kt_err *
 	ret = kt_config_finish(cfg, err);
 out:
 	json_decref(doc);
+	if (ret)
+		kt_config_free(cfg);
 	return ret;
 }
 
@@ -431,6 +433,8 @@ int kt_config_from_libvirt(const char *path, struct kt_config *cfg, struct kt_er
 out:
 	xmlXPathFreeContext(ctx);
 	xmlFreeDoc(doc);
+	if (ret)
+		kt_config_free(cfg);
 	return ret;
 }
 
@@ -592,7 +596,11 @@ int kt_config_from_qemu(int argc, char *const argv[], struct kt_config *cfg,
 			struct kt_err *err)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	return qemu_parse(argc, argv, cfg, err);
+	if (qemu_parse(argc, argv, cfg, err)) {
+		kt_config_free(cfg);
+		return -1;
+	}
+	return 0;
 }
 
 static int config_from_qemu_file(const char *path, const char *text, struct kt_config *cfg,
@@ -607,6 +615,8 @@ static int config_from_qemu_file(const char *path, const char *text, struct kt_c
 	ret = set_base_dir(cfg, path, err) ||
 	      qemu_parse((int)we.we_wordc, we.we_wordv, cfg, err) ? -1 : 0;
 	wordfree(&we);
+	if (ret)
+		kt_config_free(cfg);
 	return ret;
 }
 

@@ -26,6 +26,7 @@
 #define KVMTRUST_CONFIG_TREE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -47,6 +48,7 @@ struct kt_config {
 	char *base_dir;
 };
 
+/* Parsers leave cfg empty (nothing to free) when they fail. */
 /* Detects the format by content: '{' JSON, '<' libvirt XML, else a QEMU command line. */
 int kt_config_load(const char *path, struct kt_config *cfg, struct kt_err *err);
 int kt_config_from_json(const char *path, struct kt_config *cfg, struct kt_err *err);
@@ -61,6 +63,13 @@ int kt_config_add(struct kt_config *cfg, const char *name, const char *value,
 int kt_config_add_file_hash(struct kt_config *cfg, const char *name, const char *path,
 			    struct kt_err *err);
 int kt_file_sha256(const char *path, kt_hash out, struct kt_err *err);
+
+/*
+ * Called while large files are hashed (done and total in bytes, done ==
+ * total at the end) so a CLI can show progress; process-wide, NULL: none.
+ */
+typedef void (*kt_config_progress_fn)(const char *path, uint64_t done, uint64_t total);
+void kt_config_set_progress(kt_config_progress_fn fn);
 
 /* Sorts the parameters and refuses duplicates; call before hashing. */
 int kt_config_finish(struct kt_config *cfg, struct kt_err *err);
