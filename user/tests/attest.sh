@@ -61,11 +61,11 @@ measurement() {
 MEM=$(printf 'a%.0s' $(seq 64))
 VCPU=$(printf 'b%.0s' $(seq 64))
 
-tap_plan 35
+tap_plan 36
 
 if ! swtpm_start "$tmp/swtpm"; then
 	echo "# swtpm could not be started:"; cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
-	for i in $(seq 35); do tap_skip "attest step $i" "swtpm not available"; done
+	for i in $(seq 36); do tap_skip "attest step $i" "swtpm not available"; done
 	exit 0
 fi
 export KVMTRUST_TCTI=$SWTPM_TCTI
@@ -126,6 +126,9 @@ tap_is "PCR 23 = SHA-256(previous value || report digest)" \
 	"$(claim "$tmp/r1.jwt" .tpm.pcr_value)" "$want_pcr"
 tap_is "the TPM's PCR 23 now holds that value" \
 	"$("$K" tpm show --json | jq -r .pcr_value)" "$want_pcr"
+
+tap_is "no transient object is left loaded in the TPM" \
+	"$(TPM2TOOLS_TCTI=$SWTPM_TCTI tpm2_getcap handles-transient 2>&1)" ""
 
 # ---- refusals, each by name -------------------------------------------------
 tap_fails_with "replayed report refused (replay)" "refused: replay" \
