@@ -85,7 +85,7 @@ char *attest_read_report(const char *path)
 	size_t len = 0;
 
 	if (kt_file_read(strcmp(path, "-") ? path : "/dev/stdin", KT_JWS_MAX_LEN + 2,
-			 &data, &len, &err)) {
+			 0, &data, &len, &err)) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		return NULL;
 	}
@@ -144,7 +144,7 @@ int attest_write_report(const char *path, const char *jwt)
 	}
 	if (asprintf(&line, "%s\n", jwt) < 0)
 		return KT_EXIT_FAILURE;
-	ret = kt_file_write_atomic(path, line, strlen(line), 0644, &err);
+	ret = kt_file_write(path, line, strlen(line), 0644, &err);
 	free(line);
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);

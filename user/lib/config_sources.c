@@ -628,7 +628,7 @@ int kt_config_load(const char *path, struct kt_config *cfg, struct kt_err *err)
 	int ret;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (kt_file_read(path, MAX_CONFIG_FILE, &data, &len, err)) {
+	if (kt_file_read(path, MAX_CONFIG_FILE, 0, &data, &len, err)) {
 		if (err)
 			err->check = "config";
 		return -1;

@@ -47,19 +47,20 @@ static int write_in(const char *dir, const char *name, const void *data, size_t 
 
 	if (!path)
 		return kt_fail(err, "file", "out of memory");
-	ret = kt_file_write_atomic(path, data, len, mode, err);
+	ret = kt_file_write(path, data, len, mode, err);
 	free(path);
 	return ret;
 }
 
-static int read_in(const char *dir, const char *name, struct kt_blob *blob, struct kt_err *err)
+static int read_in(const char *dir, const char *name, unsigned int flags, struct kt_blob *blob,
+		   struct kt_err *err)
 {
 	char *path = kt_path_join(dir, name);
 	int ret;
 
 	if (!path)
 		return kt_fail(err, "file", "out of memory");
-	ret = kt_file_read(path, MAX_KEY_FILE, &blob->data, &blob->len, err);
+	ret = kt_file_read(path, MAX_KEY_FILE, flags, &blob->data, &blob->len, err);
 	free(path);
 	return ret;
 }
@@ -79,7 +80,7 @@ static char *default_host_id(void)
 	struct kt_blob id = { 0 };
 	char host[256];
 
-	if (!kt_file_read("/etc/machine-id", 256, &id.data, &id.len, NULL)) {
+	if (!kt_file_read("/etc/machine-id", 256, 0, &id.data, &id.len, NULL)) {
 		id.data[strcspn((char *)id.data, "\n")] = '\0';
 		if (id.data[0])
 			return (char *)id.data;
@@ -118,7 +119,7 @@ static int read_meta(struct kt_hostkey *hk, struct kt_err *err)
 	json_t *meta;
 	int version, pcr, ret = -1;
 
-	if (read_in(hk->dir, META_FILE, &raw, err))
+	if (read_in(hk->dir, META_FILE, 0, &raw, err))
 		return kt_fail(err, "key", "no host key in '%s': run 'kvmtrust tpm init' (%s)",
 			       hk->dir, err ? err->msg : "");
 	meta = json_loadb((char *)raw.data, raw.len, JSON_REJECT_DUPLICATES, &jerr);
@@ -262,7 +263,7 @@ static int open_software(struct kt_hostkey *hk, struct kt_err *err)
 	struct kt_blob pem = { 0 };
 	BIO *bio;
 
-	if (read_in(hk->dir, "key.pem", &pem, err))
+	if (read_in(hk->dir, "key.pem", KT_FILE_PRIVATE, &pem, err))
 		return -1;
 	bio = BIO_new_mem_buf(pem.data, (int)pem.len);
 	hk->priv = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
@@ -280,7 +281,8 @@ static int open_tpm(struct kt_hostkey *hk, struct kt_err *err)
 	struct kt_blob pub = { 0 }, priv = { 0 };
 	int ret = -1;
 
-	if (read_in(hk->dir, "key.pub", &pub, err) || read_in(hk->dir, "key.priv", &priv, err))
+	if (read_in(hk->dir, "key.pub", 0, &pub, err) ||
+	    read_in(hk->dir, "key.priv", KT_FILE_PRIVATE, &priv, err))
 		goto out;
 	if (kt_tpm_public_to_pkey(&pub, &hk->pub, err) ||
 	    kt_tpm_open(hk->tcti, &hk->tpm, err) ||

@@ -384,7 +384,7 @@ static json_t *load_state(const char *path, struct kt_err *err)
 
 	if (access(path, F_OK))
 		return json_pack("{s:i, s:{}, s:{}}", "version", 1, "vms", "hosts");
-	if (kt_file_read(path, MAX_STATE_FILE, &raw.data, &raw.len, err)) {
+	if (kt_file_read(path, MAX_STATE_FILE, 0, &raw.data, &raw.len, err)) {
 		if (err)
 			err->check = "replay";
 		return NULL;
@@ -450,7 +450,7 @@ static int check_replay(const json_t *claims, const struct kt_quote_info *qi,
 	text = json_dumps(state, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (!text)
 		goto nomem;
-	if (kt_file_write_atomic(path, text, strlen(text), 0644, err)) {
+	if (kt_file_write(path, text, strlen(text), 0644, err)) {
 		if (err)
 			err->check = "replay";
 		goto out;

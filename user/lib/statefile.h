@@ -1,23 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Small whole-file helpers for key and state directories: read a file into
- * memory, and replace a file atomically (temporary file, fsync, rename) so
- * a crash never leaves a half-written key or last-seen record.
+ * Key and state directories, on top of secfile.h (whole-file reads and
+ * atomic writes): paths inside a directory, and an exclusive lock file for
+ * read-modify-write sequences (PCR extend + quote, the last-seen file).
  */
 #ifndef KVMTRUST_STATEFILE_H
 #define KVMTRUST_STATEFILE_H
 
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
-
 #include "error.h"
+#include "secfile.h"
 
-/* Reads at most max bytes; *data is NUL-terminated after *len bytes. */
-int kt_file_read(const char *path, size_t max, uint8_t **data, size_t *len,
-		 struct kt_err *err);
-int kt_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			 struct kt_err *err);
 /* Opens (creating) path and takes an exclusive flock; returns the fd or -1. */
 int kt_file_lock(const char *path, struct kt_err *err);
 /* malloc'd "dir/name". */

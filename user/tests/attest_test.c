@@ -32,7 +32,7 @@ static void write_text(const char *dir, const char *name, const char *text)
 {
 	char *path = kt_path_join(dir, name);
 
-	if (!path || kt_file_write_atomic(path, text, strlen(text), 0644, NULL))
+	if (!path || kt_file_write(path, text, strlen(text), 0644, NULL))
 		abort();
 	free(path);
 }
@@ -431,7 +431,7 @@ FIXTURE_SETUP(config)
 	for (i = 0; i < 3 * 1024 * 1024 + 17; i++)
 		junk[i] = (uint8_t)(i * 2654435761u >> 13);
 	disk = in_dir(self->dir, "disk.img");
-	ASSERT_EQ(0, kt_file_write_atomic(disk, junk, 3 * 1024 * 1024 + 17, 0644, NULL));
+	ASSERT_EQ(0, kt_file_write(disk, junk, 3 * 1024 * 1024 + 17, 0644, NULL));
 	free(disk);
 	free(junk);
 	write_text(self->dir, "bios.bin", "firmware\n");
@@ -513,7 +513,7 @@ TEST_F(config, streaming_file_hash_matches_one_shot)
 	size_t len;
 	kt_hash streamed, whole;
 
-	ASSERT_EQ(0, kt_file_read(path, 16 << 20, &data, &len, NULL));
+	ASSERT_EQ(0, kt_file_read(path, 16 << 20, 0, &data, &len, NULL));
 	kt_sha256(data, len, whole);
 	ASSERT_EQ(0, kt_file_sha256(path, streamed, NULL));
 	EXPECT_EQ(0, memcmp(whole, streamed, KT_HASH_LEN));

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
+
+#include "encoding.h"
+#include "jwk.h"
+
+#define COORD_LEN 32
+
+static char *coord(EVP_PKEY *key, const char *name)
+{
+	uint8_t buf[COORD_LEN];
+	BIGNUM *bn = NULL;
+	char *b64 = NULL;
+
+	if (EVP_PKEY_get_bn_param(key, name, &bn) && BN_bn2binpad(bn, buf, COORD_LEN) == COORD_LEN)
+		b64 = kt_b64url_encode(buf, COORD_LEN);
+	BN_free(bn);
+	return b64;
+}
+
+json_t *kt_jwk_from_key(EVP_PKEY *key, struct kt_err *err)
+{
+	char group[32] = "", *x = NULL, *y = NULL;
+	json_t *jwk = NULL;
+
+	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+	    !EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) ||
+	    (strcmp(group, "prime256v1") && strcmp(group, "P-256"))) {
+		ERR_clear_error();
+		kt_fail(err, "key", "the key is not an EC P-256 key");
+		return NULL;
+	}
+	x = coord(key, OSSL_PKEY_PARAM_EC_PUB_X);
+	y = coord(key, OSSL_PKEY_PARAM_EC_PUB_Y);
+	if (x && y)
+		jwk = json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x", x, "y", y);
+	if (!jwk)
+		kt_fail_ssl(err, "key", "cannot export the public key");
+	free(x);
+	free(y);
+	return jwk;
+}
+
+static int decode_coord(const json_t *jwk, const char *name, uint8_t *out)
+{
+	const char *b64 = json_string_value(json_object_get(jwk, name));
+	size_t len;
+	uint8_t *raw = b64 ? kt_b64url_decode(b64, strlen(b64), &len) : NULL;
+
+	if (!raw || len != COORD_LEN) {
+		free(raw);
+		return -1;
+	}
+	memcpy(out, raw, COORD_LEN);
+	free(raw);
+	return 0;
+}
+
+EVP_PKEY *kt_jwk_to_key(const json_t *jwk, struct kt_err *err)
+{
+	uint8_t point[1 + 2 * COORD_LEN] = { 0x04 };	/* SEC1 uncompressed */
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *key = NULL;
+
+	if (!json_is_object(jwk) ||
+	    strcmp(json_string_value(json_object_get(jwk, "kty")) ?: "", "EC") ||
+	    strcmp(json_string_value(json_object_get(jwk, "crv")) ?: "", "P-256") ||
+	    json_object_get(jwk, "d")) {
+		kt_fail(err, "structure", "the JWK must be a public EC P-256 key");
+		return NULL;
+	}
+	if (decode_coord(jwk, "x", point + 1) || decode_coord(jwk, "y", point + 1 + COORD_LEN)) {
+		kt_fail(err, "structure", "JWK coordinates must be 32 bytes of base64url");
+		return NULL;
+	}
+	bld = OSSL_PARAM_BLD_new();
+	if (bld && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) &&
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)))
+		params = OSSL_PARAM_BLD_to_param(bld);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		kt_fail_ssl(err, "structure", "the JWK is not a point on P-256");
+		key = NULL;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return key;
+}

@@ -1,0 +1,948 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Identity library tests: the CA hierarchy, guest identity tokens, the
+ * encrypted keystore, the handshake and the record channel. Every refusal
+ * asserts the check named in kt_err.check, so a refusal for the wrong
+ * reason fails the test.
+ *
+ *   root (pathlen 1) ── intermediate "eu" (pathlen 0, DNS .eu.example.test)
+ *                         └── host A (urn:uuid, region eu-west, site fra1)
+ *   other root (not a trust anchor) ── host X
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+#include "kselftest_harness.h"
+
+#include "encoding.h"
+#include "jws.h"
+#include "keystore.h"
+#include "pki.h"
+#include "secfile.h"
+#include "token.h"
+
+#define DAY 86400
+#define HOST_UUID "0b7e6a3c-5f1d-4c2e-9a8b-1d2c3e4f5a6b"
+#define GUEST_UUID "7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b"
+
+static char *path_in(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		abort();
+	return p;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	uint8_t *buf;
+	size_t len;
+
+	if (kt_file_read(from, 1 << 20, 0, &buf, &len, NULL) ||
+	    kt_file_write(to, buf, len, 0644, NULL))
+		abort();
+	free(buf);
+}
+
+static void req_init(struct kt_cert_req *req, enum kt_cert_kind kind, const char *cn,
+		     time_t nb, time_t na)
+{
+	memset(req, 0, sizeof(*req));
+	req->kind = kind;
+	req->cn = cn;
+	req->not_before = nb;
+	req->not_after = na;
+	req->pathlen = -1;
+}
+
+/* Issues a credential from ca into dir; returns 0 or -1. */
+static int issue(const char *ca_dir, const struct kt_cert_req *req, const char *dir)
+{
+	struct kt_cred ca, out;
+	struct kt_err err = { 0 };
+	EVP_PKEY *key;
+	int ret = -1;
+
+	if (kt_cred_load(ca_dir, &ca, &err))
+		return -1;
+	key = kt_pki_new_key(&err);
+	if (key && !kt_ca_issue(&ca, req, key, &out, &err)) {
+		out.key = key;
+		key = NULL;
+		ret = kt_cred_save(dir, &out, &err);
+		kt_cred_free(&out);
+	}
+	if (ret)
+		fprintf(stderr, "issue %s: %s: %s\n", dir, err.check, err.msg);
+	EVP_PKEY_free(key);
+	kt_cred_free(&ca);
+	return ret;
+}
+
+static int crl(const char *ca_dir, const char *to)
+{
+	struct kt_err err = { 0 };
+	struct kt_cred ca;
+	char *from = path_in(ca_dir, "crl.pem");
+	int ret;
+
+	ret = kt_cred_load(ca_dir, &ca, &err) || kt_ca_crl(ca_dir, &ca, 0, NULL, &err);
+	if (!ret && to)
+		copy_file(from, to);
+	kt_cred_free(&ca);
+	free(from);
+	return ret ? -1 : 0;
+}
+
+static int revoke_cert(const char *ca_dir, const char *cert_file, const char *crl_copy)
+{
+	struct kt_err err = { 0 };
+	struct kt_cred ca;
+	X509 *cert = kt_pki_load_cert(cert_file, &err);
+	int ret = -1;
+
+	if (cert && !kt_cred_load(ca_dir, &ca, &err)) {
+		ret = kt_ca_revoke(ca_dir, &ca, cert, 1, &err);
+		kt_cred_free(&ca);
+	}
+	X509_free(cert);
+	if (ret)
+		fprintf(stderr, "revoke: %s: %s\n", err.check, err.msg);
+	else
+		ret = crl(ca_dir, crl_copy);
+	return ret;
+}
+
+/* Copies dir/name to to_dir/to_name. */
+static void install(const char *dir, const char *name, const char *to_dir, const char *to_name)
+{
+	char *from = path_in(dir, name), *to = path_in(to_dir, to_name);
+
+	copy_file(from, to);
+	free(from);
+	free(to);
+}
+
+/* A CA tree in a temporary directory, built once per test. */
+FIXTURE(tree) {
+	char dir[64];
+	char *root, *inter, *host, *other, *host_x, *anchors, *crls, *trls;
+	EVP_PKEY *guest;
+	struct kt_pki_dir *anchor_dir, *crl_dir;
+	time_t now;
+};
+
+FIXTURE_SETUP(tree)
+{
+	struct kt_cert_req req;
+	static const char *const eu[] = { ".eu.example.test", NULL };
+	static const char *const host_dns[] = { "a.eu.example.test", NULL };
+	char *file;
+
+	self->now = time(NULL);
+	strcpy(self->dir, "/tmp/kt-identity-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	self->root = path_in(self->dir, "root");
+	self->inter = path_in(self->dir, "inter");
+	self->host = path_in(self->dir, "host");
+	self->other = path_in(self->dir, "other");
+	self->host_x = path_in(self->dir, "host-x");
+	self->anchors = path_in(self->dir, "anchors");
+	self->crls = path_in(self->dir, "crls");
+	ASSERT_EQ(0, mkdir(self->anchors, 0755));
+	ASSERT_EQ(0, mkdir(self->crls, 0755));
+	self->trls = path_in(self->dir, "trls");
+	ASSERT_EQ(0, mkdir(self->trls, 0755));
+	self->guest = kt_pki_new_key(NULL);
+	ASSERT_NE(NULL, self->guest);
+
+	req_init(&req, KT_CERT_ROOT, "kvmtrust test root", self->now - 10 * DAY,
+		 self->now + 3650 * DAY);
+	req.pathlen = 1;
+	ASSERT_EQ(0, kt_ca_init(self->root, &req, NULL));
+	req_init(&req, KT_CERT_CA, "eu intermediate", self->now - 9 * DAY, self->now + 365 * DAY);
+	req.pathlen = 0;
+	req.permit_dns = eu;
+	ASSERT_EQ(0, issue(self->root, &req, self->inter));
+	req_init(&req, KT_CERT_HOST, "host a", self->now - 8 * DAY, self->now + 30 * DAY);
+	req.host_uuid = HOST_UUID;
+	req.region = "eu-west";
+	req.site = "fra1";
+	req.dns = host_dns;
+	ASSERT_EQ(0, issue(self->inter, &req, self->host));
+
+	req_init(&req, KT_CERT_ROOT, "untrusted root", self->now - DAY, self->now + 365 * DAY);
+	ASSERT_EQ(0, kt_ca_init(self->other, &req, NULL));
+	req_init(&req, KT_CERT_HOST, "host x", self->now - DAY, self->now + 30 * DAY);
+	req.host_uuid = HOST_UUID;
+	req.region = "eu-west";
+	req.site = "fra1";
+	ASSERT_EQ(0, issue(self->other, &req, self->host_x));
+
+	install(self->root, "cert.pem", self->anchors, "root.pem");
+	file = path_in(self->crls, "root.crl");
+	ASSERT_EQ(0, crl(self->root, file));
+	free(file);
+	file = path_in(self->crls, "inter.crl");
+	ASSERT_EQ(0, crl(self->inter, file));
+	free(file);
+	ASSERT_EQ(0, kt_pki_dir_open(self->anchors, &self->anchor_dir, NULL));
+	ASSERT_EQ(0, kt_pki_dir_open(self->crls, &self->crl_dir, NULL));
+}
+
+FIXTURE_TEARDOWN(tree)
+{
+	char cmd[128];
+
+	kt_pki_dir_free(self->anchor_dir);
+	kt_pki_dir_free(self->crl_dir);
+	snprintf(cmd, sizeof(cmd), "%s %s", getenv("KT_KEEP") ? "true" : "rm -rf", self->dir);
+	if (system(cmd))
+		TH_LOG("cannot remove %s", self->dir);
+	free(self->root);
+	free(self->inter);
+	free(self->host);
+	free(self->other);
+	free(self->host_x);
+	free(self->anchors);
+	free(self->crls);
+	free(self->trls);
+	EVP_PKEY_free(self->guest);
+}
+
+static STACK_OF(X509) *chain_of(const char *dir)
+{
+	char *file = path_in(dir, "chain.pem");
+	STACK_OF(X509) *chain = kt_pki_load_certs(file, NULL);
+
+	free(file);
+	return chain;
+}
+
+/* Verifies dir's certificate with its chain as untrusted intermediates. */
+static int verify_cred(FIXTURE_DATA(tree) *self, const char *dir, int kind, struct kt_err *err)
+{
+	STACK_OF(X509) *chain = chain_of(dir);
+	struct kt_pki_verify_opts opts = {
+		.anchors = self->anchor_dir, .crls = self->crl_dir,
+		.untrusted = chain, .require_kind = kind,
+	};
+	int ret;
+
+	if (!chain)
+		return kt_fail(err, "test", "no chain in %s", dir);
+	kt_err_clear(err);
+	ret = kt_pki_verify(sk_X509_value(chain, 0), &opts, NULL, err);
+	sk_X509_pop_free(chain, X509_free);
+	return ret;
+}
+
+TEST_F(tree, pki_host_verifies_and_carries_its_identity)
+{
+	STACK_OF(X509) *chain = chain_of(self->host), *path = NULL;
+	struct kt_pki_verify_opts opts = {
+		.anchors = self->anchor_dir, .crls = self->crl_dir,
+		.untrusted = chain, .require_kind = KT_CERT_HOST,
+	};
+	struct kt_cert_info host, inter, root;
+	struct kt_err err = { 0 };
+
+	ASSERT_NE(NULL, chain);
+	ASSERT_EQ(2, sk_X509_num(chain));
+	ASSERT_EQ(0, kt_pki_verify(sk_X509_value(chain, 0), &opts, &path, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(3, sk_X509_num(path));
+	ASSERT_EQ(0, kt_pki_cert_info(sk_X509_value(path, 0), &host, &err));
+	ASSERT_EQ(0, kt_pki_cert_info(sk_X509_value(path, 1), &inter, &err));
+	ASSERT_EQ(0, kt_pki_cert_info(sk_X509_value(path, 2), &root, &err));
+	EXPECT_EQ(KT_CERT_HOST, (int)host.kind);
+	EXPECT_EQ(KT_CERT_CA, (int)inter.kind);
+	EXPECT_EQ(KT_CERT_ROOT, (int)root.kind);
+	EXPECT_STREQ(HOST_UUID, host.host_uuid);
+	EXPECT_STREQ("eu-west", host.region);
+	EXPECT_STREQ("fra1", host.site);
+	EXPECT_STREQ(inter.ski, host.aki);
+	EXPECT_STREQ(root.ski, inter.aki);
+	EXPECT_EQ(40U, strlen(host.ski));
+	EXPECT_EQ(0, inter.pathlen);
+	EXPECT_EQ(1, root.pathlen);
+	sk_X509_pop_free(path, X509_free);
+	sk_X509_pop_free(chain, X509_free);
+}
+
+TEST_F(tree, pki_unknown_root_is_refused)
+{
+	struct kt_err err = { 0 };
+
+	EXPECT_NE(0, verify_cred(self, self->host_x, KT_CERT_HOST, &err));
+	EXPECT_STREQ("chain", err.check);
+}
+
+TEST_F(tree, pki_wrong_kind_is_refused)
+{
+	struct kt_err err = { 0 };
+
+	EXPECT_NE(0, verify_cred(self, self->inter, KT_CERT_HOST, &err));
+	EXPECT_STREQ("purpose", err.check);
+	EXPECT_EQ(0, verify_cred(self, self->inter, KT_CERT_CA, &err)) TH_LOG("%s", err.msg);
+}
+
+/* An intermediate that expired yesterday and a host it issued that is still valid. */
+static char *host_under_expired_ca(FIXTURE_DATA(tree) *self)
+{
+	char *old = path_in(self->dir, "old"), *host = path_in(self->dir, "host-old");
+	char *crl_file = path_in(self->crls, "old.crl");
+	struct kt_cert_req req;
+
+	req_init(&req, KT_CERT_CA, "expired intermediate", self->now - 9 * DAY, self->now - DAY);
+	if (issue(self->root, &req, old))
+		abort();
+	req_init(&req, KT_CERT_HOST, "host under expired", self->now - 8 * DAY, self->now + DAY);
+	req.host_uuid = HOST_UUID;
+	req.region = "eu-west";
+	req.site = "fra1";
+	if (issue(old, &req, host) || crl(old, crl_file))
+		abort();
+	free(old);
+	free(crl_file);
+	return host;
+}
+
+TEST_F(tree, pki_expired_intermediate_is_refused)
+{
+	char *host = host_under_expired_ca(self);
+	struct kt_err err = { 0 };
+
+	EXPECT_NE(0, verify_cred(self, host, KT_CERT_HOST, &err));
+	EXPECT_STREQ("validity", err.check);
+	EXPECT_NE(NULL, strstr(err.msg, "depth 1")) TH_LOG("%s", err.msg);
+	free(host);
+}
+
+TEST_F(tree, pki_revoked_intermediate_is_refused)
+{
+	char *cert = path_in(self->inter, "cert.pem"), *to = path_in(self->crls, "root.crl");
+	struct kt_err err = { 0 };
+
+	ASSERT_EQ(0, verify_cred(self, self->host, KT_CERT_HOST, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, revoke_cert(self->root, cert, to));
+	EXPECT_NE(0, verify_cred(self, self->host, KT_CERT_HOST, &err));
+	EXPECT_STREQ("revocation", err.check);
+	EXPECT_NE(NULL, strstr(err.msg, "revoked")) TH_LOG("%s", err.msg);
+	free(cert);
+	free(to);
+}
+
+TEST_F(tree, pki_missing_crl_is_refused)
+{
+	char *file = path_in(self->crls, "inter.crl");
+	struct kt_err err = { 0 };
+
+	ASSERT_EQ(0, unlink(file));
+	EXPECT_NE(0, verify_cred(self, self->host, KT_CERT_HOST, &err));
+	EXPECT_STREQ("revocation", err.check);
+	free(file);
+}
+
+TEST_F(tree, pki_path_length_is_enforced)
+{
+	char *sub = path_in(self->dir, "sub"), *host = path_in(self->dir, "host-sub");
+	char *crl_file = path_in(self->crls, "sub.crl");
+	static const char *const dns[] = { "s.eu.example.test", NULL };
+	struct kt_cert_req req;
+	struct kt_err err = { 0 };
+
+	req_init(&req, KT_CERT_CA, "sub ca", self->now - DAY, self->now + 10 * DAY);
+	req.permit_dns = (const char *const[]){ ".eu.example.test", NULL };
+	ASSERT_EQ(0, issue(self->inter, &req, sub));
+	req_init(&req, KT_CERT_HOST, "host under sub", self->now - DAY, self->now + 5 * DAY);
+	req.host_uuid = HOST_UUID;
+	req.region = "eu-west";
+	req.site = "fra1";
+	req.dns = dns;
+	ASSERT_EQ(0, issue(sub, &req, host));
+	ASSERT_EQ(0, crl(sub, crl_file));
+	EXPECT_NE(0, verify_cred(self, host, KT_CERT_HOST, &err));
+	EXPECT_STREQ("pathlen", err.check) TH_LOG("%s", err.msg);
+	free(sub);
+	free(host);
+	free(crl_file);
+}
+
+TEST_F(tree, pki_name_constraints_are_enforced)
+{
+	static const char *const dns[] = { "b.us.example.test", NULL };
+	char *host = path_in(self->dir, "host-us");
+	struct kt_cert_req req;
+	struct kt_err err = { 0 };
+
+	req_init(&req, KT_CERT_HOST, "host in the us", self->now - DAY, self->now + 5 * DAY);
+	req.host_uuid = HOST_UUID;
+	req.region = "us-east";
+	req.site = "iad1";
+	req.dns = dns;
+	ASSERT_EQ(0, issue(self->inter, &req, host));
+	EXPECT_NE(0, verify_cred(self, host, KT_CERT_HOST, &err));
+	EXPECT_STREQ("name-constraints", err.check) TH_LOG("%s", err.msg);
+	free(host);
+}
+
+TEST_F(tree, pki_anchor_directory_is_reread)
+{
+	char *crl_file = path_in(self->crls, "other.crl");
+	struct kt_err err = { 0 };
+	unsigned int gen = kt_pki_dir_generation(self->anchor_dir);
+
+	EXPECT_NE(0, verify_cred(self, self->host_x, KT_CERT_HOST, &err));
+	EXPECT_EQ(gen, kt_pki_dir_generation(self->anchor_dir));
+	install(self->other, "cert.pem", self->anchors, "other.pem");
+	ASSERT_EQ(0, crl(self->other, crl_file));
+	EXPECT_EQ(0, verify_cred(self, self->host_x, KT_CERT_HOST, &err)) TH_LOG("%s", err.msg);
+	EXPECT_EQ(gen + 1, kt_pki_dir_generation(self->anchor_dir));
+	free(crl_file);
+}
+
+TEST(pki_request_syntax_is_checked)
+{
+	struct kt_cert_req req;
+	struct kt_err err = { 0 };
+
+	req_init(&req, KT_CERT_ROOT, "r", 100, 50);
+	EXPECT_NE(0, kt_ca_init("/nonexistent/x", &req, &err));
+	EXPECT_STREQ("request", err.check);
+	EXPECT_TRUE(kt_uuid_valid(HOST_UUID));
+	EXPECT_FALSE(kt_uuid_valid("0B7E6A3C-5F1D-4C2E-9A8B-1D2C3E4F5A6B"));
+	EXPECT_FALSE(kt_uuid_valid("0b7e6a3c5f1d4c2e9a8b1d2c3e4f5a6b"));
+}
+
+
+#define AUDIENCE "kvmtrust:test-federation"
+
+/* Issues a token from the credential in dir; tweak adjusts the claims. */
+static char *token_from(FIXTURE_DATA(tree) *self, const char *dir,
+			void (*tweak)(struct kt_token_claims *c, time_t now))
+{
+	struct kt_token_claims c = { 0 };
+	struct kt_err err = { 0 };
+	struct kt_cred cred;
+	char *out = NULL;
+
+	if (kt_cred_load(dir, &cred, &err))
+		return NULL;
+	strcpy(c.sub, GUEST_UUID);
+	strcpy(c.aud, AUDIENCE);
+	c.iat = self->now - 10;
+	c.exp = self->now + 3600;
+	c.cnf = self->guest;
+	if (tweak)
+		tweak(&c, self->now);
+	if (kt_token_issue(&cred, &c, &out, &err))
+		fprintf(stderr, "token issue: %s: %s\n", err.check, err.msg);
+	kt_cred_free(&cred);
+	return out;
+}
+
+static int verify_token(FIXTURE_DATA(tree) *self, const char *token, struct kt_err *err)
+{
+	struct kt_token_verify_opts opts = {
+		.anchors = self->anchor_dir, .crls = self->crl_dir, .trl_dir = self->trls,
+		.audience = AUDIENCE, .skew = 60,
+	};
+	struct kt_token tok;
+
+	kt_err_clear(err);
+	if (kt_token_verify(token, &opts, &tok, err))
+		return -1;
+	kt_token_free(&tok);
+	return 0;
+}
+
+/* Replaces the header and/or payload of a token (NULL keeps the part). */
+static char *forge(const char *token, const char *header, const char *payload)
+{
+	const char *dot1 = strchr(token, '.'), *dot2 = strrchr(token, '.');
+	char *h = header ? kt_b64url_encode((const uint8_t *)header, strlen(header)) :
+			   strndup(token, (size_t)(dot1 - token));
+	char *p = payload ? kt_b64url_encode((const uint8_t *)payload, strlen(payload)) :
+			    strndup(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+	char *out;
+
+	if (asprintf(&out, "%s.%s%s", h, p, dot2) < 0)
+		out = NULL;
+	free(h);
+	free(p);
+	return out;
+}
+
+/* The decoded header or payload of a token as JSON text. */
+static char *part(const char *token, int which)
+{
+	const char *start = token, *end;
+	size_t len;
+	char *raw;
+
+	if (which)
+		start = strchr(token, '.') + 1;
+	end = strchr(start, '.');
+	raw = (char *)kt_b64url_decode(start, (size_t)(end - start), &len);
+	return raw;
+}
+
+TEST_F(tree, token_issue_verify_revoke_round_trip)
+{
+	char *token = token_from(self, self->host, NULL), *trl = path_in(self->trls, "host.trl");
+	struct kt_token_verify_opts opts = {
+		.anchors = self->anchor_dir, .crls = self->crl_dir, .trl_dir = self->trls,
+		.audience = AUDIENCE, .skew = 60,
+	};
+	struct kt_err err = { 0 };
+	struct kt_token tok;
+	struct kt_cred cred;
+
+	ASSERT_NE(NULL, token);
+	ASSERT_EQ(0, kt_token_verify(token, &opts, &tok, &err)) TH_LOG("%s: %s", err.check, err.msg);
+	EXPECT_STREQ(GUEST_UUID, tok.claims.sub);
+	EXPECT_STREQ(HOST_UUID, tok.claims.host);
+	EXPECT_STREQ(AUDIENCE, tok.claims.aud);
+	EXPECT_EQ(32U, strlen(tok.claims.jti));
+	EXPECT_EQ(1, EVP_PKEY_eq(tok.claims.cnf, self->guest));
+	EXPECT_EQ(3, sk_X509_num(tok.path));
+	EXPECT_STREQ("eu-west", tok.signer.region);
+
+	ASSERT_EQ(0, kt_cred_load(self->host, &cred, &err));
+	ASSERT_EQ(0, kt_trl_revoke(trl, &cred, tok.claims.jti, tok.claims.exp, &err)) TH_LOG("%s", err.msg);
+	EXPECT_NE(0, kt_trl_revoke(trl, &cred, tok.claims.jti, tok.claims.exp, &err));
+	kt_cred_free(&cred);
+	kt_token_free(&tok);
+	EXPECT_NE(0, verify_token(self, token, &err));
+	EXPECT_STREQ("revocation", err.check);
+	EXPECT_NE(NULL, strstr(err.msg, "is revoked")) TH_LOG("%s", err.msg);
+	free(trl);
+	free(token);
+}
+
+TEST_F(tree, token_forged_signature_is_refused)
+{
+	char *token = token_from(self, self->host, NULL), *sig;
+
+	struct kt_err err = { 0 };
+
+	ASSERT_NE(NULL, token);
+	sig = strrchr(token, '.') + 20;
+	*sig = *sig == 'A' ? 'B' : 'A';
+	EXPECT_NE(0, verify_token(self, token, &err));
+	EXPECT_STREQ("signature", err.check);
+	free(token);
+}
+
+TEST_F(tree, token_changed_claim_is_refused)
+{
+	char *token = token_from(self, self->host, NULL), *payload, *at, *bad;
+	struct kt_err err = { 0 };
+
+	ASSERT_NE(NULL, token);
+	payload = part(token, 1);
+	at = strstr(payload, GUEST_UUID);
+	ASSERT_NE(NULL, at);
+	at[0] = at[0] == '1' ? '2' : '1';
+	bad = forge(token, NULL, payload);
+	EXPECT_NE(0, verify_token(self, bad, &err));
+	EXPECT_STREQ("signature", err.check);
+	free(bad);
+	free(payload);
+	free(token);
+}
+
+TEST_F(tree, token_signed_with_wrong_key_is_refused)
+{
+	char *token = token_from(self, self->host, NULL), *header = part(token, 0);
+	char *payload = part(token, 1), *bad;
+	json_t *h = json_loads(header, 0, NULL), *p = json_loads(payload, 0, NULL);
+	EVP_PKEY *other = kt_pki_new_key(NULL);
+	struct kt_err err = { 0 };
+
+	ASSERT_NE(NULL, h);
+	json_object_del(h, "alg");
+	ASSERT_EQ(0, kt_jws_sign(other, h, p, &bad, &err));
+	EXPECT_NE(0, verify_token(self, bad, &err));
+	EXPECT_STREQ("signature", err.check);
+	free(bad);
+	json_decref(h);
+	json_decref(p);
+	EVP_PKEY_free(other);
+	free(header);
+	free(payload);
+	free(token);
+}
+
+static void replace_alg(char *header, const char *alg)
+{
+	char *at = strstr(header, "\"alg\":\"ES256\"");
+
+	memcpy(at + 7, alg, strlen(alg));
+	memmove(at + 7 + strlen(alg), at + 12, strlen(at + 12) + 1);
+}
+
+TEST_F(tree, token_alg_none_and_hs256_are_refused)
+{
+	static const char *const algs[] = { "none", "HS256", "RS256", "ES384" };
+	char *token = token_from(self, self->host, NULL), *header, *bad;
+	struct kt_err err = { 0 };
+	size_t i;
+
+	ASSERT_NE(NULL, token);
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		header = part(token, 0);
+		ASSERT_NE(NULL, strstr(header, "\"alg\":\"ES256\""));
+		replace_alg(header, algs[i]);
+		bad = forge(token, header, NULL);
+		EXPECT_NE(0, verify_token(self, bad, &err));
+		EXPECT_STREQ("algorithm", err.check) TH_LOG("alg %s: %s", algs[i], err.msg);
+		/* alg none with an empty signature part, the classic form */
+		if (!strcmp(algs[i], "none")) {
+			strrchr(bad, '.')[1] = '\0';
+			EXPECT_NE(0, verify_token(self, bad, &err));
+			EXPECT_STREQ("algorithm", err.check);
+		}
+		free(bad);
+		free(header);
+	}
+	free(token);
+}
+
+static void expired(struct kt_token_claims *c, time_t now)
+{
+	c->iat = now - 7200;
+	c->nbf = now - 7200;
+	c->exp = now - 61;	/* just beyond the 60 s skew */
+}
+
+static void not_yet_valid(struct kt_token_claims *c, time_t now)
+{
+	c->iat = now;
+	c->nbf = now + 61;
+	c->exp = now + 3600;
+}
+
+static void within_skew(struct kt_token_claims *c, time_t now)
+{
+	c->iat = now + 30;
+	c->nbf = now + 30;
+	c->exp = now + 3600;
+}
+
+static void too_long(struct kt_token_claims *c, time_t now)
+{
+	c->exp = now + KT_TOKEN_MAX_LIFETIME + 100;
+}
+
+static void other_audience(struct kt_token_claims *c, time_t now)
+{
+	(void)now;
+	strcpy(c->aud, "kvmtrust:another-federation");
+}
+
+static void other_host(struct kt_token_claims *c, time_t now)
+{
+	(void)now;
+	strcpy(c->host, GUEST_UUID);
+}
+
+static void expired_other_audience(struct kt_token_claims *c, time_t now)
+{
+	expired(c, now);
+	other_audience(c, now);
+}
+
+TEST_F(tree, token_claim_checks_name_the_failing_check)
+{
+	static const struct {
+		const char *name;
+		void (*tweak)(struct kt_token_claims *c, time_t now);
+		const char *check;	/* NULL: must verify */
+	} cases[] = {
+		{ "expired", expired, "time" },
+		{ "not yet valid", not_yet_valid, "time" },
+		{ "nbf within the clock skew", within_skew, NULL },
+		{ "lifetime above the maximum", too_long, "time" },
+		{ "wrong audience", other_audience, "audience" },
+		{ "host claim not the signer", other_host, "issuer" },
+		{ "expired and wrong audience: time comes first", expired_other_audience, "time" },
+	};
+	struct kt_err err = { 0 };
+	char *token;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		token = token_from(self, self->host, cases[i].tweak);
+		ASSERT_NE(NULL, token);
+		if (cases[i].check) {
+			EXPECT_NE(0, verify_token(self, token, &err)) TH_LOG("%s", cases[i].name);
+			EXPECT_STREQ(cases[i].check, err.check) TH_LOG("%s: %s", cases[i].name, err.msg);
+		} else {
+			EXPECT_EQ(0, verify_token(self, token, &err)) TH_LOG("%s: %s", cases[i].name, err.msg);
+		}
+		free(token);
+	}
+}
+
+TEST_F(tree, token_from_unknown_root_is_refused)
+{
+	char *token = token_from(self, self->host_x, NULL);
+	struct kt_err err = { 0 };
+
+	ASSERT_NE(NULL, token);
+	EXPECT_NE(0, verify_token(self, token, &err));
+	EXPECT_STREQ("chain", err.check);
+	free(token);
+}
+
+TEST_F(tree, token_under_expired_intermediate_is_refused)
+{
+	char *host = host_under_expired_ca(self), *token = token_from(self, host, NULL);
+	struct kt_err err = { 0 };
+
+	ASSERT_NE(NULL, token);
+	EXPECT_NE(0, verify_token(self, token, &err));
+	EXPECT_STREQ("validity", err.check);
+	free(token);
+	free(host);
+}
+
+TEST_F(tree, token_under_revoked_intermediate_is_refused)
+{
+	char *token = token_from(self, self->host, NULL);
+	char *cert = path_in(self->inter, "cert.pem"), *to = path_in(self->crls, "root.crl");
+	struct kt_err err = { 0 };
+
+	ASSERT_EQ(0, verify_token(self, token, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, revoke_cert(self->root, cert, to));
+	EXPECT_NE(0, verify_token(self, token, &err));
+	EXPECT_STREQ("revocation", err.check);
+	free(cert);
+	free(to);
+	free(token);
+}
+
+TEST_F(tree, token_from_revoked_host_is_refused)
+{
+	char *token = token_from(self, self->host, NULL);
+	char *cert = path_in(self->host, "cert.pem"), *to = path_in(self->crls, "inter.crl");
+	struct kt_err err = { 0 };
+
+	ASSERT_EQ(0, revoke_cert(self->inter, cert, to));
+	EXPECT_NE(0, verify_token(self, token, &err));
+	EXPECT_STREQ("revocation", err.check);
+	free(cert);
+	free(to);
+	free(token);
+}
+
+TEST_F(tree, token_malformed_input_is_refused)
+{
+	char *token = token_from(self, self->host, NULL), *bad, *header, *payload, *at, *dup;
+	struct kt_err err = { 0 };
+	size_t len;
+
+	ASSERT_NE(NULL, token);
+	len = strlen(token);
+	/* truncated anywhere */
+	bad = strndup(token, len / 2);
+	EXPECT_NE(0, verify_token(self, bad, &err));
+	EXPECT_STREQ("structure", err.check);
+	free(bad);
+	bad = strndup(token, len - 3);
+	EXPECT_NE(0, verify_token(self, bad, &err));
+	EXPECT_STREQ("structure", err.check);
+	free(bad);
+	/* oversized */
+	bad = malloc(KT_JWS_MAX_LEN + 100);
+	memset(bad, 'A', KT_JWS_MAX_LEN + 99);
+	bad[KT_JWS_MAX_LEN + 99] = '\0';
+	memcpy(bad, token, len);
+	EXPECT_NE(0, verify_token(self, bad, &err));
+	EXPECT_STREQ("structure", err.check);
+	EXPECT_NE(NULL, strstr(err.msg, "larger")) TH_LOG("%s", err.msg);
+	free(bad);
+	/* bad base64url: a '+' and a '*' inside the payload */
+	bad = strdup(token);
+	strchr(bad, '.')[5] = '*';
+	EXPECT_NE(0, verify_token(self, bad, &err));
+	EXPECT_STREQ("structure", err.check);
+	strchr(bad, '.')[5] = '+';
+	EXPECT_NE(0, verify_token(self, bad, &err));
+	EXPECT_STREQ("structure", err.check);
+	free(bad);
+	/* duplicate JSON members in the payload and in the header */
+	payload = part(token, 1);
+	at = strstr(payload, "\"sub\":");
+	ASSERT_NE(NULL, at);
+	ASSERT_LT(0, asprintf(&dup, "{\"sub\":\"%s\",%s", GUEST_UUID, payload + 1));
+	bad = forge(token, NULL, dup);
+	free(dup);
+	EXPECT_NE(0, verify_token(self, bad, &err));
+	EXPECT_STREQ("structure", err.check);
+	EXPECT_NE(NULL, strstr(err.msg, "duplicate")) TH_LOG("%s", err.msg);
+	free(bad);
+	header = part(token, 0);
+	ASSERT_LT(0, asprintf(&dup, "{\"typ\":\"JWT\",%s", header + 1));
+	bad = forge(token, dup, NULL);
+	free(dup);
+	EXPECT_NE(0, verify_token(self, bad, &err));
+	EXPECT_STREQ("structure", err.check);
+	free(bad);
+	/* a claim of the wrong type */
+	at = strstr(payload, "\"exp\":");
+	ASSERT_NE(NULL, at);
+	at[6] = '"';
+	bad = forge(token, NULL, payload);
+	EXPECT_NE(0, verify_token(self, bad, &err));
+	EXPECT_STREQ("structure", err.check);
+	free(bad);
+	free(header);
+	free(payload);
+	free(token);
+}
+
+TEST_F(tree, token_revocation_lists_trust_only_the_token_path)
+{
+	char *token = token_from(self, self->host, NULL), *trl = path_in(self->trls, "x.trl");
+	struct kt_token tok;
+	struct kt_cred cred;
+	struct kt_err err = { 0 };
+	uint8_t *buf;
+	size_t len;
+
+	ASSERT_EQ(0, kt_token_decode(token, &tok, &err));
+	/* host X (another tree) cannot revoke host A's token */
+	ASSERT_EQ(0, kt_cred_load(self->host_x, &cred, &err));
+	ASSERT_EQ(0, kt_trl_revoke(trl, &cred, tok.claims.jti, tok.claims.exp, &err));
+	kt_cred_free(&cred);
+	EXPECT_EQ(0, verify_token(self, token, &err)) TH_LOG("%s", err.msg);
+	/* the intermediate CA of host A can */
+	free(trl);
+	trl = path_in(self->trls, "inter.trl");
+	ASSERT_EQ(0, kt_cred_load(self->inter, &cred, &err));
+	ASSERT_EQ(0, kt_trl_revoke(trl, &cred, tok.claims.jti, tok.claims.exp, &err));
+	kt_cred_free(&cred);
+	EXPECT_NE(0, verify_token(self, token, &err));
+	EXPECT_STREQ("revocation", err.check);
+	/* a tampered list from the path fails closed */
+	ASSERT_EQ(0, kt_file_read(trl, 1 << 20, 0, &buf, &len, NULL));
+	buf[len - 10] = buf[len - 10] == 'A' ? 'B' : 'A';
+	ASSERT_EQ(0, kt_file_write(trl, buf, len, 0644, NULL));
+	free(buf);
+	EXPECT_NE(0, verify_token(self, token, &err));
+	EXPECT_STREQ("revocation", err.check);
+	EXPECT_NE(NULL, strstr(err.msg, "bad signature")) TH_LOG("%s", err.msg);
+	kt_token_free(&tok);
+	free(trl);
+	free(token);
+}
+
+
+FIXTURE(tmp) {
+	char dir[64];
+};
+
+FIXTURE_SETUP(tmp)
+{
+	strcpy(self->dir, "/tmp/kt-keystore-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+}
+
+FIXTURE_TEARDOWN(tmp)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
+	if (system(cmd))
+		TH_LOG("cannot remove %s", self->dir);
+}
+
+/* Rewrites a JSON member of a keystore file (keeping mode 0600). */
+static void edit_keystore(const char *path, const char *name, json_t *value)
+{
+	json_t *obj = json_load_file(path, 0, NULL);
+	char *text;
+
+	json_object_set_new(obj, name, value);
+	text = json_dumps(obj, 0);
+	if (kt_file_write(path, text, strlen(text), 0600, NULL))
+		abort();
+	free(text);
+	json_decref(obj);
+}
+
+TEST_F(tmp, keystore_round_trip_and_refusals)
+{
+	char *store = path_in(self->dir, "guest.ks"), *keyfile = path_in(self->dir, "guest.key");
+	struct kt_keystore_unlock by_file = { .keyfile = keyfile };
+	struct kt_keystore_unlock by_pass = { .passphrase = "correct horse battery staple" };
+	struct kt_keystore_unlock wrong = { .passphrase = "Tr0ub4dor&3" };
+	EVP_PKEY *key = kt_pki_new_key(NULL), *back = NULL;
+	struct kt_err err = { 0 };
+	char *token = NULL, *ct;
+	struct stat st;
+	json_t *obj;
+
+	ASSERT_EQ(0, kt_keyfile_create(keyfile, &err));
+	ASSERT_EQ(0, kt_keystore_save(store, &by_file, "hdr.payload.sig", key, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, stat(store, &st));
+	EXPECT_EQ(0600U, st.st_mode & 0777);
+	ASSERT_EQ(0, kt_keystore_load(store, &by_file, &token, &back, &err)) TH_LOG("%s", err.msg);
+	EXPECT_STREQ("hdr.payload.sig", token);
+	EXPECT_EQ(1, EVP_PKEY_eq(key, back));
+	free(token);
+	EVP_PKEY_free(back);
+	/* a keystore made with a keyfile cannot be opened with a passphrase */
+	EXPECT_NE(0, kt_keystore_load(store, &by_pass, &token, &back, &err));
+	EXPECT_STREQ("keystore", err.check);
+
+	ASSERT_EQ(0, kt_keystore_save(store, &by_pass, "t.o.k", key, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, kt_keystore_load(store, &by_pass, &token, &back, &err)) TH_LOG("%s", err.msg);
+	EXPECT_STREQ("t.o.k", token);
+	free(token);
+	EVP_PKEY_free(back);
+	EXPECT_NE(0, kt_keystore_load(store, &wrong, &token, &back, &err));
+	EXPECT_STREQ("decrypt", err.check);
+
+	/* any header member is authenticated */
+	edit_keystore(store, "comment", json_string("added later"));
+	EXPECT_NE(0, kt_keystore_load(store, &by_pass, &token, &back, &err));
+	EXPECT_STREQ("decrypt", err.check);
+	/* a flipped ciphertext bit */
+	ASSERT_EQ(0, kt_keystore_save(store, &by_pass, "t.o.k", key, &err));
+	obj = json_load_file(store, 0, NULL);
+	ct = strdup(json_string_value(json_object_get(obj, "ciphertext")));
+	json_decref(obj);
+	ct[4] = ct[4] == 'A' ? 'B' : 'A';
+	edit_keystore(store, "ciphertext", json_string(ct));
+	free(ct);
+	EXPECT_NE(0, kt_keystore_load(store, &by_pass, &token, &back, &err));
+	EXPECT_STREQ("decrypt", err.check);
+
+	/* permissions: the keystore and the keyfile must be private */
+	ASSERT_EQ(0, kt_keystore_save(store, &by_file, "t.o.k", key, &err));
+	ASSERT_EQ(0, chmod(store, 0640));
+	EXPECT_NE(0, kt_keystore_load(store, &by_file, &token, &back, &err));
+	EXPECT_STREQ("permissions", err.check);
+	ASSERT_EQ(0, chmod(store, 0600));
+	ASSERT_EQ(0, chmod(keyfile, 0604));
+	EXPECT_NE(0, kt_keystore_load(store, &by_file, &token, &back, &err));
+	EXPECT_STREQ("permissions", err.check);
+	EVP_PKEY_free(key);
+	free(store);
+	free(keyfile);
+}
+
+TEST_HARNESS_MAIN
