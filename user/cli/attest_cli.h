@@ -21,6 +21,7 @@ enum {
 	ATTEST_OPT_BASE = 512,
 	ATTEST_OPT_KEY = ATTEST_OPT_BASE,
 	ATTEST_OPT_CA,
+	ATTEST_OPT_CRLS,
 	ATTEST_OPT_NONCE,
 	ATTEST_OPT_MAX_AGE,
 	ATTEST_OPT_LAST_SEEN,
@@ -34,6 +35,7 @@ enum {
 #define ATTEST_POLICY_OPTIONS						\
 	{ "key", required_argument, NULL, ATTEST_OPT_KEY },		\
 	{ "ca", required_argument, NULL, ATTEST_OPT_CA },		\
+	{ "crls", required_argument, NULL, ATTEST_OPT_CRLS },		\
 	{ "nonce", required_argument, NULL, ATTEST_OPT_NONCE },		\
 	{ "max-age", required_argument, NULL, ATTEST_OPT_MAX_AGE },	\
 	{ "last-seen", required_argument, NULL, ATTEST_OPT_LAST_SEEN },	\
@@ -44,7 +46,8 @@ enum {
 
 #define ATTEST_POLICY_USAGE						\
 	"  --key PEM             the host's public key (from 'kvmtrust tpm pubkey')\n" \
-	"  --ca FILE             CA certificates the report's x5c must chain to\n" \
+	"  --ca FILE|DIR         CA certificates the report's x5c must chain to\n" \
+	"  --crls DIR            CRLs of every CA in the chain (with --ca DIR)\n" \
 	"  --nonce N             the challenge the report must answer\n"	\
 	"  --max-age SECONDS     freshness window (default 300, -1: off)\n"	\
 	"  --last-seen FILE      refuse reports not newer than the last accepted\n" \

@@ -147,7 +147,7 @@ int launch_main(int argc, char *argv[])
 		fprintf(stderr, "%s: no COMMAND to launch after '--'\n", prog);
 		return KT_EXIT_USAGE;
 	}
-	if (a.attestation && !a.policy.key_file && !a.policy.policy.ca_file) {
+	if (a.attestation && !a.policy.key_file && !a.policy.policy.anchors) {
 		fprintf(stderr, "%s: --attestation needs --key or --ca to check it\n", prog);
 		return KT_EXIT_USAGE;
 	}

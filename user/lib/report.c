@@ -12,12 +12,12 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
-#include <openssl/x509_vfy.h>
 
 #include "encoding.h"
 #include "jws.h"
 #include "quote.h"
 #include "report.h"
+#include "report_chain.h"
 #include "statefile.h"
 
 #define MAX_STATE_FILE (4 * 1024 * 1024)
@@ -185,53 +185,6 @@ EVP_PKEY *kt_report_load_pubkey(const char *path, struct kt_err *err)
 	BIO_free(bio);
 	if (!key)
 		kt_fail_ssl(err, "key", "cannot read a PEM public key from '%s'", path);
-	return key;
-}
-
-/* x5c leaf → intermediates → an anchor in ca_file; returns the leaf's key. */
-static EVP_PKEY *verify_chain(const struct kt_jws *jws, const char *ca_file,
-			      const char *host_id, struct kt_err *err)
-{
-	STACK_OF(X509) *chain = NULL;
-	X509_STORE_CTX *ctx = NULL;
-	X509_STORE *store = NULL;
-	EVP_PKEY *key = NULL;
-	char cn[256];
-	X509 *leaf;
-
-	if (kt_jws_x5c(jws, &chain, err)) {
-		if (err)
-			err->check = "chain";
-		return NULL;
-	}
-	leaf = sk_X509_value(chain, 0);
-	store = X509_STORE_new();
-	if (!store || X509_STORE_load_file(store, ca_file) != 1) {
-		kt_fail_ssl(err, "chain", "cannot load CA certificates from '%s'", ca_file);
-		goto out;
-	}
-	ctx = X509_STORE_CTX_new();
-	if (!ctx || X509_STORE_CTX_init(ctx, store, leaf, chain) != 1) {
-		kt_fail_ssl(err, "chain", "out of memory");
-		goto out;
-	}
-	if (X509_verify_cert(ctx) != 1) {
-		kt_fail(err, "chain", "host certificate does not chain to '%s': %s", ca_file,
-			X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-		ERR_clear_error();
-		goto out;
-	}
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName,
-				      cn, sizeof(cn)) < 0 || !host_id || strcmp(cn, host_id)) {
-		kt_fail(err, "chain", "certificate is for '%s', the report for host '%s'",
-			cn, host_id ? host_id : "(none)");
-		goto out;
-	}
-	key = X509_get_pubkey(leaf);
-out:
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	sk_X509_pop_free(chain, X509_free);
 	return key;
 }
 
@@ -472,15 +425,16 @@ static EVP_PKEY *select_key(const struct kt_jws *jws, const struct kt_report_pol
 {
 	EVP_PKEY *key;
 
-	if (!p->ca_file && !p->key) {
+	if (!p->anchors && !p->key) {
 		kt_fail(err, "chain", "no trust anchor: give a CA file or the host's public key");
 		return NULL;
 	}
-	if (!p->ca_file) {
+	if (!p->anchors) {
 		EVP_PKEY_up_ref(p->key);
 		return p->key;
 	}
-	key = verify_chain(jws, p->ca_file, claim_str(jws->payload, "host_id"), err);
+	key = kt_report_chain_key(jws, p->anchors, p->crls, claim_str(jws->payload, "host_id"),
+				  err);
 	if (key && p->key && EVP_PKEY_eq(key, p->key) != 1) {
 		kt_fail(err, "chain", "certificate's key is not the pinned host key");
 		EVP_PKEY_free(key);

@@ -18,8 +18,10 @@
  * host.
  *
  * Verification names the failing check in kt_err.check: structure,
- * algorithm, chain, signature, claims, key, quote, nonce, freshness,
- * replay, memory_root, vcpu_root, config_root.
+ * algorithm, chain (and with an anchor directory anchors, validity,
+ * revocation, pathlen, name-constraints: report_chain.h), signature,
+ * claims, key, quote, nonce, freshness, replay, memory_root, vcpu_root,
+ * config_root.
  */
 #ifndef KVMTRUST_REPORT_H
 #define KVMTRUST_REPORT_H
@@ -67,7 +69,8 @@ int kt_report_digest(const json_t *claims, kt_hash out);
 
 struct kt_report_policy {
 	EVP_PKEY *key;			/* pinned host public key, or NULL */
-	const char *ca_file;		/* trust anchors for x5c, or NULL */
+	const char *anchors;		/* x5c trust anchors: directory or PEM file */
+	const char *crls;		/* CRL directory: check revocation (anchors dir) */
 	const char *kind;		/* required kind, or NULL for any */
 	const char *nonce;		/* the challenge, or NULL */
 	int64_t now;			/* 0: time(NULL) */

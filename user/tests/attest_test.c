@@ -21,6 +21,7 @@
 #include "encoding.h"
 #include "hostkey.h"
 #include "jws.h"
+#include "pki.h"
 #include "quote.h"
 #include "report.h"
 #include "statefile.h"
@@ -283,6 +284,83 @@ TEST_F(report, csr_is_signed_by_the_host_key)
 					       cn, sizeof(cn)));
 	EXPECT_STREQ("host-test", cn);
 	X509_REQ_free(req);
+}
+
+#define HOST_UUID "6c1f7c0e-3d2a-4f55-9a8b-0123456789ab"
+
+/*
+ * The kvmtrust CA (pki.h) certifies the host key; reports carry the chain
+ * and verify against an anchor directory, with revocation from its CRL.
+ */
+TEST_F(report, kvmtrust_ca_chain_and_revocation)
+{
+	char *ca = in_dir(self->dir, "ca"), *anchors = in_dir(self->dir, "anchors");
+	char *crls = in_dir(self->dir, "crls"), *certfile, *jwt, *cmd;
+	struct kt_hostkey_params p = { .software = true, .host_id = HOST_UUID, .pcr = 23 };
+	struct kt_cert_req req = { .kind = KT_CERT_ROOT, .cn = "test root", .pathlen = -1 };
+	struct kt_cred root, host;
+	struct kt_hostkey *hk;
+	struct kt_err err = { 0 };
+
+	p.dir = in_dir(self->dir, "uuidkey");
+	ASSERT_EQ(0, kt_hostkey_init(&p, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, kt_hostkey_open(p.dir, NULL, &hk, &err)) TH_LOG("%s", err.msg);
+	req.not_before = time(NULL) - 3600;
+	req.not_after = time(NULL) + 86400;
+	ASSERT_EQ(0, kt_ca_init(ca, &req, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, kt_cred_load(ca, &root, &err)) TH_LOG("%s", err.msg);
+	req.kind = KT_CERT_HOST;
+	req.cn = "host a";
+	req.host_uuid = HOST_UUID;
+	req.region = "eu-west";
+	req.site = "fra1";
+	ASSERT_EQ(0, kt_ca_issue(&root, &req, hk->pub, &host, &err)) TH_LOG("%s", err.msg);
+	certfile = in_dir(p.dir, "cert.pem");
+	ASSERT_EQ(0, kt_pki_save_certs(certfile, host.chain, &err)) TH_LOG("%s", err.msg);
+	kt_hostkey_close(hk);
+	ASSERT_EQ(0, kt_hostkey_open(p.dir, NULL, &hk, &err)) TH_LOG("%s", err.msg);
+	ASSERT_NE(NULL, hk->chain);
+	ASSERT_LT(0, asprintf(&cmd, "mkdir -p %s %s && cp %s/cert.pem %s/root.pem", anchors,
+			      crls, ca, anchors));
+	ASSERT_EQ(0, system(cmd));
+	free(cmd);
+
+	jwt = sign_vm(hk, &self->m, NULL);
+	ASSERT_NE(NULL, jwt);
+	self->policy.key = NULL;
+	self->policy.anchors = anchors;
+	EXPECT_STREQ("accepted", refusal(jwt, &self->policy, &err)) TH_LOG("%s", err.msg);
+	/* A CRL directory without this CA's CRL is a refusal, not a pass. */
+	self->policy.crls = crls;
+	EXPECT_STREQ("revocation", refusal(jwt, &self->policy, &err));
+	ASSERT_EQ(0, kt_ca_revoke(ca, &root, host.cert, 1, &err)) TH_LOG("%s", err.msg);
+	ASSERT_LT(0, asprintf(&cmd, "cp %s/crl.pem %s/root.crl.pem", ca, crls));
+	ASSERT_EQ(0, system(cmd));
+	free(cmd);
+	EXPECT_STREQ("revocation", refusal(jwt, &self->policy, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "revoked")) TH_LOG("%s", err.msg);
+	/* The certificate names the host by UUID: a report for another host fails. */
+	self->policy.crls = NULL;
+	free(jwt);
+	free(hk->host_id);
+	hk->host_id = strdup("host-b");
+	jwt = sign_vm(hk, &self->m, NULL);
+	EXPECT_STREQ("chain", refusal(jwt, &self->policy, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "certificate is for host " HOST_UUID)) TH_LOG("%s", err.msg);
+	/* And a report without x5c cannot be chained at all. */
+	free(jwt);
+	jwt = sign_vm(self->hk, &self->m, NULL);
+	EXPECT_STREQ("chain", refusal(jwt, &self->policy, &err));
+
+	free(jwt);
+	kt_cred_free(&host);
+	kt_cred_free(&root);
+	kt_hostkey_close(hk);
+	free(certfile);
+	free((char *)p.dir);
+	free(ca);
+	free(anchors);
+	free(crls);
 }
 
 TEST_F(report, measurement_file)
