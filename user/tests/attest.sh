@@ -61,11 +61,11 @@ measurement() {
 MEM=$(printf 'a%.0s' $(seq 64))
 VCPU=$(printf 'b%.0s' $(seq 64))
 
-tap_plan 36
+tap_plan 37
 
 if ! swtpm_start "$tmp/swtpm"; then
 	echo "# swtpm could not be started:"; cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
-	for i in $(seq 36); do tap_skip "attest step $i" "swtpm not available"; done
+	for i in $(seq 37); do tap_skip "attest step $i" "swtpm not available"; done
 	exit 0
 fi
 export KVMTRUST_TCTI=$SWTPM_TCTI
@@ -150,6 +150,17 @@ tap_is "verify's exit status for a refusal is 10" "$?" 10
 tap_ok "the next measurement's report is accepted after the replay state" \
 	sh -c "'$K' attest --measurement '$tmp/m2.json' --vm-id vm-1 -o '$tmp/r2.jwt' &&
 	       '$K' verify '$tmp/r2.jwt' --ca '$tmp/ca.pem' --last-seen '$tmp/last.json'"
+
+# The quote orders a host's reports: one for another VM, signed earlier but
+# presented after a later one, is refused by the TPM clock.
+measurement "$MEM" "$VCPU" 512 1 >"$tmp/mb.json"
+"$K" attest --measurement "$tmp/mb.json" --vm-id vm-early -o "$tmp/early.jwt"
+sleep 0.2
+"$K" attest --measurement "$tmp/mb.json" --vm-id vm-late -o "$tmp/late.jwt"
+"$K" verify "$tmp/late.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/order.json" >/dev/null
+tap_fails_with "an older report of the host presented late is refused (replay, TPM clock)" \
+	"refused: replay: TPM clock of host host-a went backwards" \
+	"$K" verify "$tmp/early.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/order.json"
 
 # ---- software fallback ------------------------------------------------------
 KVMTRUST_KEY_DIR="$tmp/softkey" "$K" attest --measurement "$tmp/m1.json" --vm-id vm-1 \
