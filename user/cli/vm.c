@@ -73,8 +73,6 @@ static int parse(int argc, char *argv[], struct args *a)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "jsp:f:v:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j': a->mode = KT_PRINT_JSON; break;
-		case 's': a->mode = KT_PRINT_SCRIPT; break;
 		case 'p':
 			if (!cli_parse_u32("pid", optarg, 1, INT32_MAX, &v))
 				return KT_EXIT_USAGE;
@@ -95,7 +93,11 @@ static int parse(int argc, char *argv[], struct args *a)
 			a->vcpu_fds[a->nr_vcpu_fds++] = v;
 			break;
 		case 'h': usage(stdout); return -1;
-		default: usage(stderr); return KT_EXIT_USAGE;
+		default:
+			if (cli_output_option(c, &a->mode))
+				break;
+			usage(stderr);
+			return KT_EXIT_USAGE;
 		}
 	}
 	return 0;
@@ -174,7 +176,6 @@ static int detach(struct kt_nl *nl, struct args *a, int argc, char *argv[])
 
 int vm_main(int argc, char *argv[])
 {
-	struct kt_err err = { 0 };
 	const char *cmd;
 	struct args a;
 	struct kt_nl *nl;
@@ -201,11 +202,9 @@ int vm_main(int argc, char *argv[])
 		usage(stderr);
 		return KT_EXIT_USAGE;
 	}
-	nl = kt_nl_open(&err);
-	if (!nl) {
-		fprintf(stderr, "%s\n", err.msg);
+	nl = cli_nl_open();
+	if (!nl)
 		return KT_EXIT_UNAVAILABLE;
-	}
 	if (!strcmp(cmd, "attach"))
 		ret = attach(nl, &a);
 	else if (!strcmp(cmd, "list"))
