@@ -50,6 +50,7 @@ struct args {
 	int fd;
 	int vcpu_fds[MAX_VCPU_FDS];
 	size_t nr_vcpu_fds;
+	uint32_t vm_id;		/* detach VM_ID */
 };
 
 static int parse(int argc, char *argv[], struct args *a)
@@ -110,11 +111,6 @@ static int attach(struct kt_nl *nl, struct args *a)
 	struct kt_vm vm;
 	int ret;
 
-	if ((a->pid < 0) == (a->fd < 0) || (a->pid >= 0 && a->nr_vcpu_fds)) {
-		fprintf(stderr, "%s: give either --pid or --fd (with --vcpu-fd)\n", prog);
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
 	if (a->pid >= 0)
 		ret = kt_vm_attach_pid(nl, a->pid, &vm, &attached, &err);
 	else
@@ -147,24 +143,18 @@ static int list(struct kt_nl *nl, struct args *a)
 	return kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
 }
 
-static int detach(struct kt_nl *nl, struct args *a, int argc, char *argv[])
+static int detach(struct kt_nl *nl, struct args *a)
 {
 	struct kt_err err = { 0 };
+	uint32_t id = a->vm_id;
 	struct kt_vm vm;
-	uint32_t id;
 	int ret;
 
-	if ((a->pid >= 0) == (optind < argc) || optind + 1 < argc || a->fd >= 0) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
 	if (a->pid >= 0) {
 		ret = kt_vm_find_pid(nl, a->pid, &vm, &err);
 		if (ret)
 			return cli_fail(&err, ret);
 		id = vm.vm_id;
-	} else if (!cli_parse_u32("vm id", argv[optind], 1, UINT32_MAX, &id)) {
-		return KT_EXIT_USAGE;
 	}
 	ret = kt_nl_vm_detach(nl, id, &err);
 	if (ret)
@@ -172,6 +162,26 @@ static int detach(struct kt_nl *nl, struct args *a, int argc, char *argv[])
 	if (a->mode == KT_PRINT_TEXT)
 		printf("vm %u detached\n", id);
 	return KT_EXIT_OK;
+}
+
+/* Usage errors are found before the module is asked anything. */
+static bool args_valid(const char *cmd, struct args *a, int argc, char *argv[])
+{
+	int rest = argc - optind;
+
+	if (!strcmp(cmd, "list"))
+		return !rest && a->pid < 0 && a->fd < 0;
+	if (!strcmp(cmd, "attach")) {
+		if (!rest && (a->pid < 0) != (a->fd < 0) &&
+		    !(a->pid >= 0 && a->nr_vcpu_fds))
+			return true;
+		fprintf(stderr, "%s: give either --pid or --fd (with --vcpu-fd)\n", prog);
+		return false;
+	}
+	if (a->fd >= 0 || a->nr_vcpu_fds || rest > 1 || (a->pid >= 0) == (rest == 1))
+		return false;
+	return a->pid >= 0 ||
+	       cli_parse_u32("vm id", argv[optind], 1, UINT32_MAX, &a->vm_id);
 }
 
 int vm_main(int argc, char *argv[])
@@ -194,11 +204,7 @@ int vm_main(int argc, char *argv[])
 	ret = parse(argc - 1, argv + 1, &a);
 	if (ret)
 		return ret < 0 ? KT_EXIT_OK : ret;
-	if (!strcmp(cmd, "list") && (optind < argc - 1 || a.pid >= 0 || a.fd >= 0)) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
-	if (!strcmp(cmd, "attach") && optind < argc - 1) {
+	if (!args_valid(cmd, &a, argc - 1, argv + 1)) {
 		usage(stderr);
 		return KT_EXIT_USAGE;
 	}
@@ -210,7 +216,7 @@ int vm_main(int argc, char *argv[])
 	else if (!strcmp(cmd, "list"))
 		ret = list(nl, &a);
 	else
-		ret = detach(nl, &a, argc - 1, argv + 1);
+		ret = detach(nl, &a);
 	kt_nl_close(nl);
 	return ret;
 }
