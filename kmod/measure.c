@@ -412,8 +412,12 @@ static void measure_work(struct work_struct *work)
 	ctx->result.ns = ktime_get_ns() - start;
 	/* May be the last user: exit_mmap runs here and our .release queues work. */
 	mmput(mm);
-	if (!err)
+	if (!err) {
 		ctx->result.seq = ++vm->seq;
+		pr_debug("vm %u: measurement %llu, %llu pages, %u vcpus, %llu ns\n",
+			 vm->id, ctx->result.seq, ctx->result.pages,
+			 ctx->result.vcpus, ctx->result.ns);
+	}
 out_unlock:
 	mutex_unlock(&vm->measure_lock);
 	ctx->err = err;
