@@ -235,20 +235,26 @@ out:
  * that no vCPU ran in between: the VMM must pause the guest, we never wait
  * for it and never read registers that are changing.
  */
+static int vcpu_idle(struct measure_ctx *ctx, u32 index, u64 *exits)
+{
+	struct kvm_vcpu *vcpu = kvm_get_vcpu(ctx->vm->kvm, index);
+
+	if (!vcpu || !mutex_trylock(&vcpu->mutex))
+		return fail(ctx, -EBUSY, MSG("a vcpu is running; pause the guest"));
+	if (exits)
+		*exits = vcpu->stat.exits;
+	mutex_unlock(&vcpu->mutex);
+	return 0;
+}
+
 static int vcpus_idle(struct measure_ctx *ctx, u64 *exits, u32 n)
 {
-	struct kvm_vcpu *vcpu;
+	int err = 0;
 	u32 i;
 
-	for (i = 0; i < n; i++) {
-		vcpu = kvm_get_vcpu(ctx->vm->kvm, i);
-		if (!vcpu || !mutex_trylock(&vcpu->mutex))
-			return fail(ctx, -EBUSY,
-				    MSG("a vcpu is running; pause the guest"));
-		exits[i] = vcpu->stat.exits;
-		mutex_unlock(&vcpu->mutex);
-	}
-	return 0;
+	for (i = 0; i < n && !err; i++)
+		err = vcpu_idle(ctx, i, &exits[i]);
+	return err;
 }
 
 static int cmp_vcpu_id(const void *a, const void *b)
@@ -273,6 +279,14 @@ static int hash_vcpus(struct measure_ctx *ctx, const struct vcpu_order *order,
 		return fail(ctx, (long)scratch,
 			    MSG("cannot map a scratch page in the vmm"));
 	for (i = 0; i < n && !err; i++) {
+		/*
+		 * The ioctl sleeps on vcpu->mutex until KVM_RUN returns: probe
+		 * again right before it, so a guest resumed since the first
+		 * probe is refused rather than waited for.
+		 */
+		err = vcpu_idle(ctx, order[i].index, NULL);
+		if (err)
+			break;
 		err = kvmtrust_vcpu_serialize(ctx->vm->vcpu_files[order[i].index],
 					      (void __user *)scratch, state);
 		if (err) {
@@ -398,8 +412,12 @@ static void measure_work(struct work_struct *work)
 	ctx->result.ns = ktime_get_ns() - start;
 	/* May be the last user: exit_mmap runs here and our .release queues work. */
 	mmput(mm);
-	if (!err)
+	if (!err) {
 		ctx->result.seq = ++vm->seq;
+		pr_debug("vm %u: measurement %llu, %llu pages, %u vcpus, %llu ns\n",
+			 vm->id, ctx->result.seq, ctx->result.pages,
+			 ctx->result.vcpus, ctx->result.ns);
+	}
 out_unlock:
 	mutex_unlock(&vm->measure_lock);
 	ctx->err = err;

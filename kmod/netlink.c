@@ -211,15 +211,22 @@ static int vm_get_doit(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
-/* cb->args[0]: the next VM id to send. */
+/* cb->args[0]: the next VM id to send, 0 before the first round. */
 static int vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
+	u64 next = cb->args[0] ?: 1;
 	struct kvmtrust_vm *vm;
-	u32 id = cb->args[0] ?: 1;
 	void *hdr;
+	u32 id;
 	int err;
 
-	while ((vm = kvmtrust_vm_get_next(&id))) {
+	for (; next <= U32_MAX; next = (u64)id + 1) {
+		id = next;
+		vm = kvmtrust_vm_get_next(&id);
+		if (!vm) {
+			next = (u64)U32_MAX + 1;
+			break;
+		}
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
 				  cb->nlh->nlmsg_seq, &genl_family, NLM_F_MULTI,
 				  KVMTRUST_CMD_VM_GET);
@@ -228,17 +235,13 @@ static int vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 		if (err) {
 			if (hdr)
 				genlmsg_cancel(skb, hdr);
+			/* Resend this VM in the next round. */
+			next = id;
 			break;
 		}
 		genlmsg_end(skb, hdr);
-		if (id == U32_MAX) {
-			id = 0;
-			break;
-		}
-		id++;
 	}
-	cb->args[0] = id;
-	/* A full skb ends this round; an empty one means nothing fits. */
+	cb->args[0] = next;
 	return skb->len;
 }
 

@@ -217,6 +217,8 @@ int kvmtrust_vm_register(struct kvmtrust_vm *vm, struct netlink_ext_ack *extack)
 		if (err >= 0) {
 			kref_get(&vm->ref);
 			err = 0;
+			pr_debug("vm %u attached: pid %d, %u vcpu files\n", vm->id,
+				 vm->vmm_pid, vm->vcpu_files_held);
 		} else {
 			NL_SET_ERR_MSG_MOD(extack, "cannot allocate a vm id");
 		}

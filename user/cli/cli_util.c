@@ -6,6 +6,7 @@
 
 #include "cli_util.h"
 #include "exitcodes.h"
+#include "kt_nl.h"
 #include "subcommands.h"
 
 static int exit_status(int ret)
@@ -54,4 +55,25 @@ bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
 bool cli_is_help(const char *arg)
 {
 	return !strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "help");
+}
+
+struct kt_nl *cli_nl_open(void)
+{
+	struct kt_err err = { 0 };
+	struct kt_nl *nl = kt_nl_open(&err);
+
+	if (!nl)
+		fprintf(stderr, "%s\n", err.msg);
+	return nl;
+}
+
+bool cli_output_option(int opt, enum kt_print_mode *mode)
+{
+	if (opt == 'j')
+		*mode = KT_PRINT_JSON;
+	else if (opt == 's')
+		*mode = KT_PRINT_SCRIPT;
+	else
+		return false;
+	return true;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "print.h"
 
 /* Prints err->msg and returns the exit status for the negative errno ret. */
 int cli_fail(const struct kt_err *err, int ret);
@@ -19,5 +20,12 @@ bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
 		   uint32_t *out);
 
 bool cli_is_help(const char *arg);
+
+struct kt_nl;
+/* Connects to the module; on failure prints why and returns NULL. */
+struct kt_nl *cli_nl_open(void);
+
+/* Sets *mode for -j/--json and -s/--script; false for other options. */
+bool cli_output_option(int opt, enum kt_print_mode *mode);
 
 #endif

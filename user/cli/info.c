@@ -41,21 +41,21 @@ int info_main(int argc, char *argv[])
 
 	while ((c = getopt_long(argc, argv, "jsh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j': mode = KT_PRINT_JSON; break;
-		case 's': mode = KT_PRINT_SCRIPT; break;
 		case 'h': usage(stdout); return KT_EXIT_OK;
-		default: usage(stderr); return KT_EXIT_USAGE;
+		default:
+			if (cli_output_option(c, &mode))
+				break;
+			usage(stderr);
+			return KT_EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
 		return KT_EXIT_USAGE;
 	}
-	nl = kt_nl_open(&err);
-	if (!nl) {
-		fprintf(stderr, "%s\n", err.msg);
+	nl = cli_nl_open();
+	if (!nl)
 		return KT_EXIT_UNAVAILABLE;
-	}
 	ret = kt_nl_get_info(nl, &info, &err);
 	kt_nl_close(nl);
 	if (ret)

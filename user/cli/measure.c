@@ -65,8 +65,6 @@ int measure_main(int argc, char *argv[])
 
 	while ((c = getopt_long(argc, argv, "jsp:m:nh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j': mode = KT_PRINT_JSON; break;
-		case 's': mode = KT_PRINT_SCRIPT; break;
 		case 'p':
 			if (!cli_parse_u32("pid", optarg, 1, INT32_MAX, &pid))
 				return KT_EXIT_USAGE;
@@ -77,18 +75,20 @@ int measure_main(int argc, char *argv[])
 			break;
 		case 'n': flags |= KVMTRUST_MEASURE_F_NO_VCPUS; break;
 		case 'h': usage(stdout); return KT_EXIT_OK;
-		default: usage(stderr); return KT_EXIT_USAGE;
+		default:
+			if (cli_output_option(c, &mode))
+				break;
+			usage(stderr);
+			return KT_EXIT_USAGE;
 		}
 	}
 	if (optind != argc || !pid == !vm_id) {
 		usage(stderr);
 		return KT_EXIT_USAGE;
 	}
-	nl = kt_nl_open(&err);
-	if (!nl) {
-		fprintf(stderr, "%s\n", err.msg);
+	nl = cli_nl_open();
+	if (!nl)
 		return KT_EXIT_UNAVAILABLE;
-	}
 	if (pid) {
 		ret = kt_vm_attach_pid(nl, pid, &vm, &attached, &err);
 		if (ret)

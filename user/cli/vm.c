@@ -50,6 +50,7 @@ struct args {
 	int fd;
 	int vcpu_fds[MAX_VCPU_FDS];
 	size_t nr_vcpu_fds;
+	uint32_t vm_id;		/* detach VM_ID */
 };
 
 static int parse(int argc, char *argv[], struct args *a)
@@ -73,8 +74,6 @@ static int parse(int argc, char *argv[], struct args *a)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "jsp:f:v:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j': a->mode = KT_PRINT_JSON; break;
-		case 's': a->mode = KT_PRINT_SCRIPT; break;
 		case 'p':
 			if (!cli_parse_u32("pid", optarg, 1, INT32_MAX, &v))
 				return KT_EXIT_USAGE;
@@ -95,7 +94,11 @@ static int parse(int argc, char *argv[], struct args *a)
 			a->vcpu_fds[a->nr_vcpu_fds++] = v;
 			break;
 		case 'h': usage(stdout); return -1;
-		default: usage(stderr); return KT_EXIT_USAGE;
+		default:
+			if (cli_output_option(c, &a->mode))
+				break;
+			usage(stderr);
+			return KT_EXIT_USAGE;
 		}
 	}
 	return 0;
@@ -108,11 +111,6 @@ static int attach(struct kt_nl *nl, struct args *a)
 	struct kt_vm vm;
 	int ret;
 
-	if ((a->pid < 0) == (a->fd < 0) || (a->pid >= 0 && a->nr_vcpu_fds)) {
-		fprintf(stderr, "%s: give either --pid or --fd (with --vcpu-fd)\n", prog);
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
 	if (a->pid >= 0)
 		ret = kt_vm_attach_pid(nl, a->pid, &vm, &attached, &err);
 	else
@@ -145,24 +143,18 @@ static int list(struct kt_nl *nl, struct args *a)
 	return kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
 }
 
-static int detach(struct kt_nl *nl, struct args *a, int argc, char *argv[])
+static int detach(struct kt_nl *nl, struct args *a)
 {
 	struct kt_err err = { 0 };
+	uint32_t id = a->vm_id;
 	struct kt_vm vm;
-	uint32_t id;
 	int ret;
 
-	if ((a->pid >= 0) == (optind < argc) || optind + 1 < argc || a->fd >= 0) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
 	if (a->pid >= 0) {
 		ret = kt_vm_find_pid(nl, a->pid, &vm, &err);
 		if (ret)
 			return cli_fail(&err, ret);
 		id = vm.vm_id;
-	} else if (!cli_parse_u32("vm id", argv[optind], 1, UINT32_MAX, &id)) {
-		return KT_EXIT_USAGE;
 	}
 	ret = kt_nl_vm_detach(nl, id, &err);
 	if (ret)
@@ -172,9 +164,28 @@ static int detach(struct kt_nl *nl, struct args *a, int argc, char *argv[])
 	return KT_EXIT_OK;
 }
 
+/* Usage errors are found before the module is asked anything. */
+static bool args_valid(const char *cmd, struct args *a, int argc, char *argv[])
+{
+	int rest = argc - optind;
+
+	if (!strcmp(cmd, "list"))
+		return !rest && a->pid < 0 && a->fd < 0;
+	if (!strcmp(cmd, "attach")) {
+		if (!rest && (a->pid < 0) != (a->fd < 0) &&
+		    !(a->pid >= 0 && a->nr_vcpu_fds))
+			return true;
+		fprintf(stderr, "%s: give either --pid or --fd (with --vcpu-fd)\n", prog);
+		return false;
+	}
+	if (a->fd >= 0 || a->nr_vcpu_fds || rest > 1 || (a->pid >= 0) == (rest == 1))
+		return false;
+	return a->pid >= 0 ||
+	       cli_parse_u32("vm id", argv[optind], 1, UINT32_MAX, &a->vm_id);
+}
+
 int vm_main(int argc, char *argv[])
 {
-	struct kt_err err = { 0 };
 	const char *cmd;
 	struct args a;
 	struct kt_nl *nl;
@@ -193,25 +204,19 @@ int vm_main(int argc, char *argv[])
 	ret = parse(argc - 1, argv + 1, &a);
 	if (ret)
 		return ret < 0 ? KT_EXIT_OK : ret;
-	if (!strcmp(cmd, "list") && (optind < argc - 1 || a.pid >= 0 || a.fd >= 0)) {
+	if (!args_valid(cmd, &a, argc - 1, argv + 1)) {
 		usage(stderr);
 		return KT_EXIT_USAGE;
 	}
-	if (!strcmp(cmd, "attach") && optind < argc - 1) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
-	nl = kt_nl_open(&err);
-	if (!nl) {
-		fprintf(stderr, "%s\n", err.msg);
+	nl = cli_nl_open();
+	if (!nl)
 		return KT_EXIT_UNAVAILABLE;
-	}
 	if (!strcmp(cmd, "attach"))
 		ret = attach(nl, &a);
 	else if (!strcmp(cmd, "list"))
 		ret = list(nl, &a);
 	else
-		ret = detach(nl, &a, argc - 1, argv + 1);
+		ret = detach(nl, &a);
 	kt_nl_close(nl);
 	return ret;
 }
