@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -333,10 +332,16 @@ static json_t *load_state(const char *path, struct kt_err *err)
 {
 	struct kt_blob raw = { 0 };
 	json_error_t jerr;
+	struct stat st;
 	json_t *state;
 
-	if (access(path, F_OK))
+	if (stat(path, &st))
 		return json_pack("{s:i, s:{}, s:{}}", "version", 1, "vms", "hosts");
+	/* It is replaced by rename(): never over a device, FIFO or directory. */
+	if (!S_ISREG(st.st_mode)) {
+		kt_fail(err, "replay", "'%s' is not a regular file", path);
+		return NULL;
+	}
 	if (kt_file_read(path, MAX_STATE_FILE, 0, &raw.data, &raw.len, err)) {
 		if (err)
 			err->check = "replay";

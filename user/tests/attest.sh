@@ -61,11 +61,11 @@ measurement() {
 MEM=$(printf 'a%.0s' $(seq 64))
 VCPU=$(printf 'b%.0s' $(seq 64))
 
-tap_plan 37
+tap_plan 39
 
 if ! swtpm_start "$tmp/swtpm"; then
 	echo "# swtpm could not be started:"; cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
-	for i in $(seq 37); do tap_skip "attest step $i" "swtpm not available"; done
+	for i in $(seq 39); do tap_skip "attest step $i" "swtpm not available"; done
 	exit 0
 fi
 export KVMTRUST_TCTI=$SWTPM_TCTI
@@ -161,6 +161,17 @@ sleep 0.2
 tap_fails_with "an older report of the host presented late is refused (replay, TPM clock)" \
 	"refused: replay: TPM clock of host host-a went backwards" \
 	"$K" verify "$tmp/early.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/order.json"
+
+# Output onto a FIFO is written through, never renamed over (nor /dev/null).
+mkfifo "$tmp/fifo"
+cat "$tmp/fifo" >"$tmp/from-fifo" &
+"$K" attest --measurement "$tmp/m2.json" --vm-id vm-fifo -o "$tmp/fifo"
+wait $!
+tap_is "attest -o FIFO writes through it and leaves the FIFO" \
+	"$(test -p "$tmp/fifo" && echo fifo) $(cut -d. -f1 "$tmp/from-fifo" | head -c 3)" "fifo eyJ"
+tap_fails_with "a last-seen path that is not a regular file is refused" \
+	"refused: replay: .* is not a regular file" \
+	"$K" verify "$tmp/r2.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/fifo"
 
 # ---- software fallback ------------------------------------------------------
 KVMTRUST_KEY_DIR="$tmp/softkey" "$K" attest --measurement "$tmp/m1.json" --vm-id vm-1 \
