@@ -61,11 +61,11 @@ measurement() {
 MEM=$(printf 'a%.0s' $(seq 64))
 VCPU=$(printf 'b%.0s' $(seq 64))
 
-tap_plan 39
+tap_plan 41
 
 if ! swtpm_start "$tmp/swtpm"; then
 	echo "# swtpm could not be started:"; cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
-	for i in $(seq 39); do tap_skip "attest step $i" "swtpm not available"; done
+	for i in $(seq 41); do tap_skip "attest step $i" "swtpm not available"; done
 	exit 0
 fi
 export KVMTRUST_TCTI=$SWTPM_TCTI
@@ -267,6 +267,17 @@ changed_disk[7]="file=$cfg/disk2.img,if=virtio"
 tap_fails_with "launch refuses a changed disk image, naming disk.0.sha256" \
 	"refused: config: disk.0.sha256: attested" \
 	launch "$cfg/fake-vmm" "${changed_disk[@]}"
+# The same gate for a libvirt-defined VM: the JSON's attestation admits the
+# equivalent domain XML, and a changed VLAN tag is named.
+"$K" config attest "$cfg/vm.json" -o "$tmp/json.jwt" 2>/dev/null
+sed "s/tag id='100'/tag id='101'/" "$cfg/vm.xml" >"$cfg/vm-vlan.xml"
+tap_ok "launch --config domain.xml runs with the JSON's attestation (same root)" \
+	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --ca "$tmp/ca.pem" \
+	--config "$cfg/vm.xml" --package-manifest "$cfg/packages.txt" -- true
+tap_fails_with "launch --config refuses a changed VLAN, naming nic.0.vlan" \
+	"refused: config: nic.0.vlan: attested 100, launching 101" \
+	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --ca "$tmp/ca.pem" \
+	--config "$cfg/vm-vlan.xml" --package-manifest "$cfg/packages.txt" -- "$cfg/fake-vmm"
 tap_is "the refused launches never ran the VMM" "$(test -e "$cfg/vmm-ran" && echo ran)" ""
 
 tap_done
