@@ -364,13 +364,33 @@ static json_t *load_state(const char *path, struct kt_err *err)
  * otherwise records it. Held under a lock so two verifiers cannot both
  * accept the same report.
  */
+/* state[member][key], created empty when missing; NULL if not an object. */
+static json_t *state_entry(json_t *state, const char *member, const char *key)
+{
+	json_t *parent = json_object_get(state, member), *entry;
+
+	entry = json_object_get(parent, key);
+	if (!entry && json_is_object(parent)) {
+		entry = json_object();
+		if (json_object_set_new(parent, key, entry))
+			return NULL;
+	}
+	return json_is_object(entry) ? entry : NULL;
+}
+
+/*
+ * Refuses a vm-state report whose seq does not exceed the last accepted
+ * one for its (host, VM), and a TPM report whose TPM clock went backwards;
+ * otherwise records it. Held under a lock so two verifiers cannot both
+ * accept the same report.
+ */
 static int check_replay(const json_t *claims, const struct kt_quote_info *qi,
 			const char *path, struct kt_err *err)
 {
 	const char *host = claim_str(claims, "host_id"), *vm = claim_str(claims, "vm_id");
-	json_int_t seq = json_integer_value(json_object_get(claims, "seq"));
-	json_t *state, *vms, *hosts, *last;
-	char *key = NULL, *text = NULL;
+	json_int_t seq = json_integer_value(json_object_get(claims, "seq")), last_seq;
+	json_t *state, *vms, *last, *hostrec;
+	char *text = NULL;
 	int fd, ret = -1;
 
 	if (!json_object_get(claims, "seq"))
@@ -381,29 +401,27 @@ static int check_replay(const json_t *claims, const struct kt_quote_info *qi,
 	state = load_state(path, err);
 	if (!state)
 		goto out;
-	vms = json_object_get(state, "vms");
-	hosts = json_object_get(state, "hosts");
-	if (asprintf(&key, "%s/%s", host, vm) < 0) {
-		key = NULL;
-		goto nomem;
-	}
-	last = json_object_get(vms, key);
-	if (last && seq <= json_integer_value(json_object_get(last, "seq"))) {
-		kt_fail(err, "replay", "seq %" JSON_INTEGER_FORMAT " of VM %s is not after the "
-			"last accepted seq %" JSON_INTEGER_FORMAT, seq, vm,
-			json_integer_value(json_object_get(last, "seq")));
+	/* vms: {host: {vm: {seq, jti}}}, hosts: {host: {tpm_clock}} */
+	vms = state_entry(state, "vms", host);
+	hostrec = state_entry(state, "hosts", host);
+	if (!vms || !hostrec) {
+		kt_fail(err, "replay", "'%s' is not a last-seen file", path);
 		goto out;
 	}
-	last = json_object_get(hosts, host);
-	if (qi && last && (json_int_t)qi->clock < json_integer_value(json_object_get(last, "tpm_clock"))) {
+	last = json_object_get(vms, vm);
+	last_seq = json_integer_value(json_object_get(last, "seq"));
+	if (last && seq <= last_seq) {
+		kt_fail(err, "replay", "seq %" JSON_INTEGER_FORMAT " of VM %s is not after the "
+			"last accepted seq %" JSON_INTEGER_FORMAT, seq, vm, last_seq);
+		goto out;
+	}
+	if (qi && (json_int_t)qi->clock < json_integer_value(json_object_get(hostrec, "tpm_clock"))) {
 		kt_fail(err, "replay", "TPM clock of host %s went backwards", host);
 		goto out;
 	}
-	if (json_object_set_new(vms, key, json_pack("{s:I, s:s}", "seq", seq, "jti",
-						    claim_str(claims, "jti"))))
-		goto nomem;
-	if (qi && json_object_set_new(hosts, host, json_pack("{s:I}", "tpm_clock",
-							     (json_int_t)qi->clock)))
+	if (json_object_set_new(vms, vm, json_pack("{s:I, s:s}", "seq", seq, "jti",
+						   claim_str(claims, "jti"))) ||
+	    (qi && json_object_set_new(hostrec, "tpm_clock", json_integer((json_int_t)qi->clock))))
 		goto nomem;
 	text = json_dumps(state, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (!text)
@@ -419,7 +437,6 @@ nomem:
 	kt_fail(err, "replay", "out of memory");
 out:
 	free(text);
-	free(key);
 	json_decref(state);
 	close(fd);
 	return ret;
