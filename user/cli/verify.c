@@ -15,7 +15,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s verify REPORT|- (--key PEM | --ca FILE) [options] [--json | --script]\n"
+		"Usage: %s verify REPORT|- (--key PEM | --ca FILE|DIR) [options] [--json | --script]\n"
 		ATTEST_POLICY_USAGE
 		"  --kind KIND           vm-state or launch-config\n"
 		"Exit status: 0 verified, %d refused (the failing check is named), 1-5 errors.\n",

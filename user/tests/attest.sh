@@ -61,7 +61,13 @@ measurement() {
 MEM=$(printf 'a%.0s' $(seq 64))
 VCPU=$(printf 'b%.0s' $(seq 64))
 
-tap_plan 41
+tap_plan 42
+
+codes=$(for c in tpm attest verify config launch; do
+	"$K" $c --help >/dev/null 2>&1; printf '%s' $?
+	"$K" $c --no-such-option >/dev/null 2>&1; printf '%s ' $?
+done)
+tap_is "tpm/attest/verify/config/launch: --help exits 0, a bad option 2" "$codes" "02 02 02 02 02 "
 
 if ! swtpm_start "$tmp/swtpm"; then
 	echo "# swtpm could not be started:"; cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
