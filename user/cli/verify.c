@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "attest_cli.h"
 #include "print.h"
@@ -43,6 +44,19 @@ static void print_claim(const json_t *claims, const char *name, const char *fmt)
 		kt_print_string(name, fmt, json_string_value(v));
 }
 
+/* iat as a number in JSON and script form, as UTC time in text. */
+static void print_issued(const json_t *claims)
+{
+	time_t iat = (time_t)json_integer_value(json_object_get(claims, "iat"));
+	char when[32] = "?";
+	struct tm tm;
+
+	if (gmtime_r(&iat, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	kt_print_s64("iat", NULL, (int64_t)iat);
+	kt_print_text("issued: %s\n", when);
+}
+
 static void print_verdict(const json_t *claims, const struct kt_err *err)
 {
 	kt_print_open_object(NULL);
@@ -56,7 +70,7 @@ static void print_verdict(const json_t *claims, const struct kt_err *err)
 		print_claim(claims, "vm_id", "vm: %s\n");
 		print_claim(claims, "key", "key: %s\n");
 		print_claim(claims, "seq", "seq: %s\n");
-		print_claim(claims, "iat", "issued: %s\n");
+		print_issued(claims);
 		print_claim(claims, "memory_root", "memory root: %s\n");
 		print_claim(claims, "vcpu_root", "vcpu root: %s\n");
 		print_claim(claims, "config_root", "config root: %s\n");
