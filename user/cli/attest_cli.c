@@ -115,12 +115,16 @@ int attest_load_config(const char *path, int argc, char *const argv[],
 	char *base;
 	int ret;
 
+	if (path && access(path, F_OK)) {
+		fprintf(stderr, "%s: no configuration '%s': %s\n", prog, path, strerror(errno));
+		return KT_EXIT_NOT_FOUND;
+	}
 	if (isatty(STDERR_FILENO))
 		kt_config_set_progress(show_progress);
 	if (path ? kt_config_load(path, cfg, &err) : kt_config_from_qemu(argc, argv, cfg, &err))
 		goto fail;
 	if (!package_manifest)
-		return 0;
+		return KT_EXIT_OK;
 	/* The manifest named on our command line is relative to the cwd. */
 	base = cfg->base_dir;
 	cfg->base_dir = NULL;
@@ -128,11 +132,11 @@ int attest_load_config(const char *path, int argc, char *const argv[],
 	      kt_config_finish(cfg, &err);
 	cfg->base_dir = base;
 	if (!ret)
-		return 0;
+		return KT_EXIT_OK;
 fail:
 	fprintf(stderr, "%s: unable to read the configuration: %s\n", prog, err.msg);
 	kt_config_free(cfg);
-	return -1;
+	return KT_EXIT_FAILURE;
 }
 
 /*

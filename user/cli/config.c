@@ -171,9 +171,10 @@ int config_main(int argc, char *argv[])
 		usage(stderr);
 		return KT_EXIT_USAGE;
 	}
-	if (attest_load_config(a.qemu ? NULL : argv[optind], argc - optind, argv + optind,
-			       a.packages, &cfg))
-		return KT_EXIT_FAILURE;
+	ret = attest_load_config(a.qemu ? NULL : argv[optind], argc - optind, argv + optind,
+				 a.packages, &cfg);
+	if (ret != KT_EXIT_OK)
+		return ret;
 	ret = !strcmp(cmd, "measure") ? config_measure(&a, &cfg) : config_attest(&a, &cfg);
 	kt_config_free(&cfg);
 	return ret;

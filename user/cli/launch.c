@@ -85,8 +85,10 @@ static int gate(struct launch_args *a, int argc, char *argv[])
 	kt_hash root;
 	int ret = KT_EXIT_REFUSED;
 
-	if (attest_load_config(a->config, argc, argv, a->packages, &launching))
-		return KT_EXIT_FAILURE;
+	ret = attest_load_config(a->config, argc, argv, a->packages, &launching);
+	if (ret != KT_EXIT_OK)
+		return ret;
+	ret = KT_EXIT_REFUSED;
 	if (kt_config_root(&launching, root)) {
 		kt_config_free(&launching);
 		return KT_EXIT_FAILURE;
