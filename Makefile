@@ -27,7 +27,7 @@ module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
 module-debug:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules ccflags-y+=-DDEBUG
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules KVMTRUST_DEBUG=1
 
 user:
 	$(MAKE) -C user

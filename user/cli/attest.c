@@ -1,13 +1,172 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder until the 'attest' command group lands; it refuses honestly. */
+/*
+ * kvmtrust attest: measures a VM (through kvmtrust.ko) or takes a recorded
+ * measurement, and signs an attestation report with the host key.
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "attest_cli.h"
+#include "cli_util.h"
+#include "encoding.h"
+#include "hostkey.h"
+#include "kt_attach.h"
+#include "kt_nl.h"
+#include "report.h"
 #include "subcommands.h"
-#include "exitcodes.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s attest (--pid PID | --measurement FILE.json) [--vm-id ID] [--nonce N]\n"
+		"                [--config-root HEX] [-o FILE] [--key-dir DIR] [--tcti TCTI]\n"
+		"Writes a signed report (compact JWS) to stdout or FILE.\n",
+		prog);
+}
+
+enum { OPT_PID = 256, OPT_MEASUREMENT, OPT_VM_ID, OPT_NONCE, OPT_CONFIG_ROOT, OPT_KEY_DIR,
+       OPT_TCTI };
+
+static const struct option options[] = {
+	{ "pid", required_argument, NULL, OPT_PID },
+	{ "measurement", required_argument, NULL, OPT_MEASUREMENT },
+	{ "vm-id", required_argument, NULL, OPT_VM_ID },
+	{ "nonce", required_argument, NULL, OPT_NONCE },
+	{ "config-root", required_argument, NULL, OPT_CONFIG_ROOT },
+	{ "output", required_argument, NULL, 'o' },
+	{ "key-dir", required_argument, NULL, OPT_KEY_DIR },
+	{ "tcti", required_argument, NULL, OPT_TCTI },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct attest_args {
+	long pid;
+	const char *measurement, *vm_id, *nonce, *config_root, *output, *key_dir, *tcti;
+};
+
+/*
+ * Attaches the VM of process pid if needed (it stays attached, as with
+ * kvmtrust measure --pid) and measures it through kvmtrust.ko.
+ */
+static int measure_pid(long pid, struct kt_vm_state *m, struct kt_err *err)
+{
+	struct kt_measurement km;
+	struct kt_nl *nl;
+	struct kt_vm vm;
+	bool attached;
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	nl = kt_nl_open(err);
+	if (!nl)
+		return -EPROTONOSUPPORT;	/* no module: KT_EXIT_UNAVAILABLE */
+	ret = kt_vm_attach_pid(nl, (pid_t)pid, &vm, &attached, err);
+	if (!ret)
+		ret = kt_nl_measure(nl, vm.vm_id, 0, &km, err);
+	kt_nl_close(nl);
+	if (ret)
+		return ret;
+	memcpy(m->memory_root, km.memory_root, KT_HASH_LEN);
+	memcpy(m->vcpu_root, km.vcpu_root, KT_HASH_LEN);
+	m->has_vcpu_root = km.has_vcpu_root;
+	m->pages = km.pages;
+	m->seq = km.seq;
+	return 0;
+}
+
+static int do_attest(const struct attest_args *a)
+{
+	struct kt_hostkey *hk = NULL;
+	struct kt_vm_state m;
+	struct kt_err err = { 0 };
+	kt_hash config_root;
+	char vm_id[64], *jwt = NULL;
+	json_t *claims = NULL;
+	int ret = KT_EXIT_FAILURE;
+
+	if (a->config_root && (strlen(a->config_root) != 64 ||
+			       kt_hex_decode(a->config_root, config_root, sizeof(config_root)))) {
+		fprintf(stderr, "%s: --config-root takes 64 hex digits\n", prog);
+		return KT_EXIT_USAGE;
+	}
+	if (a->measurement && kt_vm_state_load(a->measurement, &m, &err)) {
+		fprintf(stderr, "%s: unable to read the measurement: %s\n", prog, err.msg);
+		return KT_EXIT_FAILURE;
+	}
+	if (!a->measurement) {
+		ret = measure_pid(a->pid, &m, &err);
+		if (ret)
+			return cli_fail(&err, ret);
+	}
+	if (!a->vm_id)
+		snprintf(vm_id, sizeof(vm_id), "pid-%ld", a->pid);
+	if (kt_hostkey_open(a->key_dir, a->tcti, &hk, &err)) {
+		fprintf(stderr, "%s: unable to open the host key: %s\n", prog, err.msg);
+		return err.check && !strcmp(err.check, "tpm") ? KT_EXIT_UNAVAILABLE
+							       : KT_EXIT_FAILURE;
+	}
+	claims = kt_report_vm_claims(a->vm_id ? a->vm_id : vm_id, &m, a->nonce,
+				     a->config_root ? config_root : NULL);
+	if (!claims || kt_report_sign(hk, claims, &jwt, &err)) {
+		fprintf(stderr, "%s: unable to sign the report: %s\n", prog,
+			claims ? err.msg : "out of memory");
+		goto out;
+	}
+	ret = attest_write_report(a->output, jwt);
+out:
+	free(jwt);
+	json_decref(claims);
+	kt_hostkey_close(hk);
+	return ret;
+}
 
 int attest_main(int argc, char *argv[])
 {
-	(void)argc;
-	fprintf(stderr, "%s: '%s' is not implemented yet\n", prog, argv[0]);
-	return KT_EXIT_UNAVAILABLE;
+	struct attest_args a = { .pid = -1, .key_dir = kt_hostkey_default_dir(),
+				 .tcti = kt_hostkey_default_tcti() };
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_PID:
+			a.pid = strtol(optarg, &end, 10);
+			if (*end || a.pid <= 0) {
+				fprintf(stderr, "%s: --pid takes a process id\n", prog);
+				return KT_EXIT_USAGE;
+			}
+			break;
+		case OPT_MEASUREMENT: a.measurement = optarg; break;
+		case OPT_VM_ID: a.vm_id = optarg; break;
+		case OPT_NONCE: a.nonce = optarg; break;
+		case OPT_CONFIG_ROOT: a.config_root = optarg; break;
+		case 'o': a.output = optarg; break;
+		case OPT_KEY_DIR: a.key_dir = optarg; break;
+		case OPT_TCTI: a.tcti = optarg; break;
+		case 'h':
+			usage(stdout);
+			return KT_EXIT_OK;
+		default:
+			usage(stderr);
+			return KT_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || (a.pid > 0) == !!a.measurement) {
+		fprintf(stderr, "%s: give exactly one of --pid and --measurement\n", prog);
+		usage(stderr);
+		return KT_EXIT_USAGE;
+	}
+	if (a.nonce && strlen(a.nonce) > KT_REPORT_MAX_NONCE) {
+		fprintf(stderr, "%s: --nonce is longer than %d bytes\n", prog, KT_REPORT_MAX_NONCE);
+		return KT_EXIT_USAGE;
+	}
+	if (!a.vm_id && a.measurement) {
+		fprintf(stderr, "%s: --measurement needs --vm-id\n", prog);
+		return KT_EXIT_USAGE;
+	}
+	return do_attest(&a);
 }

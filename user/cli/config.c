@@ -1,13 +1,181 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder until the 'config' command group lands; it refuses honestly. */
+/*
+ * kvmtrust config: the launch configuration as a Merkle tree (measure) and
+ * its signed attestation (attest).
+ */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "attest_cli.h"
+#include "config_tree.h"
+#include "encoding.h"
+#include "hostkey.h"
+#include "print.h"
+#include "report.h"
 #include "subcommands.h"
-#include "exitcodes.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s config measure (CONFIG | --qemu -- QEMU-ARGV...) [--package-manifest FILE]\n"
+		"                         [--json | --script]\n"
+		"       %s config attest (CONFIG | --qemu -- QEMU-ARGV...) [--package-manifest FILE]\n"
+		"                        [--vm-id ID] [--nonce N] [-o FILE] [--key-dir DIR] [--tcti TCTI]\n"
+		"CONFIG is our JSON, a libvirt domain XML or a file holding a QEMU command line.\n",
+		prog, prog);
+}
+
+enum { OPT_QEMU = 256, OPT_PACKAGES, OPT_VM_ID, OPT_NONCE, OPT_KEY_DIR, OPT_TCTI,
+       OPT_JSON, OPT_SCRIPT };
+
+static const struct option options[] = {
+	{ "qemu", no_argument, NULL, OPT_QEMU },
+	{ "package-manifest", required_argument, NULL, OPT_PACKAGES },
+	{ "vm-id", required_argument, NULL, OPT_VM_ID },
+	{ "nonce", required_argument, NULL, OPT_NONCE },
+	{ "output", required_argument, NULL, 'o' },
+	{ "key-dir", required_argument, NULL, OPT_KEY_DIR },
+	{ "tcti", required_argument, NULL, OPT_TCTI },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "script", no_argument, NULL, OPT_SCRIPT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct config_args {
+	bool qemu;
+	const char *packages, *vm_id, *nonce, *output, *key_dir, *tcti;
+	enum kt_print_mode mode;
+};
+
+static int config_measure(const struct config_args *a, const struct kt_config *cfg)
+{
+	kt_hash root, leaf, proof[KT_MERKLE_MAX_PROOF];
+	char hex[2 * KT_HASH_LEN + 1];
+	size_t i;
+	int len, k;
+
+	if (kt_config_root(cfg, root))
+		return KT_EXIT_FAILURE;
+	kt_print_start(a->mode);
+	kt_print_open_object(NULL);
+	kt_print_hex("root", "root: %s\n", root, sizeof(root));
+	kt_print_u64("size", "parameters: %s\n", cfg->n);
+	kt_print_open_array("params");
+	for (i = 0; i < cfg->n; i++) {
+		len = kt_config_proof(cfg, i, proof);
+		if (len < 0)
+			return KT_EXIT_FAILURE;
+		kt_config_leaf(&cfg->params[i], leaf);
+		kt_print_open_object(NULL);
+		kt_print_u64("index", "  [%s] ", i);
+		kt_print_string("name", "%s", cfg->params[i].name);
+		kt_print_string("value", " = %s\n", cfg->params[i].value);
+		kt_print_hex("leaf", "      leaf  %s\n", leaf, sizeof(leaf));
+		kt_print_open_array("proof");
+		for (k = 0; k < len; k++) {
+			kt_hex_encode(proof[k], KT_HASH_LEN, hex);
+			kt_print_string(NULL, "      proof %s\n", hex);
+		}
+		kt_print_close_array();
+		kt_print_close_object();
+	}
+	kt_print_close_array();
+	kt_print_close_object();
+	return kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
+}
+
+static int config_attest(const struct config_args *a, const struct kt_config *cfg)
+{
+	struct kt_hostkey *hk = NULL;
+	struct kt_err err = { 0 };
+	json_t *claims = NULL;
+	char *jwt = NULL;
+	kt_hash root;
+	char hex[2 * KT_HASH_LEN + 1];
+	int ret = KT_EXIT_FAILURE;
+
+	if (kt_config_root(cfg, root))
+		return KT_EXIT_FAILURE;
+	kt_hex_encode(root, sizeof(root), hex);
+	if (kt_hostkey_open(a->key_dir, a->tcti, &hk, &err)) {
+		fprintf(stderr, "%s: unable to open the host key: %s\n", prog, err.msg);
+		return KT_EXIT_UNAVAILABLE;
+	}
+	claims = json_pack("{s:s, s:s, s:o}", "kind", "launch-config", "config_root", hex,
+			   "params", kt_config_to_json(cfg));
+	if (claims && a->vm_id)
+		json_object_set_new(claims, "vm_id", json_string(a->vm_id));
+	if (claims && a->nonce)
+		json_object_set_new(claims, "eat_nonce", json_string(a->nonce));
+	if (!claims || kt_report_sign(hk, claims, &jwt, &err)) {
+		fprintf(stderr, "%s: unable to sign the configuration: %s\n", prog,
+			claims ? err.msg : "out of memory");
+		goto out;
+	}
+	ret = attest_write_report(a->output, jwt);
+	if (ret == KT_EXIT_OK && a->output)
+		fprintf(stderr, "config root %s attested in %s\n", hex, a->output);
+out:
+	free(jwt);
+	json_decref(claims);
+	kt_hostkey_close(hk);
+	return ret;
+}
 
 int config_main(int argc, char *argv[])
 {
-	(void)argc;
-	fprintf(stderr, "%s: '%s' is not implemented yet\n", prog, argv[0]);
-	return KT_EXIT_UNAVAILABLE;
+	struct config_args a = { .key_dir = kt_hostkey_default_dir(),
+				 .tcti = kt_hostkey_default_tcti() };
+	struct kt_config cfg;
+	const char *cmd;
+	int c, ret;
+
+	if (argc < 2) {
+		usage(stderr);
+		return KT_EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return KT_EXIT_OK;
+	}
+	if (strcmp(cmd, "measure") && strcmp(cmd, "attest")) {
+		fprintf(stderr, "%s: unknown config command '%s'\n", prog, cmd);
+		usage(stderr);
+		return KT_EXIT_USAGE;
+	}
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_QEMU: a.qemu = true; break;
+		case OPT_PACKAGES: a.packages = optarg; break;
+		case OPT_VM_ID: a.vm_id = optarg; break;
+		case OPT_NONCE: a.nonce = optarg; break;
+		case 'o': a.output = optarg; break;
+		case OPT_KEY_DIR: a.key_dir = optarg; break;
+		case OPT_TCTI: a.tcti = optarg; break;
+		case OPT_JSON: a.mode = KT_PRINT_JSON; break;
+		case OPT_SCRIPT: a.mode = KT_PRINT_SCRIPT; break;
+		case 'h':
+			usage(stdout);
+			return KT_EXIT_OK;
+		default:
+			usage(stderr);
+			return KT_EXIT_USAGE;
+		}
+	}
+	if (a.qemu ? optind >= argc : optind != argc - 1) {
+		usage(stderr);
+		return KT_EXIT_USAGE;
+	}
+	ret = attest_load_config(a.qemu ? NULL : argv[optind], argc - optind, argv + optind,
+				 a.packages, &cfg);
+	if (ret != KT_EXIT_OK)
+		return ret;
+	ret = !strcmp(cmd, "measure") ? config_measure(&a, &cfg) : config_attest(&a, &cfg);
+	kt_config_free(&cfg);
+	return ret;
 }

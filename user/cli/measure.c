@@ -1,13 +1,109 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder until the 'measure' command group lands; it refuses honestly. */
+/*
+ * kvmtrust measure: memory_root and vcpu_root of a VM
+ * (Documentation/measurement.rst). With --pid the VM is attached first if
+ * it is not attached yet, and stays attached.
+ * Script form (--script), one line:
+ *   vm_id seq memory_root vcpu_root pages vcpus ns hash_driver
+ */
+#include <getopt.h>
 #include <stdio.h>
 
-#include "subcommands.h"
+#include "cli_util.h"
 #include "exitcodes.h"
+#include "kt_attach.h"
+#include "kt_nl.h"
+#include "print.h"
+#include "subcommands.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: %s measure --pid PID | --vm VM_ID [--no-vcpus] [--json | --script]\n\n"
+		"Hashes the VM's memory and vCPU registers into two Merkle roots. The\n"
+		"guest must be paused (no vCPU inside KVM_RUN). --pid attaches the VM of\n"
+		"process PID if needed; --no-vcpus hashes memory only.\n", prog);
+}
+
+static void print_measurement(const struct kt_measurement *m)
+{
+	kt_print_open_object(NULL);
+	kt_print_u64("vm_id", "vm %s", m->vm_id);
+	kt_print_u64("seq", " measurement %s\n", m->seq);
+	kt_print_hex("memory_root", "  memory_root  %s\n", m->memory_root,
+		     sizeof(m->memory_root));
+	if (m->has_vcpu_root)
+		kt_print_hex("vcpu_root", "  vcpu_root    %s\n", m->vcpu_root,
+			     sizeof(m->vcpu_root));
+	else
+		kt_print_string("vcpu_root", NULL, NULL);
+	kt_print_u64("pages", "  pages        %s\n", m->pages);
+	kt_print_u64("vcpus", "  vcpus        %s\n", m->vcpus);
+	kt_print_u64("ns", "  time         %s ns\n", m->ns);
+	kt_print_string("hash_driver", "  hash_driver  %s\n", m->hash_driver);
+	kt_print_close_object();
+}
 
 int measure_main(int argc, char *argv[])
 {
-	(void)argc;
-	fprintf(stderr, "%s: '%s' is not implemented yet\n", prog, argv[0]);
-	return KT_EXIT_UNAVAILABLE;
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "script", no_argument, NULL, 's' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "vm", required_argument, NULL, 'm' },
+		{ "no-vcpus", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	enum kt_print_mode mode = KT_PRINT_TEXT;
+	uint32_t pid = 0, vm_id = 0, flags = 0;
+	struct kt_err err = { 0 };
+	struct kt_measurement m;
+	struct kt_nl *nl;
+	struct kt_vm vm;
+	bool attached;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "jsp:m:nh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!cli_parse_u32("pid", optarg, 1, INT32_MAX, &pid))
+				return KT_EXIT_USAGE;
+			break;
+		case 'm':
+			if (!cli_parse_u32("vm id", optarg, 1, UINT32_MAX, &vm_id))
+				return KT_EXIT_USAGE;
+			break;
+		case 'n': flags |= KVMTRUST_MEASURE_F_NO_VCPUS; break;
+		case 'h': usage(stdout); return KT_EXIT_OK;
+		default:
+			if (cli_output_option(c, &mode))
+				break;
+			usage(stderr);
+			return KT_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || !pid == !vm_id) {
+		usage(stderr);
+		return KT_EXIT_USAGE;
+	}
+	nl = cli_nl_open();
+	if (!nl)
+		return KT_EXIT_UNAVAILABLE;
+	if (pid) {
+		ret = kt_vm_attach_pid(nl, pid, &vm, &attached, &err);
+		if (ret)
+			goto out_fail;
+		vm_id = vm.vm_id;
+	}
+	ret = kt_nl_measure(nl, vm_id, flags, &m, &err);
+	if (ret)
+		goto out_fail;
+	kt_nl_close(nl);
+	kt_print_start(mode);
+	print_measurement(&m);
+	return kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
+
+out_fail:
+	kt_nl_close(nl);
+	return cli_fail(&err, ret);
 }

@@ -1,13 +1,222 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder until the 'vm' command group lands; it refuses honestly. */
+/*
+ * kvmtrust vm attach | list | detach: which KVM VMs the module measures.
+ * Script form (--script) of every VM line, in this column order:
+ *   vm_id vmm_pid vcpus vcpu_fds mem_bytes seq
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "subcommands.h"
+#include "cli_util.h"
 #include "exitcodes.h"
+#include "kt_attach.h"
+#include "kt_nl.h"
+#include "print.h"
+#include "subcommands.h"
+
+#define MAX_VCPU_FDS 1024
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: %s vm attach --pid PID [--json | --script]\n"
+		"       %s vm attach --fd N [--vcpu-fd N ...] [--json | --script]\n"
+		"       %s vm list [--json | --script]\n"
+		"       %s vm detach VM_ID | --pid PID\n\n"
+		"attach  hands a VM to kvmtrust.ko: the VM and vCPU descriptors of process\n"
+		"        PID (borrowed with pidfd_getfd), or descriptors of this process\n"
+		"list    shows the attached VMs\n"
+		"detach  drops a VM and every reference the module holds to it\n",
+		prog, prog, prog, prog);
+}
+
+static void print_vm(const struct kt_vm *vm)
+{
+	kt_print_open_object(NULL);
+	kt_print_u64("vm_id", "vm %s:", vm->vm_id);
+	kt_print_u64("vmm_pid", " pid %s,", vm->vmm_pid);
+	kt_print_u64("vcpus", " %s vcpus", vm->vcpu_count);
+	kt_print_u64("vcpu_fds", " (%s held),", vm->vcpu_fds_held);
+	kt_print_u64("mem_bytes", " %s bytes,", vm->mem_bytes);
+	kt_print_u64("seq", " measured %s times\n", vm->seq);
+	kt_print_close_object();
+}
+
+struct args {
+	enum kt_print_mode mode;
+	long pid;		/* -1: not given */
+	int fd;
+	int vcpu_fds[MAX_VCPU_FDS];
+	size_t nr_vcpu_fds;
+	uint32_t vm_id;		/* detach VM_ID */
+};
+
+static int parse(int argc, char *argv[], struct args *a)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "script", no_argument, NULL, 's' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "fd", required_argument, NULL, 'f' },
+		{ "vcpu-fd", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	uint32_t v;
+	int c;
+
+	a->mode = KT_PRINT_TEXT;
+	a->pid = -1;
+	a->fd = -1;
+	a->nr_vcpu_fds = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jsp:f:v:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!cli_parse_u32("pid", optarg, 1, INT32_MAX, &v))
+				return KT_EXIT_USAGE;
+			a->pid = v;
+			break;
+		case 'f':
+			if (!cli_parse_u32("fd", optarg, 0, INT32_MAX, &v))
+				return KT_EXIT_USAGE;
+			a->fd = v;
+			break;
+		case 'v':
+			if (!cli_parse_u32("vcpu fd", optarg, 0, INT32_MAX, &v))
+				return KT_EXIT_USAGE;
+			if (a->nr_vcpu_fds == MAX_VCPU_FDS) {
+				fprintf(stderr, "%s: at most %d --vcpu-fd\n", prog, MAX_VCPU_FDS);
+				return KT_EXIT_USAGE;
+			}
+			a->vcpu_fds[a->nr_vcpu_fds++] = v;
+			break;
+		case 'h': usage(stdout); return -1;
+		default:
+			if (cli_output_option(c, &a->mode))
+				break;
+			usage(stderr);
+			return KT_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static int attach(struct kt_nl *nl, struct args *a)
+{
+	struct kt_err err = { 0 };
+	bool attached = true;
+	struct kt_vm vm;
+	int ret;
+
+	if (a->pid >= 0)
+		ret = kt_vm_attach_pid(nl, a->pid, &vm, &attached, &err);
+	else
+		ret = kt_nl_vm_attach(nl, a->fd, a->vcpu_fds, a->nr_vcpu_fds, &vm, &err);
+	if (ret)
+		return cli_fail(&err, ret);
+	if (!attached && a->mode == KT_PRINT_TEXT)
+		printf("already attached: ");
+	kt_print_start(a->mode);
+	print_vm(&vm);
+	return kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
+}
+
+static int list(struct kt_nl *nl, struct args *a)
+{
+	struct kt_err err = { 0 };
+	struct kt_vm *vms;
+	size_t nr, i;
+	int ret;
+
+	ret = kt_nl_vm_list(nl, &vms, &nr, &err);
+	if (ret)
+		return cli_fail(&err, ret);
+	kt_print_start(a->mode);
+	kt_print_open_array(NULL);
+	for (i = 0; i < nr; i++)
+		print_vm(&vms[i]);
+	kt_print_close_array();
+	free(vms);
+	return kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
+}
+
+static int detach(struct kt_nl *nl, struct args *a)
+{
+	struct kt_err err = { 0 };
+	uint32_t id = a->vm_id;
+	struct kt_vm vm;
+	int ret;
+
+	if (a->pid >= 0) {
+		ret = kt_vm_find_pid(nl, a->pid, &vm, &err);
+		if (ret)
+			return cli_fail(&err, ret);
+		id = vm.vm_id;
+	}
+	ret = kt_nl_vm_detach(nl, id, &err);
+	if (ret)
+		return cli_fail(&err, ret);
+	if (a->mode == KT_PRINT_TEXT)
+		printf("vm %u detached\n", id);
+	return KT_EXIT_OK;
+}
+
+/* Usage errors are found before the module is asked anything. */
+static bool args_valid(const char *cmd, struct args *a, int argc, char *argv[])
+{
+	int rest = argc - optind;
+
+	if (!strcmp(cmd, "list"))
+		return !rest && a->pid < 0 && a->fd < 0;
+	if (!strcmp(cmd, "attach")) {
+		if (!rest && (a->pid < 0) != (a->fd < 0) &&
+		    !(a->pid >= 0 && a->nr_vcpu_fds))
+			return true;
+		fprintf(stderr, "%s: give either --pid or --fd (with --vcpu-fd)\n", prog);
+		return false;
+	}
+	if (a->fd >= 0 || a->nr_vcpu_fds || rest > 1 || (a->pid >= 0) == (rest == 1))
+		return false;
+	return a->pid >= 0 ||
+	       cli_parse_u32("vm id", argv[optind], 1, UINT32_MAX, &a->vm_id);
+}
 
 int vm_main(int argc, char *argv[])
 {
-	(void)argc;
-	fprintf(stderr, "%s: '%s' is not implemented yet\n", prog, argv[0]);
-	return KT_EXIT_UNAVAILABLE;
+	const char *cmd;
+	struct args a;
+	struct kt_nl *nl;
+	int ret;
+
+	if (argc < 2 || cli_is_help(argv[1])) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? KT_EXIT_USAGE : KT_EXIT_OK;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "attach") && strcmp(cmd, "list") && strcmp(cmd, "detach")) {
+		fprintf(stderr, "%s: unknown vm command '%s'\n", prog, cmd);
+		usage(stderr);
+		return KT_EXIT_USAGE;
+	}
+	ret = parse(argc - 1, argv + 1, &a);
+	if (ret)
+		return ret < 0 ? KT_EXIT_OK : ret;
+	if (!args_valid(cmd, &a, argc - 1, argv + 1)) {
+		usage(stderr);
+		return KT_EXIT_USAGE;
+	}
+	nl = cli_nl_open();
+	if (!nl)
+		return KT_EXIT_UNAVAILABLE;
+	if (!strcmp(cmd, "attach"))
+		ret = attach(nl, &a);
+	else if (!strcmp(cmd, "list"))
+		ret = list(nl, &a);
+	else
+		ret = detach(nl, &a);
+	kt_nl_close(nl);
+	return ret;
 }

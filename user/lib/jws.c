@@ -109,8 +109,20 @@ static char *encode_json(const json_t *obj)
 	return b64;
 }
 
+static int sign_with_pkey(void *key, const void *msg, size_t len,
+			  uint8_t sig[KT_ES256_SIG_LEN], struct kt_err *err)
+{
+	return kt_es256_sign(key, msg, len, sig, err);
+}
+
 int kt_jws_sign(EVP_PKEY *key, const json_t *header, const json_t *payload,
 		char **out, struct kt_err *err)
+{
+	return kt_jws_sign_with(sign_with_pkey, key, header, payload, out, err);
+}
+
+int kt_jws_sign_with(kt_es256_signer sign, void *ctx, const json_t *header,
+		     const json_t *payload, char **out, struct kt_err *err)
 {
 	uint8_t sig[KT_ES256_SIG_LEN];
 	char *h64 = NULL, *p64 = NULL, *s64 = NULL, *input = NULL;
@@ -126,7 +138,7 @@ int kt_jws_sign(EVP_PKEY *key, const json_t *header, const json_t *payload,
 		input = NULL;
 		goto nomem;
 	}
-	if (kt_es256_sign(key, input, strlen(input), sig, err))
+	if (sign(ctx, input, strlen(input), sig, err))
 		goto out;
 	s64 = kt_b64url_encode(sig, sizeof(sig));
 	if (!s64 || asprintf(out, "%s.%s", input, s64) < 0)

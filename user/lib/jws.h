@@ -39,6 +39,15 @@ struct kt_jws {
 int kt_jws_sign(EVP_PKEY *key, const json_t *header, const json_t *payload,
 		char **out, struct kt_err *err);
 
+/*
+ * As kt_jws_sign() for keys that are not an EVP_PKEY (a TPM-held key):
+ * sign() receives the signing input and returns the ES256 r || s.
+ */
+typedef int (*kt_es256_signer)(void *ctx, const void *msg, size_t len,
+			       uint8_t sig[64], struct kt_err *err);
+int kt_jws_sign_with(kt_es256_signer sign, void *ctx, const json_t *header,
+		     const json_t *payload, char **out, struct kt_err *err);
+
 /* Parses and checks structure and algorithm; no signature check yet. */
 int kt_jws_parse(const char *compact, struct kt_jws *jws, struct kt_err *err);
 

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * kvmtrust: measures running KVM guests over generic netlink.
+ *
+ * Documentation
+ * =============
+ *
+ * The enums below are the interface of kvmtrust.ko: generic netlink family
+ * KVMTRUST_GENL_NAME, version KVMTRUST_GENL_VERSION. Every command takes and
+ * returns attributes of the one set enum kvmtrust_attr; each command's policy
+ * is strict and refuses attributes it does not list. Every refusal carries an
+ * extended ack message (set NETLINK_EXT_ACK on the socket). The reviewed
+ * contract is Documentation/netlink/specs/kvmtrust.yaml; the measurement is
+ * specified in Documentation/measurement.rst.
+ *
+ * KVMTRUST_CMD_GET_INFO
+ * ---------------------
+ *
+ * NLM_F_REQUEST, no attributes. Any user. Replies with:
+ *
+ *    KVMTRUST_A_VERSION: NLA_NUL_STRING, module version
+ *    KVMTRUST_A_HASH_ALG: NLA_NUL_STRING, "sha256"
+ *    KVMTRUST_A_HASH_DRIVER: NLA_NUL_STRING, crypto driver in use,
+ *                            e.g. "sha256-ni", "sha256-avx2", "sha256-generic"
+ *    KVMTRUST_A_FEATURES: NLA_U32, KVMTRUST_F_* bits this module implements
+ *
+ * KVMTRUST_CMD_VM_ATTACH
+ * ----------------------
+ *
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN. The file descriptors are the caller's
+ * own and are resolved in the sending process, the way rtnetlink resolves
+ * IFLA_NET_NS_FD; the module keeps references to the files, not the numbers.
+ *
+ *    KVMTRUST_A_VM_FD: NLA_U32, required, fd of a KVM VM (anon_inode:kvm-vm)
+ *    KVMTRUST_A_VCPU_FDS: NLA_NESTED, optional
+ *        KVMTRUST_VCPU_A_FD: NLA_U32, fd of one vCPU of that VM
+ *                            (anon_inode:kvm-vcpu:N); repeated, one per vCPU
+ *
+ * Replies with the VM's description, as KVMTRUST_CMD_VM_GET does. Attaching a
+ * VM that is already attached fails with EEXIST. The module drops the VM on
+ * KVMTRUST_CMD_VM_DETACH, on module unload and when the VM's process exits.
+ *
+ * KVMTRUST_CMD_VM_GET
+ * -------------------
+ *
+ * NLM_F_REQUEST with KVMTRUST_A_VM_ID for one VM, or NLM_F_REQUEST |
+ * NLM_F_DUMP with no attribute for every attached VM. Any user. Each VM is
+ * one message:
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32, handle assigned at attach, never reused
+ *                      while the module is loaded
+ *    KVMTRUST_A_VMM_PID: NLA_U32, pid of the process that created the VM
+ *    KVMTRUST_A_VCPU_COUNT: NLA_U32, vCPUs the VM has
+ *    KVMTRUST_A_VCPU_FDS_HELD: NLA_U32, vCPU files the module holds
+ *    KVMTRUST_A_MEM_BYTES: NLA_U64, guest memory in address space 0
+ *    KVMTRUST_A_SEQ: NLA_U64, sequence number of the last measurement
+ *                    (0: never measured)
+ *
+ * KVMTRUST_CMD_VM_DETACH
+ * ----------------------
+ *
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN.
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32, required
+ *
+ * No reply beyond the ack. A measurement in progress completes or fails;
+ * it never touches freed memory.
+ *
+ * KVMTRUST_CMD_MEASURE
+ * --------------------
+ *
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN.
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32, required
+ *    KVMTRUST_A_MEASURE_FLAGS: NLA_U32, optional, KVMTRUST_MEASURE_F_* bits;
+ *                              unknown bits fail with EOPNOTSUPP
+ *
+ * Every vCPU must be outside KVM_RUN (the VMM paused the guest); otherwise
+ * the command fails with EBUSY and names the vCPU. Replies with:
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32
+ *    KVMTRUST_A_SEQ: NLA_U64, this measurement's number, 1 for the first
+ *                    of this VM, incremented by one per measurement
+ *    KVMTRUST_A_MEMORY_ROOT: KVMTRUST_HASH_LEN bytes
+ *    KVMTRUST_A_VCPU_ROOT: KVMTRUST_HASH_LEN bytes, absent with
+ *                          KVMTRUST_MEASURE_F_NO_VCPUS
+ *    KVMTRUST_A_PAGES: NLA_U64, guest pages hashed
+ *    KVMTRUST_A_VCPU_COUNT: NLA_U32, vCPUs hashed
+ *    KVMTRUST_A_NS: NLA_U64, nanoseconds the measurement took
+ *    KVMTRUST_A_HASH_DRIVER: NLA_NUL_STRING, crypto driver that hashed
+ */
+#ifndef _UAPI_LINUX_KVMTRUST_H
+#define _UAPI_LINUX_KVMTRUST_H
+
+#include <linux/types.h>
+
+#define KVMTRUST_GENL_NAME "kvmtrust"
+#define KVMTRUST_GENL_VERSION 1
+
+#define KVMTRUST_HASH_LEN 32
+
+enum kvmtrust_cmd {
+	KVMTRUST_CMD_UNSPEC,
+	KVMTRUST_CMD_GET_INFO,
+	KVMTRUST_CMD_VM_ATTACH,
+	KVMTRUST_CMD_VM_GET,
+	KVMTRUST_CMD_VM_DETACH,
+	KVMTRUST_CMD_MEASURE,
+
+	__KVMTRUST_CMD_LAST
+};
+
+#define KVMTRUST_CMD_MAX (__KVMTRUST_CMD_LAST - 1)
+
+/* KVMTRUST_A_FEATURES: what this module can do. */
+enum kvmtrust_feature {
+	KVMTRUST_F_MEMORY_ROOT = 1U << 0,
+	KVMTRUST_F_VCPU_ROOT = 1U << 1,
+
+	__KVMTRUST_F_ALL = KVMTRUST_F_MEMORY_ROOT | KVMTRUST_F_VCPU_ROOT
+};
+
+/* KVMTRUST_A_MEASURE_FLAGS */
+enum kvmtrust_measure_flag {
+	/* Hash memory only; no vCPU files needed, no KVMTRUST_A_VCPU_ROOT. */
+	KVMTRUST_MEASURE_F_NO_VCPUS = 1U << 0,
+
+	__KVMTRUST_MEASURE_F_ALL = KVMTRUST_MEASURE_F_NO_VCPUS
+};
+
+enum kvmtrust_attr {
+	KVMTRUST_A_UNSPEC,
+	KVMTRUST_A_PAD,
+	KVMTRUST_A_VERSION,
+	KVMTRUST_A_HASH_ALG,
+	KVMTRUST_A_HASH_DRIVER,
+	KVMTRUST_A_FEATURES,
+	KVMTRUST_A_VM_FD,
+	KVMTRUST_A_VCPU_FDS,
+	KVMTRUST_A_VM_ID,
+	KVMTRUST_A_VMM_PID,
+	KVMTRUST_A_VCPU_COUNT,
+	KVMTRUST_A_VCPU_FDS_HELD,
+	KVMTRUST_A_MEM_BYTES,
+	KVMTRUST_A_MEASURE_FLAGS,
+	KVMTRUST_A_MEMORY_ROOT,
+	KVMTRUST_A_VCPU_ROOT,
+	KVMTRUST_A_PAGES,
+	KVMTRUST_A_NS,
+	KVMTRUST_A_SEQ,
+
+	__KVMTRUST_A_LAST
+};
+
+#define KVMTRUST_A_MAX (__KVMTRUST_A_LAST - 1)
+
+/* Inside KVMTRUST_A_VCPU_FDS. */
+enum kvmtrust_vcpu_attr {
+	KVMTRUST_VCPU_A_UNSPEC,
+	KVMTRUST_VCPU_A_FD,
+
+	__KVMTRUST_VCPU_A_LAST
+};
+
+#define KVMTRUST_VCPU_A_MAX (__KVMTRUST_VCPU_A_LAST - 1)
+
+#endif /* _UAPI_LINUX_KVMTRUST_H */

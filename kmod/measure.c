@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One measurement of an attached VM: memory_root over every guest page and
+ * vcpu_root over every vCPU's registers (Documentation/measurement.rst).
+ *
+ * The netlink handler runs in the caller's process, whose mm is not the
+ * VM's, so the work runs on kvmtrust_wq with the VM's mm adopted
+ * (kthread_use_mm): guest pages are pinned with get_user_pages_remote and
+ * hashed in place through kmap_local_page, and vCPU registers come from
+ * KVM's own ioctls. The context is reference counted between the handler
+ * and the work, so a caller killed while waiting leaves the work to finish
+ * (or stop early) on memory it still owns.
+ */
+#include <linux/completion.h>
+#include <linux/highmem.h>
+#include <linux/kthread.h>
+#include <linux/kvm_host.h>
+#include <linux/mman.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/timekeeping.h>
+
+#include "measure.h"
+#include "merkle.h"
+#include "vcpu.h"
+#include "vm.h"
+
+#define MSG(s) KBUILD_MODNAME ": " s
+
+/* Guest pages pinned at once: bounds the time mmap_lock is held. */
+#define PIN_BATCH 64
+
+struct measure_ctx {
+	struct kref ref;
+	struct work_struct work;
+	struct completion done;
+	struct kvmtrust_vm *vm;
+	u32 flags;
+	/* The caller stopped waiting; the work stops at the next batch. */
+	bool cancelled;
+	int err;
+	struct kvmtrust_measurement result;
+	struct shash_desc *desc;
+};
+
+/* A user memslot as seen when the measurement started. */
+struct mem_range {
+	gfn_t base_gfn;
+	unsigned long npages;
+	unsigned long hva;
+};
+
+struct vcpu_order {
+	u32 vcpu_id;
+	u32 index;
+};
+
+static void ctx_free(struct kref *ref)
+{
+	struct measure_ctx *ctx = container_of(ref, struct measure_ctx, ref);
+
+	kvmtrust_hash_desc_free(ctx->desc);
+	kvmtrust_vm_put(ctx->vm);
+	kfree(ctx);
+}
+
+static int fail(struct measure_ctx *ctx, int err, const char *msg)
+{
+	ctx->result.msg = msg;
+	return err;
+}
+
+static int should_stop(struct measure_ctx *ctx)
+{
+	if (READ_ONCE(ctx->cancelled))
+		return -EINTR;
+	if (kvmtrust_vm_is_detached(ctx->vm))
+		return fail(ctx, -ENODEV,
+			    MSG("vm was detached during the measurement"));
+	return 0;
+}
+
+static u64 memslots_generation(struct kvm *kvm)
+{
+	u64 gen;
+	int idx;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	gen = kvm_memslots(kvm)->generation;
+	srcu_read_unlock(&kvm->srcu, idx);
+	return gen;
+}
+
+/* User memslots of address space 0 in guest physical address order. */
+static int snapshot_layout(struct kvm *kvm, struct mem_range **out,
+			   unsigned int *nr, u64 *gen)
+{
+	struct kvm_memslot_iter iter;
+	struct mem_range *ranges = NULL;
+	struct kvm_memslots *slots;
+	unsigned int n = 0, i = 0;
+	int idx, err = 0;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	slots = kvm_memslots(kvm);
+	*gen = slots->generation;
+	kvm_for_each_memslot_in_gfn_range(&iter, slots, 0, (gfn_t)-1) {
+		if (iter.slot->id < KVM_USER_MEM_SLOTS)
+			n++;
+	}
+	if (n) {
+		ranges = kmalloc_array(n, sizeof(*ranges), GFP_KERNEL);
+		if (!ranges) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	kvm_for_each_memslot_in_gfn_range(&iter, slots, 0, (gfn_t)-1) {
+		if (iter.slot->id >= KVM_USER_MEM_SLOTS)
+			continue;
+		ranges[i].base_gfn = iter.slot->base_gfn;
+		ranges[i].npages = iter.slot->npages;
+		ranges[i].hva = iter.slot->userspace_addr;
+		i++;
+	}
+	*out = ranges;
+	*nr = n;
+out:
+	srcu_read_unlock(&kvm->srcu, idx);
+	return err;
+}
+
+static int hash_pages(struct measure_ctx *ctx, gfn_t gfn, struct page **pages,
+		      long nr, u64 leaf)
+{
+	struct kvmtrust_merkle *tree = ctx->vm->mem_tree;
+	int err = 0;
+	long i;
+
+	for (i = 0; i < nr; i++) {
+		__le64 gpa = cpu_to_le64((u64)(gfn + i) << PAGE_SHIFT);
+		void *kaddr;
+
+		if (!err) {
+			kaddr = kmap_local_page(pages[i]);
+			err = kvmtrust_merkle_leaf_hash(ctx->desc, &gpa,
+							sizeof(gpa), kaddr,
+							PAGE_SIZE,
+							kvmtrust_merkle_leaf(tree, leaf + i));
+			kunmap_local(kaddr);
+		}
+		put_page(pages[i]);
+	}
+	return err;
+}
+
+/* Hashes one memslot's pages into the leaves starting at *leaf. */
+static int hash_range(struct measure_ctx *ctx, struct mm_struct *mm,
+		      const struct mem_range *range, u64 *leaf)
+{
+	struct page *pages[PIN_BATCH];
+	unsigned long done = 0;
+	long got;
+	int err;
+
+	while (done < range->npages) {
+		unsigned long nr = min_t(unsigned long, PIN_BATCH,
+					 range->npages - done);
+
+		err = should_stop(ctx);
+		if (err)
+			return err;
+		mmap_read_lock(mm);
+		got = get_user_pages_remote(mm, range->hva + done * PAGE_SIZE,
+					    nr, 0, pages, NULL, NULL);
+		mmap_read_unlock(mm);
+		if (got <= 0)
+			return fail(ctx, got ? got : -EFAULT,
+				    MSG("guest memory is not readable in the vmm"));
+		err = hash_pages(ctx, range->base_gfn + done, pages, got, *leaf);
+		if (err)
+			return err;
+		*leaf += got;
+		done += got;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int measure_memory(struct measure_ctx *ctx, struct mm_struct *mm)
+{
+	struct kvmtrust_vm *vm = ctx->vm;
+	struct mem_range *ranges;
+	unsigned int nr, i;
+	u64 gen, pages = 0, leaf = 0;
+	int err;
+
+	err = snapshot_layout(vm->kvm, &ranges, &nr, &gen);
+	if (err)
+		return err;
+	for (i = 0; i < nr; i++)
+		pages += ranges[i].npages;
+
+	lockdep_assert_held(&vm->measure_lock);
+	if (!vm->mem_tree || vm->mem_tree->leaves != pages) {
+		kvmtrust_merkle_free(vm->mem_tree);
+		vm->mem_tree = kvmtrust_merkle_alloc(pages);
+		if (!vm->mem_tree) {
+			err = fail(ctx, -ENOMEM,
+				   MSG("no memory for the guest's merkle tree"));
+			goto out;
+		}
+	}
+	for (i = 0; i < nr && !err; i++)
+		err = hash_range(ctx, mm, &ranges[i], &leaf);
+	if (err)
+		goto out;
+	if (memslots_generation(vm->kvm) != gen) {
+		err = fail(ctx, -EAGAIN,
+			   MSG("guest memory layout changed during the measurement; retry"));
+		goto out;
+	}
+	err = kvmtrust_merkle_build(vm->mem_tree, ctx->desc,
+				    ctx->result.memory_root);
+	ctx->result.pages = pages;
+out:
+	kfree(ranges);
+	return err;
+}
+
+/*
+ * A vCPU inside KVM_RUN holds vcpu->mutex. Probing it with a trylock and
+ * recording the vCPU's exit count before and after the measurement proves
+ * that no vCPU ran in between: the VMM must pause the guest, we never wait
+ * for it and never read registers that are changing.
+ */
+static int vcpu_idle(struct measure_ctx *ctx, u32 index, u64 *exits)
+{
+	struct kvm_vcpu *vcpu = kvm_get_vcpu(ctx->vm->kvm, index);
+
+	if (!vcpu || !mutex_trylock(&vcpu->mutex))
+		return fail(ctx, -EBUSY, MSG("a vcpu is running; pause the guest"));
+	if (exits)
+		*exits = vcpu->stat.exits;
+	mutex_unlock(&vcpu->mutex);
+	return 0;
+}
+
+static int vcpus_idle(struct measure_ctx *ctx, u64 *exits, u32 n)
+{
+	int err = 0;
+	u32 i;
+
+	for (i = 0; i < n && !err; i++)
+		err = vcpu_idle(ctx, i, &exits[i]);
+	return err;
+}
+
+static int cmp_vcpu_id(const void *a, const void *b)
+{
+	const struct vcpu_order *x = a, *y = b;
+
+	return x->vcpu_id < y->vcpu_id ? -1 : x->vcpu_id > y->vcpu_id;
+}
+
+static int hash_vcpus(struct measure_ctx *ctx, const struct vcpu_order *order,
+		      u32 n, struct kvmtrust_merkle *tree)
+{
+	u8 state[KVMTRUST_VCPU_STATE_LEN];
+	unsigned long scratch;
+	int err = 0;
+	u32 i;
+
+	/* KVM copies registers to user memory: lend it a page in its mm. */
+	scratch = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(scratch))
+		return fail(ctx, (long)scratch,
+			    MSG("cannot map a scratch page in the vmm"));
+	for (i = 0; i < n && !err; i++) {
+		/*
+		 * The ioctl sleeps on vcpu->mutex until KVM_RUN returns: probe
+		 * again right before it, so a guest resumed since the first
+		 * probe is refused rather than waited for.
+		 */
+		err = vcpu_idle(ctx, order[i].index, NULL);
+		if (err)
+			break;
+		err = kvmtrust_vcpu_serialize(ctx->vm->vcpu_files[order[i].index],
+					      (void __user *)scratch, state);
+		if (err) {
+			fail(ctx, err, MSG("cannot read vcpu registers"));
+			break;
+		}
+		err = kvmtrust_merkle_leaf_hash(ctx->desc, NULL, 0, state,
+						sizeof(state),
+						kvmtrust_merkle_leaf(tree, i));
+	}
+	memzero_explicit(state, sizeof(state));
+	vm_munmap(scratch, PAGE_SIZE);
+	return err;
+}
+
+static int measure_vcpus(struct measure_ctx *ctx, u64 *exits, u32 n)
+{
+	struct kvmtrust_merkle *tree = NULL;
+	struct vcpu_order *order;
+	u32 i;
+	int err;
+
+	order = kvmalloc_array(n ?: 1, sizeof(*order), GFP_KERNEL);
+	if (!order)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (i >= ctx->vm->nr_vcpu_slots || !ctx->vm->vcpu_files[i]) {
+			err = fail(ctx, -ENOENT,
+				   MSG("a vcpu has no file; attach again with every vcpu fd"));
+			goto out;
+		}
+		order[i].index = i;
+		order[i].vcpu_id = kvm_get_vcpu(ctx->vm->kvm, i)->vcpu_id;
+	}
+	sort(order, n, sizeof(*order), cmp_vcpu_id, NULL);
+
+	err = vcpus_idle(ctx, exits, n);
+	if (err)
+		goto out;
+	tree = kvmtrust_merkle_alloc(n);
+	if (!tree) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = hash_vcpus(ctx, order, n, tree);
+	if (!err)
+		err = kvmtrust_merkle_build(tree, ctx->desc,
+					    ctx->result.vcpu_root);
+	ctx->result.vcpus = n;
+	ctx->result.has_vcpu_root = !err;
+out:
+	kvmtrust_merkle_free(tree);
+	kvfree(order);
+	return err;
+}
+
+static int vcpus_unchanged(struct measure_ctx *ctx, const u64 *before, u32 n)
+{
+	u64 *after;
+	int err;
+	u32 i;
+
+	if (atomic_read(&ctx->vm->kvm->online_vcpus) != n)
+		return fail(ctx, -EBUSY,
+			    MSG("a vcpu was added during the measurement; retry"));
+	after = kvmalloc_array(n ?: 1, sizeof(*after), GFP_KERNEL);
+	if (!after)
+		return -ENOMEM;
+	err = vcpus_idle(ctx, after, n);
+	for (i = 0; i < n && !err; i++) {
+		if (after[i] != before[i])
+			err = fail(ctx, -EBUSY,
+				   MSG("a vcpu ran during the measurement; pause the guest"));
+	}
+	kvfree(after);
+	return err;
+}
+
+static int measure_in_mm(struct measure_ctx *ctx, struct mm_struct *mm)
+{
+	bool vcpus = !(ctx->flags & KVMTRUST_MEASURE_F_NO_VCPUS);
+	u32 n = atomic_read(&ctx->vm->kvm->online_vcpus);
+	u64 *exits = NULL;
+	int err;
+
+	if (vcpus) {
+		exits = kvmalloc_array(n ?: 1, sizeof(*exits), GFP_KERNEL);
+		if (!exits)
+			return -ENOMEM;
+		err = measure_vcpus(ctx, exits, n);
+		if (err)
+			goto out;
+	}
+	err = measure_memory(ctx, mm);
+	if (!err && vcpus)
+		err = vcpus_unchanged(ctx, exits, n);
+out:
+	kvfree(exits);
+	return err;
+}
+
+static void measure_work(struct work_struct *work)
+{
+	struct measure_ctx *ctx = container_of(work, struct measure_ctx, work);
+	struct kvmtrust_vm *vm = ctx->vm;
+	struct mm_struct *mm = vm->kvm->mm;
+	u64 start;
+	int err;
+
+	mutex_lock(&vm->measure_lock);
+	err = should_stop(ctx);
+	if (err)
+		goto out_unlock;
+	/* Keeps the VMM's memory mapped even if it exits meanwhile. */
+	if (!mmget_not_zero(mm)) {
+		err = fail(ctx, -ESRCH, MSG("the vm's process has exited"));
+		goto out_unlock;
+	}
+	start = ktime_get_ns();
+	kthread_use_mm(mm);
+	err = measure_in_mm(ctx, mm);
+	kthread_unuse_mm(mm);
+	ctx->result.ns = ktime_get_ns() - start;
+	/* May be the last user: exit_mmap runs here and our .release queues work. */
+	mmput(mm);
+	if (!err) {
+		ctx->result.seq = ++vm->seq;
+		pr_debug("vm %u: measurement %llu, %llu pages, %u vcpus, %llu ns\n",
+			 vm->id, ctx->result.seq, ctx->result.pages,
+			 ctx->result.vcpus, ctx->result.ns);
+	}
+out_unlock:
+	mutex_unlock(&vm->measure_lock);
+	ctx->err = err;
+	complete(&ctx->done);
+	kref_put(&ctx->ref, ctx_free);
+}
+
+/* Sleeps until the measurement is done; returns -EINTR if the caller is killed. */
+int kvmtrust_measure(struct kvmtrust_vm *vm, u32 flags,
+		     struct kvmtrust_measurement *out)
+{
+	struct measure_ctx *ctx;
+	int err;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->desc = kvmtrust_hash_desc_alloc();
+	if (!ctx->desc) {
+		kfree(ctx);
+		return -ENOMEM;
+	}
+	kref_init(&ctx->ref);
+	init_completion(&ctx->done);
+	INIT_WORK(&ctx->work, measure_work);
+	kref_get(&vm->ref);
+	ctx->vm = vm;
+	ctx->flags = flags;
+
+	kref_get(&ctx->ref);
+	queue_work(kvmtrust_wq, &ctx->work);
+	err = wait_for_completion_killable(&ctx->done);
+	if (err) {
+		WRITE_ONCE(ctx->cancelled, true);
+		err = -EINTR;
+	} else {
+		*out = ctx->result;
+		err = ctx->err;
+	}
+	kref_put(&ctx->ref, ctx_free);
+	return err;
+}

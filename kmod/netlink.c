@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "kvmtrust" generic netlink family (include/uapi/linux/kvmtrust.h).
+ * Each command has its own strict policy; every refusal says why in the
+ * extended ack. Handlers run in the sender's process, which is what lets
+ * VM_ATTACH resolve the sender's file descriptors.
+ */
+#include <linux/file.h>
+#include <linux/kvm_host.h>
+#include <net/genetlink.h>
+#include <uapi/linux/kvmtrust.h>
+
+#include "measure.h"
+#include "merkle.h"
+#include "netlink.h"
+#include "vm.h"
+
+static struct genl_family genl_family;
+
+/* Not const: NLA_POLICY_FULL_RANGE takes a plain pointer in 6.1. */
+static struct netlink_range_validation fd_range = {
+	.min = 0,
+	.max = INT_MAX,
+};
+
+static const struct nla_policy get_info_policy[KVMTRUST_A_MAX + 1] = {
+};
+
+static const struct nla_policy vcpu_policy[KVMTRUST_VCPU_A_MAX + 1] = {
+	[KVMTRUST_VCPU_A_FD] = NLA_POLICY_FULL_RANGE(NLA_U32, &fd_range),
+};
+
+static const struct nla_policy attach_policy[KVMTRUST_A_MAX + 1] = {
+	[KVMTRUST_A_VM_FD] = NLA_POLICY_FULL_RANGE(NLA_U32, &fd_range),
+	[KVMTRUST_A_VCPU_FDS] = NLA_POLICY_NESTED(vcpu_policy),
+};
+
+static const struct nla_policy vm_id_policy[KVMTRUST_A_MAX + 1] = {
+	[KVMTRUST_A_VM_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+};
+
+/*
+ * Flag words are plain u32 so that unknown bits reach the handler and fail
+ * with EOPNOTSUPP (a newer CLI on an older module) rather than EINVAL.
+ */
+static const struct nla_policy measure_policy[KVMTRUST_A_MAX + 1] = {
+	[KVMTRUST_A_VM_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[KVMTRUST_A_MEASURE_FLAGS] = { .type = NLA_U32 },
+};
+
+static int get_info_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &genl_family, 0,
+				KVMTRUST_CMD_GET_INFO);
+	if (!hdr)
+		goto err_free;
+	if (nla_put_string(msg, KVMTRUST_A_VERSION, KVMTRUST_VERSION) ||
+	    nla_put_string(msg, KVMTRUST_A_HASH_ALG, "sha256") ||
+	    nla_put_string(msg, KVMTRUST_A_HASH_DRIVER,
+			   kvmtrust_hash_driver()) ||
+	    nla_put_u32(msg, KVMTRUST_A_FEATURES, __KVMTRUST_F_ALL))
+		goto err_free;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+err_free:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
+static int put_vm(struct sk_buff *msg, struct kvmtrust_vm *vm)
+{
+	struct kvmtrust_vm_info vi;
+
+	kvmtrust_vm_describe(vm, &vi);
+	if (nla_put_u32(msg, KVMTRUST_A_VM_ID, vi.id) ||
+	    nla_put_u32(msg, KVMTRUST_A_VMM_PID, vi.vmm_pid) ||
+	    nla_put_u32(msg, KVMTRUST_A_VCPU_COUNT, vi.vcpu_count) ||
+	    nla_put_u32(msg, KVMTRUST_A_VCPU_FDS_HELD, vi.vcpu_files_held) ||
+	    nla_put_u64_64bit(msg, KVMTRUST_A_MEM_BYTES, vi.mem_bytes,
+			      KVMTRUST_A_PAD) ||
+	    nla_put_u64_64bit(msg, KVMTRUST_A_SEQ, vi.seq, KVMTRUST_A_PAD))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int reply_vm(struct genl_info *info, struct kvmtrust_vm *vm, u8 cmd)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &genl_family, 0, cmd);
+	if (!hdr || put_vm(msg, vm)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+/* Takes a reference on each vCPU file in the sender's fd table. */
+static int attach_vcpus(struct kvmtrust_vm *vm, const struct nlattr *fds,
+			struct netlink_ext_ack *extack)
+{
+	const struct nlattr *attr;
+	int rem, err;
+
+	nla_for_each_nested(attr, fds, rem) {
+		struct fd f;
+
+		if (nla_type(attr) != KVMTRUST_VCPU_A_FD)
+			continue;
+		f = fdget(nla_get_u32(attr));
+		if (!f.file) {
+			NL_SET_ERR_MSG_MOD(extack, "vcpu fd is not open");
+			NL_SET_BAD_ATTR(extack, attr);
+			return -EBADF;
+		}
+		err = kvmtrust_vm_add_vcpu(vm, f.file, extack);
+		fdput(f);
+		if (err) {
+			NL_SET_BAD_ATTR(extack, attr);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int vm_attach_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *fd_attr = info->attrs[KVMTRUST_A_VM_FD];
+	struct kvmtrust_vm *vm;
+	struct fd f;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, KVMTRUST_A_VM_FD)) {
+		NL_SET_ERR_MSG_MOD(extack, "missing vm fd");
+		return -EINVAL;
+	}
+	f = fdget(nla_get_u32(fd_attr));
+	if (!f.file) {
+		NL_SET_ERR_MSG_MOD(extack, "vm fd is not open");
+		NL_SET_BAD_ATTR(extack, fd_attr);
+		return -EBADF;
+	}
+	vm = kvmtrust_vm_create(f.file, extack);
+	fdput(f);
+	if (IS_ERR(vm)) {
+		NL_SET_BAD_ATTR(extack, fd_attr);
+		return PTR_ERR(vm);
+	}
+	if (info->attrs[KVMTRUST_A_VCPU_FDS]) {
+		err = attach_vcpus(vm, info->attrs[KVMTRUST_A_VCPU_FDS], extack);
+		if (err)
+			goto out;
+	}
+	err = kvmtrust_vm_register(vm, extack);
+	if (err) {
+		NL_SET_BAD_ATTR(extack, fd_attr);
+		goto out;
+	}
+	err = reply_vm(info, vm, KVMTRUST_CMD_VM_ATTACH);
+	if (err)
+		kvmtrust_vm_detach(vm);
+out:
+	kvmtrust_vm_put(vm);
+	return err;
+}
+
+/* The VM named by KVMTRUST_A_VM_ID, referenced, or NULL with the extack set. */
+static struct kvmtrust_vm *lookup_vm(struct genl_info *info)
+{
+	struct kvmtrust_vm *vm;
+
+	if (GENL_REQ_ATTR_CHECK(info, KVMTRUST_A_VM_ID)) {
+		NL_SET_ERR_MSG_MOD(info->extack, "missing vm id");
+		return NULL;
+	}
+	vm = kvmtrust_vm_get(nla_get_u32(info->attrs[KVMTRUST_A_VM_ID]));
+	if (!vm) {
+		NL_SET_ERR_MSG_MOD(info->extack, "no attached vm has this id");
+		NL_SET_BAD_ATTR(info->extack, info->attrs[KVMTRUST_A_VM_ID]);
+	}
+	return vm;
+}
+
+static int lookup_err(struct genl_info *info)
+{
+	return info->attrs[KVMTRUST_A_VM_ID] ? -ENOENT : -EINVAL;
+}
+
+static int vm_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct kvmtrust_vm *vm = lookup_vm(info);
+	int err;
+
+	if (!vm)
+		return lookup_err(info);
+	err = reply_vm(info, vm, KVMTRUST_CMD_VM_GET);
+	kvmtrust_vm_put(vm);
+	return err;
+}
+
+/* cb->args[0]: the next VM id to send, 0 before the first round. */
+static int vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	u64 next = cb->args[0] ?: 1;
+	struct kvmtrust_vm *vm;
+	void *hdr;
+	u32 id;
+	int err;
+
+	for (; next <= U32_MAX; next = (u64)id + 1) {
+		id = next;
+		vm = kvmtrust_vm_get_next(&id);
+		if (!vm) {
+			next = (u64)U32_MAX + 1;
+			break;
+		}
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &genl_family, NLM_F_MULTI,
+				  KVMTRUST_CMD_VM_GET);
+		err = hdr ? put_vm(skb, vm) : -EMSGSIZE;
+		kvmtrust_vm_put(vm);
+		if (err) {
+			if (hdr)
+				genlmsg_cancel(skb, hdr);
+			/* Resend this VM in the next round. */
+			next = id;
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	cb->args[0] = next;
+	return skb->len;
+}
+
+static int vm_detach_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct kvmtrust_vm *vm = lookup_vm(info);
+	int err;
+
+	if (!vm)
+		return lookup_err(info);
+	err = kvmtrust_vm_detach(vm);
+	if (err) {
+		NL_SET_ERR_MSG_MOD(info->extack, "vm is already detached");
+		NL_SET_BAD_ATTR(info->extack, info->attrs[KVMTRUST_A_VM_ID]);
+	}
+	kvmtrust_vm_put(vm);
+	return err;
+}
+
+static int put_measurement(struct sk_buff *msg, u32 vm_id,
+			   const struct kvmtrust_measurement *m)
+{
+	if (nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id) ||
+	    nla_put_u64_64bit(msg, KVMTRUST_A_SEQ, m->seq, KVMTRUST_A_PAD) ||
+	    nla_put(msg, KVMTRUST_A_MEMORY_ROOT, KVMTRUST_HASH_LEN,
+		    m->memory_root) ||
+	    (m->has_vcpu_root &&
+	     nla_put(msg, KVMTRUST_A_VCPU_ROOT, KVMTRUST_HASH_LEN,
+		     m->vcpu_root)) ||
+	    nla_put_u64_64bit(msg, KVMTRUST_A_PAGES, m->pages, KVMTRUST_A_PAD) ||
+	    nla_put_u32(msg, KVMTRUST_A_VCPU_COUNT, m->vcpus) ||
+	    nla_put_u64_64bit(msg, KVMTRUST_A_NS, m->ns, KVMTRUST_A_PAD) ||
+	    nla_put_string(msg, KVMTRUST_A_HASH_DRIVER, kvmtrust_hash_driver()))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int measure_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *flags_attr = info->attrs[KVMTRUST_A_MEASURE_FLAGS];
+	struct kvmtrust_measurement m = {};
+	struct kvmtrust_vm *vm;
+	struct sk_buff *msg;
+	u32 flags = 0;
+	void *hdr;
+	int err;
+
+	if (flags_attr) {
+		flags = nla_get_u32(flags_attr);
+		if (flags & ~__KVMTRUST_MEASURE_F_ALL) {
+			NL_SET_ERR_MSG_MOD(info->extack,
+					   "unknown measure flags");
+			NL_SET_BAD_ATTR(info->extack, flags_attr);
+			return -EOPNOTSUPP;
+		}
+	}
+	vm = lookup_vm(info);
+	if (!vm)
+		return lookup_err(info);
+	err = kvmtrust_measure(vm, flags, &m);
+	if (err) {
+		/* m.msg points into this module's rodata, like NL_SET_ERR_MSG. */
+		if (m.msg)
+			info->extack->_msg = m.msg;
+		goto out;
+	}
+	err = -ENOMEM;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		goto out;
+	hdr = genlmsg_put_reply(msg, info, &genl_family, 0,
+				KVMTRUST_CMD_MEASURE);
+	if (!hdr || put_measurement(msg, vm->id, &m)) {
+		nlmsg_free(msg);
+		err = -EMSGSIZE;
+		goto out;
+	}
+	genlmsg_end(msg, hdr);
+	err = genlmsg_reply(msg, info);
+out:
+	kvmtrust_vm_put(vm);
+	return err;
+}
+
+static const struct genl_ops genl_ops[] = {
+	{
+		.cmd = KVMTRUST_CMD_GET_INFO,
+		.doit = get_info_doit,
+		.policy = get_info_policy,
+		.maxattr = KVMTRUST_A_MAX,
+	},
+	{
+		.cmd = KVMTRUST_CMD_VM_ATTACH,
+		.flags = GENL_ADMIN_PERM,
+		.doit = vm_attach_doit,
+		.policy = attach_policy,
+		.maxattr = KVMTRUST_A_MAX,
+	},
+	{
+		.cmd = KVMTRUST_CMD_VM_GET,
+		.doit = vm_get_doit,
+		.dumpit = vm_get_dumpit,
+		.policy = vm_id_policy,
+		.maxattr = KVMTRUST_A_MAX,
+	},
+	{
+		.cmd = KVMTRUST_CMD_VM_DETACH,
+		.flags = GENL_ADMIN_PERM,
+		.doit = vm_detach_doit,
+		.policy = vm_id_policy,
+		.maxattr = KVMTRUST_A_MAX,
+	},
+	{
+		.cmd = KVMTRUST_CMD_MEASURE,
+		.flags = GENL_ADMIN_PERM,
+		.doit = measure_doit,
+		.policy = measure_policy,
+		.maxattr = KVMTRUST_A_MAX,
+	},
+};
+
+/*
+ * parallel_ops: a measurement sleeps for as long as hashing the guest
+ * takes; genl_mutex must not be held meanwhile. The registry has its own
+ * lock and each VM serializes its own measurements.
+ */
+static struct genl_family genl_family __ro_after_init = {
+	.ops = genl_ops,
+	.n_ops = ARRAY_SIZE(genl_ops),
+	.name = KVMTRUST_GENL_NAME,
+	.version = KVMTRUST_GENL_VERSION,
+	.maxattr = KVMTRUST_A_MAX,
+	.module = THIS_MODULE,
+	.netnsok = true,
+	.parallel_ops = true,
+};
+
+int __init kvmtrust_genl_init(void)
+{
+	return genl_register_family(&genl_family);
+}
+
+void __exit kvmtrust_genl_exit(void)
+{
+	genl_unregister_family(&genl_family);
+}

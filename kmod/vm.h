@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _KVMTRUST_VM_H
+#define _KVMTRUST_VM_H
+
+#include <linux/kref.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/workqueue.h>
+
+struct file;
+struct kvm;
+struct kvmtrust_merkle;
+struct netlink_ext_ack;
+
+/*
+ * An attached VM. The module holds a reference on the struct kvm and on
+ * every vCPU file the user handed in; they go away together when the last
+ * reference to this object is put, after a detach.
+ */
+struct kvmtrust_vm {
+	struct kref ref;
+	u32 id;
+	pid_t vmm_pid;
+	struct kvm *kvm;
+	struct module *kvm_module;
+
+	/* vCPU files by vCPU index; set before the VM is registered, then fixed. */
+	struct file **vcpu_files;
+	unsigned int nr_vcpu_slots;
+	unsigned int vcpu_files_held;
+
+	/* .release queues release_work when the VM's process exits. */
+	struct mmu_notifier notifier;
+	bool notifier_registered;
+	struct work_struct release_work;
+
+	/* Set once under vms_lock; measurements poll it to stop early. */
+	bool detached;
+
+	/* Serializes measurements of this VM; protects seq and mem_tree. */
+	struct mutex measure_lock;
+	u64 seq;
+	struct kvmtrust_merkle *mem_tree;
+};
+
+int kvmtrust_vm_init(void);
+void kvmtrust_vm_exit(void);
+
+struct kvmtrust_vm *kvmtrust_vm_create(struct file *vm_file,
+				       struct netlink_ext_ack *extack);
+int kvmtrust_vm_add_vcpu(struct kvmtrust_vm *vm, struct file *vcpu_file,
+			 struct netlink_ext_ack *extack);
+int kvmtrust_vm_register(struct kvmtrust_vm *vm, struct netlink_ext_ack *extack);
+int kvmtrust_vm_detach(struct kvmtrust_vm *vm);
+
+struct kvmtrust_vm *kvmtrust_vm_get(u32 id);
+struct kvmtrust_vm *kvmtrust_vm_get_next(u32 *id);
+void kvmtrust_vm_put(struct kvmtrust_vm *vm);
+
+struct kvmtrust_vm_info {
+	u32 id;
+	u32 vmm_pid;
+	u32 vcpu_count;
+	u32 vcpu_files_held;
+	u64 mem_bytes;
+	u64 seq;
+};
+
+void kvmtrust_vm_describe(struct kvmtrust_vm *vm, struct kvmtrust_vm_info *info);
+bool kvmtrust_vm_is_detached(struct kvmtrust_vm *vm);
+
+/* Where long work runs: unbound, so it may later spread over every core. */
+extern struct workqueue_struct *kvmtrust_wq;
+
+#endif

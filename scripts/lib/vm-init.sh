@@ -1,0 +1,72 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# PID 1 of the test VM (see scripts/lib/vm.sh), in the spirit of WireGuard's
+# qemu/init.c: mount what the tests need, load virtio/9p/KVM, chroot into
+# the host's / (read only over 9p) and run the mode's command there, then
+# leave dmesg and the exit status in the results share and power off.
+# panic_on_warn is on the kernel command line, so a WARN ends the run and the
+# host sees no status file.
+
+/bin/busybox --install -s /bin
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mode=$(sed -n 's/.*kvmtrust\.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
+
+die() {
+	echo "vm-init: $*" > /dev/console
+	echo "vm-init: $*" >> /results/init.log 2>/dev/null
+	reboot -f
+}
+
+for m in $(cat /modules.order); do
+	insmod "/modules/$m" || die "insmod $m failed"
+done
+
+opts=trans=virtio,version=9p2000.L,msize=262144
+mount -t 9p -o "$opts,ro,cache=loose" host /host || die "cannot mount the host's / over 9p"
+mount -t 9p -o "$opts" results /results || die "cannot mount the results share"
+. /results/vmtest.conf
+
+# The chroot: the host's files, the VM's kernel interfaces, private tmp.
+mount --rbind /dev /host/dev
+mount -t proc proc /host/proc
+mount -t sysfs sysfs /host/sys
+mount -t debugfs debugfs /host/sys/kernel/debug
+mount -t tracefs tracefs /host/sys/kernel/tracing
+mount -t tmpfs tmpfs /host/tmp
+mount -t tmpfs tmpfs /host/run
+mkdir -p /host/tmp/results
+mount --bind /results /host/tmp/results
+hostname kvmtrust-vm
+# A task stuck in the kernel ends the run with its stack instead of a timeout.
+echo 60 > /proc/sys/kernel/hung_task_timeout_secs
+echo 1 > /proc/sys/kernel/hung_task_panic
+
+case "$mode" in
+shell)
+	echo "vm-init: host / at /, repo at $REPO, results in /tmp/results; exit to power off"
+	chroot /host /usr/bin/env -i TERM=linux HOME=/root PATH="$PATH" \
+		/bin/sh -c "cd '$REPO' && exec setsid -c /bin/bash -i" < /dev/console > /dev/console 2>&1
+	;;
+*)
+	chroot /host /usr/bin/env -i HOME=/root PATH="$PATH" KT_SEED="$KT_SEED" \
+		/bin/sh -c "cd '$REPO' && exec $COMMAND" \
+		> /results/output 2>&1 < /dev/null
+	echo $? > /results/status.tmp
+	;;
+esac
+
+# Debian's 6.1 has no CONFIG_DEBUG_KMEMLEAK; a kernel that has it is scanned.
+leaks=/host/sys/kernel/debug/kmemleak
+if [ -e $leaks ]; then
+	echo scan > $leaks
+	cat $leaks > /results/kmemleak
+fi
+dmesg > /results/dmesg
+[ -e /results/status.tmp ] && mv /results/status.tmp /results/status
+sync
+reboot -f

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The selftests' own kvmtrust netlink client, built on libnl for framing.
+ * It is deliberately separate from the CLI's user/lib/kt_nl: tests must be
+ * able to send what a correct client never would (wrong lengths, unknown
+ * attributes and flags) and must see the kernel's errno and extack text
+ * exactly as sent, to assert both.
+ */
+#ifndef KT_GENL_H
+#define KT_GENL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netlink/netlink.h>
+#include <netlink/genl/genl.h>
+#include <linux/kvmtrust.h>
+
+#define KT_MAX_REPLIES 16
+
+struct kt_genl {
+	struct nl_sock *sk;
+	int family;
+	/* Outcome of the last request. */
+	int err;			/* 0 or -errno from the kernel's ack */
+	char extack[256];		/* extack message, "" when none */
+	bool done;			/* the ack or NLMSG_DONE arrived */
+	unsigned int nr_replies;
+	struct nl_msg *replies[KT_MAX_REPLIES];
+};
+
+struct kt_measurement {
+	uint32_t vm_id;
+	uint64_t seq;
+	uint8_t memory_root[KVMTRUST_HASH_LEN];
+	uint8_t vcpu_root[KVMTRUST_HASH_LEN];
+	bool has_vcpu_root;
+	uint64_t pages;
+	uint32_t vcpu_count;
+	uint64_t ns;
+	char hash_driver[64];
+};
+
+/* 0, -ENOENT when the family is not registered, or another -errno. */
+int kt_genl_open(struct kt_genl *g);
+void kt_genl_close(struct kt_genl *g);
+
+/* A request with the family header filled; add attributes with nla_put*. */
+struct nl_msg *kt_genl_msg(struct kt_genl *g, uint8_t cmd, int flags);
+/* Sends and frees msg, keeps every reply; returns g->err. */
+int kt_genl_request(struct kt_genl *g, struct nl_msg *msg);
+/* Attributes of reply i (strictly within the family's attribute range). */
+int kt_genl_reply_attrs(struct kt_genl *g, unsigned int i, struct nlattr **tb);
+
+int kt_genl_attach(struct kt_genl *g, int vm_fd, const int *vcpu_fds, unsigned int nr_vcpu_fds,
+		   uint32_t *vm_id);
+int kt_genl_detach(struct kt_genl *g, uint32_t vm_id);
+int kt_genl_measure(struct kt_genl *g, uint32_t vm_id, uint32_t flags, struct kt_measurement *m);
+/* Fills ids with every attached VM (at most max); returns the count or -errno. */
+int kt_genl_list(struct kt_genl *g, uint32_t *ids, unsigned int max);
+
+void kt_hex(const uint8_t *bin, size_t len, char *out);
+
+#endif

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Userspace recomputation of memory_root and vcpu_root; see kt_recompute.h. */
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kt_recompute.h"
+
+kt_hash *kt_memory_leaves(struct kt_vm *vm, uint64_t *nr_leaves)
+{
+	const struct kt_memslot *slots[KT_MAX_SLOTS];
+	uint8_t leaf[8 + KT_PAGE_SIZE];
+	uint64_t n = 0, gpa, le;
+	kt_hash *leaves;
+	unsigned int i;
+
+	leaves = calloc(kt_vm_pages(vm), sizeof(*leaves));
+	kt_assert(leaves, "out of memory");
+	kt_vm_slots_by_gpa(vm, slots);
+	for (i = 0; i < vm->nr_slots; i++) {
+		for (gpa = slots[i]->gpa; gpa < slots[i]->gpa + slots[i]->size;
+		     gpa += KT_PAGE_SIZE) {
+			/* Leaf data: le64(guest physical address) || the page. */
+			le = htole64(gpa);
+			memcpy(leaf, &le, 8);
+			memcpy(leaf + 8, slots[i]->hva + (gpa - slots[i]->gpa), KT_PAGE_SIZE);
+			kt_merkle_leaf_hash(leaf, sizeof(leaf), leaves[n++]);
+		}
+	}
+	*nr_leaves = n;
+	return leaves;
+}
+
+void kt_memory_root(struct kt_vm *vm, kt_hash root)
+{
+	uint64_t n;
+	kt_hash *leaves = kt_memory_leaves(vm, &n);
+
+	kt_merkle_root(leaves, n, root);
+	free(leaves);
+}
+
+struct writer {
+	uint8_t *p;
+};
+
+static void w8(struct writer *w, uint8_t v)
+{
+	*w->p++ = v;
+}
+
+static void wle(struct writer *w, uint64_t v, unsigned int bytes)
+{
+	unsigned int i;
+
+	for (i = 0; i < bytes; i++)
+		*w->p++ = v >> (8 * i);
+}
+
+static void segment(struct writer *w, const struct kvm_segment *s)
+{
+	wle(w, s->base, 8);
+	wle(w, s->limit, 4);
+	wle(w, s->selector, 2);
+	w8(w, s->type);
+	w8(w, s->present);
+	w8(w, s->dpl);
+	w8(w, s->db);
+	w8(w, s->s);
+	w8(w, s->l);
+	w8(w, s->g);
+	w8(w, s->avl);
+	w8(w, s->unusable);
+}
+
+void kt_vcpu_state(uint32_t vcpu_id, const struct kvm_regs *r, const struct kvm_sregs *s,
+		   uint8_t out[KT_VCPU_STATE_LEN])
+{
+	const uint64_t gprs[] = {
+		r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rsp, r->rbp,
+		r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
+		r->rip, r->rflags,
+	};
+	const struct kvm_segment *segs[] = {
+		&s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss, &s->tr, &s->ldt,
+	};
+	const uint64_t crs[] = { s->cr0, s->cr2, s->cr3, s->cr4, s->cr8, s->efer, s->apic_base };
+	struct writer w = { out };
+	unsigned int i;
+
+	wle(&w, vcpu_id, 4);
+	for (i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
+		wle(&w, gprs[i], 8);
+	for (i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+		segment(&w, segs[i]);
+	wle(&w, s->gdt.base, 8);
+	wle(&w, s->gdt.limit, 2);
+	wle(&w, s->idt.base, 8);
+	wle(&w, s->idt.limit, 2);
+	for (i = 0; i < sizeof(crs) / sizeof(crs[0]); i++)
+		wle(&w, crs[i], 8);
+	kt_assert(w.p - out == KT_VCPU_STATE_LEN, "vCPU state is %zd bytes", w.p - out);
+}
+
+void kt_vcpu_root(struct kt_vm *vm, kt_hash root)
+{
+	uint8_t state[KT_VCPU_STATE_LEN];
+	kt_hash leaves[KT_MAX_VCPUS];
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	unsigned int i;
+
+	/* kt_vm creates vCPUs in id order, which is the leaf order. */
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		kt_vcpu_get_regs(&vm->vcpus[i], &regs);
+		kt_vcpu_get_sregs(&vm->vcpus[i], &sregs);
+		kt_vcpu_state(vm->vcpus[i].id, &regs, &sregs, state);
+		kt_merkle_leaf_hash(state, sizeof(state), leaves[i]);
+	}
+	kt_merkle_root(leaves, vm->nr_vcpus, root);
+}

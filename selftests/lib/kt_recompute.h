@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Userspace recomputation of a measurement, written from
+ * Documentation/measurement.rst and the VMM's own view of the guest (its
+ * memory mappings, KVM_GET_REGS/KVM_GET_SREGS), never from the module's
+ * code. The Merkle tree is user/lib/merkle.h (RFC 9162); selftests/
+ * memory_root.py is a second, independent path in Python.
+ */
+#ifndef KT_RECOMPUTE_H
+#define KT_RECOMPUTE_H
+
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "merkle.h"
+#include "kt_vm.h"
+
+#define KT_VCPU_STATE_LEN 408
+
+/* One leaf hash per guest page, ordered by guest physical address. */
+kt_hash *kt_memory_leaves(struct kt_vm *vm, uint64_t *nr_leaves);
+void kt_memory_root(struct kt_vm *vm, kt_hash root);
+
+void kt_vcpu_state(uint32_t vcpu_id, const struct kvm_regs *regs, const struct kvm_sregs *sregs,
+		   uint8_t out[KT_VCPU_STATE_LEN]);
+/* Over every vCPU of an in-process VM, ordered by vCPU id. */
+void kt_vcpu_root(struct kt_vm *vm, kt_hash root);
+
+#endif

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Glue between the kselftest harness and the kvmtrust test libraries.
+ * Include after kselftest_harness.h.
+ */
+#ifndef KT_TEST_H
+#define KT_TEST_H
+
+#include <errno.h>
+#include <string.h>
+
+#include "kt_genl.h"
+
+/*
+ * SKIP from a FIXTURE_SETUP. 6.1's harness runs the test body after a setup
+ * that merely returned, so leave through the harness's own jump buffer
+ * (setup must release what it took before skipping).
+ */
+#define KT_SETUP_SKIP(fmt, ...) SKIP(longjmp(_metadata->env, 1), fmt, ##__VA_ARGS__)
+
+/* The family is there, or the test SKIPs: a kernel without kvmtrust. */
+#define KT_GENL_OPEN_OR_SKIP(g) do {						\
+	int __r = kt_genl_open(g);						\
+	if (__r == -ENOENT)							\
+		KT_SETUP_SKIP("generic netlink family '%s' not registered",	\
+			      KVMTRUST_GENL_NAME);				\
+	ASSERT_EQ(0, __r) TH_LOG("cannot open generic netlink: %s", strerror(-__r)); \
+} while (0)
+
+/* A refusal: the errno and the extack text the kernel gave with it. */
+#define ASSERT_REFUSED(g, ret, err, text) do {					\
+	int __got = (ret);							\
+	ASSERT_EQ(-(err), __got) TH_LOG("got %d (%s), extack '%s'; want %s",	\
+				       __got, strerror(-__got), (g)->extack, #err); \
+	ASSERT_NE(NULL, strstr((g)->extack, (text)))				\
+		TH_LOG("extack '%s' does not say '%s'", (g)->extack, (text));	\
+} while (0)
+
+#define ASSERT_HASH_EQ(a, b) ASSERT_EQ(0, memcmp((a), (b), KVMTRUST_HASH_LEN))
+#define ASSERT_HASH_NE(a, b) ASSERT_NE(0, memcmp((a), (b), KVMTRUST_HASH_LEN))
+
+#endif

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Measurement correctness on an in-process guest: the module's memory_root
+ * and vcpu_root equal a userspace recomputation from this VMM's own view
+ * (lib/kt_recompute.c), one changed byte changes exactly one leaf and the
+ * root, registers move vcpu_root and nothing else, and the bookkeeping
+ * around a measurement (seq, flags, list, detach) holds.
+ *
+ * The guest is lib/guest.S with two memslots created out of GPA order and
+ * two vCPUs. KT_SEED fixes its random data; the seed is printed.
+ */
+#include <stdlib.h>
+
+#include "kselftest_harness.h"
+#include "kt_test.h"
+#include "kt_recompute.h"
+
+#define NR_VCPUS 2U
+
+FIXTURE(guest) {
+	struct kt_vm *vm;
+	struct kt_genl g;
+	uint32_t vm_id;
+};
+
+FIXTURE_SETUP(guest)
+{
+	int vcpu_fds[NR_VCPUS], ret;
+	unsigned int i;
+	uint32_t seed = kt_seed_from_env();
+	struct kt_vm *probe;
+
+	probe = kt_vm_try_create();
+	if (!probe)
+		KT_SETUP_SKIP("/dev/kvm not usable: %s", strerror(errno));
+	kt_vm_free(probe);
+	KT_GENL_OPEN_OR_SKIP(&self->g);
+
+	TH_LOG("seed %u (KT_SEED=%u reproduces)", seed, seed);
+	self->vm = kt_guest_vm_create(seed, NR_VCPUS);
+	kt_guest_run_to_done(self->vm);
+	for (i = 0; i < NR_VCPUS; i++)
+		vcpu_fds[i] = self->vm->vcpus[i].fd;
+	ret = kt_genl_attach(&self->g, self->vm->fd, vcpu_fds, NR_VCPUS, &self->vm_id);
+	ASSERT_EQ(0, ret) TH_LOG("attach: %s, extack '%s'", strerror(-ret), self->g.extack);
+}
+
+FIXTURE_TEARDOWN(guest)
+{
+	kt_genl_detach(&self->g, self->vm_id);
+	kt_genl_close(&self->g);
+	kt_vm_free(self->vm);
+}
+
+static int measure(struct kt_genl *g, uint32_t id, struct kt_measurement *m)
+{
+	int ret = kt_genl_measure(g, id, 0, m);
+
+	if (ret)
+		fprintf(stderr, "# measure: %s, extack '%s'\n", strerror(-ret), g->extack);
+	return ret;
+}
+
+TEST_F(guest, guest_wrote_its_memory)
+{
+	char why[128];
+
+	ASSERT_TRUE(kt_guest_memory_is_expected(self->vm, why, sizeof(why))) TH_LOG("%s", why);
+}
+
+TEST_F(guest, memory_root_matches_recomputation)
+{
+	struct kt_measurement m;
+	kt_hash want;
+	char hex[2 * KVMTRUST_HASH_LEN + 1];
+
+	ASSERT_EQ(0, measure(&self->g, self->vm_id, &m));
+	kt_memory_root(self->vm, want);
+	kt_hex(m.memory_root, KVMTRUST_HASH_LEN, hex);
+	TH_LOG("memory_root %s, %llu pages, %llu ns, %s", hex,
+		       (unsigned long long)m.pages, (unsigned long long)m.ns, m.hash_driver);
+	ASSERT_EQ(kt_vm_pages(self->vm), m.pages);
+	ASSERT_HASH_EQ(want, m.memory_root);
+	ASSERT_NE('\0', m.hash_driver[0]);
+}
+
+/* Proves the test above would catch leaves ordered by slot, not by GPA. */
+TEST_F(guest, slot_order_root_differs)
+{
+	struct kt_measurement m;
+	uint64_t n, low_pages = KT_LOW_SIZE / KT_PAGE_SIZE;
+	kt_hash *leaves, *slot_order, root;
+
+	ASSERT_EQ(0, measure(&self->g, self->vm_id, &m));
+	leaves = kt_memory_leaves(self->vm, &n);
+	slot_order = calloc(n, sizeof(*slot_order));
+	ASSERT_NE(NULL, slot_order);
+	/* The high slot was created first: put its leaves first. */
+	memcpy(slot_order, leaves + low_pages, (n - low_pages) * sizeof(kt_hash));
+	memcpy(slot_order + (n - low_pages), leaves, low_pages * sizeof(kt_hash));
+	kt_merkle_root(slot_order, n, root);
+	ASSERT_HASH_NE(root, m.memory_root);
+	free(slot_order);
+	free(leaves);
+}
+
+TEST_F(guest, one_byte_changes_one_leaf_and_the_root)
+{
+	uint64_t n, page = self->vm->seed % kt_vm_pages(self->vm), i, changed = 0;
+	const struct kt_memslot *slots[KT_MAX_SLOTS];
+	struct kt_measurement before, after, again;
+	kt_hash *leaves_before, *leaves_after, want;
+	uint64_t gpa;
+	uint8_t *p;
+
+	ASSERT_EQ(0, measure(&self->g, self->vm_id, &before));
+	/* The page'th page in GPA order, at an offset the seed picks. */
+	kt_vm_slots_by_gpa(self->vm, slots);
+	gpa = page * KT_PAGE_SIZE;
+	if (gpa >= slots[0]->size)
+		gpa = slots[1]->gpa + gpa - slots[0]->size;
+	gpa += (self->vm->seed >> 8) % KT_PAGE_SIZE;
+	TH_LOG("flipping the byte at gpa %#llx (leaf %llu)", (unsigned long long)gpa,
+		       (unsigned long long)page);
+
+	leaves_before = kt_memory_leaves(self->vm, &n);
+	p = kt_vm_gpa_to_hva(self->vm, gpa);
+	ASSERT_NE(NULL, p);
+	*p ^= 0x01;
+	leaves_after = kt_memory_leaves(self->vm, &n);
+	for (i = 0; i < n; i++) {
+		if (memcmp(leaves_before[i], leaves_after[i], KT_HASH_LEN)) {
+			ASSERT_EQ(page, i);
+			changed++;
+		}
+	}
+	ASSERT_EQ(1, changed);
+
+	ASSERT_EQ(0, measure(&self->g, self->vm_id, &after));
+	ASSERT_HASH_NE(before.memory_root, after.memory_root);
+	kt_merkle_root(leaves_after, n, want);
+	ASSERT_HASH_EQ(want, after.memory_root);
+	/* Only memory changed. */
+	ASSERT_HASH_EQ(before.vcpu_root, after.vcpu_root);
+
+	*p ^= 0x01;
+	ASSERT_EQ(0, measure(&self->g, self->vm_id, &again));
+	ASSERT_HASH_EQ(before.memory_root, again.memory_root);
+	free(leaves_before);
+	free(leaves_after);
+}
+
+TEST_F(guest, vcpu_root_matches_recomputation)
+{
+	struct kt_measurement m;
+	kt_hash want;
+
+	ASSERT_EQ(0, measure(&self->g, self->vm_id, &m));
+	ASSERT_TRUE(m.has_vcpu_root);
+	ASSERT_EQ(NR_VCPUS, m.vcpu_count);
+	kt_vcpu_root(self->vm, want);
+	ASSERT_HASH_EQ(want, m.vcpu_root);
+}
+
+TEST_F(guest, vcpu_root_follows_registers)
+{
+	struct kt_measurement before, after, restored;
+	struct kvm_regs regs, saved;
+	kt_hash want;
+
+	ASSERT_EQ(0, measure(&self->g, self->vm_id, &before));
+	/* vCPU 1 never ran: a change there must show as well as on vCPU 0. */
+	kt_vcpu_get_regs(&self->vm->vcpus[1], &saved);
+	regs = saved;
+	regs.r12 ^= 0x5a5a5a5a5a5a5a5aULL;
+	kt_vcpu_set_regs(&self->vm->vcpus[1], &regs);
+
+	ASSERT_EQ(0, measure(&self->g, self->vm_id, &after));
+	ASSERT_HASH_NE(before.vcpu_root, after.vcpu_root);
+	ASSERT_HASH_EQ(before.memory_root, after.memory_root);
+	kt_vcpu_root(self->vm, want);
+	ASSERT_HASH_EQ(want, after.vcpu_root);
+
+	kt_vcpu_set_regs(&self->vm->vcpus[1], &saved);
+	ASSERT_EQ(0, measure(&self->g, self->vm_id, &restored));
+	ASSERT_HASH_EQ(before.vcpu_root, restored.vcpu_root);
+}
+
+TEST_F(guest, vcpu_root_follows_segment_registers)
+{
+	struct kt_measurement before, after;
+	struct kvm_sregs sregs;
+	kt_hash want;
+
+	ASSERT_EQ(0, measure(&self->g, self->vm_id, &before));
+	kt_vcpu_get_sregs(&self->vm->vcpus[0], &sregs);
+	sregs.fs.base += KT_PAGE_SIZE;
+	kt_ioctl(self->vm->vcpus[0].fd, KVM_SET_SREGS, &sregs);
+	ASSERT_EQ(0, measure(&self->g, self->vm_id, &after));
+	ASSERT_HASH_NE(before.vcpu_root, after.vcpu_root);
+	kt_vcpu_root(self->vm, want);
+	ASSERT_HASH_EQ(want, after.vcpu_root);
+}
+
+TEST_F(guest, seq_counts_measurements)
+{
+	struct kt_measurement m;
+	uint64_t i;
+
+	for (i = 1; i <= 3; i++) {
+		ASSERT_EQ(0, measure(&self->g, self->vm_id, &m));
+		ASSERT_EQ(i, m.seq);
+		ASSERT_EQ(self->vm_id, m.vm_id);
+	}
+}
+
+TEST_F(guest, no_vcpus_flag_measures_memory_only)
+{
+	struct kt_measurement full, mem;
+
+	ASSERT_EQ(0, measure(&self->g, self->vm_id, &full));
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, KVMTRUST_MEASURE_F_NO_VCPUS, &mem));
+	ASSERT_FALSE(mem.has_vcpu_root);
+	ASSERT_HASH_EQ(full.memory_root, mem.memory_root);
+}
+
+TEST_F(guest, list_detach_and_detach_twice)
+{
+	struct kt_measurement m;
+	uint32_t ids[KT_MAX_REPLIES];
+	int n, i, found = 0;
+
+	n = kt_genl_list(&self->g, ids, KT_MAX_REPLIES);
+	ASSERT_LE(1, n);
+	for (i = 0; i < n; i++)
+		found += ids[i] == self->vm_id;
+	ASSERT_EQ(1, found);
+
+	ASSERT_EQ(0, kt_genl_detach(&self->g, self->vm_id));
+	n = kt_genl_list(&self->g, ids, KT_MAX_REPLIES);
+	for (i = 0; i < n; i++)
+		ASSERT_NE(self->vm_id, ids[i]);
+	ASSERT_REFUSED(&self->g, kt_genl_detach(&self->g, self->vm_id), ENOENT,
+		       "no attached vm has this id");
+	ASSERT_REFUSED(&self->g, kt_genl_measure(&self->g, self->vm_id, 0, &m), ENOENT,
+		       "no attached vm has this id");
+}
+
+TEST_F(guest, attach_twice_is_refused)
+{
+	uint32_t id;
+
+	ASSERT_REFUSED(&self->g, kt_genl_attach(&self->g, self->vm->fd, NULL, 0, &id), EEXIST,
+		       "vm is already attached");
+}
+
+TEST_HARNESS_MAIN

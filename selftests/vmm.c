@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmm: the test guest in a process of its own, controlled line by line over
+ * stdin/stdout, so tests can attach to it by --pid (pidfd_getfd), keep it
+ * running while they measure, and kill it at awkward moments.
+ *
+ * It creates the guest (lib/kt_vm.h), runs it until its "done" out and
+ * prints one line:
+ *
+ *   ready pid=PID seed=SEED vm_fd=N vcpu_fds=A[,B...] pages=P
+ *
+ * then answers each command with "ok [...]" or "err <reason>":
+ *
+ *   run                  resume vCPU 0 (the guest spins, changing memory
+ *                        and EBP) in a thread that stays in KVM_RUN
+ *   pause                kick vCPU 0 out of KVM_RUN and stop calling it
+ *   state                "ok running" or "ok paused"
+ *   poke GPA BYTE        write one guest byte through the VMM's mapping
+ *   peek GPA             "ok 0xNN"
+ *   setreg REG VALUE     KVM_SET_REGS on vCPU 0 (paused only); REG is
+ *                        rax..r15, rip or rflags
+ *   regs VCPU PATH       write VCPU's struct kvm_regs then struct kvm_sregs
+ *                        (KVM_GET_REGS/KVM_GET_SREGS) to PATH (paused only)
+ *   dump PATH            write guest memory to PATH: per memslot, in
+ *                        creation order, le64 gpa, le64 size, size bytes
+ *   exit                 "ok", then exit 0
+ *
+ * Numbers are C literals (0x.. accepted). EOF on stdin is "exit".
+ *
+ * Options: --seed N, --vcpus N (default 1), --extra-mib N (a third memslot
+ * of N MiB at 4 GiB, so a measurement takes long enough to be interrupted).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kt_vm.h"
+
+#define EXTRA_SLOT	2
+#define EXTRA_GPA	0x100000000ULL
+
+static struct kt_vm *vm;
+static pthread_t vcpu_thread;
+static bool running;
+static atomic_bool stop_requested;
+
+static void on_kick(int sig)
+{
+	(void)sig;	/* only there to make KVM_RUN return -EINTR */
+}
+
+static void *vcpu_loop(void *arg)
+{
+	struct kt_vcpu *vcpu = arg;
+	int ret;
+
+	while (!atomic_load(&stop_requested)) {
+		ret = __kt_vcpu_run(vcpu);
+		if (ret == -EINTR)
+			continue;
+		/* The spinning guest never exits on its own. */
+		fprintf(stderr, "vmm: unexpected KVM_RUN result %d, exit reason %u\n", ret,
+			vcpu->run->exit_reason);
+		break;
+	}
+	return NULL;
+}
+
+static int cmd_run(char *reply, size_t len)
+{
+	if (running)
+		return snprintf(reply, len, "err already running"), -1;
+	atomic_store(&stop_requested, false);
+	if (pthread_create(&vcpu_thread, NULL, vcpu_loop, &vm->vcpus[0]))
+		return snprintf(reply, len, "err pthread_create failed"), -1;
+	running = true;
+	return 0;
+}
+
+static int cmd_pause(void)
+{
+	struct kvm_run *run = vm->vcpus[0].run;
+
+	if (!running)
+		return 0;
+	atomic_store(&stop_requested, true);
+	/* immediate_exit covers a kick that lands just before KVM_RUN. */
+	run->immediate_exit = 1;
+	pthread_kill(vcpu_thread, SIGUSR1);
+	pthread_join(vcpu_thread, NULL);
+	run->immediate_exit = 0;
+	running = false;
+	return 0;
+}
+
+static int set_reg(const char *name, uint64_t value)
+{
+	static const char *const names[] = {
+		"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
+		"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags",
+	};
+	struct kvm_regs regs;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			break;
+	if (i == sizeof(names) / sizeof(names[0]))
+		return -1;
+	kt_vcpu_get_regs(&vm->vcpus[0], &regs);
+	/* struct kvm_regs lists exactly these u64s in this order. */
+	((uint64_t *)&regs)[i] = value;
+	kt_vcpu_set_regs(&vm->vcpus[0], &regs);
+	return 0;
+}
+
+static int write_file(const char *path, const void *a, size_t alen, const void *b, size_t blen)
+{
+	FILE *f = fopen(path, "w");
+	int ret = 0;
+
+	if (!f)
+		return -1;
+	if (fwrite(a, 1, alen, f) != alen || (blen && fwrite(b, 1, blen, f) != blen))
+		ret = -1;
+	if (fclose(f))
+		ret = -1;
+	return ret;
+}
+
+static int dump_memory(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	unsigned int i;
+	int ret = 0;
+
+	if (!f)
+		return -1;
+	for (i = 0; i < vm->nr_slots; i++) {
+		const struct kt_memslot *s = &vm->slots[i];
+		uint64_t hdr[2] = { htole64(s->gpa), htole64(s->size) };
+
+		if (fwrite(hdr, sizeof(hdr), 1, f) != 1 || fwrite(s->hva, 1, s->size, f) != s->size)
+			ret = -1;
+	}
+	if (fclose(f))
+		ret = -1;
+	return ret;
+}
+
+static int cmd_regs(const char *arg, char *reply, size_t len)
+{
+	char path[4096];
+	unsigned int id;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+
+	if (sscanf(arg, "%u %4095s", &id, path) != 2 || id >= vm->nr_vcpus)
+		return snprintf(reply, len, "err usage: regs VCPU PATH"), -1;
+	kt_vcpu_get_regs(&vm->vcpus[id], &regs);
+	kt_vcpu_get_sregs(&vm->vcpus[id], &sregs);
+	if (write_file(path, &regs, sizeof(regs), &sregs, sizeof(sregs)))
+		return snprintf(reply, len, "err %s: %m", path), -1;
+	return 0;
+}
+
+static int execute(char *line, char *reply, size_t len)
+{
+	char name[32], path[4096];
+	unsigned long long a, b;
+	uint8_t *p;
+
+	snprintf(reply, len, "ok");
+	if (!strcmp(line, "run"))
+		return cmd_run(reply, len);
+	if (!strcmp(line, "pause"))
+		return cmd_pause();
+	if (!strcmp(line, "state"))
+		return snprintf(reply, len, "ok %s", running ? "running" : "paused"), 0;
+	if (sscanf(line, "poke %lli %lli", &a, &b) == 2) {
+		p = kt_vm_gpa_to_hva(vm, a);
+		if (!p || b > 0xff)
+			return snprintf(reply, len, "err no guest byte at %#llx or bad value", a), -1;
+		*p = b;
+		return 0;
+	}
+	if (sscanf(line, "peek %lli", &a) == 1) {
+		p = kt_vm_gpa_to_hva(vm, a);
+		if (!p)
+			return snprintf(reply, len, "err no guest byte at %#llx", a), -1;
+		return snprintf(reply, len, "ok 0x%02x", *p), 0;
+	}
+	if (!strcmp(line, "exit"))
+		return 0;
+	/* What follows reads or writes vCPU state: never while in KVM_RUN. */
+	if (running)
+		return snprintf(reply, len, "err guest is running: pause it first"), -1;
+	if (sscanf(line, "setreg %31s %lli", name, &a) == 2) {
+		if (set_reg(name, a))
+			return snprintf(reply, len, "err unknown register '%s'", name), -1;
+		return 0;
+	}
+	if (!strncmp(line, "regs ", 5))
+		return cmd_regs(line + 5, reply, len);
+	if (sscanf(line, "dump %4095s", path) == 1) {
+		if (dump_memory(path))
+			return snprintf(reply, len, "err %s: %m", path), -1;
+		return 0;
+	}
+	return snprintf(reply, len, "err unknown command '%.64s'", line), -1;
+}
+
+static void print_ready(void)
+{
+	unsigned int i;
+
+	printf("ready pid=%d seed=%u vm_fd=%d vcpu_fds=", getpid(), vm->seed, vm->fd);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		printf("%s%d", i ? "," : "", vm->vcpus[i].fd);
+	printf(" pages=%llu\n", (unsigned long long)kt_vm_pages(vm));
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "seed", required_argument, NULL, 's' },
+		{ "vcpus", required_argument, NULL, 'v' },
+		{ "extra-mib", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct sigaction sa = { .sa_handler = on_kick };
+	unsigned int nr_vcpus = 1, extra_mib = 0;
+	uint32_t seed = kt_seed_from_env();
+	char line[4200], reply[4400];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			seed = strtoul(optarg, NULL, 0);
+			break;
+		case 'v':
+			nr_vcpus = strtoul(optarg, NULL, 0);
+			break;
+		case 'm':
+			extra_mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'h':
+			printf("Usage: %s [--seed N] [--vcpus N] [--extra-mib N]\n"
+			       "Commands on stdin are documented at the top of selftests/vmm.c.\n",
+			       argv[0]);
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (!nr_vcpus || nr_vcpus > KT_MAX_VCPUS) {
+		fprintf(stderr, "vmm: --vcpus must be 1..%d\n", KT_MAX_VCPUS);
+		return 2;
+	}
+	sigaction(SIGUSR1, &sa, NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	vm = kt_guest_vm_create(seed, nr_vcpus);
+	if (extra_mib)
+		kt_vm_add_memslot(vm, EXTRA_SLOT, EXTRA_GPA, (uint64_t)extra_mib << 20);
+	kt_guest_run_to_done(vm);
+	print_ready();
+
+	while (fgets(line, sizeof(line), stdin)) {
+		line[strcspn(line, "\n")] = '\0';
+		execute(line, reply, sizeof(reply));
+		printf("%s\n", reply);
+		if (!strcmp(line, "exit"))
+			break;
+	}
+	cmd_pause();
+	kt_vm_free(vm);
+	return 0;
+}

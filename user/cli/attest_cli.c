@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "attest_cli.h"
+#include "jws.h"
+#include "statefile.h"
+#include "subcommands.h"
+
+static int is_hash_hex(const char *s)
+{
+	return strlen(s) == 64 && strspn(s, "0123456789abcdefABCDEF") == 64;
+}
+
+int attest_policy_option(struct attest_policy_args *a, int opt, const char *arg)
+{
+	struct kt_report_policy *p = &a->policy;
+	char *end;
+
+	switch (opt) {
+	case ATTEST_OPT_KEY: a->key_file = arg; return 0;
+	case ATTEST_OPT_CA: p->anchors = arg; return 0;
+	case ATTEST_OPT_CRLS: p->crls = arg; return 0;
+	case ATTEST_OPT_NONCE: p->nonce = arg; return 0;
+	case ATTEST_OPT_LAST_SEEN: p->last_seen = arg; return 0;
+	case ATTEST_OPT_REQUIRE_TPM: p->require_tpm = true; return 0;
+	case ATTEST_OPT_MAX_AGE:
+		p->max_age = strtoll(arg, &end, 10);
+		if (*end || !*arg || p->max_age == 0) {
+			fprintf(stderr, "%s: --max-age takes seconds (> 0) or -1\n", prog);
+			return -1;
+		}
+		return 0;
+	case ATTEST_OPT_EXPECT_MEMORY:
+	case ATTEST_OPT_EXPECT_VCPU:
+	case ATTEST_OPT_EXPECT_CONFIG:
+		if (!is_hash_hex(arg)) {
+			fprintf(stderr, "%s: expected roots are 64 hex digits\n", prog);
+			return -1;
+		}
+		if (opt == ATTEST_OPT_EXPECT_MEMORY)
+			p->expect_memory_root = arg;
+		else if (opt == ATTEST_OPT_EXPECT_VCPU)
+			p->expect_vcpu_root = arg;
+		else
+			p->expect_config_root = arg;
+		return 0;
+	}
+	return -1;
+}
+
+int attest_policy_ready(struct attest_policy_args *a)
+{
+	struct kt_err err = { 0 };
+
+	if (!a->key_file)
+		return 0;
+	a->policy.key = kt_report_load_pubkey(a->key_file, &err);
+	if (!a->policy.key) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+void attest_policy_free(struct attest_policy_args *a)
+{
+	EVP_PKEY_free(a->policy.key);
+	a->policy.key = NULL;
+}
+
+int attest_refused(const struct kt_err *err)
+{
+	fprintf(stderr, "%s: refused: %s: %s\n", prog, err->check ? err->check : "error",
+		err->msg);
+	return KT_EXIT_REFUSED;
+}
+
+char *attest_read_report(const char *path)
+{
+	struct kt_err err = { 0 };
+	uint8_t *data = NULL;
+	size_t len = 0;
+
+	if (kt_file_read(strcmp(path, "-") ? path : "/dev/stdin", KT_JWS_MAX_LEN + 2,
+			 0, &data, &len, &err)) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		return NULL;
+	}
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		data[--len] = '\0';
+	return (char *)data;
+}
+
+/* Progress on standard error for images of 256 MiB and more, when it is a terminal. */
+static void show_progress(const char *path, uint64_t done, uint64_t total)
+{
+	fprintf(stderr, "\rhashing %s: %" PRIu64 " MiB", path, done >> 20);
+	if (total)
+		fprintf(stderr, " of %" PRIu64 " MiB (%" PRIu64 "%%)", total >> 20,
+			100 * done / total);
+	if (done == total)
+		fputc('\n', stderr);
+}
+
+int attest_load_config(const char *path, int argc, char *const argv[],
+		       const char *package_manifest, struct kt_config *cfg)
+{
+	struct kt_err err = { 0 };
+	char *base;
+	int ret;
+
+	if (path && access(path, F_OK)) {
+		fprintf(stderr, "%s: no configuration '%s': %s\n", prog, path, strerror(errno));
+		return KT_EXIT_NOT_FOUND;
+	}
+	if (isatty(STDERR_FILENO))
+		kt_config_set_progress(show_progress);
+	if (path ? kt_config_load(path, cfg, &err) : kt_config_from_qemu(argc, argv, cfg, &err))
+		goto fail;
+	if (!package_manifest)
+		return KT_EXIT_OK;
+	/* The manifest named on our command line is relative to the cwd. */
+	base = cfg->base_dir;
+	cfg->base_dir = NULL;
+	ret = kt_config_add_file_hash(cfg, "packages.sha256", package_manifest, &err) ||
+	      kt_config_finish(cfg, &err);
+	cfg->base_dir = base;
+	if (!ret)
+		return KT_EXIT_OK;
+fail:
+	fprintf(stderr, "%s: unable to read the configuration: %s\n", prog, err.msg);
+	kt_config_free(cfg);
+	return KT_EXIT_FAILURE;
+}
+
+/*
+ * Only a regular file (or a new one) is replaced atomically: renaming over
+ * /dev/null, a FIFO or a terminal would replace the node itself.
+ */
+static bool replaceable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? errno == ENOENT : S_ISREG(st.st_mode);
+}
+
+static int write_stream(FILE *f, const char *path, const char *jwt)
+{
+	if (fprintf(f, "%s\n", jwt) < 0 || fflush(f)) {
+		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, path, strerror(errno));
+		return KT_EXIT_FAILURE;
+	}
+	return KT_EXIT_OK;
+}
+
+int attest_write_report(const char *path, const char *jwt)
+{
+	struct kt_err err = { 0 };
+	char *line;
+	FILE *f;
+	int ret;
+
+	if (!path || !strcmp(path, "-"))
+		return write_stream(stdout, "standard output", jwt);
+	if (!replaceable(path)) {
+		f = fopen(path, "w");
+		if (!f) {
+			fprintf(stderr, "%s: cannot open '%s': %s\n", prog, path, strerror(errno));
+			return KT_EXIT_FAILURE;
+		}
+		ret = write_stream(f, path, jwt);
+		return fclose(f) && ret == KT_EXIT_OK ? KT_EXIT_FAILURE : ret;
+	}
+	if (asprintf(&line, "%s\n", jwt) < 0)
+		return KT_EXIT_FAILURE;
+	ret = kt_file_write(path, line, strlen(line), 0644, &err);
+	free(line);
+	if (ret) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		return KT_EXIT_FAILURE;
+	}
+	return KT_EXIT_OK;
+}

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "exitcodes.h"
+#include "kt_nl.h"
+#include "subcommands.h"
+
+static int exit_status(int ret)
+{
+	switch (-ret) {
+	case ENOENT:
+	case ESRCH:
+	case ENODEV:
+		return KT_EXIT_NOT_FOUND;
+	case EPERM:
+	case EACCES:
+		return KT_EXIT_PERM;
+	case EPROTONOSUPPORT:
+	case EAFNOSUPPORT:
+		return KT_EXIT_UNAVAILABLE;
+	default:
+		return KT_EXIT_FAILURE;
+	}
+}
+
+int cli_fail(const struct kt_err *err, int ret)
+{
+	fprintf(stderr, "%s\n", err->msg[0] ? err->msg : strerror(-ret));
+	if (ret == -EPERM && strncmp(err->msg, "Error:", 6) &&
+	    !strstr(err->msg, "root"))
+		fprintf(stderr, "%s: this needs CAP_NET_ADMIN: run as root\n", prog);
+	return exit_status(ret);
+}
+
+bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
+		   uint32_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "%s: invalid %s '%s'\n", prog, what, s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+bool cli_is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "help");
+}
+
+struct kt_nl *cli_nl_open(void)
+{
+	struct kt_err err = { 0 };
+	struct kt_nl *nl = kt_nl_open(&err);
+
+	if (!nl)
+		fprintf(stderr, "%s\n", err.msg);
+	return nl;
+}
+
+bool cli_output_option(int opt, enum kt_print_mode *mode)
+{
+	if (opt == 'j')
+		*mode = KT_PRINT_JSON;
+	else if (opt == 's')
+		*mode = KT_PRINT_SCRIPT;
+	else
+		return false;
+	return true;
+}

@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "tpm.h"
+
+struct kt_tpm {
+	TSS2_TCTI_CONTEXT *tcti;
+	ESYS_CONTEXT *esys;
+	ESYS_TR key;
+};
+
+static int tss_fail(struct kt_err *err, const char *what, TSS2_RC rc)
+{
+	return kt_fail(err, "tpm", "%s failed: %s", what, Tss2_RC_Decode(rc));
+}
+
+void kt_blob_free(struct kt_blob *blob)
+{
+	free(blob->data);
+	blob->data = NULL;
+	blob->len = 0;
+}
+
+int kt_tpm_open(const char *tcti, struct kt_tpm **out, struct kt_err *err)
+{
+	struct kt_tpm *tpm = calloc(1, sizeof(*tpm));
+	TSS2_RC rc;
+
+	if (!tpm)
+		return kt_fail(err, "tpm", "out of memory");
+	tpm->key = ESYS_TR_NONE;
+	rc = Tss2_TctiLdr_Initialize(tcti, &tpm->tcti);
+	if (rc != TSS2_RC_SUCCESS) {
+		free(tpm);
+		return kt_fail(err, "tpm", "cannot open TPM through TCTI '%s': %s",
+			       tcti ? tcti : "(default)", Tss2_RC_Decode(rc));
+	}
+	rc = Esys_Initialize(&tpm->esys, tpm->tcti, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		Tss2_TctiLdr_Finalize(&tpm->tcti);
+		free(tpm);
+		return tss_fail(err, "Esys_Initialize", rc);
+	}
+	*out = tpm;
+	return 0;
+}
+
+void kt_tpm_close(struct kt_tpm *tpm)
+{
+	if (!tpm)
+		return;
+	if (tpm->key != ESYS_TR_NONE)
+		Esys_FlushContext(tpm->esys, tpm->key);
+	Esys_Finalize(&tpm->esys);
+	Tss2_TctiLdr_Finalize(&tpm->tcti);
+	free(tpm);
+}
+
+/* The TCG EK/SRK-style ECC P-256 storage primary: same seed, same key. */
+static int create_primary(struct kt_tpm *tpm, ESYS_TR *primary, struct kt_err *err)
+{
+	TPM2B_PUBLIC tmpl = {
+		.publicArea = {
+			.type = TPM2_ALG_ECC,
+			.nameAlg = TPM2_ALG_SHA256,
+			.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+				TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+				TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
+				TPMA_OBJECT_NODA,
+			.parameters.eccDetail = {
+				.symmetric = {
+					.algorithm = TPM2_ALG_AES,
+					.keyBits.aes = 128,
+					.mode.aes = TPM2_ALG_CFB,
+				},
+				.scheme.scheme = TPM2_ALG_NULL,
+				.curveID = TPM2_ECC_NIST_P256,
+				.kdf.scheme = TPM2_ALG_NULL,
+			},
+		},
+	};
+	TPM2B_SENSITIVE_CREATE sensitive = { 0 };
+	TPM2B_DATA outside = { 0 };
+	TPML_PCR_SELECTION pcrs = { 0 };
+	TSS2_RC rc;
+
+	rc = Esys_CreatePrimary(tpm->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				ESYS_TR_NONE, &sensitive, &tmpl, &outside, &pcrs, primary,
+				NULL, NULL, NULL, NULL);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_fail(err, "creating the owner storage primary", rc);
+	return 0;
+}
+
+/* Marshals a TPM2B_* into a malloc'd blob (tss2-mu names by type). */
+#define MARSHAL_BLOB(type, in, out, err)					\
+	({									\
+		size_t off_ = 0;						\
+		int ret_ = 0;							\
+		(out)->data = malloc(sizeof(*(in)));				\
+		if (!(out)->data ||						\
+		    Tss2_MU_##type##_Marshal((in), (out)->data, sizeof(*(in)), &off_)) { \
+			kt_blob_free(out);					\
+			ret_ = kt_fail((err), "tpm", "cannot marshal a " #type);	\
+		} else {							\
+			(out)->len = off_;					\
+		}								\
+		ret_;								\
+	})
+
+int kt_tpm_create_key(struct kt_tpm *tpm, struct kt_blob *pub, struct kt_blob *priv,
+		      struct kt_err *err)
+{
+	TPM2B_PUBLIC tmpl = {
+		.publicArea = {
+			.type = TPM2_ALG_ECC,
+			.nameAlg = TPM2_ALG_SHA256,
+			.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+				TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+				TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT,
+			.parameters.eccDetail = {
+				.symmetric.algorithm = TPM2_ALG_NULL,
+				.scheme = {
+					.scheme = TPM2_ALG_ECDSA,
+					.details.ecdsa.hashAlg = TPM2_ALG_SHA256,
+				},
+				.curveID = TPM2_ECC_NIST_P256,
+				.kdf.scheme = TPM2_ALG_NULL,
+			},
+		},
+	};
+	TPM2B_SENSITIVE_CREATE sensitive = { 0 };
+	TPM2B_DATA outside = { 0 };
+	TPML_PCR_SELECTION pcrs = { 0 };
+	TPM2B_PRIVATE *out_priv = NULL;
+	TPM2B_PUBLIC *out_pub = NULL;
+	ESYS_TR primary;
+	TSS2_RC rc;
+	int ret = -1;
+
+	memset(pub, 0, sizeof(*pub));
+	memset(priv, 0, sizeof(*priv));
+	if (create_primary(tpm, &primary, err))
+		return -1;
+	rc = Esys_Create(tpm->esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+			 &sensitive, &tmpl, &outside, &pcrs, &out_priv, &out_pub,
+			 NULL, NULL, NULL);
+	Esys_FlushContext(tpm->esys, primary);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_fail(err, "creating the signing key", rc);
+	if (MARSHAL_BLOB(TPM2B_PUBLIC, out_pub, pub, err) ||
+	    MARSHAL_BLOB(TPM2B_PRIVATE, out_priv, priv, err)) {
+		kt_blob_free(pub);
+		goto out;
+	}
+	ret = 0;
+out:
+	Esys_Free(out_priv);
+	Esys_Free(out_pub);
+	return ret;
+}
+
+static int unmarshal_public(const struct kt_blob *blob, TPM2B_PUBLIC *pub, struct kt_err *err)
+{
+	size_t off = 0;
+
+	memset(pub, 0, sizeof(*pub));
+	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(blob->data, blob->len, &off, pub) || off != blob->len)
+		return kt_fail(err, "tpm", "the key's public blob is not a TPM2B_PUBLIC");
+	return 0;
+}
+
+int kt_tpm_load_key(struct kt_tpm *tpm, const struct kt_blob *pub,
+		    const struct kt_blob *priv, struct kt_err *err)
+{
+	TPM2B_PRIVATE in_priv;
+	TPM2B_PUBLIC in_pub;
+	ESYS_TR primary;
+	size_t off = 0;
+	TSS2_RC rc;
+
+	if (unmarshal_public(pub, &in_pub, err))
+		return -1;
+	memset(&in_priv, 0, sizeof(in_priv));
+	if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(priv->data, priv->len, &off, &in_priv) ||
+	    off != priv->len)
+		return kt_fail(err, "tpm", "the key's private blob is not a TPM2B_PRIVATE");
+	if (tpm->key != ESYS_TR_NONE) {
+		Esys_FlushContext(tpm->esys, tpm->key);
+		tpm->key = ESYS_TR_NONE;
+	}
+	if (create_primary(tpm, &primary, err))
+		return -1;
+	rc = Esys_Load(tpm->esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+		       &in_priv, &in_pub, &tpm->key);
+	/* The loaded key does not need its parent any more. */
+	Esys_FlushContext(tpm->esys, primary);
+	if (rc != TSS2_RC_SUCCESS) {
+		tpm->key = ESYS_TR_NONE;
+		return tss_fail(err, "loading the signing key (was it created on this TPM?)", rc);
+	}
+	return 0;
+}
+
+int kt_tpm_public_to_pkey(const struct kt_blob *blob, EVP_PKEY **pkey, struct kt_err *err)
+{
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	const TPMS_ECC_POINT *q;
+	uint8_t point[65];
+	TPM2B_PUBLIC pub;
+	int ret = -1;
+
+	*pkey = NULL;
+	if (unmarshal_public(blob, &pub, err))
+		return -1;
+	q = &pub.publicArea.unique.ecc;
+	if (pub.publicArea.type != TPM2_ALG_ECC ||
+	    pub.publicArea.parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 ||
+	    q->x.size > 32 || q->y.size > 32)
+		return kt_fail(err, "key", "the TPM key is not an ECC P-256 key");
+	/* Uncompressed SEC1 point; the TPM may drop leading zero bytes. */
+	memset(point, 0, sizeof(point));
+	point[0] = 0x04;
+	memcpy(point + 1 + 32 - q->x.size, q->x.buffer, q->x.size);
+	memcpy(point + 33 + 32 - q->y.size, q->y.buffer, q->y.size);
+	bld = OSSL_PARAM_BLD_new();
+	if (!bld ||
+	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)))
+		goto ssl;
+	params = OSSL_PARAM_BLD_to_param(bld);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		goto ssl;
+	ret = 0;
+	goto out;
+ssl:
+	kt_fail_ssl(err, "key", "the TPM key's point is not a valid P-256 public key");
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return ret;
+}
+
+/*
+ * A restricted key signs only a digest the TPM made, proven by the ticket
+ * of a hash sequence; TPM2_Hash would cap the message at 1024 bytes.
+ */
+static int tpm_digest(struct kt_tpm *tpm, const uint8_t *msg, size_t len,
+		      TPM2B_DIGEST **digest, TPMT_TK_HASHCHECK **ticket, struct kt_err *err)
+{
+	TPM2B_AUTH auth = { 0 };
+	TPM2B_MAX_BUFFER chunk;
+	ESYS_TR seq;
+	TSS2_RC rc;
+	size_t n;
+
+	rc = Esys_HashSequenceStart(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+				    &auth, TPM2_ALG_SHA256, &seq);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_fail(err, "starting a hash sequence", rc);
+	while (len > 0) {
+		n = len < sizeof(chunk.buffer) ? len : sizeof(chunk.buffer);
+		chunk.size = (UINT16)n;
+		memcpy(chunk.buffer, msg, n);
+		rc = Esys_SequenceUpdate(tpm->esys, seq, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+					 ESYS_TR_NONE, &chunk);
+		if (rc != TSS2_RC_SUCCESS) {
+			Esys_FlushContext(tpm->esys, seq);
+			return tss_fail(err, "hashing in the TPM", rc);
+		}
+		msg += n;
+		len -= n;
+	}
+	chunk.size = 0;
+	/* Completing the sequence also flushes it. */
+	rc = Esys_SequenceComplete(tpm->esys, seq, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+				   &chunk, ESYS_TR_RH_OWNER, digest, ticket);
+	if (rc != TSS2_RC_SUCCESS) {
+		Esys_FlushContext(tpm->esys, seq);
+		return tss_fail(err, "completing the hash sequence", rc);
+	}
+	return 0;
+}
+
+static int ecdsa_to_raw(const TPMT_SIGNATURE *sig, uint8_t out[64], struct kt_err *err)
+{
+	const TPM2B_ECC_PARAMETER *r = &sig->signature.ecdsa.signatureR;
+	const TPM2B_ECC_PARAMETER *s = &sig->signature.ecdsa.signatureS;
+
+	if (sig->sigAlg != TPM2_ALG_ECDSA || r->size > 32 || s->size > 32)
+		return kt_fail(err, "signature", "the TPM returned a non-ECDSA P-256 signature");
+	memset(out, 0, 64);
+	memcpy(out + 32 - r->size, r->buffer, r->size);
+	memcpy(out + 64 - s->size, s->buffer, s->size);
+	return 0;
+}
+
+static const TPMT_SIG_SCHEME ecdsa_sha256 = {
+	.scheme = TPM2_ALG_ECDSA,
+	.details.ecdsa.hashAlg = TPM2_ALG_SHA256,
+};
+
+int kt_tpm_sign(struct kt_tpm *tpm, const void *msg, size_t len,
+		uint8_t sig[64], struct kt_err *err)
+{
+	TPMT_TK_HASHCHECK *ticket = NULL;
+	TPMT_SIGNATURE *signature = NULL;
+	TPM2B_DIGEST *digest = NULL;
+	TSS2_RC rc;
+	int ret = -1;
+
+	if (tpm->key == ESYS_TR_NONE)
+		return kt_fail(err, "tpm", "no signing key loaded");
+	if (tpm_digest(tpm, msg, len, &digest, &ticket, err))
+		return -1;
+	rc = Esys_Sign(tpm->esys, tpm->key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+		       digest, &ecdsa_sha256, ticket, &signature);
+	if (rc != TSS2_RC_SUCCESS) {
+		tss_fail(err, "TPM2_Sign", rc);
+		goto out;
+	}
+	ret = ecdsa_to_raw(signature, sig, err);
+out:
+	Esys_Free(signature);
+	Esys_Free(digest);
+	Esys_Free(ticket);
+	return ret;
+}
+
+static void select_pcr(TPML_PCR_SELECTION *sel, unsigned int pcr)
+{
+	memset(sel, 0, sizeof(*sel));
+	sel->count = 1;
+	sel->pcrSelections[0].hash = TPM2_ALG_SHA256;
+	sel->pcrSelections[0].sizeofSelect = 3;
+	sel->pcrSelections[0].pcrSelect[pcr / 8] = (BYTE)(1u << (pcr % 8));
+}
+
+int kt_tpm_pcr_read(struct kt_tpm *tpm, unsigned int pcr, kt_hash value, struct kt_err *err)
+{
+	TPML_PCR_SELECTION sel, *sel_out = NULL;
+	TPML_DIGEST *values = NULL;
+	TSS2_RC rc;
+	int ret = -1;
+
+	if (pcr > 23)
+		return kt_fail(err, "tpm", "PCR %u out of range", pcr);
+	select_pcr(&sel, pcr);
+	rc = Esys_PCR_Read(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
+			   NULL, &sel_out, &values);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_fail(err, "TPM2_PCR_Read", rc);
+	if (values->count != 1 || values->digests[0].size != KT_HASH_LEN) {
+		kt_fail(err, "tpm", "the TPM has no SHA-256 bank for PCR %u", pcr);
+		goto out;
+	}
+	memcpy(value, values->digests[0].buffer, KT_HASH_LEN);
+	ret = 0;
+out:
+	Esys_Free(sel_out);
+	Esys_Free(values);
+	return ret;
+}
+
+int kt_tpm_pcr_extend(struct kt_tpm *tpm, unsigned int pcr, const kt_hash digest,
+		      struct kt_err *err)
+{
+	TPML_DIGEST_VALUES values = { .count = 1 };
+	TSS2_RC rc;
+
+	if (pcr > 23)
+		return kt_fail(err, "tpm", "PCR %u out of range", pcr);
+	values.digests[0].hashAlg = TPM2_ALG_SHA256;
+	memcpy(values.digests[0].digest.sha256, digest, KT_HASH_LEN);
+	rc = Esys_PCR_Extend(tpm->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+			     ESYS_TR_NONE, &values);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_fail(err, "TPM2_PCR_Extend", rc);
+	return 0;
+}
+
+int kt_tpm_quote(struct kt_tpm *tpm, unsigned int pcr, const uint8_t *extra, size_t extra_len,
+		 struct kt_blob *attest, struct kt_blob *sig, struct kt_err *err)
+{
+	TPMT_SIGNATURE *signature = NULL;
+	TPM2B_ATTEST *quoted = NULL;
+	TPML_PCR_SELECTION sel;
+	TPM2B_DATA qualifying;
+	size_t off = 0;
+	TSS2_RC rc;
+	int ret = -1;
+
+	memset(attest, 0, sizeof(*attest));
+	memset(sig, 0, sizeof(*sig));
+	if (tpm->key == ESYS_TR_NONE)
+		return kt_fail(err, "tpm", "no signing key loaded");
+	if (pcr > 23 || extra_len > 32)
+		return kt_fail(err, "tpm", "bad quote request");
+	qualifying.size = (UINT16)extra_len;
+	memcpy(qualifying.buffer, extra, extra_len);
+	select_pcr(&sel, pcr);
+	rc = Esys_Quote(tpm->esys, tpm->key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+			&qualifying, &ecdsa_sha256, &sel, &quoted, &signature);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_fail(err, "TPM2_Quote", rc);
+	attest->data = malloc(quoted->size);
+	sig->data = malloc(sizeof(*signature));
+	if (!attest->data || !sig->data) {
+		kt_fail(err, "tpm", "out of memory");
+		goto out;
+	}
+	memcpy(attest->data, quoted->attestationData, quoted->size);
+	attest->len = quoted->size;
+	if (Tss2_MU_TPMT_SIGNATURE_Marshal(signature, sig->data, sizeof(*signature), &off)) {
+		kt_fail(err, "tpm", "cannot marshal the quote signature");
+		goto out;
+	}
+	sig->len = off;
+	ret = 0;
+out:
+	if (ret) {
+		kt_blob_free(attest);
+		kt_blob_free(sig);
+	}
+	Esys_Free(quoted);
+	Esys_Free(signature);
+	return ret;
+}

@@ -1,0 +1,289 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# End to end: host key in a TPM (swtpm), signed reports, verification and
+# its refusals, launch-configuration trees and launch gating.
+#
+#   kvmtrust --(tcti swtpm:host=127.0.0.1,port=N)--> swtpm socket --tpm2
+#        |                                            (state in $tmp/swtpm,
+#        |  report.jwt, config.jwt                     ctrl on N+1)
+#        v
+#   kvmtrust verify / launch   <- checked independently with openssl(1),
+#                                 tpm2_checkquote(1) and scripts/lib/rfc9162.py
+#
+# swtpm is started here on a free 127.0.0.1 port pair and stopped on exit.
+set -u
+cd "$(dirname "$0")/../.."
+. scripts/lib/tap.sh
+
+K=$PWD/user/kvmtrust
+RFC9162=$PWD/scripts/lib/rfc9162.py
+. scripts/lib/swtpm.sh
+tmp=$(mktemp -d /tmp/kt-attest-sh.XXXXXX)
+
+cleanup() {
+	swtpm_stop
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+run() { echo "# \$ $*"; "$@"; }
+
+# JWS helpers: the parts of a compact serialization, and its claims.
+b64url_dec() { python3 -c 'import base64,sys; s=sys.argv[1]; sys.stdout.buffer.write(base64.urlsafe_b64decode(s+"="*(-len(s)%4)))' "$1"; }
+claim() { b64url_dec "$(cut -d. -f2 "$1")" | jq -r "$2"; }
+
+# Writes the DER ECDSA-Sig-Value of a JWS's r || s signature (openssl asn1parse).
+jws_sig_der() {
+	local hex
+	hex=$(b64url_dec "$(cut -d. -f3 "$1")" | od -An -v -tx1 | tr -d ' \n')
+	printf 'asn1=SEQUENCE:sig\n[sig]\nr=INTEGER:0x%s\ns=INTEGER:0x%s\n' \
+		"${hex:0:64}" "${hex:64:64}" >"$tmp/sig.cnf"
+	openssl asn1parse -genconf "$tmp/sig.cnf" -out "$2" -noout
+}
+
+# Re-encodes the payload with one claim changed, keeping header and signature.
+tamper() {
+	python3 - "$1" "$2" "$3" >"$4" <<'EOF'
+import base64, json, sys
+h, p, s = open(sys.argv[1]).read().strip().split(".")
+c = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+c[sys.argv[2]] = sys.argv[3]
+p = base64.urlsafe_b64encode(json.dumps(c, sort_keys=True, separators=(",", ":")).encode()).decode().rstrip("=")
+print(".".join([h, p, s]))
+EOF
+}
+
+measurement() {
+	printf '{"memory_root":"%s","vcpu_root":"%s","pages":%d,"seq":%d}\n' "$1" "$2" "$3" "$4"
+}
+
+MEM=$(printf 'a%.0s' $(seq 64))
+VCPU=$(printf 'b%.0s' $(seq 64))
+
+tap_plan 42
+
+codes=$(for c in tpm attest verify config launch; do
+	"$K" $c --help >/dev/null 2>&1; printf '%s' $?
+	"$K" $c --no-such-option >/dev/null 2>&1; printf '%s ' $?
+done)
+tap_is "tpm/attest/verify/config/launch: --help exits 0, a bad option 2" "$codes" "02 02 02 02 02 "
+
+if ! swtpm_start "$tmp/swtpm"; then
+	echo "# swtpm could not be started:"; cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
+	for i in $(seq 41); do tap_skip "attest step $i" "swtpm not available"; done
+	exit 0
+fi
+export KVMTRUST_TCTI=$SWTPM_TCTI
+export KVMTRUST_KEY_DIR="$tmp/hostkey"
+echo "# swtpm on 127.0.0.1:$SWTPM_PORT (pid $SWTPM_PID)"
+
+# ---- host key ---------------------------------------------------------------
+tap_ok "tpm init creates a TPM key" run "$K" tpm init --host-id host-a
+tap_is "tpm show says the key is in the TPM" \
+	"$("$K" tpm show --script | cut -f1,2)" "$(printf 'tpm\thost-a')"
+"$K" tpm pubkey >"$tmp/pub.pem"
+tap_ok "tpm pubkey is the saved public key" cmp "$tmp/pub.pem" "$tmp/hostkey/public.pem"
+tap_ok "the TPM-signed CSR verifies with openssl" \
+	run openssl req -in "$tmp/hostkey/host.csr" -verify -noout
+tap_fails_with "tpm init refuses to overwrite a key" "already holds a host key" \
+	"$K" tpm init --host-id host-a
+
+# The host CA certifies the key through its CSR (openssl here as the CA).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+	-subj /CN=test-ca -keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+	-subj /CN=other-ca -keyout "$tmp/other.key" -out "$tmp/other-ca.pem" 2>/dev/null
+tap_ok "the CA issues a certificate from the CSR" \
+	run openssl x509 -req -in "$tmp/hostkey/host.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" \
+	-CAcreateserial -days 1 -out "$tmp/hostkey/cert.pem"
+
+# ---- reports --------------------------------------------------------------------
+measurement "$MEM" "$VCPU" 512 1 >"$tmp/m1.json"
+measurement "$MEM" "$VCPU" 512 2 >"$tmp/m2.json"
+tap_ok "attest signs a report with the TPM key" \
+	run "$K" attest --measurement "$tmp/m1.json" --vm-id vm-1 --nonce n-1 -o "$tmp/r1.jwt"
+tap_is "the report says key tpm and carries a quote" \
+	"$(claim "$tmp/r1.jwt" '[.key, .tpm.pcr, .seq, .memory_root == "'"$MEM"'"] | @tsv')" \
+	"$(printf 'tpm\t23\t1\ttrue')"
+tap_ok "round trip: verify with the CA, nonce and last-seen file" \
+	run "$K" verify "$tmp/r1.jwt" --ca "$tmp/ca.pem" --nonce n-1 --last-seen "$tmp/last.json" \
+	--require-tpm --expect-memory-root "$MEM" --expect-vcpu-root "$VCPU"
+
+# The JWS signature, checked by openssl alone from the exported public key.
+cut -d. -f1,2 "$tmp/r1.jwt" | tr -d '\n' >"$tmp/r1.input"
+jws_sig_der "$tmp/r1.jwt" "$tmp/r1.sig.der"
+tap_ok "TPM-made ES256 signature verifies with openssl dgst" \
+	run openssl dgst -sha256 -verify "$tmp/pub.pem" -signature "$tmp/r1.sig.der" "$tmp/r1.input"
+
+# The quote, checked by tpm2_checkquote: signature, PCR value and that its
+# qualifying data is this report's digest (claims without "tpm", sorted, compact).
+digest=$(b64url_dec "$(cut -d. -f2 "$tmp/r1.jwt")" |
+	jq -cS 'del(.tpm)' | tr -d '\n' | sha256sum | cut -d' ' -f1)
+b64url_dec "$(claim "$tmp/r1.jwt" .tpm.quote)" >"$tmp/quote.bin"
+b64url_dec "$(claim "$tmp/r1.jwt" .tpm.quote_sig)" >"$tmp/quote.sig"
+claim "$tmp/r1.jwt" .tpm.pcr_value | xxd -r -p >"$tmp/pcr.bin"
+tap_ok "TPM quote verifies with tpm2_checkquote (signature, PCR 23, report digest)" \
+	run tpm2_checkquote -u "$tmp/pub.pem" -m "$tmp/quote.bin" -s "$tmp/quote.sig" \
+	-f "$tmp/pcr.bin" -l sha256:23 -g sha256 -q "$digest"
+want_pcr=$(printf '%s%s' "$(claim "$tmp/r1.jwt" .tpm.pcr_prev)" "$digest" | xxd -r -p |
+	sha256sum | cut -d' ' -f1)
+tap_is "PCR 23 = SHA-256(previous value || report digest)" \
+	"$(claim "$tmp/r1.jwt" .tpm.pcr_value)" "$want_pcr"
+tap_is "the TPM's PCR 23 now holds that value" \
+	"$("$K" tpm show --json | jq -r .pcr_value)" "$want_pcr"
+
+tap_is "no transient object is left loaded in the TPM" \
+	"$(TPM2TOOLS_TCTI=$SWTPM_TCTI tpm2_getcap handles-transient 2>&1)" ""
+
+# ---- refusals, each by name -------------------------------------------------
+tap_fails_with "replayed report refused (replay)" "refused: replay" \
+	"$K" verify "$tmp/r1.jwt" --ca "$tmp/ca.pem" --last-seen "$tmp/last.json"
+tamper "$tmp/r1.jwt" memory_root "$VCPU" "$tmp/tampered.jwt"
+tap_fails_with "tampered report refused (signature)" "refused: signature" \
+	"$K" verify "$tmp/tampered.jwt" --key "$tmp/pub.pem"
+KVMTRUST_KEY_DIR="$tmp/softkey" "$K" tpm init --software --host-id host-a 2>/dev/null
+tap_fails_with "wrong key refused (signature)" "refused: signature" \
+	"$K" verify "$tmp/r1.jwt" --key "$tmp/softkey/public.pem"
+tap_fails_with "certificate from another CA refused (chain)" "refused: chain" \
+	"$K" verify "$tmp/r1.jwt" --ca "$tmp/other-ca.pem"
+tap_fails_with "stale nonce refused (nonce)" "refused: nonce" \
+	"$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --nonce n-2
+tap_fails_with "wrong expected memory root refused (memory_root)" "refused: memory_root" \
+	"$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --expect-memory-root "$VCPU"
+"$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --nonce n-2 >/dev/null 2>&1
+tap_is "verify's exit status for a refusal is 10" "$?" 10
+tap_ok "the next measurement's report is accepted after the replay state" \
+	sh -c "'$K' attest --measurement '$tmp/m2.json' --vm-id vm-1 -o '$tmp/r2.jwt' &&
+	       '$K' verify '$tmp/r2.jwt' --ca '$tmp/ca.pem' --last-seen '$tmp/last.json'"
+
+# The quote orders a host's reports: one for another VM, signed earlier but
+# presented after a later one, is refused by the TPM clock.
+measurement "$MEM" "$VCPU" 512 1 >"$tmp/mb.json"
+"$K" attest --measurement "$tmp/mb.json" --vm-id vm-early -o "$tmp/early.jwt"
+sleep 0.2
+"$K" attest --measurement "$tmp/mb.json" --vm-id vm-late -o "$tmp/late.jwt"
+"$K" verify "$tmp/late.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/order.json" >/dev/null
+tap_fails_with "an older report of the host presented late is refused (replay, TPM clock)" \
+	"refused: replay: TPM clock of host host-a went backwards" \
+	"$K" verify "$tmp/early.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/order.json"
+
+# Output onto a FIFO is written through, never renamed over (nor /dev/null).
+mkfifo "$tmp/fifo"
+cat "$tmp/fifo" >"$tmp/from-fifo" &
+"$K" attest --measurement "$tmp/m2.json" --vm-id vm-fifo -o "$tmp/fifo"
+wait $!
+tap_is "attest -o FIFO writes through it and leaves the FIFO" \
+	"$(test -p "$tmp/fifo" && echo fifo) $(cut -d. -f1 "$tmp/from-fifo" | head -c 3)" "fifo eyJ"
+tap_fails_with "a last-seen path that is not a regular file is refused" \
+	"refused: replay: .* is not a regular file" \
+	"$K" verify "$tmp/r2.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/fifo"
+
+# ---- software fallback ------------------------------------------------------
+KVMTRUST_KEY_DIR="$tmp/softkey" "$K" attest --measurement "$tmp/m1.json" --vm-id vm-1 \
+	-o "$tmp/soft.jwt"
+tap_is "a software-key report says so and has no quote" \
+	"$(claim "$tmp/soft.jwt" '[.key, (.tpm == null)] | @tsv')" "$(printf 'software\ttrue')"
+tap_fails_with "a TPM-requiring verifier refuses it (key)" "refused: key" \
+	"$K" verify "$tmp/soft.jwt" --key "$tmp/softkey/public.pem" --require-tpm
+
+if [ -e /sys/module/kvmtrust ]; then
+	tap_skip "attest --pid without the module says unavailable" "kvmtrust.ko is loaded here"
+else
+	"$K" attest --pid $$ --vm-id vm-1 >/dev/null 2>"$tmp/pid.err"
+	tap_is "attest --pid without kvmtrust.ko exits 5 (unavailable)" \
+		"$? $(grep -c 'module is not loaded' "$tmp/pid.err")" "5 1"
+fi
+
+# ---- launch configuration ---------------------------------------------------
+cfg=$tmp/cfg
+mkdir -p "$cfg"
+head -c 5000000 /dev/urandom >"$cfg/disk.img"
+printf 'firmware\n' >"$cfg/bios.bin"
+printf 'bash 5.2.15\nopenssl 3.0.17\n' >"$cfg/packages.txt"
+cat >"$cfg/vm.json" <<EOF
+{"memory_mib": 2048, "vcpus": 2, "vcpu_pinning": ["2", "3"],
+ "nics": [{"mac": "52:54:00:12:34:56", "vlan": 100}],
+ "disks": ["disk.img"], "bootloader": "bios.bin",
+ "kernel_cmdline": "console=ttyS0 root=/dev/vda1",
+ "package_manifest": "packages.txt"}
+EOF
+cat >"$cfg/vm.xml" <<EOF
+<domain type='kvm'><name>vm-1</name><memory unit='MiB'>2048</memory><vcpu>2</vcpu>
+  <cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/></cputune>
+  <os><type>hvm</type><loader>bios.bin</loader><cmdline>console=ttyS0 root=/dev/vda1</cmdline></os>
+  <devices><disk type='file' device='disk'><source file='disk.img'/></disk>
+  <interface type='bridge'><mac address='52:54:00:12:34:56'/><vlan><tag id='100'/></vlan></interface>
+  </devices></domain>
+EOF
+
+"$K" config measure "$cfg/vm.json" --json >"$tmp/tree.json"
+root=$(jq -r .root "$tmp/tree.json")
+# Leaf data = name NUL value (jq cannot emit NUL, so python builds it).
+leaves=$(python3 -c '
+import json, sys
+for p in json.load(open(sys.argv[1]))["params"]:
+    print((p["name"] + "\0" + p["value"]).encode().hex())' "$tmp/tree.json")
+# shellcheck disable=SC2086
+tap_is "config root recomputed independently by rfc9162.py" \
+	"$(python3 "$RFC9162" root $leaves)" "$root"
+tap_is "disk.0.sha256 is sha256sum of the image" \
+	"$(jq -r '.params[] | select(.name == "disk.0.sha256") .value' "$tmp/tree.json")" \
+	"$(sha256sum "$cfg/disk.img" | cut -d' ' -f1)"
+idx=$(jq '.params | map(.name) | index("nic.0.mac")' "$tmp/tree.json")
+# shellcheck disable=SC2086
+tap_is "nic.0.mac's inclusion proof matches rfc9162.py's audit path" \
+	"$(jq -r ".params[$idx].proof[]" "$tmp/tree.json")" \
+	"$(python3 "$RFC9162" path "$idx" $leaves)"
+tap_is "libvirt XML (+ package manifest) gives the same root as the JSON" \
+	"$("$K" config measure "$cfg/vm.xml" --package-manifest "$cfg/packages.txt" --json | jq -r .root)" \
+	"$root"
+
+# The VMM stand-in records that it ran; launch must exec it only when attested.
+cat >"$cfg/fake-vmm" <<EOF
+#!/bin/sh
+echo "\$*" >"$cfg/vmm-ran"
+EOF
+chmod +x "$cfg/fake-vmm"
+qemu_args=(-m 2G -smp 2 -bios "$cfg/bios.bin" -drive "file=$cfg/disk.img,if=virtio"
+	-device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56" -append "console=ttyS0")
+tap_ok "config attest signs the QEMU configuration" \
+	run "$K" config attest --vm-id vm-1 -o "$tmp/config.jwt" --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}"
+qroot=$(claim "$tmp/config.jwt" .config_root)
+tap_is "the attestation's root is config measure's root" \
+	"$("$K" config measure --json --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}" | jq -r .root)" "$qroot"
+tap_ok "verify accepts the launch-config attestation" \
+	run "$K" verify "$tmp/config.jwt" --ca "$tmp/ca.pem" --kind launch-config --expect-config-root "$qroot"
+
+launch() { "$K" launch --expect "$qroot" --attestation "$tmp/config.jwt" --ca "$tmp/ca.pem" -- "$@"; }
+rm -f "$cfg/vmm-ran"
+launch "$cfg/fake-vmm" "${qemu_args[@]}" 2>&1 | tap_diag
+tap_is "launch execs the VMM with the attested configuration" \
+	"$(cut -d' ' -f1,2 "$cfg/vmm-ran" 2>/dev/null)" "-m 2G"
+rm -f "$cfg/vmm-ran"
+changed_mac=("${qemu_args[@]}")
+changed_mac[9]="virtio-net-pci,netdev=n0,mac=52:54:00:12:34:57"
+tap_fails_with "launch refuses a changed MAC, naming nic.0.mac" \
+	"refused: config: nic.0.mac: attested 52:54:00:12:34:56, launching 52:54:00:12:34:57" \
+	launch "$cfg/fake-vmm" "${changed_mac[@]}"
+cp "$cfg/disk.img" "$cfg/disk2.img"
+printf 'x' | dd of="$cfg/disk2.img" bs=1 seek=4096 conv=notrunc status=none
+changed_disk=("${qemu_args[@]}")
+changed_disk[7]="file=$cfg/disk2.img,if=virtio"
+tap_fails_with "launch refuses a changed disk image, naming disk.0.sha256" \
+	"refused: config: disk.0.sha256: attested" \
+	launch "$cfg/fake-vmm" "${changed_disk[@]}"
+# The same gate for a libvirt-defined VM: the JSON's attestation admits the
+# equivalent domain XML, and a changed VLAN tag is named.
+"$K" config attest "$cfg/vm.json" -o "$tmp/json.jwt" 2>/dev/null
+sed "s/tag id='100'/tag id='101'/" "$cfg/vm.xml" >"$cfg/vm-vlan.xml"
+tap_ok "launch --config domain.xml runs with the JSON's attestation (same root)" \
+	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --ca "$tmp/ca.pem" \
+	--config "$cfg/vm.xml" --package-manifest "$cfg/packages.txt" -- true
+tap_fails_with "launch --config refuses a changed VLAN, naming nic.0.vlan" \
+	"refused: config: nic.0.vlan: attested 100, launching 101" \
+	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --ca "$tmp/ca.pem" \
+	--config "$cfg/vm-vlan.xml" --package-manifest "$cfg/packages.txt" -- "$cfg/fake-vmm"
+tap_is "the refused launches never ran the VMM" "$(test -e "$cfg/vmm-ran" && echo ran)" ""
+
+tap_done

@@ -1,0 +1,36 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The measurement commands' command line, on the host (no module needed):
+#
+#   kvmtrust {info,vm,measure} --help        -> 0, usage on stdout
+#   bad usage                                -> 2, usage on stderr
+#   a pid that is not a VMM / does not exist -> 3, says so
+#
+# Measuring real guests is tested in the 6.1 VM (selftests/, scripts/vmtest).
+cd "$(dirname "$0")/../.."
+. scripts/lib/tap.sh
+K=user/kvmtrust
+
+status() { "$@" >/dev/null 2>&1; echo $?; }
+module_loaded() { [ -d /sys/module/kvmtrust ]; }
+
+tap_plan 12
+tap_is "info --help exits 0" "$(status $K info --help)" 0
+tap_ok "vm --help prints usage" bash -c "$K vm --help | grep -q 'vm attach --pid PID'"
+tap_ok "measure --help prints usage" bash -c "$K measure --help | grep -q -- '--no-vcpus'"
+tap_is "measure without a target is a usage error" "$(status $K measure)" 2
+tap_is "measure with --pid and --vm is a usage error" "$(status $K measure --pid 1 --vm 1)" 2
+tap_fails_with "measure --pid refuses a non-number" "invalid pid 'abc'" $K measure --pid abc
+tap_fails_with "measure --vm refuses 0" "invalid vm id '0'" $K measure --vm 0
+tap_is "unknown vm command is a usage error" "$(status $K vm frobnicate)" 2
+tap_is "vm attach needs --pid or --fd" "$(status $K vm attach)" 2
+tap_is "vm detach needs an id or --pid" "$(status $K vm detach)" 2
+if module_loaded; then
+	tap_skip "without the module, info says how to load it" "kvmtrust.ko is loaded here"
+	tap_skip "without the module, measure exits 5" "kvmtrust.ko is loaded here"
+else
+	tap_fails_with "without the module, info says how to load it" "modprobe kvmtrust" $K info
+	tap_is "without the module, measure exits 5" "$(status $K measure --pid $$)" 5
+fi
+tap_done
