@@ -43,7 +43,7 @@ mkdir -p /host/tmp/results
 mount --bind /results /host/tmp/results
 hostname kvmtrust-vm
 # A task stuck in the kernel ends the run with its stack instead of a timeout.
-echo 60 > /proc/sys/kernel/hung_task_timeout_secs
+echo 120 > /proc/sys/kernel/hung_task_timeout_secs
 echo 1 > /proc/sys/kernel/hung_task_panic
 
 case "$mode" in
