@@ -24,25 +24,6 @@ FIXTURE(vmm) {
 	uint32_t vm_id;
 };
 
-/* Attaches the VMM's VM and vCPUs through fds duplicated with pidfd_getfd. */
-static int attach_by_pid(struct kt_genl *g, struct kt_vmm *v, uint32_t *id)
-{
-	int vm_fd, vcpu_fds[KT_MAX_VCPUS], ret;
-	unsigned int i;
-
-	vm_fd = kt_vmm_getfd(v, v->vm_fd);
-	if (vm_fd < 0)
-		return vm_fd;
-	for (i = 0; i < v->nr_vcpus; i++)
-		vcpu_fds[i] = kt_vmm_getfd(v, v->vcpu_fds[i]);
-	ret = kt_genl_attach(g, vm_fd, vcpu_fds, v->nr_vcpus, id);
-	/* The module holds its own references: ours can go. */
-	close(vm_fd);
-	for (i = 0; i < v->nr_vcpus; i++)
-		close(vcpu_fds[i]);
-	return ret;
-}
-
 FIXTURE_SETUP(vmm)
 {
 	uint32_t seed = kt_seed_from_env();
@@ -55,7 +36,7 @@ FIXTURE_SETUP(vmm)
 	KT_GENL_OPEN_OR_SKIP(&self->g);
 	TH_LOG("seed %u (KT_SEED=%u reproduces)", seed, seed);
 	ASSERT_EQ(0, kt_vmm_start(&self->v, seed, "--vcpus 2"));
-	ret = attach_by_pid(&self->g, &self->v, &self->vm_id);
+	ret = kt_vmm_attach(&self->v, &self->g, &self->vm_id);
 	ASSERT_EQ(0, ret) TH_LOG("attach: %s, extack '%s'", strerror(-ret), self->g.extack);
 }
 
@@ -216,30 +197,19 @@ TEST_F(vmm, poke_moves_only_memory_root)
 	assert_matches_vmm_view(_metadata, &self->v, &after);
 }
 
-static bool listed(struct kt_genl *g, uint32_t id)
-{
-	uint32_t ids[KT_MAX_REPLIES];
-	int n = kt_genl_list(g, ids, KT_MAX_REPLIES), i;
-
-	for (i = 0; i < n; i++)
-		if (ids[i] == id)
-			return true;
-	return false;
-}
-
 /* The module drops a VM whose process is gone; give it a moment. */
 static bool dropped_soon(struct kt_genl *g, uint32_t id)
 {
 	int i;
 
-	for (i = 0; i < 100 && listed(g, id); i++)
+	for (i = 0; i < 100 && kt_genl_listed(g, id); i++)
 		usleep(50 * 1000);
-	return !listed(g, id);
+	return !kt_genl_listed(g, id);
 }
 
 TEST_F(vmm, vmm_exit_drops_the_vm)
 {
-	ASSERT_TRUE(listed(&self->g, self->vm_id));
+	ASSERT_TRUE(kt_genl_listed(&self->g, self->vm_id));
 	kt_vmm_stop(&self->v);
 	ASSERT_TRUE(dropped_soon(&self->g, self->vm_id));
 }
@@ -279,7 +249,7 @@ TEST_F_TIMEOUT(vmm, vmm_killed_while_measuring, 120)
 	int status, delay_ms = self->v.seed % 400;
 
 	ASSERT_EQ(0, kt_vmm_start(&big, self->v.seed, "--extra-mib 32"));
-	ASSERT_EQ(0, attach_by_pid(&self->g, &big, &id)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(0, kt_vmm_attach(&big, &self->g, &id)) TH_LOG("%s", self->g.extack);
 	child = fork();
 	ASSERT_LE(0, child);
 	if (!child) {
@@ -302,7 +272,7 @@ TEST_F_TIMEOUT(vmm, vmm_killed_while_measuring, 120)
 	ASSERT_EQ(0, WEXITSTATUS(status));
 	ASSERT_TRUE(dropped_soon(&self->g, id));
 	/* The module still serves the other VM. */
-	ASSERT_TRUE(listed(&self->g, self->vm_id));
+	ASSERT_TRUE(kt_genl_listed(&self->g, self->vm_id));
 }
 
 TEST_F(vmm, detach_then_measure_is_refused)
@@ -316,7 +286,7 @@ TEST_F(vmm, detach_then_measure_is_refused)
 	{
 		uint32_t old = self->vm_id;
 
-		ASSERT_EQ(0, attach_by_pid(&self->g, &self->v, &self->vm_id));
+		ASSERT_EQ(0, kt_vmm_attach(&self->v, &self->g, &self->vm_id));
 		ASSERT_NE(old, self->vm_id);
 	}
 }
