@@ -49,8 +49,8 @@ echo 1 > /proc/sys/kernel/hung_task_panic
 case "$mode" in
 shell)
 	echo "vm-init: host / at /, repo at $REPO, results in /tmp/results; exit to power off"
-	chroot /host /usr/bin/env -i TERM=linux HOME=/root PATH="$PATH" \
-		/bin/sh -c "cd '$REPO' && exec setsid -c /bin/bash -i" < /dev/console > /dev/console 2>&1
+	chroot /host /usr/bin/env -i TERM=linux HOME=/root PATH="$PATH" PS1='kvmtrust-vm:\w# ' \
+		/bin/sh -c "cd '$REPO' && exec setsid -c /bin/bash --norc -i" < /dev/console > /dev/console 2>&1
 	;;
 *)
 	chroot /host /usr/bin/env -i HOME=/root PATH="$PATH" KT_SEED="$KT_SEED" \
