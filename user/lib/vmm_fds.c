@@ -80,8 +80,11 @@ static int scan_fds(pid_t pid, struct scan *s, struct kt_err *err)
 	if (!dir) {
 		if (errno == ENOENT)
 			return fail(err, -ESRCH, "No process with pid %d", (int)pid);
-		return fail(err, errno == EACCES ? -EPERM : -errno,
-			    "Unable to read %s: %s", dir_path, strerror(errno));
+		if (errno == EACCES || errno == EPERM)
+			return fail(err, -EPERM,
+				    "Not permitted to read %s: run as root", dir_path);
+		return fail(err, -errno, "Unable to read %s: %s", dir_path,
+			    strerror(errno));
 	}
 	while (!ret && (d = readdir(dir))) {
 		if (d->d_name[0] == '.')
