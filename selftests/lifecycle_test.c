@@ -275,6 +275,58 @@ TEST_F_TIMEOUT(vmm, vmm_killed_while_measuring, 120)
 	ASSERT_TRUE(kt_genl_listed(&self->g, self->vm_id));
 }
 
+/*
+ * Two processes measuring one paused VM at once: each answer is the same
+ * root or a clean EBUSY, never a mixed-up tree.
+ */
+static int measure_rounds(uint32_t id, const uint8_t *want, int rounds)
+{
+	struct kt_measurement m;
+	struct kt_genl g;
+	int i, ret, busy = 0;
+
+	if (kt_genl_open(&g))
+		return -1;
+	for (i = 0; i < rounds; i++) {
+		ret = kt_genl_measure(&g, id, KVMTRUST_MEASURE_F_NO_VCPUS, &m);
+		if (ret == -EBUSY && strstr(g.extack, "another measurement of this vm is running")) {
+			busy++;
+			continue;
+		}
+		if (ret || memcmp(m.memory_root, want, KVMTRUST_HASH_LEN)) {
+			fprintf(stderr, "# round %d: %s, extack '%s'\n", i, strerror(-ret), g.extack);
+			busy = -1;
+			break;
+		}
+	}
+	kt_genl_close(&g);
+	return busy;
+}
+
+TEST_F_TIMEOUT(vmm, concurrent_measurements_agree_or_are_busy, 120)
+{
+	struct kt_measurement first;
+	struct kt_vmm big;
+	int status, busy;
+	uint32_t id;
+	pid_t child;
+
+	ASSERT_EQ(0, kt_vmm_start(&big, self->v.seed, "--extra-mib 16"));
+	ASSERT_EQ(0, kt_vmm_attach(&big, &self->g, &id)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(0, kt_genl_measure(&self->g, id, KVMTRUST_MEASURE_F_NO_VCPUS, &first));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child)
+		_exit(measure_rounds(id, first.memory_root, 4) < 0);
+	busy = measure_rounds(id, first.memory_root, 4);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_LE(0, busy);
+	TH_LOG("%d of 4 measurements here found the other one running", busy);
+	kt_genl_detach(&self->g, id);
+	kt_vmm_stop(&big);
+}
+
 TEST_F(vmm, detach_then_measure_is_refused)
 {
 	struct kt_measurement m;

@@ -95,7 +95,7 @@ vm_boot() {
 	# TCG on a busy host starves vCPU threads for seconds: the lockup and
 	# RCU stall detectors would report that as a kernel bug, so they are
 	# off; hung tasks still panic (scripts/lib/vm-init.sh).
-	local append="console=ttyS0 panic=-1 panic_on_warn=1 loglevel=5 rdinit=/init"
+	local append="console=ttyS0 panic=-1 panic_on_warn=1 loglevel=5 rdinit=/init sysrq_always_enabled"
 	append+=" nowatchdog rcupdate.rcu_cpu_stall_suppress=1 kvmtrust.mode=$mode"
 	local qemu=(
 		"${VMTEST_QEMU:-qemu-system-x86_64}" -accel tcg -cpu EPYC,+svm
@@ -109,16 +109,43 @@ vm_boot() {
 		"${qemu[@]}"
 		return $?
 	fi
+	"${qemu[@]}" -monitor "unix:$dir/monitor,server=on,wait=off" \
+		< /dev/null > "$dir/console.log" 2>&1 &
+	local pid=$! waited=0 tailer=
 	if [ "${V:-0}" = 1 ]; then
-		timeout --foreground -k 10 "$timeout" "${qemu[@]}" < /dev/null 2>&1 |
-			tee "$dir/console.log" >&2
-		rc=${PIPESTATUS[0]}
-	else
-		timeout -k 10 "$timeout" "${qemu[@]}" < /dev/null > "$dir/console.log" 2>&1
-		rc=$?
+		tail -n +1 -f "$dir/console.log" >&2 &
+		tailer=$!
 	fi
-	[ "$rc" -eq 124 ] && vm_log "timed out after ${timeout}s (VMTEST_TIMEOUT)"
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ "$waited" -ge "$timeout" ]; then
+			# A livelocked kernel runs no userspace timeout: ask it for
+			# its stacks (sysrq w: blocked tasks, l: every CPU) first.
+			vm_log "timed out after ${timeout}s (VMTEST_TIMEOUT); stacks in console.log"
+			vm_monitor "$dir" "sendkey alt-sysrq-w" "sendkey alt-sysrq-l"
+			sleep 10
+			kill "$pid" 2>/dev/null
+			break
+		fi
+		sleep 1
+		waited=$((waited + 1))
+	done
+	wait "$pid"
+	rc=$?
+	[ "$waited" -ge "$timeout" ] && rc=124
+	[ -n "$tailer" ] && kill "$tailer" 2>/dev/null
 	return "$rc"
+}
+
+# vm_monitor DIR CMD...: human monitor commands to a running VM.
+vm_monitor() {
+	python3 - "$@" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1] + "/monitor")
+for cmd in sys.argv[2:]:
+    s.sendall((cmd + "\n").encode())
+    time.sleep(2)
+PY
 }
 
 # Kernel trouble in a log: prints the matching lines, fails if any.
