@@ -11,7 +11,8 @@
 #   vm_boot WORKDIR MODE    MODE: tests | demo | shell; returns qemu's status
 #
 # Environment: VMTEST_TIMEOUT (seconds, default 600), VMTEST_MEM (2G),
-# VMTEST_SMP (2), VMTEST_QEMU (qemu-system-x86_64), V=1 streams the console.
+# VMTEST_SMP (2), VMTEST_TCG_THREAD (single; multi for MTTCG), VMTEST_QEMU
+# (qemu-system-x86_64), V=1 streams the console.
 
 VM_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VM_MODULES="virtio_pci 9pnet_virtio 9p kvm_amd"
@@ -97,8 +98,10 @@ vm_boot() {
 	# off; hung tasks still panic (scripts/lib/vm-init.sh).
 	local append="console=ttyS0 panic=-1 panic_on_warn=1 loglevel=5 rdinit=/init sysrq_always_enabled"
 	append+=" nowatchdog rcupdate.rcu_cpu_stall_suppress=1 kvmtrust.mode=$mode"
+	# Single-threaded TCG: on a small busy host MTTCG starved one vCPU thread
+	# until SRCU grace periods stalled, and ran the suite 2-3 times slower.
 	local qemu=(
-		"${VMTEST_QEMU:-qemu-system-x86_64}" -accel tcg -cpu EPYC,+svm
+		"${VMTEST_QEMU:-qemu-system-x86_64}" -accel "tcg,thread=${VMTEST_TCG_THREAD:-single}" -cpu EPYC,+svm
 		-m "${VMTEST_MEM:-2G}" -smp "${VMTEST_SMP:-2}" -nographic -no-reboot -nic none
 		-kernel "$VM_KERNEL" -initrd "$dir/initramfs.cpio" -append "$append"
 		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap
