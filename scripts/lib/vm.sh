@@ -98,8 +98,9 @@ vm_boot() {
 	# off; hung tasks still panic (scripts/lib/vm-init.sh).
 	local append="console=ttyS0 panic=-1 panic_on_warn=1 loglevel=5 rdinit=/init sysrq_always_enabled"
 	append+=" nowatchdog rcupdate.rcu_cpu_stall_suppress=1 kvmtrust.mode=$mode"
-	# Single-threaded TCG: on a small busy host MTTCG starved one vCPU thread
-	# until SRCU grace periods stalled, and ran the suite 2-3 times slower.
+	# Single-threaded TCG: on a small busy host MTTCG ran the suite 2-3
+	# times slower and sometimes left the guest kernel stuck
+	# (Documentation/testing.rst, Timings).
 	local qemu=(
 		"${VMTEST_QEMU:-qemu-system-x86_64}" -accel "tcg,thread=${VMTEST_TCG_THREAD:-single}" -cpu EPYC,+svm
 		-m "${VMTEST_MEM:-2G}" -smp "${VMTEST_SMP:-2}" -nographic -no-reboot -nic none
