@@ -37,8 +37,21 @@ mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
 mount -t debugfs debugfs /host/sys/kernel/debug
 mount -t tracefs tracefs /host/sys/kernel/tracing
-mount -t tmpfs tmpfs /host/tmp
-mount -t tmpfs tmpfs /host/run
+# Private /tmp and /run; a repository cloned under one of them stays visible.
+for d in /tmp /run; do
+	case "$REPO/" in
+	"$d"/*)
+		mkdir -p /repo
+		mount --bind "/host$REPO" /repo
+		mount -t tmpfs tmpfs "/host$d"
+		mkdir -p "/host$REPO"
+		mount --bind /repo "/host$REPO"
+		;;
+	*)
+		mount -t tmpfs tmpfs "/host$d"
+		;;
+	esac
+done
 mkdir -p /host/tmp/results
 mount --bind /results /host/tmp/results
 hostname kvmtrust-vm
