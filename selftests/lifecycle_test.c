@@ -146,6 +146,10 @@ TEST_F(vmm, running_guest_is_refused_until_paused)
 	ASSERT_STREQ("ok running", reply);
 	ASSERT_REFUSED(&self->g, kt_genl_measure(&self->g, self->vm_id, 0, &m), EBUSY,
 		       "a vcpu is running; pause the guest");
+	/* measurement.rst: with --no-vcpus no vCPU is probed, memory is hashed. */
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, KVMTRUST_MEASURE_F_NO_VCPUS, &m))
+		TH_LOG("%s", self->g.extack);
+	ASSERT_FALSE(m.has_vcpu_root);
 	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "pause"));
 	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &m)) TH_LOG("%s", self->g.extack);
 	assert_matches_vmm_view(_metadata, &self->v, &m);
