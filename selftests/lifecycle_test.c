@@ -331,6 +331,67 @@ TEST_F_TIMEOUT(vmm, concurrent_measurements_agree_or_are_busy, 120)
 	kt_vmm_stop(&big);
 }
 
+/*
+ * Memslots added after attach count: one in the gap between the two
+ * existing slots and one above 4 GiB, both created last, so only ordering
+ * by guest physical address matches the VMM's dump.
+ */
+TEST_F(vmm, memslots_added_later_are_measured_in_gpa_order)
+{
+	struct kt_measurement before, after;
+	char reply[128];
+
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &before));
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, reply, sizeof(reply), "addslot 5 %#x %#x",
+				KT_LOW_GPA + KT_LOW_SIZE, KT_PAGE_SIZE * 2)) TH_LOG("%s", reply);
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, reply, sizeof(reply), "addslot 3 0x100000000 %#x",
+				KT_PAGE_SIZE)) TH_LOG("%s", reply);
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "poke 0x10000 0x5a"));
+	self->v.pages += 3;
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &after)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(before.pages + 3, after.pages);
+	ASSERT_HASH_NE(before.memory_root, after.memory_root);
+	assert_matches_vmm_view(_metadata, &self->v, &after);
+}
+
+/*
+ * Detaching while another process measures: the measurement completes or
+ * fails cleanly; the module never touches the VM after it let it go.
+ */
+TEST_F_TIMEOUT(vmm, detach_while_measuring, 120)
+{
+	struct kt_vmm big;
+	int status, ret;
+	uint32_t id;
+	pid_t child;
+
+	ASSERT_EQ(0, kt_vmm_start(&big, self->v.seed, "--extra-mib 32"));
+	ASSERT_EQ(0, kt_vmm_attach(&big, &self->g, &id)) TH_LOG("%s", self->g.extack);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		struct kt_measurement m;
+		struct kt_genl g;
+
+		if (kt_genl_open(&g))
+			_exit(2);
+		while (!(ret = kt_genl_measure(&g, id, 0, &m)))
+			;
+		fprintf(stderr, "# measuring ended: %s, extack '%s'\n", strerror(-ret), g.extack);
+		_exit((ret == -ENOENT || ret == -ENODEV) && g.extack[0] ? 0 : 1);
+	}
+	usleep((self->v.seed % 300) * 1000);
+	ret = kt_genl_detach(&self->g, id);
+	ASSERT_EQ(0, ret) TH_LOG("detach: %s, extack '%s'", strerror(-ret), self->g.extack);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_FALSE(kt_genl_listed(&self->g, id));
+	/* The VMM is unharmed and can be attached again. */
+	ASSERT_EQ(0, kt_vmm_attach(&big, &self->g, &id));
+	kt_genl_detach(&self->g, id);
+	kt_vmm_stop(&big);
+}
+
 TEST_F(vmm, detach_then_measure_is_refused)
 {
 	struct kt_measurement m;
