@@ -103,21 +103,37 @@ void kt_vcpu_state(uint32_t vcpu_id, const struct kvm_regs *r, const struct kvm_
 	kt_assert(w.p - out == KT_VCPU_STATE_LEN, "vCPU state is %zd bytes", w.p - out);
 }
 
-void kt_vcpu_root(struct kt_vm *vm, kt_hash root)
+void kt_vcpu_leaves(struct kt_vm *vm, kt_hash *leaves, bool by_id)
 {
 	uint8_t state[KT_VCPU_STATE_LEN];
-	kt_hash leaves[KT_MAX_VCPUS];
+	struct kt_vcpu *order[KT_MAX_VCPUS], *t;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
-	unsigned int i;
+	unsigned int i, j;
 
-	/* kt_vm creates vCPUs in id order, which is the leaf order. */
+	for (i = 0; i < vm->nr_vcpus; i++)
+		order[i] = &vm->vcpus[i];
+	/* Insertion sort by KVM_CREATE_VCPU id: the documented leaf order. */
+	for (i = 1; by_id && i < vm->nr_vcpus; i++) {
+		for (j = i; j > 0 && order[j - 1]->id > order[j]->id; j--) {
+			t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	}
 	for (i = 0; i < vm->nr_vcpus; i++) {
-		kt_vcpu_get_regs(&vm->vcpus[i], &regs);
-		kt_vcpu_get_sregs(&vm->vcpus[i], &sregs);
-		kt_vcpu_state(vm->vcpus[i].id, &regs, &sregs, state);
+		kt_vcpu_get_regs(order[i], &regs);
+		kt_vcpu_get_sregs(order[i], &sregs);
+		kt_vcpu_state(order[i]->id, &regs, &sregs, state);
 		kt_merkle_leaf_hash(state, sizeof(state), leaves[i]);
 	}
+}
+
+void kt_vcpu_root(struct kt_vm *vm, kt_hash root)
+{
+	kt_hash leaves[KT_MAX_VCPUS];
+
+	kt_vcpu_leaves(vm, leaves, true);
 	kt_merkle_root(leaves, vm->nr_vcpus, root);
 }
 
