@@ -192,6 +192,36 @@ TEST_F(nl, attribute_beyond_the_family)
 		       "Unknown attribute type");
 }
 
+TEST_F(nl, malformed_vcpu_fds_nest)
+{
+	struct nl_msg *msg = request(&self->g, KVMTRUST_CMD_VM_ATTACH);
+	struct nlattr *nest;
+
+	/* A vCPU fd that is a u64. */
+	nla_put_u32(msg, KVMTRUST_A_VM_FD, self->vm->fd);
+	nest = nla_nest_start(msg, KVMTRUST_A_VCPU_FDS);
+	nla_put_u64(msg, KVMTRUST_VCPU_A_FD, self->vm->vcpus[0].fd);
+	nla_nest_end(msg, nest);
+	ASSERT_REFUSED(&self->g, kt_genl_request(&self->g, msg), EINVAL,
+		       "invalid attribute length");
+
+	/* An attribute type the nest does not define. */
+	msg = request(&self->g, KVMTRUST_CMD_VM_ATTACH);
+	nla_put_u32(msg, KVMTRUST_A_VM_FD, self->vm->fd);
+	nest = nla_nest_start(msg, KVMTRUST_A_VCPU_FDS);
+	nla_put_u32(msg, KVMTRUST_VCPU_A_MAX + 1, self->vm->vcpus[0].fd);
+	nla_nest_end(msg, nest);
+	ASSERT_REFUSED(&self->g, kt_genl_request(&self->g, msg), EINVAL,
+		       "Unknown attribute type");
+
+	/* A flat u32 where a nest belongs. */
+	msg = request(&self->g, KVMTRUST_CMD_VM_ATTACH);
+	nla_put_u32(msg, KVMTRUST_A_VM_FD, self->vm->fd);
+	nla_put_u32(msg, KVMTRUST_A_VCPU_FDS, self->vm->vcpus[0].fd);
+	ASSERT_EQ(-EINVAL, kt_genl_request(&self->g, msg));
+	ASSERT_NE('\0', self->g.extack[0]);
+}
+
 TEST_F(nl, unknown_measure_flags)
 {
 	struct kt_measurement m;
