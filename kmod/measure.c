@@ -396,7 +396,15 @@ static void measure_work(struct work_struct *work)
 	u64 start;
 	int err;
 
-	mutex_lock(&vm->measure_lock);
+	/*
+	 * One measurement per VM at a time, and no worker sleeping for as long
+	 * as another one hashes a large guest: a second request is refused.
+	 */
+	if (!mutex_trylock(&vm->measure_lock)) {
+		err = fail(ctx, -EBUSY,
+			   MSG("another measurement of this vm is running"));
+		goto out;
+	}
 	err = should_stop(ctx);
 	if (err)
 		goto out_unlock;
@@ -420,6 +428,7 @@ static void measure_work(struct work_struct *work)
 	}
 out_unlock:
 	mutex_unlock(&vm->measure_lock);
+out:
 	ctx->err = err;
 	complete(&ctx->done);
 	kref_put(&ctx->ref, ctx_free);

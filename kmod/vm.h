@@ -38,7 +38,7 @@ struct kvmtrust_vm {
 	/* Set once under vms_lock; measurements poll it to stop early. */
 	bool detached;
 
-	/* Serializes measurements of this VM; protects seq and mem_tree. */
+	/* Held by the one measurement of this VM; protects seq and mem_tree. */
 	struct mutex measure_lock;
 	u64 seq;
 	struct kvmtrust_merkle *mem_tree;

@@ -254,4 +254,48 @@ TEST_F(guest, attach_twice_is_refused)
 		       "vm is already attached");
 }
 
+/*
+ * vCPU ids created out of order and with gaps (7, 0, 3): leaves follow the
+ * id, not the creation order (which the second root proves would differ).
+ */
+TEST(vcpu_leaves_follow_vcpu_ids)
+{
+	static const uint32_t ids[] = { 7, 0, 3 };
+	kt_hash want, leaves[3], creation_order;
+	struct kt_measurement m;
+	struct kvm_regs regs;
+	struct kt_genl g;
+	struct kt_vm *vm;
+	int fds[3], ret;
+	unsigned int i;
+	uint32_t id;
+
+	vm = kt_vm_try_create();
+	if (!vm)
+		SKIP(return, "/dev/kvm not usable: %s", strerror(errno));
+	if (kt_genl_open(&g)) {
+		kt_vm_free(vm);
+		SKIP(return, "generic netlink family '%s' not registered", KVMTRUST_GENL_NAME);
+	}
+	kt_vm_add_memslot(vm, 0, 0, KT_PAGE_SIZE);
+	for (i = 0; i < 3; i++) {
+		fds[i] = kt_vcpu_add(vm, ids[i])->fd;
+		kt_vcpu_get_regs(&vm->vcpus[i], &regs);
+		regs.rbx = ids[i];
+		kt_vcpu_set_regs(&vm->vcpus[i], &regs);
+	}
+	ret = kt_genl_attach(&g, vm->fd, fds, 3, &id);
+	ASSERT_EQ(0, ret) TH_LOG("attach: %s, extack '%s'", strerror(-ret), g.extack);
+	ASSERT_EQ(0, kt_genl_measure(&g, id, 0, &m)) TH_LOG("%s", g.extack);
+	ASSERT_EQ(3, m.vcpu_count);
+	kt_vcpu_root(vm, want);
+	ASSERT_HASH_EQ(want, m.vcpu_root);
+	kt_vcpu_leaves(vm, leaves, false);
+	kt_merkle_root(leaves, 3, creation_order);
+	ASSERT_HASH_NE(creation_order, m.vcpu_root);
+	kt_genl_detach(&g, id);
+	kt_genl_close(&g);
+	kt_vm_free(vm);
+}
+
 TEST_HARNESS_MAIN

@@ -23,6 +23,7 @@
  *                        (KVM_GET_REGS/KVM_GET_SREGS) to PATH (paused only)
  *   dump PATH            write guest memory to PATH: per memslot, in
  *                        creation order, le64 gpa, le64 size, size bytes
+ *   addslot SLOT GPA SIZE  add a memslot (zeroed memory) while attached
  *   exit                 "ok", then exit 0
  *
  * Numbers are C literals (0x.. accepted). EOF on stdin is "exit".
@@ -175,7 +176,7 @@ static int cmd_regs(const char *arg, char *reply, size_t len)
 static int execute(char *line, char *reply, size_t len)
 {
 	char name[32], path[4096];
-	unsigned long long a, b;
+	unsigned long long a, b, c;
 	uint8_t *p;
 
 	snprintf(reply, len, "ok");
@@ -210,6 +211,12 @@ static int execute(char *line, char *reply, size_t len)
 	}
 	if (!strncmp(line, "regs ", 5))
 		return cmd_regs(line + 5, reply, len);
+	if (sscanf(line, "addslot %lli %lli %lli", &a, &b, &c) == 3) {
+		if (vm->nr_slots == KT_MAX_SLOTS || (b | c) % KT_PAGE_SIZE || !c)
+			return snprintf(reply, len, "err bad memslot"), -1;
+		kt_vm_add_memslot(vm, a, b, c);
+		return 0;
+	}
 	if (sscanf(line, "dump %4095s", path) == 1) {
 		if (dump_memory(path))
 			return snprintf(reply, len, "err %s: %m", path), -1;

@@ -37,20 +37,33 @@ mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
 mount -t debugfs debugfs /host/sys/kernel/debug
 mount -t tracefs tracefs /host/sys/kernel/tracing
-mount -t tmpfs tmpfs /host/tmp
-mount -t tmpfs tmpfs /host/run
+# Private /tmp and /run; a repository cloned under one of them stays visible.
+for d in /tmp /run; do
+	case "$REPO/" in
+	"$d"/*)
+		mkdir -p /repo
+		mount --bind "/host$REPO" /repo
+		mount -t tmpfs tmpfs "/host$d"
+		mkdir -p "/host$REPO"
+		mount --bind /repo "/host$REPO"
+		;;
+	*)
+		mount -t tmpfs tmpfs "/host$d"
+		;;
+	esac
+done
 mkdir -p /host/tmp/results
 mount --bind /results /host/tmp/results
 hostname kvmtrust-vm
 # A task stuck in the kernel ends the run with its stack instead of a timeout.
-echo 60 > /proc/sys/kernel/hung_task_timeout_secs
+echo 120 > /proc/sys/kernel/hung_task_timeout_secs
 echo 1 > /proc/sys/kernel/hung_task_panic
 
 case "$mode" in
 shell)
 	echo "vm-init: host / at /, repo at $REPO, results in /tmp/results; exit to power off"
-	chroot /host /usr/bin/env -i TERM=linux HOME=/root PATH="$PATH" \
-		/bin/sh -c "cd '$REPO' && exec setsid -c /bin/bash -i" < /dev/console > /dev/console 2>&1
+	chroot /host /usr/bin/env -i TERM=linux HOME=/root PATH="$PATH" PS1='kvmtrust-vm:\w# ' \
+		/bin/sh -c "cd '$REPO' && exec setsid -c /bin/bash --norc -i" < /dev/console > /dev/console 2>&1
 	;;
 *)
 	chroot /host /usr/bin/env -i HOME=/root PATH="$PATH" KT_SEED="$KT_SEED" \

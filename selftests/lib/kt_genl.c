@@ -239,6 +239,17 @@ int kt_genl_list(struct kt_genl *g, uint32_t *ids, unsigned int max)
 	return n;
 }
 
+bool kt_genl_listed(struct kt_genl *g, uint32_t vm_id)
+{
+	uint32_t ids[KT_MAX_REPLIES];
+	int n = kt_genl_list(g, ids, KT_MAX_REPLIES), i;
+
+	for (i = 0; i < n; i++)
+		if (ids[i] == vm_id)
+			return true;
+	return false;
+}
+
 void kt_hex(const uint8_t *bin, size_t len, char *out)
 {
 	size_t i;

@@ -58,6 +58,9 @@ int kt_genl_measure(struct kt_genl *g, uint32_t vm_id, uint32_t flags, struct kt
 /* Fills ids with every attached VM (at most max); returns the count or -errno. */
 int kt_genl_list(struct kt_genl *g, uint32_t *ids, unsigned int max);
 
+/* Whether the dump lists vm_id. */
+bool kt_genl_listed(struct kt_genl *g, uint32_t vm_id);
+
 void kt_hex(const uint8_t *bin, size_t len, char *out);
 
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Userspace recomputation of memory_root and vcpu_root; see kt_recompute.h. */
 #include <endian.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,20 +103,90 @@ void kt_vcpu_state(uint32_t vcpu_id, const struct kvm_regs *r, const struct kvm_
 	kt_assert(w.p - out == KT_VCPU_STATE_LEN, "vCPU state is %zd bytes", w.p - out);
 }
 
-void kt_vcpu_root(struct kt_vm *vm, kt_hash root)
+void kt_vcpu_leaves(struct kt_vm *vm, kt_hash *leaves, bool by_id)
 {
 	uint8_t state[KT_VCPU_STATE_LEN];
-	kt_hash leaves[KT_MAX_VCPUS];
+	struct kt_vcpu *order[KT_MAX_VCPUS], *t;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
-	unsigned int i;
+	unsigned int i, j;
 
-	/* kt_vm creates vCPUs in id order, which is the leaf order. */
+	for (i = 0; i < vm->nr_vcpus; i++)
+		order[i] = &vm->vcpus[i];
+	/* Insertion sort by KVM_CREATE_VCPU id: the documented leaf order. */
+	for (i = 1; by_id && i < vm->nr_vcpus; i++) {
+		for (j = i; j > 0 && order[j - 1]->id > order[j]->id; j--) {
+			t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	}
 	for (i = 0; i < vm->nr_vcpus; i++) {
-		kt_vcpu_get_regs(&vm->vcpus[i], &regs);
-		kt_vcpu_get_sregs(&vm->vcpus[i], &sregs);
-		kt_vcpu_state(vm->vcpus[i].id, &regs, &sregs, state);
+		kt_vcpu_get_regs(order[i], &regs);
+		kt_vcpu_get_sregs(order[i], &sregs);
+		kt_vcpu_state(order[i]->id, &regs, &sregs, state);
 		kt_merkle_leaf_hash(state, sizeof(state), leaves[i]);
 	}
+}
+
+void kt_vcpu_root(struct kt_vm *vm, kt_hash root)
+{
+	kt_hash leaves[KT_MAX_VCPUS];
+
+	kt_vcpu_leaves(vm, leaves, true);
 	kt_merkle_root(leaves, vm->nr_vcpus, root);
+}
+
+struct kt_vm *kt_vm_from_dump(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	struct kt_vm *vm;
+	uint64_t hdr[2];
+	struct kt_memslot *s;
+
+	if (!f)
+		return NULL;
+	vm = calloc(1, sizeof(*vm));
+	kt_assert(vm, "out of memory");
+	vm->kvm_fd = vm->fd = -1;
+	while (fread(hdr, sizeof(hdr), 1, f) == 1) {
+		kt_assert(vm->nr_slots < KT_MAX_SLOTS, "%s: too many memslots", path);
+		s = &vm->slots[vm->nr_slots++];
+		s->slot = vm->nr_slots - 1;
+		s->gpa = le64toh(hdr[0]);
+		s->size = le64toh(hdr[1]);
+		s->hva = malloc(s->size);
+		kt_assert(s->hva && fread(s->hva, 1, s->size, f) == s->size,
+			  "%s: short memslot at %#llx", path, (unsigned long long)s->gpa);
+	}
+	fclose(f);
+	return vm;
+}
+
+void kt_vm_dump_free(struct kt_vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; vm && i < vm->nr_slots; i++)
+		free(vm->slots[i].hva);
+	free(vm);
+}
+
+int kt_vcpu_leaf_from_file(const char *path, uint32_t vcpu_id, kt_hash leaf)
+{
+	uint8_t state[KT_VCPU_STATE_LEN];
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fread(&regs, sizeof(regs), 1, f) == 1 && fread(&sregs, sizeof(sregs), 1, f) == 1;
+	fclose(f);
+	if (!ok)
+		return -1;
+	kt_vcpu_state(vcpu_id, &regs, &sregs, state);
+	kt_merkle_leaf_hash(state, sizeof(state), leaf);
+	return 0;
 }

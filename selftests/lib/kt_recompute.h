@@ -9,6 +9,7 @@
 #ifndef KT_RECOMPUTE_H
 #define KT_RECOMPUTE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <linux/kvm.h>
 
@@ -23,7 +24,18 @@ void kt_memory_root(struct kt_vm *vm, kt_hash root);
 
 void kt_vcpu_state(uint32_t vcpu_id, const struct kvm_regs *regs, const struct kvm_sregs *sregs,
 		   uint8_t out[KT_VCPU_STATE_LEN]);
+/* Leaf hashes of an in-process VM's vCPUs, by id or in creation order. */
+void kt_vcpu_leaves(struct kt_vm *vm, kt_hash *leaves, bool by_id);
 /* Over every vCPU of an in-process VM, ordered by vCPU id. */
 void kt_vcpu_root(struct kt_vm *vm, kt_hash root);
+
+/*
+ * The guest as selftests/vmm sees it: a "dump" file (per memslot: le64 gpa,
+ * le64 size, the bytes) loaded as a kt_vm without fds, and one vCPU's
+ * leaf from a "regs" file (struct kvm_regs then struct kvm_sregs).
+ */
+struct kt_vm *kt_vm_from_dump(const char *path);
+void kt_vm_dump_free(struct kt_vm *vm);
+int kt_vcpu_leaf_from_file(const char *path, uint32_t vcpu_id, kt_hash leaf);
 
 #endif

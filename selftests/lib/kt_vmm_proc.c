@@ -133,3 +133,20 @@ int kt_vmm_getfd(struct kt_vmm *v, int remote_fd)
 	close(pidfd);
 	return fd;
 }
+
+int kt_vmm_attach(struct kt_vmm *v, struct kt_genl *g, uint32_t *vm_id)
+{
+	int vm_fd, vcpu_fds[KT_MAX_VCPUS], ret;
+	unsigned int i;
+
+	vm_fd = kt_vmm_getfd(v, v->vm_fd);
+	if (vm_fd < 0)
+		return vm_fd;
+	for (i = 0; i < v->nr_vcpus; i++)
+		vcpu_fds[i] = kt_vmm_getfd(v, v->vcpu_fds[i]);
+	ret = kt_genl_attach(g, vm_fd, vcpu_fds, v->nr_vcpus, vm_id);
+	close(vm_fd);
+	for (i = 0; i < v->nr_vcpus; i++)
+		close(vcpu_fds[i]);
+	return ret;
+}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "kt_genl.h"
 #include "kt_vm.h"
 
 struct kt_vmm {
@@ -34,6 +35,13 @@ void kt_vmm_stop(struct kt_vmm *v);
 void kt_vmm_kill(struct kt_vmm *v);
 /* Duplicates one of the VMM's fds into this process: fd or -errno. */
 int kt_vmm_getfd(struct kt_vmm *v, int remote_fd);
+
+/*
+ * Attaches the VMM's VM and all its vCPUs the way `kvmtrust --pid` does:
+ * fds duplicated with pidfd_getfd, closed again once the module holds its
+ * own references. 0 or -errno (g->extack says why).
+ */
+int kt_vmm_attach(struct kt_vmm *v, struct kt_genl *g, uint32_t *vm_id);
 
 /* Path of a program built next to the running test (selftests/build/). */
 void kt_build_path(const char *name, char *out, size_t len);

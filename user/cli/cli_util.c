@@ -30,8 +30,9 @@ static int exit_status(int ret)
 int cli_fail(const struct kt_err *err, int ret)
 {
 	fprintf(stderr, "%s\n", err->msg[0] ? err->msg : strerror(-ret));
-	if (ret == -EPERM && strncmp(err->msg, "Error:", 6) &&
-	    !strstr(err->msg, "root"))
+	/* genetlink's admin check refuses with EPERM and no extack. */
+	if (ret == -EPERM && err->check && !strcmp(err->check, "netlink") &&
+	    strncmp(err->msg, "Error:", 6))
 		fprintf(stderr, "%s: this needs CAP_NET_ADMIN: run as root\n", prog);
 	return exit_status(ret);
 }

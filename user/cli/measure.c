@@ -38,7 +38,8 @@ static void print_measurement(const struct kt_measurement *m)
 		kt_print_string("vcpu_root", NULL, NULL);
 	kt_print_u64("pages", "  pages        %s\n", m->pages);
 	kt_print_u64("vcpus", "  vcpus        %s\n", m->vcpus);
-	kt_print_u64("ns", "  time         %s ns\n", m->ns);
+	kt_print_u64("ns", NULL, m->ns);
+	kt_print_text("  time         %.1f ms\n", m->ns / 1e6);
 	kt_print_string("hash_driver", "  hash_driver  %s\n", m->hash_driver);
 	kt_print_close_object();
 }

@@ -135,6 +135,8 @@ static int list(struct kt_nl *nl, struct args *a)
 	if (ret)
 		return cli_fail(&err, ret);
 	kt_print_start(a->mode);
+	if (!nr)
+		kt_print_text("no vm is attached\n");
 	kt_print_open_array(NULL);
 	for (i = 0; i < nr; i++)
 		print_vm(&vms[i]);

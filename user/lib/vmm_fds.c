@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,23 @@ struct scan {
 	size_t nr_vcpus, cap;
 };
 
+/* Records the failure like kt_fail() and returns code (a negative errno). */
+static int fail(struct kt_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct kt_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		err->check = "vmm";
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
 static int add_vcpu(struct scan *s, int fd, int vcpu)
 {
 	struct remote_fd *grown;
@@ -60,13 +78,13 @@ static int scan_fds(pid_t pid, struct scan *s, struct kt_err *err)
 	snprintf(dir_path, sizeof(dir_path), "/proc/%d/fd", (int)pid);
 	dir = opendir(dir_path);
 	if (!dir) {
-		ret = -errno;
-		if (ret == -ENOENT)
-			kt_fail(err, "vmm", "No process with pid %d", (int)pid);
-		else
-			kt_fail(err, "vmm", "Unable to read %s: %s", dir_path,
-				strerror(errno));
-		return ret == -ENOENT ? -ESRCH : (ret == -EACCES ? -EPERM : ret);
+		if (errno == ENOENT)
+			return fail(err, -ESRCH, "No process with pid %d", (int)pid);
+		if (errno == EACCES || errno == EPERM)
+			return fail(err, -EPERM,
+				    "Not permitted to read %s: run as root", dir_path);
+		return fail(err, -errno, "Unable to read %s: %s", dir_path,
+			    strerror(errno));
 	}
 	while (!ret && (d = readdir(dir))) {
 		if (d->d_name[0] == '.')
@@ -85,16 +103,15 @@ static int scan_fds(pid_t pid, struct scan *s, struct kt_err *err)
 	}
 	closedir(dir);
 	if (ret)
-		return kt_fail(err, "vmm", "Unable to scan process %d: %s",
-			       (int)pid, strerror(-ret)), ret;
+		return fail(err, ret, "Unable to scan process %d: %s", (int)pid,
+			    strerror(-ret));
 	if (!s->nr_vms)
-		return kt_fail(err, "vmm",
-			       "Process %d is not a VMM: it has no anon_inode:kvm-vm descriptor",
-			       (int)pid), -ENODEV;
+		return fail(err, -ENODEV,
+			    "Process %d is not a VMM: it has no anon_inode:kvm-vm descriptor",
+			    (int)pid);
 	if (s->nr_vms > 1)
-		return kt_fail(err, "vmm",
-			       "Process %d has %d KVM VMs: name one with --fd",
-			       (int)pid, s->nr_vms), -EMLINK;
+		return fail(err, -EMLINK, "Process %d has %d KVM VMs: name one with --fd",
+			    (int)pid, s->nr_vms);
 	return 0;
 }
 
@@ -112,11 +129,11 @@ static int take_fd(int pidfd, pid_t pid, int fd, struct kt_err *err)
 	if (ours >= 0)
 		return ours;
 	if (errno == EPERM)
-		return kt_fail(err, "vmm",
-			       "Not permitted to take descriptors of process %d: run as root",
-			       (int)pid), -EPERM;
-	return kt_fail(err, "vmm", "Unable to take descriptor %d of process %d: %s",
-		       fd, (int)pid, strerror(errno)), -errno;
+		return fail(err, -EPERM,
+			    "Not permitted to take descriptors of process %d: run as root",
+			    (int)pid);
+	return fail(err, -errno, "Unable to take descriptor %d of process %d: %s",
+		    fd, (int)pid, strerror(errno));
 }
 
 int kt_vmm_fds_get(pid_t pid, struct kt_vmm_fds *out, struct kt_err *err)
@@ -132,9 +149,9 @@ int kt_vmm_fds_get(pid_t pid, struct kt_vmm_fds *out, struct kt_err *err)
 	pidfd = syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0) {
 		if (errno == ESRCH)
-			return kt_fail(err, "vmm", "No process with pid %d", (int)pid), -ESRCH;
-		return kt_fail(err, "vmm", "Unable to open process %d: %s", (int)pid,
-			       strerror(errno)), -errno;
+			return fail(err, -ESRCH, "No process with pid %d", (int)pid);
+		return fail(err, -errno, "Unable to open process %d: %s", (int)pid,
+			    strerror(errno));
 	}
 	ret = scan_fds(pid, &s, err);
 	if (ret)
@@ -142,8 +159,8 @@ int kt_vmm_fds_get(pid_t pid, struct kt_vmm_fds *out, struct kt_err *err)
 	qsort(s.vcpus, s.nr_vcpus, sizeof(*s.vcpus), cmp_vcpu);
 	out->vcpu_fds = calloc(s.nr_vcpus ? s.nr_vcpus : 1, sizeof(int));
 	if (!out->vcpu_fds) {
-		ret = -ENOMEM;
-		kt_fail(err, "vmm", "Unable to take descriptors: %s", strerror(ENOMEM));
+		ret = fail(err, -ENOMEM, "Unable to take descriptors: %s",
+			   strerror(ENOMEM));
 		goto out;
 	}
 	ret = take_fd(pidfd, pid, s.vm_fd, err);
@@ -157,9 +174,10 @@ int kt_vmm_fds_get(pid_t pid, struct kt_vmm_fds *out, struct kt_err *err)
 		out->vcpu_fds[out->nr_vcpus++] = ret;
 	}
 	/* The scan read /proc/PID: still the same process if it is alive. */
-	ret = syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) ? -ESRCH : 0;
-	if (ret)
-		kt_fail(err, "vmm", "Process %d exited", (int)pid);
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0))
+		ret = fail(err, -ESRCH, "Process %d exited", (int)pid);
+	else
+		ret = 0;
 out:
 	if (ret < 0)
 		kt_vmm_fds_close(out);

@@ -76,7 +76,8 @@
  *                              unknown bits fail with EOPNOTSUPP
  *
  * Every vCPU must be outside KVM_RUN (the VMM paused the guest); otherwise
- * the command fails with EBUSY and names the vCPU. Replies with:
+ * the command fails with EBUSY, as it does while another measurement of the
+ * same VM runs. Replies with:
  *
  *    KVMTRUST_A_VM_ID: NLA_U32
  *    KVMTRUST_A_SEQ: NLA_U64, this measurement's number, 1 for the first

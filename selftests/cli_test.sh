@@ -1,0 +1,101 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# End to end through the `kvmtrust` CLI, as an operator would use it, inside
+# the test VM (selftests/run-in-vm):
+#
+#   +--------------------+   stdin/stdout    +-----------------------------+
+#   | this script        | ----------------> | selftests/build/vmm         |
+#   |  kvmtrust measure  |   "dump", "regs"  |  real KVM guest (lib/guest.S)|
+#   |   --pid $VMM_PID   |                   |  paused after its "out"     |
+#   +---------+----------+                   +--------------^--------------+
+#             | generic netlink                             | pidfd_getfd
+#             v                                             |
+#   +--------------------+   VM + vCPU files of the VMM ----+
+#   | kvmtrust.ko        |
+#   +--------------------+
+#
+# The CLI's JSON is checked against selftests/recompute.py, a Python
+# recomputation from the VMM's own memory dump and register files.
+set -u
+cd "$(dirname "$0")/.."
+. scripts/lib/tap.sh
+
+KT=user/kvmtrust
+VMM=selftests/build/vmm
+SEED=${KT_SEED:-$RANDOM}
+work=$(mktemp -d /tmp/kt-cli.XXXXXX)
+
+cleanup() {
+	if [ -n "${VMM_PID:-}" ]; then
+		echo exit >&"${VMM[1]}" 2>/dev/null
+		wait "$VMM_PID" 2>/dev/null
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# vmm CMD...: one command to the VMM; fails unless it answers "ok".
+vmm() {
+	local reply
+	echo "# vmm: $*"
+	echo "$*" >&"${VMM[1]}"
+	read -r reply <&"${VMM[0]}" || return 1
+	[[ $reply == ok* ]] || { echo "# vmm: $reply"; return 1; }
+}
+
+# json FILE KEY: one field of the CLI's JSON object.
+json() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+
+tap_plan 16
+if [ ! -c /dev/kvm ] || ! $KT info > /dev/null 2>&1; then
+	for i in $(seq 16); do tap_skip "cli $i" "no /dev/kvm or no kvmtrust.ko"; done
+	exit 0
+fi
+
+tap_ok "kvmtrust info" $KT info
+tap_ok "kvmtrust info --json names the hash driver" \
+	sh -c "$KT info --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"hash_driver\"]'"
+
+echo "# seed $SEED (KT_SEED=$SEED reproduces)"
+coproc VMM { exec "$VMM" --seed "$SEED" --vcpus 2; }
+read -r ready <&"${VMM[0]}"
+echo "# $ready"
+pages=$(sed -n 's/.* pages=\([0-9]*\).*/\1/p' <<< "$ready")
+
+tap_ok "kvmtrust measure --pid --json" \
+	sh -c "$KT measure --pid $VMM_PID --json > $work/m.json"
+cat "$work/m.json" | tap_diag
+tap_ok "memory_root and vcpu_root are lowercase hex SHA-256" \
+	grep -qE '"memory_root": *"[0-9a-f]{64}".*' "$work/m.json"
+tap_ok "vcpu_root present" grep -qE '"vcpu_root": *"[0-9a-f]{64}"' "$work/m.json"
+tap_is "pages counts every guest page" "$(json "$work/m.json" pages)" "$pages"
+tap_ok "ns is a positive integer" test "$(json "$work/m.json" ns)" -gt 0
+
+vmm dump "$work/mem" && vmm regs 0 "$work/regs0" && vmm regs 1 "$work/regs1"
+tap_is "memory_root equals the Python recomputation of the VMM's dump" \
+	"$(json "$work/m.json" memory_root)" "$(selftests/recompute.py memory "$work/mem")"
+tap_is "vcpu_root equals the Python recomputation of the VMM's registers" \
+	"$(json "$work/m.json" vcpu_root)" \
+	"$(selftests/recompute.py vcpus "$work/regs0" "$work/regs1")"
+
+tap_ok "kvmtrust measure --pid (text)" sh -c "$KT measure --pid $VMM_PID | grep -q memory_root"
+
+vmm run
+tap_fails_with "measuring a running guest is refused" "pause" $KT measure --pid "$VMM_PID"
+vmm pause
+
+tap_fails_with "--pid of a process without a VM" "[Nn]o .*(VM|vm)|kvm" \
+	$KT measure --pid $$
+tap_fails_with "--pid of no process" "[Nn]o process|not found|No such" \
+	$KT measure --pid 4194304
+tap_fails_with "unprivileged measure is refused" "[Pp]ermi|CAP_NET_ADMIN" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+	$KT measure --pid "$VMM_PID"
+
+id=$($KT vm list --script | awk -v pid="$VMM_PID" '$2 == pid { print $1 }')
+echo "# vm list --script:"; $KT vm list --script | tap_diag
+tap_ok "kvmtrust vm detach (id '$id' from vm list --script)" $KT vm detach "$id"
+tap_fails_with "detach twice" "no attached vm" $KT vm detach "$id"
+
+tap_done

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The guest in its own process (selftests/vmm), attached the way
+ * `kvmtrust ... --pid` does it: the VM and vCPU fds taken from the VMM with
+ * pidfd_getfd. Measurements match the VMM's own view (its memory dump and
+ * KVM_GET_REGS/KVM_GET_SREGS), a running guest is refused with EBUSY until
+ * paused, and the VMM may exit or be killed while attached or in the middle
+ * of a measurement without the module losing its footing.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kt_test.h"
+#include "kt_recompute.h"
+#include "kt_vmm_proc.h"
+
+FIXTURE(vmm) {
+	struct kt_genl g;
+	struct kt_vmm v;
+	uint32_t vm_id;
+};
+
+FIXTURE_SETUP(vmm)
+{
+	uint32_t seed = kt_seed_from_env();
+	struct kt_vm *probe = kt_vm_try_create();
+	int ret;
+
+	if (!probe)
+		KT_SETUP_SKIP("/dev/kvm not usable: %s", strerror(errno));
+	kt_vm_free(probe);
+	KT_GENL_OPEN_OR_SKIP(&self->g);
+	TH_LOG("seed %u (KT_SEED=%u reproduces)", seed, seed);
+	ASSERT_EQ(0, kt_vmm_start(&self->v, seed, "--vcpus 2"));
+	ret = kt_vmm_attach(&self->v, &self->g, &self->vm_id);
+	ASSERT_EQ(0, ret) TH_LOG("attach: %s, extack '%s'", strerror(-ret), self->g.extack);
+}
+
+FIXTURE_TEARDOWN(vmm)
+{
+	kt_genl_detach(&self->g, self->vm_id);
+	kt_vmm_stop(&self->v);
+	kt_genl_close(&self->g);
+}
+
+/* Both roots recomputed from the VMM's dump and register files. */
+static void vmm_view(struct __test_metadata *_metadata, struct kt_vmm *v, kt_hash memory_root,
+		     kt_hash vcpu_root)
+{
+	kt_hash leaves[KT_MAX_VCPUS];
+	char path[64], reply[256];
+	struct kt_vm *dump;
+	unsigned int i;
+
+	snprintf(path, sizeof(path), "/tmp/kt-dump.%d", getpid());
+	ASSERT_EQ(0, kt_vmm_cmd(v, reply, sizeof(reply), "dump %s", path)) TH_LOG("%s", reply);
+	dump = kt_vm_from_dump(path);
+	ASSERT_NE(NULL, dump);
+	ASSERT_EQ(v->pages, kt_vm_pages(dump));
+	kt_memory_root(dump, memory_root);
+	kt_vm_dump_free(dump);
+	unlink(path);
+	for (i = 0; i < v->nr_vcpus; i++) {
+		snprintf(path, sizeof(path), "/tmp/kt-regs.%d", getpid());
+		ASSERT_EQ(0, kt_vmm_cmd(v, reply, sizeof(reply), "regs %u %s", i, path))
+			TH_LOG("%s", reply);
+		ASSERT_EQ(0, kt_vcpu_leaf_from_file(path, i, leaves[i]));
+		unlink(path);
+	}
+	kt_merkle_root(leaves, v->nr_vcpus, vcpu_root);
+}
+
+static void assert_matches_vmm_view(struct __test_metadata *_metadata, struct kt_vmm *v,
+				    const struct kt_measurement *m)
+{
+	kt_hash memory_root, vcpu_root;
+
+	vmm_view(_metadata, v, memory_root, vcpu_root);
+	ASSERT_EQ(v->pages, m->pages);
+	ASSERT_HASH_EQ(memory_root, m->memory_root);
+	ASSERT_TRUE(m->has_vcpu_root);
+	ASSERT_HASH_EQ(vcpu_root, m->vcpu_root);
+}
+
+static unsigned int guest_counter(struct kt_vmm *v)
+{
+	char reply[64];
+	unsigned int b = 0;
+
+	if (!kt_vmm_cmd(v, reply, sizeof(reply), "peek %#x", KT_COUNTER_GPA))
+		sscanf(reply, "ok %x", &b);
+	return b;
+}
+
+/* Runs the guest until its spin loop has visibly moved (TCG is slow). */
+static int run_until_progress(struct kt_vmm *v)
+{
+	unsigned int start, i;
+
+	start = guest_counter(v);
+	if (kt_vmm_cmd(v, NULL, 0, "run"))
+		return -1;
+	for (i = 0; i < 200; i++) {
+		usleep(50 * 1000);
+		if (guest_counter(v) != start)
+			return 0;
+	}
+	return -1;
+}
+
+TEST_F(vmm, measurement_matches_the_vmms_view)
+{
+	struct kt_measurement m;
+
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &m)) TH_LOG("%s", self->g.extack);
+	assert_matches_vmm_view(_metadata, &self->v, &m);
+}
+
+TEST_F(vmm, vm_get_describes_the_vm)
+{
+	struct nlattr *tb[KVMTRUST_A_MAX + 1];
+	struct nl_msg *msg = kt_genl_msg(&self->g, KVMTRUST_CMD_VM_GET, 0);
+
+	nla_put_u32(msg, KVMTRUST_A_VM_ID, self->vm_id);
+	ASSERT_EQ(0, kt_genl_request(&self->g, msg));
+	ASSERT_EQ(0, kt_genl_reply_attrs(&self->g, 0, tb));
+	ASSERT_NE(NULL, tb[KVMTRUST_A_VMM_PID]);
+	ASSERT_EQ(self->v.pid, nla_get_u32(tb[KVMTRUST_A_VMM_PID]));
+	ASSERT_EQ(2, nla_get_u32(tb[KVMTRUST_A_VCPU_COUNT]));
+	ASSERT_EQ(2, nla_get_u32(tb[KVMTRUST_A_VCPU_FDS_HELD]));
+	ASSERT_EQ(self->v.pages * KT_PAGE_SIZE, nla_get_u64(tb[KVMTRUST_A_MEM_BYTES]));
+	ASSERT_EQ(0, nla_get_u64(tb[KVMTRUST_A_SEQ]));
+}
+
+TEST_F(vmm, running_guest_is_refused_until_paused)
+{
+	struct kt_measurement m;
+	char reply[64];
+
+	ASSERT_EQ(0, run_until_progress(&self->v));
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, reply, sizeof(reply), "state"));
+	ASSERT_STREQ("ok running", reply);
+	ASSERT_REFUSED(&self->g, kt_genl_measure(&self->g, self->vm_id, 0, &m), EBUSY,
+		       "a vcpu is running; pause the guest");
+	/* measurement.rst: with --no-vcpus no vCPU is probed, memory is hashed. */
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, KVMTRUST_MEASURE_F_NO_VCPUS, &m))
+		TH_LOG("%s", self->g.extack);
+	ASSERT_FALSE(m.has_vcpu_root);
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "pause"));
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &m)) TH_LOG("%s", self->g.extack);
+	assert_matches_vmm_view(_metadata, &self->v, &m);
+}
+
+TEST_F(vmm, guest_progress_moves_both_roots)
+{
+	struct kt_measurement before, after;
+
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &before));
+	ASSERT_EQ(0, run_until_progress(&self->v));
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "pause"));
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &after));
+	/* The spin loop increments a counter in memory and EBP. */
+	ASSERT_HASH_NE(before.memory_root, after.memory_root);
+	ASSERT_HASH_NE(before.vcpu_root, after.vcpu_root);
+	assert_matches_vmm_view(_metadata, &self->v, &after);
+}
+
+TEST_F(vmm, setreg_moves_only_vcpu_root)
+{
+	struct kt_measurement before, after;
+
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &before));
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "setreg rbx %#x", self->v.seed ^ 0xdeadbeef));
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &after));
+	ASSERT_HASH_NE(before.vcpu_root, after.vcpu_root);
+	ASSERT_HASH_EQ(before.memory_root, after.memory_root);
+	assert_matches_vmm_view(_metadata, &self->v, &after);
+}
+
+TEST_F(vmm, poke_moves_only_memory_root)
+{
+	struct kt_measurement before, after;
+	uint64_t gpa = KT_HIGH_GPA + self->v.seed % KT_HIGH_SIZE;
+	char reply[64];
+	unsigned int b;
+
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &before));
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, reply, sizeof(reply), "peek %#llx",
+				(unsigned long long)gpa));
+	ASSERT_EQ(1, sscanf(reply, "ok %x", &b));
+	TH_LOG("poking gpa %#llx: %#x -> %#x", (unsigned long long)gpa, b, b ^ 0x80);
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "poke %#llx %#x", (unsigned long long)gpa,
+				b ^ 0x80));
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &after));
+	ASSERT_HASH_NE(before.memory_root, after.memory_root);
+	ASSERT_HASH_EQ(before.vcpu_root, after.vcpu_root);
+	assert_matches_vmm_view(_metadata, &self->v, &after);
+}
+
+/* The module drops a VM whose process is gone; give it a moment. */
+static bool dropped_soon(struct kt_genl *g, uint32_t id)
+{
+	int i;
+
+	for (i = 0; i < 100 && kt_genl_listed(g, id); i++)
+		usleep(50 * 1000);
+	return !kt_genl_listed(g, id);
+}
+
+TEST_F(vmm, vmm_exit_drops_the_vm)
+{
+	ASSERT_TRUE(kt_genl_listed(&self->g, self->vm_id));
+	kt_vmm_stop(&self->v);
+	ASSERT_TRUE(dropped_soon(&self->g, self->vm_id));
+}
+
+TEST_F(vmm, vmm_killed_while_attached)
+{
+	struct kt_measurement m;
+	int ret;
+
+	kt_vmm_kill(&self->v);
+	ret = kt_genl_measure(&self->g, self->vm_id, 0, &m);
+	/* Either the module already dropped it or it says the process is gone. */
+	ASSERT_TRUE(ret == -ENOENT || ret == -ESRCH)
+		TH_LOG("measure after kill: %s, extack '%s'", strerror(-ret), self->g.extack);
+	ASSERT_NE('\0', self->g.extack[0]);
+	ASSERT_TRUE(dropped_soon(&self->g, self->vm_id));
+}
+
+TEST_F(vmm, vmm_killed_while_running)
+{
+	ASSERT_EQ(0, run_until_progress(&self->v));
+	kt_vmm_kill(&self->v);
+	ASSERT_TRUE(dropped_soon(&self->g, self->vm_id));
+}
+
+/*
+ * A bigger guest so a measurement takes a while under TCG; a child measures
+ * in a loop while the VMM is killed at a seeded moment. Every answer must be
+ * a result or a clean refusal with a message; the harness timeout catches a
+ * hang, the host's dmesg scan an oops.
+ */
+TEST_F_TIMEOUT(vmm, vmm_killed_while_measuring, 120)
+{
+	struct kt_vmm big;
+	uint32_t id;
+	pid_t child;
+	int status, delay_ms = self->v.seed % 400;
+
+	ASSERT_EQ(0, kt_vmm_start(&big, self->v.seed, "--extra-mib 32"));
+	ASSERT_EQ(0, kt_vmm_attach(&big, &self->g, &id)) TH_LOG("%s", self->g.extack);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		struct kt_measurement m;
+		struct kt_genl g;
+		int ret, n = 0;
+
+		if (kt_genl_open(&g))
+			_exit(2);
+		while (!(ret = kt_genl_measure(&g, id, 0, &m)))
+			n++;
+		fprintf(stderr, "# %d measurements, then %s: '%s'\n", n, strerror(-ret), g.extack);
+		_exit((ret == -ESRCH || ret == -ENOENT || ret == -ENODEV) && g.extack[0] ? 0 : 1);
+	}
+	TH_LOG("killing the VMM %d ms into the measurements", delay_ms);
+	usleep(delay_ms * 1000);
+	kt_vmm_kill(&big);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_TRUE(dropped_soon(&self->g, id));
+	/* The module still serves the other VM. */
+	ASSERT_TRUE(kt_genl_listed(&self->g, self->vm_id));
+}
+
+/*
+ * Two processes measuring one paused VM at once: each answer is the same
+ * root or a clean EBUSY, never a mixed-up tree.
+ */
+static int measure_rounds(uint32_t id, const uint8_t *want, int rounds)
+{
+	struct kt_measurement m;
+	struct kt_genl g;
+	int i, ret, busy = 0;
+
+	if (kt_genl_open(&g))
+		return -1;
+	for (i = 0; i < rounds; i++) {
+		ret = kt_genl_measure(&g, id, KVMTRUST_MEASURE_F_NO_VCPUS, &m);
+		if (ret == -EBUSY && strstr(g.extack, "another measurement of this vm is running")) {
+			busy++;
+			continue;
+		}
+		if (ret || memcmp(m.memory_root, want, KVMTRUST_HASH_LEN)) {
+			fprintf(stderr, "# round %d: %s, extack '%s'\n", i, strerror(-ret), g.extack);
+			busy = -1;
+			break;
+		}
+	}
+	kt_genl_close(&g);
+	return busy;
+}
+
+TEST_F_TIMEOUT(vmm, concurrent_measurements_agree_or_are_busy, 120)
+{
+	struct kt_measurement first;
+	struct kt_vmm big;
+	int status, busy;
+	uint32_t id;
+	pid_t child;
+
+	ASSERT_EQ(0, kt_vmm_start(&big, self->v.seed, "--extra-mib 16"));
+	ASSERT_EQ(0, kt_vmm_attach(&big, &self->g, &id)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(0, kt_genl_measure(&self->g, id, KVMTRUST_MEASURE_F_NO_VCPUS, &first));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child)
+		_exit(measure_rounds(id, first.memory_root, 4) < 0);
+	busy = measure_rounds(id, first.memory_root, 4);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_LE(0, busy);
+	TH_LOG("%d of 4 measurements here found the other one running", busy);
+	kt_genl_detach(&self->g, id);
+	kt_vmm_stop(&big);
+}
+
+/*
+ * Memslots added after attach count: one in the gap between the two
+ * existing slots and one above 4 GiB, both created last, so only ordering
+ * by guest physical address matches the VMM's dump.
+ */
+TEST_F(vmm, memslots_added_later_are_measured_in_gpa_order)
+{
+	struct kt_measurement before, after;
+	char reply[128];
+
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &before));
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, reply, sizeof(reply), "addslot 5 %#x %#x",
+				KT_LOW_GPA + KT_LOW_SIZE, KT_PAGE_SIZE * 2)) TH_LOG("%s", reply);
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, reply, sizeof(reply), "addslot 3 0x100000000 %#x",
+				KT_PAGE_SIZE)) TH_LOG("%s", reply);
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "poke 0x10000 0x5a"));
+	self->v.pages += 3;
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &after)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(before.pages + 3, after.pages);
+	ASSERT_HASH_NE(before.memory_root, after.memory_root);
+	assert_matches_vmm_view(_metadata, &self->v, &after);
+}
+
+/*
+ * Detaching while another process measures: the measurement completes or
+ * fails cleanly; the module never touches the VM after it let it go.
+ */
+TEST_F_TIMEOUT(vmm, detach_while_measuring, 120)
+{
+	struct kt_vmm big;
+	int status, ret;
+	uint32_t id;
+	pid_t child;
+
+	ASSERT_EQ(0, kt_vmm_start(&big, self->v.seed, "--extra-mib 32"));
+	ASSERT_EQ(0, kt_vmm_attach(&big, &self->g, &id)) TH_LOG("%s", self->g.extack);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		struct kt_measurement m;
+		struct kt_genl g;
+
+		if (kt_genl_open(&g))
+			_exit(2);
+		while (!(ret = kt_genl_measure(&g, id, 0, &m)))
+			;
+		fprintf(stderr, "# measuring ended: %s, extack '%s'\n", strerror(-ret), g.extack);
+		_exit((ret == -ENOENT || ret == -ENODEV) && g.extack[0] ? 0 : 1);
+	}
+	usleep((self->v.seed % 300) * 1000);
+	ret = kt_genl_detach(&self->g, id);
+	ASSERT_EQ(0, ret) TH_LOG("detach: %s, extack '%s'", strerror(-ret), self->g.extack);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_FALSE(kt_genl_listed(&self->g, id));
+	/* The VMM is unharmed and can be attached again. */
+	ASSERT_EQ(0, kt_vmm_attach(&big, &self->g, &id));
+	kt_genl_detach(&self->g, id);
+	kt_vmm_stop(&big);
+}
+
+TEST_F(vmm, detach_then_measure_is_refused)
+{
+	struct kt_measurement m;
+
+	ASSERT_EQ(0, kt_genl_detach(&self->g, self->vm_id));
+	ASSERT_REFUSED(&self->g, kt_genl_measure(&self->g, self->vm_id, 0, &m), ENOENT,
+		       "no attached vm has this id");
+	/* Attaching again gets a new id, never the old one. */
+	{
+		uint32_t old = self->vm_id;
+
+		ASSERT_EQ(0, kt_vmm_attach(&self->v, &self->g, &self->vm_id));
+		ASSERT_NE(old, self->vm_id);
+	}
+}
+
+TEST_HARNESS_MAIN

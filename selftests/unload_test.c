@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unloading kvmtrust.ko while VMs are attached, and while a measurement is
+ * in flight, then loading it again: the module must drop its VM references
+ * on the way out (the VMM keeps running), come back with an empty list and
+ * measure again. Runs last (scripts/vmtest runs programs in name order) and
+ * always leaves the module loaded. KT_MODULE names the .ko to reload
+ * (selftests/run-in-vm sets it), default kmod/kvmtrust.ko.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kt_test.h"
+#include "kt_recompute.h"
+#include "kt_vmm_proc.h"
+
+static int module_unload(void)
+{
+	return syscall(SYS_delete_module, "kvmtrust", O_NONBLOCK) ? -errno : 0;
+}
+
+static int module_load(void)
+{
+	const char *path = getenv("KT_MODULE") ?: "kmod/kvmtrust.ko";
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+FIXTURE(loaded) {
+	struct kt_genl g;
+	struct kt_vmm v;
+	uint32_t vm_id;
+};
+
+FIXTURE_SETUP(loaded)
+{
+	uint32_t seed = kt_seed_from_env();
+	struct kt_vm *probe = kt_vm_try_create();
+
+	if (!probe)
+		KT_SETUP_SKIP("/dev/kvm not usable: %s", strerror(errno));
+	kt_vm_free(probe);
+	if (access(getenv("KT_MODULE") ?: "kmod/kvmtrust.ko", R_OK))
+		KT_SETUP_SKIP("no module file to reload (KT_MODULE)");
+	KT_GENL_OPEN_OR_SKIP(&self->g);
+	TH_LOG("seed %u", seed);
+	ASSERT_EQ(0, kt_vmm_start(&self->v, seed, "--extra-mib 16"));
+	ASSERT_EQ(0, kt_vmm_attach(&self->v, &self->g, &self->vm_id)) TH_LOG("%s", self->g.extack);
+}
+
+FIXTURE_TEARDOWN(loaded)
+{
+	/* Whatever happened, the next program finds the module loaded. */
+	module_load();
+	kt_vmm_stop(&self->v);
+	kt_genl_close(&self->g);
+}
+
+/* After a reload: family back, nothing attached, measuring works again. */
+static void assert_fresh_module_measures(struct __test_metadata *_metadata, struct kt_vmm *v)
+{
+	struct kt_measurement m;
+	struct kt_genl g;
+	uint32_t ids[KT_MAX_REPLIES], id;
+	char reply[64];
+
+	ASSERT_EQ(0, module_load());
+	ASSERT_EQ(0, kt_genl_open(&g));
+	ASSERT_EQ(0, kt_genl_list(&g, ids, KT_MAX_REPLIES));
+	ASSERT_EQ(0, kt_vmm_cmd(v, reply, sizeof(reply), "state")) TH_LOG("vmm: %s", reply);
+	ASSERT_EQ(0, kt_vmm_attach(v, &g, &id)) TH_LOG("%s", g.extack);
+	ASSERT_EQ(0, kt_genl_measure(&g, id, 0, &m)) TH_LOG("%s", g.extack);
+	ASSERT_EQ(1, m.seq);
+	ASSERT_EQ(v->pages, m.pages);
+	ASSERT_EQ(0, kt_genl_detach(&g, id));
+	kt_genl_close(&g);
+}
+
+TEST_F(loaded, unload_while_attached)
+{
+	struct kt_genl g;
+
+	ASSERT_EQ(0, module_unload());
+	ASSERT_EQ(-ENOENT, kt_genl_open(&g));
+	assert_fresh_module_measures(_metadata, &self->v);
+}
+
+TEST_F(loaded, unload_while_running)
+{
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "run"));
+	ASSERT_EQ(0, module_unload());
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "pause"));
+	assert_fresh_module_measures(_metadata, &self->v);
+}
+
+TEST_F_TIMEOUT(loaded, unload_while_measuring, 120)
+{
+	int status, ret, tries;
+	pid_t child;
+
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		struct kt_measurement m;
+		struct kt_genl g;
+
+		if (kt_genl_open(&g))
+			_exit(2);
+		while (!(ret = kt_genl_measure(&g, self->vm_id, 0, &m)))
+			;
+		fprintf(stderr, "# measuring ended: %s, extack '%s'\n", strerror(-ret), g.extack);
+		/* Gone with the module (the family's socket sees ENOENT). */
+		_exit(ret == -ENOENT || ret == -ESRCH || ret == -ENODEV || ret == -EINTR ? 0 : 1);
+	}
+	usleep((self->v.seed % 200) * 1000);
+	/* The module may be busy for the length of one measurement. */
+	for (tries = 0; (ret = module_unload()) == -EAGAIN && tries < 100; tries++)
+		usleep(100 * 1000);
+	ASSERT_EQ(0, ret) TH_LOG("delete_module: %s", strerror(-ret));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_fresh_module_measures(_metadata, &self->v);
+}
+
+TEST_HARNESS_MAIN
