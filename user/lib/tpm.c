@@ -2,13 +2,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
-#include <openssl/param_build.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
+#include "jwk.h"
 #include "tpm.h"
 
 struct kt_tpm {
@@ -260,13 +259,9 @@ int kt_tpm_load_key(struct kt_tpm *tpm, enum kt_tpm_parent parent, const struct 
 
 int kt_tpm_public_to_pkey(const struct kt_blob *blob, EVP_PKEY **pkey, struct kt_err *err)
 {
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
+	uint8_t point[KT_P256_POINT_LEN] = { 0x04 };	/* SEC1 uncompressed */
 	const TPMS_ECC_POINT *q;
-	uint8_t point[65];
 	TPM2B_PUBLIC pub;
-	int ret = -1;
 
 	*pkey = NULL;
 	if (kt_tpm_parse_public(blob, &pub))
@@ -276,30 +271,13 @@ int kt_tpm_public_to_pkey(const struct kt_blob *blob, EVP_PKEY **pkey, struct kt
 	    pub.publicArea.parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 ||
 	    q->x.size > 32 || q->y.size > 32)
 		return kt_fail(err, "key", "the TPM key is not an ECC P-256 key");
-	/* Uncompressed SEC1 point; the TPM may drop leading zero bytes. */
-	memset(point, 0, sizeof(point));
-	point[0] = 0x04;
+	/* The TPM may drop leading zero bytes. */
 	memcpy(point + 1 + 32 - q->x.size, q->x.buffer, q->x.size);
 	memcpy(point + 33 + 32 - q->y.size, q->y.buffer, q->y.size);
-	bld = OSSL_PARAM_BLD_new();
-	if (!bld ||
-	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)))
-		goto ssl;
-	params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		goto ssl;
-	ret = 0;
-	goto out;
-ssl:
-	kt_fail_ssl(err, "key", "the TPM key's point is not a valid P-256 public key");
-out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	return ret;
+	*pkey = kt_p256_from_point(point);
+	if (!*pkey)
+		return kt_fail_ssl(err, "key", "the TPM key's point is not a valid P-256 public key");
+	return 0;
 }
 
 /*
