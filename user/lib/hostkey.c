@@ -97,7 +97,7 @@ static int write_meta(const struct kt_hostkey *hk, struct kt_err *err)
 	char *text;
 	int ret;
 
-	meta = json_pack("{s:i, s:s, s:s, s:i, s:s*}", "version", 1,
+	meta = json_pack("{s:i, s:s, s:s, s:i, s:s*}", "version", (int)hk->version,
 			 "origin", kt_key_origin_name(hk->origin), "host_id", hk->host_id,
 			 "pcr", (int)hk->pcr, "tcti", hk->tcti);
 	text = meta ? json_dumps(meta, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
@@ -125,13 +125,14 @@ static int read_meta(struct kt_hostkey *hk, struct kt_err *err)
 	if (!meta || json_unpack_ex(meta, &jerr, JSON_STRICT, "{s:i, s:s, s:s, s:i, s?s}",
 				    "version", &version, "origin", &origin,
 				    "host_id", &host_id, "pcr", &pcr, "tcti", &tcti) ||
-	    version != 1 || pcr < 0 || pcr > 23 ||
+	    version < 1 || version > KT_HOSTKEY_VERSION || pcr < 0 || pcr > 23 ||
 	    (strcmp(origin, "tpm") && strcmp(origin, "software"))) {
 		kt_fail(err, "key", "'%s/%s' is not a kvmtrust host key description", hk->dir,
 			META_FILE);
 		goto out;
 	}
 	hk->origin = strcmp(origin, "tpm") ? KT_KEY_SOFTWARE : KT_KEY_TPM;
+	hk->version = (unsigned int)version;
 	hk->host_id = strdup(host_id);
 	hk->tcti = tcti ? strdup(tcti) : NULL;
 	hk->pcr = (unsigned int)pcr;
@@ -191,18 +192,23 @@ static int create_software(struct kt_hostkey *hk, struct kt_err *err)
 	return write_key_pem(hk->dir, "key.pem", write_private_pem, hk->priv, 0600, err);
 }
 
-static int create_tpm(struct kt_hostkey *hk, struct kt_err *err)
+/* Version 1 directories hold keys made before the SRK was shared (tpm.h). */
+static enum kt_tpm_parent key_parent(const struct kt_hostkey *hk)
+{
+	return hk->version == 1 ? KT_TPM_PARENT_V1 : KT_TPM_PARENT_SRK;
+}
+
+static int open_tpm(struct kt_hostkey *hk, struct kt_err *err)
 {
 	struct kt_blob pub = { 0 }, priv = { 0 };
 	int ret = -1;
 
-	if (kt_tpm_open(hk->tcti, &hk->tpm, err) ||
-	    kt_tpm_create_key(hk->tpm, &pub, &priv, err))
-		return -1;
-	if (write_in(hk->dir, "key.pub", pub.data, pub.len, 0644, err) ||
-	    write_in(hk->dir, "key.priv", priv.data, priv.len, 0600, err) ||
-	    kt_tpm_load_key(hk->tpm, &pub, &priv, err) ||
-	    kt_tpm_public_to_pkey(&pub, &hk->pub, err))
+	if (read_in(hk->dir, "key.pub", 0, &pub, err) ||
+	    read_in(hk->dir, "key.priv", KT_FILE_PRIVATE, &priv, err))
+		goto out;
+	if (kt_tpm_public_to_pkey(&pub, &hk->pub, err) ||
+	    (!hk->tpm && kt_tpm_open(hk->tcti, &hk->tpm, err)) ||
+	    kt_tpm_load_key(hk->tpm, key_parent(hk), &pub, &priv, err))
 		goto out;
 	ret = 0;
 out:
@@ -211,10 +217,27 @@ out:
 	return ret;
 }
 
+/* Creates the key and writes its blobs, then opens it like any saved key. */
+static int create_tpm(struct kt_hostkey *hk, struct kt_err *err)
+{
+	struct kt_blob pub = { 0 }, priv = { 0 };
+	int ret;
+
+	if (kt_tpm_open(hk->tcti, &hk->tpm, err) ||
+	    kt_tpm_create_key(hk->tpm, &pub, &priv, err))
+		return -1;
+	ret = write_in(hk->dir, "key.pub", pub.data, pub.len, 0644, err) ||
+	      write_in(hk->dir, "key.priv", priv.data, priv.len, 0600, err);
+	kt_blob_free(&pub);
+	kt_blob_free(&priv);
+	return ret ? -1 : open_tpm(hk, err);
+}
+
 int kt_hostkey_init(const struct kt_hostkey_params *p, struct kt_err *err)
 {
 	struct kt_hostkey hk = {
 		.origin = p->software ? KT_KEY_SOFTWARE : KT_KEY_TPM,
+		.version = KT_HOSTKEY_VERSION,
 		.pcr = p->pcr,
 	};
 	char *meta;
@@ -272,25 +295,6 @@ static int open_software(struct kt_hostkey *hk, struct kt_err *err)
 	hk->pub = hk->priv;
 	EVP_PKEY_up_ref(hk->pub);
 	return 0;
-}
-
-static int open_tpm(struct kt_hostkey *hk, struct kt_err *err)
-{
-	struct kt_blob pub = { 0 }, priv = { 0 };
-	int ret = -1;
-
-	if (read_in(hk->dir, "key.pub", 0, &pub, err) ||
-	    read_in(hk->dir, "key.priv", KT_FILE_PRIVATE, &priv, err))
-		goto out;
-	if (kt_tpm_public_to_pkey(&pub, &hk->pub, err) ||
-	    kt_tpm_open(hk->tcti, &hk->tpm, err) ||
-	    kt_tpm_load_key(hk->tpm, &pub, &priv, err))
-		goto out;
-	ret = 0;
-out:
-	kt_blob_free(&pub);
-	kt_blob_free(&priv);
-	return ret;
 }
 
 /* cert.pem is optional; when present its leaf must hold this very key. */

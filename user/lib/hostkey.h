@@ -6,7 +6,8 @@
  * key never claims to be hardware-backed.
  *
  * Key directory (default /var/lib/kvmtrust/hostkey, $KVMTRUST_KEY_DIR):
- *   hostkey.json  {"version":1,"origin":..,"host_id":..,"pcr":23,"tcti":..}
+ *   hostkey.json  {"version":2,"origin":..,"host_id":..,"pcr":23,"tcti":..}
+ *                       version 1: a TPM key under the pre-SRK parent (tpm.h)
  *   key.pub, key.priv   TPM: marshalled TPM2B_PUBLIC / TPM2B_PRIVATE
  *                       (the files tpm2_create -u/-r writes)
  *   key.pem             software: PKCS#8 private key, mode 0600
@@ -32,8 +33,12 @@
 
 enum kt_key_origin { KT_KEY_SOFTWARE, KT_KEY_TPM };
 
+/* hostkey.json's version written by kt_hostkey_init(); 1 is still read. */
+#define KT_HOSTKEY_VERSION 2
+
 struct kt_hostkey {
 	enum kt_key_origin origin;
+	unsigned int version;	/* of hostkey.json */
 	char *dir;
 	char *host_id;
 	char *tcti;		/* NULL: tctildr's default */

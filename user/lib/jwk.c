@@ -62,13 +62,31 @@ static int decode_coord(const json_t *jwk, const char *name, uint8_t *out)
 	return 0;
 }
 
-EVP_PKEY *kt_jwk_to_key(const json_t *jwk, struct kt_err *err)
+EVP_PKEY *kt_p256_from_point(const uint8_t point[KT_P256_POINT_LEN])
 {
-	uint8_t point[1 + 2 * COORD_LEN] = { 0x04 };	/* SEC1 uncompressed */
-	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *key = NULL;
+
+	if (bld && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) &&
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point,
+					     KT_P256_POINT_LEN))
+		params = OSSL_PARAM_BLD_to_param(bld);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		key = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return key;
+}
+
+EVP_PKEY *kt_jwk_to_key(const json_t *jwk, struct kt_err *err)
+{
+	uint8_t point[KT_P256_POINT_LEN] = { 0x04 };	/* SEC1 uncompressed */
+	EVP_PKEY *key;
 
 	if (!json_is_object(jwk) ||
 	    strcmp(json_string_value(json_object_get(jwk, "kty")) ?: "", "EC") ||
@@ -81,18 +99,8 @@ EVP_PKEY *kt_jwk_to_key(const json_t *jwk, struct kt_err *err)
 		kt_fail(err, "structure", "JWK coordinates must be 32 bytes of base64url");
 		return NULL;
 	}
-	bld = OSSL_PARAM_BLD_new();
-	if (bld && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) &&
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)))
-		params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+	key = kt_p256_from_point(point);
+	if (!key)
 		kt_fail_ssl(err, "structure", "the JWK is not a point on P-256");
-		key = NULL;
-	}
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
 	return key;
 }

@@ -8,12 +8,21 @@
 #ifndef KVMTRUST_JWK_H
 #define KVMTRUST_JWK_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "error.h"
 
+#define KT_P256_POINT_LEN 65
+
 json_t *kt_jwk_from_key(EVP_PKEY *key, struct kt_err *err);
 EVP_PKEY *kt_jwk_to_key(const json_t *jwk, struct kt_err *err);
+/*
+ * The P-256 public key at an uncompressed SEC1 point (0x04 || x || y), or
+ * NULL when it is not on the curve (OpenSSL's error queue says why).
+ */
+EVP_PKEY *kt_p256_from_point(const uint8_t point[KT_P256_POINT_LEN]);
 
 #endif

@@ -41,28 +41,29 @@ static uint8_t *member(const json_t *obj, const char *name, size_t *len)
 static int tpm_key(const json_t *hdr, const char *tcti, const uint8_t *salt, size_t salt_len,
 		   uint8_t key[KT_AEAD_KEY_LEN], struct kt_err *err)
 {
-	uint8_t secret[KT_TPM_SEAL_MAX], *pub, *priv;
-	size_t pub_len, priv_len, len = 0;
+	uint8_t secret[KT_TPM_SEAL_MAX];
+	struct kt_blob pub, priv;
+	size_t len = 0;
 	int ret = -1;
 
-	pub = member(hdr, "sealed_pub", &pub_len);
-	priv = member(hdr, "sealed_priv", &priv_len);
-	if (!pub || !priv)
+	pub.data = member(hdr, "sealed_pub", &pub.len);
+	priv.data = member(hdr, "sealed_priv", &priv.len);
+	if (!pub.data || !priv.data)
 		kt_fail(err, "keystore", "the sealed key blobs are missing");
-	else if (!kt_tpm_unseal(tcti, pub, pub_len, priv, priv_len, secret, &len, err))
+	else if (!kt_tpm_unseal(tcti, &pub, &priv, secret, &len, err))
 		ret = kt_hkdf_sha256(secret, len, salt, salt_len, HKDF_INFO, key,
 				     KT_AEAD_KEY_LEN, err);
 	OPENSSL_cleanse(secret, sizeof(secret));
-	free(pub);
-	free(priv);
+	kt_blob_free(&pub);
+	kt_blob_free(&priv);
 	return ret;
 }
 
 /* Seals a fresh secret and records the blobs in hdr. */
 static int tpm_seal_new(json_t *hdr, const char *tcti, struct kt_err *err)
 {
-	uint8_t secret[KT_KEYFILE_MIN_LEN], *pub = NULL, *priv = NULL;
-	size_t pub_len, priv_len;
+	uint8_t secret[KT_KEYFILE_MIN_LEN];
+	struct kt_blob pub = { 0 }, priv = { 0 };
 	char *pub64 = NULL, *priv64 = NULL;
 	int ret = -1;
 
@@ -70,10 +71,10 @@ static int tpm_seal_new(json_t *hdr, const char *tcti, struct kt_err *err)
 		kt_fail_ssl(err, "keystore", "no randomness");
 		goto out;
 	}
-	if (kt_tpm_seal(tcti, secret, sizeof(secret), &pub, &pub_len, &priv, &priv_len, err))
+	if (kt_tpm_seal(tcti, secret, sizeof(secret), &pub, &priv, err))
 		goto out;
-	pub64 = kt_b64_encode(pub, pub_len);
-	priv64 = kt_b64_encode(priv, priv_len);
+	pub64 = kt_b64_encode(pub.data, pub.len);
+	priv64 = kt_b64_encode(priv.data, priv.len);
 	if (!pub64 || !priv64 || json_object_set_new(hdr, "kdf", json_string("tpm-hkdf-sha256")) ||
 	    json_object_set_new(hdr, "sealed_pub", json_string(pub64)) ||
 	    json_object_set_new(hdr, "sealed_priv", json_string(priv64))) {
@@ -83,8 +84,8 @@ static int tpm_seal_new(json_t *hdr, const char *tcti, struct kt_err *err)
 	ret = 0;
 out:
 	OPENSSL_cleanse(secret, sizeof(secret));
-	free(pub);
-	free(priv);
+	kt_blob_free(&pub);
+	kt_blob_free(&priv);
 	free(pub64);
 	free(priv64);
 	return ret;

@@ -2,13 +2,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
-#include <openssl/param_build.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
+#include "jwk.h"
 #include "tpm.h"
 
 struct kt_tpm {
@@ -17,9 +16,9 @@ struct kt_tpm {
 	ESYS_TR key;
 };
 
-static int tss_fail(struct kt_err *err, const char *what, TSS2_RC rc)
+int kt_tpm_fail(struct kt_err *err, const char *what, TSS2_RC rc)
 {
-	return kt_fail(err, "tpm", "%s failed: %s", what, Tss2_RC_Decode(rc));
+	return kt_fail(err, "tpm", "%s: %s", what, Tss2_RC_Decode(rc));
 }
 
 void kt_blob_free(struct kt_blob *blob)
@@ -47,56 +46,74 @@ int kt_tpm_open(const char *tcti, struct kt_tpm **out, struct kt_err *err)
 	if (rc != TSS2_RC_SUCCESS) {
 		Tss2_TctiLdr_Finalize(&tpm->tcti);
 		free(tpm);
-		return tss_fail(err, "Esys_Initialize", rc);
+		return kt_tpm_fail(err, "Esys_Initialize failed", rc);
 	}
 	*out = tpm;
 	return 0;
+}
+
+void kt_tpm_flush(struct kt_tpm *tpm, ESYS_TR *object)
+{
+	if (*object != ESYS_TR_NONE)
+		Esys_FlushContext(tpm->esys, *object);
+	*object = ESYS_TR_NONE;
 }
 
 void kt_tpm_close(struct kt_tpm *tpm)
 {
 	if (!tpm)
 		return;
-	if (tpm->key != ESYS_TR_NONE)
-		Esys_FlushContext(tpm->esys, tpm->key);
+	kt_tpm_flush(tpm, &tpm->key);
 	Esys_Finalize(&tpm->esys);
 	Tss2_TctiLdr_Finalize(&tpm->tcti);
 	free(tpm);
 }
 
-/* The TCG EK/SRK-style ECC P-256 storage primary: same seed, same key. */
-static int create_primary(struct kt_tpm *tpm, ESYS_TR *primary, struct kt_err *err)
+ESYS_CONTEXT *kt_tpm_esys(struct kt_tpm *tpm)
 {
-	TPM2B_PUBLIC tmpl = {
-		.publicArea = {
-			.type = TPM2_ALG_ECC,
-			.nameAlg = TPM2_ALG_SHA256,
-			.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-				TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-				TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
-				TPMA_OBJECT_NODA,
-			.parameters.eccDetail = {
-				.symmetric = {
-					.algorithm = TPM2_ALG_AES,
-					.keyBits.aes = 128,
-					.mode.aes = TPM2_ALG_CFB,
-				},
-				.scheme.scheme = TPM2_ALG_NULL,
-				.curveID = TPM2_ECC_NIST_P256,
-				.kdf.scheme = TPM2_ALG_NULL,
-			},
-		},
-	};
+	return tpm->esys;
+}
+
+/* The TCG ECC P-256 SRK template (tpm.h): same owner seed, same key. */
+#define SRK_TEMPLATE(unique_size) {						\
+	.publicArea = {								\
+		.type = TPM2_ALG_ECC,						\
+		.nameAlg = TPM2_ALG_SHA256,					\
+		.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |	\
+			TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |	\
+			TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |		\
+			TPMA_OBJECT_NODA,					\
+		.parameters.eccDetail = {					\
+			.symmetric = {						\
+				.algorithm = TPM2_ALG_AES,			\
+				.keyBits.aes = 128,				\
+				.mode.aes = TPM2_ALG_CFB,			\
+			},							\
+			.scheme.scheme = TPM2_ALG_NULL,				\
+			.curveID = TPM2_ECC_NIST_P256,				\
+			.kdf.scheme = TPM2_ALG_NULL,				\
+		},								\
+		.unique.ecc = { .x.size = (unique_size), .y.size = (unique_size) }, \
+	},									\
+}
+
+static const TPM2B_PUBLIC srk_template = SRK_TEMPLATE(32);
+/* KT_TPM_PARENT_V1: the host key's parent before the SRK was shared. */
+static const TPM2B_PUBLIC v1_hostkey_parent = SRK_TEMPLATE(0);
+
+static int create_primary(struct kt_tpm *tpm, const TPM2B_PUBLIC *tmpl, ESYS_TR *primary,
+			  struct kt_err *err)
+{
 	TPM2B_SENSITIVE_CREATE sensitive = { 0 };
 	TPM2B_DATA outside = { 0 };
 	TPML_PCR_SELECTION pcrs = { 0 };
 	TSS2_RC rc;
 
 	rc = Esys_CreatePrimary(tpm->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				ESYS_TR_NONE, &sensitive, &tmpl, &outside, &pcrs, primary,
+				ESYS_TR_NONE, &sensitive, tmpl, &outside, &pcrs, primary,
 				NULL, NULL, NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS)
-		return tss_fail(err, "creating the owner storage primary", rc);
+		return kt_tpm_fail(err, "creating the owner storage primary failed", rc);
 	return 0;
 }
 
@@ -116,10 +133,93 @@ static int create_primary(struct kt_tpm *tpm, ESYS_TR *primary, struct kt_err *e
 		ret_;								\
 	})
 
+int kt_tpm_create(struct kt_tpm *tpm, const TPM2B_PUBLIC *tmpl,
+		  const TPM2B_SENSITIVE_CREATE *sensitive, struct kt_blob *pub,
+		  struct kt_blob *priv, const char *what, struct kt_err *err)
+{
+	static const TPM2B_SENSITIVE_CREATE empty;
+	TPM2B_DATA outside = { 0 };
+	TPML_PCR_SELECTION pcrs = { 0 };
+	TPM2B_PRIVATE *out_priv = NULL;
+	TPM2B_PUBLIC *out_pub = NULL;
+	ESYS_TR primary;
+	TSS2_RC rc;
+	int ret = -1;
+
+	memset(pub, 0, sizeof(*pub));
+	memset(priv, 0, sizeof(*priv));
+	if (create_primary(tpm, &srk_template, &primary, err))
+		return -1;
+	rc = Esys_Create(tpm->esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+			 sensitive ? sensitive : &empty, tmpl, &outside, &pcrs, &out_priv,
+			 &out_pub, NULL, NULL, NULL);
+	kt_tpm_flush(tpm, &primary);
+	if (rc != TSS2_RC_SUCCESS)
+		return kt_tpm_fail(err, what, rc);
+	if (MARSHAL_BLOB(TPM2B_PUBLIC, out_pub, pub, err) ||
+	    MARSHAL_BLOB(TPM2B_PRIVATE, out_priv, priv, err)) {
+		kt_blob_free(pub);
+		goto out;
+	}
+	ret = 0;
+out:
+	Esys_Free(out_priv);
+	Esys_Free(out_pub);
+	return ret;
+}
+
+static int load_under(struct kt_tpm *tpm, const TPM2B_PUBLIC *parent, const TPM2B_PUBLIC *pub,
+		      const TPM2B_PRIVATE *priv, ESYS_TR *object, const char *what,
+		      struct kt_err *err)
+{
+	ESYS_TR primary;
+	TSS2_RC rc;
+
+	*object = ESYS_TR_NONE;
+	if (create_primary(tpm, parent, &primary, err))
+		return -1;
+	rc = Esys_Load(tpm->esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+		       priv, pub, object);
+	/* The loaded object does not need its parent any more. */
+	kt_tpm_flush(tpm, &primary);
+	if (rc != TSS2_RC_SUCCESS) {
+		*object = ESYS_TR_NONE;
+		return kt_tpm_fail(err, what, rc);
+	}
+	return 0;
+}
+
+int kt_tpm_load(struct kt_tpm *tpm, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
+		ESYS_TR *object, const char *what, struct kt_err *err)
+{
+	return load_under(tpm, &srk_template, pub, priv, object, what, err);
+}
+
+int kt_tpm_parse_public(const struct kt_blob *blob, TPM2B_PUBLIC *pub)
+{
+	size_t off = 0;
+
+	memset(pub, 0, sizeof(*pub));
+	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(blob->data, blob->len, &off, pub) || off != blob->len)
+		return -1;
+	return 0;
+}
+
+int kt_tpm_parse_private(const struct kt_blob *blob, TPM2B_PRIVATE *priv)
+{
+	size_t off = 0;
+
+	memset(priv, 0, sizeof(*priv));
+	if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(blob->data, blob->len, &off, priv) ||
+	    off != blob->len)
+		return -1;
+	return 0;
+}
+
 int kt_tpm_create_key(struct kt_tpm *tpm, struct kt_blob *pub, struct kt_blob *priv,
 		      struct kt_err *err)
 {
-	TPM2B_PUBLIC tmpl = {
+	static const TPM2B_PUBLIC tmpl = {
 		.publicArea = {
 			.type = TPM2_ALG_ECC,
 			.nameAlg = TPM2_ALG_SHA256,
@@ -137,121 +237,47 @@ int kt_tpm_create_key(struct kt_tpm *tpm, struct kt_blob *pub, struct kt_blob *p
 			},
 		},
 	};
-	TPM2B_SENSITIVE_CREATE sensitive = { 0 };
-	TPM2B_DATA outside = { 0 };
-	TPML_PCR_SELECTION pcrs = { 0 };
-	TPM2B_PRIVATE *out_priv = NULL;
-	TPM2B_PUBLIC *out_pub = NULL;
-	ESYS_TR primary;
-	TSS2_RC rc;
-	int ret = -1;
 
-	memset(pub, 0, sizeof(*pub));
-	memset(priv, 0, sizeof(*priv));
-	if (create_primary(tpm, &primary, err))
-		return -1;
-	rc = Esys_Create(tpm->esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-			 &sensitive, &tmpl, &outside, &pcrs, &out_priv, &out_pub,
-			 NULL, NULL, NULL);
-	Esys_FlushContext(tpm->esys, primary);
-	if (rc != TSS2_RC_SUCCESS)
-		return tss_fail(err, "creating the signing key", rc);
-	if (MARSHAL_BLOB(TPM2B_PUBLIC, out_pub, pub, err) ||
-	    MARSHAL_BLOB(TPM2B_PRIVATE, out_priv, priv, err)) {
-		kt_blob_free(pub);
-		goto out;
-	}
-	ret = 0;
-out:
-	Esys_Free(out_priv);
-	Esys_Free(out_pub);
-	return ret;
+	return kt_tpm_create(tpm, &tmpl, NULL, pub, priv, "creating the signing key failed", err);
 }
 
-static int unmarshal_public(const struct kt_blob *blob, TPM2B_PUBLIC *pub, struct kt_err *err)
-{
-	size_t off = 0;
-
-	memset(pub, 0, sizeof(*pub));
-	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(blob->data, blob->len, &off, pub) || off != blob->len)
-		return kt_fail(err, "tpm", "the key's public blob is not a TPM2B_PUBLIC");
-	return 0;
-}
-
-int kt_tpm_load_key(struct kt_tpm *tpm, const struct kt_blob *pub,
+int kt_tpm_load_key(struct kt_tpm *tpm, enum kt_tpm_parent parent, const struct kt_blob *pub,
 		    const struct kt_blob *priv, struct kt_err *err)
 {
 	TPM2B_PRIVATE in_priv;
 	TPM2B_PUBLIC in_pub;
-	ESYS_TR primary;
-	size_t off = 0;
-	TSS2_RC rc;
 
-	if (unmarshal_public(pub, &in_pub, err))
-		return -1;
-	memset(&in_priv, 0, sizeof(in_priv));
-	if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(priv->data, priv->len, &off, &in_priv) ||
-	    off != priv->len)
+	if (kt_tpm_parse_public(pub, &in_pub))
+		return kt_fail(err, "tpm", "the key's public blob is not a TPM2B_PUBLIC");
+	if (kt_tpm_parse_private(priv, &in_priv))
 		return kt_fail(err, "tpm", "the key's private blob is not a TPM2B_PRIVATE");
-	if (tpm->key != ESYS_TR_NONE) {
-		Esys_FlushContext(tpm->esys, tpm->key);
-		tpm->key = ESYS_TR_NONE;
-	}
-	if (create_primary(tpm, &primary, err))
-		return -1;
-	rc = Esys_Load(tpm->esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-		       &in_priv, &in_pub, &tpm->key);
-	/* The loaded key does not need its parent any more. */
-	Esys_FlushContext(tpm->esys, primary);
-	if (rc != TSS2_RC_SUCCESS) {
-		tpm->key = ESYS_TR_NONE;
-		return tss_fail(err, "loading the signing key (was it created on this TPM?)", rc);
-	}
-	return 0;
+	kt_tpm_flush(tpm, &tpm->key);
+	return load_under(tpm, parent == KT_TPM_PARENT_V1 ? &v1_hostkey_parent : &srk_template,
+			  &in_pub, &in_priv, &tpm->key,
+			  "loading the signing key (was it created on this TPM?) failed", err);
 }
 
 int kt_tpm_public_to_pkey(const struct kt_blob *blob, EVP_PKEY **pkey, struct kt_err *err)
 {
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
+	uint8_t point[KT_P256_POINT_LEN] = { 0x04 };	/* SEC1 uncompressed */
 	const TPMS_ECC_POINT *q;
-	uint8_t point[65];
 	TPM2B_PUBLIC pub;
-	int ret = -1;
 
 	*pkey = NULL;
-	if (unmarshal_public(blob, &pub, err))
-		return -1;
+	if (kt_tpm_parse_public(blob, &pub))
+		return kt_fail(err, "tpm", "the key's public blob is not a TPM2B_PUBLIC");
 	q = &pub.publicArea.unique.ecc;
 	if (pub.publicArea.type != TPM2_ALG_ECC ||
 	    pub.publicArea.parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 ||
 	    q->x.size > 32 || q->y.size > 32)
 		return kt_fail(err, "key", "the TPM key is not an ECC P-256 key");
-	/* Uncompressed SEC1 point; the TPM may drop leading zero bytes. */
-	memset(point, 0, sizeof(point));
-	point[0] = 0x04;
+	/* The TPM may drop leading zero bytes. */
 	memcpy(point + 1 + 32 - q->x.size, q->x.buffer, q->x.size);
 	memcpy(point + 33 + 32 - q->y.size, q->y.buffer, q->y.size);
-	bld = OSSL_PARAM_BLD_new();
-	if (!bld ||
-	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)))
-		goto ssl;
-	params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		goto ssl;
-	ret = 0;
-	goto out;
-ssl:
-	kt_fail_ssl(err, "key", "the TPM key's point is not a valid P-256 public key");
-out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	return ret;
+	*pkey = kt_p256_from_point(point);
+	if (!*pkey)
+		return kt_fail_ssl(err, "key", "the TPM key's point is not a valid P-256 public key");
+	return 0;
 }
 
 /*
@@ -263,6 +289,7 @@ static int tpm_digest(struct kt_tpm *tpm, const uint8_t *msg, size_t len,
 {
 	TPM2B_AUTH auth = { 0 };
 	TPM2B_MAX_BUFFER chunk;
+	const char *what;
 	ESYS_TR seq;
 	TSS2_RC rc;
 	size_t n;
@@ -270,7 +297,7 @@ static int tpm_digest(struct kt_tpm *tpm, const uint8_t *msg, size_t len,
 	rc = Esys_HashSequenceStart(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
 				    &auth, TPM2_ALG_SHA256, &seq);
 	if (rc != TSS2_RC_SUCCESS)
-		return tss_fail(err, "starting a hash sequence", rc);
+		return kt_tpm_fail(err, "starting a hash sequence failed", rc);
 	while (len > 0) {
 		n = len < sizeof(chunk.buffer) ? len : sizeof(chunk.buffer);
 		chunk.size = (UINT16)n;
@@ -278,8 +305,8 @@ static int tpm_digest(struct kt_tpm *tpm, const uint8_t *msg, size_t len,
 		rc = Esys_SequenceUpdate(tpm->esys, seq, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 					 ESYS_TR_NONE, &chunk);
 		if (rc != TSS2_RC_SUCCESS) {
-			Esys_FlushContext(tpm->esys, seq);
-			return tss_fail(err, "hashing in the TPM", rc);
+			what = "hashing in the TPM failed";
+			goto fail;
 		}
 		msg += n;
 		len -= n;
@@ -288,11 +315,12 @@ static int tpm_digest(struct kt_tpm *tpm, const uint8_t *msg, size_t len,
 	/* Completing the sequence also flushes it. */
 	rc = Esys_SequenceComplete(tpm->esys, seq, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
 				   &chunk, ESYS_TR_RH_OWNER, digest, ticket);
-	if (rc != TSS2_RC_SUCCESS) {
-		Esys_FlushContext(tpm->esys, seq);
-		return tss_fail(err, "completing the hash sequence", rc);
-	}
-	return 0;
+	if (rc == TSS2_RC_SUCCESS)
+		return 0;
+	what = "completing the hash sequence failed";
+fail:
+	kt_tpm_flush(tpm, &seq);
+	return kt_tpm_fail(err, what, rc);
 }
 
 static int ecdsa_to_raw(const TPMT_SIGNATURE *sig, uint8_t out[64], struct kt_err *err)
@@ -329,7 +357,7 @@ int kt_tpm_sign(struct kt_tpm *tpm, const void *msg, size_t len,
 	rc = Esys_Sign(tpm->esys, tpm->key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
 		       digest, &ecdsa_sha256, ticket, &signature);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_fail(err, "TPM2_Sign", rc);
+		kt_tpm_fail(err, "TPM2_Sign failed", rc);
 		goto out;
 	}
 	ret = ecdsa_to_raw(signature, sig, err);
@@ -362,7 +390,7 @@ int kt_tpm_pcr_read(struct kt_tpm *tpm, unsigned int pcr, kt_hash value, struct 
 	rc = Esys_PCR_Read(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
 			   NULL, &sel_out, &values);
 	if (rc != TSS2_RC_SUCCESS)
-		return tss_fail(err, "TPM2_PCR_Read", rc);
+		return kt_tpm_fail(err, "TPM2_PCR_Read failed", rc);
 	if (values->count != 1 || values->digests[0].size != KT_HASH_LEN) {
 		kt_fail(err, "tpm", "the TPM has no SHA-256 bank for PCR %u", pcr);
 		goto out;
@@ -388,7 +416,7 @@ int kt_tpm_pcr_extend(struct kt_tpm *tpm, unsigned int pcr, const kt_hash digest
 	rc = Esys_PCR_Extend(tpm->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 			     ESYS_TR_NONE, &values);
 	if (rc != TSS2_RC_SUCCESS)
-		return tss_fail(err, "TPM2_PCR_Extend", rc);
+		return kt_tpm_fail(err, "TPM2_PCR_Extend failed", rc);
 	return 0;
 }
 
@@ -415,7 +443,7 @@ int kt_tpm_quote(struct kt_tpm *tpm, unsigned int pcr, const uint8_t *extra, siz
 	rc = Esys_Quote(tpm->esys, tpm->key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
 			&qualifying, &ecdsa_sha256, &sel, &quoted, &signature);
 	if (rc != TSS2_RC_SUCCESS)
-		return tss_fail(err, "TPM2_Quote", rc);
+		return kt_tpm_fail(err, "TPM2_Quote failed", rc);
 	attest->data = malloc(quoted->size);
 	sig->data = malloc(sizeof(*signature));
 	if (!attest->data || !sig->data) {

@@ -61,7 +61,7 @@ measurement() {
 MEM=$(printf 'a%.0s' $(seq 64))
 VCPU=$(printf 'b%.0s' $(seq 64))
 
-tap_plan 42
+tap_plan 45
 
 codes=$(for c in tpm attest verify config launch; do
 	"$K" $c --help >/dev/null 2>&1; printf '%s' $?
@@ -71,7 +71,7 @@ tap_is "tpm/attest/verify/config/launch: --help exits 0, a bad option 2" "$codes
 
 if ! swtpm_start "$tmp/swtpm"; then
 	echo "# swtpm could not be started:"; cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
-	for i in $(seq 41); do tap_skip "attest step $i" "swtpm not available"; done
+	for i in $(seq 44); do tap_skip "attest step $i" "swtpm not available"; done
 	exit 0
 fi
 export KVMTRUST_TCTI=$SWTPM_TCTI
@@ -285,5 +285,31 @@ tap_fails_with "launch --config refuses a changed VLAN, naming nic.0.vlan" \
 	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --ca "$tmp/ca.pem" \
 	--config "$cfg/vm-vlan.xml" --package-manifest "$cfg/packages.txt" -- "$cfg/fake-vmm"
 tap_is "the refused launches never ran the VMM" "$(test -e "$cfg/vmm-ran" && echo ran)" ""
+
+# ---- key directories from before the shared SRK -----------------------------
+# hostkey.json version 1: the key sits under the SRK template with an empty
+# unique field (made here with tpm2-tools, as kvmtrust made it before).
+v1=$tmp/v1key
+mkdir -m 700 "$v1"
+export TPM2TOOLS_TCTI=$SWTPM_TCTI
+tpm2_createprimary -Q -C o -g sha256 -G ecc256:null:aes128cfb -c "$v1/parent.ctx" \
+	-a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda'
+tpm2_create -Q -C "$v1/parent.ctx" -g sha256 -G ecc256:ecdsa-sha256:null \
+	-a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign' \
+	-u "$v1/key.pub" -r "$v1/key.priv"
+tpm2_flushcontext -t
+unset TPM2TOOLS_TCTI
+chmod 600 "$v1/key.priv"
+printf '{"version":1,"origin":"tpm","host_id":"host-v1","pcr":23}\n' >"$v1/hostkey.json"
+KVMTRUST_KEY_DIR=$v1 "$K" tpm pubkey >"$tmp/v1.pem"
+tap_ok "a version 1 key directory still signs reports that verify" \
+	sh -c "KVMTRUST_KEY_DIR='$v1' '$K' attest --measurement '$tmp/m1.json' --vm-id vm-v1 \
+	       -o '$tmp/v1.jwt' &&
+	       '$K' verify '$tmp/v1.jwt' --key '$tmp/v1.pem' --require-tpm"
+sed -i 's/"version":1/"version":2/' "$v1/hostkey.json"
+tap_fails_with "the same key read as version 2 (under the SRK) is refused by the TPM" \
+	"loading the signing key" env TSS2_LOG=all+NONE KVMTRUST_KEY_DIR="$v1" "$K" tpm show
+tap_is "no transient object is left loaded after the version 1 key" \
+	"$(TPM2TOOLS_TCTI=$SWTPM_TCTI tpm2_getcap handles-transient 2>&1)" ""
 
 tap_done

@@ -15,6 +15,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
+. scripts/lib/swtpm.sh
 
 KT=$PWD/user/kvmtrust
 MITM=$PWD/user/tests/identity_mitm.py
@@ -25,10 +26,10 @@ AUD=kvmtrust:test-federation
 
 dir=$(mktemp -d /tmp/kt-identity-sh.XXXXXX)
 pids=()
-tpm_pid=
 cleanup() {
 	local p
-	for p in "${pids[@]}" $tpm_pid; do kill "$p" 2>/dev/null; done
+	swtpm_stop
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$dir"
 }
@@ -59,32 +60,7 @@ wait_file() {
 	return 1
 }
 
-# A software TPM on a free port pair (command N, control N+1); sets TCTI.
-start_swtpm() {
-	local i p port=
-	command -v swtpm >/dev/null || return 1
-	for i in $(seq 0 49); do
-		p=$((30000 + (($$ * 7 + i * 613) % 10000) * 2))
-		if ! ss -Htln "sport = :$p or sport = :$((p + 1))" | grep -q .; then
-			port=$p
-			break
-		fi
-	done
-	[ -n "$port" ] || return 1
-	mkdir -p tpm
-	swtpm socket --tpm2 --tpmstate dir=tpm --server type=tcp,port=$port,bindaddr=127.0.0.1 \
-		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-		--flags not-need-init,startup-clear >tpm.log 2>&1 &
-	tpm_pid=$!
-	TCTI=swtpm:host=127.0.0.1,port=$port
-	for i in $(seq 50); do
-		ss -Htln "sport = :$port" | grep -q . && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-tap_plan 31
+tap_plan 32
 
 # --- the CA tree ---
 tap_ok "ca init root" kt ca init --dir root --cn "Test Root" --pathlen 1
@@ -180,14 +156,19 @@ tap_fails_with "a world-readable keystore is refused" "permissions" \
 	kt handshake --connect 127.0.0.1:$port --anchors anchors --keystore guest.ks --keyfile guest.key
 chmod 600 guest.ks
 
-if start_swtpm; then
+if swtpm_start "$dir/tpm"; then
+	TCTI=$SWTPM_TCTI
 	tap_ok "token store into a keystore sealed to the TPM" kt token store --keystore tpm.ks \
 		--tpm "$TCTI" --token token.jwt --guest-key guest.pem
 	tap_is "token show opens it with the TPM" \
 		"$(kt token show --json --keystore tpm.ks --tpm "$TCTI" | json_get '["sub"]')" "$GUEST"
+	tap_is "no transient object is left loaded after sealing and unsealing" \
+		"$(TPM2TOOLS_TCTI=$TCTI tpm2_getcap handles-transient 2>&1)" ""
 else
 	tap_skip "token store into a keystore sealed to the TPM" "swtpm not available"
 	tap_skip "token show opens it with the TPM" "swtpm not available"
+	tap_skip "no transient object is left loaded after sealing and unsealing" \
+		"swtpm not available"
 fi
 
 # --- revocation: the token, then the intermediate ---
