@@ -147,12 +147,8 @@ int attest_main(int argc, char *argv[])
 		case 'o': a.output = optarg; break;
 		case OPT_KEY_DIR: a.key_dir = optarg; break;
 		case OPT_TCTI: a.tcti = optarg; break;
-		case 'h':
-			usage(stdout);
-			return KT_EXIT_OK;
 		default:
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (optind != argc || (a.pid > 0) == !!a.measurement) {

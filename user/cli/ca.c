@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_util.h"
 #include "identity_cli.h"
 #include "pki.h"
 #include "print.h"
@@ -453,10 +454,8 @@ int ca_main(int argc, char *argv[])
 	struct ca_args a;
 	int rc;
 
-	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-		usage(cmd ? stdout : stderr);
-		return cmd ? KT_EXIT_OK : KT_EXIT_USAGE;
-	}
+	if (cli_group_usage(argc, argv, usage, &rc))
+		return rc;
 	rc = parse(argc - 1, argv + 1, &a);
 	if (rc)
 		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;

@@ -58,6 +58,21 @@ bool cli_is_help(const char *arg)
 	return !strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "help");
 }
 
+bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status)
+{
+	if (argc >= 2 && !cli_is_help(argv[1]))
+		return false;
+	usage(argc < 2 ? stderr : stdout);
+	*status = argc < 2 ? KT_EXIT_USAGE : KT_EXIT_OK;
+	return true;
+}
+
+int cli_option_usage(void (*usage)(FILE *), int opt)
+{
+	usage(opt == 'h' ? stdout : stderr);
+	return opt == 'h' ? KT_EXIT_OK : KT_EXIT_USAGE;
+}
+
 struct kt_nl *cli_nl_open(void)
 {
 	struct kt_err err = { 0 };

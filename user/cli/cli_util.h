@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the kvm-side commands (info, vm, measure) share: turning a library
- * failure into a message on stderr and an exit status, and number parsing.
+ * What every command group shares: usage and --help handling, the output
+ * options, turning a library failure into a message on stderr and an exit
+ * status, and number parsing.
  */
 #ifndef KVMTRUST_CLI_UTIL_H
 #define KVMTRUST_CLI_UTIL_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "error.h"
 #include "print.h"
@@ -20,6 +22,19 @@ bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
 		   uint32_t *out);
 
 bool cli_is_help(const char *arg);
+
+/*
+ * A group run without a command prints its usage on stderr (KT_EXIT_USAGE);
+ * with -h, --help or help on stdout (KT_EXIT_OK). True when it did, the
+ * exit status in *status.
+ */
+bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status);
+
+/*
+ * For getopt_long's 'h' (-h, --help): usage on stdout, KT_EXIT_OK; for an
+ * option it refused: usage on stderr, KT_EXIT_USAGE.
+ */
+int cli_option_usage(void (*usage)(FILE *), int opt);
 
 struct kt_nl;
 /* Connects to the module; on failure prints why and returns NULL. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "attest_cli.h"
+#include "cli_util.h"
 #include "config_tree.h"
 #include "encoding.h"
 #include "hostkey.h"
@@ -133,15 +134,9 @@ int config_main(int argc, char *argv[])
 	const char *cmd;
 	int c, ret;
 
-	if (argc < 2) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
+	if (cli_group_usage(argc, argv, usage, &ret))
+		return ret;
 	cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-		usage(stdout);
-		return KT_EXIT_OK;
-	}
 	if (strcmp(cmd, "measure") && strcmp(cmd, "attest")) {
 		fprintf(stderr, "%s: unknown config command '%s'\n", prog, cmd);
 		usage(stderr);
@@ -159,12 +154,8 @@ int config_main(int argc, char *argv[])
 		case OPT_TCTI: a.tcti = optarg; break;
 		case OPT_JSON: a.mode = KT_PRINT_JSON; break;
 		case OPT_SCRIPT: a.mode = KT_PRINT_SCRIPT; break;
-		case 'h':
-			usage(stdout);
-			return KT_EXIT_OK;
 		default:
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (a.qemu ? optind >= argc : optind != argc - 1) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "exitcodes.h"
 #include "grant.h"
 #include "grant_common.h"
@@ -151,8 +152,7 @@ static int do_issue(int argc, char *argv[])
 				return bad_usage("--days wants 1 to 3650, not '%s'", optarg);
 			break;
 		case 'o': output = optarg; break;
-		case 'h': usage(stdout); ret = KT_EXIT_OK; goto out;
-		default: usage(stderr); ret = KT_EXIT_USAGE; goto out;
+		default: ret = cli_option_usage(usage, opt); goto out;
 		}
 		if (bad) {
 			if (!err.msg[0])
@@ -364,8 +364,7 @@ static int do_verify(int argc, char *argv[])
 			break;
 		case O_JSON: mode = KT_PRINT_JSON; break;
 		case O_SCRIPT: mode = KT_PRINT_SCRIPT; break;
-		case 'h': usage(stdout); return KT_EXIT_OK;
-		default: usage(stderr); return KT_EXIT_USAGE;
+		default: return cli_option_usage(usage, opt);
 		}
 	}
 	if (optind != argc - 1)
@@ -435,8 +434,7 @@ static int do_revoke(int argc, char *argv[])
 		case O_CERT: cert = optarg; break;
 		case O_LEDGER: spec = optarg; break;
 		case O_LEDGER_CA: ca = optarg; break;
-		case 'h': usage(stdout); return KT_EXIT_OK;
-		default: usage(stderr); return KT_EXIT_USAGE;
+		default: return cli_option_usage(usage, opt);
 		}
 	}
 	if ((!id) == (optind == argc) || argc - optind > 1)
@@ -478,15 +476,10 @@ int grant_main(int argc, char *argv[])
 		{ "verify", do_verify }, { "revoke", do_revoke },
 	};
 	size_t i;
+	int ret;
 
-	if (argc < 2) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-		usage(stdout);
-		return KT_EXIT_OK;
-	}
+	if (cli_group_usage(argc, argv, usage, &ret))
+		return ret;
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);

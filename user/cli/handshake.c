@@ -18,6 +18,7 @@
 
 #include <openssl/evp.h>
 
+#include "cli_util.h"
 #include "encoding.h"
 #include "handshake.h"
 #include "identity_cli.h"
@@ -423,14 +424,8 @@ int handshake_main(int argc, char *argv[])
 	struct hs_args a;
 	int rc;
 
-	if (argc < 2) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "help")) {
-		usage(stdout);
-		return KT_EXIT_OK;
-	}
+	if (cli_group_usage(argc, argv, usage, &rc))
+		return rc;
 	rc = parse(argc, argv, &a);
 	if (rc)
 		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;

@@ -41,12 +41,10 @@ int info_main(int argc, char *argv[])
 
 	while ((c = getopt_long(argc, argv, "jsh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h': usage(stdout); return KT_EXIT_OK;
 		default:
 			if (cli_output_option(c, &mode))
 				break;
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (optind != argc) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "attest_cli.h"
+#include "cli_util.h"
 #include "config_tree.h"
 #include "encoding.h"
 #include "subcommands.h"
@@ -131,12 +132,8 @@ int launch_main(int argc, char *argv[])
 		case OPT_ATTESTATION: a.attestation = optarg; break;
 		case OPT_CONFIG: a.config = optarg; break;
 		case OPT_PACKAGES: a.packages = optarg; break;
-		case 'h':
-			usage(stdout);
-			return KT_EXIT_OK;
 		default:
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (!a.expect || strlen(a.expect) != 2 * KT_HASH_LEN ||

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "encoding.h"
 #include "ledger_cli.h"
 #include "subcommands.h"
@@ -39,13 +40,8 @@ int ledger_opts_parse(int argc, char *argv[], struct ledger_opts *o, void (*usag
 		case 'C': o->cert = optarg; break;
 		case 'j': o->mode = KT_PRINT_JSON; break;
 		case 's': o->mode = KT_PRINT_SCRIPT; break;
-		case 'h':
-			usage(stdout);
-			*status = KT_EXIT_OK;
-			return -1;
 		default:
-			usage(stderr);
-			*status = KT_EXIT_USAGE;
+			*status = cli_option_usage(usage, c);
 			return -1;
 		}
 	}

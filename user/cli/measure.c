@@ -75,12 +75,10 @@ int measure_main(int argc, char *argv[])
 				return KT_EXIT_USAGE;
 			break;
 		case 'n': flags |= KVMTRUST_MEASURE_F_NO_VCPUS; break;
-		case 'h': usage(stdout); return KT_EXIT_OK;
 		default:
 			if (cli_output_option(c, &mode))
 				break;
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (optind != argc || !pid == !vm_id) {

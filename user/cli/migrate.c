@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "grant.h"
 #include "grant_common.h"
 #include "ledger.h"
@@ -141,8 +142,7 @@ static int do_check(int argc, char *argv[])
 			break;
 		case O_JSON: mode = KT_PRINT_JSON; break;
 		case O_SCRIPT: mode = KT_PRINT_SCRIPT; break;
-		case 'h': usage(stdout); return KT_EXIT_OK;
-		default: usage(stderr); return KT_EXIT_USAGE;
+		default: return cli_option_usage(usage, opt);
 		}
 	}
 	if (!req.vm || !to || !grant || (!by && !order) || optind != argc) {
@@ -243,8 +243,7 @@ static int do_order(int argc, char *argv[])
 			}
 			break;
 		case 'o': output = optarg; break;
-		case 'h': usage(stdout); return KT_EXIT_OK;
-		default: usage(stderr); return KT_EXIT_USAGE;
+		default: return cli_option_usage(usage, opt);
 		}
 	}
 	if (!vm || !to || !grant || !key_path || !cert_path || optind != argc) {
@@ -286,14 +285,10 @@ out:
 
 int migrate_main(int argc, char *argv[])
 {
-	if (argc < 2) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-		usage(stdout);
-		return KT_EXIT_OK;
-	}
+	int ret;
+
+	if (cli_group_usage(argc, argv, usage, &ret))
+		return ret;
 	if (!strcmp(argv[1], "check"))
 		return do_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "order"))

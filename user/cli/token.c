@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "identity_cli.h"
 #include "keystore.h"
 #include "pki.h"
@@ -425,10 +426,8 @@ int token_main(int argc, char *argv[])
 	struct kt_err err = { 0 };
 	int rc;
 
-	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-		usage(cmd ? stdout : stderr);
-		return cmd ? KT_EXIT_OK : KT_EXIT_USAGE;
-	}
+	if (cli_group_usage(argc, argv, usage, &rc))
+		return rc;
 	rc = parse(argc - 1, argv + 1, &a);
 	if (rc)
 		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;

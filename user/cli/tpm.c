@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "cli_util.h"
 #include "exitcodes.h"
 #include "hostkey.h"
 #include "print.h"
@@ -145,15 +146,9 @@ int tpm_main(int argc, char *argv[])
 	int c, ret;
 	char *end;
 
-	if (argc < 2) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
+	if (cli_group_usage(argc, argv, usage, &ret))
+		return ret;
 	cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-		usage(stdout);
-		return KT_EXIT_OK;
-	}
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
@@ -171,12 +166,8 @@ int tpm_main(int argc, char *argv[])
 				return KT_EXIT_USAGE;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return KT_EXIT_OK;
 		default:
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (optind != argc) {

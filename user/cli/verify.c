@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "attest_cli.h"
+#include "cli_util.h"
 #include "print.h"
 #include "subcommands.h"
 
@@ -97,12 +98,8 @@ int verify_main(int argc, char *argv[])
 		case OPT_JSON: mode = KT_PRINT_JSON; break;
 		case OPT_SCRIPT: mode = KT_PRINT_SCRIPT; break;
 		case OPT_KIND: a.policy.kind = optarg; break;
-		case 'h':
-			usage(stdout);
-			return KT_EXIT_OK;
 		default:
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (optind != argc - 1) {

@@ -193,10 +193,8 @@ int vm_main(int argc, char *argv[])
 	struct kt_nl *nl;
 	int ret;
 
-	if (argc < 2 || cli_is_help(argv[1])) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? KT_EXIT_USAGE : KT_EXIT_OK;
-	}
+	if (cli_group_usage(argc, argv, usage, &ret))
+		return ret;
 	cmd = argv[1];
 	if (strcmp(cmd, "attach") && strcmp(cmd, "list") && strcmp(cmd, "detach")) {
 		fprintf(stderr, "%s: unknown vm command '%s'\n", prog, cmd);
