@@ -47,11 +47,11 @@ struct ca_args {
 	unsigned long days;
 	long pathlen;
 	time_t not_before, not_after;
-	bool json, script;
+	enum kt_print_mode mode;
 };
 
 enum { O_CN = 256, O_DAYS, O_PATHLEN, O_PERMIT, O_EXCLUDE, O_UUID, O_REGION, O_SITE, O_DNS,
-       O_PUBKEY, O_REASON, O_NB, O_NA, O_ANCHORS, O_CRLS, O_KIND, O_AT, O_JSON, O_SCRIPT,
+       O_PUBKEY, O_REASON, O_NB, O_NA, O_ANCHORS, O_CRLS, O_KIND, O_AT,
        O_CA, O_OUT, O_DIR };
 
 static const struct option options[] = {
@@ -67,8 +67,7 @@ static const struct option options[] = {
 	{ "anchors", required_argument, NULL, O_ANCHORS }, { "crls", required_argument, NULL, O_CRLS },
 	{ "revocations", required_argument, NULL, O_CRLS },
 	{ "kind", required_argument, NULL, O_KIND }, { "at", required_argument, NULL, O_AT },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "script", no_argument, NULL, O_SCRIPT }, { "help", no_argument, NULL, 'h' },
+	CLI_OUTPUT_OPTIONS, { "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -104,8 +103,6 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 		case O_CRLS: a->crls = optarg; break;
 		case O_KIND: a->kind = optarg; break;
 		case O_AT: a->at = optarg; break;
-		case O_JSON: a->json = true; break;
-		case O_SCRIPT: a->script = true; break;
 		case O_DAYS: bad = kt_cli_uint(optarg, 100 * 366, &a->days) || !a->days; break;
 		case O_PATHLEN: bad = kt_cli_uint(optarg, 16, &v); a->pathlen = (long)v; break;
 		case O_PERMIT: bad = add_name(a->permit, &a->npermit, optarg); break;
@@ -114,7 +111,7 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 		case O_NB: bad = kt_cli_time(optarg, &a->not_before); break;
 		case O_NA: bad = kt_cli_time(optarg, &a->not_after); break;
 		case 'h': usage(stdout); return 1;
-		default: bad = 1;
+		default: bad = !cli_output_option(c, &a->mode);
 		}
 		if (bad && c != '?')
 			fprintf(stderr, "%s ca: invalid value '%s'\n", prog, optarg);
@@ -378,7 +375,7 @@ static int cmd_show(struct ca_args *a, const char *arg)
 	certs = load_subject(arg, &err);
 	if (!certs)
 		return kt_cli_error("cannot read certificates", &err);
-	kt_print_start(kt_cli_print_mode(a->json, a->script));
+	kt_print_start(a->mode);
 	kt_print_open_array(NULL);
 	for (i = 0; i < sk_X509_num(certs); i++) {
 		if (kt_pki_cert_info(sk_X509_value(certs, i), &info, &err))
@@ -419,7 +416,7 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 		goto out;
 	}
 	opts.untrusted = certs;
-	kt_print_start(kt_cli_print_mode(a->json, a->script));
+	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	if (kt_pki_verify(sk_X509_value(certs, 0), &opts, &path, &err)) {
 		kt_print_bool("valid", NULL, false);

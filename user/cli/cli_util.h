@@ -40,7 +40,14 @@ struct kt_nl;
 /* Connects to the module; on failure prints why and returns NULL. */
 struct kt_nl *cli_nl_open(void);
 
-/* Sets *mode for -j/--json and -s/--script; false for other options. */
+/*
+ * --json and --script in a getopt_long table; the last one given wins.
+ * Groups that take -j and -s too add "js" to their short options.
+ */
+#define CLI_OUTPUT_OPTIONS \
+	{ "json", no_argument, NULL, 'j' }, { "script", no_argument, NULL, 's' }
+
+/* Sets *mode for --json and --script; false for other options. */
 bool cli_output_option(int opt, enum kt_print_mode *mode);
 
 #endif

@@ -28,8 +28,7 @@ static void usage(FILE *f)
 		prog, prog);
 }
 
-enum { OPT_QEMU = 256, OPT_PACKAGES, OPT_VM_ID, OPT_NONCE, OPT_KEY_DIR, OPT_TCTI,
-       OPT_JSON, OPT_SCRIPT };
+enum { OPT_QEMU = 256, OPT_PACKAGES, OPT_VM_ID, OPT_NONCE, OPT_KEY_DIR, OPT_TCTI };
 
 static const struct option options[] = {
 	{ "qemu", no_argument, NULL, OPT_QEMU },
@@ -39,8 +38,7 @@ static const struct option options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "key-dir", required_argument, NULL, OPT_KEY_DIR },
 	{ "tcti", required_argument, NULL, OPT_TCTI },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "script", no_argument, NULL, OPT_SCRIPT },
+	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -152,9 +150,9 @@ int config_main(int argc, char *argv[])
 		case 'o': a.output = optarg; break;
 		case OPT_KEY_DIR: a.key_dir = optarg; break;
 		case OPT_TCTI: a.tcti = optarg; break;
-		case OPT_JSON: a.mode = KT_PRINT_JSON; break;
-		case OPT_SCRIPT: a.mode = KT_PRINT_SCRIPT; break;
 		default:
+			if (cli_output_option(c, &a.mode))
+				break;
 			return cli_option_usage(usage, c);
 		}
 	}

@@ -326,8 +326,7 @@ static int check_grant(const struct kt_grant *g, const struct kt_grant_trust *tr
 
 static int do_verify(int argc, char *argv[])
 {
-	enum { O_OWNER_ANCHORS = 256, O_OWNER_CRLS, O_HOST_ANCHORS, O_LEDGER, O_LEDGER_CA, O_AT,
-	       O_JSON, O_SCRIPT };
+	enum { O_OWNER_ANCHORS = 256, O_OWNER_CRLS, O_HOST_ANCHORS, O_LEDGER, O_LEDGER_CA, O_AT };
 	static const struct option opts[] = {
 		{ "owner-anchors", required_argument, NULL, O_OWNER_ANCHORS },
 		{ "owner-crls", required_argument, NULL, O_OWNER_CRLS },
@@ -335,8 +334,7 @@ static int do_verify(int argc, char *argv[])
 		{ "ledger", required_argument, NULL, O_LEDGER },
 		{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
 		{ "at", required_argument, NULL, O_AT },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "script", no_argument, NULL, O_SCRIPT },
+		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -362,9 +360,10 @@ static int do_verify(int argc, char *argv[])
 			if (grant_cli_time(optarg, &now))
 				return bad_usage("bad time '%s'", optarg);
 			break;
-		case O_JSON: mode = KT_PRINT_JSON; break;
-		case O_SCRIPT: mode = KT_PRINT_SCRIPT; break;
-		default: return cli_option_usage(usage, opt);
+		default:
+			if (cli_output_option(opt, &mode))
+				break;
+			return cli_option_usage(usage, opt);
 		}
 	}
 	if (optind != argc - 1)

@@ -46,11 +46,11 @@ struct hs_args {
 	const char *listen, *connect, *cred, *anchors, *revocations, *aud, *keystore, *keyfile;
 	const char *passfile, *token, *guest_key, *expect_host, *send, *tpm;
 	unsigned long skew, count, timeout;
-	bool json, script;
+	enum kt_print_mode mode;
 };
 
 enum { O_LISTEN = 256, O_CONNECT, O_CRED, O_ANCH, O_REV, O_AUD, O_SKEW, O_COUNT, O_TIMEOUT,
-       O_JSON, O_SCRIPT, O_KS, O_KF, O_PF, O_TOKEN, O_GKEY, O_EXPECT, O_SEND, O_TPM };
+       O_KS, O_KF, O_PF, O_TOKEN, O_GKEY, O_EXPECT, O_SEND, O_TPM };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -58,8 +58,7 @@ static const struct option options[] = {
 	{ "cred", required_argument, NULL, O_CRED }, { "anchors", required_argument, NULL, O_ANCH },
 	{ "revocations", required_argument, NULL, O_REV }, { "aud", required_argument, NULL, O_AUD },
 	{ "skew", required_argument, NULL, O_SKEW }, { "count", required_argument, NULL, O_COUNT },
-	{ "timeout", required_argument, NULL, O_TIMEOUT }, { "json", no_argument, NULL, O_JSON },
-	{ "script", no_argument, NULL, O_SCRIPT },
+	{ "timeout", required_argument, NULL, O_TIMEOUT }, CLI_OUTPUT_OPTIONS,
 	{ "keystore", required_argument, NULL, O_KS }, { "keyfile", required_argument, NULL, O_KF },
 	{ "passphrase-file", required_argument, NULL, O_PF },
 	{ "tpm", required_argument, NULL, O_TPM },
@@ -94,13 +93,11 @@ static int parse(int argc, char *argv[], struct hs_args *a)
 		case O_GKEY: a->guest_key = optarg; break;
 		case O_EXPECT: a->expect_host = optarg; break;
 		case O_SEND: a->send = optarg; break;
-		case O_JSON: a->json = true; break;
-		case O_SCRIPT: a->script = true; break;
 		case O_SKEW: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
 		case O_COUNT: bad = kt_cli_uint(optarg, 1000000, &a->count) || !a->count; break;
 		case O_TIMEOUT: bad = kt_cli_uint(optarg, 3600, &a->timeout) || !a->timeout; break;
 		case 'h': usage(stdout); return 1;
-		default: bad = 1;
+		default: bad = !cli_output_option(c, &a->mode);
 		}
 		if (bad && c != '?')
 			fprintf(stderr, "%s handshake: invalid value '%s'\n", prog, optarg);
@@ -294,7 +291,7 @@ static int cmd_listen(struct hs_args *a)
 	lfd = listen_on(a->listen);
 	if (lfd < 0)
 		goto out;
-	kt_print_start(kt_cli_print_mode(a->json, a->script));
+	kt_print_start(a->mode);
 	kt_print_open_array(NULL);
 	ret = KT_EXIT_OK;
 	for (i = 0; i < a->count; i++) {
@@ -379,7 +376,7 @@ static int cmd_connect(struct hs_args *a)
 	fd = connect_to(a->connect, a->timeout);
 	if (fd < 0)
 		goto out;
-	kt_print_start(kt_cli_print_mode(a->json, a->script));
+	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	if (kt_handshake_guest(fd, &cfg, &res, &err) || send_file(res.channel, a->send, &data, &len, &err) ||
 	    !(back = malloc(len + 1)) || kt_channel_recv_all(res.channel, back, len, &err) ||

@@ -141,8 +141,3 @@ void kt_cli_drop_secret(char **secret)
 		*secret = NULL;
 	}
 }
-
-enum kt_print_mode kt_cli_print_mode(bool json, bool script)
-{
-	return json ? KT_PRINT_JSON : script ? KT_PRINT_SCRIPT : KT_PRINT_TEXT;
-}

@@ -32,9 +32,6 @@ int kt_cli_error(const char *what, const struct kt_err *err);
 /* Prints "Refused: <check>: <message>" and returns KT_EXIT_REFUSED. */
 int kt_cli_refused(const struct kt_err *err);
 
-/* --json wins over --script; neither is text. */
-enum kt_print_mode kt_cli_print_mode(bool json, bool script);
-
 /* Reads a token from a file ("-" is stdin), trailing newline removed. */
 char *kt_cli_read_token(const char *path, struct kt_err *err);
 

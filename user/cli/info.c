@@ -27,8 +27,7 @@ static const struct {
 int info_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "script", no_argument, NULL, 's' },
+		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};

@@ -15,8 +15,7 @@ static const struct option long_opts[] = {
 	{ "ca", required_argument, NULL, 'c' },
 	{ "key", required_argument, NULL, 'k' },
 	{ "cert", required_argument, NULL, 'C' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "script", no_argument, NULL, 's' },
+	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -38,9 +37,9 @@ int ledger_opts_parse(int argc, char *argv[], struct ledger_opts *o, void (*usag
 		case 'c': o->ca = optarg; break;
 		case 'k': o->key = optarg; break;
 		case 'C': o->cert = optarg; break;
-		case 'j': o->mode = KT_PRINT_JSON; break;
-		case 's': o->mode = KT_PRINT_SCRIPT; break;
 		default:
+			if (cli_output_option(c, &o->mode))
+				break;
 			*status = cli_option_usage(usage, c);
 			return -1;
 		}

@@ -47,8 +47,7 @@ static void print_measurement(const struct kt_measurement *m)
 int measure_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "script", no_argument, NULL, 's' },
+		CLI_OUTPUT_OPTIONS,
 		{ "pid", required_argument, NULL, 'p' },
 		{ "vm", required_argument, NULL, 'm' },
 		{ "no-vcpus", no_argument, NULL, 'n' },

@@ -90,7 +90,7 @@ static int print_result(const char *vm, const struct kt_migrate_result *res)
 static int do_check(int argc, char *argv[])
 {
 	enum { O_VM = 256, O_TO, O_GRANT, O_BY, O_ORDER, O_OWNER_ANCHORS, O_OWNER_CRLS,
-	       O_HOST_ANCHORS, O_HOST_CRLS, O_LEDGER, O_LEDGER_CA, O_AT, O_JSON, O_SCRIPT };
+	       O_HOST_ANCHORS, O_HOST_CRLS, O_LEDGER, O_LEDGER_CA, O_AT };
 	static const struct option opts[] = {
 		{ "vm", required_argument, NULL, O_VM },
 		{ "to", required_argument, NULL, O_TO },
@@ -104,8 +104,7 @@ static int do_check(int argc, char *argv[])
 		{ "ledger", required_argument, NULL, O_LEDGER },
 		{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
 		{ "at", required_argument, NULL, O_AT },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "script", no_argument, NULL, O_SCRIPT },
+		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -140,9 +139,10 @@ static int do_check(int argc, char *argv[])
 				return KT_EXIT_USAGE;
 			}
 			break;
-		case O_JSON: mode = KT_PRINT_JSON; break;
-		case O_SCRIPT: mode = KT_PRINT_SCRIPT; break;
-		default: return cli_option_usage(usage, opt);
+		default:
+			if (cli_output_option(opt, &mode))
+				break;
+			return cli_option_usage(usage, opt);
 		}
 	}
 	if (!req.vm || !to || !grant || (!by && !order) || optind != argc) {

@@ -43,12 +43,12 @@ struct token_args {
 	const char *out, *keystore, *keyfile, *passfile, *anchors, *revocations, *at, *trl;
 	const char *exp, *token, *tpm;
 	unsigned long lifetime, skew;
-	bool json, script;
+	enum kt_print_mode mode;
 	char *passphrase;
 };
 
 enum { O_CRED = 256, O_GUEST, O_AUD, O_GKEY, O_GPUB, O_NEWKEY, O_LIFE, O_NBF, O_JTI, O_OUT,
-       O_KS, O_KF, O_PF, O_ANCH, O_REV, O_SKEW, O_AT, O_JSON, O_SCRIPT, O_TRL, O_EXP, O_TOKEN,
+       O_KS, O_KF, O_PF, O_ANCH, O_REV, O_SKEW, O_AT, O_TRL, O_EXP, O_TOKEN,
        O_TPM };
 
 static const struct option options[] = {
@@ -64,8 +64,7 @@ static const struct option options[] = {
 	{ "anchors", required_argument, NULL, O_ANCH },
 	{ "revocations", required_argument, NULL, O_REV },
 	{ "skew", required_argument, NULL, O_SKEW }, { "at", required_argument, NULL, O_AT },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "script", no_argument, NULL, O_SCRIPT }, { "trl", required_argument, NULL, O_TRL },
+	CLI_OUTPUT_OPTIONS, { "trl", required_argument, NULL, O_TRL },
 	{ "exp", required_argument, NULL, O_EXP }, { "token", required_argument, NULL, O_TOKEN },
 	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 };
@@ -99,13 +98,11 @@ static int parse(int argc, char *argv[], struct token_args *a)
 		case O_EXP: a->exp = optarg; break;
 		case O_TOKEN: a->token = optarg; break;
 		case O_TPM: a->tpm = optarg; break;
-		case O_JSON: a->json = true; break;
-		case O_SCRIPT: a->script = true; break;
 		case O_LIFE: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_LIFETIME, &a->lifetime) ||
 				   !a->lifetime; break;
 		case O_SKEW: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
 		case 'h': usage(stdout); return 1;
-		default: bad = 1;
+		default: bad = !cli_output_option(c, &a->mode);
 		}
 		if (bad && c != '?')
 			fprintf(stderr, "%s token: invalid value '%s'\n", prog, optarg);
@@ -273,7 +270,7 @@ static int cmd_verify(struct token_args *a, const char *file)
 		ret = kt_cli_error("cannot load", &err);
 		goto out;
 	}
-	kt_print_start(kt_cli_print_mode(a->json, a->script));
+	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	if (kt_token_verify(token, &opts, &tok, &err)) {
 		kt_print_bool("valid", NULL, false);
@@ -366,7 +363,7 @@ static int cmd_show(struct token_args *a, const char *file)
 		ret = kt_cli_error("not a token", &err);
 		goto out;
 	}
-	kt_print_start(kt_cli_print_mode(a->json, a->script));
+	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	kt_print_text("(not verified: use 'kvmtrust token verify')\n");
 	print_token(&tok);

@@ -30,8 +30,7 @@ static void usage(FILE *f)
 		prog, prog, prog, prog);
 }
 
-enum { OPT_TCTI = 256, OPT_SOFTWARE, OPT_HOST_ID, OPT_PCR, OPT_FORCE, OPT_KEY_DIR,
-       OPT_JSON, OPT_SCRIPT };
+enum { OPT_TCTI = 256, OPT_SOFTWARE, OPT_HOST_ID, OPT_PCR, OPT_FORCE, OPT_KEY_DIR };
 
 static const struct option options[] = {
 	{ "tcti", required_argument, NULL, OPT_TCTI },
@@ -40,8 +39,7 @@ static const struct option options[] = {
 	{ "pcr", required_argument, NULL, OPT_PCR },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "key-dir", required_argument, NULL, OPT_KEY_DIR },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "script", no_argument, NULL, OPT_SCRIPT },
+	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -157,8 +155,6 @@ int tpm_main(int argc, char *argv[])
 		case OPT_HOST_ID: a.p.host_id = optarg; break;
 		case OPT_FORCE: a.p.force = true; break;
 		case OPT_KEY_DIR: a.p.dir = optarg; break;
-		case OPT_JSON: a.mode = KT_PRINT_JSON; break;
-		case OPT_SCRIPT: a.mode = KT_PRINT_SCRIPT; break;
 		case OPT_PCR:
 			a.p.pcr = (unsigned int)strtoul(optarg, &end, 10);
 			if (*end || a.p.pcr > 23) {
@@ -167,6 +163,8 @@ int tpm_main(int argc, char *argv[])
 			}
 			break;
 		default:
+			if (cli_output_option(c, &a.mode))
+				break;
 			return cli_option_usage(usage, c);
 		}
 	}

@@ -24,13 +24,12 @@ static void usage(FILE *f)
 		prog, KT_EXIT_REFUSED);
 }
 
-enum { OPT_JSON = 256, OPT_SCRIPT, OPT_KIND };
+enum { OPT_KIND = 256 };
 
 static const struct option options[] = {
 	ATTEST_POLICY_OPTIONS,
 	{ "kind", required_argument, NULL, OPT_KIND },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "script", no_argument, NULL, OPT_SCRIPT },
+	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -95,10 +94,10 @@ int verify_main(int argc, char *argv[])
 			continue;
 		}
 		switch (c) {
-		case OPT_JSON: mode = KT_PRINT_JSON; break;
-		case OPT_SCRIPT: mode = KT_PRINT_SCRIPT; break;
 		case OPT_KIND: a.policy.kind = optarg; break;
 		default:
+			if (cli_output_option(c, &mode))
+				break;
 			return cli_option_usage(usage, c);
 		}
 	}

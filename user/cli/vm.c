@@ -56,8 +56,7 @@ struct args {
 static int parse(int argc, char *argv[], struct args *a)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "script", no_argument, NULL, 's' },
+		CLI_OUTPUT_OPTIONS,
 		{ "pid", required_argument, NULL, 'p' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "vcpu-fd", required_argument, NULL, 'v' },
