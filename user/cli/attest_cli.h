@@ -11,6 +11,7 @@
 #include "config_tree.h"
 #include "error.h"
 #include "exitcodes.h"
+#include "jws.h"
 #include "report.h"
 
 /* verify and launch: the report or configuration was refused (check named). */
@@ -67,8 +68,8 @@ void attest_policy_free(struct attest_policy_args *a);
 
 /* Prints "prog: refused: check: message" and returns KT_EXIT_REFUSED. */
 int attest_refused(const struct kt_err *err);
-/* Reads a whole report file ("-": stdin) without its trailing newline. */
-char *attest_read_report(const char *path);
+/* The largest report file read: a compact JWS and a line end. */
+#define ATTEST_REPORT_MAX (KT_JWS_MAX_LEN + 2)
 
 /* Writes a report to path (NULL: stdout) with a newline; returns an exit code. */
 int attest_write_report(const char *path, const char *jwt);

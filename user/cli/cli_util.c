@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include "cli_util.h"
 #include "exitcodes.h"
 #include "kt_nl.h"
+#include "secfile.h"
 #include "subcommands.h"
 
 static int exit_status(int ret)
@@ -71,6 +73,18 @@ int cli_option_usage(void (*usage)(FILE *), int opt)
 {
 	usage(opt == 'h' ? stdout : stderr);
 	return opt == 'h' ? KT_EXIT_OK : KT_EXIT_USAGE;
+}
+
+char *cli_read_arg(const char *path, size_t max, struct kt_err *err)
+{
+	uint8_t *buf;
+	size_t len;
+
+	if (kt_file_read(strcmp(path, "-") ? path : "/dev/stdin", max, 0, &buf, &len, err))
+		return NULL;
+	while (len && isspace(buf[len - 1]))
+		buf[--len] = '\0';
+	return (char *)buf;
 }
 
 struct kt_nl *cli_nl_open(void)

@@ -36,6 +36,12 @@ bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status)
  */
 int cli_option_usage(void (*usage)(FILE *), int opt);
 
+/*
+ * Reads a file argument ("-": standard input) of at most max bytes, without
+ * its trailing white space; NULL (err set) on failure.
+ */
+char *cli_read_arg(const char *path, size_t max, struct kt_err *err);
+
 struct kt_nl;
 /* Connects to the module; on failure prints why and returns NULL. */
 struct kt_nl *cli_nl_open(void);

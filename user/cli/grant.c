@@ -278,7 +278,7 @@ static int do_show(int argc, char *argv[])
 	}
 	if (!path)
 		return bad_usage("%s", "show needs a grant file");
-	text = grant_cli_read(path, &err);
+	text = cli_read_arg(path, KT_JWS_MAX_LEN, &err);
 	if (!text || kt_grant_parse(text, &g, &err)) {
 		free(text);
 		return grant_cli_error(&err, KT_EXIT_FAILURE);
@@ -371,7 +371,7 @@ static int do_verify(int argc, char *argv[])
 	owner_anchors = grant_cli_path(owner_anchors, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
 	/* Optional here: only the "no host CA vouches for the signer" check needs them. */
 	host_anchors = grant_cli_path(host_anchors, KT_HOST_ANCHORS_ENV, NULL);
-	text = grant_cli_read(argv[optind], &err);
+	text = cli_read_arg(argv[optind], KT_JWS_MAX_LEN, &err);
 	if (!text || kt_grant_parse(text, &g, &err) ||
 	    kt_pki_dir_open(owner_anchors, &oa, &err) ||
 	    (owner_crls && kt_pki_dir_open(owner_crls, &oc, &err)) ||
@@ -440,7 +440,7 @@ static int do_revoke(int argc, char *argv[])
 		return bad_usage("%s", "revoke needs either a grant file or --id");
 	if (!id) {
 		/* Revoking needs no trust in the grant: whatever id it names may go. */
-		text = grant_cli_read(argv[optind], &err);
+		text = cli_read_arg(argv[optind], KT_JWS_MAX_LEN, &err);
 		if (!text || kt_grant_parse(text, &g, &err))
 			goto fail;
 		id = g.id;

@@ -31,9 +31,6 @@ struct grant_cli_ledger {
 /* "2026-11-23T04:00:00Z", "@1795000000" or "now"; -1 if malformed. */
 int grant_cli_time(const char *text, time_t *out);
 
-/* Reads a grant (compact JWS) from a file or "-" (stdin), trailing space cut. */
-char *grant_cli_read(const char *path, struct kt_err *err);
-
 /* Value of an option, else of the environment variable, else the default. */
 const char *grant_cli_path(const char *option, const char *env, const char *fallback);
 

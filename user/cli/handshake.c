@@ -334,7 +334,7 @@ static int guest_identity(struct hs_args *a, char **token, EVP_PKEY **key, struc
 		kt_cli_drop_secret(&secret);
 		return ret;
 	}
-	*token = kt_cli_read_token(a->token, err);
+	*token = cli_read_arg(a->token, KT_CLI_TOKEN_MAX, err);
 	*key = *token ? kt_pki_load_key(a->guest_key, err) : NULL;
 	return *key ? 0 : -1;
 }

@@ -7,7 +7,6 @@
 #include <openssl/crypto.h>
 
 #include "identity_cli.h"
-#include "jws.h"
 #include "secfile.h"
 
 int kt_cli_uint(const char *arg, unsigned long max, unsigned long *out)
@@ -91,19 +90,6 @@ int kt_cli_refused(const struct kt_err *err)
 {
 	fprintf(stderr, "Refused: %s: %s\n", err->check ? err->check : "?", err->msg);
 	return KT_EXIT_REFUSED;
-}
-
-char *kt_cli_read_token(const char *path, struct kt_err *err)
-{
-	uint8_t *buf;
-	size_t len;
-
-	if (kt_file_read(!strcmp(path, "-") ? "/dev/stdin" : path, 1024 * 1024, 0,
-			 &buf, &len, err))
-		return NULL;
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	return (char *)buf;
 }
 
 int kt_cli_unlock(const char *keyfile, const char *passfile, const char *tpm,

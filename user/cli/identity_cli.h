@@ -14,6 +14,9 @@
 #include "print.h"
 #include "exitcodes.h"
 
+/* The largest token file read. */
+#define KT_CLI_TOKEN_MAX (1024 * 1024)
+
 /* Verification or handshake refused by a named check (see kvmtrust-token(8)). */
 #define KT_EXIT_REFUSED KT_EXIT_DECISION_BASE
 
@@ -31,9 +34,6 @@ int kt_cli_error(const char *what, const struct kt_err *err);
 
 /* Prints "Refused: <check>: <message>" and returns KT_EXIT_REFUSED. */
 int kt_cli_refused(const struct kt_err *err);
-
-/* Reads a token from a file ("-" is stdin), trailing newline removed. */
-char *kt_cli_read_token(const char *path, struct kt_err *err);
 
 /*
  * The keystore secret from --keyfile, --passphrase-file or --tpm (exactly

@@ -56,9 +56,11 @@ static int attested_config(struct launch_args *a, struct kt_config *cfg, struct 
 	int ret = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
-	report = attest_read_report(a->attestation);
-	if (!report)
+	report = cli_read_arg(a->attestation, ATTEST_REPORT_MAX, err);
+	if (!report) {
+		fprintf(stderr, "%s: %s\n", prog, err->msg);
 		return kt_fail(err, "attestation", "cannot read '%s'", a->attestation);
+	}
 	a->policy.policy.kind = "launch-config";
 	a->policy.policy.expect_config_root = a->expect;
 	if (!a->policy.policy.max_age)

@@ -157,12 +157,12 @@ static int do_check(int argc, char *argv[])
 	}
 	owner_anchors = grant_cli_path(owner_anchors, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
 	host_anchors = grant_cli_path(host_anchors, KT_HOST_ANCHORS_ENV, KT_HOST_ANCHORS_DEFAULT);
-	text = grant_cli_read(grant, &err);
+	text = cli_read_arg(grant, KT_JWS_MAX_LEN, &err);
 	host_chain = text ? kt_pki_load_certs(to, &err) : NULL;
 	if (host_chain && by)
 		req.admin = kt_pki_load_cert(by, &err);
 	if (host_chain && order)
-		req.admin_order = order_text = grant_cli_read(order, &err);
+		req.admin_order = order_text = cli_read_arg(order, KT_JWS_MAX_LEN, &err);
 	if (!host_chain || (by && !req.admin) || (order && !order_text) ||
 	    kt_pki_dir_open(owner_anchors, &req.owner_anchors, &err) ||
 	    kt_pki_dir_open(host_anchors, &req.host_anchors, &err) ||
@@ -252,7 +252,7 @@ static int do_order(int argc, char *argv[])
 		return KT_EXIT_USAGE;
 	}
 	/* The order names the grant by id and the host by UUID; neither is trusted here. */
-	text = grant_cli_read(grant, &err);
+	text = cli_read_arg(grant, KT_JWS_MAX_LEN, &err);
 	if (!text || kt_grant_parse(text, &g, &err) || !(dest = kt_pki_load_cert(to, &err)) ||
 	    kt_pki_cert_info(dest, &host, &err) || !(key = kt_pki_load_key(key_path, &err)) ||
 	    !(cert = kt_pki_load_cert(cert_path, &err)))

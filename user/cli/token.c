@@ -264,7 +264,7 @@ static int cmd_verify(struct token_args *a, const char *file)
 	}
 	opts.audience = a->aud;
 	opts.trl_dir = a->revocations;
-	token = kt_cli_read_token(file, &err);
+	token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err);
 	if (!token || kt_pki_dir_open(a->anchors, &opts.anchors, &err) ||
 	    kt_pki_dir_open(a->revocations, &opts.crls, &err)) {
 		ret = kt_cli_error("cannot load", &err);
@@ -311,7 +311,7 @@ static int cmd_revoke(struct token_args *a, const char *file)
 		return KT_EXIT_USAGE;
 	}
 	if (file) {
-		token = kt_cli_read_token(file, &err);
+		token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err);
 		if (!token || kt_token_decode(token, &tok, &err)) {
 			ret = kt_cli_error("cannot read the token", &err);
 			goto out;
@@ -355,7 +355,7 @@ static int cmd_show(struct token_args *a, const char *file)
 		ret = kt_cli_error("cannot open the keystore", &err);
 		goto out;
 	}
-	if (file && !(token = kt_cli_read_token(file, &err))) {
+	if (file && !(token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err))) {
 		ret = kt_cli_error("cannot read the token", &err);
 		goto out;
 	}
@@ -392,7 +392,7 @@ static int cmd_store(struct token_args *a)
 	if (need(a->keystore, "--keystore") || need(a->token, "--token") ||
 	    need(a->guest_key, "--guest-key"))
 		return KT_EXIT_USAGE;
-	token = kt_cli_read_token(a->token, &err);
+	token = cli_read_arg(a->token, KT_CLI_TOKEN_MAX, &err);
 	key = token ? kt_pki_load_key(a->guest_key, &err) : NULL;
 	if (!key || kt_token_decode(token, &tok, &err)) {
 		ret = kt_cli_error("cannot read the token and key", &err);

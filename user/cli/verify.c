@@ -107,8 +107,9 @@ int verify_main(int argc, char *argv[])
 	}
 	if (attest_policy_ready(&a))
 		return KT_EXIT_FAILURE;
-	report = attest_read_report(argv[optind]);
+	report = cli_read_arg(argv[optind], ATTEST_REPORT_MAX, &err);
 	if (!report) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		attest_policy_free(&a);
 		return KT_EXIT_NOT_FOUND;
 	}
