@@ -73,13 +73,6 @@ void attest_policy_free(struct attest_policy_args *a)
 	a->policy.key = NULL;
 }
 
-int attest_refused(const struct kt_err *err)
-{
-	fprintf(stderr, "%s: refused: %s: %s\n", prog, err->check ? err->check : "error",
-		err->msg);
-	return KT_EXIT_REFUSED;
-}
-
 /* Progress on standard error for images of 256 MiB and more, when it is a terminal. */
 static void show_progress(const char *path, uint64_t done, uint64_t total)
 {

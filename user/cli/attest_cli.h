@@ -9,13 +9,11 @@
 #include <stdbool.h>
 
 #include "config_tree.h"
+#include "cli_util.h"
 #include "error.h"
 #include "exitcodes.h"
 #include "jws.h"
 #include "report.h"
-
-/* verify and launch: the report or configuration was refused (check named). */
-#define KT_EXIT_REFUSED (KT_EXIT_DECISION_BASE + 0)
 
 /* Long options every verifying command accepts, ids from ATTEST_OPT_BASE. */
 enum {
@@ -66,8 +64,6 @@ int attest_policy_option(struct attest_policy_args *a, int opt, const char *arg)
 int attest_policy_ready(struct attest_policy_args *a);
 void attest_policy_free(struct attest_policy_args *a);
 
-/* Prints "prog: refused: check: message" and returns KT_EXIT_REFUSED. */
-int attest_refused(const struct kt_err *err);
 /* The largest report file read: a compact JWS and a line end. */
 #define ATTEST_REPORT_MAX (KT_JWS_MAX_LEN + 2)
 

@@ -424,7 +424,7 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 		kt_print_string("message", NULL, err.msg);
 		kt_print_close_object();
 		kt_print_end();
-		ret = kt_cli_refused(&err);
+		ret = cli_refused(&err);
 		goto out;
 	}
 	kt_print_bool("valid", "valid:       %s\n", true);

@@ -39,6 +39,19 @@ int cli_fail(const struct kt_err *err, int ret)
 	return exit_status(ret);
 }
 
+int cli_error(const char *what, const struct kt_err *err, int status)
+{
+	fprintf(stderr, "Error: %s%s%s%s%s\n", what ? what : "", what ? ": " : "",
+		err->check ? err->check : "", err->check ? ": " : "", err->msg);
+	return status;
+}
+
+int cli_refused(const struct kt_err *err)
+{
+	fprintf(stderr, "Refused: %s: %s\n", err->check ? err->check : "?", err->msg);
+	return KT_EXIT_REFUSED;
+}
+
 bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
 		   uint32_t *out)
 {

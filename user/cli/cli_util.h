@@ -12,7 +12,20 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "exitcodes.h"
 #include "print.h"
+
+/* A decision command (verify, launch, token verify, handshake) refused. */
+#define KT_EXIT_REFUSED KT_EXIT_DECISION_BASE
+
+/*
+ * Prints "Error: [<what>: ]<check>: <message>" ("Error: [<what>: ]<message>"
+ * when no check is named) on stderr and returns status.
+ */
+int cli_error(const char *what, const struct kt_err *err, int status);
+
+/* Prints "Refused: <check>: <message>" on stderr and returns KT_EXIT_REFUSED. */
+int cli_refused(const struct kt_err *err);
 
 /* Prints err->msg and returns the exit status for the negative errno ret. */
 int cli_fail(const struct kt_err *err, int ret);

@@ -158,7 +158,7 @@ static int do_issue(int argc, char *argv[])
 			if (!err.msg[0])
 				kt_fail(&err, "usage", "too many values for --%s (at most %d)",
 					opts[opt - O_OWNER].name, KT_GRANT_MAX_ITEMS);
-			ret = grant_cli_error(&err, KT_EXIT_USAGE);
+			ret = cli_error(NULL, &err, KT_EXIT_USAGE);
 			goto out;
 		}
 	}
@@ -168,7 +168,7 @@ static int do_issue(int argc, char *argv[])
 	}
 	if (!g.id[0] && kt_uuid_random(g.id)) {
 		kt_fail(&err, "random", "no random bytes for a grant id");
-		ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
 	g.iat = time(NULL);
@@ -176,7 +176,7 @@ static int do_issue(int argc, char *argv[])
 	g.exp = naf ? naf : nbf + days * 86400;
 	if (kt_cred_load(owner, &cred, &err) ||
 	    kt_grant_issue(&g, cred.key, cred.chain, &token, &err)) {
-		ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
 	file = output ? fopen(output, "w") : stdout;
@@ -281,7 +281,7 @@ static int do_show(int argc, char *argv[])
 	text = cli_read_arg(path, KT_JWS_MAX_LEN, &err);
 	if (!text || kt_grant_parse(text, &g, &err)) {
 		free(text);
-		return grant_cli_error(&err, KT_EXIT_FAILURE);
+		return cli_error(NULL, &err, KT_EXIT_FAILURE);
 	}
 	free(text);
 	kt_print_start(mode);
@@ -376,14 +376,14 @@ static int do_verify(int argc, char *argv[])
 	    kt_pki_dir_open(owner_anchors, &oa, &err) ||
 	    (owner_crls && kt_pki_dir_open(owner_crls, &oc, &err)) ||
 	    (host_anchors && kt_pki_dir_open(host_anchors, &ha, &err))) {
-		ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
 	{
 		const struct kt_grant_trust trust = { oa, oc, ha };
 
 		if (check_grant(&g, &trust, now, spec, ledger_ca, &revocation_checked, &err)) {
-			ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+			ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 			goto out;
 		}
 	}
@@ -456,7 +456,7 @@ static int do_revoke(int argc, char *argv[])
 	ret = KT_EXIT_OK;
 	goto out;
 fail:
-	ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+	ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 out:
 	grant_cli_ledger_close(&ledger);
 	kt_ledger_signer_free(&signer);

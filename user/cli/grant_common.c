@@ -61,12 +61,3 @@ void grant_cli_ledger_close(struct grant_cli_ledger *l)
 	kt_ledger_auth_free(l->auth);
 	memset(l, 0, sizeof(*l));
 }
-
-int grant_cli_error(const struct kt_err *err, int status)
-{
-	if (err->check)
-		fprintf(stderr, "Error: %s: %s\n", err->check, err->msg);
-	else
-		fprintf(stderr, "Error: %s\n", err->msg);
-	return status;
-}

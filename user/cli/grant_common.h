@@ -42,7 +42,4 @@ int grant_cli_ledger_open(const char *spec, const char *ca, struct grant_cli_led
 			  struct kt_err *err);
 void grant_cli_ledger_close(struct grant_cli_ledger *l);
 
-/* "Error: <check>: <message>" on stderr; returns status. */
-int grant_cli_error(const struct kt_err *err, int status);
-
 #endif

@@ -248,7 +248,7 @@ static int serve_one(int fd, const struct kt_hs_host_cfg *cfg)
 		kt_print_string("check", NULL, err.check);
 		kt_print_string("message", NULL, err.msg);
 		kt_print_close_object();
-		ret = kt_cli_refused(&err);
+		ret = cli_refused(&err);
 	} else {
 		kt_print_bool("accepted", "accepted:    %s\n", true);
 		kt_print_string("guest", "guest:       %s\n", res.token.claims.sub);
@@ -386,7 +386,7 @@ static int cmd_connect(struct hs_args *a)
 		kt_print_string("message", NULL, err.msg);
 		kt_print_close_object();
 		kt_print_end();
-		ret = err.check ? kt_cli_refused(&err) : KT_EXIT_FAILURE;
+		ret = err.check ? cli_refused(&err) : KT_EXIT_FAILURE;
 		goto out;
 	}
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);

@@ -78,18 +78,13 @@ int kt_cli_time(const char *arg, time_t *out)
 
 int kt_cli_error(const char *what, const struct kt_err *err)
 {
-	fprintf(stderr, "Error: %s: %s: %s\n", what, err->check ? err->check : "?", err->msg);
-	if (err->check && !strcmp(err->check, "permissions"))
-		return KT_EXIT_PERM;
-	if (err->check && !strcmp(err->check, "file") && strstr(err->msg, "No such file"))
-		return KT_EXIT_NOT_FOUND;
-	return KT_EXIT_FAILURE;
-}
+	int status = KT_EXIT_FAILURE;
 
-int kt_cli_refused(const struct kt_err *err)
-{
-	fprintf(stderr, "Refused: %s: %s\n", err->check ? err->check : "?", err->msg);
-	return KT_EXIT_REFUSED;
+	if (err->check && !strcmp(err->check, "permissions"))
+		status = KT_EXIT_PERM;
+	if (err->check && !strcmp(err->check, "file") && strstr(err->msg, "No such file"))
+		status = KT_EXIT_NOT_FOUND;
+	return cli_error(what, err, status);
 }
 
 int kt_cli_unlock(const char *keyfile, const char *passfile, const char *tpm,

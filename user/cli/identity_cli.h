@@ -12,13 +12,10 @@
 #include "error.h"
 #include "keystore.h"
 #include "print.h"
-#include "exitcodes.h"
+#include "cli_util.h"
 
 /* The largest token file read. */
 #define KT_CLI_TOKEN_MAX (1024 * 1024)
-
-/* Verification or handshake refused by a named check (see kvmtrust-token(8)). */
-#define KT_EXIT_REFUSED KT_EXIT_DECISION_BASE
 
 /*
  * Parses a time: "now", "now+90d", "now-1h", "@1700000000" (Unix seconds)
@@ -31,9 +28,6 @@ int kt_cli_uint(const char *arg, unsigned long max, unsigned long *out);
 
 /* Prints "Error: <what>: <check>: <message>" and returns the exit code for it. */
 int kt_cli_error(const char *what, const struct kt_err *err);
-
-/* Prints "Refused: <check>: <message>" and returns KT_EXIT_REFUSED. */
-int kt_cli_refused(const struct kt_err *err);
 
 /*
  * The keystore secret from --keyfile, --passphrase-file or --tpm (exactly

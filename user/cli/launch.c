@@ -98,7 +98,7 @@ static int gate(struct launch_args *a, int argc, char *argv[])
 	}
 	kt_hex_encode(root, sizeof(root), hex);
 	if (a->attestation && attested_config(a, &attested, &err)) {
-		attest_refused(&err);
+		cli_refused(&err);
 		goto out;
 	}
 	if (strcasecmp(hex, a->expect)) {
@@ -108,7 +108,7 @@ static int gate(struct launch_args *a, int argc, char *argv[])
 			kt_fail(&err, "config_root", "launching root %s, expected %s%s", hex,
 				a->expect, a->attestation ? "" :
 				" (give --attestation to name the differing parameter)");
-		attest_refused(&err);
+		cli_refused(&err);
 		goto out;
 	}
 	ret = KT_EXIT_OK;

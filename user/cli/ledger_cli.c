@@ -78,15 +78,15 @@ void ledger_opts_close(struct ledger_opts *o)
 int ledger_error(const struct kt_err *err)
 {
 	const char *check = err->check ? err->check : "";
+	int status = KT_EXIT_FAILURE;
 
-	fprintf(stderr, "Error: %s\n", err->msg);
 	if (!strcmp(check, "missing") || !strcmp(check, "vm"))
-		return KT_EXIT_NOT_FOUND;
-	if (!strcmp(check, "unavailable"))
-		return KT_EXIT_UNAVAILABLE;
-	if (!strcmp(check, "authorization") || !strcmp(check, "key"))
-		return KT_EXIT_PERM;
-	return KT_EXIT_FAILURE;
+		status = KT_EXIT_NOT_FOUND;
+	else if (!strcmp(check, "unavailable"))
+		status = KT_EXIT_UNAVAILABLE;
+	else if (!strcmp(check, "authorization") || !strcmp(check, "key"))
+		status = KT_EXIT_PERM;
+	return cli_error(NULL, err, status);
 }
 
 int ledger_parse_u64(const char *s, uint64_t *out)

@@ -40,7 +40,7 @@ int ledger_opts_parse(int argc, char *argv[], struct ledger_opts *o,
 int ledger_opts_open(struct ledger_opts *o, int need_ca);
 void ledger_opts_close(struct ledger_opts *o);
 
-/* Prints "Error: <msg>" and maps the failed check to an exit code. */
+/* Prints the error (cli_error()) with the exit code its failed check maps to. */
 int ledger_error(const struct kt_err *err);
 
 /*

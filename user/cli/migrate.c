@@ -168,7 +168,7 @@ static int do_check(int argc, char *argv[])
 	    kt_pki_dir_open(host_anchors, &req.host_anchors, &err) ||
 	    (owner_crls && kt_pki_dir_open(owner_crls, &req.owner_crls, &err)) ||
 	    (host_crls && kt_pki_dir_open(host_crls, &req.host_crls, &err))) {
-		ret = grant_cli_error(&err, KT_EXIT_MIGRATE_ERROR);
+		ret = cli_error(NULL, &err, KT_EXIT_MIGRATE_ERROR);
 		goto out;
 	}
 	req.grant = text;
@@ -176,10 +176,10 @@ static int do_check(int argc, char *argv[])
 	req.host_untrusted = host_chain;
 	/* An unreadable ledger still lets every other rule report; it ends in "error". */
 	if (grant_cli_ledger_open(spec, ledger_ca, &ledger, &ledger_err))
-		grant_cli_error(&ledger_err, 0);
+		cli_error(NULL, &ledger_err, 0);
 	req.ledger = ledger.log;
 	if (kt_migrate_check(&req, &res, &err)) {
-		ret = grant_cli_error(&err, KT_EXIT_MIGRATE_ERROR);
+		ret = cli_error(NULL, &err, KT_EXIT_MIGRATE_ERROR);
 		goto out;
 	}
 	kt_print_start(mode);
@@ -272,7 +272,7 @@ static int do_order(int argc, char *argv[])
 	ret = KT_EXIT_OK;
 	goto out;
 fail:
-	ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+	ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 out:
 	free(out);
 	free(text);

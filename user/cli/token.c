@@ -278,7 +278,7 @@ static int cmd_verify(struct token_args *a, const char *file)
 		kt_print_string("message", NULL, err.msg);
 		kt_print_close_object();
 		kt_print_end();
-		ret = kt_cli_refused(&err);
+		ret = cli_refused(&err);
 		goto out;
 	}
 	kt_print_bool("valid", "valid:       %s\n", true);

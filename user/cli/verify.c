@@ -118,7 +118,7 @@ int verify_main(int argc, char *argv[])
 	print_verdict(claims, ret ? &err : NULL);
 	kt_print_end();
 	if (ret)
-		attest_refused(&err);
+		cli_refused(&err);
 	json_decref(claims);
 	free(report);
 	attest_policy_free(&a);
