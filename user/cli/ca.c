@@ -44,7 +44,7 @@ struct ca_args {
 	const char *anchors, *crls, *kind, *at;
 	const char *permit[MAX_NAMES + 1], *exclude[MAX_NAMES + 1], *dns[MAX_NAMES + 1];
 	int npermit, nexclude, ndns;
-	unsigned long days;
+	uint64_t days;
 	long pathlen;
 	time_t not_before, not_after;
 	enum kt_print_mode mode;
@@ -82,7 +82,7 @@ static int add_name(const char **list, int *n, const char *name)
 /* Returns -1 on a bad option (usage printed), 1 for --help, 0 otherwise. */
 static int parse(int argc, char *argv[], struct ca_args *a)
 {
-	unsigned long v;
+	uint64_t v;
 	int c, bad = 0;
 
 	memset(a, 0, sizeof(*a));
@@ -103,13 +103,13 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 		case O_CRLS: a->crls = optarg; break;
 		case O_KIND: a->kind = optarg; break;
 		case O_AT: a->at = optarg; break;
-		case O_DAYS: bad = kt_cli_uint(optarg, 100 * 366, &a->days) || !a->days; break;
-		case O_PATHLEN: bad = kt_cli_uint(optarg, 16, &v); a->pathlen = (long)v; break;
+		case O_DAYS: bad = cli_parse_uint(optarg, 100 * 366, &a->days) || !a->days; break;
+		case O_PATHLEN: bad = cli_parse_uint(optarg, 16, &v); a->pathlen = (long)v; break;
 		case O_PERMIT: bad = add_name(a->permit, &a->npermit, optarg); break;
 		case O_EXCLUDE: bad = add_name(a->exclude, &a->nexclude, optarg); break;
 		case O_DNS: bad = add_name(a->dns, &a->ndns, optarg); break;
-		case O_NB: bad = kt_cli_time(optarg, &a->not_before); break;
-		case O_NA: bad = kt_cli_time(optarg, &a->not_after); break;
+		case O_NB: bad = cli_parse_time(optarg, true, &a->not_before); break;
+		case O_NA: bad = cli_parse_time(optarg, true, &a->not_after); break;
 		case 'h': usage(stdout); return 1;
 		default: bad = !cli_output_option(c, &a->mode);
 		}
@@ -405,7 +405,7 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 		fprintf(stderr, "%s ca verify: --kind is root, ca, host or user\n", prog);
 		return KT_EXIT_USAGE;
 	}
-	if (a->at && kt_cli_time(a->at, &opts.at)) {
+	if (a->at && cli_parse_time(a->at, true, &opts.at)) {
 		fprintf(stderr, "%s ca verify: bad --at time '%s'\n", prog, a->at);
 		return KT_EXIT_USAGE;
 	}

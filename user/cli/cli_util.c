@@ -52,20 +52,84 @@ int cli_refused(const struct kt_err *err)
 	return KT_EXIT_REFUSED;
 }
 
-bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
-		   uint32_t *out)
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
 	unsigned long long v;
 	char *end;
 
+	if (!s || *s < '0' || *s > '9')
+		return -1;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
+		   uint32_t *out)
+{
+	uint64_t v;
+
+	if (cli_parse_uint(s, max, &v) || v < min) {
 		fprintf(stderr, "%s: invalid %s '%s'\n", prog, what, s);
 		return false;
 	}
 	*out = v;
 	return true;
+}
+
+static int parse_relative(const char *arg, time_t base, time_t *out)
+{
+	static const struct { char unit; long mult; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	uint64_t n;
+	char num[32];
+	size_t len = strlen(arg), i;
+	long mult = 1;
+
+	if (len < 2 || len >= sizeof(num) || (arg[0] != '+' && arg[0] != '-'))
+		return -1;
+	memcpy(num, arg + 1, len - 1);
+	num[len - 1] = '\0';
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (num[len - 2] == units[i].unit) {
+			mult = units[i].mult;
+			num[len - 2] = '\0';
+		}
+	}
+	if (cli_parse_uint(num, 100ULL * 365 * 86400, &n))
+		return -1;
+	*out = arg[0] == '+' ? base + (time_t)(n * mult) : base - (time_t)(n * mult);
+	return 0;
+}
+
+int cli_parse_time(const char *arg, bool relative, time_t *out)
+{
+	uint64_t secs;
+	struct tm tm;
+	char *end;
+
+	if (!strcmp(arg, "now")) {
+		*out = time(NULL);
+		return 0;
+	}
+	if (relative && !strncmp(arg, "now", 3))
+		return parse_relative(arg + 3, time(NULL), out);
+	if (arg[0] == '@') {
+		if (cli_parse_uint(arg + 1, 1ULL << 40, &secs))
+			return -1;
+		*out = (time_t)secs;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(arg, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end)
+		return -1;
+	*out = timegm(&tm);
+	return 0;
 }
 
 bool cli_is_help(const char *arg)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "error.h"
 #include "exitcodes.h"
@@ -30,9 +31,19 @@ int cli_refused(const struct kt_err *err);
 /* Prints err->msg and returns the exit status for the negative errno ret. */
 int cli_fail(const struct kt_err *err, int ret);
 
+/* Strict unsigned decimal (digits only) up to max; -1 if not one. */
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
 /* Strict decimal u32 in [min, max]; false (and a message) otherwise. */
 bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
 		   uint32_t *out);
+
+/*
+ * Parses a time: "now", "@1700000000" (Unix seconds), "2026-01-31T12:00:00Z"
+ * and, when relative, "now+90d" or "now-1h" (units s, m, h, d). Returns -1
+ * if invalid.
+ */
+int cli_parse_time(const char *arg, bool relative, time_t *out);
 
 bool cli_is_help(const char *arg);
 

@@ -139,11 +139,11 @@ static int do_issue(int argc, char *argv[])
 		case O_ALLOW: bad = kt_strlist_add(&g.hosts_allow, optarg); break;
 		case O_DENY: bad = kt_strlist_add(&g.hosts_deny, optarg); break;
 		case O_NBF:
-			if (grant_cli_time(optarg, &nbf))
+			if (cli_parse_time(optarg, false, &nbf))
 				return bad_usage("bad time '%s'", optarg);
 			break;
 		case O_NAF:
-			if (grant_cli_time(optarg, &naf))
+			if (cli_parse_time(optarg, false, &naf))
 				return bad_usage("bad time '%s'", optarg);
 			break;
 		case O_DAYS:
@@ -357,7 +357,7 @@ static int do_verify(int argc, char *argv[])
 		case O_LEDGER: spec = optarg; break;
 		case O_LEDGER_CA: ledger_ca = optarg; break;
 		case O_AT:
-			if (grant_cli_time(optarg, &now))
+			if (cli_parse_time(optarg, false, &now))
 				return bad_usage("bad time '%s'", optarg);
 			break;
 		default:

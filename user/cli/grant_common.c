@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,31 +6,6 @@
 #include "grant_common.h"
 #include "ledger.h"
 #include "ledger_auth.h"
-
-int grant_cli_time(const char *text, time_t *out)
-{
-	struct tm tm = { 0 };
-	char *end;
-	long long v;
-
-	if (!strcmp(text, "now")) {
-		*out = time(NULL);
-		return 0;
-	}
-	if (text[0] == '@') {
-		errno = 0;
-		v = strtoll(text + 1, &end, 10);
-		if (errno || end == text + 1 || *end || v < 0)
-			return -1;
-		*out = (time_t)v;
-		return 0;
-	}
-	end = strptime(text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end)
-		return -1;
-	*out = timegm(&tm);
-	return 0;
-}
 
 const char *grant_cli_path(const char *option, const char *env, const char *fallback)
 {

@@ -7,7 +7,6 @@
 #ifndef KVMTRUST_GRANT_COMMON_H
 #define KVMTRUST_GRANT_COMMON_H
 
-#include <time.h>
 
 #include "error.h"
 
@@ -27,9 +26,6 @@ struct grant_cli_ledger {
 #define KT_LEDGER_CA_ENV "KVMTRUST_LEDGER_CA"
 #define KT_LEDGER_KEY_ENV "KVMTRUST_LEDGER_KEY"
 #define KT_LEDGER_CERT_ENV "KVMTRUST_LEDGER_CERT"
-
-/* "2026-11-23T04:00:00Z", "@1795000000" or "now"; -1 if malformed. */
-int grant_cli_time(const char *text, time_t *out);
 
 /* Value of an option, else of the environment variable, else the default. */
 const char *grant_cli_path(const char *option, const char *env, const char *fallback);

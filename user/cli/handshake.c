@@ -45,7 +45,7 @@ static void usage(FILE *f)
 struct hs_args {
 	const char *listen, *connect, *cred, *anchors, *revocations, *aud, *keystore, *keyfile;
 	const char *passfile, *token, *guest_key, *expect_host, *send, *tpm;
-	unsigned long skew, count, timeout;
+	uint64_t skew, count, timeout;
 	enum kt_print_mode mode;
 };
 
@@ -93,9 +93,9 @@ static int parse(int argc, char *argv[], struct hs_args *a)
 		case O_GKEY: a->guest_key = optarg; break;
 		case O_EXPECT: a->expect_host = optarg; break;
 		case O_SEND: a->send = optarg; break;
-		case O_SKEW: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
-		case O_COUNT: bad = kt_cli_uint(optarg, 1000000, &a->count) || !a->count; break;
-		case O_TIMEOUT: bad = kt_cli_uint(optarg, 3600, &a->timeout) || !a->timeout; break;
+		case O_SKEW: bad = cli_parse_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
+		case O_COUNT: bad = cli_parse_uint(optarg, 1000000, &a->count) || !a->count; break;
+		case O_TIMEOUT: bad = cli_parse_uint(optarg, 3600, &a->timeout) || !a->timeout; break;
 		case 'h': usage(stdout); return 1;
 		default: bad = !cli_output_option(c, &a->mode);
 		}

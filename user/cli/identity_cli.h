@@ -7,7 +7,6 @@
 #define KVMTRUST_IDENTITY_CLI_H
 
 #include <stdbool.h>
-#include <time.h>
 
 #include "error.h"
 #include "keystore.h"
@@ -16,15 +15,6 @@
 
 /* The largest token file read. */
 #define KT_CLI_TOKEN_MAX (1024 * 1024)
-
-/*
- * Parses a time: "now", "now+90d", "now-1h", "@1700000000" (Unix seconds)
- * or "2026-01-31T12:00:00Z". Units s, m, h, d. Returns -1 if invalid.
- */
-int kt_cli_time(const char *arg, time_t *out);
-
-/* Parses a non-negative integer with an upper bound; -1 if invalid. */
-int kt_cli_uint(const char *arg, unsigned long max, unsigned long *out);
 
 /* Prints "Error: <what>: <check>: <message>" and returns the exit code for it. */
 int kt_cli_error(const char *what, const struct kt_err *err);

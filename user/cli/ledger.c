@@ -53,7 +53,7 @@ static int parse_extras(int argc, char *argv[], struct kt_ledger_entry *e, bool 
 		if (i + 1 >= argc)
 			return bad_usage("'%s' needs a value", argv[i]);
 		if (!strcmp(argv[i], "time")) {
-			if (ledger_parse_u64(argv[i + 1], &e->time) || !e->time)
+			if (cli_parse_uint(argv[i + 1], UINT64_MAX, &e->time) || !e->time)
 				return bad_usage("time '%s' is not seconds since the epoch", argv[i + 1]);
 		} else if (attest && !strcmp(argv[i], "measurement")) {
 			if (strlen(argv[i + 1]) != 2 * KT_HASH_LEN ||
@@ -211,7 +211,7 @@ static int cmd_get(struct ledger_opts *o, int argc, char *argv[])
 	kt_hash leaf;
 	char host[37];
 
-	if (argc < 1 || ledger_parse_u64(argv[0], &index) || argc > 2 ||
+	if (argc < 1 || cli_parse_uint(argv[0], UINT64_MAX, &index) || argc > 2 ||
 	    (argc == 2 && strcmp(argv[1], "raw")))
 		return bad_usage("%s: get INDEX [raw]", "usage");
 	if (kt_ledger_get(o->log, index, &e, &raw, &len, &err))
@@ -277,10 +277,10 @@ static int cmd_prove(struct ledger_opts *o, int argc, char *argv[])
 	bool incl = argc >= 2 && !strcmp(argv[0], "inclusion");
 
 	if (argc < 2 || (!incl && strcmp(argv[0], "consistency")) ||
-	    ledger_parse_u64(argv[1], &x) ||
+	    cli_parse_uint(argv[1], UINT64_MAX, &x) ||
 	    (incl && argc != 2 && (argc != 4 || strcmp(argv[2], "size") ||
-				   ledger_parse_u64(argv[3], &y) || !y)) ||
-	    (!incl && (argc > 3 || (argc == 3 && (ledger_parse_u64(argv[2], &y) || !y)))))
+				   cli_parse_uint(argv[3], UINT64_MAX, &y) || !y)) ||
+	    (!incl && (argc > 3 || (argc == 3 && (cli_parse_uint(argv[2], UINT64_MAX, &y) || !y)))))
 		return bad_usage("%s: prove inclusion INDEX [size N] | prove consistency M [N]",
 				 "usage");
 	if (incl ? kt_ledger_prove_inclusion(o->log, x, y, a, b, proof, &len, &err) :

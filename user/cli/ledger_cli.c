@@ -89,17 +89,6 @@ int ledger_error(const struct kt_err *err)
 	return cli_error(NULL, err, status);
 }
 
-int ledger_parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno || *end ? -1 : 0;
-}
-
 int ledger_state_read(const char *path, struct kt_ledger *log, bool verified)
 {
 	char hex[2 * KT_HASH_LEN + 2];

@@ -134,7 +134,7 @@ static int do_check(int argc, char *argv[])
 		case O_LEDGER: spec = optarg; break;
 		case O_LEDGER_CA: ledger_ca = optarg; break;
 		case O_AT:
-			if (grant_cli_time(optarg, &req.now)) {
+			if (cli_parse_time(optarg, false, &req.now)) {
 				fprintf(stderr, "%s migrate: bad time '%s'\n", prog, optarg);
 				return KT_EXIT_USAGE;
 			}

@@ -42,7 +42,7 @@ struct token_args {
 	const char *cred, *guest, *aud, *guest_key, *guest_pub, *new_guest_key, *nbf, *jti;
 	const char *out, *keystore, *keyfile, *passfile, *anchors, *revocations, *at, *trl;
 	const char *exp, *token, *tpm;
-	unsigned long lifetime, skew;
+	uint64_t lifetime, skew;
 	enum kt_print_mode mode;
 	char *passphrase;
 };
@@ -98,9 +98,9 @@ static int parse(int argc, char *argv[], struct token_args *a)
 		case O_EXP: a->exp = optarg; break;
 		case O_TOKEN: a->token = optarg; break;
 		case O_TPM: a->tpm = optarg; break;
-		case O_LIFE: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_LIFETIME, &a->lifetime) ||
+		case O_LIFE: bad = cli_parse_uint(optarg, KT_TOKEN_MAX_LIFETIME, &a->lifetime) ||
 				   !a->lifetime; break;
-		case O_SKEW: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
+		case O_SKEW: bad = cli_parse_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
 		case 'h': usage(stdout); return 1;
 		default: bad = !cli_output_option(c, &a->mode);
 		}
@@ -168,7 +168,7 @@ static int cmd_issue(struct token_args *a)
 
 	if (need(a->cred, "--cred") || need(a->guest, "--guest") || need(a->aud, "--aud"))
 		return KT_EXIT_USAGE;
-	if (a->nbf && kt_cli_time(a->nbf, &nbf)) {
+	if (a->nbf && cli_parse_time(a->nbf, true, &nbf)) {
 		fprintf(stderr, "%s token issue: bad --nbf time '%s'\n", prog, a->nbf);
 		return KT_EXIT_USAGE;
 	}
@@ -258,7 +258,7 @@ static int cmd_verify(struct token_args *a, const char *file)
 	if (need(a->anchors, "--anchors") || need(a->revocations, "--revocations") ||
 	    need(a->aud, "--aud") || need(file, "TOKEN"))
 		return KT_EXIT_USAGE;
-	if (a->at && kt_cli_time(a->at, &opts.now)) {
+	if (a->at && cli_parse_time(a->at, true, &opts.now)) {
 		fprintf(stderr, "%s token verify: bad --at time '%s'\n", prog, a->at);
 		return KT_EXIT_USAGE;
 	}
@@ -306,7 +306,7 @@ static int cmd_revoke(struct token_args *a, const char *file)
 
 	if (need(a->cred, "--cred") || need(a->trl, "--trl"))
 		return KT_EXIT_USAGE;
-	if (!file == !a->jti || (a->jti && (!a->exp || kt_cli_time(a->exp, &exp)))) {
+	if (!file == !a->jti || (a->jti && (!a->exp || cli_parse_time(a->exp, true, &exp)))) {
 		fprintf(stderr, "%s token revoke: give a TOKEN, or --jti and --exp\n", prog);
 		return KT_EXIT_USAGE;
 	}
