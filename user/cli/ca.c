@@ -469,7 +469,5 @@ int ca_main(int argc, char *argv[])
 		return cmd_show(&a, optind < argc - 1 ? argv[1 + optind] : NULL);
 	if (!strcmp(cmd, "verify"))
 		return cmd_verify(&a, optind < argc - 1 ? argv[1 + optind] : NULL);
-	fprintf(stderr, "%s ca: unknown command '%s'\n", prog, cmd);
-	usage(stderr);
-	return KT_EXIT_USAGE;
+	return cli_bad_usage("ca", usage, "unknown command '%s'", cmd);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,20 @@ bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status)
 	usage(argc < 2 ? stderr : stdout);
 	*status = argc < 2 ? KT_EXIT_USAGE : KT_EXIT_OK;
 	return true;
+}
+
+int cli_bad_usage(const char *group, void (*usage)(FILE *), const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s %s: ", prog, group);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (usage)
+		usage(stderr);
+	return KT_EXIT_USAGE;
 }
 
 int cli_option_usage(void (*usage)(FILE *), int opt)

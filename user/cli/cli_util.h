@@ -55,6 +55,13 @@ bool cli_is_help(const char *arg);
 bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status);
 
 /*
+ * Prints "<prog> <group>: <message>" and then, unless usage is NULL, the
+ * usage on stderr; returns KT_EXIT_USAGE.
+ */
+int cli_bad_usage(const char *group, void (*usage)(FILE *), const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
  * For getopt_long's 'h' (-h, --help): usage on stdout, KT_EXIT_OK; for an
  * option it refused: usage on stderr, KT_EXIT_USAGE.
  */

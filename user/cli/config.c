@@ -135,11 +135,8 @@ int config_main(int argc, char *argv[])
 	if (cli_group_usage(argc, argv, usage, &ret))
 		return ret;
 	cmd = argv[1];
-	if (strcmp(cmd, "measure") && strcmp(cmd, "attest")) {
-		fprintf(stderr, "%s: unknown config command '%s'\n", prog, cmd);
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
+	if (strcmp(cmd, "measure") && strcmp(cmd, "attest"))
+		return cli_bad_usage("config", usage, "unknown command '%s'", cmd);
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
 		switch (c) {

@@ -36,14 +36,8 @@ static void usage(FILE *file)
 		"See kvmtrust-grant(8).\n", prog, prog, prog, prog);
 }
 
-static int bad_usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s grant: ", prog);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	usage(stderr);
-	return KT_EXIT_USAGE;
-}
+/* A usage error: the message, then the usage, exit status 2. */
+#define bad_usage(...) cli_bad_usage("grant", usage, __VA_ARGS__)
 
 /* --ca: a CA certificate file, or its key identifier in hex. */
 static int add_ca(struct kt_grant *g, const char *arg, struct kt_err *err)

@@ -36,13 +36,8 @@ static void usage(FILE *f)
 		prog, KT_LEDGER_DEFAULT);
 }
 
-static int bad_usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s ledger: ", prog);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	return KT_EXIT_USAGE;
-}
+/* A usage error: the message alone, exit status 2. */
+#define bad_usage(...) cli_bad_usage("ledger", NULL, __VA_ARGS__)
 
 /* "key value" pairs after the fixed words of an entry. */
 static int parse_extras(int argc, char *argv[], struct kt_ledger_entry *e, bool attest)
@@ -360,10 +355,8 @@ int ledger_main(int argc, char *argv[])
 		return status;
 	cmd = argv[i++];
 	if (strcmp(cmd, "append") && strcmp(cmd, "get") && strcmp(cmd, "head") &&
-	    strcmp(cmd, "prove") && strcmp(cmd, "verify")) {
-		usage(stderr);
-		return bad_usage("unknown command '%s'", cmd);
-	}
+	    strcmp(cmd, "prove") && strcmp(cmd, "verify"))
+		return cli_bad_usage("ledger", usage, "unknown command '%s'", cmd);
 	ret = ledger_opts_open(&o, !strcmp(cmd, "append") || !strcmp(cmd, "verify"));
 	if (ret)
 		return ret;

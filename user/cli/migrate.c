@@ -293,7 +293,5 @@ int migrate_main(int argc, char *argv[])
 		return do_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "order"))
 		return do_order(argc - 1, argv + 1);
-	fprintf(stderr, "%s migrate: unknown command '%s'\n", prog, argv[1]);
-	usage(stderr);
-	return KT_EXIT_USAGE;
+	return cli_bad_usage("migrate", usage, "unknown command '%s'", argv[1]);
 }

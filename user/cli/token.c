@@ -445,7 +445,5 @@ int token_main(int argc, char *argv[])
 		return kt_keyfile_create(arg, &err) ? kt_cli_error("cannot create the keyfile", &err) :
 						      KT_EXIT_OK;
 	}
-	fprintf(stderr, "%s token: unknown command '%s'\n", prog, cmd);
-	usage(stderr);
-	return KT_EXIT_USAGE;
+	return cli_bad_usage("token", usage, "unknown command '%s'", cmd);
 }

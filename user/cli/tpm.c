@@ -174,11 +174,8 @@ int tpm_main(int argc, char *argv[])
 	}
 	if (!strcmp(cmd, "init"))
 		return tpm_init(&a);
-	if (strcmp(cmd, "show") && strcmp(cmd, "pubkey") && strcmp(cmd, "csr")) {
-		fprintf(stderr, "%s: unknown tpm command '%s'\n", prog, cmd);
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
+	if (strcmp(cmd, "show") && strcmp(cmd, "pubkey") && strcmp(cmd, "csr"))
+		return cli_bad_usage("tpm", usage, "unknown command '%s'", cmd);
 	if (kt_hostkey_open(a.p.dir, a.p.tcti, &hk, &err))
 		return report_err("open the host key", &err);
 	if (!strcmp(cmd, "show"))

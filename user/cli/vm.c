@@ -195,11 +195,8 @@ int vm_main(int argc, char *argv[])
 	if (cli_group_usage(argc, argv, usage, &ret))
 		return ret;
 	cmd = argv[1];
-	if (strcmp(cmd, "attach") && strcmp(cmd, "list") && strcmp(cmd, "detach")) {
-		fprintf(stderr, "%s: unknown vm command '%s'\n", prog, cmd);
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
+	if (strcmp(cmd, "attach") && strcmp(cmd, "list") && strcmp(cmd, "detach"))
+		return cli_bad_usage("vm", usage, "unknown command '%s'", cmd);
 	ret = parse(argc - 1, argv + 1, &a);
 	if (ret)
 		return ret < 0 ? KT_EXIT_OK : ret;
