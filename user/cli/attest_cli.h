@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Shared by the attestation command groups (tpm, attest, verify, config,
- * launch): the decision exit code and the report-verification options.
+ * launch): the report-verification options, writing a report and loading
+ * a launch configuration.
  */
 #ifndef KVMTRUST_ATTEST_CLI_H
 #define KVMTRUST_ATTEST_CLI_H
 
 #include <stdbool.h>
 
-#include "config_tree.h"
 #include "cli_util.h"
+#include "config_tree.h"
 #include "error.h"
 #include "exitcodes.h"
 #include "jws.h"

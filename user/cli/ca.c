@@ -123,14 +123,7 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 	return 0;
 }
 
-static int need(const char *value, const char *opt)
-{
-	if (value)
-		return 0;
-	fprintf(stderr, "%s ca: %s is required\n", prog, opt);
-	usage(stderr);
-	return -1;
-}
+#define need(value, option) cli_need("ca", usage, value, option)
 
 /* The validity window: explicit times, else now-5min .. now+days (default def_days). */
 static void window(const struct ca_args *a, unsigned long def_days, time_t cap,

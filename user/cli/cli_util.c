@@ -133,14 +133,14 @@ int cli_parse_time(const char *arg, bool relative, time_t *out)
 	return 0;
 }
 
-bool cli_is_help(const char *arg)
+static bool is_help(const char *arg)
 {
 	return !strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "help");
 }
 
 bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status)
 {
-	if (argc >= 2 && !cli_is_help(argv[1]))
+	if (argc >= 2 && !is_help(argv[1]))
 		return false;
 	usage(argc < 2 ? stderr : stdout);
 	*status = argc < 2 ? KT_EXIT_USAGE : KT_EXIT_OK;
@@ -159,6 +159,11 @@ int cli_bad_usage(const char *group, void (*usage)(FILE *), const char *fmt, ...
 	if (usage)
 		usage(stderr);
 	return KT_EXIT_USAGE;
+}
+
+int cli_need(const char *group, void (*usage)(FILE *), const char *value, const char *option)
+{
+	return value ? 0 : cli_bad_usage(group, usage, "%s is required", option);
 }
 
 int cli_option_usage(void (*usage)(FILE *), int opt)

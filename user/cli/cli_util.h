@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What every command group shares: usage and --help handling, the output
- * options, turning a library failure into a message on stderr and an exit
- * status, and number parsing.
+ * options, reading a file argument, printing an error or a refusal with its
+ * exit status, and number and time arguments.
  */
 #ifndef KVMTRUST_CLI_UTIL_H
 #define KVMTRUST_CLI_UTIL_H
@@ -45,8 +45,6 @@ bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
  */
 int cli_parse_time(const char *arg, bool relative, time_t *out);
 
-bool cli_is_help(const char *arg);
-
 /*
  * A group run without a command prints its usage on stderr (KT_EXIT_USAGE);
  * with -h, --help or help on stdout (KT_EXIT_OK). True when it did, the
@@ -60,6 +58,9 @@ bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status)
  */
 int cli_bad_usage(const char *group, void (*usage)(FILE *), const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* 0 when value is given, else "<option> is required" as cli_bad_usage(). */
+int cli_need(const char *group, void (*usage)(FILE *), const char *value, const char *option);
 
 /*
  * For getopt_long's 'h' (-h, --help): usage on stdout, KT_EXIT_OK; for an

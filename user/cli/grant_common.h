@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What `kvmtrust grant` and `kvmtrust migrate` share: times on the command
- * line, grant files, the ledger and the trust anchor directories, and the
- * environment that supplies their defaults (kvmtrust-grant(8)).
+ * What `kvmtrust grant` and `kvmtrust migrate` share: the ledger and the
+ * trust anchor directories, and the environment that supplies their
+ * defaults (kvmtrust-grant(8)).
  */
 #ifndef KVMTRUST_GRANT_COMMON_H
 #define KVMTRUST_GRANT_COMMON_H
-
 
 #include "error.h"
 

@@ -113,14 +113,7 @@ static int parse(int argc, char *argv[], struct hs_args *a)
 	return 0;
 }
 
-static int need(const char *value, const char *opt)
-{
-	if (value)
-		return 0;
-	fprintf(stderr, "%s handshake: %s is required\n", prog, opt);
-	usage(stderr);
-	return -1;
-}
+#define need(value, option) cli_need("handshake", usage, value, option)
 
 /* "127.0.0.1:4000", "[::1]:4000" or "localhost:4000". */
 static struct addrinfo *resolve(const char *arg, bool passive)

@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the identity command groups (ca, token, handshake):
- * time arguments, error reporting and their exit codes.
+ * the exit codes of their errors and unlocking the keystore.
  */
 #ifndef KVMTRUST_IDENTITY_CLI_H
 #define KVMTRUST_IDENTITY_CLI_H
 
 #include <stdbool.h>
 
+#include "cli_util.h"
 #include "error.h"
 #include "keystore.h"
 #include "print.h"
-#include "cli_util.h"
 
 /* The largest token file read. */
 #define KT_CLI_TOKEN_MAX (1024 * 1024)

@@ -114,14 +114,7 @@ static int parse(int argc, char *argv[], struct token_args *a)
 	return 0;
 }
 
-static int need(const char *value, const char *opt)
-{
-	if (value)
-		return 0;
-	fprintf(stderr, "%s token: %s is required\n", prog, opt);
-	usage(stderr);
-	return -1;
-}
+#define need(value, option) cli_need("token", usage, value, option)
 
 static int unlock_of(struct token_args *a, struct kt_keystore_unlock *u, struct kt_err *err)
 {
