@@ -199,10 +199,8 @@ static int cmd_issue(struct ca_args *a, const char *kind_name)
 	EVP_PKEY *key = NULL;
 	int kind = kind_of(kind_name), ret = KT_EXIT_FAILURE;
 
-	if (kind <= KT_CERT_ROOT) {
-		fprintf(stderr, "%s ca issue: kind must be ca, host or user\n", prog);
-		return KT_EXIT_USAGE;
-	}
+	if (kind <= KT_CERT_ROOT)
+		return cli_bad_usage("ca issue", NULL, "kind must be ca, host or user");
 	if (need(a->ca, "--ca") || need(a->out, "--out") || need(a->cn, "--cn") ||
 	    (kind == KT_CERT_HOST && (need(a->uuid, "--uuid") || need(a->region, "--region") ||
 				      need(a->site, "--site"))))
@@ -394,14 +392,10 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 
 	if (need(a->anchors, "--anchors") || need(a->crls, "--crls") || need(arg, "CERT"))
 		return KT_EXIT_USAGE;
-	if (a->kind && (opts.require_kind = kind_of(a->kind)) < 0) {
-		fprintf(stderr, "%s ca verify: --kind is root, ca, host or user\n", prog);
-		return KT_EXIT_USAGE;
-	}
-	if (a->at && cli_parse_time(a->at, true, &opts.at)) {
-		fprintf(stderr, "%s ca verify: bad --at time '%s'\n", prog, a->at);
-		return KT_EXIT_USAGE;
-	}
+	if (a->kind && (opts.require_kind = kind_of(a->kind)) < 0)
+		return cli_bad_usage("ca verify", NULL, "--kind is root, ca, host or user");
+	if (a->at && cli_parse_time(a->at, true, &opts.at))
+		return cli_bad_usage("ca verify", NULL, "bad --at time '%s'", a->at);
 	certs = load_subject(arg, &err);
 	if (!certs || kt_pki_dir_open(a->anchors, &opts.anchors, &err) ||
 	    kt_pki_dir_open(a->crls, &opts.crls, &err)) {

@@ -151,7 +151,7 @@ int cli_bad_usage(const char *group, void (*usage)(FILE *), const char *fmt, ...
 {
 	va_list ap;
 
-	fprintf(stderr, "%s %s: ", prog, group);
+	fprintf(stderr, "%s%s%s: ", prog, group ? " " : "", group ? group : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -53,8 +53,9 @@ int cli_parse_time(const char *arg, bool relative, time_t *out);
 bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status);
 
 /*
- * Prints "<prog> <group>: <message>" and then, unless usage is NULL, the
- * usage on stderr; returns KT_EXIT_USAGE.
+ * Prints "<prog> <group>: <message>" ("<prog>: <message>" when group is
+ * NULL) and then, unless usage is NULL, the usage on stderr; returns
+ * KT_EXIT_USAGE.
  */
 int cli_bad_usage(const char *group, void (*usage)(FILE *), const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -419,10 +419,8 @@ int handshake_main(int argc, char *argv[])
 	rc = parse(argc, argv, &a);
 	if (rc)
 		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;
-	if (optind < argc) {
-		fprintf(stderr, "%s handshake: unexpected argument '%s'\n", prog, argv[optind]);
-		return KT_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return cli_bad_usage("handshake", NULL, "unexpected argument '%s'", argv[optind]);
 	/* A peer that disappears must fail a write, not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
 	return a.listen ? cmd_listen(&a) : cmd_connect(&a);

@@ -139,19 +139,13 @@ int launch_main(int argc, char *argv[])
 		}
 	}
 	if (!a.expect || strlen(a.expect) != 2 * KT_HASH_LEN ||
-	    strspn(a.expect, "0123456789abcdefABCDEF") != 2 * KT_HASH_LEN) {
-		fprintf(stderr, "%s: --expect takes the attested configuration root (64 hex digits)\n",
-			prog);
-		return KT_EXIT_USAGE;
-	}
-	if (optind >= argc) {
-		fprintf(stderr, "%s: no COMMAND to launch after '--'\n", prog);
-		return KT_EXIT_USAGE;
-	}
-	if (a.attestation && !a.policy.key_file && !a.policy.policy.anchors) {
-		fprintf(stderr, "%s: --attestation needs --key or --ca to check it\n", prog);
-		return KT_EXIT_USAGE;
-	}
+	    strspn(a.expect, "0123456789abcdefABCDEF") != 2 * KT_HASH_LEN)
+		return cli_bad_usage(NULL, NULL,
+				     "--expect takes the attested configuration root (64 hex digits)");
+	if (optind >= argc)
+		return cli_bad_usage(NULL, NULL, "no COMMAND to launch after '--'");
+	if (a.attestation && !a.policy.key_file && !a.policy.policy.anchors)
+		return cli_bad_usage(NULL, NULL, "--attestation needs --key or --ca to check it");
 	if (attest_policy_ready(&a.policy))
 		return KT_EXIT_FAILURE;
 	ret = gate(&a, argc - optind, argv + optind);

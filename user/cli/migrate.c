@@ -134,10 +134,8 @@ static int do_check(int argc, char *argv[])
 		case O_LEDGER: spec = optarg; break;
 		case O_LEDGER_CA: ledger_ca = optarg; break;
 		case O_AT:
-			if (cli_parse_time(optarg, false, &req.now)) {
-				fprintf(stderr, "%s migrate: bad time '%s'\n", prog, optarg);
-				return KT_EXIT_USAGE;
-			}
+			if (cli_parse_time(optarg, false, &req.now))
+				return cli_bad_usage("migrate", NULL, "bad time '%s'", optarg);
 			break;
 		default:
 			if (cli_output_option(opt, &mode))
@@ -145,16 +143,11 @@ static int do_check(int argc, char *argv[])
 			return cli_option_usage(usage, opt);
 		}
 	}
-	if (!req.vm || !to || !grant || (!by && !order) || optind != argc) {
-		fprintf(stderr, "%s migrate check: --vm, --to, --grant and --by or --order are required\n",
-			prog);
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
-	if (!kt_uuid_valid(req.vm)) {
-		fprintf(stderr, "%s migrate check: VM '%s' is not a lowercase UUID\n", prog, req.vm);
-		return KT_EXIT_USAGE;
-	}
+	if (!req.vm || !to || !grant || (!by && !order) || optind != argc)
+		return cli_bad_usage("migrate check", usage,
+				     "--vm, --to, --grant and --by or --order are required");
+	if (!kt_uuid_valid(req.vm))
+		return cli_bad_usage("migrate check", NULL, "VM '%s' is not a lowercase UUID", req.vm);
 	owner_anchors = grant_cli_path(owner_anchors, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
 	host_anchors = grant_cli_path(host_anchors, KT_HOST_ANCHORS_ENV, KT_HOST_ANCHORS_DEFAULT);
 	text = cli_read_arg(grant, KT_JWS_MAX_LEN, &err);
@@ -236,21 +229,17 @@ static int do_order(int argc, char *argv[])
 		case O_CERT: cert_path = optarg; break;
 		case O_LIFETIME:
 			lifetime = strtol(optarg, &end, 10);
-			if (*end || lifetime <= 0 || lifetime > KT_MIGRATE_ORDER_MAX_LIFETIME) {
-				fprintf(stderr, "%s migrate order: --lifetime wants 1 to %d seconds\n",
-					prog, KT_MIGRATE_ORDER_MAX_LIFETIME);
-				return KT_EXIT_USAGE;
-			}
+			if (*end || lifetime <= 0 || lifetime > KT_MIGRATE_ORDER_MAX_LIFETIME)
+				return cli_bad_usage("migrate order", NULL, "--lifetime wants 1 to %d seconds",
+						     KT_MIGRATE_ORDER_MAX_LIFETIME);
 			break;
 		case 'o': output = optarg; break;
 		default: return cli_option_usage(usage, opt);
 		}
 	}
-	if (!vm || !to || !grant || !key_path || !cert_path || optind != argc) {
-		fprintf(stderr, "%s migrate order: --vm, --to, --grant, --key and --cert are required\n",
-			prog);
-		return KT_EXIT_USAGE;
-	}
+	if (!vm || !to || !grant || !key_path || !cert_path || optind != argc)
+		return cli_bad_usage("migrate order", NULL,
+				     "--vm, --to, --grant, --key and --cert are required");
 	/* The order names the grant by id and the host by UUID; neither is trusted here. */
 	text = cli_read_arg(grant, KT_JWS_MAX_LEN, &err);
 	if (!text || kt_grant_parse(text, &g, &err) || !(dest = kt_pki_load_cert(to, &err)) ||

@@ -161,15 +161,11 @@ static int cmd_issue(struct token_args *a)
 
 	if (need(a->cred, "--cred") || need(a->guest, "--guest") || need(a->aud, "--aud"))
 		return KT_EXIT_USAGE;
-	if (a->nbf && cli_parse_time(a->nbf, true, &nbf)) {
-		fprintf(stderr, "%s token issue: bad --nbf time '%s'\n", prog, a->nbf);
-		return KT_EXIT_USAGE;
-	}
+	if (a->nbf && cli_parse_time(a->nbf, true, &nbf))
+		return cli_bad_usage("token issue", NULL, "bad --nbf time '%s'", a->nbf);
 	if (strlen(a->guest) > KT_UUID_STR_LEN || strlen(a->aud) >= sizeof(c.aud) ||
-	    (a->jti && strlen(a->jti) > KT_TOKEN_JTI_MAX)) {
-		fprintf(stderr, "%s token issue: --guest, --aud or --jti too long\n", prog);
-		return KT_EXIT_USAGE;
-	}
+	    (a->jti && strlen(a->jti) > KT_TOKEN_JTI_MAX))
+		return cli_bad_usage("token issue", NULL, "--guest, --aud or --jti too long");
 	strcpy(c.sub, a->guest);
 	strcpy(c.aud, a->aud);
 	if (a->jti)
@@ -251,10 +247,8 @@ static int cmd_verify(struct token_args *a, const char *file)
 	if (need(a->anchors, "--anchors") || need(a->revocations, "--revocations") ||
 	    need(a->aud, "--aud") || need(file, "TOKEN"))
 		return KT_EXIT_USAGE;
-	if (a->at && cli_parse_time(a->at, true, &opts.now)) {
-		fprintf(stderr, "%s token verify: bad --at time '%s'\n", prog, a->at);
-		return KT_EXIT_USAGE;
-	}
+	if (a->at && cli_parse_time(a->at, true, &opts.now))
+		return cli_bad_usage("token verify", NULL, "bad --at time '%s'", a->at);
 	opts.audience = a->aud;
 	opts.trl_dir = a->revocations;
 	token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err);
@@ -299,10 +293,8 @@ static int cmd_revoke(struct token_args *a, const char *file)
 
 	if (need(a->cred, "--cred") || need(a->trl, "--trl"))
 		return KT_EXIT_USAGE;
-	if (!file == !a->jti || (a->jti && (!a->exp || cli_parse_time(a->exp, true, &exp)))) {
-		fprintf(stderr, "%s token revoke: give a TOKEN, or --jti and --exp\n", prog);
-		return KT_EXIT_USAGE;
-	}
+	if (!file == !a->jti || (a->jti && (!a->exp || cli_parse_time(a->exp, true, &exp))))
+		return cli_bad_usage("token revoke", NULL, "give a TOKEN, or --jti and --exp");
 	if (file) {
 		token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err);
 		if (!token || kt_token_decode(token, &tok, &err)) {
@@ -339,10 +331,8 @@ static int cmd_show(struct token_args *a, const char *file)
 	char *token = NULL;
 	int ret = KT_EXIT_FAILURE;
 
-	if (!file == !a->keystore) {
-		fprintf(stderr, "%s token show: give a TOKEN or --keystore\n", prog);
-		return KT_EXIT_USAGE;
-	}
+	if (!file == !a->keystore)
+		return cli_bad_usage("token show", NULL, "give a TOKEN or --keystore");
 	if (a->keystore && (unlock_of(a, &unlock, &err) ||
 			    kt_keystore_load(a->keystore, &unlock, &token, &key, &err))) {
 		ret = kt_cli_error("cannot open the keystore", &err);

@@ -157,10 +157,8 @@ int tpm_main(int argc, char *argv[])
 		case OPT_KEY_DIR: a.p.dir = optarg; break;
 		case OPT_PCR:
 			a.p.pcr = (unsigned int)strtoul(optarg, &end, 10);
-			if (*end || a.p.pcr > 23) {
-				fprintf(stderr, "%s: --pcr takes 0-23\n", prog);
-				return KT_EXIT_USAGE;
-			}
+			if (*end || a.p.pcr > 23)
+				return cli_bad_usage(NULL, NULL, "--pcr takes 0-23");
 			break;
 		default:
 			if (cli_output_option(c, &a.mode))

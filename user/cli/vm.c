@@ -86,10 +86,8 @@ static int parse(int argc, char *argv[], struct args *a)
 		case 'v':
 			if (!cli_parse_u32("vcpu fd", optarg, 0, INT32_MAX, &v))
 				return KT_EXIT_USAGE;
-			if (a->nr_vcpu_fds == MAX_VCPU_FDS) {
-				fprintf(stderr, "%s: at most %d --vcpu-fd\n", prog, MAX_VCPU_FDS);
-				return KT_EXIT_USAGE;
-			}
+			if (a->nr_vcpu_fds == MAX_VCPU_FDS)
+				return cli_bad_usage(NULL, NULL, "at most %d --vcpu-fd", MAX_VCPU_FDS);
 			a->vcpu_fds[a->nr_vcpu_fds++] = v;
 			break;
 		case 'h': usage(stdout); return -1;
