@@ -89,10 +89,8 @@ static int do_attest(const struct attest_args *a)
 	int ret = KT_EXIT_FAILURE;
 
 	if (a->config_root && (strlen(a->config_root) != 64 ||
-			       kt_hex_decode(a->config_root, config_root, sizeof(config_root)))) {
-		fprintf(stderr, "%s: --config-root takes 64 hex digits\n", prog);
-		return KT_EXIT_USAGE;
-	}
+			       kt_hex_decode(a->config_root, config_root, sizeof(config_root))))
+		return cli_bad_usage(NULL, NULL, "--config-root takes 64 hex digits");
 	if (a->measurement && kt_vm_state_load(a->measurement, &m, &err)) {
 		fprintf(stderr, "%s: unable to read the measurement: %s\n", prog, err.msg);
 		return KT_EXIT_FAILURE;
@@ -135,10 +133,8 @@ int attest_main(int argc, char *argv[])
 		switch (c) {
 		case OPT_PID:
 			a.pid = strtol(optarg, &end, 10);
-			if (*end || a.pid <= 0) {
-				fprintf(stderr, "%s: --pid takes a process id\n", prog);
-				return KT_EXIT_USAGE;
-			}
+			if (*end || a.pid <= 0)
+				return cli_bad_usage(NULL, NULL, "--pid takes a process id");
 			break;
 		case OPT_MEASUREMENT: a.measurement = optarg; break;
 		case OPT_VM_ID: a.vm_id = optarg; break;
@@ -147,26 +143,15 @@ int attest_main(int argc, char *argv[])
 		case 'o': a.output = optarg; break;
 		case OPT_KEY_DIR: a.key_dir = optarg; break;
 		case OPT_TCTI: a.tcti = optarg; break;
-		case 'h':
-			usage(stdout);
-			return KT_EXIT_OK;
 		default:
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			return cli_option_usage(usage, c);
 		}
 	}
-	if (optind != argc || (a.pid > 0) == !!a.measurement) {
-		fprintf(stderr, "%s: give exactly one of --pid and --measurement\n", prog);
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
-	if (a.nonce && strlen(a.nonce) > KT_REPORT_MAX_NONCE) {
-		fprintf(stderr, "%s: --nonce is longer than %d bytes\n", prog, KT_REPORT_MAX_NONCE);
-		return KT_EXIT_USAGE;
-	}
-	if (!a.vm_id && a.measurement) {
-		fprintf(stderr, "%s: --measurement needs --vm-id\n", prog);
-		return KT_EXIT_USAGE;
-	}
+	if (optind != argc || (a.pid > 0) == !!a.measurement)
+		return cli_bad_usage(NULL, usage, "give exactly one of --pid and --measurement");
+	if (a.nonce && strlen(a.nonce) > KT_REPORT_MAX_NONCE)
+		return cli_bad_usage(NULL, NULL, "--nonce is longer than %d bytes", KT_REPORT_MAX_NONCE);
+	if (!a.vm_id && a.measurement)
+		return cli_bad_usage(NULL, NULL, "--measurement needs --vm-id");
 	return do_attest(&a);
 }

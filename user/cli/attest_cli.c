@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "attest_cli.h"
-#include "jws.h"
 #include "statefile.h"
 #include "subcommands.h"
 
@@ -72,29 +71,6 @@ void attest_policy_free(struct attest_policy_args *a)
 {
 	EVP_PKEY_free(a->policy.key);
 	a->policy.key = NULL;
-}
-
-int attest_refused(const struct kt_err *err)
-{
-	fprintf(stderr, "%s: refused: %s: %s\n", prog, err->check ? err->check : "error",
-		err->msg);
-	return KT_EXIT_REFUSED;
-}
-
-char *attest_read_report(const char *path)
-{
-	struct kt_err err = { 0 };
-	uint8_t *data = NULL;
-	size_t len = 0;
-
-	if (kt_file_read(strcmp(path, "-") ? path : "/dev/stdin", KT_JWS_MAX_LEN + 2,
-			 0, &data, &len, &err)) {
-		fprintf(stderr, "%s: %s\n", prog, err.msg);
-		return NULL;
-	}
-	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-		data[--len] = '\0';
-	return (char *)data;
 }
 
 /* Progress on standard error for images of 256 MiB and more, when it is a terminal. */

@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Shared by the attestation command groups (tpm, attest, verify, config,
- * launch): the decision exit code and the report-verification options.
+ * launch): the report-verification options, writing a report and loading
+ * a launch configuration.
  */
 #ifndef KVMTRUST_ATTEST_CLI_H
 #define KVMTRUST_ATTEST_CLI_H
 
 #include <stdbool.h>
 
+#include "cli_util.h"
 #include "config_tree.h"
 #include "error.h"
 #include "exitcodes.h"
+#include "jws.h"
 #include "report.h"
-
-/* verify and launch: the report or configuration was refused (check named). */
-#define KT_EXIT_REFUSED (KT_EXIT_DECISION_BASE + 0)
 
 /* Long options every verifying command accepts, ids from ATTEST_OPT_BASE. */
 enum {
@@ -65,10 +65,8 @@ int attest_policy_option(struct attest_policy_args *a, int opt, const char *arg)
 int attest_policy_ready(struct attest_policy_args *a);
 void attest_policy_free(struct attest_policy_args *a);
 
-/* Prints "prog: refused: check: message" and returns KT_EXIT_REFUSED. */
-int attest_refused(const struct kt_err *err);
-/* Reads a whole report file ("-": stdin) without its trailing newline. */
-char *attest_read_report(const char *path);
+/* The largest report file read: a compact JWS and a line end. */
+#define ATTEST_REPORT_MAX (KT_JWS_MAX_LEN + 2)
 
 /* Writes a report to path (NULL: stdout) with a newline; returns an exit code. */
 int attest_write_report(const char *path, const char *jwt);

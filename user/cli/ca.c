@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_util.h"
 #include "identity_cli.h"
 #include "pki.h"
 #include "print.h"
@@ -43,14 +44,14 @@ struct ca_args {
 	const char *anchors, *crls, *kind, *at;
 	const char *permit[MAX_NAMES + 1], *exclude[MAX_NAMES + 1], *dns[MAX_NAMES + 1];
 	int npermit, nexclude, ndns;
-	unsigned long days;
+	uint64_t days;
 	long pathlen;
 	time_t not_before, not_after;
-	bool json, script;
+	enum kt_print_mode mode;
 };
 
 enum { O_CN = 256, O_DAYS, O_PATHLEN, O_PERMIT, O_EXCLUDE, O_UUID, O_REGION, O_SITE, O_DNS,
-       O_PUBKEY, O_REASON, O_NB, O_NA, O_ANCHORS, O_CRLS, O_KIND, O_AT, O_JSON, O_SCRIPT,
+       O_PUBKEY, O_REASON, O_NB, O_NA, O_ANCHORS, O_CRLS, O_KIND, O_AT,
        O_CA, O_OUT, O_DIR };
 
 static const struct option options[] = {
@@ -66,8 +67,7 @@ static const struct option options[] = {
 	{ "anchors", required_argument, NULL, O_ANCHORS }, { "crls", required_argument, NULL, O_CRLS },
 	{ "revocations", required_argument, NULL, O_CRLS },
 	{ "kind", required_argument, NULL, O_KIND }, { "at", required_argument, NULL, O_AT },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "script", no_argument, NULL, O_SCRIPT }, { "help", no_argument, NULL, 'h' },
+	CLI_OUTPUT_OPTIONS, { "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -82,7 +82,7 @@ static int add_name(const char **list, int *n, const char *name)
 /* Returns -1 on a bad option (usage printed), 1 for --help, 0 otherwise. */
 static int parse(int argc, char *argv[], struct ca_args *a)
 {
-	unsigned long v;
+	uint64_t v;
 	int c, bad = 0;
 
 	memset(a, 0, sizeof(*a));
@@ -103,17 +103,15 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 		case O_CRLS: a->crls = optarg; break;
 		case O_KIND: a->kind = optarg; break;
 		case O_AT: a->at = optarg; break;
-		case O_JSON: a->json = true; break;
-		case O_SCRIPT: a->script = true; break;
-		case O_DAYS: bad = kt_cli_uint(optarg, 100 * 366, &a->days) || !a->days; break;
-		case O_PATHLEN: bad = kt_cli_uint(optarg, 16, &v); a->pathlen = (long)v; break;
+		case O_DAYS: bad = cli_parse_uint(optarg, 100 * 366, &a->days) || !a->days; break;
+		case O_PATHLEN: bad = cli_parse_uint(optarg, 16, &v); a->pathlen = (long)v; break;
 		case O_PERMIT: bad = add_name(a->permit, &a->npermit, optarg); break;
 		case O_EXCLUDE: bad = add_name(a->exclude, &a->nexclude, optarg); break;
 		case O_DNS: bad = add_name(a->dns, &a->ndns, optarg); break;
-		case O_NB: bad = kt_cli_time(optarg, &a->not_before); break;
-		case O_NA: bad = kt_cli_time(optarg, &a->not_after); break;
+		case O_NB: bad = cli_parse_time(optarg, true, &a->not_before); break;
+		case O_NA: bad = cli_parse_time(optarg, true, &a->not_after); break;
 		case 'h': usage(stdout); return 1;
-		default: bad = 1;
+		default: bad = !cli_output_option(c, &a->mode);
 		}
 		if (bad && c != '?')
 			fprintf(stderr, "%s ca: invalid value '%s'\n", prog, optarg);
@@ -125,14 +123,7 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 	return 0;
 }
 
-static int need(const char *value, const char *opt)
-{
-	if (value)
-		return 0;
-	fprintf(stderr, "%s ca: %s is required\n", prog, opt);
-	usage(stderr);
-	return -1;
-}
+#define need(value, option) cli_need("ca", usage, value, option)
 
 /* The validity window: explicit times, else now-5min .. now+days (default def_days). */
 static void window(const struct ca_args *a, unsigned long def_days, time_t cap,
@@ -208,10 +199,8 @@ static int cmd_issue(struct ca_args *a, const char *kind_name)
 	EVP_PKEY *key = NULL;
 	int kind = kind_of(kind_name), ret = KT_EXIT_FAILURE;
 
-	if (kind <= KT_CERT_ROOT) {
-		fprintf(stderr, "%s ca issue: kind must be ca, host or user\n", prog);
-		return KT_EXIT_USAGE;
-	}
+	if (kind <= KT_CERT_ROOT)
+		return cli_bad_usage("ca issue", NULL, "kind must be ca, host or user");
 	if (need(a->ca, "--ca") || need(a->out, "--out") || need(a->cn, "--cn") ||
 	    (kind == KT_CERT_HOST && (need(a->uuid, "--uuid") || need(a->region, "--region") ||
 				      need(a->site, "--site"))))
@@ -377,7 +366,7 @@ static int cmd_show(struct ca_args *a, const char *arg)
 	certs = load_subject(arg, &err);
 	if (!certs)
 		return kt_cli_error("cannot read certificates", &err);
-	kt_print_start(kt_cli_print_mode(a->json, a->script));
+	kt_print_start(a->mode);
 	kt_print_open_array(NULL);
 	for (i = 0; i < sk_X509_num(certs); i++) {
 		if (kt_pki_cert_info(sk_X509_value(certs, i), &info, &err))
@@ -403,14 +392,10 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 
 	if (need(a->anchors, "--anchors") || need(a->crls, "--crls") || need(arg, "CERT"))
 		return KT_EXIT_USAGE;
-	if (a->kind && (opts.require_kind = kind_of(a->kind)) < 0) {
-		fprintf(stderr, "%s ca verify: --kind is root, ca, host or user\n", prog);
-		return KT_EXIT_USAGE;
-	}
-	if (a->at && kt_cli_time(a->at, &opts.at)) {
-		fprintf(stderr, "%s ca verify: bad --at time '%s'\n", prog, a->at);
-		return KT_EXIT_USAGE;
-	}
+	if (a->kind && (opts.require_kind = kind_of(a->kind)) < 0)
+		return cli_bad_usage("ca verify", NULL, "--kind is root, ca, host or user");
+	if (a->at && cli_parse_time(a->at, true, &opts.at))
+		return cli_bad_usage("ca verify", NULL, "bad --at time '%s'", a->at);
 	certs = load_subject(arg, &err);
 	if (!certs || kt_pki_dir_open(a->anchors, &opts.anchors, &err) ||
 	    kt_pki_dir_open(a->crls, &opts.crls, &err)) {
@@ -418,7 +403,7 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 		goto out;
 	}
 	opts.untrusted = certs;
-	kt_print_start(kt_cli_print_mode(a->json, a->script));
+	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	if (kt_pki_verify(sk_X509_value(certs, 0), &opts, &path, &err)) {
 		kt_print_bool("valid", NULL, false);
@@ -426,7 +411,7 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 		kt_print_string("message", NULL, err.msg);
 		kt_print_close_object();
 		kt_print_end();
-		ret = kt_cli_refused(&err);
+		ret = cli_refused(&err);
 		goto out;
 	}
 	kt_print_bool("valid", "valid:       %s\n", true);
@@ -453,10 +438,8 @@ int ca_main(int argc, char *argv[])
 	struct ca_args a;
 	int rc;
 
-	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-		usage(cmd ? stdout : stderr);
-		return cmd ? KT_EXIT_OK : KT_EXIT_USAGE;
-	}
+	if (cli_group_usage(argc, argv, usage, &rc))
+		return rc;
 	rc = parse(argc - 1, argv + 1, &a);
 	if (rc)
 		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;
@@ -473,7 +456,5 @@ int ca_main(int argc, char *argv[])
 		return cmd_show(&a, optind < argc - 1 ? argv[1 + optind] : NULL);
 	if (!strcmp(cmd, "verify"))
 		return cmd_verify(&a, optind < argc - 1 ? argv[1 + optind] : NULL);
-	fprintf(stderr, "%s ca: unknown command '%s'\n", prog, cmd);
-	usage(stderr);
-	return KT_EXIT_USAGE;
+	return cli_bad_usage("ca", usage, "unknown command '%s'", cmd);
 }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,7 @@
 #include "cli_util.h"
 #include "exitcodes.h"
 #include "kt_nl.h"
+#include "secfile.h"
 #include "subcommands.h"
 
 static int exit_status(int ret)
@@ -37,15 +40,40 @@ int cli_fail(const struct kt_err *err, int ret)
 	return exit_status(ret);
 }
 
-bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
-		   uint32_t *out)
+int cli_error(const char *what, const struct kt_err *err, int status)
+{
+	fprintf(stderr, "Error: %s%s%s%s%s\n", what ? what : "", what ? ": " : "",
+		err->check ? err->check : "", err->check ? ": " : "", err->msg);
+	return status;
+}
+
+int cli_refused(const struct kt_err *err)
+{
+	fprintf(stderr, "Refused: %s: %s\n", err->check ? err->check : "?", err->msg);
+	return KT_EXIT_REFUSED;
+}
+
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
 	unsigned long long v;
 	char *end;
 
+	if (!s || *s < '0' || *s > '9')
+		return -1;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
+		   uint32_t *out)
+{
+	uint64_t v;
+
+	if (cli_parse_uint(s, max, &v) || v < min) {
 		fprintf(stderr, "%s: invalid %s '%s'\n", prog, what, s);
 		return false;
 	}
@@ -53,9 +81,107 @@ bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
 	return true;
 }
 
-bool cli_is_help(const char *arg)
+static int parse_relative(const char *arg, time_t base, time_t *out)
+{
+	static const struct { char unit; long mult; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	uint64_t n;
+	char num[32];
+	size_t len = strlen(arg), i;
+	long mult = 1;
+
+	if (len < 2 || len >= sizeof(num) || (arg[0] != '+' && arg[0] != '-'))
+		return -1;
+	memcpy(num, arg + 1, len - 1);
+	num[len - 1] = '\0';
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (num[len - 2] == units[i].unit) {
+			mult = units[i].mult;
+			num[len - 2] = '\0';
+		}
+	}
+	if (cli_parse_uint(num, 100ULL * 365 * 86400, &n))
+		return -1;
+	*out = arg[0] == '+' ? base + (time_t)(n * mult) : base - (time_t)(n * mult);
+	return 0;
+}
+
+int cli_parse_time(const char *arg, bool relative, time_t *out)
+{
+	uint64_t secs;
+	struct tm tm;
+	char *end;
+
+	if (!strcmp(arg, "now")) {
+		*out = time(NULL);
+		return 0;
+	}
+	if (relative && !strncmp(arg, "now", 3))
+		return parse_relative(arg + 3, time(NULL), out);
+	if (arg[0] == '@') {
+		if (cli_parse_uint(arg + 1, 1ULL << 40, &secs))
+			return -1;
+		*out = (time_t)secs;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(arg, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end)
+		return -1;
+	*out = timegm(&tm);
+	return 0;
+}
+
+static bool is_help(const char *arg)
 {
 	return !strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "help");
+}
+
+bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status)
+{
+	if (argc >= 2 && !is_help(argv[1]))
+		return false;
+	usage(argc < 2 ? stderr : stdout);
+	*status = argc < 2 ? KT_EXIT_USAGE : KT_EXIT_OK;
+	return true;
+}
+
+int cli_bad_usage(const char *group, void (*usage)(FILE *), const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s%s%s: ", prog, group ? " " : "", group ? group : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (usage)
+		usage(stderr);
+	return KT_EXIT_USAGE;
+}
+
+int cli_need(const char *group, void (*usage)(FILE *), const char *value, const char *option)
+{
+	return value ? 0 : cli_bad_usage(group, usage, "%s is required", option);
+}
+
+int cli_option_usage(void (*usage)(FILE *), int opt)
+{
+	usage(opt == 'h' ? stdout : stderr);
+	return opt == 'h' ? KT_EXIT_OK : KT_EXIT_USAGE;
+}
+
+char *cli_read_arg(const char *path, size_t max, struct kt_err *err)
+{
+	uint8_t *buf;
+	size_t len;
+
+	if (kt_file_read(strcmp(path, "-") ? path : "/dev/stdin", max, 0, &buf, &len, err))
+		return NULL;
+	while (len && isspace(buf[len - 1]))
+		buf[--len] = '\0';
+	return (char *)buf;
 }
 
 struct kt_nl *cli_nl_open(void)

@@ -1,31 +1,92 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the kvm-side commands (info, vm, measure) share: turning a library
- * failure into a message on stderr and an exit status, and number parsing.
+ * What every command group shares: usage and --help handling, the output
+ * options, reading a file argument, printing an error or a refusal with its
+ * exit status, and number and time arguments.
  */
 #ifndef KVMTRUST_CLI_UTIL_H
 #define KVMTRUST_CLI_UTIL_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 
 #include "error.h"
+#include "exitcodes.h"
 #include "print.h"
+
+/* A decision command (verify, launch, token verify, handshake) refused. */
+#define KT_EXIT_REFUSED KT_EXIT_DECISION_BASE
+
+/*
+ * Prints "Error: [<what>: ]<check>: <message>" ("Error: [<what>: ]<message>"
+ * when no check is named) on stderr and returns status.
+ */
+int cli_error(const char *what, const struct kt_err *err, int status);
+
+/* Prints "Refused: <check>: <message>" on stderr and returns KT_EXIT_REFUSED. */
+int cli_refused(const struct kt_err *err);
 
 /* Prints err->msg and returns the exit status for the negative errno ret. */
 int cli_fail(const struct kt_err *err, int ret);
+
+/* Strict unsigned decimal (digits only) up to max; -1 if not one. */
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 /* Strict decimal u32 in [min, max]; false (and a message) otherwise. */
 bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
 		   uint32_t *out);
 
-bool cli_is_help(const char *arg);
+/*
+ * Parses a time: "now", "@1700000000" (Unix seconds), "2026-01-31T12:00:00Z"
+ * and, when relative, "now+90d" or "now-1h" (units s, m, h, d). Returns -1
+ * if invalid.
+ */
+int cli_parse_time(const char *arg, bool relative, time_t *out);
+
+/*
+ * A group run without a command prints its usage on stderr (KT_EXIT_USAGE);
+ * with -h, --help or help on stdout (KT_EXIT_OK). True when it did, the
+ * exit status in *status.
+ */
+bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status);
+
+/*
+ * Prints "<prog> <group>: <message>" ("<prog>: <message>" when group is
+ * NULL) and then, unless usage is NULL, the usage on stderr; returns
+ * KT_EXIT_USAGE.
+ */
+int cli_bad_usage(const char *group, void (*usage)(FILE *), const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* 0 when value is given, else "<option> is required" as cli_bad_usage(). */
+int cli_need(const char *group, void (*usage)(FILE *), const char *value, const char *option);
+
+/*
+ * For getopt_long's 'h' (-h, --help): usage on stdout, KT_EXIT_OK; for an
+ * option it refused: usage on stderr, KT_EXIT_USAGE.
+ */
+int cli_option_usage(void (*usage)(FILE *), int opt);
+
+/*
+ * Reads a file argument ("-": standard input) of at most max bytes, without
+ * its trailing white space; NULL (err set) on failure.
+ */
+char *cli_read_arg(const char *path, size_t max, struct kt_err *err);
 
 struct kt_nl;
 /* Connects to the module; on failure prints why and returns NULL. */
 struct kt_nl *cli_nl_open(void);
 
-/* Sets *mode for -j/--json and -s/--script; false for other options. */
+/*
+ * --json and --script in a getopt_long table; the last one given wins.
+ * Groups that take -j and -s too add "js" to their short options.
+ */
+#define CLI_OUTPUT_OPTIONS \
+	{ "json", no_argument, NULL, 'j' }, { "script", no_argument, NULL, 's' }
+
+/* Sets *mode for --json and --script; false for other options. */
 bool cli_output_option(int opt, enum kt_print_mode *mode);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "attest_cli.h"
+#include "cli_util.h"
 #include "config_tree.h"
 #include "encoding.h"
 #include "hostkey.h"
@@ -27,8 +28,7 @@ static void usage(FILE *f)
 		prog, prog);
 }
 
-enum { OPT_QEMU = 256, OPT_PACKAGES, OPT_VM_ID, OPT_NONCE, OPT_KEY_DIR, OPT_TCTI,
-       OPT_JSON, OPT_SCRIPT };
+enum { OPT_QEMU = 256, OPT_PACKAGES, OPT_VM_ID, OPT_NONCE, OPT_KEY_DIR, OPT_TCTI };
 
 static const struct option options[] = {
 	{ "qemu", no_argument, NULL, OPT_QEMU },
@@ -38,8 +38,7 @@ static const struct option options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "key-dir", required_argument, NULL, OPT_KEY_DIR },
 	{ "tcti", required_argument, NULL, OPT_TCTI },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "script", no_argument, NULL, OPT_SCRIPT },
+	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -133,20 +132,11 @@ int config_main(int argc, char *argv[])
 	const char *cmd;
 	int c, ret;
 
-	if (argc < 2) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
+	if (cli_group_usage(argc, argv, usage, &ret))
+		return ret;
 	cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-		usage(stdout);
-		return KT_EXIT_OK;
-	}
-	if (strcmp(cmd, "measure") && strcmp(cmd, "attest")) {
-		fprintf(stderr, "%s: unknown config command '%s'\n", prog, cmd);
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
+	if (strcmp(cmd, "measure") && strcmp(cmd, "attest"))
+		return cli_bad_usage("config", usage, "unknown command '%s'", cmd);
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
 		switch (c) {
@@ -157,14 +147,10 @@ int config_main(int argc, char *argv[])
 		case 'o': a.output = optarg; break;
 		case OPT_KEY_DIR: a.key_dir = optarg; break;
 		case OPT_TCTI: a.tcti = optarg; break;
-		case OPT_JSON: a.mode = KT_PRINT_JSON; break;
-		case OPT_SCRIPT: a.mode = KT_PRINT_SCRIPT; break;
-		case 'h':
-			usage(stdout);
-			return KT_EXIT_OK;
 		default:
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			if (cli_output_option(c, &a.mode))
+				break;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (a.qemu ? optind >= argc : optind != argc - 1) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "exitcodes.h"
 #include "grant.h"
 #include "grant_common.h"
@@ -35,14 +36,8 @@ static void usage(FILE *file)
 		"See kvmtrust-grant(8).\n", prog, prog, prog, prog);
 }
 
-static int bad_usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s grant: ", prog);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	usage(stderr);
-	return KT_EXIT_USAGE;
-}
+/* A usage error: the message, then the usage, exit status 2. */
+#define bad_usage(...) cli_bad_usage("grant", usage, __VA_ARGS__)
 
 /* --ca: a CA certificate file, or its key identifier in hex. */
 static int add_ca(struct kt_grant *g, const char *arg, struct kt_err *err)
@@ -138,11 +133,11 @@ static int do_issue(int argc, char *argv[])
 		case O_ALLOW: bad = kt_strlist_add(&g.hosts_allow, optarg); break;
 		case O_DENY: bad = kt_strlist_add(&g.hosts_deny, optarg); break;
 		case O_NBF:
-			if (grant_cli_time(optarg, &nbf))
+			if (cli_parse_time(optarg, false, &nbf))
 				return bad_usage("bad time '%s'", optarg);
 			break;
 		case O_NAF:
-			if (grant_cli_time(optarg, &naf))
+			if (cli_parse_time(optarg, false, &naf))
 				return bad_usage("bad time '%s'", optarg);
 			break;
 		case O_DAYS:
@@ -151,14 +146,13 @@ static int do_issue(int argc, char *argv[])
 				return bad_usage("--days wants 1 to 3650, not '%s'", optarg);
 			break;
 		case 'o': output = optarg; break;
-		case 'h': usage(stdout); ret = KT_EXIT_OK; goto out;
-		default: usage(stderr); ret = KT_EXIT_USAGE; goto out;
+		default: ret = cli_option_usage(usage, opt); goto out;
 		}
 		if (bad) {
 			if (!err.msg[0])
 				kt_fail(&err, "usage", "too many values for --%s (at most %d)",
 					opts[opt - O_OWNER].name, KT_GRANT_MAX_ITEMS);
-			ret = grant_cli_error(&err, KT_EXIT_USAGE);
+			ret = cli_error(NULL, &err, KT_EXIT_USAGE);
 			goto out;
 		}
 	}
@@ -168,7 +162,7 @@ static int do_issue(int argc, char *argv[])
 	}
 	if (!g.id[0] && kt_uuid_random(g.id)) {
 		kt_fail(&err, "random", "no random bytes for a grant id");
-		ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
 	g.iat = time(NULL);
@@ -176,7 +170,7 @@ static int do_issue(int argc, char *argv[])
 	g.exp = naf ? naf : nbf + days * 86400;
 	if (kt_cred_load(owner, &cred, &err) ||
 	    kt_grant_issue(&g, cred.key, cred.chain, &token, &err)) {
-		ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
 	file = output ? fopen(output, "w") : stdout;
@@ -278,10 +272,10 @@ static int do_show(int argc, char *argv[])
 	}
 	if (!path)
 		return bad_usage("%s", "show needs a grant file");
-	text = grant_cli_read(path, &err);
+	text = cli_read_arg(path, KT_JWS_MAX_LEN, &err);
 	if (!text || kt_grant_parse(text, &g, &err)) {
 		free(text);
-		return grant_cli_error(&err, KT_EXIT_FAILURE);
+		return cli_error(NULL, &err, KT_EXIT_FAILURE);
 	}
 	free(text);
 	kt_print_start(mode);
@@ -326,8 +320,7 @@ static int check_grant(const struct kt_grant *g, const struct kt_grant_trust *tr
 
 static int do_verify(int argc, char *argv[])
 {
-	enum { O_OWNER_ANCHORS = 256, O_OWNER_CRLS, O_HOST_ANCHORS, O_LEDGER, O_LEDGER_CA, O_AT,
-	       O_JSON, O_SCRIPT };
+	enum { O_OWNER_ANCHORS = 256, O_OWNER_CRLS, O_HOST_ANCHORS, O_LEDGER, O_LEDGER_CA, O_AT };
 	static const struct option opts[] = {
 		{ "owner-anchors", required_argument, NULL, O_OWNER_ANCHORS },
 		{ "owner-crls", required_argument, NULL, O_OWNER_CRLS },
@@ -335,8 +328,7 @@ static int do_verify(int argc, char *argv[])
 		{ "ledger", required_argument, NULL, O_LEDGER },
 		{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
 		{ "at", required_argument, NULL, O_AT },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "script", no_argument, NULL, O_SCRIPT },
+		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -359,13 +351,13 @@ static int do_verify(int argc, char *argv[])
 		case O_LEDGER: spec = optarg; break;
 		case O_LEDGER_CA: ledger_ca = optarg; break;
 		case O_AT:
-			if (grant_cli_time(optarg, &now))
+			if (cli_parse_time(optarg, false, &now))
 				return bad_usage("bad time '%s'", optarg);
 			break;
-		case O_JSON: mode = KT_PRINT_JSON; break;
-		case O_SCRIPT: mode = KT_PRINT_SCRIPT; break;
-		case 'h': usage(stdout); return KT_EXIT_OK;
-		default: usage(stderr); return KT_EXIT_USAGE;
+		default:
+			if (cli_output_option(opt, &mode))
+				break;
+			return cli_option_usage(usage, opt);
 		}
 	}
 	if (optind != argc - 1)
@@ -373,19 +365,19 @@ static int do_verify(int argc, char *argv[])
 	owner_anchors = grant_cli_path(owner_anchors, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
 	/* Optional here: only the "no host CA vouches for the signer" check needs them. */
 	host_anchors = grant_cli_path(host_anchors, KT_HOST_ANCHORS_ENV, NULL);
-	text = grant_cli_read(argv[optind], &err);
+	text = cli_read_arg(argv[optind], KT_JWS_MAX_LEN, &err);
 	if (!text || kt_grant_parse(text, &g, &err) ||
 	    kt_pki_dir_open(owner_anchors, &oa, &err) ||
 	    (owner_crls && kt_pki_dir_open(owner_crls, &oc, &err)) ||
 	    (host_anchors && kt_pki_dir_open(host_anchors, &ha, &err))) {
-		ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
 	{
 		const struct kt_grant_trust trust = { oa, oc, ha };
 
 		if (check_grant(&g, &trust, now, spec, ledger_ca, &revocation_checked, &err)) {
-			ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+			ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 			goto out;
 		}
 	}
@@ -435,15 +427,14 @@ static int do_revoke(int argc, char *argv[])
 		case O_CERT: cert = optarg; break;
 		case O_LEDGER: spec = optarg; break;
 		case O_LEDGER_CA: ca = optarg; break;
-		case 'h': usage(stdout); return KT_EXIT_OK;
-		default: usage(stderr); return KT_EXIT_USAGE;
+		default: return cli_option_usage(usage, opt);
 		}
 	}
 	if ((!id) == (optind == argc) || argc - optind > 1)
 		return bad_usage("%s", "revoke needs either a grant file or --id");
 	if (!id) {
 		/* Revoking needs no trust in the grant: whatever id it names may go. */
-		text = grant_cli_read(argv[optind], &err);
+		text = cli_read_arg(argv[optind], KT_JWS_MAX_LEN, &err);
 		if (!text || kt_grant_parse(text, &g, &err))
 			goto fail;
 		id = g.id;
@@ -459,7 +450,7 @@ static int do_revoke(int argc, char *argv[])
 	ret = KT_EXIT_OK;
 	goto out;
 fail:
-	ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+	ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 out:
 	grant_cli_ledger_close(&ledger);
 	kt_ledger_signer_free(&signer);
@@ -478,15 +469,10 @@ int grant_main(int argc, char *argv[])
 		{ "verify", do_verify }, { "revoke", do_revoke },
 	};
 	size_t i;
+	int ret;
 
-	if (argc < 2) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-		usage(stdout);
-		return KT_EXIT_OK;
-	}
+	if (cli_group_usage(argc, argv, usage, &ret))
+		return ret;
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);

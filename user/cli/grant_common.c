@@ -1,68 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "grant_common.h"
-#include "jws.h"
 #include "ledger.h"
 #include "ledger_auth.h"
-
-int grant_cli_time(const char *text, time_t *out)
-{
-	struct tm tm = { 0 };
-	char *end;
-	long long v;
-
-	if (!strcmp(text, "now")) {
-		*out = time(NULL);
-		return 0;
-	}
-	if (text[0] == '@') {
-		errno = 0;
-		v = strtoll(text + 1, &end, 10);
-		if (errno || end == text + 1 || *end || v < 0)
-			return -1;
-		*out = (time_t)v;
-		return 0;
-	}
-	end = strptime(text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end)
-		return -1;
-	*out = timegm(&tm);
-	return 0;
-}
-
-char *grant_cli_read(const char *path, struct kt_err *err)
-{
-	FILE *file = strcmp(path, "-") ? fopen(path, "r") : stdin;
-	char *buf;
-	size_t len;
-
-	if (!file) {
-		kt_fail(err, "input", "cannot open '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	buf = malloc(KT_JWS_MAX_LEN + 2);
-	len = buf ? fread(buf, 1, KT_JWS_MAX_LEN + 1, file) : 0;
-	if (file != stdin)
-		fclose(file);
-	if (!buf) {
-		kt_fail(err, "input", "out of memory");
-		return NULL;
-	}
-	if (len > KT_JWS_MAX_LEN) {
-		free(buf);
-		kt_fail(err, "structure", "'%s' is larger than %d bytes", path, KT_JWS_MAX_LEN);
-		return NULL;
-	}
-	while (len && isspace((unsigned char)buf[len - 1]))
-		len--;
-	buf[len] = '\0';
-	return buf;
-}
 
 const char *grant_cli_path(const char *option, const char *env, const char *fallback)
 {
@@ -91,13 +34,4 @@ void grant_cli_ledger_close(struct grant_cli_ledger *l)
 	kt_ledger_close(l->log);
 	kt_ledger_auth_free(l->auth);
 	memset(l, 0, sizeof(*l));
-}
-
-int grant_cli_error(const struct kt_err *err, int status)
-{
-	if (err->check)
-		fprintf(stderr, "Error: %s: %s\n", err->check, err->msg);
-	else
-		fprintf(stderr, "Error: %s\n", err->msg);
-	return status;
 }

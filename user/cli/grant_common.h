@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What `kvmtrust grant` and `kvmtrust migrate` share: times on the command
- * line, grant files, the ledger and the trust anchor directories, and the
- * environment that supplies their defaults (kvmtrust-grant(8)).
+ * What `kvmtrust grant` and `kvmtrust migrate` share: the ledger and the
+ * trust anchor directories, and the environment that supplies their
+ * defaults (kvmtrust-grant(8)).
  */
 #ifndef KVMTRUST_GRANT_COMMON_H
 #define KVMTRUST_GRANT_COMMON_H
-
-#include <time.h>
 
 #include "error.h"
 
@@ -28,12 +26,6 @@ struct grant_cli_ledger {
 #define KT_LEDGER_KEY_ENV "KVMTRUST_LEDGER_KEY"
 #define KT_LEDGER_CERT_ENV "KVMTRUST_LEDGER_CERT"
 
-/* "2026-11-23T04:00:00Z", "@1795000000" or "now"; -1 if malformed. */
-int grant_cli_time(const char *text, time_t *out);
-
-/* Reads a grant (compact JWS) from a file or "-" (stdin), trailing space cut. */
-char *grant_cli_read(const char *path, struct kt_err *err);
-
 /* Value of an option, else of the environment variable, else the default. */
 const char *grant_cli_path(const char *option, const char *env, const char *fallback);
 
@@ -44,8 +36,5 @@ const char *grant_cli_path(const char *option, const char *env, const char *fall
 int grant_cli_ledger_open(const char *spec, const char *ca, struct grant_cli_ledger *l,
 			  struct kt_err *err);
 void grant_cli_ledger_close(struct grant_cli_ledger *l);
-
-/* "Error: <check>: <message>" on stderr; returns status. */
-int grant_cli_error(const struct kt_err *err, int status);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include <openssl/evp.h>
 
+#include "cli_util.h"
 #include "encoding.h"
 #include "handshake.h"
 #include "identity_cli.h"
@@ -44,12 +45,12 @@ static void usage(FILE *f)
 struct hs_args {
 	const char *listen, *connect, *cred, *anchors, *revocations, *aud, *keystore, *keyfile;
 	const char *passfile, *token, *guest_key, *expect_host, *send, *tpm;
-	unsigned long skew, count, timeout;
-	bool json, script;
+	uint64_t skew, count, timeout;
+	enum kt_print_mode mode;
 };
 
 enum { O_LISTEN = 256, O_CONNECT, O_CRED, O_ANCH, O_REV, O_AUD, O_SKEW, O_COUNT, O_TIMEOUT,
-       O_JSON, O_SCRIPT, O_KS, O_KF, O_PF, O_TOKEN, O_GKEY, O_EXPECT, O_SEND, O_TPM };
+       O_KS, O_KF, O_PF, O_TOKEN, O_GKEY, O_EXPECT, O_SEND, O_TPM };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -57,8 +58,7 @@ static const struct option options[] = {
 	{ "cred", required_argument, NULL, O_CRED }, { "anchors", required_argument, NULL, O_ANCH },
 	{ "revocations", required_argument, NULL, O_REV }, { "aud", required_argument, NULL, O_AUD },
 	{ "skew", required_argument, NULL, O_SKEW }, { "count", required_argument, NULL, O_COUNT },
-	{ "timeout", required_argument, NULL, O_TIMEOUT }, { "json", no_argument, NULL, O_JSON },
-	{ "script", no_argument, NULL, O_SCRIPT },
+	{ "timeout", required_argument, NULL, O_TIMEOUT }, CLI_OUTPUT_OPTIONS,
 	{ "keystore", required_argument, NULL, O_KS }, { "keyfile", required_argument, NULL, O_KF },
 	{ "passphrase-file", required_argument, NULL, O_PF },
 	{ "tpm", required_argument, NULL, O_TPM },
@@ -93,13 +93,11 @@ static int parse(int argc, char *argv[], struct hs_args *a)
 		case O_GKEY: a->guest_key = optarg; break;
 		case O_EXPECT: a->expect_host = optarg; break;
 		case O_SEND: a->send = optarg; break;
-		case O_JSON: a->json = true; break;
-		case O_SCRIPT: a->script = true; break;
-		case O_SKEW: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
-		case O_COUNT: bad = kt_cli_uint(optarg, 1000000, &a->count) || !a->count; break;
-		case O_TIMEOUT: bad = kt_cli_uint(optarg, 3600, &a->timeout) || !a->timeout; break;
+		case O_SKEW: bad = cli_parse_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
+		case O_COUNT: bad = cli_parse_uint(optarg, 1000000, &a->count) || !a->count; break;
+		case O_TIMEOUT: bad = cli_parse_uint(optarg, 3600, &a->timeout) || !a->timeout; break;
 		case 'h': usage(stdout); return 1;
-		default: bad = 1;
+		default: bad = !cli_output_option(c, &a->mode);
 		}
 		if (bad && c != '?')
 			fprintf(stderr, "%s handshake: invalid value '%s'\n", prog, optarg);
@@ -115,14 +113,7 @@ static int parse(int argc, char *argv[], struct hs_args *a)
 	return 0;
 }
 
-static int need(const char *value, const char *opt)
-{
-	if (value)
-		return 0;
-	fprintf(stderr, "%s handshake: %s is required\n", prog, opt);
-	usage(stderr);
-	return -1;
-}
+#define need(value, option) cli_need("handshake", usage, value, option)
 
 /* "127.0.0.1:4000", "[::1]:4000" or "localhost:4000". */
 static struct addrinfo *resolve(const char *arg, bool passive)
@@ -250,7 +241,7 @@ static int serve_one(int fd, const struct kt_hs_host_cfg *cfg)
 		kt_print_string("check", NULL, err.check);
 		kt_print_string("message", NULL, err.msg);
 		kt_print_close_object();
-		ret = kt_cli_refused(&err);
+		ret = cli_refused(&err);
 	} else {
 		kt_print_bool("accepted", "accepted:    %s\n", true);
 		kt_print_string("guest", "guest:       %s\n", res.token.claims.sub);
@@ -293,7 +284,7 @@ static int cmd_listen(struct hs_args *a)
 	lfd = listen_on(a->listen);
 	if (lfd < 0)
 		goto out;
-	kt_print_start(kt_cli_print_mode(a->json, a->script));
+	kt_print_start(a->mode);
 	kt_print_open_array(NULL);
 	ret = KT_EXIT_OK;
 	for (i = 0; i < a->count; i++) {
@@ -336,7 +327,7 @@ static int guest_identity(struct hs_args *a, char **token, EVP_PKEY **key, struc
 		kt_cli_drop_secret(&secret);
 		return ret;
 	}
-	*token = kt_cli_read_token(a->token, err);
+	*token = cli_read_arg(a->token, KT_CLI_TOKEN_MAX, err);
 	*key = *token ? kt_pki_load_key(a->guest_key, err) : NULL;
 	return *key ? 0 : -1;
 }
@@ -378,7 +369,7 @@ static int cmd_connect(struct hs_args *a)
 	fd = connect_to(a->connect, a->timeout);
 	if (fd < 0)
 		goto out;
-	kt_print_start(kt_cli_print_mode(a->json, a->script));
+	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	if (kt_handshake_guest(fd, &cfg, &res, &err) || send_file(res.channel, a->send, &data, &len, &err) ||
 	    !(back = malloc(len + 1)) || kt_channel_recv_all(res.channel, back, len, &err) ||
@@ -388,7 +379,7 @@ static int cmd_connect(struct hs_args *a)
 		kt_print_string("message", NULL, err.msg);
 		kt_print_close_object();
 		kt_print_end();
-		ret = err.check ? kt_cli_refused(&err) : KT_EXIT_FAILURE;
+		ret = err.check ? cli_refused(&err) : KT_EXIT_FAILURE;
 		goto out;
 	}
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
@@ -423,21 +414,13 @@ int handshake_main(int argc, char *argv[])
 	struct hs_args a;
 	int rc;
 
-	if (argc < 2) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "help")) {
-		usage(stdout);
-		return KT_EXIT_OK;
-	}
+	if (cli_group_usage(argc, argv, usage, &rc))
+		return rc;
 	rc = parse(argc, argv, &a);
 	if (rc)
 		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;
-	if (optind < argc) {
-		fprintf(stderr, "%s handshake: unexpected argument '%s'\n", prog, argv[optind]);
-		return KT_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return cli_bad_usage("handshake", NULL, "unexpected argument '%s'", argv[optind]);
 	/* A peer that disappears must fail a write, not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
 	return a.listen ? cmd_listen(&a) : cmd_connect(&a);

@@ -1,42 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the identity command groups (ca, token, handshake):
- * time arguments, error reporting and their exit codes.
+ * the exit codes of their errors and unlocking the keystore.
  */
 #ifndef KVMTRUST_IDENTITY_CLI_H
 #define KVMTRUST_IDENTITY_CLI_H
 
 #include <stdbool.h>
-#include <time.h>
 
+#include "cli_util.h"
 #include "error.h"
 #include "keystore.h"
 #include "print.h"
-#include "exitcodes.h"
 
-/* Verification or handshake refused by a named check (see kvmtrust-token(8)). */
-#define KT_EXIT_REFUSED KT_EXIT_DECISION_BASE
-
-/*
- * Parses a time: "now", "now+90d", "now-1h", "@1700000000" (Unix seconds)
- * or "2026-01-31T12:00:00Z". Units s, m, h, d. Returns -1 if invalid.
- */
-int kt_cli_time(const char *arg, time_t *out);
-
-/* Parses a non-negative integer with an upper bound; -1 if invalid. */
-int kt_cli_uint(const char *arg, unsigned long max, unsigned long *out);
+/* The largest token file read. */
+#define KT_CLI_TOKEN_MAX (1024 * 1024)
 
 /* Prints "Error: <what>: <check>: <message>" and returns the exit code for it. */
 int kt_cli_error(const char *what, const struct kt_err *err);
-
-/* Prints "Refused: <check>: <message>" and returns KT_EXIT_REFUSED. */
-int kt_cli_refused(const struct kt_err *err);
-
-/* --json wins over --script; neither is text. */
-enum kt_print_mode kt_cli_print_mode(bool json, bool script);
-
-/* Reads a token from a file ("-" is stdin), trailing newline removed. */
-char *kt_cli_read_token(const char *path, struct kt_err *err);
 
 /*
  * The keystore secret from --keyfile, --passphrase-file or --tpm (exactly

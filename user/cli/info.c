@@ -27,8 +27,7 @@ static const struct {
 int info_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "script", no_argument, NULL, 's' },
+		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -41,12 +40,10 @@ int info_main(int argc, char *argv[])
 
 	while ((c = getopt_long(argc, argv, "jsh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h': usage(stdout); return KT_EXIT_OK;
 		default:
 			if (cli_output_option(c, &mode))
 				break;
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (optind != argc) {

@@ -6,8 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "subcommands.h"
+#include "cli_util.h"
 #include "exitcodes.h"
+#include "subcommands.h"
 
 const char *prog;
 
@@ -47,16 +48,11 @@ static void show_usage(FILE *file)
 int main(int argc, char *argv[])
 {
 	size_t i;
+	int ret;
 
 	prog = argv[0];
-	if (argc < 2) {
-		show_usage(stderr);
-		return KT_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-		show_usage(stdout);
-		return KT_EXIT_OK;
-	}
+	if (cli_group_usage(argc, argv, show_usage, &ret))
+		return ret;
 	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
 		printf("kvmtrust %s\n", KVMTRUST_VERSION);
 		return KT_EXIT_OK;

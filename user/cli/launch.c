@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "attest_cli.h"
+#include "cli_util.h"
 #include "config_tree.h"
 #include "encoding.h"
 #include "subcommands.h"
@@ -55,9 +56,11 @@ static int attested_config(struct launch_args *a, struct kt_config *cfg, struct 
 	int ret = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
-	report = attest_read_report(a->attestation);
-	if (!report)
+	report = cli_read_arg(a->attestation, ATTEST_REPORT_MAX, err);
+	if (!report) {
+		fprintf(stderr, "%s: %s\n", prog, err->msg);
 		return kt_fail(err, "attestation", "cannot read '%s'", a->attestation);
+	}
 	a->policy.policy.kind = "launch-config";
 	a->policy.policy.expect_config_root = a->expect;
 	if (!a->policy.policy.max_age)
@@ -95,7 +98,7 @@ static int gate(struct launch_args *a, int argc, char *argv[])
 	}
 	kt_hex_encode(root, sizeof(root), hex);
 	if (a->attestation && attested_config(a, &attested, &err)) {
-		attest_refused(&err);
+		cli_refused(&err);
 		goto out;
 	}
 	if (strcasecmp(hex, a->expect)) {
@@ -105,7 +108,7 @@ static int gate(struct launch_args *a, int argc, char *argv[])
 			kt_fail(&err, "config_root", "launching root %s, expected %s%s", hex,
 				a->expect, a->attestation ? "" :
 				" (give --attestation to name the differing parameter)");
-		attest_refused(&err);
+		cli_refused(&err);
 		goto out;
 	}
 	ret = KT_EXIT_OK;
@@ -131,28 +134,18 @@ int launch_main(int argc, char *argv[])
 		case OPT_ATTESTATION: a.attestation = optarg; break;
 		case OPT_CONFIG: a.config = optarg; break;
 		case OPT_PACKAGES: a.packages = optarg; break;
-		case 'h':
-			usage(stdout);
-			return KT_EXIT_OK;
 		default:
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (!a.expect || strlen(a.expect) != 2 * KT_HASH_LEN ||
-	    strspn(a.expect, "0123456789abcdefABCDEF") != 2 * KT_HASH_LEN) {
-		fprintf(stderr, "%s: --expect takes the attested configuration root (64 hex digits)\n",
-			prog);
-		return KT_EXIT_USAGE;
-	}
-	if (optind >= argc) {
-		fprintf(stderr, "%s: no COMMAND to launch after '--'\n", prog);
-		return KT_EXIT_USAGE;
-	}
-	if (a.attestation && !a.policy.key_file && !a.policy.policy.anchors) {
-		fprintf(stderr, "%s: --attestation needs --key or --ca to check it\n", prog);
-		return KT_EXIT_USAGE;
-	}
+	    strspn(a.expect, "0123456789abcdefABCDEF") != 2 * KT_HASH_LEN)
+		return cli_bad_usage(NULL, NULL,
+				     "--expect takes the attested configuration root (64 hex digits)");
+	if (optind >= argc)
+		return cli_bad_usage(NULL, NULL, "no COMMAND to launch after '--'");
+	if (a.attestation && !a.policy.key_file && !a.policy.policy.anchors)
+		return cli_bad_usage(NULL, NULL, "--attestation needs --key or --ca to check it");
 	if (attest_policy_ready(&a.policy))
 		return KT_EXIT_FAILURE;
 	ret = gate(&a, argc - optind, argv + optind);

@@ -36,13 +36,8 @@ static void usage(FILE *f)
 		prog, KT_LEDGER_DEFAULT);
 }
 
-static int bad_usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s ledger: ", prog);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	return KT_EXIT_USAGE;
-}
+/* A usage error: the message alone, exit status 2. */
+#define bad_usage(...) cli_bad_usage("ledger", NULL, __VA_ARGS__)
 
 /* "key value" pairs after the fixed words of an entry. */
 static int parse_extras(int argc, char *argv[], struct kt_ledger_entry *e, bool attest)
@@ -53,7 +48,7 @@ static int parse_extras(int argc, char *argv[], struct kt_ledger_entry *e, bool 
 		if (i + 1 >= argc)
 			return bad_usage("'%s' needs a value", argv[i]);
 		if (!strcmp(argv[i], "time")) {
-			if (ledger_parse_u64(argv[i + 1], &e->time) || !e->time)
+			if (cli_parse_uint(argv[i + 1], UINT64_MAX, &e->time) || !e->time)
 				return bad_usage("time '%s' is not seconds since the epoch", argv[i + 1]);
 		} else if (attest && !strcmp(argv[i], "measurement")) {
 			if (strlen(argv[i + 1]) != 2 * KT_HASH_LEN ||
@@ -211,7 +206,7 @@ static int cmd_get(struct ledger_opts *o, int argc, char *argv[])
 	kt_hash leaf;
 	char host[37];
 
-	if (argc < 1 || ledger_parse_u64(argv[0], &index) || argc > 2 ||
+	if (argc < 1 || cli_parse_uint(argv[0], UINT64_MAX, &index) || argc > 2 ||
 	    (argc == 2 && strcmp(argv[1], "raw")))
 		return bad_usage("%s: get INDEX [raw]", "usage");
 	if (kt_ledger_get(o->log, index, &e, &raw, &len, &err))
@@ -277,10 +272,10 @@ static int cmd_prove(struct ledger_opts *o, int argc, char *argv[])
 	bool incl = argc >= 2 && !strcmp(argv[0], "inclusion");
 
 	if (argc < 2 || (!incl && strcmp(argv[0], "consistency")) ||
-	    ledger_parse_u64(argv[1], &x) ||
+	    cli_parse_uint(argv[1], UINT64_MAX, &x) ||
 	    (incl && argc != 2 && (argc != 4 || strcmp(argv[2], "size") ||
-				   ledger_parse_u64(argv[3], &y) || !y)) ||
-	    (!incl && (argc > 3 || (argc == 3 && (ledger_parse_u64(argv[2], &y) || !y)))))
+				   cli_parse_uint(argv[3], UINT64_MAX, &y) || !y)) ||
+	    (!incl && (argc > 3 || (argc == 3 && (cli_parse_uint(argv[2], UINT64_MAX, &y) || !y)))))
 		return bad_usage("%s: prove inclusion INDEX [size N] | prove consistency M [N]",
 				 "usage");
 	if (incl ? kt_ledger_prove_inclusion(o->log, x, y, a, b, proof, &len, &err) :
@@ -360,10 +355,8 @@ int ledger_main(int argc, char *argv[])
 		return status;
 	cmd = argv[i++];
 	if (strcmp(cmd, "append") && strcmp(cmd, "get") && strcmp(cmd, "head") &&
-	    strcmp(cmd, "prove") && strcmp(cmd, "verify")) {
-		usage(stderr);
-		return bad_usage("unknown command '%s'", cmd);
-	}
+	    strcmp(cmd, "prove") && strcmp(cmd, "verify"))
+		return cli_bad_usage("ledger", usage, "unknown command '%s'", cmd);
 	ret = ledger_opts_open(&o, !strcmp(cmd, "append") || !strcmp(cmd, "verify"));
 	if (ret)
 		return ret;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "encoding.h"
 #include "ledger_cli.h"
 #include "subcommands.h"
@@ -14,8 +15,7 @@ static const struct option long_opts[] = {
 	{ "ca", required_argument, NULL, 'c' },
 	{ "key", required_argument, NULL, 'k' },
 	{ "cert", required_argument, NULL, 'C' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "script", no_argument, NULL, 's' },
+	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -37,15 +37,10 @@ int ledger_opts_parse(int argc, char *argv[], struct ledger_opts *o, void (*usag
 		case 'c': o->ca = optarg; break;
 		case 'k': o->key = optarg; break;
 		case 'C': o->cert = optarg; break;
-		case 'j': o->mode = KT_PRINT_JSON; break;
-		case 's': o->mode = KT_PRINT_SCRIPT; break;
-		case 'h':
-			usage(stdout);
-			*status = KT_EXIT_OK;
-			return -1;
 		default:
-			usage(stderr);
-			*status = KT_EXIT_USAGE;
+			if (cli_output_option(c, &o->mode))
+				break;
+			*status = cli_option_usage(usage, c);
 			return -1;
 		}
 	}
@@ -83,26 +78,15 @@ void ledger_opts_close(struct ledger_opts *o)
 int ledger_error(const struct kt_err *err)
 {
 	const char *check = err->check ? err->check : "";
+	int status = KT_EXIT_FAILURE;
 
-	fprintf(stderr, "Error: %s\n", err->msg);
 	if (!strcmp(check, "missing") || !strcmp(check, "vm"))
-		return KT_EXIT_NOT_FOUND;
-	if (!strcmp(check, "unavailable"))
-		return KT_EXIT_UNAVAILABLE;
-	if (!strcmp(check, "authorization") || !strcmp(check, "key"))
-		return KT_EXIT_PERM;
-	return KT_EXIT_FAILURE;
-}
-
-int ledger_parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno || *end ? -1 : 0;
+		status = KT_EXIT_NOT_FOUND;
+	else if (!strcmp(check, "unavailable"))
+		status = KT_EXIT_UNAVAILABLE;
+	else if (!strcmp(check, "authorization") || !strcmp(check, "key"))
+		status = KT_EXIT_PERM;
+	return cli_error(NULL, err, status);
 }
 
 int ledger_state_read(const char *path, struct kt_ledger *log, bool verified)

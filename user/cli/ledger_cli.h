@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli_util.h"
 #include "error.h"
 #include "exitcodes.h"
 #include "ledger.h"
@@ -40,7 +41,7 @@ int ledger_opts_parse(int argc, char *argv[], struct ledger_opts *o,
 int ledger_opts_open(struct ledger_opts *o, int need_ca);
 void ledger_opts_close(struct ledger_opts *o);
 
-/* Prints "Error: <msg>" and maps the failed check to an exit code. */
+/* Prints the error (cli_error()) with the exit code its failed check maps to. */
 int ledger_error(const struct kt_err *err);
 
 /*
@@ -51,8 +52,5 @@ int ledger_error(const struct kt_err *err);
  */
 int ledger_state_read(const char *path, struct kt_ledger *log, bool verified);
 int ledger_state_write(const char *path, uint64_t size, const kt_hash root);
-
-/* Strict unsigned decimal; -1 if not one. */
-int ledger_parse_u64(const char *s, uint64_t *out);
 
 #endif

@@ -47,8 +47,7 @@ static void print_measurement(const struct kt_measurement *m)
 int measure_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "script", no_argument, NULL, 's' },
+		CLI_OUTPUT_OPTIONS,
 		{ "pid", required_argument, NULL, 'p' },
 		{ "vm", required_argument, NULL, 'm' },
 		{ "no-vcpus", no_argument, NULL, 'n' },
@@ -75,12 +74,10 @@ int measure_main(int argc, char *argv[])
 				return KT_EXIT_USAGE;
 			break;
 		case 'n': flags |= KVMTRUST_MEASURE_F_NO_VCPUS; break;
-		case 'h': usage(stdout); return KT_EXIT_OK;
 		default:
 			if (cli_output_option(c, &mode))
 				break;
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (optind != argc || !pid == !vm_id) {

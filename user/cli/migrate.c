@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "grant.h"
 #include "grant_common.h"
 #include "ledger.h"
@@ -89,7 +90,7 @@ static int print_result(const char *vm, const struct kt_migrate_result *res)
 static int do_check(int argc, char *argv[])
 {
 	enum { O_VM = 256, O_TO, O_GRANT, O_BY, O_ORDER, O_OWNER_ANCHORS, O_OWNER_CRLS,
-	       O_HOST_ANCHORS, O_HOST_CRLS, O_LEDGER, O_LEDGER_CA, O_AT, O_JSON, O_SCRIPT };
+	       O_HOST_ANCHORS, O_HOST_CRLS, O_LEDGER, O_LEDGER_CA, O_AT };
 	static const struct option opts[] = {
 		{ "vm", required_argument, NULL, O_VM },
 		{ "to", required_argument, NULL, O_TO },
@@ -103,8 +104,7 @@ static int do_check(int argc, char *argv[])
 		{ "ledger", required_argument, NULL, O_LEDGER },
 		{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
 		{ "at", required_argument, NULL, O_AT },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "script", no_argument, NULL, O_SCRIPT },
+		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -134,41 +134,34 @@ static int do_check(int argc, char *argv[])
 		case O_LEDGER: spec = optarg; break;
 		case O_LEDGER_CA: ledger_ca = optarg; break;
 		case O_AT:
-			if (grant_cli_time(optarg, &req.now)) {
-				fprintf(stderr, "%s migrate: bad time '%s'\n", prog, optarg);
-				return KT_EXIT_USAGE;
-			}
+			if (cli_parse_time(optarg, false, &req.now))
+				return cli_bad_usage("migrate", NULL, "bad time '%s'", optarg);
 			break;
-		case O_JSON: mode = KT_PRINT_JSON; break;
-		case O_SCRIPT: mode = KT_PRINT_SCRIPT; break;
-		case 'h': usage(stdout); return KT_EXIT_OK;
-		default: usage(stderr); return KT_EXIT_USAGE;
+		default:
+			if (cli_output_option(opt, &mode))
+				break;
+			return cli_option_usage(usage, opt);
 		}
 	}
-	if (!req.vm || !to || !grant || (!by && !order) || optind != argc) {
-		fprintf(stderr, "%s migrate check: --vm, --to, --grant and --by or --order are required\n",
-			prog);
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
-	if (!kt_uuid_valid(req.vm)) {
-		fprintf(stderr, "%s migrate check: VM '%s' is not a lowercase UUID\n", prog, req.vm);
-		return KT_EXIT_USAGE;
-	}
+	if (!req.vm || !to || !grant || (!by && !order) || optind != argc)
+		return cli_bad_usage("migrate check", usage,
+				     "--vm, --to, --grant and --by or --order are required");
+	if (!kt_uuid_valid(req.vm))
+		return cli_bad_usage("migrate check", NULL, "VM '%s' is not a lowercase UUID", req.vm);
 	owner_anchors = grant_cli_path(owner_anchors, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
 	host_anchors = grant_cli_path(host_anchors, KT_HOST_ANCHORS_ENV, KT_HOST_ANCHORS_DEFAULT);
-	text = grant_cli_read(grant, &err);
+	text = cli_read_arg(grant, KT_JWS_MAX_LEN, &err);
 	host_chain = text ? kt_pki_load_certs(to, &err) : NULL;
 	if (host_chain && by)
 		req.admin = kt_pki_load_cert(by, &err);
 	if (host_chain && order)
-		req.admin_order = order_text = grant_cli_read(order, &err);
+		req.admin_order = order_text = cli_read_arg(order, KT_JWS_MAX_LEN, &err);
 	if (!host_chain || (by && !req.admin) || (order && !order_text) ||
 	    kt_pki_dir_open(owner_anchors, &req.owner_anchors, &err) ||
 	    kt_pki_dir_open(host_anchors, &req.host_anchors, &err) ||
 	    (owner_crls && kt_pki_dir_open(owner_crls, &req.owner_crls, &err)) ||
 	    (host_crls && kt_pki_dir_open(host_crls, &req.host_crls, &err))) {
-		ret = grant_cli_error(&err, KT_EXIT_MIGRATE_ERROR);
+		ret = cli_error(NULL, &err, KT_EXIT_MIGRATE_ERROR);
 		goto out;
 	}
 	req.grant = text;
@@ -176,10 +169,10 @@ static int do_check(int argc, char *argv[])
 	req.host_untrusted = host_chain;
 	/* An unreadable ledger still lets every other rule report; it ends in "error". */
 	if (grant_cli_ledger_open(spec, ledger_ca, &ledger, &ledger_err))
-		grant_cli_error(&ledger_err, 0);
+		cli_error(NULL, &ledger_err, 0);
 	req.ledger = ledger.log;
 	if (kt_migrate_check(&req, &res, &err)) {
-		ret = grant_cli_error(&err, KT_EXIT_MIGRATE_ERROR);
+		ret = cli_error(NULL, &err, KT_EXIT_MIGRATE_ERROR);
 		goto out;
 	}
 	kt_print_start(mode);
@@ -236,24 +229,19 @@ static int do_order(int argc, char *argv[])
 		case O_CERT: cert_path = optarg; break;
 		case O_LIFETIME:
 			lifetime = strtol(optarg, &end, 10);
-			if (*end || lifetime <= 0 || lifetime > KT_MIGRATE_ORDER_MAX_LIFETIME) {
-				fprintf(stderr, "%s migrate order: --lifetime wants 1 to %d seconds\n",
-					prog, KT_MIGRATE_ORDER_MAX_LIFETIME);
-				return KT_EXIT_USAGE;
-			}
+			if (*end || lifetime <= 0 || lifetime > KT_MIGRATE_ORDER_MAX_LIFETIME)
+				return cli_bad_usage("migrate order", NULL, "--lifetime wants 1 to %d seconds",
+						     KT_MIGRATE_ORDER_MAX_LIFETIME);
 			break;
 		case 'o': output = optarg; break;
-		case 'h': usage(stdout); return KT_EXIT_OK;
-		default: usage(stderr); return KT_EXIT_USAGE;
+		default: return cli_option_usage(usage, opt);
 		}
 	}
-	if (!vm || !to || !grant || !key_path || !cert_path || optind != argc) {
-		fprintf(stderr, "%s migrate order: --vm, --to, --grant, --key and --cert are required\n",
-			prog);
-		return KT_EXIT_USAGE;
-	}
+	if (!vm || !to || !grant || !key_path || !cert_path || optind != argc)
+		return cli_bad_usage("migrate order", NULL,
+				     "--vm, --to, --grant, --key and --cert are required");
 	/* The order names the grant by id and the host by UUID; neither is trusted here. */
-	text = grant_cli_read(grant, &err);
+	text = cli_read_arg(grant, KT_JWS_MAX_LEN, &err);
 	if (!text || kt_grant_parse(text, &g, &err) || !(dest = kt_pki_load_cert(to, &err)) ||
 	    kt_pki_cert_info(dest, &host, &err) || !(key = kt_pki_load_key(key_path, &err)) ||
 	    !(cert = kt_pki_load_cert(cert_path, &err)))
@@ -273,7 +261,7 @@ static int do_order(int argc, char *argv[])
 	ret = KT_EXIT_OK;
 	goto out;
 fail:
-	ret = grant_cli_error(&err, KT_EXIT_FAILURE);
+	ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 out:
 	free(out);
 	free(text);
@@ -286,19 +274,13 @@ out:
 
 int migrate_main(int argc, char *argv[])
 {
-	if (argc < 2) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-		usage(stdout);
-		return KT_EXIT_OK;
-	}
+	int ret;
+
+	if (cli_group_usage(argc, argv, usage, &ret))
+		return ret;
 	if (!strcmp(argv[1], "check"))
 		return do_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "order"))
 		return do_order(argc - 1, argv + 1);
-	fprintf(stderr, "%s migrate: unknown command '%s'\n", prog, argv[1]);
-	usage(stderr);
-	return KT_EXIT_USAGE;
+	return cli_bad_usage("migrate", usage, "unknown command '%s'", argv[1]);
 }

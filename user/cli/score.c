@@ -87,7 +87,8 @@ static int show(struct ledger_opts *o, int argc, char *argv[])
 	int i;
 
 	for (i = 1; i < argc; i += 2) {
-		if (i + 1 < argc && !strcmp(argv[i], "at") && !ledger_parse_u64(argv[i + 1], &now))
+		if (i + 1 < argc && !strcmp(argv[i], "at") &&
+		    !cli_parse_uint(argv[i + 1], UINT64_MAX, &now))
 			continue;
 		if (i + 1 < argc && !strcmp(argv[i], "cache")) {
 			cache = argv[i + 1];

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "identity_cli.h"
 #include "keystore.h"
 #include "pki.h"
@@ -41,13 +42,13 @@ struct token_args {
 	const char *cred, *guest, *aud, *guest_key, *guest_pub, *new_guest_key, *nbf, *jti;
 	const char *out, *keystore, *keyfile, *passfile, *anchors, *revocations, *at, *trl;
 	const char *exp, *token, *tpm;
-	unsigned long lifetime, skew;
-	bool json, script;
+	uint64_t lifetime, skew;
+	enum kt_print_mode mode;
 	char *passphrase;
 };
 
 enum { O_CRED = 256, O_GUEST, O_AUD, O_GKEY, O_GPUB, O_NEWKEY, O_LIFE, O_NBF, O_JTI, O_OUT,
-       O_KS, O_KF, O_PF, O_ANCH, O_REV, O_SKEW, O_AT, O_JSON, O_SCRIPT, O_TRL, O_EXP, O_TOKEN,
+       O_KS, O_KF, O_PF, O_ANCH, O_REV, O_SKEW, O_AT, O_TRL, O_EXP, O_TOKEN,
        O_TPM };
 
 static const struct option options[] = {
@@ -63,8 +64,7 @@ static const struct option options[] = {
 	{ "anchors", required_argument, NULL, O_ANCH },
 	{ "revocations", required_argument, NULL, O_REV },
 	{ "skew", required_argument, NULL, O_SKEW }, { "at", required_argument, NULL, O_AT },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "script", no_argument, NULL, O_SCRIPT }, { "trl", required_argument, NULL, O_TRL },
+	CLI_OUTPUT_OPTIONS, { "trl", required_argument, NULL, O_TRL },
 	{ "exp", required_argument, NULL, O_EXP }, { "token", required_argument, NULL, O_TOKEN },
 	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 };
@@ -98,13 +98,11 @@ static int parse(int argc, char *argv[], struct token_args *a)
 		case O_EXP: a->exp = optarg; break;
 		case O_TOKEN: a->token = optarg; break;
 		case O_TPM: a->tpm = optarg; break;
-		case O_JSON: a->json = true; break;
-		case O_SCRIPT: a->script = true; break;
-		case O_LIFE: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_LIFETIME, &a->lifetime) ||
+		case O_LIFE: bad = cli_parse_uint(optarg, KT_TOKEN_MAX_LIFETIME, &a->lifetime) ||
 				   !a->lifetime; break;
-		case O_SKEW: bad = kt_cli_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
+		case O_SKEW: bad = cli_parse_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
 		case 'h': usage(stdout); return 1;
-		default: bad = 1;
+		default: bad = !cli_output_option(c, &a->mode);
 		}
 		if (bad && c != '?')
 			fprintf(stderr, "%s token: invalid value '%s'\n", prog, optarg);
@@ -116,14 +114,7 @@ static int parse(int argc, char *argv[], struct token_args *a)
 	return 0;
 }
 
-static int need(const char *value, const char *opt)
-{
-	if (value)
-		return 0;
-	fprintf(stderr, "%s token: %s is required\n", prog, opt);
-	usage(stderr);
-	return -1;
-}
+#define need(value, option) cli_need("token", usage, value, option)
 
 static int unlock_of(struct token_args *a, struct kt_keystore_unlock *u, struct kt_err *err)
 {
@@ -170,15 +161,11 @@ static int cmd_issue(struct token_args *a)
 
 	if (need(a->cred, "--cred") || need(a->guest, "--guest") || need(a->aud, "--aud"))
 		return KT_EXIT_USAGE;
-	if (a->nbf && kt_cli_time(a->nbf, &nbf)) {
-		fprintf(stderr, "%s token issue: bad --nbf time '%s'\n", prog, a->nbf);
-		return KT_EXIT_USAGE;
-	}
+	if (a->nbf && cli_parse_time(a->nbf, true, &nbf))
+		return cli_bad_usage("token issue", NULL, "bad --nbf time '%s'", a->nbf);
 	if (strlen(a->guest) > KT_UUID_STR_LEN || strlen(a->aud) >= sizeof(c.aud) ||
-	    (a->jti && strlen(a->jti) > KT_TOKEN_JTI_MAX)) {
-		fprintf(stderr, "%s token issue: --guest, --aud or --jti too long\n", prog);
-		return KT_EXIT_USAGE;
-	}
+	    (a->jti && strlen(a->jti) > KT_TOKEN_JTI_MAX))
+		return cli_bad_usage("token issue", NULL, "--guest, --aud or --jti too long");
 	strcpy(c.sub, a->guest);
 	strcpy(c.aud, a->aud);
 	if (a->jti)
@@ -260,19 +247,17 @@ static int cmd_verify(struct token_args *a, const char *file)
 	if (need(a->anchors, "--anchors") || need(a->revocations, "--revocations") ||
 	    need(a->aud, "--aud") || need(file, "TOKEN"))
 		return KT_EXIT_USAGE;
-	if (a->at && kt_cli_time(a->at, &opts.now)) {
-		fprintf(stderr, "%s token verify: bad --at time '%s'\n", prog, a->at);
-		return KT_EXIT_USAGE;
-	}
+	if (a->at && cli_parse_time(a->at, true, &opts.now))
+		return cli_bad_usage("token verify", NULL, "bad --at time '%s'", a->at);
 	opts.audience = a->aud;
 	opts.trl_dir = a->revocations;
-	token = kt_cli_read_token(file, &err);
+	token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err);
 	if (!token || kt_pki_dir_open(a->anchors, &opts.anchors, &err) ||
 	    kt_pki_dir_open(a->revocations, &opts.crls, &err)) {
 		ret = kt_cli_error("cannot load", &err);
 		goto out;
 	}
-	kt_print_start(kt_cli_print_mode(a->json, a->script));
+	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	if (kt_token_verify(token, &opts, &tok, &err)) {
 		kt_print_bool("valid", NULL, false);
@@ -280,7 +265,7 @@ static int cmd_verify(struct token_args *a, const char *file)
 		kt_print_string("message", NULL, err.msg);
 		kt_print_close_object();
 		kt_print_end();
-		ret = kt_cli_refused(&err);
+		ret = cli_refused(&err);
 		goto out;
 	}
 	kt_print_bool("valid", "valid:       %s\n", true);
@@ -308,12 +293,10 @@ static int cmd_revoke(struct token_args *a, const char *file)
 
 	if (need(a->cred, "--cred") || need(a->trl, "--trl"))
 		return KT_EXIT_USAGE;
-	if (!file == !a->jti || (a->jti && (!a->exp || kt_cli_time(a->exp, &exp)))) {
-		fprintf(stderr, "%s token revoke: give a TOKEN, or --jti and --exp\n", prog);
-		return KT_EXIT_USAGE;
-	}
+	if (!file == !a->jti || (a->jti && (!a->exp || cli_parse_time(a->exp, true, &exp))))
+		return cli_bad_usage("token revoke", NULL, "give a TOKEN, or --jti and --exp");
 	if (file) {
-		token = kt_cli_read_token(file, &err);
+		token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err);
 		if (!token || kt_token_decode(token, &tok, &err)) {
 			ret = kt_cli_error("cannot read the token", &err);
 			goto out;
@@ -348,16 +331,14 @@ static int cmd_show(struct token_args *a, const char *file)
 	char *token = NULL;
 	int ret = KT_EXIT_FAILURE;
 
-	if (!file == !a->keystore) {
-		fprintf(stderr, "%s token show: give a TOKEN or --keystore\n", prog);
-		return KT_EXIT_USAGE;
-	}
+	if (!file == !a->keystore)
+		return cli_bad_usage("token show", NULL, "give a TOKEN or --keystore");
 	if (a->keystore && (unlock_of(a, &unlock, &err) ||
 			    kt_keystore_load(a->keystore, &unlock, &token, &key, &err))) {
 		ret = kt_cli_error("cannot open the keystore", &err);
 		goto out;
 	}
-	if (file && !(token = kt_cli_read_token(file, &err))) {
+	if (file && !(token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err))) {
 		ret = kt_cli_error("cannot read the token", &err);
 		goto out;
 	}
@@ -365,7 +346,7 @@ static int cmd_show(struct token_args *a, const char *file)
 		ret = kt_cli_error("not a token", &err);
 		goto out;
 	}
-	kt_print_start(kt_cli_print_mode(a->json, a->script));
+	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	kt_print_text("(not verified: use 'kvmtrust token verify')\n");
 	print_token(&tok);
@@ -394,7 +375,7 @@ static int cmd_store(struct token_args *a)
 	if (need(a->keystore, "--keystore") || need(a->token, "--token") ||
 	    need(a->guest_key, "--guest-key"))
 		return KT_EXIT_USAGE;
-	token = kt_cli_read_token(a->token, &err);
+	token = cli_read_arg(a->token, KT_CLI_TOKEN_MAX, &err);
 	key = token ? kt_pki_load_key(a->guest_key, &err) : NULL;
 	if (!key || kt_token_decode(token, &tok, &err)) {
 		ret = kt_cli_error("cannot read the token and key", &err);
@@ -425,10 +406,8 @@ int token_main(int argc, char *argv[])
 	struct kt_err err = { 0 };
 	int rc;
 
-	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-		usage(cmd ? stdout : stderr);
-		return cmd ? KT_EXIT_OK : KT_EXIT_USAGE;
-	}
+	if (cli_group_usage(argc, argv, usage, &rc))
+		return rc;
 	rc = parse(argc - 1, argv + 1, &a);
 	if (rc)
 		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;
@@ -449,7 +428,5 @@ int token_main(int argc, char *argv[])
 		return kt_keyfile_create(arg, &err) ? kt_cli_error("cannot create the keyfile", &err) :
 						      KT_EXIT_OK;
 	}
-	fprintf(stderr, "%s token: unknown command '%s'\n", prog, cmd);
-	usage(stderr);
-	return KT_EXIT_USAGE;
+	return cli_bad_usage("token", usage, "unknown command '%s'", cmd);
 }

@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "cli_util.h"
 #include "exitcodes.h"
 #include "hostkey.h"
 #include "print.h"
@@ -29,8 +30,7 @@ static void usage(FILE *f)
 		prog, prog, prog, prog);
 }
 
-enum { OPT_TCTI = 256, OPT_SOFTWARE, OPT_HOST_ID, OPT_PCR, OPT_FORCE, OPT_KEY_DIR,
-       OPT_JSON, OPT_SCRIPT };
+enum { OPT_TCTI = 256, OPT_SOFTWARE, OPT_HOST_ID, OPT_PCR, OPT_FORCE, OPT_KEY_DIR };
 
 static const struct option options[] = {
 	{ "tcti", required_argument, NULL, OPT_TCTI },
@@ -39,8 +39,7 @@ static const struct option options[] = {
 	{ "pcr", required_argument, NULL, OPT_PCR },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "key-dir", required_argument, NULL, OPT_KEY_DIR },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "script", no_argument, NULL, OPT_SCRIPT },
+	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -145,15 +144,9 @@ int tpm_main(int argc, char *argv[])
 	int c, ret;
 	char *end;
 
-	if (argc < 2) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
+	if (cli_group_usage(argc, argv, usage, &ret))
+		return ret;
 	cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-		usage(stdout);
-		return KT_EXIT_OK;
-	}
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
@@ -162,21 +155,15 @@ int tpm_main(int argc, char *argv[])
 		case OPT_HOST_ID: a.p.host_id = optarg; break;
 		case OPT_FORCE: a.p.force = true; break;
 		case OPT_KEY_DIR: a.p.dir = optarg; break;
-		case OPT_JSON: a.mode = KT_PRINT_JSON; break;
-		case OPT_SCRIPT: a.mode = KT_PRINT_SCRIPT; break;
 		case OPT_PCR:
 			a.p.pcr = (unsigned int)strtoul(optarg, &end, 10);
-			if (*end || a.p.pcr > 23) {
-				fprintf(stderr, "%s: --pcr takes 0-23\n", prog);
-				return KT_EXIT_USAGE;
-			}
+			if (*end || a.p.pcr > 23)
+				return cli_bad_usage(NULL, NULL, "--pcr takes 0-23");
 			break;
-		case 'h':
-			usage(stdout);
-			return KT_EXIT_OK;
 		default:
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			if (cli_output_option(c, &a.mode))
+				break;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (optind != argc) {
@@ -185,11 +172,8 @@ int tpm_main(int argc, char *argv[])
 	}
 	if (!strcmp(cmd, "init"))
 		return tpm_init(&a);
-	if (strcmp(cmd, "show") && strcmp(cmd, "pubkey") && strcmp(cmd, "csr")) {
-		fprintf(stderr, "%s: unknown tpm command '%s'\n", prog, cmd);
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
+	if (strcmp(cmd, "show") && strcmp(cmd, "pubkey") && strcmp(cmd, "csr"))
+		return cli_bad_usage("tpm", usage, "unknown command '%s'", cmd);
 	if (kt_hostkey_open(a.p.dir, a.p.tcti, &hk, &err))
 		return report_err("open the host key", &err);
 	if (!strcmp(cmd, "show"))

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "attest_cli.h"
+#include "cli_util.h"
 #include "print.h"
 #include "subcommands.h"
 
@@ -23,13 +24,12 @@ static void usage(FILE *f)
 		prog, KT_EXIT_REFUSED);
 }
 
-enum { OPT_JSON = 256, OPT_SCRIPT, OPT_KIND };
+enum { OPT_KIND = 256 };
 
 static const struct option options[] = {
 	ATTEST_POLICY_OPTIONS,
 	{ "kind", required_argument, NULL, OPT_KIND },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "script", no_argument, NULL, OPT_SCRIPT },
+	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -94,15 +94,11 @@ int verify_main(int argc, char *argv[])
 			continue;
 		}
 		switch (c) {
-		case OPT_JSON: mode = KT_PRINT_JSON; break;
-		case OPT_SCRIPT: mode = KT_PRINT_SCRIPT; break;
 		case OPT_KIND: a.policy.kind = optarg; break;
-		case 'h':
-			usage(stdout);
-			return KT_EXIT_OK;
 		default:
-			usage(stderr);
-			return KT_EXIT_USAGE;
+			if (cli_output_option(c, &mode))
+				break;
+			return cli_option_usage(usage, c);
 		}
 	}
 	if (optind != argc - 1) {
@@ -111,8 +107,9 @@ int verify_main(int argc, char *argv[])
 	}
 	if (attest_policy_ready(&a))
 		return KT_EXIT_FAILURE;
-	report = attest_read_report(argv[optind]);
+	report = cli_read_arg(argv[optind], ATTEST_REPORT_MAX, &err);
 	if (!report) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		attest_policy_free(&a);
 		return KT_EXIT_NOT_FOUND;
 	}
@@ -121,7 +118,7 @@ int verify_main(int argc, char *argv[])
 	print_verdict(claims, ret ? &err : NULL);
 	kt_print_end();
 	if (ret)
-		attest_refused(&err);
+		cli_refused(&err);
 	json_decref(claims);
 	free(report);
 	attest_policy_free(&a);

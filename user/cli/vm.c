@@ -56,8 +56,7 @@ struct args {
 static int parse(int argc, char *argv[], struct args *a)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "script", no_argument, NULL, 's' },
+		CLI_OUTPUT_OPTIONS,
 		{ "pid", required_argument, NULL, 'p' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "vcpu-fd", required_argument, NULL, 'v' },
@@ -87,10 +86,8 @@ static int parse(int argc, char *argv[], struct args *a)
 		case 'v':
 			if (!cli_parse_u32("vcpu fd", optarg, 0, INT32_MAX, &v))
 				return KT_EXIT_USAGE;
-			if (a->nr_vcpu_fds == MAX_VCPU_FDS) {
-				fprintf(stderr, "%s: at most %d --vcpu-fd\n", prog, MAX_VCPU_FDS);
-				return KT_EXIT_USAGE;
-			}
+			if (a->nr_vcpu_fds == MAX_VCPU_FDS)
+				return cli_bad_usage(NULL, NULL, "at most %d --vcpu-fd", MAX_VCPU_FDS);
 			a->vcpu_fds[a->nr_vcpu_fds++] = v;
 			break;
 		case 'h': usage(stdout); return -1;
@@ -193,16 +190,11 @@ int vm_main(int argc, char *argv[])
 	struct kt_nl *nl;
 	int ret;
 
-	if (argc < 2 || cli_is_help(argv[1])) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? KT_EXIT_USAGE : KT_EXIT_OK;
-	}
+	if (cli_group_usage(argc, argv, usage, &ret))
+		return ret;
 	cmd = argv[1];
-	if (strcmp(cmd, "attach") && strcmp(cmd, "list") && strcmp(cmd, "detach")) {
-		fprintf(stderr, "%s: unknown vm command '%s'\n", prog, cmd);
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
+	if (strcmp(cmd, "attach") && strcmp(cmd, "list") && strcmp(cmd, "detach"))
+		return cli_bad_usage("vm", usage, "unknown command '%s'", cmd);
 	ret = parse(argc - 1, argv + 1, &a);
 	if (ret)
 		return ret < 0 ? KT_EXIT_OK : ret;

@@ -137,19 +137,19 @@ tap_is "no transient object is left loaded in the TPM" \
 	"$(TPM2TOOLS_TCTI=$SWTPM_TCTI tpm2_getcap handles-transient 2>&1)" ""
 
 # ---- refusals, each by name -------------------------------------------------
-tap_fails_with "replayed report refused (replay)" "refused: replay" \
+tap_fails_with "replayed report refused (replay)" "Refused: replay" \
 	"$K" verify "$tmp/r1.jwt" --ca "$tmp/ca.pem" --last-seen "$tmp/last.json"
 tamper "$tmp/r1.jwt" memory_root "$VCPU" "$tmp/tampered.jwt"
-tap_fails_with "tampered report refused (signature)" "refused: signature" \
+tap_fails_with "tampered report refused (signature)" "Refused: signature" \
 	"$K" verify "$tmp/tampered.jwt" --key "$tmp/pub.pem"
 KVMTRUST_KEY_DIR="$tmp/softkey" "$K" tpm init --software --host-id host-a 2>/dev/null
-tap_fails_with "wrong key refused (signature)" "refused: signature" \
+tap_fails_with "wrong key refused (signature)" "Refused: signature" \
 	"$K" verify "$tmp/r1.jwt" --key "$tmp/softkey/public.pem"
-tap_fails_with "certificate from another CA refused (chain)" "refused: chain" \
+tap_fails_with "certificate from another CA refused (chain)" "Refused: chain" \
 	"$K" verify "$tmp/r1.jwt" --ca "$tmp/other-ca.pem"
-tap_fails_with "stale nonce refused (nonce)" "refused: nonce" \
+tap_fails_with "stale nonce refused (nonce)" "Refused: nonce" \
 	"$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --nonce n-2
-tap_fails_with "wrong expected memory root refused (memory_root)" "refused: memory_root" \
+tap_fails_with "wrong expected memory root refused (memory_root)" "Refused: memory_root" \
 	"$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --expect-memory-root "$VCPU"
 "$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --nonce n-2 >/dev/null 2>&1
 tap_is "verify's exit status for a refusal is 10" "$?" 10
@@ -165,7 +165,7 @@ sleep 0.2
 "$K" attest --measurement "$tmp/mb.json" --vm-id vm-late -o "$tmp/late.jwt"
 "$K" verify "$tmp/late.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/order.json" >/dev/null
 tap_fails_with "an older report of the host presented late is refused (replay, TPM clock)" \
-	"refused: replay: TPM clock of host host-a went backwards" \
+	"Refused: replay: TPM clock of host host-a went backwards" \
 	"$K" verify "$tmp/early.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/order.json"
 
 # Output onto a FIFO is written through, never renamed over (nor /dev/null).
@@ -176,7 +176,7 @@ wait $!
 tap_is "attest -o FIFO writes through it and leaves the FIFO" \
 	"$(test -p "$tmp/fifo" && echo fifo) $(cut -d. -f1 "$tmp/from-fifo" | head -c 3)" "fifo eyJ"
 tap_fails_with "a last-seen path that is not a regular file is refused" \
-	"refused: replay: .* is not a regular file" \
+	"Refused: replay: .* is not a regular file" \
 	"$K" verify "$tmp/r2.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/fifo"
 
 # ---- software fallback ------------------------------------------------------
@@ -184,7 +184,7 @@ KVMTRUST_KEY_DIR="$tmp/softkey" "$K" attest --measurement "$tmp/m1.json" --vm-id
 	-o "$tmp/soft.jwt"
 tap_is "a software-key report says so and has no quote" \
 	"$(claim "$tmp/soft.jwt" '[.key, (.tpm == null)] | @tsv')" "$(printf 'software\ttrue')"
-tap_fails_with "a TPM-requiring verifier refuses it (key)" "refused: key" \
+tap_fails_with "a TPM-requiring verifier refuses it (key)" "Refused: key" \
 	"$K" verify "$tmp/soft.jwt" --key "$tmp/softkey/public.pem" --require-tpm
 
 if [ -e /sys/module/kvmtrust ]; then
@@ -264,14 +264,14 @@ rm -f "$cfg/vmm-ran"
 changed_mac=("${qemu_args[@]}")
 changed_mac[9]="virtio-net-pci,netdev=n0,mac=52:54:00:12:34:57"
 tap_fails_with "launch refuses a changed MAC, naming nic.0.mac" \
-	"refused: config: nic.0.mac: attested 52:54:00:12:34:56, launching 52:54:00:12:34:57" \
+	"Refused: config: nic.0.mac: attested 52:54:00:12:34:56, launching 52:54:00:12:34:57" \
 	launch "$cfg/fake-vmm" "${changed_mac[@]}"
 cp "$cfg/disk.img" "$cfg/disk2.img"
 printf 'x' | dd of="$cfg/disk2.img" bs=1 seek=4096 conv=notrunc status=none
 changed_disk=("${qemu_args[@]}")
 changed_disk[7]="file=$cfg/disk2.img,if=virtio"
 tap_fails_with "launch refuses a changed disk image, naming disk.0.sha256" \
-	"refused: config: disk.0.sha256: attested" \
+	"Refused: config: disk.0.sha256: attested" \
 	launch "$cfg/fake-vmm" "${changed_disk[@]}"
 # The same gate for a libvirt-defined VM: the JSON's attestation admits the
 # equivalent domain XML, and a changed VLAN tag is named.
@@ -281,7 +281,7 @@ tap_ok "launch --config domain.xml runs with the JSON's attestation (same root)"
 	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --ca "$tmp/ca.pem" \
 	--config "$cfg/vm.xml" --package-manifest "$cfg/packages.txt" -- true
 tap_fails_with "launch --config refuses a changed VLAN, naming nic.0.vlan" \
-	"refused: config: nic.0.vlan: attested 100, launching 101" \
+	"Refused: config: nic.0.vlan: attested 100, launching 101" \
 	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --ca "$tmp/ca.pem" \
 	--config "$cfg/vm-vlan.xml" --package-manifest "$cfg/packages.txt" -- "$cfg/fake-vmm"
 tap_is "the refused launches never ran the VMM" "$(test -e "$cfg/vmm-ran" && echo ran)" ""
