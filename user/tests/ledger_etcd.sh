@@ -47,9 +47,14 @@ stream() { seq "$N" | sed "s/.*/attest $1 $2/" > "$dir/$1.in"; }
 # Every acknowledged line names an entry whose leaf hash matches. Script
 # form of get: index kind result time vm host measurement prev_root leaf signer.
 acked_present() {
-	local idx leaf missing=0
+	local idx leaf got missing=0
 	while IFS=$'\t' read -r idx leaf; do
-		[ "$(L --script get "$idx" | cut -f9)" = "$leaf" ] || missing=$((missing + 1))
+		got=$(L --script get "$idx" 2>&1)
+		if [ "$(printf '%s\n' "$got" | cut -f9)" != "$leaf" ]; then
+			missing=$((missing + 1))
+			# Diagnostics go to stderr so the count stays the only output.
+			printf '# acked %s leaf %s, get says: %s\n' "$idx" "$leaf" "$got" >&2
+		fi
 	done < "$1"
 	echo "$missing"
 }
