@@ -406,12 +406,7 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	if (kt_pki_verify(sk_X509_value(certs, 0), &opts, &path, &err)) {
-		kt_print_bool("valid", NULL, false);
-		kt_print_string("check", NULL, err.check);
-		kt_print_string("message", NULL, err.msg);
-		kt_print_close_object();
-		kt_print_end();
-		ret = cli_refused(&err);
+		ret = cli_print_refused(&err);
 		goto out;
 	}
 	kt_print_bool("valid", "valid:       %s\n", true);

@@ -53,6 +53,16 @@ int cli_refused(const struct kt_err *err)
 	return KT_EXIT_REFUSED;
 }
 
+int cli_print_refused(const struct kt_err *err)
+{
+	kt_print_bool("valid", NULL, false);
+	kt_print_string("check", NULL, err->check);
+	kt_print_string("message", NULL, err->msg);
+	kt_print_close_object();
+	kt_print_end();
+	return cli_refused(err);
+}
+
 int cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
 	unsigned long long v;

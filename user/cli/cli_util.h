@@ -28,6 +28,12 @@ int cli_error(const char *what, const struct kt_err *err, int status);
 /* Prints "Refused: <check>: <message>" on stderr and returns KT_EXIT_REFUSED. */
 int cli_refused(const struct kt_err *err);
 
+/*
+ * Ends the open result object of a verify command with valid false, the
+ * check and the message, then as cli_refused().
+ */
+int cli_print_refused(const struct kt_err *err);
+
 /* Prints err->msg and returns the exit status for the negative errno ret. */
 int cli_fail(const struct kt_err *err, int ret);
 

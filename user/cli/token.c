@@ -260,12 +260,7 @@ static int cmd_verify(struct token_args *a, const char *file)
 	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	if (kt_token_verify(token, &opts, &tok, &err)) {
-		kt_print_bool("valid", NULL, false);
-		kt_print_string("check", NULL, err.check);
-		kt_print_string("message", NULL, err.msg);
-		kt_print_close_object();
-		kt_print_end();
-		ret = cli_refused(&err);
+		ret = cli_print_refused(&err);
 		goto out;
 	}
 	kt_print_bool("valid", "valid:       %s\n", true);
