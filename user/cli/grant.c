@@ -320,20 +320,15 @@ static int check_grant(const struct kt_grant *g, const struct kt_grant_trust *tr
 
 static int do_verify(int argc, char *argv[])
 {
-	enum { O_OWNER_ANCHORS = 256, O_OWNER_CRLS, O_HOST_ANCHORS, O_LEDGER, O_LEDGER_CA, O_AT };
+	enum { O_AT = 256 };
 	static const struct option opts[] = {
-		{ "owner-anchors", required_argument, NULL, O_OWNER_ANCHORS },
-		{ "owner-crls", required_argument, NULL, O_OWNER_CRLS },
-		{ "host-anchors", required_argument, NULL, O_HOST_ANCHORS },
-		{ "ledger", required_argument, NULL, O_LEDGER },
-		{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
+		GRANT_CLI_TRUST_OPTIONS,
 		{ "at", required_argument, NULL, O_AT },
 		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *owner_anchors = NULL, *owner_crls = NULL, *host_anchors = NULL;
-	const char *spec = NULL, *ledger_ca = NULL;
+	struct grant_cli_trust_opts t = { 0 };
 	struct kt_pki_dir *oa = NULL, *oc = NULL, *ha = NULL;
 	enum kt_print_mode mode = KT_PRINT_TEXT;
 	bool revocation_checked;
@@ -345,38 +340,35 @@ static int do_verify(int argc, char *argv[])
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
-		case O_OWNER_ANCHORS: owner_anchors = optarg; break;
-		case O_OWNER_CRLS: owner_crls = optarg; break;
-		case O_HOST_ANCHORS: host_anchors = optarg; break;
-		case O_LEDGER: spec = optarg; break;
-		case O_LEDGER_CA: ledger_ca = optarg; break;
 		case O_AT:
 			if (cli_parse_time(optarg, false, &now))
 				return bad_usage("bad time '%s'", optarg);
 			break;
 		default:
-			if (cli_output_option(opt, &mode))
+			if (grant_cli_trust_option(opt, optarg, &t) || cli_output_option(opt, &mode))
 				break;
 			return cli_option_usage(usage, opt);
 		}
 	}
 	if (optind != argc - 1)
 		return bad_usage("%s", "verify needs exactly one grant file");
-	owner_anchors = grant_cli_path(owner_anchors, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
+	t.owner_anchors = grant_cli_path(t.owner_anchors, KT_OWNER_ANCHORS_ENV,
+					 KT_OWNER_ANCHORS_DEFAULT);
 	/* Optional here: only the "no host CA vouches for the signer" check needs them. */
-	host_anchors = grant_cli_path(host_anchors, KT_HOST_ANCHORS_ENV, NULL);
+	t.host_anchors = grant_cli_path(t.host_anchors, KT_HOST_ANCHORS_ENV, NULL);
 	text = cli_read_arg(argv[optind], KT_JWS_MAX_LEN, &err);
 	if (!text || kt_grant_parse(text, &g, &err) ||
-	    kt_pki_dir_open(owner_anchors, &oa, &err) ||
-	    (owner_crls && kt_pki_dir_open(owner_crls, &oc, &err)) ||
-	    (host_anchors && kt_pki_dir_open(host_anchors, &ha, &err))) {
+	    kt_pki_dir_open(t.owner_anchors, &oa, &err) ||
+	    (t.owner_crls && kt_pki_dir_open(t.owner_crls, &oc, &err)) ||
+	    (t.host_anchors && kt_pki_dir_open(t.host_anchors, &ha, &err))) {
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
 	{
 		const struct kt_grant_trust trust = { oa, oc, ha };
 
-		if (check_grant(&g, &trust, now, spec, ledger_ca, &revocation_checked, &err)) {
+		if (check_grant(&g, &trust, now, t.ledger, t.ledger_ca, &revocation_checked,
+				&err)) {
 			ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 			goto out;
 		}

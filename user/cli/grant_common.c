@@ -16,6 +16,18 @@ const char *grant_cli_path(const char *option, const char *env, const char *fall
 	return value && *value ? value : fallback;
 }
 
+bool grant_cli_trust_option(int opt, const char *arg, struct grant_cli_trust_opts *t)
+{
+	switch (opt) {
+	case GRANT_O_OWNER_ANCHORS: t->owner_anchors = arg; return true;
+	case GRANT_O_OWNER_CRLS: t->owner_crls = arg; return true;
+	case GRANT_O_HOST_ANCHORS: t->host_anchors = arg; return true;
+	case GRANT_O_LEDGER: t->ledger = arg; return true;
+	case GRANT_O_LEDGER_CA: t->ledger_ca = arg; return true;
+	default: return false;
+	}
+}
+
 int grant_cli_ledger_open(const char *spec, const char *ca, struct grant_cli_ledger *l,
 			  struct kt_err *err)
 {

@@ -7,6 +7,8 @@
 #ifndef KVMTRUST_GRANT_COMMON_H
 #define KVMTRUST_GRANT_COMMON_H
 
+#include <stdbool.h>
+
 #include "error.h"
 
 struct kt_ledger;
@@ -25,6 +27,27 @@ struct grant_cli_ledger {
 #define KT_LEDGER_CA_ENV "KVMTRUST_LEDGER_CA"
 #define KT_LEDGER_KEY_ENV "KVMTRUST_LEDGER_KEY"
 #define KT_LEDGER_CERT_ENV "KVMTRUST_LEDGER_CERT"
+
+/*
+ * The anchor and ledger options of grant verify and migrate check, for
+ * their getopt_long tables (values above the callers' own O_* numbers).
+ */
+struct grant_cli_trust_opts {
+	const char *owner_anchors, *owner_crls, *host_anchors, *ledger, *ledger_ca;
+};
+
+enum { GRANT_O_OWNER_ANCHORS = 0x1000, GRANT_O_OWNER_CRLS, GRANT_O_HOST_ANCHORS,
+       GRANT_O_LEDGER, GRANT_O_LEDGER_CA };
+
+#define GRANT_CLI_TRUST_OPTIONS							\
+	{ "owner-anchors", required_argument, NULL, GRANT_O_OWNER_ANCHORS },	\
+	{ "owner-crls", required_argument, NULL, GRANT_O_OWNER_CRLS },		\
+	{ "host-anchors", required_argument, NULL, GRANT_O_HOST_ANCHORS },	\
+	{ "ledger", required_argument, NULL, GRANT_O_LEDGER },			\
+	{ "ledger-ca", required_argument, NULL, GRANT_O_LEDGER_CA }
+
+/* Stores the value of one of GRANT_CLI_TRUST_OPTIONS; false for other options. */
+bool grant_cli_trust_option(int opt, const char *arg, struct grant_cli_trust_opts *t);
 
 /* Value of an option, else of the environment variable, else the default. */
 const char *grant_cli_path(const char *option, const char *env, const char *fallback);

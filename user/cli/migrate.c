@@ -89,28 +89,22 @@ static int print_result(const char *vm, const struct kt_migrate_result *res)
 
 static int do_check(int argc, char *argv[])
 {
-	enum { O_VM = 256, O_TO, O_GRANT, O_BY, O_ORDER, O_OWNER_ANCHORS, O_OWNER_CRLS,
-	       O_HOST_ANCHORS, O_HOST_CRLS, O_LEDGER, O_LEDGER_CA, O_AT };
+	enum { O_VM = 256, O_TO, O_GRANT, O_BY, O_ORDER, O_HOST_CRLS, O_AT };
 	static const struct option opts[] = {
 		{ "vm", required_argument, NULL, O_VM },
 		{ "to", required_argument, NULL, O_TO },
 		{ "grant", required_argument, NULL, O_GRANT },
 		{ "by", required_argument, NULL, O_BY },
 		{ "order", required_argument, NULL, O_ORDER },
-		{ "owner-anchors", required_argument, NULL, O_OWNER_ANCHORS },
-		{ "owner-crls", required_argument, NULL, O_OWNER_CRLS },
-		{ "host-anchors", required_argument, NULL, O_HOST_ANCHORS },
+		GRANT_CLI_TRUST_OPTIONS,
 		{ "host-crls", required_argument, NULL, O_HOST_CRLS },
-		{ "ledger", required_argument, NULL, O_LEDGER },
-		{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
 		{ "at", required_argument, NULL, O_AT },
 		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *to = NULL, *grant = NULL, *by = NULL, *order = NULL, *spec = NULL;
-	const char *ledger_ca = NULL;
-	const char *owner_anchors = NULL, *owner_crls = NULL, *host_anchors = NULL, *host_crls = NULL;
+	const char *to = NULL, *grant = NULL, *by = NULL, *order = NULL, *host_crls = NULL;
+	struct grant_cli_trust_opts t = { 0 };
 	enum kt_print_mode mode = KT_PRINT_TEXT;
 	struct kt_migrate_request req = { 0 };
 	struct kt_migrate_result res;
@@ -127,18 +121,13 @@ static int do_check(int argc, char *argv[])
 		case O_GRANT: grant = optarg; break;
 		case O_BY: by = optarg; break;
 		case O_ORDER: order = optarg; break;
-		case O_OWNER_ANCHORS: owner_anchors = optarg; break;
-		case O_OWNER_CRLS: owner_crls = optarg; break;
-		case O_HOST_ANCHORS: host_anchors = optarg; break;
 		case O_HOST_CRLS: host_crls = optarg; break;
-		case O_LEDGER: spec = optarg; break;
-		case O_LEDGER_CA: ledger_ca = optarg; break;
 		case O_AT:
 			if (cli_parse_time(optarg, false, &req.now))
 				return cli_bad_usage("migrate", NULL, "bad time '%s'", optarg);
 			break;
 		default:
-			if (cli_output_option(opt, &mode))
+			if (grant_cli_trust_option(opt, optarg, &t) || cli_output_option(opt, &mode))
 				break;
 			return cli_option_usage(usage, opt);
 		}
@@ -148,8 +137,9 @@ static int do_check(int argc, char *argv[])
 				     "--vm, --to, --grant and --by or --order are required");
 	if (!kt_uuid_valid(req.vm))
 		return cli_bad_usage("migrate check", NULL, "VM '%s' is not a lowercase UUID", req.vm);
-	owner_anchors = grant_cli_path(owner_anchors, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
-	host_anchors = grant_cli_path(host_anchors, KT_HOST_ANCHORS_ENV, KT_HOST_ANCHORS_DEFAULT);
+	t.owner_anchors = grant_cli_path(t.owner_anchors, KT_OWNER_ANCHORS_ENV,
+					 KT_OWNER_ANCHORS_DEFAULT);
+	t.host_anchors = grant_cli_path(t.host_anchors, KT_HOST_ANCHORS_ENV, KT_HOST_ANCHORS_DEFAULT);
 	text = cli_read_arg(grant, KT_JWS_MAX_LEN, &err);
 	host_chain = text ? kt_pki_load_certs(to, &err) : NULL;
 	if (host_chain && by)
@@ -157,9 +147,9 @@ static int do_check(int argc, char *argv[])
 	if (host_chain && order)
 		req.admin_order = order_text = cli_read_arg(order, KT_JWS_MAX_LEN, &err);
 	if (!host_chain || (by && !req.admin) || (order && !order_text) ||
-	    kt_pki_dir_open(owner_anchors, &req.owner_anchors, &err) ||
-	    kt_pki_dir_open(host_anchors, &req.host_anchors, &err) ||
-	    (owner_crls && kt_pki_dir_open(owner_crls, &req.owner_crls, &err)) ||
+	    kt_pki_dir_open(t.owner_anchors, &req.owner_anchors, &err) ||
+	    kt_pki_dir_open(t.host_anchors, &req.host_anchors, &err) ||
+	    (t.owner_crls && kt_pki_dir_open(t.owner_crls, &req.owner_crls, &err)) ||
 	    (host_crls && kt_pki_dir_open(host_crls, &req.host_crls, &err))) {
 		ret = cli_error(NULL, &err, KT_EXIT_MIGRATE_ERROR);
 		goto out;
@@ -168,7 +158,7 @@ static int do_check(int argc, char *argv[])
 	req.host = sk_X509_shift(host_chain);
 	req.host_untrusted = host_chain;
 	/* An unreadable ledger still lets every other rule report; it ends in "error". */
-	if (grant_cli_ledger_open(spec, ledger_ca, &ledger, &ledger_err))
+	if (grant_cli_ledger_open(t.ledger, t.ledger_ca, &ledger, &ledger_err))
 		cli_error(NULL, &ledger_err, 0);
 	req.ledger = ledger.log;
 	if (kt_migrate_check(&req, &res, &err)) {
