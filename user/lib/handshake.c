@@ -76,7 +76,7 @@ static int replay_seen(struct kt_replay_cache *cache, const uint8_t *nonce, int6
 	return 0;
 }
 
-static EVP_MD_CTX *th_new(void)
+static EVP_MD_CTX *th_new(struct kt_err *err)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 
@@ -84,6 +84,8 @@ static EVP_MD_CTX *th_new(void)
 		EVP_MD_CTX_free(md);
 		md = NULL;
 	}
+	if (!md)
+		kt_fail_ssl(err, "protocol", "cannot start the transcript hash");
 	return md;
 }
 
@@ -178,6 +180,16 @@ static int set_bytes(json_t *obj, const char *name, const uint8_t *in, size_t le
 
 	free(b64);
 	return ret;
+}
+
+/* Our first message (F1, F2) carries our ephemeral key and nonce; sends msg. */
+static int send_eph_nonce(int fd, json_t *msg, const uint8_t eph_pub[X25519_LEN],
+			  const uint8_t nonce[KT_HS_NONCE_LEN], EVP_MD_CTX *md, struct kt_err *err)
+{
+	if (!msg || set_bytes(msg, "eph", eph_pub, X25519_LEN) ||
+	    set_bytes(msg, "nonce", nonce, KT_HS_NONCE_LEN) || send_json(fd, msg, md, err))
+		return -1;
+	return 0;
 }
 
 static EVP_PKEY *eph_new(uint8_t pub[X25519_LEN], struct kt_err *err)
@@ -330,25 +342,22 @@ int kt_handshake_host(int fd, const struct kt_hs_host_cfg *cfg, struct kt_hs_res
 {
 	uint8_t eph_g[X25519_LEN], eph_pub[X25519_LEN], nonce[KT_HS_NONCE_LEN], th[TH_LEN];
 	uint8_t *raw = NULL;
-	EVP_MD_CTX *md = th_new();
+	EVP_MD_CTX *md = th_new(err);
 	json_t *msg = NULL;
 	EVP_PKEY *eph = NULL;
 	size_t len;
 	int ret = -1;
 
 	memset(res, 0, sizeof(*res));
-	if (!md) {
-		kt_fail_ssl(err, "protocol", "cannot start the transcript hash");
+	if (!md)
 		goto out;
-	}
 	if (host_read_hello(fd, cfg, md, eph_g, res, err))
 		goto refuse;
 	eph = eph_new(eph_pub, err);
 	if (!eph || RAND_bytes(nonce, sizeof(nonce)) != 1)
 		goto refuse;
 	msg = json_pack("{s:i, s:o}", "v", 1, "x5c", kt_jws_x5c_from_chain(cfg->host->chain));
-	if (!msg || set_bytes(msg, "eph", eph_pub, X25519_LEN) ||
-	    set_bytes(msg, "nonce", nonce, sizeof(nonce)) || send_json(fd, msg, md, err))
+	if (send_eph_nonce(fd, msg, eph_pub, nonce, md, err))
 		goto refuse;
 	json_decref(msg);
 	msg = NULL;
@@ -426,7 +435,7 @@ int kt_handshake_guest(int fd, const struct kt_hs_guest_cfg *cfg, struct kt_hs_r
 {
 	uint8_t eph_pub[X25519_LEN], eph_h[X25519_LEN], nonce[KT_HS_NONCE_LEN], th[TH_LEN];
 	uint8_t nonce_h[KT_HS_NONCE_LEN], confirm[TH_LEN], *raw = NULL;
-	EVP_MD_CTX *md = th_new();
+	EVP_MD_CTX *md = th_new(err);
 	EVP_PKEY *eph = NULL;
 	json_t *msg = NULL;
 	X509 *leaf = NULL;
@@ -434,16 +443,13 @@ int kt_handshake_guest(int fd, const struct kt_hs_guest_cfg *cfg, struct kt_hs_r
 	int ret = -1;
 
 	memset(res, 0, sizeof(*res));
-	if (!md) {
-		kt_fail_ssl(err, "protocol", "cannot start the transcript hash");
+	if (!md)
 		goto out;
-	}
 	eph = eph_new(eph_pub, err);
 	if (!eph || RAND_bytes(nonce, sizeof(nonce)) != 1)
 		goto out;
 	msg = json_pack("{s:i, s:s}", "v", 1, "token", cfg->token);
-	if (!msg || set_bytes(msg, "eph", eph_pub, X25519_LEN) ||
-	    set_bytes(msg, "nonce", nonce, sizeof(nonce)) || send_json(fd, msg, md, err))
+	if (send_eph_nonce(fd, msg, eph_pub, nonce, md, err))
 		goto out;
 	json_decref(msg);
 	msg = NULL;
