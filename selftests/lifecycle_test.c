@@ -27,12 +27,9 @@ FIXTURE(vmm) {
 FIXTURE_SETUP(vmm)
 {
 	uint32_t seed = kt_seed_from_env();
-	struct kt_vm *probe = kt_vm_try_create();
 	int ret;
 
-	if (!probe)
-		KT_SETUP_SKIP("/dev/kvm not usable: %s", strerror(errno));
-	kt_vm_free(probe);
+	KT_KVM_OR_SKIP();
 	KT_GENL_OPEN_OR_SKIP(&self->g);
 	TH_LOG("seed %u (KT_SEED=%u reproduces)", seed, seed);
 	ASSERT_EQ(0, kt_vmm_start(&self->v, seed, "--vcpus 2"));
@@ -257,14 +254,9 @@ TEST_F_TIMEOUT(vmm, vmm_killed_while_measuring, 120)
 	child = fork();
 	ASSERT_LE(0, child);
 	if (!child) {
-		struct kt_measurement m;
 		struct kt_genl g;
-		int ret, n = 0;
+		int n, ret = kt_genl_measure_until_error(&g, id, &n);
 
-		if (kt_genl_open(&g))
-			_exit(2);
-		while (!(ret = kt_genl_measure(&g, id, 0, &m)))
-			n++;
 		fprintf(stderr, "# %d measurements, then %s: '%s'\n", n, strerror(-ret), g.extack);
 		_exit((ret == -ESRCH || ret == -ENOENT || ret == -ENODEV) && g.extack[0] ? 0 : 1);
 	}
@@ -370,13 +362,9 @@ TEST_F_TIMEOUT(vmm, detach_while_measuring, 120)
 	child = fork();
 	ASSERT_LE(0, child);
 	if (!child) {
-		struct kt_measurement m;
 		struct kt_genl g;
 
-		if (kt_genl_open(&g))
-			_exit(2);
-		while (!(ret = kt_genl_measure(&g, id, 0, &m)))
-			;
+		ret = kt_genl_measure_until_error(&g, id, NULL);
 		fprintf(stderr, "# measuring ended: %s, extack '%s'\n", strerror(-ret), g.extack);
 		_exit((ret == -ENOENT || ret == -ENODEV) && g.extack[0] ? 0 : 1);
 	}

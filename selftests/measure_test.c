@@ -28,12 +28,8 @@ FIXTURE_SETUP(guest)
 	int vcpu_fds[NR_VCPUS], ret;
 	unsigned int i;
 	uint32_t seed = kt_seed_from_env();
-	struct kt_vm *probe;
 
-	probe = kt_vm_try_create();
-	if (!probe)
-		KT_SETUP_SKIP("/dev/kvm not usable: %s", strerror(errno));
-	kt_vm_free(probe);
+	KT_KVM_OR_SKIP();
 	KT_GENL_OPEN_OR_SKIP(&self->g);
 
 	TH_LOG("seed %u (KT_SEED=%u reproduces)", seed, seed);

@@ -44,11 +44,8 @@ FIXTURE(loaded) {
 FIXTURE_SETUP(loaded)
 {
 	uint32_t seed = kt_seed_from_env();
-	struct kt_vm *probe = kt_vm_try_create();
 
-	if (!probe)
-		KT_SETUP_SKIP("/dev/kvm not usable: %s", strerror(errno));
-	kt_vm_free(probe);
+	KT_KVM_OR_SKIP();
 	if (access(getenv("KT_MODULE") ?: "kmod/kvmtrust.ko", R_OK))
 		KT_SETUP_SKIP("no module file to reload (KT_MODULE)");
 	KT_GENL_OPEN_OR_SKIP(&self->g);
@@ -110,13 +107,9 @@ TEST_F_TIMEOUT(loaded, unload_while_measuring, 120)
 	child = fork();
 	ASSERT_LE(0, child);
 	if (!child) {
-		struct kt_measurement m;
 		struct kt_genl g;
 
-		if (kt_genl_open(&g))
-			_exit(2);
-		while (!(ret = kt_genl_measure(&g, self->vm_id, 0, &m)))
-			;
+		ret = kt_genl_measure_until_error(&g, self->vm_id, NULL);
 		fprintf(stderr, "# measuring ended: %s, extack '%s'\n", strerror(-ret), g.extack);
 		/* Gone with the module (the family's socket sees ENOENT). */
 		_exit(ret == -ENOENT || ret == -ESRCH || ret == -ENODEV || ret == -EINTR ? 0 : 1);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/netlink.h>
 #include <netlink/genl/ctrl.h>
 
@@ -256,4 +257,18 @@ void kt_hex(const uint8_t *bin, size_t len, char *out)
 
 	for (i = 0; i < len; i++)
 		sprintf(out + 2 * i, "%02x", bin[i]);
+}
+
+int kt_genl_measure_until_error(struct kt_genl *g, uint32_t vm_id, int *n)
+{
+	struct kt_measurement m;
+	int ret, done = 0;
+
+	if (kt_genl_open(g))
+		_exit(2);
+	while (!(ret = kt_genl_measure(g, vm_id, 0, &m)))
+		done++;
+	if (n)
+		*n = done;
+	return ret;
 }

@@ -55,6 +55,14 @@ int kt_genl_attach(struct kt_genl *g, int vm_fd, const int *vcpu_fds, unsigned i
 		   uint32_t *vm_id);
 int kt_genl_detach(struct kt_genl *g, uint32_t vm_id);
 int kt_genl_measure(struct kt_genl *g, uint32_t vm_id, uint32_t flags, struct kt_measurement *m);
+
+/*
+ * For a child process racing its parent: opens g and measures vm_id until a
+ * measurement fails; returns that -errno (g->extack says why), the number
+ * that succeeded before it in *n (n may be NULL). _exit(2) when g does not
+ * open.
+ */
+int kt_genl_measure_until_error(struct kt_genl *g, uint32_t vm_id, int *n);
 /* Fills ids with every attached VM (at most max); returns the count or -errno. */
 int kt_genl_list(struct kt_genl *g, uint32_t *ids, unsigned int max);
 

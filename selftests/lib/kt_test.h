@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kt_genl.h"
+#include "kt_vm.h"
 
 /*
  * SKIP from a FIXTURE_SETUP. 6.1's harness runs the test body after a setup
@@ -17,6 +18,14 @@
  * (setup must release what it took before skipping).
  */
 #define KT_SETUP_SKIP(fmt, ...) SKIP(longjmp(_metadata->env, 1), fmt, ##__VA_ARGS__)
+
+/* KVM can make a VM here, or the test SKIPs. */
+#define KT_KVM_OR_SKIP() do {							\
+	struct kt_vm *__probe = kt_vm_try_create();				\
+	if (!__probe)								\
+		KT_SETUP_SKIP("/dev/kvm not usable: %s", strerror(errno));	\
+	kt_vm_free(__probe);							\
+} while (0)
 
 /* The family is there, or the test SKIPs: a kernel without kvmtrust. */
 #define KT_GENL_OPEN_OR_SKIP(g) do {						\
