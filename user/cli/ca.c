@@ -113,14 +113,8 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 		case 'h': usage(stdout); return 1;
 		default: bad = !cli_output_option(c, &a->mode);
 		}
-		if (bad && c != '?')
-			fprintf(stderr, "%s ca: invalid value '%s'\n", prog, optarg);
 	}
-	if (bad) {
-		usage(stderr);
-		return -1;
-	}
-	return 0;
+	return cli_parse_done("ca", usage, bad, c);
 }
 
 #define need(value, option) cli_need("ca", usage, value, option)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,16 @@ int cli_bad_usage(const char *group, void (*usage)(FILE *), const char *fmt, ...
 int cli_need(const char *group, void (*usage)(FILE *), const char *value, const char *option)
 {
 	return value ? 0 : cli_bad_usage(group, usage, "%s is required", option);
+}
+
+int cli_parse_done(const char *group, void (*usage)(FILE *), int bad, int c)
+{
+	if (!bad)
+		return 0;
+	if (c != '?')
+		fprintf(stderr, "%s %s: invalid value '%s'\n", prog, group, optarg);
+	usage(stderr);
+	return -1;
 }
 
 int cli_option_usage(void (*usage)(FILE *), int opt)

@@ -70,6 +70,14 @@ int cli_bad_usage(const char *group, void (*usage)(FILE *), const char *fmt, ...
 int cli_need(const char *group, void (*usage)(FILE *), const char *value, const char *option);
 
 /*
+ * Ends a group's getopt_long loop that stops at the first bad value (bad
+ * set, c the option, optarg its value): names the value unless getopt_long
+ * already complained ('?'), prints the usage on stderr and returns -1;
+ * returns 0 when nothing was bad.
+ */
+int cli_parse_done(const char *group, void (*usage)(FILE *), int bad, int c);
+
+/*
  * For getopt_long's 'h' (-h, --help): usage on stdout, KT_EXIT_OK; for an
  * option it refused: usage on stderr, KT_EXIT_USAGE.
  */

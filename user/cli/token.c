@@ -104,14 +104,8 @@ static int parse(int argc, char *argv[], struct token_args *a)
 		case 'h': usage(stdout); return 1;
 		default: bad = !cli_output_option(c, &a->mode);
 		}
-		if (bad && c != '?')
-			fprintf(stderr, "%s token: invalid value '%s'\n", prog, optarg);
 	}
-	if (bad) {
-		usage(stderr);
-		return -1;
-	}
-	return 0;
+	return cli_parse_done("token", usage, bad, c);
 }
 
 #define need(value, option) cli_need("token", usage, value, option)
