@@ -99,14 +99,11 @@ static int parse(int argc, char *argv[], struct hs_args *a)
 		case 'h': usage(stdout); return 1;
 		default: bad = !cli_output_option(c, &a->mode);
 		}
-		if (bad && c != '?')
-			fprintf(stderr, "%s handshake: invalid value '%s'\n", prog, optarg);
 	}
-	if (!bad && !a->listen == !a->connect) {
+	if (cli_parse_done("handshake", usage, bad, c))
+		return -1;
+	if (!a->listen == !a->connect) {
 		fprintf(stderr, "%s handshake: give one of --listen and --connect\n", prog);
-		bad = 1;
-	}
-	if (bad) {
 		usage(stderr);
 		return -1;
 	}
