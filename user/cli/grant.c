@@ -116,7 +116,6 @@ static int do_issue(int argc, char *argv[])
 	long days = 0;
 	char *token = NULL, *end;
 	int opt, ret = KT_EXIT_FAILURE;
-	FILE *file;
 
 	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		int bad = 0;
@@ -173,11 +172,8 @@ static int do_issue(int argc, char *argv[])
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
-	file = output ? fopen(output, "w") : stdout;
-	if (!file || fprintf(file, "%s\n", token) < 0 || (output && fclose(file))) {
-		fprintf(stderr, "Unable to write grant to '%s'\n", output ? output : "stdout");
+	if (grant_cli_write(output, token, "grant"))
 		goto out;
-	}
 	if (output)
 		fprintf(stderr, "grant %s for VM %s written to %s\n", g.id, g.vm, output);
 	ret = KT_EXIT_OK;

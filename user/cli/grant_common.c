@@ -28,6 +28,17 @@ bool grant_cli_trust_option(int opt, const char *arg, struct grant_cli_trust_opt
 	}
 }
 
+int grant_cli_write(const char *output, const char *text, const char *what)
+{
+	FILE *file = output ? fopen(output, "w") : stdout;
+
+	if (!file || fprintf(file, "%s\n", text) < 0 || (output && fclose(file))) {
+		fprintf(stderr, "Unable to write %s to '%s'\n", what, output ? output : "stdout");
+		return -1;
+	}
+	return 0;
+}
+
 int grant_cli_ledger_open(const char *spec, const char *ca, struct grant_cli_ledger *l,
 			  struct kt_err *err)
 {

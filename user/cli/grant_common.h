@@ -49,6 +49,12 @@ enum { GRANT_O_OWNER_ANCHORS = 0x1000, GRANT_O_OWNER_CRLS, GRANT_O_HOST_ANCHORS,
 /* Stores the value of one of GRANT_CLI_TRUST_OPTIONS; false for other options. */
 bool grant_cli_trust_option(int opt, const char *arg, struct grant_cli_trust_opts *t);
 
+/*
+ * Writes text and a newline to the file output (NULL: standard output);
+ * on failure says "Unable to write <what> to '<file>'" and returns -1.
+ */
+int grant_cli_write(const char *output, const char *text, const char *what);
+
 /* Value of an option, else of the environment variable, else the default. */
 const char *grant_cli_path(const char *option, const char *env, const char *fallback);
 

@@ -208,7 +208,6 @@ static int do_order(int argc, char *argv[])
 	X509 *cert = NULL, *dest = NULL;
 	char *text = NULL, *out = NULL, *end;
 	int opt, ret = KT_EXIT_FAILURE;
-	FILE *file;
 
 	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -243,11 +242,8 @@ static int do_order(int argc, char *argv[])
 	in.exp = in.iat + lifetime;
 	if (kt_migrate_order_sign(&in, key, cert, &out, &err))
 		goto fail;
-	file = output ? fopen(output, "w") : stdout;
-	if (!file || fprintf(file, "%s\n", out) < 0 || (output && fclose(file))) {
-		fprintf(stderr, "Unable to write the order to '%s'\n", output ? output : "stdout");
+	if (grant_cli_write(output, out, "the order"))
 		goto out;
-	}
 	ret = KT_EXIT_OK;
 	goto out;
 fail:
