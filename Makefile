@@ -4,7 +4,7 @@
 #
 #   make              module + userspace
 #   make module       kvmtrust.ko against the Debian 6.1 headers (KDIR= overrides)
-#   make user         kvmtrust CLI, kvmtrustd, libkvmtrust.a, host tests
+#   make user         kvmtrust CLI, libkvmtrust.a, host tests
 #   make check        every test (host and in a 6.1 VM), ends with "N passed, N failed"
 #   make demo         boots the test VM, runs a KVM guest, measures it
 #   make style        checkpatch on the module

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "kt_test.h"
 #include "kt_recompute.h"
+#include "kt_test.h"
 #include "kt_vmm_proc.h"
 
 FIXTURE(vmm) {

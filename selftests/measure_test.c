@@ -12,8 +12,8 @@
 #include <stdlib.h>
 
 #include "kselftest_harness.h"
-#include "kt_test.h"
 #include "kt_recompute.h"
+#include "kt_test.h"
 
 #define NR_VCPUS 2U
 

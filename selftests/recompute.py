@@ -5,7 +5,7 @@
 A second implementation of Documentation/measurement.rst, sharing nothing
 with the module or the C recomputation (selftests/lib/kt_recompute.c) but
 the RFC 9162 tree of scripts/lib/rfc9162.py (itself independent of
-user/lib/merkle.c), so agreement with the kernel means the document is
+user/lib/common/merkle.c), so agreement with the kernel means the document is
 exact.
 
   recompute.py memory DUMP          memory_root of a vmm "dump" file

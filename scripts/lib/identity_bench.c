@@ -15,13 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aead.h"
-#include "channel.h"
-#include "handshake.h"
-#include "jws.h"
-#include "pki.h"
-#include "secfile.h"
-#include "token.h"
+#include "common/secfile.h"
+#include "identity/aead.h"
+#include "identity/channel.h"
+#include "identity/handshake.h"
+#include "identity/jws.h"
+#include "identity/pki.h"
+#include "identity/token.h"
 
 #define AUD "kvmtrust:bench"
 

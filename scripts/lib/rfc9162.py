@@ -3,7 +3,7 @@
 """Independent RFC 9162 Merkle tree hash, for tests to cross-check the C code.
 
 Written straight from RFC 9162 section 2.1 with hashlib, sharing nothing with
-user/lib/merkle.c or kmod/, so agreement between the two means something.
+user/lib/common/merkle.c or kmod/, so agreement between the two means something.
 
   rfc9162.py root HEXDATA...          MTH over the given leaf data
   rfc9162.py root-hashes HEXHASH...   MTH over already-hashed leaves

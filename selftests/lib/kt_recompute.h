@@ -3,7 +3,7 @@
  * Userspace recomputation of a measurement, written from
  * Documentation/measurement.rst and the VMM's own view of the guest (its
  * memory mappings, KVM_GET_REGS/KVM_GET_SREGS), never from the module's
- * code. The Merkle tree is user/lib/merkle.h (RFC 9162); selftests/
+ * code. The Merkle tree is user/lib/common/merkle.h (RFC 9162); selftests/
  * memory_root.py is a second, independent path in Python.
  */
 #ifndef KT_RECOMPUTE_H
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 
-#include "merkle.h"
+#include "common/merkle.h"
 #include "kt_vm.h"
 
 #define KT_VCPU_STATE_LEN 408

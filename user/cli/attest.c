@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/hostkey.h"
+#include "attest/report.h"
 #include "attest_cli.h"
 #include "cli_util.h"
-#include "encoding.h"
-#include "hostkey.h"
-#include "kt_attach.h"
-#include "kt_nl.h"
-#include "report.h"
+#include "common/encoding.h"
+#include "measure/kt_attach.h"
+#include "measure/kt_nl.h"
 #include "subcommands.h"
 
 static void usage(FILE *f)

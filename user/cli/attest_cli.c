@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "attest_cli.h"
-#include "statefile.h"
+#include "common/statefile.h"
 #include "subcommands.h"
 
 static int is_hash_hex(const char *s)

@@ -9,12 +9,12 @@
 
 #include <stdbool.h>
 
+#include "attest/config_tree.h"
+#include "attest/report.h"
 #include "cli_util.h"
-#include "config_tree.h"
-#include "error.h"
+#include "common/error.h"
 #include "exitcodes.h"
-#include "jws.h"
-#include "report.h"
+#include "identity/jws.h"
 
 /* Long options every verifying command accepts, ids from ATTEST_OPT_BASE. */
 enum {

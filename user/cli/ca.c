@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 
 #include "cli_util.h"
+#include "common/secfile.h"
+#include "identity/pki.h"
 #include "identity_cli.h"
-#include "pki.h"
 #include "print.h"
-#include "secfile.h"
 #include "subcommands.h"
 
 #define MAX_NAMES 16

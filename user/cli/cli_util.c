@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "common/secfile.h"
 #include "exitcodes.h"
-#include "kt_nl.h"
-#include "secfile.h"
+#include "measure/kt_nl.h"
 #include "subcommands.h"
 
 static int exit_status(int ret)

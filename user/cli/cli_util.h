@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "error.h"
+#include "common/error.h"
 #include "exitcodes.h"
 #include "print.h"
 

@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/config_tree.h"
+#include "attest/hostkey.h"
+#include "attest/report.h"
 #include "attest_cli.h"
 #include "cli_util.h"
-#include "config_tree.h"
-#include "encoding.h"
-#include "hostkey.h"
+#include "common/encoding.h"
 #include "print.h"
-#include "report.h"
 #include "subcommands.h"
 
 static void usage(FILE *f)

@@ -11,11 +11,11 @@
 
 #include "cli_util.h"
 #include "exitcodes.h"
-#include "grant.h"
 #include "grant_common.h"
-#include "grant_ledger.h"
-#include "ledger.h"
-#include "pki.h"
+#include "identity/pki.h"
+#include "ledger/ledger.h"
+#include "policy/grant.h"
+#include "policy/grant_ledger.h"
 #include "print.h"
 #include "subcommands.h"
 

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "grant_common.h"
-#include "ledger.h"
-#include "ledger_auth.h"
+#include "ledger/ledger.h"
+#include "ledger/ledger_auth.h"
 
 const char *grant_cli_path(const char *option, const char *env, const char *fallback)
 {

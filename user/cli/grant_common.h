@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "error.h"
+#include "common/error.h"
 
 struct kt_ledger;
 struct kt_ledger_auth;

@@ -19,11 +19,11 @@
 #include <openssl/evp.h>
 
 #include "cli_util.h"
-#include "encoding.h"
-#include "handshake.h"
+#include "common/encoding.h"
+#include "common/secfile.h"
+#include "identity/handshake.h"
 #include "identity_cli.h"
 #include "print.h"
-#include "secfile.h"
 #include "subcommands.h"
 
 #define SEND_MAX (64 * 1024 * 1024)

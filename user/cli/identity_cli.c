@@ -5,8 +5,8 @@
 
 #include <openssl/crypto.h>
 
+#include "common/secfile.h"
 #include "identity_cli.h"
-#include "secfile.h"
 
 int kt_cli_error(const char *what, const struct kt_err *err)
 {

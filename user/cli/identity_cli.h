@@ -9,8 +9,8 @@
 #include <stdbool.h>
 
 #include "cli_util.h"
-#include "error.h"
-#include "keystore.h"
+#include "common/error.h"
+#include "identity/keystore.h"
 #include "print.h"
 
 /* The largest token file read. */

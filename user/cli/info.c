@@ -5,7 +5,7 @@
 
 #include "cli_util.h"
 #include "exitcodes.h"
-#include "kt_nl.h"
+#include "measure/kt_nl.h"
 #include "print.h"
 #include "subcommands.h"
 

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attest/config_tree.h"
 #include "attest_cli.h"
 #include "cli_util.h"
-#include "config_tree.h"
-#include "encoding.h"
+#include "common/encoding.h"
 #include "subcommands.h"
 
 static void usage(FILE *f)

@@ -9,7 +9,7 @@
 
 #include <openssl/x509.h>
 
-#include "encoding.h"
+#include "common/encoding.h"
 #include "ledger_cli.h"
 #include "subcommands.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli_util.h"
-#include "encoding.h"
+#include "common/encoding.h"
 #include "ledger_cli.h"
 #include "subcommands.h"
 

@@ -12,10 +12,10 @@
 #include <stdio.h>
 
 #include "cli_util.h"
-#include "error.h"
+#include "common/error.h"
 #include "exitcodes.h"
-#include "ledger.h"
-#include "ledger_auth.h"
+#include "ledger/ledger.h"
+#include "ledger/ledger_auth.h"
 #include "print.h"
 
 enum {

@@ -9,13 +9,13 @@
 #include <string.h>
 
 #include "cli_util.h"
-#include "grant.h"
 #include "grant_common.h"
-#include "ledger.h"
+#include "identity/pki.h"
+#include "ledger/ledger.h"
 #include "migrate_exit.h"
-#include "migrate_order.h"
-#include "migrate_policy.h"
-#include "pki.h"
+#include "policy/grant.h"
+#include "policy/migrate_order.h"
+#include "policy/migrate_policy.h"
 #include "print.h"
 #include "subcommands.h"
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "ledger/score.h"
 #include "ledger_cli.h"
-#include "score.h"
 #include "subcommands.h"
 
 static void usage(FILE *f)

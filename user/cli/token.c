@@ -10,13 +10,13 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "common/secfile.h"
+#include "identity/keystore.h"
+#include "identity/pki.h"
+#include "identity/token.h"
 #include "identity_cli.h"
-#include "keystore.h"
-#include "pki.h"
 #include "print.h"
-#include "secfile.h"
 #include "subcommands.h"
-#include "token.h"
 
 #define DEFAULT_LIFETIME 3600
 #define DEFAULT_SKEW 60

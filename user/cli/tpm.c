@@ -12,9 +12,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "attest/hostkey.h"
 #include "cli_util.h"
 #include "exitcodes.h"
-#include "hostkey.h"
 #include "print.h"
 #include "subcommands.h"
 

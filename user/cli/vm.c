@@ -12,8 +12,8 @@
 
 #include "cli_util.h"
 #include "exitcodes.h"
-#include "kt_attach.h"
-#include "kt_nl.h"
+#include "measure/kt_attach.h"
+#include "measure/kt_nl.h"
 #include "print.h"
 #include "subcommands.h"
 

@@ -17,14 +17,14 @@
 
 #include "kselftest_harness.h"
 
-#include "config_tree.h"
-#include "encoding.h"
-#include "hostkey.h"
-#include "jws.h"
-#include "pki.h"
-#include "quote.h"
-#include "report.h"
-#include "statefile.h"
+#include "attest/config_tree.h"
+#include "attest/hostkey.h"
+#include "attest/quote.h"
+#include "attest/report.h"
+#include "common/encoding.h"
+#include "common/statefile.h"
+#include "identity/jws.h"
+#include "identity/pki.h"
 
 static const char mem_hex[] = "1111111111111111111111111111111111111111111111111111111111111111";
 static const char vcpu_hex[] = "2222222222222222222222222222222222222222222222222222222222222222";

@@ -21,16 +21,16 @@
 
 #include "kselftest_harness.h"
 
-#include "encoding.h"
-#include "grant.h"
-#include "grant_ledger.h"
-#include "jws.h"
-#include "ledger.h"
-#include "ledger_auth.h"
-#include "migrate_order.h"
-#include "migrate_policy.h"
-#include "pki.h"
-#include "secfile.h"
+#include "common/encoding.h"
+#include "common/secfile.h"
+#include "identity/jws.h"
+#include "identity/pki.h"
+#include "ledger/ledger.h"
+#include "ledger/ledger_auth.h"
+#include "policy/grant.h"
+#include "policy/grant_ledger.h"
+#include "policy/migrate_order.h"
+#include "policy/migrate_policy.h"
 
 #define HOUR 3600
 #define DAY 86400

@@ -25,14 +25,14 @@
 
 #include "kselftest_harness.h"
 
-#include "channel.h"
-#include "encoding.h"
-#include "handshake.h"
-#include "jws.h"
-#include "keystore.h"
-#include "pki.h"
-#include "secfile.h"
-#include "token.h"
+#include "common/encoding.h"
+#include "common/secfile.h"
+#include "identity/channel.h"
+#include "identity/handshake.h"
+#include "identity/jws.h"
+#include "identity/keystore.h"
+#include "identity/pki.h"
+#include "identity/token.h"
 
 #define DAY 86400
 #define HOST_UUID "0b7e6a3c-5f1d-4c2e-9a8b-1d2c3e4f5a6b"

@@ -21,10 +21,10 @@
 
 #include "kselftest_harness.h"
 
-#include "encoding.h"
-#include "ledger.h"
-#include "ledger_auth.h"
-#include "score.h"
+#include "common/encoding.h"
+#include "ledger/ledger.h"
+#include "ledger/ledger_auth.h"
+#include "ledger/score.h"
 
 #define HOST1 "11111111-1111-4111-8111-111111111111"
 #define HOST2 "22222222-2222-4222-8222-222222222222"

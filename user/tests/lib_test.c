@@ -14,9 +14,9 @@
 
 #include "kselftest_harness.h"
 
-#include "encoding.h"
-#include "jws.h"
-#include "merkle.h"
+#include "common/encoding.h"
+#include "common/merkle.h"
+#include "identity/jws.h"
 
 /* RFC 6962 test leaves used by every CT implementation. */
 static const char *const ct_leaves[] = {

@@ -12,7 +12,7 @@
 
 #include "kselftest_harness.h"
 
-#include "vmm_fds.h"
+#include "measure/vmm_fds.h"
 
 TEST(no_such_process)
 {

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Who signed a report: the x5c chain of its header checked against the
+ * verifier's trust anchors, and the leaf bound to the report's host_id.
+ *
+ * Anchors are a directory (pki.h: every .pem and .crt file, re-read on change,
+ * revocation with a CRL directory, refusals named "anchors", "chain",
+ * "validity", "revocation", "pathlen", "name-constraints") or a single PEM
+ * file (OpenSSL X509_STORE, no revocation, refusals named "chain"). The
+ * leaf names its host by a urn:uuid subjectAltName (kvmtrust CA host
+ * certificates) or else by its CN; either must equal host_id.
+ */
+#ifndef KVMTRUST_REPORT_CHAIN_H
+#define KVMTRUST_REPORT_CHAIN_H
+
+#include <openssl/evp.h>
+
+#include "common/error.h"
+#include "identity/jws.h"
+
+/* Returns the certified (leaf) public key, or NULL with err filled. */
+EVP_PKEY *kt_report_chain_key(const struct kt_jws *jws, const char *anchors,
+			      const char *crls, const char *host_id, struct kt_err *err);
+
+#endif

@@ -1,0 +1,845 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Trust ledger: canonical entries, signed tree heads, the append protocol
+ * and whole-log verification, on top of a storage backend.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "common/encoding.h"
+#include "identity/jws.h"
+#include "ledger/ledger.h"
+#include "ledger/ledger_auth.h"
+#include "ledger/ledger_backend.h"
+
+#define APPEND_ATTEMPTS 200
+#define FRONTIER_MAX 64
+
+struct kt_ledger {
+	struct kt_ledger_backend *backend;
+	struct kt_ledger_auth *auth;
+	unsigned int jitter;	/* rand_r() state for append back-off */
+	bool pinned;		/* kt_ledger_pin(): a state the log must extend */
+	bool prefix_verified;	/* kt_ledger_trust_prefix(): its signatures checked before */
+	uint64_t pin_size;
+	kt_hash pin_root;
+};
+
+/*
+ * Entry encoding, all integers big-endian (Documentation/ledger.rst):
+ *
+ *   off      len  field
+ *   0        1    version (1)
+ *   1        1    kind (1 attest, 2 move, 3 compromise, 4 revoke)
+ *   2        1    result (0 none, 1 pass, 2 fail)
+ *   3        1    L = length of vm_id (0..64)
+ *   4        8    index: position in the log, from 0
+ *   12       8    time: seconds since the epoch, UTC
+ *   20       32   prev_root: RFC 9162 root of entries [0, index)
+ *   52       16   host_id: host UUID, binary
+ *   68       32   measurement root (attest) or zeros
+ *   100      L    vm_id, ASCII [A-Za-z0-9._:@-]
+ *   100+L    2    C = certificate length (1..8192)
+ *   102+L    C    signer's X.509 certificate, DER
+ *   102+L+C  64   ES256 signature (r || s) over bytes [0, 102+L+C)
+ *
+ * The Merkle leaf is the whole encoding, signature included.
+ */
+#define ENTRY_FIXED 100
+#define ENTRY_OVERHEAD (ENTRY_FIXED + 2 + KT_ES256_SIG_LEN)
+
+/*
+ * Signed tree head:
+ *   0 1 version | 1 8 size | 9 8 time | 17 32 root | 49 2 C | 51 C cert
+ *   | 51+C 64 signature over [0, 51+C)
+ * Head record as stored by a backend: u16 length of the STH, the STH, u8
+ * count of frontier hashes, the hashes (roots of the perfect subtrees the
+ * tree decomposes into, largest first; they let a writer append without
+ * reading the log, and their fold must equal the signed root).
+ */
+#define STH_FIXED 51
+
+static void put_be(uint8_t *p, uint64_t v, int bytes)
+{
+	while (bytes--) {
+		p[bytes] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t get_be(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+
+	while (bytes--)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/* Prefixes err's message with where it happened, keeping the check name. */
+static int fail_at(struct kt_err *err, const char *where, uint64_t at)
+{
+	char msg[sizeof(err->msg)];
+
+	memcpy(msg, err->msg, sizeof(msg));
+	if (at == UINT64_MAX)
+		return kt_fail(err, err->check, "%s: %s", where, msg);
+	return kt_fail(err, err->check, "%s %llu: %s", where, (unsigned long long)at, msg);
+}
+
+static const char *const kind_names[] = {
+	[KT_LEDGER_ATTEST] = "attest",
+	[KT_LEDGER_MOVE] = "move",
+	[KT_LEDGER_COMPROMISE] = "compromise",
+	[KT_LEDGER_REVOKE] = "revoke",
+};
+
+const char *kt_ledger_kind_name(uint8_t kind)
+{
+	return kind >= KT_LEDGER_ATTEST && kind <= KT_LEDGER_REVOKE ? kind_names[kind] : "unknown";
+}
+
+int kt_ledger_kind_parse(const char *name)
+{
+	int k;
+
+	for (k = KT_LEDGER_ATTEST; k <= KT_LEDGER_REVOKE; k++)
+		if (!strcmp(name, kind_names[k]))
+			return k;
+	return -1;
+}
+
+const char *kt_ledger_result_name(uint8_t result)
+{
+	return result == KT_LEDGER_PASS ? "pass" : result == KT_LEDGER_FAIL ? "fail" : "-";
+}
+
+static bool is_zero(const uint8_t *p, size_t len)
+{
+	while (len--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+static bool vm_id_valid(const char *vm, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)vm[i]) && !strchr("._:@-", vm[i]))
+			return false;
+	return len <= KT_LEDGER_VM_MAX;
+}
+
+/* Which fields each kind uses; everything else must be empty. */
+static const char *entry_shape_error(const struct kt_ledger_entry *e)
+{
+	bool vm = e->vm_id[0], host = !is_zero(e->host_id, KT_UUID_LEN);
+	bool meas = !is_zero(e->measurement, KT_HASH_LEN);
+
+	switch (e->kind) {
+	case KT_LEDGER_ATTEST:
+		if (e->result != KT_LEDGER_PASS && e->result != KT_LEDGER_FAIL)
+			return "attest entry needs result pass or fail";
+		return vm && host ? NULL : "attest entry needs a VM and a host";
+	case KT_LEDGER_MOVE:
+		return vm && host && !meas && !e->result ? NULL :
+			"move entry needs a VM and a host, nothing else";
+	case KT_LEDGER_COMPROMISE:
+		return !vm && host && !meas && !e->result ? NULL :
+			"compromise entry needs a host, nothing else";
+	case KT_LEDGER_REVOKE:
+		return vm != host && !meas && !e->result ? NULL :
+			"revoke entry needs either a VM or a host, nothing else";
+	}
+	return "unknown entry kind";
+}
+
+int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_t *len,
+			   size_t *tbs_len)
+{
+	size_t vm_len = strlen(e->vm_id), tbs = ENTRY_FIXED + vm_len + 2 + e->cert_len;
+	uint8_t *p = malloc(tbs + KT_ES256_SIG_LEN);
+
+	if (!p)
+		return -1;
+	p[0] = KT_LEDGER_VERSION;
+	p[1] = e->kind;
+	p[2] = e->result;
+	p[3] = (uint8_t)vm_len;
+	put_be(p + 4, e->index, 8);
+	put_be(p + 12, e->time, 8);
+	memcpy(p + 20, e->prev_root, KT_HASH_LEN);
+	memcpy(p + 52, e->host_id, KT_UUID_LEN);
+	memcpy(p + 68, e->measurement, KT_HASH_LEN);
+	memcpy(p + ENTRY_FIXED, e->vm_id, vm_len);
+	put_be(p + ENTRY_FIXED + vm_len, e->cert_len, 2);
+	memcpy(p + ENTRY_FIXED + vm_len + 2, e->cert, e->cert_len);
+	memcpy(p + tbs, e->sig, KT_ES256_SIG_LEN);
+	*out = p;
+	*len = tbs + KT_ES256_SIG_LEN;
+	if (tbs_len)
+		*tbs_len = tbs;
+	return 0;
+}
+
+int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entry *e,
+			   size_t *tbs_len, struct kt_err *err)
+{
+	size_t vm_len, cert_len;
+	const char *shape;
+
+	memset(e, 0, sizeof(*e));
+	if (len < ENTRY_OVERHEAD || buf[0] != KT_LEDGER_VERSION)
+		return kt_fail(err, "format", "not a version %d ledger entry", KT_LEDGER_VERSION);
+	vm_len = buf[3];
+	if (vm_len > KT_LEDGER_VM_MAX || len < ENTRY_OVERHEAD + vm_len)
+		return kt_fail(err, "format", "VM id length %zu out of range", vm_len);
+	cert_len = get_be(buf + ENTRY_FIXED + vm_len, 2);
+	if (!cert_len || cert_len > KT_LEDGER_CERT_MAX || len != ENTRY_OVERHEAD + vm_len + cert_len)
+		return kt_fail(err, "format", "entry length %zu does not match its fields", len);
+	e->kind = buf[1];
+	e->result = buf[2];
+	e->index = get_be(buf + 4, 8);
+	e->time = get_be(buf + 12, 8);
+	memcpy(e->prev_root, buf + 20, KT_HASH_LEN);
+	memcpy(e->host_id, buf + 52, KT_UUID_LEN);
+	memcpy(e->measurement, buf + 68, KT_HASH_LEN);
+	memcpy(e->vm_id, buf + ENTRY_FIXED, vm_len);
+	e->vm_id[vm_len] = '\0';
+	if (!vm_id_valid(e->vm_id, vm_len) || strlen(e->vm_id) != vm_len)
+		return kt_fail(err, "format", "VM id has characters outside [A-Za-z0-9._:@-]");
+	shape = entry_shape_error(e);
+	if (shape)
+		return kt_fail(err, "format", "%s", shape);
+	e->cert = buf + ENTRY_FIXED + vm_len + 2;
+	e->cert_len = cert_len;
+	memcpy(e->sig, buf + len - KT_ES256_SIG_LEN, KT_ES256_SIG_LEN);
+	if (tbs_len)
+		*tbs_len = len - KT_ES256_SIG_LEN;
+	return 0;
+}
+
+/* Tree state: size, frontier and the root their fold gives. */
+struct tree {
+	uint64_t size;
+	unsigned int nf;
+	kt_hash frontier[FRONTIER_MAX];
+};
+
+static void tree_root(const struct tree *t, kt_hash root)
+{
+	int i;
+
+	if (!t->nf) {
+		kt_sha256("", 0, root);
+		return;
+	}
+	memcpy(root, t->frontier[t->nf - 1], KT_HASH_LEN);
+	for (i = (int)t->nf - 2; i >= 0; i--)
+		kt_merkle_node_hash(t->frontier[i], root, root);
+}
+
+/* Adds a leaf like a binary counter: equal-sized perfect subtrees merge. */
+static void tree_push(struct tree *t, const kt_hash leaf)
+{
+	uint64_t m = t->size;
+
+	memcpy(t->frontier[t->nf++], leaf, KT_HASH_LEN);
+	while (m & 1) {
+		kt_merkle_node_hash(t->frontier[t->nf - 2], t->frontier[t->nf - 1],
+				    t->frontier[t->nf - 2]);
+		t->nf--;
+		m >>= 1;
+	}
+	t->size++;
+}
+
+struct head {
+	struct kt_ledger_sth sth;
+	size_t sth_len;
+	struct tree tree;
+	uint8_t *raw;		/* backend's record; sth.cert points into it */
+	uint64_t version;
+};
+
+static int sth_decode(const uint8_t *p, size_t len, struct kt_ledger_sth *sth, struct kt_err *err)
+{
+	size_t cert_len;
+
+	if (len < STH_FIXED + KT_ES256_SIG_LEN || p[0] != KT_LEDGER_VERSION)
+		return kt_fail(err, "head", "not a version %d signed tree head", KT_LEDGER_VERSION);
+	cert_len = get_be(p + 49, 2);
+	if (!cert_len || len != STH_FIXED + cert_len + KT_ES256_SIG_LEN)
+		return kt_fail(err, "head", "signed tree head length %zu does not match", len);
+	sth->size = get_be(p + 1, 8);
+	sth->time = get_be(p + 9, 8);
+	memcpy(sth->root, p + 17, KT_HASH_LEN);
+	sth->cert = p + STH_FIXED;
+	sth->cert_len = cert_len;
+	memcpy(sth->sig, p + STH_FIXED + cert_len, KT_ES256_SIG_LEN);
+	return 0;
+}
+
+static int head_decode(const uint8_t *rec, size_t len, struct head *h, struct kt_err *err)
+{
+	size_t off;
+	kt_hash root;
+
+	if (len < 3)
+		return kt_fail(err, "head", "head record truncated");
+	h->sth_len = get_be(rec, 2);
+	if (len < 2 + h->sth_len + 1 || sth_decode(rec + 2, h->sth_len, &h->sth, err))
+		return kt_fail(err, "head", "head record malformed");
+	off = 2 + h->sth_len;
+	h->tree.nf = rec[off++];
+	h->tree.size = h->sth.size;
+	if (h->tree.nf != (unsigned int)__builtin_popcountll(h->sth.size) ||
+	    len != off + h->tree.nf * KT_HASH_LEN)
+		return kt_fail(err, "head", "head record frontier malformed");
+	memcpy(h->tree.frontier, rec + off, h->tree.nf * KT_HASH_LEN);
+	tree_root(&h->tree, root);
+	if (CRYPTO_memcmp(root, h->sth.root, KT_HASH_LEN))
+		return kt_fail(err, "head", "head frontier does not fold to the signed root");
+	return 0;
+}
+
+/* Reads and parses the head; an empty log gives size 0 and no STH. */
+static int head_read(struct kt_ledger *log, struct head *h, struct kt_err *err)
+{
+	size_t len;
+
+	memset(h, 0, sizeof(*h));
+	if (log->backend->head(log->backend, &h->raw, &len, &h->version, err))
+		return -1;
+	if (!h->raw)
+		return 0;
+	if (head_decode(h->raw, len, h, err)) {
+		free(h->raw);
+		h->raw = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int sth_check(struct kt_ledger *log, const struct head *h, struct kt_err *err)
+{
+	EVP_PKEY *pub;
+
+	if (kt_ledger_auth_check(log->auth, h->sth.cert, h->sth.cert_len, h->sth.time, &pub,
+				 NULL, err))
+		return fail_at(err, "signed tree head", UINT64_MAX);
+	if (kt_es256_verify(pub, h->raw + 2, h->sth_len - KT_ES256_SIG_LEN, h->sth.sig, err))
+		return kt_fail(err, "head", "signed tree head signature does not verify");
+	return 0;
+}
+
+int kt_ledger_open(const char *spec, struct kt_ledger_auth *auth, struct kt_ledger **out,
+		   struct kt_err *err)
+{
+	struct kt_ledger *log;
+
+	if (!spec || !*spec)
+		spec = getenv("KVMTRUST_LEDGER");
+	if (!spec || !*spec)
+		spec = KT_LEDGER_DEFAULT;
+	log = calloc(1, sizeof(*log));
+	if (!log)
+		return kt_fail(err, "ledger", "out of memory");
+	log->auth = auth;
+	if (!strncmp(spec, "sqlite:", 7))
+		log->backend = kt_ledger_sqlite_open(spec + 7, err);
+	else if (!strncmp(spec, "etcd:", 5))
+		log->backend = kt_ledger_etcd_open(spec + 5, err);
+	else if (strstr(spec, "://"))
+		kt_fail(err, "ledger", "unknown ledger '%s': use sqlite:PATH or etcd:URL[,URL]",
+			spec);
+	else
+		log->backend = kt_ledger_sqlite_open(spec, err);
+	if (!log->backend) {
+		free(log);
+		return -1;
+	}
+	*out = log;
+	return 0;
+}
+
+void kt_ledger_close(struct kt_ledger *log)
+{
+	if (!log)
+		return;
+	log->backend->close(log->backend);
+	free(log);
+}
+
+int kt_ledger_signer_load(const char *key_path, const char *cert_path,
+			  struct kt_ledger_signer *s, struct kt_err *err)
+{
+	FILE *f;
+	X509 *cert = NULL;
+	unsigned char *der = NULL;
+	int len;
+
+	memset(s, 0, sizeof(*s));
+	f = key_path ? fopen(key_path, "r") : NULL;
+	if (!f)
+		return kt_fail(err, "key", "cannot open signing key '%s': give --key FILE",
+			       key_path ? key_path : "(none)");
+	s->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!s->key)
+		return kt_fail_ssl(err, "key", "'%s' holds no PEM private key", key_path);
+	f = cert_path ? fopen(cert_path, "r") : NULL;
+	if (f) {
+		cert = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (cert && X509_check_private_key(cert, s->key) != 1) {
+		X509_free(cert);
+		kt_ledger_signer_free(s);
+		return kt_fail_ssl(err, "key", "certificate '%s' does not match key '%s'",
+				   cert_path, key_path);
+	}
+	len = cert ? i2d_X509(cert, &der) : -1;
+	X509_free(cert);
+	if (len <= 0 || len > KT_LEDGER_CERT_MAX) {
+		kt_ledger_signer_free(s);
+		return kt_fail_ssl(err, "key", "cannot read certificate '%s': give --cert FILE",
+				   cert_path ? cert_path : "(none)");
+	}
+	s->cert = malloc((size_t)len);
+	if (s->cert)
+		memcpy(s->cert, der, (size_t)len);
+	s->cert_len = (size_t)len;
+	OPENSSL_free(der);
+	return s->cert ? 0 : kt_fail(err, "key", "out of memory");
+}
+
+void kt_ledger_signer_free(struct kt_ledger_signer *s)
+{
+	EVP_PKEY_free(s->key);
+	free(s->cert);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Attestations and moves speak for the host that signs them. */
+static int writer_may_write(const struct kt_ledger_entry *e, const uint8_t signer[KT_UUID_LEN],
+			    struct kt_err *err)
+{
+	char a[37], b[37];
+
+	if ((e->kind != KT_LEDGER_ATTEST && e->kind != KT_LEDGER_MOVE) ||
+	    !memcmp(e->host_id, signer, KT_UUID_LEN))
+		return 0;
+	kt_uuid_format(signer, a);
+	kt_uuid_format(e->host_id, b);
+	return kt_fail(err, "authorization", "host %s may not write %s entries for host %s", a,
+		       kt_ledger_kind_name(e->kind), b);
+}
+
+static int sign_tail(EVP_PKEY *key, uint8_t *buf, size_t tbs_len, struct kt_err *err)
+{
+	return kt_es256_sign(key, buf, tbs_len, buf + tbs_len, err);
+}
+
+/* Encodes the new head record for `t` (already holding the new leaf). */
+static int head_build(const struct tree *t, const struct kt_ledger_signer *s, uint64_t now,
+		      uint8_t **out, size_t *len, struct kt_err *err)
+{
+	size_t sth_len = STH_FIXED + s->cert_len + KT_ES256_SIG_LEN;
+	uint8_t *p = malloc(2 + sth_len + 1 + t->nf * KT_HASH_LEN), *sth;
+
+	if (!p)
+		return kt_fail(err, "ledger", "out of memory");
+	put_be(p, sth_len, 2);
+	sth = p + 2;
+	sth[0] = KT_LEDGER_VERSION;
+	put_be(sth + 1, t->size, 8);
+	put_be(sth + 9, now, 8);
+	tree_root(t, sth + 17);
+	put_be(sth + 49, s->cert_len, 2);
+	memcpy(sth + STH_FIXED, s->cert, s->cert_len);
+	if (sign_tail(s->key, sth, STH_FIXED + s->cert_len, err)) {
+		free(p);
+		return -1;
+	}
+	p[2 + sth_len] = (uint8_t)t->nf;
+	memcpy(p + 2 + sth_len + 1, t->frontier, t->nf * KT_HASH_LEN);
+	*out = p;
+	*len = 2 + sth_len + 1 + t->nf * KT_HASH_LEN;
+	return 0;
+}
+
+/* After an unknown outcome: did our exact bytes land at `index`? */
+static bool landed(struct kt_ledger *log, uint64_t index, const uint8_t *entry, size_t len)
+{
+	struct kt_err ignored;
+	uint8_t *data;
+	size_t got;
+	bool same;
+
+	if (log->backend->get(log->backend, index, &data, &got, &ignored))
+		return false;
+	same = got == len && !memcmp(data, entry, len);
+	free(data);
+	return same;
+}
+
+/* One try: 0 stored, KT_LEDGER_CONFLICT retry, -1 failed. */
+static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
+		       struct kt_ledger_entry *e, kt_hash leaf, uint64_t now, struct kt_err *err)
+{
+	uint8_t *entry = NULL, *rec = NULL;
+	size_t entry_len, tbs_len, rec_len = 0;
+	struct head h;
+	int ret;
+
+	if (head_read(log, &h, err))
+		return -1;
+	ret = -1;
+	if (h.raw && sth_check(log, &h, err))
+		goto out;
+	e->index = h.tree.size;
+	tree_root(&h.tree, e->prev_root);
+	e->cert = s->cert;
+	e->cert_len = s->cert_len;
+	if (kt_ledger_entry_encode(e, &entry, &entry_len, &tbs_len)) {
+		kt_fail(err, "ledger", "out of memory");
+		goto out;
+	}
+	if (sign_tail(s->key, entry, tbs_len, err))
+		goto out;
+	memcpy(e->sig, entry + tbs_len, KT_ES256_SIG_LEN);
+	kt_merkle_leaf_hash(entry, entry_len, leaf);
+	tree_push(&h.tree, leaf);
+	if (head_build(&h.tree, s, now, &rec, &rec_len, err))
+		goto out;
+	ret = log->backend->append(log->backend, h.version, e->index, entry, entry_len, rec,
+				   rec_len, err);
+	if (ret == KT_LEDGER_UNKNOWN)
+		ret = landed(log, e->index, entry, entry_len) ? 0 : KT_LEDGER_CONFLICT;
+out:
+	free(entry);
+	free(rec);
+	free(h.raw);
+	return ret;
+}
+
+int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
+		     struct kt_ledger_entry *e, kt_hash leaf, struct kt_err *err)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	uint8_t signer_host[KT_UUID_LEN];
+	const char *shape;
+	EVP_PKEY *pub;
+	int attempt, ret;
+
+	if (!log->auth)
+		return kt_fail(err, "authorization", "appending needs the ledger CA (--ca)");
+	if (!e->time)
+		e->time = now;
+	/* verify judges the certificate at the entry's time: so must append. */
+	if (kt_ledger_auth_check(log->auth, s->cert, s->cert_len, now, &pub, signer_host, err) ||
+	    kt_ledger_auth_check(log->auth, s->cert, s->cert_len, e->time, &pub, signer_host, err))
+		return -1;
+	if (EVP_PKEY_eq(pub, s->key) != 1)
+		return kt_fail(err, "key", "signing key does not match its certificate");
+	if ((e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE) &&
+	    is_zero(e->host_id, KT_UUID_LEN))
+		memcpy(e->host_id, signer_host, KT_UUID_LEN);
+	shape = entry_shape_error(e);
+	if (shape)
+		return kt_fail(err, "format", "%s", shape);
+	if (!vm_id_valid(e->vm_id, strlen(e->vm_id)))
+		return kt_fail(err, "format", "VM id must be 1-%d characters of [A-Za-z0-9._:@-]",
+			       KT_LEDGER_VM_MAX);
+	if (writer_may_write(e, signer_host, err))
+		return -1;
+	/*
+	 * Contention backs off a little more each time, with jitter that
+	 * differs between writers so two losers do not collide again.
+	 */
+	if (!log->jitter)
+		log->jitter = (unsigned int)getpid() ^ (unsigned int)now;
+	for (attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
+		ret = append_once(log, s, e, leaf, now, err);
+		if (ret != KT_LEDGER_CONFLICT)
+			return ret;
+		usleep((useconds_t)(1000 * (attempt < 20 ? attempt : 20) +
+				    rand_r(&log->jitter) % 2000));
+	}
+	return kt_fail(err, "conflict", "gave up after %d conflicting appends", APPEND_ATTEMPTS);
+}
+
+int kt_ledger_head(struct kt_ledger *log, struct kt_ledger_sth *sth, uint8_t **raw,
+		   struct kt_err *err)
+{
+	struct head h;
+
+	if (head_read(log, &h, err))
+		return -1;
+	if (!h.raw) {
+		memset(sth, 0, sizeof(*sth));
+		tree_root(&h.tree, sth->root);
+	} else {
+		*sth = h.sth;
+	}
+	*raw = h.raw;
+	return 0;
+}
+
+int kt_ledger_get(struct kt_ledger *log, uint64_t index, struct kt_ledger_entry *e,
+		  uint8_t **raw, size_t *raw_len, struct kt_err *err)
+{
+	if (log->backend->get(log->backend, index, raw, raw_len, err))
+		return -1;
+	if (kt_ledger_entry_decode(*raw, *raw_len, e, NULL, err)) {
+		free(*raw);
+		*raw = NULL;
+		return fail_at(err, "entry", index);
+	}
+	return 0;
+}
+
+/* State of one pass over the whole log. */
+struct walk {
+	struct kt_ledger *log;
+	struct tree tree;
+	kt_ledger_visit_fn visit;
+	void *arg;
+	struct kt_err *err;
+};
+
+void kt_ledger_pin(struct kt_ledger *log, uint64_t size, const kt_hash root)
+{
+	log->pinned = true;
+	log->pin_size = size;
+	memcpy(log->pin_root, root, KT_HASH_LEN);
+}
+
+void kt_ledger_trust_prefix(struct kt_ledger *log, uint64_t size, const kt_hash root)
+{
+	kt_ledger_pin(log, size, root);
+	log->prefix_verified = true;
+}
+
+/* At the pinned size, the entries so far must hash to the pinned root. */
+static int pin_differs(struct walk *w, uint64_t at)
+{
+	kt_hash root;
+
+	if (!w->log->pinned || at != w->log->pin_size)
+		return 0;
+	tree_root(&w->tree, root);
+	if (!CRYPTO_memcmp(root, w->log->pin_root, KT_HASH_LEN))
+		return 0;
+	return kt_fail(w->err, "fork", "the first %llu entries differ from the pinned log: "
+		       "history was rewritten", (unsigned long long)at);
+}
+
+static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
+{
+	struct walk *w = arg;
+	struct kt_ledger_entry e;
+	uint64_t at = w->tree.size;
+	uint8_t signer[KT_UUID_LEN];
+	struct kt_err *err = w->err;
+	kt_hash root, leaf;
+	size_t tbs_len;
+	EVP_PKEY *pub;
+
+	if (key != at)
+		return kt_fail(err, "missing", "entry %llu: missing (next stored entry is %llu)",
+			       (unsigned long long)at, (unsigned long long)key);
+	if (pin_differs(w, at))
+		return -1;
+	if (kt_ledger_entry_decode(data, len, &e, &tbs_len, err))
+		goto bad;
+	if (e.index != at) {
+		kt_fail(err, "order", "claims index %llu (entries reordered or dropped)",
+			(unsigned long long)e.index);
+		goto bad;
+	}
+	tree_root(&w->tree, root);
+	if (CRYPTO_memcmp(root, e.prev_root, KT_HASH_LEN)) {
+		kt_fail(err, "chain", "does not follow the entries before it (prev_root differs)");
+		goto bad;
+	}
+	/*
+	 * Below a trusted prefix the signature was checked before; the prefix
+	 * root checked at its end covers these bytes instead (pin_differs).
+	 */
+	if (kt_ledger_auth_check(w->log->auth, e.cert, e.cert_len, e.time, &pub, signer, err) ||
+	    (!(w->log->prefix_verified && at < w->log->pin_size) &&
+	     kt_es256_verify(pub, data, tbs_len, e.sig, err)) ||
+	    writer_may_write(&e, signer, err))
+		goto bad;
+	kt_merkle_leaf_hash(data, len, leaf);
+	tree_push(&w->tree, leaf);
+	memcpy(e.signer_id, signer, KT_UUID_LEN);
+	return w->visit ? w->visit(&e, w->arg) : 0;
+bad:
+	return fail_at(err, "entry", at);
+}
+
+int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint64_t *size,
+		   uint8_t *root_out, uint64_t *bad_index, struct kt_err *err)
+{
+	struct walk w = { .log = log, .visit = fn, .arg = arg, .err = err };
+	struct kt_err head_err = { 0 };
+	uint64_t ignored;
+	kt_hash root;
+	struct head h;
+	int head_ok, ret;
+
+	if (!bad_index)
+		bad_index = &ignored;
+	*bad_index = UINT64_MAX;
+	if (!log->auth)
+		return kt_fail(err, "authorization", "verifying needs the ledger CA (--ca)");
+	head_ok = head_read(log, &h, &head_err) == 0;
+	ret = log->backend->scan(log->backend, 0, UINT64_MAX, walk_entry, &w, err);
+	if (ret) {
+		*bad_index = w.tree.size;
+		if (ret < 0 && strncmp(err->msg, "entry ", 6) && strcmp(err->check, "unavailable") &&
+		    strcmp(err->check, "fork"))
+			fail_at(err, "entry", w.tree.size);
+		ret = -1;
+	} else if (log->pinned && w.tree.size < log->pin_size) {
+		ret = kt_fail(err, "rollback", "the log holds %llu entries, the pinned log %llu: "
+			      "rolled back", (unsigned long long)w.tree.size,
+			      (unsigned long long)log->pin_size);
+	} else if (pin_differs(&w, w.tree.size)) {
+		ret = -1;
+	} else if (!head_ok) {
+		ret = kt_fail(err, head_err.check, "%s", head_err.msg);
+	} else if (w.tree.size < h.tree.size) {
+		*bad_index = w.tree.size;
+		ret = kt_fail(err, "missing", "entry %llu: missing (signed head covers %llu entries)",
+			      (unsigned long long)w.tree.size, (unsigned long long)h.tree.size);
+	} else if (w.tree.size > h.tree.size) {
+		*bad_index = h.tree.size;
+		ret = kt_fail(err, "head", "entry %llu: not covered by the signed head (size %llu)",
+			      (unsigned long long)h.tree.size, (unsigned long long)h.tree.size);
+	} else if (h.raw && sth_check(log, &h, err)) {
+		ret = -1;
+	} else {
+		tree_root(&w.tree, root);
+		if (CRYPTO_memcmp(root, h.sth.root, KT_HASH_LEN) && h.raw)
+			ret = kt_fail(err, "head", "signed root does not match the entries");
+	}
+	if (size)
+		*size = w.tree.size;
+	if (root_out)
+		tree_root(&w.tree, root_out);
+	free(h.raw);
+	return ret;
+}
+
+int kt_ledger_verify(struct kt_ledger *log, uint64_t *size, uint64_t *bad_index,
+		     struct kt_err *err)
+{
+	return kt_ledger_walk(log, NULL, NULL, size, NULL, bad_index, err);
+}
+
+int kt_ledger_for_each(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg,
+		       struct kt_err *err)
+{
+	return kt_ledger_walk(log, fn, arg, NULL, NULL, NULL, err);
+}
+
+/* Leaf hashes of entries [0, n), read without verification (proofs are checked by their user). */
+struct leaves {
+	kt_hash *hash;
+	uint64_t n;
+};
+
+static int collect_leaf(uint64_t key, const uint8_t *data, size_t len, void *arg)
+{
+	struct leaves *l = arg;
+
+	if (key != l->n)
+		return -1;
+	kt_merkle_leaf_hash(data, len, l->hash[l->n++]);
+	return 0;
+}
+
+static int leaves_read(struct kt_ledger *log, uint64_t *n, struct leaves *l, struct kt_err *err)
+{
+	struct kt_ledger_sth sth;
+	uint8_t *raw;
+	int ret;
+
+	if (kt_ledger_head(log, &sth, &raw, err))
+		return -1;
+	free(raw);
+	if (!*n)
+		*n = sth.size;
+	if (*n > sth.size)
+		return kt_fail(err, "size", "tree size %llu is beyond the head (%llu)",
+			       (unsigned long long)*n, (unsigned long long)sth.size);
+	l->n = 0;
+	l->hash = malloc((*n ? *n : 1) * sizeof(kt_hash));
+	if (!l->hash)
+		return kt_fail(err, "ledger", "out of memory");
+	ret = log->backend->scan(log->backend, 0, *n, collect_leaf, l, err);
+	if (ret || l->n != *n) {
+		free(l->hash);
+		return ret < 0 ? -1 : kt_fail(err, "missing", "entry %llu: missing",
+					      (unsigned long long)l->n);
+	}
+	return 0;
+}
+
+int kt_ledger_prove_inclusion(struct kt_ledger *log, uint64_t index, uint64_t size,
+			      kt_hash leaf, kt_hash root, kt_hash *proof, size_t *proof_len,
+			      struct kt_err *err)
+{
+	struct leaves l;
+	int len;
+
+	if (leaves_read(log, &size, &l, err))
+		return -1;
+	len = kt_merkle_inclusion_proof(l.hash, size, index, proof);
+	if (len >= 0) {
+		memcpy(leaf, l.hash[index], KT_HASH_LEN);
+		kt_merkle_root(l.hash, size, root);
+		*proof_len = (size_t)len;
+	}
+	free(l.hash);
+	if (len < 0)
+		return kt_fail(err, "size", "entry %llu is not in a tree of %llu entries",
+			       (unsigned long long)index, (unsigned long long)size);
+	return 0;
+}
+
+int kt_ledger_prove_consistency(struct kt_ledger *log, uint64_t m, uint64_t n,
+				kt_hash root_m, kt_hash root_n, kt_hash *proof,
+				size_t *proof_len, struct kt_err *err)
+{
+	struct leaves l;
+	int len;
+
+	if (leaves_read(log, &n, &l, err))
+		return -1;
+	len = m <= n ? kt_merkle_consistency_proof(l.hash, m, n, proof) : -1;
+	if (len >= 0) {
+		kt_merkle_root(l.hash, m, root_m);
+		kt_merkle_root(l.hash, n, root_n);
+		*proof_len = (size_t)len;
+	}
+	free(l.hash);
+	if (len < 0)
+		return kt_fail(err, "size", "tree size %llu is beyond %llu",
+			       (unsigned long long)m, (unsigned long long)n);
+	return 0;
+}

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The trust ledger: an append-only log of signed entries (attestation
+ * results, VM host changes, host compromise flags, revocations) kept as an
+ * RFC 9162 Merkle tree with signed tree heads, inclusion and consistency
+ * proofs. Storage is a backend (ledger_backend.h): SQLite on one host, etcd
+ * shared by several.
+ *
+ * Every entry is signed ES256 by the writing host's key and carries the
+ * host's certificate; only entries whose certificate chains to the ledger's
+ * CA are accepted (ledger_auth.h). Each entry also commits to its position
+ * and to the tree root before it, so an edited, reordered, dropped or
+ * truncated log is caught by kt_ledger_verify(), which names the first bad
+ * entry. The byte layout is in Documentation/ledger.rst and above
+ * kt_ledger_entry_encode() in ledger.c.
+ */
+#ifndef KVMTRUST_LEDGER_H
+#define KVMTRUST_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "common/error.h"
+#include "common/merkle.h"
+#include "common/uuid.h"
+
+#define KT_LEDGER_VERSION 1
+#define KT_LEDGER_VM_MAX 64
+#define KT_LEDGER_CERT_MAX 8192
+
+enum kt_ledger_kind {
+	KT_LEDGER_ATTEST = 1,		/* attestation result of a VM on host_id */
+	KT_LEDGER_MOVE = 2,		/* VM now runs on host_id */
+	KT_LEDGER_COMPROMISE = 3,	/* host_id is flagged compromised */
+	KT_LEDGER_REVOKE = 4,		/* vm_id, or else host_id, is revoked */
+};
+
+enum kt_ledger_result {
+	KT_LEDGER_NONE = 0,
+	KT_LEDGER_PASS = 1,
+	KT_LEDGER_FAIL = 2,
+};
+
+struct kt_ledger_entry {
+	uint8_t kind;
+	uint8_t result;
+	uint64_t index;			/* position in the log, from 0 */
+	uint64_t time;			/* seconds since the epoch, UTC */
+	kt_hash prev_root;		/* root of the tree of the first `index` entries */
+	uint8_t host_id[KT_UUID_LEN];
+	kt_hash measurement;		/* attestation: measurement root; zero otherwise */
+	char vm_id[KT_LEDGER_VM_MAX + 1];
+	const uint8_t *cert;		/* DER of the signer's certificate */
+	size_t cert_len;
+	uint8_t sig[64];		/* ES256 r || s over the encoding up to here */
+	/* Not encoded: the host named by the signer's certificate (verified walks only). */
+	uint8_t signer_id[KT_UUID_LEN];
+};
+
+/* Signed tree head (RFC 9162 section 4.10 in spirit, own byte layout). */
+struct kt_ledger_sth {
+	uint64_t size;
+	uint64_t time;
+	kt_hash root;
+	const uint8_t *cert;
+	size_t cert_len;
+	uint8_t sig[64];
+};
+
+struct kt_ledger;
+struct kt_ledger_auth;
+
+/* A signing identity: P-256 key and its certificate (DER). */
+struct kt_ledger_signer {
+	EVP_PKEY *key;
+	uint8_t *cert;
+	size_t cert_len;
+};
+
+/*
+ * Opens "sqlite:PATH", "etcd:URL[,URL...]" or a bare path (SQLite). A NULL
+ * spec takes $KVMTRUST_LEDGER, then KT_LEDGER_DEFAULT. auth may be NULL for
+ * read-only use (get, head, prove); append, verify and scoring need it.
+ */
+#define KT_LEDGER_DEFAULT "sqlite:/var/lib/kvmtrust/ledger.db"
+int kt_ledger_open(const char *spec, struct kt_ledger_auth *auth,
+		   struct kt_ledger **out, struct kt_err *err);
+void kt_ledger_close(struct kt_ledger *log);
+
+/* Loads a PEM key and certificate for appending. */
+int kt_ledger_signer_load(const char *key_path, const char *cert_path,
+			  struct kt_ledger_signer *signer, struct kt_err *err);
+void kt_ledger_signer_free(struct kt_ledger_signer *signer);
+
+/*
+ * Appends `e` (kind, result, time, host_id, measurement, vm_id filled by the
+ * caller): sets index and prev_root from the current head, signs it and the
+ * new tree head, and stores both atomically, retrying when another writer
+ * got there first. On success *e holds the stored entry (cert points into
+ * signer) and leaf_hash its Merkle leaf hash.
+ */
+int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *signer,
+		     struct kt_ledger_entry *e, kt_hash leaf_hash, struct kt_err *err);
+
+/* Head of the log; size 0 (and no signature) for an empty log. */
+int kt_ledger_head(struct kt_ledger *log, struct kt_ledger_sth *sth, uint8_t **raw,
+		   struct kt_err *err);
+
+/* Entry at index: *raw is its malloc'd encoding, *e points into it. */
+int kt_ledger_get(struct kt_ledger *log, uint64_t index, struct kt_ledger_entry *e,
+		  uint8_t **raw, size_t *raw_len, struct kt_err *err);
+
+/*
+ * Checks the whole log: every entry parses, sits at its own index, commits
+ * to the root before it, is signed by a certificate that chains to the CA
+ * (at the entry's time) and whose host is not revoked, and the signed head
+ * matches the recomputed root. On failure err names the first bad entry
+ * ("entry 17: signature does not verify") and *bad_index holds it
+ * (UINT64_MAX when the head itself is bad).
+ */
+int kt_ledger_verify(struct kt_ledger *log, uint64_t *size, uint64_t *bad_index,
+		     struct kt_err *err);
+
+/*
+ * Visits every entry of a verified log in order, with the same checks as
+ * kt_ledger_verify. Entries are visited as they pass, so on failure (-1)
+ * the caller must discard what it gathered. *e and its cert are valid only
+ * during the call.
+ */
+typedef int (*kt_ledger_visit_fn)(const struct kt_ledger_entry *e, void *arg);
+int kt_ledger_for_each(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg,
+		       struct kt_err *err);
+/*
+ * Both at once: verify, visiting each good entry (progress, scoring); also
+ * returns the size and the root (KT_HASH_LEN bytes, if root is not NULL)
+ * of what was verified.
+ */
+int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint64_t *size,
+		   uint8_t *root, uint64_t *bad_index, struct kt_err *err);
+
+/*
+ * Pins a state seen before (tree size and root, e.g. from a saved head):
+ * later walks also fail with check "rollback" if the log is now shorter,
+ * or "fork" if its first `size` entries no longer hash to `root`.
+ */
+void kt_ledger_pin(struct kt_ledger *log, uint64_t size, const kt_hash root);
+/*
+ * As kt_ledger_pin(), for a state this host verified itself: walks skip the
+ * signature checks of the first `size` entries (everything else is still
+ * checked, and those entries must still hash to `root`, or the walk fails
+ * with "fork" before anyone uses what it visited). Cuts a re-verification
+ * to hashing; keep the state where only this host can write it.
+ */
+void kt_ledger_trust_prefix(struct kt_ledger *log, uint64_t size, const kt_hash root);
+
+/* Audit path for index in the tree of the first `size` entries (0: current). */
+int kt_ledger_prove_inclusion(struct kt_ledger *log, uint64_t index, uint64_t size,
+			      kt_hash leaf, kt_hash root, kt_hash *proof, size_t *proof_len,
+			      struct kt_err *err);
+/* Consistency proof between tree sizes m and n (0: current). */
+int kt_ledger_prove_consistency(struct kt_ledger *log, uint64_t m, uint64_t n,
+				kt_hash root_m, kt_hash root_n, kt_hash *proof,
+				size_t *proof_len, struct kt_err *err);
+
+/* Encoding and its inverse (strict, exact length). */
+int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_t *len,
+			   size_t *tbs_len);
+int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entry *e,
+			   size_t *tbs_len, struct kt_err *err);
+
+const char *kt_ledger_kind_name(uint8_t kind);
+int kt_ledger_kind_parse(const char *name);
+const char *kt_ledger_result_name(uint8_t result);
+
+#endif

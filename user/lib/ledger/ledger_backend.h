@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Storage behind the trust ledger. A backend stores opaque entry blobs by
+ * index and one head record, and offers exactly one write: "append this
+ * entry and replace the head, if the head is still the one I read". That
+ * compare-and-swap is what keeps concurrent writers (processes on one host
+ * for SQLite, hosts for etcd) from forking the log; ledger.c builds,
+ * signs and retries around it and never trusts what a backend returns
+ * without checking it.
+ */
+#ifndef KVMTRUST_LEDGER_BACKEND_H
+#define KVMTRUST_LEDGER_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+/* Results of append besides 0 and -1. */
+#define KT_LEDGER_CONFLICT 1	/* head moved on: re-read and retry */
+#define KT_LEDGER_UNKNOWN 2	/* the write may or may not have happened */
+
+/* Called for each stored entry in index order; non-zero stops the scan. */
+typedef int (*kt_ledger_scan_fn)(uint64_t index, const uint8_t *data, size_t len,
+				 void *arg);
+
+struct kt_ledger_backend {
+	const char *name;
+	/*
+	 * Head record (NULL, 0 when the log is empty) and the version token
+	 * the next append must quote.
+	 */
+	int (*head)(struct kt_ledger_backend *b, uint8_t **rec, size_t *len,
+		    uint64_t *version, struct kt_err *err);
+	/* Entry blob; -1 with check "missing" when there is none. */
+	int (*get)(struct kt_ledger_backend *b, uint64_t index, uint8_t **data,
+		   size_t *len, struct kt_err *err);
+	/* Entries with from <= index < to, in order. */
+	int (*scan)(struct kt_ledger_backend *b, uint64_t from, uint64_t to,
+		    kt_ledger_scan_fn fn, void *arg, struct kt_err *err);
+	int (*append)(struct kt_ledger_backend *b, uint64_t version, uint64_t index,
+		      const uint8_t *entry, size_t entry_len, const uint8_t *head,
+		      size_t head_len, struct kt_err *err);
+	void (*close)(struct kt_ledger_backend *b);
+};
+
+struct kt_ledger_backend *kt_ledger_sqlite_open(const char *path, struct kt_err *err);
+struct kt_ledger_backend *kt_ledger_etcd_open(const char *endpoints, struct kt_err *err);
+
+#endif

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * etcd ledger backend over the v3 JSON gateway (POST /v3/kv/range and
+ * /v3/kv/txn), for several hosts sharing one log.
+ *
+ * Keys: "kvmtrust/ledger/head" holds the head record and
+ * "kvmtrust/ledger/entry/%016x" the entry at that index, so key order is
+ * index order. An append is one txn: if the head's mod_revision is still
+ * the one the writer read and the entry key does not exist, put both. Two
+ * hosts racing therefore cannot fork the log; the loser re-reads and
+ * re-signs (ledger.c).
+ *
+ * The gateway base64-encodes keys and values, leaves out false and zero
+ * fields and writes int64 as strings; every field read here allows that.
+ * Endpoints are tried in turn: a refused connection or a member without a
+ * leader moves to the next one. A txn that may have reached the cluster
+ * without an answer returns KT_LEDGER_UNKNOWN so ledger.c can look.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "common/encoding.h"
+#include "ledger/ledger_backend.h"
+
+#define KEY_PREFIX "kvmtrust/ledger/"
+#define MAX_ENDPOINTS 16
+#define SCAN_PAGE 256
+#define RETRY_SECONDS 30
+
+struct etcd_backend {
+	struct kt_ledger_backend ops;
+	CURL *curl;
+	char *endpoints[MAX_ENDPOINTS];
+	int n, cur;
+};
+
+struct body {
+	char *data;
+	size_t len;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *arg)
+{
+	struct body *b = arg;
+	char *grown = realloc(b->data, b->len + size * n + 1);
+
+	if (!grown)
+		return 0;
+	b->data = grown;
+	memcpy(b->data + b->len, p, size * n);
+	b->len += size * n;
+	b->data[b->len] = '\0';
+	return size * n;
+}
+
+enum outcome { SENT_OK, NOT_SENT, MAYBE_SENT, REFUSED };
+
+/* etcd's answer to a request it could not serve right now (no leader, timeout). */
+static bool transient(long status, const char *body)
+{
+	return status == 503 || status == 504 ||
+	       (body && (strstr(body, "leader") || strstr(body, "timed out") ||
+			 strstr(body, "unavailable") || strstr(body, "\"code\":14")));
+}
+
+static bool not_sent(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
+}
+
+/* TLS set up wrong: trying another member or later will not help. */
+static bool misconfigured(CURLcode rc)
+{
+	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CERTPROBLEM ||
+	       rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CIPHER ||
+	       rc == CURLE_UNSUPPORTED_PROTOCOL;
+}
+
+static enum outcome post_once(struct etcd_backend *e, const char *path, const char *req,
+			      json_t **resp, struct kt_err *err)
+{
+	struct body body = { 0 };
+	char url[512];
+	json_error_t jerr;
+	long status = 0;
+	CURLcode rc;
+
+	snprintf(url, sizeof(url), "%s%s", e->endpoints[e->cur], path);
+	curl_easy_setopt(e->curl, CURLOPT_URL, url);
+	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, req);
+	curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &body);
+	rc = curl_easy_perform(e->curl);
+	if (rc != CURLE_OK) {
+		free(body.data);
+		kt_fail(err, "storage", "etcd %s: %s", e->endpoints[e->cur], curl_easy_strerror(rc));
+		return not_sent(rc) ? NOT_SENT : misconfigured(rc) ? REFUSED : MAYBE_SENT;
+	}
+	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		bool again = transient(status, body.data);
+
+		kt_fail(err, "storage", "etcd %s: HTTP %ld: %.200s", e->endpoints[e->cur], status,
+			body.data ? body.data : "");
+		free(body.data);
+		return again ? MAYBE_SENT : REFUSED;
+	}
+	*resp = json_loadb(body.data ? body.data : "", body.len, JSON_REJECT_DUPLICATES, &jerr);
+	free(body.data);
+	if (!*resp || !json_is_object(*resp)) {
+		json_decref(*resp);
+		kt_fail(err, "storage", "etcd %s: reply is not a JSON object", e->endpoints[e->cur]);
+		return REFUSED;
+	}
+	return SENT_OK;
+}
+
+/*
+ * POSTs req to the first endpoint that answers. Reads retry anything
+ * transient; a txn retries only what surely never left (refused
+ * connections) and reports the rest as KT_LEDGER_UNKNOWN.
+ */
+static int post(struct etcd_backend *e, const char *path, json_t *req, bool idempotent,
+		json_t **resp, struct kt_err *err)
+{
+	time_t deadline = time(NULL) + RETRY_SECONDS;
+	char *text = json_dumps(req, JSON_COMPACT);
+	enum outcome o = REFUSED;
+	int tries = 0;
+
+	json_decref(req);
+	if (!text)
+		return kt_fail(err, "storage", "out of memory");
+	while (time(NULL) < deadline) {
+		o = post_once(e, path, text, resp, err);
+		if (o == SENT_OK || o == REFUSED || (o == MAYBE_SENT && !idempotent))
+			break;
+		e->cur = (e->cur + 1) % e->n;
+		/* After a full round without an answer, give the cluster time to elect. */
+		if (++tries % e->n == 0)
+			usleep(200 * 1000);
+	}
+	free(text);
+	if (o == SENT_OK)
+		return 0;
+	if (o == MAYBE_SENT && !idempotent) {
+		e->cur = (e->cur + 1) % e->n;
+		return KT_LEDGER_UNKNOWN;
+	}
+	if (o != REFUSED && err)
+		err->check = "unavailable";
+	return -1;
+}
+
+static char *entry_key(uint64_t index)
+{
+	char *key;
+
+	if (asprintf(&key, KEY_PREFIX "entry/%016llx", (unsigned long long)index) < 0)
+		return NULL;
+	return key;
+}
+
+static json_t *b64_json(const void *p, size_t len)
+{
+	char *enc = kt_b64_encode(p, len);
+	json_t *s = enc ? json_string(enc) : NULL;
+
+	free(enc);
+	return s;
+}
+
+static json_t *key_json(const char *key)
+{
+	return b64_json(key, strlen(key));
+}
+
+/* int64 fields come as strings; absent means zero. */
+static uint64_t int64_field(json_t *obj, const char *name)
+{
+	json_t *v = json_object_get(obj, name);
+
+	if (json_is_string(v))
+		return strtoull(json_string_value(v), NULL, 10);
+	return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+}
+
+static int b64_field(json_t *obj, const char *name, uint8_t **out, size_t *len,
+		     struct kt_err *err)
+{
+	const char *s = json_string_value(json_object_get(obj, name));
+
+	*out = s ? kt_b64_decode(s, strlen(s), len) : NULL;
+	return *out ? 0 : kt_fail(err, "storage", "etcd reply has no valid '%s'", name);
+}
+
+/* Range over [key, end) (end NULL: the key alone); kvs array borrowed from *resp. */
+static int range(struct etcd_backend *e, const char *key, const char *end, int limit,
+		 json_t **resp, json_t **kvs, struct kt_err *err)
+{
+	json_t *req = json_pack("{s:o}", "key", key_json(key));
+
+	if (end)
+		json_object_set_new(req, "range_end", key_json(end));
+	if (limit)
+		json_object_set_new(req, "limit", json_integer(limit));
+	if (post(e, "/v3/kv/range", req, true, resp, err))
+		return -1;
+	*kvs = json_object_get(*resp, "kvs");
+	return 0;
+}
+
+static int etcd_head(struct kt_ledger_backend *b, uint8_t **rec, size_t *len, uint64_t *version,
+		     struct kt_err *err)
+{
+	struct etcd_backend *e = (struct etcd_backend *)b;
+	json_t *resp, *kvs, *kv;
+	int ret = 0;
+
+	*rec = NULL;
+	*len = 0;
+	*version = 0;
+	if (range(e, KEY_PREFIX "head", NULL, 0, &resp, &kvs, err))
+		return -1;
+	kv = json_array_get(kvs, 0);
+	if (kv) {
+		*version = int64_field(kv, "mod_revision");
+		ret = b64_field(kv, "value", rec, len, err);
+	}
+	json_decref(resp);
+	return ret;
+}
+
+static int etcd_get(struct kt_ledger_backend *b, uint64_t index, uint8_t **data, size_t *len,
+		    struct kt_err *err)
+{
+	struct etcd_backend *e = (struct etcd_backend *)b;
+	char *key = entry_key(index);
+	json_t *resp, *kvs, *kv;
+	int ret;
+
+	if (!key)
+		return kt_fail(err, "storage", "out of memory");
+	ret = range(e, key, NULL, 0, &resp, &kvs, err);
+	free(key);
+	if (ret)
+		return -1;
+	kv = json_array_get(kvs, 0);
+	ret = kv ? b64_field(kv, "value", data, len, err) :
+		   kt_fail(err, "missing", "no entry %llu", (unsigned long long)index);
+	json_decref(resp);
+	return ret;
+}
+
+static int parse_index(json_t *kv, uint64_t *index)
+{
+	const char *k = json_string_value(json_object_get(kv, "key"));
+	size_t len, plen = strlen(KEY_PREFIX "entry/");
+	uint8_t *key = k ? kt_b64_decode(k, strlen(k), &len) : NULL;
+	char *end;
+	int ret = -1;
+
+	if (key && len == plen + 16 && !memcmp(key, KEY_PREFIX "entry/", plen)) {
+		*index = strtoull((char *)key + plen, &end, 16);
+		ret = end == (char *)key + len ? 0 : -1;
+	}
+	free(key);
+	return ret;
+}
+
+static int etcd_scan(struct kt_ledger_backend *b, uint64_t from, uint64_t to,
+		     kt_ledger_scan_fn fn, void *arg, struct kt_err *err)
+{
+	struct etcd_backend *e = (struct etcd_backend *)b;
+	char *key = entry_key(from), *end = entry_key(to);
+	uint64_t index = from;
+	json_t *resp, *kvs, *kv;
+	size_t i, len;
+	uint8_t *val;
+	int ret = 0;
+
+	while (!ret && key && end && index < to) {
+		if (range(e, key, end, SCAN_PAGE, &resp, &kvs, err)) {
+			ret = -1;
+			break;
+		}
+		json_array_foreach(kvs, i, kv) {
+			if (parse_index(kv, &index) || b64_field(kv, "value", &val, &len, err)) {
+				ret = kt_fail(err, "storage", "etcd holds a malformed ledger key");
+				break;
+			}
+			ret = fn(index, val, len, arg);
+			free(val);
+			if (ret)
+				break;
+		}
+		if (!ret && !json_is_true(json_object_get(resp, "more")))
+			index = to;
+		free(key);
+		key = index < to ? entry_key(++index) : NULL;
+		json_decref(resp);
+	}
+	if (!ret && index < to && (!key || !end))
+		ret = kt_fail(err, "storage", "out of memory");
+	free(key);
+	free(end);
+	return ret;
+}
+
+static json_t *put_op(const char *key, const uint8_t *val, size_t len)
+{
+	return json_pack("{s:{s:o, s:o}}", "request_put", "key", key_json(key), "value",
+			 b64_json(val, len));
+}
+
+static int etcd_append(struct kt_ledger_backend *b, uint64_t version, uint64_t index,
+		       const uint8_t *entry, size_t entry_len, const uint8_t *head,
+		       size_t head_len, struct kt_err *err)
+{
+	struct etcd_backend *e = (struct etcd_backend *)b;
+	char *key = entry_key(index), rev[24];
+	json_t *req, *resp;
+	int ret;
+
+	if (!key)
+		return kt_fail(err, "storage", "out of memory");
+	snprintf(rev, sizeof(rev), "%llu", (unsigned long long)version);
+	req = json_pack("{s:[{s:o, s:s, s:s, s:s}, {s:o, s:s, s:s, s:s}], s:[o, o]}",
+			"compare",
+			"key", key_json(KEY_PREFIX "head"), "target", "MOD", "result", "EQUAL",
+			"mod_revision", rev,
+			"key", key_json(key), "target", "CREATE", "result", "EQUAL",
+			"create_revision", "0",
+			"success", put_op(key, entry, entry_len),
+			put_op(KEY_PREFIX "head", head, head_len));
+	free(key);
+	if (!req)
+		return kt_fail(err, "storage", "out of memory");
+	ret = post(e, "/v3/kv/txn", req, false, &resp, err);
+	if (ret)
+		return ret;
+	ret = json_is_true(json_object_get(resp, "succeeded")) ? 0 : KT_LEDGER_CONFLICT;
+	json_decref(resp);
+	return ret;
+}
+
+static void etcd_close(struct kt_ledger_backend *b)
+{
+	struct etcd_backend *e = (struct etcd_backend *)b;
+	int i;
+
+	for (i = 0; i < e->n; i++)
+		free(e->endpoints[i]);
+	if (e->curl)
+		curl_easy_cleanup(e->curl);
+	free(e);
+}
+
+struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, struct kt_err *err)
+{
+	struct etcd_backend *e = calloc(1, sizeof(*e));
+	char *list = strdup(spec), *tok, *save = NULL;
+	static struct curl_slist *headers;
+
+	if (!e || !list)
+		goto nomem;
+	e->ops = (struct kt_ledger_backend){
+		.name = "etcd", .head = etcd_head, .get = etcd_get, .scan = etcd_scan,
+		.append = etcd_append, .close = etcd_close,
+	};
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t len = strlen(tok);
+
+		if (strncmp(tok, "http://", 7) && strncmp(tok, "https://", 8)) {
+			kt_fail(err, "ledger", "etcd endpoint '%s' is not an http(s):// URL", tok);
+			goto fail;
+		}
+		if (e->n == MAX_ENDPOINTS) {
+			kt_fail(err, "ledger", "more than %d etcd endpoints", MAX_ENDPOINTS);
+			goto fail;
+		}
+		while (len && tok[len - 1] == '/')
+			tok[--len] = '\0';
+		e->endpoints[e->n++] = strdup(tok);
+	}
+	if (!e->n) {
+		kt_fail(err, "ledger", "no etcd endpoint in '%s'", spec);
+		goto fail;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) || !(e->curl = curl_easy_init()))
+		goto nomem;
+	if (!headers)
+		headers = curl_slist_append(NULL, "Content-Type: application/json");
+	curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+	curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
+	/* https:// endpoints: the cluster's CA and a client certificate, as etcdctl's. */
+	if (getenv("KVMTRUST_ETCD_CACERT"))
+		curl_easy_setopt(e->curl, CURLOPT_CAINFO, getenv("KVMTRUST_ETCD_CACERT"));
+	if (getenv("KVMTRUST_ETCD_CERT"))
+		curl_easy_setopt(e->curl, CURLOPT_SSLCERT, getenv("KVMTRUST_ETCD_CERT"));
+	if (getenv("KVMTRUST_ETCD_KEY"))
+		curl_easy_setopt(e->curl, CURLOPT_SSLKEY, getenv("KVMTRUST_ETCD_KEY"));
+	e->cur = (int)(getpid() % e->n);
+	free(list);
+	return &e->ops;
+nomem:
+	kt_fail(err, "storage", "out of memory");
+fail:
+	free(list);
+	if (e)
+		etcd_close(&e->ops);
+	return NULL;
+}

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Trust scores from the ledger: the rules are listed in score.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/score.h"
+
+#define NONE UINT64_MAX
+
+struct fail {
+	uint64_t time, index;
+};
+
+struct host {
+	uint8_t id[KT_UUID_LEN];
+	uint64_t flagged;	/* first compromise entry, or NONE */
+	uint64_t revoked;	/* first revoke entry, or NONE */
+	struct fail *fails;
+	size_t nfails;
+};
+
+struct kt_score {
+	char vm[KT_LEDGER_VM_MAX + 1];
+	uint64_t now;
+	bool seen, oom;
+	int score;
+	uint64_t last_index, revoke_index;
+	struct kt_score_result res;
+	size_t cap;
+	struct host *hosts;
+	size_t nhosts;
+};
+
+enum kt_score_decision kt_score_decide(int score)
+{
+	if (score > KT_SCORE_ALLOW_ABOVE)
+		return KT_SCORE_ALLOW;
+	if (score >= KT_SCORE_DENY_BELOW)
+		return KT_SCORE_VERIFY;
+	return KT_SCORE_DENY;
+}
+
+const char *kt_score_decision_name(enum kt_score_decision d)
+{
+	return d == KT_SCORE_ALLOW ? "allow" : d == KT_SCORE_VERIFY ? "verify" : "deny";
+}
+
+struct kt_score *kt_score_new(const char *vm_id, uint64_t now)
+{
+	struct kt_score *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	snprintf(s->vm, sizeof(s->vm), "%s", vm_id);
+	s->now = now;
+	s->score = KT_SCORE_START;
+	s->revoke_index = NONE;
+	return s;
+}
+
+void kt_score_free(struct kt_score *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->nhosts; i++)
+		free(s->hosts[i].fails);
+	free(s->hosts);
+	free(s->res.steps);
+	free(s);
+}
+
+static struct host *host_get(struct kt_score *s, const uint8_t id[KT_UUID_LEN])
+{
+	struct host *grown;
+	size_t i;
+
+	for (i = 0; i < s->nhosts; i++)
+		if (!memcmp(s->hosts[i].id, id, KT_UUID_LEN))
+			return &s->hosts[i];
+	grown = realloc(s->hosts, (s->nhosts + 1) * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	s->hosts = grown;
+	grown = &s->hosts[s->nhosts++];
+	memset(grown, 0, sizeof(*grown));
+	memcpy(grown->id, id, KT_UUID_LEN);
+	grown->flagged = grown->revoked = NONE;
+	return grown;
+}
+
+static int clamp(int v)
+{
+	return v < 0 ? 0 : v > KT_SCORE_MAX ? KT_SCORE_MAX : v;
+}
+
+static void step(struct kt_score *s, uint64_t index, const char *reason, int delta)
+{
+	struct kt_score_step *grown;
+
+	s->score = clamp(s->score + delta);
+	if (s->res.nsteps == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 16;
+		grown = realloc(s->res.steps, s->cap * sizeof(*grown));
+		if (!grown) {
+			s->oom = true;
+			return;
+		}
+		s->res.steps = grown;
+	}
+	s->res.steps[s->res.nsteps++] = (struct kt_score_step){
+		.index = index, .reason = reason, .delta = delta, .score = s->score,
+	};
+}
+
+static int add_fail(struct host *h, const struct kt_ledger_entry *e)
+{
+	struct fail *grown = realloc(h->fails, (h->nfails + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -1;
+	h->fails = grown;
+	h->fails[h->nfails++] = (struct fail){ .time = e->time, .index = e->index };
+	return 0;
+}
+
+/* Facts about hosts, gathered from every entry whoever it is about. */
+static int note_host(struct kt_score *s, const struct kt_ledger_entry *e)
+{
+	struct host *h = host_get(s, e->host_id);
+
+	if (!h)
+		return -1;
+	if (e->kind == KT_LEDGER_ATTEST && e->result == KT_LEDGER_FAIL)
+		return add_fail(h, e);
+	if (e->kind == KT_LEDGER_COMPROMISE && h->flagged == NONE)
+		h->flagged = e->index;
+	if (e->kind == KT_LEDGER_REVOKE && !e->vm_id[0] && h->revoked == NONE)
+		h->revoked = e->index;
+	return 0;
+}
+
+int kt_score_feed(struct kt_score *s, const struct kt_ledger_entry *e)
+{
+	struct host *signer;
+	bool mine = !strcmp(e->vm_id, s->vm);
+
+	if (e->time > s->now)
+		return 0;
+	signer = host_get(s, e->signer_id);
+	if (!signer)
+		return -1;
+	if (signer->revoked != NONE && signer->revoked < e->index) {
+		if (mine)
+			step(s, e->index, "ignored", 0);
+		return 0;
+	}
+	if (note_host(s, e))
+		return -1;
+	if (!mine)
+		return 0;
+	s->seen = true;
+	s->res.last_time = e->time;
+	s->last_index = e->index;
+	if (e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE)
+		memcpy(s->res.host_id, e->host_id, KT_UUID_LEN);
+	if (e->kind == KT_LEDGER_ATTEST)
+		step(s, e->index, e->result == KT_LEDGER_PASS ? "pass" : "fail",
+		     e->result == KT_LEDGER_PASS ? KT_SCORE_PASS : KT_SCORE_FAIL);
+	else if (e->kind == KT_LEDGER_MOVE)
+		step(s, e->index, "move", 0);
+	else if (e->kind == KT_LEDGER_REVOKE && s->revoke_index == NONE)
+		s->revoke_index = e->index;
+	return s->oom ? -1 : 0;
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const struct fail *x = a, *y = b;
+
+	return x->time < y->time ? -1 : x->time > y->time;
+}
+
+/* The entry that made the host compromised, or NONE. */
+static uint64_t compromised_by(struct host *h)
+{
+	uint64_t first = h->flagged < h->revoked ? h->flagged : h->revoked;
+	size_t i, n = KT_SCORE_COMPROMISE_FAILS;
+
+	qsort(h->fails, h->nfails, sizeof(*h->fails), by_time);
+	for (i = 0; i + n <= h->nfails; i++) {
+		if (h->fails[i + n - 1].time - h->fails[i].time <= KT_SCORE_COMPROMISE_WINDOW) {
+			if (h->fails[i + n - 1].index < first)
+				first = h->fails[i + n - 1].index;
+			break;
+		}
+	}
+	return first;
+}
+
+int kt_score_finish(struct kt_score *s, struct kt_score_result *res, struct kt_err *err)
+{
+	uint64_t hours, cause;
+	struct host *h;
+
+	if (s->oom)
+		return kt_fail(err, "score", "out of memory");
+	if (!s->seen)
+		return kt_fail(err, "vm", "the ledger has no entry for VM '%s'", s->vm);
+	h = host_get(s, s->res.host_id);
+	if (!h)
+		return kt_fail(err, "score", "out of memory");
+	cause = compromised_by(h);
+	if (cause != NONE) {
+		s->res.host_compromised = true;
+		step(s, cause, "host-compromised", -KT_SCORE_COMPROMISE_PENALTY);
+	}
+	hours = s->now > s->res.last_time ? (s->now - s->res.last_time) / KT_SCORE_DECAY_SECONDS : 0;
+	if (hours)
+		step(s, s->last_index, "decay", hours > KT_SCORE_MAX ? -KT_SCORE_MAX : -(int)hours);
+	if (s->revoke_index != NONE) {
+		s->res.revoked = true;
+		step(s, s->revoke_index, "revoked", -s->score);
+	}
+	if (s->oom)
+		return kt_fail(err, "score", "out of memory");
+	s->res.score = s->score;
+	s->res.decision = kt_score_decide(s->score);
+	*res = s->res;
+	/* The steps now belong to the caller. */
+	s->res.steps = NULL;
+	s->res.nsteps = 0;
+	s->cap = 0;
+	return 0;
+}
+
+void kt_score_result_free(struct kt_score_result *res)
+{
+	free(res->steps);
+	memset(res, 0, sizeof(*res));
+}
+
+static int visit(const struct kt_ledger_entry *e, void *arg)
+{
+	return kt_score_feed(arg, e);
+}
+
+int kt_score_compute(struct kt_ledger *log, const char *vm_id, uint64_t now,
+		     struct kt_score_result *res, struct kt_err *err)
+{
+	struct kt_score *s = kt_score_new(vm_id, now);
+	int ret;
+
+	if (!s)
+		return kt_fail(err, "score", "out of memory");
+	ret = kt_ledger_for_each(log, visit, s, err);
+	if (!ret)
+		ret = kt_score_finish(s, res, err);
+	kt_score_free(s);
+	return ret;
+}
+
+bool kt_score_host_compromised(struct kt_score *s, const uint8_t host_id[KT_UUID_LEN],
+			       uint64_t *cause)
+{
+	size_t i;
+
+	for (i = 0; i < s->nhosts; i++) {
+		if (!memcmp(s->hosts[i].id, host_id, KT_UUID_LEN)) {
+			*cause = compromised_by(&s->hosts[i]);
+			return *cause != NONE;
+		}
+	}
+	return false;
+}

@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libnl-genl-3 client of the kvmtrust family. Requests go out with
+ * NLM_F_ACK; the error callback turns the kernel's extended ack (enabled
+ * on the socket with NETLINK_EXT_ACK) into "Error: <message>".
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/netlink.h>
+
+#include "measure/kt_nl.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+struct kt_nl {
+	struct nl_sock *sock;
+	int family;
+};
+
+/* One request: what to do with each reply and how it ended. */
+struct request {
+	int (*parse)(struct nlattr **tb, void *arg);
+	void *arg;
+	bool done;
+	int error;		/* negative errno from the kernel, or 0 */
+	char extack[256];
+};
+
+struct kt_nl *kt_nl_open(struct kt_err *err)
+{
+	struct kt_nl *nl = calloc(1, sizeof(*nl));
+	int one = 1;
+
+	if (!nl) {
+		kt_fail(err, "netlink", "Unable to open netlink: %s", strerror(ENOMEM));
+		return NULL;
+	}
+	nl->sock = nl_socket_alloc();
+	if (!nl->sock || genl_connect(nl->sock)) {
+		kt_fail(err, "netlink", "Unable to open a generic netlink socket");
+		goto err_free;
+	}
+	setsockopt(nl_socket_get_fd(nl->sock), SOL_NETLINK, NETLINK_EXT_ACK,
+		   &one, sizeof(one));
+	setsockopt(nl_socket_get_fd(nl->sock), SOL_NETLINK, NETLINK_CAP_ACK,
+		   &one, sizeof(one));
+	nl->family = genl_ctrl_resolve(nl->sock, KVMTRUST_GENL_NAME);
+	if (nl->family < 0) {
+		kt_fail(err, "netlink",
+			"kvmtrust module is not loaded: run 'modprobe kvmtrust'");
+		goto err_free;
+	}
+	return nl;
+
+err_free:
+	if (nl->sock)
+		nl_socket_free(nl->sock);
+	free(nl);
+	return NULL;
+}
+
+void kt_nl_close(struct kt_nl *nl)
+{
+	if (!nl)
+		return;
+	nl_socket_free(nl->sock);
+	free(nl);
+}
+
+static int on_valid(struct nl_msg *msg, void *arg)
+{
+	struct request *req = arg;
+	struct nlattr *tb[KVMTRUST_A_MAX + 1];
+
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, KVMTRUST_A_MAX, NULL))
+		return NL_SKIP;
+	if (req->parse && req->parse(tb, req->arg))
+		req->error = -EPROTO;
+	return NL_OK;
+}
+
+static int on_finish(struct nl_msg *msg, void *arg)
+{
+	struct request *req = arg;
+
+	(void)msg;
+	req->done = true;
+	return NL_STOP;
+}
+
+/* The extended ack TLVs follow the (capped) original header. */
+static void read_extack(const struct nlmsgerr *e, char *out, size_t len)
+{
+	const struct nlmsghdr *nlh = (const void *)((const char *)e - NLMSG_HDRLEN);
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+	size_t off = sizeof(*e);
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+	if (NLMSG_HDRLEN + off >= nlh->nlmsg_len)
+		return;
+	if (nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)((char *)e + off),
+		      nlh->nlmsg_len - NLMSG_HDRLEN - off, NULL))
+		return;
+	if (tb[NLMSGERR_ATTR_MSG])
+		snprintf(out, len, "%s", nla_get_string(tb[NLMSGERR_ATTR_MSG]));
+}
+
+static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+	struct request *req = arg;
+
+	(void)nla;
+	req->error = e->error;
+	req->done = true;
+	if (e->error)
+		read_extack(e, req->extack, sizeof(req->extack));
+	return NL_STOP;
+}
+
+/*
+ * Sends msg (consumed) and reads replies until the ack, the end of the
+ * dump or an error. what: "<verb> <object>" for messages without extack.
+ */
+static int transact(struct kt_nl *nl, struct nl_msg *msg, struct request *req,
+		    const char *what, struct kt_err *err)
+{
+	struct nl_cb *cb = nl_cb_alloc(NL_CB_CUSTOM);
+	int ret;
+
+	if (!cb) {
+		nlmsg_free(msg);
+		kt_fail(err, "netlink", "Unable to %s: %s", what, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_valid, req);
+	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, on_finish, req);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, on_finish, req);
+	nl_cb_err(cb, NL_CB_CUSTOM, on_error, req);
+
+	ret = nl_send_auto(nl->sock, msg);
+	nlmsg_free(msg);
+	while (ret >= 0 && !req->done)
+		ret = nl_recvmsgs(nl->sock, cb);
+	nl_cb_put(cb);
+	/* An error ack also makes nl_recvmsgs fail: the ack is the answer. */
+	if (ret < 0 && !req->done) {
+		kt_fail(err, "netlink", "Unable to %s: %s", what, nl_geterror(ret));
+		return -EIO;
+	}
+	if (req->error && req->extack[0]) {
+		kt_fail(err, "netlink", "Error: %s", req->extack);
+	} else if (req->error) {
+		kt_fail(err, "netlink", "Unable to %s: %s", what,
+			strerror(-req->error));
+	}
+	return req->error;
+}
+
+static struct nl_msg *new_request(struct kt_nl *nl, uint8_t cmd, int flags)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+
+	if (msg && !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0,
+				flags, cmd, KVMTRUST_GENL_VERSION)) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	return msg;
+}
+
+static int no_memory(struct kt_err *err, const char *what)
+{
+	kt_fail(err, "netlink", "Unable to %s: %s", what, strerror(ENOMEM));
+	return -ENOMEM;
+}
+
+static void copy_string(char *dst, size_t len, const struct nlattr *attr)
+{
+	if (attr)
+		snprintf(dst, len, "%s", nla_get_string(attr));
+}
+
+static uint32_t get_u32(struct nlattr **tb, int type)
+{
+	return tb[type] ? nla_get_u32(tb[type]) : 0;
+}
+
+static uint64_t get_u64(struct nlattr **tb, int type)
+{
+	return tb[type] ? nla_get_u64(tb[type]) : 0;
+}
+
+static int parse_info(struct nlattr **tb, void *arg)
+{
+	struct kt_info *info = arg;
+
+	copy_string(info->version, sizeof(info->version), tb[KVMTRUST_A_VERSION]);
+	copy_string(info->hash_alg, sizeof(info->hash_alg), tb[KVMTRUST_A_HASH_ALG]);
+	copy_string(info->hash_driver, sizeof(info->hash_driver),
+		    tb[KVMTRUST_A_HASH_DRIVER]);
+	info->features = get_u32(tb, KVMTRUST_A_FEATURES);
+	return 0;
+}
+
+int kt_nl_get_info(struct kt_nl *nl, struct kt_info *out, struct kt_err *err)
+{
+	struct request req = { .parse = parse_info, .arg = out };
+	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_GET_INFO, 0);
+
+	memset(out, 0, sizeof(*out));
+	if (!msg)
+		return no_memory(err, "query the module");
+	return transact(nl, msg, &req, "query the module", err);
+}
+
+static void read_vm(struct nlattr **tb, struct kt_vm *vm)
+{
+	vm->vm_id = get_u32(tb, KVMTRUST_A_VM_ID);
+	vm->vmm_pid = get_u32(tb, KVMTRUST_A_VMM_PID);
+	vm->vcpu_count = get_u32(tb, KVMTRUST_A_VCPU_COUNT);
+	vm->vcpu_fds_held = get_u32(tb, KVMTRUST_A_VCPU_FDS_HELD);
+	vm->mem_bytes = get_u64(tb, KVMTRUST_A_MEM_BYTES);
+	vm->seq = get_u64(tb, KVMTRUST_A_SEQ);
+}
+
+static int parse_vm(struct nlattr **tb, void *arg)
+{
+	if (!tb[KVMTRUST_A_VM_ID])
+		return -1;
+	read_vm(tb, arg);
+	return 0;
+}
+
+int kt_nl_vm_attach(struct kt_nl *nl, int vm_fd, const int *vcpu_fds,
+		    size_t nr_vcpu_fds, struct kt_vm *out, struct kt_err *err)
+{
+	struct request req = { .parse = parse_vm, .arg = out };
+	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_VM_ATTACH, 0);
+	struct nlattr *nest;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_FD, vm_fd))
+		goto err_nomem;
+	if (nr_vcpu_fds) {
+		nest = nla_nest_start(msg, KVMTRUST_A_VCPU_FDS | NLA_F_NESTED);
+		if (!nest)
+			goto err_nomem;
+		for (i = 0; i < nr_vcpu_fds; i++) {
+			if (nla_put_u32(msg, KVMTRUST_VCPU_A_FD, vcpu_fds[i]))
+				goto err_nomem;
+		}
+		nla_nest_end(msg, nest);
+	}
+	return transact(nl, msg, &req, "attach the vm", err);
+
+err_nomem:
+	nlmsg_free(msg);
+	return no_memory(err, "attach the vm");
+}
+
+int kt_nl_vm_get(struct kt_nl *nl, uint32_t vm_id, struct kt_vm *out,
+		 struct kt_err *err)
+{
+	struct request req = { .parse = parse_vm, .arg = out };
+	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_VM_GET, 0);
+
+	memset(out, 0, sizeof(*out));
+	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id)) {
+		nlmsg_free(msg);
+		return no_memory(err, "query the vm");
+	}
+	return transact(nl, msg, &req, "query the vm", err);
+}
+
+struct vm_list {
+	struct kt_vm *vms;
+	size_t nr, cap;
+};
+
+static int parse_vm_list(struct nlattr **tb, void *arg)
+{
+	struct vm_list *list = arg;
+	struct kt_vm *grown;
+
+	if (!tb[KVMTRUST_A_VM_ID])
+		return -1;
+	if (list->nr == list->cap) {
+		list->cap = list->cap ? 2 * list->cap : 16;
+		grown = realloc(list->vms, list->cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		list->vms = grown;
+	}
+	read_vm(tb, &list->vms[list->nr++]);
+	return 0;
+}
+
+int kt_nl_vm_list(struct kt_nl *nl, struct kt_vm **vms, size_t *nr,
+		  struct kt_err *err)
+{
+	struct vm_list list = { 0 };
+	struct request req = { .parse = parse_vm_list, .arg = &list };
+	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_VM_GET, NLM_F_DUMP);
+	int ret;
+
+	if (!msg)
+		return no_memory(err, "list vms");
+	ret = transact(nl, msg, &req, "list vms", err);
+	if (ret) {
+		free(list.vms);
+		return ret;
+	}
+	*vms = list.vms;
+	*nr = list.nr;
+	return 0;
+}
+
+int kt_nl_vm_detach(struct kt_nl *nl, uint32_t vm_id, struct kt_err *err)
+{
+	struct request req = { 0 };
+	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_VM_DETACH, 0);
+
+	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id)) {
+		nlmsg_free(msg);
+		return no_memory(err, "detach the vm");
+	}
+	return transact(nl, msg, &req, "detach the vm", err);
+}
+
+static int parse_measurement(struct nlattr **tb, void *arg)
+{
+	struct kt_measurement *m = arg;
+
+	if (!tb[KVMTRUST_A_MEMORY_ROOT] ||
+	    nla_len(tb[KVMTRUST_A_MEMORY_ROOT]) != KVMTRUST_HASH_LEN)
+		return -1;
+	memcpy(m->memory_root, nla_data(tb[KVMTRUST_A_MEMORY_ROOT]),
+	       KVMTRUST_HASH_LEN);
+	if (tb[KVMTRUST_A_VCPU_ROOT]) {
+		if (nla_len(tb[KVMTRUST_A_VCPU_ROOT]) != KVMTRUST_HASH_LEN)
+			return -1;
+		memcpy(m->vcpu_root, nla_data(tb[KVMTRUST_A_VCPU_ROOT]),
+		       KVMTRUST_HASH_LEN);
+		m->has_vcpu_root = true;
+	}
+	m->vm_id = get_u32(tb, KVMTRUST_A_VM_ID);
+	m->seq = get_u64(tb, KVMTRUST_A_SEQ);
+	m->pages = get_u64(tb, KVMTRUST_A_PAGES);
+	m->ns = get_u64(tb, KVMTRUST_A_NS);
+	m->vcpus = get_u32(tb, KVMTRUST_A_VCPU_COUNT);
+	copy_string(m->hash_driver, sizeof(m->hash_driver),
+		    tb[KVMTRUST_A_HASH_DRIVER]);
+	return 0;
+}
+
+int kt_nl_measure(struct kt_nl *nl, uint32_t vm_id, uint32_t flags,
+		  struct kt_measurement *out, struct kt_err *err)
+{
+	struct request req = { .parse = parse_measurement, .arg = out };
+	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_MEASURE, 0);
+
+	memset(out, 0, sizeof(*out));
+	/* Older strict modules refuse attributes they do not know. */
+	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id) ||
+	    (flags && nla_put_u32(msg, KVMTRUST_A_MEASURE_FLAGS, flags))) {
+		nlmsg_free(msg);
+		return no_memory(err, "measure the vm");
+	}
+	return transact(nl, msg, &req, "measure the vm", err);
+}

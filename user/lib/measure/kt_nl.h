@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Client of the kvmtrust generic netlink family (include/uapi/linux/
+ * kvmtrust.h): one request helper per command, for the CLI and for any
+ * other code that measures (attestation, the daemon).
+ *
+ * Every function returns 0 or a negative errno and, on failure, fills err:
+ * err->check is "netlink" and err->msg either the kernel's extended ack as
+ * "Error: <message>" or "Unable to <verb> <object>: <strerror>". Callers map
+ * the errno to an exit status (ENOENT: no such VM, EPERM: needs
+ * CAP_NET_ADMIN, EBUSY: a vCPU is running, ...).
+ *
+ *	struct kt_nl *nl = kt_nl_open(&err);
+ *	struct kt_measurement m;
+ *
+ *	if (nl && !kt_nl_measure(nl, vm_id, 0, &m, &err))
+ *		use(m.memory_root, m.vcpu_root, m.seq);
+ *	kt_nl_close(nl);
+ */
+#ifndef KVMTRUST_KT_NL_H
+#define KVMTRUST_KT_NL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/kvmtrust.h>
+
+#include "common/error.h"
+
+struct kt_nl;
+
+/* Resolves the family (the kernel autoloads kvmtrust.ko); NULL on failure. */
+struct kt_nl *kt_nl_open(struct kt_err *err);
+void kt_nl_close(struct kt_nl *nl);
+
+struct kt_info {
+	char version[64];
+	char hash_alg[16];
+	char hash_driver[64];
+	uint32_t features;		/* KVMTRUST_F_* */
+};
+
+struct kt_vm {
+	uint32_t vm_id;
+	uint32_t vmm_pid;
+	uint32_t vcpu_count;
+	uint32_t vcpu_fds_held;
+	uint64_t mem_bytes;
+	uint64_t seq;			/* last measurement, 0 if none */
+};
+
+struct kt_measurement {
+	uint32_t vm_id;
+	uint64_t seq;			/* 1, 2, ... per VM */
+	uint64_t pages;
+	uint64_t ns;
+	uint32_t vcpus;
+	bool has_vcpu_root;		/* false with KVMTRUST_MEASURE_F_NO_VCPUS */
+	uint8_t memory_root[KVMTRUST_HASH_LEN];
+	uint8_t vcpu_root[KVMTRUST_HASH_LEN];
+	char hash_driver[64];
+};
+
+int kt_nl_get_info(struct kt_nl *nl, struct kt_info *out, struct kt_err *err);
+
+/* vm_fd and vcpu_fds are this process's descriptors; -EEXIST if attached. */
+int kt_nl_vm_attach(struct kt_nl *nl, int vm_fd, const int *vcpu_fds,
+		    size_t nr_vcpu_fds, struct kt_vm *out, struct kt_err *err);
+int kt_nl_vm_get(struct kt_nl *nl, uint32_t vm_id, struct kt_vm *out,
+		 struct kt_err *err);
+/* *vms is malloc'd (free it), sorted by vm_id. */
+int kt_nl_vm_list(struct kt_nl *nl, struct kt_vm **vms, size_t *nr,
+		  struct kt_err *err);
+int kt_nl_vm_detach(struct kt_nl *nl, uint32_t vm_id, struct kt_err *err);
+
+/* flags: KVMTRUST_MEASURE_F_*; sent only when non-zero. */
+int kt_nl_measure(struct kt_nl *nl, uint32_t vm_id, uint32_t flags,
+		  struct kt_measurement *out, struct kt_err *err);
+
+#endif

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stdio.h>
+#include <string.h>
+
+#include "ledger/ledger.h"
+#include "ledger/score.h"
+#include "policy/grant_ledger.h"
+
+struct scan {
+	struct kt_migrate_facts *facts;
+	struct kt_score *score;
+	uint64_t now;
+	char grant_subject[sizeof(KT_GRANT_REVOKE_PREFIX) + KT_LEDGER_VM_MAX];
+	bool have_grant, have_host;
+	uint8_t host[KT_UUID_LEN];
+};
+
+static int visit(const struct kt_ledger_entry *e, void *arg)
+{
+	struct scan *s = arg;
+	struct kt_migrate_facts *f = s->facts;
+
+	f->entries++;
+	/* As for scores: what the log says at `now`, nothing dated later. */
+	if (e->time <= s->now && e->kind == KT_LEDGER_REVOKE) {
+		if (s->have_grant && !f->grant_revoked && !strcmp(e->vm_id, s->grant_subject)) {
+			f->grant_revoked = true;
+			f->grant_revoked_at = e->index;
+		}
+		if (s->have_host && !f->host_revoked && !e->vm_id[0] &&
+		    !memcmp(e->host_id, s->host, KT_UUID_LEN)) {
+			f->host_revoked = true;
+			f->host_revoked_at = e->index;
+		}
+	}
+	return kt_score_feed(s->score, e);
+}
+
+static void finish_score(struct scan *s)
+{
+	struct kt_migrate_facts *f = s->facts;
+	struct kt_score_result res;
+	struct kt_err err = { 0 };
+
+	if (s->have_host)
+		f->host_compromised = kt_score_host_compromised(s->score, s->host,
+								&f->host_compromised_at);
+	if (kt_score_finish(s->score, &res, &err)) {
+		snprintf(f->score_error, sizeof(f->score_error), "%s", err.msg);
+		return;
+	}
+	f->have_score = true;
+	f->score = res.score;
+	f->score_steps = res.nsteps;
+	kt_score_result_free(&res);
+}
+
+int kt_migrate_facts_read(struct kt_ledger *log, const char *vm, const char *grant_id,
+			  const char *host_uuid, time_t now, struct kt_migrate_facts *facts,
+			  struct kt_err *err)
+{
+	struct scan s = { .facts = facts, .now = (uint64_t)now };
+	int ret;
+
+	memset(facts, 0, sizeof(*facts));
+	if (!log)
+		return kt_fail(err, "ledger", "no ledger to read revocations, flags and scores from");
+	if (grant_id) {
+		snprintf(s.grant_subject, sizeof(s.grant_subject), "%s%s", KT_GRANT_REVOKE_PREFIX,
+			 grant_id);
+		s.have_grant = true;
+	}
+	s.have_host = host_uuid && !kt_uuid_parse(host_uuid, s.host);
+	s.score = kt_score_new(vm, (uint64_t)now);
+	if (!s.score)
+		return kt_fail(err, "ledger", "out of memory");
+	ret = kt_ledger_for_each(log, visit, &s, err);
+	if (!ret)
+		finish_score(&s);
+	kt_score_free(s.score);
+	return ret;
+}
+
+int kt_grant_ledger_revoke(struct kt_ledger *log, const struct kt_ledger_signer *signer,
+			   const char *grant_id, time_t now, uint64_t *index,
+			   struct kt_err *err)
+{
+	struct kt_ledger_entry e = { .kind = KT_LEDGER_REVOKE, .time = (uint64_t)now };
+	kt_hash leaf;
+
+	snprintf(e.vm_id, sizeof(e.vm_id), "%s%s", KT_GRANT_REVOKE_PREFIX, grant_id);
+	if (kt_ledger_append(log, signer, &e, leaf, err))
+		return -1;
+	*index = e.index;
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What grants and the migration decision keep in and read from the trust
+ * ledger (ledger.h), so every host sees the same revocations, flags and
+ * scores:
+ *
+ *   grant revocation   a revoke entry whose vm_id is "grant:<grant id>"
+ *                      (vm_id admits ':'; VM ids are bare UUIDs, so the
+ *                      prefix keeps the two name spaces apart)
+ *   host revocation    a revoke entry naming the host UUID
+ *   host compromise    score.h's rule for the host (compromise entry,
+ *                      revocation, or a burst of failed attestations)
+ *   trust score        the VM's score from score.h, at the decision time
+ *
+ * Only a verified log is read (kt_ledger_for_each refuses a tampered one):
+ * a decision never rests on entries that fail verification.
+ */
+#ifndef KVMTRUST_GRANT_LEDGER_H
+#define KVMTRUST_GRANT_LEDGER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/error.h"
+
+struct kt_ledger;
+struct kt_ledger_signer;
+
+#define KT_GRANT_REVOKE_PREFIX "grant:"
+
+struct kt_migrate_facts {
+	uint64_t entries;		/* size of the verified log read */
+	bool grant_revoked, host_revoked, host_compromised;
+	uint64_t grant_revoked_at, host_revoked_at, host_compromised_at;	/* entry index */
+	bool have_score;		/* false: score_error says why (no entry, ...) */
+	int score;			/* the VM's trust score at `now` */
+	size_t score_steps;		/* entries that moved it */
+	char score_error[512];
+};
+
+/*
+ * Scans the verified ledger once. grant_id and host_uuid may be NULL (not
+ * known): the matching facts are then left false. Fails only when the log
+ * cannot be read or does not verify; a VM without entries has no score.
+ */
+int kt_migrate_facts_read(struct kt_ledger *log, const char *vm, const char *grant_id,
+			  const char *host_uuid, time_t now, struct kt_migrate_facts *facts,
+			  struct kt_err *err);
+
+/* Appends the revocation of grant_id, signed by a ledger writer. */
+int kt_grant_ledger_revoke(struct kt_ledger *log, const struct kt_ledger_signer *signer,
+			   const char *grant_id, time_t now, uint64_t *index,
+			   struct kt_err *err);
+
+#endif
