@@ -17,7 +17,6 @@
 #include "print.h"
 
 /* A decision command (verify, launch, token verify, handshake) refused. */
-#define KT_EXIT_REFUSED KT_EXIT_DECISION_BASE
 
 /*
  * Prints "Error: [<what>: ]<check>: <message>" ("Error: [<what>: ]<message>"

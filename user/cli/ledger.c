@@ -341,7 +341,7 @@ static int cmd_verify(struct ledger_opts *o, int argc, char *argv[])
 		return 0;
 	fprintf(stderr, "Error: %s\n", err.msg);
 	return err.check && !strcmp(err.check, "unavailable") ? KT_EXIT_UNAVAILABLE :
-	       KT_EXIT_LEDGER_BAD;
+	       KT_EXIT_REFUSED;
 }
 
 int ledger_main(int argc, char *argv[])

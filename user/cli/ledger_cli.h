@@ -18,12 +18,6 @@
 #include "ledger/ledger_auth.h"
 #include "print.h"
 
-enum {
-	KT_EXIT_SCORE_VERIFY = KT_EXIT_DECISION_BASE,	/* 50..75: extra verification */
-	KT_EXIT_SCORE_DENY,				/* < 50: blocked */
-	KT_EXIT_LEDGER_BAD,				/* verify found a bad entry */
-};
-
 struct ledger_opts {
 	const char *spec, *ca, *key, *cert;
 	enum kt_print_mode mode;

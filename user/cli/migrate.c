@@ -12,7 +12,6 @@
 #include "grant_common.h"
 #include "identity/pki.h"
 #include "ledger/ledger.h"
-#include "migrate_exit.h"
 #include "policy/grant.h"
 #include "policy/migrate_order.h"
 #include "policy/migrate_policy.h"
@@ -31,21 +30,21 @@ static void usage(FILE *file)
 		"       %s migrate order --vm UUID --to HOST-CERT --grant GRANT --key KEY --cert CERT\n"
 		"                        [--lifetime SECONDS] [-o FILE]\n"
 		"\nExit status of check: 0 allow, %d allow after full verification, %d deny, %d error,\n"
-		"%d usage. See kvmtrust-migrate(8).\n", prog, prog, KT_EXIT_MIGRATE_VERIFY,
-		KT_EXIT_MIGRATE_DENY, KT_EXIT_MIGRATE_ERROR, KT_EXIT_USAGE);
+		"%d usage. See kvmtrust-migrate(8).\n", prog, prog, KT_EXIT_VERIFY_FIRST,
+		KT_EXIT_REFUSED, KT_EXIT_FAILURE, KT_EXIT_USAGE);
 }
 
 static int decision_status(enum kt_migrate_decision d)
 {
 	switch (d) {
 	case KT_MIGRATE_ALLOW:
-		return KT_EXIT_MIGRATE_ALLOW;
+		return KT_EXIT_OK;
 	case KT_MIGRATE_ALLOW_VERIFY:
-		return KT_EXIT_MIGRATE_VERIFY;
+		return KT_EXIT_VERIFY_FIRST;
 	case KT_MIGRATE_DENY:
-		return KT_EXIT_MIGRATE_DENY;
+		return KT_EXIT_REFUSED;
 	default:
-		return KT_EXIT_MIGRATE_ERROR;
+		return KT_EXIT_FAILURE;
 	}
 }
 
@@ -111,7 +110,7 @@ static int do_check(int argc, char *argv[])
 	struct kt_err err = { 0 }, ledger_err = { 0 };
 	struct grant_cli_ledger ledger = { 0 };
 	STACK_OF(X509) *host_chain = NULL;
-	int opt, ret = KT_EXIT_MIGRATE_ERROR;
+	int opt, ret = KT_EXIT_FAILURE;
 	char *text = NULL, *order_text = NULL;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -151,7 +150,7 @@ static int do_check(int argc, char *argv[])
 	    kt_pki_dir_open(t.host_anchors, &req.host_anchors, &err) ||
 	    (t.owner_crls && kt_pki_dir_open(t.owner_crls, &req.owner_crls, &err)) ||
 	    (host_crls && kt_pki_dir_open(host_crls, &req.host_crls, &err))) {
-		ret = cli_error(NULL, &err, KT_EXIT_MIGRATE_ERROR);
+		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
 	req.grant = text;
@@ -162,7 +161,7 @@ static int do_check(int argc, char *argv[])
 		cli_error(NULL, &ledger_err, 0);
 	req.ledger = ledger.log;
 	if (kt_migrate_check(&req, &res, &err)) {
-		ret = cli_error(NULL, &err, KT_EXIT_MIGRATE_ERROR);
+		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
 	kt_print_start(mode);

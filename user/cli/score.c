@@ -19,8 +19,8 @@ static void usage(FILE *f)
 		"cache FILE: size and root of the log verified last time; only newer\n"
 		"entries have their signatures checked (keep FILE where only root writes).\n"
 		"Exit status: 0 allow (score > %d), %d verify first (%d..%d), %d deny (< %d).\n",
-		prog, KT_SCORE_ALLOW_ABOVE, KT_EXIT_SCORE_VERIFY, KT_SCORE_DENY_BELOW,
-		KT_SCORE_ALLOW_ABOVE, KT_EXIT_SCORE_DENY, KT_SCORE_DENY_BELOW);
+		prog, KT_SCORE_ALLOW_ABOVE, KT_EXIT_VERIFY_FIRST, KT_SCORE_DENY_BELOW,
+		KT_SCORE_ALLOW_ABOVE, KT_EXIT_REFUSED, KT_SCORE_DENY_BELOW);
 }
 
 static void print_result(const char *vm, uint64_t now, const struct kt_score_result *r)
@@ -105,7 +105,7 @@ static int show(struct ledger_opts *o, int argc, char *argv[])
 	decision = r.decision;
 	kt_score_result_free(&r);
 	return decision == KT_SCORE_ALLOW ? KT_EXIT_OK :
-	       decision == KT_SCORE_VERIFY ? KT_EXIT_SCORE_VERIFY : KT_EXIT_SCORE_DENY;
+	       decision == KT_SCORE_VERIFY ? KT_EXIT_VERIFY_FIRST : KT_EXIT_REFUSED;
 }
 
 int score_main(int argc, char *argv[])
