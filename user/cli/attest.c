@@ -25,6 +25,8 @@ static void usage(FILE *f)
 		"                [--config-root HEX] [-o FILE] [--key-dir DIR] [--tcti TCTI]\n"
 		"Writes a signed report (compact JWS) to stdout or FILE.\n",
 		prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }
 
 enum { OPT_PID = 256, OPT_MEASUREMENT, OPT_VM_ID, OPT_NONCE, OPT_CONFIG_ROOT, OPT_KEY_DIR,
@@ -91,6 +93,9 @@ static int do_attest(const struct attest_args *a)
 	if (a->config_root && (strlen(a->config_root) != 64 ||
 			       kt_hex_decode(a->config_root, config_root, sizeof(config_root))))
 		return cli_bad_usage(NULL, NULL, "--config-root takes 64 hex digits");
+	ret = cli_need_files(a->measurement);
+	if (ret)
+		return ret;
 	if (a->measurement && kt_vm_state_load(a->measurement, &m, &err)) {
 		fprintf(stderr, "%s: unable to read the measurement: %s\n", prog, err.msg);
 		return KT_EXIT_FAILURE;
@@ -100,13 +105,11 @@ static int do_attest(const struct attest_args *a)
 		if (ret)
 			return cli_fail(&err, ret);
 	}
+	ret = KT_EXIT_FAILURE;
 	if (!a->vm_id)
 		snprintf(vm_id, sizeof(vm_id), "pid-%ld", a->pid);
-	if (kt_hostkey_open(a->key_dir, a->tcti, &hk, &err)) {
-		fprintf(stderr, "%s: unable to open the host key: %s\n", prog, err.msg);
-		return err.check && !strcmp(err.check, "tpm") ? KT_EXIT_UNAVAILABLE
-							       : KT_EXIT_FAILURE;
-	}
+	if (kt_hostkey_open(a->key_dir, a->tcti, &hk, &err))
+		return attest_hostkey_error("open the host key", &err);
 	claims = kt_report_vm_claims(a->vm_id ? a->vm_id : vm_id, &m, a->nonce,
 				     a->config_root ? config_root : NULL);
 	if (!claims || kt_report_sign(hk, claims, &jwt, &err)) {

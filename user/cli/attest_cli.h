@@ -61,9 +61,16 @@ struct attest_policy_args {
 
 /* Handles one ATTEST_OPT_* option; returns -1 on a bad value. */
 int attest_policy_option(struct attest_policy_args *a, int opt, const char *arg);
-/* Loads the key file; -1 (message printed) on failure. */
+/* Loads the key file; an exit status (message printed) on failure, else 0. */
 int attest_policy_ready(struct attest_policy_args *a);
 void attest_policy_free(struct attest_policy_args *a);
+
+/*
+ * Prints "<prog>: unable to <what>: <message>" for a host-key failure and
+ * returns its status: KT_EXIT_UNAVAILABLE when the TPM cannot be reached,
+ * KT_EXIT_NOT_FOUND when there is no key yet, KT_EXIT_FAILURE otherwise.
+ */
+int attest_hostkey_error(const char *what, const struct kt_err *err);
 
 /* The largest report file read: a compact JWS and a line end. */
 #define ATTEST_REPORT_MAX (KT_JWS_MAX_LEN + 2)

@@ -37,6 +37,8 @@ static void usage(FILE *f)
 		"       %s ca verify --anchors DIR --crls DIR [--kind root|ca|host|user]\n"
 		"              [--at TIME] [--json|--script] CERT|DIR\n"
 		"See kvmtrust-ca(8).\n", prog, prog, prog, prog, prog, prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_REFUSED));
 }
 
 struct ca_args {
@@ -108,8 +110,8 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 		case O_PERMIT: bad = add_name(a->permit, &a->npermit, optarg); break;
 		case O_EXCLUDE: bad = add_name(a->exclude, &a->nexclude, optarg); break;
 		case O_DNS: bad = add_name(a->dns, &a->ndns, optarg); break;
-		case O_NB: bad = cli_parse_time(optarg, true, &a->not_before); break;
-		case O_NA: bad = cli_parse_time(optarg, true, &a->not_after); break;
+		case O_NB: bad = cli_parse_time(optarg, &a->not_before); break;
+		case O_NA: bad = cli_parse_time(optarg, &a->not_after); break;
 		case 'h': usage(stdout); return 1;
 		default: bad = !cli_output_option(c, &a->mode);
 		}
@@ -199,6 +201,10 @@ static int cmd_issue(struct ca_args *a, const char *kind_name)
 	    (kind == KT_CERT_HOST && (need(a->uuid, "--uuid") || need(a->region, "--region") ||
 				      need(a->site, "--site"))))
 		return KT_EXIT_USAGE;
+	ret = cli_need_files(a->ca, a->pubkey);
+	if (ret)
+		return ret;
+	ret = KT_EXIT_FAILURE;
 	if (kt_cred_load(a->ca, &ca, &err) || kt_pki_cert_info(ca.cert, &ca_info, &err))
 		return kt_cli_error("cannot load the issuing CA", &err);
 	req.kind = (enum kt_cert_kind)kind;
@@ -257,6 +263,9 @@ static int cmd_revoke(struct ca_args *a, const char *cert_file)
 			"superseded, cessationOfOperation, ...)\n", prog, a->reason);
 		return KT_EXIT_USAGE;
 	}
+	ret = cli_need_files(a->ca, cert_file);
+	if (ret)
+		return ret;
 	cert = kt_pki_load_cert(cert_file, &err);
 	if (!cert)
 		return kt_cli_error("cannot read the certificate", &err);
@@ -284,6 +293,9 @@ static int cmd_crl(struct ca_args *a)
 
 	if (need(a->ca, "--ca"))
 		return KT_EXIT_USAGE;
+	ret = cli_need_files(a->ca);
+	if (ret)
+		return ret;
 	if (kt_cred_load(a->ca, &ca, &err))
 		return kt_cli_error("cannot load the CA", &err);
 	if (kt_ca_crl(a->ca, &ca, (unsigned int)a->days, &crl, &err)) {
@@ -353,10 +365,13 @@ static int cmd_show(struct ca_args *a, const char *arg)
 	STACK_OF(X509) *certs;
 	struct kt_cert_info info;
 	struct kt_err err = { 0 };
-	int i;
+	int i, ret;
 
 	if (need(arg, "CERT"))
 		return KT_EXIT_USAGE;
+	ret = cli_need_files(arg);
+	if (ret)
+		return ret;
 	certs = load_subject(arg, &err);
 	if (!certs)
 		return kt_cli_error("cannot read certificates", &err);
@@ -388,8 +403,12 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 		return KT_EXIT_USAGE;
 	if (a->kind && (opts.require_kind = kind_of(a->kind)) < 0)
 		return cli_bad_usage("ca verify", NULL, "--kind is root, ca, host or user");
-	if (a->at && cli_parse_time(a->at, true, &opts.at))
+	if (a->at && cli_parse_time(a->at, &opts.at))
 		return cli_bad_usage("ca verify", NULL, "bad --at time '%s'", a->at);
+	ret = cli_need_files(a->anchors, a->crls, arg);
+	if (ret)
+		return ret;
+	ret = KT_EXIT_FAILURE;
 	certs = load_subject(arg, &err);
 	if (!certs || kt_pki_dir_open(a->anchors, &opts.anchors, &err) ||
 	    kt_pki_dir_open(a->crls, &opts.crls, &err)) {

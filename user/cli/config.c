@@ -26,6 +26,8 @@ static void usage(FILE *f)
 		"                        [--vm-id ID] [--nonce N] [-o FILE] [--key-dir DIR] [--tcti TCTI]\n"
 		"CONFIG is our JSON, a libvirt domain XML or a file holding a QEMU command line.\n",
 		prog, prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }
 
 enum { OPT_QEMU = 256, OPT_PACKAGES, OPT_VM_ID, OPT_NONCE, OPT_KEY_DIR, OPT_TCTI };
@@ -99,10 +101,8 @@ static int config_attest(const struct config_args *a, const struct kt_config *cf
 	if (kt_config_root(cfg, root))
 		return KT_EXIT_FAILURE;
 	kt_hex_encode(root, sizeof(root), hex);
-	if (kt_hostkey_open(a->key_dir, a->tcti, &hk, &err)) {
-		fprintf(stderr, "%s: unable to open the host key: %s\n", prog, err.msg);
-		return KT_EXIT_UNAVAILABLE;
-	}
+	if (kt_hostkey_open(a->key_dir, a->tcti, &hk, &err))
+		return attest_hostkey_error("open the host key", &err);
 	claims = json_pack("{s:s, s:s, s:o}", "kind", "launch-config", "config_root", hex,
 			   "params", kt_config_to_json(cfg));
 	if (claims && a->vm_id)

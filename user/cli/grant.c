@@ -14,6 +14,7 @@
 #include "grant_common.h"
 #include "identity/pki.h"
 #include "ledger/ledger.h"
+#include "ledger_cli.h"
 #include "policy/grant.h"
 #include "policy/grant_ledger.h"
 #include "print.h"
@@ -34,10 +35,17 @@ static void usage(FILE *file)
 		"                      [--ledger-ca PATH]\n"
 		"\nTIME is 2026-11-23T04:00:00Z, @SECONDS or now. GRANT is a file or '-'.\n"
 		"See kvmtrust-grant(8).\n", prog, prog, prog, prog);
+	cli_usage_exits(file, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE) | CLI_EXIT(KT_EXIT_REFUSED));
 }
 
 /* A usage error: the message, then the usage, exit status 2. */
 #define bad_usage(...) cli_bad_usage("grant", usage, __VA_ARGS__)
+
+static bool is_keyid(const char *arg)
+{
+	return strlen(arg) == 2 * KT_KEYID_LEN && strspn(arg, "0123456789abcdef") == strlen(arg);
+}
 
 /* --ca: a CA certificate file, or its key identifier in hex. */
 static int add_ca(struct kt_grant *g, const char *arg, struct kt_err *err)
@@ -46,7 +54,7 @@ static int add_ca(struct kt_grant *g, const char *arg, struct kt_err *err)
 	struct kt_cert_info info;
 	X509 *cert;
 
-	if (strlen(arg) == 2 * KT_KEYID_LEN && strspn(arg, "0123456789abcdef") == strlen(arg))
+	if (is_keyid(arg))
 		return kt_strlist_add(&g->ca_keyids, arg) ? kt_fail(err, "usage", "too many CAs") : 0;
 	cert = kt_pki_load_cert(arg, err);
 	if (!cert)
@@ -120,6 +128,13 @@ static int do_issue(int argc, char *argv[])
 	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		int bad = 0;
 
+		/* A certificate that is not there is "not found", not bad usage. */
+		if ((opt == O_CA && !is_keyid(optarg)) || opt == O_DELEGATE || opt == O_DELEGATE_KEY) {
+			ret = cli_need_files(optarg);
+			if (ret)
+				goto out;
+			ret = KT_EXIT_FAILURE;
+		}
 		switch (opt) {
 		case O_OWNER: owner = optarg; break;
 		case O_VM: snprintf(g.vm, sizeof(g.vm), "%s", optarg); break;
@@ -132,11 +147,11 @@ static int do_issue(int argc, char *argv[])
 		case O_ALLOW: bad = kt_strlist_add(&g.hosts_allow, optarg); break;
 		case O_DENY: bad = kt_strlist_add(&g.hosts_deny, optarg); break;
 		case O_NBF:
-			if (cli_parse_time(optarg, false, &nbf))
+			if (cli_parse_time(optarg, &nbf))
 				return bad_usage("bad time '%s'", optarg);
 			break;
 		case O_NAF:
-			if (cli_parse_time(optarg, false, &naf))
+			if (cli_parse_time(optarg, &naf))
 				return bad_usage("bad time '%s'", optarg);
 			break;
 		case O_DAYS:
@@ -164,6 +179,10 @@ static int do_issue(int argc, char *argv[])
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
+	ret = cli_need_files(owner);
+	if (ret)
+		goto out;
+	ret = KT_EXIT_FAILURE;
 	g.iat = time(NULL);
 	g.nbf = nbf;
 	g.exp = naf ? naf : nbf + days * 86400;
@@ -219,7 +238,6 @@ static void print_time(const char *key, const char *label, int64_t t)
  */
 static void print_grant(const struct kt_grant *g)
 {
-	kt_print_open_object(NULL);
 	kt_print_string("id", "grant %s\n", g->id);
 	kt_print_string("vm", "  vm             %s\n", g->vm);
 	kt_print_string("issuer", "  issuer         %s\n", g->issuer);
@@ -253,7 +271,7 @@ static int do_show(int argc, char *argv[])
 	struct kt_err err = { 0 };
 	struct kt_grant g;
 	char *text;
-	int i;
+	int i, ret;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -268,6 +286,9 @@ static int do_show(int argc, char *argv[])
 	}
 	if (!path)
 		return bad_usage("%s", "show needs a grant file");
+	ret = cli_need_files(path);
+	if (ret)
+		return ret;
 	text = cli_read_arg(path, KT_JWS_MAX_LEN, &err);
 	if (!text || kt_grant_parse(text, &g, &err)) {
 		free(text);
@@ -275,6 +296,7 @@ static int do_show(int argc, char *argv[])
 	}
 	free(text);
 	kt_print_start(mode);
+	kt_print_open_object(NULL);
 	print_grant(&g);
 	kt_print_text("  (not verified: use 'kvmtrust grant verify')\n");
 	kt_print_close_object();
@@ -285,7 +307,8 @@ static int do_show(int argc, char *argv[])
 /*
  * Signature, chain and window; then, when a ledger is named (--ledger or
  * $KVMTRUST_LEDGER), revocation. Without one the grant can be checked
- * offline, on the owner's own machine.
+ * offline, on the owner's own machine. Returns -1 for a refusal (err says
+ * why), else an exit status: a ledger that cannot be read decides nothing.
  */
 static int check_grant(const struct kt_grant *g, const struct kt_grant_trust *trust, time_t now,
 		       const char *spec, const char *ca, bool *revocation_checked,
@@ -293,6 +316,7 @@ static int check_grant(const struct kt_grant *g, const struct kt_grant_trust *tr
 {
 	struct grant_cli_ledger ledger;
 	struct kt_migrate_facts facts;
+	struct kt_err lerr = { 0 };
 	int ret;
 
 	*revocation_checked = false;
@@ -300,18 +324,18 @@ static int check_grant(const struct kt_grant *g, const struct kt_grant_trust *tr
 		return -1;
 	spec = grant_cli_path(spec, "KVMTRUST_LEDGER", NULL);
 	if (!spec)
-		return 0;
-	if (grant_cli_ledger_open(spec, ca, &ledger, err))
-		return -1;
-	ret = kt_migrate_facts_read(ledger.log, g->vm, g->id, NULL, now, &facts, err);
+		return KT_EXIT_OK;
+	if (grant_cli_ledger_open(spec, ca, &ledger, &lerr))
+		return ledger_error(&lerr);
+	ret = kt_migrate_facts_read(ledger.log, g->vm, g->id, NULL, now, &facts, &lerr);
 	grant_cli_ledger_close(&ledger);
 	if (ret)
-		return -1;
+		return ledger_error(&lerr);
 	if (facts.grant_revoked)
 		return kt_fail(err, "revoked", "grant %s is revoked (ledger entry %llu)", g->id,
 			       (unsigned long long)facts.grant_revoked_at);
 	*revocation_checked = true;
-	return 0;
+	return KT_EXIT_OK;
 }
 
 static int do_verify(int argc, char *argv[])
@@ -337,7 +361,7 @@ static int do_verify(int argc, char *argv[])
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case O_AT:
-			if (cli_parse_time(optarg, false, &now))
+			if (cli_parse_time(optarg, &now))
 				return bad_usage("bad time '%s'", optarg);
 			break;
 		default:
@@ -352,24 +376,29 @@ static int do_verify(int argc, char *argv[])
 					 KT_OWNER_ANCHORS_DEFAULT);
 	/* Optional here: only the "no host CA vouches for the signer" check needs them. */
 	t.host_anchors = grant_cli_path(t.host_anchors, KT_HOST_ANCHORS_ENV, NULL);
+	ret = cli_need_files(argv[optind], t.owner_anchors, t.owner_crls, t.host_anchors);
+	if (ret)
+		return ret;
 	text = cli_read_arg(argv[optind], KT_JWS_MAX_LEN, &err);
-	if (!text || kt_grant_parse(text, &g, &err) ||
-	    kt_pki_dir_open(t.owner_anchors, &oa, &err) ||
+	if (!text || kt_pki_dir_open(t.owner_anchors, &oa, &err) ||
 	    (t.owner_crls && kt_pki_dir_open(t.owner_crls, &oc, &err)) ||
 	    (t.host_anchors && kt_pki_dir_open(t.host_anchors, &ha, &err))) {
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
+	kt_print_start(mode);
+	kt_print_open_object(NULL);
 	{
 		const struct kt_grant_trust trust = { oa, oc, ha };
 
-		if (check_grant(&g, &trust, now, t.ledger, t.ledger_ca, &revocation_checked,
-				&err)) {
-			ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
-			goto out;
-		}
+		ret = kt_grant_parse(text, &g, &err) ? -1 :
+		      check_grant(&g, &trust, now, t.ledger, t.ledger_ca, &revocation_checked, &err);
 	}
-	kt_print_start(mode);
+	if (ret) {
+		if (ret < 0)
+			ret = cli_print_refused(&err);
+		goto out;
+	}
 	print_grant(&g);
 	kt_print_string("verified", "  %-15s", "ok");
 	kt_print_text("signed by the owner, valid now");
@@ -421,6 +450,9 @@ static int do_revoke(int argc, char *argv[])
 	if ((!id) == (optind == argc) || argc - optind > 1)
 		return bad_usage("%s", "revoke needs either a grant file or --id");
 	if (!id) {
+		ret = cli_need_files(argv[optind]);
+		if (ret)
+			return ret;
 		/* Revoking needs no trust in the grant: whatever id it names may go. */
 		text = cli_read_arg(argv[optind], KT_JWS_MAX_LEN, &err);
 		if (!text || kt_grant_parse(text, &g, &err))
@@ -438,7 +470,7 @@ static int do_revoke(int argc, char *argv[])
 	ret = KT_EXIT_OK;
 	goto out;
 fail:
-	ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
+	ret = ledger_error(&err);
 out:
 	grant_cli_ledger_close(&ledger);
 	kt_ledger_signer_free(&signer);

@@ -40,6 +40,8 @@ static void usage(FILE *f)
 		"               --token FILE --guest-key FILE)\n"
 		"              [--expect-host UUID] [--send FILE] [--timeout SECONDS] [--json|--script]\n"
 		"See kvmtrust-handshake(8).\n", prog, prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_REFUSED));
 }
 
 struct hs_args {
@@ -418,6 +420,10 @@ int handshake_main(int argc, char *argv[])
 		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;
 	if (optind < argc)
 		return cli_bad_usage("handshake", NULL, "unexpected argument '%s'", argv[optind]);
+	rc = cli_need_files(a.cred, a.anchors, a.revocations, a.keystore, a.keyfile, a.passfile,
+			    a.token, a.guest_key, a.send);
+	if (rc)
+		return rc;
 	/* A peer that disappears must fail a write, not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
 	return a.listen ? cmd_listen(&a) : cmd_connect(&a);

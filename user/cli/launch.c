@@ -23,8 +23,9 @@ static void usage(FILE *f)
 		"                 [--config CONFIG] [--package-manifest FILE] -- COMMAND...\n"
 		"Without --config, COMMAND's own arguments are read as a QEMU command line.\n"
 		"Attestation options:\n" ATTEST_POLICY_USAGE
-		"Exit status: COMMAND's (it replaces this process), %d refused, 1-5 errors.\n",
-		prog, KT_EXIT_REFUSED);
+		"COMMAND replaces kvmtrust when it may run: its exit status is COMMAND's.\n",
+		prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED));
 }
 
 enum { OPT_EXPECT = 256, OPT_ATTESTATION, OPT_CONFIG, OPT_PACKAGES };
@@ -146,8 +147,11 @@ int launch_main(int argc, char *argv[])
 		return cli_bad_usage(NULL, NULL, "no COMMAND to launch after '--'");
 	if (a.attestation && !a.policy.key_file && !a.policy.policy.anchors)
 		return cli_bad_usage(NULL, NULL, "--attestation needs --key or --ca to check it");
-	if (attest_policy_ready(&a.policy))
-		return KT_EXIT_FAILURE;
+	ret = cli_need_files(a.attestation);
+	if (!ret)
+		ret = attest_policy_ready(&a.policy);
+	if (ret)
+		return ret;
 	ret = gate(&a, argc - optind, argv + optind);
 	attest_policy_free(&a.policy);
 	if (ret != KT_EXIT_OK)

@@ -22,6 +22,8 @@ static void usage(FILE *f)
 		"Hashes the VM's memory and vCPU registers into two Merkle roots. The\n"
 		"guest must be paused (no vCPU inside KVM_RUN). --pid attaches the VM of\n"
 		"process PID if needed; --no-vcpus hashes memory only.\n", prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }
 
 static void print_measurement(const struct kt_measurement *m)

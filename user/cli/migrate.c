@@ -29,9 +29,9 @@ static void usage(FILE *file)
 		"                        [--json | --script]\n"
 		"       %s migrate order --vm UUID --to HOST-CERT --grant GRANT --key KEY --cert CERT\n"
 		"                        [--lifetime SECONDS] [-o FILE]\n"
-		"\nExit status of check: 0 allow, %d allow after full verification, %d deny, %d error,\n"
-		"%d usage. See kvmtrust-migrate(8).\n", prog, prog, KT_EXIT_VERIFY_FIRST,
-		KT_EXIT_REFUSED, KT_EXIT_FAILURE, KT_EXIT_USAGE);
+		"See kvmtrust-migrate(8).\n", prog, prog);
+	cli_usage_exits(file, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) |
+			CLI_EXIT(KT_EXIT_REFUSED) | CLI_EXIT(KT_EXIT_VERIFY_FIRST));
 }
 
 static int decision_status(enum kt_migrate_decision d)
@@ -122,7 +122,7 @@ static int do_check(int argc, char *argv[])
 		case O_ORDER: order = optarg; break;
 		case O_HOST_CRLS: host_crls = optarg; break;
 		case O_AT:
-			if (cli_parse_time(optarg, false, &req.now))
+			if (cli_parse_time(optarg, &req.now))
 				return cli_bad_usage("migrate", NULL, "bad time '%s'", optarg);
 			break;
 		default:
@@ -139,6 +139,11 @@ static int do_check(int argc, char *argv[])
 	t.owner_anchors = grant_cli_path(t.owner_anchors, KT_OWNER_ANCHORS_ENV,
 					 KT_OWNER_ANCHORS_DEFAULT);
 	t.host_anchors = grant_cli_path(t.host_anchors, KT_HOST_ANCHORS_ENV, KT_HOST_ANCHORS_DEFAULT);
+	ret = cli_need_files(to, grant, by, order, t.owner_anchors, t.owner_crls, t.host_anchors,
+			     host_crls);
+	if (ret)
+		return ret;
+	ret = KT_EXIT_FAILURE;
 	text = cli_read_arg(grant, KT_JWS_MAX_LEN, &err);
 	host_chain = text ? kt_pki_load_certs(to, &err) : NULL;
 	if (host_chain && by)
@@ -228,6 +233,10 @@ static int do_order(int argc, char *argv[])
 	if (!vm || !to || !grant || !key_path || !cert_path || optind != argc)
 		return cli_bad_usage("migrate order", NULL,
 				     "--vm, --to, --grant, --key and --cert are required");
+	ret = cli_need_files(to, grant, key_path, cert_path);
+	if (ret)
+		return ret;
+	ret = KT_EXIT_FAILURE;
 	/* The order names the grant by id and the host by UUID; neither is trusted here. */
 	text = cli_read_arg(grant, KT_JWS_MAX_LEN, &err);
 	if (!text || kt_grant_parse(text, &g, &err) || !(dest = kt_pki_load_cert(to, &err)) ||

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -178,6 +179,17 @@ void kt_print_bool(const char *key, const char *fmt, bool value)
 		script_field(value ? "true" : "false");
 	else
 		print_text(fmt, value ? "yes" : "no");
+}
+
+void kt_print_time(const char *key, const char *fmt, int64_t t)
+{
+	time_t tt = (time_t)t;
+	char buf[32] = "?";
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm))
+		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	kt_print_string(key, fmt, buf);
 }
 
 void kt_print_hex(const char *key, const char *fmt, const uint8_t *buf, size_t len)

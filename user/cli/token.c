@@ -36,6 +36,8 @@ static void usage(FILE *f)
 		"              --token TOKEN --guest-key FILE\n"
 		"       %s token keyfile FILE\n"
 		"See kvmtrust-token(8).\n", prog, prog, prog, prog, prog, prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_REFUSED));
 }
 
 struct token_args {
@@ -110,6 +112,13 @@ static int parse(int argc, char *argv[], struct token_args *a)
 
 #define need(value, option) cli_need("token", usage, value, option)
 
+/* The files every command reads must be there: KT_EXIT_NOT_FOUND names the first that is not. */
+static int need_inputs(const struct token_args *a, const char *file)
+{
+	return cli_need_files(a->cred, a->guest_key, a->guest_pub, a->anchors, a->revocations,
+			      a->keyfile, a->passfile, a->token, file);
+}
+
 static int unlock_of(struct token_args *a, struct kt_keystore_unlock *u, struct kt_err *err)
 {
 	return kt_cli_unlock(a->keyfile, a->passfile, a->tpm, u, &a->passphrase, err);
@@ -142,7 +151,7 @@ static EVP_PKEY *guest_key_of(struct token_args *a, bool *private, struct kt_err
 	return key;
 }
 
-static int cmd_issue(struct token_args *a)
+static int cmd_issue(struct token_args *a, const char *file)
 {
 	struct kt_token_claims c = { 0 };
 	struct kt_keystore_unlock unlock;
@@ -153,9 +162,10 @@ static int cmd_issue(struct token_args *a)
 	bool private;
 	int ret = KT_EXIT_FAILURE;
 
+	(void)file;	/* takes none: token_main() refused one */
 	if (need(a->cred, "--cred") || need(a->guest, "--guest") || need(a->aud, "--aud"))
 		return KT_EXIT_USAGE;
-	if (a->nbf && cli_parse_time(a->nbf, true, &nbf))
+	if (a->nbf && cli_parse_time(a->nbf, &nbf))
 		return cli_bad_usage("token issue", NULL, "bad --nbf time '%s'", a->nbf);
 	if (strlen(a->guest) > KT_UUID_STR_LEN || strlen(a->aud) >= sizeof(c.aud) ||
 	    (a->jti && strlen(a->jti) > KT_TOKEN_JTI_MAX))
@@ -241,7 +251,7 @@ static int cmd_verify(struct token_args *a, const char *file)
 	if (need(a->anchors, "--anchors") || need(a->revocations, "--revocations") ||
 	    need(a->aud, "--aud") || need(file, "TOKEN"))
 		return KT_EXIT_USAGE;
-	if (a->at && cli_parse_time(a->at, true, &opts.now))
+	if (a->at && cli_parse_time(a->at, &opts.now))
 		return cli_bad_usage("token verify", NULL, "bad --at time '%s'", a->at);
 	opts.audience = a->aud;
 	opts.trl_dir = a->revocations;
@@ -282,7 +292,7 @@ static int cmd_revoke(struct token_args *a, const char *file)
 
 	if (need(a->cred, "--cred") || need(a->trl, "--trl"))
 		return KT_EXIT_USAGE;
-	if (!file == !a->jti || (a->jti && (!a->exp || cli_parse_time(a->exp, true, &exp))))
+	if (!file == !a->jti || (a->jti && (!a->exp || cli_parse_time(a->exp, &exp))))
 		return cli_bad_usage("token revoke", NULL, "give a TOKEN, or --jti and --exp");
 	if (file) {
 		token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err);
@@ -352,7 +362,7 @@ out:
 	return ret;
 }
 
-static int cmd_store(struct token_args *a)
+static int cmd_store(struct token_args *a, const char *file)
 {
 	struct kt_keystore_unlock unlock;
 	struct kt_err err = { 0 };
@@ -361,6 +371,7 @@ static int cmd_store(struct token_args *a)
 	char *token = NULL;
 	int ret = KT_EXIT_FAILURE;
 
+	(void)file;	/* takes none: token_main() refused one */
 	if (need(a->keystore, "--keystore") || need(a->token, "--token") ||
 	    need(a->guest_key, "--guest-key"))
 		return KT_EXIT_USAGE;
@@ -388,34 +399,49 @@ out:
 	return ret;
 }
 
+static int cmd_keyfile(struct token_args *a, const char *file)
+{
+	struct kt_err err = { 0 };
+
+	(void)a;	/* a keyfile is made from random bytes alone */
+	if (need(file, "FILE"))
+		return KT_EXIT_USAGE;
+	return kt_keyfile_create(file, &err) ? kt_cli_error("cannot create the keyfile", &err) :
+					       KT_EXIT_OK;
+}
+
 int token_main(int argc, char *argv[])
 {
-	const char *cmd = argc > 1 ? argv[1] : NULL, *arg;
+	static const struct {
+		const char *name;
+		int (*fn)(struct token_args *a, const char *file);
+		bool takes_file;
+	} cmds[] = {
+		{ "issue", cmd_issue, false }, { "verify", cmd_verify, true },
+		{ "revoke", cmd_revoke, true }, { "show", cmd_show, true },
+		{ "store", cmd_store, false }, { "keyfile", cmd_keyfile, true },
+	};
 	struct token_args a;
-	struct kt_err err = { 0 };
+	const char *arg;
+	size_t i;
 	int rc;
 
 	if (cli_group_usage(argc, argv, usage, &rc))
 		return rc;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			break;
+	if (i == sizeof(cmds) / sizeof(cmds[0]))
+		return cli_bad_usage("token", usage, "unknown command '%s'", argv[1]);
 	rc = parse(argc - 1, argv + 1, &a);
 	if (rc)
 		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;
+	if (argc - 1 - optind > cmds[i].takes_file)
+		return cli_bad_usage("token", NULL, "unexpected argument '%s'",
+				     argv[1 + optind + cmds[i].takes_file]);
 	arg = optind < argc - 1 ? argv[1 + optind] : NULL;
-	if (!strcmp(cmd, "issue"))
-		return cmd_issue(&a);
-	if (!strcmp(cmd, "verify"))
-		return cmd_verify(&a, arg);
-	if (!strcmp(cmd, "revoke"))
-		return cmd_revoke(&a, arg);
-	if (!strcmp(cmd, "show"))
-		return cmd_show(&a, arg);
-	if (!strcmp(cmd, "store"))
-		return cmd_store(&a);
-	if (!strcmp(cmd, "keyfile")) {
-		if (need(arg, "FILE"))
-			return KT_EXIT_USAGE;
-		return kt_keyfile_create(arg, &err) ? kt_cli_error("cannot create the keyfile", &err) :
-						      KT_EXIT_OK;
-	}
-	return cli_bad_usage("token", usage, "unknown command '%s'", cmd);
+	/* keyfile's FILE is what it creates. */
+	if (cmds[i].fn != cmd_keyfile && (rc = need_inputs(&a, arg)))
+		return rc;
+	return cmds[i].fn(&a, arg);
 }

@@ -19,9 +19,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: %s verify REPORT|- (--key PEM | --ca FILE|DIR) [options] [--json | --script]\n"
 		ATTEST_POLICY_USAGE
-		"  --kind KIND           vm-state or launch-config\n"
-		"Exit status: 0 verified, %d refused (the failing check is named), 1-5 errors.\n",
-		prog, KT_EXIT_REFUSED);
+		"  --kind KIND           vm-state or launch-config\n", prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED));
 }
 
 enum { OPT_KIND = 256 };
@@ -105,8 +104,9 @@ int verify_main(int argc, char *argv[])
 		usage(stderr);
 		return KT_EXIT_USAGE;
 	}
-	if (attest_policy_ready(&a))
-		return KT_EXIT_FAILURE;
+	ret = attest_policy_ready(&a);
+	if (ret)
+		return ret;
 	report = cli_read_arg(argv[optind], ATTEST_REPORT_MAX, &err);
 	if (!report) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);

@@ -30,6 +30,8 @@ static void usage(FILE *f)
 		"list    shows the attached VMs\n"
 		"detach  drops a VM and every reference the module holds to it\n",
 		prog, prog, prog, prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }
 
 static void print_vm(const struct kt_vm *vm)
