@@ -16,6 +16,7 @@
 #include "common/encoding.h"
 #include "print.h"
 #include "subcommands.h"
+#include "vm_ref.h"
 
 static void usage(FILE *f)
 {
@@ -23,19 +24,20 @@ static void usage(FILE *f)
 		"Usage: %s config measure (CONFIG | --qemu -- QEMU-ARGV...) [--package-manifest FILE]\n"
 		"                         [--json | --script]\n"
 		"       %s config attest (CONFIG | --qemu -- QEMU-ARGV...) [--package-manifest FILE]\n"
-		"                        [--vm-id ID] [--nonce N] [-o FILE] [--key-dir DIR] [--tcti TCTI]\n"
+		"                        [--pid PID | --uuid UUID | --domain NAME] [--nonce N] [-o FILE]\n"
+		"                        [--key-dir DIR] [--tcti TCTI]\n"
 		"CONFIG is our JSON, a libvirt domain XML or a file holding a QEMU command line.\n",
 		prog, prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) |
 			CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }
 
-enum { OPT_QEMU = 256, OPT_PACKAGES, OPT_VM_ID, OPT_NONCE, OPT_KEY_DIR, OPT_TCTI };
+enum { OPT_QEMU = 256, OPT_PACKAGES, OPT_NONCE, OPT_KEY_DIR, OPT_TCTI };
 
 static const struct option options[] = {
 	{ "qemu", no_argument, NULL, OPT_QEMU },
 	{ "package-manifest", required_argument, NULL, OPT_PACKAGES },
-	{ "vm-id", required_argument, NULL, OPT_VM_ID },
+	VM_REF_OPTIONS,
 	{ "nonce", required_argument, NULL, OPT_NONCE },
 	{ "output", required_argument, NULL, 'o' },
 	{ "key-dir", required_argument, NULL, OPT_KEY_DIR },
@@ -47,7 +49,9 @@ static const struct option options[] = {
 
 struct config_args {
 	bool qemu;
-	const char *packages, *vm_id, *nonce, *output, *key_dir, *tcti;
+	struct vm_ref ref;	/* optional: the VM this configuration launches */
+	struct vm_name vm;
+	const char *packages, *nonce, *output, *key_dir, *tcti;
 	enum kt_print_mode mode;
 };
 
@@ -105,8 +109,8 @@ static int config_attest(const struct config_args *a, const struct kt_config *cf
 		return attest_hostkey_error("open the host key", &err);
 	claims = json_pack("{s:s, s:s, s:o}", "kind", "launch-config", "config_root", hex,
 			   "params", kt_config_to_json(cfg));
-	if (claims && a->vm_id)
-		json_object_set_new(claims, "vm_id", json_string(a->vm_id));
+	if (claims && vm_ref_given(&a->ref))
+		json_object_set_new(claims, "vm_id", json_string(a->vm.uuid));
 	if (claims && a->nonce)
 		json_object_set_new(claims, "eat_nonce", json_string(a->nonce));
 	if (!claims || kt_report_sign(hk, claims, &jwt, &err)) {
@@ -139,10 +143,14 @@ int config_main(int argc, char *argv[])
 		return cli_bad_usage("config", usage, "unknown command '%s'", cmd);
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+		ret = vm_ref_option(&a.ref, c, optarg);
+		if (ret < 0)
+			return KT_EXIT_USAGE;
+		if (ret)
+			continue;
 		switch (c) {
 		case OPT_QEMU: a.qemu = true; break;
 		case OPT_PACKAGES: a.packages = optarg; break;
-		case OPT_VM_ID: a.vm_id = optarg; break;
 		case OPT_NONCE: a.nonce = optarg; break;
 		case 'o': a.output = optarg; break;
 		case OPT_KEY_DIR: a.key_dir = optarg; break;
@@ -156,6 +164,13 @@ int config_main(int argc, char *argv[])
 	if (a.qemu ? optind >= argc : optind != argc - 1) {
 		usage(stderr);
 		return KT_EXIT_USAGE;
+	}
+	if (vm_ref_given(&a.ref)) {
+		if (!strcmp(cmd, "measure"))
+			return cli_bad_usage("config", usage, "measure takes no VM");
+		ret = vm_ref_resolve(&a.ref, VM_REF_UUID, &a.vm);
+		if (ret)
+			return ret;
 	}
 	ret = attest_load_config(a.qemu ? NULL : argv[optind], argc - optind, argv + optind,
 				 a.packages, &cfg);

@@ -19,11 +19,13 @@
 #include "policy/grant_ledger.h"
 #include "print.h"
 #include "subcommands.h"
+#include "vm_ref.h"
 
 static void usage(FILE *file)
 {
 	fprintf(file,
-		"Usage: %s grant issue --owner DIR --vm UUID --ca CERT|KEYID... --delegate CERT...\n"
+		"Usage: %s grant issue --owner DIR " VM_REF_USAGE "\n"
+		"                      --ca CERT|KEYID... --delegate CERT...\n"
 		"                      [--delegate-key CERT|PUBKEY]... [--region NAME]... [--site NAME]...\n"
 		"                      [--allow-host UUID]... [--deny-host UUID]... [--id UUID]\n"
 		"                      [--not-before TIME] (--not-after TIME | --days N) [-o FILE]\n"
@@ -96,11 +98,10 @@ static int add_delegate(struct kt_grant *g, const char *arg, bool by_key, struct
 
 static int do_issue(int argc, char *argv[])
 {
-	enum { O_OWNER = 256, O_VM, O_CA, O_DELEGATE, O_DELEGATE_KEY, O_REGION, O_SITE,
+	enum { O_OWNER = 256, O_CA, O_DELEGATE, O_DELEGATE_KEY, O_REGION, O_SITE,
 	       O_ALLOW, O_DENY, O_ID, O_NBF, O_NAF, O_DAYS };
 	static const struct option opts[] = {
 		{ "owner", required_argument, NULL, O_OWNER },
-		{ "vm", required_argument, NULL, O_VM },
 		{ "ca", required_argument, NULL, O_CA },
 		{ "delegate", required_argument, NULL, O_DELEGATE },
 		{ "delegate-key", required_argument, NULL, O_DELEGATE_KEY },
@@ -112,11 +113,14 @@ static int do_issue(int argc, char *argv[])
 		{ "not-before", required_argument, NULL, O_NBF },
 		{ "not-after", required_argument, NULL, O_NAF },
 		{ "days", required_argument, NULL, O_DAYS },
+		VM_REF_OPTIONS,
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *owner = NULL, *output = NULL;
+	struct vm_ref ref = { 0 };
+	struct vm_name vm;
 	struct kt_grant g = { 0 };
 	struct kt_cred cred = { 0 };
 	struct kt_err err = { 0 };
@@ -126,7 +130,7 @@ static int do_issue(int argc, char *argv[])
 	int opt, ret = KT_EXIT_FAILURE;
 
 	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		int bad = 0;
+		int bad = 0, named;
 
 		/* A certificate that is not there is "not found", not bad usage. */
 		if ((opt == O_CA && !is_keyid(optarg)) || opt == O_DELEGATE || opt == O_DELEGATE_KEY) {
@@ -135,9 +139,15 @@ static int do_issue(int argc, char *argv[])
 				goto out;
 			ret = KT_EXIT_FAILURE;
 		}
+		named = vm_ref_option(&ref, opt, optarg);
+		if (named < 0) {
+			ret = KT_EXIT_USAGE;
+			goto out;
+		}
+		if (named)
+			continue;
 		switch (opt) {
 		case O_OWNER: owner = optarg; break;
-		case O_VM: snprintf(g.vm, sizeof(g.vm), "%s", optarg); break;
 		case O_ID: snprintf(g.id, sizeof(g.id), "%s", optarg); break;
 		case O_CA: bad = add_ca(&g, optarg, &err); break;
 		case O_DELEGATE: bad = add_delegate(&g, optarg, false, &err); break;
@@ -170,10 +180,14 @@ static int do_issue(int argc, char *argv[])
 			goto out;
 		}
 	}
-	if (!owner || !g.vm[0] || (!naf && !days) || (naf && days) || optind != argc) {
-		ret = bad_usage("%s", "issue needs --owner, --vm and one of --not-after or --days");
+	if (!owner || !vm_ref_given(&ref) || (!naf && !days) || (naf && days) || optind != argc) {
+		ret = bad_usage("%s", "issue needs --owner, the VM and one of --not-after or --days");
 		goto out;
 	}
+	ret = vm_ref_resolve(&ref, VM_REF_UUID, &vm);
+	if (ret)
+		goto out;
+	memcpy(g.vm, vm.uuid, sizeof(vm.uuid));
 	if (!g.id[0] && kt_uuid_random(g.id)) {
 		kt_fail(&err, "random", "no random bytes for a grant id");
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);

@@ -17,18 +17,20 @@
 #include "policy/migrate_policy.h"
 #include "print.h"
 #include "subcommands.h"
+#include "vm_ref.h"
 
 static void usage(FILE *file)
 {
 	fprintf(file,
-		"Usage: %s migrate check --vm UUID --to HOST-CERT --grant GRANT\n"
+		"Usage: %s migrate check " VM_REF_USAGE " --to HOST-CERT --grant GRANT\n"
 		"                        (--by ADMIN-CERT | --order ORDER)\n"
 		"                        [--owner-anchors DIR] [--owner-crls DIR]\n"
 		"                        [--host-anchors DIR] [--host-crls DIR]\n"
 		"                        [--ledger SPEC] [--ledger-ca PATH] [--at TIME]\n"
 		"                        [--json | --script]\n"
-		"       %s migrate order --vm UUID --to HOST-CERT --grant GRANT --key KEY --cert CERT\n"
-		"                        [--lifetime SECONDS] [-o FILE]\n"
+		"       %s migrate order " VM_REF_USAGE " --to HOST-CERT --grant GRANT\n"
+		"                        --key KEY --cert CERT"
+		" [--lifetime SECONDS] [-o FILE]\n"
 		"See kvmtrust-migrate(8).\n", prog, prog);
 	cli_usage_exits(file, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) |
 			CLI_EXIT(KT_EXIT_REFUSED) | CLI_EXIT(KT_EXIT_VERIFY_FIRST));
@@ -88,9 +90,9 @@ static int print_result(const char *vm, const struct kt_migrate_result *res)
 
 static int do_check(int argc, char *argv[])
 {
-	enum { O_VM = 256, O_TO, O_GRANT, O_BY, O_ORDER, O_HOST_CRLS, O_AT };
+	enum { O_TO = 256, O_GRANT, O_BY, O_ORDER, O_HOST_CRLS, O_AT };
 	static const struct option opts[] = {
-		{ "vm", required_argument, NULL, O_VM },
+		VM_REF_OPTIONS,
 		{ "to", required_argument, NULL, O_TO },
 		{ "grant", required_argument, NULL, O_GRANT },
 		{ "by", required_argument, NULL, O_BY },
@@ -106,6 +108,8 @@ static int do_check(int argc, char *argv[])
 	struct grant_cli_trust_opts t = { 0 };
 	enum kt_print_mode mode = KT_PRINT_TEXT;
 	struct kt_migrate_request req = { 0 };
+	struct vm_ref ref = { 0 };
+	struct vm_name vm;
 	struct kt_migrate_result res;
 	struct kt_err err = { 0 }, ledger_err = { 0 };
 	struct grant_cli_ledger ledger = { 0 };
@@ -114,8 +118,12 @@ static int do_check(int argc, char *argv[])
 	char *text = NULL, *order_text = NULL;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		ret = vm_ref_option(&ref, opt, optarg);
+		if (ret < 0)
+			return KT_EXIT_USAGE;
+		if (ret)
+			continue;
 		switch (opt) {
-		case O_VM: req.vm = optarg; break;
 		case O_TO: to = optarg; break;
 		case O_GRANT: grant = optarg; break;
 		case O_BY: by = optarg; break;
@@ -131,11 +139,13 @@ static int do_check(int argc, char *argv[])
 			return cli_option_usage(usage, opt);
 		}
 	}
-	if (!req.vm || !to || !grant || (!by && !order) || optind != argc)
+	if (!vm_ref_given(&ref) || !to || !grant || (!by && !order) || optind != argc)
 		return cli_bad_usage("migrate check", usage,
-				     "--vm, --to, --grant and --by or --order are required");
-	if (!kt_uuid_valid(req.vm))
-		return cli_bad_usage("migrate check", NULL, "VM '%s' is not a lowercase UUID", req.vm);
+				     "the VM, --to, --grant and --by or --order are required");
+	ret = vm_ref_resolve(&ref, VM_REF_UUID, &vm);
+	if (ret)
+		return ret;
+	req.vm = vm.uuid;
 	t.owner_anchors = grant_cli_path(t.owner_anchors, KT_OWNER_ANCHORS_ENV,
 					 KT_OWNER_ANCHORS_DEFAULT);
 	t.host_anchors = grant_cli_path(t.host_anchors, KT_HOST_ANCHORS_ENV, KT_HOST_ANCHORS_DEFAULT);
@@ -189,9 +199,9 @@ out:
 
 static int do_order(int argc, char *argv[])
 {
-	enum { O_VM = 256, O_TO, O_GRANT, O_KEY, O_CERT, O_LIFETIME };
+	enum { O_TO = 256, O_GRANT, O_KEY, O_CERT, O_LIFETIME };
 	static const struct option opts[] = {
-		{ "vm", required_argument, NULL, O_VM },
+		VM_REF_OPTIONS,
 		{ "to", required_argument, NULL, O_TO },
 		{ "grant", required_argument, NULL, O_GRANT },
 		{ "key", required_argument, NULL, O_KEY },
@@ -201,7 +211,9 @@ static int do_order(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *vm = NULL, *to = NULL, *grant = NULL, *key_path = NULL, *cert_path = NULL;
+	const char *to = NULL, *grant = NULL, *key_path = NULL, *cert_path = NULL;
+	struct vm_ref ref = { 0 };
+	struct vm_name vm;
 	const char *output = NULL;
 	struct kt_migrate_intent in = { 0 };
 	struct kt_err err = { 0 };
@@ -214,8 +226,12 @@ static int do_order(int argc, char *argv[])
 	int opt, ret = KT_EXIT_FAILURE;
 
 	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		ret = vm_ref_option(&ref, opt, optarg);
+		if (ret < 0)
+			return KT_EXIT_USAGE;
+		if (ret)
+			continue;
 		switch (opt) {
-		case O_VM: vm = optarg; break;
 		case O_TO: to = optarg; break;
 		case O_GRANT: grant = optarg; break;
 		case O_KEY: key_path = optarg; break;
@@ -230,10 +246,12 @@ static int do_order(int argc, char *argv[])
 		default: return cli_option_usage(usage, opt);
 		}
 	}
-	if (!vm || !to || !grant || !key_path || !cert_path || optind != argc)
+	if (!vm_ref_given(&ref) || !to || !grant || !key_path || !cert_path || optind != argc)
 		return cli_bad_usage("migrate order", NULL,
-				     "--vm, --to, --grant, --key and --cert are required");
+				     "the VM, --to, --grant, --key and --cert are required");
 	ret = cli_need_files(to, grant, key_path, cert_path);
+	if (!ret)
+		ret = vm_ref_resolve(&ref, VM_REF_UUID, &vm);
 	if (ret)
 		return ret;
 	ret = KT_EXIT_FAILURE;
@@ -243,7 +261,7 @@ static int do_order(int argc, char *argv[])
 	    kt_pki_cert_info(dest, &host, &err) || !(key = kt_pki_load_key(key_path, &err)) ||
 	    !(cert = kt_pki_load_cert(cert_path, &err)))
 		goto fail;
-	snprintf(in.vm, sizeof(in.vm), "%s", vm);
+	memcpy(in.vm, vm.uuid, sizeof(vm.uuid));
 	memcpy(in.grant, g.id, sizeof(in.grant));
 	memcpy(in.host, host.host_uuid, sizeof(in.host));
 	in.iat = (int64_t)time(NULL);

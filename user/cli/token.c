@@ -17,6 +17,7 @@
 #include "identity_cli.h"
 #include "print.h"
 #include "subcommands.h"
+#include "vm_ref.h"
 
 #define DEFAULT_LIFETIME 3600
 #define DEFAULT_SKEW 60
@@ -24,7 +25,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s token issue --cred DIR --guest UUID --aud AUDIENCE\n"
+		"Usage: %s token issue --cred DIR " VM_REF_USAGE " --aud AUDIENCE\n"
 		"              (--guest-key FILE | --guest-pubkey FILE | --new-guest-key FILE)\n"
 		"              [--lifetime SECONDS] [--nbf TIME] [--jti ID] [--out FILE]\n"
 		"              [--keystore FILE (--keyfile FILE | --passphrase-file FILE | --tpm TCTI)]\n"
@@ -41,7 +42,8 @@ static void usage(FILE *f)
 }
 
 struct token_args {
-	const char *cred, *guest, *aud, *guest_key, *guest_pub, *new_guest_key, *nbf, *jti;
+	struct vm_ref guest;	/* the guest VM the token names */
+	const char *cred, *aud, *guest_key, *guest_pub, *new_guest_key, *nbf, *jti;
 	const char *out, *keystore, *keyfile, *passfile, *anchors, *revocations, *at, *trl;
 	const char *exp, *token, *tpm;
 	uint64_t lifetime, skew;
@@ -49,12 +51,12 @@ struct token_args {
 	char *passphrase;
 };
 
-enum { O_CRED = 256, O_GUEST, O_AUD, O_GKEY, O_GPUB, O_NEWKEY, O_LIFE, O_NBF, O_JTI, O_OUT,
+enum { O_CRED = 256, O_AUD, O_GKEY, O_GPUB, O_NEWKEY, O_LIFE, O_NBF, O_JTI, O_OUT,
        O_KS, O_KF, O_PF, O_ANCH, O_REV, O_SKEW, O_AT, O_TRL, O_EXP, O_TOKEN,
        O_TPM };
 
 static const struct option options[] = {
-	{ "cred", required_argument, NULL, O_CRED }, { "guest", required_argument, NULL, O_GUEST },
+	{ "cred", required_argument, NULL, O_CRED }, VM_REF_OPTIONS,
 	{ "aud", required_argument, NULL, O_AUD }, { "guest-key", required_argument, NULL, O_GKEY },
 	{ "guest-pubkey", required_argument, NULL, O_GPUB },
 	{ "new-guest-key", required_argument, NULL, O_NEWKEY },
@@ -73,16 +75,20 @@ static const struct option options[] = {
 
 static int parse(int argc, char *argv[], struct token_args *a)
 {
-	int c, bad = 0;
+	int c, bad = 0, named;
 
 	memset(a, 0, sizeof(*a));
 	a->lifetime = DEFAULT_LIFETIME;
 	a->skew = DEFAULT_SKEW;
 	optind = 1;
 	while (!bad && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		named = vm_ref_option(&a->guest, c, optarg);
+		if (named < 0)
+			return -1;
+		if (named)
+			continue;
 		switch (c) {
 		case O_CRED: a->cred = optarg; break;
-		case O_GUEST: a->guest = optarg; break;
 		case O_AUD: a->aud = optarg; break;
 		case O_GKEY: a->guest_key = optarg; break;
 		case O_GPUB: a->guest_pub = optarg; break;
@@ -157,20 +163,26 @@ static int cmd_issue(struct token_args *a, const char *file)
 	struct kt_keystore_unlock unlock;
 	struct kt_err err = { 0 };
 	struct kt_cred cred = { 0 };
+	struct vm_name guest;
 	char *token = NULL;
 	time_t nbf = 0, now = time(NULL);
 	bool private;
 	int ret = KT_EXIT_FAILURE;
 
 	(void)file;	/* takes none: token_main() refused one */
-	if (need(a->cred, "--cred") || need(a->guest, "--guest") || need(a->aud, "--aud"))
+	if (need(a->cred, "--cred") || need(a->aud, "--aud"))
 		return KT_EXIT_USAGE;
+	if (!vm_ref_given(&a->guest))
+		return cli_bad_usage("token issue", usage, "name the guest with --pid, --uuid or --domain");
 	if (a->nbf && cli_parse_time(a->nbf, &nbf))
 		return cli_bad_usage("token issue", NULL, "bad --nbf time '%s'", a->nbf);
-	if (strlen(a->guest) > KT_UUID_STR_LEN || strlen(a->aud) >= sizeof(c.aud) ||
-	    (a->jti && strlen(a->jti) > KT_TOKEN_JTI_MAX))
-		return cli_bad_usage("token issue", NULL, "--guest, --aud or --jti too long");
-	strcpy(c.sub, a->guest);
+	if (strlen(a->aud) >= sizeof(c.aud) || (a->jti && strlen(a->jti) > KT_TOKEN_JTI_MAX))
+		return cli_bad_usage("token issue", NULL, "--aud or --jti too long");
+	ret = vm_ref_resolve(&a->guest, VM_REF_UUID, &guest);
+	if (ret)
+		return ret;
+	ret = KT_EXIT_FAILURE;
+	strcpy(c.sub, guest.uuid);
 	strcpy(c.aud, a->aud);
 	if (a->jti)
 		strcpy(c.jti, a->jti);

@@ -58,6 +58,10 @@ measurement() {
 	printf '{"memory_root":"%s","vcpu_root":"%s","pages":%d,"seq":%d}\n' "$1" "$2" "$3" "$4"
 }
 
+VM1=1a2b3c4d-0000-4000-8000-000000000001
+VM2=1a2b3c4d-0000-4000-8000-000000000002
+VM3=1a2b3c4d-0000-4000-8000-000000000003
+VM4=1a2b3c4d-0000-4000-8000-000000000004
 MEM=$(printf 'a%.0s' $(seq 64))
 VCPU=$(printf 'b%.0s' $(seq 64))
 
@@ -102,7 +106,7 @@ tap_ok "the CA issues a certificate from the CSR" \
 measurement "$MEM" "$VCPU" 512 1 >"$tmp/m1.json"
 measurement "$MEM" "$VCPU" 512 2 >"$tmp/m2.json"
 tap_ok "attest signs a report with the TPM key" \
-	run "$K" attest --measurement "$tmp/m1.json" --vm-id vm-1 --nonce n-1 -o "$tmp/r1.jwt"
+	run "$K" attest --measurement "$tmp/m1.json" --uuid "$VM1" --nonce n-1 -o "$tmp/r1.jwt"
 tap_is "the report says key tpm and carries a quote" \
 	"$(claim "$tmp/r1.jwt" '[.key, .tpm.pcr, .seq, .memory_root == "'"$MEM"'"] | @tsv')" \
 	"$(printf 'tpm\t23\t1\ttrue')"
@@ -154,15 +158,15 @@ tap_fails_with "wrong expected memory root refused (memory_root)" "Refused: memo
 "$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --nonce n-2 >/dev/null 2>&1
 tap_is "verify's exit status for a refusal is 10" "$?" 10
 tap_ok "the next measurement's report is accepted after the replay state" \
-	sh -c "'$K' attest --measurement '$tmp/m2.json' --vm-id vm-1 -o '$tmp/r2.jwt' &&
+	sh -c "'$K' attest --measurement '$tmp/m2.json' --uuid $VM1 -o '$tmp/r2.jwt' &&
 	       '$K' verify '$tmp/r2.jwt' --ca '$tmp/ca.pem' --last-seen '$tmp/last.json'"
 
 # The quote orders a host's reports: one for another VM, signed earlier but
 # presented after a later one, is refused by the TPM clock.
 measurement "$MEM" "$VCPU" 512 1 >"$tmp/mb.json"
-"$K" attest --measurement "$tmp/mb.json" --vm-id vm-early -o "$tmp/early.jwt"
+"$K" attest --measurement "$tmp/mb.json" --uuid "$VM2" -o "$tmp/early.jwt"
 sleep 0.2
-"$K" attest --measurement "$tmp/mb.json" --vm-id vm-late -o "$tmp/late.jwt"
+"$K" attest --measurement "$tmp/mb.json" --uuid "$VM3" -o "$tmp/late.jwt"
 "$K" verify "$tmp/late.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/order.json" >/dev/null
 tap_fails_with "an older report of the host presented late is refused (replay, TPM clock)" \
 	"Refused: replay: TPM clock of host host-a went backwards" \
@@ -171,7 +175,7 @@ tap_fails_with "an older report of the host presented late is refused (replay, T
 # Output onto a FIFO is written through, never renamed over (nor /dev/null).
 mkfifo "$tmp/fifo"
 cat "$tmp/fifo" >"$tmp/from-fifo" &
-"$K" attest --measurement "$tmp/m2.json" --vm-id vm-fifo -o "$tmp/fifo"
+"$K" attest --measurement "$tmp/m2.json" --uuid "$VM4" -o "$tmp/fifo"
 wait $!
 tap_is "attest -o FIFO writes through it and leaves the FIFO" \
 	"$(test -p "$tmp/fifo" && echo fifo) $(cut -d. -f1 "$tmp/from-fifo" | head -c 3)" "fifo eyJ"
@@ -180,7 +184,7 @@ tap_fails_with "a last-seen path that is not a regular file is refused" \
 	"$K" verify "$tmp/r2.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/fifo"
 
 # ---- software fallback ------------------------------------------------------
-KVMTRUST_KEY_DIR="$tmp/softkey" "$K" attest --measurement "$tmp/m1.json" --vm-id vm-1 \
+KVMTRUST_KEY_DIR="$tmp/softkey" "$K" attest --measurement "$tmp/m1.json" --uuid "$VM1" \
 	-o "$tmp/soft.jwt"
 tap_is "a software-key report says so and has no quote" \
 	"$(claim "$tmp/soft.jwt" '[.key, (.tpm == null)] | @tsv')" "$(printf 'software\ttrue')"
@@ -190,7 +194,7 @@ tap_fails_with "a TPM-requiring verifier refuses it (key)" "Refused: key" \
 if [ -e /sys/module/kvmtrust ]; then
 	tap_skip "attest --pid without the module says unavailable" "kvmtrust.ko is loaded here"
 else
-	"$K" attest --pid $$ --vm-id vm-1 >/dev/null 2>"$tmp/pid.err"
+	"$K" attest --pid $$ --uuid "$VM1" >/dev/null 2>"$tmp/pid.err"
 	tap_is "attest --pid without kvmtrust.ko exits 5 (unavailable)" \
 		"$? $(grep -c 'module is not loaded' "$tmp/pid.err")" "5 1"
 fi
@@ -248,7 +252,7 @@ chmod +x "$cfg/fake-vmm"
 qemu_args=(-m 2G -smp 2 -bios "$cfg/bios.bin" -drive "file=$cfg/disk.img,if=virtio"
 	-device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56" -append "console=ttyS0")
 tap_ok "config attest signs the QEMU configuration" \
-	run "$K" config attest --vm-id vm-1 -o "$tmp/config.jwt" --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}"
+	run "$K" config attest --uuid "$VM1" -o "$tmp/config.jwt" --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}"
 qroot=$(claim "$tmp/config.jwt" .config_root)
 tap_is "the attestation's root is config measure's root" \
 	"$("$K" config measure --json --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}" | jq -r .root)" "$qroot"
@@ -303,7 +307,7 @@ chmod 600 "$v1/key.priv"
 printf '{"version":1,"origin":"tpm","host_id":"host-v1","pcr":23}\n' >"$v1/hostkey.json"
 KVMTRUST_KEY_DIR=$v1 "$K" tpm pubkey >"$tmp/v1.pem"
 tap_ok "a version 1 key directory still signs reports that verify" \
-	sh -c "KVMTRUST_KEY_DIR='$v1' '$K' attest --measurement '$tmp/m1.json' --vm-id vm-v1 \
+	sh -c "KVMTRUST_KEY_DIR='$v1' '$K' attest --measurement '$tmp/m1.json' --uuid $VM1 \
 	       -o '$tmp/v1.jwt' &&
 	       '$K' verify '$tmp/v1.jwt' --key '$tmp/v1.pem' --require-tpm"
 sed -i 's/"version":1/"version":2/' "$v1/hostkey.json"

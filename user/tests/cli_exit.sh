@@ -48,7 +48,7 @@ code() {
 help_codes() { "$KT" "$1" --help | sed -n 's/^Exit status: \(.*\) (kvmtrust(8))\.$/\1/p'; }
 man_codes() { sed -n "s/^$2 \(.*\)\.$/\1/p" "$MAN/$1"; }
 
-tap_plan 60
+tap_plan 61
 
 # --- fixtures ----------------------------------------------------------------
 export KVMTRUST_KEY_DIR=$dir/hostkey
@@ -60,7 +60,7 @@ export KVMTRUST_KEY_DIR=$dir/hostkey
 	"$KT" ca init --dir rogue --cn "Rogue Root" &&
 	mkdir anchors crls && cp root/cert.pem anchors/ && cp root/crl.pem crls/root.crl &&
 	cp eu/crl.pem crls/eu.crl &&
-	"$KT" token issue --cred hosta --guest "$GUEST" --aud "$AUD" \
+	"$KT" token issue --cred hosta --uuid "$GUEST" --aud "$AUD" \
 		--new-guest-key guest.pem --out token.jwt &&
 	"$KT" tpm init --software --host-id host-a &&
 	printf '{"memory_root":"%s","vcpu_root":"%s","pages":1,"seq":1}\n' \
@@ -85,13 +85,14 @@ done
 code 0 "info --help" "$KT" info --help
 code 2 "info with an unknown option" "$KT" info --frobnicate
 code 2 "vm list with --json and --script" "$KT" vm list --json --script
+code 3 "measure --pid of no process" "$KT" measure --pid 4194304
 
 # --- tpm, attest, verify, config, launch -------------------------------------
 code 0 "tpm show" "$KT" tpm show
 code 3 "tpm show without a key" env KVMTRUST_KEY_DIR="$NOFILE" "$KT" tpm show
 code 2 "tpm init --pcr 24" "$KT" tpm init --pcr 24
-code 0 "attest --measurement" "$KT" attest --measurement m.json --vm-id vm-1 --nonce n1 -o r.jwt
-code 3 "attest --measurement of a missing file" "$KT" attest --measurement "$NOFILE" --vm-id vm-1
+code 0 "attest --measurement" "$KT" attest --measurement m.json --uuid "$GUEST" --nonce n1 -o r.jwt
+code 3 "attest --measurement of a missing file" "$KT" attest --measurement "$NOFILE" --uuid "$GUEST"
 code 2 "attest without a VM" "$KT" attest
 code 0 "verify" "$KT" verify r.jwt --key hostkey/public.pem --nonce n1
 code 10 "verify with another nonce (refused)" "$KT" verify r.jwt --key hostkey/public.pem --nonce n2
@@ -133,7 +134,7 @@ code 10 "handshake the host refuses" "$KT" handshake --connect "127.0.0.1:$port"
 
 # --- grant, migrate ------------------------------------------------------------
 export KVMTRUST_OWNER_ANCHORS=$dir/tree/owner-anchors KVMTRUST_HOST_ANCHORS=$dir/tree/host-anchors
-issue() { "$KT" grant issue --owner tree/alice --vm "$GUEST" --ca tree/eu/cert.pem \
+issue() { "$KT" grant issue --owner tree/alice --uuid "$GUEST" --ca tree/eu/cert.pem \
 	--delegate tree/bob/cert.pem --days 1 "$@"; }
 code 0 "grant issue" issue -o vm.grant
 code 0 "grant verify" "$KT" grant verify vm.grant
@@ -141,15 +142,15 @@ code 10 "grant verify under the host anchors (refused)" \
 	"$KT" grant verify vm.grant --owner-anchors tree/host-anchors
 code 3 "grant verify of a missing grant" "$KT" grant verify "$NOFILE"
 code 3 "grant issue with a missing delegate" issue --delegate "$NOFILE"
-code 2 "grant issue without --days" "$KT" grant issue --owner tree/alice --vm "$GUEST"
-code 0 "migrate order" "$KT" migrate order --vm "$GUEST" --to tree/host-a/chain.pem \
+code 2 "grant issue without --days" "$KT" grant issue --owner tree/alice --uuid "$GUEST"
+code 0 "migrate order" "$KT" migrate order --uuid "$GUEST" --to tree/host-a/chain.pem \
 	--grant vm.grant --key tree/bob/key.pem --cert tree/bob/cert.pem -o vm.order
 code 10 "migrate check without a trust score (deny)" env KVMTRUST_LEDGER=sqlite:$dir/ledger.db \
 	KVMTRUST_LEDGER_CA=$dir/tree/ledger-ca \
-	"$KT" migrate check --vm "$GUEST" --to tree/host-a/chain.pem --grant vm.grant --order vm.order
-code 3 "migrate check of a missing grant" "$KT" migrate check --vm "$GUEST" \
+	"$KT" migrate check --uuid "$GUEST" --to tree/host-a/chain.pem --grant vm.grant --order vm.order
+code 3 "migrate check of a missing grant" "$KT" migrate check --uuid "$GUEST" \
 	--to tree/host-a/chain.pem --grant "$NOFILE" --order vm.order
-code 2 "migrate check without --to" "$KT" migrate check --vm "$GUEST" --grant vm.grant --order vm.order
+code 2 "migrate check without --to" "$KT" migrate check --uuid "$GUEST" --grant vm.grant --order vm.order
 
 # --- ledger, score: their own suites check the rest ----------------------------
 code 0 "ledger --help" "$KT" ledger --help

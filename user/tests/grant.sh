@@ -38,8 +38,8 @@ status_of() { "$@" >"$dir/out" 2>"$dir/err"; echo $?; }
 # The script-form line of one rule: "rule outcome check detail".
 rule_line() { grep -P "^$1\t" "$dir/out" | cut -f1-3; }
 
-issue() { kt grant issue --owner alice --vm "$VM" --ca eu/cert.pem --delegate bob/cert.pem "$@"; }
-check() { kt migrate check --vm "$VM" --grant vm.grant --by bob/cert.pem --script "$@"; }
+issue() { kt grant issue --owner alice --uuid "$VM" --ca eu/cert.pem --delegate bob/cert.pem "$@"; }
+check() { kt migrate check --uuid "$VM" --grant vm.grant --by bob/cert.pem --script "$@"; }
 
 tap_plan 37
 
@@ -71,10 +71,10 @@ tap_fails_with "verify refuses a tampered byte" "^Refused: (signature|structure)
 	kt grant verify tampered.grant
 tap_is "a refused grant exits 10" "$(status_of kt grant verify tampered.grant)" 10
 tap_fails_with "a host CA cannot issue a grant" "Error: signer: .*ca certificate" \
-	kt grant issue --owner eu --vm "$VM" --ca eu/cert.pem --delegate bob/cert.pem --days 1
+	kt grant issue --owner eu --uuid "$VM" --ca eu/cert.pem --delegate bob/cert.pem --days 1
 tap_fails_with "a grant without a delegate is refused" "delegate" \
-	kt grant issue --owner alice --vm "$VM" --ca eu/cert.pem --days 1
-tap_is "bad usage exits 2" "$(status_of kt grant issue --vm "$VM")" 2
+	kt grant issue --owner alice --uuid "$VM" --ca eu/cert.pem --days 1
+tap_is "bad usage exits 2" "$(status_of kt grant issue --uuid "$VM")" 2
 
 # --- the decision ----------------------------------------------------------
 
@@ -90,21 +90,21 @@ tap_is "  region and deny list fail too" "$(rule_line region; rule_line host-lis
 	"region	fail	region
 host-list	fail	deny-list"
 tap_is "mallory is not a delegate: deny" \
-	"$(status_of kt migrate check --vm "$VM" --to host-a/chain.pem --grant vm.grant --by mallory/cert.pem --script)" 10
+	"$(status_of kt migrate check --uuid "$VM" --to host-a/chain.pem --grant vm.grant --by mallory/cert.pem --script)" 10
 tap_is "  delegate fails, later rules still pass" "$(rule_line delegate; rule_line host-ca)" \
 	"delegate	fail	delegate
 host-ca	pass	-"
 tap_is "--json: deny with the eleven rules" \
-	"$(kt migrate check --vm "$VM" --to host-b/chain.pem --grant vm.grant --by bob/cert.pem --json |
+	"$(kt migrate check --uuid "$VM" --to host-b/chain.pem --grant vm.grant --by bob/cert.pem --json |
 	   grep -cE '"rule"|"decision": "deny"')" 12
 
 tap_ok "bob signs an order for host a" \
-	kt migrate order --vm "$VM" --to host-a/chain.pem --grant vm.grant --key bob/key.pem --cert bob/cert.pem -o bob.order
+	kt migrate order --uuid "$VM" --to host-a/chain.pem --grant vm.grant --key bob/key.pem --cert bob/cert.pem -o bob.order
 tap_is "the order proves the delegate: allow" \
-	"$(status_of kt migrate check --vm "$VM" --to host-a/chain.pem --grant vm.grant --order bob.order --script; rule_line delegate)" "0
+	"$(status_of kt migrate check --uuid "$VM" --to host-a/chain.pem --grant vm.grant --order bob.order --script; rule_line delegate)" "0
 delegate	pass	-"
 tap_is "the same order for host a1: deny by delegate" \
-	"$(status_of kt migrate check --vm "$VM" --to host-a1/chain.pem --grant vm.grant --order bob.order --script; rule_line delegate)" "10
+	"$(status_of kt migrate check --uuid "$VM" --to host-a1/chain.pem --grant vm.grant --order bob.order --script; rule_line delegate)" "10
 delegate	fail	order"
 
 tap_ok "two failed attestations" bash -c "'$KVMTRUST' ledger append attest $VM fail && '$KVMTRUST' ledger append attest $VM fail"

@@ -92,7 +92,7 @@ tap_fails_with "path length refuses a CA below a pathlen 0 CA" "pathlen" \
 
 # --- tokens: issue -> verify -> revoke -> verify fails ---
 kt token keyfile guest.key
-tap_ok "token issue into an encrypted keystore" kt token issue --cred hostA --guest $GUEST \
+tap_ok "token issue into an encrypted keystore" kt token issue --cred hostA --uuid $GUEST \
 	--aud "$AUD" --new-guest-key guest.pem --out token.jwt --keystore guest.ks --keyfile guest.key
 tap_ok "token verify" verify token.jwt
 tap_is "verified claims" "$(verify --json token.jwt | json_get '["sub"],d["host"],d["valid"]')" \
@@ -111,10 +111,10 @@ PY
 tap_fails_with "alg none" "^Refused: algorithm" verify none.jwt
 head -c 70000 /dev/zero | tr '\0' 'A' > big.jwt
 tap_fails_with "oversized token" "^Refused: structure" verify big.jwt
-kt token issue --cred hostA --guest $GUEST --aud "$AUD" --guest-pubkey <(openssl pkey -in guest.pem -pubout) \
+kt token issue --cred hostA --uuid $GUEST --aud "$AUD" --guest-pubkey <(openssl pkey -in guest.pem -pubout) \
 	--nbf now-2h --lifetime 3600 --out expired.jwt 2>/dev/null
 tap_fails_with "expired token" "^Refused: time" verify expired.jwt
-kt token issue --cred hostR --guest $GUEST --aud "$AUD" --new-guest-key rogue-guest.pem \
+kt token issue --cred hostR --uuid $GUEST --aud "$AUD" --new-guest-key rogue-guest.pem \
 	--out rogue.jwt 2>/dev/null
 tap_fails_with "token from an unknown root" "^Refused: chain" verify rogue.jwt
 
@@ -174,7 +174,7 @@ fi
 # --- revocation: the token, then the intermediate ---
 tap_ok "token revoke" kt token revoke --cred hostA --trl rev/hostA.trl token.jwt
 tap_fails_with "revoked token" "^Refused: revocation: token .* is revoked" verify token.jwt
-kt token issue --cred hostA --guest $GUEST --aud "$AUD" --guest-key guest.pem --out token2.jwt \
+kt token issue --cred hostA --uuid $GUEST --aud "$AUD" --guest-key guest.pem --out token2.jwt \
 	2>/dev/null
 tap_ok "a new token still verifies" verify token2.jwt
 tap_ok "revoke the intermediate" kt ca revoke --ca root --reason cACompromise eu/cert.pem
