@@ -79,17 +79,17 @@ tap_is "the report's memory_root is the module's for the paused guest" \
 tap_is "the next measurement has the next seq" \
 	"$(($(claim "$tmp/r1.jwt" seq) + 1))" "$(jq -r .seq "$tmp/m.json")"
 tap_ok "verify accepts it (key, nonce, last-seen)" \
-	"$K" verify "$tmp/r1.jwt" --key "$tmp/key/public.pem" --nonce n-1 --last-seen "$tmp/seen.json"
+	"$K" verify "$tmp/r1.jwt" --pubkey "$tmp/key/public.pem" --nonce n-1 --last-seen "$tmp/seen.json"
 tap_fails_with "the same report again is a replay" "Refused: replay" \
-	"$K" verify "$tmp/r1.jwt" --key "$tmp/key/public.pem" --last-seen "$tmp/seen.json"
+	"$K" verify "$tmp/r1.jwt" --pubkey "$tmp/key/public.pem" --last-seen "$tmp/seen.json"
 
 old=$(claim "$tmp/r1.jwt" memory_root)
 vmm_cmd poke 0x3000 0x5a || echo "# poke failed"
 "$K" attest --uuid "$UUID" -o "$tmp/r2.jwt"
 tap_ok "after a guest write the new report verifies" \
-	"$K" verify "$tmp/r2.jwt" --key "$tmp/key/public.pem" --last-seen "$tmp/seen.json"
+	"$K" verify "$tmp/r2.jwt" --pubkey "$tmp/key/public.pem" --last-seen "$tmp/seen.json"
 tap_is "and its memory_root changed" \
 	"$([ "$(claim "$tmp/r2.jwt" memory_root)" != "$old" ] && echo changed)" changed
 tap_fails_with "expecting the old root refuses it (memory_root)" "Refused: memory_root" \
-	"$K" verify "$tmp/r2.jwt" --key "$tmp/key/public.pem" --expect-memory-root "$old"
+	"$K" verify "$tmp/r2.jwt" --pubkey "$tmp/key/public.pem" --expect-memory-root "$old"
 tap_done

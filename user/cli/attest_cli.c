@@ -22,8 +22,8 @@ int attest_policy_option(struct attest_policy_args *a, int opt, const char *arg)
 	char *end;
 
 	switch (opt) {
-	case ATTEST_OPT_KEY: a->key_file = arg; return 0;
-	case ATTEST_OPT_CA: p->anchors = arg; return 0;
+	case ATTEST_OPT_PUBKEY: a->key_file = arg; return 0;
+	case ATTEST_OPT_ANCHORS: p->anchors = arg; return 0;
 	case ATTEST_OPT_CRLS: p->crls = arg; return 0;
 	case ATTEST_OPT_NONCE: p->nonce = arg; return 0;
 	case ATTEST_OPT_LAST_SEEN: p->last_seen = arg; return 0;

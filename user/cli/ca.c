@@ -25,14 +25,14 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s ca init --dir DIR --cn NAME [--days N] [--pathlen N]\n"
-		"       %s ca issue ca|host|user --ca DIR --out DIR --cn NAME [--days N]\n"
+		"Usage: %s ca init -o DIR --cn NAME [--days N] [--pathlen N]\n"
+		"       %s ca issue ca|host|user --ca DIR -o DIR --cn NAME [--days N]\n"
 		"              [--not-before TIME] [--not-after TIME] [--pathlen N]\n"
 		"              [--permit-dns NAME]... [--exclude-dns NAME]...\n"
-		"              [--uuid UUID --region REGION --site SITE] [--dns NAME]...\n"
+		"              [--host-uuid UUID --region REGION --site SITE] [--dns NAME]...\n"
 		"              [--pubkey FILE]\n"
 		"       %s ca revoke --ca DIR [--reason REASON] CERT\n"
-		"       %s ca crl --ca DIR [--days N] [--out FILE]\n"
+		"       %s ca crl --ca DIR [--days N] [-o FILE]\n"
 		"       %s ca show [--json|--script] CERT|DIR\n"
 		"       %s ca verify --anchors DIR --crls DIR [--kind root|ca|host|user]\n"
 		"              [--at TIME] [--json|--script] CERT|DIR\n"
@@ -42,7 +42,7 @@ static void usage(FILE *f)
 }
 
 struct ca_args {
-	const char *dir, *ca, *out, *cn, *uuid, *region, *site, *pubkey, *reason;
+	const char *ca, *out, *cn, *uuid, *region, *site, *pubkey, *reason;
 	const char *anchors, *crls, *kind, *at;
 	const char *permit[MAX_NAMES + 1], *exclude[MAX_NAMES + 1], *dns[MAX_NAMES + 1];
 	int npermit, nexclude, ndns;
@@ -54,20 +54,20 @@ struct ca_args {
 
 enum { O_CN = 256, O_DAYS, O_PATHLEN, O_PERMIT, O_EXCLUDE, O_UUID, O_REGION, O_SITE, O_DNS,
        O_PUBKEY, O_REASON, O_NB, O_NA, O_ANCHORS, O_CRLS, O_KIND, O_AT,
-       O_CA, O_OUT, O_DIR };
+       O_CA };
 
 static const struct option options[] = {
-	{ "dir", required_argument, NULL, O_DIR }, { "ca", required_argument, NULL, O_CA },
-	{ "out", required_argument, NULL, O_OUT }, { "cn", required_argument, NULL, O_CN },
+	{ "ca", required_argument, NULL, O_CA },
+	{ "output", required_argument, NULL, 'o' }, { "cn", required_argument, NULL, O_CN },
 	{ "days", required_argument, NULL, O_DAYS }, { "pathlen", required_argument, NULL, O_PATHLEN },
 	{ "permit-dns", required_argument, NULL, O_PERMIT },
 	{ "exclude-dns", required_argument, NULL, O_EXCLUDE },
-	{ "uuid", required_argument, NULL, O_UUID }, { "region", required_argument, NULL, O_REGION },
+	{ "host-uuid", required_argument, NULL, O_UUID },
+	{ "region", required_argument, NULL, O_REGION },
 	{ "site", required_argument, NULL, O_SITE }, { "dns", required_argument, NULL, O_DNS },
 	{ "pubkey", required_argument, NULL, O_PUBKEY }, { "reason", required_argument, NULL, O_REASON },
 	{ "not-before", required_argument, NULL, O_NB }, { "not-after", required_argument, NULL, O_NA },
 	{ "anchors", required_argument, NULL, O_ANCHORS }, { "crls", required_argument, NULL, O_CRLS },
-	{ "revocations", required_argument, NULL, O_CRLS },
 	{ "kind", required_argument, NULL, O_KIND }, { "at", required_argument, NULL, O_AT },
 	CLI_OUTPUT_OPTIONS, { "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -90,11 +90,10 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 	memset(a, 0, sizeof(*a));
 	a->pathlen = -1;
 	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while (!bad && (c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
 		switch (c) {
-		case O_DIR: a->dir = optarg; break;
 		case O_CA: a->ca = optarg; break;
-		case O_OUT: a->out = optarg; break;
+		case 'o': a->out = optarg; break;
 		case O_CN: a->cn = optarg; break;
 		case O_UUID: a->uuid = optarg; break;
 		case O_REGION: a->region = optarg; break;
@@ -153,24 +152,24 @@ static int cmd_init(struct ca_args *a)
 	char key[4096];
 	int ret;
 
-	if (need(a->dir, "--dir") || need(a->cn, "--cn"))
+	if (need(a->out, "-o") || need(a->cn, "--cn"))
 		return KT_EXIT_USAGE;
-	snprintf(key, sizeof(key), "%s/key.pem", a->dir);
+	snprintf(key, sizeof(key), "%s/key.pem", a->out);
 	if (!stat(key, &st)) {
-		fprintf(stderr, "Error: '%s' already holds a CA; refusing to overwrite it\n", a->dir);
+		fprintf(stderr, "Error: '%s' already holds a CA; refusing to overwrite it\n", a->out);
 		return KT_EXIT_FAILURE;
 	}
 	req.cn = a->cn;
 	req.permit_dns = a->npermit ? a->permit : NULL;
 	req.exclude_dns = a->nexclude ? a->exclude : NULL;
 	window(a, 3650, 0, &req);
-	if (kt_ca_init(a->dir, &req, &err) || kt_cred_load(a->dir, &root, &err))
+	if (kt_ca_init(a->out, &req, &err) || kt_cred_load(a->out, &root, &err))
 		return kt_cli_error("cannot create the root CA", &err);
-	ret = write_crl(a->dir, &root);
+	ret = write_crl(a->out, &root);
 	kt_cred_free(&root);
 	if (!ret)
 		printf("root CA '%s' created in %s (anchor: %s/cert.pem, CRL: %s/crl.pem)\n",
-		       a->cn, a->dir, a->dir, a->dir);
+		       a->cn, a->out, a->out, a->out);
 	return ret;
 }
 
@@ -192,13 +191,16 @@ static int cmd_issue(struct ca_args *a, const char *kind_name)
 	struct kt_cred ca = { 0 }, out = { 0 };
 	struct kt_cert_info ca_info, info;
 	struct kt_err err = { 0 };
+	char host_uuid[KT_UUID_STR_LEN + 1];
 	EVP_PKEY *key = NULL;
 	int kind = kind_of(kind_name), ret = KT_EXIT_FAILURE;
 
 	if (kind <= KT_CERT_ROOT)
 		return cli_bad_usage("ca issue", NULL, "kind must be ca, host or user");
-	if (need(a->ca, "--ca") || need(a->out, "--out") || need(a->cn, "--cn") ||
-	    (kind == KT_CERT_HOST && (need(a->uuid, "--uuid") || need(a->region, "--region") ||
+	if (a->uuid && kt_uuid_canonical(a->uuid, host_uuid))
+		return cli_bad_usage("ca issue", NULL, "--host-uuid '%s' is not a UUID", a->uuid);
+	if (need(a->ca, "--ca") || need(a->out, "-o") || need(a->cn, "--cn") ||
+	    (kind == KT_CERT_HOST && (need(a->uuid, "--host-uuid") || need(a->region, "--region") ||
 				      need(a->site, "--site"))))
 		return KT_EXIT_USAGE;
 	ret = cli_need_files(a->ca, a->pubkey);
@@ -212,7 +214,7 @@ static int cmd_issue(struct ca_args *a, const char *kind_name)
 	req.permit_dns = a->npermit ? a->permit : NULL;
 	req.exclude_dns = a->nexclude ? a->exclude : NULL;
 	req.dns = a->ndns ? a->dns : NULL;
-	req.host_uuid = a->uuid;
+	req.host_uuid = a->uuid ? host_uuid : NULL;
 	req.region = a->region;
 	req.site = a->site;
 	window(a, kind == KT_CERT_CA ? 1825 : 365, ca_info.not_after, &req);

@@ -24,8 +24,8 @@
 static void usage(FILE *file)
 {
 	fprintf(file,
-		"Usage: %s grant issue --owner DIR " VM_REF_USAGE "\n"
-		"                      --ca CERT|KEYID... --delegate CERT...\n"
+		"Usage: %s grant issue --key KEY --cert CERT " VM_REF_USAGE "\n"
+		"                      --host-ca CERT|KEYID... --delegate CERT...\n"
 		"                      [--delegate-key CERT|PUBKEY]... [--region NAME]... [--site NAME]...\n"
 		"                      [--allow-host UUID]... [--deny-host UUID]... [--id UUID]\n"
 		"                      [--not-before TIME] (--not-after TIME | --days N) [-o FILE]\n"
@@ -49,7 +49,7 @@ static bool is_keyid(const char *arg)
 	return strlen(arg) == 2 * KT_KEYID_LEN && strspn(arg, "0123456789abcdef") == strlen(arg);
 }
 
-/* --ca: a CA certificate file, or its key identifier in hex. */
+/* --host-ca: a CA certificate file, or its key identifier in hex. */
 static int add_ca(struct kt_grant *g, const char *arg, struct kt_err *err)
 {
 	char keyid[2 * KT_KEYID_LEN + 1];
@@ -69,6 +69,16 @@ static int add_ca(struct kt_grant *g, const char *arg, struct kt_err *err)
 	kt_cert_keyid(cert, keyid);
 	X509_free(cert);
 	return kt_strlist_add(&g->ca_keyids, keyid) ? kt_fail(err, "usage", "too many CAs") : 0;
+}
+
+/* --allow-host, --deny-host: a host UUID in either case, kept lowercase. */
+static int add_host(struct kt_strlist *l, const char *arg, struct kt_err *err)
+{
+	char uuid[KT_UUID_STR_LEN + 1];
+
+	if (kt_uuid_canonical(arg, uuid))
+		return kt_fail(err, "usage", "host '%s' is not a UUID", arg);
+	return kt_strlist_add(l, uuid);
 }
 
 /* --delegate CERT pins a certificate; --delegate-key CERT|PUBKEY pins its key. */
@@ -98,11 +108,12 @@ static int add_delegate(struct kt_grant *g, const char *arg, bool by_key, struct
 
 static int do_issue(int argc, char *argv[])
 {
-	enum { O_OWNER = 256, O_CA, O_DELEGATE, O_DELEGATE_KEY, O_REGION, O_SITE,
+	enum { O_KEY = 256, O_CERT, O_CA, O_DELEGATE, O_DELEGATE_KEY, O_REGION, O_SITE,
 	       O_ALLOW, O_DENY, O_ID, O_NBF, O_NAF, O_DAYS };
 	static const struct option opts[] = {
-		{ "owner", required_argument, NULL, O_OWNER },
-		{ "ca", required_argument, NULL, O_CA },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "cert", required_argument, NULL, O_CERT },
+		{ "host-ca", required_argument, NULL, O_CA },
 		{ "delegate", required_argument, NULL, O_DELEGATE },
 		{ "delegate-key", required_argument, NULL, O_DELEGATE_KEY },
 		{ "region", required_argument, NULL, O_REGION },
@@ -118,7 +129,7 @@ static int do_issue(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *owner = NULL, *output = NULL;
+	const char *key = NULL, *cert = NULL, *output = NULL;
 	struct vm_ref ref = { 0 };
 	struct vm_name vm;
 	struct kt_grant g = { 0 };
@@ -147,15 +158,19 @@ static int do_issue(int argc, char *argv[])
 		if (named)
 			continue;
 		switch (opt) {
-		case O_OWNER: owner = optarg; break;
-		case O_ID: snprintf(g.id, sizeof(g.id), "%s", optarg); break;
+		case O_KEY: key = optarg; break;
+		case O_CERT: cert = optarg; break;
+		case O_ID:
+			if (kt_uuid_canonical(optarg, g.id))
+				return bad_usage("grant id '%s' is not a UUID", optarg);
+			break;
 		case O_CA: bad = add_ca(&g, optarg, &err); break;
 		case O_DELEGATE: bad = add_delegate(&g, optarg, false, &err); break;
 		case O_DELEGATE_KEY: bad = add_delegate(&g, optarg, true, &err); break;
 		case O_REGION: bad = kt_strlist_add(&g.regions, optarg); break;
 		case O_SITE: bad = kt_strlist_add(&g.sites, optarg); break;
-		case O_ALLOW: bad = kt_strlist_add(&g.hosts_allow, optarg); break;
-		case O_DENY: bad = kt_strlist_add(&g.hosts_deny, optarg); break;
+		case O_ALLOW: bad = add_host(&g.hosts_allow, optarg, &err); break;
+		case O_DENY: bad = add_host(&g.hosts_deny, optarg, &err); break;
 		case O_NBF:
 			if (cli_parse_time(optarg, &nbf))
 				return bad_usage("bad time '%s'", optarg);
@@ -175,13 +190,14 @@ static int do_issue(int argc, char *argv[])
 		if (bad) {
 			if (!err.msg[0])
 				kt_fail(&err, "usage", "too many values for --%s (at most %d)",
-					opts[opt - O_OWNER].name, KT_GRANT_MAX_ITEMS);
+					opts[opt - O_KEY].name, KT_GRANT_MAX_ITEMS);
 			ret = cli_error(NULL, &err, KT_EXIT_USAGE);
 			goto out;
 		}
 	}
-	if (!owner || !vm_ref_given(&ref) || (!naf && !days) || (naf && days) || optind != argc) {
-		ret = bad_usage("%s", "issue needs --owner, the VM and one of --not-after or --days");
+	if (!key || !cert || !vm_ref_given(&ref) || (!naf && !days) || (naf && days) ||
+	    optind != argc) {
+		ret = bad_usage("%s", "issue needs --key, --cert, the VM and one of --not-after or --days");
 		goto out;
 	}
 	ret = vm_ref_resolve(&ref, VM_REF_UUID, &vm);
@@ -193,14 +209,14 @@ static int do_issue(int argc, char *argv[])
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
-	ret = cli_need_files(owner);
+	ret = cli_need_files(key, cert);
 	if (ret)
 		goto out;
 	ret = KT_EXIT_FAILURE;
 	g.iat = time(NULL);
 	g.nbf = nbf;
 	g.exp = naf ? naf : nbf + days * 86400;
-	if (kt_cred_load(owner, &cred, &err) ||
+	if (kt_cred_load_files(key, cert, &cred, &err) ||
 	    kt_grant_issue(&g, cred.key, cred.chain, &token, &err)) {
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
@@ -472,8 +488,10 @@ static int do_revoke(int argc, char *argv[])
 		if (!text || kt_grant_parse(text, &g, &err))
 			goto fail;
 		id = g.id;
-	} else if (!kt_uuid_valid(id)) {
-		return bad_usage("grant id '%s' is not a lowercase UUID", id);
+	} else if (kt_uuid_canonical(id, g.id)) {
+		return bad_usage("grant id '%s' is not a UUID", id);
+	} else {
+		id = g.id;
 	}
 	if (kt_ledger_signer_load(grant_cli_path(key, KT_LEDGER_KEY_ENV, NULL),
 				  grant_cli_path(cert, KT_LEDGER_CERT_ENV, NULL), &signer, &err) ||

@@ -19,7 +19,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s launch --expect ROOT [--attestation FILE (--key PEM | --ca FILE)]\n"
+		"Usage: %s launch --expect ROOT [--attestation FILE (--pubkey PEM | --anchors FILE|DIR)]\n"
 		"                 [--config CONFIG] [--package-manifest FILE] -- COMMAND...\n"
 		"Without --config, COMMAND's own arguments are read as a QEMU command line.\n"
 		"Attestation options:\n" ATTEST_POLICY_USAGE
@@ -146,7 +146,7 @@ int launch_main(int argc, char *argv[])
 	if (optind >= argc)
 		return cli_bad_usage(NULL, NULL, "no COMMAND to launch after '--'");
 	if (a.attestation && !a.policy.key_file && !a.policy.policy.anchors)
-		return cli_bad_usage(NULL, NULL, "--attestation needs --key or --ca to check it");
+		return cli_bad_usage(NULL, NULL, "--attestation needs --pubkey or --anchors to check it");
 	ret = cli_need_files(a.attestation);
 	if (!ret)
 		ret = attest_policy_ready(&a.policy);

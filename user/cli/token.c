@@ -25,13 +25,14 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s token issue --cred DIR " VM_REF_USAGE " --aud AUDIENCE\n"
+		"Usage: %s token issue --key KEY --cert CERT " VM_REF_USAGE " --aud AUDIENCE\n"
 		"              (--guest-key FILE | --guest-pubkey FILE | --new-guest-key FILE)\n"
-		"              [--lifetime SECONDS] [--nbf TIME] [--jti ID] [--out FILE]\n"
+		"              [--lifetime SECONDS] [--not-before TIME] [--jti ID] [-o FILE]\n"
 		"              [--keystore FILE (--keyfile FILE | --passphrase-file FILE | --tpm TCTI)]\n"
-		"       %s token verify --anchors DIR --revocations DIR --aud AUDIENCE\n"
+		"       %s token verify --anchors DIR --crls DIR --aud AUDIENCE\n"
 		"              [--skew SECONDS] [--at TIME] [--json|--script] TOKEN|-\n"
-		"       %s token revoke --cred DIR --trl FILE (TOKEN | --jti ID --exp TIME)\n"
+		"       %s token revoke --key KEY --cert CERT --trl FILE\n"
+		"              (TOKEN | --jti ID --not-after TIME)\n"
 		"       %s token show [--json|--script] (TOKEN|- | --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI))\n"
 		"       %s token store --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI)\n"
 		"              --token TOKEN --guest-key FILE\n"
@@ -43,33 +44,36 @@ static void usage(FILE *f)
 
 struct token_args {
 	struct vm_ref guest;	/* the guest VM the token names */
-	const char *cred, *aud, *guest_key, *guest_pub, *new_guest_key, *nbf, *jti;
-	const char *out, *keystore, *keyfile, *passfile, *anchors, *revocations, *at, *trl;
-	const char *exp, *token, *tpm;
+	const char *key, *cert, *aud, *guest_key, *guest_pub, *new_guest_key, *not_before, *jti;
+	const char *out, *keystore, *keyfile, *passfile, *anchors, *crls, *at, *trl;
+	const char *not_after, *token, *tpm;
 	uint64_t lifetime, skew;
 	enum kt_print_mode mode;
 	char *passphrase;
 };
 
-enum { O_CRED = 256, O_AUD, O_GKEY, O_GPUB, O_NEWKEY, O_LIFE, O_NBF, O_JTI, O_OUT,
-       O_KS, O_KF, O_PF, O_ANCH, O_REV, O_SKEW, O_AT, O_TRL, O_EXP, O_TOKEN,
+enum { O_KEY = 256, O_CERT, O_AUD, O_GKEY, O_GPUB, O_NEWKEY, O_LIFE, O_NBF, O_JTI,
+       O_KS, O_KF, O_PF, O_ANCH, O_CRLS, O_SKEW, O_AT, O_TRL, O_NAF, O_TOKEN,
        O_TPM };
 
 static const struct option options[] = {
-	{ "cred", required_argument, NULL, O_CRED }, VM_REF_OPTIONS,
+	{ "key", required_argument, NULL, O_KEY }, { "cert", required_argument, NULL, O_CERT },
+	VM_REF_OPTIONS,
 	{ "aud", required_argument, NULL, O_AUD }, { "guest-key", required_argument, NULL, O_GKEY },
 	{ "guest-pubkey", required_argument, NULL, O_GPUB },
 	{ "new-guest-key", required_argument, NULL, O_NEWKEY },
-	{ "lifetime", required_argument, NULL, O_LIFE }, { "nbf", required_argument, NULL, O_NBF },
-	{ "jti", required_argument, NULL, O_JTI }, { "out", required_argument, NULL, O_OUT },
+	{ "lifetime", required_argument, NULL, O_LIFE },
+	{ "not-before", required_argument, NULL, O_NBF },
+	{ "jti", required_argument, NULL, O_JTI }, { "output", required_argument, NULL, 'o' },
 	{ "keystore", required_argument, NULL, O_KS }, { "keyfile", required_argument, NULL, O_KF },
 	{ "passphrase-file", required_argument, NULL, O_PF },
 	{ "tpm", required_argument, NULL, O_TPM },
 	{ "anchors", required_argument, NULL, O_ANCH },
-	{ "revocations", required_argument, NULL, O_REV },
+	{ "crls", required_argument, NULL, O_CRLS },
 	{ "skew", required_argument, NULL, O_SKEW }, { "at", required_argument, NULL, O_AT },
 	CLI_OUTPUT_OPTIONS, { "trl", required_argument, NULL, O_TRL },
-	{ "exp", required_argument, NULL, O_EXP }, { "token", required_argument, NULL, O_TOKEN },
+	{ "not-after", required_argument, NULL, O_NAF },
+	{ "token", required_argument, NULL, O_TOKEN },
 	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 };
 
@@ -81,29 +85,30 @@ static int parse(int argc, char *argv[], struct token_args *a)
 	a->lifetime = DEFAULT_LIFETIME;
 	a->skew = DEFAULT_SKEW;
 	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while (!bad && (c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
 		named = vm_ref_option(&a->guest, c, optarg);
 		if (named < 0)
 			return -1;
 		if (named)
 			continue;
 		switch (c) {
-		case O_CRED: a->cred = optarg; break;
+		case O_KEY: a->key = optarg; break;
+		case O_CERT: a->cert = optarg; break;
 		case O_AUD: a->aud = optarg; break;
 		case O_GKEY: a->guest_key = optarg; break;
 		case O_GPUB: a->guest_pub = optarg; break;
 		case O_NEWKEY: a->new_guest_key = optarg; break;
-		case O_NBF: a->nbf = optarg; break;
+		case O_NBF: a->not_before = optarg; break;
 		case O_JTI: a->jti = optarg; break;
-		case O_OUT: a->out = optarg; break;
+		case 'o': a->out = optarg; break;
 		case O_KS: a->keystore = optarg; break;
 		case O_KF: a->keyfile = optarg; break;
 		case O_PF: a->passfile = optarg; break;
 		case O_ANCH: a->anchors = optarg; break;
-		case O_REV: a->revocations = optarg; break;
+		case O_CRLS: a->crls = optarg; break;
 		case O_AT: a->at = optarg; break;
 		case O_TRL: a->trl = optarg; break;
-		case O_EXP: a->exp = optarg; break;
+		case O_NAF: a->not_after = optarg; break;
 		case O_TOKEN: a->token = optarg; break;
 		case O_TPM: a->tpm = optarg; break;
 		case O_LIFE: bad = cli_parse_uint(optarg, KT_TOKEN_MAX_LIFETIME, &a->lifetime) ||
@@ -121,7 +126,7 @@ static int parse(int argc, char *argv[], struct token_args *a)
 /* The files every command reads must be there: KT_EXIT_NOT_FOUND names the first that is not. */
 static int need_inputs(const struct token_args *a, const char *file)
 {
-	return cli_need_files(a->cred, a->guest_key, a->guest_pub, a->anchors, a->revocations,
+	return cli_need_files(a->key, a->cert, a->guest_key, a->guest_pub, a->anchors, a->crls,
 			      a->keyfile, a->passfile, a->token, file);
 }
 
@@ -170,12 +175,12 @@ static int cmd_issue(struct token_args *a, const char *file)
 	int ret = KT_EXIT_FAILURE;
 
 	(void)file;	/* takes none: token_main() refused one */
-	if (need(a->cred, "--cred") || need(a->aud, "--aud"))
+	if (need(a->key, "--key") || need(a->cert, "--cert") || need(a->aud, "--aud"))
 		return KT_EXIT_USAGE;
 	if (!vm_ref_given(&a->guest))
 		return cli_bad_usage("token issue", usage, "name the guest with --pid, --uuid or --domain");
-	if (a->nbf && cli_parse_time(a->nbf, &nbf))
-		return cli_bad_usage("token issue", NULL, "bad --nbf time '%s'", a->nbf);
+	if (a->not_before && cli_parse_time(a->not_before, &nbf))
+		return cli_bad_usage("token issue", NULL, "bad --not-before time '%s'", a->not_before);
 	if (strlen(a->aud) >= sizeof(c.aud) || (a->jti && strlen(a->jti) > KT_TOKEN_JTI_MAX))
 		return cli_bad_usage("token issue", NULL, "--aud or --jti too long");
 	ret = vm_ref_resolve(&a->guest, VM_REF_UUID, &guest);
@@ -189,7 +194,7 @@ static int cmd_issue(struct token_args *a, const char *file)
 	c.iat = (int64_t)now;
 	c.nbf = nbf ? (int64_t)nbf : c.iat;
 	c.exp = c.nbf + (int64_t)a->lifetime;
-	if (kt_cred_load(a->cred, &cred, &err))
+	if (kt_cred_load_files(a->key, a->cert, &cred, &err))
 		return kt_cli_error("cannot load the host credential", &err);
 	c.cnf = guest_key_of(a, &private, &err);
 	if (!c.cnf || kt_token_issue(&cred, &c, &token, &err)) {
@@ -260,16 +265,16 @@ static int cmd_verify(struct token_args *a, const char *file)
 	char *token = NULL;
 	int ret = KT_EXIT_FAILURE;
 
-	if (need(a->anchors, "--anchors") || need(a->revocations, "--revocations") ||
+	if (need(a->anchors, "--anchors") || need(a->crls, "--crls") ||
 	    need(a->aud, "--aud") || need(file, "TOKEN"))
 		return KT_EXIT_USAGE;
 	if (a->at && cli_parse_time(a->at, &opts.now))
 		return cli_bad_usage("token verify", NULL, "bad --at time '%s'", a->at);
 	opts.audience = a->aud;
-	opts.trl_dir = a->revocations;
+	opts.trl_dir = a->crls;
 	token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err);
 	if (!token || kt_pki_dir_open(a->anchors, &opts.anchors, &err) ||
-	    kt_pki_dir_open(a->revocations, &opts.crls, &err)) {
+	    kt_pki_dir_open(a->crls, &opts.crls, &err)) {
 		ret = kt_cli_error("cannot load", &err);
 		goto out;
 	}
@@ -302,10 +307,10 @@ static int cmd_revoke(struct token_args *a, const char *file)
 	time_t exp = 0;
 	int ret = KT_EXIT_FAILURE;
 
-	if (need(a->cred, "--cred") || need(a->trl, "--trl"))
+	if (need(a->key, "--key") || need(a->cert, "--cert") || need(a->trl, "--trl"))
 		return KT_EXIT_USAGE;
-	if (!file == !a->jti || (a->jti && (!a->exp || cli_parse_time(a->exp, &exp))))
-		return cli_bad_usage("token revoke", NULL, "give a TOKEN, or --jti and --exp");
+	if (!file == !a->jti || (a->jti && (!a->not_after || cli_parse_time(a->not_after, &exp))))
+		return cli_bad_usage("token revoke", NULL, "give a TOKEN, or --jti and --not-after");
 	if (file) {
 		token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err);
 		if (!token || kt_token_decode(token, &tok, &err)) {
@@ -315,7 +320,7 @@ static int cmd_revoke(struct token_args *a, const char *file)
 		jti = tok.claims.jti;
 		exp = (time_t)tok.claims.exp;
 	}
-	if (kt_cred_load(a->cred, &cred, &err)) {
+	if (kt_cred_load_files(a->key, a->cert, &cred, &err)) {
 		ret = kt_cli_error("cannot load the signing credential", &err);
 		goto out;
 	}

@@ -17,7 +17,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s verify REPORT|- (--key PEM | --ca FILE|DIR) [options] [--json | --script]\n"
+		"Usage: %s verify REPORT|- (--pubkey PEM | --anchors FILE|DIR) [options] [--json | --script]\n"
 		ATTEST_POLICY_USAGE
 		"  --kind KIND           vm-state or launch-config\n", prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED));

@@ -53,15 +53,15 @@ tap_plan 61
 # --- fixtures ----------------------------------------------------------------
 export KVMTRUST_KEY_DIR=$dir/hostkey
 {
-	"$KT" ca init --dir root --cn "Exit Root" &&
-	"$KT" ca issue ca --ca root --out eu --cn "EU CA" &&
-	"$KT" ca issue host --ca eu --out hosta --cn "host a" --uuid "$HOST_A" \
+	"$KT" ca init -o root --cn "Exit Root" &&
+	"$KT" ca issue ca --ca root -o eu --cn "EU CA" &&
+	"$KT" ca issue host --ca eu -o hosta --cn "host a" --host-uuid "$HOST_A" \
 		--region eu-west --site fra1 &&
-	"$KT" ca init --dir rogue --cn "Rogue Root" &&
+	"$KT" ca init -o rogue --cn "Rogue Root" &&
 	mkdir anchors crls && cp root/cert.pem anchors/ && cp root/crl.pem crls/root.crl &&
 	cp eu/crl.pem crls/eu.crl &&
-	"$KT" token issue --cred hosta --uuid "$GUEST" --aud "$AUD" \
-		--new-guest-key guest.pem --out token.jwt &&
+	"$KT" token issue --key hosta/key.pem --cert hosta/chain.pem --uuid "$GUEST" --aud "$AUD" \
+		--new-guest-key guest.pem -o token.jwt &&
 	"$KT" tpm init --software --host-id host-a &&
 	printf '{"memory_root":"%s","vcpu_root":"%s","pages":1,"seq":1}\n' \
 		"$(printf 'a%.0s' $(seq 64))" "$(printf 'b%.0s' $(seq 64))" >m.json &&
@@ -94,11 +94,11 @@ code 2 "tpm init --pcr 24" "$KT" tpm init --pcr 24
 code 0 "attest --measurement" "$KT" attest --measurement m.json --uuid "$GUEST" --nonce n1 -o r.jwt
 code 3 "attest --measurement of a missing file" "$KT" attest --measurement "$NOFILE" --uuid "$GUEST"
 code 2 "attest without a VM" "$KT" attest
-code 0 "verify" "$KT" verify r.jwt --key hostkey/public.pem --nonce n1
-code 10 "verify with another nonce (refused)" "$KT" verify r.jwt --key hostkey/public.pem --nonce n2
-code 3 "verify of a missing report" "$KT" verify "$NOFILE" --key hostkey/public.pem
-code 3 "verify with a missing key" "$KT" verify r.jwt --key "$NOFILE"
-code 2 "verify without a report" "$KT" verify --key hostkey/public.pem
+code 0 "verify" "$KT" verify r.jwt --pubkey hostkey/public.pem --nonce n1
+code 10 "verify with another nonce (refused)" "$KT" verify r.jwt --pubkey hostkey/public.pem --nonce n2
+code 3 "verify of a missing report" "$KT" verify "$NOFILE" --pubkey hostkey/public.pem
+code 3 "verify with a missing key" "$KT" verify r.jwt --pubkey "$NOFILE"
+code 2 "verify without a report" "$KT" verify --pubkey hostkey/public.pem
 code 0 "config measure" "$KT" config measure vm.json
 code 3 "config measure of a missing file" "$KT" config measure "$NOFILE"
 code 2 "config with an unknown command" "$KT" config frobnicate
@@ -113,18 +113,18 @@ code 2 "launch without --expect" "$KT" launch -- true
 code 0 "ca verify" "$KT" ca verify --anchors anchors --crls crls hosta
 code 10 "ca verify of a foreign root (refused)" "$KT" ca verify --anchors anchors --crls crls rogue
 code 3 "ca show of a missing file" "$KT" ca show "$NOFILE"
-code 2 "ca issue of an unknown kind" "$KT" ca issue server --ca eu --out x --cn x
-code 0 "token verify" "$KT" token verify --anchors anchors --revocations crls --aud "$AUD" token.jwt
+code 2 "ca issue of an unknown kind" "$KT" ca issue server --ca eu -o x --cn x
+code 0 "token verify" "$KT" token verify --anchors anchors --crls crls --aud "$AUD" token.jwt
 code 10 "token verify for another audience (refused)" \
-	"$KT" token verify --anchors anchors --revocations crls --aud other token.jwt
+	"$KT" token verify --anchors anchors --crls crls --aud other token.jwt
 code 3 "token verify of a missing token" \
-	"$KT" token verify --anchors anchors --revocations crls --aud "$AUD" "$NOFILE"
-code 2 "token verify without --aud" "$KT" token verify --anchors anchors --revocations crls token.jwt
+	"$KT" token verify --anchors anchors --crls crls --aud "$AUD" "$NOFILE"
+code 2 "token verify without --aud" "$KT" token verify --anchors anchors --crls crls token.jwt
 code 2 "token show with --json and --script" "$KT" token show --json --script token.jwt
 code 2 "handshake without --listen or --connect" "$KT" handshake --anchors anchors
 code 3 "handshake with a missing anchor directory" \
 	"$KT" handshake --connect 127.0.0.1:1 --anchors "$NOFILE" --token token.jwt --guest-key guest.pem
-"$KT" handshake --listen 127.0.0.1:0 --cred hosta --anchors anchors --revocations crls \
+"$KT" handshake --listen 127.0.0.1:0 --key hosta/key.pem --cert hosta/chain.pem --anchors anchors --crls crls \
 	--aud other --count 1 >/dev/null 2>listen.log &
 pids+=($!)
 for i in $(seq 100); do grep -q '^listening on' listen.log && break; sleep 0.1; done
@@ -134,15 +134,16 @@ code 10 "handshake the host refuses" "$KT" handshake --connect "127.0.0.1:$port"
 
 # --- grant, migrate ------------------------------------------------------------
 export KVMTRUST_OWNER_ANCHORS=$dir/tree/owner-anchors KVMTRUST_HOST_ANCHORS=$dir/tree/host-anchors
-issue() { "$KT" grant issue --owner tree/alice --uuid "$GUEST" --ca tree/eu/cert.pem \
-	--delegate tree/bob/cert.pem --days 1 "$@"; }
+issue() { "$KT" grant issue --key tree/alice/key.pem --cert tree/alice/chain.pem --uuid "$GUEST" \
+	--host-ca tree/eu/cert.pem --delegate tree/bob/cert.pem --days 1 "$@"; }
 code 0 "grant issue" issue -o vm.grant
 code 0 "grant verify" "$KT" grant verify vm.grant
 code 10 "grant verify under the host anchors (refused)" \
 	"$KT" grant verify vm.grant --owner-anchors tree/host-anchors
 code 3 "grant verify of a missing grant" "$KT" grant verify "$NOFILE"
 code 3 "grant issue with a missing delegate" issue --delegate "$NOFILE"
-code 2 "grant issue without --days" "$KT" grant issue --owner tree/alice --uuid "$GUEST"
+code 2 "grant issue without --days" \
+	"$KT" grant issue --key tree/alice/key.pem --cert tree/alice/chain.pem --uuid "$GUEST"
 code 0 "migrate order" "$KT" migrate order --uuid "$GUEST" --to tree/host-a/chain.pem \
 	--grant vm.grant --key tree/bob/key.pem --cert tree/bob/cert.pem -o vm.order
 code 10 "migrate check without a trust score (deny)" env KVMTRUST_LEDGER=sqlite:$dir/ledger.db \

@@ -43,7 +43,8 @@ fake_vmm() { python3 -c 'import time; time.sleep(120)' -name fake -uuid "$1" & p
 claims() { cut -d. -f2 "$1" | python3 -c 'import base64,sys; s=sys.stdin.read().strip(); print(base64.urlsafe_b64decode(s+"="*(-len(s)%4)).decode())'; }
 claim() { claims "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"; }
 status_of() { "$@" >"$dir/out" 2>"$dir/err"; echo $?; }
-issue() { "$KT" grant issue --owner alice --ca hostca/cert.pem --delegate alice/cert.pem --days 1 "$@"; }
+issue() { "$KT" grant issue --key alice/key.pem --cert alice/chain.pem --host-ca hostca/cert.pem \
+	--delegate alice/cert.pem --days 1 "$@"; }
 # The VM a grant names ("-" when issuing failed).
 grant_vm() { issue "$@" -o g.jwt >/dev/null 2>&1 && "$KT" grant show --script g.jwt | head -1 | cut -f2 || echo -; }
 
@@ -51,10 +52,10 @@ tap_plan 24
 
 export KVMTRUST_KEY_DIR=$dir/hostkey
 {
-	"$KT" ca init --dir owner --cn "Owner Root" &&
-	"$KT" ca issue user --ca owner --out alice --cn alice &&
-	"$KT" ca init --dir hostca --cn "Host Root" &&
-	"$KT" ca issue host --ca hostca --out hosta --cn "host a" --uuid "$HOST_A" \
+	"$KT" ca init -o owner --cn "Owner Root" &&
+	"$KT" ca issue user --ca owner -o alice --cn alice &&
+	"$KT" ca init -o hostca --cn "Host Root" &&
+	"$KT" ca issue host --ca hostca -o hosta --cn "host a" --host-uuid "$HOST_A" \
 		--region eu-west --site fra1 &&
 	"$KT" tpm init --software --host-id host-a &&
 	printf '{"memory_root":"%s","vcpu_root":"%s","pages":1,"seq":1}\n' \
@@ -109,8 +110,8 @@ else
 1"
 	tap_is "--domain with libvirt unreachable is unavailable (5)" \
 		"$(LIBVIRT_DEFAULT_URI="qemu:///system?socket=$dir/no.sock" status_of issue --domain web1)" 5
-	"$KT" token issue --cred hosta --domain web1 --aud test --new-guest-key guest.pem \
-		--out token.jwt 2>/dev/null
+	"$KT" token issue --key hosta/key.pem --cert hosta/chain.pem --domain web1 --aud test --new-guest-key guest.pem \
+		-o token.jwt 2>/dev/null
 	tap_is "token issue --domain names the guest" "$(claim token.jwt sub)" "$DOMAIN_UUID"
 fi
 tap_is "--domain with --uuid is a usage error" "$(status_of issue --domain web1 --uuid "$LOWER")" 2

@@ -38,7 +38,8 @@ status_of() { "$@" >"$dir/out" 2>"$dir/err"; echo $?; }
 # The script-form line of one rule: "rule outcome check detail".
 rule_line() { grep -P "^$1\t" "$dir/out" | cut -f1-3; }
 
-issue() { kt grant issue --owner alice --uuid "$VM" --ca eu/cert.pem --delegate bob/cert.pem "$@"; }
+issue() { kt grant issue --key alice/key.pem --cert alice/chain.pem --uuid "$VM" \
+	--host-ca eu/cert.pem --delegate bob/cert.pem "$@"; }
 check() { kt migrate check --uuid "$VM" --grant vm.grant --by bob/cert.pem --script "$@"; }
 
 tap_plan 37
@@ -71,9 +72,11 @@ tap_fails_with "verify refuses a tampered byte" "^Refused: (signature|structure)
 	kt grant verify tampered.grant
 tap_is "a refused grant exits 10" "$(status_of kt grant verify tampered.grant)" 10
 tap_fails_with "a host CA cannot issue a grant" "Error: signer: .*ca certificate" \
-	kt grant issue --owner eu --uuid "$VM" --ca eu/cert.pem --delegate bob/cert.pem --days 1
+	kt grant issue --key eu/key.pem --cert eu/chain.pem --uuid "$VM" --host-ca eu/cert.pem \
+	--delegate bob/cert.pem --days 1
 tap_fails_with "a grant without a delegate is refused" "delegate" \
-	kt grant issue --owner alice --uuid "$VM" --ca eu/cert.pem --days 1
+	kt grant issue --key alice/key.pem --cert alice/chain.pem --uuid "$VM" \
+	--host-ca eu/cert.pem --days 1
 tap_is "bad usage exits 2" "$(status_of kt grant issue --uuid "$VM")" 2
 
 # --- the decision ----------------------------------------------------------
