@@ -424,7 +424,7 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 		ret = cli_print_refused(&err);
 		goto out;
 	}
-	kt_print_bool("valid", "valid:       %s\n", true);
+	cli_print_verdict(CLI_VERIFIED, "verdict:     %s\n");
 	kt_print_open_array("path");
 	for (i = 0; i < sk_X509_num(path); i++) {
 		kt_pki_cert_info(sk_X509_value(path, i), &info, NULL);

@@ -430,7 +430,8 @@ static int do_verify(int argc, char *argv[])
 		goto out;
 	}
 	print_grant(&g);
-	kt_print_string("verified", "  %-15s", "ok");
+	kt_print_text("  %-15s", "verdict");
+	cli_print_verdict(CLI_VERIFIED, "%s: ");
 	kt_print_text("signed by the owner, valid now");
 	kt_print_bool("revocation_checked", NULL, revocation_checked);
 	kt_print_text(revocation_checked ? ", not revoked in the ledger\n" :

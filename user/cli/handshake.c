@@ -238,13 +238,13 @@ static int serve_one(int fd, const struct kt_hs_host_cfg *cfg)
 	kt_print_open_object(NULL);
 	if (kt_handshake_host(fd, cfg, &res, &err) ||
 	    echo(res.channel, &bytes, md, &err)) {
-		kt_print_bool("accepted", NULL, false);
+		cli_print_verdict(CLI_REFUSED, NULL);
 		kt_print_string("check", NULL, err.check);
 		kt_print_string("message", NULL, err.msg);
 		kt_print_close_object();
 		ret = cli_refused(&err);
 	} else {
-		kt_print_bool("accepted", "accepted:    %s\n", true);
+		cli_print_verdict(CLI_VERIFIED, "verdict:     %s\n");
 		kt_print_string("guest", "guest:       %s\n", res.token.claims.sub);
 		kt_print_string("issuing_host", "issued by:   %s\n", res.token.claims.host);
 		kt_print_string("jti", "token jti:   %s\n", res.token.claims.jti);
@@ -375,7 +375,7 @@ static int cmd_connect(struct hs_args *a)
 	if (kt_handshake_guest(fd, &cfg, &res, &err) || send_file(res.channel, a->send, &data, &len, &err) ||
 	    !(back = malloc(len + 1)) || kt_channel_recv_all(res.channel, back, len, &err) ||
 	    kt_channel_recv(res.channel, back, 1, &err) != 0) {
-		kt_print_bool("accepted", NULL, false);
+		cli_print_verdict(CLI_REFUSED, NULL);
 		kt_print_string("check", NULL, err.check);
 		kt_print_string("message", NULL, err.msg);
 		kt_print_close_object();
@@ -385,7 +385,7 @@ static int cmd_connect(struct hs_args *a)
 	}
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	EVP_DigestUpdate(md, data, len);
-	kt_print_bool("accepted", "accepted:    %s\n", true);
+	cli_print_verdict(CLI_VERIFIED, "verdict:     %s\n");
 	kt_print_string("host", "host:        %s\n", res.peer.host_uuid);
 	kt_print_string("region", "region:      %s\n", res.peer.region);
 	kt_print_string("site", "site:        %s\n", res.peer.site);

@@ -36,31 +36,33 @@ static void usage(FILE *file)
 			CLI_EXIT(KT_EXIT_REFUSED) | CLI_EXIT(KT_EXIT_VERIFY_FIRST));
 }
 
-static int decision_status(enum kt_migrate_decision d)
+static enum cli_verdict verdict_of(enum kt_migrate_decision d)
 {
 	switch (d) {
 	case KT_MIGRATE_ALLOW:
-		return KT_EXIT_OK;
+		return CLI_ALLOW;
 	case KT_MIGRATE_ALLOW_VERIFY:
-		return KT_EXIT_VERIFY_FIRST;
+		return CLI_VERIFY_FIRST;
 	case KT_MIGRATE_DENY:
-		return KT_EXIT_REFUSED;
+		return CLI_DENY;
 	default:
-		return KT_EXIT_FAILURE;
+		return CLI_NO_VERDICT;
 	}
 }
 
 /*
- * Script form: one line "decision vm grant host score", then one line per
- * rule "rule outcome check detail" in evaluation order.
+ * Script form: one line "verdict vm grant host score", then one line per
+ * rule "rule outcome check detail" in evaluation order. Returns the
+ * verdict's exit status.
  */
 static int print_result(const char *vm, const struct kt_migrate_result *res)
 {
 	const struct kt_migrate_rule_result *first = kt_migrate_first_failure(res);
 	size_t i;
+	int status;
 
 	kt_print_open_object(NULL);
-	kt_print_string("decision", "decision: %s", kt_migrate_decision_name(res->decision));
+	status = cli_print_verdict(verdict_of(res->decision), "verdict: %s");
 	if (first)
 		kt_print_text(" (rule %s: %s)", first->rule, first->detail);
 	kt_print_text("\n");
@@ -85,7 +87,7 @@ static int print_result(const char *vm, const struct kt_migrate_result *res)
 	}
 	kt_print_close_array();
 	kt_print_close_object();
-	return kt_print_end();
+	return kt_print_end() ? KT_EXIT_FAILURE : status;
 }
 
 static int do_check(int argc, char *argv[])
@@ -180,9 +182,7 @@ static int do_check(int argc, char *argv[])
 		goto out;
 	}
 	kt_print_start(mode);
-	if (print_result(req.vm, &res))
-		goto out;
-	ret = decision_status(res.decision);
+	ret = print_result(req.vm, &res);
 out:
 	free(text);
 	free(order_text);

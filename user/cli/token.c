@@ -284,7 +284,7 @@ static int cmd_verify(struct token_args *a, const char *file)
 		ret = cli_print_refused(&err);
 		goto out;
 	}
-	kt_print_bool("valid", "valid:       %s\n", true);
+	cli_print_verdict(CLI_VERIFIED, "verdict:     %s\n");
 	print_token(&tok);
 	kt_print_close_object();
 	kt_print_end();

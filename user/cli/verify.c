@@ -33,14 +33,15 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void print_claim(const json_t *claims, const char *name, const char *fmt)
+/* Claim name, printed under key (the same but for vm_id: "vm", as every command names it). */
+static void print_claim(const json_t *claims, const char *name, const char *key, const char *fmt)
 {
 	json_t *v = json_object_get(claims, name);
 
 	if (json_is_integer(v))
-		kt_print_s64(name, fmt, json_integer_value(v));
+		kt_print_s64(key, fmt, json_integer_value(v));
 	else
-		kt_print_string(name, fmt, json_string_value(v));
+		kt_print_string(key, fmt, json_string_value(v));
 }
 
 /* iat as a number in JSON and script form, as UTC time in text. */
@@ -59,20 +60,20 @@ static void print_issued(const json_t *claims)
 static void print_verdict(const json_t *claims, const struct kt_err *err)
 {
 	kt_print_open_object(NULL);
-	kt_print_string("result", "result: %s\n", err ? "refused" : "verified");
+	cli_print_verdict(err ? CLI_REFUSED : CLI_VERIFIED, "verdict: %s\n");
 	if (err) {
 		kt_print_string("check", "check: %s\n", err->check ? err->check : "error");
 		kt_print_string("message", "message: %s\n", err->msg);
 	} else {
-		print_claim(claims, "kind", "kind: %s\n");
-		print_claim(claims, "host_id", "host: %s\n");
-		print_claim(claims, "vm_id", "vm: %s\n");
-		print_claim(claims, "key", "key: %s\n");
-		print_claim(claims, "seq", "seq: %s\n");
+		print_claim(claims, "kind", "kind", "kind: %s\n");
+		print_claim(claims, "host_id", "host_id", "host: %s\n");
+		print_claim(claims, "vm_id", "vm", "vm: %s\n");
+		print_claim(claims, "key", "key", "key: %s\n");
+		print_claim(claims, "seq", "seq", "seq: %s\n");
 		print_issued(claims);
-		print_claim(claims, "memory_root", "memory root: %s\n");
-		print_claim(claims, "vcpu_root", "vcpu root: %s\n");
-		print_claim(claims, "config_root", "config root: %s\n");
+		print_claim(claims, "memory_root", "memory_root", "memory root: %s\n");
+		print_claim(claims, "vcpu_root", "vcpu_root", "vcpu root: %s\n");
+		print_claim(claims, "config_root", "config_root", "config root: %s\n");
 	}
 	kt_print_close_object();
 }

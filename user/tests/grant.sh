@@ -83,7 +83,7 @@ tap_is "bad usage exits 2" "$(status_of kt grant issue --uuid "$VM")" 2
 
 tap_ok "host b attests the VM" kt ledger append attest "$VM" pass
 tap_is "host a (under CA eu): allow, exit 0" "$(status_of check --to host-a/chain.pem)" 0
-tap_is "  decision line" "$(head -1 "$dir/out" | cut -f1,2,4,5)" "allow	$VM	$HOST_A	100"
+tap_is "  verdict line" "$(head -1 "$dir/out" | cut -f1,2,4,5)" "allow	$VM	$HOST_A	100"
 tap_is "  every rule listed" "$(tail -n +2 "$dir/out" | cut -f1 | tr '\n' ' ')" \
 	"grant vm grant-revoked delegate host-cert host-ca region host-list window host-compromise trust-score "
 tap_is "host a1 (under sub-CA eu-sub): allow" "$(status_of check --to host-a1/chain.pem)" 0
@@ -99,7 +99,7 @@ tap_is "  delegate fails, later rules still pass" "$(rule_line delegate; rule_li
 host-ca	pass	-"
 tap_is "--json: deny with the eleven rules" \
 	"$(kt migrate check --uuid "$VM" --to host-b/chain.pem --grant vm.grant --by bob/cert.pem --json |
-	   grep -cE '"rule"|"decision": "deny"')" 12
+	   grep -cE '"rule"|"verdict": "deny"')" 12
 
 tap_ok "bob signs an order for host a" \
 	kt migrate order --uuid "$VM" --to host-a/chain.pem --grant vm.grant --key bob/key.pem --cert bob/cert.pem -o bob.order

@@ -95,8 +95,8 @@ kt token keyfile guest.key
 tap_ok "token issue into an encrypted keystore" kt token issue --key hostA/key.pem --cert hostA/chain.pem --uuid $GUEST \
 	--aud "$AUD" --new-guest-key guest.pem -o token.jwt --keystore guest.ks --keyfile guest.key
 tap_ok "token verify" verify token.jwt
-tap_is "verified claims" "$(verify --json token.jwt | json_get '["sub"],d["host"],d["valid"]')" \
-	"('$GUEST', '$HOST_A', True)"
+tap_is "verified claims" "$(verify --json token.jwt | json_get '["sub"],d["host"],d["verdict"]')" \
+	"('$GUEST', '$HOST_A', 'verified')"
 tap_fails_with "wrong audience" "^Refused: audience" \
 	kt token verify --anchors anchors --crls rev --aud other token.jwt
 sed 's/\(.*\)\..\{10\}\(.*\)/\1.AAAAAAAAAA\2/' token.jwt > forged.jwt
