@@ -331,14 +331,6 @@ static STACK_OF(X509) *load_subject(const char *arg, struct kt_err *err)
 	return kt_pki_load_certs(arg, err);
 }
 
-static void print_time(const char *key, const char *fmt, time_t t)
-{
-	char buf[32];
-
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-	kt_print_string(key, fmt, buf);
-}
-
 /*
  * One certificate. Every field is always emitted, so JSON members and script
  * columns are fixed (kvmtrust-ca(8)); text hides what does not apply.
@@ -352,8 +344,8 @@ static void print_cert(const struct kt_cert_info *info)
 	kt_print_string("subject", "subject:     %s\n", info->subject);
 	kt_print_string("issuer", "issuer:      %s\n", info->issuer);
 	kt_print_string("serial", "serial:      %s\n", info->serial);
-	print_time("not_before", "not before:  %s\n", info->not_before);
-	print_time("not_after", "not after:   %s\n", info->not_after);
+	kt_print_time("not_before", "not before:  %s\n", info->not_before);
+	kt_print_time("not_after", "not after:   %s\n", info->not_after);
 	kt_print_s64("pathlen", ca ? "pathlen:     %s\n" : NULL, info->pathlen);
 	kt_print_string("host_uuid", host ? "host uuid:   %s\n" : NULL, host ? info->host_uuid : NULL);
 	kt_print_string("region", host ? "region:      %s\n" : NULL, info->region[0] ? info->region : NULL);

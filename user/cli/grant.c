@@ -251,14 +251,8 @@ static void print_list(const char *key, const char *label, const struct kt_strli
 
 static void print_time(const char *key, const char *label, int64_t t)
 {
-	char buf[32];
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
 	kt_print_text("  %-15s", label);
-	kt_print_s64(key, "%s", t);
-	kt_print_text(" (%s)\n", buf);
+	kt_print_time(key, "%s\n", t);
 }
 
 /*
@@ -283,39 +277,26 @@ static void print_grant(const struct kt_grant *g)
 	print_list("delegate_keys", "delegate keys", &g->delegate_spkis, "(none)");
 }
 
-static int parse_print_mode(const char *arg, enum kt_print_mode *mode)
-{
-	if (!strcmp(arg, "--json"))
-		*mode = KT_PRINT_JSON;
-	else if (!strcmp(arg, "--script"))
-		*mode = KT_PRINT_SCRIPT;
-	else
-		return -1;
-	return 0;
-}
-
 static int do_show(int argc, char *argv[])
 {
+	static const struct option opts[] = {
+		CLI_OUTPUT_OPTIONS,
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
 	enum kt_print_mode mode = KT_PRINT_TEXT;
-	const char *path = NULL;
 	struct kt_err err = { 0 };
+	const char *path;
 	struct kt_grant g;
 	char *text;
-	int i, ret;
+	int opt, ret;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return KT_EXIT_OK;
-		}
-		if (parse_print_mode(argv[i], &mode)) {
-			if (path)
-				return bad_usage("unexpected argument '%s'", argv[i]);
-			path = argv[i];
-		}
-	}
-	if (!path)
-		return bad_usage("%s", "show needs a grant file");
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		if (!cli_output_option(opt, &mode))
+			return cli_option_usage(usage, opt);
+	if (optind != argc - 1)
+		return bad_usage("%s", "show needs exactly one grant file");
+	path = argv[optind];
 	ret = cli_need_files(path);
 	if (ret)
 		return ret;

@@ -3,7 +3,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -183,13 +182,9 @@ void kt_print_bool(const char *key, const char *fmt, bool value)
 
 void kt_print_time(const char *key, const char *fmt, int64_t t)
 {
-	time_t tt = (time_t)t;
-	char buf[32] = "?";
-	struct tm tm;
+	char buf[KT_TIME_ISO_LEN];
 
-	if (gmtime_r(&tt, &tm))
-		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	kt_print_string(key, fmt, buf);
+	kt_print_string(key, fmt, kt_time_iso(t, buf));
 }
 
 void kt_print_hex(const char *key, const char *fmt, const uint8_t *buf, size_t len)

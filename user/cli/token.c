@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "common/encoding.h"
 #include "common/secfile.h"
 #include "identity/keystore.h"
 #include "identity/pki.h"
@@ -169,7 +170,7 @@ static int cmd_issue(struct token_args *a, const char *file)
 	struct kt_err err = { 0 };
 	struct kt_cred cred = { 0 };
 	struct vm_name guest;
-	char *token = NULL;
+	char *token = NULL, until[KT_TIME_ISO_LEN];
 	time_t nbf = 0, now = time(NULL);
 	bool private;
 	int ret = KT_EXIT_FAILURE;
@@ -221,8 +222,8 @@ static int cmd_issue(struct token_args *a, const char *file)
 	} else if (!a->keystore) {
 		printf("%s\n", token);
 	}
-	fprintf(stderr, "token %s for guest %s, audience \"%s\", valid until @%lld\n",
-		c.jti, c.sub, c.aud, (long long)c.exp);
+	fprintf(stderr, "token %s for guest %s, audience \"%s\", valid until %s\n",
+		c.jti, c.sub, c.aud, kt_time_iso(c.exp, until));
 	ret = KT_EXIT_OK;
 out:
 	drop_passphrase(a);
@@ -232,15 +233,6 @@ out:
 	return ret;
 }
 
-static void print_time(const char *key, const char *fmt, int64_t t)
-{
-	time_t tt = (time_t)t;
-	char buf[32];
-
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", gmtime(&tt));
-	kt_print_string(key, fmt, buf);
-}
-
 static void print_token(const struct kt_token *tok)
 {
 	kt_print_string("sub", "guest:       %s\n", tok->claims.sub);
@@ -248,9 +240,9 @@ static void print_token(const struct kt_token *tok)
 	kt_print_string("iss", "issuer:      %s\n", tok->claims.iss);
 	kt_print_string("aud", "audience:    %s\n", tok->claims.aud);
 	kt_print_string("jti", "jti:         %s\n", tok->claims.jti);
-	print_time("iat", "issued:      %s\n", tok->claims.iat);
-	print_time("nbf", "not before:  %s\n", tok->claims.nbf);
-	print_time("exp", "expires:     %s\n", tok->claims.exp);
+	kt_print_time("iat", "issued:      %s\n", tok->claims.iat);
+	kt_print_time("nbf", "not before:  %s\n", tok->claims.nbf);
+	kt_print_time("exp", "expires:     %s\n", tok->claims.exp);
 	kt_print_string("region", "region:      %s\n", tok->signer.region[0] ? tok->signer.region : NULL);
 	kt_print_string("site", "site:        %s\n", tok->signer.site[0] ? tok->signer.site : NULL);
 	kt_print_string("signer", "signed by:   %s\n", tok->signer.subject);

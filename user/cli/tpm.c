@@ -16,6 +16,7 @@
 #include "attest_cli.h"
 #include "cli_util.h"
 #include "exitcodes.h"
+#include "identity/pki.h"
 #include "print.h"
 #include "subcommands.h"
 
@@ -76,9 +77,9 @@ static int tpm_init(struct tpm_args *a)
 static int tpm_show(struct tpm_args *a, struct kt_hostkey *hk)
 {
 	unsigned char *spki = NULL;
+	struct kt_cert_info cert = { 0 };
 	struct kt_err err = { 0 };
 	kt_hash fpr, pcr;
-	char subject[256] = "";
 	int len;
 
 	len = i2d_PUBKEY(hk->pub, &spki);
@@ -86,16 +87,16 @@ static int tpm_show(struct tpm_args *a, struct kt_hostkey *hk)
 		return KT_EXIT_FAILURE;
 	kt_sha256(spki, (size_t)len, fpr);
 	OPENSSL_free(spki);
-	if (hk->chain)
-		X509_NAME_oneline(X509_get_subject_name(sk_X509_value(hk->chain, 0)),
-				  subject, sizeof(subject));
+	/* The subject in RFC 4514 form, as every command prints a DN. */
+	if (hk->chain && kt_pki_cert_info(sk_X509_value(hk->chain, 0), &cert, &err))
+		return attest_hostkey_error("read the host certificate", &err);
 	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	kt_print_string("key", "key: %s\n", kt_key_origin_name(hk->origin));
 	kt_print_string("host_id", "host id: %s\n", hk->host_id);
 	kt_print_string("key_dir", "key directory: %s\n", hk->dir);
 	kt_print_hex("public_key_sha256", "public key SHA-256: %s\n", fpr, sizeof(fpr));
-	kt_print_string("certificate", "certificate: %s\n", hk->chain ? subject : NULL);
+	kt_print_string("certificate", "certificate: %s\n", hk->chain ? cert.subject : NULL);
 	if (hk->origin == KT_KEY_TPM) {
 		kt_print_string("tcti", "TCTI: %s\n", hk->tcti ? hk->tcti : "(default)");
 		kt_print_u64("pcr", "report PCR: %s\n", hk->pcr);

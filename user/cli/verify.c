@@ -44,19 +44,6 @@ static void print_claim(const json_t *claims, const char *name, const char *key,
 		kt_print_string(key, fmt, json_string_value(v));
 }
 
-/* iat as a number in JSON and script form, as UTC time in text. */
-static void print_issued(const json_t *claims)
-{
-	time_t iat = (time_t)json_integer_value(json_object_get(claims, "iat"));
-	char when[32] = "?";
-	struct tm tm;
-
-	if (gmtime_r(&iat, &tm))
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	kt_print_s64("iat", NULL, (int64_t)iat);
-	kt_print_text("issued: %s\n", when);
-}
-
 static void print_verdict(const json_t *claims, const struct kt_err *err)
 {
 	kt_print_open_object(NULL);
@@ -70,7 +57,8 @@ static void print_verdict(const json_t *claims, const struct kt_err *err)
 		print_claim(claims, "vm_id", "vm", "vm: %s\n");
 		print_claim(claims, "key", "key", "key: %s\n");
 		print_claim(claims, "seq", "seq", "seq: %s\n");
-		print_issued(claims);
+		kt_print_time("iat", "issued: %s\n",
+			      json_integer_value(json_object_get(claims, "iat")));
 		print_claim(claims, "memory_root", "memory_root", "memory root: %s\n");
 		print_claim(claims, "vcpu_root", "vcpu_root", "vcpu root: %s\n");
 		print_claim(claims, "config_root", "config_root", "config root: %s\n");
