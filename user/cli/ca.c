@@ -36,7 +36,7 @@ static void usage(FILE *f)
 		"       %s ca show [--json|--script] CERT|DIR\n"
 		"       %s ca verify --anchors DIR --crls DIR [--kind root|ca|host|user]\n"
 		"              [--at TIME] [--json|--script] CERT|DIR\n"
-		"See kvmtrust-ca(8).\n", prog, prog, prog, prog, prog, prog);
+		CLI_TIME_USAGE "See kvmtrust-ca(8).\n", prog, prog, prog, prog, prog, prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
 			CLI_EXIT(KT_EXIT_REFUSED));
 }

@@ -74,6 +74,9 @@ bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
  * / "now-1h" (units s, m, h, d). Returns -1 if invalid.
  */
 int cli_parse_time(const char *arg, time_t *out);
+/* What a usage text says about TIME, the same in every group. */
+#define CLI_TIME_USAGE \
+	"TIME is ISO 8601 UTC (2026-11-23T04:00:00Z), @SECONDS, now, now+90d or now-1h.\n"
 
 /* A set of exit statuses (exitcodes.h) for cli_usage_exits(). */
 #define CLI_EXIT(code) (1u << (code))

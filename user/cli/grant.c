@@ -35,7 +35,7 @@ static void usage(FILE *file)
 		"                      [--at TIME] [--json | --script]\n"
 		"       %s grant revoke GRANT|--id UUID [--key KEY --cert CERT] [--ledger SPEC]\n"
 		"                      [--ledger-ca PATH]\n"
-		"\nTIME is 2026-11-23T04:00:00Z, @SECONDS or now. GRANT is a file or '-'.\n"
+		"\n" CLI_TIME_USAGE "GRANT is a file or '-'.\n"
 		"See kvmtrust-grant(8).\n", prog, prog, prog, prog);
 	cli_usage_exits(file, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
 			CLI_EXIT(KT_EXIT_UNAVAILABLE) | CLI_EXIT(KT_EXIT_REFUSED));

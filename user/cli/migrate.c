@@ -31,7 +31,7 @@ static void usage(FILE *file)
 		"       %s migrate order " VM_REF_USAGE " --to HOST-CERT --grant GRANT\n"
 		"                        --key KEY --cert CERT"
 		" [--lifetime SECONDS] [-o FILE]\n"
-		"See kvmtrust-migrate(8).\n", prog, prog);
+		CLI_TIME_USAGE "See kvmtrust-migrate(8).\n", prog, prog);
 	cli_usage_exits(file, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) |
 			CLI_EXIT(KT_EXIT_REFUSED) | CLI_EXIT(KT_EXIT_VERIFY_FIRST));
 }

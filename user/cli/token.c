@@ -37,8 +37,8 @@ static void usage(FILE *f)
 		"       %s token show [--json|--script] (TOKEN|- | --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI))\n"
 		"       %s token store --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI)\n"
 		"              --token TOKEN --guest-key FILE\n"
-		"       %s token keyfile FILE\n"
-		"See kvmtrust-token(8).\n", prog, prog, prog, prog, prog, prog);
+		"       %s token keyfile -o FILE\n"
+		CLI_TIME_USAGE "See kvmtrust-token(8).\n", prog, prog, prog, prog, prog, prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
 			CLI_EXIT(KT_EXIT_REFUSED));
 }
@@ -412,11 +412,11 @@ static int cmd_keyfile(struct token_args *a, const char *file)
 {
 	struct kt_err err = { 0 };
 
-	(void)a;	/* a keyfile is made from random bytes alone */
-	if (need(file, "FILE"))
+	(void)file;	/* takes none: token_main() refused one */
+	if (need(a->out, "-o"))
 		return KT_EXIT_USAGE;
-	return kt_keyfile_create(file, &err) ? kt_cli_error("cannot create the keyfile", &err) :
-					       KT_EXIT_OK;
+	return kt_keyfile_create(a->out, &err) ? kt_cli_error("cannot create the keyfile", &err) :
+						 KT_EXIT_OK;
 }
 
 int token_main(int argc, char *argv[])
@@ -428,7 +428,7 @@ int token_main(int argc, char *argv[])
 	} cmds[] = {
 		{ "issue", cmd_issue, false }, { "verify", cmd_verify, true },
 		{ "revoke", cmd_revoke, true }, { "show", cmd_show, true },
-		{ "store", cmd_store, false }, { "keyfile", cmd_keyfile, true },
+		{ "store", cmd_store, false }, { "keyfile", cmd_keyfile, false },
 	};
 	struct token_args a;
 	const char *arg;
@@ -449,8 +449,8 @@ int token_main(int argc, char *argv[])
 		return cli_bad_usage("token", NULL, "unexpected argument '%s'",
 				     argv[1 + optind + cmds[i].takes_file]);
 	arg = optind < argc - 1 ? argv[1 + optind] : NULL;
-	/* keyfile's FILE is what it creates. */
-	if (cmds[i].fn != cmd_keyfile && (rc = need_inputs(&a, arg)))
+	rc = need_inputs(&a, arg);
+	if (rc)
 		return rc;
 	return cmds[i].fn(&a, arg);
 }

@@ -91,7 +91,7 @@ tap_fails_with "path length refuses a CA below a pathlen 0 CA" "pathlen" \
 	kt ca verify --anchors anchors --crls rev hostS
 
 # --- tokens: issue -> verify -> revoke -> verify fails ---
-kt token keyfile guest.key
+kt token keyfile -o guest.key
 tap_ok "token issue into an encrypted keystore" kt token issue --key hostA/key.pem --cert hostA/chain.pem --uuid $GUEST \
 	--aud "$AUD" --new-guest-key guest.pem -o token.jwt --keystore guest.ks --keyfile guest.key
 tap_ok "token verify" verify token.jwt
