@@ -151,8 +151,9 @@ int attest_main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		return cli_bad_usage("attest", usage, "unexpected argument '%s'", argv[optind]);
-	if (!vm_ref_given(&a.ref))
-		return cli_bad_usage("attest", usage, "name the VM with --pid, --uuid or --domain");
+	ret = vm_ref_check(&a.ref);
+	if (ret)
+		return ret;
 	if (a.nonce && strlen(a.nonce) > KT_REPORT_MAX_NONCE)
 		return cli_bad_usage(NULL, NULL, "--nonce is longer than %d bytes", KT_REPORT_MAX_NONCE);
 	return do_attest(&a);

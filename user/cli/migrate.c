@@ -249,9 +249,9 @@ static int do_order(int argc, char *argv[])
 	if (!vm_ref_given(&ref) || !to || !grant || !key_path || !cert_path || optind != argc)
 		return cli_bad_usage("migrate order", NULL,
 				     "the VM, --to, --grant, --key and --cert are required");
-	ret = cli_need_files(to, grant, key_path, cert_path);
+	ret = vm_ref_resolve(&ref, VM_REF_UUID, &vm);
 	if (!ret)
-		ret = vm_ref_resolve(&ref, VM_REF_UUID, &vm);
+		ret = cli_need_files(to, grant, key_path, cert_path);
 	if (ret)
 		return ret;
 	ret = KT_EXIT_FAILURE;

@@ -119,7 +119,9 @@ static int parse(int argc, char *argv[], struct token_args *a)
 		default: bad = !cli_output_option(c, &a->mode);
 		}
 	}
-	return cli_parse_done("token", usage, bad, c);
+	if (cli_parse_done("token", usage, bad, c))
+		return -1;
+	return vm_ref_given(&a->guest) && vm_ref_check(&a->guest) ? -1 : 0;
 }
 
 #define need(value, option) cli_need("token", usage, value, option)

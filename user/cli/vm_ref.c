@@ -219,16 +219,24 @@ static int vmm_of(const char *uuid, char *buf, pid_t *out)
 			vmms ? vmms : n, uuid);
 }
 
+int vm_ref_check(const struct vm_ref *r)
+{
+	if (!vm_ref_given(r))
+		return cli_bad_usage(NULL, NULL, "name the VM with --pid, --uuid or --domain");
+	if (r->domain && (r->pid || r->uuid))
+		return cli_bad_usage(NULL, NULL, "--domain names the VM alone: drop --pid and --uuid");
+	return KT_EXIT_OK;
+}
+
 int vm_ref_resolve(const struct vm_ref *r, enum vm_ref_need need, struct vm_name *out)
 {
 	char *buf;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	if (!vm_ref_given(r))
-		return cli_bad_usage(NULL, NULL, "name the VM with --pid, --uuid or --domain");
-	if (r->domain && (r->pid || r->uuid))
-		return cli_bad_usage(NULL, NULL, "--domain names the VM alone: drop --pid and --uuid");
+	ret = vm_ref_check(r);
+	if (ret)
+		return ret;
 	buf = malloc(CMDLINE_MAX);
 	if (!buf)
 		return vm_error(KT_EXIT_FAILURE, "out of memory");

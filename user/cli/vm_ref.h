@@ -36,6 +36,12 @@ int vm_ref_option(struct vm_ref *r, int opt, const char *arg);
 
 bool vm_ref_given(const struct vm_ref *r);
 
+/*
+ * KT_EXIT_OK when r names a VM in a way that can resolve, else (message
+ * printed) KT_EXIT_USAGE; for commands that check usage before any file.
+ */
+int vm_ref_check(const struct vm_ref *r);
+
 /* What a command needs of the VM: its UUID, or its VMM process too. */
 enum vm_ref_need { VM_REF_UUID, VM_REF_PROCESS };
 

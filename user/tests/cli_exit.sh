@@ -48,7 +48,7 @@ code() {
 help_codes() { "$KT" "$1" --help | sed -n 's/^Exit status: \(.*\) (kvmtrust(8))\.$/\1/p'; }
 man_codes() { sed -n "s/^$2 \(.*\)\.$/\1/p" "$MAN/$1"; }
 
-tap_plan 61
+tap_plan 72
 
 # --- fixtures ----------------------------------------------------------------
 export KVMTRUST_KEY_DIR=$dir/hostkey
@@ -152,6 +152,28 @@ code 10 "migrate check without a trust score (deny)" env KVMTRUST_LEDGER=sqlite:
 code 3 "migrate check of a missing grant" "$KT" migrate check --uuid "$GUEST" \
 	--to tree/host-a/chain.pem --grant "$NOFILE" --order vm.order
 code 2 "migrate check without --to" "$KT" migrate check --uuid "$GUEST" --grant vm.grant --order vm.order
+
+# --- refusals of bad input name what was wrong --------------------------------------
+tap_fails_with "a missing file is named" "^Error: file: cannot open '$NOFILE': No such file" \
+	"$KT" ca show "$NOFILE"
+tap_fails_with "a host UUID that is not one" "--host-uuid 'h-1' is not a UUID" \
+	"$KT" ca issue host --ca eu -o h1 --cn h1 --host-uuid h-1 --region r --site s
+tap_fails_with "an allowed host that is not a UUID" "host 'b' is not a UUID" issue --allow-host b
+tap_fails_with "a grant id that is not a UUID" "grant id 'g-1' is not a UUID" issue --id g-1
+tap_fails_with "an expected host that is not a UUID" "--expect-host 'h' is not a UUID" \
+	"$KT" handshake --connect 127.0.0.1:1 --anchors anchors --token token.jwt \
+	--guest-key guest.pem --expect-host h
+tap_fails_with "a second positional argument" "unexpected argument 'two'" \
+	"$KT" token verify --anchors anchors --crls crls --aud "$AUD" token.jwt two
+tap_fails_with "grant show of two files" "show needs exactly one grant file" \
+	"$KT" grant show vm.grant vm.grant
+tap_fails_with "naming no VM" "name the VM with --pid, --uuid or --domain" \
+	"$KT" attest --measurement m.json
+tap_fails_with "--domain with --uuid" "--domain names the VM alone" \
+	"$KT" migrate order --domain d --uuid "$GUEST" --to x --grant x --key x --cert x
+tap_fails_with "a VM for config measure" "measure takes no VM" \
+	"$KT" config measure --uuid "$GUEST" vm.json
+tap_fails_with "a bad time" "bad time 'tomorrow'" "$KT" grant verify --at tomorrow vm.grant
 
 # --- ledger, score: their own suites check the rest ----------------------------
 code 0 "ledger --help" "$KT" ledger --help
