@@ -40,31 +40,17 @@ static int verbatim(struct qstate *st, const struct opt *o, const char *arg, str
 	return kt_qemu_add_leaf(st, kt_qemu_leaf_of(o), -1, arg, err);
 }
 
-/* Checked key by key (o->keys, o->deny, o->files), then measured. */
+/* Checked key by key (o->keys, o->deny, o->files, o->check), then measured. */
 static int measured(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err)
 {
-	struct kvs kv;
-	int ret;
-
-	if (kt_qemu_kv_parse(arg, o, &kv, err))
-		return -1;
-	ret = kt_qemu_kv_check(st, o, &kv, err) || kt_qemu_add_kv(st, kt_qemu_leaf_of(o), -1, &kv, err) ? -1 : 0;
-	kt_qemu_kv_free(&kv);
-	return ret;
+	return kt_qemu_measure_kv(st, o, arg, true, err);
 }
 
 /* As measured(), but harmless: checked, not added. */
 static int harmless_checked(struct qstate *st, const struct opt *o, const char *arg,
 			    struct kt_err *err)
 {
-	struct kvs kv;
-	int ret;
-
-	if (kt_qemu_kv_parse(arg, o, &kv, err))
-		return -1;
-	ret = kt_qemu_kv_check(st, o, &kv, err);
-	kt_qemu_kv_free(&kv);
-	return ret;
+	return kt_qemu_measure_kv(st, o, arg, false, err);
 }
 
 /* kernel.sha256, initrd.sha256, bootloader.sha256. */
@@ -176,22 +162,14 @@ static int endpoint(struct qstate *st, const struct opt *o, const char *arg, str
 	return o->leaf ? kt_qemu_add_leaf(st, o->leaf, -1, arg, err) : 0;
 }
 
-static int chardev(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err)
+/* A local backend; a socket only on a path (unix), never host/port. */
+static int chardev(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err)
 {
-	struct kvs kv;
-	int ret = -1;
-
-	if (kt_qemu_kv_parse(arg, o, &kv, err))
-		return -1;
-	if (!kt_qemu_kv_check(st, o, &kv, err)) {
-		if (!strcmp(kt_qemu_kv_implied(&kv), "socket") && !kt_qemu_kv_get(&kv, "path"))
-			kt_fail(err, "config", "argument '-chardev %s': only unix sockets (path=) "
-				"stay on this host", arg);
-		else
-			ret = 0;
-	}
-	kt_qemu_kv_free(&kv);
-	return ret;
+	(void)st, (void)o;
+	if (!strcmp(kt_qemu_kv_implied(kv), "socket") && !kt_qemu_kv_get(kv, "path"))
+		return kt_fail(err, "config", "argument '-chardev socket': only unix sockets "
+			       "(path=) stay on this host");
+	return 0;
 }
 
 static int vnc(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err)
@@ -219,9 +197,6 @@ static const char *const drive_keys[] = {
 static const char *const netdev_deny[] = {
 	"tftp", "bootfile", "smb", "guestfwd", "helper", NULL,
 };
-static const char *const device_deny[] = {
-	"file", "filename", "path", "sysfsdev", "host", "hostbus", "hostaddr", NULL,
-};
 
 /* Positional name, has_arg, handler; designated for the rest. */
 #define O(n, a, f, ...) { .name = (n), .has_arg = (a), .fn = (f), __VA_ARGS__ }
@@ -236,7 +211,7 @@ static const struct opt options[] = {
 	O("bios", true, file_param, .param = "bootloader.sha256"),
 	O("append", true, cmdline),
 	/* disks: content and backing chain, and the drive as written */
-	O("drive", true, kt_qemu_drive, .keys = drive_keys),
+	O("drive", true, measured, .check = kt_qemu_drive, .keys = drive_keys),
 	O("hda", true, kt_qemu_drive_shorthand, .drive = ",index=0,media=disk"),
 	O("hdb", true, kt_qemu_drive_shorthand, .drive = ",index=1,media=disk"),
 	O("hdc", true, kt_qemu_drive_shorthand, .drive = ",index=2,media=disk"),
@@ -247,7 +222,7 @@ static const struct opt options[] = {
 	O("pflash", true, kt_qemu_drive_shorthand, .drive = ",if=pflash"),
 	O("sd", true, kt_qemu_drive_shorthand, .drive = ",if=sd"),
 	O("mtdblock", true, kt_qemu_drive_shorthand, .drive = ",if=mtd"),
-	O("blockdev", true, kt_qemu_blockdev,
+	O("blockdev", true, measured, .check = kt_qemu_blockdev,
 	  .keys = LIST("driver", "node-name", "filename", "file", "backing", "read-only",
 		       "auto-read-only", "cache.direct", "cache.no-flush", "aio", "discard",
 		       "detect-zeroes", "force-share", "locking")),
@@ -257,15 +232,16 @@ static const struct opt options[] = {
 	O("cpu", true, verbatim),
 	O("accel", true, verbatim),
 	O("enable-kvm", false, verbatim),
-	O("device", true, kt_qemu_device, .implied = "driver", .deny = device_deny,
+	/* Only listed drivers (kt_qemu_device), none of which takes a host path but romfile. */
+	O("device", true, measured, .check = kt_qemu_device, .implied = "driver",
 	  .files = LIST("romfile")),
 	O("global", true, kt_qemu_global),
-	O("object", true, kt_qemu_object, .implied = "qom-type",
+	O("object", true, measured, .check = kt_qemu_object, .implied = "qom-type",
 	  .values = LIST("memory-backend-ram", "memory-backend-memfd", "rng-random",
 			 "rng-builtin", "iothread", "throttle-group")),
-	O("netdev", true, kt_qemu_netdev, .implied = "type", .deny = netdev_deny),
-	O("nic", true, kt_qemu_nic, .implied = "type", .deny = netdev_deny),
-	O("net", true, kt_qemu_net, .implied = "type", .deny = netdev_deny),
+	O("netdev", true, measured, .check = kt_qemu_netdev, .implied = "type", .deny = netdev_deny),
+	O("nic", true, measured, .check = kt_qemu_nic, .implied = "type", .deny = netdev_deny),
+	O("net", true, measured, .check = kt_qemu_net, .implied = "type", .deny = netdev_deny),
 	O("numa", true, verbatim),
 	O("rtc", true, verbatim),
 	O("uuid", true, verbatim),
@@ -297,7 +273,7 @@ static const struct opt options[] = {
 	O("qmp", true, endpoint),
 	O("qmp-pretty", true, endpoint),
 	O("mon", true, harmless_checked, .keys = LIST("chardev", "mode", "pretty", "id")),
-	O("chardev", true, chardev, .implied = "backend",
+	O("chardev", true, harmless_checked, .check = chardev, .implied = "backend",
 	  .values = LIST("socket", "stdio", "null", "pty", "file", "pipe", "ringbuf", "memory",
 			 "vc"),
 	  .keys = LIST("backend", "id", "path", "server", "wait", "nowait", "logfile",

@@ -29,16 +29,21 @@ struct qstate {
 	struct kt_config *cfg;
 	size_t nics;	/* nic.N */
 	size_t blocks;	/* disk.N and qemu.drive.N / qemu.blockdev.N share N */
+	long index;	/* qemu.LEAF.N a check chose, -1: the next free */
 };
 
 struct opt;
 typedef int (*opt_fn)(struct qstate *st, const struct opt *o, const char *arg,
 		      struct kt_err *err);
+/* An option's own rules, after its keys passed kt_qemu_kv_check(). */
+typedef int (*opt_check)(struct qstate *st, const struct opt *o, struct kvs *kv,
+			 struct kt_err *err);
 
 struct opt {
 	const char *name;
 	bool has_arg;
 	opt_fn fn;
+	opt_check check;
 	const char *leaf;		/* qemu.LEAF.N (default: name) */
 	const char *implied;		/* key of a leading bare value */
 	const char *const *keys;	/* the only keys accepted (NULL: any not denied) */
@@ -79,20 +84,28 @@ int kt_qemu_add_kv(struct qstate *st, const char *leaf, long index, const struct
 		   struct kt_err *err);
 /* A parameter's value, NULL when absent. */
 const char *kt_qemu_param(const struct kt_config *cfg, const char *name);
-/* "sha256:HEX", malloc'd. */
-char *kt_qemu_sha256(const char *hex);
+/* Replaces item's value (a file) by "sha256:HEX" of the file's content. */
+int kt_qemu_set_sha256(struct kv *item, const char *hex, struct kt_err *err);
 
-/* Option handlers (qemu_devices.c). */
-int kt_qemu_drive(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err);
+/*
+ * Parses arg, checks its keys and o->check, and (add) measures it as
+ * qemu.LEAF.N: the path of every option written as key=value.
+ */
+int kt_qemu_measure_kv(struct qstate *st, const struct opt *o, const char *arg, bool add,
+		       struct kt_err *err);
+
+/* Checks (qemu_devices.c). */
+int kt_qemu_drive(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err);
+int kt_qemu_blockdev(struct qstate *st, const struct opt *o, struct kvs *kv,
+		     struct kt_err *err);
+int kt_qemu_netdev(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err);
+int kt_qemu_nic(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err);
+int kt_qemu_net(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err);
+int kt_qemu_device(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err);
+int kt_qemu_object(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err);
+/* Handlers (qemu_devices.c). */
 int kt_qemu_drive_shorthand(struct qstate *st, const struct opt *o, const char *arg,
 			    struct kt_err *err);
-int kt_qemu_blockdev(struct qstate *st, const struct opt *o, const char *arg,
-		     struct kt_err *err);
-int kt_qemu_netdev(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err);
-int kt_qemu_nic(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err);
-int kt_qemu_net(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err);
-int kt_qemu_device(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err);
-int kt_qemu_object(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err);
 int kt_qemu_global(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err);
 
 #endif

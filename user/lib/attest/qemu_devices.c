@@ -15,7 +15,6 @@ static int drive_file(struct qstate *st, struct kv *file, const char *format, si
 		      struct kt_err *err)
 {
 	char name[64];
-	char *v;
 
 	/* QEMU reads "proto:..." (':' before any '/') as nbd:, json:, http:, ... */
 	if (file->value[strcspn(file->value, ":/")] == ':')
@@ -24,56 +23,33 @@ static int drive_file(struct qstate *st, struct kv *file, const char *format, si
 	if (kt_config_add_disk(st->cfg, index, file->value, format, err))
 		return -1;
 	snprintf(name, sizeof(name), "disk.%zu.sha256", index);
-	v = kt_qemu_sha256(kt_qemu_param(st->cfg, name));
-	if (!v)
-		return kt_fail(err, "config", "out of memory");
-	free(file->value);
-	file->value = v;
-	return 0;
+	return kt_qemu_set_sha256(file, kt_qemu_param(st->cfg, name), err);
 }
 
 /*
  * One -drive (or its shorthand, written out as QEMU does): disk.N for the
- * image and its backing chain, qemu.drive.N for the drive as written.
+ * image and its backing chain; the drive as written is qemu.drive.N.
  */
-static int drive_kvs(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err)
+int kt_qemu_drive(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err)
 {
 	static const char *const formats[] = { "raw", "qcow2", NULL };
 	const char *format = kt_qemu_kv_get(kv, "format");
-	size_t index = st->blocks++;
-	struct kv *file;
+	struct kv *file = kt_qemu_kv_find(kv, "file");
 
-	if (kt_qemu_kv_check(st, o, kv, err))
-		return -1;
+	st->index = (long)st->blocks++;
 	if (format && !kt_qemu_in_list(formats, format))
 		return kt_fail(err, "config", "argument '-%s': format '%s' is not measured "
 			       "(raw and qcow2 are)", o->name, format);
-	file = kt_qemu_kv_find(kv, "file");
-	if (file && *file->value && drive_file(st, file, format, index, err))
-		return -1;
-	return kt_qemu_add_kv(st, "drive", (long)index, kv, err);
-}
-
-int kt_qemu_drive(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err)
-{
-	struct kvs kv;
-	int ret;
-
-	if (kt_qemu_kv_parse(arg, o, &kv, err))
-		return -1;
-	ret = drive_kvs(st, o, &kv, err);
-	kt_qemu_kv_free(&kv);
-	return ret;
+	return file && *file->value ? drive_file(st, file, format, (size_t)st->index, err) : 0;
 }
 
 /* -hda FILE is -drive file=FILE,index=0,media=disk, as QEMU expands it. */
 int kt_qemu_drive_shorthand(struct qstate *st, const struct opt *o, const char *arg,
-			   struct kt_err *err)
+			    struct kt_err *err)
 {
-	static const struct opt as_drive = { .name = "drive" };
+	static const struct opt as_drive = { .name = "drive", .check = kt_qemu_drive };
 	char *escaped = malloc(2 * strlen(arg) + 1), *spec = NULL, *e = escaped;
 	const char *s;
-	struct kvs kv;
 	int ret;
 
 	for (s = arg; escaped && *s; s++) {
@@ -88,52 +64,32 @@ int kt_qemu_drive_shorthand(struct qstate *st, const struct opt *o, const char *
 		return kt_fail(err, "config", "out of memory");
 	}
 	free(escaped);
-	ret = kt_qemu_kv_parse(spec, &as_drive, &kv, err);
+	ret = kt_qemu_measure_kv(st, &as_drive, spec, true, err);
 	free(spec);
-	if (ret)
-		return -1;
-	ret = drive_kvs(st, &as_drive, &kv, err);
-	kt_qemu_kv_free(&kv);
 	return ret;
 }
 
 /* Protocol nodes (file, host_device) read a local file: disk.N; format nodes name nodes. */
-int kt_qemu_blockdev(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err)
+int kt_qemu_blockdev(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err)
 {
 	static const char *const protocols[] = { "file", "host_device", "host_cdrom", NULL };
 	static const char *const drivers[] = {
 		"file", "host_device", "host_cdrom", "raw", "qcow2", NULL,
 	};
-	size_t index = st->blocks++;
-	const char *driver;
-	struct kv *file;
-	struct kvs kv;
-	int ret = -1;
+	const char *driver = kt_qemu_kv_get(kv, "driver");
+	struct kv *file = kt_qemu_kv_find(kv, "filename");
 
-	if (kt_qemu_kv_parse(arg, o, &kv, err))
-		return -1;
-	if (kt_qemu_kv_check(st, o, &kv, err))
-		goto out;
-	file = kt_qemu_kv_find(&kv, "filename");
-	driver = kt_qemu_kv_get(&kv, "driver");
-	if (!driver || !kt_qemu_in_list(drivers, driver)) {
-		kt_fail(err, "config", "argument '-blockdev %s': driver '%s' is not measured "
-			"(file, host_device, host_cdrom, raw and qcow2 are)", arg,
-			driver ? driver : "");
-		goto out;
-	}
-	if (file && !kt_qemu_in_list(protocols, driver)) {
-		kt_fail(err, "config", "argument '-blockdev %s': filename= belongs to a file "
-			"or host_device node", arg);
-		goto out;
-	}
+	(void)o;
+	st->index = (long)st->blocks++;
+	if (!driver || !kt_qemu_in_list(drivers, driver))
+		return kt_fail(err, "config", "argument '-blockdev': driver '%s' is not measured "
+			       "(file, host_device, host_cdrom, raw and qcow2 are)",
+			       driver ? driver : "");
+	if (file && !kt_qemu_in_list(protocols, driver))
+		return kt_fail(err, "config", "argument '-blockdev': filename= belongs to a file "
+			       "or host_device node, not to driver=%s", driver);
 	/* The format node above may be qcow2: probe, and measure any backing chain. */
-	if (file && drive_file(st, file, NULL, index, err))
-		goto out;
-	ret = kt_qemu_add_kv(st, "blockdev", (long)index, &kv, err);
-out:
-	kt_qemu_kv_free(&kv);
-	return ret;
+	return file ? drive_file(st, file, NULL, (size_t)st->index, err) : 0;
 }
 
 /* ---- network ------------------------------------------------------------------ */
@@ -180,57 +136,28 @@ static int netdev_check(const struct opt *o, const struct kvs *kv, struct kt_err
 	return 0;
 }
 
-int kt_qemu_netdev(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err)
+int kt_qemu_netdev(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err)
 {
-	struct kvs kv;
-	int ret;
-
-	if (kt_qemu_kv_parse(arg, o, &kv, err))
-		return -1;
-	ret = kt_qemu_kv_check(st, o, &kv, err) || netdev_check(o, &kv, err) ||
-	      kt_qemu_add_kv(st, kt_qemu_leaf_of(o), -1, &kv, err) ? -1 : 0;
-	kt_qemu_kv_free(&kv);
-	return ret;
+	(void)st;
+	return netdev_check(o, kv, err);
 }
 
 /* -nic TYPE,mac=..,model=..: a NIC and its backend in one. */
-int kt_qemu_nic(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err)
+int kt_qemu_nic(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err)
 {
-	struct kvs kv;
-	int ret = -1;
-
-	if (kt_qemu_kv_parse(arg, o, &kv, err))
-		return -1;
-	if (kt_qemu_kv_check(st, o, &kv, err))
-		goto out;
-	if (strcmp(kt_qemu_kv_implied(&kv), "none") &&
-	    (netdev_check(o, &kv, err) || nic_mac(st, o, &kv, "mac", err)))
-		goto out;
-	ret = kt_qemu_add_kv(st, "nic", -1, &kv, err);
-out:
-	kt_qemu_kv_free(&kv);
-	return ret;
+	if (!strcmp(kt_qemu_kv_implied(kv), "none"))
+		return 0;
+	return netdev_check(o, kv, err) || nic_mac(st, o, kv, "mac", err) ? -1 : 0;
 }
 
 /* -net nic,macaddr=.. is a NIC; -net TYPE a backend; -net none neither. */
-int kt_qemu_net(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err)
+int kt_qemu_net(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err)
 {
-	const char *type;
-	struct kvs kv;
-	int ret = -1;
+	const char *type = kt_qemu_kv_implied(kv);
 
-	if (kt_qemu_kv_parse(arg, o, &kv, err))
-		return -1;
-	if (kt_qemu_kv_check(st, o, &kv, err))
-		goto out;
-	type = kt_qemu_kv_implied(&kv);
-	if (!strcmp(type, "nic") ? nic_mac(st, o, &kv, "macaddr", err) :
-	    strcmp(type, "none") && netdev_check(o, &kv, err))
-		goto out;
-	ret = kt_qemu_add_kv(st, "net", -1, &kv, err);
-out:
-	kt_qemu_kv_free(&kv);
-	return ret;
+	if (!strcmp(type, "nic"))
+		return nic_mac(st, o, kv, "macaddr", err);
+	return strcmp(type, "none") ? netdev_check(o, kv, err) : 0;
 }
 
 /* ---- devices and objects ------------------------------------------------------ */
@@ -279,60 +206,35 @@ static const char *const device_refusals[][2] = {
 	{ "tpm-", "has state outside the configuration" },
 };
 
-int kt_qemu_device(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err)
+int kt_qemu_device(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err)
 {
-	const char *driver;
-	struct kvs kv;
+	const char *driver = kt_qemu_kv_get(kv, "driver");
 	size_t i;
-	int ret = -1;
 
-	if (kt_qemu_kv_parse(arg, o, &kv, err))
-		return -1;
-	driver = kt_qemu_kv_get(&kv, "driver");
 	for (i = 0; driver && i < sizeof(device_refusals) / sizeof(device_refusals[0]); i++) {
-		if (!strncmp(driver, device_refusals[i][0], strlen(device_refusals[i][0]))) {
-			kt_fail(err, "config", "argument '-device %s' %s", driver,
-				device_refusals[i][1]);
-			goto out;
-		}
+		if (!strncmp(driver, device_refusals[i][0], strlen(device_refusals[i][0])))
+			return kt_fail(err, "config", "argument '-device %s' %s", driver,
+				       device_refusals[i][1]);
 	}
-	if (!driver || (!kt_qemu_in_list(device_drivers, driver) && !kt_qemu_in_list(nic_drivers, driver))) {
-		kt_fail(err, "config", "argument '-device %s' is not measured and not known to "
-			"be harmless", driver ? driver : arg);
-		goto out;
-	}
-	if (kt_qemu_kv_check(st, o, &kv, err) ||
-	    (kt_qemu_in_list(nic_drivers, driver) && nic_mac(st, o, &kv, "mac", err)))
-		goto out;
-	ret = kt_qemu_add_kv(st, "device", -1, &kv, err);
-out:
-	kt_qemu_kv_free(&kv);
-	return ret;
+	if (!driver || (!kt_qemu_in_list(device_drivers, driver) &&
+			!kt_qemu_in_list(nic_drivers, driver)))
+		return kt_fail(err, "config", "argument '-device %s' is not measured and not "
+			       "known to be harmless", driver ? driver : "");
+	return kt_qemu_in_list(nic_drivers, driver) ? nic_mac(st, o, kv, "mac", err) : 0;
 }
 
 /* Guest RAM kept in QEMU, entropy from the host's RNG, I/O threads and limits. */
-int kt_qemu_object(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err)
+int kt_qemu_object(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err)
 {
 	static const char *const rngs[] = { "/dev/urandom", "/dev/random", NULL };
-	const char *type, *file;
-	struct kvs kv;
-	int ret = -1;
+	const char *type = kt_qemu_kv_get(kv, "qom-type");
+	const char *file = kt_qemu_kv_get(kv, "filename");
 
-	if (kt_qemu_kv_parse(arg, o, &kv, err))
-		return -1;
-	type = kt_qemu_kv_get(&kv, "qom-type");
-	if (kt_qemu_kv_check(st, o, &kv, err))
-		goto out;
-	file = kt_qemu_kv_get(&kv, "filename");
-	if (file && (strcmp(type, "rng-random") || !kt_qemu_in_list(rngs, file))) {
-		kt_fail(err, "config", "argument '-object %s': only /dev/urandom or /dev/random "
-			"may feed the guest's entropy", type);
-		goto out;
-	}
-	ret = kt_qemu_add_kv(st, "object", -1, &kv, err);
-out:
-	kt_qemu_kv_free(&kv);
-	return ret;
+	(void)st, (void)o;
+	if (file && (!type || strcmp(type, "rng-random") || !kt_qemu_in_list(rngs, file)))
+		return kt_fail(err, "config", "argument '-object %s': only /dev/urandom or "
+			       "/dev/random may feed the guest's entropy", type ? type : "");
+	return 0;
 }
 
 /* -global DRIVER.PROP=VALUE or driver=,property=,value=: refused for file properties. */

@@ -195,17 +195,21 @@ const char *kt_qemu_param(const struct kt_config *cfg, const char *name)
 	return NULL;
 }
 
-char *kt_qemu_sha256(const char *hex)
+int kt_qemu_set_sha256(struct kv *item, const char *hex, struct kt_err *err)
 {
 	char *v;
 
-	return asprintf(&v, "sha256:%s", hex) < 0 ? NULL : v;
+	if (asprintf(&v, "sha256:%s", hex) < 0)
+		return kt_fail(err, "config", "out of memory");
+	free(item->value);
+	item->value = v;
+	return 0;
 }
 
 /* Replaces a file name by "sha256:HEX" of its content. */
 static int hash_value(struct qstate *st, struct kv *item, const char *opt, struct kt_err *err)
 {
-	char hex[2 * KT_HASH_LEN + 1], *full, *v;
+	char hex[2 * KT_HASH_LEN + 1], *full;
 	kt_hash h;
 	int ret;
 
@@ -221,12 +225,7 @@ static int hash_value(struct qstate *st, struct kv *item, const char *opt, struc
 	if (ret)
 		return -1;
 	kt_hex_encode(h, sizeof(h), hex);
-	v = kt_qemu_sha256(hex);
-	if (!v)
-		return kt_fail(err, "config", "out of memory");
-	free(item->value);
-	item->value = v;
-	return 0;
+	return kt_qemu_set_sha256(item, hex, err);
 }
 
 /* Checks keys against the option's lists and hashes the files it names. */
@@ -267,5 +266,20 @@ int kt_qemu_add_kv(struct qstate *st, const char *leaf, long index, const struct
 		return kt_fail(err, "config", "out of memory");
 	ret = kt_qemu_add_leaf(st, leaf, index, v, err);
 	free(v);
+	return ret;
+}
+
+int kt_qemu_measure_kv(struct qstate *st, const struct opt *o, const char *arg, bool add,
+		       struct kt_err *err)
+{
+	struct kvs kv;
+	int ret;
+
+	if (kt_qemu_kv_parse(arg, o, &kv, err))
+		return -1;
+	st->index = -1;
+	ret = kt_qemu_kv_check(st, o, &kv, err) || (o->check && o->check(st, o, &kv, err)) ||
+	      (add && kt_qemu_add_kv(st, kt_qemu_leaf_of(o), st->index, &kv, err)) ? -1 : 0;
+	kt_qemu_kv_free(&kv);
 	return ret;
 }
