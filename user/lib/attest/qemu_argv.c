@@ -172,13 +172,16 @@ static int chardev(struct qstate *st, const struct opt *o, struct kvs *kv, struc
 	return 0;
 }
 
-static int vnc(struct qstate *st, const struct opt *o, const char *arg, struct kt_err *err)
+/* A VNC server on a unix socket only: websocket= would open a TCP port besides. */
+static int vnc(struct qstate *st, const struct opt *o, struct kvs *kv, struct kt_err *err)
 {
+	const char *addr = kt_qemu_kv_implied(kv);
+
 	(void)st;
-	if (!strcmp(arg, "none") || !strncmp(arg, "unix:", 5))
+	if (!strcmp(addr, "none") || !strncmp(addr, "unix:", 5))
 		return 0;
 	return kt_fail(err, "config", "argument '-%s %s' reaches beyond this host: give "
-		       "unix:PATH or none", o->name, arg);
+		       "unix:PATH or none", o->name, addr);
 }
 
 /* ---- the table ------------------------------------------------------------------- */
@@ -280,9 +283,11 @@ static const struct opt options[] = {
 		       "logappend", "mux", "signal", "append", "reconnect", "size", "telnet",
 		       "abstract", "tight", "cols", "rows", "width", "height")),
 	O("nographic", false, harmless),
-	O("display", true, harmless_checked, .implied = "type",
+	/* -display vnc=ADDR is -vnc ADDR: a listener, refused like it. */
+	O("display", true, harmless_checked, .implied = "type", .deny = LIST("vnc"),
 	  .values = LIST("none", "gtk", "sdl", "curses", "egl-headless")),
-	O("vnc", true, vnc),
+	O("vnc", true, harmless_checked, .check = vnc, .implied = "addr",
+	  .deny = LIST("websocket", "to")),
 	O("full-screen", false, harmless),
 	O("k", true, harmless),
 	O("echr", true, harmless),
