@@ -372,11 +372,11 @@ static int do_verify(int argc, char *argv[])
 	kt_print_start(mode);
 	print_grant(&g);
 	kt_print_string("verified", "  %-15s", "ok");
-	kt_print_text("signed by the owner, valid now");
+	kt_print_text(offline ? "signed under the owner anchors, valid now (offline: revocation "
+				"and owner not checked)\n" :
+				"signed by the VM's registered owner, valid now, not revoked\n");
 	kt_print_bool("revocation_checked", NULL, !offline);
 	kt_print_bool("owner_checked", NULL, !offline);
-	kt_print_text(offline ? " (offline: revocation and owner not checked)\n" :
-		      ", not revoked, signed by the VM's registered owner\n");
 	kt_print_close_object();
 	ret = kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
 out:
