@@ -167,6 +167,15 @@ static void print_appended(const struct kt_ledger_entry *e, const kt_hash leaf)
 	kt_print_close_object();
 }
 
+/* The end of every command that printed: a failed write to stdout is a failure too. */
+static int finish(struct ledger_opts *o, int ret)
+{
+	if (kt_print_end() && !ret)
+		ret = KT_EXIT_FAILURE;
+	ledger_opts_close(o);
+	return ret;
+}
+
 static int append_entry(struct ledger_opts *o, const struct kt_ledger_signer *s,
 			struct kt_ledger_entry *e)
 {
@@ -246,8 +255,7 @@ static int cmd_append(int argc, char *argv[])
 	if (!ret)
 		ret = batch ? append_batch(&o, &signer) : append_entry(&o, &signer, &e);
 	kt_ledger_signer_free(&signer);
-	ledger_opts_close(&o);
-	return ret;
+	return finish(&o, ret);
 }
 
 /*
@@ -283,8 +291,7 @@ static int cmd_register(int argc, char *argv[])
 	if (!ret)
 		ret = append_entry(&o, &signer, &e);
 	kt_ledger_signer_free(&signer);
-	ledger_opts_close(&o);
-	return ret;
+	return finish(&o, ret);
 }
 
 static void print_signer(const uint8_t *der, size_t len)
@@ -396,10 +403,7 @@ static int cmd_get(int argc, char *argv[])
 	kt_print_close_object();
 	free(raw);
 out:
-	if (kt_print_end() && !ret)
-		ret = KT_EXIT_FAILURE;
-	ledger_opts_close(&o);
-	return ret;
+	return finish(&o, ret);
 }
 
 static int cmd_head(int argc, char *argv[])
@@ -430,10 +434,7 @@ static int cmd_head(int argc, char *argv[])
 	kt_print_close_object();
 	free(raw);
 out:
-	if (kt_print_end() && !ret)
-		ret = KT_EXIT_FAILURE;
-	ledger_opts_close(&o);
-	return ret;
+	return finish(&o, ret);
 }
 
 static void print_path(const kt_hash *proof, size_t len)
@@ -506,10 +507,7 @@ static int cmd_prove(int argc, char *argv[])
 	print_path(proof, len);
 	kt_print_close_object();
 out:
-	if (kt_print_end() && !ret)
-		ret = KT_EXIT_FAILURE;
-	ledger_opts_close(&o);
-	return ret;
+	return finish(&o, ret);
 }
 
 /* Long verifies report progress on a terminal. */
@@ -570,10 +568,7 @@ static int cmd_verify(int argc, char *argv[])
 	} else if (pin && ledger_state_write(pin, size, root)) {
 		ret = KT_EXIT_FAILURE;
 	}
-	if (kt_print_end() && !ret)
-		ret = KT_EXIT_FAILURE;
-	ledger_opts_close(&o);
-	return ret;
+	return finish(&o, ret);
 }
 
 /* Creates the ledger: the only command that may, so a typo never makes an empty one. */
@@ -590,9 +585,7 @@ static int cmd_init(int argc, char *argv[])
 	kt_print_string("ledger", "created ledger %s\n",
 			grant_cli_path(o.spec, "KVMTRUST_LEDGER", KT_LEDGER_DEFAULT));
 	kt_print_close_object();
-	ret = kt_print_end() ? KT_EXIT_FAILURE : 0;
-	ledger_opts_close(&o);
-	return ret;
+	return finish(&o, 0);
 }
 
 int ledger_main(int argc, char *argv[])

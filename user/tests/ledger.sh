@@ -38,9 +38,10 @@ WEB=7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b
 DB=8e5a3c2b-4d6f-4a71-9bac-1d2e3f4a5b6c
 OLD=9f6b4d3c-5e7a-4b82-8cbd-2e3f4a5b6c7d
 CRASH=a07c5e4d-6f8b-4c93-9dce-3f4a5b6c7d8e
+BATCH=b18d6f5e-7a9c-4da4-8edf-4a5b6c7d8e9f
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
-tap_plan 48
+tap_plan 52
 tap_ok "test PKI from the openssl CLI" ledger_pki "$dir"
 
 # Only 'ledger init' creates a ledger: a mistyped name is refused, never made.
@@ -67,14 +68,16 @@ tap_ok "append move" L append move --vm $WEB --host $H2 --time @$((t + 1)) "${as
 tap_ok "append compromise flag" L append compromise --host $H2 --time @$((t + 2)) "${as1[@]}"
 out=$(L append revoke --vm $OLD --time @$((t + 3)) "${as1[@]}" --script)
 tap_is "script output of append is index and leaf hash" "$(cut -f1 <<<"$out")" 4
-tap_is "head has 5 entries" "$(L head --script | cut -f1)" 5
+tap_is "JSON output of append names the index" \
+	"$(L append compromise --host $H1 --time @$((t + 3)) "${as2[@]}" --json | grep -c '"index": 5')" 1
+tap_is "head has 6 entries" "$(L head --script | cut -f1)" 6
 tap_is "get shows the entry, VM lowercase, time ISO 8601" \
 	"$(L get --index 1 --script | cut -f2-5)" "attest	fail	$(iso $t)	$DB"
 tap_is "JSON get names the VM" "$(L get --index 0 --json | grep -c "\"vm\": \"$WEB\"")" 1
 tap_ok "verify passes" L verify
 
 # Proof of entry 2 against the independent RFC 9162 script.
-hexes=$(for i in 0 1 2 3 4; do L get --index $i --raw; done)
+hexes=$(for i in 0 1 2 3 4 5; do L get --index $i --raw; done)
 # shellcheck disable=SC2086
 tap_is "root matches rfc9162.py" "$(L head --script | cut -f3)" "$(python3 "$RFC" root $hexes)"
 # shellcheck disable=SC2086
@@ -82,7 +85,7 @@ tap_is "inclusion proof matches rfc9162.py" "$(L prove inclusion --index 2 | sed
 	"$(python3 "$RFC" path 2 $hexes)"
 # shellcheck disable=SC2086
 tap_is "consistency proof matches rfc9162.py" \
-	"$(L prove consistency --from 3 --size 5 | sed -n 's/^  //p')" "$(python3 "$RFC" proof 3 $hexes)"
+	"$(L prove consistency --from 3 --size 6 | sed -n 's/^  //p')" "$(python3 "$RFC" proof 3 $hexes)"
 
 tap_fails_with "writer under another CA is refused" "not trusted" \
 	L append attest --vm $WEB --result fail --key "$dir/intruder.key" --cert "$dir/intruder.pem"
@@ -94,6 +97,14 @@ tap_fails_with "an option of another kind is refused" "usage: move --vm UUID --h
 tap_fails_with "keywords of the old grammar are refused" "an entry is one KIND" \
 	L append attest $WEB pass "${as1[@]}"
 tap_is "unknown entry exits 3" "$(status L get --index 99)" 3
+tap_fails_with "a time that is not one is refused" "--time 'yesterday' is not a time" \
+	L append attest --vm $WEB --result pass --time yesterday "${as1[@]}"
+tap_fails_with "prove inclusion needs --index" "prove inclusion needs --index N" L prove inclusion
+out=$(printf 'attest --vm %s --result pass\n# a comment\nattest --vm web --result pass\n' $BATCH |
+	L append - "${as1[@]}" --script 2>"$dir/batch.err"; echo "rc=$?")
+tap_is "a bad line stops append -, after the good ones, naming it" \
+	"$(wc -l <<<"$out") $(tail -1 <<<"$out") $(grep -c "VM 'web' is not a UUID" "$dir/batch.err") $(grep -c 'stopped at line 3 of stdin' "$dir/batch.err")" \
+	"2 rc=2 1 1"
 
 # Owners: alice registers WEB; hosts cannot register, bob cannot take it over.
 tap_ok "alice registers her VM" L register --vm $WEB --key "$dir/alice.key" --cert "$dir/alice.pem"
@@ -104,7 +115,7 @@ tap_fails_with "a host cannot register a VM" "authorization: .*host certificate"
 tap_fails_with "register takes no host credentials from the environment" "register needs" \
 	env KVMTRUST_LEDGER_KEY="$dir/host1.key" KVMTRUST_LEDGER_CERT="$dir/host1.pem" \
 	"$KT" ledger register --vm $DB
-tap_fails_with "verify needs the owner anchors for a register entry" "entry 5: .*owner anchors" \
+tap_fails_with "verify needs the owner anchors for a register entry" "entry 7: .*owner anchors" \
 	env KVMTRUST_OWNER_ANCHORS="$dir/nowhere" "$KT" ledger verify
 tap_ok "with them the log verifies" L verify
 
@@ -122,7 +133,7 @@ tap_is "a VM that is not a UUID is a usage error" "$(status S --vm web)" 2
 first=$(S --vm $WEB --at @$((t + 2)) --cache "$dir/cache" --script)
 tap_is "score with a cache: same result, cache written" \
 	"$(S --vm $WEB --at @$((t + 2)) --cache "$dir/cache" --script) $(cut -d' ' -f1 "$dir/cache")" \
-	"$first 6"
+	"$first 8"
 tap_is "JSON score lists contributing entries" \
 	"$(S --vm $WEB --at "$(iso $((t + 2)))" --json | grep -c '"reason"')" 3
 

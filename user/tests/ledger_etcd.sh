@@ -23,10 +23,10 @@ cd "$(dirname "$0")/../.."
 
 KT=$PWD/user/kvmtrust
 N=150
-tap_plan 21
+tap_plan 22
 
 if ! command -v etcd >/dev/null; then
-	for i in $(seq 21); do tap_skip "etcd ledger step $i" "etcd not installed (scripts/setup installs etcd-server)"; done
+	for i in $(seq 22); do tap_skip "etcd ledger step $i" "etcd not installed (scripts/setup installs etcd-server)"; done
 	exit 0
 fi
 
@@ -130,6 +130,19 @@ tap_ok "appending goes on with one member down" L append move --vm "${VM[b]}" --
 tap_is "score of a: allow" "$("$KT" score show --vm "${VM[a]}" >/dev/null 2>&1; echo $?)" 0
 tap_is "score of b: deny (fails and a compromised host)" \
 	"$("$KT" score show --vm "${VM[b]}" --script | head -1 | cut -f2,3,5)" "0	deny	true"
+
+# A format key this version does not know is not taken for its own ledger.
+put_format() {
+	local url
+	for url in "${ETCD_CLIENT[@]}"; do
+		curl -sf -X POST "$url/v3/kv/put" -d "{\"key\": \"$(printf kvmtrust/ledger/format |
+			base64 -w0)\", \"value\": \"$(printf "$1" | base64 -w0)\"}" >/dev/null && return 0
+	done
+	return 1
+}
+put_format "kvmtrust-ledger 2"
+tap_fails_with "an unknown ledger format is refused" "unknown ledger format" L head
+put_format "kvmtrust-ledger 1"
 
 # 4. One member serving TLS with client certificates (--client-cert-auth).
 tls_member() {
