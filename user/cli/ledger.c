@@ -38,8 +38,13 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(synopsis) / sizeof(synopsis[0]); i++)
-		fprintf(f, "%s %s ledger %s\n", i ? "      " : "Usage:", prog, synopsis[i]);
+	/* A line starting with a space continues the one before it. */
+	for (i = 0; i < sizeof(synopsis) / sizeof(synopsis[0]); i++) {
+		if (synopsis[i][0] == ' ')
+			fprintf(f, "%*s%s\n", (int)strlen(prog) + 15, "", synopsis[i]);
+		else
+			fprintf(f, "%s %s ledger %s\n", i ? "      " : "Usage:", prog, synopsis[i]);
+	}
 	fprintf(f,
 		"READER: [--ledger SPEC] [--ledger-ca FILE|DIR] [--owner-anchors DIR] [--json | --script]\n"
 		"WRITER: READER and --key KEY --cert CERT, the writing host's\n"
