@@ -58,7 +58,6 @@ static void finish_score(struct scan *s)
 	f->have_score = true;
 	f->score = res.score;
 	f->decision = res.decision;
-	f->last_failed = res.last_result == KT_LEDGER_FAIL;
 	f->last_attest = res.last_attest;
 	f->score_steps = res.nsteps;
 	kt_score_result_free(&res);

@@ -42,8 +42,7 @@ struct kt_migrate_facts {
 	bool have_score;		/* false: score_error says why (no entry, ...) */
 	int score;			/* the VM's trust score at `now` */
 	enum kt_score_decision decision;	/* score.h's, the last result included */
-	bool last_failed;		/* the VM's latest attestation failed ... */
-	uint64_t last_attest;		/* ... at this entry */
+	uint64_t last_attest;		/* the VM's latest attestation (messages) */
 	size_t score_steps;		/* entries that moved it */
 	char score_error[512];
 	struct kt_owner owner;		/* the VM's registered owner, if any */
