@@ -60,6 +60,12 @@ vm_make_initramfs() {
 	! ldd /bin/busybox > /dev/null 2>&1 ||
 		vm_die "/bin/busybox is not static: install busybox-static (scripts/setup)"
 	install -m 0755 "$VM_REPO/scripts/lib/vm-init.sh" "$root/init"
+	# A kernel.modprobe helper for tests of module autoloading
+	# (selftests/dkms_test.sh): the kernel runs it in this root, not in
+	# the chroot where the host's modprobe and /lib/modules are.
+	mkdir -p "$root/sbin"
+	printf '#!/bin/sh\nexec chroot /host /sbin/modprobe "$@"\n' > "$root/sbin/modprobe-host"
+	chmod 0755 "$root/sbin/modprobe-host"
 	vm_module_closure "$moddir/modules.dep" $VM_MODULES > "$root/modules.order" ||
 		vm_die "cannot resolve modules from $moddir/modules.dep"
 	while read -r m; do
