@@ -20,6 +20,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . scripts/lib/tap.sh
+. selftests/lib/vmm.sh
 
 KT=${KT_CLI:-user/kvmtrust}
 VMM=selftests/build/vmm
@@ -31,24 +32,11 @@ work=$(mktemp -d /tmp/kt-dkms.XXXXXX)
 old_helper=$(cat "$helper")
 
 cleanup() {
-	if [ -n "${VMM_PID:-}" ]; then
-		echo exit >&"${VMM[1]}" 2>/dev/null
-		wait "$VMM_PID" 2>/dev/null
-	fi
+	vmm_stop
 	echo "$old_helper" > "$helper"
 	rm -rf "$work"
 }
 trap cleanup EXIT
-
-vmm() {
-	local reply
-	echo "# vmm: $*"
-	echo "$*" >&"${VMM[1]}"
-	read -r reply <&"${VMM[0]}" || return 1
-	[[ $reply == ok* ]] || { echo "# vmm: $reply"; return 1; }
-}
-
-json() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
 loaded_version() { cat /sys/module/kvmtrust/version 2>/dev/null; }
 
@@ -100,9 +88,7 @@ tap_is "memory_root equals the Python recomputation of the VMM's dump" \
 tap_is "vcpu_root equals the Python recomputation of the VMM's registers" \
 	"$(json "$work/m.json" vcpu_root 2>&1)" \
 	"$(selftests/recompute.py vcpus "$work/regs0" "$work/regs1")"
-vmm exit
-wait "$VMM_PID" 2>/dev/null
-VMM_PID=
+vmm_stop
 
 tap_ok "rmmod kvmtrust after measuring" rmmod kvmtrust
 tap_ok "kvmtrust.ko unloaded" test ! -e /sys/module/kvmtrust
