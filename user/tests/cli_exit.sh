@@ -134,6 +134,10 @@ code 10 "handshake the host refuses" "$KT" handshake --connect "127.0.0.1:$port"
 
 # --- grant, migrate ------------------------------------------------------------
 export KVMTRUST_OWNER_ANCHORS=$dir/tree/owner-anchors KVMTRUST_HOST_ANCHORS=$dir/tree/host-anchors
+export KVMTRUST_LEDGER=sqlite:$dir/ledger.db KVMTRUST_LEDGER_CA=$dir/tree/ledger-ca
+{ "$KT" ledger init &&
+  "$KT" ledger register --vm "$GUEST" --key tree/alice/key.pem --cert tree/alice/cert.pem
+} >ledger.log 2>&1 || { tap_diag <ledger.log; echo "Bail out! ledger"; exit 1; }
 issue() { "$KT" grant issue --key tree/alice/key.pem --cert tree/alice/chain.pem --uuid "$GUEST" \
 	--host-ca tree/eu/cert.pem --delegate tree/bob/cert.pem --days 1 "$@"; }
 code 0 "grant issue" issue -o vm.grant
@@ -146,8 +150,7 @@ code 2 "grant issue without --days" \
 	"$KT" grant issue --key tree/alice/key.pem --cert tree/alice/chain.pem --uuid "$GUEST"
 code 0 "migrate order" "$KT" migrate order --uuid "$GUEST" --to tree/host-a/chain.pem \
 	--grant vm.grant --key tree/bob/key.pem --cert tree/bob/cert.pem -o vm.order
-code 10 "migrate check without a trust score (deny)" env KVMTRUST_LEDGER=sqlite:$dir/ledger.db \
-	KVMTRUST_LEDGER_CA=$dir/tree/ledger-ca \
+code 10 "migrate check without a trust score (deny)" \
 	"$KT" migrate check --uuid "$GUEST" --to tree/host-a/chain.pem --grant vm.grant --order vm.order
 code 3 "migrate check of a missing grant" "$KT" migrate check --uuid "$GUEST" \
 	--to tree/host-a/chain.pem --grant "$NOFILE" --order vm.order

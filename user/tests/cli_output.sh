@@ -50,6 +50,10 @@ export KVMTRUST_KEY_DIR=$dir/hostkey
 		--host-ca tree/eu/cert.pem --delegate tree/bob/cert.pem --days 1 -o vm.grant
 } >setup.log 2>&1 || { tap_diag <setup.log; echo "Bail out! fixtures"; exit 1; }
 export KVMTRUST_OWNER_ANCHORS=$dir/tree/owner-anchors KVMTRUST_HOST_ANCHORS=$dir/tree/host-anchors
+export KVMTRUST_LEDGER=sqlite:$dir/ledger.db KVMTRUST_LEDGER_CA=$dir/tree/ledger-ca
+{ "$KT" ledger init &&
+  "$KT" ledger register --vm "$GUEST" --key tree/alice/key.pem --cert tree/alice/cert.pem
+} >ledger.log 2>&1 || { tap_diag <ledger.log; echo "Bail out! ledger"; exit 1; }
 
 # --- times printed -------------------------------------------------------------
 # isos: how many lines on stdin are ISO 8601 UTC times (all must be).
@@ -111,7 +115,7 @@ tap_is "grant verify refused: verdict and check" \
 	"$("$KT" grant verify --json old.grant 2>/dev/null | jget verdict check)" "refused
 window"
 tap_is "migrate check: verdict deny (no trust score)" \
-	"$(KVMTRUST_LEDGER=sqlite:$dir/l.db KVMTRUST_LEDGER_CA=$dir/tree/ledger-ca "$KT" migrate check \
+	"$("$KT" migrate check \
 		--uuid "$GUEST" --to tree/host-a/chain.pem --grant vm.grant --by tree/bob/cert.pem \
 		--json | jget verdict)" deny
 

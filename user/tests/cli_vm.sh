@@ -60,7 +60,13 @@ export KVMTRUST_KEY_DIR=$dir/hostkey
 	"$KT" tpm init --software --host-id host-a &&
 	printf '{"memory_root":"%s","vcpu_root":"%s","pages":1,"seq":1}\n' \
 		"$(printf 'a%.0s' $(seq 64))" "$(printf 'b%.0s' $(seq 64))" >m.json &&
-	printf '{"memory_mib": 64, "vcpus": 1}\n' >vm.json
+	printf '{"memory_mib": 64, "vcpus": 1}\n' >vm.json &&
+	mkdir owner-anchors ledger-ca && cp owner/cert.pem owner/crl.pem owner-anchors/ &&
+	cp hostca/cert.pem ledger-ca/ &&
+	export KVMTRUST_LEDGER=sqlite:$dir/ledger.db KVMTRUST_LEDGER_CA=$dir/ledger-ca \
+		KVMTRUST_OWNER_ANCHORS=$dir/owner-anchors &&
+	"$KT" ledger init &&
+	"$KT" ledger register --vm "$LOWER" --key alice/key.pem --cert alice/cert.pem
 } >setup.log 2>&1 || { tap_diag <setup.log; echo "Bail out! fixtures"; exit 1; }
 fake_vmm "$FAKE_UUID"
 fake=$!
@@ -117,6 +123,7 @@ fi
 tap_is "--domain with --uuid is a usage error" "$(status_of issue --domain web1 --uuid "$LOWER")" 2
 
 # --- every stage: the same lowercase UUID ----------------------------------------
+issue --uuid "$LOWER" -o g.jwt 2>err
 "$KT" migrate order --uuid "$UPPER" --to hosta/cert.pem --grant g.jwt --key alice/key.pem \
 	--cert alice/cert.pem -o order.jwt 2>err
 tap_is "migrate order --uuid signs the lowercase UUID" "$(claim order.jwt vm)" "$LOWER"
