@@ -133,10 +133,7 @@ int attest_main(int argc, char *argv[])
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
-		ret = vm_ref_option(&a.ref, c, optarg);
-		if (ret < 0)
-			return KT_EXIT_USAGE;
-		if (ret)
+		if (vm_ref_option(&a.ref, c, optarg))
 			continue;
 		switch (c) {
 		case OPT_MEASUREMENT: a.measurement = optarg; break;

@@ -146,10 +146,7 @@ int config_main(int argc, char *argv[])
 		return cli_bad_usage("config", usage, "unknown command '%s'", cmd);
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
-		ret = vm_ref_option(&a.ref, c, optarg);
-		if (ret < 0)
-			return KT_EXIT_USAGE;
-		if (ret)
+		if (vm_ref_option(&a.ref, c, optarg))
 			continue;
 		switch (c) {
 		case OPT_QEMU: a.qemu = true; break;

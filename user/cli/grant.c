@@ -141,7 +141,7 @@ static int do_issue(int argc, char *argv[])
 	int opt, ret = KT_EXIT_FAILURE;
 
 	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		int bad = 0, named;
+		int bad = 0;
 
 		/* A certificate that is not there is "not found", not bad usage. */
 		if ((opt == O_CA && !is_keyid(optarg)) || opt == O_DELEGATE || opt == O_DELEGATE_KEY) {
@@ -150,12 +150,7 @@ static int do_issue(int argc, char *argv[])
 				goto out;
 			ret = KT_EXIT_FAILURE;
 		}
-		named = vm_ref_option(&ref, opt, optarg);
-		if (named < 0) {
-			ret = KT_EXIT_USAGE;
-			goto out;
-		}
-		if (named)
+		if (vm_ref_option(&ref, opt, optarg))
 			continue;
 		switch (opt) {
 		case O_KEY: key = optarg; break;

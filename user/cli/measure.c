@@ -69,14 +69,9 @@ int measure_main(int argc, char *argv[])
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "jsnh", opts, NULL)) != -1) {
-		ret = vm_ref_option(&ref, c, optarg);
-		if (ret < 0)
-			return KT_EXIT_USAGE;
-		if (ret)
-			continue;
 		if (c == 'n')
 			flags |= KVMTRUST_MEASURE_F_NO_VCPUS;
-		else if (!cli_output_option(c, &mode))
+		else if (!vm_ref_option(&ref, c, optarg) && !cli_output_option(c, &mode))
 			return cli_option_usage(usage, c);
 	}
 	if (optind != argc)

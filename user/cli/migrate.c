@@ -121,11 +121,6 @@ static int do_check(int argc, char *argv[])
 	char *text = NULL, *order_text = NULL;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		ret = vm_ref_option(&ref, opt, optarg);
-		if (ret < 0)
-			return KT_EXIT_USAGE;
-		if (ret)
-			continue;
 		switch (opt) {
 		case O_TO: to = optarg; break;
 		case O_GRANT: grant = optarg; break;
@@ -137,7 +132,8 @@ static int do_check(int argc, char *argv[])
 				return cli_bad_usage("migrate", NULL, "bad time '%s'", optarg);
 			break;
 		default:
-			if (grant_cli_trust_option(opt, optarg, &t) || cli_output_option(opt, &mode))
+			if (vm_ref_option(&ref, opt, optarg) || grant_cli_trust_option(opt, optarg, &t) ||
+			    cli_output_option(opt, &mode))
 				break;
 			return cli_option_usage(usage, opt);
 		}
@@ -257,11 +253,6 @@ static int do_order(int argc, char *argv[])
 	int opt, ret = KT_EXIT_FAILURE;
 
 	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		ret = vm_ref_option(&ref, opt, optarg);
-		if (ret < 0)
-			return KT_EXIT_USAGE;
-		if (ret)
-			continue;
 		switch (opt) {
 		case O_TO: to = optarg; break;
 		case O_GRANT: grant = optarg; break;
@@ -275,7 +266,7 @@ static int do_order(int argc, char *argv[])
 			break;
 		case 'o': output = optarg; break;
 		default:
-			if (grant_cli_trust_option(opt, optarg, &t))
+			if (vm_ref_option(&ref, opt, optarg) || grant_cli_trust_option(opt, optarg, &t))
 				break;
 			return cli_option_usage(usage, opt);
 		}

@@ -80,17 +80,14 @@ static const struct option options[] = {
 
 static int parse(int argc, char *argv[], struct token_args *a)
 {
-	int c, bad = 0, named;
+	int c, bad = 0;
 
 	memset(a, 0, sizeof(*a));
 	a->lifetime = DEFAULT_LIFETIME;
 	a->skew = DEFAULT_SKEW;
 	optind = 1;
 	while (!bad && (c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
-		named = vm_ref_option(&a->guest, c, optarg);
-		if (named < 0)
-			return -1;
-		if (named)
+		if (vm_ref_option(&a->guest, c, optarg))
 			continue;
 		switch (c) {
 		case O_KEY: a->key = optarg; break;

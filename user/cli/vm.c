@@ -75,16 +75,13 @@ static int parse(int argc, char *argv[], struct args *a)
 		{ 0 }
 	};
 	uint32_t v;
-	int c, ret;
+	int c;
 
 	memset(a, 0, sizeof(*a));
 	a->fd = -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "jsf:v:h", opts, NULL)) != -1) {
-		ret = vm_ref_option(&a->ref, c, optarg);
-		if (ret < 0)
-			return KT_EXIT_USAGE;
-		if (ret)
+		if (vm_ref_option(&a->ref, c, optarg))
 			continue;
 		switch (c) {
 		case 'f':

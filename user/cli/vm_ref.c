@@ -19,24 +19,24 @@
 /* More VMMs than this claiming one UUID is a misconfiguration, not a choice. */
 #define MAX_CLAIMS 8
 
-int vm_ref_option(struct vm_ref *r, int opt, const char *arg)
+bool vm_ref_option(struct vm_ref *r, int opt, const char *arg)
 {
 	uint32_t pid;
 
 	switch (opt) {
 	case VM_REF_O_PID:
 		if (!cli_parse_u32("pid", arg, 1, INT32_MAX, &pid))
-			return -1;
+			exit(KT_EXIT_USAGE);
 		r->pid = (pid_t)pid;
-		return 1;
+		return true;
 	case VM_REF_O_UUID:
 		r->uuid = arg;
-		return 1;
+		return true;
 	case VM_REF_O_DOMAIN:
 		r->domain = arg;
-		return 1;
+		return true;
 	default:
-		return 0;
+		return false;
 	}
 }
 

@@ -29,10 +29,11 @@ enum { VM_REF_O_PID = 0x2000, VM_REF_O_UUID, VM_REF_O_DOMAIN };
 #define VM_REF_USAGE "(--pid PID | --uuid UUID | --domain NAME)"
 
 /*
- * Stores one of VM_REF_OPTIONS and returns 1; 0 for any other option; -1
- * (message printed) for a value that cannot name a VM.
+ * Stores one of VM_REF_OPTIONS: true; false for any other option. A --pid
+ * that is not a number is said and exits with KT_EXIT_USAGE, as
+ * cli_output_option() does: a parse-time error, nothing to unwind yet.
  */
-int vm_ref_option(struct vm_ref *r, int opt, const char *arg);
+bool vm_ref_option(struct vm_ref *r, int opt, const char *arg);
 
 bool vm_ref_given(const struct vm_ref *r);
 

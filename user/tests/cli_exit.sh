@@ -23,16 +23,7 @@ GUEST=7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b
 AUD=kvmtrust:exit-codes
 NOFILE=/nonexistent/kvmtrust-exit
 
-dir=$(mktemp -d /tmp/kt-cli-exit.XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "${KT_KEEP:-}" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-cd "$dir"
+tap_workdir kt-cli-exit
 
 # code WANT NAME CMD...: CMD's exit status must be WANT; its stderr is shown
 # when it is not.

@@ -18,10 +18,7 @@ GUEST=7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b
 AUD=kvmtrust:output
 ISO='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
 
-dir=$(mktemp -d /tmp/kt-cli-output.XXXXXX)
-cleanup() { [ -n "${KT_KEEP:-}" ] || rm -rf "$dir"; }
-trap cleanup EXIT
-cd "$dir"
+tap_workdir kt-cli-output
 
 # jget KEY...: members of the JSON object on stdin, one a line.
 jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); [print(d[k]) for k in sys.argv[1:]]' "$@"; }

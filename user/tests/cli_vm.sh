@@ -26,16 +26,7 @@ DOMAIN_UUID=c0ffee00-1234-4abc-8def-0123456789ab
 OTHER=11111111-2222-4333-8444-555555555555
 HOST_A=0b7e6a3c-5f1d-4c2e-9a8b-1d2c3e4f5a6b
 
-dir=$(mktemp -d /tmp/kt-cli-vm.XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "${KT_KEEP:-}" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-cd "$dir"
+tap_workdir kt-cli-vm
 
 # A process whose command line names a VM the way QEMU's does.
 fake_vmm() { python3 -c 'import time; time.sleep(120)' -name fake -uuid "$1" & pids+=($!); }
@@ -48,7 +39,7 @@ issue() { "$KT" grant issue --key alice/key.pem --cert alice/chain.pem --host-ca
 # The VM a grant names ("-" when issuing failed).
 grant_vm() { issue "$@" -o g.jwt >/dev/null 2>&1 && "$KT" grant show --script g.jwt | head -1 | cut -f2 || echo -; }
 
-tap_plan 24
+tap_plan 23
 
 export KVMTRUST_KEY_DIR=$dir/hostkey
 {
