@@ -71,9 +71,11 @@ static ssize_t read_cmdline(pid_t pid, char *buf, size_t size)
 		return -errno;
 	while ((n = read(fd, buf + len, size - 1 - (size_t)len)) > 0)
 		len += n;
+	if (n < 0)
+		n = -errno;
 	close(fd);
 	if (n < 0)
-		return -errno;
+		return n;
 	buf[len] = '\0';
 	return len;
 }
