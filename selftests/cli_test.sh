@@ -33,9 +33,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-tap_plan 16
+tap_plan 17
 if [ ! -c /dev/kvm ] || ! $KT info > /dev/null 2>&1; then
-	for i in $(seq 16); do tap_skip "cli $i" "no /dev/kvm or no kvmtrust.ko"; done
+	for i in $(seq 17); do tap_skip "cli $i" "no /dev/kvm or no kvmtrust.ko"; done
 	exit 0
 fi
 
@@ -44,7 +44,8 @@ tap_ok "kvmtrust info --json names the hash driver" \
 	sh -c "$KT info --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"hash_driver\"]'"
 
 echo "# seed $SEED (KT_SEED=$SEED reproduces)"
-coproc VMM { exec "$VMM" --seed "$SEED" --vcpus 2; }
+UUID=3f2e1d0c-b9a8-4766-8554-433221100fed
+coproc VMM { exec "$VMM" --seed "$SEED" --vcpus 2 --uuid "$UUID"; }
 read -r ready <&"${VMM[0]}"
 echo "# $ready"
 pages=$(sed -n 's/.* pages=\([0-9]*\).*/\1/p' <<< "$ready")
@@ -52,6 +53,7 @@ pages=$(sed -n 's/.* pages=\([0-9]*\).*/\1/p' <<< "$ready")
 tap_ok "kvmtrust measure --pid --json" \
 	sh -c "$KT measure --pid $VMM_PID --json > $work/m.json"
 cat "$work/m.json" | tap_diag
+tap_is "the measurement names the VM by its UUID" "$(json "$work/m.json" vm)" "$UUID"
 tap_ok "memory_root and vcpu_root are lowercase hex SHA-256" \
 	grep -qE '"memory_root": *"[0-9a-f]{64}".*' "$work/m.json"
 tap_ok "vcpu_root present" grep -qE '"vcpu_root": *"[0-9a-f]{64}"' "$work/m.json"
@@ -65,14 +67,15 @@ tap_is "vcpu_root equals the Python recomputation of the VMM's registers" \
 	"$(json "$work/m.json" vcpu_root)" \
 	"$(selftests/recompute.py vcpus "$work/regs0" "$work/regs1")"
 
-tap_ok "kvmtrust measure --pid (text)" sh -c "$KT measure --pid $VMM_PID | grep -q memory_root"
+tap_ok "kvmtrust measure --uuid finds the VMM (text)" \
+	sh -c "$KT measure --uuid $UUID | grep -q memory_root"
 
 vmm run
 tap_fails_with "measuring a running guest is refused" "pause" $KT measure --pid "$VMM_PID"
 vmm pause
 
 tap_fails_with "--pid of a process without a VM" "[Nn]o .*(VM|vm)|kvm" \
-	$KT measure --pid $$
+	$KT measure --pid $$ --uuid "$UUID"
 tap_fails_with "--pid of no process" "[Nn]o process|not found|No such" \
 	$KT measure --pid 4194304
 tap_fails_with "unprivileged measure is refused" "[Pp]ermi|CAP_NET_ADMIN" \
@@ -81,7 +84,7 @@ tap_fails_with "unprivileged measure is refused" "[Pp]ermi|CAP_NET_ADMIN" \
 
 id=$($KT vm list --script | awk -v pid="$VMM_PID" '$2 == pid { print $1 }')
 echo "# vm list --script:"; $KT vm list --script | tap_diag
-tap_ok "kvmtrust vm detach (id '$id' from vm list --script)" $KT vm detach "$id"
-tap_fails_with "detach twice" "no attached vm" $KT vm detach "$id"
+tap_ok "kvmtrust vm detach --vm-id (id '$id' from vm list --script)" $KT vm detach --vm-id "$id"
+tap_fails_with "detach twice" "no attached vm" $KT vm detach --vm-id "$id"
 
 tap_done

@@ -78,7 +78,7 @@ tap_ok "modprobe kvmtrust" modprobe kvmtrust
 tap_is "modprobe loaded the DKMS version" "$(loaded_version)" "$KT_DKMS_VERSION"
 
 echo "# seed $SEED (KT_SEED=$SEED reproduces)"
-coproc VMM { exec "$VMM" --seed "$SEED" --vcpus 2; }
+coproc VMM { exec "$VMM" --seed "$SEED" --vcpus 2 --uuid 6b1f0e2d-3c4a-4b5c-8d6e-7f8091a2b3c4; }
 read -r ready <&"${VMM[0]}"
 echo "# $ready"
 tap_ok "$KT measure --pid --json" sh -c "'$KT' measure --pid $VMM_PID --json > $work/m.json"

@@ -29,7 +29,9 @@
  * Numbers are C literals (0x.. accepted). EOF on stdin is "exit".
  *
  * Options: --seed N, --vcpus N (default 1), --extra-mib N (a third memslot
- * of N MiB at 4 GiB, so a measurement takes long enough to be interrupted).
+ * of N MiB at 4 GiB, so a measurement takes long enough to be interrupted),
+ * --uuid UUID (not used here: like QEMU's -uuid it names the VM on the
+ * command line, where `kvmtrust --pid` reads it).
  */
 #include <endian.h>
 #include <errno.h>
@@ -241,6 +243,7 @@ int main(int argc, char *argv[])
 		{ "seed", required_argument, NULL, 's' },
 		{ "vcpus", required_argument, NULL, 'v' },
 		{ "extra-mib", required_argument, NULL, 'm' },
+		{ "uuid", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -261,8 +264,10 @@ int main(int argc, char *argv[])
 		case 'm':
 			extra_mib = strtoul(optarg, NULL, 0);
 			break;
+		case 'u':
+			break;
 		case 'h':
-			printf("Usage: %s [--seed N] [--vcpus N] [--extra-mib N]\n"
+			printf("Usage: %s [--seed N] [--vcpus N] [--extra-mib N] [--uuid UUID]\n"
 			       "Commands on stdin are documented at the top of selftests/vmm.c.\n",
 			       argv[0]);
 			return 0;

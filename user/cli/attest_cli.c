@@ -23,8 +23,8 @@ int attest_policy_option(struct attest_policy_args *a, int opt, const char *arg)
 	char *end;
 
 	switch (opt) {
-	case ATTEST_OPT_KEY: a->key_file = arg; return 0;
-	case ATTEST_OPT_CA: p->anchors = arg; return 0;
+	case ATTEST_OPT_PUBKEY: a->key_file = arg; return 0;
+	case ATTEST_OPT_ANCHORS: p->anchors = arg; return 0;
 	case ATTEST_OPT_CRLS: p->crls = arg; return 0;
 	case ATTEST_OPT_NONCE: p->nonce = arg; return 0;
 	case ATTEST_OPT_LAST_SEEN: p->last_seen = arg; return 0;
@@ -57,21 +57,34 @@ int attest_policy_option(struct attest_policy_args *a, int opt, const char *arg)
 int attest_policy_ready(struct attest_policy_args *a)
 {
 	struct kt_err err = { 0 };
+	int ret = cli_need_files(a->key_file, a->policy.anchors, a->policy.crls);
 
+	if (ret)
+		return ret;
 	if (!a->key_file)
 		return 0;
 	a->policy.key = kt_report_load_pubkey(a->key_file, &err);
 	if (!a->policy.key) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
-		return -1;
+		return KT_EXIT_FAILURE;
 	}
-	return 0;
+	return KT_EXIT_OK;
 }
 
 void attest_policy_free(struct attest_policy_args *a)
 {
 	EVP_PKEY_free(a->policy.key);
 	a->policy.key = NULL;
+}
+
+int attest_hostkey_error(const char *what, const struct kt_err *err)
+{
+	fprintf(stderr, "%s: unable to %s: %s\n", prog, what, err->msg);
+	if (err->check && !strcmp(err->check, "tpm"))
+		return KT_EXIT_UNAVAILABLE;
+	if (err->check && !strcmp(err->check, "key") && strstr(err->msg, "no host key"))
+		return KT_EXIT_NOT_FOUND;
+	return KT_EXIT_FAILURE;
 }
 
 /*
@@ -110,10 +123,9 @@ int attest_load_config(const char *path, int argc, char *const argv[],
 	char *base;
 	int ret;
 
-	if (path && access(path, F_OK)) {
-		fprintf(stderr, "%s: no configuration '%s': %s\n", prog, path, strerror(errno));
-		return KT_EXIT_NOT_FOUND;
-	}
+	ret = cli_need_files(path, package_manifest);
+	if (ret)
+		return ret;
 	if (progress || isatty(STDERR_FILENO))
 		kt_config_set_progress(show_progress);
 	if (path ? kt_config_load(path, cfg, &err) : kt_config_from_qemu(argc, argv, cfg, &err))

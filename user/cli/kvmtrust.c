@@ -43,6 +43,9 @@ static void show_usage(FILE *file)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(file, "  %-10s %s\n", commands[i].name, commands[i].description);
 	fprintf(file, "\nRun '%s <cmd> --help' for a command's options, or see kvmtrust(8).\n", prog);
+	cli_usage_exits(file, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE) | CLI_EXIT(KT_EXIT_REFUSED) |
+			CLI_EXIT(KT_EXIT_VERIFY_FIRST));
 }
 
 int main(int argc, char *argv[])

@@ -19,15 +19,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s launch --expect ROOT [--attestation FILE (--key PEM | --ca FILE)]\n"
+		"Usage: %s launch --expect ROOT [--attestation FILE (--pubkey PEM | --anchors FILE|DIR)]\n"
 		"                 [--config CONFIG] [--package-manifest FILE] [--progress]\n"
 		"                 -- COMMAND...\n"
 		"Without --config, COMMAND's own arguments are read as a QEMU command line:\n"
 		"each is measured or known to be harmless, or the launch is refused.\n"
 		"--progress shows hashing progress on standard error (default: on a terminal).\n"
 		"Attestation options:\n" ATTEST_POLICY_USAGE
-		"Exit status: COMMAND's (it replaces this process), %d refused, 1-5 errors.\n",
-		prog, KT_EXIT_REFUSED);
+		"COMMAND replaces kvmtrust when it may run: its exit status is COMMAND's.\n",
+		prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED));
 }
 
 enum { OPT_EXPECT = 256, OPT_ATTESTATION, OPT_CONFIG, OPT_PACKAGES, OPT_PROGRESS };
@@ -151,9 +152,12 @@ int launch_main(int argc, char *argv[])
 	if (optind >= argc)
 		return cli_bad_usage(NULL, NULL, "no COMMAND to launch after '--'");
 	if (a.attestation && !a.policy.key_file && !a.policy.policy.anchors)
-		return cli_bad_usage(NULL, NULL, "--attestation needs --key or --ca to check it");
-	if (attest_policy_ready(&a.policy))
-		return KT_EXIT_FAILURE;
+		return cli_bad_usage(NULL, NULL, "--attestation needs --pubkey or --anchors to check it");
+	ret = cli_need_files(a.attestation);
+	if (!ret)
+		ret = attest_policy_ready(&a.policy);
+	if (ret)
+		return ret;
 	ret = gate(&a, argc - optind, argv + optind);
 	attest_policy_free(&a.policy);
 	if (ret != KT_EXIT_OK)

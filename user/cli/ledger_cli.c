@@ -78,22 +78,16 @@ int ledger_parse_time(const char *group, const char *option, const char *arg, ui
 {
 	time_t t;
 
-	if (cli_parse_time(arg, false, &t) || t <= 0)
+	if (cli_parse_time(arg, &t) || t <= 0)
 		return cli_bad_usage(group, NULL, "%s '%s' is not a time: use "
-				     "2026-11-23T04:00:00Z, @SECONDS or now", option, arg);
+				     "2026-11-23T04:00:00Z, @SECONDS, now or now-1h", option, arg);
 	*out = (uint64_t)t;
 	return 0;
 }
 
 void ledger_print_time(const char *key, const char *fmt, uint64_t t)
 {
-	time_t tt = (time_t)t;
-	char buf[32];
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, sizeof(buf), "@%llu", (unsigned long long)t);
-	kt_print_string(key, fmt, buf);
+	kt_print_time(key, fmt, (int64_t)t);
 }
 
 int ledger_state_read(const char *path, struct kt_ledger *log, bool verified)

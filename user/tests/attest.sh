@@ -58,6 +58,10 @@ measurement() {
 	printf '{"memory_root":"%s","vcpu_root":"%s","pages":%d,"seq":%d}\n' "$1" "$2" "$3" "$4"
 }
 
+VM1=1a2b3c4d-0000-4000-8000-000000000001
+VM2=1a2b3c4d-0000-4000-8000-000000000002
+VM3=1a2b3c4d-0000-4000-8000-000000000003
+VM4=1a2b3c4d-0000-4000-8000-000000000004
 MEM=$(printf 'a%.0s' $(seq 64))
 VCPU=$(printf 'b%.0s' $(seq 64))
 
@@ -102,12 +106,12 @@ tap_ok "the CA issues a certificate from the CSR" \
 measurement "$MEM" "$VCPU" 512 1 >"$tmp/m1.json"
 measurement "$MEM" "$VCPU" 512 2 >"$tmp/m2.json"
 tap_ok "attest signs a report with the TPM key" \
-	run "$K" attest --measurement "$tmp/m1.json" --vm-id vm-1 --nonce n-1 -o "$tmp/r1.jwt"
+	run "$K" attest --measurement "$tmp/m1.json" --uuid "$VM1" --nonce n-1 -o "$tmp/r1.jwt"
 tap_is "the report says key tpm and carries a quote" \
 	"$(claim "$tmp/r1.jwt" '[.key, .tpm.pcr, .seq, .memory_root == "'"$MEM"'"] | @tsv')" \
 	"$(printf 'tpm\t23\t1\ttrue')"
 tap_ok "round trip: verify with the CA, nonce and last-seen file" \
-	run "$K" verify "$tmp/r1.jwt" --ca "$tmp/ca.pem" --nonce n-1 --last-seen "$tmp/last.json" \
+	run "$K" verify "$tmp/r1.jwt" --anchors "$tmp/ca.pem" --nonce n-1 --last-seen "$tmp/last.json" \
 	--require-tpm --expect-memory-root "$MEM" --expect-vcpu-root "$VCPU"
 
 # The JWS signature, checked by openssl alone from the exported public key.
@@ -138,59 +142,59 @@ tap_is "no transient object is left loaded in the TPM" \
 
 # ---- refusals, each by name -------------------------------------------------
 tap_fails_with "replayed report refused (replay)" "Refused: replay" \
-	"$K" verify "$tmp/r1.jwt" --ca "$tmp/ca.pem" --last-seen "$tmp/last.json"
+	"$K" verify "$tmp/r1.jwt" --anchors "$tmp/ca.pem" --last-seen "$tmp/last.json"
 tamper "$tmp/r1.jwt" memory_root "$VCPU" "$tmp/tampered.jwt"
 tap_fails_with "tampered report refused (signature)" "Refused: signature" \
-	"$K" verify "$tmp/tampered.jwt" --key "$tmp/pub.pem"
+	"$K" verify "$tmp/tampered.jwt" --pubkey "$tmp/pub.pem"
 KVMTRUST_KEY_DIR="$tmp/softkey" "$K" tpm init --software --host-id host-a 2>/dev/null
 tap_fails_with "wrong key refused (signature)" "Refused: signature" \
-	"$K" verify "$tmp/r1.jwt" --key "$tmp/softkey/public.pem"
+	"$K" verify "$tmp/r1.jwt" --pubkey "$tmp/softkey/public.pem"
 tap_fails_with "certificate from another CA refused (chain)" "Refused: chain" \
-	"$K" verify "$tmp/r1.jwt" --ca "$tmp/other-ca.pem"
+	"$K" verify "$tmp/r1.jwt" --anchors "$tmp/other-ca.pem"
 tap_fails_with "stale nonce refused (nonce)" "Refused: nonce" \
-	"$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --nonce n-2
+	"$K" verify "$tmp/r1.jwt" --pubkey "$tmp/pub.pem" --nonce n-2
 tap_fails_with "wrong expected memory root refused (memory_root)" "Refused: memory_root" \
-	"$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --expect-memory-root "$VCPU"
-"$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --nonce n-2 >/dev/null 2>&1
+	"$K" verify "$tmp/r1.jwt" --pubkey "$tmp/pub.pem" --expect-memory-root "$VCPU"
+"$K" verify "$tmp/r1.jwt" --pubkey "$tmp/pub.pem" --nonce n-2 >/dev/null 2>&1
 tap_is "verify's exit status for a refusal is 10" "$?" 10
 tap_ok "the next measurement's report is accepted after the replay state" \
-	sh -c "'$K' attest --measurement '$tmp/m2.json' --vm-id vm-1 -o '$tmp/r2.jwt' &&
-	       '$K' verify '$tmp/r2.jwt' --ca '$tmp/ca.pem' --last-seen '$tmp/last.json'"
+	sh -c "'$K' attest --measurement '$tmp/m2.json' --uuid $VM1 -o '$tmp/r2.jwt' &&
+	       '$K' verify '$tmp/r2.jwt' --anchors '$tmp/ca.pem' --last-seen '$tmp/last.json'"
 
 # The quote orders a host's reports: one for another VM, signed earlier but
 # presented after a later one, is refused by the TPM clock.
 measurement "$MEM" "$VCPU" 512 1 >"$tmp/mb.json"
-"$K" attest --measurement "$tmp/mb.json" --vm-id vm-early -o "$tmp/early.jwt"
+"$K" attest --measurement "$tmp/mb.json" --uuid "$VM2" -o "$tmp/early.jwt"
 sleep 0.2
-"$K" attest --measurement "$tmp/mb.json" --vm-id vm-late -o "$tmp/late.jwt"
-"$K" verify "$tmp/late.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/order.json" >/dev/null
+"$K" attest --measurement "$tmp/mb.json" --uuid "$VM3" -o "$tmp/late.jwt"
+"$K" verify "$tmp/late.jwt" --pubkey "$tmp/pub.pem" --last-seen "$tmp/order.json" >/dev/null
 tap_fails_with "an older report of the host presented late is refused (replay, TPM clock)" \
 	"Refused: replay: TPM clock of host host-a went backwards" \
-	"$K" verify "$tmp/early.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/order.json"
+	"$K" verify "$tmp/early.jwt" --pubkey "$tmp/pub.pem" --last-seen "$tmp/order.json"
 
 # Output onto a FIFO is written through, never renamed over (nor /dev/null).
 mkfifo "$tmp/fifo"
 cat "$tmp/fifo" >"$tmp/from-fifo" &
-"$K" attest --measurement "$tmp/m2.json" --vm-id vm-fifo -o "$tmp/fifo"
+"$K" attest --measurement "$tmp/m2.json" --uuid "$VM4" -o "$tmp/fifo"
 wait $!
 tap_is "attest -o FIFO writes through it and leaves the FIFO" \
 	"$(test -p "$tmp/fifo" && echo fifo) $(cut -d. -f1 "$tmp/from-fifo" | head -c 3)" "fifo eyJ"
 tap_fails_with "a last-seen path that is not a regular file is refused" \
 	"Refused: replay: .* is not a regular file" \
-	"$K" verify "$tmp/r2.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/fifo"
+	"$K" verify "$tmp/r2.jwt" --pubkey "$tmp/pub.pem" --last-seen "$tmp/fifo"
 
 # ---- software fallback ------------------------------------------------------
-KVMTRUST_KEY_DIR="$tmp/softkey" "$K" attest --measurement "$tmp/m1.json" --vm-id vm-1 \
+KVMTRUST_KEY_DIR="$tmp/softkey" "$K" attest --measurement "$tmp/m1.json" --uuid "$VM1" \
 	-o "$tmp/soft.jwt"
 tap_is "a software-key report says so and has no quote" \
 	"$(claim "$tmp/soft.jwt" '[.key, (.tpm == null)] | @tsv')" "$(printf 'software\ttrue')"
 tap_fails_with "a TPM-requiring verifier refuses it (key)" "Refused: key" \
-	"$K" verify "$tmp/soft.jwt" --key "$tmp/softkey/public.pem" --require-tpm
+	"$K" verify "$tmp/soft.jwt" --pubkey "$tmp/softkey/public.pem" --require-tpm
 
 if [ -e /sys/module/kvmtrust ]; then
 	tap_skip "attest --pid without the module says unavailable" "kvmtrust.ko is loaded here"
 else
-	"$K" attest --pid $$ --vm-id vm-1 >/dev/null 2>"$tmp/pid.err"
+	"$K" attest --pid $$ --uuid "$VM1" >/dev/null 2>"$tmp/pid.err"
 	tap_is "attest --pid without kvmtrust.ko exits 5 (unavailable)" \
 		"$? $(grep -c 'module is not loaded' "$tmp/pid.err")" "5 1"
 fi
@@ -248,14 +252,14 @@ chmod +x "$cfg/fake-vmm"
 qemu_args=(-m 2G -smp 2 -bios "$cfg/bios.bin" -drive "file=$cfg/disk.img,if=virtio"
 	-device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56" -append "console=ttyS0")
 tap_ok "config attest signs the QEMU configuration" \
-	run "$K" config attest --vm-id vm-1 -o "$tmp/config.jwt" --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}"
+	run "$K" config attest --uuid "$VM1" -o "$tmp/config.jwt" --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}"
 qroot=$(claim "$tmp/config.jwt" .config_root)
 tap_is "the attestation's root is config measure's root" \
 	"$("$K" config measure --json --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}" | jq -r .root)" "$qroot"
 tap_ok "verify accepts the launch-config attestation" \
-	run "$K" verify "$tmp/config.jwt" --ca "$tmp/ca.pem" --kind launch-config --expect-config-root "$qroot"
+	run "$K" verify "$tmp/config.jwt" --anchors "$tmp/ca.pem" --kind launch-config --expect-config-root "$qroot"
 
-launch() { "$K" launch --expect "$qroot" --attestation "$tmp/config.jwt" --ca "$tmp/ca.pem" -- "$@"; }
+launch() { "$K" launch --expect "$qroot" --attestation "$tmp/config.jwt" --anchors "$tmp/ca.pem" -- "$@"; }
 rm -f "$cfg/vmm-ran"
 launch "$cfg/fake-vmm" "${qemu_args[@]}" 2>&1 | tap_diag
 tap_is "launch execs the VMM with the attested configuration" \
@@ -278,11 +282,11 @@ tap_fails_with "launch refuses a changed disk image, naming disk.0.sha256" \
 "$K" config attest "$cfg/vm.json" -o "$tmp/json.jwt" 2>/dev/null
 sed "s/tag id='100'/tag id='101'/" "$cfg/vm.xml" >"$cfg/vm-vlan.xml"
 tap_ok "launch --config domain.xml runs with the JSON's attestation (same root)" \
-	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --ca "$tmp/ca.pem" \
+	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --anchors "$tmp/ca.pem" \
 	--config "$cfg/vm.xml" --package-manifest "$cfg/packages.txt" -- true
 tap_fails_with "launch --config refuses a changed VLAN, naming nic.0.vlan" \
 	"Refused: config: nic.0.vlan: attested 100, launching 101" \
-	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --ca "$tmp/ca.pem" \
+	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --anchors "$tmp/ca.pem" \
 	--config "$cfg/vm-vlan.xml" --package-manifest "$cfg/packages.txt" -- "$cfg/fake-vmm"
 
 # Every VMM argument is measured, known harmless, or refused by name.
@@ -356,7 +360,7 @@ for p in json.load(open(sys.argv[1]))["params"]:
 	qemu-io -c 'write -P 0xa5 0 4k' "$q/base.qcow2" >/dev/null
 	tap_fails_with "a changed backing file changes the root: launch names disk.0.backing.1.sha256" \
 		"Refused: config: disk.0.backing.1.sha256: attested [0-9a-f]{64}, launching $(sha256sum "$q/base.qcow2" | cut -c1-64)" \
-		"$K" launch --expect "$croot" --attestation "$tmp/chain.jwt" --ca "$tmp/ca.pem" -- \
+		"$K" launch --expect "$croot" --attestation "$tmp/chain.jwt" --anchors "$tmp/ca.pem" -- \
 		"$cfg/fake-vmm" "${chain_args[@]}"
 	qemu-img create -q -f qcow2 -u -b loop-b.qcow2 -F qcow2 "$q/loop-a.qcow2" 4M
 	qemu-img create -q -f qcow2 -u -b loop-a.qcow2 -F qcow2 "$q/loop-b.qcow2" 4M
@@ -410,9 +414,9 @@ chmod 600 "$v1/key.priv"
 printf '{"version":1,"origin":"tpm","host_id":"host-v1","pcr":23}\n' >"$v1/hostkey.json"
 KVMTRUST_KEY_DIR=$v1 "$K" tpm pubkey >"$tmp/v1.pem"
 tap_ok "a version 1 key directory still signs reports that verify" \
-	sh -c "KVMTRUST_KEY_DIR='$v1' '$K' attest --measurement '$tmp/m1.json' --vm-id vm-v1 \
+	sh -c "KVMTRUST_KEY_DIR='$v1' '$K' attest --measurement '$tmp/m1.json' --uuid $VM1 \
 	       -o '$tmp/v1.jwt' &&
-	       '$K' verify '$tmp/v1.jwt' --key '$tmp/v1.pem' --require-tpm"
+	       '$K' verify '$tmp/v1.jwt' --pubkey '$tmp/v1.pem' --require-tpm"
 sed -i 's/"version":1/"version":2/' "$v1/hostkey.json"
 tap_fails_with "the same key read as version 2 (under the SRK) is refused by the TPM" \
 	"loading the signing key" env TSS2_LOG=all+NONE KVMTRUST_KEY_DIR="$v1" "$K" tpm show

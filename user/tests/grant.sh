@@ -40,14 +40,15 @@ status_of() { "$@" >"$dir/out" 2>"$dir/err"; echo $?; }
 # The script-form line of one rule: "rule outcome check detail".
 rule_line() { grep -P "^$1\t" "$dir/out" | cut -f1-3; }
 
-issue() { kt grant issue --owner alice --vm "$VM" --ca eu/cert.pem --delegate bob/cert.pem "$@"; }
-check() { kt migrate check --vm "$VM" --grant vm.grant --by bob/cert.pem --script "$@"; }
+issue() { kt grant issue --key alice/key.pem --cert alice/chain.pem --uuid "$VM" \
+	--host-ca eu/cert.pem --delegate bob/cert.pem "$@"; }
+check() { kt migrate check --uuid "$VM" --grant vm.grant --by bob/cert.pem --script "$@"; }
 
-tap_plan 49
+tap_plan 50
 
 if ! command -v openssl >/dev/null || ! grant_tree "$dir" >setup.log 2>&1; then
 	cat setup.log 2>/dev/null | tap_diag
-	for i in $(seq 49); do tap_skip "grant end to end $i" "cannot build a CA tree with openssl"; done
+	for i in $(seq 50); do tap_skip "grant end to end $i" "cannot build a CA tree with openssl"; done
 	exit 0
 fi
 
@@ -65,7 +66,7 @@ tap_ok "show --json is JSON naming the vm" \
 tap_fails_with "verify refuses to run without a ledger" "no-ledger: no ledger at 'sqlite:$dir/ledger.db'" \
 	kt grant verify vm.grant
 tap_ok "the ledger is created" kt ledger init
-tap_fails_with "verify refuses a grant for a VM nobody registered" "Error: owner: VM $VM has no registered owner" \
+tap_fails_with "verify refuses a grant for a VM nobody registered" "^Refused: owner: VM $VM has no registered owner" \
 	kt grant verify vm.grant
 tap_ok "  unless offline, and then it says so" \
 	bash -c "'$KVMTRUST' grant verify vm.grant --offline | grep -q 'offline: revocation and owner not checked'"
@@ -73,35 +74,38 @@ tap_is "  --offline reads no ledger, so it takes none" \
 	"$(status_of kt grant verify vm.grant --offline --ledger "$KVMTRUST_LEDGER")" 2
 tap_ok "alice registers the VM" kt ledger register --vm "${VM^^}" --key alice/key.pem --cert alice/cert.pem
 tap_ok "verify accepts the owner's grant" kt grant verify vm.grant --host-anchors host-anchors
-tap_fails_with "verify under the host anchors refuses it" "Error: chain: .*owner trust anchors" \
+tap_fails_with "verify under the host anchors refuses it" "^Refused: chain: .*owner trust anchors" \
 	kt grant verify vm.grant --owner-anchors host-anchors
-tap_fails_with "owner anchors reused as host anchors are refused" "Error: anchors: " \
+tap_fails_with "owner anchors reused as host anchors are refused" "^Refused: anchors: " \
 	kt grant verify vm.grant --host-anchors owner-anchors
 sed 's/\(^[^.]*\.[^.]\{20\}\)./\1A/' vm.grant >tampered.grant
 cmp -s vm.grant tampered.grant && sed -i 's/\(^[^.]*\.[^.]\{20\}\)./\1B/' tampered.grant
-tap_fails_with "verify refuses a tampered byte" "Error: (signature|structure): " \
+tap_fails_with "verify refuses a tampered byte" "^Refused: (signature|structure): " \
 	kt grant verify tampered.grant
+tap_is "a refused grant exits 10" "$(status_of kt grant verify tampered.grant)" 10
 tap_fails_with "a host CA cannot issue a grant" "Error: signer: .*ca certificate" \
-	kt grant issue --owner eu --vm "$VM" --ca eu/cert.pem --delegate bob/cert.pem --days 1
+	kt grant issue --key eu/key.pem --cert eu/chain.pem --uuid "$VM" --host-ca eu/cert.pem \
+	--delegate bob/cert.pem --days 1
 tap_fails_with "a grant without a delegate is refused" "delegate" \
-	kt grant issue --owner alice --vm "$VM" --ca eu/cert.pem --days 1
-tap_is "bad usage exits 2" "$(status_of kt grant issue --vm "$VM")" 2
+	kt grant issue --key alice/key.pem --cert alice/chain.pem --uuid "$VM" \
+	--host-ca eu/cert.pem --days 1
+tap_is "bad usage exits 2" "$(status_of kt grant issue --uuid "$VM")" 2
 
 # --- the decision ----------------------------------------------------------
 
 # Mallory holds a valid owner certificate, but the VM is alice's.
-kt grant issue --owner mallory --vm "$VM" --ca eu/cert.pem --delegate bob/cert.pem --days 1 \
-	-o mallory.grant 2>&1 | tap_diag
-tap_fails_with "verify refuses another owner's grant" "Error: owner: grant .* signed by \"CN=mallory\", but VM $VM is registered to \"CN=alice\"" \
+kt grant issue --key mallory/key.pem --cert mallory/chain.pem --uuid "$VM" --host-ca eu/cert.pem \
+	--delegate bob/cert.pem --days 1 -o mallory.grant 2>&1 | tap_diag
+tap_fails_with "verify refuses another owner's grant" "^Refused: owner: grant .* signed by \"CN=mallory\", but VM $VM is registered to \"CN=alice\"" \
 	kt grant verify mallory.grant
 tap_fails_with "no order is signed under it" "Error: owner: " \
-	kt migrate order --vm "$VM" --to host-a/chain.pem --grant mallory.grant --key bob/key.pem --cert bob/cert.pem
+	kt migrate order --uuid "$VM" --to host-a/chain.pem --grant mallory.grant --key bob/key.pem --cert bob/cert.pem
 tap_fails_with "mallory cannot register the VM over alice" "owner: VM $VM is registered to \"CN=alice\"" \
 	kt ledger register --vm "$VM" --key mallory/key.pem --cert mallory/cert.pem
 
 tap_ok "host b attests the VM" kt ledger append attest --vm "$VM" --result pass
 tap_is "host a (under CA eu): allow, exit 0" "$(status_of check --to host-a/chain.pem)" 0
-tap_is "  decision line" "$(head -1 "$dir/out" | cut -f1,2,4,5)" "allow	$VM	$HOST_A	100"
+tap_is "  verdict line" "$(head -1 "$dir/out" | cut -f1,2,4,5)" "allow	$VM	$HOST_A	100"
 tap_is "  every rule listed" "$(tail -n +2 "$dir/out" | cut -f1 | tr '\n' ' ')" \
 	"grant vm owner grant-revoked delegate host-cert host-ca region host-list window host-compromise trust-score "
 tap_is "another owner's grant: deny by owner" \
@@ -114,21 +118,21 @@ tap_is "  region and deny list fail too" "$(rule_line region; rule_line host-lis
 	"region	fail	region
 host-list	fail	deny-list"
 tap_is "mallory is not a delegate: deny" \
-	"$(status_of kt migrate check --vm "$VM" --to host-a/chain.pem --grant vm.grant --by mallory/cert.pem --script)" 10
+	"$(status_of kt migrate check --uuid "$VM" --to host-a/chain.pem --grant vm.grant --by mallory/cert.pem --script)" 10
 tap_is "  delegate fails, later rules still pass" "$(rule_line delegate; rule_line host-ca)" \
 	"delegate	fail	delegate
 host-ca	pass	-"
 tap_is "--json: deny with the twelve rules" \
-	"$(kt migrate check --vm "$VM" --to host-b/chain.pem --grant vm.grant --by bob/cert.pem --json |
-	   grep -cE '"rule"|"decision": "deny"')" 13
+	"$(kt migrate check --uuid "$VM" --to host-b/chain.pem --grant vm.grant --by bob/cert.pem --json |
+	   grep -cE '"rule"|"verdict": "deny"')" 13
 
 tap_ok "bob signs an order for host a" \
-	kt migrate order --vm "$VM" --to host-a/chain.pem --grant vm.grant --key bob/key.pem --cert bob/cert.pem -o bob.order
+	kt migrate order --uuid "$VM" --to host-a/chain.pem --grant vm.grant --key bob/key.pem --cert bob/cert.pem -o bob.order
 tap_is "the order proves the delegate: allow" \
-	"$(status_of kt migrate check --vm "$VM" --to host-a/chain.pem --grant vm.grant --order bob.order --script; rule_line delegate)" "0
+	"$(status_of kt migrate check --uuid "$VM" --to host-a/chain.pem --grant vm.grant --order bob.order --script; rule_line delegate)" "0
 delegate	pass	-"
 tap_is "the same order for host a1: deny by delegate" \
-	"$(status_of kt migrate check --vm "$VM" --to host-a1/chain.pem --grant vm.grant --order bob.order --script; rule_line delegate)" "10
+	"$(status_of kt migrate check --uuid "$VM" --to host-a1/chain.pem --grant vm.grant --order bob.order --script; rule_line delegate)" "10
 delegate	fail	order"
 
 tap_ok "two failed attestations" bash -c "'$KVMTRUST' ledger append attest --vm $VM --result fail &&
@@ -153,7 +157,7 @@ tap_is "compromised host a1: deny" \
 host-compromise	fail	compromised"
 
 tap_ok "the grant is revoked in the ledger" kt grant revoke vm.grant
-tap_fails_with "grant verify sees the revocation" "Error: revoked: grant 5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d is revoked" \
+tap_fails_with "grant verify sees the revocation" "^Refused: revoked: grant 5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d is revoked" \
 	kt grant verify vm.grant
 # A mistyped ledger once made an empty ledger there, where the revoked grant verified.
 tap_fails_with "a mistyped ledger is refused, by name, not read as empty" \

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -16,6 +18,16 @@ void kt_hex_encode(const uint8_t *in, size_t len, char *out)
 		out[2 * i + 1] = digits[in[i] & 0xf];
 	}
 	out[2 * len] = '\0';
+}
+
+const char *kt_time_iso(int64_t t, char buf[KT_TIME_ISO_LEN])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, KT_TIME_ISO_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, KT_TIME_ISO_LEN, "@%lld", (long long)t);
+	return buf;
 }
 
 static int hex_nibble(char c)

@@ -97,7 +97,14 @@ STACK_OF(X509) *kt_pki_load_certs(const char *path, struct kt_err *err);
 X509 *kt_pki_load_cert(const char *path, struct kt_err *err);
 int kt_pki_save_certs(const char *path, STACK_OF(X509) *certs, struct kt_err *err);
 
+/* dir/key.pem and dir/chain.pem, as kt_cred_load_files(). */
 int kt_cred_load(const char *dir, struct kt_cred *cred, struct kt_err *err);
+/*
+ * A signing credential from a private key file and a certificate file (the
+ * signer's certificate, then its intermediates), which must match.
+ */
+int kt_cred_load_files(const char *key, const char *chain, struct kt_cred *cred,
+		       struct kt_err *err);
 /* Writes key.pem (if key), cert.pem and chain.pem; creates dir (0700). */
 int kt_cred_save(const char *dir, const struct kt_cred *cred, struct kt_err *err);
 void kt_cred_free(struct kt_cred *cred);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/encoding.h"
 #include "identity/pki.h"
 #include "ledger/score.h"
 #include "policy/grant.h"
@@ -62,16 +63,6 @@ static enum kt_rule_outcome pass(struct kt_err *err, const char *fmt, ...)
 static const char *subject(X509 *cert, struct kt_cert_info *info)
 {
 	return kt_pki_cert_info(cert, info, NULL) ? "(unreadable certificate)" : info->subject;
-}
-
-/* ISO 8601 UTC, for details a person reads. */
-static const char *iso(int64_t t, char buf[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
-	return buf;
 }
 
 static enum kt_rule_outcome rule_grant(struct ctx *c, struct kt_err *err)
@@ -240,12 +231,12 @@ static enum kt_rule_outcome rule_host_list(struct ctx *c, struct kt_err *err)
 
 static enum kt_rule_outcome rule_window(struct ctx *c, struct kt_err *err)
 {
-	char a[32], b[32], n[32];
+	char a[KT_TIME_ISO_LEN], b[KT_TIME_ISO_LEN], n[KT_TIME_ISO_LEN];
 
 	if (kt_grant_check_window(&c->grant, c->now, err))
 		return KT_RULE_FAIL;
-	return pass(err, "%s <= now %s < %s", iso(c->grant.nbf, a), iso(c->now, n),
-		    iso(c->grant.exp, b));
+	return pass(err, "%s <= now %s < %s", kt_time_iso(c->grant.nbf, a), kt_time_iso(c->now, n),
+		    kt_time_iso(c->grant.exp, b));
 }
 
 static enum kt_rule_outcome rule_host_compromise(struct ctx *c, struct kt_err *err)
