@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "cli_util.h"
-#include "common/secfile.h"
 #include "identity/keystore.h"
 #include "identity/pki.h"
 #include "identity/token.h"
@@ -167,6 +166,11 @@ static int cmd_issue(struct token_args *a)
 	c.iat = (int64_t)now;
 	c.nbf = nbf ? (int64_t)nbf : c.iat;
 	c.exp = c.nbf + (int64_t)a->lifetime;
+	/* Every file this writes is checked before the first one is. */
+	if ((a->out && cli_output_check(a->out, false, &err)) ||
+	    (a->new_guest_key && cli_output_check(a->new_guest_key, true, &err)) ||
+	    (a->keystore && cli_output_check(a->keystore, true, &err)))
+		return kt_cli_error("cannot write the token", &err);
 	if (kt_cred_load(a->cred, &cred, &err))
 		return kt_cli_error("cannot load the host credential", &err);
 	c.cnf = guest_key_of(a, &private, &err);
@@ -187,7 +191,7 @@ static int cmd_issue(struct token_args *a)
 		}
 	}
 	if (a->out) {
-		if (kt_file_write(a->out, token, strlen(token), 0644, &err)) {
+		if (cli_write_line(a->out, token, &err)) {
 			ret = kt_cli_error("cannot write the token", &err);
 			goto out;
 		}
@@ -414,8 +418,9 @@ int token_main(int argc, char *argv[])
 	if (!strcmp(cmd, "keyfile")) {
 		if (need(arg, "FILE"))
 			return KT_EXIT_USAGE;
-		return kt_keyfile_create(arg, &err) ? kt_cli_error("cannot create the keyfile", &err) :
-						      KT_EXIT_OK;
+		if (cli_output_check(arg, true, &err) || kt_keyfile_create(arg, &err))
+			return kt_cli_error("cannot create the keyfile", &err);
+		return KT_EXIT_OK;
 	}
 	return cli_bad_usage("token", usage, "unknown command '%s'", cmd);
 }

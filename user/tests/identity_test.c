@@ -26,6 +26,7 @@
 #include "kselftest_harness.h"
 
 #include "common/encoding.h"
+#include "common/outfile.h"
 #include "common/secfile.h"
 #include "identity/channel.h"
 #include "identity/handshake.h"
