@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "cli_util.h"
 #include "common/outfile.h"
@@ -437,6 +438,9 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 		goto out;
 	}
 	opts.untrusted = certs;
+	/* A CA certificate signs certificates and CRLs only, which the path check covers. */
+	if (X509_check_ca(sk_X509_value(certs, 0)))
+		opts.flags |= KT_PKI_NOT_SIGNER;
 	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	if (kt_pki_verify(sk_X509_value(certs, 0), &opts, &path, &err)) {

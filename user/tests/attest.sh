@@ -90,10 +90,13 @@ tap_fails_with "tpm init refuses to overwrite a key" "already holds a host key" 
 	"$K" tpm init --host-id host-a
 
 # The host CA certifies the key through its CSR (openssl here as the CA).
+# (RFC 5280 4.2.1.3: a CA certificate carries keyUsage; the strict check wants it.)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj /CN=test-ca -keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
+	-subj /CN=test-ca -addext keyUsage=critical,keyCertSign,cRLSign \
+	-keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj /CN=other-ca -keyout "$tmp/other.key" -out "$tmp/other-ca.pem" 2>/dev/null
+	-subj /CN=other-ca -addext keyUsage=critical,keyCertSign,cRLSign \
+	-keyout "$tmp/other.key" -out "$tmp/other-ca.pem" 2>/dev/null
 tap_ok "the CA issues a certificate from the CSR" \
 	run openssl x509 -req -in "$tmp/hostkey/host.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" \
 	-CAcreateserial -days 1 -out "$tmp/hostkey/cert.pem"
