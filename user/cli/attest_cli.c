@@ -4,12 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "attest_cli.h"
-#include "common/statefile.h"
 #include "subcommands.h"
 
 static int is_hash_hex(const char *s)
@@ -146,51 +144,11 @@ fail:
 	return cli_refused(&err);
 }
 
-/*
- * Only a regular file (or a new one) is replaced atomically: renaming over
- * /dev/null, a FIFO or a terminal would replace the node itself.
- */
-static bool replaceable(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) ? errno == ENOENT : S_ISREG(st.st_mode);
-}
-
-static int write_stream(FILE *f, const char *path, const char *jwt)
-{
-	if (fprintf(f, "%s\n", jwt) < 0 || fflush(f)) {
-		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, path, strerror(errno));
-		return KT_EXIT_FAILURE;
-	}
-	return KT_EXIT_OK;
-}
-
 int attest_write_report(const char *path, const char *jwt)
 {
 	struct kt_err err = { 0 };
-	char *line;
-	FILE *f;
-	int ret;
 
-	if (!path || !strcmp(path, "-"))
-		return write_stream(stdout, "standard output", jwt);
-	if (!replaceable(path)) {
-		f = fopen(path, "w");
-		if (!f) {
-			fprintf(stderr, "%s: cannot open '%s': %s\n", prog, path, strerror(errno));
-			return KT_EXIT_FAILURE;
-		}
-		ret = write_stream(f, path, jwt);
-		return fclose(f) && ret == KT_EXIT_OK ? KT_EXIT_FAILURE : ret;
-	}
-	if (asprintf(&line, "%s\n", jwt) < 0)
-		return KT_EXIT_FAILURE;
-	ret = kt_file_write(path, line, strlen(line), 0644, &err);
-	free(line);
-	if (ret) {
-		fprintf(stderr, "%s: %s\n", prog, err.msg);
-		return KT_EXIT_FAILURE;
-	}
+	if (cli_write_line(path ? path : "-", jwt, &err))
+		return cli_error("cannot write the report", &err, KT_EXIT_FAILURE);
 	return KT_EXIT_OK;
 }

@@ -47,7 +47,7 @@ enum {
 #define ATTEST_POLICY_USAGE						\
 	"  --pubkey PEM          the host's public key (from 'kvmtrust tpm pubkey')\n" \
 	"  --anchors FILE|DIR    trust anchors the report's x5c must chain to\n" \
-	"  --crls DIR            CRLs of every CA in the chain (with --anchors DIR)\n" \
+	"  --crls DIR            CRLs of every CA in the chain\n"		\
 	"  --nonce N             the challenge the report must answer\n"	\
 	"  --max-age SECONDS     freshness window (default 300, -1: off)\n"	\
 	"  --last-seen FILE      refuse reports not newer than the last accepted\n" \

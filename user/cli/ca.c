@@ -4,14 +4,18 @@
  * intermediate CAs, host and user certificates into credential directories,
  * revokes them, signs CRLs, shows and verifies certificates.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
 #include "cli_util.h"
-#include "common/secfile.h"
+#include "common/outfile.h"
 #include "identity/pki.h"
 #include "identity_cli.h"
 #include "print.h"
@@ -143,6 +147,28 @@ static int write_crl(const char *dir, const struct kt_cred *ca)
 	return 0;
 }
 
+/*
+ * Refuses a credential directory whose files cannot all be written (a
+ * link, a device, a FIFO in their place) before the first one is.
+ */
+static int check_cred_dir(const char *dir, bool ca, struct kt_err *err)
+{
+	static const char *const files[] = { "key.pem", "cert.pem", "chain.pem",
+					     "revoked.json", "crl.pem" };
+	char path[4096];
+	struct stat st;
+	size_t i;
+
+	if (lstat(dir, &st) && errno == ENOENT)
+		return kt_file_replaceable(dir, err);
+	for (i = 0; i < (ca ? 5 : 3); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if (kt_file_replaceable(path, err))
+			return -1;
+	}
+	return 0;
+}
+
 static int cmd_init(struct ca_args *a)
 {
 	struct kt_cert_req req = { .kind = KT_CERT_ROOT, .pathlen = (int)a->pathlen };
@@ -155,10 +181,12 @@ static int cmd_init(struct ca_args *a)
 	if (need(a->out, "-o") || need(a->cn, "--cn"))
 		return KT_EXIT_USAGE;
 	snprintf(key, sizeof(key), "%s/key.pem", a->out);
-	if (!stat(key, &st)) {
+	if (!lstat(key, &st) && S_ISREG(st.st_mode)) {
 		fprintf(stderr, "Error: '%s' already holds a CA; refusing to overwrite it\n", a->out);
 		return KT_EXIT_FAILURE;
 	}
+	if (check_cred_dir(a->out, true, &err))
+		return kt_cli_error("cannot create the root CA", &err);
 	req.cn = a->cn;
 	req.permit_dns = a->npermit ? a->permit : NULL;
 	req.exclude_dns = a->nexclude ? a->exclude : NULL;
@@ -207,6 +235,8 @@ static int cmd_issue(struct ca_args *a, const char *kind_name)
 	if (ret)
 		return ret;
 	ret = KT_EXIT_FAILURE;
+	if (check_cred_dir(a->out, kind == KT_CERT_CA, &err))
+		return kt_cli_error("cannot save the credential", &err);
 	if (kt_cred_load(a->ca, &ca, &err) || kt_pki_cert_info(ca.cert, &ca_info, &err))
 		return kt_cli_error("cannot load the issuing CA", &err);
 	req.kind = (enum kt_cert_kind)kind;
@@ -285,12 +315,29 @@ static int cmd_revoke(struct ca_args *a, const char *cert_file)
 	return ret;
 }
 
+/* The CRL as PEM to path ("-": standard output). */
+static int write_crl_to(const char *path, X509_CRL *crl, struct kt_err *err)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem;
+	long len;
+	int ret;
+
+	if (!bio || !PEM_write_bio_X509_CRL(bio, crl)) {
+		BIO_free(bio);
+		return kt_fail_ssl(err, "revocation", "cannot encode the CRL");
+	}
+	len = BIO_get_mem_data(bio, &pem);
+	ret = cli_write_arg(path, pem, (size_t)len, 0644, err);
+	BIO_free(bio);
+	return ret;
+}
+
 static int cmd_crl(struct ca_args *a)
 {
 	struct kt_err err = { 0 };
 	X509_CRL *crl = NULL;
 	struct kt_cred ca;
-	char from[4096];
 	int ret = KT_EXIT_OK;
 
 	if (need(a->ca, "--ca"))
@@ -298,21 +345,15 @@ static int cmd_crl(struct ca_args *a)
 	ret = cli_need_files(a->ca);
 	if (ret)
 		return ret;
+	/* Checked first: a CRL signed and then not written would still be counted. */
+	if (a->out && cli_output_check(a->out, false, &err))
+		return kt_cli_error("cannot write the CRL", &err);
 	if (kt_cred_load(a->ca, &ca, &err))
 		return kt_cli_error("cannot load the CA", &err);
-	if (kt_ca_crl(a->ca, &ca, (unsigned int)a->days, &crl, &err)) {
+	if (kt_ca_crl(a->ca, &ca, (unsigned int)a->days, &crl, &err))
 		ret = kt_cli_error("cannot sign the CRL", &err);
-	} else if (a->out) {
-		uint8_t *buf;
-		size_t len;
-
-		snprintf(from, sizeof(from), "%s/crl.pem", a->ca);
-		if (kt_file_read(from, 16 << 20, 0, &buf, &len, &err) ||
-		    kt_file_write(a->out, buf, len, 0644, &err))
-			ret = kt_cli_error("cannot copy the CRL", &err);
-		else
-			free(buf);
-	}
+	else if (a->out && write_crl_to(a->out, crl, &err))
+		ret = kt_cli_error("cannot write the CRL", &err);
 	X509_CRL_free(crl);
 	kt_cred_free(&ca);
 	return ret;
@@ -410,6 +451,9 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 		goto out;
 	}
 	opts.untrusted = certs;
+	/* A CA certificate signs certificates and CRLs only, which the path check covers. */
+	if (X509_check_ca(sk_X509_value(certs, 0)))
+		opts.flags |= KT_PKI_NOT_SIGNER;
 	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	if (kt_pki_verify(sk_X509_value(certs, 0), &opts, &path, &err)) {

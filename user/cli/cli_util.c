@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli_util.h"
+#include "common/outfile.h"
 #include "common/secfile.h"
 #include "exitcodes.h"
 #include "measure/kt_nl.h"
@@ -258,6 +259,36 @@ char *cli_read_arg(const char *path, size_t max, struct kt_err *err)
 	while (len && isspace(buf[len - 1]))
 		buf[--len] = '\0';
 	return (char *)buf;
+}
+
+int cli_output_check(const char *path, bool secret, struct kt_err *err)
+{
+	if (strcmp(path, "-"))
+		return kt_file_replaceable(path, err);
+	if (secret)
+		return kt_fail(err, "file", "a secret is never written to standard output: give a file");
+	return 0;
+}
+
+int cli_write_arg(const char *path, const void *buf, size_t len, mode_t mode, struct kt_err *err)
+{
+	if (strcmp(path, "-"))
+		return kt_file_write(path, buf, len, mode, err);
+	if (fwrite(buf, 1, len, stdout) != len || fflush(stdout))
+		return kt_fail(err, "file", "cannot write to standard output: %s", strerror(errno));
+	return 0;
+}
+
+int cli_write_line(const char *path, const char *line, struct kt_err *err)
+{
+	char *text;
+	int ret;
+
+	if (asprintf(&text, "%s\n", line) < 0)
+		return kt_fail(err, "file", "out of memory");
+	ret = cli_write_arg(path, text, strlen(text), 0644, err);
+	free(text);
+	return ret;
 }
 
 struct kt_nl *cli_nl_open(void)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "common/error.h"
@@ -125,6 +126,20 @@ int cli_option_usage(void (*usage)(FILE *), int opt);
  * its trailing white space; NULL (err set) on failure.
  */
 char *cli_read_arg(const char *path, size_t max, struct kt_err *err);
+
+/*
+ * Writes an output file argument ("-": standard output) with
+ * kt_file_write()'s rules (outfile.h); -1 with err set on failure.
+ * cli_write_line() writes line and a newline, mode 0644.
+ */
+int cli_write_arg(const char *path, const void *buf, size_t len, mode_t mode,
+		  struct kt_err *err);
+int cli_write_line(const char *path, const char *line, struct kt_err *err);
+/*
+ * Before any work: 0 if path can be written (as kt_file_replaceable(), or
+ * "-" unless the output is a secret, which never goes to standard output).
+ */
+int cli_output_check(const char *path, bool secret, struct kt_err *err);
 
 struct kt_nl;
 /* Connects to the module; on failure prints why and returns NULL. */

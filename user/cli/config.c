@@ -122,7 +122,7 @@ static int config_attest(const struct config_args *a, const struct kt_config *cf
 		goto out;
 	}
 	ret = attest_write_report(a->output, jwt);
-	if (ret == KT_EXIT_OK && a->output)
+	if (ret == KT_EXIT_OK && a->output && strcmp(a->output, "-"))
 		fprintf(stderr, "config root %s attested in %s\n", hex, a->output);
 out:
 	free(jwt);

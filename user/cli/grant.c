@@ -216,9 +216,9 @@ static int do_issue(int argc, char *argv[])
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
-	if (grant_cli_write(output, token, "grant"))
+	if (grant_cli_write(output, token, "the grant"))
 		goto out;
-	if (output)
+	if (output && strcmp(output, "-"))
 		fprintf(stderr, "grant %s for VM %s written to %s\n", g.id, g.vm, output);
 	ret = KT_EXIT_OK;
 out:

@@ -51,8 +51,9 @@ enum { GRANT_O_OWNER_ANCHORS = 0x1000, GRANT_O_OWNER_CRLS, GRANT_O_HOST_ANCHORS,
 bool grant_cli_trust_option(int opt, const char *arg, struct grant_cli_trust_opts *t);
 
 /*
- * Writes text and a newline to the file output (NULL: standard output);
- * on failure says "Unable to write <what> to '<file>'" and returns -1.
+ * Writes text and a newline to output (NULL or "-": standard output) with
+ * cli_write_line(); on failure prints "Error: cannot write <what>: ..."
+ * and returns -1.
  */
 int grant_cli_write(const char *output, const char *text, const char *what);
 

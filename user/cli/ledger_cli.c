@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Options and errors shared by 'kvmtrust ledger' and 'kvmtrust score'. */
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli_util.h"
 #include "common/encoding.h"
+#include "common/outfile.h"
 #include "grant_common.h"
 #include "ledger_cli.h"
 #include "subcommands.h"
@@ -116,18 +118,14 @@ int ledger_state_read(const char *path, struct kt_ledger *log, bool verified)
 
 int ledger_state_write(const char *path, uint64_t size, const kt_hash root)
 {
-	char hex[2 * KT_HASH_LEN + 1], *tmp;
-	FILE *f;
-	int ok;
+	char hex[2 * KT_HASH_LEN + 1], line[32 + sizeof(hex)];
+	struct kt_err err = { 0 };
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		return -1;
 	kt_hex_encode(root, KT_HASH_LEN, hex);
-	f = fopen(tmp, "w");
-	ok = f && fprintf(f, "%llu %s\n", (unsigned long long)size, hex) > 0;
-	ok = f && !fclose(f) && ok && !rename(tmp, path);
-	if (!ok)
-		fprintf(stderr, "Error: cannot write state file '%s'\n", path);
-	free(tmp);
-	return ok ? 0 : -1;
+	snprintf(line, sizeof(line), "%llu %s\n", (unsigned long long)size, hex);
+	if (kt_file_write(path, line, strlen(line), 0644, &err)) {
+		fprintf(stderr, "Error: cannot write state file: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
 }

@@ -11,7 +11,6 @@
 
 #include "cli_util.h"
 #include "common/encoding.h"
-#include "common/secfile.h"
 #include "identity/keystore.h"
 #include "identity/pki.h"
 #include "identity/token.h"
@@ -194,6 +193,11 @@ static int cmd_issue(struct token_args *a, const char *file)
 	c.iat = (int64_t)now;
 	c.nbf = nbf ? (int64_t)nbf : c.iat;
 	c.exp = c.nbf + (int64_t)a->lifetime;
+	/* Every file this writes is checked before the first one is. */
+	if ((a->out && cli_output_check(a->out, false, &err)) ||
+	    (a->new_guest_key && cli_output_check(a->new_guest_key, true, &err)) ||
+	    (a->keystore && cli_output_check(a->keystore, true, &err)))
+		return kt_cli_error("cannot write the token", &err);
 	if (kt_cred_load_files(a->key, a->cert, &cred, &err))
 		return kt_cli_error("cannot load the host credential", &err);
 	c.cnf = guest_key_of(a, &private, &err);
@@ -214,7 +218,7 @@ static int cmd_issue(struct token_args *a, const char *file)
 		}
 	}
 	if (a->out) {
-		if (kt_file_write(a->out, token, strlen(token), 0644, &err)) {
+		if (cli_write_line(a->out, token, &err)) {
 			ret = kt_cli_error("cannot write the token", &err);
 			goto out;
 		}
@@ -414,8 +418,9 @@ static int cmd_keyfile(struct token_args *a, const char *file)
 	(void)file;	/* takes none: token_main() refused one */
 	if (need(a->out, "-o"))
 		return KT_EXIT_USAGE;
-	return kt_keyfile_create(a->out, &err) ? kt_cli_error("cannot create the keyfile", &err) :
-						 KT_EXIT_OK;
+	if (cli_output_check(a->out, true, &err) || kt_keyfile_create(a->out, &err))
+		return kt_cli_error("cannot create the keyfile", &err);
+	return KT_EXIT_OK;
 }
 
 int token_main(int argc, char *argv[])

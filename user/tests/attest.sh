@@ -94,10 +94,13 @@ tap_fails_with "tpm init refuses to overwrite a key" "already holds a host key" 
 	"$K" tpm init --host-id host-a
 
 # The host CA certifies the key through its CSR (openssl here as the CA).
+# (RFC 5280 4.2.1.3: a CA certificate carries keyUsage; the strict check wants it.)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj /CN=test-ca -keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
+	-subj /CN=test-ca -addext keyUsage=critical,keyCertSign,cRLSign \
+	-keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj /CN=other-ca -keyout "$tmp/other.key" -out "$tmp/other-ca.pem" 2>/dev/null
+	-subj /CN=other-ca -addext keyUsage=critical,keyCertSign,cRLSign \
+	-keyout "$tmp/other.key" -out "$tmp/other-ca.pem" 2>/dev/null
 tap_ok "the CA issues a certificate from the CSR" \
 	run openssl x509 -req -in "$tmp/hostkey/host.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" \
 	-CAcreateserial -days 1 -out "$tmp/hostkey/cert.pem"
@@ -172,12 +175,12 @@ tap_fails_with "an older report of the host presented late is refused (replay, T
 	"Refused: replay: TPM clock of host host-a went backwards" \
 	"$K" verify "$tmp/early.jwt" --pubkey "$tmp/pub.pem" --last-seen "$tmp/order.json"
 
-# Output onto a FIFO is written through, never renamed over (nor /dev/null).
+# -o replaces regular files only (outfile.sh); a FIFO is fed through -o -.
 mkfifo "$tmp/fifo"
 cat "$tmp/fifo" >"$tmp/from-fifo" &
-"$K" attest --measurement "$tmp/m2.json" --uuid "$VM4" -o "$tmp/fifo"
+"$K" attest --measurement "$tmp/m2.json" --uuid "$VM4" -o - >"$tmp/fifo"
 wait $!
-tap_is "attest -o FIFO writes through it and leaves the FIFO" \
+tap_is "attest -o - writes the report to standard output (here a FIFO)" \
 	"$(test -p "$tmp/fifo" && echo fifo) $(cut -d. -f1 "$tmp/from-fifo" | head -c 3)" "fifo eyJ"
 tap_fails_with "a last-seen path that is not a regular file is refused" \
 	"Refused: replay: .* is not a regular file" \

@@ -23,6 +23,7 @@
 #include "kselftest_harness.h"
 
 #include "common/encoding.h"
+#include "common/outfile.h"
 #include "common/secfile.h"
 #include "identity/jws.h"
 #include "identity/pki.h"

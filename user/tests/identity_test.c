@@ -26,6 +26,7 @@
 #include "kselftest_harness.h"
 
 #include "common/encoding.h"
+#include "common/outfile.h"
 #include "common/secfile.h"
 #include "identity/channel.h"
 #include "identity/handshake.h"
@@ -240,6 +241,8 @@ static int verify_cred(FIXTURE_DATA(tree) *self, const char *dir, int kind, stru
 	struct kt_pki_verify_opts opts = {
 		.anchors = self->anchor_dir, .crls = self->crl_dir,
 		.untrusted = chain, .require_kind = kind,
+		/* A CA verified as itself signs nothing but certificates. */
+		.flags = kind == KT_CERT_CA || kind == KT_CERT_ROOT ? KT_PKI_NOT_SIGNER : 0,
 	};
 	int ret;
 
@@ -298,6 +301,33 @@ TEST_F(tree, pki_wrong_kind_is_refused)
 	EXPECT_NE(0, verify_cred(self, self->inter, KT_CERT_HOST, &err));
 	EXPECT_STREQ("purpose", err.check);
 	EXPECT_EQ(0, verify_cred(self, self->inter, KT_CERT_CA, &err)) TH_LOG("%s", err.msg);
+	/* Any kind: the CA is still no signer (keyCertSign, cRLSign only). */
+	EXPECT_NE(0, verify_cred(self, self->inter, -1, &err));
+	EXPECT_STREQ("key-usage", err.check);
+}
+
+/* Anchors from one PEM file take the same path; anything else is refused. */
+TEST_F(tree, pki_anchor_file_and_not_a_file)
+{
+	char *root_pem = path_in(self->root, "cert.pem"), *fifo = path_in(self->dir, "fifo");
+	STACK_OF(X509) *chain = chain_of(self->host);
+	struct kt_pki_verify_opts opts = {
+		.untrusted = chain, .flags = KT_PKI_NO_CRL, .require_kind = KT_CERT_HOST,
+	};
+	struct kt_pki_dir *bad = NULL;
+	struct kt_err err = { 0 };
+
+	ASSERT_NE(NULL, chain);
+	ASSERT_EQ(0, kt_pki_dir_open(root_pem, &opts.anchors, &err)) TH_LOG("%s", err.msg);
+	EXPECT_EQ(0, kt_pki_verify(sk_X509_value(chain, 0), &opts, NULL, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	EXPECT_EQ(-1, kt_pki_dir_open(fifo, &bad, &err));
+	EXPECT_STREQ("anchors", err.check);
+	EXPECT_NE(NULL, strstr(err.msg, "neither a directory nor a PEM file")) TH_LOG("%s", err.msg);
+	kt_pki_dir_free(opts.anchors);
+	sk_X509_pop_free(chain, X509_free);
+	free(root_pem);
+	free(fifo);
 }
 
 /* An intermediate that expired yesterday and a host it issued that is still valid. */

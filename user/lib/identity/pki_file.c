@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Keys, certificates and credential directories on disk (PEM). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "common/outfile.h"
 #include "common/secfile.h"
 #include "identity/pki.h"
 
@@ -195,10 +194,12 @@ int kt_cred_save(const char *dir, const struct kt_cred *cred, struct kt_err *err
 		kt_fail(err, "file", "out of memory");
 		goto out;
 	}
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		kt_fail(err, "file", "cannot create '%s': %s", dir, strerror(errno));
+	if (kt_dir_make(dir, 0700, err))
 		goto out;
-	}
+	/* Refuse before the first write, not with half a credential written. */
+	if ((cred->key && kt_file_replaceable(key, err)) || kt_file_replaceable(cert, err) ||
+	    kt_file_replaceable(chain, err))
+		goto out;
 	if (cred->key && kt_pki_save_key(key, cred->key, err))
 		goto out;
 	if (kt_pki_save_certs(cert, one, err) || kt_pki_save_certs(chain, cred->chain, err))

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Ledger writers: X509_STORE chain checks, the urn:uuid: host SAN, owners apart. */
-#include <dirent.h>
+/* Ledger writers: pki.h signer checks, the urn:uuid: host SAN, owners apart. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,45 +24,18 @@ struct auth_cached {
 };
 
 struct kt_ledger_auth {
-	X509_STORE *hosts;
-	X509_STORE *owners;	/* loaded from owners_path at the first owner */
+	struct kt_pki_dir *hosts;
+	struct kt_pki_dir *owners;	/* loaded from owners_path at the first owner */
 	char *owners_path;
 	struct auth_cached cache[CACHE_SLOTS];
 	unsigned int used;
 };
 
-static int load_dir(X509_STORE *store, const char *dir, struct kt_err *err)
-{
-	struct dirent *d;
-	char path[4096];
-	int loaded = 0;
-	DIR *dh = opendir(dir);
-
-	if (!dh)
-		return kt_fail(err, "authorization", "cannot open CA directory '%s'", dir);
-	while ((d = readdir(dh))) {
-		size_t n = strlen(d->d_name);
-
-		if (n < 5 || (strcmp(d->d_name + n - 4, ".pem") && strcmp(d->d_name + n - 4, ".crt")))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		if (X509_STORE_load_file(store, path) != 1) {
-			closedir(dh);
-			return kt_fail_ssl(err, "authorization", "cannot load CA file '%s'", path);
-		}
-		loaded++;
-	}
-	closedir(dh);
-	if (!loaded)
-		return kt_fail(err, "authorization", "no .pem or .crt file in CA directory '%s'", dir);
-	return 0;
-}
-
 /* A PEM file or a directory of them; `option` tells the user how to name another. */
-static X509_STORE *load_store(const char *path, const char *what, const char *option,
-			      struct kt_err *err)
+static struct kt_pki_dir *load_anchors(const char *path, const char *what, const char *option,
+				       struct kt_err *err)
 {
-	X509_STORE *store;
+	struct kt_pki_dir *dir;
 	struct stat st;
 
 	if (!path || stat(path, &st)) {
@@ -71,18 +43,12 @@ static X509_STORE *load_store(const char *path, const char *what, const char *op
 			path ? path : "(none)", option);
 		return NULL;
 	}
-	store = X509_STORE_new();
-	if (!store) {
-		kt_fail_ssl(err, "authorization", "out of memory");
+	if (kt_pki_dir_open(path, &dir, err)) {
+		if (err)
+			err->check = "authorization";
 		return NULL;
 	}
-	if (S_ISDIR(st.st_mode) ? load_dir(store, path, err) :
-	    X509_STORE_load_file(store, path) != 1 ?
-	    kt_fail_ssl(err, "authorization", "cannot load %s file '%s'", what, path) : 0) {
-		X509_STORE_free(store);
-		return NULL;
-	}
-	return store;
+	return dir;
 }
 
 int kt_ledger_auth_load(const char *ca_path, const char *owner_anchors,
@@ -94,7 +60,7 @@ int kt_ledger_auth_load(const char *ca_path, const char *owner_anchors,
 		free(auth);
 		return kt_fail(err, "authorization", "out of memory");
 	}
-	auth->hosts = load_store(ca_path, "ledger CA", "--ledger-ca FILE|DIR", err);
+	auth->hosts = load_anchors(ca_path, "ledger CA", "--ledger-ca FILE|DIR", err);
 	if (!auth->hosts) {
 		kt_ledger_auth_free(auth);
 		return -1;
@@ -113,8 +79,8 @@ void kt_ledger_auth_free(struct kt_ledger_auth *auth)
 		X509_free(auth->cache[i].cert);
 		EVP_PKEY_free(auth->cache[i].pub);
 	}
-	X509_STORE_free(auth->hosts);
-	X509_STORE_free(auth->owners);
+	kt_pki_dir_free(auth->hosts);
+	kt_pki_dir_free(auth->owners);
 	free(auth->owners_path);
 	free(auth);
 }
@@ -148,26 +114,24 @@ static int host_uuid(X509 *cert, uint8_t host_id[KT_UUID_LEN], struct kt_err *er
 	return 0;
 }
 
-static int verify_chain(X509_STORE *store, const char *what, X509 *cert, struct kt_err *err)
+static int verify_chain(struct kt_pki_dir *anchors, const char *what, X509 *cert,
+			struct kt_err *err)
 {
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	int ok;
+	/*
+	 * Validity is judged per entry time in kt_ledger_auth_check(); CRLs are
+	 * not asked for, as pki's "every CA has a current CRL" would refuse an
+	 * old entry once its CRLs moved on.
+	 */
+	struct kt_pki_verify_opts opts = {
+		.anchors = anchors,
+		.flags = KT_PKI_NO_TIME | KT_PKI_NO_CRL,
+		.require_kind = -1,
+	};
+	struct kt_err why = { 0 };
 
-	if (!ctx || X509_STORE_CTX_init(ctx, store, cert, NULL) != 1) {
-		X509_STORE_CTX_free(ctx);
-		return kt_fail_ssl(err, "authorization", "cannot set up chain verification");
-	}
-	/* Validity is judged per entry time in kt_ledger_auth_check(). */
-	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_X509_STRICT);
-	ok = X509_verify_cert(ctx);
-	if (ok != 1) {
-		int code = X509_STORE_CTX_get_error(ctx);
-
-		X509_STORE_CTX_free(ctx);
-		return kt_fail(err, "authorization", "certificate not trusted by the %s: %s", what,
-			       X509_verify_cert_error_string(code));
-	}
-	X509_STORE_CTX_free(ctx);
+	if (kt_pki_verify(cert, &opts, NULL, &why))
+		return kt_fail(err, "authorization", "certificate not trusted by the %s: %s: %s",
+			       what, why.check, why.msg);
 	return 0;
 }
 
@@ -194,8 +158,8 @@ static int admit_owner(struct kt_ledger_auth *auth, X509 *cert, struct auth_cach
 		return kt_fail(err, "authorization",
 			       "no owner trust anchors to check a VM owner against: give --owner-anchors DIR");
 	if (!auth->owners) {
-		auth->owners = load_store(auth->owners_path, "owner anchors", "--owner-anchors DIR",
-					  err);
+		auth->owners = load_anchors(auth->owners_path, "owner anchors",
+					    "--owner-anchors DIR", err);
 		if (!auth->owners)
 			return -1;
 	}

@@ -10,15 +10,17 @@
  *          the owner trust anchors and that no ledger CA vouches for; writes
  *          register entries only, naming the VMs it owns
  *
- * The owner anchors are read the first time an owner's certificate is
- * checked, so a log without register entries needs none. Kept in this one
- * file so the PKI library (pki.h, full chain and CRL policy) can replace
- * it; CRLs are not consulted.
+ * Either must be allowed to sign (keyUsage digitalSignature). The owner
+ * anchors are read the first time an owner's certificate is checked, so a
+ * log without register entries needs none. Chains go through
+ * kt_pki_verify() (pki.h) without its time and CRL rules, which would
+ * judge an old entry by today; CRLs are not consulted.
  *
  * Chains are verified once per distinct certificate and role (cached by
  * SHA-256 of the DER); the leaf's validity period is checked at each use
  * against the time given, so an entry is judged at the time it claims to
- * be written. Failures name the check "authorization".
+ * be written. Failures name the check "authorization"; the message carries
+ * pki.h's check ("chain", "key-usage", ...).
  */
 #ifndef KVMTRUST_LEDGER_AUTH_H
 #define KVMTRUST_LEDGER_AUTH_H

@@ -98,7 +98,8 @@ int kt_migrate_order_verify(const char *compact, time_t now, struct kt_migrate_i
 		kt_fail(err, "order", "x5c must hold exactly the administrator's certificate");
 		goto out;
 	}
-	if (parse_claims(jws.payload, in, err))
+	/* No chain here (the grant pins the certificate), but it must be one that may sign. */
+	if (kt_pki_check_signer(sk_X509_value(chain, 0), err) || parse_claims(jws.payload, in, err))
 		goto out;
 	if (kt_jws_verify(&jws, X509_get0_pubkey(sk_X509_value(chain, 0)), err)) {
 		kt_fail(err, "order", "order signature does not verify with its certificate's key");
