@@ -8,7 +8,7 @@
 # user/cli/. A new group, subcommand or option that completion does not
 # offer, or an option value it cannot classify, fails here.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . scripts/lib/tap.sh
 
 ROOT=$PWD
@@ -76,7 +76,7 @@ for g in $(comp ""); do
 	usage=$("$KT" "$g" --help | sed -n "s/^\(Usage:\)\{0,1\} *[^ ]*kvmtrust $g \([a-z]\{1,\}\).*/\2/p" | sort -u)
 	offered=$(comp "$g" "")
 	[[ $("$KT" __complete "$g") == --* ]] && offered=""
-	[ "$offered" = "$usage" ] || bad="$bad $g:[$(echo $offered)]/usage:[$(echo $usage)]"
+	[ "$offered" = "$usage" ] || bad="$bad $g:[${offered//$'\n'/ }]/usage:[${usage//$'\n'/ }]"
 done
 tap_is "every group's subcommands are those its usage names" "$bad" ""
 
