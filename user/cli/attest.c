@@ -132,7 +132,7 @@ int attest_main(int argc, char *argv[])
 				 .tcti = kt_hostkey_default_tcti() };
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "ho:", options)) != -1) {
 		if (vm_ref_option(&a.ref, c, optarg))
 			continue;
 		switch (c) {

@@ -94,7 +94,7 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 	memset(a, 0, sizeof(*a));
 	a->pathlen = -1;
 	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+	while (!bad && (c = cli_getopt(argc, argv, "ho:", options)) != -1) {
 		switch (c) {
 		case O_CA: a->ca = optarg; break;
 		case 'o': a->out = optarg; break;

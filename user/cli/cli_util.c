@@ -207,7 +207,8 @@ static bool is_help(const char *arg)
 
 bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status)
 {
-	if (argc >= 2 && !is_help(argv[1]))
+	/* Listing goes on to the group's option table, which exits. */
+	if (cli_listing_options || (argc >= 2 && !is_help(argv[1])))
 		return false;
 	usage(argc < 2 ? stderr : stdout);
 	*status = argc < 2 ? KT_EXIT_USAGE : KT_EXIT_OK;
@@ -317,4 +318,18 @@ bool cli_output_option(int opt, enum kt_print_mode *mode)
 	}
 	*mode = want;
 	return true;
+}
+
+bool cli_listing_options;
+
+int cli_getopt(int argc, char *const argv[], const char *shortopts,
+	       const struct option *longopts)
+{
+	const struct option *o;
+
+	if (!cli_listing_options)
+		return getopt_long(argc, argv, shortopts, longopts, NULL);
+	for (o = longopts; o->name; o++)
+		printf("--%s%s\n", o->name, o->has_arg == required_argument ? "=" : "");
+	exit(fflush(stdout) ? KT_EXIT_FAILURE : KT_EXIT_OK);
 }

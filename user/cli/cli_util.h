@@ -159,4 +159,17 @@ struct kt_nl *cli_nl_open(void);
  */
 bool cli_output_option(int opt, enum kt_print_mode *mode);
 
+struct option;
+/*
+ * getopt_long() for every group, so that its option table is the one list
+ * bash completion offers: when cli_listing_options is set (kvmtrust
+ * __complete), the first call prints the table's long options, one a line
+ * ("--name=" when it takes a value) and exits. Completion runs the command
+ * with the words typed so far, so a command parses its options before it
+ * does anything else.
+ */
+extern bool cli_listing_options;
+int cli_getopt(int argc, char *const argv[], const char *shortopts,
+	       const struct option *longopts);
+
 #endif

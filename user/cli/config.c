@@ -145,7 +145,7 @@ int config_main(int argc, char *argv[])
 	if (strcmp(cmd, "measure") && strcmp(cmd, "attest"))
 		return cli_bad_usage("config", usage, "unknown command '%s'", cmd);
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "ho:", options)) != -1) {
 		if (vm_ref_option(&a.ref, c, optarg))
 			continue;
 		switch (c) {

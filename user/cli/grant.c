@@ -140,7 +140,7 @@ static int do_issue(int argc, char *argv[])
 	char *token = NULL, *end;
 	int opt, ret = KT_EXIT_FAILURE;
 
-	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "o:h", opts)) != -1) {
 		int bad = 0;
 
 		/* A certificate that is not there is "not found", not bad usage. */
@@ -286,7 +286,7 @@ static int do_show(int argc, char *argv[])
 	char *text;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+	while ((opt = cli_getopt(argc, argv, "h", opts)) != -1)
 		if (!cli_output_option(opt, &mode))
 			return cli_option_usage(usage, opt);
 	if (optind != argc - 1)
@@ -362,7 +362,7 @@ static int do_verify(int argc, char *argv[])
 	char *text = NULL;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (opt) {
 		case O_AT:
 			if (cli_parse_time(optarg, &now))
@@ -447,7 +447,7 @@ static int do_revoke(int argc, char *argv[])
 	uint64_t index;
 	int opt, ret = KT_EXIT_FAILURE;
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (opt) {
 		case O_ID: id = optarg; break;
 		case O_KEY: key = optarg; break;

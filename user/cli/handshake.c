@@ -80,7 +80,7 @@ static int parse(int argc, char *argv[], struct hs_args *a)
 	a->skew = 60;
 	a->count = 1;
 	a->timeout = 30;
-	while (!bad && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while (!bad && (c = cli_getopt(argc, argv, "h", options)) != -1) {
 		switch (c) {
 		case O_LISTEN: a->listen = optarg; break;
 		case O_CONNECT: a->connect = optarg; break;

@@ -39,7 +39,7 @@ int info_main(int argc, char *argv[])
 	size_t i;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "jsh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "jsh", opts)) != -1) {
 		switch (c) {
 		default:
 			if (cli_output_option(c, &mode))

@@ -129,7 +129,7 @@ int launch_main(int argc, char *argv[])
 	struct launch_args a = { 0 };
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+h", options)) != -1) {
 		if (c >= ATTEST_OPT_BASE && c < ATTEST_OPT_END) {
 			if (attest_policy_option(&a.policy, c, optarg))
 				return KT_EXIT_USAGE;

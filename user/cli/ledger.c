@@ -149,7 +149,7 @@ static int parse_entry(int argc, char *argv[], struct ledger_opts *o, struct kt_
 	*seen = 0;
 	/* 0, not 1: GNU getopt starts over, as each batch line needs. */
 	optind = 0;
-	while ((c = getopt_long(argc, argv, o ? "h" : "", o ? cmdline : line, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, o ? "h" : "", o ? cmdline : line)) != -1) {
 		ret = entry_option(c, optarg, e, seen);
 		if (ret < 0 && o && ledger_opt(o, c, optarg))
 			continue;
@@ -280,7 +280,7 @@ static int cmd_register(int argc, char *argv[])
 	int c, ret = 0;
 
 	optind = 0;
-	while (!ret && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (!ret && (c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		if (c == O_VM)
 			ret = ledger_parse_vm("ledger", optarg, e.vm_id);
 		else if (c == O_TIME)
@@ -344,7 +344,7 @@ static int read_options(int argc, char *argv[], const struct option *opts,
 	int c, ret;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		if (own && (ret = own(c, optarg, arg2)) >= 0) {
 			if (ret)
 				return ret;

@@ -68,7 +68,7 @@ int measure_main(int argc, char *argv[])
 	bool attached;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "jsnh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "jsnh", opts)) != -1) {
 		if (c == 'n')
 			flags |= KVMTRUST_MEASURE_F_NO_VCPUS;
 		else if (!vm_ref_option(&ref, c, optarg) && !cli_output_option(c, &mode))

@@ -120,7 +120,7 @@ static int do_check(int argc, char *argv[])
 	int opt, ret = KT_EXIT_FAILURE;
 	char *text = NULL, *order_text = NULL;
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (opt) {
 		case O_TO: to = optarg; break;
 		case O_GRANT: grant = optarg; break;
@@ -252,7 +252,7 @@ static int do_order(int argc, char *argv[])
 	char *text = NULL, *out = NULL, *end;
 	int opt, ret = KT_EXIT_FAILURE;
 
-	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "o:h", opts)) != -1) {
 		switch (opt) {
 		case O_TO: to = optarg; break;
 		case O_GRANT: grant = optarg; break;

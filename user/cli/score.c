@@ -110,7 +110,7 @@ static int show(int argc, char *argv[])
 	int c, ret = 0;
 
 	optind = 0;
-	while (!ret && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (!ret && (c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		if (c == O_VM)
 			ret = ledger_parse_vm("score", optarg, vm);
 		else if (c == O_AT)

@@ -85,7 +85,7 @@ static int parse(int argc, char *argv[], struct token_args *a)
 	a->lifetime = DEFAULT_LIFETIME;
 	a->skew = DEFAULT_SKEW;
 	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+	while (!bad && (c = cli_getopt(argc, argv, "ho:", options)) != -1) {
 		if (vm_ref_option(&a->guest, c, optarg))
 			continue;
 		switch (c) {

@@ -142,7 +142,7 @@ int tpm_main(int argc, char *argv[])
 		return ret;
 	cmd = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", options)) != -1) {
 		switch (c) {
 		case OPT_TCTI: a.p.tcti = optarg; break;
 		case OPT_SOFTWARE: a.p.software = true; break;

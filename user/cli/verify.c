@@ -75,7 +75,7 @@ int verify_main(int argc, char *argv[])
 	char *report;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", options)) != -1) {
 		if (c >= ATTEST_OPT_BASE && c < ATTEST_OPT_END) {
 			if (attest_policy_option(&a, c, optarg))
 				return KT_EXIT_USAGE;

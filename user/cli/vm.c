@@ -80,7 +80,7 @@ static int parse(int argc, char *argv[], struct args *a)
 	memset(a, 0, sizeof(*a));
 	a->fd = -1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "jsf:v:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "jsf:v:h", opts)) != -1) {
 		if (vm_ref_option(&a->ref, c, optarg))
 			continue;
 		switch (c) {
