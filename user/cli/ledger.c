@@ -549,7 +549,7 @@ static int cmd_verify(int argc, char *argv[])
 	ret = read_options(argc, argv, opts, &o, pin_option, &pin);
 	if (ret || (ret = ledger_opts_open(&o, KT_LEDGER_READ, true)))
 		return ret;
-	if (pin && ledger_state_read(pin, o.log, false)) {
+	if (pin && ledger_state_read(pin, o.log)) {
 		ledger_opts_close(&o);
 		return KT_EXIT_FAILURE;
 	}
