@@ -48,7 +48,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"READER: [--ledger SPEC] [--ledger-ca FILE|DIR] [--owner-anchors DIR] [--json | --script]\n"
 		"WRITER: READER and --key KEY --cert CERT, the writing host's\n"
-		"SPEC is sqlite:PATH or etcd:http://HOST:PORT[,http://...] (default $KVMTRUST_LEDGER,\n"
+		"SPEC is sqlite:PATH or etcd:http://HOST:PORT[,http://...][?prefix=NAME] (default\n"
+		"$KVMTRUST_LEDGER, "
 		"else %s). TIME is 2026-11-23T04:00:00Z, @SECONDS or now.\n",
 		KT_LEDGER_DEFAULT);
 }

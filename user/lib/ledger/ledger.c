@@ -377,7 +377,7 @@ static struct kt_ledger_backend *backend_open(const char *spec, enum kt_ledger_m
 		return kt_ledger_sqlite_open(spec + 7, mode, err);
 	if (!strncmp(spec, "etcd:", 5))
 		return kt_ledger_etcd_open(spec + 5, mode, err);
-	kt_fail(err, "spec", "unknown ledger '%s': use sqlite:PATH or etcd:URL[,URL...]", spec);
+	kt_fail(err, "spec", "unknown ledger '%s': use sqlite:PATH or etcd:URL[,URL...][?prefix=NAME]", spec);
 	return NULL;
 }
 

@@ -100,7 +100,7 @@ enum kt_ledger_mode {
 };
 
 /*
- * Opens "sqlite:PATH" or "etcd:URL[,URL...]"; any other spec, a bare path
+ * Opens "sqlite:PATH" or "etcd:URL[,URL...][?prefix=NAME]"; any other spec, a bare path
  * included, is refused (check "spec"). A NULL spec takes $KVMTRUST_LEDGER,
  * then KT_LEDGER_DEFAULT. READ and WRITE fail with check "no-ledger" when
  * nothing was created there, and never create anything. auth may be NULL
