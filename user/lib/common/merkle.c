@@ -164,6 +164,19 @@ int kt_merkle_consistency_proof(const kt_hash *leaves, uint64_t m, uint64_t n,
 	return subproof(leaves, m, n, 1, proof, 0);
 }
 
+void kt_merkle_fold(const kt_hash *frontier, size_t nf, kt_hash out)
+{
+	size_t i;
+
+	if (!nf) {
+		kt_sha256("", 0, out);
+		return;
+	}
+	memcpy(out, frontier[nf - 1], KT_HASH_LEN);
+	for (i = nf - 1; i-- > 0;)
+		kt_merkle_node_hash(frontier[i], out, out);
+}
+
 /*
  * The RFC's proof needs, on the old side, only the perfect subtrees the old
  * tree decomposes into (its frontier): a verifier that kept those and reads

@@ -26,6 +26,12 @@ void kt_merkle_node_hash(const kt_hash left, const kt_hash right, kt_hash out);
 /* Root over n leaf hashes (already prefixed with 0x00 and hashed). */
 void kt_merkle_root(const kt_hash *leaves, uint64_t n, kt_hash out);
 
+/*
+ * Root of a tree given as its frontier: the roots of the perfect subtrees
+ * its leaves decompose into, largest first (nf of them; none: empty tree).
+ */
+void kt_merkle_fold(const kt_hash *frontier, size_t nf, kt_hash out);
+
 /* Audit path for leaf `index` in a tree of n leaves; returns its length or -1. */
 int kt_merkle_inclusion_proof(const kt_hash *leaves, uint64_t n, uint64_t index,
 			      kt_hash *proof);

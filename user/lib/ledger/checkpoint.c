@@ -31,23 +31,6 @@
 #define FACT_FIXED 53
 #define FILE_MAX (1ULL << 32)
 
-static void put_be(uint8_t *p, uint64_t v, int bytes)
-{
-	while (bytes--) {
-		p[bytes] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t get_be(const uint8_t *p, int bytes)
-{
-	uint64_t v = 0;
-
-	while (bytes--)
-		v = v << 8 | *p++;
-	return v;
-}
-
 void kt_checkpoint_default_path(const char *spec, char *out, size_t cap)
 {
 	char hex[2 * KT_HASH_LEN + 1];
@@ -114,9 +97,9 @@ int kt_checkpoint_add(struct kt_checkpoint *cp, const struct kt_ledger_entry *e)
 	p[0] = e->kind;
 	p[1] = e->result;
 	p[2] = (uint8_t)vm_len;
-	put_be(p + 3, cert_len, 2);
-	put_be(p + 5, e->index, 8);
-	put_be(p + 13, e->time, 8);
+	kt_be_put(p + 3, cert_len, 2);
+	kt_be_put(p + 5, e->index, 8);
+	kt_be_put(p + 13, e->time, 8);
 	memcpy(p + 21, e->host_id, KT_UUID_LEN);
 	memcpy(p + 37, e->signer_id, KT_UUID_LEN);
 	memcpy(p + FACT_FIXED, e->vm_id, vm_len);
@@ -135,14 +118,14 @@ int kt_checkpoint_next(const struct kt_checkpoint *cp, size_t *off, struct kt_le
 	if (left < FACT_FIXED)
 		return -1;
 	vm_len = p[2];
-	cert_len = get_be(p + 3, 2);
+	cert_len = kt_be_get(p + 3, 2);
 	if (vm_len > KT_LEDGER_VM_MAX || left < FACT_FIXED + vm_len + cert_len)
 		return -1;
 	memset(e, 0, sizeof(*e));
 	e->kind = p[0];
 	e->result = p[1];
-	e->index = get_be(p + 5, 8);
-	e->time = get_be(p + 13, 8);
+	e->index = kt_be_get(p + 5, 8);
+	e->time = kt_be_get(p + 13, 8);
 	memcpy(e->host_id, p + 21, KT_UUID_LEN);
 	memcpy(e->signer_id, p + 37, KT_UUID_LEN);
 	memcpy(e->vm_id, p + FACT_FIXED, vm_len);
@@ -150,19 +133,6 @@ int kt_checkpoint_next(const struct kt_checkpoint *cp, size_t *off, struct kt_le
 	e->cert_len = cert_len;
 	*off += FACT_FIXED + vm_len + cert_len;
 	return 0;
-}
-
-static void fold(const struct kt_checkpoint *cp, kt_hash root)
-{
-	int i;
-
-	if (!cp->nf) {
-		kt_sha256("", 0, root);
-		return;
-	}
-	memcpy(root, cp->frontier[cp->nf - 1], KT_HASH_LEN);
-	for (i = (int)cp->nf - 2; i >= 0; i--)
-		kt_merkle_node_hash(cp->frontier[i], root, root);
 }
 
 /* What the digest cannot show: the parts agree with each other. */
@@ -174,11 +144,11 @@ static int consistent(const struct kt_checkpoint *cp, struct kt_err *err)
 	kt_hash root;
 	int ret;
 
-	fold(cp, root);
+	kt_merkle_fold(cp->frontier, cp->nf, root);
 	if (cp->nf != (unsigned int)__builtin_popcountll(cp->size) ||
 	    CRYPTO_memcmp(root, cp->root, KT_HASH_LEN))
 		return kt_fail(err, "checkpoint", "its frontier does not fold to its root");
-	if (cp->size && (cp->sth_len < 49 || get_be(cp->sth + 1, 8) != cp->size ||
+	if (cp->size && (cp->sth_len < 49 || kt_be_get(cp->sth + 1, 8) != cp->size ||
 			 CRYPTO_memcmp(cp->sth + 17, cp->root, KT_HASH_LEN)))
 		return kt_fail(err, "checkpoint", "its signed tree head is not the one of its tree");
 	while (!(ret = kt_checkpoint_next(cp, &off, &e)))
@@ -246,28 +216,28 @@ static int parse(const uint8_t *buf, size_t len, const char *spec, struct kt_che
 	kt_sha256(buf, body, digest);
 	if (CRYPTO_memcmp(digest, buf + body, KT_HASH_LEN))
 		return kt_fail(err, "checkpoint", "its digest does not match its contents");
-	if (!(p = take(buf, body, &off, 2)) || !(q = take(buf, body, &off, get_be(p, 2))))
+	if (!(p = take(buf, body, &off, 2)) || !(q = take(buf, body, &off, kt_be_get(p, 2))))
 		return kt_fail(err, "checkpoint", "truncated");
-	if (get_be(p, 2) != strlen(spec) || memcmp(q, spec, strlen(spec)))
+	if (kt_be_get(p, 2) != strlen(spec) || memcmp(q, spec, strlen(spec)))
 		return kt_fail(err, "checkpoint", "it belongs to ledger '%.*s', not '%s'",
-			       (int)get_be(p, 2), q, spec);
+			       (int)kt_be_get(p, 2), q, spec);
 	if (!(p = take(buf, body, &off, 8 + KT_HASH_LEN + 1)))
 		return kt_fail(err, "checkpoint", "truncated");
-	cp->size = get_be(p, 8);
+	cp->size = kt_be_get(p, 8);
 	memcpy(cp->root, p + 8, KT_HASH_LEN);
 	cp->nf = p[8 + KT_HASH_LEN];
 	if (cp->nf > KT_CHECKPOINT_FRONTIER_MAX ||
 	    !(p = take(buf, body, &off, (uint64_t)cp->nf * KT_HASH_LEN)))
 		return kt_fail(err, "checkpoint", "truncated");
 	memcpy(cp->frontier, p, cp->nf * KT_HASH_LEN);
-	if (!(p = take(buf, body, &off, 2)) || !(q = take(buf, body, &off, n = get_be(p, 2))))
+	if (!(p = take(buf, body, &off, 2)) || !(q = take(buf, body, &off, n = kt_be_get(p, 2))))
 		return kt_fail(err, "checkpoint", "truncated");
 	cp->sth_len = n;
 	cp->sth = malloc(n ? n : 1);
 	if (!(p = take(buf, body, &off, 8)) || !cp->sth)
 		return kt_fail(err, "checkpoint", "truncated");
 	memcpy(cp->sth, q, n);
-	n = get_be(p, 8);
+	n = kt_be_get(p, 8);
 	if (!(q = take(buf, body, &off, n)) || off != body)
 		return kt_fail(err, "checkpoint", "its facts are not %llu bytes", (unsigned long long)n);
 	cp->facts = malloc(n ? n : 1);
@@ -321,19 +291,19 @@ int kt_checkpoint_save(const char *path, const char *spec, const struct kt_check
 		return kt_fail(err, "checkpoint", "out of memory");
 	memcpy(buf, MAGIC, MAGIC_LEN);
 	off = MAGIC_LEN;
-	put_be(buf + off, spec_len, 2);
+	kt_be_put(buf + off, spec_len, 2);
 	memcpy(buf + off + 2, spec, spec_len);
 	off += 2 + spec_len;
-	put_be(buf + off, cp->size, 8);
+	kt_be_put(buf + off, cp->size, 8);
 	memcpy(buf + off + 8, cp->root, KT_HASH_LEN);
 	buf[off + 8 + KT_HASH_LEN] = (uint8_t)cp->nf;
 	off += 8 + KT_HASH_LEN + 1;
 	memcpy(buf + off, cp->frontier, cp->nf * KT_HASH_LEN);
 	off += cp->nf * KT_HASH_LEN;
-	put_be(buf + off, cp->sth_len, 2);
+	kt_be_put(buf + off, cp->sth_len, 2);
 	memcpy(buf + off + 2, cp->sth, cp->sth_len);
 	off += 2 + cp->sth_len;
-	put_be(buf + off, cp->facts_len, 8);
+	kt_be_put(buf + off, cp->facts_len, 8);
 	memcpy(buf + off + 8, cp->facts, cp->facts_len);
 	off += 8 + cp->facts_len;
 	kt_sha256(buf, off, buf + off);

@@ -74,23 +74,6 @@ struct kt_ledger {
  */
 #define STH_FIXED 51
 
-static void put_be(uint8_t *p, uint64_t v, int bytes)
-{
-	while (bytes--) {
-		p[bytes] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t get_be(const uint8_t *p, int bytes)
-{
-	uint64_t v = 0;
-
-	while (bytes--)
-		v = v << 8 | *p++;
-	return v;
-}
-
 /* Prefixes err's message with where it happened, keeping the check name. */
 static int fail_at(struct kt_err *err, const char *where, uint64_t at)
 {
@@ -196,13 +179,13 @@ int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_
 	p[1] = e->kind;
 	p[2] = e->result;
 	p[3] = (uint8_t)vm_len;
-	put_be(p + 4, e->index, 8);
-	put_be(p + 12, e->time, 8);
+	kt_be_put(p + 4, e->index, 8);
+	kt_be_put(p + 12, e->time, 8);
 	memcpy(p + 20, e->prev_root, KT_HASH_LEN);
 	memcpy(p + 52, e->host_id, KT_UUID_LEN);
 	memcpy(p + 68, e->measurement, KT_HASH_LEN);
 	memcpy(p + ENTRY_FIXED, e->vm_id, vm_len);
-	put_be(p + ENTRY_FIXED + vm_len, e->cert_len, 2);
+	kt_be_put(p + ENTRY_FIXED + vm_len, e->cert_len, 2);
 	memcpy(p + ENTRY_FIXED + vm_len + 2, e->cert, e->cert_len);
 	memcpy(p + tbs, e->sig, KT_ES256_SIG_LEN);
 	*out = p;
@@ -224,13 +207,13 @@ int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entr
 	vm_len = buf[3];
 	if (vm_len > KT_LEDGER_VM_MAX || len < ENTRY_OVERHEAD + vm_len)
 		return kt_fail(err, "format", "VM id length %zu out of range", vm_len);
-	cert_len = get_be(buf + ENTRY_FIXED + vm_len, 2);
+	cert_len = kt_be_get(buf + ENTRY_FIXED + vm_len, 2);
 	if (!cert_len || cert_len > KT_LEDGER_CERT_MAX || len != ENTRY_OVERHEAD + vm_len + cert_len)
 		return kt_fail(err, "format", "entry length %zu does not match its fields", len);
 	e->kind = buf[1];
 	e->result = buf[2];
-	e->index = get_be(buf + 4, 8);
-	e->time = get_be(buf + 12, 8);
+	e->index = kt_be_get(buf + 4, 8);
+	e->time = kt_be_get(buf + 12, 8);
 	memcpy(e->prev_root, buf + 20, KT_HASH_LEN);
 	memcpy(e->host_id, buf + 52, KT_UUID_LEN);
 	memcpy(e->measurement, buf + 68, KT_HASH_LEN);
@@ -262,15 +245,7 @@ struct tree {
 
 static void tree_root(const struct tree *t, kt_hash root)
 {
-	int i;
-
-	if (!t->nf) {
-		kt_sha256("", 0, root);
-		return;
-	}
-	memcpy(root, t->frontier[t->nf - 1], KT_HASH_LEN);
-	for (i = (int)t->nf - 2; i >= 0; i--)
-		kt_merkle_node_hash(t->frontier[i], root, root);
+	kt_merkle_fold(t->frontier, t->nf, root);
 }
 
 /* Adds a leaf like a binary counter: equal-sized perfect subtrees merge. */
@@ -302,11 +277,11 @@ static int sth_decode(const uint8_t *p, size_t len, struct kt_ledger_sth *sth, s
 
 	if (len < STH_FIXED + KT_ES256_SIG_LEN || p[0] != KT_LEDGER_STH_VERSION)
 		return kt_fail(err, "head", "not a version %d signed tree head", KT_LEDGER_STH_VERSION);
-	cert_len = get_be(p + 49, 2);
+	cert_len = kt_be_get(p + 49, 2);
 	if (!cert_len || len != STH_FIXED + cert_len + KT_ES256_SIG_LEN)
 		return kt_fail(err, "head", "signed tree head length %zu does not match", len);
-	sth->size = get_be(p + 1, 8);
-	sth->time = get_be(p + 9, 8);
+	sth->size = kt_be_get(p + 1, 8);
+	sth->time = kt_be_get(p + 9, 8);
 	memcpy(sth->root, p + 17, KT_HASH_LEN);
 	sth->cert = p + STH_FIXED;
 	sth->cert_len = cert_len;
@@ -321,7 +296,7 @@ static int head_decode(const uint8_t *rec, size_t len, struct head *h, struct kt
 
 	if (len < 3)
 		return kt_fail(err, "head", "head record truncated");
-	h->sth_len = get_be(rec, 2);
+	h->sth_len = kt_be_get(rec, 2);
 	if (len < 2 + h->sth_len + 1 || sth_decode(rec + 2, h->sth_len, &h->sth, err))
 		return kt_fail(err, "head", "head record malformed");
 	off = 2 + h->sth_len;
@@ -505,13 +480,13 @@ static int head_build(const struct tree *t, const struct kt_ledger_signer *s, ui
 
 	if (!p)
 		return kt_fail(err, "ledger", "out of memory");
-	put_be(p, sth_len, 2);
+	kt_be_put(p, sth_len, 2);
 	sth = p + 2;
 	sth[0] = KT_LEDGER_STH_VERSION;
-	put_be(sth + 1, t->size, 8);
-	put_be(sth + 9, now, 8);
+	kt_be_put(sth + 1, t->size, 8);
+	kt_be_put(sth + 9, now, 8);
 	tree_root(t, sth + 17);
-	put_be(sth + 49, s->cert_len, 2);
+	kt_be_put(sth + 49, s->cert_len, 2);
 	memcpy(sth + STH_FIXED, s->cert, s->cert_len);
 	if (sign_tail(s->key, sth, STH_FIXED + s->cert_len, err)) {
 		free(p);
