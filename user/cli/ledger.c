@@ -48,7 +48,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"READER: [--ledger SPEC] [--ledger-ca FILE|DIR] [--owner-anchors DIR] [--json | --script]\n"
 		"WRITER: READER and --key KEY --cert CERT, the writing host's\n"
-		"SPEC is sqlite:PATH or etcd:http://HOST:PORT[,http://...] (default $KVMTRUST_LEDGER,\n"
+		"SPEC is sqlite:PATH or etcd:http://HOST:PORT[,http://...][?prefix=NAME] (default\n"
+		"$KVMTRUST_LEDGER, "
 		"else %s). TIME is 2026-11-23T04:00:00Z, @SECONDS or now.\n",
 		KT_LEDGER_DEFAULT);
 }
@@ -549,7 +550,7 @@ static int cmd_verify(int argc, char *argv[])
 	ret = read_options(argc, argv, opts, &o, pin_option, &pin);
 	if (ret || (ret = ledger_opts_open(&o, KT_LEDGER_READ, true)))
 		return ret;
-	if (pin && ledger_state_read(pin, o.log, false)) {
+	if (pin && ledger_state_read(pin, o.log)) {
 		ledger_opts_close(&o);
 		return KT_EXIT_FAILURE;
 	}

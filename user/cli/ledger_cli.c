@@ -92,7 +92,7 @@ void ledger_print_time(const char *key, const char *fmt, uint64_t t)
 	kt_print_time(key, fmt, (int64_t)t);
 }
 
-int ledger_state_read(const char *path, struct kt_ledger *log, bool verified)
+int ledger_state_read(const char *path, struct kt_ledger *log)
 {
 	char hex[2 * KT_HASH_LEN + 2];
 	unsigned long long size;
@@ -109,10 +109,7 @@ int ledger_state_read(const char *path, struct kt_ledger *log, bool verified)
 		fprintf(stderr, "Error: state file '%s' is not \"SIZE ROOT\"\n", path);
 		return -1;
 	}
-	if (verified)
-		kt_ledger_trust_prefix(log, size, root);
-	else
-		kt_ledger_pin(log, size, root);
+	kt_ledger_pin(log, size, root);
 	return 0;
 }
 
@@ -128,4 +125,30 @@ int ledger_state_write(const char *path, uint64_t size, const kt_hash root)
 		return -1;
 	}
 	return 0;
+}
+
+bool ledger_checkpoint_option(struct ledger_checkpoint_opts *c, int opt, const char *arg)
+{
+	if (opt == LEDGER_O_CHECKPOINT)
+		c->path = arg;
+	else if (opt == LEDGER_O_FULL)
+		c->full = true;
+	else
+		return false;
+	return true;
+}
+
+int ledger_checkpoint_use(struct kt_ledger *log, const struct ledger_checkpoint_opts *c,
+			  struct kt_err *err)
+{
+	return kt_ledger_checkpoint_use(log, c->path, c->full, err);
+}
+
+void ledger_checkpoint_save(struct kt_ledger *log)
+{
+	struct kt_err err = { 0 };
+
+	if (kt_ledger_checkpoint_save(log, &err))
+		fprintf(stderr, "Warning: checkpoint '%s' not written: %s\n",
+			kt_ledger_checkpoint_path(log), err.msg);
 }

@@ -64,12 +64,31 @@ int ledger_parse_time(const char *group, const char *option, const char *arg, ui
 void ledger_print_time(const char *key, const char *fmt, uint64_t t);
 
 /*
- * A state file holds "SIZE ROOT-HEX\n": a log state accepted before. Read:
- * pin it (the log must extend it) or, when `verified`, also skip the
- * signature checks below it (kt_ledger_trust_prefix). A missing file is
- * no state. Written atomically after a walk succeeded.
+ * A state file holds "SIZE ROOT-HEX\n": a log state accepted before, which
+ * the log must extend (kt_ledger_pin). A missing file is no state. Written
+ * atomically after a walk succeeded.
  */
-int ledger_state_read(const char *path, struct kt_ledger *log, bool verified);
+int ledger_state_read(const char *path, struct kt_ledger *log);
 int ledger_state_write(const char *path, uint64_t size, const kt_hash root);
+
+/* --checkpoint FILE and --full: the commands that fold the log (score, migrate check). */
+struct ledger_checkpoint_opts {
+	const char *path;	/* NULL: kt_checkpoint_default_path() */
+	bool full;
+};
+
+enum { LEDGER_O_CHECKPOINT = 0x2100, LEDGER_O_FULL };
+
+#define LEDGER_CLI_CHECKPOINT_OPTIONS						\
+	{ "checkpoint", required_argument, NULL, LEDGER_O_CHECKPOINT },		\
+	{ "full", no_argument, NULL, LEDGER_O_FULL }
+#define LEDGER_CHECKPOINT_USAGE "[--checkpoint FILE | --full]"
+
+bool ledger_checkpoint_option(struct ledger_checkpoint_opts *c, int opt, const char *arg);
+/* kt_ledger_checkpoint_use(): a checkpoint that fails its checks is an error. */
+int ledger_checkpoint_use(struct kt_ledger *log, const struct ledger_checkpoint_opts *c,
+			  struct kt_err *err);
+/* After a good walk: writes the new checkpoint; a failure is only a warning. */
+void ledger_checkpoint_save(struct kt_ledger *log);
 
 #endif

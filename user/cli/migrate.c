@@ -12,6 +12,7 @@
 #include "grant_common.h"
 #include "identity/pki.h"
 #include "ledger/ledger.h"
+#include "ledger_cli.h"
 #include "policy/grant.h"
 #include "policy/grant_ledger.h"
 #include "policy/migrate_order.h"
@@ -28,7 +29,7 @@ static void usage(FILE *file)
 		"                        [--owner-anchors DIR] [--owner-crls DIR]\n"
 		"                        [--host-anchors DIR] [--host-crls DIR]\n"
 		"                        [--ledger SPEC] [--ledger-ca PATH] [--at TIME]\n"
-		"                        [--json | --script]\n"
+		"                        " LEDGER_CHECKPOINT_USAGE " [--json | --script]\n"
 		"       %s migrate order " VM_REF_USAGE " --to HOST-CERT --grant GRANT\n"
 		"                        --key KEY --cert CERT [--ledger SPEC] [--ledger-ca PATH]\n"
 		"                        [--owner-anchors DIR] [--lifetime SECONDS] [-o FILE]\n"
@@ -103,6 +104,7 @@ static int do_check(int argc, char *argv[])
 		GRANT_CLI_TRUST_OPTIONS,
 		{ "host-crls", required_argument, NULL, O_HOST_CRLS },
 		{ "at", required_argument, NULL, O_AT },
+		LEDGER_CLI_CHECKPOINT_OPTIONS,
 		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -116,6 +118,7 @@ static int do_check(int argc, char *argv[])
 	struct kt_migrate_result res;
 	struct kt_err err = { 0 }, ledger_err = { 0 };
 	struct grant_cli_ledger ledger = { 0 };
+	struct ledger_checkpoint_opts cp = { 0 };
 	STACK_OF(X509) *host_chain = NULL;
 	int opt, ret = KT_EXIT_FAILURE;
 	char *text = NULL, *order_text = NULL;
@@ -133,7 +136,7 @@ static int do_check(int argc, char *argv[])
 			break;
 		default:
 			if (vm_ref_option(&ref, opt, optarg) || grant_cli_trust_option(opt, optarg, &t) ||
-			    cli_output_option(opt, &mode))
+			    ledger_checkpoint_option(&cp, opt, optarg) || cli_output_option(opt, &mode))
 				break;
 			return cli_option_usage(usage, opt);
 		}
@@ -172,13 +175,17 @@ static int do_check(int argc, char *argv[])
 	req.host_untrusted = host_chain;
 	/* An unreadable ledger still lets every other rule report; it ends in "error". */
 	if (grant_cli_ledger_open(t.ledger, t.ledger_ca, t.owner_anchors, KT_LEDGER_READ, &ledger,
-				  &ledger_err))
+				  &ledger_err) ||
+	    ledger_checkpoint_use(ledger.log, &cp, &ledger_err))
 		cli_error(NULL, &ledger_err, 0);
-	req.ledger = ledger.log;
+	else
+		req.ledger = ledger.log;
 	if (kt_migrate_check(&req, &res, &err)) {
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
+	if (req.ledger)
+		ledger_checkpoint_save(req.ledger);
 	kt_print_start(mode);
 	ret = print_result(req.vm, &res);
 out:

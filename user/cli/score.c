@@ -15,11 +15,12 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s score show --vm UUID [--at TIME] [--cache FILE] [--ledger SPEC]\n"
-		"                     [--ledger-ca FILE|DIR] [--owner-anchors DIR] [--json | --script]\n"
+		"Usage: %s score show --vm UUID [--at TIME] " LEDGER_CHECKPOINT_USAGE "\n"
+		"                     [--ledger SPEC] [--ledger-ca FILE|DIR] [--owner-anchors DIR]\n"
+		"                     [--json | --script]\n"
 		"TIME is 2026-11-23T04:00:00Z, @SECONDS or now (the default).\n"
-		"--cache FILE: size and root of the log verified last time; only newer\n"
-		"entries have their signatures checked (keep FILE where only root writes).\n"
+		"Only the entries after the checkpoint (default: beside a SQLite ledger,\n"
+		"PATH.checkpoint) are verified; --full verifies every entry again.\n"
 		"Exit status: 0 allow (score > %d), %d verify first (%d..%d, or a failed last\n"
 		"attestation), %d deny (< %d).\n",
 		prog, KT_SCORE_ALLOW_ABOVE, KT_EXIT_VERIFY_FIRST, KT_SCORE_DENY_BELOW,
@@ -31,7 +32,8 @@ static void usage(FILE *f)
  * last_attestation", then one line per contributing entry "index reason
  * delta score".
  */
-static void print_result(const char *vm, uint64_t now, const struct kt_score_result *r)
+static void print_result(const char *vm, uint64_t now, const struct kt_score_result *r,
+			 uint64_t signatures)
 {
 	char host[KT_UUID_STR_LEN + 1];
 	size_t i;
@@ -63,6 +65,9 @@ static void print_result(const char *vm, uint64_t now, const struct kt_score_res
 		kt_print_close_object();
 	}
 	kt_print_close_array();
+	/* What the check cost: the entries after the checkpoint, and the head. */
+	if (kt_print_is_json())
+		kt_print_u64("signatures_verified", NULL, signatures);
 	kt_print_close_object();
 }
 
@@ -71,42 +76,39 @@ static int visit(const struct kt_ledger_entry *e, void *arg)
 	return kt_score_feed(arg, e);
 }
 
-/* kt_score_compute(), with the walk's size and root for the cache file. */
-static int compute(struct ledger_opts *o, const char *vm, uint64_t now, const char *cache,
+/* kt_score_compute(), from the checkpoint, which it then moves on. */
+static int compute(struct ledger_opts *o, const char *vm, uint64_t now,
 		   struct kt_score_result *r, struct kt_err *err)
 {
 	struct kt_score *s = kt_score_new(vm, now);
-	uint64_t size;
-	kt_hash root;
 	int ret;
 
 	if (!s)
 		return kt_fail(err, "score", "out of memory");
-	ret = kt_ledger_walk(o->log, visit, s, &size, root, NULL, err);
+	ret = kt_ledger_for_each(o->log, visit, s, err);
 	if (!ret)
 		ret = kt_score_finish(s, r, err);
 	kt_score_free(s);
-	if (!ret && cache && ledger_state_write(cache, size, root))
-		kt_err_clear(err);	/* the score stands; the warning is printed */
+	if (!ret)
+		ledger_checkpoint_save(o->log);
 	return ret;
 }
 
 static int show(int argc, char *argv[])
 {
-	enum { O_VM = 256, O_AT, O_CACHE };
+	enum { O_VM = 256, O_AT };
 	static const struct option opts[] = {
 		{ "vm", required_argument, NULL, O_VM },
 		{ "at", required_argument, NULL, O_AT },
-		{ "cache", required_argument, NULL, O_CACHE },
-		LEDGER_CLI_OPTIONS, { 0 },
+		LEDGER_CLI_CHECKPOINT_OPTIONS, LEDGER_CLI_OPTIONS, { 0 },
 	};
+	struct ledger_checkpoint_opts cp = { 0 };
 	char vm[KT_UUID_STR_LEN + 1] = "";
 	uint64_t now = (uint64_t)time(NULL);
 	enum kt_score_decision decision;
 	struct ledger_opts o = { 0 };
 	struct kt_err err = { 0 };
 	struct kt_score_result r;
-	const char *cache = NULL;
 	int c, ret = 0;
 
 	optind = 0;
@@ -115,9 +117,7 @@ static int show(int argc, char *argv[])
 			ret = ledger_parse_vm("score", optarg, vm);
 		else if (c == O_AT)
 			ret = ledger_parse_time("score", "--at", optarg, &now);
-		else if (c == O_CACHE)
-			cache = optarg;
-		else if (!ledger_opt(&o, c, optarg))
+		else if (!ledger_checkpoint_option(&cp, c, optarg) && !ledger_opt(&o, c, optarg))
 			return cli_option_usage(usage, c);
 	}
 	if (ret)
@@ -127,15 +127,11 @@ static int show(int argc, char *argv[])
 	ret = ledger_opts_open(&o, KT_LEDGER_READ, true);
 	if (ret)
 		return ret;
-	if (cache && ledger_state_read(cache, o.log, true)) {
-		ret = KT_EXIT_FAILURE;
-		goto out;
-	}
-	if (compute(&o, vm, now, cache, &r, &err)) {
+	if (ledger_checkpoint_use(o.log, &cp, &err) || compute(&o, vm, now, &r, &err)) {
 		ret = ledger_error(&err);
 		goto out;
 	}
-	print_result(vm, now, &r);
+	print_result(vm, now, &r, kt_ledger_signatures_checked(o.log));
 	decision = r.decision;
 	kt_score_result_free(&r);
 	ret = decision == KT_SCORE_ALLOW ? KT_EXIT_OK :

@@ -44,11 +44,11 @@ issue() { kt grant issue --key alice/key.pem --cert alice/chain.pem --uuid "$VM"
 	--host-ca eu/cert.pem --delegate bob/cert.pem "$@"; }
 check() { kt migrate check --uuid "$VM" --grant vm.grant --by bob/cert.pem --script "$@"; }
 
-tap_plan 50
+tap_plan 52
 
 if ! command -v openssl >/dev/null || ! grant_tree "$dir" >setup.log 2>&1; then
 	cat setup.log 2>/dev/null | tap_diag
-	for i in $(seq 50); do tap_skip "grant end to end $i" "cannot build a CA tree with openssl"; done
+	for i in $(seq 52); do tap_skip "grant end to end $i" "cannot build a CA tree with openssl"; done
 	exit 0
 fi
 
@@ -174,5 +174,18 @@ grant-revoked	error	ledger"
 tap_is "a mistyped ledger: error, nothing created" \
 	"$(status_of check --to host-a/chain.pem --ledger "sqlite:$dir/typo2.db"; ls "$dir"/typo2.db* 2>/dev/null; grep -o "no ledger at '[^']*'" "$dir/err")" "1
 no ledger at 'sqlite:$dir/typo2.db'"
+
+# Checkpoints: a check verifies what was appended since the last one.
+tap_is "check from its checkpoint (0600, beside the ledger) decides as --full does" \
+	"$(status_of check --to host-a/chain.pem; cat "$dir/out"; stat -c %a "$dir/ledger.db.checkpoint")" \
+	"$(status_of check --to host-a/chain.pem --full; cat "$dir/out"; echo 600)"
+# Another, validly signed history in the ledger's place, longer than the checkpoint.
+rm -f "$dir/ledger.db" "$dir/ledger.db-wal" "$dir/ledger.db-shm"
+{ kt ledger init && kt ledger register --vm "$VM" --key alice/key.pem --cert alice/cert.pem &&
+  yes "attest --vm $VM --result pass" | head -40 | kt ledger append - --script; } >/dev/null 2>&1
+tap_is "a rewritten ledger is refused as a fork; --full takes it whole" \
+	"$(status_of check --to host-a/chain.pem; rule_line grant-revoked; rule_line trust-score) $(status_of check --to host-a/chain.pem --full)" "1
+grant-revoked	error	fork
+trust-score	error	fork 0"
 
 tap_done

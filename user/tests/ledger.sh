@@ -130,10 +130,18 @@ tap_is "80 after one failure, but the last result failed: verify first (exit 11)
 tap_is "revoked VM is denied" "$(status S --vm $OLD --at @$((t + 3)))" 10
 tap_is "unknown VM exits 3" "$(status S --vm 00000000-0000-4000-8000-000000000000)" 3
 tap_is "a VM that is not a UUID is a usage error" "$(status S --vm web)" 2
-first=$(S --vm $WEB --at @$((t + 2)) --cache "$dir/cache" --script)
-tap_is "score with a cache: same result, cache written" \
-	"$(S --vm $WEB --at @$((t + 2)) --cache "$dir/cache" --script) $(cut -d' ' -f1 "$dir/cache")" \
-	"$first 8"
+first=$(S --vm $WEB --at @$((t + 2)) --full --script)
+tap_is "score from the checkpoint: the --full result, 0600 beside the ledger" \
+	"$(S --vm $WEB --at @$((t + 2)) --script) $(stat -c %a "$dir/ledger.db.checkpoint")" \
+	"$first 600"
+tap_is "nothing new since the checkpoint: one signature (the head) verified" \
+	"$(S --vm $WEB --at @$((t + 2)) --json | grep -o '"signatures_verified": *[0-9]*' | tr -d ' ')" \
+	'"signatures_verified":1'
+tap_is "an explicit checkpoint file is written" \
+	"$(status S --vm $WEB --at @$((t + 2)) --checkpoint "$dir/cp2") $(stat -c %a "$dir/cp2")" "11 600"
+chmod 644 "$dir/cp2"
+tap_fails_with "a checkpoint others may write is refused" "checkpoint: '.*cp2' may be written by others" \
+	S --vm $WEB --at @$((t + 2)) --checkpoint "$dir/cp2"
 tap_is "JSON score lists contributing entries" \
 	"$(S --vm $WEB --at "$(iso $((t + 2)))" --json | grep -c '"reason"')" 3
 
@@ -159,6 +167,19 @@ db.commit()
 EOF
 tap_fails_with "edited entry is named by verify" "entry 1:" L verify
 tap_is "verify of a bad log exits 10" "$(status L verify)" 10
+
+# A checkpointed history rewritten (the file replaced by another, validly signed log).
+fork=sqlite:$dir/fork.db
+F() { S --vm $WEB --ledger "$fork" --checkpoint "$dir/fork.cp" "$@"; }
+L init --ledger "$fork" >/dev/null
+printf 'attest --vm %s --result pass\n' $WEB $WEB | L append - --ledger "$fork" "${as1[@]}" >/dev/null
+status F >/dev/null
+rm -f "$dir"/fork.db*
+L init --ledger "$fork" >/dev/null
+printf 'attest --vm %s --result fail\n' $WEB $WEB $WEB | L append - --ledger "$fork" "${as1[@]}" >/dev/null
+tap_fails_with "score show refuses a rewritten history as a fork" "fork: the signed head \(3 entries\) does not extend the checkpoint \(2 entries\)" F
+tap_is "--full verifies the new log whole and checkpoints it; then it is the reference" \
+	"$(status F --full) $(status F)" "10 10"
 
 # Crash test: kill -9 a stream of appends at random moments, three times.
 crash_ok=0

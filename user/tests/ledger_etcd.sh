@@ -14,6 +14,7 @@
 # 2. the leader is killed (-9) in the middle of a stream: the writer fails
 #    over and the log keeps every acknowledged entry;
 # 3. the log verifies through the surviving members, proofs and scores work;
+#    a second ledger under another key prefix shares the cluster;
 # 4. a member serving TLS with client-certificate auth (KVMTRUST_ETCD_*).
 set -u
 cd "$(dirname "$0")/../.."
@@ -23,10 +24,10 @@ cd "$(dirname "$0")/../.."
 
 KT=$PWD/user/kvmtrust
 N=150
-tap_plan 22
+tap_plan 27
 
 if ! command -v etcd >/dev/null; then
-	for i in $(seq 22); do tap_skip "etcd ledger step $i" "etcd not installed (scripts/setup installs etcd-server)"; done
+	for i in $(seq 27); do tap_skip "etcd ledger step $i" "etcd not installed (scripts/setup installs etcd-server)"; done
 	exit 0
 fi
 
@@ -143,6 +144,20 @@ put_format() {
 put_format "kvmtrust-ledger 2"
 tap_fails_with "an unknown ledger format is refused" "unknown ledger format" L head
 put_format "kvmtrust-ledger 1"
+
+# A second ledger in the same cluster, under its own key prefix.
+B="etcd:$ETCD_ENDPOINTS?prefix=tenant-b/ledger"
+tap_fails_with "another prefix holds no ledger until its own init" \
+	"no-ledger: no ledger at '.*\?prefix=tenant-b/ledger' \(no tenant-b/ledger/format key\)" L head --ledger "$B"
+tap_is "init, append and verify under the prefix: a log of its own" \
+	"$(L init --ledger "$B" >/dev/null && L append attest --vm "${VM[a]}" --result pass --ledger "$B" "${as1[@]}" >/dev/null &&
+	   L verify --ledger "$B" --script | cut -f1,2)" "true	1"
+tap_is "the default prefix's ledger is untouched" \
+	"$(L verify --script | cut -f1,2)" "true	$((3 * N + 2))"
+tap_fails_with "a prefix with an empty part is refused" "spec: etcd key prefix 'a//b'" \
+	L head --ledger "etcd:$ETCD_ENDPOINTS?prefix=a//b"
+tap_fails_with "an unknown option after ? is refused, not ignored" "spec: etcd ledger option 'prefx=a' is unknown" \
+	L head --ledger "etcd:$ETCD_ENDPOINTS?prefx=a"
 
 # 4. One member serving TLS with client certificates (--client-cert-auth).
 tls_member() {

@@ -518,35 +518,184 @@ TEST_F(ledger, pin_detects_fork_and_rollback)
 	EXPECT_STREQ("fork", self->err.check) TH_LOG("%s", self->err.msg);
 }
 
-/* A prefix verified before is not re-checked signature by signature, but still bound by its root. */
-TEST_F(ledger, trusted_prefix)
+static const char *cp_path(FIXTURE_DATA(ledger) *self)
 {
-	uint64_t size, bad;
-	kt_hash root;
+	snprintf(self->path, sizeof(self->path), "%s/checkpoint", self->dir);
+	return self->path;
+}
+
+/* A fresh handle on the fixture's ledger, from its checkpoint (full: not). */
+static struct kt_ledger *reopen(FIXTURE_DATA(ledger) *self, bool full)
+{
+	struct kt_ledger *log;
+
+	kt_err_clear(&self->err);
+	if (kt_ledger_open(self->db, self->auth, KT_LEDGER_READ, &log, &self->err))
+		return NULL;
+	if (kt_ledger_checkpoint_use(log, cp_path(self), full, &self->err)) {
+		kt_ledger_close(log);
+		return NULL;
+	}
+	return log;
+}
+
+/* Scores VM1 through log, then saves the checkpoint the walk reached. */
+static int score_and_save(FIXTURE_DATA(ledger) *self, struct kt_ledger *log,
+			  struct kt_score_result *r)
+{
+	kt_err_clear(&self->err);
+	return kt_score_compute(log, VM1, (uint64_t)time(NULL), r, &self->err) ?:
+	       kt_ledger_checkpoint_save(log, &self->err);
+}
+
+/*
+ * After a checkpoint at N entries, k more cost k signature checks (and one
+ * for the new head), not N + k; the score is the one a full walk gives.
+ */
+TEST_F(ledger, checkpoint_costs_what_is_new)
+{
+	struct kt_score_result full, inc;
+	struct kt_ledger *log;
+	struct stat st;
+	size_t i;
+
+	ASSERT_EQ(0, fill(self, 40));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &full)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(41ULL, kt_ledger_signatures_checked(log));
+	kt_score_result_free(&full);
+	kt_ledger_close(log);
+	ASSERT_EQ(0, stat(cp_path(self), &st));
+	EXPECT_EQ(0600U, st.st_mode & 0777);
+
+	ASSERT_EQ(0, fill(self, 3));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &inc)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(3ULL + 1, kt_ledger_signatures_checked(log));
+	kt_ledger_close(log);
+
+	ASSERT_NE(NULL, log = reopen(self, true)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &full)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(43ULL + 1, kt_ledger_signatures_checked(log));
+	kt_ledger_close(log);
+	EXPECT_EQ(full.score, inc.score);
+	ASSERT_EQ(full.nsteps, inc.nsteps);
+	for (i = 0; i < full.nsteps; i++)
+		EXPECT_EQ(full.steps[i].index, inc.steps[i].index);
+	kt_score_result_free(&full);
+	kt_score_result_free(&inc);
+
+	/* Nothing new: only the head's signature. */
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &inc)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(1ULL, kt_ledger_signatures_checked(log));
+	kt_score_result_free(&inc);
+	kt_ledger_close(log);
+}
+
+/* A history rewritten under a checkpoint is a fork; a shorter one a rollback. */
+TEST_F(ledger, checkpoint_refuses_a_fork)
+{
+	struct kt_score_result r;
+	struct kt_ledger *log;
 
 	ASSERT_EQ(0, fill(self, 6));
-	ASSERT_EQ(0, kt_ledger_walk(self->log, NULL, NULL, &size, root, &bad, &self->err));
-	kt_ledger_trust_prefix(self->log, size, root);
-	ASSERT_EQ(0, fill(self, 2));
-	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
-	EXPECT_EQ(8ULL, size);
-	/* A signature byte inside the prefix: the next entry's prev_root names it. */
-	ASSERT_EQ(0, flip_byte(self, 2, -1));
-	ASSERT_NE(0, verify(self, &size, &bad));
-	EXPECT_STREQ("chain", self->err.check) TH_LOG("%s", self->err.msg);
-	EXPECT_EQ(3ULL, bad);
-	ASSERT_EQ(0, flip_byte(self, 2, -1));
-	/* In its last entry: the prefix root catches it. */
-	ASSERT_EQ(0, flip_byte(self, 5, -1));
-	ASSERT_NE(0, verify(self, &size, &bad));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &r)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&r);
+	kt_ledger_close(log);
+	/* Another, validly signed history, longer than the checkpoint. */
+	ASSERT_EQ(0, tamper(self, "DELETE FROM ledger_entries", NULL, 0));
+	ASSERT_EQ(0, tamper(self, "DELETE FROM ledger_head", NULL, 0));
+	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM1, NULL, 0));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_NE(0, score_and_save(self, log, &r));
+	EXPECT_STREQ("rollback", self->err.check) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+	ASSERT_EQ(0, fill(self, 8));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_NE(0, score_and_save(self, log, &r));
 	EXPECT_STREQ("fork", self->err.check) TH_LOG("%s", self->err.msg);
-	ASSERT_EQ(0, flip_byte(self, 5, -1));
-	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
-	/* Beyond it: the signature check names the entry. */
-	ASSERT_EQ(0, flip_byte(self, 7, -1));
-	ASSERT_NE(0, verify(self, &size, &bad));
-	EXPECT_STREQ("signature", self->err.check);
-	EXPECT_EQ(7ULL, bad);
+	kt_ledger_close(log);
+	/* --full verifies the new history on its own, and checkpoints it. */
+	ASSERT_NE(NULL, log = reopen(self, true)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &r)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&r);
+	kt_ledger_close(log);
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &r)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&r);
+	kt_ledger_close(log);
+}
+
+/* The checkpoint file is refused when edited, exposed or another ledger's. */
+TEST_F(ledger, checkpoint_file_is_checked)
+{
+	struct kt_score_result r;
+	struct kt_ledger *log;
+	char cmd[512];
+
+	ASSERT_EQ(0, fill(self, 5));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &r)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&r);
+	kt_ledger_close(log);
+
+	ASSERT_EQ(0, chmod(cp_path(self), 0644));
+	EXPECT_EQ(NULL, reopen(self, false));
+	EXPECT_STREQ("checkpoint", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "may be written by others")) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, chmod(cp_path(self), 0600));
+
+	/* One byte changed (in the signed head): the digest no longer matches. */
+	snprintf(cmd, sizeof(cmd), "printf '\\377' | dd of=%s bs=1 seek=400 conv=notrunc status=none",
+		 cp_path(self));
+	ASSERT_EQ(0, system(cmd));
+	EXPECT_EQ(NULL, reopen(self, false));
+	EXPECT_STREQ("checkpoint", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "digest")) TH_LOG("%s", self->err.msg);
+	/* --full ignores it and writes a good one. */
+	ASSERT_NE(NULL, log = reopen(self, true)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &r)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&r);
+	kt_ledger_close(log);
+
+	/* Another ledger's checkpoint. */
+	snprintf(cmd, sizeof(cmd), "sqlite:%s/other.db", self->dir);
+	ASSERT_EQ(0, kt_ledger_open(cmd, self->auth, KT_LEDGER_CREATE, &log, &self->err));
+	EXPECT_NE(0, kt_ledger_checkpoint_use(log, cp_path(self), false, &self->err));
+	EXPECT_STREQ("checkpoint", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "belongs to ledger")) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+}
+
+/* The proof a checkpoint builds from its frontier is RFC 9162's, for every m < n. */
+TEST(compact_consistency_proof)
+{
+	kt_hash leaves[24], frontier[8], p1[KT_MERKLE_MAX_PROOF], p2[KT_MERKLE_MAX_PROOF], r;
+	uint64_t m, n, at, size;
+	int l1, l2;
+	size_t nf;
+
+	for (n = 0; n < 24; n++)
+		kt_sha256(&n, sizeof(n), leaves[n]);
+	for (m = 1; m < 24; m++) {
+		for (nf = 0, at = 0; at < m; at += size, nf++) {
+			size = 1ULL << (63 - __builtin_clzll(m - at));
+			kt_merkle_root(leaves + at, size, frontier[nf]);
+		}
+		for (n = m; n <= 24; n++) {
+			l1 = kt_merkle_consistency_proof(leaves, m, n, p1);
+			l2 = kt_merkle_consistency_proof_compact(frontier, nf, m, leaves + m, n, p2);
+			ASSERT_EQ(l1, l2) TH_LOG("m %llu n %llu", (unsigned long long)m,
+						 (unsigned long long)n);
+			EXPECT_EQ(0, memcmp(p1, p2, (size_t)l1 * KT_HASH_LEN));
+			kt_merkle_root(leaves, m, r);
+			kt_merkle_root(leaves, n, p1[KT_MERKLE_MAX_PROOF - 1]);
+			EXPECT_EQ(0, kt_merkle_verify_consistency(m, n, r, p1[KT_MERKLE_MAX_PROOF - 1],
+								  p2, (size_t)l2));
+		}
+	}
 }
 
 /* The test binary lives in user/tests/; scripts/ is two levels up. */

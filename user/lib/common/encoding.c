@@ -179,3 +179,20 @@ uint8_t *kt_b64url_decode(const char *in, size_t in_len, size_t *out_len)
 	free(tmp);
 	return out;
 }
+
+void kt_be_put(uint8_t *p, uint64_t v, int bytes)
+{
+	while (bytes--) {
+		p[bytes] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+uint64_t kt_be_get(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+
+	while (bytes--)
+		v = v << 8 | *p++;
+	return v;
+}

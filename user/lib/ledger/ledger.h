@@ -100,7 +100,7 @@ enum kt_ledger_mode {
 };
 
 /*
- * Opens "sqlite:PATH" or "etcd:URL[,URL...]"; any other spec, a bare path
+ * Opens "sqlite:PATH" or "etcd:URL[,URL...][?prefix=NAME]"; any other spec, a bare path
  * included, is refused (check "spec"). A NULL spec takes $KVMTRUST_LEDGER,
  * then KT_LEDGER_DEFAULT. READ and WRITE fail with check "no-ledger" when
  * nothing was created there, and never create anything. auth may be NULL
@@ -175,13 +175,24 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
  */
 void kt_ledger_pin(struct kt_ledger *log, uint64_t size, const kt_hash root);
 /*
- * As kt_ledger_pin(), for a state this host verified itself: walks skip the
- * signature checks of the first `size` entries (everything else is still
- * checked, and those entries must still hash to `root`, or the walk fails
- * with "fork" before anyone uses what it visited). Cuts a re-verification
- * to hashing; keep the state where only this host can write it.
+ * Checkpoints (checkpoint.h, Documentation/ledger.rst "Checkpoints"): from
+ * now on every walk keeps what it verified (the signed head, the tree's
+ * frontier, the entries' facts) for kt_ledger_checkpoint_save() to write to
+ * path (NULL: kt_checkpoint_default_path()). Unless `full`, the checkpoint
+ * already there is loaded (none: the first walk is a full one) and walks
+ * start from it: the signed head must extend it (RFC 9162 consistency
+ * proof, else check "fork"; shorter: "rollback"), its entries are visited
+ * from its facts, and only the entries after it are read and verified.
+ * A checkpoint that fails its own checks is refused (check "checkpoint").
  */
-void kt_ledger_trust_prefix(struct kt_ledger *log, uint64_t size, const kt_hash root);
+int kt_ledger_checkpoint_use(struct kt_ledger *log, const char *path, bool full,
+			     struct kt_err *err);
+int kt_ledger_checkpoint_save(struct kt_ledger *log, struct kt_err *err);
+const char *kt_ledger_checkpoint_path(const struct kt_ledger *log);
+/* How many ES256 signatures this handle has verified (entries and heads): tests, statistics. */
+uint64_t kt_ledger_signatures_checked(const struct kt_ledger *log);
+/* The spec the ledger was opened with, as resolved (environment, default). */
+const char *kt_ledger_spec(const struct kt_ledger *log);
 
 /* Audit path for index in the tree of the first `size` entries (0: current). */
 int kt_ledger_prove_inclusion(struct kt_ledger *log, uint64_t index, uint64_t size,
