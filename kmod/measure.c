@@ -173,7 +173,7 @@ static int hash_range(struct measure_ctx *ctx, struct mm_struct *mm,
 			return err;
 		mmap_read_lock(mm);
 		got = get_user_pages_remote(mm, range->hva + done * PAGE_SIZE,
-					    nr, 0, pages, NULL, NULL);
+					    nr, 0, pages, NULL);
 		mmap_read_unlock(mm);
 		if (got <= 0)
 			return fail(ctx, got ? got : -EFAULT,

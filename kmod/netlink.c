@@ -120,12 +120,12 @@ static int attach_vcpus(struct kvmtrust_vm *vm, const struct nlattr *fds,
 		if (nla_type(attr) != KVMTRUST_VCPU_A_FD)
 			continue;
 		f = fdget(nla_get_u32(attr));
-		if (!f.file) {
+		if (!fd_file(f)) {
 			NL_SET_ERR_MSG_MOD(extack, "vcpu fd is not open");
 			NL_SET_BAD_ATTR(extack, attr);
 			return -EBADF;
 		}
-		err = kvmtrust_vm_add_vcpu(vm, f.file, extack);
+		err = kvmtrust_vm_add_vcpu(vm, fd_file(f), extack);
 		fdput(f);
 		if (err) {
 			NL_SET_BAD_ATTR(extack, attr);
@@ -148,12 +148,12 @@ static int vm_attach_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	f = fdget(nla_get_u32(fd_attr));
-	if (!f.file) {
+	if (!fd_file(f)) {
 		NL_SET_ERR_MSG_MOD(extack, "vm fd is not open");
 		NL_SET_BAD_ATTR(extack, fd_attr);
 		return -EBADF;
 	}
-	vm = kvmtrust_vm_create(f.file, extack);
+	vm = kvmtrust_vm_create(fd_file(f), extack);
 	fdput(f);
 	if (IS_ERR(vm)) {
 		NL_SET_BAD_ATTR(extack, fd_attr);

@@ -18,7 +18,7 @@
 #include <linux/fs.h>
 #include <linux/kvm_host.h>
 #include <linux/uaccess.h>
-#include <asm/unaligned.h>
+#include <linux/unaligned.h>
 
 #include "vcpu.h"
 

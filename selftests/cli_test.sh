@@ -20,6 +20,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . scripts/lib/tap.sh
+. selftests/lib/vmm.sh
 
 KT=user/kvmtrust
 VMM=selftests/build/vmm
@@ -27,25 +28,10 @@ SEED=${KT_SEED:-$RANDOM}
 work=$(mktemp -d /tmp/kt-cli.XXXXXX)
 
 cleanup() {
-	if [ -n "${VMM_PID:-}" ]; then
-		echo exit >&"${VMM[1]}" 2>/dev/null
-		wait "$VMM_PID" 2>/dev/null
-	fi
+	vmm_stop
 	rm -rf "$work"
 }
 trap cleanup EXIT
-
-# vmm CMD...: one command to the VMM; fails unless it answers "ok".
-vmm() {
-	local reply
-	echo "# vmm: $*"
-	echo "$*" >&"${VMM[1]}"
-	read -r reply <&"${VMM[0]}" || return 1
-	[[ $reply == ok* ]] || { echo "# vmm: $reply"; return 1; }
-}
-
-# json FILE KEY: one field of the CLI's JSON object.
-json() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
 tap_plan 16
 if [ ! -c /dev/kvm ] || ! $KT info > /dev/null 2>&1; then

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attest_cli.h"
@@ -73,19 +74,37 @@ void attest_policy_free(struct attest_policy_args *a)
 	a->policy.key = NULL;
 }
 
-/* Progress on standard error for images of 256 MiB and more, when it is a terminal. */
+/*
+ * Hashing progress on standard error, at most four updates a second (and
+ * each file's last): redrawn in place on a terminal, a line each otherwise.
+ * total 0: the size is not known up front.
+ */
 static void show_progress(const char *path, uint64_t done, uint64_t total)
 {
-	fprintf(stderr, "\rhashing %s: %" PRIu64 " MiB", path, done >> 20);
+	static struct timespec last;
+	static int tty = -1;
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000;
+	if (done != total && ms < 250)
+		return;
+	last = now;
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	fprintf(stderr, "%shashing %s: %.1f", tty ? "\r" : "", path, done / 1048576.0);
 	if (total)
-		fprintf(stderr, " of %" PRIu64 " MiB (%" PRIu64 "%%)", total >> 20,
-			100 * done / total);
-	if (done == total)
+		fprintf(stderr, " of %.1f MiB (%" PRIu64 "%%)", total / 1048576.0, 100 * done / total);
+	else
+		fputs(" MiB", stderr);
+	fputs(tty ? "\033[K" : "\n", stderr);
+	if (tty && done == total)
 		fputc('\n', stderr);
 }
 
 int attest_load_config(const char *path, int argc, char *const argv[],
-		       const char *package_manifest, struct kt_config *cfg)
+		       const char *package_manifest, bool progress, struct kt_config *cfg)
 {
 	struct kt_err err = { 0 };
 	char *base;
@@ -95,7 +114,7 @@ int attest_load_config(const char *path, int argc, char *const argv[],
 		fprintf(stderr, "%s: no configuration '%s': %s\n", prog, path, strerror(errno));
 		return KT_EXIT_NOT_FOUND;
 	}
-	if (isatty(STDERR_FILENO))
+	if (progress || isatty(STDERR_FILENO))
 		kt_config_set_progress(show_progress);
 	if (path ? kt_config_load(path, cfg, &err) : kt_config_from_qemu(argc, argv, cfg, &err))
 		goto fail;
@@ -110,9 +129,9 @@ int attest_load_config(const char *path, int argc, char *const argv[],
 	if (!ret)
 		return KT_EXIT_OK;
 fail:
-	fprintf(stderr, "%s: unable to read the configuration: %s\n", prog, err.msg);
+	/* What cannot be measured is refused, never left out (fail closed). */
 	kt_config_free(cfg);
-	return KT_EXIT_FAILURE;
+	return cli_refused(&err);
 }
 
 /*

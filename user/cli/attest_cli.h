@@ -74,10 +74,12 @@ int attest_write_report(const char *path, const char *jwt);
 /*
  * A launch configuration from a file (JSON, libvirt XML, QEMU command line)
  * or, with path NULL, from a QEMU argv; plus an optional package manifest.
+ * Hashing progress goes to stderr when it is a terminal or progress is set.
  * Returns an exit status: KT_EXIT_OK, or (message printed) KT_EXIT_NOT_FOUND
- * for a missing configuration file and KT_EXIT_FAILURE otherwise.
+ * for a missing configuration file and KT_EXIT_REFUSED ("Refused: CHECK:
+ * ...") for anything that cannot be measured.
  */
 int attest_load_config(const char *path, int argc, char *const argv[],
-		       const char *package_manifest, struct kt_config *cfg);
+		       const char *package_manifest, bool progress, struct kt_config *cfg);
 
 #endif

@@ -21,14 +21,17 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s config measure (CONFIG | --qemu -- QEMU-ARGV...) [--package-manifest FILE]\n"
-		"                         [--json | --script]\n"
+		"                         [--progress] [--json | --script]\n"
 		"       %s config attest (CONFIG | --qemu -- QEMU-ARGV...) [--package-manifest FILE]\n"
-		"                        [--vm-id ID] [--nonce N] [-o FILE] [--key-dir DIR] [--tcti TCTI]\n"
-		"CONFIG is our JSON, a libvirt domain XML or a file holding a QEMU command line.\n",
+		"                        [--progress] [--vm-id ID] [--nonce N] [-o FILE]\n"
+		"                        [--key-dir DIR] [--tcti TCTI]\n"
+		"CONFIG is our JSON, a libvirt domain XML or a file holding a QEMU command line.\n"
+		"A QEMU argument that is neither measured nor known to be harmless is refused.\n"
+		"--progress shows hashing progress on standard error (default: on a terminal).\n",
 		prog, prog);
 }
 
-enum { OPT_QEMU = 256, OPT_PACKAGES, OPT_VM_ID, OPT_NONCE, OPT_KEY_DIR, OPT_TCTI };
+enum { OPT_QEMU = 256, OPT_PACKAGES, OPT_VM_ID, OPT_NONCE, OPT_KEY_DIR, OPT_TCTI, OPT_PROGRESS };
 
 static const struct option options[] = {
 	{ "qemu", no_argument, NULL, OPT_QEMU },
@@ -38,13 +41,14 @@ static const struct option options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "key-dir", required_argument, NULL, OPT_KEY_DIR },
 	{ "tcti", required_argument, NULL, OPT_TCTI },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct config_args {
-	bool qemu;
+	bool qemu, progress;
 	const char *packages, *vm_id, *nonce, *output, *key_dir, *tcti;
 	enum kt_print_mode mode;
 };
@@ -147,6 +151,7 @@ int config_main(int argc, char *argv[])
 		case 'o': a.output = optarg; break;
 		case OPT_KEY_DIR: a.key_dir = optarg; break;
 		case OPT_TCTI: a.tcti = optarg; break;
+		case OPT_PROGRESS: a.progress = true; break;
 		default:
 			if (cli_output_option(c, &a.mode))
 				break;
@@ -158,7 +163,7 @@ int config_main(int argc, char *argv[])
 		return KT_EXIT_USAGE;
 	}
 	ret = attest_load_config(a.qemu ? NULL : argv[optind], argc - optind, argv + optind,
-				 a.packages, &cfg);
+				 a.packages, a.progress, &cfg);
 	if (ret != KT_EXIT_OK)
 		return ret;
 	ret = !strcmp(cmd, "measure") ? config_measure(&a, &cfg) : config_attest(&a, &cfg);

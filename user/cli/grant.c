@@ -29,9 +29,9 @@ static void usage(FILE *file)
 		"       %s grant show GRANT [--json | --script]\n"
 		"       %s grant verify GRANT [--owner-anchors DIR] [--owner-crls DIR]\n"
 		"                      [--host-anchors DIR] [--ledger SPEC] [--ledger-ca PATH]\n"
-		"                      [--at TIME] [--json | --script]\n"
+		"                      [--offline] [--at TIME] [--json | --script]\n"
 		"       %s grant revoke GRANT|--id UUID [--key KEY --cert CERT] [--ledger SPEC]\n"
-		"                      [--ledger-ca PATH]\n"
+		"                      [--ledger-ca PATH] [--owner-anchors DIR]\n"
 		"\nTIME is 2026-11-23T04:00:00Z, @SECONDS or now. GRANT is a file or '-'.\n"
 		"See kvmtrust-grant(8).\n", prog, prog, prog, prog);
 }
@@ -283,25 +283,23 @@ static int do_show(int argc, char *argv[])
 }
 
 /*
- * Signature, chain and window; then, when a ledger is named (--ledger or
- * $KVMTRUST_LEDGER), revocation. Without one the grant can be checked
- * offline, on the owner's own machine.
+ * Signature, chain and window; then, from the ledger, revocation and the
+ * VM's registered owner. Offline (on the owner's own machine) the ledger
+ * is not read, and the output says so.
  */
 static int check_grant(const struct kt_grant *g, const struct kt_grant_trust *trust, time_t now,
-		       const char *spec, const char *ca, bool *revocation_checked,
-		       struct kt_err *err)
+		       const struct grant_cli_trust_opts *t, bool offline, struct kt_err *err)
 {
 	struct grant_cli_ledger ledger;
 	struct kt_migrate_facts facts;
 	int ret;
 
-	*revocation_checked = false;
 	if (kt_grant_verify(g, trust, now, err) || kt_grant_check_window(g, now, err))
 		return -1;
-	spec = grant_cli_path(spec, "KVMTRUST_LEDGER", NULL);
-	if (!spec)
+	if (offline)
 		return 0;
-	if (grant_cli_ledger_open(spec, ca, &ledger, err))
+	if (grant_cli_ledger_open(t->ledger, t->ledger_ca, t->owner_anchors, KT_LEDGER_READ,
+				  &ledger, err))
 		return -1;
 	ret = kt_migrate_facts_read(ledger.log, g->vm, g->id, NULL, now, &facts, err);
 	grant_cli_ledger_close(&ledger);
@@ -310,16 +308,16 @@ static int check_grant(const struct kt_grant *g, const struct kt_grant_trust *tr
 	if (facts.grant_revoked)
 		return kt_fail(err, "revoked", "grant %s is revoked (ledger entry %llu)", g->id,
 			       (unsigned long long)facts.grant_revoked_at);
-	*revocation_checked = true;
-	return 0;
+	return kt_grant_check_owner(g, g->vm, &facts, err);
 }
 
 static int do_verify(int argc, char *argv[])
 {
-	enum { O_AT = 256 };
+	enum { O_AT = 256, O_OFFLINE };
 	static const struct option opts[] = {
 		GRANT_CLI_TRUST_OPTIONS,
 		{ "at", required_argument, NULL, O_AT },
+		{ "offline", no_argument, NULL, O_OFFLINE },
 		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -327,7 +325,7 @@ static int do_verify(int argc, char *argv[])
 	struct grant_cli_trust_opts t = { 0 };
 	struct kt_pki_dir *oa = NULL, *oc = NULL, *ha = NULL;
 	enum kt_print_mode mode = KT_PRINT_TEXT;
-	bool revocation_checked;
+	bool offline = false;
 	struct kt_grant g = { 0 };
 	struct kt_err err = { 0 };
 	time_t now = time(NULL);
@@ -340,6 +338,7 @@ static int do_verify(int argc, char *argv[])
 			if (cli_parse_time(optarg, false, &now))
 				return bad_usage("bad time '%s'", optarg);
 			break;
+		case O_OFFLINE: offline = true; break;
 		default:
 			if (grant_cli_trust_option(opt, optarg, &t) || cli_output_option(opt, &mode))
 				break;
@@ -348,6 +347,8 @@ static int do_verify(int argc, char *argv[])
 	}
 	if (optind != argc - 1)
 		return bad_usage("%s", "verify needs exactly one grant file");
+	if (offline && (t.ledger || t.ledger_ca))
+		return bad_usage("%s", "--offline reads no ledger: drop --ledger and --ledger-ca");
 	t.owner_anchors = grant_cli_path(t.owner_anchors, KT_OWNER_ANCHORS_ENV,
 					 KT_OWNER_ANCHORS_DEFAULT);
 	/* Optional here: only the "no host CA vouches for the signer" check needs them. */
@@ -363,8 +364,7 @@ static int do_verify(int argc, char *argv[])
 	{
 		const struct kt_grant_trust trust = { oa, oc, ha };
 
-		if (check_grant(&g, &trust, now, t.ledger, t.ledger_ca, &revocation_checked,
-				&err)) {
+		if (check_grant(&g, &trust, now, &t, offline, &err)) {
 			ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 			goto out;
 		}
@@ -372,10 +372,11 @@ static int do_verify(int argc, char *argv[])
 	kt_print_start(mode);
 	print_grant(&g);
 	kt_print_string("verified", "  %-15s", "ok");
-	kt_print_text("signed by the owner, valid now");
-	kt_print_bool("revocation_checked", NULL, revocation_checked);
-	kt_print_text(revocation_checked ? ", not revoked in the ledger\n" :
-		      " (no ledger named: revocation not checked)\n");
+	kt_print_text(offline ? "signed under the owner anchors, valid now (offline: revocation "
+				"and owner not checked)\n" :
+				"signed by the VM's registered owner, valid now, not revoked\n");
+	kt_print_bool("revocation_checked", NULL, !offline);
+	kt_print_bool("owner_checked", NULL, !offline);
 	kt_print_close_object();
 	ret = kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
 out:
@@ -389,17 +390,18 @@ out:
 
 static int do_revoke(int argc, char *argv[])
 {
-	enum { O_ID = 256, O_KEY, O_CERT, O_LEDGER, O_LEDGER_CA };
+	enum { O_ID = 256, O_KEY, O_CERT, O_LEDGER, O_LEDGER_CA, O_OWNERS };
 	static const struct option opts[] = {
 		{ "id", required_argument, NULL, O_ID },
 		{ "key", required_argument, NULL, O_KEY },
 		{ "cert", required_argument, NULL, O_CERT },
 		{ "ledger", required_argument, NULL, O_LEDGER },
 		{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
+		{ "owner-anchors", required_argument, NULL, O_OWNERS },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *id = NULL, *key = NULL, *cert = NULL, *spec = NULL, *ca = NULL;
+	const char *id = NULL, *key = NULL, *cert = NULL, *spec = NULL, *ca = NULL, *owners = NULL;
 	struct kt_ledger_signer signer = { 0 };
 	struct grant_cli_ledger ledger = { 0 };
 	struct kt_err err = { 0 };
@@ -415,6 +417,7 @@ static int do_revoke(int argc, char *argv[])
 		case O_CERT: cert = optarg; break;
 		case O_LEDGER: spec = optarg; break;
 		case O_LEDGER_CA: ca = optarg; break;
+		case O_OWNERS: owners = optarg; break;
 		default: return cli_option_usage(usage, opt);
 		}
 	}
@@ -431,7 +434,7 @@ static int do_revoke(int argc, char *argv[])
 	}
 	if (kt_ledger_signer_load(grant_cli_path(key, KT_LEDGER_KEY_ENV, NULL),
 				  grant_cli_path(cert, KT_LEDGER_CERT_ENV, NULL), &signer, &err) ||
-	    grant_cli_ledger_open(spec, ca, &ledger, &err) ||
+	    grant_cli_ledger_open(spec, ca, owners, KT_LEDGER_WRITE, &ledger, &err) ||
 	    kt_grant_ledger_revoke(ledger.log, &signer, id, time(NULL), &index, &err))
 		goto fail;
 	printf("grant %s revoked (ledger entry %llu)\n", id, (unsigned long long)index);

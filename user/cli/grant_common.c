@@ -39,13 +39,15 @@ int grant_cli_write(const char *output, const char *text, const char *what)
 	return 0;
 }
 
-int grant_cli_ledger_open(const char *spec, const char *ca, struct grant_cli_ledger *l,
-			  struct kt_err *err)
+int grant_cli_ledger_open(const char *spec, const char *ca, const char *owners,
+			  enum kt_ledger_mode mode, struct grant_cli_ledger *l, struct kt_err *err)
 {
 	memset(l, 0, sizeof(*l));
-	if (kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, NULL), &l->auth, err))
+	if (kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, NULL),
+				grant_cli_path(owners, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT),
+				&l->auth, err))
 		return -1;
-	if (kt_ledger_open(spec, l->auth, &l->log, err)) {
+	if (kt_ledger_open(spec, l->auth, mode, &l->log, err)) {
 		grant_cli_ledger_close(l);
 		return -1;
 	}

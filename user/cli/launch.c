@@ -20,14 +20,17 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s launch --expect ROOT [--attestation FILE (--key PEM | --ca FILE)]\n"
-		"                 [--config CONFIG] [--package-manifest FILE] -- COMMAND...\n"
-		"Without --config, COMMAND's own arguments are read as a QEMU command line.\n"
+		"                 [--config CONFIG] [--package-manifest FILE] [--progress]\n"
+		"                 -- COMMAND...\n"
+		"Without --config, COMMAND's own arguments are read as a QEMU command line:\n"
+		"each is measured or known to be harmless, or the launch is refused.\n"
+		"--progress shows hashing progress on standard error (default: on a terminal).\n"
 		"Attestation options:\n" ATTEST_POLICY_USAGE
 		"Exit status: COMMAND's (it replaces this process), %d refused, 1-5 errors.\n",
 		prog, KT_EXIT_REFUSED);
 }
 
-enum { OPT_EXPECT = 256, OPT_ATTESTATION, OPT_CONFIG, OPT_PACKAGES };
+enum { OPT_EXPECT = 256, OPT_ATTESTATION, OPT_CONFIG, OPT_PACKAGES, OPT_PROGRESS };
 
 static const struct option options[] = {
 	ATTEST_POLICY_OPTIONS,
@@ -35,6 +38,7 @@ static const struct option options[] = {
 	{ "attestation", required_argument, NULL, OPT_ATTESTATION },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "package-manifest", required_argument, NULL, OPT_PACKAGES },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -42,6 +46,7 @@ static const struct option options[] = {
 struct launch_args {
 	struct attest_policy_args policy;
 	const char *expect, *attestation, *config, *packages;
+	bool progress;
 };
 
 /*
@@ -88,7 +93,7 @@ static int gate(struct launch_args *a, int argc, char *argv[])
 	kt_hash root;
 	int ret = KT_EXIT_REFUSED;
 
-	ret = attest_load_config(a->config, argc, argv, a->packages, &launching);
+	ret = attest_load_config(a->config, argc, argv, a->packages, a->progress, &launching);
 	if (ret != KT_EXIT_OK)
 		return ret;
 	ret = KT_EXIT_REFUSED;
@@ -134,6 +139,7 @@ int launch_main(int argc, char *argv[])
 		case OPT_ATTESTATION: a.attestation = optarg; break;
 		case OPT_CONFIG: a.config = optarg; break;
 		case OPT_PACKAGES: a.packages = optarg; break;
+		case OPT_PROGRESS: a.progress = true; break;
 		default:
 			return cli_option_usage(usage, c);
 		}

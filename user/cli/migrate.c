@@ -13,6 +13,7 @@
 #include "identity/pki.h"
 #include "ledger/ledger.h"
 #include "policy/grant.h"
+#include "policy/grant_ledger.h"
 #include "policy/migrate_order.h"
 #include "policy/migrate_policy.h"
 #include "print.h"
@@ -28,6 +29,7 @@ static void usage(FILE *file)
 		"                        [--ledger SPEC] [--ledger-ca PATH] [--at TIME]\n"
 		"                        [--json | --script]\n"
 		"       %s migrate order --vm UUID --to HOST-CERT --grant GRANT --key KEY --cert CERT\n"
+		"                        [--ledger SPEC] [--ledger-ca PATH] [--owner-anchors DIR]\n"
 		"                        [--lifetime SECONDS] [-o FILE]\n"
 		"\nExit status of check: 0 allow, %d allow after full verification, %d deny, %d error,\n"
 		"%d usage. See kvmtrust-migrate(8).\n", prog, prog, KT_EXIT_VERIFY_FIRST,
@@ -157,7 +159,8 @@ static int do_check(int argc, char *argv[])
 	req.host = sk_X509_shift(host_chain);
 	req.host_untrusted = host_chain;
 	/* An unreadable ledger still lets every other rule report; it ends in "error". */
-	if (grant_cli_ledger_open(t.ledger, t.ledger_ca, &ledger, &ledger_err))
+	if (grant_cli_ledger_open(t.ledger, t.ledger_ca, t.owner_anchors, KT_LEDGER_READ, &ledger,
+				  &ledger_err))
 		cli_error(NULL, &ledger_err, 0);
 	req.ledger = ledger.log;
 	if (kt_migrate_check(&req, &res, &err)) {
@@ -182,6 +185,31 @@ out:
 	return ret;
 }
 
+/*
+ * An order moves the VM only under its owner's grant: refuse to sign one
+ * under a grant its registered owner did not sign (the destination's check
+ * would refuse it anyway, later).
+ */
+static int check_owner(const struct kt_grant *g, const char *vm,
+		       const struct grant_cli_trust_opts *t, struct kt_err *err)
+{
+	struct grant_cli_ledger ledger;
+	struct kt_migrate_facts facts;
+	int ret;
+
+	if (strcmp(g->vm, vm))
+		return kt_fail(err, "vm", "grant is for VM %s, not %s", g->vm, vm);
+	/* The key in x5c[0] is compared with the owner's: it must be the key that signed. */
+	if (kt_jws_verify(&g->jws, X509_get0_pubkey(sk_X509_value(g->chain, 0)), err))
+		return -1;
+	if (grant_cli_ledger_open(t->ledger, t->ledger_ca, t->owner_anchors, KT_LEDGER_READ,
+				  &ledger, err))
+		return -1;
+	ret = kt_migrate_facts_read(ledger.log, vm, g->id, NULL, time(NULL), &facts, err);
+	grant_cli_ledger_close(&ledger);
+	return ret ? -1 : kt_grant_check_owner(g, vm, &facts, err);
+}
+
 static int do_order(int argc, char *argv[])
 {
 	enum { O_VM = 256, O_TO, O_GRANT, O_KEY, O_CERT, O_LIFETIME };
@@ -192,12 +220,16 @@ static int do_order(int argc, char *argv[])
 		{ "key", required_argument, NULL, O_KEY },
 		{ "cert", required_argument, NULL, O_CERT },
 		{ "lifetime", required_argument, NULL, O_LIFETIME },
+		{ "ledger", required_argument, NULL, GRANT_O_LEDGER },
+		{ "ledger-ca", required_argument, NULL, GRANT_O_LEDGER_CA },
+		{ "owner-anchors", required_argument, NULL, GRANT_O_OWNER_ANCHORS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *vm = NULL, *to = NULL, *grant = NULL, *key_path = NULL, *cert_path = NULL;
 	const char *output = NULL;
+	struct grant_cli_trust_opts t = { 0 };
 	struct kt_migrate_intent in = { 0 };
 	struct kt_err err = { 0 };
 	struct kt_cert_info host;
@@ -222,7 +254,10 @@ static int do_order(int argc, char *argv[])
 						     KT_MIGRATE_ORDER_MAX_LIFETIME);
 			break;
 		case 'o': output = optarg; break;
-		default: return cli_option_usage(usage, opt);
+		default:
+			if (grant_cli_trust_option(opt, optarg, &t))
+				break;
+			return cli_option_usage(usage, opt);
 		}
 	}
 	if (!vm || !to || !grant || !key_path || !cert_path || optind != argc)
@@ -230,7 +265,8 @@ static int do_order(int argc, char *argv[])
 				     "--vm, --to, --grant, --key and --cert are required");
 	/* The order names the grant by id and the host by UUID; neither is trusted here. */
 	text = cli_read_arg(grant, KT_JWS_MAX_LEN, &err);
-	if (!text || kt_grant_parse(text, &g, &err) || !(dest = kt_pki_load_cert(to, &err)) ||
+	if (!text || kt_grant_parse(text, &g, &err) || check_owner(&g, vm, &t, &err) ||
+	    !(dest = kt_pki_load_cert(to, &err)) ||
 	    kt_pki_cert_info(dest, &host, &err) || !(key = kt_pki_load_key(key_path, &err)) ||
 	    !(cert = kt_pki_load_cert(cert_path, &err)))
 		goto fail;

@@ -61,7 +61,7 @@ measurement() {
 MEM=$(printf 'a%.0s' $(seq 64))
 VCPU=$(printf 'b%.0s' $(seq 64))
 
-tap_plan 45
+tap_plan 65
 
 codes=$(for c in tpm attest verify config launch; do
 	"$K" $c --help >/dev/null 2>&1; printf '%s' $?
@@ -71,7 +71,7 @@ tap_is "tpm/attest/verify/config/launch: --help exits 0, a bad option 2" "$codes
 
 if ! swtpm_start "$tmp/swtpm"; then
 	echo "# swtpm could not be started:"; cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
-	for i in $(seq 44); do tap_skip "attest step $i" "swtpm not available"; done
+	for i in $(seq 64); do tap_skip "attest step $i" "swtpm not available"; done
 	exit 0
 fi
 export KVMTRUST_TCTI=$SWTPM_TCTI
@@ -284,7 +284,114 @@ tap_fails_with "launch --config refuses a changed VLAN, naming nic.0.vlan" \
 	"Refused: config: nic.0.vlan: attested 100, launching 101" \
 	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --ca "$tmp/ca.pem" \
 	--config "$cfg/vm-vlan.xml" --package-manifest "$cfg/packages.txt" -- "$cfg/fake-vmm"
+
+# Every VMM argument is measured, known harmless, or refused by name.
+tap_is "harmless arguments (-nographic, -name, a QMP socket) leave the root alone" \
+	"$("$K" config measure --json --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}" -nographic \
+	   -name vm-1 -qmp "unix:$tmp/qmp.sock,server,nowait" | jq -r .root)" "$qroot"
+tap_is "--opt is -opt, as QEMU reads it" \
+	"$("$K" config measure --json --qemu -- "$cfg/fake-vmm" "${qemu_args[@]/#-/--}" | jq -r .root)" \
+	"$qroot"
+tap_fails_with "launch refuses -virtfs (config), naming it" \
+	"Refused: config: argument '-virtfs' shares host files with the guest" \
+	launch "$cfg/fake-vmm" "${qemu_args[@]}" -virtfs "local,path=$cfg,mount_tag=h"
+tap_fails_with "launch refuses -device vfio-pci (config)" \
+	"Refused: config: argument '-device vfio-pci' passes a host device through" \
+	launch "$cfg/fake-vmm" "${qemu_args[@]}" --device vfio-pci,host=0000:01:00.0
+tap_fails_with "launch refuses an argument it does not know (config)" \
+	"Refused: config: argument '-frobnicate' is not measured and not known to be harmless" \
+	launch "$cfg/fake-vmm" "${qemu_args[@]}" -frobnicate
+tap_fails_with "launch refuses -opt=value, which QEMU does not take (config)" \
+	"Refused: config: argument '-m=2G' is not a QEMU option" \
+	launch "$cfg/fake-vmm" -m=2G "${qemu_args[@]:2}"
+tap_fails_with "launch refuses a serial port on a network listener (config)" \
+	"Refused: config: argument '-serial tcp::4444,server' reaches beyond this host" \
+	launch "$cfg/fake-vmm" "${qemu_args[@]}" -serial tcp::4444,server
+printf 'installer\n' >"$cfg/install.iso"
+tap_fails_with "launch refuses an added -cdrom, naming its measured image (config)" \
+	"Refused: config: disk.1.sha256: attested \(absent\), launching $(sha256sum "$cfg/install.iso" | cut -c1-64)" \
+	launch "$cfg/fake-vmm" "${qemu_args[@]}" -cdrom "$cfg/install.iso"
+
+# Only regular files and block devices are hashed: a FIFO would block the
+# open, a character device (here /dev/zero's numbers, made in $tmp) never ends.
+mkfifo "$cfg/fifo.img"
+mknod "$cfg/zero.img" c 1 5 2>/dev/null
+tap_fails_with "launch refuses a FIFO as a disk without blocking (disk)" \
+	"Refused: disk: '$cfg/fifo.img' is a FIFO" \
+	timeout 20 "$K" launch --expect "$qroot" -- "$cfg/fake-vmm" -hda "$cfg/fifo.img"
+if [ -c "$cfg/zero.img" ]; then
+	tap_fails_with "launch refuses a character device as a disk without reading it (disk)" \
+		"Refused: disk: '$cfg/zero.img' is a character device" \
+		timeout 20 "$K" launch --expect "$qroot" -- "$cfg/fake-vmm" \
+		-drive "file=$cfg/zero.img,format=raw"
+else
+	tap_skip "launch refuses a character device as a disk" "mknod needs root"
+fi
 tap_is "the refused launches never ran the VMM" "$(test -e "$cfg/vmm-ran" && echo ran)" ""
+
+# ---- qcow2 backing chains ------------------------------------------------------
+# Each image of the chain is its own leaf; the backing name in top.qcow2 is
+# relative, so it resolves against top's directory, not the cwd.
+q=$cfg/qcow2
+mkdir -p "$q"
+if command -v qemu-img >/dev/null && command -v qemu-io >/dev/null; then
+	qemu-img create -q -f qcow2 "$q/base.qcow2" 4M
+	qemu-io -c 'write -P 0x5a 0 64k' "$q/base.qcow2" >/dev/null
+	(cd "$q" && qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2)
+	chain_args=(-m 1G -drive "file=$q/top.qcow2,format=qcow2,if=virtio")
+	(cd / && "$K" config measure --json --qemu -- "$cfg/fake-vmm" "${chain_args[@]}") \
+		>"$tmp/chain.json"
+	tap_is "a qcow2 image and its backing file are each a leaf (sha256sum)" \
+		"$(jq -r '.params[] | select(.name | startswith("disk.0.")) | .value' "$tmp/chain.json")" \
+		"$(sha256sum "$q/base.qcow2" "$q/top.qcow2" | cut -d' ' -f1)"
+	leaves=$(python3 -c '
+import json, sys
+for p in json.load(open(sys.argv[1]))["params"]:
+    print((p["name"] + "\0" + p["value"]).encode().hex())' "$tmp/chain.json")
+	# shellcheck disable=SC2086
+	tap_is "the chain's config root recomputed by rfc9162.py" \
+		"$(python3 "$RFC9162" root $leaves)" "$(jq -r .root "$tmp/chain.json")"
+	"$K" config attest -o "$tmp/chain.jwt" --qemu -- "$cfg/fake-vmm" "${chain_args[@]}" 2>/dev/null
+	croot=$(claim "$tmp/chain.jwt" .config_root)
+	qemu-io -c 'write -P 0xa5 0 4k' "$q/base.qcow2" >/dev/null
+	tap_fails_with "a changed backing file changes the root: launch names disk.0.backing.1.sha256" \
+		"Refused: config: disk.0.backing.1.sha256: attested [0-9a-f]{64}, launching $(sha256sum "$q/base.qcow2" | cut -c1-64)" \
+		"$K" launch --expect "$croot" --attestation "$tmp/chain.jwt" --ca "$tmp/ca.pem" -- \
+		"$cfg/fake-vmm" "${chain_args[@]}"
+	qemu-img create -q -f qcow2 -u -b loop-b.qcow2 -F qcow2 "$q/loop-a.qcow2" 4M
+	qemu-img create -q -f qcow2 -u -b loop-a.qcow2 -F qcow2 "$q/loop-b.qcow2" 4M
+	tap_fails_with "a backing chain that loops is refused (disk)" \
+		"Refused: disk: backing chain of disk 0 loops back to '$q/loop-a.qcow2'" \
+		"$K" config measure --qemu -- "$cfg/fake-vmm" -hda "$q/loop-a.qcow2"
+	qemu-img create -q -f qcow2 "$q/d0.qcow2" 1M
+	for i in $(seq 17); do
+		(cd "$q" && qemu-img create -q -f qcow2 -b "d$((i - 1)).qcow2" -F qcow2 "d$i.qcow2")
+	done
+	tap_is "a chain of 16 backing files is measured whole" \
+		"$("$K" config measure --json --qemu -- "$cfg/fake-vmm" -hda "$q/d16.qcow2" |
+		   jq '[.params[] | select(.name | startswith("disk.0."))] | length')" 17
+	tap_fails_with "a deeper chain is refused (disk)" \
+		"Refused: disk: backing chain of disk 0 is deeper than 16 images" \
+		"$K" config measure --qemu -- "$cfg/fake-vmm" -hda "$q/d17.qcow2"
+	qemu-img create -q -f qcow2 -o data_file="$q/data.raw" "$q/ext.qcow2" 1M
+	tap_fails_with "a qcow2 image with an external data file is refused (disk)" \
+		"Refused: disk: '$q/ext.qcow2' keeps its data in an external data file" \
+		"$K" config measure --qemu -- "$cfg/fake-vmm" -hda "$q/ext.qcow2"
+	qemu-img create -q -f vmdk "$q/x.vmdk" 1M
+	tap_fails_with "a probed vmdk image is refused (disk)" \
+		"Refused: disk: '$q/x.vmdk' is a vmdk image: only raw and qcow2 are measured" \
+		"$K" config measure --qemu -- "$cfg/fake-vmm" -hda "$q/x.vmdk"
+else
+	for i in $(seq 8); do tap_skip "qcow2 chain step $i" "qemu-img/qemu-io not installed"; done
+fi
+
+# ---- hashing progress ----------------------------------------------------------
+"$K" config measure --progress --script "$cfg/vm.json" 2>"$tmp/progress.err" >/dev/null
+tap_is "--progress reports each hashed file on a non-terminal stderr" \
+	"$(grep -c "^hashing $cfg/disk.img: 4.8 of 4.8 MiB (100%)$" "$tmp/progress.err")" 1
+"$K" config measure --script "$cfg/vm.json" 2>"$tmp/quiet.err" >/dev/null
+tap_is "without --progress nothing is printed when stderr is no terminal" \
+	"$(wc -c <"$tmp/quiet.err")" 0
 
 # ---- key directories from before the shared SRK -----------------------------
 # hostkey.json version 1: the key sits under the SRK template with an empty

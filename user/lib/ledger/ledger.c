@@ -19,6 +19,7 @@
 #include "ledger/ledger.h"
 #include "ledger/ledger_auth.h"
 #include "ledger/ledger_backend.h"
+#include "ledger/owner.h"
 
 #define APPEND_ATTEMPTS 200
 #define FRONTIER_MAX 64
@@ -26,6 +27,7 @@
 struct kt_ledger {
 	struct kt_ledger_backend *backend;
 	struct kt_ledger_auth *auth;
+	enum kt_ledger_mode mode;
 	unsigned int jitter;	/* rand_r() state for append back-off */
 	bool pinned;		/* kt_ledger_pin(): a state the log must extend */
 	bool prefix_verified;	/* kt_ledger_trust_prefix(): its signatures checked before */
@@ -37,8 +39,8 @@ struct kt_ledger {
  * Entry encoding, all integers big-endian (Documentation/ledger.rst):
  *
  *   off      len  field
- *   0        1    version (1)
- *   1        1    kind (1 attest, 2 move, 3 compromise, 4 revoke)
+ *   0        1    version: 1, or 2 for the kinds version 2 added (register)
+ *   1        1    kind (1 attest, 2 move, 3 compromise, 4 revoke, 5 register)
  *   2        1    result (0 none, 1 pass, 2 fail)
  *   3        1    L = length of vm_id (0..64)
  *   4        8    index: position in the log, from 0
@@ -46,7 +48,7 @@ struct kt_ledger {
  *   20       32   prev_root: RFC 9162 root of entries [0, index)
  *   52       16   host_id: host UUID, binary
  *   68       32   measurement root (attest) or zeros
- *   100      L    vm_id, ASCII [A-Za-z0-9._:@-]
+ *   100      L    vm_id, ASCII [A-Za-z0-9._:@-]; new entries: a lowercase UUID
  *   100+L    2    C = certificate length (1..8192)
  *   102+L    C    signer's X.509 certificate, DER
  *   102+L+C  64   ES256 signature (r || s) over bytes [0, 102+L+C)
@@ -100,18 +102,27 @@ static const char *const kind_names[] = {
 	[KT_LEDGER_MOVE] = "move",
 	[KT_LEDGER_COMPROMISE] = "compromise",
 	[KT_LEDGER_REVOKE] = "revoke",
+	[KT_LEDGER_REGISTER] = "register",
 };
+
+#define KIND_LAST KT_LEDGER_REGISTER
+
+/* The entry format version that introduced each kind, which is the one it is written in. */
+static uint8_t kind_version(uint8_t kind)
+{
+	return kind == KT_LEDGER_REGISTER ? 2 : 1;
+}
 
 const char *kt_ledger_kind_name(uint8_t kind)
 {
-	return kind >= KT_LEDGER_ATTEST && kind <= KT_LEDGER_REVOKE ? kind_names[kind] : "unknown";
+	return kind >= KT_LEDGER_ATTEST && kind <= KIND_LAST ? kind_names[kind] : "unknown";
 }
 
 int kt_ledger_kind_parse(const char *name)
 {
 	int k;
 
-	for (k = KT_LEDGER_ATTEST; k <= KT_LEDGER_REVOKE; k++)
+	for (k = KT_LEDGER_ATTEST; k <= KIND_LAST; k++)
 		if (!strcmp(name, kind_names[k]))
 			return k;
 	return -1;
@@ -160,6 +171,10 @@ static const char *entry_shape_error(const struct kt_ledger_entry *e)
 	case KT_LEDGER_REVOKE:
 		return vm != host && !meas && !e->result ? NULL :
 			"revoke entry needs either a VM or a host, nothing else";
+	case KT_LEDGER_REGISTER:
+		/* A new kind: no old entries to keep, so its VM is a UUID even when read. */
+		return kt_uuid_valid(e->vm_id) && !host && !meas && !e->result ? NULL :
+			"register entry needs a VM UUID, nothing else";
 	}
 	return "unknown entry kind";
 }
@@ -172,7 +187,7 @@ int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_
 
 	if (!p)
 		return -1;
-	p[0] = KT_LEDGER_VERSION;
+	p[0] = kind_version(e->kind);
 	p[1] = e->kind;
 	p[2] = e->result;
 	p[3] = (uint8_t)vm_len;
@@ -199,8 +214,8 @@ int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entr
 	const char *shape;
 
 	memset(e, 0, sizeof(*e));
-	if (len < ENTRY_OVERHEAD || buf[0] != KT_LEDGER_VERSION)
-		return kt_fail(err, "format", "not a version %d ledger entry", KT_LEDGER_VERSION);
+	if (len < ENTRY_OVERHEAD || !buf[0] || buf[0] > KT_LEDGER_VERSION)
+		return kt_fail(err, "format", "not a version 1 to %d ledger entry", KT_LEDGER_VERSION);
 	vm_len = buf[3];
 	if (vm_len > KT_LEDGER_VM_MAX || len < ENTRY_OVERHEAD + vm_len)
 		return kt_fail(err, "format", "VM id length %zu out of range", vm_len);
@@ -221,6 +236,10 @@ int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entr
 	shape = entry_shape_error(e);
 	if (shape)
 		return kt_fail(err, "format", "%s", shape);
+	/* One encoding per entry: the version is the one its kind is written in. */
+	if (buf[0] != kind_version(e->kind))
+		return kt_fail(err, "format", "%s entry in format version %u, not %u",
+			       kt_ledger_kind_name(e->kind), buf[0], kind_version(e->kind));
 	e->cert = buf + ENTRY_FIXED + vm_len + 2;
 	e->cert_len = cert_len;
 	memcpy(e->sig, buf + len - KT_ES256_SIG_LEN, KT_ES256_SIG_LEN);
@@ -276,8 +295,8 @@ static int sth_decode(const uint8_t *p, size_t len, struct kt_ledger_sth *sth, s
 {
 	size_t cert_len;
 
-	if (len < STH_FIXED + KT_ES256_SIG_LEN || p[0] != KT_LEDGER_VERSION)
-		return kt_fail(err, "head", "not a version %d signed tree head", KT_LEDGER_VERSION);
+	if (len < STH_FIXED + KT_ES256_SIG_LEN || p[0] != KT_LEDGER_STH_VERSION)
+		return kt_fail(err, "head", "not a version %d signed tree head", KT_LEDGER_STH_VERSION);
 	cert_len = get_be(p + 49, 2);
 	if (!cert_len || len != STH_FIXED + cert_len + KT_ES256_SIG_LEN)
 		return kt_fail(err, "head", "signed tree head length %zu does not match", len);
@@ -331,20 +350,33 @@ static int head_read(struct kt_ledger *log, struct head *h, struct kt_err *err)
 	return 0;
 }
 
+/* The head is signed by whoever wrote the last entry: a host, or an owner registering. */
 static int sth_check(struct kt_ledger *log, const struct head *h, struct kt_err *err)
 {
-	EVP_PKEY *pub;
+	struct kt_ledger_writer w;
 
-	if (kt_ledger_auth_check(log->auth, h->sth.cert, h->sth.cert_len, h->sth.time, &pub,
-				 NULL, err))
+	if (kt_ledger_auth_check(log->auth, h->sth.cert, h->sth.cert_len, h->sth.time,
+				 KT_LEDGER_HOST | KT_LEDGER_OWNER, &w, err))
 		return fail_at(err, "signed tree head", UINT64_MAX);
-	if (kt_es256_verify(pub, h->raw + 2, h->sth_len - KT_ES256_SIG_LEN, h->sth.sig, err))
+	if (kt_es256_verify(w.pub, h->raw + 2, h->sth_len - KT_ES256_SIG_LEN, h->sth.sig, err))
 		return kt_fail(err, "head", "signed tree head signature does not verify");
 	return 0;
 }
 
-int kt_ledger_open(const char *spec, struct kt_ledger_auth *auth, struct kt_ledger **out,
-		   struct kt_err *err)
+/* Only the two schemes: anything else, a bare file name included, may be a typo. */
+static struct kt_ledger_backend *backend_open(const char *spec, enum kt_ledger_mode mode,
+					      struct kt_err *err)
+{
+	if (!strncmp(spec, "sqlite:", 7))
+		return kt_ledger_sqlite_open(spec + 7, mode, err);
+	if (!strncmp(spec, "etcd:", 5))
+		return kt_ledger_etcd_open(spec + 5, mode, err);
+	kt_fail(err, "spec", "unknown ledger '%s': use sqlite:PATH or etcd:URL[,URL...]", spec);
+	return NULL;
+}
+
+int kt_ledger_open(const char *spec, struct kt_ledger_auth *auth, enum kt_ledger_mode mode,
+		   struct kt_ledger **out, struct kt_err *err)
 {
 	struct kt_ledger *log;
 
@@ -356,15 +388,8 @@ int kt_ledger_open(const char *spec, struct kt_ledger_auth *auth, struct kt_ledg
 	if (!log)
 		return kt_fail(err, "ledger", "out of memory");
 	log->auth = auth;
-	if (!strncmp(spec, "sqlite:", 7))
-		log->backend = kt_ledger_sqlite_open(spec + 7, err);
-	else if (!strncmp(spec, "etcd:", 5))
-		log->backend = kt_ledger_etcd_open(spec + 5, err);
-	else if (strstr(spec, "://"))
-		kt_fail(err, "ledger", "unknown ledger '%s': use sqlite:PATH or etcd:URL[,URL]",
-			spec);
-	else
-		log->backend = kt_ledger_sqlite_open(spec, err);
+	log->mode = mode;
+	log->backend = backend_open(spec, mode, err);
 	if (!log->backend) {
 		free(log);
 		return -1;
@@ -431,16 +456,22 @@ void kt_ledger_signer_free(struct kt_ledger_signer *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The kind decides who may sign: owners register VMs, hosts write the rest. */
+static unsigned int role_for(const struct kt_ledger_entry *e)
+{
+	return e->kind == KT_LEDGER_REGISTER ? KT_LEDGER_OWNER : KT_LEDGER_HOST;
+}
+
 /* Attestations and moves speak for the host that signs them. */
-static int writer_may_write(const struct kt_ledger_entry *e, const uint8_t signer[KT_UUID_LEN],
+static int writer_may_write(const struct kt_ledger_entry *e, const struct kt_ledger_writer *w,
 			    struct kt_err *err)
 {
 	char a[37], b[37];
 
 	if ((e->kind != KT_LEDGER_ATTEST && e->kind != KT_LEDGER_MOVE) ||
-	    !memcmp(e->host_id, signer, KT_UUID_LEN))
+	    !memcmp(e->host_id, w->host_id, KT_UUID_LEN))
 		return 0;
-	kt_uuid_format(signer, a);
+	kt_uuid_format(w->host_id, a);
 	kt_uuid_format(e->host_id, b);
 	return kt_fail(err, "authorization", "host %s may not write %s entries for host %s", a,
 		       kt_ledger_kind_name(e->kind), b);
@@ -462,7 +493,7 @@ static int head_build(const struct tree *t, const struct kt_ledger_signer *s, ui
 		return kt_fail(err, "ledger", "out of memory");
 	put_be(p, sth_len, 2);
 	sth = p + 2;
-	sth[0] = KT_LEDGER_VERSION;
+	sth[0] = KT_LEDGER_STH_VERSION;
 	put_be(sth + 1, t->size, 8);
 	put_be(sth + 9, now, 8);
 	tree_root(t, sth + 17);
@@ -494,9 +525,13 @@ static bool landed(struct kt_ledger *log, uint64_t index, const uint8_t *entry, 
 	return same;
 }
 
-/* One try: 0 stored, KT_LEDGER_CONFLICT retry, -1 failed. */
+/*
+ * One try: 0 stored, KT_LEDGER_CONFLICT retry, -1 failed. With `expect`
+ * other than UINT64_MAX, the log must still hold exactly that many entries.
+ */
 static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
-		       struct kt_ledger_entry *e, kt_hash leaf, uint64_t now, struct kt_err *err)
+		       struct kt_ledger_entry *e, kt_hash leaf, uint64_t now, uint64_t expect,
+		       struct kt_err *err)
 {
 	uint8_t *entry = NULL, *rec = NULL;
 	size_t entry_len, tbs_len, rec_len = 0;
@@ -505,6 +540,9 @@ static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
 
 	if (head_read(log, &h, err))
 		return -1;
+	ret = KT_LEDGER_CONFLICT;
+	if (expect != UINT64_MAX && h.tree.size != expect)
+		goto out;
 	ret = -1;
 	if (h.raw && sth_check(log, &h, err))
 		goto out;
@@ -534,35 +572,74 @@ out:
 	return ret;
 }
 
+/*
+ * New entries name a VM by its canonical UUID; a revocation may instead
+ * name another kind of object as "<kind>:<uuid>" (grant_ledger.h's grants).
+ * Old entries with other ids still decode and verify.
+ */
+static bool new_vm_id_valid(const struct kt_ledger_entry *e)
+{
+	const char *colon = strchr(e->vm_id, ':');
+	size_t n = colon ? (size_t)(colon - e->vm_id) : 0;
+
+	if (!e->vm_id[0] || kt_uuid_valid(e->vm_id))
+		return true;
+	return e->kind == KT_LEDGER_REVOKE && n &&
+	       strspn(e->vm_id, "abcdefghijklmnopqrstuvwxyz") == n && kt_uuid_valid(colon + 1);
+}
+
+/*
+ * The first register of a VM wins: refuse another, and note how long the
+ * log was when that was checked so the append lands right after it.
+ */
+static int check_unregistered(struct kt_ledger *log, const struct kt_ledger_signer *s,
+			      const char *vm, uint64_t *size, struct kt_err *err)
+{
+	char mine[KT_OWNER_KEY_HEX + 1];
+	struct kt_owner o;
+
+	if (kt_owner_read(log, vm, &o, size, err))
+		return -1;
+	if (!o.registered)
+		return 0;
+	if (kt_owner_key_id(s->key, mine))
+		return kt_fail(err, "key", "cannot read the signing key");
+	if (!strcmp(o.key, mine))
+		return kt_fail(err, "registered", "VM %s is registered to this key already (entry %llu)",
+			       vm, (unsigned long long)o.index);
+	return kt_fail(err, "owner", "VM %s is registered to \"%s\" (entry %llu): the first "
+		       "register stands", vm, o.subject, (unsigned long long)o.index);
+}
+
 int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		     struct kt_ledger_entry *e, kt_hash leaf, struct kt_err *err)
 {
-	uint64_t now = (uint64_t)time(NULL);
-	uint8_t signer_host[KT_UUID_LEN];
+	uint64_t now = (uint64_t)time(NULL), expect = UINT64_MAX;
+	struct kt_ledger_writer w;
 	const char *shape;
-	EVP_PKEY *pub;
 	int attempt, ret;
 
 	if (!log->auth)
-		return kt_fail(err, "authorization", "appending needs the ledger CA (--ca)");
+		return kt_fail(err, "authorization", "appending needs the ledger CA (--ledger-ca)");
+	if (log->mode == KT_LEDGER_READ)
+		return kt_fail(err, "ledger", "the ledger is open read-only");
 	if (!e->time)
 		e->time = now;
 	/* verify judges the certificate at the entry's time: so must append. */
-	if (kt_ledger_auth_check(log->auth, s->cert, s->cert_len, now, &pub, signer_host, err) ||
-	    kt_ledger_auth_check(log->auth, s->cert, s->cert_len, e->time, &pub, signer_host, err))
+	if (kt_ledger_auth_check(log->auth, s->cert, s->cert_len, now, role_for(e), &w, err) ||
+	    kt_ledger_auth_check(log->auth, s->cert, s->cert_len, e->time, role_for(e), &w, err))
 		return -1;
-	if (EVP_PKEY_eq(pub, s->key) != 1)
+	if (EVP_PKEY_eq(w.pub, s->key) != 1)
 		return kt_fail(err, "key", "signing key does not match its certificate");
 	if ((e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE) &&
 	    is_zero(e->host_id, KT_UUID_LEN))
-		memcpy(e->host_id, signer_host, KT_UUID_LEN);
+		memcpy(e->host_id, w.host_id, KT_UUID_LEN);
 	shape = entry_shape_error(e);
 	if (shape)
 		return kt_fail(err, "format", "%s", shape);
-	if (!vm_id_valid(e->vm_id, strlen(e->vm_id)))
-		return kt_fail(err, "format", "VM id must be 1-%d characters of [A-Za-z0-9._:@-]",
-			       KT_LEDGER_VM_MAX);
-	if (writer_may_write(e, signer_host, err))
+	if (!vm_id_valid(e->vm_id, strlen(e->vm_id)) || !new_vm_id_valid(e))
+		return kt_fail(err, "format", "VM id '%s' is not a UUID", e->vm_id);
+	if (writer_may_write(e, &w, err))
 		return -1;
 	/*
 	 * Contention backs off a little more each time, with jitter that
@@ -571,7 +648,10 @@ int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 	if (!log->jitter)
 		log->jitter = (unsigned int)getpid() ^ (unsigned int)now;
 	for (attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
-		ret = append_once(log, s, e, leaf, now, err);
+		if (e->kind == KT_LEDGER_REGISTER &&
+		    check_unregistered(log, s, e->vm_id, &expect, err))
+			return -1;
+		ret = append_once(log, s, e, leaf, now, expect, err);
 		if (ret != KT_LEDGER_CONFLICT)
 			return ret;
 		usleep((useconds_t)(1000 * (attempt < 20 ? attempt : 20) +
@@ -651,11 +731,10 @@ static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 	struct walk *w = arg;
 	struct kt_ledger_entry e;
 	uint64_t at = w->tree.size;
-	uint8_t signer[KT_UUID_LEN];
+	struct kt_ledger_writer writer;
 	struct kt_err *err = w->err;
 	kt_hash root, leaf;
 	size_t tbs_len;
-	EVP_PKEY *pub;
 
 	if (key != at)
 		return kt_fail(err, "missing", "entry %llu: missing (next stored entry is %llu)",
@@ -678,14 +757,15 @@ static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 	 * Below a trusted prefix the signature was checked before; the prefix
 	 * root checked at its end covers these bytes instead (pin_differs).
 	 */
-	if (kt_ledger_auth_check(w->log->auth, e.cert, e.cert_len, e.time, &pub, signer, err) ||
+	if (kt_ledger_auth_check(w->log->auth, e.cert, e.cert_len, e.time, role_for(&e), &writer,
+				 err) ||
 	    (!(w->log->prefix_verified && at < w->log->pin_size) &&
-	     kt_es256_verify(pub, data, tbs_len, e.sig, err)) ||
-	    writer_may_write(&e, signer, err))
+	     kt_es256_verify(writer.pub, data, tbs_len, e.sig, err)) ||
+	    writer_may_write(&e, &writer, err))
 		goto bad;
 	kt_merkle_leaf_hash(data, len, leaf);
 	tree_push(&w->tree, leaf);
-	memcpy(e.signer_id, signer, KT_UUID_LEN);
+	memcpy(e.signer_id, writer.host_id, KT_UUID_LEN);
 	return w->visit ? w->visit(&e, w->arg) : 0;
 bad:
 	return fail_at(err, "entry", at);
@@ -705,7 +785,7 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 		bad_index = &ignored;
 	*bad_index = UINT64_MAX;
 	if (!log->auth)
-		return kt_fail(err, "authorization", "verifying needs the ledger CA (--ca)");
+		return kt_fail(err, "authorization", "verifying needs the ledger CA (--ledger-ca)");
 	head_ok = head_read(log, &h, &head_err) == 0;
 	ret = log->backend->scan(log->backend, 0, UINT64_MAX, walk_entry, &w, err);
 	if (ret) {

@@ -3,10 +3,12 @@
  * etcd ledger backend over the v3 JSON gateway (POST /v3/kv/range and
  * /v3/kv/txn), for several hosts sharing one log.
  *
- * Keys: "kvmtrust/ledger/head" holds the head record and
- * "kvmtrust/ledger/entry/%016x" the entry at that index, so key order is
- * index order. An append is one txn: if the head's mod_revision is still
- * the one the writer read and the entry key does not exist, put both. Two
+ * Keys: "kvmtrust/ledger/format" marks a created ledger (KT_LEDGER_CREATE
+ * puts it; every other open requires it), "kvmtrust/ledger/head" holds the
+ * head record and "kvmtrust/ledger/entry/%016x" the entry at that index, so
+ * key order is index order. An append is one txn: if the head's
+ * mod_revision is still the one the writer read and the entry key does not
+ * exist, put both. Two
  * hosts racing therefore cannot fork the log; the loser re-reads and
  * re-signs (ledger.c).
  *
@@ -30,6 +32,8 @@
 #include "ledger/ledger_backend.h"
 
 #define KEY_PREFIX "kvmtrust/ledger/"
+#define FORMAT_KEY KEY_PREFIX "format"
+#define FORMAT_VALUE "kvmtrust-ledger 1"
 #define MAX_ENDPOINTS 16
 #define SCAN_PAGE 256
 #define RETRY_SECONDS 30
@@ -362,7 +366,74 @@ static void etcd_close(struct kt_ledger_backend *b)
 	free(e);
 }
 
-struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, struct kt_err *err)
+/* Reads the format key: 1 present (and ours), 0 absent, -1 unreadable. */
+static int format_present(struct etcd_backend *e, struct kt_err *err)
+{
+	json_t *resp, *kvs, *kv;
+	uint8_t *val = NULL;
+	size_t len;
+	int ret;
+
+	if (range(e, FORMAT_KEY, NULL, 0, &resp, &kvs, err))
+		return -1;
+	kv = json_array_get(kvs, 0);
+	ret = kv ? b64_field(kv, "value", &val, &len, err) : 0;
+	if (kv && !ret)
+		ret = len == strlen(FORMAT_VALUE) && !memcmp(val, FORMAT_VALUE, len) ? 1 :
+		      kt_fail(err, "storage", "etcd key %s holds an unknown ledger format", FORMAT_KEY);
+	free(val);
+	json_decref(resp);
+	return ret;
+}
+
+/*
+ * Puts the format key if it is absent. Entries written before the key
+ * existed are adopted: the key marks the prefix as a ledger, and verify
+ * judges what is in it.
+ */
+static int format_create(struct etcd_backend *e, const char *spec, struct kt_err *err)
+{
+	json_t *req, *resp;
+	int ret;
+
+	req = json_pack("{s:[{s:o, s:s, s:s, s:s}], s:[o]}", "compare",
+			"key", key_json(FORMAT_KEY), "target", "CREATE", "result", "EQUAL",
+			"create_revision", "0",
+			"success", put_op(FORMAT_KEY, (const uint8_t *)FORMAT_VALUE,
+					  strlen(FORMAT_VALUE)));
+	if (!req)
+		return kt_fail(err, "storage", "out of memory");
+	ret = post(e, "/v3/kv/txn", req, false, &resp, err);
+	/* No answer: the key is there now, or not; whoever put it, the ledger exists. */
+	if (ret == KT_LEDGER_UNKNOWN)
+		return format_present(e, err) == 1 ? 0 : -1;
+	if (ret)
+		return -1;
+	ret = json_is_true(json_object_get(resp, "succeeded")) ? 0 :
+	      kt_fail(err, "exists", "a ledger exists already at 'etcd:%s': nothing was changed",
+		      spec);
+	json_decref(resp);
+	return ret;
+}
+
+static int check_format(struct etcd_backend *e, const char *spec, enum kt_ledger_mode mode,
+			struct kt_err *err)
+{
+	int present;
+
+	if (mode == KT_LEDGER_CREATE)
+		return format_create(e, spec, err);
+	present = format_present(e, err);
+	if (present < 0)
+		return -1;
+	if (!present)
+		return kt_fail(err, "no-ledger", "no ledger at 'etcd:%s' (no %s key): create one "
+			       "with 'kvmtrust ledger init'", spec, FORMAT_KEY);
+	return 0;
+}
+
+struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, enum kt_ledger_mode mode,
+					      struct kt_err *err)
 {
 	struct etcd_backend *e = calloc(1, sizeof(*e));
 	char *list = strdup(spec), *tok, *save = NULL;
@@ -378,11 +449,11 @@ struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, struct kt_err *e
 		size_t len = strlen(tok);
 
 		if (strncmp(tok, "http://", 7) && strncmp(tok, "https://", 8)) {
-			kt_fail(err, "ledger", "etcd endpoint '%s' is not an http(s):// URL", tok);
+			kt_fail(err, "spec", "etcd endpoint '%s' is not an http(s):// URL", tok);
 			goto fail;
 		}
 		if (e->n == MAX_ENDPOINTS) {
-			kt_fail(err, "ledger", "more than %d etcd endpoints", MAX_ENDPOINTS);
+			kt_fail(err, "spec", "more than %d etcd endpoints", MAX_ENDPOINTS);
 			goto fail;
 		}
 		while (len && tok[len - 1] == '/')
@@ -390,7 +461,7 @@ struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, struct kt_err *e
 		e->endpoints[e->n++] = strdup(tok);
 	}
 	if (!e->n) {
-		kt_fail(err, "ledger", "no etcd endpoint in '%s'", spec);
+		kt_fail(err, "spec", "no etcd endpoint in '%s'", spec);
 		goto fail;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) || !(e->curl = curl_easy_init()))
@@ -411,6 +482,9 @@ struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, struct kt_err *e
 		curl_easy_setopt(e->curl, CURLOPT_SSLKEY, getenv("KVMTRUST_ETCD_KEY"));
 	e->cur = (int)(getpid() % e->n);
 	free(list);
+	list = NULL;
+	if (check_format(e, spec, mode, err))
+		goto fail;
 	return &e->ops;
 nomem:
 	kt_fail(err, "storage", "out of memory");

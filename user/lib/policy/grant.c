@@ -8,6 +8,7 @@
 
 #include "common/encoding.h"
 #include "identity/pki.h"
+#include "ledger/owner.h"
 #include "policy/grant.h"
 
 int kt_strlist_add(struct kt_strlist *l, const char *s)
@@ -77,19 +78,7 @@ int kt_cert_spki_sha256(X509 *cert, char out[65])
 
 int kt_pubkey_sha256(EVP_PKEY *key, char out[65])
 {
-	unsigned char *der = NULL;
-	unsigned char md[32];
-	int len;
-
-	len = key ? i2d_PUBKEY(key, &der) : -1;
-	if (len <= 0)
-		return -1;
-	len = EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL) == 1;
-	OPENSSL_free(der);
-	if (!len)
-		return -1;
-	kt_hex_encode(md, sizeof(md), out);
-	return 0;
+	return kt_owner_key_id(key, out);
 }
 
 /* Claims <-> JSON ------------------------------------------------------- */
