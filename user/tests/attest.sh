@@ -16,7 +16,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 
-K=$PWD/user/kvmtrust
+K=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 RFC9162=$PWD/scripts/lib/rfc9162.py
 . scripts/lib/swtpm.sh
 tmp=$(mktemp -d /tmp/kt-attest-sh.XXXXXX)

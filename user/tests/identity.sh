@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . scripts/lib/swtpm.sh
 
-KT=$PWD/user/kvmtrust
+KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 MITM=$PWD/user/tests/identity_mitm.py
 HOST_A=0b7e6a3c-5f1d-4c2e-9a8b-1d2c3e4f5a6b
 HOST_B=1c8f7b4d-6a2e-4d3f-8b9c-2e3d4f5a6b7c
