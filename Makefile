@@ -8,6 +8,7 @@
 #   make user         kvmtrust CLI, libkvmtrust.a, host tests
 #   make check        every test (host, and in a VM on 6.1 and on 6.12),
 #                     ends with "N passed, N failed"
+#   make check SANITIZE=1   the host suites against an ASan+UBSan build (build/user-san)
 #   make package      the Debian packages kvmtrust and kvmtrust-dkms in build/deb
 #   make package-check  builds them, installs them here, tests them in the VM
 #   make demo         boots the test VM, runs a KVM guest, measures it
@@ -25,14 +26,20 @@ export KVMTRUST_VERSION
 .PHONY: all module module-debug user check demo bench style sparse install dkms-install \
 	dkms-src package package-check clean
 
+# The module builds with the kernel's compiler and flags: CC=, CFLAGS=,
+# LDFLAGS= and the like on our command line are for userspace (user/Makefile)
+# and are not handed to kbuild, which would build with them.
+module module-debug sparse install clean: MAKEOVERRIDES =
+KBUILD := -C $(KDIR) M=$(CURDIR) $(if $(V),V=$(V))
+
 all: module user
 
 module:
 	@test -d "$(KDIR)" || { echo "no kernel headers at '$(KDIR)': run scripts/setup or set KDIR=" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	$(MAKE) $(KBUILD) modules
 
 module-debug:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules KVMTRUST_DEBUG=1
+	$(MAKE) $(KBUILD) modules KVMTRUST_DEBUG=1
 
 user:
 	$(MAKE) -C user
@@ -40,8 +47,13 @@ user:
 # check and demo install what they need first, so they work on a fresh machine.
 check:
 	scripts/setup
+ifeq ($(SANITIZE),1)
+	$(MAKE) user
+	SANITIZE=1 KVMTRUST_NO_VM=1 scripts/run-tests
+else
 	$(MAKE) all
 	scripts/run-tests
+endif
 
 demo:
 	scripts/setup
@@ -55,10 +67,10 @@ style:
 	scripts/checkpatch
 
 sparse:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 modules
+	$(MAKE) $(KBUILD) C=2 modules
 
 install: all
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	$(MAKE) $(KBUILD) modules_install
 	$(MAKE) -C user install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
 dkms-install:
@@ -83,6 +95,6 @@ package-check:
 	scripts/package-check
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-$(MAKE) $(KBUILD) clean
 	$(MAKE) -C user clean
 	rm -rf build selftests/build

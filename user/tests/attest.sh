@@ -16,7 +16,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 
-K=$PWD/user/kvmtrust
+K=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 RFC9162=$PWD/scripts/lib/rfc9162.py
 . scripts/lib/swtpm.sh
 tmp=$(mktemp -d /tmp/kt-attest-sh.XXXXXX)
@@ -65,7 +65,7 @@ VM4=1a2b3c4d-0000-4000-8000-000000000004
 MEM=$(printf 'a%.0s' $(seq 64))
 VCPU=$(printf 'b%.0s' $(seq 64))
 
-tap_plan 65
+tap_plan 68
 
 codes=$(for c in tpm attest verify config launch; do
 	"$K" $c --help >/dev/null 2>&1; printf '%s' $?
@@ -73,10 +73,43 @@ codes=$(for c in tpm attest verify config launch; do
 done)
 tap_is "tpm/attest/verify/config/launch: --help exits 0, a bad option 2" "$codes" "02 02 02 02 02 "
 
-if ! swtpm_start "$tmp/swtpm"; then
-	echo "# swtpm could not be started:"; cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
-	for i in $(seq 64); do tap_skip "attest step $i" "swtpm not available"; done
+# swtpm_start itself: a missing swtpm is the only skip, a broken one a
+# failure, and a port taken between the look and the bind another try.
+mkdir "$tmp/fakebin"
+printf '#!/bin/sh\nexit 0\n' >"$tmp/fakebin/swtpm_setup"
+printf '#!/bin/sh\necho "swtpm: cannot start" >&2\nexit 1\n' >"$tmp/fakebin/swtpm"
+chmod +x "$tmp/fakebin/swtpm_setup" "$tmp/fakebin/swtpm"
+tap_is "swtpm_start: swtpm installed but failing is 1 (a failure), after $SWTPM_TRIES tries" \
+	"$(PATH=$tmp/fakebin:$PATH; swtpm_start "$tmp/broken" >/dev/null 2>&1; echo "$? $(grep -c '^try' "$tmp/broken.log")")" \
+	"1 $SWTPM_TRIES"
+tap_is "swtpm_start: no swtpm on PATH is 2 (the one skip)" \
+	"$(PATH=/nonexistent; swtpm_start "$tmp/absent" >/dev/null 2>&1; echo $?)" "2"
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(60)' >"$tmp/taken.port" &
+taker=$!
+for i in $(seq 50); do [ -s "$tmp/taken.port" ] && break; sleep 0.1; done
+taken=$(cat "$tmp/taken.port")
+eval "swtpm_pick_free$(declare -f swtpm_pick_ports | sed 1s/swtpm_pick_ports//)"
+swtpm_pick_ports() {	# the first pick is the taken port, as if taken after the look
+	if [ ! -e "$tmp/picked" ]; then : >"$tmp/picked"; echo "$taken"; else swtpm_pick_free; fi
+}
+swtpm_start "$tmp/race"; rc=$?
+tap_is "swtpm_start: a port taken before swtpm binds it is retried on another" \
+	"$rc $([ "${SWTPM_PORT:-}" != "$taken" ] && echo other) $(grep -c '^try' "$tmp/race.log")" "0 other 2"
+swtpm_stop
+kill "$taker"; wait "$taker" 2>/dev/null
+eval "swtpm_pick_ports$(declare -f swtpm_pick_free | sed 1s/swtpm_pick_free//)"
+
+swtpm_start "$tmp/swtpm"; rc=$?
+if [ "$rc" -eq 2 ]; then
+	for i in $(seq 64); do tap_skip "attest step $i" "swtpm is not installed"; done
 	exit 0
+elif [ "$rc" -ne 0 ]; then
+	cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
+	tap_result 1 "swtpm starts (installed, but would not start in $SWTPM_TRIES tries)"
+	for i in $(seq 63); do tap_skip "attest step $i" "swtpm did not start"; done
+	exit 1
 fi
 export KVMTRUST_TCTI=$SWTPM_TCTI
 export KVMTRUST_KEY_DIR="$tmp/hostkey"

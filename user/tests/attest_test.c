@@ -796,18 +796,6 @@ TEST_F(config, only_regular_files_and_block_devices_are_hashed)
 	free(chr);
 }
 
-static const char *exe_dir(void)
-{
-	static char dir[4096];
-	ssize_t len = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
-
-	if (len < 0)
-		return ".";
-	dir[len] = '\0';
-	*strrchr(dir, '/') = '\0';
-	return dir;
-}
-
 /* Root and every proof against scripts/lib/rfc9162.py fed the raw leaf data. */
 TEST_F(config, tree_matches_python_and_proofs_verify)
 {
@@ -825,10 +813,10 @@ TEST_F(config, tree_matches_python_and_proofs_verify)
 	for (i = 0; i <= cfg.n; i++) {
 		/* i == cfg.n: the root; otherwise the audit path of leaf i. */
 		off = i == cfg.n ?
-			(size_t)snprintf(cmd, sizeof(cmd), "python3 %s/../../scripts/lib/rfc9162.py root",
-					 exe_dir()) :
-			(size_t)snprintf(cmd, sizeof(cmd), "python3 %s/../../scripts/lib/rfc9162.py path %zu",
-					 exe_dir(), i);
+			(size_t)snprintf(cmd, sizeof(cmd), "python3 %s/scripts/lib/rfc9162.py root",
+					 KT_SRCDIR) :
+			(size_t)snprintf(cmd, sizeof(cmd), "python3 %s/scripts/lib/rfc9162.py path %zu",
+					 KT_SRCDIR, i);
 		for (k = 0; k < cfg.n; k++) {
 			const char *s;
 

@@ -11,7 +11,7 @@
 # Measuring real guests is tested in the 6.1 VM (selftests/, scripts/vmtest).
 cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
-K=user/kvmtrust
+K=${KVMTRUST_CLI:-user/kvmtrust}
 
 status() { "$@" >/dev/null 2>&1; echo $?; }
 # Loaded, or loadable: the kernel autoloads it for its netlink family.

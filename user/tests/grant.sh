@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . scripts/lib/grant-tree.sh
 
-KVMTRUST=$PWD/user/kvmtrust
+KVMTRUST=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 VM=7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b
 OTHER_VM=8e5a3c2b-4d6f-4a71-9bac-1d2e3f4a5b6c
 

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . scripts/lib/swtpm.sh
 
-KT=$PWD/user/kvmtrust
+KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 MITM=$PWD/user/tests/identity_mitm.py
 HOST_A=0b7e6a3c-5f1d-4c2e-9a8b-1d2c3e4f5a6b
 HOST_B=1c8f7b4d-6a2e-4d3f-8b9c-2e3d4f5a6b7c
@@ -156,7 +156,14 @@ tap_fails_with "a world-readable keystore is refused" "permissions" \
 	kt handshake --connect 127.0.0.1:$port --anchors anchors --keystore guest.ks --keyfile guest.key
 chmod 600 guest.ks
 
-if swtpm_start "$dir/tpm"; then
+swtpm_start "$dir/tpm"; rc=$?
+if [ "$rc" -eq 1 ]; then
+	cat "$dir"/tpm*.log 2>/dev/null | tap_diag
+	tap_result 1 "swtpm starts (installed, but would not start in $SWTPM_TRIES tries)"
+	tap_skip "token show opens it with the TPM" "swtpm did not start"
+	tap_skip "no transient object is left loaded after sealing and unsealing" \
+		"swtpm did not start"
+elif [ "$rc" -eq 0 ]; then
 	TCTI=$SWTPM_TCTI
 	tap_ok "token store into a keystore sealed to the TPM" kt token store --keystore tpm.ks \
 		--tpm "$TCTI" --token token.jwt --guest-key guest.pem
@@ -165,10 +172,10 @@ if swtpm_start "$dir/tpm"; then
 	tap_is "no transient object is left loaded after sealing and unsealing" \
 		"$(TPM2TOOLS_TCTI=$TCTI tpm2_getcap handles-transient 2>&1)" ""
 else
-	tap_skip "token store into a keystore sealed to the TPM" "swtpm not available"
-	tap_skip "token show opens it with the TPM" "swtpm not available"
+	tap_skip "token store into a keystore sealed to the TPM" "swtpm is not installed"
+	tap_skip "token show opens it with the TPM" "swtpm is not installed"
 	tap_skip "no transient object is left loaded after sealing and unsealing" \
-		"swtpm not available"
+		"swtpm is not installed"
 fi
 
 # --- revocation: the token, then the intermediate ---

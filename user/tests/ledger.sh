@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . scripts/lib/ledger-pki.sh
 
-KT=$PWD/user/kvmtrust
+KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 RFC=$PWD/scripts/lib/rfc9162.py
 H1=$LEDGER_H1
 H2=$LEDGER_H2

@@ -22,7 +22,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/ledger-pki.sh
 . scripts/lib/etcd-cluster.sh
 
-KT=$PWD/user/kvmtrust
+KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 N=150
 tap_plan 27
 

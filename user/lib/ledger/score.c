@@ -192,7 +192,8 @@ static uint64_t compromised_by(struct host *h)
 	uint64_t first = h->flagged < h->revoked ? h->flagged : h->revoked;
 	size_t i, n = KT_SCORE_COMPROMISE_FAILS;
 
-	qsort(h->fails, h->nfails, sizeof(*h->fails), by_time);
+	if (h->nfails) /* fails is NULL until the first failure */
+		qsort(h->fails, h->nfails, sizeof(*h->fails), by_time);
 	for (i = 0; i + n <= h->nfails; i++) {
 		if (h->fails[i + n - 1].time - h->fails[i].time <= KT_SCORE_COMPROMISE_WINDOW) {
 			if (h->fails[i + n - 1].index < first)
