@@ -32,6 +32,7 @@ static const struct {
 	{ "launch", launch_main, "Runs a VMM only if its configuration is attested" },
 	{ "grant", grant_main, "Issues, shows, verifies and revokes migration grants" },
 	{ "migrate", migrate_main, "Decides whether a VM may migrate to a host" },
+	{ "daemon", daemon_main, "Shows kvmtrustd's results or has it attest now" },
 };
 
 static void show_usage(FILE *file)
