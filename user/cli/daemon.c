@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		"Usage: %s daemon status [--socket PATH] [--json | --script]\n"
 		"       %s daemon attest-now [--socket PATH] [--json | --script]\n"
 		"Shows each guest's last result from kvmtrustd, or has it attest every guest\n"
-		"now and shows the new results. PATH defaults to $%s, else %s.\n",
+		"now and shows the new results. PATH defaults to $%s,\n"
+		"else %s.\n",
 		prog, prog, SOCKET_ENV, SOCKET_DEFAULT);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_PERM) | CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }

@@ -67,6 +67,7 @@ static int set_interval(struct parser *p, const char *v)
 
 static const char *const global_keys[] = {
 	"interval", "ledger", "ledger_ca", "ledger_key", "ledger_cert", "key_dir", "tcti", "socket",
+	"owner_anchors",
 };
 static const char *const vm_keys[] = { "pid", "uuid", "memory_root" };
 
@@ -84,7 +85,7 @@ static int global_key(struct parser *p, int k, const char *v)
 {
 	struct ktd_config *c = p->c;
 	char **dst[] = { NULL, &c->ledger, &c->ledger_ca, &c->ledger_key, &c->ledger_cert,
-			 &c->key_dir, &c->tcti, &c->socket };
+			 &c->key_dir, &c->tcti, &c->socket, &c->owner_anchors };
 
 	if (k == 0)
 		return set_interval(p, v);
@@ -245,6 +246,7 @@ void ktd_config_free(struct ktd_config *c)
 	free(c->key_dir);
 	free(c->tcti);
 	free(c->socket);
+	free(c->owner_anchors);
 	free(c->vms);
 	memset(c, 0, sizeof(*c));
 }

@@ -32,6 +32,7 @@ struct ktd_vm_config {
 struct ktd_config {
 	unsigned int interval;			/* seconds */
 	char *ledger, *ledger_ca, *ledger_key, *ledger_cert;
+	char *owner_anchors;			/* NULL: none (no register entries) */
 	char *key_dir, *tcti;			/* NULL: the host key's defaults */
 	char *socket;
 	struct ktd_vm_config *vms;

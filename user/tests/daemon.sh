@@ -47,7 +47,7 @@ check() { "$KD" --check-config -c "$@"; }
 
 tap_plan 34
 
-good=$(conf good "" "[vm web]" "uuid = ${UUID^^}" "memory_root = learn" \
+good=$(conf good "owner_anchors = $dir/owner-anchors" "[vm web]" "uuid = ${UUID^^}" "memory_root = learn" \
 	"[vm db]" "pid = 4242" "memory_root = $ROOT")
 tap_is "a good config is accepted; the interval defaults to 5 s" \
 	"$(check "$good")" "$good: ok, 2 guest(s), every 5 s"
