@@ -54,37 +54,36 @@ static int guest_fail(struct ktd_guest *g, const char *what, const char *why)
 }
 
 /*
- * The VMM and the UUID the ledger knows the guest by. A pid from the config
- * must still carry the configured UUID (a reused pid is another guest); a
- * guest named by UUID alone is looked up again when its VMM is gone.
+ * The VMM and the UUID the ledger knows the guest by. A configured pid must
+ * still carry the configured UUID (a reused pid is another guest); a guest
+ * named by UUID alone is looked up each round, so a restarted VMM is found
+ * and a reused pid is never taken for it.
  */
 static int resolve(struct ktd_guest *g, char *buf)
 {
 	char uuid[KT_UUID_STR_LEN + 1];
 	const char *bad;
 	pid_t pids[2];
-	pid_t pid = g->cfg.pid ? g->cfg.pid : g->pid;
 	int ret;
 
-	if (!pid) {
+	g->pid = 0;
+	if (!g->cfg.pid) {
 		if (kt_vmm_uuid_claims(g->cfg.uuid, buf, pids, 2) != 1)
 			return guest_fail(g, "resolve", "not exactly one running process has "
 					  "this -uuid: give pid in the [vm] section");
-		pid = pids[0];
+		strcpy(g->uuid, g->cfg.uuid);
+		g->pid = pids[0];
+		return 0;
 	}
-	ret = kt_vmm_pid_uuid(pid, buf, uuid, &bad);
-	if (ret < 0) {
-		g->pid = 0;
+	ret = kt_vmm_pid_uuid(g->cfg.pid, buf, uuid, &bad);
+	if (ret < 0)
 		return guest_fail(g, "resolve", strerror(-ret));
-	}
 	if (ret == 1 && !g->cfg.uuid[0])
 		return guest_fail(g, "resolve", "the VMM has no -uuid: give uuid in the [vm] section");
-	if (ret == 0 && g->cfg.uuid[0] && strcmp(uuid, g->cfg.uuid)) {
-		g->pid = 0;
+	if (ret == 0 && g->cfg.uuid[0] && strcmp(uuid, g->cfg.uuid))
 		return guest_fail(g, "resolve", "the process runs another VM (its -uuid differs)");
-	}
 	strcpy(g->uuid, ret == 0 ? uuid : g->cfg.uuid);
-	g->pid = pid;
+	g->pid = g->cfg.pid;
 	return 0;
 }
 

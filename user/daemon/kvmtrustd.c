@@ -230,6 +230,8 @@ int main(int argc, char *argv[])
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0)
+		say("signalfd: %s", strerror(errno));
 	if (sfd < 0 || load(&d, false))
 		goto out;
 	d.listen_fd = ktd_control_listen(d.cfg.socket, &err);

@@ -45,7 +45,7 @@ global() {
 conf() { local f=$dir/$1.conf; shift; { global; printf '%s\n' "$@"; } >"$f"; echo "$f"; }
 check() { "$KD" --check-config -c "$@"; }
 
-tap_plan 34
+tap_plan 36
 
 good=$(conf good "owner_anchors = $dir/owner-anchors" "[vm web]" "uuid = ${UUID^^}" "memory_root = learn" \
 	"[vm db]" "pid = 4242" "memory_root = $ROOT")
@@ -112,7 +112,10 @@ ledger_pki "$dir" && KVMTRUST_KEY_DIR=$dir/hostkey "$KT" tpm init --software --h
 	>/dev/null 2>&1 && "$KT" ledger init --ledger "sqlite:$dir/ledger.db" >/dev/null
 python3 -c 'import time; time.sleep(300)' --uuid "$UUID" &
 fake=$!
-cfg=$(conf run "interval = 1" "[vm fake]" "pid = $fake" "memory_root = learn")
+OTHER=d4e3f2a1-5678-4bcd-8ef0-123456789abc
+cfg=$(conf run "interval = 1" "[vm fake]" "pid = $fake" "memory_root = learn" \
+	"[vm other]" "pid = $fake" "uuid = $OTHER" "memory_root = learn" \
+	"[vm ghost]" "uuid = $OTHER" "memory_root = learn")
 tap_fails_with "the daemon refuses to start on a bad config, naming the line" \
 	"bad.conf:10: \[vm a\] has no memory_root" "$KD" -c "$dir/bad.conf"
 "$KD" -c "$cfg" 2>"$dir/d.log" &
@@ -126,7 +129,12 @@ tap_is "attest-now reports the guest, named by its VMM's --uuid, not attested" \
 	"fake	$UUID	$fake	none	0"
 tap_is "  with the reason: it could not be measured" \
 	"$(jq -r '.vms[0].error' "$dir/s.json" | cut -d: -f1)" "measure"
-tap_is "nothing was appended for it" \
+tap_is "a pid whose VMM carries another -uuid is not taken for the guest" \
+	"$(jq -r '.vms[1] | "\(.pid) \(.error)"' "$dir/s.json")" \
+	"0 resolve: the process runs another VM (its -uuid differs)"
+tap_is "a uuid no process carries is not found" "$(jq -r '.vms[2].error' "$dir/s.json")" \
+	"resolve: not exactly one running process has this -uuid: give pid in the [vm] section"
+tap_is "nothing was appended for them" \
 	"$("$KT" ledger head --ledger "sqlite:$dir/ledger.db" --script | cut -f1)" 0
 tap_is "status in text names the guest" "$("$KT" daemon status | grep -c "^vm fake $UUID pid $fake: none")" 1
 tap_fails_with "an unknown request is answered with an error" "unknown request" \
