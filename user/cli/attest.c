@@ -50,28 +50,16 @@ struct attest_args {
 	const char *measurement, *nonce, *config_root, *output, *key_dir, *tcti;
 };
 
-/*
- * Attaches the VM of process pid if needed (it stays attached, as with
- * kvmtrust measure) and measures it through kvmtrust.ko.
- */
+/* Measures the VM of process pid through kvmtrust.ko (kt_vm_measure_pid). */
 static int measure_pid(pid_t pid, struct kt_vm_state *m, struct kt_err *err)
 {
 	struct kt_measurement km;
-	struct kt_nl *nl;
-	struct kt_vm vm;
-	bool attached;
 	int ret;
 
 	memset(m, 0, sizeof(*m));
-	nl = kt_nl_open(err);
-	if (!nl)
-		return -EPROTONOSUPPORT;	/* no module: KT_EXIT_UNAVAILABLE */
-	ret = kt_vm_attach_pid(nl, pid, &vm, &attached, err);
-	if (!ret)
-		ret = kt_nl_measure(nl, vm.vm_id, 0, &km, err);
-	kt_nl_close(nl);
+	ret = kt_vm_measure_pid(pid, 0, &km, err);
 	if (ret)
-		return ret;
+		return ret;	/* -EPROTONOSUPPORT: KT_EXIT_UNAVAILABLE */
 	memcpy(m->memory_root, km.memory_root, KT_HASH_LEN);
 	memcpy(m->vcpu_root, km.vcpu_root, KT_HASH_LEN);
 	m->has_vcpu_root = km.has_vcpu_root;

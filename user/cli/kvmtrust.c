@@ -49,6 +49,8 @@ static const struct {
 	  "issue show verify revoke" },
 	{ "migrate", migrate_main, "Decides whether a VM may migrate to a host",
 	  "check order" },
+	{ "daemon", daemon_main, "Shows kvmtrustd's results or has it attest now",
+	  "status attest-now" },
 };
 
 static void show_usage(FILE *file)

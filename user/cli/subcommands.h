@@ -24,5 +24,6 @@ int config_main(int argc, char *argv[]);
 int launch_main(int argc, char *argv[]);
 int grant_main(int argc, char *argv[]);
 int migrate_main(int argc, char *argv[]);
+int daemon_main(int argc, char *argv[]);
 
 #endif

@@ -9,13 +9,12 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "measure/vmm_cmdline.h"
 #include "measure/vmm_fds.h"
 #include "subcommands.h"
 #include "vm_domain.h"
 #include "vm_ref.h"
 
-/* QEMU's command line is long (devices, drives); 256 KiB holds any sane one. */
-#define CMDLINE_MAX (256 * 1024)
 /* More VMMs than this claiming one UUID is a misconfiguration, not a choice. */
 #define MAX_CLAIMS 8
 
@@ -58,74 +57,15 @@ static int vm_error(int status, const char *fmt, ...)
 	return cli_error(NULL, &err, status);
 }
 
-/* /proc/PID/cmdline: NUL-separated arguments; -errno when unreadable. */
-static ssize_t read_cmdline(pid_t pid, char *buf, size_t size)
-{
-	char path[32];
-	ssize_t n, len = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while ((n = read(fd, buf + len, size - 1 - (size_t)len)) > 0)
-		len += n;
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	if (n < 0)
-		return n;
-	buf[len] = '\0';
-	return len;
-}
-
-/*
- * The value of -uuid X or --uuid X (QEMU takes both; selftests/vmm takes
- * --uuid and --uuid=X), or NULL. The last one given counts, as in QEMU.
- */
-static const char *cmdline_uuid(const char *buf, ssize_t len)
-{
-	const char *arg, *next, *value = NULL;
-
-	for (arg = buf; arg < buf + len; arg = next) {
-		next = arg + strlen(arg) + 1;
-		if (!strcmp(arg, "-uuid") || !strcmp(arg, "--uuid"))
-			value = next < buf + len ? next : NULL;
-		else if (!strncmp(arg, "-uuid=", 6) || !strncmp(arg, "--uuid=", 7))
-			value = strchr(arg, '=') + 1;
-	}
-	return value;
-}
-
-/* 0 with the UUID; 1 with none; -errno when the process cannot be read. */
-static int pid_uuid(pid_t pid, char *buf, char uuid[KT_UUID_STR_LEN + 1], const char **bad)
-{
-	ssize_t len = read_cmdline(pid, buf, CMDLINE_MAX);
-	const char *value;
-
-	*bad = NULL;
-	if (len < 0)
-		return (int)len;
-	value = cmdline_uuid(buf, len);
-	if (!value)
-		return 1;
-	if (kt_uuid_canonical(value, uuid)) {
-		*bad = value;
-		return 1;
-	}
-	return 0;
-}
-
 int vm_ref_uuid_of_pid(pid_t pid, char uuid[KT_UUID_STR_LEN + 1])
 {
-	char *buf = malloc(CMDLINE_MAX);
+	char *buf = malloc(KT_VMM_CMDLINE_MAX);
 	const char *bad;
 	int ret;
 
 	if (!buf)
 		return -1;
-	ret = pid_uuid(pid, buf, uuid, &bad);
+	ret = kt_vmm_pid_uuid(pid, buf, uuid, &bad);
 	free(buf);
 	return ret ? -1 : 0;
 }
@@ -135,7 +75,7 @@ static int uuid_of_pid(const struct vm_ref *r, char *buf, struct vm_name *out)
 {
 	char given[KT_UUID_STR_LEN + 1];
 	const char *bad;
-	int ret = pid_uuid(r->pid, buf, out->uuid, &bad);
+	int ret = kt_vmm_pid_uuid(r->pid, buf, out->uuid, &bad);
 
 	if (ret < 0)
 		return vm_error(ret == -ENOENT ? KT_EXIT_NOT_FOUND : KT_EXIT_FAILURE,
@@ -159,29 +99,6 @@ static int uuid_of_pid(const struct vm_ref *r, char *buf, struct vm_name *out)
 	return KT_EXIT_OK;
 }
 
-/* The processes whose command line names uuid, this one excepted. */
-static size_t claims_of(const char *uuid, char *buf, pid_t pids[MAX_CLAIMS + 1])
-{
-	char found[KT_UUID_STR_LEN + 1];
-	struct dirent *d;
-	const char *bad;
-	size_t n = 0;
-	char *end;
-	DIR *proc = opendir("/proc");
-	long pid;
-
-	while (proc && n <= MAX_CLAIMS && (d = readdir(proc))) {
-		pid = strtol(d->d_name, &end, 10);
-		if (*end || pid <= 0 || pid == getpid())
-			continue;
-		if (!pid_uuid((pid_t)pid, buf, found, &bad) && !strcmp(found, uuid))
-			pids[n++] = (pid_t)pid;
-	}
-	if (proc)
-		closedir(proc);
-	return n;
-}
-
 /*
  * A wrapper script started with the same -uuid as its QEMU also claims the
  * UUID: among several claims, the VMM is the one holding a KVM VM.
@@ -190,7 +107,7 @@ static int vmm_of(const char *uuid, char *buf, pid_t *out)
 {
 	pid_t pids[MAX_CLAIMS + 1], vmm = 0;
 	struct kt_vmm_fds fds;
-	size_t n = claims_of(uuid, buf, pids), i, vmms = 0, denied = 0;
+	size_t n = kt_vmm_uuid_claims(uuid, buf, pids, MAX_CLAIMS + 1), i, vmms = 0, denied = 0;
 	int ret;
 
 	if (n == 1) {
@@ -239,7 +156,7 @@ int vm_ref_resolve(const struct vm_ref *r, enum vm_ref_need need, struct vm_name
 	ret = vm_ref_check(r);
 	if (ret)
 		return ret;
-	buf = malloc(CMDLINE_MAX);
+	buf = malloc(KT_VMM_CMDLINE_MAX);
 	if (!buf)
 		return vm_error(KT_EXIT_FAILURE, "out of memory");
 	if (r->pid)

@@ -61,7 +61,7 @@ done
 # 1-4: the sample positions.
 tap_is "top level: the groups" "$(comp "")" \
 	"$(words info vm measure ca token handshake ledger score tpm attest verify config \
-		launch grant migrate)"
+		launch grant migrate daemon)"
 tap_is "kvmtrust ledger: its subcommands" "$(comp ledger "")" \
 	"$(words init append register get head prove verify)"
 tap_is "kvmtrust grant issue --: grant issue's option table" "$(comp grant issue --)" \
@@ -73,7 +73,7 @@ tap_is "kvmtrust ca issue: the kinds it issues" "$(comp ca issue "")" "$(words c
 # subcommands offered are those the group's usage names.
 bad=""
 for g in $(comp ""); do
-	usage=$("$KT" "$g" --help | sed -n "s/^\(Usage:\)\{0,1\} *[^ ]*kvmtrust $g \([a-z]\{1,\}\).*/\2/p" | sort -u)
+	usage=$("$KT" "$g" --help | sed -n "s/^\(Usage:\)\{0,1\} *[^ ]*kvmtrust $g \([a-z][a-z-]*\).*/\2/p" | sort -u)
 	offered=$(comp "$g" "")
 	[[ $("$KT" __complete "$g") == --* ]] && offered=""
 	[ "$offered" = "$usage" ] || bad="$bad $g:[${offered//$'\n'/ }]/usage:[${usage//$'\n'/ }]"

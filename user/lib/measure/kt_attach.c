@@ -47,3 +47,21 @@ int kt_vm_attach_pid(struct kt_nl *nl, pid_t pid, struct kt_vm *out,
 		*attached = true;
 	return ret;
 }
+
+int kt_vm_measure_pid(pid_t pid, uint32_t flags, struct kt_measurement *m,
+		      struct kt_err *err)
+{
+	struct kt_nl *nl;
+	struct kt_vm vm;
+	bool attached;
+	int ret;
+
+	nl = kt_nl_open(err);
+	if (!nl)
+		return -EPROTONOSUPPORT;
+	ret = kt_vm_attach_pid(nl, pid, &vm, &attached, err);
+	if (!ret)
+		ret = kt_nl_measure(nl, vm.vm_id, flags, m, err);
+	kt_nl_close(nl);
+	return ret;
+}

@@ -20,4 +20,12 @@ int kt_vm_attach_pid(struct kt_nl *nl, pid_t pid, struct kt_vm *out,
 int kt_vm_find_pid(struct kt_nl *nl, pid_t pid, struct kt_vm *out,
 		   struct kt_err *err);
 
+/*
+ * Attaches the VM of process pid if needed (it stays attached, as with
+ * `kvmtrust measure`) and measures it. -EPROTONOSUPPORT when kvmtrust.ko
+ * cannot be reached; other negative errnos as kt_nl_measure().
+ */
+int kt_vm_measure_pid(pid_t pid, uint32_t flags, struct kt_measurement *m,
+		      struct kt_err *err);
+
 #endif

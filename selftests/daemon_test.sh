@@ -1,0 +1,139 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# In the test VM (selftests/run-in-vm, kvmtrust.ko loaded): kvmtrustd
+# attests two of our test guests every second into an SQLite ledger, and a
+# guest write to memory its policy protects fails its next attestation.
+#
+#   selftests/build/vmm --uuid $U1 (guest a, paused)  <-- fifo: poke 0x3000
+#   selftests/build/vmm --uuid $U2 (guest b, paused)
+#        ^ pidfd_getfd, KVMTRUST_CMD_MEASURE each second
+#   kvmtrustd -c $tmp/d.conf  [vm a] pid = PID1   [vm b] uuid = U2
+#        |  memory_root = learn (the whole memory root: our guests are
+#        |  paused, so it is stable; see Documentation/kvmtrustd.rst)
+#        v
+#   sqlite:$tmp/ledger.db (writer: host1 of scripts/lib/ledger-pki.sh)
+#   kvmtrust daemon status --json, kvmtrust score show, kvmtrust ledger verify
+set -u
+cd "$(dirname "$0")/.."
+. scripts/lib/tap.sh
+. scripts/lib/ledger-pki.sh
+
+K=$PWD/user/kvmtrust
+KD=$PWD/user/kvmtrustd
+tmp=$(mktemp -d /tmp/kt-daemon-vm.XXXXXX)
+U1=6a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3
+U2=7b2c3d4e-5f6a-4b7c-9d8e-9fa0b1c2d3e4
+pids=() daemon= mounted_proc=
+
+cleanup() {
+	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null
+	exec 3>&- 5>&- 2>/dev/null
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	[ -n "$mounted_proc" ] && umount /proc
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# start_vmm N UUID: a VMM on fifos; its commands go to fd 2N+1, replies on 2N+2.
+start_vmm() {
+	mkfifo "$tmp/in$1" "$tmp/out$1"
+	selftests/build/vmm --seed "$1" --uuid "$2" <"$tmp/in$1" >"$tmp/out$1" &
+	pids+=($!)
+	eval "exec $((2 * $1 + 1))>\"$tmp/in$1\" $((2 * $1 + 2))<\"$tmp/out$1\""
+	read -r ready <&$((2 * $1 + 2))
+	echo "# vmm $1: $ready"
+}
+# vmm N CMD: one command to VMM N; fails unless it answers ok.
+vmm() {
+	local n=$1 reply; shift
+	echo "$*" >&$((2 * n + 1))
+	read -r reply <&$((2 * n + 2))
+	echo "# vmm $n: $* -> $reply"
+	[[ $reply == ok* ]]
+}
+st() { "$K" daemon status --json | jq -r "$1"; }
+# wait_for JQ: up to 10 s (TCG is slow and shared) for the daemon's status to make JQ true.
+wait_for() {
+	local i
+	for i in $(seq 100); do
+		[ "$(st "$1" 2>/dev/null)" = true ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+N=12
+tap_plan $N
+if [ ! -x selftests/build/vmm ] || [ ! -d /sys/module/kvmtrust ]; then
+	for i in $(seq $N); do tap_skip "kvmtrustd step $i" "needs selftests/build/vmm and kvmtrust.ko"; done
+	exit 0
+fi
+if [ ! -e /proc/self/fd ]; then
+	echo "# /proc in this chroot is not procfs; mounting it for this test"
+	mount -t proc proc /proc && mounted_proc=1
+fi
+
+start_vmm 1 "$U1"
+start_vmm 2 "$U2"
+ledger_pki "$tmp" && KVMTRUST_KEY_DIR=$tmp/hostkey "$K" tpm init --software --host-id vm-host \
+	>/dev/null 2>&1 && "$K" ledger init --ledger "sqlite:$tmp/ledger.db" >/dev/null
+cat >"$tmp/d.conf" <<EOT
+interval = 1
+ledger = sqlite:$tmp/ledger.db
+ledger_ca = $tmp/ca.pem
+ledger_key = $tmp/host1.key
+ledger_cert = $tmp/host1.pem
+key_dir = $tmp/hostkey
+socket = $tmp/d.sock
+
+[vm a]
+pid = ${pids[0]}
+memory_root = learn
+
+[vm b]
+uuid = $U2
+memory_root = learn
+EOT
+export KVMTRUSTD_SOCKET=$tmp/d.sock KVMTRUST_LEDGER=sqlite:$tmp/ledger.db \
+	KVMTRUST_LEDGER_CA=$tmp/ca.pem KVMTRUST_OWNER_ANCHORS=$tmp/owner-anchors
+"$KD" -c "$tmp/d.conf" 2>"$tmp/d.log" &
+daemon=$!
+wait_for '[.vms[] | .rounds >= 3] | all'
+tap_is "both guests have passed at least 3 rounds each, none failed" \
+	"$(st '[.vms[] | .rounds >= 3 and .fails == 0 and .result == "pass"] | all')" true
+tap_is "the guest named by uuid was found by its VMM's --uuid" \
+	"$(st '.vms[1] | "\(.uuid) \(.pid)"')" "$U2 ${pids[1]}"
+size=$("$K" ledger head --script | cut -f1)
+passes=0
+for i in $(seq 0 $((size - 1))); do
+	[ "$("$K" ledger get --index "$i" --script | cut -f2,3)" = "attest	pass" ] &&
+		passes=$((passes + 1))
+done
+tap_is "every ledger entry is an attest pass ($size entries)" "$passes" "$size"
+tap_is "  and there are at least 6 of them" "$([ "$size" -ge 6 ] && echo yes)" yes
+tap_is "score of guest a is 100" "$(st '.vms[0].score')" 100
+
+orig=$(echo peek 0x3000 >&3; read -r r <&4; echo "${r#ok }")
+echo "# vmm 1: peek 0x3000 -> $orig"
+vmm 1 poke 0x3000 0x5a
+wait_for '.vms[0].fails >= 1'
+tap_is "after a write to guest a its next result is fail" "$(st '.vms[0].result')" fail
+# The page stays written until restored: undo it so later rounds pass again
+# (and three fails do not flag the host, which would move guest b's score too).
+vmm 1 poke 0x3000 "$orig"
+"$K" score show --vm "$U1" --json >"$tmp/score.json"
+tap_is "  its first fail dropped the score by 20, from 100 to 80" \
+	"$(jq -r '[.entries[] | select(.reason == "fail")][0] | "\(.delta) \(.score)"' \
+	"$tmp/score.json")" "-20 80"
+wait_for '.vms[0].result == "pass"'
+tap_is "with the byte restored guest a passes again" "$(st '.vms[0].result')" pass
+tap_is "guest b never failed" "$(st '.vms[1].fails')" 0
+kill -TERM "$daemon"; wait "$daemon"
+tap_is "SIGTERM stops kvmtrustd with status 0" "$?" 0
+daemon=
+vmm 1 state && vmm 2 state
+tap_result $? "both guests are left as they were: their VMMs still answer"
+tap_ok "the ledger verifies" "$K" ledger verify
+sed 's/^/# /' "$tmp/d.log" | tail -20
+tap_done

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmtrust daemon: asks a running kvmtrustd over its control socket for its
+ * guests' last results, or to attest them now. See kvmtrust-daemon(8).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli_util.h"
+#include "exitcodes.h"
+#include "print.h"
+#include "subcommands.h"
+
+/* kvmtrustd's default (daemon/config.h); the daemon and this must agree. */
+#define SOCKET_DEFAULT "/run/kvmtrust/kvmtrustd.sock"
+#define SOCKET_ENV "KVMTRUSTD_SOCKET"
+#define REPLY_MAX (1024 * 1024)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s daemon status [--socket PATH] [--json | --script]\n"
+		"       %s daemon attest-now [--socket PATH] [--json | --script]\n"
+		"Shows each guest's last result from kvmtrustd, or has it attest every guest\n"
+		"now and shows the new results. PATH defaults to $%s,\n"
+		"else %s.\n",
+		prog, prog, SOCKET_ENV, SOCKET_DEFAULT);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_PERM) | CLI_EXIT(KT_EXIT_UNAVAILABLE));
+}
+
+static int connect_daemon(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* Sends the request and parses the one-line JSON reply; an exit code. */
+static int ask(const char *path, const char *request, json_t **reply)
+{
+	char *buf = malloc(REPLY_MAX);
+	size_t len = 0;
+	ssize_t n;
+	json_error_t jerr;
+	int fd = connect_daemon(path);
+
+	if (fd < 0) {
+		free(buf);
+		fprintf(stderr, "%s daemon: unable to reach kvmtrustd at %s: %s%s\n", prog, path,
+			strerror(-fd), fd == -ENOENT || fd == -ECONNREFUSED ?
+			" (is kvmtrustd running? see --socket)" : "");
+		return fd == -EACCES || fd == -EPERM ? KT_EXIT_PERM : KT_EXIT_UNAVAILABLE;
+	}
+	/* One line in one write: the daemon answers as soon as it has the newline. */
+	if (!buf || dprintf(fd, "%s\n", request) < 0) {
+		fprintf(stderr, "%s daemon: unable to send the request: %s\n", prog, strerror(errno));
+		goto fail;
+	}
+	while (len < REPLY_MAX - 1 && (n = read(fd, buf + len, REPLY_MAX - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	*reply = json_loads(buf, 0, &jerr);
+	if (!*reply || !json_is_object(*reply)) {
+		fprintf(stderr, "%s daemon: kvmtrustd's reply is not a JSON object\n", prog);
+		json_decref(*reply);
+		goto fail;
+	}
+	if (json_object_get(*reply, "error")) {
+		fprintf(stderr, "%s daemon: kvmtrustd: %s\n", prog,
+			json_string_value(json_object_get(*reply, "error")));
+		json_decref(*reply);
+		goto fail;
+	}
+	free(buf);
+	close(fd);
+	return KT_EXIT_OK;
+fail:
+	free(buf);
+	close(fd);
+	return KT_EXIT_FAILURE;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static int64_t num(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+static void print_vm(json_t *vm)
+{
+	const char *error = str(vm, "error");
+
+	kt_print_open_object(NULL);
+	kt_print_string("name", "vm %s", str(vm, "name"));
+	kt_print_string("uuid", " %s", str(vm, "uuid"));
+	kt_print_s64("pid", " pid %s", num(vm, "pid"));
+	kt_print_string("result", ": %s", str(vm, "result"));
+	kt_print_s64("score", ", score %s", num(vm, "score"));
+	kt_print_s64("rounds", ", %s rounds", num(vm, "rounds"));
+	kt_print_s64("passes", " (%s pass", num(vm, "passes"));
+	kt_print_s64("fails", ", %s fail)", num(vm, "fails"));
+	kt_print_s64("ledger_index", ", entry %s\n", num(vm, "ledger_index"));
+	kt_print_time("last_time", "  last:          %s\n", num(vm, "last_time"));
+	kt_print_string("memory_root", "  memory_root:   %s\n", str(vm, "memory_root"));
+	kt_print_string("report_digest", "  report digest: %s\n", str(vm, "report_digest"));
+	kt_print_string("error", *error ? "  last error:    %s\n" : NULL, error);
+	kt_print_close_object();
+}
+
+static int show(json_t *reply, enum kt_print_mode mode)
+{
+	json_t *vms = json_object_get(reply, "vms"), *vm;
+	size_t i;
+
+	kt_print_start(mode);
+	kt_print_open_object(NULL);
+	kt_print_s64("interval", "interval: %s s\n", num(reply, "interval"));
+	kt_print_open_array("vms");
+	json_array_foreach(vms, i, vm)
+		print_vm(vm);
+	kt_print_close_array();
+	kt_print_close_object();
+	return kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
+}
+
+int daemon_main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 'S' },
+		CLI_OUTPUT_OPTIONS,
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	enum kt_print_mode mode = KT_PRINT_TEXT;
+	const char *path = getenv(SOCKET_ENV), *cmd;
+	json_t *reply = NULL;
+	int c, ret;
+
+	if (cli_group_usage(argc, argv, usage, &ret))
+		return ret;
+	cmd = argv[1];
+	if (strcmp(cmd, "status") && strcmp(cmd, "attest-now"))
+		return cli_bad_usage("daemon", usage, "unknown command '%s'", cmd);
+	optind = 2;
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
+		if (c == 'S')
+			path = optarg;
+		else if (!cli_output_option(c, &mode))
+			return cli_option_usage(usage, c);
+	}
+	if (optind != argc)
+		return cli_bad_usage("daemon", usage, "unexpected argument '%s'", argv[optind]);
+	ret = ask(path && *path ? path : SOCKET_DEFAULT, cmd, &reply);
+	if (ret)
+		return ret;
+	ret = show(reply, mode);
+	json_decref(reply);
+	return ret;
+}

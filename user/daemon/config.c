@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The strict kvmtrustd.conf parser; the format is in Documentation/kvmtrustd.rst. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/encoding.h"
+#include "config.h"
+
+struct parser {
+	const char *path;
+	unsigned long line;
+	struct ktd_config *c;
+	struct ktd_vm_config *vm;	/* the open section, NULL in the global part */
+	unsigned int seen;		/* keys given in the current part, as bits */
+	struct kt_err *err;
+};
+
+#define bad(p, ...) parse_fail(p, __VA_ARGS__)
+
+static int __attribute__((format(printf, 2, 3))) parse_fail(struct parser *p, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return kt_fail(p->err, "config", "%s:%lu: %s", p->path, p->line, msg);
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int set_string(struct parser *p, char **dst, const char *key, const char *v)
+{
+	if (!*v)
+		return bad(p, "'%s' needs a value", key);
+	*dst = strdup(v);
+	return *dst ? 0 : bad(p, "out of memory");
+}
+
+static int set_interval(struct parser *p, const char *v)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (!isdigit((unsigned char)*v) || *end || errno || n < 1 || n > 86400)
+		return bad(p, "interval '%s' is not a number of seconds from 1 to 86400", v);
+	p->c->interval = (unsigned int)n;
+	return 0;
+}
+
+static const char *const global_keys[] = {
+	"interval", "ledger", "ledger_ca", "ledger_key", "ledger_cert", "key_dir", "tcti", "socket",
+	"owner_anchors",
+};
+static const char *const vm_keys[] = { "pid", "uuid", "memory_root" };
+
+static int key_index(const char *const *keys, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(keys[i], key))
+			return (int)i;
+	return -1;
+}
+
+static int global_key(struct parser *p, int k, const char *v)
+{
+	struct ktd_config *c = p->c;
+	char **dst[] = { NULL, &c->ledger, &c->ledger_ca, &c->ledger_key, &c->ledger_cert,
+			 &c->key_dir, &c->tcti, &c->socket, &c->owner_anchors };
+
+	if (k == 0)
+		return set_interval(p, v);
+	free(*dst[k]);
+	*dst[k] = NULL;
+	return set_string(p, dst[k], global_keys[k], v);
+}
+
+static int vm_key(struct parser *p, int k, const char *v)
+{
+	struct ktd_vm_config *vm = p->vm;
+	unsigned long n;
+	char *end;
+
+	switch (k) {
+	case 0:
+		errno = 0;
+		n = strtoul(v, &end, 10);
+		if (!isdigit((unsigned char)*v) || *end || errno || n < 1 || n > 4194304)
+			return bad(p, "pid '%s' is not a process id", v);
+		vm->pid = (pid_t)n;
+		return 0;
+	case 1:
+		if (kt_uuid_canonical(v, vm->uuid))
+			return bad(p, "uuid '%s' is not a UUID", v);
+		return 0;
+	default:
+		if (!strcmp(v, "learn")) {
+			vm->learn = true;
+			return 0;
+		}
+		if (strlen(v) != 2 * KT_HASH_LEN || kt_hex_decode(v, vm->memory_root, KT_HASH_LEN))
+			return bad(p, "memory_root '%s' is neither 'learn' nor 64 hex digits", v);
+		return 0;
+	}
+}
+
+/* A section is complete when it names its guest and what it must measure. */
+static int close_section(struct parser *p)
+{
+	const unsigned int need_policy = 1u << 2;
+
+	if (!p->vm)
+		return 0;
+	if (!p->vm->pid && !p->vm->uuid[0])
+		return bad(p, "[vm %s] names no guest: give pid or uuid", p->vm->name);
+	if (!(p->seen & need_policy))
+		return bad(p, "[vm %s] has no memory_root (64 hex digits or 'learn')",
+			   p->vm->name);
+	return 0;
+}
+
+static int open_section(struct parser *p, char *s)
+{
+	struct ktd_config *c = p->c;
+	struct ktd_vm_config *vms;
+	size_t len = strlen(s), i;
+	char *name;
+
+	if (s[len - 1] != ']' || strncmp(s, "[vm ", 4))
+		return bad(p, "'%s' is not a section: expected [vm NAME]", s);
+	s[len - 1] = '\0';
+	name = trim(s + 4);
+	if (!*name || strlen(name) > KTD_NAME_MAX || strpbrk(name, " \t[]"))
+		return bad(p, "VM name '%s' must be 1 to %d characters without blanks or brackets",
+			   name, KTD_NAME_MAX);
+	for (i = 0; i < c->nr_vms; i++)
+		if (!strcmp(c->vms[i].name, name))
+			return bad(p, "[vm %s] is given twice", name);
+	vms = realloc(c->vms, (c->nr_vms + 1) * sizeof(*vms));
+	if (!vms)
+		return bad(p, "out of memory");
+	c->vms = vms;
+	p->vm = &vms[c->nr_vms++];
+	memset(p->vm, 0, sizeof(*p->vm));
+	strcpy(p->vm->name, name);
+	p->seen = 0;
+	return 0;
+}
+
+static int parse_line(struct parser *p, char *line)
+{
+	char *s = trim(line), *eq, *key, *v;
+	int k;
+
+	if (!*s || *s == '#')
+		return 0;
+	if (*s == '[')
+		return close_section(p) ?: open_section(p, s);
+	eq = strchr(s, '=');
+	if (!eq)
+		return bad(p, "expected 'key = value' or '[vm NAME]'");
+	*eq = '\0';
+	key = trim(s);
+	v = trim(eq + 1);
+	k = p->vm ? key_index(vm_keys, 3, key) :
+		    key_index(global_keys, sizeof(global_keys) / sizeof(global_keys[0]), key);
+	if (k < 0)
+		return bad(p, "unknown key '%s'%s", key, p->vm ? " in a [vm] section" : "");
+	if (p->seen & (1u << k))
+		return bad(p, "'%s' is given twice", key);
+	p->seen |= 1u << k;
+	return p->vm ? vm_key(p, k, v) : global_key(p, k, v);
+}
+
+/* The ledger is written with a host's certificate: all four are needed. */
+static int check_global(struct parser *p)
+{
+	struct ktd_config *c = p->c;
+
+	if (!c->ledger || !c->ledger_ca || !c->ledger_key || !c->ledger_cert)
+		return kt_fail(p->err, "config",
+			       "%s: ledger, ledger_ca, ledger_key and ledger_cert are required",
+			       p->path);
+	if (!c->socket && set_string(p, &c->socket, "socket", KTD_SOCKET_DEFAULT))
+		return -1;
+	return 0;
+}
+
+int ktd_config_load(const char *path, struct ktd_config *c, struct kt_err *err)
+{
+	struct parser p = { .path = path, .c = c, .err = err };
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	int ret = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->interval = KTD_INTERVAL_DEFAULT;
+	f = fopen(path, "re");
+	if (!f)
+		return kt_fail(err, "config", "%s: %s", path, strerror(errno));
+	while (!ret && (n = getline(&line, &cap, f)) > 0) {
+		p.line++;
+		if (strlen(line) != (size_t)n)
+			ret = bad(&p, "NUL byte in the line");
+		else
+			ret = parse_line(&p, line);
+	}
+	if (!ret && ferror(f))
+		ret = kt_fail(err, "config", "%s: read error", path);
+	if (!ret)
+		ret = close_section(&p) ?: check_global(&p);
+	free(line);
+	fclose(f);
+	if (ret)
+		ktd_config_free(c);
+	return ret;
+}
+
+void ktd_config_free(struct ktd_config *c)
+{
+	free(c->ledger);
+	free(c->ledger_ca);
+	free(c->ledger_key);
+	free(c->ledger_cert);
+	free(c->key_dir);
+	free(c->tcti);
+	free(c->socket);
+	free(c->owner_anchors);
+	free(c->vms);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmtrustd: attests every configured guest each interval into the trust
+ * ledger (kvmtrustd(8), Documentation/kvmtrustd.rst). One thread: a poll
+ * loop over the signal fd and the control socket, with the next round's
+ * deadline as its timeout.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "common/encoding.h"
+#include "config.h"
+#include "control.h"
+#include "guest.h"
+
+struct daemon {
+	const char *config_path;
+	struct ktd_config cfg;
+	struct ktd_ctx ctx;
+	struct ktd_guest *guests;
+	size_t nr_guests;
+	int listen_fd;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: kvmtrustd [-c FILE] [--check-config]\n"
+		"Attests the guests in FILE (default %s) every interval\n"
+		"and appends each result to the trust ledger. --check-config parses FILE,\n"
+		"reports the first error with its line number and exits.\n",
+		KTD_CONFIG_DEFAULT);
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("kvmtrustd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Guests of the new configuration; one kept by name with the same policy
+ * keeps what it learned, so a reload does not re-learn a tampered root.
+ */
+static struct ktd_guest *make_guests(const struct ktd_config *c, const struct daemon *old)
+{
+	struct ktd_guest *g = calloc(c->nr_vms ? c->nr_vms : 1, sizeof(*g));
+	size_t i, j;
+
+	for (i = 0; g && i < c->nr_vms; i++) {
+		ktd_guest_init(&g[i], &c->vms[i]);
+		for (j = 0; old && j < old->nr_guests; j++) {
+			const struct ktd_guest *o = &old->guests[j];
+
+			if (!strcmp(o->cfg.name, g[i].cfg.name) && o->cfg.learn && g[i].cfg.learn &&
+			    o->cfg.pid == g[i].cfg.pid && !strcmp(o->cfg.uuid, g[i].cfg.uuid) &&
+			    o->learned) {
+				memcpy(g[i].cfg.memory_root, o->cfg.memory_root, KT_HASH_LEN);
+				g[i].learned = true;
+			}
+		}
+	}
+	return g;
+}
+
+/* Everything or nothing: a bad new configuration leaves the running one. */
+static int load(struct daemon *d, bool reload)
+{
+	struct daemon next = *d;
+	struct kt_err err = { 0 };
+
+	if (ktd_config_load(d->config_path, &next.cfg, &err)) {
+		say("%s%s", err.msg, reload ? " (keeping the running configuration)" : "");
+		return -1;
+	}
+	if (ktd_ctx_open(&next.cfg, &next.ctx, &err)) {
+		say("%s%s", err.msg, reload ? " (keeping the running configuration)" : "");
+		ktd_config_free(&next.cfg);
+		return -1;
+	}
+	next.guests = make_guests(&next.cfg, reload ? d : NULL);
+	next.nr_guests = next.cfg.nr_vms;
+	if (!next.guests) {
+		say("out of memory");
+		ktd_ctx_close(&next.ctx);
+		ktd_config_free(&next.cfg);
+		return -1;
+	}
+	if (reload) {
+		ktd_ctx_close(&d->ctx);
+		ktd_config_free(&d->cfg);
+		free(d->guests);
+	}
+	*d = next;
+	say("%s: %zu guest(s), every %u s", d->config_path, d->nr_guests, d->cfg.interval);
+	return 0;
+}
+
+static void round_all(struct daemon *d)
+{
+	char digest[2 * KT_HASH_LEN + 1];
+	size_t i;
+
+	for (i = 0; i < d->nr_guests; i++) {
+		struct ktd_guest *g = &d->guests[i];
+
+		if (ktd_guest_attest(&d->ctx, g)) {
+			say("[vm %s] not attested: %s", g->cfg.name, g->last_error);
+			continue;
+		}
+		kt_hex_encode(g->report_digest, KT_HASH_LEN, digest);
+		say("[vm %s] %s: entry %llu, score %d, report %s", g->cfg.name,
+		    g->last_result == KT_LEDGER_PASS ? "pass" : "FAIL",
+		    (unsigned long long)g->last_index, g->score, digest);
+	}
+}
+
+static void serve(struct daemon *d)
+{
+	int conn = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC), req;
+
+	if (conn < 0)
+		return;
+	req = ktd_control_request(conn);
+	if (req < 0)
+		return;
+	if (req == 1)
+		round_all(d);
+	ktd_control_reply(conn, ktd_status_json(d->cfg.interval, d->guests, d->nr_guests));
+}
+
+/* 0 on SIGTERM/SIGINT, 1 when the loop cannot go on. */
+static int run(struct daemon *d, int sfd)
+{
+	struct pollfd fds[2] = { { .fd = sfd, .events = POLLIN },
+				 { .fd = d->listen_fd, .events = POLLIN } };
+	struct signalfd_siginfo si;
+	uint64_t next = now_ms();
+
+	for (;;) {
+		uint64_t t = now_ms();
+
+		if (t >= next) {
+			round_all(d);
+			next = t + 1000ULL * d->cfg.interval;
+			continue;
+		}
+		if (poll(fds, 2, (int)(next - t)) < 0 && errno != EINTR) {
+			say("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (fds[1].revents & POLLIN)
+			serve(d);
+		if (!(fds[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGHUP)
+			return 0;
+		sd_notify(0, "RELOADING=1");
+		if (!load(d, true))
+			next = now_ms();
+		sd_notify(0, "READY=1");
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d = { .config_path = KTD_CONFIG_DEFAULT, .listen_fd = -1 };
+	struct kt_err err = { 0 };
+	bool check = false;
+	sigset_t mask;
+	int c, sfd, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "c:th", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': d.config_path = optarg; break;
+		case 't': check = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (check) {
+		if (ktd_config_load(d.config_path, &d.cfg, &err)) {
+			fprintf(stderr, "kvmtrustd: %s\n", err.msg);
+			return 1;
+		}
+		printf("%s: ok, %zu guest(s), every %u s\n", d.config_path, d.cfg.nr_vms,
+		       d.cfg.interval);
+		ktd_config_free(&d.cfg);
+		return 0;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0)
+		say("signalfd: %s", strerror(errno));
+	if (sfd < 0 || load(&d, false))
+		goto out;
+	d.listen_fd = ktd_control_listen(d.cfg.socket, &err);
+	if (d.listen_fd < 0) {
+		say("%s", err.msg);
+		goto cleanup;
+	}
+	sd_notify(0, "READY=1");
+	ret = run(&d, sfd);
+	sd_notify(0, "STOPPING=1");
+	say("stopping");
+	close(d.listen_fd);
+	unlink(d.cfg.socket);
+cleanup:
+	ktd_ctx_close(&d.ctx);
+	ktd_config_free(&d.cfg);
+	free(d.guests);
+out:
+	if (sfd >= 0)
+		close(sfd);
+	return ret;
+}

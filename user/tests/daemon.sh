@@ -1,0 +1,157 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvmtrustd on the host (no kvmtrust.ko needed): the config parser's
+# refusals with line numbers, the systemd unit, and the daemon's life cycle
+# around a guest it cannot measure here (selftests/daemon_test.sh measures).
+#
+#   kvmtrustd -c $dir/d.conf  --(sqlite)-->  $dir/ledger.db (ledger_pki host1)
+#        ^ control socket $dir/d.sock (0600)
+#        |
+#   kvmtrust daemon status|attest-now [--json]
+#   [vm fake] pid = a python process with --uuid on its command line, no VM:
+#   every round fails to measure, so nothing is appended.
+set -u
+cd "$(dirname "$0")/../.."
+. scripts/lib/tap.sh
+. scripts/lib/ledger-pki.sh
+
+KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
+KD=${KVMTRUSTD:-$PWD/user/kvmtrustd}
+UNIT=$PWD/user/daemon/kvmtrustd.service
+dir=$(mktemp -d /tmp/kvmtrustd-sh.XXXXXX)
+daemon= fake=
+cleanup() {
+	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null
+	[ -n "$fake" ] && kill -9 "$fake" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+UUID=c3d2e1f0-1234-4abc-9def-0123456789ab
+ROOT=$(printf 'ab%.0s' {1..32})
+global() {
+	cat <<-EOT
+	# kvmtrustd test configuration
+	ledger = sqlite:$dir/ledger.db
+	ledger_ca = $dir/ca.pem
+	ledger_key = $dir/host1.key
+	ledger_cert = $dir/host1.pem
+	key_dir = $dir/hostkey
+	socket = $dir/d.sock
+	EOT
+}
+# conf NAME LINES...: the global part, then the lines given.
+conf() { local f=$dir/$1.conf; shift; { global; printf '%s\n' "$@"; } >"$f"; echo "$f"; }
+check() { "$KD" --check-config -c "$@"; }
+
+tap_plan 36
+
+good=$(conf good "owner_anchors = $dir/owner-anchors" "[vm web]" "uuid = ${UUID^^}" "memory_root = learn" \
+	"[vm db]" "pid = 4242" "memory_root = $ROOT")
+tap_is "a good config is accepted; the interval defaults to 5 s" \
+	"$(check "$good")" "$good: ok, 2 guest(s), every 5 s"
+# The global part is 7 lines: a test config's first own line is line 8.
+tap_fails_with "an unknown key is refused with its line" "bad.conf:8: unknown key 'ledgr'" \
+	check "$(conf bad "ledgr = x")"
+tap_fails_with "a repeated key is refused" "bad.conf:8: 'ledger' is given twice" \
+	check "$(conf bad "ledger = sqlite:/x")"
+tap_fails_with "interval 0 is refused" "bad.conf:8: interval '0' is not a number of seconds" \
+	check "$(conf bad "interval = 0")"
+tap_fails_with "interval with a unit is refused" "bad.conf:8: interval '5s' is not" \
+	check "$(conf bad "interval = 5s")"
+tap_fails_with "a line without '=' is refused" "bad.conf:8: expected 'key = value'" \
+	check "$(conf bad "interval 5")"
+tap_fails_with "a section that is not [vm NAME] is refused" \
+	"bad.conf:8: '\[host a\]' is not a section" check "$(conf bad "[host a]")"
+tap_fails_with "a VM name with a blank is refused" "bad.conf:8: VM name 'a b' must be" \
+	check "$(conf bad "[vm a b]")"
+tap_fails_with "a VM section given twice is refused" "bad.conf:11: \[vm a\] is given twice" \
+	check "$(conf bad "[vm a]" "pid = 1" "memory_root = learn" "[vm a]")"
+tap_fails_with "a VM key in the global part is refused" "bad.conf:8: unknown key 'pid'" \
+	check "$(conf bad "pid = 1")"
+tap_fails_with "a global key in a VM section is refused" \
+	"bad.conf:9: unknown key 'interval' in a \[vm\] section" \
+	check "$(conf bad "[vm a]" "interval = 1")"
+tap_fails_with "a pid that is not a number is refused" "bad.conf:9: pid '12x' is not a process id" \
+	check "$(conf bad "[vm a]" "pid = 12x")"
+tap_fails_with "a uuid that is not a UUID is refused" "bad.conf:9: uuid 'web' is not a UUID" \
+	check "$(conf bad "[vm a]" "uuid = web")"
+tap_fails_with "a memory_root of 63 digits is refused" \
+	"bad.conf:9: memory_root '${ROOT:1}' is neither 'learn' nor 64 hex digits" \
+	check "$(conf bad "[vm a]" "memory_root = ${ROOT:1}")"
+tap_fails_with "a VM section naming no guest is refused at its end" \
+	"bad.conf:9: \[vm a\] names no guest: give pid or uuid" \
+	check "$(conf bad "[vm a]" "memory_root = learn")"
+tap_fails_with "a VM section without a policy is refused" "bad.conf:10: \[vm a\] has no memory_root" \
+	check "$(conf bad "[vm a]" "pid = 1" "[vm b]")"
+printf 'interval = 5\n' >"$dir/short.conf"
+tap_fails_with "a config without the ledger and its signer is refused" \
+	"short.conf: ledger, ledger_ca, ledger_key and ledger_cert are required" check "$dir/short.conf"
+tap_fails_with "a missing config file is refused" "nothing.conf: No such file" \
+	check "$dir/nothing.conf"
+printf 'interval = 5\0\n' >"$dir/nul.conf"
+tap_fails_with "a NUL byte is refused" "nul.conf:1: NUL byte" check "$dir/nul.conf"
+
+# systemd-analyze warns on stderr yet exits 0 for a bad value: no output is the pass.
+if command -v systemd-analyze >/dev/null; then
+	sed "s#/usr/sbin/kvmtrustd#$KD#" "$UNIT" >"$dir/kvmtrustd.service"
+	tap_is "the systemd unit passes systemd-analyze verify, without a warning" \
+		"$(systemd-analyze verify --man=no "$dir/kvmtrustd.service" 2>&1; echo "rc=$?")" "rc=0"
+	mkdir "$dir/broken" && sed 's/^Type=notify/Type=notfy/' "$dir/kvmtrustd.service" \
+		>"$dir/broken/kvmtrustd.service"
+	tap_fails_with "  and that check sees a broken unit" "Failed to parse service type" \
+		bash -c "out=\$(systemd-analyze verify --man=no $dir/broken/kvmtrustd.service 2>&1); echo \"\$out\"; [ -z \"\$out\" ]"
+else
+	tap_skip "the systemd unit passes systemd-analyze verify" "no systemd-analyze on this host"
+	tap_skip "  and that check sees a broken unit" "no systemd-analyze on this host"
+fi
+
+# The daemon itself, around a guest it cannot measure.
+ledger_pki "$dir" && KVMTRUST_KEY_DIR=$dir/hostkey "$KT" tpm init --software --host-id h1 \
+	>/dev/null 2>&1 && "$KT" ledger init --ledger "sqlite:$dir/ledger.db" >/dev/null
+python3 -c 'import time; time.sleep(300)' --uuid "$UUID" &
+fake=$!
+OTHER=d4e3f2a1-5678-4bcd-8ef0-123456789abc
+cfg=$(conf run "interval = 1" "[vm fake]" "pid = $fake" "memory_root = learn" \
+	"[vm other]" "pid = $fake" "uuid = $OTHER" "memory_root = learn" \
+	"[vm ghost]" "uuid = $OTHER" "memory_root = learn")
+tap_fails_with "the daemon refuses to start on a bad config, naming the line" \
+	"bad.conf:10: \[vm a\] has no memory_root" "$KD" -c "$dir/bad.conf"
+"$KD" -c "$cfg" 2>"$dir/d.log" &
+daemon=$!
+for _ in $(seq 50); do [ -S "$dir/d.sock" ] && break; sleep 0.1; done
+export KVMTRUSTD_SOCKET=$dir/d.sock
+tap_is "the control socket is mode 0600" "$(stat -c %a "$dir/d.sock" 2>&1)" 600
+"$KT" daemon attest-now --json >"$dir/s.json"
+tap_is "attest-now reports the guest, named by its VMM's --uuid, not attested" \
+	"$(jq -r '.vms[0] | [.name, .uuid, .pid, .result, .rounds] | @tsv' "$dir/s.json")" \
+	"fake	$UUID	$fake	none	0"
+tap_is "  with the reason: it could not be measured" \
+	"$(jq -r '.vms[0].error' "$dir/s.json" | cut -d: -f1)" "measure"
+tap_is "a pid whose VMM carries another -uuid is not taken for the guest" \
+	"$(jq -r '.vms[1] | "\(.pid) \(.error)"' "$dir/s.json")" \
+	"0 resolve: the process runs another VM (its -uuid differs)"
+tap_is "a uuid no process carries is not found" "$(jq -r '.vms[2].error' "$dir/s.json")" \
+	"resolve: not exactly one running process has this -uuid: give pid in the [vm] section"
+tap_is "nothing was appended for them" \
+	"$("$KT" ledger head --ledger "sqlite:$dir/ledger.db" --script | cut -f1)" 0
+tap_is "status in text names the guest" "$("$KT" daemon status | grep -c "^vm fake $UUID pid $fake: none")" 1
+tap_fails_with "an unknown request is answered with an error" "unknown request" \
+	bash -c "python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b\"reboot\n\"); print(s.recv(999).decode()); sys.exit(1)' $dir/d.sock"
+tap_fails_with "kvmtrust daemon refuses an unknown command" "unknown command 'restart'" \
+	"$KT" daemon restart
+cp "$dir/bad.conf" "$cfg"
+kill -HUP "$daemon"; sleep 0.5
+tap_is "SIGHUP with a bad config keeps the daemon and its guests" \
+	"$("$KT" daemon status --json | jq -r '.vms[0].name')" fake
+grep -q "keeping the running configuration" "$dir/d.log"
+tap_result $? "  and says why, with the line"
+kill -TERM "$daemon"; wait "$daemon"
+tap_is "SIGTERM stops it with status 0" "$?" 0
+daemon=
+tap_is "  and removes its socket" "$(ls "$dir/d.sock" 2>&1 | grep -c 'No such file')" 1
+tap_fails_with "without the daemon, status says it is not running (exit 5)" \
+	"is kvmtrustd running" bash -c "'$KT' daemon status; [ \$? -eq 5 ] && exit 1; exit 0"
+sed 's/^/# /' "$dir/d.log"
+tap_done
