@@ -26,7 +26,7 @@ RELAY=$PWD/selftests/lib/flip_relay.py
 VM=7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b
 OTHER_VM=8e5a3c2b-4d6f-4a71-9bac-1d2e3f4a5b6c
 AUD=kvmtrust-migrate
-PLAN=24
+PLAN=30
 dir=$(mktemp -d /tmp/kt-migrate.XXXXXX)
 pids=()
 
@@ -34,6 +34,7 @@ cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	mountpoint -q "$dir/shm" 2>/dev/null && umount "$dir/shm"
 	[ -n "${KT_KEEP:-}" ] || rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -164,8 +165,11 @@ tap_ok "  the destination's copy is discarded" gone "$dst_pid"
 tap_is "  the source guest runs again" "$(qmp "$dir/src.qmp" query-status)" running
 
 # --- the happy path -------------------------------------------------------------------
+ledger_size() { "$KVMTRUST" ledger head --script | cut -f1; }
+entry() { "$KVMTRUST" ledger get --index "$1" --script | cut -f2,3,5,6; }
 qemu dst -S -incoming "unix:$dir/in.sock"
 receive recv4 host-a --ledger "$KVMTRUST_LEDGER"
+size=$(ledger_size)
 t0=$(date +%s%N)
 start "$dir/recv4.sock"
 t1=$(date +%s%N)
@@ -176,13 +180,54 @@ tap_is "verified migration: source exits 0" "$(cat "$dir/start.status")" 0
 tap_is "  destination exits 0" "$rs" 0
 tap_is "  the destination guest runs" "$(qmp "$dir/dst.qmp" query-status)" running
 tap_ok "  the source QEMU quit" gone "$src_pid"
-tap_is "  both sides agree on memory_root" "$(field memory_root "$dir/start.out")" \
-	"$(field memory_root "$dir/recv4.out")"
-tap_is "  and on vcpu_root" "$(field vcpu_root "$dir/start.out")" "$(field vcpu_root "$dir/recv4.out")"
+root=$(field memory_root "$dir/start.out")
+tap_is "  both sides agree on memory_root" "${root:-none} ${root:-none}" \
+	"$(field memory_root "$dir/recv4.out") $(field memory_root "$dir/start.out")"
+root=$(field vcpu_root "$dir/start.out")
+tap_ok "  and on vcpu_root" test -n "$root" -a "$root" = "$(field vcpu_root "$dir/recv4.out")"
+tap_is "  the ledger: the final attestation passed, then the move to host a" \
+	"$(entry "$size"; entry $((size + 1)))" "attest	pass	$VM	$HOST_A
+move	-	$VM	$HOST_A"
 echo "# verified migration of 64 MiB: $(( (t1 - t0) / 1000000 )) ms end to end"
 
-# --- plain QEMU migration in the same run, for the timing ---------------------------
+# --- the arrived memory differs from what left -------------------------------------
+# The destination's RAM is a shared file a writer keeps changing, as a
+# malicious or broken destination host would, after the stream has landed.
+mkdir "$dir/shm" && mount -t tmpfs -o size=80M tmpfs "$dir/shm"
+shm=$dir/shm/dst.ram
 kill "$dst_pid" 2>/dev/null; wait "$dst_pid" 2>/dev/null
+qemu src
+qemu dst -S -incoming "unix:$dir/in.sock" \
+	-object "memory-backend-file,id=pc.ram,size=64M,mem-path=$shm,share=on" -machine memory-backend=pc.ram
+python3 - "$shm" <<'PY' &
+import mmap, os, sys, time
+f = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(f, 64 << 20)
+n = 0
+while True:
+    n += 1
+    m[0x300000:0x300008] = n.to_bytes(8, "little")
+    time.sleep(0.001)
+PY
+writer=$!
+pids+=($writer)
+size=$(ledger_size)
+receive recv5 host-a --ledger "$KVMTRUST_LEDGER"
+start "$dir/recv5.sock"
+wait "$recv_pid"; rs=$?
+kill "$writer"; wait "$writer" 2>/dev/null
+umount "$dir/shm"
+show
+tap_is "changed memory on arrival: the destination refuses by memory-root, exit 10" \
+	"$rs $(grep -o '^Refused: memory-root' "$dir/recv5.err")" "10 Refused: memory-root"
+tap_is "  the source is refused too" "$(cat "$dir/start.status")" 10
+tap_ok "  the destination's copy is discarded" gone "$dst_pid"
+tap_is "  the source guest runs again" "$(qmp "$dir/src.qmp" query-status)" running
+tap_is "  the ledger records a failed attestation on host a" "$(entry "$size")" \
+	"attest	fail	$VM	$HOST_A"
+
+# --- plain QEMU migration in the same run, for the timing ---------------------------
+kill "$dst_pid" "$src_pid" 2>/dev/null; wait "$dst_pid" "$src_pid" 2>/dev/null
 qemu src
 qemu dst -S -incoming "unix:$dir/in.sock"
 t0=$(date +%s%N)

@@ -8,6 +8,7 @@
 #ifndef KVMTRUST_MIGRATE_CLI_H
 #define KVMTRUST_MIGRATE_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -30,6 +31,19 @@ json_t *migrate_expect(json_t *msg, const char *type, struct kt_err *err);
 
 /* Monotonic milliseconds, for the timings both sides print. */
 uint64_t migrate_now_ms(void);
+
+/* Where and as whom the destination writes the outcome to the ledger. */
+struct migrate_ledger {
+	const char *spec, *ca, *owners;	/* NULL: the environment, then the defaults */
+	const char *key, *cert;		/* the destination host's credential */
+};
+
+/*
+ * Appends the final attestation of the arrived guest (pass or fail, with
+ * its memory_root) and, when it passed, the move to this host.
+ */
+int migrate_ledger_record(const struct migrate_ledger *l, const char *vm, const char *host,
+			  const char *memory_root, bool pass, struct kt_err *err);
 
 int migrate_start_main(int argc, char *argv[]);
 int migrate_receive_main(int argc, char *argv[]);

@@ -31,6 +31,7 @@
 struct recv_args {
 	const char *listen, *qmp, *incoming, *key, *cert, *anchors, *crls, *aud, *host_crls;
 	struct grant_cli_trust_opts t;
+	struct migrate_ledger ledger;
 };
 
 static void usage(FILE *f)
@@ -50,6 +51,7 @@ struct dest {
 	const struct kt_cred *host;
 	struct kt_channel *ch;
 	char vm[KT_UUID_STR_LEN + 1];	/* the incoming QEMU's -uuid */
+	struct kt_cert_info me;
 };
 
 static X509 *cert_from_pem(const char *pem, struct kt_err *err)
@@ -165,6 +167,17 @@ static int verify_arrival(struct dest *d, struct migrate_roots *mine, struct kt_
 	return ret;
 }
 
+/* The guest runs whatever the ledger says: a failed write is reported, not undone. */
+static int record(struct dest *d, const char *memory_root, bool pass)
+{
+	struct kt_err err = { 0 };
+
+	if (!migrate_ledger_record(&d->a->ledger, d->vm, d->me.host_uuid, memory_root, pass, &err))
+		return 0;
+	cli_error("cannot record the migration in the ledger", &err, 0);
+	return -1;
+}
+
 static void send_msg(struct dest *d, const char *type, const char *detail)
 {
 	json_t *msg = json_pack("{s:s, s:s*}", "msg", type, "detail", detail);
@@ -208,8 +221,11 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 	if (receive(d, &bytes, &err))
 		goto refused;
 	arrived = true;
+	roots.memory[0] = '\0';
 	if (verify_arrival(d, &roots, &err)) {
 		send_msg(d, "refused", err.msg);
+		if (roots.memory[0])
+			record(d, roots.memory, false);
 		goto refused;
 	}
 	send_msg(d, "verified", NULL);
@@ -227,6 +243,8 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 		goto out;
 	}
 	json_decref(ret);
+	if (record(d, roots.memory, true))
+		goto out;
 	printf("verdict: arrived\nvm: %s\nguest: running\nmemory_root: %s\nvcpu_root: %s\n"
 	       "bytes: %llu\n", d->vm, roots.memory, roots.vcpu, (unsigned long long)bytes);
 	status = KT_EXIT_OK;
@@ -258,7 +276,8 @@ static int serve(const struct recv_args *a, const struct kt_cred *host)
 	cfg.replay = kt_replay_cache_new(REPLAY_CACHE);
 	if (!cfg.replay || kt_pki_dir_open(a->anchors, &cfg.verify.anchors, &err) ||
 	    kt_pki_dir_open(a->crls, &cfg.verify.crls, &err) || !(d.qmp = kt_qmp_open(a->qmp, &err)) ||
-	    kt_qmp_runstate(d.qmp, state, sizeof(state), &err)) {
+	    kt_qmp_runstate(d.qmp, state, sizeof(state), &err) ||
+	    kt_pki_cert_info(host->cert, &d.me, &err)) {
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
@@ -343,6 +362,8 @@ int migrate_receive_main(int argc, char *argv[])
 			     a.t.host_anchors, a.host_crls);
 	if (ret)
 		return ret;
+	a.ledger = (struct migrate_ledger){ .spec = a.t.ledger, .ca = a.t.ledger_ca,
+		.owners = a.t.owner_anchors, .key = a.key, .cert = a.cert };
 	if (kt_cred_load_files(a.key, a.cert, &host, &err))
 		return cli_error(NULL, &err, KT_EXIT_FAILURE);
 	signal(SIGPIPE, SIG_IGN);

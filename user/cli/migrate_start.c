@@ -160,7 +160,8 @@ static int run(const struct start_args *a, struct session *s, struct kt_hs_guest
 	struct migrate_roots roots;
 	struct kt_err err = { 0 };
 	uint64_t bytes = 0, t0, t_stream, t_done;
-	json_t *msg = NULL;
+	json_t *msg = NULL, *info;
+	json_int_t qemu_total, qemu_down;
 	const char *verdict;
 	int fd, ret = KT_EXIT_FAILURE;
 
@@ -186,6 +187,10 @@ static int run(const struct start_args *a, struct session *s, struct kt_hs_guest
 	if (transfer(s, &bytes, &err))
 		goto fail;
 	t_stream = migrate_now_ms();
+	info = kt_qmp_exec(s->qmp, "query-migrate", NULL, &err);
+	qemu_total = json_integer_value(json_object_get(info, "total-time"));
+	qemu_down = json_integer_value(json_object_get(info, "downtime"));
+	json_decref(info);
 	if (migrate_measure(kt_qmp_pid(s->qmp), &roots, &err))
 		goto fail;
 	json_decref(msg);
@@ -213,8 +218,9 @@ static int run(const struct start_args *a, struct session *s, struct kt_hs_guest
 		fprintf(stderr, "warning: the destination was not told the source quit: %s\n", err.msg);
 	t_done = migrate_now_ms();
 	printf("verdict: moved\nhost: %s\nmemory_root: %s\nvcpu_root: %s\nbytes: %llu\n"
-	       "stream_ms: %llu\ntotal_ms: %llu\n", res.peer.host_uuid, roots.memory, roots.vcpu,
-	       (unsigned long long)bytes, (unsigned long long)(t_stream - t0),
+	       "qemu_total_ms: %lld\nqemu_downtime_ms: %lld\nverify_ms: %llu\ntotal_ms: %llu\n",
+	       res.peer.host_uuid, roots.memory, roots.vcpu, (unsigned long long)bytes,
+	       (long long)qemu_total, (long long)qemu_down, (unsigned long long)(t_done - t_stream),
 	       (unsigned long long)(t_done - t0));
 	ret = KT_EXIT_OK;
 	goto out;
