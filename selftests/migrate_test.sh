@@ -26,7 +26,7 @@ RELAY=$PWD/selftests/lib/flip_relay.py
 VM=7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b
 OTHER_VM=8e5a3c2b-4d6f-4a71-9bac-1d2e3f4a5b6c
 AUD=kvmtrust-migrate
-PLAN=30
+PLAN=34
 dir=$(mktemp -d /tmp/kt-migrate.XXXXXX)
 pids=()
 
@@ -96,6 +96,15 @@ start() {	# start SOCKET [ARGS]: the source side, its status in $dir/start.statu
 	echo $? >"$dir/start.status"
 }
 
+# reap: the receive side's exit status; one that waits for a source that
+# will never come is killed after 60 s (and fails the check on its status).
+reap() {
+	local i
+	for i in $(seq 600); do kill -0 "$recv_pid" 2>/dev/null || break; sleep 0.1; done
+	kill "$recv_pid" 2>/dev/null
+	wait "$recv_pid"
+}
+
 field() { sed -n "s/^$1: //p" "$2"; }
 show() { cat "$dir"/start.err "$dir"/recv*.err 2>/dev/null | tap_diag; }
 
@@ -117,10 +126,13 @@ fi
 	kt grant issue --key alice/key.pem --cert alice/chain.pem --uuid "$OTHER_VM" \
 		--host-ca eu/cert.pem --delegate bob/cert.pem --days 1 -o other.grant &&
 	kt token issue --key host-b/key.pem --cert host-b/chain.pem --uuid "$VM" --aud "$AUD" \
-		--new-guest-key guest.pem -o token.jwt
+		--new-guest-key guest.pem -o token.jwt &&
+	kt token issue --key host-b/key.pem --cert host-b/chain.pem --uuid "$OTHER_VM" --aud "$AUD" \
+		--guest-key guest.pem -o other.jwt
 ) >"$dir/setup.log" 2>&1
-tap_ok "setup: ledger, registration, grants, the guest's token" test $? -eq 0 ||
-	tap_diag <"$dir/setup.log"
+setup=$?
+tap_diag <"$dir/setup.log"
+tap_is "setup: ledger, registration, grants, the guest's tokens" "$setup" 0
 
 # --- refused before any byte moves ----------------------------------------------
 qemu src
@@ -130,7 +142,7 @@ tap_is "destination waits for the stream" "$(qmp "$dir/dst.qmp" query-status)" i
 
 receive recv1 host-b --ledger "$KVMTRUST_LEDGER"
 start "$dir/recv1.sock"
-wait "$recv_pid"; rs=$?
+reap; rs=$?
 show
 tap_is "destination outside the grant's CAs: source exits 10" "$(cat "$dir/start.status")" 10
 tap_ok "  and says which rule" grep -q "rule host-ca" "$dir/start.err"
@@ -142,10 +154,26 @@ tap_ok "  no byte of the guest moved" bash -c "! grep -q 'received' '$dir/recv1.
 qemu dst -S -incoming "unix:$dir/in.sock"
 receive recv2 host-a --ledger "$KVMTRUST_LEDGER"
 start "$dir/recv2.sock" --grant "$dir/other.grant"
-wait "$recv_pid"; rs=$?
+reap; rs=$?
 show
 tap_is "a grant for another VM: source exits 10" "$(cat "$dir/start.status")" 10
 tap_ok "  the destination refuses by rule vm" grep -q "^Refused: vm" "$dir/recv2.err"
+tap_is "  the source guest still runs" "$(qmp "$dir/src.qmp" query-status)" running
+
+receive recv0 host-a --ledger "$KVMTRUST_LEDGER" --qmp "$dir/src.qmp"
+reap; rs=$?
+tap_is "receive refuses a QEMU that is not waiting for a stream" \
+	"$rs $(grep -o 'is running, not waiting with -incoming' "$dir/recv0.err")" \
+	"1 is running, not waiting with -incoming"
+
+qemu dst -S -incoming "unix:$dir/in.sock"
+receive recv6 host-a --ledger "$KVMTRUST_LEDGER"
+start "$dir/recv6.sock" --token "$dir/other.jwt"
+reap; rs=$?
+show
+tap_is "a token for another VM than the incoming QEMU's: destination refuses by vm, exit 10" \
+	"$rs $(grep -o '^Refused: vm: the token is for VM' "$dir/recv6.err")" "10 Refused: vm: the token is for VM"
+tap_is "  the source exits 10" "$(cat "$dir/start.status")" 10
 tap_is "  the source guest still runs" "$(qmp "$dir/src.qmp" query-status)" running
 
 # --- a man in the middle flips one byte of the stream ---------------------------
@@ -155,7 +183,7 @@ python3 "$RELAY" "$dir/mitm.sock" "$dir/recv3.sock" 20000 >"$dir/mitm.log" 2>&1 
 pids+=($!)
 wait_for "$dir/mitm.sock"
 start "$dir/mitm.sock"
-wait "$recv_pid"; rs=$?
+reap; rs=$?
 show
 tap_ok "the relay flipped a byte" grep -q flipped "$dir/mitm.log"
 tap_is "  the destination refuses the stream (decrypt), exit 10" \
@@ -173,7 +201,7 @@ size=$(ledger_size)
 t0=$(date +%s%N)
 start "$dir/recv4.sock"
 t1=$(date +%s%N)
-wait "$recv_pid"; rs=$?
+reap; rs=$?
 show
 cat "$dir/start.out" "$dir/recv4.out" | tap_diag
 tap_is "verified migration: source exits 0" "$(cat "$dir/start.status")" 0
@@ -214,7 +242,7 @@ pids+=($writer)
 size=$(ledger_size)
 receive recv5 host-a --ledger "$KVMTRUST_LEDGER"
 start "$dir/recv5.sock"
-wait "$recv_pid"; rs=$?
+reap; rs=$?
 kill "$writer"; wait "$writer" 2>/dev/null
 umount "$dir/shm"
 show
