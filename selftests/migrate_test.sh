@@ -39,12 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export KVMTRUST_OWNER_ANCHORS=$dir/owner-anchors
-export KVMTRUST_HOST_ANCHORS=$dir/host-anchors
-export KVMTRUST_LEDGER=sqlite:$dir/ledger.db
-export KVMTRUST_LEDGER_CA=$dir/ledger-ca
-export KVMTRUST_LEDGER_KEY=$dir/host-b/key.pem
-export KVMTRUST_LEDGER_CERT=$dir/host-b/cert.pem
+grant_tree_env "$dir"
 
 kt() { echo "# kvmtrust $*" >&2; "$KVMTRUST" "$@"; }
 qmp() { python3 "$QMP" "$@"; }
