@@ -68,6 +68,17 @@ make_cert() {
 	fi
 }
 
+# grant_tree_env DIR: the owner and host anchors, a SQLite ledger in DIR
+# and host b as its writer, for every kvmtrust command the test runs.
+grant_tree_env() {
+	export KVMTRUST_OWNER_ANCHORS=$1/owner-anchors
+	export KVMTRUST_HOST_ANCHORS=$1/host-anchors
+	export KVMTRUST_LEDGER=sqlite:$1/ledger.db
+	export KVMTRUST_LEDGER_CA=$1/ledger-ca
+	export KVMTRUST_LEDGER_KEY=$1/host-b/key.pem
+	export KVMTRUST_LEDGER_CERT=$1/host-b/cert.pem
+}
+
 grant_tree() {
 	local dir=$1
 	(cd "$dir" && make_tree)

@@ -7,13 +7,11 @@
  * which checks the channel end to end.
  */
 #include <getopt.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -23,6 +21,7 @@
 #include "common/secfile.h"
 #include "identity/handshake.h"
 #include "identity_cli.h"
+#include "net.h"
 #include "print.h"
 #include "subcommands.h"
 
@@ -116,93 +115,6 @@ static int parse(int argc, char *argv[], struct hs_args *a)
 
 #define need(value, option) cli_need("handshake", usage, value, option)
 
-/* "127.0.0.1:4000", "[::1]:4000" or "localhost:4000". */
-static struct addrinfo *resolve(const char *arg, bool passive)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0 };
-	struct addrinfo *res = NULL;
-	char host[256];
-	const char *colon = strrchr(arg, ':');
-	size_t len;
-	int rc;
-
-	if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof(host)) {
-		fprintf(stderr, "%s handshake: '%s' is not ADDR:PORT\n", prog, arg);
-		return NULL;
-	}
-	len = (size_t)(colon - arg);
-	memcpy(host, arg, len);
-	host[len] = '\0';
-	if (host[0] == '[' && host[len - 1] == ']') {
-		memmove(host, host + 1, len - 2);
-		host[len - 2] = '\0';
-	}
-	rc = getaddrinfo(host, colon + 1, &hints, &res);
-	if (rc) {
-		fprintf(stderr, "Unable to resolve '%s': %s\n", arg, gai_strerror(rc));
-		return NULL;
-	}
-	return res;
-}
-
-static void set_timeouts(int fd, unsigned long secs)
-{
-	struct timeval tv = { .tv_sec = (time_t)secs };
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-static int listen_on(const char *arg)
-{
-	struct addrinfo *ai = resolve(arg, true);
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char host[64], port[16];
-	int fd, one = 1;
-
-	if (!ai)
-		return -1;
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16) ||
-	    getsockname(fd, (struct sockaddr *)&ss, &len) ||
-	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port, sizeof(port),
-			NI_NUMERICHOST | NI_NUMERICSERV)) {
-		fprintf(stderr, "Unable to listen on %s: %m\n", arg);
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	} else {
-		/* Tests and scripts wait for this line (port 0 picks a free port). */
-		fprintf(stderr, "listening on %s:%s\n", host, port);
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
-static int connect_to(const char *arg, unsigned long timeout)
-{
-	struct addrinfo *ai = resolve(arg, false), *p;
-	int fd = -1;
-
-	for (p = ai; p; p = p->ai_next) {
-		fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		set_timeouts(fd, timeout);
-		if (!connect(fd, p->ai_addr, p->ai_addrlen))
-			break;
-		close(fd);
-		fd = -1;
-	}
-	if (ai && fd < 0)
-		fprintf(stderr, "Unable to connect to %s: %m\n", arg);
-	if (ai)
-		freeaddrinfo(ai);
-	return fd;
-}
-
 static void print_digest(const char *key, const char *fmt, EVP_MD_CTX *md)
 {
 	uint8_t digest[32];
@@ -282,7 +194,7 @@ static int cmd_listen(struct hs_args *a)
 		goto out;
 	}
 	cfg.host = &host;
-	lfd = listen_on(a->listen);
+	lfd = net_listen(a->listen);
 	if (lfd < 0)
 		goto out;
 	kt_print_start(a->mode);
@@ -295,7 +207,7 @@ static int cmd_listen(struct hs_args *a)
 			ret = KT_EXIT_FAILURE;
 			break;
 		}
-		set_timeouts(fd, a->timeout);
+		net_set_timeouts(fd, a->timeout);
 		rc = serve_one(fd, &cfg);
 		close(fd);
 		if (rc && ret == KT_EXIT_OK)
@@ -367,7 +279,7 @@ static int cmd_connect(struct hs_args *a)
 	}
 	cfg.token = token;
 	cfg.guest_key = key;
-	fd = connect_to(a->connect, a->timeout);
+	fd = net_connect(a->connect, a->timeout);
 	if (fd < 0)
 		goto out;
 	kt_print_start(a->mode);

@@ -48,7 +48,7 @@ static const struct {
 	{ "grant", grant_main, "Issues, shows, verifies and revokes migration grants",
 	  "issue show verify revoke" },
 	{ "migrate", migrate_main, "Decides whether a VM may migrate to a host",
-	  "check order" },
+	  "check order start receive" },
 	{ "daemon", daemon_main, "Shows kvmtrustd's results or has it attest now",
 	  "status attest-now" },
 };

@@ -10,6 +10,7 @@
 
 #include "cli_util.h"
 #include "grant_common.h"
+#include "migrate_cli.h"
 #include "identity/pki.h"
 #include "ledger/ledger.h"
 #include "ledger_cli.h"
@@ -33,7 +34,9 @@ static void usage(FILE *file)
 		"       %s migrate order " VM_REF_USAGE " --to HOST-CERT --grant GRANT\n"
 		"                        --key KEY --cert CERT [--ledger SPEC] [--ledger-ca PATH]\n"
 		"                        [--owner-anchors DIR] [--lifetime SECONDS] [-o FILE]\n"
-		CLI_TIME_USAGE "See kvmtrust-migrate(8).\n", prog, prog);
+		"       %s migrate start --qmp PATH --connect ADDR ... (kvmtrust migrate start --help)\n"
+		"       %s migrate receive --listen ADDR --qmp PATH --incoming PATH ...\n"
+		CLI_TIME_USAGE "See kvmtrust-migrate(8).\n", prog, prog, prog, prog);
 	cli_usage_exits(file, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) |
 			CLI_EXIT(KT_EXIT_REFUSED) | CLI_EXIT(KT_EXIT_VERIFY_FIRST));
 }
@@ -327,5 +330,9 @@ int migrate_main(int argc, char *argv[])
 		return do_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "order"))
 		return do_order(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "start"))
+		return migrate_start_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "receive"))
+		return migrate_receive_main(argc - 1, argv + 1);
 	return cli_bad_usage("migrate", usage, "unknown command '%s'", argv[1]);
 }

@@ -27,12 +27,7 @@ cleanup() { [ -n "${KT_KEEP:-}" ] || rm -rf "$dir"; }
 trap cleanup EXIT
 cd "$dir"
 
-export KVMTRUST_OWNER_ANCHORS=$dir/owner-anchors
-export KVMTRUST_HOST_ANCHORS=$dir/host-anchors
-export KVMTRUST_LEDGER=sqlite:$dir/ledger.db
-export KVMTRUST_LEDGER_CA=$dir/ledger-ca
-export KVMTRUST_LEDGER_KEY=$dir/host-b/key.pem
-export KVMTRUST_LEDGER_CERT=$dir/host-b/cert.pem
+grant_tree_env "$dir"
 
 kt() { echo "# kvmtrust $*" >&2; "$KVMTRUST" "$@"; }
 # Exit status of a command; its output kept in $dir/out, errors in $dir/err.

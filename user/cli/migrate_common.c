@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <string.h>
+#include <time.h>
+
+#include "common/encoding.h"
+#include "measure/kt_attach.h"
+#include "measure/kt_nl.h"
+#include "migrate_cli.h"
+
+int migrate_measure(pid_t pid, struct migrate_roots *r, struct kt_err *err)
+{
+	struct kt_measurement m;
+	struct kt_nl *nl = kt_nl_open(err);
+	struct kt_vm vm;
+	bool attached;
+	int ret;
+
+	if (!nl)
+		return -1;
+	ret = kt_vm_attach_pid(nl, pid, &vm, &attached, err);
+	if (!ret)
+		ret = kt_nl_measure(nl, vm.vm_id, 0, &m, err);
+	kt_nl_close(nl);
+	if (ret)
+		return -1;
+	kt_hex_encode(m.memory_root, sizeof(m.memory_root), r->memory);
+	kt_hex_encode(m.vcpu_root, sizeof(m.vcpu_root), r->vcpu);
+	return 0;
+}
+
+json_t *migrate_expect(json_t *msg, const char *type, struct kt_err *err)
+{
+	const char *got = json_string_value(json_object_get(msg, "msg"));
+
+	if (msg && (!got || strcmp(got, type))) {
+		kt_fail(err, "protocol", "expected a '%s' message, got '%s'", type, got ? got : "?");
+		json_decref(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+uint64_t migrate_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmtrust migrate start: the source side. It owns the only runnable copy
+ * of the guest until the destination has proven the arrival ("verified");
+ * every failure before that resumes the source QEMU.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+#include "common/qmp.h"
+#include "common/secfile.h"
+#include "identity/chanmsg.h"
+#include "identity/handshake.h"
+#include "identity/jws.h"
+#include "migrate_cli.h"
+#include "net.h"
+#include "subcommands.h"
+#include "vm_ref.h"
+
+#define CERT_MAX (64 * 1024)
+
+struct start_args {
+	const char *connect, *qmp, *token, *guest_key, *anchors, *crls, *expect_host;
+	const char *grant, *by, *order;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s migrate start --qmp PATH --connect ADDR:PORT|unix:PATH\n"
+		"              --token FILE --guest-key FILE --anchors DIR [--crls DIR]\n"
+		"              [--expect-host UUID] --grant GRANT (--by ADMIN-CERT | --order ORDER)\n"
+		"See kvmtrust-migrate(8).\n", prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED) |
+			CLI_EXIT(KT_EXIT_VERIFY_FIRST));
+}
+
+struct session {
+	struct kt_qmp *qmp;
+	struct kt_channel *ch;
+	char dir[64];		/* private directory of the local migration socket */
+	char sock[96];
+	int lfd;
+	bool migrating;		/* QEMU was told to migrate: resume it on failure */
+};
+
+/* Serves a unix socket only this user can reach, for QEMU's outgoing stream. */
+static int local_socket(struct session *s, struct kt_err *err)
+{
+	strcpy(s->dir, "/tmp/kvmtrust-migrate.XXXXXX");
+	if (!mkdtemp(s->dir))
+		return kt_fail(err, "stream", "cannot create a private directory: %m");
+	snprintf(s->sock, sizeof(s->sock), "unix:%s/out.sock", s->dir);
+	s->lfd = net_listen(s->sock);
+	if (s->lfd < 0)
+		return kt_fail(err, "stream", "cannot serve %s", s->sock);
+	net_set_timeouts(s->lfd, MIGRATE_TIMEOUT);
+	return 0;
+}
+
+static int transfer(struct session *s, uint64_t *bytes, struct kt_err *err)
+{
+	json_t *ret;
+	int fd, rc;
+
+	if (local_socket(s, err))
+		return -1;
+	ret = kt_qmp_exec(s->qmp, "migrate", json_pack("{s:s}", "uri", s->sock), err);
+	if (!ret)
+		return -1;
+	json_decref(ret);
+	s->migrating = true;
+	fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return kt_fail(err, "stream", "QEMU did not connect to %s: %m", s->sock);
+	net_set_timeouts(fd, MIGRATE_TIMEOUT);
+	rc = kt_chmsg_relay_out(s->ch, fd, bytes, err);
+	close(fd);
+	return rc ? -1 : kt_qmp_wait_migrated(s->qmp, MIGRATE_QEMU_MS, err);
+}
+
+/*
+ * The source copy stays the one to run: cancel a migration still under way
+ * (QEMU then resumes by itself) or continue a guest QEMU stopped for it.
+ */
+static void resume_source(struct session *s)
+{
+	struct kt_err err = { 0 };
+	char state[32];
+	json_t *ret;
+
+	if (!s->migrating || !s->qmp)
+		return;
+	json_decref(kt_qmp_exec(s->qmp, "migrate_cancel", NULL, &err));
+	kt_qmp_wait_migrated(s->qmp, 5000, &err);
+	if (kt_qmp_runstate(s->qmp, state, sizeof(state), &err) || !strcmp(state, "running")) {
+		fprintf(stderr, "source guest: %s\n", err.check ? err.msg : "running");
+		return;
+	}
+	ret = kt_qmp_exec(s->qmp, "cont", NULL, &err);
+	fprintf(stderr, "source guest: %s\n", ret ? "resumed" : err.msg);
+	json_decref(ret);
+}
+
+static json_t *request(const struct start_args *a, struct kt_err *err)
+{
+	char *grant = cli_read_arg(a->grant, KT_JWS_MAX_LEN, err), *by = NULL, *order = NULL;
+	json_t *msg = NULL;
+
+	if (grant && a->by)
+		by = cli_read_arg(a->by, CERT_MAX, err);
+	if (grant && a->order)
+		order = cli_read_arg(a->order, KT_JWS_MAX_LEN, err);
+	if (grant && (!a->by || by) && (!a->order || order))
+		msg = json_pack("{s:s, s:s, s:s*, s:s*}", "msg", "request", "grant", grant,
+				"by", by, "order", order);
+	free(grant);
+	free(by);
+	free(order);
+	return msg;
+}
+
+/* The destination's answer to the request: 0 allow, else the exit status. */
+static int decision(json_t *m)
+{
+	const char *d = json_string_value(json_object_get(m, "decision"));
+	const char *rule = json_string_value(json_object_get(m, "rule"));
+	const char *detail = json_string_value(json_object_get(m, "detail"));
+
+	if (d && !strcmp(d, "allow"))
+		return KT_EXIT_OK;
+	fprintf(stderr, "Refused: the destination decided %s (rule %s: %s)\n", d ?: "?",
+		rule ?: "-", detail ?: "-");
+	return d && !strcmp(d, "verify-first") ? KT_EXIT_VERIFY_FIRST : KT_EXIT_REFUSED;
+}
+
+/* A failed check of the peer or of the wire is a refusal; a local failure is not. */
+static bool refusal(const char *check)
+{
+	static const char *const local[] = { "qmp", "stream", "migration", "channel", "vm", NULL };
+	size_t i;
+
+	if (!check)
+		return false;
+	for (i = 0; local[i]; i++)
+		if (!strcmp(check, local[i]))
+			return false;
+	return !strstr(check, "netlink") && strcmp(check, "measure");
+}
+
+static int run(const struct start_args *a, struct session *s, struct kt_hs_guest_cfg *cfg)
+{
+	struct kt_hs_result res = { 0 };
+	struct migrate_roots roots;
+	struct kt_err err = { 0 };
+	uint64_t bytes = 0, t0, t_stream, t_done;
+	json_t *msg = NULL, *info;
+	json_int_t qemu_total, qemu_down;
+	const char *verdict;
+	int fd, ret = KT_EXIT_FAILURE;
+
+	fd = net_connect(a->connect, MIGRATE_TIMEOUT);
+	if (fd < 0)
+		return KT_EXIT_FAILURE;
+	t0 = migrate_now_ms();
+	if (kt_handshake_guest(fd, cfg, &res, &err))
+		goto fail;
+	s->ch = res.channel;
+	fprintf(stderr, "handshake: destination host %s\n", res.peer.host_uuid);
+	msg = request(a, &err);
+	if (!msg || kt_chmsg_send_json(s->ch, msg, &err))
+		goto fail;
+	json_decref(msg);
+	msg = migrate_expect(kt_chmsg_recv_json(s->ch, &err), "decision", &err);
+	if (!msg)
+		goto fail;
+	ret = decision(msg);
+	if (ret)
+		goto out;
+	ret = KT_EXIT_FAILURE;
+	if (transfer(s, &bytes, &err))
+		goto fail;
+	t_stream = migrate_now_ms();
+	info = kt_qmp_exec(s->qmp, "query-migrate", NULL, &err);
+	qemu_total = json_integer_value(json_object_get(info, "total-time"));
+	qemu_down = json_integer_value(json_object_get(info, "downtime"));
+	json_decref(info);
+	if (migrate_measure(kt_qmp_pid(s->qmp), &roots, &err))
+		goto fail;
+	json_decref(msg);
+	msg = json_pack("{s:s, s:s, s:s}", "msg", "final", "memory_root", roots.memory,
+			"vcpu_root", roots.vcpu);
+	if (kt_chmsg_send_json(s->ch, msg, &err))
+		goto fail;
+	json_decref(msg);
+	msg = kt_chmsg_recv_json(s->ch, &err);
+	verdict = json_string_value(json_object_get(msg, "msg"));
+	if (!verdict)
+		goto fail;
+	if (strcmp(verdict, "verified")) {
+		kt_fail(&err, "arrival", "the destination refused the arrival: %s",
+			json_string_value(json_object_get(msg, "detail")) ?: "?");
+		ret = KT_EXIT_REFUSED;
+		goto fail;
+	}
+	/* Committed: from here the destination's copy is the one to run. */
+	s->migrating = false;
+	json_decref(kt_qmp_exec(s->qmp, "quit", NULL, &err));
+	json_decref(msg);
+	msg = json_pack("{s:s}", "msg", "released");
+	if (kt_chmsg_send_json(s->ch, msg, &err) || kt_channel_close(s->ch, &err))
+		fprintf(stderr, "warning: the destination was not told the source quit: %s\n", err.msg);
+	t_done = migrate_now_ms();
+	printf("verdict: moved\nhost: %s\nmemory_root: %s\nvcpu_root: %s\nbytes: %llu\n"
+	       "qemu_total_ms: %lld\nqemu_downtime_ms: %lld\nverify_ms: %llu\ntotal_ms: %llu\n",
+	       res.peer.host_uuid, roots.memory, roots.vcpu, (unsigned long long)bytes,
+	       (long long)qemu_total, (long long)qemu_down, (unsigned long long)(t_done - t_stream),
+	       (unsigned long long)(t_done - t0));
+	ret = KT_EXIT_OK;
+	goto out;
+fail:
+	if (ret == KT_EXIT_REFUSED || refusal(err.check))
+		ret = cli_refused(&err);
+	else
+		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
+	resume_source(s);
+out:
+	json_decref(msg);
+	close(fd);
+	kt_hs_result_free(&res);
+	s->ch = NULL;
+	return ret;
+}
+
+int migrate_start_main(int argc, char *argv[])
+{
+	enum { O_CONNECT = 256, O_QMP, O_TOKEN, O_GKEY, O_ANCH, O_CRLS, O_EXPECT, O_GRANT, O_BY,
+	       O_ORDER };
+	static const struct option opts[] = {
+		{ "connect", required_argument, NULL, O_CONNECT },
+		{ "qmp", required_argument, NULL, O_QMP },
+		{ "token", required_argument, NULL, O_TOKEN },
+		{ "guest-key", required_argument, NULL, O_GKEY },
+		{ "anchors", required_argument, NULL, O_ANCH },
+		{ "crls", required_argument, NULL, O_CRLS },
+		{ "expect-host", required_argument, NULL, O_EXPECT },
+		{ "grant", required_argument, NULL, O_GRANT },
+		{ "by", required_argument, NULL, O_BY },
+		{ "order", required_argument, NULL, O_ORDER },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct start_args a = { 0 };
+	struct kt_hs_guest_cfg cfg = { 0 };
+	struct session s = { .lfd = -1 };
+	struct kt_err err = { 0 };
+	char expect[KT_UUID_STR_LEN + 1], *token = NULL;
+	EVP_PKEY *key = NULL;
+	int opt, ret = KT_EXIT_FAILURE;
+
+	while ((opt = cli_getopt(argc, argv, "h", opts)) != -1) {
+		switch (opt) {
+		case O_CONNECT: a.connect = optarg; break;
+		case O_QMP: a.qmp = optarg; break;
+		case O_TOKEN: a.token = optarg; break;
+		case O_GKEY: a.guest_key = optarg; break;
+		case O_ANCH: a.anchors = optarg; break;
+		case O_CRLS: a.crls = optarg; break;
+		case O_EXPECT: a.expect_host = optarg; break;
+		case O_GRANT: a.grant = optarg; break;
+		case O_BY: a.by = optarg; break;
+		case O_ORDER: a.order = optarg; break;
+		default: return cli_option_usage(usage, opt);
+		}
+	}
+	if (!a.connect || !a.qmp || !a.token || !a.guest_key || !a.anchors || !a.grant ||
+	    (!a.by && !a.order) || optind != argc)
+		return cli_bad_usage("migrate start", usage, "--qmp, --connect, --token, --guest-key, "
+				     "--anchors, --grant and --by or --order are required");
+	if (a.expect_host && kt_uuid_canonical(a.expect_host, expect))
+		return cli_bad_usage("migrate start", NULL, "--expect-host '%s' is not a UUID",
+				     a.expect_host);
+	ret = cli_need_files(a.token, a.guest_key, a.anchors, a.crls, a.grant, a.by, a.order);
+	if (ret)
+		return ret;
+	ret = KT_EXIT_FAILURE;
+	cfg.expect_host = a.expect_host ? expect : NULL;
+	token = cli_read_arg(a.token, KT_JWS_MAX_LEN, &err);
+	key = token ? kt_pki_load_key(a.guest_key, &err) : NULL;
+	if (!key || kt_pki_dir_open(a.anchors, &cfg.anchors, &err) ||
+	    (a.crls && kt_pki_dir_open(a.crls, &cfg.crls, &err)) ||
+	    !(s.qmp = kt_qmp_open(a.qmp, &err))) {
+		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
+		goto out;
+	}
+	cfg.token = token;
+	cfg.guest_key = key;
+	signal(SIGPIPE, SIG_IGN);
+	ret = run(&a, &s, &cfg);
+out:
+	if (s.lfd >= 0)
+		close(s.lfd);
+	if (s.dir[0]) {
+		unlink(s.sock + 5);
+		rmdir(s.dir);
+	}
+	kt_qmp_close(s.qmp);
+	kt_pki_dir_free(cfg.anchors);
+	kt_pki_dir_free(cfg.crls);
+	EVP_PKEY_free(key);
+	free(token);
+	return ret;
+}

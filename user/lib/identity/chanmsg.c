@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "identity/chanmsg.h"
+
+enum { MSG_JSON = 1, MSG_DATA = 2, MSG_END = 3 };
+
+static int send_msg(struct kt_channel *ch, uint8_t type, const void *body, size_t len,
+		    struct kt_err *err)
+{
+	uint8_t hdr[5] = { type, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+			   (uint8_t)len };
+
+	if (kt_channel_send(ch, hdr, sizeof(hdr), err))
+		return -1;
+	return len ? kt_channel_send(ch, body, len, err) : 0;
+}
+
+static int recv_hdr(struct kt_channel *ch, uint8_t *type, uint32_t *len, struct kt_err *err)
+{
+	uint8_t hdr[5];
+
+	if (kt_channel_recv_all(ch, hdr, sizeof(hdr), err))
+		return -1;
+	*type = hdr[0];
+	*len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 | hdr[4];
+	return 0;
+}
+
+int kt_chmsg_send_json(struct kt_channel *ch, const json_t *obj, struct kt_err *err)
+{
+	char *text = json_dumps(obj, JSON_COMPACT);
+	int ret;
+
+	if (!text || strlen(text) > KT_CHMSG_JSON_MAX) {
+		free(text);
+		return kt_fail(err, "protocol", "message too large to send");
+	}
+	ret = send_msg(ch, MSG_JSON, text, strlen(text), err);
+	free(text);
+	return ret;
+}
+
+json_t *kt_chmsg_recv_json(struct kt_channel *ch, struct kt_err *err)
+{
+	json_error_t je;
+	uint8_t type;
+	uint32_t len;
+	char *text;
+	json_t *obj;
+
+	if (recv_hdr(ch, &type, &len, err))
+		return NULL;
+	if (type != MSG_JSON || !len || len > KT_CHMSG_JSON_MAX) {
+		kt_fail(err, "protocol", "expected a control message, got type %u of %u bytes", type, len);
+		return NULL;
+	}
+	text = malloc(len);
+	if (!text || kt_channel_recv_all(ch, text, len, err)) {
+		if (!text)
+			kt_fail(err, "protocol", "out of memory");
+		free(text);
+		return NULL;
+	}
+	obj = json_loadb(text, len, 0, &je);
+	free(text);
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		kt_fail(err, "protocol", "a control message is not a JSON object");
+		return NULL;
+	}
+	return obj;
+}
+
+int kt_chmsg_relay_out(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err)
+{
+	uint8_t buf[KT_CHMSG_DATA_MAX];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kt_fail(err, "stream", "cannot read the stream: %s", strerror(errno));
+		if (!n)
+			return send_msg(ch, MSG_END, NULL, 0, err);
+		if (send_msg(ch, MSG_DATA, buf, (size_t)n, err))
+			return -1;
+		*bytes += (uint64_t)n;
+	}
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len, struct kt_err *err)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return kt_fail(err, "stream", "cannot write the stream: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int kt_chmsg_relay_in(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err)
+{
+	uint8_t buf[KT_CHMSG_DATA_MAX];
+	uint8_t type;
+	uint32_t len;
+
+	for (;;) {
+		if (recv_hdr(ch, &type, &len, err))
+			return -1;
+		if (type == MSG_END && !len)
+			return 0;
+		if (type != MSG_DATA || !len || len > sizeof(buf))
+			return kt_fail(err, "protocol", "expected stream data, got type %u of %u bytes",
+				       type, len);
+		if (kt_channel_recv_all(ch, buf, len, err) || write_all(fd, buf, len, err))
+			return -1;
+		*bytes += len;
+	}
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Typed messages inside an encrypted channel (channel.h), so that one
+ * channel can carry control messages and a byte stream between them (the
+ * migration protocol, Documentation/migration.rst):
+ *
+ *   message = type (u8) || length (u32, big endian) || body
+ *   type 1  JSON object (length <= KT_CHMSG_JSON_MAX)
+ *   type 2  stream data (1..KT_CHMSG_DATA_MAX bytes)
+ *   type 3  end of stream (length 0)
+ *
+ * The channel authenticates order and completeness; this layer only refuses
+ * what the protocol does not expect ("protocol").
+ */
+#ifndef KVMTRUST_CHANMSG_H
+#define KVMTRUST_CHANMSG_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/error.h"
+#include "identity/channel.h"
+
+#define KT_CHMSG_JSON_MAX (256 * 1024)
+#define KT_CHMSG_DATA_MAX (KT_CHANNEL_MAX_DATA - 5)
+
+int kt_chmsg_send_json(struct kt_channel *ch, const json_t *obj, struct kt_err *err);
+
+/* The next message, which must be a JSON object; a new reference. */
+json_t *kt_chmsg_recv_json(struct kt_channel *ch, struct kt_err *err);
+
+/* Sends everything read from fd until EOF as data messages, then the end. */
+int kt_chmsg_relay_out(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err);
+
+/* Writes data messages to fd until the end of the stream. */
+int kt_chmsg_relay_in(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err);
+
+#endif
