@@ -3,19 +3,18 @@
  * One measurement of an attached VM: memory_root over every guest page and
  * vcpu_root over every vCPU's registers (Documentation/measurement.rst).
  *
- * The netlink handler runs in the caller's process, whose mm is not the
- * VM's, so the work runs on kvmtrust_wq with the VM's mm adopted
- * (kthread_use_mm): guest pages are pinned with get_user_pages_remote and
- * hashed in place through kmap_local_page, and vCPU registers come from
- * KVM's own ioctls. The context is reference counted between the handler
- * and the work, so a caller killed while waiting leaves the work to finish
- * (or stop early) on memory it still owns.
+ * The netlink handler only starts it: the work runs on kvmtrust_wq with the
+ * VM's mm adopted (kthread_use_mm), guest pages are pinned with
+ * get_user_pages_remote and hashed in place through kmap_local_page, and
+ * vCPU registers come from KVM's own ioctls. The work owns its context and
+ * a reference on the VM; it publishes the result in vm->last and announces
+ * it on the "measure" multicast group, then frees the context.
  */
-#include <linux/completion.h>
 #include <linux/highmem.h>
 #include <linux/kthread.h>
 #include <linux/kvm_host.h>
 #include <linux/mman.h>
+#include <linux/netlink.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -23,6 +22,7 @@
 
 #include "measure.h"
 #include "merkle.h"
+#include "netlink.h"
 #include "vcpu.h"
 #include "vm.h"
 
@@ -31,18 +31,16 @@
 /* Guest pages pinned at once: bounds the time mmap_lock is held. */
 #define PIN_BATCH 64
 
-struct measure_ctx {
-	struct kref ref;
+struct kvmtrust_measure_ctx {
 	struct work_struct work;
-	struct completion done;
 	struct kvmtrust_vm *vm;
 	u32 flags;
-	/* The caller stopped waiting; the work stops at the next batch. */
-	bool cancelled;
-	int err;
 	struct kvmtrust_measurement result;
 	struct shash_desc *desc;
 };
+
+/* Never 0 (0 means "never measured"), never reused while loaded. */
+static atomic64_t last_measure_id = ATOMIC64_INIT(0);
 
 /* A user memslot as seen when the measurement started. */
 struct mem_range {
@@ -56,25 +54,21 @@ struct vcpu_order {
 	u32 index;
 };
 
-static void ctx_free(struct kref *ref)
+static void ctx_free(struct kvmtrust_measure_ctx *ctx)
 {
-	struct measure_ctx *ctx = container_of(ref, struct measure_ctx, ref);
-
 	kvmtrust_hash_desc_free(ctx->desc);
 	kvmtrust_vm_put(ctx->vm);
 	kfree(ctx);
 }
 
-static int fail(struct measure_ctx *ctx, int err, const char *msg)
+static int fail(struct kvmtrust_measure_ctx *ctx, int err, const char *msg)
 {
 	ctx->result.msg = msg;
 	return err;
 }
 
-static int should_stop(struct measure_ctx *ctx)
+static int should_stop(struct kvmtrust_measure_ctx *ctx)
 {
-	if (READ_ONCE(ctx->cancelled))
-		return -EINTR;
 	if (kvmtrust_vm_is_detached(ctx->vm))
 		return fail(ctx, -ENODEV,
 			    MSG("vm was detached during the measurement"));
@@ -131,7 +125,7 @@ out:
 	return err;
 }
 
-static int hash_pages(struct measure_ctx *ctx, gfn_t gfn, struct page **pages,
+static int hash_pages(struct kvmtrust_measure_ctx *ctx, gfn_t gfn, struct page **pages,
 		      long nr, u64 leaf)
 {
 	struct kvmtrust_merkle *tree = ctx->vm->mem_tree;
@@ -156,7 +150,7 @@ static int hash_pages(struct measure_ctx *ctx, gfn_t gfn, struct page **pages,
 }
 
 /* Hashes one memslot's pages into the leaves starting at *leaf. */
-static int hash_range(struct measure_ctx *ctx, struct mm_struct *mm,
+static int hash_range(struct kvmtrust_measure_ctx *ctx, struct mm_struct *mm,
 		      const struct mem_range *range, u64 *leaf)
 {
 	struct page *pages[PIN_BATCH];
@@ -188,7 +182,7 @@ static int hash_range(struct measure_ctx *ctx, struct mm_struct *mm,
 	return 0;
 }
 
-static int measure_memory(struct measure_ctx *ctx, struct mm_struct *mm)
+static int measure_memory(struct kvmtrust_measure_ctx *ctx, struct mm_struct *mm)
 {
 	struct kvmtrust_vm *vm = ctx->vm;
 	struct mem_range *ranges;
@@ -202,7 +196,6 @@ static int measure_memory(struct measure_ctx *ctx, struct mm_struct *mm)
 	for (i = 0; i < nr; i++)
 		pages += ranges[i].npages;
 
-	lockdep_assert_held(&vm->measure_lock);
 	if (!vm->mem_tree || vm->mem_tree->leaves != pages) {
 		kvmtrust_merkle_free(vm->mem_tree);
 		vm->mem_tree = kvmtrust_merkle_alloc(pages);
@@ -235,7 +228,7 @@ out:
  * that no vCPU ran in between: the VMM must pause the guest, we never wait
  * for it and never read registers that are changing.
  */
-static int vcpu_idle(struct measure_ctx *ctx, u32 index, u64 *exits)
+static int vcpu_idle(struct kvmtrust_measure_ctx *ctx, u32 index, u64 *exits)
 {
 	struct kvm_vcpu *vcpu = kvm_get_vcpu(ctx->vm->kvm, index);
 
@@ -247,7 +240,7 @@ static int vcpu_idle(struct measure_ctx *ctx, u32 index, u64 *exits)
 	return 0;
 }
 
-static int vcpus_idle(struct measure_ctx *ctx, u64 *exits, u32 n)
+static int vcpus_idle(struct kvmtrust_measure_ctx *ctx, u64 *exits, u32 n)
 {
 	int err = 0;
 	u32 i;
@@ -264,7 +257,7 @@ static int cmp_vcpu_id(const void *a, const void *b)
 	return x->vcpu_id < y->vcpu_id ? -1 : x->vcpu_id > y->vcpu_id;
 }
 
-static int hash_vcpus(struct measure_ctx *ctx, const struct vcpu_order *order,
+static int hash_vcpus(struct kvmtrust_measure_ctx *ctx, const struct vcpu_order *order,
 		      u32 n, struct kvmtrust_merkle *tree)
 {
 	u8 state[KVMTRUST_VCPU_STATE_LEN];
@@ -302,7 +295,7 @@ static int hash_vcpus(struct measure_ctx *ctx, const struct vcpu_order *order,
 	return err;
 }
 
-static int measure_vcpus(struct measure_ctx *ctx, u64 *exits, u32 n)
+static int measure_vcpus(struct kvmtrust_measure_ctx *ctx, u64 *exits, u32 n)
 {
 	struct kvmtrust_merkle *tree = NULL;
 	struct vcpu_order *order;
@@ -343,7 +336,7 @@ out:
 	return err;
 }
 
-static int vcpus_unchanged(struct measure_ctx *ctx, const u64 *before, u32 n)
+static int vcpus_unchanged(struct kvmtrust_measure_ctx *ctx, const u64 *before, u32 n)
 {
 	u64 *after;
 	int err;
@@ -365,7 +358,7 @@ static int vcpus_unchanged(struct measure_ctx *ctx, const u64 *before, u32 n)
 	return err;
 }
 
-static int measure_in_mm(struct measure_ctx *ctx, struct mm_struct *mm)
+static int measure_in_mm(struct kvmtrust_measure_ctx *ctx, struct mm_struct *mm)
 {
 	bool vcpus = !(ctx->flags & KVMTRUST_MEASURE_F_NO_VCPUS);
 	u32 n = atomic_read(&ctx->vm->kvm->online_vcpus);
@@ -388,30 +381,40 @@ out:
 	return err;
 }
 
+/* The result goes out before the VM is free for the next measurement. */
+static void publish(struct kvmtrust_measure_ctx *ctx, int err)
+{
+	struct kvmtrust_vm *vm = ctx->vm;
+	struct kvmtrust_measurement *m = &ctx->result;
+
+	m->done = true;
+	m->err = err;
+	if (err && !m->msg && err == -ENOMEM)
+		m->msg = MSG("no memory for the measurement");
+	mutex_lock(&vm->result_lock);
+	if (!err)
+		m->seq = ++vm->seq;
+	vm->last = *m;
+	mutex_unlock(&vm->result_lock);
+	clear_bit_unlock(KVMTRUST_VM_MEASURING, &vm->flags);
+	kvmtrust_genl_notify_measured(vm, m);
+}
+
 static void measure_work(struct work_struct *work)
 {
-	struct measure_ctx *ctx = container_of(work, struct measure_ctx, work);
+	struct kvmtrust_measure_ctx *ctx = container_of(work, struct kvmtrust_measure_ctx, work);
 	struct kvmtrust_vm *vm = ctx->vm;
 	struct mm_struct *mm = vm->kvm->mm;
 	u64 start;
 	int err;
 
-	/*
-	 * One measurement per VM at a time, and no worker sleeping for as long
-	 * as another one hashes a large guest: a second request is refused.
-	 */
-	if (!mutex_trylock(&vm->measure_lock)) {
-		err = fail(ctx, -EBUSY,
-			   MSG("another measurement of this vm is running"));
-		goto out;
-	}
 	err = should_stop(ctx);
 	if (err)
-		goto out_unlock;
+		goto out;
 	/* Keeps the VMM's memory mapped even if it exits meanwhile. */
 	if (!mmget_not_zero(mm)) {
 		err = fail(ctx, -ESRCH, MSG("the vm's process has exited"));
-		goto out_unlock;
+		goto out;
 	}
 	start = ktime_get_ns();
 	kthread_use_mm(mm);
@@ -420,52 +423,71 @@ static void measure_work(struct work_struct *work)
 	ctx->result.ns = ktime_get_ns() - start;
 	/* May be the last user: exit_mmap runs here and our .release queues work. */
 	mmput(mm);
-	if (!err) {
-		ctx->result.seq = ++vm->seq;
+	if (!err)
 		pr_debug("vm %u: measurement %llu, %llu pages, %u vcpus, %llu ns\n",
-			 vm->id, ctx->result.seq, ctx->result.pages,
+			 vm->id, ctx->result.id, ctx->result.pages,
 			 ctx->result.vcpus, ctx->result.ns);
-	}
-out_unlock:
-	mutex_unlock(&vm->measure_lock);
 out:
-	ctx->err = err;
-	complete(&ctx->done);
-	kref_put(&ctx->ref, ctx_free);
+	publish(ctx, err);
+	ctx_free(ctx);
 }
 
-/* Sleeps until the measurement is done; returns -EINTR if the caller is killed. */
-int kvmtrust_measure(struct kvmtrust_vm *vm, u32 flags,
-		     struct kvmtrust_measurement *out)
+struct kvmtrust_measure_ctx *
+kvmtrust_measure_prepare(struct kvmtrust_vm *vm, u32 flags,
+			 struct netlink_ext_ack *extack)
 {
-	struct measure_ctx *ctx;
-	int err;
+	struct kvmtrust_measure_ctx *ctx;
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
-	if (!ctx)
-		return -ENOMEM;
-	ctx->desc = kvmtrust_hash_desc_alloc();
-	if (!ctx->desc) {
-		kfree(ctx);
-		return -ENOMEM;
+	/*
+	 * One measurement per VM at a time, and no worker parked for as long
+	 * as another one hashes a large guest: a second request is refused.
+	 */
+	if (test_and_set_bit_lock(KVMTRUST_VM_MEASURING, &vm->flags)) {
+		NL_SET_ERR_MSG_MOD(extack, "another measurement of this vm is running");
+		return ERR_PTR(-EBUSY);
 	}
-	kref_init(&ctx->ref);
-	init_completion(&ctx->done);
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (ctx)
+		ctx->desc = kvmtrust_hash_desc_alloc();
+	if (!ctx || !ctx->desc) {
+		kfree(ctx);
+		clear_bit_unlock(KVMTRUST_VM_MEASURING, &vm->flags);
+		NL_SET_ERR_MSG_MOD(extack, "no memory for a measurement");
+		return ERR_PTR(-ENOMEM);
+	}
 	INIT_WORK(&ctx->work, measure_work);
 	kref_get(&vm->ref);
 	ctx->vm = vm;
 	ctx->flags = flags;
+	ctx->result.id = atomic64_inc_return(&last_measure_id);
+	return ctx;
+}
 
-	kref_get(&ctx->ref);
+u64 kvmtrust_measure_id(const struct kvmtrust_measure_ctx *ctx)
+{
+	return ctx->result.id;
+}
+
+void kvmtrust_measure_start(struct kvmtrust_measure_ctx *ctx)
+{
+	struct kvmtrust_vm *vm = ctx->vm;
+
+	mutex_lock(&vm->result_lock);
+	vm->last = (struct kvmtrust_measurement){ .id = ctx->result.id };
+	mutex_unlock(&vm->result_lock);
 	queue_work(kvmtrust_wq, &ctx->work);
-	err = wait_for_completion_killable(&ctx->done);
-	if (err) {
-		WRITE_ONCE(ctx->cancelled, true);
-		err = -EINTR;
-	} else {
-		*out = ctx->result;
-		err = ctx->err;
-	}
-	kref_put(&ctx->ref, ctx_free);
-	return err;
+}
+
+void kvmtrust_measure_cancel(struct kvmtrust_measure_ctx *ctx)
+{
+	clear_bit_unlock(KVMTRUST_VM_MEASURING, &ctx->vm->flags);
+	ctx_free(ctx);
+}
+
+void kvmtrust_measure_last(struct kvmtrust_vm *vm,
+			   struct kvmtrust_measurement *out)
+{
+	mutex_lock(&vm->result_lock);
+	*out = vm->last;
+	mutex_unlock(&vm->result_lock);
 }

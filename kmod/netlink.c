@@ -7,6 +7,7 @@
  */
 #include <linux/file.h>
 #include <linux/kvm_host.h>
+#include <linux/rwsem.h>
 #include <net/genetlink.h>
 #include <uapi/linux/kvmtrust.h>
 
@@ -16,6 +17,26 @@
 #include "vm.h"
 
 static struct genl_family genl_family;
+
+enum {
+	GRP_MEASURE,
+};
+
+static const struct genl_multicast_group genl_mcgrps[] = {
+	/* Roots of every VM in the namespace: for administrators only. */
+	[GRP_MEASURE] = {
+		.name = KVMTRUST_MCGRP_MEASURE,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
+};
+
+/*
+ * Protects registered. A measurement may end while the module unloads: it
+ * must not multicast once the family is unregistered, when its group ids
+ * may already belong to another family.
+ */
+static DECLARE_RWSEM(notify_lock);
+static bool registered;
 
 /* Not const: NLA_POLICY_FULL_RANGE takes a plain pointer in 6.1. */
 static struct netlink_range_validation fd_range = {
@@ -46,6 +67,10 @@ static const struct nla_policy vm_id_policy[KVMTRUST_A_MAX + 1] = {
 static const struct nla_policy measure_policy[KVMTRUST_A_MAX + 1] = {
 	[KVMTRUST_A_VM_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[KVMTRUST_A_MEASURE_FLAGS] = { .type = NLA_U32 },
+};
+
+static const struct nla_policy measure_get_policy[KVMTRUST_A_MAX + 1] = {
+	[KVMTRUST_A_VM_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 };
 
 static int get_info_doit(struct sk_buff *skb, struct genl_info *info)
@@ -153,7 +178,7 @@ static int vm_attach_doit(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_BAD_ATTR(extack, fd_attr);
 		return -EBADF;
 	}
-	vm = kvmtrust_vm_create(f.file, extack);
+	vm = kvmtrust_vm_create(f.file, genl_info_net(info), extack);
 	fdput(f);
 	if (IS_ERR(vm)) {
 		NL_SET_BAD_ATTR(extack, fd_attr);
@@ -261,32 +286,89 @@ static int vm_detach_doit(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+static int put_result(struct sk_buff *msg, const struct kvmtrust_measurement *m)
+{
+	if (m->err)
+		return nla_put_s32(msg, KVMTRUST_A_ERROR, m->err) ||
+		       (m->msg && nla_put_string(msg, KVMTRUST_A_ERROR_MSG, m->msg));
+	return nla_put_u64_64bit(msg, KVMTRUST_A_SEQ, m->seq, KVMTRUST_A_PAD) ||
+	       nla_put(msg, KVMTRUST_A_MEMORY_ROOT, KVMTRUST_HASH_LEN,
+		       m->memory_root) ||
+	       (m->has_vcpu_root &&
+		nla_put(msg, KVMTRUST_A_VCPU_ROOT, KVMTRUST_HASH_LEN,
+			m->vcpu_root)) ||
+	       nla_put_u64_64bit(msg, KVMTRUST_A_PAGES, m->pages, KVMTRUST_A_PAD) ||
+	       nla_put_u32(msg, KVMTRUST_A_VCPU_COUNT, m->vcpus) ||
+	       nla_put_u64_64bit(msg, KVMTRUST_A_NS, m->ns, KVMTRUST_A_PAD) ||
+	       nla_put_string(msg, KVMTRUST_A_HASH_DRIVER, kvmtrust_hash_driver());
+}
+
+/* The body of KVMTRUST_CMD_MEASURE_GET replies and of notifications. */
 static int put_measurement(struct sk_buff *msg, u32 vm_id,
 			   const struct kvmtrust_measurement *m)
 {
 	if (nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id) ||
-	    nla_put_u64_64bit(msg, KVMTRUST_A_SEQ, m->seq, KVMTRUST_A_PAD) ||
-	    nla_put(msg, KVMTRUST_A_MEMORY_ROOT, KVMTRUST_HASH_LEN,
-		    m->memory_root) ||
-	    (m->has_vcpu_root &&
-	     nla_put(msg, KVMTRUST_A_VCPU_ROOT, KVMTRUST_HASH_LEN,
-		     m->vcpu_root)) ||
-	    nla_put_u64_64bit(msg, KVMTRUST_A_PAGES, m->pages, KVMTRUST_A_PAD) ||
-	    nla_put_u32(msg, KVMTRUST_A_VCPU_COUNT, m->vcpus) ||
-	    nla_put_u64_64bit(msg, KVMTRUST_A_NS, m->ns, KVMTRUST_A_PAD) ||
-	    nla_put_string(msg, KVMTRUST_A_HASH_DRIVER, kvmtrust_hash_driver()))
+	    nla_put_u64_64bit(msg, KVMTRUST_A_MEASURE_ID, m->id, KVMTRUST_A_PAD) ||
+	    nla_put_u32(msg, KVMTRUST_A_MEASURE_STATE,
+			m->done ? KVMTRUST_MEASURE_DONE : KVMTRUST_MEASURE_RUNNING) ||
+	    (m->done && put_result(msg, m)))
 		return -EMSGSIZE;
 	return 0;
+}
+
+void kvmtrust_genl_notify_measured(struct kvmtrust_vm *vm,
+				   const struct kvmtrust_measurement *m)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	/* A lost notification loses nothing: MEASURE_GET has the result. */
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &genl_family, 0, KVMTRUST_CMD_MEASURE_NTF);
+	if (!hdr || put_measurement(msg, vm->id, m)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	down_read(&notify_lock);
+	if (registered)
+		genlmsg_multicast_netns(&genl_family, vm->net, msg, 0, GRP_MEASURE,
+					GFP_KERNEL);
+	else
+		nlmsg_free(msg);
+	up_read(&notify_lock);
+}
+
+/* The reply naming the measurement goes out before the measurement can end. */
+static int reply_started(struct genl_info *info, u32 vm_id, u64 measure_id)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg) {
+		NL_SET_ERR_MSG_MOD(info->extack, "no memory for the reply");
+		return -ENOMEM;
+	}
+	hdr = genlmsg_put_reply(msg, info, &genl_family, 0, KVMTRUST_CMD_MEASURE);
+	if (!hdr || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id) ||
+	    nla_put_u64_64bit(msg, KVMTRUST_A_MEASURE_ID, measure_id,
+			      KVMTRUST_A_PAD)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
 }
 
 static int measure_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *flags_attr = info->attrs[KVMTRUST_A_MEASURE_FLAGS];
-	struct kvmtrust_measurement m = {};
+	struct kvmtrust_measure_ctx *ctx;
 	struct kvmtrust_vm *vm;
-	struct sk_buff *msg;
 	u32 flags = 0;
-	void *hdr;
 	int err;
 
 	if (flags_attr) {
@@ -301,19 +383,49 @@ static int measure_doit(struct sk_buff *skb, struct genl_info *info)
 	vm = lookup_vm(info);
 	if (!vm)
 		return lookup_err(info);
-	err = kvmtrust_measure(vm, flags, &m);
+	ctx = kvmtrust_measure_prepare(vm, flags, info->extack);
+	if (IS_ERR(ctx)) {
+		err = PTR_ERR(ctx);
+		goto out;
+	}
+	/* A request whose reply cannot be sent starts nothing. */
+	err = reply_started(info, vm->id, kvmtrust_measure_id(ctx));
 	if (err) {
-		/* m.msg points into this module's rodata, like NL_SET_ERR_MSG. */
-		if (m.msg)
-			info->extack->_msg = m.msg;
+		NL_SET_ERR_MSG_MOD(info->extack, "cannot send the reply");
+		kvmtrust_measure_cancel(ctx);
+		goto out;
+	}
+	kvmtrust_measure_start(ctx);
+out:
+	kvmtrust_vm_put(vm);
+	return err;
+}
+
+static int measure_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct kvmtrust_measurement m;
+	struct kvmtrust_vm *vm;
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	vm = lookup_vm(info);
+	if (!vm)
+		return lookup_err(info);
+	kvmtrust_measure_last(vm, &m);
+	err = -ENOENT;
+	if (!m.id) {
+		NL_SET_ERR_MSG_MOD(info->extack, "this vm has not been measured");
 		goto out;
 	}
 	err = -ENOMEM;
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
+	if (!msg) {
+		NL_SET_ERR_MSG_MOD(info->extack, "no memory for the reply");
 		goto out;
+	}
 	hdr = genlmsg_put_reply(msg, info, &genl_family, 0,
-				KVMTRUST_CMD_MEASURE);
+				KVMTRUST_CMD_MEASURE_GET);
 	if (!hdr || put_measurement(msg, vm->id, &m)) {
 		nlmsg_free(msg);
 		err = -EMSGSIZE;
@@ -361,16 +473,24 @@ static const struct genl_ops genl_ops[] = {
 		.policy = measure_policy,
 		.maxattr = KVMTRUST_A_MAX,
 	},
+	{
+		.cmd = KVMTRUST_CMD_MEASURE_GET,
+		.flags = GENL_ADMIN_PERM,
+		.doit = measure_get_doit,
+		.policy = measure_get_policy,
+		.maxattr = KVMTRUST_A_MAX,
+	},
 };
 
 /*
- * parallel_ops: a measurement sleeps for as long as hashing the guest
- * takes; genl_mutex must not be held meanwhile. The registry has its own
+ * parallel_ops: handlers never need genl_mutex; the registry has its own
  * lock and each VM serializes its own measurements.
  */
 static struct genl_family genl_family __ro_after_init = {
 	.ops = genl_ops,
 	.n_ops = ARRAY_SIZE(genl_ops),
+	.mcgrps = genl_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(genl_mcgrps),
 	.name = KVMTRUST_GENL_NAME,
 	.version = KVMTRUST_GENL_VERSION,
 	.maxattr = KVMTRUST_A_MAX,
@@ -381,10 +501,20 @@ static struct genl_family genl_family __ro_after_init = {
 
 int __init kvmtrust_genl_init(void)
 {
-	return genl_register_family(&genl_family);
+	int err = genl_register_family(&genl_family);
+
+	if (!err) {
+		down_write(&notify_lock);
+		registered = true;
+		up_write(&notify_lock);
+	}
+	return err;
 }
 
 void __exit kvmtrust_genl_exit(void)
 {
+	down_write(&notify_lock);
+	registered = false;
+	up_write(&notify_lock);
 	genl_unregister_family(&genl_family);
 }

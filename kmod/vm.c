@@ -15,6 +15,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
+#include <net/net_namespace.h>
 
 #include "merkle.h"
 #include "vm.h"
@@ -40,8 +41,9 @@ static void vm_free(struct kref *ref)
 	}
 	kvmtrust_merkle_free(vm->mem_tree);
 	kvm_put_kvm(vm->kvm);
-	kfree(vm->vcpu_files);
-	mutex_destroy(&vm->measure_lock);
+	put_net(vm->net);
+	kvfree(vm->vcpu_files);
+	mutex_destroy(&vm->result_lock);
 	kfree(vm);
 }
 
@@ -85,7 +87,7 @@ static const struct mmu_notifier_ops vm_mm_ops = {
 	.release = vm_mm_release,
 };
 
-struct kvmtrust_vm *kvmtrust_vm_create(struct file *vm_file,
+struct kvmtrust_vm *kvmtrust_vm_create(struct file *vm_file, struct net *net,
 				       struct netlink_ext_ack *extack)
 {
 	struct kvmtrust_vm *vm;
@@ -103,14 +105,16 @@ struct kvmtrust_vm *kvmtrust_vm_create(struct file *vm_file,
 	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	if (!vm)
 		goto err_put_kvm;
+	/* max_vcpus is the VMM's choice (KVM_CAP_MAX_VCPUS): no kcalloc. */
 	vm->nr_vcpu_slots = kvm->max_vcpus;
-	vm->vcpu_files = kcalloc(vm->nr_vcpu_slots, sizeof(*vm->vcpu_files),
-				 GFP_KERNEL_ACCOUNT);
+	vm->vcpu_files = kvcalloc(vm->nr_vcpu_slots, sizeof(*vm->vcpu_files),
+				  GFP_KERNEL_ACCOUNT);
 	if (!vm->vcpu_files)
 		goto err_free_vm;
 	kref_init(&vm->ref);
-	mutex_init(&vm->measure_lock);
+	mutex_init(&vm->result_lock);
 	INIT_WORK(&vm->release_work, vm_release_work);
+	vm->net = get_net(net);
 	vm->kvm = kvm;
 	vm->vmm_pid = kvm->userspace_pid;
 	vm->kvm_module = vm_file->f_op->owner;
@@ -120,6 +124,7 @@ err_free_vm:
 	kfree(vm);
 err_put_kvm:
 	kvm_put_kvm(kvm);
+	NL_SET_ERR_MSG_MOD(extack, "no memory to attach the vm");
 	return ERR_PTR(-ENOMEM);
 }
 

@@ -8,9 +8,12 @@
 #include <linux/types.h>
 #include <linux/workqueue.h>
 
+#include "measure.h"
+
 struct file;
 struct kvm;
 struct kvmtrust_merkle;
+struct net;
 struct netlink_ext_ack;
 
 /*
@@ -24,6 +27,8 @@ struct kvmtrust_vm {
 	pid_t vmm_pid;
 	struct kvm *kvm;
 	struct module *kvm_module;
+	/* Where it was attached from: notifications go there. Referenced. */
+	struct net *net;
 
 	/* vCPU files by vCPU index; set before the VM is registered, then fixed. */
 	struct file **vcpu_files;
@@ -38,16 +43,26 @@ struct kvmtrust_vm {
 	/* Set once under vms_lock; measurements poll it to stop early. */
 	bool detached;
 
-	/* Held by the one measurement of this VM; protects seq and mem_tree. */
-	struct mutex measure_lock;
+	/*
+	 * KVMTRUST_VM_MEASURING: a measurement owns the VM, from
+	 * kvmtrust_measure_prepare until its result is published. Only the
+	 * owner uses mem_tree and writes seq, so neither needs a lock.
+	 */
+	unsigned long flags;
 	u64 seq;
 	struct kvmtrust_merkle *mem_tree;
+
+	/* Protects last. */
+	struct mutex result_lock;
+	struct kvmtrust_measurement last;
 };
+
+#define KVMTRUST_VM_MEASURING 0
 
 int kvmtrust_vm_init(void);
 void kvmtrust_vm_exit(void);
 
-struct kvmtrust_vm *kvmtrust_vm_create(struct file *vm_file,
+struct kvmtrust_vm *kvmtrust_vm_create(struct file *vm_file, struct net *net,
 				       struct netlink_ext_ack *extack);
 int kvmtrust_vm_add_vcpu(struct kvmtrust_vm *vm, struct file *vcpu_file,
 			 struct netlink_ext_ack *extack);

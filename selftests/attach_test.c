@@ -308,8 +308,16 @@ static void assert_mutations_refused(struct __test_metadata *_metadata, struct k
 	struct kt_measurement m;
 	uint32_t ids[KT_MAX_REPLIES], new_id;
 
+	struct nl_msg *msg;
+
 	ASSERT_EQ(-EPERM, kt_genl_attach(g, vm_fd, NULL, 0, &new_id));
+	/* Neither the results' group nor the requests. */
+	ASSERT_EQ(-EPERM, kt_genl_join_measure(g));
 	ASSERT_EQ(-EPERM, kt_genl_measure(g, id, 0, &m));
+	msg = kt_genl_msg(g, KVMTRUST_CMD_MEASURE, 0);
+	nla_put_u32(msg, KVMTRUST_A_VM_ID, id);
+	ASSERT_EQ(-EPERM, kt_genl_request(g, msg));
+	ASSERT_EQ(-EPERM, kt_genl_measure_get(g, id, &m));
 	ASSERT_EQ(-EPERM, kt_genl_detach(g, id));
 	/* Reading stays open to everyone. */
 	ASSERT_LE(1, kt_genl_list(g, ids, KT_MAX_REPLIES));

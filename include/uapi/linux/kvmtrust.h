@@ -69,17 +69,56 @@
  * KVMTRUST_CMD_MEASURE
  * --------------------
  *
- * NLM_F_REQUEST, needs CAP_NET_ADMIN.
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN. Starts a measurement and returns at
+ * once: hashing a large guest takes seconds to minutes, and a handler that
+ * waited for it would hold genetlink's locks (every other family's
+ * registration, and behind it every genetlink request, would wait too).
  *
  *    KVMTRUST_A_VM_ID: NLA_U32, required
  *    KVMTRUST_A_MEASURE_FLAGS: NLA_U32, optional, KVMTRUST_MEASURE_F_* bits;
  *                              unknown bits fail with EOPNOTSUPP
  *
- * Every vCPU must be outside KVM_RUN (the VMM paused the guest); otherwise
- * the command fails with EBUSY, as it does while another measurement of the
- * same VM runs. Replies with:
+ * Fails with EBUSY while another measurement of the same VM runs. Otherwise
+ * replies, before the measurement starts, with:
  *
  *    KVMTRUST_A_VM_ID: NLA_U32
+ *    KVMTRUST_A_MEASURE_ID: NLA_U64, names this measurement; unique among
+ *                           all measurements while the module is loaded
+ *
+ * The measurement ends, successful or not, with a KVMTRUST_CMD_MEASURE_NTF
+ * message on the multicast group KVMTRUST_MCGRP_MEASURE, sent to every
+ * member in the network namespace the VM was attached from (joining needs
+ * CAP_NET_ADMIN), and KVMTRUST_CMD_MEASURE_GET returns the same until the
+ * next measurement of the VM starts. A client joins the group before it
+ * sends KVMTRUST_CMD_MEASURE, waits for the notification with its
+ * KVMTRUST_A_MEASURE_ID, and asks KVMTRUST_CMD_MEASURE_GET if the
+ * notification is late (a receive buffer overrun drops multicast). The
+ * notification may arrive before the ack of the request.
+ *
+ * Every vCPU must be outside KVM_RUN for the whole measurement (the VMM
+ * paused the guest); a measurement that finds one inside fails with EBUSY.
+ *
+ * KVMTRUST_CMD_MEASURE_GET
+ * ------------------------
+ *
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN.
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32, required
+ *
+ * Fails with ENOENT if the VM was never measured. Replies, like the
+ * KVMTRUST_CMD_MEASURE_NTF notification, with the VM's latest measurement:
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32
+ *    KVMTRUST_A_MEASURE_ID: NLA_U64
+ *    KVMTRUST_A_MEASURE_STATE: NLA_U32, enum kvmtrust_measure_state
+ *
+ * and, once it is KVMTRUST_MEASURE_DONE, if it failed:
+ *
+ *    KVMTRUST_A_ERROR: NLA_S32, a negative errno (EBUSY: a vCPU ran, ...)
+ *    KVMTRUST_A_ERROR_MSG: NLA_NUL_STRING, why, as an extack would say it
+ *
+ * or if it succeeded:
+ *
  *    KVMTRUST_A_SEQ: NLA_U64, this measurement's number, 1 for the first
  *                    of this VM, incremented by one per measurement
  *    KVMTRUST_A_MEMORY_ROOT: KVMTRUST_HASH_LEN bytes
@@ -107,18 +146,26 @@ enum kvmtrust_cmd {
 	KVMTRUST_CMD_VM_GET,
 	KVMTRUST_CMD_VM_DETACH,
 	KVMTRUST_CMD_MEASURE,
+	KVMTRUST_CMD_MEASURE_GET,
+	KVMTRUST_CMD_MEASURE_NTF,
 
 	__KVMTRUST_CMD_LAST
 };
 
 #define KVMTRUST_CMD_MAX (__KVMTRUST_CMD_LAST - 1)
 
+/* Multicast group of KVMTRUST_CMD_MEASURE_NTF. */
+#define KVMTRUST_MCGRP_MEASURE "measure"
+
 /* KVMTRUST_A_FEATURES: what this module can do. */
 enum kvmtrust_feature {
 	KVMTRUST_F_MEMORY_ROOT = 1U << 0,
 	KVMTRUST_F_VCPU_ROOT = 1U << 1,
+	/* KVMTRUST_CMD_MEASURE starts; KVMTRUST_CMD_MEASURE_NTF ends. */
+	KVMTRUST_F_ASYNC_MEASURE = 1U << 2,
 
-	__KVMTRUST_F_ALL = KVMTRUST_F_MEMORY_ROOT | KVMTRUST_F_VCPU_ROOT
+	__KVMTRUST_F_ALL = KVMTRUST_F_MEMORY_ROOT | KVMTRUST_F_VCPU_ROOT |
+			   KVMTRUST_F_ASYNC_MEASURE
 };
 
 /* KVMTRUST_A_MEASURE_FLAGS */
@@ -127,6 +174,12 @@ enum kvmtrust_measure_flag {
 	KVMTRUST_MEASURE_F_NO_VCPUS = 1U << 0,
 
 	__KVMTRUST_MEASURE_F_ALL = KVMTRUST_MEASURE_F_NO_VCPUS
+};
+
+/* KVMTRUST_A_MEASURE_STATE */
+enum kvmtrust_measure_state {
+	KVMTRUST_MEASURE_RUNNING = 1,
+	KVMTRUST_MEASURE_DONE = 2,
 };
 
 enum kvmtrust_attr {
@@ -149,6 +202,10 @@ enum kvmtrust_attr {
 	KVMTRUST_A_PAGES,
 	KVMTRUST_A_NS,
 	KVMTRUST_A_SEQ,
+	KVMTRUST_A_MEASURE_ID,
+	KVMTRUST_A_MEASURE_STATE,
+	KVMTRUST_A_ERROR,
+	KVMTRUST_A_ERROR_MSG,
 
 	__KVMTRUST_A_LAST
 };

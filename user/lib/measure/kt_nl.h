@@ -74,7 +74,13 @@ int kt_nl_vm_list(struct kt_nl *nl, struct kt_vm **vms, size_t *nr,
 		  struct kt_err *err);
 int kt_nl_vm_detach(struct kt_nl *nl, uint32_t vm_id, struct kt_err *err);
 
-/* flags: KVMTRUST_MEASURE_F_*; sent only when non-zero. */
+/*
+ * Starts a measurement and waits for its end (the module measures
+ * asynchronously; the first call joins the "measure" group, which needs
+ * CAP_NET_ADMIN). A failed measurement returns its errno with the module's
+ * message in err, like a refused request. flags: KVMTRUST_MEASURE_F_*;
+ * sent only when non-zero.
+ */
 int kt_nl_measure(struct kt_nl *nl, uint32_t vm_id, uint32_t flags,
 		  struct kt_measurement *out, struct kt_err *err);
 
