@@ -26,7 +26,7 @@
 #include "vcpu.h"
 #include "vm.h"
 
-#define MSG(s) KBUILD_MODNAME ": " s
+#define MSG KVMTRUST_MSG
 
 /* Guest pages pinned at once: bounds the time mmap_lock is held. */
 #define PIN_BATCH 64
@@ -47,11 +47,6 @@ struct mem_range {
 	gfn_t base_gfn;
 	unsigned long npages;
 	unsigned long hva;
-};
-
-struct vcpu_order {
-	u32 vcpu_id;
-	u32 index;
 };
 
 static void ctx_free(struct kvmtrust_measure_ctx *ctx)
@@ -223,116 +218,104 @@ out:
 }
 
 /*
- * A vCPU inside KVM_RUN holds vcpu->mutex. Probing it with a trylock and
- * recording the vCPU's exit count before and after the measurement proves
- * that no vCPU ran in between: the VMM must pause the guest, we never wait
- * for it and never read registers that are changing.
+ * Probing every vCPU's mutex and recording its exit count before and after
+ * the measurement proves that no vCPU ran in between: the VMM must pause
+ * the guest, we never wait for it and never read registers that change.
  */
-static int vcpu_idle(struct kvmtrust_measure_ctx *ctx, u32 index, u64 *exits)
+static int vcpus_idle(struct kvmtrust_measure_ctx *ctx, u64 *exits, u32 n)
 {
-	struct kvm_vcpu *vcpu = kvm_get_vcpu(ctx->vm->kvm, index);
+	struct kvm_vcpu *vcpu;
+	u32 i;
 
-	if (!vcpu || !mutex_trylock(&vcpu->mutex))
-		return fail(ctx, -EBUSY, MSG("a vcpu is running; pause the guest"));
-	if (exits)
-		*exits = vcpu->stat.exits;
-	mutex_unlock(&vcpu->mutex);
+	for (i = 0; i < n; i++) {
+		vcpu = kvm_get_vcpu(ctx->vm->kvm, i);
+		if (!vcpu || !kvmtrust_vcpu_idle(vcpu, &exits[i]))
+			return fail(ctx, -EBUSY, MSG("a vcpu is running; pause the guest"));
+	}
 	return 0;
 }
 
-static int vcpus_idle(struct kvmtrust_measure_ctx *ctx, u64 *exits, u32 n)
+static int cmp_u64(const void *a, const void *b)
 {
-	int err = 0;
-	u32 i;
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
 
-	for (i = 0; i < n && !err; i++)
-		err = vcpu_idle(ctx, i, &exits[i]);
-	return err;
+	return x < y ? -1 : x > y;
 }
 
-static int cmp_vcpu_id(const void *a, const void *b)
+/* vCPU indexes in vCPU id order (the leaf order), or -ENOENT. */
+static int vcpu_order(struct kvmtrust_measure_ctx *ctx, u32 *index, u32 n)
 {
-	const struct vcpu_order *x = a, *y = b;
-
-	return x->vcpu_id < y->vcpu_id ? -1 : x->vcpu_id > y->vcpu_id;
-}
-
-static int hash_vcpus(struct kvmtrust_measure_ctx *ctx, const struct vcpu_order *order,
-		      u32 n, struct kvmtrust_merkle *tree)
-{
-	u8 state[KVMTRUST_VCPU_STATE_LEN];
-	unsigned long scratch;
-	int err = 0;
+	struct kvmtrust_vm *vm = ctx->vm;
+	u64 *keys;
 	u32 i;
 
-	/* KVM copies registers to user memory: lend it a page in its mm. */
-	scratch = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, 0);
-	if (IS_ERR_VALUE(scratch))
-		return fail(ctx, (long)scratch,
-			    MSG("cannot map a scratch page in the vmm"));
-	for (i = 0; i < n && !err; i++) {
-		/*
-		 * The ioctl sleeps on vcpu->mutex until KVM_RUN returns: probe
-		 * again right before it, so a guest resumed since the first
-		 * probe is refused rather than waited for.
-		 */
-		err = vcpu_idle(ctx, order[i].index, NULL);
-		if (err)
-			break;
-		err = kvmtrust_vcpu_serialize(ctx->vm->vcpu_files[order[i].index],
-					      (void __user *)scratch, state);
-		if (err) {
-			fail(ctx, err, MSG("cannot read vcpu registers"));
-			break;
+	keys = kvmalloc_array(n ?: 1, sizeof(*keys), GFP_KERNEL);
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (i >= vm->nr_vcpu_slots || !vm->vcpu_files[i]) {
+			kvfree(keys);
+			return fail(ctx, -ENOENT,
+				    MSG("a vcpu has no file; attach again with every vcpu fd"));
 		}
-		err = kvmtrust_merkle_leaf_hash(ctx->desc, NULL, 0, state,
-						sizeof(state),
-						kvmtrust_merkle_leaf(tree, i));
+		keys[i] = (u64)kvm_get_vcpu(vm->kvm, i)->vcpu_id << 32 | i;
 	}
-	memzero_explicit(state, sizeof(state));
-	vm_munmap(scratch, PAGE_SIZE);
+	sort(keys, n, sizeof(*keys), cmp_u64, NULL);
+	for (i = 0; i < n; i++)
+		index[i] = lower_32_bits(keys[i]);
+	kvfree(keys);
+	return 0;
+}
+
+static int hash_vcpus(struct kvmtrust_measure_ctx *ctx, const u8 *states, u32 n)
+{
+	struct kvmtrust_merkle *tree;
+	int err = 0;
+	u32 i;
+
+	tree = kvmtrust_merkle_alloc(n);
+	if (!tree)
+		return -ENOMEM;
+	for (i = 0; i < n && !err; i++)
+		err = kvmtrust_merkle_leaf_hash(ctx->desc, NULL, 0,
+						states + i * KVMTRUST_VCPU_STATE_LEN,
+						KVMTRUST_VCPU_STATE_LEN,
+						kvmtrust_merkle_leaf(tree, i));
+	if (!err)
+		err = kvmtrust_merkle_build(tree, ctx->desc, ctx->result.vcpu_root);
+	kvmtrust_merkle_free(tree);
 	return err;
 }
 
 static int measure_vcpus(struct kvmtrust_measure_ctx *ctx, u64 *exits, u32 n)
 {
-	struct kvmtrust_merkle *tree = NULL;
-	struct vcpu_order *order;
-	u32 i;
+	size_t states_len = (size_t)n * KVMTRUST_VCPU_STATE_LEN;
+	u8 *states = NULL;
+	u32 *index;
 	int err;
 
-	order = kvmalloc_array(n ?: 1, sizeof(*order), GFP_KERNEL);
-	if (!order)
+	index = kvmalloc_array(n ?: 1, sizeof(*index), GFP_KERNEL);
+	if (!index)
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		if (i >= ctx->vm->nr_vcpu_slots || !ctx->vm->vcpu_files[i]) {
-			err = fail(ctx, -ENOENT,
-				   MSG("a vcpu has no file; attach again with every vcpu fd"));
-			goto out;
-		}
-		order[i].index = i;
-		order[i].vcpu_id = kvm_get_vcpu(ctx->vm->kvm, i)->vcpu_id;
-	}
-	sort(order, n, sizeof(*order), cmp_vcpu_id, NULL);
-
+	err = vcpu_order(ctx, index, n);
+	if (err)
+		goto out;
 	err = vcpus_idle(ctx, exits, n);
 	if (err)
 		goto out;
-	tree = kvmtrust_merkle_alloc(n);
-	if (!tree) {
-		err = -ENOMEM;
+	err = -ENOMEM;
+	states = kvmalloc(states_len ?: 1, GFP_KERNEL);
+	if (!states)
 		goto out;
-	}
-	err = hash_vcpus(ctx, order, n, tree);
+	err = kvmtrust_vcpus_read(ctx->vm, index, n, states, &ctx->result.msg);
 	if (!err)
-		err = kvmtrust_merkle_build(tree, ctx->desc,
-					    ctx->result.vcpu_root);
+		err = hash_vcpus(ctx, states, n);
 	ctx->result.vcpus = n;
 	ctx->result.has_vcpu_root = !err;
 out:
-	kvmtrust_merkle_free(tree);
-	kvfree(order);
+	if (states)
+		kvfree_sensitive(states, states_len);
+	kvfree(index);
 	return err;
 }
 

@@ -8,6 +8,9 @@
 struct kvmtrust_vm;
 struct netlink_ext_ack;
 
+/* A failure's message, worded like NL_SET_ERR_MSG_MOD's. */
+#define KVMTRUST_MSG(s) KBUILD_MODNAME ": " s
+
 /* A VM's latest measurement, as KVMTRUST_CMD_MEASURE_GET reports it. */
 struct kvmtrust_measurement {
 	u64 id;			/* 0: the VM was never measured */

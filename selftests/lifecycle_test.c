@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kt_module.h"
 #include "kt_recompute.h"
 #include "kt_test.h"
 #include "kt_vmm_proc.h"
@@ -22,6 +23,9 @@ FIXTURE(vmm) {
 	struct kt_genl g;
 	struct kt_vmm v;
 	uint32_t vm_id;
+	/* Module parameters a test changed, restored by the teardown. */
+	bool params_changed;
+	unsigned long old_delay, old_wait;
 };
 
 FIXTURE_SETUP(vmm)
@@ -39,6 +43,10 @@ FIXTURE_SETUP(vmm)
 
 FIXTURE_TEARDOWN(vmm)
 {
+	if (self->params_changed) {
+		kt_param_set("vcpu_probe_delay_ms", self->old_delay, NULL);
+		kt_param_set("vcpu_wait_ms", self->old_wait, NULL);
+	}
 	kt_genl_detach(&self->g, self->vm_id);
 	kt_vmm_stop(&self->v);
 	kt_genl_close(&self->g);
@@ -378,6 +386,45 @@ TEST_F_TIMEOUT(vmm, detach_while_measuring, 120)
 	ASSERT_EQ(0, kt_vmm_attach(&big, &self->g, &id));
 	kt_genl_detach(&self->g, id);
 	kt_vmm_stop(&big);
+}
+
+/*
+ * The race KVM's locking leaves open: a vCPU probed idle re-enters KVM_RUN
+ * before its registers are read, and the ioctl that reads them waits for
+ * vcpu->mutex, which KVM_RUN holds for as long as the guest runs (this one
+ * spins forever). The module's test hook (vcpu_probe_delay_ms) holds the
+ * window open; vcpu_wait_ms is longer, so the read would succeed had the
+ * VMM not resumed. The reader must be killed and the measurement refused.
+ */
+TEST_F_TIMEOUT(vmm, vcpu_reentering_kvm_run_is_refused_not_waited_for, 90)
+{
+	struct kt_measurement m;
+	struct timespec t0, t1;
+	uint64_t mid;
+	int ret;
+
+	ASSERT_EQ(0, kt_param_set("vcpu_probe_delay_ms", 1000, &self->old_delay));
+	ASSERT_EQ(0, kt_param_set("vcpu_wait_ms", 3000, &self->old_wait));
+	self->params_changed = true;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, kt_genl_measure_start(&self->g, self->vm_id, 0, &mid))
+		TH_LOG("%s", self->g.extack);
+	/* The reader probed vCPU 0 and sleeps in the hook: resume the guest. */
+	ASSERT_TRUE(kt_kthread_appears("kvmtrust-vcpu", 10000));
+	usleep(100 * 1000);
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "run"));
+	ret = kt_genl_measure_wait(&self->g, self->vm_id, mid, &m);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	TH_LOG("refused after %ld s: '%s'", (long)(t1.tv_sec - t0.tv_sec), self->g.extack);
+	ASSERT_REFUSED(&self->g, ret, EBUSY, "a vcpu entered KVM_RUN while it was read");
+	ASSERT_GT(30, t1.tv_sec - t0.tv_sec);
+	ASSERT_FALSE(kt_kthread_appears("kvmtrust-vcpu", 0));
+
+	/* Nothing is stuck: paused again, the guest is measured. */
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "pause"));
+	ASSERT_EQ(0, kt_param_set("vcpu_probe_delay_ms", 0, NULL));
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &m)) TH_LOG("%s", self->g.extack);
+	assert_matches_vmm_view(_metadata, &self->v, &m);
 }
 
 TEST_F(vmm, detach_then_measure_is_refused)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kt_module.h"
 #include "kt_recompute.h"
 #include "kt_test.h"
 #include "kt_vmm_proc.h"
@@ -121,6 +122,36 @@ TEST_F_TIMEOUT(loaded, unload_while_measuring, 120)
 	ASSERT_EQ(0, ret) TH_LOG("delete_module: %s", strerror(-ret));
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_fresh_module_measures(_metadata, &self->v);
+}
+
+/*
+ * A vCPU re-entered KVM_RUN between its probe and its register read (the
+ * test hook holds that window open), so the reader waits on vcpu->mutex
+ * for as long as the guest runs. Unloading must not wait for the guest.
+ */
+TEST_F_TIMEOUT(loaded, unload_while_a_vcpu_read_waits, 90)
+{
+	struct kt_measurement m;
+	uint64_t mid;
+	int ret, tries;
+
+	/* The reload in the teardown restores the defaults. */
+	ASSERT_EQ(0, kt_param_set("vcpu_probe_delay_ms", 1000, NULL));
+	ASSERT_EQ(0, kt_param_set("vcpu_wait_ms", 60000, NULL));
+	ASSERT_EQ(0, kt_genl_measure_start(&self->g, self->vm_id, 0, &mid));
+	ASSERT_TRUE(kt_kthread_appears("kvmtrust-vcpu", 10000));
+	usleep(100 * 1000);
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "run"));
+	usleep(1500 * 1000);
+	/* The reader is in KVM's ioctl now, waiting for the running vCPU. */
+	ASSERT_TRUE(kt_kthread_appears("kvmtrust-vcpu", 0));
+	for (tries = 0; (ret = module_unload()) == -EAGAIN && tries < 100; tries++)
+		usleep(100 * 1000);
+	ASSERT_EQ(0, ret) TH_LOG("delete_module: %s", strerror(-ret));
+	ASSERT_FALSE(kt_kthread_appears("kvmtrust-vcpu", 0));
+	(void)m;
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "pause"));
 	assert_fresh_module_measures(_metadata, &self->v);
 }
 
