@@ -10,7 +10,6 @@
  * a reference on the VM; it publishes the result in vm->last and announces
  * it on the "measure" multicast group, then frees the context.
  */
-#include <linux/highmem.h>
 #include <linux/kthread.h>
 #include <linux/kvm_host.h>
 #include <linux/mman.h>
@@ -21,15 +20,13 @@
 #include <linux/timekeeping.h>
 
 #include "measure.h"
+#include "memory.h"
 #include "merkle.h"
 #include "netlink.h"
 #include "vcpu.h"
 #include "vm.h"
 
 #define MSG KVMTRUST_MSG
-
-/* Guest pages pinned at once: bounds the time mmap_lock is held. */
-#define PIN_BATCH 64
 
 struct kvmtrust_measure_ctx {
 	struct work_struct work;
@@ -41,13 +38,6 @@ struct kvmtrust_measure_ctx {
 
 /* Never 0 (0 means "never measured"), never reused while loaded. */
 static atomic64_t last_measure_id = ATOMIC64_INIT(0);
-
-/* A user memslot as seen when the measurement started. */
-struct mem_range {
-	gfn_t base_gfn;
-	unsigned long npages;
-	unsigned long hva;
-};
 
 static void ctx_free(struct kvmtrust_measure_ctx *ctx)
 {
@@ -68,153 +58,6 @@ static int should_stop(struct kvmtrust_measure_ctx *ctx)
 		return fail(ctx, -ENODEV,
 			    MSG("vm was detached during the measurement"));
 	return 0;
-}
-
-static u64 memslots_generation(struct kvm *kvm)
-{
-	u64 gen;
-	int idx;
-
-	idx = srcu_read_lock(&kvm->srcu);
-	gen = kvm_memslots(kvm)->generation;
-	srcu_read_unlock(&kvm->srcu, idx);
-	return gen;
-}
-
-/* User memslots of address space 0 in guest physical address order. */
-static int snapshot_layout(struct kvm *kvm, struct mem_range **out,
-			   unsigned int *nr, u64 *gen)
-{
-	struct kvm_memslot_iter iter;
-	struct mem_range *ranges = NULL;
-	struct kvm_memslots *slots;
-	unsigned int n = 0, i = 0;
-	int idx, err = 0;
-
-	idx = srcu_read_lock(&kvm->srcu);
-	slots = kvm_memslots(kvm);
-	*gen = slots->generation;
-	kvm_for_each_memslot_in_gfn_range(&iter, slots, 0, (gfn_t)-1) {
-		if (iter.slot->id < KVM_USER_MEM_SLOTS)
-			n++;
-	}
-	if (n) {
-		ranges = kmalloc_array(n, sizeof(*ranges), GFP_KERNEL);
-		if (!ranges) {
-			err = -ENOMEM;
-			goto out;
-		}
-	}
-	kvm_for_each_memslot_in_gfn_range(&iter, slots, 0, (gfn_t)-1) {
-		if (iter.slot->id >= KVM_USER_MEM_SLOTS)
-			continue;
-		ranges[i].base_gfn = iter.slot->base_gfn;
-		ranges[i].npages = iter.slot->npages;
-		ranges[i].hva = iter.slot->userspace_addr;
-		i++;
-	}
-	*out = ranges;
-	*nr = n;
-out:
-	srcu_read_unlock(&kvm->srcu, idx);
-	return err;
-}
-
-static int hash_pages(struct kvmtrust_measure_ctx *ctx, gfn_t gfn, struct page **pages,
-		      long nr, u64 leaf)
-{
-	struct kvmtrust_merkle *tree = ctx->vm->mem_tree;
-	int err = 0;
-	long i;
-
-	for (i = 0; i < nr; i++) {
-		__le64 gpa = cpu_to_le64((u64)(gfn + i) << PAGE_SHIFT);
-		void *kaddr;
-
-		if (!err) {
-			kaddr = kmap_local_page(pages[i]);
-			err = kvmtrust_merkle_leaf_hash(ctx->desc, &gpa,
-							sizeof(gpa), kaddr,
-							PAGE_SIZE,
-							kvmtrust_merkle_leaf(tree, leaf + i));
-			kunmap_local(kaddr);
-		}
-		put_page(pages[i]);
-	}
-	return err;
-}
-
-/* Hashes one memslot's pages into the leaves starting at *leaf. */
-static int hash_range(struct kvmtrust_measure_ctx *ctx, struct mm_struct *mm,
-		      const struct mem_range *range, u64 *leaf)
-{
-	struct page *pages[PIN_BATCH];
-	unsigned long done = 0;
-	long got;
-	int err;
-
-	while (done < range->npages) {
-		unsigned long nr = min_t(unsigned long, PIN_BATCH,
-					 range->npages - done);
-
-		err = should_stop(ctx);
-		if (err)
-			return err;
-		mmap_read_lock(mm);
-		got = get_user_pages_remote(mm, range->hva + done * PAGE_SIZE,
-					    nr, 0, pages, NULL, NULL);
-		mmap_read_unlock(mm);
-		if (got <= 0)
-			return fail(ctx, got ? got : -EFAULT,
-				    MSG("guest memory is not readable in the vmm"));
-		err = hash_pages(ctx, range->base_gfn + done, pages, got, *leaf);
-		if (err)
-			return err;
-		*leaf += got;
-		done += got;
-		cond_resched();
-	}
-	return 0;
-}
-
-static int measure_memory(struct kvmtrust_measure_ctx *ctx, struct mm_struct *mm)
-{
-	struct kvmtrust_vm *vm = ctx->vm;
-	struct mem_range *ranges;
-	unsigned int nr, i;
-	u64 gen, pages = 0, leaf = 0;
-	int err;
-
-	err = snapshot_layout(vm->kvm, &ranges, &nr, &gen);
-	if (err)
-		return err;
-	for (i = 0; i < nr; i++)
-		pages += ranges[i].npages;
-
-	if (!vm->mem_tree || vm->mem_tree->leaves != pages) {
-		kvmtrust_merkle_free(vm->mem_tree);
-		vm->mem_tree = kvmtrust_merkle_alloc(pages);
-		if (!vm->mem_tree) {
-			err = fail(ctx, -ENOMEM,
-				   MSG("no memory for the guest's merkle tree"));
-			goto out;
-		}
-	}
-	for (i = 0; i < nr && !err; i++)
-		err = hash_range(ctx, mm, &ranges[i], &leaf);
-	if (err)
-		goto out;
-	if (memslots_generation(vm->kvm) != gen) {
-		err = fail(ctx, -EAGAIN,
-			   MSG("guest memory layout changed during the measurement; retry"));
-		goto out;
-	}
-	err = kvmtrust_merkle_build(vm->mem_tree, ctx->desc,
-				    ctx->result.memory_root);
-	ctx->result.pages = pages;
-out:
-	kfree(ranges);
-	return err;
 }
 
 /*
@@ -269,21 +112,25 @@ static int vcpu_order(struct kvmtrust_measure_ctx *ctx, u32 *index, u32 n)
 
 static int hash_vcpus(struct kvmtrust_measure_ctx *ctx, const u8 *states, u32 n)
 {
-	struct kvmtrust_merkle *tree;
+	u8 leaf[KVMTRUST_HASH_LEN];
+	struct kvmtrust_mth *mth;
 	int err = 0;
 	u32 i;
 
-	tree = kvmtrust_merkle_alloc(n);
-	if (!tree)
+	mth = kmalloc(sizeof(*mth), GFP_KERNEL);
+	if (!mth)
 		return -ENOMEM;
-	for (i = 0; i < n && !err; i++)
-		err = kvmtrust_merkle_leaf_hash(ctx->desc, NULL, 0,
+	kvmtrust_mth_init(mth);
+	for (i = 0; i < n && !err; i++) {
+		err = kvmtrust_merkle_leaf_hash(ctx->desc,
 						states + i * KVMTRUST_VCPU_STATE_LEN,
-						KVMTRUST_VCPU_STATE_LEN,
-						kvmtrust_merkle_leaf(tree, i));
+						KVMTRUST_VCPU_STATE_LEN, leaf);
+		if (!err)
+			err = kvmtrust_mth_push(mth, ctx->desc, leaf, 0);
+	}
 	if (!err)
-		err = kvmtrust_merkle_build(tree, ctx->desc, ctx->result.vcpu_root);
-	kvmtrust_merkle_free(tree);
+		err = kvmtrust_mth_root(mth, ctx->desc, ctx->result.vcpu_root);
+	kfree(mth);
 	return err;
 }
 
@@ -307,6 +154,8 @@ static int measure_vcpus(struct kvmtrust_measure_ctx *ctx, u64 *exits, u32 n)
 	states = kvmalloc(states_len ?: 1, GFP_KERNEL);
 	if (!states)
 		goto out;
+	ctx->result.work_bytes += states_len + n * (sizeof(*index) + sizeof(u64)) +
+				  sizeof(struct kvmtrust_mth);
 	err = kvmtrust_vcpus_read(ctx->vm, index, n, states, &ctx->result.msg);
 	if (!err)
 		err = hash_vcpus(ctx, states, n);
@@ -356,7 +205,7 @@ static int measure_in_mm(struct kvmtrust_measure_ctx *ctx, struct mm_struct *mm)
 		if (err)
 			goto out;
 	}
-	err = measure_memory(ctx, mm);
+	err = kvmtrust_measure_memory(ctx->vm, mm, &ctx->result);
 	if (!err && vcpus)
 		err = vcpus_unchanged(ctx, exits, n);
 out:

@@ -20,8 +20,13 @@ struct kvmtrust_measurement {
 	const char *msg;
 	u64 seq;
 	u64 pages;
+	u64 zero_pages;		/* hashed from the zero page's state */
 	u64 ns;
 	u32 vcpus;
+	u32 tree;		/* enum kvmtrust_tree */
+	const char *tree_note;	/* why it streamed, or NULL */
+	u64 tree_bytes;		/* the kept tree */
+	u64 work_bytes;		/* what measuring took besides the kept tree */
 	bool has_vcpu_root;
 	u8 memory_root[KVMTRUST_HASH_LEN];
 	u8 vcpu_root[KVMTRUST_HASH_LEN];

@@ -300,7 +300,17 @@ static int put_result(struct sk_buff *msg, const struct kvmtrust_measurement *m)
 	       nla_put_u64_64bit(msg, KVMTRUST_A_PAGES, m->pages, KVMTRUST_A_PAD) ||
 	       nla_put_u32(msg, KVMTRUST_A_VCPU_COUNT, m->vcpus) ||
 	       nla_put_u64_64bit(msg, KVMTRUST_A_NS, m->ns, KVMTRUST_A_PAD) ||
-	       nla_put_string(msg, KVMTRUST_A_HASH_DRIVER, kvmtrust_hash_driver());
+	       nla_put_string(msg, KVMTRUST_A_HASH_DRIVER, kvmtrust_hash_driver()) ||
+	       nla_put_u32(msg, KVMTRUST_A_LEAF_FORMAT, KVMTRUST_LEAF_FORMAT) ||
+	       nla_put_u64_64bit(msg, KVMTRUST_A_ZERO_PAGES, m->zero_pages,
+				 KVMTRUST_A_PAD) ||
+	       nla_put_u32(msg, KVMTRUST_A_TREE, m->tree) ||
+	       (m->tree_note &&
+		nla_put_string(msg, KVMTRUST_A_TREE_NOTE, m->tree_note)) ||
+	       nla_put_u64_64bit(msg, KVMTRUST_A_TREE_BYTES, m->tree_bytes,
+				 KVMTRUST_A_PAD) ||
+	       nla_put_u64_64bit(msg, KVMTRUST_A_WORK_BYTES, m->work_bytes,
+				 KVMTRUST_A_PAD);
 }
 
 /* The body of KVMTRUST_CMD_MEASURE_GET replies and of notifications. */

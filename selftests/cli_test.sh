@@ -71,6 +71,8 @@ tap_ok "memory_root and vcpu_root are lowercase hex SHA-256" \
 tap_ok "vcpu_root present" grep -qE '"vcpu_root": *"[0-9a-f]{64}"' "$work/m.json"
 tap_is "pages counts every guest page" "$(json "$work/m.json" pages)" "$pages"
 tap_ok "ns is a positive integer" test "$(json "$work/m.json" ns)" -gt 0
+tap_is "leaf_format names the layout hashed (measurement.rst: 2)" \
+	"$(json "$work/m.json" leaf_format)" 2
 
 vmm dump "$work/mem" && vmm regs 0 "$work/regs0" && vmm regs 1 "$work/regs1"
 tap_is "memory_root equals the Python recomputation of the VMM's dump" \

@@ -8,7 +8,10 @@
  * of a measurement without the module losing its footing.
  */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -425,6 +428,110 @@ TEST_F_TIMEOUT(vmm, vcpu_reentering_kvm_run_is_refused_not_waited_for, 90)
 	ASSERT_EQ(0, kt_param_set("vcpu_probe_delay_ms", 0, NULL));
 	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &m)) TH_LOG("%s", self->g.extack);
 	assert_matches_vmm_view(_metadata, &self->v, &m);
+}
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+static int write_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	ret = fputs(text, f) < 0 ? -EIO : 0;
+	return fclose(f) ? -errno : ret;
+}
+
+static int write_number(const char *dir, const char *name, long long v)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%lld", v);
+	return write_file(dir, name, text);
+}
+
+static long long read_number(const char *dir, const char *name)
+{
+	char path[256];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (f && fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* A cgroup v2 memory cgroup of its own for pid, or "" if there is none. */
+static void memory_cgroup(pid_t pid, char *dir, size_t len)
+{
+	struct stat st;
+
+	dir[0] = '\0';
+	if (stat(CGROUP_ROOT "/cgroup.controllers", &st))
+		mount("cgroup2", CGROUP_ROOT, "cgroup2", 0, NULL);
+	if (write_file(CGROUP_ROOT, "cgroup.subtree_control", "+memory"))
+		return;
+	snprintf(dir, len, CGROUP_ROOT "/kt-memcg.%d", getpid());
+	if ((mkdir(dir, 0755) && errno != EEXIST) || write_number(dir, "cgroup.procs", pid))
+		dir[0] = '\0';
+}
+
+/*
+ * The kept tree is the VMM's to pay for: allocated by a kworker, it would be
+ * charged to no one. A 512 MiB sparse slot (8 MiB of tree) moves the VMM's
+ * memory.current by the tree's size while attached; with no room left in
+ * the cgroup the measurement streams and says why.
+ */
+TEST_F(vmm, kept_tree_is_charged_to_the_vmms_memory_cgroup)
+{
+	struct kt_measurement kept, streamed;
+	long long before, after, freed;
+	unsigned long old_max;
+	struct kt_vmm sparse;
+	char cg[128];
+	uint32_t id;
+
+	ASSERT_EQ(0, kt_vmm_start(&sparse, self->v.seed, "--sparse-mib 512"));
+	memory_cgroup(sparse.pid, cg, sizeof(cg));
+	if (!cg[0]) {
+		kt_vmm_stop(&sparse);
+		SKIP(return, "no cgroup v2 memory controller");
+	}
+	ASSERT_EQ(0, kt_param_set("tree_max_mib", 64, &old_max));
+	ASSERT_EQ(0, kt_vmm_attach(&sparse, &self->g, &id)) TH_LOG("%s", self->g.extack);
+	before = read_number(cg, "memory.current");
+	ASSERT_EQ(0, kt_genl_measure(&self->g, id, 0, &kept)) TH_LOG("%s", self->g.extack);
+	after = read_number(cg, "memory.current");
+	ASSERT_EQ(0, kt_genl_detach(&self->g, id));
+	usleep(100 * 1000);
+	freed = read_number(cg, "memory.current");
+	TH_LOG("memory.current %lld -> %lld with a %llu-byte tree, %lld after detach", before,
+	       after, (unsigned long long)kept.tree_bytes, freed);
+	EXPECT_EQ(KVMTRUST_TREE_RETAINED, kept.tree);
+	EXPECT_LE((long long)kept.tree_bytes, after - before);
+	EXPECT_GT((long long)kept.tree_bytes / 2, freed - before);
+
+	/* No room left: streamed, with the reason. */
+	ASSERT_EQ(0, write_number(cg, "memory.max", read_number(cg, "memory.current") + (1 << 20)));
+	ASSERT_EQ(0, kt_vmm_attach(&sparse, &self->g, &id)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(0, kt_genl_measure(&self->g, id, 0, &streamed)) TH_LOG("%s", self->g.extack);
+	EXPECT_EQ(KVMTRUST_TREE_STREAMED, streamed.tree);
+	EXPECT_NE(NULL, strstr(streamed.tree_note, "memory cgroup has no room"))
+		TH_LOG("tree_note '%s'", streamed.tree_note);
+	EXPECT_HASH_EQ(kept.memory_root, streamed.memory_root);
+	kt_genl_detach(&self->g, id);
+	kt_param_set("tree_max_mib", old_max, NULL);
+	write_number(CGROUP_ROOT, "cgroup.procs", sparse.pid);
+	kt_vmm_stop(&sparse);
+	rmdir(cg);
 }
 
 TEST_F(vmm, detach_then_measure_is_refused)

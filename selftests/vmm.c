@@ -30,7 +30,8 @@
  *
  * Options: --seed N, --vcpus N (default 1), --extra-mib N (a third memslot
  * of N MiB at 4 GiB, filled with seeded data so that every page costs a
- * full hash: a measurement takes long enough to be interrupted).
+ * full hash: a measurement takes long enough to be interrupted),
+ * --sparse-mib N (a fourth memslot of N MiB at 8 GiB that nothing touches).
  */
 #include <endian.h>
 #include <errno.h>
@@ -48,6 +49,8 @@
 
 #define EXTRA_SLOT	2
 #define EXTRA_GPA	0x100000000ULL
+#define SPARSE_SLOT	3
+#define SPARSE_GPA	0x200000000ULL
 
 static struct kt_vm *vm;
 static pthread_t vcpu_thread;
@@ -251,11 +254,12 @@ int main(int argc, char *argv[])
 		{ "seed", required_argument, NULL, 's' },
 		{ "vcpus", required_argument, NULL, 'v' },
 		{ "extra-mib", required_argument, NULL, 'm' },
+		{ "sparse-mib", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct sigaction sa = { .sa_handler = on_kick };
-	unsigned int nr_vcpus = 1, extra_mib = 0;
+	unsigned int nr_vcpus = 1, extra_mib = 0, sparse_mib = 0;
 	uint32_t seed = kt_seed_from_env();
 	char line[4200], reply[4400];
 	int c;
@@ -271,8 +275,11 @@ int main(int argc, char *argv[])
 		case 'm':
 			extra_mib = strtoul(optarg, NULL, 0);
 			break;
+		case 'S':
+			sparse_mib = strtoul(optarg, NULL, 0);
+			break;
 		case 'h':
-			printf("Usage: %s [--seed N] [--vcpus N] [--extra-mib N]\n"
+			printf("Usage: %s [--seed N] [--vcpus N] [--extra-mib N] [--sparse-mib N]\n"
 			       "Commands on stdin are documented at the top of selftests/vmm.c.\n",
 			       argv[0]);
 			return 0;
@@ -292,6 +299,8 @@ int main(int argc, char *argv[])
 		kt_vm_add_memslot(vm, EXTRA_SLOT, EXTRA_GPA, (uint64_t)extra_mib << 20);
 		fill(kt_vm_gpa_to_hva(vm, EXTRA_GPA), (uint64_t)extra_mib << 20, seed);
 	}
+	if (sparse_mib)
+		kt_vm_add_memslot(vm, SPARSE_SLOT, SPARSE_GPA, (uint64_t)sparse_mib << 20);
 	kt_guest_run_to_done(vm);
 	print_ready();
 

@@ -226,6 +226,17 @@ static int parse_measurement(struct nlattr **tb, struct kt_measurement *m)
 	if (tb[KVMTRUST_A_HASH_DRIVER])
 		snprintf(m->hash_driver, sizeof(m->hash_driver), "%s",
 			 nla_get_string(tb[KVMTRUST_A_HASH_DRIVER]));
+	if (tb[KVMTRUST_A_TREE_NOTE])
+		snprintf(m->tree_note, sizeof(m->tree_note), "%s",
+			 nla_get_string(tb[KVMTRUST_A_TREE_NOTE]));
+	if (!tb[KVMTRUST_A_LEAF_FORMAT] || !tb[KVMTRUST_A_ZERO_PAGES] || !tb[KVMTRUST_A_TREE] ||
+	    !tb[KVMTRUST_A_TREE_BYTES] || !tb[KVMTRUST_A_WORK_BYTES])
+		return -EPROTO;
+	m->leaf_format = nla_get_u32(tb[KVMTRUST_A_LEAF_FORMAT]);
+	m->zero_pages = nla_get_u64(tb[KVMTRUST_A_ZERO_PAGES]);
+	m->tree = nla_get_u32(tb[KVMTRUST_A_TREE]);
+	m->tree_bytes = nla_get_u64(tb[KVMTRUST_A_TREE_BYTES]);
+	m->work_bytes = nla_get_u64(tb[KVMTRUST_A_WORK_BYTES]);
 	copy_hash(tb[KVMTRUST_A_MEMORY_ROOT], m->memory_root, &has_memory_root);
 	copy_hash(tb[KVMTRUST_A_VCPU_ROOT], m->vcpu_root, &m->has_vcpu_root);
 	return has_memory_root ? 0 : -EPROTO;

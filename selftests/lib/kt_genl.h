@@ -43,6 +43,12 @@ struct kt_measurement {
 	uint32_t vcpu_count;
 	uint64_t ns;
 	char hash_driver[64];
+	uint32_t leaf_format;
+	uint64_t zero_pages;
+	uint32_t tree;			/* enum kvmtrust_tree */
+	char tree_note[128];
+	uint64_t tree_bytes;
+	uint64_t work_bytes;
 };
 
 /* 0, -ENOENT when the family is not registered, or another -errno. */

@@ -47,5 +47,6 @@
 
 #define ASSERT_HASH_EQ(a, b) ASSERT_EQ(0, memcmp((a), (b), KVMTRUST_HASH_LEN))
 #define ASSERT_HASH_NE(a, b) ASSERT_NE(0, memcmp((a), (b), KVMTRUST_HASH_LEN))
+#define EXPECT_HASH_EQ(a, b) EXPECT_EQ(0, memcmp((a), (b), KVMTRUST_HASH_LEN))
 
 #endif

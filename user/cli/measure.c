@@ -4,7 +4,8 @@
  * (Documentation/measurement.rst). With --pid the VM is attached first if
  * it is not attached yet, and stays attached.
  * Script form (--script), one line:
- *   vm_id seq memory_root vcpu_root pages vcpus ns hash_driver
+ *   vm_id seq memory_root vcpu_root pages vcpus ns hash_driver leaf_format
+ *   zero_pages tree tree_bytes work_bytes tree_note
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -41,6 +42,14 @@ static void print_measurement(const struct kt_measurement *m)
 	kt_print_u64("ns", NULL, m->ns);
 	kt_print_text("  time         %.1f ms\n", m->ns / 1e6);
 	kt_print_string("hash_driver", "  hash_driver  %s\n", m->hash_driver);
+	kt_print_u64("leaf_format", "  leaf_format  %s\n", m->leaf_format);
+	kt_print_u64("zero_pages", "  zero_pages   %s\n", m->zero_pages);
+	kt_print_string("tree", "  tree         %s", m->tree_kept ? "kept" : "streamed");
+	kt_print_u64("tree_bytes", m->tree_kept ? " (%s bytes)" : NULL, m->tree_bytes);
+	kt_print_text("\n");
+	kt_print_u64("work_bytes", NULL, m->work_bytes);
+	kt_print_string("tree_note", m->tree_note[0] ? "  tree_note    %s\n" : NULL,
+			m->tree_note[0] ? m->tree_note : NULL);
 	kt_print_close_object();
 }
 

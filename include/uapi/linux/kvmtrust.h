@@ -128,6 +128,20 @@
  *    KVMTRUST_A_VCPU_COUNT: NLA_U32, vCPUs hashed
  *    KVMTRUST_A_NS: NLA_U64, nanoseconds the measurement took
  *    KVMTRUST_A_HASH_DRIVER: NLA_NUL_STRING, crypto driver that hashed
+ *    KVMTRUST_A_LEAF_FORMAT: NLA_U32, the memory leaf layout hashed
+ *                            (KVMTRUST_LEAF_FORMAT_*, measurement.rst)
+ *    KVMTRUST_A_ZERO_PAGES: NLA_U64, pages that read as all zero, hashed
+ *                           from the state after a zero page; pages the
+ *                           VMM never touched are not even faulted in
+ *    KVMTRUST_A_TREE: NLA_U32, enum kvmtrust_tree: whether the module kept
+ *                     the tree for later updates or only streamed the root
+ *    KVMTRUST_A_TREE_NOTE: NLA_NUL_STRING, why it streamed when a tree
+ *                          could not be kept (tree_max_mib, memory cgroup)
+ *    KVMTRUST_A_TREE_BYTES: NLA_U64, size of the kept tree, charged to the
+ *                           VMM's memory cgroup
+ *    KVMTRUST_A_WORK_BYTES: NLA_U64, memory the measurement allocated
+ *                           besides the kept tree (bounded, whatever the
+ *                           guest's size)
  */
 #ifndef _UAPI_LINUX_KVMTRUST_H
 #define _UAPI_LINUX_KVMTRUST_H
@@ -176,6 +190,20 @@ enum kvmtrust_measure_flag {
 	__KVMTRUST_MEASURE_F_ALL = KVMTRUST_MEASURE_F_NO_VCPUS
 };
 
+/* KVMTRUST_A_LEAF_FORMAT: memory leaf layouts (Documentation/measurement.rst). */
+enum kvmtrust_leaf_format {
+	/* SHA-256(0x00 || le64(gpa) || page); never sent, no longer made. */
+	KVMTRUST_LEAF_FORMAT_GPA_FIRST = 1,
+	/* SHA-256(0x00 || page || le64(gpa)) */
+	KVMTRUST_LEAF_FORMAT_GPA_LAST = 2,
+};
+
+/* KVMTRUST_A_TREE */
+enum kvmtrust_tree {
+	KVMTRUST_TREE_STREAMED = 1,
+	KVMTRUST_TREE_RETAINED = 2,
+};
+
 /* KVMTRUST_A_MEASURE_STATE */
 enum kvmtrust_measure_state {
 	KVMTRUST_MEASURE_RUNNING = 1,
@@ -206,6 +234,12 @@ enum kvmtrust_attr {
 	KVMTRUST_A_MEASURE_STATE,
 	KVMTRUST_A_ERROR,
 	KVMTRUST_A_ERROR_MSG,
+	KVMTRUST_A_LEAF_FORMAT,
+	KVMTRUST_A_ZERO_PAGES,
+	KVMTRUST_A_TREE,
+	KVMTRUST_A_TREE_NOTE,
+	KVMTRUST_A_TREE_BYTES,
+	KVMTRUST_A_WORK_BYTES,
 
 	__KVMTRUST_A_LAST
 };

@@ -374,6 +374,15 @@ static int parse_measurement(struct nlattr **tb, void *arg)
 	m->vcpus = get_u32(tb, KVMTRUST_A_VCPU_COUNT);
 	copy_string(m->hash_driver, sizeof(m->hash_driver),
 		    tb[KVMTRUST_A_HASH_DRIVER]);
+	/* Roots of an unnamed leaf layout cannot be compared with anything. */
+	if (!tb[KVMTRUST_A_LEAF_FORMAT])
+		return -1;
+	m->leaf_format = get_u32(tb, KVMTRUST_A_LEAF_FORMAT);
+	m->zero_pages = get_u64(tb, KVMTRUST_A_ZERO_PAGES);
+	m->tree_kept = get_u32(tb, KVMTRUST_A_TREE) == KVMTRUST_TREE_RETAINED;
+	copy_string(m->tree_note, sizeof(m->tree_note), tb[KVMTRUST_A_TREE_NOTE]);
+	m->tree_bytes = get_u64(tb, KVMTRUST_A_TREE_BYTES);
+	m->work_bytes = get_u64(tb, KVMTRUST_A_WORK_BYTES);
 	return 0;
 }
 

@@ -60,6 +60,12 @@ struct kt_measurement {
 	uint8_t memory_root[KVMTRUST_HASH_LEN];
 	uint8_t vcpu_root[KVMTRUST_HASH_LEN];
 	char hash_driver[64];
+	uint32_t leaf_format;		/* KVMTRUST_LEAF_FORMAT_* */
+	uint64_t zero_pages;		/* read as zero, hashed from a saved state */
+	bool tree_kept;			/* KVMTRUST_TREE_RETAINED, else streamed */
+	char tree_note[128];		/* why no tree was kept, or "" */
+	uint64_t tree_bytes;
+	uint64_t work_bytes;
 };
 
 int kt_nl_get_info(struct kt_nl *nl, struct kt_info *out, struct kt_err *err);
