@@ -6,6 +6,7 @@
  */
 #include <linux/err.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -48,15 +49,48 @@ static int init_zero_leaf_state(void)
 	return err;
 }
 
+static char *hash_driver = "";
+module_param(hash_driver, charp, 0444);
+MODULE_PARM_DESC(hash_driver,
+		 "sha256 driver to hash with, e.g. sha256-generic (default: the fastest the cpu has)");
+
+/*
+ * Debian builds sha256-generic in and the SIMD drivers (sha256-ni, -avx2,
+ * -avx, -ssse3) as sha256_ssse3.ko, which nothing loads first: "sha256"
+ * alone would bind the generic C code, about four times slower than
+ * SHA-NI. Asking for the fastest driver by name makes the crypto API load
+ * that module (its alias crypto-sha256-ni), which registers every driver
+ * the CPU can run; "sha256" is then the highest-priority one registered.
+ * Bound once, at load: a later module never changes a running module's
+ * choice.
+ */
+static struct crypto_shash *alloc_sha256(void)
+{
+	struct crypto_shash *tfm;
+
+	if (hash_driver[0])
+		return crypto_alloc_shash(hash_driver, 0, 0);
+	tfm = crypto_alloc_shash("sha256-ni", 0, 0);
+	if (!IS_ERR(tfm))
+		return tfm;
+	return crypto_alloc_shash("sha256", 0, 0);
+}
+
 int __init kvmtrust_merkle_init(void)
 {
 	struct crypto_shash *tfm;
 	int err;
 
-	tfm = crypto_alloc_shash("sha256", 0, 0);
+	tfm = alloc_sha256();
 	if (IS_ERR(tfm)) {
-		pr_err("cannot allocate sha256: %ld\n", PTR_ERR(tfm));
+		pr_err("cannot allocate sha256 driver '%s': %ld\n",
+		       hash_driver[0] ? hash_driver : "sha256", PTR_ERR(tfm));
 		return PTR_ERR(tfm);
+	}
+	if (strcmp(crypto_tfm_alg_name(crypto_shash_tfm(tfm)), "sha256")) {
+		pr_err("'%s' is not a sha256 driver\n", hash_driver);
+		crypto_free_shash(tfm);
+		return -EINVAL;
 	}
 	if (crypto_shash_digestsize(tfm) != KVMTRUST_HASH_LEN) {
 		crypto_free_shash(tfm);

@@ -24,16 +24,21 @@ static int module_unload(void)
 	return syscall(SYS_delete_module, "kvmtrust", O_NONBLOCK) ? -errno : 0;
 }
 
-static int module_load(void)
+static int module_load_with(const char *params)
 {
 	const char *path = getenv("KT_MODULE") ?: "kmod/kvmtrust.ko";
 	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0)
 		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
 	close(fd);
 	return ret == -EEXIST ? 0 : ret;
+}
+
+static int module_load(void)
+{
+	return module_load_with("");
 }
 
 FIXTURE(loaded) {
@@ -123,6 +128,36 @@ TEST_F_TIMEOUT(loaded, unload_while_measuring, 120)
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_fresh_module_measures(_metadata, &self->v);
+}
+
+static void hash_driver(struct __test_metadata *_metadata, char *out, size_t len)
+{
+	struct nlattr *tb[KVMTRUST_A_MAX + 1];
+	struct kt_genl g;
+
+	ASSERT_EQ(0, kt_genl_open(&g));
+	ASSERT_EQ(0, kt_genl_request(&g, kt_genl_msg(&g, KVMTRUST_CMD_GET_INFO, 0)));
+	ASSERT_EQ(0, kt_genl_reply_attrs(&g, 0, tb));
+	snprintf(out, len, "%s", nla_get_string(tb[KVMTRUST_A_HASH_DRIVER]));
+	kt_genl_close(&g);
+}
+
+/* hash_driver= picks a driver by name; anything but a sha256 is refused. */
+TEST_F(loaded, hash_driver_parameter)
+{
+	char driver[64];
+
+	ASSERT_EQ(0, module_unload());
+	ASSERT_EQ(-ENOENT, module_load_with("hash_driver=no-such-driver"));
+	ASSERT_EQ(-EINVAL, module_load_with("hash_driver=sha1-generic"));
+	ASSERT_EQ(0, module_load_with("hash_driver=sha256-generic"));
+	hash_driver(_metadata, driver, sizeof(driver));
+	ASSERT_STREQ("sha256-generic", driver);
+	ASSERT_EQ(0, module_unload());
+	assert_fresh_module_measures(_metadata, &self->v);
+	/* cli_test.sh checks the default against /proc/crypto. */
+	hash_driver(_metadata, driver, sizeof(driver));
+	TH_LOG("by default: %s", driver);
 }
 
 /*

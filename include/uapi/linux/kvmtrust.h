@@ -20,8 +20,10 @@
  *
  *    KVMTRUST_A_VERSION: NLA_NUL_STRING, module version
  *    KVMTRUST_A_HASH_ALG: NLA_NUL_STRING, "sha256"
- *    KVMTRUST_A_HASH_DRIVER: NLA_NUL_STRING, crypto driver in use,
- *                            e.g. "sha256-ni", "sha256-avx2", "sha256-generic"
+ *    KVMTRUST_A_HASH_DRIVER: NLA_NUL_STRING, crypto driver in use, bound
+ *                            at load: the highest-priority sha256 the CPU
+ *                            runs ("sha256-ni", "sha256-avx2", ...), or the
+ *                            module's hash_driver parameter
  *    KVMTRUST_A_FEATURES: NLA_U32, KVMTRUST_F_* bits this module implements
  *
  * KVMTRUST_CMD_VM_ATTACH
