@@ -3,14 +3,14 @@
  * One measurement of an attached VM: memory_root over every guest page and
  * vcpu_root over every vCPU's registers (Documentation/measurement.rst).
  *
- * The netlink handler only starts it: the work runs on kvmtrust_wq with the
- * VM's mm adopted (kthread_use_mm), guest pages are pinned with
- * get_user_pages_remote and hashed in place through kmap_local_page, and
- * vCPU registers come from KVM's own ioctls. The work owns its context and
- * a reference on the VM; it publishes the result in vm->last and announces
- * it on the "measure" multicast group, then frees the context.
+ * The netlink handler only starts it: the work runs on kvmtrust_wq with a
+ * reference on the VM's mm (mm_users), so a VMM that exits meanwhile keeps
+ * its memory mapped. Guest pages are pinned with get_user_pages_remote and
+ * hashed in place by workers on every CPU (memory.c); vCPU registers come
+ * from KVM's own ioctls in a kthread that adopts the mm (vcpu.c). The work
+ * owns its context and a reference on the VM; it publishes the result in
+ * vm->last and announces it on the "measure" multicast group.
  */
-#include <linux/kthread.h>
 #include <linux/kvm_host.h>
 #include <linux/mman.h>
 #include <linux/netlink.h>
@@ -205,7 +205,7 @@ static int measure_in_mm(struct kvmtrust_measure_ctx *ctx, struct mm_struct *mm)
 		if (err)
 			goto out;
 	}
-	err = kvmtrust_measure_memory(ctx->vm, mm, &ctx->result);
+	err = kvmtrust_measure_memory(ctx->vm, mm, ctx->flags, &ctx->result);
 	if (!err && vcpus)
 		err = vcpus_unchanged(ctx, exits, n);
 out:
@@ -249,9 +249,7 @@ static void measure_work(struct work_struct *work)
 		goto out;
 	}
 	start = ktime_get_ns();
-	kthread_use_mm(mm);
 	err = measure_in_mm(ctx, mm);
-	kthread_unuse_mm(mm);
 	ctx->result.ns = ktime_get_ns() - start;
 	/* May be the last user: exit_mmap runs here and our .release queues work. */
 	mmput(mm);

@@ -12,6 +12,10 @@
  * optional, bounded by tree_max_mib and charged to the VMM's memory
  * cgroup; when it does not fit, the measurement streams and says so.
  *
+ * Chunks are handed out to one worker per online CPU (kvmtrust_hash_wq),
+ * each with its own hash descriptor; the levels above the chunks are built
+ * once, at the end, by the measurement itself.
+ *
  * Pages are pinned PIN_BATCH at a time with get_user_pages_remote under
  * mmap_lock (read) and hashed through kmap_local_page. Pages that are
  * certainly zero (pages.c), never faulted in, and pages that read as zero
@@ -42,6 +46,10 @@
 
 #define NO_ROOM_FOR_TREE \
 	KVMTRUST_MSG("the vmm's memory cgroup has no room for the tree; streamed")
+
+static unsigned int threads;
+module_param(threads, uint, 0644);
+MODULE_PARM_DESC(threads, "threads hashing one measurement (0: one per online cpu)");
 
 static unsigned int tree_max_mib = 64;
 module_param(tree_max_mib, uint, 0644);
@@ -77,6 +85,7 @@ struct mem_job {
 
 /* What one thread hashing chunks needs for itself. */
 struct mem_worker {
+	struct work_struct work;
 	struct mem_job *job;
 	struct shash_desc *desc;
 	struct kvmtrust_mth mth;
@@ -476,6 +485,26 @@ static int memory_root(struct mem_job *job, struct shash_desc *desc, u8 *root)
 	return err;
 }
 
+/*
+ * Runs on kvmtrust_hash_wq (unbound: any CPU). get_user_pages_remote takes
+ * the mm it is given, which the measurement holds (mm_users), so the work
+ * needs no kthread_use_mm; kmap_local_page needs no mm at all.
+ */
+static void hash_work(struct work_struct *work)
+{
+	hash_chunks(container_of(work, struct mem_worker, work));
+}
+
+/* One per online CPU (or the threads parameter), at most one per chunk. */
+static unsigned int hash_threads(const struct mem_job *job, u32 flags)
+{
+	unsigned int n = READ_ONCE(threads) ?: num_online_cpus();
+
+	if (flags & KVMTRUST_MEASURE_F_ONE_THREAD)
+		n = 1;
+	return clamp_t(u64, job->nr_chunks, 1, n);
+}
+
 static struct mem_worker *worker_alloc(struct mem_job *job)
 {
 	struct mem_worker *w = kzalloc(sizeof(*w), GFP_KERNEL);
@@ -498,15 +527,44 @@ static void worker_free(struct mem_worker *w)
 	kfree(w);
 }
 
+static void workers_free(struct mem_worker **workers, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; workers && i < n; i++)
+		worker_free(workers[i]);
+	kfree(workers);
+}
+
 /*
- * Fills m's memory_root, pages and the figures around them. Runs with the
- * VM's mm adopted and referenced, as the owner of the VM's measurement.
+ * Hashes every chunk with up to n workers, the first in this thread, and
+ * returns how many it used. Fewer when memory for more is short.
+ */
+static unsigned int hash_all(struct mem_job *job, struct mem_worker **workers,
+			     unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 1; i < n; i++) {
+		INIT_WORK(&workers[i]->work, hash_work);
+		queue_work(kvmtrust_hash_wq, &workers[i]->work);
+	}
+	hash_chunks(workers[0]);
+	for (i = 1; i < n; i++)
+		flush_work(&workers[i]->work);
+	return n;
+}
+
+/*
+ * Fills m's memory_root, pages and the figures around them. Runs as the
+ * owner of the VM's measurement, with the VM's mm referenced.
  */
 int kvmtrust_measure_memory(struct kvmtrust_vm *vm, struct mm_struct *mm,
-			    struct kvmtrust_measurement *m)
+			    u32 flags, struct kvmtrust_measurement *m)
 {
 	struct mem_job job = { .vm = vm, .mm = mm };
-	struct mem_worker *w = NULL;
+	struct mem_worker **workers = NULL;
+	unsigned int n = 0, want;
 	int err;
 
 	err = snapshot_layout(&job);
@@ -516,12 +574,18 @@ int kvmtrust_measure_memory(struct kvmtrust_vm *vm, struct mm_struct *mm,
 	err = plan_chunks(&job);
 	if (err)
 		goto out;
-	w = worker_alloc(&job);
-	if (!w) {
+	want = hash_threads(&job, flags);
+	workers = kcalloc(want, sizeof(*workers), GFP_KERNEL);
+	for (n = 0; workers && n < want; n++) {
+		workers[n] = worker_alloc(&job);
+		if (!workers[n])
+			break;
+	}
+	if (!n) {
 		err = -ENOMEM;
 		goto out;
 	}
-	hash_chunks(w);
+	m->threads = hash_all(&job, workers, n);
 	err = atomic_read(&job.err);
 	if (err) {
 		m->msg = job.msg;
@@ -532,16 +596,17 @@ int kvmtrust_measure_memory(struct kvmtrust_vm *vm, struct mm_struct *mm,
 		m->msg = KVMTRUST_MSG("guest memory layout changed during the measurement; retry");
 		goto out;
 	}
-	err = memory_root(&job, w->desc, m->memory_root);
+	err = memory_root(&job, workers[0]->desc, m->memory_root);
 	m->pages = job.leaves;
 	m->zero_pages = atomic64_read(&job.zero_pages);
 	m->tree = job.tree ? KVMTRUST_TREE_RETAINED : KVMTRUST_TREE_STREAMED;
 	m->tree_bytes = job.tree ? job.tree->bytes : 0;
-	m->work_bytes += job.nr_ranges * sizeof(*job.ranges) + sizeof(*w) +
-			 kvmtrust_hash_desc_size() + sizeof(struct kvmtrust_mth) +
+	m->work_bytes += job.nr_ranges * sizeof(*job.ranges) +
+			 n * (sizeof(struct mem_worker) + kvmtrust_hash_desc_size() +
+			      sizeof(*workers)) + sizeof(struct kvmtrust_mth) +
 			 (job.tree ? 0 : job.nr_chunks * KVMTRUST_HASH_LEN);
 out:
-	worker_free(w);
+	workers_free(workers, n);
 	kvfree(job.chunk_roots);
 	kvfree(job.ranges);
 	return err;

@@ -9,6 +9,6 @@ struct kvmtrust_vm;
 struct mm_struct;
 
 int kvmtrust_measure_memory(struct kvmtrust_vm *vm, struct mm_struct *mm,
-			    struct kvmtrust_measurement *m);
+			    u32 flags, struct kvmtrust_measurement *m);
 
 #endif

@@ -310,7 +310,8 @@ static int put_result(struct sk_buff *msg, const struct kvmtrust_measurement *m)
 	       nla_put_u64_64bit(msg, KVMTRUST_A_TREE_BYTES, m->tree_bytes,
 				 KVMTRUST_A_PAD) ||
 	       nla_put_u64_64bit(msg, KVMTRUST_A_WORK_BYTES, m->work_bytes,
-				 KVMTRUST_A_PAD);
+				 KVMTRUST_A_PAD) ||
+	       nla_put_u32(msg, KVMTRUST_A_THREADS, m->threads);
 }
 
 /* The body of KVMTRUST_CMD_MEASURE_GET replies and of notifications. */

@@ -21,6 +21,7 @@
 #include "vm.h"
 
 struct workqueue_struct *kvmtrust_wq __ro_after_init;
+struct workqueue_struct *kvmtrust_hash_wq __ro_after_init;
 
 /* Protects vms, next_id and every vm->detached. */
 static DEFINE_MUTEX(vms_lock);
@@ -326,7 +327,15 @@ void kvmtrust_vm_describe(struct kvmtrust_vm *vm, struct kvmtrust_vm_info *info)
 int __init kvmtrust_vm_init(void)
 {
 	kvmtrust_wq = alloc_workqueue("kvmtrust", WQ_UNBOUND, 0);
-	return kvmtrust_wq ? 0 : -ENOMEM;
+	if (!kvmtrust_wq)
+		return -ENOMEM;
+	/* Separate: measurements waiting on it must not fill its slots. */
+	kvmtrust_hash_wq = alloc_workqueue("kvmtrust_hash", WQ_UNBOUND, 0);
+	if (!kvmtrust_hash_wq) {
+		destroy_workqueue(kvmtrust_wq);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* After the family is gone: nothing can attach or start a measurement. */
@@ -339,6 +348,10 @@ void kvmtrust_vm_exit(void)
 		kvmtrust_vm_detach(vm);
 		kvmtrust_vm_put(vm);
 	}
-	/* Runs queued release work, which puts the last references. */
+	/*
+	 * Runs queued release work, which puts the last references, and
+	 * waits for measurements, which wait for their hash workers.
+	 */
 	destroy_workqueue(kvmtrust_wq);
+	destroy_workqueue(kvmtrust_hash_wq);
 }

@@ -85,7 +85,9 @@ struct kvmtrust_vm_info {
 void kvmtrust_vm_describe(struct kvmtrust_vm *vm, struct kvmtrust_vm_info *info);
 bool kvmtrust_vm_is_detached(struct kvmtrust_vm *vm);
 
-/* Where long work runs: unbound, so it may later spread over every core. */
+/* Measurements and detaches; a measurement waits for its hash workers. */
 extern struct workqueue_struct *kvmtrust_wq;
+/* A measurement's hash workers, spread over every CPU; they wait for nothing. */
+extern struct workqueue_struct *kvmtrust_hash_wq;
 
 #endif

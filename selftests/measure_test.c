@@ -10,6 +10,7 @@
  * two vCPUs. KT_SEED fixes its random data; the seed is printed.
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "kt_module.h"
@@ -396,6 +397,46 @@ TEST_F_TIMEOUT(sparse, guest_of_4gib_matches_recomputation, 150)
 	ASSERT_NE(NULL, strstr(streamed.tree_note, "tree_max_mib"));
 	ASSERT_GT(64 * 1024, streamed.work_bytes);
 	kt_genl_detach(g, id);
+}
+
+/*
+ * Hashing on every CPU gives the roots one thread gives, with the tree
+ * kept and streamed: 16 MiB of data (five chunks) on top of the guest,
+ * compared with the recomputation too.
+ */
+TEST_F(guest, one_thread_and_every_cpu_agree)
+{
+	struct kt_measurement one, all, one_streamed, all_streamed;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint8_t *data;
+	kt_hash want;
+	unsigned int i;
+
+	kt_vm_add_memslot(self->vm, 5, 0x100000000ULL, 16 << 20);
+	data = kt_vm_gpa_to_hva(self->vm, 0x100000000ULL);
+	for (i = 0; i < (16 << 20) / 4; i++)
+		((uint32_t *)data)[i] = kt_guest_next_random(i + self->vm->seed);
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, KVMTRUST_MEASURE_F_ONE_THREAD, &one))
+		TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &all)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(0, measure_tree_max(&self->g, self->vm_id, 0, &all_streamed));
+	ASSERT_EQ(0, kt_param_set("threads", 1, NULL));
+	ASSERT_EQ(0, measure_tree_max(&self->g, self->vm_id, 0, &one_streamed));
+	ASSERT_EQ(0, kt_param_set("threads", 0, NULL));
+	TH_LOG("%llu pages: 1 thread %.0f ms, %u threads %.0f ms", (unsigned long long)all.pages,
+	       one.ns / 1e6, all.threads, all.ns / 1e6);
+	ASSERT_EQ(1, one.threads);
+	ASSERT_EQ(1, one_streamed.threads);
+	ASSERT_EQ(cpus < 5 ? cpus : 5, all.threads);
+	ASSERT_EQ(all.threads, all_streamed.threads);
+	ASSERT_EQ(KVMTRUST_TREE_RETAINED, all.tree);
+	ASSERT_EQ(KVMTRUST_TREE_STREAMED, all_streamed.tree);
+	kt_memory_root(self->vm, want);
+	ASSERT_HASH_EQ(want, one.memory_root);
+	ASSERT_HASH_EQ(want, all.memory_root);
+	ASSERT_HASH_EQ(want, one_streamed.memory_root);
+	ASSERT_HASH_EQ(want, all_streamed.memory_root);
+	ASSERT_HASH_EQ(one.vcpu_root, all.vcpu_root);
 }
 
 TEST_HARNESS_MAIN

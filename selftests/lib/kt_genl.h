@@ -49,6 +49,7 @@ struct kt_measurement {
 	char tree_note[128];
 	uint64_t tree_bytes;
 	uint64_t work_bytes;
+	uint32_t threads;
 };
 
 /* 0, -ENOENT when the family is not registered, or another -errno. */

@@ -144,6 +144,7 @@
  *    KVMTRUST_A_WORK_BYTES: NLA_U64, memory the measurement allocated
  *                           besides the kept tree (bounded, whatever the
  *                           guest's size)
+ *    KVMTRUST_A_THREADS: NLA_U32, threads that hashed memory
  */
 #ifndef _UAPI_LINUX_KVMTRUST_H
 #define _UAPI_LINUX_KVMTRUST_H
@@ -188,8 +189,11 @@ enum kvmtrust_feature {
 enum kvmtrust_measure_flag {
 	/* Hash memory only; no vCPU files needed, no KVMTRUST_A_VCPU_ROOT. */
 	KVMTRUST_MEASURE_F_NO_VCPUS = 1U << 0,
+	/* Hash memory on one thread, not one per online CPU (same roots). */
+	KVMTRUST_MEASURE_F_ONE_THREAD = 1U << 1,
 
-	__KVMTRUST_MEASURE_F_ALL = KVMTRUST_MEASURE_F_NO_VCPUS
+	__KVMTRUST_MEASURE_F_ALL = KVMTRUST_MEASURE_F_NO_VCPUS |
+				   KVMTRUST_MEASURE_F_ONE_THREAD
 };
 
 /* KVMTRUST_A_LEAF_FORMAT: memory leaf layouts (Documentation/measurement.rst). */
@@ -242,6 +246,7 @@ enum kvmtrust_attr {
 	KVMTRUST_A_TREE_NOTE,
 	KVMTRUST_A_TREE_BYTES,
 	KVMTRUST_A_WORK_BYTES,
+	KVMTRUST_A_THREADS,
 
 	__KVMTRUST_A_LAST
 };

@@ -383,6 +383,7 @@ static int parse_measurement(struct nlattr **tb, void *arg)
 	copy_string(m->tree_note, sizeof(m->tree_note), tb[KVMTRUST_A_TREE_NOTE]);
 	m->tree_bytes = get_u64(tb, KVMTRUST_A_TREE_BYTES);
 	m->work_bytes = get_u64(tb, KVMTRUST_A_WORK_BYTES);
+	m->threads = get_u32(tb, KVMTRUST_A_THREADS);
 	return 0;
 }
 

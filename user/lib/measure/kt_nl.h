@@ -66,6 +66,7 @@ struct kt_measurement {
 	char tree_note[128];		/* why no tree was kept, or "" */
 	uint64_t tree_bytes;
 	uint64_t work_bytes;
+	uint32_t threads;		/* that hashed memory */
 };
 
 int kt_nl_get_info(struct kt_nl *nl, struct kt_info *out, struct kt_err *err);
