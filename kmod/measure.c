@@ -221,8 +221,9 @@ static void publish(struct kvmtrust_measure_ctx *ctx, int err)
 
 	m->done = true;
 	m->err = err;
-	if (err && !m->msg && err == -ENOMEM)
-		m->msg = MSG("no memory for the measurement");
+	if (err && !m->msg)
+		m->msg = err == -ENOMEM ? MSG("no memory for the measurement") :
+					  MSG("the measurement failed");
 	mutex_lock(&vm->result_lock);
 	if (!err)
 		m->seq = ++vm->seq;

@@ -9,8 +9,10 @@
 #include <linux/kvm_host.h>
 #include <linux/rwsem.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 #include <uapi/linux/kvmtrust.h>
 
+#include "access.h"
 #include "measure.h"
 #include "merkle.h"
 #include "netlink.h"
@@ -73,30 +75,52 @@ static const struct nla_policy measure_get_policy[KVMTRUST_A_MAX + 1] = {
 	[KVMTRUST_A_VM_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 };
 
+/* A reply to info's request with its header, or NULL with the extack set. */
+static struct sk_buff *reply_new(struct genl_info *info, u8 cmd, void **hdr)
+{
+	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+
+	*hdr = msg ? genlmsg_put_reply(msg, info, &genl_family, 0, cmd) : NULL;
+	if (!*hdr) {
+		nlmsg_free(msg);
+		NL_SET_ERR_MSG_MOD(info->extack, "no memory for the reply");
+		return NULL;
+	}
+	return msg;
+}
+
+/* Sends the reply, or frees it when filling it failed (full is non-zero). */
+static int reply_send(struct genl_info *info, struct sk_buff *msg, void *hdr,
+		      int full)
+{
+	int err;
+
+	if (full) {
+		nlmsg_free(msg);
+		NL_SET_ERR_MSG_MOD(info->extack, "the reply does not fit a message");
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	err = genlmsg_reply(msg, info);
+	if (err)
+		NL_SET_ERR_MSG_MOD(info->extack, "cannot send the reply");
+	return err;
+}
+
 static int get_info_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sk_buff *msg;
 	void *hdr;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = reply_new(info, KVMTRUST_CMD_GET_INFO, &hdr);
 	if (!msg)
 		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &genl_family, 0,
-				KVMTRUST_CMD_GET_INFO);
-	if (!hdr)
-		goto err_free;
-	if (nla_put_string(msg, KVMTRUST_A_VERSION, KVMTRUST_VERSION) ||
-	    nla_put_string(msg, KVMTRUST_A_HASH_ALG, "sha256") ||
-	    nla_put_string(msg, KVMTRUST_A_HASH_DRIVER,
-			   kvmtrust_hash_driver()) ||
-	    nla_put_u32(msg, KVMTRUST_A_FEATURES, __KVMTRUST_F_ALL))
-		goto err_free;
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
-
-err_free:
-	nlmsg_free(msg);
-	return -EMSGSIZE;
+	return reply_send(info, msg, hdr,
+			  nla_put_string(msg, KVMTRUST_A_VERSION, KVMTRUST_VERSION) ||
+			  nla_put_string(msg, KVMTRUST_A_HASH_ALG, "sha256") ||
+			  nla_put_string(msg, KVMTRUST_A_HASH_DRIVER,
+					 kvmtrust_hash_driver()) ||
+			  nla_put_u32(msg, KVMTRUST_A_FEATURES, __KVMTRUST_F_ALL));
 }
 
 static int put_vm(struct sk_buff *msg, struct kvmtrust_vm *vm)
@@ -120,16 +144,10 @@ static int reply_vm(struct genl_info *info, struct kvmtrust_vm *vm, u8 cmd)
 	struct sk_buff *msg;
 	void *hdr;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = reply_new(info, cmd, &hdr);
 	if (!msg)
 		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &genl_family, 0, cmd);
-	if (!hdr || put_vm(msg, vm)) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
-	}
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
+	return reply_send(info, msg, hdr, put_vm(msg, vm));
 }
 
 /* Takes a reference on each vCPU file in the sender's fd table. */
@@ -202,52 +220,71 @@ out:
 	return err;
 }
 
-/* The VM named by KVMTRUST_A_VM_ID, referenced, or NULL with the extack set. */
-static struct kvmtrust_vm *lookup_vm(struct genl_info *info)
+/*
+ * The VM named by KVMTRUST_A_VM_ID among those attached from the caller's
+ * network namespace, referenced, or an ERR_PTR with the extack set.
+ * read_memory: the caller must also be allowed to read the VMM's memory.
+ */
+static struct kvmtrust_vm *lookup_vm(struct genl_info *info, bool read_memory)
 {
 	struct kvmtrust_vm *vm;
+	int err;
 
 	if (GENL_REQ_ATTR_CHECK(info, KVMTRUST_A_VM_ID)) {
 		NL_SET_ERR_MSG_MOD(info->extack, "missing vm id");
-		return NULL;
+		return ERR_PTR(-EINVAL);
 	}
-	vm = kvmtrust_vm_get(nla_get_u32(info->attrs[KVMTRUST_A_VM_ID]));
+	vm = kvmtrust_vm_get(genl_info_net(info),
+			     nla_get_u32(info->attrs[KVMTRUST_A_VM_ID]));
 	if (!vm) {
 		NL_SET_ERR_MSG_MOD(info->extack, "no attached vm has this id");
 		NL_SET_BAD_ATTR(info->extack, info->attrs[KVMTRUST_A_VM_ID]);
+		return ERR_PTR(-ENOENT);
+	}
+	err = read_memory ? kvmtrust_may_read_vmm(vm->vmm_pid, info->extack) : 0;
+	if (err) {
+		kvmtrust_vm_put(vm);
+		return ERR_PTR(err);
 	}
 	return vm;
 }
 
-static int lookup_err(struct genl_info *info)
-{
-	return info->attrs[KVMTRUST_A_VM_ID] ? -ENOENT : -EINVAL;
-}
-
 static int vm_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct kvmtrust_vm *vm = lookup_vm(info);
+	struct kvmtrust_vm *vm = lookup_vm(info, false);
 	int err;
 
-	if (!vm)
-		return lookup_err(info);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
 	err = reply_vm(info, vm, KVMTRUST_CMD_VM_GET);
 	kvmtrust_vm_put(vm);
 	return err;
 }
 
-/* cb->args[0]: the next VM id to send, 0 before the first round. */
+/*
+ * cb->args[0]: the next VM id to send, 0 before the first round. A dump
+ * lists every VM attached from the caller's network namespace and takes
+ * no attribute: one would be a filter it silently ignored.
+ */
 static int vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct net *net = sock_net(cb->skb->sk);
 	u64 next = cb->args[0] ?: 1;
 	struct kvmtrust_vm *vm;
 	void *hdr;
 	u32 id;
 	int err;
 
+	if (!cb->args[0] && info->attrs && info->attrs[KVMTRUST_A_VM_ID]) {
+		NL_SET_ERR_MSG_MOD(cb->extack,
+				   "a dump takes no vm id; ask for one vm without NLM_F_DUMP");
+		NL_SET_BAD_ATTR(cb->extack, info->attrs[KVMTRUST_A_VM_ID]);
+		return -EINVAL;
+	}
 	for (; next <= U32_MAX; next = (u64)id + 1) {
 		id = next;
-		vm = kvmtrust_vm_get_next(&id);
+		vm = kvmtrust_vm_get_next(net, &id);
 		if (!vm) {
 			next = (u64)U32_MAX + 1;
 			break;
@@ -272,11 +309,11 @@ static int vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 
 static int vm_detach_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct kvmtrust_vm *vm = lookup_vm(info);
+	struct kvmtrust_vm *vm = lookup_vm(info, true);
 	int err;
 
-	if (!vm)
-		return lookup_err(info);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
 	err = kvmtrust_vm_detach(vm);
 	if (err) {
 		NL_SET_ERR_MSG_MOD(info->extack, "vm is already detached");
@@ -358,20 +395,13 @@ static int reply_started(struct genl_info *info, u32 vm_id, u64 measure_id)
 	struct sk_buff *msg;
 	void *hdr;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg) {
-		NL_SET_ERR_MSG_MOD(info->extack, "no memory for the reply");
+	msg = reply_new(info, KVMTRUST_CMD_MEASURE, &hdr);
+	if (!msg)
 		return -ENOMEM;
-	}
-	hdr = genlmsg_put_reply(msg, info, &genl_family, 0, KVMTRUST_CMD_MEASURE);
-	if (!hdr || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id) ||
-	    nla_put_u64_64bit(msg, KVMTRUST_A_MEASURE_ID, measure_id,
-			      KVMTRUST_A_PAD)) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
-	}
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
+	return reply_send(info, msg, hdr,
+			  nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id) ||
+			  nla_put_u64_64bit(msg, KVMTRUST_A_MEASURE_ID, measure_id,
+					    KVMTRUST_A_PAD));
 }
 
 static int measure_doit(struct sk_buff *skb, struct genl_info *info)
@@ -391,18 +421,17 @@ static int measure_doit(struct sk_buff *skb, struct genl_info *info)
 			return -EOPNOTSUPP;
 		}
 	}
-	vm = lookup_vm(info);
-	if (!vm)
-		return lookup_err(info);
+	vm = lookup_vm(info, true);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
 	ctx = kvmtrust_measure_prepare(vm, flags, info->extack);
 	if (IS_ERR(ctx)) {
 		err = PTR_ERR(ctx);
 		goto out;
 	}
-	/* A request whose reply cannot be sent starts nothing. */
+	/* A request whose reply cannot be sent starts nothing, spends no seq. */
 	err = reply_started(info, vm->id, kvmtrust_measure_id(ctx));
 	if (err) {
-		NL_SET_ERR_MSG_MOD(info->extack, "cannot send the reply");
 		kvmtrust_measure_cancel(ctx);
 		goto out;
 	}
@@ -420,9 +449,9 @@ static int measure_get_doit(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int err;
 
-	vm = lookup_vm(info);
-	if (!vm)
-		return lookup_err(info);
+	vm = lookup_vm(info, true);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
 	kvmtrust_measure_last(vm, &m);
 	err = -ENOENT;
 	if (!m.id) {
@@ -430,20 +459,9 @@ static int measure_get_doit(struct sk_buff *skb, struct genl_info *info)
 		goto out;
 	}
 	err = -ENOMEM;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg) {
-		NL_SET_ERR_MSG_MOD(info->extack, "no memory for the reply");
-		goto out;
-	}
-	hdr = genlmsg_put_reply(msg, info, &genl_family, 0,
-				KVMTRUST_CMD_MEASURE_GET);
-	if (!hdr || put_measurement(msg, vm->id, &m)) {
-		nlmsg_free(msg);
-		err = -EMSGSIZE;
-		goto out;
-	}
-	genlmsg_end(msg, hdr);
-	err = genlmsg_reply(msg, info);
+	msg = reply_new(info, KVMTRUST_CMD_MEASURE_GET, &hdr);
+	if (msg)
+		err = reply_send(info, msg, hdr, put_measurement(msg, vm->id, &m));
 out:
 	kvmtrust_vm_put(vm);
 	return err;

@@ -24,10 +24,14 @@ struct netlink_ext_ack;
 struct kvmtrust_vm {
 	struct kref ref;
 	u32 id;
-	pid_t vmm_pid;
+	/* The VMM process (thread group), shown in the caller's pid namespace. */
+	struct pid *vmm_pid;
 	struct kvm *kvm;
 	struct module *kvm_module;
-	/* Where it was attached from: notifications go there. Referenced. */
+	/*
+	 * Where it was attached from, referenced: only callers in this network
+	 * namespace see the VM, and its notifications go there.
+	 */
 	struct net *net;
 
 	/* vCPU files by vCPU index; set before the VM is registered, then fixed. */
@@ -69,8 +73,8 @@ int kvmtrust_vm_add_vcpu(struct kvmtrust_vm *vm, struct file *vcpu_file,
 int kvmtrust_vm_register(struct kvmtrust_vm *vm, struct netlink_ext_ack *extack);
 int kvmtrust_vm_detach(struct kvmtrust_vm *vm);
 
-struct kvmtrust_vm *kvmtrust_vm_get(u32 id);
-struct kvmtrust_vm *kvmtrust_vm_get_next(u32 *id);
+struct kvmtrust_vm *kvmtrust_vm_get(struct net *net, u32 id);
+struct kvmtrust_vm *kvmtrust_vm_get_next(struct net *net, u32 *id);
 void kvmtrust_vm_put(struct kvmtrust_vm *vm);
 
 struct kvmtrust_vm_info {

@@ -10,6 +10,7 @@
  */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -195,6 +196,47 @@ TEST_F(vmm, a_failure_arrives_with_its_message)
 	ASSERT_EQ(-EBUSY, got.error);
 	ASSERT_NE(NULL, strstr(self->g.extack, "a vcpu is running"));
 	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "pause"));
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &m)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(1, m.seq);
+}
+
+/*
+ * The reply naming a measurement cannot be sent (the caller's receive
+ * buffer is full): nothing starts and no sequence number is spent.
+ */
+TEST_F(vmm, a_reply_that_cannot_be_sent_starts_nothing)
+{
+	struct kt_measurement m;
+	struct kt_genl full;
+	struct nl_msg *msg;
+	char buf[16384];
+	int fd, one = 1, i, overruns = 0;
+	ssize_t n;
+
+	ASSERT_EQ(0, kt_genl_open(&full));
+	fd = nl_socket_get_fd(full.sk);
+	ASSERT_EQ(0, setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one)));
+	/* Replies nobody reads fill the smallest receive buffer at once. */
+	for (i = 0; i < 8; i++) {
+		msg = kt_genl_msg(&full, KVMTRUST_CMD_GET_INFO, 0);
+		ASSERT_LE(0, nl_send_auto(full.sk, msg));
+		nlmsg_free(msg);
+	}
+	msg = kt_genl_msg(&full, KVMTRUST_CMD_MEASURE, 0);
+	nla_put_u32(msg, KVMTRUST_A_VM_ID, self->vm_id);
+	ASSERT_LE(0, nl_send_auto(full.sk, msg));
+	nlmsg_free(msg);
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) != 0) {
+		if (n < 0 && errno == ENOBUFS)
+			overruns++;
+		else if (n < 0)
+			break;
+	}
+	ASSERT_LT(0, overruns);
+	kt_genl_close(&full);
+
+	ASSERT_REFUSED(&self->g, kt_genl_measure_get(&self->g, self->vm_id, &m), ENOENT,
+		       "this vm has not been measured");
 	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &m)) TH_LOG("%s", self->g.extack);
 	ASSERT_EQ(1, m.seq);
 }

@@ -377,6 +377,19 @@ TEST_F(nl, get_info_refuses_attributes)
 	ASSERT_REFUSED(&self->g, kt_genl_request(&self->g, msg), EINVAL, "Unsupported attribute");
 }
 
+/* A dump names no VM: an id there would be a filter it ignored. */
+TEST_F(nl, dump_refuses_a_vm_id)
+{
+	struct nl_msg *msg = kt_genl_msg(&self->g, KVMTRUST_CMD_VM_GET, NLM_F_DUMP);
+	uint32_t id;
+
+	ASSERT_EQ(0, kt_genl_attach(&self->g, self->vm->fd, NULL, 0, &id));
+	nla_put_u32(msg, KVMTRUST_A_VM_ID, id);
+	ASSERT_REFUSED(&self->g, kt_genl_request(&self->g, msg), EINVAL,
+		       "a dump takes no vm id");
+	ASSERT_EQ(0, kt_genl_detach(&self->g, id));
+}
+
 TEST_F(nl, unknown_command)
 {
 	ASSERT_EQ(-EOPNOTSUPP, kt_genl_request(&self->g, request(&self->g, KVMTRUST_CMD_MAX + 1)));

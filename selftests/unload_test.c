@@ -161,6 +161,33 @@ TEST_F(loaded, hash_driver_parameter)
 }
 
 /*
+ * VM ids only grow, so a handle never names another VM: past the last id
+ * attaching is refused until the module is reloaded. vm_id_base (a test
+ * parameter) starts the ids two short of the end.
+ */
+TEST_F(loaded, vm_ids_are_never_reused)
+{
+	uint32_t first, second, third;
+	struct kt_genl g;
+
+	ASSERT_EQ(0, module_unload());
+	ASSERT_EQ(0, module_load_with("vm_id_base=4294967294"));
+	ASSERT_EQ(0, kt_genl_open(&g));
+	ASSERT_EQ(0, kt_vmm_attach(&self->v, &g, &first)) TH_LOG("%s", g.extack);
+	ASSERT_EQ(4294967294u, first);
+	ASSERT_EQ(0, kt_genl_detach(&g, first));
+	ASSERT_EQ(0, kt_vmm_attach(&self->v, &g, &second)) TH_LOG("%s", g.extack);
+	ASSERT_EQ(4294967295u, second);
+	ASSERT_EQ(0, kt_genl_detach(&g, second));
+	/* The first id is free again, but is not handed out. */
+	ASSERT_REFUSED(&g, kt_vmm_attach(&self->v, &g, &third), ENOSPC,
+		       "vm ids are exhausted; reload the module");
+	kt_genl_close(&g);
+	ASSERT_EQ(0, module_unload());
+	assert_fresh_module_measures(_metadata, &self->v);
+}
+
+/*
  * A vCPU re-entered KVM_RUN between its probe and its register read (the
  * test hook holds that window open), so the reader waits on vcpu->mutex
  * for as long as the guest runs. Unloading must not wait for the guest.

@@ -105,12 +105,25 @@ static int on_valid(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+/*
+ * The end of a request. A dump that fails says so in its NLMSG_DONE: an
+ * errno, then the extack TLVs.
+ */
 static int on_stop(struct nl_msg *msg, void *arg)
 {
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
 	struct kt_genl *g = arg;
+	int len = nlmsg_datalen(nlh) - (int)sizeof(int);
 
-	(void)msg;
 	g->done = true;
+	if (nlh->nlmsg_type != NLMSG_DONE || len < 0 || *(int *)nlmsg_data(nlh) >= 0)
+		return NL_STOP;
+	g->err = *(int *)nlmsg_data(nlh);
+	if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) && len > 0 &&
+	    !nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)((char *)nlmsg_data(nlh) + sizeof(int)),
+		       len, NULL) && tb[NLMSGERR_ATTR_MSG])
+		snprintf(g->extack, sizeof(g->extack), "%s", (char *)nla_data(tb[NLMSGERR_ATTR_MSG]));
 	return NL_STOP;
 }
 

@@ -9,7 +9,14 @@
  * KVMTRUST_GENL_NAME, version KVMTRUST_GENL_VERSION. Every command takes and
  * returns attributes of the one set enum kvmtrust_attr; each command's policy
  * is strict and refuses attributes it does not list. Every refusal carries an
- * extended ack message (set NETLINK_EXT_ACK on the socket). The reviewed
+ * extended ack message (set NETLINK_EXT_ACK on the socket).
+ *
+ * Permissions: a VM belongs to the network namespace it was attached from;
+ * callers elsewhere do not see it. Commands marked "needs CAP_NET_ADMIN"
+ * are refused with EPERM by the genetlink core; VM_ATTACH, MEASURE,
+ * MEASURE_GET and VM_DETACH also need ptrace read access to the VMM (its
+ * uid and gid, or CAP_SYS_PTRACE), else EPERM. Pids are numbered in the
+ * caller's pid namespace. The reviewed
  * contract is Documentation/netlink/specs/kvmtrust.yaml; the measurement is
  * specified in Documentation/measurement.rst.
  *
@@ -46,12 +53,14 @@
  * -------------------
  *
  * NLM_F_REQUEST with KVMTRUST_A_VM_ID for one VM, or NLM_F_REQUEST |
- * NLM_F_DUMP with no attribute for every attached VM. Any user. Each VM is
- * one message:
+ * NLM_F_DUMP with no attribute (EINVAL otherwise) for every VM attached
+ * from the caller's network namespace. Any user. Each VM is one message:
  *
  *    KVMTRUST_A_VM_ID: NLA_U32, handle assigned at attach, never reused
- *                      while the module is loaded
- *    KVMTRUST_A_VMM_PID: NLA_U32, pid of the process that created the VM
+ *                      while the module is loaded (attaching fails with
+ *                      ENOSPC once the ids are used up)
+ *    KVMTRUST_A_VMM_PID: NLA_U32, pid of the process that created the VM,
+ *                        in the caller's pid namespace (0: not visible)
  *    KVMTRUST_A_VCPU_COUNT: NLA_U32, vCPUs the VM has
  *    KVMTRUST_A_VCPU_FDS_HELD: NLA_U32, vCPU files the module holds
  *    KVMTRUST_A_MEM_BYTES: NLA_U64, guest memory in address space 0
