@@ -28,6 +28,7 @@ struct kvmtrust_measurement {
 	u64 tree_bytes;		/* the kept tree */
 	u64 work_bytes;		/* what measuring took besides the kept tree */
 	u32 threads;		/* that hashed memory */
+	bool unchanged;		/* no guest page written while measured */
 	bool has_vcpu_root;
 	u8 memory_root[KVMTRUST_HASH_LEN];
 	u8 vcpu_root[KVMTRUST_HASH_LEN];

@@ -34,6 +34,7 @@
 #include "memory.h"
 #include "merkle.h"
 #include "pages.h"
+#include "softdirty.h"
 #include "vm.h"
 
 /* Guest pages pinned at once: bounds the time mmap_lock is held. */
@@ -44,6 +45,8 @@
 #define MAX_CHUNKS 1024
 #define MIN_CHUNK_SHIFT 10
 
+#define MEMORY_WRITTEN \
+	KVMTRUST_MSG("guest memory was written during the measurement; pause the guest")
 #define NO_ROOM_FOR_TREE \
 	KVMTRUST_MSG("the vmm's memory cgroup has no room for the tree; streamed")
 
@@ -527,6 +530,25 @@ static void worker_free(struct mem_worker *w)
 	kfree(w);
 }
 
+/*
+ * With the guest paused, no page may have been written since the vCPU
+ * reader cleared the soft-dirty bits, before anything was read.
+ */
+static int unchanged(struct mem_job *job, struct kvmtrust_measurement *m)
+{
+	unsigned int i;
+
+	for (i = 0; i < job->nr_ranges; i++) {
+		if (kvmtrust_soft_dirty_since(job->mm, job->ranges[i].hva,
+					      job->ranges[i].npages)) {
+			m->msg = MEMORY_WRITTEN;
+			return -EBUSY;
+		}
+	}
+	m->unchanged = true;
+	return 0;
+}
+
 static void workers_free(struct mem_worker **workers, unsigned int n)
 {
 	unsigned int i;
@@ -595,6 +617,11 @@ int kvmtrust_measure_memory(struct kvmtrust_vm *vm, struct mm_struct *mm,
 		err = -EAGAIN;
 		m->msg = KVMTRUST_MSG("guest memory layout changed during the measurement; retry");
 		goto out;
+	}
+	if (!(flags & KVMTRUST_MEASURE_F_NO_VCPUS)) {
+		err = unchanged(&job, m);
+		if (err)
+			goto out;
 	}
 	err = memory_root(&job, workers[0]->desc, m->memory_root);
 	m->pages = job.leaves;

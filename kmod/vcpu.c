@@ -36,6 +36,7 @@
 #include <asm/unaligned.h>
 
 #include "measure.h"
+#include "softdirty.h"
 #include "vcpu.h"
 #include "vm.h"
 
@@ -204,6 +205,7 @@ bool kvmtrust_vcpu_idle(struct kvm_vcpu *vcpu, u64 *exits)
 
 struct reader {
 	struct kvm *kvm;
+	pid_t vmm;		/* global pid, for /proc/PID/clear_refs */
 	struct file *const *files;
 	const u32 *index;
 	u32 n;
@@ -247,6 +249,10 @@ static void read_all(struct reader *r)
 		r->msg = KVMTRUST_MSG("cannot map a scratch page in the vmm");
 		return;
 	}
+	/* From here on, any write to guest memory marks its page. */
+	r->err = kvmtrust_soft_dirty_clear(r->vmm, (void __user *)scratch);
+	if (r->err)
+		r->msg = KVMTRUST_MSG("cannot track guest memory writes (soft-dirty)");
 	spin_lock(&r->lock);
 	r->in_ioctls = true;
 	spin_unlock(&r->lock);
@@ -313,16 +319,16 @@ static void wait_reader(struct reader *r, struct task_struct *t,
 }
 
 /*
- * Reads the VM's vCPUs index[0], ..., index[n - 1] into states (n
- * serializations), with kvm->mm kept alive by the caller. On failure *msg
- * says why.
+ * Clears the VMM's soft-dirty bits (softdirty.c), then reads the VM's
+ * vCPUs index[0], ..., index[n - 1] into states (n serializations), with
+ * kvm->mm kept alive by the caller. On failure *msg says why.
  */
 int kvmtrust_vcpus_read(struct kvmtrust_vm *vm, const u32 *index, u32 n,
 			u8 *states, const char **msg)
 {
 	struct reader r = {
 		.kvm = vm->kvm, .files = vm->vcpu_files, .index = index, .n = n,
-		.states = states,
+		.states = states, .vmm = pid_nr(vm->vmm_pid),
 	};
 	struct task_struct *t;
 

@@ -534,6 +534,36 @@ TEST_F(vmm, kept_tree_is_charged_to_the_vmms_memory_cgroup)
 	rmdir(cg);
 }
 
+/*
+ * A VMM thread (not a vCPU) writes guest memory during the measurement, as
+ * device emulation would: the vCPU checks see nothing, the soft-dirty
+ * proof refuses it.
+ */
+TEST_F_TIMEOUT(vmm, vmm_writes_during_the_measurement_are_caught, 120)
+{
+	struct kt_measurement m;
+	struct kt_vmm big;
+	uint32_t id;
+
+	/* 16 MiB of data: the measurement lasts long enough to be written to. */
+	ASSERT_EQ(0, kt_vmm_start(&big, self->v.seed, "--extra-mib 16"));
+	ASSERT_EQ(0, kt_vmm_attach(&big, &self->g, &id)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(0, kt_genl_measure(&self->g, id, 0, &m)) TH_LOG("%s", self->g.extack);
+	ASSERT_TRUE(m.unchanged);
+	ASSERT_EQ(0, kt_vmm_cmd(&big, NULL, 0, "scribble on"));
+	ASSERT_REFUSED(&self->g, kt_genl_measure(&self->g, id, 0, &m), EBUSY,
+		       "guest memory was written during the measurement; pause the guest");
+	/* --no-vcpus promises nothing about a running VMM, and says so. */
+	ASSERT_EQ(0, kt_genl_measure(&self->g, id, KVMTRUST_MEASURE_F_NO_VCPUS, &m));
+	ASSERT_FALSE(m.unchanged);
+	ASSERT_EQ(0, kt_vmm_cmd(&big, NULL, 0, "scribble off"));
+	ASSERT_EQ(0, kt_genl_measure(&self->g, id, 0, &m)) TH_LOG("%s", self->g.extack);
+	ASSERT_TRUE(m.unchanged);
+	assert_matches_vmm_view(_metadata, &big, &m);
+	kt_genl_detach(&self->g, id);
+	kt_vmm_stop(&big);
+}
+
 TEST_F(vmm, detach_then_measure_is_refused)
 {
 	struct kt_measurement m;

@@ -24,6 +24,8 @@
  *   dump PATH            write guest memory to PATH: per memslot, in
  *                        creation order, le64 gpa, le64 size, size bytes
  *   addslot SLOT GPA SIZE  add a memslot (zeroed memory) while attached
+ *   scribble on|off      a thread of the VMM (not a vCPU) writes guest
+ *                        memory every millisecond, or stops
  *   exit                 "ok", then exit 0
  *
  * Numbers are C literals (0x.. accepted). EOF on stdin is "exit".
@@ -77,6 +79,35 @@ static void *vcpu_loop(void *arg)
 		break;
 	}
 	return NULL;
+}
+
+static pthread_t scribbler;
+static atomic_bool scribbling;
+
+/* Writes guest memory the way device emulation would: not from a vCPU. */
+static void *scribble_loop(void *arg)
+{
+	volatile uint8_t *p = kt_vm_gpa_to_hva(vm, KT_HIGH_GPA);
+	uint8_t v = 0;
+
+	(void)arg;
+	while (atomic_load(&scribbling)) {
+		v++;
+		p[v % KT_HIGH_SIZE] = v;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static int cmd_scribble(bool on)
+{
+	if (on == atomic_load(&scribbling))
+		return 0;
+	atomic_store(&scribbling, on);
+	if (on)
+		return pthread_create(&scribbler, NULL, scribble_loop, NULL) ? -1 : 0;
+	pthread_join(scribbler, NULL);
+	return 0;
 }
 
 static int cmd_run(char *reply, size_t len)
@@ -203,6 +234,8 @@ static int execute(char *line, char *reply, size_t len)
 			return snprintf(reply, len, "err no guest byte at %#llx", a), -1;
 		return snprintf(reply, len, "ok 0x%02x", *p), 0;
 	}
+	if (!strcmp(line, "scribble on") || !strcmp(line, "scribble off"))
+		return cmd_scribble(!strcmp(line, "scribble on"));
 	if (!strcmp(line, "exit"))
 		return 0;
 	/* What follows reads or writes vCPU state: never while in KVM_RUN. */
@@ -312,6 +345,7 @@ int main(int argc, char *argv[])
 			break;
 	}
 	cmd_pause();
+	cmd_scribble(false);
 	kt_vm_free(vm);
 	return 0;
 }

@@ -251,6 +251,7 @@ static int parse_measurement(struct nlattr **tb, struct kt_measurement *m)
 	m->tree_bytes = nla_get_u64(tb[KVMTRUST_A_TREE_BYTES]);
 	m->work_bytes = nla_get_u64(tb[KVMTRUST_A_WORK_BYTES]);
 	m->threads = tb[KVMTRUST_A_THREADS] ? nla_get_u32(tb[KVMTRUST_A_THREADS]) : 0;
+	m->unchanged = tb[KVMTRUST_A_MEMORY_UNCHANGED];
 	copy_hash(tb[KVMTRUST_A_MEMORY_ROOT], m->memory_root, &has_memory_root);
 	copy_hash(tb[KVMTRUST_A_VCPU_ROOT], m->vcpu_root, &m->has_vcpu_root);
 	return has_memory_root ? 0 : -EPROTO;

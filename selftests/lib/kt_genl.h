@@ -50,6 +50,7 @@ struct kt_measurement {
 	uint64_t tree_bytes;
 	uint64_t work_bytes;
 	uint32_t threads;
+	bool unchanged;			/* KVMTRUST_A_MEMORY_UNCHANGED */
 };
 
 /* 0, -ENOENT when the family is not registered, or another -errno. */

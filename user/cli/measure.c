@@ -5,7 +5,7 @@
  * it is not attached yet, and stays attached.
  * Script form (--script), one line:
  *   vm_id seq memory_root vcpu_root pages vcpus ns hash_driver leaf_format
- *   zero_pages tree tree_bytes work_bytes tree_note threads
+ *   zero_pages tree tree_bytes work_bytes tree_note threads memory_unchanged
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -51,6 +51,7 @@ static void print_measurement(const struct kt_measurement *m)
 	kt_print_string("tree_note", m->tree_note[0] ? "  tree_note    %s\n" : NULL,
 			m->tree_note[0] ? m->tree_note : NULL);
 	kt_print_u64("threads", "  threads      %s\n", m->threads);
+	kt_print_bool("memory_unchanged", "  unchanged    %s\n", m->memory_unchanged);
 	kt_print_close_object();
 }
 

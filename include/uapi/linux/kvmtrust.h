@@ -107,7 +107,8 @@
  * notification may arrive before the ack of the request.
  *
  * Every vCPU must be outside KVM_RUN for the whole measurement (the VMM
- * paused the guest); a measurement that finds one inside fails with EBUSY.
+ * paused the guest), and no guest page may be written meanwhile; a
+ * measurement that finds a vCPU inside or a page written fails with EBUSY.
  *
  * KVMTRUST_CMD_MEASURE_GET
  * ------------------------
@@ -154,6 +155,10 @@
  *                           besides the kept tree (bounded, whatever the
  *                           guest's size)
  *    KVMTRUST_A_THREADS: NLA_U32, threads that hashed memory
+ *    KVMTRUST_A_MEMORY_UNCHANGED: NLA_FLAG, no guest page was written
+ *                                 while it was measured (soft-dirty bits
+ *                                 cleared before, still clear after);
+ *                                 absent with KVMTRUST_MEASURE_F_NO_VCPUS
  */
 #ifndef _UAPI_LINUX_KVMTRUST_H
 #define _UAPI_LINUX_KVMTRUST_H
@@ -256,6 +261,7 @@ enum kvmtrust_attr {
 	KVMTRUST_A_TREE_BYTES,
 	KVMTRUST_A_WORK_BYTES,
 	KVMTRUST_A_THREADS,
+	KVMTRUST_A_MEMORY_UNCHANGED,
 
 	__KVMTRUST_A_LAST
 };

@@ -384,6 +384,7 @@ static int parse_measurement(struct nlattr **tb, void *arg)
 	m->tree_bytes = get_u64(tb, KVMTRUST_A_TREE_BYTES);
 	m->work_bytes = get_u64(tb, KVMTRUST_A_WORK_BYTES);
 	m->threads = get_u32(tb, KVMTRUST_A_THREADS);
+	m->memory_unchanged = tb[KVMTRUST_A_MEMORY_UNCHANGED];
 	return 0;
 }
 

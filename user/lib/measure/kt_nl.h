@@ -67,6 +67,7 @@ struct kt_measurement {
 	uint64_t tree_bytes;
 	uint64_t work_bytes;
 	uint32_t threads;		/* that hashed memory */
+	bool memory_unchanged;		/* no page written while measured */
 };
 
 int kt_nl_get_info(struct kt_nl *nl, struct kt_info *out, struct kt_err *err);
