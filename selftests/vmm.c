@@ -24,6 +24,8 @@
  *   dump PATH            write guest memory to PATH: per memslot, in
  *                        creation order, le64 gpa, le64 size, size bytes
  *   addslot SLOT GPA SIZE  add a memslot (zeroed memory) while attached
+ *   slots                "ok GPA:HVA:SIZE ..." for each memslot, in guest
+ *                        physical order (HVA in this process)
  *   scribble on|off      a thread of the VMM (not a vCPU) writes guest
  *                        memory every millisecond, or stops
  *   exit                 "ok", then exit 0
@@ -208,6 +210,22 @@ static int cmd_regs(const char *arg, char *reply, size_t len)
 	return 0;
 }
 
+static int cmd_slots(char *reply, size_t len)
+{
+	const struct kt_memslot *slots[KT_MAX_SLOTS];
+	size_t used;
+	unsigned int i;
+
+	kt_vm_slots_by_gpa(vm, slots);
+	used = snprintf(reply, len, "ok");
+	for (i = 0; i < vm->nr_slots && used < len; i++)
+		used += snprintf(reply + used, len - used, " %#llx:%#llx:%#llx",
+				 (unsigned long long)slots[i]->gpa,
+				 (unsigned long long)(uintptr_t)slots[i]->hva,
+				 (unsigned long long)slots[i]->size);
+	return 0;
+}
+
 static int execute(char *line, char *reply, size_t len)
 {
 	char name[32], path[4096];
@@ -234,6 +252,8 @@ static int execute(char *line, char *reply, size_t len)
 			return snprintf(reply, len, "err no guest byte at %#llx", a), -1;
 		return snprintf(reply, len, "ok 0x%02x", *p), 0;
 	}
+	if (!strcmp(line, "slots"))
+		return cmd_slots(reply, len);
 	if (!strcmp(line, "scribble on") || !strcmp(line, "scribble off"))
 		return cmd_scribble(!strcmp(line, "scribble on"));
 	if (!strcmp(line, "exit"))
