@@ -12,7 +12,6 @@
  * vm->last and announces it on the "measure" multicast group.
  */
 #include <linux/kvm_host.h>
-#include <linux/mman.h>
 #include <linux/netlink.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -190,7 +189,7 @@ static int vcpus_unchanged(struct kvmtrust_measure_ctx *ctx, const u64 *before, 
 	return err;
 }
 
-static int measure_in_mm(struct kvmtrust_measure_ctx *ctx, struct mm_struct *mm)
+static int measure_all(struct kvmtrust_measure_ctx *ctx, struct mm_struct *mm)
 {
 	bool vcpus = !(ctx->flags & KVMTRUST_MEASURE_F_NO_VCPUS);
 	u32 n = atomic_read(&ctx->vm->kvm->online_vcpus);
@@ -250,7 +249,7 @@ static void measure_work(struct work_struct *work)
 		goto out;
 	}
 	start = ktime_get_ns();
-	err = measure_in_mm(ctx, mm);
+	err = measure_all(ctx, mm);
 	ctx->result.ns = ktime_get_ns() - start;
 	/* May be the last user: exit_mmap runs here and our .release queues work. */
 	mmput(mm);
