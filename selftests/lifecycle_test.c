@@ -33,15 +33,7 @@ FIXTURE(vmm) {
 
 FIXTURE_SETUP(vmm)
 {
-	uint32_t seed = kt_seed_from_env();
-	int ret;
-
-	KT_KVM_OR_SKIP();
-	KT_GENL_OPEN_OR_SKIP(&self->g);
-	TH_LOG("seed %u (KT_SEED=%u reproduces)", seed, seed);
-	ASSERT_EQ(0, kt_vmm_start(&self->v, seed, "--vcpus 2"));
-	ret = kt_vmm_attach(&self->v, &self->g, &self->vm_id);
-	ASSERT_EQ(0, ret) TH_LOG("attach: %s, extack '%s'", strerror(-ret), self->g.extack);
+	KT_VMM_SETUP(&self->g, &self->v, &self->vm_id);
 }
 
 FIXTURE_TEARDOWN(vmm)
