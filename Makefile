@@ -3,9 +3,14 @@
 # kvmtrust: out-of-tree module, userspace tools and tests.
 #
 #   make              module + userspace
-#   make module       kvmtrust.ko against the Debian 6.1 headers (KDIR= overrides)
+#   make module       kvmtrust.ko against the Debian 6.1 headers
+#                     (KVMTRUST_KERNEL=6.12 for 6.12's, KDIR= for any)
 #   make user         kvmtrust CLI, libkvmtrust.a, host tests
-#   make check        every test (host and in a 6.1 VM), ends with "N passed, N failed"
+#   make check        every test (host, and in a VM on 6.1 and on 6.12),
+#                     ends with "N passed, N failed"
+#   make check SANITIZE=1   the host suites against an ASan+UBSan build (build/user-san)
+#   make package      the Debian packages kvmtrust and kvmtrust-dkms in build/deb
+#   make package-check  builds them, installs them here, tests them in the VM
 #   make demo         boots the test VM, runs a KVM guest, measures it
 #   make style        checkpatch on the module
 #   make sparse       sparse on the module
@@ -18,16 +23,23 @@ DESTDIR ?=
 KVMTRUST_VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo 0.1.0)
 export KVMTRUST_VERSION
 
-.PHONY: all module module-debug user check demo bench style sparse install dkms-install clean
+.PHONY: all module module-debug user check demo bench style sparse install dkms-install \
+	dkms-src package package-check clean
+
+# The module builds with the kernel's compiler and flags: CC=, CFLAGS=,
+# LDFLAGS= and the like on our command line are for userspace (user/Makefile)
+# and are not handed to kbuild, which would build with them.
+module module-debug sparse install clean: MAKEOVERRIDES =
+KBUILD := -C $(KDIR) M=$(CURDIR) $(if $(V),V=$(V))
 
 all: module user
 
 module:
 	@test -d "$(KDIR)" || { echo "no kernel headers at '$(KDIR)': run scripts/setup or set KDIR=" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	$(MAKE) $(KBUILD) modules
 
 module-debug:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules KVMTRUST_DEBUG=1
+	$(MAKE) $(KBUILD) modules KVMTRUST_DEBUG=1
 
 user:
 	$(MAKE) -C user
@@ -35,8 +47,13 @@ user:
 # check and demo install what they need first, so they work on a fresh machine.
 check:
 	scripts/setup
+ifeq ($(SANITIZE),1)
+	$(MAKE) user
+	SANITIZE=1 KVMTRUST_NO_VM=1 scripts/run-tests
+else
 	$(MAKE) all
 	scripts/run-tests
+endif
 
 demo:
 	scripts/setup
@@ -50,16 +67,34 @@ style:
 	scripts/checkpatch
 
 sparse:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 modules
+	$(MAKE) $(KBUILD) C=2 modules
 
 install: all
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	$(MAKE) $(KBUILD) modules_install
 	$(MAKE) -C user install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
 dkms-install:
 	scripts/dkms-install
 
+# The module's DKMS source tree, for scripts/dkms-install and debian/rules:
+# make dkms-src DKMS_DIR=/usr/src/kvmtrust-VERSION DKMS_VERSION=VERSION
+DKMS_FILES := Kbuild Makefile kmod/Kbuild include/uapi/linux/kvmtrust.h scripts/kernel-release \
+	$(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h kmod/compat/*/*.h)
+dkms-src:
+	@test -n "$(DKMS_DIR)" -a -n "$(DKMS_VERSION)" || \
+		{ echo "dkms-src: set DKMS_DIR= and DKMS_VERSION=" >&2; exit 2; }
+	for f in $(DKMS_FILES); do install -D -m 0644 $$f $(DKMS_DIR)/$$f || exit 1; done
+	chmod 0755 $(DKMS_DIR)/scripts/kernel-release
+	sed 's/^PACKAGE_VERSION=.*/PACKAGE_VERSION="$(DKMS_VERSION)"/' dkms.conf > $(DKMS_DIR)/dkms.conf
+
+package:
+	scripts/package
+
+package-check:
+	scripts/setup
+	scripts/package-check
+
 clean:
-	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-$(MAKE) $(KBUILD) clean
 	$(MAKE) -C user clean
 	rm -rf build selftests/build

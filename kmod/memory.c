@@ -236,8 +236,7 @@ static int pin_batch(struct mem_worker *w, unsigned long hva, unsigned int nr)
 			    kvmtrust_zero_pages_at(mm, addr + run * PAGE_SIZE, 1))
 				break;
 		}
-		got = get_user_pages_remote(mm, addr, run, 0, &w->pages[i],
-					    NULL, NULL);
+		got = get_user_pages_remote(mm, addr, run, 0, &w->pages[i], NULL);
 		if (got <= 0) {
 			err = got ? got : -EFAULT;
 			break;

@@ -163,12 +163,12 @@ static int attach_vcpus(struct kvmtrust_vm *vm, const struct nlattr *fds,
 		if (nla_type(attr) != KVMTRUST_VCPU_A_FD)
 			continue;
 		f = fdget(nla_get_u32(attr));
-		if (!f.file) {
+		if (!fd_file(f)) {
 			NL_SET_ERR_MSG_MOD(extack, "vcpu fd is not open");
 			NL_SET_BAD_ATTR(extack, attr);
 			return -EBADF;
 		}
-		err = kvmtrust_vm_add_vcpu(vm, f.file, extack);
+		err = kvmtrust_vm_add_vcpu(vm, fd_file(f), extack);
 		fdput(f);
 		if (err) {
 			NL_SET_BAD_ATTR(extack, attr);
@@ -191,12 +191,12 @@ static int vm_attach_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	f = fdget(nla_get_u32(fd_attr));
-	if (!f.file) {
+	if (!fd_file(f)) {
 		NL_SET_ERR_MSG_MOD(extack, "vm fd is not open");
 		NL_SET_BAD_ATTR(extack, fd_attr);
 		return -EBADF;
 	}
-	vm = kvmtrust_vm_create(f.file, genl_info_net(info), extack);
+	vm = kvmtrust_vm_create(fd_file(f), genl_info_net(info), extack);
 	fdput(f);
 	if (IS_ERR(vm)) {
 		NL_SET_BAD_ATTR(extack, fd_attr);
@@ -268,7 +268,7 @@ static int vm_get_doit(struct sk_buff *skb, struct genl_info *info)
  */
 static int vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct nlattr **attrs = genl_info_dump(cb)->attrs;
 	struct net *net = sock_net(cb->skb->sk);
 	u64 next = cb->args[0] ?: 1;
 	struct kvmtrust_vm *vm;
@@ -276,10 +276,10 @@ static int vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	u32 id;
 	int err;
 
-	if (!cb->args[0] && info->attrs && info->attrs[KVMTRUST_A_VM_ID]) {
+	if (!cb->args[0] && attrs && attrs[KVMTRUST_A_VM_ID]) {
 		NL_SET_ERR_MSG_MOD(cb->extack,
 				   "a dump takes no vm id; ask for one vm without NLM_F_DUMP");
-		NL_SET_BAD_ATTR(cb->extack, info->attrs[KVMTRUST_A_VM_ID]);
+		NL_SET_BAD_ATTR(cb->extack, attrs[KVMTRUST_A_VM_ID]);
 		return -EINVAL;
 	}
 	for (; next <= U32_MAX; next = (u64)id + 1) {

@@ -10,10 +10,11 @@
  * caller's mmap_lock (read), one READ_ONCE per level, never writing. An
  * empty pgd/p4d/pud/pmd covers a whole range at once.
  *
- * Under mmap_lock held for reading, page tables are not freed (6.1 frees
- * them only under the write lock: munmap, khugepaged, MADV_COLLAPSE), so a
- * pmd seen pointing to a table keeps pointing to it; entries may be filled
- * concurrently, which reads as the state just before. Anything that is not
+ * Under mmap_lock held for reading, upper page tables are not freed (only
+ * munmap under the write lock does), and pte tables are freed only after
+ * an RCU grace period (6.6+ retracts them under the read lock; 6.1 not at
+ * all), so a table read under rcu_read_lock() stays readable; entries may
+ * be filled concurrently, which reads as the state just before. Anything that is not
  * plainly empty or the zero page (a page, swap, a migration entry, a huge
  * mapping) is left to get_user_pages.
  */
@@ -40,23 +41,29 @@ static unsigned long pages_to(unsigned long addr, unsigned long end)
 	return (end - addr) >> PAGE_SHIFT;
 }
 
-/* Empty or zero-page ptes from addr on, within one page table. */
-static unsigned long zero_ptes(pmd_t pmdval, unsigned long addr,
-			       unsigned long end)
+/*
+ * The ptes of the page table pmdval points to, from addr on, read as
+ * pte_offset_map() does (6.12 does not export it): from a pmd value read
+ * once, under RCU, after which 6.6+ frees page tables it retracts.
+ */
+unsigned long kvmtrust_read_ptes(pmd_t pmdval, unsigned long addr,
+				 unsigned long end,
+				 bool (*fn)(pte_t pte, void *arg), void *arg)
 {
 	unsigned long n = 0;
-	pte_t *start, *pte;
-	pte_t val;
+	pte_t *pte;
 
-	start = pte_offset_map(&pmdval, addr);
-	for (pte = start; addr < end; addr += PAGE_SIZE, pte++, n++) {
-		val = ptep_get(pte);
-		if (!pte_none(val) &&
-		    !(pte_present(val) && is_zero_pfn(pte_pfn(val))))
-			break;
-	}
-	pte_unmap(start);
+	rcu_read_lock();
+	pte = pte_offset_kernel(&pmdval, addr);
+	for (; addr < end && fn(ptep_get(pte), arg); addr += PAGE_SIZE, pte++)
+		n++;
+	rcu_read_unlock();
 	return n;
+}
+
+static bool pte_reads_zero(pte_t pte, void *arg)
+{
+	return pte_none(pte) || (pte_present(pte) && is_zero_pfn(pte_pfn(pte)));
 }
 
 /*
@@ -92,5 +99,6 @@ unsigned long kvmtrust_zero_pages_at(struct mm_struct *mm, unsigned long addr,
 		return pages_to(addr, pmd_addr_end(addr, end));
 	if (!pmd_present(pmdval) || pmd_leaf(pmdval) || pmd_bad(pmdval))
 		return 0;
-	return zero_ptes(pmdval, addr, pmd_addr_end(addr, end));
+	return kvmtrust_read_ptes(pmdval, addr, pmd_addr_end(addr, end),
+				  pte_reads_zero, NULL);
 }

@@ -29,6 +29,7 @@
 #include <linux/uaccess.h>
 #include <uapi/linux/magic.h>
 
+#include "pages.h"
 #include "softdirty.h"
 
 /* Needs current->mm == the VMM's mm and scratch a user page in it. */
@@ -56,11 +57,11 @@ int kvmtrust_soft_dirty_clear(pid_t vmm, void __user *scratch)
 	return n == 1 ? 0 : n < 0 ? n : -EIO;
 }
 
-static bool pte_written(pte_t pte)
+static bool pte_unwritten(pte_t pte, void *arg)
 {
 	if (pte_present(pte))
-		return pte_soft_dirty(pte);
-	return !pte_none(pte) && pte_swp_soft_dirty(pte);
+		return !pte_soft_dirty(pte);
+	return pte_none(pte) || !pte_swp_soft_dirty(pte);
 }
 
 /* One pmd's worth of [addr, end); returns where it stopped. */
@@ -71,7 +72,6 @@ static unsigned long walk_pmd(struct mm_struct *mm, unsigned long addr,
 	p4d_t *p4d;
 	pud_t *pud, pudval;
 	pmd_t pmdval;
-	pte_t *start, *pte;
 
 	if (pgd_none(READ_ONCE(*pgd)))
 		return pgd_addr_end(addr, end);
@@ -94,14 +94,13 @@ static unsigned long walk_pmd(struct mm_struct *mm, unsigned long addr,
 		*written = pmd_swp_soft_dirty(pmdval);
 		return end;
 	}
-	if (pmd_leaf(pmdval)) {
-		*written = pmd_soft_dirty(pmdval);
+	if (pmd_leaf(pmdval) || pmd_bad(pmdval)) {
+		*written = !pmd_leaf(pmdval) || pmd_soft_dirty(pmdval);
 		return end;
 	}
-	start = pte_offset_map(&pmdval, addr);
-	for (pte = start; addr < end && !*written; addr += PAGE_SIZE, pte++)
-		*written = pte_written(ptep_get(pte));
-	pte_unmap(start);
+	if (kvmtrust_read_ptes(pmdval, addr, end, pte_unwritten, NULL) <
+	    (end - addr) >> PAGE_SHIFT)
+		*written = true;
 	return end;
 }
 

@@ -47,9 +47,9 @@ vmm_cmd() {
 	[[ "$reply" == ok* ]]
 }
 
-tap_plan 8
+tap_plan 9
 if [ ! -x selftests/build/vmm ] || [ ! -d /sys/module/kvmtrust ]; then
-	for i in $(seq 8); do tap_skip "attest --pid step $i" "needs selftests/build/vmm and kvmtrust.ko"; done
+	for i in $(seq 9); do tap_skip "attest --pid step $i" "needs selftests/build/vmm and kvmtrust.ko"; done
 	exit 0
 fi
 
@@ -61,7 +61,8 @@ if [ ! -e /proc/self/fd ]; then
 	mount -t proc proc /proc && mounted_proc=1
 fi
 
-coproc VMM { selftests/build/vmm --seed "${KT_SEED:-1}"; }
+UUID=5e0c7a2d-9b1f-4c3e-8d4a-6f7b8c9d0e1f
+coproc VMM { selftests/build/vmm --seed "${KT_SEED:-1}" --uuid "$UUID"; }
 read -r ready <&"${VMM[0]}"
 echo "# vmm: $ready"
 pid=$(sed -n 's/^ready pid=\([0-9]*\) .*/\1/p' <<<"$ready")
@@ -69,7 +70,9 @@ pid=$(sed -n 's/^ready pid=\([0-9]*\) .*/\1/p' <<<"$ready")
 export KVMTRUST_KEY_DIR=$tmp/key
 "$K" tpm init --software --host-id vm-host 2>/dev/null >/dev/null
 tap_ok "attest --pid attaches, measures and signs" \
-	"$K" attest --pid "$pid" --vm-id guest --nonce n-1 -o "$tmp/r1.jwt"
+	"$K" attest --pid "$pid" --nonce n-1 -o "$tmp/r1.jwt"
+tap_is "the report names the VM by the UUID on its VMM's command line" \
+	"$(claim "$tmp/r1.jwt" vm_id)" "$UUID"
 "$K" measure --pid "$pid" --json >"$tmp/m.json"
 tap_is "the report's memory_root is the module's for the paused guest" \
 	"$(claim "$tmp/r1.jwt" memory_root)" "$(jq -r .memory_root "$tmp/m.json")"
@@ -78,17 +81,17 @@ tap_is "the report states the memory leaf layout" \
 tap_is "the next measurement has the next seq" \
 	"$(($(claim "$tmp/r1.jwt" seq) + 1))" "$(jq -r .seq "$tmp/m.json")"
 tap_ok "verify accepts it (key, nonce, last-seen)" \
-	"$K" verify "$tmp/r1.jwt" --key "$tmp/key/public.pem" --nonce n-1 --last-seen "$tmp/seen.json"
+	"$K" verify "$tmp/r1.jwt" --pubkey "$tmp/key/public.pem" --nonce n-1 --last-seen "$tmp/seen.json"
 tap_fails_with "the same report again is a replay" "Refused: replay" \
-	"$K" verify "$tmp/r1.jwt" --key "$tmp/key/public.pem" --last-seen "$tmp/seen.json"
+	"$K" verify "$tmp/r1.jwt" --pubkey "$tmp/key/public.pem" --last-seen "$tmp/seen.json"
 
 old=$(claim "$tmp/r1.jwt" memory_root)
 vmm_cmd poke 0x3000 0x5a || echo "# poke failed"
-"$K" attest --pid "$pid" --vm-id guest -o "$tmp/r2.jwt"
+"$K" attest --uuid "$UUID" -o "$tmp/r2.jwt"
 tap_ok "after a guest write the new report verifies" \
-	"$K" verify "$tmp/r2.jwt" --key "$tmp/key/public.pem" --last-seen "$tmp/seen.json"
+	"$K" verify "$tmp/r2.jwt" --pubkey "$tmp/key/public.pem" --last-seen "$tmp/seen.json"
 tap_is "and its memory_root changed" \
 	"$([ "$(claim "$tmp/r2.jwt" memory_root)" != "$old" ] && echo changed)" changed
 tap_fails_with "expecting the old root refuses it (memory_root)" "Refused: memory_root" \
-	"$K" verify "$tmp/r2.jwt" --key "$tmp/key/public.pem" --expect-memory-root "$old"
+	"$K" verify "$tmp/r2.jwt" --pubkey "$tmp/key/public.pem" --expect-memory-root "$old"
 tap_done

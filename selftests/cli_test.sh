@@ -20,6 +20,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . scripts/lib/tap.sh
+. selftests/lib/vmm.sh
 
 KT=user/kvmtrust
 VMM=selftests/build/vmm
@@ -27,25 +28,10 @@ SEED=${KT_SEED:-$RANDOM}
 work=$(mktemp -d /tmp/kt-cli.XXXXXX)
 
 cleanup() {
-	if [ -n "${VMM_PID:-}" ]; then
-		echo exit >&"${VMM[1]}" 2>/dev/null
-		wait "$VMM_PID" 2>/dev/null
-	fi
+	vmm_stop
 	rm -rf "$work"
 }
 trap cleanup EXIT
-
-# vmm CMD...: one command to the VMM; fails unless it answers "ok".
-vmm() {
-	local reply
-	echo "# vmm: $*"
-	echo "$*" >&"${VMM[1]}"
-	read -r reply <&"${VMM[0]}" || return 1
-	[[ $reply == ok* ]] || { echo "# vmm: $reply"; return 1; }
-}
-
-# json FILE KEY: one field of the CLI's JSON object.
-json() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
 # The driver of the highest-priority "sha256" in /proc/crypto.
 best_sha256() {
@@ -61,9 +47,9 @@ if [ -n "$(cat /sys/module/kvmtrust/parameters/hash_driver 2>/dev/null)" ]; then
 	rmmod kvmtrust && insmod "${KT_MODULE:-kmod/kvmtrust.ko}"
 fi
 
-tap_plan 19
+tap_plan 21
 if [ ! -c /dev/kvm ] || ! $KT info > /dev/null 2>&1; then
-	for i in $(seq 19); do tap_skip "cli $i" "no /dev/kvm or no kvmtrust.ko"; done
+	for i in $(seq 21); do tap_skip "cli $i" "no /dev/kvm or no kvmtrust.ko"; done
 	exit 0
 fi
 
@@ -84,7 +70,8 @@ else
 fi
 
 echo "# seed $SEED (KT_SEED=$SEED reproduces)"
-coproc VMM { exec "$VMM" --seed "$SEED" --vcpus 2; }
+UUID=3f2e1d0c-b9a8-4766-8554-433221100fed
+coproc VMM { exec "$VMM" --seed "$SEED" --vcpus 2 --uuid "$UUID"; }
 read -r ready <&"${VMM[0]}"
 echo "# $ready"
 pages=$(sed -n 's/.* pages=\([0-9]*\).*/\1/p' <<< "$ready")
@@ -92,6 +79,7 @@ pages=$(sed -n 's/.* pages=\([0-9]*\).*/\1/p' <<< "$ready")
 tap_ok "kvmtrust measure --pid --json" \
 	sh -c "$KT measure --pid $VMM_PID --json > $work/m.json"
 cat "$work/m.json" | tap_diag
+tap_is "the measurement names the VM by its UUID" "$(json "$work/m.json" vm)" "$UUID"
 tap_ok "memory_root and vcpu_root are lowercase hex SHA-256" \
 	grep -qE '"memory_root": *"[0-9a-f]{64}".*' "$work/m.json"
 tap_ok "vcpu_root present" grep -qE '"vcpu_root": *"[0-9a-f]{64}"' "$work/m.json"
@@ -107,14 +95,15 @@ tap_is "vcpu_root equals the Python recomputation of the VMM's registers" \
 	"$(json "$work/m.json" vcpu_root)" \
 	"$(selftests/recompute.py vcpus "$work/regs0" "$work/regs1")"
 
-tap_ok "kvmtrust measure --pid (text)" sh -c "$KT measure --pid $VMM_PID | grep -q memory_root"
+tap_ok "kvmtrust measure --uuid finds the VMM (text)" \
+	sh -c "$KT measure --uuid $UUID | grep -q memory_root"
 
 vmm run
 tap_fails_with "measuring a running guest is refused" "pause" $KT measure --pid "$VMM_PID"
 vmm pause
 
 tap_fails_with "--pid of a process without a VM" "[Nn]o .*(VM|vm)|kvm" \
-	$KT measure --pid $$
+	$KT measure --pid $$ --uuid "$UUID"
 tap_fails_with "--pid of no process" "[Nn]o process|not found|No such" \
 	$KT measure --pid 4194304
 tap_fails_with "unprivileged measure is refused" "[Pp]ermi|CAP_NET_ADMIN" \
@@ -123,7 +112,7 @@ tap_fails_with "unprivileged measure is refused" "[Pp]ermi|CAP_NET_ADMIN" \
 
 id=$($KT vm list --script | awk -v pid="$VMM_PID" '$2 == pid { print $1 }')
 echo "# vm list --script:"; $KT vm list --script | tap_diag
-tap_ok "kvmtrust vm detach (id '$id' from vm list --script)" $KT vm detach "$id"
-tap_fails_with "detach twice" "no attached vm" $KT vm detach "$id"
+tap_ok "kvmtrust vm detach --vm-id (id '$id' from vm list --script)" $KT vm detach --vm-id "$id"
+tap_fails_with "detach twice" "no attached vm" $KT vm detach --vm-id "$id"
 
 tap_done

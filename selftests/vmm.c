@@ -35,7 +35,9 @@
  * Options: --seed N, --vcpus N (default 1), --extra-mib N (a third memslot
  * of N MiB at 4 GiB, filled with seeded data so that every page costs a
  * full hash: a measurement takes long enough to be interrupted),
- * --sparse-mib N (a fourth memslot of N MiB at 8 GiB that nothing touches).
+ * --sparse-mib N (a fourth memslot of N MiB at 8 GiB that nothing touches),
+ * --uuid UUID (not used here: like QEMU's -uuid it names the VM on the
+ * command line, where `kvmtrust --pid` reads it).
  */
 #include <endian.h>
 #include <errno.h>
@@ -308,6 +310,7 @@ int main(int argc, char *argv[])
 		{ "vcpus", required_argument, NULL, 'v' },
 		{ "extra-mib", required_argument, NULL, 'm' },
 		{ "sparse-mib", required_argument, NULL, 'S' },
+		{ "uuid", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -331,8 +334,11 @@ int main(int argc, char *argv[])
 		case 'S':
 			sparse_mib = strtoul(optarg, NULL, 0);
 			break;
+		case 'u':
+			break;
 		case 'h':
 			printf("Usage: %s [--seed N] [--vcpus N] [--extra-mib N] [--sparse-mib N]\n"
+			       "       [--uuid UUID]\n"
 			       "Commands on stdin are documented at the top of selftests/vmm.c.\n",
 			       argv[0]);
 			return 0;

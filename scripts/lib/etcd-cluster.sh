@@ -2,7 +2,8 @@
 #
 # A 3-member etcd cluster on 127.0.0.1 for tests and benchmarks.
 #   etcd_cluster_start DIR   picks six free ports, starts members m1..m3 with
-#                            data in DIR/m<i>, waits until all are healthy;
+#                            data in DIR/m<i>, waits until all are healthy
+#                            (three tries, on other ports each time);
 #                            sets ETCD_ENDPOINTS (comma-separated URLs) and
 #                            ETCD_CLIENT[i], ETCD_PID[i]
 #   etcd_leader              prints the member number (1..3) of the leader
@@ -30,7 +31,19 @@ etcd_free_base() {
 	echo "$base"
 }
 
+# A port seen free can be taken before etcd binds it (other test runs share
+# the host): that member exits, and the next try takes other ports.
 etcd_cluster_start() {
+	local dir=$1 try
+	for try in 1 2 3; do
+		etcd_cluster_try "$dir" && return 0
+		etcd_cluster_stop
+		rm -rf "$dir/m1" "$dir/m2" "$dir/m3"
+	done
+	return 1
+}
+
+etcd_cluster_try() {
 	local dir=$1 base i cluster="" tries
 	base=$(etcd_free_base)
 	for i in 1 2 3; do
@@ -52,6 +65,9 @@ etcd_cluster_start() {
 	done
 	for tries in $(seq 100); do
 		sleep 0.1
+		for i in 1 2 3; do
+			kill -0 "${ETCD_PID[i]}" 2>/dev/null || return 1
+		done
 		for i in 1 2 3; do
 			curl -sf "${ETCD_CLIENT[i]}/health" 2>/dev/null | grep -q '"health":"true"' ||
 				continue 2

@@ -22,6 +22,8 @@ HOST_B=2d9a8c5e-7b3f-4e4a-9cad-3f4e5a6b7c8d
 LOCATION_OID=2.25.264286144897116771463239012726682064709
 
 # make_cert NAME ISSUER KIND [UUID REGION SITE]: ISSUER "-" for a root.
+# A host or user certificate's keyUsage is $LEAF_USAGE (default
+# digitalSignature; tests set keyAgreement for a key that may not sign).
 make_cert() {
 	local name=$1 issuer=$2 kind=$3 uuid=${4:-} region=${5:-} site=${6:-}
 	mkdir -p "$name"
@@ -35,14 +37,14 @@ make_cert() {
 		ca)	echo "basicConstraints = critical, CA:TRUE"
 			echo "keyUsage = critical, keyCertSign, cRLSign" ;;
 		host)	echo "basicConstraints = critical, CA:FALSE"
-			echo "keyUsage = critical, digitalSignature"
+			echo "keyUsage = critical, ${LEAF_USAGE:-digitalSignature}"
 			echo "subjectAltName = URI:urn:uuid:$uuid"
 			echo "$LOCATION_OID = ASN1:SEQUENCE:location"
 			echo "[location]"
 			echo "region = UTF8:$region"
 			echo "site = UTF8:$site" ;;
 		user)	echo "basicConstraints = critical, CA:FALSE"
-			echo "keyUsage = critical, digitalSignature" ;;
+			echo "keyUsage = critical, ${LEAF_USAGE:-digitalSignature}" ;;
 		esac
 	} >"$name/ext.cnf"
 	if [ "$issuer" = - ]; then

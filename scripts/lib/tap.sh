@@ -66,3 +66,20 @@ tap_fails_with() {
 	[ "$rc" -ne 0 ] && printf '%s\n' "$out" | grep -qE -- "$pat"
 	tap_result $? "$name"
 }
+
+# tap_workdir NAME: a fresh /tmp/NAME.XXXXXX as $dir and the working
+# directory; on exit the background jobs listed in $pids are killed and the
+# directory removed (kept with KT_KEEP=1).
+tap_workdir() {
+	dir=$(mktemp -d "/tmp/$1.XXXXXX") || exit 1
+	pids=()
+	trap tap_workdir_cleanup EXIT
+	cd "$dir" || exit 1
+}
+
+tap_workdir_cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	[ -n "${KT_KEEP:-}" ] || rm -rf "$dir"
+}

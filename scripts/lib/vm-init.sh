@@ -73,7 +73,8 @@ shell)
 		/bin/sh -c "cd '$REPO' && exec setsid -c /bin/bash --norc -i" < /dev/console > /dev/console 2>&1
 	;;
 *)
-	chroot /host /usr/bin/env -i HOME=/root PATH="$PATH" KT_SEED="$KT_SEED" \
+	# shellcheck disable=SC2086 # TEST_ENV: KEY=VALUE words from vmtest.conf
+	chroot /host /usr/bin/env -i HOME=/root PATH="$PATH" KT_SEED="$KT_SEED" ${TEST_ENV:-} \
 		/bin/sh -c "cd '$REPO' && exec $COMMAND" \
 		> /results/output 2>&1 < /dev/null
 	echo $? > /results/status.tmp

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# The test VM, shared by scripts/vmtest and scripts/demo: Debian's 6.1
-# kernel under TCG with nested SVM, a busybox initramfs whose /init
-# (scripts/lib/vm-init.sh) loads virtio/9p and KVM, mounts the host's / read
-# only over 9p and chroots into it, so the repository's binaries run in the
-# VM exactly as built on the host. A second, writable 9p share ("results")
+# The test VM, shared by scripts/vmtest and scripts/demo: the Debian kernel
+# scripts/kernel-release names, under TCG with nested SVM, a busybox
+# initramfs whose /init (scripts/lib/vm-init.sh) loads virtio/9p and KVM,
+# mounts the host's / read only over 9p and chroots into it, so the
+# repository's binaries run in the VM exactly as built on the host. A second, writable 9p share ("results")
 # carries the run's configuration in and TAP, dmesg and exit status out.
 #
 #   vm_prepare WORKDIR      initramfs + results dir under WORKDIR
@@ -21,10 +21,11 @@ vm_log() { echo "# vm: $*" >&2; }
 
 vm_die() { echo "vm: $*" >&2; exit 1; }
 
-# Prints the modules.dep paths needed for "$@", dependencies first.
+# Prints the modules.dep paths needed for "$@", dependencies first; a module
+# built into the kernel (6.12's virtio_pci) needs nothing.
 vm_module_closure() {
 	local dep=$1; shift
-	awk -v want="$*" '
+	awk -v want="$*" -v builtin="${dep%/*}/modules.builtin" '
 		function norm(p,   b) { b = p; sub(/.*\//, "", b); sub(/\.ko.*$/, "", b);
 					 gsub(/-/, "_", b); return b }
 		function visit(m,   n, i, parts) {
@@ -35,11 +36,13 @@ vm_module_closure() {
 			for (i = n; i >= 1; i--) visit(parts[i])
 			print m
 		}
+		BEGIN { while ((getline b < builtin) > 0) isbuiltin[norm(b)] = 1 }
 		{ m = $1; sub(/:$/, "", m); deps[m] = ""; for (i = 2; i <= NF; i++)
 			deps[m] = deps[m] " " $i; byname[norm(m)] = m }
 		END {
 			n = split(want, w, " ")
 			for (i = 1; i <= n; i++) {
+				if (w[i] in isbuiltin) continue
 				if (!(w[i] in byname)) { print "missing module " w[i] > "/dev/stderr"; exit 1 }
 				visit(byname[w[i]])
 			}
@@ -57,6 +60,12 @@ vm_make_initramfs() {
 	! ldd /bin/busybox > /dev/null 2>&1 ||
 		vm_die "/bin/busybox is not static: install busybox-static (scripts/setup)"
 	install -m 0755 "$VM_REPO/scripts/lib/vm-init.sh" "$root/init"
+	# A kernel.modprobe helper for tests of module autoloading
+	# (selftests/dkms_test.sh): the kernel runs it in this root, not in
+	# the chroot where the host's modprobe and /lib/modules are.
+	mkdir -p "$root/sbin"
+	printf '#!/bin/sh\nexec chroot /host /sbin/modprobe "$@"\n' > "$root/sbin/modprobe-host"
+	chmod 0755 "$root/sbin/modprobe-host"
 	vm_module_closure "$moddir/modules.dep" $VM_MODULES > "$root/modules.order" ||
 		vm_die "cannot resolve modules from $moddir/modules.dep"
 	while read -r m; do

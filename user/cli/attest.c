@@ -17,23 +17,25 @@
 #include "measure/kt_attach.h"
 #include "measure/kt_nl.h"
 #include "subcommands.h"
+#include "vm_ref.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s attest (--pid PID | --measurement FILE.json) [--vm-id ID] [--nonce N]\n"
+		"Usage: %s attest " VM_REF_USAGE " [--measurement FILE.json] [--nonce N]\n"
 		"                [--config-root HEX] [-o FILE] [--key-dir DIR] [--tcti TCTI]\n"
-		"Writes a signed report (compact JWS) to stdout or FILE.\n",
+		"Measures the VM through kvmtrust.ko, or takes the measurement in FILE.json,\n"
+		"and writes a signed report (compact JWS) to stdout or FILE.\n",
 		prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }
 
-enum { OPT_PID = 256, OPT_MEASUREMENT, OPT_VM_ID, OPT_NONCE, OPT_CONFIG_ROOT, OPT_KEY_DIR,
-       OPT_TCTI };
+enum { OPT_MEASUREMENT = 256, OPT_NONCE, OPT_CONFIG_ROOT, OPT_KEY_DIR, OPT_TCTI };
 
 static const struct option options[] = {
-	{ "pid", required_argument, NULL, OPT_PID },
+	VM_REF_OPTIONS,
 	{ "measurement", required_argument, NULL, OPT_MEASUREMENT },
-	{ "vm-id", required_argument, NULL, OPT_VM_ID },
 	{ "nonce", required_argument, NULL, OPT_NONCE },
 	{ "config-root", required_argument, NULL, OPT_CONFIG_ROOT },
 	{ "output", required_argument, NULL, 'o' },
@@ -44,15 +46,15 @@ static const struct option options[] = {
 };
 
 struct attest_args {
-	long pid;
-	const char *measurement, *vm_id, *nonce, *config_root, *output, *key_dir, *tcti;
+	struct vm_ref ref;
+	const char *measurement, *nonce, *config_root, *output, *key_dir, *tcti;
 };
 
 /*
  * Attaches the VM of process pid if needed (it stays attached, as with
- * kvmtrust measure --pid) and measures it through kvmtrust.ko.
+ * kvmtrust measure) and measures it through kvmtrust.ko.
  */
-static int measure_pid(long pid, struct kt_vm_state *m, struct kt_err *err)
+static int measure_pid(pid_t pid, struct kt_vm_state *m, struct kt_err *err)
 {
 	struct kt_measurement km;
 	struct kt_nl *nl;
@@ -64,7 +66,7 @@ static int measure_pid(long pid, struct kt_vm_state *m, struct kt_err *err)
 	nl = kt_nl_open(err);
 	if (!nl)
 		return -EPROTONOSUPPORT;	/* no module: KT_EXIT_UNAVAILABLE */
-	ret = kt_vm_attach_pid(nl, (pid_t)pid, &vm, &attached, err);
+	ret = kt_vm_attach_pid(nl, pid, &vm, &attached, err);
 	if (!ret)
 		ret = kt_nl_measure(nl, vm.vm_id, 0, &km, err);
 	kt_nl_close(nl);
@@ -84,31 +86,33 @@ static int do_attest(const struct attest_args *a)
 	struct kt_hostkey *hk = NULL;
 	struct kt_vm_state m;
 	struct kt_err err = { 0 };
+	struct vm_name vm;
 	kt_hash config_root;
-	char vm_id[64], *jwt = NULL;
+	char *jwt = NULL;
 	json_t *claims = NULL;
 	int ret = KT_EXIT_FAILURE;
 
 	if (a->config_root && (strlen(a->config_root) != 64 ||
 			       kt_hex_decode(a->config_root, config_root, sizeof(config_root))))
 		return cli_bad_usage(NULL, NULL, "--config-root takes 64 hex digits");
+	ret = cli_need_files(a->measurement);
+	if (!ret)
+		ret = vm_ref_resolve(&a->ref, a->measurement ? VM_REF_UUID : VM_REF_PROCESS, &vm);
+	if (ret)
+		return ret;
 	if (a->measurement && kt_vm_state_load(a->measurement, &m, &err)) {
 		fprintf(stderr, "%s: unable to read the measurement: %s\n", prog, err.msg);
 		return KT_EXIT_FAILURE;
 	}
 	if (!a->measurement) {
-		ret = measure_pid(a->pid, &m, &err);
+		ret = measure_pid(vm.pid, &m, &err);
 		if (ret)
 			return cli_fail(&err, ret);
 	}
-	if (!a->vm_id)
-		snprintf(vm_id, sizeof(vm_id), "pid-%ld", a->pid);
-	if (kt_hostkey_open(a->key_dir, a->tcti, &hk, &err)) {
-		fprintf(stderr, "%s: unable to open the host key: %s\n", prog, err.msg);
-		return err.check && !strcmp(err.check, "tpm") ? KT_EXIT_UNAVAILABLE
-							       : KT_EXIT_FAILURE;
-	}
-	claims = kt_report_vm_claims(a->vm_id ? a->vm_id : vm_id, &m, a->nonce,
+	ret = KT_EXIT_FAILURE;
+	if (kt_hostkey_open(a->key_dir, a->tcti, &hk, &err))
+		return attest_hostkey_error("open the host key", &err);
+	claims = kt_report_vm_claims(vm.uuid, &m, a->nonce,
 				     a->config_root ? config_root : NULL);
 	if (!claims || kt_report_sign(hk, claims, &jwt, &err)) {
 		fprintf(stderr, "%s: unable to sign the report: %s\n", prog,
@@ -125,20 +129,15 @@ out:
 
 int attest_main(int argc, char *argv[])
 {
-	struct attest_args a = { .pid = -1, .key_dir = kt_hostkey_default_dir(),
+	struct attest_args a = { .key_dir = kt_hostkey_default_dir(),
 				 .tcti = kt_hostkey_default_tcti() };
-	char *end;
-	int c;
+	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "ho:", options)) != -1) {
+		if (vm_ref_option(&a.ref, c, optarg))
+			continue;
 		switch (c) {
-		case OPT_PID:
-			a.pid = strtol(optarg, &end, 10);
-			if (*end || a.pid <= 0)
-				return cli_bad_usage(NULL, NULL, "--pid takes a process id");
-			break;
 		case OPT_MEASUREMENT: a.measurement = optarg; break;
-		case OPT_VM_ID: a.vm_id = optarg; break;
 		case OPT_NONCE: a.nonce = optarg; break;
 		case OPT_CONFIG_ROOT: a.config_root = optarg; break;
 		case 'o': a.output = optarg; break;
@@ -148,11 +147,12 @@ int attest_main(int argc, char *argv[])
 			return cli_option_usage(usage, c);
 		}
 	}
-	if (optind != argc || (a.pid > 0) == !!a.measurement)
-		return cli_bad_usage(NULL, usage, "give exactly one of --pid and --measurement");
+	if (optind != argc)
+		return cli_bad_usage("attest", usage, "unexpected argument '%s'", argv[optind]);
+	ret = vm_ref_check(&a.ref);
+	if (ret)
+		return ret;
 	if (a.nonce && strlen(a.nonce) > KT_REPORT_MAX_NONCE)
 		return cli_bad_usage(NULL, NULL, "--nonce is longer than %d bytes", KT_REPORT_MAX_NONCE);
-	if (!a.vm_id && a.measurement)
-		return cli_bad_usage(NULL, NULL, "--measurement needs --vm-id");
 	return do_attest(&a);
 }

@@ -4,11 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attest_cli.h"
-#include "common/statefile.h"
 #include "subcommands.h"
 
 static int is_hash_hex(const char *s)
@@ -22,8 +21,8 @@ int attest_policy_option(struct attest_policy_args *a, int opt, const char *arg)
 	char *end;
 
 	switch (opt) {
-	case ATTEST_OPT_KEY: a->key_file = arg; return 0;
-	case ATTEST_OPT_CA: p->anchors = arg; return 0;
+	case ATTEST_OPT_PUBKEY: a->key_file = arg; return 0;
+	case ATTEST_OPT_ANCHORS: p->anchors = arg; return 0;
 	case ATTEST_OPT_CRLS: p->crls = arg; return 0;
 	case ATTEST_OPT_NONCE: p->nonce = arg; return 0;
 	case ATTEST_OPT_LAST_SEEN: p->last_seen = arg; return 0;
@@ -56,15 +55,18 @@ int attest_policy_option(struct attest_policy_args *a, int opt, const char *arg)
 int attest_policy_ready(struct attest_policy_args *a)
 {
 	struct kt_err err = { 0 };
+	int ret = cli_need_files(a->key_file, a->policy.anchors, a->policy.crls);
 
+	if (ret)
+		return ret;
 	if (!a->key_file)
 		return 0;
 	a->policy.key = kt_report_load_pubkey(a->key_file, &err);
 	if (!a->policy.key) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
-		return -1;
+		return KT_EXIT_FAILURE;
 	}
-	return 0;
+	return KT_EXIT_OK;
 }
 
 void attest_policy_free(struct attest_policy_args *a)
@@ -73,29 +75,56 @@ void attest_policy_free(struct attest_policy_args *a)
 	a->policy.key = NULL;
 }
 
-/* Progress on standard error for images of 256 MiB and more, when it is a terminal. */
+int attest_hostkey_error(const char *what, const struct kt_err *err)
+{
+	fprintf(stderr, "%s: unable to %s: %s\n", prog, what, err->msg);
+	if (err->check && !strcmp(err->check, "tpm"))
+		return KT_EXIT_UNAVAILABLE;
+	if (err->check && !strcmp(err->check, "key") && strstr(err->msg, "no host key"))
+		return KT_EXIT_NOT_FOUND;
+	return KT_EXIT_FAILURE;
+}
+
+/*
+ * Hashing progress on standard error, at most four updates a second (and
+ * each file's last): redrawn in place on a terminal, a line each otherwise.
+ * total 0: the size is not known up front.
+ */
 static void show_progress(const char *path, uint64_t done, uint64_t total)
 {
-	fprintf(stderr, "\rhashing %s: %" PRIu64 " MiB", path, done >> 20);
+	static struct timespec last;
+	static int tty = -1;
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000;
+	if (done != total && ms < 250)
+		return;
+	last = now;
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	fprintf(stderr, "%shashing %s: %.1f", tty ? "\r" : "", path, done / 1048576.0);
 	if (total)
-		fprintf(stderr, " of %" PRIu64 " MiB (%" PRIu64 "%%)", total >> 20,
-			100 * done / total);
-	if (done == total)
+		fprintf(stderr, " of %.1f MiB (%" PRIu64 "%%)", total / 1048576.0, 100 * done / total);
+	else
+		fputs(" MiB", stderr);
+	fputs(tty ? "\033[K" : "\n", stderr);
+	if (tty && done == total)
 		fputc('\n', stderr);
 }
 
 int attest_load_config(const char *path, int argc, char *const argv[],
-		       const char *package_manifest, struct kt_config *cfg)
+		       const char *package_manifest, bool progress, struct kt_config *cfg)
 {
 	struct kt_err err = { 0 };
 	char *base;
 	int ret;
 
-	if (path && access(path, F_OK)) {
-		fprintf(stderr, "%s: no configuration '%s': %s\n", prog, path, strerror(errno));
-		return KT_EXIT_NOT_FOUND;
-	}
-	if (isatty(STDERR_FILENO))
+	ret = cli_need_files(path, package_manifest);
+	if (ret)
+		return ret;
+	if (progress || isatty(STDERR_FILENO))
 		kt_config_set_progress(show_progress);
 	if (path ? kt_config_load(path, cfg, &err) : kt_config_from_qemu(argc, argv, cfg, &err))
 		goto fail;
@@ -110,56 +139,16 @@ int attest_load_config(const char *path, int argc, char *const argv[],
 	if (!ret)
 		return KT_EXIT_OK;
 fail:
-	fprintf(stderr, "%s: unable to read the configuration: %s\n", prog, err.msg);
+	/* What cannot be measured is refused, never left out (fail closed). */
 	kt_config_free(cfg);
-	return KT_EXIT_FAILURE;
-}
-
-/*
- * Only a regular file (or a new one) is replaced atomically: renaming over
- * /dev/null, a FIFO or a terminal would replace the node itself.
- */
-static bool replaceable(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) ? errno == ENOENT : S_ISREG(st.st_mode);
-}
-
-static int write_stream(FILE *f, const char *path, const char *jwt)
-{
-	if (fprintf(f, "%s\n", jwt) < 0 || fflush(f)) {
-		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, path, strerror(errno));
-		return KT_EXIT_FAILURE;
-	}
-	return KT_EXIT_OK;
+	return cli_refused(&err);
 }
 
 int attest_write_report(const char *path, const char *jwt)
 {
 	struct kt_err err = { 0 };
-	char *line;
-	FILE *f;
-	int ret;
 
-	if (!path || !strcmp(path, "-"))
-		return write_stream(stdout, "standard output", jwt);
-	if (!replaceable(path)) {
-		f = fopen(path, "w");
-		if (!f) {
-			fprintf(stderr, "%s: cannot open '%s': %s\n", prog, path, strerror(errno));
-			return KT_EXIT_FAILURE;
-		}
-		ret = write_stream(f, path, jwt);
-		return fclose(f) && ret == KT_EXIT_OK ? KT_EXIT_FAILURE : ret;
-	}
-	if (asprintf(&line, "%s\n", jwt) < 0)
-		return KT_EXIT_FAILURE;
-	ret = kt_file_write(path, line, strlen(line), 0644, &err);
-	free(line);
-	if (ret) {
-		fprintf(stderr, "%s: %s\n", prog, err.msg);
-		return KT_EXIT_FAILURE;
-	}
+	if (cli_write_line(path ? path : "-", jwt, &err))
+		return cli_error("cannot write the report", &err, KT_EXIT_FAILURE);
 	return KT_EXIT_OK;
 }

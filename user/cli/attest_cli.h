@@ -19,8 +19,8 @@
 /* Long options every verifying command accepts, ids from ATTEST_OPT_BASE. */
 enum {
 	ATTEST_OPT_BASE = 512,
-	ATTEST_OPT_KEY = ATTEST_OPT_BASE,
-	ATTEST_OPT_CA,
+	ATTEST_OPT_PUBKEY = ATTEST_OPT_BASE,
+	ATTEST_OPT_ANCHORS,
 	ATTEST_OPT_CRLS,
 	ATTEST_OPT_NONCE,
 	ATTEST_OPT_MAX_AGE,
@@ -33,8 +33,8 @@ enum {
 };
 
 #define ATTEST_POLICY_OPTIONS						\
-	{ "key", required_argument, NULL, ATTEST_OPT_KEY },		\
-	{ "ca", required_argument, NULL, ATTEST_OPT_CA },		\
+	{ "pubkey", required_argument, NULL, ATTEST_OPT_PUBKEY },	\
+	{ "anchors", required_argument, NULL, ATTEST_OPT_ANCHORS },	\
 	{ "crls", required_argument, NULL, ATTEST_OPT_CRLS },		\
 	{ "nonce", required_argument, NULL, ATTEST_OPT_NONCE },		\
 	{ "max-age", required_argument, NULL, ATTEST_OPT_MAX_AGE },	\
@@ -45,9 +45,9 @@ enum {
 	{ "expect-config-root", required_argument, NULL, ATTEST_OPT_EXPECT_CONFIG }
 
 #define ATTEST_POLICY_USAGE						\
-	"  --key PEM             the host's public key (from 'kvmtrust tpm pubkey')\n" \
-	"  --ca FILE|DIR         CA certificates the report's x5c must chain to\n" \
-	"  --crls DIR            CRLs of every CA in the chain (with --ca DIR)\n" \
+	"  --pubkey PEM          the host's public key (from 'kvmtrust tpm pubkey')\n" \
+	"  --anchors FILE|DIR    trust anchors the report's x5c must chain to\n" \
+	"  --crls DIR            CRLs of every CA in the chain\n"		\
 	"  --nonce N             the challenge the report must answer\n"	\
 	"  --max-age SECONDS     freshness window (default 300, -1: off)\n"	\
 	"  --last-seen FILE      refuse reports not newer than the last accepted\n" \
@@ -61,9 +61,16 @@ struct attest_policy_args {
 
 /* Handles one ATTEST_OPT_* option; returns -1 on a bad value. */
 int attest_policy_option(struct attest_policy_args *a, int opt, const char *arg);
-/* Loads the key file; -1 (message printed) on failure. */
+/* Loads the key file; an exit status (message printed) on failure, else 0. */
 int attest_policy_ready(struct attest_policy_args *a);
 void attest_policy_free(struct attest_policy_args *a);
+
+/*
+ * Prints "<prog>: unable to <what>: <message>" for a host-key failure and
+ * returns its status: KT_EXIT_UNAVAILABLE when the TPM cannot be reached,
+ * KT_EXIT_NOT_FOUND when there is no key yet, KT_EXIT_FAILURE otherwise.
+ */
+int attest_hostkey_error(const char *what, const struct kt_err *err);
 
 /* The largest report file read: a compact JWS and a line end. */
 #define ATTEST_REPORT_MAX (KT_JWS_MAX_LEN + 2)
@@ -74,10 +81,12 @@ int attest_write_report(const char *path, const char *jwt);
 /*
  * A launch configuration from a file (JSON, libvirt XML, QEMU command line)
  * or, with path NULL, from a QEMU argv; plus an optional package manifest.
+ * Hashing progress goes to stderr when it is a terminal or progress is set.
  * Returns an exit status: KT_EXIT_OK, or (message printed) KT_EXIT_NOT_FOUND
- * for a missing configuration file and KT_EXIT_FAILURE otherwise.
+ * for a missing configuration file and KT_EXIT_REFUSED ("Refused: CHECK:
+ * ...") for anything that cannot be measured.
  */
 int attest_load_config(const char *path, int argc, char *const argv[],
-		       const char *package_manifest, struct kt_config *cfg);
+		       const char *package_manifest, bool progress, struct kt_config *cfg);
 
 #endif

@@ -4,14 +4,18 @@
  * intermediate CAs, host and user certificates into credential directories,
  * revokes them, signs CRLs, shows and verifies certificates.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
 #include "cli_util.h"
-#include "common/secfile.h"
+#include "common/outfile.h"
 #include "identity/pki.h"
 #include "identity_cli.h"
 #include "print.h"
@@ -25,22 +29,24 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s ca init --dir DIR --cn NAME [--days N] [--pathlen N]\n"
-		"       %s ca issue ca|host|user --ca DIR --out DIR --cn NAME [--days N]\n"
+		"Usage: %s ca init -o DIR --cn NAME [--days N] [--pathlen N]\n"
+		"       %s ca issue ca|host|user --ca DIR -o DIR --cn NAME [--days N]\n"
 		"              [--not-before TIME] [--not-after TIME] [--pathlen N]\n"
 		"              [--permit-dns NAME]... [--exclude-dns NAME]...\n"
-		"              [--uuid UUID --region REGION --site SITE] [--dns NAME]...\n"
+		"              [--host-uuid UUID --region REGION --site SITE] [--dns NAME]...\n"
 		"              [--pubkey FILE]\n"
 		"       %s ca revoke --ca DIR [--reason REASON] CERT\n"
-		"       %s ca crl --ca DIR [--days N] [--out FILE]\n"
+		"       %s ca crl --ca DIR [--days N] [-o FILE]\n"
 		"       %s ca show [--json|--script] CERT|DIR\n"
 		"       %s ca verify --anchors DIR --crls DIR [--kind root|ca|host|user]\n"
 		"              [--at TIME] [--json|--script] CERT|DIR\n"
-		"See kvmtrust-ca(8).\n", prog, prog, prog, prog, prog, prog);
+		CLI_TIME_USAGE "See kvmtrust-ca(8).\n", prog, prog, prog, prog, prog, prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_REFUSED));
 }
 
 struct ca_args {
-	const char *dir, *ca, *out, *cn, *uuid, *region, *site, *pubkey, *reason;
+	const char *ca, *out, *cn, *uuid, *region, *site, *pubkey, *reason;
 	const char *anchors, *crls, *kind, *at;
 	const char *permit[MAX_NAMES + 1], *exclude[MAX_NAMES + 1], *dns[MAX_NAMES + 1];
 	int npermit, nexclude, ndns;
@@ -52,20 +58,20 @@ struct ca_args {
 
 enum { O_CN = 256, O_DAYS, O_PATHLEN, O_PERMIT, O_EXCLUDE, O_UUID, O_REGION, O_SITE, O_DNS,
        O_PUBKEY, O_REASON, O_NB, O_NA, O_ANCHORS, O_CRLS, O_KIND, O_AT,
-       O_CA, O_OUT, O_DIR };
+       O_CA };
 
 static const struct option options[] = {
-	{ "dir", required_argument, NULL, O_DIR }, { "ca", required_argument, NULL, O_CA },
-	{ "out", required_argument, NULL, O_OUT }, { "cn", required_argument, NULL, O_CN },
+	{ "ca", required_argument, NULL, O_CA },
+	{ "output", required_argument, NULL, 'o' }, { "cn", required_argument, NULL, O_CN },
 	{ "days", required_argument, NULL, O_DAYS }, { "pathlen", required_argument, NULL, O_PATHLEN },
 	{ "permit-dns", required_argument, NULL, O_PERMIT },
 	{ "exclude-dns", required_argument, NULL, O_EXCLUDE },
-	{ "uuid", required_argument, NULL, O_UUID }, { "region", required_argument, NULL, O_REGION },
+	{ "host-uuid", required_argument, NULL, O_UUID },
+	{ "region", required_argument, NULL, O_REGION },
 	{ "site", required_argument, NULL, O_SITE }, { "dns", required_argument, NULL, O_DNS },
 	{ "pubkey", required_argument, NULL, O_PUBKEY }, { "reason", required_argument, NULL, O_REASON },
 	{ "not-before", required_argument, NULL, O_NB }, { "not-after", required_argument, NULL, O_NA },
 	{ "anchors", required_argument, NULL, O_ANCHORS }, { "crls", required_argument, NULL, O_CRLS },
-	{ "revocations", required_argument, NULL, O_CRLS },
 	{ "kind", required_argument, NULL, O_KIND }, { "at", required_argument, NULL, O_AT },
 	CLI_OUTPUT_OPTIONS, { "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -88,11 +94,10 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 	memset(a, 0, sizeof(*a));
 	a->pathlen = -1;
 	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while (!bad && (c = cli_getopt(argc, argv, "ho:", options)) != -1) {
 		switch (c) {
-		case O_DIR: a->dir = optarg; break;
 		case O_CA: a->ca = optarg; break;
-		case O_OUT: a->out = optarg; break;
+		case 'o': a->out = optarg; break;
 		case O_CN: a->cn = optarg; break;
 		case O_UUID: a->uuid = optarg; break;
 		case O_REGION: a->region = optarg; break;
@@ -108,8 +113,8 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 		case O_PERMIT: bad = add_name(a->permit, &a->npermit, optarg); break;
 		case O_EXCLUDE: bad = add_name(a->exclude, &a->nexclude, optarg); break;
 		case O_DNS: bad = add_name(a->dns, &a->ndns, optarg); break;
-		case O_NB: bad = cli_parse_time(optarg, true, &a->not_before); break;
-		case O_NA: bad = cli_parse_time(optarg, true, &a->not_after); break;
+		case O_NB: bad = cli_parse_time(optarg, &a->not_before); break;
+		case O_NA: bad = cli_parse_time(optarg, &a->not_after); break;
 		case 'h': usage(stdout); return 1;
 		default: bad = !cli_output_option(c, &a->mode);
 		}
@@ -142,6 +147,28 @@ static int write_crl(const char *dir, const struct kt_cred *ca)
 	return 0;
 }
 
+/*
+ * Refuses a credential directory whose files cannot all be written (a
+ * link, a device, a FIFO in their place) before the first one is.
+ */
+static int check_cred_dir(const char *dir, bool ca, struct kt_err *err)
+{
+	static const char *const files[] = { "key.pem", "cert.pem", "chain.pem",
+					     "revoked.json", "crl.pem" };
+	char path[4096];
+	struct stat st;
+	size_t i;
+
+	if (lstat(dir, &st) && errno == ENOENT)
+		return kt_file_replaceable(dir, err);
+	for (i = 0; i < (ca ? 5 : 3); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if (kt_file_replaceable(path, err))
+			return -1;
+	}
+	return 0;
+}
+
 static int cmd_init(struct ca_args *a)
 {
 	struct kt_cert_req req = { .kind = KT_CERT_ROOT, .pathlen = (int)a->pathlen };
@@ -151,24 +178,26 @@ static int cmd_init(struct ca_args *a)
 	char key[4096];
 	int ret;
 
-	if (need(a->dir, "--dir") || need(a->cn, "--cn"))
+	if (need(a->out, "-o") || need(a->cn, "--cn"))
 		return KT_EXIT_USAGE;
-	snprintf(key, sizeof(key), "%s/key.pem", a->dir);
-	if (!stat(key, &st)) {
-		fprintf(stderr, "Error: '%s' already holds a CA; refusing to overwrite it\n", a->dir);
+	snprintf(key, sizeof(key), "%s/key.pem", a->out);
+	if (!lstat(key, &st) && S_ISREG(st.st_mode)) {
+		fprintf(stderr, "Error: '%s' already holds a CA; refusing to overwrite it\n", a->out);
 		return KT_EXIT_FAILURE;
 	}
+	if (check_cred_dir(a->out, true, &err))
+		return kt_cli_error("cannot create the root CA", &err);
 	req.cn = a->cn;
 	req.permit_dns = a->npermit ? a->permit : NULL;
 	req.exclude_dns = a->nexclude ? a->exclude : NULL;
 	window(a, 3650, 0, &req);
-	if (kt_ca_init(a->dir, &req, &err) || kt_cred_load(a->dir, &root, &err))
+	if (kt_ca_init(a->out, &req, &err) || kt_cred_load(a->out, &root, &err))
 		return kt_cli_error("cannot create the root CA", &err);
-	ret = write_crl(a->dir, &root);
+	ret = write_crl(a->out, &root);
 	kt_cred_free(&root);
 	if (!ret)
 		printf("root CA '%s' created in %s (anchor: %s/cert.pem, CRL: %s/crl.pem)\n",
-		       a->cn, a->dir, a->dir, a->dir);
+		       a->cn, a->out, a->out, a->out);
 	return ret;
 }
 
@@ -190,15 +219,24 @@ static int cmd_issue(struct ca_args *a, const char *kind_name)
 	struct kt_cred ca = { 0 }, out = { 0 };
 	struct kt_cert_info ca_info, info;
 	struct kt_err err = { 0 };
+	char host_uuid[KT_UUID_STR_LEN + 1];
 	EVP_PKEY *key = NULL;
 	int kind = kind_of(kind_name), ret = KT_EXIT_FAILURE;
 
 	if (kind <= KT_CERT_ROOT)
 		return cli_bad_usage("ca issue", NULL, "kind must be ca, host or user");
-	if (need(a->ca, "--ca") || need(a->out, "--out") || need(a->cn, "--cn") ||
-	    (kind == KT_CERT_HOST && (need(a->uuid, "--uuid") || need(a->region, "--region") ||
+	if (a->uuid && kt_uuid_canonical(a->uuid, host_uuid))
+		return cli_bad_usage("ca issue", NULL, "--host-uuid '%s' is not a UUID", a->uuid);
+	if (need(a->ca, "--ca") || need(a->out, "-o") || need(a->cn, "--cn") ||
+	    (kind == KT_CERT_HOST && (need(a->uuid, "--host-uuid") || need(a->region, "--region") ||
 				      need(a->site, "--site"))))
 		return KT_EXIT_USAGE;
+	ret = cli_need_files(a->ca, a->pubkey);
+	if (ret)
+		return ret;
+	ret = KT_EXIT_FAILURE;
+	if (check_cred_dir(a->out, kind == KT_CERT_CA, &err))
+		return kt_cli_error("cannot save the credential", &err);
 	if (kt_cred_load(a->ca, &ca, &err) || kt_pki_cert_info(ca.cert, &ca_info, &err))
 		return kt_cli_error("cannot load the issuing CA", &err);
 	req.kind = (enum kt_cert_kind)kind;
@@ -206,7 +244,7 @@ static int cmd_issue(struct ca_args *a, const char *kind_name)
 	req.permit_dns = a->npermit ? a->permit : NULL;
 	req.exclude_dns = a->nexclude ? a->exclude : NULL;
 	req.dns = a->ndns ? a->dns : NULL;
-	req.host_uuid = a->uuid;
+	req.host_uuid = a->uuid ? host_uuid : NULL;
 	req.region = a->region;
 	req.site = a->site;
 	window(a, kind == KT_CERT_CA ? 1825 : 365, ca_info.not_after, &req);
@@ -257,6 +295,9 @@ static int cmd_revoke(struct ca_args *a, const char *cert_file)
 			"superseded, cessationOfOperation, ...)\n", prog, a->reason);
 		return KT_EXIT_USAGE;
 	}
+	ret = cli_need_files(a->ca, cert_file);
+	if (ret)
+		return ret;
 	cert = kt_pki_load_cert(cert_file, &err);
 	if (!cert)
 		return kt_cli_error("cannot read the certificate", &err);
@@ -274,31 +315,45 @@ static int cmd_revoke(struct ca_args *a, const char *cert_file)
 	return ret;
 }
 
+/* The CRL as PEM to path ("-": standard output). */
+static int write_crl_to(const char *path, X509_CRL *crl, struct kt_err *err)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem;
+	long len;
+	int ret;
+
+	if (!bio || !PEM_write_bio_X509_CRL(bio, crl)) {
+		BIO_free(bio);
+		return kt_fail_ssl(err, "revocation", "cannot encode the CRL");
+	}
+	len = BIO_get_mem_data(bio, &pem);
+	ret = cli_write_arg(path, pem, (size_t)len, 0644, err);
+	BIO_free(bio);
+	return ret;
+}
+
 static int cmd_crl(struct ca_args *a)
 {
 	struct kt_err err = { 0 };
 	X509_CRL *crl = NULL;
 	struct kt_cred ca;
-	char from[4096];
 	int ret = KT_EXIT_OK;
 
 	if (need(a->ca, "--ca"))
 		return KT_EXIT_USAGE;
+	ret = cli_need_files(a->ca);
+	if (ret)
+		return ret;
+	/* Checked first: a CRL signed and then not written would still be counted. */
+	if (a->out && cli_output_check(a->out, false, &err))
+		return kt_cli_error("cannot write the CRL", &err);
 	if (kt_cred_load(a->ca, &ca, &err))
 		return kt_cli_error("cannot load the CA", &err);
-	if (kt_ca_crl(a->ca, &ca, (unsigned int)a->days, &crl, &err)) {
+	if (kt_ca_crl(a->ca, &ca, (unsigned int)a->days, &crl, &err))
 		ret = kt_cli_error("cannot sign the CRL", &err);
-	} else if (a->out) {
-		uint8_t *buf;
-		size_t len;
-
-		snprintf(from, sizeof(from), "%s/crl.pem", a->ca);
-		if (kt_file_read(from, 16 << 20, 0, &buf, &len, &err) ||
-		    kt_file_write(a->out, buf, len, 0644, &err))
-			ret = kt_cli_error("cannot copy the CRL", &err);
-		else
-			free(buf);
-	}
+	else if (a->out && write_crl_to(a->out, crl, &err))
+		ret = kt_cli_error("cannot write the CRL", &err);
 	X509_CRL_free(crl);
 	kt_cred_free(&ca);
 	return ret;
@@ -317,14 +372,6 @@ static STACK_OF(X509) *load_subject(const char *arg, struct kt_err *err)
 	return kt_pki_load_certs(arg, err);
 }
 
-static void print_time(const char *key, const char *fmt, time_t t)
-{
-	char buf[32];
-
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-	kt_print_string(key, fmt, buf);
-}
-
 /*
  * One certificate. Every field is always emitted, so JSON members and script
  * columns are fixed (kvmtrust-ca(8)); text hides what does not apply.
@@ -338,8 +385,8 @@ static void print_cert(const struct kt_cert_info *info)
 	kt_print_string("subject", "subject:     %s\n", info->subject);
 	kt_print_string("issuer", "issuer:      %s\n", info->issuer);
 	kt_print_string("serial", "serial:      %s\n", info->serial);
-	print_time("not_before", "not before:  %s\n", info->not_before);
-	print_time("not_after", "not after:   %s\n", info->not_after);
+	kt_print_time("not_before", "not before:  %s\n", info->not_before);
+	kt_print_time("not_after", "not after:   %s\n", info->not_after);
 	kt_print_s64("pathlen", ca ? "pathlen:     %s\n" : NULL, info->pathlen);
 	kt_print_string("host_uuid", host ? "host uuid:   %s\n" : NULL, host ? info->host_uuid : NULL);
 	kt_print_string("region", host ? "region:      %s\n" : NULL, info->region[0] ? info->region : NULL);
@@ -353,10 +400,13 @@ static int cmd_show(struct ca_args *a, const char *arg)
 	STACK_OF(X509) *certs;
 	struct kt_cert_info info;
 	struct kt_err err = { 0 };
-	int i;
+	int i, ret;
 
 	if (need(arg, "CERT"))
 		return KT_EXIT_USAGE;
+	ret = cli_need_files(arg);
+	if (ret)
+		return ret;
 	certs = load_subject(arg, &err);
 	if (!certs)
 		return kt_cli_error("cannot read certificates", &err);
@@ -388,8 +438,12 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 		return KT_EXIT_USAGE;
 	if (a->kind && (opts.require_kind = kind_of(a->kind)) < 0)
 		return cli_bad_usage("ca verify", NULL, "--kind is root, ca, host or user");
-	if (a->at && cli_parse_time(a->at, true, &opts.at))
+	if (a->at && cli_parse_time(a->at, &opts.at))
 		return cli_bad_usage("ca verify", NULL, "bad --at time '%s'", a->at);
+	ret = cli_need_files(a->anchors, a->crls, arg);
+	if (ret)
+		return ret;
+	ret = KT_EXIT_FAILURE;
 	certs = load_subject(arg, &err);
 	if (!certs || kt_pki_dir_open(a->anchors, &opts.anchors, &err) ||
 	    kt_pki_dir_open(a->crls, &opts.crls, &err)) {
@@ -397,13 +451,16 @@ static int cmd_verify(struct ca_args *a, const char *arg)
 		goto out;
 	}
 	opts.untrusted = certs;
+	/* A CA certificate signs certificates and CRLs only, which the path check covers. */
+	if (X509_check_ca(sk_X509_value(certs, 0)))
+		opts.flags |= KT_PKI_NOT_SIGNER;
 	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	if (kt_pki_verify(sk_X509_value(certs, 0), &opts, &path, &err)) {
 		ret = cli_print_refused(&err);
 		goto out;
 	}
-	kt_print_bool("valid", "valid:       %s\n", true);
+	cli_print_verdict(CLI_VERIFIED, "verdict:     %s\n");
 	kt_print_open_array("path");
 	for (i = 0; i < sk_X509_num(path); i++) {
 		kt_pki_cert_info(sk_X509_value(path, i), &info, NULL);

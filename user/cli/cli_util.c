@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli_util.h"
+#include "common/outfile.h"
 #include "common/secfile.h"
 #include "exitcodes.h"
 #include "measure/kt_nl.h"
@@ -54,14 +56,48 @@ int cli_refused(const struct kt_err *err)
 	return KT_EXIT_REFUSED;
 }
 
+static const struct {
+	const char *name;
+	int status;
+} verdicts[] = {
+	[CLI_VERIFIED] = { "verified", KT_EXIT_OK },
+	[CLI_REFUSED] = { "refused", KT_EXIT_REFUSED },
+	[CLI_ALLOW] = { "allow", KT_EXIT_OK },
+	[CLI_VERIFY_FIRST] = { "verify-first", KT_EXIT_VERIFY_FIRST },
+	[CLI_DENY] = { "deny", KT_EXIT_REFUSED },
+	[CLI_NO_VERDICT] = { "error", KT_EXIT_FAILURE },
+};
+
+int cli_print_verdict(enum cli_verdict v, const char *fmt)
+{
+	kt_print_string("verdict", fmt, verdicts[v].name);
+	return verdicts[v].status;
+}
+
 int cli_print_refused(const struct kt_err *err)
 {
-	kt_print_bool("valid", NULL, false);
+	cli_print_verdict(CLI_REFUSED, NULL);
 	kt_print_string("check", NULL, err->check);
 	kt_print_string("message", NULL, err->msg);
 	kt_print_close_object();
 	kt_print_end();
 	return cli_refused(err);
+}
+
+int cli_need_files_n(const char *const paths[], size_t n)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!paths[i] || !strcmp(paths[i], "-") || !stat(paths[i], &st))
+			continue;
+		if (errno != ENOENT && errno != ENOTDIR && errno != EACCES)
+			continue;	/* left to the reader to report */
+		fprintf(stderr, "Error: file: cannot open '%s': %s\n", paths[i], strerror(errno));
+		return errno == EACCES ? KT_EXIT_PERM : KT_EXIT_NOT_FOUND;
+	}
+	return KT_EXIT_OK;
 }
 
 int cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
@@ -118,7 +154,7 @@ static int parse_relative(const char *arg, time_t base, time_t *out)
 	return 0;
 }
 
-int cli_parse_time(const char *arg, bool relative, time_t *out)
+int cli_parse_time(const char *arg, time_t *out)
 {
 	uint64_t secs;
 	struct tm tm;
@@ -128,7 +164,7 @@ int cli_parse_time(const char *arg, bool relative, time_t *out)
 		*out = time(NULL);
 		return 0;
 	}
-	if (relative && !strncmp(arg, "now", 3))
+	if (!strncmp(arg, "now", 3))
 		return parse_relative(arg + 3, time(NULL), out);
 	if (arg[0] == '@') {
 		if (cli_parse_uint(arg + 1, 1ULL << 40, &secs))
@@ -144,6 +180,26 @@ int cli_parse_time(const char *arg, bool relative, time_t *out)
 	return 0;
 }
 
+void cli_usage_exits(FILE *f, unsigned int codes)
+{
+	static const char *const names[] = {
+		[KT_EXIT_OK] = "ok/allow", [KT_EXIT_FAILURE] = "failure",
+		[KT_EXIT_USAGE] = "usage", [KT_EXIT_NOT_FOUND] = "not found",
+		[KT_EXIT_PERM] = "permission", [KT_EXIT_UNAVAILABLE] = "unavailable",
+		[KT_EXIT_REFUSED] = "refused/deny", [KT_EXIT_VERIFY_FIRST] = "verify first",
+	};
+	const char *sep = "Exit status: ";
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i] && (codes & CLI_EXIT(i))) {
+			fprintf(f, "%s%zu %s", sep, i, names[i]);
+			sep = ", ";
+		}
+	}
+	fprintf(f, " (kvmtrust(8)).\n");
+}
+
 static bool is_help(const char *arg)
 {
 	return !strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "help");
@@ -151,7 +207,8 @@ static bool is_help(const char *arg)
 
 bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status)
 {
-	if (argc >= 2 && !is_help(argv[1]))
+	/* Listing goes on to the group's option table, which exits. */
+	if (cli_listing_options || (argc >= 2 && !is_help(argv[1])))
 		return false;
 	usage(argc < 2 ? stderr : stdout);
 	*status = argc < 2 ? KT_EXIT_USAGE : KT_EXIT_OK;
@@ -205,6 +262,36 @@ char *cli_read_arg(const char *path, size_t max, struct kt_err *err)
 	return (char *)buf;
 }
 
+int cli_output_check(const char *path, bool secret, struct kt_err *err)
+{
+	if (strcmp(path, "-"))
+		return kt_file_replaceable(path, err);
+	if (secret)
+		return kt_fail(err, "file", "a secret is never written to standard output: give a file");
+	return 0;
+}
+
+int cli_write_arg(const char *path, const void *buf, size_t len, mode_t mode, struct kt_err *err)
+{
+	if (strcmp(path, "-"))
+		return kt_file_write(path, buf, len, mode, err);
+	if (fwrite(buf, 1, len, stdout) != len || fflush(stdout))
+		return kt_fail(err, "file", "cannot write to standard output: %s", strerror(errno));
+	return 0;
+}
+
+int cli_write_line(const char *path, const char *line, struct kt_err *err)
+{
+	char *text;
+	int ret;
+
+	if (asprintf(&text, "%s\n", line) < 0)
+		return kt_fail(err, "file", "out of memory");
+	ret = cli_write_arg(path, text, strlen(text), 0644, err);
+	free(text);
+	return ret;
+}
+
 struct kt_nl *cli_nl_open(void)
 {
 	struct kt_err err = { 0 };
@@ -217,11 +304,32 @@ struct kt_nl *cli_nl_open(void)
 
 bool cli_output_option(int opt, enum kt_print_mode *mode)
 {
+	enum kt_print_mode want;
+
 	if (opt == 'j')
-		*mode = KT_PRINT_JSON;
+		want = KT_PRINT_JSON;
 	else if (opt == 's')
-		*mode = KT_PRINT_SCRIPT;
+		want = KT_PRINT_SCRIPT;
 	else
 		return false;
+	if (*mode != KT_PRINT_TEXT && *mode != want) {
+		fprintf(stderr, "%s: --json and --script exclude each other: give one\n", prog);
+		exit(KT_EXIT_USAGE);
+	}
+	*mode = want;
 	return true;
+}
+
+bool cli_listing_options;
+
+int cli_getopt(int argc, char *const argv[], const char *shortopts,
+	       const struct option *longopts)
+{
+	const struct option *o;
+
+	if (!cli_listing_options)
+		return getopt_long(argc, argv, shortopts, longopts, NULL);
+	for (o = longopts; o->name; o++)
+		printf("--%s%s\n", o->name, o->has_arg == required_argument ? "=" : "");
+	exit(fflush(stdout) ? KT_EXIT_FAILURE : KT_EXIT_OK);
 }

@@ -10,13 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "common/error.h"
 #include "exitcodes.h"
 #include "print.h"
-
-/* A decision command (verify, launch, token verify, handshake) refused. */
 
 /*
  * Prints "Error: [<what>: ]<check>: <message>" ("Error: [<what>: ]<message>"
@@ -28,10 +27,37 @@ int cli_error(const char *what, const struct kt_err *err, int status);
 int cli_refused(const struct kt_err *err);
 
 /*
- * Ends the open result object of a verify command with valid false, the
- * check and the message, then as cli_refused().
+ * The outcome of a command that verifies or decides, under the one key
+ * "verdict" in every output form (Documentation/cli.rst), and the exit
+ * status that goes with it.
+ */
+enum cli_verdict {
+	CLI_VERIFIED,		/* "verified", 0 */
+	CLI_REFUSED,		/* "refused", 10 */
+	CLI_ALLOW,		/* "allow", 0 */
+	CLI_VERIFY_FIRST,	/* "verify-first", 11 */
+	CLI_DENY,		/* "deny", 10 */
+	CLI_NO_VERDICT,		/* "error": no decision could be reached, 1 */
+};
+
+/* Prints "verdict" (as text with fmt) and returns the verdict's exit status. */
+int cli_print_verdict(enum cli_verdict v, const char *fmt);
+
+/*
+ * Ends the open result object of a verifying command with verdict
+ * "refused", the check and the message, then as cli_refused().
  */
 int cli_print_refused(const struct kt_err *err);
+
+/*
+ * KT_EXIT_OK when every named input file or directory exists (NULL and "-"
+ * are skipped); otherwise "Error: file: ..." naming the first that does not
+ * and KT_EXIT_NOT_FOUND (KT_EXIT_PERM when it cannot be looked up).
+ */
+int cli_need_files_n(const char *const paths[], size_t n);
+#define cli_need_files(...)						\
+	cli_need_files_n((const char *const[]){ __VA_ARGS__ },		\
+			 sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
 
 /* Prints err->msg and returns the exit status for the negative errno ret. */
 int cli_fail(const struct kt_err *err, int ret);
@@ -44,11 +70,24 @@ bool cli_parse_u32(const char *what, const char *s, uint32_t min, uint32_t max,
 		   uint32_t *out);
 
 /*
- * Parses a time: "now", "@1700000000" (Unix seconds), "2026-01-31T12:00:00Z"
- * and, when relative, "now+90d" or "now-1h" (units s, m, h, d). Returns -1
- * if invalid.
+ * Parses a time, in the one form every command accepts: ISO 8601 UTC
+ * "2026-01-31T12:00:00Z", "@1700000000" (Unix seconds), "now", or "now+90d"
+ * / "now-1h" (units s, m, h, d). Returns -1 if invalid.
  */
-int cli_parse_time(const char *arg, bool relative, time_t *out);
+int cli_parse_time(const char *arg, time_t *out);
+/* What a usage text says about TIME, the same in every group. */
+#define CLI_TIME_USAGE \
+	"TIME is ISO 8601 UTC (2026-11-23T04:00:00Z), @SECONDS, now, now+90d or now-1h.\n"
+
+/* A set of exit statuses (exitcodes.h) for cli_usage_exits(). */
+#define CLI_EXIT(code) (1u << (code))
+#define CLI_EXITS_BASE (CLI_EXIT(KT_EXIT_OK) | CLI_EXIT(KT_EXIT_FAILURE) | CLI_EXIT(KT_EXIT_USAGE))
+
+/*
+ * Ends a usage text with the statuses a group returns, named as in
+ * kvmtrust(8): "Exit status: 0 ok/allow, 1 failure, ... (kvmtrust(8))."
+ */
+void cli_usage_exits(FILE *f, unsigned int codes);
 
 /*
  * A group run without a command prints its usage on stderr (KT_EXIT_USAGE);
@@ -88,18 +127,49 @@ int cli_option_usage(void (*usage)(FILE *), int opt);
  */
 char *cli_read_arg(const char *path, size_t max, struct kt_err *err);
 
+/*
+ * Writes an output file argument ("-": standard output) with
+ * kt_file_write()'s rules (outfile.h); -1 with err set on failure.
+ * cli_write_line() writes line and a newline, mode 0644.
+ */
+int cli_write_arg(const char *path, const void *buf, size_t len, mode_t mode,
+		  struct kt_err *err);
+int cli_write_line(const char *path, const char *line, struct kt_err *err);
+/*
+ * Before any work: 0 if path can be written (as kt_file_replaceable(), or
+ * "-" unless the output is a secret, which never goes to standard output).
+ */
+int cli_output_check(const char *path, bool secret, struct kt_err *err);
+
 struct kt_nl;
 /* Connects to the module; on failure prints why and returns NULL. */
 struct kt_nl *cli_nl_open(void);
 
 /*
- * --json and --script in a getopt_long table; the last one given wins.
- * Groups that take -j and -s too add "js" to their short options.
+ * --json and --script in a getopt_long table. Groups that take -j and -s
+ * too add "js" to their short options.
  */
 #define CLI_OUTPUT_OPTIONS \
 	{ "json", no_argument, NULL, 'j' }, { "script", no_argument, NULL, 's' }
 
-/* Sets *mode for --json and --script; false for other options. */
+/*
+ * Sets *mode for --json and --script; false for other options. The two
+ * exclude each other: given both, it says so and exits with KT_EXIT_USAGE
+ * (a parse-time error, like iproute2's invarg(): nothing to unwind yet).
+ */
 bool cli_output_option(int opt, enum kt_print_mode *mode);
+
+struct option;
+/*
+ * getopt_long() for every group, so that its option table is the one list
+ * bash completion offers: when cli_listing_options is set (kvmtrust
+ * __complete), the first call prints the table's long options, one a line
+ * ("--name=" when it takes a value) and exits. Completion runs the command
+ * with the words typed so far, so a command parses its options before it
+ * does anything else.
+ */
+extern bool cli_listing_options;
+int cli_getopt(int argc, char *const argv[], const char *shortopts,
+	       const struct option *longopts);
 
 #endif

@@ -16,36 +16,45 @@
 #include "common/encoding.h"
 #include "print.h"
 #include "subcommands.h"
+#include "vm_ref.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s config measure (CONFIG | --qemu -- QEMU-ARGV...) [--package-manifest FILE]\n"
-		"                         [--json | --script]\n"
+		"                         [--progress] [--json | --script]\n"
 		"       %s config attest (CONFIG | --qemu -- QEMU-ARGV...) [--package-manifest FILE]\n"
-		"                        [--vm-id ID] [--nonce N] [-o FILE] [--key-dir DIR] [--tcti TCTI]\n"
-		"CONFIG is our JSON, a libvirt domain XML or a file holding a QEMU command line.\n",
+		"                        [--progress] [--pid PID | --uuid UUID | --domain NAME]\n"
+		"                        [--nonce N] [-o FILE] [--key-dir DIR] [--tcti TCTI]\n"
+		"CONFIG is our JSON, a libvirt domain XML or a file holding a QEMU command line.\n"
+		"A QEMU argument that is neither measured nor known to be harmless is refused.\n"
+		"--progress shows hashing progress on standard error (default: on a terminal).\n",
 		prog, prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE) | CLI_EXIT(KT_EXIT_REFUSED));
 }
 
-enum { OPT_QEMU = 256, OPT_PACKAGES, OPT_VM_ID, OPT_NONCE, OPT_KEY_DIR, OPT_TCTI };
+enum { OPT_QEMU = 256, OPT_PACKAGES, OPT_NONCE, OPT_KEY_DIR, OPT_TCTI, OPT_PROGRESS };
 
 static const struct option options[] = {
 	{ "qemu", no_argument, NULL, OPT_QEMU },
 	{ "package-manifest", required_argument, NULL, OPT_PACKAGES },
-	{ "vm-id", required_argument, NULL, OPT_VM_ID },
+	VM_REF_OPTIONS,
 	{ "nonce", required_argument, NULL, OPT_NONCE },
 	{ "output", required_argument, NULL, 'o' },
 	{ "key-dir", required_argument, NULL, OPT_KEY_DIR },
 	{ "tcti", required_argument, NULL, OPT_TCTI },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct config_args {
-	bool qemu;
-	const char *packages, *vm_id, *nonce, *output, *key_dir, *tcti;
+	bool qemu, progress;
+	struct vm_ref ref;	/* optional: the VM this configuration launches */
+	struct vm_name vm;
+	const char *packages, *nonce, *output, *key_dir, *tcti;
 	enum kt_print_mode mode;
 };
 
@@ -99,14 +108,12 @@ static int config_attest(const struct config_args *a, const struct kt_config *cf
 	if (kt_config_root(cfg, root))
 		return KT_EXIT_FAILURE;
 	kt_hex_encode(root, sizeof(root), hex);
-	if (kt_hostkey_open(a->key_dir, a->tcti, &hk, &err)) {
-		fprintf(stderr, "%s: unable to open the host key: %s\n", prog, err.msg);
-		return KT_EXIT_UNAVAILABLE;
-	}
+	if (kt_hostkey_open(a->key_dir, a->tcti, &hk, &err))
+		return attest_hostkey_error("open the host key", &err);
 	claims = json_pack("{s:s, s:s, s:o}", "kind", "launch-config", "config_root", hex,
 			   "params", kt_config_to_json(cfg));
-	if (claims && a->vm_id)
-		json_object_set_new(claims, "vm_id", json_string(a->vm_id));
+	if (claims && vm_ref_given(&a->ref))
+		json_object_set_new(claims, "vm_id", json_string(a->vm.uuid));
 	if (claims && a->nonce)
 		json_object_set_new(claims, "eat_nonce", json_string(a->nonce));
 	if (!claims || kt_report_sign(hk, claims, &jwt, &err)) {
@@ -115,7 +122,7 @@ static int config_attest(const struct config_args *a, const struct kt_config *cf
 		goto out;
 	}
 	ret = attest_write_report(a->output, jwt);
-	if (ret == KT_EXIT_OK && a->output)
+	if (ret == KT_EXIT_OK && a->output && strcmp(a->output, "-"))
 		fprintf(stderr, "config root %s attested in %s\n", hex, a->output);
 out:
 	free(jwt);
@@ -138,15 +145,17 @@ int config_main(int argc, char *argv[])
 	if (strcmp(cmd, "measure") && strcmp(cmd, "attest"))
 		return cli_bad_usage("config", usage, "unknown command '%s'", cmd);
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "ho:", options)) != -1) {
+		if (vm_ref_option(&a.ref, c, optarg))
+			continue;
 		switch (c) {
 		case OPT_QEMU: a.qemu = true; break;
 		case OPT_PACKAGES: a.packages = optarg; break;
-		case OPT_VM_ID: a.vm_id = optarg; break;
 		case OPT_NONCE: a.nonce = optarg; break;
 		case 'o': a.output = optarg; break;
 		case OPT_KEY_DIR: a.key_dir = optarg; break;
 		case OPT_TCTI: a.tcti = optarg; break;
+		case OPT_PROGRESS: a.progress = true; break;
 		default:
 			if (cli_output_option(c, &a.mode))
 				break;
@@ -157,8 +166,15 @@ int config_main(int argc, char *argv[])
 		usage(stderr);
 		return KT_EXIT_USAGE;
 	}
+	if (vm_ref_given(&a.ref)) {
+		if (!strcmp(cmd, "measure"))
+			return cli_bad_usage("config", usage, "measure takes no VM");
+		ret = vm_ref_resolve(&a.ref, VM_REF_UUID, &a.vm);
+		if (ret)
+			return ret;
+	}
 	ret = attest_load_config(a.qemu ? NULL : argv[optind], argc - optind, argv + optind,
-				 a.packages, &cfg);
+				 a.packages, a.progress, &cfg);
 	if (ret != KT_EXIT_OK)
 		return ret;
 	ret = !strcmp(cmd, "measure") ? config_measure(&a, &cfg) : config_attest(&a, &cfg);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "grant_common.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_auth.h"
@@ -30,22 +31,25 @@ bool grant_cli_trust_option(int opt, const char *arg, struct grant_cli_trust_opt
 
 int grant_cli_write(const char *output, const char *text, const char *what)
 {
-	FILE *file = output ? fopen(output, "w") : stdout;
+	struct kt_err err = { 0 };
+	char label[64];
 
-	if (!file || fprintf(file, "%s\n", text) < 0 || (output && fclose(file))) {
-		fprintf(stderr, "Unable to write %s to '%s'\n", what, output ? output : "stdout");
-		return -1;
-	}
-	return 0;
+	if (!cli_write_line(output ? output : "-", text, &err))
+		return 0;
+	snprintf(label, sizeof(label), "cannot write %s", what);
+	cli_error(label, &err, KT_EXIT_FAILURE);
+	return -1;
 }
 
-int grant_cli_ledger_open(const char *spec, const char *ca, struct grant_cli_ledger *l,
-			  struct kt_err *err)
+int grant_cli_ledger_open(const char *spec, const char *ca, const char *owners,
+			  enum kt_ledger_mode mode, struct grant_cli_ledger *l, struct kt_err *err)
 {
 	memset(l, 0, sizeof(*l));
-	if (kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, NULL), &l->auth, err))
+	if (kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, NULL),
+				grant_cli_path(owners, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT),
+				&l->auth, err))
 		return -1;
-	if (kt_ledger_open(spec, l->auth, &l->log, err)) {
+	if (kt_ledger_open(spec, l->auth, mode, &l->log, err)) {
 		grant_cli_ledger_close(l);
 		return -1;
 	}

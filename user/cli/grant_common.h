@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "common/error.h"
+#include "ledger/ledger.h"
 
 struct kt_ledger;
 struct kt_ledger_auth;
@@ -50,8 +51,9 @@ enum { GRANT_O_OWNER_ANCHORS = 0x1000, GRANT_O_OWNER_CRLS, GRANT_O_HOST_ANCHORS,
 bool grant_cli_trust_option(int opt, const char *arg, struct grant_cli_trust_opts *t);
 
 /*
- * Writes text and a newline to the file output (NULL: standard output);
- * on failure says "Unable to write <what> to '<file>'" and returns -1.
+ * Writes text and a newline to output (NULL or "-": standard output) with
+ * cli_write_line(); on failure prints "Error: cannot write <what>: ..."
+ * and returns -1.
  */
 int grant_cli_write(const char *output, const char *text, const char *what);
 
@@ -59,11 +61,13 @@ int grant_cli_write(const char *output, const char *text, const char *what);
 const char *grant_cli_path(const char *option, const char *env, const char *fallback);
 
 /*
- * Opens the ledger (spec NULL: $KVMTRUST_LEDGER, then the default) with
- * its CA (ca NULL: $KVMTRUST_LEDGER_CA), which reading a verified log needs.
+ * Opens the ledger (spec NULL: $KVMTRUST_LEDGER, then the default) in
+ * mode, with its CA (ca NULL: $KVMTRUST_LEDGER_CA) and the owner anchors
+ * that check register entries (owners NULL: $KVMTRUST_OWNER_ANCHORS, then
+ * the default), which reading a verified log needs.
  */
-int grant_cli_ledger_open(const char *spec, const char *ca, struct grant_cli_ledger *l,
-			  struct kt_err *err);
+int grant_cli_ledger_open(const char *spec, const char *ca, const char *owners,
+			  enum kt_ledger_mode mode, struct grant_cli_ledger *l, struct kt_err *err);
 void grant_cli_ledger_close(struct grant_cli_ledger *l);
 
 #endif

@@ -32,31 +32,34 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s handshake --listen ADDR:PORT --cred DIR --anchors DIR\n"
-		"              --revocations DIR --aud AUDIENCE [--skew SECONDS] [--count N]\n"
+		"Usage: %s handshake --listen ADDR:PORT --key KEY --cert CERT --anchors DIR\n"
+		"              --crls DIR --aud AUDIENCE [--skew SECONDS] [--count N]\n"
 		"              [--timeout SECONDS] [--json|--script]\n"
-		"       %s handshake --connect ADDR:PORT --anchors DIR [--revocations DIR]\n"
+		"       %s handshake --connect ADDR:PORT --anchors DIR [--crls DIR]\n"
 		"              (--keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI) |\n"
 		"               --token FILE --guest-key FILE)\n"
 		"              [--expect-host UUID] [--send FILE] [--timeout SECONDS] [--json|--script]\n"
 		"See kvmtrust-handshake(8).\n", prog, prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_REFUSED));
 }
 
 struct hs_args {
-	const char *listen, *connect, *cred, *anchors, *revocations, *aud, *keystore, *keyfile;
+	const char *listen, *connect, *key, *cert, *anchors, *crls, *aud, *keystore, *keyfile;
 	const char *passfile, *token, *guest_key, *expect_host, *send, *tpm;
 	uint64_t skew, count, timeout;
 	enum kt_print_mode mode;
 };
 
-enum { O_LISTEN = 256, O_CONNECT, O_CRED, O_ANCH, O_REV, O_AUD, O_SKEW, O_COUNT, O_TIMEOUT,
+enum { O_LISTEN = 256, O_CONNECT, O_KEY, O_CERT, O_ANCH, O_CRLS, O_AUD, O_SKEW, O_COUNT, O_TIMEOUT,
        O_KS, O_KF, O_PF, O_TOKEN, O_GKEY, O_EXPECT, O_SEND, O_TPM };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
 	{ "connect", required_argument, NULL, O_CONNECT },
-	{ "cred", required_argument, NULL, O_CRED }, { "anchors", required_argument, NULL, O_ANCH },
-	{ "revocations", required_argument, NULL, O_REV }, { "aud", required_argument, NULL, O_AUD },
+	{ "key", required_argument, NULL, O_KEY }, { "cert", required_argument, NULL, O_CERT },
+	{ "anchors", required_argument, NULL, O_ANCH },
+	{ "crls", required_argument, NULL, O_CRLS }, { "aud", required_argument, NULL, O_AUD },
 	{ "skew", required_argument, NULL, O_SKEW }, { "count", required_argument, NULL, O_COUNT },
 	{ "timeout", required_argument, NULL, O_TIMEOUT }, CLI_OUTPUT_OPTIONS,
 	{ "keystore", required_argument, NULL, O_KS }, { "keyfile", required_argument, NULL, O_KF },
@@ -77,13 +80,14 @@ static int parse(int argc, char *argv[], struct hs_args *a)
 	a->skew = 60;
 	a->count = 1;
 	a->timeout = 30;
-	while (!bad && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while (!bad && (c = cli_getopt(argc, argv, "h", options)) != -1) {
 		switch (c) {
 		case O_LISTEN: a->listen = optarg; break;
 		case O_CONNECT: a->connect = optarg; break;
-		case O_CRED: a->cred = optarg; break;
+		case O_KEY: a->key = optarg; break;
+		case O_CERT: a->cert = optarg; break;
 		case O_ANCH: a->anchors = optarg; break;
-		case O_REV: a->revocations = optarg; break;
+		case O_CRLS: a->crls = optarg; break;
 		case O_AUD: a->aud = optarg; break;
 		case O_KS: a->keystore = optarg; break;
 		case O_KF: a->keyfile = optarg; break;
@@ -234,13 +238,13 @@ static int serve_one(int fd, const struct kt_hs_host_cfg *cfg)
 	kt_print_open_object(NULL);
 	if (kt_handshake_host(fd, cfg, &res, &err) ||
 	    echo(res.channel, &bytes, md, &err)) {
-		kt_print_bool("accepted", NULL, false);
+		cli_print_verdict(CLI_REFUSED, NULL);
 		kt_print_string("check", NULL, err.check);
 		kt_print_string("message", NULL, err.msg);
 		kt_print_close_object();
 		ret = cli_refused(&err);
 	} else {
-		kt_print_bool("accepted", "accepted:    %s\n", true);
+		cli_print_verdict(CLI_VERIFIED, "verdict:     %s\n");
 		kt_print_string("guest", "guest:       %s\n", res.token.claims.sub);
 		kt_print_string("issuing_host", "issued by:   %s\n", res.token.claims.host);
 		kt_print_string("jti", "token jti:   %s\n", res.token.claims.jti);
@@ -264,16 +268,16 @@ static int cmd_listen(struct hs_args *a)
 	unsigned long i;
 	int lfd = -1, fd, ret = KT_EXIT_FAILURE, rc;
 
-	if (need(a->cred, "--cred") || need(a->anchors, "--anchors") ||
-	    need(a->revocations, "--revocations") || need(a->aud, "--aud"))
+	if (need(a->key, "--key") || need(a->cert, "--cert") || need(a->anchors, "--anchors") ||
+	    need(a->crls, "--crls") || need(a->aud, "--aud"))
 		return KT_EXIT_USAGE;
 	cfg.verify.audience = a->aud;
 	cfg.verify.skew = (unsigned int)a->skew;
-	cfg.verify.trl_dir = a->revocations;
+	cfg.verify.trl_dir = a->crls;
 	cfg.replay = kt_replay_cache_new(REPLAY_CACHE);
-	if (!cfg.replay || kt_cred_load(a->cred, &host, &err) ||
+	if (!cfg.replay || kt_cred_load_files(a->key, a->cert, &host, &err) ||
 	    kt_pki_dir_open(a->anchors, &cfg.verify.anchors, &err) ||
-	    kt_pki_dir_open(a->revocations, &cfg.verify.crls, &err)) {
+	    kt_pki_dir_open(a->crls, &cfg.verify.crls, &err)) {
 		ret = kt_cli_error("cannot load", &err);
 		goto out;
 	}
@@ -357,7 +361,7 @@ static int cmd_connect(struct hs_args *a)
 		return KT_EXIT_USAGE;
 	if (guest_identity(a, &token, &key, &err) ||
 	    kt_pki_dir_open(a->anchors, &cfg.anchors, &err) ||
-	    (a->revocations && kt_pki_dir_open(a->revocations, &cfg.crls, &err))) {
+	    (a->crls && kt_pki_dir_open(a->crls, &cfg.crls, &err))) {
 		ret = kt_cli_error("cannot load", &err);
 		goto out;
 	}
@@ -371,7 +375,7 @@ static int cmd_connect(struct hs_args *a)
 	if (kt_handshake_guest(fd, &cfg, &res, &err) || send_file(res.channel, a->send, &data, &len, &err) ||
 	    !(back = malloc(len + 1)) || kt_channel_recv_all(res.channel, back, len, &err) ||
 	    kt_channel_recv(res.channel, back, 1, &err) != 0) {
-		kt_print_bool("accepted", NULL, false);
+		cli_print_verdict(CLI_REFUSED, NULL);
 		kt_print_string("check", NULL, err.check);
 		kt_print_string("message", NULL, err.msg);
 		kt_print_close_object();
@@ -381,7 +385,7 @@ static int cmd_connect(struct hs_args *a)
 	}
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	EVP_DigestUpdate(md, data, len);
-	kt_print_bool("accepted", "accepted:    %s\n", true);
+	cli_print_verdict(CLI_VERIFIED, "verdict:     %s\n");
 	kt_print_string("host", "host:        %s\n", res.peer.host_uuid);
 	kt_print_string("region", "region:      %s\n", res.peer.region);
 	kt_print_string("site", "site:        %s\n", res.peer.site);
@@ -408,6 +412,7 @@ out:
 
 int handshake_main(int argc, char *argv[])
 {
+	char expect_host[KT_UUID_STR_LEN + 1];
 	struct hs_args a;
 	int rc;
 
@@ -418,6 +423,15 @@ int handshake_main(int argc, char *argv[])
 		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;
 	if (optind < argc)
 		return cli_bad_usage("handshake", NULL, "unexpected argument '%s'", argv[optind]);
+	rc = cli_need_files(a.key, a.cert, a.anchors, a.crls, a.keystore, a.keyfile, a.passfile,
+			    a.token, a.guest_key, a.send);
+	if (rc)
+		return rc;
+	if (a.expect_host && kt_uuid_canonical(a.expect_host, expect_host))
+		return cli_bad_usage("handshake", NULL, "--expect-host '%s' is not a UUID",
+				     a.expect_host);
+	if (a.expect_host)
+		a.expect_host = expect_host;
 	/* A peer that disappears must fail a write, not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
 	return a.listen ? cmd_listen(&a) : cmd_connect(&a);

@@ -14,6 +14,7 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: %s info [--json | --script]\n\n"
 		"Shows the kvmtrust module's version, hash algorithm, the kernel crypto\n"
 		"driver that hashes (e.g. sha256-avx2) and its features.\n", prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }
 
 static const struct {
@@ -38,7 +39,7 @@ int info_main(int argc, char *argv[])
 	size_t i;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "jsh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "jsh", opts)) != -1) {
 		switch (c) {
 		default:
 			if (cli_output_option(c, &mode))

@@ -16,22 +16,39 @@ static const struct {
 	const char *name;
 	int (*main)(int argc, char *argv[]);
 	const char *description;
+	/* What the group dispatches on; bash completion offers these (cli.rst). */
+	const char *subcommands;
 } commands[] = {
-	{ "info", info_main, "Shows the module version, hash driver and features" },
-	{ "vm", vm_main, "Attaches, lists and detaches KVM VMs" },
-	{ "measure", measure_main, "Measures a VM's memory and vCPU state" },
-	{ "ca", ca_main, "Creates CAs, issues and revokes certificates" },
-	{ "token", token_main, "Issues, verifies, revokes and shows guest identity tokens" },
-	{ "handshake", handshake_main, "Runs the federated handshake over TCP" },
-	{ "ledger", ledger_main, "Appends to, reads, proves and verifies the trust ledger" },
-	{ "score", score_main, "Shows a VM's trust score and migration decision" },
-	{ "tpm", tpm_main, "Provisions the host's TPM-held signing key" },
-	{ "attest", attest_main, "Measures a VM and signs an attestation report" },
-	{ "verify", verify_main, "Verifies an attestation report" },
-	{ "config", config_main, "Measures and attests a VM launch configuration" },
-	{ "launch", launch_main, "Runs a VMM only if its configuration is attested" },
-	{ "grant", grant_main, "Issues, shows, verifies and revokes migration grants" },
-	{ "migrate", migrate_main, "Decides whether a VM may migrate to a host" },
+	{ "info", info_main, "Shows the module version, hash driver and features",
+	  NULL },
+	{ "vm", vm_main, "Attaches, lists and detaches KVM VMs",
+	  "attach list detach" },
+	{ "measure", measure_main, "Measures a VM's memory and vCPU state",
+	  NULL },
+	{ "ca", ca_main, "Creates CAs, issues and revokes certificates",
+	  "init issue revoke crl show verify" },
+	{ "token", token_main, "Issues, verifies, revokes and shows guest identity tokens",
+	  "issue verify revoke show store keyfile" },
+	{ "handshake", handshake_main, "Runs the federated handshake over TCP",
+	  NULL },
+	{ "ledger", ledger_main, "Appends to, reads, proves and verifies the trust ledger",
+	  "init append register get head prove verify" },
+	{ "score", score_main, "Shows a VM's trust score and migration decision",
+	  "show" },
+	{ "tpm", tpm_main, "Provisions the host's TPM-held signing key",
+	  "init show pubkey csr" },
+	{ "attest", attest_main, "Measures a VM and signs an attestation report",
+	  NULL },
+	{ "verify", verify_main, "Verifies an attestation report",
+	  NULL },
+	{ "config", config_main, "Measures and attests a VM launch configuration",
+	  "measure attest" },
+	{ "launch", launch_main, "Runs a VMM only if its configuration is attested",
+	  NULL },
+	{ "grant", grant_main, "Issues, shows, verifies and revokes migration grants",
+	  "issue show verify revoke" },
+	{ "migrate", migrate_main, "Decides whether a VM may migrate to a host",
+	  "check order" },
 };
 
 static void show_usage(FILE *file)
@@ -43,6 +60,39 @@ static void show_usage(FILE *file)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(file, "  %-10s %s\n", commands[i].name, commands[i].description);
 	fprintf(file, "\nRun '%s <cmd> --help' for a command's options, or see kvmtrust(8).\n", prog);
+	cli_usage_exits(file, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE) | CLI_EXIT(KT_EXIT_REFUSED) |
+			CLI_EXIT(KT_EXIT_VERIFY_FIRST));
+}
+
+/*
+ * kvmtrust __complete [GROUP [SUBCOMMAND...]]: what bash completion offers
+ * after the words given: the groups, a group's subcommands, or the options of
+ * the table the command parses (cli_getopt()). Hidden: not for operators.
+ */
+static int complete(int argc, char *argv[])
+{
+	size_t i, n = sizeof(commands) / sizeof(commands[0]);
+	const char *s;
+
+	if (argc < 2) {
+		for (i = 0; i < n; i++)
+			printf("%s\n", commands[i].name);
+		return fflush(stdout) ? KT_EXIT_FAILURE : KT_EXIT_OK;
+	}
+	for (i = 0; i < n && strcmp(argv[1], commands[i].name); i++)
+		;
+	if (i == n)
+		return KT_EXIT_NOT_FOUND;
+	if (argc == 2 && commands[i].subcommands) {
+		for (s = commands[i].subcommands; *s; s += strcspn(s, " "), s += !!*s)
+			printf("%.*s\n", (int)strcspn(s, " "), s);
+		return fflush(stdout) ? KT_EXIT_FAILURE : KT_EXIT_OK;
+	}
+	cli_listing_options = true;
+	/* Returning at all means the words never reached an option table. */
+	commands[i].main(argc - 1, argv + 1);
+	return KT_EXIT_NOT_FOUND;
 }
 
 int main(int argc, char *argv[])
@@ -53,6 +103,8 @@ int main(int argc, char *argv[])
 	prog = argv[0];
 	if (cli_group_usage(argc, argv, show_usage, &ret))
 		return ret;
+	if (!strcmp(argv[1], "__complete"))
+		return complete(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
 		printf("kvmtrust %s\n", KVMTRUST_VERSION);
 		return KT_EXIT_OK;

@@ -19,15 +19,19 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s launch --expect ROOT [--attestation FILE (--key PEM | --ca FILE)]\n"
-		"                 [--config CONFIG] [--package-manifest FILE] -- COMMAND...\n"
-		"Without --config, COMMAND's own arguments are read as a QEMU command line.\n"
+		"Usage: %s launch --expect ROOT [--attestation FILE (--pubkey PEM | --anchors FILE|DIR)]\n"
+		"                 [--config CONFIG] [--package-manifest FILE] [--progress]\n"
+		"                 -- COMMAND...\n"
+		"Without --config, COMMAND's own arguments are read as a QEMU command line:\n"
+		"each is measured or known to be harmless, or the launch is refused.\n"
+		"--progress shows hashing progress on standard error (default: on a terminal).\n"
 		"Attestation options:\n" ATTEST_POLICY_USAGE
-		"Exit status: COMMAND's (it replaces this process), %d refused, 1-5 errors.\n",
-		prog, KT_EXIT_REFUSED);
+		"COMMAND replaces kvmtrust when it may run: its exit status is COMMAND's.\n",
+		prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED));
 }
 
-enum { OPT_EXPECT = 256, OPT_ATTESTATION, OPT_CONFIG, OPT_PACKAGES };
+enum { OPT_EXPECT = 256, OPT_ATTESTATION, OPT_CONFIG, OPT_PACKAGES, OPT_PROGRESS };
 
 static const struct option options[] = {
 	ATTEST_POLICY_OPTIONS,
@@ -35,6 +39,7 @@ static const struct option options[] = {
 	{ "attestation", required_argument, NULL, OPT_ATTESTATION },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "package-manifest", required_argument, NULL, OPT_PACKAGES },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -42,6 +47,7 @@ static const struct option options[] = {
 struct launch_args {
 	struct attest_policy_args policy;
 	const char *expect, *attestation, *config, *packages;
+	bool progress;
 };
 
 /*
@@ -88,7 +94,7 @@ static int gate(struct launch_args *a, int argc, char *argv[])
 	kt_hash root;
 	int ret = KT_EXIT_REFUSED;
 
-	ret = attest_load_config(a->config, argc, argv, a->packages, &launching);
+	ret = attest_load_config(a->config, argc, argv, a->packages, a->progress, &launching);
 	if (ret != KT_EXIT_OK)
 		return ret;
 	ret = KT_EXIT_REFUSED;
@@ -123,7 +129,7 @@ int launch_main(int argc, char *argv[])
 	struct launch_args a = { 0 };
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+h", options)) != -1) {
 		if (c >= ATTEST_OPT_BASE && c < ATTEST_OPT_END) {
 			if (attest_policy_option(&a.policy, c, optarg))
 				return KT_EXIT_USAGE;
@@ -134,6 +140,7 @@ int launch_main(int argc, char *argv[])
 		case OPT_ATTESTATION: a.attestation = optarg; break;
 		case OPT_CONFIG: a.config = optarg; break;
 		case OPT_PACKAGES: a.packages = optarg; break;
+		case OPT_PROGRESS: a.progress = true; break;
 		default:
 			return cli_option_usage(usage, c);
 		}
@@ -145,9 +152,12 @@ int launch_main(int argc, char *argv[])
 	if (optind >= argc)
 		return cli_bad_usage(NULL, NULL, "no COMMAND to launch after '--'");
 	if (a.attestation && !a.policy.key_file && !a.policy.policy.anchors)
-		return cli_bad_usage(NULL, NULL, "--attestation needs --key or --ca to check it");
-	if (attest_policy_ready(&a.policy))
-		return KT_EXIT_FAILURE;
+		return cli_bad_usage(NULL, NULL, "--attestation needs --pubkey or --anchors to check it");
+	ret = cli_need_files(a.attestation);
+	if (!ret)
+		ret = attest_policy_ready(&a.policy);
+	if (ret)
+		return ret;
 	ret = gate(&a, argc - optind, argv + optind);
 	attest_policy_free(&a.policy);
 	if (ret != KT_EXIT_OK)

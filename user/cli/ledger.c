@@ -1,114 +1,168 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvmtrust ledger: append to, read, prove and verify the trust ledger.
- * See kvmtrust-ledger(8) and Documentation/ledger.rst.
+ * kvmtrust ledger: create, append to, read, prove and verify the trust
+ * ledger, and register a VM's owner. See kvmtrust-ledger(8) and
+ * Documentation/ledger.rst.
  */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/x509.h>
-
 #include "common/encoding.h"
+#include "grant_common.h"
+#include "identity/pki.h"
 #include "ledger_cli.h"
 #include "subcommands.h"
 
 #define BATCH_WORDS 16
+#define KT_UUID_NIL "00000000-0000-0000-0000-000000000000"
+
+static const char *const synopsis[] = {
+	"init [--ledger SPEC]",
+	"append attest --vm UUID --result pass|fail [--measurement HEX] [--host UUID]",
+	"              [--time TIME] WRITER",
+	"append move --vm UUID --host UUID [--time TIME] WRITER",
+	"append compromise --host UUID [--time TIME] WRITER",
+	"append revoke (--vm UUID | --host UUID) [--time TIME] WRITER",
+	"append - WRITER      one entry a line from stdin: KIND OPTIONS, as above",
+	"register --vm UUID --key KEY --cert CERT [--time TIME] READER",
+	"get --index N [--raw] READER",
+	"head READER",
+	"prove inclusion --index N [--size N] READER",
+	"prove consistency --from M [--size N] READER",
+	"verify [--pin FILE] READER",
+};
 
 static void usage(FILE *f)
 {
+	size_t i;
+
+	/* A line starting with a space continues the one before it. */
+	for (i = 0; i < sizeof(synopsis) / sizeof(synopsis[0]); i++) {
+		if (synopsis[i][0] == ' ')
+			fprintf(f, "%*s%s\n", (int)strlen(prog) + 15, "", synopsis[i]);
+		else
+			fprintf(f, "%s %s ledger %s\n", i ? "      " : "Usage:", prog, synopsis[i]);
+	}
 	fprintf(f,
-		"Usage: %s ledger [--ledger SPEC] [--ca FILE|DIR] [--key KEY --cert CERT]\n"
-		"                [--json | --script] <command>\n"
-		"Commands:\n"
-		"  append attest VM pass|fail [measurement HEX] [host UUID] [time UNIX]\n"
-		"  append move VM HOST [time UNIX]\n"
-		"  append compromise HOST [time UNIX]\n"
-		"  append revoke vm VM | revoke host HOST [time UNIX]\n"
-		"  append -                      one entry a line from stdin, same words\n"
-		"  get INDEX [raw]\n"
-		"  head\n"
-		"  prove inclusion INDEX [size N]\n"
-		"  prove consistency M [N]\n"
-		"  verify [pin FILE]             FILE: last state accepted, refuses rollbacks\n"
-		"SPEC is sqlite:PATH or etcd:http://HOST:PORT[,http://...] (default\n"
-		"$KVMTRUST_LEDGER, else %s).\n",
-		prog, KT_LEDGER_DEFAULT);
+		"READER: [--ledger SPEC] [--ledger-ca FILE|DIR] [--owner-anchors DIR] [--json | --script]\n"
+		"WRITER: READER and --key KEY --cert CERT, the writing host's\n"
+		"SPEC is sqlite:PATH or etcd:http://HOST:PORT[,http://...][?prefix=NAME] (default\n"
+		"$KVMTRUST_LEDGER, "
+		"else %s). TIME is 2026-11-23T04:00:00Z, @SECONDS or now.\n",
+		KT_LEDGER_DEFAULT);
 }
 
 /* A usage error: the message alone, exit status 2. */
 #define bad_usage(...) cli_bad_usage("ledger", NULL, __VA_ARGS__)
 
-/* "key value" pairs after the fixed words of an entry. */
-static int parse_extras(int argc, char *argv[], struct kt_ledger_entry *e, bool attest)
-{
-	int i;
+enum { O_VM = 256, O_RESULT, O_MEASUREMENT, O_HOST, O_TIME, O_INDEX, O_RAW, O_SIZE, O_FROM,
+       O_PIN };
 
-	for (i = 0; i < argc; i += 2) {
-		if (i + 1 >= argc)
-			return bad_usage("'%s' needs a value", argv[i]);
-		if (!strcmp(argv[i], "time")) {
-			if (cli_parse_uint(argv[i + 1], UINT64_MAX, &e->time) || !e->time)
-				return bad_usage("time '%s' is not seconds since the epoch", argv[i + 1]);
-		} else if (attest && !strcmp(argv[i], "measurement")) {
-			if (strlen(argv[i + 1]) != 2 * KT_HASH_LEN ||
-			    kt_hex_decode(argv[i + 1], e->measurement, KT_HASH_LEN))
-				return bad_usage("measurement '%s' is not 64 hex digits", argv[i + 1]);
-		} else if (attest && !strcmp(argv[i], "host")) {
-			if (kt_uuid_parse(argv[i + 1], e->host_id))
-				return bad_usage("host '%s' is not a UUID", argv[i + 1]);
-		} else {
-			return bad_usage("unknown word '%s'", argv[i]);
-		}
+/* What each entry option sets, for the per-kind shapes below. */
+enum { F_VM = 1 << 0, F_RESULT = 1 << 1, F_MEASUREMENT = 1 << 2, F_HOST = 1 << 3,
+       F_TIME = 1 << 4 };
+
+#define ENTRY_OPTIONS							\
+	{ "vm", required_argument, NULL, O_VM },			\
+	{ "result", required_argument, NULL, O_RESULT },		\
+	{ "measurement", required_argument, NULL, O_MEASUREMENT },	\
+	{ "host", required_argument, NULL, O_HOST },			\
+	{ "time", required_argument, NULL, O_TIME }
+
+static const struct {
+	const char *usage;
+	unsigned int required, allowed;
+} shapes[] = {
+	[KT_LEDGER_ATTEST] = { "attest --vm UUID --result pass|fail [--measurement HEX] "
+			       "[--host UUID] [--time TIME]", F_VM | F_RESULT,
+			       F_VM | F_RESULT | F_MEASUREMENT | F_HOST | F_TIME },
+	[KT_LEDGER_MOVE] = { "move --vm UUID --host UUID [--time TIME]", F_VM | F_HOST,
+			     F_VM | F_HOST | F_TIME },
+	[KT_LEDGER_COMPROMISE] = { "compromise --host UUID [--time TIME]", F_HOST,
+				   F_HOST | F_TIME },
+	[KT_LEDGER_REVOKE] = { "revoke (--vm UUID | --host UUID) [--time TIME]", 0,
+			       F_VM | F_HOST | F_TIME },
+};
+
+/* One entry option into e: 0, a usage exit code, or -1 when opt is none of them. */
+static int entry_option(int opt, const char *arg, struct kt_ledger_entry *e, unsigned int *seen)
+{
+	switch (opt) {
+	case O_VM:
+		*seen |= F_VM;
+		return ledger_parse_vm("ledger", arg, e->vm_id);
+	case O_RESULT:
+		*seen |= F_RESULT;
+		if (strcmp(arg, "pass") && strcmp(arg, "fail"))
+			return bad_usage("--result '%s' is neither pass nor fail", arg);
+		e->result = strcmp(arg, "pass") ? KT_LEDGER_FAIL : KT_LEDGER_PASS;
+		return 0;
+	case O_MEASUREMENT:
+		*seen |= F_MEASUREMENT;
+		if (strlen(arg) != 2 * KT_HASH_LEN || kt_hex_decode(arg, e->measurement, KT_HASH_LEN))
+			return bad_usage("--measurement '%s' is not 64 hex digits", arg);
+		return 0;
+	case O_HOST:
+		*seen |= F_HOST;
+		return kt_uuid_parse(arg, e->host_id) ? bad_usage("--host '%s' is not a UUID", arg) : 0;
+	case O_TIME:
+		*seen |= F_TIME;
+		return ledger_parse_time("ledger", "--time", arg, &e->time);
 	}
+	return -1;
+}
+
+/* The kind word and the options given must make one of the shapes. */
+static int entry_shape(const char *word, unsigned int seen, struct kt_ledger_entry *e)
+{
+	int kind = word ? kt_ledger_kind_parse(word) : -1;
+
+	if (kind == KT_LEDGER_REGISTER)
+		return bad_usage("%s", "a VM's owner registers it with 'kvmtrust ledger register'");
+	if (kind < 0 || kind >= (int)(sizeof(shapes) / sizeof(shapes[0])))
+		return bad_usage("unknown entry kind '%s': attest, move, compromise or revoke",
+				 word ? word : "");
+	e->kind = (uint8_t)kind;
+	if ((seen & shapes[kind].required) != shapes[kind].required ||
+	    (seen & ~shapes[kind].allowed) ||
+	    (kind == KT_LEDGER_REVOKE && !(seen & F_VM) == !(seen & F_HOST)))
+		return bad_usage("usage: %s", shapes[kind].usage);
 	return 0;
 }
 
-static int set_vm(struct kt_ledger_entry *e, const char *vm)
+/*
+ * Parses an entry: one kind word and its options, in any order. On the
+ * command line (o set) the reader and writer options may be mixed in; a
+ * batch line holds the entry alone. *word is the kind, or "-" for a batch.
+ */
+static int parse_entry(int argc, char *argv[], struct ledger_opts *o, struct kt_ledger_entry *e,
+		       const char **word, unsigned int *seen)
 {
-	if (strlen(vm) > KT_LEDGER_VM_MAX)
-		return bad_usage("VM id '%s' is longer than 64 characters", vm);
-	strcpy(e->vm_id, vm);
-	return 0;
-}
-
-static int set_host(struct kt_ledger_entry *e, const char *host)
-{
-	return kt_uuid_parse(host, e->host_id) ? bad_usage("host '%s' is not a UUID", host) : 0;
-}
-
-/* Turns the words of one entry into a kt_ledger_entry; exit code on error. */
-static int parse_entry(int argc, char *argv[], struct kt_ledger_entry *e)
-{
-	int kind = argc ? kt_ledger_kind_parse(argv[0]) : -1;
+	static const struct option cmdline[] = {
+		ENTRY_OPTIONS, LEDGER_CLI_OPTIONS, LEDGER_CLI_SIGNER_OPTIONS, { 0 },
+	};
+	static const struct option line[] = { ENTRY_OPTIONS, { 0 } };
+	int c, ret;
 
 	memset(e, 0, sizeof(*e));
-	if (kind < 0)
-		return bad_usage("unknown entry kind '%s'", argc ? argv[0] : "");
-	e->kind = (uint8_t)kind;
-	switch (kind) {
-	case KT_LEDGER_ATTEST:
-		if (argc < 3)
-			return bad_usage("%s: attest VM pass|fail", "usage");
-		if (strcmp(argv[2], "pass") && strcmp(argv[2], "fail"))
-			return bad_usage("result '%s' is neither pass nor fail", argv[2]);
-		e->result = strcmp(argv[2], "pass") ? KT_LEDGER_FAIL : KT_LEDGER_PASS;
-		return set_vm(e, argv[1]) ?: parse_extras(argc - 3, argv + 3, e, true);
-	case KT_LEDGER_MOVE:
-		if (argc < 3)
-			return bad_usage("%s: move VM HOST", "usage");
-		return set_vm(e, argv[1]) ?: set_host(e, argv[2]) ?:
-		       parse_extras(argc - 3, argv + 3, e, false);
-	case KT_LEDGER_COMPROMISE:
-		if (argc < 2)
-			return bad_usage("%s: compromise HOST", "usage");
-		return set_host(e, argv[1]) ?: parse_extras(argc - 2, argv + 2, e, false);
-	default:
-		if (argc < 3 || (strcmp(argv[1], "vm") && strcmp(argv[1], "host")))
-			return bad_usage("%s: revoke vm VM | revoke host HOST", "usage");
-		return (!strcmp(argv[1], "vm") ? set_vm(e, argv[2]) : set_host(e, argv[2])) ?:
-		       parse_extras(argc - 3, argv + 3, e, false);
+	*seen = 0;
+	/* 0, not 1: GNU getopt starts over, as each batch line needs. */
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, o ? "h" : "", o ? cmdline : line)) != -1) {
+		ret = entry_option(c, optarg, e, seen);
+		if (ret < 0 && o && ledger_opt(o, c, optarg))
+			continue;
+		if (ret < 0)
+			return o ? cli_option_usage(usage, c) : KT_EXIT_USAGE;
+		if (ret)
+			return ret;
 	}
+	if (optind != argc - 1)
+		return bad_usage("%s", "an entry is one KIND and its options");
+	*word = argv[optind];
+	return 0;
 }
 
 static void print_appended(const struct kt_ledger_entry *e, const kt_hash leaf)
@@ -119,40 +173,52 @@ static void print_appended(const struct kt_ledger_entry *e, const kt_hash leaf)
 	kt_print_close_object();
 }
 
-static int append_one(struct ledger_opts *o, struct kt_ledger_signer *s, int argc, char *argv[])
+/* The end of every command that printed: a failed write to stdout is a failure too. */
+static int finish(struct ledger_opts *o, int ret)
 {
-	struct kt_ledger_entry e;
+	if (kt_print_end() && !ret)
+		ret = KT_EXIT_FAILURE;
+	ledger_opts_close(o);
+	return ret;
+}
+
+static int append_entry(struct ledger_opts *o, const struct kt_ledger_signer *s,
+			struct kt_ledger_entry *e)
+{
 	struct kt_err err = { 0 };
 	kt_hash leaf;
-	int ret = parse_entry(argc, argv, &e);
 
-	if (ret)
-		return ret;
-	/* Words checked before the key is even loaded: usage errors stay usage errors. */
-	if (!s)
-		return 0;
-	if (kt_ledger_append(o->log, s, &e, leaf, &err))
+	if (kt_ledger_append(o->log, s, e, leaf, &err))
 		return ledger_error(&err);
-	print_appended(&e, leaf);
+	print_appended(e, leaf);
 	return 0;
 }
 
 /* Each line is acknowledged (and flushed) only once its entry is committed. */
 static int append_batch(struct ledger_opts *o, struct kt_ledger_signer *s)
 {
-	char *line = NULL, *words[BATCH_WORDS], *save;
+	char *line = NULL, *words[BATCH_WORDS + 1], *save, label[64];
+	struct kt_ledger_entry e;
+	unsigned long lineno = 0;
+	const char *kind;
+	unsigned int seen;
 	size_t cap = 0;
 	int n, ret = 0;
-	unsigned long lineno = 0;
 
 	kt_print_open_array(NULL);
 	while (!ret && getline(&line, &cap, stdin) > 0) {
-		lineno++;
-		for (n = 0, words[0] = strtok_r(line, " \t\r\n", &save); words[n] && n < BATCH_WORDS - 1;)
+		snprintf(label, sizeof(label), "stdin line %lu", ++lineno);
+		words[0] = label;
+		for (n = 1, words[1] = strtok_r(line, " \t\r\n", &save); words[n] && n < BATCH_WORDS;)
 			words[++n] = strtok_r(NULL, " \t\r\n", &save);
-		if (!n || words[0][0] == '#')
+		if (n == 1 || words[1][0] == '#')
 			continue;
-		ret = append_one(o, s, n, words);
+		if (words[n]) {
+			ret = bad_usage("more than %d words", BATCH_WORDS - 1);
+		} else {
+			ret = parse_entry(n, words, NULL, &e, &kind, &seen) ?:
+			      entry_shape(kind, seen, &e) ?: append_entry(o, s, &e);
+		}
 		if (ret)
 			fprintf(stderr, "%s ledger: stopped at line %lu of stdin\n", prog, lineno);
 		else if (!kt_print_is_json())
@@ -163,93 +229,218 @@ static int append_batch(struct ledger_opts *o, struct kt_ledger_signer *s)
 	return ret;
 }
 
-static int cmd_append(struct ledger_opts *o, int argc, char *argv[])
+static int load_signer(const char *key, const char *cert, struct kt_ledger_signer *s)
 {
-	struct kt_ledger_signer signer;
 	struct kt_err err = { 0 };
-	bool batch = argc == 1 && !strcmp(argv[0], "-");
+
+	return kt_ledger_signer_load(key, cert, s, &err) ? ledger_error(&err) : 0;
+}
+
+static int cmd_append(int argc, char *argv[])
+{
+	struct ledger_opts o = { 0 };
+	struct kt_ledger_signer signer;
+	struct kt_ledger_entry e;
+	const char *kind;
+	unsigned int seen;
+	bool batch;
 	int ret;
 
-	if (!batch) {
-		ret = append_one(o, NULL, argc, argv);
-		if (ret)
-			return ret;
-	}
-	if (kt_ledger_signer_load(o->key, o->cert, &signer, &err))
-		return ledger_error(&err);
-	if (batch)
-		ret = append_batch(o, &signer);
-	else
-		ret = append_one(o, &signer, argc, argv);
+	ret = parse_entry(argc, argv, &o, &e, &kind, &seen);
+	if (ret)
+		return ret;
+	batch = !strcmp(kind, "-");
+	if (batch && seen)
+		return bad_usage("%s", "append - reads the entries from stdin: no entry options");
+	/* Checked before the key is even loaded: usage errors stay usage errors. */
+	if (!batch && (ret = entry_shape(kind, seen, &e)))
+		return ret;
+	ret = load_signer(grant_cli_path(o.key, KT_LEDGER_KEY_ENV, NULL),
+			  grant_cli_path(o.cert, KT_LEDGER_CERT_ENV, NULL), &signer) ?:
+	      ledger_opts_open(&o, KT_LEDGER_WRITE, true);
+	if (!ret)
+		ret = batch ? append_batch(&o, &signer) : append_entry(&o, &signer, &e);
 	kt_ledger_signer_free(&signer);
-	return ret;
+	return finish(&o, ret);
+}
+
+/*
+ * Signed by the owner, never by a host: the key and certificate are not
+ * taken from the host's $KVMTRUST_LEDGER_KEY and _CERT.
+ */
+static int cmd_register(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, O_VM },
+		{ "time", required_argument, NULL, O_TIME },
+		LEDGER_CLI_OPTIONS, LEDGER_CLI_SIGNER_OPTIONS, { 0 },
+	};
+	struct kt_ledger_entry e = { .kind = KT_LEDGER_REGISTER };
+	struct kt_ledger_signer signer = { 0 };
+	struct ledger_opts o = { 0 };
+	int c, ret = 0;
+
+	optind = 0;
+	while (!ret && (c = cli_getopt(argc, argv, "h", opts)) != -1) {
+		if (c == O_VM)
+			ret = ledger_parse_vm("ledger", optarg, e.vm_id);
+		else if (c == O_TIME)
+			ret = ledger_parse_time("ledger", "--time", optarg, &e.time);
+		else if (!ledger_opt(&o, c, optarg))
+			return cli_option_usage(usage, c);
+	}
+	if (ret)
+		return ret;
+	if (!e.vm_id[0] || !o.key || !o.cert || optind != argc)
+		return bad_usage("%s", "register needs --vm, and the owner's --key and --cert");
+	ret = load_signer(o.key, o.cert, &signer) ?: ledger_opts_open(&o, KT_LEDGER_WRITE, true);
+	if (!ret)
+		ret = append_entry(&o, &signer, &e);
+	kt_ledger_signer_free(&signer);
+	return finish(&o, ret);
 }
 
 static void print_signer(const uint8_t *der, size_t len)
 {
 	const unsigned char *p = der;
 	X509 *cert = d2i_X509(NULL, &p, (long)len);
-	char *subject = cert ? X509_NAME_oneline(X509_get_subject_name(cert), NULL, 0) : NULL;
+	struct kt_cert_info info;
+	bool ok = cert && !kt_pki_cert_info(cert, &info, NULL);
 
-	kt_print_string("signer", "signer: %s\n", subject ? subject : "(unreadable certificate)");
-	OPENSSL_free(subject);
+	kt_print_string("signer", "signer: %s\n", ok ? info.subject : "(unreadable certificate)");
 	X509_free(cert);
 }
 
-static int cmd_get(struct ledger_opts *o, int argc, char *argv[])
+static void print_entry(const struct kt_ledger_entry *e, const kt_hash leaf)
 {
+	char host[KT_UUID_STR_LEN + 1];
+
+	kt_uuid_format(e->host_id, host);
+	kt_print_u64("index", "entry %s\n", e->index);
+	kt_print_string("kind", "kind: %s\n", kt_ledger_kind_name(e->kind));
+	kt_print_string("result", "result: %s\n", kt_ledger_result_name(e->result));
+	ledger_print_time("time", "time: %s\n", e->time);
+	kt_print_string("vm", "vm: %s\n", e->vm_id[0] ? e->vm_id : "-");
+	kt_print_string("host", "host: %s\n", strcmp(host, KT_UUID_NIL) ? host : NULL);
+	kt_print_hex("measurement", "measurement: %s\n", e->measurement, KT_HASH_LEN);
+	kt_print_hex("prev_root", "prev root: %s\n", e->prev_root, KT_HASH_LEN);
+	kt_print_hex("leaf_hash", "leaf hash: %s\n", leaf, KT_HASH_LEN);
+	print_signer(e->cert, e->cert_len);
+}
+
+/* --index, --size, --from: entry numbers and tree sizes. */
+static int parse_count(const char *option, const char *arg, bool positive, uint64_t *out)
+{
+	if (cli_parse_uint(arg, UINT64_MAX, out) || (positive && !*out))
+		return bad_usage("%s '%s' is not a%s number", option, arg,
+				 positive ? " positive" : "");
+	return 0;
+}
+
+/* The option loop of the reading commands: their own options through `own`. */
+static int read_options(int argc, char *argv[], const struct option *opts,
+			struct ledger_opts *o, int (*own)(int opt, const char *arg, void *arg2),
+			void *arg2)
+{
+	int c, ret;
+
+	optind = 0;
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
+		if (own && (ret = own(c, optarg, arg2)) >= 0) {
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (!ledger_opt(o, c, optarg))
+			return cli_option_usage(usage, c);
+	}
+	return optind == argc ? 0 : bad_usage("unexpected argument '%s'", argv[optind]);
+}
+
+struct get_args {
+	uint64_t index;
+	bool have_index, raw;
+};
+
+static int get_option(int opt, const char *arg, void *p)
+{
+	struct get_args *a = p;
+
+	if (opt == O_RAW)
+		a->raw = true;
+	else if (opt == O_INDEX)
+		a->have_index = true;
+	else
+		return -1;
+	return opt == O_INDEX ? parse_count("--index", arg, false, &a->index) : 0;
+}
+
+static int cmd_get(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "index", required_argument, NULL, O_INDEX },
+		{ "raw", no_argument, NULL, O_RAW },
+		LEDGER_CLI_OPTIONS, { 0 },
+	};
+	struct ledger_opts o = { 0 };
+	struct get_args a = { 0 };
 	struct kt_ledger_entry e;
 	struct kt_err err = { 0 };
 	uint8_t *raw;
 	size_t len;
-	uint64_t index;
 	kt_hash leaf;
-	char host[37];
+	int ret;
 
-	if (argc < 1 || cli_parse_uint(argv[0], UINT64_MAX, &index) || argc > 2 ||
-	    (argc == 2 && strcmp(argv[1], "raw")))
-		return bad_usage("%s: get INDEX [raw]", "usage");
-	if (kt_ledger_get(o->log, index, &e, &raw, &len, &err))
-		return ledger_error(&err);
+	ret = read_options(argc, argv, opts, &o, get_option, &a);
+	if (!ret && !a.have_index)
+		ret = bad_usage("%s", "get needs --index N");
+	if (ret || (ret = ledger_opts_open(&o, KT_LEDGER_READ, false)))
+		return ret;
+	if (kt_ledger_get(o.log, a.index, &e, &raw, &len, &err)) {
+		ret = ledger_error(&err);
+		goto out;
+	}
 	kt_merkle_leaf_hash(raw, len, leaf);
 	kt_print_open_object(NULL);
-	if (argc == 2) {
+	if (a.raw)
 		kt_print_hex("data", "%s\n", raw, len);
-	} else {
-		kt_uuid_format(e.host_id, host);
-		kt_print_u64("index", "entry %s\n", e.index);
-		kt_print_string("kind", "kind: %s\n", kt_ledger_kind_name(e.kind));
-		kt_print_string("result", "result: %s\n", kt_ledger_result_name(e.result));
-		kt_print_u64("time", "time: %s\n", e.time);
-		kt_print_string("vm", "vm: %s\n", e.vm_id[0] ? e.vm_id : "-");
-		kt_print_string("host", "host: %s\n", host);
-		kt_print_hex("measurement", "measurement: %s\n", e.measurement, KT_HASH_LEN);
-		kt_print_hex("prev_root", "prev root: %s\n", e.prev_root, KT_HASH_LEN);
-		kt_print_hex("leaf_hash", "leaf hash: %s\n", leaf, KT_HASH_LEN);
-		print_signer(e.cert, e.cert_len);
-	}
+	else
+		print_entry(&e, leaf);
 	kt_print_close_object();
 	free(raw);
-	return 0;
+out:
+	return finish(&o, ret);
 }
 
-static int cmd_head(struct ledger_opts *o)
+static int cmd_head(int argc, char *argv[])
 {
+	static const struct option opts[] = { LEDGER_CLI_OPTIONS, { 0 } };
+	struct ledger_opts o = { 0 };
 	struct kt_ledger_sth sth;
 	struct kt_err err = { 0 };
 	uint8_t *raw;
+	int ret;
 
-	if (kt_ledger_head(o->log, &sth, &raw, &err))
-		return ledger_error(&err);
+	ret = read_options(argc, argv, opts, &o, NULL, NULL);
+	if (ret || (ret = ledger_opts_open(&o, KT_LEDGER_READ, false)))
+		return ret;
+	if (kt_ledger_head(o.log, &sth, &raw, &err)) {
+		ret = ledger_error(&err);
+		goto out;
+	}
 	kt_print_open_object(NULL);
 	kt_print_u64("size", "size: %s\n", sth.size);
-	kt_print_u64("time", "time: %s\n", sth.time);
+	if (raw)
+		ledger_print_time("time", "time: %s\n", sth.time);
+	else
+		kt_print_string("time", "time: %s\n", NULL);
 	kt_print_hex("root", "root: %s\n", sth.root, KT_HASH_LEN);
 	if (raw)
 		print_signer(sth.cert, sth.cert_len);
 	kt_print_close_object();
 	free(raw);
-	return 0;
+out:
+	return finish(&o, ret);
 }
 
 static void print_path(const kt_hash *proof, size_t len)
@@ -263,37 +454,66 @@ static void print_path(const kt_hash *proof, size_t len)
 	kt_print_close_array();
 }
 
-static int cmd_prove(struct ledger_opts *o, int argc, char *argv[])
+struct prove_args {
+	bool inclusion, have_first;
+	uint64_t first, size;	/* --index or --from; --size (0: the whole log) */
+};
+
+static int prove_option(int opt, const char *arg, void *p)
 {
+	struct prove_args *a = p;
+
+	if (opt == O_SIZE)
+		return parse_count("--size", arg, true, &a->size);
+	if ((opt == O_INDEX && a->inclusion) || (opt == O_FROM && !a->inclusion)) {
+		a->have_first = true;
+		return parse_count(a->inclusion ? "--index" : "--from", arg, false, &a->first);
+	}
+	return -1;
+}
+
+static int cmd_prove(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "index", required_argument, NULL, O_INDEX },
+		{ "from", required_argument, NULL, O_FROM },
+		{ "size", required_argument, NULL, O_SIZE },
+		LEDGER_CLI_OPTIONS, { 0 },
+	};
 	kt_hash proof[KT_MERKLE_MAX_PROOF], a, b;
-	uint64_t x = 0, y = 0;
+	struct prove_args p = { 0 };
+	struct ledger_opts o = { 0 };
 	struct kt_err err = { 0 };
 	size_t len;
-	bool incl = argc >= 2 && !strcmp(argv[0], "inclusion");
+	int ret;
 
-	if (argc < 2 || (!incl && strcmp(argv[0], "consistency")) ||
-	    cli_parse_uint(argv[1], UINT64_MAX, &x) ||
-	    (incl && argc != 2 && (argc != 4 || strcmp(argv[2], "size") ||
-				   cli_parse_uint(argv[3], UINT64_MAX, &y) || !y)) ||
-	    (!incl && (argc > 3 || (argc == 3 && (cli_parse_uint(argv[2], UINT64_MAX, &y) || !y)))))
-		return bad_usage("%s: prove inclusion INDEX [size N] | prove consistency M [N]",
-				 "usage");
-	if (incl ? kt_ledger_prove_inclusion(o->log, x, y, a, b, proof, &len, &err) :
-		   kt_ledger_prove_consistency(o->log, x, y, a, b, proof, &len, &err))
-		return ledger_error(&err);
-	kt_print_open_object(NULL);
-	if (incl) {
-		kt_print_u64("index", "index: %s\n", x);
-		kt_print_hex("leaf_hash", "leaf hash: %s\n", a, KT_HASH_LEN);
-		kt_print_hex("root", "root: %s\n", b, KT_HASH_LEN);
-	} else {
-		kt_print_u64("first_size", "first size: %s\n", x);
-		kt_print_hex("first_root", "first root: %s\n", a, KT_HASH_LEN);
-		kt_print_hex("root", "root: %s\n", b, KT_HASH_LEN);
+	if (argc < 2 || (strcmp(argv[1], "inclusion") && strcmp(argv[1], "consistency")))
+		return bad_usage("%s", "prove inclusion --index N [--size N] | "
+				 "prove consistency --from M [--size N]");
+	p.inclusion = !strcmp(argv[1], "inclusion");
+	ret = read_options(argc - 1, argv + 1, opts, &o, prove_option, &p);
+	if (!ret && !p.have_first)
+		ret = bad_usage("prove %s needs %s", argv[1], p.inclusion ? "--index N" : "--from M");
+	if (ret || (ret = ledger_opts_open(&o, KT_LEDGER_READ, false)))
+		return ret;
+	if (p.inclusion ? kt_ledger_prove_inclusion(o.log, p.first, p.size, a, b, proof, &len, &err) :
+	    kt_ledger_prove_consistency(o.log, p.first, p.size, a, b, proof, &len, &err)) {
+		ret = ledger_error(&err);
+		goto out;
 	}
+	kt_print_open_object(NULL);
+	if (p.inclusion) {
+		kt_print_u64("index", "index: %s\n", p.first);
+		kt_print_hex("leaf_hash", "leaf hash: %s\n", a, KT_HASH_LEN);
+	} else {
+		kt_print_u64("first_size", "first size: %s\n", p.first);
+		kt_print_hex("first_root", "first root: %s\n", a, KT_HASH_LEN);
+	}
+	kt_print_hex("root", "root: %s\n", b, KT_HASH_LEN);
 	print_path(proof, len);
 	kt_print_close_object();
-	return 0;
+out:
+	return finish(&o, ret);
 }
 
 /* Long verifies report progress on a terminal. */
@@ -305,28 +525,38 @@ static int progress(const struct kt_ledger_entry *e, void *arg)
 	return 0;
 }
 
-static int cmd_verify(struct ledger_opts *o, int argc, char *argv[])
+static int pin_option(int opt, const char *arg, void *p)
 {
+	if (opt != O_PIN)
+		return -1;
+	*(const char **)p = arg;
+	return 0;
+}
+
+static int cmd_verify(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "pin", required_argument, NULL, O_PIN },
+		LEDGER_CLI_OPTIONS, { 0 },
+	};
+	bool tty = isatty(STDERR_FILENO);
+	struct ledger_opts o = { 0 };
 	struct kt_err err = { 0 };
 	uint64_t size = 0, bad;
-	bool tty = isatty(STDERR_FILENO);
 	const char *pin = NULL;
 	kt_hash root;
 	int ret;
 
-	if (argc == 2 && !strcmp(argv[0], "pin"))
-		pin = argv[1];
-	else if (argc)
-		return bad_usage("%s: verify [pin FILE]", "usage");
-	if (pin && ledger_state_read(pin, o->log, false))
+	ret = read_options(argc, argv, opts, &o, pin_option, &pin);
+	if (ret || (ret = ledger_opts_open(&o, KT_LEDGER_READ, true)))
+		return ret;
+	if (pin && ledger_state_read(pin, o.log)) {
+		ledger_opts_close(&o);
 		return KT_EXIT_FAILURE;
-	ret = kt_ledger_walk(o->log, tty ? progress : NULL, NULL, &size, root, &bad, &err);
-	if (!ret && pin && ledger_state_write(pin, size, root))
-		return KT_EXIT_FAILURE;
-
+	}
+	ret = kt_ledger_walk(o.log, tty ? progress : NULL, NULL, &size, root, &bad, &err);
 	if (tty && size >= 10000)
 		fprintf(stderr, "\r\033[K");
-
 	kt_print_open_object(NULL);
 	kt_print_bool("verified", NULL, ret == 0);
 	kt_print_u64("size", ret ? NULL : "ledger verified: %s entries\n", size);
@@ -337,41 +567,50 @@ static int cmd_verify(struct ledger_opts *o, int argc, char *argv[])
 		kt_print_string("error", NULL, err.msg);
 	}
 	kt_print_close_object();
-	if (!ret)
-		return 0;
-	fprintf(stderr, "Error: %s\n", err.msg);
-	return err.check && !strcmp(err.check, "unavailable") ? KT_EXIT_UNAVAILABLE :
-	       KT_EXIT_REFUSED;
+	if (ret) {
+		fprintf(stderr, "Error: %s\n", err.msg);
+		ret = err.check && !strcmp(err.check, "unavailable") ? KT_EXIT_UNAVAILABLE :
+		      KT_EXIT_REFUSED;
+	} else if (pin && ledger_state_write(pin, size, root)) {
+		ret = KT_EXIT_FAILURE;
+	}
+	return finish(&o, ret);
+}
+
+/* Creates the ledger: the only command that may, so a typo never makes an empty one. */
+static int cmd_init(int argc, char *argv[])
+{
+	static const struct option opts[] = { LEDGER_CLI_OPTIONS, { 0 } };
+	struct ledger_opts o = { 0 };
+	int ret;
+
+	ret = read_options(argc, argv, opts, &o, NULL, NULL);
+	if (ret || (ret = ledger_opts_open(&o, KT_LEDGER_CREATE, false)))
+		return ret;
+	kt_print_open_object(NULL);
+	kt_print_string("ledger", "created ledger %s\n",
+			grant_cli_path(o.spec, "KVMTRUST_LEDGER", KT_LEDGER_DEFAULT));
+	kt_print_close_object();
+	return finish(&o, 0);
 }
 
 int ledger_main(int argc, char *argv[])
 {
-	struct ledger_opts o;
-	const char *cmd;
-	int status, i, ret;
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char *argv[]);
+	} cmds[] = {
+		{ "init", cmd_init }, { "append", cmd_append }, { "register", cmd_register },
+		{ "get", cmd_get }, { "head", cmd_head }, { "prove", cmd_prove },
+		{ "verify", cmd_verify },
+	};
+	size_t i;
+	int ret;
 
-	i = ledger_opts_parse(argc, argv, &o, usage, &status);
-	if (i < 0)
-		return status;
-	cmd = argv[i++];
-	if (strcmp(cmd, "append") && strcmp(cmd, "get") && strcmp(cmd, "head") &&
-	    strcmp(cmd, "prove") && strcmp(cmd, "verify"))
-		return cli_bad_usage("ledger", usage, "unknown command '%s'", cmd);
-	ret = ledger_opts_open(&o, !strcmp(cmd, "append") || !strcmp(cmd, "verify"));
-	if (ret)
+	if (cli_group_usage(argc, argv, usage, &ret))
 		return ret;
-	if (!strcmp(cmd, "append"))
-		ret = cmd_append(&o, argc - i, argv + i);
-	else if (!strcmp(cmd, "get"))
-		ret = cmd_get(&o, argc - i, argv + i);
-	else if (!strcmp(cmd, "head"))
-		ret = argc == i ? cmd_head(&o) : bad_usage("%s: head takes no argument", "usage");
-	else if (!strcmp(cmd, "prove"))
-		ret = cmd_prove(&o, argc - i, argv + i);
-	else
-		ret = cmd_verify(&o, argc - i, argv + i);
-	if (kt_print_end() && !ret)
-		ret = KT_EXIT_FAILURE;
-	ledger_opts_close(&o);
-	return ret;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	return cli_bad_usage("ledger", usage, "unknown command '%s'", argv[1]);
 }

@@ -1,64 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Options and errors shared by 'kvmtrust ledger' and 'kvmtrust score'. */
-#include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli_util.h"
 #include "common/encoding.h"
+#include "common/outfile.h"
+#include "grant_common.h"
 #include "ledger_cli.h"
 #include "subcommands.h"
 
-static const struct option long_opts[] = {
-	{ "ledger", required_argument, NULL, 'l' },
-	{ "ca", required_argument, NULL, 'c' },
-	{ "key", required_argument, NULL, 'k' },
-	{ "cert", required_argument, NULL, 'C' },
-	CLI_OUTPUT_OPTIONS,
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-int ledger_opts_parse(int argc, char *argv[], struct ledger_opts *o, void (*usage)(FILE *),
-		      int *status)
+bool ledger_opt(struct ledger_opts *o, int opt, const char *arg)
 {
-	int c;
-
-	memset(o, 0, sizeof(*o));
-	o->spec = getenv("KVMTRUST_LEDGER");
-	o->ca = getenv("KVMTRUST_LEDGER_CA");
-	o->key = getenv("KVMTRUST_LEDGER_KEY");
-	o->cert = getenv("KVMTRUST_LEDGER_CERT");
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+l:c:k:C:jsh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'l': o->spec = optarg; break;
-		case 'c': o->ca = optarg; break;
-		case 'k': o->key = optarg; break;
-		case 'C': o->cert = optarg; break;
-		default:
-			if (cli_output_option(c, &o->mode))
-				break;
-			*status = cli_option_usage(usage, c);
-			return -1;
-		}
+	switch (opt) {
+	case LEDGER_O_LEDGER: o->spec = arg; return true;
+	case LEDGER_O_CA: o->ca = arg; return true;
+	case LEDGER_O_OWNERS: o->owners = arg; return true;
+	case LEDGER_O_KEY: o->key = arg; return true;
+	case LEDGER_O_CERT: o->cert = arg; return true;
+	default: return cli_output_option(opt, &o->mode);
 	}
-	if (optind >= argc || !strcmp(argv[optind], "help")) {
-		usage(optind >= argc ? stderr : stdout);
-		*status = optind >= argc ? KT_EXIT_USAGE : KT_EXIT_OK;
-		return -1;
-	}
-	return optind;
 }
 
-int ledger_opts_open(struct ledger_opts *o, int need_ca)
+int ledger_opts_open(struct ledger_opts *o, enum kt_ledger_mode mode, bool need_ca)
 {
+	const char *ca = grant_cli_path(o->ca, KT_LEDGER_CA_ENV, NULL);
 	struct kt_err err = { 0 };
 
-	if ((need_ca || o->ca) && kt_ledger_auth_load(o->ca, &o->auth, &err))
+	if ((need_ca || o->ca) &&
+	    kt_ledger_auth_load(ca, grant_cli_path(o->owners, KT_OWNER_ANCHORS_ENV,
+						   KT_OWNER_ANCHORS_DEFAULT), &o->auth, &err))
 		return ledger_error(&err);
-	if (kt_ledger_open(o->spec, o->auth, &o->log, &err)) {
+	if (kt_ledger_open(o->spec, o->auth, mode, &o->log, &err)) {
 		kt_ledger_auth_free(o->auth);
 		o->auth = NULL;
 		return ledger_error(&err);
@@ -80,16 +56,43 @@ int ledger_error(const struct kt_err *err)
 	const char *check = err->check ? err->check : "";
 	int status = KT_EXIT_FAILURE;
 
-	if (!strcmp(check, "missing") || !strcmp(check, "vm"))
+	if (!strcmp(check, "missing") || !strcmp(check, "vm") || !strcmp(check, "no-ledger"))
 		status = KT_EXIT_NOT_FOUND;
 	else if (!strcmp(check, "unavailable"))
 		status = KT_EXIT_UNAVAILABLE;
 	else if (!strcmp(check, "authorization") || !strcmp(check, "key"))
 		status = KT_EXIT_PERM;
+	else if (!strcmp(check, "spec"))
+		status = KT_EXIT_USAGE;
+	else if (!strcmp(check, "owner") || !strcmp(check, "registered"))
+		status = KT_EXIT_REFUSED;
 	return cli_error(NULL, err, status);
 }
 
-int ledger_state_read(const char *path, struct kt_ledger *log, bool verified)
+int ledger_parse_vm(const char *group, const char *arg, char out[KT_UUID_STR_LEN + 1])
+{
+	if (kt_uuid_canonical(arg, out))
+		return cli_bad_usage(group, NULL, "VM '%s' is not a UUID", arg);
+	return 0;
+}
+
+int ledger_parse_time(const char *group, const char *option, const char *arg, uint64_t *out)
+{
+	time_t t;
+
+	if (cli_parse_time(arg, &t) || t <= 0)
+		return cli_bad_usage(group, NULL, "%s '%s' is not a time: use "
+				     "2026-11-23T04:00:00Z, @SECONDS, now or now-1h", option, arg);
+	*out = (uint64_t)t;
+	return 0;
+}
+
+void ledger_print_time(const char *key, const char *fmt, uint64_t t)
+{
+	kt_print_time(key, fmt, (int64_t)t);
+}
+
+int ledger_state_read(const char *path, struct kt_ledger *log)
 {
 	char hex[2 * KT_HASH_LEN + 2];
 	unsigned long long size;
@@ -106,27 +109,46 @@ int ledger_state_read(const char *path, struct kt_ledger *log, bool verified)
 		fprintf(stderr, "Error: state file '%s' is not \"SIZE ROOT\"\n", path);
 		return -1;
 	}
-	if (verified)
-		kt_ledger_trust_prefix(log, size, root);
-	else
-		kt_ledger_pin(log, size, root);
+	kt_ledger_pin(log, size, root);
 	return 0;
 }
 
 int ledger_state_write(const char *path, uint64_t size, const kt_hash root)
 {
-	char hex[2 * KT_HASH_LEN + 1], *tmp;
-	FILE *f;
-	int ok;
+	char hex[2 * KT_HASH_LEN + 1], line[32 + sizeof(hex)];
+	struct kt_err err = { 0 };
 
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		return -1;
 	kt_hex_encode(root, KT_HASH_LEN, hex);
-	f = fopen(tmp, "w");
-	ok = f && fprintf(f, "%llu %s\n", (unsigned long long)size, hex) > 0;
-	ok = f && !fclose(f) && ok && !rename(tmp, path);
-	if (!ok)
-		fprintf(stderr, "Error: cannot write state file '%s'\n", path);
-	free(tmp);
-	return ok ? 0 : -1;
+	snprintf(line, sizeof(line), "%llu %s\n", (unsigned long long)size, hex);
+	if (kt_file_write(path, line, strlen(line), 0644, &err)) {
+		fprintf(stderr, "Error: cannot write state file: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+bool ledger_checkpoint_option(struct ledger_checkpoint_opts *c, int opt, const char *arg)
+{
+	if (opt == LEDGER_O_CHECKPOINT)
+		c->path = arg;
+	else if (opt == LEDGER_O_FULL)
+		c->full = true;
+	else
+		return false;
+	return true;
+}
+
+int ledger_checkpoint_use(struct kt_ledger *log, const struct ledger_checkpoint_opts *c,
+			  struct kt_err *err)
+{
+	return kt_ledger_checkpoint_use(log, c->path, c->full, err);
+}
+
+void ledger_checkpoint_save(struct kt_ledger *log)
+{
+	struct kt_err err = { 0 };
+
+	if (kt_ledger_checkpoint_save(log, &err))
+		fprintf(stderr, "Warning: checkpoint '%s' not written: %s\n",
+			kt_ledger_checkpoint_path(log), err.msg);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What 'kvmtrust ledger' and 'kvmtrust score' share: the options naming
- * the ledger, its CA and the output form, and the exit codes of their
- * verdicts (beyond exitcodes.h).
+ * the ledger, its CA, the owner anchors, the signer and the output form,
+ * their environment defaults, errors and exit codes, VM and time values.
  */
 #ifndef KVMTRUST_LEDGER_CLI_H
 #define KVMTRUST_LEDGER_CLI_H
@@ -13,38 +13,82 @@
 
 #include "cli_util.h"
 #include "common/error.h"
+#include "common/uuid.h"
 #include "exitcodes.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_auth.h"
 #include "print.h"
 
 struct ledger_opts {
-	const char *spec, *ca, *key, *cert;
+	const char *spec, *ca, *owners;	/* NULL: the environment, then the defaults */
+	const char *key, *cert;		/* as given on the command line */
 	enum kt_print_mode mode;
 	struct kt_ledger_auth *auth;
 	struct kt_ledger *log;
 };
 
+/* Option values above every command's own O_* numbers. */
+enum { LEDGER_O_LEDGER = 0x2000, LEDGER_O_CA, LEDGER_O_OWNERS, LEDGER_O_KEY, LEDGER_O_CERT };
+
+/* Naming the ledger and how to trust it, and the output form: every command. */
+#define LEDGER_CLI_OPTIONS							\
+	{ "ledger", required_argument, NULL, LEDGER_O_LEDGER },			\
+	{ "ledger-ca", required_argument, NULL, LEDGER_O_CA },			\
+	{ "owner-anchors", required_argument, NULL, LEDGER_O_OWNERS },		\
+	CLI_OUTPUT_OPTIONS,							\
+	{ "help", no_argument, NULL, 'h' }
+/* The signer's key and certificate: commands that append. */
+#define LEDGER_CLI_SIGNER_OPTIONS						\
+	{ "key", required_argument, NULL, LEDGER_O_KEY },			\
+	{ "cert", required_argument, NULL, LEDGER_O_CERT }
+
+/* Stores one of the options above; false for any other. */
+bool ledger_opt(struct ledger_opts *o, int opt, const char *arg);
+
 /*
- * Parses the options before the command word; returns the index of the
- * command word, or -1 after printing usage (exit code in *status).
+ * Opens the ledger in mode (kt_ledger_open()), with its CA and the owner
+ * anchors when need_ca (or when --ledger-ca was given), and starts the
+ * output. Returns 0 or the exit code of the error it printed.
  */
-int ledger_opts_parse(int argc, char *argv[], struct ledger_opts *o,
-		      void (*usage)(FILE *), int *status);
-/* Opens the ledger, with its CA when need_ca (or when --ca was given). */
-int ledger_opts_open(struct ledger_opts *o, int need_ca);
+int ledger_opts_open(struct ledger_opts *o, enum kt_ledger_mode mode, bool need_ca);
 void ledger_opts_close(struct ledger_opts *o);
 
 /* Prints the error (cli_error()) with the exit code its failed check maps to. */
 int ledger_error(const struct kt_err *err);
 
+/* --vm: a UUID in either case, kept lowercase; prints the usage error (exit 2). */
+int ledger_parse_vm(const char *group, const char *arg, char out[KT_UUID_STR_LEN + 1]);
+/* --time, --at: cli_parse_time() forms, after the epoch; usage error as above. */
+int ledger_parse_time(const char *group, const char *option, const char *arg, uint64_t *out);
+/* A time, printed as ISO 8601 UTC in every output form. */
+void ledger_print_time(const char *key, const char *fmt, uint64_t t);
+
 /*
- * A state file holds "SIZE ROOT-HEX\n": a log state accepted before. Read:
- * pin it (the log must extend it) or, when `verified`, also skip the
- * signature checks below it (kt_ledger_trust_prefix). A missing file is
- * no state. Written atomically after a walk succeeded.
+ * A state file holds "SIZE ROOT-HEX\n": a log state accepted before, which
+ * the log must extend (kt_ledger_pin). A missing file is no state. Written
+ * atomically after a walk succeeded.
  */
-int ledger_state_read(const char *path, struct kt_ledger *log, bool verified);
+int ledger_state_read(const char *path, struct kt_ledger *log);
 int ledger_state_write(const char *path, uint64_t size, const kt_hash root);
+
+/* --checkpoint FILE and --full: the commands that fold the log (score, migrate check). */
+struct ledger_checkpoint_opts {
+	const char *path;	/* NULL: kt_checkpoint_default_path() */
+	bool full;
+};
+
+enum { LEDGER_O_CHECKPOINT = 0x2100, LEDGER_O_FULL };
+
+#define LEDGER_CLI_CHECKPOINT_OPTIONS						\
+	{ "checkpoint", required_argument, NULL, LEDGER_O_CHECKPOINT },		\
+	{ "full", no_argument, NULL, LEDGER_O_FULL }
+#define LEDGER_CHECKPOINT_USAGE "[--checkpoint FILE | --full]"
+
+bool ledger_checkpoint_option(struct ledger_checkpoint_opts *c, int opt, const char *arg);
+/* kt_ledger_checkpoint_use(): a checkpoint that fails its checks is an error. */
+int ledger_checkpoint_use(struct kt_ledger *log, const struct ledger_checkpoint_opts *c,
+			  struct kt_err *err);
+/* After a good walk: writes the new checkpoint; a failure is only a warning. */
+void ledger_checkpoint_save(struct kt_ledger *log);
 
 #endif

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kvmtrust measure: memory_root and vcpu_root of a VM
- * (Documentation/measurement.rst). With --pid the VM is attached first if
- * it is not attached yet, and stays attached.
+ * (Documentation/measurement.rst). The VM is attached first if it is not
+ * attached yet, and stays attached.
  * Script form (--script), one line:
- *   vm_id seq memory_root vcpu_root pages vcpus ns hash_driver leaf_format
- *   zero_pages tree tree_bytes work_bytes tree_note threads memory_unchanged
+ *   vm_id seq memory_root vcpu_root pages vcpus ns hash_driver vm
+ *   leaf_format zero_pages tree tree_bytes work_bytes tree_note threads
+ *   memory_unchanged
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,16 +17,19 @@
 #include "measure/kt_nl.h"
 #include "print.h"
 #include "subcommands.h"
+#include "vm_ref.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: %s measure --pid PID | --vm VM_ID [--no-vcpus] [--json | --script]\n\n"
+	fprintf(f, "Usage: %s measure " VM_REF_USAGE " [--no-vcpus] [--json | --script]\n\n"
 		"Hashes the VM's memory and vCPU registers into two Merkle roots. The\n"
-		"guest must be paused (no vCPU inside KVM_RUN). --pid attaches the VM of\n"
-		"process PID if needed; --no-vcpus hashes memory only.\n", prog);
+		"guest must be paused (no vCPU inside KVM_RUN). The VM is attached if\n"
+		"needed; --no-vcpus hashes memory only.\n", prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }
 
-static void print_measurement(const struct kt_measurement *m)
+static void print_measurement(const struct kt_measurement *m, const char *uuid)
 {
 	kt_print_open_object(NULL);
 	kt_print_u64("vm_id", "vm %s", m->vm_id);
@@ -42,6 +46,7 @@ static void print_measurement(const struct kt_measurement *m)
 	kt_print_u64("ns", NULL, m->ns);
 	kt_print_text("  time         %.1f ms\n", m->ns / 1e6);
 	kt_print_string("hash_driver", "  hash_driver  %s\n", m->hash_driver);
+	kt_print_string("vm", "  uuid         %s\n", uuid);
 	kt_print_u64("leaf_format", "  leaf_format  %s\n", m->leaf_format);
 	kt_print_u64("zero_pages", "  zero_pages   %s\n", m->zero_pages);
 	kt_print_string("tree", "  tree         %s", m->tree_kept ? "kept" : "streamed");
@@ -59,60 +64,43 @@ int measure_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		CLI_OUTPUT_OPTIONS,
-		{ "pid", required_argument, NULL, 'p' },
-		{ "vm", required_argument, NULL, 'm' },
+		VM_REF_OPTIONS,
 		{ "no-vcpus", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	enum kt_print_mode mode = KT_PRINT_TEXT;
-	uint32_t pid = 0, vm_id = 0, flags = 0;
 	struct kt_err err = { 0 };
 	struct kt_measurement m;
+	struct vm_ref ref = { 0 };
+	struct vm_name name;
 	struct kt_nl *nl;
 	struct kt_vm vm;
+	uint32_t flags = 0;
 	bool attached;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "jsp:m:nh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!cli_parse_u32("pid", optarg, 1, INT32_MAX, &pid))
-				return KT_EXIT_USAGE;
-			break;
-		case 'm':
-			if (!cli_parse_u32("vm id", optarg, 1, UINT32_MAX, &vm_id))
-				return KT_EXIT_USAGE;
-			break;
-		case 'n': flags |= KVMTRUST_MEASURE_F_NO_VCPUS; break;
-		default:
-			if (cli_output_option(c, &mode))
-				break;
+	while ((c = cli_getopt(argc, argv, "jsnh", opts)) != -1) {
+		if (c == 'n')
+			flags |= KVMTRUST_MEASURE_F_NO_VCPUS;
+		else if (!vm_ref_option(&ref, c, optarg) && !cli_output_option(c, &mode))
 			return cli_option_usage(usage, c);
-		}
 	}
-	if (optind != argc || !pid == !vm_id) {
-		usage(stderr);
-		return KT_EXIT_USAGE;
-	}
+	if (optind != argc)
+		return cli_bad_usage("measure", usage, "unexpected argument '%s'", argv[optind]);
+	ret = vm_ref_resolve(&ref, VM_REF_PROCESS, &name);
+	if (ret)
+		return ret;
 	nl = cli_nl_open();
 	if (!nl)
 		return KT_EXIT_UNAVAILABLE;
-	if (pid) {
-		ret = kt_vm_attach_pid(nl, pid, &vm, &attached, &err);
-		if (ret)
-			goto out_fail;
-		vm_id = vm.vm_id;
-	}
-	ret = kt_nl_measure(nl, vm_id, flags, &m, &err);
+	ret = kt_vm_attach_pid(nl, name.pid, &vm, &attached, &err);
+	if (!ret)
+		ret = kt_nl_measure(nl, vm.vm_id, flags, &m, &err);
+	kt_nl_close(nl);
 	if (ret)
-		goto out_fail;
-	kt_nl_close(nl);
+		return cli_fail(&err, ret);
 	kt_print_start(mode);
-	print_measurement(&m);
+	print_measurement(&m, name.uuid);
 	return kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
-
-out_fail:
-	kt_nl_close(nl);
-	return cli_fail(&err, ret);
 }

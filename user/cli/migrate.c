@@ -12,53 +12,59 @@
 #include "grant_common.h"
 #include "identity/pki.h"
 #include "ledger/ledger.h"
+#include "ledger_cli.h"
 #include "policy/grant.h"
+#include "policy/grant_ledger.h"
 #include "policy/migrate_order.h"
 #include "policy/migrate_policy.h"
 #include "print.h"
 #include "subcommands.h"
+#include "vm_ref.h"
 
 static void usage(FILE *file)
 {
 	fprintf(file,
-		"Usage: %s migrate check --vm UUID --to HOST-CERT --grant GRANT\n"
+		"Usage: %s migrate check " VM_REF_USAGE " --to HOST-CERT --grant GRANT\n"
 		"                        (--by ADMIN-CERT | --order ORDER)\n"
 		"                        [--owner-anchors DIR] [--owner-crls DIR]\n"
 		"                        [--host-anchors DIR] [--host-crls DIR]\n"
 		"                        [--ledger SPEC] [--ledger-ca PATH] [--at TIME]\n"
-		"                        [--json | --script]\n"
-		"       %s migrate order --vm UUID --to HOST-CERT --grant GRANT --key KEY --cert CERT\n"
-		"                        [--lifetime SECONDS] [-o FILE]\n"
-		"\nExit status of check: 0 allow, %d allow after full verification, %d deny, %d error,\n"
-		"%d usage. See kvmtrust-migrate(8).\n", prog, prog, KT_EXIT_VERIFY_FIRST,
-		KT_EXIT_REFUSED, KT_EXIT_FAILURE, KT_EXIT_USAGE);
+		"                        " LEDGER_CHECKPOINT_USAGE " [--json | --script]\n"
+		"       %s migrate order " VM_REF_USAGE " --to HOST-CERT --grant GRANT\n"
+		"                        --key KEY --cert CERT [--ledger SPEC] [--ledger-ca PATH]\n"
+		"                        [--owner-anchors DIR] [--lifetime SECONDS] [-o FILE]\n"
+		CLI_TIME_USAGE "See kvmtrust-migrate(8).\n", prog, prog);
+	cli_usage_exits(file, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) |
+			CLI_EXIT(KT_EXIT_REFUSED) | CLI_EXIT(KT_EXIT_VERIFY_FIRST));
 }
 
-static int decision_status(enum kt_migrate_decision d)
+static enum cli_verdict verdict_of(enum kt_migrate_decision d)
 {
 	switch (d) {
 	case KT_MIGRATE_ALLOW:
-		return KT_EXIT_OK;
+		return CLI_ALLOW;
 	case KT_MIGRATE_ALLOW_VERIFY:
-		return KT_EXIT_VERIFY_FIRST;
+		return CLI_VERIFY_FIRST;
 	case KT_MIGRATE_DENY:
-		return KT_EXIT_REFUSED;
+		return CLI_DENY;
 	default:
-		return KT_EXIT_FAILURE;
+		return CLI_NO_VERDICT;
 	}
 }
 
 /*
- * Script form: one line "decision vm grant host score", then one line per
- * rule "rule outcome check detail" in evaluation order.
+ * Script form: one line "verdict vm grant host score", then one line per
+ * rule "rule outcome check detail" in evaluation order. Returns the
+ * verdict's exit status.
  */
 static int print_result(const char *vm, const struct kt_migrate_result *res)
 {
 	const struct kt_migrate_rule_result *first = kt_migrate_first_failure(res);
 	size_t i;
+	int status;
 
 	kt_print_open_object(NULL);
-	kt_print_string("decision", "decision: %s", kt_migrate_decision_name(res->decision));
+	status = cli_print_verdict(verdict_of(res->decision), "verdict: %s");
 	if (first)
 		kt_print_text(" (rule %s: %s)", first->rule, first->detail);
 	kt_print_text("\n");
@@ -83,14 +89,14 @@ static int print_result(const char *vm, const struct kt_migrate_result *res)
 	}
 	kt_print_close_array();
 	kt_print_close_object();
-	return kt_print_end();
+	return kt_print_end() ? KT_EXIT_FAILURE : status;
 }
 
 static int do_check(int argc, char *argv[])
 {
-	enum { O_VM = 256, O_TO, O_GRANT, O_BY, O_ORDER, O_HOST_CRLS, O_AT };
+	enum { O_TO = 256, O_GRANT, O_BY, O_ORDER, O_HOST_CRLS, O_AT };
 	static const struct option opts[] = {
-		{ "vm", required_argument, NULL, O_VM },
+		VM_REF_OPTIONS,
 		{ "to", required_argument, NULL, O_TO },
 		{ "grant", required_argument, NULL, O_GRANT },
 		{ "by", required_argument, NULL, O_BY },
@@ -98,6 +104,7 @@ static int do_check(int argc, char *argv[])
 		GRANT_CLI_TRUST_OPTIONS,
 		{ "host-crls", required_argument, NULL, O_HOST_CRLS },
 		{ "at", required_argument, NULL, O_AT },
+		LEDGER_CLI_CHECKPOINT_OPTIONS,
 		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -106,39 +113,49 @@ static int do_check(int argc, char *argv[])
 	struct grant_cli_trust_opts t = { 0 };
 	enum kt_print_mode mode = KT_PRINT_TEXT;
 	struct kt_migrate_request req = { 0 };
+	struct vm_ref ref = { 0 };
+	struct vm_name vm;
 	struct kt_migrate_result res;
 	struct kt_err err = { 0 }, ledger_err = { 0 };
 	struct grant_cli_ledger ledger = { 0 };
+	struct ledger_checkpoint_opts cp = { 0 };
 	STACK_OF(X509) *host_chain = NULL;
 	int opt, ret = KT_EXIT_FAILURE;
 	char *text = NULL, *order_text = NULL;
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (opt) {
-		case O_VM: req.vm = optarg; break;
 		case O_TO: to = optarg; break;
 		case O_GRANT: grant = optarg; break;
 		case O_BY: by = optarg; break;
 		case O_ORDER: order = optarg; break;
 		case O_HOST_CRLS: host_crls = optarg; break;
 		case O_AT:
-			if (cli_parse_time(optarg, false, &req.now))
+			if (cli_parse_time(optarg, &req.now))
 				return cli_bad_usage("migrate", NULL, "bad time '%s'", optarg);
 			break;
 		default:
-			if (grant_cli_trust_option(opt, optarg, &t) || cli_output_option(opt, &mode))
+			if (vm_ref_option(&ref, opt, optarg) || grant_cli_trust_option(opt, optarg, &t) ||
+			    ledger_checkpoint_option(&cp, opt, optarg) || cli_output_option(opt, &mode))
 				break;
 			return cli_option_usage(usage, opt);
 		}
 	}
-	if (!req.vm || !to || !grant || (!by && !order) || optind != argc)
+	if (!vm_ref_given(&ref) || !to || !grant || (!by && !order) || optind != argc)
 		return cli_bad_usage("migrate check", usage,
-				     "--vm, --to, --grant and --by or --order are required");
-	if (!kt_uuid_valid(req.vm))
-		return cli_bad_usage("migrate check", NULL, "VM '%s' is not a lowercase UUID", req.vm);
+				     "the VM, --to, --grant and --by or --order are required");
+	ret = vm_ref_resolve(&ref, VM_REF_UUID, &vm);
+	if (ret)
+		return ret;
+	req.vm = vm.uuid;
 	t.owner_anchors = grant_cli_path(t.owner_anchors, KT_OWNER_ANCHORS_ENV,
 					 KT_OWNER_ANCHORS_DEFAULT);
 	t.host_anchors = grant_cli_path(t.host_anchors, KT_HOST_ANCHORS_ENV, KT_HOST_ANCHORS_DEFAULT);
+	ret = cli_need_files(to, grant, by, order, t.owner_anchors, t.owner_crls, t.host_anchors,
+			     host_crls);
+	if (ret)
+		return ret;
+	ret = KT_EXIT_FAILURE;
 	text = cli_read_arg(grant, KT_JWS_MAX_LEN, &err);
 	host_chain = text ? kt_pki_load_certs(to, &err) : NULL;
 	if (host_chain && by)
@@ -157,17 +174,20 @@ static int do_check(int argc, char *argv[])
 	req.host = sk_X509_shift(host_chain);
 	req.host_untrusted = host_chain;
 	/* An unreadable ledger still lets every other rule report; it ends in "error". */
-	if (grant_cli_ledger_open(t.ledger, t.ledger_ca, &ledger, &ledger_err))
+	if (grant_cli_ledger_open(t.ledger, t.ledger_ca, t.owner_anchors, KT_LEDGER_READ, &ledger,
+				  &ledger_err) ||
+	    ledger_checkpoint_use(ledger.log, &cp, &ledger_err))
 		cli_error(NULL, &ledger_err, 0);
-	req.ledger = ledger.log;
+	else
+		req.ledger = ledger.log;
 	if (kt_migrate_check(&req, &res, &err)) {
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
+	if (req.ledger)
+		ledger_checkpoint_save(req.ledger);
 	kt_print_start(mode);
-	if (print_result(req.vm, &res))
-		goto out;
-	ret = decision_status(res.decision);
+	ret = print_result(req.vm, &res);
 out:
 	free(text);
 	free(order_text);
@@ -182,22 +202,53 @@ out:
 	return ret;
 }
 
+/*
+ * An order moves the VM only under its owner's grant: refuse to sign one
+ * under a grant its registered owner did not sign (the destination's check
+ * would refuse it anyway, later).
+ */
+static int check_owner(const struct kt_grant *g, const char *vm,
+		       const struct grant_cli_trust_opts *t, struct kt_err *err)
+{
+	struct grant_cli_ledger ledger;
+	struct kt_migrate_facts facts;
+	int ret;
+
+	if (strcmp(g->vm, vm))
+		return kt_fail(err, "vm", "grant is for VM %s, not %s", g->vm, vm);
+	/* The key in x5c[0] is compared with the owner's: it must be the key that signed. */
+	if (kt_jws_verify(&g->jws, X509_get0_pubkey(sk_X509_value(g->chain, 0)), err))
+		return -1;
+	if (grant_cli_ledger_open(t->ledger, t->ledger_ca, t->owner_anchors, KT_LEDGER_READ,
+				  &ledger, err))
+		return -1;
+	ret = kt_migrate_facts_read(ledger.log, vm, g->id, NULL, time(NULL), &facts, err);
+	grant_cli_ledger_close(&ledger);
+	return ret ? -1 : kt_grant_check_owner(g, vm, &facts, err);
+}
+
 static int do_order(int argc, char *argv[])
 {
-	enum { O_VM = 256, O_TO, O_GRANT, O_KEY, O_CERT, O_LIFETIME };
+	enum { O_TO = 256, O_GRANT, O_KEY, O_CERT, O_LIFETIME };
 	static const struct option opts[] = {
-		{ "vm", required_argument, NULL, O_VM },
+		VM_REF_OPTIONS,
 		{ "to", required_argument, NULL, O_TO },
 		{ "grant", required_argument, NULL, O_GRANT },
 		{ "key", required_argument, NULL, O_KEY },
 		{ "cert", required_argument, NULL, O_CERT },
 		{ "lifetime", required_argument, NULL, O_LIFETIME },
+		{ "ledger", required_argument, NULL, GRANT_O_LEDGER },
+		{ "ledger-ca", required_argument, NULL, GRANT_O_LEDGER_CA },
+		{ "owner-anchors", required_argument, NULL, GRANT_O_OWNER_ANCHORS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *vm = NULL, *to = NULL, *grant = NULL, *key_path = NULL, *cert_path = NULL;
+	const char *to = NULL, *grant = NULL, *key_path = NULL, *cert_path = NULL;
+	struct vm_ref ref = { 0 };
+	struct vm_name vm;
 	const char *output = NULL;
+	struct grant_cli_trust_opts t = { 0 };
 	struct kt_migrate_intent in = { 0 };
 	struct kt_err err = { 0 };
 	struct kt_cert_info host;
@@ -208,9 +259,8 @@ static int do_order(int argc, char *argv[])
 	char *text = NULL, *out = NULL, *end;
 	int opt, ret = KT_EXIT_FAILURE;
 
-	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "o:h", opts)) != -1) {
 		switch (opt) {
-		case O_VM: vm = optarg; break;
 		case O_TO: to = optarg; break;
 		case O_GRANT: grant = optarg; break;
 		case O_KEY: key_path = optarg; break;
@@ -222,19 +272,29 @@ static int do_order(int argc, char *argv[])
 						     KT_MIGRATE_ORDER_MAX_LIFETIME);
 			break;
 		case 'o': output = optarg; break;
-		default: return cli_option_usage(usage, opt);
+		default:
+			if (vm_ref_option(&ref, opt, optarg) || grant_cli_trust_option(opt, optarg, &t))
+				break;
+			return cli_option_usage(usage, opt);
 		}
 	}
-	if (!vm || !to || !grant || !key_path || !cert_path || optind != argc)
+	if (!vm_ref_given(&ref) || !to || !grant || !key_path || !cert_path || optind != argc)
 		return cli_bad_usage("migrate order", NULL,
-				     "--vm, --to, --grant, --key and --cert are required");
+				     "the VM, --to, --grant, --key and --cert are required");
+	ret = vm_ref_resolve(&ref, VM_REF_UUID, &vm);
+	if (!ret)
+		ret = cli_need_files(to, grant, key_path, cert_path);
+	if (ret)
+		return ret;
+	ret = KT_EXIT_FAILURE;
 	/* The order names the grant by id and the host by UUID; neither is trusted here. */
 	text = cli_read_arg(grant, KT_JWS_MAX_LEN, &err);
-	if (!text || kt_grant_parse(text, &g, &err) || !(dest = kt_pki_load_cert(to, &err)) ||
+	if (!text || kt_grant_parse(text, &g, &err) || check_owner(&g, vm.uuid, &t, &err) ||
+	    !(dest = kt_pki_load_cert(to, &err)) ||
 	    kt_pki_cert_info(dest, &host, &err) || !(key = kt_pki_load_key(key_path, &err)) ||
 	    !(cert = kt_pki_load_cert(cert_path, &err)))
 		goto fail;
-	snprintf(in.vm, sizeof(in.vm), "%s", vm);
+	memcpy(in.vm, vm.uuid, sizeof(vm.uuid));
 	memcpy(in.grant, g.id, sizeof(in.grant));
 	memcpy(in.host, host.host_uuid, sizeof(in.host));
 	in.iat = (int64_t)time(NULL);

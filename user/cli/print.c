@@ -180,6 +180,13 @@ void kt_print_bool(const char *key, const char *fmt, bool value)
 		print_text(fmt, value ? "yes" : "no");
 }
 
+void kt_print_time(const char *key, const char *fmt, int64_t t)
+{
+	char buf[KT_TIME_ISO_LEN];
+
+	kt_print_string(key, fmt, kt_time_iso(t, buf));
+}
+
 void kt_print_hex(const char *key, const char *fmt, const uint8_t *buf, size_t len)
 {
 	char *hex = malloc(2 * len + 1);

@@ -32,6 +32,8 @@ void kt_print_string(const char *key, const char *fmt, const char *value);
 void kt_print_u64(const char *key, const char *fmt, uint64_t value);
 void kt_print_s64(const char *key, const char *fmt, int64_t value);
 void kt_print_bool(const char *key, const char *fmt, bool value);
+/* A time as ISO 8601 UTC, "2026-11-23T04:00:00Z", in every mode. */
+void kt_print_time(const char *key, const char *fmt, int64_t t);
 /* Lowercase hex of a byte string. */
 void kt_print_hex(const char *key, const char *fmt, const uint8_t *buf, size_t len);
 /* Free text, shown in text mode only. */

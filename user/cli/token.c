@@ -10,13 +10,14 @@
 #include <string.h>
 
 #include "cli_util.h"
-#include "common/secfile.h"
+#include "common/encoding.h"
 #include "identity/keystore.h"
 #include "identity/pki.h"
 #include "identity/token.h"
 #include "identity_cli.h"
 #include "print.h"
 #include "subcommands.h"
+#include "vm_ref.h"
 
 #define DEFAULT_LIFETIME 3600
 #define DEFAULT_SKEW 60
@@ -24,48 +25,55 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s token issue --cred DIR --guest UUID --aud AUDIENCE\n"
+		"Usage: %s token issue --key KEY --cert CERT " VM_REF_USAGE " --aud AUDIENCE\n"
 		"              (--guest-key FILE | --guest-pubkey FILE | --new-guest-key FILE)\n"
-		"              [--lifetime SECONDS] [--nbf TIME] [--jti ID] [--out FILE]\n"
+		"              [--lifetime SECONDS] [--not-before TIME] [--jti ID] [-o FILE]\n"
 		"              [--keystore FILE (--keyfile FILE | --passphrase-file FILE | --tpm TCTI)]\n"
-		"       %s token verify --anchors DIR --revocations DIR --aud AUDIENCE\n"
+		"       %s token verify --anchors DIR --crls DIR --aud AUDIENCE\n"
 		"              [--skew SECONDS] [--at TIME] [--json|--script] TOKEN|-\n"
-		"       %s token revoke --cred DIR --trl FILE (TOKEN | --jti ID --exp TIME)\n"
+		"       %s token revoke --key KEY --cert CERT --trl FILE\n"
+		"              (TOKEN | --jti ID --not-after TIME)\n"
 		"       %s token show [--json|--script] (TOKEN|- | --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI))\n"
 		"       %s token store --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI)\n"
 		"              --token TOKEN --guest-key FILE\n"
-		"       %s token keyfile FILE\n"
-		"See kvmtrust-token(8).\n", prog, prog, prog, prog, prog, prog);
+		"       %s token keyfile -o FILE\n"
+		CLI_TIME_USAGE "See kvmtrust-token(8).\n", prog, prog, prog, prog, prog, prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_REFUSED));
 }
 
 struct token_args {
-	const char *cred, *guest, *aud, *guest_key, *guest_pub, *new_guest_key, *nbf, *jti;
-	const char *out, *keystore, *keyfile, *passfile, *anchors, *revocations, *at, *trl;
-	const char *exp, *token, *tpm;
+	struct vm_ref guest;	/* the guest VM the token names */
+	const char *key, *cert, *aud, *guest_key, *guest_pub, *new_guest_key, *not_before, *jti;
+	const char *out, *keystore, *keyfile, *passfile, *anchors, *crls, *at, *trl;
+	const char *not_after, *token, *tpm;
 	uint64_t lifetime, skew;
 	enum kt_print_mode mode;
 	char *passphrase;
 };
 
-enum { O_CRED = 256, O_GUEST, O_AUD, O_GKEY, O_GPUB, O_NEWKEY, O_LIFE, O_NBF, O_JTI, O_OUT,
-       O_KS, O_KF, O_PF, O_ANCH, O_REV, O_SKEW, O_AT, O_TRL, O_EXP, O_TOKEN,
+enum { O_KEY = 256, O_CERT, O_AUD, O_GKEY, O_GPUB, O_NEWKEY, O_LIFE, O_NBF, O_JTI,
+       O_KS, O_KF, O_PF, O_ANCH, O_CRLS, O_SKEW, O_AT, O_TRL, O_NAF, O_TOKEN,
        O_TPM };
 
 static const struct option options[] = {
-	{ "cred", required_argument, NULL, O_CRED }, { "guest", required_argument, NULL, O_GUEST },
+	{ "key", required_argument, NULL, O_KEY }, { "cert", required_argument, NULL, O_CERT },
+	VM_REF_OPTIONS,
 	{ "aud", required_argument, NULL, O_AUD }, { "guest-key", required_argument, NULL, O_GKEY },
 	{ "guest-pubkey", required_argument, NULL, O_GPUB },
 	{ "new-guest-key", required_argument, NULL, O_NEWKEY },
-	{ "lifetime", required_argument, NULL, O_LIFE }, { "nbf", required_argument, NULL, O_NBF },
-	{ "jti", required_argument, NULL, O_JTI }, { "out", required_argument, NULL, O_OUT },
+	{ "lifetime", required_argument, NULL, O_LIFE },
+	{ "not-before", required_argument, NULL, O_NBF },
+	{ "jti", required_argument, NULL, O_JTI }, { "output", required_argument, NULL, 'o' },
 	{ "keystore", required_argument, NULL, O_KS }, { "keyfile", required_argument, NULL, O_KF },
 	{ "passphrase-file", required_argument, NULL, O_PF },
 	{ "tpm", required_argument, NULL, O_TPM },
 	{ "anchors", required_argument, NULL, O_ANCH },
-	{ "revocations", required_argument, NULL, O_REV },
+	{ "crls", required_argument, NULL, O_CRLS },
 	{ "skew", required_argument, NULL, O_SKEW }, { "at", required_argument, NULL, O_AT },
 	CLI_OUTPUT_OPTIONS, { "trl", required_argument, NULL, O_TRL },
-	{ "exp", required_argument, NULL, O_EXP }, { "token", required_argument, NULL, O_TOKEN },
+	{ "not-after", required_argument, NULL, O_NAF },
+	{ "token", required_argument, NULL, O_TOKEN },
 	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 };
 
@@ -77,25 +85,27 @@ static int parse(int argc, char *argv[], struct token_args *a)
 	a->lifetime = DEFAULT_LIFETIME;
 	a->skew = DEFAULT_SKEW;
 	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while (!bad && (c = cli_getopt(argc, argv, "ho:", options)) != -1) {
+		if (vm_ref_option(&a->guest, c, optarg))
+			continue;
 		switch (c) {
-		case O_CRED: a->cred = optarg; break;
-		case O_GUEST: a->guest = optarg; break;
+		case O_KEY: a->key = optarg; break;
+		case O_CERT: a->cert = optarg; break;
 		case O_AUD: a->aud = optarg; break;
 		case O_GKEY: a->guest_key = optarg; break;
 		case O_GPUB: a->guest_pub = optarg; break;
 		case O_NEWKEY: a->new_guest_key = optarg; break;
-		case O_NBF: a->nbf = optarg; break;
+		case O_NBF: a->not_before = optarg; break;
 		case O_JTI: a->jti = optarg; break;
-		case O_OUT: a->out = optarg; break;
+		case 'o': a->out = optarg; break;
 		case O_KS: a->keystore = optarg; break;
 		case O_KF: a->keyfile = optarg; break;
 		case O_PF: a->passfile = optarg; break;
 		case O_ANCH: a->anchors = optarg; break;
-		case O_REV: a->revocations = optarg; break;
+		case O_CRLS: a->crls = optarg; break;
 		case O_AT: a->at = optarg; break;
 		case O_TRL: a->trl = optarg; break;
-		case O_EXP: a->exp = optarg; break;
+		case O_NAF: a->not_after = optarg; break;
 		case O_TOKEN: a->token = optarg; break;
 		case O_TPM: a->tpm = optarg; break;
 		case O_LIFE: bad = cli_parse_uint(optarg, KT_TOKEN_MAX_LIFETIME, &a->lifetime) ||
@@ -105,10 +115,19 @@ static int parse(int argc, char *argv[], struct token_args *a)
 		default: bad = !cli_output_option(c, &a->mode);
 		}
 	}
-	return cli_parse_done("token", usage, bad, c);
+	if (cli_parse_done("token", usage, bad, c))
+		return -1;
+	return vm_ref_given(&a->guest) && vm_ref_check(&a->guest) ? -1 : 0;
 }
 
 #define need(value, option) cli_need("token", usage, value, option)
+
+/* The files every command reads must be there: KT_EXIT_NOT_FOUND names the first that is not. */
+static int need_inputs(const struct token_args *a, const char *file)
+{
+	return cli_need_files(a->key, a->cert, a->guest_key, a->guest_pub, a->anchors, a->crls,
+			      a->keyfile, a->passfile, a->token, file);
+}
 
 static int unlock_of(struct token_args *a, struct kt_keystore_unlock *u, struct kt_err *err)
 {
@@ -142,32 +161,44 @@ static EVP_PKEY *guest_key_of(struct token_args *a, bool *private, struct kt_err
 	return key;
 }
 
-static int cmd_issue(struct token_args *a)
+static int cmd_issue(struct token_args *a, const char *file)
 {
 	struct kt_token_claims c = { 0 };
 	struct kt_keystore_unlock unlock;
 	struct kt_err err = { 0 };
 	struct kt_cred cred = { 0 };
-	char *token = NULL;
+	struct vm_name guest;
+	char *token = NULL, until[KT_TIME_ISO_LEN];
 	time_t nbf = 0, now = time(NULL);
 	bool private;
 	int ret = KT_EXIT_FAILURE;
 
-	if (need(a->cred, "--cred") || need(a->guest, "--guest") || need(a->aud, "--aud"))
+	(void)file;	/* takes none: token_main() refused one */
+	if (need(a->key, "--key") || need(a->cert, "--cert") || need(a->aud, "--aud"))
 		return KT_EXIT_USAGE;
-	if (a->nbf && cli_parse_time(a->nbf, true, &nbf))
-		return cli_bad_usage("token issue", NULL, "bad --nbf time '%s'", a->nbf);
-	if (strlen(a->guest) > KT_UUID_STR_LEN || strlen(a->aud) >= sizeof(c.aud) ||
-	    (a->jti && strlen(a->jti) > KT_TOKEN_JTI_MAX))
-		return cli_bad_usage("token issue", NULL, "--guest, --aud or --jti too long");
-	strcpy(c.sub, a->guest);
+	if (!vm_ref_given(&a->guest))
+		return cli_bad_usage("token issue", usage, "name the guest with --pid, --uuid or --domain");
+	if (a->not_before && cli_parse_time(a->not_before, &nbf))
+		return cli_bad_usage("token issue", NULL, "bad --not-before time '%s'", a->not_before);
+	if (strlen(a->aud) >= sizeof(c.aud) || (a->jti && strlen(a->jti) > KT_TOKEN_JTI_MAX))
+		return cli_bad_usage("token issue", NULL, "--aud or --jti too long");
+	ret = vm_ref_resolve(&a->guest, VM_REF_UUID, &guest);
+	if (ret)
+		return ret;
+	ret = KT_EXIT_FAILURE;
+	strcpy(c.sub, guest.uuid);
 	strcpy(c.aud, a->aud);
 	if (a->jti)
 		strcpy(c.jti, a->jti);
 	c.iat = (int64_t)now;
 	c.nbf = nbf ? (int64_t)nbf : c.iat;
 	c.exp = c.nbf + (int64_t)a->lifetime;
-	if (kt_cred_load(a->cred, &cred, &err))
+	/* Every file this writes is checked before the first one is. */
+	if ((a->out && cli_output_check(a->out, false, &err)) ||
+	    (a->new_guest_key && cli_output_check(a->new_guest_key, true, &err)) ||
+	    (a->keystore && cli_output_check(a->keystore, true, &err)))
+		return kt_cli_error("cannot write the token", &err);
+	if (kt_cred_load_files(a->key, a->cert, &cred, &err))
 		return kt_cli_error("cannot load the host credential", &err);
 	c.cnf = guest_key_of(a, &private, &err);
 	if (!c.cnf || kt_token_issue(&cred, &c, &token, &err)) {
@@ -187,15 +218,15 @@ static int cmd_issue(struct token_args *a)
 		}
 	}
 	if (a->out) {
-		if (kt_file_write(a->out, token, strlen(token), 0644, &err)) {
+		if (cli_write_line(a->out, token, &err)) {
 			ret = kt_cli_error("cannot write the token", &err);
 			goto out;
 		}
 	} else if (!a->keystore) {
 		printf("%s\n", token);
 	}
-	fprintf(stderr, "token %s for guest %s, audience \"%s\", valid until @%lld\n",
-		c.jti, c.sub, c.aud, (long long)c.exp);
+	fprintf(stderr, "token %s for guest %s, audience \"%s\", valid until %s\n",
+		c.jti, c.sub, c.aud, kt_time_iso(c.exp, until));
 	ret = KT_EXIT_OK;
 out:
 	drop_passphrase(a);
@@ -205,15 +236,6 @@ out:
 	return ret;
 }
 
-static void print_time(const char *key, const char *fmt, int64_t t)
-{
-	time_t tt = (time_t)t;
-	char buf[32];
-
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", gmtime(&tt));
-	kt_print_string(key, fmt, buf);
-}
-
 static void print_token(const struct kt_token *tok)
 {
 	kt_print_string("sub", "guest:       %s\n", tok->claims.sub);
@@ -221,9 +243,9 @@ static void print_token(const struct kt_token *tok)
 	kt_print_string("iss", "issuer:      %s\n", tok->claims.iss);
 	kt_print_string("aud", "audience:    %s\n", tok->claims.aud);
 	kt_print_string("jti", "jti:         %s\n", tok->claims.jti);
-	print_time("iat", "issued:      %s\n", tok->claims.iat);
-	print_time("nbf", "not before:  %s\n", tok->claims.nbf);
-	print_time("exp", "expires:     %s\n", tok->claims.exp);
+	kt_print_time("iat", "issued:      %s\n", tok->claims.iat);
+	kt_print_time("nbf", "not before:  %s\n", tok->claims.nbf);
+	kt_print_time("exp", "expires:     %s\n", tok->claims.exp);
 	kt_print_string("region", "region:      %s\n", tok->signer.region[0] ? tok->signer.region : NULL);
 	kt_print_string("site", "site:        %s\n", tok->signer.site[0] ? tok->signer.site : NULL);
 	kt_print_string("signer", "signed by:   %s\n", tok->signer.subject);
@@ -238,16 +260,16 @@ static int cmd_verify(struct token_args *a, const char *file)
 	char *token = NULL;
 	int ret = KT_EXIT_FAILURE;
 
-	if (need(a->anchors, "--anchors") || need(a->revocations, "--revocations") ||
+	if (need(a->anchors, "--anchors") || need(a->crls, "--crls") ||
 	    need(a->aud, "--aud") || need(file, "TOKEN"))
 		return KT_EXIT_USAGE;
-	if (a->at && cli_parse_time(a->at, true, &opts.now))
+	if (a->at && cli_parse_time(a->at, &opts.now))
 		return cli_bad_usage("token verify", NULL, "bad --at time '%s'", a->at);
 	opts.audience = a->aud;
-	opts.trl_dir = a->revocations;
+	opts.trl_dir = a->crls;
 	token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err);
 	if (!token || kt_pki_dir_open(a->anchors, &opts.anchors, &err) ||
-	    kt_pki_dir_open(a->revocations, &opts.crls, &err)) {
+	    kt_pki_dir_open(a->crls, &opts.crls, &err)) {
 		ret = kt_cli_error("cannot load", &err);
 		goto out;
 	}
@@ -257,7 +279,7 @@ static int cmd_verify(struct token_args *a, const char *file)
 		ret = cli_print_refused(&err);
 		goto out;
 	}
-	kt_print_bool("valid", "valid:       %s\n", true);
+	cli_print_verdict(CLI_VERIFIED, "verdict:     %s\n");
 	print_token(&tok);
 	kt_print_close_object();
 	kt_print_end();
@@ -280,10 +302,10 @@ static int cmd_revoke(struct token_args *a, const char *file)
 	time_t exp = 0;
 	int ret = KT_EXIT_FAILURE;
 
-	if (need(a->cred, "--cred") || need(a->trl, "--trl"))
+	if (need(a->key, "--key") || need(a->cert, "--cert") || need(a->trl, "--trl"))
 		return KT_EXIT_USAGE;
-	if (!file == !a->jti || (a->jti && (!a->exp || cli_parse_time(a->exp, true, &exp))))
-		return cli_bad_usage("token revoke", NULL, "give a TOKEN, or --jti and --exp");
+	if (!file == !a->jti || (a->jti && (!a->not_after || cli_parse_time(a->not_after, &exp))))
+		return cli_bad_usage("token revoke", NULL, "give a TOKEN, or --jti and --not-after");
 	if (file) {
 		token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err);
 		if (!token || kt_token_decode(token, &tok, &err)) {
@@ -293,7 +315,7 @@ static int cmd_revoke(struct token_args *a, const char *file)
 		jti = tok.claims.jti;
 		exp = (time_t)tok.claims.exp;
 	}
-	if (kt_cred_load(a->cred, &cred, &err)) {
+	if (kt_cred_load_files(a->key, a->cert, &cred, &err)) {
 		ret = kt_cli_error("cannot load the signing credential", &err);
 		goto out;
 	}
@@ -352,7 +374,7 @@ out:
 	return ret;
 }
 
-static int cmd_store(struct token_args *a)
+static int cmd_store(struct token_args *a, const char *file)
 {
 	struct kt_keystore_unlock unlock;
 	struct kt_err err = { 0 };
@@ -361,6 +383,7 @@ static int cmd_store(struct token_args *a)
 	char *token = NULL;
 	int ret = KT_EXIT_FAILURE;
 
+	(void)file;	/* takes none: token_main() refused one */
 	if (need(a->keystore, "--keystore") || need(a->token, "--token") ||
 	    need(a->guest_key, "--guest-key"))
 		return KT_EXIT_USAGE;
@@ -388,34 +411,50 @@ out:
 	return ret;
 }
 
+static int cmd_keyfile(struct token_args *a, const char *file)
+{
+	struct kt_err err = { 0 };
+
+	(void)file;	/* takes none: token_main() refused one */
+	if (need(a->out, "-o"))
+		return KT_EXIT_USAGE;
+	if (cli_output_check(a->out, true, &err) || kt_keyfile_create(a->out, &err))
+		return kt_cli_error("cannot create the keyfile", &err);
+	return KT_EXIT_OK;
+}
+
 int token_main(int argc, char *argv[])
 {
-	const char *cmd = argc > 1 ? argv[1] : NULL, *arg;
+	static const struct {
+		const char *name;
+		int (*fn)(struct token_args *a, const char *file);
+		bool takes_file;
+	} cmds[] = {
+		{ "issue", cmd_issue, false }, { "verify", cmd_verify, true },
+		{ "revoke", cmd_revoke, true }, { "show", cmd_show, true },
+		{ "store", cmd_store, false }, { "keyfile", cmd_keyfile, false },
+	};
 	struct token_args a;
-	struct kt_err err = { 0 };
+	const char *arg;
+	size_t i;
 	int rc;
 
 	if (cli_group_usage(argc, argv, usage, &rc))
 		return rc;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			break;
+	if (i == sizeof(cmds) / sizeof(cmds[0]))
+		return cli_bad_usage("token", usage, "unknown command '%s'", argv[1]);
 	rc = parse(argc - 1, argv + 1, &a);
 	if (rc)
 		return rc > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;
+	if (argc - 1 - optind > cmds[i].takes_file)
+		return cli_bad_usage("token", NULL, "unexpected argument '%s'",
+				     argv[1 + optind + cmds[i].takes_file]);
 	arg = optind < argc - 1 ? argv[1 + optind] : NULL;
-	if (!strcmp(cmd, "issue"))
-		return cmd_issue(&a);
-	if (!strcmp(cmd, "verify"))
-		return cmd_verify(&a, arg);
-	if (!strcmp(cmd, "revoke"))
-		return cmd_revoke(&a, arg);
-	if (!strcmp(cmd, "show"))
-		return cmd_show(&a, arg);
-	if (!strcmp(cmd, "store"))
-		return cmd_store(&a);
-	if (!strcmp(cmd, "keyfile")) {
-		if (need(arg, "FILE"))
-			return KT_EXIT_USAGE;
-		return kt_keyfile_create(arg, &err) ? kt_cli_error("cannot create the keyfile", &err) :
-						      KT_EXIT_OK;
-	}
-	return cli_bad_usage("token", usage, "unknown command '%s'", cmd);
+	rc = need_inputs(&a, arg);
+	if (rc)
+		return rc;
+	return cmds[i].fn(&a, arg);
 }

@@ -13,8 +13,10 @@
 #include <openssl/x509.h>
 
 #include "attest/hostkey.h"
+#include "attest_cli.h"
 #include "cli_util.h"
 #include "exitcodes.h"
+#include "identity/pki.h"
 #include "print.h"
 #include "subcommands.h"
 
@@ -28,6 +30,8 @@ static void usage(FILE *f)
 		"Common: [--key-dir DIR] (default $KVMTRUST_KEY_DIR or /var/lib/kvmtrust/hostkey)\n"
 		"        [--tcti TCTI] (default $KVMTRUST_TCTI, e.g. swtpm:host=127.0.0.1,port=2321)\n",
 		prog, prog, prog, prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }
 
 enum { OPT_TCTI = 256, OPT_SOFTWARE, OPT_HOST_ID, OPT_PCR, OPT_FORCE, OPT_KEY_DIR };
@@ -49,16 +53,6 @@ struct tpm_args {
 	enum kt_print_mode mode;
 };
 
-static int report_err(const char *what, const struct kt_err *err)
-{
-	fprintf(stderr, "%s: unable to %s: %s\n", prog, what, err->msg);
-	if (err->check && !strcmp(err->check, "tpm"))
-		return KT_EXIT_UNAVAILABLE;
-	if (err->check && !strcmp(err->check, "key") && strstr(err->msg, "no host key"))
-		return KT_EXIT_NOT_FOUND;
-	return KT_EXIT_FAILURE;
-}
-
 static int tpm_init(struct tpm_args *a)
 {
 	struct kt_err err = { 0 };
@@ -74,7 +68,7 @@ static int tpm_init(struct tpm_args *a)
 		}
 	}
 	if (kt_hostkey_init(&a->p, &err))
-		return report_err("create the host key", &err);
+		return attest_hostkey_error("create the host key", &err);
 	printf("created %s key in %s (public.pem, host.csr)\n",
 	       a->p.software ? "software" : "TPM", a->p.dir);
 	return KT_EXIT_OK;
@@ -83,9 +77,9 @@ static int tpm_init(struct tpm_args *a)
 static int tpm_show(struct tpm_args *a, struct kt_hostkey *hk)
 {
 	unsigned char *spki = NULL;
+	struct kt_cert_info cert = { 0 };
 	struct kt_err err = { 0 };
 	kt_hash fpr, pcr;
-	char subject[256] = "";
 	int len;
 
 	len = i2d_PUBKEY(hk->pub, &spki);
@@ -93,21 +87,21 @@ static int tpm_show(struct tpm_args *a, struct kt_hostkey *hk)
 		return KT_EXIT_FAILURE;
 	kt_sha256(spki, (size_t)len, fpr);
 	OPENSSL_free(spki);
-	if (hk->chain)
-		X509_NAME_oneline(X509_get_subject_name(sk_X509_value(hk->chain, 0)),
-				  subject, sizeof(subject));
+	/* The subject in RFC 4514 form, as every command prints a DN. */
+	if (hk->chain && kt_pki_cert_info(sk_X509_value(hk->chain, 0), &cert, &err))
+		return attest_hostkey_error("read the host certificate", &err);
 	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	kt_print_string("key", "key: %s\n", kt_key_origin_name(hk->origin));
 	kt_print_string("host_id", "host id: %s\n", hk->host_id);
 	kt_print_string("key_dir", "key directory: %s\n", hk->dir);
 	kt_print_hex("public_key_sha256", "public key SHA-256: %s\n", fpr, sizeof(fpr));
-	kt_print_string("certificate", "certificate: %s\n", hk->chain ? subject : NULL);
+	kt_print_string("certificate", "certificate: %s\n", hk->chain ? cert.subject : NULL);
 	if (hk->origin == KT_KEY_TPM) {
 		kt_print_string("tcti", "TCTI: %s\n", hk->tcti ? hk->tcti : "(default)");
 		kt_print_u64("pcr", "report PCR: %s\n", hk->pcr);
 		if (kt_tpm_pcr_read(hk->tpm, hk->pcr, pcr, &err))
-			return report_err("read the report PCR", &err);
+			return attest_hostkey_error("read the report PCR", &err);
 		kt_print_hex("pcr_value", "PCR value: %s\n", pcr, sizeof(pcr));
 	}
 	kt_print_close_object();
@@ -126,7 +120,7 @@ static int tpm_csr(struct kt_hostkey *hk)
 	int ok;
 
 	if (kt_hostkey_csr(hk, &req, &err))
-		return report_err("make a CSR", &err);
+		return attest_hostkey_error("make a CSR", &err);
 	ok = PEM_write_X509_REQ(stdout, req);
 	X509_REQ_free(req);
 	return ok == 1 ? KT_EXIT_OK : KT_EXIT_FAILURE;
@@ -148,7 +142,7 @@ int tpm_main(int argc, char *argv[])
 		return ret;
 	cmd = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", options)) != -1) {
 		switch (c) {
 		case OPT_TCTI: a.p.tcti = optarg; break;
 		case OPT_SOFTWARE: a.p.software = true; break;
@@ -175,7 +169,7 @@ int tpm_main(int argc, char *argv[])
 	if (strcmp(cmd, "show") && strcmp(cmd, "pubkey") && strcmp(cmd, "csr"))
 		return cli_bad_usage("tpm", usage, "unknown command '%s'", cmd);
 	if (kt_hostkey_open(a.p.dir, a.p.tcti, &hk, &err))
-		return report_err("open the host key", &err);
+		return attest_hostkey_error("open the host key", &err);
 	if (!strcmp(cmd, "show"))
 		ret = tpm_show(&a, hk);
 	else if (!strcmp(cmd, "pubkey"))

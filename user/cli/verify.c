@@ -17,11 +17,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s verify REPORT|- (--key PEM | --ca FILE|DIR) [options] [--json | --script]\n"
+		"Usage: %s verify REPORT|- (--pubkey PEM | --anchors FILE|DIR) [options] [--json | --script]\n"
 		ATTEST_POLICY_USAGE
-		"  --kind KIND           vm-state or launch-config\n"
-		"Exit status: 0 verified, %d refused (the failing check is named), 1-5 errors.\n",
-		prog, KT_EXIT_REFUSED);
+		"  --kind KIND           vm-state or launch-config\n", prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED));
 }
 
 enum { OPT_KIND = 256 };
@@ -34,46 +33,35 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void print_claim(const json_t *claims, const char *name, const char *fmt)
+/* Claim name, printed under key (the same but for vm_id: "vm", as every command names it). */
+static void print_claim(const json_t *claims, const char *name, const char *key, const char *fmt)
 {
 	json_t *v = json_object_get(claims, name);
 
 	if (json_is_integer(v))
-		kt_print_s64(name, fmt, json_integer_value(v));
+		kt_print_s64(key, fmt, json_integer_value(v));
 	else
-		kt_print_string(name, fmt, json_string_value(v));
-}
-
-/* iat as a number in JSON and script form, as UTC time in text. */
-static void print_issued(const json_t *claims)
-{
-	time_t iat = (time_t)json_integer_value(json_object_get(claims, "iat"));
-	char when[32] = "?";
-	struct tm tm;
-
-	if (gmtime_r(&iat, &tm))
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	kt_print_s64("iat", NULL, (int64_t)iat);
-	kt_print_text("issued: %s\n", when);
+		kt_print_string(key, fmt, json_string_value(v));
 }
 
 static void print_verdict(const json_t *claims, const struct kt_err *err)
 {
 	kt_print_open_object(NULL);
-	kt_print_string("result", "result: %s\n", err ? "refused" : "verified");
+	cli_print_verdict(err ? CLI_REFUSED : CLI_VERIFIED, "verdict: %s\n");
 	if (err) {
 		kt_print_string("check", "check: %s\n", err->check ? err->check : "error");
 		kt_print_string("message", "message: %s\n", err->msg);
 	} else {
-		print_claim(claims, "kind", "kind: %s\n");
-		print_claim(claims, "host_id", "host: %s\n");
-		print_claim(claims, "vm_id", "vm: %s\n");
-		print_claim(claims, "key", "key: %s\n");
-		print_claim(claims, "seq", "seq: %s\n");
-		print_issued(claims);
-		print_claim(claims, "memory_root", "memory root: %s\n");
-		print_claim(claims, "vcpu_root", "vcpu root: %s\n");
-		print_claim(claims, "config_root", "config root: %s\n");
+		print_claim(claims, "kind", "kind", "kind: %s\n");
+		print_claim(claims, "host_id", "host_id", "host: %s\n");
+		print_claim(claims, "vm_id", "vm", "vm: %s\n");
+		print_claim(claims, "key", "key", "key: %s\n");
+		print_claim(claims, "seq", "seq", "seq: %s\n");
+		kt_print_time("iat", "issued: %s\n",
+			      json_integer_value(json_object_get(claims, "iat")));
+		print_claim(claims, "memory_root", "memory_root", "memory root: %s\n");
+		print_claim(claims, "vcpu_root", "vcpu_root", "vcpu root: %s\n");
+		print_claim(claims, "config_root", "config_root", "config root: %s\n");
 	}
 	kt_print_close_object();
 }
@@ -87,7 +75,7 @@ int verify_main(int argc, char *argv[])
 	char *report;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", options)) != -1) {
 		if (c >= ATTEST_OPT_BASE && c < ATTEST_OPT_END) {
 			if (attest_policy_option(&a, c, optarg))
 				return KT_EXIT_USAGE;
@@ -105,8 +93,9 @@ int verify_main(int argc, char *argv[])
 		usage(stderr);
 		return KT_EXIT_USAGE;
 	}
-	if (attest_policy_ready(&a))
-		return KT_EXIT_FAILURE;
+	ret = attest_policy_ready(&a);
+	if (ret)
+		return ret;
 	report = cli_read_arg(argv[optind], ATTEST_REPORT_MAX, &err);
 	if (!report) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);

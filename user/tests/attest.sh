@@ -16,7 +16,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 
-K=$PWD/user/kvmtrust
+K=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 RFC9162=$PWD/scripts/lib/rfc9162.py
 . scripts/lib/swtpm.sh
 tmp=$(mktemp -d /tmp/kt-attest-sh.XXXXXX)
@@ -58,10 +58,14 @@ measurement() {
 	printf '{"memory_root":"%s","vcpu_root":"%s","pages":%d,"seq":%d}\n' "$1" "$2" "$3" "$4"
 }
 
+VM1=1a2b3c4d-0000-4000-8000-000000000001
+VM2=1a2b3c4d-0000-4000-8000-000000000002
+VM3=1a2b3c4d-0000-4000-8000-000000000003
+VM4=1a2b3c4d-0000-4000-8000-000000000004
 MEM=$(printf 'a%.0s' $(seq 64))
 VCPU=$(printf 'b%.0s' $(seq 64))
 
-tap_plan 45
+tap_plan 68
 
 codes=$(for c in tpm attest verify config launch; do
 	"$K" $c --help >/dev/null 2>&1; printf '%s' $?
@@ -69,10 +73,43 @@ codes=$(for c in tpm attest verify config launch; do
 done)
 tap_is "tpm/attest/verify/config/launch: --help exits 0, a bad option 2" "$codes" "02 02 02 02 02 "
 
-if ! swtpm_start "$tmp/swtpm"; then
-	echo "# swtpm could not be started:"; cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
-	for i in $(seq 44); do tap_skip "attest step $i" "swtpm not available"; done
+# swtpm_start itself: a missing swtpm is the only skip, a broken one a
+# failure, and a port taken between the look and the bind another try.
+mkdir "$tmp/fakebin"
+printf '#!/bin/sh\nexit 0\n' >"$tmp/fakebin/swtpm_setup"
+printf '#!/bin/sh\necho "swtpm: cannot start" >&2\nexit 1\n' >"$tmp/fakebin/swtpm"
+chmod +x "$tmp/fakebin/swtpm_setup" "$tmp/fakebin/swtpm"
+tap_is "swtpm_start: swtpm installed but failing is 1 (a failure), after $SWTPM_TRIES tries" \
+	"$(PATH=$tmp/fakebin:$PATH; swtpm_start "$tmp/broken" >/dev/null 2>&1; echo "$? $(grep -c '^try' "$tmp/broken.log")")" \
+	"1 $SWTPM_TRIES"
+tap_is "swtpm_start: no swtpm on PATH is 2 (the one skip)" \
+	"$(PATH=/nonexistent; swtpm_start "$tmp/absent" >/dev/null 2>&1; echo $?)" "2"
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(60)' >"$tmp/taken.port" &
+taker=$!
+for i in $(seq 50); do [ -s "$tmp/taken.port" ] && break; sleep 0.1; done
+taken=$(cat "$tmp/taken.port")
+eval "swtpm_pick_free$(declare -f swtpm_pick_ports | sed 1s/swtpm_pick_ports//)"
+swtpm_pick_ports() {	# the first pick is the taken port, as if taken after the look
+	if [ ! -e "$tmp/picked" ]; then : >"$tmp/picked"; echo "$taken"; else swtpm_pick_free; fi
+}
+swtpm_start "$tmp/race"; rc=$?
+tap_is "swtpm_start: a port taken before swtpm binds it is retried on another" \
+	"$rc $([ "${SWTPM_PORT:-}" != "$taken" ] && echo other) $(grep -c '^try' "$tmp/race.log")" "0 other 2"
+swtpm_stop
+kill "$taker"; wait "$taker" 2>/dev/null
+eval "swtpm_pick_ports$(declare -f swtpm_pick_free | sed 1s/swtpm_pick_free//)"
+
+swtpm_start "$tmp/swtpm"; rc=$?
+if [ "$rc" -eq 2 ]; then
+	for i in $(seq 64); do tap_skip "attest step $i" "swtpm is not installed"; done
 	exit 0
+elif [ "$rc" -ne 0 ]; then
+	cat "$tmp"/swtpm*.log 2>/dev/null | tap_diag
+	tap_result 1 "swtpm starts (installed, but would not start in $SWTPM_TRIES tries)"
+	for i in $(seq 63); do tap_skip "attest step $i" "swtpm did not start"; done
+	exit 1
 fi
 export KVMTRUST_TCTI=$SWTPM_TCTI
 export KVMTRUST_KEY_DIR="$tmp/hostkey"
@@ -90,10 +127,13 @@ tap_fails_with "tpm init refuses to overwrite a key" "already holds a host key" 
 	"$K" tpm init --host-id host-a
 
 # The host CA certifies the key through its CSR (openssl here as the CA).
+# (RFC 5280 4.2.1.3: a CA certificate carries keyUsage; the strict check wants it.)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj /CN=test-ca -keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
+	-subj /CN=test-ca -addext keyUsage=critical,keyCertSign,cRLSign \
+	-keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj /CN=other-ca -keyout "$tmp/other.key" -out "$tmp/other-ca.pem" 2>/dev/null
+	-subj /CN=other-ca -addext keyUsage=critical,keyCertSign,cRLSign \
+	-keyout "$tmp/other.key" -out "$tmp/other-ca.pem" 2>/dev/null
 tap_ok "the CA issues a certificate from the CSR" \
 	run openssl x509 -req -in "$tmp/hostkey/host.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" \
 	-CAcreateserial -days 1 -out "$tmp/hostkey/cert.pem"
@@ -102,12 +142,12 @@ tap_ok "the CA issues a certificate from the CSR" \
 measurement "$MEM" "$VCPU" 512 1 >"$tmp/m1.json"
 measurement "$MEM" "$VCPU" 512 2 >"$tmp/m2.json"
 tap_ok "attest signs a report with the TPM key" \
-	run "$K" attest --measurement "$tmp/m1.json" --vm-id vm-1 --nonce n-1 -o "$tmp/r1.jwt"
+	run "$K" attest --measurement "$tmp/m1.json" --uuid "$VM1" --nonce n-1 -o "$tmp/r1.jwt"
 tap_is "the report says key tpm and carries a quote" \
 	"$(claim "$tmp/r1.jwt" '[.key, .tpm.pcr, .seq, .memory_root == "'"$MEM"'"] | @tsv')" \
 	"$(printf 'tpm\t23\t1\ttrue')"
 tap_ok "round trip: verify with the CA, nonce and last-seen file" \
-	run "$K" verify "$tmp/r1.jwt" --ca "$tmp/ca.pem" --nonce n-1 --last-seen "$tmp/last.json" \
+	run "$K" verify "$tmp/r1.jwt" --anchors "$tmp/ca.pem" --nonce n-1 --last-seen "$tmp/last.json" \
 	--require-tpm --expect-memory-root "$MEM" --expect-vcpu-root "$VCPU"
 
 # The JWS signature, checked by openssl alone from the exported public key.
@@ -138,59 +178,59 @@ tap_is "no transient object is left loaded in the TPM" \
 
 # ---- refusals, each by name -------------------------------------------------
 tap_fails_with "replayed report refused (replay)" "Refused: replay" \
-	"$K" verify "$tmp/r1.jwt" --ca "$tmp/ca.pem" --last-seen "$tmp/last.json"
+	"$K" verify "$tmp/r1.jwt" --anchors "$tmp/ca.pem" --last-seen "$tmp/last.json"
 tamper "$tmp/r1.jwt" memory_root "$VCPU" "$tmp/tampered.jwt"
 tap_fails_with "tampered report refused (signature)" "Refused: signature" \
-	"$K" verify "$tmp/tampered.jwt" --key "$tmp/pub.pem"
+	"$K" verify "$tmp/tampered.jwt" --pubkey "$tmp/pub.pem"
 KVMTRUST_KEY_DIR="$tmp/softkey" "$K" tpm init --software --host-id host-a 2>/dev/null
 tap_fails_with "wrong key refused (signature)" "Refused: signature" \
-	"$K" verify "$tmp/r1.jwt" --key "$tmp/softkey/public.pem"
+	"$K" verify "$tmp/r1.jwt" --pubkey "$tmp/softkey/public.pem"
 tap_fails_with "certificate from another CA refused (chain)" "Refused: chain" \
-	"$K" verify "$tmp/r1.jwt" --ca "$tmp/other-ca.pem"
+	"$K" verify "$tmp/r1.jwt" --anchors "$tmp/other-ca.pem"
 tap_fails_with "stale nonce refused (nonce)" "Refused: nonce" \
-	"$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --nonce n-2
+	"$K" verify "$tmp/r1.jwt" --pubkey "$tmp/pub.pem" --nonce n-2
 tap_fails_with "wrong expected memory root refused (memory_root)" "Refused: memory_root" \
-	"$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --expect-memory-root "$VCPU"
-"$K" verify "$tmp/r1.jwt" --key "$tmp/pub.pem" --nonce n-2 >/dev/null 2>&1
+	"$K" verify "$tmp/r1.jwt" --pubkey "$tmp/pub.pem" --expect-memory-root "$VCPU"
+"$K" verify "$tmp/r1.jwt" --pubkey "$tmp/pub.pem" --nonce n-2 >/dev/null 2>&1
 tap_is "verify's exit status for a refusal is 10" "$?" 10
 tap_ok "the next measurement's report is accepted after the replay state" \
-	sh -c "'$K' attest --measurement '$tmp/m2.json' --vm-id vm-1 -o '$tmp/r2.jwt' &&
-	       '$K' verify '$tmp/r2.jwt' --ca '$tmp/ca.pem' --last-seen '$tmp/last.json'"
+	sh -c "'$K' attest --measurement '$tmp/m2.json' --uuid $VM1 -o '$tmp/r2.jwt' &&
+	       '$K' verify '$tmp/r2.jwt' --anchors '$tmp/ca.pem' --last-seen '$tmp/last.json'"
 
 # The quote orders a host's reports: one for another VM, signed earlier but
 # presented after a later one, is refused by the TPM clock.
 measurement "$MEM" "$VCPU" 512 1 >"$tmp/mb.json"
-"$K" attest --measurement "$tmp/mb.json" --vm-id vm-early -o "$tmp/early.jwt"
+"$K" attest --measurement "$tmp/mb.json" --uuid "$VM2" -o "$tmp/early.jwt"
 sleep 0.2
-"$K" attest --measurement "$tmp/mb.json" --vm-id vm-late -o "$tmp/late.jwt"
-"$K" verify "$tmp/late.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/order.json" >/dev/null
+"$K" attest --measurement "$tmp/mb.json" --uuid "$VM3" -o "$tmp/late.jwt"
+"$K" verify "$tmp/late.jwt" --pubkey "$tmp/pub.pem" --last-seen "$tmp/order.json" >/dev/null
 tap_fails_with "an older report of the host presented late is refused (replay, TPM clock)" \
 	"Refused: replay: TPM clock of host host-a went backwards" \
-	"$K" verify "$tmp/early.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/order.json"
+	"$K" verify "$tmp/early.jwt" --pubkey "$tmp/pub.pem" --last-seen "$tmp/order.json"
 
-# Output onto a FIFO is written through, never renamed over (nor /dev/null).
+# -o replaces regular files only (outfile.sh); a FIFO is fed through -o -.
 mkfifo "$tmp/fifo"
 cat "$tmp/fifo" >"$tmp/from-fifo" &
-"$K" attest --measurement "$tmp/m2.json" --vm-id vm-fifo -o "$tmp/fifo"
+"$K" attest --measurement "$tmp/m2.json" --uuid "$VM4" -o - >"$tmp/fifo"
 wait $!
-tap_is "attest -o FIFO writes through it and leaves the FIFO" \
+tap_is "attest -o - writes the report to standard output (here a FIFO)" \
 	"$(test -p "$tmp/fifo" && echo fifo) $(cut -d. -f1 "$tmp/from-fifo" | head -c 3)" "fifo eyJ"
 tap_fails_with "a last-seen path that is not a regular file is refused" \
 	"Refused: replay: .* is not a regular file" \
-	"$K" verify "$tmp/r2.jwt" --key "$tmp/pub.pem" --last-seen "$tmp/fifo"
+	"$K" verify "$tmp/r2.jwt" --pubkey "$tmp/pub.pem" --last-seen "$tmp/fifo"
 
 # ---- software fallback ------------------------------------------------------
-KVMTRUST_KEY_DIR="$tmp/softkey" "$K" attest --measurement "$tmp/m1.json" --vm-id vm-1 \
+KVMTRUST_KEY_DIR="$tmp/softkey" "$K" attest --measurement "$tmp/m1.json" --uuid "$VM1" \
 	-o "$tmp/soft.jwt"
 tap_is "a software-key report says so and has no quote" \
 	"$(claim "$tmp/soft.jwt" '[.key, (.tpm == null)] | @tsv')" "$(printf 'software\ttrue')"
 tap_fails_with "a TPM-requiring verifier refuses it (key)" "Refused: key" \
-	"$K" verify "$tmp/soft.jwt" --key "$tmp/softkey/public.pem" --require-tpm
+	"$K" verify "$tmp/soft.jwt" --pubkey "$tmp/softkey/public.pem" --require-tpm
 
 if [ -e /sys/module/kvmtrust ]; then
 	tap_skip "attest --pid without the module says unavailable" "kvmtrust.ko is loaded here"
 else
-	"$K" attest --pid $$ --vm-id vm-1 >/dev/null 2>"$tmp/pid.err"
+	"$K" attest --pid $$ --uuid "$VM1" >/dev/null 2>"$tmp/pid.err"
 	tap_is "attest --pid without kvmtrust.ko exits 5 (unavailable)" \
 		"$? $(grep -c 'module is not loaded' "$tmp/pid.err")" "5 1"
 fi
@@ -248,14 +288,14 @@ chmod +x "$cfg/fake-vmm"
 qemu_args=(-m 2G -smp 2 -bios "$cfg/bios.bin" -drive "file=$cfg/disk.img,if=virtio"
 	-device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56" -append "console=ttyS0")
 tap_ok "config attest signs the QEMU configuration" \
-	run "$K" config attest --vm-id vm-1 -o "$tmp/config.jwt" --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}"
+	run "$K" config attest --uuid "$VM1" -o "$tmp/config.jwt" --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}"
 qroot=$(claim "$tmp/config.jwt" .config_root)
 tap_is "the attestation's root is config measure's root" \
 	"$("$K" config measure --json --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}" | jq -r .root)" "$qroot"
 tap_ok "verify accepts the launch-config attestation" \
-	run "$K" verify "$tmp/config.jwt" --ca "$tmp/ca.pem" --kind launch-config --expect-config-root "$qroot"
+	run "$K" verify "$tmp/config.jwt" --anchors "$tmp/ca.pem" --kind launch-config --expect-config-root "$qroot"
 
-launch() { "$K" launch --expect "$qroot" --attestation "$tmp/config.jwt" --ca "$tmp/ca.pem" -- "$@"; }
+launch() { "$K" launch --expect "$qroot" --attestation "$tmp/config.jwt" --anchors "$tmp/ca.pem" -- "$@"; }
 rm -f "$cfg/vmm-ran"
 launch "$cfg/fake-vmm" "${qemu_args[@]}" 2>&1 | tap_diag
 tap_is "launch execs the VMM with the attested configuration" \
@@ -278,13 +318,120 @@ tap_fails_with "launch refuses a changed disk image, naming disk.0.sha256" \
 "$K" config attest "$cfg/vm.json" -o "$tmp/json.jwt" 2>/dev/null
 sed "s/tag id='100'/tag id='101'/" "$cfg/vm.xml" >"$cfg/vm-vlan.xml"
 tap_ok "launch --config domain.xml runs with the JSON's attestation (same root)" \
-	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --ca "$tmp/ca.pem" \
+	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --anchors "$tmp/ca.pem" \
 	--config "$cfg/vm.xml" --package-manifest "$cfg/packages.txt" -- true
 tap_fails_with "launch --config refuses a changed VLAN, naming nic.0.vlan" \
 	"Refused: config: nic.0.vlan: attested 100, launching 101" \
-	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --ca "$tmp/ca.pem" \
+	"$K" launch --expect "$root" --attestation "$tmp/json.jwt" --anchors "$tmp/ca.pem" \
 	--config "$cfg/vm-vlan.xml" --package-manifest "$cfg/packages.txt" -- "$cfg/fake-vmm"
+
+# Every VMM argument is measured, known harmless, or refused by name.
+tap_is "harmless arguments (-nographic, -name, a QMP socket) leave the root alone" \
+	"$("$K" config measure --json --qemu -- "$cfg/fake-vmm" "${qemu_args[@]}" -nographic \
+	   -name vm-1 -qmp "unix:$tmp/qmp.sock,server,nowait" | jq -r .root)" "$qroot"
+tap_is "--opt is -opt, as QEMU reads it" \
+	"$("$K" config measure --json --qemu -- "$cfg/fake-vmm" "${qemu_args[@]/#-/--}" | jq -r .root)" \
+	"$qroot"
+tap_fails_with "launch refuses -virtfs (config), naming it" \
+	"Refused: config: argument '-virtfs' shares host files with the guest" \
+	launch "$cfg/fake-vmm" "${qemu_args[@]}" -virtfs "local,path=$cfg,mount_tag=h"
+tap_fails_with "launch refuses -device vfio-pci (config)" \
+	"Refused: config: argument '-device vfio-pci' passes a host device through" \
+	launch "$cfg/fake-vmm" "${qemu_args[@]}" --device vfio-pci,host=0000:01:00.0
+tap_fails_with "launch refuses an argument it does not know (config)" \
+	"Refused: config: argument '-frobnicate' is not measured and not known to be harmless" \
+	launch "$cfg/fake-vmm" "${qemu_args[@]}" -frobnicate
+tap_fails_with "launch refuses -opt=value, which QEMU does not take (config)" \
+	"Refused: config: argument '-m=2G' is not a QEMU option" \
+	launch "$cfg/fake-vmm" -m=2G "${qemu_args[@]:2}"
+tap_fails_with "launch refuses a serial port on a network listener (config)" \
+	"Refused: config: argument '-serial tcp::4444,server' reaches beyond this host" \
+	launch "$cfg/fake-vmm" "${qemu_args[@]}" -serial tcp::4444,server
+printf 'installer\n' >"$cfg/install.iso"
+tap_fails_with "launch refuses an added -cdrom, naming its measured image (config)" \
+	"Refused: config: disk.1.sha256: attested \(absent\), launching $(sha256sum "$cfg/install.iso" | cut -c1-64)" \
+	launch "$cfg/fake-vmm" "${qemu_args[@]}" -cdrom "$cfg/install.iso"
+
+# Only regular files and block devices are hashed: a FIFO would block the
+# open, a character device (here /dev/zero's numbers, made in $tmp) never ends.
+mkfifo "$cfg/fifo.img"
+mknod "$cfg/zero.img" c 1 5 2>/dev/null
+tap_fails_with "launch refuses a FIFO as a disk without blocking (disk)" \
+	"Refused: disk: '$cfg/fifo.img' is a FIFO" \
+	timeout 20 "$K" launch --expect "$qroot" -- "$cfg/fake-vmm" -hda "$cfg/fifo.img"
+if [ -c "$cfg/zero.img" ]; then
+	tap_fails_with "launch refuses a character device as a disk without reading it (disk)" \
+		"Refused: disk: '$cfg/zero.img' is a character device" \
+		timeout 20 "$K" launch --expect "$qroot" -- "$cfg/fake-vmm" \
+		-drive "file=$cfg/zero.img,format=raw"
+else
+	tap_skip "launch refuses a character device as a disk" "mknod needs root"
+fi
 tap_is "the refused launches never ran the VMM" "$(test -e "$cfg/vmm-ran" && echo ran)" ""
+
+# ---- qcow2 backing chains ------------------------------------------------------
+# Each image of the chain is its own leaf; the backing name in top.qcow2 is
+# relative, so it resolves against top's directory, not the cwd.
+q=$cfg/qcow2
+mkdir -p "$q"
+if command -v qemu-img >/dev/null && command -v qemu-io >/dev/null; then
+	qemu-img create -q -f qcow2 "$q/base.qcow2" 4M
+	qemu-io -c 'write -P 0x5a 0 64k' "$q/base.qcow2" >/dev/null
+	(cd "$q" && qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2)
+	chain_args=(-m 1G -drive "file=$q/top.qcow2,format=qcow2,if=virtio")
+	(cd / && "$K" config measure --json --qemu -- "$cfg/fake-vmm" "${chain_args[@]}") \
+		>"$tmp/chain.json"
+	tap_is "a qcow2 image and its backing file are each a leaf (sha256sum)" \
+		"$(jq -r '.params[] | select(.name | startswith("disk.0.")) | .value' "$tmp/chain.json")" \
+		"$(sha256sum "$q/base.qcow2" "$q/top.qcow2" | cut -d' ' -f1)"
+	leaves=$(python3 -c '
+import json, sys
+for p in json.load(open(sys.argv[1]))["params"]:
+    print((p["name"] + "\0" + p["value"]).encode().hex())' "$tmp/chain.json")
+	# shellcheck disable=SC2086
+	tap_is "the chain's config root recomputed by rfc9162.py" \
+		"$(python3 "$RFC9162" root $leaves)" "$(jq -r .root "$tmp/chain.json")"
+	"$K" config attest -o "$tmp/chain.jwt" --qemu -- "$cfg/fake-vmm" "${chain_args[@]}" 2>/dev/null
+	croot=$(claim "$tmp/chain.jwt" .config_root)
+	qemu-io -c 'write -P 0xa5 0 4k' "$q/base.qcow2" >/dev/null
+	tap_fails_with "a changed backing file changes the root: launch names disk.0.backing.1.sha256" \
+		"Refused: config: disk.0.backing.1.sha256: attested [0-9a-f]{64}, launching $(sha256sum "$q/base.qcow2" | cut -c1-64)" \
+		"$K" launch --expect "$croot" --attestation "$tmp/chain.jwt" --anchors "$tmp/ca.pem" -- \
+		"$cfg/fake-vmm" "${chain_args[@]}"
+	qemu-img create -q -f qcow2 -u -b loop-b.qcow2 -F qcow2 "$q/loop-a.qcow2" 4M
+	qemu-img create -q -f qcow2 -u -b loop-a.qcow2 -F qcow2 "$q/loop-b.qcow2" 4M
+	tap_fails_with "a backing chain that loops is refused (disk)" \
+		"Refused: disk: backing chain of disk 0 loops back to '$q/loop-a.qcow2'" \
+		"$K" config measure --qemu -- "$cfg/fake-vmm" -hda "$q/loop-a.qcow2"
+	qemu-img create -q -f qcow2 "$q/d0.qcow2" 1M
+	for i in $(seq 17); do
+		(cd "$q" && qemu-img create -q -f qcow2 -b "d$((i - 1)).qcow2" -F qcow2 "d$i.qcow2")
+	done
+	tap_is "a chain of 16 backing files is measured whole" \
+		"$("$K" config measure --json --qemu -- "$cfg/fake-vmm" -hda "$q/d16.qcow2" |
+		   jq '[.params[] | select(.name | startswith("disk.0."))] | length')" 17
+	tap_fails_with "a deeper chain is refused (disk)" \
+		"Refused: disk: backing chain of disk 0 is deeper than 16 images" \
+		"$K" config measure --qemu -- "$cfg/fake-vmm" -hda "$q/d17.qcow2"
+	qemu-img create -q -f qcow2 -o data_file="$q/data.raw" "$q/ext.qcow2" 1M
+	tap_fails_with "a qcow2 image with an external data file is refused (disk)" \
+		"Refused: disk: '$q/ext.qcow2' keeps its data in an external data file" \
+		"$K" config measure --qemu -- "$cfg/fake-vmm" -hda "$q/ext.qcow2"
+	qemu-img create -q -f vmdk "$q/x.vmdk" 1M
+	tap_fails_with "a probed vmdk image is refused (disk)" \
+		"Refused: disk: '$q/x.vmdk' is a vmdk image: only raw and qcow2 are measured" \
+		"$K" config measure --qemu -- "$cfg/fake-vmm" -hda "$q/x.vmdk"
+else
+	for i in $(seq 8); do tap_skip "qcow2 chain step $i" "qemu-img/qemu-io not installed"; done
+fi
+
+# ---- hashing progress ----------------------------------------------------------
+"$K" config measure --progress --script "$cfg/vm.json" 2>"$tmp/progress.err" >/dev/null
+tap_is "--progress reports each hashed file on a non-terminal stderr" \
+	"$(grep -c "^hashing $cfg/disk.img: 4.8 of 4.8 MiB (100%)$" "$tmp/progress.err")" 1
+"$K" config measure --script "$cfg/vm.json" 2>"$tmp/quiet.err" >/dev/null
+tap_is "without --progress nothing is printed when stderr is no terminal" \
+	"$(wc -c <"$tmp/quiet.err")" 0
 
 # ---- key directories from before the shared SRK -----------------------------
 # hostkey.json version 1: the key sits under the SRK template with an empty
@@ -303,9 +450,9 @@ chmod 600 "$v1/key.priv"
 printf '{"version":1,"origin":"tpm","host_id":"host-v1","pcr":23}\n' >"$v1/hostkey.json"
 KVMTRUST_KEY_DIR=$v1 "$K" tpm pubkey >"$tmp/v1.pem"
 tap_ok "a version 1 key directory still signs reports that verify" \
-	sh -c "KVMTRUST_KEY_DIR='$v1' '$K' attest --measurement '$tmp/m1.json' --vm-id vm-v1 \
+	sh -c "KVMTRUST_KEY_DIR='$v1' '$K' attest --measurement '$tmp/m1.json' --uuid $VM1 \
 	       -o '$tmp/v1.jwt' &&
-	       '$K' verify '$tmp/v1.jwt' --key '$tmp/v1.pem' --require-tpm"
+	       '$K' verify '$tmp/v1.jwt' --pubkey '$tmp/v1.pem' --require-tpm"
 sed -i 's/"version":1/"version":2/' "$v1/hostkey.json"
 tap_fails_with "the same key read as version 2 (under the SRK) is refused by the TPM" \
 	"loading the signing key" env TSS2_LOG=all+NONE KVMTRUST_KEY_DIR="$v1" "$K" tpm show

@@ -3,12 +3,16 @@
  * Attestation library: reports (sign, verify, every refusal by name), the
  * quote verifier on hand-made TPM structures, the software host key and its
  * CSR, and the launch-configuration tree (leaf encoding, sources, proofs,
- * independent recomputation with scripts/lib/rfc9162.py). The TPM itself
+ * independent recomputation with scripts/lib/rfc9162.py, QEMU arguments
+ * measured, harmless or refused, files that are not files refused). The TPM itself
  * is exercised end to end by attest.sh against swtpm.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -618,7 +622,7 @@ TEST_F(config, json_libvirt_and_qemu_agree)
 {
 	char *json = in_dir(self->dir, "vm.json"), *xml = in_dir(self->dir, "vm.xml");
 	char *disk = in_dir(self->dir, "disk.img"), *bios = in_dir(self->dir, "bios.bin");
-	char drive[128], diff[512];
+	char drive[128], diff[2048];
 	struct kt_config a, b, q;
 	struct kt_err err = { 0 };
 	kt_hash ra, rb, rq;
@@ -641,10 +645,16 @@ TEST_F(config, json_libvirt_and_qemu_agree)
 		TH_LOG("%s", err.msg);
 	kt_config_root(&q, rq);
 	EXPECT_NE(0, memcmp(ra, rq, KT_HASH_LEN));
-	/* QEMU has no pinning or VLANs and this one a single NIC: exactly those differ. */
-	EXPECT_EQ(5u, kt_config_diff(&a, &q, diff, sizeof(diff))) TH_LOG("%s", diff);
+	/*
+	 * QEMU has no pinning or VLANs and this one a single NIC; its drive and
+	 * devices are measured as written besides: exactly those differ.
+	 */
+	EXPECT_EQ(8u, kt_config_diff(&a, &q, diff, sizeof(diff))) TH_LOG("%s", diff);
 	EXPECT_NE(NULL, strstr(diff, "nic.0.vlan: attested 42, launching 0"));
 	EXPECT_NE(NULL, strstr(diff, "vcpu.1.pin: attested 1-3, launching (absent)"));
+	EXPECT_NE(NULL, strstr(diff, "qemu.device.1: attested (absent), launching virtio-rng-pci"));
+	EXPECT_STREQ("virtio-net-pci,netdev=n0,mac=52:54:00:ab:cd:01",
+		     value_of(&q, "qemu.device.0"));
 	EXPECT_STREQ(value_of(&a, "disk.0.sha256"), value_of(&q, "disk.0.sha256"));
 	EXPECT_STREQ("1073741824", value_of(&q, "memory"));
 	kt_config_free(&a);
@@ -685,16 +695,120 @@ TEST_F(config, bad_configurations_refused)
 	free(xml);
 }
 
-static const char *exe_dir(void)
-{
-	static char dir[4096];
-	ssize_t len = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+/* Each entry: argv after the VMM, and what the refusal must say ("" = accepted). */
+static const struct {
+	const char *args[4];
+	const char *refusal;
+} qemu_cases[] = {
+	{ { "-nographic", "-name", "vm1" }, "" },
+	{ { "-qmp", "unix:/run/vm.qmp,server,nowait", "-pidfile", "/run/vm.pid" }, "" },
+	{ { "--enable-kvm", "-cpu", "host" }, "" },
+	{ { "-cdrom", "nonexistent.iso" }, "cannot open" },
+	{ { "-m=2G" }, "argument '-m=2G' is not a QEMU option: QEMU takes '-m VALUE'" },
+	{ { "-frobnicate" }, "argument '-frobnicate' is not measured and not known to be harmless" },
+	{ { "-smp" }, "argument '-smp' needs a value" },
+	{ { "-virtfs", "local,path=/srv,mount_tag=h" }, "'-virtfs' shares host files" },
+	{ { "-device", "vfio-pci,host=01:00.0" }, "its DMA bypasses the measurement" },
+	{ { "-device", "driver=vhost-user-fs-pci" }, "served by another process" },
+	{ { "-device", "e1000,netdev=n0" }, "a NIC needs mac=" },
+	{ { "-device", "virtio-rng-pci,romfile=x:y" }, "is not a single local file" },
+	{ { "-device", "pci-testdev" }, "'-device pci-testdev' is not measured" },
+	{ { "-object", "qom-type=memory-backend-file,mem-path=/dev/shm/x" },
+	  "'-object memory-backend-file' is not measured" },
+	{ { "-object", "rng-random,id=r,filename=/tmp/entropy" }, "may feed the guest's entropy" },
+	{ { "-netdev", "user,id=n0,tftp=/srv,bootfile=pxe" }, "option 'tftp' is not measured" },
+	{ { "-netdev", "tap,id=n0,fd=3" }, "passes a file descriptor" },
+	{ { "-netdev", "tap,id=n0,script=/etc/evil" }, "runs a host program" },
+	{ { "-netdev", "vhost-user,id=n0,chardev=c" }, "network backend 'vhost-user'" },
+	{ { "-machine", "q35,kernel=/boot/vmlinuz" }, "option 'kernel' is not measured" },
+	{ { "-drive", "file=nbd:localhost:10809" }, "QEMU reads it as a protocol" },
+	{ { "-drive", "file=x.img,format=vmdk" }, "format 'vmdk' is not measured" },
+	{ { "-drive", "file.filename=x.img" }, "option 'file.filename' is not measured" },
+	{ { "-blockdev", "{\"driver\":\"file\"}" }, "JSON option syntax is not measured" },
+	{ { "-serial", "tcp::4444,server" }, "reaches beyond this host" },
+	{ { "-chardev", "socket,id=c,host=0.0.0.0,port=4444" }, "option 'host' is not measured" },
+	{ { "-vnc", ":0" }, "reaches beyond this host" },
+	{ { "-vnc", "unix:/run/vm.vnc,websocket=5700" }, "option 'websocket' is not measured" },
+	{ { "-display", "vnc=:0" }, "option 'vnc' is not measured" },
+	{ { "-vnc", "unix:/run/vm.vnc", "-display", "gtk,gl=on" }, "" },
+	{ { "-global", "virtio-net-pci.romfile=evil.rom" }, "names a host file" },
+	{ { "-incoming", "defer" }, "migration stream" },
+	{ { "-s" }, "debug stub" },
+	{ { "-readconfig", "x.cfg" }, "reads further options" },
+	{ { "-set", "drive.d0.file=other.img" }, "rewrites options" },
+	{ { "-L", "/tmp" }, "firmware and option ROMs" },
+};
 
-	if (len < 0)
-		return ".";
-	dir[len] = '\0';
-	*strrchr(dir, '/') = '\0';
-	return dir;
+TEST_F(config, qemu_arguments_measured_harmless_or_refused)
+{
+	char *argv[8] = { "qemu-system-x86_64", "-m", "1G" };
+	struct kt_config cfg;
+	struct kt_err err;
+	size_t i, k;
+	int ret;
+
+	for (i = 0; i < sizeof(qemu_cases) / sizeof(qemu_cases[0]); i++) {
+		for (k = 0; k < 4 && qemu_cases[i].args[k]; k++)
+			argv[3 + k] = (char *)qemu_cases[i].args[k];
+		memset(&err, 0, sizeof(err));
+		ret = kt_config_from_qemu((int)(3 + k), argv, &cfg, &err);
+		if (!*qemu_cases[i].refusal) {
+			EXPECT_EQ(0, ret) TH_LOG("%s: %s", argv[3], err.msg);
+			kt_config_free(&cfg);
+			continue;
+		}
+		EXPECT_EQ(-1, ret) TH_LOG("%s was not refused", argv[3]);
+		EXPECT_NE(NULL, strstr(err.msg, qemu_cases[i].refusal))
+			TH_LOG("%s: '%s' lacks '%s'", argv[3], err.msg, qemu_cases[i].refusal);
+	}
+}
+
+/* Harmless arguments leave the root alone; measured ones change it. */
+TEST_F(config, qemu_harmless_arguments_leave_the_root)
+{
+	char *plain[] = { "qemu", "-m", "1G", "-smp", "2" };
+	char *harmless[] = { "qemu", "-m", "1G", "-nographic", "-smp", "2", "-name", "x",
+			     "-monitor", "none", "-pidfile", "/run/x.pid", "-daemonize" };
+	char *measured[] = { "qemu", "-m", "1G", "-smp", "2", "-nodefaults" };
+	struct kt_config a, b, c;
+	struct kt_err err = { 0 };
+	kt_hash ra, rb, rc;
+
+	ASSERT_EQ(0, kt_config_from_qemu(5, plain, &a, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, kt_config_from_qemu(13, harmless, &b, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, kt_config_from_qemu(6, measured, &c, &err)) TH_LOG("%s", err.msg);
+	kt_config_root(&a, ra);
+	kt_config_root(&b, rb);
+	kt_config_root(&c, rc);
+	EXPECT_EQ(0, memcmp(ra, rb, KT_HASH_LEN));
+	EXPECT_NE(0, memcmp(ra, rc, KT_HASH_LEN));
+	EXPECT_STREQ("", value_of(&c, "qemu.nodefaults.0"));
+	kt_config_free(&a);
+	kt_config_free(&b);
+	kt_config_free(&c);
+}
+
+/* A FIFO would block the open and a character device never ends: both refused. */
+TEST_F(config, only_regular_files_and_block_devices_are_hashed)
+{
+	char *fifo = in_dir(self->dir, "fifo"), *chr = in_dir(self->dir, "zero");
+	struct kt_err err = { 0 };
+	kt_hash h;
+
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	EXPECT_EQ(-1, kt_file_sha256(fifo, h, &err));
+	EXPECT_STREQ("disk", err.check);
+	EXPECT_NE(NULL, strstr(err.msg, "is a FIFO")) TH_LOG("%s", err.msg);
+	EXPECT_EQ(-1, kt_file_sha256(self->dir, h, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "is a directory")) TH_LOG("%s", err.msg);
+	if (mknod(chr, S_IFCHR | 0600, makedev(1, 5))) {
+		TH_LOG("mknod: %s (not root?): character device case not run", strerror(errno));
+	} else {
+		EXPECT_EQ(-1, kt_file_sha256(chr, h, &err));
+		EXPECT_NE(NULL, strstr(err.msg, "is a character device")) TH_LOG("%s", err.msg);
+	}
+	free(fifo);
+	free(chr);
 }
 
 /* Root and every proof against scripts/lib/rfc9162.py fed the raw leaf data. */
@@ -714,10 +828,10 @@ TEST_F(config, tree_matches_python_and_proofs_verify)
 	for (i = 0; i <= cfg.n; i++) {
 		/* i == cfg.n: the root; otherwise the audit path of leaf i. */
 		off = i == cfg.n ?
-			(size_t)snprintf(cmd, sizeof(cmd), "python3 %s/../../scripts/lib/rfc9162.py root",
-					 exe_dir()) :
-			(size_t)snprintf(cmd, sizeof(cmd), "python3 %s/../../scripts/lib/rfc9162.py path %zu",
-					 exe_dir(), i);
+			(size_t)snprintf(cmd, sizeof(cmd), "python3 %s/scripts/lib/rfc9162.py root",
+					 KT_SRCDIR) :
+			(size_t)snprintf(cmd, sizeof(cmd), "python3 %s/scripts/lib/rfc9162.py path %zu",
+					 KT_SRCDIR, i);
 		for (k = 0; k < cfg.n; k++) {
 			const char *s;
 

@@ -3,7 +3,8 @@
  * Migration grants and the migration decision (grant.h, migrate_policy.h).
  * Every scenario runs the whole kt_migrate_check() against real
  * certificates, CRLs and a SQLite ledger, and asserts the decision, the
- * first failing rule and the check it names.
+ * first failing rule and the check it names. Unless a scenario says
+ * otherwise, alice has registered the VM in the ledger: she owns it.
  *
  *   owner root ── alice (owner: signs grants), bob (admin, delegate), mallory,
  *                 bob-old (expired)
@@ -22,6 +23,7 @@
 #include "kselftest_harness.h"
 
 #include "common/encoding.h"
+#include "common/outfile.h"
 #include "common/secfile.h"
 #include "identity/jws.h"
 #include "identity/pki.h"
@@ -173,7 +175,8 @@ static int pki_build(struct pki *p)
 	p->owner_anchors = cred_path(p, "owner-anchors", NULL);
 	p->host_anchors = cred_path(p, "host-anchors", NULL);
 	p->ledger_ca = cred_path(p, "ledger-ca", NULL);
-	p->ledger_db = cred_path(p, "ledger.db", NULL);
+	if (asprintf(&p->ledger_db, "sqlite:%s/ledger.db", p->dir) < 0)
+		return -1;
 	if (mkdir(p->owner_anchors, 0755) || mkdir(p->host_anchors, 0755) ||
 	    mkdir(p->ledger_ca, 0755))
 		return -1;
@@ -195,8 +198,8 @@ static int pki_build(struct pki *p)
 	cert = cred_path(p, "host-b", "cert.pem");
 	ret = kt_pki_dir_open(p->owner_anchors, &p->oa, &err) ||
 	      kt_pki_dir_open(p->host_anchors, &p->ha, &err) ||
-	      kt_ledger_auth_load(p->ledger_ca, &p->auth, &err) ||
-	      kt_ledger_open(p->ledger_db, p->auth, &p->log, &err) ||
+	      kt_ledger_auth_load(p->ledger_ca, p->owner_anchors, &p->auth, &err) ||
+	      kt_ledger_open(p->ledger_db, p->auth, KT_LEDGER_CREATE, &p->log, &err) ||
 	      kt_ledger_signer_load(key, cert, &p->writer, &err);
 	free(key);
 	free(cert);
@@ -249,6 +252,27 @@ static int append(struct pki *p, enum kt_ledger_kind kind, uint8_t result, const
 		return -1;
 	}
 	return 0;
+}
+
+/* The owner `name` (a credential directory) registers vm in the ledger. */
+static int register_vm(struct pki *p, const char *name, const char *vm)
+{
+	struct kt_ledger_entry e = { .kind = KT_LEDGER_REGISTER };
+	char *key = cred_path(p, name, "key.pem"), *cert = cred_path(p, name, "cert.pem");
+	struct kt_ledger_signer owner;
+	struct kt_err err = { 0 };
+	kt_hash leaf;
+	int ret;
+
+	snprintf(e.vm_id, sizeof(e.vm_id), "%s", vm);
+	ret = kt_ledger_signer_load(key, cert, &owner, &err) ||
+	      kt_ledger_append(p->log, &owner, &e, leaf, &err);
+	if (ret)
+		fprintf(stderr, "# register: %s: %s\n", err.check, err.msg);
+	kt_ledger_signer_free(&owner);
+	free(key);
+	free(cert);
+	return ret ? -1 : 0;
 }
 
 /*
@@ -307,7 +331,9 @@ struct scenario {
 	bool resign_keep_x5c;		/* ... leaving the owner's x5c in place */
 	bool tamper;			/* exp edited after signing */
 	/* the ledger and CRLs */
+	const char *owner;		/* who registered the VM: NULL alice, "-" nobody */
 	int score;			/* 0: 100 */
+	bool last_fail;			/* then a failed attestation, now */
 	bool revoke_grant, revoke_host_ledger, revoke_host_crl, compromise_host;
 	bool no_ledger;
 	/* the request */
@@ -483,7 +509,10 @@ static int run(struct pki *p, const struct scenario *s, struct kt_migrate_result
 	char *grant, *order = NULL;
 	int ret;
 
+	if ((!s->owner || strcmp(s->owner, "-")) && register_vm(p, s->owner ? s->owner : "alice", VM))
+		return -1;
 	if (set_score(p, s->score ? s->score : 100) ||
+	    (s->last_fail && append(p, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, VM, HOST_B, p->now)) ||
 	    (s->revoke_grant && append(p, KT_LEDGER_REVOKE, 0, KT_GRANT_REVOKE_PREFIX GRANT_ID,
 				       NULL, p->now - 60)) ||
 	    (s->revoke_host_ledger && append(p, KT_LEDGER_REVOKE, 0, NULL, HOST_A, p->now - 60)) ||
@@ -634,6 +663,22 @@ FIXTURE_VARIANT_ADD(policy, grant_for_other_vm_denied) {
 	.decision = KT_MIGRATE_DENY, .rule = "vm", .check = "vm",
 };
 
+FIXTURE_VARIANT_ADD(policy, grant_by_another_owner_denied) {
+	/* mallory is a valid owner certificate, but alice registered the VM. */
+	.s = { .signer = "mallory" },
+	.decision = KT_MIGRATE_DENY, .rule = "owner", .check = "owner",
+};
+
+FIXTURE_VARIANT_ADD(policy, vm_registered_to_another_owner_denied) {
+	.s = { .owner = "mallory" },
+	.decision = KT_MIGRATE_DENY, .rule = "owner", .check = "owner",
+};
+
+FIXTURE_VARIANT_ADD(policy, unregistered_vm_denied) {
+	.s = { .owner = "-" },
+	.decision = KT_MIGRATE_DENY, .rule = "owner", .check = "owner",
+};
+
 FIXTURE_VARIANT_ADD(policy, revoked_grant_denied) {
 	.s = { .revoke_grant = true },
 	.decision = KT_MIGRATE_DENY, .rule = "grant-revoked", .check = "revoked",
@@ -728,6 +773,12 @@ SCORE_CASE(74, KT_MIGRATE_ALLOW_VERIFY, NULL);
 SCORE_CASE(75, KT_MIGRATE_ALLOW_VERIFY, NULL);
 SCORE_CASE(76, KT_MIGRATE_ALLOW, NULL);
 
+/* 100, then a failure: 80 is high enough, but the last result counts. */
+FIXTURE_VARIANT_ADD(policy, high_score_after_a_failed_attestation_needs_verification) {
+	.s = { .last_fail = true },
+	.decision = KT_MIGRATE_ALLOW_VERIFY,
+};
+
 TEST_F(policy, decision)
 {
 	const struct kt_migrate_rule_result *first, *score;
@@ -737,9 +788,10 @@ TEST_F(policy, decision)
 	ASSERT_EQ(0, run(&self->p, &variant->s, &res));
 	log_rules(_metadata, &res);
 	/* Every rule is reported, in order, whatever failed before it. */
-	ASSERT_EQ(11U, res.n_rules);
+	ASSERT_EQ(12U, res.n_rules);
 	EXPECT_STREQ("grant", res.rules[0].rule);
-	EXPECT_STREQ("trust-score", res.rules[10].rule);
+	EXPECT_STREQ("owner", res.rules[2].rule);
+	EXPECT_STREQ("trust-score", res.rules[11].rule);
 	for (i = 0; i < res.n_rules; i++)
 		EXPECT_NE(0U, strlen(res.rules[i].detail)) TH_LOG("rule %s has no detail", res.rules[i].rule);
 	EXPECT_STREQ(kt_migrate_decision_name(variant->decision),
@@ -756,9 +808,14 @@ TEST_F(policy, decision)
 	/* The score the ledger gives is the one the scenario wrote. */
 	score = rule(&res, "trust-score");
 	if (!variant->s.no_ledger && !variant->s.compromise_host && !variant->s.revoke_host_ledger)
-		EXPECT_EQ(variant->s.score ? variant->s.score : 100, res.score);
+		EXPECT_EQ(variant->s.last_fail ? 80 : variant->s.score ? variant->s.score : 100,
+			  res.score);
 	if (variant->s.no_ledger)
 		EXPECT_EQ(KT_RULE_ERROR, (int)score->outcome);
+	if (variant->s.last_fail) {
+		EXPECT_EQ(KT_RULE_VERIFY, (int)score->outcome);
+		EXPECT_NE(NULL, strstr(score->detail, "last attestation")) TH_LOG("%s", score->detail);
+	}
 }
 
 /* --- the grant document itself ----------------------------------------- */

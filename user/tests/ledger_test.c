@@ -6,7 +6,10 @@
  *     file truncated, the head rewritten) is caught with the entry named;
  *   - inclusion and consistency proofs agree with scripts/lib/rfc9162.py;
  *   - concurrent writers do not fork the log;
- *   - the scoring table: steps, clamping, decay, thresholds, compromise.
+ *   - a ledger is opened only where one was created, reads never write;
+ *   - owners register VMs, the first register wins, hosts cannot;
+ *   - the scoring table: steps, clamping, decay, thresholds, compromise,
+ *     the last result.
  * Certificates come from the openssl CLI in a temporary directory.
  */
 #include <stdio.h>
@@ -24,13 +27,23 @@
 #include "common/encoding.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_auth.h"
+#include "ledger/owner.h"
 #include "ledger/score.h"
 
 #define HOST1 "11111111-1111-4111-8111-111111111111"
 #define HOST2 "22222222-2222-4222-8222-222222222222"
 #define HOST3 "33333333-3333-4333-8333-333333333333"
+#define VM1 "10000000-0000-4000-8000-000000000001"
+#define VM3 "10000000-0000-4000-8000-000000000003"
+#define VM9 "10000000-0000-4000-8000-000000000009"
+#define WEB "7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b"
+#define DB "8e5a3c2b-4d6f-4a71-9bac-1d2e3f4a5b6c"
 
-/* CA, two hosts, a host without a UUID SAN and a host under a rogue CA. */
+/*
+ * CA, two hosts, a host without a UUID SAN and a host under a rogue CA;
+ * owner-root (alone in owners/) with the owners alice and bob, and carol, a
+ * user certificate under the ledger CA (owners-both/ trusts both roots).
+ */
 static const char pki_script[] =
 	"set -e; cd \"$0\"\n"
 	"ca() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
@@ -53,7 +66,15 @@ static const char pki_script[] =
 	"openssl x509 -req -in inter.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out inter.pem "
 	"  -days 30 -extfile inter.ext 2>/dev/null\n"
 	"host host3 inter " HOST3 "\n"
-	"mkdir cadir && cp ca.pem inter.pem cadir/\n";
+	"mkdir cadir && cp ca.pem inter.pem cadir/\n"
+	"user() { openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	"  -keyout $1.key -out $1.csr -subj /CN=$1 2>/dev/null\n"
+	"  printf 'basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature\\n' "
+	"  > $1.ext\n"
+	"  openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial "
+	"  -out $1.pem -days 30 -extfile $1.ext 2>/dev/null; }\n"
+	"ca owner-root; user alice owner-root; user bob owner-root; user carol ca\n"
+	"mkdir owners owners-both && cp owner-root.pem owners/ && cp owner-root.pem ca.pem owners-both/\n";
 
 /* Made once before the harness forks its tests; removed when the runner exits. */
 static char pki_dir[64];
@@ -100,6 +121,14 @@ static const char *in(FIXTURE_DATA(ledger) *self, const char *name)
 	return self->path;
 }
 
+static const char *owners(void)
+{
+	static char path[128];
+
+	snprintf(path, sizeof(path), "%s/owners", pki_dir);
+	return path;
+}
+
 static int load_signer(FIXTURE_DATA(ledger) *self, const char *name,
 		       struct kt_ledger_signer *s)
 {
@@ -116,8 +145,8 @@ FIXTURE_SETUP(ledger)
 	strcpy(self->dir, "/tmp/kvmtrust-ledger-XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 	snprintf(self->db, sizeof(self->db), "sqlite:%s/ledger.db", self->dir);
-	ASSERT_EQ(0, kt_ledger_auth_load(in(self, "ca.pem"), &self->auth, &self->err));
-	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, &self->log, &self->err))
+	ASSERT_EQ(0, kt_ledger_auth_load(in(self, "ca.pem"), owners(), &self->auth, &self->err));
+	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, KT_LEDGER_CREATE, &self->log, &self->err))
 		TH_LOG("%s", self->err.msg);
 	ASSERT_EQ(0, load_signer(self, "host1", &self->host1)) TH_LOG("%s", self->err.msg);
 	ASSERT_EQ(0, load_signer(self, "host2", &self->host2)) TH_LOG("%s", self->err.msg);
@@ -161,11 +190,11 @@ static int append(FIXTURE_DATA(ledger) *self, const struct kt_ledger_signer *s, 
 /* n attestations alternating between the two hosts' VMs. */
 static int fill(FIXTURE_DATA(ledger) *self, int n)
 {
-	char vm[16];
+	char vm[KT_UUID_STR_LEN + 1];
 	int i;
 
 	for (i = 0; i < n; i++) {
-		snprintf(vm, sizeof(vm), "vm%d", i % 4);
+		snprintf(vm, sizeof(vm), "10000000-0000-4000-8000-00000000000%d", i % 4);
 		if (append(self, i % 2 ? &self->host2 : &self->host1, KT_LEDGER_ATTEST,
 			   i % 5 ? KT_LEDGER_PASS : KT_LEDGER_FAIL, vm, NULL, 0))
 			return -1;
@@ -210,9 +239,9 @@ TEST_F(ledger, append_get_head_verify)
 	ASSERT_EQ(0, verify(self, &size, &bad));
 	EXPECT_EQ(0ULL, size);
 	ASSERT_EQ(0, fill(self, 10)) TH_LOG("%s", self->err.msg);
-	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_MOVE, 0, "vm9", NULL, 0));
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_MOVE, 0, VM9, NULL, 0));
 	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_COMPROMISE, 0, NULL, HOST1, 0));
-	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_REVOKE, 0, "vm3", NULL, 0));
+	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_REVOKE, 0, VM3, NULL, 0));
 	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
 	EXPECT_EQ(13ULL, size);
 	ASSERT_EQ(0, kt_ledger_head(self->log, &sth, &raw, &self->err));
@@ -220,7 +249,7 @@ TEST_F(ledger, append_get_head_verify)
 	free(raw);
 	ASSERT_EQ(0, kt_ledger_get(self->log, 10, &e, &raw, &len, &self->err));
 	EXPECT_EQ(KT_LEDGER_MOVE, e.kind);
-	EXPECT_STREQ("vm9", e.vm_id);
+	EXPECT_STREQ(VM9, e.vm_id);
 	kt_uuid_format(e.host_id, host);
 	EXPECT_STREQ(HOST1, host);	/* filled in from the signer's certificate */
 	free(raw);
@@ -235,19 +264,19 @@ TEST_F(ledger, unauthorized_writers_are_refused)
 	char key[256];
 
 	ASSERT_EQ(0, load_signer(self, "intruder", &s));
-	EXPECT_NE(0, append(self, &s, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm1", NULL, 0));
+	EXPECT_NE(0, append(self, &s, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM1, NULL, 0));
 	EXPECT_STREQ("authorization", self->err.check);
 	EXPECT_NE(NULL, strstr(self->err.msg, "not trusted")) TH_LOG("%s", self->err.msg);
 	kt_ledger_signer_free(&s);
 
 	ASSERT_EQ(0, load_signer(self, "nouuid", &s));
-	EXPECT_NE(0, append(self, &s, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm1", NULL, 0));
+	EXPECT_NE(0, append(self, &s, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM1, NULL, 0));
 	EXPECT_STREQ("authorization", self->err.check);
 	EXPECT_NE(NULL, strstr(self->err.msg, "urn:uuid")) TH_LOG("%s", self->err.msg);
 	kt_ledger_signer_free(&s);
 
 	/* host1 may not report attestations of VMs on host2. */
-	EXPECT_NE(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, "vm1", HOST2, 0));
+	EXPECT_NE(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, VM1, HOST2, 0));
 	EXPECT_STREQ("authorization", self->err.check);
 
 	/* A key that does not match the certificate. */
@@ -274,12 +303,12 @@ TEST_F(ledger, intermediate_ca_in_ca_directory)
 	kt_hash leaf;
 
 	ASSERT_EQ(0, load_signer(self, "host3", &s)) TH_LOG("%s", self->err.msg);
-	EXPECT_NE(0, append(self, &s, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm1", NULL, 0));
+	EXPECT_NE(0, append(self, &s, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM1, NULL, 0));
 	EXPECT_STREQ("authorization", self->err.check);
-	ASSERT_EQ(0, kt_ledger_auth_load(in(self, "cadir"), &dir_auth, &self->err))
+	ASSERT_EQ(0, kt_ledger_auth_load(in(self, "cadir"), NULL, &dir_auth, &self->err))
 		TH_LOG("%s", self->err.msg);
-	ASSERT_EQ(0, kt_ledger_open(self->db, dir_auth, &log, &self->err));
-	entry_init(&e, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm1", NULL, 0);
+	ASSERT_EQ(0, kt_ledger_open(self->db, dir_auth, KT_LEDGER_WRITE, &log, &self->err));
+	entry_init(&e, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM1, NULL, 0);
 	ASSERT_EQ(0, kt_ledger_append(log, &s, &e, leaf, &self->err)) TH_LOG("%s", self->err.msg);
 	ASSERT_EQ(0, kt_ledger_verify(log, &size, &bad, &self->err)) TH_LOG("%s", self->err.msg);
 	EXPECT_EQ(1ULL, size);
@@ -312,11 +341,11 @@ TEST_F(ledger, rogue_entry_is_named)
 		 self->dir, pki_dir, pki_dir, self->dir);
 	ASSERT_EQ(0, system(cmd));
 	snprintf(cmd, sizeof(cmd), "%s/both", self->dir);
-	ASSERT_EQ(0, kt_ledger_auth_load(cmd, &rogue_auth, &self->err))
+	ASSERT_EQ(0, kt_ledger_auth_load(cmd, NULL, &rogue_auth, &self->err))
 		TH_LOG("%s", self->err.msg);
-	ASSERT_EQ(0, kt_ledger_open(self->db, rogue_auth, &rogue, &self->err));
+	ASSERT_EQ(0, kt_ledger_open(self->db, rogue_auth, KT_LEDGER_WRITE, &rogue, &self->err));
 	ASSERT_EQ(0, load_signer(self, "intruder", &s));
-	entry_init(&e, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, "vm1", NULL, 0);
+	entry_init(&e, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, VM1, NULL, 0);
 	ASSERT_EQ(0, kt_ledger_append(rogue, &s, &e, leaf, &self->err)) TH_LOG("%s", self->err.msg);
 	kt_ledger_close(rogue);
 	kt_ledger_auth_free(rogue_auth);
@@ -438,7 +467,7 @@ TEST_F(ledger, tamper_truncate_file)
 	self->log = NULL;
 	ASSERT_EQ(0, stat(self->db + 7, &st));
 	ASSERT_EQ(0, truncate(self->db + 7, st.st_size / 2));
-	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, &self->log, &self->err))
+	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, KT_LEDGER_READ, &self->log, &self->err))
 		TH_LOG("%s", self->err.msg);
 	ASSERT_NE(0, verify(self, &size, &bad));
 	EXPECT_GT(bad, 0ULL);
@@ -481,7 +510,7 @@ TEST_F(ledger, pin_detects_fork_and_rollback)
 	/* Another, validly signed history of the same length. */
 	ASSERT_EQ(0, tamper(self, "DELETE FROM ledger_entries", NULL, 0));
 	ASSERT_EQ(0, tamper(self, "DELETE FROM ledger_head", NULL, 0));
-	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, "vm1", NULL, 0));
+	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, VM1, NULL, 0));
 	ASSERT_NE(0, verify(self, &size, &bad));
 	EXPECT_STREQ("rollback", self->err.check);
 	ASSERT_EQ(0, fill(self, 6));
@@ -489,51 +518,194 @@ TEST_F(ledger, pin_detects_fork_and_rollback)
 	EXPECT_STREQ("fork", self->err.check) TH_LOG("%s", self->err.msg);
 }
 
-/* A prefix verified before is not re-checked signature by signature, but still bound by its root. */
-TEST_F(ledger, trusted_prefix)
+static const char *cp_path(FIXTURE_DATA(ledger) *self)
 {
-	uint64_t size, bad;
-	kt_hash root;
-
-	ASSERT_EQ(0, fill(self, 6));
-	ASSERT_EQ(0, kt_ledger_walk(self->log, NULL, NULL, &size, root, &bad, &self->err));
-	kt_ledger_trust_prefix(self->log, size, root);
-	ASSERT_EQ(0, fill(self, 2));
-	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
-	EXPECT_EQ(8ULL, size);
-	/* A signature byte inside the prefix: the next entry's prev_root names it. */
-	ASSERT_EQ(0, flip_byte(self, 2, -1));
-	ASSERT_NE(0, verify(self, &size, &bad));
-	EXPECT_STREQ("chain", self->err.check) TH_LOG("%s", self->err.msg);
-	EXPECT_EQ(3ULL, bad);
-	ASSERT_EQ(0, flip_byte(self, 2, -1));
-	/* In its last entry: the prefix root catches it. */
-	ASSERT_EQ(0, flip_byte(self, 5, -1));
-	ASSERT_NE(0, verify(self, &size, &bad));
-	EXPECT_STREQ("fork", self->err.check) TH_LOG("%s", self->err.msg);
-	ASSERT_EQ(0, flip_byte(self, 5, -1));
-	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
-	/* Beyond it: the signature check names the entry. */
-	ASSERT_EQ(0, flip_byte(self, 7, -1));
-	ASSERT_NE(0, verify(self, &size, &bad));
-	EXPECT_STREQ("signature", self->err.check);
-	EXPECT_EQ(7ULL, bad);
+	snprintf(self->path, sizeof(self->path), "%s/checkpoint", self->dir);
+	return self->path;
 }
 
-/* The test binary lives in user/tests/; scripts/ is two levels up. */
+/* A fresh handle on the fixture's ledger, from its checkpoint (full: not). */
+static struct kt_ledger *reopen(FIXTURE_DATA(ledger) *self, bool full)
+{
+	struct kt_ledger *log;
+
+	kt_err_clear(&self->err);
+	if (kt_ledger_open(self->db, self->auth, KT_LEDGER_READ, &log, &self->err))
+		return NULL;
+	if (kt_ledger_checkpoint_use(log, cp_path(self), full, &self->err)) {
+		kt_ledger_close(log);
+		return NULL;
+	}
+	return log;
+}
+
+/* Scores VM1 through log, then saves the checkpoint the walk reached. */
+static int score_and_save(FIXTURE_DATA(ledger) *self, struct kt_ledger *log,
+			  struct kt_score_result *r)
+{
+	kt_err_clear(&self->err);
+	return kt_score_compute(log, VM1, (uint64_t)time(NULL), r, &self->err) ?:
+	       kt_ledger_checkpoint_save(log, &self->err);
+}
+
+/*
+ * After a checkpoint at N entries, k more cost k signature checks (and one
+ * for the new head), not N + k; the score is the one a full walk gives.
+ */
+TEST_F(ledger, checkpoint_costs_what_is_new)
+{
+	struct kt_score_result full, inc;
+	struct kt_ledger *log;
+	struct stat st;
+	size_t i;
+
+	ASSERT_EQ(0, fill(self, 40));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &full)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(41ULL, kt_ledger_signatures_checked(log));
+	kt_score_result_free(&full);
+	kt_ledger_close(log);
+	ASSERT_EQ(0, stat(cp_path(self), &st));
+	EXPECT_EQ(0600U, st.st_mode & 0777);
+
+	ASSERT_EQ(0, fill(self, 3));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &inc)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(3ULL + 1, kt_ledger_signatures_checked(log));
+	kt_ledger_close(log);
+
+	ASSERT_NE(NULL, log = reopen(self, true)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &full)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(43ULL + 1, kt_ledger_signatures_checked(log));
+	kt_ledger_close(log);
+	EXPECT_EQ(full.score, inc.score);
+	ASSERT_EQ(full.nsteps, inc.nsteps);
+	for (i = 0; i < full.nsteps; i++)
+		EXPECT_EQ(full.steps[i].index, inc.steps[i].index);
+	kt_score_result_free(&full);
+	kt_score_result_free(&inc);
+
+	/* Nothing new: only the head's signature. */
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &inc)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(1ULL, kt_ledger_signatures_checked(log));
+	kt_score_result_free(&inc);
+	kt_ledger_close(log);
+}
+
+/* A history rewritten under a checkpoint is a fork; a shorter one a rollback. */
+TEST_F(ledger, checkpoint_refuses_a_fork)
+{
+	struct kt_score_result r;
+	struct kt_ledger *log;
+
+	ASSERT_EQ(0, fill(self, 6));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &r)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&r);
+	kt_ledger_close(log);
+	/* Another, validly signed history, longer than the checkpoint. */
+	ASSERT_EQ(0, tamper(self, "DELETE FROM ledger_entries", NULL, 0));
+	ASSERT_EQ(0, tamper(self, "DELETE FROM ledger_head", NULL, 0));
+	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM1, NULL, 0));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_NE(0, score_and_save(self, log, &r));
+	EXPECT_STREQ("rollback", self->err.check) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+	ASSERT_EQ(0, fill(self, 8));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_NE(0, score_and_save(self, log, &r));
+	EXPECT_STREQ("fork", self->err.check) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+	/* --full verifies the new history on its own, and checkpoints it. */
+	ASSERT_NE(NULL, log = reopen(self, true)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &r)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&r);
+	kt_ledger_close(log);
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &r)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&r);
+	kt_ledger_close(log);
+}
+
+/* The checkpoint file is refused when edited, exposed or another ledger's. */
+TEST_F(ledger, checkpoint_file_is_checked)
+{
+	struct kt_score_result r;
+	struct kt_ledger *log;
+	char cmd[512];
+
+	ASSERT_EQ(0, fill(self, 5));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &r)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&r);
+	kt_ledger_close(log);
+
+	ASSERT_EQ(0, chmod(cp_path(self), 0644));
+	EXPECT_EQ(NULL, reopen(self, false));
+	EXPECT_STREQ("checkpoint", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "may be written by others")) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, chmod(cp_path(self), 0600));
+
+	/* One byte changed (in the signed head): the digest no longer matches. */
+	snprintf(cmd, sizeof(cmd), "printf '\\377' | dd of=%s bs=1 seek=400 conv=notrunc status=none",
+		 cp_path(self));
+	ASSERT_EQ(0, system(cmd));
+	EXPECT_EQ(NULL, reopen(self, false));
+	EXPECT_STREQ("checkpoint", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "digest")) TH_LOG("%s", self->err.msg);
+	/* --full ignores it and writes a good one. */
+	ASSERT_NE(NULL, log = reopen(self, true)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &r)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&r);
+	kt_ledger_close(log);
+
+	/* Another ledger's checkpoint. */
+	snprintf(cmd, sizeof(cmd), "sqlite:%s/other.db", self->dir);
+	ASSERT_EQ(0, kt_ledger_open(cmd, self->auth, KT_LEDGER_CREATE, &log, &self->err));
+	EXPECT_NE(0, kt_ledger_checkpoint_use(log, cp_path(self), false, &self->err));
+	EXPECT_STREQ("checkpoint", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "belongs to ledger")) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+}
+
+/* The proof a checkpoint builds from its frontier is RFC 9162's, for every m < n. */
+TEST(compact_consistency_proof)
+{
+	kt_hash leaves[24], frontier[8], p1[KT_MERKLE_MAX_PROOF], p2[KT_MERKLE_MAX_PROOF], r;
+	uint64_t m, n, at, size;
+	int l1, l2;
+	size_t nf;
+
+	for (n = 0; n < 24; n++)
+		kt_sha256(&n, sizeof(n), leaves[n]);
+	for (m = 1; m < 24; m++) {
+		for (nf = 0, at = 0; at < m; at += size, nf++) {
+			size = 1ULL << (63 - __builtin_clzll(m - at));
+			kt_merkle_root(leaves + at, size, frontier[nf]);
+		}
+		for (n = m; n <= 24; n++) {
+			l1 = kt_merkle_consistency_proof(leaves, m, n, p1);
+			l2 = kt_merkle_consistency_proof_compact(frontier, nf, m, leaves + m, n, p2);
+			ASSERT_EQ(l1, l2) TH_LOG("m %llu n %llu", (unsigned long long)m,
+						 (unsigned long long)n);
+			EXPECT_EQ(0, memcmp(p1, p2, (size_t)l1 * KT_HASH_LEN));
+			kt_merkle_root(leaves, m, r);
+			kt_merkle_root(leaves, n, p1[KT_MERKLE_MAX_PROOF - 1]);
+			EXPECT_EQ(0, kt_merkle_verify_consistency(m, n, r, p1[KT_MERKLE_MAX_PROOF - 1],
+								  p2, (size_t)l2));
+		}
+	}
+}
+
+/* KT_SRCDIR (user/Makefile): the binary may be built outside user/tests/. */
 static char *python_lines(const char *cmd, const char *args, char *out, size_t cap)
 {
-	static char dir[4096];
-	ssize_t len = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
 	size_t got;
 	char *full;
 	FILE *p;
 
-	if (len < 0)
-		return NULL;
-	dir[len] = '\0';
-	*strrchr(dir, '/') = '\0';
-	if (asprintf(&full, "python3 %s/../../scripts/lib/rfc9162.py %s %s", dir, cmd, args) < 0)
+	if (asprintf(&full, "python3 %s/scripts/lib/rfc9162.py %s %s", KT_SRCDIR, cmd, args) < 0)
 		return NULL;
 	p = popen(full, "r");
 	free(full);
@@ -644,12 +816,12 @@ TEST_F(ledger, concurrent_writers_do_not_fork)
 			struct kt_ledger *log;
 			int j, bad_appends = 0;
 
-			if (kt_ledger_open(self->db, self->auth, &log, &self->err))
+			if (kt_ledger_open(self->db, self->auth, KT_LEDGER_WRITE, &log, &self->err))
 				_exit(2);
 			self->log = log;
 			for (j = 0; j < 40; j++)
 				bad_appends += append(self, i ? &self->host2 : &self->host1,
-						      KT_LEDGER_ATTEST, KT_LEDGER_PASS, "vm1", NULL, 0) != 0;
+						      KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM1, NULL, 0) != 0;
 			kt_ledger_close(log);
 			_exit(bad_appends ? 1 : 0);
 		}
@@ -658,9 +830,195 @@ TEST_F(ledger, concurrent_writers_do_not_fork)
 		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
 		EXPECT_EQ(0, status);
 	}
-	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, &self->log, &self->err));
+	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, KT_LEDGER_READ, &self->log, &self->err));
 	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
 	EXPECT_EQ(80ULL, size);
+}
+
+/*
+ * Only KT_LEDGER_CREATE makes a ledger: a missing or mistyped one is
+ * refused, never created, and a read-only log refuses appends.
+ */
+TEST_F(ledger, open_fails_closed)
+{
+	static const char *const bad_specs[] = {
+		"foo:bar", "/tmp/no-scheme.db", "sqlite:", "etcd:", "etcd:ftp://x", "",
+	};
+	struct kt_ledger *log = NULL;
+	struct kt_ledger_entry e;
+	char spec[300], path[256];
+	uint64_t size, bad;
+	struct stat st;
+	unsigned int i;
+	kt_hash leaf;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/typo.db", self->dir);
+	snprintf(spec, sizeof(spec), "sqlite:%s", path);
+	EXPECT_NE(0, kt_ledger_open(spec, self->auth, KT_LEDGER_READ, &log, &self->err));
+	EXPECT_STREQ("no-ledger", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, path)) TH_LOG("%s", self->err.msg);
+	EXPECT_NE(0, kt_ledger_open(spec, self->auth, KT_LEDGER_WRITE, &log, &self->err));
+	EXPECT_STREQ("no-ledger", self->err.check);
+	EXPECT_NE(0, stat(path, &st)) TH_LOG("opening '%s' created it", path);
+	for (i = 0; i < sizeof(bad_specs) / sizeof(bad_specs[0]); i++) {
+		/* "" would fall back to $KVMTRUST_LEDGER and the default: name one that is not there. */
+		setenv("KVMTRUST_LEDGER", "sqlite:/nonexistent/kvmtrust/ledger.db", 1);
+		EXPECT_NE(0, kt_ledger_open(bad_specs[i], self->auth, KT_LEDGER_READ, &log,
+					    &self->err)) TH_LOG("'%s' opened", bad_specs[i]);
+		EXPECT_TRUE(!strcmp(self->err.check, "spec") || !strcmp(self->err.check, "no-ledger"))
+			TH_LOG("'%s': %s: %s", bad_specs[i], self->err.check, self->err.msg);
+	}
+	EXPECT_NE(0, stat("/tmp/no-scheme.db", &st));
+
+	/* Creating refuses an existing ledger, and any other file. */
+	EXPECT_NE(0, kt_ledger_open(self->db, self->auth, KT_LEDGER_CREATE, &log, &self->err));
+	EXPECT_STREQ("exists", self->err.check);
+	snprintf(spec, sizeof(spec), "sqlite:%s", in(self, "ca.pem"));
+	EXPECT_NE(0, kt_ledger_open(spec, self->auth, KT_LEDGER_CREATE, &log, &self->err));
+	EXPECT_STREQ("exists", self->err.check);
+	EXPECT_EQ(0, stat(in(self, "ca.pem"), &st));
+	EXPECT_GT(st.st_size, 0);
+
+	/* A SQLite file that is not a ledger is not taken for an empty one. */
+	snprintf(path, sizeof(path), "%s/other.db", self->dir);
+	ASSERT_EQ(SQLITE_OK, sqlite3_open(path, &db));
+	ASSERT_EQ(SQLITE_OK, sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL));
+	sqlite3_close(db);
+	snprintf(spec, sizeof(spec), "sqlite:%s", path);
+	EXPECT_NE(0, kt_ledger_open(spec, self->auth, KT_LEDGER_WRITE, &log, &self->err));
+	EXPECT_STREQ("no-ledger", self->err.check);
+
+	/* Read-only: reads work, appends are refused before anything is signed. */
+	ASSERT_EQ(0, fill(self, 2));
+	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, KT_LEDGER_READ, &log, &self->err))
+		TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, kt_ledger_verify(log, &size, &bad, &self->err)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(2ULL, size);
+	entry_init(&e, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM1, NULL, 0);
+	EXPECT_NE(0, kt_ledger_append(log, &self->host1, &e, leaf, &self->err));
+	EXPECT_NE(NULL, strstr(self->err.msg, "read-only")) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+}
+
+/* New entries name VMs by UUID (and grants as grant:UUID); names are refused. */
+TEST_F(ledger, new_entries_name_vms_by_uuid)
+{
+	EXPECT_NE(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "web", NULL, 0));
+	EXPECT_STREQ("format", self->err.check);
+	EXPECT_NE(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_PASS,
+			    "7D4F2B1A-3C5E-4F60-8A9B-0C1D2E3F4A5B", NULL, 0));
+	EXPECT_NE(0, append(self, &self->host1, KT_LEDGER_REVOKE, 0, "grant:web", NULL, 0));
+	EXPECT_NE(0, append(self, &self->host1, KT_LEDGER_REVOKE, 0, ":" VM1, NULL, 0));
+	EXPECT_EQ(0, append(self, &self->host1, KT_LEDGER_REVOKE, 0, "grant:" VM1, NULL, 0))
+		TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM1, NULL, 0))
+		TH_LOG("%s", self->err.msg);
+}
+
+static const char *owner_of(FIXTURE_DATA(ledger) *self, const char *vm, struct kt_owner *o)
+{
+	if (kt_owner_read(self->log, vm, o, NULL, &self->err))
+		return self->err.msg;
+	return o->registered ? o->subject : "(none)";
+}
+
+/*
+ * Owners register their VMs; the first register wins. Hosts cannot
+ * register, owners cannot write anything else, and a ledger CA never
+ * vouches for an owner.
+ */
+TEST_F(ledger, owners_register_vms)
+{
+	struct kt_ledger_signer alice, bob, carol;
+	struct kt_ledger_auth *both, *blind;
+	struct kt_ledger *log;
+	struct kt_ledger_entry e;
+	uint64_t size, bad;
+	struct kt_owner o;
+	kt_hash leaf;
+
+	ASSERT_EQ(0, load_signer(self, "alice", &alice)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, load_signer(self, "bob", &bob)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, load_signer(self, "carol", &carol)) TH_LOG("%s", self->err.msg);
+	EXPECT_STREQ("(none)", owner_of(self, VM1, &o));
+
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM1, NULL, 0));
+	ASSERT_EQ(0, append(self, &alice, KT_LEDGER_REGISTER, 0, VM1, NULL, 0))
+		TH_LOG("%s", self->err.msg);
+	EXPECT_STREQ("CN=alice", owner_of(self, VM1, &o));
+	EXPECT_EQ(1ULL, o.index);
+	/* The head is now signed by alice: hosts go on appending after her. */
+	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM3, NULL, 0))
+		TH_LOG("%s", self->err.msg);
+
+	EXPECT_NE(0, append(self, &bob, KT_LEDGER_REGISTER, 0, VM1, NULL, 0));
+	EXPECT_STREQ("owner", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "CN=alice")) TH_LOG("%s", self->err.msg);
+	EXPECT_NE(0, append(self, &alice, KT_LEDGER_REGISTER, 0, VM1, NULL, 0));
+	EXPECT_STREQ("registered", self->err.check);
+	EXPECT_EQ(0, append(self, &bob, KT_LEDGER_REGISTER, 0, VM3, NULL, 0)) TH_LOG("%s", self->err.msg);
+
+	EXPECT_NE(0, append(self, &self->host1, KT_LEDGER_REGISTER, 0, VM9, NULL, 0));
+	EXPECT_STREQ("authorization", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "host certificate")) TH_LOG("%s", self->err.msg);
+	EXPECT_NE(0, append(self, &alice, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM1, NULL, 0));
+	EXPECT_STREQ("authorization", self->err.check);
+	EXPECT_NE(0, append(self, &alice, KT_LEDGER_REVOKE, 0, VM3, NULL, 0));
+	EXPECT_STREQ("authorization", self->err.check);
+	/* carol is a user certificate, but the ledger CA's: refused even where both are trusted. */
+	EXPECT_NE(0, append(self, &carol, KT_LEDGER_REGISTER, 0, VM9, NULL, 0));
+	EXPECT_STREQ("authorization", self->err.check);
+	ASSERT_EQ(0, kt_ledger_auth_load(in(self, "ca.pem"), in(self, "owners-both"), &both,
+					 &self->err));
+	ASSERT_EQ(0, kt_ledger_open(self->db, both, KT_LEDGER_WRITE, &log, &self->err));
+	entry_init(&e, KT_LEDGER_REGISTER, 0, VM9, NULL, 0);
+	EXPECT_NE(0, kt_ledger_append(log, &carol, &e, leaf, &self->err));
+	EXPECT_NE(NULL, strstr(self->err.msg, "kept apart")) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+	kt_ledger_auth_free(both);
+
+	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(4ULL, size);
+	/* Without the owner anchors the register entry cannot be judged: fail closed. */
+	ASSERT_EQ(0, kt_ledger_auth_load(in(self, "ca.pem"), NULL, &blind, &self->err));
+	ASSERT_EQ(0, kt_ledger_open(self->db, blind, KT_LEDGER_READ, &log, &self->err));
+	EXPECT_NE(0, kt_ledger_verify(log, &size, &bad, &self->err));
+	EXPECT_EQ(1ULL, bad);
+	EXPECT_STREQ("authorization", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "owner-anchors")) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+	kt_ledger_auth_free(blind);
+	kt_ledger_signer_free(&alice);
+	kt_ledger_signer_free(&bob);
+	kt_ledger_signer_free(&carol);
+}
+
+/* A second register that got in anyway (another writer's bug) does not move the VM. */
+TEST_F(ledger, owner_fold_keeps_the_first)
+{
+	struct kt_ledger_signer alice, bob;
+	struct kt_ledger_entry e;
+	struct kt_owner o = { 0 };
+
+	ASSERT_EQ(0, load_signer(self, "alice", &alice));
+	ASSERT_EQ(0, load_signer(self, "bob", &bob));
+	entry_init(&e, KT_LEDGER_REGISTER, 0, VM1, NULL, 1);
+	e.index = 4;
+	e.cert = alice.cert;
+	e.cert_len = alice.cert_len;
+	ASSERT_EQ(0, kt_owner_feed(&o, VM1, &e));
+	e.index = 9;
+	e.cert = bob.cert;
+	e.cert_len = bob.cert_len;
+	ASSERT_EQ(0, kt_owner_feed(&o, VM1, &e));
+	ASSERT_EQ(0, kt_owner_feed(&o, VM3, &e));	/* about another VM: not counted */
+	EXPECT_TRUE(o.registered);
+	EXPECT_EQ(4ULL, o.index);
+	EXPECT_STREQ("CN=alice", o.subject);
+	EXPECT_EQ(1ULL, o.ignored);
+	kt_ledger_signer_free(&alice);
+	kt_ledger_signer_free(&bob);
 }
 
 /* Score through a real ledger: same answer as the table, from verified entries only. */
@@ -670,10 +1028,10 @@ TEST_F(ledger, score_from_ledger)
 	/* Entry times must lie within the certificates' validity, which starts now. */
 	uint64_t t = (uint64_t)time(NULL) + 60;
 
-	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, "web", NULL, t));
-	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "db", NULL, t));
-	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_PASS, "web", NULL, t + 60));
-	ASSERT_EQ(0, kt_score_compute(self->log, "web", t + 60 + 2 * 3600 + 59, &r, &self->err))
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, WEB, NULL, t));
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_PASS, DB, NULL, t));
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_PASS, WEB, NULL, t + 60));
+	ASSERT_EQ(0, kt_score_compute(self->log, WEB, t + 60 + 2 * 3600 + 59, &r, &self->err))
 		TH_LOG("%s", self->err.msg);
 	/* 100 - 20 + 5 = 85, then 2 full hours of decay. */
 	EXPECT_EQ(83, r.score);
@@ -684,11 +1042,11 @@ TEST_F(ledger, score_from_ledger)
 	EXPECT_STREQ("decay", r.steps[2].reason);
 	kt_score_result_free(&r);
 
-	EXPECT_NE(0, kt_score_compute(self->log, "nosuchvm", t, &r, &self->err));
+	EXPECT_NE(0, kt_score_compute(self->log, VM9, t, &r, &self->err));
 	EXPECT_STREQ("vm", self->err.check);
 
 	ASSERT_EQ(0, flip_byte(self, 1, 101));
-	EXPECT_NE(0, kt_score_compute(self->log, "web", t, &r, &self->err));
+	EXPECT_NE(0, kt_score_compute(self->log, WEB, t, &r, &self->err));
 	EXPECT_EQ(0, strncmp(self->err.msg, "entry 1:", 8)) TH_LOG("%s", self->err.msg);
 }
 
@@ -716,9 +1074,10 @@ struct score_case {
 
 static const struct score_case score_table[] = {
 	{ "one pass clamps at 100", { PASS(T0) }, T0, 100, KT_SCORE_ALLOW, false },
-	{ "one fail", { FAIL(T0) }, T0, 80, KT_SCORE_ALLOW, false },
+	{ "one fail: 80, but the last result failed: verify", { FAIL(T0) }, T0, 80,
+	  KT_SCORE_VERIFY, false },
 	{ "clamp after each step: pass, fail is 80 not 85", { PASS(T0), FAIL(T0) }, T0, 80,
-	  KT_SCORE_ALLOW, false },
+	  KT_SCORE_VERIFY, false },
 	{ "fail then pass", { FAIL(T0), PASS(T0) }, T0, 85, KT_SCORE_ALLOW, false },
 	{ "six fails clamp at 0", { FAIL(T0), FAIL(T0 + 2 * 86400), FAIL(T0 + 4 * 86400),
 	  FAIL(T0 + 6 * 86400), FAIL(T0 + 8 * 86400), FAIL(T0 + 10 * 86400) },
@@ -726,7 +1085,7 @@ static const struct score_case score_table[] = {
 	{ "decay counts full hours only", { PASS(T0) }, T0 + 10 * H + H - 1, 90, KT_SCORE_ALLOW,
 	  false },
 	{ "decay from the last entry", { PASS(T0), FAIL(T0 + 5 * H) }, T0 + 5 * H + 3 * H, 77,
-	  KT_SCORE_ALLOW, false },
+	  KT_SCORE_VERIFY, false },
 	{ "decay clamps at 0", { PASS(T0) }, T0 + 1000 * H, 0, KT_SCORE_DENY, false },
 	{ "exactly 75 needs verification", { FAIL(T0), PASS(T0) }, T0 + 10 * H, 75,
 	  KT_SCORE_VERIFY, false },
@@ -735,8 +1094,18 @@ static const struct score_case score_table[] = {
 	  T0 + 2 * 86400 + 10 * H, 50, KT_SCORE_VERIFY, false },
 	{ "49 is denied", { FAIL(T0), FAIL(T0 + 2 * 86400) }, T0 + 2 * 86400 + 11 * H, 49,
 	  KT_SCORE_DENY, false },
-	{ "entries after now do not count", { FAIL(T0), FAIL(T0 + H) }, T0, 80, KT_SCORE_ALLOW,
+	{ "entries after now do not count", { FAIL(T0), FAIL(T0 + H) }, T0, 80, KT_SCORE_VERIFY,
 	  false },
+	{ "a later pass lifts the cap of a failure", { PASS(T0), FAIL(T0), PASS(T0), PASS(T0),
+	  PASS(T0) }, T0, 95, KT_SCORE_ALLOW, false },
+	{ "the last attestation in log order counts, not the latest time",
+	  { PASS(T0), PASS(T0), FAIL(T0 + H), PASS(T0) }, T0 + H, 84, KT_SCORE_ALLOW, false },
+	{ "a move after a failure leaves the failure last",
+	  { PASS(T0), FAIL(T0), { KT_LEDGER_MOVE, 0, "vm", HOST1, HOST1, T0 } }, T0, 80,
+	  KT_SCORE_VERIFY, false },
+	{ "a register entry counts for nothing, decay included",
+	  { PASS(T0), { KT_LEDGER_REGISTER, 0, "vm", NULL, NULL, T0 + 5 * H } }, T0 + 5 * H, 95,
+	  KT_SCORE_ALLOW, false },
 	{ "three failures on the host within 24 h (inclusive): compromised",
 	  { OTHER_FAIL("a", T0), OTHER_FAIL("b", T0 + 1), OTHER_FAIL("c", T0 + 86400),
 	    PASS(T0 + 86400) }, T0 + 86400, 50, KT_SCORE_VERIFY, true },
@@ -787,7 +1156,8 @@ TEST(scoring_table)
 		for (i = 0; i < 12 && sc->ev[i].kind; i++) {
 			entry_init(&e, sc->ev[i].kind, sc->ev[i].result, sc->ev[i].vm,
 				   sc->ev[i].host, sc->ev[i].time);
-			kt_uuid_parse(sc->ev[i].signer, e.signer_id);
+			if (sc->ev[i].signer)
+				kt_uuid_parse(sc->ev[i].signer, e.signer_id);
 			e.index = i;
 			ASSERT_EQ(0, kt_score_feed(s, &e));
 		}
@@ -812,12 +1182,17 @@ TEST(scoring_table)
 
 TEST(thresholds)
 {
-	EXPECT_EQ((int)KT_SCORE_ALLOW, (int)kt_score_decide(100));
-	EXPECT_EQ((int)KT_SCORE_ALLOW, (int)kt_score_decide(76));
-	EXPECT_EQ((int)KT_SCORE_VERIFY, (int)kt_score_decide(75));
-	EXPECT_EQ((int)KT_SCORE_VERIFY, (int)kt_score_decide(50));
-	EXPECT_EQ((int)KT_SCORE_DENY, (int)kt_score_decide(49));
-	EXPECT_EQ((int)KT_SCORE_DENY, (int)kt_score_decide(0));
+	EXPECT_EQ((int)KT_SCORE_ALLOW, (int)kt_score_decide(100, false));
+	EXPECT_EQ((int)KT_SCORE_ALLOW, (int)kt_score_decide(76, false));
+	EXPECT_EQ((int)KT_SCORE_VERIFY, (int)kt_score_decide(75, false));
+	EXPECT_EQ((int)KT_SCORE_VERIFY, (int)kt_score_decide(50, false));
+	EXPECT_EQ((int)KT_SCORE_DENY, (int)kt_score_decide(49, false));
+	EXPECT_EQ((int)KT_SCORE_DENY, (int)kt_score_decide(0, false));
+	/* The last result counts: a failure caps the decision at verify, never lifts it. */
+	EXPECT_EQ((int)KT_SCORE_VERIFY, (int)kt_score_decide(100, true));
+	EXPECT_EQ((int)KT_SCORE_VERIFY, (int)kt_score_decide(76, true));
+	EXPECT_EQ((int)KT_SCORE_VERIFY, (int)kt_score_decide(50, true));
+	EXPECT_EQ((int)KT_SCORE_DENY, (int)kt_score_decide(49, true));
 }
 
 TEST(entry_encoding_is_strict)
@@ -847,8 +1222,30 @@ TEST(entry_encoding_is_strict)
 	buf[100] = '/';			/* outside the VM id alphabet */
 	EXPECT_NE(0, kt_ledger_entry_decode(buf, len, &d, &tbs, &err));
 	buf[100] = 'v';
-	buf[0] = 2;			/* unknown version */
+	/* Old ids still decode: only new appends must name a UUID. */
+	EXPECT_EQ(1, buf[0]);		/* version 1 kinds keep their version 1 bytes */
+	buf[0] = 2;			/* one encoding per entry: attest is version 1 */
 	EXPECT_NE(0, kt_ledger_entry_decode(buf, len, &d, &tbs, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "version")) TH_LOG("%s", err.msg);
+	buf[0] = 3;			/* unknown version */
+	EXPECT_NE(0, kt_ledger_entry_decode(buf, len, &d, &tbs, &err));
+	free(buf);
+
+	/* Register entries, added in version 2: a VM and nothing else. */
+	entry_init(&e, KT_LEDGER_REGISTER, KT_LEDGER_NONE, VM1, NULL, 42);
+	e.cert = cert;
+	e.cert_len = sizeof(cert);
+	ASSERT_EQ(0, kt_ledger_entry_encode(&e, &buf, &len, &tbs));
+	EXPECT_EQ(2, buf[0]);
+	EXPECT_EQ(KT_LEDGER_REGISTER, buf[1]);
+	ASSERT_EQ(0, kt_ledger_entry_decode(buf, len, &d, &tbs, &err)) TH_LOG("%s", err.msg);
+	EXPECT_STREQ(VM1, d.vm_id);
+	buf[0] = 1;			/* version 1 has no register kind */
+	EXPECT_NE(0, kt_ledger_entry_decode(buf, len, &d, &tbs, &err));
+	buf[0] = 2;
+	buf[2] = KT_LEDGER_PASS;	/* a register has no result */
+	EXPECT_NE(0, kt_ledger_entry_decode(buf, len, &d, &tbs, &err));
+	EXPECT_STREQ("format", err.check);
 	free(buf);
 }
 

@@ -2,11 +2,13 @@
 /*
  * libkvmtrust building blocks: RFC 9162 Merkle hashing (against the
  * Certificate Transparency vectors and an independent Python
- * implementation), strict base64url and the ES256 JWS.
+ * implementation), strict base64url, the ES256 JWS and the file writer
+ * (outfile.sh drives the writer through every command that uses it).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/ec.h>
@@ -16,6 +18,8 @@
 
 #include "common/encoding.h"
 #include "common/merkle.h"
+#include "common/outfile.h"
+#include "common/statefile.h"
 #include "identity/jws.h"
 
 /* RFC 6962 test leaves used by every CT implementation. */
@@ -68,19 +72,6 @@ TEST(merkle_ct_vectors)
 	}
 }
 
-/* The test binary lives in user/tests/; scripts/ is two levels up. */
-static const char *exe_dir(void)
-{
-	static char dir[4096];
-	ssize_t len = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
-
-	if (len < 0)
-		return ".";
-	dir[len] = '\0';
-	*strrchr(dir, '/') = '\0';
-	return dir;
-}
-
 /* Cross-check against scripts/lib/rfc9162.py, written from the RFC alone. */
 TEST(merkle_matches_python)
 {
@@ -93,8 +84,8 @@ TEST(merkle_matches_python)
 
 	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		leaves_for(leaves, sizes[s]);
-		off = (size_t)snprintf(cmd, sizeof(cmd), "python3 %s/../../scripts/lib/rfc9162.py root-hashes",
-				       exe_dir());
+		off = (size_t)snprintf(cmd, sizeof(cmd), "python3 %s/scripts/lib/rfc9162.py root-hashes",
+				       KT_SRCDIR);
 		for (i = 0; i < sizes[s]; i++) {
 			kt_hex_encode(leaves[i], KT_HASH_LEN, hex);
 			off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, " %s", hex);
@@ -253,6 +244,90 @@ TEST(jws_round_trip_and_refusals)
 	json_decref(payload);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(other);
+}
+
+/* The mode asked for, whatever the umask; and an existing file is replaced. */
+TEST(outfile_mode_and_replace)
+{
+	char dir[] = "/tmp/kt-lib-test.XXXXXX", path[64], buf[8] = { 0 };
+	struct kt_err err = { 0 };
+	struct stat st;
+	mode_t old = umask(077);
+	FILE *f;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	EXPECT_EQ(0, kt_file_write(path, "one", 3, 0644, &err)) TH_LOG("%s", err.msg);
+	EXPECT_EQ(0, kt_file_write(path, "two", 3, 0640, &err)) TH_LOG("%s", err.msg);
+	umask(old);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(0640u, st.st_mode & 07777);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(3u, fread(buf, 1, sizeof(buf), f));
+	fclose(f);
+	EXPECT_STREQ("two", buf);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Names no writer may take: refused by kt_file_write and kt_dir_make alike. */
+TEST(outfile_refusals)
+{
+	char dir[] = "/tmp/kt-lib-test.XXXXXX", file[64], link[64], sub[64];
+	struct kt_err err = { 0 };
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/file", dir);
+	snprintf(link, sizeof(link), "%s/dangling", dir);
+	snprintf(sub, sizeof(sub), "%s/", dir);
+	ASSERT_EQ(0, kt_file_write(file, "x", 1, 0600, NULL));
+	ASSERT_EQ(0, symlink("nowhere", link));
+
+	EXPECT_EQ(-1, kt_file_write(link, "x", 1, 0600, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "symbolic link")) TH_LOG("%s", err.msg);
+	EXPECT_EQ(-1, access(link, F_OK));	/* still dangling: nothing written through it */
+	EXPECT_EQ(-1, kt_file_write(sub, "x", 1, 0600, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "Is a directory")) TH_LOG("%s", err.msg);
+	EXPECT_EQ(-1, kt_file_write("", "x", 1, 0600, &err));
+	EXPECT_STREQ("file", err.check);
+	EXPECT_EQ(-1, kt_dir_make(file, 0700, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "Not a directory")) TH_LOG("%s", err.msg);
+	EXPECT_EQ(-1, kt_dir_make(link, 0700, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "No such file")) TH_LOG("%s", err.msg);
+	EXPECT_EQ(0, kt_dir_make(dir, 0700, &err));
+	unlink(file);
+	unlink(link);
+	rmdir(dir);
+}
+
+/* A lock file is opened, never followed through a link or into a FIFO. */
+TEST(lock_file_refusals)
+{
+	char dir[] = "/tmp/kt-lib-test.XXXXXX", fifo[64], link[64], lock[64];
+	struct kt_err err = { 0 };
+	int fd;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	snprintf(lock, sizeof(lock), "%s/lock", dir);
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	ASSERT_EQ(0, symlink("lock", link));
+
+	EXPECT_EQ(-1, kt_file_lock(fifo, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "not a regular file")) TH_LOG("%s", err.msg);
+	EXPECT_EQ(-1, kt_file_lock(link, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "cannot lock")) TH_LOG("%s", err.msg);
+	EXPECT_EQ(-1, access(lock, F_OK));	/* the link's target was not created */
+	fd = kt_file_lock(lock, &err);
+	EXPECT_LE(0, fd) TH_LOG("%s", err.msg);
+	if (fd >= 0)
+		close(fd);
+	unlink(fifo);
+	unlink(link);
+	unlink(lock);
+	rmdir(dir);
 }
 
 TEST_HARNESS_MAIN

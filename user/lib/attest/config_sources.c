@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Launch configuration sources: our JSON, a libvirt domain XML and a QEMU
- * command line, each reduced to the parameters of config_tree.h.
+ * Launch configuration sources: our JSON, a libvirt domain XML and a file
+ * holding a QEMU command line (qemu_argv.c), each reduced to the
+ * parameters of config_tree.h.
  */
 #include <ctype.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,58 +20,6 @@
 
 #define MAX_CONFIG_FILE (1024 * 1024)
 
-static int add_u64(struct kt_config *cfg, const char *name, uint64_t v, struct kt_err *err)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%" PRIu64, v);
-	return kt_config_add(cfg, name, buf, err);
-}
-
-static int add_indexed(struct kt_config *cfg, const char *group, size_t i, const char *what,
-		       const char *value, struct kt_err *err)
-{
-	char name[64];
-
-	snprintf(name, sizeof(name), "%s.%zu.%s", group, i, what);
-	return kt_config_add(cfg, name, value, err);
-}
-
-/* Canonical MAC: six lowercase hex pairs joined by ':'; '-' accepted on input. */
-static int add_mac(struct kt_config *cfg, size_t i, const char *mac, struct kt_err *err)
-{
-	char out[18];
-	int k;
-
-	if (strlen(mac) != 17)
-		goto bad;
-	for (k = 0; k < 17; k++) {
-		if (k % 3 == 2) {
-			if (mac[k] != ':' && mac[k] != '-')
-				goto bad;
-			out[k] = ':';
-		} else {
-			if (!isxdigit((unsigned char)mac[k]))
-				goto bad;
-			out[k] = (char)tolower((unsigned char)mac[k]);
-		}
-	}
-	out[17] = '\0';
-	return add_indexed(cfg, "nic", i, "mac", out, err);
-bad:
-	return kt_fail(err, "config", "'%s' is not a MAC address", mac);
-}
-
-static int add_vlan(struct kt_config *cfg, size_t i, long long vlan, struct kt_err *err)
-{
-	char buf[16];
-
-	if (vlan < 0 || vlan > 4094)
-		return kt_fail(err, "config", "VLAN id %lld out of range (0-4094)", vlan);
-	snprintf(buf, sizeof(buf), "%lld", vlan);
-	return add_indexed(cfg, "nic", i, "vlan", buf, err);
-}
-
 static int add_hash_hex(struct kt_config *cfg, const char *name, const char *hex,
 			struct kt_err *err)
 {
@@ -82,16 +30,6 @@ static int add_hash_hex(struct kt_config *cfg, const char *name, const char *hex
 		return kt_fail(err, "config", "%s: '%s' is not a SHA-256 in hex", name, hex);
 	kt_hex_encode(h, sizeof(h), lower);
 	return kt_config_add(cfg, name, lower, err);
-}
-
-static int set_base_dir(struct kt_config *cfg, const char *path, struct kt_err *err)
-{
-	char *copy = strdup(path);
-
-	free(cfg->base_dir);
-	cfg->base_dir = copy ? strdup(dirname(copy)) : NULL;
-	free(copy);
-	return cfg->base_dir ? 0 : kt_fail(err, "config", "out of memory");
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -123,31 +61,42 @@ static int json_nics(struct kt_config *cfg, const json_t *nics, struct kt_err *e
 		vlan = 0;
 		if (json_unpack(nic, "{s:s, s?I !}", "mac", &mac, "vlan", &vlan))
 			return kt_fail(err, "config", "nics[%zu] must be {mac, vlan?}", i);
-		if (add_mac(cfg, i, mac, err) || add_vlan(cfg, i, vlan, err))
+		if (kt_config_add_nic(cfg, i, mac, vlan, err))
 			return -1;
 	}
 	return 0;
 }
 
-static int json_indexed_files(struct kt_config *cfg, const char *group, const json_t *arr,
-			      struct kt_err *err)
+static int json_disks(struct kt_config *cfg, const json_t *arr, struct kt_err *err)
 {
+	const char *hex;
 	char name[64];
 	json_t *item;
 	size_t i;
 
 	if (!json_is_array(arr))
-		return kt_fail(err, "config", "%ss must be an array", group);
+		return kt_fail(err, "config", "disks must be an array");
 	json_array_foreach(arr, i, item) {
-		snprintf(name, sizeof(name), "%s.%zu.sha256", group, i);
-		if (json_file_param(cfg, name, item, err))
-			return -1;
+		snprintf(name, sizeof(name), "disk.%zu.sha256", i);
+		/* A digest pins that image alone: give a path to measure a backing chain. */
+		if (!json_unpack(item, "{s:s !}", "sha256", &hex)) {
+			if (add_hash_hex(cfg, name, hex, err))
+				return -1;
+		} else if (json_is_string(item) || !json_unpack(item, "{s:s !}", "path", &hex)) {
+			if (kt_config_add_disk(cfg, i, json_is_string(item) ?
+					       json_string_value(item) : hex, NULL, err))
+				return -1;
+		} else {
+			return kt_fail(err, "config", "%s must be a path, {\"path\"} or {\"sha256\"}",
+				       name);
+		}
 	}
 	return 0;
 }
 
 static int json_pins(struct kt_config *cfg, const json_t *pins, struct kt_err *err)
 {
+	char name[64];
 	json_t *pin;
 	size_t i;
 
@@ -156,7 +105,8 @@ static int json_pins(struct kt_config *cfg, const json_t *pins, struct kt_err *e
 	json_array_foreach(pins, i, pin) {
 		if (!json_is_string(pin) || !*json_string_value(pin))
 			return kt_fail(err, "config", "vcpu_pinning[%zu] is not a CPU list", i);
-		if (add_indexed(cfg, "vcpu", i, "pin", json_string_value(pin), err))
+		snprintf(name, sizeof(name), "vcpu.%zu.pin", i);
+		if (kt_config_add(cfg, name, json_string_value(pin), err))
 			return -1;
 	}
 	return 0;
@@ -171,15 +121,15 @@ static int json_member(struct kt_config *cfg, const char *key, const json_t *v,
 		if (!json_is_integer(v) || n <= 0)
 			return kt_fail(err, "config", "%s must be a positive integer", key);
 		if (!strcmp(key, "vcpus"))
-			return add_u64(cfg, "vcpus", (uint64_t)n, err);
-		return add_u64(cfg, "memory", (uint64_t)n << (key[7] == 'm' ? 20 : 0), err);
+			return kt_config_add_u64(cfg, "vcpus", (uint64_t)n, err);
+		return kt_config_add_u64(cfg, "memory", (uint64_t)n << (key[7] == 'm' ? 20 : 0), err);
 	}
 	if (!strcmp(key, "vcpu_pinning"))
 		return json_pins(cfg, v, err);
 	if (!strcmp(key, "nics"))
 		return json_nics(cfg, v, err);
 	if (!strcmp(key, "disks"))
-		return json_indexed_files(cfg, "disk", v, err);
+		return json_disks(cfg, v, err);
 	if (!strcmp(key, "bootloader") || !strcmp(key, "kernel") || !strcmp(key, "initrd")) {
 		char name[32];
 
@@ -213,7 +163,7 @@ int kt_config_from_json(const char *path, struct kt_config *cfg, struct kt_err *
 		kt_fail(err, "config", "%s: an object with one of memory_mib and memory_bytes", path);
 		goto out;
 	}
-	if (set_base_dir(cfg, path, err))
+	if (kt_config_set_base_dir(cfg, path, err))
 		goto out;
 	json_object_foreach(doc, key, v) {
 		if (json_member(cfg, key, v, err))
@@ -303,7 +253,7 @@ static int libvirt_memory(xmlXPathContextPtr ctx, struct kt_config *cfg, struct 
 	if (parse_u64(text, &mem) || (unit && unit_shift(unit, &mul)))
 		ret = kt_fail(err, "config", "libvirt: <memory> missing or not understood");
 	else
-		ret = add_u64(cfg, "memory", mem * mul, err);
+		ret = kt_config_add_u64(cfg, "memory", mem * mul, err);
 	xmlFree(text);
 	xmlFree(unit);
 	return ret;
@@ -320,7 +270,7 @@ static int libvirt_vcpus(xmlXPathContextPtr ctx, struct kt_config *cfg, struct k
 
 	ret = parse_u64(text, &n) || n == 0 ?
 		kt_fail(err, "config", "libvirt: <vcpu> missing or not a count") :
-		add_u64(cfg, "vcpus", n, err);
+		kt_config_add_u64(cfg, "vcpus", n, err);
 	xmlFree(text);
 	pins = ret ? NULL : xpath(ctx, "/domain/cputune/vcpupin");
 	for (i = 0; pins && !ret && i < pins->nodesetval->nodeNr; i++) {
@@ -356,8 +306,7 @@ static int libvirt_nics(xmlXPathContextPtr ctx, struct kt_config *cfg, struct kt
 		else if (tag && parse_u64(tag, &vlan))
 			ret = kt_fail(err, "config", "libvirt: interface %d: bad VLAN tag", i);
 		else
-			ret = add_mac(cfg, (size_t)i, mac, err) ||
-			      add_vlan(cfg, (size_t)i, (long long)vlan, err);
+			ret = kt_config_add_nic(cfg, (size_t)i, mac, (long long)vlan, err);
 		xmlFree(mac);
 		xmlFree(tag);
 	}
@@ -368,15 +317,17 @@ static int libvirt_nics(xmlXPathContextPtr ctx, struct kt_config *cfg, struct kt
 static int libvirt_disks(xmlXPathContextPtr ctx, struct kt_config *cfg, struct kt_err *err)
 {
 	xmlXPathObjectPtr disks = xpath(ctx, "/domain/devices/disk[@device='disk' or not(@device)]");
-	char name[64], *file;
+	char *file, *format;
 	int i, ret = 0;
 
 	for (i = 0; disks && !ret && i < disks->nodesetval->nodeNr; i++) {
 		file = node_string(ctx, disks->nodesetval->nodeTab[i], "source/@file");
-		snprintf(name, sizeof(name), "disk.%d.sha256", i);
-		ret = file ? kt_config_add_file_hash(cfg, name, file, err) :
+		/* libvirt hands QEMU <driver type> as the format; without it QEMU probes. */
+		format = node_string(ctx, disks->nodesetval->nodeTab[i], "driver/@type");
+		ret = file ? kt_config_add_disk(cfg, (size_t)i, file, format, err) :
 			kt_fail(err, "config", "libvirt: disk %d has no <source file>", i);
 		xmlFree(file);
+		xmlFree(format);
 	}
 	xmlXPathFreeObject(disks);
 	return ret;
@@ -425,7 +376,7 @@ int kt_config_from_libvirt(const char *path, struct kt_config *cfg, struct kt_er
 		goto out;
 	}
 	xmlXPathFreeObject(root);
-	if (set_base_dir(cfg, path, err) || libvirt_memory(ctx, cfg, err) ||
+	if (kt_config_set_base_dir(cfg, path, err) || libvirt_memory(ctx, cfg, err) ||
 	    libvirt_vcpus(ctx, cfg, err) || libvirt_nics(ctx, cfg, err) ||
 	    libvirt_disks(ctx, cfg, err) || libvirt_boot(ctx, cfg, err))
 		goto out;
@@ -438,171 +389,6 @@ out:
 	return ret;
 }
 
-/* ---- QEMU command line ----------------------------------------------------- */
-
-/* Value of key in "a,key=v,..."; with key NULL the leading implied value. */
-static char *qemu_opt(const char *arg, const char *key)
-{
-	size_t klen = key ? strlen(key) : 0;
-	const char *p = arg, *end;
-
-	while (*p) {
-		end = strchrnul(p, ',');
-		if (!key) {
-			if (!memchr(p, '=', (size_t)(end - p)))
-				return strndup(p, (size_t)(end - p));
-			return NULL;
-		}
-		if ((size_t)(end - p) > klen && !strncmp(p, key, klen) && p[klen] == '=')
-			return strndup(p + klen + 1, (size_t)(end - p) - klen - 1);
-		p = *end ? end + 1 : end;
-	}
-	return NULL;
-}
-
-static int qemu_size(const char *s, uint64_t *bytes)
-{
-	uint64_t mul = 1 << 20;
-	char *end;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -1;
-	*bytes = strtoull(s, &end, 10);
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': mul = 1 << 10; end++; break;
-	case 'm': case 'M': mul = 1 << 20; end++; break;
-	case 'g': case 'G': mul = 1 << 30; end++; break;
-	case 't': case 'T': mul = 1ULL << 40; end++; break;
-	default: return -1;
-	}
-	if (*end == 'B' || *end == 'b')
-		end++;
-	*bytes *= mul;
-	return *end ? -1 : 0;
-}
-
-struct qemu_state {
-	struct kt_config *cfg;
-	size_t nics, disks;
-};
-
-static int qemu_memory(struct qemu_state *st, const char *arg, struct kt_err *err)
-{
-	char *v = qemu_opt(arg, NULL);
-	uint64_t bytes;
-	int ret;
-
-	if (!v)
-		v = qemu_opt(arg, "size");
-	ret = qemu_size(v, &bytes) ? kt_fail(err, "config", "qemu: -m '%s' not understood", arg)
-				   : add_u64(st->cfg, "memory", bytes, err);
-	free(v);
-	return ret;
-}
-
-static int qemu_smp(struct qemu_state *st, const char *arg, struct kt_err *err)
-{
-	char *v = qemu_opt(arg, NULL);
-	uint64_t n;
-	int ret;
-
-	if (!v)
-		v = qemu_opt(arg, "cpus");
-	ret = parse_u64(v, &n) || !n ? kt_fail(err, "config", "qemu: -smp '%s' not understood", arg)
-				     : add_u64(st->cfg, "vcpus", n, err);
-	free(v);
-	return ret;
-}
-
-static int qemu_nic(struct qemu_state *st, const char *arg, struct kt_err *err)
-{
-	char *mac = qemu_opt(arg, "mac");
-	int ret = 0;
-
-	if (mac) {
-		ret = add_mac(st->cfg, st->nics, mac, err) || add_vlan(st->cfg, st->nics, 0, err);
-		st->nics++;
-	}
-	free(mac);
-	return ret;
-}
-
-static int qemu_disk(struct qemu_state *st, const char *file, struct kt_err *err)
-{
-	char name[64];
-
-	snprintf(name, sizeof(name), "disk.%zu.sha256", st->disks++);
-	return kt_config_add_file_hash(st->cfg, name, file, err);
-}
-
-static int qemu_disk_opt(struct qemu_state *st, const char *arg, const char *key,
-			 struct kt_err *err)
-{
-	char *file = qemu_opt(arg, key);
-	int ret = file ? qemu_disk(st, file, err) : 0;
-
-	free(file);
-	return ret;
-}
-
-static int qemu_option(struct qemu_state *st, const char *opt, const char *arg,
-		       struct kt_err *err)
-{
-	if (!strcmp(opt, "m"))
-		return qemu_memory(st, arg, err);
-	if (!strcmp(opt, "smp"))
-		return qemu_smp(st, arg, err);
-	if (!strcmp(opt, "device") || !strcmp(opt, "nic") || !strcmp(opt, "net"))
-		return qemu_nic(st, arg, err);
-	if (!strcmp(opt, "drive"))
-		return qemu_disk_opt(st, arg, "file", err);
-	if (!strcmp(opt, "blockdev"))
-		return qemu_disk_opt(st, arg, "filename", err);
-	if (!strcmp(opt, "hda") || !strcmp(opt, "hdb") || !strcmp(opt, "hdc") ||
-	    !strcmp(opt, "hdd"))
-		return qemu_disk(st, arg, err);
-	if (!strcmp(opt, "bios"))
-		return kt_config_add_file_hash(st->cfg, "bootloader.sha256", arg, err);
-	if (!strcmp(opt, "kernel"))
-		return kt_config_add_file_hash(st->cfg, "kernel.sha256", arg, err);
-	if (!strcmp(opt, "initrd"))
-		return kt_config_add_file_hash(st->cfg, "initrd.sha256", arg, err);
-	if (!strcmp(opt, "append"))
-		return kt_config_add(st->cfg, "kernel.cmdline", arg, err);
-	return 0;
-}
-
-static int qemu_parse(int argc, char *const argv[], struct kt_config *cfg,
-		      struct kt_err *err)
-{
-	struct qemu_state st = { .cfg = cfg };
-	const char *opt, *arg;
-	int i;
-
-	/* QEMU options take one argument or none; a non-dash word is the argument. */
-	for (i = 1; i < argc; i++) {
-		if (argv[i][0] != '-')
-			return kt_fail(err, "config", "qemu: unexpected argument '%s'", argv[i]);
-		opt = argv[i] + (argv[i][1] == '-' ? 2 : 1);
-		arg = i + 1 < argc && argv[i + 1][0] != '-' ? argv[++i] : "";
-		if (qemu_option(&st, opt, arg, err))
-			return -1;
-	}
-	return kt_config_finish(cfg, err);
-}
-
-int kt_config_from_qemu(int argc, char *const argv[], struct kt_config *cfg,
-			struct kt_err *err)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	if (qemu_parse(argc, argv, cfg, err)) {
-		kt_config_free(cfg);
-		return -1;
-	}
-	return 0;
-}
-
 static int config_from_qemu_file(const char *path, const char *text, struct kt_config *cfg,
 				 struct kt_err *err)
 {
@@ -612,8 +398,8 @@ static int config_from_qemu_file(const char *path, const char *text, struct kt_c
 	/* Shell-style quoting, but no command substitution and no unset variables. */
 	if (wordexp(text, &we, WRDE_NOCMD | WRDE_UNDEF))
 		return kt_fail(err, "config", "'%s' is not a QEMU command line", path);
-	ret = set_base_dir(cfg, path, err) ||
-	      qemu_parse((int)we.we_wordc, we.we_wordv, cfg, err) ? -1 : 0;
+	ret = kt_config_set_base_dir(cfg, path, err) ||
+	      kt_config_qemu_parse((int)we.we_wordc, we.we_wordv, cfg, err) ? -1 : 0;
 	wordfree(&we);
 	if (ret)
 		kt_config_free(cfg);

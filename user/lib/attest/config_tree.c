@@ -1,27 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-#include <errno.h>
-#include <fcntl.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <openssl/evp.h>
 
 #include "attest/config_tree.h"
-#include "common/encoding.h"
-
-/* Small enough to stay in L2 between read() and the hash (bench-attest). */
-static kt_config_progress_fn progress_hook;
-
-void kt_config_set_progress(kt_config_progress_fn fn)
-{
-	progress_hook = fn;
-}
-
-#define HASH_CHUNK (128 * 1024)
-#define PROGRESS_STEP (256ULL << 20)
 
 int kt_config_add(struct kt_config *cfg, const char *name, const char *value,
 		  struct kt_err *err)
@@ -51,72 +36,69 @@ int kt_config_add(struct kt_config *cfg, const char *name, const char *value,
 	return 0;
 }
 
-int kt_file_sha256(const char *path, kt_hash out, struct kt_err *err)
+int kt_config_add_u64(struct kt_config *cfg, const char *name, uint64_t v, struct kt_err *err)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint8_t *buf = malloc(HASH_CHUNK);
-	uint64_t done = 0, total = 0, next = PROGRESS_STEP;
-	int fd = -1, ret = -1;
-	struct stat st;
-	ssize_t n;
+	char buf[32];
 
-	if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		kt_fail(err, "config", "out of memory");
-		goto out;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		kt_fail(err, "config", "cannot open '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	/* Sequential hint: images are read once, front to back. */
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		total = (uint64_t)st.st_size;
-	while ((n = read(fd, buf, HASH_CHUNK)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			kt_fail(err, "config", "cannot read '%s': %s", path, strerror(errno));
-			goto out;
-		}
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-		done += (uint64_t)n;
-		if (progress_hook && done >= next) {
-			progress_hook(path, done, total);
-			next += PROGRESS_STEP;
-		}
-	}
-	if (progress_hook && done >= PROGRESS_STEP)
-		progress_hook(path, done, done);
-	if (EVP_DigestFinal_ex(ctx, out, NULL) != 1) {
-		kt_fail(err, "config", "SHA-256 failed");
-		goto out;
-	}
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	EVP_MD_CTX_free(ctx);
-	return ret;
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return kt_config_add(cfg, name, buf, err);
 }
 
-int kt_config_add_file_hash(struct kt_config *cfg, const char *name, const char *path,
-			    struct kt_err *err)
+static int add_indexed(struct kt_config *cfg, size_t i, const char *what, const char *value,
+		       struct kt_err *err)
 {
-	char hex[2 * KT_HASH_LEN + 1], *full = NULL;
-	kt_hash h;
-	int ret;
+	char name[64];
 
-	if (path[0] != '/' && cfg->base_dir && asprintf(&full, "%s/%s", cfg->base_dir, path) < 0)
-		return kt_fail(err, "config", "out of memory");
-	ret = kt_file_sha256(full ? full : path, h, err);
-	free(full);
-	if (ret)
-		return -1;
-	kt_hex_encode(h, sizeof(h), hex);
-	return kt_config_add(cfg, name, hex, err);
+	snprintf(name, sizeof(name), "nic.%zu.%s", i, what);
+	return kt_config_add(cfg, name, value, err);
+}
+
+/* Canonical MAC: six lowercase hex pairs joined by ':'; '-' accepted on input. */
+int kt_config_add_nic(struct kt_config *cfg, size_t i, const char *mac, long long vlan,
+		      struct kt_err *err)
+{
+	char out[18], buf[16];
+	int k;
+
+	if (strlen(mac) != 17)
+		goto bad;
+	for (k = 0; k < 17; k++) {
+		if (k % 3 == 2) {
+			if (mac[k] != ':' && mac[k] != '-')
+				goto bad;
+			out[k] = ':';
+		} else {
+			if (!isxdigit((unsigned char)mac[k]))
+				goto bad;
+			out[k] = (char)tolower((unsigned char)mac[k]);
+		}
+	}
+	out[17] = '\0';
+	if (vlan < 0 || vlan > 4094)
+		return kt_fail(err, "config", "VLAN id %lld out of range (0-4094)", vlan);
+	snprintf(buf, sizeof(buf), "%lld", vlan);
+	return add_indexed(cfg, i, "mac", out, err) || add_indexed(cfg, i, "vlan", buf, err);
+bad:
+	return kt_fail(err, "config", "'%s' is not a MAC address", mac);
+}
+
+int kt_config_set_base_dir(struct kt_config *cfg, const char *path, struct kt_err *err)
+{
+	char *copy = strdup(path);
+
+	free(cfg->base_dir);
+	cfg->base_dir = copy ? strdup(dirname(copy)) : NULL;
+	free(copy);
+	return cfg->base_dir ? 0 : kt_fail(err, "config", "out of memory");
+}
+
+char *kt_config_path(const struct kt_config *cfg, const char *path)
+{
+	char *full;
+
+	if (path[0] == '/' || !cfg->base_dir)
+		return strdup(path);
+	return asprintf(&full, "%s/%s", cfg->base_dir, path) < 0 ? NULL : full;
 }
 
 static int cmp_param(const void *a, const void *b)

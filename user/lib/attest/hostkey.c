@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -245,8 +243,8 @@ int kt_hostkey_init(const struct kt_hostkey_params *p, struct kt_err *err)
 
 	if (p->pcr > 23)
 		return kt_fail(err, "key", "PCR %u out of range (0-23)", p->pcr);
-	if (mkdir(p->dir, 0700) && errno != EEXIST)
-		return kt_fail(err, "file", "cannot create '%s': %s", p->dir, strerror(errno));
+	if (kt_dir_make(p->dir, 0700, err))
+		return -1;
 	meta = kt_path_join(p->dir, META_FILE);
 	if (!meta)
 		return kt_fail(err, "file", "out of memory");

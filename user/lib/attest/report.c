@@ -312,12 +312,13 @@ static int check_freshness(const json_t *claims, const struct kt_report_policy *
 	int64_t now = p->now ? p->now : (int64_t)time(NULL);
 	int64_t max_age = p->max_age ? p->max_age : KT_REPORT_DEFAULT_MAX_AGE;
 	int64_t iat = json_integer_value(json_object_get(claims, "iat"));
+	char a[KT_TIME_ISO_LEN], b[KT_TIME_ISO_LEN];
 
 	if (max_age < 0)
 		return 0;
 	if (iat > now + KT_REPORT_CLOCK_SKEW)
-		return kt_fail(err, "freshness", "report is from the future (iat %" PRId64
-			       ", now %" PRId64 ")", iat, now);
+		return kt_fail(err, "freshness", "report is from the future (iat %s, now %s)",
+			       kt_time_iso(iat, a), kt_time_iso(now, b));
 	if (now - iat > max_age)
 		return kt_fail(err, "freshness", "report is %" PRId64 " s old, older than %" PRId64
 			       " s", now - iat, max_age);

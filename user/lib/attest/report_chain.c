@@ -1,44 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <string.h>
-#include <sys/stat.h>
-
-#include <openssl/err.h>
-#include <openssl/x509_vfy.h>
 
 #include "attest/report_chain.h"
 #include "identity/pki.h"
 
-static int verify_file(X509 *leaf, STACK_OF(X509) *untrusted, const char *file,
-		       struct kt_err *err)
-{
-	X509_STORE_CTX *ctx = NULL;
-	X509_STORE *store = X509_STORE_new();
-	int ret = -1;
-
-	if (!store || X509_STORE_load_file(store, file) != 1) {
-		kt_fail_ssl(err, "chain", "cannot load CA certificates from '%s'", file);
-		goto out;
-	}
-	ctx = X509_STORE_CTX_new();
-	if (!ctx || X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
-		kt_fail_ssl(err, "chain", "out of memory");
-		goto out;
-	}
-	if (X509_verify_cert(ctx) != 1) {
-		kt_fail(err, "chain", "host certificate does not chain to '%s': %s", file,
-			X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-		ERR_clear_error();
-		goto out;
-	}
-	ret = 0;
-out:
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	return ret;
-}
-
-static int verify_dir(X509 *leaf, STACK_OF(X509) *untrusted, const char *anchors,
-		      const char *crls, struct kt_err *err)
+static int verify_chain(X509 *leaf, STACK_OF(X509) *untrusted, const char *anchors,
+			const char *crls, struct kt_err *err)
 {
 	struct kt_pki_dir *a = NULL, *c = NULL;
 	struct kt_pki_verify_opts opts = {
@@ -82,7 +49,6 @@ EVP_PKEY *kt_report_chain_key(const struct kt_jws *jws, const char *anchors,
 {
 	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *key = NULL;
-	struct stat st;
 	X509 *leaf;
 	int ret;
 
@@ -92,12 +58,7 @@ EVP_PKEY *kt_report_chain_key(const struct kt_jws *jws, const char *anchors,
 		return NULL;
 	}
 	leaf = sk_X509_value(chain, 0);
-	if (stat(anchors, &st) == 0 && S_ISDIR(st.st_mode))
-		ret = verify_dir(leaf, chain, anchors, crls, err);
-	else if (crls)
-		ret = kt_fail(err, "anchors", "revocation needs an anchor directory, not a file");
-	else
-		ret = verify_file(leaf, chain, anchors, err);
+	ret = verify_chain(leaf, chain, anchors, crls, err);
 	if (!ret && !names_host(leaf, host_id, err))
 		key = X509_get_pubkey(leaf);
 	sk_X509_pop_free(chain, X509_free);

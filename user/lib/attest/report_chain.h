@@ -3,11 +3,11 @@
  * Who signed a report: the x5c chain of its header checked against the
  * verifier's trust anchors, and the leaf bound to the report's host_id.
  *
- * Anchors are a directory (pki.h: every .pem and .crt file, re-read on change,
- * revocation with a CRL directory, refusals named "anchors", "chain",
- * "validity", "revocation", "pathlen", "name-constraints") or a single PEM
- * file (OpenSSL X509_STORE, no revocation, refusals named "chain"). The
- * leaf names its host by a urn:uuid subjectAltName (kvmtrust CA host
+ * Anchors are a directory of PEM files or a single PEM file, checked by
+ * kt_pki_verify() (pki.h: re-read on change, revocation when a CRL
+ * directory or file is given, refusals named "anchors", "chain",
+ * "validity", "revocation", "pathlen", "name-constraints", "key-usage").
+ * The leaf names its host by a urn:uuid subjectAltName (kvmtrust CA host
  * certificates) or else by its CN; either must equal host_id.
  */
 #ifndef KVMTRUST_REPORT_CHAIN_H

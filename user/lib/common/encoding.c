@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -16,6 +18,16 @@ void kt_hex_encode(const uint8_t *in, size_t len, char *out)
 		out[2 * i + 1] = digits[in[i] & 0xf];
 	}
 	out[2 * len] = '\0';
+}
+
+const char *kt_time_iso(int64_t t, char buf[KT_TIME_ISO_LEN])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, KT_TIME_ISO_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, KT_TIME_ISO_LEN, "@%lld", (long long)t);
+	return buf;
 }
 
 static int hex_nibble(char c)
@@ -166,4 +178,21 @@ uint8_t *kt_b64url_decode(const char *in, size_t in_len, size_t *out_len)
 	out = kt_b64_decode(tmp, padded, out_len);
 	free(tmp);
 	return out;
+}
+
+void kt_be_put(uint8_t *p, uint64_t v, int bytes)
+{
+	while (bytes--) {
+		p[bytes] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+uint64_t kt_be_get(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+
+	while (bytes--)
+		v = v << 8 | *p++;
+	return v;
 }

@@ -12,9 +12,20 @@
 #include <stdint.h>
 
 /* Writes 2*len lowercase hex digits and a NUL to out. */
+/* Big-endian integers of `bytes` bytes (1..8), as the ledger's binary layouts use. */
+void kt_be_put(uint8_t *p, uint64_t v, int bytes);
+uint64_t kt_be_get(const uint8_t *p, int bytes);
+
 void kt_hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decodes exactly out_len bytes from a 2*out_len digit string; -1 on any error. */
 int kt_hex_decode(const char *in, uint8_t *out, size_t out_len);
+
+/*
+ * The one text form of a time, in every message and output: ISO 8601 UTC,
+ * "2026-11-23T04:00:00Z". Returns buf.
+ */
+#define KT_TIME_ISO_LEN 32
+const char *kt_time_iso(int64_t t, char buf[KT_TIME_ISO_LEN]);
 
 /* Returns a malloc'd NUL-terminated encoding, or NULL on allocation failure. */
 char *kt_b64_encode(const uint8_t *in, size_t len);

@@ -164,6 +164,81 @@ int kt_merkle_consistency_proof(const kt_hash *leaves, uint64_t m, uint64_t n,
 	return subproof(leaves, m, n, 1, proof, 0);
 }
 
+void kt_merkle_fold(const kt_hash *frontier, size_t nf, kt_hash out)
+{
+	size_t i;
+
+	if (!nf) {
+		kt_sha256("", 0, out);
+		return;
+	}
+	memcpy(out, frontier[nf - 1], KT_HASH_LEN);
+	for (i = nf - 1; i-- > 0;)
+		kt_merkle_node_hash(frontier[i], out, out);
+}
+
+/*
+ * The RFC's proof needs, on the old side, only the perfect subtrees the old
+ * tree decomposes into (its frontier): a verifier that kept those and reads
+ * the new leaves can build and check the proof without the old leaves.
+ */
+struct compact {
+	const kt_hash *frontier, *added;
+	size_t nf;
+	uint64_t m;
+};
+
+static int compact_node(const struct compact *c, uint64_t off, uint64_t len, kt_hash out)
+{
+	uint64_t at = 0, size;
+	size_t i;
+
+	if (off >= c->m) {
+		kt_merkle_root(c->added + (off - c->m), len, out);
+		return 0;
+	}
+	for (i = 0; i < c->nf; i++, at += size) {
+		size = 1ULL << (63 - __builtin_clzll(c->m - at));
+		if (at == off && size == len) {
+			memcpy(out, c->frontier[i], KT_HASH_LEN);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int compact_subproof(const struct compact *c, uint64_t off, uint64_t m, uint64_t n,
+			    int complete, kt_hash *proof, int len)
+{
+	uint64_t k;
+
+	if (len < 0)
+		return -1;
+	if (m == n)
+		return complete ? len : compact_node(c, off, n, proof[len]) ? -1 : len + 1;
+	if (len >= KT_MERKLE_MAX_PROOF - 1)
+		return -1;
+	k = split_point(n);
+	if (m <= k) {
+		len = compact_subproof(c, off, m, k, complete, proof, len);
+		return len < 0 || compact_node(c, off + k, n - k, proof[len]) ? -1 : len + 1;
+	}
+	len = compact_subproof(c, off + k, m - k, n - k, 0, proof, len);
+	return len < 0 || compact_node(c, off, k, proof[len]) ? -1 : len + 1;
+}
+
+int kt_merkle_consistency_proof_compact(const kt_hash *frontier, size_t nf, uint64_t m,
+					const kt_hash *added, uint64_t n, kt_hash *proof)
+{
+	struct compact c = { .frontier = frontier, .added = added, .nf = nf, .m = m };
+
+	if (m > n || nf != (size_t)__builtin_popcountll(m))
+		return -1;
+	if (m == 0 || m == n)
+		return 0;
+	return compact_subproof(&c, 0, m, n, 1, proof, 0);
+}
+
 int kt_merkle_verify_consistency(uint64_t m, uint64_t n, const kt_hash root_m,
 				 const kt_hash root_n, const kt_hash *proof, size_t proof_len)
 {

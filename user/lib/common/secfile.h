@@ -1,19 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Reading and writing the files that hold keys, tokens and CA state.
+ * Reading the files that hold keys, tokens and CA state (outfile.h writes them).
  *
  * Secrets are only read from regular files the caller owns that nobody else
  * can read or write (mode & 077 == 0); the check runs on the opened file
  * descriptor so a rename between check and read cannot swap the file.
- * Writes are atomic (temporary file, fsync, rename) so a crash never leaves
- * a half-written key or revocation list behind.
  */
 #ifndef KVMTRUST_SECFILE_H
 #define KVMTRUST_SECFILE_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "common/error.h"
 
@@ -28,9 +25,5 @@ enum kt_file_flags {
  */
 int kt_file_read(const char *path, size_t max, unsigned int flags,
 		 uint8_t **buf, size_t *len, struct kt_err *err);
-
-/* Atomically replaces path with buf; the new file has the given mode. */
-int kt_file_write(const char *path, const void *buf, size_t len, mode_t mode,
-		  struct kt_err *err);
 
 #endif

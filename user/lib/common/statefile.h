@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Key and state directories, on top of secfile.h (whole-file reads and
- * atomic writes): paths inside a directory, and an exclusive lock file for
+ * Key and state directories, on top of secfile.h (whole-file reads) and
+ * outfile.h (atomic writes): paths inside a directory, and an exclusive lock file for
  * read-modify-write sequences (PCR extend + quote, the last-seen file).
  */
 #ifndef KVMTRUST_STATEFILE_H
 #define KVMTRUST_STATEFILE_H
 
 #include "common/error.h"
+#include "common/outfile.h"
 #include "common/secfile.h"
 
 /* Opens (creating) path and takes an exclusive flock; returns the fd or -1. */

@@ -125,7 +125,8 @@ static int send_record(struct kt_channel *ch, uint8_t type, const void *data, si
 	if (ch->tx_seq == UINT64_MAX)
 		return kt_fail(err, "channel", "sequence numbers exhausted");
 	plain[0] = type;
-	memcpy(plain + 1, data, len);
+	if (len) /* the close record has no data, and data may be NULL */
+		memcpy(plain + 1, data, len);
 	record_params(ch->keys.tx_iv, ch->tx_seq, (uint32_t)body_len, nonce, aad);
 	ret = kt_aead_seal(ch->keys.tx_key, nonce, aad, sizeof(aad), plain, 1 + len, body,
 			   body + 1 + len, err);

@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include "common/encoding.h"
+#include "common/outfile.h"
 #include "common/secfile.h"
 #include "common/tpm_seal.h"
 #include "identity/aead.h"

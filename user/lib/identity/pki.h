@@ -97,7 +97,14 @@ STACK_OF(X509) *kt_pki_load_certs(const char *path, struct kt_err *err);
 X509 *kt_pki_load_cert(const char *path, struct kt_err *err);
 int kt_pki_save_certs(const char *path, STACK_OF(X509) *certs, struct kt_err *err);
 
+/* dir/key.pem and dir/chain.pem, as kt_cred_load_files(). */
 int kt_cred_load(const char *dir, struct kt_cred *cred, struct kt_err *err);
+/*
+ * A signing credential from a private key file and a certificate file (the
+ * signer's certificate, then its intermediates), which must match.
+ */
+int kt_cred_load_files(const char *key, const char *chain, struct kt_cred *cred,
+		       struct kt_err *err);
 /* Writes key.pem (if key), cert.pem and chain.pem; creates dir (0700). */
 int kt_cred_save(const char *dir, const struct kt_cred *cred, struct kt_err *err);
 void kt_cred_free(struct kt_cred *cred);
@@ -132,9 +139,9 @@ int kt_crl_reason(const char *name);
 
 /*
  * A directory of PEM files (*.pem, *.crt, *.crl) holding certificates and
- * CRLs. It is re-read whenever a file in it is added, removed, renamed or
- * rewritten, so trust anchors and CRLs can be updated while a process runs.
- * Not thread-safe: use one per thread.
+ * CRLs, or one such PEM file. It is re-read whenever a file in it is added,
+ * removed, renamed or rewritten, so trust anchors and CRLs can be updated
+ * while a process runs. Not thread-safe: use one per thread.
  */
 struct kt_pki_dir;
 
@@ -146,6 +153,12 @@ unsigned int kt_pki_dir_generation(const struct kt_pki_dir *dir);
 enum kt_pki_verify_flags {
 	KT_PKI_NO_TIME = 1 << 0,	/* skip validity windows (of certs and CRLs) */
 	KT_PKI_NO_CRL = 1 << 1,		/* skip revocation */
+	/*
+	 * The leaf signs nothing here (`ca verify` of a CA certificate): skip
+	 * the key-usage check. Never for the signer of a token, report, ledger
+	 * entry, grant, order or handshake.
+	 */
+	KT_PKI_NOT_SIGNER = 1 << 2,
 };
 
 struct kt_pki_verify_opts {
@@ -158,19 +171,33 @@ struct kt_pki_verify_opts {
 };
 
 /*
- * Builds and checks the path from leaf to a trust anchor. With CRLs on,
- * every CA in the path must have a current CRL (X509_V_FLAG_CRL_CHECK_ALL):
- * a missing CRL is a refusal, not a pass. On success *path (if not NULL)
- * is the verified chain, leaf first and the anchor last.
+ * The one check of a signer's certificate, for every signed object
+ * (tokens, reports, ledger entries, grants, handshakes): builds and checks
+ * the path from leaf to a trust anchor, then that the leaf is of the
+ * required kind and may sign. With CRLs on, every CA in the path must have
+ * a current CRL (X509_V_FLAG_CRL_CHECK_ALL): a missing CRL is a refusal,
+ * not a pass. A verifier that judges old signatures at their own time (the
+ * ledger) passes KT_PKI_NO_TIME | KT_PKI_NO_CRL and checks the leaf's
+ * window itself. On success *path (if not NULL) is the verified chain, leaf
+ * first and the anchor last.
  *
  * Failures name the check: "anchors" (directory unusable), "chain" (no path
  * to an anchor, bad certificate signature, not a CA), "validity" (a
  * certificate outside its window), "revocation" (revoked, or CRL missing,
  * stale or badly signed), "pathlen", "name-constraints", "purpose" (leaf of
- * the wrong kind).
+ * the wrong kind), "key-usage" (as kt_pki_check_signer()).
  */
 int kt_pki_verify(X509 *leaf, const struct kt_pki_verify_opts *opts,
 		  STACK_OF(X509) **path, struct kt_err *err);
+
+/*
+ * "key-usage": 0 when cert's key may make signatures, i.e. its keyUsage
+ * has digitalSignature. A certificate without keyUsage is unrestricted
+ * (RFC 5280 4.2.1.3); every kvmtrust CA writes one. kt_pki_verify() runs
+ * it on the leaf; a signer pinned without a chain (a migration order's
+ * administrator) is checked with it directly.
+ */
+int kt_pki_check_signer(X509 *cert, struct kt_err *err);
 
 /* --- reading certificates (pki_info.c) --- */
 

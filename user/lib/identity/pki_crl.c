@@ -20,6 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "common/outfile.h"
 #include "common/secfile.h"
 #include "identity/pki.h"
 

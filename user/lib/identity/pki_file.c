@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Keys, certificates and credential directories on disk (PEM). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "common/outfile.h"
 #include "common/secfile.h"
 #include "identity/pki.h"
 
@@ -151,30 +150,34 @@ static char *join(const char *dir, const char *name)
 	return asprintf(&path, "%s/%s", dir, name) < 0 ? NULL : path;
 }
 
-int kt_cred_load(const char *dir, struct kt_cred *cred, struct kt_err *err)
+int kt_cred_load_files(const char *key, const char *chain, struct kt_cred *cred,
+		       struct kt_err *err)
 {
-	char *key = join(dir, "key.pem"), *chain = join(dir, "chain.pem");
-	int ret = -1;
-
 	memset(cred, 0, sizeof(*cred));
-	if (!key || !chain) {
-		kt_fail(err, "file", "out of memory");
-		goto out;
-	}
 	cred->key = kt_pki_load_key(key, err);
 	cred->chain = cred->key ? kt_pki_load_certs(chain, err) : NULL;
 	if (!cred->chain)
-		goto out;
+		goto fail;
 	cred->cert = sk_X509_value(cred->chain, 0);
 	X509_up_ref(cred->cert);
 	if (X509_check_private_key(cred->cert, cred->key) != 1) {
 		kt_fail_ssl(err, "key", "'%s' does not match the certificate in '%s'", key, chain);
-		goto out;
+		goto fail;
 	}
-	ret = 0;
-out:
-	if (ret)
-		kt_cred_free(cred);
+	return 0;
+fail:
+	kt_cred_free(cred);
+	return -1;
+}
+
+int kt_cred_load(const char *dir, struct kt_cred *cred, struct kt_err *err)
+{
+	char *key = join(dir, "key.pem"), *chain = join(dir, "chain.pem");
+	int ret;
+
+	memset(cred, 0, sizeof(*cred));
+	ret = key && chain ? kt_cred_load_files(key, chain, cred, err) :
+			     kt_fail(err, "file", "out of memory");
 	free(key);
 	free(chain);
 	return ret;
@@ -191,10 +194,12 @@ int kt_cred_save(const char *dir, const struct kt_cred *cred, struct kt_err *err
 		kt_fail(err, "file", "out of memory");
 		goto out;
 	}
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		kt_fail(err, "file", "cannot create '%s': %s", dir, strerror(errno));
+	if (kt_dir_make(dir, 0700, err))
 		goto out;
-	}
+	/* Refuse before the first write, not with half a credential written. */
+	if ((cred->key && kt_file_replaceable(key, err)) || kt_file_replaceable(cert, err) ||
+	    kt_file_replaceable(chain, err))
+		goto out;
 	if (cred->key && kt_pki_save_key(key, cred->key, err))
 		goto out;
 	if (kt_pki_save_certs(cert, one, err) || kt_pki_save_certs(chain, cred->chain, err))

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Chain verification against a directory of trust anchors and CRLs, both
- * re-read when they change. OpenSSL's X509_verify_cert does the work; this
+ * Chain verification against a directory (or file) of trust anchors and
+ * CRLs, both re-read when they change. OpenSSL's X509_verify_cert does the work; this
  * file loads its inputs and turns its error codes into the named checks of
  * pki.h.
  */
@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>	/* SHA256_DIGEST_LENGTH only */
+#include <openssl/x509v3.h>
 
 #include "common/secfile.h"
 #include "identity/pki.h"
@@ -37,26 +38,75 @@ static int pem_name(const struct dirent *d)
 	       (!strcmp(dot, ".pem") || !strcmp(dot, ".crt") || !strcmp(dot, ".crl"));
 }
 
+static void free_files(char **files, int n)
+{
+	int i;
+
+	for (i = 0; files && i < n; i++)
+		free(files[i]);
+	free(files);
+}
+
+/* Every *.pem, *.crt and *.crl of the directory, sorted; or the one file. */
+static int list_files(const char *path, char ***files, int *n, struct kt_err *err)
+{
+	struct dirent **names;
+	struct stat st;
+	int i, count, bad = 0;
+
+	if (stat(path, &st))
+		return kt_fail(err, "anchors", "cannot read '%s': %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		return kt_fail(err, "anchors", "'%s' is neither a directory nor a PEM file", path);
+	if (S_ISREG(st.st_mode)) {
+		*files = calloc(1, sizeof(**files));
+		if (!*files || !((*files)[0] = strdup(path))) {
+			free(*files);
+			return kt_fail(err, "anchors", "out of memory");
+		}
+		*n = 1;
+		return 0;
+	}
+	count = scandir(path, &names, pem_name, alphasort);
+	if (count < 0)
+		return kt_fail(err, "anchors", "cannot read directory '%s': %s", path,
+			       strerror(errno));
+	*files = calloc((size_t)count + 1, sizeof(**files));
+	for (i = 0; i < count; i++) {
+		if (*files && asprintf(&(*files)[i], "%s/%s", path, names[i]->d_name) < 0) {
+			(*files)[i] = NULL;
+			bad = 1;
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (!*files || bad) {
+		free_files(*files, count);
+		return kt_fail(err, "anchors", "out of memory");
+	}
+	*n = count;
+	return 0;
+}
+
 /*
  * A digest of every name, inode, size and change time: any add, remove,
  * rename or rewrite (including an atomic replace) changes it.
  */
-static int fingerprint(const char *path, struct dirent **names, int n,
-		       uint8_t out[SHA256_DIGEST_LENGTH], struct kt_err *err)
+static int fingerprint(char **files, int n, uint8_t out[SHA256_DIGEST_LENGTH],
+		       struct kt_err *err)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	char file[4096];
 	struct stat st;
 	int i, ok;
 
 	ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	for (i = 0; ok && i < n; i++) {
-		snprintf(file, sizeof(file), "%s/%s", path, names[i]->d_name);
-		if (stat(file, &st)) {
+		if (stat(files[i], &st)) {
 			EVP_MD_CTX_free(md);
-			return kt_fail(err, "anchors", "cannot stat '%s': %s", file, strerror(errno));
+			return kt_fail(err, "anchors", "cannot stat '%s': %s", files[i],
+				       strerror(errno));
 		}
-		ok = EVP_DigestUpdate(md, names[i]->d_name, strlen(names[i]->d_name) + 1) &&
+		ok = EVP_DigestUpdate(md, files[i], strlen(files[i]) + 1) &&
 		     EVP_DigestUpdate(md, &st.st_ino, sizeof(st.st_ino)) &&
 		     EVP_DigestUpdate(md, &st.st_size, sizeof(st.st_size)) &&
 		     EVP_DigestUpdate(md, &st.st_mtim, sizeof(st.st_mtim)) &&
@@ -101,15 +151,12 @@ static int dir_refresh(struct kt_pki_dir *dir, struct kt_err *err)
 	uint8_t fp[SHA256_DIGEST_LENGTH];
 	STACK_OF(X509_CRL) *crls = NULL;
 	STACK_OF(X509) *certs = NULL;
-	struct dirent **names;
-	char file[4096];
-	int n, i, ret = -1;
+	char **files = NULL;
+	int n = 0, i, ret = -1;
 
-	n = scandir(dir->path, &names, pem_name, alphasort);
-	if (n < 0)
-		return kt_fail(err, "anchors", "cannot read directory '%s': %s", dir->path,
-			       strerror(errno));
-	if (fingerprint(dir->path, names, n, fp, err))
+	if (list_files(dir->path, &files, &n, err))
+		return -1;
+	if (fingerprint(files, n, fp, err))
 		goto out;
 	if (dir->generation && !memcmp(fp, dir->fingerprint, sizeof(fp))) {
 		ret = 0;
@@ -122,8 +169,7 @@ static int dir_refresh(struct kt_pki_dir *dir, struct kt_err *err)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		snprintf(file, sizeof(file), "%s/%s", dir->path, names[i]->d_name);
-		if (load_file(dir, file, certs, crls, err))
+		if (load_file(dir, files[i], certs, crls, err))
 			goto out;
 	}
 	sk_X509_pop_free(dir->certs, X509_free);
@@ -138,9 +184,7 @@ static int dir_refresh(struct kt_pki_dir *dir, struct kt_err *err)
 out:
 	sk_X509_pop_free(certs, X509_free);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	free_files(files, n);
 	return ret;
 }
 
@@ -291,6 +335,8 @@ int kt_pki_verify(X509 *leaf, const struct kt_pki_verify_opts *opts,
 			goto out;
 		}
 	}
+	if (!(opts->flags & KT_PKI_NOT_SIGNER) && kt_pki_check_signer(leaf, err))
+		goto out;
 	if (path)
 		*path = X509_STORE_CTX_get1_chain(ctx);
 	ret = 0;
@@ -298,4 +344,17 @@ out:
 	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(store);
 	return ret;
+}
+
+int kt_pki_check_signer(X509 *cert, struct kt_err *err)
+{
+	struct kt_cert_info info;
+
+	/* UINT32_MAX when the extension is absent: RFC 5280 leaves that unrestricted. */
+	if (X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE)
+		return 0;
+	if (kt_pki_cert_info(cert, &info, NULL))
+		snprintf(info.subject, sizeof(info.subject), "?");
+	return kt_fail(err, "key-usage", "certificate '%s' is not certified for signing "
+		       "(its keyUsage lacks digitalSignature)", info.subject);
 }

@@ -113,17 +113,18 @@ static int check_path(struct kt_token *tok, const struct kt_token_verify_opts *o
 static int check_time(const struct kt_token_claims *c, time_t now, unsigned int skew,
 		      struct kt_err *err)
 {
+	char a[KT_TIME_ISO_LEN], b[KT_TIME_ISO_LEN], n[KT_TIME_ISO_LEN];
 	int64_t t = (int64_t)now;
 
 	if (c->nbf >= c->exp || c->exp - c->iat > KT_TOKEN_MAX_LIFETIME)
-		return kt_fail(err, "time", "token window nbf=%lld exp=%lld (iat=%lld) is not allowed",
-			       (long long)c->nbf, (long long)c->exp, (long long)c->iat);
+		return kt_fail(err, "time", "token window nbf=%s exp=%s (iat=%s) is not allowed",
+			       kt_time_iso(c->nbf, a), kt_time_iso(c->exp, b), kt_time_iso(c->iat, n));
 	if (c->nbf > t + skew || c->iat > t + skew)
-		return kt_fail(err, "time", "token is not valid yet (nbf %lld, iat %lld, now %lld)",
-			       (long long)c->nbf, (long long)c->iat, (long long)t);
+		return kt_fail(err, "time", "token is not valid yet (nbf %s, iat %s, now %s)",
+			       kt_time_iso(c->nbf, a), kt_time_iso(c->iat, b), kt_time_iso(t, n));
 	if (c->exp <= t - (int64_t)skew)
-		return kt_fail(err, "time", "token expired at %lld (now %lld, skew %u s)",
-			       (long long)c->exp, (long long)t, skew);
+		return kt_fail(err, "time", "token expired at %s (now %s, skew %u s)",
+			       kt_time_iso(c->exp, a), kt_time_iso(t, n), skew);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "common/outfile.h"
 #include "common/secfile.h"
 #include "identity/jws.h"
 #include "identity/token.h"

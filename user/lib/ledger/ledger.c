@@ -16,9 +16,11 @@
 
 #include "common/encoding.h"
 #include "identity/jws.h"
+#include "ledger/checkpoint.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_auth.h"
 #include "ledger/ledger_backend.h"
+#include "ledger/owner.h"
 
 #define APPEND_ATTEMPTS 200
 #define FRONTIER_MAX 64
@@ -26,19 +28,24 @@
 struct kt_ledger {
 	struct kt_ledger_backend *backend;
 	struct kt_ledger_auth *auth;
+	enum kt_ledger_mode mode;
+	char *spec;		/* as resolved: what a checkpoint is bound to */
 	unsigned int jitter;	/* rand_r() state for append back-off */
 	bool pinned;		/* kt_ledger_pin(): a state the log must extend */
-	bool prefix_verified;	/* kt_ledger_trust_prefix(): its signatures checked before */
 	uint64_t pin_size;
 	kt_hash pin_root;
+	uint64_t sig_checks;	/* signatures verified through this handle */
+	char *cp_path;		/* kt_ledger_checkpoint_use(): NULL when off */
+	struct kt_checkpoint *cp;	/* walks start from it (NULL: from entry 0) */
+	struct kt_checkpoint *cp_next;	/* what the last good walk verified */
 };
 
 /*
  * Entry encoding, all integers big-endian (Documentation/ledger.rst):
  *
  *   off      len  field
- *   0        1    version (1)
- *   1        1    kind (1 attest, 2 move, 3 compromise, 4 revoke)
+ *   0        1    version: 1, or 2 for the kinds version 2 added (register)
+ *   1        1    kind (1 attest, 2 move, 3 compromise, 4 revoke, 5 register)
  *   2        1    result (0 none, 1 pass, 2 fail)
  *   3        1    L = length of vm_id (0..64)
  *   4        8    index: position in the log, from 0
@@ -46,7 +53,7 @@ struct kt_ledger {
  *   20       32   prev_root: RFC 9162 root of entries [0, index)
  *   52       16   host_id: host UUID, binary
  *   68       32   measurement root (attest) or zeros
- *   100      L    vm_id, ASCII [A-Za-z0-9._:@-]
+ *   100      L    vm_id, ASCII [A-Za-z0-9._:@-]; new entries: a lowercase UUID
  *   100+L    2    C = certificate length (1..8192)
  *   102+L    C    signer's X.509 certificate, DER
  *   102+L+C  64   ES256 signature (r || s) over bytes [0, 102+L+C)
@@ -67,23 +74,6 @@ struct kt_ledger {
  */
 #define STH_FIXED 51
 
-static void put_be(uint8_t *p, uint64_t v, int bytes)
-{
-	while (bytes--) {
-		p[bytes] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t get_be(const uint8_t *p, int bytes)
-{
-	uint64_t v = 0;
-
-	while (bytes--)
-		v = v << 8 | *p++;
-	return v;
-}
-
 /* Prefixes err's message with where it happened, keeping the check name. */
 static int fail_at(struct kt_err *err, const char *where, uint64_t at)
 {
@@ -100,18 +90,27 @@ static const char *const kind_names[] = {
 	[KT_LEDGER_MOVE] = "move",
 	[KT_LEDGER_COMPROMISE] = "compromise",
 	[KT_LEDGER_REVOKE] = "revoke",
+	[KT_LEDGER_REGISTER] = "register",
 };
+
+#define KIND_LAST KT_LEDGER_REGISTER
+
+/* The entry format version that introduced each kind, which is the one it is written in. */
+static uint8_t kind_version(uint8_t kind)
+{
+	return kind == KT_LEDGER_REGISTER ? 2 : 1;
+}
 
 const char *kt_ledger_kind_name(uint8_t kind)
 {
-	return kind >= KT_LEDGER_ATTEST && kind <= KT_LEDGER_REVOKE ? kind_names[kind] : "unknown";
+	return kind >= KT_LEDGER_ATTEST && kind <= KIND_LAST ? kind_names[kind] : "unknown";
 }
 
 int kt_ledger_kind_parse(const char *name)
 {
 	int k;
 
-	for (k = KT_LEDGER_ATTEST; k <= KT_LEDGER_REVOKE; k++)
+	for (k = KT_LEDGER_ATTEST; k <= KIND_LAST; k++)
 		if (!strcmp(name, kind_names[k]))
 			return k;
 	return -1;
@@ -160,6 +159,10 @@ static const char *entry_shape_error(const struct kt_ledger_entry *e)
 	case KT_LEDGER_REVOKE:
 		return vm != host && !meas && !e->result ? NULL :
 			"revoke entry needs either a VM or a host, nothing else";
+	case KT_LEDGER_REGISTER:
+		/* A new kind: no old entries to keep, so its VM is a UUID even when read. */
+		return kt_uuid_valid(e->vm_id) && !host && !meas && !e->result ? NULL :
+			"register entry needs a VM UUID, nothing else";
 	}
 	return "unknown entry kind";
 }
@@ -172,17 +175,17 @@ int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_
 
 	if (!p)
 		return -1;
-	p[0] = KT_LEDGER_VERSION;
+	p[0] = kind_version(e->kind);
 	p[1] = e->kind;
 	p[2] = e->result;
 	p[3] = (uint8_t)vm_len;
-	put_be(p + 4, e->index, 8);
-	put_be(p + 12, e->time, 8);
+	kt_be_put(p + 4, e->index, 8);
+	kt_be_put(p + 12, e->time, 8);
 	memcpy(p + 20, e->prev_root, KT_HASH_LEN);
 	memcpy(p + 52, e->host_id, KT_UUID_LEN);
 	memcpy(p + 68, e->measurement, KT_HASH_LEN);
 	memcpy(p + ENTRY_FIXED, e->vm_id, vm_len);
-	put_be(p + ENTRY_FIXED + vm_len, e->cert_len, 2);
+	kt_be_put(p + ENTRY_FIXED + vm_len, e->cert_len, 2);
 	memcpy(p + ENTRY_FIXED + vm_len + 2, e->cert, e->cert_len);
 	memcpy(p + tbs, e->sig, KT_ES256_SIG_LEN);
 	*out = p;
@@ -199,18 +202,18 @@ int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entr
 	const char *shape;
 
 	memset(e, 0, sizeof(*e));
-	if (len < ENTRY_OVERHEAD || buf[0] != KT_LEDGER_VERSION)
-		return kt_fail(err, "format", "not a version %d ledger entry", KT_LEDGER_VERSION);
+	if (len < ENTRY_OVERHEAD || !buf[0] || buf[0] > KT_LEDGER_VERSION)
+		return kt_fail(err, "format", "not a version 1 to %d ledger entry", KT_LEDGER_VERSION);
 	vm_len = buf[3];
 	if (vm_len > KT_LEDGER_VM_MAX || len < ENTRY_OVERHEAD + vm_len)
 		return kt_fail(err, "format", "VM id length %zu out of range", vm_len);
-	cert_len = get_be(buf + ENTRY_FIXED + vm_len, 2);
+	cert_len = kt_be_get(buf + ENTRY_FIXED + vm_len, 2);
 	if (!cert_len || cert_len > KT_LEDGER_CERT_MAX || len != ENTRY_OVERHEAD + vm_len + cert_len)
 		return kt_fail(err, "format", "entry length %zu does not match its fields", len);
 	e->kind = buf[1];
 	e->result = buf[2];
-	e->index = get_be(buf + 4, 8);
-	e->time = get_be(buf + 12, 8);
+	e->index = kt_be_get(buf + 4, 8);
+	e->time = kt_be_get(buf + 12, 8);
 	memcpy(e->prev_root, buf + 20, KT_HASH_LEN);
 	memcpy(e->host_id, buf + 52, KT_UUID_LEN);
 	memcpy(e->measurement, buf + 68, KT_HASH_LEN);
@@ -221,6 +224,10 @@ int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entr
 	shape = entry_shape_error(e);
 	if (shape)
 		return kt_fail(err, "format", "%s", shape);
+	/* One encoding per entry: the version is the one its kind is written in. */
+	if (buf[0] != kind_version(e->kind))
+		return kt_fail(err, "format", "%s entry in format version %u, not %u",
+			       kt_ledger_kind_name(e->kind), buf[0], kind_version(e->kind));
 	e->cert = buf + ENTRY_FIXED + vm_len + 2;
 	e->cert_len = cert_len;
 	memcpy(e->sig, buf + len - KT_ES256_SIG_LEN, KT_ES256_SIG_LEN);
@@ -238,15 +245,7 @@ struct tree {
 
 static void tree_root(const struct tree *t, kt_hash root)
 {
-	int i;
-
-	if (!t->nf) {
-		kt_sha256("", 0, root);
-		return;
-	}
-	memcpy(root, t->frontier[t->nf - 1], KT_HASH_LEN);
-	for (i = (int)t->nf - 2; i >= 0; i--)
-		kt_merkle_node_hash(t->frontier[i], root, root);
+	kt_merkle_fold(t->frontier, t->nf, root);
 }
 
 /* Adds a leaf like a binary counter: equal-sized perfect subtrees merge. */
@@ -276,13 +275,13 @@ static int sth_decode(const uint8_t *p, size_t len, struct kt_ledger_sth *sth, s
 {
 	size_t cert_len;
 
-	if (len < STH_FIXED + KT_ES256_SIG_LEN || p[0] != KT_LEDGER_VERSION)
-		return kt_fail(err, "head", "not a version %d signed tree head", KT_LEDGER_VERSION);
-	cert_len = get_be(p + 49, 2);
+	if (len < STH_FIXED + KT_ES256_SIG_LEN || p[0] != KT_LEDGER_STH_VERSION)
+		return kt_fail(err, "head", "not a version %d signed tree head", KT_LEDGER_STH_VERSION);
+	cert_len = kt_be_get(p + 49, 2);
 	if (!cert_len || len != STH_FIXED + cert_len + KT_ES256_SIG_LEN)
 		return kt_fail(err, "head", "signed tree head length %zu does not match", len);
-	sth->size = get_be(p + 1, 8);
-	sth->time = get_be(p + 9, 8);
+	sth->size = kt_be_get(p + 1, 8);
+	sth->time = kt_be_get(p + 9, 8);
 	memcpy(sth->root, p + 17, KT_HASH_LEN);
 	sth->cert = p + STH_FIXED;
 	sth->cert_len = cert_len;
@@ -297,7 +296,7 @@ static int head_decode(const uint8_t *rec, size_t len, struct head *h, struct kt
 
 	if (len < 3)
 		return kt_fail(err, "head", "head record truncated");
-	h->sth_len = get_be(rec, 2);
+	h->sth_len = kt_be_get(rec, 2);
 	if (len < 2 + h->sth_len + 1 || sth_decode(rec + 2, h->sth_len, &h->sth, err))
 		return kt_fail(err, "head", "head record malformed");
 	off = 2 + h->sth_len;
@@ -331,20 +330,34 @@ static int head_read(struct kt_ledger *log, struct head *h, struct kt_err *err)
 	return 0;
 }
 
+/* The head is signed by whoever wrote the last entry: a host, or an owner registering. */
 static int sth_check(struct kt_ledger *log, const struct head *h, struct kt_err *err)
 {
-	EVP_PKEY *pub;
+	struct kt_ledger_writer w;
 
-	if (kt_ledger_auth_check(log->auth, h->sth.cert, h->sth.cert_len, h->sth.time, &pub,
-				 NULL, err))
+	if (kt_ledger_auth_check(log->auth, h->sth.cert, h->sth.cert_len, h->sth.time,
+				 KT_LEDGER_HOST | KT_LEDGER_OWNER, &w, err))
 		return fail_at(err, "signed tree head", UINT64_MAX);
-	if (kt_es256_verify(pub, h->raw + 2, h->sth_len - KT_ES256_SIG_LEN, h->sth.sig, err))
+	log->sig_checks++;
+	if (kt_es256_verify(w.pub, h->raw + 2, h->sth_len - KT_ES256_SIG_LEN, h->sth.sig, err))
 		return kt_fail(err, "head", "signed tree head signature does not verify");
 	return 0;
 }
 
-int kt_ledger_open(const char *spec, struct kt_ledger_auth *auth, struct kt_ledger **out,
-		   struct kt_err *err)
+/* Only the two schemes: anything else, a bare file name included, may be a typo. */
+static struct kt_ledger_backend *backend_open(const char *spec, enum kt_ledger_mode mode,
+					      struct kt_err *err)
+{
+	if (!strncmp(spec, "sqlite:", 7))
+		return kt_ledger_sqlite_open(spec + 7, mode, err);
+	if (!strncmp(spec, "etcd:", 5))
+		return kt_ledger_etcd_open(spec + 5, mode, err);
+	kt_fail(err, "spec", "unknown ledger '%s': use sqlite:PATH or etcd:URL[,URL...][?prefix=NAME]", spec);
+	return NULL;
+}
+
+int kt_ledger_open(const char *spec, struct kt_ledger_auth *auth, enum kt_ledger_mode mode,
+		   struct kt_ledger **out, struct kt_err *err)
 {
 	struct kt_ledger *log;
 
@@ -356,16 +369,13 @@ int kt_ledger_open(const char *spec, struct kt_ledger_auth *auth, struct kt_ledg
 	if (!log)
 		return kt_fail(err, "ledger", "out of memory");
 	log->auth = auth;
-	if (!strncmp(spec, "sqlite:", 7))
-		log->backend = kt_ledger_sqlite_open(spec + 7, err);
-	else if (!strncmp(spec, "etcd:", 5))
-		log->backend = kt_ledger_etcd_open(spec + 5, err);
-	else if (strstr(spec, "://"))
-		kt_fail(err, "ledger", "unknown ledger '%s': use sqlite:PATH or etcd:URL[,URL]",
-			spec);
-	else
-		log->backend = kt_ledger_sqlite_open(spec, err);
+	log->mode = mode;
+	log->spec = strdup(spec);
+	log->backend = log->spec ? backend_open(spec, mode, err) : NULL;
 	if (!log->backend) {
+		if (!log->spec)
+			kt_fail(err, "ledger", "out of memory");
+		free(log->spec);
 		free(log);
 		return -1;
 	}
@@ -378,6 +388,10 @@ void kt_ledger_close(struct kt_ledger *log)
 	if (!log)
 		return;
 	log->backend->close(log->backend);
+	kt_checkpoint_free(log->cp);
+	kt_checkpoint_free(log->cp_next);
+	free(log->cp_path);
+	free(log->spec);
 	free(log);
 }
 
@@ -431,16 +445,22 @@ void kt_ledger_signer_free(struct kt_ledger_signer *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The kind decides who may sign: owners register VMs, hosts write the rest. */
+static unsigned int role_for(const struct kt_ledger_entry *e)
+{
+	return e->kind == KT_LEDGER_REGISTER ? KT_LEDGER_OWNER : KT_LEDGER_HOST;
+}
+
 /* Attestations and moves speak for the host that signs them. */
-static int writer_may_write(const struct kt_ledger_entry *e, const uint8_t signer[KT_UUID_LEN],
+static int writer_may_write(const struct kt_ledger_entry *e, const struct kt_ledger_writer *w,
 			    struct kt_err *err)
 {
 	char a[37], b[37];
 
 	if ((e->kind != KT_LEDGER_ATTEST && e->kind != KT_LEDGER_MOVE) ||
-	    !memcmp(e->host_id, signer, KT_UUID_LEN))
+	    !memcmp(e->host_id, w->host_id, KT_UUID_LEN))
 		return 0;
-	kt_uuid_format(signer, a);
+	kt_uuid_format(w->host_id, a);
 	kt_uuid_format(e->host_id, b);
 	return kt_fail(err, "authorization", "host %s may not write %s entries for host %s", a,
 		       kt_ledger_kind_name(e->kind), b);
@@ -460,13 +480,13 @@ static int head_build(const struct tree *t, const struct kt_ledger_signer *s, ui
 
 	if (!p)
 		return kt_fail(err, "ledger", "out of memory");
-	put_be(p, sth_len, 2);
+	kt_be_put(p, sth_len, 2);
 	sth = p + 2;
-	sth[0] = KT_LEDGER_VERSION;
-	put_be(sth + 1, t->size, 8);
-	put_be(sth + 9, now, 8);
+	sth[0] = KT_LEDGER_STH_VERSION;
+	kt_be_put(sth + 1, t->size, 8);
+	kt_be_put(sth + 9, now, 8);
 	tree_root(t, sth + 17);
-	put_be(sth + 49, s->cert_len, 2);
+	kt_be_put(sth + 49, s->cert_len, 2);
 	memcpy(sth + STH_FIXED, s->cert, s->cert_len);
 	if (sign_tail(s->key, sth, STH_FIXED + s->cert_len, err)) {
 		free(p);
@@ -494,9 +514,13 @@ static bool landed(struct kt_ledger *log, uint64_t index, const uint8_t *entry, 
 	return same;
 }
 
-/* One try: 0 stored, KT_LEDGER_CONFLICT retry, -1 failed. */
+/*
+ * One try: 0 stored, KT_LEDGER_CONFLICT retry, -1 failed. With `expect`
+ * other than UINT64_MAX, the log must still hold exactly that many entries.
+ */
 static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
-		       struct kt_ledger_entry *e, kt_hash leaf, uint64_t now, struct kt_err *err)
+		       struct kt_ledger_entry *e, kt_hash leaf, uint64_t now, uint64_t expect,
+		       struct kt_err *err)
 {
 	uint8_t *entry = NULL, *rec = NULL;
 	size_t entry_len, tbs_len, rec_len = 0;
@@ -505,6 +529,9 @@ static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
 
 	if (head_read(log, &h, err))
 		return -1;
+	ret = KT_LEDGER_CONFLICT;
+	if (expect != UINT64_MAX && h.tree.size != expect)
+		goto out;
 	ret = -1;
 	if (h.raw && sth_check(log, &h, err))
 		goto out;
@@ -534,35 +561,74 @@ out:
 	return ret;
 }
 
+/*
+ * New entries name a VM by its canonical UUID; a revocation may instead
+ * name another kind of object as "<kind>:<uuid>" (grant_ledger.h's grants).
+ * Old entries with other ids still decode and verify.
+ */
+static bool new_vm_id_valid(const struct kt_ledger_entry *e)
+{
+	const char *colon = strchr(e->vm_id, ':');
+	size_t n = colon ? (size_t)(colon - e->vm_id) : 0;
+
+	if (!e->vm_id[0] || kt_uuid_valid(e->vm_id))
+		return true;
+	return e->kind == KT_LEDGER_REVOKE && n &&
+	       strspn(e->vm_id, "abcdefghijklmnopqrstuvwxyz") == n && kt_uuid_valid(colon + 1);
+}
+
+/*
+ * The first register of a VM wins: refuse another, and note how long the
+ * log was when that was checked so the append lands right after it.
+ */
+static int check_unregistered(struct kt_ledger *log, const struct kt_ledger_signer *s,
+			      const char *vm, uint64_t *size, struct kt_err *err)
+{
+	char mine[KT_OWNER_KEY_HEX + 1];
+	struct kt_owner o;
+
+	if (kt_owner_read(log, vm, &o, size, err))
+		return -1;
+	if (!o.registered)
+		return 0;
+	if (kt_owner_key_id(s->key, mine))
+		return kt_fail(err, "key", "cannot read the signing key");
+	if (!strcmp(o.key, mine))
+		return kt_fail(err, "registered", "VM %s is registered to this key already (entry %llu)",
+			       vm, (unsigned long long)o.index);
+	return kt_fail(err, "owner", "VM %s is registered to \"%s\" (entry %llu): the first "
+		       "register stands", vm, o.subject, (unsigned long long)o.index);
+}
+
 int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		     struct kt_ledger_entry *e, kt_hash leaf, struct kt_err *err)
 {
-	uint64_t now = (uint64_t)time(NULL);
-	uint8_t signer_host[KT_UUID_LEN];
+	uint64_t now = (uint64_t)time(NULL), expect = UINT64_MAX;
+	struct kt_ledger_writer w;
 	const char *shape;
-	EVP_PKEY *pub;
 	int attempt, ret;
 
 	if (!log->auth)
-		return kt_fail(err, "authorization", "appending needs the ledger CA (--ca)");
+		return kt_fail(err, "authorization", "appending needs the ledger CA (--ledger-ca)");
+	if (log->mode == KT_LEDGER_READ)
+		return kt_fail(err, "ledger", "the ledger is open read-only");
 	if (!e->time)
 		e->time = now;
 	/* verify judges the certificate at the entry's time: so must append. */
-	if (kt_ledger_auth_check(log->auth, s->cert, s->cert_len, now, &pub, signer_host, err) ||
-	    kt_ledger_auth_check(log->auth, s->cert, s->cert_len, e->time, &pub, signer_host, err))
+	if (kt_ledger_auth_check(log->auth, s->cert, s->cert_len, now, role_for(e), &w, err) ||
+	    kt_ledger_auth_check(log->auth, s->cert, s->cert_len, e->time, role_for(e), &w, err))
 		return -1;
-	if (EVP_PKEY_eq(pub, s->key) != 1)
+	if (EVP_PKEY_eq(w.pub, s->key) != 1)
 		return kt_fail(err, "key", "signing key does not match its certificate");
 	if ((e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE) &&
 	    is_zero(e->host_id, KT_UUID_LEN))
-		memcpy(e->host_id, signer_host, KT_UUID_LEN);
+		memcpy(e->host_id, w.host_id, KT_UUID_LEN);
 	shape = entry_shape_error(e);
 	if (shape)
 		return kt_fail(err, "format", "%s", shape);
-	if (!vm_id_valid(e->vm_id, strlen(e->vm_id)))
-		return kt_fail(err, "format", "VM id must be 1-%d characters of [A-Za-z0-9._:@-]",
-			       KT_LEDGER_VM_MAX);
-	if (writer_may_write(e, signer_host, err))
+	if (!vm_id_valid(e->vm_id, strlen(e->vm_id)) || !new_vm_id_valid(e))
+		return kt_fail(err, "format", "VM id '%s' is not a UUID", e->vm_id);
+	if (writer_may_write(e, &w, err))
 		return -1;
 	/*
 	 * Contention backs off a little more each time, with jitter that
@@ -571,7 +637,10 @@ int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 	if (!log->jitter)
 		log->jitter = (unsigned int)getpid() ^ (unsigned int)now;
 	for (attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
-		ret = append_once(log, s, e, leaf, now, err);
+		if (e->kind == KT_LEDGER_REGISTER &&
+		    check_unregistered(log, s, e->vm_id, &expect, err))
+			return -1;
+		ret = append_once(log, s, e, leaf, now, expect, err);
 		if (ret != KT_LEDGER_CONFLICT)
 			return ret;
 		usleep((useconds_t)(1000 * (attempt < 20 ? attempt : 20) +
@@ -616,6 +685,7 @@ struct walk {
 	struct tree tree;
 	kt_ledger_visit_fn visit;
 	void *arg;
+	struct kt_checkpoint *next;	/* facts of what passed, for the next checkpoint */
 	struct kt_err *err;
 };
 
@@ -626,10 +696,47 @@ void kt_ledger_pin(struct kt_ledger *log, uint64_t size, const kt_hash root)
 	memcpy(log->pin_root, root, KT_HASH_LEN);
 }
 
-void kt_ledger_trust_prefix(struct kt_ledger *log, uint64_t size, const kt_hash root)
+uint64_t kt_ledger_signatures_checked(const struct kt_ledger *log)
 {
-	kt_ledger_pin(log, size, root);
-	log->prefix_verified = true;
+	return log->sig_checks;
+}
+
+const char *kt_ledger_spec(const struct kt_ledger *log)
+{
+	return log->spec;
+}
+
+int kt_ledger_checkpoint_use(struct kt_ledger *log, const char *path, bool full,
+			     struct kt_err *err)
+{
+	char def[4096];
+
+	if (!path) {
+		kt_checkpoint_default_path(log->spec, def, sizeof(def));
+		path = def;
+	}
+	free(log->cp_path);
+	kt_checkpoint_free(log->cp);
+	log->cp = NULL;
+	log->cp_path = strdup(path);
+	if (!log->cp_path)
+		return kt_fail(err, "ledger", "out of memory");
+	return full ? 0 : kt_checkpoint_load(path, log->spec, &log->cp, err);
+}
+
+const char *kt_ledger_checkpoint_path(const struct kt_ledger *log)
+{
+	return log->cp_path;
+}
+
+int kt_ledger_checkpoint_save(struct kt_ledger *log, struct kt_err *err)
+{
+	const struct kt_checkpoint *next = log->cp_next;
+
+	/* Nothing new verified: the file on disk already says it. */
+	if (!log->cp_path || !next || (log->cp && log->cp->size == next->size))
+		return 0;
+	return kt_checkpoint_save(log->cp_path, log->spec, next, err);
 }
 
 /* At the pinned size, the entries so far must hash to the pinned root. */
@@ -651,11 +758,10 @@ static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 	struct walk *w = arg;
 	struct kt_ledger_entry e;
 	uint64_t at = w->tree.size;
-	uint8_t signer[KT_UUID_LEN];
+	struct kt_ledger_writer writer;
 	struct kt_err *err = w->err;
 	kt_hash root, leaf;
 	size_t tbs_len;
-	EVP_PKEY *pub;
 
 	if (key != at)
 		return kt_fail(err, "missing", "entry %llu: missing (next stored entry is %llu)",
@@ -674,21 +780,114 @@ static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 		kt_fail(err, "chain", "does not follow the entries before it (prev_root differs)");
 		goto bad;
 	}
-	/*
-	 * Below a trusted prefix the signature was checked before; the prefix
-	 * root checked at its end covers these bytes instead (pin_differs).
-	 */
-	if (kt_ledger_auth_check(w->log->auth, e.cert, e.cert_len, e.time, &pub, signer, err) ||
-	    (!(w->log->prefix_verified && at < w->log->pin_size) &&
-	     kt_es256_verify(pub, data, tbs_len, e.sig, err)) ||
-	    writer_may_write(&e, signer, err))
+	if (kt_ledger_auth_check(w->log->auth, e.cert, e.cert_len, e.time, role_for(&e), &writer,
+				 err))
+		goto bad;
+	w->log->sig_checks++;
+	if (kt_es256_verify(writer.pub, data, tbs_len, e.sig, err) ||
+	    writer_may_write(&e, &writer, err))
 		goto bad;
 	kt_merkle_leaf_hash(data, len, leaf);
 	tree_push(&w->tree, leaf);
-	memcpy(e.signer_id, signer, KT_UUID_LEN);
+	memcpy(e.signer_id, writer.host_id, KT_UUID_LEN);
+	if (w->next && kt_checkpoint_add(w->next, &e))
+		return kt_fail(err, "ledger", "out of memory");
 	return w->visit ? w->visit(&e, w->arg) : 0;
 bad:
 	return fail_at(err, "entry", at);
+}
+
+/* Leaf hashes of the entries added after a checkpoint, for the consistency proof. */
+struct added {
+	kt_hash *hash;
+	uint64_t from, n;
+};
+
+static int collect_added(uint64_t key, const uint8_t *data, size_t len, void *arg)
+{
+	struct added *a = arg;
+
+	if (key != a->from + a->n)
+		return 1;
+	kt_merkle_leaf_hash(data, len, a->hash[a->n++]);
+	return 0;
+}
+
+/*
+ * The signed head must extend the checkpoint: RFC 9162's consistency proof
+ * from the checkpoint's tree to the head's, built from the checkpoint's
+ * frontier and the entries added since. A rewritten history fails here, as
+ * "fork", before anything it says is used.
+ */
+static int extends_checkpoint(struct kt_ledger *log, const struct head *h, struct kt_err *err)
+{
+	const struct kt_checkpoint *cp = log->cp;
+	kt_hash proof[KT_MERKLE_MAX_PROOF];
+	struct added a = { .from = cp->size };
+	int len, ret;
+
+	if (!cp->size)
+		return 0;
+	if (h->tree.size < cp->size)
+		return kt_fail(err, "rollback", "the log holds %llu entries, the checkpoint %llu: "
+			       "rolled back", (unsigned long long)h->tree.size,
+			       (unsigned long long)cp->size);
+	a.hash = malloc((h->tree.size - cp->size + 1) * sizeof(kt_hash));
+	if (!a.hash)
+		return kt_fail(err, "ledger", "out of memory");
+	ret = log->backend->scan(log->backend, cp->size, h->tree.size, collect_added, &a, err);
+	if (ret < 0 || a.n != h->tree.size - cp->size) {
+		/* Entries missing: the walk names the first one. */
+		free(a.hash);
+		return ret < 0 ? -1 : 0;
+	}
+	len = kt_merkle_consistency_proof_compact(cp->frontier, cp->nf, cp->size, a.hash,
+						  h->tree.size, proof);
+	ret = len < 0 || kt_merkle_verify_consistency(cp->size, h->tree.size, cp->root,
+						      h->sth.root, proof, (size_t)len);
+	free(a.hash);
+	if (ret)
+		return kt_fail(err, "fork", "the signed head (%llu entries) does not extend the "
+			       "checkpoint (%llu entries): history was rewritten",
+			       (unsigned long long)h->tree.size, (unsigned long long)cp->size);
+	return 0;
+}
+
+/* The checkpoint's entries, visited from its facts; the tree goes on from its frontier. */
+static int replay(struct walk *w, struct kt_err *err)
+{
+	const struct kt_checkpoint *cp = w->log->cp;
+	struct kt_ledger_entry e;
+	size_t off = 0;
+
+	w->tree.size = cp->size;
+	w->tree.nf = cp->nf;
+	memcpy(w->tree.frontier, cp->frontier, cp->nf * KT_HASH_LEN);
+	while (w->visit && !kt_checkpoint_next(cp, &off, &e))
+		if (w->visit(&e, w->arg))
+			return kt_fail(err, "ledger", "entry %llu: cannot fold it",
+				       (unsigned long long)e.index);
+	return 0;
+}
+
+/* What this walk verified becomes the state the next checkpoint holds. */
+static int keep_checkpoint(struct kt_ledger *log, struct walk *w, const struct head *h)
+{
+	struct kt_checkpoint *next = w->next;
+
+	next->size = w->tree.size;
+	tree_root(&w->tree, next->root);
+	next->nf = w->tree.nf;
+	memcpy(next->frontier, w->tree.frontier, w->tree.nf * KT_HASH_LEN);
+	next->sth = malloc(h->sth_len ? h->sth_len : 1);
+	if (!next->sth)
+		return -1;
+	memcpy(next->sth, h->raw + 2, h->sth_len);
+	next->sth_len = h->sth_len;
+	kt_checkpoint_free(log->cp_next);
+	log->cp_next = next;
+	w->next = NULL;
+	return 0;
 }
 
 int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint64_t *size,
@@ -696,6 +895,7 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 {
 	struct walk w = { .log = log, .visit = fn, .arg = arg, .err = err };
 	struct kt_err head_err = { 0 };
+	bool head_checked = false;
 	uint64_t ignored;
 	kt_hash root;
 	struct head h;
@@ -705,9 +905,24 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 		bad_index = &ignored;
 	*bad_index = UINT64_MAX;
 	if (!log->auth)
-		return kt_fail(err, "authorization", "verifying needs the ledger CA (--ca)");
+		return kt_fail(err, "authorization", "verifying needs the ledger CA (--ledger-ca)");
 	head_ok = head_read(log, &h, &head_err) == 0;
-	ret = log->backend->scan(log->backend, 0, UINT64_MAX, walk_entry, &w, err);
+	if (log->cp_path && !(w.next = kt_checkpoint_start(log->cp))) {
+		ret = kt_fail(err, "ledger", "out of memory");
+		goto out;
+	}
+	if (log->cp) {
+		if (!head_ok) {
+			ret = kt_fail(err, head_err.check, "%s", head_err.msg);
+			goto out;
+		}
+		ret = -1;
+		if ((h.raw && sth_check(log, &h, err)) || extends_checkpoint(log, &h, err) ||
+		    replay(&w, err))
+			goto out;
+		head_checked = true;
+	}
+	ret = log->backend->scan(log->backend, w.tree.size, UINT64_MAX, walk_entry, &w, err);
 	if (ret) {
 		*bad_index = w.tree.size;
 		if (ret < 0 && strncmp(err->msg, "entry ", 6) && strcmp(err->check, "unavailable") &&
@@ -730,17 +945,21 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 		*bad_index = h.tree.size;
 		ret = kt_fail(err, "head", "entry %llu: not covered by the signed head (size %llu)",
 			      (unsigned long long)h.tree.size, (unsigned long long)h.tree.size);
-	} else if (h.raw && sth_check(log, &h, err)) {
+	} else if (h.raw && !head_checked && sth_check(log, &h, err)) {
 		ret = -1;
 	} else {
 		tree_root(&w.tree, root);
 		if (CRYPTO_memcmp(root, h.sth.root, KT_HASH_LEN) && h.raw)
 			ret = kt_fail(err, "head", "signed root does not match the entries");
 	}
+	if (!ret && w.next && h.raw && keep_checkpoint(log, &w, &h))
+		ret = kt_fail(err, "ledger", "out of memory");
 	if (size)
 		*size = w.tree.size;
 	if (root_out)
 		tree_root(&w.tree, root_out);
+out:
+	kt_checkpoint_free(w.next);
 	free(h.raw);
 	return ret;
 }

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The trust ledger: an append-only log of signed entries (attestation
- * results, VM host changes, host compromise flags, revocations) kept as an
- * RFC 9162 Merkle tree with signed tree heads, inclusion and consistency
- * proofs. Storage is a backend (ledger_backend.h): SQLite on one host, etcd
- * shared by several.
+ * results, VM host changes, host compromise flags, revocations, VM owner
+ * registrations) kept as an RFC 9162 Merkle tree with signed tree heads,
+ * inclusion and consistency proofs. Storage is a backend
+ * (ledger_backend.h): SQLite on one host, etcd shared by several. A ledger
+ * exists only once created (KT_LEDGER_CREATE, `kvmtrust ledger init`):
+ * opening one that does not exist fails, so a mistyped name never reads as
+ * an empty log.
  *
- * Every entry is signed ES256 by the writing host's key and carries the
- * host's certificate; only entries whose certificate chains to the ledger's
- * CA are accepted (ledger_auth.h). Each entry also commits to its position
+ * Every entry is signed ES256 by its writer and carries the writer's
+ * certificate: a host under the ledger's CA, or for a register entry the
+ * VM's owner under the owner trust anchors (ledger_auth.h). Each entry also commits to its position
  * and to the tree root before it, so an edited, reordered, dropped or
  * truncated log is caught by kt_ledger_verify(), which names the first bad
  * entry. The byte layout is in Documentation/ledger.rst and above
@@ -27,7 +30,13 @@
 #include "common/merkle.h"
 #include "common/uuid.h"
 
-#define KT_LEDGER_VERSION 1
+/*
+ * Entry format versions. Version 2 added the register kind; every entry is
+ * written in the first version that has its kind, so entries of the older
+ * kinds keep their version 1 bytes and old logs still verify.
+ */
+#define KT_LEDGER_VERSION 2		/* newest entry format read and written */
+#define KT_LEDGER_STH_VERSION 1
 #define KT_LEDGER_VM_MAX 64
 #define KT_LEDGER_CERT_MAX 8192
 
@@ -36,6 +45,7 @@ enum kt_ledger_kind {
 	KT_LEDGER_MOVE = 2,		/* VM now runs on host_id */
 	KT_LEDGER_COMPROMISE = 3,	/* host_id is flagged compromised */
 	KT_LEDGER_REVOKE = 4,		/* vm_id, or else host_id, is revoked */
+	KT_LEDGER_REGISTER = 5,		/* vm_id belongs to the signer, its owner (version 2) */
 };
 
 enum kt_ledger_result {
@@ -56,7 +66,10 @@ struct kt_ledger_entry {
 	const uint8_t *cert;		/* DER of the signer's certificate */
 	size_t cert_len;
 	uint8_t sig[64];		/* ES256 r || s over the encoding up to here */
-	/* Not encoded: the host named by the signer's certificate (verified walks only). */
+	/*
+	 * Not encoded: the host named by the signer's certificate (verified
+	 * walks only; zero for an entry signed by an owner).
+	 */
 	uint8_t signer_id[KT_UUID_LEN];
 };
 
@@ -80,13 +93,22 @@ struct kt_ledger_signer {
 	size_t cert_len;
 };
 
+enum kt_ledger_mode {
+	KT_LEDGER_READ,		/* an existing ledger, read-only: appends are refused */
+	KT_LEDGER_WRITE,	/* an existing ledger, for appends too */
+	KT_LEDGER_CREATE,	/* a new, empty ledger; refused when one exists there */
+};
+
 /*
- * Opens "sqlite:PATH", "etcd:URL[,URL...]" or a bare path (SQLite). A NULL
- * spec takes $KVMTRUST_LEDGER, then KT_LEDGER_DEFAULT. auth may be NULL for
- * read-only use (get, head, prove); append, verify and scoring need it.
+ * Opens "sqlite:PATH" or "etcd:URL[,URL...][?prefix=NAME]"; any other spec, a bare path
+ * included, is refused (check "spec"). A NULL spec takes $KVMTRUST_LEDGER,
+ * then KT_LEDGER_DEFAULT. READ and WRITE fail with check "no-ledger" when
+ * nothing was created there, and never create anything. auth may be NULL
+ * for unverified reads (get, head, prove); append, verify and scoring need
+ * it.
  */
 #define KT_LEDGER_DEFAULT "sqlite:/var/lib/kvmtrust/ledger.db"
-int kt_ledger_open(const char *spec, struct kt_ledger_auth *auth,
+int kt_ledger_open(const char *spec, struct kt_ledger_auth *auth, enum kt_ledger_mode mode,
 		   struct kt_ledger **out, struct kt_err *err);
 void kt_ledger_close(struct kt_ledger *log);
 
@@ -101,6 +123,11 @@ void kt_ledger_signer_free(struct kt_ledger_signer *signer);
  * new tree head, and stores both atomically, retrying when another writer
  * got there first. On success *e holds the stored entry (cert points into
  * signer) and leaf_hash its Merkle leaf hash.
+ *
+ * VM ids are canonical UUIDs (a revocation may also name "grant:<uuid>").
+ * A register entry is refused when the VM is registered already: check
+ * "owner" when by another key, "registered" when by the signer's own; it
+ * is stored only if no entry landed since the log was read for that check.
  */
 int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *signer,
 		     struct kt_ledger_entry *e, kt_hash leaf_hash, struct kt_err *err);
@@ -148,13 +175,24 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
  */
 void kt_ledger_pin(struct kt_ledger *log, uint64_t size, const kt_hash root);
 /*
- * As kt_ledger_pin(), for a state this host verified itself: walks skip the
- * signature checks of the first `size` entries (everything else is still
- * checked, and those entries must still hash to `root`, or the walk fails
- * with "fork" before anyone uses what it visited). Cuts a re-verification
- * to hashing; keep the state where only this host can write it.
+ * Checkpoints (checkpoint.h, Documentation/ledger.rst "Checkpoints"): from
+ * now on every walk keeps what it verified (the signed head, the tree's
+ * frontier, the entries' facts) for kt_ledger_checkpoint_save() to write to
+ * path (NULL: kt_checkpoint_default_path()). Unless `full`, the checkpoint
+ * already there is loaded (none: the first walk is a full one) and walks
+ * start from it: the signed head must extend it (RFC 9162 consistency
+ * proof, else check "fork"; shorter: "rollback"), its entries are visited
+ * from its facts, and only the entries after it are read and verified.
+ * A checkpoint that fails its own checks is refused (check "checkpoint").
  */
-void kt_ledger_trust_prefix(struct kt_ledger *log, uint64_t size, const kt_hash root);
+int kt_ledger_checkpoint_use(struct kt_ledger *log, const char *path, bool full,
+			     struct kt_err *err);
+int kt_ledger_checkpoint_save(struct kt_ledger *log, struct kt_err *err);
+const char *kt_ledger_checkpoint_path(const struct kt_ledger *log);
+/* How many ES256 signatures this handle has verified (entries and heads): tests, statistics. */
+uint64_t kt_ledger_signatures_checked(const struct kt_ledger *log);
+/* The spec the ledger was opened with, as resolved (environment, default). */
+const char *kt_ledger_spec(const struct kt_ledger *log);
 
 /* Audit path for index in the tree of the first `size` entries (0: current). */
 int kt_ledger_prove_inclusion(struct kt_ledger *log, uint64_t index, uint64_t size,

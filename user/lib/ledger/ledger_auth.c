@@ -1,77 +1,67 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Ledger writers: X509_STORE chain check plus the urn:uuid: host SAN. */
-#include <dirent.h>
+/* Ledger writers: pki.h signer checks, the urn:uuid: host SAN, owners apart. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "identity/pki.h"
 #include "ledger/ledger_auth.h"
 
 #define CACHE_SLOTS 64
 
 struct auth_cached {
 	kt_hash der_hash;
+	enum kt_ledger_role role;
 	X509 *cert;
 	EVP_PKEY *pub;
 	uint8_t host_id[KT_UUID_LEN];
 };
 
 struct kt_ledger_auth {
-	X509_STORE *store;
+	struct kt_pki_dir *hosts;
+	struct kt_pki_dir *owners;	/* loaded from owners_path at the first owner */
+	char *owners_path;
 	struct auth_cached cache[CACHE_SLOTS];
 	unsigned int used;
 };
 
-static int load_dir(X509_STORE *store, const char *dir, struct kt_err *err)
+/* A PEM file or a directory of them; `option` tells the user how to name another. */
+static struct kt_pki_dir *load_anchors(const char *path, const char *what, const char *option,
+				       struct kt_err *err)
 {
-	struct dirent *d;
-	char path[4096];
-	int loaded = 0;
-	DIR *dh = opendir(dir);
-
-	if (!dh)
-		return kt_fail(err, "authorization", "cannot open CA directory '%s'", dir);
-	while ((d = readdir(dh))) {
-		size_t n = strlen(d->d_name);
-
-		if (n < 5 || (strcmp(d->d_name + n - 4, ".pem") && strcmp(d->d_name + n - 4, ".crt")))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		if (X509_STORE_load_file(store, path) != 1) {
-			closedir(dh);
-			return kt_fail_ssl(err, "authorization", "cannot load CA file '%s'", path);
-		}
-		loaded++;
-	}
-	closedir(dh);
-	if (!loaded)
-		return kt_fail(err, "authorization", "no .pem or .crt file in CA directory '%s'", dir);
-	return 0;
-}
-
-int kt_ledger_auth_load(const char *ca_path, struct kt_ledger_auth **out, struct kt_err *err)
-{
-	struct kt_ledger_auth *auth;
+	struct kt_pki_dir *dir;
 	struct stat st;
 
-	if (!ca_path || stat(ca_path, &st))
-		return kt_fail(err, "authorization", "CA '%s' not found: give --ca FILE|DIR",
-			       ca_path ? ca_path : "(none)");
-	auth = calloc(1, sizeof(*auth));
-	if (!auth)
-		return kt_fail(err, "authorization", "out of memory");
-	auth->store = X509_STORE_new();
-	if (!auth->store) {
-		free(auth);
-		return kt_fail_ssl(err, "authorization", "out of memory");
+	if (!path || stat(path, &st)) {
+		kt_fail(err, "authorization", "%s '%s' not found: give %s", what,
+			path ? path : "(none)", option);
+		return NULL;
 	}
-	if (S_ISDIR(st.st_mode) ? load_dir(auth->store, ca_path, err) :
-	    X509_STORE_load_file(auth->store, ca_path) != 1 ?
-	    kt_fail_ssl(err, "authorization", "cannot load CA file '%s'", ca_path) : 0) {
+	if (kt_pki_dir_open(path, &dir, err)) {
+		if (err)
+			err->check = "authorization";
+		return NULL;
+	}
+	return dir;
+}
+
+int kt_ledger_auth_load(const char *ca_path, const char *owner_anchors,
+			struct kt_ledger_auth **out, struct kt_err *err)
+{
+	struct kt_ledger_auth *auth = calloc(1, sizeof(*auth));
+
+	if (!auth || (owner_anchors && !(auth->owners_path = strdup(owner_anchors)))) {
+		free(auth);
+		return kt_fail(err, "authorization", "out of memory");
+	}
+	auth->hosts = load_anchors(ca_path, "ledger CA", "--ledger-ca FILE|DIR", err);
+	if (!auth->hosts) {
 		kt_ledger_auth_free(auth);
 		return -1;
 	}
@@ -89,7 +79,9 @@ void kt_ledger_auth_free(struct kt_ledger_auth *auth)
 		X509_free(auth->cache[i].cert);
 		EVP_PKEY_free(auth->cache[i].pub);
 	}
-	X509_STORE_free(auth->store);
+	kt_pki_dir_free(auth->hosts);
+	kt_pki_dir_free(auth->owners);
+	free(auth->owners_path);
 	free(auth);
 }
 
@@ -122,60 +114,99 @@ static int host_uuid(X509 *cert, uint8_t host_id[KT_UUID_LEN], struct kt_err *er
 	return 0;
 }
 
-static int verify_chain(struct kt_ledger_auth *auth, X509 *cert, struct kt_err *err)
+static int verify_chain(struct kt_pki_dir *anchors, const char *what, X509 *cert,
+			struct kt_err *err)
 {
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	int ok;
+	/*
+	 * Validity is judged per entry time in kt_ledger_auth_check(); CRLs are
+	 * not asked for, as pki's "every CA has a current CRL" would refuse an
+	 * old entry once its CRLs moved on.
+	 */
+	struct kt_pki_verify_opts opts = {
+		.anchors = anchors,
+		.flags = KT_PKI_NO_TIME | KT_PKI_NO_CRL,
+		.require_kind = -1,
+	};
+	struct kt_err why = { 0 };
 
-	if (!ctx || X509_STORE_CTX_init(ctx, auth->store, cert, NULL) != 1) {
-		X509_STORE_CTX_free(ctx);
-		return kt_fail_ssl(err, "authorization", "cannot set up chain verification");
-	}
-	/* Validity is judged per entry time in kt_ledger_auth_check(). */
-	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_X509_STRICT);
-	ok = X509_verify_cert(ctx);
-	if (ok != 1) {
-		int code = X509_STORE_CTX_get_error(ctx);
-
-		X509_STORE_CTX_free(ctx);
-		return kt_fail(err, "authorization", "certificate not trusted by the ledger CA: %s",
-			       X509_verify_cert_error_string(code));
-	}
-	X509_STORE_CTX_free(ctx);
+	if (kt_pki_verify(cert, &opts, NULL, &why))
+		return kt_fail(err, "authorization", "certificate not trusted by the %s: %s: %s",
+			       what, why.check, why.msg);
 	return 0;
 }
 
-static struct auth_cached *lookup(struct kt_ledger_auth *auth, const kt_hash h)
+static int admit_host(struct kt_ledger_auth *auth, X509 *cert, struct auth_cached *c,
+		      struct kt_err *err)
+{
+	return verify_chain(auth->hosts, "ledger CA", cert, err) ||
+	       host_uuid(cert, c->host_id, err);
+}
+
+/*
+ * An owner is a person's or a service's certificate under the owner
+ * anchors. As for grants, a certificate a ledger (host) CA vouches for is
+ * refused even if the owner anchors trust it too: hosts must not be able to
+ * claim VMs.
+ */
+static int admit_owner(struct kt_ledger_auth *auth, X509 *cert, struct auth_cached *c,
+		       struct kt_err *err)
+{
+	struct kt_cert_info info;
+	struct kt_err ignored;
+
+	if (!auth->owners_path)
+		return kt_fail(err, "authorization",
+			       "no owner trust anchors to check a VM owner against: give --owner-anchors DIR");
+	if (!auth->owners) {
+		auth->owners = load_anchors(auth->owners_path, "owner anchors",
+					    "--owner-anchors DIR", err);
+		if (!auth->owners)
+			return -1;
+	}
+	if (kt_pki_cert_info(cert, &info, err)) {
+		err->check = "authorization";
+		return -1;
+	}
+	if (info.kind != KT_CERT_USER)
+		return kt_fail(err, "authorization", "\"%s\" is a %s certificate: only a VM owner's "
+			       "user certificate registers a VM", info.subject,
+			       kt_cert_kind_name(info.kind));
+	if (verify_chain(auth->owners, "owner anchors", cert, err))
+		return -1;
+	if (!verify_chain(auth->hosts, "ledger CA", cert, &ignored))
+		return kt_fail(err, "authorization", "owner \"%s\" is certified by the ledger CA: "
+			       "owners and hosts must be kept apart", info.subject);
+	memset(c->host_id, 0, KT_UUID_LEN);
+	return 0;
+}
+
+static struct auth_cached *lookup(struct kt_ledger_auth *auth, const kt_hash h,
+				  enum kt_ledger_role role)
 {
 	unsigned int i;
 
 	for (i = 0; i < auth->used; i++)
-		if (!memcmp(auth->cache[i].der_hash, h, KT_HASH_LEN))
+		if (auth->cache[i].role == role && !memcmp(auth->cache[i].der_hash, h, KT_HASH_LEN))
 			return &auth->cache[i];
 	return NULL;
 }
 
-static struct auth_cached *admit(struct kt_ledger_auth *auth, const uint8_t *der, size_t len,
-				 const kt_hash h, struct kt_err *err)
+static struct auth_cached *admit(struct kt_ledger_auth *auth, X509 *cert, const kt_hash h,
+				 enum kt_ledger_role role, struct kt_err *err)
 {
-	const unsigned char *p = der;
-	struct auth_cached *c;
-	X509 *cert = d2i_X509(NULL, &p, (long)len);
-	uint8_t host_id[KT_UUID_LEN];
-	EVP_PKEY *pub;
+	struct auth_cached *c, tmp = { .role = role };
 
-	if (!cert || p != der + len) {
-		X509_free(cert);
-		kt_fail_ssl(err, "authorization", "certificate is not DER X.509");
+	if (role == KT_LEDGER_HOST ? admit_host(auth, cert, &tmp, err) :
+	    admit_owner(auth, cert, &tmp, err))
+		return NULL;
+	tmp.pub = X509_get_pubkey(cert);
+	if (!tmp.pub || !X509_up_ref(cert)) {
+		EVP_PKEY_free(tmp.pub);
+		kt_fail_ssl(err, "authorization", "certificate has no usable key");
 		return NULL;
 	}
-	if (verify_chain(auth, cert, err) || host_uuid(cert, host_id, err) ||
-	    !(pub = X509_get_pubkey(cert))) {
-		if (!err || !err->check)
-			kt_fail_ssl(err, "authorization", "certificate has no usable key");
-		X509_free(cert);
-		return NULL;
-	}
+	tmp.cert = cert;
+	memcpy(tmp.der_hash, h, KT_HASH_LEN);
 	/* A full cache recycles the oldest slot: correctness never depends on it. */
 	if (auth->used == CACHE_SLOTS) {
 		X509_free(auth->cache[0].cert);
@@ -184,35 +215,65 @@ static struct auth_cached *admit(struct kt_ledger_auth *auth, const uint8_t *der
 		auth->used--;
 	}
 	c = &auth->cache[auth->used++];
-	memcpy(c->der_hash, h, KT_HASH_LEN);
-	c->cert = cert;
-	c->pub = pub;
-	memcpy(c->host_id, host_id, KT_UUID_LEN);
+	*c = tmp;
+	return c;
+}
+
+/* The cached writer for der in the first of roles it qualifies for. */
+static struct auth_cached *writer(struct kt_ledger_auth *auth, const uint8_t *der, size_t len,
+				  unsigned int roles, struct kt_err *err)
+{
+	static const enum kt_ledger_role order[] = { KT_LEDGER_HOST, KT_LEDGER_OWNER };
+	struct kt_err why[2] = { { 0 }, { 0 } };
+	const unsigned char *p = der;
+	struct auth_cached *c = NULL;
+	unsigned int i, tried = 0;
+	X509 *cert;
+	kt_hash h;
+
+	kt_sha256(der, len, h);
+	for (i = 0; i < 2 && !c; i++)
+		if (roles & order[i])
+			c = lookup(auth, h, order[i]);
+	if (c)
+		return c;
+	cert = d2i_X509(NULL, &p, (long)len);
+	if (!cert || p != der + len) {
+		X509_free(cert);
+		kt_fail_ssl(err, "authorization", "certificate is not DER X.509");
+		return NULL;
+	}
+	for (i = 0; i < 2 && !c; i++)
+		if (roles & order[i])
+			c = admit(auth, cert, h, order[i], &why[tried++]);
+	X509_free(cert);
+	if (!c && tried == 1)
+		kt_fail(err, "authorization", "%s", why[0].msg);
+	else if (!c)
+		kt_fail(err, "authorization", "not a host: %s; not an owner: %s", why[0].msg,
+			why[1].msg);
 	return c;
 }
 
 int kt_ledger_auth_check(struct kt_ledger_auth *auth, const uint8_t *der, size_t len,
-			 uint64_t when, EVP_PKEY **pub, uint8_t host_id[KT_UUID_LEN],
+			 uint64_t when, unsigned int roles, struct kt_ledger_writer *w,
 			 struct kt_err *err)
 {
-	struct auth_cached *c;
+	struct auth_cached *c = writer(auth, der, len, roles, err);
 	time_t t = (time_t)when;
-	kt_hash h;
 
-	kt_sha256(der, len, h);
-	c = lookup(auth, h);
-	if (!c) {
-		kt_err_clear(err);
-		c = admit(auth, der, len, h, err);
-		if (!c)
-			return -1;
-	}
+	if (!c)
+		return -1;
 	if (X509_cmp_time(X509_get0_notBefore(c->cert), &t) > 0 ||
-	    X509_cmp_time(X509_get0_notAfter(c->cert), &t) < 0)
-		return kt_fail(err, "authorization", "certificate not valid at time %llu",
-			       (unsigned long long)when);
-	*pub = c->pub;
-	if (host_id)
-		memcpy(host_id, c->host_id, KT_UUID_LEN);
+	    X509_cmp_time(X509_get0_notAfter(c->cert), &t) < 0) {
+		char at[32];
+		struct tm tm;
+
+		strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+		return kt_fail(err, "authorization", "certificate not valid at %s", at);
+	}
+	w->role = c->role;
+	w->pub = c->pub;
+	memcpy(w->host_id, c->host_id, KT_UUID_LEN);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "ledger/ledger.h"
 
 /* Results of append besides 0 and -1. */
 #define KT_LEDGER_CONFLICT 1	/* head moved on: re-read and retry */
@@ -44,7 +45,15 @@ struct kt_ledger_backend {
 	void (*close)(struct kt_ledger_backend *b);
 };
 
-struct kt_ledger_backend *kt_ledger_sqlite_open(const char *path, struct kt_err *err);
-struct kt_ledger_backend *kt_ledger_etcd_open(const char *endpoints, struct kt_err *err);
+/*
+ * READ and WRITE open only a ledger that was created (the SQLite tables, the
+ * etcd format key) and fail with check "no-ledger" otherwise; READ opens
+ * it read-only. CREATE makes a new one and refuses, with check "exists",
+ * to touch anything already there.
+ */
+struct kt_ledger_backend *kt_ledger_sqlite_open(const char *path, enum kt_ledger_mode mode,
+						struct kt_err *err);
+struct kt_ledger_backend *kt_ledger_etcd_open(const char *endpoints, enum kt_ledger_mode mode,
+					      struct kt_err *err);
 
 #endif

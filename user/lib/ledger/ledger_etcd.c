@@ -3,10 +3,14 @@
  * etcd ledger backend over the v3 JSON gateway (POST /v3/kv/range and
  * /v3/kv/txn), for several hosts sharing one log.
  *
- * Keys: "kvmtrust/ledger/head" holds the head record and
- * "kvmtrust/ledger/entry/%016x" the entry at that index, so key order is
- * index order. An append is one txn: if the head's mod_revision is still
- * the one the writer read and the entry key does not exist, put both. Two
+ * Keys, under a prefix ("kvmtrust/ledger" unless the spec ends in
+ * "?prefix=NAME", so that several ledgers share a cluster): "<prefix>/format"
+ * marks a created ledger (KT_LEDGER_CREATE puts it; every other open
+ * requires it), "<prefix>/head" holds the head record and
+ * "<prefix>/entry/%016x" the entry at that index, so key order is index
+ * order. An append is one txn: if the head's
+ * mod_revision is still the one the writer read and the entry key does not
+ * exist, put both. Two
  * hosts racing therefore cannot fork the log; the loser re-reads and
  * re-signs (ledger.c).
  *
@@ -29,7 +33,9 @@
 #include "common/encoding.h"
 #include "ledger/ledger_backend.h"
 
-#define KEY_PREFIX "kvmtrust/ledger/"
+#define DEFAULT_PREFIX "kvmtrust/ledger"
+#define PREFIX_MAX 128
+#define FORMAT_VALUE "kvmtrust-ledger 1"
 #define MAX_ENDPOINTS 16
 #define SCAN_PAGE 256
 #define RETRY_SECONDS 30
@@ -39,6 +45,8 @@ struct etcd_backend {
 	CURL *curl;
 	char *endpoints[MAX_ENDPOINTS];
 	int n, cur;
+	char prefix[PREFIX_MAX + 2];	/* "<prefix>/" */
+	char head_key[PREFIX_MAX + 8], format_key[PREFIX_MAX + 8];
 };
 
 struct body {
@@ -158,11 +166,11 @@ static int post(struct etcd_backend *e, const char *path, json_t *req, bool idem
 	return -1;
 }
 
-static char *entry_key(uint64_t index)
+static char *entry_key(const struct etcd_backend *e, uint64_t index)
 {
 	char *key;
 
-	if (asprintf(&key, KEY_PREFIX "entry/%016llx", (unsigned long long)index) < 0)
+	if (asprintf(&key, "%sentry/%016llx", e->prefix, (unsigned long long)index) < 0)
 		return NULL;
 	return key;
 }
@@ -226,7 +234,7 @@ static int etcd_head(struct kt_ledger_backend *b, uint8_t **rec, size_t *len, ui
 	*rec = NULL;
 	*len = 0;
 	*version = 0;
-	if (range(e, KEY_PREFIX "head", NULL, 0, &resp, &kvs, err))
+	if (range(e, e->head_key, NULL, 0, &resp, &kvs, err))
 		return -1;
 	kv = json_array_get(kvs, 0);
 	if (kv) {
@@ -241,7 +249,7 @@ static int etcd_get(struct kt_ledger_backend *b, uint64_t index, uint8_t **data,
 		    struct kt_err *err)
 {
 	struct etcd_backend *e = (struct etcd_backend *)b;
-	char *key = entry_key(index);
+	char *key = entry_key(e, index);
 	json_t *resp, *kvs, *kv;
 	int ret;
 
@@ -258,15 +266,16 @@ static int etcd_get(struct kt_ledger_backend *b, uint64_t index, uint8_t **data,
 	return ret;
 }
 
-static int parse_index(json_t *kv, uint64_t *index)
+static int parse_index(const struct etcd_backend *e, json_t *kv, uint64_t *index)
 {
 	const char *k = json_string_value(json_object_get(kv, "key"));
-	size_t len, plen = strlen(KEY_PREFIX "entry/");
+	size_t len, plen = strlen(e->prefix) + strlen("entry/");
 	uint8_t *key = k ? kt_b64_decode(k, strlen(k), &len) : NULL;
 	char *end;
 	int ret = -1;
 
-	if (key && len == plen + 16 && !memcmp(key, KEY_PREFIX "entry/", plen)) {
+	if (key && len == plen + 16 && !memcmp(key, e->prefix, plen - 6) &&
+	    !memcmp(key + plen - 6, "entry/", 6)) {
 		*index = strtoull((char *)key + plen, &end, 16);
 		ret = end == (char *)key + len ? 0 : -1;
 	}
@@ -278,7 +287,7 @@ static int etcd_scan(struct kt_ledger_backend *b, uint64_t from, uint64_t to,
 		     kt_ledger_scan_fn fn, void *arg, struct kt_err *err)
 {
 	struct etcd_backend *e = (struct etcd_backend *)b;
-	char *key = entry_key(from), *end = entry_key(to);
+	char *key = entry_key(e, from), *end = entry_key(e, to);
 	uint64_t index = from;
 	json_t *resp, *kvs, *kv;
 	size_t i, len;
@@ -291,7 +300,7 @@ static int etcd_scan(struct kt_ledger_backend *b, uint64_t from, uint64_t to,
 			break;
 		}
 		json_array_foreach(kvs, i, kv) {
-			if (parse_index(kv, &index) || b64_field(kv, "value", &val, &len, err)) {
+			if (parse_index(e, kv, &index) || b64_field(kv, "value", &val, &len, err)) {
 				ret = kt_fail(err, "storage", "etcd holds a malformed ledger key");
 				break;
 			}
@@ -303,7 +312,7 @@ static int etcd_scan(struct kt_ledger_backend *b, uint64_t from, uint64_t to,
 		if (!ret && !json_is_true(json_object_get(resp, "more")))
 			index = to;
 		free(key);
-		key = index < to ? entry_key(++index) : NULL;
+		key = index < to ? entry_key(e, ++index) : NULL;
 		json_decref(resp);
 	}
 	if (!ret && index < to && (!key || !end))
@@ -324,7 +333,7 @@ static int etcd_append(struct kt_ledger_backend *b, uint64_t version, uint64_t i
 		       size_t head_len, struct kt_err *err)
 {
 	struct etcd_backend *e = (struct etcd_backend *)b;
-	char *key = entry_key(index), rev[24];
+	char *key = entry_key(e, index), rev[24];
 	json_t *req, *resp;
 	int ret;
 
@@ -333,12 +342,12 @@ static int etcd_append(struct kt_ledger_backend *b, uint64_t version, uint64_t i
 	snprintf(rev, sizeof(rev), "%llu", (unsigned long long)version);
 	req = json_pack("{s:[{s:o, s:s, s:s, s:s}, {s:o, s:s, s:s, s:s}], s:[o, o]}",
 			"compare",
-			"key", key_json(KEY_PREFIX "head"), "target", "MOD", "result", "EQUAL",
+			"key", key_json(e->head_key), "target", "MOD", "result", "EQUAL",
 			"mod_revision", rev,
 			"key", key_json(key), "target", "CREATE", "result", "EQUAL",
 			"create_revision", "0",
 			"success", put_op(key, entry, entry_len),
-			put_op(KEY_PREFIX "head", head, head_len));
+			put_op(e->head_key, head, head_len));
 	free(key);
 	if (!req)
 		return kt_fail(err, "storage", "out of memory");
@@ -362,7 +371,100 @@ static void etcd_close(struct kt_ledger_backend *b)
 	free(e);
 }
 
-struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, struct kt_err *err)
+/* Reads the format key: 1 present (and ours), 0 absent, -1 unreadable. */
+static int format_present(struct etcd_backend *e, struct kt_err *err)
+{
+	json_t *resp, *kvs, *kv;
+	uint8_t *val = NULL;
+	size_t len;
+	int ret;
+
+	if (range(e, e->format_key, NULL, 0, &resp, &kvs, err))
+		return -1;
+	kv = json_array_get(kvs, 0);
+	ret = kv ? b64_field(kv, "value", &val, &len, err) : 0;
+	if (kv && !ret)
+		ret = len == strlen(FORMAT_VALUE) && !memcmp(val, FORMAT_VALUE, len) ? 1 :
+		      kt_fail(err, "storage", "etcd key %s holds an unknown ledger format", e->format_key);
+	free(val);
+	json_decref(resp);
+	return ret;
+}
+
+/*
+ * Puts the format key if it is absent. Entries written before the key
+ * existed are adopted: the key marks the prefix as a ledger, and verify
+ * judges what is in it.
+ */
+static int format_create(struct etcd_backend *e, const char *spec, struct kt_err *err)
+{
+	json_t *req, *resp;
+	int ret;
+
+	req = json_pack("{s:[{s:o, s:s, s:s, s:s}], s:[o]}", "compare",
+			"key", key_json(e->format_key), "target", "CREATE", "result", "EQUAL",
+			"create_revision", "0",
+			"success", put_op(e->format_key, (const uint8_t *)FORMAT_VALUE,
+					  strlen(FORMAT_VALUE)));
+	if (!req)
+		return kt_fail(err, "storage", "out of memory");
+	ret = post(e, "/v3/kv/txn", req, false, &resp, err);
+	/* No answer: the key is there now, or not; whoever put it, the ledger exists. */
+	if (ret == KT_LEDGER_UNKNOWN)
+		return format_present(e, err) == 1 ? 0 : -1;
+	if (ret)
+		return -1;
+	ret = json_is_true(json_object_get(resp, "succeeded")) ? 0 :
+	      kt_fail(err, "exists", "a ledger exists already at 'etcd:%s': nothing was changed",
+		      spec);
+	json_decref(resp);
+	return ret;
+}
+
+static int check_format(struct etcd_backend *e, const char *spec, enum kt_ledger_mode mode,
+			struct kt_err *err)
+{
+	int present;
+
+	if (mode == KT_LEDGER_CREATE)
+		return format_create(e, spec, err);
+	present = format_present(e, err);
+	if (present < 0)
+		return -1;
+	if (!present)
+		return kt_fail(err, "no-ledger", "no ledger at 'etcd:%s' (no %s key): create one "
+			       "with 'kvmtrust ledger init'", spec, e->format_key);
+	return 0;
+}
+
+/*
+ * "?prefix=NAME" after the endpoints: NAME is 1 to PREFIX_MAX characters of
+ * [A-Za-z0-9._-] in '/'-separated components, none empty. Anything else
+ * after '?' is refused rather than ignored: a typo must not point several
+ * ledgers at one prefix.
+ */
+static int set_prefix(struct etcd_backend *e, const char *query, struct kt_err *err)
+{
+	const char *name = query ? query + strlen("prefix=") : DEFAULT_PREFIX;
+	size_t len;
+
+	if (query && strncmp(query, "prefix=", 7))
+		return kt_fail(err, "spec", "etcd ledger option '%s' is unknown: the one option is "
+			       "?prefix=NAME", query);
+	len = strlen(name);
+	if (!len || len > PREFIX_MAX || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					       "abcdefghijklmnopqrstuvwxyz0123456789._-/") != len ||
+	    name[0] == '/' || name[len - 1] == '/' || strstr(name, "//"))
+		return kt_fail(err, "spec", "etcd key prefix '%s' is not 1 to %d characters of "
+			       "[A-Za-z0-9._-] in non-empty '/'-separated parts", name, PREFIX_MAX);
+	snprintf(e->prefix, sizeof(e->prefix), "%s/", name);
+	snprintf(e->head_key, sizeof(e->head_key), "%shead", e->prefix);
+	snprintf(e->format_key, sizeof(e->format_key), "%sformat", e->prefix);
+	return 0;
+}
+
+struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, enum kt_ledger_mode mode,
+					      struct kt_err *err)
 {
 	struct etcd_backend *e = calloc(1, sizeof(*e));
 	char *list = strdup(spec), *tok, *save = NULL;
@@ -374,15 +476,20 @@ struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, struct kt_err *e
 		.name = "etcd", .head = etcd_head, .get = etcd_get, .scan = etcd_scan,
 		.append = etcd_append, .close = etcd_close,
 	};
+	tok = strchr(list, '?');
+	if (tok)
+		*tok++ = '\0';
+	if (set_prefix(e, tok, err))
+		goto fail;
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		size_t len = strlen(tok);
 
 		if (strncmp(tok, "http://", 7) && strncmp(tok, "https://", 8)) {
-			kt_fail(err, "ledger", "etcd endpoint '%s' is not an http(s):// URL", tok);
+			kt_fail(err, "spec", "etcd endpoint '%s' is not an http(s):// URL", tok);
 			goto fail;
 		}
 		if (e->n == MAX_ENDPOINTS) {
-			kt_fail(err, "ledger", "more than %d etcd endpoints", MAX_ENDPOINTS);
+			kt_fail(err, "spec", "more than %d etcd endpoints", MAX_ENDPOINTS);
 			goto fail;
 		}
 		while (len && tok[len - 1] == '/')
@@ -390,7 +497,7 @@ struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, struct kt_err *e
 		e->endpoints[e->n++] = strdup(tok);
 	}
 	if (!e->n) {
-		kt_fail(err, "ledger", "no etcd endpoint in '%s'", spec);
+		kt_fail(err, "spec", "no etcd endpoint in '%s'", spec);
 		goto fail;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) || !(e->curl = curl_easy_init()))
@@ -411,6 +518,9 @@ struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, struct kt_err *e
 		curl_easy_setopt(e->curl, CURLOPT_SSLKEY, getenv("KVMTRUST_ETCD_KEY"));
 	e->cur = (int)(getpid() % e->n);
 	free(list);
+	list = NULL;
+	if (check_format(e, spec, mode, err))
+		goto fail;
 	return &e->ops;
 nomem:
 	kt_fail(err, "storage", "out of memory");

@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * SQLite ledger backend: one file, WAL journal, synchronous=FULL. An append
+ * SQLite ledger backend: one file, WAL journal, synchronous=FULL. The file
+ * is a ledger when it holds the two ledger tables, which only
+ * KT_LEDGER_CREATE makes; reads open it read-only. An append
  * is one IMMEDIATE transaction that checks the head size it was built on,
  * inserts the entry and replaces the head; SQLite's atomic commit makes a
  * process killed at any point leave the old head or the new one.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -22,16 +28,18 @@ struct sqlite_backend {
 	bool damaged;		/* opened read-only for forensics, see open_damaged() */
 };
 
+/* Made once, by KT_LEDGER_CREATE: their presence is what makes a file a ledger. */
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=FULL;"
-	"CREATE TABLE IF NOT EXISTS ledger_head ("
+	"BEGIN;"
+	"CREATE TABLE ledger_head ("
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  size INTEGER NOT NULL,"
 	"  record BLOB NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS ledger_entries ("
+	"CREATE TABLE ledger_entries ("
 	"  idx INTEGER PRIMARY KEY,"
-	"  data BLOB NOT NULL);";
+	"  data BLOB NOT NULL);"
+	"COMMIT;";
 
 /* "unavailable" when trying again later may help, "storage" when the file is bad. */
 static int db_fail(struct sqlite_backend *s, struct kt_err *err, const char *what)
@@ -220,9 +228,77 @@ static int open_damaged(struct sqlite_backend *s)
 			    NULL, NULL) != SQLITE_OK || prepare_all(s);
 }
 
-struct kt_ledger_backend *kt_ledger_sqlite_open(const char *path, struct kt_err *err)
+/* O_EXCL: two inits racing, or an init over any existing file, cannot both win. */
+static int create_file(const char *path, struct kt_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+	if (fd >= 0)
+		return close(fd);
+	if (errno == EEXIST)
+		return kt_fail(err, "exists", "ledger '%s' exists already: nothing was changed", path);
+	return kt_fail(err, "unavailable", "cannot create ledger '%s': %s", path, strerror(errno));
+}
+
+static void remove_files(const char *path)
+{
+	char *extra;
+
+	unlink(path);
+	if (asprintf(&extra, "%s-wal", path) >= 0) {
+		unlink(extra);
+		free(extra);
+	}
+	if (asprintf(&extra, "%s-shm", path) >= 0) {
+		unlink(extra);
+		free(extra);
+	}
+}
+
+/* 1 when both ledger tables exist, 0 when not, -1 when the file cannot tell. */
+static int tables_present(struct sqlite_backend *s)
+{
+	sqlite3_stmt *st;
+	int rc, n = -1;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+			       "AND name IN ('ledger_head', 'ledger_entries')", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n < 0 ? -1 : n == 2;
+}
+
+static int open_db(struct sqlite_backend *s, const char *path, enum kt_ledger_mode mode,
+		   struct kt_err *err)
+{
+	int flags = mode == KT_LEDGER_READ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+
+	if (mode != KT_LEDGER_CREATE && access(path, F_OK) && errno == ENOENT)
+		return kt_fail(err, "no-ledger",
+			       "no ledger at 'sqlite:%s': create one with 'kvmtrust ledger init'", path);
+	/* Never SQLITE_OPEN_CREATE: only create_file() makes a file. */
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK)
+		return kt_fail(err, "unavailable", "cannot open ledger '%s': %s", path,
+			       s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	if (mode == KT_LEDGER_CREATE && sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(s, err, "cannot create the ledger tables");
+	if (mode != KT_LEDGER_READ &&
+	    sqlite3_exec(s->db, "PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(s, err, "cannot set up the ledger");
+	return 0;
+}
+
+struct kt_ledger_backend *kt_ledger_sqlite_open(const char *path, enum kt_ledger_mode mode,
+						struct kt_err *err)
 {
 	struct sqlite_backend *s = calloc(1, sizeof(*s));
+	bool created = false;
+	int present;
 
 	if (!s) {
 		kt_fail(err, "storage", "out of memory");
@@ -232,14 +308,24 @@ struct kt_ledger_backend *kt_ledger_sqlite_open(const char *path, struct kt_err 
 		.name = "sqlite", .head = sq_head, .get = sq_get, .scan = sq_scan,
 		.append = sq_append, .close = sq_close,
 	};
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
-		kt_fail(err, "unavailable", "cannot open ledger '%s': %s", path,
-			s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	if (!*path) {
+		kt_fail(err, "spec", "'sqlite:' names no file: use sqlite:PATH");
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK || prepare_all(s)) {
+	if (mode == KT_LEDGER_CREATE) {
+		if (create_file(path, err))
+			goto fail;
+		created = true;
+	}
+	if (open_db(s, path, mode, err))
+		goto fail;
+	present = tables_present(s);
+	if (!present) {
+		kt_fail(err, "no-ledger", "'sqlite:%s' is not a kvmtrust ledger (no ledger tables): "
+			"create ledgers with 'kvmtrust ledger init'", path);
+		goto fail;
+	}
+	if (present < 0 || prepare_all(s)) {
 		if (sqlite3_errcode(s->db) != SQLITE_CORRUPT || open_damaged(s)) {
 			kt_fail(err, "storage", "ledger '%s' unusable: %s", path,
 				sqlite3_errmsg(s->db));
@@ -249,5 +335,8 @@ struct kt_ledger_backend *kt_ledger_sqlite_open(const char *path, struct kt_err 
 	return &s->ops;
 fail:
 	sq_close(&s->ops);
+	/* A failed create leaves nothing behind; any other open never made a file. */
+	if (created)
+		remove_files(path);
 	return NULL;
 }

@@ -32,10 +32,10 @@ struct kt_score {
 	size_t nhosts;
 };
 
-enum kt_score_decision kt_score_decide(int score)
+enum kt_score_decision kt_score_decide(int score, bool last_failed)
 {
 	if (score > KT_SCORE_ALLOW_ABOVE)
-		return KT_SCORE_ALLOW;
+		return last_failed ? KT_SCORE_VERIFY : KT_SCORE_ALLOW;
 	if (score >= KT_SCORE_DENY_BELOW)
 		return KT_SCORE_VERIFY;
 	return KT_SCORE_DENY;
@@ -147,7 +147,7 @@ int kt_score_feed(struct kt_score *s, const struct kt_ledger_entry *e)
 	struct host *signer;
 	bool mine = !strcmp(e->vm_id, s->vm);
 
-	if (e->time > s->now)
+	if (e->time > s->now || e->kind == KT_LEDGER_REGISTER)
 		return 0;
 	signer = host_get(s, e->signer_id);
 	if (!signer)
@@ -166,13 +166,16 @@ int kt_score_feed(struct kt_score *s, const struct kt_ledger_entry *e)
 	s->last_index = e->index;
 	if (e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE)
 		memcpy(s->res.host_id, e->host_id, KT_UUID_LEN);
-	if (e->kind == KT_LEDGER_ATTEST)
+	if (e->kind == KT_LEDGER_ATTEST) {
+		s->res.last_result = e->result;
+		s->res.last_attest = e->index;
 		step(s, e->index, e->result == KT_LEDGER_PASS ? "pass" : "fail",
 		     e->result == KT_LEDGER_PASS ? KT_SCORE_PASS : KT_SCORE_FAIL);
-	else if (e->kind == KT_LEDGER_MOVE)
+	} else if (e->kind == KT_LEDGER_MOVE) {
 		step(s, e->index, "move", 0);
-	else if (e->kind == KT_LEDGER_REVOKE && s->revoke_index == NONE)
+	} else if (e->kind == KT_LEDGER_REVOKE && s->revoke_index == NONE) {
 		s->revoke_index = e->index;
+	}
 	return s->oom ? -1 : 0;
 }
 
@@ -189,7 +192,8 @@ static uint64_t compromised_by(struct host *h)
 	uint64_t first = h->flagged < h->revoked ? h->flagged : h->revoked;
 	size_t i, n = KT_SCORE_COMPROMISE_FAILS;
 
-	qsort(h->fails, h->nfails, sizeof(*h->fails), by_time);
+	if (h->nfails) /* fails is NULL until the first failure */
+		qsort(h->fails, h->nfails, sizeof(*h->fails), by_time);
 	for (i = 0; i + n <= h->nfails; i++) {
 		if (h->fails[i + n - 1].time - h->fails[i].time <= KT_SCORE_COMPROMISE_WINDOW) {
 			if (h->fails[i + n - 1].index < first)
@@ -227,7 +231,7 @@ int kt_score_finish(struct kt_score *s, struct kt_score_result *res, struct kt_e
 	if (s->oom)
 		return kt_fail(err, "score", "out of memory");
 	s->res.score = s->score;
-	s->res.decision = kt_score_decide(s->score);
+	s->res.decision = kt_score_decide(s->score, s->res.last_result == KT_LEDGER_FAIL);
 	*res = s->res;
 	/* The steps now belong to the caller. */
 	s->res.steps = NULL;

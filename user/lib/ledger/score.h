@@ -15,9 +15,13 @@
  *  5. a revoke entry for the VM sets the score to 0.
  *
  * Entries dated after `now` are left out; entries signed by a host after
- * that host's revocation are listed as ignored and count for nothing.
+ * that host's revocation are listed as ignored and count for nothing;
+ * register entries (owner.h) say who owns the VM, not how it behaves, and
+ * count for nothing either.
  * Decision: score > 75 allow; 50 <= score <= 75 (both ends included) allow
  * only after extra verification (a full integrity check); score < 50 deny.
+ * The last result counts: when the VM's latest attestation (in log order)
+ * failed, the decision is at best verify, whatever the score.
  */
 #ifndef KVMTRUST_SCORE_H
 #define KVMTRUST_SCORE_H
@@ -59,6 +63,8 @@ struct kt_score_result {
 	uint8_t host_id[KT_UUID_LEN];	/* host the VM is on, per the log */
 	bool host_compromised;
 	bool revoked;
+	uint8_t last_result;		/* of the VM's latest attestation, or KT_LEDGER_NONE */
+	uint64_t last_attest;		/* its entry index */
 	uint64_t last_time;		/* time of the VM's last entry */
 	size_t nsteps;
 	struct kt_score_step *steps;	/* entries that contributed, in order applied */
@@ -73,7 +79,8 @@ int kt_score_compute(struct kt_ledger *log, const char *vm_id, uint64_t now,
 		     struct kt_score_result *res, struct kt_err *err);
 void kt_score_result_free(struct kt_score_result *res);
 
-enum kt_score_decision kt_score_decide(int score);
+/* The thresholds, then the last result: a failed latest attestation caps it at verify. */
+enum kt_score_decision kt_score_decide(int score, bool last_failed);
 const char *kt_score_decision_name(enum kt_score_decision d);
 
 /* The same computation fed entry by entry (tests, and callers with their own walk). */

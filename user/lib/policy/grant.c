@@ -8,6 +8,7 @@
 
 #include "common/encoding.h"
 #include "identity/pki.h"
+#include "ledger/owner.h"
 #include "policy/grant.h"
 
 int kt_strlist_add(struct kt_strlist *l, const char *s)
@@ -77,19 +78,7 @@ int kt_cert_spki_sha256(X509 *cert, char out[65])
 
 int kt_pubkey_sha256(EVP_PKEY *key, char out[65])
 {
-	unsigned char *der = NULL;
-	unsigned char md[32];
-	int len;
-
-	len = key ? i2d_PUBKEY(key, &der) : -1;
-	if (len <= 0)
-		return -1;
-	len = EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL) == 1;
-	OPENSSL_free(der);
-	if (!len)
-		return -1;
-	kt_hex_encode(md, sizeof(md), out);
-	return 0;
+	return kt_owner_key_id(key, out);
 }
 
 /* Claims <-> JSON ------------------------------------------------------- */
@@ -158,6 +147,7 @@ static json_t *strlist_json(const struct kt_strlist *l)
 
 static int check_claims(struct kt_grant *g, struct kt_err *err)
 {
+	char a[KT_TIME_ISO_LEN], b[KT_TIME_ISO_LEN];
 	size_t i, j;
 
 	for (i = 0; i < NLISTS; i++) {
@@ -173,8 +163,8 @@ static int check_claims(struct kt_grant *g, struct kt_err *err)
 	if (!kt_uuid_valid(g->vm))
 		return kt_fail(err, "structure", "vm \"%s\" is not a lowercase UUID", g->vm);
 	if (g->nbf >= g->exp)
-		return kt_fail(err, "structure", "empty validity window (nbf %lld >= exp %lld)",
-			       (long long)g->nbf, (long long)g->exp);
+		return kt_fail(err, "structure", "empty validity window (nbf %s >= exp %s)",
+			       kt_time_iso(g->nbf, a), kt_time_iso(g->exp, b));
 	if (g->ca_keyids.n == 0)
 		return kt_fail(err, "structure", "grant allows no host CA (hosts.ca_keyids is empty)");
 	if (g->delegate_certs.n + g->delegate_spkis.n == 0)
@@ -423,12 +413,14 @@ int kt_grant_verify(const struct kt_grant *g, const struct kt_grant_trust *trust
 
 int kt_grant_check_window(const struct kt_grant *g, time_t now, struct kt_err *err)
 {
+	char t[KT_TIME_ISO_LEN];
+
 	if ((int64_t)now < g->nbf)
-		return kt_fail(err, "window", "grant is not valid before %lld, %lld s from now",
-			       (long long)g->nbf, (long long)(g->nbf - (int64_t)now));
+		return kt_fail(err, "window", "grant is not valid before %s, %lld s from now",
+			       kt_time_iso(g->nbf, t), (long long)(g->nbf - (int64_t)now));
 	if ((int64_t)now >= g->exp)
-		return kt_fail(err, "window", "grant expired at %lld, %lld s ago",
-			       (long long)g->exp, (long long)((int64_t)now - g->exp));
+		return kt_fail(err, "window", "grant expired at %s, %lld s ago",
+			       kt_time_iso(g->exp, t), (long long)((int64_t)now - g->exp));
 	return 0;
 }
 

@@ -2,13 +2,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "identity/pki.h"
 #include "ledger/ledger.h"
 #include "ledger/score.h"
+#include "policy/grant.h"
 #include "policy/grant_ledger.h"
 
 struct scan {
 	struct kt_migrate_facts *facts;
 	struct kt_score *score;
+	const char *vm;
 	uint64_t now;
 	char grant_subject[sizeof(KT_GRANT_REVOKE_PREFIX) + KT_LEDGER_VM_MAX];
 	bool have_grant, have_host;
@@ -33,6 +36,9 @@ static int visit(const struct kt_ledger_entry *e, void *arg)
 			f->host_revoked_at = e->index;
 		}
 	}
+	/* Ownership is not dated: whoever registered first owns the VM, then and now. */
+	if (kt_owner_feed(&f->owner, s->vm, e))
+		return -1;
 	return kt_score_feed(s->score, e);
 }
 
@@ -51,6 +57,8 @@ static void finish_score(struct scan *s)
 	}
 	f->have_score = true;
 	f->score = res.score;
+	f->decision = res.decision;
+	f->last_attest = res.last_attest;
 	f->score_steps = res.nsteps;
 	kt_score_result_free(&res);
 }
@@ -59,7 +67,7 @@ int kt_migrate_facts_read(struct kt_ledger *log, const char *vm, const char *gra
 			  const char *host_uuid, time_t now, struct kt_migrate_facts *facts,
 			  struct kt_err *err)
 {
-	struct scan s = { .facts = facts, .now = (uint64_t)now };
+	struct scan s = { .facts = facts, .vm = vm, .now = (uint64_t)now };
 	int ret;
 
 	memset(facts, 0, sizeof(*facts));
@@ -79,6 +87,26 @@ int kt_migrate_facts_read(struct kt_ledger *log, const char *vm, const char *gra
 		finish_score(&s);
 	kt_score_free(s.score);
 	return ret;
+}
+
+int kt_grant_check_owner(const struct kt_grant *g, const char *vm,
+			 const struct kt_migrate_facts *f, struct kt_err *err)
+{
+	X509 *signer = sk_X509_value(g->chain, 0);
+	char key[KT_OWNER_KEY_HEX + 1];
+	struct kt_cert_info info;
+
+	if (!f->owner.registered)
+		return kt_fail(err, "owner", "VM %s has no registered owner in the ledger: its owner "
+			       "registers it first ('kvmtrust ledger register')", vm);
+	if (!signer || kt_owner_key_id(X509_get0_pubkey(signer), key) ||
+	    kt_pki_cert_info(signer, &info, NULL))
+		return kt_fail(err, "owner", "cannot read the grant's signer certificate");
+	if (strcmp(key, f->owner.key))
+		return kt_fail(err, "owner", "grant %s is signed by \"%s\", but VM %s is registered to "
+			       "\"%s\" (ledger entry %llu)", g->id, info.subject, vm,
+			       f->owner.subject, (unsigned long long)f->owner.index);
+	return 0;
 }
 
 int kt_grant_ledger_revoke(struct kt_ledger *log, const struct kt_ledger_signer *signer,

@@ -10,7 +10,10 @@
  *   host revocation    a revoke entry naming the host UUID
  *   host compromise    score.h's rule for the host (compromise entry,
  *                      revocation, or a burst of failed attestations)
- *   trust score        the VM's score from score.h, at the decision time
+ *   trust score        the VM's score and decision from score.h, at the
+ *                      decision time
+ *   VM owner           owner.h: the key that registered the VM first; a
+ *                      grant counts only when that key signed it
  *
  * Only a verified log is read (kt_ledger_for_each refuses a tampered one):
  * a decision never rests on entries that fail verification.
@@ -23,7 +26,10 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "ledger/owner.h"
+#include "ledger/score.h"
 
+struct kt_grant;
 struct kt_ledger;
 struct kt_ledger_signer;
 
@@ -35,8 +41,11 @@ struct kt_migrate_facts {
 	uint64_t grant_revoked_at, host_revoked_at, host_compromised_at;	/* entry index */
 	bool have_score;		/* false: score_error says why (no entry, ...) */
 	int score;			/* the VM's trust score at `now` */
+	enum kt_score_decision decision;	/* score.h's, the last result included */
+	uint64_t last_attest;		/* the VM's latest attestation (messages) */
 	size_t score_steps;		/* entries that moved it */
 	char score_error[512];
+	struct kt_owner owner;		/* the VM's registered owner, if any */
 };
 
 /*
@@ -47,6 +56,15 @@ struct kt_migrate_facts {
 int kt_migrate_facts_read(struct kt_ledger *log, const char *vm, const char *grant_id,
 			  const char *host_uuid, time_t now, struct kt_migrate_facts *facts,
 			  struct kt_err *err);
+
+/*
+ * The grant counts only if the VM's registered owner signed it: the key of
+ * x5c[0] is the key that registered vm (facts read for vm). Check "owner" otherwise, and
+ * when the VM has no owner in the ledger at all. The grant's signature and
+ * chain are kt_grant_verify()'s business, not this.
+ */
+int kt_grant_check_owner(const struct kt_grant *g, const char *vm,
+			 const struct kt_migrate_facts *facts, struct kt_err *err);
 
 /* Appends the revocation of grant_id, signed by a ledger writer. */
 int kt_grant_ledger_revoke(struct kt_ledger *log, const struct kt_ledger_signer *signer,

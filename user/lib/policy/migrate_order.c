@@ -3,6 +3,7 @@
 
 #include <openssl/err.h>
 
+#include "common/encoding.h"
 #include "identity/jws.h"
 #include "policy/grant.h"
 #include "policy/migrate_order.h"
@@ -77,6 +78,7 @@ static int parse_claims(json_t *claims, struct kt_migrate_intent *in, struct kt_
 int kt_migrate_order_verify(const char *compact, time_t now, struct kt_migrate_intent *in,
 			      X509 **signer, struct kt_err *err)
 {
+	char a[KT_TIME_ISO_LEN], b[KT_TIME_ISO_LEN], n[KT_TIME_ISO_LEN];
 	STACK_OF(X509) *chain = NULL;
 	struct kt_jws jws;
 	const char *typ;
@@ -96,7 +98,8 @@ int kt_migrate_order_verify(const char *compact, time_t now, struct kt_migrate_i
 		kt_fail(err, "order", "x5c must hold exactly the administrator's certificate");
 		goto out;
 	}
-	if (parse_claims(jws.payload, in, err))
+	/* No chain here (the grant pins the certificate), but it must be one that may sign. */
+	if (kt_pki_check_signer(sk_X509_value(chain, 0), err) || parse_claims(jws.payload, in, err))
 		goto out;
 	if (kt_jws_verify(&jws, X509_get0_pubkey(sk_X509_value(chain, 0)), err)) {
 		kt_fail(err, "order", "order signature does not verify with its certificate's key");
@@ -104,8 +107,8 @@ int kt_migrate_order_verify(const char *compact, time_t now, struct kt_migrate_i
 	}
 	if (in->exp <= in->iat || in->exp - in->iat > KT_MIGRATE_ORDER_MAX_LIFETIME ||
 	    (int64_t)now + KT_MIGRATE_ORDER_SKEW < in->iat || (int64_t)now >= in->exp) {
-		kt_fail(err, "order", "order is not fresh (valid %lld..%lld, now %lld)",
-			(long long)in->iat, (long long)in->exp, (long long)now);
+		kt_fail(err, "order", "order is not fresh (valid %s..%s, now %s)",
+			kt_time_iso(in->iat, a), kt_time_iso(in->exp, b), kt_time_iso(now, n));
 		goto out;
 	}
 	*signer = sk_X509_shift(chain);

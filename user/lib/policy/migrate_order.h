@@ -12,7 +12,8 @@
  *   iat, exp   seconds since the epoch, exp - iat <= KT_MIGRATE_ORDER_MAX_LIFETIME
  *
  * No chain is checked here: the grant pins the administrator's certificate
- * or key, and the policy's delegate rule matches x5c[0] against it.
+ * or key, and the policy's delegate rule matches x5c[0] against it. The
+ * certificate must still be allowed to sign (kt_pki_check_signer()).
  */
 #ifndef KVMTRUST_MIGRATE_ORDER_H
 #define KVMTRUST_MIGRATE_ORDER_H
@@ -45,8 +46,8 @@ int kt_migrate_order_sign(struct kt_migrate_intent *intent, EVP_PKEY *key, X509 
 
 /*
  * Parses the order and checks its signature against its own certificate
- * (check "order" for everything); *signer gets that certificate (a new
- * reference). Freshness is checked against now.
+ * (check "order" for everything but "key-usage"); *signer gets that
+ * certificate (a new reference). Freshness is checked against now.
  */
 int kt_migrate_order_verify(const char *compact, time_t now, struct kt_migrate_intent *intent,
 			      X509 **signer, struct kt_err *err);

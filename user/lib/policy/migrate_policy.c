@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/encoding.h"
 #include "identity/pki.h"
 #include "ledger/score.h"
 #include "policy/grant.h"
@@ -64,16 +65,6 @@ static const char *subject(X509 *cert, struct kt_cert_info *info)
 	return kt_pki_cert_info(cert, info, NULL) ? "(unreadable certificate)" : info->subject;
 }
 
-/* ISO 8601 UTC, for details a person reads. */
-static const char *iso(int64_t t, char buf[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
-	return buf;
-}
-
 static enum kt_rule_outcome rule_grant(struct ctx *c, struct kt_err *err)
 {
 	const struct kt_grant_trust trust = {
@@ -95,6 +86,14 @@ static enum kt_rule_outcome rule_vm(struct ctx *c, struct kt_err *err)
 	if (strcmp(c->grant.vm, c->req->vm))
 		return FAIL(err, "vm", "grant is for VM %s, not %s", c->grant.vm, c->req->vm);
 	return pass(err, "grant names VM %s", c->req->vm);
+}
+
+static enum kt_rule_outcome rule_owner(struct ctx *c, struct kt_err *err)
+{
+	if (kt_grant_check_owner(&c->grant, c->req->vm, &c->facts, err))
+		return KT_RULE_FAIL;
+	return pass(err, "VM %s is registered to \"%s\" (ledger entry %llu), who signed the grant",
+		    c->req->vm, c->facts.owner.subject, (unsigned long long)c->facts.owner.index);
 }
 
 static enum kt_rule_outcome rule_grant_revoked(struct ctx *c, struct kt_err *err)
@@ -232,12 +231,12 @@ static enum kt_rule_outcome rule_host_list(struct ctx *c, struct kt_err *err)
 
 static enum kt_rule_outcome rule_window(struct ctx *c, struct kt_err *err)
 {
-	char a[32], b[32], n[32];
+	char a[KT_TIME_ISO_LEN], b[KT_TIME_ISO_LEN], n[KT_TIME_ISO_LEN];
 
 	if (kt_grant_check_window(&c->grant, c->now, err))
 		return KT_RULE_FAIL;
-	return pass(err, "%s <= now %s < %s", iso(c->grant.nbf, a), iso(c->now, n),
-		    iso(c->grant.exp, b));
+	return pass(err, "%s <= now %s < %s", kt_time_iso(c->grant.nbf, a), kt_time_iso(c->now, n),
+		    kt_time_iso(c->grant.exp, b));
 }
 
 static enum kt_rule_outcome rule_host_compromise(struct ctx *c, struct kt_err *err)
@@ -248,7 +247,10 @@ static enum kt_rule_outcome rule_host_compromise(struct ctx *c, struct kt_err *e
 	return pass(err, "host %s not flagged", c->host.host_uuid);
 }
 
-/* Thresholds and the two boundaries are score.h's: 75 and 50 both need verification. */
+/*
+ * score.h decides, thresholds and last result alike: 75 and 50 both need
+ * verification, and so does any score after a failed last attestation.
+ */
 static enum kt_rule_outcome rule_trust_score(struct ctx *c, struct kt_err *err)
 {
 	int score = c->facts.score;
@@ -256,13 +258,18 @@ static enum kt_rule_outcome rule_trust_score(struct ctx *c, struct kt_err *err)
 	if (!c->facts.have_score)
 		return FAIL(err, "score", "no trust score: %s", c->facts.score_error);
 	c->res->score = score;
-	switch (kt_score_decide(score)) {
+	switch (c->facts.decision) {
 	case KT_SCORE_ALLOW:
 		return pass(err, "trust score %d > %d (%zu ledger steps)", score,
 			    KT_SCORE_ALLOW_ABOVE, c->facts.score_steps);
 	case KT_SCORE_VERIFY:
-		pass(err, "trust score %d in %d..%d: a full integrity check must pass first",
-		     score, KT_SCORE_DENY_BELOW, KT_SCORE_ALLOW_ABOVE);
+		if (score > KT_SCORE_ALLOW_ABOVE)
+			pass(err, "trust score %d > %d, but the last attestation (ledger entry %llu) "
+			     "failed: a full integrity check must pass first", score,
+			     KT_SCORE_ALLOW_ABOVE, (unsigned long long)c->facts.last_attest);
+		else
+			pass(err, "trust score %d in %d..%d: a full integrity check must pass first",
+			     score, KT_SCORE_DENY_BELOW, KT_SCORE_ALLOW_ABOVE);
 		return KT_RULE_VERIFY;
 	default:
 		return FAIL(err, "score", "trust score %d < %d", score, KT_SCORE_DENY_BELOW);
@@ -277,6 +284,7 @@ static const struct {
 } rules[] = {
 	{ "grant", "grant signature, owner chain and validity", rule_grant, 0 },
 	{ "vm", "grant names the VM", rule_vm, NEED_GRANT },
+	{ "owner", "grant signed by the VM's registered owner", rule_owner, NEED_GRANT | NEED_FACTS },
 	{ "grant-revoked", "grant not revoked in the ledger", rule_grant_revoked, NEED_GRANT | NEED_FACTS },
 	{ "delegate", "administrator is a delegate of the grant", rule_delegate, NEED_GRANT },
 	{ "host-cert", "destination certificate chain, validity and revocation", rule_host_cert, 0 },

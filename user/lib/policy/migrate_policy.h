@@ -12,6 +12,9 @@
  *
  *   grant            signature, owner chain and certificate validity
  *   vm               the grant names the VM being moved
+ *   owner            the grant's signer is the VM's registered owner (the
+ *                    key of its first register entry in the ledger); a VM
+ *                    never registered fails too
  *   grant-revoked    no ledger revocation of the grant id
  *   delegate         the administrator's certificate or key is a delegate
  *                    (with a signed order: its signature, and that it names
@@ -25,7 +28,8 @@
  *   host-compromise  host not flagged compromised in the ledger
  *   trust-score      VM trust score: > 75 allow, 50..75 allow after a full
  *                    integrity check, < 50 deny (both 50 and 75 mean
- *                    "allow after full verification")
+ *                    "allow after full verification"); a failed latest
+ *                    attestation makes it at best "after full verification"
  *
  * Decision: deny if any rule failed; otherwise error if any rule could not
  * be evaluated (ledger unreadable, ...); otherwise allow, or allow after
