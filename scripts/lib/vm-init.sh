@@ -32,11 +32,10 @@ mount -t 9p -o "$opts" results /results || die "cannot mount the results share"
 . /results/vmtest.conf
 
 # The kernel's request_module() runs its modprobe in this initramfs, which
-# has no /lib/modules: run the host's instead, as a real machine would (the
-# module asks the crypto API for sha256-ni, which loads sha256_ssse3).
-printf '#!/bin/busybox sh\nexec /bin/busybox chroot /host /sbin/modprobe "$@"\n' > /modprobe
-chmod 755 /modprobe
-echo /modprobe > /proc/sys/kernel/modprobe
+# has no /lib/modules: run the host's (scripts/lib/vm.sh's helper) as a real
+# machine would (kvmtrust.ko asks the crypto API for sha256-ni, which loads
+# sha256_ssse3).
+echo /sbin/modprobe-host > /proc/sys/kernel/modprobe
 
 # The chroot: the host's files, the VM's kernel interfaces, private tmp.
 mount --rbind /dev /host/dev
