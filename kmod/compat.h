@@ -24,4 +24,9 @@
 	get_user_pages_remote(mm, start, nr_pages, gup_flags, pages, NULL, locked)
 #endif
 
+/* 6.2 gave a dump's info a whole struct genl_info; 6.1 has its attrs only. */
+#if KERNEL_VERSION(6, 2, 0) > LINUX_VERSION_CODE
+#define genl_info_dump(cb) genl_dumpit_info(cb)
+#endif
+
 #endif /* _KVMTRUST_COMPAT_H */

@@ -48,3 +48,5 @@ MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Measures running KVM guests over generic netlink");
 MODULE_VERSION(KVMTRUST_VERSION);
 MODULE_ALIAS_GENL_FAMILY(KVMTRUST_GENL_NAME);
+/* The SIMD SHA-256 drivers (merkle.c also asks for them by name). */
+MODULE_SOFTDEP("pre: sha256_ssse3");

@@ -3,347 +3,171 @@
  * One measurement of an attached VM: memory_root over every guest page and
  * vcpu_root over every vCPU's registers (Documentation/measurement.rst).
  *
- * The netlink handler runs in the caller's process, whose mm is not the
- * VM's, so the work runs on kvmtrust_wq with the VM's mm adopted
- * (kthread_use_mm): guest pages are pinned with get_user_pages_remote and
- * hashed in place through kmap_local_page, and vCPU registers come from
- * KVM's own ioctls. The context is reference counted between the handler
- * and the work, so a caller killed while waiting leaves the work to finish
- * (or stop early) on memory it still owns.
+ * The netlink handler only starts it: the work runs on kvmtrust_wq with a
+ * reference on the VM's mm (mm_users), so a VMM that exits meanwhile keeps
+ * its memory mapped. Guest pages are pinned with get_user_pages_remote and
+ * hashed in place by workers on every CPU (memory.c); vCPU registers come
+ * from KVM's own ioctls in a kthread that adopts the mm (vcpu.c). The work
+ * owns its context and a reference on the VM; it publishes the result in
+ * vm->last and announces it on the "measure" multicast group.
  */
-#include <linux/completion.h>
-#include <linux/highmem.h>
-#include <linux/kthread.h>
 #include <linux/kvm_host.h>
-#include <linux/mman.h>
+#include <linux/netlink.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/timekeeping.h>
 
 #include "measure.h"
+#include "memory.h"
 #include "merkle.h"
+#include "netlink.h"
 #include "vcpu.h"
 #include "vm.h"
 
-#define MSG(s) KBUILD_MODNAME ": " s
+#define MSG KVMTRUST_MSG
 
-/* Guest pages pinned at once: bounds the time mmap_lock is held. */
-#define PIN_BATCH 64
-
-struct measure_ctx {
-	struct kref ref;
+struct kvmtrust_measure_ctx {
 	struct work_struct work;
-	struct completion done;
 	struct kvmtrust_vm *vm;
 	u32 flags;
-	/* The caller stopped waiting; the work stops at the next batch. */
-	bool cancelled;
-	int err;
 	struct kvmtrust_measurement result;
 	struct shash_desc *desc;
 };
 
-/* A user memslot as seen when the measurement started. */
-struct mem_range {
-	gfn_t base_gfn;
-	unsigned long npages;
-	unsigned long hva;
-};
+/* Never 0 (0 means "never measured"), never reused while loaded. */
+static atomic64_t last_measure_id = ATOMIC64_INIT(0);
 
-struct vcpu_order {
-	u32 vcpu_id;
-	u32 index;
-};
-
-static void ctx_free(struct kref *ref)
+static void ctx_free(struct kvmtrust_measure_ctx *ctx)
 {
-	struct measure_ctx *ctx = container_of(ref, struct measure_ctx, ref);
-
 	kvmtrust_hash_desc_free(ctx->desc);
 	kvmtrust_vm_put(ctx->vm);
 	kfree(ctx);
 }
 
-static int fail(struct measure_ctx *ctx, int err, const char *msg)
+static int fail(struct kvmtrust_measure_ctx *ctx, int err, const char *msg)
 {
 	ctx->result.msg = msg;
 	return err;
 }
 
-static int should_stop(struct measure_ctx *ctx)
+static int should_stop(struct kvmtrust_measure_ctx *ctx)
 {
-	if (READ_ONCE(ctx->cancelled))
-		return -EINTR;
 	if (kvmtrust_vm_is_detached(ctx->vm))
 		return fail(ctx, -ENODEV,
 			    MSG("vm was detached during the measurement"));
 	return 0;
 }
 
-static u64 memslots_generation(struct kvm *kvm)
+/*
+ * Probing every vCPU's mutex and recording its exit count before and after
+ * the measurement proves that no vCPU ran in between: the VMM must pause
+ * the guest, we never wait for it and never read registers that change.
+ */
+static int vcpus_idle(struct kvmtrust_measure_ctx *ctx, u64 *exits, u32 n)
 {
-	u64 gen;
-	int idx;
+	struct kvm_vcpu *vcpu;
+	u32 i;
 
-	idx = srcu_read_lock(&kvm->srcu);
-	gen = kvm_memslots(kvm)->generation;
-	srcu_read_unlock(&kvm->srcu, idx);
-	return gen;
-}
-
-/* User memslots of address space 0 in guest physical address order. */
-static int snapshot_layout(struct kvm *kvm, struct mem_range **out,
-			   unsigned int *nr, u64 *gen)
-{
-	struct kvm_memslot_iter iter;
-	struct mem_range *ranges = NULL;
-	struct kvm_memslots *slots;
-	unsigned int n = 0, i = 0;
-	int idx, err = 0;
-
-	idx = srcu_read_lock(&kvm->srcu);
-	slots = kvm_memslots(kvm);
-	*gen = slots->generation;
-	kvm_for_each_memslot_in_gfn_range(&iter, slots, 0, (gfn_t)-1) {
-		if (iter.slot->id < KVM_USER_MEM_SLOTS)
-			n++;
-	}
-	if (n) {
-		ranges = kmalloc_array(n, sizeof(*ranges), GFP_KERNEL);
-		if (!ranges) {
-			err = -ENOMEM;
-			goto out;
-		}
-	}
-	kvm_for_each_memslot_in_gfn_range(&iter, slots, 0, (gfn_t)-1) {
-		if (iter.slot->id >= KVM_USER_MEM_SLOTS)
-			continue;
-		ranges[i].base_gfn = iter.slot->base_gfn;
-		ranges[i].npages = iter.slot->npages;
-		ranges[i].hva = iter.slot->userspace_addr;
-		i++;
-	}
-	*out = ranges;
-	*nr = n;
-out:
-	srcu_read_unlock(&kvm->srcu, idx);
-	return err;
-}
-
-static int hash_pages(struct measure_ctx *ctx, gfn_t gfn, struct page **pages,
-		      long nr, u64 leaf)
-{
-	struct kvmtrust_merkle *tree = ctx->vm->mem_tree;
-	int err = 0;
-	long i;
-
-	for (i = 0; i < nr; i++) {
-		__le64 gpa = cpu_to_le64((u64)(gfn + i) << PAGE_SHIFT);
-		void *kaddr;
-
-		if (!err) {
-			kaddr = kmap_local_page(pages[i]);
-			err = kvmtrust_merkle_leaf_hash(ctx->desc, &gpa,
-							sizeof(gpa), kaddr,
-							PAGE_SIZE,
-							kvmtrust_merkle_leaf(tree, leaf + i));
-			kunmap_local(kaddr);
-		}
-		put_page(pages[i]);
-	}
-	return err;
-}
-
-/* Hashes one memslot's pages into the leaves starting at *leaf. */
-static int hash_range(struct measure_ctx *ctx, struct mm_struct *mm,
-		      const struct mem_range *range, u64 *leaf)
-{
-	struct page *pages[PIN_BATCH];
-	unsigned long done = 0;
-	long got;
-	int err;
-
-	while (done < range->npages) {
-		unsigned long nr = min_t(unsigned long, PIN_BATCH,
-					 range->npages - done);
-
-		err = should_stop(ctx);
-		if (err)
-			return err;
-		mmap_read_lock(mm);
-		got = get_user_pages_remote(mm, range->hva + done * PAGE_SIZE,
-					    nr, 0, pages, NULL);
-		mmap_read_unlock(mm);
-		if (got <= 0)
-			return fail(ctx, got ? got : -EFAULT,
-				    MSG("guest memory is not readable in the vmm"));
-		err = hash_pages(ctx, range->base_gfn + done, pages, got, *leaf);
-		if (err)
-			return err;
-		*leaf += got;
-		done += got;
-		cond_resched();
+	for (i = 0; i < n; i++) {
+		vcpu = kvm_get_vcpu(ctx->vm->kvm, i);
+		if (!vcpu || !kvmtrust_vcpu_idle(vcpu, &exits[i]))
+			return fail(ctx, -EBUSY, MSG("a vcpu is running; pause the guest"));
 	}
 	return 0;
 }
 
-static int measure_memory(struct measure_ctx *ctx, struct mm_struct *mm)
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* vCPU indexes in vCPU id order (the leaf order), or -ENOENT. */
+static int vcpu_order(struct kvmtrust_measure_ctx *ctx, u32 *index, u32 n)
 {
 	struct kvmtrust_vm *vm = ctx->vm;
-	struct mem_range *ranges;
-	unsigned int nr, i;
-	u64 gen, pages = 0, leaf = 0;
-	int err;
+	u64 *keys;
+	u32 i;
 
-	err = snapshot_layout(vm->kvm, &ranges, &nr, &gen);
-	if (err)
-		return err;
-	for (i = 0; i < nr; i++)
-		pages += ranges[i].npages;
-
-	lockdep_assert_held(&vm->measure_lock);
-	if (!vm->mem_tree || vm->mem_tree->leaves != pages) {
-		kvmtrust_merkle_free(vm->mem_tree);
-		vm->mem_tree = kvmtrust_merkle_alloc(pages);
-		if (!vm->mem_tree) {
-			err = fail(ctx, -ENOMEM,
-				   MSG("no memory for the guest's merkle tree"));
-			goto out;
+	keys = kvmalloc_array(n ?: 1, sizeof(*keys), GFP_KERNEL);
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (i >= vm->nr_vcpu_slots || !vm->vcpu_files[i]) {
+			kvfree(keys);
+			return fail(ctx, -ENOENT,
+				    MSG("a vcpu has no file; attach again with every vcpu fd"));
 		}
+		keys[i] = (u64)kvm_get_vcpu(vm->kvm, i)->vcpu_id << 32 | i;
 	}
-	for (i = 0; i < nr && !err; i++)
-		err = hash_range(ctx, mm, &ranges[i], &leaf);
-	if (err)
-		goto out;
-	if (memslots_generation(vm->kvm) != gen) {
-		err = fail(ctx, -EAGAIN,
-			   MSG("guest memory layout changed during the measurement; retry"));
-		goto out;
-	}
-	err = kvmtrust_merkle_build(vm->mem_tree, ctx->desc,
-				    ctx->result.memory_root);
-	ctx->result.pages = pages;
-out:
-	kfree(ranges);
-	return err;
-}
-
-/*
- * A vCPU inside KVM_RUN holds vcpu->mutex. Probing it with a trylock and
- * recording the vCPU's exit count before and after the measurement proves
- * that no vCPU ran in between: the VMM must pause the guest, we never wait
- * for it and never read registers that are changing.
- */
-static int vcpu_idle(struct measure_ctx *ctx, u32 index, u64 *exits)
-{
-	struct kvm_vcpu *vcpu = kvm_get_vcpu(ctx->vm->kvm, index);
-
-	if (!vcpu || !mutex_trylock(&vcpu->mutex))
-		return fail(ctx, -EBUSY, MSG("a vcpu is running; pause the guest"));
-	if (exits)
-		*exits = vcpu->stat.exits;
-	mutex_unlock(&vcpu->mutex);
+	sort(keys, n, sizeof(*keys), cmp_u64, NULL);
+	for (i = 0; i < n; i++)
+		index[i] = lower_32_bits(keys[i]);
+	kvfree(keys);
 	return 0;
 }
 
-static int vcpus_idle(struct measure_ctx *ctx, u64 *exits, u32 n)
+static int hash_vcpus(struct kvmtrust_measure_ctx *ctx, const u8 *states, u32 n)
 {
+	u8 leaf[KVMTRUST_HASH_LEN];
+	struct kvmtrust_mth *mth;
 	int err = 0;
 	u32 i;
 
-	for (i = 0; i < n && !err; i++)
-		err = vcpu_idle(ctx, i, &exits[i]);
-	return err;
-}
-
-static int cmp_vcpu_id(const void *a, const void *b)
-{
-	const struct vcpu_order *x = a, *y = b;
-
-	return x->vcpu_id < y->vcpu_id ? -1 : x->vcpu_id > y->vcpu_id;
-}
-
-static int hash_vcpus(struct measure_ctx *ctx, const struct vcpu_order *order,
-		      u32 n, struct kvmtrust_merkle *tree)
-{
-	u8 state[KVMTRUST_VCPU_STATE_LEN];
-	unsigned long scratch;
-	int err = 0;
-	u32 i;
-
-	/* KVM copies registers to user memory: lend it a page in its mm. */
-	scratch = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, 0);
-	if (IS_ERR_VALUE(scratch))
-		return fail(ctx, (long)scratch,
-			    MSG("cannot map a scratch page in the vmm"));
+	mth = kmalloc(sizeof(*mth), GFP_KERNEL);
+	if (!mth)
+		return -ENOMEM;
+	kvmtrust_mth_init(mth);
 	for (i = 0; i < n && !err; i++) {
-		/*
-		 * The ioctl sleeps on vcpu->mutex until KVM_RUN returns: probe
-		 * again right before it, so a guest resumed since the first
-		 * probe is refused rather than waited for.
-		 */
-		err = vcpu_idle(ctx, order[i].index, NULL);
-		if (err)
-			break;
-		err = kvmtrust_vcpu_serialize(ctx->vm->vcpu_files[order[i].index],
-					      (void __user *)scratch, state);
-		if (err) {
-			fail(ctx, err, MSG("cannot read vcpu registers"));
-			break;
-		}
-		err = kvmtrust_merkle_leaf_hash(ctx->desc, NULL, 0, state,
-						sizeof(state),
-						kvmtrust_merkle_leaf(tree, i));
+		err = kvmtrust_merkle_leaf_hash(ctx->desc,
+						states + i * KVMTRUST_VCPU_STATE_LEN,
+						KVMTRUST_VCPU_STATE_LEN, leaf);
+		if (!err)
+			err = kvmtrust_mth_push(mth, ctx->desc, leaf, 0);
 	}
-	memzero_explicit(state, sizeof(state));
-	vm_munmap(scratch, PAGE_SIZE);
+	if (!err)
+		err = kvmtrust_mth_root(mth, ctx->desc, ctx->result.vcpu_root);
+	kfree(mth);
 	return err;
 }
 
-static int measure_vcpus(struct measure_ctx *ctx, u64 *exits, u32 n)
+static int measure_vcpus(struct kvmtrust_measure_ctx *ctx, u64 *exits, u32 n)
 {
-	struct kvmtrust_merkle *tree = NULL;
-	struct vcpu_order *order;
-	u32 i;
+	size_t states_len = (size_t)n * KVMTRUST_VCPU_STATE_LEN;
+	u8 *states = NULL;
+	u32 *index;
 	int err;
 
-	order = kvmalloc_array(n ?: 1, sizeof(*order), GFP_KERNEL);
-	if (!order)
+	index = kvmalloc_array(n ?: 1, sizeof(*index), GFP_KERNEL);
+	if (!index)
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		if (i >= ctx->vm->nr_vcpu_slots || !ctx->vm->vcpu_files[i]) {
-			err = fail(ctx, -ENOENT,
-				   MSG("a vcpu has no file; attach again with every vcpu fd"));
-			goto out;
-		}
-		order[i].index = i;
-		order[i].vcpu_id = kvm_get_vcpu(ctx->vm->kvm, i)->vcpu_id;
-	}
-	sort(order, n, sizeof(*order), cmp_vcpu_id, NULL);
-
+	err = vcpu_order(ctx, index, n);
+	if (err)
+		goto out;
 	err = vcpus_idle(ctx, exits, n);
 	if (err)
 		goto out;
-	tree = kvmtrust_merkle_alloc(n);
-	if (!tree) {
-		err = -ENOMEM;
+	err = -ENOMEM;
+	states = kvmalloc(states_len ?: 1, GFP_KERNEL);
+	if (!states)
 		goto out;
-	}
-	err = hash_vcpus(ctx, order, n, tree);
+	ctx->result.work_bytes += states_len + n * (sizeof(*index) + sizeof(u64)) +
+				  sizeof(struct kvmtrust_mth);
+	err = kvmtrust_vcpus_read(ctx->vm, index, n, states, &ctx->result.msg);
 	if (!err)
-		err = kvmtrust_merkle_build(tree, ctx->desc,
-					    ctx->result.vcpu_root);
+		err = hash_vcpus(ctx, states, n);
 	ctx->result.vcpus = n;
 	ctx->result.has_vcpu_root = !err;
 out:
-	kvmtrust_merkle_free(tree);
-	kvfree(order);
+	if (states)
+		kvfree_sensitive(states, states_len);
+	kvfree(index);
 	return err;
 }
 
-static int vcpus_unchanged(struct measure_ctx *ctx, const u64 *before, u32 n)
+static int vcpus_unchanged(struct kvmtrust_measure_ctx *ctx, const u64 *before, u32 n)
 {
 	u64 *after;
 	int err;
@@ -365,7 +189,7 @@ static int vcpus_unchanged(struct measure_ctx *ctx, const u64 *before, u32 n)
 	return err;
 }
 
-static int measure_in_mm(struct measure_ctx *ctx, struct mm_struct *mm)
+static int measure_all(struct kvmtrust_measure_ctx *ctx, struct mm_struct *mm)
 {
 	bool vcpus = !(ctx->flags & KVMTRUST_MEASURE_F_NO_VCPUS);
 	u32 n = atomic_read(&ctx->vm->kvm->online_vcpus);
@@ -380,7 +204,7 @@ static int measure_in_mm(struct measure_ctx *ctx, struct mm_struct *mm)
 		if (err)
 			goto out;
 	}
-	err = measure_memory(ctx, mm);
+	err = kvmtrust_measure_memory(ctx->vm, mm, ctx->flags, &ctx->result);
 	if (!err && vcpus)
 		err = vcpus_unchanged(ctx, exits, n);
 out:
@@ -388,84 +212,112 @@ out:
 	return err;
 }
 
+/* The result goes out before the VM is free for the next measurement. */
+static void publish(struct kvmtrust_measure_ctx *ctx, int err)
+{
+	struct kvmtrust_vm *vm = ctx->vm;
+	struct kvmtrust_measurement *m = &ctx->result;
+
+	m->done = true;
+	m->err = err;
+	if (err && !m->msg)
+		m->msg = err == -ENOMEM ? MSG("no memory for the measurement") :
+					  MSG("the measurement failed");
+	mutex_lock(&vm->result_lock);
+	if (!err)
+		m->seq = ++vm->seq;
+	vm->last = *m;
+	mutex_unlock(&vm->result_lock);
+	clear_bit_unlock(KVMTRUST_VM_MEASURING, &vm->flags);
+	kvmtrust_genl_notify_measured(vm, m);
+}
+
 static void measure_work(struct work_struct *work)
 {
-	struct measure_ctx *ctx = container_of(work, struct measure_ctx, work);
+	struct kvmtrust_measure_ctx *ctx = container_of(work, struct kvmtrust_measure_ctx, work);
 	struct kvmtrust_vm *vm = ctx->vm;
 	struct mm_struct *mm = vm->kvm->mm;
 	u64 start;
 	int err;
 
-	/*
-	 * One measurement per VM at a time, and no worker sleeping for as long
-	 * as another one hashes a large guest: a second request is refused.
-	 */
-	if (!mutex_trylock(&vm->measure_lock)) {
-		err = fail(ctx, -EBUSY,
-			   MSG("another measurement of this vm is running"));
-		goto out;
-	}
 	err = should_stop(ctx);
 	if (err)
-		goto out_unlock;
+		goto out;
 	/* Keeps the VMM's memory mapped even if it exits meanwhile. */
 	if (!mmget_not_zero(mm)) {
 		err = fail(ctx, -ESRCH, MSG("the vm's process has exited"));
-		goto out_unlock;
+		goto out;
 	}
 	start = ktime_get_ns();
-	kthread_use_mm(mm);
-	err = measure_in_mm(ctx, mm);
-	kthread_unuse_mm(mm);
+	err = measure_all(ctx, mm);
 	ctx->result.ns = ktime_get_ns() - start;
 	/* May be the last user: exit_mmap runs here and our .release queues work. */
 	mmput(mm);
-	if (!err) {
-		ctx->result.seq = ++vm->seq;
+	if (!err)
 		pr_debug("vm %u: measurement %llu, %llu pages, %u vcpus, %llu ns\n",
-			 vm->id, ctx->result.seq, ctx->result.pages,
+			 vm->id, ctx->result.id, ctx->result.pages,
 			 ctx->result.vcpus, ctx->result.ns);
-	}
-out_unlock:
-	mutex_unlock(&vm->measure_lock);
 out:
-	ctx->err = err;
-	complete(&ctx->done);
-	kref_put(&ctx->ref, ctx_free);
+	publish(ctx, err);
+	ctx_free(ctx);
 }
 
-/* Sleeps until the measurement is done; returns -EINTR if the caller is killed. */
-int kvmtrust_measure(struct kvmtrust_vm *vm, u32 flags,
-		     struct kvmtrust_measurement *out)
+struct kvmtrust_measure_ctx *
+kvmtrust_measure_prepare(struct kvmtrust_vm *vm, u32 flags,
+			 struct netlink_ext_ack *extack)
 {
-	struct measure_ctx *ctx;
-	int err;
+	struct kvmtrust_measure_ctx *ctx;
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
-	if (!ctx)
-		return -ENOMEM;
-	ctx->desc = kvmtrust_hash_desc_alloc();
-	if (!ctx->desc) {
-		kfree(ctx);
-		return -ENOMEM;
+	/*
+	 * One measurement per VM at a time, and no worker parked for as long
+	 * as another one hashes a large guest: a second request is refused.
+	 */
+	if (test_and_set_bit_lock(KVMTRUST_VM_MEASURING, &vm->flags)) {
+		NL_SET_ERR_MSG_MOD(extack, "another measurement of this vm is running");
+		return ERR_PTR(-EBUSY);
 	}
-	kref_init(&ctx->ref);
-	init_completion(&ctx->done);
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (ctx)
+		ctx->desc = kvmtrust_hash_desc_alloc();
+	if (!ctx || !ctx->desc) {
+		kfree(ctx);
+		clear_bit_unlock(KVMTRUST_VM_MEASURING, &vm->flags);
+		NL_SET_ERR_MSG_MOD(extack, "no memory for a measurement");
+		return ERR_PTR(-ENOMEM);
+	}
 	INIT_WORK(&ctx->work, measure_work);
 	kref_get(&vm->ref);
 	ctx->vm = vm;
 	ctx->flags = flags;
+	ctx->result.id = atomic64_inc_return(&last_measure_id);
+	return ctx;
+}
 
-	kref_get(&ctx->ref);
+u64 kvmtrust_measure_id(const struct kvmtrust_measure_ctx *ctx)
+{
+	return ctx->result.id;
+}
+
+void kvmtrust_measure_start(struct kvmtrust_measure_ctx *ctx)
+{
+	struct kvmtrust_vm *vm = ctx->vm;
+
+	mutex_lock(&vm->result_lock);
+	vm->last = (struct kvmtrust_measurement){ .id = ctx->result.id };
+	mutex_unlock(&vm->result_lock);
 	queue_work(kvmtrust_wq, &ctx->work);
-	err = wait_for_completion_killable(&ctx->done);
-	if (err) {
-		WRITE_ONCE(ctx->cancelled, true);
-		err = -EINTR;
-	} else {
-		*out = ctx->result;
-		err = ctx->err;
-	}
-	kref_put(&ctx->ref, ctx_free);
-	return err;
+}
+
+void kvmtrust_measure_cancel(struct kvmtrust_measure_ctx *ctx)
+{
+	clear_bit_unlock(KVMTRUST_VM_MEASURING, &ctx->vm->flags);
+	ctx_free(ctx);
+}
+
+void kvmtrust_measure_last(struct kvmtrust_vm *vm,
+			   struct kvmtrust_measurement *out)
+{
+	mutex_lock(&vm->result_lock);
+	*out = vm->last;
+	mutex_unlock(&vm->result_lock);
 }

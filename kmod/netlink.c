@@ -7,15 +7,38 @@
  */
 #include <linux/file.h>
 #include <linux/kvm_host.h>
+#include <linux/rwsem.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 #include <uapi/linux/kvmtrust.h>
 
+#include "access.h"
 #include "measure.h"
 #include "merkle.h"
 #include "netlink.h"
 #include "vm.h"
 
 static struct genl_family genl_family;
+
+enum {
+	GRP_MEASURE,
+};
+
+static const struct genl_multicast_group genl_mcgrps[] = {
+	/* Roots of every VM in the namespace: for administrators only. */
+	[GRP_MEASURE] = {
+		.name = KVMTRUST_MCGRP_MEASURE,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
+};
+
+/*
+ * Protects registered. A measurement may end while the module unloads: it
+ * must not multicast once the family is unregistered, when its group ids
+ * may already belong to another family.
+ */
+static DECLARE_RWSEM(notify_lock);
+static bool registered;
 
 /* Not const: NLA_POLICY_FULL_RANGE takes a plain pointer in 6.1. */
 static struct netlink_range_validation fd_range = {
@@ -48,30 +71,56 @@ static const struct nla_policy measure_policy[KVMTRUST_A_MAX + 1] = {
 	[KVMTRUST_A_MEASURE_FLAGS] = { .type = NLA_U32 },
 };
 
+static const struct nla_policy measure_get_policy[KVMTRUST_A_MAX + 1] = {
+	[KVMTRUST_A_VM_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+};
+
+/* A reply to info's request with its header, or NULL with the extack set. */
+static struct sk_buff *reply_new(struct genl_info *info, u8 cmd, void **hdr)
+{
+	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+
+	*hdr = msg ? genlmsg_put_reply(msg, info, &genl_family, 0, cmd) : NULL;
+	if (!*hdr) {
+		nlmsg_free(msg);
+		NL_SET_ERR_MSG_MOD(info->extack, "no memory for the reply");
+		return NULL;
+	}
+	return msg;
+}
+
+/* Sends the reply, or frees it when filling it failed (full is non-zero). */
+static int reply_send(struct genl_info *info, struct sk_buff *msg, void *hdr,
+		      int full)
+{
+	int err;
+
+	if (full) {
+		nlmsg_free(msg);
+		NL_SET_ERR_MSG_MOD(info->extack, "the reply does not fit a message");
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	err = genlmsg_reply(msg, info);
+	if (err)
+		NL_SET_ERR_MSG_MOD(info->extack, "cannot send the reply");
+	return err;
+}
+
 static int get_info_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sk_buff *msg;
 	void *hdr;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = reply_new(info, KVMTRUST_CMD_GET_INFO, &hdr);
 	if (!msg)
 		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &genl_family, 0,
-				KVMTRUST_CMD_GET_INFO);
-	if (!hdr)
-		goto err_free;
-	if (nla_put_string(msg, KVMTRUST_A_VERSION, KVMTRUST_VERSION) ||
-	    nla_put_string(msg, KVMTRUST_A_HASH_ALG, "sha256") ||
-	    nla_put_string(msg, KVMTRUST_A_HASH_DRIVER,
-			   kvmtrust_hash_driver()) ||
-	    nla_put_u32(msg, KVMTRUST_A_FEATURES, __KVMTRUST_F_ALL))
-		goto err_free;
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
-
-err_free:
-	nlmsg_free(msg);
-	return -EMSGSIZE;
+	return reply_send(info, msg, hdr,
+			  nla_put_string(msg, KVMTRUST_A_VERSION, KVMTRUST_VERSION) ||
+			  nla_put_string(msg, KVMTRUST_A_HASH_ALG, "sha256") ||
+			  nla_put_string(msg, KVMTRUST_A_HASH_DRIVER,
+					 kvmtrust_hash_driver()) ||
+			  nla_put_u32(msg, KVMTRUST_A_FEATURES, __KVMTRUST_F_ALL));
 }
 
 static int put_vm(struct sk_buff *msg, struct kvmtrust_vm *vm)
@@ -95,16 +144,10 @@ static int reply_vm(struct genl_info *info, struct kvmtrust_vm *vm, u8 cmd)
 	struct sk_buff *msg;
 	void *hdr;
 
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = reply_new(info, cmd, &hdr);
 	if (!msg)
 		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &genl_family, 0, cmd);
-	if (!hdr || put_vm(msg, vm)) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
-	}
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
+	return reply_send(info, msg, hdr, put_vm(msg, vm));
 }
 
 /* Takes a reference on each vCPU file in the sender's fd table. */
@@ -153,7 +196,7 @@ static int vm_attach_doit(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_BAD_ATTR(extack, fd_attr);
 		return -EBADF;
 	}
-	vm = kvmtrust_vm_create(fd_file(f), extack);
+	vm = kvmtrust_vm_create(fd_file(f), genl_info_net(info), extack);
 	fdput(f);
 	if (IS_ERR(vm)) {
 		NL_SET_BAD_ATTR(extack, fd_attr);
@@ -177,52 +220,71 @@ out:
 	return err;
 }
 
-/* The VM named by KVMTRUST_A_VM_ID, referenced, or NULL with the extack set. */
-static struct kvmtrust_vm *lookup_vm(struct genl_info *info)
+/*
+ * The VM named by KVMTRUST_A_VM_ID among those attached from the caller's
+ * network namespace, referenced, or an ERR_PTR with the extack set.
+ * read_memory: the caller must also be allowed to read the VMM's memory.
+ */
+static struct kvmtrust_vm *lookup_vm(struct genl_info *info, bool read_memory)
 {
 	struct kvmtrust_vm *vm;
+	int err;
 
 	if (GENL_REQ_ATTR_CHECK(info, KVMTRUST_A_VM_ID)) {
 		NL_SET_ERR_MSG_MOD(info->extack, "missing vm id");
-		return NULL;
+		return ERR_PTR(-EINVAL);
 	}
-	vm = kvmtrust_vm_get(nla_get_u32(info->attrs[KVMTRUST_A_VM_ID]));
+	vm = kvmtrust_vm_get(genl_info_net(info),
+			     nla_get_u32(info->attrs[KVMTRUST_A_VM_ID]));
 	if (!vm) {
 		NL_SET_ERR_MSG_MOD(info->extack, "no attached vm has this id");
 		NL_SET_BAD_ATTR(info->extack, info->attrs[KVMTRUST_A_VM_ID]);
+		return ERR_PTR(-ENOENT);
+	}
+	err = read_memory ? kvmtrust_may_read_vmm(vm->vmm_pid, info->extack) : 0;
+	if (err) {
+		kvmtrust_vm_put(vm);
+		return ERR_PTR(err);
 	}
 	return vm;
 }
 
-static int lookup_err(struct genl_info *info)
-{
-	return info->attrs[KVMTRUST_A_VM_ID] ? -ENOENT : -EINVAL;
-}
-
 static int vm_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct kvmtrust_vm *vm = lookup_vm(info);
+	struct kvmtrust_vm *vm = lookup_vm(info, false);
 	int err;
 
-	if (!vm)
-		return lookup_err(info);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
 	err = reply_vm(info, vm, KVMTRUST_CMD_VM_GET);
 	kvmtrust_vm_put(vm);
 	return err;
 }
 
-/* cb->args[0]: the next VM id to send, 0 before the first round. */
+/*
+ * cb->args[0]: the next VM id to send, 0 before the first round. A dump
+ * lists every VM attached from the caller's network namespace and takes
+ * no attribute: one would be a filter it silently ignored.
+ */
 static int vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
+	struct nlattr **attrs = genl_info_dump(cb)->attrs;
+	struct net *net = sock_net(cb->skb->sk);
 	u64 next = cb->args[0] ?: 1;
 	struct kvmtrust_vm *vm;
 	void *hdr;
 	u32 id;
 	int err;
 
+	if (!cb->args[0] && attrs && attrs[KVMTRUST_A_VM_ID]) {
+		NL_SET_ERR_MSG_MOD(cb->extack,
+				   "a dump takes no vm id; ask for one vm without NLM_F_DUMP");
+		NL_SET_BAD_ATTR(cb->extack, attrs[KVMTRUST_A_VM_ID]);
+		return -EINVAL;
+	}
 	for (; next <= U32_MAX; next = (u64)id + 1) {
 		id = next;
-		vm = kvmtrust_vm_get_next(&id);
+		vm = kvmtrust_vm_get_next(net, &id);
 		if (!vm) {
 			next = (u64)U32_MAX + 1;
 			break;
@@ -247,11 +309,11 @@ static int vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 
 static int vm_detach_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct kvmtrust_vm *vm = lookup_vm(info);
+	struct kvmtrust_vm *vm = lookup_vm(info, true);
 	int err;
 
-	if (!vm)
-		return lookup_err(info);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
 	err = kvmtrust_vm_detach(vm);
 	if (err) {
 		NL_SET_ERR_MSG_MOD(info->extack, "vm is already detached");
@@ -261,32 +323,94 @@ static int vm_detach_doit(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+static int put_result(struct sk_buff *msg, const struct kvmtrust_measurement *m)
+{
+	if (m->err)
+		return nla_put_s32(msg, KVMTRUST_A_ERROR, m->err) ||
+		       (m->msg && nla_put_string(msg, KVMTRUST_A_ERROR_MSG, m->msg));
+	return nla_put_u64_64bit(msg, KVMTRUST_A_SEQ, m->seq, KVMTRUST_A_PAD) ||
+	       nla_put(msg, KVMTRUST_A_MEMORY_ROOT, KVMTRUST_HASH_LEN,
+		       m->memory_root) ||
+	       (m->has_vcpu_root &&
+		nla_put(msg, KVMTRUST_A_VCPU_ROOT, KVMTRUST_HASH_LEN,
+			m->vcpu_root)) ||
+	       nla_put_u64_64bit(msg, KVMTRUST_A_PAGES, m->pages, KVMTRUST_A_PAD) ||
+	       nla_put_u32(msg, KVMTRUST_A_VCPU_COUNT, m->vcpus) ||
+	       nla_put_u64_64bit(msg, KVMTRUST_A_NS, m->ns, KVMTRUST_A_PAD) ||
+	       nla_put_string(msg, KVMTRUST_A_HASH_DRIVER, kvmtrust_hash_driver()) ||
+	       nla_put_u32(msg, KVMTRUST_A_LEAF_FORMAT, KVMTRUST_LEAF_FORMAT) ||
+	       nla_put_u64_64bit(msg, KVMTRUST_A_ZERO_PAGES, m->zero_pages,
+				 KVMTRUST_A_PAD) ||
+	       nla_put_u32(msg, KVMTRUST_A_TREE, m->tree) ||
+	       (m->tree_note &&
+		nla_put_string(msg, KVMTRUST_A_TREE_NOTE, m->tree_note)) ||
+	       nla_put_u64_64bit(msg, KVMTRUST_A_TREE_BYTES, m->tree_bytes,
+				 KVMTRUST_A_PAD) ||
+	       nla_put_u64_64bit(msg, KVMTRUST_A_WORK_BYTES, m->work_bytes,
+				 KVMTRUST_A_PAD) ||
+	       nla_put_u32(msg, KVMTRUST_A_THREADS, m->threads) ||
+	       (m->unchanged && nla_put_flag(msg, KVMTRUST_A_MEMORY_UNCHANGED));
+}
+
+/* The body of KVMTRUST_CMD_MEASURE_GET replies and of notifications. */
 static int put_measurement(struct sk_buff *msg, u32 vm_id,
 			   const struct kvmtrust_measurement *m)
 {
 	if (nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id) ||
-	    nla_put_u64_64bit(msg, KVMTRUST_A_SEQ, m->seq, KVMTRUST_A_PAD) ||
-	    nla_put(msg, KVMTRUST_A_MEMORY_ROOT, KVMTRUST_HASH_LEN,
-		    m->memory_root) ||
-	    (m->has_vcpu_root &&
-	     nla_put(msg, KVMTRUST_A_VCPU_ROOT, KVMTRUST_HASH_LEN,
-		     m->vcpu_root)) ||
-	    nla_put_u64_64bit(msg, KVMTRUST_A_PAGES, m->pages, KVMTRUST_A_PAD) ||
-	    nla_put_u32(msg, KVMTRUST_A_VCPU_COUNT, m->vcpus) ||
-	    nla_put_u64_64bit(msg, KVMTRUST_A_NS, m->ns, KVMTRUST_A_PAD) ||
-	    nla_put_string(msg, KVMTRUST_A_HASH_DRIVER, kvmtrust_hash_driver()))
+	    nla_put_u64_64bit(msg, KVMTRUST_A_MEASURE_ID, m->id, KVMTRUST_A_PAD) ||
+	    nla_put_u32(msg, KVMTRUST_A_MEASURE_STATE,
+			m->done ? KVMTRUST_MEASURE_DONE : KVMTRUST_MEASURE_RUNNING) ||
+	    (m->done && put_result(msg, m)))
 		return -EMSGSIZE;
 	return 0;
+}
+
+void kvmtrust_genl_notify_measured(struct kvmtrust_vm *vm,
+				   const struct kvmtrust_measurement *m)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	/* A lost notification loses nothing: MEASURE_GET has the result. */
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &genl_family, 0, KVMTRUST_CMD_MEASURE_NTF);
+	if (!hdr || put_measurement(msg, vm->id, m)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	down_read(&notify_lock);
+	if (registered)
+		genlmsg_multicast_netns(&genl_family, vm->net, msg, 0, GRP_MEASURE,
+					GFP_KERNEL);
+	else
+		nlmsg_free(msg);
+	up_read(&notify_lock);
+}
+
+/* The reply naming the measurement goes out before the measurement can end. */
+static int reply_started(struct genl_info *info, u32 vm_id, u64 measure_id)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = reply_new(info, KVMTRUST_CMD_MEASURE, &hdr);
+	if (!msg)
+		return -ENOMEM;
+	return reply_send(info, msg, hdr,
+			  nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id) ||
+			  nla_put_u64_64bit(msg, KVMTRUST_A_MEASURE_ID, measure_id,
+					    KVMTRUST_A_PAD));
 }
 
 static int measure_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *flags_attr = info->attrs[KVMTRUST_A_MEASURE_FLAGS];
-	struct kvmtrust_measurement m = {};
+	struct kvmtrust_measure_ctx *ctx;
 	struct kvmtrust_vm *vm;
-	struct sk_buff *msg;
 	u32 flags = 0;
-	void *hdr;
 	int err;
 
 	if (flags_attr) {
@@ -298,29 +422,47 @@ static int measure_doit(struct sk_buff *skb, struct genl_info *info)
 			return -EOPNOTSUPP;
 		}
 	}
-	vm = lookup_vm(info);
-	if (!vm)
-		return lookup_err(info);
-	err = kvmtrust_measure(vm, flags, &m);
+	vm = lookup_vm(info, true);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	ctx = kvmtrust_measure_prepare(vm, flags, info->extack);
+	if (IS_ERR(ctx)) {
+		err = PTR_ERR(ctx);
+		goto out;
+	}
+	/* A request whose reply cannot be sent starts nothing, spends no seq. */
+	err = reply_started(info, vm->id, kvmtrust_measure_id(ctx));
 	if (err) {
-		/* m.msg points into this module's rodata, like NL_SET_ERR_MSG. */
-		if (m.msg)
-			info->extack->_msg = m.msg;
+		kvmtrust_measure_cancel(ctx);
+		goto out;
+	}
+	kvmtrust_measure_start(ctx);
+out:
+	kvmtrust_vm_put(vm);
+	return err;
+}
+
+static int measure_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct kvmtrust_measurement m;
+	struct kvmtrust_vm *vm;
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	vm = lookup_vm(info, true);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	kvmtrust_measure_last(vm, &m);
+	err = -ENOENT;
+	if (!m.id) {
+		NL_SET_ERR_MSG_MOD(info->extack, "this vm has not been measured");
 		goto out;
 	}
 	err = -ENOMEM;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		goto out;
-	hdr = genlmsg_put_reply(msg, info, &genl_family, 0,
-				KVMTRUST_CMD_MEASURE);
-	if (!hdr || put_measurement(msg, vm->id, &m)) {
-		nlmsg_free(msg);
-		err = -EMSGSIZE;
-		goto out;
-	}
-	genlmsg_end(msg, hdr);
-	err = genlmsg_reply(msg, info);
+	msg = reply_new(info, KVMTRUST_CMD_MEASURE_GET, &hdr);
+	if (msg)
+		err = reply_send(info, msg, hdr, put_measurement(msg, vm->id, &m));
 out:
 	kvmtrust_vm_put(vm);
 	return err;
@@ -361,16 +503,24 @@ static const struct genl_ops genl_ops[] = {
 		.policy = measure_policy,
 		.maxattr = KVMTRUST_A_MAX,
 	},
+	{
+		.cmd = KVMTRUST_CMD_MEASURE_GET,
+		.flags = GENL_ADMIN_PERM,
+		.doit = measure_get_doit,
+		.policy = measure_get_policy,
+		.maxattr = KVMTRUST_A_MAX,
+	},
 };
 
 /*
- * parallel_ops: a measurement sleeps for as long as hashing the guest
- * takes; genl_mutex must not be held meanwhile. The registry has its own
+ * parallel_ops: handlers never need genl_mutex; the registry has its own
  * lock and each VM serializes its own measurements.
  */
 static struct genl_family genl_family __ro_after_init = {
 	.ops = genl_ops,
 	.n_ops = ARRAY_SIZE(genl_ops),
+	.mcgrps = genl_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(genl_mcgrps),
 	.name = KVMTRUST_GENL_NAME,
 	.version = KVMTRUST_GENL_VERSION,
 	.maxattr = KVMTRUST_A_MAX,
@@ -381,10 +531,20 @@ static struct genl_family genl_family __ro_after_init = {
 
 int __init kvmtrust_genl_init(void)
 {
-	return genl_register_family(&genl_family);
+	int err = genl_register_family(&genl_family);
+
+	if (!err) {
+		down_write(&notify_lock);
+		registered = true;
+		up_write(&notify_lock);
+	}
+	return err;
 }
 
 void __exit kvmtrust_genl_exit(void)
 {
+	down_write(&notify_lock);
+	registered = false;
+	up_write(&notify_lock);
 	genl_unregister_family(&genl_family);
 }

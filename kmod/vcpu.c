@@ -3,8 +3,16 @@
  * The canonical serialization of one vCPU's registers, the leaf data of the
  * vCPU tree. Registers come from KVM's own KVM_GET_REGS and KVM_GET_SREGS on
  * the vCPU file, so the module needs no vendor (SVM/VMX) code. KVM answers
- * these ioctls only for its VM's mm: the caller runs with kvm->mm adopted
- * and passes a scratch user page mapped there.
+ * these ioctls only for its VM's mm, so they run in a kthread that adopts
+ * kvm->mm and lends KVM a scratch page mapped there.
+ *
+ * The ioctls take vcpu->mutex, which the VMM holds for as long as a vCPU is
+ * in KVM_RUN (a halted guest stays there indefinitely). Each vCPU is probed
+ * with a trylock first, but the VMM may re-enter KVM_RUN between the probe
+ * and the ioctl. So the reader is a kthread of its own that accepts
+ * SIGKILL: KVM waits for the mutex killably, and a reader that makes no
+ * progress for vcpu_wait_ms is killed and the measurement refused. Nothing
+ * waits without bound on a lock the VMM controls.
  *
  * Layout, all integers little-endian, no padding:
  *   le32 vcpu_id
@@ -15,12 +23,32 @@
  *   gdt idt, each: le64 base, le16 limit
  *   le64 cr0 cr2 cr3 cr4 cr8 efer apic_base
  */
+#include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/fs.h>
+#include <linux/kthread.h>
 #include <linux/kvm_host.h>
+#include <linux/mman.h>
+#include <linux/moduleparam.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/unaligned.h>
 
+#include "measure.h"
+#include "softdirty.h"
 #include "vcpu.h"
+#include "vm.h"
+
+static unsigned int vcpu_wait_ms = 1000;
+module_param(vcpu_wait_ms, uint, 0644);
+MODULE_PARM_DESC(vcpu_wait_ms,
+		 "refuse a measurement whose vcpu register reads make no progress for this long (ms)");
+
+static unsigned int vcpu_probe_delay_ms;
+module_param(vcpu_probe_delay_ms, uint, 0644);
+MODULE_PARM_DESC(vcpu_probe_delay_ms,
+		 "for tests: sleep between probing a vcpu and reading it (ms), widening the race a vmm can win");
 
 struct cursor {
 	u8 *p;
@@ -132,11 +160,10 @@ static int vcpu_ioctl(struct file *vcpu_file, unsigned int cmd,
 
 /*
  * Needs current->mm == the VM's mm (kthread_use_mm) and a PAGE_SIZE scratch
- * mapping in it; sleeps on the vCPU mutex, so the caller checks first that
- * the vCPU is not inside KVM_RUN.
+ * mapping in it; sleeps on the vCPU mutex, killably.
  */
-int kvmtrust_vcpu_serialize(struct file *vcpu_file, void __user *scratch,
-			    u8 out[KVMTRUST_VCPU_STATE_LEN])
+static int vcpu_serialize(struct file *vcpu_file, void __user *scratch,
+			  u8 out[KVMTRUST_VCPU_STATE_LEN])
 {
 	struct kvm_vcpu *vcpu = vcpu_file->private_data;
 	struct kvm_sregs *sregs;
@@ -160,4 +187,170 @@ out:
 	kfree_sensitive(sregs);
 	kfree_sensitive(regs);
 	return err;
+}
+
+/*
+ * A vCPU inside KVM_RUN holds vcpu->mutex: a failed trylock means it runs.
+ * exits, if not NULL, gets its exit count, which moves whenever it runs.
+ */
+bool kvmtrust_vcpu_idle(struct kvm_vcpu *vcpu, u64 *exits)
+{
+	if (!mutex_trylock(&vcpu->mutex))
+		return false;
+	if (exits)
+		*exits = vcpu->stat.exits;
+	mutex_unlock(&vcpu->mutex);
+	return true;
+}
+
+struct reader {
+	struct kvm *kvm;
+	pid_t vmm;		/* global pid, for /proc/PID/clear_refs */
+	struct file *const *files;
+	const u32 *index;
+	u32 n;
+	u8 *states;
+	struct completion done;
+	/* Protects in_ioctls and killed: SIGKILL lands only inside the ioctls. */
+	spinlock_t lock;
+	bool in_ioctls;
+	bool killed;
+	/* vCPUs read so far; the waiter watches it move. */
+	atomic_t progress;
+	bool detached;
+	int err;
+	const char *msg;
+};
+
+static int read_one(struct reader *r, u32 i, void __user *scratch)
+{
+	struct kvm_vcpu *vcpu = kvm_get_vcpu(r->kvm, r->index[i]);
+
+	if (!vcpu || !kvmtrust_vcpu_idle(vcpu, NULL)) {
+		r->msg = KVMTRUST_MSG("a vcpu is running; pause the guest");
+		return -EBUSY;
+	}
+	if (vcpu_probe_delay_ms)
+		msleep_interruptible(vcpu_probe_delay_ms);
+	return vcpu_serialize(r->files[r->index[i]], scratch,
+			      r->states + i * KVMTRUST_VCPU_STATE_LEN);
+}
+
+static void read_all(struct reader *r)
+{
+	unsigned long scratch;
+	u32 i;
+
+	/* KVM copies registers to user memory: lend it a page in its mm. */
+	scratch = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(scratch)) {
+		r->err = (long)scratch;
+		r->msg = KVMTRUST_MSG("cannot map a scratch page in the vmm");
+		return;
+	}
+	/* From here on, any write to guest memory marks its page. */
+	r->err = kvmtrust_soft_dirty_clear(r->vmm, (void __user *)scratch);
+	if (r->err)
+		r->msg = KVMTRUST_MSG("cannot track guest memory writes (soft-dirty)");
+	spin_lock(&r->lock);
+	r->in_ioctls = true;
+	spin_unlock(&r->lock);
+	for (i = 0; i < r->n && !r->err; i++) {
+		r->err = read_one(r, i, (void __user *)scratch);
+		atomic_inc(&r->progress);
+	}
+	spin_lock(&r->lock);
+	r->in_ioctls = false;
+	spin_unlock(&r->lock);
+	/* A kill that came too late must not stop the unmap. */
+	flush_signals(current);
+	vm_munmap(scratch, PAGE_SIZE);
+	if (r->err && !r->msg)
+		r->msg = KVMTRUST_MSG("cannot read vcpu registers");
+}
+
+static int reader_fn(void *data)
+{
+	struct reader *r = data;
+	struct mm_struct *mm = r->kvm->mm;
+
+	allow_signal(SIGKILL);
+	/* The caller holds mm_users for as long as it waits for us. */
+	kthread_use_mm(mm);
+	read_all(r);
+	kthread_unuse_mm(mm);
+	complete(&r->done);
+	return 0;
+}
+
+static void kill_reader(struct reader *r, struct task_struct *t)
+{
+	spin_lock(&r->lock);
+	if (r->in_ioctls && !r->killed) {
+		r->killed = true;
+		send_sig(SIGKILL, t, 1);
+	}
+	spin_unlock(&r->lock);
+}
+
+/*
+ * Waits while the reader makes progress; kills it once it made none for
+ * vcpu_wait_ms, or when the VM is detached (module unload waits for us).
+ */
+static void wait_reader(struct reader *r, struct task_struct *t,
+			struct kvmtrust_vm *vm)
+{
+	unsigned long last = jiffies;
+	int seen = atomic_read(&r->progress);
+
+	while (!wait_for_completion_timeout(&r->done, HZ / 10)) {
+		if (atomic_read(&r->progress) != seen) {
+			seen = atomic_read(&r->progress);
+			last = jiffies;
+		} else if (time_after(jiffies, last + msecs_to_jiffies(vcpu_wait_ms))) {
+			kill_reader(r, t);
+		}
+		if (kvmtrust_vm_is_detached(vm)) {
+			r->detached = true;
+			kill_reader(r, t);
+		}
+	}
+}
+
+/*
+ * Clears the VMM's soft-dirty bits (softdirty.c), then reads the VM's
+ * vCPUs index[0], ..., index[n - 1] into states (n serializations), with
+ * kvm->mm kept alive by the caller. On failure *msg says why.
+ */
+int kvmtrust_vcpus_read(struct kvmtrust_vm *vm, const u32 *index, u32 n,
+			u8 *states, const char **msg)
+{
+	struct reader r = {
+		.kvm = vm->kvm, .files = vm->vcpu_files, .index = index, .n = n,
+		.states = states, .vmm = pid_nr(vm->vmm_pid),
+	};
+	struct task_struct *t;
+
+	init_completion(&r.done);
+	spin_lock_init(&r.lock);
+	t = kthread_create(reader_fn, &r, "kvmtrust-vcpu");
+	if (IS_ERR(t)) {
+		*msg = KVMTRUST_MSG("cannot start a thread to read vcpu registers");
+		return PTR_ERR(t);
+	}
+	get_task_struct(t);
+	wake_up_process(t);
+	wait_reader(&r, t, vm);
+	kthread_stop(t);
+	put_task_struct(t);
+	if (r.killed && r.err && r.detached) {
+		r.err = -ENODEV;
+		r.msg = KVMTRUST_MSG("vm was detached during the measurement");
+	} else if (r.killed && r.err) {
+		r.err = -EBUSY;
+		r.msg = KVMTRUST_MSG("a vcpu entered KVM_RUN while it was read; pause the guest");
+	}
+	*msg = r.msg;
+	return r.err;
 }

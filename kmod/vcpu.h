@@ -5,11 +5,16 @@
 #include <linux/types.h>
 
 struct file;
+struct kvm;
+struct kvm_vcpu;
+struct kvmtrust_vm;
 
 /* Size of one vCPU's canonical serialization (Documentation/measurement.rst). */
 #define KVMTRUST_VCPU_STATE_LEN 408
 
-int kvmtrust_vcpu_serialize(struct file *vcpu_file, void __user *scratch,
-			    u8 out[KVMTRUST_VCPU_STATE_LEN]);
+bool kvmtrust_vcpu_idle(struct kvm_vcpu *vcpu, u64 *exits);
+
+int kvmtrust_vcpus_read(struct kvmtrust_vm *vm, const u32 *index, u32 n,
+			u8 *states, const char **msg);
 
 #endif

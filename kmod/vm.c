@@ -11,20 +11,30 @@
  */
 #include <linux/fs.h>
 #include <linux/kvm_host.h>
+#include <linux/moduleparam.h>
+#include <linux/pid_namespace.h>
 #include <linux/netlink.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
+#include <net/net_namespace.h>
 
+#include "access.h"
 #include "merkle.h"
 #include "vm.h"
 
 struct workqueue_struct *kvmtrust_wq __ro_after_init;
+struct workqueue_struct *kvmtrust_hash_wq __ro_after_init;
 
 /* Protects vms, next_id and every vm->detached. */
 static DEFINE_MUTEX(vms_lock);
 static DEFINE_XARRAY_ALLOC1(vms);
-static u32 next_id;
+/* Ids only grow: a handle never names another VM while the module lives. */
+static u64 next_id;
+
+static uint vm_id_base = 1;
+module_param(vm_id_base, uint, 0444);
+MODULE_PARM_DESC(vm_id_base, "for tests: the first vm id (ids are never reused)");
 
 static void vm_free(struct kref *ref)
 {
@@ -40,8 +50,10 @@ static void vm_free(struct kref *ref)
 	}
 	kvmtrust_merkle_free(vm->mem_tree);
 	kvm_put_kvm(vm->kvm);
-	kfree(vm->vcpu_files);
-	mutex_destroy(&vm->measure_lock);
+	put_net(vm->net);
+	put_pid(vm->vmm_pid);
+	kvfree(vm->vcpu_files);
+	mutex_destroy(&vm->result_lock);
 	kfree(vm);
 }
 
@@ -85,34 +97,66 @@ static const struct mmu_notifier_ops vm_mm_ops = {
 	.release = vm_mm_release,
 };
 
-struct kvmtrust_vm *kvmtrust_vm_create(struct file *vm_file,
+/*
+ * The process that created the VM: KVM records the creating thread's pid
+ * (global). A VMM whose creating thread has exited cannot be named.
+ */
+static struct pid *vmm_of(struct kvm *kvm)
+{
+	struct task_struct *task;
+	struct pid *pid = NULL;
+
+	rcu_read_lock();
+	task = pid_task(find_pid_ns(kvm->userspace_pid, &init_pid_ns),
+			PIDTYPE_PID);
+	if (task && READ_ONCE(task->mm) == kvm->mm)
+		pid = get_task_pid(task, PIDTYPE_TGID);
+	rcu_read_unlock();
+	return pid;
+}
+
+struct kvmtrust_vm *kvmtrust_vm_create(struct file *vm_file, struct net *net,
 				       struct netlink_ext_ack *extack)
 {
 	struct kvmtrust_vm *vm;
+	struct pid *vmm;
 	struct kvm *kvm;
+	int err;
 
 	if (!file_is_kvm(vm_file)) {
 		NL_SET_ERR_MSG_MOD(extack, "file is not a kvm vm");
 		return ERR_PTR(-EINVAL);
 	}
 	kvm = vm_file->private_data;
+	vmm = vmm_of(kvm);
+	if (!vmm) {
+		NL_SET_ERR_MSG_MOD(extack, "the thread that created the vm has exited");
+		return ERR_PTR(-ESRCH);
+	}
+	err = kvmtrust_may_read_vmm(vmm, extack);
+	if (err)
+		goto err_put_pid;
+	err = -ENODEV;
 	if (!kvm_get_kvm_safe(kvm)) {
 		NL_SET_ERR_MSG_MOD(extack, "vm is being destroyed");
-		return ERR_PTR(-ENODEV);
+		goto err_put_pid;
 	}
+	err = -ENOMEM;
 	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	if (!vm)
 		goto err_put_kvm;
+	/* max_vcpus is the VMM's choice (KVM_CAP_MAX_VCPUS): no kcalloc. */
 	vm->nr_vcpu_slots = kvm->max_vcpus;
-	vm->vcpu_files = kcalloc(vm->nr_vcpu_slots, sizeof(*vm->vcpu_files),
-				 GFP_KERNEL_ACCOUNT);
+	vm->vcpu_files = kvcalloc(vm->nr_vcpu_slots, sizeof(*vm->vcpu_files),
+				  GFP_KERNEL_ACCOUNT);
 	if (!vm->vcpu_files)
 		goto err_free_vm;
 	kref_init(&vm->ref);
-	mutex_init(&vm->measure_lock);
+	mutex_init(&vm->result_lock);
 	INIT_WORK(&vm->release_work, vm_release_work);
+	vm->net = get_net(net);
 	vm->kvm = kvm;
-	vm->vmm_pid = kvm->userspace_pid;
+	vm->vmm_pid = vmm;
 	vm->kvm_module = vm_file->f_op->owner;
 	return vm;
 
@@ -120,7 +164,10 @@ err_free_vm:
 	kfree(vm);
 err_put_kvm:
 	kvm_put_kvm(kvm);
-	return ERR_PTR(-ENOMEM);
+	NL_SET_ERR_MSG_MOD(extack, "no memory to attach the vm");
+err_put_pid:
+	put_pid(vmm);
+	return ERR_PTR(err);
 }
 
 /* The vCPU index of vcpu_file in vm, or -1 if it is not one of its vCPUs. */
@@ -211,14 +258,17 @@ int kvmtrust_vm_register(struct kvmtrust_vm *vm, struct netlink_ext_ack *extack)
 	} else if (kvm_attached(vm->kvm)) {
 		NL_SET_ERR_MSG_MOD(extack, "vm is already attached");
 		err = -EEXIST;
+	} else if (next_id > U32_MAX) {
+		NL_SET_ERR_MSG_MOD(extack, "vm ids are exhausted; reload the module");
+		err = -ENOSPC;
 	} else {
-		err = xa_alloc_cyclic(&vms, &vm->id, vm, xa_limit_32b, &next_id,
-				      GFP_KERNEL);
-		if (err >= 0) {
+		err = xa_alloc(&vms, &vm->id, vm, XA_LIMIT(next_id, U32_MAX),
+			       GFP_KERNEL);
+		if (!err) {
+			next_id = (u64)vm->id + 1;
 			kref_get(&vm->ref);
-			err = 0;
 			pr_debug("vm %u attached: pid %d, %u vcpu files\n", vm->id,
-				 vm->vmm_pid, vm->vcpu_files_held);
+				 pid_nr(vm->vmm_pid), vm->vcpu_files_held);
 		} else {
 			NL_SET_ERR_MSG_MOD(extack, "cannot allocate a vm id");
 		}
@@ -263,29 +313,37 @@ bool kvmtrust_vm_is_detached(struct kvmtrust_vm *vm)
 	return READ_ONCE(vm->detached);
 }
 
-struct kvmtrust_vm *kvmtrust_vm_get(u32 id)
+/* The VM attached from net with this id, referenced, or NULL. */
+struct kvmtrust_vm *kvmtrust_vm_get(struct net *net, u32 id)
 {
 	struct kvmtrust_vm *vm;
 
 	mutex_lock(&vms_lock);
 	vm = xa_load(&vms, id);
-	if (vm)
+	if (vm && net_eq(vm->net, net))
 		kref_get(&vm->ref);
+	else
+		vm = NULL;
 	mutex_unlock(&vms_lock);
 	return vm;
 }
 
-/* The attached VM with the lowest id >= *id, for dumps; NULL at the end. */
-struct kvmtrust_vm *kvmtrust_vm_get_next(u32 *id)
+/*
+ * The attached VM with the lowest id >= *id, of net (NULL: of any), for
+ * dumps and unload; NULL at the end.
+ */
+struct kvmtrust_vm *kvmtrust_vm_get_next(struct net *net, u32 *id)
 {
 	unsigned long index = *id;
 	struct kvmtrust_vm *vm;
 
 	mutex_lock(&vms_lock);
-	vm = xa_find(&vms, &index, U32_MAX, XA_PRESENT);
-	if (vm) {
-		kref_get(&vm->ref);
-		*id = index;
+	xa_for_each_start(&vms, index, vm, index) {
+		if (!net || net_eq(vm->net, net)) {
+			kref_get(&vm->ref);
+			*id = index;
+			break;
+		}
 	}
 	mutex_unlock(&vms_lock);
 	return vm;
@@ -311,7 +369,8 @@ static u64 mem_bytes(struct kvm *kvm)
 void kvmtrust_vm_describe(struct kvmtrust_vm *vm, struct kvmtrust_vm_info *info)
 {
 	info->id = vm->id;
-	info->vmm_pid = vm->vmm_pid;
+	/* 0 when the VMM is outside the caller's pid namespace. */
+	info->vmm_pid = pid_nr_ns(vm->vmm_pid, task_active_pid_ns(current));
 	info->vcpu_count = atomic_read(&vm->kvm->online_vcpus);
 	info->vcpu_files_held = vm->vcpu_files_held;
 	info->mem_bytes = mem_bytes(vm->kvm);
@@ -320,8 +379,17 @@ void kvmtrust_vm_describe(struct kvmtrust_vm *vm, struct kvmtrust_vm_info *info)
 
 int __init kvmtrust_vm_init(void)
 {
+	next_id = vm_id_base ?: 1;
 	kvmtrust_wq = alloc_workqueue("kvmtrust", WQ_UNBOUND, 0);
-	return kvmtrust_wq ? 0 : -ENOMEM;
+	if (!kvmtrust_wq)
+		return -ENOMEM;
+	/* Separate: measurements waiting on it must not fill its slots. */
+	kvmtrust_hash_wq = alloc_workqueue("kvmtrust_hash", WQ_UNBOUND, 0);
+	if (!kvmtrust_hash_wq) {
+		destroy_workqueue(kvmtrust_wq);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* After the family is gone: nothing can attach or start a measurement. */
@@ -330,10 +398,14 @@ void kvmtrust_vm_exit(void)
 	struct kvmtrust_vm *vm;
 	u32 id = 0;
 
-	while ((vm = kvmtrust_vm_get_next(&id))) {
+	while ((vm = kvmtrust_vm_get_next(NULL, &id))) {
 		kvmtrust_vm_detach(vm);
 		kvmtrust_vm_put(vm);
 	}
-	/* Runs queued release work, which puts the last references. */
+	/*
+	 * Runs queued release work, which puts the last references, and
+	 * waits for measurements, which wait for their hash workers.
+	 */
 	destroy_workqueue(kvmtrust_wq);
+	destroy_workqueue(kvmtrust_hash_wq);
 }

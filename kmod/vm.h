@@ -8,9 +8,12 @@
 #include <linux/types.h>
 #include <linux/workqueue.h>
 
+#include "measure.h"
+
 struct file;
 struct kvm;
 struct kvmtrust_merkle;
+struct net;
 struct netlink_ext_ack;
 
 /*
@@ -21,9 +24,15 @@ struct netlink_ext_ack;
 struct kvmtrust_vm {
 	struct kref ref;
 	u32 id;
-	pid_t vmm_pid;
+	/* The VMM process (thread group), shown in the caller's pid namespace. */
+	struct pid *vmm_pid;
 	struct kvm *kvm;
 	struct module *kvm_module;
+	/*
+	 * Where it was attached from, referenced: only callers in this network
+	 * namespace see the VM, and its notifications go there.
+	 */
+	struct net *net;
 
 	/* vCPU files by vCPU index; set before the VM is registered, then fixed. */
 	struct file **vcpu_files;
@@ -38,24 +47,34 @@ struct kvmtrust_vm {
 	/* Set once under vms_lock; measurements poll it to stop early. */
 	bool detached;
 
-	/* Held by the one measurement of this VM; protects seq and mem_tree. */
-	struct mutex measure_lock;
+	/*
+	 * KVMTRUST_VM_MEASURING: a measurement owns the VM, from
+	 * kvmtrust_measure_prepare until its result is published. Only the
+	 * owner uses mem_tree and writes seq, so neither needs a lock.
+	 */
+	unsigned long flags;
 	u64 seq;
 	struct kvmtrust_merkle *mem_tree;
+
+	/* Protects last. */
+	struct mutex result_lock;
+	struct kvmtrust_measurement last;
 };
+
+#define KVMTRUST_VM_MEASURING 0
 
 int kvmtrust_vm_init(void);
 void kvmtrust_vm_exit(void);
 
-struct kvmtrust_vm *kvmtrust_vm_create(struct file *vm_file,
+struct kvmtrust_vm *kvmtrust_vm_create(struct file *vm_file, struct net *net,
 				       struct netlink_ext_ack *extack);
 int kvmtrust_vm_add_vcpu(struct kvmtrust_vm *vm, struct file *vcpu_file,
 			 struct netlink_ext_ack *extack);
 int kvmtrust_vm_register(struct kvmtrust_vm *vm, struct netlink_ext_ack *extack);
 int kvmtrust_vm_detach(struct kvmtrust_vm *vm);
 
-struct kvmtrust_vm *kvmtrust_vm_get(u32 id);
-struct kvmtrust_vm *kvmtrust_vm_get_next(u32 *id);
+struct kvmtrust_vm *kvmtrust_vm_get(struct net *net, u32 id);
+struct kvmtrust_vm *kvmtrust_vm_get_next(struct net *net, u32 *id);
 void kvmtrust_vm_put(struct kvmtrust_vm *vm);
 
 struct kvmtrust_vm_info {
@@ -70,7 +89,9 @@ struct kvmtrust_vm_info {
 void kvmtrust_vm_describe(struct kvmtrust_vm *vm, struct kvmtrust_vm_info *info);
 bool kvmtrust_vm_is_detached(struct kvmtrust_vm *vm);
 
-/* Where long work runs: unbound, so it may later spread over every core. */
+/* Measurements and detaches; a measurement waits for its hash workers. */
 extern struct workqueue_struct *kvmtrust_wq;
+/* A measurement's hash workers, spread over every CPU; they wait for nothing. */
+extern struct workqueue_struct *kvmtrust_hash_wq;
 
 #endif

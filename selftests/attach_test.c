@@ -308,8 +308,16 @@ static void assert_mutations_refused(struct __test_metadata *_metadata, struct k
 	struct kt_measurement m;
 	uint32_t ids[KT_MAX_REPLIES], new_id;
 
+	struct nl_msg *msg;
+
 	ASSERT_EQ(-EPERM, kt_genl_attach(g, vm_fd, NULL, 0, &new_id));
+	/* Neither the results' group nor the requests. */
+	ASSERT_EQ(-EPERM, kt_genl_join_measure(g));
 	ASSERT_EQ(-EPERM, kt_genl_measure(g, id, 0, &m));
+	msg = kt_genl_msg(g, KVMTRUST_CMD_MEASURE, 0);
+	nla_put_u32(msg, KVMTRUST_A_VM_ID, id);
+	ASSERT_EQ(-EPERM, kt_genl_request(g, msg));
+	ASSERT_EQ(-EPERM, kt_genl_measure_get(g, id, &m));
 	ASSERT_EQ(-EPERM, kt_genl_detach(g, id));
 	/* Reading stays open to everyone. */
 	ASSERT_LE(1, kt_genl_list(g, ids, KT_MAX_REPLIES));
@@ -367,6 +375,19 @@ TEST_F(nl, get_info_refuses_attributes)
 
 	nla_put_u32(msg, KVMTRUST_A_VM_ID, 1);
 	ASSERT_REFUSED(&self->g, kt_genl_request(&self->g, msg), EINVAL, "Unsupported attribute");
+}
+
+/* A dump names no VM: an id there would be a filter it ignored. */
+TEST_F(nl, dump_refuses_a_vm_id)
+{
+	struct nl_msg *msg = kt_genl_msg(&self->g, KVMTRUST_CMD_VM_GET, NLM_F_DUMP);
+	uint32_t id;
+
+	ASSERT_EQ(0, kt_genl_attach(&self->g, self->vm->fd, NULL, 0, &id));
+	nla_put_u32(msg, KVMTRUST_A_VM_ID, id);
+	ASSERT_REFUSED(&self->g, kt_genl_request(&self->g, msg), EINVAL,
+		       "a dump takes no vm id");
+	ASSERT_EQ(0, kt_genl_detach(&self->g, id));
 }
 
 TEST_F(nl, unknown_command)

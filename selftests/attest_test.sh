@@ -76,6 +76,8 @@ tap_is "the report names the VM by the UUID on its VMM's command line" \
 "$K" measure --pid "$pid" --json >"$tmp/m.json"
 tap_is "the report's memory_root is the module's for the paused guest" \
 	"$(claim "$tmp/r1.jwt" memory_root)" "$(jq -r .memory_root "$tmp/m.json")"
+tap_is "the report states the memory leaf layout" \
+	"$(claim "$tmp/r1.jwt" leaf_format)" "$(jq -r .leaf_format "$tmp/m.json")"
 tap_is "the next measurement has the next seq" \
 	"$(($(claim "$tmp/r1.jwt" seq) + 1))" "$(jq -r .seq "$tmp/m.json")"
 tap_ok "verify accepts it (key, nonce, last-seen)" \

@@ -8,12 +8,16 @@
  * of a measurement without the module losing its footing.
  */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kt_module.h"
 #include "kt_recompute.h"
 #include "kt_test.h"
 #include "kt_vmm_proc.h"
@@ -22,23 +26,22 @@ FIXTURE(vmm) {
 	struct kt_genl g;
 	struct kt_vmm v;
 	uint32_t vm_id;
+	/* Module parameters a test changed, restored by the teardown. */
+	bool params_changed;
+	unsigned long old_delay, old_wait;
 };
 
 FIXTURE_SETUP(vmm)
 {
-	uint32_t seed = kt_seed_from_env();
-	int ret;
-
-	KT_KVM_OR_SKIP();
-	KT_GENL_OPEN_OR_SKIP(&self->g);
-	TH_LOG("seed %u (KT_SEED=%u reproduces)", seed, seed);
-	ASSERT_EQ(0, kt_vmm_start(&self->v, seed, "--vcpus 2"));
-	ret = kt_vmm_attach(&self->v, &self->g, &self->vm_id);
-	ASSERT_EQ(0, ret) TH_LOG("attach: %s, extack '%s'", strerror(-ret), self->g.extack);
+	KT_VMM_SETUP(&self->g, &self->v, &self->vm_id);
 }
 
 FIXTURE_TEARDOWN(vmm)
 {
+	if (self->params_changed) {
+		kt_param_set("vcpu_probe_delay_ms", self->old_delay, NULL);
+		kt_param_set("vcpu_wait_ms", self->old_wait, NULL);
+	}
 	kt_genl_detach(&self->g, self->vm_id);
 	kt_vmm_stop(&self->v);
 	kt_genl_close(&self->g);
@@ -376,6 +379,179 @@ TEST_F_TIMEOUT(vmm, detach_while_measuring, 120)
 	ASSERT_FALSE(kt_genl_listed(&self->g, id));
 	/* The VMM is unharmed and can be attached again. */
 	ASSERT_EQ(0, kt_vmm_attach(&big, &self->g, &id));
+	kt_genl_detach(&self->g, id);
+	kt_vmm_stop(&big);
+}
+
+/*
+ * The race KVM's locking leaves open: a vCPU probed idle re-enters KVM_RUN
+ * before its registers are read, and the ioctl that reads them waits for
+ * vcpu->mutex, which KVM_RUN holds for as long as the guest runs (this one
+ * spins forever). The module's test hook (vcpu_probe_delay_ms) holds the
+ * window open; vcpu_wait_ms is longer, so the read would succeed had the
+ * VMM not resumed. The reader must be killed and the measurement refused.
+ */
+TEST_F_TIMEOUT(vmm, vcpu_reentering_kvm_run_is_refused_not_waited_for, 90)
+{
+	struct kt_measurement m;
+	struct timespec t0, t1;
+	uint64_t mid;
+	int ret;
+
+	ASSERT_EQ(0, kt_param_set("vcpu_probe_delay_ms", 1000, &self->old_delay));
+	ASSERT_EQ(0, kt_param_set("vcpu_wait_ms", 3000, &self->old_wait));
+	self->params_changed = true;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, kt_genl_measure_start(&self->g, self->vm_id, 0, &mid))
+		TH_LOG("%s", self->g.extack);
+	/* The reader probed vCPU 0 and sleeps in the hook: resume the guest. */
+	ASSERT_TRUE(kt_kthread_appears("kvmtrust-vcpu", 10000));
+	usleep(100 * 1000);
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "run"));
+	ret = kt_genl_measure_wait(&self->g, self->vm_id, mid, &m);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	TH_LOG("refused after %ld s: '%s'", (long)(t1.tv_sec - t0.tv_sec), self->g.extack);
+	ASSERT_REFUSED(&self->g, ret, EBUSY, "a vcpu entered KVM_RUN while it was read");
+	ASSERT_GT(30, t1.tv_sec - t0.tv_sec);
+	ASSERT_FALSE(kt_kthread_appears("kvmtrust-vcpu", 0));
+
+	/* Nothing is stuck: paused again, the guest is measured. */
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "pause"));
+	ASSERT_EQ(0, kt_param_set("vcpu_probe_delay_ms", 0, NULL));
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &m)) TH_LOG("%s", self->g.extack);
+	assert_matches_vmm_view(_metadata, &self->v, &m);
+}
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+static int write_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	ret = fputs(text, f) < 0 ? -EIO : 0;
+	return fclose(f) ? -errno : ret;
+}
+
+static int write_number(const char *dir, const char *name, long long v)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%lld", v);
+	return write_file(dir, name, text);
+}
+
+static long long read_number(const char *dir, const char *name)
+{
+	char path[256];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (f && fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* A cgroup v2 memory cgroup of its own for pid, or "" if there is none. */
+static void memory_cgroup(pid_t pid, char *dir, size_t len)
+{
+	struct stat st;
+
+	dir[0] = '\0';
+	if (stat(CGROUP_ROOT "/cgroup.controllers", &st))
+		mount("cgroup2", CGROUP_ROOT, "cgroup2", 0, NULL);
+	if (write_file(CGROUP_ROOT, "cgroup.subtree_control", "+memory"))
+		return;
+	snprintf(dir, len, CGROUP_ROOT "/kt-memcg.%d", getpid());
+	if ((mkdir(dir, 0755) && errno != EEXIST) || write_number(dir, "cgroup.procs", pid))
+		dir[0] = '\0';
+}
+
+/*
+ * The kept tree is the VMM's to pay for: allocated by a kworker, it would be
+ * charged to no one. A 512 MiB sparse slot (8 MiB of tree) moves the VMM's
+ * memory.current by the tree's size while attached; with no room left in
+ * the cgroup the measurement streams and says why.
+ */
+TEST_F(vmm, kept_tree_is_charged_to_the_vmms_memory_cgroup)
+{
+	struct kt_measurement kept, streamed;
+	long long before, after, freed;
+	unsigned long old_max;
+	struct kt_vmm sparse;
+	char cg[128];
+	uint32_t id;
+
+	ASSERT_EQ(0, kt_vmm_start(&sparse, self->v.seed, "--sparse-mib 512"));
+	memory_cgroup(sparse.pid, cg, sizeof(cg));
+	if (!cg[0]) {
+		kt_vmm_stop(&sparse);
+		SKIP(return, "no cgroup v2 memory controller");
+	}
+	ASSERT_EQ(0, kt_param_set("tree_max_mib", 64, &old_max));
+	ASSERT_EQ(0, kt_vmm_attach(&sparse, &self->g, &id)) TH_LOG("%s", self->g.extack);
+	before = read_number(cg, "memory.current");
+	ASSERT_EQ(0, kt_genl_measure(&self->g, id, 0, &kept)) TH_LOG("%s", self->g.extack);
+	after = read_number(cg, "memory.current");
+	ASSERT_EQ(0, kt_genl_detach(&self->g, id));
+	usleep(100 * 1000);
+	freed = read_number(cg, "memory.current");
+	TH_LOG("memory.current %lld -> %lld with a %llu-byte tree, %lld after detach", before,
+	       after, (unsigned long long)kept.tree_bytes, freed);
+	EXPECT_EQ(KVMTRUST_TREE_RETAINED, kept.tree);
+	EXPECT_LE((long long)kept.tree_bytes, after - before);
+	EXPECT_GT((long long)kept.tree_bytes / 2, freed - before);
+
+	/* No room left: streamed, with the reason. */
+	ASSERT_EQ(0, write_number(cg, "memory.max", read_number(cg, "memory.current") + (1 << 20)));
+	ASSERT_EQ(0, kt_vmm_attach(&sparse, &self->g, &id)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(0, kt_genl_measure(&self->g, id, 0, &streamed)) TH_LOG("%s", self->g.extack);
+	EXPECT_EQ(KVMTRUST_TREE_STREAMED, streamed.tree);
+	EXPECT_NE(NULL, strstr(streamed.tree_note, "memory cgroup has no room"))
+		TH_LOG("tree_note '%s'", streamed.tree_note);
+	EXPECT_HASH_EQ(kept.memory_root, streamed.memory_root);
+	kt_genl_detach(&self->g, id);
+	kt_param_set("tree_max_mib", old_max, NULL);
+	write_number(CGROUP_ROOT, "cgroup.procs", sparse.pid);
+	kt_vmm_stop(&sparse);
+	rmdir(cg);
+}
+
+/*
+ * A VMM thread (not a vCPU) writes guest memory during the measurement, as
+ * device emulation would: the vCPU checks see nothing, the soft-dirty
+ * proof refuses it.
+ */
+TEST_F_TIMEOUT(vmm, vmm_writes_during_the_measurement_are_caught, 120)
+{
+	struct kt_measurement m;
+	struct kt_vmm big;
+	uint32_t id;
+
+	/* 16 MiB of data: the measurement lasts long enough to be written to. */
+	ASSERT_EQ(0, kt_vmm_start(&big, self->v.seed, "--extra-mib 16"));
+	ASSERT_EQ(0, kt_vmm_attach(&big, &self->g, &id)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(0, kt_genl_measure(&self->g, id, 0, &m)) TH_LOG("%s", self->g.extack);
+	ASSERT_TRUE(m.unchanged);
+	ASSERT_EQ(0, kt_vmm_cmd(&big, NULL, 0, "scribble on"));
+	ASSERT_REFUSED(&self->g, kt_genl_measure(&self->g, id, 0, &m), EBUSY,
+		       "guest memory was written during the measurement; pause the guest");
+	/* --no-vcpus promises nothing about a running VMM, and says so. */
+	ASSERT_EQ(0, kt_genl_measure(&self->g, id, KVMTRUST_MEASURE_F_NO_VCPUS, &m));
+	ASSERT_FALSE(m.unchanged);
+	ASSERT_EQ(0, kt_vmm_cmd(&big, NULL, 0, "scribble off"));
+	ASSERT_EQ(0, kt_genl_measure(&self->g, id, 0, &m)) TH_LOG("%s", self->g.extack);
+	ASSERT_TRUE(m.unchanged);
+	assert_matches_vmm_view(_metadata, &big, &m);
 	kt_genl_detach(&self->g, id);
 	kt_vmm_stop(&big);
 }

@@ -10,8 +10,10 @@
  * two vCPUs. KT_SEED fixes its random data; the seed is printed.
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kt_module.h"
 #include "kt_recompute.h"
 #include "kt_test.h"
 
@@ -78,6 +80,7 @@ TEST_F(guest, memory_root_matches_recomputation)
 	ASSERT_EQ(kt_vm_pages(self->vm), m.pages);
 	ASSERT_HASH_EQ(want, m.memory_root);
 	ASSERT_NE('\0', m.hash_driver[0]);
+	ASSERT_EQ(KVMTRUST_LEAF_FORMAT_GPA_LAST, m.leaf_format);
 }
 
 /* Proves the test above would catch leaves ordered by slot, not by GPA. */
@@ -292,6 +295,148 @@ TEST(vcpu_leaves_follow_vcpu_ids)
 	kt_genl_detach(&g, id);
 	kt_genl_close(&g);
 	kt_vm_free(vm);
+}
+
+/* Sets tree_max_mib for one measurement, then puts the old value back. */
+static int measure_tree_max(struct kt_genl *g, uint32_t id, unsigned long mib,
+			    struct kt_measurement *m)
+{
+	unsigned long old;
+	int ret = kt_param_set("tree_max_mib", mib, &old);
+
+	if (ret)
+		return ret;
+	ret = kt_genl_measure(g, id, KVMTRUST_MEASURE_F_NO_VCPUS, m);
+	kt_param_set("tree_max_mib", old, NULL);
+	return ret;
+}
+
+/*
+ * A 4 GiB guest the VMM mostly never touched: a few pages written with
+ * data, some written with zeros (present, all zero), some only read (the
+ * shared zero page), the rest not even mapped. Its root equals the
+ * recomputation with the tree kept and with the root only streamed, and
+ * every page but the data pages reads as zero.
+ */
+FIXTURE(sparse) {
+	struct kt_genl g;
+	struct kt_vm *vm;
+};
+
+FIXTURE_SETUP(sparse)
+{
+	KT_KVM_OR_SKIP();
+	KT_GENL_OPEN_OR_SKIP(&self->g);
+	self->vm = kt_vm_create();
+}
+
+FIXTURE_TEARDOWN(sparse)
+{
+	kt_genl_close(&self->g);
+	kt_vm_free(self->vm);
+}
+
+TEST_F_TIMEOUT(sparse, guest_of_4gib_matches_recomputation, 150)
+{
+	const uint64_t size = 4ULL << 30, pages = size / KT_PAGE_SIZE;
+	struct kt_measurement kept, streamed;
+	uint32_t seed = kt_seed_from_env(), id, x = seed | 1;
+	unsigned int i, data = 0;
+	volatile uint8_t sink = 0;
+	struct kt_genl *g = &self->g;
+	struct kt_vm *vm = self->vm;
+	uint8_t *mem;
+	kt_hash want;
+	int ret;
+
+	TH_LOG("seed %u (KT_SEED=%u reproduces)", seed, seed);
+	kt_vm_add_memslot(vm, 0, 0, size);
+	mem = vm->slots[0].hva;
+	for (i = 0; i < 96; i++) {
+		uint64_t page;
+
+		x = kt_guest_next_random(x);
+		page = x % pages;
+		switch (i % 3) {
+		case 0:
+			if (!mem[page * KT_PAGE_SIZE + 7])
+				data++;
+			mem[page * KT_PAGE_SIZE + 7] = 0x5a;
+			break;
+		case 1:
+			if (!mem[page * KT_PAGE_SIZE + 9])
+				mem[page * KT_PAGE_SIZE + 9] = 0;	/* a write of zero */
+			break;
+		default:
+			sink ^= mem[page * KT_PAGE_SIZE];	/* a read */
+		}
+	}
+	(void)sink;
+	/* The last page, so a wrong end of the slot shows. */
+	mem[size - 1] = 0xa5;
+	data++;
+	ret = kt_genl_attach(g, vm->fd, NULL, 0, &id);
+	ASSERT_EQ(0, ret) TH_LOG("attach: %s, extack '%s'", strerror(-ret), g->extack);
+
+	ASSERT_EQ(0, measure_tree_max(g, id, 64, &kept)) TH_LOG("%s", g->extack);
+	ASSERT_EQ(0, measure_tree_max(g, id, 0, &streamed)) TH_LOG("%s", g->extack);
+	kt_memory_root(vm, want);
+	TH_LOG("%llu pages, %llu zero; kept %.0f ms (tree %llu bytes), streamed %.0f ms "
+	       "(work %llu bytes)", (unsigned long long)kept.pages,
+	       (unsigned long long)kept.zero_pages, kept.ns / 1e6,
+	       (unsigned long long)kept.tree_bytes, streamed.ns / 1e6,
+	       (unsigned long long)streamed.work_bytes);
+	ASSERT_EQ(pages, kept.pages);
+	ASSERT_HASH_EQ(want, kept.memory_root);
+	ASSERT_HASH_EQ(want, streamed.memory_root);
+	ASSERT_EQ(pages - data, kept.zero_pages);
+	ASSERT_EQ(KVMTRUST_TREE_RETAINED, kept.tree);
+	ASSERT_LT(0, kept.tree_bytes);
+	ASSERT_EQ(KVMTRUST_TREE_STREAMED, streamed.tree);
+	ASSERT_EQ(0, streamed.tree_bytes);
+	ASSERT_NE(NULL, strstr(streamed.tree_note, "tree_max_mib"));
+	ASSERT_GT(64 * 1024, streamed.work_bytes);
+	kt_genl_detach(g, id);
+}
+
+/*
+ * Hashing on every CPU gives the roots one thread gives, with the tree
+ * kept and streamed: 16 MiB of data (five chunks) on top of the guest,
+ * compared with the recomputation too.
+ */
+TEST_F(guest, one_thread_and_every_cpu_agree)
+{
+	struct kt_measurement one, all, one_streamed, all_streamed;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint8_t *data;
+	kt_hash want;
+	unsigned int i;
+
+	kt_vm_add_memslot(self->vm, 5, 0x100000000ULL, 16 << 20);
+	data = kt_vm_gpa_to_hva(self->vm, 0x100000000ULL);
+	for (i = 0; i < (16 << 20) / 4; i++)
+		((uint32_t *)data)[i] = kt_guest_next_random(i + self->vm->seed);
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, KVMTRUST_MEASURE_F_ONE_THREAD, &one))
+		TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &all)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(0, measure_tree_max(&self->g, self->vm_id, 0, &all_streamed));
+	ASSERT_EQ(0, kt_param_set("threads", 1, NULL));
+	ASSERT_EQ(0, measure_tree_max(&self->g, self->vm_id, 0, &one_streamed));
+	ASSERT_EQ(0, kt_param_set("threads", 0, NULL));
+	TH_LOG("%llu pages: 1 thread %.0f ms, %u threads %.0f ms", (unsigned long long)all.pages,
+	       one.ns / 1e6, all.threads, all.ns / 1e6);
+	ASSERT_EQ(1, one.threads);
+	ASSERT_EQ(1, one_streamed.threads);
+	ASSERT_EQ(cpus < 5 ? cpus : 5, all.threads);
+	ASSERT_EQ(all.threads, all_streamed.threads);
+	ASSERT_EQ(KVMTRUST_TREE_RETAINED, all.tree);
+	ASSERT_EQ(KVMTRUST_TREE_STREAMED, all_streamed.tree);
+	kt_memory_root(self->vm, want);
+	ASSERT_HASH_EQ(want, one.memory_root);
+	ASSERT_HASH_EQ(want, all.memory_root);
+	ASSERT_HASH_EQ(want, one_streamed.memory_root);
+	ASSERT_HASH_EQ(want, all_streamed.memory_root);
+	ASSERT_HASH_EQ(one.vcpu_root, all.vcpu_root);
 }
 
 TEST_HARNESS_MAIN

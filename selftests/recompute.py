@@ -38,7 +38,8 @@ def memory_leaves(path):
     leaves = []
     for gpa, mem in sorted(slots):
         for i in range(0, len(mem), PAGE):
-            leaves.append(rfc9162.leaf_hash(struct.pack("<Q", gpa + i) + mem[i:i + PAGE]))
+            # Leaf format 2: the page, then le64(guest physical address).
+            leaves.append(rfc9162.leaf_hash(mem[i:i + PAGE] + struct.pack("<Q", gpa + i)))
     return leaves
 
 

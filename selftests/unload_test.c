@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "kt_module.h"
 #include "kt_recompute.h"
 #include "kt_test.h"
 #include "kt_vmm_proc.h"
@@ -23,16 +24,21 @@ static int module_unload(void)
 	return syscall(SYS_delete_module, "kvmtrust", O_NONBLOCK) ? -errno : 0;
 }
 
-static int module_load(void)
+static int module_load_with(const char *params)
 {
 	const char *path = getenv("KT_MODULE") ?: "kmod/kvmtrust.ko";
 	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0)
 		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
 	close(fd);
 	return ret == -EEXIST ? 0 : ret;
+}
+
+static int module_load(void)
+{
+	return module_load_with("");
 }
 
 FIXTURE(loaded) {
@@ -121,6 +127,93 @@ TEST_F_TIMEOUT(loaded, unload_while_measuring, 120)
 	ASSERT_EQ(0, ret) TH_LOG("delete_module: %s", strerror(-ret));
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_fresh_module_measures(_metadata, &self->v);
+}
+
+static void hash_driver(struct __test_metadata *_metadata, char *out, size_t len)
+{
+	struct nlattr *tb[KVMTRUST_A_MAX + 1];
+	struct kt_genl g;
+
+	ASSERT_EQ(0, kt_genl_open(&g));
+	ASSERT_EQ(0, kt_genl_request(&g, kt_genl_msg(&g, KVMTRUST_CMD_GET_INFO, 0)));
+	ASSERT_EQ(0, kt_genl_reply_attrs(&g, 0, tb));
+	snprintf(out, len, "%s", nla_get_string(tb[KVMTRUST_A_HASH_DRIVER]));
+	kt_genl_close(&g);
+}
+
+/* hash_driver= picks a driver by name; anything but a sha256 is refused. */
+TEST_F(loaded, hash_driver_parameter)
+{
+	char driver[64];
+
+	ASSERT_EQ(0, module_unload());
+	ASSERT_EQ(-ENOENT, module_load_with("hash_driver=no-such-driver"));
+	ASSERT_EQ(-EINVAL, module_load_with("hash_driver=sha1-generic"));
+	ASSERT_EQ(0, module_load_with("hash_driver=sha256-generic"));
+	hash_driver(_metadata, driver, sizeof(driver));
+	ASSERT_STREQ("sha256-generic", driver);
+	ASSERT_EQ(0, module_unload());
+	assert_fresh_module_measures(_metadata, &self->v);
+	/* cli_test.sh checks the default against /proc/crypto. */
+	hash_driver(_metadata, driver, sizeof(driver));
+	TH_LOG("by default: %s", driver);
+}
+
+/*
+ * VM ids only grow, so a handle never names another VM: past the last id
+ * attaching is refused until the module is reloaded. vm_id_base (a test
+ * parameter) starts the ids two short of the end.
+ */
+TEST_F(loaded, vm_ids_are_never_reused)
+{
+	uint32_t first, second, third;
+	struct kt_genl g;
+
+	ASSERT_EQ(0, module_unload());
+	ASSERT_EQ(0, module_load_with("vm_id_base=4294967294"));
+	ASSERT_EQ(0, kt_genl_open(&g));
+	ASSERT_EQ(0, kt_vmm_attach(&self->v, &g, &first)) TH_LOG("%s", g.extack);
+	ASSERT_EQ(4294967294u, first);
+	ASSERT_EQ(0, kt_genl_detach(&g, first));
+	ASSERT_EQ(0, kt_vmm_attach(&self->v, &g, &second)) TH_LOG("%s", g.extack);
+	ASSERT_EQ(4294967295u, second);
+	ASSERT_EQ(0, kt_genl_detach(&g, second));
+	/* The first id is free again, but is not handed out. */
+	ASSERT_REFUSED(&g, kt_vmm_attach(&self->v, &g, &third), ENOSPC,
+		       "vm ids are exhausted; reload the module");
+	kt_genl_close(&g);
+	ASSERT_EQ(0, module_unload());
+	assert_fresh_module_measures(_metadata, &self->v);
+}
+
+/*
+ * A vCPU re-entered KVM_RUN between its probe and its register read (the
+ * test hook holds that window open), so the reader waits on vcpu->mutex
+ * for as long as the guest runs. Unloading must not wait for the guest.
+ */
+TEST_F_TIMEOUT(loaded, unload_while_a_vcpu_read_waits, 90)
+{
+	struct kt_measurement m;
+	uint64_t mid;
+	int ret, tries;
+
+	/* The reload in the teardown restores the defaults. */
+	ASSERT_EQ(0, kt_param_set("vcpu_probe_delay_ms", 1000, NULL));
+	ASSERT_EQ(0, kt_param_set("vcpu_wait_ms", 60000, NULL));
+	ASSERT_EQ(0, kt_genl_measure_start(&self->g, self->vm_id, 0, &mid));
+	ASSERT_TRUE(kt_kthread_appears("kvmtrust-vcpu", 10000));
+	usleep(100 * 1000);
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "run"));
+	usleep(1500 * 1000);
+	/* The reader is in KVM's ioctl now, waiting for the running vCPU. */
+	ASSERT_TRUE(kt_kthread_appears("kvmtrust-vcpu", 0));
+	for (tries = 0; (ret = module_unload()) == -EAGAIN && tries < 100; tries++)
+		usleep(100 * 1000);
+	ASSERT_EQ(0, ret) TH_LOG("delete_module: %s", strerror(-ret));
+	ASSERT_FALSE(kt_kthread_appears("kvmtrust-vcpu", 0));
+	(void)m;
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "pause"));
 	assert_fresh_module_measures(_metadata, &self->v);
 }
 

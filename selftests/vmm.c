@@ -24,12 +24,18 @@
  *   dump PATH            write guest memory to PATH: per memslot, in
  *                        creation order, le64 gpa, le64 size, size bytes
  *   addslot SLOT GPA SIZE  add a memslot (zeroed memory) while attached
+ *   slots                "ok GPA:HVA:SIZE ..." for each memslot, in guest
+ *                        physical order (HVA in this process)
+ *   scribble on|off      a thread of the VMM (not a vCPU) writes guest
+ *                        memory every millisecond, or stops
  *   exit                 "ok", then exit 0
  *
  * Numbers are C literals (0x.. accepted). EOF on stdin is "exit".
  *
  * Options: --seed N, --vcpus N (default 1), --extra-mib N (a third memslot
- * of N MiB at 4 GiB, so a measurement takes long enough to be interrupted),
+ * of N MiB at 4 GiB, filled with seeded data so that every page costs a
+ * full hash: a measurement takes long enough to be interrupted),
+ * --sparse-mib N (a fourth memslot of N MiB at 8 GiB that nothing touches),
  * --uuid UUID (not used here: like QEMU's -uuid it names the VM on the
  * command line, where `kvmtrust --pid` reads it).
  */
@@ -49,6 +55,8 @@
 
 #define EXTRA_SLOT	2
 #define EXTRA_GPA	0x100000000ULL
+#define SPARSE_SLOT	3
+#define SPARSE_GPA	0x200000000ULL
 
 static struct kt_vm *vm;
 static pthread_t vcpu_thread;
@@ -75,6 +83,35 @@ static void *vcpu_loop(void *arg)
 		break;
 	}
 	return NULL;
+}
+
+static pthread_t scribbler;
+static atomic_bool scribbling;
+
+/* Writes guest memory the way device emulation would: not from a vCPU. */
+static void *scribble_loop(void *arg)
+{
+	volatile uint8_t *p = kt_vm_gpa_to_hva(vm, KT_HIGH_GPA);
+	uint8_t v = 0;
+
+	(void)arg;
+	while (atomic_load(&scribbling)) {
+		v++;
+		p[v % KT_HIGH_SIZE] = v;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static int cmd_scribble(bool on)
+{
+	if (on == atomic_load(&scribbling))
+		return 0;
+	atomic_store(&scribbling, on);
+	if (on)
+		return pthread_create(&scribbler, NULL, scribble_loop, NULL) ? -1 : 0;
+	pthread_join(scribbler, NULL);
+	return 0;
 }
 
 static int cmd_run(char *reply, size_t len)
@@ -175,6 +212,22 @@ static int cmd_regs(const char *arg, char *reply, size_t len)
 	return 0;
 }
 
+static int cmd_slots(char *reply, size_t len)
+{
+	const struct kt_memslot *slots[KT_MAX_SLOTS];
+	size_t used;
+	unsigned int i;
+
+	kt_vm_slots_by_gpa(vm, slots);
+	used = snprintf(reply, len, "ok");
+	for (i = 0; i < vm->nr_slots && used < len; i++)
+		used += snprintf(reply + used, len - used, " %#llx:%#llx:%#llx",
+				 (unsigned long long)slots[i]->gpa,
+				 (unsigned long long)(uintptr_t)slots[i]->hva,
+				 (unsigned long long)slots[i]->size);
+	return 0;
+}
+
 static int execute(char *line, char *reply, size_t len)
 {
 	char name[32], path[4096];
@@ -201,6 +254,10 @@ static int execute(char *line, char *reply, size_t len)
 			return snprintf(reply, len, "err no guest byte at %#llx", a), -1;
 		return snprintf(reply, len, "ok 0x%02x", *p), 0;
 	}
+	if (!strcmp(line, "slots"))
+		return cmd_slots(reply, len);
+	if (!strcmp(line, "scribble on") || !strcmp(line, "scribble off"))
+		return cmd_scribble(!strcmp(line, "scribble on"));
 	if (!strcmp(line, "exit"))
 		return 0;
 	/* What follows reads or writes vCPU state: never while in KVM_RUN. */
@@ -227,6 +284,15 @@ static int execute(char *line, char *reply, size_t len)
 	return snprintf(reply, len, "err unknown command '%.64s'", line), -1;
 }
 
+/* Not zero, not the same twice: no page of it can be hashed cheaply. */
+static void fill(uint8_t *mem, uint64_t size, uint32_t seed)
+{
+	uint64_t *w = (uint64_t *)mem, i;
+
+	for (i = 0; i < size / sizeof(*w); i++)
+		w[i] = (seed | 1ULL) * 0x9e3779b97f4a7c15ULL ^ i;
+}
+
 static void print_ready(void)
 {
 	unsigned int i;
@@ -243,12 +309,13 @@ int main(int argc, char *argv[])
 		{ "seed", required_argument, NULL, 's' },
 		{ "vcpus", required_argument, NULL, 'v' },
 		{ "extra-mib", required_argument, NULL, 'm' },
+		{ "sparse-mib", required_argument, NULL, 'S' },
 		{ "uuid", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct sigaction sa = { .sa_handler = on_kick };
-	unsigned int nr_vcpus = 1, extra_mib = 0;
+	unsigned int nr_vcpus = 1, extra_mib = 0, sparse_mib = 0;
 	uint32_t seed = kt_seed_from_env();
 	char line[4200], reply[4400];
 	int c;
@@ -264,10 +331,14 @@ int main(int argc, char *argv[])
 		case 'm':
 			extra_mib = strtoul(optarg, NULL, 0);
 			break;
+		case 'S':
+			sparse_mib = strtoul(optarg, NULL, 0);
+			break;
 		case 'u':
 			break;
 		case 'h':
-			printf("Usage: %s [--seed N] [--vcpus N] [--extra-mib N] [--uuid UUID]\n"
+			printf("Usage: %s [--seed N] [--vcpus N] [--extra-mib N] [--sparse-mib N]\n"
+			       "       [--uuid UUID]\n"
 			       "Commands on stdin are documented at the top of selftests/vmm.c.\n",
 			       argv[0]);
 			return 0;
@@ -283,8 +354,12 @@ int main(int argc, char *argv[])
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	vm = kt_guest_vm_create(seed, nr_vcpus);
-	if (extra_mib)
+	if (extra_mib) {
 		kt_vm_add_memslot(vm, EXTRA_SLOT, EXTRA_GPA, (uint64_t)extra_mib << 20);
+		fill(kt_vm_gpa_to_hva(vm, EXTRA_GPA), (uint64_t)extra_mib << 20, seed);
+	}
+	if (sparse_mib)
+		kt_vm_add_memslot(vm, SPARSE_SLOT, SPARSE_GPA, (uint64_t)sparse_mib << 20);
 	kt_guest_run_to_done(vm);
 	print_ready();
 
@@ -296,6 +371,7 @@ int main(int argc, char *argv[])
 			break;
 	}
 	cmd_pause();
+	cmd_scribble(false);
 	kt_vm_free(vm);
 	return 0;
 }

@@ -31,6 +31,12 @@ mount -t 9p -o "$opts,ro,cache=loose" host /host || die "cannot mount the host's
 mount -t 9p -o "$opts" results /results || die "cannot mount the results share"
 . /results/vmtest.conf
 
+# The kernel's request_module() runs its modprobe in this initramfs, which
+# has no /lib/modules: run the host's (scripts/lib/vm.sh's helper) as a real
+# machine would (kvmtrust.ko asks the crypto API for sha256-ni, which loads
+# sha256_ssse3).
+echo /sbin/modprobe-host > /proc/sys/kernel/modprobe
+
 # The chroot: the host's files, the VM's kernel interfaces, private tmp.
 mount --rbind /dev /host/dev
 mount -t proc proc /host/proc

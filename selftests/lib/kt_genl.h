@@ -20,6 +20,8 @@
 struct kt_genl {
 	struct nl_sock *sk;
 	int family;
+	/* Joined to the "measure" group at the first measurement. */
+	struct nl_sock *events;
 	/* Outcome of the last request. */
 	int err;			/* 0 or -errno from the kernel's ack */
 	char extack[256];		/* extack message, "" when none */
@@ -30,6 +32,9 @@ struct kt_genl {
 
 struct kt_measurement {
 	uint32_t vm_id;
+	uint64_t measure_id;
+	bool done;			/* KVMTRUST_MEASURE_DONE */
+	int error;			/* KVMTRUST_A_ERROR, 0 on success */
 	uint64_t seq;
 	uint8_t memory_root[KVMTRUST_HASH_LEN];
 	uint8_t vcpu_root[KVMTRUST_HASH_LEN];
@@ -38,6 +43,14 @@ struct kt_measurement {
 	uint32_t vcpu_count;
 	uint64_t ns;
 	char hash_driver[64];
+	uint32_t leaf_format;
+	uint64_t zero_pages;
+	uint32_t tree;			/* enum kvmtrust_tree */
+	char tree_note[128];
+	uint64_t tree_bytes;
+	uint64_t work_bytes;
+	uint32_t threads;
+	bool unchanged;			/* KVMTRUST_A_MEMORY_UNCHANGED */
 };
 
 /* 0, -ENOENT when the family is not registered, or another -errno. */
@@ -54,7 +67,20 @@ int kt_genl_reply_attrs(struct kt_genl *g, unsigned int i, struct nlattr **tb);
 int kt_genl_attach(struct kt_genl *g, int vm_fd, const int *vcpu_fds, unsigned int nr_vcpu_fds,
 		   uint32_t *vm_id);
 int kt_genl_detach(struct kt_genl *g, uint32_t vm_id);
+/*
+ * A whole measurement: start, then wait for its notification. A failure
+ * of the measurement itself reads like a refusal of the request: its errno
+ * is returned and its message is in g->extack.
+ */
 int kt_genl_measure(struct kt_genl *g, uint32_t vm_id, uint32_t flags, struct kt_measurement *m);
+/* Joins the "measure" group (needs CAP_NET_ADMIN); measuring does it first. */
+int kt_genl_join_measure(struct kt_genl *g);
+/* The two halves: the request (joins the group first), and the wait. */
+int kt_genl_measure_start(struct kt_genl *g, uint32_t vm_id, uint32_t flags, uint64_t *measure_id);
+int kt_genl_measure_wait(struct kt_genl *g, uint32_t vm_id, uint64_t measure_id,
+			 struct kt_measurement *m);
+/* KVMTRUST_CMD_MEASURE_GET: the VM's latest measurement, done or not. */
+int kt_genl_measure_get(struct kt_genl *g, uint32_t vm_id, struct kt_measurement *m);
 
 /*
  * For a child process racing its parent: opens g and measures vm_id until a

@@ -4,14 +4,67 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#include <openssl/evp.h>
 
 #include "kt_recompute.h"
+
+/* Leaf data (format 2): the page, then le64(guest physical address). */
+static void page_leaf(const uint8_t *page, uint64_t gpa, kt_hash out)
+{
+	uint8_t leaf[KT_PAGE_SIZE + 8];
+	uint64_t le = htole64(gpa);
+
+	memcpy(leaf, page, KT_PAGE_SIZE);
+	memcpy(leaf + KT_PAGE_SIZE, &le, 8);
+	kt_merkle_leaf_hash(leaf, sizeof(leaf), out);
+}
+
+/* SHA-256 of 0x00 || zero page, kept; each zero leaf adds its address. */
+static void zero_leaf(EVP_MD_CTX *zero, uint64_t gpa, kt_hash out)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint64_t le = htole64(gpa);
+	unsigned int len;
+
+	kt_assert(ctx && EVP_MD_CTX_copy_ex(ctx, zero) && EVP_DigestUpdate(ctx, &le, 8) &&
+		  EVP_DigestFinal_ex(ctx, out, &len), "sha256 failed");
+	EVP_MD_CTX_free(ctx);
+}
+
+static EVP_MD_CTX *zero_state(void)
+{
+	static const uint8_t zeros[KT_PAGE_SIZE], tag;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	kt_assert(ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+		  EVP_DigestUpdate(ctx, &tag, 1) && EVP_DigestUpdate(ctx, zeros, sizeof(zeros)),
+		  "sha256 failed");
+	return ctx;
+}
+
+/*
+ * Which pages of a slot are resident: the others were never touched and
+ * read as zero, so a 4 GiB sparse guest is recomputed without faulting
+ * in a million pages. A slot mincore cannot describe is all "resident".
+ */
+static unsigned char *resident_pages(const struct kt_memslot *s)
+{
+	unsigned char *vec = malloc(s->size / KT_PAGE_SIZE);
+
+	kt_assert(vec, "out of memory");
+	if (mincore(s->hva, s->size, vec))
+		memset(vec, 1, s->size / KT_PAGE_SIZE);
+	return vec;
+}
 
 kt_hash *kt_memory_leaves(struct kt_vm *vm, uint64_t *nr_leaves)
 {
 	const struct kt_memslot *slots[KT_MAX_SLOTS];
-	uint8_t leaf[8 + KT_PAGE_SIZE];
-	uint64_t n = 0, gpa, le;
+	EVP_MD_CTX *zero = zero_state();
+	unsigned char *resident;
+	uint64_t n = 0, off;
 	kt_hash *leaves;
 	unsigned int i;
 
@@ -19,15 +72,16 @@ kt_hash *kt_memory_leaves(struct kt_vm *vm, uint64_t *nr_leaves)
 	kt_assert(leaves, "out of memory");
 	kt_vm_slots_by_gpa(vm, slots);
 	for (i = 0; i < vm->nr_slots; i++) {
-		for (gpa = slots[i]->gpa; gpa < slots[i]->gpa + slots[i]->size;
-		     gpa += KT_PAGE_SIZE) {
-			/* Leaf data: le64(guest physical address) || the page. */
-			le = htole64(gpa);
-			memcpy(leaf, &le, 8);
-			memcpy(leaf + 8, slots[i]->hva + (gpa - slots[i]->gpa), KT_PAGE_SIZE);
-			kt_merkle_leaf_hash(leaf, sizeof(leaf), leaves[n++]);
+		resident = resident_pages(slots[i]);
+		for (off = 0; off < slots[i]->size; off += KT_PAGE_SIZE) {
+			if (resident[off / KT_PAGE_SIZE] & 1)
+				page_leaf(slots[i]->hva + off, slots[i]->gpa + off, leaves[n++]);
+			else
+				zero_leaf(zero, slots[i]->gpa + off, leaves[n++]);
 		}
+		free(resident);
 	}
+	EVP_MD_CTX_free(zero);
 	*nr_leaves = n;
 	return leaves;
 }

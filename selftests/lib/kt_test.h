@@ -11,6 +11,7 @@
 
 #include "kt_genl.h"
 #include "kt_vm.h"
+#include "kt_vmm_proc.h"
 
 /*
  * SKIP from a FIXTURE_SETUP. 6.1's harness runs the test body after a setup
@@ -36,6 +37,22 @@
 	ASSERT_EQ(0, __r) TH_LOG("cannot open generic netlink: %s", strerror(-__r)); \
 } while (0)
 
+/*
+ * FIXTURE_SETUP of the tests that drive selftests/vmm: a seeded VMM with
+ * two vCPUs in a process of its own, attached as `kvmtrust --pid` does.
+ */
+#define KT_VMM_SETUP(g, v, vm_id) do {						\
+	uint32_t __seed = kt_seed_from_env();					\
+	int __ret;								\
+	KT_KVM_OR_SKIP();							\
+	KT_GENL_OPEN_OR_SKIP(g);						\
+	TH_LOG("seed %u (KT_SEED=%u reproduces)", __seed, __seed);		\
+	ASSERT_EQ(0, kt_vmm_start(v, __seed, "--vcpus 2"));			\
+	__ret = kt_vmm_attach(v, g, vm_id);					\
+	ASSERT_EQ(0, __ret) TH_LOG("attach: %s, extack '%s'", strerror(-__ret),	\
+				   (g)->extack);				\
+} while (0)
+
 /* A refusal: the errno and the extack text the kernel gave with it. */
 #define ASSERT_REFUSED(g, ret, err, text) do {					\
 	int __got = (ret);							\
@@ -47,5 +64,6 @@
 
 #define ASSERT_HASH_EQ(a, b) ASSERT_EQ(0, memcmp((a), (b), KVMTRUST_HASH_LEN))
 #define ASSERT_HASH_NE(a, b) ASSERT_NE(0, memcmp((a), (b), KVMTRUST_HASH_LEN))
+#define EXPECT_HASH_EQ(a, b) EXPECT_EQ(0, memcmp((a), (b), KVMTRUST_HASH_LEN))
 
 #endif

@@ -82,7 +82,9 @@ void kt_vm_add_memslot(struct kt_vm *vm, uint32_t slot, uint64_t gpa, uint64_t s
 
 	kt_assert(vm->nr_slots < KT_MAX_SLOTS, "too many memslots");
 	s = &vm->slots[vm->nr_slots];
-	s->hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* NORESERVE: sparse guests larger than the test VM's memory. */
+	s->hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	kt_assert(s->hva != MAP_FAILED, "mmap of %#llx bytes: %m", (unsigned long long)size);
 	s->slot = slot;
 	s->gpa = gpa;

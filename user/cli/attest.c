@@ -65,6 +65,7 @@ static int measure_pid(pid_t pid, struct kt_vm_state *m, struct kt_err *err)
 	m->has_vcpu_root = km.has_vcpu_root;
 	m->pages = km.pages;
 	m->seq = km.seq;
+	m->leaf_format = km.leaf_format;
 	return 0;
 }
 

@@ -5,6 +5,8 @@
  * attached yet, and stays attached.
  * Script form (--script), one line:
  *   vm_id seq memory_root vcpu_root pages vcpus ns hash_driver vm
+ *   leaf_format zero_pages tree tree_bytes work_bytes tree_note threads
+ *   memory_unchanged
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -45,6 +47,16 @@ static void print_measurement(const struct kt_measurement *m, const char *uuid)
 	kt_print_text("  time         %.1f ms\n", m->ns / 1e6);
 	kt_print_string("hash_driver", "  hash_driver  %s\n", m->hash_driver);
 	kt_print_string("vm", "  uuid         %s\n", uuid);
+	kt_print_u64("leaf_format", "  leaf_format  %s\n", m->leaf_format);
+	kt_print_u64("zero_pages", "  zero_pages   %s\n", m->zero_pages);
+	kt_print_string("tree", "  tree         %s", m->tree_kept ? "kept" : "streamed");
+	kt_print_u64("tree_bytes", m->tree_kept ? " (%s bytes)" : NULL, m->tree_bytes);
+	kt_print_text("\n");
+	kt_print_u64("work_bytes", NULL, m->work_bytes);
+	kt_print_string("tree_note", m->tree_note[0] ? "  tree_note    %s\n" : NULL,
+			m->tree_note[0] ? m->tree_note : NULL);
+	kt_print_u64("threads", "  threads      %s\n", m->threads);
+	kt_print_bool("memory_unchanged", "  unchanged    %s\n", m->memory_unchanged);
 	kt_print_close_object();
 }
 

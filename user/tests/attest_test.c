@@ -384,6 +384,21 @@ TEST_F(report, measurement_file)
 	EXPECT_STREQ("measurement", err.check);
 	write_text(self->dir, "m.json", "{\"seq\": 1, \"seq\": 2}");
 	EXPECT_EQ(-1, kt_vm_state_load(path, &m, &err));
+	/* The memory leaf layout travels into the claims; a bad one is refused. */
+	EXPECT_EQ(0u, m.leaf_format);
+	write_text(self->dir, "m.json", "{\"memory_root\": \"1111111111111111111111"
+		   "111111111111111111111111111111111111111111\", \"pages\": 3, \"seq\": 2, "
+		   "\"leaf_format\": 2}");
+	ASSERT_EQ(0, kt_vm_state_load(path, &m, &err)) TH_LOG("%s", err.msg);
+	EXPECT_EQ(2u, m.leaf_format);
+	json_t *claims = kt_report_vm_claims("vm", &m, NULL, NULL);
+	EXPECT_EQ(2, json_integer_value(json_object_get(claims, "leaf_format")));
+	json_decref(claims);
+	write_text(self->dir, "m.json", "{\"memory_root\": \"1111111111111111111111"
+		   "111111111111111111111111111111111111111111\", \"pages\": 3, \"seq\": 2, "
+		   "\"leaf_format\": \"2\"}");
+	EXPECT_EQ(-1, kt_vm_state_load(path, &m, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "leaf_format"));
 	free(path);
 }
 

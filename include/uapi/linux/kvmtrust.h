@@ -9,7 +9,14 @@
  * KVMTRUST_GENL_NAME, version KVMTRUST_GENL_VERSION. Every command takes and
  * returns attributes of the one set enum kvmtrust_attr; each command's policy
  * is strict and refuses attributes it does not list. Every refusal carries an
- * extended ack message (set NETLINK_EXT_ACK on the socket). The reviewed
+ * extended ack message (set NETLINK_EXT_ACK on the socket).
+ *
+ * Permissions: a VM belongs to the network namespace it was attached from;
+ * callers elsewhere do not see it. Commands marked "needs CAP_NET_ADMIN"
+ * are refused with EPERM by the genetlink core; VM_ATTACH, MEASURE,
+ * MEASURE_GET and VM_DETACH also need ptrace read access to the VMM (its
+ * uid and gid, or CAP_SYS_PTRACE), else EPERM. Pids are numbered in the
+ * caller's pid namespace. The reviewed
  * contract is Documentation/netlink/specs/kvmtrust.yaml; the measurement is
  * specified in Documentation/measurement.rst.
  *
@@ -20,8 +27,10 @@
  *
  *    KVMTRUST_A_VERSION: NLA_NUL_STRING, module version
  *    KVMTRUST_A_HASH_ALG: NLA_NUL_STRING, "sha256"
- *    KVMTRUST_A_HASH_DRIVER: NLA_NUL_STRING, crypto driver in use,
- *                            e.g. "sha256-ni", "sha256-avx2", "sha256-generic"
+ *    KVMTRUST_A_HASH_DRIVER: NLA_NUL_STRING, crypto driver in use, bound
+ *                            at load: the highest-priority sha256 the CPU
+ *                            runs ("sha256-ni", "sha256-avx2", ...), or the
+ *                            module's hash_driver parameter
  *    KVMTRUST_A_FEATURES: NLA_U32, KVMTRUST_F_* bits this module implements
  *
  * KVMTRUST_CMD_VM_ATTACH
@@ -44,12 +53,14 @@
  * -------------------
  *
  * NLM_F_REQUEST with KVMTRUST_A_VM_ID for one VM, or NLM_F_REQUEST |
- * NLM_F_DUMP with no attribute for every attached VM. Any user. Each VM is
- * one message:
+ * NLM_F_DUMP with no attribute (EINVAL otherwise) for every VM attached
+ * from the caller's network namespace. Any user. Each VM is one message:
  *
  *    KVMTRUST_A_VM_ID: NLA_U32, handle assigned at attach, never reused
- *                      while the module is loaded
- *    KVMTRUST_A_VMM_PID: NLA_U32, pid of the process that created the VM
+ *                      while the module is loaded (attaching fails with
+ *                      ENOSPC once the ids are used up)
+ *    KVMTRUST_A_VMM_PID: NLA_U32, pid of the process that created the VM,
+ *                        in the caller's pid namespace (0: not visible)
  *    KVMTRUST_A_VCPU_COUNT: NLA_U32, vCPUs the VM has
  *    KVMTRUST_A_VCPU_FDS_HELD: NLA_U32, vCPU files the module holds
  *    KVMTRUST_A_MEM_BYTES: NLA_U64, guest memory in address space 0
@@ -69,17 +80,57 @@
  * KVMTRUST_CMD_MEASURE
  * --------------------
  *
- * NLM_F_REQUEST, needs CAP_NET_ADMIN.
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN. Starts a measurement and returns at
+ * once: hashing a large guest takes seconds to minutes, and a handler that
+ * waited for it would hold genetlink's locks (every other family's
+ * registration, and behind it every genetlink request, would wait too).
  *
  *    KVMTRUST_A_VM_ID: NLA_U32, required
  *    KVMTRUST_A_MEASURE_FLAGS: NLA_U32, optional, KVMTRUST_MEASURE_F_* bits;
  *                              unknown bits fail with EOPNOTSUPP
  *
- * Every vCPU must be outside KVM_RUN (the VMM paused the guest); otherwise
- * the command fails with EBUSY, as it does while another measurement of the
- * same VM runs. Replies with:
+ * Fails with EBUSY while another measurement of the same VM runs. Otherwise
+ * replies, before the measurement starts, with:
  *
  *    KVMTRUST_A_VM_ID: NLA_U32
+ *    KVMTRUST_A_MEASURE_ID: NLA_U64, names this measurement; unique among
+ *                           all measurements while the module is loaded
+ *
+ * The measurement ends, successful or not, with a KVMTRUST_CMD_MEASURE_NTF
+ * message on the multicast group KVMTRUST_MCGRP_MEASURE, sent to every
+ * member in the network namespace the VM was attached from (joining needs
+ * CAP_NET_ADMIN), and KVMTRUST_CMD_MEASURE_GET returns the same until the
+ * next measurement of the VM starts. A client joins the group before it
+ * sends KVMTRUST_CMD_MEASURE, waits for the notification with its
+ * KVMTRUST_A_MEASURE_ID, and asks KVMTRUST_CMD_MEASURE_GET if the
+ * notification is late (a receive buffer overrun drops multicast). The
+ * notification may arrive before the ack of the request.
+ *
+ * Every vCPU must be outside KVM_RUN for the whole measurement (the VMM
+ * paused the guest), and no guest page may be written meanwhile; a
+ * measurement that finds a vCPU inside or a page written fails with EBUSY.
+ *
+ * KVMTRUST_CMD_MEASURE_GET
+ * ------------------------
+ *
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN.
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32, required
+ *
+ * Fails with ENOENT if the VM was never measured. Replies, like the
+ * KVMTRUST_CMD_MEASURE_NTF notification, with the VM's latest measurement:
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32
+ *    KVMTRUST_A_MEASURE_ID: NLA_U64
+ *    KVMTRUST_A_MEASURE_STATE: NLA_U32, enum kvmtrust_measure_state
+ *
+ * and, once it is KVMTRUST_MEASURE_DONE, if it failed:
+ *
+ *    KVMTRUST_A_ERROR: NLA_S32, a negative errno (EBUSY: a vCPU ran, ...)
+ *    KVMTRUST_A_ERROR_MSG: NLA_NUL_STRING, why, as an extack would say it
+ *
+ * or if it succeeded:
+ *
  *    KVMTRUST_A_SEQ: NLA_U64, this measurement's number, 1 for the first
  *                    of this VM, incremented by one per measurement
  *    KVMTRUST_A_MEMORY_ROOT: KVMTRUST_HASH_LEN bytes
@@ -89,6 +140,25 @@
  *    KVMTRUST_A_VCPU_COUNT: NLA_U32, vCPUs hashed
  *    KVMTRUST_A_NS: NLA_U64, nanoseconds the measurement took
  *    KVMTRUST_A_HASH_DRIVER: NLA_NUL_STRING, crypto driver that hashed
+ *    KVMTRUST_A_LEAF_FORMAT: NLA_U32, the memory leaf layout hashed
+ *                            (KVMTRUST_LEAF_FORMAT_*, measurement.rst)
+ *    KVMTRUST_A_ZERO_PAGES: NLA_U64, pages that read as all zero, hashed
+ *                           from the state after a zero page; pages the
+ *                           VMM never touched are not even faulted in
+ *    KVMTRUST_A_TREE: NLA_U32, enum kvmtrust_tree: whether the module kept
+ *                     the tree for later updates or only streamed the root
+ *    KVMTRUST_A_TREE_NOTE: NLA_NUL_STRING, why it streamed when a tree
+ *                          could not be kept (tree_max_mib, memory cgroup)
+ *    KVMTRUST_A_TREE_BYTES: NLA_U64, size of the kept tree, charged to the
+ *                           VMM's memory cgroup
+ *    KVMTRUST_A_WORK_BYTES: NLA_U64, memory the measurement allocated
+ *                           besides the kept tree (bounded, whatever the
+ *                           guest's size)
+ *    KVMTRUST_A_THREADS: NLA_U32, threads that hashed memory
+ *    KVMTRUST_A_MEMORY_UNCHANGED: NLA_FLAG, no guest page was written
+ *                                 while it was measured (soft-dirty bits
+ *                                 cleared before, still clear after);
+ *                                 absent with KVMTRUST_MEASURE_F_NO_VCPUS
  */
 #ifndef _UAPI_LINUX_KVMTRUST_H
 #define _UAPI_LINUX_KVMTRUST_H
@@ -107,26 +177,57 @@ enum kvmtrust_cmd {
 	KVMTRUST_CMD_VM_GET,
 	KVMTRUST_CMD_VM_DETACH,
 	KVMTRUST_CMD_MEASURE,
+	KVMTRUST_CMD_MEASURE_GET,
+	KVMTRUST_CMD_MEASURE_NTF,
 
 	__KVMTRUST_CMD_LAST
 };
 
 #define KVMTRUST_CMD_MAX (__KVMTRUST_CMD_LAST - 1)
 
+/* Multicast group of KVMTRUST_CMD_MEASURE_NTF. */
+#define KVMTRUST_MCGRP_MEASURE "measure"
+
 /* KVMTRUST_A_FEATURES: what this module can do. */
 enum kvmtrust_feature {
 	KVMTRUST_F_MEMORY_ROOT = 1U << 0,
 	KVMTRUST_F_VCPU_ROOT = 1U << 1,
+	/* KVMTRUST_CMD_MEASURE starts; KVMTRUST_CMD_MEASURE_NTF ends. */
+	KVMTRUST_F_ASYNC_MEASURE = 1U << 2,
 
-	__KVMTRUST_F_ALL = KVMTRUST_F_MEMORY_ROOT | KVMTRUST_F_VCPU_ROOT
+	__KVMTRUST_F_ALL = KVMTRUST_F_MEMORY_ROOT | KVMTRUST_F_VCPU_ROOT |
+			   KVMTRUST_F_ASYNC_MEASURE
 };
 
 /* KVMTRUST_A_MEASURE_FLAGS */
 enum kvmtrust_measure_flag {
 	/* Hash memory only; no vCPU files needed, no KVMTRUST_A_VCPU_ROOT. */
 	KVMTRUST_MEASURE_F_NO_VCPUS = 1U << 0,
+	/* Hash memory on one thread, not one per online CPU (same roots). */
+	KVMTRUST_MEASURE_F_ONE_THREAD = 1U << 1,
 
-	__KVMTRUST_MEASURE_F_ALL = KVMTRUST_MEASURE_F_NO_VCPUS
+	__KVMTRUST_MEASURE_F_ALL = KVMTRUST_MEASURE_F_NO_VCPUS |
+				   KVMTRUST_MEASURE_F_ONE_THREAD
+};
+
+/* KVMTRUST_A_LEAF_FORMAT: memory leaf layouts (Documentation/measurement.rst). */
+enum kvmtrust_leaf_format {
+	/* SHA-256(0x00 || le64(gpa) || page); never sent, no longer made. */
+	KVMTRUST_LEAF_FORMAT_GPA_FIRST = 1,
+	/* SHA-256(0x00 || page || le64(gpa)) */
+	KVMTRUST_LEAF_FORMAT_GPA_LAST = 2,
+};
+
+/* KVMTRUST_A_TREE */
+enum kvmtrust_tree {
+	KVMTRUST_TREE_STREAMED = 1,
+	KVMTRUST_TREE_RETAINED = 2,
+};
+
+/* KVMTRUST_A_MEASURE_STATE */
+enum kvmtrust_measure_state {
+	KVMTRUST_MEASURE_RUNNING = 1,
+	KVMTRUST_MEASURE_DONE = 2,
 };
 
 enum kvmtrust_attr {
@@ -149,6 +250,18 @@ enum kvmtrust_attr {
 	KVMTRUST_A_PAGES,
 	KVMTRUST_A_NS,
 	KVMTRUST_A_SEQ,
+	KVMTRUST_A_MEASURE_ID,
+	KVMTRUST_A_MEASURE_STATE,
+	KVMTRUST_A_ERROR,
+	KVMTRUST_A_ERROR_MSG,
+	KVMTRUST_A_LEAF_FORMAT,
+	KVMTRUST_A_ZERO_PAGES,
+	KVMTRUST_A_TREE,
+	KVMTRUST_A_TREE_NOTE,
+	KVMTRUST_A_TREE_BYTES,
+	KVMTRUST_A_WORK_BYTES,
+	KVMTRUST_A_THREADS,
+	KVMTRUST_A_MEMORY_UNCHANGED,
 
 	__KVMTRUST_A_LAST
 };

@@ -40,7 +40,7 @@ static json_t *json_hex(const uint8_t *buf, size_t len)
 
 int kt_vm_state_load(const char *path, struct kt_vm_state *m, struct kt_err *err)
 {
-	json_t *doc, *obj, *vcpu;
+	json_t *doc, *obj, *vcpu, *fmt;
 	json_error_t jerr;
 	json_int_t pages, seq;
 	int ret = -1;
@@ -74,6 +74,14 @@ int kt_vm_state_load(const char *path, struct kt_vm_state *m, struct kt_err *err
 	}
 	m->pages = (uint64_t)pages;
 	m->seq = (uint64_t)seq;
+	/* Optional (older measurements lack it), but never a guess. */
+	fmt = json_object_get(obj, "leaf_format");
+	if (fmt && (!json_is_integer(fmt) || json_integer_value(fmt) < 1 ||
+		    json_integer_value(fmt) > UINT32_MAX)) {
+		kt_fail(err, "measurement", "'%s': \"leaf_format\" is not a positive integer", path);
+		goto out;
+	}
+	m->leaf_format = fmt ? (uint32_t)json_integer_value(fmt) : 0;
 	ret = 0;
 out:
 	json_decref(doc);
@@ -91,6 +99,8 @@ json_t *kt_report_vm_claims(const char *vm_id, const struct kt_vm_state *m,
 		return NULL;
 	if (m->has_vcpu_root)
 		json_object_set_new(c, "vcpu_root", json_hex(m->vcpu_root, KT_HASH_LEN));
+	if (m->leaf_format)
+		json_object_set_new(c, "leaf_format", json_integer(m->leaf_format));
 	if (config_root)
 		json_object_set_new(c, "config_root", json_hex(config_root, KT_HASH_LEN));
 	if (nonce)

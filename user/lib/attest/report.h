@@ -7,7 +7,7 @@
  *   claims  ver, eat_profile, kind ("vm-state" | "launch-config"), jti,
  *           iat, host_id, key ("tpm" | "software"), eat_nonce (optional),
  *           vm-state:      vm_id, seq, pages, memory_root, vcpu_root,
- *                          config_root (optional)
+ *                          leaf_format, config_root (both optional)
  *           launch-config: vm_id (optional), config_root, params
  *           tpm (TPM keys): {pcr, pcr_prev, pcr_value, quote, quote_sig}
  *
@@ -49,6 +49,7 @@ struct kt_vm_state {
 	bool has_vcpu_root;
 	uint64_t pages;
 	uint64_t seq;
+	uint32_t leaf_format;	/* memory leaf layout (measurement.rst); 0: not stated */
 };
 
 /* Reads {memory_root, vcpu_root?, pages, seq, ...} from a JSON file. */

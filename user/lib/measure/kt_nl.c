@@ -3,8 +3,15 @@
  * libnl-genl-3 client of the kvmtrust family. Requests go out with
  * NLM_F_ACK; the error callback turns the kernel's extended ack (enabled
  * on the socket with NETLINK_EXT_ACK) into "Error: <message>".
+ *
+ * A measurement is asynchronous (include/uapi/linux/kvmtrust.h): a second
+ * socket, joined to the "measure" group before the request goes out, gets
+ * the notification that ends it. Multicast is unsequenced and may be lost
+ * to a receive buffer overrun, so that socket has no sequence check, and
+ * a second without news asks KVMTRUST_CMD_MEASURE_GET instead.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,9 +26,13 @@
 #define SOL_NETLINK 270
 #endif
 
+/* How long to wait for a notification before asking for the result. */
+#define MEASURE_POLL_MS 1000
+
 struct kt_nl {
 	struct nl_sock *sock;
 	int family;
+	struct nl_sock *events;	/* joined to "measure" at the first measurement */
 };
 
 /* One request: what to do with each reply and how it ended. */
@@ -70,6 +81,8 @@ void kt_nl_close(struct kt_nl *nl)
 {
 	if (!nl)
 		return;
+	if (nl->events)
+		nl_socket_free(nl->events);
 	nl_socket_free(nl->sock);
 	free(nl);
 }
@@ -361,21 +374,205 @@ static int parse_measurement(struct nlattr **tb, void *arg)
 	m->vcpus = get_u32(tb, KVMTRUST_A_VCPU_COUNT);
 	copy_string(m->hash_driver, sizeof(m->hash_driver),
 		    tb[KVMTRUST_A_HASH_DRIVER]);
+	/* Roots of an unnamed leaf layout cannot be compared with anything. */
+	if (!tb[KVMTRUST_A_LEAF_FORMAT])
+		return -1;
+	m->leaf_format = get_u32(tb, KVMTRUST_A_LEAF_FORMAT);
+	m->zero_pages = get_u64(tb, KVMTRUST_A_ZERO_PAGES);
+	m->tree_kept = get_u32(tb, KVMTRUST_A_TREE) == KVMTRUST_TREE_RETAINED;
+	copy_string(m->tree_note, sizeof(m->tree_note), tb[KVMTRUST_A_TREE_NOTE]);
+	m->tree_bytes = get_u64(tb, KVMTRUST_A_TREE_BYTES);
+	m->work_bytes = get_u64(tb, KVMTRUST_A_WORK_BYTES);
+	m->threads = get_u32(tb, KVMTRUST_A_THREADS);
+	m->memory_unchanged = tb[KVMTRUST_A_MEMORY_UNCHANGED];
 	return 0;
+}
+
+/* Where one measurement stands, from the notification or MEASURE_GET. */
+struct measure_wait {
+	uint32_t vm_id;
+	uint64_t measure_id;
+	bool done;
+	int error;		/* the measurement's negative errno, or 0 */
+	char msg[256];
+	int parse_error;
+	struct kt_measurement *out;
+};
+
+static int parse_started(struct nlattr **tb, void *arg)
+{
+	struct measure_wait *w = arg;
+
+	if (!tb[KVMTRUST_A_MEASURE_ID])
+		return -1;
+	w->measure_id = get_u64(tb, KVMTRUST_A_MEASURE_ID);
+	return 0;
+}
+
+/* Ignores other VMs' and other measurements' news. */
+static int parse_state(struct nlattr **tb, void *arg)
+{
+	struct measure_wait *w = arg;
+
+	if (get_u32(tb, KVMTRUST_A_VM_ID) != w->vm_id ||
+	    get_u64(tb, KVMTRUST_A_MEASURE_ID) != w->measure_id ||
+	    get_u32(tb, KVMTRUST_A_MEASURE_STATE) != KVMTRUST_MEASURE_DONE)
+		return 0;
+	w->done = true;
+	if (tb[KVMTRUST_A_ERROR]) {
+		w->error = (int32_t)nla_get_u32(tb[KVMTRUST_A_ERROR]);
+		copy_string(w->msg, sizeof(w->msg), tb[KVMTRUST_A_ERROR_MSG]);
+		return w->error < 0 ? 0 : -1;
+	}
+	return parse_measurement(tb, w->out);
+}
+
+static int on_event(struct nl_msg *msg, void *arg)
+{
+	struct measure_wait *w = arg;
+	struct nlattr *tb[KVMTRUST_A_MAX + 1];
+
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, KVMTRUST_A_MAX, NULL))
+		return NL_SKIP;
+	if (parse_state(tb, w))
+		w->parse_error = -EPROTO;
+	return NL_OK;
+}
+
+static int join_measure_group(struct kt_nl *nl, struct kt_err *err)
+{
+	int grp, ret;
+
+	if (nl->events)
+		return 0;
+	grp = genl_ctrl_resolve_grp(nl->sock, KVMTRUST_GENL_NAME, KVMTRUST_MCGRP_MEASURE);
+	if (grp < 0) {
+		kt_fail(err, "netlink", "The loaded kvmtrust module has no '%s' group: "
+			"it predates asynchronous measurement; reload it",
+			KVMTRUST_MCGRP_MEASURE);
+		return -EPROTONOSUPPORT;
+	}
+	nl->events = nl_socket_alloc();
+	if (!nl->events)
+		return no_memory(err, "measure the vm");
+	nl_socket_disable_seq_check(nl->events);
+	ret = genl_connect(nl->events);
+	if (!ret)
+		ret = nl_socket_set_nonblocking(nl->events);
+	if (!ret)
+		ret = nl_socket_add_membership(nl->events, grp);
+	if (ret) {
+		nl_socket_free(nl->events);
+		nl->events = NULL;
+		kt_fail(err, "netlink", "Unable to follow measurements: %s", nl_geterror(ret));
+		/* Joining needs CAP_NET_ADMIN, like measuring. */
+		return ret == -NLE_PERM ? -EPERM : -EIO;
+	}
+	return 0;
+}
+
+/* Reads what the events socket holds; false if notifications were lost. */
+static bool read_events(struct kt_nl *nl, struct measure_wait *w)
+{
+	struct nl_cb *cb = nl_cb_alloc(NL_CB_CUSTOM);
+	int ret;
+
+	if (!cb)
+		return false;
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_event, w);
+	do
+		ret = nl_recvmsgs_report(nl->events, cb);
+	while (ret > 0 && !w->done);
+	nl_cb_put(cb);
+	return ret >= 0;
+}
+
+/* MEASURE_GET describes the VM's latest measurement, maybe a newer one. */
+static int parse_latest(struct nlattr **tb, void *arg)
+{
+	struct measure_wait *w = arg;
+
+	if (get_u64(tb, KVMTRUST_A_MEASURE_ID) > w->measure_id) {
+		/* Ours ended unheard and the next one started: its result is gone. */
+		w->done = true;
+		w->error = -EAGAIN;
+		snprintf(w->msg, sizeof(w->msg), "another measurement of this vm "
+			 "replaced the result before it was read; measure again");
+		return 0;
+	}
+	return parse_state(tb, w);
+}
+
+static int measure_get(struct kt_nl *nl, struct measure_wait *w, struct kt_err *err)
+{
+	struct request req = { .parse = parse_latest, .arg = w };
+	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_MEASURE_GET, 0);
+
+	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, w->vm_id)) {
+		nlmsg_free(msg);
+		return no_memory(err, "query the measurement");
+	}
+	return transact(nl, msg, &req, "query the measurement", err);
+}
+
+static int wait_measured(struct kt_nl *nl, struct measure_wait *w, struct kt_err *err)
+{
+	struct pollfd pfd = { .fd = nl_socket_get_fd(nl->events), .events = POLLIN };
+	int ret;
+
+	while (!w->done) {
+		ret = poll(&pfd, 1, MEASURE_POLL_MS);
+		if (ret < 0 && errno != EINTR) {
+			kt_fail(err, "netlink", "Unable to wait for the measurement: %s",
+				strerror(errno));
+			return -errno;
+		}
+		if (ret > 0 && read_events(nl, w))
+			continue;
+		/* Quiet for a while, or news were lost: ask. */
+		ret = measure_get(nl, w, err);
+		if (ret)
+			return ret;
+		if (w->parse_error)
+			break;
+	}
+	if (w->parse_error) {
+		kt_fail(err, "netlink", "Unable to measure the vm: malformed result");
+		return -EPROTO;
+	}
+	if (w->error && w->msg[0])
+		kt_fail(err, "netlink", "Error: %s", w->msg);
+	else if (w->error)
+		kt_fail(err, "netlink", "Unable to measure the vm: %s", strerror(-w->error));
+	return w->error;
 }
 
 int kt_nl_measure(struct kt_nl *nl, uint32_t vm_id, uint32_t flags,
 		  struct kt_measurement *out, struct kt_err *err)
 {
-	struct request req = { .parse = parse_measurement, .arg = out };
-	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_MEASURE, 0);
+	struct measure_wait w = { .vm_id = vm_id, .out = out };
+	struct request req = { .parse = parse_started, .arg = &w };
+	struct nl_msg *msg;
+	int ret;
 
 	memset(out, 0, sizeof(*out));
+	/* Joined first: the notification may come before the ack. */
+	ret = join_measure_group(nl, err);
+	if (ret)
+		return ret;
+	msg = new_request(nl, KVMTRUST_CMD_MEASURE, 0);
 	/* Older strict modules refuse attributes they do not know. */
 	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id) ||
 	    (flags && nla_put_u32(msg, KVMTRUST_A_MEASURE_FLAGS, flags))) {
 		nlmsg_free(msg);
 		return no_memory(err, "measure the vm");
 	}
-	return transact(nl, msg, &req, "measure the vm", err);
+	ret = transact(nl, msg, &req, "measure the vm", err);
+	if (ret)
+		return ret;
+	if (!w.measure_id) {
+		kt_fail(err, "netlink", "Unable to measure the vm: the module named no measurement");
+		return -EPROTO;
+	}
+	return wait_measured(nl, &w, err);
 }

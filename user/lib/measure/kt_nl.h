@@ -60,6 +60,14 @@ struct kt_measurement {
 	uint8_t memory_root[KVMTRUST_HASH_LEN];
 	uint8_t vcpu_root[KVMTRUST_HASH_LEN];
 	char hash_driver[64];
+	uint32_t leaf_format;		/* KVMTRUST_LEAF_FORMAT_* */
+	uint64_t zero_pages;		/* read as zero, hashed from a saved state */
+	bool tree_kept;			/* KVMTRUST_TREE_RETAINED, else streamed */
+	char tree_note[128];		/* why no tree was kept, or "" */
+	uint64_t tree_bytes;
+	uint64_t work_bytes;
+	uint32_t threads;		/* that hashed memory */
+	bool memory_unchanged;		/* no page written while measured */
 };
 
 int kt_nl_get_info(struct kt_nl *nl, struct kt_info *out, struct kt_err *err);
@@ -74,7 +82,13 @@ int kt_nl_vm_list(struct kt_nl *nl, struct kt_vm **vms, size_t *nr,
 		  struct kt_err *err);
 int kt_nl_vm_detach(struct kt_nl *nl, uint32_t vm_id, struct kt_err *err);
 
-/* flags: KVMTRUST_MEASURE_F_*; sent only when non-zero. */
+/*
+ * Starts a measurement and waits for its end (the module measures
+ * asynchronously; the first call joins the "measure" group, which needs
+ * CAP_NET_ADMIN). A failed measurement returns its errno with the module's
+ * message in err, like a refused request. flags: KVMTRUST_MEASURE_F_*;
+ * sent only when non-zero.
+ */
 int kt_nl_measure(struct kt_nl *nl, uint32_t vm_id, uint32_t flags,
 		  struct kt_measurement *out, struct kt_err *err);
 

@@ -1,0 +1,639 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memory_root: one leaf per guest page in guest physical address order
+ * (Documentation/measurement.rst), read in place from the VMM's mapping.
+ *
+ * The leaves are cut into chunks of 2^chunk_shift, aligned, so every chunk
+ * but the last is a perfect subtree of the RFC 9162 tree: a chunk's root
+ * is computed on its own, and the chunk roots, streamed left to right,
+ * give the memory root. Memory use is a stack of subtree roots per chunk
+ * being hashed and one root per chunk (at most MAX_CHUNKS), whatever the
+ * size of the guest. A tree kept for later updates (vm->mem_tree) is
+ * optional, bounded by tree_max_mib and charged to the VMM's memory
+ * cgroup; when it does not fit, the measurement streams and says so.
+ *
+ * Chunks are handed out to one worker per online CPU (kvmtrust_hash_wq),
+ * each with its own hash descriptor; the levels above the chunks are built
+ * once, at the end, by the measurement itself.
+ *
+ * Pages are pinned PIN_BATCH at a time with get_user_pages_remote under
+ * mmap_lock (read) and hashed through kmap_local_page. Pages that are
+ * certainly zero (pages.c), never faulted in, and pages that read as zero
+ * hash from the saved state after a zero page (leaf format 2).
+ */
+#include <linux/highmem.h>
+#include <linux/kvm_host.h>
+#include <linux/memcontrol.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "measure.h"
+#include "memory.h"
+#include "merkle.h"
+#include "pages.h"
+#include "softdirty.h"
+#include "vm.h"
+
+/* Guest pages pinned at once: bounds the time mmap_lock is held. */
+#define PIN_BATCH 64
+/* Zero pages hashed between checks for a detach. */
+#define ZERO_BATCH 4096
+/* Chunks per measurement at most, so chunk roots take at most 32 KiB. */
+#define MAX_CHUNKS 1024
+#define MIN_CHUNK_SHIFT 10
+
+#define MEMORY_WRITTEN \
+	KVMTRUST_MSG("guest memory was written during the measurement; pause the guest")
+#define NO_ROOM_FOR_TREE \
+	KVMTRUST_MSG("the vmm's memory cgroup has no room for the tree; streamed")
+
+static unsigned int threads;
+module_param(threads, uint, 0644);
+MODULE_PARM_DESC(threads, "threads hashing one measurement (0: one per online cpu)");
+
+static unsigned int tree_max_mib = 64;
+module_param(tree_max_mib, uint, 0644);
+MODULE_PARM_DESC(tree_max_mib,
+		 "largest merkle tree kept per vm for later updates (MiB; 0: stream always)");
+
+/* A user memslot as seen when the measurement started. */
+struct mem_range {
+	u64 gpa;
+	u64 npages;
+	unsigned long hva;
+	u64 first_leaf;
+};
+
+struct mem_job {
+	struct kvmtrust_vm *vm;
+	struct mm_struct *mm;
+	struct mem_range *ranges;
+	unsigned int nr_ranges;
+	u64 leaves;
+	u64 gen;
+	unsigned int chunk_shift;
+	u64 nr_chunks;
+	atomic64_t next_chunk;
+	/* Streaming: one root per chunk. Retained: NULL, the tree has them. */
+	u8 (*chunk_roots)[KVMTRUST_HASH_LEN];
+	struct kvmtrust_merkle *tree;
+	atomic64_t zero_pages;
+	/* The first failure; the other workers stop at their next batch. */
+	atomic_t err;
+	const char *msg;
+};
+
+/* What one thread hashing chunks needs for itself. */
+struct mem_worker {
+	struct work_struct work;
+	struct mem_job *job;
+	struct shash_desc *desc;
+	struct kvmtrust_mth mth;
+	struct page *pages[PIN_BATCH];
+};
+
+static int job_fail(struct mem_job *job, int err, const char *msg)
+{
+	if (!atomic_cmpxchg(&job->err, 0, err))
+		job->msg = msg;
+	return err;
+}
+
+static int job_should_stop(struct mem_job *job)
+{
+	int err = atomic_read(&job->err);
+
+	if (err)
+		return err;
+	if (kvmtrust_vm_is_detached(job->vm))
+		return job_fail(job, -ENODEV,
+				KVMTRUST_MSG("vm was detached during the measurement"));
+	return 0;
+}
+
+static u64 memslots_generation(struct kvm *kvm)
+{
+	u64 gen;
+	int idx;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	gen = kvm_memslots(kvm)->generation;
+	srcu_read_unlock(&kvm->srcu, idx);
+	return gen;
+}
+
+static unsigned int user_memslots(struct kvm_memslots *slots)
+{
+	struct kvm_memslot_iter iter;
+	unsigned int n = 0;
+
+	kvm_for_each_memslot_in_gfn_range(&iter, slots, 0, (gfn_t)-1) {
+		if (iter.slot->id < KVM_USER_MEM_SLOTS)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * User memslots of address space 0 in guest physical address order. The
+ * VMM decides how many (up to KVM_USER_MEM_SLOTS): kvmalloc, outside SRCU.
+ */
+static int snapshot_layout(struct mem_job *job)
+{
+	struct kvm *kvm = job->vm->kvm;
+	struct kvm_memslot_iter iter;
+	struct kvm_memslots *slots;
+	struct mem_range *r;
+	unsigned int n, i = 0;
+	int idx;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	n = user_memslots(kvm_memslots(kvm));
+	srcu_read_unlock(&kvm->srcu, idx);
+	job->ranges = kvmalloc_array(n ?: 1, sizeof(*job->ranges), GFP_KERNEL);
+	if (!job->ranges)
+		return -ENOMEM;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	slots = kvm_memslots(kvm);
+	job->gen = slots->generation;
+	kvm_for_each_memslot_in_gfn_range(&iter, slots, 0, (gfn_t)-1) {
+		if (iter.slot->id >= KVM_USER_MEM_SLOTS)
+			continue;
+		if (i == n)
+			break;	/* added since we counted: the generation moved */
+		r = &job->ranges[i++];
+		r->gpa = (u64)iter.slot->base_gfn << PAGE_SHIFT;
+		r->npages = iter.slot->npages;
+		r->hva = iter.slot->userspace_addr;
+		r->first_leaf = job->leaves;
+		job->leaves += r->npages;
+	}
+	srcu_read_unlock(&kvm->srcu, idx);
+	job->nr_ranges = i;
+	return 0;
+}
+
+static struct mem_range *range_of(struct mem_job *job, u64 leaf)
+{
+	unsigned int lo = 0, hi = job->nr_ranges - 1, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo + 1) / 2;
+		if (job->ranges[mid].first_leaf <= leaf)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return &job->ranges[lo];
+}
+
+static void put_pages(struct page **pages, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		if (pages[i])
+			put_page(pages[i]);
+	}
+}
+
+/*
+ * Pins the nr pages at hva, or leaves NULL where a page certainly reads
+ * as zero. Never faults those in, and never pins more than PIN_BATCH.
+ */
+static int pin_batch(struct mem_worker *w, unsigned long hva, unsigned int nr)
+{
+	struct mm_struct *mm = w->job->mm;
+	struct vm_area_struct *vma;
+	unsigned long addr, lim, run, z;
+	unsigned int i = 0;
+	bool zero_ok;
+	long got;
+	int err = 0;
+
+	mmap_read_lock(mm);
+	while (i < nr) {
+		addr = hva + (unsigned long)i * PAGE_SIZE;
+		vma = vma_lookup(mm, addr);
+		if (!vma) {
+			err = -EFAULT;
+			break;
+		}
+		lim = min_t(unsigned long, nr - i, (vma->vm_end - addr) >> PAGE_SHIFT);
+		zero_ok = kvmtrust_vma_reads_zero_when_unmapped(vma);
+		z = zero_ok ? kvmtrust_zero_pages_at(mm, addr, lim) : 0;
+		if (z) {
+			memset(&w->pages[i], 0, z * sizeof(w->pages[0]));
+			i += z;
+			continue;
+		}
+		for (run = 1; run < lim; run++) {
+			if (zero_ok &&
+			    kvmtrust_zero_pages_at(mm, addr + run * PAGE_SIZE, 1))
+				break;
+		}
+		got = get_user_pages_remote(mm, addr, run, 0, &w->pages[i], NULL);
+		if (got <= 0) {
+			err = got ? got : -EFAULT;
+			break;
+		}
+		i += got;
+	}
+	mmap_read_unlock(mm);
+	if (err) {
+		put_pages(w->pages, i);
+		return job_fail(w->job, err,
+				KVMTRUST_MSG("guest memory is not readable in the vmm"));
+	}
+	return 0;
+}
+
+/* Where a leaf hash goes: the kept tree's bottom level, or the stream. */
+static int sink_leaf(struct mem_worker *w, u64 leaf, const u8 *hash)
+{
+	struct kvmtrust_merkle *tree = w->job->tree;
+
+	if (tree) {
+		memcpy(kvmtrust_merkle_node(tree, 0, leaf), hash, KVMTRUST_HASH_LEN);
+		return 0;
+	}
+	return kvmtrust_mth_push(&w->mth, w->desc, hash, 0);
+}
+
+static int hash_page(struct mem_worker *w, struct page *page, u64 gpa,
+		     u8 *out, u64 *zeros)
+{
+	void *kaddr;
+	int err;
+
+	if (!page || is_zero_pfn(page_to_pfn(page))) {
+		(*zeros)++;
+		return kvmtrust_memory_leaf(w->desc, NULL, gpa, out);
+	}
+	kaddr = kmap_local_page(page);
+	/* Memory the guest zeroed costs a scan, not a hash. */
+	if (!memchr_inv(kaddr, 0, PAGE_SIZE)) {
+		(*zeros)++;
+		err = kvmtrust_memory_leaf(w->desc, NULL, gpa, out);
+	} else {
+		err = kvmtrust_memory_leaf(w->desc, kaddr, gpa, out);
+	}
+	kunmap_local(kaddr);
+	return err;
+}
+
+static int hash_batch(struct mem_worker *w, const struct mem_range *r,
+		      u64 off, unsigned int nr, u64 leaf)
+{
+	u8 hash[KVMTRUST_HASH_LEN];
+	unsigned int i;
+	u64 zeros = 0;
+	int err;
+
+	err = pin_batch(w, r->hva + off * PAGE_SIZE, nr);
+	if (err)
+		return err;
+	for (i = 0; i < nr && !err; i++) {
+		err = hash_page(w, w->pages[i], r->gpa + (off + i) * PAGE_SIZE,
+				hash, &zeros);
+		if (!err)
+			err = sink_leaf(w, leaf + i, hash);
+	}
+	put_pages(w->pages, nr);
+	atomic64_add(zeros, &w->job->zero_pages);
+	return err;
+}
+
+/*
+ * How many pages from hva on (at most max) certainly read as zero. Untouched
+ * memory comes in long runs, hashed without pinning anything.
+ */
+static u64 zero_run(struct mem_worker *w, unsigned long hva, u64 max)
+{
+	struct mm_struct *mm = w->job->mm;
+	struct vm_area_struct *vma;
+	u64 n = 0, z;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, hva);
+	if (vma && kvmtrust_vma_reads_zero_when_unmapped(vma)) {
+		max = min_t(u64, max, (vma->vm_end - hva) >> PAGE_SHIFT);
+		for (; n < max; n += z) {
+			z = kvmtrust_zero_pages_at(mm, hva + n * PAGE_SIZE, max - n);
+			if (!z)
+				break;
+		}
+	}
+	mmap_read_unlock(mm);
+	return n;
+}
+
+static int hash_zeros(struct mem_worker *w, const struct mem_range *r,
+		      u64 off, u64 nr, u64 leaf)
+{
+	u8 hash[KVMTRUST_HASH_LEN];
+	int err = 0;
+	u64 i;
+
+	for (i = 0; i < nr && !err; i++) {
+		err = kvmtrust_memory_leaf(w->desc, NULL,
+					   r->gpa + (off + i) * PAGE_SIZE, hash);
+		if (!err)
+			err = sink_leaf(w, leaf + i, hash);
+	}
+	atomic64_add(nr, &w->job->zero_pages);
+	return err;
+}
+
+/* The next run of leaves from leaf on: zeros, or a batch to pin. */
+static int hash_run(struct mem_worker *w, const struct mem_range *r, u64 off,
+		    u64 max, u64 leaf, u64 *done)
+{
+	u64 z = zero_run(w, r->hva + off * PAGE_SIZE, min_t(u64, max, ZERO_BATCH));
+
+	if (z) {
+		*done = z;
+		return hash_zeros(w, r, off, z, leaf);
+	}
+	*done = min_t(u64, max, PIN_BATCH);
+	return hash_batch(w, r, off, *done, leaf);
+}
+
+static int hash_chunk(struct mem_worker *w, u64 c)
+{
+	struct mem_job *job = w->job;
+	u64 first = c << job->chunk_shift;
+	u64 end = min(first + (1ULL << job->chunk_shift), job->leaves);
+	struct mem_range *r = range_of(job, first);
+	u64 leaf, off, nr;
+	unsigned int top;
+	int err;
+
+	kvmtrust_mth_init(&w->mth);
+	for (leaf = first; leaf < end; leaf += nr) {
+		err = job_should_stop(job);
+		if (err)
+			return err;
+		off = leaf - r->first_leaf;
+		err = hash_run(w, r, off, min(end - leaf, r->npages - off), leaf, &nr);
+		if (err)
+			return err;
+		if (off + nr == r->npages)
+			r++;
+		cond_resched();
+	}
+	if (!job->tree)
+		return kvmtrust_mth_root(&w->mth, w->desc, job->chunk_roots[c]);
+	top = min(job->chunk_shift, job->tree->nr_levels - 1);
+	return kvmtrust_merkle_build(job->tree, w->desc, 0, top, first, end);
+}
+
+static void hash_chunks(struct mem_worker *w)
+{
+	struct mem_job *job = w->job;
+	u64 c;
+	int err;
+
+	while ((c = atomic64_inc_return(&job->next_chunk) - 1) < job->nr_chunks) {
+		err = hash_chunk(w, c);
+		if (err) {
+			job_fail(job, err, NULL);
+			return;
+		}
+	}
+}
+
+/*
+ * The kept tree, if it fits within tree_max_mib and the VMM's memory
+ * cgroup, which pays for it (we run in a kworker, which would charge
+ * nobody). NULL and *note say why not.
+ */
+static struct kvmtrust_merkle *retained_tree(struct mem_job *job,
+					     struct kvmtrust_measurement *m)
+{
+	struct kvmtrust_vm *vm = job->vm;
+	size_t bytes = kvmtrust_merkle_bytes(job->leaves);
+	struct mem_cgroup *memcg, *old;
+
+	if (!job->leaves || !bytes ||
+	    bytes > (size_t)READ_ONCE(tree_max_mib) << 20) {
+		kvmtrust_merkle_free(vm->mem_tree);
+		vm->mem_tree = NULL;
+		if (job->leaves)
+			m->tree_note = KVMTRUST_MSG("the tree would exceed tree_max_mib; streamed");
+		return NULL;
+	}
+	if (vm->mem_tree && vm->mem_tree->leaves == job->leaves)
+		return vm->mem_tree;
+	kvmtrust_merkle_free(vm->mem_tree);
+	vm->mem_tree = NULL;
+	memcg = get_mem_cgroup_from_mm(job->mm);
+	old = set_active_memcg(memcg);
+	vm->mem_tree = kvmtrust_merkle_alloc(job->leaves, GFP_KERNEL_ACCOUNT |
+					     __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+	if (!vm->mem_tree)
+		m->tree_note = NO_ROOM_FOR_TREE;
+	return vm->mem_tree;
+}
+
+static int plan_chunks(struct mem_job *job)
+{
+	u64 per = DIV_ROUND_UP_ULL(job->leaves ?: 1, MAX_CHUNKS);
+
+	job->chunk_shift = max_t(unsigned int, MIN_CHUNK_SHIFT,
+				 order_base_2(per));
+	job->nr_chunks = DIV_ROUND_UP_ULL(job->leaves, 1ULL << job->chunk_shift);
+	if (job->tree)
+		return 0;
+	job->chunk_roots = kvmalloc_array(job->nr_chunks ?: 1,
+					  KVMTRUST_HASH_LEN, GFP_KERNEL);
+	return job->chunk_roots ? 0 : -ENOMEM;
+}
+
+/* The chunk roots, streamed, or the kept tree's levels above them. */
+static int memory_root(struct mem_job *job, struct shash_desc *desc, u8 *root)
+{
+	struct kvmtrust_merkle *tree = job->tree;
+	struct kvmtrust_mth *mth;
+	unsigned int from;
+	u64 c;
+	int err = 0;
+
+	if (tree) {
+		from = min(job->chunk_shift, tree->nr_levels - 1);
+		err = kvmtrust_merkle_build(tree, desc, from, tree->nr_levels - 1,
+					    0, tree->level_len[from]);
+		if (!err)
+			memcpy(root, kvmtrust_merkle_node(tree, tree->nr_levels - 1, 0),
+			       KVMTRUST_HASH_LEN);
+		return err;
+	}
+	mth = kmalloc(sizeof(*mth), GFP_KERNEL);
+	if (!mth)
+		return -ENOMEM;
+	kvmtrust_mth_init(mth);
+	for (c = 0; c < job->nr_chunks && !err; c++)
+		err = kvmtrust_mth_push(mth, desc, job->chunk_roots[c],
+					job->chunk_shift);
+	if (!err)
+		err = kvmtrust_mth_root(mth, desc, root);
+	kfree(mth);
+	return err;
+}
+
+/*
+ * Runs on kvmtrust_hash_wq (unbound: any CPU). get_user_pages_remote takes
+ * the mm it is given, which the measurement holds (mm_users), so the work
+ * needs no kthread_use_mm; kmap_local_page needs no mm at all.
+ */
+static void hash_work(struct work_struct *work)
+{
+	hash_chunks(container_of(work, struct mem_worker, work));
+}
+
+/* One per online CPU (or the threads parameter), at most one per chunk. */
+static unsigned int hash_threads(const struct mem_job *job, u32 flags)
+{
+	unsigned int n = READ_ONCE(threads) ?: num_online_cpus();
+
+	if (flags & KVMTRUST_MEASURE_F_ONE_THREAD)
+		n = 1;
+	return clamp_t(u64, job->nr_chunks, 1, n);
+}
+
+static struct mem_worker *worker_alloc(struct mem_job *job)
+{
+	struct mem_worker *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (w)
+		w->desc = kvmtrust_hash_desc_alloc();
+	if (!w || !w->desc) {
+		kfree(w);
+		return NULL;
+	}
+	w->job = job;
+	return w;
+}
+
+static void worker_free(struct mem_worker *w)
+{
+	if (!w)
+		return;
+	kvmtrust_hash_desc_free(w->desc);
+	kfree(w);
+}
+
+/*
+ * With the guest paused, no page may have been written since the vCPU
+ * reader cleared the soft-dirty bits, before anything was read.
+ */
+static int unchanged(struct mem_job *job, struct kvmtrust_measurement *m)
+{
+	unsigned int i;
+
+	for (i = 0; i < job->nr_ranges; i++) {
+		if (kvmtrust_soft_dirty_since(job->mm, job->ranges[i].hva,
+					      job->ranges[i].npages)) {
+			m->msg = MEMORY_WRITTEN;
+			return -EBUSY;
+		}
+	}
+	m->unchanged = true;
+	return 0;
+}
+
+static void workers_free(struct mem_worker **workers, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; workers && i < n; i++)
+		worker_free(workers[i]);
+	kfree(workers);
+}
+
+/*
+ * Hashes every chunk with up to n workers, the first in this thread, and
+ * returns how many it used. Fewer when memory for more is short.
+ */
+static unsigned int hash_all(struct mem_job *job, struct mem_worker **workers,
+			     unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 1; i < n; i++) {
+		INIT_WORK(&workers[i]->work, hash_work);
+		queue_work(kvmtrust_hash_wq, &workers[i]->work);
+	}
+	hash_chunks(workers[0]);
+	for (i = 1; i < n; i++)
+		flush_work(&workers[i]->work);
+	return n;
+}
+
+/*
+ * Fills m's memory_root, pages and the figures around them. Runs as the
+ * owner of the VM's measurement, with the VM's mm referenced.
+ */
+int kvmtrust_measure_memory(struct kvmtrust_vm *vm, struct mm_struct *mm,
+			    u32 flags, struct kvmtrust_measurement *m)
+{
+	struct mem_job job = { .vm = vm, .mm = mm };
+	struct mem_worker **workers = NULL;
+	unsigned int n = 0, want;
+	int err;
+
+	err = snapshot_layout(&job);
+	if (err)
+		goto out;
+	job.tree = retained_tree(&job, m);
+	err = plan_chunks(&job);
+	if (err)
+		goto out;
+	want = hash_threads(&job, flags);
+	workers = kcalloc(want, sizeof(*workers), GFP_KERNEL);
+	for (n = 0; workers && n < want; n++) {
+		workers[n] = worker_alloc(&job);
+		if (!workers[n])
+			break;
+	}
+	if (!n) {
+		err = -ENOMEM;
+		goto out;
+	}
+	m->threads = hash_all(&job, workers, n);
+	err = atomic_read(&job.err);
+	if (err) {
+		m->msg = job.msg;
+		goto out;
+	}
+	if (memslots_generation(vm->kvm) != job.gen) {
+		err = -EAGAIN;
+		m->msg = KVMTRUST_MSG("guest memory layout changed during the measurement; retry");
+		goto out;
+	}
+	if (!(flags & KVMTRUST_MEASURE_F_NO_VCPUS)) {
+		err = unchanged(&job, m);
+		if (err)
+			goto out;
+	}
+	err = memory_root(&job, workers[0]->desc, m->memory_root);
+	m->pages = job.leaves;
+	m->zero_pages = atomic64_read(&job.zero_pages);
+	m->tree = job.tree ? KVMTRUST_TREE_RETAINED : KVMTRUST_TREE_STREAMED;
+	m->tree_bytes = job.tree ? job.tree->bytes : 0;
+	m->work_bytes += job.nr_ranges * sizeof(*job.ranges) +
+			 n * (sizeof(struct mem_worker) + kvmtrust_hash_desc_size() +
+			      sizeof(*workers)) + sizeof(struct kvmtrust_mth) +
+			 (job.tree ? 0 : job.nr_chunks * KVMTRUST_HASH_LEN);
+out:
+	workers_free(workers, n);
+	kvfree(job.chunk_roots);
+	kvfree(job.ranges);
+	return err;
+}
