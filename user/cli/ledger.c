@@ -319,7 +319,7 @@ static void print_entry(const struct kt_ledger_entry *e, const kt_hash leaf)
 	kt_print_u64("index", "entry %s\n", e->index);
 	kt_print_string("kind", "kind: %s\n", kt_ledger_kind_name(e->kind));
 	kt_print_string("result", "result: %s\n", kt_ledger_result_name(e->result));
-	ledger_print_time("time", "time: %s\n", e->time);
+	kt_print_time("time", "time: %s\n", (int64_t)e->time);
 	kt_print_string("vm", "vm: %s\n", e->vm_id[0] ? e->vm_id : "-");
 	kt_print_string("host", "host: %s\n", strcmp(host, KT_UUID_NIL) ? host : NULL);
 	kt_print_hex("measurement", "measurement: %s\n", e->measurement, KT_HASH_LEN);
@@ -431,7 +431,7 @@ static int cmd_head(int argc, char *argv[])
 	kt_print_open_object(NULL);
 	kt_print_u64("size", "size: %s\n", sth.size);
 	if (raw)
-		ledger_print_time("time", "time: %s\n", sth.time);
+		kt_print_time("time", "time: %s\n", (int64_t)sth.time);
 	else
 		kt_print_string("time", "time: %s\n", NULL);
 	kt_print_hex("root", "root: %s\n", sth.root, KT_HASH_LEN);

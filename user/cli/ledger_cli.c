@@ -87,11 +87,6 @@ int ledger_parse_time(const char *group, const char *option, const char *arg, ui
 	return 0;
 }
 
-void ledger_print_time(const char *key, const char *fmt, uint64_t t)
-{
-	kt_print_time(key, fmt, (int64_t)t);
-}
-
 int ledger_state_read(const char *path, struct kt_ledger *log)
 {
 	char hex[2 * KT_HASH_LEN + 2];

@@ -60,8 +60,6 @@ int ledger_error(const struct kt_err *err);
 int ledger_parse_vm(const char *group, const char *arg, char out[KT_UUID_STR_LEN + 1]);
 /* --time, --at: cli_parse_time() forms, after the epoch; usage error as above. */
 int ledger_parse_time(const char *group, const char *option, const char *arg, uint64_t *out);
-/* A time, printed as ISO 8601 UTC in every output form. */
-void ledger_print_time(const char *key, const char *fmt, uint64_t t);
 
 /*
  * A state file holds "SIZE ROOT-HEX\n": a log state accepted before, which

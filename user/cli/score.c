@@ -49,8 +49,8 @@ static void print_result(const char *vm, uint64_t now, const struct kt_score_res
 	kt_print_text("\n");
 	kt_print_string("host", "host: %s\n", host);
 	kt_print_bool("host_compromised", "host compromised: %s\n", r->host_compromised);
-	ledger_print_time("at", "evaluated at: %s\n", now);
-	ledger_print_time("last_entry_time", "last entry time: %s\n", r->last_time);
+	kt_print_time("at", "evaluated at: %s\n", (int64_t)now);
+	kt_print_time("last_entry_time", "last entry time: %s\n", (int64_t)r->last_time);
 	kt_print_string("last_attestation", "last attestation: %s\n",
 			r->last_result ? kt_ledger_result_name(r->last_result) : NULL);
 	kt_print_text("entries:\n");
