@@ -147,7 +147,7 @@ out:
 int kvmtrust_thaw(struct kvmtrust_freeze *fz, const char **msg)
 {
 	struct task_struct *leader;
-	bool held = false;
+	bool held = false, gone = true;
 	int err = 0;
 
 	leader = get_pid_task(fz->vm->vmm_pid, PIDTYPE_TGID);
@@ -159,16 +159,19 @@ int kvmtrust_thaw(struct kvmtrust_freeze *fz, const char **msg)
 		 * while it was frozen is pending (a stopped group dequeues
 		 * nothing): the operator wants it stopped, so it stays.
 		 */
-		held = group_stopped(leader) && !group_leaving(leader);
+		gone = group_leaving(leader);
+		held = group_stopped(leader);
 		if (READ_ONCE(leader->signal->shared_pending.signal.sig[0]) &
 		    sigmask(SIGSTOP))
 			fz->stopped = false;
 		put_task_struct(leader);
 	}
-	if (!held) {
-		*msg = leader ? MSG("the vm's process was continued during the measurement") :
-				MSG("the vm's process exited during the measurement");
-		err = leader ? -EBUSY : -ESRCH;
+	if (gone) {
+		*msg = MSG("the vm's process exited during the measurement");
+		err = -ESRCH;
+	} else if (!held) {
+		*msg = MSG("the vm's process was continued during the measurement");
+		err = -EBUSY;
 	}
 	if (fz->stopped)
 		resume(fz);

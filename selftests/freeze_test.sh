@@ -24,7 +24,7 @@ VMM=selftests/build/vmm
 QMP=selftests/lib/qmp.py
 SEED=${KT_SEED:-$RANDOM}
 PARAMS=/sys/module/kvmtrust/parameters
-PLAN=36
+PLAN=41
 work=$(mktemp -d /tmp/kt-freeze.XXXXXX)
 QEMU_PID=
 dmesg_from=$(dmesg 2>/dev/null | wc -l)
@@ -124,6 +124,42 @@ sleep 1
 tap_is "  and leaves it stopped" "$(proc_state "$VMM_PID")" T
 kill -CONT "$VMM_PID"
 wait_state "$VMM_PID" no 10
+
+# Refusals, each checked by its message, each leaving the VMM running.
+vmm pause
+echo 0 > "$PARAMS/freeze_timeout_ms"
+for i in 1 2 3 4 5; do
+	$KT measure --pid "$VMM_PID" --freeze > "$work/t.out" 2>&1 && continue
+	grep -q "did not stop within freeze_timeout_ms" "$work/t.out" && break
+done
+echo 10000 > "$PARAMS/freeze_timeout_ms"
+tap_diag < "$work/t.out"
+tap_ok "freeze_timeout_ms 0: refused, 'did not stop within freeze_timeout_ms'" \
+	grep -q "did not stop within freeze_timeout_ms" "$work/t.out"
+tap_ok "  and the VMM was continued" wait_state "$VMM_PID" no 5
+
+hold_frozen 3000
+$KT measure --pid "$VMM_PID" --freeze > "$work/c.out" 2>&1 &
+cli=$!
+wait_state "$VMM_PID" yes 20 && kill -CONT "$VMM_PID"
+wait "$cli"
+tap_diag < "$work/c.out"
+tap_ok "SIGCONT by someone else while frozen: refused, 'continued during the measurement'" \
+	grep -q "process was continued during the measurement" "$work/c.out"
+
+$KT measure --pid "$VMM_PID" --freeze > "$work/s.out" 2>&1 &
+cli=$!
+wait_state "$VMM_PID" yes 20 && kill -STOP "$VMM_PID"
+wait "$cli"
+rc=$?
+tap_diag < "$work/s.out"
+tap_ok "SIGSTOP by someone else while frozen: the measurement succeeds" test "$rc" -eq 0
+sleep 1
+tap_is "  and the VMM stays stopped, as that sender wants" "$(proc_state "$VMM_PID")" T
+kill -CONT "$VMM_PID"
+wait_state "$VMM_PID" no 10
+hold_frozen 0
+vmm run
 
 seq_of() { $KT vm list --script | awk -v pid="$1" '$2 == pid { print $6 }'; }
 seq_before=$(seq_of "$VMM_PID")
