@@ -24,7 +24,7 @@ VMM=selftests/build/vmm
 QMP=selftests/lib/qmp.py
 SEED=${KT_SEED:-$RANDOM}
 PARAMS=/sys/module/kvmtrust/parameters
-PLAN=41
+PLAN=42
 work=$(mktemp -d /tmp/kt-freeze.XXXXXX)
 QEMU_PID=
 dmesg_from=$(dmesg 2>/dev/null | wc -l)
@@ -189,8 +189,18 @@ tap_diag < "$work/r.out"
 tap_ok "  the CLI's measurement failed (exit $rc)" test "$rc" -ne 0
 insmod "${KT_MODULE:-kmod/kvmtrust.ko}" ${driver:+hash_driver=$driver} 2>&1 | tap_diag
 tap_ok "  the module loads again" test -d /sys/module/kvmtrust
-hold_frozen 0
 tap_ok "  and the VMM answers" vmm state
+
+hold_frozen 3000	# the reloaded module has its defaults again
+$KT measure --pid "$VMM_PID" --freeze > "$work/x.out" 2>&1 &
+cli=$!
+wait_state "$VMM_PID" yes 20 && kill -KILL "$VMM_PID"
+wait "$cli"
+rc=$?
+tap_diag < "$work/x.out"
+tap_ok "the VMM SIGKILLed while frozen: the measurement fails, 'exited'" \
+	sh -c "[ $rc -ne 0 ] && grep -q exited '$work/x.out'"
+hold_frozen 0
 vmm_stop
 
 # --- QEMU, machine pc (SMM on: its default) -----------------------------------
