@@ -71,6 +71,36 @@ hold_frozen() {
 	fi
 }
 
+# while_frozen PID OUT CMD...: `kvmtrust measure --pid PID --freeze` into
+# OUT in the background; once PID is stopped, runs CMD (which may use $cli,
+# the CLI's pid), then reaps the CLI, its status in $rc. Fails, running no
+# CMD, if PID never stopped.
+while_frozen() {
+	local pid=$1 out=$2 frozen=0
+	shift 2
+	$KT measure --pid "$pid" --freeze > "$out" 2>&1 &
+	cli=$!
+	wait_state "$pid" yes 20 || frozen=1
+	[ $frozen -eq 0 ] && "$@"
+	wait "$cli" 2>/dev/null
+	rc=$?
+	tap_diag < "$out"
+	return $frozen
+}
+
+# kill_cli PID: SIGKILLs the CLI; PID's state right after, in $after_kill.
+kill_cli() {
+	kill -KILL "$cli"
+	wait "$cli" 2>/dev/null
+	after_kill=$(proc_state "$1")
+}
+
+rmmod_retry() {
+	local i
+	for i in $(seq 50); do rmmod kvmtrust 2>/dev/null && return 0; sleep 0.2; done
+	return 1
+}
+
 measure() {	# measure OUT ARGS...: JSON of one measurement into OUT
 	local out=$1
 	shift
@@ -139,20 +169,11 @@ tap_ok "freeze_timeout_ms 0: refused, 'did not stop within freeze_timeout_ms'" \
 tap_ok "  and the VMM was continued" wait_state "$VMM_PID" no 5
 
 hold_frozen 3000
-$KT measure --pid "$VMM_PID" --freeze > "$work/c.out" 2>&1 &
-cli=$!
-wait_state "$VMM_PID" yes 20 && kill -CONT "$VMM_PID"
-wait "$cli"
-tap_diag < "$work/c.out"
+while_frozen "$VMM_PID" "$work/c.out" kill -CONT "$VMM_PID"
 tap_ok "SIGCONT by someone else while frozen: refused, 'continued during the measurement'" \
 	grep -q "process was continued during the measurement" "$work/c.out"
 
-$KT measure --pid "$VMM_PID" --freeze > "$work/s.out" 2>&1 &
-cli=$!
-wait_state "$VMM_PID" yes 20 && kill -STOP "$VMM_PID"
-wait "$cli"
-rc=$?
-tap_diag < "$work/s.out"
+while_frozen "$VMM_PID" "$work/s.out" kill -STOP "$VMM_PID"
 tap_ok "SIGSTOP by someone else while frozen: the measurement succeeds" test "$rc" -eq 0
 sleep 1
 tap_is "  and the VMM stays stopped, as that sender wants" "$(proc_state "$VMM_PID")" T
@@ -164,40 +185,28 @@ vmm run
 seq_of() { $KT vm list --script | awk -v pid="$1" '$2 == pid { print $6 }'; }
 seq_before=$(seq_of "$VMM_PID")
 hold_frozen 3000
-$KT measure --pid "$VMM_PID" --freeze > "$work/k.out" 2>&1 &
-cli=$!
-tap_ok "CLI started, the VMM is frozen" wait_state "$VMM_PID" yes 20
-kill -KILL "$cli"
-wait "$cli" 2>/dev/null
-tap_is "  the CLI was SIGKILLed while the VMM was frozen" "$(proc_state "$VMM_PID")" T
+# Not under tap_ok: its subshell would keep $after_kill and $rc.
+after_kill=
+while_frozen "$VMM_PID" "$work/k.out" kill_cli "$VMM_PID"
+tap_result $? "CLI started, the VMM is frozen"
+tap_is "  the CLI was SIGKILLed while the VMM was frozen" "$after_kill" T
 tap_ok "  the VMM runs again within 30 s" wait_state "$VMM_PID" no 30
 tap_ok "  and answers" vmm state
 tap_is "  the module finished that measurement (vm list: seq moved by one)" \
 	"$(seq_of "$VMM_PID")" $((seq_before + 1))
 
 driver=$(cat "$PARAMS/hash_driver" 2>/dev/null)
-$KT measure --pid "$VMM_PID" --freeze > "$work/r.out" 2>&1 &
-cli=$!
-wait_state "$VMM_PID" yes 20
-tap_is "rmmod during a frozen measurement: the VMM is frozen first" "$(proc_state "$VMM_PID")" T
-for i in $(seq 50); do rmmod kvmtrust 2>/dev/null && break; sleep 0.2; done
-tap_ok "  rmmod kvmtrust succeeds" test ! -d /sys/module/kvmtrust
-tap_ok "  the VMM runs right after rmmod returned" wait_state "$VMM_PID" no 2
-wait "$cli"
-rc=$?
-tap_diag < "$work/r.out"
+while_frozen "$VMM_PID" "$work/r.out" rmmod_retry
+tap_result $? "rmmod during a frozen measurement (the VMM frozen first)"
+tap_ok "  rmmod kvmtrust succeeded" test ! -d /sys/module/kvmtrust
+tap_ok "  the VMM runs after rmmod returned" wait_state "$VMM_PID" no 2
 tap_ok "  the CLI's measurement failed (exit $rc)" test "$rc" -ne 0
 insmod "${KT_MODULE:-kmod/kvmtrust.ko}" ${driver:+hash_driver=$driver} 2>&1 | tap_diag
 tap_ok "  the module loads again" test -d /sys/module/kvmtrust
 tap_ok "  and the VMM answers" vmm state
 
 hold_frozen 3000	# the reloaded module has its defaults again
-$KT measure --pid "$VMM_PID" --freeze > "$work/x.out" 2>&1 &
-cli=$!
-wait_state "$VMM_PID" yes 20 && kill -KILL "$VMM_PID"
-wait "$cli"
-rc=$?
-tap_diag < "$work/x.out"
+while_frozen "$VMM_PID" "$work/x.out" kill -KILL "$VMM_PID"
 tap_ok "the VMM SIGKILLed while frozen: the measurement fails, 'exited'" \
 	sh -c "[ $rc -ne 0 ] && grep -q exited '$work/x.out'"
 hold_frozen 0
@@ -242,12 +251,9 @@ qmp "$work/smm.qmp" cont > /dev/null
 smm_pages=$(json "$work/q1" pages)
 
 hold_frozen 3000
-$KT measure --pid "$QEMU_PID" --freeze > "$work/qk.out" 2>&1 &
-cli=$!
-wait_state "$QEMU_PID" yes 20
-tap_is "QEMU frozen, then the CLI SIGKILLed" "$(proc_state "$QEMU_PID")" T
-kill -KILL "$cli"
-wait "$cli" 2>/dev/null
+after_kill=
+while_frozen "$QEMU_PID" "$work/qk.out" kill_cli "$QEMU_PID"
+tap_is "QEMU frozen, then the CLI SIGKILLed" "$after_kill" T
 tap_ok "  QEMU runs again within 30 s" wait_state "$QEMU_PID" no 30
 hold_frozen 0
 tap_is "  QMP query-status: running" "$(qmp "$work/smm.qmp" query-status)" running
