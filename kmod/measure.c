@@ -18,6 +18,7 @@
 #include <linux/sort.h>
 #include <linux/timekeeping.h>
 
+#include "freeze.h"
 #include "measure.h"
 #include "memory.h"
 #include "merkle.h"
@@ -232,6 +233,27 @@ static void publish(struct kvmtrust_measure_ctx *ctx, int err)
 	kvmtrust_genl_notify_measured(vm, m);
 }
 
+/*
+ * With KVMTRUST_MEASURE_F_FREEZE, the VM's process is stopped around the
+ * measurement and continued here, on every path: the client that asked
+ * may be gone, and module unload waits for this work (kvmtrust_vm_exit).
+ */
+static int measure_frozen(struct kvmtrust_measure_ctx *ctx, struct mm_struct *mm)
+{
+	struct kvmtrust_freeze fz;
+	const char *msg = NULL;
+	int err, thawed;
+
+	err = kvmtrust_freeze(&fz, ctx->vm, &ctx->result.msg);
+	if (err)
+		return err;
+	err = measure_all(ctx, mm);
+	thawed = kvmtrust_thaw(&fz, &msg);
+	ctx->result.pause_ns = fz.pause_ns;
+	ctx->result.frozen = true;
+	return err ?: thawed ? fail(ctx, thawed, msg) : 0;
+}
+
 static void measure_work(struct work_struct *work)
 {
 	struct kvmtrust_measure_ctx *ctx = container_of(work, struct kvmtrust_measure_ctx, work);
@@ -249,7 +271,10 @@ static void measure_work(struct work_struct *work)
 		goto out;
 	}
 	start = ktime_get_ns();
-	err = measure_all(ctx, mm);
+	if (ctx->flags & KVMTRUST_MEASURE_F_FREEZE)
+		err = measure_frozen(ctx, mm);
+	else
+		err = measure_all(ctx, mm);
 	ctx->result.ns = ktime_get_ns() - start;
 	/* May be the last user: exit_mmap runs here and our .release queues work. */
 	mmput(mm);

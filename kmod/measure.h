@@ -29,6 +29,8 @@ struct kvmtrust_measurement {
 	u64 work_bytes;		/* what measuring took besides the kept tree */
 	u32 threads;		/* that hashed memory */
 	bool unchanged;		/* no guest page written while measured */
+	bool frozen;		/* KVMTRUST_MEASURE_F_FREEZE */
+	u64 pause_ns;		/* the process stopped by the freeze */
 	bool has_vcpu_root;
 	u8 memory_root[KVMTRUST_HASH_LEN];
 	u8 vcpu_root[KVMTRUST_HASH_LEN];

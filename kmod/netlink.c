@@ -349,7 +349,10 @@ static int put_result(struct sk_buff *msg, const struct kvmtrust_measurement *m)
 	       nla_put_u64_64bit(msg, KVMTRUST_A_WORK_BYTES, m->work_bytes,
 				 KVMTRUST_A_PAD) ||
 	       nla_put_u32(msg, KVMTRUST_A_THREADS, m->threads) ||
-	       (m->unchanged && nla_put_flag(msg, KVMTRUST_A_MEMORY_UNCHANGED));
+	       (m->unchanged && nla_put_flag(msg, KVMTRUST_A_MEMORY_UNCHANGED)) ||
+	       (m->frozen &&
+		nla_put_u64_64bit(msg, KVMTRUST_A_MEASURE_PAUSE_NS, m->pause_ns,
+				  KVMTRUST_A_PAD));
 }
 
 /* The body of KVMTRUST_CMD_MEASURE_GET replies and of notifications. */

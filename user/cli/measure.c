@@ -6,7 +6,8 @@
  * Script form (--script), one line:
  *   vm_id seq memory_root vcpu_root pages vcpus ns hash_driver vm
  *   leaf_format zero_pages tree tree_bytes work_bytes tree_note threads
- *   memory_unchanged
+ *   memory_unchanged pause_ns
+ * (pause_ns "-" without --freeze)
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -21,10 +22,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: %s measure " VM_REF_USAGE " [--no-vcpus] [--json | --script]\n\n"
+	fprintf(f, "Usage: %s measure " VM_REF_USAGE " [--no-vcpus] [--freeze]\n"
+		"       [--json | --script]\n\n"
 		"Hashes the VM's memory and vCPU registers into two Merkle roots. The\n"
-		"guest must be paused (no vCPU inside KVM_RUN). The VM is attached if\n"
-		"needed; --no-vcpus hashes memory only.\n", prog);
+		"guest must be paused (no vCPU inside KVM_RUN), or --freeze: the module\n"
+		"stops the VM's process for the measurement and continues it after,\n"
+		"printing the pause. The VM is attached if needed; --no-vcpus hashes\n"
+		"memory only.\n", prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
 			CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }
@@ -57,6 +61,15 @@ static void print_measurement(const struct kt_measurement *m, const char *uuid)
 			m->tree_note[0] ? m->tree_note : NULL);
 	kt_print_u64("threads", "  threads      %s\n", m->threads);
 	kt_print_bool("memory_unchanged", "  unchanged    %s\n", m->memory_unchanged);
+	if (m->frozen) {
+		kt_print_u64("pause_ns", NULL, m->pause_ns);
+		if (m->pause_ns)
+			kt_print_text("  pause        %.3f ms\n", m->pause_ns / 1e6);
+		else
+			kt_print_text("  pause        none (the process was already stopped)\n");
+	} else {
+		kt_print_string("pause_ns", NULL, NULL);
+	}
 	kt_print_close_object();
 }
 
@@ -66,6 +79,7 @@ int measure_main(int argc, char *argv[])
 		CLI_OUTPUT_OPTIONS,
 		VM_REF_OPTIONS,
 		{ "no-vcpus", no_argument, NULL, 'n' },
+		{ "freeze", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -83,6 +97,8 @@ int measure_main(int argc, char *argv[])
 	while ((c = cli_getopt(argc, argv, "jsnh", opts)) != -1) {
 		if (c == 'n')
 			flags |= KVMTRUST_MEASURE_F_NO_VCPUS;
+		else if (c == 'F')
+			flags |= KVMTRUST_MEASURE_F_FREEZE;
 		else if (!vm_ref_option(&ref, c, optarg) && !cli_output_option(c, &mode))
 			return cli_option_usage(usage, c);
 	}

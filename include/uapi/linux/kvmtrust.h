@@ -107,8 +107,9 @@
  * notification may arrive before the ack of the request.
  *
  * Every vCPU must be outside KVM_RUN for the whole measurement (the VMM
- * paused the guest), and no guest page may be written meanwhile; a
- * measurement that finds a vCPU inside or a page written fails with EBUSY.
+ * paused the guest, or KVMTRUST_MEASURE_F_FREEZE stopped the VMM), and no
+ * guest page may be written meanwhile; a measurement that finds a vCPU
+ * inside or a page written fails with EBUSY.
  *
  * KVMTRUST_CMD_MEASURE_GET
  * ------------------------
@@ -159,6 +160,19 @@
  *                                 while it was measured (soft-dirty bits
  *                                 cleared before, still clear after);
  *                                 absent with KVMTRUST_MEASURE_F_NO_VCPUS
+ *    KVMTRUST_A_MEASURE_PAUSE_NS: NLA_U64, with KVMTRUST_MEASURE_F_FREEZE
+ *                                 only: nanoseconds the VM's process was
+ *                                 stopped, from the module's SIGSTOP to
+ *                                 its SIGCONT (0: it was found stopped and
+ *                                 left stopped)
+ *
+ * With KVMTRUST_MEASURE_F_FREEZE the module stops the VM's process itself
+ * (a SIGSTOP group stop), waits until every thread has stopped (at most the
+ * freeze_timeout_ms parameter, else ETIMEDOUT), measures and continues it
+ * (SIGCONT), whatever the outcome, also when the requesting client is gone
+ * or the module unloads. A process found stopped is measured and left
+ * stopped; one continued by someone else during the measurement fails it
+ * with EBUSY.
  */
 #ifndef _UAPI_LINUX_KVMTRUST_H
 #define _UAPI_LINUX_KVMTRUST_H
@@ -205,9 +219,15 @@ enum kvmtrust_measure_flag {
 	KVMTRUST_MEASURE_F_NO_VCPUS = 1U << 0,
 	/* Hash memory on one thread, not one per online CPU (same roots). */
 	KVMTRUST_MEASURE_F_ONE_THREAD = 1U << 1,
+	/*
+	 * Stop the VM's process (SIGSTOP) for the measurement and continue it
+	 * after; the module owns the continue (measurement.rst, "Freeze").
+	 */
+	KVMTRUST_MEASURE_F_FREEZE = 1U << 2,
 
 	__KVMTRUST_MEASURE_F_ALL = KVMTRUST_MEASURE_F_NO_VCPUS |
-				   KVMTRUST_MEASURE_F_ONE_THREAD
+				   KVMTRUST_MEASURE_F_ONE_THREAD |
+				   KVMTRUST_MEASURE_F_FREEZE
 };
 
 /* KVMTRUST_A_LEAF_FORMAT: memory leaf layouts (Documentation/measurement.rst). */
@@ -262,6 +282,7 @@ enum kvmtrust_attr {
 	KVMTRUST_A_WORK_BYTES,
 	KVMTRUST_A_THREADS,
 	KVMTRUST_A_MEMORY_UNCHANGED,
+	KVMTRUST_A_MEASURE_PAUSE_NS,
 
 	__KVMTRUST_A_LAST
 };

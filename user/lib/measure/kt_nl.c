@@ -385,6 +385,8 @@ static int parse_measurement(struct nlattr **tb, void *arg)
 	m->work_bytes = get_u64(tb, KVMTRUST_A_WORK_BYTES);
 	m->threads = get_u32(tb, KVMTRUST_A_THREADS);
 	m->memory_unchanged = tb[KVMTRUST_A_MEMORY_UNCHANGED];
+	m->frozen = tb[KVMTRUST_A_MEASURE_PAUSE_NS];
+	m->pause_ns = get_u64(tb, KVMTRUST_A_MEASURE_PAUSE_NS);
 	return 0;
 }
 

@@ -68,6 +68,8 @@ struct kt_measurement {
 	uint64_t work_bytes;
 	uint32_t threads;		/* that hashed memory */
 	bool memory_unchanged;		/* no page written while measured */
+	bool frozen;			/* KVMTRUST_MEASURE_F_FREEZE: pause_ns set */
+	uint64_t pause_ns;		/* the VMM was stopped (0: found stopped) */
 };
 
 int kt_nl_get_info(struct kt_nl *nl, struct kt_info *out, struct kt_err *err);
