@@ -67,7 +67,7 @@ wait_for() {
 	return 1
 }
 
-N=30
+N=29
 tap_plan $N
 if [ ! -x selftests/build/vmm ] || [ ! -d /sys/module/kvmtrust ]; then
 	for i in $(seq $N); do tap_skip "kvmtrustd step $i" "needs selftests/build/vmm and kvmtrust.ko"; done
@@ -137,25 +137,25 @@ sleep $((GAP_MS / 1000))
 vmm 1 guest doorbell 1
 wait_for '.vms[0].trigger.rounds.doorbell >= 1'
 tap_is "a doorbell rung by guest a starts a round of guest a" \
-	"$(st '.vms[0].trigger.rounds.doorbell')" 1
+	"$(st '.vms[0].trigger.rounds.doorbell // 0')" 1
 tap_is "  and of no other guest" "$(st '.vms[1].trigger.rounds.doorbell')" 0
 tap_is "  the BPF program saw the one doorbell" "$(st '.vms[0].trigger.bpf.doorbells')" 1
-lat=$(st '.vms[0].trigger.latency_us.last')
+lat=$(st '.vms[0].trigger.latency_us.last // 0')
 echo "# doorbell to measurement start: $lat us"
 tap_is "  its trigger-to-measurement latency is measured (under 2 s: $lat us)" \
 	"$([ "$(st '.vms[0].trigger.latency_us.count')" = 1 ] && [ "$lat" -lt 2000000 ] && echo yes)" yes
 
 # A flood: 400 doorbells as fast as the guest can ring.
 sleep $((GAP_MS / 1000))
-before=$(st '.vms[0].trigger.rounds.doorbell')
+before=$(st '.vms[0].trigger.rounds.doorbell // 0')
 t0=$(date +%s%N)
 vmm 1 guest doorbell 400
 t1=$(date +%s%N)
 sleep 1
 ms=$(((t1 - t0) / 1000000))
 allowed=$((1 + ms / GAP_MS + 1))
-rounds=$(($(st '.vms[0].trigger.rounds.doorbell') - before))
-limited=$(st '.vms[0].trigger.bpf.limited')
+rounds=$(($(st '.vms[0].trigger.rounds.doorbell // 0') - before))
+limited=$(st '.vms[0].trigger.bpf.limited // 0')
 echo "# 400 doorbells in $ms ms: $rounds round(s), $limited limited (gap $GAP_MS ms)"
 tap_is "a flood of 400 doorbells starts at most $allowed rounds" \
 	"$([ "$rounds" -ge 1 ] && [ "$rounds" -le "$allowed" ] && echo yes)" yes

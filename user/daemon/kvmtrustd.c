@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,6 +117,15 @@ static int load(struct daemon *d, bool reload)
 		return -1;
 	}
 	snprintf(next.report_dir, sizeof(next.report_dir), "%s/reports", next.cfg.state_dir);
+	if ((mkdir(next.cfg.state_dir, 0700) && errno != EEXIST) ||
+	    (mkdir(next.report_dir, 0700) && errno != EEXIST)) {
+		say("state_dir %s: %s%s", next.report_dir, strerror(errno),
+		    reload ? " (keeping the running configuration)" : "");
+		ktd_triggers_close(next.trig);
+		ktd_ctx_close(&next.ctx);
+		ktd_config_free(&next.cfg);
+		return -1;
+	}
 	next.guests = make_guests(&next.cfg, reload ? d : NULL);
 	next.nr_guests = next.cfg.nr_vms;
 	if (!next.guests) {
