@@ -67,7 +67,7 @@ wait_for() {
 	return 1
 }
 
-N=29
+N=30
 tap_plan $N
 if [ ! -x selftests/build/vmm ] || [ ! -d /sys/module/kvmtrust ]; then
 	for i in $(seq $N); do tap_skip "kvmtrustd step $i" "needs selftests/build/vmm and kvmtrust.ko"; done
@@ -85,7 +85,7 @@ ledger_pki "$tmp" && KVMTRUST_KEY_DIR=$tmp/hostkey "$K" tpm init --software --ho
 GAP_MS=2000
 cat >"$tmp/hook" <<'EOT'
 #!/bin/sh
-echo "$1 $KVMTRUST_EVENT $KVMTRUST_VM_NAME $KVMTRUST_VM_UUID $KVMTRUST_RESULT $KVMTRUST_PREV_SCORE $KVMTRUST_SCORE $KVMTRUST_FAILED_RANGE $KVMTRUST_REPORT_DIGEST $KVMTRUST_REPORT" >>"${0%/*}/hook.log"
+echo "$1 $KVMTRUST_EVENT $KVMTRUST_VM_NAME $KVMTRUST_VM_UUID $KVMTRUST_RESULT $KVMTRUST_PREV_SCORE $KVMTRUST_SCORE $KVMTRUST_FAILED_RANGE $KVMTRUST_REPORT_DIGEST $KVMTRUST_REPORT $KVMTRUST_LEDGER_INDEX" >>"${0%/*}/hook.log"
 EOT
 chmod +x "$tmp/hook"
 cat >"$tmp/d.conf" <<EOT
@@ -99,6 +99,7 @@ socket = $tmp/d.sock
 state_dir = $tmp/state
 doorbell_port = 0x4b54
 event_msr = 0xc0000080
+event_cr = 0, 4
 trigger_min_gap_ms = $GAP_MS
 hook = $tmp/hook
 on_fail = log, hook
@@ -195,13 +196,16 @@ tap_is "  its first fail dropped the score by 20, from 100 to 80" \
 	"$(jq -r '[.entries[] | select(.reason == "fail")][0] | "\(.delta) \(.score)"' \
 	"$tmp/score.json")" "-20 80"
 for i in $(seq 50); do [ -s "$tmp/hook.log" ] && break; sleep 0.1; done
-read -r h_arg h_event h_name h_uuid h_result h_prev h_score h_range h_digest h_report \
+read -r h_arg h_event h_name h_uuid h_result h_prev h_score h_range h_digest h_report h_index \
 	<"$tmp/hook.log"
 tap_is "  the fail ran the hook, its environment naming VM, result, score and range" \
 	"$h_arg $h_event $h_name $h_uuid $h_result $h_prev $h_score $h_range" \
 	"fail fail a $U1 fail 100 80 memory_root"
 tap_is "  the signed report the hook names has the digest it was given" \
 	"$(sha256sum "$h_report" | cut -d' ' -f1)" "$h_digest"
+tap_is "  the ledger entry of the fail names that report and the failing range" \
+	"$("$K" ledger get --index "$h_index" --json | jq -r '"\(.result) \(.report) \(.detail)"')" \
+	"fail $h_digest memory_root"
 reports=("$tmp"/state/reports/*.jwt)
 tap_is "  its nonce is fresh: no two reports of the run share one" \
 	"$(python3 - "${reports[@]}" <<'EOP'

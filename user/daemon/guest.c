@@ -189,6 +189,9 @@ static int record(struct ktd_ctx *ctx, struct ktd_guest *g, bool pass, const kt_
 	e.time = (uint64_t)time(NULL);
 	memcpy(e.measurement, root, KT_HASH_LEN);
 	strcpy(e.vm_id, g->uuid);
+	/* Format 3: the entry names its evidence, and on a fail the failing range. */
+	memcpy(e.report, g->report_digest, KT_HASH_LEN);
+	snprintf(e.detail, sizeof(e.detail), "%s", g->failed_range);
 	if (kt_ledger_append(ctx->log, &ctx->signer, &e, leaf, &err))
 		return guest_fail(g, "ledger", err.msg);
 	g->last_index = e.index;
