@@ -246,11 +246,15 @@ static int run(struct daemon *d, int sfd)
 		if (t >= next) {
 			round_all(d, KTD_TRIGGER_TIMER);
 			next = t + 1000ULL * d->cfg.interval;
-			continue;
+			t = now_ms();
 		}
-		/* Reloads replace the triggers: their fd is looked up each time. */
+		/*
+		 * Polled between any two timer rounds, even when the rounds take
+		 * longer than the interval: triggers and requests are never starved.
+		 * Reloads replace the triggers: their fd is looked up each time.
+		 */
 		fds[2].fd = d->trig ? ktd_triggers_fd(d->trig) : -1;
-		if (poll(fds, 3, (int)(next - t)) < 0 && errno != EINTR) {
+		if (poll(fds, 3, next > t ? (int)(next - t) : 0) < 0 && errno != EINTR) {
 			say("poll: %s", strerror(errno));
 			return 1;
 		}
