@@ -172,12 +172,21 @@ static void attest(struct daemon *d, struct ktd_guest *g, unsigned int kind, uin
 		say("[vm %s] unable to watch VMM %d for triggers", g->cfg.name, (int)g->pid);
 }
 
+static void run_triggered(struct daemon *d);
+
+/*
+ * Triggers waiting are served before each guest of a round: a doorbell
+ * waits for one guest's round at most, not for all of them.
+ */
 static void round_all(struct daemon *d, unsigned int kind)
 {
 	size_t i;
 
-	for (i = 0; i < d->nr_guests; i++)
+	for (i = 0; i < d->nr_guests; i++) {
+		if (d->trig)
+			run_triggered(d);
 		attest(d, &d->guests[i], kind, 0);
+	}
 }
 
 /* A trigger the rate limit let through: its VM's round is due now. */
