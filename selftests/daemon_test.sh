@@ -67,7 +67,7 @@ wait_for() {
 	return 1
 }
 
-N=30
+N=32
 tap_plan $N
 if [ ! -x selftests/build/vmm ] || [ ! -d /sys/module/kvmtrust ]; then
 	for i in $(seq $N); do tap_skip "kvmtrustd step $i" "needs selftests/build/vmm and kvmtrust.ko"; done
@@ -237,6 +237,22 @@ vmm 1 run && vmm 1 pause && vmm 2 state
 tap_result $? "after SIGKILL of kvmtrustd both guests run and answer"
 tap_is "  neither VMM is left stopped" \
 	"$(awk '{print $3}' "/proc/${pids[0]}/stat" "/proc/${pids[1]}/stat" | tr -d '\n')" SS
+# A third fail on this host within 24 h: the host-compromise rule holds, and
+# the daemon says so in the ledger (no freeze this time: actions log only).
+sed 's/^on_score_below_75 = .*/on_score_below_75 = log/' "$tmp/d.conf" >"$tmp/d3.conf"
+"$KD" -c "$tmp/d3.conf" 2>"$tmp/d3.log" &
+daemon=$!
+wait_for '.vms[0].rounds >= 1'
+vmm 1 poke 0x3000 0x5a
+for i in $(seq 100); do grep -q 'meets the compromise rule' "$tmp/d3.log" && break; sleep 0.1; done
+idx=$(sed -n 's/.*meets the compromise rule.*compromise entry \([0-9]*\).*/\1/p' "$tmp/d3.log" | head -n 1)
+tap_is "a third fail on the host makes the daemon flag it" "${idx:+flagged}" flagged
+tap_is "  with a compromise entry in the ledger" \
+	"$("$K" ledger get --index "${idx:-0}" --script | cut -f2)" compromise
+vmm 1 poke 0x3000 "$orig"
+kill -TERM "$daemon"; wait "$daemon"
+daemon=
+grep -v ' pass (timer)' "$tmp/d3.log" | tail -n 6 | sed 's/^/# /'
 tap_ok "the ledger verifies" "$K" ledger verify
 sed 's/^/# /' "$tmp/d.log" | tail -20
 tap_done
