@@ -4,6 +4,10 @@
 # In the test VM (selftests/run-in-vm, kvmtrust.ko loaded): kvmtrustd
 # attests two of our test guests every second into an SQLite ledger, and a
 # guest write to memory its policy protects fails its next attestation.
+# Its eBPF triggers (kvm:kvm_pio, kvm:kvm_msr) attest a guest when it rings
+# the doorbell or rewrites EFER, a doorbell flood is rate limited, a fail
+# runs the hook, a fall below 75 freezes the VMM and marks it non-migratable,
+# and SIGKILL of the daemon leaves the guests running.
 #
 #   selftests/build/vmm --uuid $U1 (guest a, paused)  <-- fifo: poke 0x3000
 #   selftests/build/vmm --uuid $U2 (guest b, paused)
@@ -63,7 +67,7 @@ wait_for() {
 	return 1
 }
 
-N=12
+N=32
 tap_plan $N
 if [ ! -x selftests/build/vmm ] || [ ! -d /sys/module/kvmtrust ]; then
 	for i in $(seq $N); do tap_skip "kvmtrustd step $i" "needs selftests/build/vmm and kvmtrust.ko"; done
@@ -78,6 +82,12 @@ start_vmm 1 "$U1"
 start_vmm 2 "$U2"
 ledger_pki "$tmp" && KVMTRUST_KEY_DIR=$tmp/hostkey "$K" tpm init --software --host-id vm-host \
 	>/dev/null 2>&1 && "$K" ledger init --ledger "sqlite:$tmp/ledger.db" >/dev/null
+GAP_MS=2000
+cat >"$tmp/hook" <<'EOT'
+#!/bin/sh
+echo "$1 $KVMTRUST_EVENT $KVMTRUST_VM_NAME $KVMTRUST_VM_UUID $KVMTRUST_RESULT $KVMTRUST_PREV_SCORE $KVMTRUST_SCORE $KVMTRUST_FAILED_RANGE $KVMTRUST_REPORT_DIGEST $KVMTRUST_REPORT $KVMTRUST_LEDGER_INDEX" >>"${0%/*}/hook.log"
+EOT
+chmod +x "$tmp/hook"
 cat >"$tmp/d.conf" <<EOT
 interval = 1
 ledger = sqlite:$tmp/ledger.db
@@ -86,6 +96,14 @@ ledger_key = $tmp/host1.key
 ledger_cert = $tmp/host1.pem
 key_dir = $tmp/hostkey
 socket = $tmp/d.sock
+state_dir = $tmp/state
+doorbell_port = 0x4b54
+event_msr = 0xc0000080
+event_cr = 0, 4
+trigger_min_gap_ms = $GAP_MS
+hook = $tmp/hook
+on_fail = log, hook
+on_score_below_75 = log, hook, nonmigratable, freeze
 
 [vm a]
 pid = ${pids[0]}
@@ -113,6 +131,45 @@ done
 tap_is "every ledger entry is an attest pass ($size entries)" "$passes" "$size"
 tap_is "  and there are at least 6 of them" "$([ "$size" -ge 6 ] && echo yes)" yes
 tap_is "score of guest a is 100" "$(st '.vms[0].score')" 100
+tap_is "the eBPF triggers are attached" "$(st '.triggers.bpf')" true
+
+# The doorbell: one OUT to port 0x4b54 from guest a's vCPU.
+sleep $((GAP_MS / 1000))
+vmm 1 guest doorbell 1
+wait_for '.vms[0].trigger.rounds.doorbell >= 1'
+tap_is "a doorbell rung by guest a starts a round of guest a" \
+	"$(st '.vms[0].trigger.rounds.doorbell // 0')" 1
+tap_is "  and of no other guest" "$(st '.vms[1].trigger.rounds.doorbell')" 0
+tap_is "  the BPF program saw the one doorbell" "$(st '.vms[0].trigger.bpf.doorbells')" 1
+lat=$(st '.vms[0].trigger.latency_us.last // 0')
+echo "# doorbell to measurement start: $lat us"
+tap_is "  its trigger-to-measurement latency is measured (under 2 s: $lat us)" \
+	"$([ "$(st '.vms[0].trigger.latency_us.count')" = 1 ] && [ "$lat" -lt 2000000 ] && echo yes)" yes
+
+# A flood: 400 doorbells as fast as the guest can ring.
+sleep $((GAP_MS / 1000))
+before=$(st '.vms[0].trigger.rounds.doorbell // 0')
+t0=$(date +%s%N)
+vmm 1 guest doorbell 400
+t1=$(date +%s%N)
+sleep 1
+ms=$(((t1 - t0) / 1000000))
+allowed=$((1 + ms / GAP_MS + 1))
+rounds=$(($(st '.vms[0].trigger.rounds.doorbell // 0') - before))
+limited=$(st '.vms[0].trigger.bpf.limited // 0')
+echo "# 400 doorbells in $ms ms: $rounds round(s), $limited limited (gap $GAP_MS ms)"
+tap_is "a flood of 400 doorbells starts at most $allowed rounds" \
+	"$([ "$rounds" -ge 1 ] && [ "$rounds" -le "$allowed" ] && echo yes)" yes
+tap_is "  the rate limit dropped the rest in BPF" \
+	"$([ "$limited" -ge $((400 - allowed)) ] && echo yes)" yes
+
+# An event: guest b rewrites EFER (WRMSR 0xc0000080).
+sleep $((GAP_MS / 1000))
+vmm 2 guest efer 1
+wait_for '.vms[1].trigger.rounds["msr-write"] >= 1'
+tap_is "an EFER write by guest b starts a round of guest b" \
+	"$(st '.vms[1].trigger.rounds["msr-write"]')" 1
+tap_is "  seen once as an event" "$(st '.vms[1].trigger.bpf.events')" 1
 
 orig=$(echo peek 0x3000 >&3; read -r r <&4; echo "${r#ok }")
 echo "# vmm 1: peek 0x3000 -> $orig"
@@ -121,11 +178,45 @@ wait_for '.vms[0].fails >= 1'
 tap_is "after a write to guest a its next result is fail" "$(st '.vms[0].result')" fail
 # The page stays written until restored: undo it so later rounds pass again
 # (and three fails do not flag the host, which would move guest b's score too).
+# A second fail (the byte still written) takes the score from 80 to 60,
+# below 75: the hook runs, the VM is marked non-migratable and frozen.
+wait_for '.vms[0].frozen'
+tap_is "a second fail takes guest a below 75 and freezes its VMM (SIGSTOP)" \
+	"$(st '"\(.vms[0].score) \(.vms[0].frozen)"') $(awk '{print $3}' "/proc/${pids[0]}/stat")" \
+	"60 true T"
+tap_is "  the hook ran for score-below-75" "$(grep -c ' score-below-75 a ' "$tmp/hook.log")" 1
+tap_is "  and the VM is marked non-migratable" \
+	"$(cut -d' ' -f1,2 "$tmp/state/nonmigratable/$U1" 2>/dev/null)" "event=score-below-75 score=60"
+kill -CONT "${pids[0]}"
+rm -f "$tmp/state/nonmigratable/$U1"
 vmm 1 poke 0x3000 "$orig"
+kill -HUP "$daemon"
 "$K" score show --vm "$U1" --json >"$tmp/score.json"
 tap_is "  its first fail dropped the score by 20, from 100 to 80" \
 	"$(jq -r '[.entries[] | select(.reason == "fail")][0] | "\(.delta) \(.score)"' \
 	"$tmp/score.json")" "-20 80"
+for i in $(seq 50); do [ -s "$tmp/hook.log" ] && break; sleep 0.1; done
+read -r h_arg h_event h_name h_uuid h_result h_prev h_score h_range h_digest h_report h_index \
+	<"$tmp/hook.log"
+tap_is "  the fail ran the hook, its environment naming VM, result, score and range" \
+	"$h_arg $h_event $h_name $h_uuid $h_result $h_prev $h_score $h_range" \
+	"fail fail a $U1 fail 100 80 memory_root"
+tap_is "  the signed report the hook names has the digest it was given" \
+	"$(sha256sum "$h_report" | cut -d' ' -f1)" "$h_digest"
+tap_is "  the ledger entry of the fail names that report and the failing range" \
+	"$("$K" ledger get --index "$h_index" --json | jq -r '"\(.result) \(.report) \(.detail)"')" \
+	"fail $h_digest memory_root"
+reports=("$tmp"/state/reports/*.jwt)
+tap_is "  its nonce is fresh: no two reports of the run share one" \
+	"$(python3 - "${reports[@]}" <<'EOP'
+import base64, json, sys
+nonces = []
+for path in sys.argv[1:]:
+    payload = open(path).read().split('.')[1]
+    nonces.append(json.loads(base64.urlsafe_b64decode(payload + '=' * (-len(payload) % 4)))['eat_nonce'])
+print(f"{len(nonces)} reports, {len(nonces) - len(set(nonces))} repeated nonces" if len(nonces) > 5 else "too few")
+EOP
+)" "${#reports[@]} reports, 0 repeated nonces"
 wait_for '.vms[0].result == "pass"'
 tap_is "with the byte restored guest a passes again" "$(st '.vms[0].result')" pass
 tap_is "guest b never failed" "$(st '.vms[1].fails')" 0
@@ -134,6 +225,34 @@ tap_is "SIGTERM stops kvmtrustd with status 0" "$?" 0
 daemon=
 vmm 1 state && vmm 2 state
 tap_result $? "both guests are left as they were: their VMMs still answer"
+
+# SIGKILL in the middle of its work (a round every second, doorbells ringing).
+"$KD" -c "$tmp/d.conf" 2>>"$tmp/d.log" &
+daemon=$!
+wait_for '[.vms[] | .rounds >= 1] | all'
+vmm 1 guest doorbell 50 >/dev/null
+kill -KILL "$daemon"; wait "$daemon" 2>/dev/null
+daemon=
+vmm 1 run && vmm 1 pause && vmm 2 state
+tap_result $? "after SIGKILL of kvmtrustd both guests run and answer"
+tap_is "  neither VMM is left stopped" \
+	"$(awk '{print $3}' "/proc/${pids[0]}/stat" "/proc/${pids[1]}/stat" | tr -d '\n')" SS
+# A third fail on this host within 24 h: the host-compromise rule holds, and
+# the daemon says so in the ledger (no freeze this time: actions log only).
+sed 's/^on_score_below_75 = .*/on_score_below_75 = log/' "$tmp/d.conf" >"$tmp/d3.conf"
+"$KD" -c "$tmp/d3.conf" 2>"$tmp/d3.log" &
+daemon=$!
+wait_for '.vms[0].rounds >= 1'
+vmm 1 poke 0x3000 0x5a
+for i in $(seq 100); do grep -q 'meets the compromise rule' "$tmp/d3.log" && break; sleep 0.1; done
+idx=$(sed -n 's/.*meets the compromise rule.*compromise entry \([0-9]*\).*/\1/p' "$tmp/d3.log" | head -n 1)
+tap_is "a third fail on the host makes the daemon flag it" "${idx:+flagged}" flagged
+tap_is "  with a compromise entry in the ledger" \
+	"$("$K" ledger get --index "${idx:-0}" --script | cut -f2)" compromise
+vmm 1 poke 0x3000 "$orig"
+kill -TERM "$daemon"; wait "$daemon"
+daemon=
+grep -v ' pass (timer)' "$tmp/d3.log" | tail -n 6 | sed 's/^/# /'
 tap_ok "the ledger verifies" "$K" ledger verify
 sed 's/^/# /' "$tmp/d.log" | tail -20
 tap_done

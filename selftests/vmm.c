@@ -28,6 +28,11 @@
  *                        physical order (HVA in this process)
  *   scribble on|off      a thread of the VMM (not a vCPU) writes guest
  *                        memory every millisecond, or stops
+ *   guest doorbell N     (paused only) vCPU 0 rings kvmtrustd's doorbell N
+ *                        times: N OUTs to KT_PORT_DOORBELL (guest.S), as
+ *                        fast as KVM exits allow; "ok N" counts them
+ *   guest efer N         (paused only) vCPU 0 rewrites EFER N times (WRMSR);
+ *                        both leave memory and registers as they were
  *   exit                 "ok", then exit 0
  *
  * Numbers are C literals (0x.. accepted). EOF on stdin is "exit".
@@ -196,6 +201,49 @@ static int dump_memory(const char *path)
 	return ret;
 }
 
+extern const uint8_t kt_guest_code_start[], kt_guest_doorbell[], kt_guest_efer[];
+
+/* Runs a routine of guest.S on vCPU 0 to its "done" out, then resumes where it was. */
+static int cmd_guest(const char *what, unsigned long long n, char *reply, size_t len)
+{
+	struct kt_vcpu *vcpu = &vm->vcpus[0];
+	struct kvm_run *run = vcpu->run;
+	const uint8_t *entry;
+	struct kvm_regs saved, regs;
+	unsigned long long rings = 0;
+	int ret;
+
+	if (!strcmp(what, "doorbell"))
+		entry = kt_guest_doorbell;
+	else if (!strcmp(what, "efer"))
+		entry = kt_guest_efer;
+	else
+		return snprintf(reply, len, "err usage: guest doorbell|efer N"), -1;
+	if (!n || n > 0xffff)
+		return snprintf(reply, len, "err N must be 1..65535"), -1;
+	kt_vcpu_get_regs(vcpu, &saved);
+	regs = saved;
+	regs.rip = KT_CODE_GPA + (uint64_t)(entry - kt_guest_code_start);
+	regs.rcx = n;
+	kt_vcpu_set_regs(vcpu, &regs);
+	for (;;) {
+		ret = __kt_vcpu_run(vcpu);
+		if (ret == -EINTR)
+			continue;
+		if (ret || run->exit_reason != KVM_EXIT_IO)
+			break;
+		if (run->io.port == KT_PORT_DOORBELL)
+			rings++;
+		else
+			break;
+	}
+	kt_vcpu_set_regs(vcpu, &saved);
+	if (ret || run->exit_reason != KVM_EXIT_IO || run->io.port != KT_PORT_DONE)
+		return snprintf(reply, len, "err guest %s: KVM_RUN %d, exit reason %u", what, ret,
+				run->exit_reason), -1;
+	return snprintf(reply, len, "ok %llu", rings), 0;
+}
+
 static int cmd_regs(const char *arg, char *reply, size_t len)
 {
 	char path[4096];
@@ -270,6 +318,8 @@ static int execute(char *line, char *reply, size_t len)
 	}
 	if (!strncmp(line, "regs ", 5))
 		return cmd_regs(line + 5, reply, len);
+	if (sscanf(line, "guest %31s %lli", name, &a) == 2)
+		return cmd_guest(name, a, reply, len);
 	if (sscanf(line, "addslot %lli %lli %lli", &a, &b, &c) == 3) {
 		if (vm->nr_slots == KT_MAX_SLOTS || (b | c) % KT_PAGE_SIZE || !c)
 			return snprintf(reply, len, "err bad memslot"), -1;

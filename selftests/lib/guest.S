@@ -10,6 +10,14 @@
  *       KT_PORT_DONE. Resumed after that, it spins forever incrementing the
  *       counter at KT_COUNTER_GPA and EBP, so a running guest keeps changing
  *       both memory and registers until the VMM kicks it out of KVM_RUN.
+ *
+ * Two routines the VMM may point RIP at (selftests/vmm.c "guest"), each
+ * ending with the "done" out and writing no memory:
+ *   kt_guest_doorbell  CX times an OUT of KT_DOORBELL_VALUE to
+ *                      KT_PORT_DOORBELL: the guest asks kvmtrustd to
+ *                      attest it (Documentation/kvmtrustd.rst, "Triggers")
+ *   kt_guest_efer      CX times EFER rewritten with its own value (WRMSR,
+ *                      seen on kvm:kvm_msr)
  */
 #include "guest_layout.h"
 
@@ -66,6 +74,30 @@ kt_guest_code_start:
 	incl	KT_COUNTER_GPA
 	inc	%ebp
 	jmp	4b
+
+	.globl kt_guest_doorbell, kt_guest_efer
+kt_guest_doorbell:
+	mov	$KT_PORT_DOORBELL, %dx
+5:
+	mov	$KT_DOORBELL_VALUE, %al
+	out	%al, (%dx)
+	dec	%cx
+	jnz	5b
+	mov	$KT_DONE_VALUE, %al
+	out	%al, $KT_PORT_DONE
+	hlt
+
+kt_guest_efer:
+	mov	%cx, %si
+	mov	$KT_MSR_EFER, %ecx
+6:
+	rdmsr
+	wrmsr
+	dec	%si
+	jnz	6b
+	mov	$KT_DONE_VALUE, %al
+	out	%al, $KT_PORT_DONE
+	hlt
 kt_guest_code_end:
 	.code64
 	.section .note.GNU-stack, "", @progbits

@@ -47,6 +47,14 @@
 #define KT_PORT_DONE		0x10
 #define KT_DONE_VALUE		0x4b
 
+/*
+ * kvmtrustd's doorbell as our guest rings it (any port works: kvmtrustd.conf
+ * names it with doorbell_port; "KT" in ASCII), and the MSR kt_guest_efer writes.
+ */
+#define KT_PORT_DOORBELL	0x4b54
+#define KT_DOORBELL_VALUE	0x01
+#define KT_MSR_EFER		0xc0000080
+
 /* Seed used when the VMM passes 0, because xorshift32 never leaves 0. */
 #define KT_ZERO_SEED_FALLBACK	0x2545f491
 

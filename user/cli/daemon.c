@@ -112,6 +112,59 @@ static int64_t num(json_t *o, const char *key)
 	return json_integer_value(json_object_get(o, key));
 }
 
+/* What the last result did: the failed range, the kept report, a freeze. */
+static void print_actions(json_t *vm)
+{
+	const char *range = str(vm, "failed_range"), *report = str(vm, "report");
+	bool frozen = json_is_true(json_object_get(vm, "frozen"));
+
+	kt_print_s64("prev_score", NULL, num(vm, "prev_score"));
+	kt_print_string("failed_range", *range ? "  failed range:  %s\n" : NULL, range);
+	kt_print_string("report", *report ? "  report:        %s\n" : NULL, report);
+	kt_print_bool("frozen", frozen ? "  frozen:        %s (the freeze action stopped the VMM: "
+		      "kill -CONT it, then reload)\n" : NULL, frozen);
+}
+
+struct field {
+	const char *key, *fmt;
+};
+
+/* One nested object of integers, printed in the order given. */
+static void print_ints(json_t *parent, const char *name, const struct field *f, size_t n)
+{
+	json_t *o = json_object_get(parent, name);
+	size_t i;
+
+	kt_print_open_object(name);
+	for (i = 0; i < n; i++)
+		kt_print_s64(f[i].key, f[i].fmt, num(o, f[i].key));
+	kt_print_close_object();
+}
+
+/* What started the rounds, and how long a trigger waited for its measurement. */
+static void print_trigger(json_t *t)
+{
+	static const struct field rounds[] = {
+		{ "timer", "  rounds by:     timer %s" }, { "doorbell", ", doorbell %s" },
+		{ "cr-write", ", cr-write %s" }, { "msr-write", ", msr-write %s" },
+		{ "attest-now", ", attest-now %s\n" },
+	}, latency[] = {
+		{ "count", "  trigger to measurement start: %s rounds" }, { "last", ", last %s us" },
+		{ "min", ", min %s" }, { "max", ", max %s" }, { "avg", ", avg %s\n" },
+	}, bpf[] = {
+		{ "doorbells", "  seen in BPF:   %s doorbells" }, { "events", ", %s events" },
+		{ "limited", ", %s rate limited\n" },
+	};
+
+	kt_print_open_object("trigger");
+	kt_print_string("last", "  last trigger:  %s\n", str(t, "last"));
+	print_ints(t, "rounds", rounds, 5);
+	print_ints(t, "latency_us", latency, 5);
+	if (json_object_get(t, "bpf"))
+		print_ints(t, "bpf", bpf, 3);
+	kt_print_close_object();
+}
+
 static void print_vm(json_t *vm)
 {
 	const char *error = str(vm, "error");
@@ -130,17 +183,26 @@ static void print_vm(json_t *vm)
 	kt_print_string("memory_root", "  memory_root:   %s\n", str(vm, "memory_root"));
 	kt_print_string("report_digest", "  report digest: %s\n", str(vm, "report_digest"));
 	kt_print_string("error", *error ? "  last error:    %s\n" : NULL, error);
+	print_actions(vm);
+	print_trigger(json_object_get(vm, "trigger"));
 	kt_print_close_object();
 }
 
 static int show(json_t *reply, enum kt_print_mode mode)
 {
-	json_t *vms = json_object_get(reply, "vms"), *vm;
+	json_t *vms = json_object_get(reply, "vms"), *vm, *trig = json_object_get(reply, "triggers");
 	size_t i;
 
 	kt_print_start(mode);
 	kt_print_open_object(NULL);
 	kt_print_s64("interval", "interval: %s s\n", num(reply, "interval"));
+	kt_print_open_object("triggers");
+	kt_print_bool("bpf", "eBPF triggers: %s", json_is_true(json_object_get(trig, "bpf")));
+	kt_print_s64("doorbell_port", ", doorbell port %s", num(trig, "doorbell_port"));
+	kt_print_s64("event_cr_mask", ", CR mask %s", num(trig, "event_cr_mask"));
+	kt_print_s64("event_threshold", ", events per trigger %s", num(trig, "event_threshold"));
+	kt_print_s64("min_gap_ms", ", rate limit 1 per %s ms per VM\n", num(trig, "min_gap_ms"));
+	kt_print_close_object();
 	kt_print_open_array("vms");
 	json_array_foreach(vms, i, vm)
 		print_vm(vm);

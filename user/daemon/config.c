@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/encoding.h"
 #include "config.h"
@@ -17,6 +18,8 @@ struct parser {
 	struct ktd_vm_config *vm;	/* the open section, NULL in the global part */
 	unsigned int seen;		/* keys given in the current part, as bits */
 	struct kt_err *err;
+	unsigned long action_line[KTD_NR_ON];	/* where on_* named hook, 0: nowhere */
+	unsigned int *actions;			/* the on_* list being parsed */
 };
 
 #define bad(p, ...) parse_fail(p, __VA_ARGS__)
@@ -67,8 +70,12 @@ static int set_interval(struct parser *p, const char *v)
 
 static const char *const global_keys[] = {
 	"interval", "ledger", "ledger_ca", "ledger_key", "ledger_cert", "key_dir", "tcti", "socket",
-	"owner_anchors",
+	"owner_anchors", "doorbell_port", "event_cr", "event_msr", "event_threshold",
+	"trigger_min_gap_ms", "hook", "state_dir", "on_fail", "on_score_below_75",
+	"on_score_below_50",
 };
+enum { K_STRINGS_END = 9, K_DOORBELL = 9, K_CR, K_MSR, K_THRESHOLD, K_GAP, K_HOOK, K_STATE_DIR,
+       K_ON_FAIL };
 static const char *const vm_keys[] = { "pid", "uuid", "memory_root" };
 
 static int key_index(const char *const *keys, size_t n, const char *key)
@@ -81,17 +88,138 @@ static int key_index(const char *const *keys, size_t n, const char *key)
 	return -1;
 }
 
-static int global_key(struct parser *p, int k, const char *v)
+/* A number from min to max, decimal or 0x-prefixed hex. */
+static int set_uint(struct parser *p, const char *key, const char *v, unsigned long min,
+		    unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(v, &end, 0);
+	if (!isdigit((unsigned char)*v) || *end || errno || *out < min || *out > max)
+		return bad(p, "%s '%s' is not a number from %lu to %lu", key, v, min, max);
+	return 0;
+}
+
+static int set_uint_key(struct parser *p, int k, const char *v, unsigned long min,
+			unsigned long max, unsigned int *dst)
+{
+	unsigned long n;
+
+	if (set_uint(p, global_keys[k], v, min, max, &n))
+		return -1;
+	*dst = (unsigned int)n;
+	return 0;
+}
+
+/* Splits a comma-separated list in place; fn is called for each item. */
+static int each_item(struct parser *p, const char *key, char *v,
+		     int (*fn)(struct parser *p, const char *item))
+{
+	char *save = NULL, *item;
+	int n = 0;
+
+	if (!*v)
+		return bad(p, "'%s' needs a value", key);
+	if (*v == ',' || v[strlen(v) - 1] == ',' || strstr(v, ",,"))
+		return bad(p, "'%s' has an empty item", key);
+	for (item = strtok_r(v, ",", &save); item; item = strtok_r(NULL, ",", &save), n++) {
+		item = trim(item);
+		if (!*item)
+			return bad(p, "'%s' has an empty item", key);
+		if (fn(p, item))
+			return -1;
+	}
+	return n ? 0 : bad(p, "'%s' needs a value", key);
+}
+
+static int add_cr(struct parser *p, const char *item)
+{
+	if (strcmp(item, "0") && strcmp(item, "3") && strcmp(item, "4") && strcmp(item, "8"))
+		return bad(p, "event_cr '%s' is not 0, 3, 4 or 8", item);
+	p->c->event_cr_mask |= 1u << atoi(item);
+	return 0;
+}
+
+static int add_msr(struct parser *p, const char *item)
+{
+	unsigned long n;
+	size_t i;
+
+	if (set_uint(p, "event_msr", item, 0, 0xffffffffUL, &n))
+		return -1;
+	for (i = 0; i < p->c->nr_event_msrs; i++)
+		if (p->c->event_msrs[i] == n)
+			return bad(p, "event_msr %s is given twice", item);
+	if (p->c->nr_event_msrs == KTD_MAX_MSRS)
+		return bad(p, "event_msr lists more than %d MSRs", KTD_MAX_MSRS);
+	p->c->event_msrs[p->c->nr_event_msrs++] = (uint32_t)n;
+	return 0;
+}
+
+static int add_action(struct parser *p, const char *item)
+{
+	static const char *const names[] = { "log", "hook", "freeze", "nonmigratable" };
+	unsigned int i;
+
+	if (!strcmp(item, "none"))
+		return 0;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(item, names[i])) {
+			*p->actions |= 1u << i;
+			return 0;
+		}
+	return bad(p, "action '%s' is not log, hook, freeze, nonmigratable or none", item);
+}
+
+static int set_path(struct parser *p, char **dst, const char *key, const char *v)
+{
+	if (*v != '/')
+		return bad(p, "%s '%s' is not an absolute path", key, v);
+	free(*dst);
+	*dst = NULL;
+	return set_string(p, dst, key, v);
+}
+
+static int global_key(struct parser *p, int k, char *v)
 {
 	struct ktd_config *c = p->c;
 	char **dst[] = { NULL, &c->ledger, &c->ledger_ca, &c->ledger_key, &c->ledger_cert,
 			 &c->key_dir, &c->tcti, &c->socket, &c->owner_anchors };
-
 	if (k == 0)
 		return set_interval(p, v);
-	free(*dst[k]);
-	*dst[k] = NULL;
-	return set_string(p, dst[k], global_keys[k], v);
+	if (k < K_STRINGS_END) {
+		free(*dst[k]);
+		*dst[k] = NULL;
+		return set_string(p, dst[k], global_keys[k], v);
+	}
+	switch (k) {
+	case K_DOORBELL:
+		return set_uint_key(p, k, v, 1, 0xffff, &c->doorbell_port);
+	case K_CR:
+		return each_item(p, "event_cr", v, add_cr);
+	case K_MSR:
+		return each_item(p, "event_msr", v, add_msr);
+	case K_THRESHOLD:
+		return set_uint_key(p, k, v, 1, 1000000, &c->event_threshold);
+	case K_GAP:
+		return set_uint_key(p, k, v, 0, 3600000, &c->trigger_min_gap_ms);
+	case K_HOOK:
+		if (set_path(p, &c->hook, "hook", v))
+			return -1;
+		return access(v, X_OK) ? bad(p, "hook '%s' is not executable: %s", v,
+					     strerror(errno)) : 0;
+	case K_STATE_DIR:
+		return set_path(p, &c->state_dir, "state_dir", v);
+	default:
+		p->actions = &c->actions[k - K_ON_FAIL];
+		*p->actions = 0;
+		if (each_item(p, global_keys[k], v, add_action))
+			return -1;
+		if (*p->actions & KTD_ACT_HOOK)
+			p->action_line[k - K_ON_FAIL] = p->line;
+		return 0;
+	}
 }
 
 static int vm_key(struct parser *p, int k, const char *v)
@@ -195,12 +323,22 @@ static int parse_line(struct parser *p, char *line)
 static int check_global(struct parser *p)
 {
 	struct ktd_config *c = p->c;
+	int i;
 
 	if (!c->ledger || !c->ledger_ca || !c->ledger_key || !c->ledger_cert)
 		return kt_fail(p->err, "config",
 			       "%s: ledger, ledger_ca, ledger_key and ledger_cert are required",
 			       p->path);
+	for (i = 0; i < KTD_NR_ON; i++) {
+		if (p->action_line[i] && !c->hook) {
+			p->line = p->action_line[i];
+			return bad(p, "%s names the action hook but no hook is set",
+				   global_keys[K_ON_FAIL + i]);
+		}
+	}
 	if (!c->socket && set_string(p, &c->socket, "socket", KTD_SOCKET_DEFAULT))
+		return -1;
+	if (!c->state_dir && set_string(p, &c->state_dir, "state_dir", KTD_STATE_DIR_DEFAULT))
 		return -1;
 	return 0;
 }
@@ -216,6 +354,10 @@ int ktd_config_load(const char *path, struct ktd_config *c, struct kt_err *err)
 
 	memset(c, 0, sizeof(*c));
 	c->interval = KTD_INTERVAL_DEFAULT;
+	c->event_threshold = 1;
+	c->trigger_min_gap_ms = KTD_MIN_GAP_MS_DEFAULT;
+	for (int i = 0; i < KTD_NR_ON; i++)
+		c->actions[i] = KTD_ACT_LOG;
 	f = fopen(path, "re");
 	if (!f)
 		return kt_fail(err, "config", "%s: %s", path, strerror(errno));
@@ -247,6 +389,8 @@ void ktd_config_free(struct ktd_config *c)
 	free(c->tcti);
 	free(c->socket);
 	free(c->owner_anchors);
+	free(c->hook);
+	free(c->state_dir);
 	free(c->vms);
 	memset(c, 0, sizeof(*c));
 }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/error.h"
@@ -20,6 +21,24 @@
 #define KTD_SOCKET_DEFAULT "/run/kvmtrust/kvmtrustd.sock"
 #define KTD_INTERVAL_DEFAULT 5
 #define KTD_NAME_MAX 64
+#define KTD_STATE_DIR_DEFAULT "/var/lib/kvmtrust"
+#define KTD_MIN_GAP_MS_DEFAULT 1000
+#define KTD_MAX_MSRS 8			/* KTD_BPF_MAX_MSRS */
+
+/* What to do when a result fails or the score falls below 75 or 50. */
+enum ktd_action {
+	KTD_ACT_LOG = 1u << 0,		/* a line on stderr (the journal) */
+	KTD_ACT_HOOK = 1u << 1,		/* run `hook` with KVMTRUST_* in its environment */
+	KTD_ACT_FREEZE = 1u << 2,	/* SIGSTOP the VMM; SIGCONT by hand resumes it */
+	KTD_ACT_NONMIGRATABLE = 1u << 3, /* write state_dir/nonmigratable/UUID */
+};
+
+enum ktd_action_event {
+	KTD_ON_FAIL,
+	KTD_ON_BELOW_75,		/* the score leaves "allow" (> 75) */
+	KTD_ON_BELOW_50,		/* the score enters "deny" (< 50) */
+	KTD_NR_ON,
+};
 
 struct ktd_vm_config {
 	char name[KTD_NAME_MAX + 1];
@@ -35,6 +54,17 @@ struct ktd_config {
 	char *owner_anchors;			/* NULL: none (no register entries) */
 	char *key_dir, *tcti;			/* NULL: the host key's defaults */
 	char *socket;
+	/* Triggers (bpf/kvmtrustd.bpf.c): 0 / empty = not loaded. */
+	unsigned int doorbell_port;		/* I/O port the guest writes to ask */
+	unsigned int event_cr_mask;		/* bit N: writes to CRn are events */
+	uint32_t event_msrs[KTD_MAX_MSRS];
+	size_t nr_event_msrs;
+	unsigned int event_threshold;		/* events per trigger, default 1 */
+	unsigned int trigger_min_gap_ms;	/* per-VM rate limit */
+	/* Actions. */
+	char *hook;				/* absolute path, NULL: none */
+	char *state_dir;			/* reports/ and nonmigratable/ */
+	unsigned int actions[KTD_NR_ON];	/* enum ktd_action bits */
 	struct ktd_vm_config *vms;
 	size_t nr_vms;
 };

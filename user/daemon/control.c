@@ -46,7 +46,33 @@ int ktd_control_listen(const char *path, struct kt_err *err)
 	return fd;
 }
 
-static json_t *guest_json(const struct ktd_guest *g)
+#define J(v) ((json_int_t)(v))
+
+/* Rounds started per trigger kind, and the latency of the BPF-triggered ones. */
+static json_t *trigger_json(const struct ktd_guest *g, const struct ktd_triggers *t)
+{
+	struct ktd_bpf_vm bv;
+	json_t *o = json_pack("{s:s, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}}",
+			      "last", g->rounds || g->last_error[0] ?
+			      ktd_trigger_name(g->last_trigger) : "",
+			      "rounds", "timer", J(g->triggered[KTD_TRIGGER_TIMER]),
+			      "doorbell", J(g->triggered[KTD_TRIGGER_DOORBELL]),
+			      "cr-write", J(g->triggered[KTD_TRIGGER_CR]),
+			      "msr-write", J(g->triggered[KTD_TRIGGER_MSR]),
+			      "attest-now", J(g->triggered[KTD_TRIGGER_REQUEST]),
+			      "latency_us", "count", J(g->lat_n), "last", J(g->lat_last_us),
+			      "min", J(g->lat_min_us), "max", J(g->lat_max_us),
+			      "avg", J(g->lat_n ? g->lat_sum_us / g->lat_n : 0));
+
+	/* What the BPF programs saw of this VMM, the rate limit's drops included. */
+	if (o && t && g->pid > 0 && ktd_triggers_stats(t, g->pid, &bv))
+		json_object_set_new(o, "bpf", json_pack("{s:I, s:I, s:I}", "doorbells",
+							J(bv.doorbells), "events", J(bv.events),
+							"limited", J(bv.limited)));
+	return o;
+}
+
+static json_t *guest_json(const struct ktd_guest *g, const struct ktd_triggers *t)
 {
 	char root[2 * KT_HASH_LEN + 1], digest[2 * KT_HASH_LEN + 1];
 	const char *result = g->last_result == KT_LEDGER_PASS ? "pass" :
@@ -54,28 +80,36 @@ static json_t *guest_json(const struct ktd_guest *g)
 
 	kt_hex_encode(g->last_root, KT_HASH_LEN, root);
 	kt_hex_encode(g->report_digest, KT_HASH_LEN, digest);
-	return json_pack("{s:s, s:s, s:i, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s}",
+	return json_pack("{s:s, s:s, s:i, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, "
+			 "s:s, s:b, s:o, s:s}",
 			 "name", g->cfg.name, "uuid", g->uuid, "pid", (int)g->pid,
-			 "result", result, "score", g->score, "rounds", (json_int_t)g->rounds,
-			 "passes", (json_int_t)g->passes, "fails", (json_int_t)g->fails,
-			 "last_time", (json_int_t)g->last_time,
-			 "ledger_index", (json_int_t)g->last_index,
+			 "result", result, "score", g->score, "prev_score", g->prev_score,
+			 "rounds", J(g->rounds), "passes", J(g->passes), "fails", J(g->fails),
+			 "last_time", J(g->last_time), "ledger_index", J(g->last_index),
 			 "memory_root", g->rounds ? root : "",
-			 "report_digest", g->rounds ? digest : "", "error", g->last_error);
+			 "report_digest", g->rounds ? digest : "", "report", g->report_path,
+			 "failed_range", g->failed_range, "frozen", g->frozen,
+			 "trigger", trigger_json(g, t), "error", g->last_error);
 }
 
-json_t *ktd_status_json(unsigned int interval, const struct ktd_guest *guests, size_t n)
+json_t *ktd_status_json(const struct ktd_config *c, const struct ktd_triggers *t,
+			const struct ktd_guest *guests, size_t n)
 {
 	json_t *vms = json_array(), *obj;
 	size_t i;
 
 	for (i = 0; vms && i < n; i++) {
-		if (json_array_append_new(vms, guest_json(&guests[i]))) {
+		if (json_array_append_new(vms, guest_json(&guests[i], t))) {
 			json_decref(vms);
 			return NULL;
 		}
 	}
-	obj = vms ? json_pack("{s:I, s:o}", "interval", (json_int_t)interval, "vms", vms) : NULL;
+	obj = vms ? json_pack("{s:I, s:{s:b, s:I, s:I, s:I, s:I}, s:o}", "interval",
+			      J(c->interval), "triggers", "bpf", t != NULL,
+			      "doorbell_port", J(c->doorbell_port),
+			      "event_cr_mask", J(c->event_cr_mask),
+			      "event_threshold", J(c->event_threshold),
+			      "min_gap_ms", J(c->trigger_min_gap_ms), "vms", vms) : NULL;
 	return obj;
 }
 

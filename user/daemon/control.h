@@ -13,12 +13,14 @@
 
 #include "common/error.h"
 #include "guest.h"
+#include "trigger.h"
 
 /* The listening socket: fd, or -1 with err set. A stale socket file is replaced. */
 int ktd_control_listen(const char *path, struct kt_err *err);
 
-/* The status object for every guest; NULL when out of memory. */
-json_t *ktd_status_json(unsigned int interval, const struct ktd_guest *guests, size_t n);
+/* The status object for every guest (t may be NULL); NULL when out of memory. */
+json_t *ktd_status_json(const struct ktd_config *c, const struct ktd_triggers *t,
+			const struct ktd_guest *guests, size_t n);
 
 /*
  * Reads the request on an accepted connection: 0 status, 1 attest-now,

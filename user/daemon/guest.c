@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -45,6 +47,15 @@ void ktd_guest_init(struct ktd_guest *g, const struct ktd_vm_config *cfg)
 	memset(g, 0, sizeof(*g));
 	g->cfg = *cfg;
 	g->score = -1;
+	g->prev_score = -1;
+}
+
+uint64_t ktd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static int guest_fail(struct ktd_guest *g, const char *what, const char *why)
@@ -87,8 +98,44 @@ static int resolve(struct ktd_guest *g, char *buf)
 	return 0;
 }
 
-/* Signs the round's claims: the report is the evidence behind the entry. */
-static int sign_report(struct ktd_ctx *ctx, struct ktd_guest *g, const struct kt_measurement *km)
+/*
+ * Keeps the signed report (REPORT_DIR/UUID-TIME-NONCE.jwt, written whole
+ * then renamed) and digests its bytes: that digest goes into the ledger
+ * entry, so the entry names the evidence anyone can check it against.
+ */
+static int keep_report(struct ktd_guest *g, const char *dir, const char *nonce, const char *jwt)
+{
+	char tmp[4096 + 8];
+	size_t len = strlen(jwt);
+	FILE *f;
+	int n;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return guest_fail(g, "report", strerror(errno));
+	n = snprintf(g->report_path, sizeof(g->report_path), "%s/%s-%lld-%.8s.jwt", dir, g->uuid,
+		     (long long)time(NULL), nonce);
+	if (n < 0 || (size_t)n >= sizeof(g->report_path))
+		return guest_fail(g, "report", "report_dir is too long");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", g->report_path);
+	f = fopen(tmp, "wxe");
+	if (!f)
+		return guest_fail(g, "report", strerror(errno));
+	n = fwrite(jwt, 1, len, f) != len;
+	if (fclose(f) || n || rename(tmp, g->report_path)) {
+		unlink(tmp);
+		return guest_fail(g, "report", "unable to write the report");
+	}
+	kt_sha256(jwt, len, g->report_digest);
+	return 0;
+}
+
+/*
+ * Signs the round's claims with the host key: the daemon is the verifier,
+ * its challenge (eat_nonce) is fresh from the CSPRNG for every round, so a
+ * report is never replayed for another round.
+ */
+static int sign_report(struct ktd_ctx *ctx, struct ktd_guest *g, const struct kt_measurement *km,
+		       const char *report_dir)
 {
 	struct kt_vm_state m = { .has_vcpu_root = km->has_vcpu_root, .pages = km->pages,
 				 .seq = km->seq };
@@ -110,11 +157,25 @@ static int sign_report(struct ktd_ctx *ctx, struct ktd_guest *g, const struct kt
 	if (!claims)
 		return guest_fail(g, "sign", "out of memory");
 	ret = kt_report_sign(ctx->hk, claims, &jwt, &err);
-	if (!ret && kt_report_digest(claims, g->report_digest))
-		ret = kt_fail(&err, "digest", "cannot digest the claims");
-	free(jwt);
 	json_decref(claims);
-	return ret ? guest_fail(g, "sign", err.msg) : 0;
+	if (ret) {
+		free(jwt);
+		return guest_fail(g, "sign", err.msg);
+	}
+	ret = keep_report(g, report_dir, nonce, jwt);
+	free(jwt);
+	return ret;
+}
+
+/* The score just before the step of entry index (the start score if first). */
+static int prev_score(const struct kt_score_result *res, uint64_t index)
+{
+	size_t i;
+
+	for (i = 0; i < res->nsteps; i++)
+		if (res->steps[i].index == index && strcmp(res->steps[i].reason, "decay"))
+			return i ? res->steps[i - 1].score : KT_SCORE_START;
+	return -1;
 }
 
 static int record(struct ktd_ctx *ctx, struct ktd_guest *g, bool pass, const kt_hash root)
@@ -128,6 +189,9 @@ static int record(struct ktd_ctx *ctx, struct ktd_guest *g, bool pass, const kt_
 	e.time = (uint64_t)time(NULL);
 	memcpy(e.measurement, root, KT_HASH_LEN);
 	strcpy(e.vm_id, g->uuid);
+	/* Format 3: the entry names its evidence, and on a fail the failing range. */
+	memcpy(e.report, g->report_digest, KT_HASH_LEN);
+	snprintf(e.detail, sizeof(e.detail), "%s", g->failed_range);
 	if (kt_ledger_append(ctx->log, &ctx->signer, &e, leaf, &err))
 		return guest_fail(g, "ledger", err.msg);
 	g->last_index = e.index;
@@ -137,16 +201,33 @@ static int record(struct ktd_ctx *ctx, struct ktd_guest *g, bool pass, const kt_
 	pass ? g->passes++ : g->fails++;
 	/* The appended entry counts; a score that cannot be read is shown unknown. */
 	if (kt_score_compute(ctx->log, g->uuid, e.time, &res, &err)) {
-		g->score = -1;
+		g->score = g->prev_score = -1;
 		fprintf(stderr, "kvmtrustd: [vm %s] score: %s\n", g->cfg.name, err.msg);
 		return 0;
 	}
+	g->prev_score = prev_score(&res, e.index);
 	g->score = res.score;
+	g->host_compromised = res.host_compromised;
+	memcpy(g->host_id, res.host_id, KT_UUID_LEN);
 	kt_score_result_free(&res);
 	return 0;
 }
 
-int ktd_guest_attest(struct ktd_ctx *ctx, struct ktd_guest *g)
+static void count_latency(struct ktd_guest *g, uint64_t trigger_ns)
+{
+	uint64_t now = ktd_now_ns(), us = now > trigger_ns ? (now - trigger_ns) / 1000 : 0;
+
+	g->lat_last_us = us;
+	if (!g->lat_n || us < g->lat_min_us)
+		g->lat_min_us = us;
+	if (us > g->lat_max_us)
+		g->lat_max_us = us;
+	g->lat_sum_us += us;
+	g->lat_n++;
+}
+
+int ktd_guest_attest(struct ktd_ctx *ctx, struct ktd_guest *g, const char *report_dir,
+		     unsigned int kind, uint64_t trigger_ns)
 {
 	char *buf = malloc(KT_VMM_CMDLINE_MAX);
 	struct kt_measurement km;
@@ -159,16 +240,23 @@ int ktd_guest_attest(struct ktd_ctx *ctx, struct ktd_guest *g)
 	free(buf);
 	if (ret)
 		return ret;
+	g->last_trigger = kind;
+	g->triggered[kind < 5 ? kind : 0]++;
+	/* Trigger to measurement start: the measurement begins here. */
+	if (trigger_ns)
+		count_latency(g, trigger_ns);
 	ret = kt_vm_measure_pid(g->pid, 0, &km, &err);
 	if (ret)
 		return guest_fail(g, "measure", err.msg[0] ? err.msg : strerror(-ret));
 	memcpy(g->last_root, km.memory_root, KT_HASH_LEN);
-	if (sign_report(ctx, g, &km))
+	if (sign_report(ctx, g, &km, report_dir))
 		return -1;
 	if (g->cfg.learn && !g->learned) {
 		memcpy(g->cfg.memory_root, km.memory_root, KT_HASH_LEN);
 		g->learned = true;
 	}
 	pass = !memcmp(g->cfg.memory_root, km.memory_root, KT_HASH_LEN);
+	/* The whole-memory policy has one range: all of guest memory. */
+	strcpy(g->failed_range, pass ? "" : "memory_root");
 	return record(ctx, g, pass, km.memory_root);
 }

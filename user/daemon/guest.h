@@ -27,7 +27,20 @@ struct ktd_guest {
 	int score;				/* from the ledger after the last append; -1 unknown */
 	uint64_t last_index;			/* ledger index of the last entry */
 	kt_hash last_root, report_digest;
+	char report_path[4096];			/* the last signed report, "" before any */
+	char failed_range[64];			/* the policy range that failed, "" on pass */
 	char last_error[600];			/* why the last round did not append, "" if it did */
+	int prev_score;				/* before the last append; -1 unknown */
+	/* Triggers: what started each round, and how long it waited. */
+	unsigned int last_trigger;		/* enum ktd_trigger_kind */
+	uint64_t triggered[5];			/* rounds started, per enum ktd_trigger_kind */
+	bool pending;				/* a trigger waits for its round */
+	unsigned int pending_kind;
+	uint64_t pending_ns;			/* CLOCK_MONOTONIC of the (first) waiting trigger */
+	uint64_t lat_n, lat_last_us, lat_min_us, lat_max_us, lat_sum_us;
+	bool frozen;				/* stopped by the freeze action */
+	bool host_compromised;			/* per the score rules, after the last append */
+	uint8_t host_id[KT_UUID_LEN];		/* the host the ledger has the VM on */
 };
 
 /* What every round needs, opened once per configuration. */
@@ -36,6 +49,8 @@ struct ktd_ctx {
 	struct kt_ledger *log;
 	struct kt_ledger_auth *auth;
 	struct kt_ledger_signer signer;
+	bool host_flagged;			/* a compromise entry was appended for: */
+	uint8_t flagged_host[KT_UUID_LEN];
 };
 
 int ktd_ctx_open(const struct ktd_config *c, struct ktd_ctx *ctx, struct kt_err *err);
@@ -44,10 +59,17 @@ void ktd_ctx_close(struct ktd_ctx *ctx);
 void ktd_guest_init(struct ktd_guest *g, const struct ktd_vm_config *cfg);
 
 /*
- * One round for g: 0 when an entry (pass or fail) was appended, -1 when
- * the guest could not be measured, signed or recorded (g->last_error says
- * why; nothing was appended).
+ * One round for g, started by a trigger of kind (enum ktd_trigger_kind)
+ * raised at trigger_ns (CLOCK_MONOTONIC; 0 for the timer and requests,
+ * whose latency is not counted): 0 when an entry (pass or fail) was
+ * appended, -1 when the guest could not be measured, signed or recorded
+ * (g->last_error says why; nothing was appended). The signed report is
+ * kept in report_dir.
  */
-int ktd_guest_attest(struct ktd_ctx *ctx, struct ktd_guest *g);
+int ktd_guest_attest(struct ktd_ctx *ctx, struct ktd_guest *g, const char *report_dir,
+		     unsigned int kind, uint64_t trigger_ns);
+
+/* CLOCK_MONOTONIC in nanoseconds, the clock of bpf_ktime_get_ns(). */
+uint64_t ktd_now_ns(void);
 
 #endif

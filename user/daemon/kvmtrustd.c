@@ -15,15 +15,18 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
 #include "common/encoding.h"
+#include "action.h"
 #include "config.h"
 #include "control.h"
 #include "guest.h"
+#include "trigger.h"
 
 struct daemon {
 	const char *config_path;
@@ -32,6 +35,8 @@ struct daemon {
 	struct ktd_guest *guests;
 	size_t nr_guests;
 	int listen_fd;
+	struct ktd_triggers *trig;		/* NULL: no BPF trigger configured */
+	char report_dir[4096];
 };
 
 static void usage(FILE *f)
@@ -104,40 +109,119 @@ static int load(struct daemon *d, bool reload)
 		ktd_config_free(&next.cfg);
 		return -1;
 	}
+	next.trig = NULL;
+	if (ktd_triggers_wanted(&next.cfg) && ktd_triggers_open(&next.cfg, &next.trig, &err)) {
+		say("%s%s", err.msg, reload ? " (keeping the running configuration)" : "");
+		ktd_ctx_close(&next.ctx);
+		ktd_config_free(&next.cfg);
+		return -1;
+	}
+	snprintf(next.report_dir, sizeof(next.report_dir), "%s/reports", next.cfg.state_dir);
+	if ((mkdir(next.cfg.state_dir, 0700) && errno != EEXIST) ||
+	    (mkdir(next.report_dir, 0700) && errno != EEXIST)) {
+		say("state_dir %s: %s%s", next.report_dir, strerror(errno),
+		    reload ? " (keeping the running configuration)" : "");
+		ktd_triggers_close(next.trig);
+		ktd_ctx_close(&next.ctx);
+		ktd_config_free(&next.cfg);
+		return -1;
+	}
 	next.guests = make_guests(&next.cfg, reload ? d : NULL);
 	next.nr_guests = next.cfg.nr_vms;
 	if (!next.guests) {
 		say("out of memory");
+		ktd_triggers_close(next.trig);
 		ktd_ctx_close(&next.ctx);
 		ktd_config_free(&next.cfg);
 		return -1;
 	}
 	if (reload) {
+		ktd_triggers_close(d->trig);
 		ktd_ctx_close(&d->ctx);
 		ktd_config_free(&d->cfg);
 		free(d->guests);
 	}
 	*d = next;
-	say("%s: %zu guest(s), every %u s", d->config_path, d->nr_guests, d->cfg.interval);
+	say("%s: %zu guest(s), every %u s%s", d->config_path, d->nr_guests, d->cfg.interval,
+	    d->trig ? ", eBPF triggers attached" : "");
 	return 0;
 }
 
-static void round_all(struct daemon *d)
+/* One round of g; its VMM is watched by the BPF triggers from then on. */
+static void attest(struct daemon *d, struct ktd_guest *g, unsigned int kind, uint64_t trigger_ns)
 {
 	char digest[2 * KT_HASH_LEN + 1];
+
+	if (g->frozen) {
+		snprintf(g->last_error, sizeof(g->last_error),
+			 "frozen by the freeze action: not attested until kill -CONT %d and a reload",
+			 (int)g->pid);
+		return;
+	}
+	if (ktd_guest_attest(&d->ctx, g, d->report_dir, kind, trigger_ns)) {
+		say("[vm %s] not attested (%s): %s", g->cfg.name, ktd_trigger_name(kind),
+		    g->last_error);
+	} else {
+		kt_hex_encode(g->report_digest, KT_HASH_LEN, digest);
+		say("[vm %s] %s (%s): entry %llu, score %d, report %s", g->cfg.name,
+		    g->last_result == KT_LEDGER_PASS ? "pass" : "FAIL", ktd_trigger_name(kind),
+		    (unsigned long long)g->last_index, g->score, digest);
+		ktd_actions_run(&d->cfg, &d->ctx, g);
+	}
+	if (d->trig && g->pid > 0 && ktd_triggers_watch(d->trig, g->pid))
+		say("[vm %s] unable to watch VMM %d for triggers", g->cfg.name, (int)g->pid);
+}
+
+static void run_triggered(struct daemon *d);
+
+/*
+ * Triggers waiting are served before each guest of a round: a doorbell
+ * waits for one guest's round at most, not for all of them.
+ */
+static void round_all(struct daemon *d, unsigned int kind)
+{
+	size_t i;
+
+	for (i = 0; i < d->nr_guests; i++) {
+		if (d->trig)
+			run_triggered(d);
+		attest(d, &d->guests[i], kind, 0);
+	}
+}
+
+/* A trigger the rate limit let through: its VM's round is due now. */
+static void on_trigger(void *arg, const struct ktd_bpf_trigger *t)
+{
+	struct daemon *d = arg;
 	size_t i;
 
 	for (i = 0; i < d->nr_guests; i++) {
 		struct ktd_guest *g = &d->guests[i];
 
-		if (ktd_guest_attest(&d->ctx, g)) {
-			say("[vm %s] not attested: %s", g->cfg.name, g->last_error);
+		if (g->pid != (pid_t)t->tgid)
 			continue;
+		if (!g->pending) {
+			g->pending = true;
+			g->pending_kind = t->kind;
+			g->pending_ns = t->time_ns;
 		}
-		kt_hex_encode(g->report_digest, KT_HASH_LEN, digest);
-		say("[vm %s] %s: entry %llu, score %d, report %s", g->cfg.name,
-		    g->last_result == KT_LEDGER_PASS ? "pass" : "FAIL",
-		    (unsigned long long)g->last_index, g->score, digest);
+		return;
+	}
+}
+
+static void run_triggered(struct daemon *d)
+{
+	size_t i;
+
+	if (ktd_triggers_consume(d->trig, on_trigger, d) < 0)
+		say("reading the trigger ring buffer failed");
+	for (i = 0; i < d->nr_guests; i++) {
+		struct ktd_guest *g = &d->guests[i];
+
+		if (!g->pending)
+			continue;
+		g->pending = false;
+		attest(d, g, g->pending_kind, g->pending_ns);
 	}
 }
 
@@ -151,30 +235,40 @@ static void serve(struct daemon *d)
 	if (req < 0)
 		return;
 	if (req == 1)
-		round_all(d);
-	ktd_control_reply(conn, ktd_status_json(d->cfg.interval, d->guests, d->nr_guests));
+		round_all(d, KTD_TRIGGER_REQUEST);
+	ktd_control_reply(conn, ktd_status_json(&d->cfg, d->trig, d->guests, d->nr_guests));
 }
 
 /* 0 on SIGTERM/SIGINT, 1 when the loop cannot go on. */
 static int run(struct daemon *d, int sfd)
 {
-	struct pollfd fds[2] = { { .fd = sfd, .events = POLLIN },
-				 { .fd = d->listen_fd, .events = POLLIN } };
+	struct pollfd fds[3] = { { .fd = sfd, .events = POLLIN },
+				 { .fd = d->listen_fd, .events = POLLIN },
+				 { .events = POLLIN } };
 	struct signalfd_siginfo si;
 	uint64_t next = now_ms();
 
 	for (;;) {
 		uint64_t t = now_ms();
 
+		ktd_actions_reap();
 		if (t >= next) {
-			round_all(d);
+			round_all(d, KTD_TRIGGER_TIMER);
 			next = t + 1000ULL * d->cfg.interval;
-			continue;
+			t = now_ms();
 		}
-		if (poll(fds, 2, (int)(next - t)) < 0 && errno != EINTR) {
+		/*
+		 * Polled between any two timer rounds, even when the rounds take
+		 * longer than the interval: triggers and requests are never starved.
+		 * Reloads replace the triggers: their fd is looked up each time.
+		 */
+		fds[2].fd = d->trig ? ktd_triggers_fd(d->trig) : -1;
+		if (poll(fds, 3, next > t ? (int)(next - t) : 0) < 0 && errno != EINTR) {
 			say("poll: %s", strerror(errno));
 			return 1;
 		}
+		if (fds[2].revents & POLLIN)
+			run_triggered(d);
 		if (fds[1].revents & POLLIN)
 			serve(d);
 		if (!(fds[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
@@ -246,6 +340,7 @@ int main(int argc, char *argv[])
 	close(d.listen_fd);
 	unlink(d.cfg.socket);
 cleanup:
+	ktd_triggers_close(d.trig);
 	ktd_ctx_close(&d.ctx);
 	ktd_config_free(&d.cfg);
 	free(d.guests);

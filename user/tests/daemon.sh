@@ -45,7 +45,7 @@ global() {
 conf() { local f=$dir/$1.conf; shift; { global; printf '%s\n' "$@"; } >"$f"; echo "$f"; }
 check() { "$KD" --check-config -c "$@"; }
 
-tap_plan 36
+tap_plan 52
 
 good=$(conf good "owner_anchors = $dir/owner-anchors" "[vm web]" "uuid = ${UUID^^}" "memory_root = learn" \
 	"[vm db]" "pid = 4242" "memory_root = $ROOT")
@@ -85,6 +85,44 @@ tap_fails_with "a VM section naming no guest is refused at its end" \
 	check "$(conf bad "[vm a]" "memory_root = learn")"
 tap_fails_with "a VM section without a policy is refused" "bad.conf:10: \[vm a\] has no memory_root" \
 	check "$(conf bad "[vm a]" "pid = 1" "[vm b]")"
+trig=$(conf trig "doorbell_port = 0x4b54" "event_cr = 0, 4" "event_msr = 0xc0000080,0xc0000082" \
+	"event_threshold = 3" "trigger_min_gap_ms = 0" "hook = /bin/true" "state_dir = $dir/state" \
+	"on_fail = log, hook" "on_score_below_75 = none" "on_score_below_50 = log,hook,freeze,nonmigratable" \
+	"[vm a]" "pid = 1" "memory_root = learn")
+tap_is "a config with triggers and actions is accepted" "$(check "$trig")" "$trig: ok, 1 guest(s), every 5 s"
+tap_fails_with "doorbell_port 0 is refused" "bad.conf:8: doorbell_port '0' is not a number from 1 to 65535" \
+	check "$(conf bad "doorbell_port = 0")"
+tap_fails_with "doorbell_port above 65535 is refused" "bad.conf:8: doorbell_port '0x10000' is not" \
+	check "$(conf bad "doorbell_port = 0x10000")"
+tap_fails_with "event_cr 2 is refused" "bad.conf:8: event_cr '2' is not 0, 3, 4 or 8" \
+	check "$(conf bad "event_cr = 0,2")"
+tap_fails_with "an empty list item is refused" "bad.conf:8: 'event_cr' has an empty item" \
+	check "$(conf bad "event_cr = 0,,4")"
+tap_fails_with "an MSR given twice is refused" "bad.conf:8: event_msr 0x10 is given twice" \
+	check "$(conf bad "event_msr = 0x10,0x10")"
+tap_fails_with "more than 8 MSRs are refused" "bad.conf:8: event_msr lists more than 8 MSRs" \
+	check "$(conf bad "event_msr = 1,2,3,4,5,6,7,8,9")"
+tap_fails_with "event_threshold 0 is refused" "bad.conf:8: event_threshold '0' is not a number from 1" \
+	check "$(conf bad "event_threshold = 0")"
+tap_fails_with "a rate limit above an hour is refused" \
+	"bad.conf:8: trigger_min_gap_ms '3600001' is not a number from 0 to 3600000" \
+	check "$(conf bad "trigger_min_gap_ms = 3600001")"
+tap_fails_with "a relative hook is refused" "bad.conf:8: hook 'hook.sh' is not an absolute path" \
+	check "$(conf bad "hook = hook.sh")"
+touch "$dir/noexec"
+tap_fails_with "a hook that cannot be run is refused" "bad.conf:8: hook '$dir/noexec' is not executable" \
+	check "$(conf bad "hook = $dir/noexec")"
+tap_fails_with "a relative state_dir is refused" "bad.conf:8: state_dir 'state' is not an absolute path" \
+	check "$(conf bad "state_dir = state")"
+tap_fails_with "an unknown action is refused" \
+	"bad.conf:8: action 'reboot' is not log, hook, freeze, nonmigratable or none" \
+	check "$(conf bad "on_fail = log, reboot")"
+tap_fails_with "the hook action without a hook is refused, with the line naming it" \
+	"bad.conf:9: on_score_below_50 names the action hook but no hook is set" \
+	check "$(conf bad "on_fail = log" "on_score_below_50 = hook")"
+tap_fails_with "a trigger key in a VM section is refused" \
+	"bad.conf:9: unknown key 'doorbell_port' in a \[vm\] section" \
+	check "$(conf bad "[vm a]" "doorbell_port = 1")"
 printf 'interval = 5\n' >"$dir/short.conf"
 tap_fails_with "a config without the ledger and its signer is refused" \
 	"short.conf: ledger, ledger_ca, ledger_key and ledger_cert are required" check "$dir/short.conf"
@@ -117,7 +155,7 @@ cfg=$(conf run "interval = 1" "[vm fake]" "pid = $fake" "memory_root = learn" \
 	"[vm other]" "pid = $fake" "uuid = $OTHER" "memory_root = learn" \
 	"[vm ghost]" "uuid = $OTHER" "memory_root = learn")
 tap_fails_with "the daemon refuses to start on a bad config, naming the line" \
-	"bad.conf:10: \[vm a\] has no memory_root" "$KD" -c "$dir/bad.conf"
+	"bad.conf:10: \[vm a\] has no memory_root" "$KD" -c "$(conf bad "[vm a]" "pid = 1" "[vm b]")"
 "$KD" -c "$cfg" 2>"$dir/d.log" &
 daemon=$!
 for _ in $(seq 50); do [ -S "$dir/d.sock" ] && break; sleep 0.1; done
@@ -127,6 +165,7 @@ tap_is "the control socket is mode 0600" "$(stat -c %a "$dir/d.sock" 2>&1)" 600
 tap_is "attest-now reports the guest, named by its VMM's --uuid, not attested" \
 	"$(jq -r '.vms[0] | [.name, .uuid, .pid, .result, .rounds] | @tsv' "$dir/s.json")" \
 	"fake	$UUID	$fake	none	0"
+tap_is "  no eBPF trigger is loaded when none is configured" "$(jq -r '.triggers.bpf' "$dir/s.json")" false
 tap_is "  with the reason: it could not be measured" \
 	"$(jq -r '.vms[0].error' "$dir/s.json" | cut -d: -f1)" "measure"
 tap_is "a pid whose VMM carries another -uuid is not taken for the guest" \
