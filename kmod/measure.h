@@ -29,6 +29,8 @@ struct kvmtrust_measurement {
 	u64 work_bytes;		/* what measuring took besides the kept tree */
 	u32 threads;		/* that hashed memory */
 	bool unchanged;		/* no guest page written while measured */
+	bool full;		/* every page hashed, not only the changed */
+	u64 pages_hashed;	/* leaves computed (pages SHA-256ed) */
 	bool has_vcpu_root;
 	u8 memory_root[KVMTRUST_HASH_LEN];
 	u8 vcpu_root[KVMTRUST_HASH_LEN];
@@ -51,5 +53,10 @@ void kvmtrust_measure_cancel(struct kvmtrust_measure_ctx *ctx);
 
 void kvmtrust_measure_last(struct kvmtrust_vm *vm,
 			   struct kvmtrust_measurement *out);
+
+struct kvmtrust_proof;
+int kvmtrust_measure_prove(struct kvmtrust_vm *vm, u64 gpa,
+			   struct kvmtrust_measurement *last,
+			   struct kvmtrust_proof *p, struct netlink_ext_ack *extack);
 
 #endif
