@@ -31,6 +31,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -71,7 +72,9 @@ def skip_rest(reason):
 
 class Vmm:
     def __init__(self, *args):
-        self.p = subprocess.Popen([VMM, "--seed", str(SEED), *args], stdin=subprocess.PIPE,
+        # The CLI names a VM by the UUID on its VMM's command line.
+        self.p = subprocess.Popen([VMM, "--seed", str(SEED), "--uuid", str(uuid.uuid4()), *args],
+                                  stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True)
         ready = self.p.stdout.readline()
         m = re.search(r"pid=(\d+)", ready)

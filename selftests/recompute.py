@@ -89,16 +89,8 @@ def check_proof(dump, proof):
 
 
 def memory_leaves(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    slots, off = [], 0
-    while off < len(data):
-        gpa, size = struct.unpack_from("<QQ", data, off)
-        off += 16
-        slots.append((gpa, data[off:off + size]))
-        off += size
     leaves = []
-    for gpa, mem in sorted(slots):
+    for gpa, mem in read_slots(path):
         for i in range(0, len(mem), PAGE):
             # Leaf format 2: the page, then le64(guest physical address).
             leaves.append(rfc9162.leaf_hash(mem[i:i + PAGE] + struct.pack("<Q", gpa + i)))
