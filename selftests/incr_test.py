@@ -50,7 +50,7 @@ THP_GPA = 0x40000000
 NEW_SLOT_GPA = 0x80000000
 STUB_PAGE = 0x9000  # vmm.c's guest stub: never a target
 
-PLAN = 13
+PLAN = 15
 n = 0
 failed = 0
 
@@ -214,6 +214,30 @@ def soundness(work):
         out = prove(vmm, 0x30000)
         tap(out.returncode == 3 and "not in the guest memory" in out.stderr,
             "measure prove outside guest memory: not found", out.stderr + str(out.returncode))
+
+        # A failed measurement, then a streamed one: nothing to prove.
+        vmm.cmd("run")
+        try:
+            measure(vmm)
+        except RuntimeError:
+            pass
+        vmm.cmd("pause")
+        out = prove(vmm, 0x0)
+        tap(out.returncode == 3 and "the last measurement failed" in out.stderr,
+            "measure prove after a failed measurement: not found", out.stderr + str(out.returncode))
+        with open("/sys/module/kvmtrust/parameters/tree_max_mib") as f:
+            old = f.read().strip()
+        with open("/sys/module/kvmtrust/parameters/tree_max_mib", "w") as f:
+            f.write("0")
+        try:
+            m = measure(vmm)
+            out = prove(vmm, 0x0)
+        finally:
+            with open("/sys/module/kvmtrust/parameters/tree_max_mib", "w") as f:
+                f.write(old)
+        tap(m["full"] and out.returncode == 3 and "no tree kept" in out.stderr,
+            "measure prove with no tree kept (tree_max_mib=0): not found",
+            out.stderr + str(out.returncode))
     finally:
         vmm.stop()
 
