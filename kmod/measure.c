@@ -156,7 +156,9 @@ static int measure_vcpus(struct kvmtrust_measure_ctx *ctx, u64 *exits, u32 n)
 		goto out;
 	ctx->result.work_bytes += states_len + n * (sizeof(*index) + sizeof(u64)) +
 				  sizeof(struct kvmtrust_mth);
-	err = kvmtrust_vcpus_read(ctx->vm, index, n, states, &ctx->result.msg);
+	err = kvmtrust_vcpus_read(ctx->vm, index, n, states,
+				  !(ctx->flags & KVMTRUST_MEASURE_F_FULL),
+				  &ctx->result.msg);
 	if (!err)
 		err = hash_vcpus(ctx, states, n);
 	ctx->result.vcpus = n;
@@ -345,4 +347,42 @@ void kvmtrust_measure_last(struct kvmtrust_vm *vm,
 	mutex_lock(&vm->result_lock);
 	*out = vm->last;
 	mutex_unlock(&vm->result_lock);
+}
+
+/*
+ * A proof against the VM's last measurement, which must have succeeded.
+ * Claims the VM like a measurement (EBUSY while one runs), so the kept
+ * tree cannot change under it.
+ */
+int kvmtrust_measure_prove(struct kvmtrust_vm *vm, u64 gpa,
+			   struct kvmtrust_measurement *last,
+			   struct kvmtrust_proof *p, struct netlink_ext_ack *extack)
+{
+	struct mm_struct *mm = vm->kvm->mm;
+	const char *msg = NULL;
+	int err;
+
+	if (test_and_set_bit_lock(KVMTRUST_VM_MEASURING, &vm->flags)) {
+		NL_SET_ERR_MSG_MOD(extack, "a measurement of this vm is running");
+		return -EBUSY;
+	}
+	kvmtrust_measure_last(vm, last);
+	if (!last->done || last->err) {
+		NL_SET_ERR_MSG_MOD(extack, "the last measurement failed; measure again");
+		err = -ENOENT;
+		goto out;
+	}
+	if (!mmget_not_zero(mm)) {
+		NL_SET_ERR_MSG_MOD(extack, "the vm's process has exited");
+		err = -ESRCH;
+		goto out;
+	}
+	err = kvmtrust_memory_prove(vm, mm, gpa, last->memory_root, p, &msg);
+	mmput(mm);
+	/* msg is a static sentence (KVMTRUST_MSG), as an extack needs. */
+	if (err && msg && extack)
+		extack->_msg = msg;
+out:
+	clear_bit_unlock(KVMTRUST_VM_MEASURING, &vm->flags);
+	return err;
 }

@@ -31,6 +31,8 @@ struct kvmtrust_measurement {
 	bool unchanged;		/* no guest page written while measured */
 	bool frozen;		/* KVMTRUST_MEASURE_F_FREEZE */
 	u64 pause_ns;		/* the process stopped by the freeze */
+	bool full;		/* every page hashed, not only the changed */
+	u64 pages_hashed;	/* leaves computed (pages SHA-256ed) */
 	bool has_vcpu_root;
 	u8 memory_root[KVMTRUST_HASH_LEN];
 	u8 vcpu_root[KVMTRUST_HASH_LEN];
@@ -53,5 +55,10 @@ void kvmtrust_measure_cancel(struct kvmtrust_measure_ctx *ctx);
 
 void kvmtrust_measure_last(struct kvmtrust_vm *vm,
 			   struct kvmtrust_measurement *out);
+
+struct kvmtrust_proof;
+int kvmtrust_measure_prove(struct kvmtrust_vm *vm, u64 gpa,
+			   struct kvmtrust_measurement *last,
+			   struct kvmtrust_proof *p, struct netlink_ext_ack *extack);
 
 #endif

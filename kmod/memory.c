@@ -20,6 +20,15 @@
  * mmap_lock (read) and hashed through kmap_local_page. Pages that are
  * certainly zero (pages.c), never faulted in, and pages that read as zero
  * hash from the saved state after a zero page (leaf format 2).
+ *
+ * Incremental measurement (Documentation/measurement.rst): the kept state
+ * (struct kvmtrust_mem_state) is the tree from level tree_level up and one
+ * keyed fingerprint per page. Just before the vCPU reader clears the
+ * soft-dirty bits, kvmtrust_memory_collect() reads which pages may have
+ * changed since the last measurement (softdirty.c); the measurement then
+ * fingerprints only those, SHA-256es the 2^tree_level pages under each
+ * level-tree_level node holding a page whose fingerprint changed, and
+ * recomputes only those nodes' paths to the root.
  */
 #include <linux/highmem.h>
 #include <linux/kvm_host.h>
@@ -27,6 +36,7 @@
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/sched/mm.h>
+#include <linux/bitmap.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -59,12 +69,46 @@ module_param(tree_max_mib, uint, 0644);
 MODULE_PARM_DESC(tree_max_mib,
 		 "largest merkle tree kept per vm for later updates (MiB; 0: stream always)");
 
+/* 16 bytes per guest page at most: 8 of fingerprint, 8 of tree (level 3). */
+static unsigned int tree_level = 3;
+module_param(tree_level, uint, 0644);
+MODULE_PARM_DESC(tree_level,
+		 "lowest tree level kept between measurements, 0..3: 2^level pages re-hashed per changed page, 8 + 64/2^level bytes kept per page");
+#define MAX_TREE_LEVEL 3
+
 /* A user memslot as seen when the measurement started. */
 struct mem_range {
 	u64 gpa;
 	u64 npages;
 	unsigned long hva;
 	u64 first_leaf;
+};
+
+/*
+ * What a VM keeps between measurements when its tree fits. Owned, like
+ * the rest of the VM's measurement state, by whoever holds
+ * KVMTRUST_VM_MEASURING.
+ */
+struct kvmtrust_mem_state {
+	struct kvmtrust_merkle *tree;	/* levels tree->base and up */
+	u64 *fp;			/* one per leaf, in tree->extra */
+	u64 zero_pages;			/* leaves whose fingerprint is a zero page's */
+	/* The layout hashed: memslots generation and ranges. */
+	u64 gen;
+	struct mem_range *ranges;
+	unsigned int nr_ranges;
+	/* Candidates collected before this measurement's clear, or NULL. */
+	unsigned long *cand;
+	/* vm->foreign_clears when the base's soft-dirty bits were cleared. */
+	int foreign;
+	/*
+	 * base: every page whose content differs from its fingerprint has
+	 * been a candidate since the base's clear (the next measurement may be
+	 * incremental). proven: the tree and fingerprints are those of root.
+	 */
+	bool base;
+	bool proven;
+	u8 root[KVMTRUST_HASH_LEN];
 };
 
 struct mem_job {
@@ -80,7 +124,12 @@ struct mem_job {
 	/* Streaming: one root per chunk. Retained: NULL, the tree has them. */
 	u8 (*chunk_roots)[KVMTRUST_HASH_LEN];
 	struct kvmtrust_merkle *tree;
-	atomic64_t zero_pages;
+	struct kvmtrust_mem_state *st;	/* with tree */
+	/* Incremental: fingerprint st->cand, re-hash the changed nodes. */
+	bool inc;
+	unsigned long *changed;		/* level tree->base bits */
+	atomic64_t hashed;		/* leaves computed */
+	atomic64_t zero_pages;		/* full: counted; incremental: delta */
 	/* The first failure; the other workers stop at their next batch. */
 	atomic_t err;
 	const char *msg;
@@ -252,34 +301,55 @@ static int pin_batch(struct mem_worker *w, unsigned long hva, unsigned int nr)
 	return 0;
 }
 
-/* Where a leaf hash goes: the kept tree's bottom level, or the stream. */
+/*
+ * Where a leaf hash goes: the stream, or the kept tree's lowest level,
+ * whose node is the MTH of the 2^base leaves under it (the last may have
+ * fewer). Leaves come in order, and a group never spans two chunks.
+ */
 static int sink_leaf(struct mem_worker *w, u64 leaf, const u8 *hash)
 {
 	struct kvmtrust_merkle *tree = w->job->tree;
+	unsigned int base;
+	int err;
 
-	if (tree) {
-		memcpy(kvmtrust_merkle_node(tree, 0, leaf), hash, KVMTRUST_HASH_LEN);
+	err = kvmtrust_mth_push(&w->mth, w->desc, hash, 0);
+	if (err || !tree)
+		return err;
+	base = tree->base;
+	if (((leaf + 1) & ((1ULL << base) - 1)) && leaf + 1 != tree->leaves)
 		return 0;
-	}
-	return kvmtrust_mth_push(&w->mth, w->desc, hash, 0);
+	err = kvmtrust_mth_root(&w->mth, w->desc,
+				kvmtrust_merkle_node(tree, base, leaf >> base));
+	kvmtrust_mth_init(&w->mth);
+	return err;
 }
 
-static int hash_page(struct mem_worker *w, struct page *page, u64 gpa,
-		     u8 *out, u64 *zeros)
+/* A full measurement that keeps its tree records every fingerprint. */
+static void sink_fp(struct mem_worker *w, u64 leaf, const void *kaddr)
+{
+	if (w->job->st && !w->job->inc)
+		w->job->st->fp[leaf] = kvmtrust_fingerprint(kaddr);
+}
+
+static int hash_page(struct mem_worker *w, struct page *page, u64 leaf,
+		     u64 gpa, u8 *out, u64 *zeros)
 {
 	void *kaddr;
 	int err;
 
 	if (!page || is_zero_pfn(page_to_pfn(page))) {
 		(*zeros)++;
+		sink_fp(w, leaf, NULL);
 		return kvmtrust_memory_leaf(w->desc, NULL, gpa, out);
 	}
 	kaddr = kmap_local_page(page);
 	/* Memory the guest zeroed costs a scan, not a hash. */
 	if (!memchr_inv(kaddr, 0, PAGE_SIZE)) {
 		(*zeros)++;
+		sink_fp(w, leaf, NULL);
 		err = kvmtrust_memory_leaf(w->desc, NULL, gpa, out);
 	} else {
+		sink_fp(w, leaf, kaddr);
 		err = kvmtrust_memory_leaf(w->desc, kaddr, gpa, out);
 	}
 	kunmap_local(kaddr);
@@ -298,13 +368,14 @@ static int hash_batch(struct mem_worker *w, const struct mem_range *r,
 	if (err)
 		return err;
 	for (i = 0; i < nr && !err; i++) {
-		err = hash_page(w, w->pages[i], r->gpa + (off + i) * PAGE_SIZE,
-				hash, &zeros);
+		err = hash_page(w, w->pages[i], leaf + i,
+				r->gpa + (off + i) * PAGE_SIZE, hash, &zeros);
 		if (!err)
 			err = sink_leaf(w, leaf + i, hash);
 	}
 	put_pages(w->pages, nr);
-	atomic64_add(zeros, &w->job->zero_pages);
+	if (!w->job->inc)
+		atomic64_add(zeros, &w->job->zero_pages);
 	return err;
 }
 
@@ -340,12 +411,14 @@ static int hash_zeros(struct mem_worker *w, const struct mem_range *r,
 	u64 i;
 
 	for (i = 0; i < nr && !err; i++) {
+		sink_fp(w, leaf + i, NULL);
 		err = kvmtrust_memory_leaf(w->desc, NULL,
 					   r->gpa + (off + i) * PAGE_SIZE, hash);
 		if (!err)
 			err = sink_leaf(w, leaf + i, hash);
 	}
-	atomic64_add(nr, &w->job->zero_pages);
+	if (!w->job->inc)
+		atomic64_add(nr, &w->job->zero_pages);
 	return err;
 }
 
@@ -370,7 +443,7 @@ static int hash_chunk(struct mem_worker *w, u64 c)
 	u64 end = min(first + (1ULL << job->chunk_shift), job->leaves);
 	struct mem_range *r = range_of(job, first);
 	u64 leaf, off, nr;
-	unsigned int top;
+	unsigned int top, base;
 	int err;
 
 	kvmtrust_mth_init(&w->mth);
@@ -388,8 +461,123 @@ static int hash_chunk(struct mem_worker *w, u64 c)
 	}
 	if (!job->tree)
 		return kvmtrust_mth_root(&w->mth, w->desc, job->chunk_roots[c]);
+	base = job->tree->base;
 	top = min(job->chunk_shift, job->tree->nr_levels - 1);
-	return kvmtrust_merkle_build(job->tree, w->desc, 0, top, first, end);
+	return kvmtrust_merkle_build(job->tree, w->desc, base, top, first >> base,
+				     DIV_ROUND_UP_ULL(end, 1ULL << base));
+}
+
+/* A candidate's fingerprint against the kept one; marks its node if new. */
+static void check_fp(struct mem_job *job, u64 leaf, u64 fp)
+{
+	u64 old = job->st->fp[leaf], zero = kvmtrust_fingerprint(NULL);
+
+	if (old == fp)
+		return;
+	job->st->fp[leaf] = fp;
+	set_bit(leaf >> job->tree->base, job->changed);
+	atomic64_add((fp == zero) - (old == zero), &job->zero_pages);
+}
+
+/* Fingerprints the next run of nr candidates from leaf on; *done of them. */
+static int fp_run(struct mem_worker *w, const struct mem_range *r, u64 off,
+		  u64 nr, u64 leaf, u64 *done)
+{
+	struct mem_job *job = w->job;
+	unsigned long hva = r->hva + off * PAGE_SIZE;
+	struct page *page;
+	unsigned int i;
+	void *kaddr;
+	u64 z;
+	int err;
+
+	z = zero_run(w, hva, min_t(u64, nr, ZERO_BATCH));
+	if (z) {
+		for (i = 0; i < z; i++)
+			check_fp(job, leaf + i, kvmtrust_fingerprint(NULL));
+		*done = z;
+		return 0;
+	}
+	*done = min_t(u64, nr, PIN_BATCH);
+	err = pin_batch(w, hva, *done);
+	if (err)
+		return err;
+	for (i = 0; i < *done; i++) {
+		page = w->pages[i];
+		if (!page || is_zero_pfn(page_to_pfn(page))) {
+			check_fp(job, leaf + i, kvmtrust_fingerprint(NULL));
+			continue;
+		}
+		kaddr = kmap_local_page(page);
+		check_fp(job, leaf + i, kvmtrust_fingerprint(kaddr));
+		kunmap_local(kaddr);
+	}
+	put_pages(w->pages, *done);
+	return 0;
+}
+
+/* The leaves under level-base node g, SHA-256ed again, give that node. */
+static int hash_group(struct mem_worker *w, u64 g)
+{
+	struct mem_job *job = w->job;
+	unsigned int base = job->tree->base;
+	u64 first = g << base, end = min(first + (1ULL << base), job->leaves);
+	struct mem_range *r = range_of(job, first);
+	u64 leaf, off, nr;
+	int err;
+
+	kvmtrust_mth_init(&w->mth);
+	for (leaf = first; leaf < end; leaf += nr) {
+		if (leaf >= r->first_leaf + r->npages)
+			r = range_of(job, leaf);
+		off = leaf - r->first_leaf;
+		err = hash_run(w, r, off, min(end - leaf, r->npages - off), leaf, &nr);
+		if (err)
+			return err;
+	}
+	atomic64_add(end - first, &job->hashed);
+	return 0;
+}
+
+/*
+ * Incremental: fingerprints the chunk's candidates, then re-hashes the
+ * nodes of the lowest kept level that hold a changed page.
+ */
+static int inc_chunk(struct mem_worker *w, u64 c)
+{
+	struct mem_job *job = w->job;
+	unsigned long *cand = job->st->cand;
+	unsigned int base = job->tree->base;
+	u64 first = c << job->chunk_shift;
+	u64 end = min(first + (1ULL << job->chunk_shift), job->leaves);
+	u64 leaf, run, nr, g;
+	struct mem_range *r;
+	int err;
+
+	for (leaf = find_next_bit(cand, end, first); leaf < end;
+	     leaf = find_next_bit(cand, end, leaf + nr)) {
+		err = job_should_stop(job);
+		if (err)
+			return err;
+		r = range_of(job, leaf);
+		run = find_next_zero_bit(cand, min(end, r->first_leaf + r->npages),
+					 leaf) - leaf;
+		err = fp_run(w, r, leaf - r->first_leaf, run, leaf, &nr);
+		if (err)
+			return err;
+		cond_resched();
+	}
+	end = DIV_ROUND_UP_ULL(end, 1ULL << base);
+	for (g = find_next_bit(job->changed, end, first >> base); g < end;
+	     g = find_next_bit(job->changed, end, g + 1)) {
+		err = job_should_stop(job);
+		if (!err)
+			err = hash_group(w, g);
+		if (err)
+			return err;
+		cond_resched();
+	}
+	return 0;
 }
 
 static void hash_chunks(struct mem_worker *w)
@@ -399,7 +587,7 @@ static void hash_chunks(struct mem_worker *w)
 	int err;
 
 	while ((c = atomic64_inc_return(&job->next_chunk) - 1) < job->nr_chunks) {
-		err = hash_chunk(w, c);
+		err = job->inc ? inc_chunk(w, c) : hash_chunk(w, c);
 		if (err) {
 			job_fail(job, err, NULL);
 			return;
@@ -407,39 +595,124 @@ static void hash_chunks(struct mem_worker *w)
 	}
 }
 
+void kvmtrust_memory_free(struct kvmtrust_mem_state *st)
+{
+	if (!st)
+		return;
+	kvmtrust_merkle_free(st->tree);
+	kvfree(st->ranges);
+	kvfree(st->cand);
+	kfree(st);
+}
+
+static unsigned int want_level(void)
+{
+	return min_t(unsigned int, READ_ONCE(tree_level), MAX_TREE_LEVEL);
+}
+
+static void drop_state(struct kvmtrust_vm *vm)
+{
+	kvmtrust_memory_free(vm->mem);
+	vm->mem = NULL;
+}
+
 /*
- * The kept tree, if it fits within tree_max_mib and the VMM's memory
- * cgroup, which pays for it (we run in a kworker, which would charge
- * nobody). NULL and *note say why not.
+ * The kept state, if its tree and fingerprints fit within tree_max_mib and
+ * the VMM's memory cgroup, which pays for them (we run in a kworker, which
+ * would charge nobody). NULL and m->tree_note say why not.
  */
-static struct kvmtrust_merkle *retained_tree(struct mem_job *job,
-					     struct kvmtrust_measurement *m)
+static struct kvmtrust_mem_state *retained_state(struct mem_job *job,
+						 struct kvmtrust_measurement *m)
 {
 	struct kvmtrust_vm *vm = job->vm;
-	size_t bytes = kvmtrust_merkle_bytes(job->leaves);
+	unsigned int level = want_level();
+	size_t fp_bytes = job->leaves * sizeof(u64);
+	size_t bytes = kvmtrust_merkle_bytes(job->leaves, level) + fp_bytes;
+	struct kvmtrust_mem_state *st = vm->mem;
 	struct mem_cgroup *memcg, *old;
 
-	if (!job->leaves || !bytes ||
+	if (!job->leaves || bytes <= fp_bytes ||
 	    bytes > (size_t)READ_ONCE(tree_max_mib) << 20) {
-		kvmtrust_merkle_free(vm->mem_tree);
-		vm->mem_tree = NULL;
+		drop_state(vm);
 		if (job->leaves)
 			m->tree_note = KVMTRUST_MSG("the tree would exceed tree_max_mib; streamed");
 		return NULL;
 	}
-	if (vm->mem_tree && vm->mem_tree->leaves == job->leaves)
-		return vm->mem_tree;
-	kvmtrust_merkle_free(vm->mem_tree);
-	vm->mem_tree = NULL;
+	if (st && st->tree->leaves == job->leaves &&
+	    st->tree->base == min(level, st->tree->nr_levels - 1))
+		return st;
+	drop_state(vm);
 	memcg = get_mem_cgroup_from_mm(job->mm);
 	old = set_active_memcg(memcg);
-	vm->mem_tree = kvmtrust_merkle_alloc(job->leaves, GFP_KERNEL_ACCOUNT |
-					     __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
+	st = kzalloc(sizeof(*st), GFP_KERNEL_ACCOUNT);
+	if (st)
+		st->tree = kvmtrust_merkle_alloc(job->leaves, level, fp_bytes,
+						 GFP_KERNEL_ACCOUNT | __GFP_NOWARN |
+						 __GFP_RETRY_MAYFAIL);
 	set_active_memcg(old);
 	mem_cgroup_put(memcg);
-	if (!vm->mem_tree)
+	if (!st || !st->tree) {
+		kfree(st);
 		m->tree_note = NO_ROOM_FOR_TREE;
-	return vm->mem_tree;
+		return NULL;
+	}
+	st->fp = st->tree->extra;
+	vm->mem = st;
+	return st;
+}
+
+static bool same_layout(const struct kvmtrust_mem_state *st,
+			const struct mem_job *job)
+{
+	return st->ranges && st->gen == job->gen &&
+	       st->nr_ranges == job->nr_ranges &&
+	       !memcmp(st->ranges, job->ranges,
+		       job->nr_ranges * sizeof(*job->ranges));
+}
+
+/*
+ * Called by the vCPU reader just before it clears the soft-dirty bits,
+ * with the guest paused: the bits say which pages were written since the
+ * last measurement's clear. Whatever it finds, the kept state stops being
+ * a base until this measurement succeeds. want: this measurement may be
+ * incremental.
+ */
+void kvmtrust_memory_collect(struct kvmtrust_vm *vm, struct mm_struct *mm,
+			     bool want)
+{
+	struct kvmtrust_mem_state *st = vm->mem;
+	bool base;
+	unsigned int i;
+
+	vm->clear_foreign = atomic_read(&vm->foreign_clears);
+	if (!st)
+		return;
+	base = st->base && st->foreign == vm->clear_foreign;
+	st->base = false;
+	kvfree(st->cand);
+	st->cand = NULL;
+	if (!want || !base)
+		return;
+	st->cand = kvcalloc(BITS_TO_LONGS(st->tree->leaves), sizeof(long),
+			    GFP_KERNEL);
+	for (i = 0; st->cand && i < st->nr_ranges; i++)
+		kvmtrust_soft_dirty_collect(mm, st->ranges[i].hva,
+					    st->ranges[i].npages, st->cand,
+					    st->ranges[i].first_leaf);
+}
+
+/* Incremental if the last measurement left a base and nothing moved. */
+static bool plan_incremental(struct mem_job *job, u32 flags)
+{
+	struct kvmtrust_mem_state *st = job->st;
+
+	if (!st || !st->cand || (flags & (KVMTRUST_MEASURE_F_FULL |
+					   KVMTRUST_MEASURE_F_NO_VCPUS)) ||
+	    !same_layout(st, job))
+		return false;
+	job->changed = bitmap_zalloc(st->tree->level_len[st->tree->base],
+				     GFP_KERNEL);
+	return job->changed;
 }
 
 static int plan_chunks(struct mem_job *job)
@@ -465,8 +738,15 @@ static int memory_root(struct mem_job *job, struct shash_desc *desc, u8 *root)
 	u64 c;
 	int err = 0;
 
+	if (tree && job->inc) {
+		err = kvmtrust_merkle_update(tree, desc, job->changed);
+		if (!err)
+			memcpy(root, kvmtrust_merkle_node(tree, tree->nr_levels - 1, 0),
+			       KVMTRUST_HASH_LEN);
+		return err;
+	}
 	if (tree) {
-		from = min(job->chunk_shift, tree->nr_levels - 1);
+		from = max(min(job->chunk_shift, tree->nr_levels - 1), tree->base);
 		err = kvmtrust_merkle_build(tree, desc, from, tree->nr_levels - 1,
 					    0, tree->level_len[from]);
 		if (!err)
@@ -576,6 +856,35 @@ static unsigned int hash_all(struct mem_job *job, struct mem_worker **workers,
 	return n;
 }
 
+/* Another process cleared soft-dirty bits since ours: nothing is proven. */
+static int cleared_by_others(struct kvmtrust_vm *vm, struct kvmtrust_measurement *m)
+{
+	if (atomic_read(&vm->foreign_clears) == vm->clear_foreign)
+		return 0;
+	m->msg = KVMTRUST_MSG("another process cleared soft-dirty bits (clear_refs) meanwhile");
+	return -EBUSY;
+}
+
+/* A successful measurement's state becomes the next one's base. */
+static void keep_state(struct mem_job *job, u32 flags,
+		       struct kvmtrust_measurement *m)
+{
+	struct kvmtrust_mem_state *st = job->st;
+
+	if (!job->inc)
+		st->zero_pages = atomic64_read(&job->zero_pages);
+	else
+		st->zero_pages += atomic64_read(&job->zero_pages);
+	swap(st->ranges, job->ranges);
+	st->nr_ranges = job->nr_ranges;
+	st->gen = job->gen;
+	/* Without the vCPU reader nothing cleared the bits: no base. */
+	st->base = !(flags & KVMTRUST_MEASURE_F_NO_VCPUS);
+	st->foreign = job->vm->clear_foreign;
+	st->proven = true;
+	memcpy(st->root, m->memory_root, KVMTRUST_HASH_LEN);
+}
+
 /*
  * Fills m's memory_root, pages and the figures around them. Runs as the
  * owner of the VM's measurement, with the VM's mm referenced.
@@ -588,10 +897,18 @@ int kvmtrust_measure_memory(struct kvmtrust_vm *vm, struct mm_struct *mm,
 	unsigned int n = 0, want;
 	int err;
 
+	if (vm->mem) {
+		/* The tree changes from here on; a base needs the reader's clear. */
+		vm->mem->proven = false;
+		if (flags & KVMTRUST_MEASURE_F_NO_VCPUS)
+			vm->mem->base = false;
+	}
 	err = snapshot_layout(&job);
 	if (err)
 		goto out;
-	job.tree = retained_tree(&job, m);
+	job.st = retained_state(&job, m);
+	job.tree = job.st ? job.st->tree : NULL;
+	job.inc = plan_incremental(&job, flags);
 	err = plan_chunks(&job);
 	if (err)
 		goto out;
@@ -619,21 +936,174 @@ int kvmtrust_measure_memory(struct kvmtrust_vm *vm, struct mm_struct *mm,
 	}
 	if (!(flags & KVMTRUST_MEASURE_F_NO_VCPUS)) {
 		err = unchanged(&job, m);
+		if (!err)
+			err = cleared_by_others(vm, m);
 		if (err)
 			goto out;
 	}
 	err = memory_root(&job, workers[0]->desc, m->memory_root);
+	if (err)
+		goto out;
 	m->pages = job.leaves;
+	m->full = !job.inc;
+	m->pages_hashed = job.inc ? atomic64_read(&job.hashed) : job.leaves;
 	m->zero_pages = atomic64_read(&job.zero_pages);
 	m->tree = job.tree ? KVMTRUST_TREE_RETAINED : KVMTRUST_TREE_STREAMED;
 	m->tree_bytes = job.tree ? job.tree->bytes : 0;
 	m->work_bytes += job.nr_ranges * sizeof(*job.ranges) +
 			 n * (sizeof(struct mem_worker) + kvmtrust_hash_desc_size() +
 			      sizeof(*workers)) + sizeof(struct kvmtrust_mth) +
-			 (job.tree ? 0 : job.nr_chunks * KVMTRUST_HASH_LEN);
+			 (job.tree ? 0 : job.nr_chunks * KVMTRUST_HASH_LEN) +
+			 (job.inc ? (BITS_TO_LONGS(job.leaves) +
+				     BITS_TO_LONGS(job.tree->level_len[job.tree->base])) *
+				    sizeof(long) : 0);
+	if (job.st) {
+		keep_state(&job, flags, m);
+		m->zero_pages = job.st->zero_pages;
+	}
 out:
+	if (job.st) {
+		kvfree(job.st->cand);
+		job.st->cand = NULL;
+	}
+	bitmap_free(job.changed);
 	workers_free(workers, n);
 	kvfree(job.chunk_roots);
 	kvfree(job.ranges);
+	return err;
+}
+
+/* The leaf at gpa in the kept layout, or -ENOENT. */
+static int leaf_of_gpa(const struct kvmtrust_mem_state *st, u64 gpa, u64 *leaf,
+		       const struct mem_range **range)
+{
+	unsigned int i;
+
+	for (i = 0; i < st->nr_ranges; i++) {
+		const struct mem_range *r = &st->ranges[i];
+
+		if (gpa >= r->gpa && (gpa - r->gpa) >> PAGE_SHIFT < r->npages) {
+			*leaf = r->first_leaf + ((gpa - r->gpa) >> PAGE_SHIFT);
+			*range = r;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+#define STALE KVMTRUST_MSG("stale: guest memory changed since the last measurement; measure again")
+
+/*
+ * Leaf hash of one page as it is now, if its fingerprint is still the
+ * kept one (else -ESTALE: the tree no longer describes it).
+ */
+static int proof_leaf(struct mm_struct *mm, struct shash_desc *desc,
+		      const struct kvmtrust_mem_state *st, u64 leaf, u8 *out)
+{
+	const struct mem_range *r = st->ranges;
+	struct page *page = NULL;
+	unsigned long hva;
+	void *kaddr;
+	long got;
+	int err;
+	u64 fp;
+
+	while (leaf >= r->first_leaf + r->npages)
+		r++;
+	hva = r->hva + (leaf - r->first_leaf) * PAGE_SIZE;
+	mmap_read_lock(mm);
+	got = get_user_pages_remote(mm, hva, 1, 0, &page, NULL);
+	mmap_read_unlock(mm);
+	if (got != 1)
+		return got < 0 ? got : -EFAULT;
+	kaddr = kmap_local_page(page);
+	fp = kvmtrust_fingerprint(kaddr);
+	if (fp != st->fp[leaf])
+		err = -ESTALE;
+	else
+		err = kvmtrust_memory_leaf(desc, kaddr,
+					   r->gpa + (leaf - r->first_leaf) * PAGE_SIZE,
+					   out);
+	kunmap_local(kaddr);
+	put_page(page);
+	return err;
+}
+
+/*
+ * RFC 9162 audit path of the page at gpa against the last memory_root
+ * (Documentation/measurement.rst): the siblings below the kept level come
+ * from the pages under the same level-base node, re-hashed from memory;
+ * their node must come out as the kept one, else the proof is refused as
+ * stale. Runs as the owner of the VM's measurement with mm referenced.
+ */
+int kvmtrust_memory_prove(struct kvmtrust_vm *vm, struct mm_struct *mm, u64 gpa,
+			  const u8 *root, struct kvmtrust_proof *p,
+			  const char **msg)
+{
+	struct kvmtrust_mem_state *st = vm->mem;
+	u8 (*nodes)[KVMTRUST_HASH_LEN] = NULL;
+	struct shash_desc *desc = NULL;
+	const struct mem_range *range;
+	struct kvmtrust_merkle *tree;
+	u64 first, cnt, i, idx, sib;
+	unsigned int k;
+	int err;
+
+	if (!st || !st->proven || memcmp(st->root, root, KVMTRUST_HASH_LEN)) {
+		*msg = KVMTRUST_MSG("no tree kept for the last measurement; measure again");
+		return -ENOENT;
+	}
+	tree = st->tree;
+	if (leaf_of_gpa(st, gpa, &p->leaf_index, &range)) {
+		*msg = KVMTRUST_MSG("gpa is not in the guest memory measured");
+		return -ENOENT;
+	}
+	p->tree_size = tree->leaves;
+	p->path_len = 0;
+	first = p->leaf_index >> tree->base << tree->base;
+	cnt = min(first + (1ULL << tree->base), tree->leaves) - first;
+	nodes = kmalloc_array(cnt, KVMTRUST_HASH_LEN, GFP_KERNEL);
+	desc = kvmtrust_hash_desc_alloc();
+	err = nodes && desc ? 0 : -ENOMEM;
+	for (i = 0; i < cnt && !err; i++)
+		err = proof_leaf(mm, desc, st, first + i, nodes[i]);
+	if (err)
+		goto out;
+	idx = p->leaf_index - first;
+	memcpy(p->leaf_hash, nodes[idx], KVMTRUST_HASH_LEN);
+	/* Below the kept level: the group's own subtree, in place. */
+	for (k = 0; k < tree->base; k++) {
+		sib = idx ^ 1;
+		if (sib < cnt)
+			memcpy(p->path[p->path_len++], nodes[sib], KVMTRUST_HASH_LEN);
+		for (i = 0; 2 * i < cnt && !err; i++) {
+			if (2 * i + 1 == cnt)
+				memcpy(nodes[i], nodes[2 * i], KVMTRUST_HASH_LEN);
+			else
+				err = kvmtrust_node_hash(desc, nodes[2 * i],
+							 nodes[2 * i + 1], nodes[i]);
+		}
+		cnt = DIV_ROUND_UP_ULL(cnt, 2);
+		idx /= 2;
+	}
+	if (!err && memcmp(nodes[0], kvmtrust_merkle_node(tree, tree->base,
+							  first >> tree->base),
+			   KVMTRUST_HASH_LEN))
+		err = -ESTALE;
+	idx = first >> tree->base;
+	for (k = tree->base; !err && k + 1 < tree->nr_levels; k++) {
+		sib = idx ^ 1;
+		if (sib < tree->level_len[k])
+			memcpy(p->path[p->path_len++],
+			       kvmtrust_merkle_node(tree, k, sib), KVMTRUST_HASH_LEN);
+		idx /= 2;
+	}
+out:
+	if (err == -ESTALE)
+		*msg = STALE;
+	else if (err && !*msg)
+		*msg = KVMTRUST_MSG("cannot read the page's neighbours in the vmm");
+	kvmtrust_hash_desc_free(desc);
+	kfree(nodes);
 	return err;
 }

@@ -4,11 +4,14 @@
  * both roots of a measurement use (Documentation/measurement.rst): streamed
  * with a stack of subtree roots, or kept whole for later updates.
  */
+#include <linux/bitmap.h>
 #include <linux/err.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
+#include <linux/random.h>
+#include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/unaligned.h>
 
@@ -28,6 +31,19 @@ static struct crypto_shash *sha256_tfm __ro_after_init;
 static void *zero_leaf_state __ro_after_init;
 
 static const u8 leaf_tag;
+
+/*
+ * The fingerprint key: random per module load, never leaves the kernel
+ * (no attribute, no log), so nobody can aim a page at another's
+ * fingerprint (Documentation/measurement.rst).
+ */
+static siphash_key_t fp_key __ro_after_init;
+static u64 zero_fp __ro_after_init;
+
+u64 kvmtrust_fingerprint(const void *page)
+{
+	return page ? siphash(page, PAGE_SIZE, &fp_key) : zero_fp;
+}
 
 static int init_zero_leaf_state(void)
 {
@@ -97,6 +113,8 @@ int __init kvmtrust_merkle_init(void)
 		return -EINVAL;
 	}
 	sha256_tfm = tfm;
+	get_random_bytes(&fp_key, sizeof(fp_key));
+	zero_fp = siphash(page_address(ZERO_PAGE(0)), PAGE_SIZE, &fp_key);
 	err = init_zero_leaf_state();
 	if (err)
 		kvmtrust_merkle_exit();
@@ -169,9 +187,8 @@ int kvmtrust_memory_leaf(struct shash_desc *desc, const void *page, u64 gpa,
 	return err;
 }
 
-/* H(0x01 || left || right) */
-static int node_hash(struct shash_desc *desc, const u8 *left, const u8 *right,
-		     u8 *out)
+int kvmtrust_node_hash(struct shash_desc *desc, const u8 *left, const u8 *right,
+		       u8 *out)
 {
 	u8 buf[1 + 2 * KVMTRUST_HASH_LEN];
 
@@ -200,8 +217,8 @@ int kvmtrust_mth_push(struct kvmtrust_mth *s, struct shash_desc *desc,
 	while (s->depth >= 2 &&
 	       s->height[s->depth - 2] == s->height[s->depth - 1]) {
 		top = s->depth - 1;
-		err = node_hash(desc, s->node[top - 1], s->node[top],
-				s->node[top - 1]);
+		err = kvmtrust_node_hash(desc, s->node[top - 1], s->node[top],
+					 s->node[top - 1]);
 		if (err)
 			return err;
 		s->height[top - 1]++;
@@ -221,7 +238,7 @@ int kvmtrust_mth_root(struct kvmtrust_mth *s, struct shash_desc *desc,
 		return crypto_shash_digest(desc, NULL, 0, root);
 	memcpy(acc, s->node[s->depth - 1], KVMTRUST_HASH_LEN);
 	for (i = s->depth - 1; i > 0; i--) {
-		err = node_hash(desc, s->node[i - 1], acc, acc);
+		err = kvmtrust_node_hash(desc, s->node[i - 1], acc, acc);
 		if (err)
 			return err;
 	}
@@ -229,7 +246,8 @@ int kvmtrust_mth_root(struct kvmtrust_mth *s, struct shash_desc *desc,
 	return 0;
 }
 
-static unsigned int tree_levels(u64 leaves, u64 *level_len, u64 *total)
+static unsigned int tree_levels(u64 leaves, unsigned int base, u64 *level_len,
+				u64 *total)
 {
 	unsigned int k = 0;
 	u64 len;
@@ -238,18 +256,19 @@ static unsigned int tree_levels(u64 leaves, u64 *level_len, u64 *total)
 	for (len = leaves; len; len = len > 1 ? DIV_ROUND_UP_ULL(len, 2) : 0) {
 		if (level_len)
 			level_len[k] = len;
-		*total += len;
+		if (k >= base)
+			*total += len;
 		k++;
 	}
 	return k;
 }
 
-size_t kvmtrust_merkle_bytes(u64 leaves)
+size_t kvmtrust_merkle_bytes(u64 leaves, unsigned int base)
 {
 	size_t bytes;
 	u64 total;
 
-	tree_levels(leaves, NULL, &total);
+	tree_levels(leaves, base, NULL, &total);
 	if (check_mul_overflow((size_t)total, (size_t)KVMTRUST_HASH_LEN, &bytes) ||
 	    total > SIZE_MAX)
 		return 0;
@@ -261,9 +280,11 @@ size_t kvmtrust_merkle_bytes(u64 leaves)
  * cgroup by the caller. Callers bound leaves so that the size stays far
  * below what kvmalloc refuses with a WARN (INT_MAX).
  */
-struct kvmtrust_merkle *kvmtrust_merkle_alloc(u64 leaves, gfp_t gfp)
+struct kvmtrust_merkle *kvmtrust_merkle_alloc(u64 leaves, unsigned int base,
+					      size_t extra_bytes, gfp_t gfp)
 {
 	struct kvmtrust_merkle *tree;
+	size_t node_bytes;
 	u64 total = 0;
 	unsigned int k;
 
@@ -271,17 +292,21 @@ struct kvmtrust_merkle *kvmtrust_merkle_alloc(u64 leaves, gfp_t gfp)
 	if (!tree)
 		return NULL;
 	tree->leaves = leaves;
-	tree->bytes = kvmtrust_merkle_bytes(leaves);
-	tree->nr_levels = tree_levels(leaves, tree->level_len, &total);
-	if (leaves && (!tree->bytes || tree->bytes > INT_MAX))
+	tree->nr_levels = tree_levels(leaves, 0, tree->level_len, &total);
+	tree->base = min(base, tree->nr_levels ? tree->nr_levels - 1 : 0);
+	node_bytes = kvmtrust_merkle_bytes(leaves, tree->base);
+	if (check_add_overflow(node_bytes, extra_bytes, &tree->bytes))
+		goto err_free;
+	if (leaves && (!node_bytes || tree->bytes > INT_MAX))
 		goto err_free;
 	if (tree->bytes) {
 		tree->nodes = kvmalloc(tree->bytes, gfp);
 		if (!tree->nodes)
 			goto err_free;
 	}
+	tree->extra = tree->nodes + node_bytes;
 	total = 0;
-	for (k = 0; k < tree->nr_levels; k++) {
+	for (k = tree->base; k < tree->nr_levels; k++) {
 		tree->level[k] = tree->nodes + total * KVMTRUST_HASH_LEN;
 		total += tree->level_len[k];
 	}
@@ -300,6 +325,46 @@ void kvmtrust_merkle_free(struct kvmtrust_merkle *tree)
 	kfree(tree);
 }
 
+/* Node i of level k from its children. */
+static int merkle_node(struct kvmtrust_merkle *tree, struct shash_desc *desc,
+		       unsigned int k, u64 i)
+{
+	const u8 *left = kvmtrust_merkle_node(tree, k - 1, 2 * i);
+	u8 *out = kvmtrust_merkle_node(tree, k, i);
+
+	if (2 * i + 1 == tree->level_len[k - 1]) {
+		memcpy(out, left, KVMTRUST_HASH_LEN);
+		return 0;
+	}
+	return kvmtrust_node_hash(desc, left, left + KVMTRUST_HASH_LEN, out);
+}
+
+int kvmtrust_merkle_update(struct kvmtrust_merkle *tree, struct shash_desc *desc,
+			   unsigned long *changed)
+{
+	unsigned long len = tree->level_len[tree->base];
+	unsigned long i, p;
+	unsigned int k;
+	int err;
+
+	/* A parent's index never exceeds its child's: one bitmap serves all. */
+	for (k = tree->base + 1; k < tree->nr_levels; k++) {
+		for_each_set_bit(i, changed, len) {
+			__clear_bit(i, changed);
+			p = i / 2;
+			if (test_bit(p, changed))
+				continue;
+			__set_bit(p, changed);
+			err = merkle_node(tree, desc, k, p);
+			if (err)
+				return err;
+		}
+		len = tree->level_len[k];
+	}
+	bitmap_zero(changed, tree->level_len[tree->base]);
+	return 0;
+}
+
 int kvmtrust_merkle_build(struct kvmtrust_merkle *tree, struct shash_desc *desc,
 			  unsigned int from, unsigned int to, u64 first, u64 end)
 {
@@ -308,19 +373,10 @@ int kvmtrust_merkle_build(struct kvmtrust_merkle *tree, struct shash_desc *desc,
 	int err;
 
 	for (k = from + 1; k <= to && k < tree->nr_levels; k++) {
-		u64 below_len = tree->level_len[k - 1];
-
 		first /= 2;
 		end = min(DIV_ROUND_UP_ULL(end, 2), tree->level_len[k]);
 		for (i = first; i < end; i++) {
-			const u8 *left = kvmtrust_merkle_node(tree, k - 1, 2 * i);
-			u8 *out = kvmtrust_merkle_node(tree, k, i);
-
-			if (2 * i + 1 == below_len) {
-				memcpy(out, left, KVMTRUST_HASH_LEN);
-				continue;
-			}
-			err = node_hash(desc, left, left + KVMTRUST_HASH_LEN, out);
+			err = merkle_node(tree, desc, k, i);
 			if (err)
 				return err;
 			if (!(i & 1023))

@@ -14,6 +14,7 @@
 
 #include "access.h"
 #include "measure.h"
+#include "memory.h"
 #include "merkle.h"
 #include "netlink.h"
 #include "vm.h"
@@ -73,6 +74,11 @@ static const struct nla_policy measure_policy[KVMTRUST_A_MAX + 1] = {
 
 static const struct nla_policy measure_get_policy[KVMTRUST_A_MAX + 1] = {
 	[KVMTRUST_A_VM_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+};
+
+static const struct nla_policy measure_prove_policy[KVMTRUST_A_MAX + 1] = {
+	[KVMTRUST_A_VM_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[KVMTRUST_A_MEASURE_GPA] = { .type = NLA_U64 },
 };
 
 /* A reply to info's request with its header, or NULL with the extack set. */
@@ -352,7 +358,10 @@ static int put_result(struct sk_buff *msg, const struct kvmtrust_measurement *m)
 	       (m->unchanged && nla_put_flag(msg, KVMTRUST_A_MEMORY_UNCHANGED)) ||
 	       (m->frozen &&
 		nla_put_u64_64bit(msg, KVMTRUST_A_MEASURE_PAUSE_NS, m->pause_ns,
-				  KVMTRUST_A_PAD));
+				  KVMTRUST_A_PAD)) ||
+	       nla_put_u64_64bit(msg, KVMTRUST_A_MEASURE_PAGES_HASHED,
+				 m->pages_hashed, KVMTRUST_A_PAD) ||
+	       nla_put_u8(msg, KVMTRUST_A_MEASURE_FULL, m->full);
 }
 
 /* The body of KVMTRUST_CMD_MEASURE_GET replies and of notifications. */
@@ -445,6 +454,63 @@ out:
 	return err;
 }
 
+static int put_proof(struct sk_buff *msg, u32 vm_id,
+		     const struct kvmtrust_measurement *m,
+		     const struct kvmtrust_proof *p)
+{
+	if (nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id) ||
+	    nla_put_u64_64bit(msg, KVMTRUST_A_MEASURE_ID, m->id, KVMTRUST_A_PAD) ||
+	    nla_put_u64_64bit(msg, KVMTRUST_A_SEQ, m->seq, KVMTRUST_A_PAD) ||
+	    nla_put(msg, KVMTRUST_A_MEMORY_ROOT, KVMTRUST_HASH_LEN, m->memory_root) ||
+	    nla_put_u64_64bit(msg, KVMTRUST_A_PAGES, p->tree_size, KVMTRUST_A_PAD) ||
+	    nla_put_u64_64bit(msg, KVMTRUST_A_MEASURE_LEAF_INDEX, p->leaf_index,
+			      KVMTRUST_A_PAD) ||
+	    nla_put(msg, KVMTRUST_A_MEASURE_LEAF_HASH, KVMTRUST_HASH_LEN,
+		    p->leaf_hash) ||
+	    nla_put(msg, KVMTRUST_A_MEASURE_AUDIT_PATH,
+		    p->path_len * KVMTRUST_HASH_LEN, p->path))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int measure_prove_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct kvmtrust_measurement *m = NULL;
+	struct kvmtrust_proof *p = NULL;
+	struct kvmtrust_vm *vm;
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	if (!info->attrs[KVMTRUST_A_MEASURE_GPA]) {
+		NL_SET_ERR_MSG_MOD(info->extack, "a proof needs a guest physical address");
+		return -EINVAL;
+	}
+	vm = lookup_vm(info, true);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	err = -ENOMEM;
+	m = kmalloc(sizeof(*m), GFP_KERNEL);
+	p = kmalloc(sizeof(*p), GFP_KERNEL);
+	if (!m || !p) {
+		NL_SET_ERR_MSG_MOD(info->extack, "no memory for a proof");
+		goto out;
+	}
+	err = kvmtrust_measure_prove(vm, nla_get_u64(info->attrs[KVMTRUST_A_MEASURE_GPA]),
+				     m, p, info->extack);
+	if (err)
+		goto out;
+	err = -ENOMEM;
+	msg = reply_new(info, KVMTRUST_CMD_MEASURE_PROVE, &hdr);
+	if (msg)
+		err = reply_send(info, msg, hdr, put_proof(msg, vm->id, m, p));
+out:
+	kfree(p);
+	kfree(m);
+	kvmtrust_vm_put(vm);
+	return err;
+}
+
 static int measure_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct kvmtrust_measurement m;
@@ -511,6 +577,13 @@ static const struct genl_ops genl_ops[] = {
 		.flags = GENL_ADMIN_PERM,
 		.doit = measure_get_doit,
 		.policy = measure_get_policy,
+		.maxattr = KVMTRUST_A_MAX,
+	},
+	{
+		.cmd = KVMTRUST_CMD_MEASURE_PROVE,
+		.flags = GENL_ADMIN_PERM,
+		.doit = measure_prove_doit,
+		.policy = measure_prove_policy,
 		.maxattr = KVMTRUST_A_MAX,
 	},
 };

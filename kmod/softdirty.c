@@ -21,8 +21,10 @@
  * Pages pinned for DMA (VFIO) keep their soft-dirty bit (clear_refs skips
  * them): such a guest cannot be proven unchanged and is refused.
  */
+#include <linux/bitmap.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/userfaultfd_k.h>
 #include <linux/pgtable.h>
 #include <linux/pid_namespace.h>
 #include <linux/proc_fs.h>
@@ -131,4 +133,129 @@ bool kvmtrust_soft_dirty_since(struct mm_struct *mm, unsigned long hva,
 		cond_resched();
 	}
 	return written;
+}
+
+/*
+ * Candidates for an incremental measurement: the pages whose content may
+ * differ from what the last measurement saw. A page is one unless its
+ * mapping is private anonymous memory (no page cache another process could
+ * write, no userfaultfd handing out pages) with no VM_SOFTDIRTY and either
+ * a clean present pte, or a clean huge pmd of an anonymous THP, or a swap
+ * entry not marked soft-dirty. Pages that read as zero (no pte, the zero
+ * page, the huge zero page) are candidates too: a zap (MADV_DONTNEED, a
+ * balloon) makes a page zero without marking it, and their fingerprint is
+ * known without reading them.
+ */
+struct collect {
+	unsigned long *map;
+	u64 bit;
+};
+
+static void mark(struct collect *c, unsigned long addr, unsigned long end,
+		 bool candidate)
+{
+	unsigned long n = (end - addr) >> PAGE_SHIFT;
+
+	if (candidate)
+		bitmap_set(c->map, c->bit, n);
+	c->bit += n;
+}
+
+static bool pte_collect(pte_t pte, void *arg)
+{
+	struct collect *c = arg;
+	bool cand;
+
+	if (pte_none(pte))
+		cand = true;
+	else if (pte_present(pte))
+		cand = pte_soft_dirty(pte) || is_zero_pfn(pte_pfn(pte));
+	else
+		cand = pte_swp_soft_dirty(pte);
+	if (cand)
+		__set_bit(c->bit, c->map);
+	c->bit++;
+	return true;
+}
+
+static unsigned long collect_pmd(struct mm_struct *mm, unsigned long addr,
+				 unsigned long end, struct collect *c)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	unsigned long stop;
+	p4d_t *p4d;
+	pud_t *pud, pudval;
+	pmd_t pmdval;
+
+	stop = pgd_addr_end(addr, end);
+	if (pgd_none(READ_ONCE(*pgd)))
+		goto all;
+	p4d = p4d_offset(pgd, addr);
+	stop = p4d_addr_end(addr, end);
+	if (p4d_none(READ_ONCE(*p4d)))
+		goto all;
+	pud = pud_offset(p4d, addr);
+	pudval = READ_ONCE(*pud);
+	stop = pud_addr_end(addr, end);
+	if (pud_none(pudval) || pud_leaf(pudval) || !pud_present(pudval) ||
+	    pud_bad(pudval))
+		goto all;
+	pmdval = READ_ONCE(*pmd_offset(&pudval, addr));
+	stop = pmd_addr_end(addr, end);
+	if (pmd_none(pmdval))
+		goto all;
+	if (!pmd_present(pmdval)) {
+		mark(c, addr, stop, pmd_swp_soft_dirty(pmdval));
+		return stop;
+	}
+	if (pmd_leaf(pmdval)) {
+		/* The huge zero page is not anonymous memory. */
+		mark(c, addr, stop, pmd_soft_dirty(pmdval) ||
+		     !PageAnon(pmd_page(pmdval)));
+		return stop;
+	}
+	if (pmd_bad(pmdval))
+		goto all;
+	if (kvmtrust_read_ptes(pmdval, addr, stop, pte_collect, c) !=
+	    (stop - addr) >> PAGE_SHIFT)
+		return addr;	/* cannot happen: pte_collect never stops */
+	return stop;
+all:
+	mark(c, addr, stop, true);
+	return stop;
+}
+
+static bool vma_tracked(struct vm_area_struct *vma)
+{
+	return vma_is_anonymous(vma) && !(vma->vm_flags & VM_SHARED) &&
+	       (vma->vm_flags & VM_READ) && !userfaultfd_armed(vma) &&
+	       !(vma->vm_flags & VM_SOFTDIRTY);
+}
+
+/*
+ * Sets bit first_bit + i of map for each candidate page i of
+ * [hva, hva + npages pages). mmap_lock is held for 64 page tables at most.
+ */
+void kvmtrust_soft_dirty_collect(struct mm_struct *mm, unsigned long hva,
+				 u64 npages, unsigned long *map, u64 first_bit)
+{
+	unsigned long addr = hva, end = hva + npages * PAGE_SIZE, stop;
+	struct collect c = { .map = map, .bit = first_bit };
+	struct vm_area_struct *vma;
+	unsigned int i;
+
+	while (addr < end) {
+		mmap_read_lock(mm);
+		vma = vma_lookup(mm, addr);
+		stop = vma ? min(end, vma->vm_end) : end;
+		if (!vma || !vma_tracked(vma)) {
+			mark(&c, addr, stop, true);
+			addr = stop;
+		} else {
+			for (i = 0; addr < stop && i < 64; i++)
+				addr = collect_pmd(mm, addr, stop, &c);
+		}
+		mmap_read_unlock(mm);
+		cond_resched();
+	}
 }

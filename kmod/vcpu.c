@@ -36,6 +36,7 @@
 #include <linux/unaligned.h>
 
 #include "measure.h"
+#include "memory.h"
 #include "softdirty.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -204,6 +205,8 @@ bool kvmtrust_vcpu_idle(struct kvm_vcpu *vcpu, u64 *exits)
 }
 
 struct reader {
+	struct kvmtrust_vm *vm;
+	bool incremental;	/* the measurement may be incremental */
 	struct kvm *kvm;
 	pid_t vmm;		/* global pid, for /proc/PID/clear_refs */
 	struct file *const *files;
@@ -249,8 +252,17 @@ static void read_all(struct reader *r)
 		r->msg = KVMTRUST_MSG("cannot map a scratch page in the vmm");
 		return;
 	}
+	/*
+	 * The pages written since the last measurement, read just before
+	 * their bits are cleared, while the guest is paused (memory.c).
+	 */
+	kvmtrust_memory_collect(r->vm, current->mm, r->incremental);
 	/* From here on, any write to guest memory marks its page. */
+	WRITE_ONCE(r->vm->clearing, current);
 	r->err = kvmtrust_soft_dirty_clear(r->vmm, (void __user *)scratch);
+	WRITE_ONCE(r->vm->clearing, NULL);
+	/* Collecting and clearing a large guest is progress too. */
+	atomic_inc(&r->progress);
 	if (r->err)
 		r->msg = KVMTRUST_MSG("cannot track guest memory writes (soft-dirty)");
 	spin_lock(&r->lock);
@@ -319,15 +331,17 @@ static void wait_reader(struct reader *r, struct task_struct *t,
 }
 
 /*
- * Clears the VMM's soft-dirty bits (softdirty.c), then reads the VM's
+ * Collects the pages written since the last measurement and clears the
+ * VMM's soft-dirty bits (memory.c, softdirty.c), then reads the VM's
  * vCPUs index[0], ..., index[n - 1] into states (n serializations), with
  * kvm->mm kept alive by the caller. On failure *msg says why.
  */
 int kvmtrust_vcpus_read(struct kvmtrust_vm *vm, const u32 *index, u32 n,
-			u8 *states, const char **msg)
+			u8 *states, bool incremental, const char **msg)
 {
 	struct reader r = {
-		.kvm = vm->kvm, .files = vm->vcpu_files, .index = index, .n = n,
+		.vm = vm, .incremental = incremental, .kvm = vm->kvm,
+		.files = vm->vcpu_files, .index = index, .n = n,
 		.states = states, .vmm = pid_nr(vm->vmm_pid),
 	};
 	struct task_struct *t;

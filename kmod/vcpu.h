@@ -15,6 +15,6 @@ struct kvmtrust_vm;
 bool kvmtrust_vcpu_idle(struct kvm_vcpu *vcpu, u64 *exits);
 
 int kvmtrust_vcpus_read(struct kvmtrust_vm *vm, const u32 *index, u32 n,
-			u8 *states, const char **msg);
+			u8 *states, bool incremental, const char **msg);
 
 #endif

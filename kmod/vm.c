@@ -20,7 +20,7 @@
 #include <net/net_namespace.h>
 
 #include "access.h"
-#include "merkle.h"
+#include "memory.h"
 #include "vm.h"
 
 struct workqueue_struct *kvmtrust_wq __ro_after_init;
@@ -48,7 +48,7 @@ static void vm_free(struct kref *ref)
 		if (vm->vcpu_files[i])
 			fput(vm->vcpu_files[i]);
 	}
-	kvmtrust_merkle_free(vm->mem_tree);
+	kvmtrust_memory_free(vm->mem);
 	kvm_put_kvm(vm->kvm);
 	put_net(vm->net);
 	put_pid(vm->vmm_pid);
@@ -93,8 +93,27 @@ static void vm_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 		kvmtrust_vm_put(vm);
 }
 
+/*
+ * Soft-dirty bits cleared by anyone but our own clearing thread (CRIU's
+ * pre-dump writes clear_refs too) hide writes from the next incremental
+ * measurement and from the unchanged proof: counted, so that measurements
+ * notice (memory.c). Called for every invalidation of the VMM's mm, maybe
+ * where it must not sleep: one compare and an atomic increment.
+ */
+static int vm_mm_invalidate_start(struct mmu_notifier *mn,
+				  const struct mmu_notifier_range *range)
+{
+	struct kvmtrust_vm *vm = container_of(mn, struct kvmtrust_vm, notifier);
+
+	if (range->event == MMU_NOTIFY_SOFT_DIRTY &&
+	    READ_ONCE(vm->clearing) != current)
+		atomic_inc(&vm->foreign_clears);
+	return 0;
+}
+
 static const struct mmu_notifier_ops vm_mm_ops = {
 	.release = vm_mm_release,
+	.invalidate_range_start = vm_mm_invalidate_start,
 };
 
 /*

@@ -12,7 +12,8 @@
 
 struct file;
 struct kvm;
-struct kvmtrust_merkle;
+struct kvmtrust_mem_state;
+struct task_struct;
 struct net;
 struct netlink_ext_ack;
 
@@ -50,11 +51,19 @@ struct kvmtrust_vm {
 	/*
 	 * KVMTRUST_VM_MEASURING: a measurement owns the VM, from
 	 * kvmtrust_measure_prepare until its result is published. Only the
-	 * owner uses mem_tree and writes seq, so neither needs a lock.
+	 * owner uses mem, clearing and clear_foreign and writes seq, so none
+	 * needs a lock.
 	 */
 	unsigned long flags;
 	u64 seq;
-	struct kvmtrust_merkle *mem_tree;
+	/* The kept tree and fingerprints (memory.c), or NULL. */
+	struct kvmtrust_mem_state *mem;
+	/* The thread clearing soft-dirty bits for us, while it does. */
+	struct task_struct *clearing;
+	/* foreign_clears when our last clear began. */
+	int clear_foreign;
+	/* clear_refs of soft-dirty bits by anyone else (CRIU, ...). */
+	atomic_t foreign_clears;
 
 	/* Protects last. */
 	struct mutex result_lock;

@@ -11,6 +11,10 @@ exact.
   recompute.py memory DUMP          memory_root of a vmm "dump" file
   recompute.py vcpus REGS...        vcpu_root of vmm "regs" files, one per
                                     vCPU, in vCPU id order (id = position)
+  recompute.py prove DUMP PROOF     checks `kvmtrust measure prove --json`
+                                    output PROOF against DUMP: the leaf is
+                                    that page's, and its RFC 9162 audit path
+                                    leads to memory_root (section 2.1.3.2)
 """
 import os
 import struct
@@ -26,7 +30,7 @@ KVM_SEGMENT = struct.Struct("<QIH9Bx")
 KVM_DTABLE = struct.Struct("<QH6x")
 
 
-def memory_leaves(path):
+def read_slots(path):
     with open(path, "rb") as f:
         data = f.read()
     slots, off = [], 0
@@ -35,8 +39,58 @@ def memory_leaves(path):
         off += 16
         slots.append((gpa, data[off:off + size]))
         off += size
+    return sorted(slots)
+
+
+def page_at(path, gpa):
+    """(leaf index, page bytes, page gpa) of the page holding gpa."""
+    index = 0
+    for base, mem in read_slots(path):
+        if base <= gpa < base + len(mem):
+            off = (gpa - base) // PAGE * PAGE
+            return index + off // PAGE, mem[off:off + PAGE], base + off
+        index += len(mem) // PAGE
+    raise KeyError("gpa %#x is in no memslot" % gpa)
+
+
+def verify_inclusion(leaf_index, tree_size, leaf, path, root):
+    """RFC 9162 section 2.1.3.2, step by step."""
+    if leaf_index >= tree_size:
+        return False
+    fn, sn, r = leaf_index, tree_size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = rfc9162.node_hash(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = rfc9162.node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def check_proof(dump, proof):
+    """Raises unless proof (the CLI's JSON) proves dump's page."""
+    index, page, gpa = page_at(dump, proof["gpa"])
+    leaf = rfc9162.leaf_hash(page + struct.pack("<Q", gpa))
+    assert proof["leaf_index"] == index, (proof["leaf_index"], index)
+    assert bytes.fromhex(proof["leaf_hash"]) == leaf, "leaf hash is not the page's"
+    leaves = memory_leaves(dump)
+    assert proof["tree_size"] == len(leaves), (proof["tree_size"], len(leaves))
+    path = [bytes.fromhex(h) for h in proof["path"]]
+    assert verify_inclusion(index, len(leaves), leaf, path,
+                            bytes.fromhex(proof["memory_root"])), "audit path does not lead to memory_root"
+    assert path == rfc9162.path(index, leaves), "not RFC 9162's PATH(m, D[n])"
+
+
+def memory_leaves(path):
     leaves = []
-    for gpa, mem in sorted(slots):
+    for gpa, mem in read_slots(path):
         for i in range(0, len(mem), PAGE):
             # Leaf format 2: the page, then le64(guest physical address).
             leaves.append(rfc9162.leaf_hash(mem[i:i + PAGE] + struct.pack("<Q", gpa + i)))
@@ -63,6 +117,11 @@ def vcpu_state(vcpu_id, raw):
 def main(argv):
     if len(argv) >= 3 and argv[1] == "memory":
         print(rfc9162.mth_hashes(memory_leaves(argv[2])).hex())
+    elif len(argv) == 4 and argv[1] == "prove":
+        import json
+        with open(argv[3]) as f:
+            check_proof(argv[2], json.load(f))
+        print("ok")
     elif len(argv) >= 3 and argv[1] == "vcpus":
         leaves = []
         for vcpu_id, path in enumerate(argv[2:]):

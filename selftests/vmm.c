@@ -33,6 +33,13 @@
  *                        fast as KVM exits allow; "ok N" counts them
  *   guest efer N         (paused only) vCPU 0 rewrites EFER N times (WRMSR);
  *                        both leave memory and registers as they were
+ *   fill GPA STRIDE COUNT  the VMM increments the byte at GPA + i * STRIDE
+ *                        for i < COUNT through its own mapping
+ *   gpoke GPA            the guest increments the byte at GPA (below
+ *                        4 GiB) itself, through KVM: vCPU 0 runs a stub at
+ *                        STUB_GPA with ES based at GPA's 64 KiB (unreal
+ *                        mode), then its registers are put back (paused
+ *                        only)
  *   exit                 "ok", then exit 0
  *
  * Numbers are C literals (0x.. accepted). EOF on stdin is "exit".
@@ -41,6 +48,8 @@
  * of N MiB at 4 GiB, filled with seeded data so that every page costs a
  * full hash: a measurement takes long enough to be interrupted),
  * --sparse-mib N (a fourth memslot of N MiB at 8 GiB that nothing touches),
+ * --thp-mib N (a fifth memslot of N MiB at 1 GiB, madvise(MADV_HUGEPAGE)
+ * and filled like --extra-mib, so transparent huge pages back it),
  * --uuid UUID (not used here: like QEMU's -uuid it names the VM on the
  * command line, where `kvmtrust --pid` reads it).
  */
@@ -54,6 +63,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "kt_vm.h"
@@ -62,6 +72,10 @@
 #define EXTRA_GPA	0x100000000ULL
 #define SPARSE_SLOT	3
 #define SPARSE_GPA	0x200000000ULL
+#define THP_SLOT	4
+#define THP_GPA		0x40000000ULL
+/* Past the stack top, below the end of the low slot (guest_layout.h). */
+#define STUB_GPA	0x9000
 
 static struct kt_vm *vm;
 static pthread_t vcpu_thread;
@@ -81,6 +95,13 @@ static void *vcpu_loop(void *arg)
 	while (!atomic_load(&stop_requested)) {
 		ret = __kt_vcpu_run(vcpu);
 		if (ret == -EINTR)
+			continue;
+		/*
+		 * After a gpoke the "done" out may run once more: the registers
+		 * put back name it, and KVM completes only the stub's.
+		 */
+		if (!ret && vcpu->run->exit_reason == KVM_EXIT_IO &&
+		    vcpu->run->io.port == KT_PORT_DONE)
 			continue;
 		/* The spinning guest never exits on its own. */
 		fprintf(stderr, "vmm: unexpected KVM_RUN result %d, exit reason %u\n", ret,
@@ -276,6 +297,62 @@ static int cmd_slots(char *reply, size_t len)
 	return 0;
 }
 
+static int cmd_fill(uint64_t gpa, uint64_t stride, uint64_t count, char *reply, size_t len)
+{
+	uint8_t *p;
+	uint64_t i;
+
+	for (i = 0; i < count; i++) {
+		p = kt_vm_gpa_to_hva(vm, gpa + i * stride);
+		if (!p)
+			return snprintf(reply, len, "err no guest byte at %#llx",
+					(unsigned long long)(gpa + i * stride)), -1;
+		(*p)++;
+	}
+	return 0;
+}
+
+/* inc byte es:[di]; out 0x10, al; jmp $ */
+static const uint8_t stub[] = { 0x26, 0xfe, 0x05, 0xe6, KT_PORT_DONE, 0xeb, 0xfe };
+
+static int cmd_gpoke(uint64_t gpa, char *reply, size_t len)
+{
+	struct kt_vcpu *vcpu = &vm->vcpus[0];
+	struct kvm_regs regs, saved_regs;
+	struct kvm_sregs sregs, saved_sregs;
+	uint8_t *code = kt_vm_gpa_to_hva(vm, STUB_GPA);
+	int ret;
+
+	if (!kt_vm_gpa_to_hva(vm, gpa) || gpa >> 32)
+		return snprintf(reply, len, "err no guest byte below 4 GiB at %#llx",
+				(unsigned long long)gpa), -1;
+	if (memcmp(code, stub, sizeof(stub)))
+		memcpy(code, stub, sizeof(stub));
+	kt_vcpu_get_regs(vcpu, &saved_regs);
+	kt_vcpu_get_sregs(vcpu, &saved_sregs);
+	regs = saved_regs;
+	sregs = saved_sregs;
+	regs.rip = STUB_GPA;
+	regs.rdi = gpa & 0xffff;
+	regs.rflags = 2;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	sregs.es.base = gpa & ~0xffffULL;
+	sregs.es.limit = 0xffff;
+	kt_vcpu_set_regs(vcpu, &regs);
+	kt_vcpu_set_sregs(vcpu, &sregs);
+	do {
+		ret = __kt_vcpu_run(vcpu);
+	} while (ret == -EINTR);
+	kt_vcpu_set_regs(vcpu, &saved_regs);
+	kt_vcpu_set_sregs(vcpu, &saved_sregs);
+	if (ret || vcpu->run->exit_reason != KVM_EXIT_IO ||
+	    vcpu->run->io.port != KT_PORT_DONE)
+		return snprintf(reply, len, "err guest stub: run %d, exit reason %u", ret,
+				vcpu->run->exit_reason), -1;
+	return 0;
+}
+
 static int execute(char *line, char *reply, size_t len)
 {
 	char name[32], path[4096];
@@ -320,6 +397,10 @@ static int execute(char *line, char *reply, size_t len)
 		return cmd_regs(line + 5, reply, len);
 	if (sscanf(line, "guest %31s %lli", name, &a) == 2)
 		return cmd_guest(name, a, reply, len);
+	if (sscanf(line, "fill %lli %lli %lli", &a, &b, &c) == 3)
+		return cmd_fill(a, b, c, reply, len);
+	if (sscanf(line, "gpoke %lli", &a) == 1)
+		return cmd_gpoke(a, reply, len);
 	if (sscanf(line, "addslot %lli %lli %lli", &a, &b, &c) == 3) {
 		if (vm->nr_slots == KT_MAX_SLOTS || (b | c) % KT_PAGE_SIZE || !c)
 			return snprintf(reply, len, "err bad memslot"), -1;
@@ -360,12 +441,13 @@ int main(int argc, char *argv[])
 		{ "vcpus", required_argument, NULL, 'v' },
 		{ "extra-mib", required_argument, NULL, 'm' },
 		{ "sparse-mib", required_argument, NULL, 'S' },
+		{ "thp-mib", required_argument, NULL, 'T' },
 		{ "uuid", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct sigaction sa = { .sa_handler = on_kick };
-	unsigned int nr_vcpus = 1, extra_mib = 0, sparse_mib = 0;
+	unsigned int nr_vcpus = 1, extra_mib = 0, sparse_mib = 0, thp_mib = 0;
 	uint32_t seed = kt_seed_from_env();
 	char line[4200], reply[4400];
 	int c;
@@ -384,11 +466,14 @@ int main(int argc, char *argv[])
 		case 'S':
 			sparse_mib = strtoul(optarg, NULL, 0);
 			break;
+		case 'T':
+			thp_mib = strtoul(optarg, NULL, 0);
+			break;
 		case 'u':
 			break;
 		case 'h':
 			printf("Usage: %s [--seed N] [--vcpus N] [--extra-mib N] [--sparse-mib N]\n"
-			       "       [--uuid UUID]\n"
+			       "       [--thp-mib N] [--uuid UUID]\n"
 			       "Commands on stdin are documented at the top of selftests/vmm.c.\n",
 			       argv[0]);
 			return 0;
@@ -410,6 +495,12 @@ int main(int argc, char *argv[])
 	}
 	if (sparse_mib)
 		kt_vm_add_memslot(vm, SPARSE_SLOT, SPARSE_GPA, (uint64_t)sparse_mib << 20);
+	if (thp_mib) {
+		kt_vm_add_memslot(vm, THP_SLOT, THP_GPA, (uint64_t)thp_mib << 20);
+		/* Advice only: the test reads AnonHugePages to know what it got. */
+		madvise(kt_vm_gpa_to_hva(vm, THP_GPA), (uint64_t)thp_mib << 20, MADV_HUGEPAGE);
+		fill(kt_vm_gpa_to_hva(vm, THP_GPA), (uint64_t)thp_mib << 20, seed);
+	}
 	kt_guest_run_to_done(vm);
 	print_ready();
 

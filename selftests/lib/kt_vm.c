@@ -172,6 +172,11 @@ void kt_vcpu_get_sregs(struct kt_vcpu *vcpu, struct kvm_sregs *sregs)
 	kt_ioctl(vcpu->fd, KVM_GET_SREGS, sregs);
 }
 
+void kt_vcpu_set_sregs(struct kt_vcpu *vcpu, const struct kvm_sregs *sregs)
+{
+	kt_ioctl(vcpu->fd, KVM_SET_SREGS, (void *)sregs);
+}
+
 int __kt_vcpu_run(struct kt_vcpu *vcpu)
 {
 	return __kt_ioctl(vcpu->fd, KVM_RUN, NULL) < 0 ? -errno : 0;

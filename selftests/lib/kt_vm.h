@@ -76,6 +76,7 @@ struct kt_vcpu *kt_vcpu_add(struct kt_vm *vm, uint32_t id);
 void kt_vcpu_get_regs(struct kt_vcpu *vcpu, struct kvm_regs *regs);
 void kt_vcpu_set_regs(struct kt_vcpu *vcpu, const struct kvm_regs *regs);
 void kt_vcpu_get_sregs(struct kt_vcpu *vcpu, struct kvm_sregs *sregs);
+void kt_vcpu_set_sregs(struct kt_vcpu *vcpu, const struct kvm_sregs *sregs);
 /* One KVM_RUN: 0 or -errno (EINTR when kicked by a signal). */
 int __kt_vcpu_run(struct kt_vcpu *vcpu);
 

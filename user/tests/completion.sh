@@ -39,13 +39,15 @@ comp() {
 }
 words() { printf '%s\n' "$@" | sort; }
 
-# Every command: a group without subcommands, a group and a subcommand, or
-# (ledger prove) one of the fixed words the subcommand takes first.
+# Every command: a group without subcommands (and the subcommand it may
+# take all the same, measure prove), a group and a subcommand, or (ledger
+# prove) one of the fixed words the subcommand takes first.
 commands=()
 for g in $("$KT" __complete); do
 	subs=$("$KT" __complete "$g")
 	if [[ $subs == --* ]]; then
 		commands+=("$g")
+		for w in $(_kvmtrust_words "$g"); do commands+=("$g $w"); done
 		continue
 	fi
 	for s in $subs; do
@@ -75,7 +77,7 @@ bad=""
 for g in $(comp ""); do
 	usage=$("$KT" "$g" --help | sed -n "s/^\(Usage:\)\{0,1\} *[^ ]*kvmtrust $g \([a-z][a-z-]*\).*/\2/p" | sort -u)
 	offered=$(comp "$g" "")
-	[[ $("$KT" __complete "$g") == --* ]] && offered=""
+	[[ $("$KT" __complete "$g") == --* ]] && offered=$(words $(_kvmtrust_words "$g"))
 	[ "$offered" = "$usage" ] || bad="$bad $g:[${offered//$'\n'/ }]/usage:[${usage//$'\n'/ }]"
 done
 tap_is "every group's subcommands are those its usage names" "$bad" ""

@@ -165,6 +165,20 @@
  *                                 stopped, from the module's SIGSTOP to
  *                                 its SIGCONT (0: it was found stopped and
  *                                 left stopped)
+ *    KVMTRUST_A_MEASURE_PAGES_HASHED: NLA_U64, pages whose leaf was
+ *                                 computed (SHA-256) this time; equals
+ *                                 KVMTRUST_A_PAGES for a full measurement
+ *    KVMTRUST_A_MEASURE_FULL: NLA_U8, 1: every page was hashed; 0: only the
+ *                             pages that changed since the last measurement
+ *                             and their neighbours (incremental; the roots
+ *                             are the same as a full measurement's)
+ *
+ * A measurement is incremental when the VM's last measurement succeeded
+ * with its vCPUs and kept its tree, the memslots are unchanged, no other
+ * process cleared the VMM's soft-dirty bits (clear_refs) since, and
+ * neither KVMTRUST_MEASURE_F_FULL nor KVMTRUST_MEASURE_F_NO_VCPUS is set.
+ * A measurement that finds another process clearing soft-dirty bits while
+ * it runs fails with EBUSY.
  *
  * With KVMTRUST_MEASURE_F_FREEZE the module stops the VM's process itself
  * (a SIGSTOP group stop), waits until every thread has stopped (at most the
@@ -173,6 +187,31 @@
  * or the module unloads. A process found stopped is measured and left
  * stopped; one continued by someone else during the measurement fails it
  * with EBUSY.
+ *
+ * KVMTRUST_CMD_MEASURE_PROVE
+ * --------------------------
+ *
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN and ptrace read access to the VMM.
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32, required
+ *    KVMTRUST_A_MEASURE_GPA: NLA_U64, required, a guest physical address
+ *
+ * The RFC 9162 inclusion proof of the page holding that address in the
+ * VM's last successful measurement. Fails with EBUSY while a measurement
+ * of the VM runs, ENOENT if the last measurement failed or kept no tree or
+ * the address is not guest memory, and ESTALE ("stale") if a page under
+ * the same lowest kept node changed since (measure again). Replies with:
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32
+ *    KVMTRUST_A_MEASURE_ID: NLA_U64, the measurement proven
+ *    KVMTRUST_A_SEQ: NLA_U64, its sequence number
+ *    KVMTRUST_A_MEMORY_ROOT: KVMTRUST_HASH_LEN bytes, its memory_root
+ *    KVMTRUST_A_PAGES: NLA_U64, the tree size (leaves)
+ *    KVMTRUST_A_MEASURE_LEAF_INDEX: NLA_U64, the page's leaf index
+ *    KVMTRUST_A_MEASURE_LEAF_HASH: KVMTRUST_HASH_LEN bytes, its leaf hash
+ *    KVMTRUST_A_MEASURE_AUDIT_PATH: binary, the audit path, leaf's
+ *                                   sibling first, KVMTRUST_HASH_LEN bytes
+ *                                   a hash (RFC 9162 section 2.1.3)
  */
 #ifndef _UAPI_LINUX_KVMTRUST_H
 #define _UAPI_LINUX_KVMTRUST_H
@@ -193,6 +232,7 @@ enum kvmtrust_cmd {
 	KVMTRUST_CMD_MEASURE,
 	KVMTRUST_CMD_MEASURE_GET,
 	KVMTRUST_CMD_MEASURE_NTF,
+	KVMTRUST_CMD_MEASURE_PROVE,
 
 	__KVMTRUST_CMD_LAST
 };
@@ -224,10 +264,13 @@ enum kvmtrust_measure_flag {
 	 * after; the module owns the continue (measurement.rst, "Freeze").
 	 */
 	KVMTRUST_MEASURE_F_FREEZE = 1U << 2,
+	/* Hash every page, even when the last measurement allows less. */
+	KVMTRUST_MEASURE_F_FULL = 1U << 3,
 
 	__KVMTRUST_MEASURE_F_ALL = KVMTRUST_MEASURE_F_NO_VCPUS |
 				   KVMTRUST_MEASURE_F_ONE_THREAD |
-				   KVMTRUST_MEASURE_F_FREEZE
+				   KVMTRUST_MEASURE_F_FREEZE |
+				   KVMTRUST_MEASURE_F_FULL
 };
 
 /* KVMTRUST_A_LEAF_FORMAT: memory leaf layouts (Documentation/measurement.rst). */
@@ -283,6 +326,12 @@ enum kvmtrust_attr {
 	KVMTRUST_A_THREADS,
 	KVMTRUST_A_MEMORY_UNCHANGED,
 	KVMTRUST_A_MEASURE_PAUSE_NS,
+	KVMTRUST_A_MEASURE_PAGES_HASHED,
+	KVMTRUST_A_MEASURE_FULL,
+	KVMTRUST_A_MEASURE_GPA,
+	KVMTRUST_A_MEASURE_LEAF_INDEX,
+	KVMTRUST_A_MEASURE_LEAF_HASH,
+	KVMTRUST_A_MEASURE_AUDIT_PATH,
 
 	__KVMTRUST_A_LAST
 };

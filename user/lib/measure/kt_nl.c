@@ -387,6 +387,11 @@ static int parse_measurement(struct nlattr **tb, void *arg)
 	m->memory_unchanged = tb[KVMTRUST_A_MEMORY_UNCHANGED];
 	m->frozen = tb[KVMTRUST_A_MEASURE_PAUSE_NS];
 	m->pause_ns = get_u64(tb, KVMTRUST_A_MEASURE_PAUSE_NS);
+	/* A module without incremental measurement hashes every page. */
+	m->pages_hashed = tb[KVMTRUST_A_MEASURE_PAGES_HASHED] ?
+			  get_u64(tb, KVMTRUST_A_MEASURE_PAGES_HASHED) : m->pages;
+	m->full = !tb[KVMTRUST_A_MEASURE_FULL] ||
+		  nla_get_u8(tb[KVMTRUST_A_MEASURE_FULL]);
 	return 0;
 }
 
@@ -577,4 +582,52 @@ int kt_nl_measure(struct kt_nl *nl, uint32_t vm_id, uint32_t flags,
 		return -EPROTO;
 	}
 	return wait_measured(nl, &w, err);
+}
+
+static int parse_proof(struct nlattr **tb, void *arg)
+{
+	struct kt_proof *p = arg;
+	size_t len;
+
+	if (!tb[KVMTRUST_A_MEMORY_ROOT] || !tb[KVMTRUST_A_MEASURE_LEAF_HASH] ||
+	    !tb[KVMTRUST_A_MEASURE_AUDIT_PATH] || !tb[KVMTRUST_A_MEASURE_LEAF_INDEX] ||
+	    !tb[KVMTRUST_A_PAGES] ||
+	    nla_len(tb[KVMTRUST_A_MEMORY_ROOT]) != KVMTRUST_HASH_LEN ||
+	    nla_len(tb[KVMTRUST_A_MEASURE_LEAF_HASH]) != KVMTRUST_HASH_LEN)
+		return -1;
+	len = nla_len(tb[KVMTRUST_A_MEASURE_AUDIT_PATH]);
+	if (len % KVMTRUST_HASH_LEN || len > sizeof(p->path))
+		return -1;
+	p->vm_id = get_u32(tb, KVMTRUST_A_VM_ID);
+	p->measure_id = get_u64(tb, KVMTRUST_A_MEASURE_ID);
+	p->seq = get_u64(tb, KVMTRUST_A_SEQ);
+	p->tree_size = get_u64(tb, KVMTRUST_A_PAGES);
+	p->leaf_index = get_u64(tb, KVMTRUST_A_MEASURE_LEAF_INDEX);
+	memcpy(p->memory_root, nla_data(tb[KVMTRUST_A_MEMORY_ROOT]), KVMTRUST_HASH_LEN);
+	memcpy(p->leaf_hash, nla_data(tb[KVMTRUST_A_MEASURE_LEAF_HASH]), KVMTRUST_HASH_LEN);
+	memcpy(p->path, nla_data(tb[KVMTRUST_A_MEASURE_AUDIT_PATH]), len);
+	p->path_len = len / KVMTRUST_HASH_LEN;
+	p->got = true;
+	return 0;
+}
+
+int kt_nl_measure_prove(struct kt_nl *nl, uint32_t vm_id, uint64_t gpa,
+			struct kt_proof *out, struct kt_err *err)
+{
+	struct request req = { .parse = parse_proof, .arg = out };
+	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_MEASURE_PROVE, 0);
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id) ||
+	    nla_put_u64(msg, KVMTRUST_A_MEASURE_GPA, gpa)) {
+		nlmsg_free(msg);
+		return no_memory(err, "prove the page");
+	}
+	ret = transact(nl, msg, &req, "prove the page", err);
+	if (!ret && !out->got) {
+		kt_fail(err, "netlink", "Unable to prove the page: the module sent no proof");
+		return -EPROTO;
+	}
+	return ret;
 }

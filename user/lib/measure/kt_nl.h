@@ -70,6 +70,22 @@ struct kt_measurement {
 	bool memory_unchanged;		/* no page written while measured */
 	bool frozen;			/* KVMTRUST_MEASURE_F_FREEZE: pause_ns set */
 	uint64_t pause_ns;		/* the VMM was stopped (0: found stopped) */
+	uint64_t pages_hashed;		/* leaves computed this time */
+	bool full;			/* every page hashed (not incremental) */
+};
+
+/* An RFC 9162 inclusion proof of one page in the last memory_root. */
+struct kt_proof {
+	uint32_t vm_id;
+	uint64_t measure_id;
+	uint64_t seq;
+	uint64_t tree_size;
+	uint64_t leaf_index;
+	uint8_t memory_root[KVMTRUST_HASH_LEN];
+	uint8_t leaf_hash[KVMTRUST_HASH_LEN];
+	uint8_t path[64][KVMTRUST_HASH_LEN];	/* the leaf's sibling first */
+	size_t path_len;
+	bool got;
 };
 
 int kt_nl_get_info(struct kt_nl *nl, struct kt_info *out, struct kt_err *err);
@@ -93,5 +109,9 @@ int kt_nl_vm_detach(struct kt_nl *nl, uint32_t vm_id, struct kt_err *err);
  */
 int kt_nl_measure(struct kt_nl *nl, uint32_t vm_id, uint32_t flags,
 		  struct kt_measurement *out, struct kt_err *err);
+
+/* KVMTRUST_CMD_MEASURE_PROVE: the page at gpa in the last measurement. */
+int kt_nl_measure_prove(struct kt_nl *nl, uint32_t vm_id, uint64_t gpa,
+			struct kt_proof *out, struct kt_err *err);
 
 #endif
