@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/encoding.h"
+#include "ledger/batch.h"
 #include "common/merkle.h"
 #include "common/secfile.h"
 #include "grant_common.h"
@@ -37,6 +38,9 @@ static const char *const synopsis[] = {
 	"prove inclusion --index N [--size N] READER",
 	"prove consistency --from M [--size N] READER",
 	"verify [--pin FILE] READER",
+	"batch [--file FILE] [--time TIME] [--queue] WRITER",
+	"              a host batch: lines VM pass|fail [report=HEX] [memory=HEX] [vcpu=HEX]",
+	"integrate [--max N] [--ticks N] [--interval SECONDS] WRITER",
 };
 
 static void usage(FILE *f)
@@ -63,7 +67,7 @@ static void usage(FILE *f)
 #define bad_usage(...) cli_bad_usage("ledger", NULL, __VA_ARGS__)
 
 enum { O_VM = 256, O_RESULT, O_MEASUREMENT, O_HOST, O_TIME, O_INDEX, O_RAW, O_SIZE, O_FROM,
-       O_PIN, O_REPORT, O_DETAIL };
+       O_PIN, O_REPORT, O_DETAIL, O_FILE, O_QUEUE, O_MAX, O_TICKS, O_INTERVAL };
 
 /* What each entry option sets, for the per-kind shapes below. */
 enum { F_VM = 1 << 0, F_RESULT = 1 << 1, F_MEASUREMENT = 1 << 2, F_HOST = 1 << 3,
@@ -467,7 +471,7 @@ static int cmd_get(int argc, char *argv[])
 		ret = ledger_error(&err);
 		goto out;
 	}
-	kt_merkle_leaf_hash(raw, len, leaf);
+	kt_ledger_leaf_hash(raw, len, leaf);
 	kt_print_open_object(NULL);
 	if (a.raw)
 		kt_print_hex("data", "%s\n", raw, len);
@@ -644,6 +648,253 @@ static int cmd_verify(int argc, char *argv[])
 	return finish(&o, ret);
 }
 
+/* "report=HEX" and the like on a batch line: 1 when the word is not this key's. */
+static int batch_field(const char *word, const char *key, kt_hash out, int *ret)
+{
+	size_t n = strlen(key);
+
+	if (strncmp(word, key, n) || word[n] != '=')
+		return 1;
+	if (strlen(word + n + 1) != 2 * KT_HASH_LEN || kt_hex_decode(word + n + 1, out, KT_HASH_LEN))
+		*ret = bad_usage("%s must be %d hex digits", key, 2 * KT_HASH_LEN);
+	return 0;
+}
+
+/* One line of a batch file into r: 0, or the usage error printed (exit 2). */
+static int batch_line(char *line, unsigned long lineno, struct kt_batch_result *r)
+{
+	char *save, *w = strtok_r(line, " \t\r\n", &save);
+	int ret = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (!w || kt_uuid_canonical(w, r->vm_id))
+		return bad_usage("line %lu: '%s' is not a VM UUID", lineno, w ? w : "");
+	w = strtok_r(NULL, " \t\r\n", &save);
+	r->result = w && !strcmp(w, "pass") ? KT_LEDGER_PASS : w && !strcmp(w, "fail") ?
+		    KT_LEDGER_FAIL : 0;
+	if (!r->result)
+		return bad_usage("line %lu: the result must be pass or fail", lineno);
+	while (!ret && (w = strtok_r(NULL, " \t\r\n", &save))) {
+		if (batch_field(w, "report", r->report, &ret) &&
+		    batch_field(w, "memory", r->memory_root, &ret) &&
+		    batch_field(w, "vcpu", r->vcpu_root, &ret))
+			ret = bad_usage("line %lu: unknown field '%s'", lineno, w);
+	}
+	return ret;
+}
+
+static int read_batch(FILE *f, struct kt_batch_builder *b)
+{
+	struct kt_batch_result r;
+	struct kt_err err = { 0 };
+	unsigned long lineno = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = 0;
+
+	while (!ret && getline(&line, &cap, f) > 0) {
+		lineno++;
+		if (line[strspn(line, " \t\r\n")] == '\0' || line[strspn(line, " \t")] == '#')
+			continue;
+		ret = batch_line(line, lineno, &r);
+		if (!ret && kt_batch_builder_add(b, &r, &err))
+			ret = ledger_error(&err);
+	}
+	free(line);
+	if (!ret && !kt_batch_builder_count(b))
+		ret = bad_usage("%s", "the batch holds no results");
+	return ret;
+}
+
+struct batch_args {
+	const char *file;
+	uint64_t time;
+	bool queue;
+};
+
+static int batch_option(int opt, const char *arg, void *p)
+{
+	struct batch_args *a = p;
+
+	if (opt == O_FILE)
+		a->file = arg;
+	else if (opt == O_QUEUE)
+		a->queue = true;
+	else if (opt == O_TIME)
+		return ledger_parse_time("ledger", "--time", arg, &a->time);
+	else
+		return -1;
+	return 0;
+}
+
+/* The host's UUID, from its certificate under the ledger CA. */
+static int signer_host(struct ledger_opts *o, const struct kt_ledger_signer *s,
+		       uint8_t host[KT_UUID_LEN])
+{
+	struct kt_ledger_writer w;
+	struct kt_err err = { 0 };
+
+	if (kt_ledger_auth_check(o->auth, s->cert, s->cert_len, (uint64_t)time(NULL),
+				 KT_LEDGER_HOST, &w, &err))
+		return ledger_error(&err);
+	memcpy(host, w.host_id, KT_UUID_LEN);
+	return 0;
+}
+
+/*
+ * A host batch from a file of results, sealed by the writing host and
+ * appended as its own batch entry, or queued for a sequencer.
+ */
+static int cmd_batch(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "file", required_argument, NULL, O_FILE },
+		{ "time", required_argument, NULL, O_TIME },
+		{ "queue", no_argument, NULL, O_QUEUE },
+		LEDGER_CLI_OPTIONS, LEDGER_CLI_SIGNER_OPTIONS, { 0 },
+	};
+	struct kt_batch_builder *b = kt_batch_builder_new();
+	struct kt_ledger_signer signer = { 0 };
+	struct batch_args a = { .file = "-" };
+	struct ledger_opts o = { 0 };
+	struct kt_ledger_entry e;
+	struct kt_err err = { 0 };
+	uint8_t host[KT_UUID_LEN], *sealed = NULL;
+	size_t len = 0, n;
+	FILE *f;
+	kt_hash leaf;
+	int ret;
+
+	if (!b)
+		return KT_EXIT_FAILURE;
+	ret = read_options(argc, argv, opts, &o, batch_option, &a);
+	if (!ret && optind != argc)
+		ret = bad_usage("%s", "batch takes no arguments: the results come from --file");
+	f = ret ? NULL : strcmp(a.file, "-") ? fopen(a.file, "r") : stdin;
+	if (!ret && !f)
+		ret = cli_error(NULL, &(struct kt_err){ .check = "missing",
+			.msg = "cannot open the results file" }, KT_EXIT_NOT_FOUND);
+	if (!ret)
+		ret = read_batch(f, b);
+	if (f && f != stdin)
+		fclose(f);
+	if (!ret)
+		ret = load_signer(grant_cli_path(o.key, KT_LEDGER_KEY_ENV, NULL),
+				  grant_cli_path(o.cert, KT_LEDGER_CERT_ENV, NULL), &signer) ?:
+		      ledger_opts_open(&o, KT_LEDGER_WRITE, true) ?: signer_host(&o, &signer, host);
+	n = kt_batch_builder_count(b);
+	if (!ret && kt_batch_builder_seal(b, &signer, host, a.time ? a.time : (uint64_t)time(NULL),
+					  &sealed, &len, &err))
+		ret = ledger_error(&err);
+	if (!ret && a.queue) {
+		if (kt_ledger_enqueue_batch(o.log, sealed, len, &err)) {
+			ret = ledger_error(&err);
+		} else {
+			kt_print_open_object(NULL);
+			kt_print_u64("queued", "queued a batch of %s results\n", n);
+			kt_print_close_object();
+		}
+	} else if (!ret) {
+		const uint8_t *one = sealed;
+
+		if (kt_ledger_append_batch(o.log, &signer, &one, &len, 1, &e, leaf, &err)) {
+			ret = ledger_error(&err);
+		} else {
+			kt_print_open_object(NULL);
+			kt_print_u64("index", "appended batch entry %s", e.index);
+			kt_print_hex("leaf_hash", " leaf %s", leaf, KT_HASH_LEN);
+			kt_print_u64("results", " with %s results\n", n);
+			kt_print_close_object();
+		}
+	}
+	free(sealed);
+	kt_batch_builder_free(b);
+	kt_ledger_signer_free(&signer);
+	return finish(&o, ret);
+}
+
+struct integrate_args {
+	uint64_t max, ticks;
+	double interval;
+};
+
+static int integrate_option(int opt, const char *arg, void *p)
+{
+	struct integrate_args *a = p;
+	char *end;
+
+	if (opt == O_MAX)
+		return parse_count("--max", arg, true, &a->max);
+	if (opt == O_TICKS)
+		return parse_count("--ticks", arg, false, &a->ticks);
+	if (opt != O_INTERVAL)
+		return -1;
+	a->interval = strtod(arg, &end);
+	if (end == arg || *end || !(a->interval >= 0) || a->interval > 3600)
+		return bad_usage("--interval '%s' is not a number of seconds (0 to 3600)", arg);
+	return 0;
+}
+
+/*
+ * The sequencer: each tick appends the queued host batches as one batch
+ * entry. --ticks 0 runs until stopped; each tick that stored or dropped
+ * something prints a line.
+ */
+static int cmd_integrate(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "max", required_argument, NULL, O_MAX },
+		{ "ticks", required_argument, NULL, O_TICKS },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		LEDGER_CLI_OPTIONS, LEDGER_CLI_SIGNER_OPTIONS, { 0 },
+	};
+	struct integrate_args a = { .max = 100, .ticks = 1, .interval = 1 };
+	struct kt_ledger_signer signer = { 0 };
+	struct ledger_opts o = { 0 };
+	struct kt_ledger_entry e;
+	size_t taken, dropped;
+	uint64_t tick;
+	kt_hash leaf;
+	int ret;
+
+	ret = read_options(argc, argv, opts, &o, integrate_option, &a);
+	if (!ret && optind != argc)
+		ret = bad_usage("%s", "integrate takes no arguments");
+	if (!ret && a.max > KT_BATCH_ENTRY_MAX)
+		ret = bad_usage("--max is at most %d", KT_BATCH_ENTRY_MAX);
+	if (ret)
+		return ret;
+	ret = load_signer(grant_cli_path(o.key, KT_LEDGER_KEY_ENV, NULL),
+			  grant_cli_path(o.cert, KT_LEDGER_CERT_ENV, NULL), &signer) ?:
+	      ledger_opts_open(&o, KT_LEDGER_WRITE, true);
+	kt_print_open_array(NULL);
+	for (tick = 0; !ret && (!a.ticks || tick < a.ticks); tick++) {
+		struct kt_err err = { 0 };
+
+		if (tick && a.interval > 0)
+			usleep((useconds_t)(a.interval * 1e6));
+		if (kt_ledger_integrate(o.log, &signer, a.max, &taken, &dropped, &e, leaf, &err)) {
+			ret = ledger_error(&err);
+			break;
+		}
+		if (dropped)
+			fprintf(stderr, "%s ledger: dropped %zu queued batches; first: %s\n", prog,
+				dropped, err.msg);
+		if (!taken && !dropped)
+			continue;
+		kt_print_open_object(NULL);
+		kt_print_u64("index", "entry %s:", taken ? e.index : 0);
+		kt_print_u64("batches", " %s host batches", taken);
+		kt_print_u64("dropped", ", %s dropped\n", dropped);
+		kt_print_close_object();
+		if (!kt_print_is_json())
+			fflush(stdout);
+	}
+	kt_print_close_array();
+	kt_ledger_signer_free(&signer);
+	return finish(&o, ret);
+}
+
 /* Creates the ledger: the only command that may, so a typo never makes an empty one. */
 static int cmd_init(int argc, char *argv[])
 {
@@ -669,7 +920,7 @@ int ledger_main(int argc, char *argv[])
 	} cmds[] = {
 		{ "init", cmd_init }, { "append", cmd_append }, { "register", cmd_register },
 		{ "get", cmd_get }, { "head", cmd_head }, { "prove", cmd_prove },
-		{ "verify", cmd_verify },
+		{ "verify", cmd_verify }, { "batch", cmd_batch }, { "integrate", cmd_integrate },
 	};
 	size_t i;
 	int ret;

@@ -64,7 +64,8 @@ int ledger_error(const struct kt_err *err)
 		status = KT_EXIT_PERM;
 	else if (!strcmp(check, "spec"))
 		status = KT_EXIT_USAGE;
-	else if (!strcmp(check, "owner") || !strcmp(check, "registered"))
+	else if (!strcmp(check, "owner") || !strcmp(check, "registered") ||
+		 !strcmp(check, "placement") || !strcmp(check, "replay"))
 		status = KT_EXIT_REFUSED;
 	return cli_error(NULL, err, status);
 }
