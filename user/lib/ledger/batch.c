@@ -280,6 +280,12 @@ int kt_batch_body_root(const uint8_t *body, size_t len, uint32_t *k_out, kt_hash
 		}
 		kt_batch_header_leaf(&b, leaves[i++]);
 	}
+	if (ret < 0 && i < k) {
+		char msg[sizeof(err->msg)];
+
+		memcpy(msg, err->msg, sizeof(msg));
+		kt_fail(err, err->check, "batch %llu: %s", (unsigned long long)i, msg);
+	}
 	if (ret == 1 && i != k)
 		ret = kt_fail(err, "format", "batch body holds %llu of its %llu batches",
 			      (unsigned long long)i, (unsigned long long)k);
