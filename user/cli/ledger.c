@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/encoding.h"
@@ -853,6 +854,7 @@ static int cmd_integrate(int argc, char *argv[])
 	struct ledger_opts o = { 0 };
 	struct kt_ledger_entry e;
 	size_t taken, dropped;
+	struct timespec t0, t1;
 	uint64_t tick;
 	kt_hash leaf;
 	int ret;
@@ -873,10 +875,12 @@ static int cmd_integrate(int argc, char *argv[])
 
 		if (tick && a.interval > 0)
 			usleep((useconds_t)(a.interval * 1e6));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (kt_ledger_integrate(o.log, &signer, a.max, &taken, &dropped, &e, leaf, &err)) {
 			ret = ledger_error(&err);
 			break;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (dropped)
 			fprintf(stderr, "%s ledger: dropped %zu queued batches; first: %s\n", prog,
 				dropped, err.msg);
@@ -885,7 +889,9 @@ static int cmd_integrate(int argc, char *argv[])
 		kt_print_open_object(NULL);
 		kt_print_u64("index", "entry %s:", taken ? e.index : 0);
 		kt_print_u64("batches", " %s host batches", taken);
-		kt_print_u64("dropped", ", %s dropped\n", dropped);
+		kt_print_u64("dropped", ", %s dropped", dropped);
+		kt_print_u64("ms", " in %s ms\n", (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 +
+							(t1.tv_nsec - t0.tv_nsec) / 1000000));
 		kt_print_close_object();
 		if (!kt_print_is_json())
 			fflush(stdout);

@@ -27,6 +27,8 @@
 #define APPEND_ATTEMPTS 200
 #define FRONTIER_MAX 64
 
+struct tree;
+
 struct kt_ledger {
 	struct kt_ledger_backend *backend;
 	struct kt_ledger_auth *auth;
@@ -40,14 +42,16 @@ struct kt_ledger {
 	char *cp_path;		/* kt_ledger_checkpoint_use(): NULL when off */
 	struct kt_checkpoint *cp;	/* walks start from it (NULL: from entry 0) */
 	struct kt_checkpoint *cp_next;	/* what the last good walk verified */
-	bool follow;		/* kt_ledger_follow(): cp is the last walk's, in memory */
 	/*
 	 * From the last good walk: the host each VM is on (its latest attest,
-	 * move, rollback or batched result) and each host's latest batch time
-	 * (big-endian in the first 8 value bytes), which a new batch must pass.
+	 * move, rollback or batched result; zeros: none) and each host's
+	 * latest batch time (big-endian in the first 8 value bytes), which a
+	 * new batch must pass; the tree they belong to (NULL: none kept). With
+	 * follow (kt_ledger_follow()) a walk without a visitor starts there.
 	 */
 	struct kt_uuidmap place, batch_time;
-	uint64_t state_size;	/* entries those maps cover; UINT64_MAX: none */
+	struct tree *ftree;
+	bool follow;
 };
 
 /*
@@ -493,7 +497,6 @@ int kt_ledger_open(const char *spec, struct kt_ledger_auth *auth, enum kt_ledger
 		return kt_fail(err, "ledger", "out of memory");
 	log->auth = auth;
 	log->mode = mode;
-	log->state_size = UINT64_MAX;
 	log->spec = strdup(spec);
 	log->backend = log->spec ? backend_open(spec, mode, err) : NULL;
 	if (!log->backend) {
@@ -516,6 +519,7 @@ void kt_ledger_close(struct kt_ledger *log)
 	kt_checkpoint_free(log->cp_next);
 	kt_uuidmap_free(&log->place);
 	kt_uuidmap_free(&log->batch_time);
+	free(log->ftree);
 	free(log->cp_path);
 	free(log->spec);
 	free(log);
@@ -785,11 +789,45 @@ int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 	return kt_fail(err, "conflict", "gave up after %d conflicting appends", APPEND_ATTEMPTS);
 }
 
+/*
+ * What an append's checks changed in the walked state, to put back when
+ * the entry is not stored (the state then still matches the walked tree).
+ */
+struct undo {
+	struct undo_rec {
+		struct kt_uuidmap *map;
+		uint8_t key[KT_UUID_LEN], val[KT_UUID_LEN];
+	} *rec;
+	size_t n, cap;
+};
+
+static void undo_apply(struct undo *u)
+{
+	while (u->n--)
+		kt_uuidmap_put(u->rec[u->n].map, u->rec[u->n].key, u->rec[u->n].val);
+	free(u->rec);
+	memset(u, 0, sizeof(*u));
+}
+
+static void undo_forget(struct undo *u)
+{
+	free(u->rec);
+	memset(u, 0, sizeof(*u));
+}
+
 static int batches_check(struct kt_ledger *log, struct kt_uuidmap *place,
-			 struct kt_uuidmap *batch_time, const uint8_t *body, size_t len,
-			 struct kt_err *err);
+			 struct kt_uuidmap *batch_time, struct undo *u, const uint8_t *body,
+			 size_t len, struct kt_err *err);
 static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
-		       struct kt_uuidmap *batch_time, const struct kt_batch *b, struct kt_err *err);
+		       struct kt_uuidmap *batch_time, struct undo *u, const struct kt_batch *b,
+		       struct kt_err *err);
+
+/* The entry just stored extends the walked tree the checks ran on. */
+static void follow_stored(struct kt_ledger *log, const kt_hash leaf)
+{
+	if (log->ftree)
+		tree_push(log->ftree, leaf);
+}
 
 /* A batch entry's signer: a host, whose key it is; e gets kind, host and time. */
 static int batch_signer(struct kt_ledger *log, const struct kt_ledger_signer *s, uint64_t now,
@@ -810,8 +848,7 @@ static int batch_signer(struct kt_ledger *log, const struct kt_ledger_signer *s,
 	e->time = now;
 	memcpy(e->host_id, w.host_id, KT_UUID_LEN);
 	/* Walks before each try verify only what is new. */
-	if (!log->cp_path)
-		log->follow = true;
+	log->follow = true;
 	if (!log->jitter)
 		log->jitter = (unsigned int)getpid() ^ (unsigned int)now;
 	return 0;
@@ -832,13 +869,19 @@ int kt_ledger_append_batch(struct kt_ledger *log, const struct kt_ledger_signer 
 	e->body = body;
 	e->body_len = body_len;
 	for (attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
+		struct undo u = { 0 };
+
 		if (kt_ledger_walk(log, NULL, NULL, &size, NULL, NULL, err))
 			break;
-		/* The checks change the walk's state: it is not the log's until stored. */
-		log->state_size = UINT64_MAX;
-		if (batches_check(log, &log->place, &log->batch_time, body, body_len, err))
+		ret = batches_check(log, &log->place, &log->batch_time, &u, body, body_len, err);
+		if (!ret)
+			ret = append_once(log, s, e, leaf, now, size, NULL, 0, err);
+		if (!ret) {
+			undo_forget(&u);
+			follow_stored(log, leaf);
 			break;
-		ret = append_once(log, s, e, leaf, now, size, NULL, 0, err);
+		}
+		undo_apply(&u);
 		if (ret != KT_LEDGER_CONFLICT)
 			break;
 		back_off(log, attempt);
@@ -922,6 +965,7 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 	const uint8_t **good = NULL;
 	size_t *good_len = NULL, ngood = 0, i, body_len = 0;
 	struct kt_err why = { 0 };
+	struct undo u = { 0 };
 	uint8_t *body = NULL;
 	struct kt_batch b;
 	uint64_t size;
@@ -940,12 +984,11 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 	if (kt_ledger_walk(log, NULL, NULL, &size, NULL, NULL, err) ||
 	    log->backend->queue_scan(log->backend, max, take_queued, &q, err))
 		goto out;
-	log->state_size = UINT64_MAX;
 	for (i = 0; i < q.n; i++) {
 		struct kt_err one = { 0 };
 
 		if (kt_batch_parse(q.data[i], q.len[i], &b, &one) ||
-		    batch_check(log, &log->place, &log->batch_time, &b, &one)) {
+		    batch_check(log, &log->place, &log->batch_time, &u, &b, &one)) {
 			if (!(*dropped)++)
 				kt_fail(&why, one.check, "queued batch %s: %s", q.key[i], one.msg);
 			continue;
@@ -966,9 +1009,13 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 	e->body = body;
 	e->body_len = body_len;
 	ret = append_once(log, s, e, leaf, now, size, (const char *const *)q.key, q.n, err);
-	if (!ret)
+	if (!ret) {
 		*taken = ngood;
+		undo_forget(&u);
+		follow_stored(log, leaf);
+	}
 out:
+	undo_apply(&u);
 	if (!ret && *dropped)
 		*err = why;
 	e->body = NULL;
@@ -1049,9 +1096,38 @@ static int place_note(struct kt_uuidmap *place, const struct kt_ledger_entry *e)
  * its results hash to its root, it is later than the host's last batch,
  * and none of its VMs is on another host. Errors name the result.
  */
-static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
-		       struct kt_uuidmap *batch_time, const struct kt_batch *b, struct kt_err *err)
+/* Stores val under key, first noting the old value in u (if any). */
+static uint8_t *state_put(struct kt_uuidmap *map, struct undo *u, const uint8_t *key,
+			  const uint8_t *val)
 {
+	struct undo_rec *grown;
+	uint8_t *old;
+
+	if (u) {
+		if (u->n == u->cap) {
+			u->cap = u->cap ? 2 * u->cap : 256;
+			grown = realloc(u->rec, u->cap * sizeof(*grown));
+			if (!grown)
+				return NULL;
+			u->rec = grown;
+		}
+		old = kt_uuidmap_get(map, key);
+		u->rec[u->n].map = map;
+		memcpy(u->rec[u->n].key, key, KT_UUID_LEN);
+		if (old)
+			memcpy(u->rec[u->n].val, old, KT_UUID_LEN);
+		else
+			memset(u->rec[u->n].val, 0, KT_UUID_LEN);
+		u->n++;
+	}
+	return kt_uuidmap_put(map, key, val);
+}
+
+static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
+		       struct kt_uuidmap *batch_time, struct undo *u, const struct kt_batch *b,
+		       struct kt_err *err)
+{
+	uint8_t stamp[KT_UUID_LEN] = { 0 };
 	char host[KT_UUID_STR_LEN + 1], other[KT_UUID_STR_LEN + 1], vm[KT_UUID_STR_LEN + 1];
 	struct kt_ledger_writer writer;
 	uint8_t *last, *on;
@@ -1080,7 +1156,7 @@ static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
 		const uint8_t *rec = b->records + (size_t)i * KT_BATCH_RECORD_STRIDE;
 
 		on = kt_uuidmap_get(place, rec);
-		if (on && memcmp(on, b->host_id, KT_UUID_LEN)) {
+		if (on && !is_zero(on, KT_UUID_LEN) && memcmp(on, b->host_id, KT_UUID_LEN)) {
 			kt_uuid_format(rec, vm);
 			kt_uuid_format(on, other);
 			return kt_fail(err, "placement", "result %u (VM %s): the VM is on host %s, "
@@ -1088,19 +1164,19 @@ static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
 		}
 	}
 	for (i = 0; i < b->n; i++)
-		if (!kt_uuidmap_put(place, b->records + (size_t)i * KT_BATCH_RECORD_STRIDE,
-				    b->host_id))
+		if (!state_put(place, u, b->records + (size_t)i * KT_BATCH_RECORD_STRIDE,
+			       b->host_id))
 			return kt_fail(err, "ledger", "out of memory");
-	if (!(last = kt_uuidmap_put(batch_time, b->host_id, NULL)))
+	kt_be_put(stamp, b->time, 8);
+	if (!state_put(batch_time, u, b->host_id, stamp))
 		return kt_fail(err, "ledger", "out of memory");
-	kt_be_put(last, b->time, 8);
 	return 0;
 }
 
 /* Every host batch of a body, in order; errors name the batch ("batch 2 (host ...): ..."). */
 static int batches_check(struct kt_ledger *log, struct kt_uuidmap *place,
-			 struct kt_uuidmap *batch_time, const uint8_t *body, size_t len,
-			 struct kt_err *err)
+			 struct kt_uuidmap *batch_time, struct undo *u, const uint8_t *body,
+			 size_t len, struct kt_err *err)
 {
 	char host[KT_UUID_STR_LEN + 1], msg[sizeof(err->msg)];
 	struct kt_batch b;
@@ -1109,7 +1185,7 @@ static int batches_check(struct kt_ledger *log, struct kt_uuidmap *place,
 	int ret;
 
 	while (!(ret = kt_batch_body_next(body, len, &off, &b, err))) {
-		if (batch_check(log, place, batch_time, &b, err)) {
+		if (batch_check(log, place, batch_time, u, &b, err)) {
 			kt_uuid_format(b.host_id, host);
 			memcpy(msg, err->msg, sizeof(msg));
 			return kt_fail(err, err->check, "batch %u (host %s): %s", no, host, msg);
@@ -1276,7 +1352,7 @@ static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 		goto bad;
 	memcpy(e.signer_id, writer.host_id, KT_UUID_LEN);
 	if (e.kind == KT_LEDGER_BATCH &&
-	    batches_check(w->log, &w->place, &w->batch_time, e.body, e.body_len, err))
+	    batches_check(w->log, &w->place, &w->batch_time, NULL, e.body, e.body_len, err))
 		goto bad;
 	kt_ledger_leaf_hash(data, len, leaf);
 	tree_push(&w->tree, leaf);
@@ -1313,38 +1389,47 @@ static int collect_added(uint64_t key, const uint8_t *data, size_t len, void *ar
  * frontier and the entries added since. A rewritten history fails here, as
  * "fork", before anything it says is used.
  */
-static int extends_checkpoint(struct kt_ledger *log, const struct head *h, struct kt_err *err)
+static int extends(struct kt_ledger *log, const struct head *h, const struct tree *t,
+		   const char *what, struct kt_err *err)
 {
-	const struct kt_checkpoint *cp = log->cp;
-	kt_hash proof[KT_MERKLE_MAX_PROOF];
-	struct added a = { .from = cp->size };
+	kt_hash proof[KT_MERKLE_MAX_PROOF], root;
+	struct added a = { .from = t->size };
 	int len, ret;
 
-	if (!cp->size)
+	if (!t->size)
 		return 0;
-	if (h->tree.size < cp->size)
-		return kt_fail(err, "rollback", "the log holds %llu entries, the checkpoint %llu: "
-			       "rolled back", (unsigned long long)h->tree.size,
-			       (unsigned long long)cp->size);
-	a.hash = malloc((h->tree.size - cp->size + 1) * sizeof(kt_hash));
+	if (h->tree.size < t->size)
+		return kt_fail(err, "rollback", "the log holds %llu entries, the %s %llu: "
+			       "rolled back", (unsigned long long)h->tree.size, what,
+			       (unsigned long long)t->size);
+	a.hash = malloc((h->tree.size - t->size + 1) * sizeof(kt_hash));
 	if (!a.hash)
 		return kt_fail(err, "ledger", "out of memory");
-	ret = log->backend->scan(log->backend, cp->size, h->tree.size, collect_added, &a, err);
-	if (ret < 0 || a.n != h->tree.size - cp->size) {
+	ret = log->backend->scan(log->backend, t->size, h->tree.size, collect_added, &a, err);
+	if (ret < 0 || a.n != h->tree.size - t->size) {
 		/* Entries missing: the walk names the first one. */
 		free(a.hash);
 		return ret < 0 ? -1 : 0;
 	}
-	len = kt_merkle_consistency_proof_compact(cp->frontier, cp->nf, cp->size, a.hash,
+	tree_root(t, root);
+	len = kt_merkle_consistency_proof_compact(t->frontier, t->nf, t->size, a.hash,
 						  h->tree.size, proof);
-	ret = len < 0 || kt_merkle_verify_consistency(cp->size, h->tree.size, cp->root,
-						      h->sth.root, proof, (size_t)len);
+	ret = len < 0 || kt_merkle_verify_consistency(t->size, h->tree.size, root, h->sth.root,
+						      proof, (size_t)len);
 	free(a.hash);
 	if (ret)
 		return kt_fail(err, "fork", "the signed head (%llu entries) does not extend the "
-			       "checkpoint (%llu entries): history was rewritten",
-			       (unsigned long long)h->tree.size, (unsigned long long)cp->size);
+			       "%s (%llu entries): history was rewritten",
+			       (unsigned long long)h->tree.size, what, (unsigned long long)t->size);
 	return 0;
+}
+
+static int extends_checkpoint(struct kt_ledger *log, const struct head *h, struct kt_err *err)
+{
+	struct tree t = { .size = log->cp->size, .nf = log->cp->nf };
+
+	memcpy(t.frontier, log->cp->frontier, t.nf * KT_HASH_LEN);
+	return extends(log, h, &t, "checkpoint", err);
 }
 
 /* What batch_check() and place_note() keep, from a checkpoint's fact. */
@@ -1410,6 +1495,7 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 	struct walk w = { .log = log, .visit = fn, .arg = arg, .err = err };
 	struct kt_err head_err = { 0 };
 	bool head_checked = false;
+	bool quick = log->follow && log->ftree && !fn && !log->cp && !log->pinned;
 	uint64_t ignored;
 	kt_hash root;
 	struct head h;
@@ -1421,11 +1507,27 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 	if (!log->auth)
 		return kt_fail(err, "authorization", "verifying needs the ledger CA (--ledger-ca)");
 	head_ok = head_read(log, &h, &head_err) == 0;
-	if ((log->cp_path || log->follow) && !(w.next = kt_checkpoint_start(log->cp))) {
+	if (log->cp_path && !(w.next = kt_checkpoint_start(log->cp))) {
 		ret = kt_fail(err, "ledger", "out of memory");
 		goto out;
 	}
-	if (log->cp) {
+	if (quick) {
+		/* Following: on from the state the last walk left, kept in memory. */
+		ret = -1;
+		if (!head_ok)
+			ret = kt_fail(err, head_err.check, "%s", head_err.msg);
+		else if (!(h.raw && sth_check(log, &h, err)) &&
+			 !extends(log, &h, log->ftree, "verified log", err))
+			ret = 0;
+		if (ret)
+			goto out;
+		w.tree = *log->ftree;
+		w.place = log->place;
+		w.batch_time = log->batch_time;
+		memset(&log->place, 0, sizeof(log->place));
+		memset(&log->batch_time, 0, sizeof(log->batch_time));
+		head_checked = true;
+	} else if (log->cp) {
 		if (!head_ok) {
 			ret = kt_fail(err, head_err.check, "%s", head_err.msg);
 			goto out;
@@ -1468,11 +1570,8 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 	}
 	if (!ret && w.next && h.raw && keep_checkpoint(log, &w, &h))
 		ret = kt_fail(err, "ledger", "out of memory");
-	if (!ret && log->follow && !log->cp_path && log->cp_next) {
-		kt_checkpoint_free(log->cp);
-		log->cp = log->cp_next;
-		log->cp_next = NULL;
-	}
+	if (!ret && !log->ftree && !(log->ftree = malloc(sizeof(*log->ftree))))
+		ret = kt_fail(err, "ledger", "out of memory");
 	if (!ret) {
 		kt_uuidmap_free(&log->place);
 		kt_uuidmap_free(&log->batch_time);
@@ -1480,13 +1579,18 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 		log->batch_time = w.batch_time;
 		memset(&w.place, 0, sizeof(w.place));
 		memset(&w.batch_time, 0, sizeof(w.batch_time));
-		log->state_size = w.tree.size;
+		*log->ftree = w.tree;
 	}
 	if (size)
 		*size = w.tree.size;
 	if (root_out)
 		tree_root(&w.tree, root_out);
 out:
+	if (ret) {
+		/* The next walk starts over. */
+		free(log->ftree);
+		log->ftree = NULL;
+	}
 	kt_checkpoint_free(w.next);
 	kt_uuidmap_free(&w.place);
 	kt_uuidmap_free(&w.batch_time);
