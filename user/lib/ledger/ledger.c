@@ -22,6 +22,7 @@
 #include "ledger/ledger_auth.h"
 #include "ledger/ledger_backend.h"
 #include "ledger/owner.h"
+#include "ledger/revocation.h"
 #include "ledger/uuidmap.h"
 
 #define APPEND_ATTEMPTS 200
@@ -704,6 +705,9 @@ static bool new_vm_id_valid(const struct kt_ledger_entry *e)
 
 	if (!e->vm_id[0] || kt_uuid_valid(e->vm_id))
 		return true;
+	/* A token by its jti (revocation.h). */
+	if (e->kind == KT_LEDGER_REVOKE && n == 5 && !strncmp(e->vm_id, "token", 5))
+		return colon[1] && strlen(colon + 1) == strspn(colon + 1, KT_LEDGER_JTI_CHARS);
 	return e->kind == KT_LEDGER_REVOKE && n &&
 	       strspn(e->vm_id, "abcdefghijklmnopqrstuvwxyz") == n && kt_uuid_valid(colon + 1);
 }
