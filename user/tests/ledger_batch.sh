@@ -10,14 +10,18 @@
 # by verify (entry, batch, host, result, VM); another host's VM refused
 # (placement), the same interval twice refused (replay); queued batches
 # integrated as one entry and gone from the queue; batched results scored
-# exactly as the same results appended one entry each; usage errors.
+# exactly as the same results appended one entry each; provenance of a VM
+# that moved (batched results on host1, a move and an attestation on host2)
+# checked offline by scripts/provenance-check, and 40 random single hex
+# digits changed in its proofs each refused; usage errors.
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . scripts/lib/ledger-pki.sh
 
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
-tap_plan 16
+CHECK=$PWD/scripts/provenance-check
+tap_plan 21
 tap_workdir kvmtrust-ledger-batch
 as1=(--key "$dir/host1.key" --cert "$dir/host1.pem")
 as2=(--key "$dir/host2.key" --cert "$dir/host2.pem")
@@ -83,6 +87,53 @@ for v in "$(vm 1 0)" "$(vm 1 3)" "$(vm 2 1)"; do
 	[ -n "$a" ] && [ "$a" = "$b" ] && same=$((same + 1))
 done
 tap_is "batched results score as the same single entries (score, decision, host compromised)" "$same" 3
+
+# Provenance: vm(1,1) ran on host1 (two batches), then moved to host2.
+V=$(vm 1 1)
+L append move --vm "$V" --host "$LEDGER_H2" "${as2[@]}" >/dev/null
+L append attest --vm "$V" --result pass --report <(echo report) "${as2[@]}" >/dev/null
+L provenance --vm "$V" --from 1 --json > prov.json
+tap_is "provenance lists the hosts in order" \
+	"$(python3 -c 'import json,sys; print(" ".join(h["host"][:8] for h in json.load(open(sys.argv[1]))["hosts"]))' prov.json)" \
+	"${LEDGER_H1:0:8} ${LEDGER_H2:0:8}"
+tap_is "  and checks offline, with no ledger" "$("$CHECK" --ca ca.pem prov.json)" \
+	"provenance verified: 4 entries"
+refused=$(python3 - prov.json "$CHECK" <<'PY'
+import json, random, subprocess, sys
+doc = json.load(open(sys.argv[1]))
+blobs = []   # (path, key): every hex value the proofs rest on
+def walk(o, path):
+    if isinstance(o, dict):
+        for k, v in o.items():
+            walk(v, path + [k])
+    elif isinstance(o, list):
+        for i, v in enumerate(o):
+            walk(v, path + [i])
+    elif isinstance(o, str) and len(o) >= 64 and all(c in "0123456789abcdef" for c in o):
+        blobs.append(path)
+rng = random.Random(17)
+walk(doc, [])
+n = 0
+for _ in range(40):
+    path = rng.choice(blobs)
+    d = json.loads(json.dumps(doc))
+    o = d
+    for k in path[:-1]:
+        o = o[k]
+    v = o[path[-1]]
+    i = rng.randrange(len(v))
+    o[path[-1]] = v[:i] + rng.choice([c for c in "0123456789abcdef" if c != v[i]]) + v[i + 1:]
+    json.dump(d, open("flip.json", "w"))
+    r = subprocess.run([sys.argv[2], "--ca", "ca.pem", "flip.json"],
+                       capture_output=True, text=True)
+    n += r.returncode == 1 and "refused" in r.stdout
+print(n)
+PY
+)
+tap_is "  40 random single hex digits changed in its proofs: every one refused" "$refused" 40
+tap_fails_with "provenance of a VM the ledger does not know" "vm: the ledger holds no entry" \
+	L provenance --vm "$(vm 3 3)"
+tap_is "  exit 3" "$(status L provenance --vm "$(vm 3 3)")" 3
 
 tap_fails_with "a line that is not VM pass|fail is a usage error" "line 1: 'nope' is not a VM UUID" \
 	sh -c "echo nope | $KT ledger batch --key $dir/host1.key --cert $dir/host1.pem"

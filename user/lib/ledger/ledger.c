@@ -1664,6 +1664,17 @@ static int leaves_read(struct kt_ledger *log, uint64_t *n, struct leaves *l, str
 	return 0;
 }
 
+int kt_ledger_leaves(struct kt_ledger *log, uint64_t *size, kt_hash **leaves,
+		     struct kt_err *err)
+{
+	struct leaves l;
+
+	if (leaves_read(log, size, &l, err))
+		return -1;
+	*leaves = l.hash;
+	return 0;
+}
+
 int kt_ledger_prove_inclusion(struct kt_ledger *log, uint64_t index, uint64_t size,
 			      kt_hash leaf, kt_hash root, kt_hash *proof, size_t *proof_len,
 			      struct kt_err *err)

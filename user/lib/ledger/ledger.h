@@ -269,6 +269,14 @@ int kt_ledger_prove_consistency(struct kt_ledger *log, uint64_t m, uint64_t n,
 				kt_hash root_m, kt_hash root_n, kt_hash *proof,
 				size_t *proof_len, struct kt_err *err);
 
+/*
+ * Leaf hashes of the first *size entries (0: the whole log; *size gets the
+ * count), read without verification (for proofs, which their user checks):
+ * a malloc'd array.
+ */
+int kt_ledger_leaves(struct kt_ledger *log, uint64_t *size, kt_hash **leaves,
+		     struct kt_err *err);
+
 /* Encoding and its inverse (strict, exact length). */
 int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_t *len,
 			   size_t *tbs_len);
