@@ -1543,6 +1543,22 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 		head_checked = true;
 	}
 	ret = log->backend->scan(log->backend, w.tree.size, UINT64_MAX, walk_entry, &w, err);
+	if (!ret && head_ok && w.tree.size > h.tree.size) {
+		/*
+		 * A writer appended (entry and head in one transaction) after the
+		 * head was read: a head read now may cover exactly what was walked.
+		 * It is checked like any other below.
+		 */
+		struct head now;
+
+		if (!head_read(log, &now, &head_err) && now.tree.size == w.tree.size) {
+			free(h.raw);
+			h = now;
+			head_checked = false;
+		} else {
+			free(now.raw);
+		}
+	}
 	if (ret) {
 		*bad_index = w.tree.size;
 		if (ret < 0 && strncmp(err->msg, "entry ", 6) && strcmp(err->check, "unavailable") &&
