@@ -8,8 +8,12 @@
 #                            ETCD_CLIENT[i], ETCD_PID[i]
 #   etcd_leader              prints the member number (1..3) of the leader
 #   etcd_kill N              kill -9 of member N
+#   etcd_restart N           starts member N again on its ports and data
+#                            (after etcd_kill), waits until it is healthy
 #   etcd_cluster_stop        stops every member still running (TERM, then KILL)
 #   etcd_free_base           prints a base port with base+1..base+6 free
+# $ETCD_EXTRA_ARGS (word-split) is passed to every member, e.g.
+# "--max-request-bytes 33554432" for large batch entries.
 # Ports: a random base in 20000-29999 so parallel runs do not clash; the
 # short heartbeat and election timeout make a lost leader cheap to replace.
 
@@ -50,18 +54,11 @@ etcd_cluster_try() {
 		cluster+="${cluster:+,}m$i=http://127.0.0.1:$((base + 3 + i))"
 	done
 	ETCD_ENDPOINTS=
+	ETCD_DIR=$dir ETCD_BASE=$base ETCD_CLUSTER=$cluster
 	for i in 1 2 3; do
 		ETCD_CLIENT[i]=http://127.0.0.1:$((base + i))
 		ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}${ETCD_CLIENT[i]}"
-		etcd --name "m$i" --data-dir "$dir/m$i" \
-			--listen-client-urls "${ETCD_CLIENT[i]}" \
-			--advertise-client-urls "${ETCD_CLIENT[i]}" \
-			--listen-peer-urls "http://127.0.0.1:$((base + 3 + i))" \
-			--initial-advertise-peer-urls "http://127.0.0.1:$((base + 3 + i))" \
-			--initial-cluster "$cluster" --initial-cluster-token "kvmtrust-$$-$base" \
-			--initial-cluster-state new --heartbeat-interval 50 --election-timeout 500 \
-			--logger zap --log-level error > "$dir/m$i.log" 2>&1 &
-		ETCD_PID[i]=$!
+		etcd_member "$i" new
 	done
 	for tries in $(seq 100); do
 		sleep 0.1
@@ -73,6 +70,33 @@ etcd_cluster_try() {
 				continue 2
 		done
 		return 0
+	done
+	return 1
+}
+
+# Member $1 on its ports, data in $ETCD_DIR/m$1; $2: new or existing.
+etcd_member() {
+	local i=$1
+	# shellcheck disable=SC2086
+	etcd --name "m$i" --data-dir "$ETCD_DIR/m$i" \
+		--listen-client-urls "${ETCD_CLIENT[i]}" \
+		--advertise-client-urls "${ETCD_CLIENT[i]}" \
+		--listen-peer-urls "http://127.0.0.1:$((ETCD_BASE + 3 + i))" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_BASE + 3 + i))" \
+		--initial-cluster "$ETCD_CLUSTER" --initial-cluster-token "kvmtrust-$$-$ETCD_BASE" \
+		--initial-cluster-state "$2" --heartbeat-interval 50 --election-timeout 500 \
+		${ETCD_EXTRA_ARGS:-} --logger zap --log-level error >> "$ETCD_DIR/m$i.log" 2>&1 &
+	ETCD_PID[i]=$!
+}
+
+etcd_restart() {
+	local tries
+	etcd_member "$1" existing
+	for tries in $(seq 100); do
+		sleep 0.1
+		kill -0 "${ETCD_PID[$1]}" 2>/dev/null || return 1
+		curl -sf "${ETCD_CLIENT[$1]}/health" 2>/dev/null | grep -q '"health":"true"' &&
+			return 0
 	done
 	return 1
 }

@@ -21,6 +21,7 @@
 #include "common/secfile.h"
 #include "identity/handshake.h"
 #include "identity_cli.h"
+#include "ledger_cli.h"
 #include "net.h"
 #include "print.h"
 #include "subcommands.h"
@@ -33,7 +34,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: %s handshake --listen ADDR:PORT --key KEY --cert CERT --anchors DIR\n"
 		"              --crls DIR --aud AUDIENCE [--skew SECONDS] [--count N]\n"
-		"              [--timeout SECONDS] [--json|--script]\n"
+		"              [--ledger SPEC [--ledger-ca FILE|DIR]] [--timeout SECONDS] [--json|--script]\n"
 		"       %s handshake --connect ADDR:PORT --anchors DIR [--crls DIR]\n"
 		"              (--keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI) |\n"
 		"               --token FILE --guest-key FILE)\n"
@@ -45,13 +46,13 @@ static void usage(FILE *f)
 
 struct hs_args {
 	const char *listen, *connect, *key, *cert, *anchors, *crls, *aud, *keystore, *keyfile;
-	const char *passfile, *token, *guest_key, *expect_host, *send, *tpm;
+	const char *passfile, *token, *guest_key, *expect_host, *send, *tpm, *ledger, *ledger_ca;
 	uint64_t skew, count, timeout;
 	enum kt_print_mode mode;
 };
 
 enum { O_LISTEN = 256, O_CONNECT, O_KEY, O_CERT, O_ANCH, O_CRLS, O_AUD, O_SKEW, O_COUNT, O_TIMEOUT,
-       O_KS, O_KF, O_PF, O_TOKEN, O_GKEY, O_EXPECT, O_SEND, O_TPM };
+       O_KS, O_KF, O_PF, O_TOKEN, O_GKEY, O_EXPECT, O_SEND, O_TPM, O_LEDGER, O_LEDGER_CA };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
@@ -68,6 +69,8 @@ static const struct option options[] = {
 	{ "guest-key", required_argument, NULL, O_GKEY },
 	{ "expect-host", required_argument, NULL, O_EXPECT },
 	{ "send", required_argument, NULL, O_SEND }, { "help", no_argument, NULL, 'h' },
+	{ "ledger", required_argument, NULL, O_LEDGER },
+	{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -96,6 +99,8 @@ static int parse(int argc, char *argv[], struct hs_args *a)
 		case O_GKEY: a->guest_key = optarg; break;
 		case O_EXPECT: a->expect_host = optarg; break;
 		case O_SEND: a->send = optarg; break;
+		case O_LEDGER: a->ledger = optarg; break;
+		case O_LEDGER_CA: a->ledger_ca = optarg; break;
 		case O_SKEW: bad = cli_parse_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
 		case O_COUNT: bad = cli_parse_uint(optarg, 1000000, &a->count) || !a->count; break;
 		case O_TIMEOUT: bad = cli_parse_uint(optarg, 3600, &a->timeout) || !a->timeout; break;
@@ -175,6 +180,7 @@ static int serve_one(int fd, const struct kt_hs_host_cfg *cfg)
 static int cmd_listen(struct hs_args *a)
 {
 	struct kt_hs_host_cfg cfg = { 0 };
+	struct ledger_revocations rev = { 0 };
 	struct kt_err err = { 0 };
 	struct kt_cred host = { 0 };
 	unsigned long i;
@@ -186,8 +192,14 @@ static int cmd_listen(struct hs_args *a)
 	cfg.verify.audience = a->aud;
 	cfg.verify.skew = (unsigned int)a->skew;
 	cfg.verify.trl_dir = a->crls;
+	if (a->ledger) {
+		/* Each guest's token is checked against the ledger as it is then. */
+		cfg.verify.revoked = ledger_token_revoked;
+		cfg.verify.revoked_arg = &rev;
+	}
 	cfg.replay = kt_replay_cache_new(REPLAY_CACHE);
 	if (!cfg.replay || kt_cred_load_files(a->key, a->cert, &host, &err) ||
+	    (a->ledger && ledger_revocations_open(a->ledger, a->ledger_ca, &rev, &err)) ||
 	    kt_pki_dir_open(a->anchors, &cfg.verify.anchors, &err) ||
 	    kt_pki_dir_open(a->crls, &cfg.verify.crls, &err)) {
 		ret = kt_cli_error("cannot load", &err);
@@ -222,6 +234,7 @@ out:
 	kt_pki_dir_free(cfg.verify.anchors);
 	kt_pki_dir_free(cfg.verify.crls);
 	kt_replay_cache_free(cfg.replay);
+	ledger_revocations_close(&rev);
 	return ret;
 }
 

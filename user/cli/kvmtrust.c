@@ -32,7 +32,7 @@ static const struct {
 	{ "handshake", handshake_main, "Runs the federated handshake over TCP",
 	  NULL },
 	{ "ledger", ledger_main, "Appends to, reads, proves and verifies the trust ledger",
-	  "init append register get head prove verify" },
+	  "init append register get head prove verify batch integrate provenance" },
 	{ "score", score_main, "Shows a VM's trust score and migration decision",
 	  "show" },
 	{ "tpm", tpm_main, "Provisions the host's TPM-held signing key",

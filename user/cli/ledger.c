@@ -7,9 +7,11 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/encoding.h"
+#include "ledger/batch.h"
 #include "common/merkle.h"
 #include "common/secfile.h"
 #include "grant_common.h"
@@ -37,6 +39,10 @@ static const char *const synopsis[] = {
 	"prove inclusion --index N [--size N] READER",
 	"prove consistency --from M [--size N] READER",
 	"verify [--pin FILE] READER",
+	"batch [--file FILE] [--time TIME] [--queue] WRITER",
+	"              a host batch: lines VM pass|fail [report=HEX] [memory=HEX] [vcpu=HEX]",
+	"integrate [--max N] [--ticks N] [--interval SECONDS] WRITER",
+	"provenance --vm UUID [--from SIZE] READER",
 };
 
 static void usage(FILE *f)
@@ -63,7 +69,9 @@ static void usage(FILE *f)
 #define bad_usage(...) cli_bad_usage("ledger", NULL, __VA_ARGS__)
 
 enum { O_VM = 256, O_RESULT, O_MEASUREMENT, O_HOST, O_TIME, O_INDEX, O_RAW, O_SIZE, O_FROM,
-       O_PIN, O_REPORT, O_DETAIL };
+       O_PIN, O_REPORT, O_DETAIL, O_FILE, O_QUEUE, O_MAX, O_TICKS, O_INTERVAL };
+/* provenance's own, above the entry options' */
+enum { O_PVM = 512, O_PFROM };
 
 /* What each entry option sets, for the per-kind shapes below. */
 enum { F_VM = 1 << 0, F_RESULT = 1 << 1, F_MEASUREMENT = 1 << 2, F_HOST = 1 << 3,
@@ -467,7 +475,7 @@ static int cmd_get(int argc, char *argv[])
 		ret = ledger_error(&err);
 		goto out;
 	}
-	kt_merkle_leaf_hash(raw, len, leaf);
+	kt_ledger_leaf_hash(raw, len, leaf);
 	kt_print_open_object(NULL);
 	if (a.raw)
 		kt_print_hex("data", "%s\n", raw, len);
@@ -644,6 +652,514 @@ static int cmd_verify(int argc, char *argv[])
 	return finish(&o, ret);
 }
 
+/* "report=HEX" and the like on a batch line: 1 when the word is not this key's. */
+static int batch_field(const char *word, const char *key, kt_hash out, int *ret)
+{
+	size_t n = strlen(key);
+
+	if (strncmp(word, key, n) || word[n] != '=')
+		return 1;
+	if (strlen(word + n + 1) != 2 * KT_HASH_LEN || kt_hex_decode(word + n + 1, out, KT_HASH_LEN))
+		*ret = bad_usage("%s must be %d hex digits", key, 2 * KT_HASH_LEN);
+	return 0;
+}
+
+/* One line of a batch file into r: 0, or the usage error printed (exit 2). */
+static int batch_line(char *line, unsigned long lineno, struct kt_batch_result *r)
+{
+	char *save, *w = strtok_r(line, " \t\r\n", &save);
+	int ret = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (!w || kt_uuid_canonical(w, r->vm_id))
+		return bad_usage("line %lu: '%s' is not a VM UUID", lineno, w ? w : "");
+	w = strtok_r(NULL, " \t\r\n", &save);
+	r->result = w && !strcmp(w, "pass") ? KT_LEDGER_PASS : w && !strcmp(w, "fail") ?
+		    KT_LEDGER_FAIL : 0;
+	if (!r->result)
+		return bad_usage("line %lu: the result must be pass or fail", lineno);
+	while (!ret && (w = strtok_r(NULL, " \t\r\n", &save))) {
+		if (batch_field(w, "report", r->report, &ret) &&
+		    batch_field(w, "memory", r->memory_root, &ret) &&
+		    batch_field(w, "vcpu", r->vcpu_root, &ret))
+			ret = bad_usage("line %lu: unknown field '%s'", lineno, w);
+	}
+	return ret;
+}
+
+static int read_batch(FILE *f, struct kt_batch_builder *b)
+{
+	struct kt_batch_result r;
+	struct kt_err err = { 0 };
+	unsigned long lineno = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = 0;
+
+	while (!ret && getline(&line, &cap, f) > 0) {
+		lineno++;
+		if (line[strspn(line, " \t\r\n")] == '\0' || line[strspn(line, " \t")] == '#')
+			continue;
+		ret = batch_line(line, lineno, &r);
+		if (!ret && kt_batch_builder_add(b, &r, &err))
+			ret = ledger_error(&err);
+	}
+	free(line);
+	if (!ret && !kt_batch_builder_count(b))
+		ret = bad_usage("%s", "the batch holds no results");
+	return ret;
+}
+
+struct batch_args {
+	const char *file;
+	uint64_t time;
+	bool queue;
+};
+
+static int batch_option(int opt, const char *arg, void *p)
+{
+	struct batch_args *a = p;
+
+	if (opt == O_FILE)
+		a->file = arg;
+	else if (opt == O_QUEUE)
+		a->queue = true;
+	else if (opt == O_TIME)
+		return ledger_parse_time("ledger", "--time", arg, &a->time);
+	else
+		return -1;
+	return 0;
+}
+
+/* The host's UUID, from its certificate under the ledger CA. */
+static int signer_host(struct ledger_opts *o, const struct kt_ledger_signer *s,
+		       uint8_t host[KT_UUID_LEN])
+{
+	struct kt_ledger_writer w;
+	struct kt_err err = { 0 };
+
+	if (kt_ledger_auth_check(o->auth, s->cert, s->cert_len, (uint64_t)time(NULL),
+				 KT_LEDGER_HOST, &w, &err))
+		return ledger_error(&err);
+	memcpy(host, w.host_id, KT_UUID_LEN);
+	return 0;
+}
+
+/*
+ * A host batch from a file of results, sealed by the writing host and
+ * appended as its own batch entry, or queued for a sequencer.
+ */
+static int cmd_batch(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "file", required_argument, NULL, O_FILE },
+		{ "time", required_argument, NULL, O_TIME },
+		{ "queue", no_argument, NULL, O_QUEUE },
+		LEDGER_CLI_OPTIONS, LEDGER_CLI_SIGNER_OPTIONS, { 0 },
+	};
+	struct kt_batch_builder *b = kt_batch_builder_new();
+	struct kt_ledger_signer signer = { 0 };
+	struct batch_args a = { .file = "-" };
+	struct ledger_opts o = { 0 };
+	struct kt_ledger_entry e;
+	struct kt_err err = { 0 };
+	uint8_t host[KT_UUID_LEN], *sealed = NULL;
+	size_t len = 0, n;
+	FILE *f;
+	kt_hash leaf;
+	int ret;
+
+	if (!b)
+		return KT_EXIT_FAILURE;
+	ret = read_options(argc, argv, opts, &o, batch_option, &a);
+	if (!ret && optind != argc)
+		ret = bad_usage("%s", "batch takes no arguments: the results come from --file");
+	f = ret ? NULL : strcmp(a.file, "-") ? fopen(a.file, "r") : stdin;
+	if (!ret && !f)
+		ret = cli_error(NULL, &(struct kt_err){ .check = "missing",
+			.msg = "cannot open the results file" }, KT_EXIT_NOT_FOUND);
+	if (!ret)
+		ret = read_batch(f, b);
+	if (f && f != stdin)
+		fclose(f);
+	if (!ret)
+		ret = load_signer(grant_cli_path(o.key, KT_LEDGER_KEY_ENV, NULL),
+				  grant_cli_path(o.cert, KT_LEDGER_CERT_ENV, NULL), &signer) ?:
+		      ledger_opts_open(&o, KT_LEDGER_WRITE, true) ?: signer_host(&o, &signer, host);
+	n = kt_batch_builder_count(b);
+	if (!ret && kt_batch_builder_seal(b, &signer, host, a.time ? a.time : (uint64_t)time(NULL),
+					  &sealed, &len, &err))
+		ret = ledger_error(&err);
+	if (!ret && a.queue) {
+		if (kt_ledger_enqueue_batch(o.log, sealed, len, &err)) {
+			ret = ledger_error(&err);
+		} else {
+			kt_print_open_object(NULL);
+			kt_print_u64("queued", "queued a batch of %s results\n", n);
+			kt_print_close_object();
+		}
+	} else if (!ret) {
+		const uint8_t *one = sealed;
+
+		if (kt_ledger_append_batch(o.log, &signer, &one, &len, 1, &e, leaf, &err)) {
+			ret = ledger_error(&err);
+		} else {
+			kt_print_open_object(NULL);
+			kt_print_u64("index", "appended batch entry %s", e.index);
+			kt_print_hex("leaf_hash", " leaf %s", leaf, KT_HASH_LEN);
+			kt_print_u64("results", " with %s results\n", n);
+			kt_print_close_object();
+		}
+	}
+	free(sealed);
+	kt_batch_builder_free(b);
+	kt_ledger_signer_free(&signer);
+	return finish(&o, ret);
+}
+
+struct integrate_args {
+	uint64_t max, ticks;
+	double interval;
+};
+
+static int integrate_option(int opt, const char *arg, void *p)
+{
+	struct integrate_args *a = p;
+	char *end;
+
+	if (opt == O_MAX)
+		return parse_count("--max", arg, true, &a->max);
+	if (opt == O_TICKS)
+		return parse_count("--ticks", arg, false, &a->ticks);
+	if (opt != O_INTERVAL)
+		return -1;
+	a->interval = strtod(arg, &end);
+	if (end == arg || *end || !(a->interval >= 0) || a->interval > 3600)
+		return bad_usage("--interval '%s' is not a number of seconds (0 to 3600)", arg);
+	return 0;
+}
+
+/*
+ * The sequencer: each tick appends the queued host batches as one batch
+ * entry. --ticks 0 runs until stopped; each tick that stored or dropped
+ * something prints a line.
+ */
+static int cmd_integrate(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "max", required_argument, NULL, O_MAX },
+		{ "ticks", required_argument, NULL, O_TICKS },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		LEDGER_CLI_OPTIONS, LEDGER_CLI_SIGNER_OPTIONS, { 0 },
+	};
+	struct integrate_args a = { .max = 100, .ticks = 1, .interval = 1 };
+	struct kt_ledger_signer signer = { 0 };
+	struct ledger_opts o = { 0 };
+	struct kt_ledger_entry e;
+	size_t taken, dropped;
+	struct timespec t0, t1;
+	uint64_t tick;
+	kt_hash leaf;
+	int ret;
+
+	ret = read_options(argc, argv, opts, &o, integrate_option, &a);
+	if (!ret && optind != argc)
+		ret = bad_usage("%s", "integrate takes no arguments");
+	if (!ret && a.max > KT_BATCH_ENTRY_MAX)
+		ret = bad_usage("--max is at most %d", KT_BATCH_ENTRY_MAX);
+	if (ret)
+		return ret;
+	ret = load_signer(grant_cli_path(o.key, KT_LEDGER_KEY_ENV, NULL),
+			  grant_cli_path(o.cert, KT_LEDGER_CERT_ENV, NULL), &signer) ?:
+	      ledger_opts_open(&o, KT_LEDGER_WRITE, true);
+	kt_print_open_array(NULL);
+	for (tick = 0; !ret && (!a.ticks || tick < a.ticks); tick++) {
+		struct kt_err err = { 0 };
+
+		if (tick && a.interval > 0)
+			usleep((useconds_t)(a.interval * 1e6));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (kt_ledger_integrate(o.log, &signer, a.max, &taken, &dropped, &e, leaf, &err)) {
+			ret = ledger_error(&err);
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (dropped)
+			fprintf(stderr, "%s ledger: dropped %zu queued batches; first: %s\n", prog,
+				dropped, err.msg);
+		if (!taken && !dropped)
+			continue;
+		kt_print_open_object(NULL);
+		kt_print_u64("index", "entry %s:", taken ? e.index : 0);
+		kt_print_u64("batches", " %s host batches", taken);
+		kt_print_u64("dropped", ", %s dropped", dropped);
+		kt_print_u64("ms", " in %s ms\n", (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 +
+							(t1.tv_nsec - t0.tv_nsec) / 1000000));
+		kt_print_close_object();
+		if (!kt_print_is_json())
+			fflush(stdout);
+	}
+	kt_print_close_array();
+	kt_ledger_signer_free(&signer);
+	return finish(&o, ret);
+}
+
+/* One entry of the VM's history, as the verified walk saw it. */
+struct prov_entry {
+	uint64_t index, time;
+	uint8_t kind, result;
+	uint8_t host[KT_UUID_LEN];
+	kt_hash report;
+	char detail[KT_LEDGER_DETAIL_MAX + 1];
+	bool in_batch;
+	uint32_t batch_no, record_no;
+};
+
+struct prov {
+	char vm[KT_UUID_STR_LEN + 1];
+	struct prov_entry *e;
+	size_t n, cap;
+};
+
+static int prov_collect(const struct kt_ledger_entry *e, void *arg)
+{
+	struct prov *p = arg;
+	struct prov_entry *grown;
+
+	if (strcmp(e->vm_id, p->vm) || e->kind == KT_LEDGER_REGISTER)
+		return 0;
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 64;
+		grown = realloc(p->e, p->cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		p->e = grown;
+	}
+	grown = &p->e[p->n++];
+	memset(grown, 0, sizeof(*grown));
+	grown->index = e->index;
+	grown->time = e->time;
+	grown->kind = e->kind;
+	grown->result = e->result;
+	memcpy(grown->host, e->host_id, KT_UUID_LEN);
+	memcpy(grown->report, e->report, KT_HASH_LEN);
+	memcpy(grown->detail, e->detail, sizeof(grown->detail));
+	grown->in_batch = e->in_batch;
+	grown->batch_no = e->batch_no;
+	grown->record_no = e->record_no;
+	return 0;
+}
+
+/* Where the VM ran: runs of entries on one host, with their first and last times. */
+static void print_hosts(const struct prov *p)
+{
+	char host[KT_UUID_STR_LEN + 1];
+	size_t i, j;
+
+	kt_print_text("hosts:\n");
+	kt_print_open_array("hosts");
+	for (i = 0; i < p->n; i = j) {
+		for (j = i + 1; j < p->n && !memcmp(p->e[j].host, p->e[i].host, KT_UUID_LEN); j++)
+			;
+		kt_uuid_format(p->e[i].host, host);
+		kt_print_open_object(NULL);
+		kt_print_string("host", "  %s", host);
+		kt_print_time("from", " from %s", (int64_t)p->e[i].time);
+		kt_print_time("to", " to %s", (int64_t)p->e[j - 1].time);
+		kt_print_u64("first_index", " (entries %s", p->e[i].index);
+		kt_print_u64("last_index", "..%s)\n", p->e[j - 1].index);
+		kt_print_close_object();
+	}
+	kt_print_close_array();
+}
+
+static void print_hashes(const char *key, const kt_hash *h, size_t n)
+{
+	size_t i;
+
+	kt_print_open_array(key);
+	for (i = 0; i < n; i++)
+		kt_print_hex(NULL, "    %s\n", h[i], KT_HASH_LEN);
+	kt_print_close_array();
+}
+
+/*
+ * A batched result's own proof: the record and its path to the host
+ * batch's signed root, the signed header and its path to the entry's
+ * measurement field, and the entry (without its body), whose leaf hash the
+ * log proves.
+ */
+static int print_batch_proof(struct kt_ledger *log, const struct prov_entry *pe,
+			     struct kt_err *err)
+{
+	kt_hash proof[KT_MERKLE_MAX_PROOF], root, *hl = NULL;
+	struct kt_ledger_entry e;
+	struct kt_batch b;
+	size_t raw_len, off = 0, plen, span;
+	uint32_t k, no = 0;
+	uint8_t *raw;
+	int len, ret = -1;
+
+	if (kt_ledger_get(log, pe->index, &e, &raw, &raw_len, err))
+		return -1;
+	while (!kt_batch_body_next(e.body, e.body_len, &off, &b, err) && no < pe->batch_no)
+		no++;
+	span = raw_len - e.body_len;
+	hl = malloc(KT_BATCH_ENTRY_MAX * sizeof(kt_hash));
+	if (!hl || no != pe->batch_no || kt_batch_body_root(e.body, e.body_len, &k, hl, root, err) ||
+	    kt_batch_prove(&b, pe->record_no, proof, &plen)) {
+		kt_fail(err, "ledger", "entry %llu: cannot build the batch proof",
+			(unsigned long long)pe->index);
+		goto out;
+	}
+	kt_print_hex("entry", "  entry bytes: %s\n", raw, span);
+	kt_print_hex("batch_header", "  batch header: %s\n", b.raw, b.header_len);
+	kt_print_u64("batch_size", "  record %s", b.n);
+	kt_print_u64("record_index", " of which this is %s:", pe->record_no);
+	kt_print_hex("record", " %s\n", b.records + (size_t)pe->record_no * KT_BATCH_RECORD_STRIDE,
+		     KT_BATCH_RECORD_LEN);
+	kt_print_text("  record path:\n");
+	print_hashes("record_path", proof, plen);
+	len = kt_merkle_inclusion_proof(hl, k, pe->batch_no, proof);
+	kt_print_u64("batches", "  header %s", k);
+	kt_print_u64("batch_index", " of which this is %s; header path:\n", pe->batch_no);
+	print_hashes("header_path", proof, len < 0 ? 0 : (size_t)len);
+	ret = 0;
+out:
+	free(hl);
+	free(raw);
+	return ret;
+}
+
+/* A single entry's encoding, whose leaf hash the log proves. */
+static int print_entry_bytes(struct kt_ledger *log, const struct prov_entry *pe,
+			     struct kt_err *err)
+{
+	struct kt_ledger_entry e;
+	uint8_t *raw;
+	size_t len;
+
+	if (kt_ledger_get(log, pe->index, &e, &raw, &len, err))
+		return -1;
+	kt_print_hex("entry", "  entry bytes: %s\n", raw, len);
+	free(raw);
+	return 0;
+}
+
+struct prov_args {
+	char vm[KT_UUID_STR_LEN + 1];
+	uint64_t from;
+	bool have_from;
+};
+
+static int prov_option(int opt, const char *arg, void *p)
+{
+	struct prov_args *a = p;
+
+	if (opt == O_PVM)
+		return ledger_parse_vm("ledger", arg, a->vm);
+	if (opt != O_PFROM)
+		return -1;
+	a->have_from = true;
+	return parse_count("--from", arg, false, &a->from);
+}
+
+/*
+ * Where a VM ran and the proofs of it: every entry about the VM from a
+ * verified walk (attestations, batched results, moves, rollbacks), the
+ * hosts in order with dates, each entry's inclusion proof in the signed
+ * head printed with it, batched results' proofs down to the record, and
+ * with --from the consistency proof from a head seen before. Checked
+ * offline by scripts/provenance-check.
+ */
+static int cmd_provenance(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, O_PVM },
+		{ "from", required_argument, NULL, O_PFROM },
+		LEDGER_CLI_OPTIONS, { 0 },
+	};
+	kt_hash proof[KT_MERKLE_MAX_PROOF], root, *leaves = NULL, a_root, b_root;
+	char host[KT_UUID_STR_LEN + 1];
+	struct prov_args a = { 0 };
+	struct ledger_opts o = { 0 };
+	struct kt_ledger_sth sth;
+	struct kt_err err = { 0 };
+	struct prov p = { 0 };
+	uint64_t size = 0;
+	uint8_t *head = NULL;
+	size_t i, plen;
+	int len, ret;
+
+	ret = read_options(argc, argv, opts, &o, prov_option, &a);
+	if (!ret && (!a.vm[0] || optind != argc))
+		ret = bad_usage("%s", "provenance needs --vm UUID and takes no arguments");
+	if (ret || (ret = ledger_opts_open(&o, KT_LEDGER_READ, true)))
+		return ret;
+	memcpy(p.vm, a.vm, sizeof(p.vm));
+	if (kt_ledger_walk(o.log, prov_collect, &p, &size, root, NULL, &err) ||
+	    kt_ledger_head(o.log, &sth, &head, &err) ||
+	    (sth.size != size && kt_fail(&err, "head", "the log grew during the walk: run again")) ||
+	    kt_ledger_leaves(o.log, &size, &leaves, &err)) {
+		ret = ledger_error(&err);
+		goto out;
+	}
+	if (!p.n) {
+		ret = ledger_error(&(struct kt_err){ .check = "vm", .msg = "the ledger holds no entry "
+						     "for this VM" });
+		goto out;
+	}
+	kt_print_open_object(NULL);
+	kt_print_string("vm", "vm: %s\n", a.vm);
+	kt_print_u64("size", "signed head: %s entries", size);
+	kt_print_hex("root", ", root %s\n", root, KT_HASH_LEN);
+	kt_print_hex("sth", "signed tree head: %s\n", head + 2, kt_be_get(head, 2));
+	print_hosts(&p);
+	kt_print_text("entries:\n");
+	kt_print_open_array("entries");
+	for (i = 0; i < p.n && !ret; i++) {
+		const struct prov_entry *pe = &p.e[i];
+
+		kt_uuid_format(pe->host, host);
+		kt_print_open_object(NULL);
+		kt_print_u64("index", "#%s", pe->index);
+		kt_print_string("kind", " %s", pe->in_batch ? "batched" : kt_ledger_kind_name(pe->kind));
+		kt_print_string("result", " %s", kt_ledger_result_name(pe->result));
+		kt_print_time("time", " %s", (int64_t)pe->time);
+		kt_print_string("host", " on %s\n", host);
+		if (hash_is_zero(pe->report))
+			kt_print_string("report", NULL, NULL);
+		else
+			kt_print_hex("report", "  report: %s\n", pe->report, KT_HASH_LEN);
+		kt_print_string("detail", pe->detail[0] ? "  detail: %s\n" : NULL,
+				pe->detail[0] ? pe->detail : NULL);
+		len = kt_merkle_inclusion_proof(leaves, size, pe->index, proof);
+		plen = len < 0 ? 0 : (size_t)len;
+		kt_print_hex("leaf_hash", "  leaf %s; inclusion path:\n", leaves[pe->index], KT_HASH_LEN);
+		print_hashes("inclusion_path", proof, plen);
+		if (pe->in_batch ? print_batch_proof(o.log, pe, &err) : print_entry_bytes(o.log, pe, &err))
+			ret = ledger_error(&err);
+		kt_print_close_object();
+	}
+	kt_print_close_array();
+	if (!ret && a.have_from) {
+		if (kt_ledger_prove_consistency(o.log, a.from, size, a_root, b_root, proof, &plen,
+						&err)) {
+			ret = ledger_error(&err);
+		} else {
+			kt_print_u64("from_size", "consistency from %s entries", a.from);
+			kt_print_hex("from_root", " (root %s):\n", a_root, KT_HASH_LEN);
+			print_hashes("consistency_path", proof, plen);
+		}
+	}
+	kt_print_close_object();
+out:
+	free(leaves);
+	free(head);
+	free(p.e);
+	return finish(&o, ret);
+}
+
 /* Creates the ledger: the only command that may, so a typo never makes an empty one. */
 static int cmd_init(int argc, char *argv[])
 {
@@ -669,7 +1185,8 @@ int ledger_main(int argc, char *argv[])
 	} cmds[] = {
 		{ "init", cmd_init }, { "append", cmd_append }, { "register", cmd_register },
 		{ "get", cmd_get }, { "head", cmd_head }, { "prove", cmd_prove },
-		{ "verify", cmd_verify },
+		{ "verify", cmd_verify }, { "batch", cmd_batch }, { "integrate", cmd_integrate },
+		{ "provenance", cmd_provenance },
 	};
 	size_t i;
 	int ret;

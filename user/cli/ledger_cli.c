@@ -10,6 +10,8 @@
 #include "common/encoding.h"
 #include "common/outfile.h"
 #include "grant_common.h"
+#include "identity/token.h"
+#include "ledger/revocation.h"
 #include "ledger_cli.h"
 #include "subcommands.h"
 
@@ -64,7 +66,8 @@ int ledger_error(const struct kt_err *err)
 		status = KT_EXIT_PERM;
 	else if (!strcmp(check, "spec"))
 		status = KT_EXIT_USAGE;
-	else if (!strcmp(check, "owner") || !strcmp(check, "registered"))
+	else if (!strcmp(check, "owner") || !strcmp(check, "registered") ||
+		 !strcmp(check, "placement") || !strcmp(check, "replay"))
 		status = KT_EXIT_REFUSED;
 	return cli_error(NULL, err, status);
 }
@@ -146,4 +149,45 @@ void ledger_checkpoint_save(struct kt_ledger *log)
 	if (kt_ledger_checkpoint_save(log, &err))
 		fprintf(stderr, "Warning: checkpoint '%s' not written: %s\n",
 			kt_ledger_checkpoint_path(log), err.msg);
+}
+
+int ledger_revocations_open(const char *spec, const char *ca, struct ledger_revocations *r,
+			    struct kt_err *err)
+{
+	memset(r, 0, sizeof(*r));
+	if (kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, NULL), NULL, &r->auth, err) ||
+	    kt_ledger_open(spec, r->auth, KT_LEDGER_READ, &r->log, err)) {
+		char msg[sizeof(err->msg)];
+
+		memcpy(msg, err->msg, sizeof(msg));
+		kt_ledger_auth_free(r->auth);
+		r->auth = NULL;
+		return kt_fail(err, "revocation", "the revocation ledger cannot be read: %s", msg);
+	}
+	return 0;
+}
+
+int ledger_token_revoked(void *arg, const struct kt_token *tok, struct kt_err *err)
+{
+	struct ledger_revocations *r = arg;
+	uint64_t index;
+	int ret;
+	char msg[sizeof(err->msg)];
+
+	ret = kt_ledger_token_revoked(r->log, tok->claims.jti, tok->claims.host, &index, err);
+	if (ret < 0) {
+		memcpy(msg, err->msg, sizeof(msg));
+		return kt_fail(err, "revocation", "cannot check the ledger for revocations: %s", msg);
+	}
+	if (ret)
+		return kt_fail(err, "revocation", "token %s was revoked by its issuer in ledger "
+			       "entry %llu", tok->claims.jti, (unsigned long long)index);
+	return 0;
+}
+
+void ledger_revocations_close(struct ledger_revocations *r)
+{
+	kt_ledger_close(r->log);
+	kt_ledger_auth_free(r->auth);
+	memset(r, 0, sizeof(*r));
 }

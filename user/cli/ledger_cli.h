@@ -89,4 +89,23 @@ int ledger_checkpoint_use(struct kt_ledger *log, const struct ledger_checkpoint_
 /* After a good walk: writes the new checkpoint; a failure is only a warning. */
 void ledger_checkpoint_save(struct kt_ledger *log);
 
+/*
+ * Revocations through the ledger for the commands that verify tokens
+ * (token verify, handshake): --ledger SPEC names it, --ledger-ca (else
+ * $KVMTRUST_LEDGER_CA) its writers' CA. Named, it is consulted for every
+ * token, and a ledger that cannot be opened, read or verified refuses the
+ * token (fail closed); not named, nothing is asked.
+ */
+struct ledger_revocations {
+	struct kt_ledger_auth *auth;
+	struct kt_ledger *log;
+};
+
+int ledger_revocations_open(const char *spec, const char *ca, struct ledger_revocations *r,
+			    struct kt_err *err);
+/* For kt_token_verify_opts.revoked, with arg a struct ledger_revocations. */
+struct kt_token;
+int ledger_token_revoked(void *arg, const struct kt_token *tok, struct kt_err *err);
+void ledger_revocations_close(struct ledger_revocations *r);
+
 #endif

@@ -17,6 +17,9 @@
 #include "identity_cli.h"
 #include "print.h"
 #include "subcommands.h"
+#include "grant_common.h"
+#include "ledger/revocation.h"
+#include "ledger_cli.h"
 #include "vm_ref.h"
 
 #define DEFAULT_LIFETIME 3600
@@ -30,9 +33,10 @@ static void usage(FILE *f)
 		"              [--lifetime SECONDS] [--not-before TIME] [--jti ID] [-o FILE]\n"
 		"              [--keystore FILE (--keyfile FILE | --passphrase-file FILE | --tpm TCTI)]\n"
 		"       %s token verify --anchors DIR --crls DIR --aud AUDIENCE\n"
-		"              [--skew SECONDS] [--at TIME] [--json|--script] TOKEN|-\n"
-		"       %s token revoke --key KEY --cert CERT --trl FILE\n"
-		"              (TOKEN | --jti ID --not-after TIME)\n"
+		"              [--skew SECONDS] [--at TIME] [--ledger SPEC [--ledger-ca FILE|DIR]]\n"
+		"              [--json|--script] TOKEN|-\n"
+		"       %s token revoke --key KEY --cert CERT (--trl FILE | --ledger SPEC\n"
+		"              [--ledger-ca FILE|DIR]) (TOKEN | --jti ID --not-after TIME)\n"
 		"       %s token show [--json|--script] (TOKEN|- | --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI))\n"
 		"       %s token store --keystore FILE (--keyfile F | --passphrase-file F | --tpm TCTI)\n"
 		"              --token TOKEN --guest-key FILE\n"
@@ -46,7 +50,7 @@ struct token_args {
 	struct vm_ref guest;	/* the guest VM the token names */
 	const char *key, *cert, *aud, *guest_key, *guest_pub, *new_guest_key, *not_before, *jti;
 	const char *out, *keystore, *keyfile, *passfile, *anchors, *crls, *at, *trl;
-	const char *not_after, *token, *tpm;
+	const char *not_after, *token, *tpm, *ledger, *ledger_ca;
 	uint64_t lifetime, skew;
 	enum kt_print_mode mode;
 	char *passphrase;
@@ -54,7 +58,7 @@ struct token_args {
 
 enum { O_KEY = 256, O_CERT, O_AUD, O_GKEY, O_GPUB, O_NEWKEY, O_LIFE, O_NBF, O_JTI,
        O_KS, O_KF, O_PF, O_ANCH, O_CRLS, O_SKEW, O_AT, O_TRL, O_NAF, O_TOKEN,
-       O_TPM };
+       O_TPM, O_LEDGER, O_LEDGER_CA };
 
 static const struct option options[] = {
 	{ "key", required_argument, NULL, O_KEY }, { "cert", required_argument, NULL, O_CERT },
@@ -74,6 +78,8 @@ static const struct option options[] = {
 	CLI_OUTPUT_OPTIONS, { "trl", required_argument, NULL, O_TRL },
 	{ "not-after", required_argument, NULL, O_NAF },
 	{ "token", required_argument, NULL, O_TOKEN },
+	{ "ledger", required_argument, NULL, O_LEDGER },
+	{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
 	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 };
 
@@ -108,6 +114,8 @@ static int parse(int argc, char *argv[], struct token_args *a)
 		case O_NAF: a->not_after = optarg; break;
 		case O_TOKEN: a->token = optarg; break;
 		case O_TPM: a->tpm = optarg; break;
+		case O_LEDGER: a->ledger = optarg; break;
+		case O_LEDGER_CA: a->ledger_ca = optarg; break;
 		case O_LIFE: bad = cli_parse_uint(optarg, KT_TOKEN_MAX_LIFETIME, &a->lifetime) ||
 				   !a->lifetime; break;
 		case O_SKEW: bad = cli_parse_uint(optarg, KT_TOKEN_MAX_SKEW, &a->skew); break;
@@ -255,6 +263,7 @@ static void print_token(const struct kt_token *tok)
 static int cmd_verify(struct token_args *a, const char *file)
 {
 	struct kt_token_verify_opts opts = { .skew = (unsigned int)a->skew };
+	struct ledger_revocations rev = { 0 };
 	struct kt_err err = { 0 };
 	struct kt_token tok;
 	char *token = NULL;
@@ -267,6 +276,17 @@ static int cmd_verify(struct token_args *a, const char *file)
 		return cli_bad_usage("token verify", NULL, "bad --at time '%s'", a->at);
 	opts.audience = a->aud;
 	opts.trl_dir = a->crls;
+	if (a->ledger) {
+		opts.revoked = ledger_token_revoked;
+		opts.revoked_arg = &rev;
+	}
+	if (a->ledger && ledger_revocations_open(a->ledger, a->ledger_ca, &rev, &err)) {
+		/* Named and unreadable: the token cannot be cleared, so it is refused. */
+		kt_print_start(a->mode);
+		kt_print_open_object(NULL);
+		ret = cli_print_refused(&err);
+		goto out;
+	}
 	token = cli_read_arg(file, KT_CLI_TOKEN_MAX, &err);
 	if (!token || kt_pki_dir_open(a->anchors, &opts.anchors, &err) ||
 	    kt_pki_dir_open(a->crls, &opts.crls, &err)) {
@@ -289,6 +309,33 @@ out:
 	free(token);
 	kt_pki_dir_free(opts.anchors);
 	kt_pki_dir_free(opts.crls);
+	ledger_revocations_close(&rev);
+	return ret;
+}
+
+/* Publishes the revocation as a ledger entry signed by the issuing host. */
+static int revoke_in_ledger(struct token_args *a, const char *jti, struct kt_err *err)
+{
+	struct ledger_revocations w = { 0 };
+	struct kt_ledger_signer signer = { 0 };
+	struct kt_ledger_entry e;
+	kt_hash leaf;
+	int ret = -1;
+
+	if (kt_ledger_token_revoke_entry(jti, &e, err) ||
+	    kt_ledger_signer_load(a->key, a->cert, &signer, err) ||
+	    kt_ledger_auth_load(grant_cli_path(a->ledger_ca, KT_LEDGER_CA_ENV, NULL), NULL,
+				&w.auth, err) ||
+	    kt_ledger_open(a->ledger, w.auth, KT_LEDGER_WRITE, &w.log, err))
+		goto out;
+	if (!kt_ledger_append(w.log, &signer, &e, leaf, err)) {
+		printf("token %s revoked in ledger entry %llu: every verifier naming the ledger "
+		       "refuses it\n", jti, (unsigned long long)e.index);
+		ret = 0;
+	}
+out:
+	kt_ledger_signer_free(&signer);
+	ledger_revocations_close(&w);
 	return ret;
 }
 
@@ -302,8 +349,10 @@ static int cmd_revoke(struct token_args *a, const char *file)
 	time_t exp = 0;
 	int ret = KT_EXIT_FAILURE;
 
-	if (need(a->key, "--key") || need(a->cert, "--cert") || need(a->trl, "--trl"))
+	if (need(a->key, "--key") || need(a->cert, "--cert"))
 		return KT_EXIT_USAGE;
+	if (!a->trl == !a->ledger)
+		return cli_bad_usage("token revoke", NULL, "give --trl FILE or --ledger SPEC");
 	if (!file == !a->jti || (a->jti && (!a->not_after || cli_parse_time(a->not_after, &exp))))
 		return cli_bad_usage("token revoke", NULL, "give a TOKEN, or --jti and --not-after");
 	if (file) {
@@ -314,6 +363,10 @@ static int cmd_revoke(struct token_args *a, const char *file)
 		}
 		jti = tok.claims.jti;
 		exp = (time_t)tok.claims.exp;
+	}
+	if (a->ledger) {
+		ret = revoke_in_ledger(a, jti, &err) ? ledger_error(&err) : KT_EXIT_OK;
+		goto out;
 	}
 	if (kt_cred_load_files(a->key, a->cert, &cred, &err)) {
 		ret = kt_cli_error("cannot load the signing credential", &err);

@@ -65,7 +65,7 @@ tap_is "top level: the groups" "$(comp "")" \
 	"$(words info vm measure ca token handshake ledger score tpm attest verify config \
 		launch grant migrate daemon)"
 tap_is "kvmtrust ledger: its subcommands" "$(comp ledger "")" \
-	"$(words init append register get head prove verify)"
+	"$(words init append register get head prove verify batch integrate provenance)"
 tap_is "kvmtrust grant issue --: grant issue's option table" "$(comp grant issue --)" \
 	"$(words --key --cert --host-ca --delegate --delegate-key --region --site --allow-host \
 		--deny-host --id --not-before --not-after --days --pid --uuid --domain --output --help)"

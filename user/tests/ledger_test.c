@@ -9,7 +9,10 @@
  *   - a ledger is opened only where one was created, reads never write;
  *   - owners register VMs, the first register wins, hosts cannot;
  *   - the scoring table: steps, clamping, decay, thresholds, compromise,
- *     the last result.
+ *     the last result;
+ *   - host batches: a changed result is named and its proof fails, a
+ *     batch with another host's VM or replayed is refused, batched results
+ *     score exactly as single entries, checkpoints and the sequencer.
  * Certificates come from the openssl CLI in a temporary directory.
  */
 #include <stdio.h>
@@ -25,6 +28,7 @@
 #include "kselftest_harness.h"
 
 #include "common/encoding.h"
+#include "ledger/batch.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_auth.h"
 #include "ledger/owner.h"
@@ -356,6 +360,9 @@ TEST_F(ledger, rogue_entry_is_named)
 	EXPECT_EQ(0, strncmp(self->err.msg, "entry 5:", 8)) TH_LOG("%s", self->err.msg);
 }
 
+/* What flip_blob() XORs in. */
+static uint8_t flip_mask = 0x40;
+
 /* Flips one byte (at off; negative: from the end) of a blob, behind the library. */
 static int flip_blob(FIXTURE_DATA(ledger) *self, const char *table, const char *column,
 		     const char *key, uint64_t id, long off)
@@ -382,7 +389,7 @@ static int flip_blob(FIXTURE_DATA(ledger) *self, const char *table, const char *
 	sqlite3_close(db);
 	if (!raw)
 		return -1;
-	raw[off < 0 ? (long)len + off : off] ^= 0x40;
+	raw[off < 0 ? (long)len + off : off] ^= flip_mask;
 	snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ?1 WHERE %s = %llu", table, column, key,
 		 (unsigned long long)id);
 	ret = tamper(self, sql, raw, len);
@@ -1193,6 +1200,278 @@ TEST(thresholds)
 	EXPECT_EQ((int)KT_SCORE_VERIFY, (int)kt_score_decide(76, true));
 	EXPECT_EQ((int)KT_SCORE_VERIFY, (int)kt_score_decide(50, true));
 	EXPECT_EQ((int)KT_SCORE_DENY, (int)kt_score_decide(49, true));
+}
+
+/* VM i of host h: 3000000h-0000-4000-8000-00000000000i (two hex digits of i). */
+static void batch_vm(int h, int i, char out[KT_UUID_STR_LEN + 1])
+{
+	snprintf(out, KT_UUID_STR_LEN + 1, "3000000%d-0000-4000-8000-0000000000%02x", h, i);
+}
+
+/* Seals n results of host h's VMs (every third a failure) at time t. */
+static int seal(FIXTURE_DATA(ledger) *self, const struct kt_ledger_signer *s, const char *host,
+		int h, int n, uint64_t t, uint8_t **out, size_t *len)
+{
+	struct kt_batch_result r[64];
+	uint8_t id[KT_UUID_LEN];
+	int i;
+
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < n; i++) {
+		batch_vm(h, i, r[i].vm_id);
+		r[i].result = i % 3 == 2 ? KT_LEDGER_FAIL : KT_LEDGER_PASS;
+		r[i].report[0] = (uint8_t)i;
+		r[i].memory_root[1] = (uint8_t)i;
+	}
+	kt_uuid_parse(host, id);
+	return kt_batch_seal(s, id, t, r, (size_t)n, out, len, &self->err);
+}
+
+/* A full verify through a new handle (the fixture's follows what it appended). */
+static int verify_fresh(FIXTURE_DATA(ledger) *self, uint64_t *size, uint64_t *bad)
+{
+	struct kt_ledger *log;
+	int ret;
+
+	kt_err_clear(&self->err);
+	if (kt_ledger_open(self->db, self->auth, KT_LEDGER_READ, &log, &self->err))
+		return -1;
+	ret = kt_ledger_verify(log, size, bad, &self->err);
+	kt_ledger_close(log);
+	return ret;
+}
+
+static int append_sealed(FIXTURE_DATA(ledger) *self, const struct kt_ledger_signer *s,
+			 const char *host, int h, int n, uint64_t t)
+{
+	struct kt_ledger_entry e;
+	uint8_t *b;
+	size_t len;
+	kt_hash leaf;
+	int ret;
+
+	if (seal(self, s, host, h, n, t, &b, &len))
+		return -1;
+	kt_err_clear(&self->err);
+	ret = kt_ledger_append_batch(self->log, s, (const uint8_t *const *)&b, &len, 1, &e, leaf,
+				     &self->err);
+	free(b);
+	return ret;
+}
+
+/*
+ * One result changed inside a stored batch: verify names the entry, the
+ * batch and the result; the result's proof against the signed batch root
+ * fails, the untouched results' proofs still hold.
+ */
+TEST_F(ledger, batch_tamper_names_the_result)
+{
+	uint64_t now = (uint64_t)time(NULL), size, bad;
+	kt_hash proof[KT_MERKLE_MAX_PROOF], proof1[KT_MERKLE_MAX_PROOF], leaf;
+	struct kt_ledger_entry e;
+	struct kt_batch b;
+	size_t raw_len, plen, plen1, off = 0;
+	char vm[KT_UUID_STR_LEN + 1], want[160];
+	uint8_t *raw;
+	long at;
+
+	ASSERT_EQ(0, fill(self, 2));
+	ASSERT_EQ(0, append_sealed(self, &self->host1, HOST1, 1, 5, now)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, append_sealed(self, &self->host2, HOST2, 2, 4, now)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, verify_fresh(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(4ULL, size);
+
+	/* Where result 3 of entry 2's batch sits: flip its result byte. */
+	ASSERT_EQ(0, kt_ledger_get(self->log, 2, &e, &raw, &raw_len, &self->err));
+	ASSERT_EQ(0, kt_batch_body_next(e.body, e.body_len, &off, &b, &self->err));
+	at = (long)(b.records + 3 * KT_BATCH_RECORD_STRIDE + 16 - raw);
+	ASSERT_EQ(0, kt_batch_prove(&b, 1, proof1, &plen1));
+	free(raw);
+	/* pass (1) <-> fail (2) */
+	flip_mask = 0x03;
+	ASSERT_EQ(0, flip_byte(self, 2, at));
+	flip_mask = 0x40;
+	ASSERT_NE(0, verify_fresh(self, &size, &bad));
+	EXPECT_EQ(2ULL, bad);
+	EXPECT_STREQ("batch", self->err.check);
+	batch_vm(1, 3, vm);
+	snprintf(want, sizeof(want), "entry 2: batch 0 (host %s): result 3 (VM %s)", HOST1, vm);
+	EXPECT_EQ(0, strncmp(self->err.msg, want, strlen(want))) TH_LOG("%s", self->err.msg);
+
+	/* The proof of the changed result fails; one made before the change still holds. */
+	ASSERT_EQ(0, kt_ledger_get(self->log, 2, &e, &raw, &raw_len, &self->err));
+	off = 0;
+	ASSERT_EQ(0, kt_batch_body_next(e.body, e.body_len, &off, &b, &self->err));
+	ASSERT_EQ(0, kt_batch_prove(&b, 3, proof, &plen));
+	kt_batch_record_leaf(&b, 3, leaf);
+	EXPECT_NE(0, kt_merkle_verify_inclusion(leaf, 3, b.n, proof, plen, b.root));
+	kt_batch_record_leaf(&b, 1, leaf);
+	EXPECT_EQ(0, kt_merkle_verify_inclusion(leaf, 1, b.n, proof1, plen1, b.root));
+
+	/* Changed together with its check bytes: the batch's signed root catches it. */
+	kt_batch_record_leaf(&b, 3, leaf);
+	memcpy((uint8_t *)b.records + 3 * KT_BATCH_RECORD_STRIDE + KT_BATCH_RECORD_LEN, leaf,
+	       KT_BATCH_CHECK_LEN);
+	ASSERT_EQ(0, tamper(self, "UPDATE ledger_entries SET data = ?1 WHERE idx = 2", raw, raw_len));
+	free(raw);
+	ASSERT_NE(0, verify_fresh(self, &size, &bad));
+	EXPECT_EQ(2ULL, bad);
+	EXPECT_NE(NULL, strstr(self->err.msg, "do not hash to the batch's signed root"))
+		TH_LOG("%s", self->err.msg);
+	/* A result that is neither pass nor fail is a format error, named the same way. */
+	ASSERT_EQ(0, flip_byte(self, 2, at));
+	ASSERT_NE(0, verify_fresh(self, &size, &bad));
+	EXPECT_EQ(2ULL, bad);
+	EXPECT_STREQ("format", self->err.check);
+	EXPECT_EQ(0, strncmp(self->err.msg, "entry 2: batch 0: result 3:", 27))
+		TH_LOG("%s", self->err.msg);
+}
+
+/* A batch may not speak for a VM the log places on another host, nor come twice. */
+TEST_F(ledger, batch_refuses_other_hosts_vms_and_replays)
+{
+	uint64_t now = (uint64_t)time(NULL), size;
+	char vm[KT_UUID_STR_LEN + 1];
+	struct kt_ledger_entry e;
+	kt_hash leaf;
+	uint8_t *b;
+	size_t len;
+
+	batch_vm(1, 2, vm);
+	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_MOVE, 0, vm, HOST2, 0))
+		TH_LOG("%s", self->err.msg);
+	ASSERT_NE(0, append_sealed(self, &self->host1, HOST1, 1, 4, now));
+	EXPECT_STREQ("placement", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "result 2 (VM 30000001-0000-4000-8000-000000000002): "
+			       "the VM is on host " HOST2)) TH_LOG("%s", self->err.msg);
+	/* Without that VM it goes in; the same interval again does not. */
+	ASSERT_EQ(0, append_sealed(self, &self->host1, HOST1, 1, 2, now)) TH_LOG("%s", self->err.msg);
+	ASSERT_NE(0, append_sealed(self, &self->host1, HOST1, 1, 2, now));
+	EXPECT_STREQ("replay", self->err.check);
+	/* A batch signed by another host than the one it names. */
+	ASSERT_EQ(0, seal(self, &self->host2, HOST1, 1, 1, now + 1, &b, &len));
+	EXPECT_NE(0, kt_ledger_append_batch(self->log, &self->host2, (const uint8_t *const *)&b,
+					    &len, 1, &e, leaf, &self->err));
+	EXPECT_STREQ("authorization", self->err.check) TH_LOG("%s", self->err.msg);
+	free(b);
+	ASSERT_EQ(0, verify(self, &size, NULL)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(2ULL, size);
+}
+
+/* The same results as single entries and as batches: the same scores and host flags. */
+TEST_F(ledger, batched_results_score_as_single_entries)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	struct kt_ledger *singles;
+	struct kt_score_result a, b;
+	char db[160], vm[KT_UUID_STR_LEN + 1];
+	struct kt_ledger_entry e;
+	kt_hash leaf;
+	int round, i, v;
+
+	snprintf(db, sizeof(db), "sqlite:%s/singles.db", self->dir);
+	ASSERT_EQ(0, kt_ledger_open(db, self->auth, KT_LEDGER_CREATE, &singles, &self->err));
+	for (round = 0; round < 3; round++) {
+		ASSERT_EQ(0, append_sealed(self, &self->host1, HOST1, 1, 6, now + round))
+			TH_LOG("%s", self->err.msg);
+		for (i = 0; i < 6; i++) {
+			batch_vm(1, i, vm);
+			entry_init(&e, KT_LEDGER_ATTEST, i % 3 == 2 ? KT_LEDGER_FAIL : KT_LEDGER_PASS,
+				   vm, NULL, now + round);
+			ASSERT_EQ(0, kt_ledger_append(singles, &self->host1, &e, leaf, &self->err));
+		}
+	}
+	for (v = 0; v < 6; v++) {
+		batch_vm(1, v, vm);
+		ASSERT_EQ(0, kt_score_compute(self->log, vm, now + 10, &a, &self->err))
+			TH_LOG("%s", self->err.msg);
+		ASSERT_EQ(0, kt_score_compute(singles, vm, now + 10, &b, &self->err));
+		EXPECT_EQ(b.score, a.score);
+		EXPECT_EQ(b.decision, a.decision);
+		EXPECT_EQ(b.host_compromised, a.host_compromised);
+		EXPECT_EQ(b.last_result, a.last_result);
+		EXPECT_EQ(b.nsteps, a.nsteps);
+		EXPECT_EQ(0, memcmp(a.host_id, b.host_id, KT_UUID_LEN));
+		kt_score_result_free(&a);
+		kt_score_result_free(&b);
+	}
+	/* 6 failures (2 a round) within 24 hours: host1 is compromised in both. */
+	batch_vm(1, 0, vm);
+	ASSERT_EQ(0, kt_score_compute(self->log, vm, now + 10, &a, &self->err));
+	EXPECT_TRUE(a.host_compromised);
+	kt_score_result_free(&a);
+	kt_ledger_close(singles);
+}
+
+/* After a checkpoint, a new batch entry costs its own signature and its host batches'. */
+TEST_F(ledger, batch_checkpoint_costs_what_is_new)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	struct kt_score_result full, inc;
+	struct kt_ledger *log;
+	char vm[KT_UUID_STR_LEN + 1];
+
+	ASSERT_EQ(0, append_sealed(self, &self->host1, HOST1, 1, 8, now));
+	ASSERT_EQ(0, fill(self, 5));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &full)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&full);
+	kt_ledger_close(log);
+	ASSERT_EQ(0, append_sealed(self, &self->host1, HOST1, 1, 8, now + 1));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	batch_vm(1, 2, vm);
+	ASSERT_EQ(0, kt_score_compute(log, vm, now + 5, &inc, &self->err)) TH_LOG("%s", self->err.msg);
+	/* The entry, its one host batch, the head. */
+	EXPECT_EQ(3ULL, kt_ledger_signatures_checked(log));
+	ASSERT_EQ(0, kt_ledger_checkpoint_save(log, &self->err)) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+	ASSERT_NE(NULL, log = reopen(self, true));
+	ASSERT_EQ(0, kt_score_compute(log, vm, now + 5, &full, &self->err));
+	EXPECT_EQ(full.score, inc.score);
+	EXPECT_EQ(full.nsteps, inc.nsteps);
+	kt_score_result_free(&full);
+	kt_score_result_free(&inc);
+	kt_ledger_close(log);
+	/* The saved checkpoint, batch facts and all, loads and still refuses a replayed batch. */
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, kt_ledger_verify(log, NULL, NULL, &self->err)) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+	ASSERT_NE(0, append_sealed(self, &self->host1, HOST1, 1, 2, now + 1));
+	EXPECT_STREQ("replay", self->err.check);
+}
+
+/* The sequencer: three queued host batches become one entry; a bad one is dropped. */
+TEST_F(ledger, sequencer_integrates_the_queue)
+{
+	uint64_t now = (uint64_t)time(NULL), size;
+	struct kt_ledger_entry e;
+	size_t taken, dropped, len;
+	kt_hash leaf;
+	uint8_t *b;
+	int i;
+
+	for (i = 1; i <= 2; i++) {
+		ASSERT_EQ(0, seal(self, i == 1 ? &self->host1 : &self->host2, i == 1 ? HOST1 : HOST2,
+				  i, 3, now, &b, &len));
+		ASSERT_EQ(0, kt_ledger_enqueue_batch(self->log, b, len, &self->err));
+		free(b);
+	}
+	/* host2 claiming host1's VMs in a later interval: dropped, the rest goes in. */
+	ASSERT_EQ(0, seal(self, &self->host2, HOST2, 1, 3, now + 1, &b, &len));
+	ASSERT_EQ(0, kt_ledger_enqueue_batch(self->log, b, len, &self->err));
+	free(b);
+	ASSERT_EQ(0, kt_ledger_integrate(self->log, &self->host1, 10, &taken, &dropped, &e, leaf,
+					 &self->err)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(2U, taken);
+	EXPECT_EQ(1U, dropped);
+	EXPECT_STREQ("placement", self->err.check);
+	EXPECT_EQ(KT_LEDGER_BATCH, e.kind);
+	/* Nothing left: the next tick writes nothing. */
+	ASSERT_EQ(0, kt_ledger_integrate(self->log, &self->host1, 10, &taken, &dropped, &e, leaf,
+					 &self->err));
+	EXPECT_EQ(0U, taken + dropped);
+	ASSERT_EQ(0, verify(self, &size, NULL)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(1ULL, size);
 }
 
 TEST(entry_encoding_is_strict)

@@ -177,6 +177,8 @@ int kt_token_verify(const char *compact, const struct kt_token_verify_opts *opts
 	}
 	if (opts->trl_dir && kt_trl_check(opts->trl_dir, tok->path, tok->claims.jti, err))
 		goto fail;
+	if (opts->revoked && opts->revoked(opts->revoked_arg, tok, err))
+		goto fail;
 	if (crl_err.check) {
 		if (err)
 			*err = crl_err;

@@ -65,10 +65,19 @@ struct kt_token {
 	struct kt_cert_info signer;	/* the leaf certificate */
 };
 
+struct kt_token;
+
 struct kt_token_verify_opts {
 	struct kt_pki_dir *anchors;	/* trust anchors */
 	struct kt_pki_dir *crls;	/* CRLs of every CA */
 	const char *trl_dir;		/* token revocation lists; NULL: none kept */
+	/*
+	 * Another place revocations are published (the trust ledger, asked
+	 * through the CLI): called with the verified token, non-zero (err set,
+	 * check "revocation") refuses it; NULL: none.
+	 */
+	int (*revoked)(void *arg, const struct kt_token *tok, struct kt_err *err);
+	void *revoked_arg;
 	const char *audience;		/* required */
 	time_t now;			/* 0: time(NULL) */
 	unsigned int skew;		/* at most KT_TOKEN_MAX_SKEW */

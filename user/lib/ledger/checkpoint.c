@@ -9,7 +9,9 @@
  *   ..   2   H, length of the signed tree head; H bytes of it
  *   ..   8   F, length of the facts; F bytes of records, one per entry:
  *            kind 1 | result 1 | L 1 | C 2 | index 8 | time 8 | host 16 |
- *            signer 16 | VM id L | certificate C (register entries only)
+ *            signer 16 | VM id L | certificate C (register entries only);
+ *            a batch entry has one record per VM result, each of kind 7
+ *            (read back as attest, in_batch) with the entry's index
  *   ..   32  SHA-256 of every byte before it
  */
 #include <errno.h>
@@ -94,7 +96,7 @@ int kt_checkpoint_add(struct kt_checkpoint *cp, const struct kt_ledger_entry *e)
 	if (reserve(cp, FACT_FIXED + vm_len + cert_len))
 		return -1;
 	p = cp->facts + cp->facts_len;
-	p[0] = e->kind;
+	p[0] = e->in_batch ? KT_LEDGER_BATCH : e->kind;
 	p[1] = e->result;
 	p[2] = (uint8_t)vm_len;
 	kt_be_put(p + 3, cert_len, 2);
@@ -122,7 +124,8 @@ int kt_checkpoint_next(const struct kt_checkpoint *cp, size_t *off, struct kt_le
 	if (vm_len > KT_LEDGER_VM_MAX || left < FACT_FIXED + vm_len + cert_len)
 		return -1;
 	memset(e, 0, sizeof(*e));
-	e->kind = p[0];
+	e->kind = p[0] == KT_LEDGER_BATCH ? KT_LEDGER_ATTEST : p[0];
+	e->in_batch = p[0] == KT_LEDGER_BATCH;
 	e->result = p[1];
 	e->index = kt_be_get(p + 5, 8);
 	e->time = kt_be_get(p + 13, 8);
@@ -141,6 +144,7 @@ static int consistent(const struct kt_checkpoint *cp, struct kt_err *err)
 	struct kt_ledger_entry e;
 	uint64_t n = 0;
 	size_t off = 0;
+	bool batched = false;
 	kt_hash root;
 	int ret;
 
@@ -151,10 +155,15 @@ static int consistent(const struct kt_checkpoint *cp, struct kt_err *err)
 	if (cp->size && (cp->sth_len < 49 || kt_be_get(cp->sth + 1, 8) != cp->size ||
 			 CRYPTO_memcmp(cp->sth + 17, cp->root, KT_HASH_LEN)))
 		return kt_fail(err, "checkpoint", "its signed tree head is not the one of its tree");
-	while (!(ret = kt_checkpoint_next(cp, &off, &e)))
+	/* One fact an entry, or one per VM result of a batch entry: all at its index. */
+	while (!(ret = kt_checkpoint_next(cp, &off, &e))) {
+		if (e.in_batch && n && e.index == n - 1 && batched)
+			continue;
+		batched = e.in_batch;
 		if (e.index != n++)
 			return kt_fail(err, "checkpoint", "its facts skip entry %llu",
 				       (unsigned long long)n - 1);
+	}
 	if (ret < 0 || n != cp->size)
 		return kt_fail(err, "checkpoint", "its facts do not cover its %llu entries",
 			       (unsigned long long)cp->size);

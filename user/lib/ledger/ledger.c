@@ -16,14 +16,19 @@
 
 #include "common/encoding.h"
 #include "identity/jws.h"
+#include "ledger/batch.h"
 #include "ledger/checkpoint.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_auth.h"
 #include "ledger/ledger_backend.h"
 #include "ledger/owner.h"
+#include "ledger/revocation.h"
+#include "ledger/uuidmap.h"
 
 #define APPEND_ATTEMPTS 200
 #define FRONTIER_MAX 64
+
+struct tree;
 
 struct kt_ledger {
 	struct kt_ledger_backend *backend;
@@ -38,6 +43,16 @@ struct kt_ledger {
 	char *cp_path;		/* kt_ledger_checkpoint_use(): NULL when off */
 	struct kt_checkpoint *cp;	/* walks start from it (NULL: from entry 0) */
 	struct kt_checkpoint *cp_next;	/* what the last good walk verified */
+	/*
+	 * From the last good walk: the host each VM is on (its latest attest,
+	 * move, rollback or batched result; zeros: none) and each host's
+	 * latest batch time (big-endian in the first 8 value bytes), which a
+	 * new batch must pass; the tree they belong to (NULL: none kept). With
+	 * follow (kt_ledger_follow()) a walk without a visitor starts there.
+	 */
+	struct kt_uuidmap place, batch_time;
+	struct tree *ftree;
+	bool follow;
 };
 
 /*
@@ -46,14 +61,15 @@ struct kt_ledger {
  *   off      len  field
  *   0        1    version: the oldest that holds the entry (1, 2 register, 3)
  *   1        1    kind (1 attest, 2 move, 3 compromise, 4 revoke, 5 register,
- *                 6 rollback)
+ *                 6 rollback, 7 batch)
  *   2        1    result (0 none, 1 pass, 2 fail)
  *   3        1    L = length of vm_id (0..64)
  *   4        8    index: position in the log, from 0
  *   12       8    time: seconds since the epoch, UTC
  *   20       32   prev_root: RFC 9162 root of entries [0, index)
  *   52       16   host_id: host UUID, binary
- *   68       32   measurement root (attest, rollback) or zeros
+ *   68       32   measurement root (attest, rollback), the root over the host
+ *                 batch headers (batch), or zeros
  *   100      L    vm_id, ASCII [A-Za-z0-9._:@-]; new entries: a lowercase UUID
  *   version 3 only, X = 33 + D bytes (X = 0 in versions 1 and 2):
  *   100+L    32   report: SHA-256 of the evidence the entry rests on, or zeros
@@ -62,8 +78,12 @@ struct kt_ledger {
  *   100+L+X  2    C = certificate length (1..8192)
  *   102+L+X  C    signer's X.509 certificate, DER
  *   102+L+X+C 64  ES256 signature (r || s) over everything before it
+ *   batch only:
+ *   166+L+X+C B   body: u32 K, K x (u32 length, host batch) (batch.h)
  *
- * The Merkle leaf is the whole encoding, signature included.
+ * The Merkle leaf is the encoding up to and with the signature: a batch
+ * entry's body is bound by its measurement field, so a result's proof
+ * needs the header of its own host batch, not the body.
  */
 #define ENTRY_FIXED 100
 #define ENTRY_OVERHEAD (ENTRY_FIXED + 2 + KT_ES256_SIG_LEN)
@@ -97,9 +117,10 @@ static const char *const kind_names[] = {
 	[KT_LEDGER_REVOKE] = "revoke",
 	[KT_LEDGER_REGISTER] = "register",
 	[KT_LEDGER_ROLLBACK] = "rollback",
+	[KT_LEDGER_BATCH] = "batch",
 };
 
-#define KIND_LAST KT_LEDGER_ROLLBACK
+#define KIND_LAST KT_LEDGER_BATCH
 #define EXT_FIXED (KT_HASH_LEN + 1)	/* version 3: report, detail length */
 
 static bool is_zero(const uint8_t *p, size_t len)
@@ -117,7 +138,8 @@ static bool is_zero(const uint8_t *p, size_t len)
  */
 static uint8_t entry_version(const struct kt_ledger_entry *e)
 {
-	if (e->kind == KT_LEDGER_ROLLBACK || e->detail[0] || !is_zero(e->report, KT_HASH_LEN))
+	if (e->kind == KT_LEDGER_ROLLBACK || e->kind == KT_LEDGER_BATCH || e->detail[0] ||
+	    !is_zero(e->report, KT_HASH_LEN))
 		return 3;
 	return e->kind == KT_LEDGER_REGISTER ? 2 : 1;
 }
@@ -191,6 +213,9 @@ static const char *entry_shape_error(const struct kt_ledger_entry *e)
 			!is_zero(e->report, KT_HASH_LEN) ? NULL :
 			"rollback entry needs a VM UUID, a host, the proven memory root, "
 			"the snapshot id as detail and the snapshot report's digest";
+	case KT_LEDGER_BATCH:
+		return !vm && host && meas && !e->result && e->body_len ? NULL :
+			"batch entry needs a host, the batches' root and the batches, nothing else";
 	}
 	return "unknown entry kind";
 }
@@ -206,7 +231,7 @@ int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_
 
 	if (vm_len > KT_LEDGER_VM_MAX || d_len > KT_LEDGER_DETAIL_MAX)
 		return -1;
-	p = malloc(tbs + KT_ES256_SIG_LEN);
+	p = malloc(tbs + KT_ES256_SIG_LEN + e->body_len);
 	if (!p)
 		return -1;
 	p[0] = version;
@@ -227,8 +252,10 @@ int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_
 	kt_be_put(p + cert_at, e->cert_len, 2);
 	memcpy(p + cert_at + 2, e->cert, e->cert_len);
 	memcpy(p + tbs, e->sig, KT_ES256_SIG_LEN);
+	if (e->body_len)
+		memcpy(p + tbs + KT_ES256_SIG_LEN, e->body, e->body_len);
 	*out = p;
-	*len = tbs + KT_ES256_SIG_LEN;
+	*len = tbs + KT_ES256_SIG_LEN + e->body_len;
 	if (tbs_len)
 		*tbs_len = tbs;
 	return 0;
@@ -252,11 +279,39 @@ static size_t decode_ext(const uint8_t *buf, size_t len, size_t at, struct kt_le
 	return EXT_FIXED + d_len;
 }
 
-int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entry *e,
+/*
+ * Length of the signed encoding at the start of raw, by its length fields:
+ * less than len only for a batch entry, whose body follows. len when the
+ * fields do not add up (decoding then says why).
+ */
+static size_t entry_span(const uint8_t *buf, size_t len)
+{
+	struct kt_ledger_entry scratch;
+	size_t vm_len, ext = 0, span;
+
+	if (len < ENTRY_OVERHEAD || buf[1] != KT_LEDGER_BATCH || buf[0] < 3)
+		return len;
+	vm_len = buf[3];
+	if (len < ENTRY_OVERHEAD + vm_len)
+		return len;
+	ext = decode_ext(buf, len, ENTRY_FIXED + vm_len, &scratch);
+	if (!ext)
+		return len;
+	span = ENTRY_OVERHEAD + vm_len + ext + kt_be_get(buf + ENTRY_FIXED + vm_len + ext, 2);
+	return span <= len ? span : len;
+}
+
+void kt_ledger_leaf_hash(const uint8_t *raw, size_t len, kt_hash out)
+{
+	kt_merkle_leaf_hash(raw, entry_span(raw, len), out);
+}
+
+int kt_ledger_entry_decode(const uint8_t *buf, size_t full_len, struct kt_ledger_entry *e,
 			   size_t *tbs_len, struct kt_err *err)
 {
-	size_t vm_len, cert_len, cert_at, ext = 0;
+	size_t vm_len, cert_len, cert_at, ext = 0, len = entry_span(buf, full_len);
 	const char *shape;
+	kt_hash root;
 
 	memset(e, 0, sizeof(*e));
 	if (len < ENTRY_OVERHEAD || !buf[0] || buf[0] > KT_LEDGER_VERSION)
@@ -286,6 +341,14 @@ int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entr
 	e->vm_id[vm_len] = '\0';
 	if (!vm_id_valid(e->vm_id, vm_len) || strlen(e->vm_id) != vm_len)
 		return kt_fail(err, "format", "VM id has characters outside [A-Za-z0-9._:@-]");
+	if (len < full_len) {
+		e->body = buf + len;
+		e->body_len = full_len - len;
+		if (kt_batch_body_root(e->body, e->body_len, NULL, NULL, root, err))
+			return -1;
+		if (CRYPTO_memcmp(root, e->measurement, KT_HASH_LEN))
+			return kt_fail(err, "batch", "the host batches do not hash to the entry's root");
+	}
 	shape = entry_shape_error(e);
 	if (shape)
 		return kt_fail(err, "format", "%s", shape);
@@ -455,6 +518,9 @@ void kt_ledger_close(struct kt_ledger *log)
 	log->backend->close(log->backend);
 	kt_checkpoint_free(log->cp);
 	kt_checkpoint_free(log->cp_next);
+	kt_uuidmap_free(&log->place);
+	kt_uuidmap_free(&log->batch_time);
+	free(log->ftree);
 	free(log->cp_path);
 	free(log->spec);
 	free(log);
@@ -523,7 +589,7 @@ static int writer_may_write(const struct kt_ledger_entry *e, const struct kt_led
 	char a[37], b[37];
 
 	if ((e->kind != KT_LEDGER_ATTEST && e->kind != KT_LEDGER_MOVE &&
-	     e->kind != KT_LEDGER_ROLLBACK) ||
+	     e->kind != KT_LEDGER_ROLLBACK && e->kind != KT_LEDGER_BATCH) ||
 	    !memcmp(e->host_id, w->host_id, KT_UUID_LEN))
 		return 0;
 	kt_uuid_format(w->host_id, a);
@@ -586,7 +652,7 @@ static bool landed(struct kt_ledger *log, uint64_t index, const uint8_t *entry, 
  */
 static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		       struct kt_ledger_entry *e, kt_hash leaf, uint64_t now, uint64_t expect,
-		       struct kt_err *err)
+		       const char *const *dequeue, size_t ndequeue, struct kt_err *err)
 {
 	uint8_t *entry = NULL, *rec = NULL;
 	size_t entry_len, tbs_len, rec_len = 0;
@@ -612,12 +678,12 @@ static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
 	if (sign_tail(s->key, entry, tbs_len, err))
 		goto out;
 	memcpy(e->sig, entry + tbs_len, KT_ES256_SIG_LEN);
-	kt_merkle_leaf_hash(entry, entry_len, leaf);
+	kt_ledger_leaf_hash(entry, entry_len, leaf);
 	tree_push(&h.tree, leaf);
 	if (head_build(&h.tree, s, now, &rec, &rec_len, err))
 		goto out;
 	ret = log->backend->append(log->backend, h.version, e->index, entry, entry_len, rec,
-				   rec_len, err);
+				   rec_len, dequeue, ndequeue, err);
 	if (ret == KT_LEDGER_UNKNOWN)
 		ret = landed(log, e->index, entry, entry_len) ? 0 : KT_LEDGER_CONFLICT;
 out:
@@ -639,6 +705,9 @@ static bool new_vm_id_valid(const struct kt_ledger_entry *e)
 
 	if (!e->vm_id[0] || kt_uuid_valid(e->vm_id))
 		return true;
+	/* A token by its jti (revocation.h). */
+	if (e->kind == KT_LEDGER_REVOKE && n == 5 && !strncmp(e->vm_id, "token", 5))
+		return colon[1] && strlen(colon + 1) == strspn(colon + 1, KT_LEDGER_JTI_CHARS);
 	return e->kind == KT_LEDGER_REVOKE && n &&
 	       strspn(e->vm_id, "abcdefghijklmnopqrstuvwxyz") == n && kt_uuid_valid(colon + 1);
 }
@@ -666,6 +735,15 @@ static int check_unregistered(struct kt_ledger *log, const struct kt_ledger_sign
 		       "register stands", vm, o.subject, (unsigned long long)o.index);
 }
 
+/*
+ * Contention backs off a little more each time, with jitter that differs
+ * between writers so two losers do not collide again.
+ */
+static void back_off(struct kt_ledger *log, int attempt)
+{
+	usleep((useconds_t)(1000 * (attempt < 20 ? attempt : 20) + rand_r(&log->jitter) % 2000));
+}
+
 int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		     struct kt_ledger_entry *e, kt_hash leaf, struct kt_err *err)
 {
@@ -678,6 +756,8 @@ int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		return kt_fail(err, "authorization", "appending needs the ledger CA (--ledger-ca)");
 	if (log->mode == KT_LEDGER_READ)
 		return kt_fail(err, "ledger", "the ledger is open read-only");
+	if (e->kind == KT_LEDGER_BATCH)
+		return kt_fail(err, "format", "batch entries are appended by kt_ledger_append_batch()");
 	if (!e->time)
 		e->time = now;
 	/* verify judges the certificate at the entry's time: so must append. */
@@ -699,21 +779,276 @@ int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 			       KT_LEDGER_DETAIL_MAX);
 	if (writer_may_write(e, &w, err))
 		return -1;
-	/*
-	 * Contention backs off a little more each time, with jitter that
-	 * differs between writers so two losers do not collide again.
-	 */
 	if (!log->jitter)
 		log->jitter = (unsigned int)getpid() ^ (unsigned int)now;
 	for (attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
 		if (e->kind == KT_LEDGER_REGISTER &&
 		    check_unregistered(log, s, e->vm_id, &expect, err))
 			return -1;
-		ret = append_once(log, s, e, leaf, now, expect, err);
+		ret = append_once(log, s, e, leaf, now, expect, NULL, 0, err);
 		if (ret != KT_LEDGER_CONFLICT)
 			return ret;
-		usleep((useconds_t)(1000 * (attempt < 20 ? attempt : 20) +
-				    rand_r(&log->jitter) % 2000));
+		back_off(log, attempt);
+	}
+	return kt_fail(err, "conflict", "gave up after %d conflicting appends", APPEND_ATTEMPTS);
+}
+
+/*
+ * What an append's checks changed in the walked state, to put back when
+ * the entry is not stored (the state then still matches the walked tree).
+ */
+struct undo {
+	struct undo_rec {
+		struct kt_uuidmap *map;
+		uint8_t key[KT_UUID_LEN], val[KT_UUID_LEN];
+	} *rec;
+	size_t n, cap;
+};
+
+static void undo_apply(struct undo *u)
+{
+	while (u->n--)
+		kt_uuidmap_put(u->rec[u->n].map, u->rec[u->n].key, u->rec[u->n].val);
+	free(u->rec);
+	memset(u, 0, sizeof(*u));
+}
+
+static void undo_forget(struct undo *u)
+{
+	free(u->rec);
+	memset(u, 0, sizeof(*u));
+}
+
+static int batches_check(struct kt_ledger *log, struct kt_uuidmap *place,
+			 struct kt_uuidmap *batch_time, struct undo *u, const uint8_t *body,
+			 size_t len, struct kt_err *err);
+static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
+		       struct kt_uuidmap *batch_time, struct undo *u, const struct kt_batch *b,
+		       struct kt_err *err);
+
+/* The entry just stored extends the walked tree the checks ran on. */
+static void follow_stored(struct kt_ledger *log, const kt_hash leaf)
+{
+	if (log->ftree)
+		tree_push(log->ftree, leaf);
+}
+
+/* A batch entry's signer: a host, whose key it is; e gets kind, host and time. */
+static int batch_signer(struct kt_ledger *log, const struct kt_ledger_signer *s, uint64_t now,
+			struct kt_ledger_entry *e, struct kt_err *err)
+{
+	struct kt_ledger_writer w;
+
+	if (!log->auth)
+		return kt_fail(err, "authorization", "appending needs the ledger CA (--ledger-ca)");
+	if (log->mode == KT_LEDGER_READ)
+		return kt_fail(err, "ledger", "the ledger is open read-only");
+	if (kt_ledger_auth_check(log->auth, s->cert, s->cert_len, now, KT_LEDGER_HOST, &w, err))
+		return -1;
+	if (EVP_PKEY_eq(w.pub, s->key) != 1)
+		return kt_fail(err, "key", "signing key does not match its certificate");
+	memset(e, 0, sizeof(*e));
+	e->kind = KT_LEDGER_BATCH;
+	e->time = now;
+	memcpy(e->host_id, w.host_id, KT_UUID_LEN);
+	/* Walks before each try verify only what is new. */
+	log->follow = true;
+	if (!log->jitter)
+		log->jitter = (unsigned int)getpid() ^ (unsigned int)now;
+	return 0;
+}
+
+int kt_ledger_append_batch(struct kt_ledger *log, const struct kt_ledger_signer *s,
+			   const uint8_t *const *batches, const size_t *lens, size_t k,
+			   struct kt_ledger_entry *e, kt_hash leaf, struct kt_err *err)
+{
+	uint64_t now = (uint64_t)time(NULL), size;
+	uint8_t *body;
+	size_t body_len;
+	int attempt, ret = -1;
+
+	if (batch_signer(log, s, now, e, err) ||
+	    kt_batch_body_encode(batches, lens, k, &body, &body_len, e->measurement, err))
+		return -1;
+	e->body = body;
+	e->body_len = body_len;
+	for (attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
+		struct undo u = { 0 };
+
+		if (kt_ledger_walk(log, NULL, NULL, &size, NULL, NULL, err))
+			break;
+		ret = batches_check(log, &log->place, &log->batch_time, &u, body, body_len, err);
+		if (!ret)
+			ret = append_once(log, s, e, leaf, now, size, NULL, 0, err);
+		if (!ret) {
+			undo_forget(&u);
+			follow_stored(log, leaf);
+			break;
+		}
+		undo_apply(&u);
+		if (ret != KT_LEDGER_CONFLICT)
+			break;
+		back_off(log, attempt);
+	}
+	if (ret == KT_LEDGER_CONFLICT)
+		ret = kt_fail(err, "conflict", "gave up after %d conflicting appends", APPEND_ATTEMPTS);
+	free(body);
+	e->body = NULL;
+	e->body_len = 0;
+	return ret;
+}
+
+/* Queue keys: "<host hex>-<time hex>", so a host's batches queue in time order. */
+int kt_ledger_enqueue_batch(struct kt_ledger *log, const uint8_t *batch, size_t len,
+			    struct kt_err *err)
+{
+	char key[2 * KT_UUID_LEN + 1 + 16 + 1];
+	struct kt_batch b;
+
+	if (log->mode == KT_LEDGER_READ)
+		return kt_fail(err, "ledger", "the ledger is open read-only");
+	if (kt_batch_parse(batch, len, &b, err))
+		return -1;
+	kt_hex_encode(b.host_id, KT_UUID_LEN, key);
+	snprintf(key + 2 * KT_UUID_LEN, sizeof(key) - 2 * KT_UUID_LEN, "-%016llx",
+		 (unsigned long long)b.time);
+	return log->backend->enqueue(log->backend, key, batch, len, err);
+}
+
+/* What one look at the queue found. */
+struct queued {
+	char **key;
+	uint8_t **data;
+	size_t *len;
+	size_t n, max;
+};
+
+static int take_queued(const char *key, const uint8_t *data, size_t len, void *arg)
+{
+	struct queued *q = arg;
+
+	if (q->n == q->max)
+		return 1;
+	q->key[q->n] = strdup(key);
+	q->data[q->n] = malloc(len ? len : 1);
+	if (!q->key[q->n] || !q->data[q->n]) {
+		free(q->key[q->n]);
+		free(q->data[q->n]);
+		return -1;
+	}
+	memcpy(q->data[q->n], data, len);
+	q->len[q->n++] = len;
+	return 0;
+}
+
+static void queued_free(struct queued *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++) {
+		free(q->key[i]);
+		free(q->data[i]);
+	}
+	free(q->key);
+	free(q->data);
+	free(q->len);
+	memset(q, 0, sizeof(*q));
+}
+
+/*
+ * One tick: the queue's first max batches, checked against the log as
+ * walked; the good ones become one entry, and every one looked at leaves
+ * the queue in the same transaction. 0 stored (or nothing to store), -1
+ * failed, KT_LEDGER_CONFLICT retry.
+ */
+static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *s, size_t max,
+			  size_t *taken, size_t *dropped, struct kt_ledger_entry *e, kt_hash leaf,
+			  uint64_t now, struct kt_err *err)
+{
+	struct queued q = { .max = max };
+	const uint8_t **good = NULL;
+	size_t *good_len = NULL, ngood = 0, i, body_len = 0;
+	struct kt_err why = { 0 };
+	struct undo u = { 0 };
+	uint8_t *body = NULL;
+	struct kt_batch b;
+	uint64_t size;
+	int ret = -1;
+
+	*taken = *dropped = 0;
+	q.key = calloc(max, sizeof(*q.key));
+	q.data = calloc(max, sizeof(*q.data));
+	q.len = calloc(max, sizeof(*q.len));
+	good = calloc(max, sizeof(*good));
+	good_len = calloc(max, sizeof(*good_len));
+	if (!q.key || !q.data || !q.len || !good || !good_len) {
+		kt_fail(err, "ledger", "out of memory");
+		goto out;
+	}
+	if (kt_ledger_walk(log, NULL, NULL, &size, NULL, NULL, err) ||
+	    log->backend->queue_scan(log->backend, max, take_queued, &q, err))
+		goto out;
+	for (i = 0; i < q.n; i++) {
+		struct kt_err one = { 0 };
+
+		if (kt_batch_parse(q.data[i], q.len[i], &b, &one) ||
+		    batch_check(log, &log->place, &log->batch_time, &u, &b, &one)) {
+			if (!(*dropped)++)
+				kt_fail(&why, one.check, "queued batch %s: %s", q.key[i], one.msg);
+			continue;
+		}
+		good[ngood] = q.data[i];
+		good_len[ngood++] = q.len[i];
+	}
+	ret = 0;
+	if (!ngood) {
+		if (q.n)
+			ret = log->backend->dequeue(log->backend, (const char *const *)q.key, q.n, err);
+		goto out;
+	}
+	if (kt_batch_body_encode(good, good_len, ngood, &body, &body_len, e->measurement, err)) {
+		ret = -1;
+		goto out;
+	}
+	e->body = body;
+	e->body_len = body_len;
+	ret = append_once(log, s, e, leaf, now, size, (const char *const *)q.key, q.n, err);
+	if (!ret) {
+		*taken = ngood;
+		undo_forget(&u);
+		follow_stored(log, leaf);
+	}
+out:
+	undo_apply(&u);
+	if (!ret && *dropped)
+		*err = why;
+	e->body = NULL;
+	e->body_len = 0;
+	free(body);
+	free(good);
+	free(good_len);
+	queued_free(&q);
+	return ret;
+}
+
+int kt_ledger_integrate(struct kt_ledger *log, const struct kt_ledger_signer *s, size_t max,
+			size_t *taken, size_t *dropped, struct kt_ledger_entry *e, kt_hash leaf,
+			struct kt_err *err)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	int attempt, ret;
+
+	if (!max || max > KT_BATCH_ENTRY_MAX)
+		return kt_fail(err, "batch", "a tick takes 1 to %d batches", KT_BATCH_ENTRY_MAX);
+	if (!log->backend->queue_scan)
+		return kt_fail(err, "ledger", "the %s backend has no queue", log->backend->name);
+	if (batch_signer(log, s, now, e, err))
+		return -1;
+	for (attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
+		ret = integrate_once(log, s, max, taken, dropped, e, leaf, now, err);
+		if (ret != KT_LEDGER_CONFLICT)
+			return ret;
+		back_off(log, attempt);
 	}
 	return kt_fail(err, "conflict", "gave up after %d conflicting appends", APPEND_ATTEMPTS);
 }
@@ -748,6 +1083,147 @@ int kt_ledger_get(struct kt_ledger *log, uint64_t index, struct kt_ledger_entry 
 	return 0;
 }
 
+/* Where a VM runs, by an entry that says so (not for VM ids that are not UUIDs). */
+static int place_note(struct kt_uuidmap *place, const struct kt_ledger_entry *e)
+{
+	uint8_t vm[KT_UUID_LEN];
+
+	if ((e->kind != KT_LEDGER_ATTEST && e->kind != KT_LEDGER_MOVE &&
+	     e->kind != KT_LEDGER_ROLLBACK) || kt_uuid_parse(e->vm_id, vm))
+		return 0;
+	return kt_uuidmap_put(place, vm, e->host_id) ? 0 : -1;
+}
+
+/*
+ * Checks one host batch against the log so far and records it: signed by
+ * the host it names (a host certificate under the CA, valid at its time),
+ * its results hash to its root, it is later than the host's last batch,
+ * and none of its VMs is on another host. Errors name the result.
+ */
+/* Stores val under key, first noting the old value in u (if any). */
+static uint8_t *state_put(struct kt_uuidmap *map, struct undo *u, const uint8_t *key,
+			  const uint8_t *val)
+{
+	struct undo_rec *grown;
+	uint8_t *old;
+
+	if (u) {
+		if (u->n == u->cap) {
+			u->cap = u->cap ? 2 * u->cap : 256;
+			grown = realloc(u->rec, u->cap * sizeof(*grown));
+			if (!grown)
+				return NULL;
+			u->rec = grown;
+		}
+		old = kt_uuidmap_get(map, key);
+		u->rec[u->n].map = map;
+		memcpy(u->rec[u->n].key, key, KT_UUID_LEN);
+		if (old)
+			memcpy(u->rec[u->n].val, old, KT_UUID_LEN);
+		else
+			memset(u->rec[u->n].val, 0, KT_UUID_LEN);
+		u->n++;
+	}
+	return kt_uuidmap_put(map, key, val);
+}
+
+static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
+		       struct kt_uuidmap *batch_time, struct undo *u, const struct kt_batch *b,
+		       struct kt_err *err)
+{
+	uint8_t stamp[KT_UUID_LEN] = { 0 };
+	char host[KT_UUID_STR_LEN + 1], other[KT_UUID_STR_LEN + 1], vm[KT_UUID_STR_LEN + 1];
+	struct kt_ledger_writer writer;
+	uint8_t *last, *on;
+	uint32_t i;
+
+	kt_uuid_format(b->host_id, host);
+	if (kt_ledger_auth_check(log->auth, b->cert, b->cert_len, b->time, KT_LEDGER_HOST, &writer,
+				 err))
+		return -1;
+	if (memcmp(writer.host_id, b->host_id, KT_UUID_LEN)) {
+		kt_uuid_format(writer.host_id, other);
+		return kt_fail(err, "authorization", "batch of host %s is signed by host %s", host,
+			       other);
+	}
+	log->sig_checks++;
+	if (kt_es256_verify(writer.pub, b->raw, b->header_len - KT_ES256_SIG_LEN, b->sig, err))
+		return kt_fail(err, "signature", "batch of host %s: signature does not verify", host);
+	if (kt_batch_check_root(b, err))
+		return -1;
+	last = kt_uuidmap_get(batch_time, b->host_id);
+	if (last && kt_be_get(last, 8) >= b->time)
+		return kt_fail(err, "replay", "batch of host %s at %llu is not later than its batch "
+			       "at %llu (replayed or reordered)", host, (unsigned long long)b->time,
+			       (unsigned long long)kt_be_get(last, 8));
+	for (i = 0; i < b->n; i++) {
+		const uint8_t *rec = b->records + (size_t)i * KT_BATCH_RECORD_STRIDE;
+
+		on = kt_uuidmap_get(place, rec);
+		if (on && !is_zero(on, KT_UUID_LEN) && memcmp(on, b->host_id, KT_UUID_LEN)) {
+			kt_uuid_format(rec, vm);
+			kt_uuid_format(on, other);
+			return kt_fail(err, "placement", "result %u (VM %s): the VM is on host %s, "
+				       "not on host %s", i, vm, other, host);
+		}
+	}
+	for (i = 0; i < b->n; i++)
+		if (!state_put(place, u, b->records + (size_t)i * KT_BATCH_RECORD_STRIDE,
+			       b->host_id))
+			return kt_fail(err, "ledger", "out of memory");
+	kt_be_put(stamp, b->time, 8);
+	if (!state_put(batch_time, u, b->host_id, stamp))
+		return kt_fail(err, "ledger", "out of memory");
+	return 0;
+}
+
+/* Every host batch of a body, in order; errors name the batch ("batch 2 (host ...): ..."). */
+static int batches_check(struct kt_ledger *log, struct kt_uuidmap *place,
+			 struct kt_uuidmap *batch_time, struct undo *u, const uint8_t *body,
+			 size_t len, struct kt_err *err)
+{
+	char host[KT_UUID_STR_LEN + 1], msg[sizeof(err->msg)];
+	struct kt_batch b;
+	size_t off = 0;
+	uint32_t no = 0;
+	int ret;
+
+	while (!(ret = kt_batch_body_next(body, len, &off, &b, err))) {
+		if (batch_check(log, place, batch_time, u, &b, err)) {
+			kt_uuid_format(b.host_id, host);
+			memcpy(msg, err->msg, sizeof(msg));
+			return kt_fail(err, err->check, "batch %u (host %s): %s", no, host, msg);
+		}
+		no++;
+	}
+	return ret < 0 ? -1 : 0;
+}
+
+/* A VM result of a batch, as the attest entry the folds see. */
+static void batch_result_entry(const struct kt_ledger_entry *outer, const struct kt_batch *b,
+			       uint32_t no, uint32_t i, struct kt_ledger_entry *e)
+{
+	struct kt_batch_result r;
+
+	kt_batch_result_at(b, i, &r);
+	memset(e, 0, sizeof(*e));
+	e->kind = KT_LEDGER_ATTEST;
+	e->result = r.result;
+	e->index = outer->index;
+	e->time = b->time;
+	memcpy(e->prev_root, outer->prev_root, KT_HASH_LEN);
+	memcpy(e->host_id, b->host_id, KT_UUID_LEN);
+	memcpy(e->signer_id, b->host_id, KT_UUID_LEN);
+	memcpy(e->measurement, r.memory_root, KT_HASH_LEN);
+	memcpy(e->report, r.report, KT_HASH_LEN);
+	memcpy(e->vm_id, r.vm_id, sizeof(r.vm_id));
+	e->cert = b->cert;
+	e->cert_len = b->cert_len;
+	e->in_batch = true;
+	e->batch_no = no;
+	e->record_no = i;
+}
+
 /* State of one pass over the whole log. */
 struct walk {
 	struct kt_ledger *log;
@@ -755,8 +1231,30 @@ struct walk {
 	kt_ledger_visit_fn visit;
 	void *arg;
 	struct kt_checkpoint *next;	/* facts of what passed, for the next checkpoint */
+	struct kt_uuidmap place, batch_time;	/* as in struct kt_ledger, so far */
 	struct kt_err *err;
 };
+
+/* A verified batch entry, visited as its VM results. */
+static int batch_visit(struct walk *w, const struct kt_ledger_entry *outer)
+{
+	struct kt_ledger_entry e;
+	struct kt_batch b;
+	size_t off = 0;
+	uint32_t no = 0, i;
+
+	while (!kt_batch_body_next(outer->body, outer->body_len, &off, &b, w->err)) {
+		for (i = 0; i < b.n; i++) {
+			batch_result_entry(outer, &b, no, i, &e);
+			if (w->next && kt_checkpoint_add(w->next, &e))
+				return kt_fail(w->err, "ledger", "out of memory");
+			if (w->visit && w->visit(&e, w->arg))
+				return -1;
+		}
+		no++;
+	}
+	return 0;
+}
 
 void kt_ledger_pin(struct kt_ledger *log, uint64_t size, const kt_hash root)
 {
@@ -856,9 +1354,16 @@ static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 	if (kt_es256_verify(writer.pub, data, tbs_len, e.sig, err) ||
 	    writer_may_write(&e, &writer, err))
 		goto bad;
-	kt_merkle_leaf_hash(data, len, leaf);
-	tree_push(&w->tree, leaf);
 	memcpy(e.signer_id, writer.host_id, KT_UUID_LEN);
+	if (e.kind == KT_LEDGER_BATCH &&
+	    batches_check(w->log, &w->place, &w->batch_time, NULL, e.body, e.body_len, err))
+		goto bad;
+	kt_ledger_leaf_hash(data, len, leaf);
+	tree_push(&w->tree, leaf);
+	if (e.kind == KT_LEDGER_BATCH)
+		return batch_visit(w, &e);
+	if (place_note(&w->place, &e))
+		return kt_fail(err, "ledger", "out of memory");
 	if (w->next && kt_checkpoint_add(w->next, &e))
 		return kt_fail(err, "ledger", "out of memory");
 	return w->visit ? w->visit(&e, w->arg) : 0;
@@ -878,7 +1383,7 @@ static int collect_added(uint64_t key, const uint8_t *data, size_t len, void *ar
 
 	if (key != a->from + a->n)
 		return 1;
-	kt_merkle_leaf_hash(data, len, a->hash[a->n++]);
+	kt_ledger_leaf_hash(data, len, a->hash[a->n++]);
 	return 0;
 }
 
@@ -888,37 +1393,63 @@ static int collect_added(uint64_t key, const uint8_t *data, size_t len, void *ar
  * frontier and the entries added since. A rewritten history fails here, as
  * "fork", before anything it says is used.
  */
-static int extends_checkpoint(struct kt_ledger *log, const struct head *h, struct kt_err *err)
+static int extends(struct kt_ledger *log, const struct head *h, const struct tree *t,
+		   const char *what, struct kt_err *err)
 {
-	const struct kt_checkpoint *cp = log->cp;
-	kt_hash proof[KT_MERKLE_MAX_PROOF];
-	struct added a = { .from = cp->size };
+	kt_hash proof[KT_MERKLE_MAX_PROOF], root;
+	struct added a = { .from = t->size };
 	int len, ret;
 
-	if (!cp->size)
+	if (!t->size)
 		return 0;
-	if (h->tree.size < cp->size)
-		return kt_fail(err, "rollback", "the log holds %llu entries, the checkpoint %llu: "
-			       "rolled back", (unsigned long long)h->tree.size,
-			       (unsigned long long)cp->size);
-	a.hash = malloc((h->tree.size - cp->size + 1) * sizeof(kt_hash));
+	if (h->tree.size < t->size)
+		return kt_fail(err, "rollback", "the log holds %llu entries, the %s %llu: "
+			       "rolled back", (unsigned long long)h->tree.size, what,
+			       (unsigned long long)t->size);
+	a.hash = malloc((h->tree.size - t->size + 1) * sizeof(kt_hash));
 	if (!a.hash)
 		return kt_fail(err, "ledger", "out of memory");
-	ret = log->backend->scan(log->backend, cp->size, h->tree.size, collect_added, &a, err);
-	if (ret < 0 || a.n != h->tree.size - cp->size) {
+	ret = log->backend->scan(log->backend, t->size, h->tree.size, collect_added, &a, err);
+	if (ret < 0 || a.n != h->tree.size - t->size) {
 		/* Entries missing: the walk names the first one. */
 		free(a.hash);
 		return ret < 0 ? -1 : 0;
 	}
-	len = kt_merkle_consistency_proof_compact(cp->frontier, cp->nf, cp->size, a.hash,
+	tree_root(t, root);
+	len = kt_merkle_consistency_proof_compact(t->frontier, t->nf, t->size, a.hash,
 						  h->tree.size, proof);
-	ret = len < 0 || kt_merkle_verify_consistency(cp->size, h->tree.size, cp->root,
-						      h->sth.root, proof, (size_t)len);
+	ret = len < 0 || kt_merkle_verify_consistency(t->size, h->tree.size, root, h->sth.root,
+						      proof, (size_t)len);
 	free(a.hash);
 	if (ret)
 		return kt_fail(err, "fork", "the signed head (%llu entries) does not extend the "
-			       "checkpoint (%llu entries): history was rewritten",
-			       (unsigned long long)h->tree.size, (unsigned long long)cp->size);
+			       "%s (%llu entries): history was rewritten",
+			       (unsigned long long)h->tree.size, what, (unsigned long long)t->size);
+	return 0;
+}
+
+static int extends_checkpoint(struct kt_ledger *log, const struct head *h, struct kt_err *err)
+{
+	struct tree t = { .size = log->cp->size, .nf = log->cp->nf };
+
+	memcpy(t.frontier, log->cp->frontier, t.nf * KT_HASH_LEN);
+	return extends(log, h, &t, "checkpoint", err);
+}
+
+/* What batch_check() and place_note() keep, from a checkpoint's fact. */
+static int replay_state(struct walk *w, const struct kt_ledger_entry *e)
+{
+	uint8_t vm[KT_UUID_LEN], *last;
+
+	if (!e->in_batch)
+		return place_note(&w->place, e);
+	if (kt_uuid_parse(e->vm_id, vm) || !kt_uuidmap_put(&w->place, vm, e->host_id))
+		return -1;
+	last = kt_uuidmap_get(&w->batch_time, e->host_id);
+	if (!last && !(last = kt_uuidmap_put(&w->batch_time, e->host_id, NULL)))
+		return -1;
+	if (kt_be_get(last, 8) < e->time)
+		kt_be_put(last, e->time, 8);
 	return 0;
 }
 
@@ -932,10 +1463,13 @@ static int replay(struct walk *w, struct kt_err *err)
 	w->tree.size = cp->size;
 	w->tree.nf = cp->nf;
 	memcpy(w->tree.frontier, cp->frontier, cp->nf * KT_HASH_LEN);
-	while (w->visit && !kt_checkpoint_next(cp, &off, &e))
-		if (w->visit(&e, w->arg))
+	while (!kt_checkpoint_next(cp, &off, &e)) {
+		if (replay_state(w, &e))
+			return kt_fail(err, "ledger", "out of memory");
+		if (w->visit && w->visit(&e, w->arg))
 			return kt_fail(err, "ledger", "entry %llu: cannot fold it",
 				       (unsigned long long)e.index);
+	}
 	return 0;
 }
 
@@ -965,6 +1499,7 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 	struct walk w = { .log = log, .visit = fn, .arg = arg, .err = err };
 	struct kt_err head_err = { 0 };
 	bool head_checked = false;
+	bool quick = log->follow && log->ftree && !fn && !log->cp && !log->pinned;
 	uint64_t ignored;
 	kt_hash root;
 	struct head h;
@@ -980,7 +1515,23 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 		ret = kt_fail(err, "ledger", "out of memory");
 		goto out;
 	}
-	if (log->cp) {
+	if (quick) {
+		/* Following: on from the state the last walk left, kept in memory. */
+		ret = -1;
+		if (!head_ok)
+			ret = kt_fail(err, head_err.check, "%s", head_err.msg);
+		else if (!(h.raw && sth_check(log, &h, err)) &&
+			 !extends(log, &h, log->ftree, "verified log", err))
+			ret = 0;
+		if (ret)
+			goto out;
+		w.tree = *log->ftree;
+		w.place = log->place;
+		w.batch_time = log->batch_time;
+		memset(&log->place, 0, sizeof(log->place));
+		memset(&log->batch_time, 0, sizeof(log->batch_time));
+		head_checked = true;
+	} else if (log->cp) {
 		if (!head_ok) {
 			ret = kt_fail(err, head_err.check, "%s", head_err.msg);
 			goto out;
@@ -992,6 +1543,22 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 		head_checked = true;
 	}
 	ret = log->backend->scan(log->backend, w.tree.size, UINT64_MAX, walk_entry, &w, err);
+	if (!ret && head_ok && w.tree.size > h.tree.size) {
+		/*
+		 * A writer appended (entry and head in one transaction) after the
+		 * head was read: a head read now may cover exactly what was walked.
+		 * It is checked like any other below.
+		 */
+		struct head now;
+
+		if (!head_read(log, &now, &head_err) && now.tree.size == w.tree.size) {
+			free(h.raw);
+			h = now;
+			head_checked = false;
+		} else {
+			free(now.raw);
+		}
+	}
 	if (ret) {
 		*bad_index = w.tree.size;
 		if (ret < 0 && strncmp(err->msg, "entry ", 6) && strcmp(err->check, "unavailable") &&
@@ -1023,14 +1590,39 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 	}
 	if (!ret && w.next && h.raw && keep_checkpoint(log, &w, &h))
 		ret = kt_fail(err, "ledger", "out of memory");
+	if (!ret && !log->ftree && !(log->ftree = malloc(sizeof(*log->ftree))))
+		ret = kt_fail(err, "ledger", "out of memory");
+	if (!ret) {
+		kt_uuidmap_free(&log->place);
+		kt_uuidmap_free(&log->batch_time);
+		log->place = w.place;
+		log->batch_time = w.batch_time;
+		memset(&w.place, 0, sizeof(w.place));
+		memset(&w.batch_time, 0, sizeof(w.batch_time));
+		*log->ftree = w.tree;
+	}
 	if (size)
 		*size = w.tree.size;
 	if (root_out)
 		tree_root(&w.tree, root_out);
 out:
+	if (ret) {
+		/* The next walk starts over. */
+		free(log->ftree);
+		log->ftree = NULL;
+	}
 	kt_checkpoint_free(w.next);
+	kt_uuidmap_free(&w.place);
+	kt_uuidmap_free(&w.batch_time);
 	free(h.raw);
 	return ret;
+}
+
+int kt_ledger_follow(struct kt_ledger *log, struct kt_err *err)
+{
+	(void)err;
+	log->follow = true;
+	return 0;
 }
 
 int kt_ledger_verify(struct kt_ledger *log, uint64_t *size, uint64_t *bad_index,
@@ -1057,7 +1649,7 @@ static int collect_leaf(uint64_t key, const uint8_t *data, size_t len, void *arg
 
 	if (key != l->n)
 		return -1;
-	kt_merkle_leaf_hash(data, len, l->hash[l->n++]);
+	kt_ledger_leaf_hash(data, len, l->hash[l->n++]);
 	return 0;
 }
 
@@ -1085,6 +1677,17 @@ static int leaves_read(struct kt_ledger *log, uint64_t *n, struct leaves *l, str
 		return ret < 0 ? -1 : kt_fail(err, "missing", "entry %llu: missing",
 					      (unsigned long long)l->n);
 	}
+	return 0;
+}
+
+int kt_ledger_leaves(struct kt_ledger *log, uint64_t *size, kt_hash **leaves,
+		     struct kt_err *err)
+{
+	struct leaves l;
+
+	if (leaves_read(log, size, &l, err))
+		return -1;
+	*leaves = l.hash;
 	return 0;
 }
 

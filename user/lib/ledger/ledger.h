@@ -49,7 +49,7 @@ enum kt_ledger_kind {
 	KT_LEDGER_REVOKE = 4,		/* vm_id, or else host_id, is revoked */
 	KT_LEDGER_REGISTER = 5,		/* vm_id belongs to the signer, its owner (version 2) */
 	KT_LEDGER_ROLLBACK = 6,		/* vm_id restored to a snapshot on host_id (version 3) */
-	/* 7 is reserved for per-host batches. */
+	KT_LEDGER_BATCH = 7,		/* host batches of VM results (version 3, batch.h) */
 };
 
 enum kt_ledger_result {
@@ -82,6 +82,21 @@ struct kt_ledger_entry {
 	 * walks only; zero for an entry signed by an owner).
 	 */
 	uint8_t signer_id[KT_UUID_LEN];
+	/*
+	 * Not encoded: a batch entry's body (batch.h: the host batches), stored
+	 * after its signature and bound to it by the measurement field, the
+	 * root over the batches' headers.
+	 */
+	const uint8_t *body;
+	size_t body_len;
+	/*
+	 * Not encoded: walks visit a batch entry as its VM results, each an
+	 * attest entry with the entry's index, the host batch's host, time and
+	 * certificate, the memory root as measurement and the report digest;
+	 * in_batch is then set and batch_no, record_no say where it sits.
+	 */
+	bool in_batch;
+	uint32_t batch_no, record_no;
 };
 
 /* Signed tree head (RFC 9162 section 4.10 in spirit, own byte layout). */
@@ -142,6 +157,46 @@ void kt_ledger_signer_free(struct kt_ledger_signer *signer);
  */
 int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *signer,
 		     struct kt_ledger_entry *e, kt_hash leaf_hash, struct kt_err *err);
+
+/*
+ * Appends one batch entry (kind batch) holding k host batches (batch.h),
+ * signed by `signer`, a host: its own batch, or many when it sequences a
+ * queue. Each host batch must verify (its host's certificate and
+ * signature, its root) and be later than that host's last batch in the
+ * log (check "replay"); a result for a VM the log places on another host
+ * is refused (check "placement", naming the batch and the result). The
+ * checks run against a verified walk of the log, and the entry is stored
+ * only if nothing landed since (else the walk is redone). *e gets the
+ * stored entry (its body is not kept).
+ */
+int kt_ledger_append_batch(struct kt_ledger *log, const struct kt_ledger_signer *signer,
+			   const uint8_t *const *batches, const size_t *lens, size_t k,
+			   struct kt_ledger_entry *e, kt_hash leaf_hash, struct kt_err *err);
+
+/*
+ * Queued host batches (the sequencer, Documentation/ledger.rst "Batches"):
+ * a host puts its sealed batch in the ledger's queue; a sequencer takes up
+ * to `max` queued batches, appends them as one batch entry and removes
+ * them from the queue in the same store transaction. Queued batches the
+ * log has already (or that fail their checks) are removed and counted in
+ * *dropped, with the first reason in err->msg kept as a note. *taken is the
+ * number integrated (0: nothing queued, no entry written).
+ */
+int kt_ledger_enqueue_batch(struct kt_ledger *log, const uint8_t *batch, size_t len,
+			    struct kt_err *err);
+int kt_ledger_integrate(struct kt_ledger *log, const struct kt_ledger_signer *signer,
+			size_t max, size_t *taken, size_t *dropped, struct kt_ledger_entry *e,
+			kt_hash leaf_hash, struct kt_err *err);
+
+/*
+ * Keeps what each walk verified in memory and starts the next walk from it
+ * (a checkpoint that is never written): a writer or sequencer that walks
+ * before every append then verifies only what is new.
+ */
+int kt_ledger_follow(struct kt_ledger *log, struct kt_err *err);
+
+/* The Merkle leaf hash of a stored entry: of its encoding, a batch entry's body left out. */
+void kt_ledger_leaf_hash(const uint8_t *raw, size_t len, kt_hash out);
 
 /* Head of the log; size 0 (and no signature) for an empty log. */
 int kt_ledger_head(struct kt_ledger *log, struct kt_ledger_sth *sth, uint8_t **raw,
@@ -213,6 +268,14 @@ int kt_ledger_prove_inclusion(struct kt_ledger *log, uint64_t index, uint64_t si
 int kt_ledger_prove_consistency(struct kt_ledger *log, uint64_t m, uint64_t n,
 				kt_hash root_m, kt_hash root_n, kt_hash *proof,
 				size_t *proof_len, struct kt_err *err);
+
+/*
+ * Leaf hashes of the first *size entries (0: the whole log; *size gets the
+ * count), read without verification (for proofs, which their user checks):
+ * a malloc'd array.
+ */
+int kt_ledger_leaves(struct kt_ledger *log, uint64_t *size, kt_hash **leaves,
+		     struct kt_err *err);
 
 /* Encoding and its inverse (strict, exact length). */
 int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_t *len,

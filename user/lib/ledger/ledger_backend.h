@@ -21,6 +21,9 @@
 #define KT_LEDGER_CONFLICT 1	/* head moved on: re-read and retry */
 #define KT_LEDGER_UNKNOWN 2	/* the write may or may not have happened */
 
+/* Called for each queued item in key order; non-zero stops the scan. */
+typedef int (*kt_ledger_queue_fn)(const char *key, const uint8_t *data, size_t len, void *arg);
+
 /* Called for each stored entry in index order; non-zero stops the scan. */
 typedef int (*kt_ledger_scan_fn)(uint64_t index, const uint8_t *data, size_t len,
 				 void *arg);
@@ -39,9 +42,25 @@ struct kt_ledger_backend {
 	/* Entries with from <= index < to, in order. */
 	int (*scan)(struct kt_ledger_backend *b, uint64_t from, uint64_t to,
 		    kt_ledger_scan_fn fn, void *arg, struct kt_err *err);
+	/*
+	 * Also removes the queued items named in dequeue (ndequeue of them), in
+	 * the same transaction.
+	 */
 	int (*append)(struct kt_ledger_backend *b, uint64_t version, uint64_t index,
 		      const uint8_t *entry, size_t entry_len, const uint8_t *head,
-		      size_t head_len, struct kt_err *err);
+		      size_t head_len, const char *const *dequeue, size_t ndequeue,
+		      struct kt_err *err);
+	/*
+	 * The queue of host batches waiting for a sequencer: items by key
+	 * (printable, no '/'), put replacing any with that key; the first max
+	 * in key order; removal (without an append).
+	 */
+	int (*enqueue)(struct kt_ledger_backend *b, const char *key, const uint8_t *data,
+		       size_t len, struct kt_err *err);
+	int (*queue_scan)(struct kt_ledger_backend *b, size_t max, kt_ledger_queue_fn fn,
+			  void *arg, struct kt_err *err);
+	int (*dequeue)(struct kt_ledger_backend *b, const char *const *keys, size_t n,
+		       struct kt_err *err);
 	void (*close)(struct kt_ledger_backend *b);
 };
 

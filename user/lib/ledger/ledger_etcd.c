@@ -8,7 +8,8 @@
  * marks a created ledger (KT_LEDGER_CREATE puts it; every other open
  * requires it), "<prefix>/head" holds the head record and
  * "<prefix>/entry/%016x" the entry at that index, so key order is index
- * order. An append is one txn: if the head's
+ * order, and "<prefix>/queue/<key>" the host batches waiting for a
+ * sequencer (ledger.h, kt_ledger_integrate()). An append is one txn: if the head's
  * mod_revision is still the one the writer read and the entry key does not
  * exist, put both. Two
  * hosts racing therefore cannot fork the log; the loser re-reads and
@@ -328,9 +329,121 @@ static json_t *put_op(const char *key, const uint8_t *val, size_t len)
 			 b64_json(val, len));
 }
 
+static char *queue_key(const struct etcd_backend *e, const char *name)
+{
+	char *key;
+
+	if (asprintf(&key, "%squeue/%s", e->prefix, name ? name : "") < 0)
+		return NULL;
+	return key;
+}
+
+/* Delete ops for queued items, appended to the txn's success list. */
+static int delete_ops(const struct etcd_backend *e, json_t *ops, const char *const *keys,
+		      size_t n)
+{
+	size_t i;
+	char *key;
+
+	for (i = 0; i < n; i++) {
+		key = queue_key(e, keys[i]);
+		if (!key || json_array_append_new(ops, json_pack("{s:{s:o}}", "request_delete_range",
+								 "key", key_json(key)))) {
+			free(key);
+			return -1;
+		}
+		free(key);
+	}
+	return 0;
+}
+
+static int etcd_enqueue(struct kt_ledger_backend *b, const char *name, const uint8_t *data,
+			size_t len, struct kt_err *err)
+{
+	struct etcd_backend *e = (struct etcd_backend *)b;
+	char *key = queue_key(e, name);
+	json_t *req, *resp;
+	int ret;
+
+	if (!key)
+		return kt_fail(err, "storage", "out of memory");
+	req = json_pack("{s:o, s:o}", "key", key_json(key), "value", b64_json(data, len));
+	free(key);
+	if (!req)
+		return kt_fail(err, "storage", "out of memory");
+	/* A put of the same bytes under the same key may be repeated. */
+	ret = post(e, "/v3/kv/put", req, true, &resp, err);
+	if (!ret)
+		json_decref(resp);
+	return ret;
+}
+
+static int etcd_queue_scan(struct kt_ledger_backend *b, size_t max, kt_ledger_queue_fn fn,
+			   void *arg, struct kt_err *err)
+{
+	struct etcd_backend *e = (struct etcd_backend *)b;
+	char *from = queue_key(e, NULL), *end = from ? strdup(from) : NULL;
+	json_t *resp, *kvs, *kv;
+	size_t i, len, klen, plen;
+	uint8_t *val, *key;
+	int ret;
+
+	if (!from || !end) {
+		free(from);
+		free(end);
+		return kt_fail(err, "storage", "out of memory");
+	}
+	plen = strlen(from);
+	end[plen - 1]++;	/* "queue/" .. "queue0": every key under it */
+	ret = range(e, from, end, (int)max, &resp, &kvs, err);
+	free(from);
+	free(end);
+	if (ret)
+		return -1;
+	json_array_foreach(kvs, i, kv) {
+		const char *k = json_string_value(json_object_get(kv, "key"));
+
+		key = k ? kt_b64_decode(k, strlen(k), &klen) : NULL;
+		if (!key || klen <= plen || b64_field(kv, "value", &val, &len, err)) {
+			free(key);
+			ret = kt_fail(err, "storage", "etcd holds a malformed queue key");
+			break;
+		}
+		key[klen] = '\0';	/* kt_b64_decode leaves room for it */
+		ret = fn((char *)key + plen, val, len, arg);
+		free(key);
+		free(val);
+		if (ret)
+			break;
+	}
+	json_decref(resp);
+	return ret < 0 ? -1 : 0;
+}
+
+static int etcd_dequeue(struct kt_ledger_backend *b, const char *const *keys, size_t n,
+			struct kt_err *err)
+{
+	struct etcd_backend *e = (struct etcd_backend *)b;
+	json_t *ops = json_array(), *req, *resp;
+	int ret;
+
+	if (!ops || delete_ops(e, ops, keys, n)) {
+		json_decref(ops);
+		return kt_fail(err, "storage", "out of memory");
+	}
+	req = json_pack("{s:o}", "success", ops);
+	if (!req)
+		return kt_fail(err, "storage", "out of memory");
+	ret = post(e, "/v3/kv/txn", req, true, &resp, err);
+	if (!ret)
+		json_decref(resp);
+	return ret;
+}
+
 static int etcd_append(struct kt_ledger_backend *b, uint64_t version, uint64_t index,
 		       const uint8_t *entry, size_t entry_len, const uint8_t *head,
-		       size_t head_len, struct kt_err *err)
+		       size_t head_len, const char *const *dequeue, size_t ndequeue,
+		       struct kt_err *err)
 {
 	struct etcd_backend *e = (struct etcd_backend *)b;
 	char *key = entry_key(e, index), rev[24];
@@ -349,8 +462,10 @@ static int etcd_append(struct kt_ledger_backend *b, uint64_t version, uint64_t i
 			"success", put_op(key, entry, entry_len),
 			put_op(e->head_key, head, head_len));
 	free(key);
-	if (!req)
+	if (!req || delete_ops(e, json_object_get(req, "success"), dequeue, ndequeue)) {
+		json_decref(req);
 		return kt_fail(err, "storage", "out of memory");
+	}
 	ret = post(e, "/v3/kv/txn", req, false, &resp, err);
 	if (ret)
 		return ret;
@@ -474,7 +589,8 @@ struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, enum kt_ledger_m
 		goto nomem;
 	e->ops = (struct kt_ledger_backend){
 		.name = "etcd", .head = etcd_head, .get = etcd_get, .scan = etcd_scan,
-		.append = etcd_append, .close = etcd_close,
+		.append = etcd_append, .close = etcd_close, .enqueue = etcd_enqueue,
+		.queue_scan = etcd_queue_scan, .dequeue = etcd_dequeue,
 	};
 	tok = strchr(list, '?');
 	if (tok)

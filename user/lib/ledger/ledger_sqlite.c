@@ -5,7 +5,9 @@
  * KT_LEDGER_CREATE makes; reads open it read-only. An append
  * is one IMMEDIATE transaction that checks the head size it was built on,
  * inserts the entry and replaces the head; SQLite's atomic commit makes a
- * process killed at any point leave the old head or the new one.
+ * process killed at any point leave the old head or the new one. Host
+ * batches waiting for a sequencer sit in a third table, ledger_queue,
+ * made when the first is queued.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -133,9 +135,86 @@ static int sq_scan(struct kt_ledger_backend *b, uint64_t from, uint64_t to, kt_l
 	return ret;
 }
 
+/* Deletes queued items inside the caller's transaction. */
+static int queue_delete(struct sqlite_backend *s, const char *const *keys, size_t n)
+{
+	sqlite3_stmt *st;
+	size_t i;
+	int rc = SQLITE_DONE;
+
+	if (!n)
+		return 0;
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM ledger_queue WHERE key = ?", -1, &st, NULL))
+		return -1;
+	for (i = 0; i < n && rc == SQLITE_DONE; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int sq_enqueue(struct kt_ledger_backend *b, const char *key, const uint8_t *data,
+		      size_t len, struct kt_err *err)
+{
+	struct sqlite_backend *s = (struct sqlite_backend *)b;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_exec(s->db, "CREATE TABLE IF NOT EXISTS ledger_queue (key TEXT PRIMARY KEY, "
+			 "data BLOB NOT NULL)", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO ledger_queue VALUES (?, ?)", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_fail(s, err, "cannot queue the batch");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, data, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(s, err, "cannot queue the batch");
+}
+
+static int sq_queue_scan(struct kt_ledger_backend *b, size_t max, kt_ledger_queue_fn fn,
+			 void *arg, struct kt_err *err)
+{
+	struct sqlite_backend *s = (struct sqlite_backend *)b;
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT key, data FROM ledger_queue ORDER BY key LIMIT ?", -1,
+			       &st, NULL) != SQLITE_OK)
+		/* Nothing was ever queued here. */
+		return strstr(sqlite3_errmsg(s->db), "no such table") ? 0 :
+			db_fail(s, err, "cannot read the queue");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_blob(st, 1),
+			 (size_t)sqlite3_column_bytes(st, 1), arg);
+	if (!ret && rc != SQLITE_DONE)
+		ret = db_fail(s, err, "cannot read the queue");
+	sqlite3_finalize(st);
+	return ret < 0 ? -1 : 0;
+}
+
+static int sq_dequeue(struct kt_ledger_backend *b, const char *const *keys, size_t n,
+		      struct kt_err *err)
+{
+	struct sqlite_backend *s = (struct sqlite_backend *)b;
+
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(s, err, "cannot start the removal");
+	if (queue_delete(s, keys, n) ||
+	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(s, err, "cannot remove queued batches");
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 static int sq_append(struct kt_ledger_backend *b, uint64_t version, uint64_t index,
 		     const uint8_t *entry, size_t entry_len, const uint8_t *head, size_t head_len,
-		     struct kt_err *err)
+		     const char *const *dequeue, size_t ndequeue, struct kt_err *err)
 {
 	struct sqlite_backend *s = (struct sqlite_backend *)b;
 	uint64_t current;
@@ -160,7 +239,8 @@ static int sq_append(struct kt_ledger_backend *b, uint64_t version, uint64_t ind
 	sqlite3_reset(s->put_head);
 	sqlite3_bind_int64(s->put_head, 1, (sqlite3_int64)(index + 1));
 	sqlite3_bind_blob(s->put_head, 2, head, (int)head_len, SQLITE_STATIC);
-	if (sqlite3_step(s->put_entry) != SQLITE_DONE || sqlite3_step(s->put_head) != SQLITE_DONE) {
+	if (sqlite3_step(s->put_entry) != SQLITE_DONE || sqlite3_step(s->put_head) != SQLITE_DONE ||
+	    queue_delete(s, dequeue, ndequeue)) {
 		db_fail(s, err, "cannot store the entry");
 		goto rollback;
 	}
@@ -306,7 +386,8 @@ struct kt_ledger_backend *kt_ledger_sqlite_open(const char *path, enum kt_ledger
 	}
 	s->ops = (struct kt_ledger_backend){
 		.name = "sqlite", .head = sq_head, .get = sq_get, .scan = sq_scan,
-		.append = sq_append, .close = sq_close,
+		.append = sq_append, .close = sq_close, .enqueue = sq_enqueue,
+		.queue_scan = sq_queue_scan, .dequeue = sq_dequeue,
 	};
 	if (!*path) {
 		kt_fail(err, "spec", "'sqlite:' names no file: use sqlite:PATH");

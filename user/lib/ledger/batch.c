@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host batches of VM results: sealing, parsing, roots, proofs and the
+ * daemon's builder (batch.h). Records are kept in ascending order of VM
+ * UUID, which is the one encoding of a set of results and makes a VM
+ * appearing twice in one batch a format error.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "common/encoding.h"
+#include "identity/jws.h"
+#include "ledger/batch.h"
+
+#define R_VM 0
+#define R_RESULT 16
+#define R_REPORT 17
+#define R_MEMORY 49
+#define R_VCPU 81
+
+int kt_batch_record_encode(const struct kt_batch_result *r, uint8_t *out)
+{
+	if (kt_uuid_parse(r->vm_id, out + R_VM) ||
+	    (r->result != KT_LEDGER_PASS && r->result != KT_LEDGER_FAIL))
+		return -1;
+	out[R_RESULT] = r->result;
+	memcpy(out + R_REPORT, r->report, KT_HASH_LEN);
+	memcpy(out + R_MEMORY, r->memory_root, KT_HASH_LEN);
+	memcpy(out + R_VCPU, r->vcpu_root, KT_HASH_LEN);
+	return 0;
+}
+
+int kt_batch_record_decode(const uint8_t *rec, struct kt_batch_result *r)
+{
+	kt_uuid_format(rec + R_VM, r->vm_id);
+	r->result = rec[R_RESULT];
+	memcpy(r->report, rec + R_REPORT, KT_HASH_LEN);
+	memcpy(r->memory_root, rec + R_MEMORY, KT_HASH_LEN);
+	memcpy(r->vcpu_root, rec + R_VCPU, KT_HASH_LEN);
+	return r->result == KT_LEDGER_PASS || r->result == KT_LEDGER_FAIL ? 0 : -1;
+}
+
+static int by_vm(const void *a, const void *b)
+{
+	return memcmp(a, b, KT_UUID_LEN);
+}
+
+/* The leaves of n records laid out at stride; their root. */
+static void records_root(const uint8_t *rec, uint32_t n, kt_hash *leaves, kt_hash root)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		kt_merkle_leaf_hash(rec + (size_t)i * KT_BATCH_RECORD_STRIDE, KT_BATCH_RECORD_LEN,
+				    leaves[i]);
+	kt_merkle_root(leaves, n, root);
+}
+
+int kt_batch_seal(const struct kt_ledger_signer *s, const uint8_t host_id[KT_UUID_LEN],
+		  uint64_t time, const struct kt_batch_result *r, size_t n, uint8_t **out,
+		  size_t *len, struct kt_err *err)
+{
+	size_t hdr = KT_BATCH_HEADER_FIXED + s->cert_len, total, i;
+	kt_hash *leaves;
+	uint8_t *p, *rec;
+
+	if (!n || n > KT_BATCH_MAX)
+		return kt_fail(err, "batch", "a batch holds 1 to %d results, not %zu", KT_BATCH_MAX, n);
+	total = hdr + KT_ES256_SIG_LEN + n * KT_BATCH_RECORD_STRIDE;
+	p = malloc(total);
+	leaves = malloc(n * sizeof(kt_hash));
+	if (!p || !leaves) {
+		free(p);
+		free(leaves);
+		return kt_fail(err, "batch", "out of memory");
+	}
+	rec = p + hdr + KT_ES256_SIG_LEN;
+	for (i = 0; i < n; i++) {
+		if (kt_batch_record_encode(&r[i], rec + i * KT_BATCH_RECORD_STRIDE)) {
+			kt_fail(err, "format", "result %zu: VM '%s' is not a UUID or result is not "
+				"pass or fail", i, r[i].vm_id);
+			goto fail;
+		}
+	}
+	qsort(rec, n, KT_BATCH_RECORD_STRIDE, by_vm);
+	for (i = 1; i < n; i++) {
+		if (!by_vm(rec + (i - 1) * KT_BATCH_RECORD_STRIDE, rec + i * KT_BATCH_RECORD_STRIDE)) {
+			char vm[KT_UUID_STR_LEN + 1];
+
+			kt_uuid_format(rec + i * KT_BATCH_RECORD_STRIDE, vm);
+			kt_fail(err, "format", "VM %s has two results in one batch", vm);
+			goto fail;
+		}
+	}
+	records_root(rec, (uint32_t)n, leaves, p + 29);
+	for (i = 0; i < n; i++)
+		memcpy(rec + i * KT_BATCH_RECORD_STRIDE + KT_BATCH_RECORD_LEN, leaves[i],
+		       KT_BATCH_CHECK_LEN);
+	p[0] = KT_BATCH_VERSION;
+	memcpy(p + 1, host_id, KT_UUID_LEN);
+	kt_be_put(p + 17, time, 8);
+	kt_be_put(p + 25, n, 4);
+	kt_be_put(p + 61, s->cert_len, 2);
+	memcpy(p + KT_BATCH_HEADER_FIXED, s->cert, s->cert_len);
+	if (kt_es256_sign(s->key, p, hdr, p + hdr, err))
+		goto fail;
+	free(leaves);
+	*out = p;
+	*len = total;
+	return 0;
+fail:
+	free(p);
+	free(leaves);
+	return -1;
+}
+
+int kt_batch_parse(const uint8_t *p, size_t len, struct kt_batch *b, struct kt_err *err)
+{
+	const uint8_t *prev = NULL, *rec;
+	uint32_t i;
+
+	memset(b, 0, sizeof(*b));
+	if (len < KT_BATCH_HEADER_FIXED + KT_ES256_SIG_LEN || p[0] != KT_BATCH_VERSION)
+		return kt_fail(err, "format", "not a version %d host batch", KT_BATCH_VERSION);
+	b->raw = p;
+	b->len = len;
+	memcpy(b->host_id, p + 1, KT_UUID_LEN);
+	b->time = kt_be_get(p + 17, 8);
+	b->n = (uint32_t)kt_be_get(p + 25, 4);
+	memcpy(b->root, p + 29, KT_HASH_LEN);
+	b->cert_len = kt_be_get(p + 61, 2);
+	b->cert = p + KT_BATCH_HEADER_FIXED;
+	b->header_len = KT_BATCH_HEADER_FIXED + b->cert_len + KT_ES256_SIG_LEN;
+	if (!b->cert_len || b->cert_len > KT_LEDGER_CERT_MAX || !b->n || b->n > KT_BATCH_MAX ||
+	    len != b->header_len + (size_t)b->n * KT_BATCH_RECORD_STRIDE)
+		return kt_fail(err, "format", "host batch length %zu does not match its fields", len);
+	b->sig = p + KT_BATCH_HEADER_FIXED + b->cert_len;
+	b->records = p + b->header_len;
+	for (i = 0; i < b->n; i++, prev = rec) {
+		rec = b->records + (size_t)i * KT_BATCH_RECORD_STRIDE;
+		if (rec[R_RESULT] != KT_LEDGER_PASS && rec[R_RESULT] != KT_LEDGER_FAIL)
+			return kt_fail(err, "format", "result %u: result is not pass or fail", i);
+		if (prev && by_vm(prev, rec) >= 0)
+			return kt_fail(err, "format", "result %u: results are not in ascending VM "
+				       "order (or a VM appears twice)", i);
+	}
+	return 0;
+}
+
+int kt_batch_check_root(const struct kt_batch *b, struct kt_err *err)
+{
+	kt_hash *leaves = malloc(b->n * sizeof(kt_hash)), root;
+	char vm[KT_UUID_STR_LEN + 1];
+	const uint8_t *rec;
+	uint32_t i;
+
+	if (!leaves)
+		return kt_fail(err, "batch", "out of memory");
+	records_root(b->records, b->n, leaves, root);
+	for (i = 0; i < b->n; i++) {
+		rec = b->records + (size_t)i * KT_BATCH_RECORD_STRIDE;
+		if (CRYPTO_memcmp(rec + KT_BATCH_RECORD_LEN, leaves[i], KT_BATCH_CHECK_LEN)) {
+			kt_uuid_format(rec + R_VM, vm);
+			free(leaves);
+			return kt_fail(err, "batch", "result %u (VM %s): does not match its check "
+				       "bytes: the record was changed", i, vm);
+		}
+	}
+	free(leaves);
+	if (CRYPTO_memcmp(root, b->root, KT_HASH_LEN))
+		return kt_fail(err, "batch", "the results do not hash to the batch's signed root");
+	return 0;
+}
+
+int kt_batch_result_at(const struct kt_batch *b, uint32_t i, struct kt_batch_result *r)
+{
+	if (i >= b->n)
+		return -1;
+	return kt_batch_record_decode(b->records + (size_t)i * KT_BATCH_RECORD_STRIDE, r);
+}
+
+void kt_batch_record_leaf(const struct kt_batch *b, uint32_t i, kt_hash leaf)
+{
+	kt_merkle_leaf_hash(b->records + (size_t)i * KT_BATCH_RECORD_STRIDE, KT_BATCH_RECORD_LEN,
+			    leaf);
+}
+
+void kt_batch_header_leaf(const struct kt_batch *b, kt_hash leaf)
+{
+	kt_merkle_leaf_hash(b->raw, b->header_len, leaf);
+}
+
+int kt_batch_prove(const struct kt_batch *b, uint32_t i, kt_hash *proof, size_t *proof_len)
+{
+	kt_hash *leaves = malloc(b->n * sizeof(kt_hash)), root;
+	int len;
+
+	if (!leaves)
+		return -1;
+	records_root(b->records, b->n, leaves, root);
+	len = kt_merkle_inclusion_proof(leaves, b->n, i, proof);
+	free(leaves);
+	if (len < 0)
+		return -1;
+	*proof_len = (size_t)len;
+	return 0;
+}
+
+int kt_batch_body_encode(const uint8_t *const *batches, const size_t *lens, size_t k,
+			 uint8_t **out, size_t *len, kt_hash root, struct kt_err *err)
+{
+	size_t total = 4, i, off;
+	uint8_t *p;
+
+	if (!k || k > KT_BATCH_ENTRY_MAX)
+		return kt_fail(err, "batch", "an entry holds 1 to %d host batches, not %zu",
+			       KT_BATCH_ENTRY_MAX, k);
+	for (i = 0; i < k; i++)
+		total += 4 + lens[i];
+	p = malloc(total);
+	if (!p)
+		return kt_fail(err, "batch", "out of memory");
+	kt_be_put(p, k, 4);
+	for (i = 0, off = 4; i < k; i++) {
+		kt_be_put(p + off, lens[i], 4);
+		memcpy(p + off + 4, batches[i], lens[i]);
+		off += 4 + lens[i];
+	}
+	if (kt_batch_body_root(p, total, NULL, NULL, root, err)) {
+		free(p);
+		return -1;
+	}
+	*out = p;
+	*len = total;
+	return 0;
+}
+
+int kt_batch_body_next(const uint8_t *body, size_t len, size_t *off, struct kt_batch *b,
+		       struct kt_err *err)
+{
+	size_t n;
+
+	if (!*off) {
+		if (len < 4)
+			return kt_fail(err, "format", "batch body truncated");
+		*off = 4;
+	}
+	if (*off == len)
+		return 1;
+	if (len - *off < 4 || (n = kt_be_get(body + *off, 4)) > len - *off - 4)
+		return kt_fail(err, "format", "batch body truncated");
+	if (kt_batch_parse(body + *off + 4, n, b, err))
+		return -1;
+	*off += 4 + n;
+	return 0;
+}
+
+int kt_batch_body_root(const uint8_t *body, size_t len, uint32_t *k_out, kt_hash *leaves_out,
+		       kt_hash root, struct kt_err *err)
+{
+	uint64_t k = len >= 4 ? kt_be_get(body, 4) : 0, i = 0;
+	kt_hash *leaves;
+	struct kt_batch b;
+	size_t off = 0;
+	int ret;
+
+	if (!k || k > KT_BATCH_ENTRY_MAX)
+		return kt_fail(err, "format", "a batch entry holds 1 to %d host batches",
+			       KT_BATCH_ENTRY_MAX);
+	leaves = leaves_out ? leaves_out : malloc(k * sizeof(kt_hash));
+	if (!leaves)
+		return kt_fail(err, "batch", "out of memory");
+	while (!(ret = kt_batch_body_next(body, len, &off, &b, err))) {
+		if (i == k) {
+			ret = kt_fail(err, "format", "batch body holds more than its %llu batches",
+				      (unsigned long long)k);
+			break;
+		}
+		kt_batch_header_leaf(&b, leaves[i++]);
+	}
+	if (ret < 0 && i < k) {
+		char msg[sizeof(err->msg)];
+
+		memcpy(msg, err->msg, sizeof(msg));
+		kt_fail(err, err->check, "batch %llu: %s", (unsigned long long)i, msg);
+	}
+	if (ret == 1 && i != k)
+		ret = kt_fail(err, "format", "batch body holds %llu of its %llu batches",
+			      (unsigned long long)i, (unsigned long long)k);
+	if (ret == 1)
+		kt_merkle_root(leaves, k, root);
+	if (leaves != leaves_out)
+		free(leaves);
+	if (k_out)
+		*k_out = (uint32_t)k;
+	return ret == 1 ? 0 : -1;
+}
+
+/* The builder: results as added, sorted and made unique at seal time. */
+struct kt_batch_builder {
+	struct kt_batch_result *r;
+	size_t n, cap;
+};
+
+struct kt_batch_builder *kt_batch_builder_new(void)
+{
+	return calloc(1, sizeof(struct kt_batch_builder));
+}
+
+void kt_batch_builder_free(struct kt_batch_builder *b)
+{
+	if (!b)
+		return;
+	free(b->r);
+	free(b);
+}
+
+int kt_batch_builder_add(struct kt_batch_builder *b, const struct kt_batch_result *r,
+			 struct kt_err *err)
+{
+	struct kt_batch_result *grown;
+	uint8_t rec[KT_BATCH_RECORD_LEN];
+
+	if (kt_batch_record_encode(r, rec))
+		return kt_fail(err, "format", "VM '%s' is not a UUID or result is not pass or fail",
+			       r->vm_id);
+	if (b->n == KT_BATCH_MAX)
+		return kt_fail(err, "batch", "a batch holds at most %d results", KT_BATCH_MAX);
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 64;
+		grown = realloc(b->r, b->cap * sizeof(*grown));
+		if (!grown)
+			return kt_fail(err, "batch", "out of memory");
+		b->r = grown;
+	}
+	b->r[b->n] = *r;
+	kt_uuid_canonical(r->vm_id, b->r[b->n].vm_id);
+	b->n++;
+	return 0;
+}
+
+size_t kt_batch_builder_count(const struct kt_batch_builder *b)
+{
+	return b->n;
+}
+
+/* Latest result per VM: a stable order by VM, then the last of each run. */
+struct slot {
+	const struct kt_batch_result *r;
+	size_t seq;
+};
+
+static int by_vm_then_seq(const void *a, const void *b)
+{
+	const struct slot *x = a, *y = b;
+	int c = strcmp(x->r->vm_id, y->r->vm_id);
+
+	return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int kt_batch_builder_seal(struct kt_batch_builder *b, const struct kt_ledger_signer *signer,
+			  const uint8_t host_id[KT_UUID_LEN], uint64_t time, uint8_t **out,
+			  size_t *len, struct kt_err *err)
+{
+	struct kt_batch_result *uniq;
+	struct slot *s;
+	size_t i, n = 0;
+	int ret;
+
+	*out = NULL;
+	*len = 0;
+	if (!b->n)
+		return 0;
+	s = malloc(b->n * sizeof(*s));
+	uniq = malloc(b->n * sizeof(*uniq));
+	if (!s || !uniq) {
+		free(s);
+		free(uniq);
+		return kt_fail(err, "batch", "out of memory");
+	}
+	for (i = 0; i < b->n; i++)
+		s[i] = (struct slot){ .r = &b->r[i], .seq = i };
+	qsort(s, b->n, sizeof(*s), by_vm_then_seq);
+	for (i = 0; i < b->n; i++)
+		if (i + 1 == b->n || strcmp(s[i].r->vm_id, s[i + 1].r->vm_id))
+			uniq[n++] = *s[i].r;
+	ret = kt_batch_seal(signer, host_id, time, uniq, n, out, len, err);
+	free(s);
+	free(uniq);
+	if (!ret)
+		b->n = 0;
+	return ret;
+}
