@@ -21,7 +21,7 @@ set -u
 cd "$(dirname "$0")/.."
 . selftests/lib/migrate.sh
 
-PLAN=32
+PLAN=34
 port=7400
 dir=$(mktemp -d /tmp/kt-migrate-hosts.XXXXXX)
 
@@ -143,14 +143,18 @@ tap_is "  the source guest still runs" "$(qmp "$dir/src.qmp" query-status)" runn
 kill "$dst_pid" 2>/dev/null; wait "$dst_pid" 2>/dev/null
 
 # --- either side killed mid-transfer --------------------------------------------
-# stall_session NAME: a migration whose stream the relay stops forwarding
-# after 256 KiB; the source runs in the background (start_pid).
+# stall_session NAME VICTIM: a migration whose stream the relay stops
+# forwarding after 256 KiB; right then it kills VICTIM (source: migrate
+# start, destination: migrate receive). The source runs in the background
+# (start_pid).
 stall_session() {
 	port=$((port + 1))
 	dst_qemu
+	rm -f "$dir/$1.victim"
 	receive "$1" host-a "$DST:$port" --ledger "$KVMTRUST_LEDGER"
+	[ "$2" = destination ] && echo "$recv_pid" >"$dir/$1.victim"
 	"${in_src[@]}" python3 "$RELAY" "unix:$dir/$1.relay" "$DST:$port" stall 262144 \
-		>"$dir/$1.relay.log" 2>&1 &
+		"$dir/$1.victim" >"$dir/$1.relay.log" 2>&1 &
 	pids+=($!)
 	wait_for "$dir/$1.relay.log" listening
 	"${in_src[@]}" "$KVMTRUST" migrate start --qmp "$dir/src.qmp" --connect "unix:$dir/$1.relay" \
@@ -159,7 +163,7 @@ stall_session() {
 		--key-dir "$dir/host-b/hostkey" >"$dir/start.out" 2>"$dir/start.err" &
 	start_pid=$!
 	pids+=($!)
-	wait_for "$dir/$1.relay.log" stalled
+	[ "$2" = source ] && echo "$start_pid" >"$dir/$1.victim"
 }
 
 running_again() {	# the source QEMU returns to running (by itself or resumed)
@@ -176,23 +180,25 @@ running_again() {	# the source QEMU returns to running (by itself or resumed)
 kill "$src_pid"; wait "$src_pid" 2>/dev/null
 random_ram && qemu src
 size=$(ledger_size)
-stall_session r-ksrc
-tap_is "source killed mid-transfer: the migration was under way" \
-	"$(qmp "$dir/src.qmp" query-migrate | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')" \
-	active
-kill -9 "$start_pid"
+stall_session r-ksrc source
 reap; rs=$?
-show
-tap_is "  the destination refuses the cut stream (truncated), exit 10" \
-	"$rs $(grep -o '^Refused: truncated' "$dir/r-ksrc.err")" "10 Refused: truncated"
-tap_ok "  and discards its copy" gone "$dst_pid"
-tap_ok "  the source guest runs on" running_again
-
-stall_session r-kdst
-kill -9 "$recv_pid"
 wait "$start_pid"; ss=$?
 show
-tap_ok "destination killed mid-transfer: the source fails" test "$ss" -ne 0
+got=$(sed -n 's/^received \([0-9]*\) bytes$/\1/p' "$dir/r-ksrc.err")
+tap_is "source killed mid-transfer (signal 9): the relay killed it at the stall" \
+	"$ss $(grep -c '^killed' "$dir/r-ksrc.relay.log")" "137 1"
+tap_ok "  the destination had part of the stream (${got:-0} of 64 MiB)" \
+	test "${got:-0}" -gt 0 -a "${got:-0}" -lt $((64 << 20))
+tap_is "  it refuses the cut stream (truncated), exit 10" \
+	"$rs $(grep -o '^Refused: truncated' "$dir/r-ksrc.err")" "10 Refused: truncated"
+tap_ok "  and discards its copy" gone "$dst_pid"
+tap_ok "  the source guest runs on (QEMU's migration failed)" running_again
+
+stall_session r-kdst destination
+wait "$start_pid"; ss=$?
+show
+tap_is "destination killed mid-transfer: the relay killed it, the source fails" \
+	"$(grep -c '^killed' "$dir/r-kdst.relay.log") $([ "$ss" -ne 0 ] && echo failed)" "1 failed"
 tap_ok "  and resumes its guest" running_again
 tap_ok "  the source says so" grep -Eq '^source guest: (running|resumed)' "$dir/start.err"
 tap_is "  neither cut transfer wrote to the ledger" "$(ledger_size)" "$size"
@@ -231,5 +237,7 @@ tap_is "  the guest's new token: issued by host a, verified" \
 tap_is "  the ledger: the final attestation passed and the move, on host a" \
 	"$(entry "$size"; entry $((size + 1)))" "attest	pass	$VM	$HOST_A
 move	-	$VM	$HOST_A"
+tap_is "  the move names the final report by its digest" "$(entry_field $((size + 1)) report)" \
+	"$(js "$dir/r-move.out" report_digest)"
 
 tap_done

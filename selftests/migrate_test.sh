@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 . selftests/lib/migrate.sh
 
 OTHER_VM=8e5a3c2b-4d6f-4a71-9bac-1d2e3f4a5b6c
-PLAN=38
+PLAN=40
 dir=$(mktemp -d /tmp/kt-migrate.XXXXXX)
 
 cleanup() {
@@ -146,6 +146,8 @@ tap_is "  signed by host b's key" "$(kt verify "$dir/final.jwt" --anchors "$dir/
 tap_is "  a new token for the guest, issued by host a" \
 	"$(kt token verify --anchors "$dir/host-anchors" --crls "$dir/host-anchors" --aud "$AUD" \
 	   "$dir/new.jwt" | sed -n 's/^\(guest\|host\): *//p' | tr '\n' ' ')" "$VM $HOST_A "
+tap_is "  both entries name the final report by its digest (format 3)" \
+	"$(entry_field "$size" report) $(entry_field $((size + 1)) report)" "${digest:-none} ${digest:-none}"
 echo "# verified migration of 64 MiB: $(( (t1 - t0) / 1000000 )) ms end to end"
 
 # --- the arrived memory differs from what left -------------------------------------
@@ -170,7 +172,7 @@ PY
 writer=$!
 pids+=($writer)
 size=$(ledger_size)
-receive recv5 host-a "unix:$dir/recv5.sock" --ledger "$KVMTRUST_LEDGER"
+receive recv5 host-a "unix:$dir/recv5.sock" --ledger "$KVMTRUST_LEDGER" --report-out "$dir/final5.jwt"
 start "unix:$dir/recv5.sock"
 reap; rs=$?
 kill "$writer"; wait "$writer" 2>/dev/null
@@ -183,6 +185,8 @@ tap_ok "  the destination's copy is discarded" gone "$dst_pid"
 tap_is "  the source guest runs again" "$(qmp "$dir/src.qmp" query-status)" running
 tap_is "  the ledger records a failed attestation on host a" "$(entry "$size")" \
 	"attest	fail	$VM	$HOST_A"
+tap_is "  naming the failed check and the source's report" \
+	"$(entry_field "$size" detail report)" "memory-root $(sha256sum <"$dir/final5.jwt" | cut -c1-64)"
 
 # --- plain QEMU migration in the same run, for the timing ---------------------------
 kill "$dst_pid" "$src_pid" 2>/dev/null; wait "$dst_pid" "$src_pid" 2>/dev/null

@@ -107,7 +107,7 @@ random_ram() {
 # receive NAME HOST LISTEN [ARGS]: the destination service of host HOST
 # (credential directory) in the background, listening on LISTEN.
 receive() {
-	local name=$1 host=$2 listen=$3
+	local name=$1 host=$2 listen=$3 i
 	shift 3
 	[[ $listen == unix:* ]] && rm -f "${listen#unix:}"
 	: >"$dir/$name.err"
@@ -118,7 +118,12 @@ receive() {
 		>"$dir/$name.out" 2>"$dir/$name.err" &
 	recv_pid=$!
 	pids+=($!)
-	wait_for "$dir/$name.err" "listening on"
+	for i in $(seq 100); do	# listening, or exited already (a refusal)
+		grep -q "listening on" "$dir/$name.err" && return 0
+		kill -0 "$recv_pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
 }
 
 # start ADDR [ARGS]: the source side (host b, its host key for the reports),
@@ -144,6 +149,11 @@ field() { sed -n "s/^$1: //p" "$2"; }
 show() { cat "$dir/start.err" "$dir/$recv_name.err" 2>/dev/null | tap_diag; }
 ledger_size() { "$KVMTRUST" ledger head --script | cut -f1; }
 entry() { "$KVMTRUST" ledger get --index "$1" --script | cut -f2,3,5,6; }
+# entry_field INDEX KEY...: those members of the entry's JSON (format 3: report, detail)
+entry_field() {
+	"$KVMTRUST" ledger get --index "$1" --json | python3 -c 'import json, sys
+d = json.load(sys.stdin); print(" ".join(str(d.get(k, "-")) for k in sys.argv[1:]))' "${@:2}"
+}
 
 migrate_cleanup() {
 	local p

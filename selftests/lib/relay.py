@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""relay.py LISTEN TARGET MODE [N]: a man in the middle between the source
+"""relay.py LISTEN TARGET MODE [N [PIDFILE]]: a man in the middle between the source
 (client) and the destination (server) of a migration, forwarding both
 directions. LISTEN and TARGET are unix:PATH or HOST:PORT.
 
@@ -13,19 +13,25 @@ MODE
   stall N     forward the first N client -> server bytes, then read
               nothing more (the source blocks, its QEMU's migration stays
               under way) and print "stalled"; when either side closes,
-              close the other (a side killed mid-transfer)
+              close the other (a side killed mid-transfer). With PIDFILE,
+              kill -9 the process whose pid it holds (waiting for the file)
+              right then, so the kill lands mid-transfer however slow the
+              machine is
 """
 import base64
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import sys
 import threading
+import time
 
 listen, target, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 n = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+pidfile = sys.argv[5] if len(sys.argv) > 5 else None
 
 
 def sock(addr):
@@ -66,6 +72,17 @@ def swap_eph():
     print("substituted the handshake key", flush=True)
 
 
+def kill_victim():
+    while True:
+        try:
+            pid = int(open(pidfile).read())
+            break
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    print("killed", pid, flush=True)
+
+
 def pump(src, dst, upstream):
     seen = 0
     while True:
@@ -90,6 +107,8 @@ def pump(src, dst, upstream):
             break
         if stall:
             print("stalled after", n, "bytes", flush=True)
+            if pidfile:
+                kill_victim()
             p = select.poll()
             p.register(src, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
             while not p.poll(100):
