@@ -71,12 +71,14 @@ struct migrate_ledger {
 };
 
 /*
- * Appends the final attestation of the arrived guest (pass or fail, with
- * its memory_root) and, when it passed, the move to this host; both rest on
- * the source's final report (its digest, NULL: none arrived).
+ * Appends the final attestation of the arrived guest (with its memory_root;
+ * failed: NULL for a pass, else the failing check, kept as the entry's
+ * detail) and, when it passed, the move to this host; both rest on the
+ * source's final report (its digest in the entries, format 3; NULL: none
+ * arrived).
  */
 int migrate_ledger_record(const struct migrate_ledger *l, const char *vm, const char *host,
-			  const char *memory_root, const kt_hash report, bool pass,
+			  const char *memory_root, const kt_hash report, const char *failed,
 			  struct kt_err *err);
 
 int migrate_start_main(int argc, char *argv[]);

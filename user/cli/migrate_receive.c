@@ -259,7 +259,8 @@ out:
 }
 
 /* The guest runs whatever the ledger says: a failed write is reported, not undone. */
-static int record(struct dest *d, const char *memory_root, const char *report, bool pass)
+static int record(struct dest *d, const char *memory_root, const char *report,
+		  const char *failed)
 {
 	struct kt_err err = { 0 };
 	kt_hash digest;
@@ -267,7 +268,7 @@ static int record(struct dest *d, const char *memory_root, const char *report, b
 	if (report)
 		migrate_report_digest(report, digest, NULL);
 	if (!migrate_ledger_record(&d->a->ledger, d->vm, d->me.host_uuid, memory_root,
-				   report ? digest : NULL, pass, &err))
+				   report ? digest : NULL, failed, &err))
 		return 0;
 	cli_error("cannot record the migration in the ledger", &err, 0);
 	return -1;
@@ -339,6 +340,16 @@ static void discard(struct dest *d)
 	json_decref(ret);
 }
 
+/* --report-out: the source's final report once it verified, whether or not the roots agree. */
+static void keep_report(struct dest *d, const char *report)
+{
+	struct kt_err err = { 0 };
+
+	if (report && d->a->report_out &&
+	    cli_write_arg(d->a->report_out, report, strlen(report), 0644, &err))
+		cli_error("cannot keep the final report", &err, 0);
+}
+
 static int print_failed(struct dest *d, int status, const struct kt_err *err, uint64_t bytes)
 {
 	if (d->a->mode != KT_PRINT_JSON)
@@ -365,7 +376,7 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 	bool arrived = false, token = false;
 	json_t *msg = NULL, *ret;
 	char *report = NULL;
-	int status = KT_EXIT_FAILURE;
+	int rc, status = KT_EXIT_FAILURE;
 
 	if (kt_handshake_host(fd, cfg, &res, &err))
 		goto refused;
@@ -389,14 +400,14 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 	roots.memory[0] = '\0';
 	fprintf(stderr, "received %llu bytes; measuring the arrived guest\n",
 		(unsigned long long)bytes);
-	if (verify_arrival(d, &roots, &report, &err)) {
+	rc = verify_arrival(d, &roots, &report, &err);
+	keep_report(d, report);
+	if (rc) {
 		send_msg(d, "refused", err.msg);
 		if (roots.memory[0])
-			record(d, roots.memory, report, false);
+			record(d, roots.memory, report, err.check ?: "arrival");
 		goto refused;
 	}
-	if (d->a->report_out && cli_write_arg(d->a->report_out, report, strlen(report), 0644, &err))
-		cli_error("cannot keep the final report", &err, 0);
 	send_msg(d, "verified", NULL);
 	/* From here this copy is the one to run, once the source says it let go. */
 	json_decref(msg);
@@ -419,7 +430,7 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 		}
 		token = true;
 	}
-	if (record(d, roots.memory, report, true))
+	if (record(d, roots.memory, report, NULL))
 		goto out;
 	print_arrived(d, &roots, report, bytes, token);
 	status = KT_EXIT_OK;
