@@ -157,10 +157,7 @@ stall_session() {
 		"$dir/$1.victim" >"$dir/$1.relay.log" 2>&1 &
 	pids+=($!)
 	wait_for "$dir/$1.relay.log" listening
-	"${in_src[@]}" "$KVMTRUST" migrate start --qmp "$dir/src.qmp" --connect "unix:$dir/$1.relay" \
-		--token "$dir/token.jwt" --guest-key "$dir/guest.pem" --anchors "$dir/host-anchors" \
-		--crls "$dir/host-anchors" --grant "$dir/vm.grant" --by "$dir/bob/cert.pem" \
-		--key-dir "$dir/host-b/hostkey" >"$dir/start.out" 2>"$dir/start.err" &
+	start_exec "unix:$dir/$1.relay" &
 	start_pid=$!
 	pids+=($!)
 	[ "$2" = source ] && echo "$start_pid" >"$dir/$1.victim"

@@ -126,13 +126,18 @@ receive() {
 	return 1
 }
 
-# start ADDR [ARGS]: the source side (host b, its host key for the reports),
-# its exit status in $dir/start.status.
-start() {
-	"${in_src[@]}" "$KVMTRUST" migrate start --qmp "$dir/src.qmp" --connect "$1" \
+# start_exec ADDR [ARGS]: becomes the source side (host b, its host key for
+# the reports); in the background its pid is the command's.
+start_exec() {
+	exec "${in_src[@]}" "$KVMTRUST" migrate start --qmp "$dir/src.qmp" --connect "$1" \
 		--token "$dir/token.jwt" --guest-key "$dir/guest.pem" --anchors "$dir/host-anchors" \
 		--crls "$dir/host-anchors" --grant "$dir/vm.grant" --by "$dir/bob/cert.pem" \
 		--key-dir "$dir/host-b/hostkey" "${@:2}" >"$dir/start.out" 2>"$dir/start.err"
+}
+
+# start ADDR [ARGS]: the source side, its exit status in $dir/start.status.
+start() {
+	(start_exec "$@")
 	echo $? >"$dir/start.status"
 }
 
