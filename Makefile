@@ -12,6 +12,9 @@
 #   make package      the Debian packages kvmtrust and kvmtrust-dkms in build/deb
 #   make package-check  builds them, installs them here, tests them in the VM
 #   make demo         boots the test VM, runs a KVM guest, measures it
+#   make demo-migrate boots the test VM, migrates a QEMU guest between two
+#                     hosts (network namespaces): refused outside the grant,
+#                     verified on arrival at the allowed host
 #   make style        checkpatch on the module
 #   make sparse       sparse on the module
 
@@ -23,7 +26,7 @@ DESTDIR ?=
 KVMTRUST_VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo 0.1.0)
 export KVMTRUST_VERSION
 
-.PHONY: all module module-debug user check demo bench style sparse install dkms-install \
+.PHONY: all module module-debug user check demo demo-migrate bench style sparse install dkms-install \
 	dkms-src package package-check clean
 
 # The module builds with the kernel's compiler and flags: CC=, CFLAGS=,
@@ -59,6 +62,11 @@ demo:
 	scripts/setup
 	$(MAKE) all
 	scripts/demo
+
+demo-migrate:
+	scripts/setup
+	$(MAKE) all
+	scripts/demo --migrate
 
 bench: all
 	scripts/bench

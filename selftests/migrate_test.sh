@@ -17,91 +17,20 @@
 # bob is her delegate); one SQLite ledger.
 set -u
 cd "$(dirname "$0")/.."
-. scripts/lib/tap.sh
-. scripts/lib/grant-tree.sh
+. selftests/lib/migrate.sh
 
-KVMTRUST=$PWD/user/kvmtrust
-QMP=$PWD/selftests/lib/qmp.py
-RELAY=$PWD/selftests/lib/flip_relay.py
-VM=7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b
 OTHER_VM=8e5a3c2b-4d6f-4a71-9bac-1d2e3f4a5b6c
-AUD=kvmtrust-migrate
-PLAN=34
+PLAN=40
 dir=$(mktemp -d /tmp/kt-migrate.XXXXXX)
-pids=()
 
 cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
+	migrate_cleanup
 	mountpoint -q "$dir/shm" 2>/dev/null && umount "$dir/shm"
 	[ -n "${KT_KEEP:-}" ] || rm -rf "$dir"
 }
 trap cleanup EXIT
 
 grant_tree_env "$dir"
-
-kt() { echo "# kvmtrust $*" >&2; "$KVMTRUST" "$@"; }
-qmp() { python3 "$QMP" "$@"; }
-
-# qemu NAME [ARGS]: a 64 MiB guest without disk (SeaBIOS idles), QMP at NAME.qmp.
-qemu() {
-	local name=$1
-	shift
-	rm -f "$dir/$name.qmp" "$dir/in.sock"
-	qemu-system-x86_64 -accel kvm -machine pc,smm=off -m 64 -nodefaults -display none \
-		-uuid "$VM" -qmp "unix:$dir/$name.qmp,server=on,wait=off" "$@" \
-		</dev/null >"$dir/$name.log" 2>&1 &
-	pids+=($!)
-	eval "${name}_pid=$!"
-	wait_for "$dir/$name.qmp"
-}
-
-wait_for() {
-	local i
-	for i in $(seq 100); do [ -e "$1" ] && return 0; sleep 0.1; done
-	return 1
-}
-
-gone() {	# gone PID: the process exited (reaped)
-	local i
-	for i in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-	return 1
-}
-
-# receive NAME HOST-DIR [ARGS]: the destination service in the background.
-receive() {
-	local name=$1 host=$2
-	shift 2
-	rm -f "$dir/$name.sock"
-	kt migrate receive --listen "unix:$dir/$name.sock" --qmp "$dir/dst.qmp" \
-		--incoming "$dir/in.sock" --key "$dir/$host/key.pem" --cert "$dir/$host/chain.pem" \
-		--anchors "$dir/host-anchors" --crls "$dir/host-anchors" --aud "$AUD" "$@" \
-		>"$dir/$name.out" 2>"$dir/$name.err" &
-	recv_pid=$!
-	pids+=($!)
-	wait_for "$dir/$name.sock"
-}
-
-start() {	# start SOCKET [ARGS]: the source side, its status in $dir/start.status
-	kt migrate start --qmp "$dir/src.qmp" --connect "unix:$1" --token "$dir/token.jwt" \
-		--guest-key "$dir/guest.pem" --anchors "$dir/host-anchors" --crls "$dir/host-anchors" \
-		--grant "$dir/vm.grant" --by "$dir/bob/cert.pem" "${@:2}" \
-		>"$dir/start.out" 2>"$dir/start.err"
-	echo $? >"$dir/start.status"
-}
-
-# reap: the receive side's exit status; one that waits for a source that
-# will never come is killed after 60 s (and fails the check on its status).
-reap() {
-	local i
-	for i in $(seq 600); do kill -0 "$recv_pid" 2>/dev/null || break; sleep 0.1; done
-	kill "$recv_pid" 2>/dev/null
-	wait "$recv_pid"
-}
-
-field() { sed -n "s/^$1: //p" "$2"; }
-show() { cat "$dir"/start.err "$dir"/recv*.err 2>/dev/null | tap_diag; }
 
 tap_plan $PLAN
 if [ ! -c /dev/kvm ] || ! command -v qemu-system-x86_64 >/dev/null || ! "$KVMTRUST" info >/dev/null 2>&1 ||
@@ -113,30 +42,24 @@ fi
 
 # --- the owner, the ledger, the guest's identity ------------------------------------
 (
-	cd "$dir" &&
-	kt ledger init && kt ledger register --vm "$VM" --key alice/key.pem --cert alice/cert.pem &&
-	kt ledger append attest --vm "$VM" --result pass &&
-	kt grant issue --key alice/key.pem --cert alice/chain.pem --uuid "$VM" --host-ca eu/cert.pem \
-		--delegate bob/cert.pem --days 1 -o vm.grant &&
+	cd "$dir" && migrate_setup &&
 	kt grant issue --key alice/key.pem --cert alice/chain.pem --uuid "$OTHER_VM" \
 		--host-ca eu/cert.pem --delegate bob/cert.pem --days 1 -o other.grant &&
-	kt token issue --key host-b/key.pem --cert host-b/chain.pem --uuid "$VM" --aud "$AUD" \
-		--new-guest-key guest.pem -o token.jwt &&
 	kt token issue --key host-b/key.pem --cert host-b/chain.pem --uuid "$OTHER_VM" --aud "$AUD" \
 		--guest-key guest.pem -o other.jwt
 ) >"$dir/setup.log" 2>&1
 setup=$?
 tap_diag <"$dir/setup.log"
-tap_is "setup: ledger, registration, grants, the guest's tokens" "$setup" 0
+tap_is "setup: ledger, registration, grants, the guest's tokens, host b's host key" "$setup" 0
 
 # --- refused before any byte moves ----------------------------------------------
 qemu src
-qemu dst -S -incoming "unix:$dir/in.sock"
+dst_qemu
 tap_is "source guest running" "$(qmp "$dir/src.qmp" query-status)" running
 tap_is "destination waits for the stream" "$(qmp "$dir/dst.qmp" query-status)" inmigrate
 
-receive recv1 host-b --ledger "$KVMTRUST_LEDGER"
-start "$dir/recv1.sock"
+receive recv1 host-b "unix:$dir/recv1.sock" --ledger "$KVMTRUST_LEDGER"
+start "unix:$dir/recv1.sock"
 reap; rs=$?
 show
 tap_is "destination outside the grant's CAs: source exits 10" "$(cat "$dir/start.status")" 10
@@ -146,24 +69,24 @@ tap_ok "  naming the rule" grep -q "^Refused: host-ca" "$dir/recv1.err"
 tap_is "  the source guest still runs" "$(qmp "$dir/src.qmp" query-status)" running
 tap_ok "  no byte of the guest moved" bash -c "! grep -q 'received' '$dir/recv1.err'"
 
-qemu dst -S -incoming "unix:$dir/in.sock"
-receive recv2 host-a --ledger "$KVMTRUST_LEDGER"
-start "$dir/recv2.sock" --grant "$dir/other.grant"
+dst_qemu
+receive recv2 host-a "unix:$dir/recv2.sock" --ledger "$KVMTRUST_LEDGER"
+start "unix:$dir/recv2.sock" --grant "$dir/other.grant"
 reap; rs=$?
 show
 tap_is "a grant for another VM: source exits 10" "$(cat "$dir/start.status")" 10
 tap_ok "  the destination refuses by rule vm" grep -q "^Refused: vm" "$dir/recv2.err"
 tap_is "  the source guest still runs" "$(qmp "$dir/src.qmp" query-status)" running
 
-receive recv0 host-a --ledger "$KVMTRUST_LEDGER" --qmp "$dir/src.qmp"
+receive recv0 host-a "unix:$dir/recv0.sock" --ledger "$KVMTRUST_LEDGER" --qmp "$dir/src.qmp"
 reap; rs=$?
 tap_is "receive refuses a QEMU that is not waiting for a stream" \
 	"$rs $(grep -o 'is running, not waiting with -incoming' "$dir/recv0.err")" \
 	"1 is running, not waiting with -incoming"
 
-qemu dst -S -incoming "unix:$dir/in.sock"
-receive recv6 host-a --ledger "$KVMTRUST_LEDGER"
-start "$dir/recv6.sock" --token "$dir/other.jwt"
+dst_qemu
+receive recv6 host-a "unix:$dir/recv6.sock" --ledger "$KVMTRUST_LEDGER"
+start "unix:$dir/recv6.sock" --token "$dir/other.jwt"
 reap; rs=$?
 show
 tap_is "a token for another VM than the incoming QEMU's: destination refuses by vm, exit 10" \
@@ -172,12 +95,12 @@ tap_is "  the source exits 10" "$(cat "$dir/start.status")" 10
 tap_is "  the source guest still runs" "$(qmp "$dir/src.qmp" query-status)" running
 
 # --- a man in the middle flips one byte of the stream ---------------------------
-qemu dst -S -incoming "unix:$dir/in.sock"
-receive recv3 host-a --ledger "$KVMTRUST_LEDGER"
-python3 "$RELAY" "$dir/mitm.sock" "$dir/recv3.sock" 20000 >"$dir/mitm.log" 2>&1 &
+dst_qemu
+receive recv3 host-a "unix:$dir/recv3.sock" --ledger "$KVMTRUST_LEDGER"
+python3 "$RELAY" "unix:$dir/mitm.sock" "unix:$dir/recv3.sock" flip 20000 >"$dir/mitm.log" 2>&1 &
 pids+=($!)
-wait_for "$dir/mitm.sock"
-start "$dir/mitm.sock"
+wait_for "$dir/mitm.log" listening
+start "unix:$dir/mitm.sock"
 reap; rs=$?
 show
 tap_ok "the relay flipped a byte" grep -q flipped "$dir/mitm.log"
@@ -188,13 +111,12 @@ tap_ok "  the destination's copy is discarded" gone "$dst_pid"
 tap_is "  the source guest runs again" "$(qmp "$dir/src.qmp" query-status)" running
 
 # --- the happy path -------------------------------------------------------------------
-ledger_size() { "$KVMTRUST" ledger head --script | cut -f1; }
-entry() { "$KVMTRUST" ledger get --index "$1" --script | cut -f2,3,5,6; }
-qemu dst -S -incoming "unix:$dir/in.sock"
-receive recv4 host-a --ledger "$KVMTRUST_LEDGER"
+dst_qemu
+receive recv4 host-a "unix:$dir/recv4.sock" --ledger "$KVMTRUST_LEDGER" \
+	--token-out "$dir/new.jwt" --report-out "$dir/final.jwt"
 size=$(ledger_size)
 t0=$(date +%s%N)
-start "$dir/recv4.sock"
+start "unix:$dir/recv4.sock"
 t1=$(date +%s%N)
 reap; rs=$?
 show
@@ -211,6 +133,21 @@ tap_ok "  and on vcpu_root" test -n "$root" -a "$root" = "$(field vcpu_root "$di
 tap_is "  the ledger: the final attestation passed, then the move to host a" \
 	"$(entry "$size"; entry $((size + 1)))" "attest	pass	$VM	$HOST_A
 move	-	$VM	$HOST_A"
+digest=$(field report_digest "$dir/start.out")
+tap_is "  the final report the destination kept is the one the source signed" \
+	"$(sha256sum <"$dir/final.jwt" | cut -c1-64) $(field report_digest "$dir/recv4.out")" \
+	"${digest:-none} ${digest:-none}"
+tap_ok "  it verifies on its own: host b's chain, the arrived roots" \
+	kt verify "$dir/final.jwt" --anchors "$dir/host-anchors" --crls "$dir/host-anchors" \
+	--kind vm-state --expect-memory-root "$(field memory_root "$dir/recv4.out")" \
+	--expect-vcpu-root "$(field vcpu_root "$dir/recv4.out")"
+tap_is "  signed by host b's key" "$(kt verify "$dir/final.jwt" --anchors "$dir/host-anchors" |
+	sed -n 's/^host: //p')" "$HOST_B"
+tap_is "  a new token for the guest, issued by host a" \
+	"$(kt token verify --anchors "$dir/host-anchors" --crls "$dir/host-anchors" --aud "$AUD" \
+	   "$dir/new.jwt" | sed -n 's/^\(guest\|host\): *//p' | tr '\n' ' ')" "$VM $HOST_A "
+tap_is "  both entries name the final report by its digest (format 3)" \
+	"$(entry_field "$size" report) $(entry_field $((size + 1)) report)" "${digest:-none} ${digest:-none}"
 echo "# verified migration of 64 MiB: $(( (t1 - t0) / 1000000 )) ms end to end"
 
 # --- the arrived memory differs from what left -------------------------------------
@@ -235,8 +172,8 @@ PY
 writer=$!
 pids+=($writer)
 size=$(ledger_size)
-receive recv5 host-a --ledger "$KVMTRUST_LEDGER"
-start "$dir/recv5.sock"
+receive recv5 host-a "unix:$dir/recv5.sock" --ledger "$KVMTRUST_LEDGER" --report-out "$dir/final5.jwt"
+start "unix:$dir/recv5.sock"
 reap; rs=$?
 kill "$writer"; wait "$writer" 2>/dev/null
 umount "$dir/shm"
@@ -248,11 +185,13 @@ tap_ok "  the destination's copy is discarded" gone "$dst_pid"
 tap_is "  the source guest runs again" "$(qmp "$dir/src.qmp" query-status)" running
 tap_is "  the ledger records a failed attestation on host a" "$(entry "$size")" \
 	"attest	fail	$VM	$HOST_A"
+tap_is "  naming the failed check and the source's report" \
+	"$(entry_field "$size" detail report)" "memory-root $(sha256sum <"$dir/final5.jwt" | cut -c1-64)"
 
 # --- plain QEMU migration in the same run, for the timing ---------------------------
 kill "$dst_pid" "$src_pid" 2>/dev/null; wait "$dst_pid" "$src_pid" 2>/dev/null
 qemu src
-qemu dst -S -incoming "unix:$dir/in.sock"
+dst_qemu
 t0=$(date +%s%N)
 python3 - "$dir/src.qmp" "unix:$dir/in.sock" <<'PY' | tap_diag
 import json, socket, sys, time

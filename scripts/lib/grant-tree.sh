@@ -103,3 +103,25 @@ make_tree() {
 	done
 }
 
+
+# host_key_dir NAME UUID: NAME/hostkey, a software host key directory
+# (attest/hostkey.h) holding NAME's key and certificate chain, so that the
+# host's reports carry the certificate its tokens and handshakes use.
+host_key_dir() {
+	local d=$1/hostkey
+	mkdir -p "$d" &&
+	printf '{"version":2,"origin":"software","host_id":"%s","pcr":23}\n' "$2" >"$d/hostkey.json" &&
+	install -m 600 "$1/key.pem" "$d/key.pem" &&
+	openssl pkey -in "$1/key.pem" -pubout -out "$d/public.pem" 2>/dev/null &&
+	cp "$1/chain.pem" "$d/cert.pem"
+}
+
+# revoked_crls CA NAME OUT: a copy of host-anchors in OUT whose CRL of CA
+# revokes NAME's certificate.
+revoked_crls() {
+	cp -r host-anchors "$3" &&
+	openssl ca -config "$1/ca.cnf" -keyfile "$1/key.pem" -cert "$1/cert.pem" \
+		-revoke "$2/cert.pem" 2>/dev/null &&
+	openssl ca -gencrl -config "$1/ca.cnf" -keyfile "$1/key.pem" -cert "$1/cert.pem" \
+		-out "$3/$1.crl" 2>/dev/null
+}

@@ -150,6 +150,30 @@ vm_boot() {
 }
 
 # vm_monitor DIR CMD...: human monitor commands to a running VM.
+# vm_story NAME COMMAND [KEEP]: builds the module, userspace and selftests,
+# boots the test VM with kvmtrust.mode=NAME to run COMMAND (from the
+# repository), prints its output; 0 only when COMMAND exited 0. With KEEP
+# set to 1 the work directory is kept. For scripts/demo and the live
+# benchmarks.
+vm_story() {
+	local name=$1 command=$2 keep=${3:-0} work status
+	vm_log "building module, userspace and selftests"
+	make -s module user >&2 && make -s -C selftests >&2 || return 1
+	work=$(mktemp -d "/tmp/kvmtrust-$name.XXXXXX")
+	vm_prepare "$work"
+	vm_config "$work" "REPO='$PWD'" "KT_SEED='${KT_SEED:-$RANDOM}'" "COMMAND='$command'"
+	vm_log "booting $VM_KERNEL under QEMU (TCG, nested SVM): a minute or more"
+	vm_boot "$work" "$name"
+	cat "$work/results/output" 2>/dev/null
+	status=$(cat "$work/results/status" 2>/dev/null)
+	if [ "$status" != 0 ]; then
+		echo "$name: failed (status ${status:-none}); last console lines:" >&2
+		tail -n 20 "$work/console.log" >&2
+	fi
+	if [ "$keep" = 1 ]; then vm_log "kept $work"; else rm -rf "$work"; fi
+	[ "$status" = 0 ]
+}
+
 vm_monitor() {
 	python3 - "$@" <<'PY'
 import socket, sys, time

@@ -14,17 +14,49 @@
 
 #include <jansson.h>
 
+#include "attest/report.h"
 #include "common/error.h"
 
 #define MIGRATE_TIMEOUT 60		/* seconds without progress on the wire */
 #define MIGRATE_QEMU_MS (120 * 1000)	/* for QEMU to finish a migration */
 
 struct migrate_roots {
+	struct kt_vm_state state;
 	char memory[65], vcpu[65];
 };
 
-/* Measures the paused guest of QEMU process pid (attaching it if needed). */
+/*
+ * Measures the guest of QEMU process pid (attaching it if needed): a full
+ * measurement, every page hashed.
+ */
 int migrate_measure(pid_t pid, struct migrate_roots *r, struct kt_err *err);
+
+/* 32 random bytes in hex: the destination's challenge for a report. */
+int migrate_nonce(char out[65], struct kt_err *err);
+
+/*
+ * Source: a vm-state report of the measured guest, signed by the host key
+ * in key_dir (tcti for a TPM key), answering nonce; config_root may be NULL.
+ */
+int migrate_sign_state(const char *key_dir, const char *tcti, const char *vm,
+		       const struct migrate_roots *r, const char *nonce, const char *config_root,
+		       char **jwt, struct kt_err *err);
+
+/*
+ * Destination: a report of the source host, verified (attest/report.h) with
+ * its x5c chained to anchors (CRLs in crls) and its leaf certifying host
+ * source, the host UUID of the certificate that issued the guest's token in
+ * the handshake (its TPM key and its identity key are certified apart);
+ * of this kind, for this VM (a launch report without vm_id is refused too),
+ * answering nonce (NULL: none asked, any age accepted). *claims: verified.
+ * Refusals: the report's checks, "report" (VM), "report-host".
+ */
+int migrate_verify_report(const char *jwt, const char *source, const char *anchors,
+			  const char *crls, const char *kind, const char *vm, const char *nonce,
+			  json_t **claims, struct kt_err *err);
+
+/* SHA-256 of a report's bytes, as the ledger records it; hex when hex != NULL. */
+void migrate_report_digest(const char *jwt, kt_hash out, char hex[65]);
 
 /* A message {"msg": type, ...} of the protocol, checked for its type. */
 json_t *migrate_expect(json_t *msg, const char *type, struct kt_err *err);
@@ -39,11 +71,15 @@ struct migrate_ledger {
 };
 
 /*
- * Appends the final attestation of the arrived guest (pass or fail, with
- * its memory_root) and, when it passed, the move to this host.
+ * Appends the final attestation of the arrived guest (with its memory_root;
+ * failed: NULL for a pass, else the failing check, kept as the entry's
+ * detail) and, when it passed, the move to this host; both rest on the
+ * source's final report (its digest in the entries, format 3; NULL: none
+ * arrived).
  */
 int migrate_ledger_record(const struct migrate_ledger *l, const char *vm, const char *host,
-			  const char *memory_root, bool pass, struct kt_err *err);
+			  const char *memory_root, const kt_hash report, const char *failed,
+			  struct kt_err *err);
 
 int migrate_start_main(int argc, char *argv[]);
 int migrate_receive_main(int argc, char *argv[]);

@@ -10,19 +10,16 @@
 int migrate_measure(pid_t pid, struct migrate_roots *r, struct kt_err *err)
 {
 	struct kt_measurement m;
-	struct kt_nl *nl = kt_nl_open(err);
-	struct kt_vm vm;
-	bool attached;
-	int ret;
 
-	if (!nl)
+	memset(r, 0, sizeof(*r));
+	if (kt_vm_measure_pid(pid, 0, &m, err))
 		return -1;
-	ret = kt_vm_attach_pid(nl, pid, &vm, &attached, err);
-	if (!ret)
-		ret = kt_nl_measure(nl, vm.vm_id, 0, &m, err);
-	kt_nl_close(nl);
-	if (ret)
-		return -1;
+	memcpy(r->state.memory_root, m.memory_root, KT_HASH_LEN);
+	memcpy(r->state.vcpu_root, m.vcpu_root, KT_HASH_LEN);
+	r->state.has_vcpu_root = m.has_vcpu_root;
+	r->state.pages = m.pages;
+	r->state.seq = m.seq;
+	r->state.leaf_format = m.leaf_format;
 	kt_hex_encode(m.memory_root, sizeof(m.memory_root), r->memory);
 	kt_hex_encode(m.vcpu_root, sizeof(m.vcpu_root), r->vcpu);
 	return 0;

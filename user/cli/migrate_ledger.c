@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -9,7 +10,8 @@
 
 static int append(struct kt_ledger *log, const struct kt_ledger_signer *s, uint8_t kind,
 		  uint8_t result, const char *vm, const uint8_t host[KT_UUID_LEN],
-		  const kt_hash measurement, struct kt_err *err)
+		  const kt_hash measurement, const kt_hash report, const char *detail,
+		  struct kt_err *err)
 {
 	struct kt_ledger_entry e = { .kind = kind, .result = result, .time = (uint64_t)time(NULL) };
 	kt_hash leaf;
@@ -17,12 +19,17 @@ static int append(struct kt_ledger *log, const struct kt_ledger_signer *s, uint8
 	memcpy(e.host_id, host, KT_UUID_LEN);
 	if (measurement)
 		memcpy(e.measurement, measurement, sizeof(e.measurement));
+	if (report)
+		memcpy(e.report, report, sizeof(e.report));
+	if (detail)
+		snprintf(e.detail, sizeof(e.detail), "%s", detail);
 	strcpy(e.vm_id, vm);
 	return kt_ledger_append(log, s, &e, leaf, err);
 }
 
 int migrate_ledger_record(const struct migrate_ledger *l, const char *vm, const char *host,
-			  const char *memory_root, bool pass, struct kt_err *err)
+			  const char *memory_root, const kt_hash report, const char *failed,
+			  struct kt_err *err)
 {
 	struct kt_ledger_signer signer = { 0 };
 	struct grant_cli_ledger ledger = { 0 };
@@ -35,11 +42,11 @@ int migrate_ledger_record(const struct migrate_ledger *l, const char *vm, const 
 	if (kt_ledger_signer_load(l->key, l->cert, &signer, err) ||
 	    grant_cli_ledger_open(l->spec, l->ca, l->owners, KT_LEDGER_WRITE, &ledger, err))
 		goto out;
-	ret = append(ledger.log, &signer, KT_LEDGER_ATTEST, pass ? KT_LEDGER_PASS : KT_LEDGER_FAIL,
-		     vm, host_id, root, err);
-	if (!ret && pass)
+	ret = append(ledger.log, &signer, KT_LEDGER_ATTEST, failed ? KT_LEDGER_FAIL : KT_LEDGER_PASS,
+		     vm, host_id, root, report, failed, err);
+	if (!ret && !failed)
 		ret = append(ledger.log, &signer, KT_LEDGER_MOVE, KT_LEDGER_NONE, vm, host_id, NULL,
-			     err);
+			     report, NULL, err);
 out:
 	grant_cli_ledger_close(&ledger);
 	kt_ledger_signer_free(&signer);

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -23,6 +25,7 @@
 #include "migrate_cli.h"
 #include "net.h"
 #include "policy/migrate_policy.h"
+#include "print.h"
 #include "subcommands.h"
 #include "vm_ref.h"
 
@@ -30,6 +33,8 @@
 
 struct recv_args {
 	const char *listen, *qmp, *incoming, *key, *cert, *anchors, *crls, *aud, *host_crls;
+	const char *token_out, *report_out, *expect_config;
+	enum kt_print_mode mode;
 	struct grant_cli_trust_opts t;
 	struct migrate_ledger ledger;
 };
@@ -41,6 +46,10 @@ static void usage(FILE *f)
 		"              --key KEY --cert CERT --anchors DIR --crls DIR --aud AUDIENCE\n"
 		"              [--owner-anchors DIR] [--owner-crls DIR] [--host-anchors DIR]\n"
 		"              [--host-crls DIR] [--ledger SPEC] [--ledger-ca PATH]\n"
+		"              [--token-out FILE] [--report-out FILE] [--expect-config-root HEX]\n"
+		"              [--json]\n"
+		"--token-out: the guest's new identity token, issued with --key/--cert once it\n"
+		"runs here; --report-out: the source's verified final report.\n"
 		"See kvmtrust-migrate(8).\n", prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED));
 }
@@ -52,6 +61,9 @@ struct dest {
 	struct kt_channel *ch;
 	char vm[KT_UUID_STR_LEN + 1];	/* the incoming QEMU's -uuid */
 	struct kt_cert_info me;
+	const char *source_host;	/* the host that issued the guest's token */
+	char nonce[65];			/* the challenge of the report asked for next */
+	bool verified_first;
 };
 
 static X509 *cert_from_pem(const char *pem, struct kt_err *err)
@@ -105,31 +117,94 @@ out:
 	return ret;
 }
 
-/* Sends the decision; 0 only for allow. Both sides print the deciding rule. */
+static int send_decision(struct dest *d, const char *name, const char *rule, const char *detail,
+			 bool challenge, struct kt_err *err)
+{
+	json_t *msg;
+	int rc;
+
+	if (challenge && migrate_nonce(d->nonce, err))
+		return -1;
+	msg = json_pack("{s:s, s:s, s:s*, s:s*, s:s*}", "msg", "decision", "decision", name,
+			"rule", rule, "detail", detail, "nonce", challenge ? d->nonce : NULL);
+	rc = kt_chmsg_send_json(d->ch, msg, err);
+	json_decref(msg);
+	return rc;
+}
+
+/*
+ * Verify first: the source's full measurement of the running guest, fresh
+ * (this session's nonce), bound to the launch-configuration attestation,
+ * both signed by the host that issued the guest's token.
+ */
+static int verify_evidence(struct dest *d, struct kt_err *err)
+{
+	json_t *ev = migrate_expect(kt_chmsg_recv_json(d->ch, err), "evidence", err);
+	json_t *launch = NULL, *state = NULL;
+	const char *lroot, *sroot;
+	int ret = -1;
+
+	if (!ev)
+		return -1;
+	if (migrate_verify_report(json_string_value(json_object_get(ev, "launch")), d->source_host,
+				  d->a->anchors, d->a->crls, "launch-config", d->vm, NULL, &launch,
+				  err) ||
+	    migrate_verify_report(json_string_value(json_object_get(ev, "state")), d->source_host,
+				  d->a->anchors, d->a->crls, "vm-state", d->vm, d->nonce, &state, err))
+		goto out;
+	lroot = json_string_value(json_object_get(launch, "config_root"));
+	sroot = json_string_value(json_object_get(state, "config_root"));
+	if (!lroot || !sroot || strcasecmp(lroot, sroot))
+		kt_fail(err, "config-root", "the full measurement is bound to config %s, the launch "
+			"attestation is %s", sroot ?: "(none)", lroot ?: "(none)");
+	else if (d->a->expect_config && strcasecmp(lroot, d->a->expect_config))
+		kt_fail(err, "config-root", "the guest was launched with config %s, expected %s",
+			lroot, d->a->expect_config);
+	else
+		ret = 0;
+out:
+	json_decref(ev);
+	json_decref(launch);
+	json_decref(state);
+	return ret;
+}
+
+/* Sends the decision; 0 only for allow (after verification when asked). */
 static int decide(struct dest *d, json_t *req, struct kt_err *err)
 {
 	const struct kt_migrate_rule_result *first;
 	struct kt_migrate_result res;
+	struct kt_err verr = { 0 };
 	const char *name;
-	json_t *msg;
-	int rc;
 
-	if (check(d, req, &res, err))
+	if (check(d, req, &res, err)) {
+		send_decision(d, "error", err->check, err->msg, false, &verr);
 		return -1;
+	}
 	first = kt_migrate_first_failure(&res);
 	name = res.decision == KT_MIGRATE_ALLOW_VERIFY ? "verify-first" :
 	       kt_migrate_decision_name(res.decision);
-	msg = json_pack("{s:s, s:s, s:s*, s:s*}", "msg", "decision", "decision", name,
-			"rule", first ? first->rule : NULL, "detail", first ? first->detail : NULL);
-	rc = kt_chmsg_send_json(d->ch, msg, err);
-	json_decref(msg);
-	if (rc)
+	if (res.decision != KT_MIGRATE_ALLOW && res.decision != KT_MIGRATE_ALLOW_VERIFY) {
+		if (!send_decision(d, name, first ? first->rule : NULL,
+				   first ? first->detail : NULL, false, err))
+			kt_fail(err, first ? first->rule : "decision", "decided %s%s%s", name,
+				first ? ": " : "", first ? first->detail : "");
 		return -1;
-	if (res.decision == KT_MIGRATE_ALLOW)
-		return 0;
-	/* Verify-first needs the full verification the issue asks for: not built yet. */
-	return kt_fail(err, first ? first->rule : "decision", "decided %s%s%s", name,
-		       first ? ": " : "", first ? first->detail : "");
+	}
+	if (res.decision == KT_MIGRATE_ALLOW_VERIFY) {
+		fprintf(stderr, "trust score %d: verify first\n", res.score);
+		if (send_decision(d, name, "trust-score", NULL, true, err))
+			return -1;
+		if (verify_evidence(d, &verr)) {
+			if (verr.check && !strcmp(verr.check, "truncated"))
+				return kt_fail(err, verr.check, "%s", verr.msg);
+			send_decision(d, "deny", "verify-first", verr.msg, false, err);
+			return kt_fail(err, "verify-first", "%s: %s", verr.check ?: "?", verr.msg);
+		}
+		fprintf(stderr, "verify first: full measurement and launch attestation verified\n");
+		d->verified_first = true;
+	}
+	return send_decision(d, "allow", NULL, NULL, true, err);
 }
 
 /* Feeds QEMU's incoming socket and waits for QEMU to load the whole state. */
@@ -147,35 +222,104 @@ static int receive(struct dest *d, uint64_t *bytes, struct kt_err *err)
 	return rc ? -1 : kt_qmp_wait_migrated(d->qmp, MIGRATE_QEMU_MS, err);
 }
 
-/* The arrived guest against the source's final measurement. */
-static int verify_arrival(struct dest *d, struct migrate_roots *mine, struct kt_err *err)
+/*
+ * The arrived guest against the source's final report: signed by the source
+ * host with this session's nonce, and the roots equal to what arrived.
+ */
+static int verify_arrival(struct dest *d, struct migrate_roots *mine, char **report,
+			  struct kt_err *err)
 {
 	json_t *fin = migrate_expect(kt_chmsg_recv_json(d->ch, err), "final", err);
-	const char *mem = json_string_value(json_object_get(fin, "memory_root"));
-	const char *vcpu = json_string_value(json_object_get(fin, "vcpu_root"));
-	int ret = 0;
+	const char *jwt = json_string_value(json_object_get(fin, "report"));
+	const char *mem, *vcpu;
+	json_t *claims = NULL;
+	int ret = -1;
 
 	if (!fin)
 		return -1;
-	if (migrate_measure(kt_qmp_pid(d->qmp), mine, err))
-		ret = -1;
-	else if (!mem || strcmp(mem, mine->memory))
-		ret = kt_fail(err, "memory-root", "arrived %s, left %s", mine->memory, mem ?: "?");
-	else if (!vcpu || strcmp(vcpu, mine->vcpu))
-		ret = kt_fail(err, "vcpu-root", "arrived %s, left %s", mine->vcpu, vcpu ?: "?");
+	if (migrate_measure(kt_qmp_pid(d->qmp), mine, err) ||
+	    migrate_verify_report(jwt, d->source_host, d->a->anchors, d->a->crls, "vm-state", d->vm,
+				  d->nonce, &claims, err))
+		goto out;
+	*report = strdup(jwt);
+	mem = json_string_value(json_object_get(claims, "memory_root"));
+	vcpu = json_string_value(json_object_get(claims, "vcpu_root"));
+	if (!*report)
+		kt_fail(err, "report", "out of memory");
+	else if (!mem || strcasecmp(mem, mine->memory))
+		kt_fail(err, "memory-root", "arrived %s, left %s", mine->memory, mem ?: "?");
+	else if (!vcpu || strcasecmp(vcpu, mine->vcpu))
+		kt_fail(err, "vcpu-root", "arrived %s, left %s", mine->vcpu, vcpu ?: "?");
+	else
+		ret = 0;
+out:
+	json_decref(claims);
 	json_decref(fin);
 	return ret;
 }
 
 /* The guest runs whatever the ledger says: a failed write is reported, not undone. */
-static int record(struct dest *d, const char *memory_root, bool pass)
+static int record(struct dest *d, const char *memory_root, const char *report,
+		  const char *failed)
 {
 	struct kt_err err = { 0 };
+	kt_hash digest;
 
-	if (!migrate_ledger_record(&d->a->ledger, d->vm, d->me.host_uuid, memory_root, pass, &err))
+	if (report)
+		migrate_report_digest(report, digest, NULL);
+	if (!migrate_ledger_record(&d->a->ledger, d->vm, d->me.host_uuid, memory_root,
+				   report ? digest : NULL, failed, &err))
 		return 0;
 	cli_error("cannot record the migration in the ledger", &err, 0);
 	return -1;
+}
+
+/*
+ * The guest's identity on this host: a new token for the same guest key
+ * (cnf) and audience, issued by this host's credential, for the lifetime
+ * the old one had.
+ */
+static int new_token(struct dest *d, const struct kt_token *old, struct kt_err *err)
+{
+	struct kt_token_claims c = { 0 };
+	char *tok = NULL;
+	int64_t life = old->claims.exp - old->claims.iat;
+	int ret;
+
+	strcpy(c.sub, d->vm);
+	snprintf(c.aud, sizeof(c.aud), "%s", old->claims.aud);
+	c.exp = (int64_t)time(NULL) + (life > 0 && life < KT_TOKEN_MAX_LIFETIME ? life : 3600);
+	c.cnf = old->claims.cnf;
+	ret = kt_token_issue(d->host, &c, &tok, err) ||
+	      cli_write_arg(d->a->token_out, tok, strlen(tok), 0644, err) ? -1 : 0;
+	free(tok);
+	return ret;
+}
+
+static void print_arrived(struct dest *d, const struct migrate_roots *r, const char *report,
+			  uint64_t bytes, bool token)
+{
+	char digest[65];
+	kt_hash dig;
+
+	migrate_report_digest(report, dig, digest);
+	kt_print_start(d->a->mode);
+	kt_print_open_object(NULL);
+	kt_print_string("verdict", "verdict: %s\n", "arrived");
+	kt_print_string("vm", "vm: %s\n", d->vm);
+	kt_print_string("guest", "guest: %s\n", "running");
+	kt_print_string("source_host", "source_host: %s\n", d->source_host);
+	kt_print_bool("verified_first", "verified_first: %s\n", d->verified_first);
+	kt_print_string("memory_root", "memory_root: %s\n", r->memory);
+	kt_print_string("vcpu_root", "vcpu_root: %s\n", r->vcpu);
+	kt_print_string("report_digest", "report_digest: %s\n", digest);
+	if (token) {
+		kt_print_string("token", "token: %s\n", d->a->token_out);
+		kt_print_string("token_issuer", "token_issuer: %s\n", d->me.host_uuid);
+	}
+	kt_print_u64("bytes", "bytes: %s\n", bytes);
+	kt_print_close_object();
+	kt_print_end();
 }
 
 static void send_msg(struct dest *d, const char *type, const char *detail)
@@ -196,19 +340,50 @@ static void discard(struct dest *d)
 	json_decref(ret);
 }
 
+/* --report-out: the source's final report once it verified, whether or not the roots agree. */
+static void keep_report(struct dest *d, const char *report)
+{
+	struct kt_err err = { 0 };
+
+	if (report && d->a->report_out &&
+	    cli_write_arg(d->a->report_out, report, strlen(report), 0644, &err))
+		cli_error("cannot keep the final report", &err, 0);
+}
+
+static int print_failed(struct dest *d, int status, const struct kt_err *err, uint64_t bytes)
+{
+	if (d->a->mode != KT_PRINT_JSON)
+		return status;
+	kt_print_start(d->a->mode);
+	kt_print_open_object(NULL);
+	kt_print_string("verdict", NULL, status == KT_EXIT_REFUSED ? "refused" : "error");
+	kt_print_string("vm", NULL, d->vm);
+	kt_print_string("check", NULL, err->check ?: "?");
+	kt_print_string("message", NULL, err->msg);
+	kt_print_u64("bytes", NULL, bytes);
+	kt_print_u64("exit", NULL, (uint64_t)status);
+	kt_print_close_object();
+	kt_print_end();
+	return status;
+}
+
 static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 {
 	struct kt_hs_result res = { 0 };
 	struct migrate_roots roots;
 	struct kt_err err = { 0 };
 	uint64_t bytes = 0;
-	bool arrived = false;
+	bool arrived = false, token = false;
 	json_t *msg = NULL, *ret;
-	int status = KT_EXIT_FAILURE;
+	char *report = NULL;
+	int rc, status = KT_EXIT_FAILURE;
 
 	if (kt_handshake_host(fd, cfg, &res, &err))
 		goto refused;
 	d->ch = res.channel;
+	d->source_host = res.token.signer.host_uuid;
+	fprintf(stderr, "handshake: guest %s, token issued by host %s\n", res.token.claims.sub,
+		d->source_host);
 	if (strcmp(res.token.claims.sub, d->vm)) {
 		kt_fail(&err, "vm", "the token is for VM %s, the incoming QEMU is %s",
 			res.token.claims.sub, d->vm);
@@ -218,14 +393,19 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 	msg = migrate_expect(kt_chmsg_recv_json(d->ch, &err), "request", &err);
 	if (!msg || decide(d, msg, &err))
 		goto refused;
+	fprintf(stderr, "decision: allow; receiving\n");
 	if (receive(d, &bytes, &err))
 		goto refused;
 	arrived = true;
 	roots.memory[0] = '\0';
-	if (verify_arrival(d, &roots, &err)) {
+	fprintf(stderr, "received %llu bytes; measuring the arrived guest\n",
+		(unsigned long long)bytes);
+	rc = verify_arrival(d, &roots, &report, &err);
+	keep_report(d, report);
+	if (rc) {
 		send_msg(d, "refused", err.msg);
 		if (roots.memory[0])
-			record(d, roots.memory, false);
+			record(d, roots.memory, report, err.check ?: "arrival");
 		goto refused;
 	}
 	send_msg(d, "verified", NULL);
@@ -243,22 +423,31 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 		goto out;
 	}
 	json_decref(ret);
-	if (record(d, roots.memory, true))
+	if (d->a->token_out) {
+		if (new_token(d, &res.token, &err)) {
+			cli_error("cannot issue the guest's new token", &err, 0);
+			goto out;
+		}
+		token = true;
+	}
+	if (record(d, roots.memory, report, NULL))
 		goto out;
-	printf("verdict: arrived\nvm: %s\nguest: running\nmemory_root: %s\nvcpu_root: %s\n"
-	       "bytes: %llu\n", d->vm, roots.memory, roots.vcpu, (unsigned long long)bytes);
+	print_arrived(d, &roots, report, bytes, token);
 	status = KT_EXIT_OK;
 	goto out;
 refused:
 	status = err.check && strcmp(err.check, "qmp") && strcmp(err.check, "stream") &&
 		 strcmp(err.check, "migration") ? cli_refused(&err) : cli_error(NULL, &err, 1);
+	print_failed(d, status, &err, bytes);
 	if (arrived || bytes)
 		fprintf(stderr, "received %llu bytes\n", (unsigned long long)bytes);
 	discard(d);
 out:
+	free(report);
 	json_decref(msg);
 	kt_hs_result_free(&res);
 	d->ch = NULL;
+	d->source_host = NULL;
 	return status;
 }
 
@@ -313,7 +502,8 @@ out:
 
 int migrate_receive_main(int argc, char *argv[])
 {
-	enum { O_LISTEN = 256, O_QMP, O_INCOMING, O_KEY, O_CERT, O_ANCH, O_CRLS, O_AUD, O_HOST_CRLS };
+	enum { O_LISTEN = 256, O_QMP, O_INCOMING, O_KEY, O_CERT, O_ANCH, O_CRLS, O_AUD, O_HOST_CRLS,
+	       O_TOKEN_OUT, O_REPORT_OUT, O_EXPECT_CONFIG };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "qmp", required_argument, NULL, O_QMP },
@@ -324,6 +514,10 @@ int migrate_receive_main(int argc, char *argv[])
 		{ "crls", required_argument, NULL, O_CRLS },
 		{ "aud", required_argument, NULL, O_AUD },
 		{ "host-crls", required_argument, NULL, O_HOST_CRLS },
+		{ "token-out", required_argument, NULL, O_TOKEN_OUT },
+		{ "report-out", required_argument, NULL, O_REPORT_OUT },
+		{ "expect-config-root", required_argument, NULL, O_EXPECT_CONFIG },
+		CLI_OUTPUT_OPTIONS,
 		GRANT_CLI_TRUST_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -344,7 +538,12 @@ int migrate_receive_main(int argc, char *argv[])
 		case O_CRLS: a.crls = optarg; break;
 		case O_AUD: a.aud = optarg; break;
 		case O_HOST_CRLS: a.host_crls = optarg; break;
+		case O_TOKEN_OUT: a.token_out = optarg; break;
+		case O_REPORT_OUT: a.report_out = optarg; break;
+		case O_EXPECT_CONFIG: a.expect_config = optarg; break;
 		default:
+			if (cli_output_option(opt, &a.mode))
+				break;
 			if (grant_cli_trust_option(opt, optarg, &a.t))
 				break;
 			return cli_option_usage(usage, opt);
@@ -354,6 +553,9 @@ int migrate_receive_main(int argc, char *argv[])
 	    !a.aud || optind != argc)
 		return cli_bad_usage("migrate receive", usage, "--listen, --qmp, --incoming, --key, "
 				     "--cert, --anchors, --crls and --aud are required");
+	if (a.expect_config && (strlen(a.expect_config) != 64 ||
+				strspn(a.expect_config, "0123456789abcdefABCDEF") != 64))
+		return cli_bad_usage("migrate receive", NULL, "--expect-config-root takes 64 hex digits");
 	a.t.owner_anchors = grant_cli_path(a.t.owner_anchors, KT_OWNER_ANCHORS_ENV,
 					   KT_OWNER_ANCHORS_DEFAULT);
 	a.t.host_anchors = grant_cli_path(a.t.host_anchors, KT_HOST_ANCHORS_ENV,
@@ -364,7 +566,9 @@ int migrate_receive_main(int argc, char *argv[])
 		return ret;
 	a.ledger = (struct migrate_ledger){ .spec = a.t.ledger, .ca = a.t.ledger_ca,
 		.owners = a.t.owner_anchors, .key = a.key, .cert = a.cert };
-	if (kt_cred_load_files(a.key, a.cert, &host, &err))
+	if (kt_cred_load_files(a.key, a.cert, &host, &err) ||
+	    (a.token_out && cli_output_check(a.token_out, false, &err)) ||
+	    (a.report_out && cli_output_check(a.report_out, false, &err)))
 		return cli_error(NULL, &err, KT_EXIT_FAILURE);
 	signal(SIGPIPE, SIG_IGN);
 	ret = serve(&a, &host);

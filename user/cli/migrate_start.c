@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "attest/hostkey.h"
+#include "attest_cli.h"
 #include "cli_util.h"
 #include "common/qmp.h"
 #include "common/secfile.h"
@@ -20,6 +22,7 @@
 #include "identity/jws.h"
 #include "migrate_cli.h"
 #include "net.h"
+#include "print.h"
 #include "subcommands.h"
 #include "vm_ref.h"
 
@@ -28,6 +31,9 @@
 struct start_args {
 	const char *connect, *qmp, *token, *guest_key, *anchors, *crls, *expect_host;
 	const char *grant, *by, *order;
+	const char *key_dir, *tcti, *launch;
+	char vm[KT_UUID_STR_LEN + 1];	/* the token's guest */
+	enum kt_print_mode mode;
 };
 
 static void usage(FILE *f)
@@ -36,6 +42,9 @@ static void usage(FILE *f)
 		"Usage: %s migrate start --qmp PATH --connect ADDR:PORT|unix:PATH\n"
 		"              --token FILE --guest-key FILE --anchors DIR [--crls DIR]\n"
 		"              [--expect-host UUID] --grant GRANT (--by ADMIN-CERT | --order ORDER)\n"
+		"              [--key-dir DIR] [--tcti TCTI] [--launch-report FILE] [--json]\n"
+		"The host key in DIR signs the final report (and, for verify first, the full\n"
+		"measurement); --launch-report is the guest's launch-configuration attestation.\n"
 		"See kvmtrust-migrate(8).\n", prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED) |
 			CLI_EXIT(KT_EXIT_VERIFY_FIRST));
@@ -98,7 +107,8 @@ static void resume_source(struct session *s)
 	if (!s->migrating || !s->qmp)
 		return;
 	json_decref(kt_qmp_exec(s->qmp, "migrate_cancel", NULL, &err));
-	kt_qmp_wait_migrated(s->qmp, 5000, &err);
+	kt_qmp_wait_migrated(s->qmp, 5000, &err);	/* cancelled or failed: expected */
+	memset(&err, 0, sizeof(err));
 	if (kt_qmp_runstate(s->qmp, state, sizeof(state), &err) || !strcmp(state, "running")) {
 		fprintf(stderr, "source guest: %s\n", err.check ? err.msg : "running");
 		return;
@@ -106,6 +116,18 @@ static void resume_source(struct session *s)
 	ret = kt_qmp_exec(s->qmp, "cont", NULL, &err);
 	fprintf(stderr, "source guest: %s\n", ret ? "resumed" : err.msg);
 	json_decref(ret);
+}
+
+/* The guest the token names: the VM the final report is about. */
+static int token_vm(const char *token, char vm[KT_UUID_STR_LEN + 1], struct kt_err *err)
+{
+	struct kt_token tok;
+
+	if (kt_token_decode(token, &tok, err))
+		return -1;
+	strcpy(vm, tok.claims.sub);
+	kt_token_free(&tok);
+	return 0;
 }
 
 static json_t *request(const struct start_args *a, struct kt_err *err)
@@ -126,8 +148,8 @@ static json_t *request(const struct start_args *a, struct kt_err *err)
 	return msg;
 }
 
-/* The destination's answer to the request: 0 allow, else the exit status. */
-static int decision(json_t *m)
+/* The destination's answer: 0 allow, KT_EXIT_VERIFY_FIRST, else KT_EXIT_REFUSED. */
+static int decision(json_t *m, bool quiet)
 {
 	const char *d = json_string_value(json_object_get(m, "decision"));
 	const char *rule = json_string_value(json_object_get(m, "rule"));
@@ -135,9 +157,94 @@ static int decision(json_t *m)
 
 	if (d && !strcmp(d, "allow"))
 		return KT_EXIT_OK;
-	fprintf(stderr, "Refused: the destination decided %s (rule %s: %s)\n", d ?: "?",
-		rule ?: "-", detail ?: "-");
-	return d && !strcmp(d, "verify-first") ? KT_EXIT_VERIFY_FIRST : KT_EXIT_REFUSED;
+	if (d && !strcmp(d, "verify-first"))
+		return KT_EXIT_VERIFY_FIRST;
+	if (!quiet)
+		fprintf(stderr, "Refused: the destination decided %s (rule %s: %s)\n", d ?: "?",
+			rule ?: "-", detail ?: "-");
+	return KT_EXIT_REFUSED;
+}
+
+/* The config_root a launch report claims (verified by the destination, not here). */
+static char *launch_root(const char *launch, struct kt_err *err)
+{
+	struct kt_jws jws;
+	const char *root;
+	char *out = NULL;
+
+	if (kt_jws_parse(launch, &jws, err))
+		return NULL;
+	root = json_string_value(json_object_get(jws.payload, "config_root"));
+	if (!root)
+		kt_fail(err, "report", "the launch report has no config_root");
+	else if (!(out = strdup(root)))
+		kt_fail(err, "report", "out of memory");
+	kt_jws_free(&jws);
+	return out;
+}
+
+/*
+ * The module measures a guest whose vCPUs are out of KVM_RUN: the guest is
+ * paused for the full measurement (QMP stop) and continued whatever the
+ * outcome.
+ */
+static int full_measure(struct session *s, struct migrate_roots *r, struct kt_err *err)
+{
+	struct kt_err cerr = { 0 };
+	uint64_t t0 = migrate_now_ms();
+	json_t *ret = kt_qmp_exec(s->qmp, "stop", NULL, err);
+	int rc;
+
+	if (!ret)
+		return -1;
+	json_decref(ret);
+	rc = migrate_measure(kt_qmp_pid(s->qmp), r, err);
+	ret = kt_qmp_exec(s->qmp, "cont", NULL, &cerr);
+	if (!ret) {
+		fprintf(stderr, "Error: the source guest was paused and could not be continued: %s\n",
+			cerr.msg);
+		return rc ? rc : kt_fail(err, "qmp", "%s", cerr.msg);
+	}
+	json_decref(ret);
+	if (!rc)
+		fprintf(stderr, "verify first: the guest measured in full, paused %llu ms\n",
+			(unsigned long long)(migrate_now_ms() - t0));
+	return rc;
+}
+
+/*
+ * Verify first (trust score 50..75): the running guest measured in full and
+ * signed with the destination's nonce, bound to the launch-configuration
+ * attestation, both sent before any guest byte.
+ */
+static int evidence(const struct start_args *a, struct session *s, json_t *dec,
+		    struct kt_err *err)
+{
+	const char *nonce = json_string_value(json_object_get(dec, "nonce"));
+	struct migrate_roots full;
+	char *launch, *root = NULL, *state = NULL;
+	json_t *msg = NULL;
+	int ret = -1;
+
+	if (!a->launch) {
+		fprintf(stderr, "Refused: the destination asks to verify first (trust score "
+			"50..75): give --launch-report\n");
+		return KT_EXIT_VERIFY_FIRST;
+	}
+	if (!nonce)
+		return kt_fail(err, "protocol", "the verify-first decision carries no nonce");
+	launch = cli_read_arg(a->launch, ATTEST_REPORT_MAX, err);
+	if (launch && (root = launch_root(launch, err)) && !full_measure(s, &full, err) &&
+	    !migrate_sign_state(a->key_dir, a->tcti, a->vm, &full, nonce, root, &state, err))
+		msg = json_pack("{s:s, s:s, s:s}", "msg", "evidence", "state", state, "launch",
+				launch);
+	if (msg && !kt_chmsg_send_json(s->ch, msg, err))
+		ret = 0;
+	json_decref(msg);
+	free(launch);
+	free(root);
+	free(state);
+	return ret;
 }
 
 /* A failed check of the peer or of the wire is a refusal; a local failure is not. */
@@ -154,20 +261,65 @@ static bool refusal(const char *check)
 	return !strstr(check, "netlink") && strcmp(check, "measure");
 }
 
+static void print_moved(const struct start_args *a, const char *host, const struct migrate_roots *r,
+			const char *digest, bool verified_first, uint64_t bytes, json_t *info,
+			uint64_t verify_ms, uint64_t total_ms)
+{
+	kt_print_start(a->mode);
+	kt_print_open_object(NULL);
+	kt_print_string("verdict", "verdict: %s\n", "moved");
+	kt_print_string("vm", "vm: %s\n", a->vm);
+	kt_print_string("host", "host: %s\n", host);
+	kt_print_bool("verified_first", "verified_first: %s\n", verified_first);
+	kt_print_string("memory_root", "memory_root: %s\n", r->memory);
+	kt_print_string("vcpu_root", "vcpu_root: %s\n", r->vcpu);
+	kt_print_string("report_digest", "report_digest: %s\n", digest);
+	kt_print_u64("bytes", "bytes: %s\n", bytes);
+	kt_print_s64("qemu_total_ms", "qemu_total_ms: %s\n",
+		     json_integer_value(json_object_get(info, "total-time")));
+	kt_print_s64("qemu_downtime_ms", "qemu_downtime_ms: %s\n",
+		     json_integer_value(json_object_get(info, "downtime")));
+	kt_print_u64("verify_ms", "verify_ms: %s\n", verify_ms);
+	kt_print_u64("total_ms", "total_ms: %s\n", total_ms);
+	kt_print_close_object();
+	kt_print_end();
+}
+
+/* The refusal or error a failed session ends with, as --json reports it too. */
+static int print_failed(const struct start_args *a, int ret, const struct kt_err *err)
+{
+	if (a->mode != KT_PRINT_JSON)
+		return ret;
+	kt_print_start(a->mode);
+	kt_print_open_object(NULL);
+	kt_print_string("verdict", NULL, ret == KT_EXIT_OK ? "moved" :
+			ret == KT_EXIT_REFUSED ? "refused" :
+			ret == KT_EXIT_VERIFY_FIRST ? "verify-first" : "error");
+	kt_print_string("vm", NULL, a->vm);
+	kt_print_string("check", NULL, err->check ?: "decision");
+	kt_print_string("message", NULL, err->msg[0] ? err->msg : NULL);
+	kt_print_u64("exit", NULL, (uint64_t)ret);
+	kt_print_close_object();
+	kt_print_end();
+	return ret;
+}
+
 static int run(const struct start_args *a, struct session *s, struct kt_hs_guest_cfg *cfg)
 {
 	struct kt_hs_result res = { 0 };
 	struct migrate_roots roots;
 	struct kt_err err = { 0 };
-	uint64_t bytes = 0, t0, t_stream, t_done;
-	json_t *msg = NULL, *info;
-	json_int_t qemu_total, qemu_down;
-	const char *verdict;
+	uint64_t bytes = 0, t0, t_stream;
+	json_t *msg = NULL, *info = NULL;
+	const char *verdict, *nonce;
+	char *report = NULL, digest[65];
+	kt_hash dig;
+	bool verified_first = false;
 	int fd, ret = KT_EXIT_FAILURE;
 
 	fd = net_connect(a->connect, MIGRATE_TIMEOUT);
 	if (fd < 0)
-		return KT_EXIT_FAILURE;
+		return print_failed(a, KT_EXIT_FAILURE, &err);
 	t0 = migrate_now_ms();
 	if (kt_handshake_guest(fd, cfg, &res, &err))
 		goto fail;
@@ -180,22 +332,39 @@ static int run(const struct start_args *a, struct session *s, struct kt_hs_guest
 	msg = migrate_expect(kt_chmsg_recv_json(s->ch, &err), "decision", &err);
 	if (!msg)
 		goto fail;
-	ret = decision(msg);
+	ret = decision(msg, false);
+	if (ret == KT_EXIT_VERIFY_FIRST) {
+		ret = evidence(a, s, msg, &err);
+		if (ret)
+			goto refused;
+		json_decref(msg);
+		msg = migrate_expect(kt_chmsg_recv_json(s->ch, &err), "decision", &err);
+		if (!msg)
+			goto fail;
+		ret = decision(msg, false);
+		if (ret == KT_EXIT_VERIFY_FIRST)
+			ret = KT_EXIT_REFUSED;	/* verify first is asked once */
+		verified_first = true;
+	}
 	if (ret)
-		goto out;
+		goto refused;
+	nonce = json_string_value(json_object_get(msg, "nonce"));
+	if (!nonce) {
+		kt_fail(&err, "protocol", "the decision carries no nonce for the final report");
+		goto fail;
+	}
+	fprintf(stderr, "decision: allow%s; transferring\n", verified_first ? " (verified first)" : "");
 	ret = KT_EXIT_FAILURE;
 	if (transfer(s, &bytes, &err))
 		goto fail;
 	t_stream = migrate_now_ms();
 	info = kt_qmp_exec(s->qmp, "query-migrate", NULL, &err);
-	qemu_total = json_integer_value(json_object_get(info, "total-time"));
-	qemu_down = json_integer_value(json_object_get(info, "downtime"));
-	json_decref(info);
-	if (migrate_measure(kt_qmp_pid(s->qmp), &roots, &err))
+	fprintf(stderr, "transfer: %llu bytes; signing the final report\n", (unsigned long long)bytes);
+	if (migrate_measure(kt_qmp_pid(s->qmp), &roots, &err) ||
+	    migrate_sign_state(a->key_dir, a->tcti, a->vm, &roots, nonce, NULL, &report, &err))
 		goto fail;
 	json_decref(msg);
-	msg = json_pack("{s:s, s:s, s:s}", "msg", "final", "memory_root", roots.memory,
-			"vcpu_root", roots.vcpu);
+	msg = json_pack("{s:s, s:s}", "msg", "final", "report", report);
 	if (kt_chmsg_send_json(s->ch, msg, &err))
 		goto fail;
 	json_decref(msg);
@@ -216,22 +385,31 @@ static int run(const struct start_args *a, struct session *s, struct kt_hs_guest
 	msg = json_pack("{s:s}", "msg", "released");
 	if (kt_chmsg_send_json(s->ch, msg, &err) || kt_channel_close(s->ch, &err))
 		fprintf(stderr, "warning: the destination was not told the source quit: %s\n", err.msg);
-	t_done = migrate_now_ms();
-	printf("verdict: moved\nhost: %s\nmemory_root: %s\nvcpu_root: %s\nbytes: %llu\n"
-	       "qemu_total_ms: %lld\nqemu_downtime_ms: %lld\nverify_ms: %llu\ntotal_ms: %llu\n",
-	       res.peer.host_uuid, roots.memory, roots.vcpu, (unsigned long long)bytes,
-	       (long long)qemu_total, (long long)qemu_down, (unsigned long long)(t_done - t_stream),
-	       (unsigned long long)(t_done - t0));
+	migrate_report_digest(report, dig, digest);
+	print_moved(a, res.peer.host_uuid, &roots, digest, verified_first, bytes, info,
+		    migrate_now_ms() - t_stream, migrate_now_ms() - t0);
 	ret = KT_EXIT_OK;
+	goto out;
+refused:
+	if (ret != KT_EXIT_VERIFY_FIRST && ret != KT_EXIT_REFUSED) {
+		ret = KT_EXIT_FAILURE;
+		goto fail;
+	}
+	kt_fail(&err, json_string_value(json_object_get(msg, "rule")) ?: "decision", "%s",
+		json_string_value(json_object_get(msg, "detail")) ?: "the destination refused");
+	print_failed(a, ret, &err);
 	goto out;
 fail:
 	if (ret == KT_EXIT_REFUSED || refusal(err.check))
 		ret = cli_refused(&err);
 	else
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
+	print_failed(a, ret, &err);
 	resume_source(s);
 out:
 	json_decref(msg);
+	json_decref(info);
+	free(report);
 	close(fd);
 	kt_hs_result_free(&res);
 	s->ch = NULL;
@@ -241,7 +419,7 @@ out:
 int migrate_start_main(int argc, char *argv[])
 {
 	enum { O_CONNECT = 256, O_QMP, O_TOKEN, O_GKEY, O_ANCH, O_CRLS, O_EXPECT, O_GRANT, O_BY,
-	       O_ORDER };
+	       O_ORDER, O_KEY_DIR, O_TCTI, O_LAUNCH };
 	static const struct option opts[] = {
 		{ "connect", required_argument, NULL, O_CONNECT },
 		{ "qmp", required_argument, NULL, O_QMP },
@@ -253,10 +431,15 @@ int migrate_start_main(int argc, char *argv[])
 		{ "grant", required_argument, NULL, O_GRANT },
 		{ "by", required_argument, NULL, O_BY },
 		{ "order", required_argument, NULL, O_ORDER },
+		{ "key-dir", required_argument, NULL, O_KEY_DIR },
+		{ "tcti", required_argument, NULL, O_TCTI },
+		{ "launch-report", required_argument, NULL, O_LAUNCH },
+		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct start_args a = { 0 };
+	struct start_args a = { .key_dir = kt_hostkey_default_dir(),
+				.tcti = kt_hostkey_default_tcti() };
 	struct kt_hs_guest_cfg cfg = { 0 };
 	struct session s = { .lfd = -1 };
 	struct kt_err err = { 0 };
@@ -276,7 +459,13 @@ int migrate_start_main(int argc, char *argv[])
 		case O_GRANT: a.grant = optarg; break;
 		case O_BY: a.by = optarg; break;
 		case O_ORDER: a.order = optarg; break;
-		default: return cli_option_usage(usage, opt);
+		case O_KEY_DIR: a.key_dir = optarg; break;
+		case O_TCTI: a.tcti = optarg; break;
+		case O_LAUNCH: a.launch = optarg; break;
+		default:
+			if (cli_output_option(opt, &a.mode))
+				break;
+			return cli_option_usage(usage, opt);
 		}
 	}
 	if (!a.connect || !a.qmp || !a.token || !a.guest_key || !a.anchors || !a.grant ||
@@ -286,14 +475,15 @@ int migrate_start_main(int argc, char *argv[])
 	if (a.expect_host && kt_uuid_canonical(a.expect_host, expect))
 		return cli_bad_usage("migrate start", NULL, "--expect-host '%s' is not a UUID",
 				     a.expect_host);
-	ret = cli_need_files(a.token, a.guest_key, a.anchors, a.crls, a.grant, a.by, a.order);
+	ret = cli_need_files(a.token, a.guest_key, a.anchors, a.crls, a.grant, a.by, a.order,
+			     a.launch, a.key_dir);
 	if (ret)
 		return ret;
 	ret = KT_EXIT_FAILURE;
 	cfg.expect_host = a.expect_host ? expect : NULL;
 	token = cli_read_arg(a.token, KT_JWS_MAX_LEN, &err);
 	key = token ? kt_pki_load_key(a.guest_key, &err) : NULL;
-	if (!key || kt_pki_dir_open(a.anchors, &cfg.anchors, &err) ||
+	if (!key || token_vm(token, a.vm, &err) || kt_pki_dir_open(a.anchors, &cfg.anchors, &err) ||
 	    (a.crls && kt_pki_dir_open(a.crls, &cfg.crls, &err)) ||
 	    !(s.qmp = kt_qmp_open(a.qmp, &err))) {
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
