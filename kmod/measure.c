@@ -134,6 +134,18 @@ static int hash_vcpus(struct kvmtrust_measure_ctx *ctx, const u8 *states, u32 n)
 	return err;
 }
 
+/*
+ * Incremental only inside a freeze: the soft-dirty bits are read and then
+ * cleared (measurement.rst, "Incremental re-measurement", steps 1 and 2),
+ * and only a stopped VMM cannot write in between. A guest merely paused by
+ * its VMM leaves the VMM's own threads running, so it is measured in full.
+ */
+static bool may_be_incremental(u32 flags)
+{
+	return (flags & (KVMTRUST_MEASURE_F_FREEZE | KVMTRUST_MEASURE_F_FULL)) ==
+	       KVMTRUST_MEASURE_F_FREEZE;
+}
+
 static int measure_vcpus(struct kvmtrust_measure_ctx *ctx, u64 *exits, u32 n)
 {
 	size_t states_len = (size_t)n * KVMTRUST_VCPU_STATE_LEN;
@@ -157,8 +169,7 @@ static int measure_vcpus(struct kvmtrust_measure_ctx *ctx, u64 *exits, u32 n)
 	ctx->result.work_bytes += states_len + n * (sizeof(*index) + sizeof(u64)) +
 				  sizeof(struct kvmtrust_mth);
 	err = kvmtrust_vcpus_read(ctx->vm, index, n, states,
-				  !(ctx->flags & KVMTRUST_MEASURE_F_FULL),
-				  &ctx->result.msg);
+				  may_be_incremental(ctx->flags), &ctx->result.msg);
 	if (!err)
 		err = hash_vcpus(ctx, states, n);
 	ctx->result.vcpus = n;

@@ -36,10 +36,10 @@ static void usage(FILE *f)
 		"guest must be paused (no vCPU inside KVM_RUN), or --freeze: the module\n"
 		"stops the VM's process for the measurement and continues it after,\n"
 		"printing the pause. The VM is attached if needed; --no-vcpus hashes\n"
-		"memory only. After a first measurement only the pages written since\n"
-		"are hashed again (same roots); --full hashes every page. prove prints\n"
-		"the audit path of the page at guest physical address ADDR in the last\n"
-		"memory_root.\n", prog, prog);
+		"memory only. With --freeze, after a first measurement only the pages\n"
+		"written since are hashed again (same roots); --full hashes every page.\n"
+		"prove prints the audit path of the page at guest physical address ADDR\n"
+		"in the last memory_root.\n", prog, prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
 			CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }

@@ -173,10 +173,11 @@
  *                             and their neighbours (incremental; the roots
  *                             are the same as a full measurement's)
  *
- * A measurement is incremental when the VM's last measurement succeeded
- * with its vCPUs and kept its tree, the memslots are unchanged, no other
- * process cleared the VMM's soft-dirty bits (clear_refs) since, and
- * neither KVMTRUST_MEASURE_F_FULL nor KVMTRUST_MEASURE_F_NO_VCPUS is set.
+ * A measurement is incremental when KVMTRUST_MEASURE_F_FREEZE is set, the
+ * VM's last measurement succeeded with its vCPUs and kept its tree, the
+ * memslots are unchanged, no other process cleared the VMM's soft-dirty
+ * bits (clear_refs) since, and neither KVMTRUST_MEASURE_F_FULL nor
+ * KVMTRUST_MEASURE_F_NO_VCPUS is set.
  * A measurement that finds another process clearing soft-dirty bits while
  * it runs fails with EBUSY.
  *
