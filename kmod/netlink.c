@@ -14,6 +14,7 @@
 
 #include "access.h"
 #include "measure.h"
+#include "memslots.h"
 #include "merkle.h"
 #include "netlink.h"
 #include "vm.h"
@@ -468,6 +469,25 @@ out:
 	return err;
 }
 
+static int memslots_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct kvmtrust_vm *vm;
+	struct sk_buff *msg;
+	void *hdr;
+	int err = -ENOMEM;
+
+	vm = lookup_vm(info, true);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	msg = reply_new(info, KVMTRUST_CMD_MEMSLOTS_GET, &hdr);
+	if (msg)
+		err = reply_send(info, msg, hdr,
+				 nla_put_u32(msg, KVMTRUST_A_VM_ID, vm->id) ||
+				 kvmtrust_memslots_put(msg, vm->kvm));
+	kvmtrust_vm_put(vm);
+	return err;
+}
+
 static const struct genl_ops genl_ops[] = {
 	{
 		.cmd = KVMTRUST_CMD_GET_INFO,
@@ -508,6 +528,13 @@ static const struct genl_ops genl_ops[] = {
 		.flags = GENL_ADMIN_PERM,
 		.doit = measure_get_doit,
 		.policy = measure_get_policy,
+		.maxattr = KVMTRUST_A_MAX,
+	},
+	{
+		.cmd = KVMTRUST_CMD_MEMSLOTS_GET,
+		.flags = GENL_ADMIN_PERM,
+		.doit = memslots_get_doit,
+		.policy = vm_id_policy,
 		.maxattr = KVMTRUST_A_MAX,
 	},
 };

@@ -51,6 +51,8 @@ static const struct {
 	  "check order start receive" },
 	{ "daemon", daemon_main, "Shows kvmtrustd's results or has it attest now",
 	  "status attest-now" },
+	{ "snapshot", snapshot_main, "Saves, lists, shows, verifies and prunes attested snapshots",
+	  "save list show verify prune" },
 };
 
 static void show_usage(FILE *file)

@@ -25,5 +25,6 @@ int launch_main(int argc, char *argv[]);
 int grant_main(int argc, char *argv[]);
 int migrate_main(int argc, char *argv[]);
 int daemon_main(int argc, char *argv[]);
+int snapshot_main(int argc, char *argv[]);
 
 #endif

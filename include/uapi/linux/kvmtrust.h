@@ -160,6 +160,31 @@
  *                                 cleared before, still clear after);
  *                                 absent with KVMTRUST_MEASURE_F_NO_VCPUS
  */
+/*
+ * KVMTRUST_CMD_MEMSLOTS_GET
+ * -------------------------
+ *
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN and ptrace read access to the VMM (the
+ * reply holds addresses of the VMM's mappings).
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32, required
+ *
+ * Replies with the VM's user memory slots of address space 0, those a
+ * measurement hashes, in guest physical address order:
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32
+ *    KVMTRUST_A_MEMSLOTS: NLA_NESTED
+ *        KVMTRUST_MEMSLOTS_A_SLOT: NLA_NESTED, one per slot; repeated
+ *            KVMTRUST_SLOT_A_ID: NLA_U32, the VMM's slot number
+ *            KVMTRUST_SLOT_A_GPA: NLA_U64, guest physical address
+ *            KVMTRUST_SLOT_A_SIZE: NLA_U64, bytes (a multiple of 4096)
+ *            KVMTRUST_SLOT_A_HVA: NLA_U64, where the VMM maps it
+ *            KVMTRUST_SLOT_A_FLAGS: NLA_U32, the slot's KVM_MEM_* flags
+ *
+ * What a snapshot tool needs to read the pages a measurement covers through
+ * /proc/PID/mem (Documentation/snapshots.rst). The layout may change after
+ * the reply; a measurement fails with EAGAIN if it changes under it.
+ */
 #ifndef _UAPI_LINUX_KVMTRUST_H
 #define _UAPI_LINUX_KVMTRUST_H
 
@@ -179,6 +204,7 @@ enum kvmtrust_cmd {
 	KVMTRUST_CMD_MEASURE,
 	KVMTRUST_CMD_MEASURE_GET,
 	KVMTRUST_CMD_MEASURE_NTF,
+	KVMTRUST_CMD_MEMSLOTS_GET,
 
 	__KVMTRUST_CMD_LAST
 };
@@ -262,6 +288,7 @@ enum kvmtrust_attr {
 	KVMTRUST_A_WORK_BYTES,
 	KVMTRUST_A_THREADS,
 	KVMTRUST_A_MEMORY_UNCHANGED,
+	KVMTRUST_A_MEMSLOTS,
 
 	__KVMTRUST_A_LAST
 };
@@ -277,5 +304,30 @@ enum kvmtrust_vcpu_attr {
 };
 
 #define KVMTRUST_VCPU_A_MAX (__KVMTRUST_VCPU_A_LAST - 1)
+
+/* Inside KVMTRUST_A_MEMSLOTS. */
+enum kvmtrust_memslots_attr {
+	KVMTRUST_MEMSLOTS_A_UNSPEC,
+	KVMTRUST_MEMSLOTS_A_SLOT,
+
+	__KVMTRUST_MEMSLOTS_A_LAST
+};
+
+#define KVMTRUST_MEMSLOTS_A_MAX (__KVMTRUST_MEMSLOTS_A_LAST - 1)
+
+/* Inside KVMTRUST_MEMSLOTS_A_SLOT. */
+enum kvmtrust_slot_attr {
+	KVMTRUST_SLOT_A_UNSPEC,
+	KVMTRUST_SLOT_A_PAD,
+	KVMTRUST_SLOT_A_ID,
+	KVMTRUST_SLOT_A_GPA,
+	KVMTRUST_SLOT_A_SIZE,
+	KVMTRUST_SLOT_A_HVA,
+	KVMTRUST_SLOT_A_FLAGS,
+
+	__KVMTRUST_SLOT_A_LAST
+};
+
+#define KVMTRUST_SLOT_A_MAX (__KVMTRUST_SLOT_A_LAST - 1)
 
 #endif /* _UAPI_LINUX_KVMTRUST_H */

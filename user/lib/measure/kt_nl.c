@@ -576,3 +576,68 @@ int kt_nl_measure(struct kt_nl *nl, uint32_t vm_id, uint32_t flags,
 	}
 	return wait_measured(nl, &w, err);
 }
+
+struct memslot_list {
+	struct kt_memslot *slots;
+	size_t nr;
+};
+
+static int parse_slot(struct nlattr *nest, struct kt_memslot *slot)
+{
+	struct nlattr *tb[KVMTRUST_SLOT_A_MAX + 1];
+
+	if (nla_parse_nested(tb, KVMTRUST_SLOT_A_MAX, nest, NULL) ||
+	    !tb[KVMTRUST_SLOT_A_ID] || !tb[KVMTRUST_SLOT_A_GPA] ||
+	    !tb[KVMTRUST_SLOT_A_SIZE] || !tb[KVMTRUST_SLOT_A_HVA])
+		return -1;
+	slot->id = get_u32(tb, KVMTRUST_SLOT_A_ID);
+	slot->flags = get_u32(tb, KVMTRUST_SLOT_A_FLAGS);
+	slot->gpa = get_u64(tb, KVMTRUST_SLOT_A_GPA);
+	slot->size = get_u64(tb, KVMTRUST_SLOT_A_SIZE);
+	slot->hva = get_u64(tb, KVMTRUST_SLOT_A_HVA);
+	return 0;
+}
+
+static int parse_memslots(struct nlattr **tb, void *arg)
+{
+	struct memslot_list *list = arg;
+	struct kt_memslot *grown;
+	struct nlattr *a;
+	int rem;
+
+	if (!tb[KVMTRUST_A_MEMSLOTS])
+		return -1;
+	nla_for_each_nested(a, tb[KVMTRUST_A_MEMSLOTS], rem) {
+		if (nla_type(a) != KVMTRUST_MEMSLOTS_A_SLOT)
+			continue;
+		grown = realloc(list->slots, (list->nr + 1) * sizeof(*grown));
+		if (!grown)
+			return -1;
+		list->slots = grown;
+		if (parse_slot(a, &list->slots[list->nr++]))
+			return -1;
+	}
+	return 0;
+}
+
+int kt_nl_memslots(struct kt_nl *nl, uint32_t vm_id, struct kt_memslot **slots,
+		   size_t *nr, struct kt_err *err)
+{
+	struct memslot_list list = { 0 };
+	struct request req = { .parse = parse_memslots, .arg = &list };
+	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_MEMSLOTS_GET, 0);
+	int ret;
+
+	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id)) {
+		nlmsg_free(msg);
+		return no_memory(err, "read the vm's memory layout");
+	}
+	ret = transact(nl, msg, &req, "read the vm's memory layout", err);
+	if (ret) {
+		free(list.slots);
+		return ret;
+	}
+	*slots = list.slots;
+	*nr = list.nr;
+	return 0;
+}

@@ -92,4 +92,21 @@ int kt_nl_vm_detach(struct kt_nl *nl, uint32_t vm_id, struct kt_err *err);
 int kt_nl_measure(struct kt_nl *nl, uint32_t vm_id, uint32_t flags,
 		  struct kt_measurement *out, struct kt_err *err);
 
+/* One user memory slot of a VM (KVMTRUST_CMD_MEMSLOTS_GET). */
+struct kt_memslot {
+	uint32_t id;
+	uint32_t flags;			/* KVM_MEM_* */
+	uint64_t gpa;
+	uint64_t size;			/* bytes, page multiple */
+	uint64_t hva;			/* in the VMM's address space */
+};
+
+/*
+ * The VM's user slots of address space 0 in GPA order, those a measurement
+ * hashes; *slots is malloc'd (free it). Needs CAP_NET_ADMIN and ptrace read
+ * access to the VMM.
+ */
+int kt_nl_memslots(struct kt_nl *nl, uint32_t vm_id, struct kt_memslot **slots,
+		   size_t *nr, struct kt_err *err);
+
 #endif
