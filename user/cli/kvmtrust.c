@@ -53,6 +53,8 @@ static const struct {
 	  "status attest-now" },
 	{ "snapshot", snapshot_main, "Saves, lists, shows, verifies and prunes attested snapshots",
 	  "save list show verify prune" },
+	{ "rollback", rollback_main, "Restores a guest to an attested snapshot, proven",
+	  NULL },
 };
 
 static void show_usage(FILE *file)

@@ -80,23 +80,26 @@ static void print_snapshot(const struct kt_snapshot *s, bool full)
 	kt_print_string("vm", "vm: %s\n", s->vm_id);
 	kt_print_time("created", "created: %s\n", s->created);
 	kt_print_string("vmm", "vmm: %s\n", s->vmm);
-	kt_print_u64("seq", "seq: %llu\n", s->seq);
-	kt_print_u64("pages", "pages: %llu\n", s->pages);
-	kt_print_u64("zero_pages", "zero pages: %llu\n", s->zero_pages);
-	kt_print_u64("new_pages", "new pages stored: %llu\n", s->new_pages);
+	kt_print_u64("seq", "seq: %s\n", s->seq);
+	kt_print_u64("pages", "pages: %s\n", s->pages);
+	kt_print_u64("zero_pages", "zero pages: %s\n", s->zero_pages);
+	kt_print_u64("new_pages", "new pages stored: %s\n", s->new_pages);
 	kt_print_hex("memory_root", "memory root: %s\n", s->memory_root, KT_HASH_LEN);
 	if (s->has_vcpu_root)
 		kt_print_hex("vcpu_root", "vcpu root: %s\n", s->vcpu_root, KT_HASH_LEN);
 	if (full) {
-		kt_print_u64("vcpus", "vcpus: %llu\n", s->vcpus);
+		kt_print_u64("vcpus", "vcpus: %s\n", s->vcpus);
 		kt_print_bool("stream", "qemu stream: %s\n", s->has_stream);
-		kt_print_u64("stream_bytes", "stream bytes: %llu\n", s->stream_bytes);
+		kt_print_u64("stream_bytes", "stream bytes: %s\n", s->stream_bytes);
 		kt_print_open_array("slots");
 		for (size_t i = 0; i < s->nr_slots; i++) {
 			kt_print_open_object(NULL);
-			kt_print_u64("slot", "slot %llu:", s->slots[i].id);
-			kt_print_u64("gpa", " gpa 0x%llx", s->slots[i].gpa);
-			kt_print_u64("size", " size %llu\n", s->slots[i].size);
+			kt_print_u64("slot", "slot %s:", s->slots[i].id);
+			kt_print_u64("gpa", NULL, s->slots[i].gpa);
+			kt_print_text(" gpa 0x%llx", (unsigned long long)s->slots[i].gpa);
+			kt_print_u64("size", " size %s", s->slots[i].size);
+			kt_print_u64("hva", NULL, s->slots[i].hva);
+			kt_print_text("\n");
 			kt_print_close_object();
 		}
 		kt_print_close_array();
@@ -150,6 +153,8 @@ static int save_stream(struct kt_qmp *qmp, const char *path, struct kt_snapshot 
 	ssize_t got;
 	FILE *f;
 
+	if (strchr(path, '\''))
+		return kt_fail(err, "stream", "the store's path holds a quote");
 	if (asprintf(&uri, "exec:cat > '%s'", path) < 0)
 		return kt_fail(err, "stream", "out of memory");
 	r = kt_qmp_exec(qmp, "migrate", json_pack("{s:s}", "uri", uri), err);
@@ -394,7 +399,7 @@ static int cmd_verify(struct snap_args *a)
 	}
 	cli_print_verdict(CLI_VERIFIED, "verdict: %s\n");
 	kt_print_string("vm", "vm: %s\n", s.vm_id);
-	kt_print_u64("pages", "pages: %llu\n", s.pages);
+	kt_print_u64("pages", "pages: %s\n", s.pages);
 	kt_print_hex("memory_root", "memory root: %s\n", s.memory_root, KT_HASH_LEN);
 	if (s.has_vcpu_root)
 		kt_print_hex("vcpu_root", "vcpu root: %s\n", s.vcpu_root, KT_HASH_LEN);
@@ -462,8 +467,8 @@ static int cmd_prune(struct snap_args *a)
 		return snap_fail(NULL, &err);
 	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
-	kt_print_u64("removed", "snapshots removed: %llu\n", nr);
-	kt_print_u64("pages_freed", "pages freed: %llu\n", freed);
+	kt_print_u64("removed", "snapshots removed: %s\n", nr);
+	kt_print_u64("pages_freed", "pages freed: %s\n", freed);
 	kt_print_close_object();
 	return kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
 }

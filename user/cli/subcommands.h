@@ -26,5 +26,6 @@ int grant_main(int argc, char *argv[]);
 int migrate_main(int argc, char *argv[]);
 int daemon_main(int argc, char *argv[]);
 int snapshot_main(int argc, char *argv[]);
+int rollback_main(int argc, char *argv[]);
 
 #endif

@@ -348,4 +348,32 @@ TEST_F(snap, prune_frees_only_unreferenced_pages)
 	kt_snap_free(&b);
 }
 
+TEST(qemu_restore_command_line)
+{
+	struct kt_snapshot s = { 0 };
+	struct kt_err err = { 0 };
+	char **argv, line[1024] = "";
+	int i;
+
+	s.qemu_argv = strdup("[\"qemu-system-x86_64\",\"-m\",\"64\",\"-incoming\",\"tcp:0:4444\","
+			     "\"-daemonize\",\"-qmp\",\"unix:/run/vm.qmp,server=on,wait=off\","
+			     "\"-qmp\",\"unix:/store/.rollback-12.qmp,server=on,wait=off\"]");
+	ASSERT_EQ(0, kt_snap_qemu_argv(&s, "/store/snapshots/x/migration.bin", "/store/.rollback-7.qmp",
+				       &argv, &err)) TH_LOG("%s", err.msg);
+	for (i = 0; argv[i]; i++) {
+		strcat(line, argv[i]);
+		strcat(line, " ");
+	}
+	EXPECT_STREQ("qemu-system-x86_64 -m 64 -qmp unix:/run/vm.qmp,server=on,wait=off -S "
+		     "-qmp unix:/store/.rollback-7.qmp,server=on,wait=off "
+		     "-incoming exec:cat '/store/snapshots/x/migration.bin' ", line);
+	kt_snap_argv_free(argv);
+	/* A quote would end exec:cat's argument early. */
+	EXPECT_EQ(-1, kt_snap_qemu_argv(&s, "/st'ore/m.bin", "/q", &argv, &err));
+	free(s.qemu_argv);
+	s.qemu_argv = NULL;
+	EXPECT_EQ(-1, kt_snap_qemu_argv(&s, "/m.bin", "/q", &argv, &err));
+	EXPECT_STREQ("manifest", err.check);
+}
+
 TEST_HARNESS_MAIN

@@ -41,6 +41,8 @@
 #define KT_SNAP_ID_MAX 48
 /* $KVMTRUST_SNAPSHOT_DIR or this. */
 #define KT_SNAP_DEFAULT_STORE "/var/lib/kvmtrust/snapshots"
+/* The restorer's own QMP socket in the store: STORE/.rollback-PID.qmp. */
+#define KT_SNAP_RESTORE_QMP_PREFIX ".rollback-"
 
 struct kt_snap_slot {
 	uint64_t gpa;
@@ -139,5 +141,15 @@ void kt_snap_list_free(char **ids, size_t nr);
  */
 int kt_snap_prune(const char *store, char *const *ids, size_t nr, uint64_t *freed,
 		  struct kt_err *err);
+
+/*
+ * The command line that restores QEMU snapshot s: the recorded one without
+ * -incoming, -daemonize and an earlier restorer's -qmp, plus -S, -qmp unix:QMP,server=on,wait=off and
+ * -incoming "exec:cat 'STREAM'". *argv is NULL-terminated; free it with
+ * kt_snap_argv_free().
+ */
+int kt_snap_qemu_argv(const struct kt_snapshot *s, const char *stream, const char *qmp,
+		      char ***argv, struct kt_err *err);
+void kt_snap_argv_free(char **argv);
 
 #endif
