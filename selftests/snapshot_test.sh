@@ -48,30 +48,7 @@ refused() {
 }
 
 # qmpx SOCKET COMMAND [ARGS-JSON]: one QMP command, its "return" as JSON.
-qmpx() {
-	python3 - "$@" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-json.loads(f.readline())
-cmds = [("qmp_capabilities", None), (sys.argv[2], json.loads(sys.argv[3]) if len(sys.argv) > 3 else None)]
-for cmd, args in cmds:
-    msg = {"execute": cmd}
-    if args is not None:
-        msg["arguments"] = args
-    f.write(json.dumps(msg) + "\n")
-    f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if "event" not in r:
-            break
-    if "error" in r:
-        sys.exit("qmp: " + r["error"]["desc"])
-ret = r["return"]
-print(ret["status"] if sys.argv[2] == "query-status" else json.dumps(ret))
-PY
-}
+qmpx() { python3 selftests/lib/qmp.py "$@"; }
 
 # guest_bytes SOCKET GPA: 16 bytes of guest memory through the monitor.
 guest_bytes() {

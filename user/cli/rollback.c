@@ -290,7 +290,7 @@ static void abandon_new(pid_t pid, const struct sockets *olds)
 static void print_restored(const struct kt_snapshot *s, pid_t pid, const struct kt_measurement *m)
 {
 	kt_print_open_object(NULL);
-	kt_print_string("verdict", "verdict: %s\n", "restored");
+	cli_print_verdict(CLI_VERIFIED, "verdict: %s (restored and proven)\n");
 	kt_print_string("vm", "vm: %s\n", s->vm_id);
 	kt_print_string("snapshot", "snapshot: %s\n", s->id);
 	kt_print_s64("pid", "pid: %s\n", pid);

@@ -36,7 +36,7 @@ static void usage(FILE *f)
 		"       %s snapshot show ID [--store DIR] [--json | --script]\n"
 		"       %s snapshot verify ID (--pubkey PEM | --anchors FILE|DIR) [options]\n"
 		"                [--store DIR] [--json | --script]\n"
-		"       %s snapshot prune (ID... | --keep N [--uuid UUID]) [--store DIR]\n"
+		"       %s snapshot prune (ID | --keep N [--uuid UUID]) [--store DIR] [--json | --script]\n"
 		"Saves a paused guest's pages (deduplicated by leaf hash), layout and roots with a\n"
 		"report signed by the host key; QEMU guests (--qmp) also keep QEMU's migration stream.\n"
 		"verify checks a snapshot offline; the report's age is not checked unless --max-age.\n"
@@ -333,6 +333,8 @@ static int cmd_list(struct snap_args *a)
 	size_t nr, i;
 	int ret = KT_EXIT_OK;
 
+	if (a->nr_pos)
+		return cli_bad_usage("snapshot", usage, "unexpected argument '%s'", a->pos[0]);
 	if (a->ref.uuid && kt_uuid_canonical(a->ref.uuid, uuid))
 		return cli_bad_usage("snapshot", NULL, "--uuid '%s' is not a UUID", a->ref.uuid);
 	if (kt_snap_list(a->store, &ids, &nr, &err))
@@ -456,8 +458,8 @@ static int cmd_prune(struct snap_args *a)
 	uint64_t freed;
 	int ret;
 
-	if (a->has_keep == (a->nr_pos > 0))
-		return cli_bad_usage("snapshot", usage, "prune takes snapshot ids or --keep N");
+	if (a->has_keep == (a->nr_pos > 0) || a->nr_pos > 1)
+		return cli_bad_usage("snapshot", usage, "prune takes one snapshot id or --keep N");
 	if (a->has_keep && ids_beyond_keep(a, &ids, &nr, &err))
 		return snap_fail(NULL, &err);
 	ret = kt_snap_prune(a->store, ids, nr, &freed, &err);
