@@ -20,7 +20,7 @@ K=$PWD/user/kvmtrust
 VM_A=3b6f1c2d-4e5a-4b7c-8d9e-0f1a2b3c4d5e
 VM_B=4c7a2d3e-5f6b-4c8d-9eaf-1a2b3c4d5e6f
 VM_C=5d8b3e4f-6a7c-4d9e-afb0-2b3c4d5e6f70
-PLAN=29
+PLAN=36
 dir=$(mktemp -d /tmp/kt-snap.XXXXXX)
 store=$dir/store
 pids=()
@@ -148,6 +148,43 @@ cp "$store/snapshots/$s1/manifest.json" "$dir/manifest.bak"
 cp "$store/snapshots/$s2/manifest.json" "$store/snapshots/$s1/manifest.json"
 refused "a swapped manifest: refused" manifest snapshot verify "$s1" --pubkey "$PUB"
 cp "$dir/manifest.bak" "$store/snapshots/$s1/manifest.json"
+
+# Rollback of our VMM to s1: the guest ran and wrote, rax was set, a page
+# was tampered with from outside; a rollback to a damaged s1 is refused and
+# changes nothing; the real one restores pages and registers, proven.
+vmm setreg rax 0x1234abcd >/dev/null
+vmm run >/dev/null
+sleep 0.5
+vmm pause >/dev/null
+vmm poke $((0x100000000 + 0x8000)) 0x77 >/dev/null
+root_before=$("$K" measure --pid "$pid" --json | jq -r .memory_root)
+cp "$pfile" "$dir/page.bak"
+flip_byte "$pfile" 9
+refused "rollback to a snapshot with a flipped page: refused before any byte is written" page \
+	rollback --pid "$pid" --to "$s1" --pubkey "$PUB"
+cp "$dir/page.bak" "$pfile"
+tap_is "after the refusal the guest's memory is byte-identical (same memory_root)" \
+	"$("$K" measure --pid "$pid" --json | jq -r .memory_root)" "$root_before"
+kt rollback --pid "$pid" --to "$s1" --pubkey "$PUB" --json >"$dir/rbv.json" 2>"$dir/err"
+tap_result $? "rollback of our VMM's guest: pages and registers restored, proven"
+tap_diag <"$dir/err"
+written=$(jq -r .pages_written "$dir/rbv.json")
+[ "$written" -ge $((k + 1)) ] 2>/dev/null
+tap_result $? "only the pages that differ were written ($written, >= $((k + 1)))"
+"$K" measure --pid "$pid" --json >"$dir/m3.json"
+tap_is "measured again: memory_root and vcpu_root are s1's" \
+	"$(jq -r '.memory_root + " " + .vcpu_root' "$dir/m3.json")" \
+	"$(jq -r '.memory_root + " " + .vcpu_root' "$dir/s1.json")"
+vmm regs 0 "$dir/regs.bin" >/dev/null
+regs_of() {	# regs_of FILE OFFSET: rax rip cr3 of the kvm_regs + kvm_sregs at OFFSET
+	python3 -c 'import struct, sys
+d = open(sys.argv[1], "rb").read()[int(sys.argv[2]):]
+print(" ".join(hex(struct.unpack_from("<Q", d, o)[0]) for o in (0, 128, 144 + 240)))' "$@"
+}
+tap_is "rax, rip and cr3 are the snapshot's (KVM_GET_REGS/SREGS in the VMM)" \
+	"$(regs_of "$dir/regs.bin" 0)" "$(regs_of "$store/snapshots/$s1/vcpus.bin" 8)"
+vmm run >/dev/null && vmm pause >/dev/null
+tap_result $? "the restored guest runs again"
 vmm_stop
 
 # A snapshot of another VM, its report put in s1's place.

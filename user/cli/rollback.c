@@ -24,6 +24,7 @@
 #include "measure/kt_attach.h"
 #include "measure/kt_nl.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/snapshot_pages.h"
 #include "subcommands.h"
 #include "vm_ref.h"
 
@@ -287,9 +288,9 @@ static void abandon_new(pid_t pid, const struct sockets *olds)
 	unhide_sockets(olds);
 }
 
-static void print_restored(const struct kt_snapshot *s, pid_t pid, const struct kt_measurement *m)
+static void print_restored_fields(const struct kt_snapshot *s, pid_t pid,
+				  const struct kt_measurement *m)
 {
-	kt_print_open_object(NULL);
 	cli_print_verdict(CLI_VERIFIED, "verdict: %s (restored and proven)\n");
 	kt_print_string("vm", "vm: %s\n", s->vm_id);
 	kt_print_string("snapshot", "snapshot: %s\n", s->id);
@@ -298,7 +299,6 @@ static void print_restored(const struct kt_snapshot *s, pid_t pid, const struct 
 	kt_print_hex("memory_root", "memory root: %s\n", m->memory_root, KT_HASH_LEN);
 	if (m->has_vcpu_root)
 		kt_print_hex("vcpu_root", "vcpu root: %s\n", m->vcpu_root, KT_HASH_LEN);
-	kt_print_close_object();
 }
 
 /*
@@ -365,7 +365,9 @@ static int rollback_qemu(struct rollback_args *a, const struct kt_snapshot *s, p
 	}
 	json_decref(j);
 	kt_print_start(a->mode);
-	print_restored(s, pid, &m);
+	kt_print_open_object(NULL);
+	print_restored_fields(s, pid, &m);
+	kt_print_close_object();
 	ret = kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
 out:
 	if (qmp)
@@ -375,6 +377,148 @@ out:
 	kt_snap_argv_free(argv);
 	free(stream);
 	free(qmp);
+	return ret;
+}
+
+/* The VM's slots now must be the snapshot's (addresses in the VMM aside). */
+static int same_layout(const struct kt_snapshot *s, const struct kt_memslot *slots, size_t nr,
+		       struct kt_err *err)
+{
+	size_t i;
+
+	if (nr != s->nr_slots)
+		return kt_fail(err, "layout", "the guest has %zu memory slots, the snapshot %zu",
+			       nr, s->nr_slots);
+	for (i = 0; i < nr; i++)
+		if (slots[i].gpa != s->slots[i].gpa || slots[i].size != s->slots[i].size ||
+		    slots[i].id != s->slots[i].id || slots[i].flags != s->slots[i].flags)
+			return kt_fail(err, "layout", "memory slot %u is not the snapshot's",
+				       slots[i].id);
+	return 0;
+}
+
+/*
+ * Writes back, through /proc/PID/mem, each page whose leaf differs from the
+ * snapshot's (the stored page read back checked against its leaf).
+ */
+static int restore_pages(const char *store, pid_t pid, const struct kt_snapshot *s,
+			 const struct kt_memslot *slots, uint64_t *written, struct kt_err *err)
+{
+	uint8_t now[KT_SNAP_PAGE], then[KT_SNAP_PAGE];
+	struct kt_snap_zero z;
+	char path[64];
+	uint64_t i = 0, off;
+	kt_hash leaf;
+	size_t sl;
+	int mem, ret = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	mem = open(path, O_RDWR | O_CLOEXEC);
+	if (mem < 0)
+		return kt_fail(err, "restore", "cannot open %s: %s", path, strerror(errno));
+	if (kt_snap_zero_init(&z)) {
+		close(mem);
+		return kt_fail(err, "restore", "out of memory");
+	}
+	*written = 0;
+	for (sl = 0; sl < s->nr_slots; sl++) {
+		for (off = 0; off < slots[sl].size; off += KT_SNAP_PAGE, i++) {
+			const struct kt_snap_leaf *l = &s->leaves[i];
+
+			if (pread(mem, now, sizeof(now), slots[sl].hva + off) != sizeof(now)) {
+				kt_fail(err, "restore", "cannot read guest page gpa 0x%llx: %s",
+					(unsigned long long)l->gpa, strerror(errno));
+				goto out;
+			}
+			kt_snap_leaf_hash(now, l->gpa, leaf);
+			if (!memcmp(leaf, l->leaf, KT_HASH_LEN))
+				continue;
+			if (kt_snap_page_read(store, &z, l, then, err))
+				goto out;
+			if (pwrite(mem, then, sizeof(then), slots[sl].hva + off) != sizeof(then)) {
+				kt_fail(err, "restore", "cannot write guest page gpa 0x%llx: %s",
+					(unsigned long long)l->gpa, strerror(errno));
+				goto out;
+			}
+			(*written)++;
+		}
+	}
+	ret = 0;
+out:
+	kt_snap_zero_free(&z);
+	close(mem);
+	return ret;
+}
+
+/*
+ * Our own VMM (no device state outside KVM): freeze, write back the pages
+ * that differ, restore the registers through the module, re-measure. Only a
+ * proven guest continues; from the first byte written on, any failure
+ * leaves it frozen.
+ */
+static int rollback_vmm(struct rollback_args *a, const struct kt_snapshot *s, pid_t pid)
+{
+	struct guest_pause g = { .pid = pid };
+	struct kt_memslot *slots = NULL;
+	struct kt_measurement m;
+	struct kt_err err = { 0 };
+	struct kt_nl *nl = NULL;
+	struct kt_vm vm;
+	uint64_t written = 0;
+	size_t nr = 0;
+	bool attached, touched = false;
+	int ret, r;
+
+	if (!s->vcpu_regs) {
+		kt_fail(&err, "vcpus", "snapshot %s holds no vcpu registers", s->id);
+		return cli_refused(&err);
+	}
+	nl = cli_nl_open();
+	if (!nl)
+		return KT_EXIT_UNAVAILABLE;
+	ret = kt_vm_attach_pid(nl, pid, &vm, &attached, &err);
+	if (ret) {
+		ret = cli_fail(&err, ret);
+		goto out;
+	}
+	r = guest_pause(&g, &err);
+	if (!r)
+		r = kt_nl_memslots(nl, vm.vm_id, &slots, &nr, &err);
+	if (!r && same_layout(s, slots, nr, &err))
+		r = -EPERM;
+	if (!r) {
+		touched = true;
+		r = restore_pages(a->store, pid, s, slots, &written, &err);
+	}
+	if (!r)
+		r = kt_nl_vcpu_set(nl, vm.vm_id, s->vcpu_regs, s->nr_vcpu_regs, &err);
+	if (!r)
+		r = prove(pid, s, &m, &err);
+	if (r) {
+		if (touched) {
+			guest_stay_paused(&g);
+			fprintf(stderr, "%s: the guest stays frozen (kill -CONT %d resumes it "
+				"unproven)\n", prog, (int)pid);
+		} else if (guest_resume(&g, &err)) {
+			fprintf(stderr, "%s: unable to continue the guest\n", prog);
+		}
+		ret = err.check && (!strcmp(err.check, "proof") || !strcmp(err.check, "layout")) ?
+		      cli_refused(&err) : cli_error("rollback", &err, KT_EXIT_FAILURE);
+		goto out;
+	}
+	if (guest_resume(&g, &err)) {
+		ret = cli_error("continue the guest", &err, KT_EXIT_FAILURE);
+		goto out;
+	}
+	kt_print_start(a->mode);
+	kt_print_open_object(NULL);
+	print_restored_fields(s, pid, &m);
+	kt_print_u64("pages_written", "pages written: %s\n", written);
+	kt_print_close_object();
+	ret = kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
+out:
+	free(slots);
+	kt_nl_close(nl);
 	return ret;
 }
 
@@ -407,8 +551,7 @@ static int do_rollback(struct rollback_args *a)
 		ret = a->qmp ? rollback_qemu(a, &s, vm.pid) :
 		      cli_bad_usage("rollback", NULL, "a QEMU snapshot needs --qmp");
 	} else {
-		fprintf(stderr, "%s: rollback of a guest of another VMM is not supported yet\n", prog);
-		ret = KT_EXIT_UNAVAILABLE;
+		ret = rollback_vmm(a, &s, vm.pid);
 	}
 	kt_snap_free(&s);
 	return ret;

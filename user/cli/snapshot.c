@@ -184,6 +184,28 @@ static int save_stream(struct kt_qmp *qmp, const char *path, struct kt_snapshot 
 	return 0;
 }
 
+/* The registers behind vcpu_root, which they must recompute. */
+static int capture_vcpus(struct kt_nl *nl, uint32_t vm_id, struct kt_snapshot *s,
+			 struct kt_err *err)
+{
+	kt_hash root;
+	int ret;
+
+	if (!s->has_vcpu_root)
+		return 0;
+	ret = kt_nl_vcpu_get(nl, vm_id, &s->vcpu_regs, &s->nr_vcpu_regs, err);
+	if (ret)
+		return ret;
+	if (kt_snap_vcpu_root(s->vcpu_regs, s->nr_vcpu_regs, root))
+		return -ENOMEM;
+	if (s->nr_vcpu_regs != s->vcpus || memcmp(root, s->vcpu_root, KT_HASH_LEN)) {
+		kt_fail(err, "vcpu_root", "the vcpu registers read do not hash to the module's "
+			"vcpu_root");
+		return -EIO;
+	}
+	return 0;
+}
+
 static bool same_slots(const struct kt_memslot *a, size_t na, const struct kt_memslot *b,
 		       size_t nb)
 {
@@ -238,6 +260,9 @@ static int capture(struct kt_nl *nl, const struct kt_vm *vm, struct snap_args *a
 	s->has_vcpu_root = m.has_vcpu_root;
 	memcpy(s->vcpu_root, m.vcpu_root, KT_HASH_LEN);
 	s->vcpus = m.vcpus;
+	ret = capture_vcpus(nl, vm->vm_id, s, err);
+	if (ret)
+		goto out;
 	ret = qmp ? (save_stream(qmp, stream, s, err) ? -EIO : 0) : 0;
 out:
 	free(slots);

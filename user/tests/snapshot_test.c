@@ -348,6 +348,74 @@ TEST_F(snap, prune_frees_only_unreferenced_pages)
 	kt_snap_free(&b);
 }
 
+/* measurement.rst's worked example: one vCPU in the x86 reset state. */
+static void reset_state(struct kt_vcpu_regs *v)
+{
+	struct kvm_segment data = { .limit = 0xffff, .type = 3, .present = 1, .s = 1 };
+
+	memset(v, 0, sizeof(*v));
+	v->regs.rip = 0xfff0;
+	v->regs.rflags = 0x2;
+	v->sregs.cs = (struct kvm_segment){ .base = 0xffff0000, .limit = 0xffff,
+					    .selector = 0xf000, .type = 11, .present = 1, .s = 1 };
+	v->sregs.ds = v->sregs.es = v->sregs.fs = v->sregs.gs = v->sregs.ss = data;
+	v->sregs.tr = (struct kvm_segment){ .limit = 0xffff, .type = 11, .present = 1 };
+	v->sregs.ldt = (struct kvm_segment){ .limit = 0xffff, .type = 2, .present = 1 };
+	v->sregs.gdt.limit = v->sregs.idt.limit = 0xffff;
+	v->sregs.cr0 = 0x60000010;
+	v->sregs.apic_base = 0xfee00900;
+}
+
+TEST(vcpu_root_of_the_worked_example)
+{
+	struct kt_vcpu_regs v;
+	char hex[65];
+	kt_hash root;
+
+	reset_state(&v);
+	ASSERT_EQ(0, kt_snap_vcpu_root(&v, 1, root));
+	kt_hex_encode(root, KT_HASH_LEN, hex);
+	EXPECT_STREQ("64114991f69a02eaf3d4b610417c008f8c45799965f9709dd0471e1a0fafe8e5", hex);
+}
+
+TEST_F(snap, vcpus_recompute_vcpu_root_and_tampering_refused)
+{
+	struct kt_snapshot s;
+	struct kt_err err = { 0 };
+	struct kt_vcpu_regs v;
+	char *path;
+	FILE *f;
+
+	reset_state(&v);
+	memset(&s, 0, sizeof(s));
+	/* save() sets vcpu_root to 0xab..; this snapshot carries the registers. */
+	s.slots = calloc(1, sizeof(*s.slots));
+	s.slots[0] = (struct kt_snap_slot){ .size = SLOT0_PAGES * PAGE, .hva = (uintptr_t)self->mem };
+	s.nr_slots = 1;
+	strcpy(s.vm_id, VM_A);
+	strcpy(s.vmm, "other");
+	s.seq = 1;
+	s.leaf_format = 2;
+	s.vcpus = 1;
+	s.has_vcpu_root = true;
+	s.vcpu_regs = malloc(sizeof(v));
+	memcpy(s.vcpu_regs, &v, sizeof(v));
+	s.nr_vcpu_regs = 1;
+	ASSERT_EQ(0, kt_snap_vcpu_root(&v, 1, s.vcpu_root));
+	ASSERT_EQ(0, kt_snap_capture(self->store, getpid(), &s, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, kt_snap_commit(self->store, &s, NULL, self->hk, &err)) TH_LOG("%s", err.msg);
+	EXPECT_STREQ("verified", verify_check(self, s.id, &err)) TH_LOG("%s", err.msg);
+	path = path_in(self, s.id, "vcpus.bin");
+	f = fopen(path, "r+");
+	ASSERT_NE(NULL, f);
+	fseek(f, 8 + 16 * 8, SEEK_SET);	/* rip */
+	fputc(0x11, f);
+	fclose(f);
+	EXPECT_STREQ("vcpus", verify_check(self, s.id, &err)) TH_LOG("%s", err.msg);
+	free(path);
+	kt_snap_free(&s);
+}
+
 TEST(qemu_restore_command_line)
 {
 	struct kt_snapshot s = { 0 };

@@ -185,6 +185,43 @@
  * /proc/PID/mem (Documentation/snapshots.rst). The layout may change after
  * the reply; a measurement fails with EAGAIN if it changes under it.
  */
+/*
+ * KVMTRUST_CMD_VCPU_GET
+ * ---------------------
+ *
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN and ptrace read access to the VMM.
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32, required
+ *
+ * Replies with every vCPU's registers as KVM_GET_REGS and KVM_GET_SREGS
+ * return them (x86: struct kvm_regs and struct kvm_sregs, the VMM's ABI),
+ * read like a measurement's (Documentation/measurement.rst); EBUSY while a
+ * vCPU is in KVM_RUN:
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32
+ *    KVMTRUST_A_VCPU_STATES: NLA_NESTED
+ *        KVMTRUST_VCPU_STATES_A_VCPU: NLA_NESTED, one per vCPU; repeated
+ *            KVMTRUST_VSTATE_A_INDEX: NLA_U32, the vCPU's index in the VM
+ *            KVMTRUST_VSTATE_A_ID: NLA_U32, its KVM_CREATE_VCPU id
+ *            KVMTRUST_VSTATE_A_REGS: KVMTRUST_X86_REGS_LEN bytes
+ *            KVMTRUST_VSTATE_A_SREGS: KVMTRUST_X86_SREGS_LEN bytes
+ *
+ * KVMTRUST_CMD_VCPU_SET_REGS
+ * --------------------------
+ *
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN and ptrace read access to the VMM.
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32, required
+ *    KVMTRUST_A_VCPU_STATES: NLA_NESTED, required, as VCPU_GET replies
+ *                            (KVMTRUST_VSTATE_A_ID is ignored), every vCPU
+ *                            of the VM exactly once
+ *
+ * Writes each vCPU's registers through KVM_SET_SREGS then KVM_SET_REGS,
+ * from a thread in the VM's mm. Refused with EBUSY while a vCPU is in
+ * KVM_RUN (pause the guest) or a measurement of the VM runs; EINVAL unless
+ * every vCPU is given once. What kvmtrust rollback restores registers with
+ * (Documentation/snapshots.rst). No reply beyond the ack.
+ */
 #ifndef _UAPI_LINUX_KVMTRUST_H
 #define _UAPI_LINUX_KVMTRUST_H
 
@@ -205,6 +242,8 @@ enum kvmtrust_cmd {
 	KVMTRUST_CMD_MEASURE_GET,
 	KVMTRUST_CMD_MEASURE_NTF,
 	KVMTRUST_CMD_MEMSLOTS_GET,
+	KVMTRUST_CMD_VCPU_GET,
+	KVMTRUST_CMD_VCPU_SET_REGS,
 
 	__KVMTRUST_CMD_LAST
 };
@@ -289,6 +328,7 @@ enum kvmtrust_attr {
 	KVMTRUST_A_THREADS,
 	KVMTRUST_A_MEMORY_UNCHANGED,
 	KVMTRUST_A_MEMSLOTS,
+	KVMTRUST_A_VCPU_STATES,
 
 	__KVMTRUST_A_LAST
 };
@@ -329,5 +369,32 @@ enum kvmtrust_slot_attr {
 };
 
 #define KVMTRUST_SLOT_A_MAX (__KVMTRUST_SLOT_A_LAST - 1)
+
+/* Sizes of x86's struct kvm_regs and struct kvm_sregs. */
+#define KVMTRUST_X86_REGS_LEN 144
+#define KVMTRUST_X86_SREGS_LEN 312
+
+/* Inside KVMTRUST_A_VCPU_STATES. */
+enum kvmtrust_vcpu_states_attr {
+	KVMTRUST_VCPU_STATES_A_UNSPEC,
+	KVMTRUST_VCPU_STATES_A_VCPU,
+
+	__KVMTRUST_VCPU_STATES_A_LAST
+};
+
+#define KVMTRUST_VCPU_STATES_A_MAX (__KVMTRUST_VCPU_STATES_A_LAST - 1)
+
+/* Inside KVMTRUST_VCPU_STATES_A_VCPU. */
+enum kvmtrust_vstate_attr {
+	KVMTRUST_VSTATE_A_UNSPEC,
+	KVMTRUST_VSTATE_A_INDEX,
+	KVMTRUST_VSTATE_A_ID,
+	KVMTRUST_VSTATE_A_REGS,
+	KVMTRUST_VSTATE_A_SREGS,
+
+	__KVMTRUST_VSTATE_A_LAST
+};
+
+#define KVMTRUST_VSTATE_A_MAX (__KVMTRUST_VSTATE_A_LAST - 1)
 
 #endif /* _UAPI_LINUX_KVMTRUST_H */

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/kvm.h>
 #include <linux/kvmtrust.h>
 
 #include "common/error.h"
@@ -108,5 +109,20 @@ struct kt_memslot {
  */
 int kt_nl_memslots(struct kt_nl *nl, uint32_t vm_id, struct kt_memslot **slots,
 		   size_t *nr, struct kt_err *err);
+
+/* One vCPU's registers (KVMTRUST_CMD_VCPU_GET / VCPU_SET_REGS). */
+struct kt_vcpu_regs {
+	uint32_t index;			/* in the VM */
+	uint32_t id;			/* KVM_CREATE_VCPU id */
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+};
+
+/* Every vCPU's registers (the guest paused); *regs malloc'd, by index. */
+int kt_nl_vcpu_get(struct kt_nl *nl, uint32_t vm_id, struct kt_vcpu_regs **regs,
+		   size_t *nr, struct kt_err *err);
+/* Writes every vCPU's registers (each vCPU once, the guest paused). */
+int kt_nl_vcpu_set(struct kt_nl *nl, uint32_t vm_id, const struct kt_vcpu_regs *regs,
+		   size_t nr, struct kt_err *err);
 
 #endif

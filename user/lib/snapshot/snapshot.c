@@ -29,6 +29,7 @@ void kt_snap_free(struct kt_snapshot *s)
 	free(s->slots);
 	free(s->leaves);
 	free(s->qemu_argv);
+	free(s->vcpu_regs);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -88,7 +89,8 @@ static json_t *hex_json(const uint8_t *h)
 	return json_string(hex);
 }
 
-static json_t *manifest_json(const struct kt_snapshot *s, const kt_hash leaves_sha)
+static json_t *manifest_json(const struct kt_snapshot *s, const kt_hash leaves_sha,
+			     const kt_hash vcpus_sha)
 {
 	json_t *m, *slots = json_array();
 	size_t i;
@@ -115,6 +117,8 @@ static json_t *manifest_json(const struct kt_snapshot *s, const kt_hash leaves_s
 			"sha256", hex_json(s->stream_sha256), "bytes", (json_int_t)s->stream_bytes));
 	if (s->qemu_argv)
 		json_object_set_new(m, "qemu_argv", json_loads(s->qemu_argv, 0, NULL));
+	if (s->vcpu_regs)
+		json_object_set_new(m, "vcpus_sha256", hex_json(vcpus_sha));
 	return m;
 }
 
@@ -211,10 +215,11 @@ static int sync_store(const char *store, struct kt_err *err)
 static int fill_and_write(const char *tmp, struct kt_snapshot *s, const char *stream,
 			  struct kt_hostkey *hk, struct kt_err *err)
 {
-	uint8_t *leaves = leaves_bytes(s);
-	kt_hash leaves_sha, manifest_sha;
+	uint8_t *leaves = leaves_bytes(s), *vcpus = NULL;
+	kt_hash leaves_sha, manifest_sha, vcpus_sha;
 	json_t *m = NULL;
 	char *text = NULL, *jwt = NULL, *dst = NULL;
+	size_t vlen;
 	int ret = -1;
 
 	if (!leaves)
@@ -222,6 +227,16 @@ static int fill_and_write(const char *tmp, struct kt_snapshot *s, const char *st
 	kt_sha256(leaves, s->pages * KT_SNAP_LEAF_RECORD, leaves_sha);
 	if (write_in(tmp, "leaves.bin", leaves, s->pages * KT_SNAP_LEAF_RECORD, err))
 		goto out;
+	if (s->vcpu_regs) {
+		vcpus = kt_snap_vcpus_bytes(s, &vlen);
+		if (!vcpus) {
+			kt_fail(err, "snapshot", "out of memory");
+			goto out;
+		}
+		kt_sha256(vcpus, vlen, vcpus_sha);
+		if (write_in(tmp, "vcpus.bin", vcpus, vlen, err))
+			goto out;
+	}
 	if (stream) {
 		if (asprintf(&dst, "%s/migration.bin", tmp) < 0 || rename(stream, dst)) {
 			kt_fail(err, "stream", "cannot move the migration stream: %s",
@@ -229,7 +244,7 @@ static int fill_and_write(const char *tmp, struct kt_snapshot *s, const char *st
 			goto out;
 		}
 	}
-	m = manifest_json(s, leaves_sha);
+	m = manifest_json(s, leaves_sha, vcpus_sha);
 	text = m ? json_dumps(m, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;
 	if (!text) {
 		kt_fail(err, "manifest", "out of memory");
@@ -242,6 +257,7 @@ static int fill_and_write(const char *tmp, struct kt_snapshot *s, const char *st
 	ret = write_in(tmp, "report.jws", jwt, strlen(jwt), err);
 out:
 	free(leaves);
+	free(vcpus);
 	free(dst);
 	free(text);
 	free(jwt);
@@ -418,6 +434,32 @@ out:
 	return ret;
 }
 
+static int load_vcpus(const char *store, struct kt_snapshot *s, const json_t *m,
+		      struct kt_err *err)
+{
+	uint8_t *buf = NULL;
+	kt_hash want, got;
+	size_t len;
+	int ret = -1;
+
+	if (hash_field(m, "vcpus_sha256", want, err))
+		return -1;
+	if (kt_snap_read_file(store, s->id, "vcpus.bin", (s->vcpus + 1) * KT_SNAP_VCPU_RECORD,
+			      &buf, &len, err)) {
+		err->check = "vcpus";
+		return -1;
+	}
+	kt_sha256(buf, len, got);
+	if (memcmp(got, want, KT_HASH_LEN))
+		kt_fail(err, "vcpus", "vcpus.bin does not match the manifest's vcpus_sha256");
+	else if (kt_snap_vcpus_parse(s, buf, len) || s->nr_vcpu_regs != s->vcpus)
+		kt_fail(err, "vcpus", "vcpus.bin does not hold %u vcpus", s->vcpus);
+	else
+		ret = 0;
+	free(buf);
+	return ret;
+}
+
 int kt_snap_load(const char *store, const char *id, struct kt_snapshot *s,
 		 struct kt_err *err)
 {
@@ -457,6 +499,8 @@ int kt_snap_load(const char *store, const char *id, struct kt_snapshot *s,
 		goto out;
 	}
 	ret = load_leaves(store, s, leaves_sha, err);
+	if (!ret && json_object_get(m, "vcpus_sha256"))
+		ret = load_vcpus(store, s, m, err);
 out:
 	if (ret)
 		kt_snap_free(s);
@@ -532,7 +576,7 @@ void kt_snap_list_free(char **ids, size_t nr)
 static int remove_snapshot(const char *store, const char *id, struct kt_err *err)
 {
 	static const char *const files[] = { "manifest.json", "leaves.bin", "report.jws",
-					     "migration.bin" };
+					     "migration.bin", "vcpus.bin" };
 	char *path;
 	size_t i;
 

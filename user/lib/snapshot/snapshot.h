@@ -16,11 +16,13 @@
  *       report.jws           a vm-state attestation report whose claims add
  *                            "snapshot": {"id", "manifest"}: the snapshot id
  *                            and SHA-256 of manifest.json's bytes
+ *       vcpus.bin            when the module returned them: every vCPU's
+ *                            registers, KT_SNAP_VCPU_RECORD bytes each
  *       migration.bin        QEMU guests: QEMU's own migration stream
  *
  * Verification names the failing check in kt_err.check: snapshot (no such
- * snapshot, bad id), manifest, report, binding, layout, leaves,
- * memory_root, page, vcpu_root, stream.
+ * snapshot, bad id), manifest, leaves, vcpus, report, binding, layout,
+ * memory_root, vcpu_root, page, stream.
  */
 #ifndef KVMTRUST_SNAPSHOT_H
 #define KVMTRUST_SNAPSHOT_H
@@ -34,11 +36,16 @@
 #include "attest/report.h"
 #include "common/error.h"
 #include "common/merkle.h"
+#include "measure/kt_nl.h"
 
 #define KT_SNAP_FORMAT 1
 #define KT_SNAP_PAGE 4096
 #define KT_SNAP_LEAF_RECORD 40
 #define KT_SNAP_ID_MAX 48
+/* vcpus.bin: le32 index, le32 id, struct kvm_regs, struct kvm_sregs (x86-64). */
+#define KT_SNAP_VCPU_RECORD (8 + sizeof(struct kvm_regs) + sizeof(struct kvm_sregs))
+/* The module's serialization of one vCPU (measurement.rst). */
+#define KT_SNAP_VCPU_STATE 408
 /* $KVMTRUST_SNAPSHOT_DIR or this. */
 #define KT_SNAP_DEFAULT_STORE "/var/lib/kvmtrust/snapshots"
 /* The restorer's own QMP socket in the store: STORE/.rollback-PID.qmp. */
@@ -78,6 +85,8 @@ struct kt_snapshot {
 	kt_hash stream_sha256;
 	uint64_t stream_bytes;
 	char *qemu_argv;	/* JSON array text, or NULL */
+	struct kt_vcpu_regs *vcpu_regs;	/* vcpus.bin, by index; NULL: none */
+	size_t nr_vcpu_regs;
 };
 
 void kt_snap_free(struct kt_snapshot *s);
@@ -130,6 +139,13 @@ int kt_snap_read_file(const char *store, const char *id, const char *file, size_
 
 /* mkdir dir/name unless it is a directory already. */
 int kt_dir_make_in(const char *dir, const char *name, struct kt_err *err);
+
+/* The 408-byte serialization of one vCPU, and vcpu_root over n of them. */
+void kt_snap_vcpu_state(const struct kt_vcpu_regs *v, uint8_t out[KT_SNAP_VCPU_STATE]);
+int kt_snap_vcpu_root(const struct kt_vcpu_regs *regs, size_t n, kt_hash out);
+/* vcpus.bin's bytes (malloc'd), and back into s->vcpu_regs (-1: bad size). */
+uint8_t *kt_snap_vcpus_bytes(const struct kt_snapshot *s, size_t *len);
+int kt_snap_vcpus_parse(struct kt_snapshot *s, const uint8_t *buf, size_t len);
 
 /* The snapshots in the store, sorted by id (ids start with the time); malloc'd. */
 int kt_snap_list(const char *store, char ***ids, size_t *nr, struct kt_err *err);

@@ -163,6 +163,17 @@ static int check_stream(const char *store, const struct kt_snapshot *s, struct k
 	return 0;
 }
 
+static int check_vcpus(const struct kt_snapshot *s, struct kt_err *err)
+{
+	kt_hash root;
+
+	if (kt_snap_vcpu_root(s->vcpu_regs, s->nr_vcpu_regs, root))
+		return kt_fail(err, "vcpu_root", "out of memory");
+	if (!s->has_vcpu_root || memcmp(root, s->vcpu_root, KT_HASH_LEN))
+		return kt_fail(err, "vcpu_root", "vcpus.bin does not recompute the attested vcpu_root");
+	return 0;
+}
+
 int kt_snap_verify(const char *store, const char *id, const struct kt_report_policy *policy,
 		   struct kt_snapshot *out, struct kt_err *err)
 {
@@ -182,6 +193,8 @@ int kt_snap_verify(const char *store, const char *id, const struct kt_report_pol
 		kt_fail(err, "memory_root", "the leaves do not recompute the attested memory_root");
 		goto out;
 	}
+	if (s.vcpu_regs && check_vcpus(&s, err))
+		goto out;
 	if (check_pages(store, &s, err) || (s.has_stream && check_stream(store, &s, err)))
 		goto out;
 	ret = 0;
