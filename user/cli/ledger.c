@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "common/encoding.h"
+#include "common/merkle.h"
+#include "common/secfile.h"
 #include "grant_common.h"
 #include "identity/pki.h"
 #include "ledger_cli.h"
@@ -25,6 +27,9 @@ static const char *const synopsis[] = {
 	"append move --vm UUID --host UUID [--time TIME] WRITER",
 	"append compromise --host UUID [--time TIME] WRITER",
 	"append revoke (--vm UUID | --host UUID) [--time TIME] WRITER",
+	"append rollback --vm UUID --measurement HEX --detail SNAPSHOT --report FILE",
+	"              [--host UUID] [--time TIME] WRITER",
+	"append KIND ... [--report FILE] [--detail TEXT]   evidence digest and note (format 3)",
 	"append - WRITER      one entry a line from stdin: KIND OPTIONS, as above",
 	"register --vm UUID --key KEY --cert CERT [--time TIME] READER",
 	"get --index N [--raw] READER",
@@ -58,18 +63,26 @@ static void usage(FILE *f)
 #define bad_usage(...) cli_bad_usage("ledger", NULL, __VA_ARGS__)
 
 enum { O_VM = 256, O_RESULT, O_MEASUREMENT, O_HOST, O_TIME, O_INDEX, O_RAW, O_SIZE, O_FROM,
-       O_PIN };
+       O_PIN, O_REPORT, O_DETAIL };
 
 /* What each entry option sets, for the per-kind shapes below. */
 enum { F_VM = 1 << 0, F_RESULT = 1 << 1, F_MEASUREMENT = 1 << 2, F_HOST = 1 << 3,
-       F_TIME = 1 << 4 };
+       F_TIME = 1 << 4, F_REPORT = 1 << 5, F_DETAIL = 1 << 6 };
+
+/* Every kind may carry the evidence digest and a note (format version 3). */
+#define F_EVIDENCE (F_REPORT | F_DETAIL)
+
+/* The largest evidence file --report hashes. */
+#define REPORT_MAX (64u << 20)
 
 #define ENTRY_OPTIONS							\
 	{ "vm", required_argument, NULL, O_VM },			\
 	{ "result", required_argument, NULL, O_RESULT },		\
 	{ "measurement", required_argument, NULL, O_MEASUREMENT },	\
 	{ "host", required_argument, NULL, O_HOST },			\
-	{ "time", required_argument, NULL, O_TIME }
+	{ "time", required_argument, NULL, O_TIME },			\
+	{ "report", required_argument, NULL, O_REPORT },		\
+	{ "detail", required_argument, NULL, O_DETAIL }
 
 static const struct {
 	const char *usage;
@@ -77,14 +90,41 @@ static const struct {
 } shapes[] = {
 	[KT_LEDGER_ATTEST] = { "attest --vm UUID --result pass|fail [--measurement HEX] "
 			       "[--host UUID] [--time TIME]", F_VM | F_RESULT,
-			       F_VM | F_RESULT | F_MEASUREMENT | F_HOST | F_TIME },
+			       F_VM | F_RESULT | F_MEASUREMENT | F_HOST | F_TIME | F_EVIDENCE },
 	[KT_LEDGER_MOVE] = { "move --vm UUID --host UUID [--time TIME]", F_VM | F_HOST,
-			     F_VM | F_HOST | F_TIME },
+			     F_VM | F_HOST | F_TIME | F_EVIDENCE },
 	[KT_LEDGER_COMPROMISE] = { "compromise --host UUID [--time TIME]", F_HOST,
-				   F_HOST | F_TIME },
+				   F_HOST | F_TIME | F_EVIDENCE },
 	[KT_LEDGER_REVOKE] = { "revoke (--vm UUID | --host UUID) [--time TIME]", 0,
-			       F_VM | F_HOST | F_TIME },
+			       F_VM | F_HOST | F_TIME | F_EVIDENCE },
+	[KT_LEDGER_REGISTER] = { NULL, 0, 0 },
+	[KT_LEDGER_ROLLBACK] = { "rollback --vm UUID --measurement HEX --detail SNAPSHOT "
+				 "--report FILE [--host UUID] [--time TIME]",
+				 F_VM | F_MEASUREMENT | F_EVIDENCE,
+				 F_VM | F_MEASUREMENT | F_HOST | F_TIME | F_EVIDENCE },
 };
+
+static bool printable_ascii(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* --report FILE: the SHA-256 of the evidence file's bytes. */
+static int parse_report(const char *path, kt_hash out)
+{
+	struct kt_err err = { 0 };
+	uint8_t *buf;
+	size_t len;
+
+	if (kt_file_read(path, REPORT_MAX, 0, &buf, &len, &err))
+		return cli_error("ledger", &err, KT_EXIT_NOT_FOUND);
+	kt_sha256(buf, len, out);
+	free(buf);
+	return 0;
+}
 
 /* One entry option into e: 0, a usage exit code, or -1 when opt is none of them. */
 static int entry_option(int opt, const char *arg, struct kt_ledger_entry *e, unsigned int *seen)
@@ -110,6 +150,17 @@ static int entry_option(int opt, const char *arg, struct kt_ledger_entry *e, uns
 	case O_TIME:
 		*seen |= F_TIME;
 		return ledger_parse_time("ledger", "--time", arg, &e->time);
+	case O_REPORT:
+		*seen |= F_REPORT;
+		return parse_report(arg, e->report);
+	case O_DETAIL:
+		*seen |= F_DETAIL;
+		if (!*arg || strlen(arg) > KT_LEDGER_DETAIL_MAX ||
+		    !printable_ascii(arg))
+			return bad_usage("--detail must be 1 to %d printable ASCII characters",
+					 KT_LEDGER_DETAIL_MAX);
+		strcpy(e->detail, arg);
+		return 0;
 	}
 	return -1;
 }
@@ -121,9 +172,9 @@ static int entry_shape(const char *word, unsigned int seen, struct kt_ledger_ent
 
 	if (kind == KT_LEDGER_REGISTER)
 		return bad_usage("%s", "a VM's owner registers it with 'kvmtrust ledger register'");
-	if (kind < 0 || kind >= (int)(sizeof(shapes) / sizeof(shapes[0])))
-		return bad_usage("unknown entry kind '%s': attest, move, compromise or revoke",
-				 word ? word : "");
+	if (kind < 0 || kind >= (int)(sizeof(shapes) / sizeof(shapes[0])) || !shapes[kind].usage)
+		return bad_usage("unknown entry kind '%s': attest, move, compromise, revoke or "
+				 "rollback", word ? word : "");
 	e->kind = (uint8_t)kind;
 	if ((seen & shapes[kind].required) != shapes[kind].required ||
 	    (seen & ~shapes[kind].allowed) ||
@@ -311,6 +362,16 @@ static void print_signer(const uint8_t *der, size_t len)
 	X509_free(cert);
 }
 
+static bool hash_is_zero(const kt_hash h)
+{
+	size_t i;
+
+	for (i = 0; i < KT_HASH_LEN; i++)
+		if (h[i])
+			return false;
+	return true;
+}
+
 static void print_entry(const struct kt_ledger_entry *e, const kt_hash leaf)
 {
 	char host[KT_UUID_STR_LEN + 1];
@@ -326,6 +387,12 @@ static void print_entry(const struct kt_ledger_entry *e, const kt_hash leaf)
 	kt_print_hex("prev_root", "prev root: %s\n", e->prev_root, KT_HASH_LEN);
 	kt_print_hex("leaf_hash", "leaf hash: %s\n", leaf, KT_HASH_LEN);
 	print_signer(e->cert, e->cert_len);
+	/* Format 3's fields last, so that the script columns before them stay put. */
+	kt_print_string("detail", "detail: %s\n", e->detail[0] ? e->detail : NULL);
+	if (hash_is_zero(e->report))
+		kt_print_string("report", "report: %s\n", NULL);
+	else
+		kt_print_hex("report", "report: %s\n", e->report, KT_HASH_LEN);
 }
 
 /* --index, --size, --from: entry numbers and tree sizes. */

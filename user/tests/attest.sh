@@ -65,7 +65,7 @@ VM4=1a2b3c4d-0000-4000-8000-000000000004
 MEM=$(printf 'a%.0s' $(seq 64))
 VCPU=$(printf 'b%.0s' $(seq 64))
 
-tap_plan 68
+tap_plan 71
 
 codes=$(for c in tpm attest verify config launch; do
 	"$K" $c --help >/dev/null 2>&1; printf '%s' $?
@@ -278,6 +278,21 @@ tap_is "nic.0.mac's inclusion proof matches rfc9162.py's audit path" \
 tap_is "libvirt XML (+ package manifest) gives the same root as the JSON" \
 	"$("$K" config measure "$cfg/vm.xml" --package-manifest "$cfg/packages.txt" --json | jq -r .root)" \
 	"$root"
+
+# A libvirt device or element the root does not measure is refused by name.
+sed "s|</devices>|<hostdev mode='subsystem' type='pci'/></devices>|" "$cfg/vm.xml" >"$cfg/vm-hostdev.xml"
+tap_fails_with "libvirt <hostdev> (VFIO passthrough) is refused" \
+	"libvirt: <hostdev> is not measured: refused" "$K" config measure "$cfg/vm-hostdev.xml"
+sed "s|<devices>|<devices><disk type='file' device='cdrom'><source file='disk.img'/></disk>|" \
+	"$cfg/vm.xml" >"$cfg/vm-cdrom.xml"
+tap_fails_with "libvirt <disk device='cdrom'> is refused" \
+	"libvirt: <disk device='cdrom'> is not measured" "$K" config measure "$cfg/vm-cdrom.xml"
+sed -e "s|<domain type='kvm'>|<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>|" \
+	-e "s|</domain>|<qemu:commandline><qemu:arg value='-virtfs'/></qemu:commandline></domain>|" \
+	"$cfg/vm.xml" >"$cfg/vm-qemu.xml"
+tap_fails_with "libvirt <qemu:commandline> is refused" \
+	"libvirt: <qemu:commandline> passes QEMU arguments that are not measured" \
+	"$K" config measure "$cfg/vm-qemu.xml"
 
 # The VMM stand-in records that it ran; launch must exec it only when attested.
 cat >"$cfg/fake-vmm" <<EOF

@@ -544,7 +544,6 @@ FIXTURE_SETUP(config)
 		   "<vcpupin vcpu='0' cpuset='0'/></cputune>\n"
 		   "<os><type>hvm</type><loader>bios.bin</loader>"
 		   "<cmdline>console=ttyS0 quiet</cmdline></os><devices>\n"
-		   "<disk type='file' device='cdrom'><source file='nonexistent.iso'/></disk>\n"
 		   "<disk type='file' device='disk'><source file='disk.img'/></disk>\n"
 		   "<interface type='network'><mac address='52:54:00:ab:cd:01'/>"
 		   "<vlan><tag id='42'/></vlan></interface>\n"

@@ -41,7 +41,7 @@ CRASH=a07c5e4d-6f8b-4c93-9dce-3f4a5b6c7d8e
 BATCH=b18d6f5e-7a9c-4da4-8edf-4a5b6c7d8e9f
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
-tap_plan 52
+tap_plan 62
 tap_ok "test PKI from the openssl CLI" ledger_pki "$dir"
 
 # Only 'ledger init' creates a ledger: a mistyped name is refused, never made.
@@ -118,6 +118,47 @@ tap_fails_with "register takes no host credentials from the environment" "regist
 tap_fails_with "verify needs the owner anchors for a register entry" "entry 7: .*owner anchors" \
 	env KVMTRUST_OWNER_ANCHORS="$dir/nowhere" "$KT" ledger verify
 tap_ok "with them the log verifies" L verify
+
+# Format 3: an entry names the evidence it rests on and a note; old kinds
+# without them keep their version 1 bytes. A log of its own (indices above).
+v3=sqlite:$dir/v3.db
+V() { L "$@" --ledger "$v3"; }
+V init >/dev/null
+printf 'signed report bytes\n' > "$dir/report.bin"
+digest=$(sha256sum "$dir/report.bin" | cut -d' ' -f1)
+V append attest --vm $WEB --result pass --time @$t "${as1[@]}" >/dev/null
+tap_ok "attest with --report and --detail appends" V append attest --vm $WEB --result fail \
+	--report "$dir/report.bin" --detail "range kernel-text" --time @$t "${as1[@]}"
+tap_is "get prints the report's SHA-256 and the detail" \
+	"$(V get --index 1 --json | grep -E '"(report|detail)"' | tr -d ' ,')" \
+	"\"detail\":\"rangekernel-text\"
+\"report\":\"$digest\""
+tap_is "written in version 1 without them, version 3 with them" \
+	"$(V get --index 0 --raw | cut -c1-2) $(V get --index 1 --raw | cut -c1-2)" "01 03"
+tap_fails_with "a rollback needs the snapshot report" "usage: rollback --vm UUID" \
+	V append rollback --vm $WEB --measurement "$(printf '%064d' 1)" --detail snap-1 "${as1[@]}"
+tap_ok "a rollback entry with the proven root, snapshot id and report" \
+	V append rollback --vm $WEB --measurement "$(printf '%064d' 1)" --detail snap-1 \
+	--report "$dir/report.bin" --time @$t "${as1[@]}"
+tap_is "the v3 log verifies and its root matches rfc9162.py" \
+	"$(status V verify) $(V head --script | cut -f3)" \
+	"0 $(python3 "$RFC" root $(for i in 0 1 2; do V get --index $i --raw; done))"
+tap_fails_with "a detail with a control character is refused" "--detail must be" \
+	V append attest --vm $WEB --result pass --detail "$(printf 'a\tb')" "${as1[@]}"
+tap_is "a missing --report file exits 3, nothing appended" \
+	"$(status V append attest --vm $WEB --result pass --report "$dir/nope" "${as1[@]}") \
+$(V head --script | cut -f1)" "3 3"
+python3 - "$dir/v3.db" <<'EOF2'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for idx, off in ((1, 100 + 36 + 32 + 1), (0, 0)):
+    data = bytearray(db.execute("SELECT data FROM ledger_entries WHERE idx = ?", (idx,)).fetchone()[0])
+    data[off] ^= 0x02 if off == 0 else 0x01	# a detail letter; version 1 -> 3
+    db.execute("UPDATE ledger_entries SET data = ? WHERE idx = ?", (bytes(data), idx))
+db.commit()
+EOF2
+tap_fails_with "a version 1 entry relabelled version 3 is refused by name" "entry 0: report and detail fields out of range" V verify
+tap_is "(verify stops at the first bad entry; both edits are refused)" "$(status V verify)" 10
 
 # Scores: web moved onto host2, which is flagged compromised: 100 - 50.
 tap_is "score on a compromised host: verify first (exit 11)" \

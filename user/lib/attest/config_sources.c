@@ -357,6 +357,62 @@ static int libvirt_boot(xmlXPathContextPtr ctx, struct kt_config *cfg, struct kt
 	return ret;
 }
 
+/*
+ * Devices the measured parameters describe, or that cannot reach guest
+ * memory or host files (display, input, consoles, controllers). Anything
+ * else under <devices> (hostdev passthrough, filesystem shares, shmem,
+ * redirdev, vhost-user...) is refused by name, as the QEMU argv path does:
+ * an unmeasured device would make the configuration root a claim.
+ */
+static const char *const libvirt_harmless_devices[] = {
+	"emulator", "disk", "interface", "controller", "input", "graphics", "video",
+	"console", "serial", "parallel", "channel", "memballoon", "rng", "sound",
+	"audio", "watchdog", "panic",
+};
+
+static bool libvirt_device_known(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(libvirt_harmless_devices) / sizeof(libvirt_harmless_devices[0]); i++)
+		if (!strcmp(name, libvirt_harmless_devices[i]))
+			return true;
+	return false;
+}
+
+static int libvirt_unmeasured(xmlXPathContextPtr ctx, struct kt_err *err)
+{
+	xmlXPathObjectPtr devs = xpath(ctx, "/domain/devices/*");
+	xmlXPathObjectPtr qemu = xpath(ctx, "//*[namespace-uri()="
+				       "'http://libvirt.org/schemas/domain/qemu/1.0']");
+	char *device;
+	int i, ret = 0;
+
+	if (qemu)
+		ret = kt_fail(err, "config", "libvirt: <qemu:%s> passes QEMU arguments that are "
+			      "not measured: refused", (const char *)qemu->nodesetval->nodeTab[0]->name);
+	for (i = 0; devs && !ret && i < devs->nodesetval->nodeNr; i++) {
+		xmlNodePtr node = devs->nodesetval->nodeTab[i];
+		const char *name = (const char *)node->name;
+
+		if (!libvirt_device_known(name)) {
+			ret = kt_fail(err, "config", "libvirt: <%s> is not measured: refused", name);
+			continue;
+		}
+		if (strcmp(name, "disk"))
+			continue;
+		/* Only device='disk' images are hashed (libvirt_disks). */
+		device = node_string(ctx, node, "@device");
+		if (device && strcmp(device, "disk"))
+			ret = kt_fail(err, "config", "libvirt: <disk device='%s'> is not measured: "
+				      "refused", device);
+		xmlFree(device);
+	}
+	xmlXPathFreeObject(devs);
+	xmlXPathFreeObject(qemu);
+	return ret;
+}
+
 int kt_config_from_libvirt(const char *path, struct kt_config *cfg, struct kt_err *err)
 {
 	xmlXPathContextPtr ctx = NULL;
@@ -376,7 +432,8 @@ int kt_config_from_libvirt(const char *path, struct kt_config *cfg, struct kt_er
 		goto out;
 	}
 	xmlXPathFreeObject(root);
-	if (kt_config_set_base_dir(cfg, path, err) || libvirt_memory(ctx, cfg, err) ||
+	if (libvirt_unmeasured(ctx, err) ||
+	    kt_config_set_base_dir(cfg, path, err) || libvirt_memory(ctx, cfg, err) ||
 	    libvirt_vcpus(ctx, cfg, err) || libvirt_nics(ctx, cfg, err) ||
 	    libvirt_disks(ctx, cfg, err) || libvirt_boot(ctx, cfg, err))
 		goto out;

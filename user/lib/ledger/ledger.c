@@ -44,19 +44,24 @@ struct kt_ledger {
  * Entry encoding, all integers big-endian (Documentation/ledger.rst):
  *
  *   off      len  field
- *   0        1    version: 1, or 2 for the kinds version 2 added (register)
- *   1        1    kind (1 attest, 2 move, 3 compromise, 4 revoke, 5 register)
+ *   0        1    version: the oldest that holds the entry (1, 2 register, 3)
+ *   1        1    kind (1 attest, 2 move, 3 compromise, 4 revoke, 5 register,
+ *                 6 rollback)
  *   2        1    result (0 none, 1 pass, 2 fail)
  *   3        1    L = length of vm_id (0..64)
  *   4        8    index: position in the log, from 0
  *   12       8    time: seconds since the epoch, UTC
  *   20       32   prev_root: RFC 9162 root of entries [0, index)
  *   52       16   host_id: host UUID, binary
- *   68       32   measurement root (attest) or zeros
+ *   68       32   measurement root (attest, rollback) or zeros
  *   100      L    vm_id, ASCII [A-Za-z0-9._:@-]; new entries: a lowercase UUID
- *   100+L    2    C = certificate length (1..8192)
- *   102+L    C    signer's X.509 certificate, DER
- *   102+L+C  64   ES256 signature (r || s) over bytes [0, 102+L+C)
+ *   version 3 only, X = 33 + D bytes (X = 0 in versions 1 and 2):
+ *   100+L    32   report: SHA-256 of the evidence the entry rests on, or zeros
+ *   132+L    1    D = length of detail (0..128)
+ *   133+L    D    detail, printable ASCII
+ *   100+L+X  2    C = certificate length (1..8192)
+ *   102+L+X  C    signer's X.509 certificate, DER
+ *   102+L+X+C 64  ES256 signature (r || s) over everything before it
  *
  * The Merkle leaf is the whole encoding, signature included.
  */
@@ -91,14 +96,30 @@ static const char *const kind_names[] = {
 	[KT_LEDGER_COMPROMISE] = "compromise",
 	[KT_LEDGER_REVOKE] = "revoke",
 	[KT_LEDGER_REGISTER] = "register",
+	[KT_LEDGER_ROLLBACK] = "rollback",
 };
 
-#define KIND_LAST KT_LEDGER_REGISTER
+#define KIND_LAST KT_LEDGER_ROLLBACK
+#define EXT_FIXED (KT_HASH_LEN + 1)	/* version 3: report, detail length */
 
-/* The entry format version that introduced each kind, which is the one it is written in. */
-static uint8_t kind_version(uint8_t kind)
+static bool is_zero(const uint8_t *p, size_t len)
 {
-	return kind == KT_LEDGER_REGISTER ? 2 : 1;
+	while (len--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+/*
+ * The oldest format version that holds the entry, which is the one it is
+ * written in: version 3 for the report and detail fields and the kinds it
+ * added, else the version that introduced the kind.
+ */
+static uint8_t entry_version(const struct kt_ledger_entry *e)
+{
+	if (e->kind == KT_LEDGER_ROLLBACK || e->detail[0] || !is_zero(e->report, KT_HASH_LEN))
+		return 3;
+	return e->kind == KT_LEDGER_REGISTER ? 2 : 1;
 }
 
 const char *kt_ledger_kind_name(uint8_t kind)
@@ -121,14 +142,6 @@ const char *kt_ledger_result_name(uint8_t result)
 	return result == KT_LEDGER_PASS ? "pass" : result == KT_LEDGER_FAIL ? "fail" : "-";
 }
 
-static bool is_zero(const uint8_t *p, size_t len)
-{
-	while (len--)
-		if (*p++)
-			return false;
-	return true;
-}
-
 static bool vm_id_valid(const char *vm, size_t len)
 {
 	size_t i;
@@ -137,6 +150,16 @@ static bool vm_id_valid(const char *vm, size_t len)
 		if (!isalnum((unsigned char)vm[i]) && !strchr("._:@-", vm[i]))
 			return false;
 	return len <= KT_LEDGER_VM_MAX;
+}
+
+static bool detail_valid(const char *d, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (d[i] < 0x20 || d[i] > 0x7e)
+			return false;
+	return len <= KT_LEDGER_DETAIL_MAX;
 }
 
 /* Which fields each kind uses; everything else must be empty. */
@@ -163,6 +186,11 @@ static const char *entry_shape_error(const struct kt_ledger_entry *e)
 		/* A new kind: no old entries to keep, so its VM is a UUID even when read. */
 		return kt_uuid_valid(e->vm_id) && !host && !meas && !e->result ? NULL :
 			"register entry needs a VM UUID, nothing else";
+	case KT_LEDGER_ROLLBACK:
+		return kt_uuid_valid(e->vm_id) && host && meas && !e->result && e->detail[0] &&
+			!is_zero(e->report, KT_HASH_LEN) ? NULL :
+			"rollback entry needs a VM UUID, a host, the proven memory root, "
+			"the snapshot id as detail and the snapshot report's digest";
 	}
 	return "unknown entry kind";
 }
@@ -170,12 +198,18 @@ static const char *entry_shape_error(const struct kt_ledger_entry *e)
 int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_t *len,
 			   size_t *tbs_len)
 {
-	size_t vm_len = strlen(e->vm_id), tbs = ENTRY_FIXED + vm_len + 2 + e->cert_len;
-	uint8_t *p = malloc(tbs + KT_ES256_SIG_LEN);
+	uint8_t version = entry_version(e);
+	size_t vm_len = strlen(e->vm_id), d_len = strlen(e->detail);
+	size_t ext = version >= 3 ? EXT_FIXED + d_len : 0;
+	size_t cert_at = ENTRY_FIXED + vm_len + ext, tbs = cert_at + 2 + e->cert_len;
+	uint8_t *p;
 
+	if (vm_len > KT_LEDGER_VM_MAX || d_len > KT_LEDGER_DETAIL_MAX)
+		return -1;
+	p = malloc(tbs + KT_ES256_SIG_LEN);
 	if (!p)
 		return -1;
-	p[0] = kind_version(e->kind);
+	p[0] = version;
 	p[1] = e->kind;
 	p[2] = e->result;
 	p[3] = (uint8_t)vm_len;
@@ -185,8 +219,13 @@ int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_
 	memcpy(p + 52, e->host_id, KT_UUID_LEN);
 	memcpy(p + 68, e->measurement, KT_HASH_LEN);
 	memcpy(p + ENTRY_FIXED, e->vm_id, vm_len);
-	kt_be_put(p + ENTRY_FIXED + vm_len, e->cert_len, 2);
-	memcpy(p + ENTRY_FIXED + vm_len + 2, e->cert, e->cert_len);
+	if (ext) {
+		memcpy(p + ENTRY_FIXED + vm_len, e->report, KT_HASH_LEN);
+		p[ENTRY_FIXED + vm_len + KT_HASH_LEN] = (uint8_t)d_len;
+		memcpy(p + ENTRY_FIXED + vm_len + EXT_FIXED, e->detail, d_len);
+	}
+	kt_be_put(p + cert_at, e->cert_len, 2);
+	memcpy(p + cert_at + 2, e->cert, e->cert_len);
 	memcpy(p + tbs, e->sig, KT_ES256_SIG_LEN);
 	*out = p;
 	*len = tbs + KT_ES256_SIG_LEN;
@@ -195,10 +234,28 @@ int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_
 	return 0;
 }
 
+/* Version 3's report and detail at buf[at..]; the bytes they take, or 0 on a bad field. */
+static size_t decode_ext(const uint8_t *buf, size_t len, size_t at, struct kt_ledger_entry *e)
+{
+	size_t d_len;
+
+	if (len < ENTRY_OVERHEAD + at - ENTRY_FIXED + EXT_FIXED)
+		return 0;
+	d_len = buf[at + KT_HASH_LEN];
+	if (d_len > KT_LEDGER_DETAIL_MAX || len < ENTRY_OVERHEAD + at - ENTRY_FIXED + EXT_FIXED + d_len)
+		return 0;
+	memcpy(e->report, buf + at, KT_HASH_LEN);
+	memcpy(e->detail, buf + at + EXT_FIXED, d_len);
+	e->detail[d_len] = '\0';
+	if (!detail_valid(e->detail, d_len) || strlen(e->detail) != d_len)
+		return 0;
+	return EXT_FIXED + d_len;
+}
+
 int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entry *e,
 			   size_t *tbs_len, struct kt_err *err)
 {
-	size_t vm_len, cert_len;
+	size_t vm_len, cert_len, cert_at, ext = 0;
 	const char *shape;
 
 	memset(e, 0, sizeof(*e));
@@ -207,8 +264,16 @@ int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entr
 	vm_len = buf[3];
 	if (vm_len > KT_LEDGER_VM_MAX || len < ENTRY_OVERHEAD + vm_len)
 		return kt_fail(err, "format", "VM id length %zu out of range", vm_len);
-	cert_len = kt_be_get(buf + ENTRY_FIXED + vm_len, 2);
-	if (!cert_len || cert_len > KT_LEDGER_CERT_MAX || len != ENTRY_OVERHEAD + vm_len + cert_len)
+	if (buf[0] >= 3) {
+		ext = decode_ext(buf, len, ENTRY_FIXED + vm_len, e);
+		if (!ext)
+			return kt_fail(err, "format", "%s",
+				       "report and detail fields out of range or not printable");
+	}
+	cert_at = ENTRY_FIXED + vm_len + ext;
+	cert_len = kt_be_get(buf + cert_at, 2);
+	if (!cert_len || cert_len > KT_LEDGER_CERT_MAX ||
+	    len != ENTRY_OVERHEAD + vm_len + ext + cert_len)
 		return kt_fail(err, "format", "entry length %zu does not match its fields", len);
 	e->kind = buf[1];
 	e->result = buf[2];
@@ -224,11 +289,11 @@ int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entr
 	shape = entry_shape_error(e);
 	if (shape)
 		return kt_fail(err, "format", "%s", shape);
-	/* One encoding per entry: the version is the one its kind is written in. */
-	if (buf[0] != kind_version(e->kind))
+	/* One encoding per entry: the oldest version that holds it. */
+	if (buf[0] != entry_version(e))
 		return kt_fail(err, "format", "%s entry in format version %u, not %u",
-			       kt_ledger_kind_name(e->kind), buf[0], kind_version(e->kind));
-	e->cert = buf + ENTRY_FIXED + vm_len + 2;
+			       kt_ledger_kind_name(e->kind), buf[0], entry_version(e));
+	e->cert = buf + cert_at + 2;
 	e->cert_len = cert_len;
 	memcpy(e->sig, buf + len - KT_ES256_SIG_LEN, KT_ES256_SIG_LEN);
 	if (tbs_len)
@@ -451,13 +516,14 @@ static unsigned int role_for(const struct kt_ledger_entry *e)
 	return e->kind == KT_LEDGER_REGISTER ? KT_LEDGER_OWNER : KT_LEDGER_HOST;
 }
 
-/* Attestations and moves speak for the host that signs them. */
+/* Attestations, moves and rollbacks speak for the host that signs them. */
 static int writer_may_write(const struct kt_ledger_entry *e, const struct kt_ledger_writer *w,
 			    struct kt_err *err)
 {
 	char a[37], b[37];
 
-	if ((e->kind != KT_LEDGER_ATTEST && e->kind != KT_LEDGER_MOVE) ||
+	if ((e->kind != KT_LEDGER_ATTEST && e->kind != KT_LEDGER_MOVE &&
+	     e->kind != KT_LEDGER_ROLLBACK) ||
 	    !memcmp(e->host_id, w->host_id, KT_UUID_LEN))
 		return 0;
 	kt_uuid_format(w->host_id, a);
@@ -620,14 +686,17 @@ int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		return -1;
 	if (EVP_PKEY_eq(w.pub, s->key) != 1)
 		return kt_fail(err, "key", "signing key does not match its certificate");
-	if ((e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE) &&
-	    is_zero(e->host_id, KT_UUID_LEN))
+	if ((e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE ||
+	     e->kind == KT_LEDGER_ROLLBACK) && is_zero(e->host_id, KT_UUID_LEN))
 		memcpy(e->host_id, w.host_id, KT_UUID_LEN);
 	shape = entry_shape_error(e);
 	if (shape)
 		return kt_fail(err, "format", "%s", shape);
 	if (!vm_id_valid(e->vm_id, strlen(e->vm_id)) || !new_vm_id_valid(e))
 		return kt_fail(err, "format", "VM id '%s' is not a UUID", e->vm_id);
+	if (!detail_valid(e->detail, strlen(e->detail)))
+		return kt_fail(err, "format", "detail is longer than %d bytes or not printable ASCII",
+			       KT_LEDGER_DETAIL_MAX);
 	if (writer_may_write(e, &w, err))
 		return -1;
 	/*

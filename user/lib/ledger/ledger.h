@@ -31,14 +31,16 @@
 #include "common/uuid.h"
 
 /*
- * Entry format versions. Version 2 added the register kind; every entry is
- * written in the first version that has its kind, so entries of the older
- * kinds keep their version 1 bytes and old logs still verify.
+ * Entry format versions. Version 2 added the register kind; version 3 added
+ * the report digest and detail fields and the rollback kind. Every entry is
+ * written in the oldest version that can hold it, so entries without the
+ * new fields keep their version 1 or 2 bytes and old logs still verify.
  */
-#define KT_LEDGER_VERSION 2		/* newest entry format read and written */
+#define KT_LEDGER_VERSION 3		/* newest entry format read and written */
 #define KT_LEDGER_STH_VERSION 1
 #define KT_LEDGER_VM_MAX 64
 #define KT_LEDGER_CERT_MAX 8192
+#define KT_LEDGER_DETAIL_MAX 128
 
 enum kt_ledger_kind {
 	KT_LEDGER_ATTEST = 1,		/* attestation result of a VM on host_id */
@@ -46,6 +48,8 @@ enum kt_ledger_kind {
 	KT_LEDGER_COMPROMISE = 3,	/* host_id is flagged compromised */
 	KT_LEDGER_REVOKE = 4,		/* vm_id, or else host_id, is revoked */
 	KT_LEDGER_REGISTER = 5,		/* vm_id belongs to the signer, its owner (version 2) */
+	KT_LEDGER_ROLLBACK = 6,		/* vm_id restored to a snapshot on host_id (version 3) */
+	/* 7 is reserved for per-host batches. */
 };
 
 enum kt_ledger_result {
@@ -63,6 +67,13 @@ struct kt_ledger_entry {
 	uint8_t host_id[KT_UUID_LEN];
 	kt_hash measurement;		/* attestation: measurement root; zero otherwise */
 	char vm_id[KT_LEDGER_VM_MAX + 1];
+	/*
+	 * Version 3: SHA-256 of the signed report (or other evidence file) the
+	 * entry rests on, zero for none; and a short printable note (the
+	 * failing policy range, a snapshot id), empty for none.
+	 */
+	kt_hash report;
+	char detail[KT_LEDGER_DETAIL_MAX + 1];
 	const uint8_t *cert;		/* DER of the signer's certificate */
 	size_t cert_len;
 	uint8_t sig[64];		/* ES256 r || s over the encoding up to here */

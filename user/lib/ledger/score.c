@@ -164,15 +164,17 @@ int kt_score_feed(struct kt_score *s, const struct kt_ledger_entry *e)
 	s->seen = true;
 	s->res.last_time = e->time;
 	s->last_index = e->index;
-	if (e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE)
+	if (e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE ||
+	    e->kind == KT_LEDGER_ROLLBACK)
 		memcpy(s->res.host_id, e->host_id, KT_UUID_LEN);
 	if (e->kind == KT_LEDGER_ATTEST) {
 		s->res.last_result = e->result;
 		s->res.last_attest = e->index;
 		step(s, e->index, e->result == KT_LEDGER_PASS ? "pass" : "fail",
 		     e->result == KT_LEDGER_PASS ? KT_SCORE_PASS : KT_SCORE_FAIL);
-	} else if (e->kind == KT_LEDGER_MOVE) {
-		step(s, e->index, "move", 0);
+	} else if (e->kind == KT_LEDGER_MOVE || e->kind == KT_LEDGER_ROLLBACK) {
+		/* A rollback proves a restored state; the next attestation scores it. */
+		step(s, e->index, kt_ledger_kind_name(e->kind), 0);
 	} else if (e->kind == KT_LEDGER_REVOKE && s->revoke_index == NONE) {
 		s->revoke_index = e->index;
 	}
