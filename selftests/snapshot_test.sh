@@ -15,12 +15,13 @@ set -u
 cd "$(dirname "$0")/.."
 . scripts/lib/tap.sh
 . selftests/lib/vmm.sh
+. scripts/lib/ledger-pki.sh
 
 K=$PWD/user/kvmtrust
 VM_A=3b6f1c2d-4e5a-4b7c-8d9e-0f1a2b3c4d5e
 VM_B=4c7a2d3e-5f6b-4c8d-9eaf-1a2b3c4d5e6f
 VM_C=5d8b3e4f-6a7c-4d9e-afb0-2b3c4d5e6f70
-PLAN=36
+PLAN=42
 dir=$(mktemp -d /tmp/kt-snap.XXXXXX)
 store=$dir/store
 pids=()
@@ -123,6 +124,7 @@ for i in $(seq $k); do
 	gpa=$((0x100000000 + i * 0x1000))
 	echo "peek $gpa" >&"${VMM[1]}"
 	read -r _ old <&"${VMM[0]}"
+	[ "$i" = 1 ] && old0=$((old))
 	vmm poke "$gpa" $((old ^ 0xff)) >/dev/null
 done
 kt snapshot save --pid "$pid" --json >"$dir/s2.json"
@@ -183,8 +185,29 @@ print(" ".join(hex(struct.unpack_from("<Q", d, o)[0]) for o in (0, 128, 144 + 24
 }
 tap_is "rax, rip and cr3 are the snapshot's (KVM_GET_REGS/SREGS in the VMM)" \
 	"$(regs_of "$dir/regs.bin" 0)" "$(regs_of "$store/snapshots/$s1/vcpus.bin" 8)"
-vmm run >/dev/null && vmm pause >/dev/null
-tap_result $? "the restored guest runs again"
+tap_ok "verify --against s1: the restored guest is in the attested state" \
+	"$K" verify --pid "$pid" --against "$s1" --pubkey "$PUB"
+echo "peek $((0x100000000 + 0x1000))" >&"${VMM[1]}"
+read -r _ back <&"${VMM[0]}"
+tap_is "the VMM reads back the guest's old data at a page poked after s1" "$back" "$(printf '0x%02x' "$old0")"
+vmm poke $((0x100000000 + 0x9000)) 0x66 >/dev/null
+refused "verify --against s1 after a page changed: refused, it diverged" memory_root \
+	verify --pid "$pid" --against "$s1" --pubkey "$PUB"
+grep -q "diverged from snapshot $s1 in [0-9]* pages: 0x" "$dir/err"
+tap_result $? "the refusal names the differing page ranges"
+
+# The verifier loop: verify --against --rollback, recorded in the ledger.
+ledger_pki "$dir" && "$K" ledger init --ledger "sqlite:$dir/ledger.db" >/dev/null
+kt verify --pid "$pid" --against "$s1" --pubkey "$PUB" --rollback \
+	--ledger "sqlite:$dir/ledger.db" --ledger-ca "$dir/ca.pem" \
+	--key "$dir/host1.key" --cert "$dir/host1.pem" --json >"$dir/vr.json" 2>"$dir/err"
+tap_result $? "verify --against --rollback: diverged, rolled back, proven"
+tap_diag <"$dir/err"
+KVMTRUST_LEDGER_CA=$dir/ca.pem "$K" ledger get --ledger "sqlite:$dir/ledger.db" \
+	--index "$(jq -r .ledger_index "$dir/vr.json")" --json >"$dir/le.json"
+tap_is "the ledger holds a rollback entry: vm, snapshot id, proven root, report digest" \
+	"$(jq -r '[.kind, .vm, .detail, .measurement, .report] | join(" ")' "$dir/le.json")" \
+	"rollback $VM_A $s1 $(jq -r .memory_root "$dir/s1.json") $(sha256sum <"$store/snapshots/$s1/report.jws" | cut -d' ' -f1)"
 vmm_stop
 
 # A snapshot of another VM, its report put in s1's place.

@@ -20,15 +20,18 @@
 #include "attest_cli.h"
 #include "cli_util.h"
 #include "common/qmp.h"
+#include "grant_common.h"
 #include "guest_pause.h"
 #include "measure/kt_attach.h"
 #include "measure/kt_nl.h"
+#include "rollback_cli.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/snapshot_pages.h"
 #include "subcommands.h"
 #include "vm_ref.h"
 
 #define START_WAIT_MS 30000
+#define ROLLBACK_DIFF_RANGES 8
 #define INCOMING_WAIT_MS (10 * 60 * 1000)
 
 static void usage(FILE *f)
@@ -36,16 +39,18 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: %s rollback " VM_REF_USAGE " --to SNAPSHOT (--pubkey PEM | --anchors FILE|DIR)\n"
 		"                [--qmp SOCKET] [--log FILE] [--store DIR] [--json | --script]\n"
+		"                [--ledger SPEC [--ledger-ca PATH] --key KEY --cert CERT]\n"
 		"Verifies the snapshot, then restores the guest to it and continues it only once\n"
 		"the module measures exactly the attested memory_root and vcpu_root. QEMU guests\n"
 		"(--qmp) restart from the stored migration stream; the old QEMU quits on success.\n"
-		"A refused or unproven restore leaves the guest paused.\n"
+		"A refused or unproven restore leaves the guest paused. With --ledger, the\n"
+		"rollback is appended to the ledger, signed with KEY and CERT (this host's).\n"
 		ATTEST_POLICY_USAGE, prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
 			CLI_EXIT(KT_EXIT_UNAVAILABLE) | CLI_EXIT(KT_EXIT_REFUSED));
 }
 
-enum { OPT_TO = 256, OPT_QMP, OPT_STORE, OPT_LOG };
+enum { OPT_TO = 256, OPT_QMP, OPT_STORE, OPT_LOG, OPT_LEDGER, OPT_LEDGER_CA, OPT_KEY, OPT_CERT };
 
 static const struct option options[] = {
 	VM_REF_OPTIONS,
@@ -53,18 +58,16 @@ static const struct option options[] = {
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "store", required_argument, NULL, OPT_STORE },
 	{ "log", required_argument, NULL, OPT_LOG },
+	{ "ledger", required_argument, NULL, OPT_LEDGER },
+	{ "ledger-ca", required_argument, NULL, OPT_LEDGER_CA },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "cert", required_argument, NULL, OPT_CERT },
 	ATTEST_POLICY_OPTIONS,
 	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-struct rollback_args {
-	struct vm_ref ref;
-	const char *to, *qmp, *store, *log;
-	struct attest_policy_args policy;
-	enum kt_print_mode mode;
-};
 
 static void sleep_ms(unsigned int ms)
 {
@@ -154,6 +157,51 @@ static int prove(pid_t pid, const struct kt_snapshot *s, struct kt_measurement *
 		return kt_fail(err, "proof", "the restored guest's vcpu_root is not the "
 			       "snapshot's"), -EPERM;
 	return 0;
+}
+
+static void print_restored_fields(const struct kt_snapshot *s, pid_t pid,
+				  const struct kt_measurement *m)
+{
+	cli_print_verdict(CLI_VERIFIED, "verdict: %s (restored and proven)\n");
+	kt_print_string("vm", "vm: %s\n", s->vm_id);
+	kt_print_string("snapshot", "snapshot: %s\n", s->id);
+	kt_print_s64("pid", "pid: %s\n", pid);
+	kt_print_u64("seq", "seq: %s\n", m->seq);
+	kt_print_hex("memory_root", "memory root: %s\n", m->memory_root, KT_HASH_LEN);
+	if (m->has_vcpu_root)
+		kt_print_hex("vcpu_root", "vcpu root: %s\n", m->vcpu_root, KT_HASH_LEN);
+}
+
+/*
+ * The guest runs in the proven state: records it (with --ledger), prints
+ * it. A failed ledger write is said and exits 1; the guest keeps running.
+ */
+static int report_restored(struct rollback_args *a, const struct kt_snapshot *s, pid_t pid,
+			   const struct kt_measurement *m, int64_t written)
+{
+	struct kt_err err = { 0 };
+	uint64_t index = 0;
+	bool recorded = false;
+	int ret = KT_EXIT_OK;
+
+	if (a->ledger.spec) {
+		if (rollback_ledger_record(&a->ledger, a->store, s, m->memory_root, &index, &err))
+			ret = cli_error("cannot record the rollback in the ledger", &err,
+					KT_EXIT_FAILURE);
+		else
+			recorded = true;
+	}
+	kt_print_start(a->mode);
+	kt_print_open_object(NULL);
+	print_restored_fields(s, pid, m);
+	if (written >= 0)
+		kt_print_u64("pages_written", "pages written: %s\n", written);
+	if (recorded)
+		kt_print_u64("ledger_index", "ledger entry: %s\n", index);
+	kt_print_close_object();
+	if (kt_print_end())
+		ret = KT_EXIT_FAILURE;
+	return ret;
 }
 
 /*
@@ -288,18 +336,6 @@ static void abandon_new(pid_t pid, const struct sockets *olds)
 	unhide_sockets(olds);
 }
 
-static void print_restored_fields(const struct kt_snapshot *s, pid_t pid,
-				  const struct kt_measurement *m)
-{
-	cli_print_verdict(CLI_VERIFIED, "verdict: %s (restored and proven)\n");
-	kt_print_string("vm", "vm: %s\n", s->vm_id);
-	kt_print_string("snapshot", "snapshot: %s\n", s->id);
-	kt_print_s64("pid", "pid: %s\n", pid);
-	kt_print_u64("seq", "seq: %s\n", m->seq);
-	kt_print_hex("memory_root", "memory root: %s\n", m->memory_root, KT_HASH_LEN);
-	if (m->has_vcpu_root)
-		kt_print_hex("vcpu_root", "vcpu root: %s\n", m->vcpu_root, KT_HASH_LEN);
-}
 
 /*
  * Old QEMU paused; a new one from the stream, paused; proven; only then the
@@ -364,11 +400,7 @@ static int rollback_qemu(struct rollback_args *a, const struct kt_snapshot *s, p
 		goto out;
 	}
 	json_decref(j);
-	kt_print_start(a->mode);
-	kt_print_open_object(NULL);
-	print_restored_fields(s, pid, &m);
-	kt_print_close_object();
-	ret = kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
+	ret = report_restored(a, s, pid, &m, -1);
 out:
 	if (qmp)
 		unlink(qmp);
@@ -401,8 +433,30 @@ static int same_layout(const struct kt_snapshot *s, const struct kt_memslot *slo
  * Writes back, through /proc/PID/mem, each page whose leaf differs from the
  * snapshot's (the stored page read back checked against its leaf).
  */
+/* Pages that differ from the snapshot: how many, and the first ranges. */
+struct page_diff {
+	uint64_t pages;
+	struct { uint64_t gpa, end; } range[ROLLBACK_DIFF_RANGES];
+	size_t nr;
+};
+
+static void diff_add(struct page_diff *d, uint64_t gpa)
+{
+	d->pages++;
+	if (d->nr && d->range[d->nr - 1].end == gpa)
+		d->range[d->nr - 1].end = gpa + KT_SNAP_PAGE;
+	else if (d->nr < ROLLBACK_DIFF_RANGES)
+		d->range[d->nr++] = (typeof(d->range[0])){ gpa, gpa + KT_SNAP_PAGE };
+}
+
+/*
+ * Each guest page whose leaf differs from the snapshot's goes into diff;
+ * with write, the stored page (read back checked against its leaf) is
+ * written over it through /proc/PID/mem.
+ */
 static int restore_pages(const char *store, pid_t pid, const struct kt_snapshot *s,
-			 const struct kt_memslot *slots, uint64_t *written, struct kt_err *err)
+			 const struct kt_memslot *slots, bool write, struct page_diff *diff,
+			 struct kt_err *err)
 {
 	uint8_t now[KT_SNAP_PAGE], then[KT_SNAP_PAGE];
 	struct kt_snap_zero z;
@@ -413,14 +467,14 @@ static int restore_pages(const char *store, pid_t pid, const struct kt_snapshot 
 	int mem, ret = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	mem = open(path, O_RDWR | O_CLOEXEC);
+	mem = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (mem < 0)
 		return kt_fail(err, "restore", "cannot open %s: %s", path, strerror(errno));
 	if (kt_snap_zero_init(&z)) {
 		close(mem);
 		return kt_fail(err, "restore", "out of memory");
 	}
-	*written = 0;
+	memset(diff, 0, sizeof(*diff));
 	for (sl = 0; sl < s->nr_slots; sl++) {
 		for (off = 0; off < slots[sl].size; off += KT_SNAP_PAGE, i++) {
 			const struct kt_snap_leaf *l = &s->leaves[i];
@@ -433,6 +487,9 @@ static int restore_pages(const char *store, pid_t pid, const struct kt_snapshot 
 			kt_snap_leaf_hash(now, l->gpa, leaf);
 			if (!memcmp(leaf, l->leaf, KT_HASH_LEN))
 				continue;
+			diff_add(diff, l->gpa);
+			if (!write)
+				continue;
 			if (kt_snap_page_read(store, &z, l, then, err))
 				goto out;
 			if (pwrite(mem, then, sizeof(then), slots[sl].hva + off) != sizeof(then)) {
@@ -440,7 +497,6 @@ static int restore_pages(const char *store, pid_t pid, const struct kt_snapshot 
 					(unsigned long long)l->gpa, strerror(errno));
 				goto out;
 			}
-			(*written)++;
 		}
 	}
 	ret = 0;
@@ -463,8 +519,8 @@ static int rollback_vmm(struct rollback_args *a, const struct kt_snapshot *s, pi
 	struct kt_measurement m;
 	struct kt_err err = { 0 };
 	struct kt_nl *nl = NULL;
+	struct page_diff diff = { 0 };
 	struct kt_vm vm;
-	uint64_t written = 0;
 	size_t nr = 0;
 	bool attached, touched = false;
 	int ret, r;
@@ -488,7 +544,7 @@ static int rollback_vmm(struct rollback_args *a, const struct kt_snapshot *s, pi
 		r = -EPERM;
 	if (!r) {
 		touched = true;
-		r = restore_pages(a->store, pid, s, slots, &written, &err);
+		r = restore_pages(a->store, pid, s, slots, true, &diff, &err);
 	}
 	if (!r)
 		r = kt_nl_vcpu_set(nl, vm.vm_id, s->vcpu_regs, s->nr_vcpu_regs, &err);
@@ -510,19 +566,133 @@ static int rollback_vmm(struct rollback_args *a, const struct kt_snapshot *s, pi
 		ret = cli_error("continue the guest", &err, KT_EXIT_FAILURE);
 		goto out;
 	}
-	kt_print_start(a->mode);
-	kt_print_open_object(NULL);
-	print_restored_fields(s, pid, &m);
-	kt_print_u64("pages_written", "pages written: %s\n", written);
-	kt_print_close_object();
-	ret = kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
+	ret = report_restored(a, s, pid, &m, (int64_t)diff.pages);
 out:
 	free(slots);
 	kt_nl_close(nl);
 	return ret;
 }
 
-static int do_rollback(struct rollback_args *a)
+/* Pauses, measures and compares the guest with s; resumes it. */
+static int compare(struct rollback_args *a, const struct kt_snapshot *s, pid_t pid,
+		   bool quiet, struct kt_err *err)
+{
+	struct guest_pause g = { .pid = pid };
+	struct kt_memslot *slots = NULL;
+	struct page_diff diff = { 0 };
+	struct kt_measurement m;
+	struct kt_err rerr = { 0 };
+	struct kt_nl *nl;
+	struct kt_vm vm;
+	bool attached;
+	size_t nr = 0, i;
+	int r, ret = KT_EXIT_OK;
+	char ranges[400] = "";
+
+	if (a->qmp && !(g.qmp = kt_qmp_open(a->qmp, err)))
+		return cli_error("connect to QEMU", err, KT_EXIT_FAILURE);
+	nl = cli_nl_open();
+	if (!nl) {
+		kt_qmp_close(g.qmp);
+		return KT_EXIT_UNAVAILABLE;
+	}
+	r = kt_vm_attach_pid(nl, pid, &vm, &attached, err);
+	if (!r)
+		r = guest_pause(&g, err);
+	if (!r)
+		r = kt_nl_memslots(nl, vm.vm_id, &slots, &nr, err);
+	if (!r)
+		r = kt_nl_measure(nl, vm.vm_id, 0, &m, err);
+	if (!r && memcmp(m.memory_root, s->memory_root, KT_HASH_LEN) &&
+	    !same_layout(s, slots, nr, err) &&
+	    restore_pages(a->store, pid, s, slots, false, &diff, err))
+		r = -EIO;
+	if (guest_resume(&g, &rerr))
+		fprintf(stderr, "%s: unable to continue the guest: %s\n", prog, rerr.msg);
+	if (r) {
+		ret = cli_fail(err, r);
+		goto out;
+	}
+	for (i = 0; i < diff.nr; i++)
+		snprintf(ranges + strlen(ranges), sizeof(ranges) - strlen(ranges), "%s0x%llx-0x%llx",
+			 i ? ", " : "", (unsigned long long)diff.range[i].gpa,
+			 (unsigned long long)diff.range[i].end);
+	if (memcmp(m.memory_root, s->memory_root, KT_HASH_LEN)) {
+		if (err->check && !strcmp(err->check, "layout"))
+			ret = -1;	/* the layout differs: err says how */
+		else
+			kt_fail(err, "memory_root", "the guest diverged from snapshot %s in %llu "
+				"pages: %s%s", s->id, (unsigned long long)diff.pages, ranges,
+				diff.pages > diff.nr ? ", ..." : "");
+		ret = -1;
+	} else if (s->has_vcpu_root && memcmp(m.vcpu_root, s->vcpu_root, KT_HASH_LEN)) {
+		kt_fail(err, "vcpu_root", "the guest's vcpu registers diverged from snapshot %s",
+			s->id);
+		ret = -1;
+	}
+	if (ret && quiet) {
+		/* The rollback that follows prints the one result. */
+		ret = cli_refused(err);
+		goto out;
+	}
+	kt_print_start(a->mode);
+	kt_print_open_object(NULL);
+	kt_print_string("snapshot", "snapshot: %s\n", s->id);
+	kt_print_string("vm", "vm: %s\n", s->vm_id);
+	if (ret) {
+		kt_print_u64("pages_differing", "pages differing: %s\n", diff.pages);
+		ret = cli_print_refused(err);
+	} else {
+		cli_print_verdict(CLI_VERIFIED, "verdict: %s (the guest is in the attested state)\n");
+		kt_print_u64("seq", "seq: %s\n", m.seq);
+		kt_print_close_object();
+	}
+	if (kt_print_end() && !ret)
+		ret = KT_EXIT_FAILURE;
+out:
+	free(slots);
+	kt_nl_close(nl);
+	kt_qmp_close(g.qmp);
+	return ret;
+}
+
+int rollback_against(struct rollback_args *a, bool rollback)
+{
+	struct kt_snapshot s;
+	struct kt_err err = { 0 };
+	struct vm_name vm;
+	int ret;
+
+	ret = vm_ref_check(&a->ref);
+	if (!ret)
+		ret = vm_ref_resolve(&a->ref, VM_REF_PROCESS, &vm);
+	if (!ret)
+		ret = attest_policy_ready(&a->policy);
+	if (ret)
+		return ret;
+	if (!a->policy.policy.max_age)
+		a->policy.policy.max_age = -1;
+	if (kt_snap_verify(a->store, a->to, &a->policy.policy, &s, &err)) {
+		if (err.check && !strcmp(err.check, "snapshot"))
+			return cli_error(NULL, &err, KT_EXIT_NOT_FOUND);
+		return cli_refused(&err);
+	}
+	if (strcmp(s.vm_id, vm.uuid)) {
+		kt_fail(&err, "vm", "snapshot %s is of vm %s, not %s", s.id, s.vm_id, vm.uuid);
+		ret = cli_refused(&err);
+	} else {
+		ret = compare(a, &s, vm.pid, rollback, &err);
+	}
+	kt_snap_free(&s);
+	if (ret == KT_EXIT_REFUSED && rollback) {
+		fprintf(stderr, "%s: rolling back to snapshot %s\n", prog, a->to);
+		/* The snapshot is verified again: the store may have changed meanwhile. */
+		ret = rollback_run(a);
+	}
+	return ret;
+}
+
+int rollback_run(struct rollback_args *a)
 {
 	struct kt_snapshot s;
 	struct kt_err err = { 0 };
@@ -575,6 +745,10 @@ int rollback_main(int argc, char *argv[])
 		case OPT_QMP: a.qmp = optarg; break;
 		case OPT_STORE: a.store = optarg; break;
 		case OPT_LOG: a.log = optarg; break;
+		case OPT_LEDGER: a.ledger.spec = optarg; break;
+		case OPT_LEDGER_CA: a.ledger.ca = optarg; break;
+		case OPT_KEY: a.ledger.key = optarg; break;
+		case OPT_CERT: a.ledger.cert = optarg; break;
 		default:
 			if (cli_output_option(c, &a.mode))
 				break;
@@ -587,7 +761,15 @@ int rollback_main(int argc, char *argv[])
 		return KT_EXIT_USAGE;
 	if (!a.policy.key_file && !a.policy.policy.anchors)
 		return cli_bad_usage("rollback", usage, "--pubkey or --anchors is required");
-	ret = do_rollback(&a);
+	if (a.ledger.spec && (!a.ledger.key || !a.ledger.cert))
+		return cli_bad_usage("rollback", usage, "--ledger needs --key and --cert");
+	if (a.ledger.spec) {
+		a.ledger.owners = grant_cli_path(NULL, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
+		ret = cli_need_files(a.ledger.key, a.ledger.cert);
+		if (ret)
+			return ret;
+	}
+	ret = rollback_run(&a);
 	attest_policy_free(&a.policy);
 	return ret;
 }

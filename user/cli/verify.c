@@ -11,23 +11,42 @@
 
 #include "attest_cli.h"
 #include "cli_util.h"
+#include "grant_common.h"
 #include "print.h"
+#include "rollback_cli.h"
 #include "subcommands.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s verify REPORT|- (--pubkey PEM | --anchors FILE|DIR) [options] [--json | --script]\n"
+		"       %s verify " VM_REF_USAGE " --against SNAPSHOT (--pubkey PEM | --anchors FILE|DIR)\n"
+		"                [--qmp SOCKET] [--store DIR] [--rollback [--log FILE]\n"
+		"                [--ledger SPEC [--ledger-ca PATH] --key KEY --cert CERT]] [--json | --script]\n"
+		"The second form compares the paused guest with an attested snapshot (kvmtrust-snapshot(8))\n"
+		"and names the page ranges that differ; --rollback then restores it (kvmtrust-rollback(8)).\n"
 		ATTEST_POLICY_USAGE
-		"  --kind KIND           vm-state or launch-config\n", prog);
-	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED));
+		"  --kind KIND           vm-state or launch-config\n", prog, prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE) | CLI_EXIT(KT_EXIT_REFUSED));
 }
 
-enum { OPT_KIND = 256 };
+enum { OPT_KIND = 256, OPT_AGAINST, OPT_ROLLBACK, OPT_QMP, OPT_STORE, OPT_LOG, OPT_LEDGER,
+       OPT_LEDGER_CA, OPT_KEY, OPT_CERT };
 
 static const struct option options[] = {
 	ATTEST_POLICY_OPTIONS,
 	{ "kind", required_argument, NULL, OPT_KIND },
+	VM_REF_OPTIONS,
+	{ "against", required_argument, NULL, OPT_AGAINST },
+	{ "rollback", no_argument, NULL, OPT_ROLLBACK },
+	{ "qmp", required_argument, NULL, OPT_QMP },
+	{ "store", required_argument, NULL, OPT_STORE },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "ledger", required_argument, NULL, OPT_LEDGER },
+	{ "ledger-ca", required_argument, NULL, OPT_LEDGER_CA },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "cert", required_argument, NULL, OPT_CERT },
 	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -66,9 +85,33 @@ static void print_verdict(const json_t *claims, const struct kt_err *err)
 	kt_print_close_object();
 }
 
+/* verify --pid PID --against SNAP [--rollback]: the verifier loop's one step. */
+static int verify_against(struct rollback_args *r, bool rollback, const char *kind)
+{
+	int ret;
+
+	if (kind)
+		return cli_bad_usage("verify", usage, "--kind applies to reports, not --against");
+	if (!r->policy.key_file && !r->policy.policy.anchors)
+		return cli_bad_usage("verify", usage, "--against needs --pubkey or --anchors");
+	if (r->ledger.spec && (!r->ledger.key || !r->ledger.cert))
+		return cli_bad_usage("verify", usage, "--ledger needs --key and --cert");
+	if (r->ledger.spec) {
+		r->ledger.owners = grant_cli_path(NULL, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
+		ret = cli_need_files(r->ledger.key, r->ledger.cert);
+		if (ret)
+			return ret;
+	}
+	ret = rollback_against(r, rollback);
+	attest_policy_free(&r->policy);
+	return ret;
+}
+
 int verify_main(int argc, char *argv[])
 {
+	struct rollback_args r = { .store = kt_snap_default_store() };
 	struct attest_policy_args a = { 0 };
+	bool rollback = false, against_only = false;
 	enum kt_print_mode mode = KT_PRINT_TEXT;
 	struct kt_err err = { 0 };
 	json_t *claims = NULL;
@@ -81,14 +124,37 @@ int verify_main(int argc, char *argv[])
 				return KT_EXIT_USAGE;
 			continue;
 		}
+		if (vm_ref_option(&r.ref, c, optarg)) {
+			against_only = true;
+			continue;
+		}
 		switch (c) {
 		case OPT_KIND: a.policy.kind = optarg; break;
+		case OPT_AGAINST: r.to = optarg; break;
+		case OPT_ROLLBACK: rollback = against_only = true; break;
+		case OPT_QMP: r.qmp = optarg; against_only = true; break;
+		case OPT_STORE: r.store = optarg; against_only = true; break;
+		case OPT_LOG: r.log = optarg; against_only = true; break;
+		case OPT_LEDGER: r.ledger.spec = optarg; against_only = true; break;
+		case OPT_LEDGER_CA: r.ledger.ca = optarg; against_only = true; break;
+		case OPT_KEY: r.ledger.key = optarg; against_only = true; break;
+		case OPT_CERT: r.ledger.cert = optarg; against_only = true; break;
 		default:
 			if (cli_output_option(c, &mode))
 				break;
 			return cli_option_usage(usage, c);
 		}
 	}
+	if (r.to) {
+		if (optind != argc)
+			return cli_bad_usage("verify", usage, "--against takes no report");
+		r.policy = a;
+		r.mode = mode;
+		return verify_against(&r, rollback, a.policy.kind);
+	}
+	if (against_only)
+		return cli_bad_usage("verify", usage, "--pid, --uuid, --domain, --rollback, --qmp, "
+				     "--store, --log, --ledger, --key and --cert need --against");
 	if (optind != argc - 1) {
 		usage(stderr);
 		return KT_EXIT_USAGE;
