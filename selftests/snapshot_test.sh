@@ -101,7 +101,7 @@ export KVMTRUST_KEY_DIR=$dir/key KVMTRUST_SNAPSHOT_DIR=$store
 PUB=$KVMTRUST_KEY_DIR/public.pem
 
 # --- our VMM: save, verify, incremental, tampering -------------------------
-coproc VMM { exec selftests/build/vmm --seed "${KT_SEED:-1}" --extra-mib 1 --uuid "$VM_A"; }
+coproc VMM { exec selftests/build/vmm --seed "${KT_SEED:-1}" --vcpus 2 --extra-mib 1 --uuid "$VM_A"; }
 read -r ready <&"${VMM[0]}"
 echo "# vmm: $ready"
 pid=$(sed -n 's/^ready pid=\([0-9]*\) .*/\1/p' <<<"$ready")
@@ -211,7 +211,7 @@ tap_is "the ledger holds a rollback entry: vm, snapshot id, proven root, report 
 vmm_stop
 
 # A snapshot of another VM, its report put in s1's place.
-coproc VMM { exec selftests/build/vmm --seed "${KT_SEED:-1}" --extra-mib 1 --uuid "$VM_C"; }
+coproc VMM { exec selftests/build/vmm --seed "${KT_SEED:-1}" --vcpus 2 --extra-mib 1 --uuid "$VM_C"; }
 read -r ready <&"${VMM[0]}"
 pidc=$(sed -n 's/^ready pid=\([0-9]*\) .*/\1/p' <<<"$ready")
 sc=$(kt snapshot save --pid "$pidc" --json | jq -r .id)

@@ -656,6 +656,37 @@ out:
 	return ret;
 }
 
+/*
+ * The VM named, and snapshot a->to verified completely and of that VM: 0,
+ * or the exit status (said). Nothing of the guest is touched.
+ */
+static int load_verified(struct rollback_args *a, struct vm_name *vm, struct kt_snapshot *s)
+{
+	struct kt_err err = { 0 };
+	int ret;
+
+	ret = vm_ref_check(&a->ref);
+	if (!ret)
+		ret = vm_ref_resolve(&a->ref, VM_REF_PROCESS, vm);
+	if (!ret && !a->policy.policy.key)
+		ret = attest_policy_ready(&a->policy);
+	if (ret)
+		return ret;
+	if (!a->policy.policy.max_age)
+		a->policy.policy.max_age = -1;
+	if (kt_snap_verify(a->store, a->to, &a->policy.policy, s, &err)) {
+		if (err.check && !strcmp(err.check, "snapshot"))
+			return cli_error(NULL, &err, KT_EXIT_NOT_FOUND);
+		return cli_refused(&err);
+	}
+	if (strcmp(s->vm_id, vm->uuid)) {
+		kt_fail(&err, "vm", "snapshot %s is of vm %s, not %s", s->id, s->vm_id, vm->uuid);
+		kt_snap_free(s);
+		return cli_refused(&err);
+	}
+	return 0;
+}
+
 int rollback_against(struct rollback_args *a, bool rollback)
 {
 	struct kt_snapshot s;
@@ -663,26 +694,10 @@ int rollback_against(struct rollback_args *a, bool rollback)
 	struct vm_name vm;
 	int ret;
 
-	ret = vm_ref_check(&a->ref);
-	if (!ret)
-		ret = vm_ref_resolve(&a->ref, VM_REF_PROCESS, &vm);
-	if (!ret)
-		ret = attest_policy_ready(&a->policy);
+	ret = load_verified(a, &vm, &s);
 	if (ret)
 		return ret;
-	if (!a->policy.policy.max_age)
-		a->policy.policy.max_age = -1;
-	if (kt_snap_verify(a->store, a->to, &a->policy.policy, &s, &err)) {
-		if (err.check && !strcmp(err.check, "snapshot"))
-			return cli_error(NULL, &err, KT_EXIT_NOT_FOUND);
-		return cli_refused(&err);
-	}
-	if (strcmp(s.vm_id, vm.uuid)) {
-		kt_fail(&err, "vm", "snapshot %s is of vm %s, not %s", s.id, s.vm_id, vm.uuid);
-		ret = cli_refused(&err);
-	} else {
-		ret = compare(a, &s, vm.pid, rollback, &err);
-	}
+	ret = compare(a, &s, vm.pid, rollback, &err);
 	kt_snap_free(&s);
 	if (ret == KT_EXIT_REFUSED && rollback) {
 		fprintf(stderr, "%s: rolling back to snapshot %s\n", prog, a->to);
@@ -695,34 +710,18 @@ int rollback_against(struct rollback_args *a, bool rollback)
 int rollback_run(struct rollback_args *a)
 {
 	struct kt_snapshot s;
-	struct kt_err err = { 0 };
 	struct vm_name vm;
 	int ret;
 
-	ret = vm_ref_check(&a->ref);
-	if (!ret)
-		ret = vm_ref_resolve(&a->ref, VM_REF_PROCESS, &vm);
-	if (!ret)
-		ret = attest_policy_ready(&a->policy);
+	/* Before a single byte of the guest is touched. */
+	ret = load_verified(a, &vm, &s);
 	if (ret)
 		return ret;
-	if (!a->policy.policy.max_age)
-		a->policy.policy.max_age = -1;
-	/* Before a single byte of the guest is touched. */
-	if (kt_snap_verify(a->store, a->to, &a->policy.policy, &s, &err)) {
-		if (err.check && !strcmp(err.check, "snapshot"))
-			return cli_error(NULL, &err, KT_EXIT_NOT_FOUND);
-		return cli_refused(&err);
-	}
-	if (strcmp(s.vm_id, vm.uuid)) {
-		kt_fail(&err, "vm", "snapshot %s is of vm %s, not %s", s.id, s.vm_id, vm.uuid);
-		ret = cli_refused(&err);
-	} else if (!strcmp(s.vmm, "qemu")) {
+	if (!strcmp(s.vmm, "qemu"))
 		ret = a->qmp ? rollback_qemu(a, &s, vm.pid) :
 		      cli_bad_usage("rollback", NULL, "a QEMU snapshot needs --qmp");
-	} else {
+	else
 		ret = rollback_vmm(a, &s, vm.pid);
-	}
 	kt_snap_free(&s);
 	return ret;
 }
