@@ -276,8 +276,8 @@ TEST_F(vmm, vcpu_registers_read_and_written_through_the_module)
 	dup[0] = dup[1] = index[0];
 	ASSERT_REFUSED(&self->g, vcpu_set(&self->g, self->vm_id, dup, regs, sregs, 2,
 					  sizeof(regs[0])), EINVAL, "every vcpu of the vm, once each");
-	/* A struct kvm_regs of the wrong size never reaches KVM. */
-	ASSERT_EQ(-EINVAL, vcpu_set(&self->g, self->vm_id, index, regs, sregs, 2, 100));
+	/* A struct kvm_regs of the wrong size never reaches KVM (the policy's exact length). */
+	ASSERT_EQ(-ERANGE, vcpu_set(&self->g, self->vm_id, index, regs, sregs, 2, 100));
 	ASSERT_NE(0, strlen(self->g.extack));
 	/* Refused while a vCPU is in KVM_RUN; nothing written. */
 	ASSERT_EQ(0, run_until_progress(&self->v));

@@ -265,6 +265,8 @@ out:
 	return ret;
 }
 
+static int remove_snapshot(const char *store, const char *id, struct kt_err *err);
+
 int kt_snap_commit(const char *store, struct kt_snapshot *s, const char *stream,
 		   struct kt_hostkey *hk, struct kt_err *err)
 {
@@ -292,12 +294,17 @@ int kt_snap_commit(const char *store, struct kt_snapshot *s, const char *stream,
 		goto out;
 	}
 	if (fill_and_write(tmp, s, stream, hk, err) || sync_store(store, err))
-		goto out;
+		goto out_tmp;
 	if (rename(tmp, dir)) {
 		kt_fail(err, "file", "cannot rename '%s': %s", tmp, strerror(errno));
-		goto out;
+		goto out_tmp;
 	}
 	ret = sync_store(store, err);
+	goto out;
+out_tmp:
+	/* Never a half-written snapshot left behind (list skips it anyway). */
+	snprintf(tmp, strlen(tmp) + 1, ".%s.tmp", s->id);
+	remove_snapshot(store, tmp, &(struct kt_err){ 0 });
 out:
 	free(tmp);
 	free(dir);
