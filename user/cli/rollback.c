@@ -50,18 +50,12 @@ static void usage(FILE *f)
 			CLI_EXIT(KT_EXIT_UNAVAILABLE) | CLI_EXIT(KT_EXIT_REFUSED));
 }
 
-enum { OPT_TO = 256, OPT_QMP, OPT_STORE, OPT_LOG, OPT_LEDGER, OPT_LEDGER_CA, OPT_KEY, OPT_CERT };
+enum { OPT_TO = 256 };
 
 static const struct option options[] = {
 	VM_REF_OPTIONS,
 	{ "to", required_argument, NULL, OPT_TO },
-	{ "qmp", required_argument, NULL, OPT_QMP },
-	{ "store", required_argument, NULL, OPT_STORE },
-	{ "log", required_argument, NULL, OPT_LOG },
-	{ "ledger", required_argument, NULL, OPT_LEDGER },
-	{ "ledger-ca", required_argument, NULL, OPT_LEDGER_CA },
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "cert", required_argument, NULL, OPT_CERT },
+	ROLLBACK_OPTIONS,
 	ATTEST_POLICY_OPTIONS,
 	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
@@ -726,13 +720,37 @@ int rollback_run(struct rollback_args *a)
 	return ret;
 }
 
+bool rollback_option(struct rollback_args *a, int opt, const char *arg)
+{
+	switch (opt) {
+	case ROLLBACK_O_QMP: a->qmp = arg; return true;
+	case ROLLBACK_O_STORE: a->store = arg; return true;
+	case ROLLBACK_O_LOG: a->log = arg; return true;
+	case ROLLBACK_O_LEDGER: a->ledger.spec = arg; return true;
+	case ROLLBACK_O_LEDGER_CA: a->ledger.ca = arg; return true;
+	case ROLLBACK_O_KEY: a->ledger.key = arg; return true;
+	case ROLLBACK_O_CERT: a->ledger.cert = arg; return true;
+	}
+	return false;
+}
+
+int rollback_ledger_ready(struct rollback_args *a, const char *group, void (*usage)(FILE *))
+{
+	if (!a->ledger.spec)
+		return KT_EXIT_OK;
+	if (!a->ledger.key || !a->ledger.cert)
+		return cli_bad_usage(group, usage, "--ledger needs --key and --cert");
+	a->ledger.owners = grant_cli_path(NULL, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
+	return cli_need_files(a->ledger.key, a->ledger.cert);
+}
+
 int rollback_main(int argc, char *argv[])
 {
 	struct rollback_args a = { .store = kt_snap_default_store() };
 	int c, ret;
 
 	while ((c = cli_getopt(argc, argv, "hjs", options)) != -1) {
-		if (vm_ref_option(&a.ref, c, optarg))
+		if (vm_ref_option(&a.ref, c, optarg) || rollback_option(&a, c, optarg))
 			continue;
 		if (c >= ATTEST_OPT_BASE && c < ATTEST_OPT_END) {
 			if (attest_policy_option(&a.policy, c, optarg))
@@ -741,13 +759,6 @@ int rollback_main(int argc, char *argv[])
 		}
 		switch (c) {
 		case OPT_TO: a.to = optarg; break;
-		case OPT_QMP: a.qmp = optarg; break;
-		case OPT_STORE: a.store = optarg; break;
-		case OPT_LOG: a.log = optarg; break;
-		case OPT_LEDGER: a.ledger.spec = optarg; break;
-		case OPT_LEDGER_CA: a.ledger.ca = optarg; break;
-		case OPT_KEY: a.ledger.key = optarg; break;
-		case OPT_CERT: a.ledger.cert = optarg; break;
 		default:
 			if (cli_output_option(c, &a.mode))
 				break;
@@ -760,14 +771,9 @@ int rollback_main(int argc, char *argv[])
 		return KT_EXIT_USAGE;
 	if (!a.policy.key_file && !a.policy.policy.anchors)
 		return cli_bad_usage("rollback", usage, "--pubkey or --anchors is required");
-	if (a.ledger.spec && (!a.ledger.key || !a.ledger.cert))
-		return cli_bad_usage("rollback", usage, "--ledger needs --key and --cert");
-	if (a.ledger.spec) {
-		a.ledger.owners = grant_cli_path(NULL, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
-		ret = cli_need_files(a.ledger.key, a.ledger.cert);
-		if (ret)
-			return ret;
-	}
+	ret = rollback_ledger_ready(&a, "rollback", usage);
+	if (ret)
+		return ret;
 	ret = rollback_run(&a);
 	attest_policy_free(&a.policy);
 	return ret;

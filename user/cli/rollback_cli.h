@@ -6,7 +6,9 @@
 #ifndef KVMTRUST_ROLLBACK_CLI_H
 #define KVMTRUST_ROLLBACK_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "attest_cli.h"
 #include "common/error.h"
@@ -28,6 +30,29 @@ struct rollback_args {
 	struct attest_policy_args policy;
 	enum kt_print_mode mode;
 };
+
+/* The restore options rollback and verify --against share, ids from 0x3000. */
+enum {
+	ROLLBACK_O_QMP = 0x3000, ROLLBACK_O_STORE, ROLLBACK_O_LOG, ROLLBACK_O_LEDGER,
+	ROLLBACK_O_LEDGER_CA, ROLLBACK_O_KEY, ROLLBACK_O_CERT,
+};
+#define ROLLBACK_OPTIONS						\
+	{ "qmp", required_argument, NULL, ROLLBACK_O_QMP },		\
+	{ "store", required_argument, NULL, ROLLBACK_O_STORE },	\
+	{ "log", required_argument, NULL, ROLLBACK_O_LOG },		\
+	{ "ledger", required_argument, NULL, ROLLBACK_O_LEDGER },	\
+	{ "ledger-ca", required_argument, NULL, ROLLBACK_O_LEDGER_CA },	\
+	{ "key", required_argument, NULL, ROLLBACK_O_KEY },		\
+	{ "cert", required_argument, NULL, ROLLBACK_O_CERT }
+
+/* Stores one of ROLLBACK_OPTIONS: true; false for any other option. */
+bool rollback_option(struct rollback_args *a, int opt, const char *arg);
+
+/*
+ * After parsing: --ledger needs --key and --cert (KT_EXIT_USAGE, said with
+ * group's usage), which must exist; then KT_EXIT_OK.
+ */
+int rollback_ledger_ready(struct rollback_args *a, const char *group, void (*usage)(FILE *));
 
 /* kvmtrust rollback: verify the snapshot, restore, prove, continue. */
 int rollback_run(struct rollback_args *a);

@@ -11,7 +11,6 @@
 
 #include "attest_cli.h"
 #include "cli_util.h"
-#include "grant_common.h"
 #include "print.h"
 #include "rollback_cli.h"
 #include "subcommands.h"
@@ -31,8 +30,7 @@ static void usage(FILE *f)
 			CLI_EXIT(KT_EXIT_UNAVAILABLE) | CLI_EXIT(KT_EXIT_REFUSED));
 }
 
-enum { OPT_KIND = 256, OPT_AGAINST, OPT_ROLLBACK, OPT_QMP, OPT_STORE, OPT_LOG, OPT_LEDGER,
-       OPT_LEDGER_CA, OPT_KEY, OPT_CERT };
+enum { OPT_KIND = 256, OPT_AGAINST, OPT_ROLLBACK };
 
 static const struct option options[] = {
 	ATTEST_POLICY_OPTIONS,
@@ -40,13 +38,7 @@ static const struct option options[] = {
 	VM_REF_OPTIONS,
 	{ "against", required_argument, NULL, OPT_AGAINST },
 	{ "rollback", no_argument, NULL, OPT_ROLLBACK },
-	{ "qmp", required_argument, NULL, OPT_QMP },
-	{ "store", required_argument, NULL, OPT_STORE },
-	{ "log", required_argument, NULL, OPT_LOG },
-	{ "ledger", required_argument, NULL, OPT_LEDGER },
-	{ "ledger-ca", required_argument, NULL, OPT_LEDGER_CA },
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "cert", required_argument, NULL, OPT_CERT },
+	ROLLBACK_OPTIONS,
 	CLI_OUTPUT_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -94,14 +86,9 @@ static int verify_against(struct rollback_args *r, bool rollback, const char *ki
 		return cli_bad_usage("verify", usage, "--kind applies to reports, not --against");
 	if (!r->policy.key_file && !r->policy.policy.anchors)
 		return cli_bad_usage("verify", usage, "--against needs --pubkey or --anchors");
-	if (r->ledger.spec && (!r->ledger.key || !r->ledger.cert))
-		return cli_bad_usage("verify", usage, "--ledger needs --key and --cert");
-	if (r->ledger.spec) {
-		r->ledger.owners = grant_cli_path(NULL, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT);
-		ret = cli_need_files(r->ledger.key, r->ledger.cert);
-		if (ret)
-			return ret;
-	}
+	ret = rollback_ledger_ready(r, "verify", usage);
+	if (ret)
+		return ret;
 	ret = rollback_against(r, rollback);
 	attest_policy_free(&r->policy);
 	return ret;
@@ -124,7 +111,7 @@ int verify_main(int argc, char *argv[])
 				return KT_EXIT_USAGE;
 			continue;
 		}
-		if (vm_ref_option(&r.ref, c, optarg)) {
+		if (vm_ref_option(&r.ref, c, optarg) || rollback_option(&r, c, optarg)) {
 			against_only = true;
 			continue;
 		}
@@ -132,13 +119,6 @@ int verify_main(int argc, char *argv[])
 		case OPT_KIND: a.policy.kind = optarg; break;
 		case OPT_AGAINST: r.to = optarg; break;
 		case OPT_ROLLBACK: rollback = against_only = true; break;
-		case OPT_QMP: r.qmp = optarg; against_only = true; break;
-		case OPT_STORE: r.store = optarg; against_only = true; break;
-		case OPT_LOG: r.log = optarg; against_only = true; break;
-		case OPT_LEDGER: r.ledger.spec = optarg; against_only = true; break;
-		case OPT_LEDGER_CA: r.ledger.ca = optarg; against_only = true; break;
-		case OPT_KEY: r.ledger.key = optarg; against_only = true; break;
-		case OPT_CERT: r.ledger.cert = optarg; against_only = true; break;
 		default:
 			if (cli_output_option(c, &mode))
 				break;
