@@ -15,8 +15,10 @@
 #include "access.h"
 #include "measure.h"
 #include "memory.h"
+#include "memslots.h"
 #include "merkle.h"
 #include "netlink.h"
+#include "vcpu_set.h"
 #include "vm.h"
 
 static struct genl_family genl_family;
@@ -81,10 +83,27 @@ static const struct nla_policy measure_prove_policy[KVMTRUST_A_MAX + 1] = {
 	[KVMTRUST_A_MEASURE_GPA] = { .type = NLA_U64 },
 };
 
-/* A reply to info's request with its header, or NULL with the extack set. */
-static struct sk_buff *reply_new(struct genl_info *info, u8 cmd, void **hdr)
+static const struct nla_policy vstate_policy[KVMTRUST_VSTATE_A_MAX + 1] = {
+	[KVMTRUST_VSTATE_A_INDEX] = { .type = NLA_U32 },
+	[KVMTRUST_VSTATE_A_ID] = { .type = NLA_U32 },
+	[KVMTRUST_VSTATE_A_REGS] = NLA_POLICY_EXACT_LEN(KVMTRUST_X86_REGS_LEN),
+	[KVMTRUST_VSTATE_A_SREGS] = NLA_POLICY_EXACT_LEN(KVMTRUST_X86_SREGS_LEN),
+};
+
+static const struct nla_policy vstates_policy[KVMTRUST_VCPU_STATES_A_MAX + 1] = {
+	[KVMTRUST_VCPU_STATES_A_VCPU] = NLA_POLICY_NESTED(vstate_policy),
+};
+
+static const struct nla_policy set_regs_policy[KVMTRUST_A_MAX + 1] = {
+	[KVMTRUST_A_VM_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[KVMTRUST_A_VCPU_STATES] = NLA_POLICY_NESTED(vstates_policy),
+};
+
+/* A reply of size bytes to info's request, or NULL with the extack set. */
+static struct sk_buff *reply_new_size(struct genl_info *info, u8 cmd, size_t size,
+				      void **hdr)
 {
-	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	struct sk_buff *msg = genlmsg_new(size, GFP_KERNEL);
 
 	*hdr = msg ? genlmsg_put_reply(msg, info, &genl_family, 0, cmd) : NULL;
 	if (!*hdr) {
@@ -93,6 +112,11 @@ static struct sk_buff *reply_new(struct genl_info *info, u8 cmd, void **hdr)
 		return NULL;
 	}
 	return msg;
+}
+
+static struct sk_buff *reply_new(struct genl_info *info, u8 cmd, void **hdr)
+{
+	return reply_new_size(info, cmd, NLMSG_GOODSIZE, hdr);
 }
 
 /* Sends the reply, or frees it when filling it failed (full is non-zero). */
@@ -537,6 +561,157 @@ out:
 	return err;
 }
 
+static int memslots_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct kvmtrust_vm *vm;
+	struct sk_buff *msg;
+	void *hdr;
+	int err = -ENOMEM;
+
+	vm = lookup_vm(info, true);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	msg = reply_new(info, KVMTRUST_CMD_MEMSLOTS_GET, &hdr);
+	if (msg)
+		err = reply_send(info, msg, hdr,
+				 nla_put_u32(msg, KVMTRUST_A_VM_ID, vm->id) ||
+				 kvmtrust_memslots_put(msg, vm->kvm));
+	kvmtrust_vm_put(vm);
+	return err;
+}
+
+/* NL_SET_ERR_MSG for a message chosen at run time (a KVMTRUST_MSG literal). */
+static void set_msg(struct netlink_ext_ack *extack, const char *msg)
+{
+	if (extack && msg)
+		extack->_msg = msg;
+}
+
+static int put_vcpu_states(struct sk_buff *msg, const struct kvmtrust_vcpu_regs *regs, u32 n)
+{
+	struct nlattr *all, *one;
+	u32 i;
+
+	all = nla_nest_start(msg, KVMTRUST_A_VCPU_STATES);
+	if (!all)
+		return -EMSGSIZE;
+	for (i = 0; i < n; i++) {
+		one = nla_nest_start(msg, KVMTRUST_VCPU_STATES_A_VCPU);
+		if (!one || nla_put_u32(msg, KVMTRUST_VSTATE_A_INDEX, regs[i].index) ||
+		    nla_put_u32(msg, KVMTRUST_VSTATE_A_ID, regs[i].id) ||
+		    nla_put(msg, KVMTRUST_VSTATE_A_REGS, sizeof(regs[i].regs), &regs[i].regs) ||
+		    nla_put(msg, KVMTRUST_VSTATE_A_SREGS, sizeof(regs[i].sregs), &regs[i].sregs))
+			return -EMSGSIZE;
+		nla_nest_end(msg, one);
+	}
+	nla_nest_end(msg, all);
+	return 0;
+}
+
+static int vcpu_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct kvmtrust_vcpu_regs *regs;
+	struct kvmtrust_vm *vm;
+	struct sk_buff *msg;
+	const char *why;
+	void *hdr;
+	u32 n, i;
+	int err;
+
+	vm = lookup_vm(info, true);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	n = atomic_read(&vm->kvm->online_vcpus);
+	err = -ENOMEM;
+	regs = kvcalloc(n ?: 1, sizeof(*regs), GFP_KERNEL);
+	if (!regs)
+		goto out;
+	for (i = 0; i < n; i++)
+		regs[i].index = i;
+	err = kvmtrust_vcpu_regs_io(vm, regs, n, false, &why);
+	if (err) {
+		set_msg(info->extack, why);
+		goto out;
+	}
+	err = -ENOMEM;
+	msg = reply_new_size(info, KVMTRUST_CMD_VCPU_GET,
+			     NLMSG_GOODSIZE + (size_t)n * (sizeof(*regs) + 64), &hdr);
+	if (msg)
+		err = reply_send(info, msg, hdr,
+				 nla_put_u32(msg, KVMTRUST_A_VM_ID, vm->id) ||
+				 put_vcpu_states(msg, regs, n));
+out:
+	kvfree_sensitive(regs, (n ?: 1) * sizeof(*regs));
+	kvmtrust_vm_put(vm);
+	return err;
+}
+
+/* The request's registers, one entry per vCPU given; *n of them. */
+static struct kvmtrust_vcpu_regs *parse_vcpu_states(struct genl_info *info, u32 *n)
+{
+	struct nlattr *states = info->attrs[KVMTRUST_A_VCPU_STATES], *a;
+	struct nlattr *tb[KVMTRUST_VSTATE_A_MAX + 1];
+	struct kvmtrust_vcpu_regs *regs;
+	int rem, err;
+	u32 i = 0;
+
+	*n = 0;
+	nla_for_each_nested(a, states, rem)
+		(*n)++;
+	regs = kvcalloc(*n ?: 1, sizeof(*regs), GFP_KERNEL);
+	if (!regs)
+		return ERR_PTR(-ENOMEM);
+	nla_for_each_nested(a, states, rem) {
+		err = nla_parse_nested(tb, KVMTRUST_VSTATE_A_MAX, a, vstate_policy, info->extack);
+		if (!err && (!tb[KVMTRUST_VSTATE_A_INDEX] || !tb[KVMTRUST_VSTATE_A_REGS] ||
+			     !tb[KVMTRUST_VSTATE_A_SREGS])) {
+			NL_SET_ERR_MSG_MOD(info->extack, "a vcpu lacks its index, regs or sregs");
+			NL_SET_BAD_ATTR(info->extack, a);
+			err = -EINVAL;
+		}
+		if (err) {
+			kvfree(regs);
+			return ERR_PTR(err);
+		}
+		regs[i].index = nla_get_u32(tb[KVMTRUST_VSTATE_A_INDEX]);
+		nla_memcpy(&regs[i].regs, tb[KVMTRUST_VSTATE_A_REGS], sizeof(regs[i].regs));
+		nla_memcpy(&regs[i].sregs, tb[KVMTRUST_VSTATE_A_SREGS], sizeof(regs[i].sregs));
+		i++;
+	}
+	return regs;
+}
+
+static int vcpu_set_regs_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct kvmtrust_vcpu_regs *regs;
+	struct kvmtrust_vm *vm;
+	const char *why;
+	u32 n;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, KVMTRUST_A_VCPU_STATES)) {
+		NL_SET_ERR_MSG_MOD(info->extack, "missing vcpu states");
+		return -EINVAL;
+	}
+	vm = lookup_vm(info, true);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	regs = parse_vcpu_states(info, &n);
+	if (IS_ERR(regs)) {
+		err = PTR_ERR(regs);
+		goto out;
+	}
+	err = kvmtrust_vcpu_regs_io(vm, regs, n, true, &why);
+	if (err) {
+		set_msg(info->extack, why);
+		NL_SET_BAD_ATTR(info->extack, info->attrs[KVMTRUST_A_VCPU_STATES]);
+	}
+	kvfree_sensitive(regs, (n ?: 1) * sizeof(*regs));
+out:
+	kvmtrust_vm_put(vm);
+	return err;
+}
+
 static const struct genl_ops genl_ops[] = {
 	{
 		.cmd = KVMTRUST_CMD_GET_INFO,
@@ -584,6 +759,27 @@ static const struct genl_ops genl_ops[] = {
 		.flags = GENL_ADMIN_PERM,
 		.doit = measure_prove_doit,
 		.policy = measure_prove_policy,
+		.maxattr = KVMTRUST_A_MAX,
+	},
+	{
+		.cmd = KVMTRUST_CMD_MEMSLOTS_GET,
+		.flags = GENL_ADMIN_PERM,
+		.doit = memslots_get_doit,
+		.policy = vm_id_policy,
+		.maxattr = KVMTRUST_A_MAX,
+	},
+	{
+		.cmd = KVMTRUST_CMD_VCPU_GET,
+		.flags = GENL_ADMIN_PERM,
+		.doit = vcpu_get_doit,
+		.policy = vm_id_policy,
+		.maxattr = KVMTRUST_A_MAX,
+	},
+	{
+		.cmd = KVMTRUST_CMD_VCPU_SET_REGS,
+		.flags = GENL_ADMIN_PERM,
+		.doit = vcpu_set_regs_doit,
+		.policy = set_regs_policy,
 		.maxattr = KVMTRUST_A_MAX,
 	},
 };

@@ -202,6 +202,116 @@ TEST_F(vmm, poke_moves_only_memory_root)
 }
 
 /* The module drops a VM whose process is gone; give it a moment. */
+/* The first reply's attributes, all of this header's (as kt_genl_reply_attrs). */
+static int reply_attrs(struct kt_genl *g, struct nlattr **tb)
+{
+	if (!g->nr_replies)
+		return -ENOENT;
+	return genlmsg_parse(nlmsg_hdr(g->replies[0]), 0, tb, KVMTRUST_A_MAX, NULL) ? -EINVAL : 0;
+}
+
+/* VCPU_GET's registers, parsed; returns how many vCPUs. */
+static int vcpu_get(struct kt_genl *g, uint32_t vm_id, uint32_t index[2],
+		    struct kvm_regs regs[2], struct kvm_sregs sregs[2])
+{
+	struct nlattr *tb[KVMTRUST_A_MAX + 1], *v[KVMTRUST_VSTATE_A_MAX + 1], *a;
+	struct nl_msg *msg = kt_genl_msg(g, KVMTRUST_CMD_VCPU_GET, 0);
+	int rem, n = 0;
+
+	nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id);
+	if (kt_genl_request(g, msg) || reply_attrs(g, tb) || !tb[KVMTRUST_A_VCPU_STATES])
+		return -1;
+	nla_for_each_nested(a, tb[KVMTRUST_A_VCPU_STATES], rem) {
+		if (n == 2 || nla_parse_nested(v, KVMTRUST_VSTATE_A_MAX, a, NULL))
+			return -1;
+		index[n] = nla_get_u32(v[KVMTRUST_VSTATE_A_INDEX]);
+		memcpy(&regs[n], nla_data(v[KVMTRUST_VSTATE_A_REGS]), sizeof(regs[n]));
+		memcpy(&sregs[n], nla_data(v[KVMTRUST_VSTATE_A_SREGS]), sizeof(sregs[n]));
+		n++;
+	}
+	return n;
+}
+
+/* VCPU_SET_REGS with the first n vCPUs; regs_len lets a test send a bad size. */
+static int vcpu_set(struct kt_genl *g, uint32_t vm_id, const uint32_t *index,
+		    const struct kvm_regs *regs, const struct kvm_sregs *sregs, int n,
+		    size_t regs_len)
+{
+	struct nl_msg *msg = kt_genl_msg(g, KVMTRUST_CMD_VCPU_SET_REGS, 0);
+	struct nlattr *all, *one;
+	int i;
+
+	nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id);
+	all = nla_nest_start(msg, KVMTRUST_A_VCPU_STATES);
+	for (i = 0; i < n; i++) {
+		one = nla_nest_start(msg, KVMTRUST_VCPU_STATES_A_VCPU);
+		nla_put_u32(msg, KVMTRUST_VSTATE_A_INDEX, index[i]);
+		nla_put(msg, KVMTRUST_VSTATE_A_REGS, regs_len, &regs[i]);
+		nla_put(msg, KVMTRUST_VSTATE_A_SREGS, sizeof(sregs[i]), &sregs[i]);
+		nla_nest_end(msg, one);
+	}
+	nla_nest_end(msg, all);
+	return kt_genl_request(g, msg);
+}
+
+TEST_F(vmm, vcpu_registers_read_and_written_through_the_module)
+{
+	uint32_t index[2], dup[2];
+	struct kvm_regs regs[2], back[2];
+	struct kvm_sregs sregs[2], sback[2];
+
+	ASSERT_EQ(2, vcpu_get(&self->g, self->vm_id, index, regs, sregs)) TH_LOG("%s", self->g.extack);
+	regs[0].rax = 0x5151;
+	regs[1].rbx = 0x6262;
+	ASSERT_EQ(0, vcpu_set(&self->g, self->vm_id, index, regs, sregs, 2, sizeof(regs[0])))
+		TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(2, vcpu_get(&self->g, self->vm_id, index, back, sback));
+	ASSERT_EQ(0x5151, back[0].rax);
+	ASSERT_EQ(0x6262, back[1].rbx);
+	ASSERT_EQ(regs[0].rip, back[0].rip);
+	ASSERT_EQ(sregs[0].cr3, sback[0].cr3);
+	/* Every vCPU exactly once. */
+	ASSERT_REFUSED(&self->g, vcpu_set(&self->g, self->vm_id, index, regs, sregs, 1,
+					  sizeof(regs[0])), EINVAL, "every vcpu of the vm, once each");
+	dup[0] = dup[1] = index[0];
+	ASSERT_REFUSED(&self->g, vcpu_set(&self->g, self->vm_id, dup, regs, sregs, 2,
+					  sizeof(regs[0])), EINVAL, "every vcpu of the vm, once each");
+	/* A struct kvm_regs of the wrong size never reaches KVM (the policy's exact length). */
+	ASSERT_EQ(-ERANGE, vcpu_set(&self->g, self->vm_id, index, regs, sregs, 2, 100));
+	ASSERT_NE(0, strlen(self->g.extack));
+	/* Refused while a vCPU is in KVM_RUN; nothing written. */
+	ASSERT_EQ(0, run_until_progress(&self->v));
+	regs[0].rax = 0x7373;
+	ASSERT_REFUSED(&self->g, vcpu_set(&self->g, self->vm_id, index, regs, sregs, 2,
+					  sizeof(regs[0])), EBUSY, "a vcpu is running; pause the guest");
+	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "pause"));
+	ASSERT_EQ(2, vcpu_get(&self->g, self->vm_id, index, back, sback));
+	ASSERT_NE(0x7373, back[0].rax);
+}
+
+TEST_F(vmm, memslots_are_the_vmms_slots)
+{
+	struct nlattr *tb[KVMTRUST_A_MAX + 1], *s[KVMTRUST_SLOT_A_MAX + 1], *a;
+	struct nl_msg *msg = kt_genl_msg(&self->g, KVMTRUST_CMD_MEMSLOTS_GET, 0);
+	uint64_t pages = 0, last = 0;
+	int rem, n = 0;
+
+	nla_put_u32(msg, KVMTRUST_A_VM_ID, self->vm_id);
+	ASSERT_EQ(0, kt_genl_request(&self->g, msg)) TH_LOG("%s", self->g.extack);
+	ASSERT_EQ(0, reply_attrs(&self->g, tb));
+	ASSERT_NE(NULL, tb[KVMTRUST_A_MEMSLOTS]);
+	nla_for_each_nested(a, tb[KVMTRUST_A_MEMSLOTS], rem) {
+		ASSERT_EQ(0, nla_parse_nested(s, KVMTRUST_SLOT_A_MAX, a, NULL));
+		ASSERT_LE(last, nla_get_u64(s[KVMTRUST_SLOT_A_GPA]));	/* GPA order */
+		last = nla_get_u64(s[KVMTRUST_SLOT_A_GPA]) + nla_get_u64(s[KVMTRUST_SLOT_A_SIZE]);
+		pages += nla_get_u64(s[KVMTRUST_SLOT_A_SIZE]) / KT_PAGE_SIZE;
+		ASSERT_NE(0, nla_get_u64(s[KVMTRUST_SLOT_A_HVA]));
+		n++;
+	}
+	ASSERT_LT(0, n);
+	ASSERT_EQ(self->v.pages, pages);
+}
+
 static bool dropped_soon(struct kt_genl *g, uint32_t id)
 {
 	int i;

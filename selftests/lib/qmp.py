@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""qmp.py SOCKET COMMAND [ARGUMENTS-JSON]: runs one QMP command, prints its
-"return" as JSON. For a query-status, prints only the run state."""
+"""qmp.py SOCKET COMMAND [ARGS-JSON]: runs one QMP command (with its
+arguments), prints its "return" as JSON. For a query-status, prints only
+the run state."""
 import json
 import socket
 import sys

@@ -51,6 +51,10 @@ static const struct {
 	  "check order start receive" },
 	{ "daemon", daemon_main, "Shows kvmtrustd's results or has it attest now",
 	  "status attest-now" },
+	{ "snapshot", snapshot_main, "Saves, lists, shows, verifies and prunes attested snapshots",
+	  "save list show verify prune" },
+	{ "rollback", rollback_main, "Restores a guest to an attested snapshot, proven",
+	  NULL },
 };
 
 static void show_usage(FILE *file)

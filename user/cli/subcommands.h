@@ -25,5 +25,7 @@ int launch_main(int argc, char *argv[]);
 int grant_main(int argc, char *argv[]);
 int migrate_main(int argc, char *argv[]);
 int daemon_main(int argc, char *argv[]);
+int snapshot_main(int argc, char *argv[]);
+int rollback_main(int argc, char *argv[]);
 
 #endif

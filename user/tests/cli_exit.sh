@@ -39,7 +39,7 @@ code() {
 help_codes() { "$KT" "$1" --help | sed -n 's/^Exit status: \(.*\) (kvmtrust(8))\.$/\1/p'; }
 man_codes() { sed -n "s/^$2 \(.*\)\.$/\1/p" "$MAN/$1"; }
 
-tap_plan 73
+tap_plan 80
 
 # --- fixtures ----------------------------------------------------------------
 export KVMTRUST_KEY_DIR=$dir/hostkey
@@ -61,7 +61,7 @@ export KVMTRUST_KEY_DIR=$dir/hostkey
 } >setup.log 2>&1 || { tap_diag <setup.log; echo "Bail out! fixtures"; exit 1; }
 
 # --- every group's --help lists the codes of its man page ---------------------
-for g in attest verify config launch tpm ca token handshake grant migrate daemon; do
+for g in attest verify config launch tpm ca token handshake grant migrate daemon snapshot rollback; do
 	tap_is "$g --help and kvmtrust-$g(8) list the same exit codes" \
 		"$(help_codes "$g")" "$(man_codes "kvmtrust-$g.8" "this group returns")"
 done
@@ -174,5 +174,13 @@ code 0 "ledger --help" "$KT" ledger --help
 code 2 "ledger with an unknown option" "$KT" ledger --frobnicate
 code 0 "score --help" "$KT" score --help
 code 2 "score with an unknown option" "$KT" score --frobnicate
+code 0 "snapshot list of an empty store" "$KT" snapshot list --store "$dir/snaps"
+code 3 "snapshot verify of no such snapshot" \
+	"$KT" snapshot verify 20260101T000000Z-00000000 --store "$dir/snaps" --pubkey hostkey/public.pem
+code 2 "snapshot prune with an id and --keep" "$KT" snapshot prune x --keep 1
+code 2 "rollback without --to" "$KT" rollback --pid 1 --pubkey hostkey/public.pem
+code 3 "rollback to no such snapshot" \
+	"$KT" rollback --pid $$ --uuid "$GUEST" --to 20260101T000000Z-00000000 --store "$dir/snaps" \
+	--pubkey hostkey/public.pem
 
 tap_done

@@ -16,6 +16,7 @@ declare -A may_use=(
 	[attest]="attest identity common"
 	[ledger]="ledger identity common"
 	[policy]="policy attest ledger identity common"
+	[snapshot]="snapshot attest measure identity common"
 )
 
 # A header outside any layer (bare "x.h") would hide a dependency.

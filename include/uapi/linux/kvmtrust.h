@@ -214,6 +214,68 @@
  *                                   sibling first, KVMTRUST_HASH_LEN bytes
  *                                   a hash (RFC 9162 section 2.1.3)
  */
+/*
+ * KVMTRUST_CMD_MEMSLOTS_GET
+ * -------------------------
+ *
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN and ptrace read access to the VMM (the
+ * reply holds addresses of the VMM's mappings).
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32, required
+ *
+ * Replies with the VM's user memory slots of address space 0, those a
+ * measurement hashes, in guest physical address order:
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32
+ *    KVMTRUST_A_MEMSLOTS: NLA_NESTED
+ *        KVMTRUST_MEMSLOTS_A_SLOT: NLA_NESTED, one per slot; repeated
+ *            KVMTRUST_SLOT_A_ID: NLA_U32, the VMM's slot number
+ *            KVMTRUST_SLOT_A_GPA: NLA_U64, guest physical address
+ *            KVMTRUST_SLOT_A_SIZE: NLA_U64, bytes (a multiple of 4096)
+ *            KVMTRUST_SLOT_A_HVA: NLA_U64, where the VMM maps it
+ *            KVMTRUST_SLOT_A_FLAGS: NLA_U32, the slot's KVM_MEM_* flags
+ *
+ * What a snapshot tool needs to read the pages a measurement covers through
+ * /proc/PID/mem (Documentation/snapshots.rst). The layout may change after
+ * the reply; a measurement fails with EAGAIN if it changes under it.
+ */
+/*
+ * KVMTRUST_CMD_VCPU_GET
+ * ---------------------
+ *
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN and ptrace read access to the VMM.
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32, required
+ *
+ * Replies with every vCPU's registers as KVM_GET_REGS and KVM_GET_SREGS
+ * return them (x86: struct kvm_regs and struct kvm_sregs, the VMM's ABI),
+ * read like a measurement's (Documentation/measurement.rst); EBUSY while a
+ * vCPU is in KVM_RUN:
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32
+ *    KVMTRUST_A_VCPU_STATES: NLA_NESTED
+ *        KVMTRUST_VCPU_STATES_A_VCPU: NLA_NESTED, one per vCPU; repeated
+ *            KVMTRUST_VSTATE_A_INDEX: NLA_U32, the vCPU's index in the VM
+ *            KVMTRUST_VSTATE_A_ID: NLA_U32, its KVM_CREATE_VCPU id
+ *            KVMTRUST_VSTATE_A_REGS: KVMTRUST_X86_REGS_LEN bytes
+ *            KVMTRUST_VSTATE_A_SREGS: KVMTRUST_X86_SREGS_LEN bytes
+ *
+ * KVMTRUST_CMD_VCPU_SET_REGS
+ * --------------------------
+ *
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN and ptrace read access to the VMM.
+ *
+ *    KVMTRUST_A_VM_ID: NLA_U32, required
+ *    KVMTRUST_A_VCPU_STATES: NLA_NESTED, required, as VCPU_GET replies
+ *                            (KVMTRUST_VSTATE_A_ID is ignored), every vCPU
+ *                            of the VM exactly once
+ *
+ * Writes each vCPU's registers through KVM_SET_SREGS then KVM_SET_REGS,
+ * from a thread in the VM's mm. Refused with EBUSY while a vCPU is in
+ * KVM_RUN (pause the guest) or a measurement of the VM runs; EINVAL unless
+ * every vCPU is given once. What kvmtrust rollback restores registers with
+ * (Documentation/snapshots.rst). No reply beyond the ack.
+ */
 #ifndef _UAPI_LINUX_KVMTRUST_H
 #define _UAPI_LINUX_KVMTRUST_H
 
@@ -234,6 +296,9 @@ enum kvmtrust_cmd {
 	KVMTRUST_CMD_MEASURE_GET,
 	KVMTRUST_CMD_MEASURE_NTF,
 	KVMTRUST_CMD_MEASURE_PROVE,
+	KVMTRUST_CMD_MEMSLOTS_GET,
+	KVMTRUST_CMD_VCPU_GET,
+	KVMTRUST_CMD_VCPU_SET_REGS,
 
 	__KVMTRUST_CMD_LAST
 };
@@ -333,6 +398,8 @@ enum kvmtrust_attr {
 	KVMTRUST_A_MEASURE_LEAF_INDEX,
 	KVMTRUST_A_MEASURE_LEAF_HASH,
 	KVMTRUST_A_MEASURE_AUDIT_PATH,
+	KVMTRUST_A_MEMSLOTS,
+	KVMTRUST_A_VCPU_STATES,
 
 	__KVMTRUST_A_LAST
 };
@@ -348,5 +415,57 @@ enum kvmtrust_vcpu_attr {
 };
 
 #define KVMTRUST_VCPU_A_MAX (__KVMTRUST_VCPU_A_LAST - 1)
+
+/* Inside KVMTRUST_A_MEMSLOTS. */
+enum kvmtrust_memslots_attr {
+	KVMTRUST_MEMSLOTS_A_UNSPEC,
+	KVMTRUST_MEMSLOTS_A_SLOT,
+
+	__KVMTRUST_MEMSLOTS_A_LAST
+};
+
+#define KVMTRUST_MEMSLOTS_A_MAX (__KVMTRUST_MEMSLOTS_A_LAST - 1)
+
+/* Inside KVMTRUST_MEMSLOTS_A_SLOT. */
+enum kvmtrust_slot_attr {
+	KVMTRUST_SLOT_A_UNSPEC,
+	KVMTRUST_SLOT_A_PAD,
+	KVMTRUST_SLOT_A_ID,
+	KVMTRUST_SLOT_A_GPA,
+	KVMTRUST_SLOT_A_SIZE,
+	KVMTRUST_SLOT_A_HVA,
+	KVMTRUST_SLOT_A_FLAGS,
+
+	__KVMTRUST_SLOT_A_LAST
+};
+
+#define KVMTRUST_SLOT_A_MAX (__KVMTRUST_SLOT_A_LAST - 1)
+
+/* Sizes of x86's struct kvm_regs and struct kvm_sregs. */
+#define KVMTRUST_X86_REGS_LEN 144
+#define KVMTRUST_X86_SREGS_LEN 312
+
+/* Inside KVMTRUST_A_VCPU_STATES. */
+enum kvmtrust_vcpu_states_attr {
+	KVMTRUST_VCPU_STATES_A_UNSPEC,
+	KVMTRUST_VCPU_STATES_A_VCPU,
+
+	__KVMTRUST_VCPU_STATES_A_LAST
+};
+
+#define KVMTRUST_VCPU_STATES_A_MAX (__KVMTRUST_VCPU_STATES_A_LAST - 1)
+
+/* Inside KVMTRUST_VCPU_STATES_A_VCPU. */
+enum kvmtrust_vstate_attr {
+	KVMTRUST_VSTATE_A_UNSPEC,
+	KVMTRUST_VSTATE_A_INDEX,
+	KVMTRUST_VSTATE_A_ID,
+	KVMTRUST_VSTATE_A_REGS,
+	KVMTRUST_VSTATE_A_SREGS,
+
+	__KVMTRUST_VSTATE_A_LAST
+};
+
+#define KVMTRUST_VSTATE_A_MAX (__KVMTRUST_VSTATE_A_LAST - 1)
 
 #endif /* _UAPI_LINUX_KVMTRUST_H */

@@ -121,6 +121,24 @@ static char *temp_name(const char *path)
 	return tmp;
 }
 
+/* A new temporary file next to path (*tmp its name, malloc'd), or -1. */
+static int open_temp(const char *path, char **tmp, struct kt_err *err)
+{
+	int fd;
+
+	*tmp = temp_name(path);
+	if (!*tmp)
+		return kt_fail(err, "file", "out of memory");
+	/* mkostemp: O_CREAT | O_EXCL, mode 0600 until the caller's fchmod. */
+	fd = mkostemp(*tmp, O_CLOEXEC);
+	if (fd < 0) {
+		kt_fail(err, "file", "cannot create a file next to '%s': %s", path, strerror(errno));
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return fd;
+}
+
 int kt_file_write(const char *path, const void *buf, size_t len, mode_t mode,
 		  struct kt_err *err)
 {
@@ -129,16 +147,9 @@ int kt_file_write(const char *path, const void *buf, size_t len, mode_t mode,
 
 	if (kt_file_replaceable(path, err))
 		return -1;
-	tmp = temp_name(path);
-	if (!tmp)
-		return kt_fail(err, "file", "out of memory");
-	/* mkostemp: O_CREAT | O_EXCL, mode 0600 until the fchmod below. */
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		kt_fail(err, "file", "cannot create a file next to '%s': %s", path, strerror(errno));
-		free(tmp);
+	fd = open_temp(path, &tmp, err);
+	if (fd < 0)
 		return -1;
-	}
 	/* The umask does not apply: the caller's mode is the file's mode. */
 	if (fchmod(fd, mode) || write_all(fd, buf, len) || fsync(fd)) {
 		saved = errno;
@@ -160,6 +171,27 @@ int kt_file_write(const char *path, const void *buf, size_t len, mode_t mode,
 		return kt_fail(err, "file", "'%s' written, but its directory cannot be synced: %s",
 			       path, strerror(errno));
 	return 0;
+}
+
+int kt_file_create_once(const char *path, const void *buf, size_t len, mode_t mode,
+			struct kt_err *err)
+{
+	char *tmp;
+	int fd, ret;
+
+	fd = open_temp(path, &tmp, err);
+	if (fd < 0)
+		return -1;
+	ret = fchmod(fd, mode) || write_all(fd, buf, len) ? -1 : 0;
+	if (close(fd))
+		ret = -1;
+	if (!ret)
+		ret = link(tmp, path) ? (errno == EEXIST ? 0 : -1) : 1;
+	if (ret < 0)
+		kt_fail(err, "file", "cannot write '%s': %s", path, strerror(errno));
+	unlink(tmp);
+	free(tmp);
+	return ret;
 }
 
 int kt_dir_make(const char *path, mode_t mode, struct kt_err *err)

@@ -39,4 +39,14 @@ int kt_file_replaceable(const char *path, struct kt_err *err);
  */
 int kt_dir_make(const char *path, mode_t mode, struct kt_err *err);
 
+/*
+ * For content-addressed stores, where a name says what the file holds: creates
+ * path with buf unless it exists (1: created, 0: was there). The bytes go to a
+ * temporary file that is then linked to path, so the name never shows a partial
+ * file; nothing is synced: the caller writes many and syncs the file system
+ * once (syncfs) before it relies on them.
+ */
+int kt_file_create_once(const char *path, const void *buf, size_t len, mode_t mode,
+			struct kt_err *err);
+
 #endif

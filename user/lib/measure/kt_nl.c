@@ -631,3 +631,162 @@ int kt_nl_measure_prove(struct kt_nl *nl, uint32_t vm_id, uint64_t gpa,
 	}
 	return ret;
 }
+
+struct memslot_list {
+	struct kt_memslot *slots;
+	size_t nr;
+};
+
+static int parse_slot(struct nlattr *nest, struct kt_memslot *slot)
+{
+	struct nlattr *tb[KVMTRUST_SLOT_A_MAX + 1];
+
+	if (nla_parse_nested(tb, KVMTRUST_SLOT_A_MAX, nest, NULL) ||
+	    !tb[KVMTRUST_SLOT_A_ID] || !tb[KVMTRUST_SLOT_A_GPA] ||
+	    !tb[KVMTRUST_SLOT_A_SIZE] || !tb[KVMTRUST_SLOT_A_HVA])
+		return -1;
+	slot->id = get_u32(tb, KVMTRUST_SLOT_A_ID);
+	slot->flags = get_u32(tb, KVMTRUST_SLOT_A_FLAGS);
+	slot->gpa = get_u64(tb, KVMTRUST_SLOT_A_GPA);
+	slot->size = get_u64(tb, KVMTRUST_SLOT_A_SIZE);
+	slot->hva = get_u64(tb, KVMTRUST_SLOT_A_HVA);
+	return 0;
+}
+
+static int parse_memslots(struct nlattr **tb, void *arg)
+{
+	struct memslot_list *list = arg;
+	struct kt_memslot *grown;
+	struct nlattr *a;
+	int rem;
+
+	if (!tb[KVMTRUST_A_MEMSLOTS])
+		return -1;
+	nla_for_each_nested(a, tb[KVMTRUST_A_MEMSLOTS], rem) {
+		if (nla_type(a) != KVMTRUST_MEMSLOTS_A_SLOT)
+			continue;
+		grown = realloc(list->slots, (list->nr + 1) * sizeof(*grown));
+		if (!grown)
+			return -1;
+		list->slots = grown;
+		if (parse_slot(a, &list->slots[list->nr++]))
+			return -1;
+	}
+	return 0;
+}
+
+int kt_nl_memslots(struct kt_nl *nl, uint32_t vm_id, struct kt_memslot **slots,
+		   size_t *nr, struct kt_err *err)
+{
+	struct memslot_list list = { 0 };
+	struct request req = { .parse = parse_memslots, .arg = &list };
+	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_MEMSLOTS_GET, 0);
+	int ret;
+
+	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id)) {
+		nlmsg_free(msg);
+		return no_memory(err, "read the vm's memory layout");
+	}
+	ret = transact(nl, msg, &req, "read the vm's memory layout", err);
+	if (ret) {
+		free(list.slots);
+		return ret;
+	}
+	*slots = list.slots;
+	*nr = list.nr;
+	return 0;
+}
+
+struct vcpu_list {
+	struct kt_vcpu_regs *regs;
+	size_t nr;
+};
+
+static int parse_vstate(struct nlattr *nest, struct kt_vcpu_regs *r)
+{
+	struct nlattr *tb[KVMTRUST_VSTATE_A_MAX + 1];
+
+	if (nla_parse_nested(tb, KVMTRUST_VSTATE_A_MAX, nest, NULL) ||
+	    !tb[KVMTRUST_VSTATE_A_INDEX] || !tb[KVMTRUST_VSTATE_A_ID] ||
+	    !tb[KVMTRUST_VSTATE_A_REGS] || !tb[KVMTRUST_VSTATE_A_SREGS] ||
+	    nla_len(tb[KVMTRUST_VSTATE_A_REGS]) != sizeof(r->regs) ||
+	    nla_len(tb[KVMTRUST_VSTATE_A_SREGS]) != sizeof(r->sregs))
+		return -1;
+	r->index = nla_get_u32(tb[KVMTRUST_VSTATE_A_INDEX]);
+	r->id = nla_get_u32(tb[KVMTRUST_VSTATE_A_ID]);
+	memcpy(&r->regs, nla_data(tb[KVMTRUST_VSTATE_A_REGS]), sizeof(r->regs));
+	memcpy(&r->sregs, nla_data(tb[KVMTRUST_VSTATE_A_SREGS]), sizeof(r->sregs));
+	return 0;
+}
+
+static int parse_vcpus(struct nlattr **tb, void *arg)
+{
+	struct vcpu_list *list = arg;
+	struct kt_vcpu_regs *grown;
+	struct nlattr *a;
+	int rem;
+
+	if (!tb[KVMTRUST_A_VCPU_STATES])
+		return -1;
+	nla_for_each_nested(a, tb[KVMTRUST_A_VCPU_STATES], rem) {
+		if (nla_type(a) != KVMTRUST_VCPU_STATES_A_VCPU)
+			continue;
+		grown = realloc(list->regs, (list->nr + 1) * sizeof(*grown));
+		if (!grown)
+			return -1;
+		list->regs = grown;
+		if (parse_vstate(a, &list->regs[list->nr++]))
+			return -1;
+	}
+	return 0;
+}
+
+int kt_nl_vcpu_get(struct kt_nl *nl, uint32_t vm_id, struct kt_vcpu_regs **regs,
+		   size_t *nr, struct kt_err *err)
+{
+	struct vcpu_list list = { 0 };
+	struct request req = { .parse = parse_vcpus, .arg = &list };
+	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_VCPU_GET, 0);
+	int ret;
+
+	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id)) {
+		nlmsg_free(msg);
+		return no_memory(err, "read the vcpu registers");
+	}
+	ret = transact(nl, msg, &req, "read the vcpu registers", err);
+	if (ret) {
+		free(list.regs);
+		return ret;
+	}
+	*regs = list.regs;
+	*nr = list.nr;
+	return 0;
+}
+
+int kt_nl_vcpu_set(struct kt_nl *nl, uint32_t vm_id, const struct kt_vcpu_regs *regs,
+		   size_t nr, struct kt_err *err)
+{
+	struct request req = { 0 };
+	struct nl_msg *msg = nlmsg_alloc_size(8192 + nr * (sizeof(*regs) + 64));
+	struct nlattr *all, *one;
+	size_t i;
+
+	if (!msg || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, 0,
+				 KVMTRUST_CMD_VCPU_SET_REGS, KVMTRUST_GENL_VERSION) ||
+	    nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id) ||
+	    !(all = nla_nest_start(msg, KVMTRUST_A_VCPU_STATES)))
+		goto nomem;
+	for (i = 0; i < nr; i++) {
+		one = nla_nest_start(msg, KVMTRUST_VCPU_STATES_A_VCPU);
+		if (!one || nla_put_u32(msg, KVMTRUST_VSTATE_A_INDEX, regs[i].index) ||
+		    nla_put(msg, KVMTRUST_VSTATE_A_REGS, sizeof(regs[i].regs), &regs[i].regs) ||
+		    nla_put(msg, KVMTRUST_VSTATE_A_SREGS, sizeof(regs[i].sregs), &regs[i].sregs))
+			goto nomem;
+		nla_nest_end(msg, one);
+	}
+	nla_nest_end(msg, all);
+	return transact(nl, msg, &req, "write the vcpu registers", err);
+nomem:
+	nlmsg_free(msg);
+	return no_memory(err, "write the vcpu registers");
+}

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/kvm.h>
 #include <linux/kvmtrust.h>
 
 #include "common/error.h"
@@ -113,5 +114,36 @@ int kt_nl_measure(struct kt_nl *nl, uint32_t vm_id, uint32_t flags,
 /* KVMTRUST_CMD_MEASURE_PROVE: the page at gpa in the last measurement. */
 int kt_nl_measure_prove(struct kt_nl *nl, uint32_t vm_id, uint64_t gpa,
 			struct kt_proof *out, struct kt_err *err);
+/* One user memory slot of a VM (KVMTRUST_CMD_MEMSLOTS_GET). */
+struct kt_memslot {
+	uint32_t id;
+	uint32_t flags;			/* KVM_MEM_* */
+	uint64_t gpa;
+	uint64_t size;			/* bytes, page multiple */
+	uint64_t hva;			/* in the VMM's address space */
+};
+
+/*
+ * The VM's user slots of address space 0 in GPA order, those a measurement
+ * hashes; *slots is malloc'd (free it). Needs CAP_NET_ADMIN and ptrace read
+ * access to the VMM.
+ */
+int kt_nl_memslots(struct kt_nl *nl, uint32_t vm_id, struct kt_memslot **slots,
+		   size_t *nr, struct kt_err *err);
+
+/* One vCPU's registers (KVMTRUST_CMD_VCPU_GET / VCPU_SET_REGS). */
+struct kt_vcpu_regs {
+	uint32_t index;			/* in the VM */
+	uint32_t id;			/* KVM_CREATE_VCPU id */
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+};
+
+/* Every vCPU's registers (the guest paused); *regs malloc'd, by index. */
+int kt_nl_vcpu_get(struct kt_nl *nl, uint32_t vm_id, struct kt_vcpu_regs **regs,
+		   size_t *nr, struct kt_err *err);
+/* Writes every vCPU's registers (each vCPU once, the guest paused). */
+int kt_nl_vcpu_set(struct kt_nl *nl, uint32_t vm_id, const struct kt_vcpu_regs *regs,
+		   size_t nr, struct kt_err *err);
 
 #endif
