@@ -12,6 +12,10 @@
  * again; LSMs (Yama's ptrace_scope) are not consulted. The CLI's --pid
  * path also borrows the VMM's descriptors with pidfd_getfd(), which makes
  * the full check (PTRACE_MODE_ATTACH_REALCREDS) with the LSMs.
+ *
+ * Writing a vCPU's registers (rollback) changes the VMM's state as a
+ * debugger would: that takes the attach test's real ids, not the
+ * filesystem ids /proc reads go by.
  */
 #include <linux/capability.h>
 #include <linux/cred.h>
@@ -24,33 +28,38 @@
 
 #include "access.h"
 
-/* The caller's filesystem ids are the target's, or CAP_SYS_PTRACE over it. */
-static bool same_ids_or_ptrace_cap(struct task_struct *task)
+/*
+ * The caller's filesystem ids (real ids with attach) are the target's, or
+ * it has CAP_SYS_PTRACE over it.
+ */
+static bool same_ids_or_ptrace_cap(struct task_struct *task, bool attach)
 {
 	const struct cred *cred = current_cred(), *tcred;
+	kuid_t uid = attach ? cred->uid : cred->fsuid;
+	kgid_t gid = attach ? cred->gid : cred->fsgid;
 	bool ok;
 
 	rcu_read_lock();
 	tcred = __task_cred(task);
-	ok = (uid_eq(cred->fsuid, tcred->euid) &&
-	      uid_eq(cred->fsuid, tcred->suid) &&
-	      uid_eq(cred->fsuid, tcred->uid) &&
-	      gid_eq(cred->fsgid, tcred->egid) &&
-	      gid_eq(cred->fsgid, tcred->sgid) &&
-	      gid_eq(cred->fsgid, tcred->gid)) ||
+	ok = (uid_eq(uid, tcred->euid) &&
+	      uid_eq(uid, tcred->suid) &&
+	      uid_eq(uid, tcred->uid) &&
+	      gid_eq(gid, tcred->egid) &&
+	      gid_eq(gid, tcred->sgid) &&
+	      gid_eq(gid, tcred->gid)) ||
 	     ns_capable(tcred->user_ns, CAP_SYS_PTRACE);
 	rcu_read_unlock();
 	return ok;
 }
 
-static bool may_read(struct task_struct *task)
+static bool may_access(struct task_struct *task, bool attach)
 {
 	struct mm_struct *mm;
 	bool ok = true;
 
 	if (same_thread_group(task, current))
 		return true;
-	if (!same_ids_or_ptrace_cap(task))
+	if (!same_ids_or_ptrace_cap(task, attach))
 		return false;
 	/* As __ptrace_may_access: dumpability is read after the credentials. */
 	smp_rmb();
@@ -63,8 +72,8 @@ static bool may_read(struct task_struct *task)
 	return ok;
 }
 
-/* 0 if the caller may read the memory of process vmm; extack says why not. */
-int kvmtrust_may_read_vmm(struct pid *vmm, struct netlink_ext_ack *extack)
+static int may_access_vmm(struct pid *vmm, bool attach,
+			  struct netlink_ext_ack *extack)
 {
 	struct task_struct *task = get_pid_task(vmm, PIDTYPE_TGID);
 	bool ok;
@@ -73,12 +82,28 @@ int kvmtrust_may_read_vmm(struct pid *vmm, struct netlink_ext_ack *extack)
 		NL_SET_ERR_MSG_MOD(extack, "the vm's process has exited");
 		return -ESRCH;
 	}
-	ok = may_read(task);
+	ok = may_access(task, attach);
 	put_task_struct(task);
 	if (!ok) {
-		NL_SET_ERR_MSG_MOD(extack,
-				   "no ptrace read access to the vm's process");
+		if (attach)
+			NL_SET_ERR_MSG_MOD(extack,
+					   "no ptrace attach access to the vm's process");
+		else
+			NL_SET_ERR_MSG_MOD(extack,
+					   "no ptrace read access to the vm's process");
 		return -EPERM;
 	}
 	return 0;
+}
+
+/* 0 if the caller may read the memory of process vmm; extack says why not. */
+int kvmtrust_may_read_vmm(struct pid *vmm, struct netlink_ext_ack *extack)
+{
+	return may_access_vmm(vmm, false, extack);
+}
+
+/* 0 if the caller may change the state of process vmm, as ptrace attach. */
+int kvmtrust_may_write_vmm(struct pid *vmm, struct netlink_ext_ack *extack)
+{
+	return may_access_vmm(vmm, true, extack);
 }

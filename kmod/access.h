@@ -6,5 +6,6 @@ struct netlink_ext_ack;
 struct pid;
 
 int kvmtrust_may_read_vmm(struct pid *vmm, struct netlink_ext_ack *extack);
+int kvmtrust_may_write_vmm(struct pid *vmm, struct netlink_ext_ack *extack);
 
 #endif

@@ -696,6 +696,9 @@ static int vcpu_set_regs_doit(struct sk_buff *skb, struct genl_info *info)
 	vm = lookup_vm(info, true);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
+	err = kvmtrust_may_write_vmm(vm->vmm_pid, info->extack);
+	if (err)
+		goto out;
 	regs = parse_vcpu_states(info, &n);
 	if (IS_ERR(regs)) {
 		err = PTR_ERR(regs);

@@ -195,6 +195,43 @@ TEST_F(vm, another_user_with_cap_net_admin_is_refused)
 	});
 }
 
+/* VCPU_SET_REGS with an empty vCPU list: the access check comes first. */
+static int set_no_regs(struct kt_genl *g, uint32_t id)
+{
+	struct nl_msg *msg = kt_genl_msg(g, KVMTRUST_CMD_VCPU_SET_REGS, 0);
+	struct nlattr *all;
+
+	nla_put_u32(msg, KVMTRUST_A_VM_ID, id);
+	all = nla_nest_start(msg, KVMTRUST_A_VCPU_STATES);
+	nla_nest_end(msg, all);
+	return kt_genl_request(g, msg);
+}
+
+/*
+ * Writing registers takes ptrace attach access: the real ids. A caller
+ * whose filesystem ids are the VMM's (it may read) but whose real uid is
+ * another's may not write.
+ */
+TEST_F(vm, writing_registers_needs_the_real_ids)
+{
+	struct kt_measurement m;
+
+	IN_CHILD({
+		struct kt_genl g;
+
+		CHILD_CHECK(!prctl(PR_SET_KEEPCAPS, 1), &self->g);
+		CHILD_CHECK(!setresuid(65534, 0, 0), &self->g);
+		CHILD_CHECK(!keep_only_cap_net_admin(), &self->g);
+		CHILD_CHECK(!kt_genl_open(&g), &g);
+		CHILD_CHECK(!kt_genl_measure_get(&g, self->id, &m), &g);
+		CHILD_CHECK(refused(&g, set_no_regs(&g, self->id), EPERM,
+				    "no ptrace attach access to the vm's process"), &g);
+		kt_genl_close(&g);
+	});
+	/* With the real ids the request gets past the check (to the vCPU list). */
+	EXPECT_NE(-EPERM, set_no_regs(&self->g, self->id)) TH_LOG("%s", self->g.extack);
+}
+
 /* The same user, but the VMM made itself undumpable: CAP_SYS_PTRACE needed. */
 TEST_F(vm, an_undumpable_vmm_needs_cap_sys_ptrace)
 {

@@ -263,7 +263,8 @@
  * KVMTRUST_CMD_VCPU_SET_REGS
  * --------------------------
  *
- * NLM_F_REQUEST, needs CAP_NET_ADMIN and ptrace read access to the VMM.
+ * NLM_F_REQUEST, needs CAP_NET_ADMIN and ptrace attach access to the VMM
+ * (the caller's real ids, not only its filesystem ids, or CAP_SYS_PTRACE).
  *
  *    KVMTRUST_A_VM_ID: NLA_U32, required
  *    KVMTRUST_A_VCPU_STATES: NLA_NESTED, required, as VCPU_GET replies
