@@ -11,12 +11,18 @@ enum { MSG_JSON = 1, MSG_DATA = 2, MSG_END = 3 };
 static int send_msg(struct kt_channel *ch, uint8_t type, const void *body, size_t len,
 		    struct kt_err *err)
 {
-	uint8_t hdr[5] = { type, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-			   (uint8_t)len };
+	uint8_t rec[5 + KT_CHMSG_DATA_MAX] = { type, (uint8_t)(len >> 24), (uint8_t)(len >> 16),
+					       (uint8_t)(len >> 8), (uint8_t)len };
 
-	if (kt_channel_send(ch, hdr, sizeof(hdr), err))
+	/* Header and body in one record where they fit: half the records, and no tiny ones. */
+	if (len <= KT_CHMSG_DATA_MAX) {
+		if (len)
+			memcpy(rec + 5, body, len);
+		return kt_channel_send(ch, rec, 5 + len, err);
+	}
+	if (kt_channel_send(ch, rec, 5, err))
 		return -1;
-	return len ? kt_channel_send(ch, body, len, err) : 0;
+	return kt_channel_send(ch, body, len, err);
 }
 
 static int recv_hdr(struct kt_channel *ch, uint8_t *type, uint32_t *len, struct kt_err *err)
