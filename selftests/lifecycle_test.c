@@ -523,6 +523,12 @@ TEST_F_TIMEOUT(vmm, vcpu_reentering_kvm_run_is_refused_not_waited_for, 90)
 	TH_LOG("refused after %ld s: '%s'", (long)(t1.tv_sec - t0.tv_sec), self->g.extack);
 	ASSERT_REFUSED(&self->g, ret, EBUSY, "a vcpu entered KVM_RUN while it was read");
 	ASSERT_GT(30, t1.tv_sec - t0.tv_sec);
+	/*
+	 * kthread_stop() returns once the reader has left its mm, a moment
+	 * before the task leaves /proc: give it a second, not a stuck reader.
+	 */
+	for (ret = 0; ret < 100 && kt_kthread_appears("kvmtrust-vcpu", 0); ret++)
+		usleep(10 * 1000);
 	ASSERT_FALSE(kt_kthread_appears("kvmtrust-vcpu", 0));
 
 	/* Nothing is stuck: paused again, the guest is measured. */
