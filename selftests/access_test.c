@@ -195,14 +195,23 @@ TEST_F(vm, another_user_with_cap_net_admin_is_refused)
 	});
 }
 
-/* VCPU_SET_REGS with an empty vCPU list: the access check comes first. */
+/*
+ * VCPU_SET_REGS for a vCPU the VM does not have (libnl drops an empty
+ * nest): the access check comes first, the list is refused after it.
+ */
 static int set_no_regs(struct kt_genl *g, uint32_t id)
 {
 	struct nl_msg *msg = kt_genl_msg(g, KVMTRUST_CMD_VCPU_SET_REGS, 0);
-	struct nlattr *all;
+	static const uint8_t regs[KVMTRUST_X86_REGS_LEN], sregs[KVMTRUST_X86_SREGS_LEN];
+	struct nlattr *all, *one;
 
 	nla_put_u32(msg, KVMTRUST_A_VM_ID, id);
 	all = nla_nest_start(msg, KVMTRUST_A_VCPU_STATES);
+	one = nla_nest_start(msg, KVMTRUST_VCPU_STATES_A_VCPU);
+	nla_put_u32(msg, KVMTRUST_VSTATE_A_INDEX, 999);
+	nla_put(msg, KVMTRUST_VSTATE_A_REGS, sizeof(regs), regs);
+	nla_put(msg, KVMTRUST_VSTATE_A_SREGS, sizeof(sregs), sregs);
+	nla_nest_end(msg, one);
 	nla_nest_end(msg, all);
 	return kt_genl_request(g, msg);
 }

@@ -236,10 +236,11 @@ def proofs(work):
         tap(out.returncode == 3 and "not in the guest memory" in out.stderr,
             "measure prove outside guest memory: not found", out.stderr + str(out.returncode))
 
-        # A failed measurement, then a streamed one: nothing to prove.
+        # A failed measurement (a vCPU running: --freeze would stop it), then
+        # a streamed one: nothing to prove.
         vmm.cmd("run")
         try:
-            measure(vmm)
+            measure(vmm, freeze=False)
         except RuntimeError:
             pass
         vmm.cmd("pause")

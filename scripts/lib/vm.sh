@@ -10,7 +10,7 @@
 #   vm_prepare WORKDIR      initramfs + results dir under WORKDIR
 #   vm_boot WORKDIR MODE    MODE: tests | demo | shell; returns qemu's status
 #
-# Environment: VMTEST_TIMEOUT (seconds, default 600), VMTEST_MEM (2G),
+# Environment: VMTEST_TIMEOUT (seconds, default 2400), VMTEST_MEM (2G),
 # VMTEST_SMP (2), VMTEST_TCG_THREAD (single; multi for MTTCG), VMTEST_QEMU
 # (qemu-system-x86_64), V=1 streams the console.
 
@@ -100,7 +100,7 @@ vm_config() {
 }
 
 vm_boot() {
-	local dir=$1 mode=$2 timeout=${VMTEST_TIMEOUT:-600} rc
+	local dir=$1 mode=$2 timeout=${VMTEST_TIMEOUT:-2400} rc
 	# -no-reboot turns the guest's final "reboot -f" (and a panic) into exit.
 	# TCG on a busy host starves vCPU threads for seconds: the lockup and
 	# RCU stall detectors would report that as a kernel bug, so they are
