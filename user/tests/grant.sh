@@ -171,9 +171,11 @@ tap_is "a mistyped ledger: error, nothing created" \
 no ledger at 'sqlite:$dir/typo2.db'"
 
 # Checkpoints: a check verifies what was appended since the last one.
+# One --at for both: the window rule prints the time it judged.
+at=@$(date +%s)
 tap_is "check from its checkpoint (0600, beside the ledger) decides as --full does" \
-	"$(status_of check --to host-a/chain.pem; cat "$dir/out"; stat -c %a "$dir/ledger.db.checkpoint")" \
-	"$(status_of check --to host-a/chain.pem --full; cat "$dir/out"; echo 600)"
+	"$(status_of check --to host-a/chain.pem --at "$at"; cat "$dir/out"; stat -c %a "$dir/ledger.db.checkpoint")" \
+	"$(status_of check --to host-a/chain.pem --at "$at" --full; cat "$dir/out"; echo 600)"
 # Another, validly signed history in the ledger's place, longer than the checkpoint.
 rm -f "$dir/ledger.db" "$dir/ledger.db-wal" "$dir/ledger.db-shm"
 { kt ledger init && kt ledger register --vm "$VM" --key alice/key.pem --cert alice/cert.pem &&

@@ -158,6 +158,17 @@ static void copy_file(const char *from, const char *to)
 		fprintf(stderr, "# cp failed\n");
 }
 
+/* Copies FILE of snapshot from_id over the same file of snapshot to_id. */
+static void copy_between(FIXTURE_DATA(snap) *self, const char *from_id, const char *to_id,
+			 const char *file)
+{
+	char *from = path_in(self, from_id, file), *to = path_in(self, to_id, file);
+
+	copy_file(from, to);
+	free(from);
+	free(to);
+}
+
 TEST_F(snap, save_verify_and_only_data_pages_stored)
 {
 	struct kt_snapshot s, back;
@@ -260,7 +271,7 @@ TEST_F(snap, swapped_manifest_refused)
 	f = fopen(to, "w");
 	fputs(text, f);
 	fclose(f);
-	copy_file(path_in(self, b.id, "leaves.bin"), path_in(self, a.id, "leaves.bin"));
+	copy_between(self, b.id, a.id, "leaves.bin");
 	EXPECT_STREQ("report", verify_check(self, a.id, &err)) TH_LOG("%s", err.msg);
 	free(text);
 	free(from);
@@ -277,7 +288,7 @@ TEST_F(snap, report_of_another_vm_refused)
 	save(_metadata, self, VM_A, &a);
 	save(_metadata, self, VM_B, &b);
 	/* Same memory, so the roots agree: only the binding tells them apart. */
-	copy_file(path_in(self, b.id, "report.jws"), path_in(self, a.id, "report.jws"));
+	copy_between(self, b.id, a.id, "report.jws");
 	EXPECT_STREQ("binding", verify_check(self, a.id, &err));
 	EXPECT_NE(NULL, strstr(err.msg, b.id)) TH_LOG("%s", err.msg);
 	kt_snap_free(&a);
