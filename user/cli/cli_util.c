@@ -215,6 +215,20 @@ bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status)
 	return true;
 }
 
+int cli_dispatch(const char *group, void (*usage)(FILE *), const struct cli_command *cmds,
+		 size_t n, int argc, char *argv[])
+{
+	size_t i;
+	int ret;
+
+	if (cli_group_usage(argc, argv, usage, &ret))
+		return ret;
+	for (i = 0; i < n; i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	return cli_bad_usage(group, usage, "unknown command '%s'", argv[1]);
+}
+
 int cli_bad_usage(const char *group, void (*usage)(FILE *), const char *fmt, ...)
 {
 	va_list ap;

@@ -96,6 +96,19 @@ void cli_usage_exits(FILE *f, unsigned int codes);
  */
 bool cli_group_usage(int argc, char *argv[], void (*usage)(FILE *), int *status);
 
+/* One command of a group: its name and the function that runs it. */
+struct cli_command {
+	const char *name;
+	int (*fn)(int argc, char *argv[]);
+};
+
+/*
+ * Runs the command argv[1] names with argv from it, after cli_group_usage();
+ * an unknown one is a usage error of the group, with its usage.
+ */
+int cli_dispatch(const char *group, void (*usage)(FILE *), const struct cli_command *cmds,
+		 size_t n, int argc, char *argv[]);
+
 /*
  * Prints "<prog> <group>: <message>" ("<prog>: <message>" when group is
  * NULL) and then, unless usage is NULL, the usage on stderr; returns

@@ -494,20 +494,10 @@ out:
 
 int grant_main(int argc, char *argv[])
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int argc, char *argv[]);
-	} cmds[] = {
+	static const struct cli_command cmds[] = {
 		{ "issue", do_issue }, { "show", do_show },
 		{ "verify", do_verify }, { "revoke", do_revoke },
 	};
-	size_t i;
-	int ret;
 
-	if (cli_group_usage(argc, argv, usage, &ret))
-		return ret;
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 1, argv + 1);
-	return bad_usage("unknown command '%s'", argv[1]);
+	return cli_dispatch("grant", usage, cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv);
 }

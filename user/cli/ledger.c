@@ -1179,22 +1179,12 @@ static int cmd_init(int argc, char *argv[])
 
 int ledger_main(int argc, char *argv[])
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int argc, char *argv[]);
-	} cmds[] = {
+	static const struct cli_command cmds[] = {
 		{ "init", cmd_init }, { "append", cmd_append }, { "register", cmd_register },
 		{ "get", cmd_get }, { "head", cmd_head }, { "prove", cmd_prove },
 		{ "verify", cmd_verify }, { "batch", cmd_batch }, { "integrate", cmd_integrate },
 		{ "provenance", cmd_provenance },
 	};
-	size_t i;
-	int ret;
 
-	if (cli_group_usage(argc, argv, usage, &ret))
-		return ret;
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 1, argv + 1);
-	return cli_bad_usage("ledger", usage, "unknown command '%s'", argv[1]);
+	return cli_dispatch("ledger", usage, cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv);
 }
