@@ -35,16 +35,19 @@
 
 void kt_checkpoint_default_path(const char *spec, char *out, size_t cap)
 {
+	const char *dir = getenv("KVMTRUST_STATE_DIR");
 	char hex[2 * KT_HASH_LEN + 1];
 	kt_hash h;
 
+	if (!dir || !*dir)
+		dir = KT_CHECKPOINT_DIR;
 	if (!strncmp(spec, "sqlite:", 7)) {
 		snprintf(out, cap, "%s.checkpoint", spec + 7);
 		return;
 	}
 	kt_sha256(spec, strlen(spec), h);
 	kt_hex_encode(h, KT_HASH_LEN, hex);
-	snprintf(out, cap, "%s/checkpoint-%.16s", KT_CHECKPOINT_DIR, hex);
+	snprintf(out, cap, "%s/checkpoint-%.16s", dir, hex);
 }
 
 void kt_checkpoint_free(struct kt_checkpoint *cp)

@@ -38,8 +38,10 @@ struct kt_checkpoint {
 
 /*
  * Where a ledger's checkpoint lives by default: beside a SQLite ledger
- * ("PATH.checkpoint"), else KT_CHECKPOINT_DIR/checkpoint-<first 16 hex
- * digits of SHA-256(spec)>.
+ * ("PATH.checkpoint"), else $KVMTRUST_STATE_DIR (or KT_CHECKPOINT_DIR)
+ * /checkpoint-<first 16 hex digits of SHA-256(spec)>. The variable lets a
+ * test run keep its checkpoints apart from the host's: an etcd ledger built
+ * again under the same spec is, to an old checkpoint, a rewritten history.
  */
 void kt_checkpoint_default_path(const char *spec, char *out, size_t cap);
 
