@@ -154,8 +154,11 @@ void ledger_checkpoint_save(struct kt_ledger *log)
 int ledger_revocations_open(const char *spec, const char *ca, struct ledger_revocations *r,
 			    struct kt_err *err)
 {
+	/* Owners' register entries verify too: their anchors are read when the first is met. */
 	memset(r, 0, sizeof(*r));
-	if (kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, NULL), NULL, &r->auth, err) ||
+	if (kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, NULL),
+				grant_cli_path(NULL, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT),
+				&r->auth, err) ||
 	    kt_ledger_open(spec, r->auth, KT_LEDGER_READ, &r->log, err)) {
 		char msg[sizeof(err->msg)];
 
@@ -182,7 +185,49 @@ int ledger_token_revoked(void *arg, const struct kt_token *tok, struct kt_err *e
 	if (ret)
 		return kt_fail(err, "revocation", "token %s was revoked by its issuer in ledger "
 			       "entry %llu", tok->claims.jti, (unsigned long long)index);
-	return 0;
+	/* The issuing host's certificate and its CAs, as token verification placed them. */
+	return ledger_cert_revoked(r, tok->path, "the token's issuing host or CA", err);
+}
+
+int ledger_publish(const char *spec, const char *ca, const char *key, const char *cert,
+		   struct kt_ledger_entry *e, struct kt_err *err)
+{
+	struct ledger_revocations w = { 0 };
+	struct kt_ledger_signer signer = { 0 };
+	kt_hash leaf;
+	int ret = -1;
+
+	if (kt_ledger_signer_load(key, cert, &signer, err) ||
+	    kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, NULL), NULL, &w.auth, err) ||
+	    kt_ledger_open(spec, w.auth, KT_LEDGER_WRITE, &w.log, err))
+		goto out;
+	ret = kt_ledger_append(w.log, &signer, e, leaf, err);
+out:
+	kt_ledger_signer_free(&signer);
+	ledger_revocations_close(&w);
+	return ret;
+}
+
+int ledger_cert_revoked(void *arg, STACK_OF(X509) *chain, const char *what, struct kt_err *err)
+{
+	struct ledger_revocations *r = arg;
+	struct kt_cert_info info;
+	uint64_t index;
+	int which, ret;
+	char msg[sizeof(err->msg)];
+
+	ret = kt_ledger_certs_revoked(r->log, chain, &which, &index, err);
+	if (ret < 0) {
+		memcpy(msg, err->msg, sizeof(msg));
+		return kt_fail(err, "revocation", "cannot check the ledger for revocations: %s", msg);
+	}
+	if (!ret)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	kt_pki_cert_info(sk_X509_value(chain, which), &info, NULL);
+	return kt_fail(err, "revocation", "%s certificate \"%s\" (serial %s) was revoked by its "
+		       "CA in ledger entry %llu", what, info.subject, info.serial,
+		       (unsigned long long)index);
 }
 
 void ledger_revocations_close(struct ledger_revocations *r)
