@@ -312,7 +312,7 @@ static int cmd_revoke(struct ca_args *a, const char *cert_file)
 	struct kt_err err = { 0 };
 	struct kt_cert_info info;
 	struct kt_cred ca;
-	int reason = a->reason ? kt_crl_reason(a->reason) : 0, ret = KT_EXIT_OK;
+	int reason = a->reason ? kt_crl_reason(a->reason) : 0, ret = KT_EXIT_OK, failed;
 	X509 *cert;
 
 	if (need(a->ca, "--ca") || need(cert_file, "CERT"))
@@ -340,11 +340,16 @@ static int cmd_revoke(struct ca_args *a, const char *cert_file)
 		if (ret)
 			goto out;
 	}
-	if (kt_ca_revoke(a->ca, &ca, cert, reason, &err) || kt_pki_cert_info(cert, &info, &err))
+	failed = kt_ca_revoke(a->ca, &ca, cert, reason, &err);
+	if (failed && a->ledger && err.check && !strcmp(err.check, "revoked")) {
+		/* Published to another ledger: the CA's own list has it already. */
+		printf("%s; the CA's list had it already\n", err.msg);
+	} else if (failed || kt_pki_cert_info(cert, &info, &err)) {
 		ret = kt_cli_error("cannot revoke", &err);
-	else
+	} else {
 		printf("revoked serial %s; new CRL in %s/crl.pem%s\n", info.serial, a->ca,
 		       a->ledger ? "" : ": copy it to every verifier");
+	}
 out:
 	kt_cred_free(&ca);
 	X509_free(cert);

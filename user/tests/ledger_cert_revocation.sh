@@ -15,16 +15,19 @@
 #    host-cert) and by a guest's handshake; host b's by CA us refuses the
 #    tokens it issued (token verify, migrate check's token rule);
 # 3. only the issuing CA may revoke: a host, another CA, and a rogue CA
-#    with the issuer's name are refused, the last by `ledger verify`.
+#    with the issuer's name are refused, the last by `ledger verify`;
+# 4. a token and a host certificate revoked in a ledger on a 3-member etcd
+#    cluster are refused the same way (skipped without etcd).
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . scripts/lib/grant-tree.sh
+. scripts/lib/etcd-cluster.sh
 
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 VM=7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b
 AUD=kvmtrust:test-federation
-N=29
+N=34
 tap_plan $N
 tap_workdir kvmtrust-ledger-cert-revocation
 grant_tree_env "$dir"
@@ -150,4 +153,35 @@ tap_is "  (the only difference)" "$(kt ledger verify --ledger-ca both --script |
 tap_is "  and a migrate check errs rather than reads it" \
 	"$(status_of check_a --to host-a1/chain.pem --full; rule_line grant-revoked)" "1
 grant-revoked	error	authorization"
+
+# --- 4. the same through a 3-member etcd cluster ------------------------------
+
+if ! command -v etcd >/dev/null || ! command -v curl >/dev/null; then
+	for i in 1 2 3 4 5; do tap_skip "etcd $i" "etcd not installed (scripts/setup installs etcd-server)"; done
+	tap_done
+	exit
+fi
+trap 'etcd_cluster_stop; tap_workdir_cleanup' EXIT
+mkdir -p "$dir/etcd" && etcd_cluster_start "$dir/etcd" >/dev/null 2>&1 || tap_diag <"$dir/etcd/m1.log"
+LED="etcd:$ETCD_ENDPOINTS?prefix=revocation/ledger"
+export KVMTRUST_STATE_DIR=$dir/state
+mkdir -p "$KVMTRUST_STATE_DIR"
+for t in 3 4; do
+	kt token issue --key host-b/key.pem --cert host-b/chain.pem --uuid "$VM" --aud "$AUD" \
+		--new-guest-key guest$t.pem -o token$t.jwt >/dev/null 2>&1
+done
+kt ledger init --ledger "$LED" >/dev/null &&
+kt token revoke --key host-b/key.pem --cert host-b/chain.pem --ledger "$LED" token3.jwt >/dev/null
+tap_result $? "etcd: host b revokes a token in a ledger on the cluster"
+handshake_a hs5 --token token3.jwt --guest-key guest3.pem
+tap_ok "  host a's handshake refuses it (revocation)" \
+	grep -qP '^refused\trevocation\t.*revoked by its issuer' hs5.host
+tap_ok "etcd: CA eu revokes host a's certificate (its own list has it already)" \
+	kt ca revoke --ca eu --ledger "$LED" host-a/cert.pem
+tap_is "  host a1's migrate check of a move to host a denies (host-cert, revocation)" \
+	"$(status_of check_a --ledger "$LED" --to host-a/chain.pem; rule_line host-cert)" "10
+host-cert	fail	revocation"
+handshake_a hs6 --token token4.jwt --guest-key guest4.pem --ledger "$LED"
+tap_ok "  a guest naming the ledger refuses host a (revocation)" \
+	grep -qP '^refused\trevocation\t.*host.s certificate "CN=host-a"' hs6.guest
 tap_done
