@@ -42,41 +42,6 @@ bool kt_ledger_revokes_token(const struct kt_ledger_entry *e, const struct kt_le
 	       !memcmp(e->signer_id, k->host, KT_UUID_LEN);
 }
 
-struct search {
-	struct kt_ledger_token_key key;
-	uint64_t index;
-	int found;
-};
-
-static int look(const struct kt_ledger_entry *e, void *arg)
-{
-	struct search *s = arg;
-
-	if (!s->found && kt_ledger_revokes_token(e, &s->key)) {
-		s->found = 1;
-		s->index = e->index;
-	}
-	return 0;
-}
-
-int kt_ledger_token_revoked(struct kt_ledger *log, const char *jti, const char *issuer_host,
-			    uint64_t *index, struct kt_err *err)
-{
-	struct kt_ledger_entry e;
-	struct search s = { 0 };
-
-	/* A jti no entry can name was not revoked here. */
-	if (kt_ledger_token_revoke_entry(jti, &e, NULL))
-		return 0;
-	if (kt_ledger_token_key(jti, issuer_host, &s.key))
-		return kt_fail(err, "revocation", "the token names no issuing host");
-	if (kt_ledger_for_each(log, look, &s, err))
-		return -1;
-	if (s.found && index)
-		*index = s.index;
-	return s.found;
-}
-
 bool kt_ledger_is_cert_revocation(const struct kt_ledger_entry *e)
 {
 	return e->kind == KT_LEDGER_REVOKE &&
@@ -172,18 +137,24 @@ int kt_ledger_cert_revoke_entry(X509 *cert, const char *reason, struct kt_ledger
 }
 
 struct cert_search {
+	const struct kt_ledger_token_key *token;
 	char (*ids)[KT_LEDGER_VM_MAX + 1];
-	int n, which;
+	int n, which;		/* which: -2 none yet, -1 the token, else a certificate */
 	uint64_t index;
 };
 
-static int look_cert(const struct kt_ledger_entry *e, void *arg)
+static int look_any(const struct kt_ledger_entry *e, void *arg)
 {
 	struct cert_search *s = arg;
 	int i;
 
-	if (s->which >= 0 || e->kind != KT_LEDGER_REVOKE)
+	if (s->which > -2 || e->kind != KT_LEDGER_REVOKE)
 		return 0;
+	if (s->token && kt_ledger_revokes_token(e, s->token)) {
+		s->which = -1;
+		s->index = e->index;
+		return 0;
+	}
 	for (i = 0; i < s->n; i++)
 		if (s->ids[i][0] && !strcmp(e->vm_id, s->ids[i])) {
 			s->which = i;
@@ -193,15 +164,16 @@ static int look_cert(const struct kt_ledger_entry *e, void *arg)
 	return 0;
 }
 
-int kt_ledger_certs_revoked(struct kt_ledger *log, STACK_OF(X509) *certs, int *which,
-			    uint64_t *index, struct kt_err *err)
+int kt_ledger_revoked(struct kt_ledger *log, const struct kt_ledger_token_key *token,
+		      STACK_OF(X509) *certs, int *which, uint64_t *index, struct kt_err *err)
 {
-	struct cert_search s = { .n = sk_X509_num(certs), .which = -1 };
+	struct cert_search s = { .token = token, .n = certs ? sk_X509_num(certs) : 0,
+				 .which = -2 };
 	int i, ret = -1;
 
-	if (s.n <= 0)
+	if (certs && s.n <= 0)
 		return kt_fail(err, "revocation", "no verified certificate chain to look up");
-	s.ids = calloc((size_t)s.n, sizeof(*s.ids));
+	s.ids = calloc(s.n ? (size_t)s.n : 1, sizeof(*s.ids));
 	if (!s.ids)
 		return kt_fail(err, "revocation", "out of memory");
 	for (i = 0; i < s.n; i++) {
@@ -213,9 +185,9 @@ int kt_ledger_certs_revoked(struct kt_ledger *log, STACK_OF(X509) *certs, int *w
 		if (kt_ledger_cert_id(c, s.ids[i], NULL, err))
 			goto out;
 	}
-	if (kt_ledger_for_each(log, look_cert, &s, err))
+	if (kt_ledger_for_each(log, look_any, &s, err))
 		goto out;
-	ret = s.which >= 0;
+	ret = s.which > -2;
 	if (ret && which)
 		*which = s.which;
 	if (ret && index)
@@ -223,4 +195,12 @@ int kt_ledger_certs_revoked(struct kt_ledger *log, STACK_OF(X509) *certs, int *w
 out:
 	free(s.ids);
 	return ret;
+}
+
+int kt_ledger_certs_revoked(struct kt_ledger *log, STACK_OF(X509) *certs, int *which,
+			    uint64_t *index, struct kt_err *err)
+{
+	if (!certs)
+		return kt_fail(err, "revocation", "no verified certificate chain to look up");
+	return kt_ledger_revoked(log, NULL, certs, which, index, err);
 }

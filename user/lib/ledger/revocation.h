@@ -47,14 +47,10 @@
 int kt_ledger_token_revoke_entry(const char *jti, struct kt_ledger_entry *e, struct kt_err *err);
 
 /*
- * From a verified walk of the whole log: 1 and *index when the issuing
- * host (UUID text) revoked jti, 0 when not, -1 when the log cannot be read
- * or verified (a caller that named the ledger refuses the token then).
+ * What identifies a token's revocation: its entry's VM id and the issuing
+ * host (UUID), whose own entry alone counts. kt_ledger_revoked() looks it
+ * up; a caller that named the ledger refuses the token when that fails.
  */
-int kt_ledger_token_revoked(struct kt_ledger *log, const char *jti, const char *issuer_host,
-			    uint64_t *index, struct kt_err *err);
-
-/* What identifies a token's revocation: its entry's VM id and the issuing host. */
 struct kt_ledger_token_key {
 	char id[KT_LEDGER_VM_MAX + 1];
 	uint8_t host[KT_UUID_LEN];
@@ -94,5 +90,12 @@ int kt_ledger_cert_revoke_entry(X509 *cert, const char *reason, struct kt_ledger
  */
 int kt_ledger_certs_revoked(struct kt_ledger *log, STACK_OF(X509) *certs, int *which,
 			    uint64_t *index, struct kt_err *err);
+/*
+ * Both in one verified walk: token (may be NULL) and certs (may be NULL).
+ * 1 with *which -1 for the token, else the certificate's position, and
+ * *index the entry; 0 when none is revoked; -1 as above.
+ */
+int kt_ledger_revoked(struct kt_ledger *log, const struct kt_ledger_token_key *token,
+		      STACK_OF(X509) *certs, int *which, uint64_t *index, struct kt_err *err);
 
 #endif
