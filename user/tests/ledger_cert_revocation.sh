@@ -27,7 +27,7 @@ cd "$(dirname "$0")/../.."
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 VM=7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b
 AUD=kvmtrust:test-federation
-N=34
+N=35
 tap_plan $N
 tap_workdir kvmtrust-ledger-cert-revocation
 grant_tree_env "$dir"
@@ -106,6 +106,8 @@ tap_fails_with "host b cannot revoke host a's certificate (authorization)" \
 tap_fails_with "CA us cannot revoke what CA eu issued (authorization)" \
 	"authorization: only the issuing CA may revoke a certificate" \
 	kt ca revoke --ca us --ledger "$LED" host-a/cert.pem
+tap_is "--ledger-ca without --ledger is a usage error" \
+	"$(status_of kt ca revoke --ca eu --ledger-ca ledger-ca host-a/cert.pem)" 2
 tap_is "  neither wrote anything: host a still allowed" \
 	"$(status_of check_a --to host-a/chain.pem --token token2.jwt)" 0
 

@@ -80,6 +80,15 @@ static const char pki_script[] =
 	"  openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial "
 	"  -out $1.pem -days 30 -extfile $1.ext 2>/dev/null; }\n"
 	"ca owner-root; user alice owner-root; user bob owner-root; user carol ca\n"
+	/* A host certificate whose serial is longer than RFC 5280's 20 octets. */
+	"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout longserial.key "
+	"  -out longserial.csr -subj /CN=longserial 2>/dev/null\n"
+	"openssl x509 -req -in longserial.csr -CA ca.pem -CAkey ca.key -days 30 "
+	"  -set_serial 0x7d$(openssl rand -hex 21) -out longserial.pem 2>/dev/null\n"
+	/* A CA that may not sign revocations. */
+	"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout nocrl.key "
+	"  -out nocrl.pem -days 30 -subj /CN=nocrl -addext keyUsage=critical,keyCertSign "
+	"  2>/dev/null\n"
 	"mkdir owners owners-both && cp owner-root.pem owners/ && cp owner-root.pem ca.pem owners-both/\n";
 
 /* Made once before the harness forks its tests; removed when the runner exits. */
@@ -1560,10 +1569,11 @@ static int revoke_cert(FIXTURE_DATA(ledger) *self, struct kt_ledger *log,
  */
 TEST_F(ledger, cert_revocation_by_issuing_ca_only)
 {
-	struct kt_ledger_signer ca, inter, rogue;
+	struct kt_ledger_signer ca, inter, rogue, nocrl;
 	struct kt_ledger_auth *dir_auth;
 	struct kt_ledger *log;
 	STACK_OF(X509) *host1 = chain_of(self, "host1.pem"), *host2 = chain_of(self, "host2.pem");
+	STACK_OF(X509) *longserial;
 	struct kt_ledger_entry e;
 	uint64_t size, bad, index = 0;
 	uint8_t *raw;
@@ -1584,9 +1594,15 @@ TEST_F(ledger, cert_revocation_by_issuing_ca_only)
 	EXPECT_NE(NULL, strstr(self->err.msg, "only a CA revokes")) TH_LOG("%s", self->err.msg);
 	EXPECT_NE(0, revoke_cert(self, self->log, &self->host1, "host1.pem"));
 	EXPECT_STREQ("authorization", self->err.check);
-	/* A CA outside the ledger's hierarchy. */
+	/* A CA outside the ledger's hierarchy; a CA without cRLSign. */
 	EXPECT_NE(0, revoke_cert(self, self->log, &rogue, "intruder.pem"));
 	EXPECT_STREQ("authorization", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "not trusted")) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, load_signer(self, "nocrl", &nocrl));
+	EXPECT_NE(0, revoke_cert(self, self->log, &nocrl, "host1.pem"));
+	EXPECT_STREQ("authorization", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "no cRLSign")) TH_LOG("%s", self->err.msg);
+	kt_ledger_signer_free(&nocrl);
 	/* A CA of the hierarchy that did not issue it (the ledger CA dir holds inter). */
 	ASSERT_EQ(0, kt_ledger_auth_load(in(self, "cadir"), NULL, &dir_auth, &self->err));
 	ASSERT_EQ(0, kt_ledger_open(self->db, dir_auth, KT_LEDGER_WRITE, &log, &self->err));
@@ -1596,6 +1612,15 @@ TEST_F(ledger, cert_revocation_by_issuing_ca_only)
 	EXPECT_EQ(0, revoke_cert(self, log, &inter, "host3.pem")) TH_LOG("%s", self->err.msg);
 	kt_ledger_close(log);
 	kt_ledger_auth_free(dir_auth);
+	/* A serial too long to name can be neither revoked nor cleared (fail closed). */
+	EXPECT_NE(0, revoke_cert(self, self->log, &ca, "longserial.pem"));
+	EXPECT_STREQ("revocation", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "cannot be named")) TH_LOG("%s", self->err.msg);
+	longserial = chain_of(self, "longserial.pem");
+	ASSERT_NE(NULL, longserial);
+	EXPECT_EQ(-1, kt_ledger_certs_revoked(self->log, longserial, &which, &index, &self->err));
+	EXPECT_STREQ("revocation", self->err.check);
+	sk_X509_pop_free(longserial, X509_free);
 	/* An id that does not repeat the report's issuer hash is refused as malformed. */
 	entry_init(&e, KT_LEDGER_REVOKE, 0, NULL, NULL, 0);
 	ASSERT_EQ(0, kt_ledger_cert_id(sk_X509_value(host1, 0), e.vm_id, e.report, &self->err));
