@@ -283,6 +283,7 @@ static int cmd_connect(struct hs_args *a)
 	EVP_PKEY *key = NULL;
 	size_t len;
 	int fd = -1, ret = KT_EXIT_FAILURE;
+	bool echoed;
 
 	if (need(a->anchors, "--anchors"))
 		return KT_EXIT_USAGE;
@@ -325,10 +326,12 @@ static int cmd_connect(struct hs_args *a)
 	kt_print_hex("transcript", "transcript:  %s\n", res.transcript, sizeof(res.transcript));
 	kt_print_u64("bytes", "sent:        %s bytes\n", len);
 	print_digest("sha256", "sha256:      %s\n", md);
-	kt_print_bool("echo", "echoed:      %s\n", !memcmp(data, back, len));
+	/* Nothing sent: data is NULL, and an empty echo matches. */
+	echoed = !len || !memcmp(data, back, len);
+	kt_print_bool("echo", "echoed:      %s\n", echoed);
 	kt_print_close_object();
 	kt_print_end();
-	ret = memcmp(data, back, len) ? KT_EXIT_FAILURE : KT_EXIT_OK;
+	ret = echoed ? KT_EXIT_OK : KT_EXIT_FAILURE;
 out:
 	if (fd >= 0)
 		close(fd);
