@@ -142,7 +142,7 @@ tap_is "an IDT base moved fails naming the predicate" "$(verdict)" "fail vcpu id
 tap_ok "  and says which vCPU and value" grep -q "vcpu 0 idt.base = $(printf 0x%x $((idt + 0x1000)))" \
 	<(check | jq -r .why)
 vmm setreg idt.base "$idt"
-vmm setreg cr0 "$cr0"
+vmm setreg cr0 $((cr0 & ~WP))
 tap_is "CR0.WP cleared fails naming the predicate" "$(verdict)" "fail vcpu cr0.wp"
 vmm setreg cr0 $((cr0 | WP))
 tap_is "  set again, it passes" "$(verdict)" "pass null"
