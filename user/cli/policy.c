@@ -115,7 +115,7 @@ static int do_learn(int argc, char *argv[])
 	return ret ? cli_error("policy", &err, KT_EXIT_FAILURE) : KT_EXIT_OK;
 }
 
-/* Script form: "result failed seq memory_root attempts". */
+/* Script form: "result failed why seq memory_root attempts pause_ns pages_hashed full". */
 static void print_verdict(const struct kt_rp_verdict *v, const struct kt_rp_evidence *ev)
 {
 	kt_print_open_object(NULL);
@@ -126,6 +126,9 @@ static void print_verdict(const struct kt_rp_verdict *v, const struct kt_rp_evid
 	kt_print_u64("seq", "seq %s", ev->m.seq);
 	kt_print_hex("memory_root", ", memory_root %s", ev->m.memory_root, KT_HASH_LEN);
 	kt_print_u64("attempts", ", measurements %s\n", ev->attempts);
+	kt_print_u64("pause_ns", "guest frozen %s ns", ev->m.pause_ns);
+	kt_print_u64("pages_hashed", ", %s pages hashed", ev->m.pages_hashed);
+	kt_print_bool("full", " (full: %s)\n", ev->m.full);
 	kt_print_close_object();
 }
 
