@@ -209,6 +209,11 @@ TEST(verdict_names_the_first_failure)
 	kt_rp_evaluate(&p, &ev, &v);
 	EXPECT_STREQ("vcpu idt.base", v.failed);
 	EXPECT_NE(NULL, strstr(v.why, "no vcpu 1")) TH_LOG("%s", v.why);
+	/* Nor does one on every vCPU of a VM without any. */
+	ev.nr_regs = 0;
+	kt_rp_evaluate(&p, &ev, &v);
+	EXPECT_STREQ("vcpu cr0.wp", v.failed);
+	EXPECT_NE(NULL, strstr(v.why, "the VM has no vCPUs")) TH_LOG("%s", v.why);
 	kt_rp_evidence_free(&ev);
 }
 

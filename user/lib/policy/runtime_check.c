@@ -151,7 +151,8 @@ static const struct kt_vcpu_regs *pred_fails(const struct kt_rp_pred *pr,
 {
 	size_t i;
 
-	*missing = pr->vcpu >= 0;
+	/* A predicate on every vCPU of a VM without any holds for none. */
+	*missing = pr->vcpu >= 0 || !ev->nr_regs;
 	for (i = 0; i < ev->nr_regs; i++) {
 		if (pr->vcpu >= 0 && ev->regs[i].id != (uint32_t)pr->vcpu)
 			continue;
@@ -179,10 +180,12 @@ int kt_rp_learn(struct kt_rp_policy *p, const bool *learn, const struct kt_rp_ev
 	for (i = 0; i < p->nr_preds; i++) {
 		if (!learn[i]) {
 			bad = pred_fails(&p->preds[i], ev, &missing);
-			if (bad || missing)
+			if (bad)
 				return kt_fail(err, "vcpu-pred", "%s does not hold on vcpu %u: not a "
-					       "state to learn from", p->preds[i].name,
-					       bad ? bad->id : (unsigned int)p->preds[i].vcpu);
+					       "state to learn from", p->preds[i].name, bad->id);
+			if (missing)
+				return kt_fail(err, "vcpu-pred", "%s: the VM has no vCPUs",
+					       p->preds[i].name);
 			if (n == KT_RP_MAX_PREDS)
 				goto too_many;
 			preds[n++] = p->preds[i];
@@ -238,7 +241,9 @@ void kt_rp_evaluate(const struct kt_rp_policy *p, const struct kt_rp_evidence *e
 		if (!bad && !missing)
 			continue;
 		snprintf(v->failed, sizeof(v->failed), "vcpu %s", pr->name);
-		if (missing)
+		if (missing && pr->vcpu < 0)
+			snprintf(v->why, sizeof(v->why), "vcpu %s: the VM has no vCPUs", pr->name);
+		else if (missing)
 			snprintf(v->why, sizeof(v->why), "vcpu %s: the VM has no vcpu %d",
 				 pr->name, pr->vcpu);
 		else
