@@ -145,8 +145,9 @@ tap_is "  restored, it passes again" "$(verdict)" "pass null"
 
 vmm setreg idt.base $((idt + 0x1000))
 tap_is "an IDT base moved fails naming the predicate" "$(verdict)" "fail vcpu idt.base"
+check | jq -r .why >"$tmp/why"
 tap_ok "  and says which vCPU and value" grep -q "vcpu 0 idt.base = $(printf 0x%x $((idt + 0x1000)))" \
-	<(check | jq -r .why)
+	"$tmp/why"
 vmm setreg idt.base "$idt"
 vmm setreg cr0 $((cr0 & ~WP))
 tap_is "CR0.WP cleared fails naming the predicate" "$(verdict)" "fail vcpu cr0.wp"
