@@ -22,6 +22,7 @@ set -u
 cd "$(dirname "$0")/.."
 . scripts/lib/tap.sh
 . scripts/lib/ledger-pki.sh
+. selftests/lib/kvmtrustd.sh
 
 K=$PWD/user/kvmtrust
 KD=$PWD/user/kvmtrustd
@@ -56,16 +57,6 @@ vmm() {
 	echo "# vmm $n: $* -> $reply"
 	[[ $reply == ok* ]]
 }
-st() { "$K" daemon status --json | jq -r "$1"; }
-# wait_for JQ: up to 10 s (TCG is slow and shared) for the daemon's status to make JQ true.
-wait_for() {
-	local i
-	for i in $(seq 100); do
-		[ "$(st "$1" 2>/dev/null)" = true ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 N=32
 tap_plan $N
@@ -80,23 +71,14 @@ fi
 
 start_vmm 1 "$U1"
 start_vmm 2 "$U2"
-ledger_pki "$tmp" && KVMTRUST_KEY_DIR=$tmp/hostkey "$K" tpm init --software --host-id vm-host \
-	>/dev/null 2>&1 && "$K" ledger init --ledger "sqlite:$tmp/ledger.db" >/dev/null
+kvmtrustd_ledger "$tmp"
 GAP_MS=2000
 cat >"$tmp/hook" <<'EOT'
 #!/bin/sh
 echo "$1 $KVMTRUST_EVENT $KVMTRUST_VM_NAME $KVMTRUST_VM_UUID $KVMTRUST_RESULT $KVMTRUST_PREV_SCORE $KVMTRUST_SCORE $KVMTRUST_FAILED_RANGE $KVMTRUST_REPORT_DIGEST $KVMTRUST_REPORT $KVMTRUST_LEDGER_INDEX" >>"${0%/*}/hook.log"
 EOT
 chmod +x "$tmp/hook"
-cat >"$tmp/d.conf" <<EOT
-interval = 1
-ledger = sqlite:$tmp/ledger.db
-ledger_ca = $tmp/ca.pem
-ledger_key = $tmp/host1.key
-ledger_cert = $tmp/host1.pem
-key_dir = $tmp/hostkey
-socket = $tmp/d.sock
-state_dir = $tmp/state
+{ kvmtrustd_global "$tmp"; cat <<EOT; } >"$tmp/d.conf"
 doorbell_port = 0x4b54
 event_msr = 0xc0000080
 event_cr = 0, 4

@@ -18,7 +18,8 @@
  *   poke GPA BYTE        write one guest byte through the VMM's mapping
  *   peek GPA             "ok 0xNN"
  *   setreg REG VALUE     KVM_SET_REGS on vCPU 0 (paused only); REG is
- *                        rax..r15, rip or rflags
+ *                        rax..r15, rip or rflags, or (KVM_SET_SREGS) cr0
+ *                        or idt.base
  *   regs VCPU PATH       write VCPU's struct kvm_regs then struct kvm_sregs
  *                        (KVM_GET_REGS/KVM_GET_SREGS) to PATH (paused only)
  *   dump PATH            write guest memory to PATH: per memslot, in
@@ -173,9 +174,16 @@ static int set_reg(const char *name, uint64_t value)
 		"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
 		"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags",
 	};
+	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 	unsigned int i;
 
+	if (!strcmp(name, "cr0") || !strcmp(name, "idt.base")) {
+		kt_vcpu_get_sregs(&vm->vcpus[0], &sregs);
+		*(name[0] == 'c' ? &sregs.cr0 : &sregs.idt.base) = value;
+		kt_vcpu_set_sregs(&vm->vcpus[0], &sregs);
+		return 0;
+	}
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(name, names[i]))
 			break;

@@ -55,6 +55,8 @@ static const struct {
 	  "save list show verify prune" },
 	{ "rollback", rollback_main, "Restores a guest to an attested snapshot, proven",
 	  NULL },
+	{ "policy", policy_main, "Learns and checks a guest's runtime integrity policy",
+	  "learn check" },
 };
 
 static void show_usage(FILE *file)

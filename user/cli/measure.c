@@ -212,7 +212,6 @@ int measure_main(int argc, char *argv[])
 	struct kt_nl *nl;
 	struct kt_vm vm;
 	uint32_t flags = 0;
-	bool attached;
 	int c, ret;
 
 	if (argc > 1 && !strcmp(argv[1], "prove"))
@@ -229,15 +228,10 @@ int measure_main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		return cli_bad_usage("measure", usage, "unexpected argument '%s'", argv[optind]);
-	ret = vm_ref_resolve(&ref, VM_REF_PROCESS, &name);
+	ret = vm_ref_attach(&ref, &name, &nl, &vm);
 	if (ret)
 		return ret;
-	nl = cli_nl_open();
-	if (!nl)
-		return KT_EXIT_UNAVAILABLE;
-	ret = kt_vm_attach_pid(nl, name.pid, &vm, &attached, &err);
-	if (!ret)
-		ret = kt_nl_measure(nl, vm.vm_id, flags, &m, &err);
+	ret = kt_nl_measure(nl, vm.vm_id, flags, &m, &err);
 	kt_nl_close(nl);
 	if (ret)
 		return cli_fail(&err, ret);

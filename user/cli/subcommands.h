@@ -27,5 +27,6 @@ int migrate_main(int argc, char *argv[]);
 int daemon_main(int argc, char *argv[]);
 int snapshot_main(int argc, char *argv[]);
 int rollback_main(int argc, char *argv[]);
+int policy_main(int argc, char *argv[]);
 
 #endif

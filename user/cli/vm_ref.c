@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "measure/kt_attach.h"
 #include "measure/vmm_cmdline.h"
 #include "measure/vmm_fds.h"
 #include "subcommands.h"
@@ -171,4 +172,26 @@ int vm_ref_resolve(const struct vm_ref *r, enum vm_ref_need need, struct vm_name
 		ret = vmm_of(out->uuid, buf, &out->pid);
 	free(buf);
 	return ret;
+}
+
+int vm_ref_attach(const struct vm_ref *r, struct vm_name *name, struct kt_nl **nl,
+		  struct kt_vm *vm)
+{
+	struct kt_err err = { 0 };
+	bool attached;
+	int ret;
+
+	ret = vm_ref_resolve(r, VM_REF_PROCESS, name);
+	if (ret)
+		return ret;
+	*nl = cli_nl_open();
+	if (!*nl)
+		return KT_EXIT_UNAVAILABLE;
+	ret = kt_vm_attach_pid(*nl, name->pid, vm, &attached, &err);
+	if (ret) {
+		kt_nl_close(*nl);
+		*nl = NULL;
+		return cli_fail(&err, ret);
+	}
+	return KT_EXIT_OK;
 }

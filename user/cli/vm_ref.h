@@ -60,6 +60,16 @@ struct vm_name {
  */
 int vm_ref_resolve(const struct vm_ref *r, enum vm_ref_need need, struct vm_name *out);
 
+struct kt_nl;
+struct kt_vm;
+/*
+ * Resolves r to its VMM (VM_REF_PROCESS), connects to the module and
+ * attaches the VM if it is not yet: an exit status, failures printed. On
+ * KT_EXIT_OK *nl is open (kt_nl_close() it) and *vm the VM.
+ */
+int vm_ref_attach(const struct vm_ref *r, struct vm_name *name, struct kt_nl **nl,
+		  struct kt_vm *vm);
+
 /* The UUID on process pid's command line: 0, or -1 when it has none. */
 int vm_ref_uuid_of_pid(pid_t pid, char uuid[KT_UUID_STR_LEN + 1]);
 

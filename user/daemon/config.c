@@ -10,6 +10,7 @@
 
 #include "common/encoding.h"
 #include "config.h"
+#include "policy/runtime.h"
 
 struct parser {
 	const char *path;
@@ -76,7 +77,7 @@ static const char *const global_keys[] = {
 };
 enum { K_STRINGS_END = 9, K_DOORBELL = 9, K_CR, K_MSR, K_THRESHOLD, K_GAP, K_HOOK, K_STATE_DIR,
        K_ON_FAIL };
-static const char *const vm_keys[] = { "pid", "uuid", "memory_root" };
+static const char *const vm_keys[] = { "pid", "uuid", "memory_root", "policy" };
 
 static int key_index(const char *const *keys, size_t n, const char *key)
 {
@@ -222,6 +223,19 @@ static int global_key(struct parser *p, int k, char *v)
 	}
 }
 
+/* The runtime integrity policy file, read and checked now (Documentation/policy.rst). */
+static int set_policy(struct parser *p, const char *v)
+{
+	struct kt_err err = { 0 };
+
+	if (*v != '/')
+		return bad(p, "policy '%s' is not an absolute path", v);
+	if (kt_rp_load(v, &p->vm->policy, &err))
+		return bad(p, "policy: %s", err.msg);
+	p->vm->has_policy = true;
+	return 0;
+}
+
 static int vm_key(struct parser *p, int k, const char *v)
 {
 	struct ktd_vm_config *vm = p->vm;
@@ -240,6 +254,8 @@ static int vm_key(struct parser *p, int k, const char *v)
 		if (kt_uuid_canonical(v, vm->uuid))
 			return bad(p, "uuid '%s' is not a UUID", v);
 		return 0;
+	case 3:
+		return set_policy(p, v);
 	default:
 		if (!strcmp(v, "learn")) {
 			vm->learn = true;
@@ -254,15 +270,17 @@ static int vm_key(struct parser *p, int k, const char *v)
 /* A section is complete when it names its guest and what it must measure. */
 static int close_section(struct parser *p)
 {
-	const unsigned int need_policy = 1u << 2;
+	const unsigned int root = 1u << 2, policy = 1u << 3;
 
 	if (!p->vm)
 		return 0;
 	if (!p->vm->pid && !p->vm->uuid[0])
 		return bad(p, "[vm %s] names no guest: give pid or uuid", p->vm->name);
-	if (!(p->seen & need_policy))
-		return bad(p, "[vm %s] has no memory_root (64 hex digits or 'learn')",
+	if (!(p->seen & (root | policy)))
+		return bad(p, "[vm %s] has no memory_root (64 hex digits or 'learn') or policy",
 			   p->vm->name);
+	if ((p->seen & root) && (p->seen & policy))
+		return bad(p, "[vm %s] has both memory_root and policy: give one", p->vm->name);
 	return 0;
 }
 
@@ -309,7 +327,7 @@ static int parse_line(struct parser *p, char *line)
 	*eq = '\0';
 	key = trim(s);
 	v = trim(eq + 1);
-	k = p->vm ? key_index(vm_keys, 3, key) :
+	k = p->vm ? key_index(vm_keys, sizeof(vm_keys) / sizeof(vm_keys[0]), key) :
 		    key_index(global_keys, sizeof(global_keys) / sizeof(global_keys[0]), key);
 	if (k < 0)
 		return bad(p, "unknown key '%s'%s", key, p->vm ? " in a [vm] section" : "");

@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/merkle.h"
 #include "common/uuid.h"
+#include "policy/runtime.h"
 
 #define KTD_CONFIG_DEFAULT "/etc/kvmtrust/kvmtrustd.conf"
 #define KTD_SOCKET_DEFAULT "/run/kvmtrust/kvmtrustd.sock"
@@ -46,6 +47,8 @@ struct ktd_vm_config {
 	char uuid[KT_UUID_STR_LEN + 1];		/* "": read from the VMM's command line */
 	bool learn;				/* expect the first memory_root seen */
 	kt_hash memory_root;			/* when !learn */
+	bool has_policy;			/* policy = FILE, instead of memory_root */
+	struct kt_rp_policy policy;		/* read at load (runtime.h) */
 };
 
 struct ktd_config {

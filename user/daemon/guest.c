@@ -16,6 +16,7 @@
 #include "ledger/score.h"
 #include "measure/kt_attach.h"
 #include "measure/vmm_cmdline.h"
+#include "policy/runtime.h"
 
 int ktd_ctx_open(const struct ktd_config *c, struct ktd_ctx *ctx, struct kt_err *err)
 {
@@ -226,6 +227,41 @@ static void count_latency(struct ktd_guest *g, uint64_t trigger_ns)
 	g->lat_n++;
 }
 
+/*
+ * With a runtime integrity policy (Documentation/policy.rst): freeze,
+ * measure (incrementally after the first), read the protected ranges'
+ * leaves and the vCPUs' registers bound to that measurement, compare.
+ */
+static int policy_round(struct ktd_ctx *ctx, struct ktd_guest *g, const char *report_dir)
+{
+	struct kt_rp_evidence ev;
+	struct kt_rp_verdict v;
+	struct kt_err err = { 0 };
+	struct kt_nl *nl;
+	struct kt_vm vm;
+	bool attached;
+	int ret;
+
+	nl = kt_nl_open(&err);
+	if (!nl)
+		return guest_fail(g, "measure", err.msg);
+	ret = kt_vm_attach_pid(nl, g->pid, &vm, &attached, &err);
+	if (!ret)
+		ret = kt_rp_gather(nl, vm.vm_id, 0, &g->cfg.policy, &ev, &err);
+	kt_nl_close(nl);
+	if (ret)
+		return guest_fail(g, "policy", err.msg[0] ? err.msg : strerror(-ret));
+	memcpy(g->last_root, ev.m.memory_root, KT_HASH_LEN);
+	kt_rp_evaluate(&g->cfg.policy, &ev, &v);
+	kt_rp_evidence_free(&ev);
+	if (sign_report(ctx, g, &ev.m, report_dir))
+		return -1;
+	if (!v.pass)
+		fprintf(stderr, "kvmtrustd: [vm %s] policy: %s\n", g->cfg.name, v.why);
+	snprintf(g->failed_range, sizeof(g->failed_range), "%s", v.failed);
+	return record(ctx, g, v.pass, ev.m.memory_root);
+}
+
 int ktd_guest_attest(struct ktd_ctx *ctx, struct ktd_guest *g, const char *report_dir,
 		     unsigned int kind, uint64_t trigger_ns)
 {
@@ -245,6 +281,8 @@ int ktd_guest_attest(struct ktd_ctx *ctx, struct ktd_guest *g, const char *repor
 	/* Trigger to measurement start: the measurement begins here. */
 	if (trigger_ns)
 		count_latency(g, trigger_ns);
+	if (g->cfg.has_policy)
+		return policy_round(ctx, g, report_dir);
 	ret = kt_vm_measure_pid(g->pid, 0, &km, &err);
 	if (ret)
 		return guest_fail(g, "measure", err.msg[0] ? err.msg : strerror(-ret));

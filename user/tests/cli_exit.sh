@@ -39,7 +39,7 @@ code() {
 help_codes() { "$KT" "$1" --help | sed -n 's/^Exit status: \(.*\) (kvmtrust(8))\.$/\1/p'; }
 man_codes() { sed -n "s/^$2 \(.*\)\.$/\1/p" "$MAN/$1"; }
 
-tap_plan 80
+tap_plan 87
 
 # --- fixtures ----------------------------------------------------------------
 export KVMTRUST_KEY_DIR=$dir/hostkey
@@ -61,7 +61,7 @@ export KVMTRUST_KEY_DIR=$dir/hostkey
 } >setup.log 2>&1 || { tap_diag <setup.log; echo "Bail out! fixtures"; exit 1; }
 
 # --- every group's --help lists the codes of its man page ---------------------
-for g in attest verify config launch tpm ca token handshake grant migrate daemon snapshot rollback; do
+for g in attest verify config launch tpm ca token handshake grant migrate daemon snapshot rollback policy; do
 	tap_is "$g --help and kvmtrust-$g(8) list the same exit codes" \
 		"$(help_codes "$g")" "$(man_codes "kvmtrust-$g.8" "this group returns")"
 done
@@ -182,5 +182,16 @@ code 2 "rollback without --to" "$KT" rollback --pid 1 --pubkey hostkey/public.pe
 code 3 "rollback to no such snapshot" \
 	"$KT" rollback --pid $$ --uuid "$GUEST" --to 20260101T000000Z-00000000 --store "$dir/snaps" \
 	--pubkey hostkey/public.pem
+
+# --- policy --------------------------------------------------------------------
+echo '{"version": 1, "ranges": [], "vcpu": [{"name": "wp", "reg": "cr0", "op": "bits-set", "value": "0x0"}]}' \
+	>zero-pred.json
+code 2 "policy learn without -o" "$KT" policy learn --pid $$ --range 0x0:0x1000
+code 2 "policy learn of an unaligned range" "$KT" policy learn --pid $$ --range 0x10:0x1000 -o p.json
+code 2 "policy learn of an unknown predicate" "$KT" policy learn --pid $$ --vcpu-pred cr0.xx -o p.json
+code 3 "policy check of a missing policy" "$KT" policy check --pid $$ --policy "$NOFILE"
+code 10 "policy check of a policy that tests nothing (refused)" \
+	"$KT" policy check --pid $$ --policy zero-pred.json
+tap_ok "  ... naming the predicate and why" grep -q "Refused: policy: vcpu\[0\]: bits-set with value 0 tests nothing" "$dir/err"
 
 tap_done

@@ -45,7 +45,7 @@ global() {
 conf() { local f=$dir/$1.conf; shift; { global; printf '%s\n' "$@"; } >"$f"; echo "$f"; }
 check() { "$KD" --check-config -c "$@"; }
 
-tap_plan 52
+tap_plan 57
 
 good=$(conf good "owner_anchors = $dir/owner-anchors" "[vm web]" "uuid = ${UUID^^}" "memory_root = learn" \
 	"[vm db]" "pid = 4242" "memory_root = $ROOT")
@@ -85,6 +85,23 @@ tap_fails_with "a VM section naming no guest is refused at its end" \
 	check "$(conf bad "[vm a]" "memory_root = learn")"
 tap_fails_with "a VM section without a policy is refused" "bad.conf:10: \[vm a\] has no memory_root" \
 	check "$(conf bad "[vm a]" "pid = 1" "[vm b]")"
+# A runtime integrity policy (Documentation/policy.rst) instead of memory_root.
+range='{"name": "text", "gpa": "0x1000", "len": "0x1000", "root": "'$ROOT'"}'
+echo '{"version": 1, "ranges": ['"$range"']}' >"$dir/policy.json"
+echo '{"version": 1, "ranges": ['"${range%\}}"', "size": 1}]}' >"$dir/bad-policy.json"
+pol=$(conf pol "[vm a]" "pid = 1" "policy = $dir/policy.json")
+tap_is "a VM with a policy file is accepted" "$(check "$pol")" "$pol: ok, 1 guest(s), every 5 s"
+tap_fails_with "a missing policy file is refused with its line" \
+	"bad.conf:10: policy: cannot open '$dir/nope.json'" \
+	check "$(conf bad "[vm a]" "pid = 1" "policy = $dir/nope.json")"
+tap_fails_with "a relative policy path is refused" "bad.conf:10: policy 'p.json' is not an absolute path" \
+	check "$(conf bad "[vm a]" "pid = 1" "policy = p.json")"
+tap_fails_with "a policy with an unknown key is refused by name" \
+	"bad.conf:10: policy: ranges\[0\]: unknown key 'size'" \
+	check "$(conf bad "[vm a]" "pid = 1" "policy = $dir/bad-policy.json")"
+tap_fails_with "memory_root and policy together are refused" \
+	"bad.conf:11: \[vm a\] has both memory_root and policy" \
+	check "$(conf bad "[vm a]" "pid = 1" "policy = $dir/policy.json" "memory_root = learn")"
 trig=$(conf trig "doorbell_port = 0x4b54" "event_cr = 0, 4" "event_msr = 0xc0000080,0xc0000082" \
 	"event_threshold = 3" "trigger_min_gap_ms = 0" "hook = /bin/true" "state_dir = $dir/state" \
 	"on_fail = log, hook" "on_score_below_75 = none" "on_score_below_50 = log,hook,freeze,nonmigratable" \

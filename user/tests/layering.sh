@@ -15,7 +15,7 @@ declare -A may_use=(
 	[identity]="identity common"
 	[attest]="attest identity common"
 	[ledger]="ledger identity common"
-	[policy]="policy attest ledger identity common"
+	[policy]="policy attest ledger snapshot measure identity common"
 	[snapshot]="snapshot attest measure identity common"
 )
 

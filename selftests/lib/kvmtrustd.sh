@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shell tests that run kvmtrustd in the test VM (daemon_test.sh,
+# policy_test.sh); they set $K (the CLI) and source scripts/lib/tap.sh and
+# scripts/lib/ledger-pki.sh first:
+#   kvmtrustd_ledger DIR   a throw-away ledger PKI (ledger_pki), a software
+#                          host key in DIR/hostkey and an SQLite ledger
+#   kvmtrustd_global DIR   the global part of a kvmtrustd.conf writing that
+#                          ledger as host1, interval 1 s, socket DIR/d.sock,
+#                          state_dir DIR/state (the test adds the rest)
+#   st JQ                  JQ over `kvmtrust daemon status --json`
+#   wait_for JQ            up to 10 s (TCG is slow and shared) for the
+#                          daemon's status to make JQ true
+
+kvmtrustd_ledger() {
+	ledger_pki "$1" && KVMTRUST_KEY_DIR=$1/hostkey "$K" tpm init --software --host-id vm-host \
+		>/dev/null 2>&1 && "$K" ledger init --ledger "sqlite:$1/ledger.db" >/dev/null
+}
+
+kvmtrustd_global() {
+	cat <<-EOT
+	interval = 1
+	ledger = sqlite:$1/ledger.db
+	ledger_ca = $1/ca.pem
+	ledger_key = $1/host1.key
+	ledger_cert = $1/host1.pem
+	key_dir = $1/hostkey
+	socket = $1/d.sock
+	state_dir = $1/state
+	EOT
+}
+
+st() { "$K" daemon status --json | jq -r "$1"; }
+
+wait_for() {
+	local i
+	for i in $(seq 100); do
+		[ "$(st "$1" 2>/dev/null)" = true ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
