@@ -82,6 +82,7 @@ int kt_migrate_facts_read(struct kt_ledger *log, const char *vm, const char *gra
 	s.score = kt_score_new(vm, (uint64_t)now);
 	if (!s.score)
 		return kt_fail(err, "ledger", "out of memory");
+	kt_ledger_checkpoint_until(log, (uint64_t)now);
 	ret = kt_ledger_for_each(log, visit, &s, err);
 	if (!ret)
 		finish_score(&s);
