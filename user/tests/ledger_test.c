@@ -707,7 +707,7 @@ static int fill_dated(FIXTURE_DATA(ledger) *self, int from, int n, uint64_t t)
 	int i;
 
 	for (i = from; i < from + n; i++) {
-		snprintf(vm, sizeof(vm), "10000000-0000-4000-8000-00000000000%d", i % 4);
+		snprintf(vm, sizeof(vm), "10000000-0000-4000-8000-00000000000%u", (unsigned int)i % 4);
 		if (append(self, i % 2 ? &self->host2 : &self->host1, KT_LEDGER_ATTEST,
 			   i == 1 ? KT_LEDGER_FAIL : KT_LEDGER_PASS, vm, NULL, t + (uint64_t)i))
 			return -1;
