@@ -711,7 +711,7 @@ static int read_batch(FILE *f, struct kt_batch_builder *b)
 }
 
 struct batch_args {
-	const char *file;
+	const char *file, *checkpoint;
 	uint64_t time;
 	bool queue;
 };
@@ -724,11 +724,30 @@ static int batch_option(int opt, const char *arg, void *p)
 		a->file = arg;
 	else if (opt == O_QUEUE)
 		a->queue = true;
+	else if (opt == LEDGER_O_CHECKPOINT)
+		a->checkpoint = arg;
 	else if (opt == O_TIME)
 		return ledger_parse_time("ledger", "--time", arg, &a->time);
 	else
 		return -1;
 	return 0;
+}
+
+/*
+ * With --checkpoint, the walk before a direct append starts from that
+ * checkpoint (its placements and batch times folded) and verifies only
+ * the entries after it, then moves it on: an append costs what is new.
+ */
+static int batch_checkpoint(struct ledger_opts *o, const struct batch_args *a)
+{
+	struct kt_err err = { 0 };
+
+	if (!a->checkpoint)
+		return 0;
+	if (a->queue)
+		return bad_usage("%s", "--checkpoint is for direct appends, not --queue");
+	return kt_ledger_checkpoint_use(o->log, a->checkpoint, false, &err) ?
+	       ledger_error(&err) : 0;
 }
 
 /* The host's UUID, from its certificate under the ledger CA. */
@@ -755,6 +774,7 @@ static int cmd_batch(int argc, char *argv[])
 		{ "file", required_argument, NULL, O_FILE },
 		{ "time", required_argument, NULL, O_TIME },
 		{ "queue", no_argument, NULL, O_QUEUE },
+		{ "checkpoint", required_argument, NULL, LEDGER_O_CHECKPOINT },
 		LEDGER_CLI_OPTIONS, LEDGER_CLI_SIGNER_OPTIONS, { 0 },
 	};
 	struct kt_batch_builder *b = kt_batch_builder_new();
@@ -785,7 +805,8 @@ static int cmd_batch(int argc, char *argv[])
 	if (!ret)
 		ret = load_signer(grant_cli_path(o.key, KT_LEDGER_KEY_ENV, NULL),
 				  grant_cli_path(o.cert, KT_LEDGER_CERT_ENV, NULL), &signer) ?:
-		      ledger_opts_open(&o, KT_LEDGER_WRITE, true) ?: signer_host(&o, &signer, host);
+		      ledger_opts_open(&o, KT_LEDGER_WRITE, true) ?: signer_host(&o, &signer, host) ?:
+		      batch_checkpoint(&o, &a);
 	n = kt_batch_builder_count(b);
 	if (!ret && kt_batch_builder_seal(b, &signer, host, a.time ? a.time : (uint64_t)time(NULL),
 					  &sealed, &len, &err))
@@ -804,6 +825,8 @@ static int cmd_batch(int argc, char *argv[])
 		if (kt_ledger_append_batch(o.log, &signer, &one, &len, 1, &e, leaf, &err)) {
 			ret = ledger_error(&err);
 		} else {
+			if (a.checkpoint)
+				ledger_checkpoint_save(o.log);
 			kt_print_open_object(NULL);
 			kt_print_u64("index", "appended batch entry %s", e.index);
 			kt_print_hex("leaf_hash", " leaf %s", leaf, KT_HASH_LEN);

@@ -85,6 +85,7 @@ static int compute(struct ledger_opts *o, const char *vm, uint64_t now,
 
 	if (!s)
 		return kt_fail(err, "score", "out of memory");
+	kt_ledger_checkpoint_until(o->log, now);
 	ret = kt_ledger_for_each(o->log, visit, s, err);
 	if (!ret)
 		ret = kt_score_finish(s, r, err);

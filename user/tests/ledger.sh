@@ -41,7 +41,7 @@ CRASH=a07c5e4d-6f8b-4c93-9dce-3f4a5b6c7d8e
 BATCH=b18d6f5e-7a9c-4da4-8edf-4a5b6c7d8e9f
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
-tap_plan 62
+tap_plan 63
 tap_ok "test PKI from the openssl CLI" ledger_pki "$dir"
 
 # Only 'ledger init' creates a ledger: a mistyped name is refused, never made.
@@ -173,8 +173,11 @@ tap_is "unknown VM exits 3" "$(status S --vm 00000000-0000-4000-8000-00000000000
 tap_is "a VM that is not a UUID is a usage error" "$(status S --vm web)" 2
 first=$(S --vm $WEB --at @$((t + 2)) --full --script)
 tap_is "score from the checkpoint: the --full result, 0600 beside the ledger" \
-	"$(S --vm $WEB --at @$((t + 2)) --script) $(stat -c %a "$dir/ledger.db.checkpoint")" \
-	"$first 600"
+	"$(S --vm $WEB --at @$((t + 2)) --script | head -1) $(stat -c %a "$dir/ledger.db.checkpoint")" \
+	"$(head -1 <<<"$first") 600"
+tap_is "from the checkpoint, the VM's folded steps are one (at its last entry), then the rest" \
+	"$(S --vm $WEB --at @$((t + 2)) --script | tail -n +2 | cut -f1,2,4 | tr '\t\n' ' ')" \
+	"2 checkpoint 100 3 host-compromised 50 "
 tap_is "nothing new since the checkpoint: one signature (the head) verified" \
 	"$(S --vm $WEB --at @$((t + 2)) --json | grep -o '"signatures_verified": *[0-9]*' | tr -d ' ')" \
 	'"signatures_verified":1'
@@ -183,8 +186,8 @@ tap_is "an explicit checkpoint file is written" \
 chmod 644 "$dir/cp2"
 tap_fails_with "a checkpoint others may write is refused" "checkpoint: '.*cp2' may be written by others" \
 	S --vm $WEB --at @$((t + 2)) --checkpoint "$dir/cp2"
-tap_is "JSON score lists contributing entries" \
-	"$(S --vm $WEB --at "$(iso $((t + 2)))" --json | grep -c '"reason"')" 3
+tap_is "JSON score lists contributing entries (--full: each)" \
+	"$(S --vm $WEB --at "$(iso $((t + 2)))" --full --json | grep -c '"reason"')" 3
 
 # Rollback: restore an older copy of the whole file (validly signed, shorter).
 tap_ok "verify pins the state it accepted" L verify --pin "$dir/pin"

@@ -13,7 +13,8 @@
 # exactly as the same results appended one entry each; provenance of a VM
 # that moved (batched results on host1, a move and an attestation on host2)
 # checked offline by scripts/provenance-check, and 40 random single hex
-# digits changed in its proofs each refused; usage errors.
+# digits changed in its proofs each refused; usage errors; direct appends
+# from a checkpoint (placement from its fold, a rewritten history a fork).
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/../.."
 
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 CHECK=$PWD/scripts/provenance-check
-tap_plan 21
+tap_plan 25
 tap_workdir kvmtrust-ledger-batch
 as1=(--key "$dir/host1.key" --cert "$dir/host1.pem")
 as2=(--key "$dir/host2.key" --cert "$dir/host2.pem")
@@ -140,4 +141,24 @@ tap_fails_with "a line that is not VM pass|fail is a usage error" "line 1: 'nope
 tap_is "  exit 2" "$(echo "$(vm 1 0) maybe" | status L batch "${as1[@]}")" 2
 tap_fails_with "an empty batch is refused" "the batch holds no results" \
 	sh -c "echo '# nothing' | $KT ledger batch --key $dir/host1.key --cert $dir/host1.pem"
+
+# Direct appends from a checkpoint: each process verifies what is new since
+# the last one and checks placement against the checkpoint's folded state.
+cpl=(--ledger "sqlite:$dir/cp.db" --checkpoint "$dir/batch.cp")
+L init --ledger "sqlite:$dir/cp.db" >/dev/null
+echo "$(vm 1 0) pass" > one.txt
+L batch --file h1.txt --time @$T "${cpl[@]}" "${as1[@]}" >/dev/null
+L batch --file one.txt --time @$((T + 1)) "${cpl[@]}" "${as1[@]}" >/dev/null
+tap_fails_with "from a checkpoint (VM 2 only in its folded entry), host2 cannot write host1's VM" \
+	"placement: batch 0 \(host $LEDGER_H2\): result 0 \(VM $(vm 1 2)\): the VM is on host $LEDGER_H1" \
+	L batch --file steal.txt --time @$((T + 2)) "${cpl[@]}" "${as2[@]}"
+tap_is "  the checkpoint is 0600; the log of 2 entries verifies" \
+	"$(stat -c %a "$dir/batch.cp") $(L verify --ledger "sqlite:$dir/cp.db" --script | cut -f1,2)" "600 true	2"
+rm -f "$dir"/cp.db*
+L init --ledger "sqlite:$dir/cp.db" >/dev/null
+for t in 5 6 7; do L batch --file one.txt --time @$((T + t)) --ledger "sqlite:$dir/cp.db" "${as1[@]}" >/dev/null; done
+tap_fails_with "  a history rewritten under it is refused as a fork" "fork: the signed head" \
+	L batch --file one.txt --time @$((T + 8)) "${cpl[@]}" "${as1[@]}"
+tap_fails_with "  --checkpoint with --queue is a usage error" "--checkpoint is for direct appends" \
+	L batch --file one.txt --queue "${cpl[@]}" "${as1[@]}"
 tap_done

@@ -597,9 +597,18 @@ TEST_F(ledger, checkpoint_costs_what_is_new)
 	EXPECT_EQ(43ULL + 1, kt_ledger_signatures_checked(log));
 	kt_ledger_close(log);
 	EXPECT_EQ(full.score, inc.score);
-	ASSERT_EQ(full.nsteps, inc.nsteps);
-	for (i = 0; i < full.nsteps; i++)
-		EXPECT_EQ(full.steps[i].index, inc.steps[i].index);
+	EXPECT_EQ(full.decision, inc.decision);
+	EXPECT_EQ(full.last_attest, inc.last_attest);
+	EXPECT_EQ(full.last_time, inc.last_time);
+	EXPECT_EQ(0, memcmp(full.host_id, inc.host_id, KT_UUID_LEN));
+	/* The checkpoint's steps are folded into one; the new ones follow as in full. */
+	ASSERT_LT(1U, inc.nsteps);
+	ASSERT_LE(inc.nsteps, full.nsteps);
+	EXPECT_STREQ("checkpoint", inc.steps[0].reason);
+	for (i = 1; i < inc.nsteps; i++) {
+		EXPECT_EQ(full.steps[full.nsteps - inc.nsteps + i].index, inc.steps[i].index);
+		EXPECT_EQ(full.steps[full.nsteps - inc.nsteps + i].score, inc.steps[i].score);
+	}
 	kt_score_result_free(&full);
 	kt_score_result_free(&inc);
 
@@ -678,6 +687,21 @@ TEST_F(ledger, checkpoint_file_is_checked)
 	kt_score_result_free(&r);
 	kt_ledger_close(log);
 
+	/* A version 1 file (one fact per entry; the magic's digit, byte 14): refused by name. */
+	snprintf(cmd, sizeof(cmd), "printf 1 | dd of=%s bs=1 seek=14 conv=notrunc status=none",
+		 cp_path(self));
+	ASSERT_EQ(0, system(cmd));
+	EXPECT_EQ(NULL, reopen(self, false));
+	EXPECT_STREQ("checkpoint", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "version 1 checkpoint")) TH_LOG("%s", self->err.msg);
+	EXPECT_NE(NULL, strstr(self->err.msg, "--full")) TH_LOG("%s", self->err.msg);
+	ASSERT_NE(NULL, log = reopen(self, true)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_and_save(self, log, &r)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&r);
+	kt_ledger_close(log);
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+
 	/* Another ledger's checkpoint. */
 	snprintf(cmd, sizeof(cmd), "sqlite:%s/other.db", self->dir);
 	ASSERT_EQ(0, kt_ledger_open(cmd, self->auth, KT_LEDGER_CREATE, &log, &self->err));
@@ -685,6 +709,92 @@ TEST_F(ledger, checkpoint_file_is_checked)
 	EXPECT_STREQ("checkpoint", self->err.check);
 	EXPECT_NE(NULL, strstr(self->err.msg, "belongs to ledger")) TH_LOG("%s", self->err.msg);
 	kt_ledger_close(log);
+}
+
+/* Passes for VMs 0..3, dated t, t + 1, ...; one failure for VM 1 at its first. */
+static int fill_dated(FIXTURE_DATA(ledger) *self, int from, int n, uint64_t t)
+{
+	char vm[KT_UUID_STR_LEN + 1];
+	int i;
+
+	for (i = from; i < from + n; i++) {
+		snprintf(vm, sizeof(vm), "10000000-0000-4000-8000-00000000000%u", (unsigned int)i % 4);
+		if (append(self, i % 2 ? &self->host2 : &self->host1, KT_LEDGER_ATTEST,
+			   i == 1 ? KT_LEDGER_FAIL : KT_LEDGER_PASS, vm, NULL, t + (uint64_t)i))
+			return -1;
+	}
+	return 0;
+}
+
+/* Scores VM1 at time at, then saves the checkpoint the walk reached. */
+static int score_at(FIXTURE_DATA(ledger) *self, struct kt_ledger *log, uint64_t at,
+		    struct kt_score_result *r)
+{
+	kt_err_clear(&self->err);
+	return kt_score_compute(log, VM1, at, r, &self->err) ?:
+	       kt_ledger_checkpoint_save(log, &self->err);
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+/*
+ * The checkpoint folds the state per VM and host: with more entries for the
+ * same VMs its file (what a load reads) keeps its size, and the score from
+ * it is the full walk's. A check dated before its latest folded entry
+ * cannot use it: it walks the whole log and gets the full walk's answer.
+ * (Entries are dated ahead, t + i, certificates being valid from now.)
+ */
+TEST_F(ledger, checkpoint_size_does_not_grow_with_entries)
+{
+	uint64_t t = (uint64_t)time(NULL), at = t + 1000;
+	struct kt_score_result full, inc;
+	struct kt_ledger *log;
+	long small, large;
+
+	ASSERT_EQ(0, fill_dated(self, 0, 20, t)) TH_LOG("%s", self->err.msg);
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_at(self, log, at, &full)) TH_LOG("%s", self->err.msg);
+	kt_score_result_free(&full);
+	kt_ledger_close(log);
+	small = file_size(cp_path(self));
+
+	ASSERT_EQ(0, fill_dated(self, 20, 200, t));
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_at(self, log, at, &inc)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(200ULL + 1, kt_ledger_signatures_checked(log));
+	kt_ledger_close(log);
+	large = file_size(cp_path(self));
+	EXPECT_LT(0, small);
+	/* Only the tree's frontier differs: one hash per bit set in the size. */
+	EXPECT_EQ(small + KT_HASH_LEN * (__builtin_popcount(220) - __builtin_popcount(20)), large)
+		TH_LOG("checkpoint %ld bytes at 20 entries, %ld at 220", small, large);
+	ASSERT_NE(NULL, log = reopen(self, true)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, kt_score_compute(log, VM1, at, &full, &self->err));
+	kt_ledger_close(log);
+	EXPECT_EQ(full.score, inc.score);
+	EXPECT_EQ(full.last_attest, inc.last_attest);
+	EXPECT_EQ(full.last_time, inc.last_time);
+	kt_score_result_free(&full);
+	kt_score_result_free(&inc);
+
+	/* Dated before the checkpoint's latest entry: the whole log, the full answer. */
+	ASSERT_NE(NULL, log = reopen(self, false)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, kt_score_compute(log, VM1, t + 1, &inc, &self->err)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(220ULL + 1, kt_ledger_signatures_checked(log));
+	kt_ledger_close(log);
+	ASSERT_NE(NULL, log = reopen(self, true)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, kt_score_compute(log, VM1, t + 1, &full, &self->err));
+	kt_ledger_close(log);
+	EXPECT_EQ(80, inc.score);
+	EXPECT_EQ(full.score, inc.score);
+	EXPECT_EQ(full.nsteps, inc.nsteps);
+	kt_score_result_free(&full);
+	kt_score_result_free(&inc);
 }
 
 /* The proof a checkpoint builds from its frontier is RFC 9162's, for every m < n. */

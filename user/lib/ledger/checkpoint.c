@@ -3,16 +3,24 @@
  * Checkpoint files: the layout and its checks (checkpoint.h). All integers
  * big-endian:
  *
- *   0    16  "kvmtrust-ckpt-1\n"
+ *   0    16  "kvmtrust-ckpt-2\n"
  *   16   2   S, length of the ledger spec; S bytes of it
  *   ..   8   tree size n;  32 root;  1 count f;  f x 32 frontier hashes
  *   ..   2   H, length of the signed tree head; H bytes of it
- *   ..   8   F, length of the facts; F bytes of records, one per entry:
+ *   ..   8   tmax, the latest time of an entry folded
+ *   ..   8   F, length of the kept entries; F bytes of records, one each:
  *            kind 1 | result 1 | L 1 | C 2 | index 8 | time 8 | host 16 |
- *            signer 16 | VM id L | certificate C (register entries only);
- *            a batch entry has one record per VM result, each of kind 7
- *            (read back as attest, in_batch) with the entry's index
+ *            signer 16 | VM id L | certificate C (register entries only)
+ *   ..   8   V; V x 91-byte VM records: VM 16 | place 16 | host 16 |
+ *            flags 1 (1 placed, 2 seen) | last result 1 | score 1 |
+ *            last attest 8 | last time 8 | last index 8 | revoked 8 |
+ *            steps 8
+ *   ..   8   H; H x host records: host 16 | revoked 8 | flags 1 (1 batched) |
+ *            batch time 8 | N 8 | N x (time 8 | index 8) failures
  *   ..   32  SHA-256 of every byte before it
+ *
+ * Version 1 files (one fact per entry) are refused by name: --full
+ * re-verifies the log and writes a version 2 file in their place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,10 +35,15 @@
 #include "common/encoding.h"
 #include "common/outfile.h"
 #include "ledger/checkpoint.h"
+#include "ledger/score.h"
 
-#define MAGIC "kvmtrust-ckpt-1\n"
+#define MAGIC "kvmtrust-ckpt-2\n"
+#define MAGIC_V1 "kvmtrust-ckpt-1\n"
 #define MAGIC_LEN 16
 #define FACT_FIXED 53
+#define VM_REC 91
+#define HOST_REC 41
+#define NONE KT_LEDGER_NO_INDEX
 #define FILE_MAX (1ULL << 32)
 
 void kt_checkpoint_default_path(const char *spec, char *out, size_t cap)
@@ -52,11 +65,77 @@ void kt_checkpoint_default_path(const char *spec, char *out, size_t cap)
 
 void kt_checkpoint_free(struct kt_checkpoint *cp)
 {
+	size_t i;
+
 	if (!cp)
 		return;
 	free(cp->sth);
 	free(cp->facts);
+	free(cp->vms);
+	for (i = 0; i < cp->nhosts; i++)
+		free(cp->hosts[i].fails);
+	free(cp->hosts);
+	kt_uuidmap_free(&cp->vm_ix);
+	kt_uuidmap_free(&cp->host_ix);
 	free(cp);
+}
+
+/*
+ * The record for id in the array *arr (n used, *cap allocated, ix its
+ * index): *created when new (zeroed), NULL when out of memory.
+ */
+static void *state_get(struct kt_uuidmap *ix, void **arr, size_t *n, size_t *cap, size_t sz,
+		       const uint8_t id[KT_UUID_LEN], bool *created)
+{
+	uint8_t *at = kt_uuidmap_get(ix, id), pos[KT_UUID_LEN] = { 0 };
+	size_t c = *cap ? 2 * *cap : 64;
+	void *p;
+
+	*created = !at;
+	if (at)
+		return (uint8_t *)*arr + (kt_be_get(at, 8) - 1) * sz;
+	if (*n == *cap) {
+		if (!(p = realloc(*arr, c * sz)))
+			return NULL;
+		*arr = p;
+		*cap = c;
+	}
+	kt_be_put(pos, *n + 1, 8);
+	if (!kt_uuidmap_put(ix, id, pos))
+		return NULL;
+	p = (uint8_t *)*arr + (*n)++ * sz;
+	memset(p, 0, sz);
+	return p;
+}
+
+/* The folded state of VM id, created when new; NULL when out of memory. */
+static struct kt_ledger_vm_state *vm_get(struct kt_checkpoint *cp, const uint8_t id[KT_UUID_LEN])
+{
+	struct kt_ledger_vm_state *v;
+	bool created;
+
+	v = state_get(&cp->vm_ix, (void **)&cp->vms, &cp->nvms, &cp->vms_cap, sizeof(*v), id,
+		      &created);
+	if (v && created) {
+		kt_score_vm_init(v);
+		memcpy(v->vm, id, KT_UUID_LEN);
+	}
+	return v;
+}
+
+static struct kt_ledger_host_state *host_get(struct kt_checkpoint *cp,
+					     const uint8_t id[KT_UUID_LEN])
+{
+	struct kt_ledger_host_state *h;
+	bool created;
+
+	h = state_get(&cp->host_ix, (void **)&cp->hosts, &cp->nhosts, &cp->hosts_cap, sizeof(*h),
+		      id, &created);
+	if (h && created) {
+		memcpy(h->host, id, KT_UUID_LEN);
+		h->revoked = NONE;
+	}
+	return h;
 }
 
 static int reserve(struct kt_checkpoint *cp, size_t more)
@@ -76,22 +155,53 @@ static int reserve(struct kt_checkpoint *cp, size_t more)
 	return 0;
 }
 
+/* Copies from's folded state (not its tree) into the empty cp. */
+static int copy_state(struct kt_checkpoint *cp, const struct kt_checkpoint *from)
+{
+	struct kt_ledger_host_state *h;
+	struct kt_ledger_vm_state *v;
+	size_t i;
+
+	cp->tmax = from->tmax;
+	if (reserve(cp, from->facts_len + 1))
+		return -1;
+	memcpy(cp->facts, from->facts, from->facts_len);
+	cp->facts_len = from->facts_len;
+	for (i = 0; i < from->nvms; i++) {
+		if (!(v = vm_get(cp, from->vms[i].vm)))
+			return -1;
+		*v = from->vms[i];
+	}
+	for (i = 0; i < from->nhosts; i++) {
+		if (!(h = host_get(cp, from->hosts[i].host)))
+			return -1;
+		*h = from->hosts[i];
+		h->fails = NULL;
+		h->nfails = h->fails_cap = 0;
+		if (from->hosts[i].nfails &&
+		    !(h->fails = malloc(from->hosts[i].nfails * sizeof(*h->fails))))
+			return -1;
+		memcpy(h->fails, from->hosts[i].fails, from->hosts[i].nfails * sizeof(*h->fails));
+		h->nfails = h->fails_cap = from->hosts[i].nfails;
+	}
+	return 0;
+}
+
 struct kt_checkpoint *kt_checkpoint_start(const struct kt_checkpoint *from)
 {
 	struct kt_checkpoint *cp = calloc(1, sizeof(*cp));
 
 	if (!cp || !from)
 		return cp;
-	if (reserve(cp, from->facts_len + 1)) {
+	if (copy_state(cp, from)) {
 		kt_checkpoint_free(cp);
 		return NULL;
 	}
-	memcpy(cp->facts, from->facts, from->facts_len);
-	cp->facts_len = from->facts_len;
 	return cp;
 }
 
-int kt_checkpoint_add(struct kt_checkpoint *cp, const struct kt_ledger_entry *e)
+/* Keeps e whole, as a fact. */
+static int keep(struct kt_checkpoint *cp, const struct kt_ledger_entry *e)
 {
 	size_t vm_len = strlen(e->vm_id), cert_len = e->kind == KT_LEDGER_REGISTER ? e->cert_len : 0;
 	uint8_t *p;
@@ -99,7 +209,7 @@ int kt_checkpoint_add(struct kt_checkpoint *cp, const struct kt_ledger_entry *e)
 	if (reserve(cp, FACT_FIXED + vm_len + cert_len))
 		return -1;
 	p = cp->facts + cp->facts_len;
-	p[0] = e->in_batch ? KT_LEDGER_BATCH : e->kind;
+	p[0] = e->kind;
 	p[1] = e->result;
 	p[2] = (uint8_t)vm_len;
 	kt_be_put(p + 3, cert_len, 2);
@@ -110,6 +220,56 @@ int kt_checkpoint_add(struct kt_checkpoint *cp, const struct kt_ledger_entry *e)
 	memcpy(p + FACT_FIXED, e->vm_id, vm_len);
 	memcpy(p + FACT_FIXED + vm_len, e->cert, cert_len);
 	cp->facts_len += FACT_FIXED + vm_len + cert_len;
+	return 0;
+}
+
+/*
+ * Folds e as kt_score_feed() reads it at any time at or after cp->tmax,
+ * and as the walk keeps placements and batch times: attestations, moves
+ * and rollbacks of a UUID VM. Every other entry is kept whole and visited
+ * after the folded state, in log order (so it is still left out at a time
+ * before its own). The fold leaves out entries signed by a host after its
+ * revocation: those revocations count towards tmax too.
+ */
+int kt_checkpoint_add(struct kt_checkpoint *cp, const struct kt_ledger_entry *e)
+{
+	struct kt_ledger_host_state *signer, *host;
+	struct kt_ledger_vm_state *v = NULL;
+	uint8_t vm[KT_UUID_LEN];
+	bool is_vm = e->vm_id[0] && !kt_uuid_parse(e->vm_id, vm);
+	bool placing = e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE ||
+		       e->kind == KT_LEDGER_ROLLBACK;
+	bool kept = !(is_vm && placing), counted;
+	int delta;
+
+	if (kept && keep(cp, e))
+		return -1;
+	if (e->kind == KT_LEDGER_REGISTER)
+		return 0;
+	if (!(signer = host_get(cp, e->signer_id)) || !(host = host_get(cp, e->host_id)) ||
+	    (is_vm && placing && !(v = vm_get(cp, vm))))
+		return -1;
+	if ((!kept || (e->kind == KT_LEDGER_REVOKE && !e->vm_id[0])) && e->time > cp->tmax)
+		cp->tmax = e->time;
+	if (e->in_batch && (!host->batched || host->batch_time < e->time)) {
+		host->batched = true;
+		host->batch_time = e->time;
+	}
+	if (v) {
+		memcpy(v->place, e->host_id, KT_UUID_LEN);
+		v->placed = true;
+	}
+	/* Entries signed by a host after its revocation count for nothing. */
+	counted = signer->revoked == NONE || signer->revoked >= e->index;
+	if (counted && e->kind == KT_LEDGER_REVOKE && !e->vm_id[0] && host->revoked == NONE)
+		host->revoked = e->index;
+	if (counted && !kept && e->kind == KT_LEDGER_ATTEST && e->result == KT_LEDGER_FAIL &&
+	    kt_score_add_fail(&host->fails, &host->nfails, &host->fails_cap, e->time, e->index))
+		return -1;
+	if (v && counted)
+		kt_score_vm_apply(v, e, &delta);
+	else if (v)
+		v->steps++;
 	return 0;
 }
 
@@ -127,8 +287,7 @@ int kt_checkpoint_next(const struct kt_checkpoint *cp, size_t *off, struct kt_le
 	if (vm_len > KT_LEDGER_VM_MAX || left < FACT_FIXED + vm_len + cert_len)
 		return -1;
 	memset(e, 0, sizeof(*e));
-	e->kind = p[0] == KT_LEDGER_BATCH ? KT_LEDGER_ATTEST : p[0];
-	e->in_batch = p[0] == KT_LEDGER_BATCH;
+	e->kind = p[0];
 	e->result = p[1];
 	e->index = kt_be_get(p + 5, 8);
 	e->time = kt_be_get(p + 13, 8);
@@ -145,9 +304,8 @@ int kt_checkpoint_next(const struct kt_checkpoint *cp, size_t *off, struct kt_le
 static int consistent(const struct kt_checkpoint *cp, struct kt_err *err)
 {
 	struct kt_ledger_entry e;
-	uint64_t n = 0;
-	size_t off = 0;
-	bool batched = false;
+	uint64_t last = 0;
+	size_t off = 0, i;
 	kt_hash root;
 	int ret;
 
@@ -158,18 +316,21 @@ static int consistent(const struct kt_checkpoint *cp, struct kt_err *err)
 	if (cp->size && (cp->sth_len < 49 || kt_be_get(cp->sth + 1, 8) != cp->size ||
 			 CRYPTO_memcmp(cp->sth + 17, cp->root, KT_HASH_LEN)))
 		return kt_fail(err, "checkpoint", "its signed tree head is not the one of its tree");
-	/* One fact an entry, or one per VM result of a batch entry: all at its index. */
+	/* Kept entries in log order, within the tree; folded state within it too. */
 	while (!(ret = kt_checkpoint_next(cp, &off, &e))) {
-		if (e.in_batch && n && e.index == n - 1 && batched)
-			continue;
-		batched = e.in_batch;
-		if (e.index != n++)
-			return kt_fail(err, "checkpoint", "its facts skip entry %llu",
-				       (unsigned long long)n - 1);
+		if (e.index >= cp->size || e.index < last ||
+		    (e.kind == KT_LEDGER_REVOKE && !e.vm_id[0] && e.time > cp->tmax))
+			return kt_fail(err, "checkpoint", "its kept entry %llu is out of order",
+				       (unsigned long long)e.index);
+		last = e.index;
 	}
-	if (ret < 0 || n != cp->size)
-		return kt_fail(err, "checkpoint", "its facts do not cover its %llu entries",
-			       (unsigned long long)cp->size);
+	if (ret < 0)
+		return kt_fail(err, "checkpoint", "its kept entries are malformed");
+	for (i = 0; i < cp->nvms; i++)
+		if ((cp->vms[i].seen && (cp->vms[i].last_index >= cp->size ||
+					 cp->vms[i].last_time > cp->tmax)) ||
+		    cp->vms[i].score < 0 || cp->vms[i].score > KT_SCORE_MAX)
+			return kt_fail(err, "checkpoint", "its state of VM %zu is out of range", i);
 	return 0;
 }
 
@@ -214,6 +375,61 @@ static const uint8_t *take(const uint8_t *buf, size_t len, size_t *off, uint64_t
 	return p;
 }
 
+static int parse_state(const uint8_t *buf, size_t body, size_t *off, struct kt_checkpoint *cp,
+		       struct kt_err *err)
+{
+	struct kt_ledger_host_state *h;
+	struct kt_ledger_vm_state *v;
+	const uint8_t *p;
+	uint64_t n, i, k;
+
+	if (!(p = take(buf, body, off, 8)) || (n = kt_be_get(p, 8)) > (body - *off) / VM_REC)
+		return kt_fail(err, "checkpoint", "truncated");
+	for (i = 0; i < n; i++) {
+		if (!(p = take(buf, body, off, VM_REC)))
+			return kt_fail(err, "checkpoint", "truncated");
+		if (kt_uuidmap_get(&cp->vm_ix, p))
+			return kt_fail(err, "checkpoint", "VM %llu appears twice", (unsigned long long)i);
+		if (!(v = vm_get(cp, p)))
+			return kt_fail(err, "checkpoint", "out of memory");
+		memcpy(v->place, p + 16, KT_UUID_LEN);
+		memcpy(v->host_id, p + 32, KT_UUID_LEN);
+		v->placed = p[48] & 1;
+		v->seen = p[48] & 2;
+		v->last_result = p[49];
+		v->score = p[50];
+		v->last_attest = kt_be_get(p + 51, 8);
+		v->last_time = kt_be_get(p + 59, 8);
+		v->last_index = kt_be_get(p + 67, 8);
+		v->revoked = kt_be_get(p + 75, 8);
+		v->steps = kt_be_get(p + 83, 8);
+	}
+	if (!(p = take(buf, body, off, 8)) || (n = kt_be_get(p, 8)) > (body - *off) / HOST_REC)
+		return kt_fail(err, "checkpoint", "truncated");
+	for (i = 0; i < n; i++) {
+		if (!(p = take(buf, body, off, HOST_REC)))
+			return kt_fail(err, "checkpoint", "truncated");
+		if (kt_uuidmap_get(&cp->host_ix, p))
+			return kt_fail(err, "checkpoint", "host %llu appears twice",
+				       (unsigned long long)i);
+		if (!(h = host_get(cp, p)))
+			return kt_fail(err, "checkpoint", "out of memory");
+		h->revoked = kt_be_get(p + 16, 8);
+		h->batched = p[24] & 1;
+		h->batch_time = kt_be_get(p + 25, 8);
+		k = kt_be_get(p + 33, 8);
+		if (k > (body - *off) / 16)
+			return kt_fail(err, "checkpoint", "truncated");
+		if (k && !(h->fails = malloc(k * sizeof(*h->fails))))
+			return kt_fail(err, "checkpoint", "out of memory");
+		h->nfails = h->fails_cap = k;
+		for (p = take(buf, body, off, 16 * k); k--; p += 16)
+			h->fails[h->nfails - k - 1] = (struct kt_ledger_fail){
+				.time = kt_be_get(p, 8), .index = kt_be_get(p + 8, 8) };
+	}
+	return 0;
+}
+
 static int parse(const uint8_t *buf, size_t len, const char *spec, struct kt_checkpoint *cp,
 		 struct kt_err *err)
 {
@@ -222,8 +438,11 @@ static int parse(const uint8_t *buf, size_t len, const char *spec, struct kt_che
 	kt_hash digest;
 	uint64_t n;
 
+	if (len >= MAGIC_LEN && !memcmp(buf, MAGIC_V1, MAGIC_LEN))
+		return kt_fail(err, "checkpoint", "a version 1 checkpoint (one fact per entry) is "
+			       "no longer read");
 	if (len < MAGIC_LEN + KT_HASH_LEN || memcmp(buf, MAGIC, MAGIC_LEN))
-		return kt_fail(err, "checkpoint", "not a version 1 checkpoint");
+		return kt_fail(err, "checkpoint", "not a version 2 checkpoint");
 	body = len - KT_HASH_LEN;
 	kt_sha256(buf, body, digest);
 	if (CRYPTO_memcmp(digest, buf + body, KT_HASH_LEN))
@@ -246,17 +465,23 @@ static int parse(const uint8_t *buf, size_t len, const char *spec, struct kt_che
 		return kt_fail(err, "checkpoint", "truncated");
 	cp->sth_len = n;
 	cp->sth = malloc(n ? n : 1);
-	if (!(p = take(buf, body, &off, 8)) || !cp->sth)
+	if (!cp->sth || !(p = take(buf, body, &off, 16)))
 		return kt_fail(err, "checkpoint", "truncated");
 	memcpy(cp->sth, q, n);
-	n = kt_be_get(p, 8);
-	if (!(q = take(buf, body, &off, n)) || off != body)
-		return kt_fail(err, "checkpoint", "its facts are not %llu bytes", (unsigned long long)n);
+	cp->tmax = kt_be_get(p, 8);
+	n = kt_be_get(p + 8, 8);
+	if (!(q = take(buf, body, &off, n)))
+		return kt_fail(err, "checkpoint", "its kept entries are not %llu bytes",
+			       (unsigned long long)n);
 	cp->facts = malloc(n ? n : 1);
 	if (!cp->facts)
 		return kt_fail(err, "checkpoint", "out of memory");
 	memcpy(cp->facts, q, n);
 	cp->facts_len = cp->facts_cap = n;
+	if (parse_state(buf, body, &off, cp, err))
+		return -1;
+	if (off != body)
+		return kt_fail(err, "checkpoint", "%zu bytes after its state", body - off);
 	return consistent(cp, err);
 }
 
@@ -292,13 +517,18 @@ int kt_checkpoint_load(const char *path, const char *spec, struct kt_checkpoint 
 int kt_checkpoint_save(const char *path, const char *spec, const struct kt_checkpoint *cp,
 		       struct kt_err *err)
 {
-	size_t spec_len = strlen(spec), len, off = 0;
-	uint8_t *buf;
+	size_t spec_len = strlen(spec), len, off = 0, i, k;
+	const struct kt_ledger_host_state *h;
+	const struct kt_ledger_vm_state *v;
+	uint8_t *buf, *p;
 	int ret;
 
 	len = MAGIC_LEN + 2 + spec_len + 8 + KT_HASH_LEN + 1 + cp->nf * KT_HASH_LEN + 2 +
-	      cp->sth_len + 8 + cp->facts_len + KT_HASH_LEN;
-	buf = malloc(len);
+	      cp->sth_len + 8 + 8 + cp->facts_len + 8 + cp->nvms * VM_REC + 8 +
+	      cp->nhosts * HOST_REC + KT_HASH_LEN;
+	for (i = 0; i < cp->nhosts; i++)
+		len += 16 * cp->hosts[i].nfails;
+	buf = calloc(1, len);
 	if (!buf)
 		return kt_fail(err, "checkpoint", "out of memory");
 	memcpy(buf, MAGIC, MAGIC_LEN);
@@ -315,9 +545,43 @@ int kt_checkpoint_save(const char *path, const char *spec, const struct kt_check
 	kt_be_put(buf + off, cp->sth_len, 2);
 	memcpy(buf + off + 2, cp->sth, cp->sth_len);
 	off += 2 + cp->sth_len;
-	kt_be_put(buf + off, cp->facts_len, 8);
-	memcpy(buf + off + 8, cp->facts, cp->facts_len);
-	off += 8 + cp->facts_len;
+	kt_be_put(buf + off, cp->tmax, 8);
+	kt_be_put(buf + off + 8, cp->facts_len, 8);
+	memcpy(buf + off + 16, cp->facts, cp->facts_len);
+	off += 16 + cp->facts_len;
+	kt_be_put(buf + off, cp->nvms, 8);
+	off += 8;
+	for (i = 0; i < cp->nvms; i++, off += VM_REC) {
+		v = &cp->vms[i];
+		p = buf + off;
+		memcpy(p, v->vm, KT_UUID_LEN);
+		memcpy(p + 16, v->place, KT_UUID_LEN);
+		memcpy(p + 32, v->host_id, KT_UUID_LEN);
+		p[48] = (v->placed ? 1 : 0) | (v->seen ? 2 : 0);
+		p[49] = v->last_result;
+		p[50] = (uint8_t)v->score;
+		kt_be_put(p + 51, v->last_attest, 8);
+		kt_be_put(p + 59, v->last_time, 8);
+		kt_be_put(p + 67, v->last_index, 8);
+		kt_be_put(p + 75, v->revoked, 8);
+		kt_be_put(p + 83, v->steps, 8);
+	}
+	kt_be_put(buf + off, cp->nhosts, 8);
+	off += 8;
+	for (i = 0; i < cp->nhosts; i++) {
+		h = &cp->hosts[i];
+		p = buf + off;
+		memcpy(p, h->host, KT_UUID_LEN);
+		kt_be_put(p + 16, h->revoked, 8);
+		p[24] = h->batched ? 1 : 0;
+		kt_be_put(p + 25, h->batch_time, 8);
+		kt_be_put(p + 33, h->nfails, 8);
+		off += HOST_REC;
+		for (k = 0; k < h->nfails; k++, off += 16) {
+			kt_be_put(buf + off, h->fails[k].time, 8);
+			kt_be_put(buf + off + 8, h->fails[k].index, 8);
+		}
+	}
 	kt_sha256(buf, off, buf + off);
 	ret = kt_file_write(path, buf, len, 0600, err);
 	free(buf);

@@ -2,9 +2,17 @@
 /*
  * A verifier's checkpoint: a signed tree head it verified, the frontier of
  * that tree (so the next check continues the tree and builds the RFC 9162
- * consistency proof without the old entries), and the facts every fold of
- * the log needs (scores, host flags, revocations, owners) from the entries
- * it covers, so those entries are neither read nor re-verified again.
+ * consistency proof without the old entries), and what every fold of the
+ * log needs from the entries it covers, so those entries are neither read
+ * nor re-verified again: the state folded per VM (score so far, last
+ * result, placement, revocation) and per host (revocation, failures, last
+ * batch time), and whole only the rare entries the folds look up by name
+ * (register, revoke, compromise; and attestations of a VM id that is not a
+ * UUID). Loading it costs O(VMs + hosts + those entries), not O(entries).
+ *
+ * The fold takes every entry, whatever its time: a check at a time earlier
+ * than the latest entry folded (kt_checkpoint.tmax) cannot use it and walks
+ * the whole log instead (kt_ledger_checkpoint_until()).
  *
  * The file (Documentation/ledger.rst, "Checkpoints") ends in a SHA-256 over
  * everything before it, which binds the facts to the head; it is written
@@ -21,6 +29,7 @@
 #include "common/error.h"
 #include "common/merkle.h"
 #include "ledger/ledger.h"
+#include "ledger/uuidmap.h"
 
 #define KT_CHECKPOINT_DIR "/var/lib/kvmtrust"
 #define KT_CHECKPOINT_FRONTIER_MAX 64
@@ -32,8 +41,14 @@ struct kt_checkpoint {
 	kt_hash frontier[KT_CHECKPOINT_FRONTIER_MAX];
 	uint8_t *sth;			/* the signed tree head verified, as stored */
 	size_t sth_len;
-	uint8_t *facts;			/* one record per entry, in log order */
+	uint64_t tmax;			/* latest time of an entry folded */
+	uint8_t *facts;			/* the entries kept whole, in log order */
 	size_t facts_len, facts_cap;
+	struct kt_ledger_vm_state *vms;	/* folded, in order of first entry */
+	size_t nvms, vms_cap;
+	struct kt_ledger_host_state *hosts;
+	size_t nhosts, hosts_cap;
+	struct kt_uuidmap vm_ix, host_ix;	/* UUID -> 1 + position in vms, hosts */
 };
 
 /*
@@ -55,12 +70,12 @@ int kt_checkpoint_save(const char *path, const char *spec, const struct kt_check
 		       struct kt_err *err);
 void kt_checkpoint_free(struct kt_checkpoint *cp);
 
-/* A copy of cp's facts only (NULL: none), to extend with a walk's new entries. */
+/* A copy of cp's folded state only (NULL: none), to extend with a walk's new entries. */
 struct kt_checkpoint *kt_checkpoint_start(const struct kt_checkpoint *cp);
-/* Records what the folds read from a verified entry. */
+/* Folds a verified entry (in log order) into the state, or keeps it whole. */
 int kt_checkpoint_add(struct kt_checkpoint *cp, const struct kt_ledger_entry *e);
 /*
- * The entry at *off of the facts, as the folds see it (no measurement,
+ * The kept entry at *off of the facts, as the folds see it (no measurement,
  * prev_root or signature; cert only for register entries): 0, 1 at the
  * end, -1 when malformed.
  */

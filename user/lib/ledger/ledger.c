@@ -1306,6 +1306,14 @@ int kt_ledger_checkpoint_use(struct kt_ledger *log, const char *path, bool full,
 	return full ? 0 : kt_checkpoint_load(path, log->spec, &log->cp, err);
 }
 
+void kt_ledger_checkpoint_until(struct kt_ledger *log, uint64_t now)
+{
+	if (log->cp && log->cp->tmax > now) {
+		kt_checkpoint_free(log->cp);
+		log->cp = NULL;
+	}
+}
+
 const char *kt_ledger_checkpoint_path(const struct kt_ledger *log)
 {
 	return log->cp_path;
@@ -1451,35 +1459,46 @@ static int extends_checkpoint(struct kt_ledger *log, const struct head *h, struc
 	return extends(log, h, &t, "checkpoint", err);
 }
 
-/* What batch_check() and place_note() keep, from a checkpoint's fact. */
-static int replay_state(struct walk *w, const struct kt_ledger_entry *e)
-{
-	uint8_t vm[KT_UUID_LEN], *last;
-
-	if (!e->in_batch)
-		return place_note(&w->place, e);
-	if (kt_uuid_parse(e->vm_id, vm) || !kt_uuidmap_put(&w->place, vm, e->host_id))
-		return -1;
-	last = kt_uuidmap_get(&w->batch_time, e->host_id);
-	if (!last && !(last = kt_uuidmap_put(&w->batch_time, e->host_id, NULL)))
-		return -1;
-	if (kt_be_get(last, 8) < e->time)
-		kt_be_put(last, e->time, 8);
-	return 0;
-}
-
-/* The checkpoint's entries, visited from its facts; the tree goes on from its frontier. */
+/*
+ * The checkpoint's state, visited: one folded record per host and per VM,
+ * then its kept entries in log order; batch_check() and place_note() state
+ * from them. The tree goes on from its frontier.
+ */
 static int replay(struct walk *w, struct kt_err *err)
 {
 	const struct kt_checkpoint *cp = w->log->cp;
 	struct kt_ledger_entry e;
-	size_t off = 0;
+	uint8_t when[KT_UUID_LEN] = { 0 };
+	size_t off = 0, i;
 
 	w->tree.size = cp->size;
 	w->tree.nf = cp->nf;
 	memcpy(w->tree.frontier, cp->frontier, cp->nf * KT_HASH_LEN);
+	for (i = 0; i < cp->nhosts; i++) {
+		memset(&e, 0, sizeof(e));
+		e.kind = KT_LEDGER_FOLDED_HOST;
+		e.host_state = &cp->hosts[i];
+		memcpy(e.host_id, cp->hosts[i].host, KT_UUID_LEN);
+		kt_be_put(when, cp->hosts[i].batch_time, 8);
+		if (cp->hosts[i].batched && !kt_uuidmap_put(&w->batch_time, e.host_id, when))
+			return kt_fail(err, "ledger", "out of memory");
+		if (w->visit && w->visit(&e, w->arg))
+			return kt_fail(err, "ledger", "cannot fold the checkpoint's hosts");
+	}
+	for (i = 0; i < cp->nvms; i++) {
+		memset(&e, 0, sizeof(e));
+		e.kind = KT_LEDGER_FOLDED_VM;
+		e.vm_state = &cp->vms[i];
+		e.index = cp->vms[i].last_index;
+		e.time = cp->vms[i].last_time;
+		kt_uuid_format(cp->vms[i].vm, e.vm_id);
+		if (cp->vms[i].placed && !kt_uuidmap_put(&w->place, cp->vms[i].vm, cp->vms[i].place))
+			return kt_fail(err, "ledger", "out of memory");
+		if (w->visit && w->visit(&e, w->arg))
+			return kt_fail(err, "ledger", "cannot fold the checkpoint's VMs");
+	}
 	while (!kt_checkpoint_next(cp, &off, &e)) {
-		if (replay_state(w, &e))
+		if (place_note(&w->place, &e))
 			return kt_fail(err, "ledger", "out of memory");
 		if (w->visit && w->visit(&e, w->arg))
 			return kt_fail(err, "ledger", "entry %llu: cannot fold it",

@@ -97,6 +97,48 @@ struct kt_ledger_entry {
 	 */
 	bool in_batch;
 	uint32_t batch_no, record_no;
+	/*
+	 * Not encoded: a checkpoint's folded state, visited in place of the
+	 * entries it covers (kinds KT_LEDGER_FOLDED_VM and _HOST only).
+	 */
+	const struct kt_ledger_vm_state *vm_state;
+	const struct kt_ledger_host_state *host_state;
+};
+
+/*
+ * Kinds a walk from a checkpoint visits and no entry has (the decoder
+ * refuses them): one per VM and one per host of the checkpoint's folded
+ * state (checkpoint.h), after the entries the checkpoint keeps whole.
+ */
+#define KT_LEDGER_FOLDED_VM 0xf0
+#define KT_LEDGER_FOLDED_HOST 0xf1
+#define KT_LEDGER_NO_INDEX UINT64_MAX
+
+/* A VM's score state folded in log order (score.h: kt_score_vm_apply()). */
+struct kt_ledger_vm_state {
+	uint8_t vm[KT_UUID_LEN];
+	uint8_t place[KT_UUID_LEN];	/* host of its latest attest, move or rollback */
+	uint8_t host_id[KT_UUID_LEN];	/* the same, of the entries the score counts */
+	bool placed, seen;		/* place set; an entry counted */
+	uint8_t last_result;
+	int score;
+	uint64_t last_attest, last_time, last_index;
+	uint64_t revoked;		/* first counted revoke of the VM, or KT_LEDGER_NO_INDEX */
+	uint64_t steps;			/* entries folded into it */
+};
+
+struct kt_ledger_fail {
+	uint64_t time, index;
+};
+
+/* A host's state folded in log order. */
+struct kt_ledger_host_state {
+	uint8_t host[KT_UUID_LEN];
+	uint64_t revoked;		/* first counted revoke of the host, or KT_LEDGER_NO_INDEX */
+	bool batched;
+	uint64_t batch_time;		/* of its latest host batch */
+	struct kt_ledger_fail *fails;	/* failed attestations on it, counted */
+	size_t nfails, fails_cap;
 };
 
 /* Signed tree head (RFC 9162 section 4.10 in spirit, own byte layout). */
@@ -243,16 +285,23 @@ void kt_ledger_pin(struct kt_ledger *log, uint64_t size, const kt_hash root);
 /*
  * Checkpoints (checkpoint.h, Documentation/ledger.rst "Checkpoints"): from
  * now on every walk keeps what it verified (the signed head, the tree's
- * frontier, the entries' facts) for kt_ledger_checkpoint_save() to write to
- * path (NULL: kt_checkpoint_default_path()). Unless `full`, the checkpoint
- * already there is loaded (none: the first walk is a full one) and walks
- * start from it: the signed head must extend it (RFC 9162 consistency
- * proof, else check "fork"; shorter: "rollback"), its entries are visited
- * from its facts, and only the entries after it are read and verified.
- * A checkpoint that fails its own checks is refused (check "checkpoint").
+ * frontier, the state folded from its entries) for kt_ledger_checkpoint_save()
+ * to write to path (NULL: kt_checkpoint_default_path()). Unless `full`, the
+ * checkpoint already there is loaded (none: the first walk is a full one)
+ * and walks start from it: the signed head must extend it (RFC 9162
+ * consistency proof, else check "fork"; shorter: "rollback"), visitors see
+ * the entries it keeps whole, then one KT_LEDGER_FOLDED_HOST record per
+ * host and one KT_LEDGER_FOLDED_VM per VM, and only the entries after it
+ * are read and verified. A checkpoint that fails its own checks (a version
+ * 1 file among them) is refused (check "checkpoint").
  */
 int kt_ledger_checkpoint_use(struct kt_ledger *log, const char *path, bool full,
 			     struct kt_err *err);
+/*
+ * A fold at time `now` (entries dated later left out) cannot start from a
+ * checkpoint holding later entries: then the walk starts from entry 0.
+ */
+void kt_ledger_checkpoint_until(struct kt_ledger *log, uint64_t now);
 int kt_ledger_checkpoint_save(struct kt_ledger *log, struct kt_err *err);
 const char *kt_ledger_checkpoint_path(const struct kt_ledger *log);
 /* How many ES256 signatures this handle has verified (entries and heads): tests, statistics. */

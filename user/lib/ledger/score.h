@@ -91,6 +91,19 @@ int kt_score_finish(struct kt_score *s, struct kt_score_result *res, struct kt_e
 void kt_score_free(struct kt_score *s);
 
 /*
+ * The rules for the VM's own entries (2. above and what 3.-5. read), shared
+ * by kt_score_feed() and the checkpoint's fold: v after entry e of the VM,
+ * counted (not dated later, not from a revoked signer, not a register).
+ * Returns the step's reason and *delta, or NULL when e is not a step.
+ */
+void kt_score_vm_init(struct kt_ledger_vm_state *v);
+const char *kt_score_vm_apply(struct kt_ledger_vm_state *v, const struct kt_ledger_entry *e,
+			      int *delta);
+/* Appends a failure to a growing array (-1: out of memory). */
+int kt_score_add_fail(struct kt_ledger_fail **fails, size_t *n, size_t *cap, uint64_t time,
+		      uint64_t index);
+
+/*
  * Whether host_id is compromised by rule 3 above (compromise entry, revoke
  * entry, or the failure burst), from the entries fed so far; *cause is the
  * entry that made it so. The migration decision asks this of the

@@ -41,7 +41,6 @@ static int visit(const struct kt_ledger_entry *e, void *arg)
 	struct scan *s = arg;
 	struct kt_migrate_facts *f = s->facts;
 
-	f->entries++;
 	/* As for scores: what the log says at `now`, nothing dated later. */
 	if (e->time <= s->now && e->kind == KT_LEDGER_REVOKE) {
 		if (s->have_grant && !f->grant_revoked && !strcmp(e->vm_id, s->grant_subject)) {
@@ -114,7 +113,9 @@ int kt_migrate_facts_read(struct kt_ledger *log, const char *vm,
 	s.score = kt_score_new(vm, (uint64_t)now);
 	if (!s.score)
 		return kt_fail(err, "ledger", "out of memory");
-	ret = kt_ledger_for_each(log, visit, &s, err);
+	kt_ledger_checkpoint_until(log, (uint64_t)now);
+	/* The log's size (a checkpoint's folded entries are not visited one by one). */
+	ret = kt_ledger_walk(log, visit, &s, &facts->entries, NULL, NULL, err);
 	if (!ret)
 		finish_score(&s);
 	kt_score_free(s.score);
