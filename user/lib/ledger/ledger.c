@@ -459,17 +459,29 @@ static int head_read(struct kt_ledger *log, struct head *h, struct kt_err *err)
 }
 
 /* The head is signed by whoever wrote the last entry: a host, or an owner registering. */
-static int sth_check(struct kt_ledger *log, const struct head *h, struct kt_err *err)
+static int sth_signed(struct kt_ledger_auth *auth, const uint8_t *raw, size_t len,
+		      const struct kt_ledger_sth *sth, struct kt_err *err)
 {
 	struct kt_ledger_writer w;
 
-	if (kt_ledger_auth_check(log->auth, h->sth.cert, h->sth.cert_len, h->sth.time,
+	if (kt_ledger_auth_check(auth, sth->cert, sth->cert_len, sth->time,
 				 KT_LEDGER_HOST | KT_LEDGER_OWNER, &w, err))
 		return fail_at(err, "signed tree head", UINT64_MAX);
-	log->sig_checks++;
-	if (kt_es256_verify(w.pub, h->raw + 2, h->sth_len - KT_ES256_SIG_LEN, h->sth.sig, err))
+	if (kt_es256_verify(w.pub, raw, len - KT_ES256_SIG_LEN, sth->sig, err))
 		return kt_fail(err, "head", "signed tree head signature does not verify");
 	return 0;
+}
+
+static int sth_check(struct kt_ledger *log, const struct head *h, struct kt_err *err)
+{
+	log->sig_checks++;
+	return sth_signed(log->auth, h->raw + 2, h->sth_len, &h->sth, err);
+}
+
+int kt_ledger_sth_verify(struct kt_ledger_auth *auth, const uint8_t *raw, size_t len,
+			 struct kt_ledger_sth *sth, struct kt_err *err)
+{
+	return sth_decode(raw, len, sth, err) || sth_signed(auth, raw, len, sth, err) ? -1 : 0;
 }
 
 /* Only the two schemes: anything else, a bare file name included, may be a typo. */
@@ -1320,12 +1332,40 @@ static int pin_differs(struct walk *w, uint64_t at)
 		       "history was rewritten", (unsigned long long)at);
 }
 
+/*
+ * The entry's writer: its certificate a writer of the kind's role at the
+ * entry's time, the signature over its first tbs_len bytes, and a host
+ * writing only for itself; sets e->signer_id.
+ */
+static int entry_signed(struct kt_ledger_auth *auth, const uint8_t *data, size_t tbs_len,
+			struct kt_ledger_entry *e, struct kt_err *err)
+{
+	struct kt_ledger_writer writer;
+
+	if (kt_ledger_auth_check(auth, e->cert, e->cert_len, e->time, role_for(e), &writer, err) ||
+	    kt_es256_verify(writer.pub, data, tbs_len, e->sig, err) ||
+	    writer_may_write(e, &writer, err))
+		return -1;
+	memcpy(e->signer_id, writer.host_id, KT_UUID_LEN);
+	return 0;
+}
+
+int kt_ledger_entry_verify(struct kt_ledger_auth *auth, const uint8_t *data, size_t len,
+			   struct kt_ledger_entry *e, struct kt_err *err)
+{
+	size_t tbs_len;
+
+	if (kt_ledger_entry_decode(data, len, e, &tbs_len, err) ||
+	    entry_signed(auth, data, tbs_len, e, err))
+		return -1;
+	return 0;
+}
+
 static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 {
 	struct walk *w = arg;
 	struct kt_ledger_entry e;
 	uint64_t at = w->tree.size;
-	struct kt_ledger_writer writer;
 	struct kt_err *err = w->err;
 	kt_hash root, leaf;
 	size_t tbs_len;
@@ -1347,14 +1387,9 @@ static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 		kt_fail(err, "chain", "does not follow the entries before it (prev_root differs)");
 		goto bad;
 	}
-	if (kt_ledger_auth_check(w->log->auth, e.cert, e.cert_len, e.time, role_for(&e), &writer,
-				 err))
-		goto bad;
 	w->log->sig_checks++;
-	if (kt_es256_verify(writer.pub, data, tbs_len, e.sig, err) ||
-	    writer_may_write(&e, &writer, err))
+	if (entry_signed(w->log->auth, data, tbs_len, &e, err))
 		goto bad;
-	memcpy(e.signer_id, writer.host_id, KT_UUID_LEN);
 	if (e.kind == KT_LEDGER_BATCH &&
 	    batches_check(w->log, &w->place, &w->batch_time, NULL, e.body, e.body_len, err))
 		goto bad;

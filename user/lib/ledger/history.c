@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+/* A VM's entries in a verified log, its signed head and leaves (history.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/history.h"
+
+#define GRANT_PREFIX "grant:"
+
+static bool history_has_host(const struct kt_history *h, const uint8_t *host)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (h->e[i].vm_id[0] && !strcmp(h->e[i].vm_id, h->vm) &&
+		    !memcmp(h->e[i].host, host, KT_UUID_LEN))
+			return true;
+	return false;
+}
+
+/*
+ * A revocation counts when it names the VM, a grant (any: which grants are
+ * the VM's only the grants themselves say) or a host seen so far; one of a
+ * host the VM reaches later is in the log before it, so hosts are checked
+ * again once the walk is done (history_prune).
+ */
+static bool wanted(const struct kt_history *h, const struct kt_ledger_entry *e)
+{
+	if (e->kind == KT_LEDGER_REGISTER)
+		return (h->flags & KT_HISTORY_REGISTER) && !strcmp(e->vm_id, h->vm);
+	if (e->kind == KT_LEDGER_REVOKE || e->kind == KT_LEDGER_COMPROMISE)
+		return (h->flags & KT_HISTORY_REVOCATIONS) &&
+		       (!strcmp(e->vm_id, h->vm) || !e->vm_id[0] ||
+			!strncmp(e->vm_id, GRANT_PREFIX, strlen(GRANT_PREFIX)));
+	return !strcmp(e->vm_id, h->vm);
+}
+
+static int collect(const struct kt_ledger_entry *e, void *arg)
+{
+	struct kt_history *h = arg;
+	struct kt_history_entry *he;
+
+	if (!wanted(h, e))
+		return 0;
+	if (h->n == h->cap) {
+		h->cap = h->cap ? 2 * h->cap : 64;
+		he = realloc(h->e, h->cap * sizeof(*he));
+		if (!he)
+			return -1;
+		h->e = he;
+	}
+	he = &h->e[h->n++];
+	memset(he, 0, sizeof(*he));
+	he->index = e->index;
+	he->time = e->time;
+	he->kind = e->kind;
+	he->result = e->result;
+	memcpy(he->host, e->host_id, KT_UUID_LEN);
+	memcpy(he->report, e->report, KT_HASH_LEN);
+	memcpy(he->vm_id, e->vm_id, sizeof(he->vm_id));
+	memcpy(he->detail, e->detail, sizeof(he->detail));
+	he->in_batch = e->in_batch;
+	he->batch_no = e->batch_no;
+	he->record_no = e->record_no;
+	return 0;
+}
+
+/* Host revocations and compromise flags kept only for hosts the VM ran on. */
+static void history_prune(struct kt_history *h)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < h->n; i++) {
+		const struct kt_history_entry *he = &h->e[i];
+
+		if ((he->kind == KT_LEDGER_REVOKE || he->kind == KT_LEDGER_COMPROMISE) &&
+		    !he->vm_id[0] && !history_has_host(h, he->host))
+			continue;
+		h->e[j++] = *he;
+	}
+	h->n = j;
+}
+
+static bool history_names_vm(const struct kt_history *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (h->e[i].kind != KT_LEDGER_REGISTER && h->e[i].kind != KT_LEDGER_REVOKE &&
+		    !strcmp(h->e[i].vm_id, h->vm))
+			return true;
+	return false;
+}
+
+int kt_history_read(struct kt_ledger *log, const char *vm, unsigned int flags,
+		    struct kt_history *h, struct kt_err *err)
+{
+	uint64_t size = 0;
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->vm, sizeof(h->vm), "%s", vm);
+	h->flags = flags;
+	if (kt_ledger_walk(log, collect, h, &h->size, h->root, NULL, err) ||
+	    kt_ledger_head(log, &h->sth, &h->head, err))
+		goto fail;
+	if (h->sth.size != h->size) {
+		kt_fail(err, "head", "the log grew during the walk: run again");
+		goto fail;
+	}
+	size = h->size;
+	if (kt_ledger_leaves(log, &size, &h->leaves, err))
+		goto fail;
+	history_prune(h);
+	if (!history_names_vm(h)) {
+		kt_fail(err, "vm", "the ledger holds no entry for this VM");
+		goto fail;
+	}
+	return 0;
+fail:
+	kt_history_free(h);
+	return -1;
+}
+
+void kt_history_free(struct kt_history *h)
+{
+	free(h->e);
+	free(h->head);
+	free(h->leaves);
+	memset(h, 0, sizeof(*h));
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A VM's history in a verified log, with what proves it: the entries about
+ * the VM (attestations, batched results, moves, rollbacks; with
+ * KT_HISTORY_REGISTER its register entries, with KT_HISTORY_REVOCATIONS the
+ * revoke and compromise entries that name it, one of its grants
+ * ("grant:<uuid>") or a host it ran on), the signed head the walk ended
+ * at and every leaf hash up to it, from which inclusion and consistency
+ * proofs are cut. Shared by `ledger provenance` and `evidence export`.
+ */
+#ifndef KVMTRUST_LEDGER_HISTORY_H
+#define KVMTRUST_LEDGER_HISTORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "ledger/ledger.h"
+
+struct kt_history_entry {
+	uint64_t index, time;
+	uint8_t kind, result;
+	uint8_t host[KT_UUID_LEN];
+	kt_hash report;
+	char vm_id[KT_LEDGER_VM_MAX + 1];
+	char detail[KT_LEDGER_DETAIL_MAX + 1];
+	bool in_batch;
+	uint32_t batch_no, record_no;
+};
+
+enum {
+	KT_HISTORY_REGISTER = 1 << 0,
+	KT_HISTORY_REVOCATIONS = 1 << 1,
+};
+
+struct kt_history {
+	char vm[KT_UUID_STR_LEN + 1];
+	unsigned int flags;
+	struct kt_history_entry *e;	/* in log order */
+	size_t n, cap;
+	uint64_t size;			/* entries under the signed head */
+	kt_hash root;
+	struct kt_ledger_sth sth;	/* points into head */
+	uint8_t *head;			/* u16 length, then the signed tree head */
+	kt_hash *leaves;		/* size leaf hashes */
+};
+
+/*
+ * Walks (verifies) the log, gathering vm's entries, then reads the head and
+ * the leaves. Fails with check "vm" when the log holds no entry about the
+ * VM, "head" when the log grew during the walk.
+ */
+int kt_history_read(struct kt_ledger *log, const char *vm, unsigned int flags,
+		    struct kt_history *h, struct kt_err *err);
+void kt_history_free(struct kt_history *h);
+
+#endif

@@ -1,0 +1,133 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Evidence bundles on a SQLite ledger (the grant tree's PKI, as grant.sh):
+# a VM attested on host b (with its report), moved to host a under an
+# owner's grant, attested there, host b revoked, other VMs' entries between.
+# kvmtrust evidence export, then evidence verify on a copy with the ledger
+# deleted; a deterministic sample of single-byte flips (200 positions, seed
+# 17, and the first byte of every section) each refused; wrong anchors, the
+# bundle renamed to another VM, a grant without owner anchors, a CRL that
+# revokes a signer, and export's own refusals; usage and missing files.
+set -u
+cd "$(dirname "$0")/../.."
+. scripts/lib/tap.sh
+. scripts/lib/grant-tree.sh
+
+KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
+N=20
+tap_plan $N
+tap_workdir kvmtrust-evidence
+if ! command -v openssl >/dev/null || ! grant_tree "$dir" >setup.log 2>&1; then
+	for i in $(seq $N); do tap_skip "evidence $i" "cannot build a CA tree with openssl"; done
+	exit 0
+fi
+grant_tree_env "$dir"
+status() { "$@" >/dev/null 2>&1; echo $?; }
+VM=6f1a2b3c-4d5e-4f60-8a71-92b3c4d5e6f7
+OTHER=7a2b3c4d-5e6f-4071-8b82-a3c4d5e6f708
+GID=5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+as_a=(--key host-a/key.pem --cert host-a/cert.pem)
+as_b=(--key host-b/key.pem --cert host-b/cert.pem)
+L() { "$KT" ledger "$@" >/dev/null; }
+V() { "$KT" evidence verify "$@" --anchors "$dir/ledger-ca" --owner-anchors "$dir/owner-anchors"; }
+
+"$KT" grant issue --key alice/key.pem --cert alice/chain.pem --uuid "$VM" --host-ca eu/cert.pem \
+	--delegate bob/cert.pem --days 30 --id "$GID" -o vm.grant >/dev/null 2>&1
+echo '{"report":"b"}' > b.report
+echo '{"report":"a"}' > a.report
+L init
+L append attest --vm "$OTHER" --result pass --host "$HOST_B" "${as_b[@]}"
+L append attest --vm "$VM" --result pass --host "$HOST_B" --report b.report "${as_b[@]}"
+L append attest --vm "$OTHER" --result fail --host "$HOST_B" "${as_b[@]}"
+L append move --vm "$VM" --host "$HOST_A" --detail "grant:$GID" "${as_a[@]}"
+L append attest --vm "$VM" --result pass --host "$HOST_A" --report a.report "${as_a[@]}"
+L append attest --vm "$OTHER" --result pass --host "$HOST_A" "${as_a[@]}"
+L append revoke --host "$HOST_B" "${as_a[@]}"
+L append attest --vm "$OTHER" --result pass --host "$HOST_A" "${as_a[@]}"
+
+tap_ok "export writes the bundle" "$KT" evidence export --vm "$VM" -o vm.evid \
+	--report b.report --report a.report --grant vm.grant --crl eu/crl.pem
+
+# Elsewhere: the bundle and the anchors only, no ledger, no ledger settings.
+mkdir offline && cp -r vm.evid ledger-ca owner-anchors offline/
+rm -f ledger.db*
+out=$(cd offline && env -u KVMTRUST_LEDGER -u KVMTRUST_LEDGER_CA -u KVMTRUST_OWNER_ANCHORS \
+	"$KT" evidence verify vm.evid --anchors ledger-ca --owner-anchors owner-anchors 2>&1)
+tap_is "verify with the ledger deleted: verified" "$(printf '%s\n' "$out" | head -1)" \
+	"evidence verified: yes"
+tap_is "  the VM's entries and the host revocation" "$(printf '%s\n' "$out" | grep '^entries:')" \
+	"entries: 4 (2 attestations, 1 moves, 1 revocations), first at index 1"
+tap_is "  chains, the CRL, the grant, both reports" "$(printf '%s\n' "$out" | sed -n '6,7p' | tr '\n' ' ')" \
+	"certificate chains: 2, CRLs: 1, grants: 1 (moves naming none: 0) reports: 2 (digests without their report: 0) "
+tap_is "--json names the VM and the head" \
+	"$(V vm.evid --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["vm"], d["size"], d["verified"])')" \
+	"$VM 8 True"
+
+# Every single-byte flip is refused: 200 positions from a fixed seed, every
+# header byte and the first byte of every section (type, length, value).
+mkdir flips
+python3 - vm.evid flips <<'PY'
+import random, sys
+data = open(sys.argv[1], 'rb').read()
+pos = set(random.Random(17).sample(range(len(data)), min(200, len(data))))
+pos |= set(range(26))
+off = 26
+while off < len(data):
+    pos |= {off, off + 1, off + 5}
+    off += 5 + int.from_bytes(data[off + 1:off + 5], 'big')
+for p in sorted(pos):
+    d = bytearray(data)
+    d[p] ^= random.Random(p).randrange(1, 256)
+    open('%s/%06d' % (sys.argv[2], p), 'wb').write(d)
+PY
+accepted=""
+for f in flips/*; do
+	V "$f" >/dev/null 2>flip.err
+	rc=$?
+	{ [ $rc = 1 ] && grep -q '^Error: ' flip.err; } || accepted="$accepted ${f#flips/}(rc $rc)"
+done
+tap_is "all $(ls flips | wc -l) single-byte flips refused (exit 1, a named check)" "$accepted" ""
+
+tap_fails_with "wrong anchors are refused" "^Error: authorization: head: " \
+	"$KT" evidence verify vm.evid --anchors "$dir/owner-anchors" --owner-anchors "$dir/owner-anchors"
+tap_is "  exit 1" "$(status "$KT" evidence verify vm.evid --anchors "$dir/owner-anchors")" 1
+tap_fails_with "a grant without owner anchors is refused" "^Error: grant: grants need --owner-anchors" \
+	"$KT" evidence verify vm.evid --anchors "$dir/ledger-ca"
+
+python3 - vm.evid "$OTHER" > renamed.evid <<'PY'
+import sys, uuid
+d = bytearray(open(sys.argv[1], 'rb').read())
+d[10:26] = uuid.UUID(sys.argv[2]).bytes
+sys.stdout.buffer.write(d)
+PY
+tap_fails_with "the bundle renamed to claim another VM is refused" \
+	"^Error: vm: entry 1 names another VM" V renamed.evid
+
+# A CRL that revoked host a's certificate before its entries.
+revoked_crls eu host-a revoked >/dev/null 2>&1
+
+# Export's refusals need a ledger again: rebuild the same history.
+L init
+L append attest --vm "$OTHER" --result pass --host "$HOST_B" "${as_b[@]}"
+L append attest --vm "$VM" --result pass --host "$HOST_B" --report b.report "${as_b[@]}"
+L append move --vm "$VM" --host "$HOST_A" --detail "grant:$GID" "${as_a[@]}"
+L append attest --vm "$VM" --result pass --host "$HOST_A" "${as_a[@]}"
+sleep 1
+tap_ok "export with a CRL that revokes host a" "$KT" evidence export --vm "$VM" -o crl.evid \
+	--grant vm.grant --crl revoked/eu.crl
+tap_fails_with "  verify refuses the entries host a signed after its revocation" \
+	"^Error: revocation: entry [23]: its signer's certificate is on CRL 0" V crl.evid
+tap_fails_with "export refuses a report no entry names" "^Error: report: report 1 matches no entry" \
+	"$KT" evidence export --vm "$VM" -o x.evid --grant vm.grant --report vm.grant
+tap_fails_with "export refuses a move whose grant is not given" \
+	"^Error: grant: entry 2 names grant:$GID: give it with --grant" \
+	"$KT" evidence export --vm "$VM" -o x.evid
+tap_is "export of a VM the ledger does not know exits 3" \
+	"$(status "$KT" evidence export --vm 00000000-0000-4000-8000-000000000001 -o x.evid)" 3
+tap_is "verify of a missing file exits 3" "$(status V no-such.evid)" 3
+tap_is "an unknown option exits 2" "$(status "$KT" evidence verify vm.evid --anchors ledger-ca --bogus)" 2
+tap_is "verify without --anchors exits 2" "$(status "$KT" evidence verify vm.evid)" 2
+tap_is "export without -o exits 2" "$(status "$KT" evidence export --vm "$VM")" 2
+tap_is "an unknown subcommand exits 2" "$(status "$KT" evidence frobnicate)" 2
+tap_done
