@@ -33,6 +33,8 @@ static void usage(FILE *f)
 		"export writes one self-contained bundle of the VM's ledger entries with their proofs,\n"
 		"the signers' chains, CRLs, grants and reports; verify checks it with no ledger and\n"
 		"names the first failing check (exit 1).\n", prog, prog);
+	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_PERM) |
+			CLI_EXIT(KT_EXIT_UNAVAILABLE));
 }
 
 #define bad_usage(...) cli_bad_usage("evidence", usage, __VA_ARGS__)

@@ -29,6 +29,15 @@ static const char *const section_names[] = {
 	[KT_EV_REPORT] = "report",
 };
 
+/* Puts where in front of err's message (check NULL: keeps err's check). */
+static int fail_in(struct kt_err *err, const char *check, const char *where)
+{
+	char msg[sizeof(err->msg)];
+
+	memcpy(msg, err->msg, sizeof(msg));
+	return kt_fail(err, check ? check : err->check, "%s: %s", where, msg);
+}
+
 /* --- writing --- */
 
 struct buf {
@@ -203,7 +212,7 @@ static int check_grants(const struct kt_history *h, const struct kt_evidence_inp
 
 	for (i = 0; i < in->n_grants; i++) {
 		if (kt_grant_parse(in->grants[i], &g, err))
-			return kt_fail(err, "grant", "grant %zu: %s", i + 1, err->msg);
+			return fail_in(err, "grant", "a grant given");
 		snprintf(ids[i], sizeof(ids[i]), "%s", g.id);
 		found = !strcmp(g.vm, h->vm);
 		kt_grant_free(&g);
@@ -469,9 +478,7 @@ static int check_head(struct bundle *b, struct kt_err *err)
 {
 	const struct section *s = &b->s[KT_EV_STH][0];
 
-	if (kt_ledger_sth_verify(b->auth, s->p, s->len, &b->sth, err))
-		return kt_fail(err, err->check, "head: %s", err->msg);
-	return 0;
+	return kt_ledger_sth_verify(b->auth, s->p, s->len, &b->sth, err);
 }
 
 static bool is_grant_id(const struct bundle *b, const char *vm_id)
@@ -510,6 +517,14 @@ static const char *not_about_vm(const struct bundle *b, const struct kt_ledger_e
 	return "is of a kind a bundle does not carry";
 }
 
+static const char *where_entry(uint64_t index)
+{
+	static char where[32];
+
+	snprintf(where, sizeof(where), "entry %llu", (unsigned long long)index);
+	return where;
+}
+
 static int check_entries(struct bundle *b, struct kt_evidence_summary *sum, struct kt_err *err)
 {
 	kt_hash leaf;
@@ -523,8 +538,7 @@ static int check_entries(struct bundle *b, struct kt_evidence_summary *sum, stru
 		    (ee->e.index != ee->index &&
 		     kt_fail(err, "order", "the entry says index %llu",
 			     (unsigned long long)ee->e.index)))
-			return kt_fail(err, err->check, "entry %llu: %s",
-				       (unsigned long long)ee->index, err->msg);
+			return fail_in(err, NULL, where_entry(ee->index));
 		kt_ledger_leaf_hash(ee->raw, ee->raw_len, leaf);
 		if (kt_merkle_verify_inclusion(leaf, ee->index, b->sth.size, ee->path, ee->plen,
 					       b->sth.root))
@@ -638,7 +652,7 @@ static int check_chain(const struct bundle *b, size_t i, struct kt_pki_dir *anch
 	(void)sk_X509_shift(rest);
 	len = i2d_X509(sk_X509_value(certs, 0), &der);
 	if (len <= 0 || chain_of(der, (size_t)len, anchors, rest, &path, err)) {
-		kt_fail(err, "chain", "chain %zu: %s", i, err->msg);
+		fail_in(err, "chain", "a chain");
 		goto out;
 	}
 	if (sk_X509_num(path) != sk_X509_num(certs)) {
@@ -836,7 +850,7 @@ static int parse_grants(struct bundle *b, struct kt_err *err)
 			kt_grant_parse(text, &b->grants[i], err);
 		free(text);
 		if (ret)
-			return kt_fail(err, "grant", "grant %zu: %s", i, err->msg);
+			return fail_in(err, "grant", "a grant");
 	}
 	return 0;
 }
@@ -851,6 +865,7 @@ static int check_grants_at(struct bundle *b, const char *owner_anchors,
 {
 	struct kt_grant_trust trust = { 0 };
 	const struct kt_ledger_entry *mv, *e;
+	char where[128];
 	size_t i, j;
 	int ret = 0;
 
@@ -870,9 +885,11 @@ static int check_grants_at(struct bundle *b, const char *owner_anchors,
 		else if (!ret && !mv)
 			ret = kt_fail(err, "grant", "no move entry names grant %s", g->id);
 		else if (!ret && (kt_grant_verify(g, &trust, (time_t)mv->time, err) ||
-				  kt_grant_check_window(g, (time_t)mv->time, err)))
-			ret = kt_fail(err, "grant", "grant %s at entry %llu: %s: %s", g->id,
-				      (unsigned long long)mv->index, err->check, err->msg);
+				  kt_grant_check_window(g, (time_t)mv->time, err))) {
+			snprintf(where, sizeof(where), "grant %s at entry %llu: %s", g->id,
+				 (unsigned long long)mv->index, err->check ? err->check : "grant");
+			ret = fail_in(err, "grant", where);
+		}
 		for (j = 0; j < b->n[KT_EV_ENTRY] && !ret; j++) {
 			e = &b->entries[j].e;
 			if (e->kind == KT_LEDGER_REVOKE && grant_named(e->vm_id, g->id) &&
