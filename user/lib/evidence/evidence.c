@@ -384,8 +384,6 @@ out:
 
 /* --- reading and verifying --- */
 
-#define ITEMS_MAX 4096
-
 struct section {
 	const uint8_t *p;
 	size_t len;
@@ -403,8 +401,8 @@ struct ev_entry {
 struct bundle {
 	uint8_t vm_bin[KT_UUID_LEN];
 	char vm[KT_UUID_STR_LEN + 1];
-	struct section s[SECTION_LAST + 1][ITEMS_MAX];
-	size_t n[SECTION_LAST + 1];
+	struct section *s[SECTION_LAST + 1];
+	size_t n[SECTION_LAST + 1], cap[SECTION_LAST + 1];
 	struct ev_entry *entries;
 	struct kt_ledger_sth sth;
 	struct kt_ledger_auth *auth;
@@ -434,9 +432,15 @@ static int parse_sections(struct bundle *b, const uint8_t *buf, size_t len, stru
 		if (slen > len - off - 5 || !slen)
 			return kt_fail(err, "format", "%s section at byte %zu: length %zu does not "
 				       "fit", section_names[type], off, slen);
-		if (b->n[type] == ITEMS_MAX)
-			return kt_fail(err, "format", "more than %d %s sections", ITEMS_MAX,
-				       section_names[type]);
+		if (b->n[type] == b->cap[type]) {
+			struct section *grown;
+
+			b->cap[type] = b->cap[type] ? 2 * b->cap[type] : 16;
+			grown = realloc(b->s[type], b->cap[type] * sizeof(*grown));
+			if (!grown)
+				return kt_fail(err, "evidence", "out of memory");
+			b->s[type] = grown;
+		}
 		b->s[type][b->n[type]++] = (struct section){ buf + off + 5, slen };
 		last = type;
 		off += 5 + slen;
@@ -830,7 +834,7 @@ static const struct kt_ledger_entry *move_naming(const struct bundle *b, const c
 
 static int parse_grants(struct bundle *b, struct kt_err *err)
 {
-	char *text;
+	char *text, where[32];
 	size_t i;
 	int ret;
 
@@ -845,12 +849,14 @@ static int parse_grants(struct bundle *b, struct kt_err *err)
 			return kt_fail(err, "evidence", "out of memory");
 		memcpy(text, s->p, s->len);
 		text[s->len] = '\0';
+		snprintf(where, sizeof(where), "grant %zu", i);
 		ret = strlen(text) != s->len || !jws_canonical(text) ?
-			kt_fail(err, "grant", "grant %zu is not a compact JWS", i) :
-			kt_grant_parse(text, &b->grants[i], err);
+			kt_fail(err, "grant", "%s is not a compact JWS in base64url's one spelling",
+				where) :
+			kt_grant_parse(text, &b->grants[i], err) ? fail_in(err, "grant", where) : 0;
 		free(text);
 		if (ret)
-			return fail_in(err, "grant", "a grant");
+			return -1;
 	}
 	return 0;
 }
@@ -990,6 +996,8 @@ out:
 			kt_grant_free(&b->grants[i]);
 		free(b->grants);
 		free(b->entries);
+		for (i = 0; i <= SECTION_LAST; i++)
+			free(b->s[i]);
 		kt_ledger_auth_free(b->auth);
 	}
 	sk_X509_pop_free(all, X509_free);
