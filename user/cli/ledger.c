@@ -1074,7 +1074,7 @@ static int cmd_provenance(int argc, char *argv[])
 			kt_print_hex("report", "  report: %s\n", pe->report, KT_HASH_LEN);
 		kt_print_string("detail", pe->detail[0] ? "  detail: %s\n" : NULL,
 				pe->detail[0] ? pe->detail : NULL);
-		len = kt_merkle_inclusion_proof(p.leaves, p.size, pe->index, proof);
+		len = kt_history_prove(&p, pe->index, proof);
 		plen = len < 0 ? 0 : (size_t)len;
 		kt_print_hex("leaf_hash", "  leaf %s; inclusion path:\n", p.leaves[pe->index],
 			     KT_HASH_LEN);

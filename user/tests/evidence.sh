@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/grant-tree.sh
 
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
-N=20
+N=21
 tap_plan $N
 tap_workdir kvmtrust-evidence
 if ! command -v openssl >/dev/null || ! grant_tree "$dir" >setup.log 2>&1; then
@@ -125,6 +125,15 @@ tap_fails_with "export refuses a move whose grant is not given" \
 	"$KT" evidence export --vm "$VM" -o x.evid
 tap_is "export of a VM the ledger does not know exits 3" \
 	"$(status "$KT" evidence export --vm 00000000-0000-4000-8000-000000000001 -o x.evid)" 3
+# A head of 13 entries (13, 7: odd nodes move up a level): every path read off
+# the kept levels (kt_history_prove) verifies.
+"$KT" ledger init --ledger "sqlite:$dir/odd.db" >/dev/null
+for i in $(seq 13); do
+	echo "attest --vm $([ $((i % 2)) = 1 ] && echo "$VM" || echo "$OTHER") --result pass --host $HOST_B"
+done | "$KT" ledger append - --ledger "sqlite:$dir/odd.db" "${as_b[@]}" >/dev/null
+"$KT" evidence export --vm "$VM" --ledger "sqlite:$dir/odd.db" -o odd.evid >/dev/null
+tap_is "a bundle at a head of 13 entries verifies, 7 entries in it" \
+	"$(V odd.evid --script | cut -f1,2,6 | head -1)" "true	$VM	7"
 tap_is "verify of a missing file exits 3" "$(status V no-such.evid)" 3
 tap_is "an unknown option exits 2" "$(status "$KT" evidence verify vm.evid --anchors ledger-ca --bogus)" 2
 tap_is "verify without --anchors exits 2" "$(status "$KT" evidence verify vm.evid)" 2

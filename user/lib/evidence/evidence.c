@@ -289,7 +289,7 @@ static int put_entries(struct buf *b, struct kt_ledger *log, const struct kt_his
 			memcpy(first_root, e.prev_root, KT_HASH_LEN);
 			any = true;
 		}
-		len = kt_merkle_inclusion_proof(h->leaves, h->size, e.index, proof);
+		len = kt_history_prove(h, e.index, proof);
 		if (len < 0 || certs_add(c, e.cert, e.cert_len, err)) {
 			free(raw);
 			return len < 0 ? kt_fail(err, "entry", "no inclusion proof") : -1;

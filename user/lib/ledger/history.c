@@ -93,6 +93,56 @@ static bool history_names_vm(const struct kt_history *h)
 	return false;
 }
 
+/*
+ * Bottom up: each level pairs the one below, an odd last node moving up
+ * as it is; this is RFC 9162's tree (split at the largest power of two
+ * below n), so a node's sibling at each level, where it has one, is the
+ * next hash of its path.
+ */
+static int levels_build(struct kt_history *h)
+{
+	const kt_hash *below = h->leaves;
+	uint64_t n = h->size, j;
+	kt_hash *up;
+
+	while (n > 1) {
+		if (h->levels == KT_MERKLE_MAX_PROOF)
+			return -1;
+		up = malloc((n + 1) / 2 * sizeof(*up));
+		if (!up)
+			return -1;
+		for (j = 0; j + 1 < n; j += 2)
+			kt_merkle_node_hash(below[j], below[j + 1], up[j / 2]);
+		if (n & 1)
+			memcpy(up[n / 2], below[n - 1], KT_HASH_LEN);
+		h->level[h->levels] = up;
+		h->level_n[h->levels++] = n = (n + 1) / 2;
+		below = up;
+	}
+	return 0;
+}
+
+int kt_history_prove(const struct kt_history *h, uint64_t index, kt_hash *proof)
+{
+	const kt_hash *at = h->leaves;
+	uint64_t n = h->size, i = index;
+	unsigned int k;
+	int len = 0;
+
+	if (index >= h->size)
+		return -1;
+	for (k = 0; k <= h->levels && n > 1; k++) {
+		if ((i ^ 1) < n)
+			memcpy(proof[len++], at[i ^ 1], KT_HASH_LEN);
+		if (k < h->levels) {
+			at = h->level[k];
+			n = h->level_n[k];
+		}
+		i >>= 1;
+	}
+	return len;
+}
+
 int kt_history_read(struct kt_ledger *log, const char *vm, unsigned int flags,
 		    struct kt_history *h, struct kt_err *err)
 {
@@ -111,6 +161,10 @@ int kt_history_read(struct kt_ledger *log, const char *vm, unsigned int flags,
 	size = h->size;
 	if (kt_ledger_leaves(log, &size, &h->leaves, err))
 		goto fail;
+	if (levels_build(h)) {
+		kt_fail(err, "ledger", "out of memory");
+		goto fail;
+	}
 	history_prune(h);
 	if (!history_names_vm(h)) {
 		kt_fail(err, "vm", "the ledger holds no entry for this VM");
@@ -127,5 +181,7 @@ void kt_history_free(struct kt_history *h)
 	free(h->e);
 	free(h->head);
 	free(h->leaves);
+	while (h->levels)
+		free(h->level[--h->levels]);
 	memset(h, 0, sizeof(*h));
 }

@@ -43,6 +43,10 @@ struct kt_history {
 	struct kt_ledger_sth sth;	/* points into head */
 	uint8_t *head;			/* u16 length, then the signed tree head */
 	kt_hash *leaves;		/* size leaf hashes */
+	/* The tree's levels above the leaves, for proofs in O(log size). */
+	kt_hash *level[KT_MERKLE_MAX_PROOF];
+	uint64_t level_n[KT_MERKLE_MAX_PROOF];
+	unsigned int levels;
 };
 
 /*
@@ -53,5 +57,12 @@ struct kt_history {
 int kt_history_read(struct kt_ledger *log, const char *vm, unsigned int flags,
 		    struct kt_history *h, struct kt_err *err);
 void kt_history_free(struct kt_history *h);
+
+/*
+ * The RFC 9162 inclusion path of entry index in the signed head's tree
+ * (what kt_merkle_inclusion_proof() gives, read off the kept levels): its
+ * length, or -1 when index is not under the head.
+ */
+int kt_history_prove(const struct kt_history *h, uint64_t index, kt_hash *proof);
 
 #endif
