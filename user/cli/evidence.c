@@ -200,6 +200,8 @@ out:
 
 static void print_summary(const struct kt_evidence_summary *s)
 {
+	size_t i;
+
 	kt_print_open_object(NULL);
 	kt_print_bool("verified", "evidence verified: %s\n", true);
 	kt_print_string("vm", "vm: %s\n", s->vm);
@@ -212,6 +214,12 @@ static void print_summary(const struct kt_evidence_summary *s)
 	kt_print_u64("revocations", ", %s revocations)", s->revocations);
 	kt_print_u64("first_index", ", first at index %s\n", s->first_index);
 	kt_print_bool("vm_revoked", "vm revoked: %s\n", s->vm_revoked);
+	kt_print_text("hosts:\n");
+	kt_print_open_array("hosts");
+	for (i = 0; i < s->n_runs; i++)
+		ledger_print_run(s->runs[i].host, s->runs[i].from, s->runs[i].to,
+				 s->runs[i].first_index, s->runs[i].last_index);
+	kt_print_close_array();
 	kt_print_u64("chains", "certificate chains: %s", s->chains);
 	kt_print_u64("crls", ", CRLs: %s", s->crls);
 	kt_print_u64("grants", ", grants: %s", s->grants);
@@ -260,6 +268,7 @@ static int cmd_verify(int argc, char *argv[])
 	free(buf);
 	kt_print_start(mode);
 	print_summary(&s);
+	kt_evidence_summary_free(&s);
 	return kt_print_end() ? KT_EXIT_FAILURE : KT_EXIT_OK;
 }
 

@@ -908,7 +908,6 @@ static int cmd_integrate(int argc, char *argv[])
 /* Where the VM ran: runs of entries on one host, with their first and last times. */
 static void print_hosts(const struct kt_history *p)
 {
-	char host[KT_UUID_STR_LEN + 1];
 	size_t i, j;
 
 	kt_print_text("hosts:\n");
@@ -916,14 +915,8 @@ static void print_hosts(const struct kt_history *p)
 	for (i = 0; i < p->n; i = j) {
 		for (j = i + 1; j < p->n && !memcmp(p->e[j].host, p->e[i].host, KT_UUID_LEN); j++)
 			;
-		kt_uuid_format(p->e[i].host, host);
-		kt_print_open_object(NULL);
-		kt_print_string("host", "  %s", host);
-		kt_print_time("from", " from %s", (int64_t)p->e[i].time);
-		kt_print_time("to", " to %s", (int64_t)p->e[j - 1].time);
-		kt_print_u64("first_index", " (entries %s", p->e[i].index);
-		kt_print_u64("last_index", "..%s)\n", p->e[j - 1].index);
-		kt_print_close_object();
+		ledger_print_run(p->e[i].host, p->e[i].time, p->e[j - 1].time, p->e[i].index,
+				 p->e[j - 1].index);
 	}
 	kt_print_close_array();
 }

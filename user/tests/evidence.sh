@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/grant-tree.sh
 
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
-N=21
+N=22
 tap_plan $N
 tap_workdir kvmtrust-evidence
 if ! command -v openssl >/dev/null || ! grant_tree "$dir" >setup.log 2>&1; then
@@ -58,7 +58,10 @@ tap_is "verify with the ledger deleted: verified" "$(printf '%s\n' "$out" | head
 	"evidence verified: yes"
 tap_is "  the VM's entries and the host revocation" "$(printf '%s\n' "$out" | grep '^entries:')" \
 	"entries: 4 (2 attestations, 1 moves, 1 revocations), first at index 1"
-tap_is "  chains, the CRL, the grant, both reports" "$(printf '%s\n' "$out" | sed -n '6,7p' | tr '\n' ' ')" \
+tap_is "  where the VM ran: host b, then host a" \
+	"$(printf '%s\n' "$out" | sed -n '/^hosts:/,/^cert/p' | sed -n 's/^  \([^ ]*\) .*(entries \(.*\))$/\1 \2/p' | tr '\n' ' ')" \
+	"$HOST_B 1..1 $HOST_A 3..4 "
+tap_is "  chains, the CRL, the grant, both reports" "$(printf '%s\n' "$out" | grep -E '^(cert|reports)' | tr '\n' ' ')" \
 	"certificate chains: 2, CRLs: 1, grants: 1 (moves naming none: 0) reports: 2 (digests without their report: 0) "
 tap_is "--json names the VM and the head" \
 	"$(V vm.evid --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["vm"], d["size"], d["verified"])')" \

@@ -529,6 +529,33 @@ static const char *where_entry(uint64_t index)
 	return where;
 }
 
+/* Extends the last run when e is on its host, else starts one. */
+static int run_note(struct kt_evidence_summary *sum, const struct kt_ledger_entry *e)
+{
+	struct kt_evidence_run *r = sum->n_runs ? &sum->runs[sum->n_runs - 1] : NULL;
+
+	if (!r || memcmp(r->host, e->host_id, KT_UUID_LEN)) {
+		r = realloc(sum->runs, (sum->n_runs + 1) * sizeof(*r));
+		if (!r)
+			return -1;
+		sum->runs = r;
+		r = &sum->runs[sum->n_runs++];
+		memcpy(r->host, e->host_id, KT_UUID_LEN);
+		r->from = e->time;
+		r->first_index = e->index;
+	}
+	r->to = e->time;
+	r->last_index = e->index;
+	return 0;
+}
+
+void kt_evidence_summary_free(struct kt_evidence_summary *s)
+{
+	free(s->runs);
+	s->runs = NULL;
+	s->n_runs = 0;
+}
+
 static int check_entries(struct bundle *b, struct kt_evidence_summary *sum, struct kt_err *err)
 {
 	kt_hash leaf;
@@ -565,6 +592,8 @@ static int check_entries(struct bundle *b, struct kt_evidence_summary *sum, stru
 		if (!sum->last_time)
 			sum->first_index = e->index;
 		sum->last_time = e->time;
+		if (run_note(sum, e))
+			return kt_fail(err, "evidence", "out of memory");
 	}
 	if (!sum->last_time)
 		return kt_fail(err, "vm", "no entry about VM %s", b->vm);
@@ -991,6 +1020,8 @@ int kt_evidence_verify(const uint8_t *buf, size_t len, const char *anchors,
 	s->reports = b->n[KT_EV_REPORT];
 	ret = 0;
 out:
+	if (ret)
+		kt_evidence_summary_free(s);
 	if (b) {
 		for (i = 0; b->grants && i < b->n[KT_EV_GRANT]; i++)
 			kt_grant_free(&b->grants[i]);

@@ -60,6 +60,13 @@ int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 		       const struct kt_evidence_inputs *in, uint8_t **out, size_t *len,
 		       struct kt_err *err);
 
+/* A run of the VM's entries on one host, in log order. */
+struct kt_evidence_run {
+	uint8_t host[KT_UUID_LEN];
+	uint64_t from, to;		/* times of its first and last entry */
+	uint64_t first_index, last_index;
+};
+
 struct kt_evidence_summary {
 	char vm[KT_UUID_STR_LEN + 1];
 	uint64_t size, head_time;
@@ -69,7 +76,11 @@ struct kt_evidence_summary {
 	size_t moves_without_grant;
 	bool vm_revoked;
 	uint64_t first_index, last_time;
+	struct kt_evidence_run *runs;	/* where the VM ran: malloc'd, n_runs */
+	size_t n_runs;
 };
+
+void kt_evidence_summary_free(struct kt_evidence_summary *s);
 
 /*
  * Checks everything, in the order Documentation/evidence.rst lists, with
