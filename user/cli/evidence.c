@@ -27,7 +27,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s evidence export --vm UUID -o FILE [--report FILE]... [--crl FILE]...\n"
-		"              [--grant FILE]... [--ledger SPEC] [--ledger-ca FILE|DIR] [--json | --script]\n"
+		"              [--grant FILE]... [--ledger SPEC] [--ledger-ca FILE|DIR]\n"
+		"              [--owner-anchors DIR] [--json | --script]\n"
 		"       %s evidence verify FILE --anchors FILE|DIR [--owner-anchors DIR]\n"
 		"              [--json | --script]\n"
 		"export writes one self-contained bundle of the VM's ledger entries with their proofs,\n"
