@@ -176,7 +176,7 @@ static int cmd_export(int argc, char *argv[])
 		if (kt_evidence_export(o.log, &h, &in, &bundle, &len, &err) ||
 		    cli_write_arg(a.out, bundle, len, 0644, &err))
 			ret = ledger_error(&err);
-		else {
+		else if (strcmp(a.out, "-")) {	/* the bundle alone on standard output */
 			kt_print_open_object(NULL);
 			kt_print_string("vm", "evidence for VM %s", a.vm);
 			kt_print_u64("size", " at a head of %s entries", h.size);

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/grant-tree.sh
 
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
-N=22
+N=23
 tap_plan $N
 tap_workdir kvmtrust-evidence
 if ! command -v openssl >/dev/null || ! grant_tree "$dir" >setup.log 2>&1; then
@@ -48,6 +48,9 @@ L append attest --vm "$OTHER" --result pass --host "$HOST_A" "${as_a[@]}"
 
 tap_ok "export writes the bundle" "$KT" evidence export --vm "$VM" -o vm.evid \
 	--report b.report --report a.report --grant vm.grant --crl eu/crl.pem
+tap_ok "  -o - writes the same bytes, and nothing else, to standard output" \
+	bash -c '"$0" evidence export --vm "$1" -o - --report b.report --report a.report \
+		--grant vm.grant --crl eu/crl.pem | cmp - vm.evid' "$KT" "$VM"
 
 # Elsewhere: the bundle and the anchors only, no ledger, no ledger settings.
 mkdir offline && cp -r vm.evid ledger-ca owner-anchors offline/
