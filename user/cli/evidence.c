@@ -4,9 +4,11 @@
  * verify one with trust anchors alone. See kvmtrust-evidence(8) and
  * Documentation/evidence.rst.
  */
+#include <dirent.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -26,8 +28,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s evidence export --vm UUID -o FILE [--report FILE]... [--crl FILE]...\n"
-		"              [--grant FILE]... [--ledger SPEC] [--ledger-ca FILE|DIR]\n"
+		"Usage: %s evidence export --vm UUID -o FILE [--report FILE]... [--reports DIR]\n"
+		"              [--crl FILE]... [--grant FILE]... [--ledger SPEC] [--ledger-ca FILE|DIR]\n"
 		"              [--owner-anchors DIR] [--json | --script]\n"
 		"       %s evidence verify FILE --anchors FILE|DIR [--owner-anchors DIR]\n"
 		"              [--json | --script]\n"
@@ -40,7 +42,7 @@ static void usage(FILE *f)
 
 #define bad_usage(...) cli_bad_usage("evidence", usage, __VA_ARGS__)
 
-enum { O_VM = 256, O_OUT, O_REPORT, O_CRL, O_GRANT, O_ANCHORS };
+enum { O_VM = 256, O_OUT, O_REPORT, O_REPORTS, O_CRL, O_GRANT, O_ANCHORS };
 
 struct files {
 	const char *path[INPUTS_MAX];
@@ -96,9 +98,49 @@ static int crl_der(const char *path, struct kt_evidence_blob *out)
 
 struct export_args {
 	char vm[KT_UUID_STR_LEN + 1];
-	const char *out;
+	const char *out, *reports_dir;
 	struct files reports, crls, grants;
 };
+
+/*
+ * --reports DIR: kvmtrustd keeps each signed report as DIR/UUID-TIME-NONCE.jwt;
+ * the VM's (names starting "UUID-") are read, export keeps those an entry names.
+ */
+static int load_found(const char *dir, const char *vm, struct kt_evidence_blob **found,
+		      size_t *n)
+{
+	struct kt_evidence_blob *grown;
+	struct dirent **names;
+	char path[4096];
+	struct stat st;
+	int k, count = scandir(dir, &names, NULL, alphasort), ret = 0;
+
+	if (count < 0)
+		return cli_error("evidence", &(struct kt_err){ .check = "file",
+				 .msg = "cannot read the --reports directory" },
+				 access(dir, F_OK) ? KT_EXIT_NOT_FOUND : KT_EXIT_FAILURE);
+	for (k = 0; k < count; k++) {
+		const char *name = names[k]->d_name;
+
+		if (ret || strncmp(name, vm, strlen(vm)) || name[strlen(vm)] != '-' ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
+		    lstat(path, &st) || !S_ISREG(st.st_mode))
+			goto next;
+		grown = realloc(*found, (*n + 1) * sizeof(*grown));
+		if (!grown) {
+			ret = cli_error("evidence", &(struct kt_err){ .msg = "out of memory" },
+					KT_EXIT_FAILURE);
+			goto next;
+		}
+		*found = grown;
+		ret = read_file(path, REPORT_MAX, (uint8_t **)&grown[*n].data, &grown[*n].len);
+		*n += !ret;
+next:
+		free(names[k]);
+	}
+	free(names);
+	return ret;
+}
 
 static int load_inputs(const struct export_args *a, struct kt_evidence_blob *reports,
 		       struct kt_evidence_blob *crls, char **grants)
@@ -125,19 +167,21 @@ static int cmd_export(int argc, char *argv[])
 		{ "vm", required_argument, NULL, O_VM },
 		{ "output", required_argument, NULL, 'o' },
 		{ "report", required_argument, NULL, O_REPORT },
+		{ "reports", required_argument, NULL, O_REPORTS },
 		{ "crl", required_argument, NULL, O_CRL },
 		{ "grant", required_argument, NULL, O_GRANT },
 		LEDGER_CLI_OPTIONS, { 0 },
 	};
 	static struct kt_evidence_blob reports[INPUTS_MAX], crls[INPUTS_MAX];
 	static char *grants[INPUTS_MAX];
+	struct kt_evidence_blob *found = NULL;
 	struct kt_evidence_inputs in = { 0 };
 	struct export_args a = { 0 };
 	struct ledger_opts o = { 0 };
 	struct kt_err err = { 0 };
 	struct kt_history h;
 	uint8_t *bundle = NULL;
-	size_t len = 0, i;
+	size_t len = 0, i, n_found = 0;
 	int c, ret = 0;
 
 	optind = 0;
@@ -146,6 +190,7 @@ static int cmd_export(int argc, char *argv[])
 		case O_VM: ret = ledger_parse_vm("evidence", optarg, a.vm); break;
 		case 'o': a.out = optarg; break;
 		case O_REPORT: ret = add_file(&a.reports, "--report", optarg); break;
+		case O_REPORTS: a.reports_dir = optarg; break;
 		case O_CRL: ret = add_file(&a.crls, "--crl", optarg); break;
 		case O_GRANT: ret = add_file(&a.grants, "--grant", optarg); break;
 		default:
@@ -162,11 +207,13 @@ static int cmd_export(int argc, char *argv[])
 	if (cli_output_check(a.out, false, &err))
 		return cli_error("evidence", &err, KT_EXIT_FAILURE);
 	if ((ret = load_inputs(&a, reports, crls, grants)) ||
+	    (a.reports_dir && (ret = load_found(a.reports_dir, a.vm, &found, &n_found))) ||
 	    (ret = ledger_opts_open(&o, KT_LEDGER_READ, true)))
 		goto out;
 	in = (struct kt_evidence_inputs){
 		.ledger_ca = grant_cli_path(o.ca, KT_LEDGER_CA_ENV, NULL),
 		.reports = reports, .n_reports = a.reports.n,
+		.found = found, .n_found = n_found,
 		.crls = crls, .n_crls = a.crls.n,
 		.grants = (const char *const *)grants, .n_grants = a.grants.n,
 	};
@@ -195,6 +242,9 @@ out:
 		OPENSSL_free((void *)crls[i].data);
 		free(grants[i]);
 	}
+	for (i = 0; i < n_found; i++)
+		free((void *)found[i].data);
+	free(found);
 	free(bundle);
 	return ret;
 }

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/grant-tree.sh
 
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
-N=23
+N=24
 tap_plan $N
 tap_workdir kvmtrust-evidence
 if ! command -v openssl >/dev/null || ! grant_tree "$dir" >setup.log 2>&1; then
@@ -51,6 +51,13 @@ tap_ok "export writes the bundle" "$KT" evidence export --vm "$VM" -o vm.evid \
 tap_ok "  -o - writes the same bytes, and nothing else, to standard output" \
 	bash -c '"$0" evidence export --vm "$1" -o - --report b.report --report a.report \
 		--grant vm.grant --crl eu/crl.pem | cmp - vm.evid' "$KT" "$VM"
+# kvmtrustd's kept reports: the VM's files in the directory whose digest an
+# entry names are carried; another report of the VM and another VM's are not.
+mkdir reports && cp b.report "reports/$VM-1-n1.jwt" && cp a.report "reports/$OTHER-1-n2.jwt" &&
+	echo '{"report":"unnamed"}' > "reports/$VM-2-n3.jwt"
+"$KT" evidence export --vm "$VM" -o dir.evid --reports reports --grant vm.grant >/dev/null
+tap_is "--reports DIR: only the VM's report an entry names (host a's is under another name)" \
+	"$(V dir.evid | grep '^reports:')" "reports: 1 (digests without their report: 1)"
 
 # Elsewhere: the bundle and the anchors only, no ledger, no ledger settings.
 mkdir offline && cp -r vm.evid ledger-ca owner-anchors offline/

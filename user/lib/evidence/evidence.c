@@ -239,28 +239,55 @@ static int check_grants(const struct kt_history *h, const struct kt_evidence_inp
 	return 0;
 }
 
+static bool blob_in(const struct kt_evidence_blob *set, size_t n,
+		    const struct kt_evidence_blob *x)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (set[i].len == x->len && !memcmp(set[i].data, x->data, x->len))
+			return true;
+	return false;
+}
+
+static bool digest_named(const struct kt_history *h, const struct kt_evidence_blob *r)
+{
+	kt_hash d;
+	size_t j;
+
+	kt_sha256(r->data, r->len, d);
+	for (j = 0; j < h->n; j++)
+		if (!CRYPTO_memcmp(h->e[j].report, d, KT_HASH_LEN))
+			return true;
+	return false;
+}
+
+static void put_report(struct buf *b, const struct kt_evidence_blob *r)
+{
+	size_t at = section_start(b, KT_EV_REPORT);
+
+	put(b, r->data, r->len);
+	section_end(b, at);
+}
+
 static int put_reports(struct buf *b, const struct kt_history *h,
 		       const struct kt_evidence_inputs *in, struct kt_err *err)
 {
-	kt_hash d;
-	size_t i, j, at;
-	bool found;
+	size_t i;
 
 	for (i = 0; i < in->n_reports; i++) {
-		kt_sha256(in->reports[i].data, in->reports[i].len, d);
-		for (j = 0, found = false; j < h->n && !found; j++)
-			found = !CRYPTO_memcmp(h->e[j].report, d, KT_HASH_LEN);
-		for (j = 0; j < i && found; j++)
-			if (in->reports[j].len == in->reports[i].len &&
-			    !memcmp(in->reports[j].data, in->reports[i].data, in->reports[i].len))
-				return kt_fail(err, "report", "report %zu given twice", i + 1);
-		if (!found)
+		if (blob_in(in->reports, i, &in->reports[i]))
+			return kt_fail(err, "report", "report %zu given twice", i + 1);
+		if (!digest_named(h, &in->reports[i]))
 			return kt_fail(err, "report", "report %zu matches no entry's report digest",
 				       i + 1);
-		at = section_start(b, KT_EV_REPORT);
-		put(b, in->reports[i].data, in->reports[i].len);
-		section_end(b, at);
+		put_report(b, &in->reports[i]);
 	}
+	for (i = 0; i < in->n_found; i++)
+		if (digest_named(h, &in->found[i]) &&
+		    !blob_in(in->reports, in->n_reports, &in->found[i]) &&
+		    !blob_in(in->found, i, &in->found[i]))
+			put_report(b, &in->found[i]);
 	return 0;
 }
 

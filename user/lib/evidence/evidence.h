@@ -43,6 +43,13 @@ struct kt_evidence_inputs {
 	const char *ledger_ca;			/* the ledger CA (file or directory) */
 	const struct kt_evidence_blob *reports;	/* report files, as stored */
 	size_t n_reports;
+	/*
+	 * Reports found in a directory (kvmtrustd's state_dir/reports): each
+	 * carried only when an entry names its digest and it is not in the
+	 * bundle already; the others are left out, not refused.
+	 */
+	const struct kt_evidence_blob *found;
+	size_t n_found;
 	const struct kt_evidence_blob *crls;	/* CRLs, DER */
 	size_t n_crls;
 	const char *const *grants;		/* compact JWS */
