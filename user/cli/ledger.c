@@ -940,43 +940,22 @@ static void print_hashes(const char *key, const kt_hash *h, size_t n)
 static int print_batch_proof(struct kt_ledger *log, const struct kt_history_entry *pe,
 			     struct kt_err *err)
 {
-	kt_hash proof[KT_MERKLE_MAX_PROOF], root, *hl = NULL;
-	struct kt_ledger_entry e;
-	struct kt_batch b;
-	size_t raw_len, off = 0, plen, span;
-	uint32_t k, no = 0;
-	uint8_t *raw;
-	int len, ret = -1;
+	struct kt_history_batch_proof p;
 
-	if (kt_ledger_get(log, pe->index, &e, &raw, &raw_len, err))
+	if (kt_history_batch_proof(log, pe, &p, err))
 		return -1;
-	while (!kt_batch_body_next(e.body, e.body_len, &off, &b, err) && no < pe->batch_no)
-		no++;
-	span = raw_len - e.body_len;
-	hl = malloc(KT_BATCH_ENTRY_MAX * sizeof(kt_hash));
-	if (!hl || no != pe->batch_no || kt_batch_body_root(e.body, e.body_len, &k, hl, root, err) ||
-	    kt_batch_prove(&b, pe->record_no, proof, &plen)) {
-		kt_fail(err, "ledger", "entry %llu: cannot build the batch proof",
-			(unsigned long long)pe->index);
-		goto out;
-	}
-	kt_print_hex("entry", "  entry bytes: %s\n", raw, span);
-	kt_print_hex("batch_header", "  batch header: %s\n", b.raw, b.header_len);
-	kt_print_u64("batch_size", "  record %s", b.n);
+	kt_print_hex("entry", "  entry bytes: %s\n", p.raw, p.span);
+	kt_print_hex("batch_header", "  batch header: %s\n", p.b.raw, p.b.header_len);
+	kt_print_u64("batch_size", "  record %s", p.b.n);
 	kt_print_u64("record_index", " of which this is %s:", pe->record_no);
-	kt_print_hex("record", " %s\n", b.records + (size_t)pe->record_no * KT_BATCH_RECORD_STRIDE,
-		     KT_BATCH_RECORD_LEN);
+	kt_print_hex("record", " %s\n", p.record, KT_BATCH_RECORD_LEN);
 	kt_print_text("  record path:\n");
-	print_hashes("record_path", proof, plen);
-	len = kt_merkle_inclusion_proof(hl, k, pe->batch_no, proof);
-	kt_print_u64("batches", "  header %s", k);
+	print_hashes("record_path", p.record_path, p.record_plen);
+	kt_print_u64("batches", "  header %s", p.k);
 	kt_print_u64("batch_index", " of which this is %s; header path:\n", pe->batch_no);
-	print_hashes("header_path", proof, len < 0 ? 0 : (size_t)len);
-	ret = 0;
-out:
-	free(hl);
-	free(raw);
-	return ret;
+	print_hashes("header_path", p.header_path, p.header_plen);
+	kt_history_batch_proof_free(&p);
+	return 0;
 }
 
 /* A single entry's encoding, whose leaf hash the log proves. */

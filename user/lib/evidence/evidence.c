@@ -592,7 +592,7 @@ static int check_entries(struct bundle *b, struct kt_evidence_summary *sum, stru
 	for (i = 0; i < b->n[KT_EV_ENTRY]; i++) {
 		struct ev_entry *ee = &b->entries[i];
 
-		if (kt_ledger_entry_verify(b->auth, ee->raw, ee->raw_len, &ee->e, err) ||
+		if (kt_ledger_entry_verify(b->auth, ee->raw, ee->raw_len, false, &ee->e, err) ||
 		    (ee->e.index != ee->index &&
 		     kt_fail(err, "order", "the entry says index %llu",
 			     (unsigned long long)ee->e.index)))

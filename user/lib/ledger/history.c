@@ -185,3 +185,43 @@ void kt_history_free(struct kt_history *h)
 		free(h->level[--h->levels]);
 	memset(h, 0, sizeof(*h));
 }
+
+int kt_history_batch_proof(struct kt_ledger *log, const struct kt_history_entry *he,
+			   struct kt_history_batch_proof *p, struct kt_err *err)
+{
+	struct kt_ledger_entry e;
+	kt_hash root, *hl = NULL;
+	size_t len, off = 0;
+	uint32_t no = 0;
+	int plen, ret = -1;
+
+	memset(p, 0, sizeof(*p));
+	if (kt_ledger_get(log, he->index, &e, &p->raw, &len, err))
+		return -1;
+	while (!kt_batch_body_next(e.body, e.body_len, &off, &p->b, err) && no < he->batch_no)
+		no++;
+	p->span = len - e.body_len;
+	hl = malloc(KT_BATCH_ENTRY_MAX * sizeof(kt_hash));
+	if (!hl || no != he->batch_no || he->record_no >= p->b.n ||
+	    kt_batch_body_root(e.body, e.body_len, &p->k, hl, root, err) ||
+	    kt_batch_prove(&p->b, he->record_no, p->record_path, &p->record_plen) ||
+	    (plen = kt_merkle_inclusion_proof(hl, p->k, he->batch_no, p->header_path)) < 0) {
+		kt_fail(err, "ledger", "entry %llu: cannot build the batch proof",
+			(unsigned long long)he->index);
+		goto out;
+	}
+	p->header_plen = (size_t)plen;
+	p->record = p->b.records + (size_t)he->record_no * KT_BATCH_RECORD_STRIDE;
+	ret = 0;
+out:
+	free(hl);
+	if (ret)
+		kt_history_batch_proof_free(p);
+	return ret;
+}
+
+void kt_history_batch_proof_free(struct kt_history_batch_proof *p)
+{
+	free(p->raw);
+	memset(p, 0, sizeof(*p));
+}

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "ledger/batch.h"
 #include "ledger/ledger.h"
 
 struct kt_history_entry {
@@ -64,5 +65,28 @@ void kt_history_free(struct kt_history *h);
  * length, or -1 when index is not under the head.
  */
 int kt_history_prove(const struct kt_history *h, uint64_t index, kt_hash *proof);
+
+/*
+ * A batched result's own proof (he->in_batch): the batch entry's encoding
+ * without its body (span bytes of raw: what its leaf hashes), the host
+ * batch's signed header (b, whose records point into raw) and its path
+ * among the entry's k headers to the entry's measurement field, and the
+ * record's path to the batch's root.
+ */
+struct kt_history_batch_proof {
+	uint8_t *raw;			/* the stored entry, body included */
+	size_t span;
+	struct kt_batch b;
+	uint32_t k;
+	kt_hash header_path[KT_MERKLE_MAX_PROOF];
+	size_t header_plen;
+	kt_hash record_path[KT_MERKLE_MAX_PROOF];
+	size_t record_plen;
+	const uint8_t *record;		/* KT_BATCH_RECORD_LEN bytes */
+};
+
+int kt_history_batch_proof(struct kt_ledger *log, const struct kt_history_entry *he,
+			   struct kt_history_batch_proof *p, struct kt_err *err);
+void kt_history_batch_proof_free(struct kt_history_batch_proof *p);
 
 #endif
