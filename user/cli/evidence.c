@@ -264,6 +264,7 @@ static void print_summary(const struct kt_evidence_summary *s)
 	kt_print_u64("moves", ", %s moves", s->moves);
 	kt_print_u64("revocations", ", %s revocations)", s->revocations);
 	kt_print_u64("first_index", ", first at index %s\n", s->first_index);
+	kt_print_u64("batched", "batched results: %s\n", s->batched);
 	kt_print_bool("vm_revoked", "vm revoked: %s\n", s->vm_revoked);
 	kt_print_text("hosts:\n");
 	kt_print_open_array("hosts");

@@ -15,18 +15,19 @@
 #include "common/merkle.h"
 #include "evidence/evidence.h"
 #include "identity/pki.h"
+#include "ledger/batch.h"
 #include "ledger/ledger_auth.h"
 #include "policy/grant.h"
 #include "policy/grant_ledger.h"
 
 #define HEADER_LEN (8 + 2 + KT_UUID_LEN)
 #define CHAIN_MAX 16
-#define SECTION_LAST KT_EV_REPORT
+#define SECTION_LAST KT_EV_BATCHED
 
 static const char *const section_names[] = {
 	[KT_EV_STH] = "head", [KT_EV_ENTRY] = "entry", [KT_EV_CONSISTENCY] = "consistency",
 	[KT_EV_CHAIN] = "chain", [KT_EV_CRL] = "crl", [KT_EV_GRANT] = "grant",
-	[KT_EV_REPORT] = "report",
+	[KT_EV_REPORT] = "report", [KT_EV_BATCHED] = "batched",
 };
 
 /* Puts where in front of err's message (check NULL: keeps err's check). */
@@ -293,28 +294,24 @@ static int put_reports(struct buf *b, const struct kt_history *h,
 
 static int put_entries(struct buf *b, struct kt_ledger *log, const struct kt_history *h,
 		       const struct kt_evidence_inputs *in, const char *const *ids,
-		       struct certs *c, uint64_t *first, kt_hash first_root, struct kt_err *err)
+		       struct certs *c, uint64_t *first, kt_hash first_root, bool *any,
+		       struct kt_err *err)
 {
 	kt_hash proof[KT_MERKLE_MAX_PROOF];
 	struct kt_ledger_entry e;
-	bool any = false;
 	uint8_t *raw, n;
 	size_t i, raw_len, at;
 	int len;
 
 	for (i = 0; i < h->n; i++) {
-		if (h->e[i].in_batch)
-			return kt_fail(err, "batch", "entry %llu is a batched result: bundle version "
-				       "%d does not carry them", (unsigned long long)h->e[i].index,
-				       KT_EVIDENCE_VERSION);
-		if (!exported(&h->e[i], in, ids))
+		if (h->e[i].in_batch || !exported(&h->e[i], in, ids))
 			continue;
 		if (kt_ledger_get(log, h->e[i].index, &e, &raw, &raw_len, err))
 			return -1;
-		if (!any) {
+		if (!*any || e.index < *first) {
 			*first = e.index;
 			memcpy(first_root, e.prev_root, KT_HASH_LEN);
-			any = true;
+			*any = true;
 		}
 		len = kt_history_prove(h, e.index, proof);
 		if (len < 0 || certs_add(c, e.cert, e.cert_len, err)) {
@@ -333,6 +330,62 @@ static int put_entries(struct buf *b, struct kt_ledger *log, const struct kt_his
 	return 0;
 }
 
+static void put_path(struct buf *b, const kt_hash *path, size_t n)
+{
+	uint8_t len = (uint8_t)n;
+
+	put(b, &len, 1);
+	put(b, path, n * KT_HASH_LEN);
+}
+
+/* Batched results: the batch entry without its body, the header, the record and three paths. */
+static int put_batched(struct buf *b, struct kt_ledger *log, const struct kt_history *h,
+		       struct certs *c, uint64_t *first, kt_hash first_root, bool *any,
+		       struct kt_err *err)
+{
+	kt_hash proof[KT_MERKLE_MAX_PROOF];
+	struct kt_history_batch_proof bp;
+	struct kt_ledger_entry e;
+	size_t i, at;
+	int len;
+
+	for (i = 0; i < h->n; i++) {
+		if (!h->e[i].in_batch)
+			continue;
+		if (kt_history_batch_proof(log, &h->e[i], &bp, err))
+			return -1;
+		len = kt_history_prove(h, h->e[i].index, proof);
+		e = bp.e;
+		if (len < 0 || certs_add(c, e.cert, e.cert_len, err) ||
+		    certs_add(c, bp.b.cert, bp.b.cert_len, err)) {
+			kt_history_batch_proof_free(&bp);
+			return kt_fail(err, "batch", "entry %llu: cannot carry its batched result",
+				       (unsigned long long)h->e[i].index);
+		}
+		if (!*any || e.index < *first) {
+			*first = e.index;
+			memcpy(first_root, e.prev_root, KT_HASH_LEN);
+			*any = true;
+		}
+		at = section_start(b, KT_EV_BATCHED);
+		put_be(b, e.index, 8);
+		put_path(b, proof, (size_t)len);
+		put_be(b, bp.span, 4);
+		put(b, bp.raw, bp.span);
+		put_be(b, h->e[i].batch_no, 4);
+		put_be(b, bp.k, 4);
+		put_path(b, bp.header_path, bp.header_plen);
+		put_be(b, bp.b.header_len, 4);
+		put(b, bp.b.raw, bp.b.header_len);
+		put_be(b, h->e[i].record_no, 4);
+		put_path(b, bp.record_path, bp.record_plen);
+		put(b, bp.record, KT_BATCH_RECORD_LEN);
+		section_end(b, at);
+		kt_history_batch_proof_free(&bp);
+	}
+	return 0;
+}
+
 int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 		       const struct kt_evidence_inputs *in, uint8_t **out, size_t *len,
 		       struct kt_err *err)
@@ -342,7 +395,8 @@ int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 	kt_hash proof[KT_MERKLE_MAX_PROOF], first_root;
 	uint8_t vm[KT_UUID_LEN], n;
 	struct certs c = { .n = 0 };
-	struct buf b = { 0 };
+	struct buf b = { 0 }, batched = { 0 };
+	bool any = false;
 	uint64_t first = 0;
 	size_t i, at;
 	int plen, ret = -1;
@@ -362,7 +416,8 @@ int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 	put(&b, h->head + 2, kt_be_get(h->head, 2));
 	section_end(&b, at);
 	if (certs_add(&c, h->sth.cert, h->sth.cert_len, err) ||
-	    put_entries(&b, log, h, in, idp, &c, &first, first_root, err))
+	    put_entries(&b, log, h, in, idp, &c, &first, first_root, &any, err) ||
+	    put_batched(&batched, log, h, &c, &first, first_root, &any, err))
 		goto out;
 	plen = first ? kt_merkle_consistency_proof(h->leaves, first, h->size, proof) : 0;
 	if (plen < 0) {
@@ -393,6 +448,9 @@ int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 	}
 	if (put_reports(&b, h, in, err))
 		goto out;
+	put(&b, batched.p, batched.len);
+	if (batched.oom)
+		b.oom = true;
 	if (b.oom) {
 		kt_fail(err, "evidence", "out of memory");
 		goto out;
@@ -403,6 +461,7 @@ int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 	ret = 0;
 out:
 	free(b.p);
+	free(batched.p);
 	free(ids);
 	free(idp);
 	certs_free(&c);
@@ -425,12 +484,45 @@ struct ev_entry {
 	struct kt_ledger_entry e;
 };
 
+/* A batched result's proof (section batched). */
+struct ev_batched {
+	uint64_t index;
+	const kt_hash *path, *hpath, *rpath;
+	size_t plen, hplen, rplen;
+	const uint8_t *entry, *header, *record;
+	size_t entry_len, header_len;
+	uint32_t batch_no, k, record_no;
+	struct kt_ledger_entry e;
+	struct kt_batch hb;
+	struct kt_batch_result r;
+};
+
+/* Where and when the VM was, by one of its entries or batched results. */
+struct ev_fact {
+	uint64_t index, time;
+	uint32_t sub;			/* batch_no for a batched result */
+	uint8_t host[KT_UUID_LEN];
+};
+
+/* A signature in the bundle: its signer's certificate, when and what it signed. */
+struct ev_signer {
+	const uint8_t *cert;
+	size_t len;
+	uint64_t time;
+	char what[64];
+};
+
 struct bundle {
 	uint8_t vm_bin[KT_UUID_LEN];
 	char vm[KT_UUID_STR_LEN + 1];
 	struct section *s[SECTION_LAST + 1];
 	size_t n[SECTION_LAST + 1], cap[SECTION_LAST + 1];
 	struct ev_entry *entries;
+	struct ev_batched *batched;
+	struct ev_fact *facts;
+	size_t n_facts;
+	struct ev_signer *signers;
+	size_t n_signers;
 	struct kt_ledger_sth sth;
 	struct kt_ledger_auth *auth;
 	struct kt_grant *grants;
@@ -472,7 +564,8 @@ static int parse_sections(struct bundle *b, const uint8_t *buf, size_t len, stru
 		last = type;
 		off += 5 + slen;
 	}
-	if (b->n[KT_EV_STH] != 1 || !b->n[KT_EV_ENTRY] || b->n[KT_EV_CONSISTENCY] != 1)
+	if (b->n[KT_EV_STH] != 1 || !(b->n[KT_EV_ENTRY] + b->n[KT_EV_BATCHED]) ||
+	    b->n[KT_EV_CONSISTENCY] != 1)
 		return kt_fail(err, "format", "a bundle has one head, entries and one "
 			       "consistency proof");
 	return 0;
@@ -482,7 +575,7 @@ static int parse_entries(struct bundle *b, struct kt_err *err)
 {
 	size_t i, plen;
 
-	b->entries = calloc(b->n[KT_EV_ENTRY], sizeof(*b->entries));
+	b->entries = calloc(b->n[KT_EV_ENTRY] + 1, sizeof(*b->entries));
 	if (!b->entries)
 		return kt_fail(err, "evidence", "out of memory");
 	for (i = 0; i < b->n[KT_EV_ENTRY]; i++) {
@@ -500,6 +593,74 @@ static int parse_entries(struct bundle *b, struct kt_err *err)
 		if (i && ee->index <= b->entries[i - 1].index)
 			return kt_fail(err, "format", "entry %llu out of order",
 				       (unsigned long long)ee->index);
+	}
+	return 0;
+}
+
+/* A cursor over a section's value: each take fails once past its end. */
+struct cur {
+	const uint8_t *p;
+	size_t left;
+	bool bad;
+};
+
+static const uint8_t *take(struct cur *c, size_t n)
+{
+	const uint8_t *at = c->p;
+
+	if (c->bad || n > c->left) {
+		c->bad = true;
+		return NULL;
+	}
+	c->p += n;
+	c->left -= n;
+	return at;
+}
+
+static uint64_t take_be(struct cur *c, int n)
+{
+	const uint8_t *at = take(c, (size_t)n);
+
+	return at ? kt_be_get(at, n) : 0;
+}
+
+static const kt_hash *take_path(struct cur *c, size_t *n)
+{
+	*n = (size_t)take_be(c, 1);
+	if (*n > KT_MERKLE_MAX_PROOF)
+		c->bad = true;
+	return (const kt_hash *)take(c, *n * KT_HASH_LEN);
+}
+
+static int parse_batched(struct bundle *b, struct kt_err *err)
+{
+	size_t i;
+
+	b->batched = calloc(b->n[KT_EV_BATCHED] + 1, sizeof(*b->batched));
+	if (!b->batched)
+		return kt_fail(err, "evidence", "out of memory");
+	for (i = 0; i < b->n[KT_EV_BATCHED]; i++) {
+		struct cur c = { b->s[KT_EV_BATCHED][i].p, b->s[KT_EV_BATCHED][i].len, false };
+		struct ev_batched *x = &b->batched[i];
+
+		x->index = take_be(&c, 8);
+		x->path = take_path(&c, &x->plen);
+		x->entry_len = (size_t)take_be(&c, 4);
+		x->entry = take(&c, x->entry_len);
+		x->batch_no = (uint32_t)take_be(&c, 4);
+		x->k = (uint32_t)take_be(&c, 4);
+		x->hpath = take_path(&c, &x->hplen);
+		x->header_len = (size_t)take_be(&c, 4);
+		x->header = take(&c, x->header_len);
+		x->record_no = (uint32_t)take_be(&c, 4);
+		x->rpath = take_path(&c, &x->rplen);
+		x->record = take(&c, KT_BATCH_RECORD_LEN);
+		if (c.bad || c.left)
+			return kt_fail(err, "format", "batched section %zu: length does not match its "
+				       "fields", i);
+		if (i && (x->index < x[-1].index ||
+			  (x->index == x[-1].index && x->batch_no <= x[-1].batch_no)))
+			return kt_fail(err, "format", "batched result %zu out of order", i);
 	}
 	return 0;
 }
@@ -526,12 +687,35 @@ static bool ran_on(const struct bundle *b, const uint8_t *host)
 {
 	size_t i;
 
-	for (i = 0; i < b->n[KT_EV_ENTRY]; i++)
-		if (!strcmp(b->entries[i].e.vm_id, b->vm) &&
-		    b->entries[i].e.kind != KT_LEDGER_REVOKE &&
-		    !memcmp(b->entries[i].e.host_id, host, KT_UUID_LEN))
+	for (i = 0; i < b->n_facts; i++)
+		if (!memcmp(b->facts[i].host, host, KT_UUID_LEN))
 			return true;
 	return false;
+}
+
+static int fact_add(struct bundle *b, uint64_t index, uint32_t sub, const uint8_t *host,
+		    uint64_t time)
+{
+	struct ev_fact *f = realloc(b->facts, (b->n_facts + 1) * sizeof(*f));
+
+	if (!f)
+		return -1;
+	b->facts = f;
+	f = &b->facts[b->n_facts++];
+	f->index = index;
+	f->sub = sub;
+	f->time = time;
+	memcpy(f->host, host, KT_UUID_LEN);
+	return 0;
+}
+
+static int by_place(const void *x, const void *y)
+{
+	const struct ev_fact *a = x, *b = y;
+
+	if (a->index != b->index)
+		return a->index < b->index ? -1 : 1;
+	return a->sub < b->sub ? -1 : a->sub > b->sub;
 }
 
 /* An entry belongs in the VM's bundle: about the VM, or a revocation that concerns it. */
@@ -556,23 +740,23 @@ static const char *where_entry(uint64_t index)
 	return where;
 }
 
-/* Extends the last run when e is on its host, else starts one. */
-static int run_note(struct kt_evidence_summary *sum, const struct kt_ledger_entry *e)
+/* Extends the last run when f is on its host, else starts one. */
+static int run_note(struct kt_evidence_summary *sum, const struct ev_fact *f)
 {
 	struct kt_evidence_run *r = sum->n_runs ? &sum->runs[sum->n_runs - 1] : NULL;
 
-	if (!r || memcmp(r->host, e->host_id, KT_UUID_LEN)) {
+	if (!r || memcmp(r->host, f->host, KT_UUID_LEN)) {
 		r = realloc(sum->runs, (sum->n_runs + 1) * sizeof(*r));
 		if (!r)
 			return -1;
 		sum->runs = r;
 		r = &sum->runs[sum->n_runs++];
-		memcpy(r->host, e->host_id, KT_UUID_LEN);
-		r->from = e->time;
-		r->first_index = e->index;
+		memcpy(r->host, f->host, KT_UUID_LEN);
+		r->from = f->time;
+		r->first_index = f->index;
 	}
-	r->to = e->time;
-	r->last_index = e->index;
+	r->to = f->time;
+	r->last_index = f->index;
 	return 0;
 }
 
@@ -583,10 +767,9 @@ void kt_evidence_summary_free(struct kt_evidence_summary *s)
 	s->n_runs = 0;
 }
 
-static int check_entries(struct bundle *b, struct kt_evidence_summary *sum, struct kt_err *err)
+static int check_entries(struct bundle *b, struct kt_err *err)
 {
 	kt_hash leaf;
-	const char *why;
 	size_t i;
 
 	for (i = 0; i < b->n[KT_EV_ENTRY]; i++) {
@@ -603,6 +786,76 @@ static int check_entries(struct bundle *b, struct kt_evidence_summary *sum, stru
 			return kt_fail(err, "inclusion", "entry %llu: its path does not lead to the "
 				       "signed root", (unsigned long long)ee->index);
 	}
+	return 0;
+}
+
+/*
+ * A batched result: the batch entry (without its body) signed and in the
+ * head, the host batch's header signed by its host and on the path to the
+ * entry's measurement field, the record on the path to the header's root.
+ */
+static int check_batched(struct bundle *b, struct kt_err *err)
+{
+	char where[64];
+	kt_hash leaf;
+	size_t i;
+
+	for (i = 0; i < b->n[KT_EV_BATCHED]; i++) {
+		struct ev_batched *x = &b->batched[i];
+
+		snprintf(where, sizeof(where), "batched result %zu (entry %llu)", i,
+			 (unsigned long long)x->index);
+		if (kt_ledger_entry_verify(b->auth, x->entry, x->entry_len, true, &x->e, err) ||
+		    (x->e.kind != KT_LEDGER_BATCH &&
+		     kt_fail(err, "format", "not a batch entry")) ||
+		    (x->e.index != x->index &&
+		     kt_fail(err, "order", "the entry says index %llu",
+			     (unsigned long long)x->e.index)))
+			return fail_in(err, NULL, where);
+		kt_ledger_leaf_hash(x->entry, x->entry_len, leaf);
+		if (kt_merkle_verify_inclusion(leaf, x->index, b->sth.size, x->path, x->plen,
+					       b->sth.root))
+			return kt_fail(err, "inclusion", "%s: its path does not lead to the signed "
+				       "root", where);
+		if (kt_batch_header_parse(x->header, x->header_len, &x->hb, err) ||
+		    kt_ledger_batch_signed(b->auth, &x->hb, err))
+			return fail_in(err, NULL, where);
+		kt_batch_header_leaf(&x->hb, leaf);
+		if (x->batch_no >= x->k ||
+		    kt_merkle_verify_inclusion(leaf, x->batch_no, x->k, x->hpath, x->hplen,
+					       x->e.measurement))
+			return kt_fail(err, "inclusion", "%s: the host batch's path does not lead to "
+				       "the entry's root", where);
+		kt_merkle_leaf_hash(x->record, KT_BATCH_RECORD_LEN, leaf);
+		if (x->record_no >= x->hb.n ||
+		    kt_merkle_verify_inclusion(leaf, x->record_no, x->hb.n, x->rpath, x->rplen,
+					       x->hb.root))
+			return kt_fail(err, "inclusion", "%s: the record's path does not lead to the "
+				       "host batch's root", where);
+		if (kt_batch_record_decode(x->record, &x->r))
+			return kt_fail(err, "format", "%s: the record does not decode", where);
+		if (strcmp(x->r.vm_id, b->vm))
+			return kt_fail(err, "vm", "%s names another VM", where);
+		if (fact_add(b, x->index, x->batch_no, x->hb.host_id, x->hb.time))
+			return kt_fail(err, "evidence", "out of memory");
+	}
+	return 0;
+}
+
+/* Every entry is about the VM or a revocation that concerns it; the summary's counts and runs. */
+static int check_about(struct bundle *b, struct kt_evidence_summary *sum, struct kt_err *err)
+{
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < b->n[KT_EV_ENTRY]; i++) {
+		const struct kt_ledger_entry *e = &b->entries[i].e;
+
+		if (strcmp(e->vm_id, b->vm) || e->kind == KT_LEDGER_REVOKE)
+			continue;
+		if (fact_add(b, e->index, 0, e->host_id, e->time))
+			return kt_fail(err, "evidence", "out of memory");
+	}
 	for (i = 0; i < b->n[KT_EV_ENTRY]; i++) {
 		const struct kt_ledger_entry *e = &b->entries[i].e;
 
@@ -614,17 +867,18 @@ static int check_entries(struct bundle *b, struct kt_evidence_summary *sum, stru
 		sum->revocations += e->kind == KT_LEDGER_REVOKE || e->kind == KT_LEDGER_COMPROMISE;
 		if (e->kind == KT_LEDGER_REVOKE && !strcmp(e->vm_id, b->vm))
 			sum->vm_revoked = true;
-		if (strcmp(e->vm_id, b->vm) || e->kind == KT_LEDGER_REVOKE)
-			continue;
-		if (!sum->last_time)
-			sum->first_index = e->index;
-		sum->last_time = e->time;
-		if (run_note(sum, e))
-			return kt_fail(err, "evidence", "out of memory");
 	}
-	if (!sum->last_time)
+	if (!b->n_facts)
 		return kt_fail(err, "vm", "no entry about VM %s", b->vm);
+	qsort(b->facts, b->n_facts, sizeof(*b->facts), by_place);
+	for (i = 0; i < b->n_facts; i++)
+		if (run_note(sum, &b->facts[i]))
+			return kt_fail(err, "evidence", "out of memory");
+	sum->first_index = b->facts[0].index;
+	sum->last_time = b->facts[b->n_facts - 1].time;
 	sum->entries = b->n[KT_EV_ENTRY];
+	sum->batched = b->n[KT_EV_BATCHED];
+	sum->attests += b->n[KT_EV_BATCHED];
 	return 0;
 }
 
@@ -632,8 +886,11 @@ static int check_entries(struct bundle *b, struct kt_evidence_summary *sum, stru
 static int check_consistency(const struct bundle *b, struct kt_err *err)
 {
 	const struct section *s = &b->s[KT_EV_CONSISTENCY][0];
-	const struct kt_ledger_entry *first = &b->entries[0].e;
+	const struct kt_ledger_entry *first = b->n[KT_EV_ENTRY] ? &b->entries[0].e : NULL;
 	size_t plen = s->len >= 41 ? s->p[40] : 0;
+
+	if (b->n[KT_EV_BATCHED] && (!first || b->batched[0].e.index < first->index))
+		first = &b->batched[0].e;
 
 	if (s->len != 41 + plen * KT_HASH_LEN || plen > KT_MERKLE_MAX_PROOF)
 		return kt_fail(err, "format", "consistency section length %zu", s->len);
@@ -763,11 +1020,46 @@ static int signer_has_chain(const struct bundle *b, const uint8_t *der, size_t l
 	return kt_fail(err, "chain", "%s: no certificate chain for its signer", what);
 }
 
+static int signer_add(struct bundle *b, const uint8_t *cert, size_t len, uint64_t time,
+		      const char *what, uint64_t index)
+{
+	struct ev_signer *s = realloc(b->signers, (b->n_signers + 1) * sizeof(*s));
+
+	if (!s)
+		return -1;
+	b->signers = s;
+	s = &b->signers[b->n_signers++];
+	s->cert = cert;
+	s->len = len;
+	s->time = time;
+	snprintf(s->what, sizeof(s->what), what, (unsigned long long)index);
+	return 0;
+}
+
+/* The head's, every entry's, every batch entry's and every host batch header's signer. */
+static int collect_signers(struct bundle *b, struct kt_err *err)
+{
+	size_t i;
+	int ret;
+
+	ret = signer_add(b, b->sth.cert, b->sth.cert_len, b->sth.time, "head", 0);
+	for (i = 0; i < b->n[KT_EV_ENTRY] && !ret; i++)
+		ret = signer_add(b, b->entries[i].e.cert, b->entries[i].e.cert_len,
+				 b->entries[i].e.time, "entry %llu", b->entries[i].index);
+	for (i = 0; i < b->n[KT_EV_BATCHED] && !ret; i++) {
+		const struct ev_batched *x = &b->batched[i];
+
+		ret = signer_add(b, x->e.cert, x->e.cert_len, x->e.time, "entry %llu", x->index) ||
+		      signer_add(b, x->hb.cert, x->hb.cert_len, x->hb.time,
+				 "the host batch of entry %llu", x->index);
+	}
+	return ret ? kt_fail(err, "evidence", "out of memory") : 0;
+}
+
 static int check_chains(const struct bundle *b, const char *anchors_path, STACK_OF(X509) *all,
 			struct kt_err *err)
 {
 	struct kt_pki_dir *anchors;
-	char what[64];
 	size_t i, j;
 	bool used;
 	int ret = 0;
@@ -775,9 +1067,8 @@ static int check_chains(const struct bundle *b, const char *anchors_path, STACK_
 	if (kt_pki_dir_open(anchors_path, &anchors, err))
 		return -1;
 	for (i = 0; i < b->n[KT_EV_CHAIN] && !ret; i++) {
-		used = chain_leaf_is(b, i, b->sth.cert, b->sth.cert_len);
-		for (j = 0; j < b->n[KT_EV_ENTRY] && !used; j++)
-			used = chain_leaf_is(b, i, b->entries[j].e.cert, b->entries[j].e.cert_len);
+		for (j = 0, used = false; j < b->n_signers && !used; j++)
+			used = chain_leaf_is(b, i, b->signers[j].cert, b->signers[j].len);
 		for (j = 0; j < i && used; j++)
 			used = !chain_leaf_is(b, i, b->s[KT_EV_CHAIN][j].p + 3,
 					      kt_be_get(b->s[KT_EV_CHAIN][j].p + 1, 2));
@@ -786,13 +1077,9 @@ static int check_chains(const struct bundle *b, const char *anchors_path, STACK_
 				"(or is there twice)", i);
 	}
 	kt_pki_dir_free(anchors);
-	if (!ret)
-		ret = signer_has_chain(b, b->sth.cert, b->sth.cert_len, "head", err);
-	for (j = 0; j < b->n[KT_EV_ENTRY] && !ret; j++) {
-		snprintf(what, sizeof(what), "entry %llu", (unsigned long long)b->entries[j].index);
-		ret = signer_has_chain(b, b->entries[j].e.cert, b->entries[j].e.cert_len, what,
-				       err);
-	}
+	for (j = 0; j < b->n_signers && !ret; j++)
+		ret = signer_has_chain(b, b->signers[j].cert, b->signers[j].len,
+				       b->signers[j].what, err);
 	return ret;
 }
 
@@ -832,16 +1119,16 @@ static int check_crl(const struct bundle *b, size_t i, STACK_OF(X509) *all, stru
 		kt_fail(err, "crl", "CRL %zu is not signed by a CA of the bundle's chains", i);
 		goto out;
 	}
-	for (j = 0; j < b->n[KT_EV_ENTRY]; j++) {
-		const struct kt_ledger_entry *e = &b->entries[j].e;
+	for (j = 0; j < b->n_signers; j++) {
+		const struct ev_signer *sg = &b->signers[j];
 
-		leaf = der_cert(e->cert, e->cert_len);
+		leaf = der_cert(sg->cert, sg->len);
 		r = leaf && !X509_NAME_cmp(X509_get_issuer_name(leaf), X509_CRL_get_issuer(crl)) &&
-		    X509_CRL_get0_by_cert(crl, &rev, leaf) == 1 ? revoked_before(rev, e->time) : 0;
+		    X509_CRL_get0_by_cert(crl, &rev, leaf) == 1 ? revoked_before(rev, sg->time) : 0;
 		X509_free(leaf);
 		if (r) {
-			kt_fail(err, "revocation", "entry %llu: its signer's certificate is on CRL "
-				"%zu from before the entry", (unsigned long long)e->index, i);
+			kt_fail(err, "revocation", "%s: its signer's certificate is on CRL %zu from "
+				"before it was signed", sg->what, i);
 			goto out;
 		}
 	}
@@ -980,37 +1267,50 @@ static int check_grants_at(struct bundle *b, const char *owner_anchors,
 	return ret;
 }
 
-/* Each report is one an entry's digest names; entries with a digest but no report are counted. */
+/* The report digests the bundle's entries and batched results name (zeros: none). */
+static const uint8_t *digest_at(const struct bundle *b, size_t j)
+{
+	return j < b->n[KT_EV_ENTRY] ? b->entries[j].e.report :
+		b->batched[j - b->n[KT_EV_ENTRY]].r.report;
+}
+
+/* Each report is one a digest names; digests with no report are counted. */
 static int check_reports(const struct bundle *b, struct kt_evidence_summary *sum,
 			 struct kt_err *err)
 {
 	static const kt_hash zero;
-	kt_hash d;
-	size_t i, j, k;
+	size_t i, j, n = b->n[KT_EV_ENTRY] + b->n[KT_EV_BATCHED];
+	kt_hash *d = calloc(b->n[KT_EV_REPORT] + 1, sizeof(*d));
 	bool found;
+	int ret = -1;
 
+	if (!d)
+		return kt_fail(err, "evidence", "out of memory");
 	for (i = 0; i < b->n[KT_EV_REPORT]; i++) {
-		kt_sha256(b->s[KT_EV_REPORT][i].p, b->s[KT_EV_REPORT][i].len, d);
-		for (j = 0, found = false; j < b->n[KT_EV_ENTRY] && !found; j++)
-			found = !CRYPTO_memcmp(b->entries[j].e.report, d, KT_HASH_LEN);
-		if (!found)
-			return kt_fail(err, "report", "report %zu matches no entry's digest", i);
-		for (k = 0; k < i; k++)
-			if (b->s[KT_EV_REPORT][k].len == b->s[KT_EV_REPORT][i].len &&
-			    !memcmp(b->s[KT_EV_REPORT][k].p, b->s[KT_EV_REPORT][i].p,
-				    b->s[KT_EV_REPORT][i].len))
-				return kt_fail(err, "report", "report %zu is there twice", i);
-	}
-	for (j = 0; j < b->n[KT_EV_ENTRY]; j++) {
-		if (!CRYPTO_memcmp(b->entries[j].e.report, zero, KT_HASH_LEN))
-			continue;
-		for (i = 0, found = false; i < b->n[KT_EV_REPORT] && !found; i++) {
-			kt_sha256(b->s[KT_EV_REPORT][i].p, b->s[KT_EV_REPORT][i].len, d);
-			found = !CRYPTO_memcmp(b->entries[j].e.report, d, KT_HASH_LEN);
+		kt_sha256(b->s[KT_EV_REPORT][i].p, b->s[KT_EV_REPORT][i].len, d[i]);
+		for (j = 0, found = false; j < n && !found; j++)
+			found = !CRYPTO_memcmp(digest_at(b, j), d[i], KT_HASH_LEN);
+		if (!found) {
+			kt_fail(err, "report", "report %zu matches no entry's digest", i);
+			goto out;
 		}
+		for (j = 0; j < i; j++)
+			if (!CRYPTO_memcmp(d[j], d[i], KT_HASH_LEN)) {
+				kt_fail(err, "report", "report %zu is there twice", i);
+				goto out;
+			}
+	}
+	for (j = 0; j < n; j++) {
+		if (!CRYPTO_memcmp(digest_at(b, j), zero, KT_HASH_LEN))
+			continue;
+		for (i = 0, found = false; i < b->n[KT_EV_REPORT] && !found; i++)
+			found = !CRYPTO_memcmp(digest_at(b, j), d[i], KT_HASH_LEN);
 		sum->reports_missing += !found;
 	}
-	return 0;
+	ret = 0;
+out:
+	free(d);
+	return ret;
 }
 
 int kt_evidence_verify(const uint8_t *buf, size_t len, const char *anchors,
@@ -1027,9 +1327,10 @@ int kt_evidence_verify(const uint8_t *buf, size_t len, const char *anchors,
 		kt_fail(err, "evidence", "out of memory");
 		goto out;
 	}
-	if (parse_sections(b, buf, len, err) || parse_entries(b, err) || parse_grants(b, err) ||
-	    kt_ledger_auth_load(anchors, owner_anchors, &b->auth, err) ||
-	    check_head(b, err) || check_entries(b, s, err) || check_consistency(b, err) ||
+	if (parse_sections(b, buf, len, err) || parse_entries(b, err) || parse_batched(b, err) ||
+	    parse_grants(b, err) || kt_ledger_auth_load(anchors, owner_anchors, &b->auth, err) ||
+	    check_head(b, err) || check_entries(b, err) || check_batched(b, err) ||
+	    check_about(b, s, err) || check_consistency(b, err) || collect_signers(b, err) ||
 	    check_chains(b, anchors, all, err))
 		goto out;
 	for (i = 0; i < b->n[KT_EV_CRL]; i++)
@@ -1054,6 +1355,9 @@ out:
 			kt_grant_free(&b->grants[i]);
 		free(b->grants);
 		free(b->entries);
+		free(b->batched);
+		free(b->facts);
+		free(b->signers);
 		for (i = 0; i <= SECTION_LAST; i++)
 			free(b->s[i]);
 		kt_ledger_auth_free(b->auth);

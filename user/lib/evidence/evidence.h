@@ -32,6 +32,7 @@ enum kt_evidence_section {
 	KT_EV_CRL = 5,
 	KT_EV_GRANT = 6,
 	KT_EV_REPORT = 7,
+	KT_EV_BATCHED = 8,
 };
 
 struct kt_evidence_blob {
@@ -60,8 +61,7 @@ struct kt_evidence_inputs {
  * Writes the bundle for h (kt_history_read() with KT_HISTORY_REVOCATIONS)
  * to a malloc'd *out. Refused (check "report", "grant") when a report
  * matches no entry's digest, a grant no move entry's detail, or a move
- * names a grant not given; (check "batch") for a VM with batched results,
- * which this version does not carry.
+ * names a grant not given.
  */
 int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 		       const struct kt_evidence_inputs *in, uint8_t **out, size_t *len,
@@ -79,6 +79,7 @@ struct kt_evidence_summary {
 	uint64_t size, head_time;
 	kt_hash root;
 	size_t entries, attests, moves, revocations, chains, crls, grants, reports;
+	size_t batched;			/* results proven inside host batches */
 	size_t reports_missing;		/* entries with a report digest and no report */
 	size_t moves_without_grant;
 	bool vm_revoked;

@@ -189,21 +189,21 @@ void kt_history_free(struct kt_history *h)
 int kt_history_batch_proof(struct kt_ledger *log, const struct kt_history_entry *he,
 			   struct kt_history_batch_proof *p, struct kt_err *err)
 {
-	struct kt_ledger_entry e;
+	struct kt_ledger_entry *e = &p->e;
 	kt_hash root, *hl = NULL;
 	size_t len, off = 0;
 	uint32_t no = 0;
 	int plen, ret = -1;
 
 	memset(p, 0, sizeof(*p));
-	if (kt_ledger_get(log, he->index, &e, &p->raw, &len, err))
+	if (kt_ledger_get(log, he->index, e, &p->raw, &len, err))
 		return -1;
-	while (!kt_batch_body_next(e.body, e.body_len, &off, &p->b, err) && no < he->batch_no)
+	while (!kt_batch_body_next(e->body, e->body_len, &off, &p->b, err) && no < he->batch_no)
 		no++;
-	p->span = len - e.body_len;
+	p->span = len - e->body_len;
 	hl = malloc(KT_BATCH_ENTRY_MAX * sizeof(kt_hash));
 	if (!hl || no != he->batch_no || he->record_no >= p->b.n ||
-	    kt_batch_body_root(e.body, e.body_len, &p->k, hl, root, err) ||
+	    kt_batch_body_root(e->body, e->body_len, &p->k, hl, root, err) ||
 	    kt_batch_prove(&p->b, he->record_no, p->record_path, &p->record_plen) ||
 	    (plen = kt_merkle_inclusion_proof(hl, p->k, he->batch_no, p->header_path)) < 0) {
 		kt_fail(err, "ledger", "entry %llu: cannot build the batch proof",

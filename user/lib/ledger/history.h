@@ -76,6 +76,7 @@ int kt_history_prove(const struct kt_history *h, uint64_t index, kt_hash *proof)
 struct kt_history_batch_proof {
 	uint8_t *raw;			/* the stored entry, body included */
 	size_t span;
+	struct kt_ledger_entry e;	/* decoded, pointing into raw */
 	struct kt_batch b;
 	uint32_t k;
 	kt_hash header_path[KT_MERKLE_MAX_PROOF];
