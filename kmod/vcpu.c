@@ -9,10 +9,10 @@
  * The ioctls take vcpu->mutex, which the VMM holds for as long as a vCPU is
  * in KVM_RUN (a halted guest stays there indefinitely). Each vCPU is probed
  * with a trylock first, but the VMM may re-enter KVM_RUN between the probe
- * and the ioctl. So the reader is a kthread of its own that accepts
- * SIGKILL: KVM waits for the mutex killably, and a reader that makes no
- * progress for vcpu_wait_ms is killed and the measurement refused. Nothing
- * waits without bound on a lock the VMM controls.
+ * and the ioctl. So the reader accepts SIGKILL: KVM waits for the mutex
+ * killably, and a reader that makes no progress for vcpu_wait_ms is killed
+ * and the measurement refused. Nothing waits without bound on a lock the
+ * VMM controls.
  *
  * Layout, all integers little-endian, no padding:
  *   le32 vcpu_id
@@ -23,14 +23,10 @@
  *   gdt idt, each: le64 base, le16 limit
  *   le64 cr0 cr2 cr3 cr4 cr8 efer apic_base
  */
-#include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/fs.h>
-#include <linux/kthread.h>
 #include <linux/kvm_host.h>
-#include <linux/mman.h>
 #include <linux/moduleparam.h>
-#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/unaligned.h>
@@ -40,6 +36,7 @@
 #include "softdirty.h"
 #include "vcpu.h"
 #include "vm.h"
+#include "vmm_work.h"
 
 static unsigned int vcpu_wait_ms = 1000;
 module_param(vcpu_wait_ms, uint, 0644);
@@ -205,129 +202,58 @@ bool kvmtrust_vcpu_idle(struct kvm_vcpu *vcpu, u64 *exits)
 }
 
 struct reader {
-	struct kvmtrust_vm *vm;
+	struct kvmtrust_vmm_work work;
 	bool incremental;	/* the measurement may be incremental */
-	struct kvm *kvm;
 	pid_t vmm;		/* global pid, for /proc/PID/clear_refs */
-	struct file *const *files;
 	const u32 *index;
 	u32 n;
 	u8 *states;
-	struct completion done;
-	/* Protects in_ioctls and killed: SIGKILL lands only inside the ioctls. */
-	spinlock_t lock;
-	bool in_ioctls;
-	bool killed;
-	/* vCPUs read so far; the waiter watches it move. */
-	atomic_t progress;
-	bool detached;
-	int err;
-	const char *msg;
 };
 
 static int read_one(struct reader *r, u32 i, void __user *scratch)
 {
-	struct kvm_vcpu *vcpu = kvm_get_vcpu(r->kvm, r->index[i]);
+	struct kvmtrust_vm *vm = r->work.vm;
+	struct kvm_vcpu *vcpu = kvm_get_vcpu(vm->kvm, r->index[i]);
 
 	if (!vcpu || !kvmtrust_vcpu_idle(vcpu, NULL)) {
-		r->msg = KVMTRUST_MSG("a vcpu is running; pause the guest");
+		r->work.msg = KVMTRUST_MSG("a vcpu is running; pause the guest");
 		return -EBUSY;
 	}
 	if (vcpu_probe_delay_ms)
 		msleep_interruptible(vcpu_probe_delay_ms);
-	return vcpu_serialize(r->files[r->index[i]], scratch,
+	return vcpu_serialize(vm->vcpu_files[r->index[i]], scratch,
 			      r->states + i * KVMTRUST_VCPU_STATE_LEN);
 }
 
-static void read_all(struct reader *r)
+/* In the VM's mm (vmm_work.c). */
+static int read_all(struct kvmtrust_vmm_work *w, void __user *scratch)
 {
-	unsigned long scratch;
+	struct reader *r = container_of(w, struct reader, work);
+	int err;
 	u32 i;
 
-	/* KVM copies registers to user memory: lend it a page in its mm. */
-	scratch = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, 0);
-	if (IS_ERR_VALUE(scratch)) {
-		r->err = (long)scratch;
-		r->msg = KVMTRUST_MSG("cannot map a scratch page in the vmm");
-		return;
-	}
 	/*
 	 * The pages written since the last measurement, read just before
 	 * their bits are cleared, while the guest is paused (memory.c).
 	 */
-	kvmtrust_memory_collect(r->vm, current->mm, r->incremental);
+	kvmtrust_memory_collect(w->vm, current->mm, r->incremental);
 	/* From here on, any write to guest memory marks its page. */
-	WRITE_ONCE(r->vm->clearing, current);
-	r->err = kvmtrust_soft_dirty_clear(r->vmm, (void __user *)scratch);
-	WRITE_ONCE(r->vm->clearing, NULL);
+	WRITE_ONCE(w->vm->clearing, current);
+	err = kvmtrust_soft_dirty_clear(r->vmm, scratch);
+	WRITE_ONCE(w->vm->clearing, NULL);
 	/* Collecting and clearing a large guest is progress too. */
-	atomic_inc(&r->progress);
-	if (r->err)
-		r->msg = KVMTRUST_MSG("cannot track guest memory writes (soft-dirty)");
-	spin_lock(&r->lock);
-	r->in_ioctls = true;
-	spin_unlock(&r->lock);
-	for (i = 0; i < r->n && !r->err; i++) {
-		r->err = read_one(r, i, (void __user *)scratch);
-		atomic_inc(&r->progress);
+	kvmtrust_vmm_work_progress(w);
+	if (err) {
+		w->msg = KVMTRUST_MSG("cannot track guest memory writes (soft-dirty)");
+		return err;
 	}
-	spin_lock(&r->lock);
-	r->in_ioctls = false;
-	spin_unlock(&r->lock);
-	/* A kill that came too late must not stop the unmap. */
-	flush_signals(current);
-	vm_munmap(scratch, PAGE_SIZE);
-	if (r->err && !r->msg)
-		r->msg = KVMTRUST_MSG("cannot read vcpu registers");
-}
-
-static int reader_fn(void *data)
-{
-	struct reader *r = data;
-	struct mm_struct *mm = r->kvm->mm;
-
-	allow_signal(SIGKILL);
-	/* The caller holds mm_users for as long as it waits for us. */
-	kthread_use_mm(mm);
-	read_all(r);
-	kthread_unuse_mm(mm);
-	complete(&r->done);
-	return 0;
-}
-
-static void kill_reader(struct reader *r, struct task_struct *t)
-{
-	spin_lock(&r->lock);
-	if (r->in_ioctls && !r->killed) {
-		r->killed = true;
-		send_sig(SIGKILL, t, 1);
+	/* SIGKILL lands only inside the ioctls. */
+	kvmtrust_vmm_work_killable(w, true);
+	for (i = 0; i < r->n && !err; i++) {
+		err = read_one(r, i, scratch);
+		kvmtrust_vmm_work_progress(w);
 	}
-	spin_unlock(&r->lock);
-}
-
-/*
- * Waits while the reader makes progress; kills it once it made none for
- * vcpu_wait_ms, or when the VM is detached (module unload waits for us).
- */
-static void wait_reader(struct reader *r, struct task_struct *t,
-			struct kvmtrust_vm *vm)
-{
-	unsigned long last = jiffies;
-	int seen = atomic_read(&r->progress);
-
-	while (!wait_for_completion_timeout(&r->done, HZ / 10)) {
-		if (atomic_read(&r->progress) != seen) {
-			seen = atomic_read(&r->progress);
-			last = jiffies;
-		} else if (time_after(jiffies, last + msecs_to_jiffies(vcpu_wait_ms))) {
-			kill_reader(r, t);
-		}
-		if (kvmtrust_vm_is_detached(vm)) {
-			r->detached = true;
-			kill_reader(r, t);
-		}
-	}
+	return err;
 }
 
 /*
@@ -340,31 +266,22 @@ int kvmtrust_vcpus_read(struct kvmtrust_vm *vm, const u32 *index, u32 n,
 			u8 *states, bool incremental, const char **msg)
 {
 	struct reader r = {
-		.vm = vm, .incremental = incremental, .kvm = vm->kvm,
-		.files = vm->vcpu_files, .index = index, .n = n,
+		.work = { .vm = vm, .fn = read_all, .wait_ms = vcpu_wait_ms },
+		.incremental = incremental, .index = index, .n = n,
 		.states = states, .vmm = pid_nr(vm->vmm_pid),
 	};
-	struct task_struct *t;
+	int err = kvmtrust_vmm_work_run(&r.work, "kvmtrust-vcpu");
 
-	init_completion(&r.done);
-	spin_lock_init(&r.lock);
-	t = kthread_create(reader_fn, &r, "kvmtrust-vcpu");
-	if (IS_ERR(t)) {
-		*msg = KVMTRUST_MSG("cannot start a thread to read vcpu registers");
-		return PTR_ERR(t);
+	if (r.work.killed && err && r.work.detached) {
+		err = -ENODEV;
+		r.work.msg = KVMTRUST_MSG("vm was detached during the measurement");
+	} else if (r.work.killed && err) {
+		err = -EBUSY;
+		r.work.msg =
+			KVMTRUST_MSG("a vcpu entered KVM_RUN while it was read; pause the guest");
+	} else if (err && !r.work.msg) {
+		r.work.msg = KVMTRUST_MSG("cannot read vcpu registers");
 	}
-	get_task_struct(t);
-	wake_up_process(t);
-	wait_reader(&r, t, vm);
-	kthread_stop(t);
-	put_task_struct(t);
-	if (r.killed && r.err && r.detached) {
-		r.err = -ENODEV;
-		r.msg = KVMTRUST_MSG("vm was detached during the measurement");
-	} else if (r.killed && r.err) {
-		r.err = -EBUSY;
-		r.msg = KVMTRUST_MSG("a vcpu entered KVM_RUN while it was read; pause the guest");
-	}
-	*msg = r.msg;
-	return r.err;
+	*msg = r.work.msg;
+	return err;
 }

@@ -3,8 +3,8 @@
  * Raw vCPU registers out of and back into a paused VM: KVM's own
  * KVM_GET_REGS/KVM_GET_SREGS and KVM_SET_REGS/KVM_SET_SREGS on the vCPU
  * files, called from a kthread that adopts the VM's mm (vCPU ioctls need
- * current->mm == kvm->mm) and lends KVM a scratch page mapped there, as
- * vcpu.c reads them for a measurement. What a snapshot stores and a
+ * current->mm == kvm->mm) and lends KVM a scratch page mapped there
+ * (vmm_work.c), as vcpu.c reads them for a measurement. What a snapshot stores and a
  * rollback restores (KVMTRUST_CMD_VCPU_GET, KVMTRUST_CMD_VCPU_SET_REGS).
  *
  * A vCPU inside KVM_RUN holds vcpu->mutex: each is probed with a trylock
@@ -14,13 +14,9 @@
  * VM is owned like a measurement (KVMTRUST_VM_MEASURING) meanwhile, so no
  * measurement reads registers half written.
  */
-#include <linux/completion.h>
 #include <linux/fs.h>
-#include <linux/kthread.h>
 #include <linux/kvm_host.h>
-#include <linux/mman.h>
 #include <linux/sched/mm.h>
-#include <linux/sched/signal.h>
 #include <linux/uaccess.h>
 #include <uapi/linux/kvmtrust.h>
 
@@ -28,6 +24,7 @@
 #include "vcpu.h"
 #include "vcpu_set.h"
 #include "vm.h"
+#include "vmm_work.h"
 
 /* KVM's x86 ABI, which the UAPI states in bytes. */
 static_assert(sizeof(struct kvm_regs) == KVMTRUST_X86_REGS_LEN);
@@ -37,14 +34,10 @@ static_assert(sizeof(struct kvm_sregs) == KVMTRUST_X86_SREGS_LEN);
 #define MSG_ONCE_EACH KVMTRUST_MSG("give the registers of every vcpu of the vm, once each")
 
 struct vcpu_io {
-	struct kvmtrust_vm *vm;
+	struct kvmtrust_vmm_work work;
 	struct kvmtrust_vcpu_regs *regs;
 	u32 n;
 	bool set;
-	struct completion done;
-	atomic_t progress;
-	int err;
-	const char *msg;
 };
 
 static int ioctl_user(struct file *f, unsigned int cmd, void __user *scratch)
@@ -81,53 +74,30 @@ static int set_one(struct file *f, void __user *scratch, const struct kvmtrust_v
 	return err;
 }
 
-static void io_all(struct vcpu_io *io)
+/* In the VM's mm (vmm_work.c); every ioctl may be killed. */
+static int io_all(struct kvmtrust_vmm_work *w, void __user *scratch)
 {
-	struct kvm *kvm = io->vm->kvm;
-	unsigned long scratch;
+	struct vcpu_io *io = container_of(w, struct vcpu_io, work);
 	struct kvm_vcpu *vcpu;
 	struct file *f;
+	int err = 0;
 	u32 i;
 
-	scratch = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, 0);
-	if (IS_ERR_VALUE(scratch)) {
-		io->err = (long)scratch;
-		io->msg = KVMTRUST_MSG("cannot map a scratch page in the vmm");
-		return;
-	}
-	for (i = 0; i < io->n && !io->err; i++) {
+	kvmtrust_vmm_work_killable(w, true);
+	for (i = 0; i < io->n && !err; i++) {
 		struct kvmtrust_vcpu_regs *r = &io->regs[i];
 
-		vcpu = kvm_get_vcpu(kvm, r->index);
+		vcpu = kvm_get_vcpu(w->vm->kvm, r->index);
 		if (!vcpu || !kvmtrust_vcpu_idle(vcpu, NULL)) {
-			io->err = -EBUSY;
-			io->msg = KVMTRUST_MSG("a vcpu is running; pause the guest");
-			break;
+			w->msg = KVMTRUST_MSG("a vcpu is running; pause the guest");
+			return -EBUSY;
 		}
 		r->id = vcpu->vcpu_id;
-		f = io->vm->vcpu_files[r->index];
-		io->err = io->set ? set_one(f, (void __user *)scratch, r)
-				  : get_one(f, (void __user *)scratch, r);
-		atomic_inc(&io->progress);
+		f = w->vm->vcpu_files[r->index];
+		err = io->set ? set_one(f, scratch, r) : get_one(f, scratch, r);
+		kvmtrust_vmm_work_progress(w);
 	}
-	flush_signals(current);
-	vm_munmap(scratch, PAGE_SIZE);
-	if (io->err && !io->msg)
-		io->msg = io->set ? KVMTRUST_MSG("kvm refused the vcpu registers")
-				  : KVMTRUST_MSG("cannot read vcpu registers");
-}
-
-static int io_fn(void *data)
-{
-	struct vcpu_io *io = data;
-
-	allow_signal(SIGKILL);
-	kthread_use_mm(io->vm->kvm->mm);
-	io_all(io);
-	kthread_unuse_mm(io->vm->kvm->mm);
-	complete(&io->done);
-	return 0;
+	return err;
 }
 
 /* Every vCPU of the VM must have a file and appear exactly once. */
@@ -163,12 +133,12 @@ static int check_vcpus(struct kvmtrust_vm *vm, const struct kvmtrust_vcpu_regs *
 int kvmtrust_vcpu_regs_io(struct kvmtrust_vm *vm, struct kvmtrust_vcpu_regs *regs, u32 n,
 			  bool set, const char **msg)
 {
-	struct vcpu_io io = { .vm = vm, .regs = regs, .n = n, .set = set };
+	struct vcpu_io io = {
+		.work = { .vm = vm, .fn = io_all, .wait_ms = VCPU_IO_WAIT_MS },
+		.regs = regs, .n = n, .set = set,
+	};
 	struct mm_struct *mm = vm->kvm->mm;
-	struct task_struct *t;
-	unsigned long last;
-	bool killed = false;
-	int seen, err;
+	int err;
 
 	*msg = NULL;
 	err = check_vcpus(vm, regs, n, msg);
@@ -183,36 +153,18 @@ int kvmtrust_vcpu_regs_io(struct kvmtrust_vm *vm, struct kvmtrust_vcpu_regs *reg
 		err = -ESRCH;
 		goto out_owner;
 	}
-	init_completion(&io.done);
-	t = kthread_create(io_fn, &io, "kvmtrust-vcpu-io");
-	if (IS_ERR(t)) {
-		*msg = KVMTRUST_MSG("cannot start a thread for the vcpu registers");
-		err = PTR_ERR(t);
-		goto out_mm;
-	}
-	get_task_struct(t);
-	wake_up_process(t);
-	last = jiffies;
-	seen = 0;
-	while (!wait_for_completion_timeout(&io.done, HZ / 10)) {
-		if (atomic_read(&io.progress) != seen) {
-			seen = atomic_read(&io.progress);
-			last = jiffies;
-		} else if (!killed &&
-			   time_after(jiffies, last + msecs_to_jiffies(VCPU_IO_WAIT_MS))) {
-			send_sig(SIGKILL, t, 1);
-			killed = true;
-		}
-	}
-	kthread_stop(t);
-	put_task_struct(t);
-	err = io.err;
-	if (killed && err) {
+	err = kvmtrust_vmm_work_run(&io.work, "kvmtrust-vcpu-io");
+	if (io.work.killed && err && io.work.detached) {
+		err = -ENODEV;
+		io.work.msg = KVMTRUST_MSG("the vm was detached meanwhile");
+	} else if (io.work.killed && err) {
 		err = -EBUSY;
-		io.msg = KVMTRUST_MSG("a vcpu entered KVM_RUN meanwhile; pause the guest");
+		io.work.msg = KVMTRUST_MSG("a vcpu entered KVM_RUN meanwhile; pause the guest");
+	} else if (err && !io.work.msg) {
+		io.work.msg = set ? KVMTRUST_MSG("kvm refused the vcpu registers")
+				  : KVMTRUST_MSG("cannot read vcpu registers");
 	}
-	*msg = io.msg;
-out_mm:
+	*msg = io.work.msg;
 	mmput(mm);
 out_owner:
 	clear_bit(KVMTRUST_VM_MEASURING, &vm->flags);

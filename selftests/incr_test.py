@@ -20,10 +20,15 @@ dump, which shares nothing with the module:
   - THP: 1 % of a huge-page-backed memslot written at a stride of 100
     pages: pages_hashed at most 2^tree_level per page written (exactly the
     pages written with tree_level=0), not the 2 MiB regions touched;
-  - memory kept: tree_bytes at most 16 per guest page (and 32 per level).
+  - memory kept: tree_bytes at most 16 per guest page (and 32 per level);
+  - QEMU: a running QEMU guest (-machine pc, SMM at its default), written
+    through QEMU's own mapping of guest RAM (/proc/PID/mem) and by the
+    guest itself (SeaBIOS's timer): every incremental --freeze root equals
+    a --full one taken in the same QMP stop, pages_hashed >= the pages
+    written, and the guest runs after each freeze.
 
-Prints TAP for one part, "rounds", "prove" or "thp" (three programs,
-incr_test.sh, incr_prove_test.sh and incr_thp_test.sh, so that each fits
+Prints TAP for one part, "rounds", "prove", "thp" or "qemu" (four programs,
+incr_test.sh, incr_prove_test.sh, incr_thp_test.sh and incr_qemu_test.sh, so that each fits
 run-in-vm's time per program). KT_SEED picks the random writes;
 KT_INCR_ROUNDS the rounds.
 """
@@ -31,9 +36,11 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,7 +61,10 @@ NEW_SLOT_GPA = 0x80000000
 EXTRA_GPA = 0x100000000
 STUB_PAGE = 0x9000  # vmm.c's guest stub: never a target
 
-PARTS = {"rounds": 7, "prove": 6, "thp": 3}
+PARTS = {"rounds": 7, "prove": 6, "thp": 3, "qemu": 5}
+QEMU_MIB = 96
+QEMU_ROUNDS = int(os.environ.get("KT_INCR_QEMU_ROUNDS", "30"))
+QMP = os.path.join(HERE, "lib", "qmp.py")
 PLAN = 0
 n = 0
 failed = 0
@@ -310,11 +320,109 @@ def thp(work):
         vmm.stop()
 
 
+class Qemu:
+    """A QEMU guest with no disk (SeaBIOS idles, its timer writing RAM)."""
+
+    def __init__(self, work):
+        self.qmp_path = os.path.join(work, "q.qmp")
+        self.p = subprocess.Popen(
+            ["qemu-system-x86_64", "-accel", "kvm", "-machine", "pc", "-nographic", "-nodefaults",
+             "-m", str(QEMU_MIB), "-uuid", str(uuid.uuid4()),
+             "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.p.pid
+        for _ in range(100):
+            if os.path.exists(self.qmp_path):
+                break
+            time.sleep(0.1)
+        # QMP answers once the machine, its RAM included, is set up.
+        self.qmp("query-status")
+        # Guest RAM: QEMU's one mapping of exactly that size.
+        self.ram = None
+        with open("/proc/%d/maps" % self.pid) as f:
+            for line in f:
+                lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                if hi - lo == QEMU_MIB << 20:
+                    self.ram = lo
+        if self.ram is None:
+            raise RuntimeError("no %d MiB mapping in QEMU" % QEMU_MIB)
+
+    def qmp(self, cmd):
+        out = subprocess.run([sys.executable, QMP, self.qmp_path, cmd], capture_output=True,
+                             text=True)
+        if out.returncode:
+            raise RuntimeError("qmp %s: %s" % (cmd, out.stderr.strip()))
+        return out.stdout.strip()
+
+    def poke(self, offset):
+        """One byte of guest RAM changed through QEMU's own mapping."""
+        with open("/proc/%d/mem" % self.pid, "r+b", buffering=0) as f:
+            f.seek(self.ram + offset)
+            b = f.read(1)
+            f.seek(self.ram + offset)
+            f.write(bytes([(b[0] + 1) & 0xff]))
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
+
+
+def qemu(work):
+    if not shutil.which("qemu-system-x86_64"):
+        skip_rest("no qemu-system-x86_64")
+        return
+    q = Qemu(work)
+    try:
+        time.sleep(1)
+        first = measure(q)
+        again = measure(q)
+        tap(first["full"] and first["pages_hashed"] == first["pages"],
+            "QEMU guest running (machine pc, SMM on): the first --freeze measurement is full",
+            json.dumps(first))
+        tap(not again["full"] and again["pages_hashed"] < again["pages"] // 100,
+            "a second one is incremental: %d of %d pages hashed (the guest's own writes)"
+            % (again["pages_hashed"], again["pages"]), json.dumps(again))
+        rng = random.Random(SEED)
+        bad_root, bad_count, not_running = [], [], []
+        written = hashed = 0
+        # From 1 MiB up: below it lie the BIOS areas QEMU maps as ROM.
+        pages = range(256, QEMU_MIB << 8)
+        for rnd in range(QEMU_ROUNDS):
+            targets = set(rng.sample(pages, rng.randrange(0, 6)))
+            for page in targets:
+                q.poke(page * PAGE + rng.randrange(PAGE))
+            q.qmp("stop")
+            m = measure(q)
+            f = measure(q, "--full")
+            q.qmp("cont")
+            if m["full"] or m["memory_root"] != f["memory_root"]:
+                bad_root.append((rnd, m["full"]))
+            if m["pages_hashed"] < len(targets):
+                bad_count.append((rnd, m["pages_hashed"], len(targets)))
+            written += len(targets)
+            hashed += m["pages_hashed"]
+            # Frozen and continued inside the measurement: QEMU never saw it.
+            frozen = measure(q)
+            if q.qmp("query-status") != "running" or frozen["full"]:
+                not_running.append(rnd)
+            time.sleep(0.1)
+        print("# QEMU: %d rounds, seed %d: %d pages written, %d hashed by incremental measurements"
+              % (QEMU_ROUNDS, SEED, written, hashed))
+        tap(not bad_root, "%d rounds of writes through QEMU's mapping and by the guest: every "
+            "incremental root equals --full's" % QEMU_ROUNDS, "rounds: %s" % bad_root)
+        tap(not bad_count, "QEMU: pages_hashed >= distinct pages written, every round", bad_count)
+        tap(not not_running, "QEMU: after each --freeze the guest runs (query-status), and the "
+            "next measurement is incremental", not_running)
+    finally:
+        q.stop()
+
+
 def main(argv):
     global PLAN
-    part = {"rounds": soundness, "prove": proofs, "thp": thp}.get(argv[1] if len(argv) > 1 else "")
+    part = {"rounds": soundness, "prove": proofs, "thp": thp, "qemu": qemu}.get(
+        argv[1] if len(argv) > 1 else "")
     if not part:
-        sys.stderr.write("usage: incr_test.py rounds|prove|thp\n")
+        sys.stderr.write("usage: incr_test.py rounds|prove|thp|qemu\n")
         return 2
     PLAN = PARTS[argv[1]]
     print("TAP version 13\n1..%d" % PLAN, flush=True)

@@ -52,7 +52,12 @@ FIXTURE_TEARDOWN(big)
 	kt_vm_free(self->vm);
 }
 
-TEST_F_TIMEOUT(big, more_than_2_25_pages_are_measured_without_a_tree, 280)
+/*
+ * About two minutes under TCG on an idle 2-core host; on a busy one (other
+ * VMs running) 6.12 took over 280 s. The bound is the harness's, not a
+ * speed goal: the VM's own timeout still bounds the whole suite.
+ */
+TEST_F_TIMEOUT(big, more_than_2_25_pages_are_measured_without_a_tree, 900)
 {
 	struct kt_measurement m;
 	long pte_before, pte_after;

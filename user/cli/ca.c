@@ -18,6 +18,8 @@
 #include "common/outfile.h"
 #include "identity/pki.h"
 #include "identity_cli.h"
+#include "ledger/revocation.h"
+#include "ledger_cli.h"
 #include "print.h"
 #include "subcommands.h"
 
@@ -35,7 +37,8 @@ static void usage(FILE *f)
 		"              [--permit-dns NAME]... [--exclude-dns NAME]...\n"
 		"              [--host-uuid UUID --region REGION --site SITE] [--dns NAME]...\n"
 		"              [--pubkey FILE]\n"
-		"       %s ca revoke --ca DIR [--reason REASON] CERT\n"
+		"       %s ca revoke --ca DIR [--reason REASON]\n"
+		"              [--ledger SPEC [--ledger-ca FILE|DIR]] CERT\n"
 		"       %s ca crl --ca DIR [--days N] [-o FILE]\n"
 		"       %s ca show [--json|--script] CERT|DIR\n"
 		"       %s ca verify --anchors DIR --crls DIR [--kind root|ca|host|user]\n"
@@ -47,7 +50,7 @@ static void usage(FILE *f)
 
 struct ca_args {
 	const char *ca, *out, *cn, *uuid, *region, *site, *pubkey, *reason;
-	const char *anchors, *crls, *kind, *at;
+	const char *anchors, *crls, *kind, *at, *ledger, *ledger_ca;
 	const char *permit[MAX_NAMES + 1], *exclude[MAX_NAMES + 1], *dns[MAX_NAMES + 1];
 	int npermit, nexclude, ndns;
 	uint64_t days;
@@ -58,7 +61,7 @@ struct ca_args {
 
 enum { O_CN = 256, O_DAYS, O_PATHLEN, O_PERMIT, O_EXCLUDE, O_UUID, O_REGION, O_SITE, O_DNS,
        O_PUBKEY, O_REASON, O_NB, O_NA, O_ANCHORS, O_CRLS, O_KIND, O_AT,
-       O_CA };
+       O_CA, O_LEDGER, O_LEDGER_CA };
 
 static const struct option options[] = {
 	{ "ca", required_argument, NULL, O_CA },
@@ -73,6 +76,8 @@ static const struct option options[] = {
 	{ "not-before", required_argument, NULL, O_NB }, { "not-after", required_argument, NULL, O_NA },
 	{ "anchors", required_argument, NULL, O_ANCHORS }, { "crls", required_argument, NULL, O_CRLS },
 	{ "kind", required_argument, NULL, O_KIND }, { "at", required_argument, NULL, O_AT },
+	{ "ledger", required_argument, NULL, O_LEDGER },
+	{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
 	CLI_OUTPUT_OPTIONS, { "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -108,6 +113,8 @@ static int parse(int argc, char *argv[], struct ca_args *a)
 		case O_CRLS: a->crls = optarg; break;
 		case O_KIND: a->kind = optarg; break;
 		case O_AT: a->at = optarg; break;
+		case O_LEDGER: a->ledger = optarg; break;
+		case O_LEDGER_CA: a->ledger_ca = optarg; break;
 		case O_DAYS: bad = cli_parse_uint(optarg, 100 * 366, &a->days) || !a->days; break;
 		case O_PATHLEN: bad = cli_parse_uint(optarg, 16, &v); a->pathlen = (long)v; break;
 		case O_PERMIT: bad = add_name(a->permit, &a->npermit, optarg); break;
@@ -280,16 +287,38 @@ out:
 	return ret;
 }
 
+/*
+ * Publishes the revocation as a ledger entry signed by the CA itself
+ * (revocation.h): every host naming the ledger refuses the certificate.
+ */
+static int revoke_in_ledger(const struct ca_args *a, X509 *cert)
+{
+	struct kt_ledger_entry e;
+	struct kt_err err = { 0 };
+	char key[4096], crt[4096];
+
+	snprintf(key, sizeof(key), "%s/key.pem", a->ca);
+	snprintf(crt, sizeof(crt), "%s/cert.pem", a->ca);
+	if (kt_ledger_cert_revoke_entry(cert, a->reason, &e, &err) ||
+	    ledger_publish(a->ledger, a->ledger_ca, key, crt, &e, &err))
+		return ledger_error(&err);
+	printf("revoked %s in ledger entry %llu: every host naming the ledger refuses it\n",
+	       e.vm_id, (unsigned long long)e.index);
+	return 0;
+}
+
 static int cmd_revoke(struct ca_args *a, const char *cert_file)
 {
 	struct kt_err err = { 0 };
 	struct kt_cert_info info;
 	struct kt_cred ca;
-	int reason = a->reason ? kt_crl_reason(a->reason) : 0, ret = KT_EXIT_OK;
+	int reason = a->reason ? kt_crl_reason(a->reason) : 0, ret = KT_EXIT_OK, failed;
 	X509 *cert;
 
 	if (need(a->ca, "--ca") || need(cert_file, "CERT"))
 		return KT_EXIT_USAGE;
+	if (a->ledger_ca && !a->ledger)
+		return cli_bad_usage("ca revoke", NULL, "--ledger-ca names the CA of a --ledger");
 	if (reason < 0) {
 		fprintf(stderr, "%s ca revoke: unknown reason '%s' (keyCompromise, cACompromise, "
 			"superseded, cessationOfOperation, ...)\n", prog, a->reason);
@@ -305,11 +334,23 @@ static int cmd_revoke(struct ca_args *a, const char *cert_file)
 		X509_free(cert);
 		return kt_cli_error("cannot load the CA", &err);
 	}
-	if (kt_ca_revoke(a->ca, &ca, cert, reason, &err) || kt_pki_cert_info(cert, &info, &err))
+	/* The ledger first: a refused entry leaves the CA's own list as it was. */
+	if (a->ledger) {
+		ret = revoke_in_ledger(a, cert);
+		if (ret)
+			goto out;
+	}
+	failed = kt_ca_revoke(a->ca, &ca, cert, reason, &err);
+	if (failed && a->ledger && err.check && !strcmp(err.check, "revoked")) {
+		/* Published to another ledger: the CA's own list has it already. */
+		printf("%s; the CA's list had it already\n", err.msg);
+	} else if (failed || kt_pki_cert_info(cert, &info, &err)) {
 		ret = kt_cli_error("cannot revoke", &err);
-	else
-		printf("revoked serial %s; new CRL in %s/crl.pem: copy it to every verifier\n",
-		       info.serial, a->ca);
+	} else {
+		printf("revoked serial %s; new CRL in %s/crl.pem%s\n", info.serial, a->ca,
+		       a->ledger ? "" : ": copy it to every verifier");
+	}
+out:
 	kt_cred_free(&ca);
 	X509_free(cert);
 	return ret;

@@ -331,7 +331,8 @@ static int check_grant(const struct kt_grant *g, const struct kt_grant_trust *tr
 	if (grant_cli_ledger_open(t->ledger, t->ledger_ca, t->owner_anchors, KT_LEDGER_READ,
 				  &ledger, &lerr))
 		return ledger_error(&lerr);
-	ret = kt_migrate_facts_read(ledger.log, g->vm, g->id, NULL, now, &facts, &lerr);
+	ret = kt_migrate_facts_read(ledger.log, g->vm, &(struct kt_migrate_keys){ .grant_id = g->id },
+				    now, &facts, &lerr);
 	grant_cli_ledger_close(&ledger);
 	if (ret)
 		return ledger_error(&lerr);

@@ -169,8 +169,11 @@ void ledger_checkpoint_save(struct kt_ledger *log)
 int ledger_revocations_open(const char *spec, const char *ca, struct ledger_revocations *r,
 			    struct kt_err *err)
 {
+	/* Owners' register entries verify too: their anchors are read when the first is met. */
 	memset(r, 0, sizeof(*r));
-	if (kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, NULL), NULL, &r->auth, err) ||
+	if (kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, NULL),
+				grant_cli_path(NULL, KT_OWNER_ANCHORS_ENV, KT_OWNER_ANCHORS_DEFAULT),
+				&r->auth, err) ||
 	    kt_ledger_open(spec, r->auth, KT_LEDGER_READ, &r->log, err)) {
 		char msg[sizeof(err->msg)];
 
@@ -182,22 +185,85 @@ int ledger_revocations_open(const char *spec, const char *ca, struct ledger_revo
 	return 0;
 }
 
+/* check "revocation" for the certificate at which in chain, revoked in entry index. */
+static int cert_refused(STACK_OF(X509) *chain, int which, uint64_t index, const char *what,
+			struct kt_err *err)
+{
+	struct kt_cert_info info;
+
+	memset(&info, 0, sizeof(info));
+	kt_pki_cert_info(sk_X509_value(chain, which), &info, NULL);
+	return kt_fail(err, "revocation", "%s certificate \"%s\" (serial %s) was revoked by its "
+		       "CA in ledger entry %llu", what, info.subject, info.serial,
+		       (unsigned long long)index);
+}
+
+static int lookup_failed(struct kt_err *err)
+{
+	char msg[sizeof(err->msg)];
+
+	memcpy(msg, err->msg, sizeof(msg));
+	return kt_fail(err, "revocation", "cannot check the ledger for revocations: %s", msg);
+}
+
+/*
+ * The token by its issuing host, and the issuing host's certificate and
+ * its CAs (the path token verification placed them on) by their CAs: one
+ * walk of the ledger.
+ */
 int ledger_token_revoked(void *arg, const struct kt_token *tok, struct kt_err *err)
 {
 	struct ledger_revocations *r = arg;
+	struct kt_ledger_token_key key, *k = &key;
+	struct kt_ledger_entry e;
 	uint64_t index;
-	int ret;
-	char msg[sizeof(err->msg)];
+	int which, ret;
 
-	ret = kt_ledger_token_revoked(r->log, tok->claims.jti, tok->claims.host, &index, err);
-	if (ret < 0) {
-		memcpy(msg, err->msg, sizeof(msg));
-		return kt_fail(err, "revocation", "cannot check the ledger for revocations: %s", msg);
-	}
-	if (ret)
+	/* A jti no entry can name was not revoked here: its certificates still may be. */
+	if (kt_ledger_token_revoke_entry(tok->claims.jti, &e, NULL))
+		k = NULL;
+	else if (kt_ledger_token_key(tok->claims.jti, tok->claims.host, &key))
+		return kt_fail(err, "revocation", "the token names no issuing host");
+	ret = kt_ledger_revoked(r->log, k, tok->path, &which, &index, err);
+	if (ret < 0)
+		return lookup_failed(err);
+	if (ret && which < 0)
 		return kt_fail(err, "revocation", "token %s was revoked by its issuer in ledger "
 			       "entry %llu", tok->claims.jti, (unsigned long long)index);
+	if (ret)
+		return cert_refused(tok->path, which, index, "the token's issuing host or CA", err);
 	return 0;
+}
+
+int ledger_publish(const char *spec, const char *ca, const char *key, const char *cert,
+		   struct kt_ledger_entry *e, struct kt_err *err)
+{
+	struct ledger_revocations w = { 0 };
+	struct kt_ledger_signer signer = { 0 };
+	kt_hash leaf;
+	int ret = -1;
+
+	if (kt_ledger_signer_load(key, cert, &signer, err) ||
+	    kt_ledger_auth_load(grant_cli_path(ca, KT_LEDGER_CA_ENV, NULL), NULL, &w.auth, err) ||
+	    kt_ledger_open(spec, w.auth, KT_LEDGER_WRITE, &w.log, err))
+		goto out;
+	ret = kt_ledger_append(w.log, &signer, e, leaf, err);
+out:
+	kt_ledger_signer_free(&signer);
+	ledger_revocations_close(&w);
+	return ret;
+}
+
+int ledger_cert_revoked(void *arg, STACK_OF(X509) *chain, const char *what, struct kt_err *err)
+{
+	struct ledger_revocations *r = arg;
+	uint64_t index;
+	int which, ret;
+
+	ret = kt_ledger_certs_revoked(r->log, chain, &which, &index, err);
+	if (ret < 0)
+		return lookup_failed(err);
+	return ret ? cert_refused(chain, which, index, what, err) : 0;
 }
 
 void ledger_revocations_close(struct ledger_revocations *r)

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <openssl/x509.h>
+
 #include "cli_util.h"
 #include "common/error.h"
 #include "common/uuid.h"
@@ -100,7 +102,8 @@ void ledger_checkpoint_save(struct kt_ledger *log);
 /*
  * Revocations through the ledger for the commands that verify tokens
  * (token verify, handshake): --ledger SPEC names it, --ledger-ca (else
- * $KVMTRUST_LEDGER_CA) its writers' CA. Named, it is consulted for every
+ * $KVMTRUST_LEDGER_CA) its writers' CA, $KVMTRUST_OWNER_ANCHORS (else the
+ * default) the owners of its register entries. Named, it is consulted for every
  * token, and a ledger that cannot be opened, read or verified refuses the
  * token (fail closed); not named, nothing is asked.
  */
@@ -114,6 +117,20 @@ int ledger_revocations_open(const char *spec, const char *ca, struct ledger_revo
 /* For kt_token_verify_opts.revoked, with arg a struct ledger_revocations. */
 struct kt_token;
 int ledger_token_revoked(void *arg, const struct kt_token *tok, struct kt_err *err);
+/*
+ * Certificates: 0 when the ledger revokes none of chain (leaf first, as
+ * verified); else check "revocation" naming the certificate, `what` saying
+ * whose it is ("the peer's", ...). ledger_token_revoked() runs it on the
+ * token's verified path too.
+ */
+int ledger_cert_revoked(void *arg, STACK_OF(X509) *chain, const char *what, struct kt_err *err);
 void ledger_revocations_close(struct ledger_revocations *r);
+
+/*
+ * Appends e signed by key and cert (PEM files) to the ledger spec, whose
+ * writers' CA is ca (else $KVMTRUST_LEDGER_CA): e gets the stored entry.
+ */
+int ledger_publish(const char *spec, const char *ca, const char *key, const char *cert,
+		   struct kt_ledger_entry *e, struct kt_err *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include "migrate_cli.h"
 #include "identity/pki.h"
 #include "ledger/ledger.h"
+#include "identity_cli.h"
 #include "ledger_cli.h"
 #include "policy/grant.h"
 #include "policy/grant_ledger.h"
@@ -30,7 +31,7 @@ static void usage(FILE *file)
 		"                        [--owner-anchors DIR] [--owner-crls DIR]\n"
 		"                        [--host-anchors DIR] [--host-crls DIR]\n"
 		"                        [--ledger SPEC] [--ledger-ca PATH] [--at TIME]\n"
-		"                        " LEDGER_CHECKPOINT_USAGE " [--json | --script]\n"
+		"                        [--token TOKEN] " LEDGER_CHECKPOINT_USAGE " [--json | --script]\n"
 		"       %s migrate order " VM_REF_USAGE " --to HOST-CERT --grant GRANT\n"
 		"                        --key KEY --cert CERT [--ledger SPEC] [--ledger-ca PATH]\n"
 		"                        [--owner-anchors DIR] [--lifetime SECONDS] [-o FILE]\n"
@@ -97,7 +98,7 @@ static int print_result(const char *vm, const struct kt_migrate_result *res)
 
 static int do_check(int argc, char *argv[])
 {
-	enum { O_TO = 256, O_GRANT, O_BY, O_ORDER, O_HOST_CRLS, O_AT };
+	enum { O_TO = 256, O_GRANT, O_BY, O_ORDER, O_HOST_CRLS, O_AT, O_TOKEN };
 	static const struct option opts[] = {
 		VM_REF_OPTIONS,
 		{ "to", required_argument, NULL, O_TO },
@@ -107,12 +108,14 @@ static int do_check(int argc, char *argv[])
 		GRANT_CLI_TRUST_OPTIONS,
 		{ "host-crls", required_argument, NULL, O_HOST_CRLS },
 		{ "at", required_argument, NULL, O_AT },
+		{ "token", required_argument, NULL, O_TOKEN },
 		LEDGER_CLI_CHECKPOINT_OPTIONS,
 		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *to = NULL, *grant = NULL, *by = NULL, *order = NULL, *host_crls = NULL;
+	const char *token = NULL;
 	struct grant_cli_trust_opts t = { 0 };
 	enum kt_print_mode mode = KT_PRINT_TEXT;
 	struct kt_migrate_request req = { 0 };
@@ -124,11 +127,12 @@ static int do_check(int argc, char *argv[])
 	struct ledger_checkpoint_opts cp = { 0 };
 	STACK_OF(X509) *host_chain = NULL;
 	int opt, ret = KT_EXIT_FAILURE;
-	char *text = NULL, *order_text = NULL;
+	char *text = NULL, *order_text = NULL, *token_text = NULL;
 
 	while ((opt = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (opt) {
 		case O_TO: to = optarg; break;
+		case O_TOKEN: token = optarg; break;
 		case O_GRANT: grant = optarg; break;
 		case O_BY: by = optarg; break;
 		case O_ORDER: order = optarg; break;
@@ -155,7 +159,7 @@ static int do_check(int argc, char *argv[])
 					 KT_OWNER_ANCHORS_DEFAULT);
 	t.host_anchors = grant_cli_path(t.host_anchors, KT_HOST_ANCHORS_ENV, KT_HOST_ANCHORS_DEFAULT);
 	ret = cli_need_files(to, grant, by, order, t.owner_anchors, t.owner_crls, t.host_anchors,
-			     host_crls);
+			     host_crls, token);
 	if (ret)
 		return ret;
 	ret = KT_EXIT_FAILURE;
@@ -165,7 +169,9 @@ static int do_check(int argc, char *argv[])
 		req.admin = kt_pki_load_cert(by, &err);
 	if (host_chain && order)
 		req.admin_order = order_text = cli_read_arg(order, KT_JWS_MAX_LEN, &err);
-	if (!host_chain || (by && !req.admin) || (order && !order_text) ||
+	if (host_chain && token)
+		req.token = token_text = cli_read_arg(token, KT_CLI_TOKEN_MAX, &err);
+	if (!host_chain || (by && !req.admin) || (order && !order_text) || (token && !token_text) ||
 	    kt_pki_dir_open(t.owner_anchors, &req.owner_anchors, &err) ||
 	    kt_pki_dir_open(t.host_anchors, &req.host_anchors, &err) ||
 	    (t.owner_crls && kt_pki_dir_open(t.owner_crls, &req.owner_crls, &err)) ||
@@ -194,6 +200,7 @@ static int do_check(int argc, char *argv[])
 out:
 	free(text);
 	free(order_text);
+	free(token_text);
 	X509_free(req.host);
 	X509_free(req.admin);
 	sk_X509_pop_free(host_chain, X509_free);
@@ -225,7 +232,8 @@ static int check_owner(const struct kt_grant *g, const char *vm,
 	if (grant_cli_ledger_open(t->ledger, t->ledger_ca, t->owner_anchors, KT_LEDGER_READ,
 				  &ledger, err))
 		return -1;
-	ret = kt_migrate_facts_read(ledger.log, vm, g->id, NULL, time(NULL), &facts, err);
+	ret = kt_migrate_facts_read(ledger.log, vm, &(struct kt_migrate_keys){ .grant_id = g->id },
+				    time(NULL), &facts, err);
 	grant_cli_ledger_close(&ledger);
 	return ret ? -1 : kt_grant_check_owner(g, vm, &facts, err);
 }

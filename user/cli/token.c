@@ -316,27 +316,14 @@ out:
 /* Publishes the revocation as a ledger entry signed by the issuing host. */
 static int revoke_in_ledger(struct token_args *a, const char *jti, struct kt_err *err)
 {
-	struct ledger_revocations w = { 0 };
-	struct kt_ledger_signer signer = { 0 };
 	struct kt_ledger_entry e;
-	kt_hash leaf;
-	int ret = -1;
 
 	if (kt_ledger_token_revoke_entry(jti, &e, err) ||
-	    kt_ledger_signer_load(a->key, a->cert, &signer, err) ||
-	    kt_ledger_auth_load(grant_cli_path(a->ledger_ca, KT_LEDGER_CA_ENV, NULL), NULL,
-				&w.auth, err) ||
-	    kt_ledger_open(a->ledger, w.auth, KT_LEDGER_WRITE, &w.log, err))
-		goto out;
-	if (!kt_ledger_append(w.log, &signer, &e, leaf, err)) {
-		printf("token %s revoked in ledger entry %llu: every verifier naming the ledger "
-		       "refuses it\n", jti, (unsigned long long)e.index);
-		ret = 0;
-	}
-out:
-	kt_ledger_signer_free(&signer);
-	ledger_revocations_close(&w);
-	return ret;
+	    ledger_publish(a->ledger, a->ledger_ca, a->key, a->cert, &e, err))
+		return -1;
+	printf("token %s revoked in ledger entry %llu: every verifier naming the ledger "
+	       "refuses it\n", jti, (unsigned long long)e.index);
+	return 0;
 }
 
 static int cmd_revoke(struct token_args *a, const char *file)

@@ -102,7 +102,7 @@ tap_ok "host b attests the VM" kt ledger append attest --vm "$VM" --result pass
 tap_is "host a (under CA eu): allow, exit 0" "$(status_of check --to host-a/chain.pem)" 0
 tap_is "  verdict line" "$(head -1 "$dir/out" | cut -f1,2,4,5)" "allow	$VM	$HOST_A	100"
 tap_is "  every rule listed" "$(tail -n +2 "$dir/out" | cut -f1 | tr '\n' ' ')" \
-	"grant vm owner grant-revoked delegate host-cert host-ca region host-list window host-compromise trust-score "
+	"grant vm owner grant-revoked delegate host-cert host-ca region host-list window host-compromise trust-score token "
 tap_is "another owner's grant: deny by owner" \
 	"$(status_of check --to host-a/chain.pem --grant mallory.grant; rule_line owner)" "10
 owner	fail	owner"
@@ -117,9 +117,9 @@ tap_is "mallory is not a delegate: deny" \
 tap_is "  delegate fails, later rules still pass" "$(rule_line delegate; rule_line host-ca)" \
 	"delegate	fail	delegate
 host-ca	pass	-"
-tap_is "--json: deny with the twelve rules" \
+tap_is "--json: deny with the thirteen rules" \
 	"$(kt migrate check --uuid "$VM" --to host-b/chain.pem --grant vm.grant --by bob/cert.pem --json |
-	   grep -cE '"rule"|"verdict": "deny"')" 13
+	   grep -cE '"rule"|"verdict": "deny"')" 14
 
 tap_ok "bob signs an order for host a" \
 	kt migrate order --uuid "$VM" --to host-a/chain.pem --grant vm.grant --key bob/key.pem --cert bob/cert.pem -o bob.order
@@ -164,7 +164,7 @@ grant-revoked	fail	revoked"
 
 tap_is "unreadable ledger: error, exit 1, rules still listed" \
 	"$(status_of check --to host-a/chain.pem --ledger sqlite:/nonexistent/kt/ledger.db; grep -c "	" "$dir/out"; rule_line grant-revoked)" "1
-13
+14
 grant-revoked	error	ledger"
 tap_is "a mistyped ledger: error, nothing created" \
 	"$(status_of check --to host-a/chain.pem --ledger "sqlite:$dir/typo2.db"; ls "$dir"/typo2.db* 2>/dev/null; grep -o "no ledger at '[^']*'" "$dir/err")" "1

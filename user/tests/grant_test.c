@@ -788,10 +788,11 @@ TEST_F(policy, decision)
 	ASSERT_EQ(0, run(&self->p, &variant->s, &res));
 	log_rules(_metadata, &res);
 	/* Every rule is reported, in order, whatever failed before it. */
-	ASSERT_EQ(12U, res.n_rules);
+	ASSERT_EQ(13U, res.n_rules);
 	EXPECT_STREQ("grant", res.rules[0].rule);
 	EXPECT_STREQ("owner", res.rules[2].rule);
 	EXPECT_STREQ("trust-score", res.rules[11].rule);
+	EXPECT_STREQ("token", res.rules[12].rule);
 	for (i = 0; i < res.n_rules; i++)
 		EXPECT_NE(0U, strlen(res.rules[i].detail)) TH_LOG("rule %s has no detail", res.rules[i].rule);
 	EXPECT_STREQ(kt_migrate_decision_name(variant->decision),

@@ -31,7 +31,9 @@
 #include "ledger/batch.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_auth.h"
+#include "identity/pki.h"
 #include "ledger/owner.h"
+#include "ledger/revocation.h"
 #include "ledger/score.h"
 
 #define HOST1 "11111111-1111-4111-8111-111111111111"
@@ -78,6 +80,15 @@ static const char pki_script[] =
 	"  openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial "
 	"  -out $1.pem -days 30 -extfile $1.ext 2>/dev/null; }\n"
 	"ca owner-root; user alice owner-root; user bob owner-root; user carol ca\n"
+	/* A host certificate whose serial is longer than RFC 5280's 20 octets. */
+	"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout longserial.key "
+	"  -out longserial.csr -subj /CN=longserial 2>/dev/null\n"
+	"openssl x509 -req -in longserial.csr -CA ca.pem -CAkey ca.key -days 30 "
+	"  -set_serial 0x7d$(openssl rand -hex 21) -out longserial.pem 2>/dev/null\n"
+	/* A CA that may not sign revocations. */
+	"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout nocrl.key "
+	"  -out nocrl.pem -days 30 -subj /CN=nocrl -addext keyUsage=critical,keyCertSign "
+	"  2>/dev/null\n"
 	"mkdir owners owners-both && cp owner-root.pem owners/ && cp owner-root.pem ca.pem owners-both/\n";
 
 /* Made once before the harness forks its tests; removed when the runner exits. */
@@ -1526,6 +1537,131 @@ TEST(entry_encoding_is_strict)
 	EXPECT_NE(0, kt_ledger_entry_decode(buf, len, &d, &tbs, &err));
 	EXPECT_STREQ("format", err.check);
 	free(buf);
+}
+
+/* A chain of one certificate of the test PKI, for kt_ledger_certs_revoked(). */
+static STACK_OF(X509) *chain_of(FIXTURE_DATA(ledger) *self, const char *name)
+{
+	return kt_pki_load_certs(in(self, name), &self->err);
+}
+
+/* The revocation of cert NAME, signed by signer; 0 or -1 with self->err. */
+static int revoke_cert(FIXTURE_DATA(ledger) *self, struct kt_ledger *log,
+		       const struct kt_ledger_signer *signer, const char *name)
+{
+	struct kt_ledger_entry e;
+	X509 *cert = kt_pki_load_cert(in(self, name), &self->err);
+	kt_hash leaf;
+	int ret;
+
+	if (!cert)
+		return -1;
+	kt_err_clear(&self->err);
+	ret = kt_ledger_cert_revoke_entry(cert, "keyCompromise", &e, &self->err) ?:
+	      kt_ledger_append(log, signer, &e, leaf, &self->err);
+	X509_free(cert);
+	return ret;
+}
+
+/*
+ * Certificates are revoked by their issuing CA only, at append and when a
+ * walk verifies; readers find the revocation with or without a checkpoint.
+ */
+TEST_F(ledger, cert_revocation_by_issuing_ca_only)
+{
+	struct kt_ledger_signer ca, inter, rogue, nocrl;
+	struct kt_ledger_auth *dir_auth;
+	struct kt_ledger *log;
+	STACK_OF(X509) *host1 = chain_of(self, "host1.pem"), *host2 = chain_of(self, "host2.pem");
+	STACK_OF(X509) *longserial;
+	struct kt_ledger_entry e;
+	uint64_t size, bad, index = 0;
+	uint8_t *raw;
+	size_t len;
+	int which = -1;
+	kt_hash leaf;
+
+	ASSERT_NE(NULL, host1);
+	ASSERT_NE(NULL, host2);
+	ASSERT_EQ(0, load_signer(self, "ca", &ca)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, load_signer(self, "inter", &inter));
+	ASSERT_EQ(0, load_signer(self, "rogue", &rogue));
+	ASSERT_EQ(0, fill(self, 3));
+
+	/* A host may not revoke another host's certificate, nor its own. */
+	EXPECT_NE(0, revoke_cert(self, self->log, &self->host2, "host1.pem"));
+	EXPECT_STREQ("authorization", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "only a CA revokes")) TH_LOG("%s", self->err.msg);
+	EXPECT_NE(0, revoke_cert(self, self->log, &self->host1, "host1.pem"));
+	EXPECT_STREQ("authorization", self->err.check);
+	/* A CA outside the ledger's hierarchy; a CA without cRLSign. */
+	EXPECT_NE(0, revoke_cert(self, self->log, &rogue, "intruder.pem"));
+	EXPECT_STREQ("authorization", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "not trusted")) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, load_signer(self, "nocrl", &nocrl));
+	EXPECT_NE(0, revoke_cert(self, self->log, &nocrl, "host1.pem"));
+	EXPECT_STREQ("authorization", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "no cRLSign")) TH_LOG("%s", self->err.msg);
+	kt_ledger_signer_free(&nocrl);
+	/* A CA of the hierarchy that did not issue it (the ledger CA dir holds inter). */
+	ASSERT_EQ(0, kt_ledger_auth_load(in(self, "cadir"), NULL, &dir_auth, &self->err));
+	ASSERT_EQ(0, kt_ledger_open(self->db, dir_auth, KT_LEDGER_WRITE, &log, &self->err));
+	EXPECT_NE(0, revoke_cert(self, log, &inter, "host1.pem"));
+	EXPECT_STREQ("authorization", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "only the issuing CA")) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(0, revoke_cert(self, log, &inter, "host3.pem")) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+	kt_ledger_auth_free(dir_auth);
+	/* A serial too long to name can be neither revoked nor cleared (fail closed). */
+	EXPECT_NE(0, revoke_cert(self, self->log, &ca, "longserial.pem"));
+	EXPECT_STREQ("revocation", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "cannot be named")) TH_LOG("%s", self->err.msg);
+	longserial = chain_of(self, "longserial.pem");
+	ASSERT_NE(NULL, longserial);
+	EXPECT_EQ(-1, kt_ledger_certs_revoked(self->log, longserial, &which, &index, &self->err));
+	EXPECT_STREQ("revocation", self->err.check);
+	sk_X509_pop_free(longserial, X509_free);
+	/* An id that does not repeat the report's issuer hash is refused as malformed. */
+	entry_init(&e, KT_LEDGER_REVOKE, 0, NULL, NULL, 0);
+	ASSERT_EQ(0, kt_ledger_cert_id(sk_X509_value(host1, 0), e.vm_id, e.report, &self->err));
+	e.report[0] ^= 1;
+	EXPECT_NE(0, kt_ledger_append(self->log, &ca, &e, leaf, &self->err));
+	EXPECT_STREQ("format", self->err.check);
+	/* The issuing CA may: entry 4 (the inter CA's is entry 3, placed by cadir only). */
+	EXPECT_EQ(0, kt_ledger_certs_revoked(self->log, host1, &which, &index, &self->err));
+	ASSERT_EQ(0, revoke_cert(self, self->log, &ca, "host1.pem")) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, kt_ledger_get(self->log, 4, &e, &raw, &len, &self->err));
+	EXPECT_EQ(KT_LEDGER_REVOKE, e.kind);
+	EXPECT_EQ(3, raw[0]);		/* format version 3: it has a report field */
+	EXPECT_STREQ("keyCompromise", e.detail);
+	free(raw);
+
+	/* Both verify: inter chains to the root, and each revoked what it issued. */
+	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(5ULL, size);
+	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, KT_LEDGER_READ, &log, &self->err));
+	EXPECT_EQ(1, kt_ledger_certs_revoked(log, host1, &which, &index, &self->err));
+	EXPECT_EQ(0, which);
+	EXPECT_EQ(4ULL, index);
+	EXPECT_EQ(0, kt_ledger_certs_revoked(log, host2, &which, &index, &self->err));
+	/* From a checkpoint: the facts still say it. */
+	ASSERT_EQ(0, kt_ledger_checkpoint_use(log, cp_path(self), false, &self->err));
+	EXPECT_EQ(1, kt_ledger_certs_revoked(log, host1, &which, &index, &self->err));
+	ASSERT_EQ(0, kt_ledger_checkpoint_save(log, &self->err)) TH_LOG("%s", self->err.msg);
+	kt_ledger_close(log);
+	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, KT_LEDGER_READ, &log, &self->err));
+	ASSERT_EQ(0, kt_ledger_checkpoint_use(log, cp_path(self), false, &self->err))
+		TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(1, kt_ledger_certs_revoked(log, host1, &which, &index, &self->err));
+	EXPECT_EQ(4ULL, index);
+	/* Only the signed head was verified: the entries came from the checkpoint. */
+	EXPECT_EQ(1ULL, kt_ledger_signatures_checked(log));
+	kt_ledger_close(log);
+	kt_ledger_signer_free(&ca);
+	kt_ledger_signer_free(&inter);
+	kt_ledger_signer_free(&rogue);
+	sk_X509_pop_free(host1, X509_free);
+	sk_X509_pop_free(host2, X509_free);
 }
 
 TEST_HARNESS_MAIN

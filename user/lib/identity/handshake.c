@@ -403,7 +403,7 @@ static int guest_check_host(const struct kt_hs_guest_cfg *cfg, json_t *f2,
 		.flags = cfg->crls ? 0 : KT_PKI_NO_CRL, .require_kind = KT_CERT_HOST,
 	};
 	struct kt_jws fake = { .header = f2 };	/* x5c decoding lives in jws.c */
-	STACK_OF(X509) *x5c = NULL;
+	STACK_OF(X509) *x5c = NULL, *path = NULL;
 	struct kt_err why = { 0 };
 	int ret = -1;
 
@@ -412,10 +412,12 @@ static int guest_check_host(const struct kt_hs_guest_cfg *cfg, json_t *f2,
 		return -1;
 	}
 	opts.untrusted = x5c;
-	if (kt_pki_verify(sk_X509_value(x5c, 0), &opts, NULL, &why)) {
+	if (kt_pki_verify(sk_X509_value(x5c, 0), &opts, &path, &why)) {
 		kt_fail(err, "host-chain", "host certificate: %s: %s", why.check, why.msg);
 		goto out;
 	}
+	if (cfg->host_revoked && cfg->host_revoked(cfg->host_revoked_arg, path, "the host's", err))
+		goto out;
 	if (kt_pki_cert_info(sk_X509_value(x5c, 0), &res->peer, err))
 		goto out;
 	if (cfg->expect_host && strcmp(cfg->expect_host, res->peer.host_uuid)) {
@@ -427,6 +429,7 @@ static int guest_check_host(const struct kt_hs_guest_cfg *cfg, json_t *f2,
 	ret = 0;
 out:
 	sk_X509_pop_free(x5c, X509_free);
+	sk_X509_pop_free(path, X509_free);
 	return ret;
 }
 

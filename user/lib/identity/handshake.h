@@ -61,6 +61,13 @@ struct kt_hs_guest_cfg {
 	struct kt_pki_dir *anchors;	/* to verify the host certificate */
 	struct kt_pki_dir *crls;	/* CRLs for it; NULL skips host revocation */
 	const char *expect_host;	/* host UUID, or NULL for any certified host */
+	/*
+	 * Asked with the host's verified chain (leaf first) once it passed;
+	 * nonzero (check "revocation") refuses the host. NULL: not asked.
+	 */
+	int (*host_revoked)(void *arg, STACK_OF(X509) *path, const char *what,
+			    struct kt_err *err);
+	void *host_revoked_arg;
 };
 
 struct kt_hs_host_cfg {

@@ -125,7 +125,8 @@ int kt_ca_issue(const struct kt_cred *ca, const struct kt_cert_req *req,
 
 /*
  * Adds cert (which ca must have issued) to ca_dir/revoked.json with an RFC
- * 5280 CRLReason code, then writes a fresh ca_dir/crl.pem.
+ * 5280 CRLReason code, then writes a fresh ca_dir/crl.pem. Check "revoked"
+ * when it is there already.
  */
 int kt_ca_revoke(const char *ca_dir, const struct kt_cred *ca, X509 *cert,
 		 int reason, struct kt_err *err);

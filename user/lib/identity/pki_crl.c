@@ -119,7 +119,7 @@ int kt_ca_revoke(const char *ca_dir, const struct kt_cred *ca, X509 *cert,
 	list = json_object_get(db, "revoked");
 	json_array_foreach(list, i, item) {
 		if (!strcmp(json_string_value(json_object_get(item, "serial")) ?: "", serial)) {
-			kt_fail(err, "request", "certificate %s is already revoked", serial);
+			kt_fail(err, "revoked", "certificate %s is already revoked", serial);
 			goto out;
 		}
 	}

@@ -465,14 +465,17 @@ static int head_read(struct kt_ledger *log, struct head *h, struct kt_err *err)
 	return 0;
 }
 
-/* The head is signed by whoever wrote the last entry: a host, or an owner registering. */
+/*
+ * The head is signed by whoever wrote the last entry: a host, an owner
+ * registering or a CA revoking a certificate.
+ */
 static int sth_signed(struct kt_ledger_auth *auth, const uint8_t *raw, size_t len,
 		      const struct kt_ledger_sth *sth, struct kt_err *err)
 {
 	struct kt_ledger_writer w;
 
 	if (kt_ledger_auth_check(auth, sth->cert, sth->cert_len, sth->time,
-				 KT_LEDGER_HOST | KT_LEDGER_OWNER, &w, err))
+				 KT_LEDGER_HOST | KT_LEDGER_OWNER | KT_LEDGER_AUTHORITY, &w, err))
 		return fail_at(err, "signed tree head", UINT64_MAX);
 	if (kt_es256_verify(w.pub, raw, len - KT_ES256_SIG_LEN, sth->sig, err))
 		return kt_fail(err, "head", "signed tree head signature does not verify");
@@ -595,18 +598,28 @@ void kt_ledger_signer_free(struct kt_ledger_signer *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* The kind decides who may sign: owners register VMs, hosts write the rest. */
+/*
+ * The kind decides who may sign: owners register VMs, CAs revoke the
+ * certificates they issued (revocation.h), hosts write the rest.
+ */
 static unsigned int role_for(const struct kt_ledger_entry *e)
 {
+	if (kt_ledger_is_cert_revocation(e))
+		return KT_LEDGER_AUTHORITY;
 	return e->kind == KT_LEDGER_REGISTER ? KT_LEDGER_OWNER : KT_LEDGER_HOST;
 }
 
-/* Attestations, moves and rollbacks speak for the host that signs them. */
+/*
+ * Attestations, moves and rollbacks speak for the host that signs them; a
+ * certificate revocation for the CA that signs it.
+ */
 static int writer_may_write(const struct kt_ledger_entry *e, const struct kt_ledger_writer *w,
 			    struct kt_err *err)
 {
 	char a[37], b[37];
 
+	if (kt_ledger_is_cert_revocation(e))
+		return kt_ledger_cert_revocation_authorized(e, w, err);
 	if ((e->kind != KT_LEDGER_ATTEST && e->kind != KT_LEDGER_MOVE &&
 	     e->kind != KT_LEDGER_ROLLBACK && e->kind != KT_LEDGER_BATCH) ||
 	    !memcmp(e->host_id, w->host_id, KT_UUID_LEN))
@@ -724,7 +737,9 @@ static bool new_vm_id_valid(const struct kt_ledger_entry *e)
 
 	if (!e->vm_id[0] || kt_uuid_valid(e->vm_id))
 		return true;
-	/* A token by its jti (revocation.h). */
+	/* A token by its jti, a certificate by its issuer and serial (revocation.h). */
+	if (kt_ledger_is_cert_revocation(e))
+		return kt_ledger_cert_revocation_id_valid(e->vm_id);
 	if (e->kind == KT_LEDGER_REVOKE && n == 5 && !strncmp(e->vm_id, "token", 5))
 		return colon[1] && strlen(colon + 1) == strspn(colon + 1, KT_LEDGER_JTI_CHARS);
 	return e->kind == KT_LEDGER_REVOKE && n &&

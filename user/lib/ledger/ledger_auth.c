@@ -21,6 +21,7 @@ struct auth_cached {
 	X509 *cert;
 	EVP_PKEY *pub;
 	uint8_t host_id[KT_UUID_LEN];
+	kt_hash subject_hash;
 };
 
 struct kt_ledger_auth {
@@ -115,7 +116,7 @@ static int host_uuid(X509 *cert, uint8_t host_id[KT_UUID_LEN], struct kt_err *er
 }
 
 static int verify_chain(struct kt_pki_dir *anchors, const char *what, X509 *cert,
-			struct kt_err *err)
+			unsigned int flags, struct kt_err *err)
 {
 	/*
 	 * Validity is judged per entry time in kt_ledger_auth_check(); CRLs are
@@ -124,7 +125,7 @@ static int verify_chain(struct kt_pki_dir *anchors, const char *what, X509 *cert
 	 */
 	struct kt_pki_verify_opts opts = {
 		.anchors = anchors,
-		.flags = KT_PKI_NO_TIME | KT_PKI_NO_CRL,
+		.flags = KT_PKI_NO_TIME | KT_PKI_NO_CRL | flags,
 		.require_kind = -1,
 	};
 	struct kt_err why = { 0 };
@@ -138,7 +139,7 @@ static int verify_chain(struct kt_pki_dir *anchors, const char *what, X509 *cert
 static int admit_host(struct kt_ledger_auth *auth, X509 *cert, struct auth_cached *c,
 		      struct kt_err *err)
 {
-	return verify_chain(auth->hosts, "ledger CA", cert, err) ||
+	return verify_chain(auth->hosts, "ledger CA", cert, 0, err) ||
 	       host_uuid(cert, c->host_id, err);
 }
 
@@ -171,11 +172,46 @@ static int admit_owner(struct kt_ledger_auth *auth, X509 *cert, struct auth_cach
 		return kt_fail(err, "authorization", "\"%s\" is a %s certificate: only a VM owner's "
 			       "user certificate registers a VM", info.subject,
 			       kt_cert_kind_name(info.kind));
-	if (verify_chain(auth->owners, "owner anchors", cert, err))
+	if (verify_chain(auth->owners, "owner anchors", cert, 0, err))
 		return -1;
-	if (!verify_chain(auth->hosts, "ledger CA", cert, &ignored))
+	if (!verify_chain(auth->hosts, "ledger CA", cert, 0, &ignored))
 		return kt_fail(err, "authorization", "owner \"%s\" is certified by the ledger CA: "
 			       "owners and hosts must be kept apart", info.subject);
+	memset(c->host_id, 0, KT_UUID_LEN);
+	return 0;
+}
+
+/*
+ * An authority is a CA of the ledger's hierarchy that may sign revocations
+ * (keyUsage cRLSign; a CA signs nothing else, so the signer check of the
+ * other roles, digitalSignature, does not apply). Its subject name is what
+ * the certificates it issued name as their issuer.
+ */
+static int admit_authority(struct kt_ledger_auth *auth, X509 *cert, struct auth_cached *c,
+			   struct kt_err *err)
+{
+	struct kt_cert_info info;
+	unsigned char *der = NULL;
+	int len;
+
+	if (kt_pki_cert_info(cert, &info, err)) {
+		err->check = "authorization";
+		return -1;
+	}
+	if (info.kind != KT_CERT_ROOT && info.kind != KT_CERT_CA)
+		return kt_fail(err, "authorization", "\"%s\" is a %s certificate: only a CA revokes "
+			       "certificates", info.subject, kt_cert_kind_name(info.kind));
+	if (!(X509_get_extension_flags(cert) & EXFLAG_KUSAGE) ||
+	    !(X509_get_key_usage(cert) & KU_CRL_SIGN))
+		return kt_fail(err, "authorization", "CA \"%s\" may not sign revocations "
+			       "(no cRLSign in its keyUsage)", info.subject);
+	if (verify_chain(auth->hosts, "ledger CA", cert, KT_PKI_NOT_SIGNER, err))
+		return -1;
+	len = i2d_X509_NAME(X509_get_subject_name(cert), &der);
+	if (len <= 0)
+		return kt_fail_ssl(err, "authorization", "cannot encode the CA's name");
+	kt_sha256(der, (size_t)len, c->subject_hash);
+	OPENSSL_free(der);
 	memset(c->host_id, 0, KT_UUID_LEN);
 	return 0;
 }
@@ -197,7 +233,8 @@ static struct auth_cached *admit(struct kt_ledger_auth *auth, X509 *cert, const 
 	struct auth_cached *c, tmp = { .role = role };
 
 	if (role == KT_LEDGER_HOST ? admit_host(auth, cert, &tmp, err) :
-	    admit_owner(auth, cert, &tmp, err))
+	    role == KT_LEDGER_OWNER ? admit_owner(auth, cert, &tmp, err) :
+	    admit_authority(auth, cert, &tmp, err))
 		return NULL;
 	tmp.pub = X509_get_pubkey(cert);
 	if (!tmp.pub || !X509_up_ref(cert)) {
@@ -223,8 +260,9 @@ static struct auth_cached *admit(struct kt_ledger_auth *auth, X509 *cert, const 
 static struct auth_cached *writer(struct kt_ledger_auth *auth, const uint8_t *der, size_t len,
 				  unsigned int roles, struct kt_err *err)
 {
-	static const enum kt_ledger_role order[] = { KT_LEDGER_HOST, KT_LEDGER_OWNER };
-	struct kt_err why[2] = { { 0 }, { 0 } };
+	static const enum kt_ledger_role order[] = { KT_LEDGER_HOST, KT_LEDGER_OWNER,
+						     KT_LEDGER_AUTHORITY };
+	struct kt_err why[3] = { { 0 }, { 0 }, { 0 } };
 	const unsigned char *p = der;
 	struct auth_cached *c = NULL;
 	unsigned int i, tried = 0;
@@ -232,7 +270,7 @@ static struct auth_cached *writer(struct kt_ledger_auth *auth, const uint8_t *de
 	kt_hash h;
 
 	kt_sha256(der, len, h);
-	for (i = 0; i < 2 && !c; i++)
+	for (i = 0; i < 3 && !c; i++)
 		if (roles & order[i])
 			c = lookup(auth, h, order[i]);
 	if (c)
@@ -243,15 +281,16 @@ static struct auth_cached *writer(struct kt_ledger_auth *auth, const uint8_t *de
 		kt_fail_ssl(err, "authorization", "certificate is not DER X.509");
 		return NULL;
 	}
-	for (i = 0; i < 2 && !c; i++)
+	for (i = 0; i < 3 && !c; i++)
 		if (roles & order[i])
 			c = admit(auth, cert, h, order[i], &why[tried++]);
 	X509_free(cert);
 	if (!c && tried == 1)
 		kt_fail(err, "authorization", "%s", why[0].msg);
 	else if (!c)
-		kt_fail(err, "authorization", "not a host: %s; not an owner: %s", why[0].msg,
-			why[1].msg);
+		kt_fail(err, "authorization", "not a host: %s; not an owner: %s%s%s", why[0].msg,
+			why[1].msg, tried > 2 ? "; not an authority: " : "",
+			tried > 2 ? why[2].msg : "");
 	return c;
 }
 
@@ -275,5 +314,6 @@ int kt_ledger_auth_check(struct kt_ledger_auth *auth, const uint8_t *der, size_t
 	w->role = c->role;
 	w->pub = c->pub;
 	memcpy(w->host_id, c->host_id, KT_UUID_LEN);
+	memcpy(w->subject_hash, c->subject_hash, KT_HASH_LEN);
 	return 0;
 }

@@ -6,6 +6,10 @@
  *          directory of PEM files) and names the host by a "urn:uuid:" URI
  *          subjectAltName; writes attest, move, compromise and revoke
  *          entries (ledger.c: attest and move only for itself)
+ *   authority  a CA certificate (root or intermediate) in the ledger's CA
+ *          hierarchy whose keyUsage has cRLSign; writes certificate
+ *          revocations only, and only of certificates it issued
+ *          (revocation.h)
  *   owner  a user certificate (pki.h: no CA, no host UUID) that chains to
  *          the owner trust anchors and that no ledger CA vouches for; writes
  *          register entries only, naming the VMs it owns
@@ -41,6 +45,7 @@ void kt_ledger_auth_free(struct kt_ledger_auth *auth);
 enum kt_ledger_role {
 	KT_LEDGER_HOST = 1 << 0,
 	KT_LEDGER_OWNER = 1 << 1,
+	KT_LEDGER_AUTHORITY = 1 << 2,
 };
 
 struct kt_ledger_writer {
@@ -48,11 +53,13 @@ struct kt_ledger_writer {
 	/* Owned by auth, valid until the next check (the cache recycles its oldest slot). */
 	EVP_PKEY *pub;
 	uint8_t host_id[KT_UUID_LEN];	/* a host's UUID; zero for an owner */
+	/* An authority's subject name: SHA-256 of its DER; zero for the others. */
+	kt_hash subject_hash;
 };
 
 /*
  * Checks that the DER certificate is a writer in one of `roles` (tried in
- * the order host, owner) and valid at `when`.
+ * the order host, owner, authority) and valid at `when`.
  */
 int kt_ledger_auth_check(struct kt_ledger_auth *auth, const uint8_t *der, size_t len,
 			 uint64_t when, unsigned int roles, struct kt_ledger_writer *w,

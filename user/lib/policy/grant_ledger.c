@@ -4,6 +4,7 @@
 
 #include "identity/pki.h"
 #include "ledger/ledger.h"
+#include "ledger/revocation.h"
 #include "ledger/score.h"
 #include "policy/grant.h"
 #include "policy/grant_ledger.h"
@@ -16,7 +17,24 @@ struct scan {
 	char grant_subject[sizeof(KT_GRANT_REVOKE_PREFIX) + KT_LEDGER_VM_MAX];
 	bool have_grant, have_host;
 	uint8_t host[KT_UUID_LEN];
+	const char (*cert_ids)[KT_LEDGER_VM_MAX + 1];
+	size_t n_certs;
+	struct kt_ledger_token_key token;
+	bool have_token;
 };
+
+/* A revoke entry naming one of the certificates asked about. */
+static void note_cert(struct scan *s, const struct kt_ledger_entry *e)
+{
+	struct kt_migrate_facts *f = s->facts;
+	size_t i;
+
+	for (i = 0; i < s->n_certs; i++)
+		if (s->cert_ids[i][0] && !f->cert_revoked[i] && !strcmp(e->vm_id, s->cert_ids[i])) {
+			f->cert_revoked[i] = true;
+			f->cert_revoked_at[i] = e->index;
+		}
+}
 
 static int visit(const struct kt_ledger_entry *e, void *arg)
 {
@@ -34,6 +52,11 @@ static int visit(const struct kt_ledger_entry *e, void *arg)
 		    !memcmp(e->host_id, s->host, KT_UUID_LEN)) {
 			f->host_revoked = true;
 			f->host_revoked_at = e->index;
+		}
+		note_cert(s, e);
+		if (s->have_token && !f->token_revoked && kt_ledger_revokes_token(e, &s->token)) {
+			f->token_revoked = true;
+			f->token_revoked_at = e->index;
 		}
 	}
 	/* Ownership is not dated: whoever registered first owns the VM, then and now. */
@@ -63,13 +86,22 @@ static void finish_score(struct scan *s)
 	kt_score_result_free(&res);
 }
 
-int kt_migrate_facts_read(struct kt_ledger *log, const char *vm, const char *grant_id,
-			  const char *host_uuid, time_t now, struct kt_migrate_facts *facts,
-			  struct kt_err *err)
+int kt_migrate_facts_read(struct kt_ledger *log, const char *vm,
+			  const struct kt_migrate_keys *keys, time_t now,
+			  struct kt_migrate_facts *facts, struct kt_err *err)
 {
+	static const struct kt_migrate_keys none;
 	struct scan s = { .facts = facts, .vm = vm, .now = (uint64_t)now };
+	const char *grant_id, *host_uuid;
 	int ret;
 
+	keys = keys ? keys : &none;
+	grant_id = keys->grant_id;
+	host_uuid = keys->host_uuid;
+	s.cert_ids = keys->cert_ids;
+	s.n_certs = keys->n_certs < KT_MIGRATE_CERT_IDS ? keys->n_certs : KT_MIGRATE_CERT_IDS;
+	s.have_token = keys->token_jti && keys->token_host &&
+		       !kt_ledger_token_key(keys->token_jti, keys->token_host, &s.token);
 	memset(facts, 0, sizeof(*facts));
 	if (!log)
 		return kt_fail(err, "ledger", "no ledger to read revocations, flags and scores from");

@@ -8,6 +8,8 @@
  *                      (vm_id admits ':'; VM ids are bare UUIDs, so the
  *                      prefix keeps the two name spaces apart)
  *   host revocation    a revoke entry naming the host UUID
+ *   certificate        a revoke entry "cert:<issuer>:<serial>" signed by
+ *   revocation         the issuing CA (ledger/revocation.h)
  *   host compromise    score.h's rule for the host (compromise entry,
  *                      revocation, or a burst of failed attestations)
  *   trust score        the VM's score and decision from score.h, at the
@@ -26,6 +28,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "ledger/ledger.h"
 #include "ledger/owner.h"
 #include "ledger/score.h"
 
@@ -34,11 +37,13 @@ struct kt_ledger;
 struct kt_ledger_signer;
 
 #define KT_GRANT_REVOKE_PREFIX "grant:"
+#define KT_MIGRATE_CERT_IDS 8		/* certificates looked up per scan */
 
 struct kt_migrate_facts {
 	uint64_t entries;		/* size of the verified log read */
-	bool grant_revoked, host_revoked, host_compromised;
+	bool grant_revoked, host_revoked, host_compromised, token_revoked;
 	uint64_t grant_revoked_at, host_revoked_at, host_compromised_at;	/* entry index */
+	uint64_t token_revoked_at;
 	bool have_score;		/* false: score_error says why (no entry, ...) */
 	int score;			/* the VM's trust score at `now` */
 	enum kt_score_decision decision;	/* score.h's, the last result included */
@@ -46,16 +51,31 @@ struct kt_migrate_facts {
 	size_t score_steps;		/* entries that moved it */
 	char score_error[512];
 	struct kt_owner owner;		/* the VM's registered owner, if any */
+	/* The certificates asked about (keys' cert_ids), by position: revoked, and where. */
+	bool cert_revoked[KT_MIGRATE_CERT_IDS];
+	uint64_t cert_revoked_at[KT_MIGRATE_CERT_IDS];
 };
 
 /*
- * Scans the verified ledger once. grant_id and host_uuid may be NULL (not
- * known): the matching facts are then left false. Fails only when the log
- * cannot be read or does not verify; a VM without entries has no score.
+ * What a scan looks for besides the VM's score and owner; any field may be
+ * NULL or empty (not known), and the matching facts are then left false.
  */
-int kt_migrate_facts_read(struct kt_ledger *log, const char *vm, const char *grant_id,
-			  const char *host_uuid, time_t now, struct kt_migrate_facts *facts,
-			  struct kt_err *err);
+struct kt_migrate_keys {
+	const char *grant_id;
+	const char *host_uuid;
+	/* Certificate revocation ids (kt_ledger_cert_id()); an empty one is not asked. */
+	const char (*cert_ids)[KT_LEDGER_VM_MAX + 1];
+	size_t n_certs;			/* at most KT_MIGRATE_CERT_IDS */
+	const char *token_jti, *token_host;	/* a token and its issuing host's UUID */
+};
+
+/*
+ * Scans the verified ledger once (keys may be NULL). Fails only when the
+ * log cannot be read or does not verify; a VM without entries has no score.
+ */
+int kt_migrate_facts_read(struct kt_ledger *log, const char *vm,
+			  const struct kt_migrate_keys *keys, time_t now,
+			  struct kt_migrate_facts *facts, struct kt_err *err);
 
 /*
  * The grant counts only if the VM's registered owner signed it: the key of

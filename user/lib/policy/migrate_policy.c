@@ -9,8 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/x509v3.h>
+
 #include "common/encoding.h"
 #include "identity/pki.h"
+#include "identity/token.h"
+#include "ledger/revocation.h"
 #include "ledger/score.h"
 #include "policy/grant.h"
 #include "policy/grant_ledger.h"
@@ -29,6 +33,12 @@ struct ctx {
 	struct kt_migrate_facts facts;
 	bool have_facts;
 	struct kt_err facts_err;
+	/* The presented host certificates' revocation ids, looked up with the facts. */
+	char cert_ids[KT_MIGRATE_CERT_IDS][KT_LEDGER_VM_MAX + 1];
+	size_t n_certs;
+	struct kt_token token;		/* the VM's identity token, decoded, if given */
+	bool have_token;
+	struct kt_err token_err;
 	X509 *order_signer;		/* from the administrator's signed order */
 	struct kt_migrate_result *res;
 };
@@ -160,6 +170,60 @@ static enum kt_rule_outcome rule_delegate(struct ctx *c, struct kt_err *err)
 					    " (certificate presented, not a signed order)");
 }
 
+/*
+ * The verified chain's certificates (its self-signed anchor aside) against
+ * the CAs' revocations in the ledger: from the facts for those presented,
+ * else (an intermediate kept with the anchors) by a walk of their own.
+ * Check "revocation" when one is revoked; another check when the ledger
+ * cannot say.
+ */
+static int chain_revoked(struct ctx *c, STACK_OF(X509) *chain, struct kt_err *err)
+{
+	char id[KT_LEDGER_VM_MAX + 1];
+	struct kt_cert_info info;
+	bool unasked = false;
+	size_t j;
+	int i, ret;
+	X509 *x;
+
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		x = sk_X509_value(chain, i);
+		if (X509_check_issued(x, x) == X509_V_OK)
+			continue;
+		if (kt_ledger_cert_id(x, id, NULL, err))
+			return -1;
+		for (j = 0; j < c->n_certs && strcmp(id, c->cert_ids[j]); j++)
+			;
+		if (j == c->n_certs) {
+			unasked = true;
+			continue;
+		}
+		if (!c->facts.cert_revoked[j])
+			continue;
+		kt_pki_cert_info(x, &info, NULL);
+		return kt_fail(err, "revocation", "certificate \"%s\" (serial %s) was revoked by "
+			       "its CA in ledger entry %llu", info.subject, info.serial,
+			       (unsigned long long)c->facts.cert_revoked_at[j]);
+	}
+	if (!unasked)
+		return 0;
+	ret = kt_ledger_certs_revoked(c->req->ledger, chain, &i, NULL, err);
+	if (ret > 0) {
+		kt_pki_cert_info(sk_X509_value(chain, i), &info, NULL);
+		return kt_fail(err, "revocation", "certificate \"%s\" was revoked by its CA in the "
+			       "ledger", info.subject);
+	}
+	if (ret < 0 && err->check && !strcmp(err->check, "revocation"))
+		err->check = "ledger";
+	return ret;
+}
+
+/* A revocation found denies; a ledger that could not say is an error. */
+static enum kt_rule_outcome revocation_outcome(const struct kt_err *err)
+{
+	return err->check && !strcmp(err->check, "revocation") ? KT_RULE_FAIL : KT_RULE_ERROR;
+}
+
 static enum kt_rule_outcome rule_host_cert(struct ctx *c, struct kt_err *err)
 {
 	struct kt_pki_verify_opts opts = {
@@ -181,6 +245,8 @@ static enum kt_rule_outcome rule_host_cert(struct ctx *c, struct kt_err *err)
 	if (c->facts.host_revoked)
 		return FAIL(err, "revoked", "host %s is revoked (ledger entry %llu)", c->host.host_uuid,
 			    (unsigned long long)c->facts.host_revoked_at);
+	if (chain_revoked(c, c->host_chain, err))
+		return revocation_outcome(err);
 	return pass(err, "host %s (%s) certified by \"%s\"", c->host.host_uuid, c->host.subject,
 		    c->host.issuer);
 }
@@ -276,6 +342,43 @@ static enum kt_rule_outcome rule_trust_score(struct ctx *c, struct kt_err *err)
 	}
 }
 
+/*
+ * The VM's identity token, when one is presented: issued by a host under
+ * the host CAs for this VM, and revoked neither by its issuing host nor
+ * (its signing certificate or a CA above it) by a CA in the ledger. Its
+ * audience is the handshake's business: any is taken here.
+ */
+static enum kt_rule_outcome rule_token(struct ctx *c, struct kt_err *err)
+{
+	struct kt_token_verify_opts opts = {
+		.anchors = c->req->host_anchors,
+		.crls = c->req->host_crls ? c->req->host_crls : c->req->host_anchors,
+		.now = c->now,
+	};
+	struct kt_token tok;
+	enum kt_rule_outcome ret;
+
+	if (!c->req->token)
+		return pass(err, "no token presented");
+	if (!c->have_token)
+		return FAIL(err, c->token_err.check, "%s", c->token_err.msg);
+	opts.audience = c->token.claims.aud;
+	if (kt_token_verify(c->req->token, &opts, &tok, err))
+		return KT_RULE_FAIL;
+	if (strcmp(tok.claims.sub, c->req->vm))
+		ret = FAIL(err, "vm", "the token is for VM %s, not %s", tok.claims.sub, c->req->vm);
+	else if (c->facts.token_revoked)
+		ret = FAIL(err, "revocation", "token %s was revoked by its issuer in ledger entry %llu",
+			   tok.claims.jti, (unsigned long long)c->facts.token_revoked_at);
+	else if (chain_revoked(c, tok.path, err))
+		ret = revocation_outcome(err);
+	else
+		ret = pass(err, "token %s issued by host %s, not revoked", tok.claims.jti,
+			   tok.claims.host);
+	kt_token_free(&tok);
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	const char *description;
@@ -294,6 +397,7 @@ static const struct {
 	{ "window", "current time inside the grant's window", rule_window, NEED_GRANT },
 	{ "host-compromise", "destination not flagged compromised", rule_host_compromise, NEED_HOST | NEED_FACTS },
 	{ "trust-score", "VM trust score from the ledger", rule_trust_score, NEED_FACTS },
+	{ "token", "the VM's token (if given) valid and not revoked", rule_token, NEED_FACTS },
 };
 
 #define NRULES (sizeof(rules) / sizeof(rules[0]))
@@ -363,6 +467,20 @@ static enum kt_migrate_decision decide(const struct kt_migrate_result *res)
 	return verify ? KT_MIGRATE_ALLOW_VERIFY : KT_MIGRATE_ALLOW;
 }
 
+/* A certificate and the chain it came with, as lookup keys (while there is room). */
+static void presented_ids(struct ctx *c, X509 *leaf, STACK_OF(X509) *more)
+{
+	int i;
+
+	if (leaf && c->n_certs < KT_MIGRATE_CERT_IDS &&
+	    kt_ledger_cert_id(leaf, c->cert_ids[c->n_certs], NULL, NULL) == 0)
+		c->n_certs++;
+	for (i = 0; i < sk_X509_num(more) && c->n_certs < KT_MIGRATE_CERT_IDS; i++)
+		if (kt_ledger_cert_id(sk_X509_value(more, i), c->cert_ids[c->n_certs], NULL,
+				      NULL) == 0)
+			c->n_certs++;
+}
+
 /*
  * Reads what the ledger rules need in one pass before any rule runs. The
  * grant id and host UUID come from the still unverified documents: they
@@ -370,6 +488,7 @@ static enum kt_migrate_decision decide(const struct kt_migrate_result *res)
  */
 static void gather(struct ctx *c)
 {
+	struct kt_migrate_keys keys = { 0 };
 	struct kt_grant peek;
 	struct kt_err ignored;
 	const char *grant_id = NULL;
@@ -382,8 +501,19 @@ static void gather(struct ctx *c)
 			c->host.subject);
 		c->have_host = false;
 	}
-	c->have_facts = !kt_migrate_facts_read(c->req->ledger, c->req->vm, grant_id,
-					       c->have_host ? c->host.host_uuid : NULL, c->now,
+	c->have_token = c->req->token && !kt_token_decode(c->req->token, &c->token, &c->token_err);
+	presented_ids(c, c->req->host, c->req->host_untrusted);
+	if (c->have_token)
+		presented_ids(c, NULL, c->token.x5c);
+	keys.grant_id = grant_id;
+	keys.host_uuid = c->have_host ? c->host.host_uuid : NULL;
+	keys.cert_ids = (const char (*)[KT_LEDGER_VM_MAX + 1])c->cert_ids;
+	keys.n_certs = c->n_certs;
+	if (c->have_token) {
+		keys.token_jti = c->token.claims.jti;
+		keys.token_host = c->token.claims.host;
+	}
+	c->have_facts = !kt_migrate_facts_read(c->req->ledger, c->req->vm, &keys, c->now,
 					       &c->facts, &c->facts_err);
 	if (grant_id) {
 		snprintf(c->res->grant_id, sizeof(c->res->grant_id), "%s", grant_id);
@@ -411,6 +541,8 @@ int kt_migrate_check(const struct kt_migrate_request *req, struct kt_migrate_res
 	res->n_rules = NRULES;
 	res->decision = decide(res);
 	kt_grant_free(&c.grant);
+	if (c.have_token)
+		kt_token_free(&c.token);
 	sk_X509_pop_free(c.host_chain, X509_free);
 	X509_free(c.order_signer);
 	return 0;

@@ -20,7 +20,8 @@
  *                    (with a signed order: its signature, and that it names
  *                    this VM, grant and host and is fresh)
  *   host-cert        destination chain to the host CAs, validity, CRLs,
- *                    and no ledger revocation of the host
+ *                    no ledger revocation of the host, and none of its
+ *                    certificate or CAs by their CA (ledger/revocation.h)
  *   host-ca          an allowed CA (or a sub-CA under one) certified the host
  *   region           host region and site inside the grant's lists
  *   host-list        host UUID on the allow list (if any), not on the deny list
@@ -30,6 +31,10 @@
  *                    integrity check, < 50 deny (both 50 and 75 mean
  *                    "allow after full verification"); a failed latest
  *                    attestation makes it at best "after full verification"
+ *   token            the VM's identity token, if one is given: signed by a
+ *                    host under the host CAs, for this VM, not revoked in
+ *                    the ledger by its issuing host, its signing certificate
+ *                    and CAs not revoked in the ledger by their CAs
  *
  * Decision: deny if any rule failed; otherwise error if any rule could not
  * be evaluated (ledger unreadable, ...); otherwise allow, or allow after
@@ -85,6 +90,7 @@ struct kt_migrate_request {
 	struct kt_pki_dir *host_anchors; /* host CA roots */
 	struct kt_pki_dir *host_crls;	/* NULL: the CRLs kept with the host anchors */
 	struct kt_ledger *ledger;	/* verified log: revocations, flags, scores */
+	const char *token;		/* the VM's identity token (compact JWS); NULL: none */
 	time_t now;			/* 0: the current time */
 };
 
