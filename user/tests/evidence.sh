@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/grant-tree.sh
 
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
-N=26
+N=27
 tap_plan $N
 tap_workdir kvmtrust-evidence
 if ! command -v openssl >/dev/null || ! grant_tree "$dir" >setup.log 2>&1; then
@@ -183,6 +183,14 @@ tap_is "a VM with batched results: 1 entry, 2 batched results, the report, verif
 flips batch.evid bflips 18 100 8
 tap_is "  all $(ls bflips | wc -l) flips refused (every 7th byte of the batched sections, 100 more)" \
 	"$(refused bflips)" ""
+
+# A CA publishing a revocation in the ledger signs the head: its certificate
+# has a chain too, though it signs no data (its role is the head's own check).
+"$KT" ca revoke --ca eu "${B[@]}" host-a/cert.pem >/dev/null 2>&1
+"$KT" evidence export "${B[@]}" --vm "$VM" -o ca.evid --report b.report >/dev/null
+tap_is "a head a CA signed (it revoked a certificate): carried and verified" \
+	"$("$KT" ledger head "${B[@]}" | sed -n 's/^signer: //p') $(V ca.evid 2>&1 | head -1)" \
+	"CN=eu evidence verified: yes"
 
 tap_is "verify of a missing file exits 3" "$(status V no-such.evid)" 3
 tap_is "an unknown option exits 2" "$(status "$KT" evidence verify vm.evid --anchors ledger-ca --bogus)" 2

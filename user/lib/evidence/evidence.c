@@ -122,13 +122,19 @@ static void certs_free(struct certs *c)
 		free(c->der[--c->n]);
 }
 
-/* The verified path of a signer's certificate, leaf first, anchor last. */
+/*
+ * The verified path of a signer's certificate, leaf first, anchor last.
+ * Only the path: whether the leaf may sign what it signed (host, owner, a
+ * CA revoking a certificate) is the head's and the entries' own check
+ * (kt_ledger_auth_check()), so a CA's certificate, which signs no data,
+ * has a path too.
+ */
 static int chain_of(const uint8_t *der, size_t len, struct kt_pki_dir *anchors,
 		    STACK_OF(X509) *untrusted, STACK_OF(X509) **path, struct kt_err *err)
 {
 	struct kt_pki_verify_opts opts = {
 		.anchors = anchors, .untrusted = untrusted,
-		.flags = KT_PKI_NO_TIME | KT_PKI_NO_CRL, .require_kind = -1,
+		.flags = KT_PKI_NO_TIME | KT_PKI_NO_CRL | KT_PKI_NOT_SIGNER, .require_kind = -1,
 	};
 	const uint8_t *p = der;
 	X509 *leaf = d2i_X509(NULL, &p, (long)len);
