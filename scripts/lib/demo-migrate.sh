@@ -12,7 +12,8 @@
 #      CA eu with bob as delegate;
 #   4. bob moves it to host c (CA us): refused before any byte moves;
 #   5. bob moves it live to host a (CA eu) over TCP: the final report host b
-#      signed, verified by host a; the new token host a issued; the ledger.
+#      signed, verified by host a; the new token host a issued; the ledger;
+#   6. the guest's evidence bundle exported, verified with the ledger CA alone.
 
 demo_migrate() {
 	local dir root rs qemu_args n
@@ -91,4 +92,9 @@ demo_migrate() {
 	"$KVMTRUST" ledger get --index $((n - 2))
 	"$KVMTRUST" ledger get --index $((n - 1))
 	kt ledger verify
+	say "the evidence bundle: the guest's history with its proofs, chains and final report, one file"
+	kt evidence export --vm "$VM" -o vm.evid --report final.jwt || return 1
+	say "checked with the ledger CA alone, no ledger (a copy elsewhere)"
+	mkdir offline && cp -r vm.evid "$KVMTRUST_LEDGER_CA" offline/ || return 1
+	(cd offline && env -u KVMTRUST_LEDGER "$KVMTRUST" evidence verify vm.evid --anchors ledger-ca)
 }

@@ -33,6 +33,8 @@ static const struct {
 	  NULL },
 	{ "ledger", ledger_main, "Appends to, reads, proves and verifies the trust ledger",
 	  "init append register get head prove verify batch integrate provenance" },
+	{ "evidence", evidence_main, "Exports and verifies a VM's offline evidence bundle",
+	  "export verify" },
 	{ "score", score_main, "Shows a VM's trust score and migration decision",
 	  "show" },
 	{ "tpm", tpm_main, "Provisions the host's TPM-held signing key",

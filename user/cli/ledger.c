@@ -12,6 +12,7 @@
 
 #include "common/encoding.h"
 #include "ledger/batch.h"
+#include "ledger/history.h"
 #include "common/merkle.h"
 #include "common/secfile.h"
 #include "grant_common.h"
@@ -927,56 +928,9 @@ static int cmd_integrate(int argc, char *argv[])
 	return finish(&o, ret);
 }
 
-/* One entry of the VM's history, as the verified walk saw it. */
-struct prov_entry {
-	uint64_t index, time;
-	uint8_t kind, result;
-	uint8_t host[KT_UUID_LEN];
-	kt_hash report;
-	char detail[KT_LEDGER_DETAIL_MAX + 1];
-	bool in_batch;
-	uint32_t batch_no, record_no;
-};
-
-struct prov {
-	char vm[KT_UUID_STR_LEN + 1];
-	struct prov_entry *e;
-	size_t n, cap;
-};
-
-static int prov_collect(const struct kt_ledger_entry *e, void *arg)
-{
-	struct prov *p = arg;
-	struct prov_entry *grown;
-
-	if (strcmp(e->vm_id, p->vm) || e->kind == KT_LEDGER_REGISTER)
-		return 0;
-	if (p->n == p->cap) {
-		p->cap = p->cap ? 2 * p->cap : 64;
-		grown = realloc(p->e, p->cap * sizeof(*grown));
-		if (!grown)
-			return -1;
-		p->e = grown;
-	}
-	grown = &p->e[p->n++];
-	memset(grown, 0, sizeof(*grown));
-	grown->index = e->index;
-	grown->time = e->time;
-	grown->kind = e->kind;
-	grown->result = e->result;
-	memcpy(grown->host, e->host_id, KT_UUID_LEN);
-	memcpy(grown->report, e->report, KT_HASH_LEN);
-	memcpy(grown->detail, e->detail, sizeof(grown->detail));
-	grown->in_batch = e->in_batch;
-	grown->batch_no = e->batch_no;
-	grown->record_no = e->record_no;
-	return 0;
-}
-
 /* Where the VM ran: runs of entries on one host, with their first and last times. */
-static void print_hosts(const struct prov *p)
+static void print_hosts(const struct kt_history *p)
 {
-	char host[KT_UUID_STR_LEN + 1];
 	size_t i, j;
 
 	kt_print_text("hosts:\n");
@@ -984,14 +938,8 @@ static void print_hosts(const struct prov *p)
 	for (i = 0; i < p->n; i = j) {
 		for (j = i + 1; j < p->n && !memcmp(p->e[j].host, p->e[i].host, KT_UUID_LEN); j++)
 			;
-		kt_uuid_format(p->e[i].host, host);
-		kt_print_open_object(NULL);
-		kt_print_string("host", "  %s", host);
-		kt_print_time("from", " from %s", (int64_t)p->e[i].time);
-		kt_print_time("to", " to %s", (int64_t)p->e[j - 1].time);
-		kt_print_u64("first_index", " (entries %s", p->e[i].index);
-		kt_print_u64("last_index", "..%s)\n", p->e[j - 1].index);
-		kt_print_close_object();
+		ledger_print_run(p->e[i].host, p->e[i].time, p->e[j - 1].time, p->e[i].index,
+				 p->e[j - 1].index);
 	}
 	kt_print_close_array();
 }
@@ -1012,50 +960,29 @@ static void print_hashes(const char *key, const kt_hash *h, size_t n)
  * measurement field, and the entry (without its body), whose leaf hash the
  * log proves.
  */
-static int print_batch_proof(struct kt_ledger *log, const struct prov_entry *pe,
+static int print_batch_proof(struct kt_ledger *log, const struct kt_history_entry *pe,
 			     struct kt_err *err)
 {
-	kt_hash proof[KT_MERKLE_MAX_PROOF], root, *hl = NULL;
-	struct kt_ledger_entry e;
-	struct kt_batch b;
-	size_t raw_len, off = 0, plen, span;
-	uint32_t k, no = 0;
-	uint8_t *raw;
-	int len, ret = -1;
+	struct kt_history_batch_proof p;
 
-	if (kt_ledger_get(log, pe->index, &e, &raw, &raw_len, err))
+	if (kt_history_batch_proof(log, pe, &p, err))
 		return -1;
-	while (!kt_batch_body_next(e.body, e.body_len, &off, &b, err) && no < pe->batch_no)
-		no++;
-	span = raw_len - e.body_len;
-	hl = malloc(KT_BATCH_ENTRY_MAX * sizeof(kt_hash));
-	if (!hl || no != pe->batch_no || kt_batch_body_root(e.body, e.body_len, &k, hl, root, err) ||
-	    kt_batch_prove(&b, pe->record_no, proof, &plen)) {
-		kt_fail(err, "ledger", "entry %llu: cannot build the batch proof",
-			(unsigned long long)pe->index);
-		goto out;
-	}
-	kt_print_hex("entry", "  entry bytes: %s\n", raw, span);
-	kt_print_hex("batch_header", "  batch header: %s\n", b.raw, b.header_len);
-	kt_print_u64("batch_size", "  record %s", b.n);
+	kt_print_hex("entry", "  entry bytes: %s\n", p.raw, p.span);
+	kt_print_hex("batch_header", "  batch header: %s\n", p.b.raw, p.b.header_len);
+	kt_print_u64("batch_size", "  record %s", p.b.n);
 	kt_print_u64("record_index", " of which this is %s:", pe->record_no);
-	kt_print_hex("record", " %s\n", b.records + (size_t)pe->record_no * KT_BATCH_RECORD_STRIDE,
-		     KT_BATCH_RECORD_LEN);
+	kt_print_hex("record", " %s\n", p.record, KT_BATCH_RECORD_LEN);
 	kt_print_text("  record path:\n");
-	print_hashes("record_path", proof, plen);
-	len = kt_merkle_inclusion_proof(hl, k, pe->batch_no, proof);
-	kt_print_u64("batches", "  header %s", k);
+	print_hashes("record_path", p.record_path, p.record_plen);
+	kt_print_u64("batches", "  header %s", p.k);
 	kt_print_u64("batch_index", " of which this is %s; header path:\n", pe->batch_no);
-	print_hashes("header_path", proof, len < 0 ? 0 : (size_t)len);
-	ret = 0;
-out:
-	free(hl);
-	free(raw);
-	return ret;
+	print_hashes("header_path", p.header_path, p.header_plen);
+	kt_history_batch_proof_free(&p);
+	return 0;
 }
 
 /* A single entry's encoding, whose leaf hash the log proves. */
-static int print_entry_bytes(struct kt_ledger *log, const struct prov_entry *pe,
+static int print_entry_bytes(struct kt_ledger *log, const struct kt_history_entry *pe,
 			     struct kt_err *err)
 {
 	struct kt_ledger_entry e;
@@ -1102,15 +1029,12 @@ static int cmd_provenance(int argc, char *argv[])
 		{ "from", required_argument, NULL, O_PFROM },
 		LEDGER_CLI_OPTIONS, { 0 },
 	};
-	kt_hash proof[KT_MERKLE_MAX_PROOF], root, *leaves = NULL, a_root, b_root;
+	kt_hash proof[KT_MERKLE_MAX_PROOF], a_root, b_root;
 	char host[KT_UUID_STR_LEN + 1];
 	struct prov_args a = { 0 };
 	struct ledger_opts o = { 0 };
-	struct kt_ledger_sth sth;
 	struct kt_err err = { 0 };
-	struct prov p = { 0 };
-	uint64_t size = 0;
-	uint8_t *head = NULL;
+	struct kt_history p;
 	size_t i, plen;
 	int len, ret;
 
@@ -1119,29 +1043,18 @@ static int cmd_provenance(int argc, char *argv[])
 		ret = bad_usage("%s", "provenance needs --vm UUID and takes no arguments");
 	if (ret || (ret = ledger_opts_open(&o, KT_LEDGER_READ, true)))
 		return ret;
-	memcpy(p.vm, a.vm, sizeof(p.vm));
-	if (kt_ledger_walk(o.log, prov_collect, &p, &size, root, NULL, &err) ||
-	    kt_ledger_head(o.log, &sth, &head, &err) ||
-	    (sth.size != size && kt_fail(&err, "head", "the log grew during the walk: run again")) ||
-	    kt_ledger_leaves(o.log, &size, &leaves, &err)) {
-		ret = ledger_error(&err);
-		goto out;
-	}
-	if (!p.n) {
-		ret = ledger_error(&(struct kt_err){ .check = "vm", .msg = "the ledger holds no entry "
-						     "for this VM" });
-		goto out;
-	}
+	if (kt_history_read(o.log, a.vm, 0, &p, &err))
+		return finish(&o, ledger_error(&err));
 	kt_print_open_object(NULL);
 	kt_print_string("vm", "vm: %s\n", a.vm);
-	kt_print_u64("size", "signed head: %s entries", size);
-	kt_print_hex("root", ", root %s\n", root, KT_HASH_LEN);
-	kt_print_hex("sth", "signed tree head: %s\n", head + 2, kt_be_get(head, 2));
+	kt_print_u64("size", "signed head: %s entries", p.size);
+	kt_print_hex("root", ", root %s\n", p.root, KT_HASH_LEN);
+	kt_print_hex("sth", "signed tree head: %s\n", p.head + 2, kt_be_get(p.head, 2));
 	print_hosts(&p);
 	kt_print_text("entries:\n");
 	kt_print_open_array("entries");
 	for (i = 0; i < p.n && !ret; i++) {
-		const struct prov_entry *pe = &p.e[i];
+		const struct kt_history_entry *pe = &p.e[i];
 
 		kt_uuid_format(pe->host, host);
 		kt_print_open_object(NULL);
@@ -1156,9 +1069,10 @@ static int cmd_provenance(int argc, char *argv[])
 			kt_print_hex("report", "  report: %s\n", pe->report, KT_HASH_LEN);
 		kt_print_string("detail", pe->detail[0] ? "  detail: %s\n" : NULL,
 				pe->detail[0] ? pe->detail : NULL);
-		len = kt_merkle_inclusion_proof(leaves, size, pe->index, proof);
+		len = kt_history_prove(&p, pe->index, proof);
 		plen = len < 0 ? 0 : (size_t)len;
-		kt_print_hex("leaf_hash", "  leaf %s; inclusion path:\n", leaves[pe->index], KT_HASH_LEN);
+		kt_print_hex("leaf_hash", "  leaf %s; inclusion path:\n", p.leaves[pe->index],
+			     KT_HASH_LEN);
 		print_hashes("inclusion_path", proof, plen);
 		if (pe->in_batch ? print_batch_proof(o.log, pe, &err) : print_entry_bytes(o.log, pe, &err))
 			ret = ledger_error(&err);
@@ -1166,7 +1080,7 @@ static int cmd_provenance(int argc, char *argv[])
 	}
 	kt_print_close_array();
 	if (!ret && a.have_from) {
-		if (kt_ledger_prove_consistency(o.log, a.from, size, a_root, b_root, proof, &plen,
+		if (kt_ledger_prove_consistency(o.log, a.from, p.size, a_root, b_root, proof, &plen,
 						&err)) {
 			ret = ledger_error(&err);
 		} else {
@@ -1176,10 +1090,7 @@ static int cmd_provenance(int argc, char *argv[])
 		}
 	}
 	kt_print_close_object();
-out:
-	free(leaves);
-	free(head);
-	free(p.e);
+	kt_history_free(&p);
 	return finish(&o, ret);
 }
 

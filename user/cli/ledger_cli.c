@@ -53,6 +53,21 @@ void ledger_opts_close(struct ledger_opts *o)
 	o->auth = NULL;
 }
 
+void ledger_print_run(const uint8_t host[KT_UUID_LEN], uint64_t from, uint64_t to,
+		      uint64_t first_index, uint64_t last_index)
+{
+	char text[KT_UUID_STR_LEN + 1];
+
+	kt_uuid_format(host, text);
+	kt_print_open_object(NULL);
+	kt_print_string("host", "  %s", text);
+	kt_print_time("from", " from %s", (int64_t)from);
+	kt_print_time("to", " to %s", (int64_t)to);
+	kt_print_u64("first_index", " (entries %s", first_index);
+	kt_print_u64("last_index", "..%s)\n", last_index);
+	kt_print_close_object();
+}
+
 int ledger_error(const struct kt_err *err)
 {
 	const char *check = err->check ? err->check : "";

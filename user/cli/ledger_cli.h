@@ -55,6 +55,14 @@ bool ledger_opt(struct ledger_opts *o, int opt, const char *arg);
 int ledger_opts_open(struct ledger_opts *o, enum kt_ledger_mode mode, bool need_ca);
 void ledger_opts_close(struct ledger_opts *o);
 
+/*
+ * One run of a VM's entries on one host, in a "hosts" array: the host, the
+ * times of its first and last entry and their indexes (ledger provenance,
+ * evidence verify).
+ */
+void ledger_print_run(const uint8_t host[KT_UUID_LEN], uint64_t from, uint64_t to,
+		      uint64_t first_index, uint64_t last_index);
+
 /* Prints the error (cli_error()) with the exit code its failed check maps to. */
 int ledger_error(const struct kt_err *err);
 

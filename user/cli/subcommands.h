@@ -16,6 +16,7 @@ int ca_main(int argc, char *argv[]);
 int token_main(int argc, char *argv[]);
 int handshake_main(int argc, char *argv[]);
 int ledger_main(int argc, char *argv[]);
+int evidence_main(int argc, char *argv[]);
 int score_main(int argc, char *argv[]);
 int tpm_main(int argc, char *argv[]);
 int attest_main(int argc, char *argv[]);

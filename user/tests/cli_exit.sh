@@ -39,7 +39,7 @@ code() {
 help_codes() { "$KT" "$1" --help | sed -n 's/^Exit status: \(.*\) (kvmtrust(8))\.$/\1/p'; }
 man_codes() { sed -n "s/^$2 \(.*\)\.$/\1/p" "$MAN/$1"; }
 
-tap_plan 87
+tap_plan 88
 
 # --- fixtures ----------------------------------------------------------------
 export KVMTRUST_KEY_DIR=$dir/hostkey
@@ -61,7 +61,8 @@ export KVMTRUST_KEY_DIR=$dir/hostkey
 } >setup.log 2>&1 || { tap_diag <setup.log; echo "Bail out! fixtures"; exit 1; }
 
 # --- every group's --help lists the codes of its man page ---------------------
-for g in attest verify config launch tpm ca token handshake grant migrate daemon snapshot rollback policy; do
+for g in attest verify config launch tpm ca token handshake grant migrate daemon snapshot rollback \
+	policy evidence; do
 	tap_is "$g --help and kvmtrust-$g(8) list the same exit codes" \
 		"$(help_codes "$g")" "$(man_codes "kvmtrust-$g.8" "this group returns")"
 done

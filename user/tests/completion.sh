@@ -62,7 +62,7 @@ done
 
 # 1-4: the sample positions.
 tap_is "top level: the groups" "$(comp "")" \
-	"$(words info vm measure ca token handshake ledger score tpm attest verify config \
+	"$(words info vm measure ca token handshake ledger evidence score tpm attest verify config \
 		launch grant migrate daemon snapshot rollback policy)"
 tap_is "kvmtrust ledger: its subcommands" "$(comp ledger "")" \
 	"$(words init append register get head prove verify batch integrate provenance)"

@@ -116,11 +116,9 @@ fail:
 	return -1;
 }
 
-int kt_batch_parse(const uint8_t *p, size_t len, struct kt_batch *b, struct kt_err *err)
+/* The header's fields; the records, if any, are the caller's. */
+static int header_fields(const uint8_t *p, size_t len, struct kt_batch *b, struct kt_err *err)
 {
-	const uint8_t *prev = NULL, *rec;
-	uint32_t i;
-
 	memset(b, 0, sizeof(*b));
 	if (len < KT_BATCH_HEADER_FIXED + KT_ES256_SIG_LEN || p[0] != KT_BATCH_VERSION)
 		return kt_fail(err, "format", "not a version %d host batch", KT_BATCH_VERSION);
@@ -134,9 +132,31 @@ int kt_batch_parse(const uint8_t *p, size_t len, struct kt_batch *b, struct kt_e
 	b->cert = p + KT_BATCH_HEADER_FIXED;
 	b->header_len = KT_BATCH_HEADER_FIXED + b->cert_len + KT_ES256_SIG_LEN;
 	if (!b->cert_len || b->cert_len > KT_LEDGER_CERT_MAX || !b->n || b->n > KT_BATCH_MAX ||
-	    len != b->header_len + (size_t)b->n * KT_BATCH_RECORD_STRIDE)
+	    len < b->header_len)
 		return kt_fail(err, "format", "host batch length %zu does not match its fields", len);
 	b->sig = p + KT_BATCH_HEADER_FIXED + b->cert_len;
+	return 0;
+}
+
+int kt_batch_header_parse(const uint8_t *p, size_t len, struct kt_batch *b, struct kt_err *err)
+{
+	if (header_fields(p, len, b, err))
+		return -1;
+	if (len != b->header_len)
+		return kt_fail(err, "format", "host batch header length %zu does not match its "
+			       "fields", len);
+	return 0;
+}
+
+int kt_batch_parse(const uint8_t *p, size_t len, struct kt_batch *b, struct kt_err *err)
+{
+	const uint8_t *prev = NULL, *rec;
+	uint32_t i;
+
+	if (header_fields(p, len, b, err))
+		return -1;
+	if (len != b->header_len + (size_t)b->n * KT_BATCH_RECORD_STRIDE)
+		return kt_fail(err, "format", "host batch length %zu does not match its fields", len);
 	b->records = p + b->header_len;
 	for (i = 0; i < b->n; i++, prev = rec) {
 		rec = b->records + (size_t)i * KT_BATCH_RECORD_STRIDE;

@@ -97,6 +97,21 @@ int kt_batch_parse(const uint8_t *p, size_t len, struct kt_batch *b, struct kt_e
  */
 int kt_batch_check_root(const struct kt_batch *b, struct kt_err *err);
 
+/*
+ * A host batch's header alone (bytes [0, header_len): header and
+ * signature, no records): b->records is NULL. What a batched result's
+ * proof carries.
+ */
+int kt_batch_header_parse(const uint8_t *p, size_t len, struct kt_batch *b, struct kt_err *err);
+
+/*
+ * The header's signer: a host under auth at the batch's time, the host the
+ * header names, and its ES256 signature ("authorization", "signature").
+ */
+struct kt_ledger_auth;
+int kt_ledger_batch_signed(struct kt_ledger_auth *auth, const struct kt_batch *b,
+			   struct kt_err *err);
+
 /* Record i as a result; its leaf hash. */
 int kt_batch_result_at(const struct kt_batch *b, uint32_t i, struct kt_batch_result *r);
 void kt_batch_record_leaf(const struct kt_batch *b, uint32_t i, kt_hash leaf);

@@ -185,7 +185,8 @@ static bool detail_valid(const char *d, size_t len)
 }
 
 /* Which fields each kind uses; everything else must be empty. */
-static const char *entry_shape_error(const struct kt_ledger_entry *e)
+/* headless: a batch entry read without its body (its proof stops at the header). */
+static const char *entry_shape_error(const struct kt_ledger_entry *e, bool headless)
 {
 	bool vm = e->vm_id[0], host = !is_zero(e->host_id, KT_UUID_LEN);
 	bool meas = !is_zero(e->measurement, KT_HASH_LEN);
@@ -214,7 +215,7 @@ static const char *entry_shape_error(const struct kt_ledger_entry *e)
 			"rollback entry needs a VM UUID, a host, the proven memory root, "
 			"the snapshot id as detail and the snapshot report's digest";
 	case KT_LEDGER_BATCH:
-		return !vm && host && meas && !e->result && e->body_len ? NULL :
+		return !vm && host && meas && !e->result && (e->body_len || headless) ? NULL :
 			"batch entry needs a host, the batches' root and the batches, nothing else";
 	}
 	return "unknown entry kind";
@@ -306,8 +307,8 @@ void kt_ledger_leaf_hash(const uint8_t *raw, size_t len, kt_hash out)
 	kt_merkle_leaf_hash(raw, entry_span(raw, len), out);
 }
 
-int kt_ledger_entry_decode(const uint8_t *buf, size_t full_len, struct kt_ledger_entry *e,
-			   size_t *tbs_len, struct kt_err *err)
+static int entry_decode(const uint8_t *buf, size_t full_len, struct kt_ledger_entry *e,
+			size_t *tbs_len, bool headless, struct kt_err *err)
 {
 	size_t vm_len, cert_len, cert_at, ext = 0, len = entry_span(buf, full_len);
 	const char *shape;
@@ -349,7 +350,7 @@ int kt_ledger_entry_decode(const uint8_t *buf, size_t full_len, struct kt_ledger
 		if (CRYPTO_memcmp(root, e->measurement, KT_HASH_LEN))
 			return kt_fail(err, "batch", "the host batches do not hash to the entry's root");
 	}
-	shape = entry_shape_error(e);
+	shape = entry_shape_error(e, headless);
 	if (shape)
 		return kt_fail(err, "format", "%s", shape);
 	/* One encoding per entry: the oldest version that holds it. */
@@ -362,6 +363,12 @@ int kt_ledger_entry_decode(const uint8_t *buf, size_t full_len, struct kt_ledger
 	if (tbs_len)
 		*tbs_len = len - KT_ES256_SIG_LEN;
 	return 0;
+}
+
+int kt_ledger_entry_decode(const uint8_t *buf, size_t full_len, struct kt_ledger_entry *e,
+			   size_t *tbs_len, struct kt_err *err)
+{
+	return entry_decode(buf, full_len, e, tbs_len, false, err);
 }
 
 /* Tree state: size, frontier and the root their fold gives. */
@@ -462,17 +469,29 @@ static int head_read(struct kt_ledger *log, struct head *h, struct kt_err *err)
  * The head is signed by whoever wrote the last entry: a host, an owner
  * registering or a CA revoking a certificate.
  */
-static int sth_check(struct kt_ledger *log, const struct head *h, struct kt_err *err)
+static int sth_signed(struct kt_ledger_auth *auth, const uint8_t *raw, size_t len,
+		      const struct kt_ledger_sth *sth, struct kt_err *err)
 {
 	struct kt_ledger_writer w;
 
-	if (kt_ledger_auth_check(log->auth, h->sth.cert, h->sth.cert_len, h->sth.time,
+	if (kt_ledger_auth_check(auth, sth->cert, sth->cert_len, sth->time,
 				 KT_LEDGER_HOST | KT_LEDGER_OWNER | KT_LEDGER_AUTHORITY, &w, err))
 		return fail_at(err, "signed tree head", UINT64_MAX);
-	log->sig_checks++;
-	if (kt_es256_verify(w.pub, h->raw + 2, h->sth_len - KT_ES256_SIG_LEN, h->sth.sig, err))
+	if (kt_es256_verify(w.pub, raw, len - KT_ES256_SIG_LEN, sth->sig, err))
 		return kt_fail(err, "head", "signed tree head signature does not verify");
 	return 0;
+}
+
+static int sth_check(struct kt_ledger *log, const struct head *h, struct kt_err *err)
+{
+	log->sig_checks++;
+	return sth_signed(log->auth, h->raw + 2, h->sth_len, &h->sth, err);
+}
+
+int kt_ledger_sth_verify(struct kt_ledger_auth *auth, const uint8_t *raw, size_t len,
+			 struct kt_ledger_sth *sth, struct kt_err *err)
+{
+	return sth_decode(raw, len, sth, err) || sth_signed(auth, raw, len, sth, err) ? -1 : 0;
 }
 
 /* Only the two schemes: anything else, a bare file name included, may be a typo. */
@@ -784,7 +803,7 @@ int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 	if ((e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE ||
 	     e->kind == KT_LEDGER_ROLLBACK) && is_zero(e->host_id, KT_UUID_LEN))
 		memcpy(e->host_id, w.host_id, KT_UUID_LEN);
-	shape = entry_shape_error(e);
+	shape = entry_shape_error(e, false);
 	if (shape)
 		return kt_fail(err, "format", "%s", shape);
 	if (!vm_id_valid(e->vm_id, strlen(e->vm_id)) || !new_vm_id_valid(e))
@@ -1142,29 +1161,37 @@ static uint8_t *state_put(struct kt_uuidmap *map, struct undo *u, const uint8_t 
 	return kt_uuidmap_put(map, key, val);
 }
 
-static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
-		       struct kt_uuidmap *batch_time, struct undo *u, const struct kt_batch *b,
-		       struct kt_err *err)
+int kt_ledger_batch_signed(struct kt_ledger_auth *auth, const struct kt_batch *b,
+			   struct kt_err *err)
 {
-	uint8_t stamp[KT_UUID_LEN] = { 0 };
-	char host[KT_UUID_STR_LEN + 1], other[KT_UUID_STR_LEN + 1], vm[KT_UUID_STR_LEN + 1];
+	char host[KT_UUID_STR_LEN + 1], other[KT_UUID_STR_LEN + 1];
 	struct kt_ledger_writer writer;
-	uint8_t *last, *on;
-	uint32_t i;
 
 	kt_uuid_format(b->host_id, host);
-	if (kt_ledger_auth_check(log->auth, b->cert, b->cert_len, b->time, KT_LEDGER_HOST, &writer,
-				 err))
+	if (kt_ledger_auth_check(auth, b->cert, b->cert_len, b->time, KT_LEDGER_HOST, &writer, err))
 		return -1;
 	if (memcmp(writer.host_id, b->host_id, KT_UUID_LEN)) {
 		kt_uuid_format(writer.host_id, other);
 		return kt_fail(err, "authorization", "batch of host %s is signed by host %s", host,
 			       other);
 	}
-	log->sig_checks++;
 	if (kt_es256_verify(writer.pub, b->raw, b->header_len - KT_ES256_SIG_LEN, b->sig, err))
 		return kt_fail(err, "signature", "batch of host %s: signature does not verify", host);
-	if (kt_batch_check_root(b, err))
+	return 0;
+}
+
+static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
+		       struct kt_uuidmap *batch_time, struct undo *u, const struct kt_batch *b,
+		       struct kt_err *err)
+{
+	uint8_t stamp[KT_UUID_LEN] = { 0 };
+	char host[KT_UUID_STR_LEN + 1], other[KT_UUID_STR_LEN + 1], vm[KT_UUID_STR_LEN + 1];
+	uint8_t *last, *on;
+	uint32_t i;
+
+	kt_uuid_format(b->host_id, host);
+	log->sig_checks++;
+	if (kt_ledger_batch_signed(log->auth, b, err) || kt_batch_check_root(b, err))
 		return -1;
 	last = kt_uuidmap_get(batch_time, b->host_id);
 	if (last && kt_be_get(last, 8) >= b->time)
@@ -1343,12 +1370,40 @@ static int pin_differs(struct walk *w, uint64_t at)
 		       "history was rewritten", (unsigned long long)at);
 }
 
+/*
+ * The entry's writer: its certificate a writer of the kind's role at the
+ * entry's time, the signature over its first tbs_len bytes, and a host
+ * writing only for itself; sets e->signer_id.
+ */
+static int entry_signed(struct kt_ledger_auth *auth, const uint8_t *data, size_t tbs_len,
+			struct kt_ledger_entry *e, struct kt_err *err)
+{
+	struct kt_ledger_writer writer;
+
+	if (kt_ledger_auth_check(auth, e->cert, e->cert_len, e->time, role_for(e), &writer, err) ||
+	    kt_es256_verify(writer.pub, data, tbs_len, e->sig, err) ||
+	    writer_may_write(e, &writer, err))
+		return -1;
+	memcpy(e->signer_id, writer.host_id, KT_UUID_LEN);
+	return 0;
+}
+
+int kt_ledger_entry_verify(struct kt_ledger_auth *auth, const uint8_t *data, size_t len,
+			   bool headless, struct kt_ledger_entry *e, struct kt_err *err)
+{
+	size_t tbs_len;
+
+	if (entry_decode(data, len, e, &tbs_len, headless, err) ||
+	    entry_signed(auth, data, tbs_len, e, err))
+		return -1;
+	return 0;
+}
+
 static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 {
 	struct walk *w = arg;
 	struct kt_ledger_entry e;
 	uint64_t at = w->tree.size;
-	struct kt_ledger_writer writer;
 	struct kt_err *err = w->err;
 	kt_hash root, leaf;
 	size_t tbs_len;
@@ -1370,14 +1425,9 @@ static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 		kt_fail(err, "chain", "does not follow the entries before it (prev_root differs)");
 		goto bad;
 	}
-	if (kt_ledger_auth_check(w->log->auth, e.cert, e.cert_len, e.time, role_for(&e), &writer,
-				 err))
-		goto bad;
 	w->log->sig_checks++;
-	if (kt_es256_verify(writer.pub, data, tbs_len, e.sig, err) ||
-	    writer_may_write(&e, &writer, err))
+	if (entry_signed(w->log->auth, data, tbs_len, &e, err))
 		goto bad;
-	memcpy(e.signer_id, writer.host_id, KT_UUID_LEN);
 	if (e.kind == KT_LEDGER_BATCH &&
 	    batches_check(w->log, &w->place, &w->batch_time, NULL, e.body, e.body_len, err))
 		goto bad;

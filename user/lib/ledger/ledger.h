@@ -332,6 +332,21 @@ int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_
 int kt_ledger_entry_decode(const uint8_t *buf, size_t len, struct kt_ledger_entry *e,
 			   size_t *tbs_len, struct kt_err *err);
 
+/*
+ * One entry or signed tree head on its own, with no log (an evidence
+ * bundle): the checks a walk makes of its signer (a writer of the kind's
+ * role under auth at the entry's or head's own time, the ES256 signature,
+ * attest, move, rollback and batch entries only by their own host). The
+ * position checks (index, prev_root) are the caller's. *e and *sth point
+ * into data/raw; e->signer_id is set. headless: a batch entry may come
+ * without its body (the encoding its leaf hashes), as a batched result's
+ * proof carries it.
+ */
+int kt_ledger_entry_verify(struct kt_ledger_auth *auth, const uint8_t *data, size_t len,
+			   bool headless, struct kt_ledger_entry *e, struct kt_err *err);
+int kt_ledger_sth_verify(struct kt_ledger_auth *auth, const uint8_t *raw, size_t len,
+			 struct kt_ledger_sth *sth, struct kt_err *err);
+
 const char *kt_ledger_kind_name(uint8_t kind);
 int kt_ledger_kind_parse(const char *name);
 const char *kt_ledger_result_name(uint8_t result);
