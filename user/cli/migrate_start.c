@@ -198,7 +198,7 @@ static int full_measure(struct session *s, struct migrate_roots *r, struct kt_er
 	if (!ret)
 		return -1;
 	json_decref(ret);
-	rc = migrate_measure(kt_qmp_pid(s->qmp), r, err);
+	rc = migrate_measure(kt_qmp_pid(s->qmp), 0, r, err);
 	ret = kt_qmp_exec(s->qmp, "cont", NULL, &cerr);
 	if (!ret) {
 		fprintf(stderr, "Error: the source guest was paused and could not be continued: %s\n",
@@ -281,6 +281,10 @@ static void print_moved(const struct start_args *a, const char *host, const stru
 		     json_integer_value(json_object_get(info, "downtime")));
 	kt_print_u64("verify_ms", "verify_ms: %s\n", verify_ms);
 	kt_print_u64("total_ms", "total_ms: %s\n", total_ms);
+	kt_print_u64("pages_hashed", "pages_hashed: %s\n", r->pages_hashed);
+	kt_print_bool("measure_full", "measure_full: %s\n", r->full);
+	kt_print_u64("measure_ms", "measure_ms: %s\n", r->ms);
+	kt_print_u64("cpu_ms", "cpu_ms: %s\n", migrate_cpu_ms());
 	kt_print_close_object();
 	kt_print_end();
 }
@@ -360,7 +364,7 @@ static int run(const struct start_args *a, struct session *s, struct kt_hs_guest
 	t_stream = migrate_now_ms();
 	info = kt_qmp_exec(s->qmp, "query-migrate", NULL, &err);
 	fprintf(stderr, "transfer: %llu bytes; signing the final report\n", (unsigned long long)bytes);
-	if (migrate_measure(kt_qmp_pid(s->qmp), &roots, &err) ||
+	if (migrate_measure(kt_qmp_pid(s->qmp), KVMTRUST_MEASURE_F_FREEZE, &roots, &err) ||
 	    migrate_sign_state(a->key_dir, a->tcti, a->vm, &roots, nonce, NULL, &report, &err))
 		goto fail;
 	json_decref(msg);
