@@ -220,12 +220,15 @@ static uint64_t guest_ram(struct dest *d)
 }
 
 /*
- * Once as many stream bytes as the guest has RAM have arrived (QEMU's first
- * pass sends every page that is not zero), the guest is measured once
- * while QEMU is stopped (--freeze): the module keeps the tree, and what the
- * rest of the stream writes is soft-dirty, so the measurement at switchover
- * can be incremental. A failure costs only that: the one at switchover,
- * which is the proof, is then full.
+ * Once the stream has brought 15/16 of the guest's RAM (QEMU's first pass
+ * sends every page that is not zero), the guest is measured once while
+ * QEMU is stopped (--freeze): the module keeps the tree, and what the rest
+ * of the stream writes is soft-dirty, so the measurement at switchover can
+ * be incremental. Not at the whole RAM: the source would have sent its
+ * last pages into the socket buffers and stopped its guest by then, and
+ * this measurement would count in the downtime; before the end of the
+ * first pass it only holds up the stream while the source guest runs. A
+ * failure costs only that: the one at switchover, the proof, is then full.
  */
 static void early_measure(struct dest *d)
 {
@@ -245,7 +248,7 @@ static void early_measure(struct dest *d)
 /* Feeds QEMU's incoming socket and waits for QEMU to load the whole state. */
 static int receive(struct dest *d, uint64_t *bytes, struct kt_err *err)
 {
-	uint64_t mark = guest_ram(d);
+	uint64_t mark = guest_ram(d) / 16 * 15;
 	char addr[256];
 	int fd, rc;
 
