@@ -127,6 +127,11 @@ void kt_channel_free(struct kt_channel *ch)
 	free(ch);
 }
 
+uint64_t kt_channel_records_sent(const struct kt_channel *ch)
+{
+	return ch->tx_seq;
+}
+
 static void record_params(const uint8_t iv[KT_AEAD_NONCE_LEN], uint64_t seq, uint32_t len,
 			  uint8_t nonce[KT_AEAD_NONCE_LEN], uint8_t aad[sizeof(REC_AAD_LABEL) + 11])
 {
