@@ -93,8 +93,7 @@ struct kvmtrust_mem_state {
 	struct kvmtrust_merkle *tree;	/* levels tree->base and up */
 	u64 *fp;			/* one per leaf, in tree->extra */
 	u64 zero_pages;			/* leaves whose fingerprint is a zero page's */
-	/* The layout hashed: memslots generation and ranges. */
-	u64 gen;
+	/* The layout hashed: the memslots' ranges. */
 	struct mem_range *ranges;
 	unsigned int nr_ranges;
 	/* Candidates collected before this measurement's clear, or NULL. */
@@ -661,13 +660,43 @@ static struct kvmtrust_mem_state *retained_state(struct mem_job *job,
 	return st;
 }
 
-static bool same_layout(const struct kvmtrust_mem_state *st,
-			const struct mem_job *job)
+/*
+ * The kept tree fits this measurement's layout when every leaf is the page
+ * of the same guest physical address: memslots may have been split, joined,
+ * re-created or flagged differently since (a new generation: QEMU's PAM
+ * registers when an incoming migration loads, dirty logging). A leaf whose
+ * memory moved (another hva) becomes a candidate, so its fingerprint
+ * decides; the others are tracked by soft-dirty at the same address as
+ * before.
+ */
+static bool same_pages(struct kvmtrust_mem_state *st,
+		       const struct mem_job *job)
 {
-	return st->ranges && st->gen == job->gen &&
-	       st->nr_ranges == job->nr_ranges &&
-	       !memcmp(st->ranges, job->ranges,
-		       job->nr_ranges * sizeof(*job->ranges));
+	const struct mem_range *a = st->ranges, *b = job->ranges;
+	unsigned int i = 0, j = 0;
+	u64 leaf = 0, oa = 0, ob = 0, n;
+
+	if (!a || st->tree->leaves != job->leaves)
+		return false;
+	while (i < st->nr_ranges && j < job->nr_ranges) {
+		n = min(a[i].npages - oa, b[j].npages - ob);
+		if (a[i].gpa + (oa << PAGE_SHIFT) != b[j].gpa + (ob << PAGE_SHIFT))
+			return false;
+		if (a[i].hva + (oa << PAGE_SHIFT) != b[j].hva + (ob << PAGE_SHIFT))
+			bitmap_set(st->cand, leaf, n);
+		leaf += n;
+		oa += n;
+		ob += n;
+		if (oa == a[i].npages) {
+			i++;
+			oa = 0;
+		}
+		if (ob == b[j].npages) {
+			j++;
+			ob = 0;
+		}
+	}
+	return i == st->nr_ranges && j == job->nr_ranges;
 }
 
 /*
@@ -701,14 +730,14 @@ void kvmtrust_memory_collect(struct kvmtrust_vm *vm, struct mm_struct *mm,
 					    st->ranges[i].first_leaf);
 }
 
-/* Incremental if the last measurement left a base and nothing moved. */
+/* Incremental if the last measurement left a base of the same pages. */
 static bool plan_incremental(struct mem_job *job, u32 flags)
 {
 	struct kvmtrust_mem_state *st = job->st;
 
 	if (!st || !st->cand || (flags & (KVMTRUST_MEASURE_F_FULL |
 					   KVMTRUST_MEASURE_F_NO_VCPUS)) ||
-	    !same_layout(st, job))
+	    !same_pages(st, job))
 		return false;
 	job->changed = bitmap_zalloc(st->tree->level_len[st->tree->base],
 				     GFP_KERNEL);
@@ -877,7 +906,6 @@ static void keep_state(struct mem_job *job, u32 flags,
 		st->zero_pages += atomic64_read(&job->zero_pages);
 	swap(st->ranges, job->ranges);
 	st->nr_ranges = job->nr_ranges;
-	st->gen = job->gen;
 	/* Without the vCPU reader nothing cleared the bits: no base. */
 	st->base = !(flags & KVMTRUST_MEASURE_F_NO_VCPUS);
 	st->foreign = job->vm->clear_foreign;

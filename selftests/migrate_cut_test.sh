@@ -20,7 +20,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . selftests/lib/migrate.sh
-PLAN=21
+PLAN=23
 . selftests/lib/migrate_hosts.sh
 
 # --- either side killed mid-transfer --------------------------------------------
@@ -100,6 +100,13 @@ tap_ok "  the destination verified the full measurement and the launch attestati
 tap_is "  --json on both sides: moved / arrived, verified first" \
 	"$(js "$dir/start.out" verdict verified_first) $(js "$dir/r-move.out" verdict verified_first)" \
 	"moved True arrived True"
+tap_is "  measured during the stream, then incrementally at switchover on both sides" \
+	"$(js "$dir/r-move.out" measure_full) $(js "$dir/start.out" measure_full) $(
+	   [ "$(js "$dir/r-move.out" early_measure_ms)" -gt 0 ] 2>/dev/null && echo early)" \
+	"False False early"
+n=$(js "$dir/r-move.out" pages_hashed)
+tap_ok "  the destination hashed $n pages at switchover, fewer than the guest's $((GUEST_MIB << 8))" \
+	test "${n:-x}" -lt $((GUEST_MIB << 8)) 2>/dev/null
 tap_is "  the destination guest runs, the source QEMU quit" \
 	"$(qmp "$dir/dst.qmp" query-status) $(gone "$src_pid" && echo quit)" "running quit"
 tap_is "  both sides name the same final report" \

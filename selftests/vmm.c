@@ -25,6 +25,10 @@
  *   dump PATH            write guest memory to PATH: per memslot, in
  *                        creation order, le64 gpa, le64 size, size bytes
  *   addslot SLOT GPA SIZE  add a memslot (zeroed memory) while attached
+ *   moveslot GPA OFF     move the memslot at GPA to a copy of its memory at
+ *                        another address (the slot deleted and added again,
+ *                        as QEMU does when it maps guest memory anew), the
+ *                        copy's byte at OFF flipped when OFF < its size
  *   slots                "ok GPA:HVA:SIZE ..." for each memslot, in guest
  *                        physical order (HVA in this process)
  *   scribble on|off      a thread of the VMM (not a vCPU) writes guest
@@ -320,6 +324,42 @@ static int cmd_fill(uint64_t gpa, uint64_t stride, uint64_t count, char *reply, 
 	return 0;
 }
 
+static int cmd_moveslot(uint64_t gpa, uint64_t off, char *reply, size_t len)
+{
+	struct kvm_userspace_memory_region region;
+	struct kt_memslot *s = NULL;
+	unsigned int i;
+	uint8_t *hva;
+
+	for (i = 0; i < vm->nr_slots; i++)
+		if (vm->slots[i].gpa == gpa)
+			s = &vm->slots[i];
+	if (!s)
+		return snprintf(reply, len, "err no memslot at %#llx", (unsigned long long)gpa), -1;
+	hva = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		   -1, 0);
+	if (hva == MAP_FAILED)
+		return snprintf(reply, len, "err mmap: %m"), -1;
+	memcpy(hva, s->hva, s->size);
+	if (off < s->size)
+		hva[off] ^= 0xff;
+	region = (struct kvm_userspace_memory_region) {
+		.slot = s->slot,
+		.guest_phys_addr = gpa,
+		.memory_size = 0,
+		.userspace_addr = (uintptr_t)s->hva,
+	};
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region))
+		return snprintf(reply, len, "err deleting the memslot: %m"), -1;
+	region.memory_size = s->size;
+	region.userspace_addr = (uintptr_t)hva;
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region))
+		return snprintf(reply, len, "err adding the memslot again: %m"), -1;
+	munmap(s->hva, s->size);
+	s->hva = hva;
+	return 0;
+}
+
 /* inc byte es:[di]; out 0x10, al; jmp $ */
 static const uint8_t stub[] = { 0x26, 0xfe, 0x05, 0xe6, KT_PORT_DONE, 0xeb, 0xfe };
 
@@ -409,6 +449,8 @@ static int execute(char *line, char *reply, size_t len)
 		return cmd_fill(a, b, c, reply, len);
 	if (sscanf(line, "gpoke %lli", &a) == 1)
 		return cmd_gpoke(a, reply, len);
+	if (sscanf(line, "moveslot %lli %lli", &a, &b) == 2)
+		return cmd_moveslot(a, b, reply, len);
 	if (sscanf(line, "addslot %lli %lli %lli", &a, &b, &c) == 3) {
 		if (vm->nr_slots == KT_MAX_SLOTS || (b | c) % KT_PAGE_SIZE || !c)
 			return snprintf(reply, len, "err bad memslot"), -1;

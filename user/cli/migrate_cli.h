@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <jansson.h>
+#include <linux/kvmtrust.h>
 
 #include "attest/report.h"
 #include "common/error.h"
@@ -23,13 +24,18 @@
 struct migrate_roots {
 	struct kt_vm_state state;
 	char memory[65], vcpu[65];
+	uint64_t pages_hashed;	/* leaves computed: all of them when full */
+	bool full;		/* every page hashed, not incremental */
+	uint64_t ms;		/* the measurement's wall time */
 };
 
 /*
- * Measures the guest of QEMU process pid (attaching it if needed): a full
- * measurement, every page hashed.
+ * Measures the guest of QEMU process pid (attaching it if needed).
+ * flags: KVMTRUST_MEASURE_F_*; with KVMTRUST_MEASURE_F_FREEZE the module
+ * stops the QEMU process for the measurement and may measure incrementally,
+ * hashing only what changed since the last one (Documentation/measurement.rst).
  */
-int migrate_measure(pid_t pid, struct migrate_roots *r, struct kt_err *err);
+int migrate_measure(pid_t pid, uint32_t flags, struct migrate_roots *r, struct kt_err *err);
 
 /* 32 random bytes in hex: the destination's challenge for a report. */
 int migrate_nonce(char out[65], struct kt_err *err);
@@ -63,6 +69,9 @@ json_t *migrate_expect(json_t *msg, const char *type, struct kt_err *err);
 
 /* Monotonic milliseconds, for the timings both sides print. */
 uint64_t migrate_now_ms(void);
+
+/* The CPU time this process used so far (user and system), in ms. */
+uint64_t migrate_cpu_ms(void);
 
 /* Where and as whom the destination writes the outcome to the ledger. */
 struct migrate_ledger {

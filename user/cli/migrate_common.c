@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/encoding.h"
@@ -7,13 +8,17 @@
 #include "measure/kt_nl.h"
 #include "migrate_cli.h"
 
-int migrate_measure(pid_t pid, struct migrate_roots *r, struct kt_err *err)
+int migrate_measure(pid_t pid, uint32_t flags, struct migrate_roots *r, struct kt_err *err)
 {
+	uint64_t t0 = migrate_now_ms();
 	struct kt_measurement m;
 
 	memset(r, 0, sizeof(*r));
-	if (kt_vm_measure_pid(pid, 0, &m, err))
+	if (kt_vm_measure_pid(pid, flags, &m, err))
 		return -1;
+	r->ms = migrate_now_ms() - t0;
+	r->pages_hashed = m.pages_hashed;
+	r->full = m.full;
 	memcpy(r->state.memory_root, m.memory_root, KT_HASH_LEN);
 	memcpy(r->state.vcpu_root, m.vcpu_root, KT_HASH_LEN);
 	r->state.has_vcpu_root = m.has_vcpu_root;
@@ -43,4 +48,14 @@ uint64_t migrate_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t migrate_cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 }

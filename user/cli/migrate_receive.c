@@ -64,6 +64,7 @@ struct dest {
 	const char *source_host;	/* the host that issued the guest's token */
 	char nonce[65];			/* the challenge of the report asked for next */
 	bool verified_first;
+	uint64_t early_ms;		/* the measurement during the stream, 0: none */
 };
 
 static X509 *cert_from_pem(const char *pem, struct kt_err *err)
@@ -207,9 +208,47 @@ static int decide(struct dest *d, json_t *req, struct kt_err *err)
 	return send_decision(d, "allow", NULL, NULL, true, err);
 }
 
+/* The guest's RAM in bytes (QEMU's base memory), 0 if QEMU does not say. */
+static uint64_t guest_ram(struct dest *d)
+{
+	struct kt_err err = { 0 };
+	json_t *ret = kt_qmp_exec(d->qmp, "query-memory-size-summary", NULL, &err);
+	json_int_t n = json_integer_value(json_object_get(ret, "base-memory"));
+
+	json_decref(ret);
+	return n > 0 ? (uint64_t)n : 0;
+}
+
+/*
+ * Once the stream has brought 15/16 of the guest's RAM (QEMU's first pass
+ * sends every page that is not zero), the guest is measured once while
+ * QEMU is stopped (--freeze): the module keeps the tree, and what the rest
+ * of the stream writes is soft-dirty, so the measurement at switchover can
+ * be incremental. Not at the whole RAM: the source would have sent its
+ * last pages into the socket buffers and stopped its guest by then, and
+ * this measurement would count in the downtime; before the end of the
+ * first pass it only holds up the stream while the source guest runs. A
+ * failure costs only that: the one at switchover, the proof, is then full.
+ */
+static void early_measure(struct dest *d)
+{
+	struct migrate_roots r;
+	struct kt_err err = { 0 };
+
+	if (migrate_measure(kt_qmp_pid(d->qmp), KVMTRUST_MEASURE_F_FREEZE, &r, &err)) {
+		fprintf(stderr, "warning: the measurement during the stream failed (%s: %s); the "
+			"one at switchover will be full\n", err.check ?: "?", err.msg);
+		return;
+	}
+	d->early_ms = r.ms ?: 1;
+	fprintf(stderr, "measured during the stream: %llu pages hashed in %llu ms\n",
+		(unsigned long long)r.pages_hashed, (unsigned long long)r.ms);
+}
+
 /* Feeds QEMU's incoming socket and waits for QEMU to load the whole state. */
 static int receive(struct dest *d, uint64_t *bytes, struct kt_err *err)
 {
+	uint64_t mark = guest_ram(d) / 16 * 15;
 	char addr[256];
 	int fd, rc;
 
@@ -217,28 +256,42 @@ static int receive(struct dest *d, uint64_t *bytes, struct kt_err *err)
 	fd = net_connect(addr, MIGRATE_TIMEOUT);
 	if (fd < 0)
 		return kt_fail(err, "stream", "cannot reach QEMU's incoming socket %s", addr);
-	rc = kt_chmsg_relay_in(d->ch, fd, bytes, err);
+	rc = kt_chmsg_relay_in(d->ch, fd, bytes, mark, err);
+	if (rc == 1) {
+		early_measure(d);
+		rc = kt_chmsg_relay_in(d->ch, fd, bytes, 0, err);
+	}
 	close(fd);
 	return rc ? -1 : kt_qmp_wait_migrated(d->qmp, MIGRATE_QEMU_MS, err);
 }
 
 /*
  * The arrived guest against the source's final report: signed by the source
- * host with this session's nonce, and the roots equal to what arrived.
+ * host with this session's nonce, and the roots equal to what arrived. The
+ * arrived, paused guest is measured first, while the source measures its
+ * copy (--freeze: incremental after the measurement during the stream).
+ * *final: the source's final message arrived (only then is a failure an
+ * attestation's).
  */
-static int verify_arrival(struct dest *d, struct migrate_roots *mine, char **report,
+static int verify_arrival(struct dest *d, struct migrate_roots *mine, char **report, bool *final,
 			  struct kt_err *err)
 {
-	json_t *fin = migrate_expect(kt_chmsg_recv_json(d->ch, err), "final", err);
-	const char *jwt = json_string_value(json_object_get(fin, "report"));
-	const char *mem, *vcpu;
-	json_t *claims = NULL;
+	json_t *fin, *claims = NULL;
+	const char *jwt, *mem, *vcpu;
 	int ret = -1;
 
+	*final = false;
+	if (migrate_measure(kt_qmp_pid(d->qmp), KVMTRUST_MEASURE_F_FREEZE, mine, err))
+		return -1;
+	fprintf(stderr, "measured at switchover: %llu pages hashed (%s) in %llu ms\n",
+		(unsigned long long)mine->pages_hashed, mine->full ? "full" : "incremental",
+		(unsigned long long)mine->ms);
+	fin = migrate_expect(kt_chmsg_recv_json(d->ch, err), "final", err);
 	if (!fin)
 		return -1;
-	if (migrate_measure(kt_qmp_pid(d->qmp), mine, err) ||
-	    migrate_verify_report(jwt, d->source_host, d->a->anchors, d->a->crls, "vm-state", d->vm,
+	*final = true;
+	jwt = json_string_value(json_object_get(fin, "report"));
+	if (migrate_verify_report(jwt, d->source_host, d->a->anchors, d->a->crls, "vm-state", d->vm,
 				  d->nonce, &claims, err))
 		goto out;
 	*report = strdup(jwt);
@@ -318,6 +371,11 @@ static void print_arrived(struct dest *d, const struct migrate_roots *r, const c
 		kt_print_string("token_issuer", "token_issuer: %s\n", d->me.host_uuid);
 	}
 	kt_print_u64("bytes", "bytes: %s\n", bytes);
+	kt_print_u64("early_measure_ms", "early_measure_ms: %s\n", d->early_ms);
+	kt_print_u64("pages_hashed", "pages_hashed: %s\n", r->pages_hashed);
+	kt_print_bool("measure_full", "measure_full: %s\n", r->full);
+	kt_print_u64("measure_ms", "measure_ms: %s\n", r->ms);
+	kt_print_u64("cpu_ms", "cpu_ms: %s\n", migrate_cpu_ms());
 	kt_print_close_object();
 	kt_print_end();
 }
@@ -373,7 +431,7 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 	struct migrate_roots roots;
 	struct kt_err err = { 0 };
 	uint64_t bytes = 0;
-	bool arrived = false, token = false;
+	bool arrived = false, token = false, final = false;
 	json_t *msg = NULL, *ret;
 	char *report = NULL;
 	int rc, status = KT_EXIT_FAILURE;
@@ -397,14 +455,13 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 	if (receive(d, &bytes, &err))
 		goto refused;
 	arrived = true;
-	roots.memory[0] = '\0';
 	fprintf(stderr, "received %llu bytes; measuring the arrived guest\n",
 		(unsigned long long)bytes);
-	rc = verify_arrival(d, &roots, &report, &err);
+	rc = verify_arrival(d, &roots, &report, &final, &err);
 	keep_report(d, report);
 	if (rc) {
 		send_msg(d, "refused", err.msg);
-		if (roots.memory[0])
+		if (final)
 			record(d, roots.memory, report, err.check ?: "arrival");
 		goto refused;
 	}

@@ -198,7 +198,7 @@ static int full_measure(struct session *s, struct migrate_roots *r, struct kt_er
 	if (!ret)
 		return -1;
 	json_decref(ret);
-	rc = migrate_measure(kt_qmp_pid(s->qmp), r, err);
+	rc = migrate_measure(kt_qmp_pid(s->qmp), 0, r, err);
 	ret = kt_qmp_exec(s->qmp, "cont", NULL, &cerr);
 	if (!ret) {
 		fprintf(stderr, "Error: the source guest was paused and could not be continued: %s\n",
@@ -262,8 +262,8 @@ static bool refusal(const char *check)
 }
 
 static void print_moved(const struct start_args *a, const char *host, const struct migrate_roots *r,
-			const char *digest, bool verified_first, uint64_t bytes, json_t *info,
-			uint64_t verify_ms, uint64_t total_ms)
+			const char *digest, bool verified_first, uint64_t bytes, uint64_t records,
+			json_t *info, uint64_t verify_ms, uint64_t total_ms)
 {
 	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
@@ -275,12 +275,17 @@ static void print_moved(const struct start_args *a, const char *host, const stru
 	kt_print_string("vcpu_root", "vcpu_root: %s\n", r->vcpu);
 	kt_print_string("report_digest", "report_digest: %s\n", digest);
 	kt_print_u64("bytes", "bytes: %s\n", bytes);
+	kt_print_u64("records", "records: %s\n", records);
 	kt_print_s64("qemu_total_ms", "qemu_total_ms: %s\n",
 		     json_integer_value(json_object_get(info, "total-time")));
 	kt_print_s64("qemu_downtime_ms", "qemu_downtime_ms: %s\n",
 		     json_integer_value(json_object_get(info, "downtime")));
 	kt_print_u64("verify_ms", "verify_ms: %s\n", verify_ms);
 	kt_print_u64("total_ms", "total_ms: %s\n", total_ms);
+	kt_print_u64("pages_hashed", "pages_hashed: %s\n", r->pages_hashed);
+	kt_print_bool("measure_full", "measure_full: %s\n", r->full);
+	kt_print_u64("measure_ms", "measure_ms: %s\n", r->ms);
+	kt_print_u64("cpu_ms", "cpu_ms: %s\n", migrate_cpu_ms());
 	kt_print_close_object();
 	kt_print_end();
 }
@@ -360,7 +365,7 @@ static int run(const struct start_args *a, struct session *s, struct kt_hs_guest
 	t_stream = migrate_now_ms();
 	info = kt_qmp_exec(s->qmp, "query-migrate", NULL, &err);
 	fprintf(stderr, "transfer: %llu bytes; signing the final report\n", (unsigned long long)bytes);
-	if (migrate_measure(kt_qmp_pid(s->qmp), &roots, &err) ||
+	if (migrate_measure(kt_qmp_pid(s->qmp), KVMTRUST_MEASURE_F_FREEZE, &roots, &err) ||
 	    migrate_sign_state(a->key_dir, a->tcti, a->vm, &roots, nonce, NULL, &report, &err))
 		goto fail;
 	json_decref(msg);
@@ -386,7 +391,8 @@ static int run(const struct start_args *a, struct session *s, struct kt_hs_guest
 	if (kt_chmsg_send_json(s->ch, msg, &err) || kt_channel_close(s->ch, &err))
 		fprintf(stderr, "warning: the destination was not told the source quit: %s\n", err.msg);
 	migrate_report_digest(report, dig, digest);
-	print_moved(a, res.peer.host_uuid, &roots, digest, verified_first, bytes, info,
+	print_moved(a, res.peer.host_uuid, &roots, digest, verified_first, bytes,
+		    kt_channel_records_sent(s->ch), info,
 		    migrate_now_ms() - t_stream, migrate_now_ms() - t0);
 	ret = KT_EXIT_OK;
 	goto out;

@@ -9,6 +9,7 @@
 #ifndef KVMTRUST_AEAD_H
 #define KVMTRUST_AEAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,21 @@ int kt_aead_seal(const uint8_t key[KT_AEAD_KEY_LEN], const uint8_t nonce[KT_AEAD
 int kt_aead_open(const uint8_t key[KT_AEAD_KEY_LEN], const uint8_t nonce[KT_AEAD_NONCE_LEN],
 		 const void *aad, size_t aad_len, const void *in, size_t len,
 		 const uint8_t tag[KT_AEAD_TAG_LEN], uint8_t *out, struct kt_err *err);
+
+/*
+ * One key for many messages (the channel's records): the key is scheduled
+ * once, and each message only sets its nonce. enc: sealing, else opening;
+ * NULL when OpenSSL cannot set it up. The calls above make one each time.
+ */
+struct kt_aead;
+struct kt_aead *kt_aead_new(const uint8_t key[KT_AEAD_KEY_LEN], bool enc);
+void kt_aead_free(struct kt_aead *a);
+int kt_aead_seal_with(struct kt_aead *a, const uint8_t nonce[KT_AEAD_NONCE_LEN],
+		      const void *aad, size_t aad_len, const void *in, size_t len,
+		      uint8_t *out, uint8_t tag[KT_AEAD_TAG_LEN], struct kt_err *err);
+int kt_aead_open_with(struct kt_aead *a, const uint8_t nonce[KT_AEAD_NONCE_LEN],
+		      const void *aad, size_t aad_len, const void *in, size_t len,
+		      const uint8_t tag[KT_AEAD_TAG_LEN], uint8_t *out, struct kt_err *err);
 
 int kt_hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt, size_t salt_len,
 		   const char *info, uint8_t *out, size_t out_len, struct kt_err *err);

@@ -116,13 +116,16 @@ static int write_all(int fd, const uint8_t *p, size_t len, struct kt_err *err)
 	return 0;
 }
 
-int kt_chmsg_relay_in(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err)
+int kt_chmsg_relay_in(struct kt_channel *ch, int fd, uint64_t *bytes, uint64_t mark,
+		      struct kt_err *err)
 {
 	uint8_t buf[KT_CHMSG_DATA_MAX];
 	uint8_t type;
 	uint32_t len;
 
 	for (;;) {
+		if (mark && *bytes >= mark)
+			return 1;
 		if (recv_hdr(ch, &type, &len, err))
 			return -1;
 		if (type == MSG_END && !len)

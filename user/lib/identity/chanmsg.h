@@ -33,7 +33,12 @@ json_t *kt_chmsg_recv_json(struct kt_channel *ch, struct kt_err *err);
 /* Sends everything read from fd until EOF as data messages, then the end. */
 int kt_chmsg_relay_out(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err);
 
-/* Writes data messages to fd until the end of the stream. */
-int kt_chmsg_relay_in(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err);
+/*
+ * Writes data messages to fd until the end of the stream (0), or until
+ * *bytes has reached mark (1; mark 0: no mark): the caller may then do
+ * something between two messages and call again to go on.
+ */
+int kt_chmsg_relay_in(struct kt_channel *ch, int fd, uint64_t *bytes, uint64_t mark,
+		      struct kt_err *err);
 
 #endif

@@ -18,6 +18,7 @@
 struct kt_channel {
 	int fd;
 	struct kt_channel_keys keys;
+	struct kt_aead *tx_aead, *rx_aead;	/* each key scheduled once */
 	uint64_t tx_seq, rx_seq;
 	bool tx_closed, rx_closed;
 	uint8_t plain[1 + KT_CHANNEL_MAX_DATA];	/* last record received */
@@ -123,8 +124,15 @@ void kt_channel_free(struct kt_channel *ch)
 {
 	if (!ch)
 		return;
+	kt_aead_free(ch->tx_aead);
+	kt_aead_free(ch->rx_aead);
 	OPENSSL_cleanse(ch, sizeof(*ch));
 	free(ch);
+}
+
+uint64_t kt_channel_records_sent(const struct kt_channel *ch)
+{
+	return ch->tx_seq;
 }
 
 static void record_params(const uint8_t iv[KT_AEAD_NONCE_LEN], uint64_t seq, uint32_t len,
@@ -157,9 +165,11 @@ static int send_record(struct kt_channel *ch, uint8_t type, const void *data, si
 	plain[0] = type;
 	if (len) /* the close record has no data, and data may be NULL */
 		memcpy(plain + 1, data, len);
+	if (!ch->tx_aead && !(ch->tx_aead = kt_aead_new(ch->keys.tx_key, true)))
+		return kt_fail(err, "encrypt", "cannot set up AES-256-GCM");
 	record_params(ch->keys.tx_iv, ch->tx_seq, (uint32_t)body_len, nonce, aad);
-	ret = kt_aead_seal(ch->keys.tx_key, nonce, aad, sizeof(aad), plain, 1 + len, body,
-			   body + 1 + len, err);
+	ret = kt_aead_seal_with(ch->tx_aead, nonce, aad, sizeof(aad), plain, 1 + len, body,
+				body + 1 + len, err);
 	OPENSSL_cleanse(plain, 1 + len);
 	if (ret || kt_frame_send(ch->fd, body, body_len, err))
 		return -1;
@@ -205,9 +215,13 @@ static int recv_record(struct kt_channel *ch, struct kt_err *err)
 		free(body);
 		return kt_fail(err, "decrypt", "record too short");
 	}
+	if (!ch->rx_aead && !(ch->rx_aead = kt_aead_new(ch->keys.rx_key, false))) {
+		free(body);
+		return kt_fail(err, "decrypt", "cannot set up AES-256-GCM");
+	}
 	record_params(ch->keys.rx_iv, ch->rx_seq, (uint32_t)len, nonce, aad);
-	if (kt_aead_open(ch->keys.rx_key, nonce, aad, sizeof(aad), body, len - KT_AEAD_TAG_LEN,
-			 body + len - KT_AEAD_TAG_LEN, ch->plain, err)) {
+	if (kt_aead_open_with(ch->rx_aead, nonce, aad, sizeof(aad), body, len - KT_AEAD_TAG_LEN,
+			      body + len - KT_AEAD_TAG_LEN, ch->plain, err)) {
 		free(body);
 		return kt_fail(err, "decrypt", "record %llu does not authenticate",
 			       (unsigned long long)ch->rx_seq);

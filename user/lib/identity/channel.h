@@ -54,4 +54,7 @@ int kt_channel_close(struct kt_channel *ch, struct kt_err *err);
 /* Wipes the keys and frees; does not close fd. */
 void kt_channel_free(struct kt_channel *ch);
 
+/* How many records this end has sent (each costs 21 bytes of framing and tag). */
+uint64_t kt_channel_records_sent(const struct kt_channel *ch);
+
 #endif
