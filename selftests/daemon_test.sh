@@ -22,6 +22,7 @@ set -u
 cd "$(dirname "$0")/.."
 . scripts/lib/tap.sh
 . scripts/lib/ledger-pki.sh
+. selftests/lib/daemon.sh
 
 K=$PWD/user/kvmtrust
 KD=$PWD/user/kvmtrustd
@@ -55,16 +56,6 @@ vmm() {
 	read -r reply <&$((2 * n + 2))
 	echo "# vmm $n: $* -> $reply"
 	[[ $reply == ok* ]]
-}
-st() { "$K" daemon status --json | jq -r "$1"; }
-# wait_for JQ: up to 10 s (TCG is slow and shared) for the daemon's status to make JQ true.
-wait_for() {
-	local i
-	for i in $(seq 100); do
-		[ "$(st "$1" 2>/dev/null)" = true ] && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 N=32
