@@ -71,10 +71,6 @@ for i in range(0, len(d), 40):
 PY
 }
 
-# poke_page PID HVA BYTE: fills one page of the VMM at HVA through /proc/PID/mem.
-poke_page() {
-	python3 -c 'import sys; f = open(f"/proc/{sys.argv[1]}/mem", "r+b"); f.seek(int(sys.argv[2])); f.write(bytes([int(sys.argv[3], 0)]) * 4096)' "$@"
-}
 
 # root_paused SOCKET PID: the module's memory_root of a QEMU paused for it.
 root_paused() {
@@ -85,9 +81,6 @@ root_paused() {
 	[ "$was" = running ] && qmpx "$1" cont >/dev/null
 }
 
-flip_byte() {	# flip_byte FILE OFFSET
-	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$@"
-}
 
 tap_plan $PLAN
 if [ ! -x selftests/build/vmm ] || [ ! -d /sys/module/kvmtrust ] || ! command -v qemu-system-x86_64 >/dev/null; then

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Shell tests that run kvmtrustd in the test VM (daemon_test.sh,
-# policy_test.sh); they set $K (the CLI) and source scripts/lib/tap.sh and
+# daemon_rollback_test.sh, policy_test.sh); they set $K (the CLI) and source scripts/lib/tap.sh and
 # scripts/lib/ledger-pki.sh first:
 #   kvmtrustd_ledger DIR   a throw-away ledger PKI (ledger_pki), a software
 #                          host key in DIR/hostkey and an SQLite ledger
@@ -9,7 +9,8 @@
 #                          ledger as host1, interval 1 s, socket DIR/d.sock,
 #                          state_dir DIR/state (the test adds the rest)
 #   st JQ                  JQ over `kvmtrust daemon status --json`
-#   wait_for JQ            up to 10 s (TCG is slow and shared) for the
+#   wait_for JQ            up to WAIT_FOR_TENTHS tenths of a second
+#                          (default 100: TCG is slow and shared) for the
 #                          daemon's status to make JQ true
 
 kvmtrustd_ledger() {
@@ -34,7 +35,7 @@ st() { "$K" daemon status --json | jq -r "$1"; }
 
 wait_for() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq "${WAIT_FOR_TENTHS:-100}"); do
 		[ "$(st "$1" 2>/dev/null)" = true ] && return 0
 		sleep 0.1
 	done

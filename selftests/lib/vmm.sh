@@ -5,6 +5,8 @@
 #   vmm dump FILE            one command; fails unless the VMM answers "ok"
 #   vmm_stop                 asks it to exit and reaps it (safe to repeat)
 #   json FILE KEY            one field of the CLI's JSON object
+#   poke_page PID HVA BYTE   fills one page of process PID at HVA through /proc/PID/mem
+#   flip_byte FILE OFFSET    inverts one byte of FILE
 
 vmm() {
 	local reply
@@ -22,3 +24,11 @@ vmm_stop() {
 }
 
 json() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+
+poke_page() {
+	python3 -c 'import sys; f = open(f"/proc/{sys.argv[1]}/mem", "r+b"); f.seek(int(sys.argv[2])); f.write(bytes([int(sys.argv[3], 0)]) * 4096)' "$@"
+}
+
+flip_byte() {
+	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$@"
+}

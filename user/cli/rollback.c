@@ -21,17 +21,16 @@
 #include "cli_util.h"
 #include "common/qmp.h"
 #include "grant_common.h"
-#include "guest_pause.h"
+#include "measure/guest_pause.h"
 #include "measure/kt_attach.h"
 #include "measure/kt_nl.h"
 #include "rollback_cli.h"
 #include "snapshot/snapshot.h"
-#include "snapshot/snapshot_pages.h"
+#include "snapshot/snapshot_restore.h"
 #include "subcommands.h"
 #include "vm_ref.h"
 
 #define START_WAIT_MS 30000
-#define ROLLBACK_DIFF_RANGES 8
 #define INCOMING_WAIT_MS (10 * 60 * 1000)
 
 static void usage(FILE *f)
@@ -132,24 +131,6 @@ static int wait_loaded(struct kt_qmp *q, struct kt_err *err)
 	if (strcmp(state, "paused"))
 		return kt_fail(err, "restore", "the restoring QEMU is %s, not paused after loading "
 			       "the stream", state);
-	return 0;
-}
-
-/* The module's measurement of pid must be the snapshot's roots exactly. */
-static int prove(pid_t pid, const struct kt_snapshot *s, struct kt_measurement *m,
-		 struct kt_err *err)
-{
-	int ret = kt_vm_measure_pid(pid, 0, m, err);
-
-	if (ret)
-		return ret;
-	if (memcmp(m->memory_root, s->memory_root, KT_HASH_LEN))
-		return kt_fail(err, "proof", "the restored guest's memory_root is not the "
-			       "snapshot's"), -EPERM;
-	if (s->has_vcpu_root != m->has_vcpu_root ||
-	    (s->has_vcpu_root && memcmp(m->vcpu_root, s->vcpu_root, KT_HASH_LEN)))
-		return kt_fail(err, "proof", "the restored guest's vcpu_root is not the "
-			       "snapshot's"), -EPERM;
 	return 0;
 }
 
@@ -338,7 +319,7 @@ static void abandon_new(pid_t pid, const struct sockets *olds)
  */
 static int rollback_qemu(struct rollback_args *a, const struct kt_snapshot *s, pid_t old)
 {
-	struct guest_pause g = { .pid = old };
+	struct kt_guest_pause g = { .pid = old };
 	struct sockets olds = { .suffix = "kt-rollback" };
 	struct kt_measurement m;
 	struct kt_qmp *nq = NULL;
@@ -363,9 +344,9 @@ static int rollback_qemu(struct rollback_args *a, const struct kt_snapshot *s, p
 		ret = cli_error("rollback", &err, KT_EXIT_FAILURE);
 		goto out;
 	}
-	if (guest_pause(&g, &err)) {
+	if (kt_guest_pause(&g, &err)) {
 		ret = cli_error("pause the guest", &err, KT_EXIT_FAILURE);
-		guest_stay_paused(&g);
+		kt_guest_stay_paused(&g);
 		goto out;
 	}
 	hide_sockets(old, &olds);
@@ -376,10 +357,10 @@ static int rollback_qemu(struct rollback_args *a, const struct kt_snapshot *s, p
 	if (!r)
 		r = wait_loaded(nq, &err);
 	if (!r)
-		r = prove(pid, s, &m, &err);
+		r = kt_snap_prove(pid, s, &m, &err);
 	if (r) {
 		abandon_new(pid, &olds);
-		guest_stay_paused(&g);
+		kt_guest_stay_paused(&g);
 		fprintf(stderr, "%s: the guest stays paused\n", prog);
 		ret = r == -EPERM || (err.check && !strcmp(err.check, "proof")) ?
 		      cli_refused(&err) : cli_error("rollback", &err, KT_EXIT_FAILURE);
@@ -387,7 +368,7 @@ static int rollback_qemu(struct rollback_args *a, const struct kt_snapshot *s, p
 	}
 	quit_old(g.qmp, old, pid, &olds);
 	g.paused = false;
-	guest_stay_paused(&g);
+	kt_guest_stay_paused(&g);
 	j = kt_qmp_exec(nq, "cont", NULL, &err);
 	if (!j) {
 		ret = cli_error("continue the restored guest", &err, KT_EXIT_FAILURE);
@@ -406,100 +387,6 @@ out:
 	return ret;
 }
 
-/* The VM's slots now must be the snapshot's (addresses in the VMM aside). */
-static int same_layout(const struct kt_snapshot *s, const struct kt_memslot *slots, size_t nr,
-		       struct kt_err *err)
-{
-	size_t i;
-
-	if (nr != s->nr_slots)
-		return kt_fail(err, "layout", "the guest has %zu memory slots, the snapshot %zu",
-			       nr, s->nr_slots);
-	for (i = 0; i < nr; i++)
-		if (slots[i].gpa != s->slots[i].gpa || slots[i].size != s->slots[i].size ||
-		    slots[i].id != s->slots[i].id || slots[i].flags != s->slots[i].flags)
-			return kt_fail(err, "layout", "memory slot %u is not the snapshot's",
-				       slots[i].id);
-	return 0;
-}
-
-/*
- * Writes back, through /proc/PID/mem, each page whose leaf differs from the
- * snapshot's (the stored page read back checked against its leaf).
- */
-/* Pages that differ from the snapshot: how many, and the first ranges. */
-struct page_diff {
-	uint64_t pages;
-	struct { uint64_t gpa, end; } range[ROLLBACK_DIFF_RANGES];
-	size_t nr;
-};
-
-static void diff_add(struct page_diff *d, uint64_t gpa)
-{
-	d->pages++;
-	if (d->nr && d->range[d->nr - 1].end == gpa)
-		d->range[d->nr - 1].end = gpa + KT_SNAP_PAGE;
-	else if (d->nr < ROLLBACK_DIFF_RANGES)
-		d->range[d->nr++] = (typeof(d->range[0])){ gpa, gpa + KT_SNAP_PAGE };
-}
-
-/*
- * Each guest page whose leaf differs from the snapshot's goes into diff;
- * with write, the stored page (read back checked against its leaf) is
- * written over it through /proc/PID/mem.
- */
-static int restore_pages(const char *store, pid_t pid, const struct kt_snapshot *s,
-			 const struct kt_memslot *slots, bool write, struct page_diff *diff,
-			 struct kt_err *err)
-{
-	uint8_t now[KT_SNAP_PAGE], then[KT_SNAP_PAGE];
-	struct kt_snap_zero z;
-	char path[64];
-	uint64_t i = 0, off;
-	kt_hash leaf;
-	size_t sl;
-	int mem, ret = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	mem = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (mem < 0)
-		return kt_fail(err, "restore", "cannot open %s: %s", path, strerror(errno));
-	if (kt_snap_zero_init(&z)) {
-		close(mem);
-		return kt_fail(err, "restore", "out of memory");
-	}
-	memset(diff, 0, sizeof(*diff));
-	for (sl = 0; sl < s->nr_slots; sl++) {
-		for (off = 0; off < slots[sl].size; off += KT_SNAP_PAGE, i++) {
-			const struct kt_snap_leaf *l = &s->leaves[i];
-
-			if (pread(mem, now, sizeof(now), slots[sl].hva + off) != sizeof(now)) {
-				kt_fail(err, "restore", "cannot read guest page gpa 0x%llx: %s",
-					(unsigned long long)l->gpa, strerror(errno));
-				goto out;
-			}
-			kt_snap_leaf_hash(now, l->gpa, leaf);
-			if (!memcmp(leaf, l->leaf, KT_HASH_LEN))
-				continue;
-			diff_add(diff, l->gpa);
-			if (!write)
-				continue;
-			if (kt_snap_page_read(store, &z, l, then, err))
-				goto out;
-			if (pwrite(mem, then, sizeof(then), slots[sl].hva + off) != sizeof(then)) {
-				kt_fail(err, "restore", "cannot write guest page gpa 0x%llx: %s",
-					(unsigned long long)l->gpa, strerror(errno));
-				goto out;
-			}
-		}
-	}
-	ret = 0;
-out:
-	kt_snap_zero_free(&z);
-	close(mem);
-	return ret;
-}
-
 /*
  * Our own VMM (no device state outside KVM): freeze, write back the pages
  * that differ, restore the registers through the module, re-measure. Only a
@@ -508,21 +395,13 @@ out:
  */
 static int rollback_vmm(struct rollback_args *a, const struct kt_snapshot *s, pid_t pid)
 {
-	struct guest_pause g = { .pid = pid };
-	struct kt_memslot *slots = NULL;
-	struct kt_measurement m;
+	struct kt_snap_restored r;
 	struct kt_err err = { 0 };
-	struct kt_nl *nl = NULL;
-	struct page_diff diff = { 0 };
+	struct kt_nl *nl;
 	struct kt_vm vm;
-	size_t nr = 0;
-	bool attached, touched = false;
-	int ret, r;
+	bool attached;
+	int ret;
 
-	if (!s->vcpu_regs) {
-		kt_fail(&err, "vcpus", "snapshot %s holds no vcpu registers", s->id);
-		return cli_refused(&err);
-	}
 	nl = cli_nl_open();
 	if (!nl)
 		return KT_EXIT_UNAVAILABLE;
@@ -531,38 +410,16 @@ static int rollback_vmm(struct rollback_args *a, const struct kt_snapshot *s, pi
 		ret = cli_fail(&err, ret);
 		goto out;
 	}
-	r = guest_pause(&g, &err);
-	if (!r)
-		r = kt_nl_memslots(nl, vm.vm_id, &slots, &nr, &err);
-	if (!r && same_layout(s, slots, nr, &err))
-		r = -EPERM;
-	if (!r) {
-		touched = true;
-		r = restore_pages(a->store, pid, s, slots, true, &diff, &err);
-	}
-	if (!r)
-		r = kt_nl_vcpu_set(nl, vm.vm_id, s->vcpu_regs, s->nr_vcpu_regs, &err);
-	if (!r)
-		r = prove(pid, s, &m, &err);
-	if (r) {
-		if (touched) {
-			guest_stay_paused(&g);
-			fprintf(stderr, "%s: the guest stays frozen (kill -CONT %d resumes it "
-				"unproven)\n", prog, (int)pid);
-		} else if (guest_resume(&g, &err)) {
-			fprintf(stderr, "%s: unable to continue the guest\n", prog);
-		}
-		ret = err.check && (!strcmp(err.check, "proof") || !strcmp(err.check, "layout")) ?
-		      cli_refused(&err) : cli_error("rollback", &err, KT_EXIT_FAILURE);
-		goto out;
-	}
-	if (guest_resume(&g, &err)) {
-		ret = cli_error("continue the guest", &err, KT_EXIT_FAILURE);
-		goto out;
-	}
-	ret = report_restored(a, s, pid, &m, (int64_t)diff.pages);
+	ret = kt_snap_restore_vmm(a->store, nl, vm.vm_id, pid, s, &r, &err);
+	if (ret && r.frozen)
+		fprintf(stderr, "%s: the guest stays frozen (kill -CONT %d resumes it unproven)\n",
+			prog, (int)pid);
+	if (ret)
+		ret = kt_snap_refusal(&err) ? cli_refused(&err) :
+		      cli_error("rollback", &err, KT_EXIT_FAILURE);
+	else
+		ret = report_restored(a, s, pid, &r.m, (int64_t)r.pages_written);
 out:
-	free(slots);
 	kt_nl_close(nl);
 	return ret;
 }
@@ -571,9 +428,9 @@ out:
 static int compare(struct rollback_args *a, const struct kt_snapshot *s, pid_t pid,
 		   bool quiet, struct kt_err *err)
 {
-	struct guest_pause g = { .pid = pid };
+	struct kt_guest_pause g = { .pid = pid };
 	struct kt_memslot *slots = NULL;
-	struct page_diff diff = { 0 };
+	struct kt_snap_diff diff = { 0 };
 	struct kt_measurement m;
 	struct kt_err rerr = { 0 };
 	struct kt_nl *nl;
@@ -592,16 +449,16 @@ static int compare(struct rollback_args *a, const struct kt_snapshot *s, pid_t p
 	}
 	r = kt_vm_attach_pid(nl, pid, &vm, &attached, err);
 	if (!r)
-		r = guest_pause(&g, err);
+		r = kt_guest_pause(&g, err);
 	if (!r)
 		r = kt_nl_memslots(nl, vm.vm_id, &slots, &nr, err);
 	if (!r)
-		r = kt_nl_measure(nl, vm.vm_id, 0, &m, err);
+		r = kt_nl_measure(nl, vm.vm_id, KVMTRUST_MEASURE_F_FREEZE, &m, err);
 	if (!r && memcmp(m.memory_root, s->memory_root, KT_HASH_LEN) &&
-	    !same_layout(s, slots, nr, err) &&
-	    restore_pages(a->store, pid, s, slots, false, &diff, err))
+	    !kt_snap_same_layout(s, slots, nr, err) &&
+	    kt_snap_diff_pages(a->store, pid, s, slots, false, &diff, err))
 		r = -EIO;
-	if (guest_resume(&g, &rerr))
+	if (kt_guest_resume(&g, &rerr))
 		fprintf(stderr, "%s: unable to continue the guest: %s\n", prog, rerr.msg);
 	if (r) {
 		ret = cli_fail(err, r);

@@ -6,44 +6,39 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "grant_common.h"
 #include "identity/pki.h"
 #include "ledger/ledger.h"
 #include "rollback_cli.h"
 #include "snapshot/snapshot.h"
-
-#define REPORT_MAX (64 * 1024)
+#include "snapshot/snapshot_restore.h"
 
 int rollback_ledger_record(const struct rollback_ledger *l, const char *store,
 			   const struct kt_snapshot *s, const kt_hash memory_root,
 			   uint64_t *index, struct kt_err *err)
 {
-	struct kt_ledger_entry e = { .kind = KT_LEDGER_ROLLBACK, .result = KT_LEDGER_NONE,
-				     .time = (uint64_t)time(NULL) };
 	struct kt_ledger_signer signer = { 0 };
 	struct grant_cli_ledger ledger = { 0 };
+	struct kt_ledger_entry e;
 	struct kt_cred host = { 0 };
 	struct kt_cert_info me;
-	uint8_t *report = NULL;
-	size_t len;
-	kt_hash leaf;
+	kt_hash leaf, digest;
 	int ret = -1;
 
 	if (kt_cred_load_files(l->key, l->cert, &host, err) ||
 	    kt_pki_cert_info(host.cert, &me, err))
 		goto out;
+	if (kt_snap_report_digest(store, s->id, digest, err))
+		goto out;
+	if (kt_ledger_rollback_entry(&e, s->vm_id, s->id, memory_root, digest)) {
+		kt_fail(err, "ledger", "snapshot id '%s' does not fit a ledger entry", s->id);
+		goto out;
+	}
 	if (!me.host_uuid[0] || kt_uuid_parse(me.host_uuid, e.host_id)) {
 		kt_fail(err, "ledger", "the certificate names no host UUID");
 		goto out;
 	}
-	if (kt_snap_read_file(store, s->id, "report.jws", REPORT_MAX, &report, &len, err))
-		goto out;
-	kt_sha256(report, len, e.report);
-	memcpy(e.measurement, memory_root, KT_HASH_LEN);
-	strcpy(e.vm_id, s->vm_id);
-	snprintf(e.detail, sizeof(e.detail), "%s", s->id);
 	if (kt_ledger_signer_load(l->key, l->cert, &signer, err) ||
 	    grant_cli_ledger_open(l->spec, l->ca, l->owners, KT_LEDGER_WRITE, &ledger, err))
 		goto out;
@@ -54,6 +49,5 @@ out:
 	grant_cli_ledger_close(&ledger);
 	kt_ledger_signer_free(&signer);
 	kt_cred_free(&host);
-	free(report);
 	return ret;
 }

@@ -18,7 +18,7 @@
 #include "common/encoding.h"
 #include "common/outfile.h"
 #include "common/qmp.h"
-#include "guest_pause.h"
+#include "measure/guest_pause.h"
 #include "measure/kt_attach.h"
 #include "measure/kt_nl.h"
 #include "snapshot/snapshot.h"
@@ -228,7 +228,7 @@ static int capture(struct kt_nl *nl, const struct kt_vm *vm, struct snap_args *a
 
 	ret = kt_nl_memslots(nl, vm->vm_id, &slots, &nr, err);
 	if (!ret)
-		ret = kt_nl_measure(nl, vm->vm_id, 0, &m, err);
+		ret = kt_nl_measure(nl, vm->vm_id, KVMTRUST_MEASURE_F_FREEZE, &m, err);
 	if (ret)
 		goto out;
 	s->slots = calloc(nr ?: 1, sizeof(*s->slots));
@@ -273,7 +273,7 @@ out:
 static int cmd_save(struct snap_args *a)
 {
 	struct kt_snapshot s = { 0 };
-	struct guest_pause g = { 0 };
+	struct kt_guest_pause g = { 0 };
 	struct kt_hostkey *hk = NULL;
 	struct kt_err err = { 0 }, rerr = { 0 };
 	struct kt_nl *nl = NULL;
@@ -322,10 +322,10 @@ static int cmd_save(struct snap_args *a)
 		}
 	}
 	g.pid = vm.pid;
-	ret = guest_pause(&g, &err);
+	ret = kt_guest_pause(&g, &err);
 	if (!ret)
 		ret = capture(nl, &kvm, a, g.qmp, &s, stream, &err);
-	if (guest_resume(&g, &rerr))
+	if (kt_guest_resume(&g, &rerr))
 		fprintf(stderr, "%s: unable to continue the guest: %s\n", prog, rerr.msg);
 	if (ret) {
 		ret = ret == -EIO || ret == -EAGAIN || ret == -ENOMEM ?

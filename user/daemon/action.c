@@ -15,6 +15,8 @@
 #include "common/encoding.h"
 #include "common/uuid.h"
 #include "ledger/score.h"
+#include "measure/kt_attach.h"
+#include "snapshot/snapshot_restore.h"
 
 static const char *const event_names[KTD_NR_ON] = {
 	[KTD_ON_FAIL] = "fail",
@@ -118,7 +120,66 @@ static void mark_nonmigratable(const struct ktd_config *c, const struct ktd_gues
 		say(g, "marked non-migratable: %s", path);
 }
 
-static void act(const struct ktd_config *c, struct ktd_guest *g, int event)
+/*
+ * The rollback action: the newest snapshot of the guest that verifies with
+ * the host key, restored and proven (snapshot_restore.h), then a rollback
+ * entry in the ledger. True when the guest runs proven in the snapshot's
+ * state; a failure after the first page written leaves it frozen.
+ */
+static bool rollback(const struct ktd_config *c, struct ktd_ctx *ctx, struct ktd_guest *g)
+{
+	struct kt_report_policy policy = { .key = ctx->hk->pub, .max_age = -1 };
+	struct kt_snapshot s;
+	struct kt_snap_restored r = { 0 };
+	struct kt_ledger_entry e;
+	struct kt_err err = { 0 };
+	struct kt_nl *nl = NULL;
+	struct kt_vm vm;
+	kt_hash digest, leaf;
+	size_t skipped;
+	bool attached;
+	int ret = -1;
+
+	if (kt_snap_newest_verified(c->snapshot_store, g->uuid, &policy, &s, &skipped, &err)) {
+		say(g, "rollback refused: no snapshot in %s verifies (%s: %s)", c->snapshot_store,
+		    err.check ? err.check : "error", err.msg);
+		return false;
+	}
+	if (skipped)
+		say(g, "rollback: %zu newer snapshot(s) did not verify, using %s", skipped, s.id);
+	if (strcmp(s.vmm, "other")) {
+		say(g, "rollback refused: snapshot %s is of a QEMU guest (kvmtrust rollback --qmp "
+		    "restores those)", s.id);
+		goto out;
+	}
+	nl = kt_nl_open(&err);
+	ret = nl ? kt_vm_attach_pid(nl, g->pid, &vm, &attached, &err) : -ENODEV;
+	if (!ret)
+		ret = kt_snap_restore_vmm(c->snapshot_store, nl, vm.vm_id, g->pid, &s, &r, &err);
+	if (ret) {
+		g->frozen = r.frozen;
+		say(g, "rollback to snapshot %s %s: %s%s", s.id,
+		    kt_snap_refusal(&err) ? "refused" : "failed", err.msg,
+		    r.frozen ? "; the guest stays frozen, unproven (kill -CONT resumes it)" : "");
+		goto out;
+	}
+	if (kt_snap_report_digest(c->snapshot_store, s.id, digest, &err) ||
+	    kt_ledger_rollback_entry(&e, g->uuid, s.id, r.m.memory_root, digest) ||
+	    kt_ledger_append(ctx->log, &ctx->signer, &e, leaf, &err))
+		say(g, "rolled back to snapshot %s, roots proven, but the ledger entry failed: %s",
+		    s.id, err.msg[0] ? err.msg : "snapshot id too long");
+	else
+		say(g, "rolled back to snapshot %s: roots proven (seq %llu), %llu page(s) written, "
+		    "rollback entry %llu", s.id, (unsigned long long)r.m.seq,
+		    (unsigned long long)r.pages_written, (unsigned long long)e.index);
+out:
+	kt_nl_close(nl);
+	kt_snap_free(&s);
+	return !ret;
+}
+
+static void act(const struct ktd_config *c, struct ktd_ctx *ctx, struct ktd_guest *g,
+		int event)
 {
 	unsigned int a = c->actions[event];
 
@@ -131,6 +192,9 @@ static void act(const struct ktd_config *c, struct ktd_guest *g, int event)
 		run_hook(c, g, event);
 	if ((a & KTD_ACT_NONMIGRATABLE))
 		mark_nonmigratable(c, g, event);
+	/* A proven rollback makes the freeze moot: the guest is in an attested state. */
+	if ((a & KTD_ACT_ROLLBACK) && g->pid > 0 && rollback(c, ctx, g))
+		return;
 	if ((a & KTD_ACT_FREEZE) && !g->frozen && g->pid > 0) {
 		if (kill(g->pid, SIGSTOP))
 			say(g, "freeze: kill(%d, SIGSTOP): %s", (int)g->pid, strerror(errno));
@@ -168,13 +232,13 @@ static void flag_host(struct ktd_ctx *ctx, struct ktd_guest *g)
 void ktd_actions_run(const struct ktd_config *c, struct ktd_ctx *ctx, struct ktd_guest *g)
 {
 	if (g->last_result == KT_LEDGER_FAIL)
-		act(c, g, KTD_ON_FAIL);
+		act(c, ctx, g, KTD_ON_FAIL);
 	if (g->prev_score > KT_SCORE_ALLOW_ABOVE && g->score >= 0 &&
 	    g->score <= KT_SCORE_ALLOW_ABOVE)
-		act(c, g, KTD_ON_BELOW_75);
+		act(c, ctx, g, KTD_ON_BELOW_75);
 	if (g->prev_score >= KT_SCORE_DENY_BELOW && g->score >= 0 &&
 	    g->score < KT_SCORE_DENY_BELOW)
-		act(c, g, KTD_ON_BELOW_50);
+		act(c, ctx, g, KTD_ON_BELOW_50);
 	if (g->host_compromised)
 		flag_host(ctx, g);
 }

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/encoding.h"
 #include "config.h"
 #include "policy/runtime.h"
+#include "snapshot/snapshot_restore.h"
 
 struct parser {
 	const char *path;
@@ -20,6 +22,7 @@ struct parser {
 	unsigned int seen;		/* keys given in the current part, as bits */
 	struct kt_err *err;
 	unsigned long action_line[KTD_NR_ON];	/* where on_* named hook, 0: nowhere */
+	unsigned long rollback_line;		/* where on_fail named rollback, 0: nowhere */
 	unsigned int *actions;			/* the on_* list being parsed */
 };
 
@@ -73,10 +76,10 @@ static const char *const global_keys[] = {
 	"interval", "ledger", "ledger_ca", "ledger_key", "ledger_cert", "key_dir", "tcti", "socket",
 	"owner_anchors", "doorbell_port", "event_cr", "event_msr", "event_threshold",
 	"trigger_min_gap_ms", "hook", "state_dir", "on_fail", "on_score_below_75",
-	"on_score_below_50",
+	"on_score_below_50", "snapshot_store",
 };
 enum { K_STRINGS_END = 9, K_DOORBELL = 9, K_CR, K_MSR, K_THRESHOLD, K_GAP, K_HOOK, K_STATE_DIR,
-       K_ON_FAIL };
+       K_ON_FAIL, K_SNAPSHOT_STORE = K_ON_FAIL + KTD_NR_ON };
 static const char *const vm_keys[] = { "pid", "uuid", "memory_root", "policy" };
 
 static int key_index(const char *const *keys, size_t n, const char *key)
@@ -160,7 +163,7 @@ static int add_msr(struct parser *p, const char *item)
 
 static int add_action(struct parser *p, const char *item)
 {
-	static const char *const names[] = { "log", "hook", "freeze", "nonmigratable" };
+	static const char *const names[] = { "log", "hook", "freeze", "nonmigratable", "rollback" };
 	unsigned int i;
 
 	if (!strcmp(item, "none"))
@@ -170,7 +173,7 @@ static int add_action(struct parser *p, const char *item)
 			*p->actions |= 1u << i;
 			return 0;
 		}
-	return bad(p, "action '%s' is not log, hook, freeze, nonmigratable or none", item);
+	return bad(p, "action '%s' is not log, hook, freeze, nonmigratable, rollback or none", item);
 }
 
 static int set_path(struct parser *p, char **dst, const char *key, const char *v)
@@ -212,6 +215,8 @@ static int global_key(struct parser *p, int k, char *v)
 					     strerror(errno)) : 0;
 	case K_STATE_DIR:
 		return set_path(p, &c->state_dir, "state_dir", v);
+	case K_SNAPSHOT_STORE:
+		return set_path(p, &c->snapshot_store, "snapshot_store", v);
 	default:
 		p->actions = &c->actions[k - K_ON_FAIL];
 		*p->actions = 0;
@@ -219,6 +224,10 @@ static int global_key(struct parser *p, int k, char *v)
 			return -1;
 		if (*p->actions & KTD_ACT_HOOK)
 			p->action_line[k - K_ON_FAIL] = p->line;
+		if ((*p->actions & KTD_ACT_ROLLBACK) && k != K_ON_FAIL)
+			return bad(p, "%s: the action rollback is for on_fail only", global_keys[k]);
+		if (*p->actions & KTD_ACT_ROLLBACK)
+			p->rollback_line = p->line;
 		return 0;
 	}
 }
@@ -337,6 +346,44 @@ static int parse_line(struct parser *p, char *line)
 	return p->vm ? vm_key(p, k, v) : global_key(p, k, v);
 }
 
+/*
+ * The rollback action restores a guest from snapshot_store: the store must
+ * be there and hold a snapshot of every guest, which is found by its uuid.
+ * Whether one verifies is judged when a rollback runs (the store changes).
+ */
+static int check_rollback(struct parser *p)
+{
+	struct ktd_config *c = p->c;
+	struct kt_err sub = { 0 };
+	struct stat st;
+	char **ids;
+	size_t i, nr;
+
+	if (!p->rollback_line)
+		return 0;
+	p->line = p->rollback_line;
+	if (!c->snapshot_store)
+		return bad(p, "on_fail names the action rollback but no snapshot_store is set");
+	if (stat(c->snapshot_store, &st))
+		return bad(p, "snapshot_store '%s': %s", c->snapshot_store, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return bad(p, "snapshot_store '%s' is not a directory", c->snapshot_store);
+	for (i = 0; i < c->nr_vms; i++) {
+		const struct ktd_vm_config *vm = &c->vms[i];
+
+		if (!vm->uuid[0])
+			return bad(p, "rollback: [vm %s] has no uuid, by which its snapshots are "
+				   "found", vm->name);
+		if (kt_snap_list_vm(c->snapshot_store, vm->uuid, &ids, &nr, &sub))
+			return bad(p, "rollback: %s", sub.msg);
+		kt_snap_list_free(ids, nr);
+		if (!nr)
+			return bad(p, "rollback: snapshot_store '%s' holds no snapshot of [vm %s] "
+				   "(uuid %s)", c->snapshot_store, vm->name, vm->uuid);
+	}
+	return 0;
+}
+
 /* The ledger is written with a host's certificate: all four are needed. */
 static int check_global(struct parser *p)
 {
@@ -358,7 +405,7 @@ static int check_global(struct parser *p)
 		return -1;
 	if (!c->state_dir && set_string(p, &c->state_dir, "state_dir", KTD_STATE_DIR_DEFAULT))
 		return -1;
-	return 0;
+	return check_rollback(p);
 }
 
 int ktd_config_load(const char *path, struct ktd_config *c, struct kt_err *err)
@@ -409,6 +456,7 @@ void ktd_config_free(struct ktd_config *c)
 	free(c->owner_anchors);
 	free(c->hook);
 	free(c->state_dir);
+	free(c->snapshot_store);
 	free(c->vms);
 	memset(c, 0, sizeof(*c));
 }

@@ -32,6 +32,7 @@ enum ktd_action {
 	KTD_ACT_HOOK = 1u << 1,		/* run `hook` with KVMTRUST_* in its environment */
 	KTD_ACT_FREEZE = 1u << 2,	/* SIGSTOP the VMM; SIGCONT by hand resumes it */
 	KTD_ACT_NONMIGRATABLE = 1u << 3, /* write state_dir/nonmigratable/UUID */
+	KTD_ACT_ROLLBACK = 1u << 4,	/* on_fail only: restore the newest verified snapshot */
 };
 
 enum ktd_action_event {
@@ -67,6 +68,7 @@ struct ktd_config {
 	/* Actions. */
 	char *hook;				/* absolute path, NULL: none */
 	char *state_dir;			/* reports/ and nonmigratable/ */
+	char *snapshot_store;			/* the rollback action's store */
 	unsigned int actions[KTD_NR_ON];	/* enum ktd_action bits */
 	struct ktd_vm_config *vms;
 	size_t nr_vms;

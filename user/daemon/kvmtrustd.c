@@ -154,7 +154,8 @@ static void attest(struct daemon *d, struct ktd_guest *g, unsigned int kind, uin
 
 	if (g->frozen) {
 		snprintf(g->last_error, sizeof(g->last_error),
-			 "frozen by the freeze action: not attested until kill -CONT %d and a reload",
+			 "frozen by the freeze or rollback action: not attested until kill -CONT %d "
+			 "and a reload",
 			 (int)g->pid);
 		return;
 	}

@@ -45,7 +45,7 @@ global() {
 conf() { local f=$dir/$1.conf; shift; { global; printf '%s\n' "$@"; } >"$f"; echo "$f"; }
 check() { "$KD" --check-config -c "$@"; }
 
-tap_plan 57
+tap_plan 65
 
 good=$(conf good "owner_anchors = $dir/owner-anchors" "[vm web]" "uuid = ${UUID^^}" "memory_root = learn" \
 	"[vm db]" "pid = 4242" "memory_root = $ROOT")
@@ -132,11 +132,54 @@ tap_fails_with "a hook that cannot be run is refused" "bad.conf:8: hook '$dir/no
 tap_fails_with "a relative state_dir is refused" "bad.conf:8: state_dir 'state' is not an absolute path" \
 	check "$(conf bad "state_dir = state")"
 tap_fails_with "an unknown action is refused" \
-	"bad.conf:8: action 'reboot' is not log, hook, freeze, nonmigratable or none" \
+	"bad.conf:8: action 'reboot' is not log, hook, freeze, nonmigratable, rollback or none" \
 	check "$(conf bad "on_fail = log, reboot")"
 tap_fails_with "the hook action without a hook is refused, with the line naming it" \
 	"bad.conf:9: on_score_below_50 names the action hook but no hook is set" \
 	check "$(conf bad "on_fail = log" "on_score_below_50 = hook")"
+# The rollback action (on_fail only) needs a store holding a snapshot of each guest.
+# A manifest of no pages is enough for the parser (verification is the action's, later).
+snap_fixture() { # STORE ID VM_UUID
+	local d=$1/snapshots/$2
+	mkdir -p "$d" && : >"$d/leaves.bin"
+	cat >"$d/manifest.json" <<-EOT
+	{"format": 1, "id": "$2", "vm_id": "$3", "vmm": "other", "created": 1, "seq": 1,
+	 "leaf_format": 2, "vcpus": 0, "pages": 0, "zero_pages": 0, "new_pages": 0,
+	 "memory_root": "$ROOT", "leaves_sha256": "$(sha256sum <"$d/leaves.bin" | cut -c1-64)",
+	 "slots": []}
+	EOT
+}
+snap_fixture "$dir/store" 20261203T150000Z-a "$UUID"
+snap_fixture "$dir/other" 20261203T150000Z-b c3d2e1f0-1234-4abc-9def-0123456789ac
+roll=$(conf roll "snapshot_store = $dir/store" "on_fail = log, rollback, freeze" \
+	"[vm a]" "uuid = $UUID" "memory_root = learn")
+tap_is "the rollback action with a store holding the guest's snapshot is accepted" \
+	"$(check "$roll")" "$roll: ok, 1 guest(s), every 5 s"
+tap_fails_with "the rollback action outside on_fail is refused" \
+	"bad.conf:9: on_score_below_50: the action rollback is for on_fail only" \
+	check "$(conf bad "snapshot_store = $dir/store" "on_score_below_50 = log, rollback")"
+tap_fails_with "the rollback action without snapshot_store is refused" \
+	"bad.conf:8: on_fail names the action rollback but no snapshot_store is set" \
+	check "$(conf bad "on_fail = rollback" "[vm a]" "uuid = $UUID" "memory_root = learn")"
+tap_fails_with "the rollback action with a missing snapshot_store is refused" \
+	"bad.conf:9: snapshot_store '$dir/nostore': No such file or directory" \
+	check "$(conf bad "snapshot_store = $dir/nostore" "on_fail = rollback" "[vm a]" \
+		"uuid = $UUID" "memory_root = learn")"
+tap_fails_with "the rollback action with a snapshot_store that is a file is refused" \
+	"bad.conf:9: snapshot_store '$dir/noexec' is not a directory" \
+	check "$(conf bad "snapshot_store = $dir/noexec" "on_fail = rollback" "[vm a]" \
+		"uuid = $UUID" "memory_root = learn")"
+tap_fails_with "the rollback action for a guest named by pid alone is refused" \
+	"bad.conf:9: rollback: \[vm a\] has no uuid, by which its snapshots are found" \
+	check "$(conf bad "snapshot_store = $dir/store" "on_fail = rollback" "[vm a]" "pid = 1" \
+		"memory_root = learn")"
+tap_fails_with "the rollback action with no snapshot of the guest in the store is refused" \
+	"bad.conf:9: rollback: snapshot_store '$dir/other' holds no snapshot of \[vm a\]" \
+	check "$(conf bad "snapshot_store = $dir/other" "on_fail = rollback" "[vm a]" \
+		"uuid = $UUID" "memory_root = learn")"
+tap_fails_with "a relative snapshot_store is refused" \
+	"bad.conf:8: snapshot_store 'store' is not an absolute path" \
+	check "$(conf bad "snapshot_store = store")"
 tap_fails_with "a trigger key in a VM section is refused" \
 	"bad.conf:9: unknown key 'doorbell_port' in a \[vm\] section" \
 	check "$(conf bad "[vm a]" "doorbell_port = 1")"

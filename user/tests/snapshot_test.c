@@ -22,6 +22,7 @@
 #include "common/merkle.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/snapshot_pages.h"
+#include "snapshot/snapshot_restore.h"
 
 #define PAGE 4096
 #define SLOT0_PAGES 16
@@ -323,6 +324,73 @@ TEST_F(snap, report_by_another_key_and_edited_leaves_refused)
 	EXPECT_STREQ("leaves", verify_check(self, s.id, &err));
 	free(leaves);
 	kt_snap_free(&s);
+}
+
+/*
+ * kvmtrustd's rollback action picks the newest snapshot of the VM that
+ * verifies: another VM's are not listed, a newer one that does not verify
+ * is passed over and counted, and with none left the newest one's failure
+ * is the answer.
+ */
+TEST_F(snap, newest_verified_snapshot_of_a_vm)
+{
+	struct kt_snapshot a1, a2, b, got;
+	struct kt_err err = { 0 };
+	kt_hash digest, want;
+	uint8_t *report;
+	size_t nr, skipped, len;
+	char **ids;
+
+	save(_metadata, self, VM_A, &a1);
+	save(_metadata, self, VM_A, &a2);
+	save(_metadata, self, VM_B, &b);
+	ASSERT_EQ(0, kt_snap_list_vm(self->store, VM_A, &ids, &nr, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(2u, nr);
+	EXPECT_GT(strcmp(ids[0], ids[1]), 0);	/* newest first */
+	EXPECT_TRUE(!strcmp(ids[0], a1.id) || !strcmp(ids[0], a2.id));
+	EXPECT_TRUE(!strcmp(ids[1], a1.id) || !strcmp(ids[1], a2.id));
+
+	ASSERT_EQ(0, kt_snap_newest_verified(self->store, VM_A, &self->policy, &got, &skipped,
+					     &err)) TH_LOG("%s", err.msg);
+	EXPECT_STREQ(ids[0], got.id);
+	EXPECT_EQ(0u, skipped);
+	kt_snap_free(&got);
+
+	/* The newer one's report is another VM's: passed over. */
+	copy_between(self, b.id, ids[0], "report.jws");
+	ASSERT_EQ(0, kt_snap_newest_verified(self->store, VM_A, &self->policy, &got, &skipped,
+					     &err)) TH_LOG("%s", err.msg);
+	EXPECT_STREQ(ids[1], got.id);
+	EXPECT_EQ(1u, skipped);
+	kt_snap_free(&got);
+
+	/* Neither verifies: refused with the newest one's check. */
+	copy_between(self, b.id, ids[1], "report.jws");
+	kt_err_clear(&err);
+	EXPECT_EQ(-1, kt_snap_newest_verified(self->store, VM_A, &self->policy, &got, &skipped,
+					      &err));
+	EXPECT_STREQ("binding", err.check);
+	EXPECT_NE(NULL, strstr(err.msg, ids[0])) TH_LOG("%s", err.msg);
+	EXPECT_EQ(2u, skipped);
+
+	/* A VM without snapshots. */
+	kt_err_clear(&err);
+	EXPECT_EQ(-1, kt_snap_newest_verified(self->store, "12121212-2222-4333-8444-555555555555",
+					      &self->policy, &got, &skipped, &err));
+	EXPECT_STREQ("snapshot", err.check);
+	EXPECT_NE(NULL, strstr(err.msg, "holds no snapshot of vm")) TH_LOG("%s", err.msg);
+
+	/* The ledger's evidence digest is over report.jws's bytes as stored. */
+	ASSERT_EQ(0, kt_snap_report_digest(self->store, b.id, digest, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(0, kt_snap_read_file(self->store, b.id, "report.jws", 1 << 20, &report, &len,
+				       &err));
+	kt_sha256(report, len, want);
+	EXPECT_EQ(0, memcmp(digest, want, KT_HASH_LEN));
+	free(report);
+	kt_snap_list_free(ids, nr);
+	kt_snap_free(&a1);
+	kt_snap_free(&a2);
+	kt_snap_free(&b);
 }
 
 TEST_F(snap, unknown_or_bad_id_refused)

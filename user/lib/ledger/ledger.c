@@ -778,6 +778,22 @@ static void back_off(struct kt_ledger *log, int attempt)
 	usleep((useconds_t)(1000 * (attempt < 20 ? attempt : 20) + rand_r(&log->jitter) % 2000));
 }
 
+int kt_ledger_rollback_entry(struct kt_ledger_entry *e, const char *vm_id, const char *snap_id,
+			     const kt_hash memory_root, const kt_hash report_digest)
+{
+	memset(e, 0, sizeof(*e));
+	if (strlen(vm_id) > KT_LEDGER_VM_MAX || strlen(snap_id) > KT_LEDGER_DETAIL_MAX)
+		return -1;
+	e->kind = KT_LEDGER_ROLLBACK;
+	e->result = KT_LEDGER_NONE;
+	e->time = (uint64_t)time(NULL);
+	memcpy(e->measurement, memory_root, KT_HASH_LEN);
+	memcpy(e->report, report_digest, KT_HASH_LEN);
+	strcpy(e->vm_id, vm_id);
+	strcpy(e->detail, snap_id);
+	return 0;
+}
+
 int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		     struct kt_ledger_entry *e, kt_hash leaf, struct kt_err *err)
 {

@@ -186,6 +186,15 @@ int kt_ledger_signer_load(const char *key_path, const char *cert_path,
 void kt_ledger_signer_free(struct kt_ledger_signer *signer);
 
 /*
+ * The KT_LEDGER_ROLLBACK entry (format 3) of vm_id restored to snapshot
+ * snap_id: the proven memory_root, the digest of the snapshot's report as
+ * evidence, the snapshot id as detail, time now; host_id is left to
+ * kt_ledger_append() (the signer's host). -1 when an id does not fit.
+ */
+int kt_ledger_rollback_entry(struct kt_ledger_entry *e, const char *vm_id, const char *snap_id,
+			     const kt_hash memory_root, const kt_hash report_digest);
+
+/*
  * Appends `e` (kind, result, time, host_id, measurement, vm_id filled by the
  * caller): sets index and prev_root from the current head, signs it and the
  * new tree head, and stores both atomically, retrying when another writer

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "guest_pause.h"
+#include "measure/guest_pause.h"
 
 #define STOP_WAIT_MS 5000
 
@@ -44,7 +44,7 @@ static bool all_stopped(pid_t pid)
 	return stopped;
 }
 
-static void block_signals(struct guest_pause *g)
+static void block_signals(struct kt_guest_pause *g)
 {
 	sigset_t set;
 
@@ -56,7 +56,7 @@ static void block_signals(struct guest_pause *g)
 	sigprocmask(SIG_BLOCK, &set, &g->saved);
 }
 
-static int pause_qemu(struct guest_pause *g, struct kt_err *err)
+static int pause_qemu(struct kt_guest_pause *g, struct kt_err *err)
 {
 	char state[32];
 
@@ -74,7 +74,7 @@ static int pause_qemu(struct guest_pause *g, struct kt_err *err)
 	return 0;
 }
 
-static int pause_signal(struct guest_pause *g, struct kt_err *err)
+static int pause_signal(struct kt_guest_pause *g, struct kt_err *err)
 {
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 	int i;
@@ -92,13 +92,13 @@ static int pause_signal(struct guest_pause *g, struct kt_err *err)
 		       STOP_WAIT_MS);
 }
 
-int guest_pause(struct guest_pause *g, struct kt_err *err)
+int kt_guest_pause(struct kt_guest_pause *g, struct kt_err *err)
 {
 	block_signals(g);
 	return g->qmp ? pause_qemu(g, err) : pause_signal(g, err);
 }
 
-int guest_resume(struct guest_pause *g, struct kt_err *err)
+int kt_guest_resume(struct kt_guest_pause *g, struct kt_err *err)
 {
 	int ret = 0;
 
@@ -116,7 +116,7 @@ int guest_resume(struct guest_pause *g, struct kt_err *err)
 	return ret;
 }
 
-void guest_stay_paused(struct guest_pause *g)
+void kt_guest_stay_paused(struct kt_guest_pause *g)
 {
 	sigprocmask(SIG_SETMASK, &g->saved, NULL);
 }

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Pausing a guest for a consistent capture, in one place so that it can
- * become `kvmtrust measure --freeze` (the module's own SIGSTOP) later.
+ * Pausing a guest for a capture or a restore that spans several steps
+ * (snapshot save, rollback, verify --against, kvmtrustd's rollback action).
+ * The module's freeze (KVMTRUST_MEASURE_F_FREEZE) lasts one measurement, so
+ * the stop is ours; the measurements inside it pass F_FREEZE, and the
+ * module checks the stop itself and leaves the process stopped.
  *
  * QEMU (a QMP socket given): "stop", and "cont" on resume only if it was
  * running. Any other VMM: SIGSTOP, waiting until every thread is stopped,
@@ -10,8 +13,8 @@
  * a rollback, its decision to stay frozen); they act once unblocked. A
  * SIGKILL leaves the guest paused: never running half-done.
  */
-#ifndef KVMTRUST_GUEST_PAUSE_H
-#define KVMTRUST_GUEST_PAUSE_H
+#ifndef KVMTRUST_MEASURE_GUEST_PAUSE_H
+#define KVMTRUST_MEASURE_GUEST_PAUSE_H
 
 #include <signal.h>
 #include <stdbool.h>
@@ -20,7 +23,7 @@
 #include "common/error.h"
 #include "common/qmp.h"
 
-struct guest_pause {
+struct kt_guest_pause {
 	pid_t pid;
 	struct kt_qmp *qmp;	/* NULL: signals */
 	bool paused;		/* by us */
@@ -28,10 +31,10 @@ struct guest_pause {
 	sigset_t saved;
 };
 
-int guest_pause(struct guest_pause *g, struct kt_err *err);
+int kt_guest_pause(struct kt_guest_pause *g, struct kt_err *err);
 /* Continues the guest if this paused it; then unblocks the signals. */
-int guest_resume(struct guest_pause *g, struct kt_err *err);
+int kt_guest_resume(struct kt_guest_pause *g, struct kt_err *err);
 /* Leaves the guest paused (a failed rollback), unblocking the signals. */
-void guest_stay_paused(struct guest_pause *g);
+void kt_guest_stay_paused(struct kt_guest_pause *g);
 
 #endif
