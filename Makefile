@@ -15,6 +15,8 @@
 #   make demo-migrate boots the test VM, migrates a QEMU guest between two
 #                     hosts (network namespaces): refused outside the grant,
 #                     verified on arrival at the allowed host
+#   make demo-daemon  boots the test VM: kvmtrustd attests two guests, one is
+#                     tampered with, caught, its score falls, the actions fire
 #   make style        checkpatch on the module
 #   make sparse       sparse on the module
 
@@ -26,7 +28,7 @@ DESTDIR ?=
 KVMTRUST_VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo 0.1.0)
 export KVMTRUST_VERSION
 
-.PHONY: all module module-debug user check demo demo-migrate bench style sparse install dkms-install \
+.PHONY: all module module-debug user check demo demo-migrate demo-daemon bench style sparse install dkms-install \
 	dkms-src package package-check clean
 
 # The module builds with the kernel's compiler and flags: CC=, CFLAGS=,
@@ -67,6 +69,11 @@ demo-migrate:
 	scripts/setup
 	$(MAKE) all
 	scripts/demo --migrate
+
+demo-daemon:
+	scripts/setup
+	$(MAKE) all
+	scripts/demo --daemon
 
 bench: all
 	scripts/bench

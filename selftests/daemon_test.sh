@@ -23,6 +23,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib/tap.sh
 . scripts/lib/ledger-pki.sh
 . selftests/lib/kvmtrustd.sh
+. selftests/lib/vmm.sh
 
 K=$PWD/user/kvmtrust
 KD=$PWD/user/kvmtrustd
@@ -40,24 +41,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_vmm N UUID: a VMM on fifos; its commands go to fd 2N+1, replies on 2N+2.
-start_vmm() {
-	mkfifo "$tmp/in$1" "$tmp/out$1"
-	selftests/build/vmm --seed "$1" --uuid "$2" <"$tmp/in$1" >"$tmp/out$1" &
-	pids+=($!)
-	eval "exec $((2 * $1 + 1))>\"$tmp/in$1\" $((2 * $1 + 2))<\"$tmp/out$1\""
-	read -r ready <&$((2 * $1 + 2))
-	echo "# vmm $1: $ready"
-}
-# vmm N CMD: one command to VMM N; fails unless it answers ok.
-vmm() {
-	local n=$1 reply; shift
-	echo "$*" >&$((2 * n + 1))
-	read -r reply <&$((2 * n + 2))
-	echo "# vmm $n: $* -> $reply"
-	[[ $reply == ok* ]]
-}
-
 N=32
 tap_plan $N
 if [ ! -x selftests/build/vmm ] || [ ! -d /sys/module/kvmtrust ]; then
@@ -69,8 +52,8 @@ if [ ! -e /proc/self/fd ]; then
 	mount -t proc proc /proc && mounted_proc=1
 fi
 
-start_vmm 1 "$U1"
-start_vmm 2 "$U2"
+vmm_start 1 "$U1"
+vmm_start 2 "$U2"
 kvmtrustd_ledger "$tmp"
 GAP_MS=2000
 cat >"$tmp/hook" <<'EOT'
@@ -117,7 +100,7 @@ tap_is "the eBPF triggers are attached" "$(st '.triggers.bpf')" true
 
 # The doorbell: one OUT to port 0x4b54 from guest a's vCPU.
 sleep $((GAP_MS / 1000))
-vmm 1 guest doorbell 1
+vmm_n 1 guest doorbell 1
 wait_for '.vms[0].trigger.rounds.doorbell >= 1'
 tap_is "a doorbell rung by guest a starts a round of guest a" \
 	"$(st '.vms[0].trigger.rounds.doorbell // 0')" 1
@@ -132,7 +115,7 @@ tap_is "  its trigger-to-measurement latency is measured (under 2 s: $lat us)" \
 sleep $((GAP_MS / 1000))
 before=$(st '.vms[0].trigger.rounds.doorbell // 0')
 t0=$(date +%s%N)
-vmm 1 guest doorbell 400
+vmm_n 1 guest doorbell 400
 t1=$(date +%s%N)
 sleep 1
 ms=$(((t1 - t0) / 1000000))
@@ -147,7 +130,7 @@ tap_is "  the rate limit dropped the rest in BPF" \
 
 # An event: guest b rewrites EFER (WRMSR 0xc0000080).
 sleep $((GAP_MS / 1000))
-vmm 2 guest efer 1
+vmm_n 2 guest efer 1
 wait_for '.vms[1].trigger.rounds["msr-write"] >= 1'
 tap_is "an EFER write by guest b starts a round of guest b" \
 	"$(st '.vms[1].trigger.rounds["msr-write"]')" 1
@@ -155,7 +138,7 @@ tap_is "  seen once as an event" "$(st '.vms[1].trigger.bpf.events')" 1
 
 orig=$(echo peek 0x3000 >&3; read -r r <&4; echo "${r#ok }")
 echo "# vmm 1: peek 0x3000 -> $orig"
-vmm 1 poke 0x3000 0x5a
+vmm_n 1 poke 0x3000 0x5a
 wait_for '.vms[0].fails >= 1'
 tap_is "after a write to guest a its next result is fail" "$(st '.vms[0].result')" fail
 # The page stays written until restored: undo it so later rounds pass again
@@ -171,7 +154,7 @@ tap_is "  and the VM is marked non-migratable" \
 	"$(cut -d' ' -f1,2 "$tmp/state/nonmigratable/$U1" 2>/dev/null)" "event=score-below-75 score=60"
 kill -CONT "${pids[0]}"
 rm -f "$tmp/state/nonmigratable/$U1"
-vmm 1 poke 0x3000 "$orig"
+vmm_n 1 poke 0x3000 "$orig"
 kill -HUP "$daemon"
 "$K" score show --vm "$U1" --json >"$tmp/score.json"
 tap_is "  its first fail dropped the score by 20, from 100 to 80" \
@@ -205,17 +188,17 @@ tap_is "guest b never failed" "$(st '.vms[1].fails')" 0
 kill -TERM "$daemon"; wait "$daemon"
 tap_is "SIGTERM stops kvmtrustd with status 0" "$?" 0
 daemon=
-vmm 1 state && vmm 2 state
+vmm_n 1 state && vmm_n 2 state
 tap_result $? "both guests are left as they were: their VMMs still answer"
 
 # SIGKILL in the middle of its work (a round every second, doorbells ringing).
 "$KD" -c "$tmp/d.conf" 2>>"$tmp/d.log" &
 daemon=$!
 wait_for '[.vms[] | .rounds >= 1] | all'
-vmm 1 guest doorbell 50 >/dev/null
+vmm_n 1 guest doorbell 50 >/dev/null
 kill -KILL "$daemon"; wait "$daemon" 2>/dev/null
 daemon=
-vmm 1 run && vmm 1 pause && vmm 2 state
+vmm_n 1 run && vmm_n 1 pause && vmm_n 2 state
 tap_result $? "after SIGKILL of kvmtrustd both guests run and answer"
 tap_is "  neither VMM is left stopped" \
 	"$(awk '{print $3}' "/proc/${pids[0]}/stat" "/proc/${pids[1]}/stat" | tr -d '\n')" SS
@@ -225,13 +208,13 @@ sed 's/^on_score_below_75 = .*/on_score_below_75 = log/' "$tmp/d.conf" >"$tmp/d3
 "$KD" -c "$tmp/d3.conf" 2>"$tmp/d3.log" &
 daemon=$!
 wait_for '.vms[0].rounds >= 1'
-vmm 1 poke 0x3000 0x5a
+vmm_n 1 poke 0x3000 0x5a
 for i in $(seq 100); do grep -q 'meets the compromise rule' "$tmp/d3.log" && break; sleep 0.1; done
 idx=$(sed -n 's/.*meets the compromise rule.*compromise entry \([0-9]*\).*/\1/p' "$tmp/d3.log" | head -n 1)
 tap_is "a third fail on the host makes the daemon flag it" "${idx:+flagged}" flagged
 tap_is "  with a compromise entry in the ledger" \
 	"$("$K" ledger get --index "${idx:-0}" --script | cut -f2)" compromise
-vmm 1 poke 0x3000 "$orig"
+vmm_n 1 poke 0x3000 "$orig"
 kill -TERM "$daemon"; wait "$daemon"
 daemon=
 grep -v ' pass (timer)' "$tmp/d3.log" | tail -n 6 | sed 's/^/# /'

@@ -7,6 +7,10 @@
 #   json FILE KEY            one field of the CLI's JSON object
 #   poke_page PID HVA BYTE   fills one page of process PID at HVA through /proc/PID/mem
 #   flip_byte FILE OFFSET    inverts one byte of FILE
+# and several VMMs at once, each on a pair of fifos in $tmp:
+#   vmm_start N UUID         VMM N (seed N): commands on fd 2N+1, replies on
+#                            fd 2N+2, its pid appended to the array pids
+#   vmm_n N CMD              one command to VMM N; fails unless it answers ok
 
 vmm() {
 	local reply
@@ -31,4 +35,23 @@ poke_page() {
 
 flip_byte() {
 	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$@"
+}
+
+vmm_start() {
+	local ready
+	mkfifo "$tmp/in$1" "$tmp/out$1" || return 1
+	selftests/build/vmm --seed "$1" --uuid "$2" <"$tmp/in$1" >"$tmp/out$1" &
+	pids+=($!)
+	eval "exec $((2 * $1 + 1))>\"$tmp/in$1\" $((2 * $1 + 2))<\"$tmp/out$1\""
+	read -r ready <&$((2 * $1 + 2))
+	echo "# vmm $1: $ready"
+}
+
+vmm_n() {
+	local n=$1 reply
+	shift
+	echo "$*" >&$((2 * n + 1))
+	read -r reply <&$((2 * n + 2))
+	echo "# vmm $n: $* -> $reply"
+	[[ $reply == ok* ]]
 }
