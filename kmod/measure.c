@@ -33,14 +33,23 @@ struct kvmtrust_measure_ctx {
 	struct kvmtrust_vm *vm;
 	u32 flags;
 	struct kvmtrust_measurement result;
+	/* The vCPU serializations hashed, kept with the result, or NULL. */
+	u8 *states;
 	struct shash_desc *desc;
 };
 
 /* Never 0 (0 means "never measured"), never reused while loaded. */
 static atomic64_t last_measure_id = ATOMIC64_INIT(0);
 
+void kvmtrust_measure_states_free(u8 *states, u32 n)
+{
+	if (states)
+		kvfree_sensitive(states, (size_t)n * KVMTRUST_VCPU_STATE_LEN);
+}
+
 static void ctx_free(struct kvmtrust_measure_ctx *ctx)
 {
+	kvmtrust_measure_states_free(ctx->states, ctx->result.vcpus);
 	kvmtrust_hash_desc_free(ctx->desc);
 	kvmtrust_vm_put(ctx->vm);
 	kfree(ctx);
@@ -174,6 +183,11 @@ static int measure_vcpus(struct kvmtrust_measure_ctx *ctx, u64 *exits, u32 n)
 		err = hash_vcpus(ctx, states, n);
 	ctx->result.vcpus = n;
 	ctx->result.has_vcpu_root = !err;
+	/* Kept with the result: what vcpu_root proves (MEASURE_GET). */
+	if (!err) {
+		ctx->states = states;
+		states = NULL;
+	}
 out:
 	if (states)
 		kvfree_sensitive(states, states_len);
@@ -241,6 +255,9 @@ static void publish(struct kvmtrust_measure_ctx *ctx, int err)
 	if (!err)
 		m->seq = ++vm->seq;
 	vm->last = *m;
+	/* Only a measurement that succeeded keeps its vCPU states. */
+	if (!err && m->has_vcpu_root)
+		swap(vm->last_states, ctx->states);
 	mutex_unlock(&vm->result_lock);
 	clear_bit_unlock(KVMTRUST_VM_MEASURING, &vm->flags);
 	kvmtrust_genl_notify_measured(vm, m);
@@ -339,10 +356,16 @@ u64 kvmtrust_measure_id(const struct kvmtrust_measure_ctx *ctx)
 void kvmtrust_measure_start(struct kvmtrust_measure_ctx *ctx)
 {
 	struct kvmtrust_vm *vm = ctx->vm;
+	u32 old_vcpus;
+	u8 *old;
 
 	mutex_lock(&vm->result_lock);
+	old = vm->last_states;
+	old_vcpus = vm->last.vcpus;
+	vm->last_states = NULL;
 	vm->last = (struct kvmtrust_measurement){ .id = ctx->result.id };
 	mutex_unlock(&vm->result_lock);
+	kvmtrust_measure_states_free(old, old_vcpus);
 	queue_work(kvmtrust_wq, &ctx->work);
 }
 
@@ -358,6 +381,32 @@ void kvmtrust_measure_last(struct kvmtrust_vm *vm,
 	mutex_lock(&vm->result_lock);
 	*out = vm->last;
 	mutex_unlock(&vm->result_lock);
+}
+
+/*
+ * The latest measurement and, if it kept them, a copy of its vCPU states
+ * (out->vcpus of them, free with kvmtrust_measure_states_free), else NULL.
+ */
+int kvmtrust_measure_last_states(struct kvmtrust_vm *vm,
+				 struct kvmtrust_measurement *out, u8 **states)
+{
+	size_t len;
+	int err = 0;
+
+	*states = NULL;
+	mutex_lock(&vm->result_lock);
+	*out = vm->last;
+	if (vm->last_states) {
+		len = (size_t)out->vcpus * KVMTRUST_VCPU_STATE_LEN;
+		/* kvmemdup is newer than 6.1. */
+		*states = kvmalloc(len ?: 1, GFP_KERNEL);
+		if (*states)
+			memcpy(*states, vm->last_states, len);
+		else
+			err = -ENOMEM;
+	}
+	mutex_unlock(&vm->result_lock);
+	return err;
 }
 
 /*

@@ -55,6 +55,9 @@ void kvmtrust_measure_cancel(struct kvmtrust_measure_ctx *ctx);
 
 void kvmtrust_measure_last(struct kvmtrust_vm *vm,
 			   struct kvmtrust_measurement *out);
+int kvmtrust_measure_last_states(struct kvmtrust_vm *vm,
+				 struct kvmtrust_measurement *out, u8 **states);
+void kvmtrust_measure_states_free(u8 *states, u32 n);
 
 struct kvmtrust_proof;
 int kvmtrust_measure_prove(struct kvmtrust_vm *vm, u64 gpa,

@@ -535,28 +535,53 @@ out:
 	return err;
 }
 
+/* The serializations vcpu_root was hashed from, one attribute each. */
+static int put_measured_states(struct sk_buff *msg, const u8 *states, u32 n)
+{
+	u32 i;
+
+	for (i = 0; states && i < n; i++) {
+		if (nla_put(msg, KVMTRUST_A_MEASURE_VCPU_STATE, KVMTRUST_VCPU_STATE_LEN,
+			    states + (size_t)i * KVMTRUST_VCPU_STATE_LEN))
+			return -EMSGSIZE;
+	}
+	return 0;
+}
+
 static int measure_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct kvmtrust_measurement m;
 	struct kvmtrust_vm *vm;
 	struct sk_buff *msg;
+	u8 *states;
+	size_t size;
 	void *hdr;
 	int err;
 
 	vm = lookup_vm(info, true);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
-	kvmtrust_measure_last(vm, &m);
+	err = kvmtrust_measure_last_states(vm, &m, &states);
+	if (err) {
+		NL_SET_ERR_MSG_MOD(info->extack, "no memory for the vcpu states");
+		goto out;
+	}
 	err = -ENOENT;
 	if (!m.id) {
 		NL_SET_ERR_MSG_MOD(info->extack, "this vm has not been measured");
 		goto out;
 	}
+	/* At most KVM_MAX_VCPUS states: the reply's size is bounded. */
+	size = NLMSG_GOODSIZE;
+	if (states)
+		size += (size_t)m.vcpus * nla_total_size(KVMTRUST_VCPU_STATE_LEN);
 	err = -ENOMEM;
-	msg = reply_new(info, KVMTRUST_CMD_MEASURE_GET, &hdr);
+	msg = reply_new_size(info, KVMTRUST_CMD_MEASURE_GET, size, &hdr);
 	if (msg)
-		err = reply_send(info, msg, hdr, put_measurement(msg, vm->id, &m));
+		err = reply_send(info, msg, hdr, put_measurement(msg, vm->id, &m) ||
+				 put_measured_states(msg, states, m.vcpus));
 out:
+	kvmtrust_measure_states_free(states, m.vcpus);
 	kvmtrust_vm_put(vm);
 	return err;
 }

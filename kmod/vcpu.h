@@ -3,14 +3,12 @@
 #define _KVMTRUST_VCPU_H
 
 #include <linux/types.h>
+#include <uapi/linux/kvmtrust.h>
 
 struct file;
 struct kvm;
 struct kvm_vcpu;
 struct kvmtrust_vm;
-
-/* Size of one vCPU's canonical serialization (Documentation/measurement.rst). */
-#define KVMTRUST_VCPU_STATE_LEN 408
 
 bool kvmtrust_vcpu_idle(struct kvm_vcpu *vcpu, u64 *exits);
 

@@ -49,6 +49,7 @@ static void vm_free(struct kref *ref)
 			fput(vm->vcpu_files[i]);
 	}
 	kvmtrust_memory_free(vm->mem);
+	kvmtrust_measure_states_free(vm->last_states, vm->last.vcpus);
 	kvm_put_kvm(vm->kvm);
 	put_net(vm->net);
 	put_pid(vm->vmm_pid);

@@ -65,9 +65,14 @@ struct kvmtrust_vm {
 	/* clear_refs of soft-dirty bits by anyone else (CRIU, ...). */
 	atomic_t foreign_clears;
 
-	/* Protects last. */
+	/* Protects last and last_states. */
 	struct mutex result_lock;
 	struct kvmtrust_measurement last;
+	/*
+	 * The vCPU serializations last's vcpu_root was hashed from (last.vcpus
+	 * of them, KVMTRUST_VCPU_STATE_LEN each, in leaf order), or NULL.
+	 */
+	u8 *last_states;
 };
 
 #define KVMTRUST_VM_MEASURING 0

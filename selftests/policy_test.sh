@@ -31,7 +31,7 @@ U=5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
 DATA="0x20000:0x8000"
 CODE="0x1000:0x2000"
 WP=$((1 << 16))
-PLAN=29
+PLAN=33
 tmp=$(mktemp -d /tmp/kt-policy-vm.XXXXXX)
 daemon=
 cleanup() {
@@ -153,6 +153,28 @@ vmm setreg cr0 $((cr0 & ~WP))
 tap_is "CR0.WP cleared fails naming the predicate" "$(verdict)" "fail vcpu cr0.wp"
 vmm setreg cr0 $((cr0 | WP))
 tap_is "  set again, it passes" "$(verdict)" "pass null"
+
+# --- a RUNNING guest: predicates on the registers its measurement hashed -----------
+# The spinning guest changes memory, so only the predicates are checked. The
+# registers come with the measurement (read inside its freeze), not from a
+# VCPU_GET afterwards, which a vCPU back in KVM_RUN would refuse.
+jq '.ranges = []' "$tmp/policy.json" >"$tmp/preds.json"
+pverdict() {
+	"$K" policy check --pid "$VMM_PID" --policy "$tmp/preds.json" --json 2>"$tmp/err" |
+		jq -r '"\(.result) \(.failed)"'
+}
+vmm run
+tap_is "while the guest runs, its predicates pass" "$(pverdict)" "pass null"
+tap_diag <"$tmp/err"
+tap_is "  and it still runs (in KVM_RUN again after the freeze)" "$(ask state)" "running"
+tap_is "  a second check while it runs passes too" "$(pverdict)" "pass null"
+vmm pause
+vmm setreg cr0 $((cr0 & ~WP))
+vmm run
+tap_is "a running guest with CR0.WP cleared fails naming the predicate" \
+	"$(pverdict)" "fail vcpu cr0.wp"
+vmm pause
+vmm setreg cr0 $((cr0 | WP))
 tap_is "the VMM is running (not left stopped by the freezes)" \
 	"$(sed 's/.*) //' "/proc/$VMM_PID/stat" | cut -d' ' -f1)" S
 

@@ -6,6 +6,7 @@
  * ranges, registers of two vCPUs). selftests/policy_test.sh runs the same
  * against a guest in the test VM.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "kselftest_harness.h"
 
 #include "policy/runtime.h"
+#include "snapshot/snapshot.h"
 
 #define ROOT_A "1111111111111111111111111111111111111111111111111111111111111111"
 #define ROOT_B "2222222222222222222222222222222222222222222222222222222222222222"
@@ -252,6 +254,62 @@ TEST(learn_takes_each_vcpus_value_and_refuses_a_bad_state)
 	ev.stale_range = 0;
 	EXPECT_EQ(-1, kt_rp_learn(&p, learn, &ev, &err));
 	kt_rp_evidence_free(&ev);
+}
+
+/*
+ * The registers a check evaluates come from the states the module kept with
+ * the measurement: accepted only for that measurement and only if they
+ * hash to its vcpu_root, each refusal by name.
+ */
+TEST(measured_vcpu_states_are_bound_to_the_measurement)
+{
+	uint8_t states[2 * KT_SNAP_VCPU_STATE];
+	struct kt_rp_evidence ev, got;
+	struct kt_measurement m = { .seq = 7, .vcpus = 2, .has_vcpu_root = true };
+	struct kt_err err = { 0 };
+	size_t i;
+
+	two_vcpus(&ev);
+	ev.regs[0].regs.rip = 0xfff0;
+	ev.regs[1].sregs.efer = 0xd01;
+	for (i = 0; i < 2; i++)
+		kt_snap_vcpu_state(&ev.regs[i], states + i * KT_SNAP_VCPU_STATE);
+	ASSERT_EQ(0, kt_snap_vcpu_root(ev.regs, 2, m.vcpu_root));
+	memset(&got, 0, sizeof(got));
+
+	ASSERT_EQ(0, kt_rp_measured_vcpus(&m, 7, states, 2, &got, &err)) TH_LOG("%s", err.msg);
+	ASSERT_EQ(2U, got.nr_regs);
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(ev.regs[i].id, got.regs[i].id);
+		EXPECT_EQ(ev.regs[i].regs.rip, got.regs[i].regs.rip);
+		EXPECT_EQ(ev.regs[i].sregs.cr0, got.regs[i].sregs.cr0);
+		EXPECT_EQ(ev.regs[i].sregs.idt.base, got.regs[i].sregs.idt.base);
+		EXPECT_EQ(ev.regs[i].sregs.efer, got.regs[i].sregs.efer);
+	}
+
+	/* The VM's latest measurement is another one: stale. */
+	EXPECT_EQ(-ESTALE, kt_rp_measured_vcpus(&m, 8, states, 2, &got, &err));
+	EXPECT_STREQ("stale", err.check);
+	EXPECT_EQ(0U, got.nr_regs);
+	/* A failed latest measurement reports seq 0: stale too. */
+	EXPECT_EQ(-ESTALE, kt_rp_measured_vcpus(&m, 0, states, 2, &got, &err));
+	/* No states kept. */
+	EXPECT_EQ(-ENOENT, kt_rp_measured_vcpus(&m, 7, states, 0, &got, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "kept no vcpu states")) TH_LOG("%s", err.msg);
+	/* One byte of one state changed (CR0.WP cleared): not what was hashed. */
+	states[KT_SNAP_VCPU_STATE - 7 * 8 + 2] ^= 1;
+	EXPECT_EQ(-EBADMSG, kt_rp_measured_vcpus(&m, 7, states, 2, &got, &err));
+	EXPECT_NE(NULL, strstr(err.msg, "do not hash to the measured vcpu_root")) TH_LOG("%s", err.msg);
+	EXPECT_EQ(0U, got.nr_regs);
+	states[KT_SNAP_VCPU_STATE - 7 * 8 + 2] ^= 1;
+	/* One vCPU missing. */
+	EXPECT_EQ(-EBADMSG, kt_rp_measured_vcpus(&m, 7, states, 1, &got, &err));
+	/* A measurement without vcpu_root has no registers to check. */
+	m.has_vcpu_root = false;
+	EXPECT_EQ(-EINVAL, kt_rp_measured_vcpus(&m, 7, states, 2, &got, &err));
+	EXPECT_STREQ("vcpu", err.check);
+	kt_rp_evidence_free(&ev);
+	kt_rp_evidence_free(&got);
 }
 
 TEST_HARNESS_MAIN

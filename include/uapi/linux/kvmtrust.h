@@ -173,6 +173,16 @@
  *                             and their neighbours (incremental; the roots
  *                             are the same as a full measurement's)
  *
+ * and, in MEASURE_GET replies only (not in notifications), when the
+ * measurement succeeded with a vcpu_root:
+ *
+ *    KVMTRUST_A_MEASURE_VCPU_STATE: KVMTRUST_VCPU_STATE_LEN bytes, repeated,
+ *                                   one per vCPU in vCPU id order: the
+ *                                   canonical serializations the leaves of
+ *                                   vcpu_root were hashed from, read inside
+ *                                   the measurement (so also while a frozen
+ *                                   guest runs); at most KVM_MAX_VCPUS
+ *
  * A measurement is incremental when KVMTRUST_MEASURE_F_FREEZE is set, the
  * VM's last measurement succeeded with its vCPUs and kept its tree, the
  * memslots are unchanged, no other process cleared the VMM's soft-dirty
@@ -401,6 +411,7 @@ enum kvmtrust_attr {
 	KVMTRUST_A_MEASURE_AUDIT_PATH,
 	KVMTRUST_A_MEMSLOTS,
 	KVMTRUST_A_VCPU_STATES,
+	KVMTRUST_A_MEASURE_VCPU_STATE,
 
 	__KVMTRUST_A_LAST
 };
@@ -441,6 +452,12 @@ enum kvmtrust_slot_attr {
 };
 
 #define KVMTRUST_SLOT_A_MAX (__KVMTRUST_SLOT_A_LAST - 1)
+
+/*
+ * Size of one vCPU's canonical serialization, a vcpu_root leaf's data
+ * (Documentation/measurement.rst, KVMTRUST_A_MEASURE_VCPU_STATE).
+ */
+#define KVMTRUST_VCPU_STATE_LEN 408
 
 /* Sizes of x86's struct kvm_regs and struct kvm_sregs. */
 #define KVMTRUST_X86_REGS_LEN 144

@@ -11,6 +11,7 @@
  * a second without news asks KVMTRUST_CMD_MEASURE_GET instead.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ struct kt_nl {
 /* One request: what to do with each reply and how it ended. */
 struct request {
 	int (*parse)(struct nlattr **tb, void *arg);
+	/* If set, also gets every top-level attribute (repeated ones). */
+	int (*each)(const struct nlattr *a, void *arg);
 	void *arg;
 	bool done;
 	int error;		/* negative errno from the kernel, or 0 */
@@ -96,6 +99,16 @@ static int on_valid(struct nl_msg *msg, void *arg)
 		return NL_SKIP;
 	if (req->parse && req->parse(tb, req->arg))
 		req->error = -EPROTO;
+	if (req->each) {
+		struct nlattr *a;
+		int rem;
+
+		nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(nlmsg_hdr(msg)), 0),
+				  genlmsg_attrlen(nlmsg_data(nlmsg_hdr(msg)), 0), rem) {
+			if (req->each(a, req->arg))
+				req->error = -EPROTO;
+		}
+	}
 	return NL_OK;
 }
 
@@ -789,4 +802,64 @@ int kt_nl_vcpu_set(struct kt_nl *nl, uint32_t vm_id, const struct kt_vcpu_regs *
 nomem:
 	nlmsg_free(msg);
 	return no_memory(err, "write the vcpu registers");
+}
+
+/* The latest measurement's seq and its KVMTRUST_A_MEASURE_VCPU_STATEs. */
+struct measured_states {
+	bool done_ok;
+	uint64_t seq;
+	uint8_t *states;
+	size_t nr;
+};
+
+static int parse_measured(struct nlattr **tb, void *arg)
+{
+	struct measured_states *ms = arg;
+
+	ms->done_ok = tb[KVMTRUST_A_MEASURE_STATE] && !tb[KVMTRUST_A_ERROR] &&
+		      get_u32(tb, KVMTRUST_A_MEASURE_STATE) == KVMTRUST_MEASURE_DONE &&
+		      tb[KVMTRUST_A_SEQ];
+	ms->seq = ms->done_ok ? get_u64(tb, KVMTRUST_A_SEQ) : 0;
+	return 0;
+}
+
+static int parse_one_state(const struct nlattr *a, void *arg)
+{
+	struct measured_states *ms = arg;
+	uint8_t *grown;
+
+	if (nla_type(a) != KVMTRUST_A_MEASURE_VCPU_STATE)
+		return 0;
+	if (nla_len(a) != KVMTRUST_VCPU_STATE_LEN)
+		return -1;
+	grown = realloc(ms->states, (ms->nr + 1) * KVMTRUST_VCPU_STATE_LEN);
+	if (!grown)
+		return -1;
+	ms->states = grown;
+	memcpy(ms->states + ms->nr++ * KVMTRUST_VCPU_STATE_LEN, nla_data(a),
+	       KVMTRUST_VCPU_STATE_LEN);
+	return 0;
+}
+
+int kt_nl_measured_states(struct kt_nl *nl, uint32_t vm_id, uint64_t *seq,
+			  uint8_t **states, size_t *nr, struct kt_err *err)
+{
+	struct measured_states ms = { 0 };
+	struct request req = { .parse = parse_measured, .each = parse_one_state, .arg = &ms };
+	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_MEASURE_GET, 0);
+	int ret;
+
+	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id)) {
+		nlmsg_free(msg);
+		return no_memory(err, "read the measured vcpu states");
+	}
+	ret = transact(nl, msg, &req, "read the measured vcpu states", err);
+	if (ret) {
+		free(ms.states);
+		return ret;
+	}
+	*seq = ms.seq;
+	*states = ms.states;
+	*nr = ms.nr;
+	return 0;
 }

@@ -142,6 +142,15 @@ struct kt_vcpu_regs {
 /* Every vCPU's registers (the guest paused); *regs malloc'd, by index. */
 int kt_nl_vcpu_get(struct kt_nl *nl, uint32_t vm_id, struct kt_vcpu_regs **regs,
 		   size_t *nr, struct kt_err *err);
+/*
+ * The VM's latest measurement: *seq (0 unless it is done and succeeded)
+ * and the vCPU serializations (KVMTRUST_VCPU_STATE_LEN bytes each, vCPU
+ * id order) its vcpu_root was hashed from, read inside that measurement
+ * (KVMTRUST_A_MEASURE_VCPU_STATE); *states malloc'd, *nr 0 if it kept
+ * none. Needs CAP_NET_ADMIN and ptrace read access to the VMM.
+ */
+int kt_nl_measured_states(struct kt_nl *nl, uint32_t vm_id, uint64_t *seq,
+			  uint8_t **states, size_t *nr, struct kt_err *err);
 /* Writes every vCPU's registers (each vCPU once, the guest paused). */
 int kt_nl_vcpu_set(struct kt_nl *nl, uint32_t vm_id, const struct kt_vcpu_regs *regs,
 		   size_t nr, struct kt_err *err);

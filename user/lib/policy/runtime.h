@@ -108,15 +108,28 @@ struct kt_rp_evidence {
  * Measures the VM (flags: KVMTRUST_MEASURE_F_* besides FREEZE, which is
  * always set) and reads the leaves of every range page by page
  * (KVMTRUST_CMD_MEASURE_PROVE, audit path verified against the measured
- * memory_root) and, when p has predicates, every vCPU's registers
- * (KVMTRUST_CMD_VCPU_GET, checked against vcpu_root). A page written or a
- * vCPU run since makes it measure again, up to 3 times; then -EBUSY, or
+ * memory_root) and, when p has predicates, every vCPU's registers as the
+ * measurement read them inside its freeze (KVMTRUST_A_MEASURE_VCPU_STATE
+ * of MEASURE_GET, checked to hash to vcpu_root), so a running guest is
+ * checked too. A page written since, or the measurement replaced by
+ * another, makes it measure again, up to 3 times; then an error, or
  * 0 with ev->stale_range naming the range that kept changing, which
  * kt_rp_evaluate() fails. 0 or a negative errno with err set.
  */
 int kt_rp_gather(struct kt_nl *nl, uint32_t vm_id, uint32_t flags,
 		 const struct kt_rp_policy *p, struct kt_rp_evidence *ev, struct kt_err *err);
 void kt_rp_evidence_free(struct kt_rp_evidence *ev);
+
+/*
+ * Fills ev's registers from the vCPU states (n serializations of
+ * KT_SNAP_VCPU_STATE bytes) that MEASURE_GET returned with the VM's latest
+ * measurement, numbered seq, for the measurement m: refused with -ESTALE
+ * ("stale") unless seq is m's, -ENOENT if there are none, -EBADMSG unless
+ * they hash to m's vcpu_root (one per vCPU). 0 or a negative errno with
+ * err set.
+ */
+int kt_rp_measured_vcpus(const struct kt_measurement *m, uint64_t seq, const uint8_t *states,
+			 size_t n, struct kt_rp_evidence *ev, struct kt_err *err);
 
 /*
  * Fills what p learns from ev: each range's root, and each predicate made

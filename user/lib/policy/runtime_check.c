@@ -61,26 +61,55 @@ static int range_root(struct kt_nl *nl, const struct kt_measurement *m,
 	return ret;
 }
 
-/* Every vCPU's registers, only if they are what the measurement hashed. */
+int kt_rp_measured_vcpus(const struct kt_measurement *m, uint64_t seq, const uint8_t *states,
+			 size_t n, struct kt_rp_evidence *ev, struct kt_err *err)
+{
+	kt_hash root;
+	size_t i;
+
+	kt_rp_evidence_free(ev);
+	if (!m->has_vcpu_root)
+		return kt_fail(err, "vcpu", "the measurement has no vcpu_root"), -EINVAL;
+	if (seq != m->seq)
+		return kt_fail(err, "stale", "the vm's latest measurement is not measurement %"
+			       PRIu64 " (another one replaced it): measure again", m->seq),
+		       -ESTALE;
+	if (!n)
+		return kt_fail(err, "vcpu", "measurement %" PRIu64 " kept no vcpu states (a "
+			       "module that predates them?)", m->seq), -ENOENT;
+	ev->regs = calloc(n, sizeof(*ev->regs));
+	if (!ev->regs)
+		return kt_fail(err, "vcpu", "out of memory"), -ENOMEM;
+	for (i = 0; i < n; i++) {
+		kt_snap_vcpu_unstate(states + i * KT_SNAP_VCPU_STATE, &ev->regs[i]);
+		ev->regs[i].index = (uint32_t)i;
+	}
+	ev->nr_regs = n;
+	if (kt_snap_vcpu_root(ev->regs, ev->nr_regs, root))
+		return kt_fail(err, "vcpu", "out of memory"), -ENOMEM;
+	if (n != m->vcpus || memcmp(root, m->vcpu_root, KT_HASH_LEN)) {
+		kt_rp_evidence_free(ev);
+		return kt_fail(err, "vcpu", "the vcpu states returned do not hash to the "
+			       "measured vcpu_root: refused"), -EBADMSG;
+	}
+	return 0;
+}
+
+/* The registers the measurement m hashed, kept by the module (runtime.h). */
 static int read_vcpus(struct kt_nl *nl, const struct kt_measurement *m,
 		      struct kt_rp_evidence *ev, struct kt_err *err)
 {
-	kt_hash root;
+	uint8_t *states = NULL;
+	uint64_t seq;
+	size_t n;
 	int ret;
 
-	free(ev->regs);
-	ev->regs = NULL;
-	ret = kt_nl_vcpu_get(nl, m->vm_id, &ev->regs, &ev->nr_regs, err);
-	if (ret)
-		return ret;
-	if (!m->has_vcpu_root)
-		return kt_fail(err, "vcpu", "the measurement has no vcpu_root"), -EINVAL;
-	if (kt_snap_vcpu_root(ev->regs, ev->nr_regs, root))
-		return kt_fail(err, "vcpu", "out of memory"), -ENOMEM;
-	if (memcmp(root, m->vcpu_root, KT_HASH_LEN))
-		return kt_fail(err, "vcpu", "the registers read back are not the measured ones "
-			       "(a vCPU ran since)"), -EBUSY;
-	return 0;
+	ret = kt_nl_measured_states(nl, m->vm_id, &seq, &states, &n, err);
+	if (!ret)
+		ret = kt_rp_measured_vcpus(m, seq, states, n, ev, err);
+	free(states);
+	/* Replaced by another measurement: gather measures again. */
+	return ret == -ESTALE ? -EAGAIN : ret;
 }
 
 static int gather_once(struct kt_nl *nl, uint32_t vm_id, uint32_t flags,

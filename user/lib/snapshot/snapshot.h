@@ -142,6 +142,11 @@ int kt_dir_make_in(const char *dir, const char *name, struct kt_err *err);
 
 /* The 408-byte serialization of one vCPU, and vcpu_root over n of them. */
 void kt_snap_vcpu_state(const struct kt_vcpu_regs *v, uint8_t out[KT_SNAP_VCPU_STATE]);
+/*
+ * The inverse: the registers a serialization holds (index 0; the rest of
+ * kvm_regs/kvm_sregs, which it does not hold, zero).
+ */
+void kt_snap_vcpu_unstate(const uint8_t in[KT_SNAP_VCPU_STATE], struct kt_vcpu_regs *v);
 int kt_snap_vcpu_root(const struct kt_vcpu_regs *regs, size_t n, kt_hash out);
 /* vcpus.bin's bytes (malloc'd), and back into s->vcpu_regs (-1: bad size). */
 uint8_t *kt_snap_vcpus_bytes(const struct kt_snapshot *s, size_t *len);

@@ -64,6 +64,60 @@ void kt_snap_vcpu_state(const struct kt_vcpu_regs *v, uint8_t out[KT_SNAP_VCPU_S
 		put(&c, crs[i], 8);
 }
 
+static uint64_t get(const uint8_t **p, int bytes)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < bytes; i++)
+		v |= (uint64_t)*(*p)++ << (8 * i);
+	return v;
+}
+
+static void get_segment(const uint8_t **p, struct kvm_segment *s)
+{
+	s->base = get(p, 8);
+	s->limit = (uint32_t)get(p, 4);
+	s->selector = (uint16_t)get(p, 2);
+	s->type = (uint8_t)get(p, 1);
+	s->present = (uint8_t)get(p, 1);
+	s->dpl = (uint8_t)get(p, 1);
+	s->db = (uint8_t)get(p, 1);
+	s->s = (uint8_t)get(p, 1);
+	s->l = (uint8_t)get(p, 1);
+	s->g = (uint8_t)get(p, 1);
+	s->avl = (uint8_t)get(p, 1);
+	s->unusable = (uint8_t)get(p, 1);
+}
+
+void kt_snap_vcpu_unstate(const uint8_t in[KT_SNAP_VCPU_STATE], struct kt_vcpu_regs *v)
+{
+	struct kvm_regs *r = &v->regs;
+	struct kvm_sregs *s = &v->sregs;
+	__u64 *gprs[] = { &r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi, &r->rsp,
+			  &r->rbp, &r->r8, &r->r9, &r->r10, &r->r11, &r->r12, &r->r13,
+			  &r->r14, &r->r15, &r->rip, &r->rflags };
+	struct kvm_segment *segs[] = { &s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss,
+				       &s->tr, &s->ldt };
+	__u64 *crs[] = { &s->cr0, &s->cr2, &s->cr3, &s->cr4, &s->cr8, &s->efer,
+			 &s->apic_base };
+	const uint8_t *p = in;
+	size_t i;
+
+	memset(v, 0, sizeof(*v));
+	v->id = (uint32_t)get(&p, 4);
+	for (i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
+		*gprs[i] = get(&p, 8);
+	for (i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+		get_segment(&p, segs[i]);
+	s->gdt.base = get(&p, 8);
+	s->gdt.limit = (uint16_t)get(&p, 2);
+	s->idt.base = get(&p, 8);
+	s->idt.limit = (uint16_t)get(&p, 2);
+	for (i = 0; i < sizeof(crs) / sizeof(crs[0]); i++)
+		*crs[i] = get(&p, 8);
+}
+
 static int cmp_id(const void *a, const void *b)
 {
 	const struct kt_vcpu_regs *x = a, *y = b;
