@@ -30,10 +30,11 @@ KD=$PWD/user/kvmtrustd
 tmp=$(mktemp -d /tmp/kt-daemon-vm.XXXXXX)
 U1=6a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3
 U2=7b2c3d4e-5f6a-4b7c-9d8e-9fa0b1c2d3e4
-pids=() daemon= mounted_proc=
+pids=() daemon= mounted_proc= watcher=
 
 cleanup() {
 	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null
+	[ -n "$watcher" ] && kill -9 "$watcher" 2>/dev/null
 	exec 3>&- 5>&- 2>/dev/null
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	[ -n "$mounted_proc" ] && umount /proc
@@ -41,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-N=32
+N=35
 tap_plan $N
 if [ ! -x selftests/build/vmm ] || [ ! -d /sys/module/kvmtrust ]; then
 	for i in $(seq $N); do tap_skip "kvmtrustd step $i" "needs selftests/build/vmm and kvmtrust.ko"; done
@@ -82,6 +83,10 @@ export KVMTRUSTD_SOCKET=$tmp/d.sock KVMTRUST_LEDGER=sqlite:$tmp/ledger.db \
 	KVMTRUST_LEDGER_CA=$tmp/ca.pem KVMTRUST_OWNER_ANCHORS=$tmp/owner-anchors
 "$KD" -c "$tmp/d.conf" 2>"$tmp/d.log" &
 daemon=$!
+for _ in $(seq 50); do [ -S "$tmp/d.sock" ] && break; sleep 0.1; done
+# Follows every result and action from here on (checked after the freeze).
+"$K" daemon watch --json >"$tmp/watch.json" 2>"$tmp/watch.err" &
+watcher=$!
 wait_for '[.vms[] | .rounds >= 3] | all'
 tap_is "both guests have passed at least 3 rounds each, none failed" \
 	"$(st '[.vms[] | .rounds >= 3 and .fails == 0 and .result == "pass"] | all')" true
@@ -152,6 +157,16 @@ tap_is "a second fail takes guest a below 75 and freezes its VMM (SIGSTOP)" \
 tap_is "  the hook ran for score-below-75" "$(grep -c ' score-below-75 a ' "$tmp/hook.log")" 1
 tap_is "  and the VM is marked non-migratable" \
 	"$(cut -d' ' -f1,2 "$tmp/state/nonmigratable/$U1" 2>/dev/null)" "event=score-below-75 score=60"
+sleep 1	# the watcher's last lines reach its file
+ev() { jq -r "$1" "$tmp/watch.json" | sort -u | tr '\n' ' '; }
+tap_is "watch saw both guests pass, named with their uuid" \
+	"$(ev 'select(.event == "result" and .result == "pass") | "\(.name)=\(.uuid)"')" "a=$U1 b=$U2 "
+tap_is "  and guest a's fail with its range and a report digest" \
+	"$(ev 'select(.event == "result" and .result == "fail") | "\(.name) \(.failed_range) \(.report_digest | length)"')" \
+	"a $(st '.vms[0].failed_range') 64 "
+tap_is "  and the actions: on fail log,hook; below 75 all four, the VMM frozen" \
+	"$(ev 'select(.event == "action" and .name == "a") | "\(.on):\(.actions | join(",")):\(.frozen)"')" \
+	"fail:log,hook:false fail:log,hook:true score-below-75:log,hook,freeze,nonmigratable:true "
 kill -CONT "${pids[0]}"
 rm -f "$tmp/state/nonmigratable/$U1"
 vmm_n 1 poke 0x3000 "$orig"

@@ -229,16 +229,27 @@ static void flag_host(struct ktd_ctx *ctx, struct ktd_guest *g)
 	    host, KT_SCORE_COMPROMISE_FAILS, (unsigned long long)e.index);
 }
 
-void ktd_actions_run(const struct ktd_config *c, struct ktd_ctx *ctx, struct ktd_guest *g)
+const char *ktd_action_event_name(int event)
 {
+	return event >= 0 && event < KTD_NR_ON ? event_names[event] : "unknown";
+}
+
+unsigned int ktd_actions_run(const struct ktd_config *c, struct ktd_ctx *ctx, struct ktd_guest *g)
+{
+	unsigned int fired = 0;
+
 	if (g->last_result == KT_LEDGER_FAIL)
-		act(c, ctx, g, KTD_ON_FAIL);
+		fired |= 1u << KTD_ON_FAIL;
 	if (g->prev_score > KT_SCORE_ALLOW_ABOVE && g->score >= 0 &&
 	    g->score <= KT_SCORE_ALLOW_ABOVE)
-		act(c, ctx, g, KTD_ON_BELOW_75);
+		fired |= 1u << KTD_ON_BELOW_75;
 	if (g->prev_score >= KT_SCORE_DENY_BELOW && g->score >= 0 &&
 	    g->score < KT_SCORE_DENY_BELOW)
-		act(c, ctx, g, KTD_ON_BELOW_50);
+		fired |= 1u << KTD_ON_BELOW_50;
+	for (int event = 0; event < KTD_NR_ON; event++)
+		if (fired & (1u << event))
+			act(c, ctx, g, event);
 	if (g->host_compromised)
 		flag_host(ctx, g);
+	return fired;
 }

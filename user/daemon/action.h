@@ -12,8 +12,14 @@
 #include "config.h"
 #include "guest.h"
 
-/* After a round of g that appended an entry. */
-void ktd_actions_run(const struct ktd_config *c, struct ktd_ctx *ctx, struct ktd_guest *g);
+/*
+ * After a round of g that appended an entry: the events that fired (bit
+ * 1 << enum ktd_action_event), their configured actions run.
+ */
+unsigned int ktd_actions_run(const struct ktd_config *c, struct ktd_ctx *ctx, struct ktd_guest *g);
+
+/* "fail", "score-below-75", "score-below-50". */
+const char *ktd_action_event_name(int event);
 
 /* Reaps finished hooks without waiting. */
 void ktd_actions_reap(void);

@@ -161,14 +161,18 @@ static int add_msr(struct parser *p, const char *item)
 	return 0;
 }
 
+const char *const ktd_action_names[KTD_NR_ACTIONS] = {
+	"log", "hook", "freeze", "nonmigratable", "rollback",
+};
+
 static int add_action(struct parser *p, const char *item)
 {
-	static const char *const names[] = { "log", "hook", "freeze", "nonmigratable", "rollback" };
+	const char *const *names = ktd_action_names;
 	unsigned int i;
 
 	if (!strcmp(item, "none"))
 		return 0;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (i = 0; i < KTD_NR_ACTIONS; i++)
 		if (!strcmp(item, names[i])) {
 			*p->actions |= 1u << i;
 			return 0;

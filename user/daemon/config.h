@@ -34,6 +34,10 @@ enum ktd_action {
 	KTD_ACT_NONMIGRATABLE = 1u << 3, /* write state_dir/nonmigratable/UUID */
 	KTD_ACT_ROLLBACK = 1u << 4,	/* on_fail only: restore the newest verified snapshot */
 };
+#define KTD_NR_ACTIONS 5
+
+/* The configuration's names of the actions, by bit number. */
+extern const char *const ktd_action_names[KTD_NR_ACTIONS];
 
 enum ktd_action_event {
 	KTD_ON_FAIL,

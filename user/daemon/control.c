@@ -9,9 +9,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/encoding.h"
+#include "action.h"
 #include "control.h"
 #include "ledger/ledger.h"
 
@@ -131,12 +133,14 @@ int ktd_control_request(int conn)
 		buf[len] = '\0';
 		buf[strcspn(buf, "\r\n")] = '\0';
 		if (!strcmp(buf, "status"))
-			return 0;
+			return KTD_REQ_STATUS;
 		if (!strcmp(buf, "attest-now"))
-			return 1;
+			return KTD_REQ_ATTEST_NOW;
+		if (!strcmp(buf, "watch"))
+			return KTD_REQ_WATCH;
 	}
 	ktd_control_reply(conn, json_pack("{s:s}", "error",
-					  "unknown request: send 'status' or 'attest-now'"));
+					  "unknown request: send 'status', 'attest-now' or 'watch'"));
 	return -1;
 }
 
@@ -154,4 +158,114 @@ void ktd_control_reply(int conn, json_t *obj)
 	free(s);
 	json_decref(obj);
 	close(conn);
+}
+
+/* Closes the watchers that have hung up: no event may have told yet. */
+static void watch_prune(struct ktd_watchers *w)
+{
+	struct pollfd pfd = { .events = POLLRDHUP };
+	size_t i = 0;
+
+	while (i < w->n) {
+		pfd.fd = w->fd[i];
+		if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			i++;
+			continue;
+		}
+		close(w->fd[i]);
+		w->fd[i] = w->fd[--w->n];
+	}
+}
+
+void ktd_watch_add(struct ktd_watchers *w, int conn)
+{
+	watch_prune(w);
+	if (w->n == KTD_MAX_WATCHERS) {
+		ktd_control_reply(conn, json_pack("{s:s}", "error",
+						  "too many watchers: at most 16 at once"));
+		return;
+	}
+	w->fd[w->n++] = conn;
+}
+
+void ktd_watch_send(struct ktd_watchers *w, json_t *obj)
+{
+	char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	size_t i = 0, len;
+
+	json_decref(obj);
+	if (!s)
+		return;
+	len = strlen(s);
+	s[len] = '\n';	/* json_dumps' NUL: the line is sent without it */
+	while (i < w->n) {
+		/* A partial line cannot be finished later without waiting: drop it. */
+		if (send(w->fd[i], s, len + 1, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(len + 1)) {
+			i++;
+			continue;
+		}
+		close(w->fd[i]);
+		w->fd[i] = w->fd[--w->n];
+	}
+	free(s);
+}
+
+void ktd_watch_close(struct ktd_watchers *w)
+{
+	while (w->n)
+		close(w->fd[--w->n]);
+}
+
+static json_t *event_head(const char *event, const struct ktd_guest *g)
+{
+	return json_pack("{s:s, s:I, s:s, s:s, s:i}", "event", event, "time", J(time(NULL)),
+			 "name", g->cfg.name, "uuid", g->uuid, "pid", (int)g->pid);
+}
+
+json_t *ktd_result_event(const struct ktd_guest *g, unsigned int kind, bool appended)
+{
+	char digest[2 * KT_HASH_LEN + 1] = "";
+	json_t *o = event_head("result", g);
+
+	if (appended)
+		kt_hex_encode(g->report_digest, KT_HASH_LEN, digest);
+	if (o && json_object_update_new(o, json_pack(
+			"{s:s, s:s, s:i, s:i, s:I, s:s, s:s, s:s}", "trigger",
+			ktd_trigger_name(kind), "result", !appended ? "error" :
+			g->last_result == KT_LEDGER_PASS ? "pass" : "fail",
+			"score", g->score, "prev_score", g->prev_score,
+			"ledger_index", J(appended ? g->last_index : 0),
+			"failed_range", appended ? g->failed_range : "",
+			"report_digest", digest, "reason", appended ? "" : g->last_error))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *ktd_action_event(const struct ktd_config *c, const struct ktd_guest *g, int event)
+{
+	json_t *o = event_head("action", g), *list = json_array();
+	unsigned int i;
+
+	for (i = 0; list && i < KTD_NR_ACTIONS; i++)
+		if ((c->actions[event] & (1u << i)) &&
+		    json_array_append_new(list, json_string(ktd_action_names[i])))
+			break;
+	if (!o || !list || i < KTD_NR_ACTIONS) {
+		json_decref(list);
+		json_decref(o);
+		return NULL;
+	}
+	if (json_object_update_new(o, json_pack("{s:s, s:o, s:i, s:i, s:I, s:s, s:b}",
+						"on", ktd_action_event_name(event),
+						"actions", list, "score", g->score,
+						"prev_score", g->prev_score,
+						"ledger_index", J(g->last_index),
+						"failed_range", g->failed_range,
+						"frozen", g->frozen))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }

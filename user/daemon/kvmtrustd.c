@@ -35,6 +35,7 @@ struct daemon {
 	struct ktd_guest *guests;
 	size_t nr_guests;
 	int listen_fd;
+	struct ktd_watchers watchers;		/* `kvmtrust daemon watch` connections */
 	struct ktd_triggers *trig;		/* NULL: no BPF trigger configured */
 	char report_dir[4096];
 };
@@ -151,6 +152,8 @@ static int load(struct daemon *d, bool reload)
 static void attest(struct daemon *d, struct ktd_guest *g, unsigned int kind, uint64_t trigger_ns)
 {
 	char digest[2 * KT_HASH_LEN + 1];
+	unsigned int fired;
+	int event;
 
 	if (g->frozen) {
 		snprintf(g->last_error, sizeof(g->last_error),
@@ -162,12 +165,17 @@ static void attest(struct daemon *d, struct ktd_guest *g, unsigned int kind, uin
 	if (ktd_guest_attest(&d->ctx, g, d->report_dir, kind, trigger_ns)) {
 		say("[vm %s] not attested (%s): %s", g->cfg.name, ktd_trigger_name(kind),
 		    g->last_error);
+		ktd_watch_send(&d->watchers, ktd_result_event(g, kind, false));
 	} else {
 		kt_hex_encode(g->report_digest, KT_HASH_LEN, digest);
 		say("[vm %s] %s (%s): entry %llu, score %d, report %s", g->cfg.name,
 		    g->last_result == KT_LEDGER_PASS ? "pass" : "FAIL", ktd_trigger_name(kind),
 		    (unsigned long long)g->last_index, g->score, digest);
-		ktd_actions_run(&d->cfg, &d->ctx, g);
+		ktd_watch_send(&d->watchers, ktd_result_event(g, kind, true));
+		fired = ktd_actions_run(&d->cfg, &d->ctx, g);
+		for (event = 0; event < KTD_NR_ON; event++)
+			if (fired & (1u << event))
+				ktd_watch_send(&d->watchers, ktd_action_event(&d->cfg, g, event));
 	}
 	if (d->trig && g->pid > 0 && ktd_triggers_watch(d->trig, g->pid))
 		say("[vm %s] unable to watch VMM %d for triggers", g->cfg.name, (int)g->pid);
@@ -235,7 +243,11 @@ static void serve(struct daemon *d)
 	req = ktd_control_request(conn);
 	if (req < 0)
 		return;
-	if (req == 1)
+	if (req == KTD_REQ_WATCH) {
+		ktd_watch_add(&d->watchers, conn);
+		return;
+	}
+	if (req == KTD_REQ_ATTEST_NOW)
 		round_all(d, KTD_TRIGGER_REQUEST);
 	ktd_control_reply(conn, ktd_status_json(&d->cfg, d->trig, d->guests, d->nr_guests));
 }
@@ -338,6 +350,7 @@ int main(int argc, char *argv[])
 	ret = run(&d, sfd);
 	sd_notify(0, "STOPPING=1");
 	say("stopping");
+	ktd_watch_close(&d.watchers);
 	close(d.listen_fd);
 	unlink(d.cfg.socket);
 cleanup:

@@ -8,7 +8,7 @@
 #   kvmtrustd -c $dir/d.conf  --(sqlite)-->  $dir/ledger.db (ledger_pki host1)
 #        ^ control socket $dir/d.sock (0600)
 #        |
-#   kvmtrust daemon status|attest-now [--json]
+#   kvmtrust daemon status|attest-now|watch [--json]
 #   [vm fake] pid = a python process with --uuid on its command line, no VM:
 #   every round fails to measure, so nothing is appended.
 set -u
@@ -20,9 +20,10 @@ KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 KD=${KVMTRUSTD:-$PWD/user/kvmtrustd}
 UNIT=$PWD/user/daemon/kvmtrustd.service
 dir=$(mktemp -d /tmp/kvmtrustd-sh.XXXXXX)
-daemon= fake=
+daemon= fake= watcher=
 cleanup() {
 	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null
+	[ -n "$watcher" ] && kill -9 "$watcher" 2>/dev/null
 	[ -n "$fake" ] && kill -9 "$fake" 2>/dev/null
 	rm -rf "$dir"
 }
@@ -45,7 +46,7 @@ global() {
 conf() { local f=$dir/$1.conf; shift; { global; printf '%s\n' "$@"; } >"$f"; echo "$f"; }
 check() { "$KD" --check-config -c "$@"; }
 
-tap_plan 65
+tap_plan 74
 
 good=$(conf good "owner_anchors = $dir/owner-anchors" "[vm web]" "uuid = ${UUID^^}" "memory_root = learn" \
 	"[vm db]" "pid = 4242" "memory_root = $ROOT")
@@ -240,6 +241,39 @@ tap_fails_with "an unknown request is answered with an error" "unknown request" 
 	bash -c "python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b\"reboot\n\"); print(s.recv(999).decode()); sys.exit(1)' $dir/d.sock"
 tap_fails_with "kvmtrust daemon refuses an unknown command" "unknown command 'restart'" \
 	"$KT" daemon restart
+# watch: every round's result as it happens; here each one an error (no module).
+timeout --preserve-status 5 "$KT" daemon watch --json >"$dir/w.json" 2>"$dir/w.err"
+tap_is "watch, interrupted by SIGTERM, exits 0" "$?" 0
+tap_ok "  it saw >= 2 results of the fake guest in 5 s at interval 1" \
+	test "$(jq -r 'select(.event == "result" and .name == "fake") | .name' "$dir/w.json" | wc -l)" -ge 2
+tap_is "  each a JSON object: not attested, with the reason and the trigger" \
+	"$(jq -r 'select(.name == "fake") | [.uuid, .pid, .result, .trigger, (.reason | split(":")[0])] | @tsv' \
+		"$dir/w.json" | sort -u)" "$UUID	$fake	error	timer	measure"
+# A watcher is taken between rounds: it sees whole rounds, in the config's order.
+tap_is "  every guest's results, round by round in the config's order" \
+	"$(jq -r .name "$dir/w.json" | head -6 | tr '\n' ' ')" "fake other ghost fake other ghost "
+timeout --preserve-status 3 "$KT" daemon watch >"$dir/w.txt"
+tap_ok "watch in text: one line per result naming the guest, its pid and why" \
+	grep -q "vm fake pid $fake: not attested (timer): measure: " "$dir/w.txt"
+tap_fails_with "watch refuses --script (exit 2)" "unrecognized option '--script'" \
+	bash -c "'$KT' daemon watch --script; [ \$? -eq 2 ] && exit 1; exit 0"
+tap_fails_with "a 17th watcher at once is refused by name" "too many watchers" \
+	python3 - "$dir/d.sock" <<-'EOT'
+	import socket, sys
+	conns = []
+	for i in range(17):
+	    s = socket.socket(socket.AF_UNIX)
+	    s.connect(sys.argv[1])
+	    s.sendall(b"watch\n")
+	    conns.append(s)
+	s.settimeout(5)
+	print(s.recv(999).decode())
+	sys.exit(1)
+	EOT
+# The 16 above hung up without an event since: their places are free again.
+"$KT" daemon watch --json >/dev/null 2>"$dir/w-stop.err" &
+watcher=$!
+sleep 1.5
 cp "$dir/bad.conf" "$cfg"
 kill -HUP "$daemon"; sleep 0.5
 tap_is "SIGHUP with a bad config keeps the daemon and its guests" \
@@ -249,8 +283,15 @@ tap_result $? "  and says why, with the line"
 kill -TERM "$daemon"; wait "$daemon"
 tap_is "SIGTERM stops it with status 0" "$?" 0
 daemon=
+wait "$watcher"
+watcher_rc=$?
+watcher=
+tap_is "a watcher outlives SIGHUP and sees the daemon stop: exit 5, saying so" \
+	"$watcher_rc:$(cut -d: -f2 "$dir/w-stop.err")" "5: kvmtrustd closed the connection (it stopped, or this watcher did not keep up)"
 tap_is "  and removes its socket" "$(ls "$dir/d.sock" 2>&1 | grep -c 'No such file')" 1
 tap_fails_with "without the daemon, status says it is not running (exit 5)" \
 	"is kvmtrustd running" bash -c "'$KT' daemon status; [ \$? -eq 5 ] && exit 1; exit 0"
+tap_fails_with "without the daemon, watch says it is not running (exit 5)" \
+	"is kvmtrustd running" bash -c "'$KT' daemon watch; [ \$? -eq 5 ] && exit 1; exit 0"
 sed 's/^/# /' "$dir/d.log"
 tap_done
