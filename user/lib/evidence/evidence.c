@@ -51,7 +51,8 @@ static void put(struct buf *b, const void *d, size_t n)
 {
 	uint8_t *grown;
 
-	if (b->oom)
+	/* d may be NULL when n is 0 (an empty section). */
+	if (b->oom || !n)
 		return;
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2;

@@ -165,7 +165,8 @@ static int copy_state(struct kt_checkpoint *cp, const struct kt_checkpoint *from
 	cp->tmax = from->tmax;
 	if (reserve(cp, from->facts_len + 1))
 		return -1;
-	memcpy(cp->facts, from->facts, from->facts_len);
+	if (from->facts_len)
+		memcpy(cp->facts, from->facts, from->facts_len);
 	cp->facts_len = from->facts_len;
 	for (i = 0; i < from->nvms; i++) {
 		if (!(v = vm_get(cp, from->vms[i].vm)))
@@ -181,7 +182,9 @@ static int copy_state(struct kt_checkpoint *cp, const struct kt_checkpoint *from
 		if (from->hosts[i].nfails &&
 		    !(h->fails = malloc(from->hosts[i].nfails * sizeof(*h->fails))))
 			return -1;
-		memcpy(h->fails, from->hosts[i].fails, from->hosts[i].nfails * sizeof(*h->fails));
+		if (from->hosts[i].nfails)
+			memcpy(h->fails, from->hosts[i].fails,
+			       from->hosts[i].nfails * sizeof(*h->fails));
 		h->nfails = h->fails_cap = from->hosts[i].nfails;
 	}
 	return 0;
@@ -547,7 +550,8 @@ int kt_checkpoint_save(const char *path, const char *spec, const struct kt_check
 	off += 2 + cp->sth_len;
 	kt_be_put(buf + off, cp->tmax, 8);
 	kt_be_put(buf + off + 8, cp->facts_len, 8);
-	memcpy(buf + off + 16, cp->facts, cp->facts_len);
+	if (cp->facts_len)	/* facts may be NULL when empty */
+		memcpy(buf + off + 16, cp->facts, cp->facts_len);
 	off += 16 + cp->facts_len;
 	kt_be_put(buf + off, cp->nvms, 8);
 	off += 8;
