@@ -210,6 +210,19 @@ static int no_memory(struct kt_err *err, const char *what)
 	return -ENOMEM;
 }
 
+/* One request naming a VM by its id, the way most commands do. */
+static int vm_transact(struct kt_nl *nl, uint8_t cmd, uint32_t vm_id, struct request *req,
+		       const char *what, struct kt_err *err)
+{
+	struct nl_msg *msg = new_request(nl, cmd, 0);
+
+	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id)) {
+		nlmsg_free(msg);
+		return no_memory(err, what);
+	}
+	return transact(nl, msg, req, what, err);
+}
+
 static void copy_string(char *dst, size_t len, const struct nlattr *attr)
 {
 	if (attr)
@@ -299,14 +312,9 @@ int kt_nl_vm_get(struct kt_nl *nl, uint32_t vm_id, struct kt_vm *out,
 		 struct kt_err *err)
 {
 	struct request req = { .parse = parse_vm, .arg = out };
-	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_VM_GET, 0);
 
 	memset(out, 0, sizeof(*out));
-	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id)) {
-		nlmsg_free(msg);
-		return no_memory(err, "query the vm");
-	}
-	return transact(nl, msg, &req, "query the vm", err);
+	return vm_transact(nl, KVMTRUST_CMD_VM_GET, vm_id, &req, "query the vm", err);
 }
 
 struct vm_list {
@@ -355,13 +363,8 @@ int kt_nl_vm_list(struct kt_nl *nl, struct kt_vm **vms, size_t *nr,
 int kt_nl_vm_detach(struct kt_nl *nl, uint32_t vm_id, struct kt_err *err)
 {
 	struct request req = { 0 };
-	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_VM_DETACH, 0);
 
-	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id)) {
-		nlmsg_free(msg);
-		return no_memory(err, "detach the vm");
-	}
-	return transact(nl, msg, &req, "detach the vm", err);
+	return vm_transact(nl, KVMTRUST_CMD_VM_DETACH, vm_id, &req, "detach the vm", err);
 }
 
 static int parse_measurement(struct nlattr **tb, void *arg)
@@ -526,13 +529,9 @@ static int parse_latest(struct nlattr **tb, void *arg)
 static int measure_get(struct kt_nl *nl, struct measure_wait *w, struct kt_err *err)
 {
 	struct request req = { .parse = parse_latest, .arg = w };
-	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_MEASURE_GET, 0);
 
-	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, w->vm_id)) {
-		nlmsg_free(msg);
-		return no_memory(err, "query the measurement");
-	}
-	return transact(nl, msg, &req, "query the measurement", err);
+	return vm_transact(nl, KVMTRUST_CMD_MEASURE_GET, w->vm_id, &req, "query the measurement",
+			   err);
 }
 
 static int wait_measured(struct kt_nl *nl, struct measure_wait *w, struct kt_err *err)
@@ -693,14 +692,10 @@ int kt_nl_memslots(struct kt_nl *nl, uint32_t vm_id, struct kt_memslot **slots,
 {
 	struct memslot_list list = { 0 };
 	struct request req = { .parse = parse_memslots, .arg = &list };
-	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_MEMSLOTS_GET, 0);
 	int ret;
 
-	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id)) {
-		nlmsg_free(msg);
-		return no_memory(err, "read the vm's memory layout");
-	}
-	ret = transact(nl, msg, &req, "read the vm's memory layout", err);
+	ret = vm_transact(nl, KVMTRUST_CMD_MEMSLOTS_GET, vm_id, &req, "read the vm's memory layout",
+			  err);
 	if (ret) {
 		free(list.slots);
 		return ret;
@@ -759,14 +754,9 @@ int kt_nl_vcpu_get(struct kt_nl *nl, uint32_t vm_id, struct kt_vcpu_regs **regs,
 {
 	struct vcpu_list list = { 0 };
 	struct request req = { .parse = parse_vcpus, .arg = &list };
-	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_VCPU_GET, 0);
 	int ret;
 
-	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id)) {
-		nlmsg_free(msg);
-		return no_memory(err, "read the vcpu registers");
-	}
-	ret = transact(nl, msg, &req, "read the vcpu registers", err);
+	ret = vm_transact(nl, KVMTRUST_CMD_VCPU_GET, vm_id, &req, "read the vcpu registers", err);
 	if (ret) {
 		free(list.regs);
 		return ret;
@@ -846,14 +836,10 @@ int kt_nl_measured_states(struct kt_nl *nl, uint32_t vm_id, uint64_t *seq,
 {
 	struct measured_states ms = { 0 };
 	struct request req = { .parse = parse_measured, .each = parse_one_state, .arg = &ms };
-	struct nl_msg *msg = new_request(nl, KVMTRUST_CMD_MEASURE_GET, 0);
 	int ret;
 
-	if (!msg || nla_put_u32(msg, KVMTRUST_A_VM_ID, vm_id)) {
-		nlmsg_free(msg);
-		return no_memory(err, "read the measured vcpu states");
-	}
-	ret = transact(nl, msg, &req, "read the measured vcpu states", err);
+	ret = vm_transact(nl, KVMTRUST_CMD_MEASURE_GET, vm_id, &req,
+			  "read the measured vcpu states", err);
 	if (ret) {
 		free(ms.states);
 		return ret;
