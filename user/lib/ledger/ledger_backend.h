@@ -52,8 +52,8 @@ struct kt_ledger_backend {
 		      struct kt_err *err);
 	/*
 	 * The queue of host batches waiting for a sequencer: items by key
-	 * (printable, no '/'), put replacing any with that key; the first max
-	 * in key order; removal (without an append).
+	 * (printable, no '/'), put replacing any with that key (unless blob_get,
+	 * below); the first max in key order; removal (without an append).
 	 */
 	int (*enqueue)(struct kt_ledger_backend *b, const char *key, const uint8_t *data,
 		       size_t len, struct kt_err *err);
