@@ -46,7 +46,7 @@ global() {
 conf() { local f=$dir/$1.conf; shift; { global; printf '%s\n' "$@"; } >"$f"; echo "$f"; }
 check() { "$KD" --check-config -c "$@"; }
 
-tap_plan 74
+tap_plan 102
 
 good=$(conf good "owner_anchors = $dir/owner-anchors" "[vm web]" "uuid = ${UUID^^}" "memory_root = learn" \
 	"[vm db]" "pid = 4242" "memory_root = $ROOT")
@@ -82,7 +82,7 @@ tap_fails_with "a memory_root of 63 digits is refused" \
 	"bad.conf:9: memory_root '${ROOT:1}' is neither 'learn' nor 64 hex digits" \
 	check "$(conf bad "[vm a]" "memory_root = ${ROOT:1}")"
 tap_fails_with "a VM section naming no guest is refused at its end" \
-	"bad.conf:9: \[vm a\] names no guest: give pid or uuid" \
+	"bad.conf:9: \[vm a\] names no guest: give pid, uuid or libvirt" \
 	check "$(conf bad "[vm a]" "memory_root = learn")"
 tap_fails_with "a VM section without a policy is refused" "bad.conf:10: \[vm a\] has no memory_root" \
 	check "$(conf bad "[vm a]" "pid = 1" "[vm b]")"
@@ -184,6 +184,56 @@ tap_fails_with "a relative snapshot_store is refused" \
 tap_fails_with "a trigger key in a VM section is refused" \
 	"bad.conf:9: unknown key 'doorbell_port' in a \[vm\] section" \
 	check "$(conf bad "[vm a]" "doorbell_port = 1")"
+# Auto-discovery: what a pass means for a guest nobody wrote a [vm] for must be said.
+echo '{"version": 1, "vcpu": [{"name": "pe", "reg": "cr0", "op": "bits-set", "value": "0x1"}]}' \
+	>"$dir/discover.json"
+disc=$(conf disc "discover = yes" "discover_policy = $dir/discover.json" "discover_max = 4")
+tap_is "discover = yes with a discover_policy is accepted" "$(check "$disc")" \
+	"$disc: ok, 0 guest(s), every 5 s, discovering KVM VMs"
+tap_fails_with "discover other than yes or no is refused" \
+	"bad.conf:8: discover 'on' is neither yes nor no" check "$(conf bad "discover = on")"
+tap_fails_with "discover = yes without discover_policy is refused at its line" \
+	"bad.conf:9: discover = yes needs discover_policy" \
+	check "$(conf bad "interval = 2" "discover = yes")"
+tap_fails_with "discover_policy without discover = yes is refused at its line" \
+	"bad.conf:9: discover_policy is given but discover is not yes" \
+	check "$(conf bad "discover = no" "discover_policy = $dir/discover.json")"
+tap_fails_with "a relative discover_policy is refused" \
+	"bad.conf:9: discover_policy 'd.json' is not an absolute path" \
+	check "$(conf bad "discover = yes" "discover_policy = d.json")"
+tap_fails_with "a missing discover_policy file is refused" \
+	"bad.conf:9: discover_policy: cannot open '$dir/nope.json'" \
+	check "$(conf bad "discover = yes" "discover_policy = $dir/nope.json")"
+tap_fails_with "a bad discover_policy file is refused by name" \
+	"bad.conf:9: discover_policy: ranges\[0\]: unknown key 'size'" \
+	check "$(conf bad "discover = yes" "discover_policy = $dir/bad-policy.json")"
+tap_fails_with "discover_max 0 is refused" "bad.conf:8: discover_max '0' is not a number from 1 to 256" \
+	check "$(conf bad "discover_max = 0")"
+tap_fails_with "discover_max above 256 is refused" "bad.conf:8: discover_max '257' is not" \
+	check "$(conf bad "discover_max = 257")"
+tap_fails_with "discover in a VM section is refused" \
+	"bad.conf:9: unknown key 'discover' in a \[vm\] section" check "$(conf bad "[vm a]" "discover = yes")"
+# libvirt domains, by name or UUID, through libvirt_run_dir's status files.
+lv=$(conf lv "libvirt_run_dir = $dir/libvirt" "[vm a]" "libvirt = web-1.example" "memory_root = learn" \
+	"[vm b]" "libvirt = ${UUID^^}" "memory_root = learn")
+tap_is "guests named by libvirt domain name and UUID are accepted" "$(check "$lv")" \
+	"$lv: ok, 2 guest(s), every 5 s"
+tap_fails_with "a libvirt domain name with a '/' is refused" \
+	"bad.conf:9: libvirt '../etc/x' is neither a UUID nor a domain name" \
+	check "$(conf bad "[vm a]" "libvirt = ../etc/x")"
+tap_fails_with "a libvirt domain name starting with '.' is refused" \
+	"bad.conf:9: libvirt '.hidden' is neither a UUID nor a domain name" \
+	check "$(conf bad "[vm a]" "libvirt = .hidden")"
+tap_fails_with "a libvirt domain name of 201 characters is refused" "bad.conf:9: libvirt '" \
+	check "$(conf bad "[vm a]" "libvirt = $(printf 'x%.0s' {1..201})")"
+tap_fails_with "libvirt with pid in one section is refused" \
+	"bad.conf:11: \[vm a\] names its guest twice: give libvirt, or pid and uuid" \
+	check "$(conf bad "[vm a]" "libvirt = web" "pid = 4" "memory_root = learn")"
+tap_fails_with "libvirt with uuid in one section is refused" \
+	"bad.conf:11: \[vm a\] names its guest twice" \
+	check "$(conf bad "[vm a]" "uuid = $UUID" "libvirt = web" "memory_root = learn")"
+tap_fails_with "a relative libvirt_run_dir is refused" \
+	"bad.conf:8: libvirt_run_dir 'run' is not an absolute path" check "$(conf bad "libvirt_run_dir = run")"
 printf 'interval = 5\n' >"$dir/short.conf"
 tap_fails_with "a config without the ledger and its signer is refused" \
 	"short.conf: ledger, ledger_ca, ledger_key and ledger_cert are required" check "$dir/short.conf"
@@ -293,5 +343,67 @@ tap_fails_with "without the daemon, status says it is not running (exit 5)" \
 	"is kvmtrustd running" bash -c "'$KT' daemon status; [ \$? -eq 5 ] && exit 1; exit 0"
 tap_fails_with "without the daemon, watch says it is not running (exit 5)" \
 	"is kvmtrustd running" bash -c "'$KT' daemon watch; [ \$? -eq 5 ] && exit 1; exit 0"
+
+# libvirt: each round reads libvirt_run_dir/NAME.xml (fixtures here, as libvirtd writes them).
+mkdir "$dir/libvirt"
+status_xml() { # NAME PID UUID
+	cat >"$dir/libvirt/$1.xml" <<-EOT
+	<!-- WARNING: THIS IS AN AUTO-GENERATED FILE (a test fixture) -->
+	<domstatus state='running' reason='booted' pid='$2'>
+	  <monitor path='/var/lib/libvirt/qemu/domain-1-$1/monitor.sock' type='unix'/>
+	  <domain type='kvm' id='1'>
+	    <name>$1</name>
+	    <uuid>$3</uuid>
+	    <memory unit='KiB'>65536</memory>
+	  </domain>
+	</domstatus>
+	EOT
+}
+sh -c 'exit 0' & dead=$!; wait "$dead"
+status_xml web "$fake" "${UUID^^}"
+status_xml gone "$dead" "$OTHER"
+status_xml impostor "$fake" "$OTHER"
+echo '<domstatus pid="1"><domain><name>broken</name>' >"$dir/libvirt/broken.xml"
+echo '<domain><name>config</name><uuid>'"$OTHER"'</uuid></domain>' >"$dir/libvirt/config.xml"
+status_xml renamed "$fake" "$OTHER" && sed -i 's#<name>renamed#<name>other#' "$dir/libvirt/renamed.xml"
+lvrun=$(conf lvrun "interval = 60" "libvirt_run_dir = $dir/libvirt" \
+	"[vm web]" "libvirt = web" "memory_root = learn" \
+	"[vm byuuid]" "libvirt = $UUID" "memory_root = learn" \
+	"[vm missing]" "libvirt = nodomain" "memory_root = learn" \
+	"[vm gone]" "libvirt = gone" "memory_root = learn" \
+	"[vm impostor]" "libvirt = impostor" "memory_root = learn" \
+	"[vm broken]" "libvirt = broken" "memory_root = learn" \
+	"[vm config]" "libvirt = config" "memory_root = learn" \
+	"[vm renamed]" "libvirt = renamed" "memory_root = learn")
+rm -f "$dir/d.sock"
+"$KD" -c "$lvrun" 2>"$dir/lv.log" &
+daemon=$!
+for _ in $(seq 50); do [ -S "$dir/d.sock" ] && break; sleep 0.1; done
+"$KT" daemon status --json >"$dir/lv.json"
+lv() { jq -r --arg n "$1" '.vms[] | select(.name == $n) | '"$2" "$dir/lv.json"; }
+tap_is "a libvirt domain by name: its status file's pid and UUID, then measured" \
+	"$(lv web '"\(.libvirt) \(.pid) \(.uuid) \(.error | split(":")[0])"')" "web $fake $UUID measure"
+tap_is "a libvirt domain by UUID: found among the status files" \
+	"$(lv byuuid '"\(.pid) \(.uuid) \(.error | split(":")[0])"')" "$fake $UUID measure"
+tap_is "a domain with no status file (not running) is an error, not a pass" \
+	"$(lv missing '"\(.pid) \(.result) \(.error)"')" \
+	"0 none resolve: libvirt: $dir/libvirt/nodomain.xml: No such file or directory"
+tap_is "a domain whose pid is not running is an error" "$(lv gone .error)" \
+	"resolve: libvirt: domain 'gone': its pid $dead is not running"
+tap_is "a pid that runs another -uuid than the domain's is an error" "$(lv impostor .error)" \
+	"resolve: libvirt: domain 'impostor': pid $fake does not run it (its -uuid is $UUID, the domain's $OTHER)"
+tap_is "a status file that is not well-formed XML is an error" "$(lv broken .error)" \
+	"resolve: libvirt: $dir/libvirt/broken.xml is not well-formed XML"
+tap_is "a domain XML that is not a status file is an error" "$(lv config .error)" \
+	"resolve: libvirt: $dir/libvirt/config.xml is not a status file (no <domstatus>)"
+tap_is "a status file naming another domain is an error" "$(lv renamed .error)" \
+	"resolve: libvirt: $dir/libvirt/renamed.xml names domain 'other', not 'renamed'"
+tap_is "  nothing was appended for any of them" \
+	"$("$KT" ledger head --ledger "sqlite:$dir/ledger.db" --script | cut -f1)" 0
+tap_is "  status shows discovery off, and marks no guest discovered" \
+	"$(jq -r '"\(.discover.enabled) \([.vms[] | .discovered] | any)"' "$dir/lv.json")" "false false"
+tap_is "  the text form names the domain" "$("$KT" daemon status | grep -c '^  libvirt:       web$')" 1
+kill -TERM "$daemon"; wait "$daemon"
+daemon=
 sed 's/^/# /' "$dir/d.log"
 tap_done
