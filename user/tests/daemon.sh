@@ -21,8 +21,10 @@ KD=${KVMTRUSTD:-$PWD/user/kvmtrustd}
 UNIT=$PWD/user/daemon/kvmtrustd.service
 dir=$(mktemp -d /tmp/kvmtrustd-sh.XXXXXX)
 daemon= fake= watcher=
+fakes=()
 cleanup() {
 	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null
+	for p in "${fakes[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ -n "$watcher" ] && kill -9 "$watcher" 2>/dev/null
 	[ -n "$fake" ] && kill -9 "$fake" 2>/dev/null
 	rm -rf "$dir"
@@ -46,7 +48,7 @@ global() {
 conf() { local f=$dir/$1.conf; shift; { global; printf '%s\n' "$@"; } >"$f"; echo "$f"; }
 check() { "$KD" --check-config -c "$@"; }
 
-tap_plan 102
+tap_plan 111
 
 good=$(conf good "owner_anchors = $dir/owner-anchors" "[vm web]" "uuid = ${UUID^^}" "memory_root = learn" \
 	"[vm db]" "pid = 4242" "memory_root = $ROOT")
@@ -405,5 +407,84 @@ tap_is "  status shows discovery off, and marks no guest discovered" \
 tap_is "  the text form names the domain" "$("$KT" daemon status | grep -c '^  libvirt:       web$')" 1
 kill -TERM "$daemon"; wait "$daemon"
 daemon=
+
+# Discovery, with processes that create a KVM VM and vCPU and map its kvm_run
+# (no guest runs, no module needed): found, named, capped, dropped on exit.
+fakevm() { # SECONDS [MAP] [ARGS...]: a VMM that never runs its vCPU
+	python3 - "$@" <<-'EOT' &
+	import fcntl, mmap, os, sys, time
+	kvm = os.open("/dev/kvm", os.O_RDWR)
+	vm = fcntl.ioctl(kvm, 0xAE01, 0)                   # KVM_CREATE_VM
+	vcpu = fcntl.ioctl(vm, 0xAE41, 0)                  # KVM_CREATE_VCPU
+	if sys.argv[2] == "map":
+	    run = mmap.mmap(vcpu, fcntl.ioctl(kvm, 0xAE04, 0))  # KVM_GET_VCPU_MMAP_SIZE
+	time.sleep(float(sys.argv[1]))
+	EOT
+	fakes+=($!)
+}
+DISC_N=9
+if ! python3 -c 'import fcntl, os; fcntl.ioctl(os.open("/dev/kvm", os.O_RDWR), 0xAE01, 0)' 2>/dev/null; then
+	for i in $(seq $DISC_N); do tap_skip "discovery $i" "/dev/kvm cannot create a VM here"; done
+else
+	fakes=()
+	UA=a1a1a1a1-0000-4000-8000-00000000000a UC=c1c1c1c1-0000-4000-8000-00000000000c
+	UD=d1d1d1d1-0000-4000-8000-00000000000d
+	fakevm 300 map --uuid "$UA"
+	fakevm 300 map
+	fakevm 300 map --uuid "$UC"
+	fakevm 300 nomap --uuid "$UD"	# holds kvm-vm and kvm-vcpu fds, maps nothing: a borrower
+	fakevm 300 map			# configured by pid below
+	sleep 1
+	dcfg=$(conf dcfg "interval = 1" "discover = yes" "discover_policy = $dir/discover.json" \
+		"discover_max = 2" "[vm conf]" "pid = ${fakes[4]}" "uuid = $OTHER" "memory_root = learn")
+	rm -f "$dir/d.sock"
+	"$KD" -c "$dcfg" 2>"$dir/disc.log" &
+	daemon=$!
+	for _ in $(seq 50); do [ -S "$dir/d.sock" ] && break; sleep 0.1; done
+	sleep 1.5
+	"$KT" daemon status --json >"$dir/disc.json"
+	tap_is "discovery: 4 VMMs found (a borrower of a VM's descriptors is none), 2 taken, 1 over the cap" \
+		"$(jq -r '"\(.discover.found) \([.vms[] | select(.discovered)] | length) \(.discover.skipped)"' \
+		"$dir/disc.json")" "4 2 1"
+	tap_is "  the configured guest comes first and is not discovered" \
+		"$(jq -r '[.vms[] | select(.pid == '"${fakes[4]}"' or .name == "conf") | "\(.name):\(.discovered)"] | join(" ")' \
+		"$dir/disc.json")" "conf:false"
+	named=$(jq -r '.vms[] | select(.discovered) | "\(.name) \(.pid) \(.uuid)"' "$dir/disc.json" |
+		while read -r name pid uuid; do
+			case $pid in
+			"${fakes[0]}") [ "$name $uuid" = "$UA $UA" ] && echo ok ;;
+			"${fakes[2]}") [ "$name $uuid" = "$UC $UC" ] && echo ok ;;
+			"${fakes[1]}") [[ $name == "pid-$pid" && $uuid =~ ^[0-9a-f]{8}-[0-9a-f-]{27}$ ]] && echo ok ;;
+			esac
+		done | wc -l)
+	tap_is "  named by --uuid, or pid-N with a UUID of its own" "$named" 2
+	tap_is "  a discovered guest that cannot be measured is an error, never a pass" \
+		"$(jq -r '[.vms[] | select(.discovered) | "\(.result) \(.error | split(":")[0])"] | unique | join(",")' \
+		"$dir/disc.json")" "none measure"
+	first=$(jq -r '[.vms[] | select(.discovered)][0].pid' "$dir/disc.json")
+	noid=$(jq -r --arg p "${fakes[1]}" '.vms[] | select(.pid == ($p | tonumber)) | .uuid' "$dir/disc.json")
+	kill -HUP "$daemon"
+	sleep 1.5
+	tap_is "  SIGHUP keeps the discovered guests (and the UUID given to one without -uuid)" \
+		"$("$KT" daemon status --json | jq -r --arg p "${fakes[1]}" '[.vms[] | select(.discovered)] | "\(length) \(map(select(.pid == ($p | tonumber)) | .uuid) | join(""))"')" \
+		"2 $noid"
+	kill "$first"; wait "$first" 2>/dev/null
+	for _ in $(seq 40); do
+		"$KT" daemon status --json >"$dir/disc.json"
+		[ "$(jq -r '.discover.found' "$dir/disc.json")" = 3 ] && break
+		sleep 0.1
+	done
+	tap_is "a discovered VMM that exits vanishes; the one over the cap takes its place" \
+		"$(jq -r '"\(.discover.found) \([.vms[] | select(.discovered) | .pid] | (any(. == '"$first"') | not)) \([.vms[] | select(.discovered)] | length) \(.discover.skipped)"' \
+		"$dir/disc.json")" "3 true 2 0"
+	tap_ok "  the log says it is gone" grep -q "(discovered, pid $first) is gone" "$dir/disc.log"
+	tap_is "  the text form marks them" "$("$KT" daemon status | grep -c '^  discovered:    yes')" 2
+	tap_is "  nothing was appended for any" \
+		"$("$KT" ledger head --ledger "sqlite:$dir/ledger.db" --script | cut -f1)" 0
+	kill -TERM "$daemon"; wait "$daemon"
+	daemon=
+	for p in "${fakes[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	fakes=()
+fi
 sed 's/^/# /' "$dir/d.log"
 tap_done
