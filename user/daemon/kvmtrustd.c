@@ -82,10 +82,12 @@ static uint64_t now_ms(void)
 static struct ktd_guest *make_guests(const struct ktd_config *c, const struct daemon *old,
 				     size_t *nr)
 {
-	size_t kept = c->discover && old ? old->nr_guests - old->nr_configured : 0;
-	struct ktd_guest *g = calloc(c->nr_vms + kept + 1, sizeof(*g));
-	size_t i, j;
+	size_t kept = c->discover && old ? old->nr_guests - old->nr_configured : 0, i, j;
+	struct ktd_guest *g;
 
+	if (kept > c->discover_max)
+		kept = c->discover_max;	/* the rest are found again, and skipped */
+	g = calloc(c->nr_vms + kept + 1, sizeof(*g));
 	*nr = c->nr_vms;
 	for (j = 0; g && j < kept; j++) {
 		struct ktd_guest *d = &g[(*nr)++];
@@ -152,6 +154,8 @@ static int load(struct daemon *d, bool reload)
 		ktd_config_free(&next.cfg);
 		return -1;
 	}
+	if (!next.cfg.discover)
+		memset(&next.disc, 0, sizeof(next.disc));
 	if (reload) {
 		ktd_triggers_close(d->trig);
 		ktd_ctx_close(&d->ctx);
