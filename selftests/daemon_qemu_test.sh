@@ -15,7 +15,7 @@
 #   qemu-system-x86_64 -accel kvm -machine pc,smm=off -uuid $QU   (SeaBIOS idles)
 #     $tmp/libvirt/qguest.xml: <domstatus pid=QEMU><domain><uuid>$QU ...
 #   kvmtrustd  [vm q] libvirt = qguest, policy = q.json (0x200000:0x8000, gdt.base)
-#              discover = yes, discover_policy = cr0.wp set, discover_max = 2
+#              discover = yes, discover_policy = cr0.et set (our guests run with paging off: cr0 0x60000010), discover_max = 2
 #   selftests/build/vmm --uuid $U3, (no uuid), --uuid $U5: discovered
 set -u
 cd "$(dirname "$0")/.."
@@ -106,7 +106,7 @@ cat >"$tmp/libvirt/qguest.xml" <<EOT
   </domain>
 </domstatus>
 EOT
-echo '{"version": 1, "vcpu": [{"name": "cr0.wp", "reg": "cr0", "op": "bits-set", "value": "0x10000"}]}' \
+echo '{"version": 1, "vcpu": [{"name": "cr0.et", "reg": "cr0", "op": "bits-set", "value": "0x10"}]}' \
 	>"$tmp/discover.json"
 
 kvmtrustd_ledger "$tmp"
