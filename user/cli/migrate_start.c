@@ -58,8 +58,10 @@ struct session {
 	int lfd;
 	bool migrating;		/* QEMU was told to migrate: resume it on failure */
 	bool marked;		/* the first-pass mark was sent */
+	bool mark_running;	/* then, the guest still ran (not paused before switchover) */
+	bool continued;		/* QEMU paused before the switchover and was continued */
 	uint64_t t_migrate, mark_ms;	/* when QEMU was told to migrate; the mark after it */
-	json_int_t mark_remaining, mark_total, mark_syncs;	/* QEMU's RAM figures then */
+	json_int_t mark_remaining, mark_total;	/* QEMU's RAM figures at the mark */
 };
 
 /* Serves a unix socket only this user can reach, for QEMU's outgoing stream. */
@@ -77,23 +79,25 @@ static int local_socket(struct session *s, struct kt_err *err)
 }
 
 /*
- * The first-pass mark (Documentation/migration.rst): QEMU's own count of
+ * The first-pass mark (Documentation/migration.rst), asked of QEMU every
+ * MIGRATE_TICK_MS: while the guest still runs, once QEMU's own count of
  * the RAM still to send (ram.remaining: every dirty page, zero pages
- * included, so also for guests whose stream stays small) down to 1/16 of
- * the guest's RAM, or the first pass over (ram.dirty-sync-count 2), while
- * the migration is active. Not only at the pass's end: a guest whose dirty
- * set is small converges right then, and the destination's measurement
- * would fall into the downtime.
+ * included, so also for guests whose stream stays small) is down to 1/16
+ * of the guest's RAM, or QEMU synced its dirty bitmap again
+ * (ram.dirty-sync-count 2); at the latest when QEMU pauses before the
+ * switchover (capability pause-before-switchover), which it leaves only
+ * when told to (migrate-continue), after the mark.
  */
 static int first_pass_tick(void *ctx, struct kt_err *err)
 {
 	struct session *s = ctx;
-	json_t *info, *ram;
+	json_t *info, *ram, *ret;
 	json_int_t remaining, total, syncs;
 	const char *status;
+	bool paused;
 	int mark = 0;
 
-	if (s->marked)
+	if (s->continued)
 		return 0;
 	info = kt_qmp_exec(s->qmp, "query-migrate", NULL, err);
 	if (!info)
@@ -103,16 +107,26 @@ static int first_pass_tick(void *ctx, struct kt_err *err)
 	remaining = json_integer_value(json_object_get(ram, "remaining"));
 	total = json_integer_value(json_object_get(ram, "total"));
 	syncs = json_integer_value(json_object_get(ram, "dirty-sync-count"));
-	if (status && !strcmp(status, "active") && total > 0 &&
-	    (remaining <= total / 16 || syncs >= 2)) {
+	paused = status && !strcmp(status, "pre-switchover");
+	if (!s->marked && (paused || (status && !strcmp(status, "active") && total > 0 &&
+				      (remaining <= total / 16 || syncs >= 2)))) {
 		s->marked = true;
+		s->mark_running = !paused;
 		s->mark_ms = migrate_now_ms() - s->t_migrate;
 		s->mark_remaining = remaining;
 		s->mark_total = total;
-		s->mark_syncs = syncs;
 		mark = 1;
 	}
 	json_decref(info);
+	if (paused) {
+		/* The mark goes out before anything QEMU writes from here. */
+		ret = kt_qmp_exec(s->qmp, "migrate-continue",
+				  json_pack("{s:s}", "state", "pre-switchover"), err);
+		if (!ret)
+			return -1;
+		json_decref(ret);
+		s->continued = true;
+	}
 	return mark;
 }
 
@@ -125,6 +139,12 @@ static int transfer(struct session *s, uint64_t *bytes, struct kt_err *err)
 
 	if (local_socket(s, err))
 		return -1;
+	ret = kt_qmp_exec(s->qmp, "migrate-set-capabilities",
+			  json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability",
+				    "pause-before-switchover", "state", 1), err);
+	if (!ret)
+		return -1;
+	json_decref(ret);
 	ret = kt_qmp_exec(s->qmp, "migrate", json_pack("{s:s}", "uri", s->sock), err);
 	if (!ret)
 		return -1;
@@ -138,12 +158,10 @@ static int transfer(struct session *s, uint64_t *bytes, struct kt_err *err)
 	rc = kt_chmsg_relay_out(s->ch, fd, bytes, &tick, err);
 	close(fd);
 	if (s->marked)
-		fprintf(stderr, "first pass: marked after %llu ms, %lld of %lld bytes of RAM to go "
-			"(dirty-sync-count %lld)\n", (unsigned long long)s->mark_ms,
-			(long long)s->mark_remaining, (long long)s->mark_total,
-			(long long)s->mark_syncs);
-	else
-		fprintf(stderr, "first pass: not marked (QEMU was done before it was seen)\n");
+		fprintf(stderr, "first pass: marked after %llu ms, %lld of %lld bytes of RAM to go, "
+			"%s\n", (unsigned long long)s->mark_ms, (long long)s->mark_remaining,
+			(long long)s->mark_total, s->mark_running ? "the guest running" :
+			"QEMU paused before the switchover");
 	return rc ? -1 : kt_qmp_wait_migrated(s->qmp, MIGRATE_QEMU_MS, err);
 }
 
@@ -161,6 +179,10 @@ static void resume_source(struct session *s)
 		return;
 	json_decref(kt_qmp_exec(s->qmp, "migrate_cancel", NULL, &err));
 	kt_qmp_wait_migrated(s->qmp, 5000, &err);	/* cancelled or failed: expected */
+	/* A later migration by other means must not wait for a migrate-continue. */
+	json_decref(kt_qmp_exec(s->qmp, "migrate-set-capabilities",
+				json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability",
+					  "pause-before-switchover", "state", 0), &err));
 	memset(&err, 0, sizeof(err));
 	if (kt_qmp_runstate(s->qmp, state, sizeof(state), &err) || !strcmp(state, "running")) {
 		fprintf(stderr, "source guest: %s\n", err.check ? err.msg : "running");
@@ -330,6 +352,8 @@ static void print_moved(const struct start_args *a, const struct session *s, con
 	kt_print_u64("bytes", "bytes: %s\n", bytes);
 	kt_print_u64("records", "records: %s\n", records);
 	kt_print_bool("first_pass_marked", "first_pass_marked: %s\n", s->marked);
+	kt_print_bool("first_pass_mark_running", "first_pass_mark_running: %s\n",
+		      s->mark_running);
 	kt_print_u64("first_pass_mark_ms", "first_pass_mark_ms: %s\n", s->mark_ms);
 	kt_print_s64("qemu_total_ms", "qemu_total_ms: %s\n",
 		     json_integer_value(json_object_get(info, "total-time")));
