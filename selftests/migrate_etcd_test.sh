@@ -162,7 +162,7 @@ wait_for "$dir/back.err" "listening on"
 ss=$?
 reap; rs=$?
 cat "$dir/comp.log" "$dir/back-start.err" "$dir/back.err" | tap_diag
-tap_is "host b flagged compromised in the etcd ledger: the move back is refused by host-compromise" \
+tap_is "host b flagged compromised in the etcd ledger: the move back refused by host-compromise" \
 	"$ss $rs $(grep -o '^Refused: host-compromise' "$dir/back.err")" \
 	"10 10 Refused: host-compromise"
 tap_is "  before any guest byte: the guest runs on host a, host b's QEMU quit, no ledger entry" \
