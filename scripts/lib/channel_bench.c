@@ -32,8 +32,8 @@ static void relay(int out, struct kt_channel_keys *k, int sock, int fd)
 	struct kt_channel *ch = kt_channel_new(sock, k);
 	struct kt_err err = { 0 };
 	uint64_t bytes = 0;
-	int rc = !ch ? -1 : out ? kt_chmsg_relay_out(ch, fd, &bytes, &err) :
-		 kt_chmsg_relay_in(ch, fd, &bytes, 0, &err);
+	int rc = !ch ? -1 : out ? kt_chmsg_relay_out(ch, fd, &bytes, NULL, &err) :
+		 kt_chmsg_relay_in(ch, fd, &bytes, &err);
 
 	if (rc)
 		fprintf(stderr, "relay %s: %s\n", out ? "out" : "in", err.msg);

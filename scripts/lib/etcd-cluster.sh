@@ -12,6 +12,9 @@
 #                            (after etcd_kill), waits until it is healthy
 #   etcd_cluster_stop        stops every member still running (TERM, then KILL)
 #   etcd_free_base           prints a base port with base+1..base+6 free
+# Members elsewhere than 127.0.0.1 of this namespace: set ETCD_ADDR[i] (the
+# address member i listens on) and ETCD_NETNS[i] (the network namespace it
+# runs in, ip netns) before etcd_cluster_start; the health checks run there.
 # $ETCD_EXTRA_ARGS (word-split) is passed to every member, e.g.
 # "--max-request-bytes 33554432" for large batch entries.
 # Ports: a random base in 20000-29999 so parallel runs do not clash; the
@@ -19,6 +22,17 @@
 
 ETCD_PID=()
 ETCD_CLIENT=()
+ETCD_ADDR=()
+ETCD_NETNS=()
+
+# etcd_in I CMD...: CMD in member I's network namespace.
+etcd_in() {
+	local i=$1
+	shift
+	if [ -n "${ETCD_NETNS[i]:-}" ]; then ip netns exec "${ETCD_NETNS[i]}" "$@"; else "$@"; fi
+}
+
+etcd_addr() { echo "${ETCD_ADDR[$1]:-127.0.0.1}"; }
 
 etcd_port_free() {
 	! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
@@ -51,12 +65,12 @@ etcd_cluster_try() {
 	local dir=$1 base i cluster="" tries
 	base=$(etcd_free_base)
 	for i in 1 2 3; do
-		cluster+="${cluster:+,}m$i=http://127.0.0.1:$((base + 3 + i))"
+		cluster+="${cluster:+,}m$i=http://$(etcd_addr "$i"):$((base + 3 + i))"
 	done
 	ETCD_ENDPOINTS=
 	ETCD_DIR=$dir ETCD_BASE=$base ETCD_CLUSTER=$cluster
 	for i in 1 2 3; do
-		ETCD_CLIENT[i]=http://127.0.0.1:$((base + i))
+		ETCD_CLIENT[i]=http://$(etcd_addr "$i"):$((base + i))
 		ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}${ETCD_CLIENT[i]}"
 		etcd_member "$i" new
 	done
@@ -66,8 +80,8 @@ etcd_cluster_try() {
 			kill -0 "${ETCD_PID[i]}" 2>/dev/null || return 1
 		done
 		for i in 1 2 3; do
-			curl -sf "${ETCD_CLIENT[i]}/health" 2>/dev/null | grep -q '"health":"true"' ||
-				continue 2
+			etcd_in "$i" curl -sf "${ETCD_CLIENT[i]}/health" 2>/dev/null |
+				grep -q '"health":"true"' || continue 2
 		done
 		return 0
 	done
@@ -76,13 +90,15 @@ etcd_cluster_try() {
 
 # Member $1 on its ports, data in $ETCD_DIR/m$1; $2: new or existing.
 etcd_member() {
-	local i=$1
+	local i=$1 peer in=()
+	peer=http://$(etcd_addr "$i"):$((ETCD_BASE + 3 + i))
+	# Not through etcd_in: $! must be etcd's pid (ip netns exec execs it).
+	[ -n "${ETCD_NETNS[i]:-}" ] && in=(ip netns exec "${ETCD_NETNS[i]}")
 	# shellcheck disable=SC2086
-	etcd --name "m$i" --data-dir "$ETCD_DIR/m$i" \
+	"${in[@]}" etcd --name "m$i" --data-dir "$ETCD_DIR/m$i" \
 		--listen-client-urls "${ETCD_CLIENT[i]}" \
 		--advertise-client-urls "${ETCD_CLIENT[i]}" \
-		--listen-peer-urls "http://127.0.0.1:$((ETCD_BASE + 3 + i))" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_BASE + 3 + i))" \
+		--listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
 		--initial-cluster "$ETCD_CLUSTER" --initial-cluster-token "kvmtrust-$$-$ETCD_BASE" \
 		--initial-cluster-state "$2" --heartbeat-interval 50 --election-timeout 500 \
 		${ETCD_EXTRA_ARGS:-} --logger zap --log-level error >> "$ETCD_DIR/m$i.log" 2>&1 &
@@ -95,8 +111,8 @@ etcd_restart() {
 	for tries in $(seq 100); do
 		sleep 0.1
 		kill -0 "${ETCD_PID[$1]}" 2>/dev/null || return 1
-		curl -sf "${ETCD_CLIENT[$1]}/health" 2>/dev/null | grep -q '"health":"true"' &&
-			return 0
+		etcd_in "$1" curl -sf "${ETCD_CLIENT[$1]}/health" 2>/dev/null |
+			grep -q '"health":"true"' && return 0
 	done
 	return 1
 }
@@ -105,7 +121,8 @@ etcd_leader() {
 	local i status
 	for i in 1 2 3; do
 		[ -n "${ETCD_PID[i]}" ] || continue
-		status=$(curl -sf -X POST "${ETCD_CLIENT[i]}/v3/maintenance/status" -d '{}') || continue
+		status=$(etcd_in "$i" curl -sf -X POST "${ETCD_CLIENT[i]}/v3/maintenance/status" \
+			-d '{}') || continue
 		python3 -c 'import json,sys; s=json.loads(sys.argv[1]); sys.exit(s["header"]["member_id"] != s.get("leader"))' "$status" &&
 			{ echo "$i"; return 0; }
 	done

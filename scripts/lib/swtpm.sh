@@ -8,15 +8,22 @@
 # (the one case a test may skip) and 1 when it is installed but would not
 # start, which a test must report as a failure: a host that has swtpm and
 # cannot run it is broken, not missing a feature.
-# The TPM listens on a free 127.0.0.1 port pair (command N, control N+1).
+# The TPM listens on a free 127.0.0.1 port pair (command N, control N+1);
+# with SWTPM_NETNS set, on 127.0.0.1 of that network namespace (ip netns),
+# reachable only from there: one TPM a namespaced host.
 
 SWTPM_PID=
 SWTPM_TRIES=5
 
-swtpm_port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
+# swtpm_in CMD...: CMD in $SWTPM_NETNS, if set.
+swtpm_in() {
+	if [ -n "${SWTPM_NETNS:-}" ]; then ip netns exec "$SWTPM_NETNS" "$@"; else "$@"; fi
+}
+
+swtpm_port_free() { ! swtpm_in ss -Htln "sport = :$1" | grep -q .; }
 
 # Listening, and by our swtpm: another process may hold the port.
-swtpm_listening() { ss -Htlnp "sport = :$1" | grep -q "pid=$2,"; }
+swtpm_listening() { swtpm_in ss -Htlnp "sport = :$1" | grep -q "pid=$2,"; }
 
 swtpm_pick_ports() {
 	local i p
@@ -31,7 +38,8 @@ swtpm_pick_ports() {
 }
 
 swtpm_start() {
-	local dir=$1 try i
+	local dir=$1 try i in=()
+	[ -n "${SWTPM_NETNS:-}" ] && in=(ip netns exec "$SWTPM_NETNS")
 	command -v swtpm >/dev/null && command -v swtpm_setup >/dev/null || return 2
 	mkdir -p "$dir"
 	swtpm_setup --tpm2 --tpmstate "$dir" --overwrite >"$dir.setup.log" 2>&1 || return 1
@@ -41,7 +49,8 @@ swtpm_start() {
 	for try in $(seq "$SWTPM_TRIES"); do
 		SWTPM_PORT=$(swtpm_pick_ports) || continue
 		echo "try $try: ports $SWTPM_PORT, $((SWTPM_PORT + 1))" >>"$dir.log"
-		swtpm socket --tpm2 --tpmstate dir="$dir" \
+		# Not through swtpm_in: $! must be swtpm's pid (ip netns exec execs it).
+		"${in[@]}" swtpm socket --tpm2 --tpmstate dir="$dir" \
 			--server type=tcp,port="$SWTPM_PORT",bindaddr=127.0.0.1 \
 			--ctrl type=tcp,port=$((SWTPM_PORT + 1)),bindaddr=127.0.0.1 \
 			--flags not-need-init,startup-clear >>"$dir.log" 2>&1 &

@@ -17,6 +17,7 @@ VM=7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b
 AUD=kvmtrust-migrate
 in_src=()
 in_dst=()
+kt_in=()	# where kt and the ledger helpers run (a ledger only a namespace reaches)
 src_args=()
 dst_args=()
 pids=()
@@ -56,7 +57,7 @@ two_hosts_del() {
 	ip netns del "$NS_DST" 2>/dev/null
 }
 
-kt() { echo "# kvmtrust $*" >&2; "$KVMTRUST" "$@"; }
+kt() { echo "# kvmtrust $*" >&2; "${kt_in[@]}" "$KVMTRUST" "$@"; }
 qmp() { python3 "$QMP" "$@"; }
 
 wait_for() {	# wait_for FILE [PATTERN]: FILE exists (and holds PATTERN)
@@ -152,11 +153,11 @@ reap() {
 
 field() { sed -n "s/^$1: //p" "$2"; }
 show() { cat "$dir/start.err" "$dir/$recv_name.err" 2>/dev/null | tap_diag; }
-ledger_size() { "$KVMTRUST" ledger head --script | cut -f1; }
-entry() { "$KVMTRUST" ledger get --index "$1" --script | cut -f2,3,5,6; }
+ledger_size() { "${kt_in[@]}" "$KVMTRUST" ledger head --script | cut -f1; }
+entry() { "${kt_in[@]}" "$KVMTRUST" ledger get --index "$1" --script | cut -f2,3,5,6; }
 # entry_field INDEX KEY...: those members of the entry's JSON (format 3: report, detail)
 entry_field() {
-	"$KVMTRUST" ledger get --index "$1" --json | python3 -c 'import json, sys
+	"${kt_in[@]}" "$KVMTRUST" ledger get --index "$1" --json | python3 -c 'import json, sys
 d = json.load(sys.stdin); print(" ".join(str(d.get(k, "-")) for k in sys.argv[1:]))' "${@:2}"
 }
 
@@ -164,6 +165,56 @@ migrate_cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
+}
+
+# The two-host tests' start (migrate_hosts.sh, migrate_etcd_test.sh), $dir
+# and PLAN set: the EXIT trap (hosts_cleanup_more first when the test
+# defines it), the CA tree in $dir and the plan; every check skipped (exit
+# 0) without /dev/kvm, kvmtrust.ko, openssl, QEMU, iproute2 or one of
+# TOOL...
+hosts_cleanup() {
+	declare -F hosts_cleanup_more >/dev/null && hosts_cleanup_more	# before wait
+	migrate_cleanup
+	two_hosts_del
+	[ -n "${KT_KEEP:-}" ] || rm -rf "$dir"
+}
+
+hosts_begin() {
+	local t i missing=
+	trap hosts_cleanup EXIT
+	grant_tree_env "$dir"
+	tap_plan "$PLAN"
+	for t in qemu-system-x86_64 ip "$@"; do command -v "$t" >/dev/null || missing+=" $t"; done
+	if [ ! -c /dev/kvm ] || [ -n "$missing" ] || ! "$KVMTRUST" info >/dev/null 2>&1 ||
+	   ! (cd "$dir" && make_tree) >"$dir/setup.log" 2>&1; then
+		tap_diag <"$dir/setup.log" 2>/dev/null
+		for i in $(seq "$PLAN"); do
+			tap_skip "$(basename "$0") $i" "no /dev/kvm, kvmtrust.ko or openssl, or missing:${missing:- -}"
+		done
+		exit 0
+	fi
+}
+
+# move NAME [START-ARGS]: a whole migration to host a, --json on both
+# sides, the new token in $dir/new.jwt and the final report in
+# $dir/final.jwt; rs: the destination's exit status (the source's is in
+# $dir/start.status).
+move() {
+	local name=$1
+	shift
+	port=$((port + 1))
+	dst_qemu
+	receive "$name" host-a "$DST:$port" --ledger "$KVMTRUST_LEDGER" --token-out "$dir/new.jwt" \
+		--report-out "$dir/final.jwt" --json
+	start "$DST:$port" --json "$@"
+	reap; rs=$?
+	show
+	cat "$dir/start.out" "$dir/$name.out" | tap_diag
+}
+
+# js FILE KEY...: those members of a --json output
+js() {
+	python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(' '.join(str(d[k]) for k in sys.argv[2:]))" "$@" 2>&1
 }
 
 # The owner, the ledger, the guest's identity (host b issues its token), a

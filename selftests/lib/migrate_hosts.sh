@@ -11,22 +11,7 @@ GUEST_MIB=32	# each test file stays within run-in-vm's 300 s under TCG
 port=7400
 dir=$(mktemp -d /tmp/kt-migrate-hosts.XXXXXX)
 
-cleanup() {
-	migrate_cleanup
-	two_hosts_del
-	[ -n "${KT_KEEP:-}" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-
-grant_tree_env "$dir"
-
-tap_plan $PLAN
-if [ ! -c /dev/kvm ] || ! command -v qemu-system-x86_64 >/dev/null || ! command -v ip >/dev/null ||
-   ! "$KVMTRUST" info >/dev/null 2>&1 || ! (cd "$dir" && make_tree) >"$dir/setup.log" 2>&1; then
-	cat "$dir/setup.log" 2>/dev/null | tap_diag
-	for i in $(seq $PLAN); do tap_skip "migrate hosts $i" "no /dev/kvm, QEMU, iproute2, kvmtrust.ko or openssl"; done
-	exit 0
-fi
+hosts_begin
 
 two_hosts >"$dir/net.log" 2>&1
 tap_diag <"$dir/net.log"

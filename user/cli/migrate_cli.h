@@ -20,6 +20,7 @@
 
 #define MIGRATE_TIMEOUT 60		/* seconds without progress on the wire */
 #define MIGRATE_QEMU_MS (120 * 1000)	/* for QEMU to finish a migration */
+#define MIGRATE_TICK_MS 20		/* the source asks QEMU how far its first pass is */
 
 struct migrate_roots {
 	struct kt_vm_state state;

@@ -208,29 +208,16 @@ static int decide(struct dest *d, json_t *req, struct kt_err *err)
 	return send_decision(d, "allow", NULL, NULL, true, err);
 }
 
-/* The guest's RAM in bytes (QEMU's base memory), 0 if QEMU does not say. */
-static uint64_t guest_ram(struct dest *d)
-{
-	struct kt_err err = { 0 };
-	json_t *ret = kt_qmp_exec(d->qmp, "query-memory-size-summary", NULL, &err);
-	json_int_t n = json_integer_value(json_object_get(ret, "base-memory"));
-
-	json_decref(ret);
-	return n > 0 ? (uint64_t)n : 0;
-}
-
 /*
- * Once the stream has brought 15/16 of the guest's RAM (QEMU's first pass
- * sends every page that is not zero), the guest is measured once while
- * QEMU is stopped (--freeze): the module keeps the tree, and what the rest
- * of the stream writes is soft-dirty, so the measurement at switchover can
- * be incremental. Not at the whole RAM: the source would have sent its
- * last pages into the socket buffers and stopped its guest by then, and
- * this measurement would count in the downtime; before the end of the
- * first pass it only holds up the stream while the source guest runs. A
- * failure costs only that: the one at switchover, the proof, is then full.
+ * At the source's first-pass mark (Documentation/migration.rst: QEMU's
+ * first pass over the guest's RAM nearly done, zero pages included) the
+ * guest is measured once while QEMU is stopped (--freeze): the module
+ * keeps the tree, and what the rest of the stream writes is soft-dirty, so
+ * the measurement at switchover can be incremental. The stream waits
+ * meanwhile, while the source guest still runs. A failure costs only
+ * that: the one at switchover, the proof, is then full.
  */
-static void early_measure(struct dest *d)
+static void early_measure(struct dest *d, uint64_t bytes)
 {
 	struct migrate_roots r;
 	struct kt_err err = { 0 };
@@ -241,14 +228,15 @@ static void early_measure(struct dest *d)
 		return;
 	}
 	d->early_ms = r.ms ?: 1;
-	fprintf(stderr, "measured during the stream: %llu pages hashed in %llu ms\n",
-		(unsigned long long)r.pages_hashed, (unsigned long long)r.ms);
+	fprintf(stderr, "measured at the first-pass mark (%llu bytes in): %llu pages hashed in "
+		"%llu ms\n", (unsigned long long)bytes, (unsigned long long)r.pages_hashed,
+		(unsigned long long)r.ms);
 }
 
 /* Feeds QEMU's incoming socket and waits for QEMU to load the whole state. */
 static int receive(struct dest *d, uint64_t *bytes, struct kt_err *err)
 {
-	uint64_t mark = guest_ram(d) / 16 * 15;
+	bool marked = false;
 	char addr[256];
 	int fd, rc;
 
@@ -256,11 +244,12 @@ static int receive(struct dest *d, uint64_t *bytes, struct kt_err *err)
 	fd = net_connect(addr, MIGRATE_TIMEOUT);
 	if (fd < 0)
 		return kt_fail(err, "stream", "cannot reach QEMU's incoming socket %s", addr);
-	rc = kt_chmsg_relay_in(d->ch, fd, bytes, mark, err);
-	if (rc == 1) {
-		early_measure(d);
-		rc = kt_chmsg_relay_in(d->ch, fd, bytes, 0, err);
-	}
+	/* One measurement a stream: a further mark changes nothing. */
+	while ((rc = kt_chmsg_relay_in(d->ch, fd, bytes, err)) == 1)
+		if (!marked) {
+			marked = true;
+			early_measure(d, *bytes);
+		}
 	close(fd);
 	return rc ? -1 : kt_qmp_wait_migrated(d->qmp, MIGRATE_QEMU_MS, err);
 }

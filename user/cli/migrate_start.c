@@ -5,11 +5,14 @@
  * every failure before that resumes the source QEMU.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attest/hostkey.h"
@@ -57,6 +60,12 @@ struct session {
 	char sock[96];
 	int lfd;
 	bool migrating;		/* QEMU was told to migrate: resume it on failure */
+	/* The first-pass mark: the watch thread wants it, the relay sends it. */
+	atomic_bool want_mark, mark_taken, stop_watch;
+	struct kt_err watch_err;	/* the watch's QMP failure, read after the join */
+	bool mark_running;	/* at the mark the guest still ran (not paused before switchover) */
+	uint64_t t_migrate, mark_ms;	/* when QEMU was told to migrate; the mark after it */
+	json_int_t mark_remaining, mark_total;	/* QEMU's RAM figures at the mark */
 };
 
 /* Serves a unix socket only this user can reach, for QEMU's outgoing stream. */
@@ -73,24 +82,128 @@ static int local_socket(struct session *s, struct kt_err *err)
 	return 0;
 }
 
+/*
+ * The first-pass mark (Documentation/migration.rst), asked of QEMU every
+ * MIGRATE_TICK_MS: while the guest still runs, once QEMU's own count of
+ * the RAM still to send (ram.remaining: every dirty page, zero pages
+ * included, so also for guests whose stream stays small) is down to 1/16
+ * of the guest's RAM, or QEMU synced its dirty bitmap again
+ * (ram.dirty-sync-count 2); at the latest when QEMU pauses before the
+ * switchover (capability pause-before-switchover), which it leaves only
+ * when told to (migrate-continue), after the mark went out.
+ *
+ * The questions run in a thread of their own: QEMU writes its last round
+ * holding its big lock, so a QMP question can wait until the stream has
+ * been read, and the relay must never wait for the answer.
+ */
+static void pass_record(struct session *s, bool running, json_int_t remaining, json_int_t total)
+{
+	s->mark_running = running;
+	s->mark_ms = migrate_now_ms() - s->t_migrate;
+	s->mark_remaining = remaining;
+	s->mark_total = total;
+	atomic_store(&s->want_mark, true);
+}
+
+static void *pass_watch(void *ctx)
+{
+	const struct timespec tick = { .tv_nsec = MIGRATE_TICK_MS * 1000 * 1000 };
+	const struct timespec spin = { .tv_nsec = 1000 * 1000 };
+	struct session *s = ctx;
+	json_int_t remaining, total, syncs;
+	json_t *info, *ram, *ret;
+	const char *status;
+	bool active, paused;
+
+	while (!atomic_load(&s->stop_watch)) {
+		info = kt_qmp_exec(s->qmp, "query-migrate", NULL, &s->watch_err);
+		if (!info)
+			return NULL;
+		status = json_string_value(json_object_get(info, "status")) ?: "";
+		ram = json_object_get(info, "ram");
+		remaining = json_integer_value(json_object_get(ram, "remaining"));
+		total = json_integer_value(json_object_get(ram, "total"));
+		syncs = json_integer_value(json_object_get(ram, "dirty-sync-count"));
+		active = !strcmp(status, "active");
+		paused = !strcmp(status, "pre-switchover");
+		if (!strcmp(status, "completed") || !strcmp(status, "failed") ||
+		    !strcmp(status, "cancelled")) {
+			json_decref(info);
+			return NULL;
+		}
+		json_decref(info);
+		if (!atomic_load(&s->want_mark) &&
+		    (paused || (active && total > 0 && (remaining <= total / 16 || syncs >= 2))))
+			pass_record(s, !paused, remaining, total);
+		if (paused) {
+			/* The mark goes out before anything QEMU writes from here. */
+			while (!atomic_load(&s->mark_taken) && !atomic_load(&s->stop_watch))
+				nanosleep(&spin, NULL);
+			ret = atomic_load(&s->stop_watch) ? NULL :
+			      kt_qmp_exec(s->qmp, "migrate-continue",
+					  json_pack("{s:s}", "state", "pre-switchover"),
+					  &s->watch_err);
+			json_decref(ret);
+			return NULL;
+		}
+		nanosleep(&tick, NULL);
+	}
+	return NULL;
+}
+
+/* The relay's tick: the mark, once, as soon as the watch wants it. */
+static int pass_tick(void *ctx, struct kt_err *err)
+{
+	struct session *s = ctx;
+
+	(void)err;
+	if (!atomic_load(&s->want_mark) || atomic_load(&s->mark_taken))
+		return 0;
+	atomic_store(&s->mark_taken, true);	/* sent before any further stream byte is read */
+	return 1;
+}
+
 static int transfer(struct session *s, uint64_t *bytes, struct kt_err *err)
 {
+	struct kt_chmsg_tick tick = { .fn = pass_tick, .ctx = s, .interval_ms = MIGRATE_TICK_MS };
+	pthread_t watch;
 	json_t *ret;
 	int fd, rc;
 
 	if (local_socket(s, err))
 		return -1;
+	ret = kt_qmp_exec(s->qmp, "migrate-set-capabilities",
+			  json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability",
+				    "pause-before-switchover", "state", 1), err);
+	if (!ret)
+		return -1;
+	json_decref(ret);
 	ret = kt_qmp_exec(s->qmp, "migrate", json_pack("{s:s}", "uri", s->sock), err);
 	if (!ret)
 		return -1;
 	json_decref(ret);
 	s->migrating = true;
+	s->t_migrate = migrate_now_ms();
 	fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return kt_fail(err, "stream", "QEMU did not connect to %s: %m", s->sock);
 	net_set_timeouts(fd, MIGRATE_TIMEOUT);
-	rc = kt_chmsg_relay_out(s->ch, fd, bytes, err);
+	if (pthread_create(&watch, NULL, pass_watch, s)) {
+		close(fd);
+		return kt_fail(err, "stream", "cannot start the first-pass watch");
+	}
+	rc = kt_chmsg_relay_out(s->ch, fd, bytes, &tick, err);
+	/* Closed first: a QEMU blocked in its last round answers QMP only then. */
 	close(fd);
+	atomic_store(&s->stop_watch, true);
+	pthread_join(watch, NULL);
+	if (!rc && s->watch_err.check)
+		rc = kt_fail(err, s->watch_err.check, "%s", s->watch_err.msg);
+	if (atomic_load(&s->mark_taken))
+		fprintf(stderr, "first pass: marked after %llu ms, %lld of %lld bytes of RAM to go, "
+			"%s\n", (unsigned long long)s->mark_ms, (long long)s->mark_remaining,
+			(long long)s->mark_total, s->mark_running ? "the guest running" :
+			"QEMU paused before the switchover");
 	return rc ? -1 : kt_qmp_wait_migrated(s->qmp, MIGRATE_QEMU_MS, err);
 }
 
@@ -108,6 +221,10 @@ static void resume_source(struct session *s)
 		return;
 	json_decref(kt_qmp_exec(s->qmp, "migrate_cancel", NULL, &err));
 	kt_qmp_wait_migrated(s->qmp, 5000, &err);	/* cancelled or failed: expected */
+	/* A later migration by other means must not wait for a migrate-continue. */
+	json_decref(kt_qmp_exec(s->qmp, "migrate-set-capabilities",
+				json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability",
+					  "pause-before-switchover", "state", 0), &err));
 	memset(&err, 0, sizeof(err));
 	if (kt_qmp_runstate(s->qmp, state, sizeof(state), &err) || !strcmp(state, "running")) {
 		fprintf(stderr, "source guest: %s\n", err.check ? err.msg : "running");
@@ -261,9 +378,10 @@ static bool refusal(const char *check)
 	return !strstr(check, "netlink") && strcmp(check, "measure");
 }
 
-static void print_moved(const struct start_args *a, const char *host, const struct migrate_roots *r,
-			const char *digest, bool verified_first, uint64_t bytes, uint64_t records,
-			json_t *info, uint64_t verify_ms, uint64_t total_ms)
+static void print_moved(const struct start_args *a, const struct session *s, const char *host,
+			const struct migrate_roots *r, const char *digest, bool verified_first,
+			uint64_t bytes, uint64_t records, json_t *info, uint64_t verify_ms,
+			uint64_t total_ms)
 {
 	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
@@ -276,6 +394,11 @@ static void print_moved(const struct start_args *a, const char *host, const stru
 	kt_print_string("report_digest", "report_digest: %s\n", digest);
 	kt_print_u64("bytes", "bytes: %s\n", bytes);
 	kt_print_u64("records", "records: %s\n", records);
+	kt_print_bool("first_pass_marked", "first_pass_marked: %s\n",
+		      atomic_load(&s->mark_taken));
+	kt_print_bool("first_pass_mark_running", "first_pass_mark_running: %s\n",
+		      s->mark_running);
+	kt_print_u64("first_pass_mark_ms", "first_pass_mark_ms: %s\n", s->mark_ms);
 	kt_print_s64("qemu_total_ms", "qemu_total_ms: %s\n",
 		     json_integer_value(json_object_get(info, "total-time")));
 	kt_print_s64("qemu_downtime_ms", "qemu_downtime_ms: %s\n",
@@ -391,7 +514,7 @@ static int run(const struct start_args *a, struct session *s, struct kt_hs_guest
 	if (kt_chmsg_send_json(s->ch, msg, &err) || kt_channel_close(s->ch, &err))
 		fprintf(stderr, "warning: the destination was not told the source quit: %s\n", err.msg);
 	migrate_report_digest(report, dig, digest);
-	print_moved(a, res.peer.host_uuid, &roots, digest, verified_first, bytes,
+	print_moved(a, s, res.peer.host_uuid, &roots, digest, verified_first, bytes,
 		    kt_channel_records_sent(s->ch), info,
 		    migrate_now_ms() - t_stream, migrate_now_ms() - t0);
 	ret = KT_EXIT_OK;

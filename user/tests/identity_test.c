@@ -1389,15 +1389,40 @@ TEST(channel_refuses_reordered_and_truncated_records)
 }
 
 
-/* One stream through the channel: relay_out from a pipe, relay_in to another. */
-static void relay_stream(struct __test_metadata *_metadata, size_t len, uint64_t mark,
-			 uint64_t *at_mark, uint64_t *total)
+/* The source's tick: a mark at its mark_call-th call (0: never), or a failure. */
+struct tick_ctx {
+	int calls, mark_call, fail_call;
+	const uint64_t *sent;
+	uint64_t sent_at_mark;
+};
+
+static int tick_fn(void *ctx, struct kt_err *err)
+{
+	struct tick_ctx *t = ctx;
+
+	t->calls++;
+	if (t->calls == t->fail_call)
+		return kt_fail(err, "qmp", "tick failed");
+	if (t->calls != t->mark_call)
+		return 0;
+	t->sent_at_mark = *t->sent;
+	return 1;
+}
+
+/*
+ * One stream through the channel: relay_out from a pipe (a tick before
+ * every read, a mark at its mark_call-th call), relay_in to another.
+ */
+static void relay_stream(struct __test_metadata *_metadata, size_t len, int mark_call,
+			 uint64_t *at_mark, uint64_t *sent_at_mark, uint64_t *total)
 {
 	struct kt_channel_keys a = { 0 }, b;
 	struct kt_channel *tx, *rx;
 	struct kt_err err = { 0 };
 	uint8_t *in = malloc(len), *out = malloc(len + 1);
 	uint64_t sent = 0, got = 0;
+	struct tick_ctx t = { .mark_call = mark_call, .sent = &sent };
+	struct kt_chmsg_tick tick = { .fn = tick_fn, .ctx = &t, .interval_ms = 0 };
 	int sv[2], src[2], dst[2], rc;
 	size_t i;
 	ssize_t n;
@@ -1413,15 +1438,16 @@ static void relay_stream(struct __test_metadata *_metadata, size_t len, uint64_t
 	close(src[1]);
 	tx = kt_channel_new(sv[0], &a);
 	rx = kt_channel_new(sv[1], &b);
-	ASSERT_EQ(0, kt_chmsg_relay_out(tx, src[0], &sent, &err));
+	ASSERT_EQ(0, kt_chmsg_relay_out(tx, src[0], &sent, &tick, &err));
 	EXPECT_EQ((uint64_t)len, sent);
 	*at_mark = 0;
-	rc = kt_chmsg_relay_in(rx, dst[1], &got, mark, &err);
+	rc = kt_chmsg_relay_in(rx, dst[1], &got, &err);
 	if (rc == 1) {
 		*at_mark = got;
-		rc = kt_chmsg_relay_in(rx, dst[1], &got, 0, &err);
+		rc = kt_chmsg_relay_in(rx, dst[1], &got, &err);
 	}
 	EXPECT_EQ(0, rc);
+	*sent_at_mark = t.sent_at_mark;
 	*total = got;
 	close(dst[1]);
 	n = read(dst[0], out, len + 1);
@@ -1437,19 +1463,51 @@ static void relay_stream(struct __test_metadata *_metadata, size_t len, uint64_t
 	free(out);
 }
 
-/* The destination stops relaying once at a mark (to measure), then goes on. */
+/*
+ * The source marks a point of the stream in-band (migration: QEMU's first
+ * pass nearly over); the destination stops relaying exactly there, once,
+ * (to measure) then goes on.
+ */
 TEST(chanmsg_relay_in_stops_once_at_the_mark)
 {
-	uint64_t at, total;
+	uint64_t at, sent_at, total;
 
-	relay_stream(_metadata, 40000, 20000, &at, &total);
-	EXPECT_GE(at, (uint64_t)20000);
-	EXPECT_LT(at, (uint64_t)(20000 + KT_CHMSG_DATA_MAX));
-	EXPECT_EQ((uint64_t)40000, total);
-	/* a mark the stream never reaches: the stream simply ends */
-	relay_stream(_metadata, 40000, 1 << 20, &at, &total);
+	relay_stream(_metadata, 3 * KT_CHMSG_DATA_MAX + 100, 3, &at, &sent_at, &total);
+	EXPECT_GT(at, (uint64_t)0);
+	EXPECT_EQ(sent_at, at);
+	EXPECT_EQ((uint64_t)(3 * KT_CHMSG_DATA_MAX + 100), total);
+	/* no mark: the stream simply ends */
+	relay_stream(_metadata, 40000, 0, &at, &sent_at, &total);
 	EXPECT_EQ((uint64_t)0, at);
 	EXPECT_EQ((uint64_t)40000, total);
+}
+
+/* A failing tick (QMP gone) fails the relay with its error. */
+TEST(chanmsg_relay_out_fails_with_its_tick)
+{
+	struct kt_channel_keys a = { 0 }, b;
+	struct tick_ctx t = { .fail_call = 2 };
+	struct kt_chmsg_tick tick = { .fn = tick_fn, .ctx = &t, .interval_ms = 0 };
+	struct kt_channel *tx;
+	struct kt_err err = { 0 };
+	uint64_t sent = 0;
+	int sv[2], src[2];
+	static uint8_t buf[3 * KT_CHMSG_DATA_MAX];
+
+	t.sent = &sent;
+	mirror_keys(&a, &b, 3);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_EQ(0, pipe(src));
+	ASSERT_EQ((ssize_t)sizeof(buf), write(src[1], buf, sizeof(buf)));
+	close(src[1]);
+	tx = kt_channel_new(sv[0], &a);
+	EXPECT_EQ(-1, kt_chmsg_relay_out(tx, src[0], &sent, &tick, &err));
+	EXPECT_STREQ("qmp", err.check);
+	EXPECT_EQ(2, t.calls);
+	kt_channel_free(tx);
+	close(sv[0]);
+	close(sv[1]);
+	close(src[0]);
 }
 
 /* A software TPM (swtpm) on a free 127.0.0.1 port pair, for the sealed keystore. */

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "identity/chanmsg.h"
 
-enum { MSG_JSON = 1, MSG_DATA = 2, MSG_END = 3 };
+enum { MSG_JSON = 1, MSG_DATA = 2, MSG_END = 3, MSG_MARK = 4 };
 
 static int send_msg(struct kt_channel *ch, uint8_t type, const void *body, size_t len,
 		    struct kt_err *err)
@@ -81,12 +83,55 @@ json_t *kt_chmsg_recv_json(struct kt_channel *ch, struct kt_err *err)
 	return obj;
 }
 
-int kt_chmsg_relay_out(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err)
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Calls the tick when it is due; *wait_ms: until the next one (-1: no tick). */
+static int tick_due(struct kt_channel *ch, const struct kt_chmsg_tick *tick, uint64_t *next,
+		    int *wait_ms, struct kt_err *err)
+{
+	uint64_t now;
+	int rc;
+
+	*wait_ms = -1;
+	if (!tick)
+		return 0;
+	now = now_ms();
+	if (now >= *next) {
+		rc = tick->fn(tick->ctx, err);
+		if (rc < 0 || (rc > 0 && send_msg(ch, MSG_MARK, NULL, 0, err)))
+			return -1;
+		*next = now + tick->interval_ms;
+	}
+	*wait_ms = (int)(*next - now);
+	return 0;
+}
+
+int kt_chmsg_relay_out(struct kt_channel *ch, int fd, uint64_t *bytes,
+		       const struct kt_chmsg_tick *tick, struct kt_err *err)
 {
 	uint8_t buf[KT_CHMSG_DATA_MAX];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint64_t next = 0;
+	int wait_ms, rc;
 	ssize_t n;
 
 	for (;;) {
+		if (tick_due(ch, tick, &next, &wait_ms, err))
+			return -1;
+		if (tick) {
+			rc = poll(&pfd, 1, wait_ms);
+			if (rc < 0 && errno != EINTR)
+				return kt_fail(err, "stream", "cannot poll the stream: %s",
+					       strerror(errno));
+			if (rc <= 0)
+				continue;
+		}
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -116,20 +161,19 @@ static int write_all(int fd, const uint8_t *p, size_t len, struct kt_err *err)
 	return 0;
 }
 
-int kt_chmsg_relay_in(struct kt_channel *ch, int fd, uint64_t *bytes, uint64_t mark,
-		      struct kt_err *err)
+int kt_chmsg_relay_in(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err)
 {
 	uint8_t buf[KT_CHMSG_DATA_MAX];
 	uint8_t type;
 	uint32_t len;
 
 	for (;;) {
-		if (mark && *bytes >= mark)
-			return 1;
 		if (recv_hdr(ch, &type, &len, err))
 			return -1;
 		if (type == MSG_END && !len)
 			return 0;
+		if (type == MSG_MARK && !len)
+			return 1;
 		if (type != MSG_DATA || !len || len > sizeof(buf))
 			return kt_fail(err, "protocol", "expected stream data, got type %u of %u bytes",
 				       type, len);

@@ -8,6 +8,8 @@
  *   type 1  JSON object (length <= KT_CHMSG_JSON_MAX)
  *   type 2  stream data (1..KT_CHMSG_DATA_MAX bytes)
  *   type 3  end of stream (length 0)
+ *   type 4  mark (length 0): a point inside the stream the sender names
+ *           (migration: QEMU's first pass is nearly over)
  *
  * The channel authenticates order and completeness; this layer only refuses
  * what the protocol does not expect ("protocol").
@@ -30,15 +32,29 @@ int kt_chmsg_send_json(struct kt_channel *ch, const json_t *obj, struct kt_err *
 /* The next message, which must be a JSON object; a new reference. */
 json_t *kt_chmsg_recv_json(struct kt_channel *ch, struct kt_err *err);
 
-/* Sends everything read from fd until EOF as data messages, then the end. */
-int kt_chmsg_relay_out(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err);
+/*
+ * Called by kt_chmsg_relay_out every interval_ms while the stream lasts
+ * (also while fd has nothing to read): 1 sends a mark at that point of the
+ * stream, 0 nothing, -1 fails the relay (err set).
+ */
+struct kt_chmsg_tick {
+	int (*fn)(void *ctx, struct kt_err *err);
+	void *ctx;
+	unsigned int interval_ms;
+};
 
 /*
- * Writes data messages to fd until the end of the stream (0), or until
- * *bytes has reached mark (1; mark 0: no mark): the caller may then do
- * something between two messages and call again to go on.
+ * Sends everything read from fd until EOF as data messages, then the end;
+ * marks where tick (NULL: none) asks for them.
  */
-int kt_chmsg_relay_in(struct kt_channel *ch, int fd, uint64_t *bytes, uint64_t mark,
-		      struct kt_err *err);
+int kt_chmsg_relay_out(struct kt_channel *ch, int fd, uint64_t *bytes,
+		       const struct kt_chmsg_tick *tick, struct kt_err *err);
+
+/*
+ * Writes data messages to fd until the end of the stream (0) or a mark (1):
+ * the caller may then do something between two messages and call again to
+ * go on.
+ */
+int kt_chmsg_relay_in(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err);
 
 #endif
