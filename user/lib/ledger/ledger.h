@@ -313,6 +313,23 @@ int kt_ledger_checkpoint_use(struct kt_ledger *log, const char *path, bool full,
 void kt_ledger_checkpoint_until(struct kt_ledger *log, uint64_t now);
 int kt_ledger_checkpoint_save(struct kt_ledger *log, struct kt_err *err);
 const char *kt_ledger_checkpoint_path(const struct kt_ledger *log);
+/*
+ * Entries (or host batches of a batch entry) signed by a certificate that a
+ * certificate revocation earlier in the log revoked (revocation.h): a walk
+ * verifies them, keeps them in the tree, and visits, places, folds and
+ * checkpoints nothing of them, so they count toward no score, host flag,
+ * placement or revocation. The last walk's list (a walk from a checkpoint
+ * lists only the entries after it), valid until the next walk.
+ */
+struct kt_ledger_not_counted {
+	uint64_t index;			/* the entry */
+	int64_t batch_no;		/* its host batch, or -1: the entry's own signer */
+	uint64_t revoked_in;		/* the revocation entry */
+	char cert_id[KT_LEDGER_VM_MAX + 1];	/* "cert:<issuer>:<serial>" */
+};
+size_t kt_ledger_not_counted(const struct kt_ledger *log,
+			     const struct kt_ledger_not_counted **list);
+
 /* How many ES256 signatures this handle has verified (entries and heads): tests, statistics. */
 uint64_t kt_ledger_signatures_checked(const struct kt_ledger *log);
 /* The spec the ledger was opened with, as resolved (environment, default). */
