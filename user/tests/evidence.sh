@@ -8,14 +8,16 @@
 # deleted; a deterministic sample of single-byte flips (200 positions, seed
 # 17, and the first byte of every section) each refused; wrong anchors, the
 # bundle renamed to another VM, a grant without owner anchors, a CRL that
-# revokes a signer, and export's own refusals; usage and missing files.
+# revokes a signer, and export's own refusals; a certificate revoked in the
+# ledger carried with the bundle, and a head its certificate signed after
+# the revocation refused; usage and missing files.
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . scripts/lib/grant-tree.sh
 
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
-N=27
+N=31
 tap_plan $N
 tap_workdir kvmtrust-evidence
 if ! command -v openssl >/dev/null || ! grant_tree "$dir" >setup.log 2>&1; then
@@ -191,6 +193,41 @@ tap_is "  all $(ls bflips | wc -l) flips refused (every 7th byte of the batched 
 tap_is "a head a CA signed (it revoked a certificate): carried and verified" \
 	"$("$KT" ledger head "${B[@]}" | sed -n 's/^signer: //p') $(V ca.evid 2>&1 | head -1)" \
 	"CN=eu evidence verified: yes"
+
+# Host b's certificate revoked in the ledger by its CA: the revocation is
+# carried (host b signed the VM's entries and batches), and what host b
+# signs afterwards is refused, here the head it signs with its next append.
+"$KT" ca revoke --ca us "${B[@]}" host-b/cert.pem >/dev/null 2>&1
+rev=$(( $("$KT" ledger head "${B[@]}" --script | cut -f1) - 1 ))
+"$KT" evidence export "${B[@]}" --vm "$VM" -o rev.evid --report b.report >/dev/null
+tap_is "the ledger revocation of host b's certificate is carried; the bundle verifies" \
+	"$(V rev.evid 2>&1 | grep -E '^(evidence|entries)' | tr '\n' ' ')" \
+	"evidence verified: yes entries: 2 (3 attestations, 0 moves, 1 revocations), first at index 0 "
+flips rev.evid rflips 19 80 2
+tap_is "  all $(ls rflips | wc -l) flips refused (every 7th byte of the entries, 80 more)" \
+	"$(refused rflips)" ""
+"$KT" ledger append attest "${B[@]}" --vm "$VM" --result fail --host "$HOST_B" "${as_b[@]}" >/dev/null
+"$KT" evidence export "${B[@]}" --vm "$VM" -o late.evid --report b.report >/dev/null
+tap_fails_with "a head host b signed after its revocation is refused (revocation)" \
+	"^Error: revocation: head: signed by a certificate \\(cert:[0-9a-f]*:[0-9a-f]*\\) revoked in ledger entry $rev, before it signed" \
+	V late.evid
+# entry_sections BUNDLE: the indexes of its entry sections (type 2).
+entry_sections() {
+	python3 - "$1" <<'PY'
+import sys
+d = open(sys.argv[1], 'rb').read()
+off, out = 26, []
+while off < len(d):
+    n = int.from_bytes(d[off + 1:off + 5], 'big')
+    if d[off] == 2:
+        out.append(str(int.from_bytes(d[off + 5:off + 13], 'big')))
+    off += 5 + n
+print(' '.join(out))
+PY
+}
+tap_is "  host b's attestation after it is not carried (ledger verify: not counted)" \
+	"$(entry_sections late.evid) / $("$KT" ledger verify "${B[@]}" | grep -c 'not counted')" \
+	"1 $rev / 1"
 
 tap_is "verify of a missing file exits 3" "$(status V no-such.evid)" 3
 tap_is "an unknown option exits 2" "$(status "$KT" evidence verify vm.evid --anchors ledger-ca --bogus)" 2

@@ -17,6 +17,7 @@
 #include "identity/pki.h"
 #include "ledger/batch.h"
 #include "ledger/ledger_auth.h"
+#include "ledger/revocation.h"
 #include "policy/grant.h"
 #include "policy/grant_ledger.h"
 
@@ -196,12 +197,70 @@ static int put_chains(struct buf *b, const struct certs *c, const char *ca, stru
 	return ret;
 }
 
-/* Which entries the bundle carries: the history less other grants' revocations. */
-static bool exported(const struct kt_history_entry *he, const struct kt_evidence_inputs *in,
-		     const char *const *ids)
+/*
+ * The certificates (as revocation.h names them) that signed something in
+ * the bundle: the ledger revocations of those are carried.
+ */
+struct idset {
+	char (*v)[KT_LEDGER_VM_MAX + 1];
+	size_t n;
+};
+
+static bool idset_has(const struct idset *s, const char *id)
 {
 	size_t i;
 
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], id))
+			return true;
+	return false;
+}
+
+/* The ids of c's certificates (one that cannot be named cannot be revoked in the ledger). */
+static int idset_of(const struct certs *c, struct idset *s, struct kt_err *err)
+{
+	const uint8_t *p;
+	X509 *x;
+	size_t i;
+
+	free(s->v);
+	s->n = 0;
+	s->v = calloc(c->n + 1, sizeof(*s->v));
+	if (!s->v)
+		return kt_fail(err, "evidence", "out of memory");
+	for (i = 0; i < c->n; i++) {
+		p = c->der[i];
+		x = d2i_X509(NULL, &p, (long)c->len[i]);
+		if (x && !kt_ledger_cert_id(x, s->v[s->n], NULL, NULL))
+			s->n++;
+		X509_free(x);
+	}
+	return 0;
+}
+
+/* How many of the history's certificate revocations name one of s. */
+static size_t revocations_of(const struct kt_history *h, const struct idset *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < h->n; i++)
+		n += h->e[i].kind == KT_LEDGER_REVOKE && idset_has(s, h->e[i].vm_id);
+	return n;
+}
+
+/*
+ * Which entries the bundle carries: the history less other grants'
+ * revocations and the revocations of certificates that signed nothing in
+ * the bundle (signers).
+ */
+static bool exported(const struct kt_history_entry *he, const struct kt_evidence_inputs *in,
+		     const char *const *ids, const struct idset *signers)
+{
+	size_t i;
+
+	if (he->kind == KT_LEDGER_REVOKE &&
+	    !strncmp(he->vm_id, KT_LEDGER_CERT_PREFIX, strlen(KT_LEDGER_CERT_PREFIX)))
+		return idset_has(signers, he->vm_id);
 	if (he->kind != KT_LEDGER_REVOKE ||
 	    strncmp(he->vm_id, KT_GRANT_REVOKE_PREFIX, strlen(KT_GRANT_REVOKE_PREFIX)))
 		return true;
@@ -301,8 +360,8 @@ static int put_reports(struct buf *b, const struct kt_history *h,
 
 static int put_entries(struct buf *b, struct kt_ledger *log, const struct kt_history *h,
 		       const struct kt_evidence_inputs *in, const char *const *ids,
-		       struct certs *c, uint64_t *first, kt_hash first_root, bool *any,
-		       struct kt_err *err)
+		       const struct idset *signers, struct certs *c, uint64_t *first,
+		       kt_hash first_root, bool *any, struct kt_err *err)
 {
 	kt_hash proof[KT_MERKLE_MAX_PROOF];
 	struct kt_ledger_entry e;
@@ -311,7 +370,7 @@ static int put_entries(struct buf *b, struct kt_ledger *log, const struct kt_his
 	int len;
 
 	for (i = 0; i < h->n; i++) {
-		if (h->e[i].in_batch || !exported(&h->e[i], in, ids))
+		if (h->e[i].in_batch || !exported(&h->e[i], in, ids, signers))
 			continue;
 		if (kt_ledger_get(log, h->e[i].index, &e, &raw, &raw_len, err))
 			return -1;
@@ -393,38 +452,31 @@ static int put_batched(struct buf *b, struct kt_ledger *log, const struct kt_his
 	return 0;
 }
 
-int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
-		       const struct kt_evidence_inputs *in, uint8_t **out, size_t *len,
+/* The bundle with the certificate revocations of signers; c gets every signer. */
+static int export_once(struct kt_ledger *log, const struct kt_history *h,
+		       const struct kt_evidence_inputs *in, const char *const *idp,
+		       const struct idset *signers, struct buf *b, struct certs *c,
 		       struct kt_err *err)
 {
-	char (*ids)[KT_UUID_STR_LEN + 1] = calloc(in->n_grants + 1, sizeof(*ids));
-	const char **idp = calloc(in->n_grants + 1, sizeof(*idp));
 	kt_hash proof[KT_MERKLE_MAX_PROOF], first_root;
+	struct buf batched = { 0 };
 	uint8_t vm[KT_UUID_LEN], n;
-	struct certs c = { .n = 0 };
-	struct buf b = { 0 }, batched = { 0 };
 	bool any = false;
 	uint64_t first = 0;
 	size_t i, at;
 	int plen, ret = -1;
 
-	if (!ids || !idp || kt_uuid_parse(h->vm, vm)) {
-		kt_fail(err, "evidence", "out of memory or a bad VM id");
-		goto out;
-	}
-	if (check_grants(h, in, ids, err))
-		goto out;
-	for (i = 0; i < in->n_grants; i++)
-		idp[i] = ids[i];
-	put(&b, KT_EVIDENCE_MAGIC, 8);
-	put_be(&b, KT_EVIDENCE_VERSION, 2);
-	put(&b, vm, KT_UUID_LEN);
-	at = section_start(&b, KT_EV_STH);
-	put(&b, h->head + 2, kt_be_get(h->head, 2));
-	section_end(&b, at);
-	if (certs_add(&c, h->sth.cert, h->sth.cert_len, err) ||
-	    put_entries(&b, log, h, in, idp, &c, &first, first_root, &any, err) ||
-	    put_batched(&batched, log, h, &c, &first, first_root, &any, err))
+	if (kt_uuid_parse(h->vm, vm))
+		return kt_fail(err, "evidence", "a bad VM id");
+	put(b, KT_EVIDENCE_MAGIC, 8);
+	put_be(b, KT_EVIDENCE_VERSION, 2);
+	put(b, vm, KT_UUID_LEN);
+	at = section_start(b, KT_EV_STH);
+	put(b, h->head + 2, kt_be_get(h->head, 2));
+	section_end(b, at);
+	if (certs_add(c, h->sth.cert, h->sth.cert_len, err) ||
+	    put_entries(b, log, h, in, idp, signers, c, &first, first_root, &any, err) ||
+	    put_batched(&batched, log, h, c, &first, first_root, &any, err))
 		goto out;
 	plen = first ? kt_merkle_consistency_proof(h->leaves, first, h->size, proof) : 0;
 	if (plen < 0) {
@@ -434,33 +486,76 @@ int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 	}
 	if (!first)
 		kt_merkle_root(NULL, 0, first_root);
-	at = section_start(&b, KT_EV_CONSISTENCY);
-	put_be(&b, first, 8);
-	put(&b, first_root, KT_HASH_LEN);
+	at = section_start(b, KT_EV_CONSISTENCY);
+	put_be(b, first, 8);
+	put(b, first_root, KT_HASH_LEN);
 	n = (uint8_t)plen;
-	put(&b, &n, 1);
-	put(&b, proof, (size_t)plen * KT_HASH_LEN);
-	section_end(&b, at);
-	if (put_chains(&b, &c, in->ledger_ca, err))
+	put(b, &n, 1);
+	put(b, proof, (size_t)plen * KT_HASH_LEN);
+	section_end(b, at);
+	if (put_chains(b, c, in->ledger_ca, err))
 		goto out;
 	for (i = 0; i < in->n_crls; i++) {
-		at = section_start(&b, KT_EV_CRL);
-		put(&b, in->crls[i].data, in->crls[i].len);
-		section_end(&b, at);
+		at = section_start(b, KT_EV_CRL);
+		put(b, in->crls[i].data, in->crls[i].len);
+		section_end(b, at);
 	}
 	for (i = 0; i < in->n_grants; i++) {
-		at = section_start(&b, KT_EV_GRANT);
-		put(&b, in->grants[i], strlen(in->grants[i]));
-		section_end(&b, at);
+		at = section_start(b, KT_EV_GRANT);
+		put(b, in->grants[i], strlen(in->grants[i]));
+		section_end(b, at);
 	}
-	if (put_reports(&b, h, in, err))
+	if (put_reports(b, h, in, err))
 		goto out;
-	put(&b, batched.p, batched.len);
-	if (batched.oom)
-		b.oom = true;
-	if (b.oom) {
+	put(b, batched.p, batched.len);
+	if (batched.oom || b->oom) {
 		kt_fail(err, "evidence", "out of memory");
 		goto out;
+	}
+	ret = 0;
+out:
+	free(batched.p);
+	return ret;
+}
+
+int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
+		       const struct kt_evidence_inputs *in, uint8_t **out, size_t *len,
+		       struct kt_err *err)
+{
+	char (*ids)[KT_UUID_STR_LEN + 1] = calloc(in->n_grants + 1, sizeof(*ids));
+	const char **idp = calloc(in->n_grants + 1, sizeof(*idp));
+	struct idset signers = { 0 }, next = { 0 };
+	struct certs c = { .n = 0 };
+	struct buf b = { 0 };
+	size_t i, carried = 0;
+	int ret = -1;
+
+	if (!ids || !idp) {
+		kt_fail(err, "evidence", "out of memory");
+		goto out;
+	}
+	if (check_grants(h, in, ids, err))
+		goto out;
+	for (i = 0; i < in->n_grants; i++)
+		idp[i] = ids[i];
+	/*
+	 * The revocations carried add their CAs to the signers, whose own
+	 * revocations are then carried too: again until nothing is added
+	 * (the set only grows; at most once per revocation in the history).
+	 */
+	for (;;) {
+		if (export_once(log, h, in, idp, &signers, &b, &c, err) ||
+		    idset_of(&c, &next, err))
+			goto out;
+		if (revocations_of(h, &next) == carried)
+			break;
+		carried = revocations_of(h, &next);
+		free(signers.v);
+		signers = next;
+		next = (struct idset){ 0 };
+		free(b.p);
+		b = (struct buf){ 0 };
+		certs_free(&c);
 	}
 	*out = b.p;
 	*len = b.len;
@@ -468,9 +563,10 @@ int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 	ret = 0;
 out:
 	free(b.p);
-	free(batched.p);
 	free(ids);
 	free(idp);
+	free(signers.v);
+	free(next.v);
 	certs_free(&c);
 	return ret;
 }
@@ -511,12 +607,18 @@ struct ev_fact {
 	uint8_t host[KT_UUID_LEN];
 };
 
-/* A signature in the bundle: its signer's certificate, when and what it signed. */
+/*
+ * A signature in the bundle: its signer's certificate, when and what it
+ * signed, at which log position (an entry's index; the head's size), and
+ * the certificate as a ledger revocation names it (revocation.h; empty
+ * when it cannot be named).
+ */
 struct ev_signer {
 	const uint8_t *cert;
 	size_t len;
-	uint64_t time;
+	uint64_t time, index;
 	char what[64];
+	char id[KT_LEDGER_VM_MAX + 1];
 };
 
 struct bundle {
@@ -725,12 +827,26 @@ static int by_place(const void *x, const void *y)
 	return a->sub < b->sub ? -1 : a->sub > b->sub;
 }
 
+/* A certificate revocation of one of the bundle's signers. */
+static bool revokes_a_signer(const struct bundle *b, const char *vm_id)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_signers; i++)
+		if (b->signers[i].id[0] && !strcmp(b->signers[i].id, vm_id))
+			return true;
+	return false;
+}
+
 /* An entry belongs in the VM's bundle: about the VM, or a revocation that concerns it. */
 static const char *not_about_vm(const struct bundle *b, const struct kt_ledger_entry *e)
 {
 	if (e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE ||
 	    e->kind == KT_LEDGER_ROLLBACK)
 		return strcmp(e->vm_id, b->vm) ? "names another VM" : NULL;
+	if (kt_ledger_is_cert_revocation(e))
+		return revokes_a_signer(b, e->vm_id) ? NULL :
+			"revokes a certificate that signed nothing in the bundle";
 	if (e->kind == KT_LEDGER_REVOKE && e->vm_id[0])
 		return !strcmp(e->vm_id, b->vm) || is_grant_id(b, e->vm_id) ? NULL :
 			"revokes neither the VM nor one of the bundle's grants";
@@ -1031,6 +1147,7 @@ static int signer_add(struct bundle *b, const uint8_t *cert, size_t len, uint64_
 		      const char *what, uint64_t index)
 {
 	struct ev_signer *s = realloc(b->signers, (b->n_signers + 1) * sizeof(*s));
+	X509 *x;
 
 	if (!s)
 		return -1;
@@ -1039,7 +1156,13 @@ static int signer_add(struct bundle *b, const uint8_t *cert, size_t len, uint64_
 	s->cert = cert;
 	s->len = len;
 	s->time = time;
+	s->index = index;
 	snprintf(s->what, sizeof(s->what), what, (unsigned long long)index);
+	/* Checked already (the entry's, head's or header's own check): it parses. */
+	x = der_cert(cert, len);
+	if (!x || kt_ledger_cert_id(x, s->id, NULL, NULL))
+		s->id[0] = '\0';
+	X509_free(x);
 	return 0;
 }
 
@@ -1049,7 +1172,7 @@ static int collect_signers(struct bundle *b, struct kt_err *err)
 	size_t i;
 	int ret;
 
-	ret = signer_add(b, b->sth.cert, b->sth.cert_len, b->sth.time, "head", 0);
+	ret = signer_add(b, b->sth.cert, b->sth.cert_len, b->sth.time, "head", b->sth.size);
 	for (i = 0; i < b->n[KT_EV_ENTRY] && !ret; i++)
 		ret = signer_add(b, b->entries[i].e.cert, b->entries[i].e.cert_len,
 				 b->entries[i].e.time, "entry %llu", b->entries[i].index);
@@ -1088,6 +1211,30 @@ static int check_chains(const struct bundle *b, const char *anchors_path, STACK_
 		ret = signer_has_chain(b, b->signers[j].cert, b->signers[j].len,
 				       b->signers[j].what, err);
 	return ret;
+}
+
+/*
+ * No signer signed after its certificate was revoked in the ledger: an
+ * entry or host batch at a higher index than the revocation, or the head
+ * (which covers it). The revocations are the bundle's own entries.
+ */
+static int check_ledger_revocations(const struct bundle *b, struct kt_err *err)
+{
+	size_t i, j;
+
+	for (i = 0; i < b->n[KT_EV_ENTRY]; i++) {
+		const struct kt_ledger_entry *r = &b->entries[i].e;
+
+		if (!kt_ledger_is_cert_revocation(r))
+			continue;
+		for (j = 0; j < b->n_signers; j++)
+			if (!strcmp(b->signers[j].id, r->vm_id) && b->signers[j].index > r->index)
+				return kt_fail(err, "revocation", "%s: signed by a certificate (%s) "
+					       "revoked in ledger entry %llu, before it signed",
+					       b->signers[j].what, r->vm_id,
+					       (unsigned long long)r->index);
+	}
+	return 0;
 }
 
 static int revoked_before(const X509_REVOKED *rev, uint64_t when)
@@ -1337,12 +1484,14 @@ int kt_evidence_verify(const uint8_t *buf, size_t len, const char *anchors,
 	if (parse_sections(b, buf, len, err) || parse_entries(b, err) || parse_batched(b, err) ||
 	    parse_grants(b, err) || kt_ledger_auth_load(anchors, owner_anchors, &b->auth, err) ||
 	    check_head(b, err) || check_entries(b, err) || check_batched(b, err) ||
-	    check_about(b, s, err) || check_consistency(b, err) || collect_signers(b, err) ||
+	    collect_signers(b, err) || check_about(b, s, err) || check_consistency(b, err) ||
 	    check_chains(b, anchors, all, err))
 		goto out;
 	for (i = 0; i < b->n[KT_EV_CRL]; i++)
 		if (check_crl(b, i, all, err))
 			goto out;
+	if (check_ledger_revocations(b, err))
+		goto out;
 	if (check_grants_at(b, owner_anchors, s, err) || check_reports(b, s, err))
 		goto out;
 	memcpy(s->vm, b->vm, sizeof(s->vm));
