@@ -11,9 +11,11 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
+#include "attest/report.h"
 #include "common/encoding.h"
 #include "common/merkle.h"
 #include "evidence/evidence.h"
+#include "identity/jws.h"
 #include "identity/pki.h"
 #include "ledger/batch.h"
 #include "ledger/ledger_auth.h"
@@ -125,6 +127,82 @@ static void certs_free(struct certs *c)
 }
 
 /*
+ * A report file's text, NUL-terminated, without the line end a file has
+ * (its digest, which binds it to its entry, covers those bytes too); NULL
+ * when out of memory.
+ */
+static char *report_text(const uint8_t *p, size_t len)
+{
+	char *text;
+
+	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		len--;
+	text = malloc(len + 1);
+	if (text) {
+		memcpy(text, p, len);
+		text[len] = '\0';
+	}
+	return text;
+}
+
+/*
+ * A report's signer: the leaf of its x5c header (DER, malloc'd; NULL for
+ * none) and its iat claim, not yet verified; -1 (check "report") when the
+ * report is not a compact JWS with an x5c chain.
+ */
+static int report_signer(const uint8_t *p, size_t len, uint8_t **der, size_t *der_len,
+			 uint64_t *iat, struct kt_err *err)
+{
+	char *text = report_text(p, len);
+	STACK_OF(X509) *chain = NULL;
+	struct kt_jws jws;
+	unsigned char *out = NULL;
+	int n = -1;
+
+	*der = NULL;
+	if (!text)
+		return kt_fail(err, "evidence", "out of memory");
+	if (memchr(p, '\0', len) || kt_jws_parse(text, &jws, NULL)) {
+		free(text);
+		return kt_fail(err, "report", "not a signed report (compact JWS)");
+	}
+	if (!kt_jws_x5c(&jws, &chain, NULL) && sk_X509_num(chain) > 0)
+		n = i2d_X509(sk_X509_value(chain, 0), &out);
+	*iat = (uint64_t)json_integer_value(json_object_get(jws.payload, "iat"));
+	sk_X509_pop_free(chain, X509_free);
+	kt_jws_free(&jws);
+	free(text);
+	if (n <= 0)
+		return kt_fail(err, "report", "a report without its signer's certificates (x5c)");
+	*der = malloc((size_t)n);
+	if (*der)
+		memcpy(*der, out, (size_t)n);
+	*der_len = (size_t)n;
+	OPENSSL_free(out);
+	return *der ? 0 : kt_fail(err, "evidence", "out of memory");
+}
+
+/* The report's signer goes into rs (whose ledger revocations are carried). */
+static int report_signer_add(const struct kt_evidence_blob *r, size_t no, struct certs *rs,
+			     struct kt_err *err)
+{
+	uint8_t *der;
+	size_t len;
+	uint64_t iat;
+	int ret;
+
+	if (report_signer(r->data, r->len, &der, &len, &iat, err)) {
+		char where[32];
+
+		snprintf(where, sizeof(where), "report %zu", no);
+		return fail_in(err, NULL, where);
+	}
+	ret = certs_add(rs, der, len, err);
+	free(der);
+	return ret;
+}
+
+/*
  * The verified path of a signer's certificate, leaf first, anchor last.
  * Only the path: whether the leaf may sign what it signed (host, owner, a
  * CA revoking a certificate) is the head's and the entries' own check
@@ -216,18 +294,21 @@ static bool idset_has(const struct idset *s, const char *id)
 	return false;
 }
 
-/* The ids of c's certificates (one that cannot be named cannot be revoked in the ledger). */
-static int idset_of(const struct certs *c, struct idset *s, struct kt_err *err)
+/*
+ * Adds the ids of c's certificates (one that cannot be named cannot be
+ * revoked in the ledger).
+ */
+static int idset_add(const struct certs *c, struct idset *s, struct kt_err *err)
 {
+	char (*grown)[KT_LEDGER_VM_MAX + 1];
 	const uint8_t *p;
 	X509 *x;
 	size_t i;
 
-	free(s->v);
-	s->n = 0;
-	s->v = calloc(c->n + 1, sizeof(*s->v));
-	if (!s->v)
+	grown = realloc(s->v, (s->n + c->n + 1) * sizeof(*s->v));
+	if (!grown)
 		return kt_fail(err, "evidence", "out of memory");
+	s->v = grown;
 	for (i = 0; i < c->n; i++) {
 		p = c->der[i];
 		x = d2i_X509(NULL, &p, (long)c->len[i]);
@@ -338,7 +419,7 @@ static void put_report(struct buf *b, const struct kt_evidence_blob *r)
 }
 
 static int put_reports(struct buf *b, const struct kt_history *h,
-		       const struct kt_evidence_inputs *in, struct kt_err *err)
+		       const struct kt_evidence_inputs *in, struct certs *rs, struct kt_err *err)
 {
 	size_t i;
 
@@ -348,13 +429,18 @@ static int put_reports(struct buf *b, const struct kt_history *h,
 		if (!digest_named(h, &in->reports[i]))
 			return kt_fail(err, "report", "report %zu matches no entry's report digest",
 				       i + 1);
+		if (report_signer_add(&in->reports[i], i + 1, rs, err))
+			return -1;
 		put_report(b, &in->reports[i]);
 	}
 	for (i = 0; i < in->n_found; i++)
 		if (digest_named(h, &in->found[i]) &&
 		    !blob_in(in->reports, in->n_reports, &in->found[i]) &&
-		    !blob_in(in->found, i, &in->found[i]))
+		    !blob_in(in->found, i, &in->found[i])) {
+			if (report_signer_add(&in->found[i], in->n_reports + i + 1, rs, err))
+				return -1;
 			put_report(b, &in->found[i]);
+		}
 	return 0;
 }
 
@@ -452,11 +538,14 @@ static int put_batched(struct buf *b, struct kt_ledger *log, const struct kt_his
 	return 0;
 }
 
-/* The bundle with the certificate revocations of signers; c gets every signer. */
+/*
+ * The bundle with the certificate revocations of signers; c gets every
+ * signer of the head, entries and host batches, rs the reports' signers.
+ */
 static int export_once(struct kt_ledger *log, const struct kt_history *h,
 		       const struct kt_evidence_inputs *in, const char *const *idp,
 		       const struct idset *signers, struct buf *b, struct certs *c,
-		       struct kt_err *err)
+		       struct certs *rs, struct kt_err *err)
 {
 	kt_hash proof[KT_MERKLE_MAX_PROOF], first_root;
 	struct buf batched = { 0 };
@@ -505,7 +594,7 @@ static int export_once(struct kt_ledger *log, const struct kt_history *h,
 		put(b, in->grants[i], strlen(in->grants[i]));
 		section_end(b, at);
 	}
-	if (put_reports(b, h, in, err))
+	if (put_reports(b, h, in, rs, err))
 		goto out;
 	put(b, batched.p, batched.len);
 	if (batched.oom || b->oom) {
@@ -525,7 +614,7 @@ int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 	char (*ids)[KT_UUID_STR_LEN + 1] = calloc(in->n_grants + 1, sizeof(*ids));
 	const char **idp = calloc(in->n_grants + 1, sizeof(*idp));
 	struct idset signers = { 0 }, next = { 0 };
-	struct certs c = { .n = 0 };
+	struct certs c = { .n = 0 }, rs = { .n = 0 };
 	struct buf b = { 0 };
 	size_t i, carried = 0;
 	int ret = -1;
@@ -544,8 +633,9 @@ int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 	 * (the set only grows; at most once per revocation in the history).
 	 */
 	for (;;) {
-		if (export_once(log, h, in, idp, &signers, &b, &c, err) ||
-		    idset_of(&c, &next, err))
+		next.n = 0;
+		if (export_once(log, h, in, idp, &signers, &b, &c, &rs, err) ||
+		    idset_add(&c, &next, err) || idset_add(&rs, &next, err))
 			goto out;
 		if (revocations_of(h, &next) == carried)
 			break;
@@ -556,6 +646,7 @@ int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 		free(b.p);
 		b = (struct buf){ 0 };
 		certs_free(&c);
+		certs_free(&rs);
 	}
 	*out = b.p;
 	*len = b.len;
@@ -568,6 +659,7 @@ out:
 	free(signers.v);
 	free(next.v);
 	certs_free(&c);
+	certs_free(&rs);
 	return ret;
 }
 
@@ -632,6 +724,7 @@ struct bundle {
 	size_t n_facts;
 	struct ev_signer *signers;
 	size_t n_signers;
+	struct ev_signer *report_signers;	/* one per report section, in order */
 	struct kt_ledger_sth sth;
 	struct kt_ledger_auth *auth;
 	struct kt_grant *grants;
@@ -834,6 +927,9 @@ static bool revokes_a_signer(const struct bundle *b, const char *vm_id)
 
 	for (i = 0; i < b->n_signers; i++)
 		if (b->signers[i].id[0] && !strcmp(b->signers[i].id, vm_id))
+			return true;
+	for (i = 0; i < b->n[KT_EV_REPORT]; i++)
+		if (b->report_signers[i].id[0] && !strcmp(b->report_signers[i].id, vm_id))
 			return true;
 	return false;
 }
@@ -1166,11 +1262,33 @@ static int signer_add(struct bundle *b, const uint8_t *cert, size_t len, uint64_
 	return 0;
 }
 
-/* The head's, every entry's, every batch entry's and every host batch header's signer. */
+/*
+ * The head's, every entry's, every batch entry's and every host batch
+ * header's signer; apart, each report's (its x5c leaf, verified later).
+ */
 static int collect_signers(struct bundle *b, struct kt_err *err)
 {
-	size_t i;
+	size_t i, len;
+	uint8_t *der;
 	int ret;
+
+	b->report_signers = calloc(b->n[KT_EV_REPORT] + 1, sizeof(*b->report_signers));
+	if (!b->report_signers)
+		return kt_fail(err, "evidence", "out of memory");
+	for (i = 0; i < b->n[KT_EV_REPORT]; i++) {
+		struct ev_signer *rs = &b->report_signers[i];
+		X509 *x;
+
+		snprintf(rs->what, sizeof(rs->what), "report %zu", i);
+		if (report_signer(b->s[KT_EV_REPORT][i].p, b->s[KT_EV_REPORT][i].len, &der, &len,
+				  &rs->time, err))
+			return fail_in(err, NULL, rs->what);
+		x = der_cert(der, len);
+		if (!x || kt_ledger_cert_id(x, rs->id, NULL, NULL))
+			rs->id[0] = '\0';
+		X509_free(x);
+		free(der);
+	}
 
 	ret = signer_add(b, b->sth.cert, b->sth.cert_len, b->sth.time, "head", b->sth.size);
 	for (i = 0; i < b->n[KT_EV_ENTRY] && !ret; i++)
@@ -1428,9 +1546,48 @@ static const uint8_t *digest_at(const struct bundle *b, size_t j)
 		b->batched[j - b->n[KT_EV_ENTRY]].r.report;
 }
 
-/* Each report is one a digest names; digests with no report are counted. */
-static int check_reports(const struct bundle *b, struct kt_evidence_summary *sum,
-			 struct kt_err *err)
+/*
+ * A report's own signature: the report JWS, its x5c chain to the anchors
+ * judged at the report's iat, its claims (attest/report.h, any age); then
+ * that no certificate revocation in the bundle of its signer is dated at
+ * or before the report.
+ */
+static int check_report_signed(const struct bundle *b, size_t i, const char *anchors,
+			       struct kt_err *err)
+{
+	const struct section *s = &b->s[KT_EV_REPORT][i];
+	const struct ev_signer *rs = &b->report_signers[i];
+	struct kt_report_policy pol = {
+		.anchors = anchors, .max_age = -1, .chain_at = KT_REPORT_CHAIN_AT_IAT,
+	};
+	char *text = report_text(s->p, s->len);
+	size_t j;
+	int ret;
+
+	if (!text)
+		return kt_fail(err, "evidence", "out of memory");
+	ret = kt_report_verify(text, &pol, NULL, err);
+	free(text);
+	if (ret)
+		return fail_in(err, NULL, rs->what);
+	for (j = 0; j < b->n[KT_EV_ENTRY]; j++) {
+		const struct kt_ledger_entry *r = &b->entries[j].e;
+
+		if (kt_ledger_is_cert_revocation(r) && rs->id[0] && !strcmp(r->vm_id, rs->id) &&
+		    r->time <= rs->time)
+			return kt_fail(err, "revocation", "%s: signed by a certificate (%s) revoked "
+				       "in ledger entry %llu, at or before the report's time",
+				       rs->what, rs->id, (unsigned long long)r->index);
+	}
+	return 0;
+}
+
+/*
+ * Each report is one a digest names and is signed (check_report_signed());
+ * digests with no report are counted.
+ */
+static int check_reports(const struct bundle *b, const char *anchors,
+			 struct kt_evidence_summary *sum, struct kt_err *err)
 {
 	static const kt_hash zero;
 	size_t i, j, n = b->n[KT_EV_ENTRY] + b->n[KT_EV_BATCHED];
@@ -1453,6 +1610,8 @@ static int check_reports(const struct bundle *b, struct kt_evidence_summary *sum
 				kt_fail(err, "report", "report %zu is there twice", i);
 				goto out;
 			}
+		if (check_report_signed(b, i, anchors, err))
+			goto out;
 	}
 	for (j = 0; j < n; j++) {
 		if (!CRYPTO_memcmp(digest_at(b, j), zero, KT_HASH_LEN))
@@ -1492,7 +1651,7 @@ int kt_evidence_verify(const uint8_t *buf, size_t len, const char *anchors,
 			goto out;
 	if (check_ledger_revocations(b, err))
 		goto out;
-	if (check_grants_at(b, owner_anchors, s, err) || check_reports(b, s, err))
+	if (check_grants_at(b, owner_anchors, s, err) || check_reports(b, anchors, s, err))
 		goto out;
 	memcpy(s->vm, b->vm, sizeof(s->vm));
 	s->size = b->sth.size;
@@ -1514,6 +1673,7 @@ out:
 		free(b->batched);
 		free(b->facts);
 		free(b->signers);
+		free(b->report_signers);
 		for (i = 0; i <= SECTION_LAST; i++)
 			free(b->s[i]);
 		kt_ledger_auth_free(b->auth);
