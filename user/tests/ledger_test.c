@@ -1893,4 +1893,49 @@ TEST_F(ledger, revoked_certificate_entries_do_not_count)
 	kt_ledger_signer_free(&ca);
 }
 
+/*
+ * kvmtrustd's loop: append, then score through the same handle. With the
+ * checkpoint kept in memory, each score after the first verifies the new
+ * entry and the head only, and equals a full walk's.
+ */
+TEST_F(ledger, memory_checkpoint_scores_cost_what_is_new)
+{
+	struct kt_score_result inc, full;
+	struct kt_ledger *log;
+	uint64_t before;
+	kt_hash leaf;
+	struct kt_ledger_entry e;
+	int i;
+
+	ASSERT_EQ(0, fill(self, 30));
+	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, KT_LEDGER_WRITE, &log, &self->err));
+	ASSERT_EQ(0, kt_ledger_checkpoint_memory(log, &self->err));
+	ASSERT_EQ(0, kt_score_compute(log, VM1, (uint64_t)time(NULL), &inc, &self->err))
+		TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(30ULL + 1, kt_ledger_signatures_checked(log));
+	kt_score_result_free(&inc);
+	for (i = 0; i < 4; i++) {
+		entry_init(&e, KT_LEDGER_ATTEST, i == 2 ? KT_LEDGER_FAIL : KT_LEDGER_PASS, VM1, NULL,
+			   0);
+		ASSERT_EQ(0, kt_ledger_append(log, &self->host2, &e, leaf, &self->err));
+		before = kt_ledger_signatures_checked(log);
+		ASSERT_EQ(0, kt_score_compute(log, VM1, (uint64_t)time(NULL), &inc, &self->err))
+			TH_LOG("%s", self->err.msg);
+		/* The new entry and the head. */
+		EXPECT_EQ(2ULL, kt_ledger_signatures_checked(log) - before);
+		ASSERT_EQ(0, kt_score_compute(self->log, VM1, (uint64_t)time(NULL), &full,
+					      &self->err));
+		EXPECT_EQ(full.score, inc.score);
+		EXPECT_EQ(full.decision, inc.decision);
+		EXPECT_EQ(full.last_attest, inc.last_attest);
+		EXPECT_EQ(e.index, inc.last_attest);
+		/* The step before the new entry's is the score before it. */
+		ASSERT_LE(2U, inc.nsteps);
+		EXPECT_EQ(full.steps[full.nsteps - 2].score, inc.steps[inc.nsteps - 2].score);
+		kt_score_result_free(&inc);
+		kt_score_result_free(&full);
+	}
+	kt_ledger_close(log);
+}
+
 TEST_HARNESS_MAIN

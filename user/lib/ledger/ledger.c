@@ -41,6 +41,7 @@ struct kt_ledger {
 	kt_hash pin_root;
 	uint64_t sig_checks;	/* signatures verified through this handle */
 	char *cp_path;		/* kt_ledger_checkpoint_use(): NULL when off */
+	bool cp_memory;		/* kt_ledger_checkpoint_memory(): kept, never written */
 	struct kt_checkpoint *cp;	/* walks start from it (NULL: from entry 0) */
 	struct kt_checkpoint *cp_next;	/* what the last good walk verified */
 	/*
@@ -1479,6 +1480,13 @@ int kt_ledger_checkpoint_use(struct kt_ledger *log, const char *path, bool full,
 	return full ? 0 : kt_checkpoint_load(path, log->spec, &log->cp, err);
 }
 
+int kt_ledger_checkpoint_memory(struct kt_ledger *log, struct kt_err *err)
+{
+	(void)err;
+	log->cp_memory = true;
+	return 0;
+}
+
 void kt_ledger_checkpoint_until(struct kt_ledger *log, uint64_t now)
 {
 	if (log->cp && log->cp->tmax > now) {
@@ -1752,7 +1760,7 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 	if (!log->auth)
 		return kt_fail(err, "authorization", "verifying needs the ledger CA (--ledger-ca)");
 	head_ok = head_read(log, &h, &head_err) == 0;
-	if (log->cp_path && !(w.next = kt_checkpoint_start(log->cp))) {
+	if ((log->cp_path || log->cp_memory) && !(w.next = kt_checkpoint_start(log->cp))) {
 		ret = kt_fail(err, "ledger", "out of memory");
 		goto out;
 	}
@@ -1833,6 +1841,12 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 	}
 	if (!ret && w.next && h.raw && keep_checkpoint(log, &w, &h))
 		ret = kt_fail(err, "ledger", "out of memory");
+	if (!ret && log->cp_memory && log->cp_next) {
+		/* The next walk starts where this one ended. */
+		kt_checkpoint_free(log->cp);
+		log->cp = log->cp_next;
+		log->cp_next = NULL;
+	}
 	if (!ret && !log->ftree && !(log->ftree = malloc(sizeof(*log->ftree))))
 		ret = kt_fail(err, "ledger", "out of memory");
 	if (!ret) {

@@ -307,6 +307,14 @@ void kt_ledger_pin(struct kt_ledger *log, uint64_t size, const kt_hash root);
 int kt_ledger_checkpoint_use(struct kt_ledger *log, const char *path, bool full,
 			     struct kt_err *err);
 /*
+ * The same without a file: from now on every walk on the handle (scores
+ * included) starts from the state the last good walk verified, kept in
+ * memory, so a long-running writer that appends and then scores verifies
+ * only the entries after its last walk (kvmtrustd). The first walk is a
+ * full one; kt_ledger_checkpoint_until() still falls back to a full walk.
+ */
+int kt_ledger_checkpoint_memory(struct kt_ledger *log, struct kt_err *err);
+/*
  * A fold at time `now` (entries dated later left out) cannot start from a
  * checkpoint holding later entries: then the walk starts from entry 0.
  */
