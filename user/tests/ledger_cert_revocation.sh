@@ -29,7 +29,7 @@ cd "$(dirname "$0")/../.."
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 VM=7d4f2b1a-3c5e-4f60-8a9b-0c1d2e3f4a5b
 AUD=kvmtrust:test-federation
-N=38
+N=39
 tap_plan $N
 tap_workdir kvmtrust-ledger-cert-revocation
 grant_tree_env "$dir"
@@ -151,6 +151,9 @@ tap_ok "ledger verify lists it as signed by a revoked certificate, not counted" 
 	grep -q "^entry $at: signed by a revoked certificate (cert:.*), revoked in entry $revoked_at: not counted$" \
 	<(kt ledger verify)
 tap_is "  the VM's score does not move (score, decision)" "$(score_of)" "$before"
+tap_is "host b's batch is refused (exit 10, check revocation)" \
+	"$(echo "$VM pass" | status_of kt ledger batch; grep -c '^Error: revocation: the signing certificate (cert:.*) was revoked in entry' "$dir/err")" "10
+1"
 
 # --- 3. the authority is checked when the log is verified ---------------------
 

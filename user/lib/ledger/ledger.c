@@ -1421,11 +1421,10 @@ static int batch_visit(struct walk *w, const struct kt_ledger_entry *outer)
 {
 	struct kt_ledger_entry e;
 	struct kt_batch b;
-	size_t off = 0;
-	uint32_t no = 0, i;
-
 	struct kt_ledger_writer wr;
 	struct kt_err why;
+	size_t off = 0;
+	uint32_t no = 0, i;
 
 	while (!kt_batch_body_next(outer->body, outer->body_len, &off, &b, w->err)) {
 		if (batch_revoked(w->log, &w->revoked, &b, &wr, &why)) {
