@@ -8,6 +8,9 @@
 #   kvmtrustd_global DIR   the global part of a kvmtrustd.conf writing that
 #                          ledger as host1, interval 1 s, socket DIR/d.sock,
 #                          state_dir DIR/state (the test adds the rest)
+#   kvmtrustd_start DIR    exports the CLI's environment for DIR's daemon and
+#                          ledger, starts $KD -c DIR/d.conf (log DIR/d.log,
+#                          pid in $daemon) and waits for its socket
 #   st JQ                  JQ over `kvmtrust daemon status --json`
 #   wait_for JQ            up to WAIT_FOR_TENTHS tenths of a second
 #                          (default 100: TCG is slow and shared) for the
@@ -29,6 +32,14 @@ kvmtrustd_global() {
 	socket = $1/d.sock
 	state_dir = $1/state
 	EOT
+}
+
+kvmtrustd_start() {
+	export KVMTRUSTD_SOCKET=$1/d.sock KVMTRUST_LEDGER=sqlite:$1/ledger.db \
+		KVMTRUST_LEDGER_CA=$1/ca.pem KVMTRUST_OWNER_ANCHORS=$1/owner-anchors
+	"$KD" -c "$1/d.conf" 2>"$1/d.log" &
+	daemon=$!
+	for _ in $(seq 50); do [ -S "$1/d.sock" ] && break; sleep 0.1; done
 }
 
 st() { "$K" daemon status --json | jq -r "$1"; }

@@ -163,6 +163,17 @@ static void print_actions(json_t *vm)
 		      "kill -CONT it, then reload)\n" : NULL, frozen);
 }
 
+/* How the daemon found the guest: a [vm] section (libvirt or not) or discovery. */
+static void print_origin(json_t *vm)
+{
+	const char *libvirt = str(vm, "libvirt");
+	bool discovered = json_is_true(json_object_get(vm, "discovered"));
+
+	kt_print_bool("discovered", discovered ? "  discovered:    %s (no [vm] section: "
+		      "discover_policy applies)\n" : NULL, discovered);
+	kt_print_string("libvirt", *libvirt ? "  libvirt:       %s\n" : NULL, libvirt);
+}
+
 struct field {
 	const char *key, *fmt;
 };
@@ -222,6 +233,7 @@ static void print_vm(json_t *vm)
 	kt_print_string("report_digest", "  report digest: %s\n", str(vm, "report_digest"));
 	kt_print_string("error", *error ? "  last error:    %s\n" : NULL, error);
 	print_actions(vm);
+	print_origin(vm);
 	print_trigger(json_object_get(vm, "trigger"));
 	kt_print_close_object();
 }
@@ -229,6 +241,7 @@ static void print_vm(json_t *vm)
 static int show(json_t *reply, enum kt_print_mode mode)
 {
 	json_t *vms = json_object_get(reply, "vms"), *vm, *trig = json_object_get(reply, "triggers");
+	json_t *disc = json_object_get(reply, "discover");
 	size_t i;
 
 	kt_print_start(mode);
@@ -240,6 +253,12 @@ static int show(json_t *reply, enum kt_print_mode mode)
 	kt_print_s64("event_cr_mask", ", CR mask %s", num(trig, "event_cr_mask"));
 	kt_print_s64("event_threshold", ", events per trigger %s", num(trig, "event_threshold"));
 	kt_print_s64("min_gap_ms", ", rate limit 1 per %s ms per VM\n", num(trig, "min_gap_ms"));
+	kt_print_close_object();
+	kt_print_open_object("discover");
+	kt_print_bool("enabled", "discovery: %s", json_is_true(json_object_get(disc, "enabled")));
+	kt_print_s64("max", ", at most %s guests", num(disc, "max"));
+	kt_print_s64("found", ", %s VMs found", num(disc, "found"));
+	kt_print_s64("skipped", ", %s beyond the cap\n", num(disc, "skipped"));
 	kt_print_close_object();
 	kt_print_open_array("vms");
 	json_array_foreach(vms, i, vm)

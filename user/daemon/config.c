@@ -23,6 +23,8 @@ struct parser {
 	struct kt_err *err;
 	unsigned long action_line[KTD_NR_ON];	/* where on_* named hook, 0: nowhere */
 	unsigned long rollback_line;		/* where on_fail named rollback, 0: nowhere */
+	unsigned long discover_line;		/* where discover = yes, 0: nowhere */
+	unsigned long discover_policy_line;	/* where discover_policy is, 0: nowhere */
 	unsigned int *actions;			/* the on_* list being parsed */
 };
 
@@ -76,11 +78,14 @@ static const char *const global_keys[] = {
 	"interval", "ledger", "ledger_ca", "ledger_key", "ledger_cert", "key_dir", "tcti", "socket",
 	"owner_anchors", "doorbell_port", "event_cr", "event_msr", "event_threshold",
 	"trigger_min_gap_ms", "hook", "state_dir", "on_fail", "on_score_below_75",
-	"on_score_below_50", "snapshot_store",
+	"on_score_below_50", "snapshot_store", "discover", "discover_policy", "discover_max",
+	"libvirt_run_dir",
 };
 enum { K_STRINGS_END = 9, K_DOORBELL = 9, K_CR, K_MSR, K_THRESHOLD, K_GAP, K_HOOK, K_STATE_DIR,
-       K_ON_FAIL, K_SNAPSHOT_STORE = K_ON_FAIL + KTD_NR_ON };
-static const char *const vm_keys[] = { "pid", "uuid", "memory_root", "policy" };
+       K_ON_FAIL, K_SNAPSHOT_STORE = K_ON_FAIL + KTD_NR_ON, K_DISCOVER, K_DISCOVER_POLICY,
+       K_DISCOVER_MAX, K_LIBVIRT_RUN_DIR };
+static const char *const vm_keys[] = { "pid", "uuid", "memory_root", "policy", "libvirt" };
+enum { V_PID, V_UUID, V_ROOT, V_POLICY, V_LIBVIRT };
 
 static int key_index(const char *const *keys, size_t n, const char *key)
 {
@@ -189,6 +194,18 @@ static int set_path(struct parser *p, char **dst, const char *key, const char *v
 	return set_string(p, dst, key, v);
 }
 
+/* A runtime integrity policy file, read and checked now (Documentation/policy.rst). */
+static int load_policy(struct parser *p, const char *key, const char *v, struct kt_rp_policy *pol)
+{
+	struct kt_err err = { 0 };
+
+	if (*v != '/')
+		return bad(p, "%s '%s' is not an absolute path", key, v);
+	if (kt_rp_load(v, pol, &err))
+		return bad(p, "%s: %s", key, err.msg);
+	return 0;
+}
+
 static int global_key(struct parser *p, int k, char *v)
 {
 	struct ktd_config *c = p->c;
@@ -221,6 +238,19 @@ static int global_key(struct parser *p, int k, char *v)
 		return set_path(p, &c->state_dir, "state_dir", v);
 	case K_SNAPSHOT_STORE:
 		return set_path(p, &c->snapshot_store, "snapshot_store", v);
+	case K_DISCOVER:
+		if (strcmp(v, "yes") && strcmp(v, "no"))
+			return bad(p, "discover '%s' is neither yes nor no", v);
+		c->discover = !strcmp(v, "yes");
+		p->discover_line = c->discover ? p->line : 0;
+		return 0;
+	case K_DISCOVER_POLICY:
+		p->discover_policy_line = p->line;
+		return load_policy(p, "discover_policy", v, &c->discover_policy);
+	case K_DISCOVER_MAX:
+		return set_uint_key(p, k, v, 1, KTD_DISCOVER_MAX_LIMIT, &c->discover_max);
+	case K_LIBVIRT_RUN_DIR:
+		return set_path(p, &c->libvirt_run_dir, "libvirt_run_dir", v);
 	default:
 		p->actions = &c->actions[k - K_ON_FAIL];
 		*p->actions = 0;
@@ -236,16 +266,22 @@ static int global_key(struct parser *p, int k, char *v)
 	}
 }
 
-/* The runtime integrity policy file, read and checked now (Documentation/policy.rst). */
-static int set_policy(struct parser *p, const char *v)
+/*
+ * A libvirt domain: its UUID (canonical), or a name that is safe as a file
+ * name in libvirt_run_dir (NAME.xml), as libvirt's own names are.
+ */
+static int set_libvirt(struct parser *p, const char *v)
 {
-	struct kt_err err = { 0 };
+	char uuid[KT_UUID_STR_LEN + 1];
 
-	if (*v != '/')
-		return bad(p, "policy '%s' is not an absolute path", v);
-	if (kt_rp_load(v, &p->vm->policy, &err))
-		return bad(p, "policy: %s", err.msg);
-	p->vm->has_policy = true;
+	if (!kt_uuid_canonical(v, uuid)) {
+		strcpy(p->vm->libvirt, uuid);
+		return 0;
+	}
+	if (!*v || strlen(v) > KTD_LIBVIRT_NAME_MAX || *v == '.' || strchr(v, '/'))
+		return bad(p, "libvirt '%s' is neither a UUID nor a domain name (1 to %d "
+			   "characters, no '/', not starting with '.')", v, KTD_LIBVIRT_NAME_MAX);
+	strcpy(p->vm->libvirt, v);
 	return 0;
 }
 
@@ -256,19 +292,24 @@ static int vm_key(struct parser *p, int k, const char *v)
 	char *end;
 
 	switch (k) {
-	case 0:
+	case V_PID:
 		errno = 0;
 		n = strtoul(v, &end, 10);
 		if (!isdigit((unsigned char)*v) || *end || errno || n < 1 || n > 4194304)
 			return bad(p, "pid '%s' is not a process id", v);
 		vm->pid = (pid_t)n;
 		return 0;
-	case 1:
+	case V_UUID:
 		if (kt_uuid_canonical(v, vm->uuid))
 			return bad(p, "uuid '%s' is not a UUID", v);
 		return 0;
-	case 3:
-		return set_policy(p, v);
+	case V_POLICY:
+		if (load_policy(p, "policy", v, &vm->policy))
+			return -1;
+		vm->has_policy = true;
+		return 0;
+	case V_LIBVIRT:
+		return set_libvirt(p, v);
 	default:
 		if (!strcmp(v, "learn")) {
 			vm->learn = true;
@@ -283,12 +324,15 @@ static int vm_key(struct parser *p, int k, const char *v)
 /* A section is complete when it names its guest and what it must measure. */
 static int close_section(struct parser *p)
 {
-	const unsigned int root = 1u << 2, policy = 1u << 3;
+	const unsigned int root = 1u << V_ROOT, policy = 1u << V_POLICY;
 
 	if (!p->vm)
 		return 0;
-	if (!p->vm->pid && !p->vm->uuid[0])
-		return bad(p, "[vm %s] names no guest: give pid or uuid", p->vm->name);
+	if (p->vm->libvirt[0] && (p->vm->pid || p->vm->uuid[0]))
+		return bad(p, "[vm %s] names its guest twice: give libvirt, or pid and uuid",
+			   p->vm->name);
+	if (!p->vm->pid && !p->vm->uuid[0] && !p->vm->libvirt[0])
+		return bad(p, "[vm %s] names no guest: give pid, uuid or libvirt", p->vm->name);
 	if (!(p->seen & (root | policy)))
 		return bad(p, "[vm %s] has no memory_root (64 hex digits or 'learn') or policy",
 			   p->vm->name);
@@ -405,7 +449,19 @@ static int check_global(struct parser *p)
 				   global_keys[K_ON_FAIL + i]);
 		}
 	}
+	if (p->discover_line && !p->discover_policy_line) {
+		p->line = p->discover_line;
+		return bad(p, "discover = yes needs discover_policy: what a discovered guest must "
+			   "hold to pass");
+	}
+	if (p->discover_policy_line && !p->discover_line) {
+		p->line = p->discover_policy_line;
+		return bad(p, "discover_policy is given but discover is not yes");
+	}
 	if (!c->socket && set_string(p, &c->socket, "socket", KTD_SOCKET_DEFAULT))
+		return -1;
+	if (!c->libvirt_run_dir &&
+	    set_string(p, &c->libvirt_run_dir, "libvirt_run_dir", KTD_LIBVIRT_RUN_DIR_DEFAULT))
 		return -1;
 	if (!c->state_dir && set_string(p, &c->state_dir, "state_dir", KTD_STATE_DIR_DEFAULT))
 		return -1;
@@ -425,6 +481,7 @@ int ktd_config_load(const char *path, struct ktd_config *c, struct kt_err *err)
 	c->interval = KTD_INTERVAL_DEFAULT;
 	c->event_threshold = 1;
 	c->trigger_min_gap_ms = KTD_MIN_GAP_MS_DEFAULT;
+	c->discover_max = KTD_DISCOVER_MAX_DEFAULT;
 	for (int i = 0; i < KTD_NR_ON; i++)
 		c->actions[i] = KTD_ACT_LOG;
 	f = fopen(path, "re");
@@ -461,6 +518,7 @@ void ktd_config_free(struct ktd_config *c)
 	free(c->hook);
 	free(c->state_dir);
 	free(c->snapshot_store);
+	free(c->libvirt_run_dir);
 	free(c->vms);
 	memset(c, 0, sizeof(*c));
 }

@@ -25,6 +25,10 @@
 #define KTD_STATE_DIR_DEFAULT "/var/lib/kvmtrust"
 #define KTD_MIN_GAP_MS_DEFAULT 1000
 #define KTD_MAX_MSRS 8			/* KTD_BPF_MAX_MSRS */
+#define KTD_DISCOVER_MAX_DEFAULT 16	/* discovered guests attested at most */
+#define KTD_DISCOVER_MAX_LIMIT 256
+#define KTD_LIBVIRT_RUN_DIR_DEFAULT "/run/libvirt/qemu"
+#define KTD_LIBVIRT_NAME_MAX 200
 
 /* What to do when a result fails or the score falls below 75 or 50. */
 enum ktd_action {
@@ -48,8 +52,9 @@ enum ktd_action_event {
 
 struct ktd_vm_config {
 	char name[KTD_NAME_MAX + 1];
-	pid_t pid;				/* 0: found by uuid */
+	pid_t pid;				/* 0: found by uuid or libvirt */
 	char uuid[KT_UUID_STR_LEN + 1];		/* "": read from the VMM's command line */
+	char libvirt[KTD_LIBVIRT_NAME_MAX + 1];	/* a libvirt domain name or UUID, "": none */
 	bool learn;				/* expect the first memory_root seen */
 	kt_hash memory_root;			/* when !learn */
 	bool has_policy;			/* policy = FILE, instead of memory_root */
@@ -74,6 +79,11 @@ struct ktd_config {
 	char *state_dir;			/* reports/ and nonmigratable/ */
 	char *snapshot_store;			/* the rollback action's store */
 	unsigned int actions[KTD_NR_ON];	/* enum ktd_action bits */
+	/* Guests: discovered ones (discover.c) besides those of the [vm] sections. */
+	bool discover;
+	unsigned int discover_max;
+	struct kt_rp_policy discover_policy;	/* what a discovered guest must hold */
+	char *libvirt_run_dir;			/* libvirt's status XML files (libvirt.c) */
 	struct ktd_vm_config *vms;
 	size_t nr_vms;
 };

@@ -82,9 +82,10 @@ static json_t *guest_json(const struct ktd_guest *g, const struct ktd_triggers *
 
 	kt_hex_encode(g->last_root, KT_HASH_LEN, root);
 	kt_hex_encode(g->report_digest, KT_HASH_LEN, digest);
-	return json_pack("{s:s, s:s, s:i, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, "
-			 "s:s, s:b, s:o, s:s}",
+	return json_pack("{s:s, s:s, s:i, s:b, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:s, "
+			 "s:s, s:s, s:s, s:b, s:o, s:s}",
 			 "name", g->cfg.name, "uuid", g->uuid, "pid", (int)g->pid,
+			 "discovered", g->discovered, "libvirt", g->cfg.libvirt,
 			 "result", result, "score", g->score, "prev_score", g->prev_score,
 			 "rounds", J(g->rounds), "passes", J(g->passes), "fails", J(g->fails),
 			 "last_time", J(g->last_time), "ledger_index", J(g->last_index),
@@ -95,7 +96,7 @@ static json_t *guest_json(const struct ktd_guest *g, const struct ktd_triggers *
 }
 
 json_t *ktd_status_json(const struct ktd_config *c, const struct ktd_triggers *t,
-			const struct ktd_guest *guests, size_t n)
+			const struct ktd_discovery *disc, const struct ktd_guest *guests, size_t n)
 {
 	json_t *vms = json_array(), *obj;
 	size_t i;
@@ -106,12 +107,14 @@ json_t *ktd_status_json(const struct ktd_config *c, const struct ktd_triggers *t
 			return NULL;
 		}
 	}
-	obj = vms ? json_pack("{s:I, s:{s:b, s:I, s:I, s:I, s:I}, s:o}", "interval",
-			      J(c->interval), "triggers", "bpf", t != NULL,
+	obj = vms ? json_pack("{s:I, s:{s:b, s:I, s:I, s:I, s:I}, s:{s:b, s:I, s:I, s:I}, s:o}",
+			      "interval", J(c->interval), "triggers", "bpf", t != NULL,
 			      "doorbell_port", J(c->doorbell_port),
 			      "event_cr_mask", J(c->event_cr_mask),
 			      "event_threshold", J(c->event_threshold),
-			      "min_gap_ms", J(c->trigger_min_gap_ms), "vms", vms) : NULL;
+			      "min_gap_ms", J(c->trigger_min_gap_ms),
+			      "discover", "enabled", c->discover, "max", J(c->discover_max),
+			      "found", J(disc->found), "skipped", J(disc->skipped), "vms", vms) : NULL;
 	return obj;
 }
 

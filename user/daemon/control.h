@@ -20,9 +20,15 @@
 /* The listening socket: fd, or -1 with err set. A stale socket file is replaced. */
 int ktd_control_listen(const char *path, struct kt_err *err);
 
+/* What the last discovery scan found (discover = yes). */
+struct ktd_discovery {
+	size_t found;		/* VMMs running, configured ones included */
+	size_t skipped;		/* found but not attested: beyond discover_max */
+};
+
 /* The status object for every guest (t may be NULL); NULL when out of memory. */
 json_t *ktd_status_json(const struct ktd_config *c, const struct ktd_triggers *t,
-			const struct ktd_guest *guests, size_t n);
+			const struct ktd_discovery *disc, const struct ktd_guest *guests, size_t n);
 
 enum ktd_request { KTD_REQ_STATUS, KTD_REQ_ATTEST_NOW, KTD_REQ_WATCH };
 

@@ -12,6 +12,7 @@
 #include "attest/report.h"
 #include "common/encoding.h"
 #include "guest.h"
+#include "libvirt.h"
 #include "ledger/ledger_auth.h"
 #include "ledger/score.h"
 #include "measure/kt_attach.h"
@@ -24,6 +25,7 @@ int ktd_ctx_open(const struct ktd_config *c, struct ktd_ctx *ctx, struct kt_err 
 	const char *tcti = c->tcti ? c->tcti : kt_hostkey_default_tcti();
 
 	memset(ctx, 0, sizeof(*ctx));
+	ctx->libvirt_run_dir = c->libvirt_run_dir;
 	if (kt_hostkey_open(dir, tcti, &ctx->hk, err) ||
 	    kt_ledger_signer_load(c->ledger_key, c->ledger_cert, &ctx->signer, err) ||
 	    kt_ledger_auth_load(c->ledger_ca, c->owner_anchors, &ctx->auth, err) ||
@@ -73,7 +75,7 @@ static int guest_fail(struct ktd_guest *g, const char *what, const char *why)
  * named by UUID alone is looked up each round, so a restarted VMM is found
  * and a reused pid is never taken for it.
  */
-static int resolve(struct ktd_guest *g, char *buf)
+static int resolve(const struct ktd_ctx *ctx, struct ktd_guest *g, char *buf)
 {
 	char uuid[KT_UUID_STR_LEN + 1];
 	const char *bad;
@@ -81,6 +83,8 @@ static int resolve(struct ktd_guest *g, char *buf)
 	int ret;
 
 	g->pid = 0;
+	if (g->cfg.libvirt[0])
+		return ktd_guest_libvirt_pid(ctx, g, &g->pid);
 	if (!g->cfg.pid) {
 		if (kt_vmm_uuid_claims(g->cfg.uuid, buf, pids, 2) != 1)
 			return guest_fail(g, "resolve", "not exactly one running process has "
@@ -98,6 +102,19 @@ static int resolve(struct ktd_guest *g, char *buf)
 		return guest_fail(g, "resolve", "the process runs another VM (its -uuid differs)");
 	strcpy(g->uuid, ret == 0 ? uuid : g->cfg.uuid);
 	g->pid = g->cfg.pid;
+	return 0;
+}
+
+int ktd_guest_libvirt_pid(const struct ktd_ctx *ctx, struct ktd_guest *g, pid_t *pid)
+{
+	char why[sizeof(g->last_error) - 16];
+
+	/* Read each round: a restarted domain has a new pid, a stopped one none. */
+	if (ktd_libvirt_resolve(ctx->libvirt_run_dir, g->cfg.libvirt, pid, g->uuid, why,
+				sizeof(why))) {
+		*pid = 0;
+		return guest_fail(g, "resolve", why);
+	}
 	return 0;
 }
 
@@ -274,7 +291,7 @@ int ktd_guest_attest(struct ktd_ctx *ctx, struct ktd_guest *g, const char *repor
 	int ret;
 
 	g->last_error[0] = '\0';
-	ret = buf ? resolve(g, buf) : guest_fail(g, "resolve", "out of memory");
+	ret = buf ? resolve(ctx, g, buf) : guest_fail(g, "resolve", "out of memory");
 	free(buf);
 	if (ret)
 		return ret;

@@ -18,6 +18,8 @@
 
 struct ktd_guest {
 	struct ktd_vm_config cfg;
+	bool discovered;			/* found by discover.c, not in a [vm] section */
+	unsigned long long start_time;		/* discovered: the VMM's, against pid reuse */
 	pid_t pid;				/* resolved VMM, 0 until found */
 	char uuid[KT_UUID_STR_LEN + 1];		/* resolved name in the ledger */
 	bool learned;				/* cfg.memory_root now holds the expectation */
@@ -49,6 +51,7 @@ struct ktd_ctx {
 	struct kt_ledger *log;
 	struct kt_ledger_auth *auth;
 	struct kt_ledger_signer signer;
+	const char *libvirt_run_dir;		/* the configuration's */
 	bool host_flagged;			/* a compromise entry was appended for: */
 	uint8_t flagged_host[KT_UUID_LEN];
 };
@@ -68,6 +71,12 @@ void ktd_guest_init(struct ktd_guest *g, const struct ktd_vm_config *cfg);
  */
 int ktd_guest_attest(struct ktd_ctx *ctx, struct ktd_guest *g, const char *report_dir,
 		     unsigned int kind, uint64_t trigger_ns);
+
+/*
+ * The VMM of a guest named by libvirt (cfg.libvirt): 0 with *pid set, or
+ * -1 with g->last_error set.
+ */
+int ktd_guest_libvirt_pid(const struct ktd_ctx *ctx, struct ktd_guest *g, pid_t *pid);
 
 /* CLOCK_MONOTONIC in nanoseconds, the clock of bpf_ktime_get_ns(). */
 uint64_t ktd_now_ns(void);

@@ -22,9 +22,11 @@
 #include <systemd/sd-daemon.h>
 
 #include "common/encoding.h"
+#include "measure/vmm_cmdline.h"
 #include "action.h"
 #include "config.h"
 #include "control.h"
+#include "discover.h"
 #include "guest.h"
 #include "trigger.h"
 
@@ -32,8 +34,9 @@ struct daemon {
 	const char *config_path;
 	struct ktd_config cfg;
 	struct ktd_ctx ctx;
-	struct ktd_guest *guests;
-	size_t nr_guests;
+	struct ktd_guest *guests;		/* the [vm] sections', then discovered ones */
+	size_t nr_guests, nr_configured;
+	struct ktd_discovery disc;		/* the last scan's counts */
 	int listen_fd;
 	struct ktd_watchers watchers;		/* `kvmtrust daemon watch` connections */
 	struct ktd_triggers *trig;		/* NULL: no BPF trigger configured */
@@ -73,11 +76,26 @@ static uint64_t now_ms(void)
 /*
  * Guests of the new configuration; one kept by name with the same policy
  * keeps what it learned, so a reload does not re-learn a tampered root.
+ * Discovered guests stay (with the new discover_policy) while discovery is
+ * on, so that one without -uuid keeps the UUID it was given.
  */
-static struct ktd_guest *make_guests(const struct ktd_config *c, const struct daemon *old)
+static struct ktd_guest *make_guests(const struct ktd_config *c, const struct daemon *old,
+				     size_t *nr)
 {
-	struct ktd_guest *g = calloc(c->nr_vms ? c->nr_vms : 1, sizeof(*g));
-	size_t i, j;
+	size_t kept = c->discover && old ? old->nr_guests - old->nr_configured : 0, i, j;
+	struct ktd_guest *g;
+
+	if (kept > c->discover_max)
+		kept = c->discover_max;	/* the rest are found again, and skipped */
+	g = calloc(c->nr_vms + kept + 1, sizeof(*g));
+	*nr = c->nr_vms;
+	for (j = 0; g && j < kept; j++) {
+		struct ktd_guest *d = &g[(*nr)++];
+
+		*d = old->guests[old->nr_configured + j];
+		d->cfg.policy = c->discover_policy;
+		d->pending = false;
+	}
 
 	for (i = 0; g && i < c->nr_vms; i++) {
 		ktd_guest_init(&g[i], &c->vms[i]);
@@ -127,8 +145,8 @@ static int load(struct daemon *d, bool reload)
 		ktd_config_free(&next.cfg);
 		return -1;
 	}
-	next.guests = make_guests(&next.cfg, reload ? d : NULL);
-	next.nr_guests = next.cfg.nr_vms;
+	next.guests = make_guests(&next.cfg, reload ? d : NULL, &next.nr_guests);
+	next.nr_configured = next.cfg.nr_vms;
 	if (!next.guests) {
 		say("out of memory");
 		ktd_triggers_close(next.trig);
@@ -136,6 +154,8 @@ static int load(struct daemon *d, bool reload)
 		ktd_config_free(&next.cfg);
 		return -1;
 	}
+	if (!next.cfg.discover)
+		memset(&next.disc, 0, sizeof(next.disc));
 	if (reload) {
 		ktd_triggers_close(d->trig);
 		ktd_ctx_close(&d->ctx);
@@ -143,8 +163,9 @@ static int load(struct daemon *d, bool reload)
 		free(d->guests);
 	}
 	*d = next;
-	say("%s: %zu guest(s), every %u s%s", d->config_path, d->nr_guests, d->cfg.interval,
-	    d->trig ? ", eBPF triggers attached" : "");
+	say("%s: %zu guest(s), every %u s%s%s", d->config_path, d->nr_configured, d->cfg.interval,
+	    d->trig ? ", eBPF triggers attached" : "",
+	    d->cfg.discover ? ", discovering KVM VMs" : "");
 	return 0;
 }
 
@@ -160,6 +181,15 @@ static void attest(struct daemon *d, struct ktd_guest *g, unsigned int kind, uin
 			 "frozen by the freeze or rollback action: not attested until kill -CONT %d "
 			 "and a reload",
 			 (int)g->pid);
+		return;
+	}
+	if (g->discovered && ktd_process_start(g->cfg.pid) != g->start_time) {
+		/* Exited, or its pid is another process's now: dropped at the next scan. */
+		snprintf(g->last_error, sizeof(g->last_error), "resolve: the discovered VMM %d is gone",
+			 (int)g->cfg.pid);
+		say("[vm %s] not attested (%s): %s", g->cfg.name, ktd_trigger_name(kind),
+		    g->last_error);
+		ktd_watch_send(&d->watchers, ktd_result_event(g, kind, false));
 		return;
 	}
 	if (ktd_guest_attest(&d->ctx, g, d->report_dir, kind, trigger_ns)) {
@@ -182,6 +212,123 @@ static void attest(struct daemon *d, struct ktd_guest *g, unsigned int kind, uin
 }
 
 static void run_triggered(struct daemon *d);
+
+/* The configured guest that names process pid (of -uuid uuid, "" if none), or NULL. */
+static const struct ktd_guest *configured_for(struct daemon *d, pid_t pid, const char *uuid)
+{
+	size_t i;
+
+	for (i = 0; i < d->nr_configured; i++) {
+		struct ktd_guest *g = &d->guests[i];
+		pid_t lv;
+
+		if (g->pid == pid || g->cfg.pid == pid || (uuid[0] && !strcmp(g->cfg.uuid, uuid)))
+			return g;
+		/* A libvirt domain is looked up now: its pid may be new since the last round. */
+		if (g->cfg.libvirt[0] && !ktd_guest_libvirt_pid(&d->ctx, g, &lv) && lv == pid)
+			return g;
+	}
+	return NULL;
+}
+
+static void drop_guest(struct daemon *d, size_t i, const char *why)
+{
+	say("[vm %s] (discovered, pid %d) %s", d->guests[i].cfg.name, (int)d->guests[i].cfg.pid,
+	    why);
+	memmove(&d->guests[i], &d->guests[i + 1], (d->nr_guests - i - 1) * sizeof(*d->guests));
+	d->nr_guests--;
+}
+
+/*
+ * A discovered guest: named by its VMM's -uuid, or pid-N with a random UUID
+ * for the ledger, kept for the life of this process only.
+ */
+static int add_discovered(struct daemon *d, const struct ktd_found *f, const char *uuid)
+{
+	struct ktd_guest *grown = realloc(d->guests, (d->nr_guests + 1) * sizeof(*grown));
+	struct ktd_vm_config cfg = { .pid = f->pid, .has_policy = true,
+				     .policy = d->cfg.discover_policy };
+
+	if (!grown)
+		return -1;
+	d->guests = grown;
+	if (uuid[0]) {
+		strcpy(cfg.name, uuid);
+		strcpy(cfg.uuid, uuid);
+	} else {
+		snprintf(cfg.name, sizeof(cfg.name), "pid-%d", (int)f->pid);
+		if (kt_uuid_random(cfg.uuid))
+			return -1;
+	}
+	ktd_guest_init(&d->guests[d->nr_guests], &cfg);
+	d->guests[d->nr_guests].discovered = true;
+	d->guests[d->nr_guests].start_time = f->start_time;
+	say("[vm %s] discovered: pid %d%s%s", cfg.name, (int)f->pid, uuid[0] ? "" : ", uuid ",
+	    uuid[0] ? "" : cfg.uuid);
+	d->nr_guests++;
+	return 0;
+}
+
+/*
+ * Before each timer round: discovered guests whose VMM exited (or that a
+ * [vm] section now names) are dropped, new VMMs added, up to discover_max.
+ */
+static void discover(struct daemon *d)
+{
+	static struct ktd_found found[KTD_DISCOVER_MAX_LIMIT * 4];
+	char uuid[KT_UUID_STR_LEN + 1], *buf = malloc(KT_VMM_CMDLINE_MAX);
+	long n = buf ? ktd_discover_scan(found, sizeof(found) / sizeof(found[0])) : -1;
+	size_t i, j, listed, skipped = 0;
+	const struct ktd_guest *owner;
+	const char *bad;
+	int ret;
+
+	if (n < 0) {
+		say("discover: unable to scan /proc%s", buf ? "" : " (out of memory)");
+		free(buf);
+		return;
+	}
+	listed = (size_t)n < sizeof(found) / sizeof(found[0]) ? (size_t)n :
+		 sizeof(found) / sizeof(found[0]);
+	for (i = d->nr_configured; i < d->nr_guests;) {
+		struct ktd_guest *g = &d->guests[i];
+
+		for (j = 0; j < listed; j++)
+			if (found[j].pid == g->cfg.pid && found[j].start_time == g->start_time)
+				break;
+		owner = j < listed ? configured_for(d, g->cfg.pid, g->cfg.uuid) : NULL;
+		if (j == listed)
+			drop_guest(d, i, "is gone: no longer attested");
+		else if (owner)
+			drop_guest(d, i, "is a configured guest now");
+		else
+			i++;
+	}
+	for (j = 0; j < listed; j++) {
+		for (i = d->nr_configured; i < d->nr_guests; i++)
+			if (d->guests[i].cfg.pid == found[j].pid)
+				break;
+		if (i < d->nr_guests)
+			continue;
+		ret = kt_vmm_pid_uuid(found[j].pid, buf, uuid, &bad);
+		if (ret < 0)
+			continue;	/* exited meanwhile */
+		if (ret)
+			uuid[0] = '\0';	/* none, or not a UUID */
+		if (configured_for(d, found[j].pid, uuid))
+			continue;
+		if (d->nr_guests - d->nr_configured >= d->cfg.discover_max ||
+		    add_discovered(d, &found[j], uuid))
+			skipped++;
+	}
+	skipped += (size_t)n - listed;
+	if (skipped != d->disc.skipped)
+		say("discover: %zu VM(s) found beyond discover_max = %u are not attested", skipped,
+		    d->cfg.discover_max);
+	d->disc.found = (size_t)n;
+	d->disc.skipped = skipped;
+	free(buf);
+}
 
 /*
  * Triggers waiting are served before each guest of a round: a doorbell
@@ -249,7 +396,8 @@ static void serve(struct daemon *d)
 	}
 	if (req == KTD_REQ_ATTEST_NOW)
 		round_all(d, KTD_TRIGGER_REQUEST);
-	ktd_control_reply(conn, ktd_status_json(&d->cfg, d->trig, d->guests, d->nr_guests));
+	ktd_control_reply(conn, ktd_status_json(&d->cfg, d->trig, &d->disc, d->guests,
+						d->nr_guests));
 }
 
 /* 0 on SIGTERM/SIGINT, 1 when the loop cannot go on. */
@@ -266,6 +414,8 @@ static int run(struct daemon *d, int sfd)
 
 		ktd_actions_reap();
 		if (t >= next) {
+			if (d->cfg.discover)
+				discover(d);
 			round_all(d, KTD_TRIGGER_TIMER);
 			next = t + 1000ULL * d->cfg.interval;
 			t = now_ms();
@@ -326,8 +476,8 @@ int main(int argc, char *argv[])
 			fprintf(stderr, "kvmtrustd: %s\n", err.msg);
 			return 1;
 		}
-		printf("%s: ok, %zu guest(s), every %u s\n", d.config_path, d.cfg.nr_vms,
-		       d.cfg.interval);
+		printf("%s: ok, %zu guest(s), every %u s%s\n", d.config_path, d.cfg.nr_vms,
+		       d.cfg.interval, d.cfg.discover ? ", discovering KVM VMs" : "");
 		ktd_config_free(&d.cfg);
 		return 0;
 	}

@@ -21,8 +21,10 @@ KD=${KVMTRUSTD:-$PWD/user/kvmtrustd}
 UNIT=$PWD/user/daemon/kvmtrustd.service
 dir=$(mktemp -d /tmp/kvmtrustd-sh.XXXXXX)
 daemon= fake= watcher=
+fakes=()
 cleanup() {
 	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null
+	for p in "${fakes[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ -n "$watcher" ] && kill -9 "$watcher" 2>/dev/null
 	[ -n "$fake" ] && kill -9 "$fake" 2>/dev/null
 	rm -rf "$dir"
@@ -46,7 +48,7 @@ global() {
 conf() { local f=$dir/$1.conf; shift; { global; printf '%s\n' "$@"; } >"$f"; echo "$f"; }
 check() { "$KD" --check-config -c "$@"; }
 
-tap_plan 74
+tap_plan 111
 
 good=$(conf good "owner_anchors = $dir/owner-anchors" "[vm web]" "uuid = ${UUID^^}" "memory_root = learn" \
 	"[vm db]" "pid = 4242" "memory_root = $ROOT")
@@ -82,7 +84,7 @@ tap_fails_with "a memory_root of 63 digits is refused" \
 	"bad.conf:9: memory_root '${ROOT:1}' is neither 'learn' nor 64 hex digits" \
 	check "$(conf bad "[vm a]" "memory_root = ${ROOT:1}")"
 tap_fails_with "a VM section naming no guest is refused at its end" \
-	"bad.conf:9: \[vm a\] names no guest: give pid or uuid" \
+	"bad.conf:9: \[vm a\] names no guest: give pid, uuid or libvirt" \
 	check "$(conf bad "[vm a]" "memory_root = learn")"
 tap_fails_with "a VM section without a policy is refused" "bad.conf:10: \[vm a\] has no memory_root" \
 	check "$(conf bad "[vm a]" "pid = 1" "[vm b]")"
@@ -184,6 +186,56 @@ tap_fails_with "a relative snapshot_store is refused" \
 tap_fails_with "a trigger key in a VM section is refused" \
 	"bad.conf:9: unknown key 'doorbell_port' in a \[vm\] section" \
 	check "$(conf bad "[vm a]" "doorbell_port = 1")"
+# Auto-discovery: what a pass means for a guest nobody wrote a [vm] for must be said.
+echo '{"version": 1, "vcpu": [{"name": "pe", "reg": "cr0", "op": "bits-set", "value": "0x1"}]}' \
+	>"$dir/discover.json"
+disc=$(conf disc "discover = yes" "discover_policy = $dir/discover.json" "discover_max = 4")
+tap_is "discover = yes with a discover_policy is accepted" "$(check "$disc")" \
+	"$disc: ok, 0 guest(s), every 5 s, discovering KVM VMs"
+tap_fails_with "discover other than yes or no is refused" \
+	"bad.conf:8: discover 'on' is neither yes nor no" check "$(conf bad "discover = on")"
+tap_fails_with "discover = yes without discover_policy is refused at its line" \
+	"bad.conf:9: discover = yes needs discover_policy" \
+	check "$(conf bad "interval = 2" "discover = yes")"
+tap_fails_with "discover_policy without discover = yes is refused at its line" \
+	"bad.conf:9: discover_policy is given but discover is not yes" \
+	check "$(conf bad "discover = no" "discover_policy = $dir/discover.json")"
+tap_fails_with "a relative discover_policy is refused" \
+	"bad.conf:9: discover_policy 'd.json' is not an absolute path" \
+	check "$(conf bad "discover = yes" "discover_policy = d.json")"
+tap_fails_with "a missing discover_policy file is refused" \
+	"bad.conf:9: discover_policy: cannot open '$dir/nope.json'" \
+	check "$(conf bad "discover = yes" "discover_policy = $dir/nope.json")"
+tap_fails_with "a bad discover_policy file is refused by name" \
+	"bad.conf:9: discover_policy: ranges\[0\]: unknown key 'size'" \
+	check "$(conf bad "discover = yes" "discover_policy = $dir/bad-policy.json")"
+tap_fails_with "discover_max 0 is refused" "bad.conf:8: discover_max '0' is not a number from 1 to 256" \
+	check "$(conf bad "discover_max = 0")"
+tap_fails_with "discover_max above 256 is refused" "bad.conf:8: discover_max '257' is not" \
+	check "$(conf bad "discover_max = 257")"
+tap_fails_with "discover in a VM section is refused" \
+	"bad.conf:9: unknown key 'discover' in a \[vm\] section" check "$(conf bad "[vm a]" "discover = yes")"
+# libvirt domains, by name or UUID, through libvirt_run_dir's status files.
+lv=$(conf lv "libvirt_run_dir = $dir/libvirt" "[vm a]" "libvirt = web-1.example" "memory_root = learn" \
+	"[vm b]" "libvirt = ${UUID^^}" "memory_root = learn")
+tap_is "guests named by libvirt domain name and UUID are accepted" "$(check "$lv")" \
+	"$lv: ok, 2 guest(s), every 5 s"
+tap_fails_with "a libvirt domain name with a '/' is refused" \
+	"bad.conf:9: libvirt '../etc/x' is neither a UUID nor a domain name" \
+	check "$(conf bad "[vm a]" "libvirt = ../etc/x")"
+tap_fails_with "a libvirt domain name starting with '.' is refused" \
+	"bad.conf:9: libvirt '.hidden' is neither a UUID nor a domain name" \
+	check "$(conf bad "[vm a]" "libvirt = .hidden")"
+tap_fails_with "a libvirt domain name of 201 characters is refused" "bad.conf:9: libvirt '" \
+	check "$(conf bad "[vm a]" "libvirt = $(printf 'x%.0s' {1..201})")"
+tap_fails_with "libvirt with pid in one section is refused" \
+	"bad.conf:11: \[vm a\] names its guest twice: give libvirt, or pid and uuid" \
+	check "$(conf bad "[vm a]" "libvirt = web" "pid = 4" "memory_root = learn")"
+tap_fails_with "libvirt with uuid in one section is refused" \
+	"bad.conf:11: \[vm a\] names its guest twice" \
+	check "$(conf bad "[vm a]" "uuid = $UUID" "libvirt = web" "memory_root = learn")"
+tap_fails_with "a relative libvirt_run_dir is refused" \
+	"bad.conf:8: libvirt_run_dir 'run' is not an absolute path" check "$(conf bad "libvirt_run_dir = run")"
 printf 'interval = 5\n' >"$dir/short.conf"
 tap_fails_with "a config without the ledger and its signer is refused" \
 	"short.conf: ledger, ledger_ca, ledger_key and ledger_cert are required" check "$dir/short.conf"
@@ -293,5 +345,146 @@ tap_fails_with "without the daemon, status says it is not running (exit 5)" \
 	"is kvmtrustd running" bash -c "'$KT' daemon status; [ \$? -eq 5 ] && exit 1; exit 0"
 tap_fails_with "without the daemon, watch says it is not running (exit 5)" \
 	"is kvmtrustd running" bash -c "'$KT' daemon watch; [ \$? -eq 5 ] && exit 1; exit 0"
+
+# libvirt: each round reads libvirt_run_dir/NAME.xml (fixtures here, as libvirtd writes them).
+mkdir "$dir/libvirt"
+status_xml() { # NAME PID UUID
+	cat >"$dir/libvirt/$1.xml" <<-EOT
+	<!-- WARNING: THIS IS AN AUTO-GENERATED FILE (a test fixture) -->
+	<domstatus state='running' reason='booted' pid='$2'>
+	  <monitor path='/var/lib/libvirt/qemu/domain-1-$1/monitor.sock' type='unix'/>
+	  <domain type='kvm' id='1'>
+	    <name>$1</name>
+	    <uuid>$3</uuid>
+	    <memory unit='KiB'>65536</memory>
+	  </domain>
+	</domstatus>
+	EOT
+}
+sh -c 'exit 0' & dead=$!; wait "$dead"
+status_xml web "$fake" "${UUID^^}"
+status_xml gone "$dead" "$OTHER"
+status_xml impostor "$fake" "$OTHER"
+echo '<domstatus pid="1"><domain><name>broken</name>' >"$dir/libvirt/broken.xml"
+echo '<domain><name>config</name><uuid>'"$OTHER"'</uuid></domain>' >"$dir/libvirt/config.xml"
+status_xml renamed "$fake" "$OTHER" && sed -i 's#<name>renamed#<name>other#' "$dir/libvirt/renamed.xml"
+lvrun=$(conf lvrun "interval = 60" "libvirt_run_dir = $dir/libvirt" \
+	"[vm web]" "libvirt = web" "memory_root = learn" \
+	"[vm byuuid]" "libvirt = $UUID" "memory_root = learn" \
+	"[vm missing]" "libvirt = nodomain" "memory_root = learn" \
+	"[vm gone]" "libvirt = gone" "memory_root = learn" \
+	"[vm impostor]" "libvirt = impostor" "memory_root = learn" \
+	"[vm broken]" "libvirt = broken" "memory_root = learn" \
+	"[vm config]" "libvirt = config" "memory_root = learn" \
+	"[vm renamed]" "libvirt = renamed" "memory_root = learn")
+rm -f "$dir/d.sock"
+"$KD" -c "$lvrun" 2>"$dir/lv.log" &
+daemon=$!
+for _ in $(seq 50); do [ -S "$dir/d.sock" ] && break; sleep 0.1; done
+"$KT" daemon status --json >"$dir/lv.json"
+lv() { jq -r --arg n "$1" '.vms[] | select(.name == $n) | '"$2" "$dir/lv.json"; }
+tap_is "a libvirt domain by name: its status file's pid and UUID, then measured" \
+	"$(lv web '"\(.libvirt) \(.pid) \(.uuid) \(.error | split(":")[0])"')" "web $fake $UUID measure"
+tap_is "a libvirt domain by UUID: found among the status files" \
+	"$(lv byuuid '"\(.pid) \(.uuid) \(.error | split(":")[0])"')" "$fake $UUID measure"
+tap_is "a domain with no status file (not running) is an error, not a pass" \
+	"$(lv missing '"\(.pid) \(.result) \(.error)"')" \
+	"0 none resolve: libvirt: $dir/libvirt/nodomain.xml: No such file or directory"
+tap_is "a domain whose pid is not running is an error" "$(lv gone .error)" \
+	"resolve: libvirt: domain 'gone': its pid $dead is not running"
+tap_is "a pid that runs another -uuid than the domain's is an error" "$(lv impostor .error)" \
+	"resolve: libvirt: domain 'impostor': pid $fake does not run it (its -uuid is $UUID, the domain's $OTHER)"
+tap_is "a status file that is not well-formed XML is an error" "$(lv broken .error)" \
+	"resolve: libvirt: $dir/libvirt/broken.xml is not well-formed XML"
+tap_is "a domain XML that is not a status file is an error" "$(lv config .error)" \
+	"resolve: libvirt: $dir/libvirt/config.xml is not a status file (no <domstatus>)"
+tap_is "a status file naming another domain is an error" "$(lv renamed .error)" \
+	"resolve: libvirt: $dir/libvirt/renamed.xml names domain 'other', not 'renamed'"
+tap_is "  nothing was appended for any of them" \
+	"$("$KT" ledger head --ledger "sqlite:$dir/ledger.db" --script | cut -f1)" 0
+tap_is "  status shows discovery off, and marks no guest discovered" \
+	"$(jq -r '"\(.discover.enabled) \([.vms[] | .discovered] | any)"' "$dir/lv.json")" "false false"
+tap_is "  the text form names the domain" "$("$KT" daemon status | grep -c '^  libvirt:       web$')" 1
+kill -TERM "$daemon"; wait "$daemon"
+daemon=
+
+# Discovery, with processes that create a KVM VM and vCPU and map its kvm_run
+# (no guest runs, no module needed): found, named, capped, dropped on exit.
+fakevm() { # SECONDS [MAP] [ARGS...]: a VMM that never runs its vCPU
+	python3 - "$@" <<-'EOT' &
+	import fcntl, mmap, os, sys, time
+	kvm = os.open("/dev/kvm", os.O_RDWR)
+	vm = fcntl.ioctl(kvm, 0xAE01, 0)                   # KVM_CREATE_VM
+	vcpu = fcntl.ioctl(vm, 0xAE41, 0)                  # KVM_CREATE_VCPU
+	if sys.argv[2] == "map":
+	    run = mmap.mmap(vcpu, fcntl.ioctl(kvm, 0xAE04, 0))  # KVM_GET_VCPU_MMAP_SIZE
+	time.sleep(float(sys.argv[1]))
+	EOT
+	fakes+=($!)
+}
+DISC_N=9
+if ! python3 -c 'import fcntl, os; fcntl.ioctl(os.open("/dev/kvm", os.O_RDWR), 0xAE01, 0)' 2>/dev/null; then
+	for i in $(seq $DISC_N); do tap_skip "discovery $i" "/dev/kvm cannot create a VM here"; done
+else
+	fakes=()
+	UA=a1a1a1a1-0000-4000-8000-00000000000a UC=c1c1c1c1-0000-4000-8000-00000000000c
+	UD=d1d1d1d1-0000-4000-8000-00000000000d
+	fakevm 300 map --uuid "$UA"
+	fakevm 300 map
+	fakevm 300 map --uuid "$UC"
+	fakevm 300 nomap --uuid "$UD"	# holds kvm-vm and kvm-vcpu fds, maps nothing: a borrower
+	fakevm 300 map			# configured by pid below
+	sleep 1
+	dcfg=$(conf dcfg "interval = 1" "discover = yes" "discover_policy = $dir/discover.json" \
+		"discover_max = 2" "[vm conf]" "pid = ${fakes[4]}" "uuid = $OTHER" "memory_root = learn")
+	rm -f "$dir/d.sock"
+	"$KD" -c "$dcfg" 2>"$dir/disc.log" &
+	daemon=$!
+	for _ in $(seq 50); do [ -S "$dir/d.sock" ] && break; sleep 0.1; done
+	sleep 1.5
+	"$KT" daemon status --json >"$dir/disc.json"
+	tap_is "discovery: 4 VMMs found (a borrower of a VM's descriptors is none), 2 taken, 1 over the cap" \
+		"$(jq -r '"\(.discover.found) \([.vms[] | select(.discovered)] | length) \(.discover.skipped)"' \
+		"$dir/disc.json")" "4 2 1"
+	tap_is "  the configured guest comes first and is not discovered" \
+		"$(jq -r '[.vms[] | select(.pid == '"${fakes[4]}"' or .name == "conf") | "\(.name):\(.discovered)"] | join(" ")' \
+		"$dir/disc.json")" "conf:false"
+	named=$(jq -r '.vms[] | select(.discovered) | "\(.name) \(.pid) \(.uuid)"' "$dir/disc.json" |
+		while read -r name pid uuid; do
+			case $pid in
+			"${fakes[0]}") [ "$name $uuid" = "$UA $UA" ] && echo ok ;;
+			"${fakes[2]}") [ "$name $uuid" = "$UC $UC" ] && echo ok ;;
+			"${fakes[1]}") [[ $name == "pid-$pid" && $uuid =~ ^[0-9a-f]{8}-[0-9a-f-]{27}$ ]] && echo ok ;;
+			esac
+		done | wc -l)
+	tap_is "  named by --uuid, or pid-N with a UUID of its own" "$named" 2
+	tap_is "  a discovered guest that cannot be measured is an error, never a pass" \
+		"$(jq -r '[.vms[] | select(.discovered) | "\(.result) \(.error | split(":")[0])"] | unique | join(",")' \
+		"$dir/disc.json")" "none measure"
+	first=$(jq -r '[.vms[] | select(.discovered)][0].pid' "$dir/disc.json")
+	noid=$(jq -r --arg p "${fakes[1]}" '.vms[] | select(.pid == ($p | tonumber)) | .uuid' "$dir/disc.json")
+	kill -HUP "$daemon"
+	sleep 1.5
+	tap_is "  SIGHUP keeps the discovered guests (and the UUID given to one without -uuid)" \
+		"$("$KT" daemon status --json | jq -r --arg p "${fakes[1]}" '[.vms[] | select(.discovered)] | "\(length) \(map(select(.pid == ($p | tonumber)) | .uuid) | join(""))"')" \
+		"2 $noid"
+	kill "$first"; wait "$first" 2>/dev/null
+	for _ in $(seq 40); do
+		"$KT" daemon status --json >"$dir/disc.json"
+		[ "$(jq -r '.discover.found' "$dir/disc.json")" = 3 ] && break
+		sleep 0.1
+	done
+	tap_is "a discovered VMM that exits vanishes; the one over the cap takes its place" \
+		"$(jq -r '"\(.discover.found) \([.vms[] | select(.discovered) | .pid] | (any(. == '"$first"') | not)) \([.vms[] | select(.discovered)] | length) \(.discover.skipped)"' \
+		"$dir/disc.json")" "3 true 2 0"
+	tap_ok "  the log says it is gone" grep -q "(discovered, pid $first) is gone" "$dir/disc.log"
+	tap_is "  the text form marks them" "$("$KT" daemon status | grep -c '^  discovered:    yes')" 2
+	tap_is "  nothing was appended for any" \
+		"$("$KT" ledger head --ledger "sqlite:$dir/ledger.db" --script | cut -f1)" 0
+	kill -TERM "$daemon"; wait "$daemon"
+	daemon=
+	for p in "${fakes[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	fakes=()
+fi
 sed 's/^/# /' "$dir/d.log"
 tap_done

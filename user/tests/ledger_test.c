@@ -1609,6 +1609,103 @@ TEST_F(ledger, sequencer_integrates_the_queue)
 	EXPECT_EQ(1ULL, size);
 }
 
+/* Blobs by name for kt_batch_refs_expand(): two host batches, one may be hidden. */
+struct blobs {
+	char name[2][KT_BATCH_NAME_LEN + 1];
+	uint8_t *data[2];
+	size_t len[2];
+	bool hide[2];
+};
+
+static int blob_fetch(void *arg, const char *name, uint8_t **data, size_t *len,
+		      struct kt_err *err)
+{
+	struct blobs *b = arg;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (strcmp(b->name[i], name) || b->hide[i])
+			continue;
+		*data = malloc(b->len[i]);
+		memcpy(*data, b->data[i], b->len[i]);
+		*len = b->len[i];
+		return 0;
+	}
+	return kt_fail(err, "missing", "no %s", name);
+}
+
+/*
+ * A version 4 body: references that expand to exactly the version 3 body,
+ * with the same root; a blob missing, a record changed (named) and a byte
+ * changed outside the records are each refused.
+ */
+TEST_F(ledger, batch_references_expand_and_are_checked)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	kt_hash root3, root4;
+	struct blobs bl = { 0 };
+	struct kt_batch b;
+	uint8_t *refs, *body3, *body;
+	size_t refs_len, body3_len, body_len;
+	char vm[KT_UUID_STR_LEN + 1], want[160];
+	int i;
+
+	ASSERT_EQ(0, seal(self, &self->host1, HOST1, 1, 5, now, &bl.data[0], &bl.len[0]));
+	ASSERT_EQ(0, seal(self, &self->host2, HOST2, 2, 4, now, &bl.data[1], &bl.len[1]));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, kt_batch_parse(bl.data[i], bl.len[i], &b, &self->err));
+		kt_batch_name(b.host_id, b.time, bl.name[i]);
+	}
+	ASSERT_EQ(0, kt_batch_body_encode((const uint8_t *const *)bl.data, bl.len, 2, &body3,
+					  &body3_len, root3, &self->err));
+	ASSERT_EQ(0, kt_batch_refs_encode((const uint8_t *const *)bl.data, bl.len, 2, &refs,
+					  &refs_len, root4, &self->err));
+	EXPECT_EQ((size_t)(4 + 2 * KT_BATCH_REF_LEN), refs_len);
+	EXPECT_EQ(0, memcmp(root3, root4, KT_HASH_LEN));
+	ASSERT_EQ(0, kt_batch_refs_expand(refs, refs_len, blob_fetch, &bl, &body, &body_len,
+					  &self->err)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(body3_len, body_len);
+	EXPECT_EQ(0, memcmp(body3, body, body_len));
+	free(body);
+
+	bl.hide[1] = true;
+	EXPECT_NE(0, kt_batch_refs_expand(refs, refs_len, blob_fetch, &bl, &body, &body_len,
+					  &self->err));
+	EXPECT_STREQ("batch-blob", self->err.check);
+	snprintf(want, sizeof(want), "batch 1 (host %s): its stored host batch %s is missing",
+		 HOST2, bl.name[1]);
+	EXPECT_STREQ(want, self->err.msg);
+	bl.hide[1] = false;
+
+	/* Result 3 of host1's batch: pass <-> fail. */
+	ASSERT_EQ(0, kt_batch_parse(bl.data[0], bl.len[0], &b, &self->err));
+	bl.data[0][b.header_len + 3 * KT_BATCH_RECORD_STRIDE + 16] ^= 0x03;
+	EXPECT_NE(0, kt_batch_refs_expand(refs, refs_len, blob_fetch, &bl, &body, &body_len,
+					  &self->err));
+	EXPECT_STREQ("batch", self->err.check);
+	batch_vm(1, 3, vm);
+	snprintf(want, sizeof(want), "batch 0 (host %s): result 3 (VM %s)", HOST1, vm);
+	EXPECT_EQ(0, strncmp(self->err.msg, want, strlen(want))) TH_LOG("%s", self->err.msg);
+	bl.data[0][b.header_len + 3 * KT_BATCH_RECORD_STRIDE + 16] ^= 0x03;
+
+	/* The last signature byte: the records still match, the digest does not. */
+	bl.data[0][b.header_len - 1] ^= 0x01;
+	EXPECT_NE(0, kt_batch_refs_expand(refs, refs_len, blob_fetch, &bl, &body, &body_len,
+					  &self->err));
+	EXPECT_STREQ("batch-blob", self->err.check);
+	EXPECT_NE(NULL, strstr(self->err.msg, "differs from the one the entry references"))
+		TH_LOG("%s", self->err.msg);
+	bl.data[0][b.header_len - 1] ^= 0x01;
+
+	EXPECT_NE(0, kt_batch_refs_expand(refs, refs_len - 1, blob_fetch, &bl, &body, &body_len,
+					  &self->err));
+	EXPECT_STREQ("format", self->err.check);
+	free(refs);
+	free(body3);
+	free(bl.data[0]);
+	free(bl.data[1]);
+}
+
 TEST(entry_encoding_is_strict)
 {
 	static const uint8_t cert[3] = { 0x30, 0x01, 0x00 };

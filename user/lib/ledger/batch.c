@@ -5,6 +5,7 @@
  * UUID, which is the one encoding of a set of results and makes a VM
  * appearing twice in one batch a format error.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,6 +256,129 @@ int kt_batch_body_encode(const uint8_t *const *batches, const size_t *lens, size
 	*out = p;
 	*len = total;
 	return 0;
+}
+
+void kt_batch_name(const uint8_t host_id[KT_UUID_LEN], uint64_t time,
+		   char name[KT_BATCH_NAME_LEN + 1])
+{
+	kt_hex_encode(host_id, KT_UUID_LEN, name);
+	snprintf(name + 2 * KT_UUID_LEN, KT_BATCH_NAME_LEN + 1 - 2 * KT_UUID_LEN, "-%016llx",
+		 (unsigned long long)time);
+}
+
+int kt_batch_refs_encode(const uint8_t *const *batches, const size_t *lens, size_t k,
+			 uint8_t **out, size_t *len, kt_hash root, struct kt_err *err)
+{
+	size_t total = 4 + k * KT_BATCH_REF_LEN, i;
+	kt_hash *leaves;
+	struct kt_batch b;
+	uint8_t *p, *ref;
+
+	if (!k || k > KT_BATCH_ENTRY_MAX)
+		return kt_fail(err, "batch", "an entry holds 1 to %d host batches, not %zu",
+			       KT_BATCH_ENTRY_MAX, k);
+	p = malloc(total);
+	leaves = malloc(k * sizeof(kt_hash));
+	if (!p || !leaves) {
+		free(p);
+		free(leaves);
+		return kt_fail(err, "batch", "out of memory");
+	}
+	kt_be_put(p, k, 4);
+	for (i = 0; i < k; i++) {
+		if (kt_batch_parse(batches[i], lens[i], &b, err)) {
+			free(p);
+			free(leaves);
+			return -1;
+		}
+		ref = p + 4 + i * KT_BATCH_REF_LEN;
+		memcpy(ref, b.host_id, KT_UUID_LEN);
+		kt_be_put(ref + KT_UUID_LEN, b.time, 8);
+		kt_sha256(batches[i], lens[i], ref + KT_UUID_LEN + 8);
+		kt_batch_header_leaf(&b, leaves[i]);
+	}
+	kt_merkle_root(leaves, k, root);
+	free(leaves);
+	*out = p;
+	*len = total;
+	return 0;
+}
+
+/* One referenced blob against its reference; names what differs. */
+static int ref_check(const uint8_t *ref, const uint8_t *blob, size_t len, struct kt_err *err)
+{
+	struct kt_batch b;
+	kt_hash digest;
+
+	kt_sha256(blob, len, digest);
+	if (!CRYPTO_memcmp(digest, ref + KT_UUID_LEN + 8, KT_HASH_LEN))
+		return 0;
+	/* Changed: name the record where the change is one. */
+	if (!kt_batch_parse(blob, len, &b, err) && kt_batch_check_root(&b, err))
+		return -1;
+	return kt_fail(err, "batch-blob", "the stored host batch differs from the one the "
+		       "entry references (SHA-256 differs): the blob was altered");
+}
+
+int kt_batch_refs_expand(const uint8_t *refs, size_t len, kt_batch_fetch_fn fetch, void *arg,
+			 uint8_t **body, size_t *body_len, struct kt_err *err)
+{
+	uint64_t k = len >= 4 ? kt_be_get(refs, 4) : 0, i;
+	char name[KT_BATCH_NAME_LEN + 1], host[KT_UUID_STR_LEN + 1], msg[sizeof(err->msg)];
+	uint8_t **blob;
+	size_t *blen, total = 4, off;
+	struct kt_err local;
+	const uint8_t *ref;
+	int ret = -1;
+
+	if (!err)
+		err = &local;
+	if (!k || k > KT_BATCH_ENTRY_MAX || len != 4 + k * KT_BATCH_REF_LEN)
+		return kt_fail(err, "format", "batch references: length %zu does not hold 1 to %d "
+			       "references", len, KT_BATCH_ENTRY_MAX);
+	blob = calloc(k, sizeof(*blob));
+	blen = calloc(k, sizeof(*blen));
+	if (!blob || !blen) {
+		kt_fail(err, "batch", "out of memory");
+		goto out;
+	}
+	for (i = 0; i < k; i++) {
+		ref = refs + 4 + i * KT_BATCH_REF_LEN;
+		kt_batch_name(ref, kt_be_get(ref + KT_UUID_LEN, 8), name);
+		kt_uuid_format(ref, host);
+		if (fetch(arg, name, &blob[i], &blen[i], err)) {
+			if (err->check && !strcmp(err->check, "missing"))
+				kt_fail(err, "batch-blob", "batch %llu (host %s): its stored host batch "
+					"%s is missing", (unsigned long long)i, host, name);
+			goto out;
+		}
+		if (ref_check(ref, blob[i], blen[i], err)) {
+			memcpy(msg, err->msg, sizeof(msg));
+			kt_fail(err, err->check, "batch %llu (host %s): %s", (unsigned long long)i,
+				host, msg);
+			goto out;
+		}
+		total += 4 + blen[i];
+	}
+	*body = malloc(total);
+	if (!*body) {
+		kt_fail(err, "batch", "out of memory");
+		goto out;
+	}
+	kt_be_put(*body, k, 4);
+	for (i = 0, off = 4; i < k; i++) {
+		kt_be_put(*body + off, blen[i], 4);
+		memcpy(*body + off + 4, blob[i], blen[i]);
+		off += 4 + blen[i];
+	}
+	*body_len = total;
+	ret = 0;
+out:
+	for (i = 0; blob && i < k; i++)
+		free(blob[i]);
+	free(blob);
+	free(blen);
+	return ret;
 }
 
 int kt_batch_body_next(const uint8_t *body, size_t len, size_t *off, struct kt_batch *b,

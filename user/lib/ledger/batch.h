@@ -138,6 +138,42 @@ int kt_batch_body_root(const uint8_t *body, size_t len, uint32_t *k, kt_hash *le
 		       kt_hash root, struct kt_err *err);
 
 /*
+ * A batch entry whose host batches are stored apart (entry format version
+ * 4, Documentation/ledger.rst "Batches stored once"): its stored body is
+ * u32 K, then K references of KT_BATCH_REF_LEN bytes: host UUID (16),
+ * time (8, big-endian), SHA-256 of the whole host batch (32). Each host
+ * batch is a blob of its own in the store, named by kt_batch_name().
+ */
+#define KT_BATCH_REF_LEN 56
+#define KT_BATCH_NAME_LEN (2 * KT_UUID_LEN + 1 + 16)
+
+/* "<host hex>-<time hex>": a host batch's queue and blob name. */
+void kt_batch_name(const uint8_t host_id[KT_UUID_LEN], uint64_t time,
+		   char name[KT_BATCH_NAME_LEN + 1]);
+
+/* The references body of k host batches; root as kt_batch_body_encode() gives it. */
+int kt_batch_refs_encode(const uint8_t *const *batches, const size_t *lens, size_t k,
+			 uint8_t **out, size_t *len, kt_hash root, struct kt_err *err);
+
+/*
+ * Fetches a blob by name: 0 with a malloc'd copy; -1 with check "missing"
+ * when there is none, any other check when the store cannot say.
+ */
+typedef int (*kt_batch_fetch_fn)(void *arg, const char *name, uint8_t **data, size_t *len,
+				 struct kt_err *err);
+
+/*
+ * The body a references body stands for (u32 K, K x (u32 length, host
+ * batch), as kt_batch_body_encode() writes it), each host batch fetched by
+ * name and checked against its reference. Refused with check "batch-blob":
+ * a blob missing, one naming another host or time, one whose digest
+ * differs; where a changed blob still parses, the changed record is named
+ * as kt_batch_check_root() names it (check "batch").
+ */
+int kt_batch_refs_expand(const uint8_t *refs, size_t len, kt_batch_fetch_fn fetch, void *arg,
+			 uint8_t **body, size_t *body_len, struct kt_err *err);
+
+/*
  * The daemon's builder: add each VM's result as it comes, flush once per
  * interval (kt_ledger_append_batch(), or kt_ledger_enqueue_batch() for a
  * sequencer). A VM added twice in one interval keeps its latest result.

@@ -68,7 +68,8 @@ struct kt_ledger {
  * Entry encoding, all integers big-endian (Documentation/ledger.rst):
  *
  *   off      len  field
- *   0        1    version: the oldest that holds the entry (1, 2 register, 3)
+ *   0        1    version: the oldest that holds the entry (1, 2 register, 3,
+ *                 4 batch with its host batches stored apart)
  *   1        1    kind (1 attest, 2 move, 3 compromise, 4 revoke, 5 register,
  *                 6 rollback, 7 batch)
  *   2        1    result (0 none, 1 pass, 2 fail)
@@ -80,7 +81,7 @@ struct kt_ledger {
  *   68       32   measurement root (attest, rollback), the root over the host
  *                 batch headers (batch), or zeros
  *   100      L    vm_id, ASCII [A-Za-z0-9._:@-]; new entries: a lowercase UUID
- *   version 3 only, X = 33 + D bytes (X = 0 in versions 1 and 2):
+ *   versions 3 and 4, X = 33 + D bytes (X = 0 in versions 1 and 2):
  *   100+L    32   report: SHA-256 of the evidence the entry rests on, or zeros
  *   132+L    1    D = length of detail (0..128)
  *   133+L    D    detail, printable ASCII
@@ -88,7 +89,10 @@ struct kt_ledger {
  *   102+L+X  C    signer's X.509 certificate, DER
  *   102+L+X+C 64  ES256 signature (r || s) over everything before it
  *   batch only:
- *   166+L+X+C B   body: u32 K, K x (u32 length, host batch) (batch.h)
+ *   166+L+X+C B   body: u32 K, K x (u32 length, host batch) (batch.h);
+ *                 version 4: u32 K, K x 56-byte references (host UUID, time,
+ *                 SHA-256 of the host batch), the host batches stored apart
+ *                 (entry_expand() puts them back before decoding)
  *
  * The Merkle leaf is the encoding up to and with the signature: a batch
  * entry's body is bound by its measurement field, so a result's proof
@@ -142,11 +146,14 @@ static bool is_zero(const uint8_t *p, size_t len)
 
 /*
  * The oldest format version that holds the entry, which is the one it is
- * written in: version 3 for the report and detail fields and the kinds it
+ * written in: version 4 for a batch entry whose host batches are stored
+ * apart, version 3 for the report and detail fields and the kinds it
  * added, else the version that introduced the kind.
  */
 static uint8_t entry_version(const struct kt_ledger_entry *e)
 {
+	if (e->kind == KT_LEDGER_BATCH && e->apart)
+		return 4;
 	if (e->kind == KT_LEDGER_ROLLBACK || e->kind == KT_LEDGER_BATCH || e->detail[0] ||
 	    !is_zero(e->report, KT_HASH_LEN))
 		return 3;
@@ -341,6 +348,7 @@ static int entry_decode(const uint8_t *buf, size_t full_len, struct kt_ledger_en
 	    len != ENTRY_OVERHEAD + vm_len + ext + cert_len)
 		return kt_fail(err, "format", "entry length %zu does not match its fields", len);
 	e->kind = buf[1];
+	e->apart = buf[0] == 4 && e->kind == KT_LEDGER_BATCH;
 	e->result = buf[2];
 	e->index = kt_be_get(buf + 4, 8);
 	e->time = kt_be_get(buf + 12, 8);
@@ -968,16 +976,14 @@ int kt_ledger_append_batch(struct kt_ledger *log, const struct kt_ledger_signer 
 int kt_ledger_enqueue_batch(struct kt_ledger *log, const uint8_t *batch, size_t len,
 			    struct kt_err *err)
 {
-	char key[2 * KT_UUID_LEN + 1 + 16 + 1];
+	char key[KT_BATCH_NAME_LEN + 1];
 	struct kt_batch b;
 
 	if (log->mode == KT_LEDGER_READ)
 		return kt_fail(err, "ledger", "the ledger is open read-only");
 	if (kt_batch_parse(batch, len, &b, err))
 		return -1;
-	kt_hex_encode(b.host_id, KT_UUID_LEN, key);
-	snprintf(key + 2 * KT_UUID_LEN, sizeof(key) - 2 * KT_UUID_LEN, "-%016llx",
-		 (unsigned long long)b.time);
+	kt_batch_name(b.host_id, b.time, key);
 	return log->backend->enqueue(log->backend, key, batch, len, err);
 }
 
@@ -1073,7 +1079,11 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 			ret = log->backend->dequeue(log->backend, (const char *const *)q.key, q.n, err);
 		goto out;
 	}
-	if (kt_batch_body_encode(good, good_len, ngood, &body, &body_len, e->measurement, err)) {
+	/* A store that keeps host batches apart: the entry references them (version 4). */
+	e->apart = log->backend->blob_get != NULL;
+	if ((e->apart ? kt_batch_refs_encode : kt_batch_body_encode)(good, good_len, ngood, &body,
+								     &body_len, e->measurement,
+								     err)) {
 		ret = -1;
 		goto out;
 	}
@@ -1137,11 +1147,65 @@ int kt_ledger_head(struct kt_ledger *log, struct kt_ledger_sth *sth, uint8_t **r
 	return 0;
 }
 
+static int blob_fetch(void *arg, const char *name, uint8_t **data, size_t *len,
+		      struct kt_err *err)
+{
+	struct kt_ledger_backend *b = arg;
+
+	return b->blob_get(b, name, data, len, err);
+}
+
+/*
+ * A stored batch entry of version 4 with its references replaced by the
+ * host batches they name (*full malloc'd); *full NULL for any other entry,
+ * which decodes as stored. Refused: a backend that stores no host batches
+ * apart, a blob missing or altered (check "batch-blob").
+ */
+static int entry_expand(struct kt_ledger *log, const uint8_t *data, size_t len, uint8_t **full,
+			size_t *full_len, struct kt_err *err)
+{
+	size_t span = entry_span(data, len), body_len;
+	uint8_t *body;
+
+	*full = NULL;
+	if (len < ENTRY_OVERHEAD || data[0] != 4 || data[1] != KT_LEDGER_BATCH || span == len)
+		return 0;
+	if (!log->backend->blob_get)
+		return kt_fail(err, "batch-blob", "the %s backend stores no host batches apart",
+			       log->backend->name);
+	if (kt_batch_refs_expand(data + span, len - span, blob_fetch, log->backend, &body,
+				 &body_len, err))
+		return -1;
+	*full = malloc(span + body_len);
+	if (!*full) {
+		free(body);
+		return kt_fail(err, "ledger", "out of memory");
+	}
+	memcpy(*full, data, span);
+	memcpy(*full + span, body, body_len);
+	*full_len = span + body_len;
+	free(body);
+	return 0;
+}
+
 int kt_ledger_get(struct kt_ledger *log, uint64_t index, struct kt_ledger_entry *e,
 		  uint8_t **raw, size_t *raw_len, struct kt_err *err)
 {
+	uint8_t *full;
+	size_t full_len;
+
 	if (log->backend->get(log->backend, index, raw, raw_len, err))
 		return -1;
+	if (entry_expand(log, *raw, *raw_len, &full, &full_len, err)) {
+		free(*raw);
+		*raw = NULL;
+		return fail_at(err, "entry", index);
+	}
+	if (full) {
+		free(*raw);
+		*raw = full;
+		*raw_len = full_len;
+	}
 	if (kt_ledger_entry_decode(*raw, *raw_len, e, NULL, err)) {
 		free(*raw);
 		*raw = NULL;
@@ -1552,9 +1616,27 @@ int kt_ledger_entry_verify(struct kt_ledger_auth *auth, const uint8_t *data, siz
 	return 0;
 }
 
+static int walk_stored(uint64_t key, const uint8_t *data, size_t len, struct walk *w);
+
+/* An entry as stored; a version 4 batch entry with its host batches put back. */
 static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 {
 	struct walk *w = arg;
+	uint8_t *full;
+	size_t full_len;
+	int ret;
+
+	if (key == w->tree.size && entry_expand(w->log, data, len, &full, &full_len, w->err))
+		return fail_at(w->err, "entry", key);
+	if (key != w->tree.size || !full)
+		return walk_stored(key, data, len, w);
+	ret = walk_stored(key, full, full_len, w);
+	free(full);
+	return ret;
+}
+
+static int walk_stored(uint64_t key, const uint8_t *data, size_t len, struct walk *w)
+{
 	struct kt_ledger_writer writer;
 	struct kt_ledger_entry e;
 	uint64_t at = w->tree.size, revoked;

@@ -36,7 +36,7 @@
  * written in the oldest version that can hold it, so entries without the
  * new fields keep their version 1 or 2 bytes and old logs still verify.
  */
-#define KT_LEDGER_VERSION 3		/* newest entry format read and written */
+#define KT_LEDGER_VERSION 4		/* newest entry format read and written */
 #define KT_LEDGER_STH_VERSION 1
 #define KT_LEDGER_VM_MAX 64
 #define KT_LEDGER_CERT_MAX 8192
@@ -89,6 +89,12 @@ struct kt_ledger_entry {
 	 */
 	const uint8_t *body;
 	size_t body_len;
+	/*
+	 * A batch entry in format version 4: its host batches are stored apart
+	 * (batch.h, kt_batch_refs_expand()) and its stored body references
+	 * them. Decoded entries always hold the host batches themselves.
+	 */
+	bool apart;
 	/*
 	 * Not encoded: walks visit a batch entry as its VM results, each an
 	 * attest entry with the entry's index, the host batch's host, time and

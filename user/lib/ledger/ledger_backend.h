@@ -52,8 +52,8 @@ struct kt_ledger_backend {
 		      struct kt_err *err);
 	/*
 	 * The queue of host batches waiting for a sequencer: items by key
-	 * (printable, no '/'), put replacing any with that key; the first max
-	 * in key order; removal (without an append).
+	 * (printable, no '/'), put replacing any with that key (unless blob_get,
+	 * below); the first max in key order; removal (without an append).
 	 */
 	int (*enqueue)(struct kt_ledger_backend *b, const char *key, const uint8_t *data,
 		       size_t len, struct kt_err *err);
@@ -61,6 +61,17 @@ struct kt_ledger_backend {
 			  void *arg, struct kt_err *err);
 	int (*dequeue)(struct kt_ledger_backend *b, const char *const *keys, size_t n,
 		       struct kt_err *err);
+	/*
+	 * NULL, or the store keeps queued host batches apart, written once
+	 * (etcd): enqueue writes the batch as a blob under its name, refusing
+	 * (check "exists") a different batch under a name already taken, and
+	 * a marker in the queue; queue_scan gives each marker's blob; append
+	 * removes the markers and requires the blobs it was given to be
+	 * unchanged; blobs stay, and a sequencer's entry references them
+	 * (version 4). blob_get reads one, -1 with check "missing" if absent.
+	 */
+	int (*blob_get)(struct kt_ledger_backend *b, const char *name, uint8_t **data,
+			size_t *len, struct kt_err *err);
 	void (*close)(struct kt_ledger_backend *b);
 };
 

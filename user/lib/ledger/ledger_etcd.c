@@ -8,7 +8,9 @@
  * marks a created ledger (KT_LEDGER_CREATE puts it; every other open
  * requires it), "<prefix>/head" holds the head record and
  * "<prefix>/entry/%016x" the entry at that index, so key order is index
- * order, and "<prefix>/queue/<key>" the host batches waiting for a
+ * order, "<prefix>/batch/<name>" each queued host batch, written once and
+ * kept (a sequencer's entry references it: entry format version 4), and
+ * "<prefix>/queue/<name>" an empty marker per host batch waiting for a
  * sequencer (ledger.h, kt_ledger_integrate()). An append is one txn: if the head's
  * mod_revision is still the one the writer read and the entry key does not
  * exist, put both. Two
@@ -48,6 +50,17 @@ struct etcd_backend {
 	int n, cur;
 	char prefix[PREFIX_MAX + 2];	/* "<prefix>/" */
 	char head_key[PREFIX_MAX + 8], format_key[PREFIX_MAX + 8];
+	/*
+	 * lift set: the next reply's one "value" string is decoded apart
+	 * (lift_value()) into lifted, lifted_len; NULL when it was not.
+	 */
+	bool lift;
+	uint8_t *lifted;
+	size_t lifted_len;
+	/* The blobs the last queue_scan gave, with their mod_revision (0: absent). */
+	char **seen_name;
+	uint64_t *seen_rev;
+	size_t nseen;
 };
 
 struct body {
@@ -92,6 +105,29 @@ static bool misconfigured(CURLcode rc)
 	       rc == CURLE_UNSUPPORTED_PROTOCOL;
 }
 
+/*
+ * A reply holding one "value" string (a range of one key) has it decoded
+ * here and left empty for the JSON parser: jansson reads strings at
+ * ~40 MB/s, and a host batch is megabytes of base64. Base64 holds no '"'
+ * or '\\', so the string ends at the next '"'; anything else (no value,
+ * two, not base64) is left to the parser as it is.
+ */
+static void lift_value(struct etcd_backend *e, struct body *b)
+{
+	static const char tag[] = "\"value\":\"";
+	char *at, *v, *end;
+
+	at = b->data ? memmem(b->data, b->len, tag, sizeof(tag) - 1) : NULL;
+	if (!at || memmem(at + 1, b->len - (size_t)(at + 1 - b->data), tag, sizeof(tag) - 1))
+		return;
+	v = at + sizeof(tag) - 1;
+	end = memchr(v, '"', b->len - (size_t)(v - b->data));
+	if (!end || end == v || !(e->lifted = kt_b64_decode(v, (size_t)(end - v), &e->lifted_len)))
+		return;
+	memmove(v, end, b->len - (size_t)(end - b->data) + 1);
+	b->len -= (size_t)(end - v);
+}
+
 static enum outcome post_once(struct etcd_backend *e, const char *path, const char *req,
 			      json_t **resp, struct kt_err *err)
 {
@@ -120,6 +156,10 @@ static enum outcome post_once(struct etcd_backend *e, const char *path, const ch
 		free(body.data);
 		return again ? MAYBE_SENT : REFUSED;
 	}
+	free(e->lifted);
+	e->lifted = NULL;
+	if (e->lift)
+		lift_value(e, &body);
 	*resp = json_loadb(body.data ? body.data : "", body.len, JSON_REJECT_DUPLICATES, &jerr);
 	free(body.data);
 	if (!*resp || !json_is_object(*resp)) {
@@ -210,8 +250,8 @@ static int b64_field(json_t *obj, const char *name, uint8_t **out, size_t *len,
 }
 
 /* Range over [key, end) (end NULL: the key alone); kvs array borrowed from *resp. */
-static int range(struct etcd_backend *e, const char *key, const char *end, int limit,
-		 json_t **resp, json_t **kvs, struct kt_err *err)
+static int range_of(struct etcd_backend *e, const char *key, const char *end, int limit,
+		    bool keys_only, json_t **resp, json_t **kvs, struct kt_err *err)
 {
 	json_t *req = json_pack("{s:o}", "key", key_json(key));
 
@@ -219,10 +259,18 @@ static int range(struct etcd_backend *e, const char *key, const char *end, int l
 		json_object_set_new(req, "range_end", key_json(end));
 	if (limit)
 		json_object_set_new(req, "limit", json_integer(limit));
+	if (keys_only)
+		json_object_set_new(req, "keys_only", json_true());
 	if (post(e, "/v3/kv/range", req, true, resp, err))
 		return -1;
 	*kvs = json_object_get(*resp, "kvs");
 	return 0;
+}
+
+static int range(struct etcd_backend *e, const char *key, const char *end, int limit,
+		 json_t **resp, json_t **kvs, struct kt_err *err)
+{
+	return range_of(e, key, end, limit, false, resp, kvs, err);
 }
 
 static int etcd_head(struct kt_ledger_backend *b, uint8_t **rec, size_t *len, uint64_t *version,
@@ -357,37 +405,118 @@ static int delete_ops(const struct etcd_backend *e, json_t *ops, const char *con
 	return 0;
 }
 
+static char *blob_key(const struct etcd_backend *e, const char *name)
+{
+	char *key;
+
+	if (asprintf(&key, "%sbatch/%s", e->prefix, name) < 0)
+		return NULL;
+	return key;
+}
+
+/* One key's value (NULL, 0 when absent) and mod_revision. */
+static int get_one(struct etcd_backend *e, const char *key, uint8_t **val, size_t *len,
+		   uint64_t *rev, struct kt_err *err)
+{
+	json_t *resp, *kvs, *kv;
+	int ret = 0;
+
+	*val = NULL;
+	*len = 0;
+	*rev = 0;
+	e->lift = true;
+	ret = range(e, key, NULL, 0, &resp, &kvs, err);
+	e->lift = false;
+	if (ret)
+		return -1;
+	kv = json_array_get(kvs, 0);
+	if (kv && json_array_size(kvs) == 1 && e->lifted &&
+	    json_is_string(json_object_get(kv, "value")) &&
+	    !json_string_length(json_object_get(kv, "value"))) {
+		*rev = int64_field(kv, "mod_revision");
+		*val = e->lifted;
+		*len = e->lifted_len;
+		e->lifted = NULL;
+	} else if (kv) {
+		*rev = int64_field(kv, "mod_revision");
+		/* An empty value is left out of the reply. */
+		if (json_object_get(kv, "value"))
+			ret = b64_field(kv, "value", val, len, err);
+		else if (!(*val = malloc(1)))
+			ret = kt_fail(err, "storage", "out of memory");
+	}
+	json_decref(resp);
+	return ret;
+}
+
+/*
+ * The host batch is written once, under "batch/<name>", with its queue
+ * marker, if no batch holds that name yet; a repeated put of the same bytes
+ * (a retry) succeeds, other bytes under a taken name are refused.
+ */
 static int etcd_enqueue(struct kt_ledger_backend *b, const char *name, const uint8_t *data,
 			size_t len, struct kt_err *err)
 {
 	struct etcd_backend *e = (struct etcd_backend *)b;
-	char *key = queue_key(e, name);
-	json_t *req, *resp;
+	char *key = queue_key(e, name), *bkey = blob_key(e, name);
+	json_t *req = NULL, *resp, *kv;
+	uint8_t *have = NULL;
+	size_t have_len;
 	int ret;
 
-	if (!key)
-		return kt_fail(err, "storage", "out of memory");
-	req = json_pack("{s:o, s:o}", "key", key_json(key), "value", b64_json(data, len));
+	if (key && bkey)
+		req = json_pack("{s:[{s:o, s:s, s:s, s:s}], s:[o, o], s:[{s:{s:o}}]}",
+				"compare", "key", key_json(bkey), "target", "CREATE", "result",
+				"EQUAL", "create_revision", "0",
+				"success", put_op(bkey, data, len), put_op(key, (const uint8_t *)"", 0),
+				"failure", "request_range", "key", key_json(bkey));
 	free(key);
+	free(bkey);
 	if (!req)
 		return kt_fail(err, "storage", "out of memory");
-	/* A put of the same bytes under the same key may be repeated. */
-	ret = post(e, "/v3/kv/put", req, true, &resp, err);
-	if (!ret)
-		json_decref(resp);
+	/* Idempotent: a second try finds the blob and compares it. */
+	ret = post(e, "/v3/kv/txn", req, true, &resp, err);
+	if (ret)
+		return ret;
+	if (!json_is_true(json_object_get(resp, "succeeded"))) {
+		kv = json_array_get(json_object_get(json_object_get(json_array_get(
+			json_object_get(resp, "responses"), 0), "response_range"), "kvs"), 0);
+		if (!kv || b64_field(kv, "value", &have, &have_len, err))
+			ret = kt_fail(err, "storage", "etcd refused the batch put without saying why");
+		else if (have_len != len || memcmp(have, data, len))
+			ret = kt_fail(err, "exists", "a different host batch is stored as %s already "
+				      "(a host writes one batch per interval)", name);
+		free(have);
+	}
+	json_decref(resp);
 	return ret;
 }
 
+static void seen_forget(struct etcd_backend *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nseen; i++)
+		free(e->seen_name[i]);
+	free(e->seen_name);
+	free(e->seen_rev);
+	e->seen_name = NULL;
+	e->seen_rev = NULL;
+	e->nseen = 0;
+}
+
+/* The first max queue markers, each with its blob (len 0 when the blob is absent). */
 static int etcd_queue_scan(struct kt_ledger_backend *b, size_t max, kt_ledger_queue_fn fn,
 			   void *arg, struct kt_err *err)
 {
 	struct etcd_backend *e = (struct etcd_backend *)b;
-	char *from = queue_key(e, NULL), *end = from ? strdup(from) : NULL;
+	char *from = queue_key(e, NULL), *end = from ? strdup(from) : NULL, *bkey;
 	json_t *resp, *kvs, *kv;
 	size_t i, len, klen, plen;
 	uint8_t *val, *key;
 	int ret;
 
+	seen_forget(e);
 	if (!from || !end) {
 		free(from);
 		free(end);
@@ -395,29 +524,87 @@ static int etcd_queue_scan(struct kt_ledger_backend *b, size_t max, kt_ledger_qu
 	}
 	plen = strlen(from);
 	end[plen - 1]++;	/* "queue/" .. "queue0": every key under it */
-	ret = range(e, from, end, (int)max, &resp, &kvs, err);
+	ret = range_of(e, from, end, (int)max, true, &resp, &kvs, err);
 	free(from);
 	free(end);
 	if (ret)
 		return -1;
+	e->seen_name = calloc(json_array_size(kvs) + 1, sizeof(*e->seen_name));
+	e->seen_rev = calloc(json_array_size(kvs) + 1, sizeof(*e->seen_rev));
+	if (!e->seen_name || !e->seen_rev) {
+		json_decref(resp);
+		return kt_fail(err, "storage", "out of memory");
+	}
 	json_array_foreach(kvs, i, kv) {
 		const char *k = json_string_value(json_object_get(kv, "key"));
 
 		key = k ? kt_b64_decode(k, strlen(k), &klen) : NULL;
-		if (!key || klen <= plen || b64_field(kv, "value", &val, &len, err)) {
+		if (!key || klen <= plen) {
 			free(key);
 			ret = kt_fail(err, "storage", "etcd holds a malformed queue key");
 			break;
 		}
 		key[klen] = '\0';	/* kt_b64_decode leaves room for it */
-		ret = fn((char *)key + plen, val, len, arg);
+		bkey = blob_key(e, (char *)key + plen);
+		e->seen_name[e->nseen] = strdup((char *)key + plen);
+		ret = !bkey || !e->seen_name[e->nseen] ?
+		      kt_fail(err, "storage", "out of memory") :
+		      get_one(e, bkey, &val, &len, &e->seen_rev[e->nseen], err);
+		free(bkey);
+		if (!ret) {
+			e->nseen++;
+			ret = fn((char *)key + plen, val ? val : (const uint8_t *)"", len, arg);
+			free(val);
+		}
 		free(key);
-		free(val);
 		if (ret)
 			break;
 	}
 	json_decref(resp);
 	return ret < 0 ? -1 : 0;
+}
+
+static int etcd_blob_get(struct kt_ledger_backend *b, const char *name, uint8_t **data,
+			 size_t *len, struct kt_err *err)
+{
+	struct etcd_backend *e = (struct etcd_backend *)b;
+	char *key = blob_key(e, name);
+	uint64_t rev;
+	int ret;
+
+	if (!key)
+		return kt_fail(err, "storage", "out of memory");
+	ret = get_one(e, key, data, len, &rev, err);
+	free(key);
+	if (!ret && !rev)
+		ret = kt_fail(err, "missing", "no host batch %s", name);
+	return ret;
+}
+
+/* Compares that each dequeued item's blob is still the one queue_scan gave. */
+static int blob_compares(const struct etcd_backend *e, json_t *cmp, const char *const *names,
+			 size_t n)
+{
+	char rev[24], *key;
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < e->nseen && strcmp(e->seen_name[j], names[i]); j++)
+			;
+		if (j == e->nseen || !e->seen_rev[j])
+			continue;
+		snprintf(rev, sizeof(rev), "%llu", (unsigned long long)e->seen_rev[j]);
+		key = blob_key(e, names[i]);
+		if (!key || json_array_append_new(cmp, json_pack("{s:o, s:s, s:s, s:s}", "key",
+								 key_json(key), "target", "MOD",
+								 "result", "EQUAL",
+								 "mod_revision", rev))) {
+			free(key);
+			return -1;
+		}
+		free(key);
+	}
+	return 0;
 }
 
 static int etcd_dequeue(struct kt_ledger_backend *b, const char *const *keys, size_t n,
@@ -462,7 +649,8 @@ static int etcd_append(struct kt_ledger_backend *b, uint64_t version, uint64_t i
 			"success", put_op(key, entry, entry_len),
 			put_op(e->head_key, head, head_len));
 	free(key);
-	if (!req || delete_ops(e, json_object_get(req, "success"), dequeue, ndequeue)) {
+	if (!req || delete_ops(e, json_object_get(req, "success"), dequeue, ndequeue) ||
+	    blob_compares(e, json_object_get(req, "compare"), dequeue, ndequeue)) {
 		json_decref(req);
 		return kt_fail(err, "storage", "out of memory");
 	}
@@ -479,6 +667,8 @@ static void etcd_close(struct kt_ledger_backend *b)
 	struct etcd_backend *e = (struct etcd_backend *)b;
 	int i;
 
+	seen_forget(e);
+	free(e->lifted);
 	for (i = 0; i < e->n; i++)
 		free(e->endpoints[i]);
 	if (e->curl)
@@ -590,7 +780,7 @@ struct kt_ledger_backend *kt_ledger_etcd_open(const char *spec, enum kt_ledger_m
 	e->ops = (struct kt_ledger_backend){
 		.name = "etcd", .head = etcd_head, .get = etcd_get, .scan = etcd_scan,
 		.append = etcd_append, .close = etcd_close, .enqueue = etcd_enqueue,
-		.queue_scan = etcd_queue_scan, .dequeue = etcd_dequeue,
+		.queue_scan = etcd_queue_scan, .dequeue = etcd_dequeue, .blob_get = etcd_blob_get,
 	};
 	tok = strchr(list, '?');
 	if (tok)
