@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 . selftests/lib/migrate.sh
 
 OTHER_VM=8e5a3c2b-4d6f-4a71-9bac-1d2e3f4a5b6c
-PLAN=40
+PLAN=41
 dir=$(mktemp -d /tmp/kt-migrate.XXXXXX)
 
 cleanup() {
@@ -133,6 +133,13 @@ tap_ok "  and on vcpu_root" test -n "$root" -a "$root" = "$(field vcpu_root "$di
 tap_is "  the ledger: the final attestation passed, then the move to host a" \
 	"$(entry "$size"; entry $((size + 1)))" "attest	pass	$VM	$HOST_A
 move	-	$VM	$HOST_A"
+grant_id=$(kt grant show --script "$dir/vm.grant" | head -1 | cut -f1)
+tap_is "  the move names the grant that allowed it, and provenance prints it" \
+	"$(entry_field $((size + 1)) detail; kt ledger provenance --vm "$VM" --json |
+	python3 -c 'import json, sys
+print(" ".join(e.get("detail") or "-" for e in json.load(sys.stdin)["entries"] if e["kind"] == "move"))')" \
+	"grant:${grant_id:-none}
+grant:${grant_id:-none}"
 digest=$(field report_digest "$dir/start.out")
 tap_is "  the final report the destination kept is the one the source signed" \
 	"$(sha256sum <"$dir/final.jwt" | cut -c1-64) $(field report_digest "$dir/recv4.out")" \

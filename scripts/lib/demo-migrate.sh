@@ -93,7 +93,7 @@ demo_migrate() {
 	"$KVMTRUST" ledger get --index $((n - 1))
 	kt ledger verify
 	say "the evidence bundle: the guest's history with its proofs, chains and final report, one file"
-	kt evidence export --vm "$VM" -o vm.evid --report final.jwt || return 1
+	kt evidence export --vm "$VM" -o vm.evid --report final.jwt --grant vm.grant || return 1
 	say "checked with the ledger CA alone, no ledger (a copy elsewhere)"
 	mkdir offline && cp -r vm.evid "$KVMTRUST_LEDGER_CA" offline/ || return 1
 	(cd offline && env -u KVMTRUST_LEDGER "$KVMTRUST" evidence verify vm.evid --anchors ledger-ca)

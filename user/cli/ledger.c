@@ -609,6 +609,30 @@ static int pin_option(int opt, const char *arg, void *p)
 	return 0;
 }
 
+/*
+ * Entries (and host batches) signed by a certificate revoked earlier in the
+ * log: verified, but counted for nothing; one line (script: one row) each.
+ */
+static void print_not_counted(const struct kt_ledger *log)
+{
+	const struct kt_ledger_not_counted *nc;
+	size_t n = kt_ledger_not_counted(log, &nc), i;
+
+	if (!n)
+		return;
+	kt_print_open_array("not_counted");
+	for (i = 0; i < n; i++) {
+		kt_print_open_object(NULL);
+		kt_print_u64("index", "entry %s", nc[i].index);
+		kt_print_s64("batch", nc[i].batch_no < 0 ? NULL : ", host batch %s", nc[i].batch_no);
+		kt_print_string("certificate", ": signed by a revoked certificate (%s)",
+				nc[i].cert_id);
+		kt_print_u64("revoked_in", ", revoked in entry %s: not counted\n", nc[i].revoked_in);
+		kt_print_close_object();
+	}
+	kt_print_close_array();
+}
+
 static int cmd_verify(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -641,6 +665,8 @@ static int cmd_verify(int argc, char *argv[])
 			kt_print_u64("bad_index", NULL, bad);
 		kt_print_string("check", NULL, err.check);
 		kt_print_string("error", NULL, err.msg);
+	} else {
+		print_not_counted(o.log);
 	}
 	kt_print_close_object();
 	if (ret) {

@@ -82,7 +82,8 @@ int ledger_error(const struct kt_err *err)
 	else if (!strcmp(check, "spec"))
 		status = KT_EXIT_USAGE;
 	else if (!strcmp(check, "owner") || !strcmp(check, "registered") ||
-		 !strcmp(check, "placement") || !strcmp(check, "replay"))
+		 !strcmp(check, "placement") || !strcmp(check, "replay") ||
+		 !strcmp(check, "revocation"))
 		status = KT_EXIT_REFUSED;
 	return cli_error(NULL, err, status);
 }

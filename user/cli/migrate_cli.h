@@ -83,13 +83,15 @@ struct migrate_ledger {
 /*
  * Appends the final attestation of the arrived guest (with its memory_root;
  * failed: NULL for a pass, else the failing check, kept as the entry's
- * detail) and, when it passed, the move to this host; both rest on the
- * source's final report (its digest in the entries, format 3; NULL: none
- * arrived).
+ * detail) and, when it passed, the move to this host, whose detail names
+ * the grant the decision allowed it by ("grant:<id>", as `ledger append
+ * move --detail` and evidence.rst have it; refused when grant_id is not a
+ * grant id); both rest on the source's final report (its digest in the
+ * entries, format 3; NULL: none arrived).
  */
 int migrate_ledger_record(const struct migrate_ledger *l, const char *vm, const char *host,
 			  const char *memory_root, const kt_hash report, const char *failed,
-			  struct kt_err *err);
+			  const char *grant_id, struct kt_err *err);
 
 int migrate_start_main(int argc, char *argv[]);
 int migrate_receive_main(int argc, char *argv[]);

@@ -6,6 +6,7 @@
 #include "common/encoding.h"
 #include "grant_common.h"
 #include "ledger/ledger.h"
+#include "policy/grant_ledger.h"
 #include "migrate_cli.h"
 
 static int append(struct kt_ledger *log, const struct kt_ledger_signer *s, uint8_t kind,
@@ -29,8 +30,9 @@ static int append(struct kt_ledger *log, const struct kt_ledger_signer *s, uint8
 
 int migrate_ledger_record(const struct migrate_ledger *l, const char *vm, const char *host,
 			  const char *memory_root, const kt_hash report, const char *failed,
-			  struct kt_err *err)
+			  const char *grant_id, struct kt_err *err)
 {
+	char allowed_by[sizeof(KT_GRANT_REVOKE_PREFIX) + KT_UUID_STR_LEN];
 	struct kt_ledger_signer signer = { 0 };
 	struct grant_cli_ledger ledger = { 0 };
 	uint8_t host_id[KT_UUID_LEN];
@@ -39,6 +41,11 @@ int migrate_ledger_record(const struct migrate_ledger *l, const char *vm, const 
 
 	if (kt_uuid_parse(host, host_id) || kt_hex_decode(memory_root, root, sizeof(root)))
 		return kt_fail(err, "ledger", "bad host UUID or memory root to record");
+	/* A move rests on a grant: without its id provenance could not name it. */
+	if (!failed && (!grant_id || !kt_uuid_valid(grant_id)))
+		return kt_fail(err, "ledger", "no grant id to record the move by");
+	if (!failed)
+		snprintf(allowed_by, sizeof(allowed_by), "%s%s", KT_GRANT_REVOKE_PREFIX, grant_id);
 	if (kt_ledger_signer_load(l->key, l->cert, &signer, err) ||
 	    grant_cli_ledger_open(l->spec, l->ca, l->owners, KT_LEDGER_WRITE, &ledger, err))
 		goto out;
@@ -46,7 +53,7 @@ int migrate_ledger_record(const struct migrate_ledger *l, const char *vm, const 
 		     vm, host_id, root, report, failed, err);
 	if (!ret && !failed)
 		ret = append(ledger.log, &signer, KT_LEDGER_MOVE, KT_LEDGER_NONE, vm, host_id, NULL,
-			     report, NULL, err);
+			     report, allowed_by, err);
 out:
 	grant_cli_ledger_close(&ledger);
 	kt_ledger_signer_free(&signer);

@@ -65,6 +65,7 @@ struct dest {
 	char nonce[65];			/* the challenge of the report asked for next */
 	bool verified_first;
 	uint64_t early_ms;		/* the measurement during the stream, 0: none */
+	char grant_id[KT_UUID_STR_LEN + 1];	/* the grant the decision allowed the move by */
 };
 
 static X509 *cert_from_pem(const char *pem, struct kt_err *err)
@@ -182,6 +183,8 @@ static int decide(struct dest *d, json_t *req, struct kt_err *err)
 		send_decision(d, "error", err->check, err->msg, false, &verr);
 		return -1;
 	}
+	/* The move entry names the grant that allowed it (ledger provenance, evidence). */
+	snprintf(d->grant_id, sizeof(d->grant_id), "%s", res.grant_id);
 	first = kt_migrate_first_failure(&res);
 	name = res.decision == KT_MIGRATE_ALLOW_VERIFY ? "verify-first" :
 	       kt_migrate_decision_name(res.decision);
@@ -310,7 +313,7 @@ static int record(struct dest *d, const char *memory_root, const char *report,
 	if (report)
 		migrate_report_digest(report, digest, NULL);
 	if (!migrate_ledger_record(&d->a->ledger, d->vm, d->me.host_uuid, memory_root,
-				   report ? digest : NULL, failed, &err))
+				   report ? digest : NULL, failed, d->grant_id, &err))
 		return 0;
 	cli_error("cannot record the migration in the ledger", &err, 0);
 	return -1;

@@ -29,7 +29,9 @@ int ktd_ctx_open(const struct ktd_config *c, struct ktd_ctx *ctx, struct kt_err 
 	if (kt_hostkey_open(dir, tcti, &ctx->hk, err) ||
 	    kt_ledger_signer_load(c->ledger_key, c->ledger_cert, &ctx->signer, err) ||
 	    kt_ledger_auth_load(c->ledger_ca, c->owner_anchors, &ctx->auth, err) ||
-	    kt_ledger_open(c->ledger, ctx->auth, KT_LEDGER_WRITE, &ctx->log, err)) {
+	    kt_ledger_open(c->ledger, ctx->auth, KT_LEDGER_WRITE, &ctx->log, err) ||
+	    /* Each score after an append verifies only what is new since the last. */
+	    kt_ledger_checkpoint_memory(ctx->log, err)) {
 		ktd_ctx_close(ctx);
 		return -1;
 	}

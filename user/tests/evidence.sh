@@ -8,14 +8,18 @@
 # deleted; a deterministic sample of single-byte flips (200 positions, seed
 # 17, and the first byte of every section) each refused; wrong anchors, the
 # bundle renamed to another VM, a grant without owner anchors, a CRL that
-# revokes a signer, and export's own refusals; usage and missing files.
+# revokes a signer, and export's own refusals; a certificate revoked in the
+# ledger carried with the bundle, and a head its certificate signed after
+# the revocation refused; the reports' own signatures checked (signed
+# reports of software host keys), a report signed after its signer's
+# revocation refused; usage and missing files.
 set -u
 cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . scripts/lib/grant-tree.sh
 
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
-N=27
+N=35
 tap_plan $N
 tap_workdir kvmtrust-evidence
 if ! command -v openssl >/dev/null || ! grant_tree "$dir" >setup.log 2>&1; then
@@ -71,8 +75,17 @@ refused() {
 
 "$KT" grant issue --key alice/key.pem --cert alice/chain.pem --uuid "$VM" --host-ca eu/cert.pem \
 	--delegate bob/cert.pem --days 30 --id "$GID" -o vm.grant >/dev/null 2>&1
-echo '{"report":"b"}' > b.report
-echo '{"report":"a"}' > a.report
+# Signed reports (attest/report.h) of the hosts' software keys, their chains in x5c.
+# report HOST UUID OUT [SEQ]: HOST's report of the VM.
+report() {
+	printf '{"memory_root":"%064d","vcpu_root":"%064d","pages":8,"seq":%d}\n' 1 2 "${4:-1}" \
+		>m.json &&
+	KVMTRUST_KEY_DIR=$1/hostkey "$KT" attest --measurement m.json --uuid "$VM" -o "$3" \
+		>/dev/null 2>&1
+}
+host_key_dir host-a "$HOST_A" && host_key_dir host-b "$HOST_B" &&
+	report host-b "$HOST_B" b.report && report host-a "$HOST_A" a.report ||
+	tap_diag <<<"cannot sign the test reports"
 L init
 L append attest --vm "$OTHER" --result pass --host "$HOST_B" "${as_b[@]}"
 L append attest --vm "$VM" --result pass --host "$HOST_B" --report b.report "${as_b[@]}"
@@ -191,6 +204,82 @@ tap_is "  all $(ls bflips | wc -l) flips refused (every 7th byte of the batched 
 tap_is "a head a CA signed (it revoked a certificate): carried and verified" \
 	"$("$KT" ledger head "${B[@]}" | sed -n 's/^signer: //p') $(V ca.evid 2>&1 | head -1)" \
 	"CN=eu evidence verified: yes"
+
+# Host b's certificate revoked in the ledger by its CA: the revocation is
+# carried (host b signed the VM's entries and batches), and what host b
+# signs afterwards is refused, here the head it signs with its next append.
+"$KT" ca revoke --ca us "${B[@]}" host-b/cert.pem >/dev/null 2>&1
+rev=$(( $("$KT" ledger head "${B[@]}" --script | cut -f1) - 1 ))
+"$KT" evidence export "${B[@]}" --vm "$VM" -o rev.evid --report b.report >/dev/null
+tap_is "the ledger revocation of host b's certificate is carried; the bundle verifies" \
+	"$(V rev.evid 2>&1 | grep -E '^(evidence|entries)' | tr '\n' ' ')" \
+	"evidence verified: yes entries: 2 (3 attestations, 0 moves, 1 revocations), first at index 0 "
+flips rev.evid rflips 19 80 2
+tap_is "  all $(ls rflips | wc -l) flips refused (every 7th byte of the entries, 80 more)" \
+	"$(refused rflips)" ""
+"$KT" ledger append attest "${B[@]}" --vm "$VM" --result fail --host "$HOST_B" "${as_b[@]}" >/dev/null
+"$KT" evidence export "${B[@]}" --vm "$VM" -o late.evid --report b.report >/dev/null
+tap_fails_with "a head host b signed after its revocation is refused (revocation)" \
+	"^Error: revocation: head: signed by a certificate \\(cert:[0-9a-f]*:[0-9a-f]*\\) revoked in ledger entry $rev, before it signed" \
+	V late.evid
+# entry_sections BUNDLE: the indexes of its entry sections (type 2).
+entry_sections() {
+	python3 - "$1" <<'PY'
+import sys
+d = open(sys.argv[1], 'rb').read()
+off, out = 26, []
+while off < len(d):
+    n = int.from_bytes(d[off + 1:off + 5], 'big')
+    if d[off] == 2:
+        out.append(str(int.from_bytes(d[off + 5:off + 13], 'big')))
+    off += 5 + n
+print(' '.join(out))
+PY
+}
+tap_is "  host b's attestation after it is not carried (ledger verify: not counted)" \
+	"$(entry_sections late.evid) / $("$KT" ledger verify "${B[@]}" | grep -c 'not counted')" \
+	"1 $rev / 1"
+
+# The reports' own signatures, and their signers' revocations at their time.
+R=(--ledger "sqlite:$dir/rep.db")
+"$KT" ledger init "${R[@]}" >/dev/null
+python3 - a.report bad.report <<'PY'
+import sys
+t = open(sys.argv[1]).read().strip()
+h, p, sig = t.split('.')
+sig = sig[:20] + ('A' if sig[20] != 'A' else 'B') + sig[21:]
+open(sys.argv[2], 'w').write('.'.join((h, p, sig)))
+PY
+report host-b "$HOST_B" early.report 2
+"$KT" ledger append attest "${R[@]}" --vm "$VM" --result pass --host "$HOST_A" --report early.report \
+	"${as_a[@]}" >/dev/null
+"$KT" ledger append attest "${R[@]}" --vm "$VM" --result pass --host "$HOST_A" --report bad.report \
+	"${as_a[@]}" >/dev/null
+"$KT" evidence export "${R[@]}" --vm "$VM" -o bad.evid --report early.report --report bad.report \
+	>/dev/null
+tap_fails_with "a report whose signature does not verify is refused by name (signature)" \
+	"^Error: signature: report 1: " V bad.evid
+sleep 1.1
+"$KT" ca revoke --ca us "${R[@]}" host-b/cert.pem >/dev/null 2>&1
+rrev=$(( $("$KT" ledger head "${R[@]}" --script | cut -f1) - 1 ))
+report host-b "$HOST_B" late.report 3
+"$KT" ledger append attest "${R[@]}" --vm "$VM" --result pass --host "$HOST_A" --report late.report \
+	"${as_a[@]}" >/dev/null
+"$KT" evidence export "${R[@]}" --vm "$VM" -o early.evid --report early.report >/dev/null
+tap_is "a report signed before its signer's revocation verifies; the revocation is carried" \
+	"$(V early.evid 2>&1 | grep -E '^(evidence|entries)' | tr '\n' ' ')" \
+	"evidence verified: yes entries: 4 (3 attestations, 0 moves, 1 revocations), first at index 0 "
+"$KT" evidence export "${R[@]}" --vm "$VM" -o latereport.evid --report early.report \
+	--report late.report >/dev/null
+tap_fails_with "a report its signer signed after the revocation is refused (revocation)" \
+	"^Error: revocation: report 1: signed by a certificate \\(cert:[0-9a-f:]*\\) revoked in ledger entry $rrev" \
+	V latereport.evid
+echo '{"report":"not signed"}' > plain.report
+"$KT" ledger append attest "${R[@]}" --vm "$VM" --result pass --host "$HOST_A" --report plain.report \
+	"${as_a[@]}" >/dev/null
+tap_fails_with "export refuses a report that is not a signed report (report)" \
+	"^Error: report: report 1: not a signed report" \
+	"$KT" evidence export "${R[@]}" --vm "$VM" -o x.evid --report plain.report
 
 tap_is "verify of a missing file exits 3" "$(status V no-such.evid)" 3
 tap_is "an unknown option exits 2" "$(status "$KT" evidence verify vm.evid --anchors ledger-ca --bogus)" 2

@@ -17,7 +17,7 @@ declare -A may_use=(
 	[ledger]="ledger identity common"
 	[policy]="policy attest ledger snapshot measure identity common"
 	[snapshot]="snapshot attest measure identity common"
-	[evidence]="evidence policy ledger identity common"
+	[evidence]="evidence policy attest ledger identity common"
 )
 
 # A header outside any layer (bare "x.h") would hide a dependency.

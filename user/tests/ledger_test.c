@@ -1885,4 +1885,154 @@ TEST_F(ledger, cert_revocation_by_issuing_ca_only)
 	sk_X509_pop_free(host2, X509_free);
 }
 
+/* VM vm's score at `now` through a fresh handle, from the checkpoint or in full. */
+static int score_via(FIXTURE_DATA(ledger) *self, bool full, const char *vm,
+		     struct kt_score_result *r)
+{
+	struct kt_ledger *log = reopen(self, full);
+	int ret;
+
+	if (!log)
+		return -1;
+	ret = kt_score_compute(log, vm, (uint64_t)time(NULL), r, &self->err) ?:
+	      kt_ledger_checkpoint_save(log, &self->err);
+	kt_ledger_close(log);
+	return ret;
+}
+
+/*
+ * Entries a host signs after its certificate was revoked in the ledger
+ * count for nothing (no score, no host flag, no placement), from a full
+ * walk and from a checkpoint alike; verify lists them; the entries before
+ * the revocation still count; a batch it appends or sequences is refused.
+ */
+TEST_F(ledger, revoked_certificate_entries_do_not_count)
+{
+	const struct kt_ledger_not_counted *nc;
+	struct kt_score_result vm1, vm3, full;
+	struct kt_ledger_signer ca;
+	struct kt_ledger_entry e;
+	size_t n, i, taken, dropped;
+	uint64_t size, bad, now = (uint64_t)time(NULL);
+	uint8_t *b;
+	size_t len;
+	kt_hash leaf;
+
+	ASSERT_EQ(0, load_signer(self, "ca", &ca)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, VM1, NULL, 0));
+	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM3, NULL, 0));
+	/* A checkpoint before the revocation: the incremental check must fold it too. */
+	ASSERT_EQ(0, score_via(self, false, VM1, &vm1)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(80, vm1.score);
+	kt_score_result_free(&vm1);
+	/* A host batch of host1 sealed before the revocation, queued for the sequencer. */
+	ASSERT_EQ(0, seal(self, &self->host1, HOST1, 1, 3, now, &b, &len));
+	ASSERT_EQ(0, kt_ledger_enqueue_batch(self->log, b, len, &self->err));
+	free(b);
+	ASSERT_EQ(0, revoke_cert(self, self->log, &ca, "host1.pem")) TH_LOG("%s", self->err.msg);
+	/* Entry 2. Then host1 (revoked) fails VM1 three times, flags host2, moves VM3. */
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, VM1,
+				    NULL, 0));
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_COMPROMISE, 0, NULL, HOST2, 0));
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_MOVE, 0, VM3, NULL, 0));
+	ASSERT_EQ(0, append(self, &self->host2, KT_LEDGER_ATTEST, KT_LEDGER_PASS, VM3, NULL, 0));
+
+	/* The log verifies; the five entries are listed, by the revocation. */
+	ASSERT_EQ(0, verify_fresh(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(9ULL, size);
+	ASSERT_EQ(0, verify(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	n = kt_ledger_not_counted(self->log, &nc);
+	ASSERT_EQ(5U, n);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(3 + i, nc[i].index);
+		EXPECT_EQ(2ULL, nc[i].revoked_in);
+		EXPECT_EQ(-1, nc[i].batch_no);
+		EXPECT_EQ(0, strncmp(nc[i].cert_id, "cert:", 5)) TH_LOG("%s", nc[i].cert_id);
+	}
+
+	/* From the checkpoint taken before the revocation, then in full: the same. */
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, score_via(self, i == 1, VM1, &vm1)) TH_LOG("%s", self->err.msg);
+		ASSERT_EQ(0, score_via(self, i == 1, VM3, &vm3)) TH_LOG("%s", self->err.msg);
+		/* VM1: only the failure before the revocation; host1 not flagged by a burst. */
+		EXPECT_EQ(80, vm1.score);
+		EXPECT_FALSE(vm1.host_compromised);
+		EXPECT_EQ(0ULL, vm1.last_attest);
+		/* VM3: still on host2, which host1's entry did not flag. */
+		EXPECT_EQ(100, vm3.score);
+		EXPECT_FALSE(vm3.host_compromised);
+		kt_uuid_parse(HOST2, e.host_id);
+		EXPECT_EQ(0, memcmp(vm3.host_id, e.host_id, KT_UUID_LEN));
+		kt_score_result_free(&vm1);
+		kt_score_result_free(&vm3);
+	}
+	/* A checkpoint after the revocation still knows it: a later entry does not count. */
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_FAIL, VM1, NULL, 0));
+	ASSERT_EQ(0, score_via(self, false, VM1, &vm1)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, score_via(self, true, VM1, &full)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(80, vm1.score);
+	EXPECT_EQ(full.score, vm1.score);
+	EXPECT_EQ(full.last_attest, vm1.last_attest);
+	kt_score_result_free(&vm1);
+	kt_score_result_free(&full);
+
+	/* host1 may not append a batch; host2 may not sequence host1's queued one. */
+	EXPECT_NE(0, append_sealed(self, &self->host1, HOST1, 1, 3, now + 1));
+	EXPECT_STREQ("revocation", self->err.check) TH_LOG("%s", self->err.msg);
+	kt_err_clear(&self->err);
+	entry_init(&e, 0, 0, NULL, NULL, 0);
+	ASSERT_EQ(0, kt_ledger_integrate(self->log, &self->host2, 10, &taken, &dropped, &e, leaf,
+					 &self->err)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(0U, taken);
+	EXPECT_EQ(1U, dropped);
+	EXPECT_STREQ("revocation", self->err.check) TH_LOG("%s", self->err.msg);
+	kt_ledger_signer_free(&ca);
+}
+
+/*
+ * kvmtrustd's loop: append, then score through the same handle. With the
+ * checkpoint kept in memory, each score after the first verifies the new
+ * entry and the head only, and equals a full walk's.
+ */
+TEST_F(ledger, memory_checkpoint_scores_cost_what_is_new)
+{
+	struct kt_score_result inc, full;
+	struct kt_ledger *log;
+	uint64_t before;
+	kt_hash leaf;
+	struct kt_ledger_entry e;
+	int i;
+
+	ASSERT_EQ(0, fill(self, 30));
+	ASSERT_EQ(0, kt_ledger_open(self->db, self->auth, KT_LEDGER_WRITE, &log, &self->err));
+	ASSERT_EQ(0, kt_ledger_checkpoint_memory(log, &self->err));
+	ASSERT_EQ(0, kt_score_compute(log, VM1, (uint64_t)time(NULL), &inc, &self->err))
+		TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(30ULL + 1, kt_ledger_signatures_checked(log));
+	kt_score_result_free(&inc);
+	for (i = 0; i < 4; i++) {
+		entry_init(&e, KT_LEDGER_ATTEST, i == 2 ? KT_LEDGER_FAIL : KT_LEDGER_PASS, VM1, NULL,
+			   0);
+		ASSERT_EQ(0, kt_ledger_append(log, &self->host2, &e, leaf, &self->err));
+		before = kt_ledger_signatures_checked(log);
+		ASSERT_EQ(0, kt_score_compute(log, VM1, (uint64_t)time(NULL), &inc, &self->err))
+			TH_LOG("%s", self->err.msg);
+		/* The new entry and the head. */
+		EXPECT_EQ(2ULL, kt_ledger_signatures_checked(log) - before);
+		ASSERT_EQ(0, kt_score_compute(self->log, VM1, (uint64_t)time(NULL), &full,
+					      &self->err));
+		EXPECT_EQ(full.score, inc.score);
+		EXPECT_EQ(full.decision, inc.decision);
+		EXPECT_EQ(full.last_attest, inc.last_attest);
+		EXPECT_EQ(e.index, inc.last_attest);
+		/* The step before the new entry's is the score before it. */
+		ASSERT_LE(2U, inc.nsteps);
+		EXPECT_EQ(full.steps[full.nsteps - 2].score, inc.steps[inc.nsteps - 2].score);
+		kt_score_result_free(&inc);
+		kt_score_result_free(&full);
+	}
+	kt_ledger_close(log);
+}
+
 TEST_HARNESS_MAIN

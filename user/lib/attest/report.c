@@ -457,6 +457,7 @@ static EVP_PKEY *select_key(const struct kt_jws *jws, const struct kt_report_pol
 			    struct kt_err *err)
 {
 	EVP_PKEY *key;
+	time_t at;
 
 	if (!p->anchors && !p->key) {
 		kt_fail(err, "chain", "no trust anchor: give a CA file or the host's public key");
@@ -466,7 +467,10 @@ static EVP_PKEY *select_key(const struct kt_jws *jws, const struct kt_report_pol
 		EVP_PKEY_up_ref(p->key);
 		return p->key;
 	}
-	key = kt_report_chain_key(jws, p->anchors, p->crls, claim_str(jws->payload, "host_id"),
+	/* The iat is the signed claim's: a changed one fails the signature check after. */
+	at = p->chain_at == KT_REPORT_CHAIN_AT_IAT ?
+	     (time_t)json_integer_value(json_object_get(jws->payload, "iat")) : (time_t)p->chain_at;
+	key = kt_report_chain_key(jws, p->anchors, p->crls, claim_str(jws->payload, "host_id"), at,
 				  err);
 	if (key && p->key && EVP_PKEY_eq(key, p->key) != 1) {
 		kt_fail(err, "chain", "certificate's key is not the pinned host key");

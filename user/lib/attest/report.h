@@ -41,6 +41,7 @@
 #define KT_REPORT_MAX_NONCE 256
 #define KT_REPORT_DEFAULT_MAX_AGE 300
 #define KT_REPORT_CLOCK_SKEW 60
+#define KT_REPORT_CHAIN_AT_IAT (-1)
 
 /* The measured VM state a report attests (from kvmtrust measure --json or the module). */
 struct kt_vm_state {
@@ -78,6 +79,11 @@ struct kt_report_policy {
 	int64_t max_age;		/* seconds; 0: KT_REPORT_DEFAULT_MAX_AGE, <0: off */
 	const char *last_seen;		/* replay state file, or NULL */
 	bool require_tpm;
+	/*
+	 * When the x5c chain is judged: 0 now, KT_REPORT_CHAIN_AT_IAT at the
+	 * report's own iat (an auditor's check of an old report).
+	 */
+	int64_t chain_at;
 	const char *expect_memory_root;	/* hex, or NULL */
 	const char *expect_vcpu_root;
 	const char *expect_config_root;

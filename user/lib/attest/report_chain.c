@@ -5,11 +5,12 @@
 #include "identity/pki.h"
 
 static int verify_chain(X509 *leaf, STACK_OF(X509) *untrusted, const char *anchors,
-			const char *crls, struct kt_err *err)
+			const char *crls, time_t at, struct kt_err *err)
 {
 	struct kt_pki_dir *a = NULL, *c = NULL;
 	struct kt_pki_verify_opts opts = {
 		.untrusted = untrusted,
+		.at = at,
 		.flags = crls ? 0 : KT_PKI_NO_CRL,
 		.require_kind = -1,
 	};
@@ -45,7 +46,8 @@ static int names_host(X509 *leaf, const char *host_id, struct kt_err *err)
 }
 
 EVP_PKEY *kt_report_chain_key(const struct kt_jws *jws, const char *anchors,
-			      const char *crls, const char *host_id, struct kt_err *err)
+			      const char *crls, const char *host_id, time_t at,
+			      struct kt_err *err)
 {
 	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *key = NULL;
@@ -58,7 +60,7 @@ EVP_PKEY *kt_report_chain_key(const struct kt_jws *jws, const char *anchors,
 		return NULL;
 	}
 	leaf = sk_X509_value(chain, 0);
-	ret = verify_chain(leaf, chain, anchors, crls, err);
+	ret = verify_chain(leaf, chain, anchors, crls, at, err);
 	if (!ret && !names_host(leaf, host_id, err))
 		key = X509_get_pubkey(leaf);
 	sk_X509_pop_free(chain, X509_free);

@@ -13,13 +13,19 @@
 #ifndef KVMTRUST_REPORT_CHAIN_H
 #define KVMTRUST_REPORT_CHAIN_H
 
+#include <time.h>
+
 #include <openssl/evp.h>
 
 #include "common/error.h"
 #include "identity/jws.h"
 
-/* Returns the certified (leaf) public key, or NULL with err filled. */
+/*
+ * Returns the certified (leaf) public key, or NULL with err filled; the
+ * chain is judged at time `at` (0: now).
+ */
 EVP_PKEY *kt_report_chain_key(const struct kt_jws *jws, const char *anchors,
-			      const char *crls, const char *host_id, struct kt_err *err);
+			      const char *crls, const char *host_id, time_t at,
+			      struct kt_err *err);
 
 #endif

@@ -11,12 +11,15 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
+#include "attest/report.h"
 #include "common/encoding.h"
 #include "common/merkle.h"
 #include "evidence/evidence.h"
+#include "identity/jws.h"
 #include "identity/pki.h"
 #include "ledger/batch.h"
 #include "ledger/ledger_auth.h"
+#include "ledger/revocation.h"
 #include "policy/grant.h"
 #include "policy/grant_ledger.h"
 
@@ -124,6 +127,82 @@ static void certs_free(struct certs *c)
 }
 
 /*
+ * A report file's text, NUL-terminated, without the line end a file has
+ * (its digest, which binds it to its entry, covers those bytes too); NULL
+ * when out of memory.
+ */
+static char *report_text(const uint8_t *p, size_t len)
+{
+	char *text;
+
+	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		len--;
+	text = malloc(len + 1);
+	if (text) {
+		memcpy(text, p, len);
+		text[len] = '\0';
+	}
+	return text;
+}
+
+/*
+ * A report's signer: the leaf of its x5c header (DER, malloc'd; NULL for
+ * none) and its iat claim, not yet verified; -1 (check "report") when the
+ * report is not a compact JWS with an x5c chain.
+ */
+static int report_signer(const uint8_t *p, size_t len, uint8_t **der, size_t *der_len,
+			 uint64_t *iat, struct kt_err *err)
+{
+	char *text = report_text(p, len);
+	STACK_OF(X509) *chain = NULL;
+	struct kt_jws jws;
+	unsigned char *out = NULL;
+	int n = -1;
+
+	*der = NULL;
+	if (!text)
+		return kt_fail(err, "evidence", "out of memory");
+	if (memchr(p, '\0', len) || kt_jws_parse(text, &jws, NULL)) {
+		free(text);
+		return kt_fail(err, "report", "not a signed report (compact JWS)");
+	}
+	if (!kt_jws_x5c(&jws, &chain, NULL) && sk_X509_num(chain) > 0)
+		n = i2d_X509(sk_X509_value(chain, 0), &out);
+	*iat = (uint64_t)json_integer_value(json_object_get(jws.payload, "iat"));
+	sk_X509_pop_free(chain, X509_free);
+	kt_jws_free(&jws);
+	free(text);
+	if (n <= 0)
+		return kt_fail(err, "report", "a report without its signer's certificates (x5c)");
+	*der = malloc((size_t)n);
+	if (*der)
+		memcpy(*der, out, (size_t)n);
+	*der_len = (size_t)n;
+	OPENSSL_free(out);
+	return *der ? 0 : kt_fail(err, "evidence", "out of memory");
+}
+
+/* The report's signer goes into rs (whose ledger revocations are carried). */
+static int report_signer_add(const struct kt_evidence_blob *r, size_t no, struct certs *rs,
+			     struct kt_err *err)
+{
+	uint8_t *der;
+	size_t len;
+	uint64_t iat;
+	int ret;
+
+	if (report_signer(r->data, r->len, &der, &len, &iat, err)) {
+		char where[32];
+
+		snprintf(where, sizeof(where), "report %zu", no);
+		return fail_in(err, NULL, where);
+	}
+	ret = certs_add(rs, der, len, err);
+	free(der);
+	return ret;
+}
+
+/*
  * The verified path of a signer's certificate, leaf first, anchor last.
  * Only the path: whether the leaf may sign what it signed (host, owner, a
  * CA revoking a certificate) is the head's and the entries' own check
@@ -196,12 +275,73 @@ static int put_chains(struct buf *b, const struct certs *c, const char *ca, stru
 	return ret;
 }
 
-/* Which entries the bundle carries: the history less other grants' revocations. */
-static bool exported(const struct kt_history_entry *he, const struct kt_evidence_inputs *in,
-		     const char *const *ids)
+/*
+ * The certificates (as revocation.h names them) that signed something in
+ * the bundle: the ledger revocations of those are carried.
+ */
+struct idset {
+	char (*v)[KT_LEDGER_VM_MAX + 1];
+	size_t n;
+};
+
+static bool idset_has(const struct idset *s, const char *id)
 {
 	size_t i;
 
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], id))
+			return true;
+	return false;
+}
+
+/*
+ * Adds the ids of c's certificates (one that cannot be named cannot be
+ * revoked in the ledger).
+ */
+static int idset_add(const struct certs *c, struct idset *s, struct kt_err *err)
+{
+	char (*grown)[KT_LEDGER_VM_MAX + 1];
+	const uint8_t *p;
+	X509 *x;
+	size_t i;
+
+	grown = realloc(s->v, (s->n + c->n + 1) * sizeof(*s->v));
+	if (!grown)
+		return kt_fail(err, "evidence", "out of memory");
+	s->v = grown;
+	for (i = 0; i < c->n; i++) {
+		p = c->der[i];
+		x = d2i_X509(NULL, &p, (long)c->len[i]);
+		if (x && !kt_ledger_cert_id(x, s->v[s->n], NULL, NULL))
+			s->n++;
+		X509_free(x);
+	}
+	return 0;
+}
+
+/* How many of the history's certificate revocations name one of s. */
+static size_t revocations_of(const struct kt_history *h, const struct idset *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < h->n; i++)
+		n += h->e[i].kind == KT_LEDGER_REVOKE && idset_has(s, h->e[i].vm_id);
+	return n;
+}
+
+/*
+ * Which entries the bundle carries: the history less other grants'
+ * revocations and the revocations of certificates that signed nothing in
+ * the bundle (signers).
+ */
+static bool exported(const struct kt_history_entry *he, const struct kt_evidence_inputs *in,
+		     const char *const *ids, const struct idset *signers)
+{
+	size_t i;
+
+	if (he->kind == KT_LEDGER_REVOKE &&
+	    !strncmp(he->vm_id, KT_LEDGER_CERT_PREFIX, strlen(KT_LEDGER_CERT_PREFIX)))
+		return idset_has(signers, he->vm_id);
 	if (he->kind != KT_LEDGER_REVOKE ||
 	    strncmp(he->vm_id, KT_GRANT_REVOKE_PREFIX, strlen(KT_GRANT_REVOKE_PREFIX)))
 		return true;
@@ -279,7 +419,7 @@ static void put_report(struct buf *b, const struct kt_evidence_blob *r)
 }
 
 static int put_reports(struct buf *b, const struct kt_history *h,
-		       const struct kt_evidence_inputs *in, struct kt_err *err)
+		       const struct kt_evidence_inputs *in, struct certs *rs, struct kt_err *err)
 {
 	size_t i;
 
@@ -289,20 +429,25 @@ static int put_reports(struct buf *b, const struct kt_history *h,
 		if (!digest_named(h, &in->reports[i]))
 			return kt_fail(err, "report", "report %zu matches no entry's report digest",
 				       i + 1);
+		if (report_signer_add(&in->reports[i], i + 1, rs, err))
+			return -1;
 		put_report(b, &in->reports[i]);
 	}
 	for (i = 0; i < in->n_found; i++)
 		if (digest_named(h, &in->found[i]) &&
 		    !blob_in(in->reports, in->n_reports, &in->found[i]) &&
-		    !blob_in(in->found, i, &in->found[i]))
+		    !blob_in(in->found, i, &in->found[i])) {
+			if (report_signer_add(&in->found[i], in->n_reports + i + 1, rs, err))
+				return -1;
 			put_report(b, &in->found[i]);
+		}
 	return 0;
 }
 
 static int put_entries(struct buf *b, struct kt_ledger *log, const struct kt_history *h,
 		       const struct kt_evidence_inputs *in, const char *const *ids,
-		       struct certs *c, uint64_t *first, kt_hash first_root, bool *any,
-		       struct kt_err *err)
+		       const struct idset *signers, struct certs *c, uint64_t *first,
+		       kt_hash first_root, bool *any, struct kt_err *err)
 {
 	kt_hash proof[KT_MERKLE_MAX_PROOF];
 	struct kt_ledger_entry e;
@@ -311,7 +456,7 @@ static int put_entries(struct buf *b, struct kt_ledger *log, const struct kt_his
 	int len;
 
 	for (i = 0; i < h->n; i++) {
-		if (h->e[i].in_batch || !exported(&h->e[i], in, ids))
+		if (h->e[i].in_batch || !exported(&h->e[i], in, ids, signers))
 			continue;
 		if (kt_ledger_get(log, h->e[i].index, &e, &raw, &raw_len, err))
 			return -1;
@@ -393,38 +538,34 @@ static int put_batched(struct buf *b, struct kt_ledger *log, const struct kt_his
 	return 0;
 }
 
-int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
-		       const struct kt_evidence_inputs *in, uint8_t **out, size_t *len,
-		       struct kt_err *err)
+/*
+ * The bundle with the certificate revocations of signers; c gets every
+ * signer of the head, entries and host batches, rs the reports' signers.
+ */
+static int export_once(struct kt_ledger *log, const struct kt_history *h,
+		       const struct kt_evidence_inputs *in, const char *const *idp,
+		       const struct idset *signers, struct buf *b, struct certs *c,
+		       struct certs *rs, struct kt_err *err)
 {
-	char (*ids)[KT_UUID_STR_LEN + 1] = calloc(in->n_grants + 1, sizeof(*ids));
-	const char **idp = calloc(in->n_grants + 1, sizeof(*idp));
 	kt_hash proof[KT_MERKLE_MAX_PROOF], first_root;
+	struct buf batched = { 0 };
 	uint8_t vm[KT_UUID_LEN], n;
-	struct certs c = { .n = 0 };
-	struct buf b = { 0 }, batched = { 0 };
 	bool any = false;
 	uint64_t first = 0;
 	size_t i, at;
 	int plen, ret = -1;
 
-	if (!ids || !idp || kt_uuid_parse(h->vm, vm)) {
-		kt_fail(err, "evidence", "out of memory or a bad VM id");
-		goto out;
-	}
-	if (check_grants(h, in, ids, err))
-		goto out;
-	for (i = 0; i < in->n_grants; i++)
-		idp[i] = ids[i];
-	put(&b, KT_EVIDENCE_MAGIC, 8);
-	put_be(&b, KT_EVIDENCE_VERSION, 2);
-	put(&b, vm, KT_UUID_LEN);
-	at = section_start(&b, KT_EV_STH);
-	put(&b, h->head + 2, kt_be_get(h->head, 2));
-	section_end(&b, at);
-	if (certs_add(&c, h->sth.cert, h->sth.cert_len, err) ||
-	    put_entries(&b, log, h, in, idp, &c, &first, first_root, &any, err) ||
-	    put_batched(&batched, log, h, &c, &first, first_root, &any, err))
+	if (kt_uuid_parse(h->vm, vm))
+		return kt_fail(err, "evidence", "a bad VM id");
+	put(b, KT_EVIDENCE_MAGIC, 8);
+	put_be(b, KT_EVIDENCE_VERSION, 2);
+	put(b, vm, KT_UUID_LEN);
+	at = section_start(b, KT_EV_STH);
+	put(b, h->head + 2, kt_be_get(h->head, 2));
+	section_end(b, at);
+	if (certs_add(c, h->sth.cert, h->sth.cert_len, err) ||
+	    put_entries(b, log, h, in, idp, signers, c, &first, first_root, &any, err) ||
+	    put_batched(&batched, log, h, c, &first, first_root, &any, err))
 		goto out;
 	plen = first ? kt_merkle_consistency_proof(h->leaves, first, h->size, proof) : 0;
 	if (plen < 0) {
@@ -434,33 +575,78 @@ int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 	}
 	if (!first)
 		kt_merkle_root(NULL, 0, first_root);
-	at = section_start(&b, KT_EV_CONSISTENCY);
-	put_be(&b, first, 8);
-	put(&b, first_root, KT_HASH_LEN);
+	at = section_start(b, KT_EV_CONSISTENCY);
+	put_be(b, first, 8);
+	put(b, first_root, KT_HASH_LEN);
 	n = (uint8_t)plen;
-	put(&b, &n, 1);
-	put(&b, proof, (size_t)plen * KT_HASH_LEN);
-	section_end(&b, at);
-	if (put_chains(&b, &c, in->ledger_ca, err))
+	put(b, &n, 1);
+	put(b, proof, (size_t)plen * KT_HASH_LEN);
+	section_end(b, at);
+	if (put_chains(b, c, in->ledger_ca, err))
 		goto out;
 	for (i = 0; i < in->n_crls; i++) {
-		at = section_start(&b, KT_EV_CRL);
-		put(&b, in->crls[i].data, in->crls[i].len);
-		section_end(&b, at);
+		at = section_start(b, KT_EV_CRL);
+		put(b, in->crls[i].data, in->crls[i].len);
+		section_end(b, at);
 	}
 	for (i = 0; i < in->n_grants; i++) {
-		at = section_start(&b, KT_EV_GRANT);
-		put(&b, in->grants[i], strlen(in->grants[i]));
-		section_end(&b, at);
+		at = section_start(b, KT_EV_GRANT);
+		put(b, in->grants[i], strlen(in->grants[i]));
+		section_end(b, at);
 	}
-	if (put_reports(&b, h, in, err))
+	if (put_reports(b, h, in, rs, err))
 		goto out;
-	put(&b, batched.p, batched.len);
-	if (batched.oom)
-		b.oom = true;
-	if (b.oom) {
+	put(b, batched.p, batched.len);
+	if (batched.oom || b->oom) {
 		kt_fail(err, "evidence", "out of memory");
 		goto out;
+	}
+	ret = 0;
+out:
+	free(batched.p);
+	return ret;
+}
+
+int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
+		       const struct kt_evidence_inputs *in, uint8_t **out, size_t *len,
+		       struct kt_err *err)
+{
+	char (*ids)[KT_UUID_STR_LEN + 1] = calloc(in->n_grants + 1, sizeof(*ids));
+	const char **idp = calloc(in->n_grants + 1, sizeof(*idp));
+	struct idset signers = { 0 }, next = { 0 };
+	struct certs c = { .n = 0 }, rs = { .n = 0 };
+	struct buf b = { 0 };
+	size_t i, carried = 0;
+	int ret = -1;
+
+	if (!ids || !idp) {
+		kt_fail(err, "evidence", "out of memory");
+		goto out;
+	}
+	if (check_grants(h, in, ids, err))
+		goto out;
+	for (i = 0; i < in->n_grants; i++)
+		idp[i] = ids[i];
+	/*
+	 * The revocations carried add their CAs to the signers, whose own
+	 * revocations are then carried too: again until nothing is added
+	 * (the set only grows; at most once per revocation in the history).
+	 */
+	for (;;) {
+		next.n = 0;
+		if (export_once(log, h, in, idp, &signers, &b, &c, &rs, err) ||
+		    idset_add(&c, &next, err) || idset_add(&rs, &next, err))
+			goto out;
+		if (revocations_of(h, &next) == carried)
+			break;
+		carried = revocations_of(h, &next);
+		free(signers.v);
+		signers = next;
+		next = (struct idset){ 0 };
+		free(b.p);
+		b = (struct buf){ 0 };
+		certs_free(&c);
+		certs_free(&rs);
 	}
 	*out = b.p;
 	*len = b.len;
@@ -468,10 +654,12 @@ int kt_evidence_export(struct kt_ledger *log, const struct kt_history *h,
 	ret = 0;
 out:
 	free(b.p);
-	free(batched.p);
 	free(ids);
 	free(idp);
+	free(signers.v);
+	free(next.v);
 	certs_free(&c);
+	certs_free(&rs);
 	return ret;
 }
 
@@ -511,12 +699,18 @@ struct ev_fact {
 	uint8_t host[KT_UUID_LEN];
 };
 
-/* A signature in the bundle: its signer's certificate, when and what it signed. */
+/*
+ * A signature in the bundle: its signer's certificate, when and what it
+ * signed, at which log position (an entry's index; the head's size), and
+ * the certificate as a ledger revocation names it (revocation.h; empty
+ * when it cannot be named).
+ */
 struct ev_signer {
 	const uint8_t *cert;
 	size_t len;
-	uint64_t time;
+	uint64_t time, index;
 	char what[64];
+	char id[KT_LEDGER_VM_MAX + 1];
 };
 
 struct bundle {
@@ -530,6 +724,7 @@ struct bundle {
 	size_t n_facts;
 	struct ev_signer *signers;
 	size_t n_signers;
+	struct ev_signer *report_signers;	/* one per report section, in order */
 	struct kt_ledger_sth sth;
 	struct kt_ledger_auth *auth;
 	struct kt_grant *grants;
@@ -725,12 +920,29 @@ static int by_place(const void *x, const void *y)
 	return a->sub < b->sub ? -1 : a->sub > b->sub;
 }
 
+/* A certificate revocation of one of the bundle's signers. */
+static bool revokes_a_signer(const struct bundle *b, const char *vm_id)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_signers; i++)
+		if (b->signers[i].id[0] && !strcmp(b->signers[i].id, vm_id))
+			return true;
+	for (i = 0; i < b->n[KT_EV_REPORT]; i++)
+		if (b->report_signers[i].id[0] && !strcmp(b->report_signers[i].id, vm_id))
+			return true;
+	return false;
+}
+
 /* An entry belongs in the VM's bundle: about the VM, or a revocation that concerns it. */
 static const char *not_about_vm(const struct bundle *b, const struct kt_ledger_entry *e)
 {
 	if (e->kind == KT_LEDGER_ATTEST || e->kind == KT_LEDGER_MOVE ||
 	    e->kind == KT_LEDGER_ROLLBACK)
 		return strcmp(e->vm_id, b->vm) ? "names another VM" : NULL;
+	if (kt_ledger_is_cert_revocation(e))
+		return revokes_a_signer(b, e->vm_id) ? NULL :
+			"revokes a certificate that signed nothing in the bundle";
 	if (e->kind == KT_LEDGER_REVOKE && e->vm_id[0])
 		return !strcmp(e->vm_id, b->vm) || is_grant_id(b, e->vm_id) ? NULL :
 			"revokes neither the VM nor one of the bundle's grants";
@@ -1031,6 +1243,7 @@ static int signer_add(struct bundle *b, const uint8_t *cert, size_t len, uint64_
 		      const char *what, uint64_t index)
 {
 	struct ev_signer *s = realloc(b->signers, (b->n_signers + 1) * sizeof(*s));
+	X509 *x;
 
 	if (!s)
 		return -1;
@@ -1039,17 +1252,45 @@ static int signer_add(struct bundle *b, const uint8_t *cert, size_t len, uint64_
 	s->cert = cert;
 	s->len = len;
 	s->time = time;
+	s->index = index;
 	snprintf(s->what, sizeof(s->what), what, (unsigned long long)index);
+	/* Checked already (the entry's, head's or header's own check): it parses. */
+	x = der_cert(cert, len);
+	if (!x || kt_ledger_cert_id(x, s->id, NULL, NULL))
+		s->id[0] = '\0';
+	X509_free(x);
 	return 0;
 }
 
-/* The head's, every entry's, every batch entry's and every host batch header's signer. */
+/*
+ * The head's, every entry's, every batch entry's and every host batch
+ * header's signer; apart, each report's (its x5c leaf, verified later).
+ */
 static int collect_signers(struct bundle *b, struct kt_err *err)
 {
-	size_t i;
+	size_t i, len;
+	uint8_t *der;
 	int ret;
 
-	ret = signer_add(b, b->sth.cert, b->sth.cert_len, b->sth.time, "head", 0);
+	b->report_signers = calloc(b->n[KT_EV_REPORT] + 1, sizeof(*b->report_signers));
+	if (!b->report_signers)
+		return kt_fail(err, "evidence", "out of memory");
+	for (i = 0; i < b->n[KT_EV_REPORT]; i++) {
+		struct ev_signer *rs = &b->report_signers[i];
+		X509 *x;
+
+		snprintf(rs->what, sizeof(rs->what), "report %zu", i);
+		if (report_signer(b->s[KT_EV_REPORT][i].p, b->s[KT_EV_REPORT][i].len, &der, &len,
+				  &rs->time, err))
+			return fail_in(err, NULL, rs->what);
+		x = der_cert(der, len);
+		if (!x || kt_ledger_cert_id(x, rs->id, NULL, NULL))
+			rs->id[0] = '\0';
+		X509_free(x);
+		free(der);
+	}
+
+	ret = signer_add(b, b->sth.cert, b->sth.cert_len, b->sth.time, "head", b->sth.size);
 	for (i = 0; i < b->n[KT_EV_ENTRY] && !ret; i++)
 		ret = signer_add(b, b->entries[i].e.cert, b->entries[i].e.cert_len,
 				 b->entries[i].e.time, "entry %llu", b->entries[i].index);
@@ -1088,6 +1329,30 @@ static int check_chains(const struct bundle *b, const char *anchors_path, STACK_
 		ret = signer_has_chain(b, b->signers[j].cert, b->signers[j].len,
 				       b->signers[j].what, err);
 	return ret;
+}
+
+/*
+ * No signer signed after its certificate was revoked in the ledger: an
+ * entry or host batch at a higher index than the revocation, or the head
+ * (which covers it). The revocations are the bundle's own entries.
+ */
+static int check_ledger_revocations(const struct bundle *b, struct kt_err *err)
+{
+	size_t i, j;
+
+	for (i = 0; i < b->n[KT_EV_ENTRY]; i++) {
+		const struct kt_ledger_entry *r = &b->entries[i].e;
+
+		if (!kt_ledger_is_cert_revocation(r))
+			continue;
+		for (j = 0; j < b->n_signers; j++)
+			if (!strcmp(b->signers[j].id, r->vm_id) && b->signers[j].index > r->index)
+				return kt_fail(err, "revocation", "%s: signed by a certificate (%s) "
+					       "revoked in ledger entry %llu, before it signed",
+					       b->signers[j].what, r->vm_id,
+					       (unsigned long long)r->index);
+	}
+	return 0;
 }
 
 static int revoked_before(const X509_REVOKED *rev, uint64_t when)
@@ -1281,9 +1546,48 @@ static const uint8_t *digest_at(const struct bundle *b, size_t j)
 		b->batched[j - b->n[KT_EV_ENTRY]].r.report;
 }
 
-/* Each report is one a digest names; digests with no report are counted. */
-static int check_reports(const struct bundle *b, struct kt_evidence_summary *sum,
-			 struct kt_err *err)
+/*
+ * A report's own signature: the report JWS, its x5c chain to the anchors
+ * judged at the report's iat, its claims (attest/report.h, any age); then
+ * that no certificate revocation in the bundle of its signer is dated at
+ * or before the report.
+ */
+static int check_report_signed(const struct bundle *b, size_t i, const char *anchors,
+			       struct kt_err *err)
+{
+	const struct section *s = &b->s[KT_EV_REPORT][i];
+	const struct ev_signer *rs = &b->report_signers[i];
+	struct kt_report_policy pol = {
+		.anchors = anchors, .max_age = -1, .chain_at = KT_REPORT_CHAIN_AT_IAT,
+	};
+	char *text = report_text(s->p, s->len);
+	size_t j;
+	int ret;
+
+	if (!text)
+		return kt_fail(err, "evidence", "out of memory");
+	ret = kt_report_verify(text, &pol, NULL, err);
+	free(text);
+	if (ret)
+		return fail_in(err, NULL, rs->what);
+	for (j = 0; j < b->n[KT_EV_ENTRY]; j++) {
+		const struct kt_ledger_entry *r = &b->entries[j].e;
+
+		if (kt_ledger_is_cert_revocation(r) && rs->id[0] && !strcmp(r->vm_id, rs->id) &&
+		    r->time <= rs->time)
+			return kt_fail(err, "revocation", "%s: signed by a certificate (%s) revoked "
+				       "in ledger entry %llu, at or before the report's time",
+				       rs->what, rs->id, (unsigned long long)r->index);
+	}
+	return 0;
+}
+
+/*
+ * Each report is one a digest names and is signed (check_report_signed());
+ * digests with no report are counted.
+ */
+static int check_reports(const struct bundle *b, const char *anchors,
+			 struct kt_evidence_summary *sum, struct kt_err *err)
 {
 	static const kt_hash zero;
 	size_t i, j, n = b->n[KT_EV_ENTRY] + b->n[KT_EV_BATCHED];
@@ -1306,6 +1610,8 @@ static int check_reports(const struct bundle *b, struct kt_evidence_summary *sum
 				kt_fail(err, "report", "report %zu is there twice", i);
 				goto out;
 			}
+		if (check_report_signed(b, i, anchors, err))
+			goto out;
 	}
 	for (j = 0; j < n; j++) {
 		if (!CRYPTO_memcmp(digest_at(b, j), zero, KT_HASH_LEN))
@@ -1337,13 +1643,15 @@ int kt_evidence_verify(const uint8_t *buf, size_t len, const char *anchors,
 	if (parse_sections(b, buf, len, err) || parse_entries(b, err) || parse_batched(b, err) ||
 	    parse_grants(b, err) || kt_ledger_auth_load(anchors, owner_anchors, &b->auth, err) ||
 	    check_head(b, err) || check_entries(b, err) || check_batched(b, err) ||
-	    check_about(b, s, err) || check_consistency(b, err) || collect_signers(b, err) ||
+	    collect_signers(b, err) || check_about(b, s, err) || check_consistency(b, err) ||
 	    check_chains(b, anchors, all, err))
 		goto out;
 	for (i = 0; i < b->n[KT_EV_CRL]; i++)
 		if (check_crl(b, i, all, err))
 			goto out;
-	if (check_grants_at(b, owner_anchors, s, err) || check_reports(b, s, err))
+	if (check_ledger_revocations(b, err))
+		goto out;
+	if (check_grants_at(b, owner_anchors, s, err) || check_reports(b, anchors, s, err))
 		goto out;
 	memcpy(s->vm, b->vm, sizeof(s->vm));
 	s->size = b->sth.size;
@@ -1365,6 +1673,7 @@ out:
 		free(b->batched);
 		free(b->facts);
 		free(b->signers);
+		free(b->report_signers);
 		for (i = 0; i <= SECTION_LAST; i++)
 			free(b->s[i]);
 		kt_ledger_auth_free(b->auth);

@@ -21,7 +21,7 @@
 #include "ledger/ledger.h"
 
 #define KT_EVIDENCE_MAGIC "KTEVIDNC"
-#define KT_EVIDENCE_VERSION 1
+#define KT_EVIDENCE_VERSION 2
 #define KT_EVIDENCE_MAX (256u << 20)
 
 enum kt_evidence_section {

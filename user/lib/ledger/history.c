@@ -7,6 +7,7 @@
 #include "ledger/history.h"
 
 #define GRANT_PREFIX "grant:"
+#define CERT_PREFIX "cert:"
 
 static bool history_has_host(const struct kt_history *h, const uint8_t *host)
 {
@@ -21,7 +22,8 @@ static bool history_has_host(const struct kt_history *h, const uint8_t *host)
 
 /*
  * A revocation counts when it names the VM, a grant (any: which grants are
- * the VM's only the grants themselves say) or a host seen so far; one of a
+ * the VM's only the grants themselves say), a certificate (any: whose
+ * signatures the caller carries decides) or a host seen so far; one of a
  * host the VM reaches later is in the log before it, so hosts are checked
  * again once the walk is done (history_prune).
  */
@@ -32,7 +34,8 @@ static bool wanted(const struct kt_history *h, const struct kt_ledger_entry *e)
 	if (e->kind == KT_LEDGER_REVOKE || e->kind == KT_LEDGER_COMPROMISE)
 		return (h->flags & KT_HISTORY_REVOCATIONS) &&
 		       (!strcmp(e->vm_id, h->vm) || !e->vm_id[0] ||
-			!strncmp(e->vm_id, GRANT_PREFIX, strlen(GRANT_PREFIX)));
+			!strncmp(e->vm_id, GRANT_PREFIX, strlen(GRANT_PREFIX)) ||
+			!strncmp(e->vm_id, CERT_PREFIX, strlen(CERT_PREFIX)));
 	return !strcmp(e->vm_id, h->vm);
 }
 

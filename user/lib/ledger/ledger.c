@@ -41,6 +41,7 @@ struct kt_ledger {
 	kt_hash pin_root;
 	uint64_t sig_checks;	/* signatures verified through this handle */
 	char *cp_path;		/* kt_ledger_checkpoint_use(): NULL when off */
+	bool cp_memory;		/* kt_ledger_checkpoint_memory(): kept, never written */
 	struct kt_checkpoint *cp;	/* walks start from it (NULL: from entry 0) */
 	struct kt_checkpoint *cp_next;	/* what the last good walk verified */
 	/*
@@ -51,6 +52,14 @@ struct kt_ledger {
 	 * follow (kt_ledger_follow()) a walk without a visitor starts there.
 	 */
 	struct kt_uuidmap place, batch_time;
+	/*
+	 * Certificates revoked in the log so far: kt_ledger_cert_key() of
+	 * the revocation's VM id -> its index (big-endian, first 8 value
+	 * bytes); and what the last walk did not count because of them.
+	 */
+	struct kt_uuidmap revoked;
+	struct kt_ledger_not_counted *skipped;
+	size_t nskipped, skipped_cap;
 	struct tree *ftree;
 	bool follow;
 };
@@ -550,6 +559,8 @@ void kt_ledger_close(struct kt_ledger *log)
 	kt_checkpoint_free(log->cp_next);
 	kt_uuidmap_free(&log->place);
 	kt_uuidmap_free(&log->batch_time);
+	kt_uuidmap_free(&log->revoked);
+	free(log->skipped);
 	free(log->ftree);
 	free(log->cp_path);
 	free(log->spec);
@@ -878,11 +889,14 @@ static void undo_forget(struct undo *u)
 }
 
 static int batches_check(struct kt_ledger *log, struct kt_uuidmap *place,
-			 struct kt_uuidmap *batch_time, struct undo *u, const uint8_t *body,
-			 size_t len, struct kt_err *err);
+			 struct kt_uuidmap *batch_time, const struct kt_uuidmap *revoked,
+			 struct undo *u, const uint8_t *body, size_t len, bool walking,
+			 struct kt_err *err);
 static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
-		       struct kt_uuidmap *batch_time, struct undo *u, const struct kt_batch *b,
-		       struct kt_err *err);
+		       struct kt_uuidmap *batch_time, const struct kt_uuidmap *revoked,
+		       struct undo *u, const struct kt_batch *b, struct kt_err *err);
+static int signer_revoked(struct kt_ledger *log, const struct kt_ledger_signer *s,
+			  struct kt_err *err);
 
 /* The entry just stored extends the walked tree the checks ran on. */
 static void follow_stored(struct kt_ledger *log, const kt_hash leaf)
@@ -933,9 +947,11 @@ int kt_ledger_append_batch(struct kt_ledger *log, const struct kt_ledger_signer 
 	for (attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
 		struct undo u = { 0 };
 
-		if (kt_ledger_walk(log, NULL, NULL, &size, NULL, NULL, err))
+		if (kt_ledger_walk(log, NULL, NULL, &size, NULL, NULL, err) ||
+		    signer_revoked(log, s, err))
 			break;
-		ret = batches_check(log, &log->place, &log->batch_time, &u, body, body_len, err);
+		ret = batches_check(log, &log->place, &log->batch_time, &log->revoked, &u, body,
+				    body_len, false, err);
 		if (!ret)
 			ret = append_once(log, s, e, leaf, now, size, NULL, 0, err);
 		if (!ret) {
@@ -1042,13 +1058,14 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 		goto out;
 	}
 	if (kt_ledger_walk(log, NULL, NULL, &size, NULL, NULL, err) ||
+	    signer_revoked(log, s, err) ||
 	    log->backend->queue_scan(log->backend, max, take_queued, &q, err))
 		goto out;
 	for (i = 0; i < q.n; i++) {
 		struct kt_err one = { 0 };
 
 		if (kt_batch_parse(q.data[i], q.len[i], &b, &one) ||
-		    batch_check(log, &log->place, &log->batch_time, &u, &b, &one)) {
+		    batch_check(log, &log->place, &log->batch_time, &log->revoked, &u, &b, &one)) {
 			if (!(*dropped)++)
 				kt_fail(&why, one.check, "queued batch %s: %s", q.key[i], one.msg);
 			continue;
@@ -1260,12 +1277,81 @@ int kt_ledger_batch_signed(struct kt_ledger_auth *auth, const struct kt_batch *b
 	return 0;
 }
 
+/*
+ * The revocation (its index) of the writer's certificate in `revoked`, the
+ * certificates revoked by the entries walked so far; KT_LEDGER_NO_INDEX
+ * when it was not revoked.
+ */
+static uint64_t revoked_in(const struct kt_uuidmap *revoked, const struct kt_ledger_writer *w)
+{
+	const uint8_t *at;
+
+	if (!revoked || !revoked->n || !w->cert_id[0] ||
+	    !(at = kt_uuidmap_get(revoked, w->cert_key)))
+		return KT_LEDGER_NO_INDEX;
+	return kt_be_get(at, 8);
+}
+
+/* A verified certificate revocation: later entries of that certificate do not count. */
+static int note_revoked(struct kt_uuidmap *revoked, const struct kt_ledger_entry *e)
+{
+	uint8_t key[KT_UUID_LEN], at[KT_UUID_LEN] = { 0 };
+
+	if (!kt_ledger_is_cert_revocation(e))
+		return 0;
+	kt_ledger_cert_key(e->vm_id, key);
+	if (kt_uuidmap_get(revoked, key))
+		return 0;	/* the first revocation stands */
+	kt_be_put(at, e->index, 8);
+	return kt_uuidmap_put(revoked, key, at) ? 0 : -1;
+}
+
+/* A host batch's signer, its certificate revoked in `revoked`: 1 (and err), else 0. */
+static int batch_revoked(struct kt_ledger *log, const struct kt_uuidmap *revoked,
+			 const struct kt_batch *b, struct kt_ledger_writer *w, struct kt_err *err)
+{
+	char host[KT_UUID_STR_LEN + 1];
+	uint64_t at;
+
+	if (!revoked->n ||
+	    kt_ledger_auth_check(log->auth, b->cert, b->cert_len, b->time, KT_LEDGER_HOST, w, NULL) ||
+	    (at = revoked_in(revoked, w)) == KT_LEDGER_NO_INDEX)
+		return 0;
+	kt_uuid_format(b->host_id, host);
+	kt_fail(err, "revocation", "batch of host %s is signed by a revoked certificate (%s, "
+		"revoked in entry %llu)", host, w->cert_id, (unsigned long long)at);
+	return 1;
+}
+
+/* An appender whose certificate the walked log revoked is refused (check "revocation"). */
+static int signer_revoked(struct kt_ledger *log, const struct kt_ledger_signer *s,
+			  struct kt_err *err)
+{
+	struct kt_ledger_writer w;
+	uint64_t at;
+
+	if (kt_ledger_auth_check(log->auth, s->cert, s->cert_len, (uint64_t)time(NULL),
+				 KT_LEDGER_HOST, &w, err))
+		return -1;
+	at = revoked_in(&log->revoked, &w);
+	if (at == KT_LEDGER_NO_INDEX)
+		return 0;
+	return kt_fail(err, "revocation", "the signing certificate (%s) was revoked in entry %llu",
+		       w.cert_id, (unsigned long long)at);
+}
+
+/*
+ * 0 checked and recorded; 1 (with err, check "revocation") when its signer's
+ * certificate was revoked in the log: nothing recorded, the caller decides
+ * (a walk does not count it, an append refuses it); -1 refused.
+ */
 static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
-		       struct kt_uuidmap *batch_time, struct undo *u, const struct kt_batch *b,
-		       struct kt_err *err)
+		       struct kt_uuidmap *batch_time, const struct kt_uuidmap *revoked,
+		       struct undo *u, const struct kt_batch *b, struct kt_err *err)
 {
 	uint8_t stamp[KT_UUID_LEN] = { 0 };
 	char host[KT_UUID_STR_LEN + 1], other[KT_UUID_STR_LEN + 1], vm[KT_UUID_STR_LEN + 1];
+	struct kt_ledger_writer w;
 	uint8_t *last, *on;
 	uint32_t i;
 
@@ -1273,6 +1359,8 @@ static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
 	log->sig_checks++;
 	if (kt_ledger_batch_signed(log->auth, b, err) || kt_batch_check_root(b, err))
 		return -1;
+	if (batch_revoked(log, revoked, b, &w, err))
+		return 1;
 	last = kt_uuidmap_get(batch_time, b->host_id);
 	if (last && kt_be_get(last, 8) >= b->time)
 		return kt_fail(err, "replay", "batch of host %s at %llu is not later than its batch "
@@ -1301,8 +1389,9 @@ static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
 
 /* Every host batch of a body, in order; errors name the batch ("batch 2 (host ...): ..."). */
 static int batches_check(struct kt_ledger *log, struct kt_uuidmap *place,
-			 struct kt_uuidmap *batch_time, struct undo *u, const uint8_t *body,
-			 size_t len, struct kt_err *err)
+			 struct kt_uuidmap *batch_time, const struct kt_uuidmap *revoked,
+			 struct undo *u, const uint8_t *body, size_t len, bool walking,
+			 struct kt_err *err)
 {
 	char host[KT_UUID_STR_LEN + 1], msg[sizeof(err->msg)];
 	struct kt_batch b;
@@ -1311,7 +1400,13 @@ static int batches_check(struct kt_ledger *log, struct kt_uuidmap *place,
 	int ret;
 
 	while (!(ret = kt_batch_body_next(body, len, &off, &b, err))) {
-		if (batch_check(log, place, batch_time, u, &b, err)) {
+		ret = batch_check(log, place, batch_time, revoked, u, &b, err);
+		if (ret > 0 && walking) {
+			/* Not counted: batch_visit() lists it. */
+			kt_err_clear(err);
+			ret = 0;
+		}
+		if (ret) {
 			kt_uuid_format(b.host_id, host);
 			memcpy(msg, err->msg, sizeof(msg));
 			return kt_fail(err, err->check, "batch %u (host %s): %s", no, host, msg);
@@ -1353,19 +1448,54 @@ struct walk {
 	kt_ledger_visit_fn visit;
 	void *arg;
 	struct kt_checkpoint *next;	/* facts of what passed, for the next checkpoint */
-	struct kt_uuidmap place, batch_time;	/* as in struct kt_ledger, so far */
+	struct kt_uuidmap place, batch_time, revoked;	/* as in struct kt_ledger, so far */
 	struct kt_err *err;
 };
+
+/* An entry (batch_no -1) or host batch whose signer's certificate was revoked before it. */
+static int not_counted(struct kt_ledger *log, uint64_t index, int64_t batch_no,
+		       const struct kt_ledger_writer *w, uint64_t revoked_in)
+{
+	struct kt_ledger_not_counted *grown;
+
+	if (log->nskipped == log->skipped_cap) {
+		log->skipped_cap = log->skipped_cap ? 2 * log->skipped_cap : 8;
+		grown = realloc(log->skipped, log->skipped_cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		log->skipped = grown;
+	}
+	grown = &log->skipped[log->nskipped++];
+	grown->index = index;
+	grown->batch_no = batch_no;
+	grown->revoked_in = revoked_in;
+	memcpy(grown->cert_id, w->cert_id, sizeof(grown->cert_id));
+	return 0;
+}
+
+size_t kt_ledger_not_counted(const struct kt_ledger *log,
+			     const struct kt_ledger_not_counted **list)
+{
+	*list = log->skipped;
+	return log->nskipped;
+}
 
 /* A verified batch entry, visited as its VM results. */
 static int batch_visit(struct walk *w, const struct kt_ledger_entry *outer)
 {
 	struct kt_ledger_entry e;
 	struct kt_batch b;
+	struct kt_ledger_writer wr;
+	struct kt_err why;
 	size_t off = 0;
 	uint32_t no = 0, i;
 
 	while (!kt_batch_body_next(outer->body, outer->body_len, &off, &b, w->err)) {
+		if (batch_revoked(w->log, &w->revoked, &b, &wr, &why)) {
+			if (not_counted(w->log, outer->index, no++, &wr, revoked_in(&w->revoked, &wr)))
+				return kt_fail(w->err, "ledger", "out of memory");
+			continue;
+		}
 		for (i = 0; i < b.n; i++) {
 			batch_result_entry(outer, &b, no, i, &e);
 			if (w->next && kt_checkpoint_add(w->next, &e))
@@ -1413,6 +1543,13 @@ int kt_ledger_checkpoint_use(struct kt_ledger *log, const char *path, bool full,
 	return full ? 0 : kt_checkpoint_load(path, log->spec, &log->cp, err);
 }
 
+int kt_ledger_checkpoint_memory(struct kt_ledger *log, struct kt_err *err)
+{
+	(void)err;
+	log->cp_memory = true;
+	return 0;
+}
+
 void kt_ledger_checkpoint_until(struct kt_ledger *log, uint64_t now)
 {
 	if (log->cp && log->cp->tmax > now) {
@@ -1456,25 +1593,25 @@ static int pin_differs(struct walk *w, uint64_t at)
  * writing only for itself; sets e->signer_id.
  */
 static int entry_signed(struct kt_ledger_auth *auth, const uint8_t *data, size_t tbs_len,
-			struct kt_ledger_entry *e, struct kt_err *err)
+			struct kt_ledger_entry *e, struct kt_ledger_writer *writer,
+			struct kt_err *err)
 {
-	struct kt_ledger_writer writer;
-
-	if (kt_ledger_auth_check(auth, e->cert, e->cert_len, e->time, role_for(e), &writer, err) ||
-	    kt_es256_verify(writer.pub, data, tbs_len, e->sig, err) ||
-	    writer_may_write(e, &writer, err))
+	if (kt_ledger_auth_check(auth, e->cert, e->cert_len, e->time, role_for(e), writer, err) ||
+	    kt_es256_verify(writer->pub, data, tbs_len, e->sig, err) ||
+	    writer_may_write(e, writer, err))
 		return -1;
-	memcpy(e->signer_id, writer.host_id, KT_UUID_LEN);
+	memcpy(e->signer_id, writer->host_id, KT_UUID_LEN);
 	return 0;
 }
 
 int kt_ledger_entry_verify(struct kt_ledger_auth *auth, const uint8_t *data, size_t len,
 			   bool headless, struct kt_ledger_entry *e, struct kt_err *err)
 {
+	struct kt_ledger_writer writer;
 	size_t tbs_len;
 
 	if (entry_decode(data, len, e, &tbs_len, headless, err) ||
-	    entry_signed(auth, data, tbs_len, e, err))
+	    entry_signed(auth, data, tbs_len, e, &writer, err))
 		return -1;
 	return 0;
 }
@@ -1500,8 +1637,9 @@ static int walk_entry(uint64_t key, const uint8_t *data, size_t len, void *arg)
 
 static int walk_stored(uint64_t key, const uint8_t *data, size_t len, struct walk *w)
 {
+	struct kt_ledger_writer writer;
 	struct kt_ledger_entry e;
-	uint64_t at = w->tree.size;
+	uint64_t at = w->tree.size, revoked;
 	struct kt_err *err = w->err;
 	kt_hash root, leaf;
 	size_t tbs_len;
@@ -1524,16 +1662,25 @@ static int walk_stored(uint64_t key, const uint8_t *data, size_t len, struct wal
 		goto bad;
 	}
 	w->log->sig_checks++;
-	if (entry_signed(w->log->auth, data, tbs_len, &e, err))
+	if (entry_signed(w->log->auth, data, tbs_len, &e, &writer, err))
 		goto bad;
+	revoked = revoked_in(&w->revoked, &writer);
+	if (revoked != KT_LEDGER_NO_INDEX) {
+		/* Verified and in the tree, but it counts for nothing (not visited). */
+		kt_ledger_leaf_hash(data, len, leaf);
+		tree_push(&w->tree, leaf);
+		return not_counted(w->log, at, -1, &writer, revoked) ?
+		       kt_fail(err, "ledger", "out of memory") : 0;
+	}
 	if (e.kind == KT_LEDGER_BATCH &&
-	    batches_check(w->log, &w->place, &w->batch_time, NULL, e.body, e.body_len, err))
+	    batches_check(w->log, &w->place, &w->batch_time, &w->revoked, NULL, e.body,
+			  e.body_len, true, err))
 		goto bad;
 	kt_ledger_leaf_hash(data, len, leaf);
 	tree_push(&w->tree, leaf);
 	if (e.kind == KT_LEDGER_BATCH)
 		return batch_visit(w, &e);
-	if (place_note(&w->place, &e))
+	if (place_note(&w->place, &e) || note_revoked(&w->revoked, &e))
 		return kt_fail(err, "ledger", "out of memory");
 	if (w->next && kt_checkpoint_add(w->next, &e))
 		return kt_fail(err, "ledger", "out of memory");
@@ -1646,7 +1793,7 @@ static int replay(struct walk *w, struct kt_err *err)
 			return kt_fail(err, "ledger", "cannot fold the checkpoint's VMs");
 	}
 	while (!kt_checkpoint_next(cp, &off, &e)) {
-		if (place_note(&w->place, &e))
+		if (place_note(&w->place, &e) || note_revoked(&w->revoked, &e))
 			return kt_fail(err, "ledger", "out of memory");
 		if (w->visit && w->visit(&e, w->arg))
 			return kt_fail(err, "ledger", "entry %llu: cannot fold it",
@@ -1690,10 +1837,11 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 	if (!bad_index)
 		bad_index = &ignored;
 	*bad_index = UINT64_MAX;
+	log->nskipped = 0;
 	if (!log->auth)
 		return kt_fail(err, "authorization", "verifying needs the ledger CA (--ledger-ca)");
 	head_ok = head_read(log, &h, &head_err) == 0;
-	if (log->cp_path && !(w.next = kt_checkpoint_start(log->cp))) {
+	if ((log->cp_path || log->cp_memory) && !(w.next = kt_checkpoint_start(log->cp))) {
 		ret = kt_fail(err, "ledger", "out of memory");
 		goto out;
 	}
@@ -1710,8 +1858,10 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 		w.tree = *log->ftree;
 		w.place = log->place;
 		w.batch_time = log->batch_time;
+		w.revoked = log->revoked;
 		memset(&log->place, 0, sizeof(log->place));
 		memset(&log->batch_time, 0, sizeof(log->batch_time));
+		memset(&log->revoked, 0, sizeof(log->revoked));
 		head_checked = true;
 	} else if (log->cp) {
 		if (!head_ok) {
@@ -1772,15 +1922,24 @@ int kt_ledger_walk(struct kt_ledger *log, kt_ledger_visit_fn fn, void *arg, uint
 	}
 	if (!ret && w.next && h.raw && keep_checkpoint(log, &w, &h))
 		ret = kt_fail(err, "ledger", "out of memory");
+	if (!ret && log->cp_memory && log->cp_next) {
+		/* The next walk starts where this one ended. */
+		kt_checkpoint_free(log->cp);
+		log->cp = log->cp_next;
+		log->cp_next = NULL;
+	}
 	if (!ret && !log->ftree && !(log->ftree = malloc(sizeof(*log->ftree))))
 		ret = kt_fail(err, "ledger", "out of memory");
 	if (!ret) {
 		kt_uuidmap_free(&log->place);
 		kt_uuidmap_free(&log->batch_time);
+		kt_uuidmap_free(&log->revoked);
 		log->place = w.place;
 		log->batch_time = w.batch_time;
+		log->revoked = w.revoked;
 		memset(&w.place, 0, sizeof(w.place));
 		memset(&w.batch_time, 0, sizeof(w.batch_time));
+		memset(&w.revoked, 0, sizeof(w.revoked));
 		*log->ftree = w.tree;
 	}
 	if (size)
@@ -1796,6 +1955,7 @@ out:
 	kt_checkpoint_free(w.next);
 	kt_uuidmap_free(&w.place);
 	kt_uuidmap_free(&w.batch_time);
+	kt_uuidmap_free(&w.revoked);
 	free(h.raw);
 	return ret;
 }

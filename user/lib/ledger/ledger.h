@@ -313,12 +313,37 @@ void kt_ledger_pin(struct kt_ledger *log, uint64_t size, const kt_hash root);
 int kt_ledger_checkpoint_use(struct kt_ledger *log, const char *path, bool full,
 			     struct kt_err *err);
 /*
+ * The same without a file: from now on every walk on the handle (scores
+ * included) starts from the state the last good walk verified, kept in
+ * memory, so a long-running writer that appends and then scores verifies
+ * only the entries after its last walk (kvmtrustd). The first walk is a
+ * full one; kt_ledger_checkpoint_until() still falls back to a full walk.
+ */
+int kt_ledger_checkpoint_memory(struct kt_ledger *log, struct kt_err *err);
+/*
  * A fold at time `now` (entries dated later left out) cannot start from a
  * checkpoint holding later entries: then the walk starts from entry 0.
  */
 void kt_ledger_checkpoint_until(struct kt_ledger *log, uint64_t now);
 int kt_ledger_checkpoint_save(struct kt_ledger *log, struct kt_err *err);
 const char *kt_ledger_checkpoint_path(const struct kt_ledger *log);
+/*
+ * Entries (or host batches of a batch entry) signed by a certificate that a
+ * certificate revocation earlier in the log revoked (revocation.h): a walk
+ * verifies them, keeps them in the tree, and visits, places, folds and
+ * checkpoints nothing of them, so they count toward no score, host flag,
+ * placement or revocation. The last walk's list (a walk from a checkpoint
+ * lists only the entries after it), valid until the next walk.
+ */
+struct kt_ledger_not_counted {
+	uint64_t index;			/* the entry */
+	int64_t batch_no;		/* its host batch, or -1: the entry's own signer */
+	uint64_t revoked_in;		/* the revocation entry */
+	char cert_id[KT_LEDGER_VM_MAX + 1];	/* "cert:<issuer>:<serial>" */
+};
+size_t kt_ledger_not_counted(const struct kt_ledger *log,
+			     const struct kt_ledger_not_counted **list);
+
 /* How many ES256 signatures this handle has verified (entries and heads): tests, statistics. */
 uint64_t kt_ledger_signatures_checked(const struct kt_ledger *log);
 /* The spec the ledger was opened with, as resolved (environment, default). */

@@ -12,6 +12,7 @@
 
 #include "identity/pki.h"
 #include "ledger/ledger_auth.h"
+#include "ledger/revocation.h"
 
 #define CACHE_SLOTS 64
 
@@ -22,6 +23,8 @@ struct auth_cached {
 	EVP_PKEY *pub;
 	uint8_t host_id[KT_UUID_LEN];
 	kt_hash subject_hash;
+	char cert_id[KT_LEDGER_VM_MAX + 1];
+	uint8_t cert_key[KT_UUID_LEN];
 };
 
 struct kt_ledger_auth {
@@ -244,6 +247,11 @@ static struct auth_cached *admit(struct kt_ledger_auth *auth, X509 *cert, const 
 	}
 	tmp.cert = cert;
 	memcpy(tmp.der_hash, h, KT_HASH_LEN);
+	/* How a revocation in the ledger would name it; a serial too long cannot be. */
+	if (kt_ledger_cert_id(cert, tmp.cert_id, NULL, NULL))
+		tmp.cert_id[0] = '\0';
+	else
+		kt_ledger_cert_key(tmp.cert_id, tmp.cert_key);
 	/* A full cache recycles the oldest slot: correctness never depends on it. */
 	if (auth->used == CACHE_SLOTS) {
 		X509_free(auth->cache[0].cert);
@@ -315,5 +323,7 @@ int kt_ledger_auth_check(struct kt_ledger_auth *auth, const uint8_t *der, size_t
 	w->pub = c->pub;
 	memcpy(w->host_id, c->host_id, KT_UUID_LEN);
 	memcpy(w->subject_hash, c->subject_hash, KT_HASH_LEN);
+	memcpy(w->cert_id, c->cert_id, sizeof(w->cert_id));
+	memcpy(w->cert_key, c->cert_key, KT_UUID_LEN);
 	return 0;
 }

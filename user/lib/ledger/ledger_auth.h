@@ -55,6 +55,13 @@ struct kt_ledger_writer {
 	uint8_t host_id[KT_UUID_LEN];	/* a host's UUID; zero for an owner */
 	/* An authority's subject name: SHA-256 of its DER; zero for the others. */
 	kt_hash subject_hash;
+	/*
+	 * The certificate as a revocation names it (revocation.h,
+	 * "cert:<issuer>:<serial>") and kt_ledger_cert_key() of that; empty
+	 * when its serial cannot be named (it cannot be revoked in the ledger).
+	 */
+	char cert_id[KT_LEDGER_VM_MAX + 1];
+	uint8_t cert_key[KT_UUID_LEN];
 };
 
 /*

@@ -124,6 +124,14 @@ int kt_ledger_cert_id(X509 *cert, char id[KT_LEDGER_VM_MAX + 1], kt_hash issuer,
 	return 0;
 }
 
+void kt_ledger_cert_key(const char *id, uint8_t key[KT_UUID_LEN])
+{
+	kt_hash h;
+
+	kt_sha256(id, strlen(id), h);
+	memcpy(key, h, KT_UUID_LEN);
+}
+
 int kt_ledger_cert_revoke_entry(X509 *cert, const char *reason, struct kt_ledger_entry *e,
 				struct kt_err *err)
 {

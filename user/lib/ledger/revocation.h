@@ -78,6 +78,11 @@ int kt_ledger_cert_revocation_authorized(const struct kt_ledger_entry *e,
  */
 int kt_ledger_cert_id(X509 *cert, char id[KT_LEDGER_VM_MAX + 1], kt_hash issuer,
 		      struct kt_err *err);
+/*
+ * The 16-byte key a walk files a certificate revocation under (the first
+ * bytes of SHA-256 of its VM id), for struct kt_uuidmap.
+ */
+void kt_ledger_cert_key(const char *id, uint8_t key[KT_UUID_LEN]);
 /* Fills e (kind revoke) revoking cert, with an optional CRL reason name. */
 int kt_ledger_cert_revoke_entry(X509 *cert, const char *reason, struct kt_ledger_entry *e,
 				struct kt_err *err);
