@@ -176,6 +176,9 @@ tap_is "  naming the failed check and the source's report" \
 	"$(entry_field "$size" detail report)" "memory-root $(sha256sum <"$dir/final2.jwt" | cut -c1-64)"
 
 # --- the happy path ---------------------------------------------------------------------
+# The resumed source guest is attested again on host b (score 80 -> 85, the
+# last attestation a pass): no verify first for the move.
+(cd "$dir" && kt ledger append attest --vm "$VM" --result pass) 2>&1 | tap_diag
 dst_start 4
 receive recv3 host-a "unix:$dir/recv3.sock" --ledger "$KVMTRUST_LEDGER" \
 	--token-out "$dir/new.jwt" --report-out "$dir/final.jwt"
