@@ -11,6 +11,8 @@
 #   - a VMM that is not waiting (running) is refused by receive;
 #   - a destination outside the grant's CAs: refused (host-ca) before any
 #     byte moves, the source guest keeps running;
+#   - a destination VMM with other memory slots: refused (layout) after the
+#     source stopped, the source guest resumes;
 #   - a destination whose arrived memory is changed before its measurement
 #     (a writer through /proc/PID/mem): refused (memory-root), the
 #     destination killed, the source guest resumes, the ledger's attest fail;
@@ -22,7 +24,7 @@ cd "$(dirname "$0")/.."
 . selftests/lib/migrate.sh
 . selftests/lib/vmm.sh
 
-PLAN=32
+PLAN=37
 dir=$(mktemp -d /tmp/kt-migrate-vmm.XXXXXX)
 tmp=$dir
 
@@ -117,6 +119,23 @@ tap_ok "  no byte of the guest moved" bash -c "! grep -q 'received' '$dir/recv1.
 tap_ok "  the source VMM was never stopped: its guest still runs" advancing 1
 tap_ok "  the destination VMM is discarded" gone "$d2"
 tap_is "  nothing in the ledger" "$(ledger_size)" "$size"
+
+# --- a destination VMM of another configuration: refused after the source stopped ---------
+vmm_start 5 "$VM" --incoming --extra-mib 1
+d5=${pids[-1]}
+dst_vmm=$d5
+stopped "$d5"
+size=$(ledger_size)
+receive recv5 host-a "unix:$dir/recv5.sock" --ledger "$KVMTRUST_LEDGER"
+start "unix:$dir/recv5.sock"
+reap; rs=$?
+show
+tap_is "a destination with other memory slots: refused by layout, exit 10" \
+	"$rs $(grep -o '^Refused: layout' "$dir/recv5.err")" "10 Refused: layout"
+tap_ok "  the source fails" test "$(cat "$dir/start.status")" -ne 0
+tap_ok "  the destination VMM is discarded" gone "$d5"
+tap_ok "  the source guest resumes: its counter advances" advancing 1
+tap_is "  nothing in the ledger (no final report arrived)" "$(ledger_size)" "$size"
 
 # --- the arrived memory is changed before the destination measures it ---------------------
 dst_start 3
