@@ -17,6 +17,8 @@
  *   state                "ok running" or "ok paused"
  *   poke GPA BYTE        write one guest byte through the VMM's mapping
  *   peek GPA             "ok 0xNN"
+ *   counter              "ok N": the guest's spin counter (le32 at
+ *                        KT_COUNTER_GPA), read while it runs
  *   setreg REG VALUE     KVM_SET_REGS on vCPU 0 (paused only); REG is
  *                        rax..r15, rip or rflags, or (KVM_SET_SREGS) cr0
  *                        or idt.base
@@ -56,7 +58,12 @@
  * --thp-mib N (a fifth memslot of N MiB at 1 GiB, madvise(MADV_HUGEPAGE)
  * and filled like --extra-mib, so transparent huge pages back it),
  * --uuid UUID (not used here: like QEMU's -uuid it names the VM on the
- * command line, where `kvmtrust --pid` reads it).
+ * command line, where `kvmtrust --pid` reads it), --incoming (the
+ * destination of `kvmtrust migrate receive --pid`, as QEMU's -S -incoming:
+ * after the "ready" line the VMM stops itself with SIGSTOP, its guest not
+ * running; receive writes the arrived memory and registers while it is
+ * stopped and continues it only once the arrival is proven, and the VMM
+ * then resumes vCPU 0 as "run" does; a refused arrival kills it).
  */
 #include <endian.h>
 #include <errno.h>
@@ -427,6 +434,11 @@ static int execute(char *line, char *reply, size_t len)
 			return snprintf(reply, len, "err no guest byte at %#llx", a), -1;
 		return snprintf(reply, len, "ok 0x%02x", *p), 0;
 	}
+	if (!strcmp(line, "counter")) {
+		volatile uint32_t *ctr = (volatile uint32_t *)kt_vm_gpa_to_hva(vm, KT_COUNTER_GPA);
+
+		return snprintf(reply, len, "ok %u", le32toh(*ctr)), 0;
+	}
 	if (!strcmp(line, "slots"))
 		return cmd_slots(reply, len);
 	if (!strcmp(line, "scribble on") || !strcmp(line, "scribble off"))
@@ -493,12 +505,14 @@ int main(int argc, char *argv[])
 		{ "sparse-mib", required_argument, NULL, 'S' },
 		{ "thp-mib", required_argument, NULL, 'T' },
 		{ "uuid", required_argument, NULL, 'u' },
+		{ "incoming", no_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct sigaction sa = { .sa_handler = on_kick };
 	unsigned int nr_vcpus = 1, extra_mib = 0, sparse_mib = 0, thp_mib = 0;
 	uint32_t seed = kt_seed_from_env();
+	bool incoming = false;
 	char line[4200], reply[4400];
 	int c;
 
@@ -521,9 +535,12 @@ int main(int argc, char *argv[])
 			break;
 		case 'u':
 			break;
+		case 'i':
+			incoming = true;
+			break;
 		case 'h':
 			printf("Usage: %s [--seed N] [--vcpus N] [--extra-mib N] [--sparse-mib N]\n"
-			       "       [--thp-mib N] [--uuid UUID]\n"
+			       "       [--thp-mib N] [--uuid UUID] [--incoming]\n"
 			       "Commands on stdin are documented at the top of selftests/vmm.c.\n",
 			       argv[0]);
 			return 0;
@@ -553,6 +570,12 @@ int main(int argc, char *argv[])
 	}
 	kt_guest_run_to_done(vm);
 	print_ready();
+	if (incoming) {
+		/* Continued by migrate receive once the arrived guest is proven. */
+		raise(SIGSTOP);
+		if (cmd_run(reply, sizeof(reply)))
+			fprintf(stderr, "vmm: %s\n", reply);
+	}
 
 	while (fgets(line, sizeof(line), stdin)) {
 		line[strcspn(line, "\n")] = '\0';

@@ -106,15 +106,16 @@ random_ram() {
 }
 
 # receive NAME HOST LISTEN [ARGS]: the destination service of host HOST
-# (credential directory) in the background, listening on LISTEN.
+# (credential directory) in the background, listening on LISTEN; for the
+# QEMU at dst.qmp, or with dst_vmm=PID for that (stopped) VMM of ours.
 receive() {
-	local name=$1 host=$2 listen=$3 i
+	local name=$1 host=$2 listen=$3 i guest=(--qmp "$dir/dst.qmp" --incoming "$dir/in.sock")
 	shift 3
+	[ -n "${dst_vmm:-}" ] && guest=(--pid "$dst_vmm")
 	[[ $listen == unix:* ]] && rm -f "${listen#unix:}"
 	: >"$dir/$name.err"
 	recv_name=$name
-	"${in_dst[@]}" "$KVMTRUST" migrate receive --listen "$listen" --qmp "$dir/dst.qmp" \
-		--incoming "$dir/in.sock" --key "$dir/$host/key.pem" --cert "$dir/$host/chain.pem" \
+	"${in_dst[@]}" "$KVMTRUST" migrate receive --listen "$listen" "${guest[@]}" --key "$dir/$host/key.pem" --cert "$dir/$host/chain.pem" \
 		--anchors "$dir/host-anchors" --crls "$dir/host-anchors" --aud "$AUD" "$@" \
 		>"$dir/$name.out" 2>"$dir/$name.err" &
 	recv_pid=$!
@@ -128,9 +129,12 @@ receive() {
 }
 
 # start_exec ADDR [ARGS]: becomes the source side (host b, its host key for
-# the reports); in the background its pid is the command's.
+# the reports), for the QEMU at src.qmp or with src_vmm=PID that VMM of
+# ours; in the background its pid is the command's.
 start_exec() {
-	exec "${in_src[@]}" "$KVMTRUST" migrate start --qmp "$dir/src.qmp" --connect "$1" \
+	local guest=(--qmp "$dir/src.qmp")
+	[ -n "${src_vmm:-}" ] && guest=(--pid "$src_vmm")
+	exec "${in_src[@]}" "$KVMTRUST" migrate start "${guest[@]}" --connect "$1" \
 		--token "$dir/token.jwt" --guest-key "$dir/guest.pem" --anchors "$dir/host-anchors" \
 		--crls "$dir/host-anchors" --grant "$dir/vm.grant" --by "$dir/bob/cert.pem" \
 		--key-dir "$dir/host-b/hostkey" "${@:2}" >"$dir/start.out" 2>"$dir/start.err"

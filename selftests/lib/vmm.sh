@@ -8,8 +8,9 @@
 #   poke_page PID HVA BYTE   fills one page of process PID at HVA through /proc/PID/mem
 #   flip_byte FILE OFFSET    inverts one byte of FILE
 # and several VMMs at once, each on a pair of fifos in $tmp:
-#   vmm_start N [UUID]       VMM N (seed N): commands on fd 2N+1, replies on
-#                            fd 2N+2, its pid appended to the array pids
+#   vmm_start N [UUID [ARGS]]  VMM N (seed N, ARGS added; UUID may be empty):
+#                            commands on fd 2N+1, replies on fd 2N+2, its pid
+#                            appended to the array pids
 #   vmm_n N CMD              one command to VMM N; fails unless it answers ok
 
 vmm() {
@@ -40,7 +41,7 @@ flip_byte() {
 vmm_start() {
 	local ready
 	mkfifo "$tmp/in$1" "$tmp/out$1" || return 1
-	selftests/build/vmm --seed "$1" ${2:+--uuid "$2"} <"$tmp/in$1" >"$tmp/out$1" &
+	selftests/build/vmm --seed "$1" ${2:+--uuid "$2"} "${@:3}" <"$tmp/in$1" >"$tmp/out$1" &
 	pids+=($!)
 	eval "exec $((2 * $1 + 1))>\"$tmp/in$1\" $((2 * $1 + 2))<\"$tmp/out$1\""
 	read -r ready <&$((2 * $1 + 2))

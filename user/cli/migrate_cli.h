@@ -17,6 +17,10 @@
 
 #include "attest/report.h"
 #include "common/error.h"
+#include "common/uuid.h"
+#include "identity/channel.h"
+#include "measure/guest_pause.h"
+#include "measure/kt_nl.h"
 
 #define MIGRATE_TIMEOUT 60		/* seconds without progress on the wire */
 #define MIGRATE_QEMU_MS (120 * 1000)	/* for QEMU to finish a migration */
@@ -92,6 +96,40 @@ struct migrate_ledger {
 int migrate_ledger_record(const struct migrate_ledger *l, const char *vm, const char *host,
 			  const char *memory_root, const kt_hash report, const char *failed,
 			  const char *grant_id, struct kt_err *err);
+
+/*
+ * A guest of our own VMM (migrate_vmm.c): the process pid whose --uuid
+ * names the VM, its VM attached to kvmtrust.ko; stopped by this side
+ * (SIGSTOP, kt_guest_pause) from the transfer on (source) or while it
+ * waits for the state (destination).
+ */
+struct migrate_vmm {
+	pid_t pid;
+	char vm[KT_UUID_STR_LEN + 1];
+	struct kt_nl *nl;
+	uint32_t vm_id;
+	struct kt_guest_pause pause;
+	bool stopped;		/* kt_guest_pause called: resume or kill it */
+};
+
+/* Opens pid's VM (its uuid must be vm unless vm is NULL): "vmm", "vm". */
+int migrate_vmm_open(struct migrate_vmm *v, pid_t pid, const char *vm, struct kt_err *err);
+void migrate_vmm_close(struct migrate_vmm *v);
+/* Destination: the VMM must be stopped (waiting for a guest); it stays so. */
+int migrate_vmm_waiting(struct migrate_vmm *v, struct kt_err *err);
+/* Source: stops the VMM, sends "vmm-state" and every slot's bytes, then the end. */
+int migrate_vmm_send(struct migrate_vmm *v, struct kt_channel *ch, uint64_t *bytes,
+		     struct kt_err *err);
+/*
+ * Destination: the same layout ("layout"), the bytes written through
+ * /proc/PID/mem, the registers set by the module; the VMM stays stopped.
+ */
+int migrate_vmm_recv(struct migrate_vmm *v, struct kt_channel *ch, uint64_t *bytes,
+		     struct kt_err *err);
+/* SIGCONT if this side stopped it. */
+void migrate_vmm_resume(struct migrate_vmm *v);
+/* SIGKILL: the copy that must never run (who: "source", "destination"). */
+void migrate_vmm_kill(struct migrate_vmm *v, const char *who);
 
 int migrate_start_main(int argc, char *argv[]);
 int migrate_receive_main(int argc, char *argv[]);

@@ -34,6 +34,7 @@
 struct recv_args {
 	const char *listen, *qmp, *incoming, *key, *cert, *anchors, *crls, *aud, *host_crls;
 	const char *token_out, *report_out, *expect_config;
+	pid_t pid;		/* --pid: a stopped VMM of ours waiting for the guest */
 	enum kt_print_mode mode;
 	struct grant_cli_trust_opts t;
 	struct migrate_ledger ledger;
@@ -42,14 +43,16 @@ struct recv_args {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s migrate receive --listen ADDR:PORT|unix:PATH --qmp PATH --incoming PATH\n"
+		"Usage: %s migrate receive --listen ADDR:PORT|unix:PATH\n"
+		"              (--qmp PATH --incoming PATH | --pid PID)\n"
 		"              --key KEY --cert CERT --anchors DIR --crls DIR --aud AUDIENCE\n"
 		"              [--owner-anchors DIR] [--owner-crls DIR] [--host-anchors DIR]\n"
 		"              [--host-crls DIR] [--ledger SPEC] [--ledger-ca PATH]\n"
 		"              [--token-out FILE] [--report-out FILE] [--expect-config-root HEX]\n"
 		"              [--json]\n"
 		"--token-out: the guest's new identity token, issued with --key/--cert once it\n"
-		"runs here; --report-out: the source's verified final report.\n"
+		"runs here; --report-out: the source's verified final report; --pid: a stopped\n"
+		"VMM of ours, started with the guest's configuration and --uuid.\n"
 		"See kvmtrust-migrate(8).\n", prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED));
 }
@@ -57,6 +60,7 @@ static void usage(FILE *f)
 struct dest {
 	const struct recv_args *a;
 	struct kt_qmp *qmp;
+	struct migrate_vmm vmm;		/* --pid: vmm.pid, else QEMU through qmp */
 	const struct kt_cred *host;
 	struct kt_channel *ch;
 	char vm[KT_UUID_STR_LEN + 1];	/* the incoming QEMU's -uuid */
@@ -243,6 +247,8 @@ static int receive(struct dest *d, uint64_t *bytes, struct kt_err *err)
 	char addr[256];
 	int fd, rc;
 
+	if (d->vmm.pid)
+		return migrate_vmm_recv(&d->vmm, d->ch, bytes, err);
 	snprintf(addr, sizeof(addr), "unix:%s", d->a->incoming);
 	fd = net_connect(addr, MIGRATE_TIMEOUT);
 	if (fd < 0)
@@ -273,7 +279,10 @@ static int verify_arrival(struct dest *d, struct migrate_roots *mine, char **rep
 	int ret = -1;
 
 	*final = false;
-	if (migrate_measure(kt_qmp_pid(d->qmp), KVMTRUST_MEASURE_F_FREEZE, mine, err))
+	/* Our VMM's guest: written through /proc/PID/mem, so measured in full. */
+	if (migrate_measure(d->vmm.pid ?: kt_qmp_pid(d->qmp), d->vmm.pid ?
+			    KVMTRUST_MEASURE_F_FREEZE | KVMTRUST_MEASURE_F_FULL :
+			    KVMTRUST_MEASURE_F_FREEZE, mine, err))
 		return -1;
 	fprintf(stderr, "measured at switchover: %llu pages hashed (%s) in %llu ms\n",
 		(unsigned long long)mine->pages_hashed, mine->full ? "full" : "incremental",
@@ -384,8 +393,13 @@ static void send_msg(struct dest *d, const char *type, const char *detail)
 static void discard(struct dest *d)
 {
 	struct kt_err err = { 0 };
-	json_t *ret = kt_qmp_exec(d->qmp, "quit", NULL, &err);
+	json_t *ret;
 
+	if (d->vmm.pid) {
+		migrate_vmm_kill(&d->vmm, "destination");
+		return;
+	}
+	ret = kt_qmp_exec(d->qmp, "quit", NULL, &err);
 	fprintf(stderr, "destination guest: %s\n", ret ? "discarded" : err.msg);
 	json_decref(ret);
 }
@@ -466,12 +480,17 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 			"checking that the source quit\n", err.check ?: "protocol", err.msg);
 		goto out;
 	}
-	ret = kt_qmp_exec(d->qmp, "cont", NULL, &err);
-	if (!ret) {
-		status = cli_error("cannot resume the arrived guest", &err, KT_EXIT_FAILURE);
-		goto out;
+	if (d->vmm.pid) {
+		migrate_vmm_resume(&d->vmm);
+	} else {
+		ret = kt_qmp_exec(d->qmp, "cont", NULL, &err);
+		if (!ret) {
+			status = cli_error("cannot resume the arrived guest", &err,
+					   KT_EXIT_FAILURE);
+			goto out;
+		}
+		json_decref(ret);
 	}
-	json_decref(ret);
 	if (d->a->token_out) {
 		if (new_token(d, &res.token, &err)) {
 			cli_error("cannot issue the guest's new token", &err, 0);
@@ -513,9 +532,21 @@ static int serve(const struct recv_args *a, const struct kt_cred *host)
 	cfg.verify.trl_dir = a->crls;
 	cfg.replay = kt_replay_cache_new(REPLAY_CACHE);
 	if (!cfg.replay || kt_pki_dir_open(a->anchors, &cfg.verify.anchors, &err) ||
-	    kt_pki_dir_open(a->crls, &cfg.verify.crls, &err) || !(d.qmp = kt_qmp_open(a->qmp, &err)) ||
-	    kt_qmp_runstate(d.qmp, state, sizeof(state), &err) ||
+	    kt_pki_dir_open(a->crls, &cfg.verify.crls, &err) ||
 	    kt_pki_cert_info(host->cert, &d.me, &err)) {
+		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
+		goto out;
+	}
+	if (a->pid) {
+		if (migrate_vmm_open(&d.vmm, a->pid, NULL, &err) || migrate_vmm_waiting(&d.vmm, &err)) {
+			ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
+			goto out;
+		}
+		memcpy(d.vm, d.vmm.vm, sizeof(d.vm));
+		goto listen;
+	}
+	if (!(d.qmp = kt_qmp_open(a->qmp, &err)) ||
+	    kt_qmp_runstate(d.qmp, state, sizeof(state), &err)) {
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
@@ -528,6 +559,7 @@ static int serve(const struct recv_args *a, const struct kt_cred *host)
 		fprintf(stderr, "Error: the QEMU at %s was started without -uuid\n", a->qmp);
 		goto out;
 	}
+listen:
 	lfd = net_listen(a->listen);
 	if (lfd < 0)
 		goto out;
@@ -543,6 +575,7 @@ out:
 	if (lfd >= 0)
 		close(lfd);
 	kt_qmp_close(d.qmp);
+	migrate_vmm_close(&d.vmm);
 	kt_pki_dir_free(cfg.verify.anchors);
 	kt_pki_dir_free(cfg.verify.crls);
 	kt_replay_cache_free(cfg.replay);
@@ -552,11 +585,12 @@ out:
 int migrate_receive_main(int argc, char *argv[])
 {
 	enum { O_LISTEN = 256, O_QMP, O_INCOMING, O_KEY, O_CERT, O_ANCH, O_CRLS, O_AUD, O_HOST_CRLS,
-	       O_TOKEN_OUT, O_REPORT_OUT, O_EXPECT_CONFIG };
+	       O_TOKEN_OUT, O_REPORT_OUT, O_EXPECT_CONFIG, O_PID };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "qmp", required_argument, NULL, O_QMP },
 		{ "incoming", required_argument, NULL, O_INCOMING },
+		{ "pid", required_argument, NULL, O_PID },
 		{ "key", required_argument, NULL, O_KEY },
 		{ "cert", required_argument, NULL, O_CERT },
 		{ "anchors", required_argument, NULL, O_ANCH },
@@ -574,6 +608,7 @@ int migrate_receive_main(int argc, char *argv[])
 	struct recv_args a = { 0 };
 	struct kt_cred host = { 0 };
 	struct kt_err err = { 0 };
+	uint32_t pid;
 	int opt, ret;
 
 	while ((opt = cli_getopt(argc, argv, "h", opts)) != -1) {
@@ -581,6 +616,11 @@ int migrate_receive_main(int argc, char *argv[])
 		case O_LISTEN: a.listen = optarg; break;
 		case O_QMP: a.qmp = optarg; break;
 		case O_INCOMING: a.incoming = optarg; break;
+		case O_PID:
+			if (!cli_parse_u32("pid", optarg, 1, INT32_MAX, &pid))
+				return KT_EXIT_USAGE;
+			a.pid = (pid_t)pid;
+			break;
 		case O_KEY: a.key = optarg; break;
 		case O_CERT: a.cert = optarg; break;
 		case O_ANCH: a.anchors = optarg; break;
@@ -598,9 +638,9 @@ int migrate_receive_main(int argc, char *argv[])
 			return cli_option_usage(usage, opt);
 		}
 	}
-	if (!a.listen || !a.qmp || !a.incoming || !a.key || !a.cert || !a.anchors || !a.crls ||
+	if (!a.listen || (a.pid ? a.qmp || a.incoming : !a.qmp || !a.incoming) || !a.key || !a.cert || !a.anchors || !a.crls ||
 	    !a.aud || optind != argc)
-		return cli_bad_usage("migrate receive", usage, "--listen, --qmp, --incoming, --key, "
+		return cli_bad_usage("migrate receive", usage, "--listen, --qmp and --incoming or --pid, --key, "
 				     "--cert, --anchors, --crls and --aud are required");
 	if (a.expect_config && (strlen(a.expect_config) != 64 ||
 				strspn(a.expect_config, "0123456789abcdefABCDEF") != 64))

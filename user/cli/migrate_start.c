@@ -35,6 +35,7 @@ struct start_args {
 	const char *connect, *qmp, *token, *guest_key, *anchors, *crls, *expect_host;
 	const char *grant, *by, *order;
 	const char *key_dir, *tcti, *launch;
+	pid_t pid;			/* --pid: a guest of our own VMM */
 	char vm[KT_UUID_STR_LEN + 1];	/* the token's guest */
 	enum kt_print_mode mode;
 };
@@ -42,12 +43,13 @@ struct start_args {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s migrate start --qmp PATH --connect ADDR:PORT|unix:PATH\n"
+		"Usage: %s migrate start (--qmp PATH | --pid PID) --connect ADDR:PORT|unix:PATH\n"
 		"              --token FILE --guest-key FILE --anchors DIR [--crls DIR]\n"
 		"              [--expect-host UUID] --grant GRANT (--by ADMIN-CERT | --order ORDER)\n"
 		"              [--key-dir DIR] [--tcti TCTI] [--launch-report FILE] [--json]\n"
 		"The host key in DIR signs the final report (and, for verify first, the full\n"
-		"measurement); --launch-report is the guest's launch-configuration attestation.\n"
+		"measurement); --launch-report is the guest's launch-configuration attestation;\n"
+		"--pid: a guest of our own VMM (its --uuid), moved stopped (stop and copy).\n"
 		"See kvmtrust-migrate(8).\n", prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED) |
 			CLI_EXIT(KT_EXIT_VERIFY_FIRST));
@@ -55,6 +57,7 @@ static void usage(FILE *f)
 
 struct session {
 	struct kt_qmp *qmp;
+	struct migrate_vmm vmm;	/* --pid: vmm.pid, else QEMU through qmp */
 	struct kt_channel *ch;
 	char dir[64];		/* private directory of the local migration socket */
 	char sock[96];
@@ -170,6 +173,10 @@ static int transfer(struct session *s, uint64_t *bytes, struct kt_err *err)
 	json_t *ret;
 	int fd, rc;
 
+	if (s->vmm.pid) {
+		s->migrating = true;
+		return migrate_vmm_send(&s->vmm, s->ch, bytes, err);
+	}
 	if (local_socket(s, err))
 		return -1;
 	ret = kt_qmp_exec(s->qmp, "migrate-set-capabilities",
@@ -217,6 +224,8 @@ static void resume_source(struct session *s)
 	char state[32];
 	json_t *ret;
 
+	if (s->migrating && s->vmm.pid)
+		migrate_vmm_resume(&s->vmm);
 	if (!s->migrating || !s->qmp)
 		return;
 	json_decref(kt_qmp_exec(s->qmp, "migrate_cancel", NULL, &err));
@@ -309,9 +318,14 @@ static int full_measure(struct session *s, struct migrate_roots *r, struct kt_er
 {
 	struct kt_err cerr = { 0 };
 	uint64_t t0 = migrate_now_ms();
-	json_t *ret = kt_qmp_exec(s->qmp, "stop", NULL, err);
+	json_t *ret;
 	int rc;
 
+	/* Our VMM: the module's freeze stops it for the measurement and continues it. */
+	if (s->vmm.pid)
+		return migrate_measure(s->vmm.pid, KVMTRUST_MEASURE_F_FREEZE |
+				       KVMTRUST_MEASURE_F_FULL, r, err);
+	ret = kt_qmp_exec(s->qmp, "stop", NULL, err);
 	if (!ret)
 		return -1;
 	json_decref(ret);
@@ -486,9 +500,11 @@ static int run(const struct start_args *a, struct session *s, struct kt_hs_guest
 	if (transfer(s, &bytes, &err))
 		goto fail;
 	t_stream = migrate_now_ms();
-	info = kt_qmp_exec(s->qmp, "query-migrate", NULL, &err);
+	if (s->qmp)
+		info = kt_qmp_exec(s->qmp, "query-migrate", NULL, &err);
 	fprintf(stderr, "transfer: %llu bytes; signing the final report\n", (unsigned long long)bytes);
-	if (migrate_measure(kt_qmp_pid(s->qmp), KVMTRUST_MEASURE_F_FREEZE, &roots, &err) ||
+	if (migrate_measure(s->vmm.pid ?: kt_qmp_pid(s->qmp), KVMTRUST_MEASURE_F_FREEZE, &roots,
+			    &err) ||
 	    migrate_sign_state(a->key_dir, a->tcti, a->vm, &roots, nonce, NULL, &report, &err))
 		goto fail;
 	json_decref(msg);
@@ -508,7 +524,10 @@ static int run(const struct start_args *a, struct session *s, struct kt_hs_guest
 	}
 	/* Committed: from here the destination's copy is the one to run. */
 	s->migrating = false;
-	json_decref(kt_qmp_exec(s->qmp, "quit", NULL, &err));
+	if (s->vmm.pid)
+		migrate_vmm_kill(&s->vmm, "source");
+	else
+		json_decref(kt_qmp_exec(s->qmp, "quit", NULL, &err));
 	json_decref(msg);
 	msg = json_pack("{s:s}", "msg", "released");
 	if (kt_chmsg_send_json(s->ch, msg, &err) || kt_channel_close(s->ch, &err))
@@ -548,10 +567,11 @@ out:
 int migrate_start_main(int argc, char *argv[])
 {
 	enum { O_CONNECT = 256, O_QMP, O_TOKEN, O_GKEY, O_ANCH, O_CRLS, O_EXPECT, O_GRANT, O_BY,
-	       O_ORDER, O_KEY_DIR, O_TCTI, O_LAUNCH };
+	       O_ORDER, O_KEY_DIR, O_TCTI, O_LAUNCH, O_PID };
 	static const struct option opts[] = {
 		{ "connect", required_argument, NULL, O_CONNECT },
 		{ "qmp", required_argument, NULL, O_QMP },
+		{ "pid", required_argument, NULL, O_PID },
 		{ "token", required_argument, NULL, O_TOKEN },
 		{ "guest-key", required_argument, NULL, O_GKEY },
 		{ "anchors", required_argument, NULL, O_ANCH },
@@ -574,12 +594,18 @@ int migrate_start_main(int argc, char *argv[])
 	struct kt_err err = { 0 };
 	char expect[KT_UUID_STR_LEN + 1], *token = NULL;
 	EVP_PKEY *key = NULL;
+	uint32_t pid;
 	int opt, ret = KT_EXIT_FAILURE;
 
 	while ((opt = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (opt) {
 		case O_CONNECT: a.connect = optarg; break;
 		case O_QMP: a.qmp = optarg; break;
+		case O_PID:
+			if (!cli_parse_u32("pid", optarg, 1, INT32_MAX, &pid))
+				return KT_EXIT_USAGE;
+			a.pid = (pid_t)pid;
+			break;
 		case O_TOKEN: a.token = optarg; break;
 		case O_GKEY: a.guest_key = optarg; break;
 		case O_ANCH: a.anchors = optarg; break;
@@ -597,9 +623,9 @@ int migrate_start_main(int argc, char *argv[])
 			return cli_option_usage(usage, opt);
 		}
 	}
-	if (!a.connect || !a.qmp || !a.token || !a.guest_key || !a.anchors || !a.grant ||
+	if (!a.connect || !a.qmp == !a.pid || !a.token || !a.guest_key || !a.anchors || !a.grant ||
 	    (!a.by && !a.order) || optind != argc)
-		return cli_bad_usage("migrate start", usage, "--qmp, --connect, --token, --guest-key, "
+		return cli_bad_usage("migrate start", usage, "--qmp or --pid, --connect, --token, --guest-key, "
 				     "--anchors, --grant and --by or --order are required");
 	if (a.expect_host && kt_uuid_canonical(a.expect_host, expect))
 		return cli_bad_usage("migrate start", NULL, "--expect-host '%s' is not a UUID",
@@ -614,7 +640,8 @@ int migrate_start_main(int argc, char *argv[])
 	key = token ? kt_pki_load_key(a.guest_key, &err) : NULL;
 	if (!key || token_vm(token, a.vm, &err) || kt_pki_dir_open(a.anchors, &cfg.anchors, &err) ||
 	    (a.crls && kt_pki_dir_open(a.crls, &cfg.crls, &err)) ||
-	    !(s.qmp = kt_qmp_open(a.qmp, &err))) {
+	    (a.qmp && !(s.qmp = kt_qmp_open(a.qmp, &err))) ||
+	    (a.pid && migrate_vmm_open(&s.vmm, a.pid, a.vm, &err))) {
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
@@ -630,6 +657,7 @@ out:
 		rmdir(s.dir);
 	}
 	kt_qmp_close(s.qmp);
+	migrate_vmm_close(&s.vmm);
 	kt_pki_dir_free(cfg.anchors);
 	kt_pki_dir_free(cfg.crls);
 	EVP_PKEY_free(key);

@@ -39,7 +39,7 @@ code() {
 help_codes() { "$KT" "$1" --help | sed -n 's/^Exit status: \(.*\) (kvmtrust(8))\.$/\1/p'; }
 man_codes() { sed -n "s/^$2 \(.*\)\.$/\1/p" "$MAN/$1"; }
 
-tap_plan 88
+tap_plan 91
 
 # --- fixtures ----------------------------------------------------------------
 export KVMTRUST_KEY_DIR=$dir/hostkey
@@ -147,6 +147,14 @@ code 10 "migrate check without a trust score (deny)" \
 code 3 "migrate check of a missing grant" "$KT" migrate check --uuid "$GUEST" \
 	--to tree/host-a/chain.pem --grant "$NOFILE" --order vm.order
 code 2 "migrate check without --to" "$KT" migrate check --uuid "$GUEST" --grant vm.grant --order vm.order
+code 2 "migrate start with both --qmp and --pid" "$KT" migrate start --qmp q --pid 1 \
+	--connect unix:x --token token.jwt --guest-key guest.pem --anchors anchors --grant vm.grant \
+	--order vm.order
+code 2 "migrate receive with --pid and --incoming" "$KT" migrate receive --listen unix:x \
+	--pid 1 --incoming x --key x --cert x --anchors anchors --crls crls --aud "$AUD"
+tap_fails_with "migrate start --pid of a process without --uuid" "was started without --uuid" \
+	"$KT" migrate start --pid $$ --connect unix:x --token token.jwt --guest-key guest.pem \
+	--anchors anchors --grant vm.grant --order vm.order
 
 # --- refusals of bad input name what was wrong --------------------------------------
 tap_fails_with "a missing file is named" "^Error: file: cannot open '$NOFILE': No such file" \

@@ -1510,6 +1510,73 @@ TEST(chanmsg_relay_out_fails_with_its_tick)
 	close(src[0]);
 }
 
+/* A channel over a fresh socket pair, both ends (chanmsg tests). */
+struct chan_pair {
+	struct kt_channel *tx, *rx;
+	int sv[2];
+};
+
+static int pair_open(struct chan_pair *p, const struct kt_channel_keys *a,
+		     const struct kt_channel_keys *b)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, p->sv))
+		return -1;
+	p->tx = kt_channel_new(p->sv[0], a);
+	p->rx = kt_channel_new(p->sv[1], b);
+	return p->tx && p->rx ? 0 : -1;
+}
+
+static void pair_close(struct chan_pair *p)
+{
+	kt_channel_free(p->rx);
+	kt_channel_free(p->tx);
+	close(p->sv[0]);
+	close(p->sv[1]);
+}
+
+/* Stream data from memory (our VMM's guest pages): in order, bounded, then the end. */
+TEST(chanmsg_data_from_memory_and_its_refusals)
+{
+	struct kt_channel_keys a = { 0 }, b;
+	struct kt_err err = { 0 };
+	uint8_t page[4096], buf[4096];
+	json_t *obj = json_pack("{s:s}", "msg", "vmm-state");
+	struct chan_pair p;
+
+	memset(page, 0x5a, sizeof(page));
+	mirror_keys(&a, &b, 4);
+	ASSERT_EQ(0, pair_open(&p, &a, &b));
+	EXPECT_EQ(-1, kt_chmsg_send_data(p.tx, page, 0, &err));
+	EXPECT_STREQ("protocol", err.check);
+	memset(&err, 0, sizeof(err));
+	EXPECT_EQ(-1, kt_chmsg_send_data(p.tx, page, KT_CHMSG_DATA_MAX + 1, &err));
+	EXPECT_STREQ("protocol", err.check);
+	ASSERT_EQ(0, kt_chmsg_send_data(p.tx, page, sizeof(page), &err));
+	ASSERT_EQ(0, kt_chmsg_send_data(p.tx, page, 100, &err));
+	ASSERT_EQ(0, kt_chmsg_send_data(p.tx, page, sizeof(page), &err));
+	ASSERT_EQ(0, kt_chmsg_send_end(p.tx, &err));
+	EXPECT_EQ((ssize_t)sizeof(page), kt_chmsg_recv_data(p.rx, buf, sizeof(buf), &err));
+	EXPECT_EQ(0, memcmp(page, buf, sizeof(page)));
+	EXPECT_EQ(100, kt_chmsg_recv_data(p.rx, buf, sizeof(buf), &err));
+	/* more than the receiver's buffer holds: refused, not truncated */
+	EXPECT_EQ(-1, kt_chmsg_recv_data(p.rx, buf, 1000, &err));
+	EXPECT_STREQ("protocol", err.check);
+	pair_close(&p);
+	/* a control message where the stream goes on: refused; then the end */
+	ASSERT_EQ(0, pair_open(&p, &a, &b));
+	memset(&err, 0, sizeof(err));
+	ASSERT_EQ(0, kt_chmsg_send_json(p.tx, obj, &err));
+	ASSERT_EQ(0, kt_chmsg_send_end(p.tx, &err));
+	EXPECT_EQ(-1, kt_chmsg_recv_data(p.rx, buf, sizeof(buf), &err));
+	EXPECT_STREQ("protocol", err.check);
+	pair_close(&p);
+	ASSERT_EQ(0, pair_open(&p, &a, &b));
+	ASSERT_EQ(0, kt_chmsg_send_end(p.tx, &err));
+	EXPECT_EQ(0, kt_chmsg_recv_data(p.rx, buf, sizeof(buf), &err));
+	pair_close(&p);
+	json_decref(obj);
+}
+
 /* A software TPM (swtpm) on a free 127.0.0.1 port pair, for the sealed keystore. */
 FIXTURE(swtpm) {
 	char dir[64], tcti[64];

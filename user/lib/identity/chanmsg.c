@@ -138,11 +138,23 @@ int kt_chmsg_relay_out(struct kt_channel *ch, int fd, uint64_t *bytes,
 		if (n < 0)
 			return kt_fail(err, "stream", "cannot read the stream: %s", strerror(errno));
 		if (!n)
-			return send_msg(ch, MSG_END, NULL, 0, err);
-		if (send_msg(ch, MSG_DATA, buf, (size_t)n, err))
+			return kt_chmsg_send_end(ch, err);
+		if (kt_chmsg_send_data(ch, buf, (size_t)n, err))
 			return -1;
 		*bytes += (uint64_t)n;
 	}
+}
+
+int kt_chmsg_send_data(struct kt_channel *ch, const void *buf, size_t len, struct kt_err *err)
+{
+	if (!len || len > KT_CHMSG_DATA_MAX)
+		return kt_fail(err, "protocol", "stream data of %zu bytes", len);
+	return send_msg(ch, MSG_DATA, buf, len, err);
+}
+
+int kt_chmsg_send_end(struct kt_channel *ch, struct kt_err *err)
+{
+	return send_msg(ch, MSG_END, NULL, 0, err);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len, struct kt_err *err)
@@ -159,6 +171,23 @@ static int write_all(int fd, const uint8_t *p, size_t len, struct kt_err *err)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+ssize_t kt_chmsg_recv_data(struct kt_channel *ch, void *buf, size_t max, struct kt_err *err)
+{
+	uint8_t type;
+	uint32_t len;
+
+	if (recv_hdr(ch, &type, &len, err))
+		return -1;
+	if (type == MSG_END && !len)
+		return 0;
+	if (type != MSG_DATA || !len || len > max)
+		return kt_fail(err, "protocol", "expected stream data, got type %u of %u bytes",
+			       type, len);
+	if (kt_channel_recv_all(ch, buf, len, err))
+		return -1;
+	return len;
 }
 
 int kt_chmsg_relay_in(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err)

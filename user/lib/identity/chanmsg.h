@@ -18,6 +18,7 @@
 #define KVMTRUST_CHANMSG_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -56,5 +57,15 @@ int kt_chmsg_relay_out(struct kt_channel *ch, int fd, uint64_t *bytes,
  * go on.
  */
 int kt_chmsg_relay_in(struct kt_channel *ch, int fd, uint64_t *bytes, struct kt_err *err);
+
+/* Stream data from memory: one data message (1..KT_CHMSG_DATA_MAX bytes). */
+int kt_chmsg_send_data(struct kt_channel *ch, const void *buf, size_t len, struct kt_err *err);
+/* The end of the stream. */
+int kt_chmsg_send_end(struct kt_channel *ch, struct kt_err *err);
+/*
+ * The next data message into buf (at most max bytes, else "protocol"): its
+ * length, 0 at the end of the stream, -1 on error.
+ */
+ssize_t kt_chmsg_recv_data(struct kt_channel *ch, void *buf, size_t max, struct kt_err *err);
 
 #endif
