@@ -4,7 +4,9 @@
  * of the guest until the destination has proven the arrival ("verified");
  * every failure before that resumes the source QEMU.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +33,8 @@
 #include "vm_ref.h"
 
 #define CERT_MAX (64 * 1024)
+/* kvmtrustd's default state_dir, where its nonmigratable action marks guests */
+#define STATE_DIR_DEFAULT "/var/lib/kvmtrust"
 
 struct start_args {
 	const char *connect, *qmp, *token, *guest_key, *anchors, *crls, *expect_host;
@@ -242,6 +247,41 @@ static void resume_source(struct session *s)
 	ret = kt_qmp_exec(s->qmp, "cont", NULL, &err);
 	fprintf(stderr, "source guest: %s\n", ret ? "resumed" : err.msg);
 	json_decref(ret);
+}
+
+/*
+ * kvmtrustd's nonmigratable action (Documentation/kvmtrustd.rst, Actions)
+ * leaves state_dir/nonmigratable/UUID when a guest's score falls: that file
+ * refuses the move on this host before anything is sent. The directory is
+ * $KVMTRUST_STATE_DIR, else the daemon's default. A mark that cannot be
+ * looked up refuses too.
+ */
+static int nonmigratable(const char *vm, struct kt_err *err)
+{
+	const char *dir = getenv("KVMTRUST_STATE_DIR");
+	char path[PATH_MAX], why[256] = "";
+	struct stat st;
+	FILE *f;
+
+	if (!dir || !*dir)
+		dir = STATE_DIR_DEFAULT;
+	if (snprintf(path, sizeof(path), "%s/nonmigratable/%s", dir, vm) >= (int)sizeof(path))
+		return kt_fail(err, "nonmigratable", "the state directory's path is too long");
+	if (stat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		return kt_fail(err, "nonmigratable", "cannot look up %s: %s", path,
+			       strerror(errno));
+	}
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(why, sizeof(why), f))
+			why[0] = 0;
+		fclose(f);
+	}
+	why[strcspn(why, "\n")] = 0;
+	return kt_fail(err, "nonmigratable", "VM %s is marked non-migratable on this host (%s%s%s)",
+		       vm, path, why[0] ? ": " : "", why);
 }
 
 /* The guest the token names: the VM the final report is about. */
@@ -638,7 +678,16 @@ int migrate_start_main(int argc, char *argv[])
 	cfg.expect_host = a.expect_host ? expect : NULL;
 	token = cli_read_arg(a.token, KT_JWS_MAX_LEN, &err);
 	key = token ? kt_pki_load_key(a.guest_key, &err) : NULL;
-	if (!key || token_vm(token, a.vm, &err) || kt_pki_dir_open(a.anchors, &cfg.anchors, &err) ||
+	if (!key || token_vm(token, a.vm, &err)) {
+		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
+		goto out;
+	}
+	if (nonmigratable(a.vm, &err)) {
+		ret = cli_refused(&err);
+		print_failed(&a, ret, &err);
+		goto out;
+	}
+	if (kt_pki_dir_open(a.anchors, &cfg.anchors, &err) ||
 	    (a.crls && kt_pki_dir_open(a.crls, &cfg.crls, &err)) ||
 	    (a.qmp && !(s.qmp = kt_qmp_open(a.qmp, &err))) ||
 	    (a.pid && migrate_vmm_open(&s.vmm, a.pid, a.vm, &err))) {

@@ -39,7 +39,7 @@ code() {
 help_codes() { "$KT" "$1" --help | sed -n 's/^Exit status: \(.*\) (kvmtrust(8))\.$/\1/p'; }
 man_codes() { sed -n "s/^$2 \(.*\)\.$/\1/p" "$MAN/$1"; }
 
-tap_plan 91
+tap_plan 93
 
 # --- fixtures ----------------------------------------------------------------
 export KVMTRUST_KEY_DIR=$dir/hostkey
@@ -155,6 +155,16 @@ code 2 "migrate receive with --pid and --incoming" "$KT" migrate receive --liste
 tap_fails_with "migrate start --pid of a process without --uuid" "was started without --uuid" \
 	"$KT" migrate start --pid $$ --connect unix:x --token token.jwt --guest-key guest.pem \
 	--anchors anchors --grant vm.grant --order vm.order
+# kvmtrustd's nonmigratable mark refuses the move before anything is opened or sent
+mkdir -p state/nonmigratable badstate && echo "event=score-below-75 score=60" >"state/nonmigratable/$GUEST" &&
+	touch badstate/nonmigratable
+start_q=(migrate start --qmp "$NOFILE" --connect unix:x --token token.jwt --guest-key guest.pem
+	--anchors anchors --grant vm.grant --order vm.order)
+tap_fails_with "migrate start of a guest marked non-migratable: refused, the mark named" \
+	"^Refused: nonmigratable: VM $GUEST is marked non-migratable on this host (.*: event=score-below-75 score=60)" \
+	env KVMTRUST_STATE_DIR="$dir/state" "$KT" "${start_q[@]}"
+code 10 "migrate start where the mark cannot be looked up (refused, not allowed)" \
+	env KVMTRUST_STATE_DIR="$dir/badstate" "$KT" "${start_q[@]}"
 
 # --- refusals of bad input name what was wrong --------------------------------------
 tap_fails_with "a missing file is named" "^Error: file: cannot open '$NOFILE': No such file" \
