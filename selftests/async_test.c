@@ -171,7 +171,8 @@ TEST_F(vmm, a_failure_arrives_with_its_message)
 	struct kt_measurement m, got;
 	uint64_t mid;
 
-	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "run"));
+	/* the guest seen spinning: its vCPU is in KVM_RUN, not about to enter it */
+	ASSERT_EQ(0, kt_vmm_run_until_progress(&self->v));
 	ASSERT_EQ(0, kt_genl_measure_start(&self->g, self->vm_id, 0, &mid))
 		TH_LOG("the request itself is accepted: %s", self->g.extack);
 	ASSERT_REFUSED(&self->g, kt_genl_measure_wait(&self->g, self->vm_id, mid, &m), EBUSY,

@@ -86,32 +86,6 @@ static void assert_matches_vmm_view(struct __test_metadata *_metadata, struct kt
 	ASSERT_HASH_EQ(vcpu_root, m->vcpu_root);
 }
 
-static unsigned int guest_counter(struct kt_vmm *v)
-{
-	char reply[64];
-	unsigned int b = 0;
-
-	if (!kt_vmm_cmd(v, reply, sizeof(reply), "peek %#x", KT_COUNTER_GPA))
-		sscanf(reply, "ok %x", &b);
-	return b;
-}
-
-/* Runs the guest until its spin loop has visibly moved (TCG is slow). */
-static int run_until_progress(struct kt_vmm *v)
-{
-	unsigned int start, i;
-
-	start = guest_counter(v);
-	if (kt_vmm_cmd(v, NULL, 0, "run"))
-		return -1;
-	for (i = 0; i < 200; i++) {
-		usleep(50 * 1000);
-		if (guest_counter(v) != start)
-			return 0;
-	}
-	return -1;
-}
-
 TEST_F(vmm, measurement_matches_the_vmms_view)
 {
 	struct kt_measurement m;
@@ -141,7 +115,7 @@ TEST_F(vmm, running_guest_is_refused_until_paused)
 	struct kt_measurement m;
 	char reply[64];
 
-	ASSERT_EQ(0, run_until_progress(&self->v));
+	ASSERT_EQ(0, kt_vmm_run_until_progress(&self->v));
 	ASSERT_EQ(0, kt_vmm_cmd(&self->v, reply, sizeof(reply), "state"));
 	ASSERT_STREQ("ok running", reply);
 	ASSERT_REFUSED(&self->g, kt_genl_measure(&self->g, self->vm_id, 0, &m), EBUSY,
@@ -160,7 +134,7 @@ TEST_F(vmm, guest_progress_moves_both_roots)
 	struct kt_measurement before, after;
 
 	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &before));
-	ASSERT_EQ(0, run_until_progress(&self->v));
+	ASSERT_EQ(0, kt_vmm_run_until_progress(&self->v));
 	ASSERT_EQ(0, kt_vmm_cmd(&self->v, NULL, 0, "pause"));
 	ASSERT_EQ(0, kt_genl_measure(&self->g, self->vm_id, 0, &after));
 	/* The spin loop increments a counter in memory and EBP. */
@@ -280,7 +254,7 @@ TEST_F(vmm, vcpu_registers_read_and_written_through_the_module)
 	ASSERT_EQ(-ERANGE, vcpu_set(&self->g, self->vm_id, index, regs, sregs, 2, 100));
 	ASSERT_NE(0, strlen(self->g.extack));
 	/* Refused while a vCPU is in KVM_RUN; nothing written. */
-	ASSERT_EQ(0, run_until_progress(&self->v));
+	ASSERT_EQ(0, kt_vmm_run_until_progress(&self->v));
 	regs[0].rax = 0x7373;
 	ASSERT_REFUSED(&self->g, vcpu_set(&self->g, self->vm_id, index, regs, sregs, 2,
 					  sizeof(regs[0])), EBUSY, "a vcpu is running; pause the guest");
@@ -344,7 +318,7 @@ TEST_F(vmm, vmm_killed_while_attached)
 
 TEST_F(vmm, vmm_killed_while_running)
 {
-	ASSERT_EQ(0, run_until_progress(&self->v));
+	ASSERT_EQ(0, kt_vmm_run_until_progress(&self->v));
 	kt_vmm_kill(&self->v);
 	ASSERT_TRUE(dropped_soon(&self->g, self->vm_id));
 }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "guest_layout.h"
 #include "kt_vmm_proc.h"
 
 void kt_build_path(const char *name, char *out, size_t len)
@@ -149,4 +150,29 @@ int kt_vmm_attach(struct kt_vmm *v, struct kt_genl *g, uint32_t *vm_id)
 	for (i = 0; i < v->nr_vcpus; i++)
 		close(vcpu_fds[i]);
 	return ret;
+}
+
+static unsigned int guest_counter(struct kt_vmm *v)
+{
+	char reply[64];
+	unsigned int b = 0;
+
+	if (!kt_vmm_cmd(v, reply, sizeof(reply), "peek %#x", KT_COUNTER_GPA))
+		sscanf(reply, "ok %x", &b);
+	return b;
+}
+
+int kt_vmm_run_until_progress(struct kt_vmm *v)
+{
+	unsigned int start, i;
+
+	start = guest_counter(v);
+	if (kt_vmm_cmd(v, NULL, 0, "run"))
+		return -1;
+	for (i = 0; i < 200; i++) {
+		usleep(50 * 1000);
+		if (guest_counter(v) != start)
+			return 0;
+	}
+	return -1;
 }

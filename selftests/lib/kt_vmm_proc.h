@@ -29,6 +29,11 @@ int kt_vmm_start(struct kt_vmm *v, uint32_t seed, const char *options);
 /* Sends one command; 0 when the VMM answered "ok". reply may be NULL. */
 int __attribute__((format(printf, 4, 5)))
 kt_vmm_cmd(struct kt_vmm *v, char *reply, size_t len, const char *fmt, ...);
+/*
+ * "run", then waits (up to 10 s) until the guest's spin counter has moved:
+ * its vCPU is then inside KVM_RUN, not about to enter it (TCG is slow).
+ */
+int kt_vmm_run_until_progress(struct kt_vmm *v);
 /* "exit" and reap; SIGKILL if it does not go. */
 void kt_vmm_stop(struct kt_vmm *v);
 /* SIGKILL and reap. */
