@@ -278,11 +278,12 @@ int kt_checkpoint_add(struct kt_checkpoint *cp, const struct kt_ledger_entry *e)
 
 int kt_checkpoint_next(const struct kt_checkpoint *cp, size_t *off, struct kt_ledger_entry *e)
 {
-	const uint8_t *p = cp->facts + *off;
 	size_t left = cp->facts_len - *off, vm_len, cert_len;
+	const uint8_t *p;
 
 	if (!left)
-		return 1;
+		return 1;	/* also no facts at all: facts may be NULL */
+	p = cp->facts + *off;
 	if (left < FACT_FIXED)
 		return -1;
 	vm_len = p[2];
