@@ -902,7 +902,8 @@ static int cmd_integrate(int argc, char *argv[])
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		LEDGER_CLI_OPTIONS, LEDGER_CLI_SIGNER_OPTIONS, { 0 },
 	};
-	struct integrate_args a = { .max = 100, .ticks = 1, .interval = 1 };
+	/* 63: a tick dropping all it read stays within etcd's default 128 txn ops. */
+	struct integrate_args a = { .max = 63, .ticks = 1, .interval = 1 };
 	struct kt_ledger_signer signer = { 0 };
 	struct ledger_opts o = { 0 };
 	struct kt_ledger_entry e;

@@ -703,7 +703,8 @@ static bool landed(struct kt_ledger *log, uint64_t index, const uint8_t *entry, 
  */
 static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		       struct kt_ledger_entry *e, kt_hash leaf, uint64_t now, uint64_t expect,
-		       const char *const *dequeue, size_t ndequeue, struct kt_err *err)
+		       const char *const *dequeue, const bool *dropped, size_t ndequeue,
+		       struct kt_err *err)
 {
 	uint8_t *entry = NULL, *rec = NULL;
 	size_t entry_len, tbs_len, rec_len = 0;
@@ -734,7 +735,7 @@ static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
 	if (head_build(&h.tree, s, now, &rec, &rec_len, err))
 		goto out;
 	ret = log->backend->append(log->backend, h.version, e->index, entry, entry_len, rec,
-				   rec_len, dequeue, ndequeue, err);
+				   rec_len, dequeue, dropped, ndequeue, err);
 	if (ret == KT_LEDGER_UNKNOWN)
 		ret = landed(log, e->index, entry, entry_len) ? 0 : KT_LEDGER_CONFLICT;
 out:
@@ -854,7 +855,7 @@ int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		if (e->kind == KT_LEDGER_REGISTER &&
 		    check_unregistered(log, s, e->vm_id, &expect, err))
 			return -1;
-		ret = append_once(log, s, e, leaf, now, expect, NULL, 0, err);
+		ret = append_once(log, s, e, leaf, now, expect, NULL, NULL, 0, err);
 		if (ret != KT_LEDGER_CONFLICT)
 			return ret;
 		back_off(log, attempt);
@@ -953,7 +954,7 @@ int kt_ledger_append_batch(struct kt_ledger *log, const struct kt_ledger_signer 
 		ret = batches_check(log, &log->place, &log->batch_time, &log->revoked, &u, body,
 				    body_len, false, err);
 		if (!ret)
-			ret = append_once(log, s, e, leaf, now, size, NULL, 0, err);
+			ret = append_once(log, s, e, leaf, now, size, NULL, NULL, 0, err);
 		if (!ret) {
 			undo_forget(&u);
 			follow_stored(log, leaf);
@@ -992,6 +993,7 @@ struct queued {
 	char **key;
 	uint8_t **data;
 	size_t *len;
+	bool *dropped;		/* refused by integrate_once */
 	size_t n, max;
 };
 
@@ -1024,6 +1026,7 @@ static void queued_free(struct queued *q)
 	free(q->key);
 	free(q->data);
 	free(q->len);
+	free(q->dropped);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -1051,9 +1054,10 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 	q.key = calloc(max, sizeof(*q.key));
 	q.data = calloc(max, sizeof(*q.data));
 	q.len = calloc(max, sizeof(*q.len));
+	q.dropped = calloc(max, sizeof(*q.dropped));
 	good = calloc(max, sizeof(*good));
 	good_len = calloc(max, sizeof(*good_len));
-	if (!q.key || !q.data || !q.len || !good || !good_len) {
+	if (!q.key || !q.data || !q.len || !q.dropped || !good || !good_len) {
 		kt_fail(err, "ledger", "out of memory");
 		goto out;
 	}
@@ -1068,6 +1072,7 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 		    batch_check(log, &log->place, &log->batch_time, &log->revoked, &u, &b, &one)) {
 			if (!(*dropped)++)
 				kt_fail(&why, one.check, "queued batch %s: %s", q.key[i], one.msg);
+			q.dropped[i] = true;
 			continue;
 		}
 		good[ngood] = q.data[i];
@@ -1076,7 +1081,8 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 	ret = 0;
 	if (!ngood) {
 		if (q.n)
-			ret = log->backend->dequeue(log->backend, (const char *const *)q.key, q.n, err);
+			ret = log->backend->dequeue(log->backend, (const char *const *)q.key,
+						    q.dropped, q.n, err);
 		goto out;
 	}
 	/* A store that keeps host batches apart: the entry references them (version 4). */
@@ -1089,7 +1095,8 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 	}
 	e->body = body;
 	e->body_len = body_len;
-	ret = append_once(log, s, e, leaf, now, size, (const char *const *)q.key, q.n, err);
+	ret = append_once(log, s, e, leaf, now, size, (const char *const *)q.key, q.dropped, q.n,
+			  err);
 	if (!ret) {
 		*taken = ngood;
 		undo_forget(&u);
