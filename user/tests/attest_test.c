@@ -23,7 +23,7 @@
 
 #include "attest/config_tree.h"
 #include "attest/hostkey.h"
-#include "attest/quote.h"
+#include "identity/quote.h"
 #include "attest/report.h"
 #include "common/encoding.h"
 #include "common/statefile.h"

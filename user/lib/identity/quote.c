@@ -3,7 +3,7 @@
 
 #include <tss2/tss2_mu.h>
 
-#include "attest/quote.h"
+#include "identity/quote.h"
 #include "identity/jws.h"
 
 void kt_pcr_extend_sw(const kt_hash old, const kt_hash digest, kt_hash out)
@@ -13,6 +13,12 @@ void kt_pcr_extend_sw(const kt_hash old, const kt_hash digest, kt_hash out)
 	memcpy(buf, old, KT_HASH_LEN);
 	memcpy(buf + KT_HASH_LEN, digest, KT_HASH_LEN);
 	kt_sha256(buf, sizeof(buf), out);
+}
+
+void kt_quote_free(struct kt_quote *q)
+{
+	kt_blob_free(&q->attest);
+	kt_blob_free(&q->sig);
 }
 
 static int quote_signature(const struct kt_blob *sig, uint8_t raw[KT_ES256_SIG_LEN],
