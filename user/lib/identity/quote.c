@@ -73,7 +73,7 @@ int kt_quote_verify(EVP_PKEY *pub, const struct kt_blob *attest, const struct kt
 	if (quote_signature(sig, raw, err))
 		return -1;
 	if (kt_es256_verify(pub, attest->data, attest->len, raw, err))
-		return kt_fail(err, "quote", "quote signature does not verify with the report's key");
+		return kt_fail(err, "quote", "quote signature does not verify with the signer's key");
 	memset(&a, 0, sizeof(a));
 	if (Tss2_MU_TPMS_ATTEST_Unmarshal(attest->data, attest->len, &off, &a) ||
 	    off != attest->len)
@@ -81,14 +81,14 @@ int kt_quote_verify(EVP_PKEY *pub, const struct kt_blob *attest, const struct kt
 	if (a.magic != TPM2_GENERATED_VALUE || a.type != TPM2_ST_ATTEST_QUOTE)
 		return kt_fail(err, "quote", "attestation is not a TPM-generated quote");
 	if (a.extraData.size != extra_len || memcmp(a.extraData.buffer, extra, extra_len))
-		return kt_fail(err, "quote", "quote's qualifying data is not this report's digest");
+		return kt_fail(err, "quote", "quote's qualifying data is not the digest it must bind");
 	q = &a.attested.quote;
 	if (!quote_selects_only(&q->pcrSelect, pcr))
 		return kt_fail(err, "quote", "quote does not cover exactly SHA-256 PCR %u", pcr);
 	kt_sha256(pcr_value, KT_HASH_LEN, pcr_digest);
 	if (q->pcrDigest.size != KT_HASH_LEN ||
 	    memcmp(q->pcrDigest.buffer, pcr_digest, KT_HASH_LEN))
-		return kt_fail(err, "quote", "quoted PCR %u value differs from the report's", pcr);
+		return kt_fail(err, "quote", "quoted PCR %u value differs from the one claimed", pcr);
 	if (info) {
 		info->clock = a.clockInfo.clock;
 		info->reset_count = a.clockInfo.resetCount;

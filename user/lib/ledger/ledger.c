@@ -571,9 +571,6 @@ int kt_ledger_signer_load(const char *key_path, const char *cert_path,
 			  struct kt_ledger_signer *s, struct kt_err *err)
 {
 	FILE *f;
-	X509 *cert = NULL;
-	unsigned char *der = NULL;
-	int len;
 
 	memset(s, 0, sizeof(*s));
 	f = key_path ? fopen(key_path, "r") : NULL;
@@ -584,6 +581,17 @@ int kt_ledger_signer_load(const char *key_path, const char *cert_path,
 	fclose(f);
 	if (!s->key)
 		return kt_fail_ssl(err, "key", "'%s' holds no PEM private key", key_path);
+	return kt_ledger_signer_cert(s, cert_path, key_path, err);
+}
+
+int kt_ledger_signer_cert(struct kt_ledger_signer *s, const char *cert_path,
+			  const char *key_name, struct kt_err *err)
+{
+	FILE *f;
+	X509 *cert = NULL;
+	unsigned char *der = NULL;
+	int len;
+
 	f = cert_path ? fopen(cert_path, "r") : NULL;
 	if (f) {
 		cert = PEM_read_X509(f, NULL, NULL, NULL);
@@ -593,7 +601,7 @@ int kt_ledger_signer_load(const char *key_path, const char *cert_path,
 		X509_free(cert);
 		kt_ledger_signer_free(s);
 		return kt_fail_ssl(err, "key", "certificate '%s' does not match key '%s'",
-				   cert_path, key_path);
+				   cert_path, key_name);
 	}
 	len = cert ? i2d_X509(cert, &der) : -1;
 	X509_free(cert);
@@ -649,9 +657,18 @@ static int writer_may_write(const struct kt_ledger_entry *e, const struct kt_led
 		       kt_ledger_kind_name(e->kind), b);
 }
 
-static int sign_tail(EVP_PKEY *key, uint8_t *buf, size_t tbs_len, struct kt_err *err)
+int kt_ledger_signer_sign(const struct kt_ledger_signer *s, const void *msg, size_t len,
+			  uint8_t sig[64], struct kt_err *err)
 {
-	return kt_es256_sign(key, buf, tbs_len, buf + tbs_len, err);
+	if (s->sign)
+		return s->sign(s->ctx, msg, len, sig, err);
+	return kt_es256_sign(s->key, msg, len, sig, err);
+}
+
+static int sign_tail(const struct kt_ledger_signer *s, uint8_t *buf, size_t tbs_len,
+		     struct kt_err *err)
+{
+	return kt_ledger_signer_sign(s, buf, tbs_len, buf + tbs_len, err);
 }
 
 /* Encodes the new head record for `t` (already holding the new leaf). */
@@ -671,7 +688,7 @@ static int head_build(const struct tree *t, const struct kt_ledger_signer *s, ui
 	tree_root(t, sth + 17);
 	kt_be_put(sth + 49, s->cert_len, 2);
 	memcpy(sth + STH_FIXED, s->cert, s->cert_len);
-	if (sign_tail(s->key, sth, STH_FIXED + s->cert_len, err)) {
+	if (sign_tail(s, sth, STH_FIXED + s->cert_len, err)) {
 		free(p);
 		return -1;
 	}
@@ -726,7 +743,7 @@ static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		kt_fail(err, "ledger", "out of memory");
 		goto out;
 	}
-	if (sign_tail(s->key, entry, tbs_len, err))
+	if (sign_tail(s, entry, tbs_len, err))
 		goto out;
 	memcpy(e->sig, entry + tbs_len, KT_ES256_SIG_LEN);
 	kt_ledger_leaf_hash(entry, entry_len, leaf);
@@ -1272,6 +1289,9 @@ int kt_ledger_batch_signed(struct kt_ledger_auth *auth, const struct kt_batch *b
 		return kt_fail(err, "authorization", "batch of host %s is signed by host %s", host,
 			       other);
 	}
+	/* The quote first: a quote spliced from another header is named as one. */
+	if (kt_batch_check_quote(b, writer.pub, err))
+		return -1;
 	if (kt_es256_verify(writer.pub, b->raw, b->header_len - KT_ES256_SIG_LEN, b->sig, err))
 		return kt_fail(err, "signature", "batch of host %s: signature does not verify", host);
 	return 0;
