@@ -237,7 +237,7 @@ int kt_batch_check_quote(const struct kt_batch *b, EVP_PKEY *pub, struct kt_err 
 		return 0;
 	kt_uuid_format(b->host_id, host);
 	if (!b->quote_len || !b->quote_sig_len)
-		return kt_fail(err, "batch-quote", "batch of host %s claims a TPM key but carries no "
+		return kt_fail(err, "batch-quote", "batch of host %s: claims a TPM key but carries no "
 			       "quote", host);
 	if (b->pcr > 23)
 		return kt_fail(err, "batch-quote", "batch of host %s: PCR %u is not a PCR", host,
