@@ -11,7 +11,9 @@
 # are version 1; both kinds verify in one log, direct and sequenced. Queued
 # batches of A with the quote changed, each dropped by the sequencer as
 # batch-quote: a quote over another root (A's next batch), by another key
-# (B's), cut short, and left out. Usage errors. The cost: batches timed
+# (B's), cut short, and left out. A VM's provenance from quoted batches
+# checked offline by scripts/provenance-check, which checks the quotes too.
+# Usage errors. The cost: batches timed
 # with and without the TPM, and verify of a log of each (figures printed
 # as diagnostics; Documentation/ledger.rst quotes them).
 set -u
@@ -21,7 +23,9 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/swtpm.sh
 
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
-PLAN=18
+CHECK=$PWD/scripts/provenance-check
+scripts_check() { "$CHECK" "$@"; }
+PLAN=20
 tap_plan $PLAN
 tap_workdir kvmtrust-ledger-batch-tpm
 
@@ -79,6 +83,26 @@ tap_is "queued: the TPM key's batch is version 2, the software key's version 1" 
 tap_is "the sequencer integrates both" \
 	"$(L integrate --key host1.key --cert host1.pem --script | cut -f1-3)" "2	2	0"
 tap_is "the log verifies with the sequenced entry" "$(L verify --script | cut -f1,2)" "true	3"
+
+# Provenance of a VM whose results are in quoted batches, checked offline;
+# its quote changed in one byte (the qualifying data), refused there.
+L provenance --vm "$(vm 1 0)" --json > prov.json
+tap_is "provenance of a VM in quoted batches checks offline" \
+	"$(scripts_check --ca ca.pem prov.json)" "provenance verified: 2 entries"
+python3 - prov.json <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+e = next(e for e in doc["entries"] if e["kind"] == "batched")
+h = bytearray.fromhex(e["batch_header"])
+at = 63 + int.from_bytes(h[61:63], "big") + 35       # the TPMS_ATTEST
+n = int.from_bytes(h[at + 6:at + 8], "big")          # qualifiedSigner, then extraData
+h[at + 8 + n + 2] ^= 1
+e["batch_header"] = h.hex()
+json.dump(doc, open("prov-bad.json", "w"))
+PY
+tap_is "  its quote's qualifying data changed: refused (the TPM's signature covers it)" \
+	"$(scripts_check --ca ca.pem prov-bad.json 2>&1)" \
+	"provenance refused: entry 0: host batch: quote signature does not verify with the signer's key"
 
 # Tampered quotes: three honest queued batches taken apart, then one at a
 # time put back changed as the only queued batch and sequenced.
