@@ -40,7 +40,7 @@ static const char *const synopsis[] = {
 	"head READER",
 	"prove inclusion --index N [--size N] READER",
 	"prove consistency --from M [--size N] READER",
-	"verify [--pin FILE] READER",
+	"verify [--pin FILE] [--require-tpm] READER",
 	"batch [--file FILE] [--time TIME] [--queue] [--key-dir DIR [--tcti TCTI]] WRITER",
 	"              a host batch: lines VM pass|fail [report=HEX] [memory=HEX] [vcpu=HEX];",
 	"              --key-dir: signed by the host key there (a TPM key quotes the batch)",
@@ -73,7 +73,7 @@ static void usage(FILE *f)
 
 enum { O_VM = 256, O_RESULT, O_MEASUREMENT, O_HOST, O_TIME, O_INDEX, O_RAW, O_SIZE, O_FROM,
        O_PIN, O_REPORT, O_DETAIL, O_FILE, O_QUEUE, O_MAX, O_TICKS, O_INTERVAL, O_KEY_DIR,
-       O_TCTI };
+       O_TCTI, O_REQUIRE_TPM };
 /* provenance's own, above the entry options' */
 enum { O_PVM = 512, O_PFROM };
 
@@ -604,11 +604,21 @@ static int progress(const struct kt_ledger_entry *e, void *arg)
 	return 0;
 }
 
-static int pin_option(int opt, const char *arg, void *p)
+struct verify_args {
+	const char *pin;
+	bool require_tpm;
+};
+
+static int verify_option(int opt, const char *arg, void *p)
 {
-	if (opt != O_PIN)
+	struct verify_args *a = p;
+
+	if (opt == O_PIN)
+		a->pin = arg;
+	else if (opt == O_REQUIRE_TPM)
+		a->require_tpm = true;
+	else
 		return -1;
-	*(const char **)p = arg;
 	return 0;
 }
 
@@ -640,19 +650,23 @@ static int cmd_verify(int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "pin", required_argument, NULL, O_PIN },
+		{ "require-tpm", no_argument, NULL, O_REQUIRE_TPM },
 		LEDGER_CLI_OPTIONS, { 0 },
 	};
 	bool tty = isatty(STDERR_FILENO);
 	struct ledger_opts o = { 0 };
+	struct verify_args a = { 0 };
 	struct kt_err err = { 0 };
 	uint64_t size = 0, bad;
-	const char *pin = NULL;
+	const char *pin;
 	kt_hash root;
 	int ret;
 
-	ret = read_options(argc, argv, opts, &o, pin_option, &pin);
+	ret = read_options(argc, argv, opts, &o, verify_option, &a);
 	if (ret || (ret = ledger_opts_open(&o, KT_LEDGER_READ, true)))
 		return ret;
+	pin = a.pin;
+	kt_ledger_require_tpm(o.log, a.require_tpm);
 	if (pin && ledger_state_read(pin, o.log)) {
 		ledger_opts_close(&o);
 		return KT_EXIT_FAILURE;

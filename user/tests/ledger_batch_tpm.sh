@@ -13,7 +13,8 @@
 # batch-quote: a quote over another root (A's next batch), by another key
 # (B's), cut short, and left out. A VM's provenance from quoted batches
 # checked offline by scripts/provenance-check, which checks the quotes too.
-# Usage errors. The cost: batches timed
+# ledger verify --require-tpm: a software key's batch refused, a log of
+# quoted ones verifies. Usage errors. The cost: batches timed
 # with and without the TPM, and verify of a log of each (figures printed
 # as diagnostics; Documentation/ledger.rst quotes them).
 set -u
@@ -25,7 +26,7 @@ cd "$(dirname "$0")/../.."
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
 CHECK=$PWD/scripts/provenance-check
 scripts_check() { "$CHECK" "$@"; }
-PLAN=20
+PLAN=22
 tap_plan $PLAN
 tap_workdir kvmtrust-ledger-batch-tpm
 
@@ -67,6 +68,9 @@ tap_is "the TPM key appends a batch" \
 tap_is "the software key appends one" \
 	"$(L batch --file h2.txt --time @$T "${asS[@]}" --script | cut -f1,3)" "1	3"
 tap_is "both verify in one log" "$(L verify --script | cut -f1,2)" "true	2"
+tap_fails_with "verify --require-tpm names the software key's batch (batch-quote)" \
+	"entry 1: batch 0 \(host $LEDGER_H2\): batch of host $LEDGER_H2 is signed by a software key \(version 1, no quote\), a TPM key is required" \
+	L verify --require-tpm
 
 # Queued: the host batch as stored, byte 0 its version.
 queued() {
@@ -214,4 +218,6 @@ tap_is "$N batches each way queued, sequenced as one entry each, verified and ti
 	"$(echo "$figures" | head -1) $(for db in tpm sw; do
 		L verify --ledger "sqlite:$dir/$db.db" --script | cut -f1,2 | tr '\t' :; done | tr '\n' ' ')" \
 	"3 3 1 true:1 true:1 "
+tap_is "a log of quoted batches only verifies with --require-tpm" \
+	"$(L verify --ledger "sqlite:$dir/tpm.db" --require-tpm --script | cut -f1,2)" "true	1"
 tap_done

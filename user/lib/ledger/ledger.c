@@ -40,6 +40,7 @@ struct kt_ledger {
 	uint64_t pin_size;
 	kt_hash pin_root;
 	uint64_t sig_checks;	/* signatures verified through this handle */
+	bool require_tpm;	/* kt_ledger_require_tpm(): host batches must be quoted */
 	char *cp_path;		/* kt_ledger_checkpoint_use(): NULL when off */
 	bool cp_memory;		/* kt_ledger_checkpoint_memory(): kept, never written */
 	struct kt_checkpoint *cp;	/* walks start from it (NULL: from entry 0) */
@@ -1275,6 +1276,11 @@ static uint8_t *state_put(struct kt_uuidmap *map, struct undo *u, const uint8_t 
 	return kt_uuidmap_put(map, key, val);
 }
 
+void kt_ledger_require_tpm(struct kt_ledger *log, bool on)
+{
+	log->require_tpm = on;
+}
+
 int kt_ledger_batch_signed(struct kt_ledger_auth *auth, const struct kt_batch *b,
 			   struct kt_err *err)
 {
@@ -1376,6 +1382,9 @@ static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
 	uint32_t i;
 
 	kt_uuid_format(b->host_id, host);
+	if (log->require_tpm && b->version != KT_BATCH_VERSION_TPM)
+		return kt_fail(err, "batch-quote", "batch of host %s is signed by a software key "
+			       "(version %u, no quote), a TPM key is required", host, b->version);
 	log->sig_checks++;
 	if (kt_ledger_batch_signed(log->auth, b, err) || kt_batch_check_root(b, err))
 		return -1;

@@ -391,6 +391,14 @@ int kt_ledger_prove_consistency(struct kt_ledger *log, uint64_t m, uint64_t n,
 int kt_ledger_leaves(struct kt_ledger *log, uint64_t *size, kt_hash **leaves,
 		     struct kt_err *err);
 
+/*
+ * From now on, walks (verify and every check) and appends through log
+ * refuse a host batch without a TPM quote (version 1, a software key),
+ * check "batch-quote", as kvmtrust verify --require-tpm refuses a
+ * software-key report. Single entries carry no quote and are not affected.
+ */
+void kt_ledger_require_tpm(struct kt_ledger *log, bool on);
+
 /* Encoding and its inverse (strict, exact length). */
 int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_t *len,
 			   size_t *tbs_len);
