@@ -180,31 +180,15 @@ out:
 /* The layout the source sent, as a snapshot's slots (kt_snap_same_layout). */
 static int parse_state(json_t *msg, struct kt_snapshot *s, struct kt_err *err)
 {
-	json_t *arr = json_object_get(msg, "slots"), *e;
 	const char *hex = json_string_value(json_object_get(msg, "vcpus"));
 	uint8_t *bin;
-	size_t i, len;
+	size_t len;
 	int ret;
 
-	if (!json_is_array(arr) || !hex || strlen(hex) % 2 ||
-	    strlen(hex) / 2 > VMM_VCPUS_MAX * KT_SNAP_VCPU_RECORD)
-		return kt_fail(err, "protocol", "the vmm-state message lacks slots or vcpus");
-	s->nr_slots = json_array_size(arr);
-	s->slots = calloc(s->nr_slots ?: 1, sizeof(*s->slots));
-	if (!s->slots)
-		return kt_fail(err, "protocol", "out of memory");
-	json_array_foreach(arr, i, e) {
-		json_t *id = json_object_get(e, "id"), *gpa = json_object_get(e, "gpa");
-		json_t *size = json_object_get(e, "size"), *flags = json_object_get(e, "flags");
-
-		if (!json_is_integer(id) || !json_is_integer(gpa) || !json_is_integer(size) ||
-		    !json_is_integer(flags))
-			return kt_fail(err, "protocol", "slot %zu of vmm-state is malformed", i);
-		s->slots[i] = (struct kt_snap_slot){ .id = (uint32_t)json_integer_value(id),
-			.gpa = (uint64_t)json_integer_value(gpa),
-			.size = (uint64_t)json_integer_value(size),
-			.flags = (uint32_t)json_integer_value(flags) };
-	}
+	if (!hex || strlen(hex) % 2 || strlen(hex) / 2 > VMM_VCPUS_MAX * KT_SNAP_VCPU_RECORD)
+		return kt_fail(err, "protocol", "the vmm-state message lacks vcpus");
+	if (kt_snap_slots_parse(json_object_get(msg, "slots"), false, "protocol", s, err))
+		return -1;
 	len = strlen(hex) / 2;
 	bin = malloc(len ?: 1);
 	if (!bin)
