@@ -61,27 +61,6 @@ counter() {
 	echo "${reply#ok }"
 }
 
-# stopped PID: every thread of PID is stopped (the VMM waits for the state)
-stopped() {
-	local i t s
-	for i in $(seq 100); do
-		s=T
-		for t in /proc/"$1"/task/*/stat; do
-			[[ $(sed 's/.*) //' "$t" | cut -c1) == [Tt] ]] || s=R
-		done
-		[ "$s" = T ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# dst_start N: destination VMM N (seed N), --incoming, stopped; dst_vmm its pid
-dst_start() {
-	vmm_start "$1" "$VM" --incoming
-	dst_vmm=${pids[-1]}
-	stopped "$dst_vmm"
-}
-
 # invariant N: VMM N's guest paused a moment, (EBP - counter) mod 2^32 printed:
 # the spin loop (guest.S) increments both, so this stays what the guest's
 # seed made it (or one less, paused between the two increments), whichever

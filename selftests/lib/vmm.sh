@@ -12,6 +12,9 @@
 #                            commands on fd 2N+1, replies on fd 2N+2, its pid
 #                            appended to the array pids
 #   vmm_n N CMD              one command to VMM N; fails unless it answers ok
+# and, for the migration tests (selftests/lib/migrate.sh sourced first):
+#   stopped PID              every thread of PID is stopped
+#   dst_start N              VMM N of the guest $VM, --incoming, stopped; dst_vmm its pid
 
 vmm() {
 	local reply
@@ -55,4 +58,25 @@ vmm_n() {
 	read -r reply <&$((2 * n + 2))
 	echo "# vmm $n: $* -> $reply"
 	[[ $reply == ok* ]]
+}
+
+# stopped PID: every thread of PID is stopped (the VMM waits for the state)
+stopped() {
+	local i t s
+	for i in $(seq 100); do
+		s=T
+		for t in /proc/"$1"/task/*/stat; do
+			[[ $(sed 's/.*) //' "$t" | cut -c1) == [Tt] ]] || s=R
+		done
+		[ "$s" = T ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# dst_start N: destination VMM N (seed N), --incoming, stopped; dst_vmm its pid
+dst_start() {
+	vmm_start "$1" "$VM" --incoming
+	dst_vmm=${pids[-1]}
+	stopped "$dst_vmm"
 }

@@ -325,32 +325,37 @@ static int token_claims(const char *token, struct start_args *a, struct kt_err *
 
 /*
  * Before anything moves: the old token can be revoked after the move. The
- * ledger credential must be the token's issuing host's (no other host's
- * revocation counts: "revoke-signer"), the jti one an entry can name
- * ("request") and the ledger one that opens ("revocation"). Whether it
+ * jti must be one an entry can name ("request"), the ledger one that opens
+ * ("revocation"), the credential a host writer its CA accepts (the
+ * append's own check, "authorization") and the token's issuing host (no
+ * other host's revocation counts: "revoke-signer"). Whether the ledger
  * takes the entry is known only at the end.
  */
 static int revoke_possible(const struct start_args *a, struct kt_err *err)
 {
 	struct ledger_revocations lr = { 0 };
+	struct kt_ledger_signer signer = { 0 };
+	struct kt_ledger_writer w;
 	struct kt_ledger_entry e;
-	struct kt_cert_info info;
-	struct kt_cred cred = { 0 };
+	uint8_t issuer[KT_UUID_LEN];
+	char who[KT_UUID_STR_LEN + 1];
 	int ret = -1;
 
 	if (kt_ledger_token_revoke_entry(a->jti, &e, err) ||
-	    kt_cred_load_files(a->ledger_key, a->ledger_cert, &cred, err) ||
-	    kt_pki_cert_info(cred.cert, &info, err))
+	    kt_ledger_signer_load(a->ledger_key, a->ledger_cert, &signer, err) ||
+	    ledger_revocations_open(a->ledger, a->ledger_ca, &lr, err) ||
+	    kt_ledger_auth_check(lr.auth, signer.cert, signer.cert_len, (uint64_t)time(NULL),
+				 KT_LEDGER_HOST, &w, err))
 		goto out;
-	if (strcmp(info.host_uuid, a->issuer))
+	kt_uuid_format(w.host_id, who);
+	if (kt_uuid_parse(a->issuer, issuer) || memcmp(w.host_id, issuer, KT_UUID_LEN))
 		kt_fail(err, "revoke-signer", "the token was issued by host %s, --ledger-cert is "
-			"host %s's: only the issuing host can revoke it", a->issuer,
-			info.host_uuid[0] ? info.host_uuid : "(none)");
+			"host %s's: only the issuing host can revoke it", a->issuer, who);
 	else
-		ret = ledger_revocations_open(a->ledger, a->ledger_ca, &lr, err);
-	ledger_revocations_close(&lr);
+		ret = 0;
 out:
-	kt_cred_free(&cred);
+	ledger_revocations_close(&lr);
+	kt_ledger_signer_free(&signer);
 	return ret;
 }
 
