@@ -21,6 +21,7 @@ set -u
 cd "$(dirname "$0")/.."
 . selftests/lib/migrate.sh
 . selftests/lib/vmm.sh
+. selftests/lib/migrate_vmm.sh
 
 PLAN=16
 dir=$(mktemp -d /tmp/kt-migrate-revoke.XXXXXX)

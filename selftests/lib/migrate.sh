@@ -219,6 +219,27 @@ move() {
 	cat "$dir/start.out" "$dir/$name.out" | tap_diag
 }
 
+# stall_run NAME VICTIM N: the destination guest ready (its QEMU, or
+# dst_vmm), receive NAME on the next port of DST, the relay in the source's
+# namespace between start and receive (relay.py stall N PIDFILE): it
+# forwards N bytes of the stream, then kills VICTIM (source: migrate start,
+# destination: migrate receive), so the kill lands mid-transfer however slow
+# the VM is; start runs in the background (start_pid).
+stall_run() {
+	port=$((port + 1))
+	rm -f "$dir/$1.victim"
+	receive "$1" host-a "$DST:$port" --ledger "$KVMTRUST_LEDGER"
+	[ "$2" = destination ] && echo "$recv_pid" >"$dir/$1.victim"
+	"${in_src[@]}" python3 "$RELAY" "unix:$dir/$1.relay" "$DST:$port" stall "$3" \
+		"$dir/$1.victim" >"$dir/$1.relay.log" 2>&1 &
+	pids+=($!)
+	wait_for "$dir/$1.relay.log" listening
+	start_exec "unix:$dir/$1.relay" &
+	start_pid=$!
+	pids+=($!)
+	[ "$2" = source ] && echo "$start_pid" >"$dir/$1.victim"
+}
+
 # js FILE KEY...: those members of a --json output
 js() {
 	python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(' '.join(str(d[k]) for k in sys.argv[2:]))" "$@" 2>&1

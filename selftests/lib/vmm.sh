@@ -12,9 +12,10 @@
 #                            commands on fd 2N+1, replies on fd 2N+2, its pid
 #                            appended to the array pids
 #   vmm_n N CMD              one command to VMM N; fails unless it answers ok
-# and, for the migration tests (selftests/lib/migrate.sh sourced first):
-#   stopped PID              every thread of PID is stopped
-#   dst_start N              VMM N of the guest $VM, --incoming, stopped; dst_vmm its pid
+#   vmm_in=(PREFIX...)       vmm_start runs the VMM under PREFIX (ip netns exec
+#                            NS, which execs: the pid is the VMM's)
+
+vmm_in=()
 
 vmm() {
 	local reply
@@ -44,7 +45,7 @@ flip_byte() {
 vmm_start() {
 	local ready
 	mkfifo "$tmp/in$1" "$tmp/out$1" || return 1
-	selftests/build/vmm --seed "$1" ${2:+--uuid "$2"} "${@:3}" <"$tmp/in$1" >"$tmp/out$1" &
+	"${vmm_in[@]}" selftests/build/vmm --seed "$1" ${2:+--uuid "$2"} "${@:3}" <"$tmp/in$1" >"$tmp/out$1" &
 	pids+=($!)
 	eval "exec $((2 * $1 + 1))>\"$tmp/in$1\" $((2 * $1 + 2))<\"$tmp/out$1\""
 	read -r ready <&$((2 * $1 + 2))
@@ -58,25 +59,4 @@ vmm_n() {
 	read -r reply <&$((2 * n + 2))
 	echo "# vmm $n: $* -> $reply"
 	[[ $reply == ok* ]]
-}
-
-# stopped PID: every thread of PID is stopped (the VMM waits for the state)
-stopped() {
-	local i t s
-	for i in $(seq 100); do
-		s=T
-		for t in /proc/"$1"/task/*/stat; do
-			[[ $(sed 's/.*) //' "$t" | cut -c1) == [Tt] ]] || s=R
-		done
-		[ "$s" = T ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# dst_start N: destination VMM N (seed N), --incoming, stopped; dst_vmm its pid
-dst_start() {
-	vmm_start "$1" "$VM" --incoming
-	dst_vmm=${pids[-1]}
-	stopped "$dst_vmm"
 }
