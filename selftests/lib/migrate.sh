@@ -130,14 +130,17 @@ receive() {
 
 # start_exec ADDR [ARGS]: becomes the source side (host b, its host key for
 # the reports), for the QEMU at src.qmp or with src_vmm=PID that VMM of
-# ours; in the background its pid is the command's.
+# ours; in the background its pid is the command's. The old token stays
+# valid (--no-revoke-token) unless ARGS name a --ledger to revoke it in
+# (signed by host b, $KVMTRUST_LEDGER_KEY/CERT of grant_tree_env).
 start_exec() {
-	local guest=(--qmp "$dir/src.qmp")
+	local guest=(--qmp "$dir/src.qmp") revoke=(--no-revoke-token)
 	[ -n "${src_vmm:-}" ] && guest=(--pid "$src_vmm")
+	[[ " ${*:2} " == *" --ledger "* ]] && revoke=()
 	exec "${in_src[@]}" "$KVMTRUST" migrate start "${guest[@]}" --connect "$1" \
 		--token "$dir/token.jwt" --guest-key "$dir/guest.pem" --anchors "$dir/host-anchors" \
 		--crls "$dir/host-anchors" --grant "$dir/vm.grant" --by "$dir/bob/cert.pem" \
-		--key-dir "$dir/host-b/hostkey" "${@:2}" >"$dir/start.out" 2>"$dir/start.err"
+		--key-dir "$dir/host-b/hostkey" "${revoke[@]}" "${@:2}" >"$dir/start.out" 2>"$dir/start.err"
 }
 
 # start ADDR [ARGS]: the source side, its exit status in $dir/start.status.
