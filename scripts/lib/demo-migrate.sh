@@ -12,8 +12,10 @@
 #      CA eu with bob as delegate;
 #   4. bob moves it to host c (CA us): refused before any byte moves;
 #   5. bob moves it live to host a (CA eu) over TCP: the final report host b
-#      signed, verified by host a; the new token host a issued; the ledger;
-#   6. the guest's evidence bundle exported, verified with the ledger CA alone.
+#      signed, verified by host a; the new token host a issued; host b
+#      revokes the old one in the ledger, which then refuses it; the ledger;
+#   6. the guest's evidence bundle exported, verified with the ledger CA and
+#      the owner's anchors alone.
 
 demo_migrate() {
 	local dir root rs qemu_args n
@@ -64,7 +66,7 @@ demo_migrate() {
 	say "bob moves the guest to host c (CA us, outside the grant)"
 	dst_qemu
 	receive d-refused host-c "$DST:7401" --ledger "$KVMTRUST_LEDGER"
-	start "$DST:7401" --json
+	start "$DST:7401" --json --ledger "$KVMTRUST_LEDGER"
 	reap; rs=$?
 	echo "host c (receive, exit $rs):"; sed 's/^/  /' d-refused.err
 	echo "host b (start, exit $(cat start.status)):"; sed 's/^/  /' start.out
@@ -74,7 +76,7 @@ demo_migrate() {
 	dst_qemu
 	receive d-moved host-a "$DST:7402" --ledger "$KVMTRUST_LEDGER" --token-out new.jwt \
 		--report-out final.jwt
-	start "$DST:7402" --json
+	start "$DST:7402" --json --ledger "$KVMTRUST_LEDGER"
 	reap; rs=$?
 	echo "host a (receive, exit $rs):"; sed 's/^/  /' d-moved.err d-moved.out
 	echo "host b (start, exit $(cat start.status)):"; sed 's/^/  /' start.err start.out
@@ -87,14 +89,19 @@ demo_migrate() {
 		--expect-vcpu-root "$(field vcpu_root d-moved.out)" || return 1
 	echo "sha256 $(sha256sum <final.jwt | cut -c1-64)"
 	kt token verify --anchors host-anchors --crls host-anchors --aud "$AUD" new.jwt || return 1
-	say "the ledger: the final attestation and the move, signed by host a, naming the report"
+	say "the old token, revoked by host b (its issuer) once host a said the guest runs there"
+	kt token verify --anchors host-anchors --crls host-anchors --aud "$AUD" \
+		--ledger "$KVMTRUST_LEDGER" token.jwt && return 1
+	say "the ledger: the final attestation and the move (host a), the old token's revocation (host b)"
 	n=$("$KVMTRUST" ledger head --script | cut -f1)
+	"$KVMTRUST" ledger get --index $((n - 3))
 	"$KVMTRUST" ledger get --index $((n - 2))
 	"$KVMTRUST" ledger get --index $((n - 1))
 	kt ledger verify
 	say "the evidence bundle: the guest's history with its proofs, chains and final report, one file"
 	kt evidence export --vm "$VM" -o vm.evid --report final.jwt --grant vm.grant || return 1
-	say "checked with the ledger CA alone, no ledger (a copy elsewhere)"
-	mkdir offline && cp -r vm.evid "$KVMTRUST_LEDGER_CA" offline/ || return 1
-	(cd offline && env -u KVMTRUST_LEDGER "$KVMTRUST" evidence verify vm.evid --anchors ledger-ca)
+	say "checked with the ledger CA and the owner's anchors alone, no ledger (a copy elsewhere)"
+	mkdir offline && cp -r vm.evid "$KVMTRUST_LEDGER_CA" "$KVMTRUST_OWNER_ANCHORS" offline/ || return 1
+	(cd offline && env -u KVMTRUST_LEDGER "$KVMTRUST" evidence verify vm.evid --anchors ledger-ca \
+		--owner-anchors owner-anchors)
 }
