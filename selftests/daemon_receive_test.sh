@@ -27,6 +27,7 @@ PLAN=22
 KD=$PWD/user/kvmtrustd
 dir=$(mktemp -d /tmp/kt-drecv.XXXXXX)
 daemon=
+recv_name=none	# show(): the sessions' messages are in the daemon's log, shown at the end
 hosts_cleanup_more() { [ -n "$daemon" ] && kill "$daemon" 2>/dev/null; }
 hosts_begin jq
 

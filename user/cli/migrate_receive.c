@@ -606,7 +606,7 @@ out:
 static int serve(const struct recv_args *a, const struct kt_cred *host)
 {
 	struct kt_hs_host_cfg cfg = { .host = host };
-	struct dest d = { .a = a, .host = host };
+	struct dest d = { .a = a, .host = host, .token_out = a->token_out };
 	struct kt_err err = { 0 };
 	int lfd = -1, fd, ret = KT_EXIT_FAILURE;
 
