@@ -25,23 +25,10 @@ PLAN=23
 
 # --- either side killed mid-transfer --------------------------------------------
 # stall_session NAME VICTIM: a migration whose stream the relay stops
-# forwarding after 256 KiB; right then it kills VICTIM (source: migrate
-# start, destination: migrate receive). The source runs in the background
-# (start_pid).
+# forwarding after 256 KiB; right then it kills VICTIM (stall_run).
 stall_session() {
-	port=$((port + 1))
 	dst_qemu
-	rm -f "$dir/$1.victim"
-	receive "$1" host-a "$DST:$port" --ledger "$KVMTRUST_LEDGER"
-	[ "$2" = destination ] && echo "$recv_pid" >"$dir/$1.victim"
-	"${in_src[@]}" python3 "$RELAY" "unix:$dir/$1.relay" "$DST:$port" stall 262144 \
-		"$dir/$1.victim" >"$dir/$1.relay.log" 2>&1 &
-	pids+=($!)
-	wait_for "$dir/$1.relay.log" listening
-	start_exec "unix:$dir/$1.relay" &
-	start_pid=$!
-	pids+=($!)
-	[ "$2" = source ] && echo "$start_pid" >"$dir/$1.victim"
+	stall_run "$1" "$2" 262144
 }
 
 running_again() {	# the source QEMU returns to running (by itself or resumed)

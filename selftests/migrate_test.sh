@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 . selftests/lib/migrate.sh
 
 OTHER_VM=8e5a3c2b-4d6f-4a71-9bac-1d2e3f4a5b6c
-PLAN=41
+PLAN=49
 dir=$(mktemp -d /tmp/kt-migrate.XXXXXX)
 
 cleanup() {
@@ -116,7 +116,7 @@ receive recv4 host-a "unix:$dir/recv4.sock" --ledger "$KVMTRUST_LEDGER" \
 	--token-out "$dir/new.jwt" --report-out "$dir/final.jwt"
 size=$(ledger_size)
 t0=$(date +%s%N)
-start "unix:$dir/recv4.sock"
+start "unix:$dir/recv4.sock" --ledger "$KVMTRUST_LEDGER"
 t1=$(date +%s%N)
 reap; rs=$?
 show
@@ -156,6 +156,46 @@ tap_is "  a new token for the guest, issued by host a" \
 tap_is "  both entries name the final report by its digest (format 3)" \
 	"$(entry_field "$size" report) $(entry_field $((size + 1)) report)" "${digest:-none} ${digest:-none}"
 echo "# verified migration of 64 MiB: $(( (t1 - t0) / 1000000 )) ms end to end"
+
+# --- the old token, issued by host b, revoked by host b once the guest runs on host a ---
+jti=$(kt token show --json "$dir/token.jwt" | python3 -c 'import json, sys; print(json.load(sys.stdin)["jti"])')
+tap_is "  the destination confirmed the guest runs there; host b revoked the old token after" \
+	"$(field destination_running "$dir/start.out") $(field old_token "$dir/start.out") $(
+	   field old_token_state "$dir/start.out") $(field revocation_index "$dir/start.out")" \
+	"yes ${jti:-none} revoked $((size + 2))"
+tap_is "  the revoke entry: the token's jti, the new host as its reason, the move's report" \
+	"$(entry_field $((size + 2)) kind vm detail report)" \
+	"revoke token:${jti:-none} moved to host $HOST_A ${digest:-none}"
+kt token verify --anchors "$dir/host-anchors" --crls "$dir/host-anchors" --aud "$AUD" \
+	--ledger "$KVMTRUST_LEDGER" "$dir/token.jwt" >"$dir/old.out" 2>&1
+tap_is "  the old token: refused by token verify --ledger (revocation, exit 10)" \
+	"$? $(grep -o "^Refused: revocation: token ${jti:-none} was revoked by its issuer in ledger entry [0-9]*" "$dir/old.out")" \
+	"10 Refused: revocation: token ${jti:-none} was revoked by its issuer in ledger entry $((size + 2))"
+tap_ok "  the new token verifies against the same ledger" \
+	kt token verify --anchors "$dir/host-anchors" --crls "$dir/host-anchors" --aud "$AUD" \
+	--ledger "$KVMTRUST_LEDGER" "$dir/new.jwt"
+
+# --- a copy of the moved guest's old identity: refused in the handshake ----------------
+kill "$dst_pid" 2>/dev/null; wait "$dst_pid" 2>/dev/null
+qemu src
+dst_qemu
+size=$(ledger_size)
+receive recv7 host-a "unix:$dir/recv7.sock" --ledger "$KVMTRUST_LEDGER"
+start "unix:$dir/recv7.sock"
+reap; rs=$?
+show
+tap_is "the revoked old token presented again: the destination's handshake refuses it, exit 10" \
+	"$rs $(grep -o '^Refused: revocation: token [^ ]* was revoked by its issuer' "$dir/recv7.err")" \
+	"10 Refused: revocation: token ${jti:-none} was revoked by its issuer"
+tap_ok "  the source fails" test "$(cat "$dir/start.status")" -ne 0
+tap_is "  before any byte moved: the source guest runs, nothing received, no ledger entry" \
+	"$(qmp "$dir/src.qmp" query-status) $(grep -c '^received' "$dir/recv7.err") $(ledger_size)" \
+	"running 0 $size"
+tap_ok "  the destination's copy is discarded" gone "$dst_pid"
+kill "$src_pid" 2>/dev/null; wait "$src_pid" 2>/dev/null
+# The guest starts over on host b with a token of its own.
+(cd "$dir" && kt token issue --key host-b/key.pem --cert host-b/chain.pem --uuid "$VM" --aud "$AUD" \
+	--guest-key guest.pem -o token.jwt) 2>&1 | tap_diag
 
 # --- the arrived memory differs from what left -------------------------------------
 # The destination's RAM is a shared file a writer keeps changing, as a

@@ -130,14 +130,17 @@ receive() {
 
 # start_exec ADDR [ARGS]: becomes the source side (host b, its host key for
 # the reports), for the QEMU at src.qmp or with src_vmm=PID that VMM of
-# ours; in the background its pid is the command's.
+# ours; in the background its pid is the command's. The old token stays
+# valid (--no-revoke-token) unless ARGS name a --ledger to revoke it in
+# (signed by host b, $KVMTRUST_LEDGER_KEY/CERT of grant_tree_env).
 start_exec() {
-	local guest=(--qmp "$dir/src.qmp")
+	local guest=(--qmp "$dir/src.qmp") revoke=(--no-revoke-token)
 	[ -n "${src_vmm:-}" ] && guest=(--pid "$src_vmm")
+	[[ " ${*:2} " == *" --ledger "* ]] && revoke=()
 	exec "${in_src[@]}" "$KVMTRUST" migrate start "${guest[@]}" --connect "$1" \
 		--token "$dir/token.jwt" --guest-key "$dir/guest.pem" --anchors "$dir/host-anchors" \
 		--crls "$dir/host-anchors" --grant "$dir/vm.grant" --by "$dir/bob/cert.pem" \
-		--key-dir "$dir/host-b/hostkey" "${@:2}" >"$dir/start.out" 2>"$dir/start.err"
+		--key-dir "$dir/host-b/hostkey" "${revoke[@]}" "${@:2}" >"$dir/start.out" 2>"$dir/start.err"
 }
 
 # start ADDR [ARGS]: the source side, its exit status in $dir/start.status.
@@ -214,6 +217,27 @@ move() {
 	reap; rs=$?
 	show
 	cat "$dir/start.out" "$dir/$name.out" | tap_diag
+}
+
+# stall_run NAME VICTIM N: the destination guest ready (its QEMU, or
+# dst_vmm), receive NAME on the next port of DST, the relay in the source's
+# namespace between start and receive (relay.py stall N PIDFILE): it
+# forwards N bytes of the stream, then kills VICTIM (source: migrate start,
+# destination: migrate receive), so the kill lands mid-transfer however slow
+# the VM is; start runs in the background (start_pid).
+stall_run() {
+	port=$((port + 1))
+	rm -f "$dir/$1.victim"
+	receive "$1" host-a "$DST:$port" --ledger "$KVMTRUST_LEDGER"
+	[ "$2" = destination ] && echo "$recv_pid" >"$dir/$1.victim"
+	"${in_src[@]}" python3 "$RELAY" "unix:$dir/$1.relay" "$DST:$port" stall "$3" \
+		"$dir/$1.victim" >"$dir/$1.relay.log" 2>&1 &
+	pids+=($!)
+	wait_for "$dir/$1.relay.log" listening
+	start_exec "unix:$dir/$1.relay" &
+	start_pid=$!
+	pids+=($!)
+	[ "$2" = source ] && echo "$start_pid" >"$dir/$1.victim"
 }
 
 # js FILE KEY...: those members of a --json output

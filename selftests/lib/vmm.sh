@@ -12,6 +12,10 @@
 #                            commands on fd 2N+1, replies on fd 2N+2, its pid
 #                            appended to the array pids
 #   vmm_n N CMD              one command to VMM N; fails unless it answers ok
+#   vmm_in=(PREFIX...)       vmm_start runs the VMM under PREFIX (ip netns exec
+#                            NS, which execs: the pid is the VMM's)
+
+vmm_in=()
 
 vmm() {
 	local reply
@@ -41,7 +45,7 @@ flip_byte() {
 vmm_start() {
 	local ready
 	mkfifo "$tmp/in$1" "$tmp/out$1" || return 1
-	selftests/build/vmm --seed "$1" ${2:+--uuid "$2"} "${@:3}" <"$tmp/in$1" >"$tmp/out$1" &
+	"${vmm_in[@]}" selftests/build/vmm --seed "$1" ${2:+--uuid "$2"} "${@:3}" <"$tmp/in$1" >"$tmp/out$1" &
 	pids+=($!)
 	eval "exec $((2 * $1 + 1))>\"$tmp/in$1\" $((2 * $1 + 2))<\"$tmp/out$1\""
 	read -r ready <&$((2 * $1 + 2))

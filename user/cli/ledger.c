@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attest/hostkey.h"
 #include "common/encoding.h"
 #include "ledger/batch.h"
 #include "ledger/history.h"
@@ -39,9 +40,10 @@ static const char *const synopsis[] = {
 	"head READER",
 	"prove inclusion --index N [--size N] READER",
 	"prove consistency --from M [--size N] READER",
-	"verify [--pin FILE] READER",
-	"batch [--file FILE] [--time TIME] [--queue] WRITER",
-	"              a host batch: lines VM pass|fail [report=HEX] [memory=HEX] [vcpu=HEX]",
+	"verify [--pin FILE] [--require-tpm] READER",
+	"batch [--file FILE] [--time TIME] [--queue] [--key-dir DIR [--tcti TCTI]] WRITER",
+	"              a host batch: lines VM pass|fail [report=HEX] [memory=HEX] [vcpu=HEX];",
+	"              --key-dir: signed by the host key there (a TPM key quotes the batch)",
 	"integrate [--max N] [--ticks N] [--interval SECONDS] WRITER",
 	"provenance --vm UUID [--from SIZE] READER",
 };
@@ -70,7 +72,8 @@ static void usage(FILE *f)
 #define bad_usage(...) cli_bad_usage("ledger", NULL, __VA_ARGS__)
 
 enum { O_VM = 256, O_RESULT, O_MEASUREMENT, O_HOST, O_TIME, O_INDEX, O_RAW, O_SIZE, O_FROM,
-       O_PIN, O_REPORT, O_DETAIL, O_FILE, O_QUEUE, O_MAX, O_TICKS, O_INTERVAL };
+       O_PIN, O_REPORT, O_DETAIL, O_FILE, O_QUEUE, O_MAX, O_TICKS, O_INTERVAL, O_KEY_DIR,
+       O_TCTI, O_REQUIRE_TPM };
 /* provenance's own, above the entry options' */
 enum { O_PVM = 512, O_PFROM };
 
@@ -601,11 +604,21 @@ static int progress(const struct kt_ledger_entry *e, void *arg)
 	return 0;
 }
 
-static int pin_option(int opt, const char *arg, void *p)
+struct verify_args {
+	const char *pin;
+	bool require_tpm;
+};
+
+static int verify_option(int opt, const char *arg, void *p)
 {
-	if (opt != O_PIN)
+	struct verify_args *a = p;
+
+	if (opt == O_PIN)
+		a->pin = arg;
+	else if (opt == O_REQUIRE_TPM)
+		a->require_tpm = true;
+	else
 		return -1;
-	*(const char **)p = arg;
 	return 0;
 }
 
@@ -637,19 +650,23 @@ static int cmd_verify(int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "pin", required_argument, NULL, O_PIN },
+		{ "require-tpm", no_argument, NULL, O_REQUIRE_TPM },
 		LEDGER_CLI_OPTIONS, { 0 },
 	};
 	bool tty = isatty(STDERR_FILENO);
 	struct ledger_opts o = { 0 };
+	struct verify_args a = { 0 };
 	struct kt_err err = { 0 };
 	uint64_t size = 0, bad;
-	const char *pin = NULL;
+	const char *pin;
 	kt_hash root;
 	int ret;
 
-	ret = read_options(argc, argv, opts, &o, pin_option, &pin);
+	ret = read_options(argc, argv, opts, &o, verify_option, &a);
 	if (ret || (ret = ledger_opts_open(&o, KT_LEDGER_READ, true)))
 		return ret;
+	pin = a.pin;
+	kt_ledger_require_tpm(o.log, a.require_tpm);
 	if (pin && ledger_state_read(pin, o.log)) {
 		ledger_opts_close(&o);
 		return KT_EXIT_FAILURE;
@@ -738,7 +755,7 @@ static int read_batch(FILE *f, struct kt_batch_builder *b)
 }
 
 struct batch_args {
-	const char *file, *checkpoint;
+	const char *file, *checkpoint, *key_dir, *tcti;
 	uint64_t time;
 	bool queue;
 };
@@ -753,6 +770,10 @@ static int batch_option(int opt, const char *arg, void *p)
 		a->queue = true;
 	else if (opt == LEDGER_O_CHECKPOINT)
 		a->checkpoint = arg;
+	else if (opt == O_KEY_DIR)
+		a->key_dir = arg;
+	else if (opt == O_TCTI)
+		a->tcti = arg;
 	else if (opt == O_TIME)
 		return ledger_parse_time("ledger", "--time", arg, &a->time);
 	else
@@ -775,6 +796,38 @@ static int batch_checkpoint(struct ledger_opts *o, const struct batch_args *a)
 		return bad_usage("%s", "--checkpoint is for direct appends, not --queue");
 	return kt_ledger_checkpoint_use(o->log, a->checkpoint, false, &err) ?
 	       ledger_error(&err) : 0;
+}
+
+static int hostkey_quote(void *hk, const kt_hash digest, struct kt_quote *q, struct kt_err *err)
+{
+	return kt_hostkey_extend_quote(hk, digest, q, err);
+}
+
+/*
+ * --key-dir: the host key there signs (attest/hostkey.h), with --cert its
+ * certificate under the ledger CA; a TPM key also quotes each batch.
+ * Else --key and --cert.
+ */
+static int batch_signer(const struct ledger_opts *o, const struct batch_args *a,
+			struct kt_hostkey **hk, struct kt_ledger_signer *s)
+{
+	const char *cert = grant_cli_path(o->cert, KT_LEDGER_CERT_ENV, NULL);
+	struct kt_err err = { 0 };
+
+	if (!a->key_dir)
+		return a->tcti ? bad_usage("%s", "--tcti is for --key-dir") :
+		       load_signer(grant_cli_path(o->key, KT_LEDGER_KEY_ENV, NULL), cert, s);
+	if (o->key)
+		return bad_usage("%s", "give --key or --key-dir, not both");
+	memset(s, 0, sizeof(*s));
+	if (kt_hostkey_open(a->key_dir, a->tcti ? a->tcti : kt_hostkey_default_tcti(), hk, &err))
+		return ledger_error(&err);
+	s->key = (*hk)->pub;
+	EVP_PKEY_up_ref(s->key);
+	s->sign = kt_hostkey_sign;
+	s->quote = (*hk)->origin == KT_KEY_TPM ? hostkey_quote : NULL;
+	s->ctx = *hk;
+	return kt_ledger_signer_cert(s, cert, a->key_dir, &err) ? ledger_error(&err) : 0;
 }
 
 /* The host's UUID, from its certificate under the ledger CA. */
@@ -802,9 +855,12 @@ static int cmd_batch(int argc, char *argv[])
 		{ "time", required_argument, NULL, O_TIME },
 		{ "queue", no_argument, NULL, O_QUEUE },
 		{ "checkpoint", required_argument, NULL, LEDGER_O_CHECKPOINT },
+		{ "key-dir", required_argument, NULL, O_KEY_DIR },
+		{ "tcti", required_argument, NULL, O_TCTI },
 		LEDGER_CLI_OPTIONS, LEDGER_CLI_SIGNER_OPTIONS, { 0 },
 	};
 	struct kt_batch_builder *b = kt_batch_builder_new();
+	struct kt_hostkey *hk = NULL;
 	struct kt_ledger_signer signer = { 0 };
 	struct batch_args a = { .file = "-" };
 	struct ledger_opts o = { 0 };
@@ -830,8 +886,7 @@ static int cmd_batch(int argc, char *argv[])
 	if (f && f != stdin)
 		fclose(f);
 	if (!ret)
-		ret = load_signer(grant_cli_path(o.key, KT_LEDGER_KEY_ENV, NULL),
-				  grant_cli_path(o.cert, KT_LEDGER_CERT_ENV, NULL), &signer) ?:
+		ret = batch_signer(&o, &a, &hk, &signer) ?:
 		      ledger_opts_open(&o, KT_LEDGER_WRITE, true) ?: signer_host(&o, &signer, host) ?:
 		      batch_checkpoint(&o, &a);
 	n = kt_batch_builder_count(b);
@@ -864,6 +919,7 @@ static int cmd_batch(int argc, char *argv[])
 	free(sealed);
 	kt_batch_builder_free(b);
 	kt_ledger_signer_free(&signer);
+	kt_hostkey_close(hk);
 	return finish(&o, ret);
 }
 
@@ -902,7 +958,8 @@ static int cmd_integrate(int argc, char *argv[])
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		LEDGER_CLI_OPTIONS, LEDGER_CLI_SIGNER_OPTIONS, { 0 },
 	};
-	struct integrate_args a = { .max = 100, .ticks = 1, .interval = 1 };
+	/* 63: a tick dropping all it read stays within etcd's default 128 txn ops. */
+	struct integrate_args a = { .max = 63, .ticks = 1, .interval = 1 };
 	struct kt_ledger_signer signer = { 0 };
 	struct ledger_opts o = { 0 };
 	struct kt_ledger_entry e;
@@ -935,8 +992,8 @@ static int cmd_integrate(int argc, char *argv[])
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (dropped)
-			fprintf(stderr, "%s ledger: dropped %zu queued batches; first: %s\n", prog,
-				dropped, err.msg);
+			fprintf(stderr, "%s ledger: dropped %zu queued batches; first: %s (check %s)\n",
+				prog, dropped, err.msg, err.check ? err.check : "?");
 		if (!taken && !dropped)
 			continue;
 		kt_print_open_object(NULL);

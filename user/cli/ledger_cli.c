@@ -255,6 +255,27 @@ out:
 	return ret;
 }
 
+int ledger_revoke_token(const char *spec, const char *ca, const char *key, const char *cert,
+			const char *jti, const char *reason, const kt_hash report, uint64_t *index,
+			struct kt_err *err)
+{
+	struct kt_ledger_entry e;
+
+	if (kt_ledger_token_revoke_entry(jti, &e, err))
+		return -1;
+	if (reason && strlen(reason) > KT_LEDGER_DETAIL_MAX)
+		return kt_fail(err, "request", "reason longer than %d bytes", KT_LEDGER_DETAIL_MAX);
+	if (reason)
+		snprintf(e.detail, sizeof(e.detail), "%s", reason);
+	if (report)
+		memcpy(e.report, report, KT_HASH_LEN);
+	if (ledger_publish(spec, ca, key, cert, &e, err))
+		return -1;
+	if (index)
+		*index = e.index;
+	return 0;
+}
+
 int ledger_cert_revoked(void *arg, STACK_OF(X509) *chain, const char *what, struct kt_err *err)
 {
 	struct ledger_revocations *r = arg;

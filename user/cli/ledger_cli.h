@@ -133,4 +133,16 @@ void ledger_revocations_close(struct ledger_revocations *r);
 int ledger_publish(const char *spec, const char *ca, const char *key, const char *cert,
 		   struct kt_ledger_entry *e, struct kt_err *err);
 
+/*
+ * Revokes the token jti through the ledger (revocation.h): a revoke entry
+ * "token:<jti>" signed by key and cert, which must be the token's issuing
+ * host's credential for the entry to count; reason (may be NULL, at most
+ * KT_LEDGER_DETAIL_MAX bytes) its detail, report (may be NULL) the digest
+ * of the report it rests on. *index (may be NULL): the entry. Used by
+ * `token revoke --ledger` and `migrate start` once the guest moved.
+ */
+int ledger_revoke_token(const char *spec, const char *ca, const char *key, const char *cert,
+			const char *jti, const char *reason, const kt_hash report, uint64_t *index,
+			struct kt_err *err);
+
 #endif

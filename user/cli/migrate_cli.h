@@ -110,6 +110,7 @@ struct migrate_vmm {
 	uint32_t vm_id;
 	struct kt_guest_pause pause;
 	bool stopped;		/* kt_guest_pause called: resume or kill it */
+	const char *side;	/* "source" or "destination", for its messages */
 };
 
 /* Opens pid's VM (its uuid must be vm unless vm is NULL): "vmm", "vm". */
@@ -126,7 +127,7 @@ int migrate_vmm_send(struct migrate_vmm *v, struct kt_channel *ch, uint64_t *byt
  */
 int migrate_vmm_recv(struct migrate_vmm *v, struct kt_channel *ch, uint64_t *bytes,
 		     struct kt_err *err);
-/* SIGCONT if this side stopped it. */
+/* SIGCONT if this side stopped it; "SIDE guest: resumed at SECONDS.MICROS". */
 void migrate_vmm_resume(struct migrate_vmm *v);
 /* SIGKILL: the copy that must never run (who: "source", "destination"). */
 void migrate_vmm_kill(struct migrate_vmm *v, const char *who);

@@ -24,6 +24,7 @@
 #include "grant_common.h"
 #include "identity/chanmsg.h"
 #include "identity/handshake.h"
+#include "ledger_cli.h"
 #include "migrate_cli.h"
 #include "net.h"
 #include "policy/migrate_policy.h"
@@ -578,11 +579,15 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 	if (d->token_out) {
 		if (new_token(d, &res.token, &err)) {
 			cli_error("cannot issue the guest's new token", &err, 0);
+			send_msg(d, "running", "no new token issued");
 			goto out;
 		}
 		token = true;
 	}
-	if (record(d, roots.memory, report, NULL))
+	rc = record(d, roots.memory, report, NULL);
+	/* The guest runs here: the source may revoke its old token. */
+	send_msg(d, "running", rc ? "the move is not in the ledger" : NULL);
+	if (rc)
 		goto out;
 	print_arrived(d, &roots, report, bytes, token);
 	status = KT_EXIT_OK;
@@ -606,6 +611,7 @@ out:
 static int serve(const struct recv_args *a, const struct kt_cred *host)
 {
 	struct kt_hs_host_cfg cfg = { .host = host };
+	struct ledger_revocations rev = { 0 };
 	struct dest d = { .a = a, .host = host, .token_out = a->token_out };
 	struct kt_err err = { 0 };
 	int lfd = -1, fd, ret = KT_EXIT_FAILURE;
@@ -614,7 +620,11 @@ static int serve(const struct recv_args *a, const struct kt_cred *host)
 	cfg.verify.skew = 60;
 	cfg.verify.trl_dir = a->crls;
 	cfg.replay = kt_replay_cache_new(REPLAY_CACHE);
-	if (!cfg.replay || kt_pki_dir_open(a->anchors, &cfg.verify.anchors, &err) ||
+	/* The ledger's token revocations too: a revoked (moved) guest identity is refused. */
+	cfg.verify.revoked = ledger_token_revoked;
+	cfg.verify.revoked_arg = &rev;
+	if (!cfg.replay || ledger_revocations_open(a->t.ledger, a->t.ledger_ca, &rev, &err) ||
+	    kt_pki_dir_open(a->anchors, &cfg.verify.anchors, &err) ||
 	    kt_pki_dir_open(a->crls, &cfg.verify.crls, &err) ||
 	    kt_pki_cert_info(host->cert, &d.me, &err)) {
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
@@ -656,6 +666,7 @@ out:
 	kt_pki_dir_free(cfg.verify.anchors);
 	kt_pki_dir_free(cfg.verify.crls);
 	kt_replay_cache_free(cfg.replay);
+	ledger_revocations_close(&rev);
 	return ret;
 }
 

@@ -23,9 +23,14 @@
 #include "cli_util.h"
 #include "common/qmp.h"
 #include "common/secfile.h"
+#include "grant_common.h"
 #include "identity/chanmsg.h"
 #include "identity/handshake.h"
 #include "identity/jws.h"
+#include "identity/pki.h"
+#include "identity/token.h"
+#include "ledger/revocation.h"
+#include "ledger_cli.h"
 #include "migrate_cli.h"
 #include "net.h"
 #include "print.h"
@@ -40,9 +45,22 @@ struct start_args {
 	const char *connect, *qmp, *token, *guest_key, *anchors, *crls, *expect_host;
 	const char *grant, *by, *order;
 	const char *key_dir, *tcti, *launch;
+	/* The old token's revocation once the guest moved (--ledger...), or none (--no-revoke-token). */
+	const char *ledger, *ledger_ca, *ledger_key, *ledger_cert;
+	bool no_revoke;
 	pid_t pid;			/* --pid: a guest of our own VMM */
 	char vm[KT_UUID_STR_LEN + 1];	/* the token's guest */
+	char jti[KT_TOKEN_JTI_MAX + 1];	/* the token's id, revoked after the move */
+	char issuer[KT_UUID_STR_LEN + 1];	/* the host that issued the token */
 	enum kt_print_mode mode;
+};
+
+/* What became of the old token after the move (Documentation/migration.rst). */
+struct revoke_result {
+	bool running;		/* the destination confirmed the guest runs there */
+	bool revoked;		/* the revocation is in the ledger, entry index */
+	uint64_t index;
+	struct kt_err err;	/* why it is not, when it was asked for */
 };
 
 static void usage(FILE *f)
@@ -52,9 +70,13 @@ static void usage(FILE *f)
 		"              --token FILE --guest-key FILE --anchors DIR [--crls DIR]\n"
 		"              [--expect-host UUID] --grant GRANT (--by ADMIN-CERT | --order ORDER)\n"
 		"              [--key-dir DIR] [--tcti TCTI] [--launch-report FILE] [--json]\n"
+		"              (--ledger SPEC [--ledger-ca PATH] [--ledger-key KEY --ledger-cert CERT]\n"
+		"               | --no-revoke-token)\n"
 		"The host key in DIR signs the final report (and, for verify first, the full\n"
 		"measurement); --launch-report is the guest's launch-configuration attestation;\n"
 		"--pid: a guest of our own VMM (its --uuid), moved stopped (stop and copy).\n"
+		"Once the guest moved, the old token is revoked in the ledger SPEC, signed by\n"
+		"its issuing host's KEY and CERT; --no-revoke-token leaves it valid.\n"
 		"See kvmtrust-migrate(8).\n", prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED) |
 			CLI_EXIT(KT_EXIT_VERIFY_FIRST));
@@ -284,16 +306,99 @@ static int nonmigratable(const char *vm, struct kt_err *err)
 		       vm, path, why[0] ? ": " : "", why);
 }
 
-/* The guest the token names: the VM the final report is about. */
-static int token_vm(const char *token, char vm[KT_UUID_STR_LEN + 1], struct kt_err *err)
+/*
+ * The guest the token names (the VM the final report is about), its id and
+ * its issuing host (whose signature alone revokes it, revocation.h).
+ */
+static int token_claims(const char *token, struct start_args *a, struct kt_err *err)
 {
 	struct kt_token tok;
 
 	if (kt_token_decode(token, &tok, err))
 		return -1;
-	strcpy(vm, tok.claims.sub);
+	strcpy(a->vm, tok.claims.sub);
+	strcpy(a->jti, tok.claims.jti);
+	strcpy(a->issuer, tok.claims.host);
 	kt_token_free(&tok);
 	return 0;
+}
+
+/*
+ * Before anything moves: the old token can be revoked after the move. The
+ * jti must be one an entry can name ("request"), the ledger one that opens
+ * ("revocation"), the credential a host writer its CA accepts (the
+ * append's own check, "authorization") and the token's issuing host (no
+ * other host's revocation counts: "revoke-signer"). Whether the ledger
+ * takes the entry is known only at the end.
+ */
+static int revoke_possible(const struct start_args *a, struct kt_err *err)
+{
+	struct ledger_revocations lr = { 0 };
+	struct kt_ledger_signer signer = { 0 };
+	struct kt_ledger_writer w;
+	struct kt_ledger_entry e;
+	uint8_t issuer[KT_UUID_LEN];
+	char who[KT_UUID_STR_LEN + 1];
+	int ret = -1;
+
+	if (kt_ledger_token_revoke_entry(a->jti, &e, err) ||
+	    kt_ledger_signer_load(a->ledger_key, a->ledger_cert, &signer, err) ||
+	    ledger_revocations_open(a->ledger, a->ledger_ca, &lr, err) ||
+	    kt_ledger_auth_check(lr.auth, signer.cert, signer.cert_len, (uint64_t)time(NULL),
+				 KT_LEDGER_HOST, &w, err))
+		goto out;
+	kt_uuid_format(w.host_id, who);
+	if (kt_uuid_parse(a->issuer, issuer) || memcmp(w.host_id, issuer, KT_UUID_LEN))
+		kt_fail(err, "revoke-signer", "the token was issued by host %s, --ledger-cert is "
+			"host %s's: only the issuing host can revoke it", a->issuer, who);
+	else
+		ret = 0;
+out:
+	ledger_revocations_close(&lr);
+	kt_ledger_signer_free(&signer);
+	return ret;
+}
+
+/*
+ * After the release: the destination's "running" (the guest runs there,
+ * with its new token if it issues one), then the old token revoked in the
+ * ledger, naming the new host and the final report the move rests on. The
+ * guest has moved whatever happens here: a failure is reported, not undone.
+ */
+static void revoke_old(const struct start_args *a, struct session *s, const char *host,
+		       const kt_hash report, struct revoke_result *r)
+{
+	char reason[KT_LEDGER_DETAIL_MAX + 1];
+	json_t *msg;
+
+	msg = migrate_expect(kt_chmsg_recv_json(s->ch, &r->err), "running", &r->err);
+	r->running = msg != NULL;
+	if (!msg)
+		fprintf(stderr, "warning: the destination did not confirm that the guest runs there: "
+			"%s\n", r->err.msg);
+	else if (json_string_value(json_object_get(msg, "detail")))
+		fprintf(stderr, "destination: the guest runs (%s)\n",
+			json_string_value(json_object_get(msg, "detail")));
+	json_decref(msg);
+	memset(&r->err, 0, sizeof(r->err));
+	if (a->no_revoke) {
+		fprintf(stderr, "warning: the old token %s stays valid (--no-revoke-token)\n", a->jti);
+		return;
+	}
+	/* The source copy is gone: revoked even unconfirmed, the safe side. */
+	snprintf(reason, sizeof(reason), "moved to host %s", host);
+	if (ledger_revoke_token(a->ledger, a->ledger_ca, a->ledger_key, a->ledger_cert, a->jti,
+				reason, report, &r->index, &r->err)) {
+		fprintf(stderr, "Error: the guest moved to host %s, but its old token %s is NOT "
+			"revoked: %s: %s\nretry: kvmtrust token revoke --ledger %s%s%s --key %s "
+			"--cert %s %s\n", host, a->jti, r->err.check ?: "ledger", r->err.msg,
+			a->ledger, a->ledger_ca ? " --ledger-ca " : "", a->ledger_ca ?: "",
+			a->ledger_key, a->ledger_cert, a->token);
+		return;
+	}
+	r->revoked = true;
+	fprintf(stderr, "old token %s revoked in ledger entry %llu (moved to host %s)\n", a->jti,
+		(unsigned long long)r->index, host);
 }
 
 static json_t *request(const struct start_args *a, struct kt_err *err)
@@ -435,13 +540,24 @@ static bool refusal(const char *check)
 static void print_moved(const struct start_args *a, const struct session *s, const char *host,
 			const struct migrate_roots *r, const char *digest, bool verified_first,
 			uint64_t bytes, uint64_t records, json_t *info, uint64_t verify_ms,
-			uint64_t total_ms)
+			uint64_t total_ms, const struct revoke_result *rv)
 {
 	kt_print_start(a->mode);
 	kt_print_open_object(NULL);
 	kt_print_string("verdict", "verdict: %s\n", "moved");
 	kt_print_string("vm", "vm: %s\n", a->vm);
 	kt_print_string("host", "host: %s\n", host);
+	kt_print_bool("destination_running", "destination_running: %s\n", rv->running);
+	kt_print_string("old_token", "old_token: %s\n", a->jti);
+	kt_print_string("old_token_state", "old_token_state: %s\n", a->no_revoke ? "valid" :
+			rv->revoked ? "revoked" : "not-revoked");
+	if (rv->revoked)
+		kt_print_u64("revocation_index", "revocation_index: %s\n", rv->index);
+	if (!a->no_revoke && !rv->revoked) {
+		kt_print_string("revocation_check", "revocation_check: %s\n",
+				rv->err.check ?: "ledger");
+		kt_print_string("revocation_error", "revocation_error: %s\n", rv->err.msg);
+	}
 	kt_print_bool("verified_first", "verified_first: %s\n", verified_first);
 	kt_print_string("memory_root", "memory_root: %s\n", r->memory);
 	kt_print_string("vcpu_root", "vcpu_root: %s\n", r->vcpu);
@@ -489,6 +605,7 @@ static int print_failed(const struct start_args *a, int ret, const struct kt_err
 static int run(const struct start_args *a, struct session *s, struct kt_hs_guest_cfg *cfg)
 {
 	struct kt_hs_result res = { 0 };
+	struct revoke_result rv = { 0 };
 	struct migrate_roots roots;
 	struct kt_err err = { 0 };
 	uint64_t bytes = 0, t0, t_stream;
@@ -570,13 +687,19 @@ static int run(const struct start_args *a, struct session *s, struct kt_hs_guest
 		json_decref(kt_qmp_exec(s->qmp, "quit", NULL, &err));
 	json_decref(msg);
 	msg = json_pack("{s:s}", "msg", "released");
-	if (kt_chmsg_send_json(s->ch, msg, &err) || kt_channel_close(s->ch, &err))
+	if (kt_chmsg_send_json(s->ch, msg, &err))
 		fprintf(stderr, "warning: the destination was not told the source quit: %s\n", err.msg);
+	/* verify_ms and total_ms end at the release, as before the revocation. */
+	t_stream = migrate_now_ms() - t_stream;
+	t0 = migrate_now_ms() - t0;
 	migrate_report_digest(report, dig, digest);
+	revoke_old(a, s, res.peer.host_uuid, dig, &rv);
+	memset(&err, 0, sizeof(err));
+	kt_channel_close(s->ch, &err);
 	print_moved(a, s, res.peer.host_uuid, &roots, digest, verified_first, bytes,
-		    kt_channel_records_sent(s->ch), info,
-		    migrate_now_ms() - t_stream, migrate_now_ms() - t0);
-	ret = KT_EXIT_OK;
+		    kt_channel_records_sent(s->ch), info, t_stream, t0, &rv);
+	/* Moved, and never undone; a revocation asked for and not made fails loud. */
+	ret = a->no_revoke || rv.revoked ? KT_EXIT_OK : KT_EXIT_FAILURE;
 	goto out;
 refused:
 	if (ret != KT_EXIT_VERIFY_FIRST && ret != KT_EXIT_REFUSED) {
@@ -607,7 +730,8 @@ out:
 int migrate_start_main(int argc, char *argv[])
 {
 	enum { O_CONNECT = 256, O_QMP, O_TOKEN, O_GKEY, O_ANCH, O_CRLS, O_EXPECT, O_GRANT, O_BY,
-	       O_ORDER, O_KEY_DIR, O_TCTI, O_LAUNCH, O_PID };
+	       O_ORDER, O_KEY_DIR, O_TCTI, O_LAUNCH, O_PID, O_LEDGER, O_LEDGER_CA, O_LEDGER_KEY,
+	       O_LEDGER_CERT, O_NO_REVOKE };
 	static const struct option opts[] = {
 		{ "connect", required_argument, NULL, O_CONNECT },
 		{ "qmp", required_argument, NULL, O_QMP },
@@ -623,6 +747,11 @@ int migrate_start_main(int argc, char *argv[])
 		{ "key-dir", required_argument, NULL, O_KEY_DIR },
 		{ "tcti", required_argument, NULL, O_TCTI },
 		{ "launch-report", required_argument, NULL, O_LAUNCH },
+		{ "ledger", required_argument, NULL, O_LEDGER },
+		{ "ledger-ca", required_argument, NULL, O_LEDGER_CA },
+		{ "ledger-key", required_argument, NULL, O_LEDGER_KEY },
+		{ "ledger-cert", required_argument, NULL, O_LEDGER_CERT },
+		{ "no-revoke-token", no_argument, NULL, O_NO_REVOKE },
 		CLI_OUTPUT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -657,6 +786,11 @@ int migrate_start_main(int argc, char *argv[])
 		case O_KEY_DIR: a.key_dir = optarg; break;
 		case O_TCTI: a.tcti = optarg; break;
 		case O_LAUNCH: a.launch = optarg; break;
+		case O_LEDGER: a.ledger = optarg; break;
+		case O_LEDGER_CA: a.ledger_ca = optarg; break;
+		case O_LEDGER_KEY: a.ledger_key = optarg; break;
+		case O_LEDGER_CERT: a.ledger_cert = optarg; break;
+		case O_NO_REVOKE: a.no_revoke = true; break;
 		default:
 			if (cli_output_option(opt, &a.mode))
 				break;
@@ -667,22 +801,38 @@ int migrate_start_main(int argc, char *argv[])
 	    (!a.by && !a.order) || optind != argc)
 		return cli_bad_usage("migrate start", usage, "--qmp or --pid, --connect, --token, --guest-key, "
 				     "--anchors, --grant and --by or --order are required");
+	/* Fail closed: the old token would stay valid unless the operator says so. */
+	if (!a.ledger == !a.no_revoke)
+		return cli_bad_usage("migrate start", NULL, "give --ledger SPEC (the old token is "
+				     "revoked there once the guest moved) or --no-revoke-token, "
+				     "not both");
+	if (a.no_revoke && (a.ledger_ca || a.ledger_key || a.ledger_cert))
+		return cli_bad_usage("migrate start", NULL, "--ledger-ca, --ledger-key and "
+				     "--ledger-cert go with --ledger");
+	if (a.ledger) {
+		a.ledger_key = grant_cli_path(a.ledger_key, KT_LEDGER_KEY_ENV, NULL);
+		a.ledger_cert = grant_cli_path(a.ledger_cert, KT_LEDGER_CERT_ENV, NULL);
+		if (!a.ledger_key || !a.ledger_cert)
+			return cli_bad_usage("migrate start", NULL, "--ledger needs the token "
+					     "issuer's --ledger-key and --ledger-cert (or $%s and $%s)",
+					     KT_LEDGER_KEY_ENV, KT_LEDGER_CERT_ENV);
+	}
 	if (a.expect_host && kt_uuid_canonical(a.expect_host, expect))
 		return cli_bad_usage("migrate start", NULL, "--expect-host '%s' is not a UUID",
 				     a.expect_host);
 	ret = cli_need_files(a.token, a.guest_key, a.anchors, a.crls, a.grant, a.by, a.order,
-			     a.launch, a.key_dir);
+			     a.launch, a.key_dir, a.ledger_key, a.ledger_cert, a.ledger_ca);
 	if (ret)
 		return ret;
 	ret = KT_EXIT_FAILURE;
 	cfg.expect_host = a.expect_host ? expect : NULL;
 	token = cli_read_arg(a.token, KT_JWS_MAX_LEN, &err);
 	key = token ? kt_pki_load_key(a.guest_key, &err) : NULL;
-	if (!key || token_vm(token, a.vm, &err)) {
+	if (!key || token_claims(token, &a, &err)) {
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
-	if (nonmigratable(a.vm, &err)) {
+	if (nonmigratable(a.vm, &err) || (a.ledger && revoke_possible(&a, &err))) {
 		ret = cli_refused(&err);
 		print_failed(&a, ret, &err);
 		goto out;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli_util.h"
@@ -30,6 +31,19 @@
 #include "vm_ref.h"
 
 #define VMM_VCPUS_MAX 64
+
+/*
+ * Wall-clock time as seconds.microseconds: the stop on the source and the
+ * continue on the destination are printed with it, so that their difference
+ * is the downtime (the same clock on both: one machine, or NTP's accuracy).
+ */
+static void stamp(char out[32])
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(out, 32, "%lld.%06ld", (long long)ts.tv_sec, ts.tv_nsec / 1000);
+}
 
 /* The kernel's view of the VMM: its VM attached to kvmtrust.ko, pid's uuid the VM. */
 int migrate_vmm_open(struct migrate_vmm *v, pid_t pid, const char *vm, struct kt_err *err)
@@ -134,10 +148,16 @@ int migrate_vmm_send(struct migrate_vmm *v, struct kt_channel *ch, uint64_t *byt
 	char path[64];
 	uint64_t off, n;
 	int mem = -1, ret = -1;
+	uint64_t t0;
+	char at[32];
 
+	v->side = "source";
 	v->stopped = true;
+	t0 = migrate_now_ms();
+	stamp(at);	/* as SIGSTOP goes out: the downtime is not understated */
 	if (kt_guest_pause(&v->pause, err))
 		return -1;
+	fprintf(stderr, "source guest: stopped at %s\n", at);
 	if (kt_nl_memslots(v->nl, v->vm_id, &slots, &nr, err) ||
 	    kt_nl_vcpu_get(v->nl, v->vm_id, &regs, &nr_regs, err))
 		goto out;
@@ -168,6 +188,9 @@ int migrate_vmm_send(struct migrate_vmm *v, struct kt_channel *ch, uint64_t *byt
 		}
 	}
 	ret = kt_chmsg_send_end(ch, err);
+	if (!ret)
+		fprintf(stderr, "stop and copy: %llu bytes sent in %llu ms\n",
+			(unsigned long long)*bytes, (unsigned long long)(migrate_now_ms() - t0));
 out:
 	if (mem >= 0)
 		close(mem);
@@ -180,31 +203,15 @@ out:
 /* The layout the source sent, as a snapshot's slots (kt_snap_same_layout). */
 static int parse_state(json_t *msg, struct kt_snapshot *s, struct kt_err *err)
 {
-	json_t *arr = json_object_get(msg, "slots"), *e;
 	const char *hex = json_string_value(json_object_get(msg, "vcpus"));
 	uint8_t *bin;
-	size_t i, len;
+	size_t len;
 	int ret;
 
-	if (!json_is_array(arr) || !hex || strlen(hex) % 2 ||
-	    strlen(hex) / 2 > VMM_VCPUS_MAX * KT_SNAP_VCPU_RECORD)
-		return kt_fail(err, "protocol", "the vmm-state message lacks slots or vcpus");
-	s->nr_slots = json_array_size(arr);
-	s->slots = calloc(s->nr_slots ?: 1, sizeof(*s->slots));
-	if (!s->slots)
-		return kt_fail(err, "protocol", "out of memory");
-	json_array_foreach(arr, i, e) {
-		json_t *id = json_object_get(e, "id"), *gpa = json_object_get(e, "gpa");
-		json_t *size = json_object_get(e, "size"), *flags = json_object_get(e, "flags");
-
-		if (!json_is_integer(id) || !json_is_integer(gpa) || !json_is_integer(size) ||
-		    !json_is_integer(flags))
-			return kt_fail(err, "protocol", "slot %zu of vmm-state is malformed", i);
-		s->slots[i] = (struct kt_snap_slot){ .id = (uint32_t)json_integer_value(id),
-			.gpa = (uint64_t)json_integer_value(gpa),
-			.size = (uint64_t)json_integer_value(size),
-			.flags = (uint32_t)json_integer_value(flags) };
-	}
+	if (!hex || strlen(hex) % 2 || strlen(hex) / 2 > VMM_VCPUS_MAX * KT_SNAP_VCPU_RECORD)
+		return kt_fail(err, "protocol", "the vmm-state message lacks vcpus");
+	if (kt_snap_slots_parse(json_object_get(msg, "slots"), false, "protocol", s, err))
+		return -1;
 	len = strlen(hex) / 2;
 	bin = malloc(len ?: 1);
 	if (!bin)
@@ -285,6 +292,7 @@ int migrate_vmm_recv(struct migrate_vmm *v, struct kt_channel *ch, uint64_t *byt
 	if (!msg)
 		return -1;
 	/* Our stop too (every thread, signals blocked) until the proof decides. */
+	v->side = "destination";
 	v->stopped = true;
 	if (kt_guest_pause(&v->pause, err) || parse_state(msg, &s, err) || kt_nl_memslots(v->nl, v->vm_id, &slots, &nr, err))
 		goto out;
@@ -302,18 +310,24 @@ out:
 	return ret;
 }
 
-/* Source: the copy to run again (SIGCONT), if this stopped it. */
+/*
+ * The copy to run (SIGCONT), if this side stopped it: the source after a
+ * failure, the destination on "released" (the end of the downtime).
+ */
 void migrate_vmm_resume(struct migrate_vmm *v)
 {
 	struct kt_err err = { 0 };
+	char at[32];
 
 	if (!v->stopped)
 		return;
 	v->stopped = false;
-	if (kt_guest_resume(&v->pause, &err))
-		fprintf(stderr, "source guest: %s\n", err.msg);
-	else
-		fprintf(stderr, "source guest: resumed\n");
+	if (kt_guest_resume(&v->pause, &err)) {
+		fprintf(stderr, "%s guest: %s\n", v->side, err.msg);
+		return;
+	}
+	stamp(at);
+	fprintf(stderr, "%s guest: resumed at %s\n", v->side, at);
 }
 
 /* The copy that must never run again: killed while still stopped. */

@@ -316,13 +316,13 @@ out:
 /* Publishes the revocation as a ledger entry signed by the issuing host. */
 static int revoke_in_ledger(struct token_args *a, const char *jti, struct kt_err *err)
 {
-	struct kt_ledger_entry e;
+	uint64_t index;
 
-	if (kt_ledger_token_revoke_entry(jti, &e, err) ||
-	    ledger_publish(a->ledger, a->ledger_ca, a->key, a->cert, &e, err))
+	if (ledger_revoke_token(a->ledger, a->ledger_ca, a->key, a->cert, jti, NULL, NULL, &index,
+				err))
 		return -1;
 	printf("token %s revoked in ledger entry %llu: every verifier naming the ledger "
-	       "refuses it\n", jti, (unsigned long long)e.index);
+	       "refuses it\n", jti, (unsigned long long)index);
 	return 0;
 }
 

@@ -20,10 +20,11 @@
 #include <tss2/tss2_mu.h>
 
 #include "kselftest_harness.h"
+#include "fake_quote.h"
 
 #include "attest/config_tree.h"
 #include "attest/hostkey.h"
-#include "attest/quote.h"
+#include "identity/quote.h"
 #include "attest/report.h"
 #include "common/encoding.h"
 #include "common/statefile.h"
@@ -403,53 +404,6 @@ TEST_F(report, measurement_file)
 }
 
 /* ---- quote verifier on a TPMS_ATTEST built here and signed in software ---- */
-
-struct fake_quote {
-	struct kt_blob attest, sig;
-	kt_hash pcr_value, extra;
-};
-
-static void make_quote(EVP_PKEY *key, TPMS_ATTEST *a, struct fake_quote *q)
-{
-	uint8_t raw[64];
-	TPMT_SIGNATURE s = { .sigAlg = TPM2_ALG_ECDSA };
-	size_t off = 0;
-
-	q->attest.data = malloc(sizeof(*a));
-	q->sig.data = malloc(sizeof(s));
-	if (Tss2_MU_TPMS_ATTEST_Marshal(a, q->attest.data, sizeof(*a), &off))
-		abort();
-	q->attest.len = off;
-	if (kt_es256_sign(key, q->attest.data, q->attest.len, raw, NULL))
-		abort();
-	s.signature.ecdsa.hash = TPM2_ALG_SHA256;
-	s.signature.ecdsa.signatureR.size = 32;
-	memcpy(s.signature.ecdsa.signatureR.buffer, raw, 32);
-	s.signature.ecdsa.signatureS.size = 32;
-	memcpy(s.signature.ecdsa.signatureS.buffer, raw + 32, 32);
-	off = 0;
-	if (Tss2_MU_TPMT_SIGNATURE_Marshal(&s, q->sig.data, sizeof(s), &off))
-		abort();
-	q->sig.len = off;
-}
-
-static void base_attest(TPMS_ATTEST *a, const kt_hash pcr_value, const kt_hash extra)
-{
-	TPMS_PCR_SELECTION *sel = &a->attested.quote.pcrSelect.pcrSelections[0];
-
-	memset(a, 0, sizeof(*a));
-	a->magic = TPM2_GENERATED_VALUE;
-	a->type = TPM2_ST_ATTEST_QUOTE;
-	a->extraData.size = KT_HASH_LEN;
-	memcpy(a->extraData.buffer, extra, KT_HASH_LEN);
-	a->clockInfo.clock = 12345;
-	a->attested.quote.pcrSelect.count = 1;
-	sel->hash = TPM2_ALG_SHA256;
-	sel->sizeofSelect = 3;
-	sel->pcrSelect[2] = 0x80;	/* PCR 23 */
-	a->attested.quote.pcrDigest.size = KT_HASH_LEN;
-	kt_sha256(pcr_value, KT_HASH_LEN, a->attested.quote.pcrDigest.buffer);
-}
 
 static const char *check_quote(EVP_PKEY *key, TPMS_ATTEST *a, const kt_hash pcr_value,
 			       const kt_hash extra, struct kt_err *err)

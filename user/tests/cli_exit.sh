@@ -39,7 +39,7 @@ code() {
 help_codes() { "$KT" "$1" --help | sed -n 's/^Exit status: \(.*\) (kvmtrust(8))\.$/\1/p'; }
 man_codes() { sed -n "s/^$2 \(.*\)\.$/\1/p" "$MAN/$1"; }
 
-tap_plan 93
+tap_plan 103
 
 # --- fixtures ----------------------------------------------------------------
 export KVMTRUST_KEY_DIR=$dir/hostkey
@@ -154,17 +154,56 @@ code 2 "migrate receive with --pid and --incoming" "$KT" migrate receive --liste
 	--pid 1 --incoming x --key x --cert x --anchors anchors --crls crls --aud "$AUD"
 tap_fails_with "migrate start --pid of a process without --uuid" "was started without --uuid" \
 	"$KT" migrate start --pid $$ --connect unix:x --token token.jwt --guest-key guest.pem \
-	--anchors anchors --grant vm.grant --order vm.order
+	--anchors anchors --grant vm.grant --order vm.order --no-revoke-token
 # kvmtrustd's nonmigratable mark refuses the move before anything is opened or sent
 mkdir -p state/nonmigratable badstate && echo "event=score-below-75 score=60" >"state/nonmigratable/$GUEST" &&
 	touch badstate/nonmigratable
 start_q=(migrate start --qmp "$NOFILE" --connect unix:x --token token.jwt --guest-key guest.pem
-	--anchors anchors --grant vm.grant --order vm.order)
+	--anchors anchors --grant vm.grant --order vm.order --no-revoke-token)
 tap_fails_with "migrate start of a guest marked non-migratable: refused, the mark named" \
 	"^Refused: nonmigratable: VM $GUEST is marked non-migratable on this host (.*: event=score-below-75 score=60)" \
 	env KVMTRUST_STATE_DIR="$dir/state" "$KT" "${start_q[@]}"
 code 10 "migrate start where the mark cannot be looked up (refused, not allowed)" \
 	env KVMTRUST_STATE_DIR="$dir/badstate" "$KT" "${start_q[@]}"
+# The old token is revoked in a ledger once the guest moved, or left valid only when told so;
+# what cannot be revoked refuses the move before anything is opened or sent.
+start_l=("${start_q[@]:0:${#start_q[@]}-1}")
+tap_fails_with "migrate start without --ledger or --no-revoke-token: usage, the choice named" \
+	"give --ledger SPEC \\(the old token is revoked there once the guest moved\\) or --no-revoke-token" \
+	env -u KVMTRUST_LEDGER "$KT" "${start_l[@]}"
+code 2 "migrate start with both --ledger and --no-revoke-token" \
+	"$KT" "${start_q[@]}" --ledger "sqlite:$dir/ledger.db"
+code 2 "migrate start --no-revoke-token with --ledger-key" \
+	"$KT" "${start_q[@]}" --ledger-key hosta/key.pem
+tap_fails_with "migrate start --ledger without the issuer's key and certificate" \
+	"needs the token issuer's --ledger-key and --ledger-cert" \
+	env -u KVMTRUST_LEDGER_KEY -u KVMTRUST_LEDGER_CERT "$KT" "${start_l[@]}" --ledger "sqlite:$dir/ledger.db"
+code 3 "migrate start --ledger with a missing --ledger-cert" \
+	"$KT" "${start_l[@]}" --ledger "sqlite:$dir/ledger.db" --ledger-key hosta/key.pem --ledger-cert "$NOFILE"
+# A ledger whose writers are the tree's hosts, and a token host a of the tree issued.
+KVMTRUST_LEDGER_CA=tree/ledger-ca "$KT" ledger init --ledger "sqlite:$dir/tree-ledger.db" >/dev/null &&
+	"$KT" token issue --key tree/host-a/key.pem --cert tree/host-a/chain.pem --uuid "$GUEST" \
+		--aud "$AUD" --guest-key guest.pem -o tree.jwt 2>/dev/null
+start_t=("${start_l[@]/token.jwt/tree.jwt}" --ledger "sqlite:$dir/tree-ledger.db" --ledger-ca tree/ledger-ca)
+tap_fails_with "migrate start --ledger signed by a host that did not issue the token: refused" \
+	"^Refused: revoke-signer: the token was issued by host $HOST_A, --ledger-cert is host $HOST_B's" \
+	"$KT" "${start_t[@]}" --ledger-key tree/host-b/key.pem --ledger-cert tree/host-b/cert.pem
+tap_fails_with "migrate start --ledger signed by a host the ledger's CA does not know: refused" \
+	"^Refused: authorization: certificate not trusted by the ledger CA" \
+	"$KT" "${start_t[@]/tree.jwt/token.jwt}" --ledger-key hosta/key.pem --ledger-cert hosta/cert.pem
+tap_fails_with "migrate start --ledger signed by the token's issuer: checked, then the QEMU is opened" \
+	"^Error: qmp: .*$NOFILE" \
+	"$KT" "${start_t[@]}" --ledger-key tree/host-a/key.pem --ledger-cert tree/host-a/cert.pem
+"$KT" token issue --key hosta/key.pem --cert hosta/chain.pem --uuid "$GUEST" --aud "$AUD" \
+	--guest-key guest.pem --jti 'no/slash' -o badjti.jwt 2>/dev/null
+tap_fails_with "migrate start --ledger of a token whose jti no entry can name: refused" \
+	"^Refused: request: jti 'no/slash' cannot be revoked through the ledger" \
+	"$KT" "${start_t[@]/tree.jwt/badjti.jwt}" --ledger-key tree/host-a/key.pem \
+	--ledger-cert tree/host-a/cert.pem
+tap_fails_with "migrate start --ledger that cannot be opened: refused before anything moves" \
+	"^Refused: revocation: the revocation ledger cannot be read" \
+	"$KT" "${start_t[@]/ledger.db/no-ledger.db}" --ledger-key tree/host-a/key.pem \
+	--ledger-cert tree/host-a/cert.pem
 
 # --- refusals of bad input name what was wrong --------------------------------------
 tap_fails_with "a missing file is named" "^Error: file: cannot open '$NOFILE': No such file" \

@@ -11,7 +11,8 @@
 # the sequencer's entry is format version 4 and holds 56-byte references,
 # not the batches; markers leave the queue, blobs stay; the log verifies,
 # with a direct (format 3) batch entry after it; a different batch under a
-# taken name refused ("exists"); another host's VM dropped (placement);
+# taken name refused ("exists"); another host's VM dropped (placement),
+# its blob deleted with its marker so that a corrected batch may take the name;
 # a blob with one result changed: verify names the entry, batch, host and
 # result; a blob changed outside its records, or missing: refused
 # ("batch-blob"); put back: verifies again.
@@ -22,10 +23,10 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/etcd-cluster.sh
 
 KT=${KVMTRUST_CLI:-$PWD/user/kvmtrust}
-tap_plan 17
+tap_plan 18
 
 if ! command -v etcd >/dev/null; then
-	for i in $(seq 17); do tap_skip "etcd batch step $i" "etcd not installed (scripts/setup installs etcd-server)"; done
+	for i in $(seq 18); do tap_skip "etcd batch step $i" "etcd not installed (scripts/setup installs etcd-server)"; done
 	exit 0
 fi
 
@@ -112,7 +113,12 @@ L batch --file steal.txt --time @$((T + 5)) --queue "${as2[@]}" >/dev/null
 L integrate "${as1[@]}" >integrate.out 2>&1
 tap_is "the sequencer drops a batch with host1's VM from host2, naming it" \
 	"$(grep -cE "dropped 1 queued batches; first: queued batch $(name $LEDGER_H2 $((T + 5))): result 0 \(VM $(vm 1 2)\): the VM is on host $LEDGER_H1" integrate.out)" 1
-tap_is "  nothing appended, the marker gone" "$(L verify --script | cut -f1,2) $(kv count queue/)" "true	2 0"
+tap_is "  nothing appended, the marker and the dropped batch gone, the integrated ones stay" \
+	"$(L verify --script | cut -f1,2) $(kv count queue/) $(kv count batch/)" "true	2 0 2"
+echo "$(vm 2 2) pass" > own.txt
+L batch --file own.txt --time @$((T + 5)) --queue "${as2[@]}" >/dev/null
+tap_is "  so host2 may store a corrected batch under the dropped one's name, and it is integrated" \
+	"$(L integrate "${as1[@]}" --script | cut -f1-3) $(kv count batch/)" "2	1	0 3"
 
 # Which reference is host1's: batches are integrated in name order.
 b1=$( [ "$(name $LEDGER_H1 $T)" \< "$(name $LEDGER_H2 $T)" ] && echo 0 || echo 1)
@@ -140,5 +146,5 @@ tap_fails_with "a missing blob is refused" \
 	vj
 tap_fails_with "  'ledger get' of its entry too" "^Error: batch-blob: entry 0: batch $b1 \(host $LEDGER_H1\): its stored host batch" L get --index 0
 kv put "batch/$(name $LEDGER_H1 $T)" "$blob"
-tap_is "the blob put back: the log verifies again" "$(L verify --script | cut -f1,2)" "true	2"
+tap_is "the blob put back: the log verifies again" "$(L verify --script | cut -f1,2)" "true	3"
 tap_done

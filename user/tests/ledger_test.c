@@ -26,12 +26,14 @@
 #include <sqlite3.h>
 
 #include "kselftest_harness.h"
+#include "fake_quote.h"
 
 #include "common/encoding.h"
 #include "ledger/batch.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_auth.h"
 #include "identity/pki.h"
+#include "identity/quote.h"
 #include "ledger/owner.h"
 #include "ledger/revocation.h"
 #include "ledger/score.h"
@@ -1491,6 +1493,178 @@ TEST_F(ledger, batch_refuses_other_hosts_vms_and_replays)
 	free(b);
 	ASSERT_EQ(0, verify(self, &size, NULL)) TH_LOG("%s", self->err.msg);
 	EXPECT_EQ(2ULL, size);
+}
+
+/* ---- host batches of a TPM key: version 2, quoted (fake_quote.h: no TPM here) ---- */
+
+/* The signer's quote(): PCR 23 from 0x5a.. extended with digest, quoted by the key in ctx. */
+static int soft_quote(void *ctx, const kt_hash digest, struct kt_quote *q, struct kt_err *err)
+{
+	struct fake_quote f;
+	TPMS_ATTEST a;
+
+	memset(q, 0, sizeof(*q));
+	q->pcr = 23;
+	memset(q->pcr_prev, 0x5a, KT_HASH_LEN);
+	kt_pcr_extend_sw(q->pcr_prev, digest, q->pcr_value);
+	base_attest(&a, q->pcr_value, digest);
+	make_quote(ctx, &a, &f);
+	q->attest = f.attest;
+	q->sig = f.sig;
+	return 0;
+}
+
+/*
+ * Batch a with the quote fields of batch q (its quote cut to attest_len
+ * and sig_len bytes), then a's own signature and records: a quote spliced
+ * in from another header, cut short or left out.
+ */
+static uint8_t *splice_quote(const struct kt_batch *a, const struct kt_batch *q,
+			     size_t attest_len, size_t sig_len, size_t *len)
+{
+	size_t pre = KT_BATCH_HEADER_FIXED + a->cert_len, rest = a->len - (size_t)(a->sig - a->raw);
+	uint8_t *p, *o;
+
+	*len = pre + 1 + KT_HASH_LEN + 2 + attest_len + 2 + sig_len + rest;
+	p = malloc(*len);
+	if (!p)
+		return NULL;
+	memcpy(p, a->raw, pre);
+	o = p + pre;
+	*o++ = (uint8_t)q->pcr;
+	memcpy(o, q->pcr_prev, KT_HASH_LEN);
+	o += KT_HASH_LEN;
+	kt_be_put(o, attest_len, 2);
+	memcpy(o + 2, q->quote, attest_len);
+	o += 2 + attest_len;
+	kt_be_put(o, sig_len, 2);
+	memcpy(o + 2, q->quote_sig, sig_len);
+	memcpy(o + 2 + sig_len, a->sig, rest);
+	return p;
+}
+
+/*
+ * Entry idx (a batch entry of host1's, one host batch) rewritten to hold
+ * `batch` and signed again by host1: what a dishonest appender could store.
+ */
+static int store_batch_entry(FIXTURE_DATA(ledger) *self, uint64_t idx, const uint8_t *batch,
+			     size_t blen)
+{
+	uint8_t *raw, *body = NULL, *enc = NULL;
+	size_t raw_len, body_len, enc_len, tbs_len;
+	struct kt_ledger_entry e;
+	char sql[96];
+	int ret = -1;
+
+	if (kt_ledger_get(self->log, idx, &e, &raw, &raw_len, &self->err))
+		return -1;
+	if (kt_batch_body_encode(&batch, &blen, 1, &body, &body_len, e.measurement, &self->err))
+		goto out;
+	e.body = body;
+	e.body_len = body_len;
+	snprintf(sql, sizeof(sql), "UPDATE ledger_entries SET data = ?1 WHERE idx = %llu",
+		 (unsigned long long)idx);
+	if (kt_ledger_entry_encode(&e, &enc, &enc_len, &tbs_len) ||
+	    kt_es256_sign(self->host1.key, enc, tbs_len, enc + tbs_len, &self->err))
+		goto out;
+	ret = tamper(self, sql, enc, enc_len);
+out:
+	free(enc);
+	free(body);
+	free(raw);
+	return ret;
+}
+
+TEST_F(ledger, batch_quote_binds_the_root_to_the_tpm_key)
+{
+	uint64_t now = (uint64_t)time(NULL), size, bad;
+	struct kt_ledger_signer tpm = self->host1, other_tpm = self->host1;
+	EVP_PKEY *other = EVP_EC_gen("P-256");
+	uint8_t *a_raw, *b_raw, *c_raw, *v1_raw, *x, *kept;
+	size_t a_len, b_len, c_len, v1_len, x_len, kept_len, i;
+	struct kt_batch a, b, c;
+	struct kt_ledger_entry e;
+	kt_hash leaf;
+	const struct {
+		const char *what, *msg;
+		const struct kt_batch *from;
+		int cut;		/* -1: no quote at all */
+	} cases[] = {
+		{ "a quote over another root", "qualifying data", &b, 0 },
+		{ "a quote by another key", "does not verify with the signer's key", &c, 0 },
+		{ "a truncated quote", "quote", &a, 1 },
+		{ "a TPM key without a quote", "claims a TPM key but carries no quote", &a, -1 },
+	};
+
+	ASSERT_NE(NULL, other);
+	tpm.quote = soft_quote;
+	tpm.ctx = self->host1.key;
+	other_tpm.quote = soft_quote;
+	other_tpm.ctx = other;
+	ASSERT_EQ(0, seal(self, &tpm, HOST1, 1, 5, now, &a_raw, &a_len)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, seal(self, &tpm, HOST1, 1, 4, now, &b_raw, &b_len));
+	ASSERT_EQ(0, seal(self, &other_tpm, HOST1, 1, 5, now, &c_raw, &c_len));
+	ASSERT_EQ(0, seal(self, &self->host1, HOST1, 1, 5, now, &v1_raw, &v1_len));
+	ASSERT_EQ(0, kt_batch_parse(a_raw, a_len, &a, &self->err));
+	ASSERT_EQ(0, kt_batch_parse(b_raw, b_len, &b, &self->err));
+	ASSERT_EQ(0, kt_batch_parse(c_raw, c_len, &c, &self->err));
+	/* The TPM key writes version 2 with its quote, a software key version 1. */
+	EXPECT_EQ(KT_BATCH_VERSION_TPM, a.version);
+	EXPECT_EQ(KT_BATCH_VERSION, v1_raw[0]);
+	EXPECT_EQ(v1_len + 1 + KT_HASH_LEN + 2 + a.quote_len + 2 + a.quote_sig_len, a_len);
+	EXPECT_EQ(0, kt_batch_check_quote(&a, self->host1.key, &self->err)) TH_LOG("%s", self->err.msg);
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct kt_batch *q = cases[i].from;
+
+		x = cases[i].cut < 0 ? splice_quote(&a, q, 0, 0, &x_len) :
+		    splice_quote(&a, q, q->quote_len - (size_t)cases[i].cut, q->quote_sig_len, &x_len);
+		ASSERT_NE(NULL, x);
+		kt_err_clear(&self->err);
+		EXPECT_NE(0, kt_ledger_append_batch(self->log, &tpm, (const uint8_t *const *)&x,
+						    &x_len, 1, &e, leaf, &self->err))
+			TH_LOG("append of %s", cases[i].what);
+		EXPECT_STREQ("batch-quote", self->err.check) TH_LOG("%s: %s", cases[i].what,
+								   self->err.msg);
+		EXPECT_NE(NULL, strstr(self->err.msg, cases[i].msg)) TH_LOG("%s", self->err.msg);
+		free(x);
+	}
+	/* Old and new versions in one log: both verify. */
+	ASSERT_EQ(0, append(self, &self->host1, KT_LEDGER_ATTEST, KT_LEDGER_PASS,
+			    "10000000-0000-4000-8000-000000000001", NULL, 0)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, kt_ledger_append_batch(self->log, &tpm, (const uint8_t *const *)&a_raw, &a_len,
+					    1, &e, leaf, &self->err)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, append_sealed(self, &self->host2, HOST2, 2, 3, now)) TH_LOG("%s", self->err.msg);
+	ASSERT_EQ(0, verify_fresh(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	EXPECT_EQ(3ULL, size);
+
+	/* The same batches stored by a dishonest appender: verify names entry 1's quote. */
+	ASSERT_EQ(0, kt_ledger_get(self->log, 1, &e, &kept, &kept_len, &self->err));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct kt_batch *q = cases[i].from;
+
+		x = cases[i].cut < 0 ? splice_quote(&a, q, 0, 0, &x_len) :
+		    splice_quote(&a, q, q->quote_len - (size_t)cases[i].cut, q->quote_sig_len, &x_len);
+		ASSERT_NE(NULL, x);
+		ASSERT_EQ(0, store_batch_entry(self, 1, x, x_len)) TH_LOG("%s", self->err.msg);
+		free(x);
+		EXPECT_NE(0, verify_fresh(self, &size, &bad)) TH_LOG("verify of %s", cases[i].what);
+		EXPECT_EQ(1ULL, bad);
+		EXPECT_STREQ("batch-quote", self->err.check) TH_LOG("%s: %s", cases[i].what,
+								   self->err.msg);
+		EXPECT_NE(NULL, strstr(self->err.msg, "entry 1: batch 0 (host " HOST1 "): "))
+			TH_LOG("%s", self->err.msg);
+	}
+	/* Put back as appended: it verifies again. */
+	ASSERT_EQ(0, tamper(self, "UPDATE ledger_entries SET data = ?1 WHERE idx = 1", kept,
+			    kept_len));
+	EXPECT_EQ(0, verify_fresh(self, &size, &bad)) TH_LOG("%s", self->err.msg);
+	free(kept);
+	free(a_raw);
+	free(b_raw);
+	free(c_raw);
+	free(v1_raw);
+	EVP_PKEY_free(other);
 }
 
 /* The same results as single entries and as batches: the same scores and host flags. */

@@ -523,4 +523,51 @@ TEST(qemu_restore_command_line)
 	EXPECT_STREQ("manifest", err.check);
 }
 
+/* The one parser of slot lists: manifest.json's (with hva) and migrate's vmm-state (without). */
+TEST(slot_lists_parsed_and_refused_by_check)
+{
+	static const struct {
+		const char *json;
+		bool hva;
+		const char *check;	/* NULL: parsed */
+	} cases[] = {
+		{ "[{\"id\":1,\"gpa\":4096,\"size\":8192,\"flags\":2}]", false, NULL },
+		{ "[{\"id\":1,\"gpa\":4096,\"size\":8192,\"flags\":2,\"hva\":65536}]", true, NULL },
+		{ "[{\"id\":1,\"gpa\":4096,\"size\":8192,\"flags\":2}]", true, "manifest" },
+		{ "[{\"id\":1,\"gpa\":4096,\"size\":8192}]", false, "protocol" },
+		{ "[{\"id\":1,\"gpa\":-4096,\"size\":8192,\"flags\":0}]", false, "protocol" },
+		{ "[{\"id\":4294967296,\"gpa\":0,\"size\":8192,\"flags\":0}]", false, "protocol" },
+		{ "[{\"id\":1,\"gpa\":0,\"size\":\"8192\",\"flags\":0}]", false, "protocol" },
+		{ "{\"id\":1}", false, "protocol" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *check = cases[i].check ?: "protocol";
+		json_t *arr = json_loads(cases[i].json, 0, NULL);
+		struct kt_snapshot s = { 0 };
+		struct kt_err err = { 0 };
+		int r;
+
+		ASSERT_NE(NULL, arr);
+		if (cases[i].hva)
+			check = "manifest";
+		r = kt_snap_slots_parse(arr, cases[i].hva, check, &s, &err);
+		if (!cases[i].check) {
+			EXPECT_EQ(0, r) TH_LOG("case %zu: %s", i, err.msg);
+			EXPECT_EQ(1U, s.nr_slots);
+			EXPECT_EQ(1U, s.slots[0].id);
+			EXPECT_EQ(4096U, s.slots[0].gpa);
+			EXPECT_EQ(8192U, s.slots[0].size);
+			EXPECT_EQ(2U, s.slots[0].flags);
+			EXPECT_EQ(cases[i].hva ? 65536U : 0U, s.slots[0].hva);
+		} else {
+			EXPECT_EQ(-1, r) TH_LOG("case %zu parsed", i);
+			EXPECT_STREQ(cases[i].check, err.check) TH_LOG("case %zu", i);
+		}
+		kt_snap_free(&s);
+		json_decref(arr);
+	}
+}
+
 TEST_HARNESS_MAIN

@@ -467,7 +467,7 @@ static int lock_dir(const char *dir, struct kt_err *err)
 }
 
 int kt_hostkey_extend_quote(struct kt_hostkey *hk, const kt_hash digest,
-			    struct kt_hostkey_quote *q, struct kt_err *err)
+			    struct kt_quote *q, struct kt_err *err)
 {
 	int fd, ret = -1;
 
@@ -487,10 +487,4 @@ int kt_hostkey_extend_quote(struct kt_hostkey *hk, const kt_hash digest,
 out:
 	close(fd);
 	return ret;
-}
-
-void kt_hostkey_quote_free(struct kt_hostkey_quote *q)
-{
-	kt_blob_free(&q->attest);
-	kt_blob_free(&q->sig);
 }

@@ -30,6 +30,7 @@
 #include "common/error.h"
 #include "common/merkle.h"
 #include "common/tpm.h"
+#include "identity/quote.h"
 
 enum kt_key_origin { KT_KEY_SOFTWARE, KT_KEY_TPM };
 
@@ -77,21 +78,12 @@ int kt_hostkey_sign(void *hk, const void *msg, size_t len, uint8_t sig[64],
 /* A PKCS#10 request for the key, CN = host id, signed by the key. */
 int kt_hostkey_csr(struct kt_hostkey *hk, X509_REQ **req, struct kt_err *err);
 
-struct kt_hostkey_quote {
-	unsigned int pcr;
-	kt_hash pcr_prev;	/* before this extend */
-	kt_hash pcr_value;	/* SHA-256(pcr_prev || digest), the value quoted */
-	struct kt_blob attest;	/* marshalled TPMS_ATTEST */
-	struct kt_blob sig;	/* marshalled TPMT_SIGNATURE */
-};
-
 /*
  * TPM keys only: extends the PCR with digest and quotes it with digest as
  * qualifying data, holding the directory's lock so that no other report's
  * extend lands between the read, the extend and the quote.
  */
 int kt_hostkey_extend_quote(struct kt_hostkey *hk, const kt_hash digest,
-			    struct kt_hostkey_quote *q, struct kt_err *err);
-void kt_hostkey_quote_free(struct kt_hostkey_quote *q);
+			    struct kt_quote *q, struct kt_err *err);
 
 #endif

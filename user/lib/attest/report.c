@@ -12,7 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "attest/quote.h"
+#include "identity/quote.h"
 #include "attest/report.h"
 #include "attest/report_chain.h"
 #include "common/encoding.h"
@@ -136,7 +136,7 @@ static json_t *b64url(const struct kt_blob *blob)
 
 static int add_quote(struct kt_hostkey *hk, json_t *claims, struct kt_err *err)
 {
-	struct kt_hostkey_quote q;
+	struct kt_quote q;
 	kt_hash digest;
 	json_t *tpm;
 	int ret;
@@ -149,7 +149,7 @@ static int add_quote(struct kt_hostkey *hk, json_t *claims, struct kt_err *err)
 			"pcr_prev", json_hex(q.pcr_prev, KT_HASH_LEN),
 			"pcr_value", json_hex(q.pcr_value, KT_HASH_LEN),
 			"quote", b64url(&q.attest), "quote_sig", b64url(&q.sig));
-	kt_hostkey_quote_free(&q);
+	kt_quote_free(&q);
 	ret = tpm ? json_object_set_new(claims, "tpm", tpm) : -1;
 	return ret ? kt_fail(err, "claims", "out of memory") : 0;
 }

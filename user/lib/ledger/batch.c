@@ -13,6 +13,7 @@
 
 #include "common/encoding.h"
 #include "identity/jws.h"
+#include "identity/quote.h"
 #include "ledger/batch.h"
 
 #define R_VM 0
@@ -59,83 +60,194 @@ static void records_root(const uint8_t *rec, uint32_t n, kt_hash *leaves, kt_has
 	kt_merkle_root(leaves, n, root);
 }
 
-int kt_batch_seal(const struct kt_ledger_signer *s, const uint8_t host_id[KT_UUID_LEN],
-		  uint64_t time, const struct kt_batch_result *r, size_t n, uint8_t **out,
-		  size_t *len, struct kt_err *err)
+/* Records encoded, sorted by VM and unique, with their check bytes; the root. */
+static int seal_records(const struct kt_batch_result *r, size_t n, uint8_t *rec, kt_hash root,
+			struct kt_err *err)
 {
-	size_t hdr = KT_BATCH_HEADER_FIXED + s->cert_len, total, i;
-	kt_hash *leaves;
-	uint8_t *p, *rec;
+	kt_hash *leaves = malloc(n * sizeof(kt_hash));
+	char vm[KT_UUID_STR_LEN + 1];
+	size_t i;
 
-	if (!n || n > KT_BATCH_MAX)
-		return kt_fail(err, "batch", "a batch holds 1 to %d results, not %zu", KT_BATCH_MAX, n);
-	total = hdr + KT_ES256_SIG_LEN + n * KT_BATCH_RECORD_STRIDE;
-	p = malloc(total);
-	leaves = malloc(n * sizeof(kt_hash));
-	if (!p || !leaves) {
-		free(p);
-		free(leaves);
+	if (!leaves)
 		return kt_fail(err, "batch", "out of memory");
-	}
-	rec = p + hdr + KT_ES256_SIG_LEN;
 	for (i = 0; i < n; i++) {
 		if (kt_batch_record_encode(&r[i], rec + i * KT_BATCH_RECORD_STRIDE)) {
-			kt_fail(err, "format", "result %zu: VM '%s' is not a UUID or result is not "
-				"pass or fail", i, r[i].vm_id);
-			goto fail;
+			free(leaves);
+			return kt_fail(err, "format", "result %zu: VM '%s' is not a UUID or result is "
+				       "not pass or fail", i, r[i].vm_id);
 		}
 	}
 	qsort(rec, n, KT_BATCH_RECORD_STRIDE, by_vm);
 	for (i = 1; i < n; i++) {
 		if (!by_vm(rec + (i - 1) * KT_BATCH_RECORD_STRIDE, rec + i * KT_BATCH_RECORD_STRIDE)) {
-			char vm[KT_UUID_STR_LEN + 1];
-
 			kt_uuid_format(rec + i * KT_BATCH_RECORD_STRIDE, vm);
-			kt_fail(err, "format", "VM %s has two results in one batch", vm);
-			goto fail;
+			free(leaves);
+			return kt_fail(err, "format", "VM %s has two results in one batch", vm);
 		}
 	}
-	records_root(rec, (uint32_t)n, leaves, p + 29);
+	records_root(rec, (uint32_t)n, leaves, root);
 	for (i = 0; i < n; i++)
 		memcpy(rec + i * KT_BATCH_RECORD_STRIDE + KT_BATCH_RECORD_LEN, leaves[i],
 		       KT_BATCH_CHECK_LEN);
-	p[0] = KT_BATCH_VERSION;
-	memcpy(p + 1, host_id, KT_UUID_LEN);
-	kt_be_put(p + 17, time, 8);
-	kt_be_put(p + 25, n, 4);
+	free(leaves);
+	return 0;
+}
+
+/* Version 2's quote fields after the certificate: P, PCR before, A, quote, S, signature. */
+static size_t quote_fields_len(const struct kt_quote *q)
+{
+	return q ? 1 + KT_HASH_LEN + 2 + q->attest.len + 2 + q->sig.len : 0;
+}
+
+static void put_quote_fields(uint8_t *p, const struct kt_quote *q)
+{
+	p[0] = (uint8_t)q->pcr;
+	memcpy(p + 1, q->pcr_prev, KT_HASH_LEN);
+	p += 1 + KT_HASH_LEN;
+	kt_be_put(p, q->attest.len, 2);
+	memcpy(p + 2, q->attest.data, q->attest.len);
+	p += 2 + q->attest.len;
+	kt_be_put(p, q->sig.len, 2);
+	memcpy(p + 2, q->sig.data, q->sig.len);
+}
+
+int kt_batch_seal(const struct kt_ledger_signer *s, const uint8_t host_id[KT_UUID_LEN],
+		  uint64_t time, const struct kt_batch_result *r, size_t n, uint8_t **out,
+		  size_t *len, struct kt_err *err)
+{
+	uint8_t fixed[KT_BATCH_QUOTED], *rec = NULL, *p = NULL;
+	struct kt_quote quote = { 0 }, *q = NULL;
+	size_t hdr, total;
+	kt_hash digest;
+
+	if (!n || n > KT_BATCH_MAX)
+		return kt_fail(err, "batch", "a batch holds 1 to %d results, not %zu", KT_BATCH_MAX, n);
+	rec = malloc(n * KT_BATCH_RECORD_STRIDE);
+	if (!rec)
+		return kt_fail(err, "batch", "out of memory");
+	if (seal_records(r, n, rec, fixed + 29, err))
+		goto fail;
+	fixed[0] = s->quote ? KT_BATCH_VERSION_TPM : KT_BATCH_VERSION;
+	memcpy(fixed + 1, host_id, KT_UUID_LEN);
+	kt_be_put(fixed + 17, time, 8);
+	kt_be_put(fixed + 25, n, 4);
+	if (s->quote) {
+		kt_sha256(fixed, sizeof(fixed), digest);
+		if (s->quote(s->ctx, digest, &quote, err))
+			goto fail;
+		q = &quote;
+		if (q->pcr > 23 || q->attest.len > KT_BATCH_QUOTE_MAX ||
+		    q->sig.len > KT_BATCH_QUOTE_MAX) {
+			kt_fail(err, "batch-quote", "the TPM's quote does not fit a host batch");
+			goto fail;
+		}
+	}
+	hdr = KT_BATCH_HEADER_FIXED + s->cert_len + quote_fields_len(q);
+	total = hdr + KT_ES256_SIG_LEN + n * KT_BATCH_RECORD_STRIDE;
+	p = malloc(total);
+	if (!p) {
+		kt_fail(err, "batch", "out of memory");
+		goto fail;
+	}
+	memcpy(p, fixed, sizeof(fixed));
 	kt_be_put(p + 61, s->cert_len, 2);
 	memcpy(p + KT_BATCH_HEADER_FIXED, s->cert, s->cert_len);
-	if (kt_es256_sign(s->key, p, hdr, p + hdr, err))
+	if (q)
+		put_quote_fields(p + KT_BATCH_HEADER_FIXED + s->cert_len, q);
+	memcpy(p + hdr + KT_ES256_SIG_LEN, rec, n * KT_BATCH_RECORD_STRIDE);
+	if (kt_ledger_signer_sign(s, p, hdr, p + hdr, err))
 		goto fail;
-	free(leaves);
+	kt_quote_free(&quote);
+	free(rec);
 	*out = p;
 	*len = total;
 	return 0;
 fail:
+	kt_quote_free(&quote);
 	free(p);
-	free(leaves);
+	free(rec);
 	return -1;
+}
+
+/*
+ * Version 2's quote fields at p + *off, within len: P, the PCR before, the
+ * quote and its signature, each length-prefixed; *off moves past them.
+ */
+static int quote_fields(const uint8_t *p, size_t len, size_t *off, struct kt_batch *b)
+{
+	size_t at = *off;
+
+	if (len - at < 1 + KT_HASH_LEN + 2)
+		return -1;
+	b->pcr = p[at];
+	b->pcr_prev = p + at + 1;
+	at += 1 + KT_HASH_LEN;
+	b->quote_len = kt_be_get(p + at, 2);
+	b->quote = p + at + 2;
+	at += 2;
+	if (b->quote_len > KT_BATCH_QUOTE_MAX || len - at < b->quote_len + 2)
+		return -1;
+	at += b->quote_len;
+	b->quote_sig_len = kt_be_get(p + at, 2);
+	b->quote_sig = p + at + 2;
+	at += 2;
+	if (b->quote_sig_len > KT_BATCH_QUOTE_MAX || len - at < b->quote_sig_len)
+		return -1;
+	*off = at + b->quote_sig_len;
+	return 0;
 }
 
 /* The header's fields; the records, if any, are the caller's. */
 static int header_fields(const uint8_t *p, size_t len, struct kt_batch *b, struct kt_err *err)
 {
+	size_t off;
+
 	memset(b, 0, sizeof(*b));
-	if (len < KT_BATCH_HEADER_FIXED + KT_ES256_SIG_LEN || p[0] != KT_BATCH_VERSION)
-		return kt_fail(err, "format", "not a version %d host batch", KT_BATCH_VERSION);
+	if (len < KT_BATCH_HEADER_FIXED + KT_ES256_SIG_LEN ||
+	    (p[0] != KT_BATCH_VERSION && p[0] != KT_BATCH_VERSION_TPM))
+		return kt_fail(err, "format", "not a version %d or %d host batch", KT_BATCH_VERSION,
+			       KT_BATCH_VERSION_TPM);
 	b->raw = p;
 	b->len = len;
+	b->version = p[0];
 	memcpy(b->host_id, p + 1, KT_UUID_LEN);
 	b->time = kt_be_get(p + 17, 8);
 	b->n = (uint32_t)kt_be_get(p + 25, 4);
 	memcpy(b->root, p + 29, KT_HASH_LEN);
 	b->cert_len = kt_be_get(p + 61, 2);
 	b->cert = p + KT_BATCH_HEADER_FIXED;
-	b->header_len = KT_BATCH_HEADER_FIXED + b->cert_len + KT_ES256_SIG_LEN;
+	off = KT_BATCH_HEADER_FIXED + b->cert_len;
 	if (!b->cert_len || b->cert_len > KT_LEDGER_CERT_MAX || !b->n || b->n > KT_BATCH_MAX ||
-	    len < b->header_len)
+	    len < off || (b->version == KT_BATCH_VERSION_TPM && quote_fields(p, len, &off, b)) ||
+	    len - off < KT_ES256_SIG_LEN)
 		return kt_fail(err, "format", "host batch length %zu does not match its fields", len);
-	b->sig = p + KT_BATCH_HEADER_FIXED + b->cert_len;
+	b->sig = p + off;
+	b->header_len = off + KT_ES256_SIG_LEN;
+	return 0;
+}
+
+int kt_batch_check_quote(const struct kt_batch *b, EVP_PKEY *pub, struct kt_err *err)
+{
+	struct kt_blob attest = { (uint8_t *)b->quote, b->quote_len };
+	struct kt_blob sig = { (uint8_t *)b->quote_sig, b->quote_sig_len };
+	char host[KT_UUID_STR_LEN + 1], msg[sizeof(err->msg)];
+	kt_hash digest, value;
+
+	if (b->version != KT_BATCH_VERSION_TPM)
+		return 0;
+	kt_uuid_format(b->host_id, host);
+	if (!b->quote_len || !b->quote_sig_len)
+		return kt_fail(err, "batch-quote", "batch of host %s: claims a TPM key but carries no "
+			       "quote", host);
+	if (b->pcr > 23)
+		return kt_fail(err, "batch-quote", "batch of host %s: PCR %u is not a PCR", host,
+			       b->pcr);
+	kt_sha256(b->raw, KT_BATCH_QUOTED, digest);
+	kt_pcr_extend_sw(b->pcr_prev, digest, value);
+	if (kt_quote_verify(pub, &attest, &sig, b->pcr, value, digest, KT_HASH_LEN, NULL, err)) {
+		memcpy(msg, err->msg, sizeof(msg));
+		return kt_fail(err, "batch-quote", "batch of host %s: %s", host, msg);
+	}
 	return 0;
 }
 

@@ -18,7 +18,7 @@
  *
  * Layout of a host batch, integers big-endian:
  *
- *   0       1    version (1)
+ *   0       1    version: 1 software key, 2 TPM key (with a quote, below)
  *   1       16   host UUID, binary
  *   17      8    time: end of the interval, seconds since the epoch, UTC
  *   25      4    N, number of records (1..KT_BATCH_MAX)
@@ -32,6 +32,19 @@
  *
  * The record's leaf is RFC 9162's hash of bytes [0, 113) of it; the check
  * bytes only let a verifier name which record changed.
+ *
+ * Version 2 (the signer's key is in a TPM) has, between the certificate
+ * and the signature, the TPM's quote over the batch:
+ *
+ *   63+C    1    PCR index P (0..23)
+ *   64+C    32   PCR P's value before the extend
+ *   96+C    2    A; 98+C A the quote, marshalled TPMS_ATTEST
+ *   98+C+A  2    S; 100+C+A S its signature, marshalled TPMT_SIGNATURE
+ *   100+C+A+S 64 ES256 signature over bytes [0, 100+C+A+S)
+ *
+ * and the records after that. The quote digest is SHA-256 of bytes
+ * [0, 61) (version, host, time, N, root): the TPM extended PCR P with it
+ * and quoted P with it as qualifying data, as for a report's quote.
  */
 #ifndef KVMTRUST_LEDGER_BATCH_H
 #define KVMTRUST_LEDGER_BATCH_H
@@ -40,13 +53,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #include "common/error.h"
 #include "common/merkle.h"
 #include "common/uuid.h"
 #include "ledger/ledger.h"
 
-#define KT_BATCH_VERSION 1
+#define KT_BATCH_VERSION 1		/* software key, no quote */
+#define KT_BATCH_VERSION_TPM 2		/* TPM key, quote over the root */
 #define KT_BATCH_HEADER_FIXED 63
+#define KT_BATCH_QUOTED 61		/* bytes [0, 61): what the quote digest hashes */
+#define KT_BATCH_QUOTE_MAX 1024		/* bytes of a quote or of its signature */
 #define KT_BATCH_RECORD_LEN 113		/* what the leaf hashes */
 #define KT_BATCH_CHECK_LEN 8
 #define KT_BATCH_RECORD_STRIDE (KT_BATCH_RECORD_LEN + KT_BATCH_CHECK_LEN)
@@ -74,6 +92,14 @@ struct kt_batch {
 	size_t cert_len;
 	const uint8_t *sig;
 	const uint8_t *records;		/* n x KT_BATCH_RECORD_STRIDE */
+	uint8_t version;
+	/* Version 2 only: the quote's fields (pointers into raw). */
+	unsigned int pcr;
+	const uint8_t *pcr_prev;
+	const uint8_t *quote;
+	size_t quote_len;
+	const uint8_t *quote_sig;
+	size_t quote_sig_len;
 };
 
 /* One record's bytes [0, KT_BATCH_RECORD_LEN); -1 for a VM that is not a UUID or a bad result. */
@@ -82,7 +108,9 @@ int kt_batch_record_decode(const uint8_t *rec, struct kt_batch_result *r);
 
 /*
  * Seals results into a host batch signed by `signer` for host_id at time:
- * a malloc'd buffer in the layout above. The same VM twice is refused.
+ * a malloc'd buffer in the layout above. The same VM twice is refused. A
+ * signer with a quote() writes version 2 with its quote, any other
+ * version 1.
  */
 int kt_batch_seal(const struct kt_ledger_signer *signer, const uint8_t host_id[KT_UUID_LEN],
 		  uint64_t time, const struct kt_batch_result *r, size_t n, uint8_t **out,
@@ -105,8 +133,18 @@ int kt_batch_check_root(const struct kt_batch *b, struct kt_err *err);
 int kt_batch_header_parse(const uint8_t *p, size_t len, struct kt_batch *b, struct kt_err *err);
 
 /*
+ * A version 2 batch's quote against `pub`, the certified key that signed
+ * the batch: a TPM quote by that key of the PCR the batch names, whose
+ * value is the one before extended with the quote digest, with the quote
+ * digest as qualifying data. Refusals name the check "batch-quote" (a
+ * missing quote included). A version 1 batch has none and passes.
+ */
+int kt_batch_check_quote(const struct kt_batch *b, EVP_PKEY *pub, struct kt_err *err);
+
+/*
  * The header's signer: a host under auth at the batch's time, the host the
- * header names, and its ES256 signature ("authorization", "signature").
+ * header names, for version 2 the quote by the same key, then its ES256
+ * signature ("authorization", "batch-quote", "signature").
  */
 struct kt_ledger_auth;
 int kt_ledger_batch_signed(struct kt_ledger_auth *auth, const struct kt_batch *b,

@@ -40,6 +40,7 @@ struct kt_ledger {
 	uint64_t pin_size;
 	kt_hash pin_root;
 	uint64_t sig_checks;	/* signatures verified through this handle */
+	bool require_tpm;	/* kt_ledger_require_tpm(): host batches must be quoted */
 	char *cp_path;		/* kt_ledger_checkpoint_use(): NULL when off */
 	bool cp_memory;		/* kt_ledger_checkpoint_memory(): kept, never written */
 	struct kt_checkpoint *cp;	/* walks start from it (NULL: from entry 0) */
@@ -571,9 +572,6 @@ int kt_ledger_signer_load(const char *key_path, const char *cert_path,
 			  struct kt_ledger_signer *s, struct kt_err *err)
 {
 	FILE *f;
-	X509 *cert = NULL;
-	unsigned char *der = NULL;
-	int len;
 
 	memset(s, 0, sizeof(*s));
 	f = key_path ? fopen(key_path, "r") : NULL;
@@ -584,6 +582,17 @@ int kt_ledger_signer_load(const char *key_path, const char *cert_path,
 	fclose(f);
 	if (!s->key)
 		return kt_fail_ssl(err, "key", "'%s' holds no PEM private key", key_path);
+	return kt_ledger_signer_cert(s, cert_path, key_path, err);
+}
+
+int kt_ledger_signer_cert(struct kt_ledger_signer *s, const char *cert_path,
+			  const char *key_name, struct kt_err *err)
+{
+	FILE *f;
+	X509 *cert = NULL;
+	unsigned char *der = NULL;
+	int len;
+
 	f = cert_path ? fopen(cert_path, "r") : NULL;
 	if (f) {
 		cert = PEM_read_X509(f, NULL, NULL, NULL);
@@ -593,7 +602,7 @@ int kt_ledger_signer_load(const char *key_path, const char *cert_path,
 		X509_free(cert);
 		kt_ledger_signer_free(s);
 		return kt_fail_ssl(err, "key", "certificate '%s' does not match key '%s'",
-				   cert_path, key_path);
+				   cert_path, key_name);
 	}
 	len = cert ? i2d_X509(cert, &der) : -1;
 	X509_free(cert);
@@ -649,9 +658,18 @@ static int writer_may_write(const struct kt_ledger_entry *e, const struct kt_led
 		       kt_ledger_kind_name(e->kind), b);
 }
 
-static int sign_tail(EVP_PKEY *key, uint8_t *buf, size_t tbs_len, struct kt_err *err)
+int kt_ledger_signer_sign(const struct kt_ledger_signer *s, const void *msg, size_t len,
+			  uint8_t sig[64], struct kt_err *err)
 {
-	return kt_es256_sign(key, buf, tbs_len, buf + tbs_len, err);
+	if (s->sign)
+		return s->sign(s->ctx, msg, len, sig, err);
+	return kt_es256_sign(s->key, msg, len, sig, err);
+}
+
+static int sign_tail(const struct kt_ledger_signer *s, uint8_t *buf, size_t tbs_len,
+		     struct kt_err *err)
+{
+	return kt_ledger_signer_sign(s, buf, tbs_len, buf + tbs_len, err);
 }
 
 /* Encodes the new head record for `t` (already holding the new leaf). */
@@ -671,7 +689,7 @@ static int head_build(const struct tree *t, const struct kt_ledger_signer *s, ui
 	tree_root(t, sth + 17);
 	kt_be_put(sth + 49, s->cert_len, 2);
 	memcpy(sth + STH_FIXED, s->cert, s->cert_len);
-	if (sign_tail(s->key, sth, STH_FIXED + s->cert_len, err)) {
+	if (sign_tail(s, sth, STH_FIXED + s->cert_len, err)) {
 		free(p);
 		return -1;
 	}
@@ -703,7 +721,8 @@ static bool landed(struct kt_ledger *log, uint64_t index, const uint8_t *entry, 
  */
 static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		       struct kt_ledger_entry *e, kt_hash leaf, uint64_t now, uint64_t expect,
-		       const char *const *dequeue, size_t ndequeue, struct kt_err *err)
+		       const char *const *dequeue, const bool *dropped, size_t ndequeue,
+		       struct kt_err *err)
 {
 	uint8_t *entry = NULL, *rec = NULL;
 	size_t entry_len, tbs_len, rec_len = 0;
@@ -726,7 +745,7 @@ static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		kt_fail(err, "ledger", "out of memory");
 		goto out;
 	}
-	if (sign_tail(s->key, entry, tbs_len, err))
+	if (sign_tail(s, entry, tbs_len, err))
 		goto out;
 	memcpy(e->sig, entry + tbs_len, KT_ES256_SIG_LEN);
 	kt_ledger_leaf_hash(entry, entry_len, leaf);
@@ -734,7 +753,7 @@ static int append_once(struct kt_ledger *log, const struct kt_ledger_signer *s,
 	if (head_build(&h.tree, s, now, &rec, &rec_len, err))
 		goto out;
 	ret = log->backend->append(log->backend, h.version, e->index, entry, entry_len, rec,
-				   rec_len, dequeue, ndequeue, err);
+				   rec_len, dequeue, dropped, ndequeue, err);
 	if (ret == KT_LEDGER_UNKNOWN)
 		ret = landed(log, e->index, entry, entry_len) ? 0 : KT_LEDGER_CONFLICT;
 out:
@@ -854,7 +873,7 @@ int kt_ledger_append(struct kt_ledger *log, const struct kt_ledger_signer *s,
 		if (e->kind == KT_LEDGER_REGISTER &&
 		    check_unregistered(log, s, e->vm_id, &expect, err))
 			return -1;
-		ret = append_once(log, s, e, leaf, now, expect, NULL, 0, err);
+		ret = append_once(log, s, e, leaf, now, expect, NULL, NULL, 0, err);
 		if (ret != KT_LEDGER_CONFLICT)
 			return ret;
 		back_off(log, attempt);
@@ -953,7 +972,7 @@ int kt_ledger_append_batch(struct kt_ledger *log, const struct kt_ledger_signer 
 		ret = batches_check(log, &log->place, &log->batch_time, &log->revoked, &u, body,
 				    body_len, false, err);
 		if (!ret)
-			ret = append_once(log, s, e, leaf, now, size, NULL, 0, err);
+			ret = append_once(log, s, e, leaf, now, size, NULL, NULL, 0, err);
 		if (!ret) {
 			undo_forget(&u);
 			follow_stored(log, leaf);
@@ -992,6 +1011,7 @@ struct queued {
 	char **key;
 	uint8_t **data;
 	size_t *len;
+	bool *dropped;		/* refused by integrate_once */
 	size_t n, max;
 };
 
@@ -1024,6 +1044,7 @@ static void queued_free(struct queued *q)
 	free(q->key);
 	free(q->data);
 	free(q->len);
+	free(q->dropped);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -1051,9 +1072,10 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 	q.key = calloc(max, sizeof(*q.key));
 	q.data = calloc(max, sizeof(*q.data));
 	q.len = calloc(max, sizeof(*q.len));
+	q.dropped = calloc(max, sizeof(*q.dropped));
 	good = calloc(max, sizeof(*good));
 	good_len = calloc(max, sizeof(*good_len));
-	if (!q.key || !q.data || !q.len || !good || !good_len) {
+	if (!q.key || !q.data || !q.len || !q.dropped || !good || !good_len) {
 		kt_fail(err, "ledger", "out of memory");
 		goto out;
 	}
@@ -1068,6 +1090,7 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 		    batch_check(log, &log->place, &log->batch_time, &log->revoked, &u, &b, &one)) {
 			if (!(*dropped)++)
 				kt_fail(&why, one.check, "queued batch %s: %s", q.key[i], one.msg);
+			q.dropped[i] = true;
 			continue;
 		}
 		good[ngood] = q.data[i];
@@ -1076,7 +1099,8 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 	ret = 0;
 	if (!ngood) {
 		if (q.n)
-			ret = log->backend->dequeue(log->backend, (const char *const *)q.key, q.n, err);
+			ret = log->backend->dequeue(log->backend, (const char *const *)q.key,
+						    q.dropped, q.n, err);
 		goto out;
 	}
 	/* A store that keeps host batches apart: the entry references them (version 4). */
@@ -1089,7 +1113,8 @@ static int integrate_once(struct kt_ledger *log, const struct kt_ledger_signer *
 	}
 	e->body = body;
 	e->body_len = body_len;
-	ret = append_once(log, s, e, leaf, now, size, (const char *const *)q.key, q.n, err);
+	ret = append_once(log, s, e, leaf, now, size, (const char *const *)q.key, q.dropped, q.n,
+			  err);
 	if (!ret) {
 		*taken = ngood;
 		undo_forget(&u);
@@ -1258,6 +1283,11 @@ static uint8_t *state_put(struct kt_uuidmap *map, struct undo *u, const uint8_t 
 	return kt_uuidmap_put(map, key, val);
 }
 
+void kt_ledger_require_tpm(struct kt_ledger *log, bool on)
+{
+	log->require_tpm = on;
+}
+
 int kt_ledger_batch_signed(struct kt_ledger_auth *auth, const struct kt_batch *b,
 			   struct kt_err *err)
 {
@@ -1272,6 +1302,9 @@ int kt_ledger_batch_signed(struct kt_ledger_auth *auth, const struct kt_batch *b
 		return kt_fail(err, "authorization", "batch of host %s is signed by host %s", host,
 			       other);
 	}
+	/* The quote first: a quote spliced from another header is named as one. */
+	if (kt_batch_check_quote(b, writer.pub, err))
+		return -1;
 	if (kt_es256_verify(writer.pub, b->raw, b->header_len - KT_ES256_SIG_LEN, b->sig, err))
 		return kt_fail(err, "signature", "batch of host %s: signature does not verify", host);
 	return 0;
@@ -1356,6 +1389,9 @@ static int batch_check(struct kt_ledger *log, struct kt_uuidmap *place,
 	uint32_t i;
 
 	kt_uuid_format(b->host_id, host);
+	if (log->require_tpm && b->version != KT_BATCH_VERSION_TPM)
+		return kt_fail(err, "batch-quote", "batch of host %s is signed by a software key "
+			       "(version %u, no quote), a TPM key is required", host, b->version);
 	log->sig_checks++;
 	if (kt_ledger_batch_signed(log->auth, b, err) || kt_batch_check_root(b, err))
 		return -1;

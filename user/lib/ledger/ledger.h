@@ -160,12 +160,30 @@ struct kt_ledger_sth {
 struct kt_ledger;
 struct kt_ledger_auth;
 
-/* A signing identity: P-256 key and its certificate (DER). */
+/*
+ * A signing identity: P-256 key and its certificate (DER).
+ *
+ * A key that is not an EVP_PKEY (the host's TPM key, attest/hostkey.h)
+ * signs through sign(ctx, ...); key then holds its public key only. With
+ * quote set too, the host batches it seals carry a TPM quote over their
+ * root (batch.h, version 2): quote(ctx, digest, q) extends a PCR with digest
+ * and quotes it with digest as qualifying data, as
+ * kt_hostkey_extend_quote() does. kt_ledger_signer_free() frees key and
+ * cert, never ctx.
+ */
+struct kt_quote;
 struct kt_ledger_signer {
 	EVP_PKEY *key;
 	uint8_t *cert;
 	size_t cert_len;
+	int (*sign)(void *ctx, const void *msg, size_t len, uint8_t sig[64], struct kt_err *err);
+	int (*quote)(void *ctx, const kt_hash digest, struct kt_quote *q, struct kt_err *err);
+	void *ctx;
 };
+
+/* ES256 r || s over msg with the signer's key (sign() when set). */
+int kt_ledger_signer_sign(const struct kt_ledger_signer *s, const void *msg, size_t len,
+			  uint8_t sig[64], struct kt_err *err);
 
 enum kt_ledger_mode {
 	KT_LEDGER_READ,		/* an existing ledger, read-only: appends are refused */
@@ -189,6 +207,13 @@ void kt_ledger_close(struct kt_ledger *log);
 /* Loads a PEM key and certificate for appending. */
 int kt_ledger_signer_load(const char *key_path, const char *cert_path,
 			  struct kt_ledger_signer *signer, struct kt_err *err);
+/*
+ * The certificate of s->key (set, private or public) from a PEM file, as
+ * kt_ledger_signer_load() reads it; key_name names the key in errors. On
+ * failure s is freed.
+ */
+int kt_ledger_signer_cert(struct kt_ledger_signer *s, const char *cert_path,
+			  const char *key_name, struct kt_err *err);
 void kt_ledger_signer_free(struct kt_ledger_signer *signer);
 
 /*
@@ -365,6 +390,14 @@ int kt_ledger_prove_consistency(struct kt_ledger *log, uint64_t m, uint64_t n,
  */
 int kt_ledger_leaves(struct kt_ledger *log, uint64_t *size, kt_hash **leaves,
 		     struct kt_err *err);
+
+/*
+ * From now on, walks (verify and every check) and appends through log
+ * refuse a host batch without a TPM quote (version 1, a software key),
+ * check "batch-quote", as kvmtrust verify --require-tpm refuses a
+ * software-key report. Single entries carry no quote and are not affected.
+ */
+void kt_ledger_require_tpm(struct kt_ledger *log, bool on);
 
 /* Encoding and its inverse (strict, exact length). */
 int kt_ledger_entry_encode(const struct kt_ledger_entry *e, uint8_t **out, size_t *len,

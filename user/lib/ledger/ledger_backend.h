@@ -11,6 +11,7 @@
 #ifndef KVMTRUST_LEDGER_BACKEND_H
 #define KVMTRUST_LEDGER_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,12 +45,13 @@ struct kt_ledger_backend {
 		    kt_ledger_scan_fn fn, void *arg, struct kt_err *err);
 	/*
 	 * Also removes the queued items named in dequeue (ndequeue of them), in
-	 * the same transaction.
+	 * the same transaction; dropped (NULL: none) marks those the sequencer
+	 * refused, whose batch a store that keeps them apart deletes too.
 	 */
 	int (*append)(struct kt_ledger_backend *b, uint64_t version, uint64_t index,
 		      const uint8_t *entry, size_t entry_len, const uint8_t *head,
-		      size_t head_len, const char *const *dequeue, size_t ndequeue,
-		      struct kt_err *err);
+		      size_t head_len, const char *const *dequeue, const bool *dropped,
+		      size_t ndequeue, struct kt_err *err);
 	/*
 	 * The queue of host batches waiting for a sequencer: items by key
 	 * (printable, no '/'), put replacing any with that key (unless blob_get,
@@ -59,16 +61,16 @@ struct kt_ledger_backend {
 		       size_t len, struct kt_err *err);
 	int (*queue_scan)(struct kt_ledger_backend *b, size_t max, kt_ledger_queue_fn fn,
 			  void *arg, struct kt_err *err);
-	int (*dequeue)(struct kt_ledger_backend *b, const char *const *keys, size_t n,
-		       struct kt_err *err);
+	int (*dequeue)(struct kt_ledger_backend *b, const char *const *keys, const bool *dropped,
+		       size_t n, struct kt_err *err);
 	/*
 	 * NULL, or the store keeps queued host batches apart, written once
 	 * (etcd): enqueue writes the batch as a blob under its name, refusing
 	 * (check "exists") a different batch under a name already taken, and
 	 * a marker in the queue; queue_scan gives each marker's blob; append
 	 * removes the markers and requires the blobs it was given to be
-	 * unchanged; blobs stay, and a sequencer's entry references them
-	 * (version 4). blob_get reads one, -1 with check "missing" if absent.
+	 * unchanged; the blobs it integrates stay, and a sequencer's entry
+	 * references them (version 4); those it dropped go with their markers. blob_get reads one, -1 with check "missing" if absent.
 	 */
 	int (*blob_get)(struct kt_ledger_backend *b, const char *name, uint8_t **data,
 			size_t *len, struct kt_err *err);

@@ -9,7 +9,8 @@
  * requires it), "<prefix>/head" holds the head record and
  * "<prefix>/entry/%016x" the entry at that index, so key order is index
  * order, "<prefix>/batch/<name>" each queued host batch, written once and
- * kept (a sequencer's entry references it: entry format version 4), and
+ * kept once integrated (a sequencer's entry references it: entry format
+ * version 4; one the sequencer drops is deleted with its marker), and
  * "<prefix>/queue/<name>" an empty marker per host batch waiting for a
  * sequencer (ledger.h, kt_ledger_integrate()). An append is one txn: if the head's
  * mod_revision is still the one the writer read and the entry key does not
@@ -386,25 +387,6 @@ static char *queue_key(const struct etcd_backend *e, const char *name)
 	return key;
 }
 
-/* Delete ops for queued items, appended to the txn's success list. */
-static int delete_ops(const struct etcd_backend *e, json_t *ops, const char *const *keys,
-		      size_t n)
-{
-	size_t i;
-	char *key;
-
-	for (i = 0; i < n; i++) {
-		key = queue_key(e, keys[i]);
-		if (!key || json_array_append_new(ops, json_pack("{s:{s:o}}", "request_delete_range",
-								 "key", key_json(key)))) {
-			free(key);
-			return -1;
-		}
-		free(key);
-	}
-	return 0;
-}
-
 static char *blob_key(const struct etcd_backend *e, const char *name)
 {
 	char *key;
@@ -412,6 +394,32 @@ static char *blob_key(const struct etcd_backend *e, const char *name)
 	if (asprintf(&key, "%sbatch/%s", e->prefix, name) < 0)
 		return NULL;
 	return key;
+}
+
+static int delete_op(json_t *ops, char *key)
+{
+	int ret = !key || json_array_append_new(ops, json_pack("{s:{s:o}}", "request_delete_range",
+								"key", key_json(key)));
+
+	free(key);
+	return ret ? -1 : 0;
+}
+
+/*
+ * Delete ops for queued items, appended to the txn's success list: each
+ * marker, and the blob of each the sequencer dropped (the log never
+ * references it, and a host may then store a corrected batch under its name).
+ */
+static int delete_ops(const struct etcd_backend *e, json_t *ops, const char *const *keys,
+		      const bool *dropped, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (delete_op(ops, queue_key(e, keys[i])) ||
+		    (dropped && dropped[i] && delete_op(ops, blob_key(e, keys[i]))))
+			return -1;
+	return 0;
 }
 
 /* One key's value (NULL, 0 when absent) and mod_revision. */
@@ -607,14 +615,14 @@ static int blob_compares(const struct etcd_backend *e, json_t *cmp, const char *
 	return 0;
 }
 
-static int etcd_dequeue(struct kt_ledger_backend *b, const char *const *keys, size_t n,
-			struct kt_err *err)
+static int etcd_dequeue(struct kt_ledger_backend *b, const char *const *keys,
+			const bool *dropped, size_t n, struct kt_err *err)
 {
 	struct etcd_backend *e = (struct etcd_backend *)b;
 	json_t *ops = json_array(), *req, *resp;
 	int ret;
 
-	if (!ops || delete_ops(e, ops, keys, n)) {
+	if (!ops || delete_ops(e, ops, keys, dropped, n)) {
 		json_decref(ops);
 		return kt_fail(err, "storage", "out of memory");
 	}
@@ -629,8 +637,8 @@ static int etcd_dequeue(struct kt_ledger_backend *b, const char *const *keys, si
 
 static int etcd_append(struct kt_ledger_backend *b, uint64_t version, uint64_t index,
 		       const uint8_t *entry, size_t entry_len, const uint8_t *head,
-		       size_t head_len, const char *const *dequeue, size_t ndequeue,
-		       struct kt_err *err)
+		       size_t head_len, const char *const *dequeue, const bool *dropped,
+		       size_t ndequeue, struct kt_err *err)
 {
 	struct etcd_backend *e = (struct etcd_backend *)b;
 	char *key = entry_key(e, index), rev[24];
@@ -649,7 +657,7 @@ static int etcd_append(struct kt_ledger_backend *b, uint64_t version, uint64_t i
 			"success", put_op(key, entry, entry_len),
 			put_op(e->head_key, head, head_len));
 	free(key);
-	if (!req || delete_ops(e, json_object_get(req, "success"), dequeue, ndequeue) ||
+	if (!req || delete_ops(e, json_object_get(req, "success"), dequeue, dropped, ndequeue) ||
 	    blob_compares(e, json_object_get(req, "compare"), dequeue, ndequeue)) {
 		json_decref(req);
 		return kt_fail(err, "storage", "out of memory");

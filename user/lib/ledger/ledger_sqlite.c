@@ -196,10 +196,13 @@ static int sq_queue_scan(struct kt_ledger_backend *b, size_t max, kt_ledger_queu
 	return ret < 0 ? -1 : 0;
 }
 
-static int sq_dequeue(struct kt_ledger_backend *b, const char *const *keys, size_t n,
-		      struct kt_err *err)
+/* A queued row holds its batch: removing it removes a dropped one too. */
+static int sq_dequeue(struct kt_ledger_backend *b, const char *const *keys,
+		      const bool *dropped, size_t n, struct kt_err *err)
 {
 	struct sqlite_backend *s = (struct sqlite_backend *)b;
+
+	(void)dropped;
 
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return db_fail(s, err, "cannot start the removal");
@@ -214,7 +217,8 @@ static int sq_dequeue(struct kt_ledger_backend *b, const char *const *keys, size
 
 static int sq_append(struct kt_ledger_backend *b, uint64_t version, uint64_t index,
 		     const uint8_t *entry, size_t entry_len, const uint8_t *head, size_t head_len,
-		     const char *const *dequeue, size_t ndequeue, struct kt_err *err)
+		     const char *const *dequeue, const bool *dropped, size_t ndequeue,
+		     struct kt_err *err)
 {
 	struct sqlite_backend *s = (struct sqlite_backend *)b;
 	uint64_t current;
@@ -222,6 +226,7 @@ static int sq_append(struct kt_ledger_backend *b, uint64_t version, uint64_t ind
 	size_t len;
 	int ret = -1;
 
+	(void)dropped;	/* the queued rows hold the batches */
 	if (s->damaged)
 		return kt_fail(err, "storage", "the ledger file is damaged: run 'kvmtrust ledger verify'");
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)

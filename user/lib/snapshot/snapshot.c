@@ -320,35 +320,45 @@ static int hash_field(const json_t *m, const char *name, uint8_t *out, struct kt
 	return 0;
 }
 
-static int u64_field(const json_t *m, const char *name, uint64_t *out, struct kt_err *err)
+static int count_field(const json_t *m, const char *name, const char *check, uint64_t *out,
+		       struct kt_err *err)
 {
 	json_t *v = json_object_get(m, name);
 
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return kt_fail(err, "manifest", "\"%s\" is missing or not a count", name);
+		return kt_fail(err, check, "\"%s\" is missing or not a count", name);
 	*out = json_integer_value(v);
 	return 0;
 }
 
-static int parse_slots(const json_t *m, struct kt_snapshot *s, struct kt_err *err)
+static int u64_field(const json_t *m, const char *name, uint64_t *out, struct kt_err *err)
 {
-	json_t *arr = json_object_get(m, "slots"), *e;
-	uint64_t v[5];
-	static const char *const names[] = { "id", "gpa", "size", "hva", "flags" };
+	return count_field(m, name, "manifest", out, err);
+}
+
+int kt_snap_slots_parse(const json_t *arr, bool hva, const char *check, struct kt_snapshot *s,
+			struct kt_err *err)
+{
+	/* The manifest's order; a vmm-state message has no hva (the source's, meaningless here). */
+	static const char *const names[] = { "id", "gpa", "size", "flags", "hva" };
+	uint64_t v[5] = { 0 };
+	json_t *e;
 	size_t i, j;
 
 	if (!json_is_array(arr))
-		return kt_fail(err, "manifest", "\"slots\" is missing");
+		return kt_fail(err, check, "\"slots\" is missing");
 	s->nr_slots = json_array_size(arr);
 	s->slots = calloc(s->nr_slots ?: 1, sizeof(*s->slots));
 	if (!s->slots)
-		return kt_fail(err, "manifest", "out of memory");
+		return kt_fail(err, check, "out of memory");
 	json_array_foreach(arr, i, e) {
-		for (j = 0; j < 5; j++)
-			if (u64_field(e, names[j], &v[j], err))
+		for (j = 0; j < (hva ? 5 : 4); j++)
+			if (count_field(e, names[j], check, &v[j], err))
 				return -1;
+		if (v[0] > UINT32_MAX || v[3] > UINT32_MAX)
+			return kt_fail(err, check, "slot %zu: \"id\" or \"flags\" exceeds 32 bits", i);
 		s->slots[i] = (struct kt_snap_slot){ .id = v[0], .gpa = v[1], .size = v[2],
-						     .hva = v[3], .flags = v[4] };
+						     .flags = v[3], .hva = v[4] };
 	}
 	return 0;
 }
@@ -395,7 +405,7 @@ static int parse_manifest(const json_t *m, struct kt_snapshot *s, kt_hash leaves
 	}
 	if (argv && !(s->qemu_argv = json_dumps(argv, JSON_COMPACT)))
 		return kt_fail(err, "manifest", "out of memory");
-	return parse_slots(m, s, err);
+	return kt_snap_slots_parse(json_object_get(m, "slots"), true, "manifest", s, err);
 }
 
 static int load_leaves(const char *store, struct kt_snapshot *s, const kt_hash want,

@@ -32,6 +32,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "attest/hostkey.h"
 #include "attest/report.h"
 #include "common/error.h"
@@ -118,6 +120,15 @@ int kt_snap_capture(const char *store, pid_t pid, struct kt_snapshot *s, struct 
  */
 int kt_snap_commit(const char *store, struct kt_snapshot *s, const char *stream,
 		   struct kt_hostkey *hk, struct kt_err *err);
+
+/*
+ * The "slots" array of manifest.json (hva true) or of migrate's vmm-state
+ * message (hva false: the source's addresses mean nothing elsewhere):
+ * objects of counts id, gpa, size, flags (and hva), id and flags within
+ * 32 bits, into s->slots and s->nr_slots; anything else fails check.
+ */
+int kt_snap_slots_parse(const json_t *arr, bool hva, const char *check, struct kt_snapshot *s,
+			struct kt_err *err);
 
 /* Loads manifest.json and leaves.bin (their own consistency only). */
 int kt_snap_load(const char *store, const char *id, struct kt_snapshot *s,

@@ -3,7 +3,7 @@
 
 #include <tss2/tss2_mu.h>
 
-#include "attest/quote.h"
+#include "identity/quote.h"
 #include "identity/jws.h"
 
 void kt_pcr_extend_sw(const kt_hash old, const kt_hash digest, kt_hash out)
@@ -13,6 +13,12 @@ void kt_pcr_extend_sw(const kt_hash old, const kt_hash digest, kt_hash out)
 	memcpy(buf, old, KT_HASH_LEN);
 	memcpy(buf + KT_HASH_LEN, digest, KT_HASH_LEN);
 	kt_sha256(buf, sizeof(buf), out);
+}
+
+void kt_quote_free(struct kt_quote *q)
+{
+	kt_blob_free(&q->attest);
+	kt_blob_free(&q->sig);
 }
 
 static int quote_signature(const struct kt_blob *sig, uint8_t raw[KT_ES256_SIG_LEN],
@@ -67,7 +73,7 @@ int kt_quote_verify(EVP_PKEY *pub, const struct kt_blob *attest, const struct kt
 	if (quote_signature(sig, raw, err))
 		return -1;
 	if (kt_es256_verify(pub, attest->data, attest->len, raw, err))
-		return kt_fail(err, "quote", "quote signature does not verify with the report's key");
+		return kt_fail(err, "quote", "quote signature does not verify with the signer's key");
 	memset(&a, 0, sizeof(a));
 	if (Tss2_MU_TPMS_ATTEST_Unmarshal(attest->data, attest->len, &off, &a) ||
 	    off != attest->len)
@@ -75,14 +81,14 @@ int kt_quote_verify(EVP_PKEY *pub, const struct kt_blob *attest, const struct kt
 	if (a.magic != TPM2_GENERATED_VALUE || a.type != TPM2_ST_ATTEST_QUOTE)
 		return kt_fail(err, "quote", "attestation is not a TPM-generated quote");
 	if (a.extraData.size != extra_len || memcmp(a.extraData.buffer, extra, extra_len))
-		return kt_fail(err, "quote", "quote's qualifying data is not this report's digest");
+		return kt_fail(err, "quote", "quote's qualifying data is not the digest it must bind");
 	q = &a.attested.quote;
 	if (!quote_selects_only(&q->pcrSelect, pcr))
 		return kt_fail(err, "quote", "quote does not cover exactly SHA-256 PCR %u", pcr);
 	kt_sha256(pcr_value, KT_HASH_LEN, pcr_digest);
 	if (q->pcrDigest.size != KT_HASH_LEN ||
 	    memcmp(q->pcrDigest.buffer, pcr_digest, KT_HASH_LEN))
-		return kt_fail(err, "quote", "quoted PCR %u value differs from the report's", pcr);
+		return kt_fail(err, "quote", "quoted PCR %u value differs from the one claimed", pcr);
 	if (info) {
 		info->clock = a.clockInfo.clock;
 		info->reset_count = a.clockInfo.resetCount;

@@ -2,7 +2,9 @@
 /*
  * Verification of a TPM2_Quote without a TPM: the verifier's side of
  * kt_tpm_quote(). Only tss2-mu (to read the TPM's structures) and OpenSSL.
- * Every refusal names the check "quote".
+ * Every refusal names the check "quote". In identity/ so that both layers
+ * that carry quotes use it: attest/ (reports) and ledger/ (host batches,
+ * Documentation/ledger.rst "Host batch").
  */
 #ifndef KVMTRUST_QUOTE_H
 #define KVMTRUST_QUOTE_H
@@ -15,6 +17,20 @@
 #include "common/error.h"
 #include "common/merkle.h"
 #include "common/tpm.h"
+
+/*
+ * A quote of one PCR just extended with a digest, with that digest as
+ * qualifying data (kt_hostkey_extend_quote() makes it, attest/hostkey.h).
+ */
+struct kt_quote {
+	unsigned int pcr;
+	kt_hash pcr_prev;	/* before the extend */
+	kt_hash pcr_value;	/* SHA-256(pcr_prev || digest), the value quoted */
+	struct kt_blob attest;	/* marshalled TPMS_ATTEST */
+	struct kt_blob sig;	/* marshalled TPMT_SIGNATURE */
+};
+
+void kt_quote_free(struct kt_quote *q);
 
 /* What the TPM said about itself when it quoted (TPMS_CLOCK_INFO). */
 struct kt_quote_info {
