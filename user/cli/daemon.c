@@ -172,6 +172,25 @@ static void print_origin(json_t *vm)
 	kt_print_bool("discovered", discovered ? "  discovered:    %s (no [vm] section: "
 		      "discover_policy applies)\n" : NULL, discovered);
 	kt_print_string("libvirt", *libvirt ? "  libvirt:       %s\n" : NULL, libvirt);
+	/* A guest a [receive] session brings in: awaiting, then arrived. */
+	kt_print_string("incoming", *str(vm, "incoming") ? "  incoming:      %s\n" : NULL,
+			str(vm, "incoming"));
+	kt_print_string("received", *str(vm, "received") ? "  last session:  %s\n" : NULL,
+			str(vm, "received"));
+}
+
+/* The [receive] section's socket and sessions, when there is one. */
+static void print_receive(json_t *r)
+{
+	if (!json_is_object(r))
+		return;
+	kt_print_open_object("receive");
+	kt_print_string("listen", "receiving on %s", str(r, "listen"));
+	kt_print_s64("sessions", ": %s session(s) running", num(r, "sessions"));
+	kt_print_s64("accepted", ", %s accepted", num(r, "accepted"));
+	kt_print_s64("refused", ", %s refused (busy)", num(r, "refused"));
+	kt_print_s64("arrived", ", %s guest(s) arrived\n", num(r, "arrived"));
+	kt_print_close_object();
 }
 
 struct field {
@@ -260,6 +279,7 @@ static int show(json_t *reply, enum kt_print_mode mode)
 	kt_print_s64("found", ", %s VMs found", num(disc, "found"));
 	kt_print_s64("skipped", ", %s beyond the cap\n", num(disc, "skipped"));
 	kt_print_close_object();
+	print_receive(json_object_get(reply, "receive"));
 	kt_print_open_array("vms");
 	json_array_foreach(vms, i, vm)
 		print_vm(vm);

@@ -5,12 +5,14 @@
  * that arrived measures as the one that left and the source has released
  * its copy.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,10 +33,22 @@
 #include "vm_ref.h"
 
 #define REPLAY_CACHE 64
+#define RECV_EXPECT_MAX 16
+
+/* --expect UUID,QMP,INCOMING[,TOKEN-OUT]: one incoming QEMU a service offers. */
+struct recv_expect {
+	char uuid[KT_UUID_STR_LEN + 1];
+	char *qmp, *incoming, *token_out;	/* in the option's copy (spec) */
+	char spec[4096];
+};
 
 struct recv_args {
 	const char *listen, *qmp, *incoming, *key, *cert, *anchors, *crls, *aud, *host_crls;
 	const char *token_out, *report_out, *expect_config;
+	int accepted_fd;	/* --accepted-fd: a connection a service accepted, -1: --listen */
+	struct recv_expect expect[RECV_EXPECT_MAX];
+	size_t nr_expect;	/* --expect: the guest is chosen by the token's subject */
+	const char *lock_dir;	/* --lock-dir: one session per expected guest */
 	pid_t pid;		/* --pid: a stopped VMM of ours waiting for the guest */
 	enum kt_print_mode mode;
 	struct grant_cli_trust_opts t;
@@ -44,8 +58,9 @@ struct recv_args {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s migrate receive --listen ADDR:PORT|unix:PATH\n"
-		"              (--qmp PATH --incoming PATH | --pid PID)\n"
+		"Usage: %s migrate receive (--listen ADDR:PORT|unix:PATH | --accepted-fd FD)\n"
+		"              (--qmp PATH --incoming PATH | --pid PID |\n"
+		"               --expect UUID,QMP,INCOMING[,TOKEN-OUT]... --lock-dir DIR)\n"
 		"              --key KEY --cert CERT --anchors DIR --crls DIR --aud AUDIENCE\n"
 		"              [--owner-anchors DIR] [--owner-crls DIR] [--host-anchors DIR]\n"
 		"              [--host-crls DIR] [--ledger SPEC] [--ledger-ca PATH]\n"
@@ -54,6 +69,10 @@ static void usage(FILE *f)
 		"--token-out: the guest's new identity token, issued with --key/--cert once it\n"
 		"runs here; --report-out: the source's verified final report; --pid: a stopped\n"
 		"VMM of ours, started with the guest's configuration and --uuid.\n"
+		"--accepted-fd: a connection a service (kvmtrustd) accepted; --expect (repeated):\n"
+		"a waiting QEMU, chosen when the guest's token names its UUID; --lock-dir: where\n"
+		"a session locks the guest it chose; a guest refused before its incoming socket\n"
+		"was reached keeps waiting.\n"
 		"See kvmtrust-migrate(8).\n", prog);
 	cli_usage_exits(f, CLI_EXITS_BASE | CLI_EXIT(KT_EXIT_NOT_FOUND) | CLI_EXIT(KT_EXIT_REFUSED));
 }
@@ -62,6 +81,8 @@ struct dest {
 	const struct recv_args *a;
 	struct kt_qmp *qmp;
 	struct migrate_vmm vmm;		/* --pid: vmm.pid, else QEMU through qmp */
+	const char *incoming, *token_out;	/* the chosen QEMU's */
+	bool fed;			/* its incoming socket was reached */
 	const struct kt_cred *host;
 	struct kt_channel *ch;
 	char vm[KT_UUID_STR_LEN + 1];	/* the incoming QEMU's -uuid */
@@ -250,10 +271,11 @@ static int receive(struct dest *d, uint64_t *bytes, struct kt_err *err)
 
 	if (d->vmm.pid)
 		return migrate_vmm_recv(&d->vmm, d->ch, bytes, err);
-	snprintf(addr, sizeof(addr), "unix:%s", d->a->incoming);
+	snprintf(addr, sizeof(addr), "unix:%s", d->incoming);
 	fd = net_connect(addr, MIGRATE_TIMEOUT);
 	if (fd < 0)
 		return kt_fail(err, "stream", "cannot reach QEMU's incoming socket %s", addr);
+	d->fed = true;
 	/* One measurement a stream: a further mark changes nothing. */
 	while ((rc = kt_chmsg_relay_in(d->ch, fd, bytes, err)) == 1)
 		if (!marked) {
@@ -346,7 +368,7 @@ static int new_token(struct dest *d, const struct kt_token *old, struct kt_err *
 	c.exp = (int64_t)time(NULL) + (life > 0 && life < KT_TOKEN_MAX_LIFETIME ? life : 3600);
 	c.cnf = old->claims.cnf;
 	ret = kt_token_issue(d->host, &c, &tok, err) ||
-	      cli_write_arg(d->a->token_out, tok, strlen(tok), 0644, err) ? -1 : 0;
+	      cli_write_arg(d->token_out, tok, strlen(tok), 0644, err) ? -1 : 0;
 	free(tok);
 	return ret;
 }
@@ -369,7 +391,7 @@ static void print_arrived(struct dest *d, const struct migrate_roots *r, const c
 	kt_print_string("vcpu_root", "vcpu_root: %s\n", r->vcpu);
 	kt_print_string("report_digest", "report_digest: %s\n", digest);
 	if (token) {
-		kt_print_string("token", "token: %s\n", d->a->token_out);
+		kt_print_string("token", "token: %s\n", d->token_out);
 		kt_print_string("token_issuer", "token_issuer: %s\n", d->me.host_uuid);
 	}
 	kt_print_u64("bytes", "bytes: %s\n", bytes);
@@ -398,6 +420,13 @@ static void discard(struct dest *d)
 
 	if (d->vmm.pid) {
 		migrate_vmm_kill(&d->vmm, "destination");
+		return;
+	}
+	if (!d->qmp)
+		return;		/* --expect: none was chosen */
+	/* A service's guest that nothing reached may take the next attempt. */
+	if (d->a->nr_expect && !d->fed) {
+		fprintf(stderr, "destination guest: kept waiting (nothing reached it)\n");
 		return;
 	}
 	ret = kt_qmp_exec(d->qmp, "quit", NULL, &err);
@@ -432,6 +461,57 @@ static int print_failed(struct dest *d, int status, const struct kt_err *err, ui
 	return status;
 }
 
+/* The QEMU at qmp, which must wait with -incoming and carry a -uuid ("qmp"). */
+static int open_qemu(struct dest *d, const char *qmp, const char *incoming, const char *token_out,
+		     struct kt_err *err)
+{
+	char state[32];
+
+	d->incoming = incoming;
+	d->token_out = token_out;
+	if (!(d->qmp = kt_qmp_open(qmp, err)) ||
+	    kt_qmp_runstate(d->qmp, state, sizeof(state), err))
+		return -1;
+	if (strcmp(state, "inmigrate"))
+		return kt_fail(err, "qmp", "the QEMU at %s is %s, not waiting with -incoming", qmp,
+			       state);
+	if (vm_ref_uuid_of_pid(kt_qmp_pid(d->qmp), d->vm))
+		return kt_fail(err, "qmp", "the QEMU at %s was started without -uuid", qmp);
+	return 0;
+}
+
+/*
+ * --expect: the waiting QEMU of the VM the token names, locked for this
+ * session (refused "busy" while another session holds it; the lock goes
+ * with the process). Without --expect the QEMU was opened before.
+ */
+static int choose(struct dest *d, const char *vm, struct kt_err *err)
+{
+	const struct recv_args *a = d->a;
+	const struct recv_expect *e = NULL;
+	char path[4096];
+	size_t i;
+	int fd;
+
+	if (!a->nr_expect)
+		return 0;
+	for (i = 0; i < a->nr_expect && !e; i++)
+		if (!strcmp(a->expect[i].uuid, vm))
+			e = &a->expect[i];
+	if (!e)
+		return kt_fail(err, "vm", "no incoming QEMU here awaits VM %s", vm);
+	snprintf(path, sizeof(path), "%s/%s.lock", a->lock_dir, vm);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kt_fail(err, "lock", "%s: %m", path);
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return kt_fail(err, "busy", "another session is receiving VM %s", vm);
+	}
+	fprintf(stderr, "receiving VM %s into the QEMU at %s\n", vm, e->qmp);
+	return open_qemu(d, e->qmp, e->incoming, e->token_out, err);
+}
+
 static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 {
 	struct kt_hs_result res = { 0 };
@@ -449,6 +529,10 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 	d->source_host = res.token.signer.host_uuid;
 	fprintf(stderr, "handshake: guest %s, token issued by host %s\n", res.token.claims.sub,
 		d->source_host);
+	if (choose(d, res.token.claims.sub, &err)) {
+		send_msg(d, "decision", err.msg);
+		goto refused;
+	}
 	if (strcmp(res.token.claims.sub, d->vm)) {
 		kt_fail(&err, "vm", "the token is for VM %s, the incoming QEMU is %s",
 			res.token.claims.sub, d->vm);
@@ -492,7 +576,7 @@ static int session(struct dest *d, int fd, const struct kt_hs_host_cfg *cfg)
 		}
 		json_decref(ret);
 	}
-	if (d->a->token_out) {
+	if (d->token_out) {
 		if (new_token(d, &res.token, &err)) {
 			cli_error("cannot issue the guest's new token", &err, 0);
 			send_msg(d, "running", "no new token issued");
@@ -528,9 +612,8 @@ static int serve(const struct recv_args *a, const struct kt_cred *host)
 {
 	struct kt_hs_host_cfg cfg = { .host = host };
 	struct ledger_revocations rev = { 0 };
-	struct dest d = { .a = a, .host = host };
+	struct dest d = { .a = a, .host = host, .token_out = a->token_out };
 	struct kt_err err = { 0 };
-	char state[32];
 	int lfd = -1, fd, ret = KT_EXIT_FAILURE;
 
 	cfg.verify.audience = a->aud;
@@ -555,28 +638,22 @@ static int serve(const struct recv_args *a, const struct kt_cred *host)
 		memcpy(d.vm, d.vmm.vm, sizeof(d.vm));
 		goto listen;
 	}
-	if (!(d.qmp = kt_qmp_open(a->qmp, &err)) ||
-	    kt_qmp_runstate(d.qmp, state, sizeof(state), &err)) {
+	if (!a->nr_expect && open_qemu(&d, a->qmp, a->incoming, a->token_out, &err)) {
 		ret = cli_error(NULL, &err, KT_EXIT_FAILURE);
 		goto out;
 	}
-	if (strcmp(state, "inmigrate")) {
-		fprintf(stderr, "Error: the QEMU at %s is %s, not waiting with -incoming\n", a->qmp,
-			state);
-		goto out;
-	}
-	if (vm_ref_uuid_of_pid(kt_qmp_pid(d.qmp), d.vm)) {
-		fprintf(stderr, "Error: the QEMU at %s was started without -uuid\n", a->qmp);
-		goto out;
-	}
 listen:
-	lfd = net_listen(a->listen);
-	if (lfd < 0)
-		goto out;
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "Unable to accept: %m\n");
-		goto out;
+	if (a->accepted_fd >= 0) {
+		fd = a->accepted_fd;
+	} else {
+		lfd = net_listen(a->listen);
+		if (lfd < 0)
+			goto out;
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "Unable to accept: %m\n");
+			goto out;
+		}
 	}
 	net_set_timeouts(fd, MIGRATE_TIMEOUT);
 	ret = session(&d, fd, &cfg);
@@ -593,15 +670,62 @@ out:
 	return ret;
 }
 
+/* UUID,QMP,INCOMING[,TOKEN-OUT]: absolute paths without commas. */
+static int add_expect(struct recv_args *a, const char *arg)
+{
+	struct recv_expect *e = &a->expect[a->nr_expect];
+	char *f[4] = { 0 }, *save = NULL, *p;
+	size_t n = 0, i;
+
+	if (a->nr_expect == RECV_EXPECT_MAX)
+		return cli_bad_usage("migrate receive", NULL, "--expect is given more than %d times",
+				     RECV_EXPECT_MAX);
+	if (strlen(arg) >= sizeof(e->spec))
+		return cli_bad_usage("migrate receive", NULL, "--expect '%s' is too long", arg);
+	strcpy(e->spec, arg);
+	for (p = strtok_r(e->spec, ",", &save); p && n < 4; p = strtok_r(NULL, ",", &save))
+		f[n++] = p;
+	if (n < 3 || p || kt_uuid_canonical(f[0], e->uuid))
+		return cli_bad_usage("migrate receive", NULL,
+				     "--expect '%s' is not UUID,QMP,INCOMING[,TOKEN-OUT]", arg);
+	for (i = 1; i < n; i++)
+		if (f[i][0] != '/')
+			return cli_bad_usage("migrate receive", NULL,
+					     "--expect '%s': '%s' is not an absolute path", arg, f[i]);
+	for (i = 0; i < a->nr_expect; i++)
+		if (!strcmp(a->expect[i].uuid, e->uuid))
+			return cli_bad_usage("migrate receive", NULL,
+					     "--expect names VM %s twice", e->uuid);
+	e->qmp = f[1];
+	e->incoming = f[2];
+	e->token_out = f[3];
+	a->nr_expect++;
+	return 0;
+}
+
+/* The guest: --qmp and --incoming, --pid, or --expect (with --lock-dir). */
+static bool one_guest(const struct recv_args *a)
+{
+	int given = (a->qmp || a->incoming) + !!a->pid + !!a->nr_expect;
+
+	if (given != 1 || (a->nr_expect && a->token_out) || !a->nr_expect != !a->lock_dir)
+		return false;
+	return a->pid || a->nr_expect || (a->qmp && a->incoming);
+}
+
 int migrate_receive_main(int argc, char *argv[])
 {
 	enum { O_LISTEN = 256, O_QMP, O_INCOMING, O_KEY, O_CERT, O_ANCH, O_CRLS, O_AUD, O_HOST_CRLS,
-	       O_TOKEN_OUT, O_REPORT_OUT, O_EXPECT_CONFIG, O_PID };
+	       O_TOKEN_OUT, O_REPORT_OUT, O_EXPECT_CONFIG, O_PID, O_ACCEPTED_FD, O_EXPECT,
+	       O_LOCK_DIR };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "qmp", required_argument, NULL, O_QMP },
 		{ "incoming", required_argument, NULL, O_INCOMING },
 		{ "pid", required_argument, NULL, O_PID },
+		{ "accepted-fd", required_argument, NULL, O_ACCEPTED_FD },
+		{ "expect", required_argument, NULL, O_EXPECT },
+		{ "lock-dir", required_argument, NULL, O_LOCK_DIR },
 		{ "key", required_argument, NULL, O_KEY },
 		{ "cert", required_argument, NULL, O_CERT },
 		{ "anchors", required_argument, NULL, O_ANCH },
@@ -616,11 +740,15 @@ int migrate_receive_main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct recv_args a = { 0 };
+	static struct recv_args a;
 	struct kt_cred host = { 0 };
 	struct kt_err err = { 0 };
-	uint32_t pid;
+	uint32_t pid, fd;
 	int opt, ret;
+	size_t i;
+
+	memset(&a, 0, sizeof(a));
+	a.accepted_fd = -1;
 
 	while ((opt = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (opt) {
@@ -641,6 +769,16 @@ int migrate_receive_main(int argc, char *argv[])
 		case O_TOKEN_OUT: a.token_out = optarg; break;
 		case O_REPORT_OUT: a.report_out = optarg; break;
 		case O_EXPECT_CONFIG: a.expect_config = optarg; break;
+		case O_ACCEPTED_FD:
+			if (!cli_parse_u32("accepted-fd", optarg, 0, INT32_MAX, &fd))
+				return KT_EXIT_USAGE;
+			a.accepted_fd = (int)fd;
+			break;
+		case O_EXPECT:
+			if (add_expect(&a, optarg))
+				return KT_EXIT_USAGE;
+			break;
+		case O_LOCK_DIR: a.lock_dir = optarg; break;
 		default:
 			if (cli_output_option(opt, &a.mode))
 				break;
@@ -649,10 +787,12 @@ int migrate_receive_main(int argc, char *argv[])
 			return cli_option_usage(usage, opt);
 		}
 	}
-	if (!a.listen || (a.pid ? a.qmp || a.incoming : !a.qmp || !a.incoming) || !a.key || !a.cert || !a.anchors || !a.crls ||
-	    !a.aud || optind != argc)
-		return cli_bad_usage("migrate receive", usage, "--listen, --qmp and --incoming or --pid, --key, "
-				     "--cert, --anchors, --crls and --aud are required");
+	if (!a.listen == (a.accepted_fd < 0) || !one_guest(&a) || !a.key || !a.cert ||
+	    !a.anchors || !a.crls || !a.aud || optind != argc)
+		return cli_bad_usage("migrate receive", usage, "--listen or --accepted-fd; --qmp and "
+				     "--incoming, --pid, or --expect with --lock-dir (and no "
+				     "--token-out); --key, --cert, --anchors, --crls and --aud "
+				     "are required");
 	if (a.expect_config && (strlen(a.expect_config) != 64 ||
 				strspn(a.expect_config, "0123456789abcdefABCDEF") != 64))
 		return cli_bad_usage("migrate receive", NULL, "--expect-config-root takes 64 hex digits");
@@ -661,7 +801,7 @@ int migrate_receive_main(int argc, char *argv[])
 	a.t.host_anchors = grant_cli_path(a.t.host_anchors, KT_HOST_ANCHORS_ENV,
 					  KT_HOST_ANCHORS_DEFAULT);
 	ret = cli_need_files(a.key, a.cert, a.anchors, a.crls, a.t.owner_anchors, a.t.owner_crls,
-			     a.t.host_anchors, a.host_crls);
+			     a.t.host_anchors, a.host_crls, a.lock_dir);
 	if (ret)
 		return ret;
 	a.ledger = (struct migrate_ledger){ .spec = a.t.ledger, .ca = a.t.ledger_ca,
@@ -670,6 +810,9 @@ int migrate_receive_main(int argc, char *argv[])
 	    (a.token_out && cli_output_check(a.token_out, false, &err)) ||
 	    (a.report_out && cli_output_check(a.report_out, false, &err)))
 		return cli_error(NULL, &err, KT_EXIT_FAILURE);
+	for (i = 0; i < a.nr_expect; i++)
+		if (a.expect[i].token_out && cli_output_check(a.expect[i].token_out, false, &err))
+			return cli_error(NULL, &err, KT_EXIT_FAILURE);
 	signal(SIGPIPE, SIG_IGN);
 	ret = serve(&a, &host);
 	kt_cred_free(&host);

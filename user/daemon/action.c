@@ -85,13 +85,15 @@ static void run_hook(const struct ktd_config *c, const struct ktd_guest *g, int 
 	_exit(127);
 }
 
-void ktd_actions_reap(void)
+void ktd_actions_reap(bool (*other)(void *arg, pid_t pid, int status), void *arg)
 {
 	int status;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		if (!WIFEXITED(status) || WEXITSTATUS(status))
+		if (other(arg, pid, status))
+			continue;
+		else if (!WIFEXITED(status) || WEXITSTATUS(status))
 			fprintf(stderr, "kvmtrustd: hook (pid %d) failed with status %d\n",
 				(int)pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }

@@ -21,8 +21,12 @@ unsigned int ktd_actions_run(const struct ktd_config *c, struct ktd_ctx *ctx, st
 /* "fail", "score-below-75", "score-below-50". */
 const char *ktd_action_event_name(int event);
 
-/* Reaps finished hooks without waiting. */
-void ktd_actions_reap(void);
+/*
+ * Reaps finished children without waiting: each is offered to other first
+ * (the daemon's receive sessions, which return true for theirs), the rest
+ * are hooks.
+ */
+void ktd_actions_reap(bool (*other)(void *arg, pid_t pid, int status), void *arg);
 
 /* The file whose presence marks the VM non-migratable: state_dir/nonmigratable/UUID. */
 int ktd_nonmigratable_path(const struct ktd_config *c, const char *uuid, char *buf, size_t len);

@@ -19,6 +19,10 @@ struct parser {
 	unsigned long line;
 	struct ktd_config *c;
 	struct ktd_vm_config *vm;	/* the open section, NULL in the global part */
+	bool recv;			/* in the [receive] section */
+	unsigned long recv_line;	/* where [receive] opened, 0: nowhere */
+	unsigned long incoming_line;	/* where a [vm] first gave incoming, 0: nowhere */
+	unsigned int nr_incoming;
 	unsigned int seen;		/* keys given in the current part, as bits */
 	struct kt_err *err;
 	unsigned long action_line[KTD_NR_ON];	/* where on_* named hook, 0: nowhere */
@@ -84,8 +88,18 @@ static const char *const global_keys[] = {
 enum { K_STRINGS_END = 9, K_DOORBELL = 9, K_CR, K_MSR, K_THRESHOLD, K_GAP, K_HOOK, K_STATE_DIR,
        K_ON_FAIL, K_SNAPSHOT_STORE = K_ON_FAIL + KTD_NR_ON, K_DISCOVER, K_DISCOVER_POLICY,
        K_DISCOVER_MAX, K_LIBVIRT_RUN_DIR };
-static const char *const vm_keys[] = { "pid", "uuid", "memory_root", "policy", "libvirt" };
-enum { V_PID, V_UUID, V_ROOT, V_POLICY, V_LIBVIRT };
+static const char *const vm_keys[] = { "pid", "uuid", "memory_root", "policy", "libvirt", "qmp",
+				       "incoming", "token_out" };
+enum { V_PID, V_UUID, V_ROOT, V_POLICY, V_LIBVIRT, V_QMP, V_INCOMING, V_TOKEN_OUT };
+static const char *const receive_keys[] = {
+	"listen", "key", "cert", "anchors", "crls", "aud", "owner_crls", "host_anchors", "host_crls",
+	"expect_config_root", "session_timeout",
+};
+enum { R_LISTEN, R_KEY, R_CERT, R_ANCHORS, R_CRLS, R_AUD, R_OWNER_CRLS, R_HOST_ANCHORS,
+       R_HOST_CRLS, R_EXPECT_CONFIG, R_TIMEOUT };
+/* What `kvmtrust migrate receive` cannot do without. */
+#define R_REQUIRED ((1u << R_LISTEN) | (1u << R_KEY) | (1u << R_CERT) | (1u << R_ANCHORS) | \
+		    (1u << R_CRLS) | (1u << R_AUD) | (1u << R_HOST_ANCHORS))
 
 static int key_index(const char *const *keys, size_t n, const char *key)
 {
@@ -310,6 +324,18 @@ static int vm_key(struct parser *p, int k, const char *v)
 		return 0;
 	case V_LIBVIRT:
 		return set_libvirt(p, v);
+	case V_QMP:
+	case V_INCOMING:
+	case V_TOKEN_OUT:
+		if (*v != '/' || strlen(v) > KTD_SOCK_PATH_MAX || strchr(v, ','))
+			return bad(p, "%s '%s' is not an absolute path of at most %d characters "
+				   "without ','", vm_keys[k], v, KTD_SOCK_PATH_MAX);
+		strcpy(k == V_QMP ? vm->qmp : k == V_INCOMING ? vm->incoming : vm->token_out, v);
+		if (k == V_INCOMING && !p->incoming_line)
+			p->incoming_line = p->line;
+		if (k == V_INCOMING && ++p->nr_incoming > KTD_INCOMING_MAX)
+			return bad(p, "more than %d [vm] sections give incoming", KTD_INCOMING_MAX);
+		return 0;
 	default:
 		if (!strcmp(v, "learn")) {
 			vm->learn = true;
@@ -338,7 +364,65 @@ static int close_section(struct parser *p)
 			   p->vm->name);
 	if ((p->seen & root) && (p->seen & policy))
 		return bad(p, "[vm %s] has both memory_root and policy: give one", p->vm->name);
+	if (!p->vm->qmp[0] != !p->vm->incoming[0])
+		return bad(p, "[vm %s] gives %s without %s: an incoming guest needs both",
+			   p->vm->name, p->vm->qmp[0] ? "qmp" : "incoming",
+			   p->vm->qmp[0] ? "incoming" : "qmp");
+	if (p->vm->token_out[0] && !p->vm->incoming[0])
+		return bad(p, "[vm %s] gives token_out but no incoming", p->vm->name);
+	if (p->vm->incoming[0] && (!p->vm->uuid[0] || p->vm->pid || p->vm->libvirt[0]))
+		return bad(p, "[vm %s] awaits a migration: name it by uuid alone (its QEMU's -uuid)",
+			   p->vm->name);
 	return 0;
+}
+
+/* [receive]: the options `kvmtrust migrate receive` needs, all given. */
+static int close_receive(struct parser *p)
+{
+	unsigned int missing = R_REQUIRED & ~p->seen;
+	int k;
+
+	if (!p->recv)
+		return 0;
+	p->recv = false;
+	for (k = 0; missing; k++)
+		if (missing & (1u << k))
+			return bad(p, "[receive] has no %s", receive_keys[k]);
+	return 0;
+}
+
+static int receive_key(struct parser *p, int k, const char *v)
+{
+	struct ktd_receive_config *r = &p->c->recv;
+	char **dst[] = { &r->listen, &r->key, &r->cert, &r->anchors, &r->crls, &r->aud,
+			 &r->owner_crls, &r->host_anchors, &r->host_crls, &r->expect_config_root };
+	const char *colon = strrchr(v, ':');
+	unsigned long n;
+
+	switch (k) {
+	case R_LISTEN:
+		if (!strncmp(v, "unix:", 5) ? v[5] != '/' || strlen(v + 5) > KTD_SOCK_PATH_MAX :
+		    !colon || colon == v || !isdigit((unsigned char)colon[1]) ||
+		    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+			return bad(p, "listen '%s' is neither ADDR:PORT nor unix:/PATH", v);
+		return set_string(p, dst[k], "listen", v);
+	case R_AUD:
+		return set_string(p, dst[k], "aud", v);
+	case R_EXPECT_CONFIG:
+		if (strlen(v) != 2 * KT_HASH_LEN || strspn(v, "0123456789abcdefABCDEF") != strlen(v))
+			return bad(p, "expect_config_root '%s' is not 64 hex digits", v);
+		return set_string(p, dst[k], "expect_config_root", v);
+	case R_TIMEOUT:
+		if (set_uint(p, "session_timeout", v, 10, 86400, &n))
+			return -1;
+		r->session_timeout = (unsigned int)n;
+		return 0;
+	default:
+		if (set_path(p, dst[k], receive_keys[k], v))
+			return -1;
+		return access(v, R_OK) ? bad(p, "%s '%s': %s", receive_keys[k], v,
+					     strerror(errno)) : 0;
+	}
 }
 
 static int open_section(struct parser *p, char *s)
@@ -348,8 +432,17 @@ static int open_section(struct parser *p, char *s)
 	size_t len = strlen(s), i;
 	char *name;
 
+	p->vm = NULL;
+	p->seen = 0;
+	if (!strcmp(s, "[receive]")) {
+		if (p->recv_line)
+			return bad(p, "[receive] is given twice");
+		p->recv = true;
+		p->recv_line = p->line;
+		return 0;
+	}
 	if (s[len - 1] != ']' || strncmp(s, "[vm ", 4))
-		return bad(p, "'%s' is not a section: expected [vm NAME]", s);
+		return bad(p, "'%s' is not a section: expected [vm NAME] or [receive]", s);
 	s[len - 1] = '\0';
 	name = trim(s + 4);
 	if (!*name || strlen(name) > KTD_NAME_MAX || strpbrk(name, " \t[]"))
@@ -377,21 +470,23 @@ static int parse_line(struct parser *p, char *line)
 	if (!*s || *s == '#')
 		return 0;
 	if (*s == '[')
-		return close_section(p) ?: open_section(p, s);
+		return close_section(p) ?: close_receive(p) ?: open_section(p, s);
 	eq = strchr(s, '=');
 	if (!eq)
-		return bad(p, "expected 'key = value' or '[vm NAME]'");
+		return bad(p, "expected 'key = value', '[vm NAME]' or '[receive]'");
 	*eq = '\0';
 	key = trim(s);
 	v = trim(eq + 1);
 	k = p->vm ? key_index(vm_keys, sizeof(vm_keys) / sizeof(vm_keys[0]), key) :
+	    p->recv ? key_index(receive_keys, sizeof(receive_keys) / sizeof(receive_keys[0]), key) :
 		    key_index(global_keys, sizeof(global_keys) / sizeof(global_keys[0]), key);
 	if (k < 0)
-		return bad(p, "unknown key '%s'%s", key, p->vm ? " in a [vm] section" : "");
+		return bad(p, "unknown key '%s'%s", key, p->vm ? " in a [vm] section" :
+			   p->recv ? " in the [receive] section" : "");
 	if (p->seen & (1u << k))
 		return bad(p, "'%s' is given twice", key);
 	p->seen |= 1u << k;
-	return p->vm ? vm_key(p, k, v) : global_key(p, k, v);
+	return p->vm ? vm_key(p, k, v) : p->recv ? receive_key(p, k, v) : global_key(p, k, v);
 }
 
 /*
@@ -458,6 +553,20 @@ static int check_global(struct parser *p)
 		p->line = p->discover_policy_line;
 		return bad(p, "discover_policy is given but discover is not yes");
 	}
+	if (p->incoming_line && !p->recv_line) {
+		p->line = p->incoming_line;
+		return bad(p, "incoming is given but there is no [receive] section to receive it");
+	}
+	if (p->recv_line && !p->incoming_line) {
+		p->line = p->recv_line;
+		return bad(p, "[receive] is given but no [vm] section has incoming");
+	}
+	if (p->recv_line && !c->owner_anchors) {
+		p->line = p->recv_line;
+		return bad(p, "[receive] needs owner_anchors: the grants are the owners'");
+	}
+	if (!c->recv.session_timeout)
+		c->recv.session_timeout = KTD_SESSION_TIMEOUT_DEFAULT;
 	if (!c->socket && set_string(p, &c->socket, "socket", KTD_SOCKET_DEFAULT))
 		return -1;
 	if (!c->libvirt_run_dir &&
@@ -497,7 +606,7 @@ int ktd_config_load(const char *path, struct ktd_config *c, struct kt_err *err)
 	if (!ret && ferror(f))
 		ret = kt_fail(err, "config", "%s: read error", path);
 	if (!ret)
-		ret = close_section(&p) ?: check_global(&p);
+		ret = close_section(&p) ?: close_receive(&p) ?: check_global(&p);
 	free(line);
 	fclose(f);
 	if (ret)
@@ -519,6 +628,16 @@ void ktd_config_free(struct ktd_config *c)
 	free(c->state_dir);
 	free(c->snapshot_store);
 	free(c->libvirt_run_dir);
+	free(c->recv.listen);
+	free(c->recv.key);
+	free(c->recv.cert);
+	free(c->recv.anchors);
+	free(c->recv.crls);
+	free(c->recv.aud);
+	free(c->recv.owner_crls);
+	free(c->recv.host_anchors);
+	free(c->recv.host_crls);
+	free(c->recv.expect_config_root);
 	free(c->vms);
 	memset(c, 0, sizeof(*c));
 }

@@ -29,6 +29,9 @@
 #define KTD_DISCOVER_MAX_LIMIT 256
 #define KTD_LIBVIRT_RUN_DIR_DEFAULT "/run/libvirt/qemu"
 #define KTD_LIBVIRT_NAME_MAX 200
+#define KTD_SOCK_PATH_MAX 107			/* sun_path, its NUL aside */
+#define KTD_SESSION_TIMEOUT_DEFAULT 600		/* seconds a receive session may take */
+#define KTD_INCOMING_MAX 16			/* [vm] sections with incoming */
 
 /* What to do when a result fails or the score falls below 75 or 50. */
 enum ktd_action {
@@ -59,6 +62,21 @@ struct ktd_vm_config {
 	kt_hash memory_root;			/* when !learn */
 	bool has_policy;			/* policy = FILE, instead of memory_root */
 	struct kt_rp_policy policy;		/* read at load (runtime.h) */
+	/* A destination QEMU waiting with -S -incoming unix:incoming ([receive]). */
+	char qmp[KTD_SOCK_PATH_MAX + 1];	/* "": not an incoming guest */
+	char incoming[KTD_SOCK_PATH_MAX + 1];
+	char token_out[KTD_SOCK_PATH_MAX + 1];	/* its new token on arrival, "": none */
+};
+
+/*
+ * [receive]: kvmtrustd as the destination of verified migrations
+ * (receive.h); the options of `kvmtrust migrate receive`. NULL: not given.
+ */
+struct ktd_receive_config {
+	char *listen;				/* NULL: no [receive] section */
+	char *key, *cert, *anchors, *crls, *aud;
+	char *owner_crls, *host_anchors, *host_crls, *expect_config_root;
+	unsigned int session_timeout;		/* seconds */
 };
 
 struct ktd_config {
@@ -84,6 +102,7 @@ struct ktd_config {
 	unsigned int discover_max;
 	struct kt_rp_policy discover_policy;	/* what a discovered guest must hold */
 	char *libvirt_run_dir;			/* libvirt's status XML files (libvirt.c) */
+	struct ktd_receive_config recv;
 	struct ktd_vm_config *vms;
 	size_t nr_vms;
 };

@@ -79,24 +79,36 @@ static json_t *guest_json(const struct ktd_guest *g, const struct ktd_triggers *
 	char root[2 * KT_HASH_LEN + 1], digest[2 * KT_HASH_LEN + 1];
 	const char *result = g->last_result == KT_LEDGER_PASS ? "pass" :
 			     g->last_result == KT_LEDGER_FAIL ? "fail" : "none";
+	json_t *obj, *in;
 
 	kt_hex_encode(g->last_root, KT_HASH_LEN, root);
 	kt_hex_encode(g->report_digest, KT_HASH_LEN, digest);
-	return json_pack("{s:s, s:s, s:i, s:b, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:s, "
-			 "s:s, s:s, s:s, s:b, s:o, s:s}",
-			 "name", g->cfg.name, "uuid", g->uuid, "pid", (int)g->pid,
-			 "discovered", g->discovered, "libvirt", g->cfg.libvirt,
-			 "result", result, "score", g->score, "prev_score", g->prev_score,
-			 "rounds", J(g->rounds), "passes", J(g->passes), "fails", J(g->fails),
-			 "last_time", J(g->last_time), "ledger_index", J(g->last_index),
-			 "memory_root", g->rounds ? root : "",
-			 "report_digest", g->rounds ? digest : "", "report", g->report_path,
-			 "failed_range", g->failed_range, "frozen", g->frozen,
-			 "trigger", trigger_json(g, t), "error", g->last_error);
+	obj = json_pack("{s:s, s:s, s:i, s:b, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:s, "
+			"s:s, s:s, s:s, s:b, s:o, s:s}",
+			"name", g->cfg.name, "uuid", g->uuid, "pid", (int)g->pid,
+			"discovered", g->discovered, "libvirt", g->cfg.libvirt,
+			"result", result, "score", g->score, "prev_score", g->prev_score,
+			"rounds", J(g->rounds), "passes", J(g->passes), "fails", J(g->fails),
+			"last_time", J(g->last_time), "ledger_index", J(g->last_index),
+			"memory_root", g->rounds ? root : "",
+			"report_digest", g->rounds ? digest : "", "report", g->report_path,
+			"failed_range", g->failed_range, "frozen", g->frozen,
+			"trigger", trigger_json(g, t), "error", g->last_error);
+	/* An incoming guest ([receive]): awaiting until a session verified its arrival. */
+	in = obj ? json_pack("{s:s, s:s}", "incoming", !g->cfg.incoming[0] ? "" :
+			     g->awaiting ? "awaiting" : "arrived", "received", g->received) : NULL;
+
+	if (!in || json_object_update(obj, in)) {
+		json_decref(obj);
+		obj = NULL;
+	}
+	json_decref(in);
+	return obj;
 }
 
 json_t *ktd_status_json(const struct ktd_config *c, const struct ktd_triggers *t,
-			const struct ktd_discovery *disc, const struct ktd_guest *guests, size_t n)
+			const struct ktd_discovery *disc, json_t *receive,
+			const struct ktd_guest *guests, size_t n)
 {
 	json_t *vms = json_array(), *obj;
 	size_t i;
@@ -115,6 +127,10 @@ json_t *ktd_status_json(const struct ktd_config *c, const struct ktd_triggers *t
 			      "min_gap_ms", J(c->trigger_min_gap_ms),
 			      "discover", "enabled", c->discover, "max", J(c->discover_max),
 			      "found", J(disc->found), "skipped", J(disc->skipped), "vms", vms) : NULL;
+	if (!obj || json_object_set_new(obj, "receive", receive)) {
+		json_decref(obj);
+		return NULL;
+	}
 	return obj;
 }
 

@@ -26,9 +26,13 @@ struct ktd_discovery {
 	size_t skipped;		/* found but not attested: beyond discover_max */
 };
 
-/* The status object for every guest (t may be NULL); NULL when out of memory. */
+/*
+ * The status object for every guest (t may be NULL), with receive (taken:
+ * receive.h's ktd_receiver_json); NULL when out of memory.
+ */
 json_t *ktd_status_json(const struct ktd_config *c, const struct ktd_triggers *t,
-			const struct ktd_discovery *disc, const struct ktd_guest *guests, size_t n);
+			const struct ktd_discovery *disc, json_t *receive,
+			const struct ktd_guest *guests, size_t n);
 
 enum ktd_request { KTD_REQ_STATUS, KTD_REQ_ATTEST_NOW, KTD_REQ_WATCH };
 

@@ -51,6 +51,9 @@ void ktd_guest_init(struct ktd_guest *g, const struct ktd_vm_config *cfg)
 {
 	memset(g, 0, sizeof(*g));
 	g->cfg = *cfg;
+	g->awaiting = cfg->incoming[0] != '\0';
+	if (g->awaiting)
+		strcpy(g->uuid, cfg->uuid);	/* named by uuid alone (config.c) */
 	g->score = -1;
 	g->prev_score = -1;
 }

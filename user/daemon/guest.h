@@ -43,6 +43,9 @@ struct ktd_guest {
 	bool frozen;				/* stopped by the freeze action */
 	bool host_compromised;			/* per the score rules, after the last append */
 	uint8_t host_id[KT_UUID_LEN];		/* the host the ledger has the VM on */
+	/* cfg.incoming: awaiting until a receive session verified its arrival (receive.h). */
+	bool awaiting;
+	char received[300];			/* the last session's outcome for it, "": none */
 };
 
 /* What every round needs, opened once per configuration. */

@@ -28,6 +28,7 @@
 #include "control.h"
 #include "discover.h"
 #include "guest.h"
+#include "receive.h"
 #include "trigger.h"
 
 struct daemon {
@@ -40,6 +41,7 @@ struct daemon {
 	int listen_fd;
 	struct ktd_watchers watchers;		/* `kvmtrust daemon watch` connections */
 	struct ktd_triggers *trig;		/* NULL: no BPF trigger configured */
+	struct ktd_receiver rx;			/* [receive]: its socket and sessions */
 	char report_dir[4096];
 };
 
@@ -102,6 +104,13 @@ static struct ktd_guest *make_guests(const struct ktd_config *c, const struct da
 		for (j = 0; old && j < old->nr_guests; j++) {
 			const struct ktd_guest *o = &old->guests[j];
 
+			/* An incoming guest that arrived stays arrived (and keeps its QEMU). */
+			if (!strcmp(o->cfg.name, g[i].cfg.name) && o->cfg.incoming[0] && !o->awaiting &&
+			    !strcmp(o->cfg.uuid, g[i].cfg.uuid) && g[i].cfg.incoming[0]) {
+				g[i].awaiting = false;
+				g[i].cfg.pid = o->cfg.pid;
+				strcpy(g[i].received, o->received);
+			}
 			if (!strcmp(o->cfg.name, g[i].cfg.name) && o->cfg.learn && g[i].cfg.learn &&
 			    o->cfg.pid == g[i].cfg.pid && !strcmp(o->cfg.uuid, g[i].cfg.uuid) &&
 			    o->learned) {
@@ -118,6 +127,7 @@ static int load(struct daemon *d, bool reload)
 {
 	struct daemon next = *d;
 	struct kt_err err = { 0 };
+	int rx_fd;
 
 	if (ktd_config_load(d->config_path, &next.cfg, &err)) {
 		say("%s%s", err.msg, reload ? " (keeping the running configuration)" : "");
@@ -147,8 +157,11 @@ static int load(struct daemon *d, bool reload)
 	}
 	next.guests = make_guests(&next.cfg, reload ? d : NULL, &next.nr_guests);
 	next.nr_configured = next.cfg.nr_vms;
-	if (!next.guests) {
-		say("out of memory");
+	rx_fd = next.guests ? ktd_receiver_prepare(&d->rx, &next.cfg, &err) : -1;
+	if (!next.guests || rx_fd == -2) {
+		say("%s%s", next.guests ? err.msg : "out of memory",
+		    reload ? " (keeping the running configuration)" : "");
+		free(next.guests);
 		ktd_triggers_close(next.trig);
 		ktd_ctx_close(&next.ctx);
 		ktd_config_free(&next.cfg);
@@ -163,9 +176,11 @@ static int load(struct daemon *d, bool reload)
 		free(d->guests);
 	}
 	*d = next;
-	say("%s: %zu guest(s), every %u s%s%s", d->config_path, d->nr_configured, d->cfg.interval,
-	    d->trig ? ", eBPF triggers attached" : "",
-	    d->cfg.discover ? ", discovering KVM VMs" : "");
+	ktd_receiver_commit(&d->rx, &d->cfg, rx_fd);
+	say("%s: %zu guest(s), every %u s%s%s%s%s", d->config_path, d->nr_configured,
+	    d->cfg.interval, d->trig ? ", eBPF triggers attached" : "",
+	    d->cfg.discover ? ", discovering KVM VMs" : "",
+	    d->rx.listen ? ", receiving on " : "", d->rx.listen ? d->rx.listen : "");
 	return 0;
 }
 
@@ -176,6 +191,11 @@ static void attest(struct daemon *d, struct ktd_guest *g, unsigned int kind, uin
 	unsigned int fired;
 	int event;
 
+	if (g->awaiting) {
+		snprintf(g->last_error, sizeof(g->last_error),
+			 "awaiting an incoming migration: attested once it has arrived");
+		return;
+	}
 	if (g->frozen) {
 		snprintf(g->last_error, sizeof(g->last_error),
 			 "frozen by the freeze or rollback action: not attested until kill -CONT %d "
@@ -396,23 +416,31 @@ static void serve(struct daemon *d)
 	}
 	if (req == KTD_REQ_ATTEST_NOW)
 		round_all(d, KTD_TRIGGER_REQUEST);
-	ktd_control_reply(conn, ktd_status_json(&d->cfg, d->trig, &d->disc, d->guests,
-						d->nr_guests));
+	ktd_control_reply(conn, ktd_status_json(&d->cfg, d->trig, &d->disc,
+						ktd_receiver_json(&d->rx), d->guests, d->nr_guests));
+}
+
+static bool reaped(void *arg, pid_t pid, int status)
+{
+	struct daemon *d = arg;
+
+	return ktd_receiver_reaped(&d->rx, pid, status, d->guests, d->nr_guests);
 }
 
 /* 0 on SIGTERM/SIGINT, 1 when the loop cannot go on. */
 static int run(struct daemon *d, int sfd)
 {
-	struct pollfd fds[3] = { { .fd = sfd, .events = POLLIN },
+	struct pollfd fds[4] = { { .fd = sfd, .events = POLLIN },
 				 { .fd = d->listen_fd, .events = POLLIN },
-				 { .events = POLLIN } };
+				 { .events = POLLIN }, { .events = POLLIN } };
 	struct signalfd_siginfo si;
 	uint64_t next = now_ms();
 
 	for (;;) {
 		uint64_t t = now_ms();
+		int wait_ms;
 
-		ktd_actions_reap();
+		ktd_actions_reap(reaped, d);
 		if (t >= next) {
 			if (d->cfg.discover)
 				discover(d);
@@ -426,7 +454,12 @@ static int run(struct daemon *d, int sfd)
 		 * Reloads replace the triggers: their fd is looked up each time.
 		 */
 		fds[2].fd = d->trig ? ktd_triggers_fd(d->trig) : -1;
-		if (poll(fds, 3, next > t ? (int)(next - t) : 0) < 0 && errno != EINTR) {
+		fds[3].fd = d->rx.fd;
+		wait_ms = next > t ? (int)(next - t) : 0;
+		/* Receive sessions past their time are killed (and reaped on SIGCHLD). */
+		if (ktd_receiver_expire(&d->rx) >= 0 && wait_ms > 1000)
+			wait_ms = 1000;
+		if (poll(fds, 4, wait_ms) < 0 && errno != EINTR) {
 			say("poll: %s", strerror(errno));
 			return 1;
 		}
@@ -434,8 +467,12 @@ static int run(struct daemon *d, int sfd)
 			run_triggered(d);
 		if (fds[1].revents & POLLIN)
 			serve(d);
+		if (fds[3].revents & POLLIN)
+			ktd_receiver_accept(&d->rx, &d->cfg, d->guests, d->nr_guests);
 		if (!(fds[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
+		if (si.ssi_signo == SIGCHLD)
+			continue;	/* reaped at the top of the loop */
 		if (si.ssi_signo != SIGHUP)
 			return 0;
 		sd_notify(0, "RELOADING=1");
@@ -457,6 +494,8 @@ int main(int argc, char *argv[])
 	struct kt_err err = { 0 };
 	bool check = false;
 	sigset_t mask;
+
+	ktd_receiver_init(&d.rx);
 	int c, sfd, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "c:th", opts, NULL)) != -1) {
@@ -476,8 +515,10 @@ int main(int argc, char *argv[])
 			fprintf(stderr, "kvmtrustd: %s\n", err.msg);
 			return 1;
 		}
-		printf("%s: ok, %zu guest(s), every %u s%s\n", d.config_path, d.cfg.nr_vms,
-		       d.cfg.interval, d.cfg.discover ? ", discovering KVM VMs" : "");
+		printf("%s: ok, %zu guest(s), every %u s%s%s%s\n", d.config_path, d.cfg.nr_vms,
+		       d.cfg.interval, d.cfg.discover ? ", discovering KVM VMs" : "",
+		       d.cfg.recv.listen ? ", receiving on " : "",
+		       d.cfg.recv.listen ? d.cfg.recv.listen : "");
 		ktd_config_free(&d.cfg);
 		return 0;
 	}
@@ -485,6 +526,7 @@ int main(int argc, char *argv[])
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0)
@@ -504,6 +546,7 @@ int main(int argc, char *argv[])
 	close(d.listen_fd);
 	unlink(d.cfg.socket);
 cleanup:
+	ktd_receiver_close(&d.rx);
 	ktd_triggers_close(d.trig);
 	ktd_ctx_close(&d.ctx);
 	ktd_config_free(&d.cfg);
