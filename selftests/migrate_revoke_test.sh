@@ -27,22 +27,7 @@ PLAN=16
 dir=$(mktemp -d /tmp/kt-migrate-revoke.XXXXXX)
 tmp=$dir
 
-cleanup() {
-	migrate_cleanup
-	[ -n "${KT_KEEP:-}" ] || rm -rf "$dir"
-}
-trap cleanup EXIT
-
-grant_tree_env "$dir"
-
-tap_plan $PLAN
-if [ ! -c /dev/kvm ] || [ ! -x selftests/build/vmm ] || ! command -v strace >/dev/null ||
-   ! "$KVMTRUST" info >/dev/null 2>&1 ||
-   ! (cd "$dir" && make_tree) >"$dir/setup.log" 2>&1; then
-	tap_diag <"$dir/setup.log" 2>/dev/null
-	for i in $(seq $PLAN); do tap_skip "migrate revoke $i" "no /dev/kvm, vmm, strace, kvmtrust.ko or openssl"; done
-	exit 0
-fi
+vmm_begin
 
 (cd "$dir" && migrate_setup && host_key_dir host-a "$HOST_A") >"$dir/setup.log" 2>&1
 setup=$?

@@ -84,3 +84,28 @@ same_guest() {
 	[ -n "$1" ] && [ -n "$2" ] &&
 		{ [ $((($2 - $1) & 0xffffffff)) -le 1 ] || [ $((($1 - $2) & 0xffffffff)) -le 1 ]; }
 }
+
+# vmm_begin: the common start of a one-namespace migration test of our
+# VMM ($dir and $PLAN set): cleanup on exit (KT_KEEP keeps $dir), the CA
+# tree, the plan; every check skipped when the VM lacks /dev/kvm, the
+# vmm, strace, kvmtrust.ko or openssl (hosts_begin's twin for one host).
+vmm_begin() {
+	local i
+	trap vmm_cleanup EXIT
+	grant_tree_env "$dir"
+	tap_plan "$PLAN"
+	if [ ! -c /dev/kvm ] || [ ! -x selftests/build/vmm ] || ! command -v strace >/dev/null ||
+	   ! "$KVMTRUST" info >/dev/null 2>&1 ||
+	   ! (cd "$dir" && make_tree) >"$dir/setup.log" 2>&1; then
+		tap_diag <"$dir/setup.log" 2>/dev/null
+		for i in $(seq "$PLAN"); do
+			tap_skip "$(basename "$0") $i" "no /dev/kvm, vmm, strace, kvmtrust.ko or openssl"
+		done
+		exit 0
+	fi
+}
+
+vmm_cleanup() {
+	migrate_cleanup
+	[ -n "${KT_KEEP:-}" ] || rm -rf "$dir"
+}
